@@ -1,0 +1,262 @@
+//! Cluster state: the nodes this node knows, slot ownership, epochs and bus links.
+//!
+//! The protocol rules that change this state live in the sibling modules: `gossip` (bus
+//! messages, handshake, cron), `failure` (PFAIL/FAIL, cluster_state) and `render`
+//! (`CLUSTER NODES`/`INFO`/`SLOTS`/`SHARDS` text). Every slot change goes through
+//! [`Cluster::assign_slot`] so the owner table and the per-node slot sets never disagree.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::bus::{flags, MessageType};
+use crate::config::Config;
+use crate::node::{LinkId, Time};
+use crate::node_id::NodeId;
+use crate::reply::Reply;
+use crate::slot::{SlotSet, SLOT_COUNT};
+
+pub mod gossip;
+pub mod render;
+
+/// What this node knows about one cluster node (itself included).
+#[derive(Clone, Debug)]
+pub struct ClusterNode {
+    pub id: NodeId,
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    /// Flag bits from [`crate::bus::flags`].
+    pub flags: u16,
+    pub master: Option<NodeId>,
+    pub config_epoch: u64,
+    pub slots: SlotSet,
+    /// Monotonic ms when the pending PING was sent; 0 = none pending.
+    pub ping_sent_ms: u64,
+    /// Monotonic ms of the last PONG (or a gossip-learnt estimate).
+    pub pong_received_ms: u64,
+    /// Monotonic ms of the last data of any kind from this node.
+    pub data_received_ms: u64,
+    pub fail_time_ms: u64,
+    /// Masters that reported this node as PFAIL/FAIL, with the report time.
+    pub fail_reports: BTreeMap<NodeId, u64>,
+    pub created_ms: u64,
+    pub repl_offset: u64,
+    /// Our outbound link to it.
+    pub link: Option<LinkId>,
+    /// Its link to us, once we know who is on the other side.
+    pub inbound_link: Option<LinkId>,
+}
+
+impl ClusterNode {
+    pub fn new(id: NodeId, flags: u16, now: Time) -> ClusterNode {
+        ClusterNode {
+            id,
+            ip: String::new(),
+            port: 0,
+            cport: 0,
+            flags,
+            master: None,
+            config_epoch: 0,
+            slots: SlotSet::default(),
+            ping_sent_ms: 0,
+            pong_received_ms: 0,
+            data_received_ms: 0,
+            fail_time_ms: 0,
+            fail_reports: BTreeMap::new(),
+            created_ms: now.mono_ms,
+            repl_offset: 0,
+            link: None,
+            inbound_link: None,
+        }
+    }
+
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.has(flags::MASTER)
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.has(flags::SLAVE)
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.has(flags::PFAIL) || self.has(flags::FAIL)
+    }
+
+    pub fn in_handshake(&self) -> bool {
+        self.has(flags::HANDSHAKE)
+    }
+}
+
+/// A bus link as the node tracks it.
+#[derive(Clone, Debug)]
+pub struct Link {
+    /// Outbound links are created for a node; inbound ones learn theirs from the first message.
+    pub node: Option<NodeId>,
+    pub outbound: bool,
+    /// Outbound: the connection is up (`bus_link_connected` arrived).
+    pub connected: bool,
+    pub created_ms: u64,
+    /// Inbound: the peer's address and ours as seen on the socket.
+    pub peer_ip: String,
+    pub local_ip: String,
+}
+
+/// The cluster as this node sees it.
+pub struct Cluster {
+    pub myself: NodeId,
+    pub nodes: BTreeMap<NodeId, ClusterNode>,
+    owners: Vec<Option<NodeId>>,
+    pub migrating: BTreeMap<u16, NodeId>,
+    pub importing: BTreeMap<u16, NodeId>,
+    pub current_epoch: u64,
+    pub last_vote_epoch: u64,
+    pub state_ok: bool,
+    pub size: usize,
+    pub links: HashMap<LinkId, Link>,
+    next_link_id: LinkId,
+    pub stats_sent: [u64; 11],
+    pub stats_received: [u64; 11],
+    /// Monotonic ms of the first state update (a restarted master stays `fail` for a while).
+    pub first_state_update_ms: Option<u64>,
+    pub among_minority_since_ms: u64,
+    pub cron_runs: u64,
+    pub node_timeout_ms: u64,
+    pub require_full_coverage: bool,
+    /// nodes.conf must be rewritten (and fsynced) before replies go out.
+    pub save_pending: bool,
+    pub fsync_pending: bool,
+    /// Recently forgotten nodes, with the monotonic ms until which gossip must not re-add them.
+    pub blacklist: BTreeMap<NodeId, u64>,
+}
+
+impl Cluster {
+    pub fn new(myself: NodeId, config: &Config, now: Time) -> Cluster {
+        let mut me = ClusterNode::new(myself, flags::MYSELF | flags::MASTER, now);
+        me.port = config.port;
+        me.cport = config.bus_port();
+        let mut nodes = BTreeMap::new();
+        nodes.insert(myself, me);
+        Cluster {
+            myself,
+            nodes,
+            owners: vec![None; SLOT_COUNT],
+            migrating: BTreeMap::new(),
+            importing: BTreeMap::new(),
+            current_epoch: 0,
+            last_vote_epoch: 0,
+            state_ok: false,
+            size: 0,
+            links: HashMap::new(),
+            next_link_id: 1,
+            stats_sent: [0; 11],
+            stats_received: [0; 11],
+            first_state_update_ms: None,
+            among_minority_since_ms: 0,
+            cron_runs: 0,
+            node_timeout_ms: config.cluster_node_timeout_ms,
+            require_full_coverage: config.cluster_require_full_coverage,
+            save_pending: false,
+            fsync_pending: false,
+            blacklist: BTreeMap::new(),
+        }
+    }
+
+    pub fn me(&self) -> &ClusterNode {
+        &self.nodes[&self.myself]
+    }
+
+    pub fn me_mut(&mut self) -> &mut ClusterNode {
+        self.nodes
+            .get_mut(&self.myself)
+            .expect("myself is always known")
+    }
+
+    pub fn node(&self, id: &NodeId) -> Option<&ClusterNode> {
+        self.nodes.get(id)
+    }
+
+    pub fn state_ok(&self) -> bool {
+        self.state_ok
+    }
+
+    pub fn slot_owner(&self, slot: u16) -> Option<NodeId> {
+        self.owners[slot as usize]
+    }
+
+    pub fn migrating_to(&self, slot: u16) -> Option<NodeId> {
+        self.migrating.get(&slot).copied()
+    }
+
+    pub fn importing_from(&self, slot: u16) -> Option<NodeId> {
+        self.importing.get(&slot).copied()
+    }
+
+    /// True when myself is a replica of `master`.
+    pub fn replicates(&self, master: NodeId) -> bool {
+        let me = self.me();
+        me.is_replica() && me.master == Some(master)
+    }
+
+    /// The single place slot ownership changes: updates the owner table and both nodes' sets.
+    pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>) {
+        if let Some(old) = self.owners[slot as usize] {
+            if let Some(n) = self.nodes.get_mut(&old) {
+                n.slots.remove(slot);
+            }
+        }
+        if let Some(new) = owner {
+            let node = self
+                .nodes
+                .get_mut(&new)
+                .expect("slot owner must be a known node");
+            node.slots.insert(slot);
+        }
+        self.owners[slot as usize] = owner;
+    }
+
+    /// `MOVED 12539 127.0.0.1:7003` / `ASK …` for a slot and a target node.
+    pub fn redirect_error(&self, kind: &str, slot: u16, target: NodeId) -> Reply {
+        let node = &self.nodes[&target];
+        Reply::Error(format!("{kind} {slot} {}:{}", node.ip, node.port))
+    }
+
+    pub fn new_link(&mut self, link: Link) -> LinkId {
+        let id = self.next_link_id;
+        self.next_link_id += 1;
+        self.links.insert(id, link);
+        id
+    }
+
+    pub fn count_sent(&mut self, kind: MessageType) {
+        self.stats_sent[kind as usize] += 1;
+    }
+
+    pub fn count_received(&mut self, kind: MessageType) {
+        self.stats_received[kind as usize] += 1;
+    }
+
+    /// Masters that serve at least one slot.
+    pub fn slot_serving_masters(&self) -> impl Iterator<Item = &ClusterNode> {
+        self.nodes
+            .values()
+            .filter(|n| n.is_master() && !n.slots.is_empty())
+    }
+
+    /// Asks for nodes.conf to be written (and fsynced) before the replies of this call go out.
+    pub fn request_save(&mut self, fsync: bool) {
+        self.save_pending = true;
+        self.fsync_pending |= fsync;
+    }
+
+    /// The largest config epoch any known node has.
+    pub fn max_config_epoch(&self) -> u64 {
+        self.nodes
+            .values()
+            .map(|n| n.config_epoch)
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,5 @@
+//! CLUSTER subcommands, ASKING, READONLY and READWRITE.
+
+use super::CommandSpec;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! (keys command family: filled in by its owner.)
+
+use super::CommandSpec;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,146 @@
+//! The command table: one file per command family, each exporting its [`CommandSpec`]s.
+//!
+//! A spec carries what `COMMAND` reports (arity, flags, key positions, ACL categories) and the
+//! handler. Key positions also drive the cluster redirection check in `node.rs`.
+
+use bytes::Bytes;
+
+use crate::node::{ClientId, Node};
+use crate::reply::Reply;
+
+pub mod cluster;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+/// A command handler. Arity has been checked; `args[0]` is the command name as sent.
+pub type Handler = fn(&mut Node, ClientId, &[Bytes]) -> Reply;
+
+pub struct CommandSpec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    /// Redis command flags as `COMMAND` reports them (`write`, `readonly`, `fast`, …).
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    /// ACL categories with their `@`.
+    pub acl_categories: &'static [&'static str],
+    /// `COMMAND DOCS` fields.
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub handler: Handler,
+}
+
+impl CommandSpec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH and QUIT run at once even inside MULTI.
+    pub fn is_multi_control(&self) -> bool {
+        matches!(
+            self.name,
+            "multi" | "exec" | "discard" | "watch" | "unwatch" | "quit" | "reset"
+        )
+    }
+
+    /// The key arguments, from the spec's first/last/step positions.
+    pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let first = self.first_key as usize;
+        let last = if self.last_key < 0 {
+            args.len() as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        if last < 0 || (last as usize) >= args.len() {
+            return Vec::new();
+        }
+        let step = self.key_step.max(1) as usize;
+        (first..=last as usize)
+            .step_by(step)
+            .map(|i| &args[i])
+            .collect()
+    }
+}
+
+/// Every command we know, across all families.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        connection::COMMANDS,
+        cluster::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Parses an argument as an i64 the way Redis does (no spaces, no `+`, fits in i64).
+pub fn parse_i64(arg: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.is_empty() || text.starts_with('+') || (text.len() > 1 && text.starts_with('0')) {
+        return if text == "0" { Some(0) } else { None };
+    }
+    if text.starts_with("-0") {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Case-insensitive comparison of an argument with an ASCII word.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_i64_is_strict() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1.5",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn command_names_are_unique_and_lowercase() {
+        let mut names: Vec<_> = all().map(|s| s.name).collect();
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| !c.is_ascii_uppercase())));
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

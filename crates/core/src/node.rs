@@ -1,0 +1,427 @@
+//! The node: one value holding the keyspace, the cluster state and the connected clients.
+//!
+//! Drivers call the entry points (`command`, `bus_message`, link events, `tick`) with the current
+//! [`Time`] and then drain [`Node::take_effects`]. Command dispatch lives here: lookup, arity,
+//! MULTI queueing and the cluster redirection rules (`MOVED`, `ASK`, `CLUSTERDOWN`, …) that decide
+//! whether this node may run a keyed command at all.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::bus::Message;
+use crate::cluster::Cluster;
+use crate::cmd::{self, CommandSpec};
+use crate::config::Config;
+use crate::db::Db;
+use crate::node_id::NodeId;
+use crate::reply::Reply;
+use crate::slot::key_hash_slot;
+
+/// Identifies a client connection; assigned by the node, never reused.
+pub type ClientId = u64;
+/// Identifies one cluster-bus link (inbound or outbound); assigned by the node.
+pub type LinkId = u64;
+
+/// The two clocks a node needs, both in milliseconds. Timers use `mono_ms`; fields Redis shows
+/// (`pong-recv`, `ping-sent`) use `unix_ms`. Under madsim both are virtual.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Time {
+    pub mono_ms: u64,
+    pub unix_ms: u64,
+}
+
+/// Log levels, as redis.conf names them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// Work the driver must do on the node's behalf.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Open an outbound bus link; answer with `bus_link_connected` or `bus_link_closed`.
+    Connect {
+        link: LinkId,
+        ip: String,
+        port: u16,
+    },
+    /// Send a message on a bus link.
+    Send {
+        link: LinkId,
+        msg: Message,
+    },
+    /// Close a bus link (the driver then reports nothing more for it).
+    CloseLink {
+        link: LinkId,
+    },
+    /// Close a client connection once its pending replies are written.
+    CloseClient {
+        client: ClientId,
+    },
+    /// Persist `nodes.conf` with these contents, fsynced when `fsync` is set, before replies
+    /// produced by the same call are sent.
+    SaveConfig {
+        contents: String,
+        fsync: bool,
+    },
+    /// Append RESP-encoded commands to the append-only file.
+    AppendAof {
+        data: Bytes,
+    },
+    Log {
+        level: LogLevel,
+        text: String,
+    },
+    /// `DEBUG SEGFAULT`: stop at once, flushing nothing.
+    Crash,
+    /// `SHUTDOWN`: flush, fsync and exit.
+    Shutdown,
+}
+
+/// Per-connection state.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub addr: String,
+    pub local_addr: String,
+    pub name: Option<Bytes>,
+    /// RESP protocol version negotiated with `HELLO` (2 or 3).
+    pub protocol: u8,
+    /// `ASKING` was sent: the next command may touch an importing slot.
+    pub asking: bool,
+    /// `READONLY`: reads may be served by a replica of the slot's master.
+    pub readonly: bool,
+    pub created_ms: u64,
+    pub last_command_ms: u64,
+    /// Queued commands while inside MULTI; `Some` means MULTI is open.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command failed to queue: EXEC must abort.
+    pub multi_dirty: bool,
+}
+
+/// Counters that INFO reports.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub rejected_calls: u64,
+}
+
+/// A Redis Cluster node as a state machine. See the crate docs.
+pub struct Node {
+    pub(crate) config: Config,
+    pub(crate) now: Time,
+    pub(crate) started: Time,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) run_id: String,
+    pub(crate) db: Db,
+    pub(crate) cluster: Cluster,
+    pub(crate) clients: BTreeMap<ClientId, Client>,
+    pub(crate) next_client_id: ClientId,
+    pub(crate) stats: Stats,
+    pub(crate) effects: Vec<Effect>,
+    commands: HashMap<&'static str, &'static CommandSpec>,
+}
+
+impl Node {
+    /// A fresh node with a new random ID drawn from `seed`.
+    pub fn new(config: Config, now: Time, seed: u64) -> Node {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let myself = NodeId::random(&mut rng);
+        let run_id = NodeId::random(&mut rng).to_string();
+        let cluster = Cluster::new(myself, &config, now);
+        let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
+        Node {
+            config,
+            now,
+            started: now,
+            rng,
+            run_id,
+            db: Db::default(),
+            cluster,
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            effects: Vec::new(),
+            commands,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn myself(&self) -> NodeId {
+        self.cluster.myself
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Drains the effects produced since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub(crate) fn log(&mut self, level: LogLevel, text: impl Into<String>) {
+        self.effects.push(Effect::Log {
+            level,
+            text: text.into(),
+        });
+    }
+
+    fn set_time(&mut self, now: Time) {
+        // Monotonic time never goes back; a driver that violates this is buggy.
+        debug_assert!(now.mono_ms >= self.now.mono_ms, "time went backwards");
+        self.now = now;
+    }
+
+    // ---- clients -------------------------------------------------------------------------
+
+    /// Registers a new client connection from `addr` (as `ip:port`) on `local_addr`.
+    pub fn client_connected(&mut self, now: Time, addr: String, local_addr: String) -> ClientId {
+        self.set_time(now);
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.stats.total_connections_received += 1;
+        self.clients.insert(
+            id,
+            Client {
+                id,
+                addr,
+                local_addr,
+                name: None,
+                protocol: 2,
+                asking: false,
+                readonly: false,
+                created_ms: now.mono_ms,
+                last_command_ms: now.mono_ms,
+                multi: None,
+                multi_dirty: false,
+            },
+        );
+        id
+    }
+
+    pub fn client_disconnected(&mut self, client: ClientId) {
+        self.clients.remove(&client);
+    }
+
+    /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
+    pub fn client_protocol(&self, client: ClientId) -> u8 {
+        self.clients.get(&client).map_or(2, |c| c.protocol)
+    }
+
+    pub(crate) fn client_mut(&mut self, client: ClientId) -> &mut Client {
+        self.clients
+            .get_mut(&client)
+            .expect("command from unknown client")
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
+    pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
+        self.set_time(now);
+        assert!(!args.is_empty(), "empty command");
+        self.client_mut(client).last_command_ms = now.mono_ms;
+        let Some(spec) = self.lookup(&args[0]) else {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            return unknown_command(args);
+        };
+        if !spec.arity_ok(args.len()) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            return Reply::wrong_arity(spec.name);
+        }
+        if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
+            return self.queue_in_multi(client, spec, args);
+        }
+        self.execute(client, spec, args)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+        self.commands.get(lower.as_str()).copied()
+    }
+
+    /// Redirection check, then the handler. Also used by EXEC for each queued command.
+    pub(crate) fn execute(
+        &mut self,
+        client: ClientId,
+        spec: &CommandSpec,
+        args: &[Bytes],
+    ) -> Reply {
+        self.stats.total_commands_processed += 1;
+        if let Some(redirect) = self.redirection(client, spec, args) {
+            self.clear_asking(client, spec);
+            self.stats.rejected_calls += 1;
+            return redirect;
+        }
+        self.clear_asking(client, spec);
+        (spec.handler)(self, client, args)
+    }
+
+    fn clear_asking(&mut self, client: ClientId, spec: &CommandSpec) {
+        if spec.name != "asking" {
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.asking = false;
+            }
+        }
+    }
+
+    fn queue_in_multi(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Reply {
+        if let Some(redirect) = self.redirection(client, spec, args) {
+            self.flag_multi_error(client);
+            return redirect;
+        }
+        let c = self.client_mut(client);
+        c.multi.get_or_insert_with(Vec::new).push(args.to_vec());
+        Reply::simple("QUEUED")
+    }
+
+    fn flag_multi_error(&mut self, client: ClientId) {
+        if let Some(c) = self.clients.get_mut(&client) {
+            if c.multi.is_some() {
+                c.multi_dirty = true;
+            }
+        }
+    }
+
+    /// Looks a queued command up again and runs it (EXEC).
+    pub(crate) fn execute_queued(&mut self, client: ClientId, args: &[Bytes]) -> Reply {
+        match self.lookup(&args[0]) {
+            Some(spec) => self.execute(client, spec, args),
+            None => unknown_command(args),
+        }
+    }
+
+    /// Whether this node may run a keyed command, following Redis's `getNodeByQuery`: `None`
+    /// means run it here, `Some(error)` is the redirection or cluster error to send instead.
+    fn redirection(&self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+        if !self.config.cluster_enabled {
+            return None;
+        }
+        let keys = spec.keys(args);
+        let first = keys.first()?;
+        let slot = key_hash_slot(first);
+        if keys.iter().any(|k| key_hash_slot(k) != slot) {
+            return Some(Reply::error(
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            ));
+        }
+        let cluster = &self.cluster;
+        let Some(owner) = cluster.slot_owner(slot) else {
+            return Some(Reply::error("CLUSTERDOWN Hash slot not served"));
+        };
+        let myself = cluster.myself;
+        let migrating = owner == myself && cluster.migrating_to(slot).is_some();
+        let importing = cluster.importing_from(slot).is_some();
+        let mut missing = 0usize;
+        if migrating || importing {
+            missing = keys
+                .iter()
+                .filter(|k| !self.db.contains(k, self.now.unix_ms))
+                .count();
+        }
+        if !cluster.state_ok() {
+            let reads_ok = self.config.cluster_allow_reads_when_down;
+            if !reads_ok {
+                return Some(Reply::error("CLUSTERDOWN The cluster is down"));
+            }
+            if spec.is_write() {
+                return Some(Reply::error(
+                    "CLUSTERDOWN The cluster is down and only accepts read commands",
+                ));
+            }
+        }
+        if spec.name == "migrate" && (migrating || importing) {
+            return None;
+        }
+        if migrating && missing > 0 {
+            if missing < keys.len() {
+                return Some(Reply::error(
+                    "TRYAGAIN Multiple keys request during rehashing of slot",
+                ));
+            }
+            let target = cluster.migrating_to(slot).expect("checked above");
+            return Some(self.cluster.redirect_error("ASK", slot, target));
+        }
+        let client_state = &self.clients[&client];
+        if importing && (client_state.asking || spec.name == "restore-asking") {
+            let distinct = keys.iter().collect::<std::collections::HashSet<_>>().len();
+            if distinct > 1 && missing > 0 {
+                return Some(Reply::error(
+                    "TRYAGAIN Multiple keys request during rehashing of slot",
+                ));
+            }
+            return None;
+        }
+        if client_state.readonly && !spec.is_write() && cluster.replicates(owner) {
+            return None;
+        }
+        if owner != myself {
+            return Some(self.cluster.redirect_error("MOVED", slot, owner));
+        }
+        None
+    }
+
+    // ---- cluster bus ---------------------------------------------------------------------
+
+    /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
+    pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {
+        self.set_time(now);
+        self.cluster_link_accepted(peer_ip, local_ip)
+    }
+
+    /// An outbound link asked for with [`Effect::Connect`] is up.
+    pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
+        self.set_time(now);
+        self.cluster_link_connected(link);
+    }
+
+    /// A link closed, failed to connect, or broke. Unknown links are ignored.
+    pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
+        self.set_time(now);
+        self.cluster_link_closed(link);
+    }
+
+    /// A whole message arrived on a link.
+    pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
+        self.set_time(now);
+        self.cluster_message(link, msg);
+    }
+
+    /// Periodic work; drivers call it every 100 ms.
+    pub fn tick(&mut self, now: Time) {
+        self.set_time(now);
+        self.cluster_cron();
+    }
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'bar' `.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args[0])
+    );
+    for arg in &args[1..] {
+        text.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+    }
+    Reply::Error(text)
+}

@@ -1,0 +1,3 @@
+//! redis-cli `--cluster` operations over RESP. (Owner: codec helper.)
+//!
+//! API: `create(addrs: &[String], replicas: usize) -> Result<(), AdminError>`.

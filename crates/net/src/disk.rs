@@ -1,0 +1,1 @@
+//! Disk abstraction for nodes.conf and the AOF. (Owner: driver helper.)

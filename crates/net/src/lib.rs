@@ -1,0 +1,16 @@
+//! clusterlab-net: the async drivers around the sans-IO core, identical for real and simulated
+//! runs (tokio is `madsim-tokio`, so under `--cfg madsim` every socket and timer is virtual).
+//!
+//! - [`resp`]: RESP2/RESP3 codec (requests in, replies out, and replies in for the client side).
+//! - [`bus_codec`]: our binary framing of cluster-bus messages.
+//! - [`server`]: runs one node — client listener, bus listener and links, the 100 ms tick.
+//! - [`disk`]: the `Disk` trait for nodes.conf and the AOF, with the real-file implementation.
+//! - [`client`]: a small RESP client connection.
+//! - [`admin`]: redis-cli's `--cluster` operations (create, …) over [`client`].
+
+pub mod admin;
+pub mod bus_codec;
+pub mod client;
+pub mod disk;
+pub mod resp;
+pub mod server;

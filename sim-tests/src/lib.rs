@@ -1,0 +1,1 @@
+//! Scenario tests live in `tests/`; they run only in the simulation build (`--cfg madsim`).
