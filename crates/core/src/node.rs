@@ -236,6 +236,12 @@ impl Node {
 
     /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
+        let reply = self.dispatch(now, client, args);
+        self.cluster_before_reply();
+        reply
+    }
+
+    fn dispatch(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         self.set_time(now);
         assert!(!args.is_empty(), "empty command");
         self.client_mut(client).last_command_ms = now.mono_ms;
@@ -393,24 +399,28 @@ impl Node {
     pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
         self.cluster_link_connected(link);
+        self.cluster_before_reply();
     }
 
     /// A link closed, failed to connect, or broke. Unknown links are ignored.
     pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
         self.cluster_link_closed(link);
+        self.cluster_before_reply();
     }
 
     /// A whole message arrived on a link.
     pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
         self.set_time(now);
         self.cluster_message(link, msg);
+        self.cluster_before_reply();
     }
 
     /// Periodic work; drivers call it every 100 ms.
     pub fn tick(&mut self, now: Time) {
         self.set_time(now);
         self.cluster_cron();
+        self.cluster_before_reply();
     }
 }
 

@@ -14,6 +14,7 @@ use crate::node_id::NodeId;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
+pub mod failure;
 pub mod gossip;
 pub mod render;
 
@@ -127,6 +128,8 @@ pub struct Cluster {
     pub require_full_coverage: bool,
     /// nodes.conf must be rewritten (and fsynced) before replies go out.
     pub save_pending: bool,
+    /// Slots or failure flags changed: recompute `cluster_state` before replying.
+    pub state_update_pending: bool,
     pub fsync_pending: bool,
     /// Recently forgotten nodes, with the monotonic ms until which gossip must not re-add them.
     pub blacklist: BTreeMap<NodeId, u64>,
@@ -148,7 +151,8 @@ impl Cluster {
             current_epoch: 0,
             last_vote_epoch: 0,
             state_ok: false,
-            size: 0,
+            // Redis starts with 1 and recomputes it once the start-up delay is over.
+            size: 1,
             links: HashMap::new(),
             next_link_id: 1,
             stats_sent: [0; 11],
@@ -159,6 +163,7 @@ impl Cluster {
             node_timeout_ms: config.cluster_node_timeout_ms,
             require_full_coverage: config.cluster_require_full_coverage,
             save_pending: false,
+            state_update_pending: false,
             fsync_pending: false,
             blacklist: BTreeMap::new(),
         }
@@ -215,6 +220,7 @@ impl Cluster {
             node.slots.insert(slot);
         }
         self.owners[slot as usize] = owner;
+        self.state_update_pending = true;
     }
 
     /// `MOVED 12539 127.0.0.1:7003` / `ASK …` for a slot and a target node.
