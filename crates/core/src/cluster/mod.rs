@@ -266,3 +266,6 @@ impl Cluster {
             .unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,408 @@
+//! In-process tests of the cluster protocol: several `Node`s wired by a tiny loss-free network
+//! that turns `Connect`/`Send`/`CloseLink` effects into calls on the peer, on a manual clock.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::bus::{flags, Message};
+use crate::config::Config;
+use crate::node::{ClientId, Effect, LinkId, Node, Time};
+use crate::reply::Reply;
+
+const UNIX_BASE_MS: u64 = 1_700_000_000_000;
+
+struct TestNet {
+    nodes: Vec<Node>,
+    clients: Vec<ClientId>,
+    /// (node, link) → (peer node, peer's link)
+    pairs: HashMap<(usize, LinkId), (usize, LinkId)>,
+    queue: VecDeque<(usize, LinkId, Message)>,
+    /// Nodes that neither run nor receive (a paused process).
+    down: BTreeSet<usize>,
+    /// Nodes that run but whose traffic is dropped both ways (a partitioned process).
+    isolated: BTreeSet<usize>,
+    now_ms: u64,
+    saves: Vec<usize>,
+}
+
+fn ip_of(i: usize) -> String {
+    format!("10.0.0.{}", i + 1)
+}
+
+impl TestNet {
+    fn new(count: usize, node_timeout_ms: u64) -> TestNet {
+        let now = Time {
+            mono_ms: 0,
+            unix_ms: UNIX_BASE_MS,
+        };
+        let mut nodes = Vec::new();
+        let mut clients = Vec::new();
+        for i in 0..count {
+            let config = Config {
+                port: 7001 + i as u16,
+                cluster_enabled: true,
+                cluster_node_timeout_ms: node_timeout_ms,
+                ..Config::default()
+            };
+            let mut node = Node::new(config, now, 100 + i as u64);
+            clients.push(node.client_connected(now, "10.0.0.99:5000".into(), ip_of(i)));
+            nodes.push(node);
+        }
+        TestNet {
+            nodes,
+            clients,
+            pairs: HashMap::new(),
+            queue: VecDeque::new(),
+            down: BTreeSet::new(),
+            isolated: BTreeSet::new(),
+            now_ms: 0,
+            saves: Vec::new(),
+        }
+    }
+
+    fn time(&self) -> Time {
+        Time {
+            mono_ms: self.now_ms,
+            unix_ms: UNIX_BASE_MS + self.now_ms,
+        }
+    }
+
+    fn cmd(&mut self, i: usize, words: &[&str]) -> Reply {
+        let args: Vec<Bytes> = words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        let now = self.time();
+        let reply = self.nodes[i].command(now, self.clients[i], &args);
+        self.pump(i);
+        self.deliver_all();
+        reply
+    }
+
+    fn text(&mut self, i: usize, words: &[&str]) -> String {
+        match self.cmd(i, words) {
+            Reply::Verbatim(_, t) => t,
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    fn pump(&mut self, from: usize) {
+        let now = self.time();
+        let effects = self.nodes[from].take_effects();
+        for effect in effects {
+            match effect {
+                Effect::Connect { link, ip, port } => {
+                    let dest = (0..self.nodes.len()).find(|&d| {
+                        ip_of(d) == ip && self.nodes[d].config.bus_port() == port
+                    });
+                    let reachable = |d: &usize| {
+                        !self.down.contains(d)
+                            && !self.isolated.contains(d)
+                            && !self.isolated.contains(&from)
+                    };
+                    match dest.filter(reachable) {
+                        Some(d) => {
+                            let inbound =
+                                self.nodes[d].bus_link_accepted(now, ip_of(from), ip_of(d));
+                            self.pairs.insert((from, link), (d, inbound));
+                            self.pairs.insert((d, inbound), (from, link));
+                            self.nodes[from].bus_link_connected(now, link);
+                        }
+                        None => self.nodes[from].bus_link_closed(now, link),
+                    }
+                    self.pump(from);
+                }
+                Effect::Send { link, msg } => {
+                    if let Some(&(d, peer_link)) = self.pairs.get(&(from, link)) {
+                        if self.isolated.contains(&from) || self.isolated.contains(&d) {
+                            continue;
+                        }
+                        self.queue.push_back((d, peer_link, msg));
+                    }
+                }
+                Effect::CloseLink { link } => {
+                    if let Some((d, peer_link)) = self.pairs.remove(&(from, link)) {
+                        self.pairs.remove(&(d, peer_link));
+                        self.nodes[d].bus_link_closed(now, peer_link);
+                        self.pump(d);
+                    }
+                }
+                Effect::SaveConfig { .. } => self.saves.push(from),
+                _ => {}
+            }
+        }
+    }
+
+    fn deliver_all(&mut self) {
+        let mut budget = 100_000;
+        while let Some((d, link, msg)) = self.queue.pop_front() {
+            budget -= 1;
+            assert!(budget > 0, "message storm");
+            if self.down.contains(&d) {
+                continue;
+            }
+            let now = self.time();
+            self.nodes[d].bus_message(now, link, msg);
+            self.pump(d);
+        }
+    }
+
+    fn advance(&mut self, ms: u64) {
+        for _ in 0..ms / 100 {
+            self.now_ms += 100;
+            let now = self.time();
+            for i in 0..self.nodes.len() {
+                if !self.down.contains(&i) {
+                    self.nodes[i].tick(now);
+                    self.pump(i);
+                }
+            }
+            self.deliver_all();
+        }
+    }
+
+    /// The tutorial's three masters: ADDSLOTSRANGE, SET-CONFIG-EPOCH, MEET, then gossip.
+    fn create_three_masters(&mut self) {
+        let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            assert_eq!(self.cmd(i, &["CLUSTER", "ADDSLOTSRANGE", a, b]), Reply::ok());
+            let epoch = (i + 1).to_string();
+            assert_eq!(self.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]), Reply::ok());
+        }
+        for i in 1..3 {
+            assert_eq!(
+                self.cmd(i, &["CLUSTER", "MEET", &ip_of(0), "7001"]),
+                Reply::ok()
+            );
+        }
+        self.advance(3000);
+    }
+
+    fn info_field(&mut self, i: usize, field: &str) -> String {
+        let info = self.text(i, &["CLUSTER", "INFO"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {info}"))
+            .to_string()
+    }
+}
+
+#[test]
+fn fresh_node_renders_like_redis() {
+    let mut net = TestNet::new(1, 5000);
+    let id = net.nodes[0].myself();
+    assert_eq!(
+        net.text(0, &["CLUSTER", "NODES"]),
+        format!("{id} :7001@17001 myself,master - 0 0 0 connected\n")
+    );
+    assert_eq!(
+        net.text(0, &["CLUSTER", "INFO"]),
+        "cluster_state:fail\r\ncluster_slots_assigned:0\r\ncluster_slots_ok:0\r\n\
+         cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:1\r\n\
+         cluster_size:1\r\ncluster_current_epoch:0\r\ncluster_my_epoch:0\r\n\
+         cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n\
+         total_cluster_links_buffer_limit_exceeded:0\r\n"
+    );
+    assert_eq!(
+        net.cmd(0, &["SET", "foo", "bar"]),
+        Reply::error("CLUSTERDOWN Hash slot not served")
+    );
+}
+
+#[test]
+fn slot_commands_check_everything_first() {
+    let mut net = TestNet::new(1, 5000);
+    let err = |t: &str| Reply::err(t);
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTS", "1", "16384"]),
+        err("Invalid or out of range slot")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTS", "5", "5"]),
+        err("Slot 5 specified multiple times")
+    );
+    assert_eq!(net.cmd(0, &["CLUSTER", "ADDSLOTS", "0", "1", "2"]), Reply::ok());
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTS", "3", "2"]),
+        err("Slot 2 is already busy")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "DELSLOTS", "5"]),
+        err("Slot 5 is already unassigned")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTSRANGE", "5", "1"]),
+        err("start slot number 5 is greater than end slot number 1")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTSRANGE", "1", "2", "3"]),
+        err("wrong number of arguments for 'cluster|addslotsrange' command")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "NODES", "x"]),
+        err("wrong number of arguments for 'cluster|nodes' command")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "foo"]),
+        err("unknown subcommand 'foo'. Try CLUSTER HELP.")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "MEET", "1", "2", "3", "4"]),
+        err("unknown subcommand or wrong number of arguments for 'MEET'. Try CLUSTER HELP.")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "MEET", "1.2.3", "5"]),
+        err("Invalid node address specified: 1.2.3:5")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "MEET", "127.0.0.1", "x"]),
+        err("Invalid TCP base port specified: x")
+    );
+    assert_eq!(net.cmd(0, &["CLUSTER", "COUNTKEYSINSLOT", "99999"]), err("Invalid slot"));
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "GETKEYSINSLOT", "1", "-1"]),
+        err("Invalid slot or number of keys")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "REPLICATE", "abc"]),
+        err("Unknown node abc")
+    );
+    assert_eq!(net.cmd(0, &["CLUSTER", "KEYSLOT", "key"]), Reply::Integer(12539));
+    assert_eq!(net.cmd(0, &["CLUSTER", "BUMPEPOCH"]), Reply::simple("BUMPED 1"));
+    assert_eq!(net.cmd(0, &["CLUSTER", "BUMPEPOCH"]), Reply::simple("STILL 1"));
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "SET-CONFIG-EPOCH", "5"]),
+        err("Node config epoch is already non-zero")
+    );
+    let id = net.nodes[0].myself();
+    assert_eq!(
+        net.text(0, &["CLUSTER", "NODES"]),
+        format!("{id} :7001@17001 myself,master - 0 0 1 connected 0-2\n")
+    );
+}
+
+#[test]
+fn three_masters_meet_agree_and_serve() {
+    let mut net = TestNet::new(3, 5000);
+    net.create_three_masters();
+    let ids: Vec<_> = net.nodes.iter().map(|n| n.myself()).collect();
+    for i in 0..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        assert_eq!(net.info_field(i, "cluster_known_nodes"), "3");
+        assert_eq!(net.info_field(i, "cluster_size"), "3");
+        assert_eq!(net.info_field(i, "cluster_slots_assigned"), "16384");
+        assert_eq!(net.info_field(i, "cluster_current_epoch"), "3");
+        assert_eq!(net.info_field(i, "cluster_my_epoch"), (i + 1).to_string());
+        let nodes = net.text(i, &["CLUSTER", "NODES"]);
+        let ranges = ["0-5460", "5461-10922", "10923-16383"];
+        for (j, range) in ranges.iter().enumerate() {
+            let line = nodes
+                .lines()
+                .find(|l| l.starts_with(ids[j].as_str()))
+                .unwrap_or_else(|| panic!("node {i} does not know node {j}: {nodes}"));
+            let addr = format!("{}:{}@{}", ip_of(j), 7001 + j, 17001 + j);
+            let flags = if i == j { "myself,master" } else { "master" };
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields[1], addr, "{line}");
+            assert_eq!(fields[2], flags, "{line}");
+            assert_eq!(fields[3], "-");
+            assert_eq!(fields[6], (j + 1).to_string());
+            assert_eq!(fields[7], "connected");
+            assert_eq!(fields[8], *range);
+        }
+    }
+    assert_eq!(
+        net.cmd(0, &["SET", "key", "value"]),
+        Reply::error("MOVED 12539 10.0.0.3:7003")
+    );
+    assert_eq!(
+        net.cmd(2, &["GET", "key2"]),
+        Reply::error("MOVED 4998 10.0.0.1:7001")
+    );
+    assert_eq!(
+        net.cmd(0, &["MGET", "key", "key2"]),
+        Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    assert!(!net.saves.is_empty(), "configuration changes must be saved");
+}
+
+#[test]
+fn unreachable_master_is_failed_by_majority_and_comes_back() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let failed = net.nodes[0].myself();
+    net.down.insert(0);
+    net.advance(node_timeout_ms / 2 + 500);
+    assert_eq!(net.info_field(1, "cluster_state"), "ok", "not yet timed out");
+    net.advance(3 * node_timeout_ms);
+    for i in 1..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "fail");
+        assert_eq!(net.info_field(i, "cluster_slots_fail"), "5461");
+        let nodes = net.text(i, &["CLUSTER", "NODES"]);
+        let line = nodes.lines().find(|l| l.starts_with(failed.as_str())).unwrap();
+        assert_eq!(line.split(' ').nth(2), Some("master,fail"), "{line}");
+        let flags = net.nodes[i].cluster.nodes[&failed].flags;
+        assert_eq!(flags & flags::FAIL, flags::FAIL);
+    }
+    net.down.remove(&0);
+    // FAIL of a master with slots is undone only after 2 × node timeout since it was set.
+    net.advance(3 * node_timeout_ms);
+    for i in 0..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        assert_eq!(net.info_field(i, "cluster_slots_fail"), "0");
+    }
+}
+
+#[test]
+fn isolated_master_declares_fail_on_its_side() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    // Node 0 keeps running but hears nothing: its established links stall, new ones fail.
+    net.isolated.insert(0);
+    net.advance(2 * node_timeout_ms);
+    assert_eq!(net.info_field(0, "cluster_state"), "fail");
+    assert_eq!(
+        net.cmd(0, &["GET", "key2"]),
+        Reply::error("CLUSTERDOWN The cluster is down")
+    );
+}
+
+#[test]
+fn nodes_conf_has_vars_line_and_skips_handshakes() {
+    let mut net = TestNet::new(1, 5000);
+    assert_eq!(net.cmd(0, &["CLUSTER", "MEET", "10.9.9.9", "7000"]), Reply::ok());
+    let conf = net.nodes[0].render_nodes_conf();
+    let id = net.nodes[0].myself();
+    assert_eq!(
+        conf,
+        format!("{id} :7001@17001 myself,master - 0 0 0 connected\nvars currentEpoch 0 lastVoteEpoch 0\n")
+    );
+    assert!(net.text(0, &["CLUSTER", "NODES"]).contains("handshake"));
+    // The handshake never completes: it is dropped after max(node timeout, 1 s).
+    net.advance(5200);
+    assert!(!net.text(0, &["CLUSTER", "NODES"]).contains("handshake"));
+}
+
+#[test]
+fn epoch_collision_is_resolved_by_the_smaller_id() {
+    let mut net = TestNet::new(3, 5000);
+    for i in 0..3 {
+        let slot = (i * 10).to_string();
+        assert_eq!(net.cmd(i, &["CLUSTER", "ADDSLOTS", &slot]), Reply::ok());
+        assert_eq!(net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", "1"]), Reply::ok());
+    }
+    for i in 1..3 {
+        net.cmd(i, &["CLUSTER", "MEET", &ip_of(0), "7001"]);
+    }
+    net.advance(5000);
+    let epochs: BTreeSet<u64> = net
+        .nodes
+        .iter()
+        .map(|n| n.cluster.me().config_epoch)
+        .collect();
+    assert_eq!(epochs.len(), 3, "config epochs must end up distinct");
+}
