@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::bus::Message;
+use crate::cluster::nodes_conf::NodesConfError;
 use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
 use crate::config::Config;
@@ -154,6 +155,24 @@ impl Node {
             effects: Vec::new(),
             commands,
         }
+    }
+
+    /// A node restarted from its saved `nodes.conf`: same ID, epochs, slots and peers.
+    pub fn from_nodes_conf(
+        config: Config,
+        now: Time,
+        seed: u64,
+        nodes_conf: &str,
+    ) -> Result<Node, NodesConfError> {
+        let cluster = crate::cluster::nodes_conf::load(nodes_conf, &config, now)?;
+        let mut node = Node::new(config, now, seed);
+        node.cluster = cluster;
+        Ok(node)
+    }
+
+    /// The `nodes.conf` text describing the current cluster state.
+    pub fn nodes_conf(&self) -> String {
+        self.render_nodes_conf()
     }
 
     pub fn config(&self) -> &Config {

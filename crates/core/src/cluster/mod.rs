@@ -16,6 +16,7 @@ use crate::slot::{SlotSet, SLOT_COUNT};
 
 pub mod failure;
 pub mod gossip;
+pub mod nodes_conf;
 pub mod render;
 
 /// What this node knows about one cluster node (itself included).

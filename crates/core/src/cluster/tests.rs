@@ -406,3 +406,29 @@ fn epoch_collision_is_resolved_by_the_smaller_id() {
         .collect();
     assert_eq!(epochs.len(), 3, "config epochs must end up distinct");
 }
+
+#[test]
+fn restart_from_nodes_conf_keeps_identity_and_rejoins() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let saved = net.nodes[0].nodes_conf();
+    let id = net.nodes[0].myself();
+    let config = net.nodes[0].config.clone();
+    net.down.insert(0);
+    net.advance(3 * node_timeout_ms);
+    assert_eq!(net.info_field(1, "cluster_state"), "fail");
+    let now = net.time();
+    let restarted = Node::from_nodes_conf(config, now, 999, &saved).unwrap();
+    assert_eq!(restarted.myself(), id);
+    assert_eq!(restarted.cluster.current_epoch, 3);
+    assert_eq!(restarted.cluster.me().slots.count(), 5461);
+    net.nodes[0] = restarted;
+    net.clients[0] = net.nodes[0].client_connected(now, "10.0.0.99:5000".into(), ip_of(0));
+    net.down.remove(&0);
+    net.advance(3 * node_timeout_ms);
+    for i in 0..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        assert_eq!(net.info_field(i, "cluster_known_nodes"), "3");
+    }
+}
