@@ -106,6 +106,24 @@ pub struct Client {
     pub multi_dirty: bool,
 }
 
+impl Client {
+    fn new(id: ClientId, addr: String, local_addr: String, now: Time) -> Client {
+        Client {
+            id,
+            addr,
+            local_addr,
+            name: None,
+            protocol: 2,
+            asking: false,
+            readonly: false,
+            created_ms: now.mono_ms,
+            last_command_ms: now.mono_ms,
+            multi: None,
+            multi_dirty: false,
+        }
+    }
+}
+
 /// Counters that INFO reports.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -130,6 +148,11 @@ pub struct Node {
     pub(crate) next_client_id: ClientId,
     pub(crate) stats: Stats,
     pub(crate) effects: Vec<Effect>,
+    /// Whether the AOF already has its `SELECT 0`.
+    aof_db_selected: bool,
+    /// Set while replaying the AOF, so nothing is logged twice.
+    replaying: bool,
+    replay_client: Option<ClientId>,
     commands: HashMap<&'static str, &'static CommandSpec>,
 }
 
@@ -153,6 +176,9 @@ impl Node {
             next_client_id: 1,
             stats: Stats::default(),
             effects: Vec::new(),
+            aof_db_selected: false,
+            replaying: false,
+            replay_client: None,
             commands,
         }
     }
@@ -217,22 +243,8 @@ impl Node {
         let id = self.next_client_id;
         self.next_client_id += 1;
         self.stats.total_connections_received += 1;
-        self.clients.insert(
-            id,
-            Client {
-                id,
-                addr,
-                local_addr,
-                name: None,
-                protocol: 2,
-                asking: false,
-                readonly: false,
-                created_ms: now.mono_ms,
-                last_command_ms: now.mono_ms,
-                multi: None,
-                multi_dirty: false,
-            },
-        );
+        self.clients
+            .insert(id, Client::new(id, addr, local_addr, now));
         id
     }
 
@@ -299,7 +311,59 @@ impl Node {
             return redirect;
         }
         self.clear_asking(client, spec);
-        (spec.handler)(self, client, args)
+        let reply = (spec.handler)(self, client, args);
+        if spec.is_write() && !reply.is_error() {
+            self.propagate(args);
+        }
+        reply
+    }
+
+    /// Logs an executed write to the AOF (the first entry selects db 0, as Redis writes it).
+    fn propagate(&mut self, args: &[Bytes]) {
+        if !self.config.appendonly || self.replaying {
+            return;
+        }
+        let mut data = Vec::new();
+        if !self.aof_db_selected {
+            self.aof_db_selected = true;
+            cmd::propagate::encode_command(
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"0")],
+                &mut data,
+            );
+        }
+        let logged = cmd::propagate::for_log(args, self.now.unix_ms);
+        cmd::propagate::encode_command(&logged, &mut data);
+        self.effects.push(Effect::AppendAof {
+            data: Bytes::from(data),
+        });
+    }
+
+    /// Replays one command from the append-only file at start-up: no redirection, nothing
+    /// logged again. Unknown commands and wrong arity are errors that stop the load.
+    pub fn replay_command(&mut self, now: Time, args: &[Bytes]) -> Result<(), String> {
+        self.set_time(now);
+        let Some(spec) = self.lookup(&args[0]) else {
+            return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&args[0])));
+        };
+        if !spec.arity_ok(args.len()) {
+            return Err(format!("Wrong arity for '{}'", spec.name));
+        }
+        let client = *self.replay_client.get_or_insert_with(|| {
+            let id = self.next_client_id;
+            self.next_client_id += 1;
+            id
+        });
+        if !self.clients.contains_key(&client) {
+            self.clients.insert(client, Client::new(client, "aof".into(), String::new(), now));
+        }
+        self.replaying = true;
+        let reply = (spec.handler)(self, client, args);
+        self.replaying = false;
+        self.effects.clear();
+        match reply {
+            Reply::Error(e) if spec.is_write() => Err(e),
+            _ => Ok(()),
+        }
     }
 
     fn clear_asking(&mut self, client: ClientId, spec: &CommandSpec) {
@@ -438,6 +502,7 @@ impl Node {
     /// Periodic work; drivers call it every 100 ms.
     pub fn tick(&mut self, now: Time) {
         self.set_time(now);
+        cmd::keys::active_expire_cycle(self);
         self.cluster_cron();
         self.cluster_before_reply();
     }

@@ -11,6 +11,7 @@ use crate::reply::Reply;
 pub mod cluster;
 pub mod connection;
 pub mod keys;
+pub mod propagate;
 pub mod server;
 pub mod strings;
 
