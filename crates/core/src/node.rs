@@ -83,6 +83,10 @@ pub enum Effect {
     Crash,
     /// `SHUTDOWN`: flush, fsync and exit.
     Shutdown,
+    /// `DEBUG SLEEP`: stop serving clients and the bus for this long, as if the process hung.
+    Sleep {
+        ms: u64,
+    },
 }
 
 /// Per-connection state.
@@ -104,6 +108,8 @@ pub struct Client {
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A command failed to queue: EXEC must abort.
     pub multi_dirty: bool,
+    /// `WATCH`ed keys with the entry each had then; EXEC aborts if any differs now.
+    pub watched: Vec<(Bytes, Option<crate::db::Entry>)>,
 }
 
 impl Client {
@@ -120,6 +126,7 @@ impl Client {
             last_command_ms: now.mono_ms,
             multi: None,
             multi_dirty: false,
+            watched: Vec::new(),
         }
     }
 }
@@ -311,15 +318,12 @@ impl Node {
             return redirect;
         }
         self.clear_asking(client, spec);
-        let reply = (spec.handler)(self, client, args);
-        if spec.is_write() && !reply.is_error() {
-            self.propagate(args);
-        }
-        reply
+        (spec.handler)(self, client, args)
     }
 
-    /// Logs an executed write to the AOF (the first entry selects db 0, as Redis writes it).
-    fn propagate(&mut self, args: &[Bytes]) {
+    /// Logs a write, already in its exact-replay form, to the AOF (the first entry selects
+    /// db 0, as Redis writes it).
+    pub(crate) fn log_write(&mut self, args: &[Bytes]) {
         if !self.config.appendonly || self.replaying {
             return;
         }
@@ -331,8 +335,7 @@ impl Node {
                 &mut data,
             );
         }
-        let logged = cmd::propagate::for_log(args, self.now.unix_ms);
-        cmd::propagate::encode_command(&logged, &mut data);
+        cmd::propagate::encode_command(args, &mut data);
         self.effects.push(Effect::AppendAof {
             data: Bytes::from(data),
         });
@@ -343,7 +346,10 @@ impl Node {
     pub fn replay_command(&mut self, now: Time, args: &[Bytes]) -> Result<(), String> {
         self.set_time(now);
         let Some(spec) = self.lookup(&args[0]) else {
-            return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&args[0])));
+            return Err(format!(
+                "Unknown command '{}'",
+                String::from_utf8_lossy(&args[0])
+            ));
         };
         if !spec.arity_ok(args.len()) {
             return Err(format!("Wrong arity for '{}'", spec.name));
@@ -354,7 +360,10 @@ impl Node {
             id
         });
         if !self.clients.contains_key(&client) {
-            self.clients.insert(client, Client::new(client, "aof".into(), String::new(), now));
+            self.clients.insert(
+                client,
+                Client::new(client, "aof".into(), String::new(), now),
+            );
         }
         self.replaying = true;
         let reply = (spec.handler)(self, client, args);
@@ -518,4 +527,92 @@ fn unknown_command(args: &[Bytes]) -> Reply {
         text.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
     }
     Reply::Error(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[&str]) -> Vec<Bytes> {
+        ws.iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn aof_bytes(effects: Vec<Effect>) -> Vec<u8> {
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::AppendAof { data } => Some(data.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn writes_are_logged_in_replayable_form_and_replay_rebuilds_the_keyspace() {
+        let now = Time {
+            mono_ms: 0,
+            unix_ms: 1_000_000,
+        };
+        let config = Config {
+            appendonly: true,
+            ..Config::default()
+        };
+        let mut node = Node::new(config.clone(), now, 1);
+        let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+        assert_eq!(
+            node.command(now, c, &words(&["SET", "k", "v", "EX", "10"])),
+            Reply::ok()
+        );
+        assert_eq!(
+            node.command(now, c, &words(&["GET", "k"])),
+            Reply::bulk_str("v")
+        );
+        assert_eq!(
+            node.command(now, c, &words(&["INCR", "n"])),
+            Reply::Integer(1)
+        );
+        assert_eq!(
+            node.command(now, c, &words(&["INCR", "k"])),
+            Reply::not_integer()
+        );
+        let log = aof_bytes(node.take_effects());
+        assert_eq!(
+            String::from_utf8(log).unwrap(),
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n\
+             *5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1010000\r\n\
+             *2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+        );
+        let later = Time {
+            mono_ms: 0,
+            unix_ms: 1_005_000,
+        };
+        let mut restarted = Node::new(config, later, 2);
+        for cmd in [
+            &["SELECT", "0"][..],
+            &["SET", "k", "v", "PXAT", "1010000"],
+            &["INCR", "n"],
+        ] {
+            restarted.replay_command(later, &words(cmd)).unwrap();
+        }
+        assert!(
+            restarted.take_effects().is_empty(),
+            "replay must not log again"
+        );
+        let c = restarted.client_connected(later, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+        assert_eq!(
+            restarted.command(later, c, &words(&["PTTL", "k"])),
+            Reply::Integer(5000)
+        );
+        assert_eq!(
+            restarted.command(later, c, &words(&["GET", "n"])),
+            Reply::bulk_str("1")
+        );
+        assert_eq!(
+            restarted.replay_command(later, &words(&["NOCMD"])),
+            Err("Unknown command 'NOCMD'".into())
+        );
+    }
 }
