@@ -366,12 +366,24 @@ impl Node {
             );
         }
         self.replaying = true;
-        let reply = (spec.handler)(self, client, args);
+        let reply = if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
+            self.queue_in_multi(client, spec, args)
+        } else {
+            (spec.handler)(self, client, args)
+        };
         self.replaying = false;
         self.effects.clear();
         match reply {
             Reply::Error(e) if spec.is_write() => Err(e),
             _ => Ok(()),
+        }
+    }
+
+    /// Ends an AOF load: the loader's client goes away, and with it a MULTI the file left
+    /// unfinished (a torn transaction is not applied).
+    pub fn end_replay(&mut self) {
+        if let Some(client) = self.replay_client.take() {
+            self.clients.remove(&client);
         }
     }
 
@@ -412,7 +424,8 @@ impl Node {
     /// Whether this node may run a keyed command, following Redis's `getNodeByQuery`: `None`
     /// means run it here, `Some(error)` is the redirection or cluster error to send instead.
     fn redirection(&self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
-        if !self.config.cluster_enabled {
+        // The AOF loader replays what this node accepted before, whoever owns the slot now.
+        if !self.config.cluster_enabled || self.replaying {
             return None;
         }
         let keys = spec.keys(args);
@@ -614,5 +627,12 @@ mod tests {
             restarted.replay_command(later, &words(&["NOCMD"])),
             Err("Unknown command 'NOCMD'".into())
         );
+        // A transaction torn at the end of the file is dropped, a whole one applied.
+        for cmd in [&["MULTI"][..], &["INCR", "n"], &["EXEC"], &["MULTI"], &["INCR", "n"]] {
+            restarted.replay_command(later, &words(cmd)).unwrap();
+        }
+        restarted.end_replay();
+        assert_eq!(restarted.command(later, c, &words(&["GET", "n"])), Reply::bulk_str("2"));
+        assert_eq!(restarted.command(later, c, &words(&["CLIENT", "ID"])), Reply::Integer(c as i64));
     }
 }

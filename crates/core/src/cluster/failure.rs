@@ -72,7 +72,11 @@ impl Node {
             return;
         }
         let text = if node.is_replica() || node.slots.is_empty() {
-            let kind = if node.is_replica() { "replica" } else { "master without slots" };
+            let kind = if node.is_replica() {
+                "replica"
+            } else {
+                "master without slots"
+            };
             format!("Clear FAIL state for node {id}: {kind} is reachable again.")
         } else if now.saturating_sub(node.fail_time_ms) > undo_ms {
             format!("Clear FAIL state for node {id}: is reachable again and nobody is serving its slots after some time.")

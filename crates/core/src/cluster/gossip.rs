@@ -275,7 +275,15 @@ impl Node {
                 }
             }
             MessageType::Update => {
-                if let (Some(_), Body::Update { config_epoch, id, slots }) = (sender, &msg.body) {
+                if let (
+                    Some(_),
+                    Body::Update {
+                        config_epoch,
+                        id,
+                        slots,
+                    },
+                ) = (sender, &msg.body)
+                {
                     self.on_update_message(*id, *config_epoch, slots);
                 }
             }
@@ -287,7 +295,11 @@ impl Node {
     fn note_known_sender(&mut self, link: LinkId, id: NodeId, outbound: bool, h: &Header) {
         let now = self.now.mono_ms;
         if !outbound {
-            let l = self.cluster.links.get_mut(&link).expect("checked by caller");
+            let l = self
+                .cluster
+                .links
+                .get_mut(&link)
+                .expect("checked by caller");
             if l.node.is_none() {
                 l.node = Some(id);
                 let old = self.cluster.nodes[&id].inbound_link;
@@ -355,7 +367,10 @@ impl Node {
         }
         if me.ip != *local_ip {
             let ip = local_ip.clone();
-            self.log(LogLevel::Notice, format!("IP address for this node updated to {ip}"));
+            self.log(
+                LogLevel::Notice,
+                format!("IP address for this node updated to {ip}"),
+            );
             self.cluster.me_mut().ip = ip;
             self.cluster.request_save(false);
         }
@@ -401,7 +416,9 @@ impl Node {
         if target != h.sender {
             self.log(
                 LogLevel::Notice,
-                format!("PONG contains mismatching sender ID. About node {target}: flagging noaddr"),
+                format!(
+                    "PONG contains mismatching sender ID. About node {target}: flagging noaddr"
+                ),
             );
             let node = self.cluster.nodes.get_mut(&target).expect("known");
             node.flags |= flags::NOADDR;
@@ -562,7 +579,9 @@ impl Node {
         if lost_from_my_master > 0 && master_now_empty {
             self.log(
                 LogLevel::Notice,
-                format!("Configuration change detected. Reconfiguring myself as a replica of {sender}"),
+                format!(
+                    "Configuration change detected. Reconfiguring myself as a replica of {sender}"
+                ),
             );
             self.become_replica_of(sender);
         } else {
@@ -604,7 +623,9 @@ impl Node {
         self.cluster.request_save(true);
         self.log(
             LogLevel::Verbose,
-            format!("WARNING: configEpoch collision with node {sender}. configEpoch set to {epoch}"),
+            format!(
+                "WARNING: configEpoch collision with node {sender}. configEpoch set to {epoch}"
+            ),
         );
     }
 
@@ -617,8 +638,7 @@ impl Node {
                 }
                 self.refresh_pong_from_gossip(g);
                 self.fix_address_from_gossip(g);
-            } else if g.flags & flags::NOADDR == 0 && !self.cluster.blacklist.contains_key(&g.id)
-            {
+            } else if g.flags & flags::NOADDR == 0 && !self.cluster.blacklist.contains_key(&g.id) {
                 self.add_node_from_gossip(g);
             }
         }

@@ -13,7 +13,9 @@ use crate::node_id::NodeId;
 
 /// Why `nodes.conf` could not be loaded. Display starts with Redis's own wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Unrecoverable error: corrupted cluster config file. At line {line_number}: '{line}': {reason}")]
+#[error(
+    "Unrecoverable error: corrupted cluster config file. At line {line_number}: '{line}': {reason}"
+)]
 pub struct NodesConfError {
     pub line_number: usize,
     pub line: String,
@@ -72,9 +74,13 @@ fn parse_address(text: &str) -> Result<(String, u16, u16), String> {
     let (ip, port) = hostport
         .rsplit_once(':')
         .ok_or_else(|| format!("invalid address '{text}'"))?;
-    let port: u16 = port.parse().map_err(|_| format!("invalid port in '{text}'"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("invalid port in '{text}'"))?;
     let cport = match cport {
-        Some(c) => c.parse().map_err(|_| format!("invalid bus port in '{text}'"))?,
+        Some(c) => c
+            .parse()
+            .map_err(|_| format!("invalid bus port in '{text}'"))?,
         None => port.wrapping_add(10000),
     };
     Ok((ip.to_string(), port, cport))
@@ -194,7 +200,9 @@ pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConf
         reason: reason.into(),
     };
     let mut myselves = lines.iter().filter(|l| l.flags & flags::MYSELF != 0);
-    let me = myselves.next().ok_or_else(|| whole_file("no line is flagged myself"))?;
+    let me = myselves
+        .next()
+        .ok_or_else(|| whole_file("no line is flagged myself"))?;
     if myselves.next().is_some() {
         return Err(whole_file("more than one line is flagged myself"));
     }
@@ -207,9 +215,21 @@ pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConf
         node.port = line.port;
         node.cport = line.cport;
         node.master = line.master;
-        node.config_epoch = if line.flags & flags::SLAVE != 0 { 0 } else { line.config_epoch };
-        node.ping_sent_ms = if line.ping_sent { now.mono_ms.max(1) } else { 0 };
-        node.pong_received_ms = if line.pong_received { now.mono_ms.max(1) } else { 0 };
+        node.config_epoch = if line.flags & flags::SLAVE != 0 {
+            0
+        } else {
+            line.config_epoch
+        };
+        node.ping_sent_ms = if line.ping_sent {
+            now.mono_ms.max(1)
+        } else {
+            0
+        };
+        node.pong_received_ms = if line.pong_received {
+            now.mono_ms.max(1)
+        } else {
+            0
+        };
         if line.flags & flags::MYSELF != 0 {
             // Our own ports come from the configuration we run with now.
             node.port = config.port;
@@ -306,12 +326,32 @@ mod tests {
         let cases = [
             (format!("{ok_line}\ngarbage here\n"), 2, "at least 8 fields"),
             (format!("{ok_line}\nvars currentEpoch\n"), 2, "pairs"),
-            (format!("{ok_line}\nvars currentEpoch x lastVoteEpoch 0\n"), 2, "invalid value"),
+            (
+                format!("{ok_line}\nvars currentEpoch x lastVoteEpoch 0\n"),
+                2,
+                "invalid value",
+            ),
             (format!("{ok_line} 99999\n"), 1, "invalid slot"),
-            (format!("{A} :23001@33001 myself,bogus - 0 0 1 connected\n"), 1, "unknown flag"),
-            (format!("xyz :23001@33001 myself,master - 0 0 1 connected\n"), 1, "invalid node id"),
-            (format!("{A} 23001 myself,master - 0 0 1 connected\n"), 1, "invalid address"),
-            ("vars currentEpoch 1 lastVoteEpoch 0\n".to_string(), 0, "myself"),
+            (
+                format!("{A} :23001@33001 myself,bogus - 0 0 1 connected\n"),
+                1,
+                "unknown flag",
+            ),
+            (
+                format!("xyz :23001@33001 myself,master - 0 0 1 connected\n"),
+                1,
+                "invalid node id",
+            ),
+            (
+                format!("{A} 23001 myself,master - 0 0 1 connected\n"),
+                1,
+                "invalid address",
+            ),
+            (
+                "vars currentEpoch 1 lastVoteEpoch 0\n".to_string(),
+                0,
+                "myself",
+            ),
             (format!("{B} :1@2 master - 0 0 1 connected\n"), 0, "myself"),
         ];
         for (text, line, reason) in cases {
@@ -320,7 +360,9 @@ mod tests {
             };
             assert_eq!(err.line_number, line, "{text}");
             assert!(err.reason.contains(reason), "{reason} not in {err}");
-            assert!(err.to_string().starts_with("Unrecoverable error: corrupted cluster config file."));
+            assert!(err
+                .to_string()
+                .starts_with("Unrecoverable error: corrupted cluster config file."));
         }
     }
 }

@@ -190,7 +190,11 @@ impl Node {
                 Reply::Integer(slot as i64),
                 Self::slots_node_entry(master),
             ];
-            entry.extend(self.serving_replicas(master).into_iter().map(Self::slots_node_entry));
+            entry.extend(
+                self.serving_replicas(master)
+                    .into_iter()
+                    .map(Self::slots_node_entry),
+            );
             entries.push(Reply::Array(entry));
             slot += 1;
         }

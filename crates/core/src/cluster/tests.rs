@@ -94,9 +94,8 @@ impl TestNet {
         for effect in effects {
             match effect {
                 Effect::Connect { link, ip, port } => {
-                    let dest = (0..self.nodes.len()).find(|&d| {
-                        ip_of(d) == ip && self.nodes[d].config.bus_port() == port
-                    });
+                    let dest = (0..self.nodes.len())
+                        .find(|&d| ip_of(d) == ip && self.nodes[d].config.bus_port() == port);
                     let reachable = |d: &usize| {
                         !self.down.contains(d)
                             && !self.isolated.contains(d)
@@ -167,9 +166,15 @@ impl TestNet {
     fn create_three_masters(&mut self) {
         let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
         for (i, (a, b)) in ranges.iter().enumerate() {
-            assert_eq!(self.cmd(i, &["CLUSTER", "ADDSLOTSRANGE", a, b]), Reply::ok());
+            assert_eq!(
+                self.cmd(i, &["CLUSTER", "ADDSLOTSRANGE", a, b]),
+                Reply::ok()
+            );
             let epoch = (i + 1).to_string();
-            assert_eq!(self.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]), Reply::ok());
+            assert_eq!(
+                self.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]),
+                Reply::ok()
+            );
         }
         for i in 1..3 {
             assert_eq!(
@@ -223,7 +228,10 @@ fn slot_commands_check_everything_first() {
         net.cmd(0, &["CLUSTER", "ADDSLOTS", "5", "5"]),
         err("Slot 5 specified multiple times")
     );
-    assert_eq!(net.cmd(0, &["CLUSTER", "ADDSLOTS", "0", "1", "2"]), Reply::ok());
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "ADDSLOTS", "0", "1", "2"]),
+        Reply::ok()
+    );
     assert_eq!(
         net.cmd(0, &["CLUSTER", "ADDSLOTS", "3", "2"]),
         err("Slot 2 is already busy")
@@ -260,7 +268,10 @@ fn slot_commands_check_everything_first() {
         net.cmd(0, &["CLUSTER", "MEET", "127.0.0.1", "x"]),
         err("Invalid TCP base port specified: x")
     );
-    assert_eq!(net.cmd(0, &["CLUSTER", "COUNTKEYSINSLOT", "99999"]), err("Invalid slot"));
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "COUNTKEYSINSLOT", "99999"]),
+        err("Invalid slot")
+    );
     assert_eq!(
         net.cmd(0, &["CLUSTER", "GETKEYSINSLOT", "1", "-1"]),
         err("Invalid slot or number of keys")
@@ -269,9 +280,18 @@ fn slot_commands_check_everything_first() {
         net.cmd(0, &["CLUSTER", "REPLICATE", "abc"]),
         err("Unknown node abc")
     );
-    assert_eq!(net.cmd(0, &["CLUSTER", "KEYSLOT", "key"]), Reply::Integer(12539));
-    assert_eq!(net.cmd(0, &["CLUSTER", "BUMPEPOCH"]), Reply::simple("BUMPED 1"));
-    assert_eq!(net.cmd(0, &["CLUSTER", "BUMPEPOCH"]), Reply::simple("STILL 1"));
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "KEYSLOT", "key"]),
+        Reply::Integer(12539)
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "BUMPEPOCH"]),
+        Reply::simple("BUMPED 1")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "BUMPEPOCH"]),
+        Reply::simple("STILL 1")
+    );
     assert_eq!(
         net.cmd(0, &["CLUSTER", "SET-CONFIG-EPOCH", "5"]),
         err("Node config epoch is already non-zero")
@@ -336,13 +356,20 @@ fn unreachable_master_is_failed_by_majority_and_comes_back() {
     let failed = net.nodes[0].myself();
     net.down.insert(0);
     net.advance(node_timeout_ms / 2 + 500);
-    assert_eq!(net.info_field(1, "cluster_state"), "ok", "not yet timed out");
+    assert_eq!(
+        net.info_field(1, "cluster_state"),
+        "ok",
+        "not yet timed out"
+    );
     net.advance(3 * node_timeout_ms);
     for i in 1..3 {
         assert_eq!(net.info_field(i, "cluster_state"), "fail");
         assert_eq!(net.info_field(i, "cluster_slots_fail"), "5461");
         let nodes = net.text(i, &["CLUSTER", "NODES"]);
-        let line = nodes.lines().find(|l| l.starts_with(failed.as_str())).unwrap();
+        let line = nodes
+            .lines()
+            .find(|l| l.starts_with(failed.as_str()))
+            .unwrap();
         assert_eq!(line.split(' ').nth(2), Some("master,fail"), "{line}");
         let flags = net.nodes[i].cluster.nodes[&failed].flags;
         assert_eq!(flags & flags::FAIL, flags::FAIL);
@@ -374,7 +401,10 @@ fn isolated_master_declares_fail_on_its_side() {
 #[test]
 fn nodes_conf_has_vars_line_and_skips_handshakes() {
     let mut net = TestNet::new(1, 5000);
-    assert_eq!(net.cmd(0, &["CLUSTER", "MEET", "10.9.9.9", "7000"]), Reply::ok());
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "MEET", "10.9.9.9", "7000"]),
+        Reply::ok()
+    );
     let conf = net.nodes[0].render_nodes_conf();
     let id = net.nodes[0].myself();
     assert_eq!(
@@ -393,7 +423,10 @@ fn epoch_collision_is_resolved_by_the_smaller_id() {
     for i in 0..3 {
         let slot = (i * 10).to_string();
         assert_eq!(net.cmd(i, &["CLUSTER", "ADDSLOTS", &slot]), Reply::ok());
-        assert_eq!(net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", "1"]), Reply::ok());
+        assert_eq!(
+            net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", "1"]),
+            Reply::ok()
+        );
     }
     for i in 1..3 {
         net.cmd(i, &["CLUSTER", "MEET", &ip_of(0), "7001"]);

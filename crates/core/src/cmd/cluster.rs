@@ -228,7 +228,10 @@ fn links(node: &mut Node, _args: &[Bytes]) -> Reply {
                     Reply::bulk_str("create-time"),
                     Reply::Integer(node.unix_ms_of(l.created_ms.max(1)) as i64),
                 ),
-                (Reply::bulk_str("events"), Reply::bulk_str(if l.outbound { "rw" } else { "r" })),
+                (
+                    Reply::bulk_str("events"),
+                    Reply::bulk_str(if l.outbound { "rw" } else { "r" }),
+                ),
                 (Reply::bulk_str("send-buffer-allocated"), Reply::Integer(0)),
                 (Reply::bulk_str("send-buffer-used"), Reply::Integer(0)),
             ]))
@@ -424,9 +427,7 @@ fn setslot(node: &mut Node, args: &[Bytes]) -> Reply {
             Reply::ok()
         }
         (a, Some(id), 5) if is(a, "node") => setslot_node(node, slot, id),
-        _ => Reply::err(
-            "Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP",
-        ),
+        _ => Reply::err("Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP"),
     }
 }
 
@@ -547,7 +548,9 @@ fn meet(node: &mut Node, args: &[Bytes]) -> Reply {
 
 /// A valid IPv4 or IPv6 address in canonical text form.
 fn normalize_ip(text: &str) -> Option<String> {
-    text.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+    text.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
 /// Adds a handshake node for the address unless one is already being met.
@@ -652,5 +655,8 @@ fn bump_epoch_without_consensus(node: &mut Node) -> bool {
 fn bumpepoch(node: &mut Node, _args: &[Bytes]) -> Reply {
     let bumped = bump_epoch_without_consensus(node);
     let epoch = node.cluster.me().config_epoch;
-    Reply::simple(format!("{} {epoch}", if bumped { "BUMPED" } else { "STILL" }))
+    Reply::simple(format!(
+        "{} {epoch}",
+        if bumped { "BUMPED" } else { "STILL" }
+    ))
 }
