@@ -10,6 +10,7 @@ use crate::reply::Reply;
 
 pub mod cluster;
 pub mod connection;
+pub mod dump;
 pub mod keys;
 pub mod propagate;
 pub mod server;
@@ -89,6 +90,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         server::COMMANDS,
         connection::COMMANDS,
         cluster::COMMANDS,
+        dump::COMMANDS,
     ]
     .into_iter()
     .flatten()
