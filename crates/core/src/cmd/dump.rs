@@ -119,10 +119,15 @@ pub fn dump_payload(value: &Value) -> Bytes {
             encode_string(s, &mut out);
         }
     }
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = CRC64.checksum(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    Bytes::from(out)
+    seal_payload(out)
+}
+
+/// Appends the footer (RDB version, then the CRC64 of everything before it) to a body.
+pub fn seal_payload(mut body: Vec<u8>) -> Bytes {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    Bytes::from(body)
 }
 
 /// The bytes before the footer, if the payload's version and checksum are acceptable.
