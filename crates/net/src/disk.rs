@@ -1,1 +1,402 @@
-//! Disk abstraction for nodes.conf and the AOF. (Owner: driver helper.)
+//! Where a node's files live: `nodes.conf`, the AOF and their locks.
+//!
+//! Everything the node runtime persists goes through the [`Disk`] trait, so the very same
+//! server code writes real files in a `clusterlab node` process ([`FileDisk`]) and an in-memory
+//! image inside the simulator ([`MemDisk`]), where `std::fs` must not be touched. [`MemDisk`]
+//! tracks which bytes reached stable storage, so the simulator can drop the rest on a crash.
+//!
+//! All calls are synchronous: they run while the node's lock is held, which is what keeps
+//! persistence ordered with the effects and replies of the call that asked for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Held for as long as a file must not be used by another node (released on drop).
+pub struct DiskLock {
+    _held: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// Storage for one node.
+pub trait Disk: Send + Sync {
+    /// Replaces the whole file: afterwards readers see either the old or the new bytes, never a
+    /// mix. With `fsync`, the new contents (and the rename) are durable when this returns.
+    fn write_atomic(&self, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()>;
+    /// The file's contents, or `None` when it does not exist.
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
+    /// Appends to the file, creating it (and its directory) if needed; not yet durable.
+    fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything written to the file so far durable.
+    fn sync(&self, path: &Path) -> io::Result<()>;
+    /// Cuts the file down to its first `len` bytes (never extends it); not yet durable.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// Takes the exclusive lock on `path`; `ErrorKind::WouldBlock` when someone else holds it.
+    fn lock(&self, path: &Path) -> io::Result<DiskLock>;
+}
+
+// ---- real files ---------------------------------------------------------------------------
+
+/// Real files through `std::fs`. Only for real processes: the simulator uses [`MemDisk`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileDisk;
+
+impl FileDisk {
+    fn ensure_parent(path: &Path) -> io::Result<()> {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+            _ => Ok(()),
+        }
+    }
+
+    /// The directory to fsync after a rename, so the new name itself survives a power loss.
+    fn parent_dir(path: &Path) -> &Path {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
+    }
+
+    fn temp_path(path: &Path) -> PathBuf {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".tmp-{}", std::process::id()));
+        path.with_file_name(name)
+    }
+}
+
+impl Disk for FileDisk {
+    fn write_atomic(&self, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        use std::io::Write;
+        Self::ensure_parent(path)?;
+        let temp = Self::temp_path(path);
+        let written = (|| {
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            if fsync {
+                file.sync_all()?;
+            }
+            std::fs::rename(&temp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written?;
+        if fsync {
+            std::fs::File::open(Self::parent_dir(path))?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        Self::ensure_parent(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        file.write_all(bytes)
+    }
+
+    fn sync(&self, path: &Path) -> io::Result<()> {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)?
+            .sync_data()
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        if file.metadata()?.len() < len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: cannot truncate beyond the end", path.display()),
+            ));
+        }
+        file.set_len(len)
+    }
+
+    /// `write_atomic` replaces the file (a new inode), which would silently drop a lock taken on
+    /// the file itself; so the lock lives on a sibling `<name>.lock` that is never replaced.
+    fn lock(&self, path: &Path) -> io::Result<DiskLock> {
+        Self::ensure_parent(path)?;
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .append(true)
+            .open(path.with_file_name(name))?;
+        flock_exclusive(&file)?;
+        // Closing the file releases the lock, so the file itself is what the guard holds.
+        Ok(DiskLock {
+            _held: Box::new(file),
+        })
+    }
+}
+
+#[cfg(unix)]
+fn flock_exclusive(file: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Err(io::Error::new(io::ErrorKind::WouldBlock, err));
+    }
+    Err(err)
+}
+
+#[cfg(not(unix))]
+fn flock_exclusive(_file: &std::fs::File) -> io::Result<()> {
+    Ok(())
+}
+
+// ---- in memory ----------------------------------------------------------------------------
+
+/// One file of a [`MemDisk`]: what a reader sees now, and what would survive a crash.
+#[derive(Clone, Debug, Default)]
+struct MemFile {
+    current: Vec<u8>,
+    /// `None`: the file itself would not survive a crash (created and never synced).
+    durable: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct MemState {
+    files: BTreeMap<PathBuf, MemFile>,
+    locked: BTreeSet<PathBuf>,
+}
+
+/// An in-memory disk for the simulator. Clones share the same files, so the harness keeps one
+/// per simulated machine across node restarts and can inspect it.
+#[derive(Clone, Debug, Default)]
+pub struct MemDisk {
+    state: Arc<Mutex<MemState>>,
+}
+
+impl MemDisk {
+    pub fn new() -> MemDisk {
+        MemDisk::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, MemState> {
+        // Every update below is a single assignment, so a poisoned lock still holds a
+        // consistent image.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a crash leaves behind: every file goes back to its last synced contents, and files
+    /// never synced disappear.
+    pub fn lose_unsynced_writes(&self) {
+        let mut state = self.state();
+        state.files.retain(|_, f| f.durable.is_some());
+        for file in state.files.values_mut() {
+            file.current = file.durable.clone().unwrap_or_default();
+        }
+    }
+
+    /// Paths of the files that exist now, for inspection and traces.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.state().files.keys().cloned().collect()
+    }
+}
+
+impl Disk for MemDisk {
+    fn write_atomic(&self, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        let mut state = self.state();
+        let file = state.files.entry(path.to_path_buf()).or_default();
+        file.current = bytes.to_vec();
+        if fsync {
+            file.durable = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.state().files.get(path).map(|f| f.current.clone()))
+    }
+
+    fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut state = self.state();
+        let file = state.files.entry(path.to_path_buf()).or_default();
+        file.current.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn sync(&self, path: &Path) -> io::Result<()> {
+        let mut state = self.state();
+        match state.files.get_mut(path) {
+            Some(file) => {
+                file.durable = Some(file.current.clone());
+                Ok(())
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            )),
+        }
+    }
+
+    /// Like a real truncate, the shorter length survives a crash only once synced.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut state = self.state();
+        let Some(file) = state.files.get_mut(path) else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            ));
+        };
+        match usize::try_from(len) {
+            Ok(len) if len <= file.current.len() => {
+                file.current.truncate(len);
+                Ok(())
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: cannot truncate beyond the end", path.display()),
+            )),
+        }
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<DiskLock> {
+        let mut state = self.state();
+        if !state.locked.insert(path.to_path_buf()) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked", path.display()),
+            ));
+        }
+        Ok(DiskLock {
+            _held: Box::new(MemLock {
+                disk: self.clone(),
+                path: path.to_path_buf(),
+            }),
+        })
+    }
+}
+
+/// Releases a [`MemDisk`] lock when the node holding it goes away (also when it is killed).
+struct MemLock {
+    disk: MemDisk,
+    path: PathBuf,
+}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        self.disk.state().locked.remove(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+
+    #[test]
+    fn mem_disk_reads_back_what_was_written() {
+        let disk = MemDisk::new();
+        assert_eq!(disk.read(&p("d/nodes.conf")).unwrap(), None);
+        disk.write_atomic(&p("d/nodes.conf"), b"one", false)
+            .unwrap();
+        disk.write_atomic(&p("d/nodes.conf"), b"two", false)
+            .unwrap();
+        assert_eq!(
+            disk.read(&p("d/nodes.conf")).unwrap(),
+            Some(b"two".to_vec())
+        );
+        disk.append(&p("d/aof"), b"ab").unwrap();
+        disk.append(&p("d/aof"), b"cd").unwrap();
+        assert_eq!(disk.read(&p("d/aof")).unwrap(), Some(b"abcd".to_vec()));
+    }
+
+    #[test]
+    fn mem_disk_crash_keeps_only_synced_bytes() {
+        let disk = MemDisk::new();
+        disk.write_atomic(&p("nodes.conf"), b"v1", true).unwrap();
+        disk.write_atomic(&p("nodes.conf"), b"v2", false).unwrap();
+        disk.append(&p("aof"), b"set1").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        disk.append(&p("aof"), b"set2").unwrap();
+        disk.append(&p("never-synced"), b"x").unwrap();
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(&p("nodes.conf")).unwrap(), Some(b"v1".to_vec()));
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"set1".to_vec()));
+        assert_eq!(disk.read(&p("never-synced")).unwrap(), None);
+        assert_eq!(disk.paths(), vec![p("aof"), p("nodes.conf")]);
+    }
+
+    #[test]
+    fn mem_disk_sync_of_missing_file_fails() {
+        let disk = MemDisk::new();
+        let err = disk.sync(&p("nope")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn mem_disk_lock_is_exclusive_until_dropped() {
+        let disk = MemDisk::new();
+        let held = disk.lock(&p("nodes.conf")).unwrap();
+        let err = disk.lock(&p("nodes.conf")).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(disk.lock(&p("other.conf")).is_ok());
+        drop(held);
+        assert!(disk.lock(&p("nodes.conf")).is_ok());
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("clusterlab-disk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn file_disk_writes_atomically_and_appends() {
+        let dir = temp_dir("write");
+        let conf = dir.join("sub/nodes.conf");
+        let disk = FileDisk;
+        assert_eq!(disk.read(&conf).unwrap(), None);
+        disk.write_atomic(&conf, b"first version, long", true)
+            .unwrap();
+        disk.write_atomic(&conf, b"second", false).unwrap();
+        assert_eq!(disk.read(&conf).unwrap(), Some(b"second".to_vec()));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("nodes.conf")]);
+        let aof = dir.join("aofdir/a.aof");
+        disk.append(&aof, b"*1\r\n").unwrap();
+        disk.append(&aof, b"$4\r\nPING\r\n").unwrap();
+        disk.sync(&aof).unwrap();
+        assert_eq!(std::fs::read(&aof).unwrap(), b"*1\r\n$4\r\nPING\r\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_disk_lock_is_exclusive_until_dropped() {
+        let dir = temp_dir("lock");
+        let conf = dir.join("nodes.conf");
+        let disk = FileDisk;
+        let held = disk.lock(&conf).unwrap();
+        let err = disk.lock(&conf).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        drop(held);
+        assert!(disk.lock(&conf).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`admin`]: redis-cli's `--cluster` operations (create, …) over [`client`].
 
 pub mod admin;
+pub mod aof;
 pub mod bus_codec;
 pub mod client;
 pub mod disk;

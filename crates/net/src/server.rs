@@ -1,3 +1,1409 @@
-//! Runs one node on TCP (real or simulated). (Owner: driver helper.)
+//! Runs one node on TCP: the client listener(s), the cluster-bus listener and links, and the
+//! 100 ms tick, around the sans-IO [`Node`].
 //!
-//! API: `run(config: Config, seed: u64) -> io::Result<()>` (returns on SHUTDOWN).
+//! The same code runs in a real `clusterlab node` process and inside the madsim simulator
+//! (`tokio` is `madsim-tokio`). The node sits behind one `std::sync::Mutex` that is never held
+//! across an `.await`: every task locks it, feeds one input (a batch of pipelined commands, a bus
+//! message, a link event, a tick), and performs the resulting [`Effect`]s in order *before*
+//! unlocking. That is what makes "nodes.conf is saved before the reply goes out" and "a link
+//! closed by the node reports nothing more" hold without any further coordination.
+//!
+//! Tasks: one accept loop per listener, one task per client connection, one task per bus link
+//! (it connects, for outbound links, then reads and decodes) plus a writer task per link fed by an
+//! unbounded channel of encoded frames, and the tick task. Files go through [`Disk`] only.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clusterlab_core::node::LogLevel;
+use clusterlab_core::{ClientId, Config, Effect, LinkId, Node, Time};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::{AbortHandle, JoinHandle};
+
+use crate::aof::{self, Aof};
+use crate::disk::{Disk, DiskLock, FileDisk};
+use crate::{bus_codec, resp};
+
+/// How often the node's cron runs, as in Redis (`hz 10`).
+const TICK_INTERVAL_MS: u64 = 100;
+/// Bytes a connection reads at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why [`Server::serve`] returned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// `SHUTDOWN` or a requested stop: files are synced; exit cleanly.
+    Shutdown,
+    /// `DEBUG SEGFAULT`: the process must die at once without flushing anything.
+    Crash,
+}
+
+/// Runs a node with real files until it shuts down or crashes.
+pub async fn run(config: Config, seed: u64) -> io::Result<Exit> {
+    run_with_disk(config, seed, Arc::new(FileDisk)).await
+}
+
+/// Runs a node on the given disk (the simulator passes a [`crate::disk::MemDisk`]).
+pub async fn run_with_disk(config: Config, seed: u64, disk: Arc<dyn Disk>) -> io::Result<Exit> {
+    Server::bind(config, seed, disk).await?.serve().await
+}
+
+/// A node whose listeners are bound; [`Server::serve`] runs it.
+pub struct Server {
+    shared: Arc<Shared>,
+    client_listeners: Vec<TcpListener>,
+    bus_listeners: Vec<TcpListener>,
+    exit_rx: mpsc::UnboundedReceiver<io::Result<Exit>>,
+    _config_lock: Option<DiskLock>,
+}
+
+/// Asks a running [`Server`] to stop as for `SHUTDOWN` (the binary's SIGTERM handler uses it).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        // Holding the node lock orders the stop after any call in progress.
+        let _node = self.shared.lock_node();
+        self.shared.shutdown();
+    }
+}
+
+impl Server {
+    /// Starts a node as redis-server does: locks `cluster-config-file`, binds the client and
+    /// bus listeners, loads `nodes.conf` (or creates the node and writes it), replays the AOF
+    /// and opens it for appending. Errors carry the message Redis logs for the same failure.
+    pub async fn bind(config: Config, seed: u64, disk: Arc<dyn Disk>) -> io::Result<Server> {
+        let paths = Paths::new(&config);
+        let config_lock = if config.cluster_enabled {
+            Some(lock_config_file(&*disk, &paths.nodes_conf, &config)?)
+        } else {
+            None
+        };
+        let client_listeners = bind_listeners(&config.bind, config.port, "tcp").await?;
+        let bus_listeners = if config.cluster_enabled {
+            bind_listeners(&config.bind, config.bus_port(), "cluster").await?
+        } else {
+            Vec::new()
+        };
+        let clock = Clock::start();
+        let mut node = create_node(&*disk, &paths.nodes_conf, config, clock.now(), seed)?;
+        let aof = open_aof(&disk, &mut node, &clock)?;
+        let (exit_tx, exit_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            node: Arc::new(Mutex::new(node)),
+            io: Mutex::new(Io {
+                aof,
+                ..Io::default()
+            }),
+            clock,
+            disk,
+            paths,
+            exit_tx,
+        });
+        {
+            // Whatever the node still wants done at start (start-up logs).
+            let mut node = shared.lock_node();
+            let effects = node.take_effects();
+            shared.perform(&mut node, effects);
+        }
+        Ok(Server {
+            shared,
+            client_listeners,
+            bus_listeners,
+            exit_rx,
+            _config_lock: config_lock,
+        })
+    }
+
+    /// The node itself, for inspection (the simulator checks invariants through it). Lock it
+    /// only briefly and never across an `.await`.
+    pub fn node(&self) -> Arc<Mutex<Node>> {
+        self.shared.node.clone()
+    }
+
+    /// Where clients can connect (the first bound listener).
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client_listeners.first()?.local_addr().ok()
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Serves clients and peers until the node shuts down, crashes or fails to persist; then
+    /// stops every task it started.
+    pub async fn serve(self) -> io::Result<Exit> {
+        let Server {
+            shared,
+            client_listeners,
+            bus_listeners,
+            mut exit_rx,
+            _config_lock,
+        } = self;
+        tracing::info!("Ready to accept connections");
+        let mut tasks: Vec<AbortOnDrop> = Vec::new();
+        for listener in client_listeners {
+            tasks.push(AbortOnDrop::spawn(accept_clients(shared.clone(), listener)));
+        }
+        for listener in bus_listeners {
+            tasks.push(AbortOnDrop::spawn(accept_links(shared.clone(), listener)));
+        }
+        tasks.push(AbortOnDrop::spawn(tick(shared.clone())));
+        let exit = exit_rx
+            .recv()
+            .await
+            .unwrap_or_else(|| Err(io::Error::other("node stopped without a reason")));
+        drop(tasks);
+        shared.stop_connections();
+        exit
+    }
+}
+
+/// File locations derived from the config (the AOF's are [`Aof`]'s business).
+struct Paths {
+    nodes_conf: PathBuf,
+}
+
+impl Paths {
+    fn new(config: &Config) -> Paths {
+        Paths {
+            nodes_conf: Path::new(&config.dir).join(&config.cluster_config_file),
+        }
+    }
+}
+
+/// The node from its saved `nodes.conf` (cluster mode), or a new one whose `nodes.conf` is
+/// written at once, durably, as Redis does on a first start.
+fn create_node(
+    disk: &dyn Disk,
+    nodes_conf: &Path,
+    config: Config,
+    now: Time,
+    seed: u64,
+) -> io::Result<Node> {
+    if !config.cluster_enabled {
+        return Ok(Node::new(config, now, seed));
+    }
+    let saved = disk.read(nodes_conf)?;
+    let saved = saved.filter(|bytes| !bytes.iter().all(u8::is_ascii_whitespace));
+    let Some(saved) = saved else {
+        let node = Node::new(config, now, seed);
+        tracing::info!("No cluster configuration found, I'm {}", node.myself());
+        disk.write_atomic(nodes_conf, node.nodes_conf().as_bytes(), true)
+            .map_err(|e| {
+                tracing::warn!("Could not save {}: {e}", nodes_conf.display());
+                io::Error::new(e.kind(), "Fatal: can't update cluster config file.")
+            })?;
+        return Ok(node);
+    };
+    let text = String::from_utf8_lossy(&saved);
+    match Node::from_nodes_conf(config, now, seed, &text) {
+        Ok(node) => {
+            tracing::info!("Node configuration loaded, I'm {}", node.myself());
+            Ok(node)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "{} line {}: {} ({})",
+                nodes_conf.display(),
+                e.line_number,
+                e.line,
+                e.reason
+            );
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "Unrecoverable error: corrupted cluster config file.",
+            ))
+        }
+    }
+}
+
+/// With `appendonly yes`: replays the AOF into the node, then opens it for appending.
+fn open_aof(disk: &Arc<dyn Disk>, node: &mut Node, clock: &Clock) -> io::Result<Option<Aof>> {
+    let config = node.config().clone();
+    if !config.appendonly {
+        return Ok(None);
+    }
+    let fatal = |e: aof::AofError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    let started = tokio::time::Instant::now();
+    let report = aof::load(&**disk, &config, node, clock.now()).map_err(fatal)?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if report.found {
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let aof = Aof::open(disk.clone(), &config).map_err(fatal)?;
+    for line in aof.startup_log() {
+        tracing::info!("{line}");
+    }
+    Ok(Some(aof))
+}
+
+fn lock_config_file(disk: &dyn Disk, path: &Path, config: &Config) -> io::Result<DiskLock> {
+    disk.lock(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "Sorry, the cluster configuration file {} is already used by a different \
+                     Redis Cluster node. Please make sure that different nodes use different \
+                     cluster configuration files.",
+                    config.cluster_config_file
+                ),
+            )
+        } else {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "Can't open {} in order to acquire a lock: {e}",
+                    path.display()
+                ),
+            )
+        }
+    })
+}
+
+/// The IPv4 addresses to listen on: `*`/`0.0.0.0` covers everything; IPv6 entries are skipped.
+fn listen_ips(bind: &[String]) -> Vec<(IpAddr, bool)> {
+    let mut ips = Vec::new();
+    for entry in bind {
+        let (optional, text) = match entry.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, entry.as_str()),
+        };
+        let ip = if text == "*" {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            match text.parse::<IpAddr>() {
+                Ok(ip @ IpAddr::V4(_)) => ip,
+                _ => continue,
+            }
+        };
+        if !ips.iter().any(|(known, _)| *known == ip) {
+            ips.push((ip, optional));
+        }
+    }
+    if ips.iter().any(|(ip, _)| ip.is_unspecified()) {
+        // A wildcard listener already covers the specific addresses (and a real kernel refuses
+        // binding both to one port).
+        ips.retain(|(ip, _)| ip.is_unspecified());
+    }
+    if ips.is_empty() {
+        ips.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
+    }
+    ips
+}
+
+/// Binds `port` on every `bind` address; `what` names the listener in errors as Redis does
+/// (`tcp`, `cluster`).
+async fn bind_listeners(bind: &[String], port: u16, what: &str) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for (ip, optional) in listen_ips(bind) {
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => {
+                tracing::debug!("Skipping optional bind address {ip}:{port}: {e}")
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "Warning: Could not create server TCP listening socket {ip}:{port}: bind: {e}"
+                );
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("Failed listening on port {port} ({what}), aborting."),
+                ));
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+// ---- shared state ---------------------------------------------------------------------------
+
+/// Monotonic time since start and the wall clock; both virtual under madsim.
+struct Clock {
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            unix_ms: unix_now_ms(),
+        }
+    }
+}
+
+#[cfg(not(madsim))]
+fn unix_now_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.as_millis() as u64
+}
+
+#[cfg(madsim)]
+fn unix_now_ms() -> u64 {
+    // The simulated wall clock, explicitly: it must come from the seed, not the host.
+    let now = madsim::time::TimeHandle::current().now_time();
+    let since_epoch = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.as_millis() as u64
+}
+
+/// Everything the tasks share. Lock order: `node` first, then `io`.
+struct Shared {
+    node: Arc<Mutex<Node>>,
+    io: Mutex<Io>,
+    clock: Clock,
+    disk: Arc<dyn Disk>,
+    paths: Paths,
+    exit_tx: mpsc::UnboundedSender<io::Result<Exit>>,
+}
+
+/// The driver's side of connections and links.
+#[derive(Default)]
+struct Io {
+    /// Set once the node crashed, shut down or failed to persist: nothing more is fed to it
+    /// and no more replies are written.
+    stopped: bool,
+    links: HashMap<LinkId, LinkHandle>,
+    clients: HashMap<ClientId, ClientHandle>,
+    /// The append-only file, with `appendonly yes`.
+    aof: Option<Aof>,
+    /// `DEBUG SLEEP`: no input reaches the node and no reply leaves before this instant.
+    paused_until: Option<tokio::time::Instant>,
+}
+
+struct LinkHandle {
+    frames: mpsc::UnboundedSender<Bytes>,
+    task: Option<AbortHandle>,
+}
+
+struct ClientHandle {
+    closing: Arc<CloseSignal>,
+    task: Option<AbortHandle>,
+}
+
+/// `CloseClient` for a connection: close once the pending replies are written.
+#[derive(Default)]
+struct CloseSignal {
+    requested: AtomicBool,
+    wake: Notify,
+}
+
+impl CloseSignal {
+    fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+impl Shared {
+    fn lock_node(&self) -> MutexGuard<'_, Node> {
+        // A poisoned lock means a node call panicked: an invariant broke, so stop loudly.
+        self.node.lock().expect("node lock poisoned")
+    }
+
+    fn lock_io(&self) -> MutexGuard<'_, Io> {
+        self.io.lock().expect("io lock poisoned")
+    }
+
+    fn stopped(&self) -> bool {
+        self.lock_io().stopped
+    }
+
+    /// Performs effects in order. Returns false once the node has stopped (crash, shutdown or
+    /// a failed write); the remaining effects are then dropped, as a crashed process would.
+    /// Called with the node locked so effects of different calls never interleave.
+    fn perform(self: &Arc<Self>, node: &mut Node, effects: Vec<Effect>) -> bool {
+        for effect in effects {
+            if self.stopped() {
+                return false;
+            }
+            match effect {
+                Effect::Connect { link, ip, port } => self.connect(link, ip, port, node),
+                Effect::Send { link, msg } => self.send(link, &msg),
+                Effect::CloseLink { link } => self.close_link(link),
+                Effect::CloseClient { client } => self.close_client(client),
+                Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
+                Effect::AppendAof { data } => self.append_aof(node, &data),
+                Effect::Log { level, text } => log(level, &text),
+                Effect::Crash => self.stop(Ok(Exit::Crash)),
+                Effect::Shutdown => self.shutdown(),
+                Effect::Sleep { ms } => self.pause(ms),
+            }
+        }
+        !self.stopped()
+    }
+
+    fn stop(&self, exit: io::Result<Exit>) {
+        let mut io = self.lock_io();
+        if !io.stopped {
+            io.stopped = true;
+            let _ = self.exit_tx.send(exit);
+        }
+    }
+
+    fn shutdown(&self) {
+        if self.stopped() {
+            return;
+        }
+        tracing::warn!("User requested shutdown...");
+        match self.sync_aof() {
+            Ok(()) => {
+                tracing::warn!("Redis is now ready to exit, bye bye...");
+                self.stop(Ok(Exit::Shutdown));
+            }
+            Err(e) => self.stop(Err(e)),
+        }
+    }
+
+    /// `DEBUG SLEEP`: the process hangs, as far as clients and peers can tell.
+    fn pause(&self, ms: u64) {
+        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+        let mut io = self.lock_io();
+        io.paused_until = Some(io.paused_until.map_or(until, |t| t.max(until)));
+    }
+
+    /// Waits out a `DEBUG SLEEP`. Every task calls it before feeding the node or writing
+    /// replies, which is how a hung process looks from outside.
+    async fn wait_while_paused(&self) {
+        loop {
+            let until = self.lock_io().paused_until;
+            match until {
+                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn connect(self: &Arc<Self>, link: LinkId, ip: String, port: u16, node: &Node) {
+        let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
+        let (frames, rx) = mpsc::unbounded_channel();
+        let mut io = self.lock_io();
+        let task = tokio::spawn(connect_link(self.clone(), link, ip, port, timeout_ms, rx));
+        io.links.insert(
+            link,
+            LinkHandle {
+                frames,
+                task: Some(task.abort_handle()),
+            },
+        );
+    }
+
+    fn send(&self, link: LinkId, msg: &clusterlab_core::bus::Message) {
+        let io = self.lock_io();
+        // A link the node still uses but the driver already dropped (it broke): the node hears
+        // about it through `bus_link_closed`, so the message can go.
+        if let Some(handle) = io.links.get(&link) {
+            let mut frame = BytesMut::new();
+            bus_codec::encode(msg, &mut frame);
+            let _ = handle.frames.send(frame.freeze());
+        }
+    }
+
+    fn close_link(&self, link: LinkId) {
+        let handle = self.lock_io().links.remove(&link);
+        if let Some(LinkHandle {
+            task: Some(task), ..
+        }) = handle
+        {
+            task.abort();
+        }
+    }
+
+    fn close_client(&self, client: ClientId) {
+        if let Some(handle) = self.lock_io().clients.get(&client) {
+            handle.closing.request();
+        }
+    }
+
+    fn save_config(&self, contents: &str, fsync: bool) {
+        let path = &self.paths.nodes_conf;
+        if let Err(e) = self.disk.write_atomic(path, contents.as_bytes(), fsync) {
+            tracing::warn!("Could not save {}: {e}", path.display());
+            tracing::warn!("Fatal: can't update cluster config file.");
+            self.stop(Err(io::Error::new(
+                e.kind(),
+                "Fatal: can't update cluster config file.",
+            )));
+        }
+    }
+
+    fn append_aof(&self, node: &Node, data: &[u8]) {
+        let mut io = self.lock_io();
+        let Some(aof) = io.aof.as_mut() else {
+            return;
+        };
+        // `CONFIG SET appendfsync` changes the node's config; the file follows it.
+        aof.set_fsync_policy(node.config().appendfsync);
+        if let Err(e) = aof.append(data, self.clock.now().mono_ms) {
+            drop(io);
+            tracing::warn!("Error writing to the AOF file: {e}");
+            self.stop(Err(e));
+        }
+    }
+
+    /// Makes everything appended to the AOF durable (shutdown).
+    fn sync_aof(&self) -> io::Result<()> {
+        match self.lock_io().aof.as_mut() {
+            Some(aof) => aof.flush_and_sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// The `everysec` background sync.
+    fn tick_aof(&self, node: &Node) -> io::Result<()> {
+        match self.lock_io().aof.as_mut() {
+            Some(aof) => {
+                aof.set_fsync_policy(node.config().appendfsync);
+                aof.tick(self.clock.now().mono_ms)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// After the node stopped: aborts every connection and link task.
+    fn stop_connections(&self) {
+        let mut io = self.lock_io();
+        io.stopped = true;
+        for (_, link) in io.links.drain() {
+            if let Some(task) = link.task {
+                task.abort();
+            }
+        }
+        for (_, client) in io.clients.drain() {
+            if let Some(task) = client.task {
+                task.abort();
+            }
+        }
+    }
+}
+
+fn log(level: LogLevel, text: &str) {
+    match level {
+        LogLevel::Debug => tracing::trace!("{text}"),
+        LogLevel::Verbose => tracing::debug!("{text}"),
+        LogLevel::Notice => tracing::info!("{text}"),
+        LogLevel::Warning => tracing::warn!("{text}"),
+    }
+}
+
+/// Aborts the task when dropped, so tasks owned by another task die with it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl AbortOnDrop {
+    fn spawn(future: impl std::future::Future<Output = ()> + Send + 'static) -> AbortOnDrop {
+        AbortOnDrop(tokio::spawn(future))
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+// ---- clients --------------------------------------------------------------------------------
+
+async fn accept_clients(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                shared.wait_while_paused().await;
+                register_client(&shared, stream, peer);
+            }
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                // Out of descriptors and the like: give the node a moment instead of spinning.
+                tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
+            }
+        }
+    }
+}
+
+fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map_or_else(|_| String::from("?:0"), |a| a.to_string());
+    let mut node = shared.lock_node();
+    if shared.stopped() {
+        return;
+    }
+    let now = shared.clock.now();
+    let client = node.client_connected(now, peer.to_string(), local);
+    tracing::debug!("Accepted {peer}");
+    let closing = Arc::new(CloseSignal::default());
+    let task = tokio::spawn(serve_client(
+        shared.clone(),
+        stream,
+        client,
+        closing.clone(),
+    ));
+    // Registered under the node lock, which the task needs first: it cannot finish (and
+    // unregister) before this entry exists.
+    shared.lock_io().clients.insert(
+        client,
+        ClientHandle {
+            closing,
+            task: Some(task.abort_handle()),
+        },
+    );
+    let effects = node.take_effects();
+    shared.perform(&mut node, effects);
+}
+
+/// What to do with a connection after a batch of requests.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Step {
+    /// Write the replies and keep reading.
+    Continue,
+    /// Write the replies (the last one is a protocol error), then close.
+    Close,
+    /// The node stopped: close without writing anything.
+    Stop,
+}
+
+async fn serve_client(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    client: ClientId,
+    closing: Arc<CloseSignal>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::new();
+    loop {
+        shared.wait_while_paused().await;
+        let step = shared.run_requests(client, &mut input, &mut output);
+        if step == Step::Stop {
+            return;
+        }
+        // A DEBUG SLEEP sent in this batch holds its own reply back too.
+        shared.wait_while_paused().await;
+        if !output.is_empty() {
+            let written = write_and_flush(&mut writer, &output).await;
+            output.clear();
+            if written.is_err() {
+                break;
+            }
+        }
+        if step == Step::Close || closing.is_requested() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = closing.wake.notified() => {}
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+    }
+    shared.wait_while_paused().await;
+    shared.client_gone(client);
+}
+
+async fn write_and_flush<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+) -> io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
+}
+
+impl Shared {
+    /// Parses every complete request in `input` and runs them under one lock, appending the
+    /// encoded replies to `output`. Requests before a malformed one still run, as in Redis.
+    fn run_requests(
+        self: &Arc<Self>,
+        client: ClientId,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+    ) -> Step {
+        let mut requests = Vec::new();
+        let mut protocol_error = None;
+        loop {
+            match resp::parse_request(input) {
+                Ok(Some(args)) if args.is_empty() => {}
+                Ok(Some(args)) => requests.push(args),
+                Ok(None) => break,
+                Err(e) => {
+                    protocol_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if !requests.is_empty() {
+            let mut node = self.lock_node();
+            if self.stopped() {
+                return Step::Stop;
+            }
+            for args in &requests {
+                let reply = node.command(self.clock.now(), client, args);
+                let effects = node.take_effects();
+                if !self.perform(&mut node, effects) {
+                    return Step::Stop;
+                }
+                resp::encode_reply(&reply, node.client_protocol(client), output);
+            }
+        }
+        match protocol_error {
+            Some(e) => {
+                tracing::debug!("Protocol error from client {client}: {e}");
+                output.extend_from_slice(b"-");
+                output.extend_from_slice(e.to_string().as_bytes());
+                output.extend_from_slice(b"\r\n");
+                Step::Close
+            }
+            None => Step::Continue,
+        }
+    }
+
+    fn client_gone(self: &Arc<Self>, client: ClientId) {
+        let mut node = self.lock_node();
+        self.lock_io().clients.remove(&client);
+        if self.stopped() {
+            return;
+        }
+        node.client_disconnected(client);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}
+
+// ---- cluster bus ----------------------------------------------------------------------------
+
+async fn accept_links(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                shared.wait_while_paused().await;
+                register_inbound_link(&shared, stream, peer);
+            }
+            Err(e) => {
+                tracing::warn!("Accepting cluster bus connection: {e}");
+                tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
+            }
+        }
+    }
+}
+
+fn register_inbound_link(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local_ip = stream
+        .local_addr()
+        .map_or_else(|_| String::new(), |a| a.ip().to_string());
+    let mut node = shared.lock_node();
+    if shared.stopped() {
+        return;
+    }
+    let link = node.bus_link_accepted(shared.clock.now(), peer.ip().to_string(), local_ip);
+    tracing::debug!("Accepted cluster node {peer} as link {link}");
+    let (frames, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(link_io(shared.clone(), link, stream, rx));
+    // Before the effects: messages the node sends on the new link must find it.
+    shared.lock_io().links.insert(
+        link,
+        LinkHandle {
+            frames,
+            task: Some(task.abort_handle()),
+        },
+    );
+    let effects = node.take_effects();
+    shared.perform(&mut node, effects);
+}
+
+/// An outbound link: connect (bounded by the node timeout), report it, then serve it.
+async fn connect_link(
+    shared: Arc<Shared>,
+    link: LinkId,
+    ip: String,
+    port: u16,
+    timeout_ms: u64,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let connect = TcpStream::connect((ip.as_str(), port));
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), connect).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            shared.wait_while_paused().await;
+            if shared.link_connected(link) {
+                link_io(shared, link, stream, frames).await;
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::debug!("Connecting link {link} to {ip}:{port}: {e}");
+            shared.wait_while_paused().await;
+            shared.link_broken(link);
+        }
+        Err(_) => {
+            tracing::debug!("Connecting link {link} to {ip}:{port}: timed out");
+            shared.wait_while_paused().await;
+            shared.link_broken(link);
+        }
+    }
+}
+
+/// Reads and decodes messages until the link breaks; a writer task drains `frames`.
+async fn link_io(
+    shared: Arc<Shared>,
+    link: LinkId,
+    stream: TcpStream,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let (mut reader, writer) = tokio::io::split(stream);
+    let mut writer_task = AbortOnDrop::spawn(write_frames(writer, frames));
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut writer_task.0 => break,
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+        shared.wait_while_paused().await;
+        let (messages, bad_frame) = decode_all(&mut input);
+        if let Some(e) = &bad_frame {
+            tracing::warn!("Closing cluster bus link {link}: {e}");
+        }
+        if !shared.deliver(link, messages) || bad_frame.is_some() {
+            break;
+        }
+    }
+    shared.wait_while_paused().await;
+    shared.link_broken(link);
+}
+
+/// Every complete message in `input`, and the decode error that stopped the scan, if any.
+fn decode_all(
+    input: &mut BytesMut,
+) -> (
+    Vec<clusterlab_core::bus::Message>,
+    Option<bus_codec::BusCodecError>,
+) {
+    let mut messages = Vec::new();
+    loop {
+        match bus_codec::decode(input) {
+            Ok(Some(msg)) => messages.push(msg),
+            Ok(None) => return (messages, None),
+            Err(e) => return (messages, Some(e)),
+        }
+    }
+}
+
+async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let mut batch = BytesMut::new();
+    while let Some(frame) = frames.recv().await {
+        batch.extend_from_slice(&frame);
+        while let Ok(more) = frames.try_recv() {
+            batch.extend_from_slice(&more);
+        }
+        if write_and_flush(&mut writer, &batch).await.is_err() {
+            return;
+        }
+        batch.clear();
+    }
+}
+
+impl Shared {
+    /// Reports an outbound link as up; false when the node dropped it meanwhile.
+    fn link_connected(self: &Arc<Self>, link: LinkId) -> bool {
+        let mut node = self.lock_node();
+        if self.stopped() || !self.lock_io().links.contains_key(&link) {
+            return false;
+        }
+        node.bus_link_connected(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects)
+    }
+
+    /// Feeds messages to the node; false when the link is gone (closed by the node) or the
+    /// node stopped, so the reader must stop.
+    fn deliver(
+        self: &Arc<Self>,
+        link: LinkId,
+        messages: Vec<clusterlab_core::bus::Message>,
+    ) -> bool {
+        if messages.is_empty() {
+            return true;
+        }
+        let mut node = self.lock_node();
+        for msg in messages {
+            if self.stopped() || !self.lock_io().links.contains_key(&link) {
+                return false;
+            }
+            node.bus_message(self.clock.now(), link, msg);
+            let effects = node.take_effects();
+            if !self.perform(&mut node, effects) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The link failed to connect or broke: tell the node, unless the node closed it itself
+    /// (then it expects nothing more about it).
+    fn link_broken(self: &Arc<Self>, link: LinkId) {
+        let mut node = self.lock_node();
+        let removed = self.lock_io().links.remove(&link);
+        if removed.is_none() || self.stopped() {
+            return;
+        }
+        node.bus_link_closed(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}
+
+// ---- cron -----------------------------------------------------------------------------------
+
+async fn tick(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
+        shared.wait_while_paused().await;
+        if !shared.tick_once() {
+            return;
+        }
+    }
+}
+
+impl Shared {
+    fn tick_once(self: &Arc<Self>) -> bool {
+        let mut node = self.lock_node();
+        if self.stopped() {
+            return false;
+        }
+        node.tick(self.clock.now());
+        let effects = node.take_effects();
+        if !self.perform(&mut node, effects) {
+            return false;
+        }
+        if let Err(e) = self.tick_aof(&node) {
+            tracing::warn!("Error syncing the AOF file: {e}");
+            self.stop(Err(e));
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(all(test, not(madsim)))]
+mod tests {
+    use super::*;
+    use crate::disk::MemDisk;
+    use clusterlab_core::bus::{Body, Header, Message, MessageType};
+    use clusterlab_core::config::{AppendFsync, DebugCommand};
+    use clusterlab_core::slot::SlotSet;
+    use clusterlab_core::NodeId;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bind_addresses_follow_redis_rules() {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(listen_ips(&words(&["*", "-::*"])), vec![(any, false)]);
+        assert_eq!(listen_ips(&words(&["127.0.0.1"])), vec![(lo, false)]);
+        assert_eq!(
+            listen_ips(&words(&["127.0.0.1", "-10.0.0.9", "::1"])),
+            vec![(lo, false), ("10.0.0.9".parse().unwrap(), true)]
+        );
+        assert_eq!(
+            listen_ips(&words(&["127.0.0.1", "0.0.0.0"])),
+            vec![(any, false)]
+        );
+        assert_eq!(listen_ips(&words(&["-::*"])), vec![(any, false)]);
+    }
+
+    #[test]
+    fn a_locked_config_file_gives_redis_message() {
+        let disk = MemDisk::new();
+        let config = Config {
+            cluster_config_file: "nodes-7001.conf".into(),
+            ..Config::default()
+        };
+        let path = Path::new("nodes-7001.conf");
+        let _held = lock_config_file(&disk, path, &config).unwrap();
+        let err = lock_config_file(&disk, path, &config).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Sorry, the cluster configuration file nodes-7001.conf is already used by a \
+             different Redis Cluster node. Please make sure that different nodes use different \
+             cluster configuration files."
+        );
+    }
+
+    fn local_config() -> Config {
+        Config {
+            port: 0,
+            bind: words(&["127.0.0.1"]),
+            dir: "data".into(),
+            enable_debug_command: DebugCommand::Yes,
+            ..Config::default()
+        }
+    }
+
+    async fn start(
+        config: Config,
+        disk: MemDisk,
+    ) -> (SocketAddr, Arc<Shared>, JoinHandle<io::Result<Exit>>) {
+        let server = Server::bind(config, 7, Arc::new(disk)).await.unwrap();
+        let addr = server.client_addr().unwrap();
+        let shared = server.shared.clone();
+        (addr, shared, tokio::spawn(server.serve()))
+    }
+
+    async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        let read = stream.read_to_end(&mut all);
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("connection not closed in time")
+            .unwrap();
+        all
+    }
+
+    async fn roundtrip(stream: &mut TcpStream, request: &[u8], reply_len: usize) -> Vec<u8> {
+        stream.write_all(request).await.unwrap();
+        let mut reply = vec![0; reply_len];
+        let read = stream.read_exact(&mut reply);
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("no reply in time")
+            .unwrap();
+        reply
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_run_before_a_protocol_error_closes_the_connection() {
+        let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
+        let mut bad = TcpStream::connect(addr).await.unwrap();
+        let mut good = TcpStream::connect(addr).await.unwrap();
+        bad.write_all(b"PING\r\n*1\r\n$4\r\nPING\r\n*x\r\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            read_to_end(&mut bad).await,
+            b"+PONG\r\n+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n"
+        );
+        assert_eq!(
+            roundtrip(&mut good, b"*1\r\n$4\r\nPING\r\n", 7).await,
+            b"+PONG\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_split_across_reads_are_answered_once_complete() {
+        let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"*2\r\n$4\r\nECHO\r\n$5\r\nhel")
+            .await
+            .unwrap();
+        conn.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            roundtrip(&mut conn, b"lo\r\n", 11).await,
+            b"$5\r\nhello\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_handle_stops_serving_and_frees_the_port() {
+        let (addr, shared, serving) = start(local_config(), MemDisk::new()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(roundtrip(&mut conn, b"PING\r\n", 7).await, b"+PONG\r\n");
+        ShutdownHandle { shared }.shutdown();
+        let exit = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert_eq!(exit.unwrap().unwrap().unwrap(), Exit::Shutdown);
+        assert_eq!(read_to_end(&mut conn).await, b"");
+        assert!(TcpListener::bind(addr).await.is_ok(), "port still bound");
+    }
+
+    #[tokio::test]
+    async fn debug_segfault_crashes_without_a_reply() {
+        let (addr, _shared, serving) = start(local_config(), MemDisk::new()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"DEBUG SEGFAULT\r\nPING\r\n").await.unwrap();
+        let exit = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert_eq!(exit.unwrap().unwrap().unwrap(), Exit::Crash);
+        assert_eq!(read_to_end(&mut conn).await, b"");
+    }
+
+    #[tokio::test]
+    async fn debug_sleep_holds_every_client() {
+        let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
+        let mut sleeper = TcpStream::connect(addr).await.unwrap();
+        let mut other = TcpStream::connect(addr).await.unwrap();
+        let started = tokio::time::Instant::now();
+        sleeper.write_all(b"DEBUG SLEEP 0.3\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(roundtrip(&mut other, b"PING\r\n", 7).await, b"+PONG\r\n");
+        assert!(
+            started.elapsed() >= Duration::from_millis(280),
+            "PING answered during sleep"
+        );
+        assert_eq!(roundtrip(&mut sleeper, b"", 5).await, b"+OK\r\n");
+    }
+
+    const INCR: &str = "data/appendonlydir/appendonly.aof.1.incr.aof";
+
+    fn aof_config(appendfsync: AppendFsync) -> Config {
+        Config {
+            appendonly: true,
+            appendfsync,
+            ..local_config()
+        }
+    }
+
+    fn perform_now(shared: &Arc<Shared>, effects: Vec<Effect>) -> bool {
+        let mut node = shared.lock_node();
+        shared.perform(&mut node, effects)
+    }
+
+    fn append(data: &'static [u8]) -> Effect {
+        Effect::AppendAof {
+            data: Bytes::from_static(data),
+        }
+    }
+
+    fn save(contents: &str, fsync: bool) -> Effect {
+        Effect::SaveConfig {
+            contents: contents.into(),
+            fsync,
+        }
+    }
+
+    #[tokio::test]
+    async fn effects_persist_in_order_and_stop_at_a_crash() {
+        let disk = MemDisk::new();
+        let config = aof_config(AppendFsync::Everysec);
+        let (_addr, shared, serving) = start(config, disk.clone()).await;
+        let conf = Path::new("data/nodes.conf");
+        let incr = Path::new(INCR);
+        let effects = vec![
+            save("v1", true),
+            append(b"a"),
+            save("v2", false),
+            append(b"b"),
+        ];
+        assert!(perform_now(&shared, effects));
+        assert_eq!(disk.read(conf).unwrap(), Some(b"v2".to_vec()));
+        assert_eq!(disk.read(incr).unwrap(), Some(b"ab".to_vec()));
+
+        let effects = vec![append(b"c"), Effect::Crash, save("after the crash", true)];
+        assert!(!perform_now(&shared, effects));
+        // The append before the crash happened, the save after it did not.
+        assert_eq!(disk.read(incr).unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(disk.read(conf).unwrap(), Some(b"v2".to_vec()));
+        let exit = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert_eq!(exit.unwrap().unwrap().unwrap(), Exit::Crash);
+        // everysec synced the first append at once; the rest was still in flight.
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(conf).unwrap(), Some(b"v1".to_vec()));
+        assert_eq!(disk.read(incr).unwrap(), Some(b"a".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn appendfsync_always_syncs_before_returning() {
+        let disk = MemDisk::new();
+        let (_addr, shared, _serving) = start(aof_config(AppendFsync::Always), disk.clone()).await;
+        assert!(perform_now(&shared, vec![append(b"x"), append(b"y")]));
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(Path::new(INCR)).unwrap(), Some(b"xy".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn shutdown_syncs_the_aof() {
+        let disk = MemDisk::new();
+        let (_addr, shared, serving) = start(aof_config(AppendFsync::No), disk.clone()).await;
+        assert!(perform_now(&shared, vec![append(b"x")]));
+        ShutdownHandle { shared }.shutdown();
+        let exit = tokio::time::timeout(Duration::from_secs(5), serving).await;
+        assert_eq!(exit.unwrap().unwrap().unwrap(), Exit::Shutdown);
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(Path::new(INCR)).unwrap(), Some(b"x".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn writes_come_back_from_the_aof_after_a_restart() {
+        let disk = MemDisk::new();
+        let config = aof_config(AppendFsync::Always);
+        let (addr, shared, serving) = start(config.clone(), disk.clone()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv1\r\n";
+        assert_eq!(roundtrip(&mut conn, set, 5).await, b"+OK\r\n");
+        ShutdownHandle { shared }.shutdown();
+        assert_eq!(serving.await.unwrap().unwrap(), Exit::Shutdown);
+
+        let (addr, _shared, _serving) = start(config, disk).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        assert_eq!(roundtrip(&mut conn, get, 8).await, b"$2\r\nv1\r\n");
+    }
+
+    /// A port nobody listens on right now (for the bus of in-process cluster nodes).
+    async fn unused_port() -> u16 {
+        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        probe.local_addr().unwrap().port()
+    }
+
+    async fn cluster_config() -> Config {
+        Config {
+            cluster_enabled: true,
+            cluster_port: unused_port().await,
+            ..local_config()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_start_writes_nodes_conf_and_a_restart_keeps_the_id() {
+        let disk = MemDisk::new();
+        let server = Server::bind(cluster_config().await, 1, Arc::new(disk.clone()))
+            .await
+            .unwrap();
+        let first_id = server.node().lock().unwrap().myself();
+        let saved = disk.read(Path::new("data/nodes.conf")).unwrap().unwrap();
+        let saved = String::from_utf8(saved).unwrap();
+        assert!(
+            saved.starts_with(&format!("{first_id} :0@")),
+            "nodes.conf: {saved}"
+        );
+        assert!(saved.contains("myself,master"), "nodes.conf: {saved}");
+        // The lock is held while the node lives...
+        let again = Server::bind(cluster_config().await, 2, Arc::new(disk.clone())).await;
+        assert!(again
+            .err()
+            .unwrap()
+            .to_string()
+            .starts_with("Sorry, the cluster configuration file"));
+        drop(server);
+        // ...and a restart with another seed still comes back as the same node.
+        let server = Server::bind(cluster_config().await, 2, Arc::new(disk.clone()))
+            .await
+            .unwrap();
+        assert_eq!(server.node().lock().unwrap().myself(), first_id);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_nodes_conf_stops_the_start() {
+        let disk = MemDisk::new();
+        disk.write_atomic(Path::new("data/nodes.conf"), b"garbage\n", true)
+            .unwrap();
+        let err = Server::bind(cluster_config().await, 1, Arc::new(disk))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Unrecoverable error: corrupted cluster config file."
+        );
+    }
+
+    fn ping_message() -> Message {
+        Message {
+            header: Header {
+                kind: MessageType::Ping,
+                port: 7001,
+                cport: 17001,
+                current_epoch: 3,
+                config_epoch: 1,
+                repl_offset: 0,
+                sender: NodeId([b'a'; 40]),
+                myslots: SlotSet::default(),
+                slaveof: None,
+                myip: String::new(),
+                flags: 1,
+                state_fail: false,
+                mflags: 0,
+            },
+            body: Body::Gossip(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn outbound_links_carry_encoded_messages_until_closed() {
+        let (_addr, shared, _serving) = start(local_config(), MemDisk::new()).await;
+        let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = peer.local_addr().unwrap().port();
+        let link: LinkId = 4242;
+        let msg = ping_message();
+        {
+            let mut node = shared.lock_node();
+            let effects = vec![
+                Effect::Connect {
+                    link,
+                    ip: "127.0.0.1".into(),
+                    port,
+                },
+                // Queued before the connection is up, sent once it is.
+                Effect::Send {
+                    link,
+                    msg: msg.clone(),
+                },
+            ];
+            assert!(shared.perform(&mut node, effects));
+        }
+        let (mut accepted, _) = tokio::time::timeout(Duration::from_secs(5), peer.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut input = BytesMut::new();
+        let decoded = loop {
+            if let Some(m) = bus_codec::decode(&mut input).unwrap() {
+                break m;
+            }
+            let read = accepted.read_buf(&mut input);
+            let n = tokio::time::timeout(Duration::from_secs(5), read)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "link closed before the message arrived");
+        };
+        assert_eq!(decoded, msg);
+        {
+            let mut node = shared.lock_node();
+            assert!(shared.perform(&mut node, vec![Effect::CloseLink { link }]));
+        }
+        assert_eq!(read_to_end(&mut accepted).await, b"");
+        assert!(!shared.lock_io().links.contains_key(&link));
+    }
+}
