@@ -1,1 +1,120 @@
-fn main() {}
+//! The `clusterlab` binary: one Redis Cluster node (`node`), a local cluster of node processes
+//! (`up`), redis-cli-style cluster administration (`cluster create`), and, when built with
+//! `--cfg madsim`, simulation campaigns (`sim`).
+//!
+//! Real sockets and processes only exist in the normal build; the simulation build keeps the
+//! same command line so `cargo sim` and `cargo run` share one binary name and help text.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[cfg(not(madsim))]
+mod logging;
+#[cfg(not(madsim))]
+mod node_cmd;
+#[cfg(madsim)]
+mod sim_cmd;
+#[cfg(not(madsim))]
+mod up_cmd;
+
+#[derive(Parser, Debug)]
+#[command(name = "clusterlab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one node, like `redis-server`: `clusterlab node redis.conf [--port 7001 …]`.
+    Node(NodeArgs),
+    /// Start a local cluster of node processes on 127.0.0.1, create it, and keep it running
+    /// until Ctrl-C.
+    Up(UpArgs),
+    /// Cluster administration over RESP, as `redis-cli --cluster`.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Deterministic simulation campaigns (build with `--cfg madsim`, e.g. `cargo sim`).
+    #[cfg(madsim)]
+    Sim(sim_cmd::SimArgs),
+}
+
+/// `clusterlab node [<redis.conf>] [--<directive> <value>…]`
+#[derive(Args, Debug)]
+struct NodeArgs {
+    /// A redis.conf path (optional), then `--directive value …` overrides as redis-server
+    /// takes them.
+    #[arg(
+        value_name = "CONF_AND_OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// `clusterlab up`
+#[derive(Args, Debug)]
+struct UpArgs {
+    /// Number of masters (at least 3).
+    #[arg(long, default_value_t = 3)]
+    masters: usize,
+    /// Replicas per master.
+    #[arg(long, default_value_t = 0)]
+    replicas: usize,
+    /// Client port of the first node; the others follow (bus ports are +10000).
+    #[arg(long, default_value_t = 7001)]
+    port: u16,
+    /// Where the nodes keep their config, logs and data (default: a directory under the
+    /// system temp dir named after the first port).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// `cluster-node-timeout` of every node.
+    #[arg(long, default_value_t = 5000)]
+    node_timeout_ms: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Assign slots to the first nodes as masters, make all nodes meet, attach replicas
+    /// (`redis-cli --cluster create … --cluster-yes`).
+    Create(CreateArgs),
+}
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    /// Nodes as `ip:port`.
+    #[arg(value_name = "HOST:PORT", required = true, num_args = 3..)]
+    nodes: Vec<String>,
+    /// Replicas per master.
+    #[arg(long, visible_alias = "cluster-replicas", default_value_t = 0)]
+    replicas: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    run(cli.command)
+}
+
+#[cfg(not(madsim))]
+fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Node(args) => node_cmd::run(args.args),
+        Command::Up(args) => up_cmd::up(args),
+        Command::Cluster(ClusterCommand::Create(args)) => up_cmd::create(args),
+    }
+}
+
+#[cfg(madsim)]
+fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Sim(args) => sim_cmd::run(args),
+        Command::Node(_) | Command::Up(_) | Command::Cluster(_) => {
+            eprintln!(
+                "this clusterlab binary was built for simulation (--cfg madsim); \
+                 `node`, `up` and `cluster` need the normal build (cargo run -p clusterlab)"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //! (it connects, for outbound links, then reads and decodes) plus a writer task per link fed by an
 //! unbounded channel of encoded frames, and the tick task. Files go through [`Disk`] only.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -391,8 +391,9 @@ struct Io {
     /// Set once the node crashed, shut down or failed to persist: nothing more is fed to it
     /// and no more replies are written.
     stopped: bool,
-    links: HashMap<LinkId, LinkHandle>,
-    clients: HashMap<ClientId, ClientHandle>,
+    // Ordered maps: stopping walks them, and the simulator needs that order fixed.
+    links: BTreeMap<LinkId, LinkHandle>,
+    clients: BTreeMap<ClientId, ClientHandle>,
     /// The append-only file, with `appendonly yes`.
     aof: Option<Aof>,
     /// `DEBUG SLEEP`: no input reaches the node and no reply leaves before this instant.
@@ -596,12 +597,12 @@ impl Shared {
     fn stop_connections(&self) {
         let mut io = self.lock_io();
         io.stopped = true;
-        for (_, link) in io.links.drain() {
+        for link in std::mem::take(&mut io.links).into_values() {
             if let Some(task) = link.task {
                 task.abort();
             }
         }
-        for (_, client) in io.clients.drain() {
+        for client in std::mem::take(&mut io.clients).into_values() {
             if let Some(task) = client.task {
                 task.abort();
             }
@@ -705,7 +706,7 @@ async fn serve_client(
     let mut output = BytesMut::new();
     loop {
         shared.wait_while_paused().await;
-        let step = shared.run_requests(client, &mut input, &mut output);
+        let step = shared.run_requests(client, &closing, &mut input, &mut output);
         if step == Step::Stop {
             return;
         }
@@ -744,10 +745,12 @@ async fn write_and_flush<W: tokio::io::AsyncWrite + Unpin>(
 
 impl Shared {
     /// Parses every complete request in `input` and runs them under one lock, appending the
-    /// encoded replies to `output`. Requests before a malformed one still run, as in Redis.
+    /// encoded replies to `output`. Requests before a malformed one still run, as in Redis;
+    /// none run after one that closes the connection (`QUIT`, `CLIENT KILL` of itself).
     fn run_requests(
         self: &Arc<Self>,
         client: ClientId,
+        closing: &CloseSignal,
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Step {
@@ -776,6 +779,9 @@ impl Shared {
                     return Step::Stop;
                 }
                 resp::encode_reply(&reply, node.client_protocol(client), output);
+                if closing.is_requested() {
+                    return Step::Close;
+                }
             }
         }
         match protocol_error {
@@ -1132,6 +1138,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn quit_answers_then_closes_without_running_the_rest() {
+        let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"PING\r\nQUIT\r\nPING\r\n").await.unwrap();
+        assert_eq!(read_to_end(&mut conn).await, b"+PONG\r\n+OK\r\n");
+    }
+
+    #[tokio::test]
     async fn requests_split_across_reads_are_answered_once_complete() {
         let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
         let mut conn = TcpStream::connect(addr).await.unwrap();
@@ -1405,5 +1419,124 @@ mod tests {
         }
         assert_eq!(read_to_end(&mut accepted).await, b"");
         assert!(!shared.lock_io().links.contains_key(&link));
+    }
+}
+
+/// The same driver inside the simulator: virtual sockets, clock and disk.
+#[cfg(all(test, madsim))]
+mod sim_tests {
+    use super::*;
+    use crate::client::Connection;
+    use crate::disk::MemDisk;
+    use clusterlab_core::config::DebugCommand;
+    use clusterlab_core::Reply;
+    use madsim::runtime::Handle;
+
+    fn sim_config(port: u16) -> Config {
+        Config {
+            port,
+            bind: vec!["*".into()],
+            dir: "data".into(),
+            cluster_enabled: true,
+            cluster_node_timeout_ms: 2000,
+            enable_debug_command: DebugCommand::Yes,
+            ..Config::default()
+        }
+    }
+
+    fn start(
+        name: &str,
+        ip: [u8; 4],
+        port: u16,
+        disk: MemDisk,
+    ) -> madsim::task::JoinHandle<io::Result<Exit>> {
+        // Distinct seeds, or both nodes would draw the same node ID.
+        let seed = u64::from(port);
+        let node = Handle::current()
+            .create_node()
+            .name(name)
+            .ip(IpAddr::from(ip))
+            .build();
+        node.spawn(async move { run_with_disk(sim_config(port), seed, Arc::new(disk)).await })
+    }
+
+    async fn text(conn: &mut Connection, args: &[&str]) -> String {
+        match conn.command_str(args).await.unwrap() {
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            Reply::Simple(s) => s,
+            Reply::Verbatim(_, s) => s,
+            other => panic!("{args:?}: unexpected reply {other:?}"),
+        }
+    }
+
+    #[madsim::test]
+    async fn simulated_nodes_meet_over_the_bus_and_crash_on_request() {
+        let disk = MemDisk::new();
+        let first = start("n1", [10, 0, 0, 1], 7001, disk.clone());
+        let _second = start("n2", [10, 0, 0, 2], 7002, MemDisk::new());
+        let client = Handle::current()
+            .create_node()
+            .name("client")
+            .ip(IpAddr::from([10, 0, 0, 9]))
+            .build();
+        let checked = client.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut conn = Connection::connect("10.0.0.1:7001").await.unwrap();
+            assert_eq!(text(&mut conn, &["PING"]).await, "PONG");
+            // The wall clock is the simulator's, not the host's.
+            let time = conn.command_str(&["TIME"]).await.unwrap();
+            let Reply::Array(parts) = time else {
+                panic!("TIME: {time:?}")
+            };
+            let Reply::Bulk(secs) = &parts[0] else {
+                panic!("TIME: {parts:?}")
+            };
+            let secs: u64 = std::str::from_utf8(secs).unwrap().parse().unwrap();
+            let sim_secs = madsim::time::TimeHandle::current()
+                .now_time()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            assert!(
+                secs.abs_diff(sim_secs) <= 1,
+                "TIME {secs} vs simulated {sim_secs}"
+            );
+            assert_eq!(
+                text(&mut conn, &["CLUSTER", "MEET", "10.0.0.2", "7002"]).await,
+                "OK"
+            );
+            let mut nodes = String::new();
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                nodes = text(&mut conn, &["CLUSTER", "NODES"]).await;
+                let lines: Vec<&str> = nodes.lines().collect();
+                // Joined: both known, out of handshake, links up, and each address known
+                // (a node learns its own IP from the first PING that reaches it).
+                let joined = |l: &&str| {
+                    l.contains(" connected")
+                        && !l.contains("handshake")
+                        && !l
+                            .split(' ')
+                            .nth(1)
+                            .is_some_and(|addr| addr.starts_with(':'))
+                };
+                if lines.len() == 2 && lines.iter().all(joined) {
+                    break;
+                }
+            }
+            assert!(nodes.contains("10.0.0.2:7002@17002 master"), "{nodes}");
+            assert!(
+                nodes.contains("10.0.0.1:7001@17001 myself,master"),
+                "{nodes}"
+            );
+            conn.send(&[b"DEBUG", b"SEGFAULT"]).await.unwrap();
+            assert!(conn.read_reply().await.is_err(), "a crash sends no reply");
+        });
+        checked.await.unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), Exit::Crash);
+        let saved = disk.read(Path::new("data/nodes.conf")).unwrap().unwrap();
+        assert!(String::from_utf8(saved)
+            .unwrap()
+            .contains("10.0.0.2:7002@17002"));
     }
 }
