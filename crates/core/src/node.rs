@@ -27,7 +27,8 @@ pub type ClientId = u64;
 pub type LinkId = u64;
 
 /// The two clocks a node needs, both in milliseconds. Timers use `mono_ms`; fields Redis shows
-/// (`pong-recv`, `ping-sent`) use `unix_ms`. Under madsim both are virtual.
+/// (`pong-recv`, `ping-sent`) use `unix_ms`. Under madsim both are virtual. Timestamps of 0
+/// mean "never", so drivers start `mono_ms` above 0.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Time {
     pub mono_ms: u64,

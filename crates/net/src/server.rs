@@ -337,6 +337,8 @@ async fn bind_listeners(bind: &[String], port: u16, what: &str) -> io::Result<Ve
 
 // ---- shared state ---------------------------------------------------------------------------
 
+const MONO_BASE_MS: u64 = 1000;
+
 /// Monotonic time since start and the wall clock; both virtual under madsim.
 struct Clock {
     start: tokio::time::Instant,
@@ -351,7 +353,8 @@ impl Clock {
 
     fn now(&self) -> Time {
         Time {
-            mono_ms: self.start.elapsed().as_millis() as u64,
+            // Core uses 0 for "never" (no ping pending, no pong yet), so time starts at 1 s.
+            mono_ms: MONO_BASE_MS + self.start.elapsed().as_millis() as u64,
             unix_ms: unix_now_ms(),
         }
     }
