@@ -629,11 +629,23 @@ mod tests {
             Err("Unknown command 'NOCMD'".into())
         );
         // A transaction torn at the end of the file is dropped, a whole one applied.
-        for cmd in [&["MULTI"][..], &["INCR", "n"], &["EXEC"], &["MULTI"], &["INCR", "n"]] {
+        for cmd in [
+            &["MULTI"][..],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["MULTI"],
+            &["INCR", "n"],
+        ] {
             restarted.replay_command(later, &words(cmd)).unwrap();
         }
         restarted.end_replay();
-        assert_eq!(restarted.command(later, c, &words(&["GET", "n"])), Reply::bulk_str("2"));
-        assert_eq!(restarted.command(later, c, &words(&["CLIENT", "ID"])), Reply::Integer(c as i64));
+        assert_eq!(
+            restarted.command(later, c, &words(&["GET", "n"])),
+            Reply::bulk_str("2")
+        );
+        assert_eq!(
+            restarted.command(later, c, &words(&["CLIENT", "ID"])),
+            Reply::Integer(c as i64)
+        );
     }
 }

@@ -346,6 +346,11 @@ impl Node {
         if outbound && !self.check_outbound_identity(link, h) {
             return;
         }
+        // A completed handshake has just given the sender its real name.
+        let sender = sender.or_else(|| {
+            let known = self.cluster.nodes.get(&h.sender);
+            known.filter(|n| !n.in_handshake()).map(|n| n.id)
+        });
         let Some(sender) = sender else { return };
         if outbound && h.kind == MessageType::Pong {
             self.on_pong_from(sender);

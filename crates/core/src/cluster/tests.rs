@@ -182,7 +182,19 @@ impl TestNet {
                 Reply::ok()
             );
         }
-        self.advance(3000);
+        // Like redis-cli: wait a second at a time until every node sees every slot assigned.
+        for _ in 0..20 {
+            self.advance(1000);
+            let agreed = (0..3).all(|i| {
+                self.info_field(i, "cluster_slots_assigned") == "16384"
+                    && self.info_field(i, "cluster_known_nodes") == "3"
+            });
+            if agreed {
+                self.advance(2000);
+                return;
+            }
+        }
+        panic!("the three masters never agreed");
     }
 
     fn info_field(&mut self, i: usize, field: &str) -> String {
@@ -309,7 +321,12 @@ fn three_masters_meet_agree_and_serve() {
     net.create_three_masters();
     let ids: Vec<_> = net.nodes.iter().map(|n| n.myself()).collect();
     for i in 0..3 {
-        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        let dump = format!(
+            "{}{}",
+            net.text(i, &["CLUSTER", "INFO"]),
+            net.text(i, &["CLUSTER", "NODES"])
+        );
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}: {dump}");
         assert_eq!(net.info_field(i, "cluster_known_nodes"), "3");
         assert_eq!(net.info_field(i, "cluster_size"), "3");
         assert_eq!(net.info_field(i, "cluster_slots_assigned"), "16384");
@@ -463,5 +480,117 @@ fn restart_from_nodes_conf_keeps_identity_and_rejoins() {
     for i in 0..3 {
         assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
         assert_eq!(net.info_field(i, "cluster_known_nodes"), "3");
+    }
+}
+
+/// Stops delivering anything for `node`, keeping its links "connected" (a hung peer).
+fn silence(net: &mut TestNet, node: usize) {
+    net.down.insert(node);
+}
+
+#[test]
+fn pfail_comes_exactly_after_the_node_timeout_without_a_pong() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let hung = net.nodes[2].myself();
+    silence(&mut net, 2);
+    // A ping goes out within node_timeout/2 (+ one tick) of the last pong; PFAIL needs the
+    // ping to stay unanswered for more than the node timeout.
+    let observer = &net.nodes[0];
+    let last_pong_ms = observer.cluster.nodes[&hung].pong_received_ms;
+    let mut pfail_at_ms = None;
+    for _ in 0..60 {
+        net.advance(100);
+        let n = &net.nodes[0].cluster.nodes[&hung];
+        if n.has(flags::PFAIL) || n.has(flags::FAIL) {
+            pfail_at_ms = Some(net.now_ms);
+            break;
+        }
+    }
+    let pfail_at_ms = pfail_at_ms.expect("PFAIL never set");
+    let ping_sent_ms = pfail_at_ms - node_timeout_ms;
+    assert!(
+        ping_sent_ms > last_pong_ms && pfail_at_ms - last_pong_ms <= node_timeout_ms * 3 / 2 + 200,
+        "pong {last_pong_ms}, pfail {pfail_at_ms}"
+    );
+}
+
+#[test]
+fn one_report_is_not_a_quorum_but_two_masters_are() {
+    let mut net = TestNet::new(3, 5000);
+    net.create_three_masters();
+    let target = net.nodes[2].myself();
+    let reporter = net.nodes[1].myself();
+    let now = net.time();
+    let node = &mut net.nodes[0];
+    node.cluster.nodes.get_mut(&target).unwrap().flags |= flags::PFAIL;
+    // Quorum is 2 of 3 masters; myself counts as one, so one report from another master is
+    // needed, and FAIL is then broadcast to every connected peer.
+    node.mark_failing_if_needed(target);
+    assert!(
+        !node.cluster.nodes[&target].has(flags::FAIL),
+        "own vote alone is no quorum"
+    );
+    node.cluster
+        .nodes
+        .get_mut(&target)
+        .unwrap()
+        .fail_reports
+        .insert(reporter, now.mono_ms);
+    node.take_effects();
+    node.mark_failing_if_needed(target);
+    assert!(node.cluster.nodes[&target].has(flags::FAIL));
+    assert!(!node.cluster.nodes[&target].has(flags::PFAIL));
+    let fails: Vec<_> = node
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send { msg, .. } => match msg.body {
+                crate::bus::Body::Fail(id) => Some(id),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fails, vec![target, target], "FAIL goes to both peers");
+}
+
+#[test]
+fn failure_reports_expire_after_twice_the_node_timeout() {
+    let mut net = TestNet::new(3, 1000);
+    net.create_three_masters();
+    let target = net.nodes[2].myself();
+    let reporter = net.nodes[1].myself();
+    let at = net.now_ms;
+    let node = &mut net.nodes[0];
+    node.cluster
+        .nodes
+        .get_mut(&target)
+        .unwrap()
+        .fail_reports
+        .insert(reporter, at);
+    node.now.mono_ms = at + 2000;
+    assert_eq!(node.failure_report_count(target), 1);
+    node.now.mono_ms = at + 2001;
+    assert_eq!(node.failure_report_count(target), 0);
+}
+
+#[test]
+fn partial_coverage_is_ok_only_when_full_coverage_is_not_required() {
+    for (require, expected) in [(true, "fail"), (false, "ok")] {
+        let mut net = TestNet::new(3, 5000);
+        for node in &mut net.nodes {
+            node.cluster.require_full_coverage = require;
+        }
+        net.create_three_masters();
+        net.cmd(2, &["CLUSTER", "DELSLOTS", "16383"]);
+        net.advance(1000);
+        assert_eq!(
+            net.info_field(2, "cluster_state"),
+            expected,
+            "require={require}"
+        );
+        assert_eq!(net.info_field(2, "cluster_slots_assigned"), "16383");
     }
 }

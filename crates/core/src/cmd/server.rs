@@ -1041,7 +1041,6 @@ fn function_restore(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
     Reply::ok()
 }
 
-
 fn function_flush(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     match args.get(2) {
         None => Reply::ok(),
