@@ -1,1 +1,26 @@
-//! clusterlab-sim
+//! clusterlab-sim: the deterministic simulation harness. It runs the very same node runtime
+//! (`clusterlab_net::server`) on madsim's virtual clock and network, drives scenarios from a
+//! seed, checks named invariants and records a hashed trace so any run can be replayed exactly.
+//!
+//! The runtime parts exist only in the simulation build (`RUSTFLAGS="--cfg madsim"`, target dir
+//! `target/sim`): [`cluster`] (the `SimCluster` builder), [`client`] (a cluster-aware client
+//! that follows `MOVED`/`ASK`) and [`scenario`] (the scenarios). The plain-data parts —
+//! [`trace`], [`report`], [`seeds`], [`view`] and [`invariants`] — compile everywhere, so they
+//! are unit-tested in the normal build too.
+
+pub mod invariants;
+pub mod report;
+pub mod seeds;
+pub mod trace;
+pub mod view;
+
+#[cfg(madsim)]
+pub mod client;
+#[cfg(madsim)]
+pub mod cluster;
+#[cfg(madsim)]
+pub mod scenario;
+
+pub use report::{RunReport, Violation};
+pub use seeds::{Expectation, SeedRecord, SimConfig};
+pub use trace::{Trace, TraceEvent};

@@ -1,0 +1,567 @@
+//! `SimCluster`: a cluster of simulated machines, one madsim node per cluster node, each running
+//! the real node runtime (`clusterlab_net::server`), plus one client machine that drives
+//! commands and the admin operations.
+//!
+//! Addresses are fixed so traces and `CLUSTER NODES` read like the tutorial: node N (1-based)
+//! is `10.0.0.N:700N` (bus port +10000) and the client is `10.0.0.100`. Each node's rng seed
+//! is derived from the run seed, its index and how many times it has started, so node IDs come
+//! from the seed and a restarted node does not silently reuse its previous randomness.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId as MachineId;
+
+use clusterlab_core::config::AppendFsync;
+use clusterlab_core::{Config, Reply};
+use clusterlab_net::disk::MemDisk;
+use clusterlab_net::server;
+
+use crate::client::{describe_reply, info_field, ClusterClient};
+use crate::seeds::SimConfig;
+use crate::trace::Trace;
+
+/// Client port of the first node; node N listens on `BASE_PORT + N`.
+pub const BASE_PORT: u16 = 7000;
+/// The last octet of the client machine's IP; nodes use 1..CLIENT_OCTET.
+pub const CLIENT_OCTET: u8 = 100;
+
+/// SplitMix64 finaliser: spreads (seed, index, incarnation) into unrelated node seeds.
+pub fn mix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The rng seed of node `index` (0-based) the `incarnation`-th time it starts (0 = first).
+pub fn node_seed(run_seed: u64, index: usize, incarnation: u64) -> u64 {
+    mix64(mix64(run_seed ^ mix64(index as u64)) ^ incarnation)
+}
+
+/// One simulated machine running one cluster node.
+pub struct SimNode {
+    /// `node1`, `node2`, … (1-based, as in the trace).
+    pub name: String,
+    pub ip: IpAddr,
+    pub port: u16,
+    /// The machine's madsim id, for kill/restart/pause/clog.
+    pub machine: MachineId,
+    /// The machine's disk; it survives restarts of the node.
+    pub disk: MemDisk,
+    /// How many times the node has been started.
+    starts: Arc<AtomicU64>,
+    _handle: NodeHandle,
+}
+
+impl SimNode {
+    /// `ip:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
+    }
+
+    pub fn starts(&self) -> u64 {
+        self.starts.load(Ordering::Relaxed)
+    }
+}
+
+/// Builds a [`SimCluster`]; defaults are the tutorial's (3 masters, 0 replicas, 5000 ms).
+#[derive(Clone, Debug)]
+pub struct SimClusterBuilder {
+    config: SimConfig,
+    seed: Option<u64>,
+}
+
+impl SimClusterBuilder {
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn masters(mut self, masters: usize) -> Self {
+        self.config.masters = masters;
+        self
+    }
+
+    /// Replicas per master.
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.config.replicas = replicas;
+        self
+    }
+
+    pub fn node_timeout_ms(mut self, node_timeout_ms: u64) -> Self {
+        self.config.node_timeout_ms = node_timeout_ms;
+        self
+    }
+
+    /// The run seed node seeds derive from; defaults to the runtime's seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Creates the machines and starts every node. Must run inside a madsim runtime.
+    pub fn build(self) -> SimCluster {
+        let count = self.config.node_count();
+        assert!(
+            count > 0 && count < usize::from(CLIENT_OCTET),
+            "node count {count} out of range"
+        );
+        let handle = Handle::current();
+        let seed = self.seed.unwrap_or_else(|| handle.seed());
+        let trace = Trace::new();
+        trace.record(
+            "harness",
+            format!(
+                "build seed={seed} masters={} replicas={} node_timeout_ms={}",
+                self.config.masters, self.config.replicas, self.config.node_timeout_ms
+            ),
+        );
+        let nodes = (0..count)
+            .map(|index| start_node(&handle, &self.config, seed, index, &trace))
+            .collect();
+        let client = handle
+            .create_node()
+            .name("client")
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, CLIENT_OCTET)))
+            .build();
+        SimCluster {
+            handle,
+            seed,
+            config: self.config,
+            nodes,
+            client,
+            trace,
+        }
+    }
+}
+
+/// The node configuration the simulator runs: the tutorial's redis.conf, on a virtual IP.
+pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Config {
+    Config {
+        port,
+        bind: vec![ip.to_string()],
+        cluster_enabled: true,
+        cluster_config_file: format!("nodes-{port}.conf"),
+        cluster_node_timeout_ms: config.node_timeout_ms,
+        appendonly: true,
+        appendfsync: AppendFsync::Everysec,
+        dbfilename: format!("dump-{port}.rdb"),
+        protected_mode: false,
+        save: String::new(),
+        loglevel: "warning".into(),
+        seed: Some(seed),
+        ..Config::default()
+    }
+}
+
+fn start_node(
+    handle: &Handle,
+    config: &SimConfig,
+    run_seed: u64,
+    index: usize,
+    trace: &Trace,
+) -> SimNode {
+    let octet = u8::try_from(index + 1).expect("node index fits an IPv4 octet");
+    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, octet));
+    let port = BASE_PORT + u16::from(octet);
+    let name = format!("node{}", index + 1);
+    let disk = MemDisk::new();
+    let starts = Arc::new(AtomicU64::new(0));
+    let init = {
+        let (config, name, trace, starts) =
+            (config.clone(), name.clone(), trace.clone(), starts.clone());
+        let disk = disk.clone();
+        move || {
+            let incarnation = starts.fetch_add(1, Ordering::Relaxed);
+            let seed = node_seed(run_seed, index, incarnation);
+            let node_config = node_config(&config, ip, port, seed);
+            let (name, trace, disk) = (name.clone(), trace.clone(), disk.clone());
+            async move {
+                trace.record(
+                    &name,
+                    format!("start incarnation={incarnation} seed={seed:016x}"),
+                );
+                let outcome = server::run_with_disk(node_config, seed, Arc::new(disk)).await;
+                trace.record(&name, format!("exit {outcome:?}"));
+            }
+        }
+    };
+    let node = handle.create_node().name(&name).ip(ip).init(init).build();
+    SimNode {
+        name,
+        ip,
+        port,
+        machine: node.id(),
+        disk,
+        starts,
+        _handle: node,
+    }
+}
+
+/// A running simulated cluster. See the module docs.
+pub struct SimCluster {
+    handle: Handle,
+    seed: u64,
+    config: SimConfig,
+    nodes: Vec<SimNode>,
+    client: NodeHandle,
+    trace: Trace,
+}
+
+/// How often [`SimCluster::command`] retries a refused connection while a node starts.
+const CONNECT_RETRY_MS: u64 = 100;
+/// How many times it retries.
+const CONNECT_ATTEMPTS: usize = 50;
+/// How often [`SimCluster::wait_cluster_ok`] polls.
+const POLL_INTERVAL_MS: u64 = 100;
+
+impl SimCluster {
+    pub fn builder() -> SimClusterBuilder {
+        SimClusterBuilder {
+            config: SimConfig::default(),
+            seed: None,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn nodes(&self) -> &[SimNode] {
+        &self.nodes
+    }
+
+    /// Node `index` (0-based).
+    pub fn node(&self, index: usize) -> &SimNode {
+        &self.nodes[index]
+    }
+
+    /// Every node's `ip:port`, in node order.
+    pub fn addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(SimNode::addr).collect()
+    }
+
+    /// Runs `future` on the client machine (the only one with sockets the harness may use) and
+    /// waits for it.
+    pub async fn on_client<F>(&self, future: F) -> F::Output
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.client.spawn(future).await {
+            Ok(output) => output,
+            // The client machine is never killed, so a failed join is a panic in `future`.
+            Err(e) => panic!("client task failed: {e}"),
+        }
+    }
+
+    /// A cluster-aware client whose first node is `entry`.
+    pub fn client(&self, entry: usize) -> ClusterClient {
+        ClusterClient::new("client", self.nodes[entry].addr(), self.trace.clone())
+    }
+
+    /// One command to node `index`, no redirects followed. Retries a refused connection for a
+    /// few virtual seconds so callers need not know whether the node is listening yet.
+    pub async fn command(&self, index: usize, args: &[&str]) -> io::Result<Reply> {
+        let addr = self.nodes[index].addr();
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let trace = self.trace.clone();
+        self.on_client(async move {
+            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let mut client = ClusterClient::new("client", addr.clone(), trace);
+            let mut last = None;
+            for _ in 0..CONNECT_ATTEMPTS {
+                match client.send_to(&addr, &refs).await {
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => last = Some(e),
+                    other => return other,
+                }
+                madsim::time::sleep(Duration::from_millis(CONNECT_RETRY_MS)).await;
+            }
+            Err(last.unwrap_or_else(|| io::Error::other("no attempt made")))
+        })
+        .await
+    }
+
+    /// Waits until every node accepts connections (answers `PING`).
+    pub async fn wait_listening(&self) -> io::Result<()> {
+        for index in 0..self.len() {
+            self.command(index, &["PING"]).await?;
+        }
+        Ok(())
+    }
+
+    /// Polls `CLUSTER INFO` on every node until all say `cluster_state:ok`; after `timeout_ms`
+    /// of virtual time, the last state seen on each node is the error.
+    pub async fn wait_cluster_ok(&self, timeout_ms: u64) -> Result<(), String> {
+        let mut states = vec![String::new(); self.len()];
+        for _ in 0..timeout_ms.div_ceil(POLL_INTERVAL_MS).max(1) {
+            for (index, state) in states.iter_mut().enumerate() {
+                *state = match self.command(index, &["CLUSTER", "INFO"]).await {
+                    Ok(reply) => info_field(&reply, "cluster_state")
+                        .unwrap_or_else(|| describe_reply(&reply)),
+                    Err(e) => format!("io error: {e}"),
+                };
+            }
+            if states.iter().all(|s| s == "ok") {
+                return Ok(());
+            }
+            madsim::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+        }
+        let states: Vec<String> = states
+            .iter()
+            .zip(&self.nodes)
+            .map(|(s, n)| format!("{}={s}", n.name))
+            .collect();
+        Err(states.join(" "))
+    }
+
+    /// Creates the cluster as `redis-cli --cluster create … --cluster-replicas R` does.
+    pub async fn create(&self) -> Result<(), String> {
+        let addrs = self.addrs();
+        let replicas = self.config.replicas;
+        self.trace
+            .record("harness", format!("create {}", addrs.join(" ")));
+        let result = self
+            .on_client(async move {
+                clusterlab_net::admin::create(&addrs, replicas)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        self.trace
+            .record("harness", format!("create -> {result:?}"));
+        result
+    }
+
+    /// Virtual time since the run started.
+    pub fn elapsed(&self) -> Duration {
+        madsim::time::TimeHandle::current().elapsed()
+    }
+
+    // ---- faults ----------------------------------------------------------------------------
+
+    /// Crashes node `index`: all its tasks stop, its connections drop, unsynced disk writes are
+    /// lost.
+    pub fn kill(&self, index: usize) {
+        let node = &self.nodes[index];
+        self.trace.record(&node.name, "kill");
+        self.handle.kill(node.machine);
+        node.disk.lose_unsynced_writes();
+    }
+
+    /// Starts node `index` again on the same disk (call [`SimCluster::kill`] first).
+    pub fn restart(&self, index: usize) {
+        let node = &self.nodes[index];
+        self.trace.record(&node.name, "restart");
+        self.handle.restart(node.machine);
+    }
+
+    pub fn pause(&self, index: usize) {
+        self.trace.record(&self.nodes[index].name, "pause");
+        self.handle.pause(self.nodes[index].machine);
+    }
+
+    pub fn resume(&self, index: usize) {
+        self.trace.record(&self.nodes[index].name, "resume");
+        self.handle.resume(self.nodes[index].machine);
+    }
+
+    /// Cuts node `index` off the network in both directions.
+    pub fn clog_node(&self, index: usize) {
+        self.trace.record(&self.nodes[index].name, "clog");
+        NetSim::current().clog_node(self.nodes[index].machine);
+    }
+
+    pub fn unclog_node(&self, index: usize) {
+        self.trace.record(&self.nodes[index].name, "unclog");
+        NetSim::current().unclog_node(self.nodes[index].machine);
+    }
+
+    /// Drops traffic from node `from` to node `to` (one direction).
+    pub fn clog_link(&self, from: usize, to: usize) {
+        let (a, b) = (&self.nodes[from], &self.nodes[to]);
+        self.trace
+            .record(&a.name, format!("clog link to {}", b.name));
+        NetSim::current().clog_link(a.machine, b.machine);
+    }
+
+    pub fn unclog_link(&self, from: usize, to: usize) {
+        let (a, b) = (&self.nodes[from], &self.nodes[to]);
+        self.trace
+            .record(&a.name, format!("unclog link to {}", b.name));
+        NetSim::current().unclog_link(a.machine, b.machine);
+    }
+
+    /// Messages the simulated network has delivered so far: a cheap fingerprint of the whole
+    /// run's traffic for the trace.
+    pub fn network_messages(&self) -> u64 {
+        NetSim::current().stat().msg_count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_seeds_differ_by_every_input() {
+        let base = node_seed(1, 0, 0);
+        assert_eq!(base, node_seed(1, 0, 0));
+        assert_ne!(base, node_seed(2, 0, 0));
+        assert_ne!(base, node_seed(1, 1, 0));
+        assert_ne!(base, node_seed(1, 0, 1));
+        // SplitMix64 reference: first output for state 0.
+        assert_eq!(mix64(0), 0xe220a8397b1dcdaf);
+    }
+}
+
+/// Harness tests on real nodes in the simulator (these run in the simulation build only, like
+/// the whole module).
+#[cfg(test)]
+mod sim_tests {
+    use super::*;
+    use madsim::runtime::Runtime;
+
+    fn in_runtime<F: std::future::Future>(seed: u64, f: impl FnOnce() -> F) -> F::Output {
+        Runtime::with_seed_and_config(seed, madsim::Config::default()).block_on(f())
+    }
+
+    #[test]
+    fn every_node_answers_ping_on_its_address() {
+        in_runtime(1, || async {
+            let cluster = SimCluster::builder().seed(1).build();
+            assert_eq!(
+                cluster.addrs(),
+                vec!["10.0.0.1:7001", "10.0.0.2:7002", "10.0.0.3:7003"]
+            );
+            for index in 0..cluster.len() {
+                let reply = cluster.command(index, &["PING"]).await.unwrap();
+                assert_eq!(reply, Reply::simple("PONG"));
+            }
+            let trace = cluster.trace().render();
+            assert!(trace.contains("node1 start incarnation=0"), "{trace}");
+            assert!(
+                trace.contains("client 10.0.0.3:7003 PING -> +PONG"),
+                "{trace}"
+            );
+        });
+    }
+
+    #[test]
+    fn kill_restart_and_clog() {
+        in_runtime(2, || async {
+            let cluster = SimCluster::builder().seed(2).build();
+            cluster.wait_listening().await.unwrap();
+            cluster.kill(0);
+            let refused = cluster.command(0, &["PING"]).await;
+            assert!(refused.is_err(), "{refused:?}");
+            cluster.restart(0);
+            assert_eq!(
+                cluster.command(0, &["PING"]).await.unwrap(),
+                Reply::simple("PONG")
+            );
+            assert_eq!(cluster.node(0).starts(), 2);
+            assert!(cluster
+                .trace()
+                .render()
+                .contains("node1 start incarnation=1"));
+
+            cluster.clog_node(1);
+            let stalled = cluster.command(1, &["PING"]).await;
+            assert!(stalled.is_err(), "{stalled:?}");
+            cluster.unclog_node(1);
+            assert_eq!(
+                cluster.command(1, &["PING"]).await.unwrap(),
+                Reply::simple("PONG")
+            );
+        });
+    }
+
+    /// The node id of node `index`, from its `CLUSTER MYID`.
+    async fn my_id(cluster: &SimCluster, index: usize) -> String {
+        match cluster.command(index, &["CLUSTER", "MYID"]).await.unwrap() {
+            Reply::Bulk(id) => String::from_utf8(id.to_vec()).unwrap(),
+            other => panic!("CLUSTER MYID: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_follows_moved_and_ask() {
+        use crate::client::Redirect;
+        in_runtime(3, || async {
+            let cluster = SimCluster::builder().seed(3).build();
+            cluster.wait_listening().await.unwrap();
+            cluster.create().await.unwrap();
+            cluster.wait_cluster_ok(30_000).await.unwrap();
+            // Slot 12539 ("key") belongs to node3; start migrating it to node1.
+            let (id1, id3) = (my_id(&cluster, 0).await, my_id(&cluster, 2).await);
+            let importing = ["CLUSTER", "SETSLOT", "12539", "IMPORTING", id3.as_str()];
+            assert_eq!(cluster.command(0, &importing).await.unwrap(), Reply::ok());
+            let migrating = ["CLUSTER", "SETSLOT", "12539", "MIGRATING", id1.as_str()];
+            assert_eq!(cluster.command(2, &migrating).await.unwrap(), Reply::ok());
+
+            let routed = cluster
+                .on_client({
+                    let mut client = cluster.client(1);
+                    async move { client.command(&[b"GET", b"key"]).await.unwrap() }
+                })
+                .await;
+            // node2 → MOVED to node3 → key absent there, so ASK to node1 → ASKING + GET.
+            assert_eq!(routed.reply, Reply::Nil);
+            let hops: Vec<(&str, &Reply)> = routed
+                .hops
+                .iter()
+                .map(|h| (h.addr.as_str(), &h.reply))
+                .collect();
+            assert_eq!(
+                hops,
+                vec![
+                    ("10.0.0.2:7002", &Reply::error("MOVED 12539 10.0.0.3:7003")),
+                    ("10.0.0.3:7003", &Reply::error("ASK 12539 10.0.0.1:7001")),
+                    ("10.0.0.1:7001", &Reply::ok()),
+                    ("10.0.0.1:7001", &Reply::Nil),
+                ]
+            );
+            assert_eq!(
+                routed.redirects(),
+                vec![
+                    Redirect::Moved {
+                        slot: 12539,
+                        addr: "10.0.0.3:7003".into()
+                    },
+                    Redirect::Ask {
+                        slot: 12539,
+                        addr: "10.0.0.1:7001".into()
+                    },
+                ]
+            );
+            let trace = cluster.trace().render();
+            assert!(
+                trace.contains("client 10.0.0.1:7001 ASKING -> +OK"),
+                "{trace}"
+            );
+        });
+    }
+}
