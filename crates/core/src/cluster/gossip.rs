@@ -132,7 +132,7 @@ impl Node {
     // ---- sending -------------------------------------------------------------------------
 
     /// The header every message carries; a replica advertises its master's slots and epoch.
-    fn header(&self, kind: MessageType) -> Header {
+    pub(crate) fn header(&self, kind: MessageType) -> Header {
         let me = self.cluster.me();
         let master = me.master.and_then(|m| self.cluster.nodes.get(&m));
         let (config_epoch, myslots) = match (me.is_replica(), master) {
@@ -287,6 +287,16 @@ impl Node {
                     self.on_update_message(*id, *config_epoch, slots);
                 }
             }
+            MessageType::AuthRequest => {
+                if let Some(id) = sender {
+                    self.on_auth_request(id, &msg.header);
+                }
+            }
+            MessageType::AuthAck => {
+                if let Some(id) = sender {
+                    self.on_auth_ack(id, &msg.header);
+                }
+            }
             _ => {}
         }
     }
@@ -309,22 +319,17 @@ impl Node {
                 }
             }
         }
-        let is_gossip = matches!(
-            h.kind,
-            MessageType::Ping | MessageType::Pong | MessageType::Meet
-        );
-        if is_gossip && h.current_epoch > self.cluster.current_epoch {
+        // Epochs only move forward, whatever the message type.
+        if h.current_epoch > self.cluster.current_epoch {
             self.cluster.current_epoch = h.current_epoch;
             self.cluster.request_save(true);
         }
         let node = self.cluster.nodes.get_mut(&id).expect("known");
         node.data_received_ms = now;
-        if is_gossip {
-            node.repl_offset = h.repl_offset;
-            if h.config_epoch > node.config_epoch && h.slaveof.is_none() {
-                node.config_epoch = h.config_epoch;
-                self.cluster.request_save(true);
-            }
+        node.repl_offset = h.repl_offset;
+        if h.config_epoch > node.config_epoch && h.slaveof.is_none() {
+            node.config_epoch = h.config_epoch;
+            self.cluster.request_save(true);
         }
     }
 
@@ -357,7 +362,7 @@ impl Node {
         }
         self.update_role(sender, h);
         self.maybe_update_slots(sender, h);
-        self.handle_epoch_collision(sender);
+        self.handle_epoch_collision(sender, h.config_epoch);
         if let Body::Gossip(entries) = &msg.body {
             self.process_gossip(sender, entries);
         }
@@ -613,10 +618,10 @@ impl Node {
     }
 
     /// Two masters with the same config epoch: the one with the smaller ID takes a new epoch.
-    fn handle_epoch_collision(&mut self, sender: NodeId) {
+    fn handle_epoch_collision(&mut self, sender: NodeId, sender_config_epoch: u64) {
         let me = self.cluster.me();
         let other = &self.cluster.nodes[&sender];
-        if !me.is_master() || !other.is_master() || other.config_epoch != me.config_epoch {
+        if !me.is_master() || !other.is_master() || sender_config_epoch != me.config_epoch {
             return;
         }
         if sender <= self.cluster.myself {
@@ -758,6 +763,9 @@ impl Node {
         let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
         for id in ids {
             self.check_peer(id);
+        }
+        if self.cluster.me().is_replica() {
+            self.handle_replica_failover();
         }
         self.update_cluster_state();
     }

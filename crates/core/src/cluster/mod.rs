@@ -14,6 +14,7 @@ use crate::node_id::NodeId;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
+pub mod failover;
 pub mod failure;
 pub mod gossip;
 pub mod nodes_conf;
@@ -46,6 +47,8 @@ pub struct ClusterNode {
     pub link: Option<LinkId>,
     /// Its link to us, once we know who is on the other side.
     pub inbound_link: Option<LinkId>,
+    /// Monotonic ms when I last voted for a replica of this master; 0 = never.
+    pub voted_time_ms: u64,
 }
 
 impl ClusterNode {
@@ -68,6 +71,7 @@ impl ClusterNode {
             repl_offset: 0,
             link: None,
             inbound_link: None,
+            voted_time_ms: 0,
         }
     }
 
@@ -134,11 +138,17 @@ pub struct Cluster {
     pub fsync_pending: bool,
     /// Recently forgotten nodes, with the monotonic ms until which gossip must not re-add them.
     pub blacklist: BTreeMap<NodeId, u64>,
+    /// This replica's failover election, if one is under way.
+    pub election: failover::Election,
 }
 
 impl Cluster {
     pub fn new(myself: NodeId, config: &Config, now: Time) -> Cluster {
-        let mut me = ClusterNode::new(myself, flags::MYSELF | flags::MASTER, now);
+        let mut my_flags = flags::MYSELF | flags::MASTER;
+        if config.cluster_replica_no_failover {
+            my_flags |= flags::NOFAILOVER;
+        }
+        let mut me = ClusterNode::new(myself, my_flags, now);
         me.port = config.port;
         me.cport = config.bus_port();
         let mut nodes = BTreeMap::new();
@@ -167,6 +177,7 @@ impl Cluster {
             state_update_pending: false,
             fsync_pending: false,
             blacklist: BTreeMap::new(),
+            election: failover::Election::default(),
         }
     }
 

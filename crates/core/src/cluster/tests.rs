@@ -129,6 +129,9 @@ impl TestNet {
                     }
                 }
                 Effect::SaveConfig { .. } => self.saves.push(from),
+                Effect::Log { text, .. } if std::env::var("TESTNET_LOG").is_ok() => {
+                    eprintln!("{:>6} node{from}: {text}", self.now_ms)
+                }
                 _ => {}
             }
         }
@@ -593,4 +596,124 @@ fn partial_coverage_is_ok_only_when_full_coverage_is_not_required() {
         );
         assert_eq!(net.info_field(2, "cluster_slots_assigned"), "16383");
     }
+}
+
+/// Three masters (nodes 0–2) and one replica each (node 3+i replicates node i).
+fn three_masters_three_replicas(node_timeout_ms: u64) -> TestNet {
+    let mut net = TestNet::new(6, node_timeout_ms);
+    net.create_three_masters();
+    // As redis-cli does: every node gets its own epoch first, so nothing collides.
+    for i in 3..6 {
+        let epoch = (i + 1).to_string();
+        assert_eq!(
+            net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]),
+            Reply::ok()
+        );
+        assert_eq!(
+            net.cmd(i, &["CLUSTER", "MEET", &ip_of(0), "7001"]),
+            Reply::ok()
+        );
+    }
+    for _ in 0..20 {
+        net.advance(1000);
+        if (0..6).all(|i| net.info_field(i, "cluster_known_nodes") == "6") {
+            break;
+        }
+    }
+    for i in 3..6 {
+        let master = net.nodes[i - 3].myself().to_string();
+        assert_eq!(net.cmd(i, &["CLUSTER", "REPLICATE", &master]), Reply::ok());
+    }
+    net.advance(3000);
+    net
+}
+
+#[test]
+fn replica_of_a_failed_master_is_promoted_and_the_old_master_follows_it() {
+    let node_timeout_ms = 2000;
+    let mut net = three_masters_three_replicas(node_timeout_ms);
+    let old_master = net.nodes[0].myself();
+    let replica = net.nodes[3].myself();
+    for i in 0..6 {
+        let nodes = net.text(i, &["CLUSTER", "NODES"]);
+        let line = nodes
+            .lines()
+            .find(|l| l.starts_with(replica.as_str()))
+            .unwrap();
+        assert!(
+            line.contains(&format!("slave {old_master}")),
+            "node {i}: {line}"
+        );
+    }
+    net.down.insert(0);
+    net.advance(4 * node_timeout_ms + 3000);
+    for i in 1..6 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        assert_eq!(
+            net.nodes[i].cluster.slot_owner(0),
+            Some(replica),
+            "node {i}"
+        );
+        assert_eq!(net.nodes[i].cluster.slot_owner(5460), Some(replica));
+    }
+    let promoted = net.nodes[3].cluster.me();
+    assert!(promoted.is_master());
+    assert_eq!(promoted.config_epoch, 7, "the election took a fresh epoch");
+    // Only one replica was eligible, and it got votes from both live masters once.
+    assert_eq!(net.nodes[1].cluster.last_vote_epoch, 7);
+    assert_eq!(net.nodes[2].cluster.last_vote_epoch, 7);
+    // The old master comes back, sees a newer claim on its slots and becomes a replica.
+    net.down.remove(&0);
+    net.advance(3 * node_timeout_ms);
+    let me = net.nodes[0].cluster.me();
+    assert!(me.is_replica(), "old master must follow the new one");
+    assert_eq!(me.master, Some(replica));
+    for i in 0..6 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+    }
+}
+
+#[test]
+fn votes_are_refused_twice_in_one_epoch_and_for_stale_claims() {
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let replica = net.nodes[3].myself();
+    let voter = &mut net.nodes[1];
+    voter.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    voter.cluster.current_epoch = 10;
+    let mut h = voter.header(crate::bus::MessageType::AuthRequest);
+    h.sender = replica;
+    h.current_epoch = 10;
+    h.config_epoch = 1;
+    h.myslots = net.nodes[0].cluster.me().slots.clone();
+    h.slaveof = Some(master);
+    let voter = &mut net.nodes[1];
+    let acks = |v: &mut Node| {
+        v.take_effects()
+            .iter()
+            .filter(|e| matches!(e, Effect::Send { msg, .. } if msg.header.kind == crate::bus::MessageType::AuthAck))
+            .count()
+    };
+    voter.take_effects();
+    voter.on_auth_request(replica, &h);
+    assert_eq!(acks(voter), 1, "first request in the epoch gets a vote");
+    assert_eq!(voter.cluster.last_vote_epoch, 10);
+    voter.on_auth_request(replica, &h);
+    assert_eq!(acks(voter), 0, "one vote per epoch");
+    // A new epoch, but the same master was voted for less than 2 × node timeout ago.
+    voter.cluster.current_epoch = 11;
+    h.current_epoch = 11;
+    voter.on_auth_request(replica, &h);
+    assert_eq!(acks(voter), 0, "no second vote for the same master so soon");
+    voter.now.mono_ms += 4001;
+    voter.cluster.nodes.get_mut(&master).unwrap().config_epoch = 5;
+    voter.on_auth_request(replica, &h);
+    assert_eq!(
+        acks(voter),
+        0,
+        "a claim older than the slot owner's epoch is refused"
+    );
+    voter.cluster.nodes.get_mut(&master).unwrap().config_epoch = 1;
+    voter.on_auth_request(replica, &h);
+    assert_eq!(acks(voter), 1);
 }
