@@ -835,7 +835,7 @@ fn base_name(arg: &str, directive: &str, what: &str) -> Result<String, String> {
 /// leading sign is fine but any trailing garbage is not.
 fn parse_save_pairs(args: &[String]) -> Result<Vec<(i64, i64)>, String> {
     let err = || "Invalid save parameters".to_string();
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(err());
     }
     let number = |s: &str| -> Option<i64> {

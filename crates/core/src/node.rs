@@ -360,12 +360,7 @@ impl Node {
             self.next_client_id += 1;
             id
         });
-        if !self.clients.contains_key(&client) {
-            self.clients.insert(
-                client,
-                Client::new(client, "aof".into(), String::new(), now),
-            );
-        }
+        self.clients.entry(client).or_insert_with(|| Client::new(client, "aof".into(), String::new(), now));
         self.replaying = true;
         let reply = if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             self.queue_in_multi(client, spec, args)

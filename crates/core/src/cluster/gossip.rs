@@ -757,7 +757,7 @@ impl Node {
         let now = self.now.mono_ms;
         self.cluster.blacklist.retain(|_, until| *until > now);
         self.connect_and_expire_handshakes();
-        if self.cluster.cron_runs % 10 == 0 {
+        if self.cluster.cron_runs.is_multiple_of(10) {
             self.ping_oldest_of_random_sample();
         }
         let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();

@@ -338,7 +338,7 @@ mod tests {
                 "unknown flag",
             ),
             (
-                format!("xyz :23001@33001 myself,master - 0 0 1 connected\n"),
+                "xyz :23001@33001 myself,master - 0 0 1 connected\n".to_string(),
                 1,
                 "invalid node id",
             ),

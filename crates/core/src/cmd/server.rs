@@ -782,7 +782,7 @@ fn config_get(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 /// Several pairs are set atomically: names are all checked (known, settable, not repeated)
 /// before any value, and a bad value leaves the whole configuration unchanged.
 fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Reply::syntax_error();
     }
     let pairs: Vec<(String, String)> = args[2..]
@@ -990,7 +990,6 @@ fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 // ---- FUNCTION --------------------------------------------------------------------------------
 
-/// RDB version written into (and accepted from) dump payloads.
 
 fn function(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     run_subcommand(node, client, args, "FUNCTION", FUNCTION_SUBCOMMANDS)

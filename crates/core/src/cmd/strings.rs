@@ -466,7 +466,7 @@ fn set_with_ttl(node: &mut Node, args: &[Bytes], form: ExpireForm, name: &str) -
 }
 
 fn mset(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Reply::wrong_arity("mset");
     }
     for pair in args[1..].chunks(2) {
@@ -479,7 +479,7 @@ fn mset(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 /// All or nothing: sets every key only when none of them exists.
 fn msetnx(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Reply::wrong_arity("msetnx");
     }
     for pair in args[1..].chunks(2) {
