@@ -360,7 +360,9 @@ impl Node {
             self.next_client_id += 1;
             id
         });
-        self.clients.entry(client).or_insert_with(|| Client::new(client, "aof".into(), String::new(), now));
+        self.clients
+            .entry(client)
+            .or_insert_with(|| Client::new(client, "aof".into(), String::new(), now));
         self.replaying = true;
         let reply = if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             self.queue_in_multi(client, spec, args)

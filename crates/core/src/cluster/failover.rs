@@ -16,6 +16,8 @@ use crate::node_id::NodeId;
 /// State of this replica's current election attempt.
 #[derive(Clone, Debug, Default)]
 pub struct Election {
+    /// A manual failover (`CLUSTER FAILOVER FORCE`): no FAIL needed, votes forced, rank 0.
+    pub manual: bool,
     /// When the request goes out (scheduled) or went out; 0 = never scheduled.
     pub auth_time_ms: u64,
     pub auth_sent: bool,
@@ -53,12 +55,18 @@ impl Node {
         let Some(master) = self.my_master() else {
             return;
         };
+        let manual = self.cluster.election.manual;
         let m = &self.cluster.nodes[&master];
-        if !m.has(flags::FAIL) || m.slots.is_empty() || self.config.cluster_replica_no_failover {
+        if m.slots.is_empty() {
             return;
         }
-        if !self.data_is_fresh_enough(master) {
-            return;
+        if !manual {
+            if !m.has(flags::FAIL) || self.config.cluster_replica_no_failover {
+                return;
+            }
+            if !self.data_is_fresh_enough(master) {
+                return;
+            }
         }
         let now = self.now.mono_ms;
         let timeout_ms = self.auth_timeout_ms();
@@ -68,7 +76,7 @@ impl Node {
             self.schedule_election(master);
             return;
         }
-        if !self.cluster.election.auth_sent {
+        if !self.cluster.election.auth_sent && !manual {
             self.delay_for_worse_rank(master);
         }
         let e = &self.cluster.election;
@@ -103,7 +111,8 @@ impl Node {
         let rank = self.failover_rank(master);
         let delay_ms = 500 + self.rng.gen_range(0..500) + rank as u64 * 1000;
         let now = self.now.mono_ms;
-        self.cluster.election = super::failover::Election {
+        self.cluster.election = Election {
+            manual: false,
             auth_time_ms: now + delay_ms,
             auth_sent: false,
             auth_count: 0,
@@ -149,8 +158,40 @@ impl Node {
             LogLevel::Notice,
             format!("Starting a failover election for epoch {epoch}."),
         );
-        self.broadcast(MessageType::AuthRequest, Body::Empty);
+        let force_ack = if self.cluster.election.manual {
+            mflags::FORCEACK
+        } else {
+            0
+        };
+        self.broadcast_with_mflags(MessageType::AuthRequest, Body::Empty, force_ack);
         self.cluster.request_save(true);
+    }
+
+    /// `CLUSTER FAILOVER FORCE`: an election starting now that voters accept although the
+    /// master is not failed.
+    pub(crate) fn start_forced_failover(&mut self) {
+        let now = self.now.mono_ms;
+        self.cluster.election = Election {
+            manual: true,
+            auth_time_ms: now.max(1),
+            auth_sent: false,
+            auth_count: 0,
+            auth_rank: 0,
+            auth_epoch: self.cluster.election.auth_epoch,
+        };
+        self.log(LogLevel::Notice, "Forced failover user request accepted.");
+    }
+
+    /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.
+    pub(crate) fn take_over(&mut self, master: NodeId) {
+        self.cluster.current_epoch += 1;
+        let epoch = self.cluster.current_epoch;
+        self.cluster.me_mut().config_epoch = epoch;
+        self.log(
+            LogLevel::Notice,
+            format!("Taking over the master (user request). New configEpoch set to {epoch}"),
+        );
+        self.replace_my_master(master);
     }
 
     fn win_election(&mut self, old_master: NodeId) {

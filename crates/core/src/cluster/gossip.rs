@@ -157,16 +157,25 @@ impl Node {
     }
 
     pub(crate) fn send(&mut self, link: LinkId, kind: MessageType, body: Body) {
-        let msg = Message {
-            header: self.header(kind),
-            body,
-        };
+        self.send_with_mflags(link, kind, body, 0);
+    }
+
+    fn send_with_mflags(&mut self, link: LinkId, kind: MessageType, body: Body, mflags: u8) {
+        let mut header = self.header(kind);
+        header.mflags = mflags;
         self.cluster.count_sent(kind);
-        self.effects.push(Effect::Send { link, msg });
+        self.effects.push(Effect::Send {
+            link,
+            msg: Message { header, body },
+        });
     }
 
     /// Sends to every node we have a connected outbound link with (not handshake nodes).
     pub(crate) fn broadcast(&mut self, kind: MessageType, body: Body) {
+        self.broadcast_with_mflags(kind, body, 0);
+    }
+
+    pub(crate) fn broadcast_with_mflags(&mut self, kind: MessageType, body: Body, mflags: u8) {
         let links: Vec<LinkId> = self
             .cluster
             .nodes
@@ -176,7 +185,7 @@ impl Node {
             .filter(|l| self.cluster.links.get(l).is_some_and(|l| l.connected))
             .collect();
         for link in links {
-            self.send(link, kind, body.clone());
+            self.send_with_mflags(link, kind, body.clone(), mflags);
         }
     }
 

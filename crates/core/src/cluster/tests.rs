@@ -717,3 +717,43 @@ fn votes_are_refused_twice_in_one_epoch_and_for_stale_claims() {
     voter.on_auth_request(replica, &h);
     assert_eq!(acks(voter), 1);
 }
+
+#[test]
+fn manual_failover_force_and_takeover_swap_roles() {
+    let mut net = three_masters_three_replicas(2000);
+    let err = |t: &str| Reply::err(t);
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "FAILOVER"]),
+        err("You should send CLUSTER FAILOVER to a replica")
+    );
+    assert_eq!(
+        net.cmd(3, &["CLUSTER", "FAILOVER", "NOW"]),
+        Reply::syntax_error()
+    );
+    let (old0, new0) = (net.nodes[0].myself(), net.nodes[3].myself());
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    net.advance(1000);
+    let (old1, new1) = (net.nodes[1].myself(), net.nodes[4].myself());
+    assert_eq!(
+        net.cmd(4, &["CLUSTER", "FAILOVER", "TAKEOVER"]),
+        Reply::ok()
+    );
+    net.advance(3000);
+    for i in 0..6 {
+        let c = &net.nodes[i].cluster;
+        assert_eq!(c.slot_owner(0), Some(new0), "node {i}");
+        assert_eq!(c.slot_owner(5461), Some(new1), "node {i}");
+        assert_eq!(c.nodes[&old0].master, Some(new0), "node {i}");
+        assert_eq!(c.nodes[&old1].master, Some(new1), "node {i}");
+        assert_eq!(net.info_field(i, "cluster_state"), "ok");
+    }
+    let epochs: BTreeSet<u64> = [2, 3, 4]
+        .iter()
+        .map(|&i| net.nodes[i].cluster.me().config_epoch)
+        .collect();
+    assert_eq!(
+        epochs.len(),
+        3,
+        "the three masters keep distinct epochs: {epochs:?}"
+    );
+}

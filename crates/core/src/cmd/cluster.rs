@@ -79,6 +79,7 @@ const SUBCOMMANDS: &[(&str, i32, SubHandler)] = &[
     ("countkeysinslot", 3, countkeysinslot),
     ("delslots", -3, delslots),
     ("delslotsrange", -4, delslotsrange),
+    ("failover", -2, failover),
     ("flushslots", 2, flushslots),
     ("forget", 3, forget),
     ("getkeysinslot", 4, getkeysinslot),
@@ -507,6 +508,41 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
         node.become_replica_of(target);
     }
     node.cluster.request_save(true);
+    Reply::ok()
+}
+
+fn failover(node: &mut Node, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return bad_subcommand_arity(args);
+    }
+    let (force, takeover) = match args.get(2) {
+        None => (false, false),
+        Some(a) if is(a, "force") => (true, false),
+        Some(a) if is(a, "takeover") => (false, true),
+        Some(_) => return Reply::syntax_error(),
+    };
+    let me = node.cluster.me();
+    if me.is_master() {
+        return Reply::err("You should send CLUSTER FAILOVER to a replica");
+    }
+    let Some(master) = me.master.filter(|m| node.cluster.nodes.contains_key(m)) else {
+        return Reply::err("I'm a replica but my master is unknown to me");
+    };
+    let master_down = node.cluster.nodes[&master].is_failing();
+    if !force && !takeover && master_down {
+        return Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE");
+    }
+    if takeover {
+        node.take_over(master);
+    } else if force {
+        node.start_forced_failover();
+    } else {
+        // The coordinated mode needs replication offsets to agree first; until replication
+        // exists it would promote a replica without its master's data.
+        return Reply::err(
+            "CLUSTER FAILOVER without FORCE or TAKEOVER needs replication, which this node does not have yet",
+        );
+    }
     Reply::ok()
 }
 

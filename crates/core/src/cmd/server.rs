@@ -990,7 +990,6 @@ fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 // ---- FUNCTION --------------------------------------------------------------------------------
 
-
 fn function(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     run_subcommand(node, client, args, "FUNCTION", FUNCTION_SUBCOMMANDS)
 }
