@@ -757,3 +757,32 @@ fn manual_failover_force_and_takeover_swap_roles() {
         "the three masters keep distinct epochs: {epochs:?}"
     );
 }
+
+#[test]
+fn a_master_back_from_the_minority_waits_the_rejoin_delay() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    net.isolated.insert(0);
+    net.advance(2 * node_timeout_ms);
+    assert_eq!(net.info_field(0, "cluster_state"), "fail");
+    net.isolated.remove(&0);
+    // It hears from the others again at once, yet keeps refusing writes for the rejoin delay
+    // (node timeout clamped to 500..5000 ms) after it last found itself in the minority.
+    let mut ok_after_ms = None;
+    let minority_until_ms = net.nodes[0].cluster.among_minority_since_ms;
+    for _ in 0..100 {
+        net.advance(100);
+        if net.info_field(0, "cluster_state") == "ok" {
+            ok_after_ms = Some(net.now_ms);
+            break;
+        }
+    }
+    let ok_at_ms = ok_after_ms.expect("never rejoined");
+    let last_minority_ms = net.nodes[0].cluster.among_minority_since_ms;
+    assert!(last_minority_ms >= minority_until_ms);
+    assert!(
+        ok_at_ms - last_minority_ms >= node_timeout_ms,
+        "ok at {ok_at_ms}, minority until {last_minority_ms}"
+    );
+}
