@@ -9,8 +9,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clusterlab_core::config::{overrides_to_lines, ConfigError};
 use clusterlab_core::Config;
 use clusterlab_net::disk::FileDisk;
+use clusterlab_net::resp::split_args;
 use clusterlab_net::server::{Exit, Server};
 
 use crate::logging;
@@ -25,8 +27,13 @@ pub fn run(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = logging::init(&config.logfile, &config.loglevel) {
-        eprintln!("Can't open the log file: {}", os_error_text(&e));
+    let logfile = in_dir(&config.dir, &config.logfile);
+    if let Err(e) = logging::init(&logfile, &config.loglevel) {
+        // Redis checks the log file after the last config line, so the block has no line.
+        eprintln!(
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nCan't open the log file: {}",
+            os_error_text(&e)
+        );
         return ExitCode::FAILURE;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -39,7 +46,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let pidfile = PidFile::create(&config.pidfile);
+    let pidfile = PidFile::create(&in_dir(&config.dir, &config.pidfile));
     let exit = runtime.block_on(serve(config));
     match exit {
         Ok(Exit::Shutdown) => {
@@ -71,9 +78,50 @@ fn load_config(args: &[String]) -> Result<Config, String> {
         }
         _ => (String::new(), args),
     };
-    let mut config = Config::parse(&text, overrides).map_err(|e| e.to_string())?;
+    let parsed = Config::parse(&text, overrides);
+    // Whichever error Redis would meet first, reading line by line.
+    let mut config = match (parsed, first_unusable_dir(&text, overrides)) {
+        (Err(e), Some(dir_error)) if dir_error.line_number < e.line_number => {
+            return Err(dir_error.to_string())
+        }
+        (Err(e), _) => return Err(e.to_string()),
+        (Ok(_), Some(dir_error)) => return Err(dir_error.to_string()),
+        (Ok(config), None) => config,
+    };
     config.process_id = std::process::id();
     Ok(config)
+}
+
+/// The first `dir` line naming something that is not a usable directory, as the config error
+/// Redis gives for it (`Not a directory`, `No such file or directory`).
+///
+/// redis-server applies `dir` by changing into it while it reads the file, so a bad one stops
+/// the start before any file is touched. The node itself never changes directory (it joins
+/// paths with `dir`, which the simulator needs), so the check is made here, on the same
+/// numbered lines [`Config::parse`] reads: the file, a newline, then the options.
+fn first_unusable_dir(text: &str, overrides: &[String]) -> Option<ConfigError> {
+    let all = format!("{text}\n{}", overrides_to_lines(overrides));
+    all.split('\n').enumerate().find_map(|(index, raw)| {
+        let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        let words = split_args(line.as_bytes())?;
+        let [name, path] = &words[..] else {
+            return None;
+        };
+        if !name.eq_ignore_ascii_case(b"dir") || line.starts_with('#') {
+            return None;
+        }
+        let path = String::from_utf8_lossy(path).into_owned();
+        let reason = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => return None,
+            Ok(_) => "Not a directory".to_string(),
+            Err(e) => os_error_text(&e),
+        };
+        Some(ConfigError {
+            line_number: index + 1,
+            line: line.to_string(),
+            reason,
+        })
+    })
 }
 
 async fn serve(config: Config) -> std::io::Result<Exit> {
@@ -149,6 +197,18 @@ fn install_abort_on_panic() {
     }));
 }
 
+/// Where a file named in redis.conf lives: redis-server runs inside `dir`, so a relative
+/// `logfile` or `pidfile` is relative to it. Empty stays empty (stdout, no pidfile).
+fn in_dir(dir: &str, file: &str) -> String {
+    if file.is_empty() || std::path::Path::new(file).is_absolute() {
+        return file.to_string();
+    }
+    std::path::Path::new(dir)
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// `No such file or directory` rather than `No such file or directory (os error 2)`.
 fn os_error_text(e: &std::io::Error) -> String {
     let text = e.to_string();
@@ -205,12 +265,76 @@ mod tests {
     }
 
     #[test]
+    fn relative_log_and_pid_files_live_in_dir() {
+        assert_eq!(in_dir("/var/lib/n1", "node.log"), "/var/lib/n1/node.log");
+        assert_eq!(in_dir("/var/lib/n1", "/var/log/n1.log"), "/var/log/n1.log");
+        assert_eq!(in_dir("/var/lib/n1", ""), "");
+        assert_eq!(in_dir("./", "redis.pid"), "./redis.pid");
+    }
+
+    #[test]
     fn a_missing_file_is_reported_as_redis_does() {
         let err = load_config(&words(&["/nonexistent/redis.conf"])).unwrap_err();
         assert_eq!(
             err,
             "Fatal error, can't open config file '/nonexistent/redis.conf': No such file or directory"
         );
+    }
+
+    #[test]
+    fn a_dir_that_is_not_a_directory_is_a_config_error_at_its_line() {
+        let scratch = std::env::temp_dir().join(format!("node-cmd-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).unwrap();
+        let file = scratch.join("regular");
+        std::fs::write(&file, b"").unwrap();
+        let under_file = file.join("sub");
+        let text = format!("port 7001\n# dir /nowhere\ndir {}\n", under_file.display());
+        let err = first_unusable_dir(&text, &[]).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n\
+                 Reading the configuration file, at line 3\n\
+                 >>> 'dir {}'\nNot a directory",
+                under_file.display()
+            )
+        );
+        // A regular file itself, and a path that does not exist, given as options.
+        let err =
+            first_unusable_dir("port 7001\n", &words(&["--dir", &file.to_string_lossy()])).unwrap();
+        assert_eq!(err.line_number, 3);
+        assert_eq!(err.line, format!("dir \"{}\"", file.display()));
+        assert_eq!(err.reason, "Not a directory");
+        let missing = scratch.join("missing");
+        let args = words(&["--port", "7001", "--dir", &missing.to_string_lossy()]);
+        let err = load_config(&args).unwrap_err();
+        assert!(
+            err.ends_with(&format!(
+                "at line 3\n>>> 'dir \"{}\"'\nNo such file or directory",
+                missing.display()
+            )),
+            "{err}"
+        );
+        // A usable directory passes.
+        let good = words(&["--dir", &scratch.to_string_lossy()]);
+        assert!(load_config(&good).is_ok());
+        // Of a bad directive and a bad dir, the earlier line is reported.
+        let conf = scratch.join("redis.conf");
+        let conf_arg = vec![conf.to_string_lossy().into_owned()];
+        std::fs::write(&conf, format!("foo 1\ndir {}\n", file.display())).unwrap();
+        assert!(load_config(&conf_arg)
+            .unwrap_err()
+            .ends_with("at line 1\n>>> 'foo 1'\nBad directive or wrong number of arguments"));
+        std::fs::write(&conf, format!("dir {}\nfoo 1\n", file.display())).unwrap();
+        let err = load_config(&conf_arg).unwrap_err();
+        assert!(
+            err.ends_with(&format!(
+                "at line 1\n>>> 'dir {}'\nNot a directory",
+                file.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&scratch).unwrap();
     }
 
     #[test]

@@ -862,7 +862,7 @@ fn parse_save_pairs(args: &[String]) -> Result<Vec<(i64, i64)>, String> {
 /// Turns command-line words into config lines the way `redis-server` does: `--name` starts a
 /// line, other words are appended quoted. A bare `--save` gets an explicit `""` so that
 /// `--save --port 1` disables snapshots instead of swallowing `--port`.
-fn overrides_to_lines(words: &[String]) -> String {
+pub fn overrides_to_lines(words: &[String]) -> String {
     let mut out = String::new();
     // False right after a bare option name: the next word is its value even if it starts
     // with `--`.

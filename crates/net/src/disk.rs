@@ -206,6 +206,12 @@ impl MemDisk {
         }
     }
 
+    /// A replaced disk: every file is gone (locks stay with whoever holds them). The simulator
+    /// uses it to bring a node back as a brand-new node.
+    pub fn wipe(&self) {
+        self.state().files.clear();
+    }
+
     /// Paths of the files that exist now, for inspection and traces.
     pub fn paths(&self) -> Vec<PathBuf> {
         self.state().files.keys().cloned().collect()
@@ -337,6 +343,16 @@ mod tests {
         assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"set1".to_vec()));
         assert_eq!(disk.read(&p("never-synced")).unwrap(), None);
         assert_eq!(disk.paths(), vec![p("aof"), p("nodes.conf")]);
+    }
+
+    #[test]
+    fn mem_disk_wipe_removes_every_file() {
+        let disk = MemDisk::new();
+        disk.write_atomic(&p("nodes.conf"), b"v1", true).unwrap();
+        disk.append(&p("aof"), b"set1").unwrap();
+        disk.wipe();
+        assert!(disk.paths().is_empty());
+        assert_eq!(disk.read(&p("nodes.conf")).unwrap(), None);
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Server {
         } else {
             None
         };
-        let client_listeners = bind_listeners(&config.bind, config.port, "tcp").await?;
+        let client_listeners = bind_listeners(&config.bind, config.port, "TCP").await?;
         let bus_listeners = if config.cluster_enabled {
             bind_listeners(&config.bind, config.bus_port(), "cluster").await?
         } else {
@@ -269,11 +269,13 @@ fn lock_config_file(disk: &dyn Disk, path: &Path, config: &Config) -> io::Result
                 ),
             )
         } else {
+            // Redis names the file as configured (it runs inside `dir`).
             io::Error::new(
                 e.kind(),
                 format!(
-                    "Can't open {} in order to acquire a lock: {e}",
-                    path.display()
+                    "Can't open {} in order to acquire a lock: {}",
+                    config.cluster_config_file,
+                    os_error_text(&e)
                 ),
             )
         }
@@ -311,19 +313,44 @@ fn listen_ips(bind: &[String]) -> Vec<(IpAddr, bool)> {
     ips
 }
 
+/// How Redis names a listening address in its errors: the `bind` entry as written, without
+/// the optional mark (`*`, `127.0.0.1`).
+fn bind_label(bind: &[String], ip: IpAddr) -> String {
+    bind.iter()
+        .map(|entry| entry.strip_prefix('-').unwrap_or(entry))
+        .find(|text| match *text {
+            "*" => ip.is_unspecified(),
+            _ => text.parse::<IpAddr>() == Ok(ip),
+        })
+        .map_or_else(|| ip.to_string(), str::to_string)
+}
+
+/// `Address already in use` rather than `Address already in use (os error 98)`: Redis prints
+/// the bare `strerror` text and log readers match on it.
+fn os_error_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
 /// Binds `port` on every `bind` address; `what` names the listener in errors as Redis does
-/// (`tcp`, `cluster`).
+/// (`TCP`, `cluster`).
 async fn bind_listeners(bind: &[String], port: u16, what: &str) -> io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for (ip, optional) in listen_ips(bind) {
         match TcpListener::bind(SocketAddr::new(ip, port)).await {
             Ok(listener) => listeners.push(listener),
-            Err(e) if optional => {
+            // As in Redis, an optional address may be missing, not taken by someone else.
+            Err(e) if optional && e.kind() != io::ErrorKind::AddrInUse => {
                 tracing::debug!("Skipping optional bind address {ip}:{port}: {e}")
             }
             Err(e) => {
                 tracing::warn!(
-                    "Warning: Could not create server TCP listening socket {ip}:{port}: bind: {e}"
+                    "Warning: Could not create server TCP listening socket {}:{port}: bind: {}",
+                    bind_label(bind, ip),
+                    os_error_text(&e)
                 );
                 return Err(io::Error::new(
                     e.kind(),
@@ -1044,6 +1071,78 @@ mod tests {
 
     fn words(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn listen_errors_name_the_address_as_configured() {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(bind_label(&words(&["*", "-::*"]), any), "*");
+        assert_eq!(bind_label(&words(&["0.0.0.0"]), any), "0.0.0.0");
+        assert_eq!(bind_label(&words(&["-127.0.0.1"]), lo), "127.0.0.1");
+        // The default when nothing usable was configured.
+        assert_eq!(bind_label(&words(&["::1"]), any), "0.0.0.0");
+        let in_use = io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(os_error_text(&in_use), "Address already in use");
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_reported_as_redis_does() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = bind_listeners(&words(&["127.0.0.1"]), port, "TCP")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("Failed listening on port {port} (TCP), aborting.")
+        );
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // Optional addresses may be absent, but one taken by someone else is still fatal.
+        let err = bind_listeners(&words(&["-127.0.0.1"]), port, "cluster")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("Failed listening on port {port} (cluster), aborting.")
+        );
+    }
+
+    #[test]
+    fn an_unopenable_config_file_is_named_as_configured() {
+        struct Refusing;
+        impl Disk for Refusing {
+            fn write_atomic(&self, _: &Path, _: &[u8], _: bool) -> io::Result<()> {
+                unreachable!()
+            }
+            fn read(&self, _: &Path) -> io::Result<Option<Vec<u8>>> {
+                unreachable!()
+            }
+            fn append(&self, _: &Path, _: &[u8]) -> io::Result<()> {
+                unreachable!()
+            }
+            fn sync(&self, _: &Path) -> io::Result<()> {
+                unreachable!()
+            }
+            fn truncate(&self, _: &Path, _: u64) -> io::Result<()> {
+                unreachable!()
+            }
+            fn lock(&self, _: &Path) -> io::Result<DiskLock> {
+                Err(io::Error::from_raw_os_error(libc::ENOENT))
+            }
+        }
+        let config = Config {
+            cluster_config_file: "nodes-7001.conf".into(),
+            ..Config::default()
+        };
+        let path = Path::new("/somewhere/nodes-7001.conf");
+        let err = lock_config_file(&Refusing, path, &config).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Can't open nodes-7001.conf in order to acquire a lock: No such file or directory"
+        );
     }
 
     #[test]
