@@ -237,7 +237,10 @@ fn crashed_master_is_failed_then_rejoins_at_the_tutorial_timeout() {
 /// Node timeout of the single nodes below (they never fail over anything).
 const SINGLE_NT_MS: u64 = 2000;
 const AOF_CONF: &str = "appendonly yes\nappendfsync always";
-const INCR: &str = "appendonlydir/appendonly.aof.1.incr.aof";
+/// The incr AOF file of the node on `port` (test nodes each get `appendonlydir-<port>`).
+fn incr_file(port: u16) -> String {
+    format!("appendonlydir-{port}/appendonly.aof.1.incr.aof")
+}
 /// The torn command appended to an AOF: `SET key3 abc` cut inside its last argument.
 const TORN_TAIL: &[u8] = b"*3\r\n$3\r\nSET\r\n$4\r\nkey3\r\n$3\r\nab";
 
@@ -324,7 +327,7 @@ fn failed_start(dir: &Path, port: u16, extra: &str) -> (Output, String) {
 /// A stopped node's files, checked to be there so "unchanged" means something.
 fn node_data_files(dir: &Path, port: u16) -> BTreeMap<PathBuf, Vec<u8>> {
     let files = data_files(dir);
-    for name in [format!("nodes-{port}.conf"), INCR.to_string()] {
+    for name in [format!("nodes-{port}.conf"), incr_file(port)] {
         let path = dir.join(&name);
         assert!(
             files.get(&path).is_some_and(|bytes| !bytes.is_empty()),
@@ -374,7 +377,7 @@ fn a_garbage_line_in_nodes_conf_stops_the_start() {
 #[test]
 fn a_torn_aof_tail_is_cut_when_aof_load_truncated_is_yes() {
     let (dir, port) = stopped_node_with_data("aof-truncated-yes");
-    let incr = dir.join(INCR);
+    let incr = dir.join(&incr_file(port));
     let whole = std::fs::read(&incr).unwrap();
     let mut torn = whole.clone();
     torn.extend_from_slice(TORN_TAIL);
@@ -410,7 +413,7 @@ fn a_torn_aof_tail_is_cut_when_aof_load_truncated_is_yes() {
 #[test]
 fn a_torn_aof_tail_stops_the_start_when_aof_load_truncated_is_no() {
     let (dir, port) = stopped_node_with_data("aof-truncated-no");
-    let incr = dir.join(INCR);
+    let incr = dir.join(&incr_file(port));
     let mut torn = std::fs::read(&incr).unwrap();
     torn.extend_from_slice(TORN_TAIL);
     std::fs::write(&incr, &torn).unwrap();
@@ -428,7 +431,7 @@ fn a_torn_aof_tail_stops_the_start_when_aof_load_truncated_is_no() {
 #[test]
 fn garbage_inside_the_aof_stops_the_start_even_with_aof_load_truncated() {
     let (dir, port) = stopped_node_with_data("aof-garbage");
-    let incr = dir.join(INCR);
+    let incr = dir.join(&incr_file(port));
     let whole = std::fs::read(&incr).unwrap();
     // After the leading SELECT, before the SET: whole commands follow the damage.
     let select = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
@@ -513,7 +516,7 @@ fn a_dir_where_no_file_can_be_created_stops_the_start() {
     );
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.trim_end().ends_with(&format!(" # {message}")), "{log}");
-    assert!(!Path::new("/proc/appendonlydir").exists());
+    assert!(!Path::new(&format!("/proc/appendonlydir-{port}")).exists());
 }
 
 #[test]

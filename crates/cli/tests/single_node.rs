@@ -217,6 +217,34 @@ fn a_second_node_on_the_same_nodes_conf_is_refused() {
     );
 }
 
+#[test]
+fn a_second_node_on_the_same_aof_directory_is_refused() {
+    let dir = TestDir::new("aoflock");
+    let ports = free_ports(2);
+    let shared = "appendonly yes\nappenddirname appendonlydir";
+    let _first = NodeProcess::start(&dir.path, ports[0], NODE_TIMEOUT_MS, shared);
+    let conf = dir.join("second.conf");
+    // A later directive wins, as in redis.conf: both nodes now name the same AOF directory.
+    let text = node_conf(&dir.path, ports[1], NODE_TIMEOUT_MS, shared);
+    std::fs::write(&conf, text).unwrap();
+    let before = std::fs::read(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    let output = run_bounded(
+        Command::new(BIN).arg("node").arg(&conf),
+        Duration::from_secs(10),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "Sorry, the append only file directory {}/appendonlydir is already used by another \
+             node. Please give every node its own dir or appenddirname.\n",
+            dir.path.display()
+        )
+    );
+    let after = std::fs::read(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(before, after, "the first node's AOF is untouched");
+}
+
 /// Sends one command as a RESP array and returns the raw reply.
 fn command(port: u16, args: &[&str]) -> String {
     let mut request = format!("*{}\r\n", args.len());

@@ -63,6 +63,7 @@ pub struct Server {
     bus_listeners: Vec<TcpListener>,
     exit_rx: mpsc::UnboundedReceiver<io::Result<Exit>>,
     _config_lock: Option<DiskLock>,
+    _aof_lock: Option<DiskLock>,
 }
 
 /// Asks a running [`Server`] to stop as for `SHUTDOWN` (the binary's SIGTERM handler uses it).
@@ -98,7 +99,7 @@ impl Server {
         };
         let clock = Clock::start();
         let mut node = create_node(&*disk, &paths.nodes_conf, config, clock.now(), seed)?;
-        let aof = open_aof(&disk, &mut node, &clock)?;
+        let (aof, aof_lock) = open_aof(&disk, &mut node, &clock)?;
         let (exit_tx, exit_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: Arc::new(Mutex::new(node)),
@@ -123,6 +124,7 @@ impl Server {
             bus_listeners,
             exit_rx,
             _config_lock: config_lock,
+            _aof_lock: aof_lock,
         })
     }
 
@@ -152,6 +154,7 @@ impl Server {
             bus_listeners,
             mut exit_rx,
             _config_lock,
+            _aof_lock,
         } = self;
         tracing::info!("Ready to accept connections");
         let mut tasks: Vec<AbortOnDrop> = Vec::new();
@@ -231,12 +234,18 @@ fn create_node(
     }
 }
 
-/// With `appendonly yes`: replays the AOF into the node, then opens it for appending.
-fn open_aof(disk: &Arc<dyn Disk>, node: &mut Node, clock: &Clock) -> io::Result<Option<Aof>> {
+/// With `appendonly yes`: locks the AOF directory, replays the AOF into the node, then opens
+/// it for appending.
+fn open_aof(
+    disk: &Arc<dyn Disk>,
+    node: &mut Node,
+    clock: &Clock,
+) -> io::Result<(Option<Aof>, Option<DiskLock>)> {
     let config = node.config().clone();
     if !config.appendonly {
-        return Ok(None);
+        return Ok((None, None));
     }
+    let lock = lock_aof_dir(&**disk, &config)?;
     let fatal = |e: aof::AofError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
     let started = tokio::time::Instant::now();
     let report = aof::load(&**disk, &config, node, clock.now()).map_err(fatal)?;
@@ -253,7 +262,34 @@ fn open_aof(disk: &Arc<dyn Disk>, node: &mut Node, clock: &Clock) -> io::Result<
     for line in aof.startup_log() {
         tracing::info!("{line}");
     }
-    Ok(Some(aof))
+    Ok((Some(aof), Some(lock)))
+}
+
+/// Two nodes appending to one AOF would each replay the other's writes on restart. Redis does
+/// not guard against it (nodes started in one directory share `appendonlydir`); we refuse.
+fn lock_aof_dir(disk: &dyn Disk, config: &Config) -> io::Result<DiskLock> {
+    disk.lock(&aof::manifest_path(config)).map_err(|e| {
+        let dir = aof::aof_dir(config);
+        if e.kind() == io::ErrorKind::WouldBlock {
+            io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "Sorry, the append only file directory {} is already used by another node. \
+                     Please give every node its own dir or appenddirname.",
+                    dir.display()
+                ),
+            )
+        } else {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "Can't open the append only file directory {}: {}",
+                    dir.display(),
+                    os_error_text(&e)
+                ),
+            )
+        }
+    })
 }
 
 fn lock_config_file(disk: &dyn Disk, path: &Path, config: &Config) -> io::Result<DiskLock> {

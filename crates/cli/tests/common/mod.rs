@@ -91,6 +91,7 @@ pub fn node_conf(dir: &Path, port: u16, node_timeout_ms: u64, extra: &str) -> St
          logfile \"{dir}/node-{port}.log\"\n\
          pidfile \"{dir}/node-{port}.pid\"\n\
          save \"\"\n\
+         appenddirname appendonlydir-{port}\n\
          {extra}\n",
         dir = dir.display()
     )
