@@ -80,6 +80,10 @@ pub enum Effect {
         level: LogLevel,
         text: String,
     },
+    /// `MIGRATE`: send the job's requests to its target, then call
+    /// [`Node::migrate_finished`]; its reply replaces the one the MIGRATE command returned.
+    /// Later commands of the same client wait for it.
+    Migrate(crate::cmd::migrate::MigrateJob),
     /// `DEBUG SEGFAULT`: stop at once, flushing nothing.
     Crash,
     /// `SHUTDOWN`: flush, fsync and exit.
@@ -237,7 +241,7 @@ impl Node {
         });
     }
 
-    fn set_time(&mut self, now: Time) {
+    pub(crate) fn set_time(&mut self, now: Time) {
         // Monotonic time never goes back; a driver that violates this is buggy.
         debug_assert!(now.mono_ms >= self.now.mono_ms, "time went backwards");
         self.now = now;

@@ -30,7 +30,8 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::aof::{self, Aof};
 use crate::disk::{Disk, DiskLock, FileDisk};
-use crate::{bus_codec, resp};
+use crate::{bus_codec, client, resp};
+use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
 
 /// How often the node's cron runs, as in Redis (`hz 10`).
 const TICK_INTERVAL_MS: u64 = 100;
@@ -527,6 +528,15 @@ impl Shared {
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
                 Effect::Shutdown => self.shutdown(),
                 Effect::Sleep { ms } => self.pause(ms),
+                // Only a client's own command yields one, and `run_requests` takes it out
+                // first; a second MIGRATE queued in one MULTI is not supported.
+                Effect::Migrate(job) => {
+                    tracing::warn!(
+                        "Dropped a MIGRATE to {}:{} inside MULTI",
+                        job.host,
+                        job.port
+                    )
+                }
             }
         }
         !self.stopped()
@@ -751,7 +761,7 @@ fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// What to do with a connection after a batch of requests.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Step {
     /// Write the replies and keep reading.
     Continue,
@@ -759,6 +769,44 @@ enum Step {
     Close,
     /// The node stopped: close without writing anything.
     Stop,
+    /// A MIGRATE must talk to its target before this client's next reply.
+    Migrate(MigrateJob),
+}
+
+/// Pulls the MIGRATE job (at most one per command) out of a command's effects.
+fn take_migrate(effects: &mut Vec<Effect>) -> Option<MigrateJob> {
+    let at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Migrate(_)))?;
+    match effects.remove(at) {
+        Effect::Migrate(job) => Some(job),
+        _ => unreachable!("position checked the variant"),
+    }
+}
+
+/// Sends a MIGRATE job's requests to its target over a fresh connection, within its timeout.
+async fn migrate_to_target(job: &MigrateJob) -> MigrateOutcome {
+    let timeout = Duration::from_millis(job.timeout_ms);
+    let addr = format!("{}:{}", job.host, job.port);
+    let connected = tokio::time::timeout(timeout, client::Connection::connect(&addr)).await;
+    let Ok(Ok(mut conn)) = connected else {
+        return MigrateOutcome::ConnectFailed;
+    };
+    for request in &job.requests {
+        let args: Vec<&[u8]> = request.iter().map(|a| a.as_ref()).collect();
+        match tokio::time::timeout(timeout, conn.send(&args)).await {
+            Ok(Ok(())) => {}
+            _ => return MigrateOutcome::WriteFailed,
+        }
+    }
+    let mut replies = Vec::with_capacity(job.requests.len());
+    for _ in &job.requests {
+        match tokio::time::timeout(timeout, conn.read_reply()).await {
+            Ok(Ok(reply)) => replies.push(reply),
+            _ => return MigrateOutcome::ReadFailed,
+        }
+    }
+    MigrateOutcome::Replies(replies)
 }
 
 async fn serve_client(
@@ -775,6 +823,15 @@ async fn serve_client(
         let step = shared.run_requests(client, &closing, &mut input, &mut output);
         if step == Step::Stop {
             return;
+        }
+        if let Step::Migrate(job) = step {
+            // Replies so far go out first; the rest of the input waits for this one.
+            if write_and_flush(&mut writer, &output).await.is_err() {
+                break;
+            }
+            output.clear();
+            shared.run_migrate(job, &mut output).await;
+            continue;
         }
         // A DEBUG SLEEP sent in this batch holds its own reply back too.
         shared.wait_while_paused().await;
@@ -820,45 +877,54 @@ impl Shared {
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Step {
-        let mut requests = Vec::new();
-        let mut protocol_error = None;
+        // Parsed one at a time so that requests after a MIGRATE stay in `input` until its
+        // reply is known.
+        let mut node: Option<MutexGuard<'_, Node>> = None;
         loop {
-            match resp::parse_request(input) {
-                Ok(Some(args)) if args.is_empty() => {}
-                Ok(Some(args)) => requests.push(args),
-                Ok(None) => break,
+            let args = match resp::parse_request(input) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => args,
+                Ok(None) => return Step::Continue,
                 Err(e) => {
-                    protocol_error = Some(e);
-                    break;
+                    tracing::debug!("Protocol error from client {client}: {e}");
+                    output.extend_from_slice(b"-");
+                    output.extend_from_slice(e.to_string().as_bytes());
+                    output.extend_from_slice(b"\r\n");
+                    return Step::Close;
                 }
-            }
-        }
-        if !requests.is_empty() {
-            let mut node = self.lock_node();
+            };
+            let node = node.get_or_insert_with(|| self.lock_node());
             if self.stopped() {
                 return Step::Stop;
             }
-            for args in &requests {
-                let reply = node.command(self.clock.now(), client, args);
-                let effects = node.take_effects();
-                if !self.perform(&mut node, effects) {
-                    return Step::Stop;
-                }
-                resp::encode_reply(&reply, node.client_protocol(client), output);
-                if closing.is_requested() {
-                    return Step::Close;
-                }
+            let reply = node.command(self.clock.now(), client, &args);
+            let mut effects = node.take_effects();
+            let migrate = take_migrate(&mut effects);
+            if !self.perform(node, effects) {
+                return Step::Stop;
+            }
+            if let Some(job) = migrate {
+                return Step::Migrate(job);
+            }
+            resp::encode_reply(&reply, node.client_protocol(client), output);
+            if closing.is_requested() {
+                return Step::Close;
             }
         }
-        match protocol_error {
-            Some(e) => {
-                tracing::debug!("Protocol error from client {client}: {e}");
-                output.extend_from_slice(b"-");
-                output.extend_from_slice(e.to_string().as_bytes());
-                output.extend_from_slice(b"\r\n");
-                Step::Close
-            }
-            None => Step::Continue,
+    }
+
+    /// Talks to the MIGRATE target without holding the node, then lets the node finish.
+    async fn run_migrate(self: &Arc<Self>, job: MigrateJob, output: &mut BytesMut) {
+        let outcome = migrate_to_target(&job).await;
+        let mut node = self.lock_node();
+        if self.stopped() {
+            return;
+        }
+        let client = job.client;
+        let reply = node.migrate_finished(self.clock.now(), job, outcome);
+        let effects = node.take_effects();
+        if self.perform(&mut node, effects) {
+            resp::encode_reply(&reply, node.client_protocol(client), output);
         }
     }
 

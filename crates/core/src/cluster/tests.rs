@@ -786,3 +786,33 @@ fn a_master_back_from_the_minority_waits_the_rejoin_delay() {
         "ok at {ok_at_ms}, minority until {last_minority_ms}"
     );
 }
+
+#[test]
+fn cluster_reset_forgets_everything_and_hard_takes_a_new_identity() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    assert_eq!(net.cmd(0, &["SET", "key2", "v"]), Reply::ok());
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "RESET"]),
+        Reply::err("CLUSTER RESET can't be called with master nodes containing keys")
+    );
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "RESET", "NOW"]),
+        Reply::syntax_error()
+    );
+    assert_eq!(net.cmd(0, &["DEL", "key2"]), Reply::Integer(1));
+    let id = net.nodes[0].myself();
+    assert_eq!(net.cmd(0, &["CLUSTER", "RESET", "SOFT"]), Reply::ok());
+    assert_eq!(net.nodes[0].myself(), id, "soft keeps the ID");
+    assert_eq!(net.info_field(0, "cluster_known_nodes"), "1");
+    assert_eq!(net.info_field(0, "cluster_slots_assigned"), "0");
+    assert_eq!(
+        net.info_field(0, "cluster_current_epoch"),
+        "3",
+        "soft keeps epochs"
+    );
+    assert_eq!(net.cmd(0, &["CLUSTER", "RESET", "HARD"]), Reply::ok());
+    assert_ne!(net.nodes[0].myself(), id);
+    assert_eq!(net.info_field(0, "cluster_current_epoch"), "0");
+    assert_eq!(net.info_field(0, "cluster_my_epoch"), "0");
+}

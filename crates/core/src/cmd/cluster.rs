@@ -92,6 +92,7 @@ const SUBCOMMANDS: &[(&str, i32, SubHandler)] = &[
     ("nodes", 2, nodes),
     ("replicas", 3, replicas),
     ("replicate", 3, replicate),
+    ("reset", -2, reset),
     ("saveconfig", 2, saveconfig),
     ("set-config-epoch", 3, set_config_epoch),
     ("setslot", -4, setslot),
@@ -640,6 +641,66 @@ fn replicate(node: &mut Node, args: &[Bytes]) -> Reply {
         return Reply::err("To set a master the node must be empty and without assigned slots.");
     }
     node.become_replica_of(id);
+    Reply::ok()
+}
+
+/// `CLUSTER RESET [SOFT|HARD]`: back to a lone empty master (HARD: new ID, epochs zeroed).
+fn reset(node: &mut Node, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return bad_subcommand_arity(args);
+    }
+    let hard = match args.get(2) {
+        None => false,
+        Some(a) if is(a, "soft") => false,
+        Some(a) if is(a, "hard") => true,
+        Some(_) => return Reply::syntax_error(),
+    };
+    let me = node.cluster.me();
+    if me.is_master() && !node.db.is_empty() {
+        return Reply::err("CLUSTER RESET can't be called with master nodes containing keys");
+    }
+    if me.is_replica() {
+        node.db.clear();
+        let me = node.cluster.me_mut();
+        me.flags = (me.flags & !flags::SLAVE) | flags::MASTER;
+        me.master = None;
+    }
+    node.cluster.migrating.clear();
+    node.cluster.importing.clear();
+    for slot in 0..SLOT_COUNT as u16 {
+        if node.cluster.slot_owner(slot).is_some() {
+            node.cluster.assign_slot(slot, None);
+        }
+    }
+    let others: Vec<NodeId> = node
+        .cluster
+        .nodes
+        .keys()
+        .copied()
+        .filter(|id| *id != node.cluster.myself)
+        .collect();
+    for id in others {
+        node.delete_node(id);
+    }
+    if hard {
+        node.cluster.current_epoch = 0;
+        node.cluster.last_vote_epoch = 0;
+        let new_id = NodeId::random(&mut node.rng);
+        let mut me = node
+            .cluster
+            .nodes
+            .remove(&node.cluster.myself)
+            .expect("myself");
+        me.config_epoch = 0;
+        me.id = new_id;
+        node.cluster.nodes.insert(new_id, me);
+        node.cluster.myself = new_id;
+        node.log(
+            LogLevel::Notice,
+            format!("Node hard reset, now I'm {new_id}"),
+        );
+    }
+    node.cluster.request_save(true);
     Reply::ok()
 }
 

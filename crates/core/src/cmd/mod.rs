@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod keys;
+pub mod migrate;
 pub mod propagate;
 pub mod server;
 pub mod strings;
@@ -62,6 +63,9 @@ impl CommandSpec {
 
     /// The key arguments, from the spec's first/last/step positions.
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+        if self.name == "migrate" {
+            return migrate_keys(args);
+        }
         if self.first_key <= 0 {
             return Vec::new();
         }
@@ -82,6 +86,17 @@ impl CommandSpec {
     }
 }
 
+/// MIGRATE's keys move: the key argument, or everything after `KEYS` when it is empty.
+fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
+    match args.get(3) {
+        Some(key) if !key.is_empty() => vec![key],
+        _ => match args.iter().skip(6).position(|a| is(a, "keys")) {
+            Some(at) => args[6 + at + 1..].iter().collect(),
+            None => Vec::new(),
+        },
+    }
+}
+
 /// Every command we know, across all families.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [
@@ -91,6 +106,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         connection::COMMANDS,
         cluster::COMMANDS,
         dump::COMMANDS,
+        migrate::COMMANDS,
     ]
     .into_iter()
     .flatten()

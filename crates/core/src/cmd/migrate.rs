@@ -1,0 +1,339 @@
+//! MIGRATE: moving keys to another node with `RESTORE-ASKING`, as resharding does.
+//!
+//! The core cannot talk to the target itself, so the handler checks the arguments, serializes
+//! the keys and hands the driver an [`Effect::Migrate`] job; the driver sends the commands to the
+//! target and calls [`Node::migrate_finished`] with what came back, which deletes the moved keys
+//! (unless COPY) and gives the reply for the client.
+
+use bytes::Bytes;
+
+use super::dump::dump_payload;
+use super::keys::{lookup_read, propagate};
+use super::{is, parse_i64, CommandSpec};
+use crate::node::{ClientId, Effect, Node, Time};
+use crate::reply::Reply;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
+    name: "migrate",
+    arity: -6,
+    flags: &["write"],
+    first_key: 3,
+    last_key: 3,
+    key_step: 1,
+    acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+    group: "generic",
+    summary: "Atomically transfer a key from a Redis instance to another one.",
+    since: "2.6.0",
+    handler: migrate,
+}];
+
+/// What the driver must do for one MIGRATE, and what it hands back to `migrate_finished`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MigrateJob {
+    pub client: ClientId,
+    pub host: String,
+    pub port: u16,
+    pub timeout_ms: u64,
+    /// Commands to send in order (one `RESTORE-ASKING` per key), each expecting one reply.
+    pub requests: Vec<Vec<Bytes>>,
+    /// The key each request moves.
+    pub keys: Vec<Bytes>,
+    pub copy: bool,
+}
+
+/// How talking to the target went.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MigrateOutcome {
+    /// One reply per request, in order.
+    Replies(Vec<Reply>),
+    ConnectFailed,
+    WriteFailed,
+    ReadFailed,
+}
+
+struct MigrateArgs {
+    copy: bool,
+    replace: bool,
+    keys: Vec<Bytes>,
+}
+
+fn parse_options(args: &[Bytes]) -> Result<MigrateArgs, Reply> {
+    let mut parsed = MigrateArgs {
+        copy: false,
+        replace: false,
+        keys: Vec::new(),
+    };
+    let mut i = 6;
+    let mut keys_option = false;
+    while i < args.len() {
+        let arg = &args[i];
+        if is(arg, "copy") {
+            parsed.copy = true;
+        } else if is(arg, "replace") {
+            parsed.replace = true;
+        } else if is(arg, "auth") && i + 1 < args.len() {
+            i += 1;
+        } else if is(arg, "auth2") && i + 2 < args.len() {
+            i += 2;
+        } else if is(arg, "keys") {
+            if !args[3].is_empty() {
+                return Err(Reply::err(
+                    "When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                ));
+            }
+            parsed.keys = args[i + 1..].to_vec();
+            keys_option = true;
+            break;
+        } else {
+            return Err(Reply::syntax_error());
+        }
+        i += 1;
+    }
+    if !keys_option {
+        parsed.keys = vec![args[3].clone()];
+    }
+    Ok(parsed)
+}
+
+fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    let options = match parse_options(args) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let (Some(port), Some(_db), Some(timeout)) = (
+        parse_i64(&args[2]),
+        parse_i64(&args[4]),
+        parse_i64(&args[5]),
+    ) else {
+        return Reply::not_integer();
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return Reply::err("Invalid TCP port specified");
+    };
+    let timeout_ms = if timeout <= 0 { 1000 } else { timeout as u64 };
+    let now_ms = node.now.unix_ms;
+    let mut requests = Vec::new();
+    let mut keys = Vec::new();
+    for key in &options.keys {
+        let Some(entry) = lookup_read(node, key) else {
+            continue;
+        };
+        let ttl_ms = entry
+            .expires_at_ms
+            .map_or(0, |at| at.saturating_sub(now_ms).max(1));
+        let mut request = vec![
+            Bytes::from_static(b"RESTORE-ASKING"),
+            key.clone(),
+            Bytes::from(ttl_ms.to_string()),
+            dump_payload(&entry.value),
+        ];
+        if options.replace {
+            request.push(Bytes::from_static(b"REPLACE"));
+        }
+        requests.push(request);
+        keys.push(key.clone());
+    }
+    if keys.is_empty() {
+        return Reply::simple("NOKEY");
+    }
+    node.effects.push(Effect::Migrate(MigrateJob {
+        client,
+        host: String::from_utf8_lossy(&args[1]).into_owned(),
+        port,
+        timeout_ms,
+        requests,
+        keys,
+        copy: options.copy,
+    }));
+    // The driver replaces this with what `migrate_finished` returns.
+    Reply::Nil
+}
+
+impl Node {
+    /// Completes a MIGRATE: deletes what the target accepted (unless COPY) and returns the
+    /// reply for the client that sent it.
+    pub fn migrate_finished(
+        &mut self,
+        now: Time,
+        job: MigrateJob,
+        outcome: MigrateOutcome,
+    ) -> Reply {
+        self.set_time(now);
+        let replies = match outcome {
+            MigrateOutcome::Replies(replies) => replies,
+            MigrateOutcome::ConnectFailed => {
+                return Reply::error("IOERR error or timeout connecting to the client")
+            }
+            MigrateOutcome::WriteFailed => {
+                return Reply::error("IOERR error or timeout writing to target instance")
+            }
+            MigrateOutcome::ReadFailed => {
+                return Reply::error("IOERR error or timeout reading to target instance")
+            }
+        };
+        assert_eq!(replies.len(), job.keys.len(), "one reply per migrated key");
+        let mut first_error = None;
+        let mut moved = Vec::new();
+        for (key, reply) in job.keys.into_iter().zip(replies) {
+            match reply {
+                Reply::Error(e) => {
+                    first_error.get_or_insert(e);
+                }
+                _ if !job.copy => moved.push(key),
+                _ => {}
+            }
+        }
+        if !moved.is_empty() {
+            for key in &moved {
+                self.db.remove(key);
+            }
+            let mut del = vec![Bytes::from_static(b"DEL")];
+            del.extend(moved);
+            propagate(self, del);
+        }
+        self.cluster_before_reply();
+        match first_error {
+            Some(e) => Reply::err(format!("Target instance replied with error: {e}")),
+            None => Reply::ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn words(ws: &[&str]) -> Vec<Bytes> {
+        ws.iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn node_with_keys() -> (Node, ClientId, Time) {
+        let now = Time {
+            mono_ms: 1,
+            unix_ms: 1_000_000,
+        };
+        let mut node = Node::new(Config::default(), now, 1);
+        let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+        node.command(now, c, &words(&["SET", "a", "1"]));
+        node.command(now, c, &words(&["SET", "b", "2", "PX", "5000"]));
+        node.take_effects();
+        (node, c, now)
+    }
+
+    fn job_of(effects: Vec<Effect>) -> MigrateJob {
+        effects
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Migrate(job) => Some(job),
+                _ => None,
+            })
+            .expect("a migrate job")
+    }
+
+    #[test]
+    fn keys_become_restore_asking_requests_and_leave_after_success() {
+        let (mut node, c, now) = node_with_keys();
+        let args = words(&[
+            "MIGRATE", "10.0.0.2", "7002", "", "0", "5000", "REPLACE", "KEYS", "a", "b", "zz",
+        ]);
+        node.command(now, c, &args);
+        let job = job_of(node.take_effects());
+        assert_eq!(
+            (job.host.as_str(), job.port, job.timeout_ms),
+            ("10.0.0.2", 7002, 5000)
+        );
+        assert_eq!(job.keys, words(&["a", "b"]), "missing keys are skipped");
+        assert_eq!(
+            job.requests[0][..3],
+            words(&["RESTORE-ASKING", "a", "0"])[..]
+        );
+        assert_eq!(
+            job.requests[1][2],
+            Bytes::from_static(b"5000"),
+            "remaining TTL"
+        );
+        assert_eq!(
+            job.requests[0].last(),
+            Some(&Bytes::from_static(b"REPLACE"))
+        );
+        let outcome = MigrateOutcome::Replies(vec![Reply::ok(), Reply::ok()]);
+        assert_eq!(node.migrate_finished(now, job, outcome), Reply::ok());
+        assert!(node.db.is_empty());
+    }
+
+    #[test]
+    fn errors_keep_the_keys_they_concern() {
+        let (mut node, c, now) = node_with_keys();
+        node.command(
+            now,
+            c,
+            &words(&["MIGRATE", "h", "1", "", "0", "0", "KEYS", "a", "b"]),
+        );
+        let job = job_of(node.take_effects());
+        assert_eq!(job.timeout_ms, 1000, "timeout <= 0 means 1000");
+        let outcome = MigrateOutcome::Replies(vec![
+            Reply::error("BUSYKEY Target key name already exists."),
+            Reply::ok(),
+        ]);
+        assert_eq!(
+            node.migrate_finished(now, job, outcome),
+            Reply::err(
+                "Target instance replied with error: BUSYKEY Target key name already exists."
+            )
+        );
+        assert!(node.db.contains(b"a", now.unix_ms));
+        assert!(!node.db.contains(b"b", now.unix_ms));
+    }
+
+    #[test]
+    fn io_failures_lose_nothing() {
+        let (mut node, c, now) = node_with_keys();
+        for (outcome, text) in [
+            (
+                MigrateOutcome::ConnectFailed,
+                "IOERR error or timeout connecting to the client",
+            ),
+            (
+                MigrateOutcome::WriteFailed,
+                "IOERR error or timeout writing to target instance",
+            ),
+            (
+                MigrateOutcome::ReadFailed,
+                "IOERR error or timeout reading to target instance",
+            ),
+        ] {
+            node.command(
+                now,
+                c,
+                &words(&["MIGRATE", "h", "1", "a", "0", "100", "COPY"]),
+            );
+            let job = job_of(node.take_effects());
+            assert_eq!(node.migrate_finished(now, job, outcome), Reply::error(text));
+            assert_eq!(node.db.len(), 2);
+        }
+    }
+
+    #[test]
+    fn argument_errors() {
+        let (mut node, c, now) = node_with_keys();
+        let cases: &[(&[&str], Reply)] = &[
+            (&["MIGRATE", "h", "1", "nokey", "0", "100"], Reply::simple("NOKEY")),
+            (
+                &["MIGRATE", "h", "1", "a", "0", "100", "KEYS", "b"],
+                Reply::err("When using MIGRATE KEYS option, the key argument must be set to the empty string"),
+            ),
+            (&["MIGRATE", "h", "1", "a", "0", "100", "BOGUS"], Reply::syntax_error()),
+            (&["MIGRATE", "h", "x", "a", "0", "100"], Reply::not_integer()),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(&node.command(now, c, &words(args)), expected, "{args:?}");
+            assert!(node
+                .take_effects()
+                .iter()
+                .all(|e| !matches!(e, Effect::Migrate(_))));
+        }
+    }
+}
