@@ -14,6 +14,7 @@ pub mod db;
 pub mod node;
 pub mod node_id;
 pub mod reply;
+pub mod replication;
 pub mod slot;
 
 pub use config::Config;

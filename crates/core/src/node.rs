@@ -92,6 +92,22 @@ pub enum Effect {
     Sleep {
         ms: u64,
     },
+    /// Replica: connect to my master's client port and run the handshake (see
+    /// [`crate::replication`]); report with `replication_link_up`/`replication_link_down`.
+    ReplicaConnect {
+        link: crate::replication::ReplLinkId,
+        ip: String,
+        port: u16,
+    },
+    /// Replica: close that link; the node ignores anything more from it.
+    ReplicaDisconnect {
+        link: crate::replication::ReplLinkId,
+    },
+    /// Master: write these bytes to a replica client, after any reply already produced for it.
+    ReplicaStream {
+        client: ClientId,
+        data: Bytes,
+    },
 }
 
 /// Per-connection state.
@@ -118,7 +134,7 @@ pub struct Client {
 }
 
 impl Client {
-    fn new(id: ClientId, addr: String, local_addr: String, now: Time) -> Client {
+    pub(crate) fn new(id: ClientId, addr: String, local_addr: String, now: Time) -> Client {
         Client {
             id,
             addr,
@@ -161,9 +177,11 @@ pub struct Node {
     pub(crate) stats: Stats,
     pub(crate) effects: Vec<Effect>,
     /// Whether the AOF already has its `SELECT 0`.
-    aof_db_selected: bool,
-    /// Set while replaying the AOF, so nothing is logged twice.
-    replaying: bool,
+    pub(crate) aof_db_selected: bool,
+    /// Set while replaying the AOF or applying the master's stream: no redirection, and
+    /// handlers log nothing (the caller does).
+    pub(crate) replaying: bool,
+    pub(crate) repl: crate::replication::Replication,
     replay_client: Option<ClientId>,
     commands: HashMap<&'static str, &'static CommandSpec>,
 }
@@ -176,6 +194,7 @@ impl Node {
         let run_id = NodeId::random(&mut rng).to_string();
         let cluster = Cluster::new(myself, &config, now);
         let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
+        let repl = crate::replication::Replication::new(run_id.clone());
         Node {
             config,
             now,
@@ -190,6 +209,7 @@ impl Node {
             effects: Vec::new(),
             aof_db_selected: false,
             replaying: false,
+            repl,
             replay_client: None,
             commands,
         }
@@ -262,6 +282,7 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
+        self.forget_replica_client(client);
     }
 
     /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
@@ -281,6 +302,7 @@ impl Node {
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let reply = self.dispatch(now, client, args);
         self.cluster_before_reply();
+        self.replication_before_reply();
         reply
     }
 
@@ -304,7 +326,7 @@ impl Node {
         self.execute(client, spec, args)
     }
 
-    fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    pub(crate) fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
         self.commands.get(lower.as_str()).copied()
     }
@@ -323,27 +345,22 @@ impl Node {
             return redirect;
         }
         self.clear_asking(client, spec);
+        // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
+        let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
+        if spec.is_write() && replica && !self.replaying {
+            self.stats.rejected_calls += 1;
+            return Reply::error("READONLY You can't write against a read only replica.");
+        }
         (spec.handler)(self, client, args)
     }
 
     /// Logs a write, already in its exact-replay form, to the AOF (the first entry selects
-    /// db 0, as Redis writes it).
+    /// db 0, as Redis writes it) and streams it to the replicas (see [`crate::replication`]).
     pub(crate) fn log_write(&mut self, args: &[Bytes]) {
-        if !self.config.appendonly || self.replaying {
+        if self.replaying {
             return;
         }
-        let mut data = Vec::new();
-        if !self.aof_db_selected {
-            self.aof_db_selected = true;
-            cmd::propagate::encode_command(
-                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"0")],
-                &mut data,
-            );
-        }
-        cmd::propagate::encode_command(args, &mut data);
-        self.effects.push(Effect::AppendAof {
-            data: Bytes::from(data),
-        });
+        self.feed_write(args, crate::replication::encoded_len(args));
     }
 
     /// Replays one command from the append-only file at start-up: no redirection, nothing
@@ -507,6 +524,7 @@ impl Node {
         self.set_time(now);
         self.cluster_link_connected(link);
         self.cluster_before_reply();
+        self.replication_before_reply();
     }
 
     /// A link closed, failed to connect, or broke. Unknown links are ignored.
@@ -514,6 +532,7 @@ impl Node {
         self.set_time(now);
         self.cluster_link_closed(link);
         self.cluster_before_reply();
+        self.replication_before_reply();
     }
 
     /// A whole message arrived on a link.
@@ -521,6 +540,7 @@ impl Node {
         self.set_time(now);
         self.cluster_message(link, msg);
         self.cluster_before_reply();
+        self.replication_before_reply();
     }
 
     /// Periodic work; drivers call it every 100 ms.
@@ -529,6 +549,7 @@ impl Node {
         cmd::keys::active_expire_cycle(self);
         self.cluster_cron();
         self.cluster_before_reply();
+        self.replication_cron();
     }
 }
 

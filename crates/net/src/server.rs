@@ -10,7 +10,10 @@
 //!
 //! Tasks: one accept loop per listener, one task per client connection, one task per bus link
 //! (it connects, for outbound links, then reads and decodes) plus a writer task per link fed by an
-//! unbounded channel of encoded frames, and the tick task. Files go through [`Disk`] only.
+//! unbounded channel of encoded frames, and the tick task. A replica also runs one task for its
+//! link to its master (handshake, stream, `REPLCONF ACK` every second); a master pushes the
+//! stream to a replica client through that client's own channel, which its task drains only
+//! after writing pending replies. Files go through [`Disk`] only.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -32,11 +35,14 @@ use crate::aof::{self, Aof};
 use crate::disk::{Disk, DiskLock, FileDisk};
 use crate::{bus_codec, client, resp};
 use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
+use clusterlab_core::replication::ReplLinkId;
 
 /// How often the node's cron runs, as in Redis (`hz 10`).
 const TICK_INTERVAL_MS: u64 = 100;
 /// Bytes a connection reads at a time.
 const READ_CHUNK: usize = 16 * 1024;
+/// How often a replica acknowledges its offset to its master, as Redis does.
+const REPLICA_ACK_INTERVAL_MS: u64 = 1000;
 
 /// Why [`Server::serve`] returned.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -461,6 +467,8 @@ struct Io {
     // Ordered maps: stopping walks them, and the simulator needs that order fixed.
     links: BTreeMap<LinkId, LinkHandle>,
     clients: BTreeMap<ClientId, ClientHandle>,
+    /// Replica side: the task holding the connection to the master, per link.
+    replica_links: BTreeMap<ReplLinkId, AbortHandle>,
     /// The append-only file, with `appendonly yes`.
     aof: Option<Aof>,
     /// `DEBUG SLEEP`: no input reaches the node and no reply leaves before this instant.
@@ -475,6 +483,8 @@ struct LinkHandle {
 struct ClientHandle {
     closing: Arc<CloseSignal>,
     task: Option<AbortHandle>,
+    /// Replication stream bytes for a replica client, written after its pending replies.
+    push: mpsc::UnboundedSender<Bytes>,
 }
 
 /// `CloseClient` for a connection: close once the pending replies are written.
@@ -528,6 +538,11 @@ impl Shared {
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
                 Effect::Shutdown => self.shutdown(),
                 Effect::Sleep { ms } => self.pause(ms),
+                Effect::ReplicaConnect { link, ip, port } => {
+                    self.replica_connect(link, ip, port, node)
+                }
+                Effect::ReplicaDisconnect { link } => self.replica_disconnect(link),
+                Effect::ReplicaStream { client, data } => self.push_to_client(client, data),
                 // Only a client's own command yields one, and `run_requests` takes it out
                 // first; a second MIGRATE queued in one MULTI is not supported.
                 Effect::Migrate(job) => {
@@ -618,6 +633,33 @@ impl Shared {
         }
     }
 
+    fn replica_connect(self: &Arc<Self>, link: ReplLinkId, ip: String, port: u16, node: &Node) {
+        let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
+        let my_port = node.config().port;
+        let mut io = self.lock_io();
+        let task = tokio::spawn(replica_link(
+            self.clone(),
+            link,
+            ip,
+            port,
+            my_port,
+            timeout_ms,
+        ));
+        io.replica_links.insert(link, task.abort_handle());
+    }
+
+    fn replica_disconnect(&self, link: ReplLinkId) {
+        if let Some(task) = self.lock_io().replica_links.remove(&link) {
+            task.abort();
+        }
+    }
+
+    fn push_to_client(&self, client: ClientId, data: Bytes) {
+        if let Some(handle) = self.lock_io().clients.get(&client) {
+            let _ = handle.push.send(data);
+        }
+    }
+
     fn close_client(&self, client: ClientId) {
         if let Some(handle) = self.lock_io().clients.get(&client) {
             handle.closing.request();
@@ -683,6 +725,9 @@ impl Shared {
                 task.abort();
             }
         }
+        for task in std::mem::take(&mut io.replica_links).into_values() {
+            task.abort();
+        }
     }
 }
 
@@ -741,11 +786,13 @@ fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let client = node.client_connected(now, peer.to_string(), local);
     tracing::debug!("Accepted {peer}");
     let closing = Arc::new(CloseSignal::default());
+    let (push, push_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(serve_client(
         shared.clone(),
         stream,
         client,
         closing.clone(),
+        push_rx,
     ));
     // Registered under the node lock, which the task needs first: it cannot finish (and
     // unregister) before this entry exists.
@@ -754,6 +801,7 @@ fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         ClientHandle {
             closing,
             task: Some(task.abort_handle()),
+            push,
         },
     );
     let effects = node.take_effects();
@@ -814,6 +862,7 @@ async fn serve_client(
     stream: TcpStream,
     client: ClientId,
     closing: Arc<CloseSignal>,
+    mut push: mpsc::UnboundedReceiver<Bytes>,
 ) {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
@@ -845,9 +894,18 @@ async fn serve_client(
         if step == Step::Close || closing.is_requested() {
             break;
         }
+        // Replies are written above, before any stream bytes pushed meanwhile: PSYNC's reply
+        // precedes the snapshot it produced.
         tokio::select! {
             biased;
             _ = closing.wake.notified() => {}
+            data = push.recv() => {
+                let Some(data) = data else { continue };
+                output.extend_from_slice(&data);
+                while let Ok(more) = push.try_recv() {
+                    output.extend_from_slice(&more);
+                }
+            }
             read = reader.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
@@ -897,6 +955,8 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
+            // A replica client (after its PSYNC) gets the stream and no replies, as in Redis.
+            let quiet = node.is_replica_client(client);
             let reply = node.command(self.clock.now(), client, &args);
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
@@ -906,7 +966,9 @@ impl Shared {
             if let Some(job) = migrate {
                 return Step::Migrate(job);
             }
-            resp::encode_reply(&reply, node.client_protocol(client), output);
+            if !quiet {
+                resp::encode_reply(&reply, node.client_protocol(client), output);
+            }
             if closing.is_requested() {
                 return Step::Close;
             }
@@ -1124,6 +1186,205 @@ impl Shared {
             return;
         }
         node.bus_link_closed(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}
+
+// ---- replication (replica side) -----------------------------------------------------------
+
+/// Why a replica link ended.
+#[derive(Debug)]
+enum LinkEnd {
+    /// The node dropped the link (it said so, or it stopped): report nothing.
+    Unwanted,
+    /// Connect, handshake or stream failure: report the link down.
+    Broken(String),
+}
+
+/// The replica's connection to its master: handshake, then apply the stream and acknowledge
+/// the offset every second (see `clusterlab_core::replication`).
+async fn replica_link(
+    shared: Arc<Shared>,
+    link: ReplLinkId,
+    ip: String,
+    port: u16,
+    my_port: u16,
+    timeout_ms: u64,
+) {
+    let end = run_replica_link(&shared, link, &ip, port, my_port, timeout_ms).await;
+    if let LinkEnd::Broken(why) = end {
+        tracing::debug!("Replication link {link} to {ip}:{port}: {why}");
+        shared.wait_while_paused().await;
+        shared.replica_link_broken(link);
+    }
+}
+
+async fn run_replica_link(
+    shared: &Arc<Shared>,
+    link: ReplLinkId,
+    ip: &str,
+    port: u16,
+    my_port: u16,
+    timeout_ms: u64,
+) -> LinkEnd {
+    let timeout = Duration::from_millis(timeout_ms);
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip, port))).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return LinkEnd::Broken(format!("connect: {e}")),
+        Err(_) => return LinkEnd::Broken("connect timed out".into()),
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let port_text = my_port.to_string();
+    let handshake: [&[&str]; 2] = [
+        &["REPLCONF", "listening-port", &port_text],
+        &["PSYNC", "?", "-1"],
+    ];
+    let mut last = clusterlab_core::Reply::Nil;
+    for request in handshake {
+        let mut out = BytesMut::new();
+        resp::encode_request(request, &mut out);
+        if write_and_flush(&mut writer, &out).await.is_err() {
+            return LinkEnd::Broken("write failed".into());
+        }
+        last = match tokio::time::timeout(timeout, read_one_reply(&mut reader, &mut input)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => return LinkEnd::Broken(e),
+            Err(_) => return LinkEnd::Broken("handshake timed out".into()),
+        };
+        if last.is_error() {
+            return LinkEnd::Broken(format!("{request:?}: {last:?}"));
+        }
+    }
+    let Some((replid, offset)) = parse_fullresync(&last) else {
+        return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}"));
+    };
+    shared.wait_while_paused().await;
+    if !shared.replica_link_up(link, &replid, offset) {
+        return LinkEnd::Unwanted;
+    }
+    let mut ack = tokio::time::interval(Duration::from_millis(REPLICA_ACK_INTERVAL_MS));
+    loop {
+        if !input.is_empty() {
+            shared.wait_while_paused().await;
+            match shared.replica_apply(link, &mut input) {
+                Ok(true) => {}
+                Ok(false) => return LinkEnd::Unwanted,
+                Err(e) => return LinkEnd::Broken(e),
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = ack.tick() => {
+                shared.wait_while_paused().await;
+                let Some(offset) = shared.replica_offset(link) else {
+                    return LinkEnd::Unwanted;
+                };
+                let mut out = BytesMut::new();
+                resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
+                if write_and_flush(&mut writer, &out).await.is_err() {
+                    return LinkEnd::Broken("ACK write failed".into());
+                }
+            }
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) => return LinkEnd::Broken("master closed the connection".into()),
+                Err(e) => return LinkEnd::Broken(format!("read: {e}")),
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// Reads until one whole reply is in `input`, and removes it.
+async fn read_one_reply<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    input: &mut BytesMut,
+) -> Result<clusterlab_core::Reply, String> {
+    loop {
+        match resp::parse_reply(input) {
+            Ok(Some(reply)) => return Ok(reply),
+            Ok(None) => {}
+            Err(e) => return Err(format!("bad reply: {e}")),
+        }
+        match reader.read_buf(input).await {
+            Ok(0) => return Err("master closed the connection".into()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// `+FULLRESYNC <replid> <offset>` → its two fields.
+fn parse_fullresync(reply: &clusterlab_core::Reply) -> Option<(String, u64)> {
+    let clusterlab_core::Reply::Simple(text) = reply else {
+        return None;
+    };
+    let mut words = text.split(' ');
+    if words.next()? != "FULLRESYNC" {
+        return None;
+    }
+    let replid = words.next()?.to_string();
+    let offset = words.next()?.parse().ok()?;
+    Some((replid, offset))
+}
+
+impl Shared {
+    /// True when the node still wants the link (the driver keeps it in `replica_links`).
+    fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
+        !self.stopped() && self.lock_io().replica_links.contains_key(&link)
+    }
+
+    fn replica_link_up(self: &Arc<Self>, link: ReplLinkId, replid: &str, offset: u64) -> bool {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return false;
+        }
+        let up = node.replication_link_up(self.clock.now(), link, replid, offset);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects) && up
+    }
+
+    /// Applies every complete command in `input` under one lock. `Ok(false)`: link unwanted.
+    fn replica_apply(
+        self: &Arc<Self>,
+        link: ReplLinkId,
+        input: &mut BytesMut,
+    ) -> Result<bool, String> {
+        let mut node = self.lock_node();
+        loop {
+            if !self.replica_link_wanted(link) {
+                return Ok(false);
+            }
+            let before = input.len();
+            let args = match resp::parse_request(input) {
+                Ok(Some(args)) => args,
+                Ok(None) => return Ok(true),
+                Err(e) => return Err(format!("bad stream: {e}")),
+            };
+            let bytes_len = (before - input.len()) as u64;
+            let applied = node.replication_apply(self.clock.now(), link, &args, bytes_len);
+            let effects = node.take_effects();
+            if !self.perform(&mut node, effects) || !applied {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn replica_offset(&self, link: ReplLinkId) -> Option<u64> {
+        let node = self.lock_node();
+        self.replica_link_wanted(link)
+            .then(|| node.replication_offset())
+    }
+
+    fn replica_link_broken(self: &Arc<Self>, link: ReplLinkId) {
+        let mut node = self.lock_node();
+        let removed = self.lock_io().replica_links.remove(&link);
+        if removed.is_none() || self.stopped() {
+            return;
+        }
+        node.replication_link_down(self.clock.now(), link);
         let effects = node.take_effects();
         self.perform(&mut node, effects);
     }
@@ -1556,6 +1817,150 @@ mod tests {
         );
     }
 
+    /// Sends a command on a fresh connection and returns the reply as text.
+    async fn ask(addr: SocketAddr, args: &[&str]) -> String {
+        let mut conn = client::Connection::connect(&addr.to_string())
+            .await
+            .unwrap();
+        reply_text(conn.command_str(args).await.unwrap())
+    }
+
+    fn reply_text(reply: clusterlab_core::Reply) -> String {
+        use clusterlab_core::Reply;
+        match reply {
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(_, s) => s,
+            Reply::Integer(n) => n.to_string(),
+            Reply::Nil => "(nil)".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// The value of one `INFO replication` field.
+    async fn repl_field(addr: SocketAddr, name: &str) -> String {
+        let info = ask(addr, &["INFO", "replication"]).await;
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Polls `check` every 50 ms for up to 10 s.
+    async fn eventually<F, Fut>(what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..200 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test]
+    async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
+        let master_config = Config {
+            port: unused_port().await,
+            ..cluster_config().await
+        };
+        let replica_config = Config {
+            port: unused_port().await,
+            appendonly: true,
+            ..cluster_config().await
+        };
+        let replica_disk = MemDisk::new();
+        let (m, m_shared, _m_serving) = start(master_config.clone(), MemDisk::new()).await;
+        // Its own seed, or both nodes would draw the same ID.
+        let server = Server::bind(replica_config, 8, Arc::new(replica_disk.clone()))
+            .await
+            .unwrap();
+        let r = server.client_addr().unwrap();
+        let _r_serving = tokio::spawn(server.serve());
+        assert_eq!(
+            ask(m, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]).await,
+            "OK"
+        );
+        eventually("the master's cluster_state:ok", || async {
+            ask(m, &["CLUSTER", "INFO"])
+                .await
+                .contains("cluster_state:ok")
+        })
+        .await;
+        for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            assert_eq!(ask(m, &["SET", k, v]).await, "OK");
+        }
+        assert_eq!(ask(m, &["PEXPIRE", "c", "100000"]).await, "1");
+        let port = master_config.port.to_string();
+        let cport = master_config.cluster_port.to_string();
+        assert_eq!(
+            ask(r, &["CLUSTER", "MEET", "127.0.0.1", &port, &cport]).await,
+            "OK"
+        );
+        let master_id = m_shared.lock_node().myself().to_string();
+        eventually("the replica to know the master", || async {
+            let nodes = ask(r, &["CLUSTER", "NODES"]).await;
+            nodes.contains(&format!("{master_id} 127.0.0.1:{port}@"))
+                && !nodes.contains("handshake")
+        })
+        .await;
+        assert_eq!(ask(r, &["CLUSTER", "REPLICATE", &master_id]).await, "OK");
+        eventually("the link up", || async {
+            repl_field(r, "master_link_status").await == "up"
+        })
+        .await;
+        let mut conn = client::Connection::connect(&r.to_string()).await.unwrap();
+        assert_eq!(
+            reply_text(conn.command_str(&["READONLY"]).await.unwrap()),
+            "OK"
+        );
+        for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            assert_eq!(reply_text(conn.command_str(&["GET", k]).await.unwrap()), v);
+        }
+        let pttl = reply_text(conn.command_str(&["PTTL", "c"]).await.unwrap());
+        assert!(pttl.parse::<u64>().unwrap() > 90_000, "PTTL {pttl}");
+        // Writes on the replica are redirected (keyed) or refused (keyless).
+        assert!(ask(r, &["SET", "a", "x"]).await.starts_with("MOVED "));
+        assert_eq!(
+            ask(r, &["FLUSHALL"]).await,
+            "READONLY You can't write against a read only replica."
+        );
+        // A later write arrives, and both sides agree on the offset.
+        let before: u64 = repl_field(m, "master_repl_offset").await.parse().unwrap();
+        assert_eq!(ask(m, &["SET", "d", "4"]).await, "OK");
+        let set_len = "*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n".len() as u64;
+        let after: u64 = repl_field(m, "master_repl_offset").await.parse().unwrap();
+        assert_eq!(after, before + set_len);
+        eventually("the write on the replica", || async {
+            repl_field(r, "slave_repl_offset").await == after.to_string()
+        })
+        .await;
+        assert_eq!(
+            reply_text(conn.command_str(&["GET", "d"]).await.unwrap()),
+            "4"
+        );
+        eventually("the master to see the ACK", || async {
+            repl_field(m, "slave0")
+                .await
+                .contains(&format!("state=online,offset={after},"))
+        })
+        .await;
+        assert_eq!(repl_field(m, "connected_slaves").await, "1");
+        // The replica logged the snapshot and the stream to its own AOF.
+        let aof = replica_disk.read(Path::new(INCR)).unwrap().unwrap();
+        let aof = String::from_utf8_lossy(&aof);
+        assert!(
+            aof.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n"),
+            "{aof}"
+        );
+        assert!(
+            aof.ends_with("*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n"),
+            "{aof}"
+        );
+    }
+
     fn ping_message() -> Message {
         Message {
             header: Header {
@@ -1742,5 +2147,75 @@ mod sim_tests {
         assert!(String::from_utf8(saved)
             .unwrap()
             .contains("10.0.0.2:7002@17002"));
+    }
+
+    /// Polls `args` on `conn` every 100 ms (virtual) until the text reply satisfies `check`.
+    async fn wait_for(conn: &mut Connection, args: &[&str], check: impl Fn(&str) -> bool) {
+        let mut last = String::new();
+        for _ in 0..200 {
+            last = text(conn, args).await;
+            if check(&last) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{args:?} never satisfied the check; last reply:\n{last}");
+    }
+
+    #[madsim::test]
+    async fn a_simulated_replica_copies_its_master_and_follows_its_writes() {
+        let _master = start("m", [10, 0, 0, 1], 7001, MemDisk::new());
+        let _replica = start("r", [10, 0, 0, 2], 7002, MemDisk::new());
+        let client = Handle::current()
+            .create_node()
+            .name("client")
+            .ip(IpAddr::from([10, 0, 0, 9]))
+            .build();
+        let checked = client.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut m = Connection::connect("10.0.0.1:7001").await.unwrap();
+            let mut r = Connection::connect("10.0.0.2:7002").await.unwrap();
+            let ok = |t: &str| t == "OK";
+            assert!(ok(&text(
+                &mut m,
+                &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]
+            )
+            .await));
+            wait_for(&mut m, &["CLUSTER", "INFO"], |t| {
+                t.contains("cluster_state:ok")
+            })
+            .await;
+            assert!(ok(&text(&mut m, &["SET", "before", "1"]).await));
+            assert!(ok(
+                &text(&mut r, &["CLUSTER", "MEET", "10.0.0.1", "7001"]).await
+            ));
+            let master_id = text(&mut m, &["CLUSTER", "MYID"]).await;
+            wait_for(&mut r, &["CLUSTER", "NODES"], |t| {
+                t.contains(&format!("{master_id} 10.0.0.1:7001@17001 master"))
+            })
+            .await;
+            assert!(ok(
+                &text(&mut r, &["CLUSTER", "REPLICATE", &master_id]).await
+            ));
+            wait_for(&mut r, &["INFO", "replication"], |t| {
+                t.contains("master_link_status:up")
+            })
+            .await;
+            assert!(ok(&text(&mut m, &["SET", "after", "2"]).await));
+            let info = text(&mut m, &["INFO", "replication"]).await;
+            let offset = info
+                .lines()
+                .find_map(|l| l.strip_prefix("master_repl_offset:"))
+                .unwrap()
+                .to_string();
+            wait_for(&mut r, &["INFO", "replication"], |t| {
+                t.contains(&format!("slave_repl_offset:{offset}\r\n"))
+            })
+            .await;
+            assert!(ok(&text(&mut r, &["READONLY"]).await));
+            assert_eq!(text(&mut r, &["GET", "before"]).await, "1");
+            assert_eq!(text(&mut r, &["GET", "after"]).await, "2");
+        });
+        checked.await.unwrap();
     }
 }

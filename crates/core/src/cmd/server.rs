@@ -62,6 +62,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("debug", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Debugging and fault-injection subcommands", "1.0.0", debug),
     keyless("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
     keyless("function", -2, &[], &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
+    keyless("replconf", -1, &["admin", "noscript", "loading", "stale", "allow_busy"], ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", crate::replication::replconf),
+    keyless("psync", -3, &["admin", "noscript", "no_async_loading", "no_multi"], ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", crate::replication::psync),
 ];
 
 #[rustfmt::skip]
@@ -250,7 +252,11 @@ fn server_fields(node: &Node) -> Vec<(String, String)> {
 
 fn clients_fields(node: &Node) -> Vec<(String, String)> {
     vec![
-        field("connected_clients", node.clients.len()),
+        // Redis counts replicas apart (`connected_slaves`).
+        field(
+            "connected_clients",
+            node.clients.len() - node.repl.replicas.len(),
+        ),
         field("cluster_connections", node.cluster.links.len()),
         field("blocked_clients", 0),
         field("tracking_clients", 0),
@@ -336,35 +342,69 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
     ]
 }
 
-/// Role and offsets from the cluster view. The replication id is the run id: this node keeps
-/// no separate one.
+/// Role, link and offsets (see [`crate::replication`]).
 fn replication_fields(node: &Node) -> Vec<(String, String)> {
     let me = node.cluster.me();
+    let now = node.now.mono_ms;
+    let repl = &node.repl;
     let mut fields = Vec::new();
+    let mut replid = repl.replid.clone();
     match me.master.and_then(|m| node.cluster.node(&m)) {
         Some(master) if me.is_replica() => {
-            let up = master.link.is_some() && !master.is_failing();
+            let link = repl.link.as_ref().filter(|l| l.master == master.id);
+            let up = link.is_some_and(|l| l.up && !l.loading);
+            let syncing = link.is_some_and(|l| l.up && l.loading);
             fields.extend([
                 field("role", "slave"),
                 field("master_host", &master.ip),
                 field("master_port", master.port),
                 field("master_link_status", if up { "up" } else { "down" }),
-                field("master_sync_in_progress", 0),
+            ]);
+            let last_io_s = match link.filter(|l| l.up) {
+                Some(l) => (now.saturating_sub(l.last_io_ms) / 1000) as i64,
+                None => -1,
+            };
+            fields.extend([
+                field("master_last_io_seconds_ago", last_io_s),
+                field("master_sync_in_progress", syncing as u8),
+                field("slave_read_repl_offset", me.repl_offset),
                 field("slave_repl_offset", me.repl_offset),
+            ]);
+            if !up {
+                let down_s = match repl.down_since_ms {
+                    0 => -1,
+                    since => (now.saturating_sub(since) / 1000) as i64,
+                };
+                fields.push(field("master_link_down_since_seconds", down_s));
+            }
+            fields.extend([
                 field("slave_priority", 100),
                 field("slave_read_only", 1),
                 field("replica_announced", 1),
             ]);
+            if let Some(l) = link.filter(|l| l.up) {
+                replid = l.master_replid.clone();
+            }
         }
         _ => fields.push(field("role", "master")),
     }
+    fields.push(field("connected_slaves", repl.replicas.len()));
+    for (i, r) in repl.replicas.values().enumerate() {
+        let lag_s = now.saturating_sub(r.ack_ms) / 1000;
+        fields.push(field(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state=online,offset={},lag={lag_s}",
+                r.ip, r.port, r.ack_offset
+            ),
+        ));
+    }
     fields.extend([
-        field("connected_slaves", 0),
         field("master_failover_state", "no-failover"),
-        field("master_replid", &node.run_id),
-        field("master_replid2", "0".repeat(40)),
+        field("master_replid", replid),
+        field("master_replid2", &repl.replid2),
         field("master_repl_offset", me.repl_offset),
-        field("second_repl_offset", -1),
+        field("second_repl_offset", repl.second_offset),
     ]);
     fields
 }
@@ -858,17 +898,19 @@ fn time(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     ])
 }
 
-/// `[master, offset, []]` or `[slave, master ip, master port, state, offset]`, from the
-/// cluster view (replica links are not tracked, so a master lists none).
+/// `[master, offset, [[ip, port, acked offset], …]]` or `[slave, master ip, master port,
+/// state, offset]`, state being `connect`, `connecting`, `sync` or `connected`.
 fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     let me = node.cluster.me();
     let offset = me.repl_offset as i64;
     match me.master.and_then(|m| node.cluster.node(&m)) {
         Some(master) if me.is_replica() => {
-            let state = if master.link.is_some() && !master.is_failing() {
-                "connected"
-            } else {
-                "connect"
+            let link = node.repl.link.as_ref().filter(|l| l.master == master.id);
+            let state = match link {
+                None => "connect",
+                Some(l) if !l.up => "connecting",
+                Some(l) if l.loading => "sync",
+                Some(_) => "connected",
             };
             Reply::Array(vec![
                 Reply::bulk_str("slave"),
@@ -881,7 +923,19 @@ fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
         _ => Reply::Array(vec![
             Reply::bulk_str("master"),
             Reply::Integer(offset),
-            Reply::Array(Vec::new()),
+            Reply::Array(
+                node.repl
+                    .replicas
+                    .values()
+                    .map(|r| {
+                        Reply::Array(vec![
+                            Reply::bulk_str(&r.ip),
+                            Reply::bulk_str(&r.port.to_string()),
+                            Reply::bulk_str(&r.ack_offset.to_string()),
+                        ])
+                    })
+                    .collect(),
+            ),
         ]),
     }
 }

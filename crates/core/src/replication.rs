@@ -1,0 +1,865 @@
+//! Master → replica replication: our own protocol over the master's client port, modelled on
+//! Redis's.
+//!
+//! Replica side. While this node is a replica of a known master with an address, the cron
+//! emits [`Effect::ReplicaConnect`] (at most once a second, until the driver reports the link
+//! up or down). The driver connects to the master's client port and sends
+//! `REPLCONF listening-port <port>` and `PSYNC ? -1`, reading each reply. The master answers
+//! `+FULLRESYNC <replid> <offset>`; the driver reports [`Node::replication_link_up`], which
+//! flushes the keyspace. From then on the driver reads RESP commands for ever and hands each to
+//! [`Node::replication_apply`] with its length in bytes. The first commands are the snapshot:
+//! `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL REPLACE` per key, then the marker
+//! `REPLCONF SNAPSHOT-END`; they count for no offset (like Redis's RDB transfer). Every later
+//! command is applied without redirection (as the AOF loader does), logged verbatim to this
+//! node's AOF, and advances the replication offset by its length. Every second the driver sends
+//! `REPLCONF ACK <offset>` with [`Node::replication_offset`]. When this node stops being a
+//! replica of that master (failover, `CLUSTER RESET`, a new master), the node emits
+//! [`Effect::ReplicaDisconnect`] and ignores anything more from that link.
+//!
+//! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands: PSYNC marks the
+//! client as a replica, replies `+FULLRESYNC <replid> <offset>` and emits
+//! [`Effect::ReplicaStream`] with the snapshot. Every write that reaches `Node::log_write` (the
+//! AOF seam, which runs whether or not `appendonly` is on) is streamed to each replica client
+//! as a RESP array, and the master offset grows by its length even with no replica attached.
+//! Replica clients get no replies (REPLCONF ACK included), so the driver writes only the stream
+//! to them once PSYNC's own reply is out. Transactions are streamed command by command, without
+//! MULTI/EXEC; the stream has no `SELECT` (db 0 only) and no keep-alive `PING`.
+//!
+//! `cluster.me().repl_offset` is the offset everywhere (master: bytes streamed; replica: bytes
+//! applied): it travels in bus headers and ranks replicas in a failover election.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::cmd::{self, is, parse_i64};
+use crate::node::{ClientId, Effect, LogLevel, Node, Time};
+use crate::node_id::NodeId;
+use crate::reply::Reply;
+
+/// Identifies one replica → master connection attempt; never reused.
+pub type ReplLinkId = u64;
+
+/// The marker that ends a full-sync snapshot in the stream (`REPLCONF SNAPSHOT-END`).
+const SNAPSHOT_END: &[&[u8]] = &[b"REPLCONF", b"SNAPSHOT-END"];
+/// A replica tries to (re)connect to its master at most this often, as Redis's cron does.
+const RECONNECT_INTERVAL_MS: u64 = 1000;
+
+/// Replication state of a node, both roles.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// This node's replication ID as a master.
+    pub replid: String,
+    /// The ID of the master this node replicated before it was promoted.
+    pub replid2: String,
+    /// First offset served under `replid` after a promotion; -1 if none.
+    pub second_offset: i64,
+    /// Replica side: the connection to my master, if any.
+    pub link: Option<MasterLink>,
+    next_link: ReplLinkId,
+    /// Monotonic ms of the last connect attempt (throttles reconnects).
+    last_attempt_ms: u64,
+    /// Monotonic ms when the last link went down; 0 = never up.
+    pub down_since_ms: u64,
+    /// Master side: `REPLCONF listening-port` values of clients not yet replicas.
+    listening_ports: BTreeMap<ClientId, u16>,
+    /// Master side: clients that sent PSYNC.
+    pub replicas: BTreeMap<ClientId, ReplicaClient>,
+}
+
+/// A replica connected to this master.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaClient {
+    pub ip: String,
+    pub port: u16,
+    /// Offset the replica last acknowledged.
+    pub ack_offset: u64,
+    /// Monotonic ms of its last ACK (or of the PSYNC).
+    pub ack_ms: u64,
+}
+
+/// This replica's link to its master.
+#[derive(Clone, Debug)]
+pub struct MasterLink {
+    pub id: ReplLinkId,
+    pub master: NodeId,
+    pub ip: String,
+    pub port: u16,
+    /// `+FULLRESYNC` arrived.
+    pub up: bool,
+    /// The snapshot is still being applied.
+    pub loading: bool,
+    /// The offset the snapshot corresponds to.
+    pub sync_offset: u64,
+    pub master_replid: String,
+    /// The internal client commands from the master run as.
+    pub client: Option<ClientId>,
+    /// Monotonic ms of the last data from the master.
+    pub last_io_ms: u64,
+}
+
+impl Replication {
+    pub fn new(replid: String) -> Replication {
+        Replication {
+            replid,
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            link: None,
+            next_link: 1,
+            last_attempt_ms: 0,
+            down_since_ms: 0,
+            listening_ports: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+        }
+    }
+}
+
+/// Exact length of `args` as a RESP array of bulk strings.
+pub fn encoded_len(args: &[Bytes]) -> u64 {
+    let digits = |n: usize| n.to_string().len();
+    let mut len = 1 + digits(args.len()) + 2;
+    for arg in args {
+        len += 1 + digits(arg.len()) + 2 + arg.len() + 2;
+    }
+    len as u64
+}
+
+fn words(ws: &[&[u8]]) -> Vec<Bytes> {
+    ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
+}
+
+impl Node {
+    // ---- entry points for the driver -----------------------------------------------------
+
+    /// The offset a replica acknowledges with `REPLCONF ACK` (and a master serves).
+    pub fn replication_offset(&self) -> u64 {
+        self.cluster.me().repl_offset
+    }
+
+    /// The link reached `+FULLRESYNC <replid> <offset>`. Returns false when the node no longer
+    /// wants this link (the driver must close it).
+    pub fn replication_link_up(
+        &mut self,
+        now: Time,
+        link: ReplLinkId,
+        replid: &str,
+        offset: u64,
+    ) -> bool {
+        self.set_time(now);
+        let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link) else {
+            return false;
+        };
+        l.up = true;
+        l.loading = true;
+        l.sync_offset = offset;
+        l.master_replid = replid.to_string();
+        l.last_io_ms = now.mono_ms;
+        let (ip, port) = (l.ip.clone(), l.port);
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.clients.insert(
+            id,
+            crate::node::Client::new(id, format!("{ip}:{port}"), String::new(), now),
+        );
+        self.repl.link.as_mut().expect("checked").client = Some(id);
+        // The snapshot replaces everything: keys from an older master must not survive it.
+        self.db.clear();
+        self.log(
+            LogLevel::Notice,
+            format!("Full resync from master: {replid}:{offset}"),
+        );
+        self.replication_before_reply();
+        true
+    }
+
+    /// The link failed to connect, broke, or the master refused the handshake.
+    pub fn replication_link_down(&mut self, now: Time, link: ReplLinkId) {
+        self.set_time(now);
+        if self.repl.link.as_ref().is_some_and(|l| l.id == link) {
+            let was_up = self.repl.link.as_ref().is_some_and(|l| l.up);
+            self.drop_master_link();
+            if was_up {
+                self.repl.down_since_ms = now.mono_ms;
+                self.log(LogLevel::Notice, "Connection with master lost.");
+            }
+        }
+        self.replication_before_reply();
+    }
+
+    /// One command from the master's stream, `bytes_len` bytes on the wire. Returns false when
+    /// the link is no longer wanted (the driver must close it).
+    pub fn replication_apply(
+        &mut self,
+        now: Time,
+        link: ReplLinkId,
+        args: &[Bytes],
+        bytes_len: u64,
+    ) -> bool {
+        self.set_time(now);
+        let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link && l.up) else {
+            return false;
+        };
+        l.last_io_ms = now.mono_ms;
+        let loading = l.loading;
+        let client = l.client.expect("an up link has its client");
+        if args.is_empty() {
+            return true;
+        }
+        let marker = args.len() == 2 && is(&args[0], "replconf") && is(&args[1], "snapshot-end");
+        if marker && loading {
+            let l = self.repl.link.as_mut().expect("checked");
+            l.loading = false;
+            let offset = l.sync_offset;
+            self.cluster.me_mut().repl_offset = offset;
+            self.log(
+                LogLevel::Notice,
+                format!(
+                    "MASTER <-> REPLICA sync: Finished with success ({} keys)",
+                    self.db.len()
+                ),
+            );
+            return true;
+        }
+        self.run_from_master(client, args);
+        if loading {
+            self.log_to_aof(args);
+        } else {
+            self.feed_write(args, bytes_len);
+        }
+        self.replication_before_reply();
+        true
+    }
+
+    /// Whether `client` sent PSYNC: it then gets the stream and no replies.
+    pub fn is_replica_client(&self, client: ClientId) -> bool {
+        self.repl.replicas.contains_key(&client)
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    /// Runs a command of the master's stream like the AOF loader does: no redirection, no
+    /// logging by the handler (the caller logs the command verbatim).
+    fn run_from_master(&mut self, client: ClientId, args: &[Bytes]) {
+        let Some(spec) = self.lookup(&args[0]) else {
+            self.log(
+                LogLevel::Warning,
+                format!(
+                    "Unknown command '{}' from master",
+                    String::from_utf8_lossy(&args[0])
+                ),
+            );
+            return;
+        };
+        if !spec.arity_ok(args.len()) {
+            self.log(
+                LogLevel::Warning,
+                format!("Wrong arity for '{}' from master", spec.name),
+            );
+            return;
+        }
+        self.replaying = true;
+        let reply = (spec.handler)(self, client, args);
+        self.replaying = false;
+        if let Reply::Error(e) = reply {
+            self.log(
+                LogLevel::Warning,
+                format!("Error from master's command '{}': {e}", spec.name),
+            );
+        }
+    }
+
+    /// Appends one command to the AOF (db 0 selected first), with `appendonly yes`.
+    pub(crate) fn log_to_aof(&mut self, args: &[Bytes]) {
+        if !self.config.appendonly {
+            return;
+        }
+        let mut data = Vec::new();
+        if !self.aof_db_selected {
+            self.aof_db_selected = true;
+            cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut data);
+        }
+        cmd::propagate::encode_command(args, &mut data);
+        self.effects.push(Effect::AppendAof {
+            data: Bytes::from(data),
+        });
+    }
+
+    /// A write that changed the keyspace: to the AOF, to every replica, and into the offset.
+    pub(crate) fn feed_write(&mut self, args: &[Bytes], bytes_len: u64) {
+        self.log_to_aof(args);
+        if !self.repl.replicas.is_empty() {
+            let mut data = Vec::new();
+            cmd::propagate::encode_command(args, &mut data);
+            let data = Bytes::from(data);
+            for &client in self.repl.replicas.keys() {
+                self.effects.push(Effect::ReplicaStream {
+                    client,
+                    data: data.clone(),
+                });
+            }
+        }
+        self.cluster.me_mut().repl_offset += bytes_len;
+    }
+
+    fn drop_master_link(&mut self) {
+        if let Some(l) = self.repl.link.take() {
+            if let Some(client) = l.client {
+                self.clients.remove(&client);
+            }
+        }
+    }
+
+    /// The master this node should replicate from, with its address, if any.
+    fn wanted_master(&self) -> Option<(NodeId, String, u16)> {
+        let me = self.cluster.me();
+        let master = me.master.filter(|_| me.is_replica())?;
+        let m = self.cluster.node(&master)?;
+        if m.ip.is_empty() || m.port == 0 {
+            return None;
+        }
+        Some((master, m.ip.clone(), m.port))
+    }
+
+    /// Brings the replication state in line with the cluster role after any input: drops a
+    /// link to a master I no longer replicate (and starts a new history if I was promoted),
+    /// and as a replica, drops replicas of my own.
+    pub(crate) fn replication_before_reply(&mut self) {
+        let wanted = self.wanted_master();
+        if let Some(l) = &self.repl.link {
+            let still = wanted
+                .as_ref()
+                .is_some_and(|(m, ip, port)| *m == l.master && *ip == l.ip && *port == l.port);
+            if !still {
+                let id = l.id;
+                let old_replid = l.master_replid.clone();
+                let was_synced = l.up && !l.loading;
+                self.drop_master_link();
+                self.effects.push(Effect::ReplicaDisconnect { link: id });
+                if wanted.is_none() && self.cluster.me().is_master() && was_synced {
+                    self.shift_replid(old_replid);
+                }
+            }
+        }
+        if self.cluster.me().is_replica() && !self.repl.replicas.is_empty() {
+            let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
+            self.repl.replicas.clear();
+            for client in clients {
+                self.effects.push(Effect::CloseClient { client });
+            }
+        }
+    }
+
+    /// A promoted replica keeps serving its old master's history under a new ID.
+    fn shift_replid(&mut self, old_replid: String) {
+        self.repl.replid2 = old_replid;
+        self.repl.replid = NodeId::random(&mut self.rng).to_string();
+        self.repl.second_offset = self.cluster.me().repl_offset as i64 + 1;
+        self.log(
+            LogLevel::Notice,
+            format!(
+                "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+                self.repl.replid2, self.repl.second_offset, self.repl.replid
+            ),
+        );
+    }
+
+    /// From the cron: connect to my master when I have no link.
+    pub(crate) fn replication_cron(&mut self) {
+        self.replication_before_reply();
+        if self.repl.link.is_some() {
+            return;
+        }
+        let Some((master, ip, port)) = self.wanted_master() else {
+            return;
+        };
+        let now = self.now.mono_ms;
+        if self.repl.last_attempt_ms != 0
+            && now.saturating_sub(self.repl.last_attempt_ms) < RECONNECT_INTERVAL_MS
+        {
+            return;
+        }
+        self.repl.last_attempt_ms = now;
+        let id = self.repl.next_link;
+        self.repl.next_link += 1;
+        self.repl.link = Some(MasterLink {
+            id,
+            master,
+            ip: ip.clone(),
+            port,
+            up: false,
+            loading: false,
+            sync_offset: 0,
+            master_replid: String::new(),
+            client: None,
+            last_io_ms: 0,
+        });
+        self.log(
+            LogLevel::Notice,
+            format!("Connecting to MASTER {ip}:{port}"),
+        );
+        self.effects
+            .push(Effect::ReplicaConnect { link: id, ip, port });
+    }
+
+    /// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.
+    fn snapshot(&self) -> Bytes {
+        let mut out = Vec::new();
+        cmd::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
+        let now_ms = self.now.unix_ms;
+        for key in self.db.keys_in_order() {
+            let Some(entry) = self.db.get(key, now_ms) else {
+                continue;
+            };
+            let ttl = entry.expires_at_ms.unwrap_or(0).to_string();
+            let args = vec![
+                Bytes::from_static(b"RESTORE"),
+                key.clone(),
+                Bytes::from(ttl),
+                cmd::dump::dump_payload(&entry.value),
+                Bytes::from_static(b"ABSTTL"),
+                Bytes::from_static(b"REPLACE"),
+            ];
+            cmd::propagate::encode_command(&args, &mut out);
+        }
+        cmd::propagate::encode_command(&words(SNAPSHOT_END), &mut out);
+        Bytes::from(out)
+    }
+
+    pub(crate) fn forget_replica_client(&mut self, client: ClientId) {
+        self.repl.listening_ports.remove(&client);
+        self.repl.replicas.remove(&client);
+    }
+}
+
+// ---- commands ---------------------------------------------------------------------------------
+
+/// `REPLCONF <option> <value> …`: `listening-port`, `capa`, `ACK` (no reply at all, as Redis),
+/// `SNAPSHOT-END` (ours, only meaningful inside the stream).
+pub(crate) fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    if args.len().is_multiple_of(2) {
+        return Reply::syntax_error();
+    }
+    for pair in args[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if is(option, "listening-port") {
+            let Some(port) = parse_i64(value) else {
+                return Reply::not_integer();
+            };
+            let port = u16::try_from(port).unwrap_or(0);
+            node.repl.listening_ports.insert(client, port);
+        } else if is(option, "ack") {
+            let Some(offset) = parse_i64(value) else {
+                return Reply::not_integer();
+            };
+            let now = node.now.mono_ms;
+            if let Some(r) = node.repl.replicas.get_mut(&client) {
+                r.ack_offset = r.ack_offset.max(u64::try_from(offset).unwrap_or(0));
+                r.ack_ms = now;
+            }
+        } else if is(option, "capa") || is(option, "ip-address") || is(option, "getack") {
+        } else {
+            return Reply::err(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            ));
+        }
+    }
+    Reply::ok()
+}
+
+/// `PSYNC <replid> <offset>`: always a full resync here.
+pub(crate) fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
+    if node.cluster.me().is_replica() {
+        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    if node.repl.replicas.contains_key(&client) {
+        return Reply::ok();
+    }
+    let addr = node.clients[&client].addr.clone();
+    let (ip, peer_port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
+    let port = node
+        .repl
+        .listening_ports
+        .remove(&client)
+        .unwrap_or_else(|| peer_port.parse().unwrap_or(0));
+    let offset = node.cluster.me().repl_offset;
+    let replica = ReplicaClient {
+        ip: ip.to_string(),
+        port,
+        ack_offset: offset,
+        ack_ms: node.now.mono_ms,
+    };
+    node.log(
+        LogLevel::Notice,
+        format!(
+            "Replica {}:{} asks for synchronization; full resync at offset {offset}",
+            replica.ip, replica.port
+        ),
+    );
+    node.repl.replicas.insert(client, replica);
+    let data = node.snapshot();
+    node.effects.push(Effect::ReplicaStream { client, data });
+    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::flags;
+    use crate::cluster::ClusterNode;
+    use crate::config::Config;
+
+    const NOW: Time = Time {
+        mono_ms: 1000,
+        unix_ms: 1_000_000,
+    };
+
+    fn args(ws: &[&str]) -> Vec<Bytes> {
+        ws.iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn resp(ws: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        cmd::propagate::encode_command(&args(ws), &mut out);
+        out
+    }
+
+    /// Splits a stream of RESP arrays of bulk strings into commands with their lengths.
+    fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
+        fn line<'a>(data: &mut &'a [u8]) -> &'a str {
+            let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+            let text = std::str::from_utf8(&data[..end]).unwrap();
+            *data = &data[end + 2..];
+            text
+        }
+        let mut commands = Vec::new();
+        while !data.is_empty() {
+            let start = data.len();
+            let n: usize = line(&mut data).strip_prefix('*').unwrap().parse().unwrap();
+            let mut cmd = Vec::new();
+            for _ in 0..n {
+                let len: usize = line(&mut data).strip_prefix('$').unwrap().parse().unwrap();
+                cmd.push(Bytes::copy_from_slice(&data[..len]));
+                data = &data[len + 2..];
+            }
+            commands.push((cmd, (start - data.len()) as u64));
+        }
+        commands
+    }
+
+    fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::ReplicaStream { client, data } => Some((*client, data.to_vec())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn info_field(node: &mut Node, client: ClientId, name: &str) -> String {
+        let now = node.now;
+        let Reply::Verbatim(_, text) = node.command(now, client, &args(&["INFO", "replication"]))
+        else {
+            panic!("INFO is verbatim text")
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_string()
+    }
+
+    fn master() -> (Node, ClientId) {
+        let mut node = Node::new(Config::default(), NOW, 1);
+        let c = node.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:6379".into());
+        (node, c)
+    }
+
+    #[test]
+    fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
+        let (mut m, c) = master();
+        let run = |m: &mut Node, c, ws: &[&str]| m.command(NOW, c, &args(ws));
+        assert_eq!(run(&mut m, c, &["SET", "a", "1"]), Reply::ok());
+        assert_eq!(
+            run(&mut m, c, &["SET", "t", "2", "PX", "5000"]),
+            Reply::ok()
+        );
+        let set_a = resp(&["SET", "a", "1"]).len() as u64;
+        let set_t = resp(&["SET", "t", "2", "PXAT", "1005000"]).len() as u64;
+        assert_eq!(m.replication_offset(), set_a + set_t);
+        m.take_effects();
+
+        let r = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:6379".into());
+        assert_eq!(
+            run(&mut m, r, &["REPLCONF", "listening-port", "7004"]),
+            Reply::ok()
+        );
+        assert_eq!(
+            run(&mut m, r, &["REPLCONF", "capa", "eof", "capa", "psync2"]),
+            Reply::ok()
+        );
+        assert_eq!(
+            run(&mut m, r, &["REPLCONF", "foo", "1"]),
+            Reply::err("Unrecognized REPLCONF option: foo")
+        );
+        assert_eq!(run(&mut m, r, &["REPLCONF", "x"]), Reply::syntax_error());
+        let offset = set_a + set_t;
+        assert_eq!(
+            run(&mut m, r, &["PSYNC", "?", "-1"]),
+            Reply::Simple(format!("FULLRESYNC {} {offset}", m.run_id))
+        );
+        let mut snapshot = resp(&["FLUSHALL"]);
+        for (key, ttl, value) in [("a", "0", "1"), ("t", "1005000", "2")] {
+            let payload = cmd::dump::dump_payload(&crate::db::Value::String(Bytes::from(value)));
+            cmd::propagate::encode_command(
+                &[
+                    Bytes::from_static(b"RESTORE"),
+                    Bytes::from(key),
+                    Bytes::from(ttl),
+                    payload,
+                    Bytes::from_static(b"ABSTTL"),
+                    Bytes::from_static(b"REPLACE"),
+                ],
+                &mut snapshot,
+            );
+        }
+        snapshot.extend(resp(&["REPLCONF", "SNAPSHOT-END"]));
+        assert_eq!(streams(&m.take_effects()), vec![(r, snapshot)]);
+        assert!(m.is_replica_client(r));
+        assert_eq!(m.replication_offset(), offset, "a snapshot moves no offset");
+
+        // Later writes go to the replica as they replay, and move the offset.
+        assert_eq!(run(&mut m, c, &["INCR", "n"]), Reply::Integer(1));
+        assert_eq!(run(&mut m, c, &["GET", "n"]), Reply::bulk_str("1"));
+        let incr = resp(&["INCR", "n"]);
+        assert_eq!(streams(&m.take_effects()), vec![(r, incr.clone())]);
+        let offset = offset + incr.len() as u64;
+        assert_eq!(m.replication_offset(), offset);
+
+        assert_eq!(info_field(&mut m, c, "connected_slaves"), "1");
+        assert_eq!(
+            info_field(&mut m, c, "slave0"),
+            format!(
+                "ip=127.0.0.1,port=7004,state=online,offset={},lag=0",
+                offset - incr.len() as u64
+            )
+        );
+        run(&mut m, r, &["REPLCONF", "ACK", &offset.to_string()]);
+        assert_eq!(
+            info_field(&mut m, c, "slave0"),
+            format!("ip=127.0.0.1,port=7004,state=online,offset={offset},lag=0")
+        );
+        assert_eq!(
+            info_field(&mut m, c, "master_repl_offset"),
+            offset.to_string()
+        );
+        assert_eq!(
+            run(&mut m, c, &["ROLE"]),
+            Reply::Array(vec![
+                Reply::bulk_str("master"),
+                Reply::Integer(offset as i64),
+                Reply::Array(vec![Reply::Array(vec![
+                    Reply::bulk_str("127.0.0.1"),
+                    Reply::bulk_str("7004"),
+                    Reply::bulk_str(&offset.to_string()),
+                ])]),
+            ])
+        );
+        // A replica that goes away is no longer streamed to.
+        m.client_disconnected(r);
+        run(&mut m, c, &["SET", "a", "3"]);
+        assert!(streams(&m.take_effects()).is_empty());
+        assert_eq!(info_field(&mut m, c, "connected_slaves"), "0");
+    }
+
+    /// A cluster node that knows a master at 127.0.0.1:7001 and replicates it.
+    fn replica() -> (Node, ClientId, NodeId) {
+        let config = Config {
+            cluster_enabled: true,
+            port: 7004,
+            appendonly: true,
+            ..Config::default()
+        };
+        let mut node = Node::new(config, NOW, 2);
+        let c = node.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:7004".into());
+        let id = NodeId::random(&mut node.rng);
+        let mut m = ClusterNode::new(id, flags::MASTER, NOW);
+        m.ip = "127.0.0.1".into();
+        m.port = 7001;
+        m.cport = 17001;
+        node.cluster.nodes.insert(id, m);
+        node.become_replica_of(id);
+        (node, c, id)
+    }
+
+    fn later(ms: u64) -> Time {
+        Time {
+            mono_ms: NOW.mono_ms + ms,
+            unix_ms: NOW.unix_ms + ms,
+        }
+    }
+
+    fn replica_effects(effects: Vec<Effect>) -> Vec<Effect> {
+        effects
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::ReplicaConnect { .. }
+                        | Effect::ReplicaDisconnect { .. }
+                        | Effect::ReplicaStream { .. }
+                        | Effect::AppendAof { .. }
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
+        let (mut m, c) = master();
+        m.command(NOW, c, &args(&["SET", "a", "1"]));
+        let (mut r, rc, _) = replica();
+        r.take_effects();
+        r.tick(later(100));
+        let connect = Effect::ReplicaConnect {
+            link: 1,
+            ip: "127.0.0.1".into(),
+            port: 7001,
+        };
+        assert_eq!(replica_effects(r.take_effects()), vec![connect]);
+        // Once only, while the attempt is pending.
+        r.tick(later(500));
+        assert_eq!(replica_effects(r.take_effects()), vec![]);
+        assert_eq!(info_field(&mut r, rc, "master_link_status"), "down");
+
+        // A failed attempt is retried a second after the last one, on a new link.
+        r.replication_link_down(later(600), 1);
+        r.tick(later(700));
+        assert_eq!(replica_effects(r.take_effects()), vec![]);
+        r.tick(later(1100));
+        assert_eq!(
+            replica_effects(r.take_effects()),
+            vec![Effect::ReplicaConnect {
+                link: 2,
+                ip: "127.0.0.1".into(),
+                port: 7001,
+            }]
+        );
+        assert!(!r.replication_link_up(later(2700), 1, "x", 0), "stale link");
+
+        // Keys from an old master do not survive a full sync.
+        r.db.set(
+            Bytes::from_static(b"stale"),
+            crate::db::Entry {
+                value: crate::db::Value::String(Bytes::from_static(b"x")),
+                expires_at_ms: None,
+            },
+        );
+        let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+        let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
+            panic!("PSYNC")
+        };
+        let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(r.replication_link_up(later(2700), 2, &m.run_id, offset));
+        assert!(r.db.is_empty());
+        assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
+        let snapshot = streams(&m.take_effects()).remove(0).1;
+        for (cmd, len) in parse_stream(&snapshot) {
+            assert!(r.replication_apply(later(2700), 2, &cmd, len));
+        }
+        assert_eq!(r.replication_offset(), offset);
+        m.command(NOW, c, &args(&["SET", "b", "2"]));
+        let set_b = streams(&m.take_effects()).remove(0).1;
+        for (cmd, len) in parse_stream(&set_b) {
+            assert!(r.replication_apply(later(2800), 2, &cmd, len));
+        }
+        assert_eq!(r.replication_offset(), m.replication_offset());
+        assert_eq!(r.cluster.me().repl_offset, m.replication_offset());
+        // The replica's own AOF got the snapshot and the stream, after SELECT 0.
+        let aof: Vec<u8> = replica_effects(r.take_effects())
+            .into_iter()
+            .flat_map(|e| match e {
+                Effect::AppendAof { data } => data.to_vec(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let marker = resp(&["REPLCONF", "SNAPSHOT-END"]);
+        let snapshot_cmds = &snapshot[..snapshot.len() - marker.len()];
+        let mut expected = resp(&["SELECT", "0"]);
+        expected.extend_from_slice(snapshot_cmds);
+        expected.extend_from_slice(&set_b);
+        assert_eq!(
+            String::from_utf8_lossy(&aof),
+            String::from_utf8_lossy(&expected)
+        );
+
+        for (name, value) in [
+            ("role", "slave".to_string()),
+            ("master_host", "127.0.0.1".into()),
+            ("master_port", "7001".into()),
+            ("master_link_status", "up".into()),
+            ("master_sync_in_progress", "0".into()),
+            ("slave_repl_offset", m.replication_offset().to_string()),
+            ("master_replid", m.run_id.clone()),
+        ] {
+            assert_eq!(info_field(&mut r, rc, name), value, "{name}");
+        }
+        assert_eq!(
+            r.command(later(2800), rc, &args(&["ROLE"])),
+            Reply::Array(vec![
+                Reply::bulk_str("slave"),
+                Reply::bulk_str("127.0.0.1"),
+                Reply::Integer(7001),
+                Reply::bulk_str("connected"),
+                Reply::Integer(m.replication_offset() as i64),
+            ])
+        );
+        // Reads need READONLY and the slot's master; writes are redirected or refused.
+        r.command(later(2800), rc, &args(&["READONLY"]));
+        assert_eq!(
+            r.command(later(2800), rc, &args(&["FLUSHALL"])),
+            Reply::error("READONLY You can't write against a read only replica.")
+        );
+        assert_eq!(r.db.len(), 2);
+    }
+
+    #[test]
+    fn a_promoted_replica_drops_its_link_and_keeps_its_offset_under_a_new_replid() {
+        let (mut m, c) = master();
+        m.command(NOW, c, &args(&["SET", "a", "1"]));
+        let (mut r, rc, master_id) = replica();
+        r.tick(later(100));
+        let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+        m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+        let offset = m.replication_offset();
+        assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
+        for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+            r.replication_apply(later(200), 1, &cmd, len);
+        }
+        r.take_effects();
+        r.replace_my_master(master_id);
+        r.replication_before_reply();
+        assert_eq!(
+            replica_effects(r.take_effects()),
+            vec![Effect::ReplicaDisconnect { link: 1 }]
+        );
+        assert!(!r.replication_apply(later(300), 1, &args(&["SET", "x", "1"]), 10));
+        assert_eq!(r.replication_offset(), offset);
+        assert_eq!(info_field(&mut r, rc, "role"), "master");
+        assert_eq!(info_field(&mut r, rc, "master_replid2"), m.run_id);
+        assert_eq!(
+            info_field(&mut r, rc, "second_repl_offset"),
+            (offset + 1).to_string()
+        );
+        assert_ne!(info_field(&mut r, rc, "master_replid"), m.run_id);
+        // A replica refuses to serve replicas of its own.
+        let (mut r2, _, _) = replica();
+        let x = r2.client_connected(NOW, "127.0.0.1:1".into(), "127.0.0.1:7004".into());
+        assert_eq!(
+            r2.command(later(100), x, &args(&["PSYNC", "?", "-1"])),
+            Reply::error("NOMASTERLINK Can't SYNC while not connected with my master")
+        );
+    }
+}
