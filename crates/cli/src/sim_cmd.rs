@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use clusterlab_sim::faults::{shrink, ClusterShape, FaultSchedule};
 use clusterlab_sim::scenario::{self, SCENARIOS};
+use clusterlab_sim::seeds::{save_new, Saved};
 use clusterlab_sim::trace::Fnv64;
 use clusterlab_sim::{campaign, RunReport, SeedRecord, SimConfig, Violation};
 
@@ -44,6 +45,9 @@ pub enum SimCommand {
     Replay(ReplayArgs),
     /// Merge the `--json` results of several shards into one summary.
     Merge(MergeArgs),
+    /// Print the seed record (with its fault schedule) a campaign seed draws, to pin it in
+    /// seeds/ or edit it by hand.
+    Plan(PlanArgs),
 }
 
 /// The scenario `sim run` uses unless told otherwise.
@@ -104,6 +108,21 @@ pub struct ReplayArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    #[arg(long)]
+    pub seed: u64,
+    #[arg(long, default_value_t = SimConfig::default().masters)]
+    pub masters: usize,
+    #[arg(long, default_value_t = SimConfig::default().replicas)]
+    pub replicas: usize,
+    #[arg(long, alias = "node-timeout", default_value_t = SimConfig::default().node_timeout_ms)]
+    pub node_timeout_ms: u64,
+    /// The record's note.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct MergeArgs {
     /// JSON-lines files written by `sim run --json`.
     #[arg(required = true)]
@@ -144,6 +163,7 @@ pub fn run(args: SimArgs) -> ExitCode {
         SimCommand::Run(run_args) => run_campaign(&run_args),
         SimCommand::Replay(replay_args) => replay(&replay_args),
         SimCommand::Merge(merge_args) => merge(&merge_args),
+        SimCommand::Plan(plan_args) => plan(&plan_args),
     }
 }
 
@@ -538,13 +558,13 @@ fn print_failures(args: &RunArgs, config: &SimConfig, outcomes: &[(SeedOutcome, 
             continue;
         }
         let record = failing_record(args, config, seed, &violations);
-        match save_record(&args.seeds_dir, &record) {
-            Ok(SaveResult::Written(path)) => println!(
+        match save_new(&args.seeds_dir, &record) {
+            Ok(Saved::Written(path)) => println!(
                 "  saved:   {} (replay: {})",
                 path.display(),
                 replay_command(&path)
             ),
-            Ok(SaveResult::Known(path)) => println!("  known:   {}", path.display()),
+            Ok(Saved::Known(path)) => println!("  known:   {}", path.display()),
             Err(e) => eprintln!("  could not save the seed: {e}"),
         }
     }
@@ -589,7 +609,7 @@ fn failing_record(
         );
         if small != full {
             note.push_str(&format!(
-                " Schedule shrunk from {} to {} faults.",
+                " (schedule shrunk from {} to {} faults)",
                 full.len(),
                 small.len()
             ));
@@ -604,57 +624,6 @@ fn failing_record(
         expectation: format!("violation:{target}"),
         note,
     }
-}
-
-enum SaveResult {
-    Written(PathBuf),
-    /// The same run is already in the corpus.
-    Known(PathBuf),
-}
-
-/// Writes `record` as the next `NNNN-<scenario>-<violation>-seed<S>.json` in `dir`, unless an
-/// existing file already holds the same run.
-fn save_record(dir: &Path, record: &SeedRecord) -> Result<SaveResult, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut highest = 0u32;
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(n) = name.split('-').next().and_then(|n| n.parse::<u32>().ok()) {
-            highest = highest.max(n);
-        }
-        if path.extension().is_some_and(|e| e == "json") {
-            let same = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| SeedRecord::parse(&t).ok())
-                .is_some_and(|r| {
-                    (r.seed, &r.scenario, &r.config, &r.schedule)
-                        == (
-                            record.seed,
-                            &record.scenario,
-                            &record.config,
-                            &record.schedule,
-                        )
-                });
-            if same {
-                return Ok(SaveResult::Known(path));
-            }
-        }
-    }
-    let violation = record
-        .expectation
-        .strip_prefix("violation:")
-        .unwrap_or("run")
-        .replace(['_', '/', ' '], "-");
-    let path = dir.join(format!(
-        "{:04}-{}-{violation}-seed{}.json",
-        highest + 1,
-        record.scenario,
-        record.seed
-    ));
-    std::fs::write(&path, record.to_json()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(SaveResult::Written(path))
 }
 
 fn print_trace(report: &RunReport) {
@@ -734,6 +703,26 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+// ---- sim plan ----------------------------------------------------------------------------------
+
+fn plan(args: &PlanArgs) -> ExitCode {
+    let config = SimConfig {
+        masters: args.masters,
+        replicas: args.replicas,
+        node_timeout_ms: args.node_timeout_ms,
+    };
+    let record = SeedRecord {
+        seed: args.seed,
+        scenario: campaign::NAME.to_string(),
+        schedule: Some(campaign::planned_schedule(args.seed, &config)),
+        config,
+        expectation: "ok".to_string(),
+        note: args.note.clone(),
+    };
+    print!("{}", record.to_json());
+    ExitCode::SUCCESS
 }
 
 // ---- sim merge --------------------------------------------------------------------------------
@@ -821,39 +810,5 @@ mod tests {
         assert_eq!(line.violations[0].name, "panic");
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(serde_json::from_str::<SeedLine>(&text).unwrap(), line);
-    }
-
-    #[test]
-    fn failing_seeds_are_saved_once_with_the_next_number() {
-        let dir = std::env::temp_dir().join(format!("clusterlab-save-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("0007-old.json"),
-            r#"{"seed": 1, "scenario": "w", "expectation": "ok"}"#,
-        )
-        .unwrap();
-        let record = SeedRecord {
-            seed: 42,
-            scenario: "campaign".into(),
-            config: SimConfig::default(),
-            schedule: None,
-            expectation: "violation:acked_write_lost".into(),
-            note: "n".into(),
-        };
-        let SaveResult::Written(path) = save_record(&dir, &record).unwrap() else {
-            panic!("not written");
-        };
-        assert_eq!(
-            path.file_name().unwrap(),
-            "0008-campaign-acked-write-lost-seed42.json"
-        );
-        let back = SeedRecord::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(back, record);
-        assert!(matches!(
-            save_record(&dir, &record).unwrap(),
-            SaveResult::Known(_)
-        ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

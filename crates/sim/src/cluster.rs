@@ -75,6 +75,24 @@ impl SimNode {
 pub struct SimClusterBuilder {
     config: SimConfig,
     seed: Option<u64>,
+    /// AOF settings of every node (`appendonly yes`, `appendfsync everysec` by default).
+    aof: AofSettings,
+}
+
+/// `appendonly` / `appendfsync` of every node of a [`SimCluster`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AofSettings {
+    pub appendonly: bool,
+    pub appendfsync: AppendFsync,
+}
+
+impl Default for AofSettings {
+    fn default() -> Self {
+        AofSettings {
+            appendonly: true,
+            appendfsync: AppendFsync::Everysec,
+        }
+    }
 }
 
 impl SimClusterBuilder {
@@ -96,6 +114,18 @@ impl SimClusterBuilder {
 
     pub fn node_timeout_ms(mut self, node_timeout_ms: u64) -> Self {
         self.config.node_timeout_ms = node_timeout_ms;
+        self
+    }
+
+    /// `appendonly` of every node (default `yes`).
+    pub fn appendonly(mut self, appendonly: bool) -> Self {
+        self.aof.appendonly = appendonly;
+        self
+    }
+
+    /// `appendfsync` of every node (default `everysec`).
+    pub fn appendfsync(mut self, appendfsync: AppendFsync) -> Self {
+        self.aof.appendfsync = appendfsync;
         self
     }
 
@@ -123,7 +153,7 @@ impl SimClusterBuilder {
             ),
         );
         let nodes = (0..count)
-            .map(|index| start_node(&handle, &self.config, seed, index, &trace))
+            .map(|index| start_node(&handle, &self.config, self.aof, seed, index, &trace))
             .collect();
         let client = handle
             .create_node()
@@ -163,6 +193,7 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
 fn start_node(
     handle: &Handle,
     config: &SimConfig,
+    aof: AofSettings,
     run_seed: u64,
     index: usize,
     trace: &Trace,
@@ -180,7 +211,11 @@ fn start_node(
         move || {
             let incarnation = starts.fetch_add(1, Ordering::Relaxed);
             let seed = node_seed(run_seed, index, incarnation);
-            let node_config = node_config(&config, ip, port, seed);
+            let node_config = Config {
+                appendonly: aof.appendonly,
+                appendfsync: aof.appendfsync,
+                ..node_config(&config, ip, port, seed)
+            };
             let (name, trace, disk) = (name.clone(), trace.clone(), disk.clone());
             async move {
                 trace.record(
@@ -226,6 +261,7 @@ impl SimCluster {
         SimClusterBuilder {
             config: SimConfig::default(),
             seed: None,
+            aof: AofSettings::default(),
         }
     }
 

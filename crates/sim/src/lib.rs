@@ -4,16 +4,23 @@
 //!
 //! The runtime parts exist only in the simulation build (`RUSTFLAGS="--cfg madsim"`, target dir
 //! `target/sim`): [`cluster`] (the `SimCluster` builder), [`client`] (a cluster-aware client
-//! that follows `MOVED`/`ASK`) and [`scenario`] (the scenarios). The plain-data parts —
-//! [`trace`], [`report`], [`seeds`], [`view`] and [`invariants`] — compile everywhere, so they
+//! that follows `MOVED`/`ASK`), [`scenario`] (the scenarios) and [`campaign`] (the randomized
+//! safety + liveness run `cargo sim` does by default). The plain-data parts — [`trace`],
+//! [`report`], [`seeds`], [`view`], [`invariants`], [`faults`] (fault schedules, swarm and
+//! proptest generation, shrinking), [`workload`] and [`history`] — compile everywhere, so they
 //! are unit-tested in the normal build too.
 
+pub mod faults;
+pub mod history;
 pub mod invariants;
 pub mod report;
 pub mod seeds;
 pub mod trace;
 pub mod view;
+pub mod workload;
 
+#[cfg(madsim)]
+pub mod campaign;
 #[cfg(madsim)]
 pub mod client;
 #[cfg(madsim)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use madsim::runtime::Runtime;
 
+use clusterlab_core::config::AppendFsync;
 use clusterlab_core::Reply;
 
 use crate::client::{describe_reply, info_field, reply_text, Redirect};
@@ -22,8 +23,20 @@ use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
 
+pub mod crash;
+pub mod durability;
+pub mod partition;
+mod probe;
+
 /// Scenario names accepted by [`run`].
-pub const SCENARIOS: &[&str] = &["walkthrough"];
+pub const SCENARIOS: &[&str] = &[
+    "walkthrough",
+    "campaign",
+    "crash",
+    "partition",
+    "durability",
+    "durability-everysec",
+];
 
 /// The key the tutorial writes, and its slot.
 pub const TUTORIAL_KEY: &str = "key";
@@ -39,10 +52,29 @@ const RUN_TIME_LIMIT: Duration = Duration::from_secs(3600);
 pub fn run(name: &str, seed: u64, config: &SimConfig) -> Result<RunReport, String> {
     match name {
         "walkthrough" => Ok(walkthrough_with(seed, config)),
+        "campaign" => Ok(crate::campaign::run(seed, config, None)),
+        "crash" => Ok(crash::run(seed, config).report),
+        "partition" => Ok(partition::run(seed, config).report),
+        "durability" => Ok(durability::run(seed, config, AppendFsync::Always).report),
+        "durability-everysec" => Ok(durability::run(seed, config, AppendFsync::Everysec).report),
         _ => Err(format!(
             "unknown scenario {name:?}; known: {}",
             SCENARIOS.join(", ")
         )),
+    }
+}
+
+/// Replays a seed file: its scenario, seed and config, and its explicit fault schedule if it
+/// has one (only scenarios that inject faults from a schedule accept one).
+pub fn run_record(record: &crate::seeds::SeedRecord) -> Result<RunReport, String> {
+    match (&record.schedule, record.scenario.as_str()) {
+        (None, name) => run(name, record.seed, &record.config),
+        (Some(schedule), crate::campaign::NAME) => Ok(crate::campaign::run(
+            record.seed,
+            &record.config,
+            Some(schedule.clone()),
+        )),
+        (Some(_), name) => Err(format!("scenario {name:?} takes no fault schedule")),
     }
 }
 

@@ -1,18 +1,24 @@
 //! The regression corpus: one JSON file per interesting run in `seeds/`, replayed by
 //! `sim-tests`.
 //!
-//! A record names the seed, the scenario, the cluster shape and what the run must show
-//! (`"ok"`, or `"violation:<name>"` for a known, still-open bug), plus a note for people:
+//! A record names the seed, the scenario, the cluster shape, optionally an explicit fault
+//! schedule (a shrunk one; without it the campaign draws its schedule from the seed) and what
+//! the run must show (`"ok"`, or `"violation:<name>"` for a known, still-open bug), plus a note
+//! for people:
 //!
 //! ```json
-//! {"seed": 42, "scenario": "walkthrough",
+//! {"seed": 42, "scenario": "campaign",
 //!  "config": {"masters": 3, "replicas": 0, "node_timeout_ms": 5000},
+//!  "schedule": [{"at_ms": 1200, "kind": "crash", "node": 1},
+//!               {"at_ms": 9000, "kind": "restart", "node": 1}],
 //!  "expectation": "ok", "note": "first run of the walkthrough"}
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultSchedule;
 
 /// The shape of a simulated cluster. Missing JSON fields take the tutorial's values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +84,10 @@ pub struct SeedRecord {
     pub scenario: String,
     #[serde(default)]
     pub config: SimConfig,
+    /// The faults to inject instead of the ones the seed would draw (scenarios with faults
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<FaultSchedule>,
     /// `"ok"` or `"violation:<name>"`.
     pub expectation: String,
     #[serde(default)]
@@ -92,6 +102,30 @@ impl SeedRecord {
         Ok(record)
     }
 
+    /// The record as JSON for a seed file: one field per line, one scheduled fault per line,
+    /// ending in a newline.
+    pub fn to_json(&self) -> String {
+        let mut lines = vec![
+            format!("  \"seed\": {}", self.seed),
+            format!("  \"scenario\": {}", json(&self.scenario)),
+            format!("  \"config\": {}", json(&self.config)),
+        ];
+        if let Some(schedule) = &self.schedule {
+            let faults: Vec<String> = schedule
+                .iter()
+                .map(|f| format!("    {}", json(f)))
+                .collect();
+            lines.push(if faults.is_empty() {
+                "  \"schedule\": []".to_string()
+            } else {
+                format!("  \"schedule\": [\n{}\n  ]", faults.join(",\n"))
+            });
+        }
+        lines.push(format!("  \"expectation\": {}", json(&self.expectation)));
+        lines.push(format!("  \"note\": {}", json(&self.note)));
+        format!("{{\n{}\n}}\n", lines.join(",\n"))
+    }
+
     pub fn expectation(&self) -> Result<Expectation, String> {
         Expectation::parse(&self.expectation).ok_or_else(|| {
             format!(
@@ -100,6 +134,11 @@ impl SeedRecord {
             )
         })
     }
+}
+
+/// Compact JSON of one field of a seed record.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("seed record fields serialize")
 }
 
 /// Reads every `*.json` file of `dir`, sorted by file name. Any unreadable or malformed file is
@@ -122,6 +161,60 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, SeedRecord)>, String> {
         records.push((path, record));
     }
     Ok(records)
+}
+
+/// What [`save_new`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Written to this new file.
+    Written(PathBuf),
+    /// This file already holds the same run (seed, scenario, config and schedule).
+    Known(PathBuf),
+}
+
+/// Adds a failing run to the corpus in `dir` as the next `NNNN-<scenario>-<violation>-seed<S>.json`
+/// (numbered after the highest `NNNN-` prefix there), unless a file already holds the same run.
+pub fn save_new(dir: &Path, record: &SeedRecord) -> Result<Saved, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut highest = 0u32;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(n) = name.split('-').next().and_then(|n| n.parse::<u32>().ok()) {
+            highest = highest.max(n);
+        }
+        if path.extension().is_some_and(|e| e == "json") {
+            let same = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| SeedRecord::parse(&t).ok())
+                .is_some_and(|r| {
+                    (r.seed, &r.scenario, &r.config, &r.schedule)
+                        == (
+                            record.seed,
+                            &record.scenario,
+                            &record.config,
+                            &record.schedule,
+                        )
+                });
+            if same {
+                return Ok(Saved::Known(path));
+            }
+        }
+    }
+    let what = record
+        .expectation
+        .strip_prefix("violation:")
+        .unwrap_or("run")
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+    let path = dir.join(format!(
+        "{:04}-{}-{what}-seed{}.json",
+        highest + 1,
+        record.scenario,
+        record.seed
+    ));
+    std::fs::write(&path, record.to_json()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Saved::Written(path))
 }
 
 #[cfg(test)]
@@ -178,6 +271,36 @@ mod tests {
     }
 
     #[test]
+    fn records_carry_a_schedule_and_round_trip() {
+        let record = SeedRecord::parse(
+            r#"{"seed": 9, "scenario": "campaign",
+                "schedule": [{"at_ms": 1200, "kind": "crash", "node": 1},
+                             {"at_ms": 9000, "kind": "restart", "node": 1}],
+                "expectation": "violation:acked_write_lost"}"#,
+        )
+        .unwrap();
+        let schedule = record.schedule.clone().unwrap();
+        assert_eq!(schedule.len(), 2);
+        assert_eq!(schedule.0[0].fault, crate::faults::Fault::Crash { node: 1 });
+        assert_eq!(SeedRecord::parse(&record.to_json()).unwrap(), record);
+        assert!(
+            record.to_json().contains(
+                "  \"schedule\": [\n    {\"at_ms\":1200,\"kind\":\"crash\",\"node\":1},\n"
+            ),
+            "{}",
+            record.to_json()
+        );
+        let plain =
+            SeedRecord::parse(r#"{"seed": 1, "scenario": "w", "expectation": "ok"}"#).unwrap();
+        assert!(!plain.to_json().contains("schedule"));
+        assert!(SeedRecord::parse(
+            r#"{"seed": 1, "scenario": "w", "expectation": "ok",
+                "schedule": [{"at_ms": 1, "kind": "crash"}]}"#
+        )
+        .is_err());
+    }
+
+    #[test]
     fn expectation_matching() {
         assert!(Expectation::Ok.is_met_by(std::iter::empty()));
         assert!(!Expectation::Ok.is_met_by(["a"].into_iter()));
@@ -210,5 +333,36 @@ mod tests {
         assert!(err.contains("c.json"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(load_dir(&dir).is_err());
+    }
+
+    #[test]
+    fn failing_runs_are_saved_once_with_the_next_number() {
+        let dir = std::env::temp_dir().join(format!("clusterlab-save-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("0007-old.json"),
+            r#"{"seed": 1, "scenario": "w", "expectation": "ok"}"#,
+        )
+        .unwrap();
+        let record = SeedRecord {
+            seed: 42,
+            scenario: "campaign".into(),
+            config: SimConfig::default(),
+            schedule: None,
+            expectation: "violation:acked_write_lost".into(),
+            note: "n".into(),
+        };
+        let Saved::Written(path) = save_new(&dir, &record).unwrap() else {
+            panic!("not written");
+        };
+        assert_eq!(
+            path.file_name().unwrap(),
+            "0008-campaign-acked-write-lost-seed42.json"
+        );
+        let back = SeedRecord::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back, record);
+        assert_eq!(save_new(&dir, &record).unwrap(), Saved::Known(path));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,916 @@
+//! The `campaign` scenario: one randomized run in two phases, as TigerBeetle's VOPR does it.
+//!
+//! 1. **Safety phase** ([`SAFETY_SPAN_NODE_TIMEOUTS`](crate::faults::SAFETY_SPAN_NODE_TIMEOUTS)
+//!    node timeouts): a writer sends `SET`s
+//!    over every slot (`appendfsync always`), a sampler reads every node's `CLUSTER NODES` and
+//!    `CLUSTER INFO` twice a second, and the fault schedule — drawn from the seed
+//!    ([`swarm`]) or given explicitly (a shrunk schedule from a seed file) — runs against the
+//!    cluster. Every sample goes through the [`SafetyMonitor`].
+//! 2. **Liveness phase**: every fault is undone (network healed, paused nodes resumed, crashed
+//!    nodes restarted; a wiped node is re-admitted the way an operator would: `FORGET` its old
+//!    ID everywhere, `MEET` it, give it back its orphaned slots, `BUMPEPOCH`). Within
+//!    [`liveness_bound_ms`] (3 × node timeout + 10 s) every node must say `cluster_state:ok`
+//!    and all must agree on the owner of all 16384 slots, and stay so for one more node
+//!    timeout (a node cut off just before the heal may flag its peers only afterwards); then
+//!    the masters' config epochs must be distinct and every acknowledged write must read back.
+//!
+//! A write lost *legitimately* — acknowledged by a node whose disk was later wiped, or by a
+//! master that no longer owns the slot at the end (a failover took it over) — is reported in
+//! the trace as a loss window, not as a violation.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use madsim::runtime::Runtime;
+
+use clusterlab_core::config::AppendFsync;
+use clusterlab_core::slot::key_hash_slot;
+use clusterlab_core::Reply;
+use clusterlab_net::client::Connection;
+
+use crate::client::{describe_reply, info_field, reply_text};
+use crate::cluster::SimCluster;
+use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
+use crate::history::superseded;
+use crate::invariants::{
+    config_epochs_distinct, fmt_ms, states_ok, views_agree, views_agree_quickly, SafetyMonitor,
+    Sample,
+};
+use crate::report::{RunReport, Violation};
+use crate::seeds::SimConfig;
+use crate::trace::Trace;
+use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
+use crate::workload::{read_back, spawn_writer, Phase, WorkloadSpec, WriteHistory};
+
+/// The scenario's name in [`crate::scenario::SCENARIOS`] and seed files.
+pub const NAME: &str = "campaign";
+
+/// How often the sampler reads every node during the safety phase.
+pub const SAMPLE_INTERVAL_MS: u64 = 500;
+/// A node that does not answer a sample within this long is skipped for that round (it is
+/// paused, clogged or down; waiting longer would only slow the sampler).
+pub const SAMPLE_TIMEOUT_MS: u64 = 300;
+/// How often the liveness phase polls.
+pub const LIVENESS_POLL_MS: u64 = 500;
+/// Virtual-time bound for `cluster_state:ok` on every node after create.
+pub const SETUP_TIMEOUT_MS: u64 = 30_000;
+
+/// After healing, the cluster must be whole again within this long: two node timeouts for a
+/// FAIL flag on a master to be undone, one more for the rejoin delay and failure reports, and
+/// 10 s for restarts and for madsim's retry backoff on links that were clogged.
+pub fn liveness_bound_ms(node_timeout_ms: u64) -> u64 {
+    3 * node_timeout_ms + 10_000
+}
+
+/// The writer of the safety phase: 128 keys (spread over every master's slots), a `SET`
+/// every 20 ms for the whole phase.
+pub fn workload_spec(shape: &ClusterShape) -> WorkloadSpec {
+    WorkloadSpec {
+        keys: 128,
+        max_ops: 1_000_000,
+        duration_ms: shape.span_ms,
+        interval_ms: 20,
+        request_timeout_ms: 1000,
+    }
+}
+
+/// The schedule a seed draws for `config` (what a run without an explicit schedule uses).
+pub fn planned_schedule(seed: u64, config: &SimConfig) -> FaultSchedule {
+    swarm(seed, &ClusterShape::of(config))
+}
+
+/// A backstop far beyond the scenario's own bounds: madsim panics past it instead of looping.
+const RUN_TIME_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Runs the campaign for `seed` in a fresh runtime; `schedule` replaces the seed's own.
+pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
+    let config = config.clone();
+    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    runtime.set_time_limit(RUN_TIME_LIMIT);
+    runtime.block_on(campaign_in(seed, config, schedule))
+}
+
+/// The campaign inside the current runtime, seeded by it (for `Runtime::check_determinism`).
+pub async fn campaign_current() -> RunReport {
+    let seed = madsim::runtime::Handle::current().seed();
+    campaign_in(seed, SimConfig::default(), None).await
+}
+
+async fn campaign_in(seed: u64, config: SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
+    let shape = ClusterShape::of(&config);
+    let schedule = schedule.unwrap_or_else(|| swarm(seed, &shape));
+    let cluster = SimCluster::builder()
+        .config(config)
+        .seed(seed)
+        .appendfsync(AppendFsync::Always)
+        .build();
+    let mut run = Campaign {
+        cluster: &cluster,
+        shape,
+        violations: Vec::new(),
+        monitor: SafetyMonitor::new(),
+        final_texts: Vec::new(),
+        samples: Vec::new(),
+    };
+    run.steps(&schedule).await;
+    run.finish()
+}
+
+struct Campaign<'a> {
+    cluster: &'a SimCluster,
+    shape: ClusterShape,
+    violations: Vec<Violation>,
+    monitor: SafetyMonitor,
+    /// `(node, CLUSTER NODES)` from the last liveness poll.
+    final_texts: Vec<(String, String)>,
+    /// Every sample of both phases, in time order (to tell failover losses from real ones).
+    samples: Vec<Sample>,
+}
+
+/// What the safety phase leaves for the liveness phase.
+struct SafetyOutcome {
+    history: WriteHistory,
+    /// `(node index, virtual µs)` of every wipe.
+    wiped: Vec<(usize, u64)>,
+}
+
+impl Campaign<'_> {
+    fn record(&self, event: String) {
+        self.cluster.trace().record("harness", event);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.cluster.elapsed().as_millis() as u64
+    }
+
+    async fn steps(&mut self, schedule: &FaultSchedule) {
+        if let Err(e) = schedule.validate(self.cluster.len()) {
+            self.violations.push(Violation::new("bad_schedule", e));
+            return;
+        }
+        self.record(format!(
+            "schedule {} faults ({}) over {} ms",
+            schedule.len(),
+            schedule.kinds().join(","),
+            self.shape.span_ms
+        ));
+        let Some(ids) = self.setup().await else {
+            return;
+        };
+        let outcome = self.safety_phase(schedule).await;
+        let settled = self.liveness_phase(&ids, &outcome.wiped).await;
+        self.check_writes(&outcome, settled).await;
+    }
+
+    /// Starts and creates the cluster; returns every node's ID.
+    async fn setup(&mut self) -> Option<Vec<String>> {
+        let cluster = self.cluster;
+        let step = async {
+            cluster.wait_listening().await.map_err(|e| e.to_string())?;
+            cluster.create().await?;
+            cluster.wait_cluster_ok(SETUP_TIMEOUT_MS).await?;
+            let mut ids = Vec::new();
+            for index in 0..cluster.len() {
+                ids.push(my_id(cluster, index).await?);
+            }
+            Ok::<_, String>(ids)
+        };
+        match step.await {
+            Ok(ids) => Some(ids),
+            Err(e) => {
+                self.violations.push(Violation::new("setup_failed", e));
+                None
+            }
+        }
+    }
+
+    async fn safety_phase(&mut self, schedule: &FaultSchedule) -> SafetyOutcome {
+        let span_ms = self.shape.span_ms;
+        self.record(format!("safety phase for {span_ms} ms"));
+        let writer = spawn_writer(self.cluster, workload_spec(&self.shape), Phase::default()).await;
+        let sampler = spawn_sampler(self.cluster, span_ms).await;
+        let mut injector = FaultInjector::new(self.cluster);
+        injector.run(schedule, span_ms).await;
+        let history = match writer.await {
+            Ok(history) => history,
+            Err(e) => {
+                self.violations
+                    .push(Violation::new("workload_failed", e.to_string()));
+                WriteHistory::default()
+            }
+        };
+        let samples = sampler.await.unwrap_or_default();
+        for &(node, at_us) in injector.restarts() {
+            let name = self.cluster.node(node).name.clone();
+            self.monitor.note_restart(at_us / 1000, &name);
+        }
+        for sample in &samples {
+            self.monitor.observe(sample);
+        }
+        self.samples.extend(samples);
+        let wiped = injector.wiped().to_vec();
+        injector.heal_all().await;
+        SafetyOutcome { history, wiped }
+    }
+
+    /// Heals, re-admits wiped nodes and waits for the cluster to be whole for good. Returns
+    /// whether it was, within the bound.
+    async fn liveness_phase(&mut self, ids: &[String], wiped: &[(usize, u64)]) -> bool {
+        let heal_ms = self.now_ms();
+        let bound_ms = liveness_bound_ms(self.shape.node_timeout_ms);
+        let deadline_ms = heal_ms + bound_ms;
+        self.record(format!("liveness phase: whole within {bound_ms} ms"));
+        let mut wiped_nodes: Vec<usize> = wiped.iter().map(|&(n, _)| n).collect();
+        wiped_nodes.sort_unstable();
+        wiped_nodes.dedup();
+        for &node in &wiped_nodes {
+            if let Err(e) = readmit_wiped(self.cluster, node, &ids[node], &wiped_nodes).await {
+                self.violations.push(Violation::new(
+                    "readmit_failed",
+                    format!("{}: {e}", self.cluster.node(node).name),
+                ));
+            }
+        }
+        let addrs = self.cluster.addrs();
+        let names: Vec<String> = self
+            .cluster
+            .nodes()
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        let mut last: Vec<(String, Result<Fetched, String>)>;
+        let stable_ms = self.shape.node_timeout_ms;
+        let mut whole_since: Option<u64> = None;
+        let settled = loop {
+            last = {
+                let (addrs, names) = (addrs.clone(), names.clone());
+                self.cluster
+                    .on_client(async move { fetch_all(&addrs, &names, 1000).await })
+                    .await
+            };
+            for (_, fetched) in &last {
+                if let Ok(f) = fetched {
+                    self.monitor.observe(&f.sample);
+                    self.samples.push(f.sample.clone());
+                }
+            }
+            let stale_ids: Vec<&str> = wiped_nodes.iter().map(|&n| ids[n].as_str()).collect();
+            forget_stale(self.cluster, &last, &stale_ids).await;
+            let now = self.now_ms();
+            if whole(&last, self.cluster.len()) {
+                let since = *whole_since.get_or_insert(now);
+                if now - since >= stable_ms {
+                    break Some(since);
+                }
+            } else {
+                whole_since = None;
+                if now >= deadline_ms {
+                    break None;
+                }
+            }
+            madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+        };
+        self.final_texts = last
+            .iter()
+            .map(|(name, f)| {
+                let text = f
+                    .as_ref()
+                    .map_or_else(|e| e.clone(), |f| f.nodes_text.clone());
+                (name.clone(), text)
+            })
+            .collect();
+        let views: Vec<(String, Vec<NodeLine>)> = last
+            .iter()
+            .filter_map(|(name, f)| {
+                f.as_ref()
+                    .ok()
+                    .map(|f| (name.clone(), f.sample.lines.clone()))
+            })
+            .collect();
+        if let Some(since) = settled {
+            self.record(format!(
+                "whole after {} ms, and still after {stable_ms} ms more",
+                since - heal_ms
+            ));
+            self.violations.extend(config_epochs_distinct(&views));
+            return true;
+        }
+        let context = format!(
+            "{} after healing (bound {bound_ms} ms)",
+            fmt_ms(self.now_ms() - heal_ms)
+        );
+        let states: Vec<(String, String)> = last
+            .iter()
+            .map(|(name, f)| {
+                let state = match f {
+                    Ok(f) => f.sample.cluster_state.clone(),
+                    Err(e) => e.clone(),
+                };
+                (name.clone(), state)
+            })
+            .collect();
+        self.violations.extend(states_ok(&states, &context));
+        for mut v in views_agree(&views, self.cluster.len()) {
+            v.evidence = format!("{context}: {}", v.evidence);
+            self.violations.push(v);
+        }
+        if self.violations.is_empty() {
+            self.violations.push(Violation::new(
+                "cluster_not_whole",
+                format!("{context}: some node did not answer"),
+            ));
+        }
+        false
+    }
+
+    /// Reads every written key back and judges it against the history.
+    async fn check_writes(&mut self, outcome: &SafetyOutcome, settled: bool) {
+        let history = &outcome.history;
+        if history.ops.is_empty() {
+            return;
+        }
+        let reads = read_back(self.cluster, history.keys()).await;
+        let mut values = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (key, read) in reads {
+            match read {
+                Ok(value) => {
+                    values.insert(key, value);
+                }
+                Err(e) => failed.push(format!("{key}: {e}")),
+            }
+        }
+        if !failed.is_empty() {
+            // A cluster that never became whole cannot serve reads; that is already reported.
+            if settled {
+                self.violations.push(Violation::new(
+                    "read_failed",
+                    format!(
+                        "{} keys unreadable: {}",
+                        failed.len(),
+                        failed[..failed.len().min(5)].join("; ")
+                    ),
+                ));
+            }
+            return;
+        }
+        let owners = self.final_owner_addrs();
+        let (mut to_wipes, mut to_failovers) = (0usize, Vec::new());
+        for check in crate::history::check_reads(history, &values) {
+            if let Some(phantom) = &check.phantom {
+                self.violations.push(Violation::new(
+                    "phantom_value",
+                    format!(
+                        "{} reads {phantom:?}, which no accepted write carried",
+                        check.key
+                    ),
+                ));
+                continue;
+            }
+            let slot = key_hash_slot(check.key.as_bytes());
+            let owner = owners.get(&slot).map(String::as_str);
+            let mut unexcused = Vec::new();
+            for id in &check.lost_acked {
+                let Some(op) = history.ops.iter().find(|op| op.id == *id) else {
+                    continue;
+                };
+                let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
+                if wiped_after(&op.addr, op.start_us, &outcome.wiped) {
+                    to_wipes += 1;
+                } else if superseded(&self.samples, &op.addr, slot, start_ms, end_ms) {
+                    to_failovers.push(end_ms);
+                } else {
+                    unexcused.push(op);
+                }
+            }
+            if let Some(first) = unexcused.first() {
+                let ids: Vec<String> = unexcused.iter().map(|op| op.id.to_string()).collect();
+                self.violations.push(Violation::new(
+                    "acked_write_lost",
+                    format!(
+                        "{} (slot {slot}, owner {}) reads {}; acknowledged writes {} lost (no \
+                         failover superseded them, no disk was wiped), first acked by {} at {}",
+                        check.key,
+                        owner.unwrap_or("?"),
+                        check
+                            .visible
+                            .map_or("(nil)".to_string(), |v| format!("v{v}")),
+                        ids.join(","),
+                        first.addr,
+                        fmt_ms(first.end_us / 1000)
+                    ),
+                ));
+            }
+        }
+        to_failovers.sort_unstable();
+        let window = match (to_failovers.first(), to_failovers.last()) {
+            (Some(first), Some(last)) => format!(" (acked {}..{})", fmt_ms(*first), fmt_ms(*last)),
+            _ => String::new(),
+        };
+        self.record(format!(
+            "writes: {} ops, {} acked; lost as Redis allows: {} to failovers{window}, {to_wipes} \
+             with wiped disks",
+            history.ops.len(),
+            history.acked_count(),
+            to_failovers.len()
+        ));
+    }
+
+    /// `slot → ip:port` of its owner in the first final view.
+    fn final_owner_addrs(&self) -> BTreeMap<u16, String> {
+        let Some(lines) = self
+            .final_texts
+            .iter()
+            .find_map(|(_, text)| parse_cluster_nodes(text).ok())
+        else {
+            return BTreeMap::new();
+        };
+        let Ok(owners) = slot_owners(&lines) else {
+            return BTreeMap::new();
+        };
+        owners
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, id)| {
+                let id = id.as_ref()?;
+                let line = lines.iter().find(|l| &l.id == id)?;
+                Some((slot as u16, line.addr.clone()))
+            })
+            .collect()
+    }
+
+    fn finish(mut self) -> RunReport {
+        self.violations.extend(self.monitor.violations());
+        let cluster = self.cluster;
+        cluster.trace().record(
+            "harness",
+            format!(
+                "end samples={} network_messages={}",
+                self.monitor.samples(),
+                cluster.network_messages()
+            ),
+        );
+        for v in &self.violations {
+            cluster.trace().record("harness", format!("violation {v}"));
+        }
+        let trace = cluster.trace();
+        RunReport {
+            seed: cluster.seed(),
+            scenario: NAME.to_string(),
+            violations: self.violations,
+            virtual_ms: cluster.elapsed().as_millis() as u64,
+            trace_hash: trace.hash(),
+            trace_len: trace.len(),
+            trace_text: trace.render(),
+            cluster_nodes: self.final_texts,
+        }
+    }
+}
+
+/// Whether the node at `addr` had its disk wiped after a write was sent to it (`start_us`:
+/// its reply may still arrive after the wipe): then losing the write is expected.
+fn wiped_after(addr: &str, start_us: u64, wiped: &[(usize, u64)]) -> bool {
+    let index = node_index_of(addr);
+    wiped
+        .iter()
+        .any(|&(node, at_us)| Some(node) == index && start_us <= at_us)
+}
+
+/// `10.0.0.N:…` → node index N-1.
+fn node_index_of(addr: &str) -> Option<usize> {
+    let ip = addr.split(':').next()?;
+    let last: usize = ip.strip_prefix("10.0.0.")?.parse().ok()?;
+    last.checked_sub(1)
+}
+
+/// All nodes answered, all say ok, and their views agree on every slot.
+fn whole(fetched: &[(String, Result<Fetched, String>)], node_count: usize) -> bool {
+    let mut views = Vec::new();
+    for (name, f) in fetched {
+        match f {
+            Ok(f) if f.sample.cluster_state == "ok" => {
+                views.push((name.clone(), f.sample.lines.clone()));
+            }
+            _ => return false,
+        }
+    }
+    views_agree_quickly(&views, node_count)
+}
+
+async fn my_id(cluster: &SimCluster, index: usize) -> Result<String, String> {
+    match cluster.command(index, &["CLUSTER", "MYID"]).await {
+        Ok(reply) => reply_text(&reply).ok_or_else(|| describe_reply(&reply)),
+        Err(e) => Err(format!("CLUSTER MYID on node{}: {e}", index + 1)),
+    }
+}
+
+/// How long re-admission waits for a wiped node to learn the cluster before bumping its
+/// epoch.
+const READMIT_WAIT_MS: u64 = 5000;
+
+/// Re-admits a wiped node as `redis-cli --cluster fix` would after a disk replacement: every
+/// other node forgets its old ID, one introduces the new node, which takes back the slots the
+/// old ID still owns (or replicates the old ID's master) and then bumps its config epoch.
+async fn readmit_wiped(
+    cluster: &SimCluster,
+    node: usize,
+    old_id: &str,
+    wiped: &[usize],
+) -> Result<(), String> {
+    let name = cluster.node(node).name.clone();
+    let new_id = my_id(cluster, node).await?;
+    let others: Vec<usize> = (0..cluster.len()).filter(|i| !wiped.contains(i)).collect();
+    let Some(&reference) = others.first() else {
+        return Err("every node was wiped".to_string());
+    };
+    let view = fetch_lines(cluster, reference).await?;
+    let old = view.iter().find(|l| l.id == old_id).cloned();
+    let epoch = current_epoch(cluster, reference).await.unwrap_or(0);
+    cluster.trace().record(
+        "harness",
+        format!("readmit {name}: old id {old_id}, new id {new_id}"),
+    );
+    // Some may refuse (a replica will not forget its master) or learn the old ID again from
+    // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
+    for &other in &others {
+        forget(cluster, other, old_id).await;
+    }
+    let ip = cluster.node(node).ip.to_string();
+    let port = cluster.node(node).port.to_string();
+    expect_ok(cluster, reference, &["CLUSTER", "MEET", &ip, &port]).await?;
+    // Bumping before the new node has heard the cluster's current epoch would hand it an
+    // epoch some master already holds.
+    wait_learnt(cluster, node, cluster.len(), epoch).await;
+    let Some(old) = old else {
+        return Ok(());
+    };
+    // The shard may change under our feet (a failover right after the heal, the new node
+    // hearing of an owner first): decide on a fresh view each attempt.
+    let mut result = Err("no attempt".to_string());
+    for _ in 0..READMIT_WAIT_MS / 500 {
+        let view = fetch_lines(cluster, reference).await.unwrap_or_default();
+        result = assign_role(cluster, node, &old, &view).await;
+        if result.is_ok() {
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(500)).await;
+    }
+    result
+}
+
+/// Gives the new node the old node's place: the old master's slots nobody owns any more
+/// (then a fresh config epoch), or else a replica's place under the shard's current master.
+async fn assign_role(
+    cluster: &SimCluster,
+    node: usize,
+    old: &NodeLine,
+    view: &[NodeLine],
+) -> Result<(), String> {
+    let owners = slot_owners(view).map_err(|e| format!("reference view: {e}"))?;
+    let orphans: Vec<(u16, u16)> = old
+        .slots
+        .iter()
+        .flat_map(|&(lo, hi)| lo..=hi)
+        .filter(|&slot| owners[usize::from(slot)].is_none())
+        .fold(Vec::new(), |mut ranges, slot| {
+            match ranges.last_mut() {
+                Some((_, hi)) if *hi + 1 == slot => *hi = slot,
+                _ => ranges.push((slot, slot)),
+            }
+            ranges
+        });
+    if !orphans.is_empty() {
+        let mut args: Vec<String> = vec!["CLUSTER".into(), "ADDSLOTSRANGE".into()];
+        for (lo, hi) in &orphans {
+            args.push(lo.to_string());
+            args.push(hi.to_string());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_ok(cluster, node, &refs).await?;
+        let _ = cluster.command(node, &["CLUSTER", "BUMPEPOCH"]).await;
+        return Ok(());
+    }
+    // A master whose slots a replica took over, or a replica: follow the shard's master.
+    let shard_master = match old.slots.first() {
+        Some(&(slot, _)) => owners[usize::from(slot)].clone(),
+        None => current_master(view, old.master.as_deref()),
+    };
+    match shard_master {
+        Some(master) => expect_ok(cluster, node, &["CLUSTER", "REPLICATE", &master]).await,
+        None => Ok(()),
+    }
+}
+
+/// The operator's sweep after re-admitting wiped nodes: every node whose view still lists
+/// one of their old IDs is told to forget it (it may have refused before, as a replica of
+/// that ID, or heard of it again from gossip sent before the first `FORGET`).
+async fn forget_stale(
+    cluster: &SimCluster,
+    fetched: &[(String, Result<Fetched, String>)],
+    stale_ids: &[&str],
+) {
+    for (index, (_, f)) in fetched.iter().enumerate() {
+        let Ok(f) = f else { continue };
+        for id in stale_ids {
+            if f.sample.lines.iter().any(|l| l.id == *id) {
+                cluster.trace().record(
+                    "harness",
+                    format!("{} still lists {id}: forget it", cluster.node(index).name),
+                );
+                forget(cluster, index, id).await;
+            }
+        }
+    }
+}
+
+/// `CLUSTER FORGET id` on `node`; true when the node no longer knows `id` ("Unknown node" is
+/// fine: it never learnt the ID or forgot it already).
+async fn forget(cluster: &SimCluster, node: usize, id: &str) -> bool {
+    match cluster.command(node, &["CLUSTER", "FORGET", id]).await {
+        Ok(Reply::Error(e)) => e.starts_with("ERR Unknown node"),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// The master of the old node's shard now: its recorded master, or, if a failover made that
+/// one a replica, whichever master it follows.
+fn current_master(view: &[NodeLine], recorded: Option<&str>) -> Option<String> {
+    let mut id = recorded?;
+    for _ in 0..view.len() {
+        let line = view.iter().find(|l| l.id == id)?;
+        match line.master.as_deref() {
+            Some(next) if !line.is_master() => id = next,
+            _ => return Some(id.to_string()),
+        }
+    }
+    None
+}
+
+async fn expect_ok(cluster: &SimCluster, node: usize, args: &[&str]) -> Result<(), String> {
+    match cluster.command(node, args).await {
+        Ok(reply) if reply == Reply::ok() => Ok(()),
+        Ok(reply) => Err(format!("{}: {}", args.join(" "), describe_reply(&reply))),
+        Err(e) => Err(format!("{}: {e}", args.join(" "))),
+    }
+}
+
+async fn current_epoch(cluster: &SimCluster, node: usize) -> Option<u64> {
+    let reply = cluster.command(node, &["CLUSTER", "INFO"]).await.ok()?;
+    info_field(&reply, "cluster_current_epoch")?.parse().ok()
+}
+
+/// Waits (bounded) until `node` knows `count` nodes and has reached current epoch `epoch`.
+async fn wait_learnt(cluster: &SimCluster, node: usize, count: usize, epoch: u64) {
+    for _ in 0..READMIT_WAIT_MS / 100 {
+        if let Ok(reply) = cluster.command(node, &["CLUSTER", "INFO"]).await {
+            let number = |field| info_field(&reply, field).and_then(|v| v.parse::<u64>().ok());
+            let known = number("cluster_known_nodes").is_some_and(|k| k >= count as u64);
+            if known && number("cluster_current_epoch").is_some_and(|e| e >= epoch) {
+                return;
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fetch_lines(cluster: &SimCluster, node: usize) -> Result<Vec<NodeLine>, String> {
+    let reply = cluster
+        .command(node, &["CLUSTER", "NODES"])
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = reply_text(&reply).ok_or_else(|| describe_reply(&reply))?;
+    parse_cluster_nodes(&text)
+}
+
+// ---- sampling --------------------------------------------------------------------------------
+
+/// One node's sample and the raw `CLUSTER NODES` text it came from.
+struct Fetched {
+    sample: Sample,
+    nodes_text: String,
+}
+
+fn now_ms() -> u64 {
+    madsim::time::TimeHandle::current().elapsed().as_millis() as u64
+}
+
+/// `CLUSTER NODES` then `CLUSTER INFO`, pipelined on one connection, bounded by `timeout_ms`.
+async fn fetch_on(conn: &mut Connection, name: &str, timeout_ms: u64) -> Result<Fetched, String> {
+    let exchange = async {
+        conn.send(&[b"CLUSTER", b"NODES"]).await?;
+        conn.send(&[b"CLUSTER", b"INFO"]).await?;
+        let nodes = conn.read_reply().await?;
+        let info = conn.read_reply().await?;
+        Ok::<_, std::io::Error>((nodes, info))
+    };
+    let (nodes, info) = madsim::time::timeout(Duration::from_millis(timeout_ms), exchange)
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| format!("io error: {e}"))?;
+    let nodes_text = reply_text(&nodes).ok_or_else(|| describe_reply(&nodes))?;
+    let lines = parse_cluster_nodes(&nodes_text)?;
+    let current_epoch = info_field(&info, "cluster_current_epoch")
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| format!("no cluster_current_epoch in {}", describe_reply(&info)))?;
+    let cluster_state = info_field(&info, "cluster_state").unwrap_or_else(|| describe_reply(&info));
+    Ok(Fetched {
+        sample: Sample {
+            node: name.to_string(),
+            time_ms: now_ms(),
+            lines,
+            current_epoch,
+            cluster_state,
+        },
+        nodes_text,
+    })
+}
+
+async fn connect(addr: &str, timeout_ms: u64) -> Result<Connection, String> {
+    madsim::time::timeout(Duration::from_millis(timeout_ms), Connection::connect(addr))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("io error: {e}"))
+}
+
+/// One sample of every node, each on a fresh connection.
+async fn fetch_all(
+    addrs: &[String],
+    names: &[String],
+    timeout_ms: u64,
+) -> Vec<(String, Result<Fetched, String>)> {
+    let mut out = Vec::new();
+    for (addr, name) in addrs.iter().zip(names) {
+        let fetched = match connect(addr, timeout_ms).await {
+            Ok(mut conn) => fetch_on(&mut conn, name, timeout_ms).await,
+            Err(e) => Err(e),
+        };
+        out.push((name.clone(), fetched));
+    }
+    out
+}
+
+/// A line for the trace when what a node reports changes: its state, epochs, role and the
+/// peers it flags failing (the sampler records it when it differs from the last one).
+fn summary(fetched: &Result<Fetched, String>) -> String {
+    let f = match fetched {
+        Ok(f) => f,
+        Err(e) => return format!("unreachable ({e})"),
+    };
+    let me = f.sample.myself();
+    let failing: Vec<String> = f
+        .sample
+        .lines
+        .iter()
+        .filter(|l| l.has_flag("fail?") || l.has_flag("fail"))
+        .map(|l| {
+            let flag = if l.has_flag("fail") { "fail" } else { "fail?" };
+            format!("{}:{flag}", l.addr)
+        })
+        .collect();
+    format!(
+        "state={} current_epoch={} {} config_epoch={} slots={} failing=[{}]",
+        f.sample.cluster_state,
+        f.sample.current_epoch,
+        me.map_or("?", |m| if m.is_master() { "master" } else { "replica" }),
+        me.map_or(0, |m| m.config_epoch),
+        me.map_or(0, |m| m
+            .slots
+            .iter()
+            .map(|(lo, hi)| usize::from(hi - lo) + 1)
+            .sum::<usize>()),
+        failing.join(" ")
+    )
+}
+
+/// Samples every node every [`SAMPLE_INTERVAL_MS`] for `span_ms`, on the client machine,
+/// recording in the trace each change in what a node reports.
+async fn spawn_sampler(
+    cluster: &SimCluster,
+    span_ms: u64,
+) -> madsim::task::JoinHandle<Vec<Sample>> {
+    let addrs = cluster.addrs();
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    let trace = cluster.trace().clone();
+    let sampler = sample_loop(addrs, names, trace, span_ms);
+    // The handle is the point: the sampler runs on while the faults are injected.
+    #[allow(clippy::async_yields_async)]
+    let spawned = cluster.on_client(async move { madsim::task::spawn(sampler) });
+    spawned.await
+}
+
+async fn sample_loop(
+    addrs: Vec<String>,
+    names: Vec<String>,
+    trace: Trace,
+    span_ms: u64,
+) -> Vec<Sample> {
+    let start = madsim::time::Instant::now();
+    let mut conns: Vec<Option<Connection>> = addrs.iter().map(|_| None).collect();
+    let mut last_summary = vec![String::new(); addrs.len()];
+    let mut samples = Vec::new();
+    while start.elapsed() < Duration::from_millis(span_ms) {
+        for i in 0..addrs.len() {
+            let conn = match conns[i].take() {
+                Some(c) => Ok(c),
+                None => connect(&addrs[i], SAMPLE_TIMEOUT_MS).await,
+            };
+            let fetched = match conn {
+                Ok(mut c) => {
+                    let f = fetch_on(&mut c, &names[i], SAMPLE_TIMEOUT_MS).await;
+                    if f.is_ok() {
+                        conns[i] = Some(c);
+                    }
+                    f
+                }
+                Err(e) => Err(e),
+            };
+            let line = summary(&fetched);
+            if line != last_summary[i] {
+                trace.record(&names[i], format!("sample {line}"));
+                last_summary[i] = line;
+            }
+            if let Ok(f) = fetched {
+                samples.push(f.sample);
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(SAMPLE_INTERVAL_MS)).await;
+    }
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_to_wiped_disks() {
+        let wiped = [(1, 5_000_000)];
+        // Sent to node2 at 4 s, node2 wiped at 5 s: the data went with the disk.
+        assert!(wiped_after("10.0.0.2:7002", 4_000_000, &wiped));
+        // Sent after the wipe, or to another node: not excused.
+        assert!(!wiped_after("10.0.0.2:7002", 6_000_000, &wiped));
+        assert!(!wiped_after("10.0.0.1:7001", 4_000_000, &wiped));
+        assert_eq!(node_index_of("10.0.0.12:7012"), Some(11));
+        assert_eq!(node_index_of("1.2.3.4:5"), None);
+    }
+
+    #[test]
+    fn liveness_bound_is_three_timeouts_and_ten_seconds() {
+        assert_eq!(liveness_bound_ms(5000), 25_000);
+        assert_eq!(crate::faults::SAFETY_SPAN_NODE_TIMEOUTS, 6);
+    }
+
+    #[test]
+    fn a_quiet_campaign_passes() {
+        let report = run(11, &SimConfig::default(), Some(FaultSchedule::default()));
+        assert!(
+            report.ok(),
+            "{:?}\n{}",
+            report.violations,
+            report.trace_text
+        );
+        assert!(
+            report.trace_text.contains("whole after"),
+            "{}",
+            report.trace_text
+        );
+    }
+
+    #[test]
+    fn a_crash_and_a_partition_heal() {
+        use crate::faults::{Fault, TimedFault};
+        let schedule = FaultSchedule::new(vec![
+            TimedFault {
+                at_ms: 1000,
+                fault: Fault::Crash { node: 1 },
+            },
+            TimedFault {
+                at_ms: 9000,
+                fault: Fault::Restart { node: 1 },
+            },
+            TimedFault {
+                at_ms: 12_000,
+                fault: Fault::Partition {
+                    groups: vec![vec![0]],
+                },
+            },
+            TimedFault {
+                at_ms: 20_000,
+                fault: Fault::Heal,
+            },
+        ]);
+        let report = run(12, &SimConfig::default(), Some(schedule));
+        assert!(
+            report.ok(),
+            "{:?}\n{}",
+            report.violations,
+            report.trace_text
+        );
+        let trace = &report.trace_text;
+        assert!(trace.contains("faults crash node2"), "{trace}");
+        assert!(trace.contains("faults partition [node1]"), "{trace}");
+        // The others saw node2 fail while it was down.
+        assert!(trace.contains("10.0.0.2:7002:fail"), "{trace}");
+    }
+}

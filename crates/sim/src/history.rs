@@ -1,0 +1,226 @@
+//! Judging what a key reads back against the writes a [`WriteHistory`] recorded, as a
+//! linearizable register: the final value must come from a write that could have been the
+//! last one applied.
+//!
+//! An indeterminate write (timed out, connection lost) may take effect at any moment after it
+//! was sent — also long after the client gave up and after later writes were acknowledged:
+//! its bytes can still sit in a TCP send buffer, and madsim's links, like real TCP, deliver
+//! them once a clogged path clears. So an indeterminate write is always a legal final value.
+//! An acknowledged write is a legal final value unless some other acknowledged write started
+//! after it finished (that one must be ordered later, so it would win). Nothing in the
+//! workload deletes keys, so an absent key is legal only if no write to it was acknowledged.
+
+use std::collections::BTreeMap;
+
+use crate::invariants::Sample;
+use crate::workload::{op_of_value, WriteHistory, WriteOp, WriteOutcome};
+
+/// What reading one key shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterCheck {
+    pub key: String,
+    /// The operation whose value was read (`None`: absent, or a phantom).
+    pub visible: Option<usize>,
+    /// Acknowledged writes that a linearizable register could not have lost, given what was
+    /// read: they had to be ordered after the visible write.
+    pub lost_acked: Vec<usize>,
+    /// A value no accepted write to this key carried.
+    pub phantom: Option<String>,
+}
+
+impl RegisterCheck {
+    pub fn ok(&self) -> bool {
+        self.lost_acked.is_empty() && self.phantom.is_none()
+    }
+}
+
+/// Until when `op` may have taken effect (µs): its end if acknowledged, forever otherwise.
+fn effective_end_us(op: &WriteOp) -> u64 {
+    match op.outcome {
+        WriteOutcome::Acked => op.end_us,
+        WriteOutcome::Indeterminate(_) | WriteOutcome::Rejected(_) => u64::MAX,
+    }
+}
+
+/// Judges `read` for `key` (see the module docs).
+pub fn check_register(history: &WriteHistory, key: &str, read: Option<&str>) -> RegisterCheck {
+    let writes: Vec<&WriteOp> = history.ops.iter().filter(|op| op.key == key).collect();
+    let acked = writes.iter().filter(|op| op.is_acked());
+    let mut check = RegisterCheck {
+        key: key.to_string(),
+        visible: None,
+        lost_acked: Vec::new(),
+        phantom: None,
+    };
+    let Some(value) = read else {
+        check.lost_acked = acked.map(|op| op.id).collect();
+        return check;
+    };
+    let source = op_of_value(value).and_then(|id| writes.iter().find(|op| op.id == id));
+    let source = match source {
+        Some(op) if !matches!(op.outcome, WriteOutcome::Rejected(_)) => op,
+        _ => {
+            check.phantom = Some(value.to_string());
+            return check;
+        }
+    };
+    check.visible = Some(source.id);
+    let end_us = effective_end_us(source);
+    check.lost_acked = acked
+        .filter(|op| op.id != source.id && op.start_us > end_us)
+        .map(|op| op.id)
+        .collect();
+    check
+}
+
+/// [`check_register`] for every key the history wrote (`reads[key]`; a key missing from
+/// `reads` reads as absent), in key order.
+pub fn check_reads(
+    history: &WriteHistory,
+    reads: &BTreeMap<String, Option<String>>,
+) -> Vec<RegisterCheck> {
+    history
+        .keys()
+        .iter()
+        .map(|key| check_register(history, key, reads.get(key).and_then(|v| v.as_deref())))
+        .collect()
+}
+
+/// Whether a write that `addr` acknowledged for `slot` (sent at `start_ms`, answered at
+/// `end_ms`) was superseded: some view sampled after it was sent shows another node owning the
+/// slot at a config epoch above the one `addr` had when it answered. Redis replicates
+/// asynchronously, so a failover may lose writes the old master acknowledged; that is the one
+/// way (besides a lost disk) an acknowledged write with `appendfsync always` may vanish.
+pub fn superseded(samples: &[Sample], addr: &str, slot: u16, start_ms: u64, end_ms: u64) -> bool {
+    let own_epoch = samples
+        .iter()
+        .filter(|s| s.time_ms <= end_ms)
+        .filter_map(|s| s.myself().filter(|me| me.addr == addr && me.is_master()))
+        .map(|me| me.config_epoch)
+        .next_back()
+        .unwrap_or(0);
+    samples
+        .iter()
+        .filter(|s| s.time_ms >= start_ms)
+        .flat_map(|s| s.lines.iter())
+        .any(|line| {
+            line.addr != addr
+                && line.config_epoch > own_epoch
+                && line.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::value_for;
+
+    fn op(id: usize, key: &str, start_ms: u64, end_ms: u64, outcome: WriteOutcome) -> WriteOp {
+        WriteOp {
+            id,
+            key: key.to_string(),
+            value: value_for(id),
+            start_us: start_ms * 1000,
+            end_us: end_ms * 1000,
+            addr: "10.0.0.1:7001".to_string(),
+            outcome,
+        }
+    }
+
+    fn history() -> WriteHistory {
+        use WriteOutcome::*;
+        WriteHistory {
+            ops: vec![
+                op(0, "k", 0, 1, Acked),
+                // Sent while the node was cut off; timed out at 1001 ms.
+                op(1, "k", 1, 1001, Indeterminate("request timed out".into())),
+                op(2, "k", 2000, 2001, Acked),
+                op(3, "k", 3000, 3001, Rejected("CLUSTERDOWN".into())),
+                op(4, "j", 3100, 3101, Acked),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_late_indeterminate_write_may_win() {
+        // The timed-out write landed after write 2 was acknowledged: legal.
+        let c = check_register(&history(), "k", Some("v1"));
+        assert!(c.ok(), "{c:?}");
+        assert_eq!(c.visible, Some(1));
+        // The last acknowledged write is fine too.
+        assert!(check_register(&history(), "k", Some("v2")).ok());
+    }
+
+    #[test]
+    fn an_overwritten_acked_value_loses_the_later_acked_write() {
+        let c = check_register(&history(), "k", Some("v0"));
+        assert_eq!((c.visible, c.lost_acked.clone()), (Some(0), vec![2]));
+        assert!(!c.ok());
+    }
+
+    #[test]
+    fn absent_phantom_and_rejected_values() {
+        let absent = check_register(&history(), "k", None);
+        assert_eq!(absent.lost_acked, vec![0, 2]);
+        for bad in ["v3", "v4", "v99", "x"] {
+            let c = check_register(&history(), "k", Some(bad));
+            assert_eq!(c.phantom.as_deref(), Some(bad), "{c:?}");
+            assert!(c.lost_acked.is_empty());
+        }
+        assert!(check_register(&history(), "never", None).ok());
+    }
+
+    #[test]
+    fn overlapping_acked_writes_may_land_in_either_order() {
+        use WriteOutcome::*;
+        let h = WriteHistory {
+            ops: vec![op(0, "k", 0, 10, Acked), op(1, "k", 5, 8, Acked)],
+        };
+        assert!(check_register(&h, "k", Some("v0")).ok());
+        assert!(check_register(&h, "k", Some("v1")).ok());
+    }
+
+    #[test]
+    fn check_reads_covers_every_key() {
+        let reads = BTreeMap::from([("k".to_string(), Some("v2".to_string()))]);
+        let checks = check_reads(&history(), &reads);
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].key, "j");
+        assert_eq!(checks[0].lost_acked, vec![4]);
+        assert!(checks[1].ok());
+    }
+
+    fn sample(node: &str, time_ms: u64, text: &str) -> Sample {
+        Sample {
+            node: node.to_string(),
+            time_ms,
+            lines: crate::view::parse_cluster_nodes(text).unwrap(),
+            current_epoch: 9,
+            cluster_state: "ok".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_write_is_superseded_only_by_a_later_higher_epoch_owner() {
+        let before = "a 10.0.0.1:7001@17001 myself,master - 0 0 3 connected 0-100\n\
+                      b 10.0.0.2:7002@17002 slave a 0 0 3 connected\n";
+        let taken = "a 10.0.0.1:7001@17001 master,fail - 0 0 3 connected\n\
+                     b 10.0.0.2:7002@17002 myself,master - 0 0 7 connected 0-100\n";
+        let back = "a 10.0.0.1:7001@17001 myself,master - 0 0 8 connected 0-100\n\
+                    b 10.0.0.2:7002@17002 slave a 0 0 8 connected\n";
+        let a = "10.0.0.1:7001";
+        let samples = vec![
+            sample("n1", 1000, before),
+            sample("n2", 5000, taken),
+            sample("n1", 9000, back),
+        ];
+        // Acked at 2 s by a at epoch 3; b took slot 50 over at epoch 7 (and a took it back
+        // later, but the write could be gone by then).
+        assert!(superseded(&samples, a, 50, 2000, 2001));
+        // A slot b never owned, or a write after the takeover, were never superseded.
+        assert!(!superseded(&samples, a, 500, 2000, 2001));
+        assert!(!superseded(&samples[..1], a, 50, 2000, 2001));
+        // Acked by a at epoch 8 (after it took the slot back): nothing newer.
+        assert!(!superseded(&samples, a, 50, 9500, 9501));
+    }
+}

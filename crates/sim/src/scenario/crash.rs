@@ -1,0 +1,326 @@
+//! `crash`: the tutorial's node-down step. After `--cluster create`, `key2` is written through
+//! the cluster client (it lands on the owner of slot 4998, node 1), then that master is killed
+//! (a crash: its unsynced disk writes are lost). The other nodes must flag it `master,fail`,
+//! report `cluster_state:fail` with `cluster_slots_fail` equal to its slot count, and refuse
+//! keyed commands with `CLUSTERDOWN The cluster is down`, no sooner than one node timeout and
+//! within [`detect_bound_ms`]. Restarted on the same disk, the node must come back with the same
+//! node ID and epochs, still hold `key2`, and every node must say `cluster_state:ok` within
+//! [`recover_bound_ms`] — but not before the others have kept it `fail` for two node timeouts
+//! (a master with slots that answers again is cleared only then).
+
+use std::time::Duration;
+
+use clusterlab_core::Reply;
+
+use super::probe::{self, Identity};
+use super::{fetch_view, finish, slot_owner_addr, wait_cluster_ok};
+use crate::client::describe_reply;
+use crate::cluster::SimCluster;
+use crate::report::{RunReport, Violation};
+use crate::seeds::SimConfig;
+
+/// The key the tutorial writes before the crash, its slot and its value.
+pub const CRASH_KEY: &str = "key2";
+pub const CRASH_KEY_SLOT: u16 = 4998;
+pub const CRASH_VALUE: &str = "world";
+
+/// Pause between the acknowledged `SET key2` and the crash: longer than `appendfsync
+/// everysec`'s sync interval (plus a tick), so the write is on stable storage as it was in the
+/// tutorial, where minutes passed.
+pub const SETTLE_MS: u64 = 2000;
+
+/// Failure detection bound after the crash: PFAIL needs a ping unanswered for one node
+/// timeout, and that ping may go out up to half a node timeout after the last pong; FAIL then
+/// needs the other masters' reports to meet in gossip. Three node timeouts plus 2 s of margin.
+pub fn detect_bound_ms(node_timeout_ms: u64) -> u64 {
+    3 * node_timeout_ms + 2000
+}
+
+/// Recovery bound after the restart: the other nodes clear FAIL of a master with slots only
+/// two node timeouts after they set it, the restarted master waits its 2 s writable delay; one
+/// more node timeout plus 2 s of margin covers reconnecting and gossip.
+pub fn recover_bound_ms(node_timeout_ms: u64) -> u64 {
+    3 * node_timeout_ms + 2000
+}
+
+/// How much earlier than our poll saw it a node may have set FAIL: one poll round and change.
+pub const FAIL_SEEN_SLACK_MS: u64 = 500;
+
+/// The others may clear FAIL of a master with slots only two node timeouts after setting it,
+/// even when it answers again sooner. `failed_at_ms` is when every node was seen with the FAIL
+/// set, `ok_at_ms` when every node said `ok` again (virtual ms since the run started); name
+/// `fail_cleared_early`.
+pub(super) fn check_fail_kept(
+    node_timeout_ms: u64,
+    failed_at_ms: u64,
+    ok_at_ms: u64,
+) -> Option<Violation> {
+    let earliest_ms = (failed_at_ms + 2 * node_timeout_ms).saturating_sub(FAIL_SEEN_SLACK_MS);
+    (ok_at_ms < earliest_ms).then(|| {
+        Violation::new(
+            "fail_cleared_early",
+            format!(
+                "FAIL seen at {failed_at_ms} ms, every node ok at {ok_at_ms} ms, before                  {earliest_ms} ms (two node timeouts of {node_timeout_ms} ms)"
+            ),
+        )
+    })
+}
+
+/// A crash run: the report plus what the test snapshots and prints.
+#[derive(Clone, Debug, Default)]
+pub struct CrashRun {
+    pub report: RunReport,
+    /// Virtual ms from the kill until every live node showed the failure.
+    pub detect_ms: Option<u64>,
+    /// Virtual ms from the restart until every node said `cluster_state:ok`.
+    pub recover_ms: Option<u64>,
+    /// `(node, CLUSTER NODES)` of every live node while the victim was failed.
+    pub failed_views: Vec<(String, String)>,
+    /// Virtual ms since the run started at which every live node showed the FAIL.
+    pub failed_at_ms: u64,
+}
+
+/// The crash scenario with `seed`, in a fresh runtime.
+pub fn run(seed: u64, config: &SimConfig) -> CrashRun {
+    probe::block_on(seed, crash_in(seed, config.clone()))
+}
+
+/// The crash scenario on the tutorial's cluster, seeded by the current runtime (for
+/// `Runtime::check_determinism`).
+pub async fn current() -> RunReport {
+    let seed = madsim::runtime::Handle::current().seed();
+    crash_in(seed, SimConfig::default()).await.report
+}
+
+async fn crash_in(seed: u64, config: SimConfig) -> CrashRun {
+    let cluster = SimCluster::builder().config(config).seed(seed).build();
+    let mut violations = Vec::new();
+    let mut run = CrashRun::default();
+    crash_steps(&cluster, &mut run, &mut violations).await;
+    run.report = finish(&cluster, "crash", violations).await;
+    run
+}
+
+async fn crash_steps(cluster: &SimCluster, run: &mut CrashRun, violations: &mut Vec<Violation>) {
+    if cluster.config().replicas != 0 {
+        violations.push(Violation::new(
+            "config_unsupported",
+            "crash expects masters without replicas (a replica would fail over)",
+        ));
+        return;
+    }
+    if let Err(e) = cluster.wait_listening().await {
+        violations.push(Violation::new("node_not_listening", e.to_string()));
+        return;
+    }
+    if let Err(e) = cluster.create().await {
+        violations.push(Violation::new("create_failed", e));
+        return;
+    }
+    if !wait_cluster_ok(cluster, violations).await {
+        return;
+    }
+    let Some(victim) = write_crash_key(cluster, violations).await else {
+        return;
+    };
+    let before = match probe::identities(cluster).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            violations.push(Violation::new("identity_unreadable", e));
+            return;
+        }
+    };
+    let victim_slots = match probe::slot_count_of(cluster, victim, victim).await {
+        Ok(n) => n,
+        Err(e) => {
+            violations.push(Violation::new("cluster_nodes_unreadable", e));
+            return;
+        }
+    };
+    madsim::time::sleep(Duration::from_millis(SETTLE_MS)).await;
+    if !crash_and_detect(cluster, victim, victim_slots, run, violations).await {
+        return;
+    }
+    restart_and_recover(cluster, victim, &before, run, violations).await;
+}
+
+/// `SET key2 world` through the cluster client from the last node (as the tutorial does from
+/// 7003); returns the index of the node that acknowledged it, the owner of slot 4998.
+async fn write_crash_key(cluster: &SimCluster, violations: &mut Vec<Violation>) -> Option<usize> {
+    let owner = slot_owner_addr(cluster, 0, CRASH_KEY_SLOT, violations).await?;
+    let entry = cluster.len() - 1;
+    let routed = cluster
+        .on_client({
+            let mut client = cluster.client(entry);
+            async move {
+                client
+                    .command(&[b"SET", CRASH_KEY.as_bytes(), CRASH_VALUE.as_bytes()])
+                    .await
+            }
+        })
+        .await;
+    let acked_by = match routed {
+        Ok(r) if r.reply == Reply::ok() => r.hops.last().map(|h| h.addr.clone()),
+        Ok(r) => {
+            violations.push(Violation::new(
+                "write_refused",
+                format!("SET {CRASH_KEY} {CRASH_VALUE}: hops {:?}", r.hops),
+            ));
+            return None;
+        }
+        Err(e) => {
+            violations.push(Violation::new("client_io", format!("SET {CRASH_KEY}: {e}")));
+            return None;
+        }
+    };
+    if acked_by.as_deref() != Some(owner.as_str()) {
+        violations.push(Violation::new(
+            "set_redirect",
+            format!("SET {CRASH_KEY} acknowledged by {acked_by:?}, slot owner {owner}"),
+        ));
+        return None;
+    }
+    cluster.addrs().iter().position(|a| *a == owner)
+}
+
+/// Kills `victim`, then waits until every other node shows it failed; snapshots their views.
+async fn crash_and_detect(
+    cluster: &SimCluster,
+    victim: usize,
+    victim_slots: usize,
+    run: &mut CrashRun,
+    violations: &mut Vec<Violation>,
+) -> bool {
+    let node_timeout_ms = cluster.config().node_timeout_ms;
+    let live: Vec<usize> = (0..cluster.len()).filter(|&i| i != victim).collect();
+    cluster.kill(victim);
+    let bound_ms = detect_bound_ms(node_timeout_ms);
+    let killed_at_ms = probe::now_ms(cluster);
+    let detected = probe::wait_all(cluster, &live, bound_ms, |observer| {
+        probe::sees_failed(cluster, observer, victim, victim_slots)
+    })
+    .await;
+    let detect_ms = match detected {
+        Ok(ms) => ms,
+        Err(e) => {
+            violations.push(Violation::new(
+                "failure_not_detected",
+                format!(
+                    "{} killed, bound {bound_ms} ms: {e}",
+                    cluster.node(victim).name
+                ),
+            ));
+            return false;
+        }
+    };
+    run.detect_ms = Some(detect_ms);
+    run.failed_at_ms = killed_at_ms + detect_ms;
+    cluster.trace().record(
+        "harness",
+        format!(
+            "failure of {} seen everywhere after {detect_ms} ms",
+            cluster.node(victim).name
+        ),
+    );
+    if detect_ms < node_timeout_ms {
+        violations.push(Violation::new(
+            "failure_detected_early",
+            format!("FAIL after {detect_ms} ms, node timeout {node_timeout_ms} ms"),
+        ));
+    }
+    for &observer in &live {
+        let name = cluster.node(observer).name.clone();
+        match fetch_view(cluster, observer).await {
+            Ok((text, _)) => run.failed_views.push((name, text)),
+            Err(e) => violations.push(Violation::new(
+                "cluster_nodes_unreadable",
+                format!("{name}: {e}"),
+            )),
+        }
+        check_refuses_keys(cluster, observer, violations).await;
+    }
+    true
+}
+
+/// A node whose cluster is down answers a keyed command with `CLUSTERDOWN The cluster is down`
+/// (name `keyed_command_not_refused`).
+pub(super) async fn check_refuses_keys(
+    cluster: &SimCluster,
+    index: usize,
+    violations: &mut Vec<Violation>,
+) {
+    let want = Reply::error("CLUSTERDOWN The cluster is down");
+    let name = &cluster.node(index).name;
+    for args in [
+        &["GET", CRASH_KEY][..],
+        &["SET", CRASH_KEY, "while-down"][..],
+    ] {
+        match cluster.command(index, args).await {
+            Ok(reply) if reply == want => {}
+            Ok(reply) => violations.push(Violation::new(
+                "keyed_command_not_refused",
+                format!("{name} {}: {}", args.join(" "), describe_reply(&reply)),
+            )),
+            Err(e) => violations.push(Violation::new(
+                "client_io",
+                format!("{name} {}: {e}", args.join(" ")),
+            )),
+        }
+    }
+}
+
+/// Restarts `victim` on its disk: same identity, `key2` still there, everything `ok`.
+async fn restart_and_recover(
+    cluster: &SimCluster,
+    victim: usize,
+    before: &[Identity],
+    run: &mut CrashRun,
+    violations: &mut Vec<Violation>,
+) {
+    cluster.restart(victim);
+    let node_timeout_ms = cluster.config().node_timeout_ms;
+    let bound_ms = recover_bound_ms(node_timeout_ms);
+    match probe::wait_all_ok(cluster, bound_ms).await {
+        Ok(ms) => {
+            run.recover_ms = Some(ms);
+            let ok_at_ms = probe::now_ms(cluster);
+            violations.extend(check_fail_kept(node_timeout_ms, run.failed_at_ms, ok_at_ms));
+            cluster.trace().record(
+                "harness",
+                format!("cluster ok everywhere {ms} ms after restart"),
+            );
+        }
+        Err(e) => {
+            violations.push(Violation::new(
+                "cluster_not_ok",
+                format!("bound {bound_ms} ms after restart: {e}"),
+            ));
+            return;
+        }
+    }
+    probe::check_identities(cluster, before, violations).await;
+    check_key_survived(cluster, CRASH_KEY, CRASH_VALUE, violations).await;
+}
+
+/// `GET key` through the cluster client returns `value` (name `acked_write_lost`).
+pub(super) async fn check_key_survived(
+    cluster: &SimCluster,
+    key: &'static str,
+    value: &'static str,
+    violations: &mut Vec<Violation>,
+) {
+    let routed = cluster
+        .on_client({
+            let mut client = cluster.client(0);
+            async move { client.command(&[b"GET", key.as_bytes()]).await }
+        })
+        .await;
+    match routed {
+        Ok(r) if r.reply == Reply::bulk_str(value) => {}
+        Ok(r) => violations.push(Violation::new(
+            "acked_write_lost",
+            format!("GET {key}: {}, want {value:?}", describe_reply(&r.reply)),
+        )),
+        Err(e) => violations.push(Violation::new("client_io", format!("GET {key}: {e}"))),
+    }
+}
