@@ -13,8 +13,8 @@ pub mod config;
 pub mod db;
 pub mod node;
 pub mod node_id;
-pub mod reply;
 pub mod replication;
+pub mod reply;
 pub mod slot;
 
 pub use config::Config;
