@@ -112,8 +112,8 @@ fn seed_corpus_replays() {
         let expectation = record
             .expectation()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let report = scenario::run_record(&record)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let report =
+            scenario::run_record(&record).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             expectation.is_met_by(report.violations.iter().map(|v| v.name.as_str())),
             "{}: expected {:?}, got {:?}\ntrace:\n{}",

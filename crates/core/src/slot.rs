@@ -79,7 +79,17 @@ impl SlotSet {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..SLOT_COUNT as u16).filter(move |&s| self.contains(s))
+        self.words().enumerate().flat_map(|(i, w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros();
+                w &= w - 1;
+                Some((i * 64 + bit as usize) as u16)
+            })
+        })
     }
 
     /// Runs of consecutive slots as inclusive `(start, end)` pairs, ascending.

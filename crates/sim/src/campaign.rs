@@ -15,8 +15,10 @@
 //!    the masters' config epochs must be distinct and every acknowledged write must read back.
 //!
 //! A write lost *legitimately* — acknowledged by a node whose disk was later wiped, or by a
-//! master that no longer owns the slot at the end (a failover took it over) — is reported in
-//! the trace as a loss window, not as a violation.
+//! master some node then superseded at a higher config epoch (a failover: Redis replicates
+//! asynchronously) — is reported in the trace as a loss window, not as a violation. Whether
+//! that failover itself was allowed is checked apart: a replica restarted while its master was
+//! down must not be promoted before hearing from it (`stale_replica_promoted`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,13 +35,13 @@ use crate::cluster::SimCluster;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::superseded;
 use crate::invariants::{
-    config_epochs_distinct, fmt_ms, states_ok, views_agree, views_agree_quickly, SafetyMonitor,
-    Sample,
+    config_epochs_distinct, fmt_ms, stale_promotions, states_ok, views_agree, views_agree_quickly,
+    SafetyMonitor, Sample,
 };
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
 use crate::trace::Trace;
-use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
+use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
 use crate::workload::{read_back, spawn_writer, Phase, WorkloadSpec, WriteHistory};
 
 /// The scenario's name in [`crate::scenario::SCENARIOS`] and seed files.
@@ -48,8 +50,9 @@ pub const NAME: &str = "campaign";
 /// How often the sampler reads every node during the safety phase.
 pub const SAMPLE_INTERVAL_MS: u64 = 500;
 /// A node that does not answer a sample within this long is skipped for that round (it is
-/// paused, clogged or down; waiting longer would only slow the sampler).
-pub const SAMPLE_TIMEOUT_MS: u64 = 300;
+/// paused, clogged or down). Above twice the largest injected latency (a quarter of the node
+/// timeout in swarm schedules), so a slow network is still observed.
+pub const SAMPLE_TIMEOUT_MS: u64 = 3000;
 /// How often the liveness phase polls.
 pub const LIVENESS_POLL_MS: u64 = 500;
 /// Virtual-time bound for `cluster_state:ok` on every node after create.
@@ -132,6 +135,10 @@ struct SafetyOutcome {
     history: WriteHistory,
     /// `(node index, virtual µs)` of every wipe.
     wiped: Vec<(usize, u64)>,
+    /// `(node, ms)` of every restart, and `(node, from ms, to ms)` of every stretch a node was
+    /// crashed or paused, for [`stale_promotions`].
+    restarts: Vec<(String, u64)>,
+    down: Vec<(String, u64, u64)>,
 }
 
 impl Campaign<'_> {
@@ -160,6 +167,18 @@ impl Campaign<'_> {
         let outcome = self.safety_phase(schedule).await;
         let settled = self.liveness_phase(&ids, &outcome.wiped).await;
         self.check_writes(&outcome, settled).await;
+        let names: BTreeMap<String, String> = self
+            .cluster
+            .nodes()
+            .iter()
+            .map(|n| (n.addr(), n.name.clone()))
+            .collect();
+        self.violations.extend(stale_promotions(
+            &self.samples,
+            &outcome.restarts,
+            &outcome.down,
+            &names,
+        ));
     }
 
     /// Starts and creates the cluster; returns every node's ID.
@@ -210,7 +229,30 @@ impl Campaign<'_> {
         self.samples.extend(samples);
         let wiped = injector.wiped().to_vec();
         injector.heal_all().await;
-        SafetyOutcome { history, wiped }
+        let name = |node: usize| self.cluster.node(node).name.clone();
+        let restarts = injector
+            .restarts()
+            .iter()
+            .map(|&(node, at_us)| (name(node), at_us / 1000))
+            .collect();
+        let down = injector
+            .down_intervals()
+            .into_iter()
+            .map(|(node, from_us, to_us)| {
+                let to_ms = if to_us == u64::MAX {
+                    u64::MAX
+                } else {
+                    to_us / 1000
+                };
+                (name(node), from_us / 1000, to_ms)
+            })
+            .collect();
+        SafetyOutcome {
+            history,
+            wiped,
+            restarts,
+            down,
+        }
     }
 
     /// Heals, re-admits wiped nodes and waits for the cluster to be whole for good. Returns
@@ -223,12 +265,15 @@ impl Campaign<'_> {
         let mut wiped_nodes: Vec<usize> = wiped.iter().map(|&(n, _)| n).collect();
         wiped_nodes.sort_unstable();
         wiped_nodes.dedup();
+        // `(old ID, new ID)` of every node re-admitted.
+        let mut replaced: Vec<(String, String)> = Vec::new();
         for &node in &wiped_nodes {
-            if let Err(e) = readmit_wiped(self.cluster, node, &ids[node], &wiped_nodes).await {
-                self.violations.push(Violation::new(
+            match readmit_wiped(self.cluster, node, &ids[node], &wiped_nodes).await {
+                Ok(new_id) => replaced.push((ids[node].clone(), new_id)),
+                Err(e) => self.violations.push(Violation::new(
                     "readmit_failed",
                     format!("{}: {e}", self.cluster.node(node).name),
-                ));
+                )),
             }
         }
         let addrs = self.cluster.addrs();
@@ -254,8 +299,7 @@ impl Campaign<'_> {
                     self.samples.push(f.sample.clone());
                 }
             }
-            let stale_ids: Vec<&str> = wiped_nodes.iter().map(|&n| ids[n].as_str()).collect();
-            forget_stale(self.cluster, &last, &stale_ids).await;
+            forget_stale(self.cluster, &last, &replaced).await;
             let now = self.now_ms();
             if whole(&last, self.cluster.len()) {
                 let since = *whole_since.get_or_insert(now);
@@ -516,7 +560,7 @@ async fn readmit_wiped(
     node: usize,
     old_id: &str,
     wiped: &[usize],
-) -> Result<(), String> {
+) -> Result<String, String> {
     let name = cluster.node(node).name.clone();
     let new_id = my_id(cluster, node).await?;
     let others: Vec<usize> = (0..cluster.len()).filter(|i| !wiped.contains(i)).collect();
@@ -542,7 +586,7 @@ async fn readmit_wiped(
     // epoch some master already holds.
     wait_learnt(cluster, node, cluster.len(), epoch).await;
     let Some(old) = old else {
-        return Ok(());
+        return Ok(new_id);
     };
     // The shard may change under our feet (a failover right after the heal, the new node
     // hearing of an owner first): decide on a fresh view each attempt.
@@ -555,11 +599,13 @@ async fn readmit_wiped(
         }
         madsim::time::sleep(Duration::from_millis(500)).await;
     }
-    result
+    result.map(|()| new_id)
 }
 
-/// Gives the new node the old node's place: the old master's slots nobody owns any more
-/// (then a fresh config epoch), or else a replica's place under the shard's current master.
+/// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot
+/// nobody owns any more (forgetting the old ID unassigned its slots, unless a failover had
+/// moved them already), then a fresh config epoch; with no such slot, a replica's place under
+/// the master of the old node's shard.
 async fn assign_role(
     cluster: &SimCluster,
     node: usize,
@@ -567,10 +613,7 @@ async fn assign_role(
     view: &[NodeLine],
 ) -> Result<(), String> {
     let owners = slot_owners(view).map_err(|e| format!("reference view: {e}"))?;
-    let orphans: Vec<(u16, u16)> = old
-        .slots
-        .iter()
-        .flat_map(|&(lo, hi)| lo..=hi)
+    let orphans: Vec<(u16, u16)> = (0..SLOTS as u16)
         .filter(|&slot| owners[usize::from(slot)].is_none())
         .fold(Vec::new(), |mut ranges, slot| {
             match ranges.last_mut() {
@@ -601,23 +644,38 @@ async fn assign_role(
     }
 }
 
-/// The operator's sweep after re-admitting wiped nodes: every node whose view still lists
-/// one of their old IDs is told to forget it (it may have refused before, as a replica of
-/// that ID, or heard of it again from gossip sent before the first `FORGET`).
+/// The operator's sweep after re-admitting wiped nodes (`replaced`: old ID, new ID): every
+/// node whose view still lists an old ID is told to forget it (it may have heard of it again
+/// from gossip sent before the first `FORGET`), or, if it still replicates the old ID (and so
+/// refuses to forget it), to replicate the node that took its place.
 async fn forget_stale(
     cluster: &SimCluster,
     fetched: &[(String, Result<Fetched, String>)],
-    stale_ids: &[&str],
+    replaced: &[(String, String)],
 ) {
     for (index, (_, f)) in fetched.iter().enumerate() {
         let Ok(f) = f else { continue };
-        for id in stale_ids {
-            if f.sample.lines.iter().any(|l| l.id == *id) {
+        let following = f.sample.myself().and_then(|me| me.master.clone());
+        for (old_id, new_id) in replaced {
+            if !f.sample.lines.iter().any(|l| l.id == *old_id) {
+                continue;
+            }
+            let name = &cluster.node(index).name;
+            // A replica will not forget its master: point it at the node that took the old
+            // one's place first.
+            if following.as_deref() == Some(old_id.as_str()) {
                 cluster.trace().record(
                     "harness",
-                    format!("{} still lists {id}: forget it", cluster.node(index).name),
+                    format!("{name} still follows {old_id}: replicate {new_id}"),
                 );
-                forget(cluster, index, id).await;
+                let _ = cluster
+                    .command(index, &["CLUSTER", "REPLICATE", new_id])
+                    .await;
+            } else {
+                cluster
+                    .trace()
+                    .record("harness", format!("{name} still lists {old_id}: forget it"));
+                forget(cluster, index, old_id).await;
             }
         }
     }
@@ -799,6 +857,8 @@ async fn spawn_sampler(
     spawned.await
 }
 
+/// One sampling task per node, so a node that does not answer (paused, clogged, or slow
+/// under injected latency) delays only its own samples; all samples, merged in time order.
 async fn sample_loop(
     addrs: Vec<String>,
     names: Vec<String>,
@@ -806,33 +866,55 @@ async fn sample_loop(
     span_ms: u64,
 ) -> Vec<Sample> {
     let start = madsim::time::Instant::now();
-    let mut conns: Vec<Option<Connection>> = addrs.iter().map(|_| None).collect();
-    let mut last_summary = vec![String::new(); addrs.len()];
+    let tasks: Vec<_> = addrs
+        .into_iter()
+        .zip(names)
+        .map(|(addr, name)| {
+            let trace = trace.clone();
+            madsim::task::spawn(sample_node(addr, name, trace, start, span_ms))
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap_or_default());
+    }
+    // Stable: equal times keep node order.
+    samples.sort_by_key(|s| s.time_ms);
+    samples
+}
+
+async fn sample_node(
+    addr: String,
+    name: String,
+    trace: Trace,
+    start: madsim::time::Instant,
+    span_ms: u64,
+) -> Vec<Sample> {
+    let mut conn: Option<Connection> = None;
+    let mut last_summary = String::new();
     let mut samples = Vec::new();
     while start.elapsed() < Duration::from_millis(span_ms) {
-        for i in 0..addrs.len() {
-            let conn = match conns[i].take() {
-                Some(c) => Ok(c),
-                None => connect(&addrs[i], SAMPLE_TIMEOUT_MS).await,
-            };
-            let fetched = match conn {
-                Ok(mut c) => {
-                    let f = fetch_on(&mut c, &names[i], SAMPLE_TIMEOUT_MS).await;
-                    if f.is_ok() {
-                        conns[i] = Some(c);
-                    }
-                    f
+        let opened = match conn.take() {
+            Some(c) => Ok(c),
+            None => connect(&addr, SAMPLE_TIMEOUT_MS).await,
+        };
+        let fetched = match opened {
+            Ok(mut c) => {
+                let f = fetch_on(&mut c, &name, SAMPLE_TIMEOUT_MS).await;
+                if f.is_ok() {
+                    conn = Some(c);
                 }
-                Err(e) => Err(e),
-            };
-            let line = summary(&fetched);
-            if line != last_summary[i] {
-                trace.record(&names[i], format!("sample {line}"));
-                last_summary[i] = line;
+                f
             }
-            if let Ok(f) = fetched {
-                samples.push(f.sample);
-            }
+            Err(e) => Err(e),
+        };
+        let line = summary(&fetched);
+        if line != last_summary {
+            trace.record(&name, format!("sample {line}"));
+            last_summary = line;
+        }
+        if let Ok(f) = fetched {
+            samples.push(f.sample);
         }
         madsim::time::sleep(Duration::from_millis(SAMPLE_INTERVAL_MS)).await;
     }

@@ -904,6 +904,10 @@ mod inject {
         /// `(node, µs since the run started)` of every wipe and of every (re)start.
         wiped: Vec<(usize, u64)>,
         restarts: Vec<(usize, u64)>,
+        /// `(node, from µs, to µs)` of every stretch a node was crashed or paused
+        /// (`u64::MAX`: not over yet); `down_since` holds the open ones.
+        down: Vec<(usize, u64, u64)>,
+        down_since: BTreeMap<usize, u64>,
     }
 
     impl<'a> FaultInjector<'a> {
@@ -922,6 +926,8 @@ mod inject {
                 net_default,
                 wiped: Vec::new(),
                 restarts: Vec::new(),
+                down: Vec::new(),
+                down_since: BTreeMap::new(),
             }
         }
 
@@ -942,6 +948,31 @@ mod inject {
         /// started).
         pub fn restarts(&self) -> &[(usize, u64)] {
             &self.restarts
+        }
+
+        /// Every stretch of time a node could not send anything (crashed, paused or wiped):
+        /// `(node, from µs, to µs)`, `to` being `u64::MAX` while it lasts.
+        pub fn down_intervals(&self) -> Vec<(usize, u64, u64)> {
+            let mut all = self.down.clone();
+            all.extend(
+                self.down_since
+                    .iter()
+                    .map(|(&n, &from)| (n, from, u64::MAX)),
+            );
+            all.sort_unstable();
+            all
+        }
+
+        fn went_down(&mut self, node: usize) {
+            self.down_since
+                .entry(node)
+                .or_insert_with(Self::run_time_us);
+        }
+
+        fn came_up(&mut self, node: usize) {
+            if let Some(from) = self.down_since.remove(&node) {
+                self.down.push((node, from, Self::run_time_us()));
+            }
         }
 
         fn run_time_us() -> u64 {
@@ -996,11 +1027,13 @@ mod inject {
         fn resume(&mut self, node: usize) {
             self.cluster.resume(node);
             self.nodes[node] = NodeState::Up;
+            self.came_up(node);
         }
 
         fn start_node(&mut self, node: usize) {
             self.cluster.restart(node);
             self.nodes[node] = NodeState::Up;
+            self.came_up(node);
             self.restarts.push((node, Self::run_time_us()));
         }
 
@@ -1050,6 +1083,7 @@ mod inject {
                 return self.note(format!("skip crash node{}: already down", node + 1));
             }
             self.cluster.kill(node);
+            self.went_down(node);
             self.nodes[node] = NodeState::Down {
                 since_ms: self.now_ms(),
             };
@@ -1072,6 +1106,7 @@ mod inject {
                 return self.note(format!("skip pause node{}: not running", node + 1));
             }
             self.cluster.pause(node);
+            self.went_down(node);
             self.nodes[node] = NodeState::Paused {
                 until_ms: self.now_ms().saturating_add(ms),
             };
@@ -1083,6 +1118,7 @@ mod inject {
             let sim_node = self.cluster.node(node);
             Handle::current().kill(sim_node.machine);
             sim_node.disk.wipe();
+            self.went_down(node);
             let now = self.now_ms();
             self.nodes[node] = NodeState::Restarting {
                 at_ms: now + RESTART_GAP_MS,

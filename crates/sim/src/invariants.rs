@@ -519,6 +519,84 @@ pub fn config_epochs_distinct(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
     violations
 }
 
+/// A replica that (re)started while its master could send nothing (crashed or paused), and
+/// that became master before its master came back, was promoted without having heard from
+/// its master since it started (name `stale_replica_promoted`). Redis refuses that failover:
+/// until a replica first connects, its `repl_down_since` is 0 ("down since ever"), so its data
+/// age exceeds any `cluster-replica-validity-factor`, and the writes its master acknowledged
+/// meanwhile would be lost.
+///
+/// `samples` in time order; `restarts` are `(node, ms)`; `down` are `(node, from ms, to ms)`
+/// (`u64::MAX`: never came back); `names` maps `ip:port` to node names.
+pub fn stale_promotions(
+    samples: &[Sample],
+    restarts: &[(String, u64)],
+    down: &[(String, u64, u64)],
+    names: &BTreeMap<String, String>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    // Per node: the master (id, addr) it last followed as a replica.
+    let mut following: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    for sample in samples {
+        let Some(me) = sample.myself() else { continue };
+        if !me.is_master() {
+            let master = me.master.as_deref().and_then(|id| {
+                let line = sample.lines.iter().find(|l| l.id == id)?;
+                Some((id.to_string(), line.addr.clone()))
+            });
+            if let Some(master) = master {
+                following.insert(&sample.node, master);
+            }
+            continue;
+        }
+        if me.slots.is_empty() {
+            continue;
+        }
+        let Some((master_id, master_addr)) = following.remove(sample.node.as_str()) else {
+            continue;
+        };
+        let promoted_ms = sample.time_ms;
+        let Some(started_ms) = restarts
+            .iter()
+            .filter(|(n, t)| *n == sample.node && *t <= promoted_ms)
+            .map(|(_, t)| *t)
+            .max()
+        else {
+            continue;
+        };
+        let Some(master_name) = names.get(&master_addr) else {
+            continue;
+        };
+        let silent = down
+            .iter()
+            .find(|(n, from, to)| n == master_name && *from <= started_ms && *to >= promoted_ms);
+        if let Some((_, from, to)) = silent {
+            let until = if *to == u64::MAX {
+                "the end".to_string()
+            } else {
+                fmt_ms(*to)
+            };
+            violations.push(Violation::new(
+                "stale_replica_promoted",
+                format!(
+                    "{} restarted at {} while its master {master_name} ({}) was down ({} to \
+                     {until}), and was master of {} slots by {} without having heard from it",
+                    sample.node,
+                    fmt_ms(started_ms),
+                    short(&master_id),
+                    fmt_ms(*from),
+                    me.slots
+                        .iter()
+                        .map(|(lo, hi)| usize::from(hi - lo) + 1)
+                        .sum::<usize>(),
+                    fmt_ms(promoted_ms)
+                ),
+            ));
+        }
+    }
+    violations
+}
+
 /// Every node says `cluster_state:ok` (name `cluster_not_ok`); `states` are `(node, state or
 /// error text)`.
 pub fn states_ok(states: &[(String, String)], context: &str) -> Vec<Violation> {
@@ -552,6 +630,10 @@ mod tests {
                      b 10.0.0.2:7002@17002 myself,master - 0 0 2 connected 8192-16383\n";
 
     fn names(violations: &[Violation]) -> Vec<&str> {
+        names_of(violations)
+    }
+
+    fn names_of(violations: &[Violation]) -> Vec<&str> {
         violations.iter().map(|v| v.name.as_str()).collect()
     }
 
@@ -760,5 +842,38 @@ mod tests {
             );
         }
         assert!(views_agree_quickly(&cases[5], 2));
+    }
+
+    #[test]
+    fn a_replica_restarted_while_its_master_was_down_must_not_take_over() {
+        let replica = "m 10.0.0.1:7001@17001 master - 0 0 1 connected 0-16383\n\
+                       r 10.0.0.2:7002@17002 myself,slave m 0 0 1 connected\n";
+        let promoted = "m 10.0.0.1:7001@17001 master,fail - 0 0 1 connected\n\
+                        r 10.0.0.2:7002@17002 myself,master - 0 0 2 connected 0-16383\n";
+        let samples = vec![
+            sample("node2", 1000, 1, replica),
+            sample("node2", 9000, 2, promoted),
+        ];
+        let names = BTreeMap::from([
+            ("10.0.0.1:7001".to_string(), "node1".to_string()),
+            ("10.0.0.2:7002".to_string(), "node2".to_string()),
+        ]);
+        let restarts = vec![("node2".to_string(), 3000)];
+        // node1 paused from 2 s to 12 s: node2 never heard from it after its restart.
+        let down = vec![("node1".to_string(), 2000, 12_000)];
+        let v = stale_promotions(&samples, &restarts, &down, &names);
+        assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
+        assert_eq!(
+            v[0].evidence,
+            "node2 restarted at 3.000s while its master node1 (m) was down (2.000s to 12.000s), \
+             and was master of 16384 slots by 9.000s without having heard from it"
+        );
+        // The master came back before the promotion, or went down after the restart: fine.
+        let back = vec![("node1".to_string(), 2000, 8000)];
+        assert!(stale_promotions(&samples, &restarts, &back, &names).is_empty());
+        let later = vec![("node1".to_string(), 4000, 12_000)];
+        assert!(stale_promotions(&samples, &restarts, &later, &names).is_empty());
+        // No restart: an ordinary failover.
+        assert!(stale_promotions(&samples, &[], &down, &names).is_empty());
     }
 }

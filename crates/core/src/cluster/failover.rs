@@ -100,6 +100,9 @@ impl Node {
         }
         let nt = self.cluster.node_timeout_ms;
         let last_ms = self.cluster.nodes[&master].data_received_ms;
+        if last_ms == 0 {
+            return false;
+        }
         let mut data_age_ms = self.now.mono_ms.saturating_sub(last_ms);
         if data_age_ms > nt {
             data_age_ms -= nt;

@@ -105,16 +105,13 @@ impl Node {
     pub(crate) fn render_cluster_info(&self) -> String {
         let c = &self.cluster;
         let (mut assigned, mut pfail, mut fail) = (0, 0, 0);
-        for slot in 0..SLOT_COUNT as u16 {
-            let Some(owner) = c.slot_owner(slot) else {
-                continue;
-            };
-            assigned += 1;
-            let o = &c.nodes[&owner];
+        for o in c.nodes.values() {
+            let n = o.slots.count();
+            assigned += n;
             if o.has(flags::FAIL) {
-                fail += 1;
+                fail += n;
             } else if o.has(flags::PFAIL) {
-                pfail += 1;
+                pfail += n;
             }
         }
         let me = c.me();

@@ -816,3 +816,30 @@ fn cluster_reset_forgets_everything_and_hard_takes_a_new_identity() {
     assert_eq!(net.info_field(0, "cluster_current_epoch"), "0");
     assert_eq!(net.info_field(0, "cluster_my_epoch"), "0");
 }
+
+#[test]
+fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let replica = &mut net.nodes[3];
+    // As after a restart of the replica while its master was already unreachable.
+    let m = replica.cluster.nodes.get_mut(&master).unwrap();
+    m.flags |= flags::FAIL;
+    m.data_received_ms = 0;
+    replica.take_effects();
+    replica.handle_replica_failover();
+    assert_eq!(
+        replica.cluster.election.auth_time_ms, 0,
+        "no election scheduled"
+    );
+    // Heard from recently: the election is scheduled.
+    let now = replica.now.mono_ms;
+    replica
+        .cluster
+        .nodes
+        .get_mut(&master)
+        .unwrap()
+        .data_received_ms = now;
+    replica.handle_replica_failover();
+    assert!(replica.cluster.election.auth_time_ms > now);
+}
