@@ -8,6 +8,7 @@
 //! `MADSIM_TEST_NUM`, `MADSIM_TEST_CHECK_DETERMINISM`) on `crash_seed_from_env`.
 #![cfg(madsim)]
 
+use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::crash::{self, detect_bound_ms, recover_bound_ms};
 use clusterlab_sim::{RunReport, SimConfig};
 
@@ -100,32 +101,13 @@ fn crash_rng_draws_are_deterministic() {
     assert_ok(&report);
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name} must be an integer, got {text:?}")),
-    )
-}
-
 /// Runs the crash scenario for `MADSIM_TEST_SEED` (default 2) and the `MADSIM_TEST_NUM - 1`
 /// seeds after it (default 2 in all); with `MADSIM_TEST_CHECK_DETERMINISM` each seed runs
 /// under madsim's determinism check.
 #[test]
 fn crash_seed_from_env() {
-    let first = env_u64("MADSIM_TEST_SEED").unwrap_or(2);
-    let count = env_u64("MADSIM_TEST_NUM").unwrap_or(2);
-    let check = std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some();
-    for seed in first..first.saturating_add(count) {
-        let report = if check {
-            madsim::runtime::Runtime::check_determinism(
-                seed,
-                madsim::Config::default(),
-                crash::current,
-            )
-        } else {
-            crash::run(seed, &SimConfig::default()).report
-        };
+    let run = |seed| crash::run(seed, &SimConfig::default()).report;
+    for report in reports_for_env_seeds(2, 2, crash::current, run) {
         assert_ok(&report);
     }
 }

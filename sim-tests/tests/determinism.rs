@@ -7,6 +7,7 @@
 //! `MADSIM_TEST_CHECK_DETERMINISM`) reruns `campaign_seed_from_env` for other seeds.
 #![cfg(madsim)]
 
+use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::{campaign, RunReport, SimConfig};
 
 /// Seeds checked here; a handful keeps `cargo test` quick while covering different schedules.
@@ -65,31 +66,12 @@ fn campaign_rng_draws_are_deterministic() {
     assert_eq!(report.seed, SEEDS[0]);
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name} must be an integer, got {text:?}")),
-    )
-}
-
 /// Runs the campaign for `MADSIM_TEST_SEED` (default 4) and the `MADSIM_TEST_NUM - 1` seeds
 /// after it; with `MADSIM_TEST_CHECK_DETERMINISM` each under madsim's determinism check.
 #[test]
 fn campaign_seed_from_env() {
-    let first = env_u64("MADSIM_TEST_SEED").unwrap_or(4);
-    let count = env_u64("MADSIM_TEST_NUM").unwrap_or(1);
-    let check = std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some();
-    for seed in first..first.saturating_add(count) {
-        let report = if check {
-            madsim::runtime::Runtime::check_determinism(
-                seed,
-                madsim::Config::default(),
-                campaign::campaign_current,
-            )
-        } else {
-            run(seed)
-        };
+    for report in reports_for_env_seeds(4, 1, campaign::campaign_current, run) {
+        let seed = report.seed;
         assert!(
             report.ok(),
             "seed {seed}: {:?}\nreplay: cargo sim --seed {seed} --seeds 1",

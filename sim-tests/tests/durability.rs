@@ -13,6 +13,7 @@
 #![cfg(madsim)]
 
 use clusterlab_core::config::AppendFsync;
+use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::durability::{
     self, CrashRecord, DurabilityRun, EVERYSEC_MAX_LOSS_MS,
 };
@@ -152,39 +153,21 @@ fn durability_rng_draws_are_deterministic() {
     assert_ok(&report);
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name} must be an integer, got {text:?}")),
-    )
-}
-
 /// Runs `durability` (`always`) for `MADSIM_TEST_SEED` (default 100) and the
 /// `MADSIM_TEST_NUM - 1` seeds after it; with `MADSIM_TEST_CHECK_DETERMINISM` each seed runs
 /// under madsim's determinism check, both policies.
 #[test]
 fn durability_seed_from_env() {
-    let first = env_u64("MADSIM_TEST_SEED").unwrap_or(100);
-    let count = env_u64("MADSIM_TEST_NUM").unwrap_or(1);
-    let check = std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some();
-    for seed in first..first.saturating_add(count) {
-        if check {
-            let config = madsim::Config::default;
-            let always = madsim::runtime::Runtime::check_determinism(
-                seed,
-                config(),
-                durability::current_always,
-            );
-            assert_ok(&always);
-            let everysec = madsim::runtime::Runtime::check_determinism(
-                seed,
-                config(),
-                durability::current_everysec,
-            );
-            assert_ok(&everysec);
-        } else {
-            assert_ok(&durability::run(seed, &SimConfig::default(), AppendFsync::Always).report);
+    let always = |seed| durability::run(seed, &SimConfig::default(), AppendFsync::Always).report;
+    for report in reports_for_env_seeds(100, 1, durability::current_always, always) {
+        assert_ok(&report);
+    }
+    // Under the determinism check, the everysec variant runs too.
+    if std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some() {
+        let everysec =
+            |seed| durability::run(seed, &SimConfig::default(), AppendFsync::Everysec).report;
+        for report in reports_for_env_seeds(100, 1, durability::current_everysec, everysec) {
+            assert_ok(&report);
         }
     }
 }

@@ -8,6 +8,7 @@
 //! `MADSIM_TEST_NUM`, `MADSIM_TEST_CHECK_DETERMINISM`) on `partition_seed_from_env`.
 #![cfg(madsim)]
 
+use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::crash::detect_bound_ms;
 use clusterlab_sim::scenario::partition::{self, heal_bound_ms};
 use clusterlab_sim::{RunReport, SimConfig};
@@ -104,32 +105,13 @@ fn partition_rng_draws_are_deterministic() {
     assert_ok(&report);
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name} must be an integer, got {text:?}")),
-    )
-}
-
 /// Runs the partition scenario for `MADSIM_TEST_SEED` (default 2) and the `MADSIM_TEST_NUM - 1`
 /// seeds after it (default 2 in all); with `MADSIM_TEST_CHECK_DETERMINISM` each seed runs under
 /// madsim's determinism check.
 #[test]
 fn partition_seed_from_env() {
-    let first = env_u64("MADSIM_TEST_SEED").unwrap_or(2);
-    let count = env_u64("MADSIM_TEST_NUM").unwrap_or(2);
-    let check = std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some();
-    for seed in first..first.saturating_add(count) {
-        let report = if check {
-            madsim::runtime::Runtime::check_determinism(
-                seed,
-                madsim::Config::default(),
-                partition::current,
-            )
-        } else {
-            partition::run(seed, &SimConfig::default()).report
-        };
+    let run = |seed| partition::run(seed, &SimConfig::default()).report;
+    for report in reports_for_env_seeds(2, 2, partition::current, run) {
         assert_ok(&report);
     }
 }

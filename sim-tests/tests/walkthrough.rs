@@ -7,6 +7,7 @@
 //! `MADSIM_TEST_CHECK_DETERMINISM`) on `walkthrough_seed_from_env`.
 #![cfg(madsim)]
 
+use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use std::path::Path;
 
 use clusterlab_sim::scenario;
@@ -73,32 +74,13 @@ fn rng_draws_are_deterministic() {
     assert_eq!(report.seed, SNAPSHOT_SEED);
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.parse()
-            .unwrap_or_else(|_| panic!("{name} must be an integer, got {text:?}")),
-    )
-}
-
 /// Runs the walkthrough for `MADSIM_TEST_SEED` (default 2) and the `MADSIM_TEST_NUM - 1` seeds
 /// after it; with `MADSIM_TEST_CHECK_DETERMINISM` each seed runs under madsim's determinism
 /// check. This is the test `cargo sim` prints for a failing seed.
 #[test]
 fn walkthrough_seed_from_env() {
-    let first = env_u64("MADSIM_TEST_SEED").unwrap_or(2);
-    let count = env_u64("MADSIM_TEST_NUM").unwrap_or(1);
-    let check = std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some();
-    for seed in first..first.saturating_add(count) {
-        let report = if check {
-            madsim::runtime::Runtime::check_determinism(
-                seed,
-                madsim::Config::default(),
-                scenario::walkthrough_current,
-            )
-        } else {
-            scenario::walkthrough(seed)
-        };
+    let reports = reports_for_env_seeds(2, 1, scenario::walkthrough_current, scenario::walkthrough);
+    for report in reports {
         assert_ok(&report);
     }
 }

@@ -26,6 +26,8 @@ pub mod client;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
+pub mod env_seeds;
+#[cfg(madsim)]
 pub mod scenario;
 
 pub use report::{RunReport, Violation};
