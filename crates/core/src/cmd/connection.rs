@@ -10,36 +10,9 @@
 use bytes::Bytes;
 
 use super::server::run_subcommand;
-use super::{is, parse_i64, CommandSpec, Handler};
+use super::{is, keyless, parse_i64, CommandSpec};
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
-
-/// A keyless command spec; only the fields that vary are arguments.
-#[allow(clippy::too_many_arguments)]
-const fn keyless(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl_categories: &'static [&'static str],
-    group: &'static str,
-    summary: &'static str,
-    since: &'static str,
-    handler: Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        key_step: 0,
-        acl_categories,
-        group,
-        summary,
-        since,
-        handler,
-    }
-}
 
 const CONN_FAST: &[&str] = &["@fast", "@connection"];
 const TX_FAST: &[&str] = &["@fast", "@transaction"];

@@ -97,6 +97,33 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
     }
 }
 
+/// A keyless command spec; only the fields that vary are arguments.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn keyless(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl_categories: &'static [&'static str],
+    group: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories,
+        group,
+        summary,
+        since,
+        handler,
+    }
+}
+
 /// Every command we know, across all families.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{connection, is, parse_i64, CommandSpec, Handler};
+use super::{connection, is, keyless, parse_i64, CommandSpec};
 use crate::config::{glob_match, Config, DebugCommand};
 use crate::node::{ClientId, Effect, LogLevel, Node};
 use crate::reply::Reply;
@@ -18,33 +18,6 @@ use meta::{Begin, Find, KeySpec};
 
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
-
-/// A keyless command spec; only the fields that vary are arguments.
-#[allow(clippy::too_many_arguments)]
-const fn keyless(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl_categories: &'static [&'static str],
-    group: &'static str,
-    summary: &'static str,
-    since: &'static str,
-    handler: Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: 0,
-        last_key: 0,
-        key_step: 0,
-        acl_categories,
-        group,
-        summary,
-        since,
-        handler,
-    }
-}
 
 const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
