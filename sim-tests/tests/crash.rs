@@ -10,32 +10,16 @@
 
 use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::crash::{self, detect_bound_ms, recover_bound_ms};
-use clusterlab_sim::{RunReport, SimConfig};
+use clusterlab_sim::SimConfig;
 
 /// The seed whose cluster is snapshotted. Changing it changes every node ID in the snapshots.
 const SNAPSHOT_SEED: u64 = 1;
-
-fn assert_ok(report: &RunReport) {
-    assert!(
-        report.ok(),
-        "seed {} violations:\n{}\nreplay: cargo sim --scenario crash --seed {} --seeds 1\n\
-         trace:\n{}",
-        report.seed,
-        report
-            .violations
-            .iter()
-            .map(|v| format!("  {v}\n"))
-            .collect::<String>(),
-        report.seed,
-        report.trace_text
-    );
-}
 
 #[test]
 fn crash_matches_tutorial() {
     let config = SimConfig::default();
     let run = crash::run(SNAPSHOT_SEED, &config);
-    assert_ok(&run.report);
+    run.report.assert_ok();
     let detect_ms = run.detect_ms.expect("failure detected");
     let recover_ms = run.recover_ms.expect("cluster recovered");
     println!(
@@ -98,7 +82,7 @@ fn crash_rng_draws_are_deterministic() {
         madsim::Config::default(),
         crash::current,
     );
-    assert_ok(&report);
+    report.assert_ok();
 }
 
 /// Runs the crash scenario for `MADSIM_TEST_SEED` (default 2) and the `MADSIM_TEST_NUM - 1`
@@ -108,6 +92,6 @@ fn crash_rng_draws_are_deterministic() {
 fn crash_seed_from_env() {
     let run = |seed| crash::run(seed, &SimConfig::default()).report;
     for report in reports_for_env_seeds(2, 2, crash::current, run) {
-        assert_ok(&report);
+        report.assert_ok();
     }
 }

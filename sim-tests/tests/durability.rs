@@ -17,35 +17,18 @@ use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::durability::{
     self, CrashRecord, DurabilityRun, EVERYSEC_MAX_LOSS_MS,
 };
-use clusterlab_sim::{RunReport, SimConfig};
+use clusterlab_sim::SimConfig;
 
 /// Seeds 1..=ALWAYS_SEEDS run under `always`.
 const ALWAYS_SEEDS: u64 = 30;
 /// Seeds 1..=EVERYSEC_SEEDS run under `everysec`.
 const EVERYSEC_SEEDS: u64 = 12;
 
-fn assert_ok(report: &RunReport) {
-    let scenario = &report.scenario;
-    assert!(
-        report.ok(),
-        "{scenario} seed {} violations:\n{}\nreplay: cargo sim --scenario {scenario} --seed {} \
-         --seeds 1\ntrace:\n{}",
-        report.seed,
-        report
-            .violations
-            .iter()
-            .map(|v| format!("  {v}\n"))
-            .collect::<String>(),
-        report.seed,
-        report.trace_text
-    );
-}
-
 fn run_seeds(seeds: impl Iterator<Item = u64>, policy: AppendFsync) -> Vec<DurabilityRun> {
     seeds
         .map(|seed| {
             let run = durability::run(seed, &SimConfig::default(), policy);
-            assert_ok(&run.report);
+            run.report.assert_ok();
             run
         })
         .collect()
@@ -150,7 +133,7 @@ fn durability_rng_draws_are_deterministic() {
         madsim::Config::default(),
         durability::current_always,
     );
-    assert_ok(&report);
+    report.assert_ok();
 }
 
 /// Runs `durability` (`always`) for `MADSIM_TEST_SEED` (default 100) and the
@@ -160,14 +143,14 @@ fn durability_rng_draws_are_deterministic() {
 fn durability_seed_from_env() {
     let always = |seed| durability::run(seed, &SimConfig::default(), AppendFsync::Always).report;
     for report in reports_for_env_seeds(100, 1, durability::current_always, always) {
-        assert_ok(&report);
+        report.assert_ok();
     }
     // Under the determinism check, the everysec variant runs too.
     if std::env::var_os("MADSIM_TEST_CHECK_DETERMINISM").is_some() {
         let everysec =
             |seed| durability::run(seed, &SimConfig::default(), AppendFsync::Everysec).report;
         for report in reports_for_env_seeds(100, 1, durability::current_everysec, everysec) {
-            assert_ok(&report);
+            report.assert_ok();
         }
     }
 }

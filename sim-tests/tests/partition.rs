@@ -11,26 +11,10 @@
 use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use clusterlab_sim::scenario::crash::detect_bound_ms;
 use clusterlab_sim::scenario::partition::{self, heal_bound_ms};
-use clusterlab_sim::{RunReport, SimConfig};
+use clusterlab_sim::SimConfig;
 
 /// The seed whose cluster is snapshotted.
 const SNAPSHOT_SEED: u64 = 1;
-
-fn assert_ok(report: &RunReport) {
-    assert!(
-        report.ok(),
-        "seed {} violations:\n{}\nreplay: cargo sim --scenario partition --seed {} --seeds 1\n\
-         trace:\n{}",
-        report.seed,
-        report
-            .violations
-            .iter()
-            .map(|v| format!("  {v}\n"))
-            .collect::<String>(),
-        report.seed,
-        report.trace_text
-    );
-}
 
 /// The `CLUSTER NODES` line of `addr` in `text`.
 fn line_of<'a>(text: &'a str, addr: &str) -> &'a str {
@@ -43,7 +27,7 @@ fn line_of<'a>(text: &'a str, addr: &str) -> &'a str {
 fn partition_each_side_believes() {
     let config = SimConfig::default();
     let run = partition::run(SNAPSHOT_SEED, &config);
-    assert_ok(&run.report);
+    run.report.assert_ok();
     let (minority_ms, majority_ms, heal_ms) = (
         run.minority_down_ms.expect("minority down"),
         run.majority_detect_ms.expect("majority detected"),
@@ -102,7 +86,7 @@ fn partition_rng_draws_are_deterministic() {
         madsim::Config::default(),
         partition::current,
     );
-    assert_ok(&report);
+    report.assert_ok();
 }
 
 /// Runs the partition scenario for `MADSIM_TEST_SEED` (default 2) and the `MADSIM_TEST_NUM - 1`
@@ -112,6 +96,6 @@ fn partition_rng_draws_are_deterministic() {
 fn partition_seed_from_env() {
     let run = |seed| partition::run(seed, &SimConfig::default()).report;
     for report in reports_for_env_seeds(2, 2, partition::current, run) {
-        assert_ok(&report);
+        report.assert_ok();
     }
 }

@@ -11,29 +11,14 @@ use clusterlab_sim::env_seeds::reports_for_env_seeds;
 use std::path::Path;
 
 use clusterlab_sim::scenario;
-use clusterlab_sim::RunReport;
 
 /// The seed whose cluster is snapshotted. Changing it changes every node ID in the snapshots.
 const SNAPSHOT_SEED: u64 = 1;
 
-fn assert_ok(report: &RunReport) {
-    assert!(
-        report.ok(),
-        "seed {} violations:\n{}\ntrace:\n{}",
-        report.seed,
-        report
-            .violations
-            .iter()
-            .map(|v| format!("  {v}\n"))
-            .collect::<String>(),
-        report.trace_text
-    );
-}
-
 #[test]
 fn walkthrough_matches_tutorial() {
     let report = scenario::walkthrough(SNAPSHOT_SEED);
-    assert_ok(&report);
+    report.assert_ok();
     assert_eq!(report.cluster_nodes.len(), 3);
     for (name, text) in &report.cluster_nodes {
         // IDs come from the seed and times are virtual: nothing here needs masking.
@@ -81,7 +66,7 @@ fn rng_draws_are_deterministic() {
 fn walkthrough_seed_from_env() {
     let reports = reports_for_env_seeds(2, 1, scenario::walkthrough_current, scenario::walkthrough);
     for report in reports {
-        assert_ok(&report);
+        report.assert_ok();
     }
 }
 

@@ -51,6 +51,24 @@ impl RunReport {
         self.violations.is_empty()
     }
 
+    /// Panics unless the run had no violation, with each violation, the replay command and
+    /// the trace: what a test shows for a failing seed.
+    pub fn assert_ok(&self) {
+        let scenario = &self.scenario;
+        assert!(
+            self.ok(),
+            "{scenario} seed {} violations:\n{}\nreplay: cargo sim --scenario {scenario} --seed {} \
+             --seeds 1\ntrace:\n{}",
+            self.seed,
+            self.violations
+                .iter()
+                .map(|v| format!("  {v}\n"))
+                .collect::<String>(),
+            self.seed,
+            self.trace_text
+        );
+    }
+
     /// Violation counts by name, sorted by name.
     pub fn violation_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
