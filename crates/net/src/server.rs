@@ -166,10 +166,20 @@ impl Server {
         tracing::info!("Ready to accept connections");
         let mut tasks: Vec<AbortOnDrop> = Vec::new();
         for listener in client_listeners {
-            tasks.push(AbortOnDrop::spawn(accept_clients(shared.clone(), listener)));
+            tasks.push(AbortOnDrop::spawn(accept_loop(
+                shared.clone(),
+                listener,
+                "client",
+                register_client,
+            )));
         }
         for listener in bus_listeners {
-            tasks.push(AbortOnDrop::spawn(accept_links(shared.clone(), listener)));
+            tasks.push(AbortOnDrop::spawn(accept_loop(
+                shared.clone(),
+                listener,
+                "cluster bus",
+                register_inbound_link,
+            )));
         }
         tasks.push(AbortOnDrop::spawn(tick(shared.clone())));
         let exit = exit_rx
@@ -757,15 +767,21 @@ impl Drop for AbortOnDrop {
 
 // ---- clients --------------------------------------------------------------------------------
 
-async fn accept_clients(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts connections on a client or bus listener and hands each to `register`.
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    what: &'static str,
+    register: fn(&Arc<Shared>, TcpStream, SocketAddr),
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 shared.wait_while_paused().await;
-                register_client(&shared, stream, peer);
+                register(&shared, stream, peer);
             }
             Err(e) => {
-                tracing::warn!("Accepting client connection: {e}");
+                tracing::warn!("Accepting {what} connection: {e}");
                 // Out of descriptors and the like: give the node a moment instead of spinning.
                 tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
             }
@@ -1003,21 +1019,6 @@ impl Shared {
 }
 
 // ---- cluster bus ----------------------------------------------------------------------------
-
-async fn accept_links(shared: Arc<Shared>, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                shared.wait_while_paused().await;
-                register_inbound_link(&shared, stream, peer);
-            }
-            Err(e) => {
-                tracing::warn!("Accepting cluster bus connection: {e}");
-                tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
-            }
-        }
-    }
-}
 
 fn register_inbound_link(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
