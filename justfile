@@ -27,3 +27,25 @@ snap:
 interop:
     @command -v redis-cli >/dev/null || { echo "redis-cli missing: apt-get install -y redis-tools" >&2; exit 1; }
     cargo test -p clusterlab --test '*'
+
+# scripts/bench.sh takes BENCH_* settings and records its table into BENCHMARKS.md.
+# Throughput, p50/p99 latency and memory: 3-master clusterlab vs redis-server, side by side.
+bench:
+    scripts/bench.sh
+
+# scripts/bench-failover.sh takes BENCH_* settings and records its table into BENCHMARKS.md.
+# Failover times and lost acknowledged writes at node-timeout 5000/2000, vs redis-server.
+bench-failover:
+    scripts/bench-failover.sh
+
+# Speed of the default campaign (a benchmark, not a test): the same seeds for 3 masters, then
+# for 3 masters + 3 replicas, each summary's virtual:wall ratio and seeds/minute, plus the CPU
+# seconds the run used (wall time on a shared machine depends on its load).
+bench-sim seeds="200":
+    RUSTFLAGS="{{sim_flags}}" cargo build --release --target-dir target/sim -p clusterlab
+    @for replicas in 0 1; do \
+        echo "== 3 masters, $replicas replica(s) each: seeds 1..{{seeds}}"; \
+        /usr/bin/env time -f "cpu: %U s user + %S s system" ./target/sim/release/clusterlab sim run \
+            --seed 1 --seeds {{seeds}} --replicas $replicas --no-save 2>&1 \
+            | grep -E "^(seeds run|virtual time|wall time|throughput|cpu)"; \
+    done

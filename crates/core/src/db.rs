@@ -43,6 +43,16 @@ pub struct Entry {
     pub expires_at_ms: Option<u64>,
 }
 
+/// What one probe of the hash map found (see [`Db::peek`]): hot command paths read or change a
+/// live key with a single lookup and leave the rare expired key to the lazy-expiry path.
+#[derive(Debug)]
+pub enum Peek<E> {
+    Missing,
+    Live(E),
+    /// Stored, but its TTL has passed (not removed yet).
+    Expired,
+}
+
 /// One database (cluster mode only has db 0).
 pub struct Db {
     entries: HashMap<Bytes, Entry>,
@@ -66,8 +76,11 @@ impl Default for Db {
 
 /// Where `key` sits in the scan order: slot in the top bits, a key hash below.
 pub fn scan_position(key: &[u8]) -> u64 {
-    let slot = u64::from(key_hash_slot(key));
-    (slot << POSITION_HASH_BITS) | (key_hash64(key) >> (64 - POSITION_HASH_BITS))
+    position_in_slot(key_hash_slot(key), key)
+}
+
+fn position_in_slot(slot: u16, key: &[u8]) -> u64 {
+    (u64::from(slot) << POSITION_HASH_BITS) | (key_hash64(key) >> (64 - POSITION_HASH_BITS))
 }
 
 /// FNV-1a followed by a 64-bit finalizer so the high bits depend on every input byte. Fixed
@@ -118,6 +131,25 @@ impl Db {
             .filter(|e| Self::is_live(e, now_ms))
     }
 
+    /// One lookup that tells a live key from a missing or an expired one.
+    pub fn peek(&self, key: &[u8], now_ms: u64) -> Peek<&Entry> {
+        match self.entries.get(key) {
+            None => Peek::Missing,
+            Some(e) if Self::is_live(e, now_ms) => Peek::Live(e),
+            Some(_) => Peek::Expired,
+        }
+    }
+
+    /// [`Db::peek`] for changing a live value in place; as with [`Db::get_mut`], change
+    /// `expires_at_ms` only through [`Db::set_expiry`].
+    pub fn peek_mut(&mut self, key: &[u8], now_ms: u64) -> Peek<&mut Entry> {
+        match self.entries.get_mut(key) {
+            None => Peek::Missing,
+            Some(e) if Self::is_live(e, now_ms) => Peek::Live(e),
+            Some(_) => Peek::Expired,
+        }
+    }
+
     pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
         self.get(key, now_ms).is_some()
     }
@@ -149,8 +181,10 @@ impl Db {
                 }
             }
             None => {
-                self.slot_counts[key_hash_slot(&key) as usize] += 1;
-                self.by_position.insert((scan_position(&key), key.clone()));
+                let slot = key_hash_slot(&key);
+                self.slot_counts[slot as usize] += 1;
+                let position = position_in_slot(slot, &key);
+                self.by_position.insert((position, key.clone()));
             }
         }
         if let Some(at_ms) = new_at_ms {
@@ -291,6 +325,25 @@ mod tests {
         );
         assert!(db.is_empty());
         assert_eq!(db.count_in_slot(slot), 0);
+    }
+
+    #[test]
+    fn peek_tells_live_missing_and_expired() {
+        let mut db = Db::default();
+        db.set(Bytes::from_static(b"live"), string("x", None));
+        db.set(Bytes::from_static(b"old"), string("y", Some(10)));
+        assert!(
+            matches!(db.peek(b"live", 10), Peek::Live(e) if e.value == Value::String("x".into()))
+        );
+        assert!(matches!(db.peek(b"none", 10), Peek::Missing));
+        assert!(matches!(db.peek(b"old", 9), Peek::Live(_)));
+        assert!(matches!(db.peek(b"old", 10), Peek::Expired));
+        if let Peek::Live(e) = db.peek_mut(b"live", 10) {
+            e.value = Value::String("z".into());
+        }
+        assert_eq!(db.get(b"live", 10), Some(&string("z", None)));
+        assert!(matches!(db.peek_mut(b"old", 10), Peek::Expired));
+        assert_eq!(db.len(), 2, "peeking removes nothing");
     }
 
     fn key(i: usize) -> Bytes {

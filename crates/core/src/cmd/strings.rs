@@ -1,13 +1,15 @@
 //! String commands: SET and its variants, the GET family, counters, APPEND and ranges.
 //!
 //! Key access goes through the shared lookups in `keys.rs` (lazy expiry, hit/miss counting) and
-//! every write reports its replay form through `keys::propagate`.
+//! every write reports its replay form through `keys::propagate`. GET, SET and INCR, the hot
+//! paths, first probe the keyspace once (`Db::peek`) and take the shared lookups only for an
+//! expired key, so a live or missing key costs one hash lookup instead of three.
 
 use bytes::{Bytes, BytesMut};
 
 use super::keys::{already_past, argv, invalid_expire, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
-use crate::db::{Entry, Value};
+use crate::db::{Entry, Peek, Value};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -375,7 +377,20 @@ fn store(
     (nx, xx, keepttl): (bool, bool, bool),
     expires_at_ms: Option<u64>,
 ) -> bool {
-    let current_ttl = lookup_write(node, key).map(|e| e.expires_at_ms);
+    let current_ttl = match node.db.peek_mut(key, node.now.unix_ms) {
+        Peek::Live(_) if nx => return false,
+        Peek::Live(entry) => {
+            let new_ttl = expires_at_ms.or(if keepttl { entry.expires_at_ms } else { None });
+            if new_ttl == entry.expires_at_ms {
+                // Same key, same TTL: only the value changes, no index does.
+                entry.value = Value::String(value.clone());
+                return true;
+            }
+            Some(entry.expires_at_ms)
+        }
+        Peek::Missing => None,
+        Peek::Expired => lookup_write(node, key).map(|e| e.expires_at_ms),
+    };
     let found = current_ttl.is_some();
     if (nx && found) || (xx && !found) {
         return false;
@@ -498,13 +513,30 @@ fn msetnx(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 // ---- GET family ---------------------------------------------------------------------------
 
 fn get(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    bulk_or_nil(lookup_read(node, &args[1]).map(|e| string_value(e).clone()))
+    bulk_or_nil(read_string(node, &args[1]))
+}
+
+/// `lookup_read` and a copy of the value, with one probe unless the key has expired.
+fn read_string(node: &mut Node, key: &[u8]) -> Option<Bytes> {
+    match node.db.peek(key, node.now.unix_ms) {
+        Peek::Live(entry) => {
+            let value = string_value(entry).clone();
+            node.stats.keyspace_hits += 1;
+            return Some(value);
+        }
+        Peek::Missing => {
+            node.stats.keyspace_misses += 1;
+            return None;
+        }
+        Peek::Expired => {}
+    }
+    lookup_read(node, key).map(|e| string_value(e).clone())
 }
 
 fn mget(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let values = args[1..]
         .iter()
-        .map(|key| bulk_or_nil(lookup_read(node, key).map(|e| string_value(e).clone())))
+        .map(|key| bulk_or_nil(read_string(node, key)))
         .collect();
     Reply::Array(values)
 }
@@ -586,6 +618,18 @@ fn decrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 /// Adds `delta` to the integer at `args[1]` (missing = 0), keeping any TTL.
 fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let key = &args[1];
+    if let Peek::Live(entry) = node.db.peek_mut(key, node.now.unix_ms) {
+        // The common case, changed in place with one lookup.
+        let Some(current) = parse_i64(string_value(entry)) else {
+            return Reply::not_integer();
+        };
+        let Some(new) = current.checked_add(delta) else {
+            return Reply::err("increment or decrement would overflow");
+        };
+        entry.value = Value::String(integer_text(new));
+        propagate(node, argv(args));
+        return Reply::Integer(new);
+    }
     let current = match lookup_write(node, key) {
         Some(entry) => match parse_i64(string_value(entry)) {
             Some(n) => Some(n),
@@ -596,13 +640,34 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let Some(new) = current.unwrap_or(0).checked_add(delta) else {
         return Reply::err("increment or decrement would overflow");
     };
-    let text = Bytes::from(new.to_string());
+    let text = integer_text(new);
     match lookup_write(node, key) {
         Some(entry) => entry.value = Value::String(text),
         None => node.db.set(key.clone(), string_entry(text, None)),
     }
     propagate(node, argv(args));
     Reply::Integer(new)
+}
+
+/// The decimal text of `n` in one exact-size allocation.
+fn integer_text(n: i64) -> Bytes {
+    let mut text = [0u8; 20];
+    let mut at = text.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        text[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        // 20 digits hold |i64::MIN| = 9223372036854775808 (19 digits) and its sign.
+        at -= 1;
+        text[at] = b'-';
+    }
+    Bytes::copy_from_slice(&text[at..])
 }
 
 // ---- APPEND and ranges --------------------------------------------------------------------
@@ -833,6 +898,59 @@ mod tests {
             Reply::Nil,
             "expired is missing for XX"
         );
+    }
+
+    #[test]
+    fn expired_keys_take_the_lazy_expiry_path_in_get_set_and_incr() {
+        let mut h = Harness::new();
+        for key in ["g", "s", "i"] {
+            h.cmd(&["SET", key, "7", "PX", "10"]);
+        }
+        h.advance_ms(10);
+        take_propagated();
+        assert_eq!(h.cmd(&["GET", "g"]), Reply::Nil);
+        assert_eq!(h.cmd(&["SET", "s", "v", "NX"]), ok());
+        assert_eq!(h.cmd(&["TTL", "s"]), int(-1));
+        assert_eq!(
+            h.cmd(&["INCR", "i"]),
+            int(1),
+            "an expired counter starts at 0"
+        );
+        assert_eq!(h.cmd(&["TTL", "i"]), int(-1));
+        assert_eq!(
+            take_propagated(),
+            vec!["DEL g", "DEL s", "SET s v NX", "DEL i", "INCR i"]
+        );
+        assert_eq!(h.node.stats.expired_keys, 3);
+        assert_eq!(
+            (h.node.stats.keyspace_hits, h.node.stats.keyspace_misses),
+            (2, 1),
+            "the GET missed, the two TTLs hit"
+        );
+    }
+
+    #[test]
+    fn overwrites_in_place_keep_or_clear_the_ttl_as_asked() {
+        let mut h = Harness::new();
+        h.cmd(&["SET", "k", "a", "EX", "100"]);
+        assert_eq!(h.cmd(&["SET", "k", "b", "KEEPTTL"]), ok());
+        assert_eq!(h.cmd(&["TTL", "k"]), int(100));
+        assert_eq!(h.cmd(&["SET", "k", "c", "EX", "100"]), ok());
+        assert_eq!(h.cmd(&["TTL", "k"]), int(100));
+        assert_eq!(h.cmd(&["SET", "k", "d"]), ok());
+        assert_eq!(h.cmd(&["TTL", "k"]), int(-1));
+        assert_eq!(h.node.db.expiring_count(), 0, "the expiry index follows");
+        assert_eq!(h.cmd(&["SET", "k", "e", "XX"]), ok());
+        assert_eq!(h.cmd(&["SET", "k", "f", "NX"]), Reply::Nil);
+        assert_eq!(h.cmd(&["GET", "k"]), bulk("e"));
+        assert_eq!(h.node.db.len(), 1);
+    }
+
+    #[test]
+    fn integer_text_is_decimal() {
+        for n in [0, 7, -7, 10, -10, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(integer_text(n), Bytes::from(n.to_string()), "{n}");
+        }
     }
 
     #[test]

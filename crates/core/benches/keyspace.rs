@@ -1,0 +1,80 @@
+//! Micro-benchmarks of the request hot path inside core: key → slot (CRC16 with hash tags) and
+//! keyspace insert/lookup. Run with `cargo bench -p clusterlab-core --bench keyspace`; compare
+//! runs on the same machine only.
+
+use bytes::Bytes;
+use clusterlab_core::db::{Db, Entry, Value};
+use clusterlab_core::slot::key_hash_slot;
+use divan::{black_box, Bencher};
+
+fn main() {
+    divan::main();
+}
+
+/// Keys as redis-benchmark sends them, a hash-tagged one and a long one.
+#[divan::bench(args = ["key:000000012345", "key:{user1000}:profile", "long"])]
+fn key_to_slot(bencher: Bencher, kind: &str) {
+    let key: Vec<u8> = match kind {
+        "long" => vec![b'k'; 1024],
+        other => other.as_bytes().to_vec(),
+    };
+    bencher.bench(|| key_hash_slot(black_box(&key)));
+}
+
+fn keys(count: usize) -> Vec<Bytes> {
+    (0..count)
+        .map(|i| Bytes::from(format!("key:{i:012}")))
+        .collect()
+}
+
+fn entry(value: &'static [u8]) -> Entry {
+    Entry {
+        value: Value::String(Bytes::from_static(value)),
+        expires_at_ms: None,
+    }
+}
+
+/// Filling an empty keyspace (hash map, slot counts and scan-order index).
+#[divan::bench(args = [10_000, 100_000])]
+fn db_insert(bencher: Bencher, count: usize) {
+    let keys = keys(count);
+    bencher
+        .counter(divan::counter::ItemsCount::new(count))
+        .bench(|| {
+            let mut db = Db::default();
+            for key in &keys {
+                db.set(key.clone(), entry(b"xxx"));
+            }
+            db
+        });
+}
+
+/// GET-style lookups of present keys in a keyspace of 100k keys.
+#[divan::bench]
+fn db_lookup(bencher: Bencher) {
+    let keys = keys(100_000);
+    let mut db = Db::default();
+    for key in &keys {
+        db.set(key.clone(), entry(b"xxx"));
+    }
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 7919) % keys.len();
+        db.get(black_box(&keys[i]), 0).is_some()
+    });
+}
+
+/// Overwriting present keys (SET on an existing key).
+#[divan::bench]
+fn db_overwrite(bencher: Bencher) {
+    let keys = keys(100_000);
+    let mut db = Db::default();
+    for key in &keys {
+        db.set(key.clone(), entry(b"xxx"));
+    }
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 7919) % keys.len();
+        db.set(keys[i].clone(), entry(b"yyy"));
+    });
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# `just bench`: throughput, latency and memory of a 3-master clusterlab cluster next to a
+# 3-master redis-server cluster, in one run on this machine, with the same redis.conf.
+#
+# Both clusters run at the same time; each measurement runs on redis-server and then on
+# clusterlab before the next one starts, and is repeated BENCH_ROUNDS times (the median is
+# reported), so drifting background load hits both alike. The table goes to stdout and
+# replaces the part of BENCHMARKS.md between `<!-- bench:begin -->` and `<!-- bench:end -->`
+# (BENCH_RECORD=0 leaves the file alone).
+#
+# redis-benchmark measures elapsed time in steps of about 250 ms, so every test must run for
+# seconds: hence the request counts (MSET runs a quarter of them, each carrying 10 keys).
+#
+# Settings (environment): BENCH_ROUNDS (3), BENCH_REQUESTS_P1 (200000), BENCH_REQUESTS_P16
+# (1000000), BENCH_CLIENTS (50), BENCH_KEYSPACE (100000, redis-benchmark -r), BENCH_TESTS
+# (set,get,incr,mset), BENCH_KEYS (1000000 keys for the memory test; 0 skips it),
+# BENCH_APPENDONLY (no), BENCH_PORT_BASE (22100; uses base+1..3 and base+11..13 and their bus
+# ports +10000), BENCH_NO_BUILD=1, BENCH_KEEP=1 (keep logs).
+source "$(dirname "${BASH_SOURCE[0]}")/cluster-lib.sh"
+
+ROUNDS=${BENCH_ROUNDS:-3}
+REQUESTS_P1=${BENCH_REQUESTS_P1:-200000}
+REQUESTS_P16=${BENCH_REQUESTS_P16:-1000000}
+CLIENTS=${BENCH_CLIENTS:-50}
+KEYSPACE=${BENCH_KEYSPACE:-100000}
+TESTS=${BENCH_TESTS:-set,get,incr,mset}
+KEYS=${BENCH_KEYS:-1000000}
+APPENDONLY=${BENCH_APPENDONLY:-no}
+BASE=${BENCH_PORT_BASE:-22100}
+RECORD=${BENCH_RECORD:-1}
+
+need redis-server redis-server
+need redis-cli redis-tools
+need redis-benchmark redis-tools
+need python3
+build_release
+
+declare -A PORTS=([redis]="$((BASE + 1)) $((BASE + 2)) $((BASE + 3))"
+    [clusterlab]="$((BASE + 11)) $((BASE + 12)) $((BASE + 13))")
+KINDS=(redis clusterlab)
+RESULTS=$WORK_DIR/results.csv # kind,pipeline,test,round,rps,p50_ms,p99_ms,cpu_us_per_request
+
+for kind in "${KINDS[@]}"; do
+    # shellcheck disable=SC2086
+    start_cluster "$kind" "$WORK_DIR/$kind" 5000 "$APPENDONLY" 0 ${PORTS[$kind]}
+    echo "started 3-master $kind cluster on ports ${PORTS[$kind]}" >&2
+done
+
+# ---- memory: 1M small string keys -----------------------------------------------------------
+
+# "port:first-last" for each master of a cluster, from CLUSTER NODES.
+slot_specs() {
+    redis-cli -p "$1" CLUSTER NODES | awk '$3 ~ /master/ && $9 != "" {
+        split($2, addr, "[:@]"); print addr[2] ":" $9 }'
+}
+
+declare -A MEM_USED MEM_RSS MEM_RSS0
+measure_memory() {
+    local kind=$1 port used=0 rss=0 rss0=0 specs
+    for port in ${PORTS[$kind]}; do
+        rss0=$((rss0 + $(rss_bytes "${NODE_PID[$port]}")))
+    done
+    # shellcheck disable=SC2046
+    python3 "$ROOT/scripts/gen-keys.py" "$KEYS" xxx "$WORK_DIR/$kind-keys-" \
+        $(slot_specs "${PORTS[$kind]%% *}")
+    for port in ${PORTS[$kind]}; do
+        local out
+        out=$(redis-cli -p "$port" --pipe <"$WORK_DIR/$kind-keys-$port.resp" 2>&1)
+        grep -q 'errors: 0,' <<<"$out" || die "loading keys into $kind:$port failed: $out"
+        rm -f "$WORK_DIR/$kind-keys-$port.resp"
+    done
+    local total=0
+    for port in ${PORTS[$kind]}; do
+        total=$((total + $(redis-cli -p "$port" DBSIZE)))
+        used=$((used + $(info_field "$port" memory used_memory)))
+        rss=$((rss + $(rss_bytes "${NODE_PID[$port]}")))
+    done
+    ((total == KEYS)) || die "$kind holds $total keys, expected $KEYS"
+    MEM_USED[$kind]=$used MEM_RSS[$kind]=$rss MEM_RSS0[$kind]=$rss0
+    for port in ${PORTS[$kind]}; do
+        redis-cli -p "$port" FLUSHALL >/dev/null
+    done
+}
+
+if ((KEYS > 0)); then
+    for kind in "${KINDS[@]}"; do
+        echo "memory: loading $KEYS keys into $kind" >&2
+        measure_memory "$kind"
+    done
+fi
+
+# ---- throughput and latency ------------------------------------------------------------------
+
+# CPU time (user + system, in clock ticks) the masters of a cluster have used so far. Unlike
+# requests/s, CPU per request hardly moves when other programs load the machine.
+cpu_ticks() {
+    local port total=0
+    for port in ${PORTS[$1]}; do
+        total=$((total + $(sed 's/.*) //' "/proc/${NODE_PID[$port]}/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+
+run_benchmark() {
+    local kind=$1 pipeline=$2 test=$3 round=$4 requests=$REQUESTS_P1
+    ((pipeline == 1)) || requests=$REQUESTS_P16
+    [[ $test != mset ]] || requests=$((requests / 4))
+    local port=${PORTS[$kind]%% *} before line
+    before=$(cpu_ticks "$kind")
+    line=$(timeout 300 redis-benchmark --cluster -h 127.0.0.1 -p "$port" -c "$CLIENTS" \
+        -n "$requests" -r "$KEYSPACE" -P "$pipeline" -t "$test" --csv 2>"$WORK_DIR/bench.err" |
+        awk -F'","' -v k="$kind" -v p="$pipeline" -v r="$round" 'NR > 1 && /^"/ {
+            gsub(/"/, ""); split($0, f, ",");
+            name = f[1]; sub(/ .*/, "", name);
+            print k "," p "," name "," r "," f[2] "," f[5] "," f[7] }')
+    [[ -n $line ]] || die "redis-benchmark failed on $kind: $(cat "$WORK_DIR/bench.err")"
+    local ticks=$(($(cpu_ticks "$kind") - before))
+    echo "$line,$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+        'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" >>"$RESULTS"
+}
+
+: >"$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+    for pipeline in 1 16; do
+        for test in ${TESTS//,/ }; do
+            for kind in "${KINDS[@]}"; do
+                echo "round $round/$ROUNDS: $kind, pipeline $pipeline, $test" >&2
+                run_benchmark "$kind" "$pipeline" "$test" "$round"
+            done
+        done
+    done
+done
+
+# ---- report ----------------------------------------------------------------------------------
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+stat() { # kind pipeline test column(5=rps,6=p50,7=p99,8=cpu)
+    awk -F, -v k="$1" -v p="$2" -v t="$3" -v c="$4" '$1 == k && $2 == p && $3 == t { print $c }' \
+        "$RESULTS" | median
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+REPORT=$WORK_DIR/report.md
+{
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(machine_line); redis-server $(redis-server --version | awk '{ print $3 }' | cut -d= -f2), clusterlab $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')."
+    echo "3 masters each, no replicas, \`appendonly $APPENDONLY\`; \`redis-benchmark --cluster -c $CLIENTS -r $KEYSPACE\`, $REQUESTS_P1 requests at pipeline 1 and $REQUESTS_P16 at pipeline 16 (MSET: a quarter, 10 keys each); median of $ROUNDS rounds. Ratio = clusterlab / redis-server (throughput: higher is better; latency, CPU and memory: lower is better). Server CPU = user + system time of the 3 masters per request (MSET: per command of 10 keys). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo "| test | pipeline | redis req/s | clusterlab req/s | ratio | redis p50/p99 ms | clusterlab p50/p99 ms | p99 ratio | server CPU µs/req redis / clusterlab | CPU ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for pipeline in 1 16; do
+        for test in ${TESTS//,/ }; do
+            name=${test^^}
+            r_rps=$(stat redis "$pipeline" "$name" 5) c_rps=$(stat clusterlab "$pipeline" "$name" 5)
+            r50=$(stat redis "$pipeline" "$name" 6) r99=$(stat redis "$pipeline" "$name" 7)
+            c50=$(stat clusterlab "$pipeline" "$name" 6) c99=$(stat clusterlab "$pipeline" "$name" 7)
+            r_cpu=$(stat redis "$pipeline" "$name" 8) c_cpu=$(stat clusterlab "$pipeline" "$name" 8)
+            printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s | %s / %s | %s |\n' \
+                "$name" "$pipeline" "$r_rps" "$c_rps" "$(ratio "$c_rps" "$r_rps")" "$r50" "$r99" \
+                "$c50" "$c99" "$(ratio "$c99" "$r99")" "$r_cpu" "$c_cpu" "$(ratio "$c_cpu" "$r_cpu")"
+        done
+    done
+    if ((KEYS > 0)); then
+        echo
+        echo "Memory after loading $KEYS keys (\`key:%012d\` = \`xxx\`, sent with \`redis-cli --pipe\`), summed over the 3 masters:"
+        echo
+        echo "| | redis-server | clusterlab | ratio |"
+        echo "|---|---:|---:|---:|"
+        echo "| RSS before loading (MiB) | $(mib "${MEM_RSS0[redis]}") | $(mib "${MEM_RSS0[clusterlab]}") | $(ratio "${MEM_RSS0[clusterlab]}" "${MEM_RSS0[redis]}") |"
+        echo "| RSS after loading (MiB) | $(mib "${MEM_RSS[redis]}") | $(mib "${MEM_RSS[clusterlab]}") | $(ratio "${MEM_RSS[clusterlab]}" "${MEM_RSS[redis]}") |"
+        r_per=$(((MEM_RSS[redis] - MEM_RSS0[redis]) / KEYS)) c_per=$(((MEM_RSS[clusterlab] - MEM_RSS0[clusterlab]) / KEYS))
+        echo "| RSS growth per key (bytes) | $r_per | $c_per | $(ratio "$c_per" "$r_per") |"
+        echo "| \`used_memory\` (MiB) | $(mib "${MEM_USED[redis]}") | $(mib "${MEM_USED[clusterlab]}") | $(ratio "${MEM_USED[clusterlab]}" "${MEM_USED[redis]}") |"
+    fi
+} >"$REPORT"
+
+cat "$REPORT"
+if [[ $RECORD == 1 ]]; then
+    "$ROOT/scripts/record.sh" bench "$REPORT"
+fi
