@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::canary::{Canaries, Canary};
+
 /// `appendfsync` policy.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AppendFsync {
@@ -63,6 +65,9 @@ pub struct Config {
     /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
     /// Not a Redis directive: `clusterlab-seed`, used by tests and the simulator.
     pub seed: Option<u64>,
+    /// Not a Redis directive: `clusterlab-canary <name>` (repeatable), deliberate bugs the
+    /// simulation build can switch on; the normal build refuses the directive.
+    pub canaries: Canaries,
     /// Not a directive: the process id the driver runs as (`INFO server` shows it).
     pub process_id: u32,
     /// Not a directive: absolute path of the config file, empty when none (`INFO server`).
@@ -103,6 +108,7 @@ impl Default for Config {
             save: "3600 1 300 100 60 10000".into(),
             repl_ping_replica_period_s: 10,
             seed: None,
+            canaries: Canaries::default(),
             process_id: 0,
             config_file: String::new(),
             ignored: BTreeMap::new(),
@@ -316,6 +322,7 @@ static DIRECTIVES: &[Directive] = &[
         },
     ),
     honoured("clusterlab-seed", Kind::Special, Access::Immutable),
+    honoured("clusterlab-canary", Kind::Special, Access::Immutable),
     // Accepted and ignored: they tune things this node does not have (encodings, RDB,
     // lazy freeing, eviction, …) or only matter to a real process (logo, threads).
     ignored_fixed("tcp-backlog", INT, "511"),
@@ -596,6 +603,7 @@ impl Config {
                     .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
                 self.seed = Some(seed);
             }
+            "clusterlab-canary" => self.canaries = self.canaries.with(canary_arg(arg)?),
             other => unreachable!("directive {other} has no setter"),
         }
         Ok(())
@@ -742,12 +750,24 @@ impl Config {
             "save" => self.save.clone(),
             "repl-ping-replica-period" => self.repl_ping_replica_period_s.to_string(),
             "clusterlab-seed" => self.seed.map(|s| s.to_string()).unwrap_or_default(),
+            "clusterlab-canary" => {
+                let names: Vec<&str> = self.canaries.list().into_iter().map(Canary::name).collect();
+                names.join(" ")
+            }
             other => unreachable!("directive {other} has no getter"),
         }
     }
 }
 
 // ---- argument checks (error texts are Redis's) -----------------------------------------------
+
+/// A canary name, accepted only by the simulation build.
+fn canary_arg(arg: &str) -> Result<Canary, String> {
+    if !Canaries::AVAILABLE {
+        return Err("canaries exist only in the simulation build (--cfg madsim)".into());
+    }
+    Canary::parse(arg).ok_or_else(|| format!("unknown canary '{arg}'"))
+}
 
 fn bool_arg(arg: &str) -> Result<bool, String> {
     if arg.eq_ignore_ascii_case("yes") {
@@ -1074,6 +1094,33 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, &[])
+    }
+
+    #[test]
+    fn canaries_are_simulation_only_and_named() {
+        let result = parse("clusterlab-canary vote-twice\nclusterlab-canary aof-no-fsync\n");
+        if crate::canary::Canaries::AVAILABLE {
+            let c = result.unwrap();
+            assert!(c.canaries.on(Canary::VoteTwice));
+            assert!(c.canaries.on(Canary::AofNoFsync));
+            assert!(!c.canaries.on(Canary::UpdateIgnored));
+            assert_eq!(
+                c.get("clusterlab-canary"),
+                vec![(
+                    "clusterlab-canary".to_string(),
+                    "vote-twice aof-no-fsync".to_string()
+                )]
+            );
+            let err = parse("clusterlab-canary nope\n").unwrap_err();
+            assert_eq!(err.reason, "unknown canary 'nope'");
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err.line_number, 1);
+            assert_eq!(
+                err.reason,
+                "canaries exist only in the simulation build (--cfg madsim)"
+            );
+        }
     }
 
     fn words(list: &[&str]) -> Vec<String> {

@@ -7,6 +7,7 @@
 //! lets the very same code run on real TCP and inside the madsim simulator.
 
 pub mod bus;
+pub mod canary;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

@@ -108,6 +108,22 @@ pub enum Effect {
         client: ClientId,
         data: Bytes,
     },
+    /// The client's command blocked (`WAIT`, or a write while writes are paused for a manual
+    /// failover): the reply [`Node::command`] returned is not sent, and the client's later
+    /// commands wait until [`Effect::UnblockClient`] names it.
+    BlockClient {
+        client: ClientId,
+    },
+    /// The reply a blocked client waited for; its queued commands may run again.
+    UnblockClient {
+        client: ClientId,
+        reply: Reply,
+    },
+    /// Replica: send `REPLCONF ACK <offset>` on that link now (the master asked with GETACK).
+    ReplicaAck {
+        link: crate::replication::ReplLinkId,
+        offset: u64,
+    },
 }
 
 /// Per-connection state.
@@ -131,6 +147,8 @@ pub struct Client {
     pub multi_dirty: bool,
     /// `WATCH`ed keys with the entry each had then; EXEC aborts if any differs now.
     pub watched: Vec<(Bytes, Option<crate::db::Entry>)>,
+    /// The replication offset right after this client's last write (what `WAIT` waits for).
+    pub woff: u64,
 }
 
 impl Client {
@@ -148,6 +166,7 @@ impl Client {
             multi: None,
             multi_dirty: false,
             watched: Vec::new(),
+            woff: 0,
         }
     }
 }
@@ -182,11 +201,22 @@ pub struct Node {
     /// handlers log nothing (the caller does).
     pub(crate) replaying: bool,
     pub(crate) repl: crate::replication::Replication,
+    /// The top-level command being dispatched (EXEC's queued commands see "exec"): only a
+    /// command sent on its own may block.
+    pub(crate) top_command: &'static str,
+    /// Keys of MIGRATE jobs waiting for their target, with how many jobs hold each
+    /// (see `cmd::migrate`).
+    pub(crate) keys_in_flight: std::collections::HashMap<Bytes, usize>,
     replay_client: Option<ClientId>,
     commands: HashMap<&'static str, &'static CommandSpec>,
 }
 
 impl Node {
+    /// Whether a deliberate bug is switched on (simulation build only; see [`crate::canary`]).
+    pub(crate) fn canary(&self, canary: crate::canary::Canary) -> bool {
+        self.config.canaries.on(canary)
+    }
+
     /// A fresh node with a new random ID drawn from `seed`.
     pub fn new(config: Config, now: Time, seed: u64) -> Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -210,6 +240,8 @@ impl Node {
             aof_db_selected: false,
             replaying: false,
             repl,
+            top_command: "",
+            keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
             commands,
         }
@@ -300,7 +332,9 @@ impl Node {
 
     /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
+        let offset_before = self.cluster.me().repl_offset;
         let reply = self.dispatch(now, client, args);
+        self.note_client_write(client, offset_before);
         self.cluster_before_reply();
         self.replication_before_reply();
         reply
@@ -323,6 +357,10 @@ impl Node {
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
         }
+        if self.postpone_if_paused(client, spec, args) {
+            return Reply::Nil;
+        }
+        self.top_command = spec.name;
         self.execute(client, spec, args)
     }
 
@@ -350,6 +388,9 @@ impl Node {
         if spec.is_write() && replica && !self.replaying {
             self.stats.rejected_calls += 1;
             return Reply::error("READONLY You can't write against a read only replica.");
+        }
+        if let Some(busy) = self.blocked_by_migration(spec, args) {
+            return busy;
         }
         (spec.handler)(self, client, args)
     }

@@ -25,6 +25,14 @@
 //! to them once PSYNC's own reply is out. Transactions are streamed command by command, without
 //! MULTI/EXEC; the stream has no `SELECT` (db 0 only) and no keep-alive `PING`.
 //!
+//! Acknowledgements. `WAIT numreplicas timeout` blocks its client (see [`Effect::BlockClient`])
+//! until enough replicas acknowledged the client's last write offset or the timeout passes; the
+//! master then puts `REPLCONF GETACK *` into the stream (it counts in the offset, as in Redis),
+//! and a replica answers it at once with [`Effect::ReplicaAck`] instead of waiting for its
+//! next one-second ACK. Every input ends in `replication_before_reply`, which also answers the
+//! blocked clients whose condition now holds (an ACK arrived, a timeout passed, writes were
+//! unpaused after a manual failover, or this node became a replica).
+//!
 //! `cluster.me().repl_offset` is the offset everywhere (master: bytes streamed; replica: bytes
 //! applied): it travels in bus headers and ranks replicas in a failover election.
 
@@ -39,6 +47,12 @@ use crate::reply::Reply;
 
 /// Identifies one replica → master connection attempt; never reused.
 pub type ReplLinkId = u64;
+
+/// What a master puts in the stream to ask every replica for an ACK now.
+const GETACK: &[&[u8]] = &[b"REPLCONF", b"GETACK", b"*"];
+/// `WAIT` on a node that became a replica while the client was blocked, as Redis words it.
+const UNBLOCKED_BY_ROLE_CHANGE: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
 
 /// The marker that ends a full-sync snapshot in the stream (`REPLCONF SNAPSHOT-END`).
 const SNAPSHOT_END: &[&[u8]] = &[b"REPLCONF", b"SNAPSHOT-END"];
@@ -65,6 +79,25 @@ pub struct Replication {
     listening_ports: BTreeMap<ClientId, u16>,
     /// Master side: clients that sent PSYNC.
     pub replicas: BTreeMap<ClientId, ReplicaClient>,
+    /// Clients blocked in `WAIT` or on a paused write, answered in client-id order.
+    pub blocked: BTreeMap<ClientId, Blocked>,
+    /// A `WAIT` blocked: ask the replicas for an ACK before the call returns.
+    get_ack_pending: bool,
+}
+
+/// Why a client gets no reply yet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Blocked {
+    /// `WAIT`: until `numreplicas` replicas acknowledged `offset`, or until `deadline_ms`
+    /// (monotonic; `None` = for ever).
+    Wait {
+        offset: u64,
+        numreplicas: i64,
+        deadline_ms: Option<u64>,
+    },
+    /// A write sent while writes are paused (manual failover): it runs when the pause ends,
+    /// possibly as a redirection if this node became a replica meanwhile.
+    Paused { args: Vec<Bytes> },
 }
 
 /// A replica connected to this master.
@@ -110,6 +143,8 @@ impl Replication {
             down_since_ms: 0,
             listening_ports: BTreeMap::new(),
             replicas: BTreeMap::new(),
+            blocked: BTreeMap::new(),
+            get_ack_pending: false,
         }
     }
 }
@@ -122,6 +157,11 @@ pub fn encoded_len(args: &[Bytes]) -> u64 {
         len += 1 + digits(arg.len()) + 2 + arg.len() + 2;
     }
     len as u64
+}
+
+/// `REPLCONF …` in the master's stream: protocol, not data.
+fn is_stream_control(args: &[Bytes]) -> bool {
+    args.len() >= 2 && is(&args[0], "replconf")
 }
 
 fn words(ws: &[&[u8]]) -> Vec<Bytes> {
@@ -218,6 +258,16 @@ impl Node {
                     self.db.len()
                 ),
             );
+            return true;
+        }
+        if !loading && is_stream_control(args) {
+            // Not data: it moves the offset (the master counted it) and may ask for an ACK.
+            self.cluster.me_mut().repl_offset += bytes_len;
+            if is(&args[1], "getack") {
+                let offset = self.cluster.me().repl_offset;
+                self.effects.push(Effect::ReplicaAck { link, offset });
+            }
+            self.replication_before_reply();
             return true;
         }
         self.run_from_master(client, args);
@@ -347,6 +397,9 @@ impl Node {
                 self.effects.push(Effect::CloseClient { client });
             }
         }
+        self.manual_failover_before_reply();
+        self.serve_blocked_clients();
+        self.send_getack_if_pending();
     }
 
     /// A promoted replica keeps serving its old master's history under a new ID.
@@ -428,6 +481,154 @@ impl Node {
     pub(crate) fn forget_replica_client(&mut self, client: ClientId) {
         self.repl.listening_ports.remove(&client);
         self.repl.replicas.remove(&client);
+        self.repl.blocked.remove(&client);
+    }
+
+    // ---- blocked clients -----------------------------------------------------------------
+
+    /// After a client's command: a command that moved the offset was a write of this client.
+    pub(crate) fn note_client_write(&mut self, client: ClientId, offset_before: u64) {
+        let offset = self.cluster.me().repl_offset;
+        if offset != offset_before {
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.woff = offset;
+            }
+        }
+    }
+
+    /// Replicas whose last ACK covers `offset`.
+    pub(crate) fn replicas_acked(&self, offset: u64) -> i64 {
+        let count = self
+            .repl
+            .replicas
+            .values()
+            .filter(|r| r.ack_offset >= offset)
+            .count();
+        count as i64
+    }
+
+    /// Blocks `client` in `WAIT` and asks the replicas for an ACK before the call returns.
+    pub(crate) fn block_for_acks(
+        &mut self,
+        client: ClientId,
+        offset: u64,
+        numreplicas: i64,
+        deadline_ms: Option<u64>,
+    ) {
+        self.block_client(
+            client,
+            Blocked::Wait {
+                offset,
+                numreplicas,
+                deadline_ms,
+            },
+        );
+        self.repl.get_ack_pending = true;
+    }
+
+    fn block_client(&mut self, client: ClientId, why: Blocked) {
+        assert!(
+            !self.repl.blocked.contains_key(&client),
+            "a blocked client sent another command"
+        );
+        self.repl.blocked.insert(client, why);
+        self.effects.push(Effect::BlockClient { client });
+    }
+
+    /// A write (or an EXEC holding one) while writes are paused waits for the pause to end.
+    pub(crate) fn postpone_if_paused(
+        &mut self,
+        client: ClientId,
+        spec: &cmd::CommandSpec,
+        args: &[Bytes],
+    ) -> bool {
+        if !self.writes_paused() {
+            return false;
+        }
+        let writes = match spec.name {
+            "exec" => self.clients[&client].multi.as_ref().is_some_and(|queue| {
+                queue
+                    .iter()
+                    .any(|a| self.lookup(&a[0]).is_some_and(|s| s.is_write()))
+            }),
+            _ => spec.is_write(),
+        };
+        if writes {
+            let args = args.to_vec();
+            self.block_client(client, Blocked::Paused { args });
+        }
+        writes
+    }
+
+    /// Answers every blocked client whose wait is over, in client-id order.
+    fn serve_blocked_clients(&mut self) {
+        if self.repl.blocked.is_empty() {
+            return;
+        }
+        let now = self.now.mono_ms;
+        let replica = self.cluster.me().is_replica();
+        let paused = self.writes_paused();
+        let ids: Vec<ClientId> = self.repl.blocked.keys().copied().collect();
+        for client in ids {
+            let reply = match self.repl.blocked[&client].clone() {
+                Blocked::Wait { .. } if replica => Reply::error(UNBLOCKED_BY_ROLE_CHANGE),
+                Blocked::Wait {
+                    offset,
+                    numreplicas,
+                    deadline_ms,
+                } => {
+                    let acked = self.replicas_acked(offset);
+                    let expired = deadline_ms.is_some_and(|d| now >= d);
+                    if acked < numreplicas && !expired {
+                        continue;
+                    }
+                    Reply::Integer(acked)
+                }
+                Blocked::Paused { .. } if paused => continue,
+                Blocked::Paused { args } => {
+                    // Unblocked first: the command runs as a fresh one from this client.
+                    self.repl.blocked.remove(&client);
+                    self.run_postponed(client, &args)
+                }
+            };
+            self.repl.blocked.remove(&client);
+            self.effects.push(Effect::UnblockClient { client, reply });
+        }
+    }
+
+    /// Runs a write held back by a pause, as if it arrived now.
+    fn run_postponed(&mut self, client: ClientId, args: &[Bytes]) -> Reply {
+        let spec = self
+            .lookup(&args[0])
+            .expect("a postponed command was looked up when it arrived");
+        let offset_before = self.cluster.me().repl_offset;
+        self.top_command = spec.name;
+        let reply = self.execute(client, spec, args);
+        self.note_client_write(client, offset_before);
+        reply
+    }
+
+    /// `REPLCONF GETACK *` to every replica, unless writes are paused (a manual failover
+    /// compares offsets, and this would move mine).
+    fn send_getack_if_pending(&mut self) {
+        if !self.repl.get_ack_pending || self.writes_paused() {
+            return;
+        }
+        self.repl.get_ack_pending = false;
+        if self.repl.replicas.is_empty() {
+            return;
+        }
+        let args = words(GETACK);
+        let mut data = Vec::new();
+        cmd::propagate::encode_command(&args, &mut data);
+        let data = Bytes::from(data);
+        for &client in self.repl.replicas.keys() {
+            self.effects.push(Effect::ReplicaStream {
+                client,
+                data: data.clone(),
+            });
+        }
+        self.cluster.me_mut().repl_offset += encoded_len(&args);
     }
 }
 
@@ -483,10 +684,11 @@ pub(crate) fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply
         .remove(&client)
         .unwrap_or_else(|| peer_port.parse().unwrap_or(0));
     let offset = node.cluster.me().repl_offset;
+    // Nothing is acknowledged before the replica's first ACK (it has not loaded the snapshot).
     let replica = ReplicaClient {
         ip: ip.to_string(),
         port,
-        ack_offset: offset,
+        ack_offset: 0,
         ack_ms: node.now.mono_ms,
     };
     node.log(
@@ -503,7 +705,7 @@ pub(crate) fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::bus::flags;
     use crate::cluster::ClusterNode;
@@ -527,7 +729,7 @@ mod tests {
     }
 
     /// Splits a stream of RESP arrays of bulk strings into commands with their lengths.
-    fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
+    pub(crate) fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
         fn line<'a>(data: &mut &'a [u8]) -> &'a str {
             let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
             let text = std::str::from_utf8(&data[..end]).unwrap();
@@ -641,10 +843,8 @@ mod tests {
         assert_eq!(info_field(&mut m, c, "connected_slaves"), "1");
         assert_eq!(
             info_field(&mut m, c, "slave0"),
-            format!(
-                "ip=127.0.0.1,port=7004,state=online,offset={},lag=0",
-                offset - incr.len() as u64
-            )
+            "ip=127.0.0.1,port=7004,state=online,offset=0,lag=0",
+            "nothing is acknowledged before the first ACK"
         );
         run(&mut m, r, &["REPLCONF", "ACK", &offset.to_string()]);
         assert_eq!(
@@ -860,6 +1060,172 @@ mod tests {
         assert_eq!(
             r2.command(later(100), x, &args(&["PSYNC", "?", "-1"])),
             Reply::error("NOMASTERLINK Can't SYNC while not connected with my master")
+        );
+    }
+
+    /// A master with one replica client that did its PSYNC; effects drained.
+    fn master_with_replica() -> (Node, ClientId, ClientId) {
+        let (mut m, c) = master();
+        let r = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:6379".into());
+        m.command(NOW, r, &args(&["REPLCONF", "listening-port", "7004"]));
+        m.command(NOW, r, &args(&["PSYNC", "?", "-1"]));
+        m.take_effects();
+        (m, c, r)
+    }
+
+    #[test]
+    fn wait_checks_its_arguments_and_answers_at_once_when_enough_replicas_acked() {
+        let (mut m, c, r) = master_with_replica();
+        let mut run = |ws: &[&str]| m.command(NOW, c, &args(ws));
+        assert_eq!(run(&["WAIT", "a", "1"]), Reply::not_integer());
+        assert_eq!(
+            run(&["WAIT", "1", "a"]),
+            Reply::err("timeout is not an integer or out of range")
+        );
+        assert_eq!(run(&["WAIT", "1", "-1"]), Reply::err("timeout is negative"));
+        // No write yet on this connection: every replica has acknowledged "nothing".
+        assert_eq!(run(&["WAIT", "1", "0"]), Reply::Integer(1));
+        assert_eq!(run(&["WAIT", "0", "0"]), Reply::Integer(1));
+        assert_eq!(run(&["SET", "a", "1"]), Reply::ok());
+        assert_eq!(run(&["WAIT", "0", "0"]), Reply::Integer(0));
+        assert_eq!(run(&["WAIT", "-1", "100"]), Reply::Integer(0));
+        // Inside a transaction WAIT cannot block: it reports the count as it is.
+        run(&["MULTI"]);
+        run(&["WAIT", "1", "0"]);
+        assert_eq!(run(&["EXEC"]), Reply::Array(vec![Reply::Integer(0)]));
+        assert!(
+            !m.take_effects()
+                .iter()
+                .any(|e| matches!(e, Effect::BlockClient { .. })),
+            "nothing blocked"
+        );
+        let offset = m.replication_offset();
+        m.command(NOW, r, &args(&["REPLCONF", "ACK", &offset.to_string()]));
+        assert_eq!(
+            m.command(NOW, c, &args(&["WAIT", "1", "0"])),
+            Reply::Integer(1)
+        );
+        assert_eq!(m.take_effects(), vec![]);
+    }
+
+    #[test]
+    fn wait_blocks_asks_for_acks_and_is_answered_by_an_ack_or_the_timeout() {
+        let (mut m, c, r) = master_with_replica();
+        m.command(NOW, c, &args(&["SET", "a", "1"]));
+        m.take_effects();
+        let woff = m.replication_offset();
+        assert_eq!(m.clients[&c].woff, woff);
+        assert_eq!(
+            m.command(NOW, c, &args(&["WAIT", "1", "0"])),
+            Reply::Nil,
+            "not sent"
+        );
+        let getack = resp(&["REPLCONF", "GETACK", "*"]);
+        assert_eq!(
+            m.take_effects(),
+            vec![
+                Effect::BlockClient { client: c },
+                Effect::ReplicaStream {
+                    client: r,
+                    data: Bytes::from(getack.clone()),
+                },
+            ]
+        );
+        assert_eq!(
+            m.replication_offset(),
+            woff + getack.len() as u64,
+            "GETACK counts in the offset, as in Redis"
+        );
+        // An older ACK is not enough; one covering the write answers the client.
+        let ack = |m: &mut Node, at: Time, offset: u64| {
+            m.command(at, r, &args(&["REPLCONF", "ACK", &offset.to_string()]));
+            m.take_effects()
+        };
+        assert_eq!(ack(&mut m, later(10), woff - 1), vec![]);
+        assert_eq!(
+            ack(&mut m, later(20), woff),
+            vec![Effect::UnblockClient {
+                client: c,
+                reply: Reply::Integer(1),
+            }]
+        );
+        // Two replicas wanted, one exists: the timeout (500 ms, checked by the cron) answers.
+        m.command(later(100), c, &args(&["SET", "b", "2"]));
+        m.take_effects();
+        assert_eq!(
+            m.command(later(100), c, &args(&["WAIT", "2", "500"])),
+            Reply::Nil
+        );
+        assert!(m
+            .take_effects()
+            .contains(&Effect::BlockClient { client: c }));
+        m.tick(later(500));
+        assert_eq!(m.take_effects(), vec![]);
+        let offset = m.replication_offset();
+        assert_eq!(ack(&mut m, later(550), offset), vec![], "1 < 2 replicas");
+        m.tick(later(600));
+        assert_eq!(
+            m.take_effects(),
+            vec![Effect::UnblockClient {
+                client: c,
+                reply: Reply::Integer(1),
+            }]
+        );
+        // A client that goes away while blocked is forgotten.
+        m.command(later(700), c, &args(&["SET", "c", "3"]));
+        m.command(later(700), c, &args(&["WAIT", "1", "100"]));
+        m.client_disconnected(c);
+        m.take_effects();
+        m.tick(later(900));
+        assert_eq!(m.take_effects(), vec![]);
+        assert!(m.repl.blocked.is_empty());
+    }
+
+    #[test]
+    fn a_replica_answers_getack_at_once_and_refuses_wait() {
+        let (mut m, c) = master();
+        let (mut r, rc, _) = replica();
+        r.tick(later(100));
+        let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+        m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+        assert!(r.replication_link_up(later(200), 1, &m.run_id, 0));
+        for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+            r.replication_apply(later(200), 1, &cmd, len);
+        }
+        m.command(NOW, c, &args(&["SET", "a", "1"]));
+        m.command(NOW, c, &args(&["WAIT", "1", "0"]));
+        let stream: Vec<u8> = streams(&m.take_effects())
+            .into_iter()
+            .flat_map(|(_, d)| d)
+            .collect();
+        r.take_effects();
+        let mut effects = Vec::new();
+        for (cmd, len) in parse_stream(&stream) {
+            assert!(r.replication_apply(later(300), 1, &cmd, len));
+            effects.extend(
+                r.take_effects()
+                    .into_iter()
+                    .filter(|e| matches!(e, Effect::AppendAof { .. } | Effect::ReplicaAck { .. })),
+            );
+        }
+        assert_eq!(r.replication_offset(), m.replication_offset());
+        let set_a = resp(&["SET", "a", "1"]);
+        // The write reaches the AOF; GETACK only moves the offset and asks for an ACK now.
+        assert_eq!(
+            effects,
+            vec![
+                Effect::AppendAof {
+                    data: Bytes::from(set_a),
+                },
+                Effect::ReplicaAck {
+                    link: 1,
+                    offset: m.replication_offset(),
+                },
+            ]
+        );
+        assert_eq!(
+            r.command(later(300), rc, &args(&["WAIT", "1", "0"])),
+            Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
         );
     }
 }

@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use clusterlab_core::canary::Canary;
+use clusterlab_core::config::AppendFsync;
 use clusterlab_core::node::LogLevel;
 use clusterlab_core::{ClientId, Config, Effect, LinkId, Node, Time};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -495,6 +497,8 @@ struct ClientHandle {
     task: Option<AbortHandle>,
     /// Replication stream bytes for a replica client, written after its pending replies.
     push: mpsc::UnboundedSender<Bytes>,
+    /// The encoded reply a blocked client (`WAIT`, a paused write) waits for.
+    unblocked: mpsc::UnboundedSender<Bytes>,
 }
 
 /// `CloseClient` for a connection: close once the pending replies are written.
@@ -553,6 +557,11 @@ impl Shared {
                 }
                 Effect::ReplicaDisconnect { link } => self.replica_disconnect(link),
                 Effect::ReplicaStream { client, data } => self.push_to_client(client, data),
+                Effect::UnblockClient { client, reply } => {
+                    self.unblock_client(client, &reply, node.client_protocol(client))
+                }
+                // `run_requests` and `replica_apply` take these out of the calls that make them.
+                Effect::BlockClient { .. } | Effect::ReplicaAck { .. } => {}
                 // Only a client's own command yields one, and `run_requests` takes it out
                 // first; a second MIGRATE queued in one MULTI is not supported.
                 Effect::Migrate(job) => {
@@ -670,6 +679,14 @@ impl Shared {
         }
     }
 
+    fn unblock_client(&self, client: ClientId, reply: &clusterlab_core::Reply, protocol: u8) {
+        if let Some(handle) = self.lock_io().clients.get(&client) {
+            let mut out = BytesMut::new();
+            resp::encode_reply(reply, protocol, &mut out);
+            let _ = handle.unblocked.send(out.freeze());
+        }
+    }
+
     fn close_client(&self, client: ClientId) {
         if let Some(handle) = self.lock_io().clients.get(&client) {
             handle.closing.request();
@@ -694,7 +711,7 @@ impl Shared {
             return;
         };
         // `CONFIG SET appendfsync` changes the node's config; the file follows it.
-        aof.set_fsync_policy(node.config().appendfsync);
+        aof.set_fsync_policy(fsync_policy(node.config()));
         if let Err(e) = aof.append(data, self.clock.now().mono_ms) {
             drop(io);
             tracing::warn!("Error writing to the AOF file: {e}");
@@ -714,7 +731,7 @@ impl Shared {
     fn tick_aof(&self, node: &Node) -> io::Result<()> {
         match self.lock_io().aof.as_mut() {
             Some(aof) => {
-                aof.set_fsync_policy(node.config().appendfsync);
+                aof.set_fsync_policy(fsync_policy(node.config()));
                 aof.tick(self.clock.now().mono_ms)
             }
             None => Ok(()),
@@ -803,12 +820,16 @@ fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     tracing::debug!("Accepted {peer}");
     let closing = Arc::new(CloseSignal::default());
     let (push, push_rx) = mpsc::unbounded_channel();
+    let (unblocked, unblocked_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(serve_client(
         shared.clone(),
         stream,
         client,
         closing.clone(),
-        push_rx,
+        ClientInbox {
+            push: push_rx,
+            unblocked: unblocked_rx,
+        },
     ));
     // Registered under the node lock, which the task needs first: it cannot finish (and
     // unregister) before this entry exists.
@@ -818,6 +839,7 @@ fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             closing,
             task: Some(task.abort_handle()),
             push,
+            unblocked,
         },
     );
     let effects = node.take_effects();
@@ -835,6 +857,47 @@ enum Step {
     Stop,
     /// A MIGRATE must talk to its target before this client's next reply.
     Migrate(MigrateJob),
+    /// The last command blocked (`WAIT`, a paused write): write the replies so far, then wait
+    /// for its reply before running the rest of the input.
+    Blocked,
+}
+
+/// What the node sends a client task besides its replies.
+struct ClientInbox {
+    push: mpsc::UnboundedReceiver<Bytes>,
+    unblocked: mpsc::UnboundedReceiver<Bytes>,
+}
+
+/// Takes the client's own `BlockClient` out of its command's effects.
+fn take_block(effects: &mut Vec<Effect>, client: ClientId) -> bool {
+    let at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::BlockClient { client: c } if *c == client));
+    at.map(|at| effects.remove(at)).is_some()
+}
+
+/// Waits for a blocked client's reply, still reading its input (kept for later) so that a
+/// client that goes away is noticed. `None`: the connection is closing.
+async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
+    closing: &CloseSignal,
+    reader: &mut R,
+    input: &mut BytesMut,
+    unblocked: &mut mpsc::UnboundedReceiver<Bytes>,
+) -> Option<Bytes> {
+    loop {
+        if closing.is_requested() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = closing.wake.notified() => {}
+            reply = unblocked.recv() => return reply,
+            read = reader.read_buf(input) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
+        }
+    }
 }
 
 /// Pulls the MIGRATE job (at most one per command) out of a command's effects.
@@ -878,8 +941,12 @@ async fn serve_client(
     stream: TcpStream,
     client: ClientId,
     closing: Arc<CloseSignal>,
-    mut push: mpsc::UnboundedReceiver<Bytes>,
+    inbox: ClientInbox,
 ) {
+    let ClientInbox {
+        mut push,
+        mut unblocked,
+    } = inbox;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::new();
@@ -896,6 +963,17 @@ async fn serve_client(
             }
             output.clear();
             shared.run_migrate(job, &mut output).await;
+            continue;
+        }
+        if step == Step::Blocked {
+            if write_and_flush(&mut writer, &output).await.is_err() {
+                break;
+            }
+            output.clear();
+            match wait_unblocked(&closing, &mut reader, &mut input, &mut unblocked).await {
+                Some(reply) => output.extend_from_slice(&reply),
+                None => break,
+            }
             continue;
         }
         // A DEBUG SLEEP sent in this batch holds its own reply back too.
@@ -976,11 +1054,15 @@ impl Shared {
             let reply = node.command(self.clock.now(), client, &args);
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
+            let blocked = take_block(&mut effects, client);
             if !self.perform(node, effects) {
                 return Step::Stop;
             }
             if let Some(job) = migrate {
                 return Step::Migrate(job);
+            }
+            if blocked {
+                return Step::Blocked;
             }
             if !quiet {
                 resp::encode_reply(&reply, node.client_protocol(client), output);
@@ -1270,10 +1352,19 @@ async fn run_replica_link(
     loop {
         if !input.is_empty() {
             shared.wait_while_paused().await;
-            match shared.replica_apply(link, &mut input) {
+            let mut ack_now = None;
+            match shared.replica_apply(link, &mut input, &mut ack_now) {
                 Ok(true) => {}
                 Ok(false) => return LinkEnd::Unwanted,
                 Err(e) => return LinkEnd::Broken(e),
+            }
+            // The master asked (GETACK): acknowledge at once rather than at the next tick.
+            if let Some(offset) = ack_now {
+                let mut out = BytesMut::new();
+                resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
+                if write_and_flush(&mut writer, &out).await.is_err() {
+                    return LinkEnd::Broken("ACK write failed".into());
+                }
             }
         }
         tokio::select! {
@@ -1348,10 +1439,12 @@ impl Shared {
     }
 
     /// Applies every complete command in `input` under one lock. `Ok(false)`: link unwanted.
+    /// `ack_now` gets the offset to acknowledge at once, if the master asked for it.
     fn replica_apply(
         self: &Arc<Self>,
         link: ReplLinkId,
         input: &mut BytesMut,
+        ack_now: &mut Option<u64>,
     ) -> Result<bool, String> {
         let mut node = self.lock_node();
         loop {
@@ -1366,7 +1459,14 @@ impl Shared {
             };
             let bytes_len = (before - input.len()) as u64;
             let applied = node.replication_apply(self.clock.now(), link, &args, bytes_len);
-            let effects = node.take_effects();
+            let mut effects = node.take_effects();
+            effects.retain(|e| match e {
+                Effect::ReplicaAck { link: l, offset } if *l == link => {
+                    *ack_now = Some(*offset);
+                    false
+                }
+                _ => true,
+            });
             if !self.perform(&mut node, effects) || !applied {
                 return Ok(false);
             }
@@ -1423,12 +1523,22 @@ impl Shared {
     }
 }
 
+/// The AOF's fsync policy: the configured one, unless the `aof-no-fsync` canary (simulation
+/// build only) drops the syncs `always` promises.
+fn fsync_policy(config: &Config) -> AppendFsync {
+    let policy = config.appendfsync;
+    if policy == AppendFsync::Always && config.canaries.on(Canary::AofNoFsync) {
+        return AppendFsync::No;
+    }
+    policy
+}
+
 #[cfg(all(test, not(madsim)))]
 mod tests {
     use super::*;
     use crate::disk::MemDisk;
     use clusterlab_core::bus::{Body, Header, Message, MessageType};
-    use clusterlab_core::config::{AppendFsync, DebugCommand};
+    use clusterlab_core::config::DebugCommand;
     use clusterlab_core::slot::SlotSet;
     use clusterlab_core::NodeId;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1960,6 +2070,67 @@ mod tests {
             aof.ends_with("*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n"),
             "{aof}"
         );
+    }
+
+    /// Reads until `expected` bytes arrived (or fails after 5 s).
+    async fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+        let mut got = vec![0; len];
+        let read = stream.read_exact(&mut got);
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("not enough bytes in time")
+            .unwrap();
+        got
+    }
+
+    #[tokio::test]
+    async fn wait_holds_the_client_and_its_next_commands_until_the_replica_acks() {
+        let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
+        // A hand-made replica: handshake, then the snapshot of an empty keyspace.
+        let mut replica = TcpStream::connect(addr).await.unwrap();
+        let psync = b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
+        let header = roundtrip(&mut replica, psync, 1).await;
+        assert_eq!(header, b"+");
+        let snapshot_end = b"*2\r\n$8\r\nREPLCONF\r\n$12\r\nSNAPSHOT-END\r\n";
+        let mut seen = Vec::new();
+        while !seen.ends_with(snapshot_end) {
+            seen.extend(read_exactly(&mut replica, 1).await);
+        }
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
+        assert_eq!(roundtrip(&mut client, set, 5).await, b"+OK\r\n");
+        // WAIT and a PING behind it: neither reply comes before the ACK.
+        client
+            .write_all(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
+            .await
+            .unwrap();
+        let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+        let stream = read_exactly(&mut replica, set.len() + getack.len()).await;
+        assert_eq!(stream, [&set[..], &getack[..]].concat(), "the write, then GETACK");
+        let mut early = [0u8; 1];
+        let nothing = tokio::time::timeout(Duration::from_millis(300), client.read(&mut early));
+        assert!(nothing.await.is_err(), "no reply before the ACK");
+        let offset = (set.len() + getack.len()).to_string();
+        let ack = format!(
+            "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n",
+            offset.len()
+        );
+        replica.write_all(ack.as_bytes()).await.unwrap();
+        assert_eq!(read_exactly(&mut client, 11).await, b":1\r\n+PONG\r\n");
+        // A timeout answers with the count so far; a client that leaves while blocked is
+        // simply forgotten.
+        assert_eq!(roundtrip(&mut client, set, 5).await, b"+OK\r\n");
+        let wait = b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n200\r\n";
+        assert_eq!(roundtrip(&mut client, wait, 4).await, b":0\r\n");
+        let mut leaving = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(roundtrip(&mut leaving, set, 5).await, b"+OK\r\n");
+        leaving
+            .write_all(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n")
+            .await
+            .unwrap();
+        drop(leaving);
+        let ping = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(roundtrip(&mut client, ping, 7).await, b"+PONG\r\n");
     }
 
     fn ping_message() -> Message {

@@ -6,17 +6,54 @@
 //! replication offset), each master votes at most once per epoch and not twice for replicas of
 //! the same master within 2 × node timeout, and a vote is refused when the request's config
 //! epoch is older than the owner of any slot it claims.
+//!
+//! Coordinated `CLUSTER FAILOVER` (reference §7.7): the replica sends MFSTART to its master,
+//! which pauses its clients' writes and flags every message PAUSED; the replica takes the
+//! master's offset from the first PAUSED message, waits until its own offset reaches it (no
+//! acknowledged write is left behind), then runs the election at once with forced votes. The
+//! attempt ends after [`MANUAL_FAILOVER_TIMEOUT_MS`]; the master resumes writes then, or when it
+//! becomes a replica of the winner (its held writes then get a redirection).
+//!
+//! Replica migration (reference §7.8): a replica of the master with the most working replicas
+//! moves to an orphaned master (one that had replicas and has no working one left for
+//! [`MIGRATION_DELAY_MS`]) when its own master keeps more than `cluster-migration-barrier`.
 
 use rand::Rng;
 
 use crate::bus::{flags, mflags, Body, Header, MessageType};
-use crate::node::{LogLevel, Node};
+use crate::canary::Canary;
+use crate::node::{LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
+
+/// How long a manual failover may take (`CLUSTER_MF_TIMEOUT`).
+pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
+/// The master pauses writes for at most this long (`CLUSTER_MF_PAUSE_MULT` × the timeout); the
+/// failover's own end normally lifts the pause first.
+const MANUAL_FAILOVER_PAUSE_MS: u64 = 2 * MANUAL_FAILOVER_TIMEOUT_MS;
+/// A master must stay orphaned this long before a replica migrates to it, so that its own
+/// replicas have time to announce a failover (`CLUSTER_SLAVE_MIGRATION_DELAY`).
+pub const MIGRATION_DELAY_MS: u64 = 5000;
+
+/// A coordinated manual failover in progress (both sides share the struct; `end_ms` 0 = none).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ManualFailover {
+    /// Monotonic ms when the attempt gives up.
+    pub end_ms: u64,
+    /// Master side: the replica that asked; it gets a PING every cron run.
+    pub replica: Option<NodeId>,
+    /// Master side: writes wait until then (or until the attempt ends).
+    pub paused_until_ms: u64,
+    /// Replica side: my master's offset from its first PAUSED message.
+    pub master_offset: Option<u64>,
+    /// Replica side: caught up (or FORCE): the election may start.
+    pub can_start: bool,
+}
 
 /// State of this replica's current election attempt.
 #[derive(Clone, Debug, Default)]
 pub struct Election {
-    /// A manual failover (`CLUSTER FAILOVER FORCE`): no FAIL needed, votes forced, rank 0.
+    /// A manual failover (`FORCE`, or a coordinated one that caught up): no FAIL needed,
+    /// votes forced, rank 0. Cleared when the manual failover times out.
     pub manual: bool,
     /// When the request goes out (scheduled) or went out; 0 = never scheduled.
     pub auth_time_ms: u64,
@@ -41,6 +78,9 @@ impl Node {
 
     /// Replicas of my master that could fail over and have more data than me.
     fn failover_rank(&self, master: NodeId) -> usize {
+        if self.canary(Canary::PromoteWithoutRank) {
+            return 0;
+        }
         let my_offset = self.cluster.me().repl_offset;
         self.cluster
             .nodes
@@ -95,7 +135,7 @@ impl Node {
     /// A replica cut off from its master for too long must not win (its data is too old).
     fn data_is_fresh_enough(&self, master: NodeId) -> bool {
         let factor = self.config.cluster_replica_validity_factor;
-        if factor == 0 {
+        if factor == 0 || self.canary(Canary::PromoteWithoutRank) {
             return true;
         }
         let nt = self.cluster.node_timeout_ms;
@@ -173,6 +213,15 @@ impl Node {
     /// `CLUSTER FAILOVER FORCE`: an election starting now that voters accept although the
     /// master is not failed.
     pub(crate) fn start_forced_failover(&mut self) {
+        self.reset_manual_failover();
+        self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
+        self.cluster.manual_failover.can_start = true;
+        self.log(LogLevel::Notice, "Forced failover user request accepted.");
+        self.start_election_now();
+    }
+
+    /// A manual election: rank 0, no delay, forced votes.
+    fn start_election_now(&mut self) {
         let now = self.now.mono_ms;
         self.cluster.election = Election {
             manual: true,
@@ -182,7 +231,6 @@ impl Node {
             auth_rank: 0,
             auth_epoch: self.cluster.election.auth_epoch,
         };
-        self.log(LogLevel::Notice, "Forced failover user request accepted.");
     }
 
     /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.
@@ -212,6 +260,7 @@ impl Node {
         }
         self.replace_my_master(old_master);
         self.cluster.election = Election::default();
+        self.cluster.manual_failover = ManualFailover::default();
     }
 
     /// Become a master that serves every slot `old_master` served, and tell everyone.
@@ -236,7 +285,10 @@ impl Node {
             return;
         }
         let current_epoch = self.cluster.current_epoch;
-        if h.current_epoch < current_epoch || self.cluster.last_vote_epoch == current_epoch {
+        let vote_twice = self.canary(Canary::VoteTwice);
+        if h.current_epoch < current_epoch
+            || (self.cluster.last_vote_epoch == current_epoch && !vote_twice)
+        {
             return;
         }
         let requester = &self.cluster.nodes[&sender];
@@ -251,7 +303,9 @@ impl Node {
             return;
         }
         let now = self.now.mono_ms;
-        if m.voted_time_ms != 0 && now - m.voted_time_ms < self.cluster.node_timeout_ms * 2 {
+        let voted_lately =
+            m.voted_time_ms != 0 && now - m.voted_time_ms < self.cluster.node_timeout_ms * 2;
+        if voted_lately && !vote_twice {
             return;
         }
         let stale = h.myslots.iter().any(|slot| {
@@ -286,6 +340,273 @@ impl Node {
             && h.current_epoch >= self.cluster.election.auth_epoch
         {
             self.cluster.election.auth_count += 1;
+            // As Redis's before-sleep step: a majority wins now, not at the next cron run.
+            if self.cluster.election.auth_count >= self.failure_quorum() {
+                self.handle_replica_failover();
+            }
         }
+    }
+}
+
+impl Node {
+    // ---- coordinated manual failover -----------------------------------------------------
+
+    /// Whether clients' writes are held back (master side of a manual failover).
+    pub(crate) fn writes_paused(&self) -> bool {
+        let mf = &self.cluster.manual_failover;
+        mf.end_ms != 0 && self.cluster.me().is_master() && mf.paused_until_ms > self.now.mono_ms
+    }
+
+    /// PAUSED on every message of a master whose manual failover is under way.
+    pub(crate) fn manual_failover_mflags(&self) -> u8 {
+        let paused = self.cluster.manual_failover.end_ms != 0 && self.cluster.me().is_master();
+        if paused {
+            mflags::PAUSED
+        } else {
+            0
+        }
+    }
+
+    /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me
+    /// its offset.
+    pub(crate) fn start_manual_failover(&mut self, master: NodeId) {
+        self.reset_manual_failover();
+        self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
+        self.log(LogLevel::Notice, "Manual failover user request accepted.");
+        if let Some(link) = self.connected_link(master) {
+            self.send(link, MessageType::MfStart, Body::Empty);
+        }
+    }
+
+    fn connected_link(&self, id: NodeId) -> Option<LinkId> {
+        let link = self.cluster.nodes.get(&id)?.link?;
+        self.cluster
+            .links
+            .get(&link)
+            .is_some_and(|l| l.connected)
+            .then_some(link)
+    }
+
+    /// Ends any manual failover; a paused master resumes writes (held clients are served by
+    /// `replication_before_reply`).
+    pub(crate) fn reset_manual_failover(&mut self) {
+        let mf = std::mem::take(&mut self.cluster.manual_failover);
+        if mf.can_start && self.cluster.election.manual {
+            self.cluster.election.manual = false;
+        }
+    }
+
+    /// MFSTART from one of my replicas: pause writes and send it my offset right away.
+    pub(crate) fn on_mfstart(&mut self, sender: NodeId) {
+        let me = self.cluster.me();
+        let from_my_replica = me.is_master()
+            && self
+                .cluster
+                .nodes
+                .get(&sender)
+                .is_some_and(|n| n.is_replica() && n.master == Some(self.cluster.myself));
+        if !from_my_replica {
+            return;
+        }
+        self.reset_manual_failover();
+        let now = self.now.mono_ms;
+        self.cluster.manual_failover = ManualFailover {
+            end_ms: now + MANUAL_FAILOVER_TIMEOUT_MS,
+            replica: Some(sender),
+            paused_until_ms: now + MANUAL_FAILOVER_PAUSE_MS,
+            master_offset: None,
+            can_start: false,
+        };
+        self.log(
+            LogLevel::Warning,
+            format!("Manual failover requested by replica {sender}."),
+        );
+        if let Some(link) = self.connected_link(sender) {
+            self.send_ping(link, MessageType::Ping);
+        }
+    }
+
+    /// Replica side: the first PAUSED message from my master during a manual failover carries
+    /// the offset I must reach.
+    pub(crate) fn note_paused_master_offset(&mut self, sender: NodeId, h: &Header) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0
+            || mf.master_offset.is_some()
+            || h.mflags & mflags::PAUSED == 0
+            || !self.cluster.replicates(sender)
+        {
+            return;
+        }
+        self.cluster.manual_failover.master_offset = Some(h.repl_offset);
+        self.log(
+            LogLevel::Warning,
+            format!(
+                "Received replication offset for paused master manual failover: {}",
+                h.repl_offset
+            ),
+        );
+    }
+
+    /// From the cron: a paused master keeps pinging the replica (each ping carries PAUSED and
+    /// the offset).
+    pub(crate) fn manual_failover_cron(&mut self) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 || !self.cluster.me().is_master() {
+            return;
+        }
+        if let Some(link) = mf.replica.and_then(|r| self.connected_link(r)) {
+            self.send_ping(link, MessageType::Ping);
+        }
+    }
+
+    /// After every input: time out, lift the pause of a master that became a replica, and let
+    /// a caught-up replica start its election at once.
+    pub(crate) fn manual_failover_before_reply(&mut self) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 {
+            return;
+        }
+        if self.now.mono_ms >= mf.end_ms {
+            self.log(LogLevel::Warning, "Manual failover timed out.");
+            self.reset_manual_failover();
+            return;
+        }
+        if mf.replica.is_some() && self.cluster.me().is_replica() {
+            self.reset_manual_failover();
+            return;
+        }
+        let Some(master_offset) = mf.master_offset else {
+            return;
+        };
+        if mf.can_start || !self.cluster.me().is_replica() {
+            return;
+        }
+        if self.cluster.me().repl_offset < master_offset {
+            return;
+        }
+        self.cluster.manual_failover.can_start = true;
+        self.log(
+            LogLevel::Warning,
+            "All master replication stream processed, manual failover can start.",
+        );
+        self.start_election_now();
+        self.handle_replica_failover();
+        self.cluster_before_reply();
+    }
+
+    // ---- replica migration ---------------------------------------------------------------
+
+    /// Replicas of `master` that are not FAIL (`clusterCountNonFailingSlaves`).
+    fn working_replicas(&self, master: NodeId) -> usize {
+        self.cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_replica() && n.master == Some(master) && !n.has(flags::FAIL))
+            .count()
+    }
+
+    /// From the cron, on a replica: maybe move to an orphaned master (`clusterHandleSlaveMigration`).
+    pub(crate) fn handle_replica_migration(&mut self) {
+        self.mark_masters_with_replicas();
+        let target = self.track_orphans();
+        let (Some(my_master), Some(target)) = (self.my_master(), target) else {
+            return;
+        };
+        if !self.config.cluster_allow_replica_migration || !self.cluster.state_ok() {
+            return;
+        }
+        // Only replicas of the masters with the most working replicas (at least two) move.
+        let max_replicas = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_master() && !n.has(flags::FAIL))
+            .map(|n| self.working_replicas(n.id))
+            .max()
+            .unwrap_or(0);
+        let master_ok = !self.cluster.nodes[&my_master].has(flags::FAIL);
+        if max_replicas < 2 || !master_ok || self.working_replicas(my_master) != max_replicas {
+            return;
+        }
+        // My master must keep more than the barrier after I leave.
+        let ok_siblings = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_replica() && n.master == Some(my_master) && !n.is_failing())
+            .count();
+        if ok_siblings as u64 <= self.config.cluster_migration_barrier {
+            return;
+        }
+        // The candidate: the smallest id among replicas of the masters with the most replicas.
+        let candidate = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_replica())
+            .filter(|n| {
+                n.master.is_some_and(|m| {
+                    self.cluster
+                        .nodes
+                        .get(&m)
+                        .is_some_and(|m| m.is_master() && !m.has(flags::FAIL))
+                        && self.working_replicas(m) == max_replicas
+                })
+            })
+            .map(|n| n.id)
+            .min();
+        let orphaned_ms = self.now.mono_ms - self.cluster.nodes[&target].orphaned_since_ms;
+        if candidate == Some(self.cluster.myself) && orphaned_ms > MIGRATION_DELAY_MS {
+            self.log(
+                LogLevel::Notice,
+                format!("Migrating to orphaned master {target}"),
+            );
+            self.become_replica_of(target);
+        }
+    }
+
+    /// A master that ever had a replica may be orphaned later (Redis flags it MIGRATE_TO when a
+    /// replica attaches).
+    fn mark_masters_with_replicas(&mut self) {
+        let masters: Vec<NodeId> = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_replica())
+            .filter_map(|n| n.master)
+            .collect();
+        for m in masters {
+            if let Some(n) = self.cluster.nodes.get_mut(&m).filter(|n| n.is_master()) {
+                n.flags |= flags::MIGRATE_TO;
+            }
+        }
+    }
+
+    /// Orphaned masters, in id order, with the time each became orphaned tracked; returns the
+    /// first one serving slots.
+    fn track_orphans(&mut self) -> Option<NodeId> {
+        let now = self.now.mono_ms;
+        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
+        let mut target = None;
+        for id in ids {
+            let n = &self.cluster.nodes[&id];
+            let orphaned = n.is_master()
+                && !n.has(flags::FAIL)
+                && n.has(flags::MIGRATE_TO)
+                && self.working_replicas(id) == 0;
+            let serves = !n.slots.is_empty();
+            let n = self.cluster.nodes.get_mut(&id).expect("listed");
+            if orphaned {
+                if target.is_none() && serves {
+                    target = Some(id);
+                }
+                if n.orphaned_since_ms == 0 {
+                    n.orphaned_since_ms = now;
+                }
+            } else {
+                n.orphaned_since_ms = 0;
+            }
+        }
+        target
     }
 }

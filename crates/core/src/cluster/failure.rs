@@ -6,6 +6,7 @@
 //! slot is served by a non-FAIL master and this node sees a majority of masters.
 
 use crate::bus::{flags, Body, MessageType};
+use crate::canary::Canary;
 use crate::node::{LogLevel, Node};
 use crate::node_id::NodeId;
 use crate::slot::SLOT_COUNT;
@@ -47,7 +48,7 @@ impl Node {
         if self.cluster.me().is_master() {
             failures += 1;
         }
-        if failures < quorum {
+        if failures < quorum && !self.canary(Canary::FailWithoutQuorum) {
             return;
         }
         self.log(
@@ -67,8 +68,9 @@ impl Node {
     pub(crate) fn clear_failure_if_needed(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let undo_ms = self.cluster.node_timeout_ms * FAIL_UNDO_TIME_MULT;
+        let never_clear = self.canary(Canary::FailNeverCleared);
         let node = self.cluster.nodes.get_mut(&id).expect("known node");
-        if !node.has(flags::FAIL) {
+        if !node.has(flags::FAIL) || never_clear {
             return;
         }
         let text = if node.is_replica() || node.slots.is_empty() {
@@ -118,7 +120,7 @@ impl Node {
             .collect();
         self.cluster.size = serving.len();
         let reachable = serving.iter().filter(|&&r| r).count();
-        if reachable < self.cluster.size / 2 + 1 {
+        if reachable < self.cluster.size / 2 + 1 && !self.canary(Canary::MinorityWrites) {
             ok = false;
             // Never 0, so "was in a minority" stays distinguishable from "never was".
             self.cluster.among_minority_since_ms = now.max(1);
@@ -145,7 +147,7 @@ impl Node {
         if !self.cluster.save_pending {
             return;
         }
-        let fsync = self.cluster.fsync_pending;
+        let fsync = self.cluster.fsync_pending && !self.canary(Canary::NodesConfNoFsync);
         self.cluster.save_pending = false;
         self.cluster.fsync_pending = false;
         let contents = self.render_nodes_conf();

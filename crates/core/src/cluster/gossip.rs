@@ -9,6 +9,7 @@
 use rand::Rng;
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
+use crate::canary::Canary;
 use crate::cluster::{ClusterNode, Link};
 use crate::node::{Effect, LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
@@ -152,7 +153,7 @@ impl Node {
             myip: String::new(),
             flags: me.flags,
             state_fail: !self.cluster.state_ok,
-            mflags: 0,
+            mflags: self.manual_failover_mflags(),
         }
     }
 
@@ -162,7 +163,7 @@ impl Node {
 
     fn send_with_mflags(&mut self, link: LinkId, kind: MessageType, body: Body, mflags: u8) {
         let mut header = self.header(kind);
-        header.mflags = mflags;
+        header.mflags |= mflags;
         self.cluster.count_sent(kind);
         self.effects.push(Effect::Send {
             link,
@@ -273,6 +274,7 @@ impl Node {
             .map(|n| n.id);
         if let Some(id) = sender {
             self.note_known_sender(link, id, outbound, &msg.header);
+            self.note_paused_master_offset(id, &msg.header);
         }
         match kind {
             MessageType::Ping | MessageType::Pong | MessageType::Meet => {
@@ -304,6 +306,11 @@ impl Node {
             MessageType::AuthAck => {
                 if let Some(id) = sender {
                     self.on_auth_ack(id, &msg.header);
+                }
+            }
+            MessageType::MfStart => {
+                if let Some(id) = sender {
+                    self.on_mfstart(id);
                 }
             }
             _ => {}
@@ -504,7 +511,13 @@ impl Node {
         let node = self.cluster.nodes.get_mut(&id).expect("known sender");
         match h.slaveof {
             None if !node.is_master() => {
-                node.flags = (node.flags & !flags::SLAVE) | flags::MASTER;
+                // A promoted replica may be orphaned later, like a master that had replicas.
+                let migrate_to = if node.is_replica() {
+                    flags::MIGRATE_TO
+                } else {
+                    0
+                };
+                node.flags = (node.flags & !flags::SLAVE) | flags::MASTER | migrate_to;
                 node.master = None;
                 self.cluster.request_save(false);
             }
@@ -571,6 +584,7 @@ impl Node {
         };
         let mut lost_from_my_master = 0usize;
         let mut dirty: Vec<u16> = Vec::new();
+        let sender_slots = slots.count();
         for slot in 0..SLOT_COUNT as u16 {
             if !slots.contains(slot) || self.cluster.importing.contains_key(&slot) {
                 continue;
@@ -595,7 +609,11 @@ impl Node {
         let master_now_empty = cur_master
             .and_then(|m| self.cluster.nodes.get(&m))
             .is_some_and(|m| m.slots.is_empty());
-        if lost_from_my_master > 0 && master_now_empty {
+        // Without replica migration, only a failover (the sender took exactly my master's
+        // slots) makes me follow; a master emptied by resharding stays a master.
+        let follow = self.config.cluster_allow_replica_migration
+            || sender_slots == lost_from_my_master;
+        if lost_from_my_master > 0 && master_now_empty && follow {
             self.log(
                 LogLevel::Notice,
                 format!(
@@ -628,6 +646,9 @@ impl Node {
 
     /// Two masters with the same config epoch: the one with the smaller ID takes a new epoch.
     fn handle_epoch_collision(&mut self, sender: NodeId, sender_config_epoch: u64) {
+        if self.canary(Canary::EpochCollisionIgnored) {
+            return;
+        }
         let me = self.cluster.me();
         let other = &self.cluster.nodes[&sender];
         if !me.is_master() || !other.is_master() || sender_config_epoch != me.config_epoch {
@@ -741,6 +762,9 @@ impl Node {
     }
 
     fn on_update_message(&mut self, id: NodeId, config_epoch: u64, slots: &SlotSet) {
+        if self.canary(Canary::UpdateIgnored) {
+            return;
+        }
         let Some(node) = self.cluster.nodes.get_mut(&id) else {
             return;
         };
@@ -773,8 +797,10 @@ impl Node {
         for id in ids {
             self.check_peer(id);
         }
+        self.manual_failover_cron();
         if self.cluster.me().is_replica() {
             self.handle_replica_failover();
+            self.handle_replica_migration();
         }
         self.update_cluster_state();
     }
@@ -872,6 +898,10 @@ impl Node {
         if ping_delay_ms.min(data_delay_ms) > timeout_ms {
             self.log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
             self.cluster.nodes.get_mut(&id).expect("known").flags |= flags::PFAIL;
+            // The canary trusts this node's own timeout alone; Redis waits for reports.
+            if self.canary(Canary::FailWithoutQuorum) {
+                self.mark_failing_if_needed(id);
+            }
         }
     }
 }

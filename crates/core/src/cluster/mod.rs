@@ -49,6 +49,8 @@ pub struct ClusterNode {
     pub inbound_link: Option<LinkId>,
     /// Monotonic ms when I last voted for a replica of this master; 0 = never.
     pub voted_time_ms: u64,
+    /// Monotonic ms since when this master has been orphaned (no working replica left); 0 = not.
+    pub orphaned_since_ms: u64,
 }
 
 impl ClusterNode {
@@ -72,6 +74,7 @@ impl ClusterNode {
             link: None,
             inbound_link: None,
             voted_time_ms: 0,
+            orphaned_since_ms: 0,
         }
     }
 
@@ -140,6 +143,8 @@ pub struct Cluster {
     pub blacklist: BTreeMap<NodeId, u64>,
     /// This replica's failover election, if one is under way.
     pub election: failover::Election,
+    /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
+    pub manual_failover: failover::ManualFailover,
 }
 
 impl Cluster {
@@ -178,6 +183,7 @@ impl Cluster {
             fsync_pending: false,
             blacklist: BTreeMap::new(),
             election: failover::Election::default(),
+            manual_failover: failover::ManualFailover::default(),
         }
     }
 

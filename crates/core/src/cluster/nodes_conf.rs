@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::bus::flags;
+use crate::canary::Canary;
 use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::node::Time;
@@ -264,6 +265,11 @@ pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConf
     }
     cluster.current_epoch = current_epoch.max(cluster.max_config_epoch());
     cluster.last_vote_epoch = last_vote_epoch;
+    if config.canaries.on(Canary::EpochsNotRestored) {
+        cluster.current_epoch = 0;
+        cluster.last_vote_epoch = 0;
+        cluster.me_mut().config_epoch = 0;
+    }
     Ok(cluster)
 }
 

@@ -1,5 +1,8 @@
 //! In-process tests of the cluster protocol: several `Node`s wired by a tiny loss-free network
 //! that turns `Connect`/`Send`/`CloseLink` effects into calls on the peer, on a manual clock.
+//! Replication links are wired too: `ReplicaConnect` runs the handshake on the master, stream
+//! bytes are applied on the replica (unless it is held back), and ACKs go out every second
+//! and whenever the replica is asked for one.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -8,6 +11,7 @@ use bytes::Bytes;
 use crate::bus::{flags, Message};
 use crate::config::Config;
 use crate::node::{ClientId, Effect, LinkId, Node, Time};
+use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
 const UNIX_BASE_MS: u64 = 1_700_000_000_000;
@@ -24,6 +28,16 @@ struct TestNet {
     isolated: BTreeSet<usize>,
     now_ms: u64,
     saves: Vec<usize>,
+    /// Replica (node, link) → master (node, the replica's client there).
+    repl_links: HashMap<(usize, ReplLinkId), (usize, ClientId)>,
+    /// Stream bytes on their way to a replica.
+    repl_queue: VecDeque<(usize, ReplLinkId, Bytes)>,
+    /// Replicas whose stream is held back (a slow link): bytes wait in `repl_queue`.
+    repl_held: BTreeSet<usize>,
+    /// Clients blocked (`WAIT`, paused writes), per node.
+    blocked: BTreeSet<(usize, ClientId)>,
+    /// Replies that unblocked clients got, in order.
+    unblocked: Vec<(usize, ClientId, Reply)>,
 }
 
 fn ip_of(i: usize) -> String {
@@ -58,6 +72,11 @@ impl TestNet {
             isolated: BTreeSet::new(),
             now_ms: 0,
             saves: Vec::new(),
+            repl_links: HashMap::new(),
+            repl_queue: VecDeque::new(),
+            repl_held: BTreeSet::new(),
+            blocked: BTreeSet::new(),
+            unblocked: Vec::new(),
         }
     }
 
@@ -129,6 +148,36 @@ impl TestNet {
                     }
                 }
                 Effect::SaveConfig { .. } => self.saves.push(from),
+                Effect::ReplicaConnect { link, ip, port } => {
+                    self.replica_connect(from, link, &ip, port)
+                }
+                Effect::ReplicaStream { client, data } => {
+                    if let Some((r, link)) = self.replica_of_client(from, client) {
+                        self.repl_queue.push_back((r, link, data));
+                    }
+                }
+                Effect::ReplicaDisconnect { link } => {
+                    if let Some((m, client)) = self.repl_links.remove(&(from, link)) {
+                        self.nodes[m].client_disconnected(client);
+                        self.pump(m);
+                    }
+                }
+                Effect::CloseClient { client } => {
+                    if let Some((r, link)) = self.replica_of_client(from, client) {
+                        self.repl_links.remove(&(r, link));
+                        self.nodes[from].client_disconnected(client);
+                        self.nodes[r].replication_link_down(now, link);
+                        self.pump(r);
+                    }
+                }
+                Effect::ReplicaAck { link, offset } => self.send_ack(from, link, offset),
+                Effect::BlockClient { client } => {
+                    self.blocked.insert((from, client));
+                }
+                Effect::UnblockClient { client, reply } => {
+                    self.blocked.remove(&(from, client));
+                    self.unblocked.push((from, client, reply));
+                }
                 Effect::Log { text, .. } if std::env::var("TESTNET_LOG").is_ok() => {
                     eprintln!("{:>6} node{from}: {text}", self.now_ms)
                 }
@@ -139,15 +188,113 @@ impl TestNet {
 
     fn deliver_all(&mut self) {
         let mut budget = 100_000;
-        while let Some((d, link, msg)) = self.queue.pop_front() {
-            budget -= 1;
-            assert!(budget > 0, "message storm");
-            if self.down.contains(&d) {
+        loop {
+            while let Some((d, link, msg)) = self.queue.pop_front() {
+                budget -= 1;
+                assert!(budget > 0, "message storm");
+                if self.down.contains(&d) {
+                    continue;
+                }
+                let now = self.time();
+                self.nodes[d].bus_message(now, link, msg);
+                self.pump(d);
+            }
+            if !self.deliver_streams() {
+                return;
+            }
+        }
+    }
+
+    /// Applies queued stream bytes on replicas that are not held; true if any were.
+    fn deliver_streams(&mut self) -> bool {
+        let pending = std::mem::take(&mut self.repl_queue);
+        let mut progressed = false;
+        for (r, link, data) in pending {
+            if self.down.contains(&r) || self.repl_held.contains(&r) {
+                self.repl_queue.push_back((r, link, data));
                 continue;
             }
-            let now = self.time();
-            self.nodes[d].bus_message(now, link, msg);
-            self.pump(d);
+            progressed = true;
+            for (cmd, len) in crate::replication::tests::parse_stream(&data) {
+                let now = self.time();
+                self.nodes[r].replication_apply(now, link, &cmd, len);
+                self.pump(r);
+            }
+        }
+        progressed
+    }
+
+    fn replica_of_client(&self, master: usize, client: ClientId) -> Option<(usize, ReplLinkId)> {
+        self.repl_links
+            .iter()
+            .find(|(_, &(m, c))| m == master && c == client)
+            .map(|(&(r, link), _)| (r, link))
+    }
+
+    /// The replica's side of the handshake, run at once on the master.
+    fn replica_connect(&mut self, from: usize, link: ReplLinkId, ip: &str, port: u16) {
+        let now = self.time();
+        let master = (0..self.nodes.len())
+            .find(|&d| ip_of(d) == ip && self.nodes[d].config.port == port)
+            .filter(|d| !self.down.contains(d) && !self.isolated.contains(d));
+        let Some(m) = master.filter(|_| !self.isolated.contains(&from)) else {
+            self.nodes[from].replication_link_down(now, link);
+            self.pump(from);
+            return;
+        };
+        let client =
+            self.nodes[m].client_connected(now, format!("{}:40000", ip_of(from)), ip_of(m));
+        self.repl_links.insert((from, link), (m, client));
+        let my_port = self.nodes[from].config.port.to_string();
+        let words = |ws: &[&str]| -> Vec<Bytes> {
+            ws.iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        self.nodes[m].command(
+            now,
+            client,
+            &words(&["REPLCONF", "listening-port", &my_port]),
+        );
+        let reply = self.nodes[m].command(now, client, &words(&["PSYNC", "?", "-1"]));
+        self.pump(m);
+        let Reply::Simple(full) = reply else {
+            self.repl_links.remove(&(from, link));
+            self.nodes[from].replication_link_down(now, link);
+            self.pump(from);
+            return;
+        };
+        let parts: Vec<&str> = full.split(' ').collect();
+        let offset = parts[2].parse().expect("FULLRESYNC offset");
+        self.nodes[from].replication_link_up(now, link, parts[1], offset);
+        self.pump(from);
+    }
+
+    fn send_ack(&mut self, replica: usize, link: ReplLinkId, offset: u64) {
+        let Some(&(m, client)) = self.repl_links.get(&(replica, link)) else {
+            return;
+        };
+        if self.down.contains(&m) || self.repl_held.contains(&replica) {
+            return;
+        }
+        let now = self.time();
+        let args: Vec<Bytes> = ["REPLCONF", "ACK", &offset.to_string()]
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        self.nodes[m].command(now, client, &args);
+        self.pump(m);
+    }
+
+    /// Every replica acknowledges its offset, as the driver does once a second.
+    fn ack_all(&mut self) {
+        let mut links: Vec<(usize, ReplLinkId)> = self.repl_links.keys().copied().collect();
+        links.sort();
+        for (r, link) in links {
+            if !self.down.contains(&r) {
+                let offset = self.nodes[r].replication_offset();
+                self.send_ack(r, link, offset);
+            }
         }
     }
 
@@ -160,6 +307,9 @@ impl TestNet {
                     self.nodes[i].tick(now);
                     self.pump(i);
                 }
+            }
+            if self.now_ms.is_multiple_of(1000) {
+                self.ack_all();
             }
             self.deliver_all();
         }
@@ -842,4 +992,433 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
         .data_received_ms = now;
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_time_ms > now);
+}
+
+/// A key that hashes into the slots the tutorial gives the first master (0–5460).
+fn key_on_first_master(n: usize) -> String {
+    (0..)
+        .map(|i| format!("k{n}-{i}"))
+        .find(|k| crate::slot::key_hash_slot(k.as_bytes()) <= 5460)
+        .expect("some key hashes low")
+}
+
+/// Messages a node sent, as (kind, mflags, offset in the header).
+fn sent(effects: &[Effect]) -> Vec<(crate::bus::MessageType, u8, u64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { msg, .. } => {
+                Some((msg.header.kind, msg.header.mflags, msg.header.repl_offset))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn logs(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn manual_failover_steps_have_exact_effects() {
+    use crate::bus::{mflags, MessageType};
+    let mut net = three_masters_three_replicas(2000);
+    let (master, replica) = (net.nodes[0].myself(), net.nodes[3].myself());
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "v"]),
+        Reply::ok()
+    );
+    net.advance(1000);
+    let offset = net.nodes[0].replication_offset();
+    assert!(offset > 0);
+    assert_eq!(net.nodes[3].replication_offset(), offset, "in sync");
+
+    // Replica: the command sends MFSTART to its master, nothing else.
+    let now = net.time();
+    let c3 = net.clients[3];
+    let failover: Vec<Bytes> = ["CLUSTER", "FAILOVER"]
+        .iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect();
+    assert_eq!(net.nodes[3].command(now, c3, &failover), Reply::ok());
+    let effects = net.nodes[3].take_effects();
+    assert_eq!(sent(&effects), vec![(MessageType::MfStart, 0, offset)]);
+    assert_eq!(
+        logs(&effects),
+        vec!["Manual failover user request accepted."]
+    );
+
+    // Master: MFSTART from its replica pauses writes and pings it at once with PAUSED.
+    net.nodes[0].on_mfstart(replica);
+    let effects = net.nodes[0].take_effects();
+    assert_eq!(
+        sent(&effects),
+        vec![(MessageType::Ping, mflags::PAUSED, offset)]
+    );
+    assert_eq!(
+        logs(&effects),
+        vec![format!("Manual failover requested by replica {replica}.")]
+    );
+    assert!(net.nodes[0].writes_paused());
+    // A write waits; a read does not.
+    let c0 = net.clients[0];
+    let key = Bytes::from(key_on_first_master(1));
+    let set = vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        Bytes::from_static(b"x"),
+    ];
+    assert_eq!(net.nodes[0].command(now, c0, &set), Reply::Nil);
+    assert_eq!(
+        net.nodes[0].take_effects(),
+        vec![Effect::BlockClient { client: c0 }]
+    );
+    let get = vec![Bytes::from_static(b"GET"), key];
+    let reader = c0_other(&mut net);
+    assert_eq!(
+        net.nodes[0].command(now, reader, &get),
+        Reply::Nil,
+        "a read is served (the key is missing)"
+    );
+    assert_eq!(net.nodes[0].take_effects(), vec![]);
+    assert_eq!(net.nodes[0].replication_offset(), offset, "nothing written");
+    // MFSTART from a node that is not my replica is ignored.
+    let other = net.nodes[4].myself();
+    net.nodes[1].on_mfstart(replica);
+    net.nodes[0].on_mfstart(other);
+    assert_eq!(net.nodes[1].take_effects(), vec![]);
+    assert_eq!(net.nodes[0].take_effects(), vec![]);
+
+    // Replica: a PAUSED header from its master gives the offset; caught up, the election
+    // starts at once with FORCEACK.
+    let mut h = net.nodes[0].header(MessageType::Ping);
+    h.mflags = mflags::PAUSED;
+    net.nodes[3].note_paused_master_offset(master, &h);
+    assert_eq!(
+        net.nodes[3].cluster.manual_failover.master_offset,
+        Some(offset)
+    );
+    net.nodes[3].manual_failover_before_reply();
+    let effects = net.nodes[3].take_effects();
+    let auth: Vec<_> = sent(&effects)
+        .into_iter()
+        .filter(|(k, _, _)| *k == MessageType::AuthRequest)
+        .collect();
+    assert_eq!(auth.len(), 5, "to every other node: {effects:?}");
+    assert!(auth.iter().all(|(_, f, _)| *f == mflags::FORCEACK));
+    assert_eq!(
+        logs(&effects)[..3],
+        [
+            format!("Received replication offset for paused master manual failover: {offset}"),
+            "All master replication stream processed, manual failover can start.".into(),
+            "Starting a failover election for epoch 7.".into(),
+        ]
+    );
+}
+
+/// A second client on node 0 (the first one may be blocked).
+fn c0_other(net: &mut TestNet) -> ClientId {
+    let now = net.time();
+    net.nodes[0].client_connected(now, "10.0.0.99:5001".into(), ip_of(0))
+}
+
+#[test]
+fn manual_failover_waits_for_the_replica_to_catch_up_and_loses_no_write() {
+    let mut net = three_masters_three_replicas(2000);
+    let (old, new) = (net.nodes[0].myself(), net.nodes[3].myself());
+    let acked = key_on_first_master(0);
+    assert_eq!(net.cmd(0, &["SET", &acked, "1"]), Reply::ok());
+    // The replica lags: the write is in the master's offset, not yet in the replica's.
+    net.repl_held.insert(3);
+    let lagging = key_on_first_master(1);
+    assert_eq!(net.cmd(0, &["SET", &lagging, "2"]), Reply::ok());
+    let master_offset = net.nodes[0].replication_offset();
+    assert!(net.nodes[3].replication_offset() < master_offset);
+
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    assert!(net.nodes[0].writes_paused());
+    assert_eq!(
+        net.nodes[3].cluster.manual_failover.master_offset,
+        Some(master_offset)
+    );
+    // A write sent now is held, not refused and not applied.
+    let held = key_on_first_master(2);
+    assert_eq!(net.cmd(0, &["SET", &held, "3"]), Reply::Nil);
+    let c0 = net.clients[0];
+    assert!(net.blocked.contains(&(0, c0)));
+    net.advance(1000);
+    assert!(net.nodes[3].cluster.me().is_replica(), "not caught up yet");
+    assert_eq!(net.nodes[0].replication_offset(), master_offset);
+
+    // Caught up: elected at once, the old master follows and its held write is redirected.
+    net.repl_held.remove(&3);
+    net.advance(100);
+    assert!(net.nodes[3].cluster.me().is_master());
+    assert_eq!(net.nodes[0].cluster.me().master, Some(new));
+    assert!(!net.nodes[0].writes_paused());
+    let slot = crate::slot::key_hash_slot(held.as_bytes());
+    assert_eq!(
+        net.unblocked,
+        vec![(0, c0, Reply::Error(format!("MOVED {slot} 10.0.0.4:7004")))]
+    );
+    net.advance(2000);
+    for i in 0..6 {
+        assert_eq!(net.nodes[i].cluster.slot_owner(0), Some(new), "node {i}");
+        assert_eq!(
+            net.nodes[i].cluster.nodes[&old].master,
+            Some(new),
+            "node {i}"
+        );
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+    }
+    // Both writes acknowledged before the failover survive, on the new master and on the
+    // old one, now its replica.
+    for i in [3, 0] {
+        assert_eq!(net.nodes[i].db().len(), 2, "node {i}");
+    }
+    assert_eq!(net.cmd(3, &["GET", &lagging]), Reply::bulk_str("2"));
+    assert_eq!(
+        net.nodes[0].replication_offset(),
+        net.nodes[3].replication_offset()
+    );
+}
+
+#[test]
+fn manual_failover_times_out_and_the_master_resumes_writes() {
+    let mut net = three_masters_three_replicas(2000);
+    net.repl_held.insert(3);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    let held = key_on_first_master(1);
+    assert_eq!(net.cmd(0, &["SET", &held, "2"]), Reply::Nil);
+    net.advance(4900);
+    assert!(net.unblocked.is_empty(), "still paused");
+    net.advance(200);
+    let c0 = net.clients[0];
+    assert_eq!(
+        net.unblocked,
+        vec![(0, c0, Reply::ok())],
+        "the held write ran"
+    );
+    assert!(net.nodes[3].cluster.me().is_replica());
+    assert!(net.nodes[0].cluster.me().is_master());
+    assert_eq!(net.nodes[3].cluster.manual_failover, Default::default());
+    assert_eq!(net.cmd(0, &["GET", &held]), Reply::bulk_str("2"));
+    // With its master failed the plain form is refused.
+    let master = net.nodes[0].myself();
+    net.nodes[3].cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    assert_eq!(
+        net.cmd(3, &["CLUSTER", "FAILOVER"]),
+        Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE")
+    );
+}
+
+#[test]
+fn wait_counts_the_replica_that_acknowledged_the_write() {
+    let mut net = three_masters_three_replicas(2000);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(0, &["WAIT", "1", "1000"]), Reply::Nil);
+    // GETACK reached the replica, which answered at once.
+    let c0 = net.clients[0];
+    assert_eq!(net.unblocked, vec![(0, c0, Reply::Integer(1))]);
+    net.repl_held.insert(3);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(1), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(0, &["WAIT", "1", "1000"]), Reply::Nil);
+    net.advance(900);
+    assert_eq!(net.unblocked.len(), 1);
+    net.advance(100);
+    assert_eq!(net.unblocked[1], (0, c0, Reply::Integer(0)), "timed out");
+    assert_eq!(
+        net.cmd(3, &["WAIT", "1", "0"]),
+        Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+    );
+}
+
+/// Three masters (nodes 0–2) and one replica per entry of `masters`: node 3+i replicates
+/// node `masters[i]`. `tweak` adjusts every replica's config before it joins.
+fn masters_with_replicas(masters: &[usize], tweak: impl Fn(&mut Config)) -> TestNet {
+    let count = 3 + masters.len();
+    let mut net = TestNet::new(count, 2000);
+    for i in 3..count {
+        tweak(&mut net.nodes[i].config);
+    }
+    net.create_three_masters();
+    for i in 3..count {
+        let epoch = (i + 1).to_string();
+        assert_eq!(
+            net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]),
+            Reply::ok()
+        );
+        assert_eq!(
+            net.cmd(i, &["CLUSTER", "MEET", &ip_of(0), "7001"]),
+            Reply::ok()
+        );
+    }
+    let known = count.to_string();
+    for _ in 0..20 {
+        net.advance(1000);
+        if (0..count).all(|i| net.info_field(i, "cluster_known_nodes") == known) {
+            break;
+        }
+    }
+    for (i, &m) in masters.iter().enumerate() {
+        let master = net.nodes[m].myself().to_string();
+        assert_eq!(
+            net.cmd(3 + i, &["CLUSTER", "REPLICATE", &master]),
+            Reply::ok()
+        );
+    }
+    net.advance(3000);
+    net
+}
+
+/// Master of node `i` as every live node sees it.
+fn masters_seen(net: &TestNet, i: usize) -> BTreeSet<Option<crate::node_id::NodeId>> {
+    let id = net.nodes[i].myself();
+    (0..net.nodes.len())
+        .filter(|j| !net.down.contains(j))
+        .map(|j| net.nodes[j].cluster.nodes[&id].master)
+        .collect()
+}
+
+#[test]
+fn the_smallest_replica_of_the_richest_master_migrates_to_an_orphaned_master() {
+    // Node 3 replicates master 0; nodes 4 and 5 replicate master 1.
+    let mut net = masters_with_replicas(&[0, 1, 1], |_| {});
+    let (m0, m1) = (net.nodes[0].myself(), net.nodes[1].myself());
+    let (mover, stayer) = if net.nodes[4].myself() < net.nodes[5].myself() {
+        (4, 5)
+    } else {
+        (5, 4)
+    };
+    net.down.insert(3);
+    // FAIL of node 3 takes about two node timeouts; migration waits 5 s more.
+    net.advance(6000);
+    assert_eq!(masters_seen(&net, mover), BTreeSet::from([Some(m1)]));
+    net.advance(6000);
+    assert_eq!(masters_seen(&net, mover), BTreeSet::from([Some(m0)]));
+    assert_eq!(masters_seen(&net, stayer), BTreeSet::from([Some(m1)]));
+    net.advance(3000);
+    assert_eq!(
+        net.nodes[mover].replication_offset(),
+        net.nodes[0].replication_offset()
+    );
+    let port = net.nodes[mover].config.port;
+    assert!(
+        net.nodes[0].repl.replicas.values().any(|r| r.port == port),
+        "the migrated replica is attached"
+    );
+}
+
+#[test]
+fn the_migration_barrier_and_allow_replica_migration_keep_replicas_in_place() {
+    let tweaks: [fn(&mut Config); 2] = [
+        |c| c.cluster_migration_barrier = 2,
+        |c| c.cluster_allow_replica_migration = false,
+    ];
+    for tweak in tweaks {
+        let mut net = masters_with_replicas(&[0, 1, 1], tweak);
+        let m1 = net.nodes[1].myself();
+        net.down.insert(3);
+        net.advance(15000);
+        for i in [4, 5] {
+            assert_eq!(
+                masters_seen(&net, i),
+                BTreeSet::from([Some(m1)]),
+                "node {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_replica_migration_a_master_emptied_by_resharding_stays_a_master() {
+    for allow in [true, false] {
+        let mut net = TestNet::new(3, 2000);
+        net.create_three_masters();
+        net.nodes[0].config.cluster_allow_replica_migration = allow;
+        let m1 = net.nodes[1].myself();
+        let mut slots = net.nodes[1].cluster.me().slots.clone();
+        for slot in net.nodes[0].cluster.me().slots.iter() {
+            slots.insert(slot);
+        }
+        net.nodes[0].update_slots_config_with(m1, 100, &slots);
+        let me = net.nodes[0].cluster.me();
+        assert!(me.slots.is_empty());
+        assert_eq!(me.is_replica(), allow, "allow={allow}");
+    }
+    // A failover (the sender took exactly my slots) is followed either way.
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    net.nodes[0].config.cluster_allow_replica_migration = false;
+    let m1 = net.nodes[1].myself();
+    let slots = net.nodes[0].cluster.me().slots.clone();
+    net.nodes[0].update_slots_config_with(m1, 100, &slots);
+    assert_eq!(net.nodes[0].cluster.me().master, Some(m1));
+    // SETSLOT NODE of my last slot: the same rule.
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    net.nodes[0].config.cluster_allow_replica_migration = false;
+    let m1 = net.nodes[1].myself();
+    for slot in 1..=5460 {
+        net.nodes[0].cluster.assign_slot(slot, Some(m1));
+    }
+    let target = net.nodes[1].myself().to_string();
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "SETSLOT", "0", "NODE", &target]),
+        Reply::ok()
+    );
+    assert!(net.nodes[0].cluster.me().is_master());
+}
+
+#[test]
+fn validity_factor_and_no_failover_gate_the_automatic_election_only() {
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let replica = &mut net.nodes[3];
+    replica.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    // Late enough that any data age fits before it.
+    replica.now.mono_ms += 2_000_000;
+    let now = replica.now.mono_ms;
+    // Limit: ping period (10 s) + node timeout × factor (10) = 30 s of data age, and the age
+    // counts from one node timeout after the last data.
+    let schedule_after = |r: &mut Node, age_ms: u64, factor: u64| {
+        r.config.cluster_replica_validity_factor = factor;
+        r.cluster.election = Default::default();
+        r.cluster.nodes.get_mut(&master).unwrap().data_received_ms = now - age_ms;
+        r.handle_replica_failover();
+        r.cluster.election.auth_time_ms != 0
+    };
+    assert!(schedule_after(replica, 32_000, 10));
+    assert!(!schedule_after(replica, 32_001, 10));
+    assert!(schedule_after(replica, 1_000_000, 0), "factor 0: no limit");
+    replica.config.cluster_replica_no_failover = true;
+    assert!(!schedule_after(replica, 1_000, 10), "nofailover");
+    // A manual failover ignores both.
+    replica.config.cluster_replica_validity_factor = 10;
+    replica
+        .cluster
+        .nodes
+        .get_mut(&master)
+        .unwrap()
+        .data_received_ms = now - 1_000_000;
+    replica.take_effects();
+    replica.start_forced_failover();
+    replica.handle_replica_failover();
+    assert!(replica.cluster.election.auth_sent, "FORCE still elects");
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::{is, parse_i64, CommandSpec};
 use crate::bus::{flags, MessageType};
+use crate::canary::Canary;
 use crate::cluster::ClusterNode;
 use crate::node::{ClientId, LogLevel, Node};
 use crate::node_id::NodeId;
@@ -488,14 +489,17 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
             "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
         ));
     }
-    if node.db.count_in_slot(slot) == 0 {
+    let keep_open = node.canary(Canary::SetslotNodeKeepsOpen);
+    if node.db.count_in_slot(slot) == 0 && !keep_open {
         node.cluster.migrating.remove(&slot);
     }
     let was_importing = node.cluster.importing.contains_key(&slot);
     let had_slots = !node.cluster.me().slots.is_empty();
     node.cluster.assign_slot(slot, Some(target));
     if target == myself && was_importing {
-        node.cluster.importing.remove(&slot);
+        if !keep_open {
+            node.cluster.importing.remove(&slot);
+        }
         // Taking a slot without consensus needs an epoch nobody else has.
         if bump_epoch_without_consensus(node) {
             node.log(
@@ -505,7 +509,8 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
         }
         node.broadcast(MessageType::Pong, crate::bus::Body::Gossip(Vec::new()));
     }
-    if had_slots && target != myself && node.cluster.me().slots.is_empty() {
+    let allowed = node.config.cluster_allow_replica_migration;
+    if had_slots && target != myself && node.cluster.me().slots.is_empty() && allowed {
         node.become_replica_of(target);
     }
     node.cluster.request_save(true);
@@ -529,7 +534,9 @@ fn failover(node: &mut Node, args: &[Bytes]) -> Reply {
     let Some(master) = me.master.filter(|m| node.cluster.nodes.contains_key(m)) else {
         return Reply::err("I'm a replica but my master is unknown to me");
     };
-    let master_down = node.cluster.nodes[&master].is_failing();
+    // As Redis: FAIL (not PFAIL) or no bus link to the master needs FORCE.
+    let m = &node.cluster.nodes[&master];
+    let master_down = m.has(flags::FAIL) || m.link.is_none();
     if !force && !takeover && master_down {
         return Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE");
     }
@@ -538,11 +545,7 @@ fn failover(node: &mut Node, args: &[Bytes]) -> Reply {
     } else if force {
         node.start_forced_failover();
     } else {
-        // The coordinated mode needs replication offsets to agree first; until replication
-        // exists it would promote a replica without its master's data.
-        return Reply::err(
-            "CLUSTER FAILOVER without FORCE or TAKEOVER needs replication, which this node does not have yet",
-        );
+        node.start_manual_failover(master);
     }
     Reply::ok()
 }

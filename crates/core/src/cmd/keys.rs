@@ -250,7 +250,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// Replicas keep logically expired keys until their master's `DEL` arrives, as in Redis, so
 /// that a replica never diverges from the stream it replays.
 fn deletes_expired_keys(node: &Node) -> bool {
-    !node.cluster.me().is_replica()
+    // A master paused for a manual failover keeps its offset still, expiry included.
+    !node.cluster.me().is_replica() && !node.writes_paused()
 }
 
 /// Lazy expiry: removes `key` when its TTL has passed, counting it and propagating a `DEL`.

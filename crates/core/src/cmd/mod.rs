@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod propagate;
 pub mod server;
 pub mod strings;
+pub mod wait;
 
 /// A command handler. Arity has been checked; `args[0]` is the command name as sent.
 pub type Handler = fn(&mut Node, ClientId, &[Bytes]) -> Reply;
@@ -134,6 +135,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         cluster::COMMANDS,
         dump::COMMANDS,
         migrate::COMMANDS,
+        wait::COMMANDS,
     ]
     .into_iter()
     .flatten()
