@@ -15,7 +15,8 @@
 #
 # Settings (environment): BENCH_TIMEOUTS ("5000 2000"), BENCH_ROUNDS (3; medians are
 # reported), BENCH_FAILOVER_KEYS (10000 per batch), BENCH_PORT_BASE (22200; each run takes a
-# block of 10 ports above it, bus ports +10000), BENCH_NO_BUILD=1, BENCH_KEEP=1.
+# block of 10 ports above it, bus ports +10000), BENCH_KINDS ("redis clusterlab"; one of them to
+# run only that server), BENCH_NO_BUILD=1, BENCH_KEEP=1.
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-lib.sh"
 
 TIMEOUTS=${BENCH_TIMEOUTS:-5000 2000}
@@ -23,7 +24,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 BATCH=${BENCH_FAILOVER_KEYS:-10000}
 BASE=${BENCH_PORT_BASE:-22200}
 RECORD=${BENCH_RECORD:-1}
-KINDS=(redis clusterlab)
+read -r -a KINDS <<<"${BENCH_KINDS:-redis clusterlab}"
 
 need redis-server redis-server
 need redis-cli redis-tools

@@ -21,6 +21,9 @@ use crate::node_id::NodeId;
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
 
+/// No command name is longer (checked by a test), so `lookup` lowercases on the stack.
+const MAX_COMMAND_NAME_LEN: usize = 32;
+
 /// Identifies a client connection; assigned by the node, never reused.
 pub type ClientId = u64;
 /// Identifies one cluster-bus link (inbound or outbound); assigned by the node.
@@ -364,9 +367,16 @@ impl Node {
         self.execute(client, spec, args)
     }
 
+    /// The command named `name`, in any case. Lowercases into a stack buffer: this runs for
+    /// every command, and a name longer than any known one is simply unknown.
     pub(crate) fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-        self.commands.get(lower.as_str()).copied()
+        let mut buf = [0u8; MAX_COMMAND_NAME_LEN];
+        let lower = buf.get_mut(..name.len())?;
+        for (to, from) in lower.iter_mut().zip(name) {
+            *to = from.to_ascii_lowercase();
+        }
+        let lower = std::str::from_utf8(lower).ok()?;
+        self.commands.get(lower).copied()
     }
 
     /// Redirection check, then the handler. Also used by EXEC for each queued command.
@@ -385,7 +395,7 @@ impl Node {
         self.clear_asking(client, spec);
         // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
         let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
-        if spec.is_write() && replica && !self.replaying {
+        if replica && !self.replaying && spec.is_write() {
             self.stats.rejected_calls += 1;
             return Reply::error("READONLY You can't write against a read only replica.");
         }
@@ -488,7 +498,18 @@ impl Node {
         if !self.config.cluster_enabled || self.replaying {
             return None;
         }
-        let keys = spec.keys(args);
+        // Most keyed commands have one key: look at it without building a list.
+        let (single, many);
+        let keys: &[&Bytes] = match spec.single_key(args) {
+            Some(key) => {
+                single = key;
+                std::slice::from_ref(&single)
+            }
+            None => {
+                many = spec.keys(args);
+                &many
+            }
+        };
         let first = keys.first()?;
         let slot = key_hash_slot(first);
         if keys.iter().any(|k| key_hash_slot(k) != slot) {
@@ -625,6 +646,50 @@ mod tests {
             })
             .flatten()
             .collect()
+    }
+
+    #[test]
+    fn commands_are_found_in_any_case_and_long_names_are_unknown() {
+        let node = Node::new(Config::default(), Time::default(), 1);
+        assert!(cmd::all().all(|spec| spec.name.len() <= MAX_COMMAND_NAME_LEN));
+        assert_eq!(node.lookup(b"gEt").map(|s| s.name), Some("get"));
+        assert_eq!(node.lookup(b"SET").map(|s| s.name), Some("set"));
+        assert_eq!(node.lookup(b"CLUSTER").map(|s| s.name), Some("cluster"));
+        assert!(node.lookup(b"").is_none());
+        assert!(node.lookup(b"nosuchcommand").is_none());
+        assert!(node.lookup(&[b'g'; MAX_COMMAND_NAME_LEN + 1]).is_none());
+        assert!(node.lookup(b"G\xffT").is_none());
+    }
+
+    #[test]
+    fn redirection_sees_single_and_multiple_keys_alike() {
+        let now = Time::default();
+        let config = Config {
+            cluster_enabled: true,
+            ..Config::default()
+        };
+        let mut node = Node::new(config, now, 1);
+        let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+        // No slot is served yet: every keyed command is refused, keyless ones run.
+        for keyed in [
+            &["GET", "a"][..],
+            &["SET", "a", "1"],
+            &["MGET", "{t}a", "{t}b"],
+        ] {
+            assert_eq!(
+                node.command(now, c, &words(keyed)),
+                Reply::error("CLUSTERDOWN Hash slot not served"),
+                "{keyed:?}"
+            );
+        }
+        assert_eq!(
+            node.command(now, c, &words(&["MSET", "a", "1", "b", "2"])),
+            Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+        );
+        assert_eq!(
+            node.command(now, c, &words(&["PING"])),
+            Reply::simple("PONG")
+        );
     }
 
     #[test]

@@ -360,32 +360,33 @@ impl Node {
     }
 
     /// The master this node should replicate from, with its address, if any.
-    fn wanted_master(&self) -> Option<(NodeId, String, u16)> {
+    fn wanted_master(&self) -> Option<(NodeId, &str, u16)> {
         let me = self.cluster.me();
         let master = me.master.filter(|_| me.is_replica())?;
         let m = self.cluster.node(&master)?;
         if m.ip.is_empty() || m.port == 0 {
             return None;
         }
-        Some((master, m.ip.clone(), m.port))
+        Some((master, m.ip.as_str(), m.port))
     }
 
     /// Brings the replication state in line with the cluster role after any input: drops a
     /// link to a master I no longer replicate (and starts a new history if I was promoted),
     /// and as a replica, drops replicas of my own.
     pub(crate) fn replication_before_reply(&mut self) {
+        // Runs after every command: compares in place rather than copy the address.
         let wanted = self.wanted_master();
+        let wanted_any = wanted.is_some();
         if let Some(l) = &self.repl.link {
-            let still = wanted
-                .as_ref()
-                .is_some_and(|(m, ip, port)| *m == l.master && *ip == l.ip && *port == l.port);
+            let still =
+                wanted.is_some_and(|(m, ip, port)| m == l.master && ip == l.ip && port == l.port);
             if !still {
                 let id = l.id;
                 let old_replid = l.master_replid.clone();
                 let was_synced = l.up && !l.loading;
                 self.drop_master_link();
                 self.effects.push(Effect::ReplicaDisconnect { link: id });
-                if wanted.is_none() && self.cluster.me().is_master() && was_synced {
+                if !wanted_any && self.cluster.me().is_master() && was_synced {
                     self.shift_replid(old_replid);
                 }
             }
@@ -425,6 +426,7 @@ impl Node {
         let Some((master, ip, port)) = self.wanted_master() else {
             return;
         };
+        let ip = ip.to_string();
         let now = self.now.mono_ms;
         if self.repl.last_attempt_ms != 0
             && now.saturating_sub(self.repl.last_attempt_ms) < RECONNECT_INTERVAL_MS

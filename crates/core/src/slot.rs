@@ -1,11 +1,12 @@
 //! Key → hash slot mapping (CRC16/XMODEM with hash tags) and a 16384-bit slot set.
 
-use crc::{Crc, CRC_16_XMODEM};
+use crc::{Crc, Table, CRC_16_XMODEM};
 
 /// Number of hash slots in a Redis Cluster.
 pub const SLOT_COUNT: usize = 16384;
 
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
+/// Slice-by-16 tables (8 KiB): several times faster than one byte per lookup on long keys.
+const CRC16: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_XMODEM);
 
 /// CRC16/XMODEM as Redis Cluster uses it.
 pub fn crc16(data: &[u8]) -> u16 {

@@ -611,8 +611,8 @@ impl Node {
             .is_some_and(|m| m.slots.is_empty());
         // Without replica migration, only a failover (the sender took exactly my master's
         // slots) makes me follow; a master emptied by resharding stays a master.
-        let follow = self.config.cluster_allow_replica_migration
-            || sender_slots == lost_from_my_master;
+        let follow =
+            self.config.cluster_allow_replica_migration || sender_slots == lost_from_my_master;
         if lost_from_my_master > 0 && master_now_empty && follow {
             self.log(
                 LogLevel::Notice,

@@ -4,6 +4,12 @@
 //! the keys and hands the driver an [`Effect::Migrate`] job; the driver sends the commands to the
 //! target and calls [`Node::migrate_finished`] with what came back, which deletes the moved keys
 //! (unless COPY) and gives the reply for the client.
+//!
+//! Redis blocks the whole server while MIGRATE talks to the target. Our driver keeps serving
+//! other clients meanwhile, so the keys of a job in flight are marked: until the target has
+//! answered, writes to them get `TRYAGAIN` (clients retry it). Otherwise a write landing
+//! between the serialization and the delete would be acknowledged and then lost, the target
+//! keeping the older value.
 
 use bytes::Bytes;
 
@@ -136,6 +142,9 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     if keys.is_empty() {
         return Reply::simple("NOKEY");
     }
+    for key in &keys {
+        *node.keys_in_flight.entry(key.clone()).or_insert(0) += 1;
+    }
     node.effects.push(Effect::Migrate(MigrateJob {
         client,
         host: String::from_utf8_lossy(&args[1]).into_owned(),
@@ -159,6 +168,7 @@ impl Node {
         outcome: MigrateOutcome,
     ) -> Reply {
         self.set_time(now);
+        self.release_keys_in_flight(&job.keys);
         let replies = match outcome {
             MigrateOutcome::Replies(replies) => replies,
             MigrateOutcome::ConnectFailed => {
@@ -195,6 +205,38 @@ impl Node {
         match first_error {
             Some(e) => Reply::err(format!("Target instance replied with error: {e}")),
             None => Reply::ok(),
+        }
+    }
+}
+
+impl Node {
+    /// `TRYAGAIN` for a write to a key a MIGRATE job is moving (see the module docs).
+    pub(crate) fn blocked_by_migration(
+        &mut self,
+        spec: &super::CommandSpec,
+        args: &[Bytes],
+    ) -> Option<Reply> {
+        if self.keys_in_flight.is_empty() || !spec.is_write() || spec.name == "migrate" {
+            return None;
+        }
+        let busy = spec
+            .keys(args)
+            .iter()
+            .any(|key| self.keys_in_flight.contains_key(*key));
+        busy.then(|| {
+            self.stats.rejected_calls += 1;
+            Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
+        })
+    }
+
+    fn release_keys_in_flight(&mut self, keys: &[Bytes]) {
+        for key in keys {
+            if let Some(jobs) = self.keys_in_flight.get_mut(key) {
+                *jobs -= 1;
+                if *jobs == 0 {
+                    self.keys_in_flight.remove(key);
+                }
+            }
         }
     }
 }
@@ -286,6 +328,43 @@ mod tests {
         );
         assert!(node.db.contains(b"a", now.unix_ms));
         assert!(!node.db.contains(b"b", now.unix_ms));
+    }
+
+    #[test]
+    fn writes_to_keys_in_flight_wait_for_the_target() {
+        let (mut node, c, now) = node_with_keys();
+        node.command(
+            now,
+            c,
+            &words(&["MIGRATE", "h", "1", "", "0", "100", "KEYS", "a"]),
+        );
+        let job = job_of(node.take_effects());
+        let other = node.client_connected(now, "127.0.0.1:3".into(), "127.0.0.1:2".into());
+        assert_eq!(
+            node.command(now, other, &words(&["SET", "a", "new"])),
+            Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
+        );
+        // Reads and other keys are not held up.
+        assert_eq!(
+            node.command(now, other, &words(&["GET", "a"])),
+            Reply::bulk_str("1")
+        );
+        assert_eq!(
+            node.command(now, other, &words(&["SET", "b", "3"])),
+            Reply::ok()
+        );
+        let outcome = MigrateOutcome::Replies(vec![Reply::ok()]);
+        assert_eq!(node.migrate_finished(now, job, outcome), Reply::ok());
+        assert!(node.keys_in_flight.is_empty());
+        assert_eq!(
+            node.command(now, other, &words(&["SET", "a", "new"])),
+            Reply::ok()
+        );
+        // A failed job releases its keys too.
+        node.command(now, c, &words(&["MIGRATE", "h", "1", "a", "0", "100"]));
+        let job = job_of(node.take_effects());
+        node.migrate_finished(now, job, MigrateOutcome::ConnectFailed);
+        assert!(node.keys_in_flight.is_empty());
     }
 
     #[test]

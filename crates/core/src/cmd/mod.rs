@@ -62,6 +62,13 @@ impl CommandSpec {
         )
     }
 
+    /// The key of a command with exactly one key position (GET, SET, INCR, …), without
+    /// building a list; `None` for every other command (then see [`CommandSpec::keys`]).
+    pub fn single_key<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
+        let one = self.first_key > 0 && self.first_key == self.last_key && self.name != "migrate";
+        one.then(|| args.get(self.first_key as usize)).flatten()
+    }
+
     /// The key arguments, from the spec's first/last/step positions.
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
         if self.name == "migrate" {
@@ -178,6 +185,26 @@ mod tests {
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn single_key_agrees_with_keys() {
+        let args: Vec<Bytes> = ["X", "k1", "k2", "k3", "k4"]
+            .iter()
+            .map(|w| Bytes::from_static(w.as_bytes()))
+            .collect();
+        for spec in all() {
+            for argc in 1..=args.len() {
+                let args = &args[..argc];
+                if let Some(key) = spec.single_key(args) {
+                    assert_eq!(spec.keys(args), vec![key], "{}", spec.name);
+                }
+            }
+        }
+        let get = all().find(|s| s.name == "get").unwrap();
+        assert_eq!(get.single_key(&args[..2]), Some(&args[1]));
+        let mget = all().find(|s| s.name == "mget").unwrap();
+        assert_eq!(mget.single_key(&args[..3]), None);
     }
 
     #[test]
