@@ -1,5 +1,6 @@
 //! redis-py's `RedisCluster` (RESP3 via `HELLO 3`, `COMMAND`, `CLUSTER SLOTS`) against three
-//! `clusterlab node` processes created with our own `clusterlab cluster create`.
+//! `clusterlab node` processes created with our own `clusterlab cluster create`, before and
+//! after `clusterlab cluster reshard` moves slots holding its keys.
 //!
 //! redis-py is installed into a virtualenv under the cargo target dir on first use (PyPI).
 //! Without python3 the test is skipped locally and fails under `CI=true`.
@@ -47,26 +48,55 @@ fn venv_python() -> Option<PathBuf> {
     Some(python)
 }
 
+/// Writes, reads, `mget`s hash-tagged keys and pipelines through one `RedisCluster` client;
+/// then reshards 600 slots (`clusterlab cluster reshard`, argv 2..5) from the first master to
+/// the second — the tag's slot among them — and does it all again through the same client,
+/// after checking the values written before the reshard survived it.
 const SCRIPT: &str = r#"
-import sys
+import subprocess, sys
 from redis.cluster import RedisCluster
-rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]))
-for i in range(1000):
-    rc.set(f"key:{i}", i)
-assert [int(rc.get(f"key:{i}")) for i in range(1000)] == list(range(1000))
-assert rc.mget("{t}a", "{t}b") == [None, None]
-rc.mset({"{t}a": "1", "{t}b": "2"})
-assert rc.mget("{t}a", "{t}b") == [b"1", b"2"]
-pipe = rc.pipeline()
-for i in range(20):
-    pipe.incr(f"counter:{i}")
-assert pipe.execute() == [1] * 20
+port, binary, from_id, to_id = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+rc = RedisCluster(host="127.0.0.1", port=port)
+tag = next(t for t in (f"t{i}" for i in range(100000)) if rc.keyslot("{" + t + "}") < 600)
+
+def exercise(round):
+    for i in range(1000):
+        rc.set(f"key:{i}", f"{round}:{i}")
+    assert [rc.get(f"key:{i}") for i in range(1000)] == [f"{round}:{i}".encode() for i in range(1000)]
+    a, b = "{%s}a%d" % (tag, round), "{%s}b%d" % (tag, round)
+    assert rc.mget(a, b) == [None, None]
+    rc.mset({a: f"{round}a", b: f"{round}b"})
+    assert rc.mget(a, b) == [f"{round}a".encode(), f"{round}b".encode()]
+    pipe = rc.pipeline()
+    for i in range(20):
+        pipe.incr(f"counter:{i}")
+    pipe.get(a)
+    assert pipe.execute() == [round] * 20 + [f"{round}a".encode()]
+
+exercise(1)
+before = rc.get_node_from_key("{%s}a" % tag).port
+subprocess.run(
+    [binary, "cluster", "reshard", f"127.0.0.1:{port}", "--from", from_id, "--to", to_id,
+     "--slots", "600", "--yes"],
+    check=True, stdout=subprocess.DEVNULL)
+assert [rc.get(f"key:{i}") for i in range(1000)] == [f"1:{i}".encode() for i in range(1000)]
+assert rc.mget("{%s}a1" % tag, "{%s}b1" % tag) == [b"1a", b"1b"]
+exercise(2)
+after = rc.get_node_from_key("{%s}a" % tag).port
 assert rc.keyslot("key") == 12539
-print("OK", rc.get_node_from_key("key").port, rc.get_node_from_key("key2").port)
+print("OK", before, after, rc.get_node_from_key("key").port, rc.get_node_from_key("key2").port)
 "#;
 
+/// `CLUSTER MYID` of the node on `port`.
+fn myid(port: u16) -> String {
+    let raw = resp_roundtrip(port, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nMYID\r\n").expect("myid");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (_, id) = text.split_once("\r\n").expect("bulk reply");
+    id.trim_end().to_string()
+}
+
 #[test]
-fn redis_py_cluster_client_writes_reads_pipelines_and_mgets() {
+fn redis_py_cluster_client_writes_reads_pipelines_and_mgets_across_a_reshard() {
     let Some(python) = venv_python() else {
         return;
     };
@@ -82,22 +112,33 @@ fn redis_py_cluster_client_writes_reads_pipelines_and_mgets() {
     );
     assert!(create.status.success(), "cluster create failed: {create:?}");
     let first = nodes[0].port.to_string();
-    let port = nodes[0].port;
-    wait_until(Duration::from_secs(20), "cluster_state:ok", || {
-        let info = resp_roundtrip(port, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n");
-        info.is_ok_and(|raw| String::from_utf8_lossy(&raw).contains("cluster_state:ok"))
-    });
+    for node in &nodes {
+        let port = node.port;
+        wait_until(Duration::from_secs(20), "cluster_state:ok", || {
+            let info = resp_roundtrip(port, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n");
+            info.is_ok_and(|raw| String::from_utf8_lossy(&raw).contains("cluster_state:ok"))
+        });
+    }
     let script = dir.join("client.py");
     std::fs::write(&script, SCRIPT).unwrap();
     let output = run_bounded(
-        Command::new(&python).arg(&script).arg(&first),
-        Duration::from_secs(120),
+        Command::new(&python)
+            .arg(&script)
+            .arg(&first)
+            .arg(BIN)
+            .arg(myid(nodes[0].port))
+            .arg(myid(nodes[1].port)),
+        Duration::from_secs(300),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "redis-py failed: {output:?}");
-    // `key` → slot 12539 on the third master, `key2` → slot 4998 on the first.
+    // The tag's slot (< 600) moved from the first master to the second; `key` → slot 12539 on
+    // the third master, `key2` → slot 4998 still on the first.
     assert_eq!(
         stdout.trim(),
-        format!("OK {} {}", nodes[2].port, nodes[0].port)
+        format!(
+            "OK {} {} {} {}",
+            nodes[0].port, nodes[1].port, nodes[2].port, nodes[0].port
+        )
     );
 }

@@ -1,6 +1,8 @@
 //! The tutorial's second half with the real redis-cli against `clusterlab node` processes:
 //! add-node, reshard 10 slots holding keys to the new node and back, del-node, and an open
-//! slot that `--cluster check` reports until `SETSLOT … STABLE` (or `--cluster fix`) closes it.
+//! slot that `--cluster check` reports until `SETSLOT … STABLE` (or `--cluster fix`) closes it;
+//! then a fresh empty master that `--cluster rebalance --cluster-use-empty-masters` fills to
+//! its share, as `--cluster info` shows.
 
 mod common;
 
@@ -88,7 +90,7 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
         return;
     }
     let dir = TestDir::new("reshard");
-    let nodes: Vec<NodeProcess> = free_ports(4)
+    let nodes: Vec<NodeProcess> = free_ports(5)
         .into_iter()
         .map(|port| NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, "appendonly yes"))
         .collect();
@@ -122,7 +124,7 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
         "{}",
         stdout(&add)
     );
-    for &port in &ports {
+    for &port in &ports[..4] {
         wait_until(SETTLE, "4 known nodes", || {
             field(port, "cluster_known_nodes") == "4"
         });
@@ -237,4 +239,63 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     assert!(fix.status.success(), "{}", stdout(&fix));
     assert!(cli(&["--cluster", "check", &addrs[0]]).status.success());
     assert!(!myself_line(p3).contains('['), "{}", myself_line(p3));
+
+    // rebalance onto an empty master (after add-node), and info: 4096 slots each (±1).
+    let add = cli(&["--cluster", "add-node", &addrs[4], &addrs[0]]);
+    assert!(add.status.success(), "{}", stdout(&add));
+    let four = [ports[0], ports[1], ports[2], ports[4]];
+    for port in four {
+        wait_until(SETTLE, "4 known nodes", || {
+            field(port, "cluster_known_nodes") == "4"
+        });
+        wait_until(SETTLE, "cluster_state:ok", || {
+            field(port, "cluster_state") == "ok"
+        });
+    }
+    wait_until(SETTLE, "a clean --cluster check", || {
+        cli(&["--cluster", "check", &addrs[0]]).status.success()
+    });
+    let rebalance = run_bounded(
+        Command::new("redis-cli").args([
+            "--cluster",
+            "rebalance",
+            &addrs[0],
+            "--cluster-use-empty-masters",
+        ]),
+        // 4096 slot moves at tens of milliseconds each.
+        Duration::from_secs(600),
+    );
+    assert!(rebalance.status.success(), "{}", stdout(&rebalance));
+    for port in four {
+        let n = slot_count(port);
+        assert!((4095..=4097).contains(&n), "{port} owns {n} slots");
+    }
+    for key in &keys {
+        let value = redis_cli(&["-c", "-p", &ports[4].to_string(), "get", key]);
+        assert_eq!(value, format!("v-{key}\n"));
+    }
+    let info = cli(&["--cluster", "info", &addrs[0]]);
+    assert!(info.status.success(), "{}", stdout(&info));
+    let id5 = myid(ports[4]);
+    let info = stdout(&info);
+    assert!(
+        info.contains(&format!("{} ({}...) -> ", addrs[4], &id5[..8]))
+            && info.contains("4096 slots | 0 slaves."),
+        "{info}"
+    );
+    assert!(info.contains("[OK] 10 keys in 4 masters."), "{info}");
+    assert!(cli(&["--cluster", "check", &addrs[0]]).status.success());
+}
+
+/// How many slots the node on `port` owns, from its myself line.
+fn slot_count(port: u16) -> usize {
+    myself_line(port)
+        .split(' ')
+        .skip(8)
+        .filter(|f| !f.starts_with('['))
+        .map(|r| match r.split_once('-') {
+            Some((lo, hi)) => hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
 }

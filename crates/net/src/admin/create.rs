@@ -1,72 +1,17 @@
-//! redis-cli's `--cluster` operations as async functions over RESP, so the simulator can build
-//! clusters without redis-cli and the CLI can offer them. `create` sends the same command
-//! sequence as `redis-cli --cluster create … --cluster-replicas R --cluster-yes` (see §5 of the
-//! reference), with two differences: no early `CLUSTER REPLICATE` that is bound to fail, and no
-//! random anti-affinity shuffling of replicas (the assignment is redis-cli's initial one, so a
-//! run is reproducible). Waiting for the join is bounded: after `JOIN_MAX_ROUNDS` one-second
-//! rounds without agreement, `create` fails instead of waiting forever.
+//! `create`: the same command sequence as `redis-cli --cluster create … --cluster-replicas R
+//! --cluster-yes`, with two differences: no early `CLUSTER REPLICATE` that is bound to fail,
+//! and no random anti-affinity shuffling of replicas (the assignment is redis-cli's initial
+//! one, so a run is reproducible). Waiting for the join is bounded: after `JOIN_MAX_ROUNDS`
+//! one-second rounds without agreement, `create` fails instead of waiting forever.
 
-use crate::client::Connection;
+use super::*;
 use clusterlab_core::slot::SLOT_COUNT;
-use clusterlab_core::Reply;
 use std::collections::VecDeque;
-use std::io;
-use std::time::Duration;
 
 /// One-second rounds `create` waits for every node to agree on the slot configuration.
 pub const JOIN_MAX_ROUNDS: usize = 60;
 /// Pause before each agreement check, as redis-cli.
 pub const JOIN_ROUND_MS: u64 = 1000;
-/// A node that does not answer a command within this time is treated as unreachable.
-pub const COMMAND_TIMEOUT_MS: u64 = 10_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("[ERR] Invalid node address '{0}' (expected ip:port)")]
-    BadAddress(String),
-    #[error("[ERR] Node {addr}: {source}")]
-    Io {
-        addr: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("[ERR] Node {0} is not configured as a cluster node.")]
-    NotClusterNode(String),
-    #[error(
-        "[ERR] Node {0} is not empty. Either the node already knows other nodes (check with \
-         CLUSTER NODES) or contains some key in database 0."
-    )]
-    NotEmpty(String),
-    #[error(
-        "*** Redis Cluster requires at least 3 master nodes.\n*** This is not possible with \
-         {nodes} nodes and {replicas} replicas per node.\n*** At least {needed} nodes are required."
-    )]
-    TooFewMasters {
-        nodes: usize,
-        replicas: usize,
-        needed: usize,
-    },
-    /// An error reply, or a reply of the wrong shape.
-    #[error("[ERR] Node {addr} replied to {command}: {reply}")]
-    Command {
-        addr: String,
-        command: String,
-        reply: String,
-    },
-    #[error("[ERR] Nodes don't agree about configuration after {rounds} rounds of waiting for the cluster to join")]
-    JoinTimeout { rounds: usize },
-}
-
-/// Splits `ip:port` at its last colon (so IPv6 addresses work too).
-pub fn parse_addr(addr: &str) -> Result<(String, u16), AdminError> {
-    let bad = || AdminError::BadAddress(addr.to_string());
-    let (ip, port) = addr.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if ip.is_empty() || port == 0 {
-        return Err(bad());
-    }
-    Ok((ip.to_string(), port))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pure planning
@@ -175,166 +120,14 @@ fn interleave_by_ip(ips: &[&str]) -> Vec<usize> {
     order
 }
 
-/// redis-cli's "config signature" of one node's `CLUSTER NODES` text: for every line that has
-/// slots, `id:` plus its slot ranges sorted as strings and joined by `,` (`[…]` migration
-/// entries ignored); those sorted and joined by `|`. `None` when no line has slots — such a
-/// node never counts as agreeing.
-pub fn join_signature(cluster_nodes: &str) -> Option<String> {
-    let mut configs: Vec<String> = Vec::new();
-    // Only newline-terminated lines count, as in redis-cli.
-    let mut lines: Vec<&str> = cluster_nodes.split('\n').collect();
-    lines.pop();
-    for line in lines {
-        let fields: Vec<&str> = line.splitn(9, ' ').collect();
-        let [id, .., rest] = fields[..] else {
-            continue;
-        };
-        if fields.len() < 9 {
-            continue;
-        }
-        let mut ranges: Vec<&str> = rest
-            .split(' ')
-            .filter(|s| !s.is_empty() && !s.starts_with('['))
-            .collect();
-        if ranges.is_empty() {
-            continue;
-        }
-        ranges.sort_unstable();
-        configs.push(format!("{id}:{}", ranges.join(",")));
-    }
-    if configs.is_empty() {
-        return None;
-    }
-    configs.sort_unstable();
-    Some(configs.join("|"))
-}
-
-/// True when every node has a signature and they are all the same.
-pub fn signatures_agree(signatures: &[Option<String>]) -> bool {
-    match signatures.first() {
-        Some(Some(first)) => signatures.iter().all(|s| s.as_ref() == Some(first)),
-        _ => false,
-    }
-}
-
-/// The value of `name:` in an `INFO`/`CLUSTER INFO` text.
-pub fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
-    info.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key == name).then(|| value.trim_end())
-    })
-}
-
-/// The id and bus port on the `myself` line of a `CLUSTER NODES` text.
-pub fn myself_from_nodes(cluster_nodes: &str) -> Option<(String, u16)> {
-    let line = cluster_nodes.lines().find(|line| {
-        line.split(' ')
-            .nth(2)
-            .is_some_and(|flags| flags.split(',').any(|f| f == "myself"))
-    })?;
-    let mut fields = line.split(' ');
-    let id = fields.next()?.to_string();
-    // ip:port@cport[,hostname]
-    let address = fields.next()?;
-    let (_, bus) = address.split_once('@')?;
-    let cport = bus.split(',').next()?.parse().ok()?;
-    Some((id, cport))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Talking to nodes
-// ---------------------------------------------------------------------------------------------
-
-/// A connection that labels its errors with the node address.
-struct Node {
-    addr: String,
-    ip: String,
-    port: u16,
-    conn: Connection,
-}
-
-impl Node {
-    async fn connect(addr: &str) -> Result<Node, AdminError> {
-        let (ip, port) = parse_addr(addr)?;
-        let io_error = |source| AdminError::Io {
-            addr: addr.to_string(),
-            source,
-        };
-        let timeout = Duration::from_millis(COMMAND_TIMEOUT_MS);
-        let conn = tokio::time::timeout(timeout, Connection::connect(addr))
-            .await
-            .map_err(|_| io_error(io::ErrorKind::TimedOut.into()))?
-            .map_err(io_error)?;
-        Ok(Node {
-            addr: addr.to_string(),
-            ip,
-            port,
-            conn,
-        })
-    }
-
-    /// Any reply, error replies included.
-    async fn call(&mut self, args: &[&str]) -> Result<Reply, AdminError> {
-        let timeout = Duration::from_millis(COMMAND_TIMEOUT_MS);
-        let io_error = |source| AdminError::Io {
-            addr: self.addr.clone(),
-            source,
-        };
-        tokio::time::timeout(timeout, self.conn.command_str(args))
-            .await
-            .map_err(|_| io_error(io::ErrorKind::TimedOut.into()))?
-            .map_err(io_error)
-    }
-
-    fn unexpected(&self, args: &[&str], reply: &Reply) -> AdminError {
-        let command = args.iter().take(2).copied().collect::<Vec<_>>().join(" ");
-        let reply = match reply {
-            Reply::Error(text) => text.clone(),
-            other => format!("unexpected reply {other:?}"),
-        };
-        AdminError::Command {
-            addr: self.addr.clone(),
-            command,
-            reply,
-        }
-    }
-
-    /// A command answered with a bulk or simple string.
-    async fn text(&mut self, args: &[&str]) -> Result<String, AdminError> {
-        match self.call(args).await? {
-            Reply::Bulk(data) => Ok(String::from_utf8_lossy(&data).into_owned()),
-            Reply::Simple(text) | Reply::Verbatim(_, text) => Ok(text),
-            other => Err(self.unexpected(args, &other)),
-        }
-    }
-
-    /// A command answered with `+OK`.
-    async fn ok(&mut self, args: &[&str]) -> Result<(), AdminError> {
-        match self.call(args).await? {
-            Reply::Simple(text) if text == "OK" => Ok(()),
-            other => Err(self.unexpected(args, &other)),
-        }
-    }
-}
-
-/// `CLUSTER NODES` of the node at `addr`.
-pub async fn cluster_nodes(addr: &str) -> Result<String, AdminError> {
-    Node::connect(addr).await?.text(&["CLUSTER", "NODES"]).await
-}
-
-/// `CLUSTER INFO` of the node at `addr`.
-pub async fn cluster_info(addr: &str) -> Result<String, AdminError> {
-    Node::connect(addr).await?.text(&["CLUSTER", "INFO"]).await
-}
-
 /// What the pre-flight checks learn about a node: its id and bus port.
-struct Checked {
-    id: String,
-    cport: u16,
+pub(super) struct Checked {
+    pub(super) id: String,
+    pub(super) cport: u16,
 }
 
 /// redis-cli's load and checks: cluster mode on, no keys in db0, knows no other node.
-async fn check_empty_cluster_node(node: &mut Node) -> Result<Checked, AdminError> {
+pub(super) async fn check_empty_cluster_node(node: &mut Node) -> Result<Checked, AdminError> {
     let info = node.text(&["INFO"]).await?;
     if info_field(&info, "cluster_enabled") != Some("1") {
         return Err(AdminError::NotClusterNode(node.addr.clone()));
@@ -363,7 +156,7 @@ async fn add_slots(node: &mut Node, (first, last): (u16, u16)) -> Result<(), Adm
 }
 
 /// Polls `CLUSTER NODES` on every node until their join signatures agree.
-async fn wait_for_join(nodes: &mut [Node], max_rounds: usize) -> Result<(), AdminError> {
+pub(super) async fn wait_for_join(nodes: &mut [Node], max_rounds: usize) -> Result<(), AdminError> {
     for round in 1..=max_rounds {
         tokio::time::sleep(Duration::from_millis(JOIN_ROUND_MS)).await;
         let mut signatures = Vec::with_capacity(nodes.len());
@@ -438,7 +231,7 @@ async fn meet_first(nodes: &mut [Node], first_cport: u16) -> Result<(), AdminErr
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -571,16 +364,20 @@ e5 127.0.0.1:30005@40005 master - 0 1 5 connected 1-2";
 
     /// Real `redis-server` processes in cluster mode, killed on drop.
     #[cfg(not(madsim))]
-    struct RedisNodes {
+    pub(in crate::admin) struct RedisNodes {
         children: Vec<std::process::Child>,
         dir: std::path::PathBuf,
-        addrs: Vec<String>,
+        pub(in crate::admin) addrs: Vec<String>,
     }
 
     #[cfg(not(madsim))]
     impl RedisNodes {
-        /// Starts `count` nodes on free ports in 21500..22000 (bus ports stay below 32768).
-        fn start(count: usize) -> Option<RedisNodes> {
+        /// Starts `count` nodes on free ports in `ports` (keep bus ports below 32768; give
+        /// each test its own range, tests run in parallel).
+        pub(in crate::admin) fn start(
+            count: usize,
+            ports: std::ops::Range<u16>,
+        ) -> Option<RedisNodes> {
             let found = std::process::Command::new("redis-server")
                 .arg("--version")
                 .output();
@@ -592,7 +389,11 @@ e5 127.0.0.1:30005@40005 master - 0 1 5 connected 1-2";
                 eprintln!("redis-server not installed; skipping");
                 return None;
             }
-            let dir = std::env::temp_dir().join(format!("clusterlab-admin-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!(
+                "clusterlab-admin-{}-{}",
+                std::process::id(),
+                ports.start
+            ));
             std::fs::create_dir_all(&dir).expect("temp dir");
             let mut nodes = RedisNodes {
                 children: Vec::new(),
@@ -603,7 +404,7 @@ e5 127.0.0.1:30005@40005 master - 0 1 5 connected 1-2";
                 std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
                     && std::net::TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
             };
-            let mut ports = (21500..22000).filter(|&p| free(p));
+            let mut ports = ports.filter(|&p| free(p));
             for _ in 0..count {
                 let port = ports.next().expect("a free port pair");
                 let child = std::process::Command::new("redis-server")
@@ -643,7 +444,7 @@ e5 127.0.0.1:30005@40005 master - 0 1 5 connected 1-2";
 
     /// Connects to `addr`, retrying while the server starts (bounded).
     #[cfg(not(madsim))]
-    async fn connect_when_up(addr: &str) -> Node {
+    pub(in crate::admin) async fn connect_when_up(addr: &str) -> Node {
         for _ in 0..100 {
             if let Ok(node) = Node::connect(addr).await {
                 return node;
@@ -685,7 +486,7 @@ e5 127.0.0.1:30005@40005 master - 0 1 5 connected 1-2";
     #[cfg(not(madsim))]
     #[tokio::test]
     async fn create_builds_a_real_redis_cluster() {
-        let Some(redis) = RedisNodes::start(6) else {
+        let Some(redis) = RedisNodes::start(6, 21500..21800) else {
             return;
         };
         for addr in &redis.addrs {

@@ -1,0 +1,78 @@
+//! `add_node`: `redis-cli --cluster add-node NEW EXISTING [--cluster-slave
+//! [--cluster-master-id ID]]`. The existing cluster is loaded and checked, the new node must be
+//! an empty cluster node, then it meets the existing one. A new replica additionally waits
+//! until it agrees with the cluster about slots and is attached to the given master (or the
+//! master with fewest replicas). The `FUNCTION DUMP/RESTORE` redis-cli sends for a new master
+//! is skipped: clusterlab nodes have no functions to copy.
+
+use super::check::analyze;
+use super::create::{check_empty_cluster_node, wait_for_join, JOIN_MAX_ROUNDS};
+use super::*;
+
+/// The role a new node takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddNodeRole {
+    /// An empty master (the default).
+    Master,
+    /// A replica of `master_id`, or of the master with fewest replicas when `None`
+    /// (`--cluster-slave [--cluster-master-id ID]`).
+    Replica { master_id: Option<String> },
+}
+
+/// Adds the node at `new` to the cluster `existing` belongs to; returns the new node's id.
+pub async fn add_node(new: &str, existing: &str, role: AddNodeRole) -> Result<String, AdminError> {
+    let topology = super::load(existing).await?;
+    let report = analyze(&topology);
+    if !report.is_ok() {
+        return Err(AdminError::Failed(format!(
+            "{}*** Please fix your cluster problems before adding a node",
+            report.text()
+        )));
+    }
+    let master_id = match &role {
+        AddNodeRole::Master => None,
+        AddNodeRole::Replica {
+            master_id: Some(id),
+        } => {
+            let index = topology
+                .find(id)
+                .filter(|&i| topology.nodes[i].is_master())
+                .ok_or_else(|| AdminError::Failed(format!("[ERR] No such master ID {id}")))?;
+            Some(topology.nodes[index].id.clone())
+        }
+        AddNodeRole::Replica { master_id: None } => {
+            Some(fewest_replicas(&topology, None).ok_or_else(|| {
+                AdminError::Failed("[ERR] Can't find a master to replicate".into())
+            })?)
+        }
+    };
+    let mut node = Node::connect(new).await?;
+    let checked = check_empty_cluster_node(&mut node).await?;
+    let (ip, port) = topology.endpoint(0);
+    node.ok(&["CLUSTER", "MEET", &ip, &port.to_string()])
+        .await?;
+    if let Some(master_id) = master_id {
+        let mut everyone = vec![node];
+        for i in 0..topology.nodes.len() {
+            everyone.push(Node::connect(&topology.nodes[i].addr).await?);
+        }
+        wait_for_join(&mut everyone, JOIN_MAX_ROUNDS).await?;
+        everyone[0]
+            .ok(&["CLUSTER", "REPLICATE", &master_id])
+            .await?;
+    }
+    Ok(checked.id)
+}
+
+/// The id of the master with fewest replicas (ties: the first loaded), skipping `except`.
+pub(super) fn fewest_replicas(
+    topology: &super::topology::Topology,
+    except: Option<&str>,
+) -> Option<String> {
+    topology
+        .masters()
+        .into_iter()
+        .filter(|&i| Some(topology.nodes[i].id.as_str()) != except)
+        .min_by_key(|&i| (topology.replicas_of(&topology.nodes[i].id).len(), i))
+        .map(|i| topology.nodes[i].id.clone())
+}
