@@ -38,9 +38,9 @@ bench:
 bench-failover:
     scripts/bench-failover.sh
 
-# Speed of the default campaign (a benchmark, not a test): the same seeds for 3 masters, then
-# for 3 masters + 3 replicas, each summary's virtual:wall ratio and seeds/minute, plus the CPU
-# seconds the run used (wall time on a shared machine depends on its load).
+# The same seeds for 3 masters, then 3 masters + 3 replicas; prints each summary's virtual:wall
+# ratio and seeds/minute, plus the CPU seconds used (wall time depends on the machine's load).
+# Speed of the default campaign (a benchmark, not a test).
 bench-sim seeds="200":
     RUSTFLAGS="{{sim_flags}}" cargo build --release --target-dir target/sim -p clusterlab
     @for replicas in 0 1; do \

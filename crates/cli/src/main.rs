@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+#[cfg(madsim)]
+mod canary_cmd;
+mod cluster_cmd;
+#[cfg(madsim)]
+mod fuzz_cmd;
 #[cfg(not(madsim))]
 mod logging;
 #[cfg(not(madsim))]
@@ -79,6 +84,8 @@ enum ClusterCommand {
     /// Assign slots to the first nodes as masters, make all nodes meet, attach replicas
     /// (`redis-cli --cluster create … --cluster-yes`).
     Create(CreateArgs),
+    #[command(flatten)]
+    Admin(cluster_cmd::AdminCommand),
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +109,7 @@ fn run(command: Command) -> ExitCode {
         Command::Node(args) => node_cmd::run(args.args),
         Command::Up(args) => up_cmd::up(args),
         Command::Cluster(ClusterCommand::Create(args)) => up_cmd::create(args),
+        Command::Cluster(ClusterCommand::Admin(command)) => cluster_cmd::run(command),
     }
 }
 

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use clusterlab_core::canary::Canary;
 use clusterlab_sim::faults::{shrink, ClusterShape, FaultSchedule};
 use clusterlab_sim::scenario::{self, SCENARIOS};
 use clusterlab_sim::seeds::{save_new, Saved};
@@ -48,6 +49,12 @@ pub enum SimCommand {
     /// Print the seed record (with its fault schedule) a campaign seed draws, to pin it in
     /// seeds/ or edit it by hand.
     Plan(PlanArgs),
+    /// Run one seed (or seed file) and draw its trace as a self-contained HTML timeline.
+    Timeline(TimelineArgs),
+    /// Hunt deliberate bugs (canaries) with the campaign: each must be caught.
+    Canary(crate::canary_cmd::CanaryArgs),
+    /// Search fault schedules with proptest; shrink and save the first failing one.
+    Fuzz(crate::fuzz_cmd::FuzzArgs),
 }
 
 /// The scenario `sim run` uses unless told otherwise.
@@ -96,6 +103,9 @@ pub struct RunArgs {
     /// Do not save failing seeds.
     #[arg(long)]
     pub no_save: bool,
+    /// Run every node with this deliberate bug (see `sim canary`); repeatable.
+    #[arg(long)]
+    pub canary: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -123,6 +133,24 @@ pub struct PlanArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct TimelineArgs {
+    /// A seed number, or a seed file (JSON, as in seeds/) to replay with its schedule.
+    pub target: String,
+    /// Scenario of a seed number (a seed file names its own).
+    #[arg(long, default_value = DEFAULT_SCENARIO)]
+    pub scenario: String,
+    #[arg(long, default_value_t = SimConfig::default().masters)]
+    pub masters: usize,
+    #[arg(long, default_value_t = SimConfig::default().replicas)]
+    pub replicas: usize,
+    #[arg(long, alias = "node-timeout", default_value_t = SimConfig::default().node_timeout_ms)]
+    pub node_timeout_ms: u64,
+    /// Where to write the page.
+    #[arg(short, long, default_value = "run.html")]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct MergeArgs {
     /// JSON-lines files written by `sim run --json`.
     #[arg(required = true)]
@@ -135,6 +163,7 @@ impl RunArgs {
             masters: self.masters,
             replicas: self.replicas,
             node_timeout_ms: self.node_timeout_ms,
+            canaries: self.canary.clone(),
         }
     }
 
@@ -154,6 +183,9 @@ impl RunArgs {
         if self.node_timeout_ms != defaults.node_timeout_ms {
             flags.push_str(&format!(" --node-timeout-ms {}", self.node_timeout_ms));
         }
+        for canary in &self.canary {
+            flags.push_str(&format!(" --canary {canary}"));
+        }
         flags
     }
 }
@@ -164,6 +196,9 @@ pub fn run(args: SimArgs) -> ExitCode {
         SimCommand::Replay(replay_args) => replay(&replay_args),
         SimCommand::Merge(merge_args) => merge(&merge_args),
         SimCommand::Plan(plan_args) => plan(&plan_args),
+        SimCommand::Timeline(timeline_args) => timeline(&timeline_args),
+        SimCommand::Canary(canary_args) => crate::canary_cmd::run(&canary_args),
+        SimCommand::Fuzz(fuzz_args) => crate::fuzz_cmd::run(&fuzz_args),
     }
 }
 
@@ -289,6 +324,10 @@ fn jobs(requested: usize) -> usize {
 }
 
 fn run_campaign(args: &RunArgs) -> ExitCode {
+    if let Some(bad) = args.canary.iter().find(|c| Canary::parse(c).is_none()) {
+        eprintln!("unknown canary {bad:?}; `clusterlab sim canary --help` lists them");
+        return ExitCode::from(2);
+    }
     if !SCENARIOS.contains(&args.scenario.as_str()) {
         eprintln!(
             "unknown scenario {:?}; known: {}",
@@ -712,6 +751,7 @@ fn plan(args: &PlanArgs) -> ExitCode {
         masters: args.masters,
         replicas: args.replicas,
         node_timeout_ms: args.node_timeout_ms,
+        ..SimConfig::default()
     };
     let record = SeedRecord {
         seed: args.seed,
@@ -722,6 +762,72 @@ fn plan(args: &PlanArgs) -> ExitCode {
         note: args.note.clone(),
     };
     print!("{}", record.to_json());
+    ExitCode::SUCCESS
+}
+
+// ---- sim timeline ------------------------------------------------------------------------------
+
+fn timeline(args: &TimelineArgs) -> ExitCode {
+    let record = match args.target.parse::<u64>() {
+        Ok(seed) => SeedRecord {
+            seed,
+            scenario: args.scenario.clone(),
+            config: SimConfig {
+                masters: args.masters,
+                replicas: args.replicas,
+                node_timeout_ms: args.node_timeout_ms,
+                ..SimConfig::default()
+            },
+            schedule: None,
+            expectation: "ok".to_string(),
+            note: String::new(),
+        },
+        Err(_) => match std::fs::read_to_string(&args.target)
+            .map_err(|e| e.to_string())
+            .and_then(|text| SeedRecord::parse(&text))
+        {
+            Ok(record) => record,
+            Err(e) => {
+                eprintln!(
+                    "{}: not a seed number, and as a seed file: {e}",
+                    args.target
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    install_quiet_panic_hook();
+    let outcome = guarded(record.seed, || scenario::run_record(&record));
+    let SeedOutcome::Report(report) = outcome else {
+        eprintln!("seed {} panicked: {:?}", record.seed, outcome.violations());
+        return ExitCode::FAILURE;
+    };
+    let config = &record.config;
+    let title = format!(
+        "{} seed {} — {} masters, {} replicas each, node timeout {} ms — trace {:016x}",
+        record.scenario,
+        record.seed,
+        config.masters,
+        config.replicas,
+        config.node_timeout_ms,
+        report.trace_hash
+    );
+    let events = clusterlab_sim::trace::parse_rendered(&report.trace_text);
+    let page = clusterlab_sim::timeline::render_html(&title, &events, &report.violations);
+    if let Err(e) = std::fs::write(&args.output, page) {
+        eprintln!("{}: {e}", args.output.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "{}: {} events, {} violations → {}",
+        title,
+        events.len(),
+        report.violations.len(),
+        args.output.display()
+    );
+    for v in &report.violations {
+        println!("  {v}");
+    }
     ExitCode::SUCCESS
 }
 

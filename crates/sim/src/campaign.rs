@@ -14,11 +14,19 @@
 //!    timeout (a node cut off just before the heal may flag its peers only afterwards); then
 //!    the masters' config epochs must be distinct and every acknowledged write must read back.
 //!
+//! During the safety phase every acknowledged write is also held against the answering node's
+//! own sampled views: it must not have served a slot it neither owned nor imported
+//! (`served_unowned_slot`, [`served_unowned`]). The trace gets each node's log lines
+//! (elections, promotions, FAIL markings, `cluster_state` changes) and each change in what a
+//! node reports, in both phases, so `clusterlab sim timeline` can draw the run.
+//!
 //! A write lost *legitimately* — acknowledged by a node whose disk was later wiped, or by a
 //! master some node then superseded at a higher config epoch (a failover: Redis replicates
 //! asynchronously) — is reported in the trace as a loss window, not as a violation. Whether
 //! that failover itself was allowed is checked apart: a replica restarted while its master was
-//! down must not be promoted before hearing from it (`stale_replica_promoted`).
+//! down must not be promoted before hearing from it, and a replica cut off from its master
+//! for long must not be promoted over a fresher sibling that was available
+//! (`stale_replica_promoted`, [`stale_promotions`] and [`stale_partitioned_promotions`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,15 +36,17 @@ use madsim::runtime::Runtime;
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::Reply;
+use clusterlab_net::admin::{self, ReshardOptions};
 use clusterlab_net::client::Connection;
 
 use crate::client::{describe_reply, info_field, reply_text};
 use crate::cluster::SimCluster;
-use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
+use crate::detection;
+use crate::faults::{swarm, ClusterShape, Fault, FaultInjector, FaultSchedule};
 use crate::history::superseded;
 use crate::invariants::{
-    config_epochs_distinct, fmt_ms, stale_promotions, states_ok, views_agree, views_agree_quickly,
-    SafetyMonitor, Sample,
+    config_epochs_distinct, fmt_ms, served_unowned, stale_partitioned_promotions, stale_promotions,
+    states_ok, views_agree, views_agree_quickly, Connectivity, SafetyMonitor, Sample, ServedOp,
 };
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
@@ -107,6 +117,13 @@ async fn campaign_in(seed: u64, config: SimConfig, schedule: Option<FaultSchedul
         .seed(seed)
         .appendfsync(AppendFsync::Always)
         .build();
+    let machines = cluster
+        .nodes()
+        .iter()
+        .map(|n| (n.machine, n.name.clone()))
+        .collect();
+    // Elections, promotions and FAIL markings go into the trace as the nodes log them.
+    let _node_logs = crate::trace::capture_node_logs(cluster.trace(), machines);
     let mut run = Campaign {
         cluster: &cluster,
         shape,
@@ -139,6 +156,10 @@ struct SafetyOutcome {
     /// crashed or paused, for [`stale_promotions`].
     restarts: Vec<(String, u64)>,
     down: Vec<(String, u64, u64)>,
+    /// When the safety phase (the schedule's time 0) started, in run ms.
+    started_ms: u64,
+    /// Who could send to whom during the run, for [`stale_partitioned_promotions`].
+    net: Connectivity,
 }
 
 impl Campaign<'_> {
@@ -179,6 +200,29 @@ impl Campaign<'_> {
             &outcome.down,
             &names,
         ));
+        let offset_ms = outcome.started_ms;
+        let manual_failovers: Vec<(usize, u64)> = schedule
+            .iter()
+            .filter_map(|f| match f.fault {
+                Fault::ManualFailover { node, .. } => Some((node, offset_ms + f.at_ms)),
+                _ => None,
+            })
+            .collect();
+        let acked: Vec<(String, u64)> = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.is_acked())
+            .map(|op| (op.addr.clone(), op.end_us / 1000))
+            .collect();
+        self.violations.extend(stale_partitioned_promotions(
+            &self.samples,
+            &outcome.net,
+            &manual_failovers,
+            &acked,
+            self.shape.node_timeout_ms,
+            &names,
+        ));
     }
 
     /// Starts and creates the cluster; returns every node's ID.
@@ -205,6 +249,7 @@ impl Campaign<'_> {
 
     async fn safety_phase(&mut self, schedule: &FaultSchedule) -> SafetyOutcome {
         let span_ms = self.shape.span_ms;
+        let started_ms = self.now_ms();
         self.record(format!("safety phase for {span_ms} ms"));
         let writer = spawn_writer(self.cluster, workload_spec(&self.shape), Phase::default()).await;
         let sampler = spawn_sampler(self.cluster, span_ms).await;
@@ -226,9 +271,16 @@ impl Campaign<'_> {
         for sample in &samples {
             self.monitor.observe(sample);
         }
+        self.violations.extend(served_unowned(
+            &samples,
+            &served_ops(&history),
+            SAMPLE_INTERVAL_MS,
+        ));
         self.samples.extend(samples);
         let wiped = injector.wiped().to_vec();
         injector.heal_all().await;
+        let move_findings = injector.finish_slot_moves().await;
+        self.violations.extend(move_findings);
         let name = |node: usize| self.cluster.node(node).name.clone();
         let restarts = injector
             .restarts()
@@ -247,12 +299,49 @@ impl Campaign<'_> {
                 (name(node), from_us / 1000, to_ms)
             })
             .collect();
+        let down_by_index = injector
+            .down_intervals()
+            .into_iter()
+            .map(|(node, from_us, to_us)| (node, from_us / 1000, to_us.saturating_add(999) / 1000))
+            .collect();
+        let net = Connectivity::new(
+            schedule,
+            self.cluster.len(),
+            started_ms,
+            span_ms,
+            down_by_index,
+        );
+        let nt = self.shape.node_timeout_ms;
+        let fails = detection::fails_without_quorum(&self.samples, &net, nt);
+        let minority = detection::minority_masters_ok(&self.samples, &net, nt);
+        self.violations.extend(fails.into_iter().chain(minority));
         SafetyOutcome {
             history,
             wiped,
             restarts,
             down,
+            started_ms,
+            net,
         }
+    }
+
+    /// `clusterlab cluster fix` through `addr`, from the client machine; the trace says what
+    /// it did.
+    async fn fix_open_slots(&self, addr: String) {
+        let options = ReshardOptions {
+            timeout_ms: 2000,
+            ..ReshardOptions::default()
+        };
+        let entry = addr.clone();
+        let outcome = self
+            .cluster
+            .on_client(async move { admin::fix(&entry, options, false).await })
+            .await;
+        let text = match outcome {
+            Ok(report) => format!("fix via {addr}: {}", report.actions.join("; ")),
+            Err(e) => format!("fix via {addr}: {e}"),
+        };
+        self.record(text);
     }
 
     /// Heals, re-admits wiped nodes and waits for the cluster to be whole for good. Returns
@@ -286,6 +375,9 @@ impl Campaign<'_> {
         let mut last: Vec<(String, Result<Fetched, String>)>;
         let stable_ms = self.shape.node_timeout_ms;
         let mut whole_since: Option<u64> = None;
+        // What each node reported last, so the trace shows the recovery as it happens.
+        let mut summaries: BTreeMap<String, String> = BTreeMap::new();
+        let mut last_fix_ms: Option<u64> = None;
         let settled = loop {
             last = {
                 let (addrs, names) = (addrs.clone(), names.clone());
@@ -293,6 +385,15 @@ impl Campaign<'_> {
                     .on_client(async move { fetch_all(&addrs, &names, 1000).await })
                     .await
             };
+            for (name, fetched) in &last {
+                let line = summary(fetched);
+                if summaries.get(name) != Some(&line) {
+                    self.cluster
+                        .trace()
+                        .record(name.clone(), format!("sample {line}"));
+                    summaries.insert(name.clone(), line);
+                }
+            }
             for (_, fetched) in &last {
                 if let Ok(f) = fetched {
                     self.monitor.observe(&f.sample);
@@ -301,6 +402,13 @@ impl Campaign<'_> {
             }
             forget_stale(self.cluster, &last, &replaced).await;
             let now = self.now_ms();
+            // A slot move cut short by a fault leaves its slot open: an operator runs `fix`.
+            if let Some(addr) = open_slot_holder(&last, &addrs) {
+                if last_fix_ms.is_none_or(|at| now - at >= FIX_INTERVAL_MS) {
+                    last_fix_ms = Some(now);
+                    self.fix_open_slots(addr).await;
+                }
+            }
             if whole(&last, self.cluster.len()) {
                 let since = *whole_since.get_or_insert(now);
                 if now - since >= stable_ms {
@@ -337,6 +445,7 @@ impl Campaign<'_> {
                 since - heal_ms
             ));
             self.violations.extend(config_epochs_distinct(&views));
+            self.violations.extend(slots_left_open(&views));
             return true;
         }
         let context = format!(
@@ -398,7 +507,7 @@ impl Campaign<'_> {
             }
             return;
         }
-        let owners = self.final_owner_addrs();
+        let final_view = self.final_view();
         let (mut to_wipes, mut to_failovers) = (0usize, Vec::new());
         for check in crate::history::check_reads(history, &values) {
             if let Some(phantom) = &check.phantom {
@@ -412,7 +521,7 @@ impl Campaign<'_> {
                 continue;
             }
             let slot = key_hash_slot(check.key.as_bytes());
-            let owner = owners.get(&slot).map(String::as_str);
+            let owner = owner_addr(&final_view, slot);
             let mut unexcused = Vec::new();
             for id in &check.lost_acked {
                 let Some(op) = history.ops.iter().find(|op| op.id == *id) else {
@@ -460,27 +569,12 @@ impl Campaign<'_> {
         ));
     }
 
-    /// `slot → ip:port` of its owner in the first final view.
-    fn final_owner_addrs(&self) -> BTreeMap<u16, String> {
-        let Some(lines) = self
-            .final_texts
+    /// The first final view that parses (empty if none does).
+    fn final_view(&self) -> Vec<NodeLine> {
+        self.final_texts
             .iter()
             .find_map(|(_, text)| parse_cluster_nodes(text).ok())
-        else {
-            return BTreeMap::new();
-        };
-        let Ok(owners) = slot_owners(&lines) else {
-            return BTreeMap::new();
-        };
-        owners
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, id)| {
-                let id = id.as_ref()?;
-                let line = lines.iter().find(|l| &l.id == id)?;
-                Some((slot as u16, line.addr.clone()))
-            })
-            .collect()
+            .unwrap_or_default()
     }
 
     fn finish(mut self) -> RunReport {
@@ -498,17 +592,43 @@ impl Campaign<'_> {
             cluster.trace().record("harness", format!("violation {v}"));
         }
         let trace = cluster.trace();
+        let (trace_text, trace_hash) = trace.render_and_hash();
         RunReport {
             seed: cluster.seed(),
             scenario: NAME.to_string(),
             violations: self.violations,
             virtual_ms: cluster.elapsed().as_millis() as u64,
-            trace_hash: trace.hash(),
+            trace_hash,
             trace_len: trace.len(),
-            trace_text: trace.render(),
+            trace_text,
             cluster_nodes: self.final_texts,
         }
     }
+}
+
+/// Every write the writer saw acknowledged, for [`served_unowned`].
+fn served_ops(history: &WriteHistory) -> Vec<ServedOp> {
+    history
+        .ops
+        .iter()
+        .filter(|op| op.is_acked())
+        .map(|op| ServedOp {
+            addr: op.addr.clone(),
+            slot: key_hash_slot(op.key.as_bytes()),
+            start_ms: op.start_us / 1000,
+            end_ms: op.end_us.div_ceil(1000),
+            readonly: false,
+            what: format!("SET {} {} -> +OK", op.key, op.value),
+        })
+        .collect()
+}
+
+/// `ip:port` of the owner of `slot` in `view` (only the few slots of lost writes are asked
+/// for, so no per-slot table is built).
+fn owner_addr(view: &[NodeLine], slot: u16) -> Option<&str> {
+    view.iter()
+        .find(|l| l.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot)))
+        .map(|l| l.addr.as_str())
 }
 
 /// Whether the node at `addr` had its disk wiped after a write was sent to it (`start_us`:
@@ -528,7 +648,7 @@ fn node_index_of(addr: &str) -> Option<usize> {
 }
 
 /// All nodes answered, all say ok, and their views agree on every slot.
-fn whole(fetched: &[(String, Result<Fetched, String>)], node_count: usize) -> bool {
+pub(crate) fn whole(fetched: &[(String, Result<Fetched, String>)], node_count: usize) -> bool {
     let mut views = Vec::new();
     for (name, f) in fetched {
         match f {
@@ -612,7 +732,11 @@ async fn assign_role(
     old: &NodeLine,
     view: &[NodeLine],
 ) -> Result<(), String> {
-    let owners = slot_owners(view).map_err(|e| format!("reference view: {e}"))?;
+    // The reference may have heard of the old ID again from gossip sent before its FORGET:
+    // whatever that ID still owns is as orphaned as if it were gone (the new node never knew
+    // it, so following it would fail with "Unknown node").
+    let view: Vec<NodeLine> = view.iter().filter(|l| l.id != old.id).cloned().collect();
+    let owners = slot_owners(&view).map_err(|e| format!("reference view: {e}"))?;
     let orphans: Vec<(u16, u16)> = (0..SLOTS as u16)
         .filter(|&slot| owners[usize::from(slot)].is_none())
         .fold(Vec::new(), |mut ranges, slot| {
@@ -636,7 +760,7 @@ async fn assign_role(
     // A master whose slots a replica took over, or a replica: follow the shard's master.
     let shard_master = match old.slots.first() {
         Some(&(slot, _)) => owners[usize::from(slot)].clone(),
-        None => current_master(view, old.master.as_deref()),
+        None => current_master(&view, old.master.as_deref()),
     };
     match shard_master {
         Some(master) => expect_ok(cluster, node, &["CLUSTER", "REPLICATE", &master]).await,
@@ -744,9 +868,46 @@ async fn fetch_lines(cluster: &SimCluster, node: usize) -> Result<Vec<NodeLine>,
 // ---- sampling --------------------------------------------------------------------------------
 
 /// One node's sample and the raw `CLUSTER NODES` text it came from.
-struct Fetched {
-    sample: Sample,
-    nodes_text: String,
+/// How often the liveness phase runs `fix` while some slot is open.
+const FIX_INTERVAL_MS: u64 = 5000;
+
+/// The address of a node whose own line shows an open slot, if any.
+fn open_slot_holder(
+    last: &[(String, Result<Fetched, String>)],
+    addrs: &[String],
+) -> Option<String> {
+    last.iter().zip(addrs).find_map(|((_, fetched), addr)| {
+        let open = fetched
+            .as_ref()
+            .ok()
+            .and_then(|f| f.sample.myself())
+            .is_some_and(|me| !me.open_slots.is_empty());
+        open.then(|| addr.clone())
+    })
+}
+
+/// `slot_left_open`: after healing and `fix`, no node may still import or migrate a slot.
+fn slots_left_open(views: &[(String, Vec<NodeLine>)]) -> Vec<Violation> {
+    views
+        .iter()
+        .filter_map(|(name, lines)| {
+            let me = lines.iter().find(|l| l.is_myself())?;
+            (!me.open_slots.is_empty()).then(|| {
+                Violation::new(
+                    "slot_left_open",
+                    format!(
+                        "{name} still shows {} after healing and fix",
+                        me.open_slots.join(" ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+pub(crate) struct Fetched {
+    pub(crate) sample: Sample,
+    pub(crate) nodes_text: String,
 }
 
 fn now_ms() -> u64 {
@@ -792,7 +953,7 @@ async fn connect(addr: &str, timeout_ms: u64) -> Result<Connection, String> {
 }
 
 /// One sample of every node, each on a fresh connection.
-async fn fetch_all(
+pub(crate) async fn fetch_all(
     addrs: &[String],
     names: &[String],
     timeout_ms: u64,
@@ -826,24 +987,51 @@ fn summary(fetched: &Result<Fetched, String>) -> String {
             format!("{}:{flag}", l.addr)
         })
         .collect();
+    let slots = me.map_or(0, |m| {
+        m.slots
+            .iter()
+            .map(|(lo, hi)| usize::from(hi - lo) + 1)
+            .sum::<usize>()
+    });
     format!(
-        "state={} current_epoch={} {} config_epoch={} slots={} failing=[{}]",
+        "state={} current_epoch={} {} config_epoch={} slots={slots}{} id={} failing=[{}]",
         f.sample.cluster_state,
         f.sample.current_epoch,
         me.map_or("?", |m| if m.is_master() { "master" } else { "replica" }),
         me.map_or(0, |m| m.config_epoch),
-        me.map_or(0, |m| m
-            .slots
-            .iter()
-            .map(|(lo, hi)| usize::from(hi - lo) + 1)
-            .sum::<usize>()),
+        me.map_or(String::new(), |m| slot_ranges_suffix(&m.slots)),
+        me.map_or("?", |m| m.id.get(..8).unwrap_or(&m.id)),
         failing.join(" ")
     )
 }
 
+/// `:0-5460,10923` — the owned ranges for the trace, the first few only (after a reshard a
+/// node may own hundreds of ranges).
+fn slot_ranges_suffix(slots: &[(u16, u16)]) -> String {
+    const SHOWN: usize = 4;
+    if slots.is_empty() {
+        return String::new();
+    }
+    let mut parts: Vec<String> = slots
+        .iter()
+        .take(SHOWN)
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect();
+    if slots.len() > SHOWN {
+        parts.push("…".to_string());
+    }
+    format!(":{}", parts.join(","))
+}
+
 /// Samples every node every [`SAMPLE_INTERVAL_MS`] for `span_ms`, on the client machine,
 /// recording in the trace each change in what a node reports.
-async fn spawn_sampler(
+pub(crate) async fn spawn_sampler(
     cluster: &SimCluster,
     span_ms: u64,
 ) -> madsim::task::JoinHandle<Vec<Sample>> {
@@ -956,6 +1144,65 @@ mod tests {
             report.trace_text.contains("whole after"),
             "{}",
             report.trace_text
+        );
+    }
+
+    /// node5 (a replica of node1) stops hearing node1 a second into the safety phase; node1
+    /// crashes 15 s later while node6, node5's sibling, is up to date. A replica that ignores
+    /// its rank (the `promote-without-rank` canary) can then win with 15 s of writes missing.
+    #[test]
+    fn a_long_cut_off_replica_must_not_beat_its_fresher_sibling() {
+        use crate::faults::TimedFault;
+        let schedule = FaultSchedule::new(vec![
+            TimedFault {
+                at_ms: 1000,
+                fault: Fault::ClogLink { from: 0, to: 4 },
+            },
+            TimedFault {
+                at_ms: 16_000,
+                fault: Fault::Crash { node: 0 },
+            },
+        ]);
+        let mut config = SimConfig {
+            replicas: 2,
+            ..SimConfig::default()
+        };
+        let healthy = run(77, &config, Some(schedule.clone()));
+        assert!(healthy.ok(), "{:?}", healthy.violations);
+        // With the canary node5 and node6 race (each waits 500-1000 ms): node5 wins some
+        // seeds, and exactly those must be caught.
+        config.canaries = vec!["promote-without-rank".to_string()];
+        let mut caught = 0;
+        for seed in 60..62 {
+            let buggy = run(seed, &config, Some(schedule.clone()));
+            let stale_won = buggy.trace_text.contains("node5 log Failover election won");
+            let names: Vec<&str> = buggy.violations.iter().map(|v| v.name.as_str()).collect();
+            if !stale_won {
+                assert!(names.is_empty(), "seed {seed}: {:?}", buggy.violations);
+                continue;
+            }
+            caught += 1;
+            assert_eq!(names, vec!["stale_replica_promoted"], "seed {seed}");
+            let evidence = &buggy.violations[0].evidence;
+            assert!(
+                evidence.starts_with("node5 was promoted by ")
+                    && evidence.contains("sibling node6"),
+                "{evidence}"
+            );
+            // The timeline shows the promotion and the violation on node5's lane.
+            let events = crate::trace::parse_rendered(&buggy.trace_text);
+            let timeline = crate::timeline::build(&events, &buggy.violations);
+            let node5 = timeline.marks_on("node5");
+            for kind in [
+                crate::timeline::MarkKind::Promotion,
+                crate::timeline::MarkKind::Violation,
+            ] {
+                assert!(node5.iter().any(|m| m.kind == kind), "{kind:?}: {node5:?}");
+            }
+        }
+        assert!(
+            caught > 0,
+            "node5 never won the race: the test shows nothing"
         );
     }
 

@@ -17,6 +17,7 @@ use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId as MachineId;
 
+use clusterlab_core::canary::{Canaries, Canary};
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::{Config, Reply};
 use clusterlab_net::disk::MemDisk;
@@ -186,8 +187,17 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
         save: String::new(),
         loglevel: "warning".into(),
         seed: Some(seed),
+        canaries: canaries(&config.canaries),
         ..Config::default()
     }
+}
+
+/// The canaries named in a sim config; an unknown name is a bug in the caller.
+fn canaries(names: &[String]) -> Canaries {
+    names.iter().fold(Canaries::default(), |set, name| {
+        let canary = Canary::parse(name).unwrap_or_else(|| panic!("unknown canary {name:?}"));
+        set.with(canary)
+    })
 }
 
 fn start_node(

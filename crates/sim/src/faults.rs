@@ -90,6 +90,42 @@ pub enum Fault {
     WipeRestart {
         node: usize,
     },
+    /// Sends `CLUSTER FAILOVER [FORCE|TAKEOVER]` to the node (meant to be a replica; a master
+    /// answers with an error, which the trace shows). The reply is not waited for.
+    ManualFailover {
+        node: usize,
+        mode: FailoverMode,
+    },
+    /// An operator reshards: `count` slots (with their keys) from the master at `from` to the
+    /// master at `to`, the way `redis-cli --cluster reshard` does, from the client machine
+    /// while everything else goes on. One move at a time; a move that finds the cluster
+    /// unhealthy or the roles changed does nothing (the trace says why).
+    MoveSlots {
+        from: usize,
+        to: usize,
+        count: usize,
+    },
+}
+
+/// The option of a [`Fault::ManualFailover`]: `default` is the coordinated `CLUSTER FAILOVER`
+/// with no option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    Default,
+    Force,
+    Takeover,
+}
+
+impl FailoverMode {
+    /// The `CLUSTER FAILOVER` arguments for this mode.
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            FailoverMode::Default => &["CLUSTER", "FAILOVER"],
+            FailoverMode::Force => &["CLUSTER", "FAILOVER", "FORCE"],
+            FailoverMode::Takeover => &["CLUSTER", "FAILOVER", "TAKEOVER"],
+        }
+    }
 }
 
 /// madsim's default latency range, restored at the end of a latency episode.
@@ -129,6 +165,15 @@ impl fmt::Display for Fault {
             Fault::Latency { min_ms, max_ms } => write!(f, "latency {min_ms}..{max_ms} ms"),
             Fault::PacketLoss { permille } => write!(f, "packet loss {permille}‰"),
             Fault::WipeRestart { node } => write!(f, "wipe and restart {}", node_name(*node)),
+            Fault::ManualFailover { node, mode } => {
+                write!(f, "manual failover {} {mode:?}", node_name(*node))
+            }
+            Fault::MoveSlots { from, to, count } => write!(
+                f,
+                "move {count} slot(s) {}->{}",
+                node_name(*from),
+                node_name(*to)
+            ),
         }
     }
 }
@@ -143,8 +188,11 @@ impl Fault {
             | Fault::Pause { node, .. }
             | Fault::ClogNode { node, .. }
             | Fault::UnclogNode { node }
-            | Fault::WipeRestart { node } => vec![*node],
-            Fault::ClogLink { from, to } | Fault::UnclogLink { from, to } => vec![*from, *to],
+            | Fault::WipeRestart { node }
+            | Fault::ManualFailover { node, .. } => vec![*node],
+            Fault::ClogLink { from, to }
+            | Fault::UnclogLink { from, to }
+            | Fault::MoveSlots { from, to, .. } => vec![*from, *to],
             Fault::Heal | Fault::Latency { .. } | Fault::PacketLoss { .. } => vec![],
         }
     }
@@ -239,6 +287,8 @@ pub fn kind_name(fault: &Fault) -> &'static str {
         Fault::Latency { .. } => "latency",
         Fault::PacketLoss { .. } => "packet_loss",
         Fault::WipeRestart { .. } => "wipe_restart",
+        Fault::ManualFailover { .. } => "manual_failover",
+        Fault::MoveSlots { .. } => "move_slots",
     }
 }
 
@@ -251,6 +301,8 @@ pub struct ClusterShape {
     pub nodes: usize,
     /// Indices of the nodes `create` makes masters, sorted.
     pub masters: Vec<usize>,
+    /// `(replica, master)` as `create` pairs them (roles may change during a run).
+    pub replica_of: Vec<(usize, usize)>,
     pub node_timeout_ms: u64,
     /// Faults start in `0..span_ms`.
     pub span_ms: u64,
@@ -268,16 +320,20 @@ impl ClusterShape {
             .map(|n| format!("10.0.0.{n}"))
             .collect();
         let refs: Vec<&str> = ips.iter().map(String::as_str).collect();
-        let mut masters: Vec<usize> =
+        let (mut masters, replica_of): (Vec<usize>, Vec<(usize, usize)>) =
             match clusterlab_net::admin::plan_create(&refs, config.replicas) {
-                Ok(plan) => plan.masters.iter().map(|(index, _)| *index).collect(),
+                Ok(plan) => (
+                    plan.masters.iter().map(|(index, _)| *index).collect(),
+                    plan.replicas,
+                ),
                 // `create` will refuse this shape anyway; every node counts as a master.
-                Err(_) => (0..config.node_count()).collect(),
+                Err(_) => ((0..config.node_count()).collect(), Vec::new()),
             };
         masters.sort_unstable();
         ClusterShape {
             nodes: config.node_count(),
             masters,
+            replica_of,
             node_timeout_ms: config.node_timeout_ms,
             span_ms: SAFETY_SPAN_NODE_TIMEOUTS * config.node_timeout_ms,
         }
@@ -334,7 +390,9 @@ impl Shadow {
             Fault::ClogLink { .. }
             | Fault::UnclogLink { .. }
             | Fault::Latency { .. }
-            | Fault::PacketLoss { .. } => {}
+            | Fault::PacketLoss { .. }
+            | Fault::ManualFailover { .. }
+            | Fault::MoveSlots { .. } => {}
         }
     }
 
@@ -440,6 +498,18 @@ pub enum EpisodeKind {
     WipeRestart {
         node: usize,
     },
+    /// `CLUSTER FAILOVER [mode]` sent to each node at once (two replicas taking over in
+    /// the same instant is how config epochs collide). Instantaneous.
+    ManualFailover {
+        nodes: Vec<usize>,
+        mode: FailoverMode,
+    },
+    /// Instantaneous start; the move itself takes what it takes.
+    MoveSlots {
+        from: usize,
+        to: usize,
+        count: usize,
+    },
 }
 
 impl Episode {
@@ -521,6 +591,13 @@ impl Episode {
             EpisodeKind::WipeRestart { node } => {
                 vec![at(start, Fault::WipeRestart { node: *node })]
             }
+            EpisodeKind::ManualFailover { nodes, mode } => nodes
+                .iter()
+                .map(|&node| at(start, Fault::ManualFailover { node, mode: *mode }))
+                .collect(),
+            &EpisodeKind::MoveSlots { from, to, count } => {
+                vec![at(start, Fault::MoveSlots { from, to, count })]
+            }
         }
     }
 
@@ -593,6 +670,8 @@ pub const SWARM_KINDS: &[&str] = &[
     "latency",
     "packet_loss",
     "wipe_restart",
+    "manual_failover",
+    "move_slots",
 ];
 
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
@@ -686,6 +765,20 @@ fn draw_episode(
             },
         ),
         "wipe_restart" => (0, EpisodeKind::WipeRestart { node }),
+        "manual_failover" => (0, draw_manual_failover(rng, shape)?),
+        "move_slots" => {
+            let masters = &shape.masters;
+            if masters.len() < 2 {
+                return None;
+            }
+            let from = masters[rng.gen_range(0..masters.len())];
+            let to = masters[rng.gen_range(0..masters.len())];
+            if from == to {
+                return None;
+            }
+            let count = rng.gen_range(1..=MAX_SLOTS_PER_MOVE);
+            (0, EpisodeKind::MoveSlots { from, to, count })
+        }
         _ => return None,
     };
     Some(Episode {
@@ -693,6 +786,33 @@ fn draw_episode(
         duration_ms,
         kind,
     })
+}
+
+/// Most slots one `move_slots` episode reshards (each slot is a handful of round trips).
+pub const MAX_SLOTS_PER_MOVE: usize = 4;
+
+/// One or two replicas (none: no episode) told to fail over, with the same option. A pair
+/// replicates different masters (as `create` set them up): two `TAKEOVER`s for the same
+/// slots at once are an operator error Redis does not guard against either.
+fn draw_manual_failover(rng: &mut ChaCha8Rng, shape: &ClusterShape) -> Option<EpisodeKind> {
+    let replicas = &shape.replica_of;
+    if replicas.is_empty() {
+        return None;
+    }
+    let (first, first_master) = replicas[rng.gen_range(0..replicas.len())];
+    let mut nodes = vec![first];
+    if rng.gen_bool(0.5) {
+        let (second, second_master) = replicas[rng.gen_range(0..replicas.len())];
+        if second_master != first_master {
+            nodes.push(second);
+        }
+    }
+    let mode = [
+        FailoverMode::Default,
+        FailoverMode::Force,
+        FailoverMode::Takeover,
+    ][rng.gen_range(0..3)];
+    Some(EpisodeKind::ManualFailover { nodes, mode })
 }
 
 /// A random split: a majority side holding a quorum of masters, the remaining nodes on one or
@@ -845,18 +965,86 @@ pub use inject::{FaultInjector, RESTART_GAP_MS};
 #[cfg(madsim)]
 mod inject {
     use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use clusterlab_net::admin::{self, ReshardOptions, Sources};
     use madsim::net::NetSim;
     use madsim::runtime::Handle;
     use madsim::time::Instant;
 
-    use super::{Direction, Fault, FaultSchedule};
+    use super::{Direction, FailoverMode, Fault, FaultSchedule};
     use crate::cluster::SimCluster;
+    use crate::report::Violation;
 
     /// A killed node's tasks are dropped only when the executor next runs them, and until then
     /// its `nodes.conf` lock is held: a restart waits this long after the kill.
     pub const RESTART_GAP_MS: u64 = 100;
+
+    /// A slot move gives up after this long (a node it talks to may be paused).
+    pub const SLOT_MOVE_TIMEOUT_MS: u64 = 30_000;
+
+    /// Reshards `count` slots from the master at `from_addr` to the one at `to_addr`, then
+    /// checks that the moved slots are closed on both: once every `SETSLOT … NODE` succeeded,
+    /// neither may still show the slot importing or migrating (`slot_left_open`). Returns the
+    /// moved slots and the violations, or why nothing moved.
+    async fn move_slots(
+        from_addr: &str,
+        to_addr: &str,
+        count: usize,
+    ) -> Result<(Vec<u16>, Vec<Violation>), String> {
+        let topology = admin::load(from_addr).await.map_err(|e| e.to_string())?;
+        let id_of = |addr: &str| {
+            topology
+                .nodes
+                .iter()
+                .find(|n| n.addr == addr && n.is_master() && !n.slots.is_empty())
+                .map(|n| n.id.clone())
+        };
+        let (Some(from_id), Some(to_id)) = (id_of(from_addr), id_of(to_addr)) else {
+            return Err("not both masters with slots now".into());
+        };
+        drop(topology);
+        let options = ReshardOptions {
+            timeout_ms: 2000,
+            ..ReshardOptions::default()
+        };
+        let report = admin::reshard(
+            from_addr,
+            Sources::Ids(vec![from_id]),
+            &to_id,
+            count,
+            options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let moved: Vec<u16> = report.moves.iter().map(|m| m.slot).collect();
+        let after = admin::load(from_addr).await.map_err(|e| e.to_string())?;
+        let mut found = Vec::new();
+        for node in after
+            .nodes
+            .iter()
+            .filter(|n| n.addr == from_addr || n.addr == to_addr)
+        {
+            for slot in &moved {
+                if node.migrating.contains_key(slot) || node.importing.contains_key(slot) {
+                    found.push(Violation::new(
+                        "slot_left_open",
+                        format!(
+                            "slot {slot} moved {from_addr}->{to_addr}, every SETSLOT NODE \
+                             succeeded, but {} still shows it open",
+                            node.addr
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok((moved, found))
+    }
+
+    /// How long a `CLUSTER FAILOVER` request waits for its reply (for the trace only).
+    pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 2000;
 
     /// Times are ms after the injector's start.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -908,6 +1096,15 @@ mod inject {
         /// (`u64::MAX`: not over yet); `down_since` holds the open ones.
         down: Vec<(usize, u64, u64)>,
         down_since: BTreeMap<usize, u64>,
+        /// `CLUSTER FAILOVER` requests [`Self::apply`] queued for
+        /// [`Self::send_manual_failovers`].
+        manual_failovers: Vec<(usize, FailoverMode)>,
+        /// `(from, to, count)` moves [`Self::apply`] queued for [`Self::start_slot_moves`].
+        queued_moves: Vec<(usize, usize, usize)>,
+        /// Set while a slot move runs: moves never overlap.
+        move_busy: Arc<AtomicBool>,
+        move_tasks: Vec<madsim::task::JoinHandle<()>>,
+        move_findings: Arc<Mutex<Vec<Violation>>>,
     }
 
     impl<'a> FaultInjector<'a> {
@@ -928,6 +1125,79 @@ mod inject {
                 restarts: Vec::new(),
                 down: Vec::new(),
                 down_since: BTreeMap::new(),
+                manual_failovers: Vec::new(),
+                queued_moves: Vec::new(),
+                move_busy: Arc::new(AtomicBool::new(false)),
+                move_tasks: Vec::new(),
+                move_findings: Arc::new(Mutex::new(Vec::new())),
+            }
+        }
+
+        /// No partition, clog or stopped node right now.
+        fn network_whole(&self) -> bool {
+            self.groups.is_empty()
+                && self.clogged_links.is_empty()
+                && self.clogged_nodes.is_empty()
+                && self.nodes.iter().all(|s| *s == NodeState::Up)
+        }
+
+        /// Waits for the slot move still running, if any (each is bounded by
+        /// [`SLOT_MOVE_TIMEOUT_MS`]), and returns what the moves found wrong.
+        pub async fn finish_slot_moves(&mut self) -> Vec<Violation> {
+            for task in std::mem::take(&mut self.move_tasks) {
+                // A move never panics on purpose; a failed join is reported by the trace.
+                let _ = task.await;
+            }
+            std::mem::take(&mut *self.move_findings.lock().expect("not poisoned"))
+        }
+
+        /// Starts the moves [`Self::apply`] queued, each on the client machine, unless one
+        /// is still running.
+        pub async fn start_slot_moves(&mut self) {
+            for (from, to, count) in std::mem::take(&mut self.queued_moves) {
+                // An operator reshards a healthy cluster: a slot taken over during a split
+                // bumps an epoch without consensus, which may equal one a failover on the
+                // other side wins (Redis accepts that and resolves it as a collision).
+                if !self.network_whole() {
+                    self.note(format!(
+                        "skip move node{}->node{}: the cluster is not whole",
+                        from + 1,
+                        to + 1
+                    ));
+                    continue;
+                }
+                if self.move_busy.swap(true, Ordering::SeqCst) {
+                    self.note(format!(
+                        "skip move node{}->node{}: a move is in progress",
+                        from + 1,
+                        to + 1
+                    ));
+                    continue;
+                }
+                let (from_addr, to_addr) =
+                    (self.cluster.node(from).addr(), self.cluster.node(to).addr());
+                let trace = self.cluster.trace().clone();
+                let (busy, findings) = (self.move_busy.clone(), self.move_findings.clone());
+                let work = async move {
+                    let limit = Duration::from_millis(SLOT_MOVE_TIMEOUT_MS);
+                    let outcome =
+                        madsim::time::timeout(limit, move_slots(&from_addr, &to_addr, count)).await;
+                    let text = match outcome {
+                        Err(_) => "timed out".to_string(),
+                        Ok(Err(e)) => e,
+                        Ok(Ok((moved, found))) => {
+                            findings.lock().expect("not poisoned").extend(found);
+                            format!("moved slots {moved:?}")
+                        }
+                    };
+                    trace.record("faults", format!("move {from_addr}->{to_addr}: {text}"));
+                    busy.store(false, Ordering::SeqCst);
+                };
+                #[allow(clippy::async_yields_async)]
+                let task = self
+                    .cluster
+                    .on_client(async move { madsim::task::spawn(work) });
+                self.move_tasks.push(task.await);
             }
         }
 
@@ -1003,6 +1273,8 @@ mod inject {
                 }
                 if let Some(timed) = pending.next() {
                     self.apply(&timed.fault);
+                    self.send_manual_failovers().await;
+                    self.start_slot_moves().await;
                 }
             }
             madsim::time::sleep_until(self.start + Duration::from_millis(span_ms)).await;
@@ -1075,6 +1347,36 @@ mod inject {
                     NetSim::current().update_config(|c| c.packet_loss_rate = rate);
                 }
                 Fault::WipeRestart { node } => self.wipe_restart(*node),
+                Fault::ManualFailover { node, mode } => {
+                    self.manual_failovers.push((*node, *mode));
+                }
+                Fault::MoveSlots { from, to, count } => {
+                    self.queued_moves.push((*from, *to, *count));
+                }
+            }
+        }
+
+        /// Sends the `CLUSTER FAILOVER` commands [`Self::apply`] queued, each from its own
+        /// task on the client machine (a paused target must not hold up the schedule); the
+        /// reply goes to the trace.
+        pub async fn send_manual_failovers(&mut self) {
+            for (node, mode) in std::mem::take(&mut self.manual_failovers) {
+                let addr = self.cluster.node(node).addr();
+                let trace = self.cluster.trace().clone();
+                // `send_to` records the request and its outcome in the trace.
+                let request = async move {
+                    let mut client =
+                        crate::client::ClusterClient::new("faults", addr.clone(), trace);
+                    client.set_timeout_ms(MANUAL_FAILOVER_TIMEOUT_MS);
+                    let args: Vec<&[u8]> = mode.args().iter().map(|a| a.as_bytes()).collect();
+                    let _ = client.send_to(&addr, &args).await;
+                };
+                // Spawned from the client machine so the request leaves from there.
+                #[allow(clippy::async_yields_async)]
+                let spawned = self
+                    .cluster
+                    .on_client(async move { madsim::task::spawn(request) });
+                drop(spawned.await);
             }
         }
 
@@ -1216,6 +1518,7 @@ mod tests {
             masters,
             replicas,
             node_timeout_ms: 5000,
+            ..SimConfig::default()
         })
     }
 

@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+pub mod failover;
+
 use crate::report::Violation;
 use crate::trace::Fnv64;
 use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
@@ -223,16 +225,17 @@ impl Sample {
 
     /// A hash of who owns what at which epoch in this view: equal views need checking once.
     fn ownership_signature(&self) -> u64 {
-        let mut owners: Vec<String> = self
-            .lines
-            .iter()
-            .filter(|l| !l.slots.is_empty())
-            .map(|l| format!("{} {} {:?}", l.id, l.config_epoch, l.slots))
-            .collect();
-        owners.sort();
+        let mut owners: Vec<&NodeLine> =
+            self.lines.iter().filter(|l| !l.slots.is_empty()).collect();
+        owners.sort_by(|a, b| a.id.cmp(&b.id));
         let mut hash = Fnv64::new();
         for owner in owners {
-            hash.write(owner.as_bytes());
+            hash.write(owner.id.as_bytes());
+            hash.write(&owner.config_epoch.to_le_bytes());
+            for &(lo, hi) in &owner.slots {
+                hash.write(&lo.to_le_bytes());
+                hash.write(&hi.to_le_bytes());
+            }
             hash.write(b"\n");
         }
         hash.finish()
@@ -242,7 +245,6 @@ impl Sample {
 /// Who claimed a slot at an epoch, and where that was seen.
 #[derive(Clone, Debug)]
 struct Claim {
-    epoch: u64,
     owner: String,
     owner_addr: String,
     seen_by: String,
@@ -270,7 +272,8 @@ pub const MAX_REPORTED_PER_NAME: usize = 5;
 /// down, also across restarts).
 #[derive(Debug)]
 pub struct SafetyMonitor {
-    claims: Vec<Vec<Claim>>,
+    /// Per config epoch, the slot ranges claimed first and by whom.
+    claims: BTreeMap<u64, Vec<(u16, u16, Claim)>>,
     checked_signatures: HashSet<u64>,
     epochs: BTreeMap<String, EpochMark>,
     /// `(time_ms, node)` of every restart, to say whether a decrease spans one.
@@ -290,7 +293,7 @@ impl Default for SafetyMonitor {
 impl SafetyMonitor {
     pub fn new() -> SafetyMonitor {
         SafetyMonitor {
-            claims: vec![Vec::new(); SLOTS],
+            claims: BTreeMap::new(),
             checked_signatures: HashSet::new(),
             epochs: BTreeMap::new(),
             restarts: Vec::new(),
@@ -354,28 +357,46 @@ impl SafetyMonitor {
             if line.config_epoch == 0 {
                 continue;
             }
+            let epoch = line.config_epoch;
             for &(lo, hi) in &line.slots {
-                for slot in usize::from(lo)..=usize::from(hi) {
-                    let claims = &mut self.claims[slot];
-                    match claims.iter().find(|c| c.epoch == line.config_epoch) {
-                        Some(c) if c.owner != line.id => {
-                            let key = (line.config_epoch, c.owner.clone(), line.id.clone());
-                            conflicts.entry(key.clone()).or_default().push(slot);
-                            witnesses.entry(key).or_insert_with(|| c.clone());
-                        }
-                        Some(_) => {}
-                        None => claims.push(Claim {
-                            epoch: line.config_epoch,
+                let known = self.claims.entry(epoch).or_default();
+                let mut clash = false;
+                let mut covered = false;
+                for (c_lo, c_hi, c) in known.iter() {
+                    let (from, to) = (lo.max(*c_lo), hi.min(*c_hi));
+                    if from > to {
+                        continue;
+                    }
+                    if c.owner == line.id {
+                        covered |= *c_lo <= lo && hi <= *c_hi;
+                        continue;
+                    }
+                    clash = true;
+                    let key = (epoch, c.owner.clone(), line.id.clone());
+                    conflicts
+                        .entry(key.clone())
+                        .or_default()
+                        .extend(usize::from(from)..=usize::from(to));
+                    witnesses.entry(key).or_insert_with(|| c.clone());
+                }
+                // The first claim of a slot at an epoch is the reference later ones must match.
+                if !clash && !covered {
+                    known.push((
+                        lo,
+                        hi,
+                        Claim {
                             owner: line.id.clone(),
                             owner_addr: line.addr.clone(),
                             seen_by: sample.node.clone(),
                             time_ms: sample.time_ms,
-                        }),
-                    }
+                        },
+                    ));
                 }
             }
         }
-        for ((epoch, first, second), slots) in conflicts {
+        for ((epoch, first, second), mut slots) in conflicts {
+            slots.sort_unstable();
+            slots.dedup();
             let witness = &witnesses[&(epoch, first.clone(), second.clone())];
             let addr = sample
                 .lines
@@ -590,6 +611,492 @@ pub fn stale_promotions(
                         .map(|(lo, hi)| usize::from(hi - lo) + 1)
                         .sum::<usize>(),
                     fmt_ms(promoted_ms)
+                ),
+            ));
+        }
+    }
+    violations
+}
+
+/// One request a node answered successfully, as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedOp {
+    /// `ip:port` of the node that gave the reply.
+    pub addr: String,
+    pub slot: u16,
+    /// Virtual ms since the run started: sent, and answered.
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Sent after `READONLY` on that connection (a replica may answer it for its master).
+    pub readonly: bool,
+    /// The request and its reply, for the evidence (`SET key:7 v12 -> +OK`).
+    pub what: String,
+}
+
+/// Whether `line` (a node's own line in its view) serves `slot`: it owns it, imports it (an
+/// `ASK`ed request may be answered then), or, for a `readonly` request, is a replica of the
+/// master that owns it in the same view.
+fn may_serve(lines: &[NodeLine], me: &NodeLine, slot: u16, readonly: bool) -> bool {
+    let owns = |l: &NodeLine| l.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot));
+    if owns(me) {
+        return true;
+    }
+    let importing = me.open_slots.iter().any(|entry| {
+        entry
+            .trim_start_matches('[')
+            .split_once("-<-")
+            .is_some_and(|(s, _)| s.parse::<u16>() == Ok(slot))
+    });
+    if importing {
+        return true;
+    }
+    readonly
+        && !me.is_master()
+        && me
+            .master
+            .as_deref()
+            .and_then(|id| lines.iter().find(|l| l.id == id))
+            .is_some_and(owns)
+}
+
+/// A node never serves a slot it does not own (name `served_unowned_slot`).
+///
+/// What a node owned at the instant it handled a request is not observable, only its
+/// sampled views; so the check is deliberately one-sided. A request answered between
+/// `[start_ms, end_ms]` is a violation only when every view of the answering node from the
+/// last one taken before the request was sent to the first one surely taken after the reply
+/// came back shows the same node ID at the same config epoch, neither owning the slot nor
+/// importing it (nor, for a `READONLY` read, replicating its owner). A node gains a slot only
+/// by a failover or a takeover (which raise its config epoch), by an import (visible as an
+/// open slot first) or by an operator's `ADDSLOTS` (not done during the safety phase); so in
+/// such a stretch it never owned the slot, and legitimate redirects, `ASK`s and
+/// ownership changes never fire the check.
+///
+/// `samples` in time order. A sample's `time_ms` is when its reply arrived, so the view was
+/// taken at or before it; `sample_gap_ms` is how long the sampler waits after a reply before
+/// asking the same node again, so a view was taken at or after the previous reply of that
+/// node plus the gap.
+pub fn served_unowned(samples: &[Sample], ops: &[ServedOp], sample_gap_ms: u64) -> Vec<Violation> {
+    // Per node address: (taken no earlier than, taken no later than, sample).
+    let mut views: BTreeMap<&str, Vec<(u64, u64, &Sample)>> = BTreeMap::new();
+    for sample in samples {
+        let Some(me) = sample.myself() else { continue };
+        let list = views.entry(me.addr.as_str()).or_default();
+        let from_ms = list
+            .last()
+            .map_or(0, |&(_, prev_ms, _)| prev_ms + sample_gap_ms);
+        // `time_ms` is the reply's arrival rounded down to the millisecond.
+        list.push((from_ms, sample.time_ms + 1, sample));
+    }
+    let mut violations = Vec::new();
+    let mut reported = 0usize;
+    for op in ops {
+        let Some(list) = views.get(op.addr.as_str()) else {
+            continue;
+        };
+        let Some(first) = list.iter().rposition(|&(_, to, _)| to <= op.start_ms) else {
+            continue;
+        };
+        let Some(last) = list.iter().position(|&(from, _, _)| from >= op.end_ms) else {
+            continue;
+        };
+        let stretch = &list[first..=last];
+        let (_, _, before) = stretch[0];
+        let Some(me_before) = before.myself() else {
+            continue;
+        };
+        let unowned_throughout = stretch.iter().all(|&(_, _, s)| {
+            s.myself().is_some_and(|me| {
+                me.id == me_before.id
+                    && me.config_epoch == me_before.config_epoch
+                    && !may_serve(&s.lines, me, op.slot, op.readonly)
+            })
+        });
+        if !unowned_throughout {
+            continue;
+        }
+        reported += 1;
+        if reported > MAX_REPORTED_PER_NAME {
+            continue;
+        }
+        let owner = before
+            .lines
+            .iter()
+            .find(|l| l.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&op.slot)))
+            .map_or("nobody".to_string(), |l| {
+                format!("{} ({})", short(&l.id), l.addr)
+            });
+        let (_, _, after) = stretch[stretch.len() - 1];
+        let after_ms = after.time_ms;
+        violations.push(Violation::new(
+            "served_unowned_slot",
+            format!(
+                "{} ({}) answered {} for slot {} between {} and {}, but its own views from {} \
+                 to {} (config epoch {}, {}) give the slot to {owner} and import nothing",
+                before.node,
+                op.addr,
+                op.what,
+                op.slot,
+                fmt_ms(op.start_ms),
+                fmt_ms(op.end_ms),
+                fmt_ms(before.time_ms),
+                fmt_ms(after_ms),
+                me_before.config_epoch,
+                if me_before.is_master() {
+                    "master"
+                } else {
+                    "replica"
+                },
+            ),
+        ));
+    }
+    if reported > MAX_REPORTED_PER_NAME {
+        violations.push(Violation::new(
+            "served_unowned_slot",
+            format!(
+                "… and {} more like the above",
+                reported - MAX_REPORTED_PER_NAME
+            ),
+        ));
+    }
+    violations
+}
+
+/// Who could send to whom over a run: the network faults of a schedule replayed in time,
+/// with the stretches each node was down (crashed, paused or wiped).
+///
+/// Times are virtual ms since the run started; `offset_ms` is when the schedule's time 0 was
+/// (the safety phase's start) and faults at or after `span_ms` are never applied, and all are
+/// undone at `offset_ms + span_ms`, as the injector does.
+#[derive(Clone, Debug)]
+pub struct Connectivity {
+    node_count: usize,
+    /// Faults in application order, at run ms.
+    faults: Vec<(u64, crate::faults::Fault)>,
+    heal_all_ms: u64,
+    /// `(node, from ms, to ms)`.
+    down: Vec<(usize, u64, u64)>,
+    /// Every moment something changes, sorted.
+    changes: Vec<u64>,
+}
+
+/// The network as the faults left it at one moment.
+#[derive(Clone, Debug, Default)]
+struct NetState {
+    groups: Vec<Vec<usize>>,
+    links: BTreeSet<(usize, usize)>,
+    clogged: BTreeMap<usize, crate::faults::Direction>,
+    /// Latency or packet loss other than madsim's defaults.
+    degraded: bool,
+}
+
+impl Connectivity {
+    pub fn new(
+        schedule: &crate::faults::FaultSchedule,
+        node_count: usize,
+        offset_ms: u64,
+        span_ms: u64,
+        down: Vec<(usize, u64, u64)>,
+    ) -> Connectivity {
+        let faults: Vec<(u64, crate::faults::Fault)> = schedule
+            .iter()
+            .filter(|f| f.at_ms < span_ms)
+            .map(|f| (offset_ms + f.at_ms, f.fault.clone()))
+            .collect();
+        let heal_all_ms = offset_ms + span_ms;
+        let mut changes: Vec<u64> = faults.iter().map(|&(t, _)| t).collect();
+        changes.push(heal_all_ms);
+        for &(_, from, to) in &down {
+            changes.push(from);
+            changes.push(to);
+        }
+        changes.sort_unstable();
+        changes.dedup();
+        Connectivity {
+            node_count,
+            faults,
+            heal_all_ms,
+            down,
+            changes,
+        }
+    }
+
+    fn state_at(&self, t_ms: u64) -> NetState {
+        use crate::faults::{Fault, DEFAULT_LATENCY_MS};
+        let mut state = NetState::default();
+        if t_ms >= self.heal_all_ms {
+            return state;
+        }
+        let (mut latency, mut loss) = (false, false);
+        for (_, fault) in self.faults.iter().take_while(|(at, _)| *at <= t_ms) {
+            match fault {
+                Fault::Partition { groups } => state.groups = groups.clone(),
+                Fault::Heal => state.groups.clear(),
+                Fault::ClogLink { from, to } => {
+                    state.links.insert((*from, *to));
+                }
+                Fault::UnclogLink { from, to } => {
+                    state.links.remove(&(*from, *to));
+                }
+                Fault::ClogNode { node, direction } => {
+                    state.clogged.insert(*node, *direction);
+                }
+                Fault::UnclogNode { node } => {
+                    state.clogged.remove(node);
+                }
+                Fault::Latency { min_ms, max_ms } => {
+                    latency = (*min_ms, *max_ms) != DEFAULT_LATENCY_MS;
+                }
+                Fault::PacketLoss { permille } => loss = *permille > 0,
+                _ => {}
+            }
+        }
+        state.degraded = latency || loss;
+        state
+    }
+
+    /// Whether `node` runs at `t_ms`.
+    pub fn up(&self, node: usize, t_ms: u64) -> bool {
+        !self
+            .down
+            .iter()
+            .any(|&(n, from, to)| n == node && from <= t_ms && t_ms < to)
+    }
+
+    fn group_of(&self, state: &NetState, node: usize) -> Option<usize> {
+        if state.groups.is_empty() {
+            return None;
+        }
+        Some(
+            state
+                .groups
+                .iter()
+                .position(|g| g.contains(&node))
+                .unwrap_or(state.groups.len()),
+        )
+    }
+
+    /// Whether traffic from `from` reaches `to` at `t_ms` (both run, nothing clogged between).
+    pub fn can_send(&self, from: usize, to: usize, t_ms: u64) -> bool {
+        use crate::faults::Direction;
+        if !self.up(from, t_ms) || !self.up(to, t_ms) {
+            return false;
+        }
+        let state = self.state_at(t_ms);
+        let out_blocked = matches!(
+            state.clogged.get(&from),
+            Some(Direction::Out | Direction::Both)
+        );
+        let in_blocked = matches!(
+            state.clogged.get(&to),
+            Some(Direction::In | Direction::Both)
+        );
+        !out_blocked
+            && !in_blocked
+            && !state.links.contains(&(from, to))
+            && self.group_of(&state, from) == self.group_of(&state, to)
+    }
+
+    /// Whether latency or packet loss differed from the defaults at `t_ms`.
+    pub fn degraded(&self, t_ms: u64) -> bool {
+        self.state_at(t_ms).degraded
+    }
+
+    /// `t_ms` and every change point in `(from_ms, to_ms]`: where a condition that holds on
+    /// each of them holds over the whole stretch.
+    fn checkpoints(&self, from_ms: u64, to_ms: u64) -> Vec<u64> {
+        let mut points = vec![from_ms];
+        points.extend(
+            self.changes
+                .iter()
+                .copied()
+                .filter(|&c| c > from_ms && c <= to_ms),
+        );
+        points
+    }
+
+    /// Whether `from` could send to `to` during all of `[from_ms, to_ms]`.
+    pub fn linked_throughout(&self, from: usize, to: usize, from_ms: u64, to_ms: u64) -> bool {
+        self.checkpoints(from_ms, to_ms)
+            .into_iter()
+            .all(|t| self.can_send(from, to, t))
+    }
+
+    /// The last moment at or before `until_ms` at which `from` could send to `to` (`None`:
+    /// never since the run started).
+    pub fn last_delivery(&self, from: usize, to: usize, until_ms: u64) -> Option<u64> {
+        if self.can_send(from, to, until_ms) {
+            return Some(until_ms);
+        }
+        // Between two change points nothing changes: test each stretch at its start.
+        let mut starts: Vec<u64> = vec![0];
+        starts.extend(self.changes.iter().copied().filter(|&c| c < until_ms));
+        starts.dedup();
+        for (i, &start) in starts.iter().enumerate().rev() {
+            if self.can_send(from, to, start) {
+                let end = starts.get(i + 1).copied().unwrap_or(until_ms);
+                return Some(end.min(until_ms));
+            }
+        }
+        None
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// Every moment something changes, in order: conditions are constant in between.
+    pub fn change_points(&self) -> &[u64] {
+        &self.changes
+    }
+
+    /// Whether `node`'s disk was wiped at or before `t_ms` (it runs under a new ID since).
+    pub fn wiped_by(&self, node: usize, t_ms: u64) -> bool {
+        self.faults.iter().any(|(at, f)| {
+            *at <= t_ms && matches!(f, crate::faults::Fault::WipeRestart { node: n } if *n == node)
+        })
+    }
+}
+
+/// How long a replica must have been cut off from its master (while a sibling kept
+/// replicating) before its promotion counts as stale: two node timeouts.
+pub const STALE_CUT_OFF_NODE_TIMEOUTS: u64 = 2;
+/// How long a write takes to reach a connected replica, for "the sibling has it".
+const REPLICATION_MS: u64 = 200;
+
+/// `nodeN` → N-1.
+fn index_of_name(name: &str) -> Option<usize> {
+    name.strip_prefix("node")?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
+}
+
+/// A replica cut off from its master for a long time, while a sibling replica kept
+/// replicating and stayed available, must not be the one promoted (name
+/// `stale_replica_promoted`, the partition case; [`stale_promotions`] covers restarts).
+///
+/// Redis prefers the freshest replica: each replica delays its election by 1 s per sibling
+/// with a larger replication offset (learnt from their pings), and a master votes for only
+/// one replica of a failed master per two node timeouts. So when replica R is promoted
+/// although
+/// - R could not hear its master M for more than [`STALE_CUT_OFF_NODE_TIMEOUTS`] node
+///   timeouts before the promotion, and
+/// - a sibling S (a replica of M then too) heard M at least a node timeout later than R did,
+///   and M acknowledged a write in between that reached S (so S's offset is larger), and
+/// - S was up, not restarted, and linked both ways to every node but M (R included) for the
+///   two node timeouts before the promotion, with no latency or packet-loss fault, and no
+///   manual failover was sent to R in that stretch,
+///
+/// then S's election ran first with every vote in reach, and R's promotion skipped it.
+///
+/// `acked_writes`: `(master addr, acknowledged at ms)`; `names`: `ip:port` → node name.
+pub fn stale_partitioned_promotions(
+    samples: &[Sample],
+    net: &Connectivity,
+    schedule_failovers: &[(usize, u64)],
+    acked_writes: &[(String, u64)],
+    node_timeout_ms: u64,
+    names: &BTreeMap<String, String>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    // Per node: (master id, master addr) it follows, as last sampled.
+    let mut following: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    let mut last_replica_ms: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
+    for sample in samples {
+        let Some(me) = sample.myself() else { continue };
+        if !me.is_master() {
+            let master = me.master.as_deref().and_then(|id| {
+                let line = sample.lines.iter().find(|l| l.id == id)?;
+                Some((id.to_string(), line.addr.clone()))
+            });
+            if let Some(master) = master {
+                following.insert(&sample.node, master);
+                last_replica_ms.insert(&sample.node, sample.time_ms);
+            }
+            continue;
+        }
+        if me.slots.is_empty() {
+            continue;
+        }
+        let Some((master_id, master_addr)) = following.remove(sample.node.as_str()) else {
+            continue;
+        };
+        let promoted_ms = sample.time_ms;
+        let replica_ms = last_replica_ms
+            .get(sample.node.as_str())
+            .copied()
+            .unwrap_or(0);
+        let (Some(r), Some(m)) = (
+            index_of_name(&sample.node),
+            names.get(&master_addr).and_then(|n| index_of_name(n)),
+        ) else {
+            continue;
+        };
+        let Some(heard_r) = net.last_delivery(m, r, replica_ms) else {
+            continue;
+        };
+        if promoted_ms.saturating_sub(heard_r) <= STALE_CUT_OFF_NODE_TIMEOUTS * node_timeout_ms {
+            continue;
+        }
+        let window_from = replica_ms.saturating_sub(2 * node_timeout_ms);
+        let manual = schedule_failovers
+            .iter()
+            .any(|&(n, t)| n == r && t + 3 * node_timeout_ms >= window_from && t <= promoted_ms);
+        if manual {
+            continue;
+        }
+        let siblings: Vec<&str> = following
+            .iter()
+            .filter(|(node, (id, _))| *id == master_id && **node != sample.node.as_str())
+            .map(|(node, _)| *node)
+            .collect();
+        for sibling in siblings {
+            let Some(s) = index_of_name(sibling) else {
+                continue;
+            };
+            let Some(heard_s) = net.last_delivery(m, s, replica_ms) else {
+                continue;
+            };
+            if heard_s < heard_r + node_timeout_ms {
+                continue;
+            }
+            let carried = acked_writes.iter().any(|(addr, at_ms)| {
+                *addr == master_addr
+                    && *at_ms > heard_r
+                    && net.linked_throughout(m, s, *at_ms, *at_ms + REPLICATION_MS)
+            });
+            let available = (0..net.node_count())
+                .filter(|&n| n != m && n != s)
+                .all(|n| {
+                    net.linked_throughout(s, n, window_from, promoted_ms)
+                        && net.linked_throughout(n, s, window_from, promoted_ms)
+                })
+                && net
+                    .checkpoints(window_from, promoted_ms)
+                    .into_iter()
+                    .all(|t| !net.degraded(t));
+            if !carried || !available {
+                continue;
+            }
+            if !reported.insert((sample.node.clone(), sibling.to_string())) {
+                continue;
+            }
+            violations.push(Violation::new(
+                "stale_replica_promoted",
+                format!(
+                    "{} was promoted by {} (replica until {}) in place of its master {} ({}), \
+                     which it had not heard since {}; its sibling {sibling} had heard it until \
+                     {} (with writes {} acknowledged since) and was up and reachable throughout",
+                    sample.node,
+                    fmt_ms(promoted_ms),
+                    fmt_ms(replica_ms),
+                    names.get(&master_addr).map_or("?", String::as_str),
+                    short(&master_id),
+                    fmt_ms(heard_r),
+                    fmt_ms(heard_s),
+                    master_addr,
                 ),
             ));
         }
@@ -842,6 +1349,251 @@ mod tests {
             );
         }
         assert!(views_agree_quickly(&cases[5], 2));
+    }
+
+    #[test]
+    fn serving_a_slot_needs_owning_or_importing_it_in_the_own_view() {
+        // node1 owns 0-100 at epoch 1; node2 owns the rest and imports slot 5 from node1.
+        let n1 = "a 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-100\n\
+                  b 10.0.0.2:7002@17002 master - 0 0 2 connected 101-16383\n\
+                  c 10.0.0.3:7003@17003 slave b 0 0 2 connected\n";
+        let n2 = "a 10.0.0.1:7001@17001 master - 0 0 1 connected 0-100\n\
+                  b 10.0.0.2:7002@17002 myself,master - 0 0 2 connected 101-16383 [5-<-a]\n\
+                  c 10.0.0.3:7003@17003 slave b 0 0 2 connected\n";
+        let n3 = "a 10.0.0.1:7001@17001 master - 0 0 1 connected 0-100\n\
+                  b 10.0.0.2:7002@17002 master - 0 0 2 connected 101-16383\n\
+                  c 10.0.0.3:7003@17003 myself,slave b 0 0 2 connected\n";
+        let mut samples = Vec::new();
+        for t in [1000, 1600, 2200, 2800] {
+            samples.push(sample("node1", t, 2, n1));
+            samples.push(sample("node2", t + 10, 2, n2));
+            samples.push(sample("node3", t + 20, 2, n3));
+        }
+        let op = |addr: &str, slot: u16, readonly: bool| ServedOp {
+            addr: addr.to_string(),
+            slot,
+            start_ms: 1700,
+            end_ms: 1710,
+            readonly,
+            what: "SET k v -> +OK".to_string(),
+        };
+        let legit = [
+            op("10.0.0.1:7001", 50, false),
+            // Imported slot (an ASKed request).
+            op("10.0.0.2:7002", 5, false),
+            // A READONLY read on a replica of the owner.
+            op("10.0.0.3:7003", 200, true),
+        ];
+        assert!(served_unowned(&samples, &legit, 500).is_empty());
+        let bad = [
+            op("10.0.0.1:7001", 200, false),
+            op("10.0.0.2:7002", 6, false),
+            op("10.0.0.3:7003", 200, false),
+            // A read on a replica of a master that does not own the slot.
+            op("10.0.0.3:7003", 50, true),
+        ];
+        let v = served_unowned(&samples, &bad, 500);
+        assert_eq!(names(&v), vec!["served_unowned_slot"; 4]);
+        assert_eq!(
+            v[0].evidence,
+            "node1 (10.0.0.1:7001) answered SET k v -> +OK for slot 200 between 1.700s and \
+             1.710s, but its own views from 1.600s to 2.200s (config epoch 1, master) give the \
+             slot to b (10.0.0.2:7002) and import nothing"
+        );
+        // The view of 2.2 s was asked for at 2.1 s at the earliest (1.6 s plus the gap), after
+        // the reply: it closes the stretch. Without a view surely taken after the reply there
+        // is no verdict.
+        assert!(served_unowned(&samples[..6], &bad[..1], 500).is_empty());
+    }
+
+    #[test]
+    fn ownership_changing_around_a_request_is_no_verdict() {
+        let owns = "a 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-16383\n";
+        let lost = "a 10.0.0.1:7001@17001 myself,master - 0 0 1 connected\n\
+                    b 10.0.0.2:7002@17002 master - 0 0 3 connected 0-16383\n";
+        let promoted = "a 10.0.0.1:7001@17001 myself,master - 0 0 4 connected 0-16383\n";
+        let op = ServedOp {
+            addr: "10.0.0.1:7001".to_string(),
+            slot: 9,
+            start_ms: 1700,
+            end_ms: 1710,
+            readonly: false,
+            what: "SET k v -> +OK".to_string(),
+        };
+        // Owned before, lost after: the write may have come first.
+        let changed = vec![
+            sample("node1", 1500, 3, owns),
+            sample("node1", 2100, 3, lost),
+        ];
+        assert!(served_unowned(&changed, std::slice::from_ref(&op), 500).is_empty());
+        // Not owned before, owned after at a new epoch (a failover): no verdict either.
+        let gained = vec![
+            sample("node1", 1500, 3, lost),
+            sample("node1", 2100, 4, promoted),
+        ];
+        assert!(served_unowned(&gained, std::slice::from_ref(&op), 500).is_empty());
+        // Not owned at either end at one epoch: caught.
+        let never = vec![
+            sample("node1", 1500, 3, lost),
+            sample("node1", 2100, 3, lost),
+        ];
+        assert_eq!(served_unowned(&never, &[op], 500).len(), 1);
+    }
+
+    fn schedule(faults: Vec<(u64, crate::faults::Fault)>) -> crate::faults::FaultSchedule {
+        crate::faults::FaultSchedule::new(
+            faults
+                .into_iter()
+                .map(|(at_ms, fault)| crate::faults::TimedFault { at_ms, fault })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn connectivity_replays_partitions_clogs_and_downtime() {
+        use crate::faults::{Direction, Fault};
+        let sched = schedule(vec![
+            (
+                1000,
+                Fault::Partition {
+                    groups: vec![vec![0, 1]],
+                },
+            ),
+            (3000, Fault::ClogLink { from: 2, to: 3 }),
+            (4000, Fault::Heal),
+            (
+                5000,
+                Fault::ClogNode {
+                    node: 1,
+                    direction: Direction::In,
+                },
+            ),
+            (
+                6000,
+                Fault::Latency {
+                    min_ms: 50,
+                    max_ms: 100,
+                },
+            ),
+            (7000, Fault::UnclogNode { node: 1 }),
+            (
+                99_000,
+                Fault::Partition {
+                    groups: vec![vec![0]],
+                },
+            ),
+        ]);
+        // Schedule time 0 is run time 500; node 3 down 2.5 s to 3.5 s; span 10 s.
+        let net = Connectivity::new(&sched, 4, 500, 10_000, vec![(3, 2500, 3500)]);
+        assert!(net.can_send(0, 2, 1000));
+        assert!(!net.can_send(0, 2, 1500) && !net.can_send(2, 0, 1500));
+        assert!(net.can_send(0, 1, 1500) && net.can_send(2, 3, 1500));
+        assert!(!net.can_send(2, 3, 3000), "node 3 is down");
+        assert!(
+            !net.can_send(2, 3, 3600) && net.can_send(3, 2, 3600),
+            "one-way clog"
+        );
+        assert!(net.can_send(0, 2, 4600));
+        assert!(
+            !net.can_send(0, 1, 5600) && net.can_send(1, 0, 5600),
+            "clogged in"
+        );
+        assert!(!net.degraded(6000) && net.degraded(6600));
+        assert!(net.can_send(0, 1, 7600));
+        // Everything is undone at the end of the span; later faults never apply.
+        assert!(net.can_send(2, 3, 10_600) && !net.degraded(10_600));
+        assert_eq!(net.last_delivery(0, 2, 1400), Some(1400));
+        assert_eq!(net.last_delivery(0, 2, 4000), Some(1500));
+        assert_eq!(net.last_delivery(0, 1, 6000), Some(5500));
+        assert!(net.linked_throughout(0, 1, 1000, 5400));
+        assert!(!net.linked_throughout(0, 1, 1000, 5600));
+    }
+
+    #[test]
+    fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
+        use crate::faults::Fault;
+        // node1 master m; node2 (r) and node3 (s) its replicas; node4 a second master.
+        let replica = |me: &str| {
+            let line = |id: &str, addr: &str, tail: &str| {
+                let mine = if id == me { "myself," } else { "" };
+                format!("{id} {addr} {mine}{tail}\n")
+            };
+            line(
+                "m",
+                "10.0.0.1:7001@17001",
+                "master - 0 0 1 connected 0-8000",
+            ) + &line("r", "10.0.0.2:7002@17002", "slave m 0 0 1 connected")
+                + &line("s", "10.0.0.3:7003@17003", "slave m 0 0 1 connected")
+                + &line(
+                    "b",
+                    "10.0.0.4:7004@17004",
+                    "master - 0 0 2 connected 8001-16383",
+                )
+        };
+        let promoted = "m 10.0.0.1:7001@17001 master,fail - 0 0 1 connected\n\
+                        r 10.0.0.2:7002@17002 myself,master - 0 0 3 connected 0-8000\n\
+                        s 10.0.0.3:7003@17003 slave r 0 0 3 connected\n\
+                        b 10.0.0.4:7004@17004 master - 0 0 2 connected 8001-16383\n";
+        let samples = vec![
+            sample("node2", 1000, 2, &replica("r")),
+            sample("node3", 1000, 2, &replica("s")),
+            sample("node2", 24_000, 2, &replica("r")),
+            sample("node3", 24_000, 2, &replica("s")),
+            sample("node2", 25_000, 3, promoted),
+        ];
+        let names: BTreeMap<String, String> = (1..=4)
+            .map(|n| (format!("10.0.0.{n}:700{n}"), format!("node{n}")))
+            .collect();
+        // node1 → node2 cut from 2 s; node1 crashed at 20 s.
+        let sched = schedule(vec![(2000, Fault::ClogLink { from: 0, to: 1 })]);
+        let down = vec![(0, 20_000, u64::MAX)];
+        let net = Connectivity::new(&sched, 4, 0, 30_000, down.clone());
+        let writes = vec![("10.0.0.1:7001".to_string(), 10_000)];
+        let v = stale_partitioned_promotions(&samples, &net, &[], &writes, 5000, &names);
+        assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
+        assert_eq!(
+            v[0].evidence,
+            "node2 was promoted by 25.000s (replica until 24.000s) in place of its master node1 \
+             (m), which it had not heard since 2.000s; its sibling node3 had heard it until \
+             20.000s (with writes 10.0.0.1:7001 acknowledged since) and was up and reachable \
+             throughout"
+        );
+        // No write in between (equal offsets), a manual failover sent to node2, a sibling
+        // paused near the promotion, or latency: no verdict.
+        assert!(stale_partitioned_promotions(&samples, &net, &[], &[], 5000, &names).is_empty());
+        let manual = [(1, 23_000)];
+        assert!(
+            stale_partitioned_promotions(&samples, &net, &manual, &writes, 5000, &names).is_empty()
+        );
+        let mut paused = down.clone();
+        paused.push((2, 21_000, 22_000));
+        let net_paused = Connectivity::new(&sched, 4, 0, 30_000, paused);
+        assert!(
+            stale_partitioned_promotions(&samples, &net_paused, &[], &writes, 5000, &names)
+                .is_empty()
+        );
+        let slow = schedule(vec![
+            (2000, Fault::ClogLink { from: 0, to: 1 }),
+            (
+                15_000,
+                Fault::Latency {
+                    min_ms: 100,
+                    max_ms: 900,
+                },
+            ),
+        ]);
+        let net_slow = Connectivity::new(&slow, 4, 0, 30_000, down.clone());
+        assert!(
+            stale_partitioned_promotions(&samples, &net_slow, &[], &writes, 5000, &names)
+                .is_empty()
+        );
+        // A replica cut off only briefly is not stale.
+        let brief = schedule(vec![(17_000, Fault::ClogLink { from: 0, to: 1 })]);
+        let net_brief = Connectivity::new(&brief, 4, 0, 30_000, down);
+        assert!(
+            stale_partitioned_promotions(&samples, &net_brief, &[], &writes, 5000, &names)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //! that follows `MOVED`/`ASK`), [`scenario`] (the scenarios) and [`campaign`] (the randomized
 //! safety + liveness run `cargo sim` does by default). The plain-data parts — [`trace`],
 //! [`report`], [`seeds`], [`view`], [`invariants`], [`faults`] (fault schedules, swarm and
-//! proptest generation, shrinking), [`workload`] and [`history`] — compile everywhere, so they
-//! are unit-tested in the normal build too.
+//! proptest generation, shrinking), [`workload`], [`history`] and [`timeline`] (a trace drawn
+//! as an HTML page) — compile everywhere, so they are unit-tested in the normal build too.
 
+pub mod detection;
 pub mod faults;
 pub mod history;
 pub mod invariants;
 pub mod report;
 pub mod seeds;
+pub mod timeline;
 pub mod trace;
 pub mod view;
 pub mod workload;
@@ -22,11 +24,15 @@ pub mod workload;
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]
+pub mod canary;
+#[cfg(madsim)]
 pub mod client;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
 pub mod env_seeds;
+#[cfg(madsim)]
+pub mod fuzz;
 #[cfg(madsim)]
 pub mod scenario;
 

@@ -25,8 +25,11 @@ use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
 
 pub mod crash;
 pub mod durability;
+pub mod failover;
 pub mod partition;
 mod probe;
+pub mod reshard;
+pub mod tutorial;
 
 /// Scenario names accepted by [`run`].
 pub const SCENARIOS: &[&str] = &[
@@ -36,6 +39,9 @@ pub const SCENARIOS: &[&str] = &[
     "partition",
     "durability",
     "durability-everysec",
+    failover::NAME,
+    reshard::NAME,
+    tutorial::NAME,
 ];
 
 /// The key the tutorial writes, and its slot.
@@ -57,6 +63,9 @@ pub fn run(name: &str, seed: u64, config: &SimConfig) -> Result<RunReport, Strin
         "partition" => Ok(partition::run(seed, config).report),
         "durability" => Ok(durability::run(seed, config, AppendFsync::Always).report),
         "durability-everysec" => Ok(durability::run(seed, config, AppendFsync::Everysec).report),
+        failover::NAME => Ok(failover::run(seed, config, None).report),
+        reshard::NAME => Ok(reshard::run(seed, config).report),
+        tutorial::NAME => Ok(tutorial::run(seed, config).report),
         _ => Err(format!(
             "unknown scenario {name:?}; known: {}",
             SCENARIOS.join(", ")
@@ -74,6 +83,9 @@ pub fn run_record(record: &crate::seeds::SeedRecord) -> Result<RunReport, String
             &record.config,
             Some(schedule.clone()),
         )),
+        (Some(schedule), failover::NAME) => {
+            Ok(failover::run(record.seed, &record.config, Some(schedule.clone())).report)
+        }
         (Some(_), name) => Err(format!("scenario {name:?} takes no fault schedule")),
     }
 }

@@ -28,6 +28,10 @@ pub struct SimConfig {
     /// Replicas per master.
     pub replicas: usize,
     pub node_timeout_ms: u64,
+    /// Deliberate bugs every node runs with (names from `clusterlab_core::canary`); only the
+    /// canary search sets them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -37,6 +41,7 @@ impl Default for SimConfig {
             masters: 3,
             replicas: 0,
             node_timeout_ms: 5000,
+            canaries: Vec::new(),
         }
     }
 }
@@ -236,7 +241,8 @@ mod tests {
             SimConfig {
                 masters: 3,
                 replicas: 1,
-                node_timeout_ms: 2000
+                node_timeout_ms: 2000,
+                canaries: Vec::new(),
             }
         );
         assert_eq!(record.config.node_count(), 6);

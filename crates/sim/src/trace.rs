@@ -32,6 +32,42 @@ impl TraceEvent {
     }
 }
 
+impl TraceEvent {
+    /// Reads back a line [`TraceEvent::render`] wrote (`None` if it is not one).
+    pub fn parse(line: &str) -> Option<TraceEvent> {
+        let line = line.trim_start();
+        let (time, rest) = line.split_once(' ')?;
+        let (secs, micros) = time.strip_suffix('s')?.split_once('.')?;
+        if micros.len() != 6 {
+            return None;
+        }
+        let time_us = secs.parse::<u64>().ok()? * 1_000_000 + micros.parse::<u64>().ok()?;
+        let (node, event) = rest.split_once(' ').unwrap_or((rest, ""));
+        Some(TraceEvent {
+            time_us,
+            node: node.to_string(),
+            event: event.to_string(),
+        })
+    }
+}
+
+/// The events of a rendered trace ([`Trace::render`]); a line that is no event (an event
+/// text with a line break in it) continues the previous event.
+pub fn parse_rendered(text: &str) -> Vec<TraceEvent> {
+    let mut events: Vec<TraceEvent> = Vec::new();
+    for line in text.lines() {
+        match (TraceEvent::parse(line), events.last_mut()) {
+            (Some(event), _) => events.push(event),
+            (None, Some(last)) => {
+                last.event.push('\n');
+                last.event.push_str(line);
+            }
+            (None, None) => {}
+        }
+    }
+    events
+}
+
 /// A shared, append-only list of events.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -88,6 +124,15 @@ impl Trace {
         out
     }
 
+    /// [`Trace::render`] and [`Trace::hash`] in one pass (the hash is FNV-1a over exactly
+    /// the rendered text).
+    pub fn render_and_hash(&self) -> (String, u64) {
+        let text = self.render();
+        let mut hash = Fnv64::new();
+        hash.write(text.as_bytes());
+        (text, hash.finish())
+    }
+
     /// FNV-1a over the rendered lines (each followed by `\n`).
     pub fn hash(&self) -> u64 {
         let mut hash = Fnv64::new();
@@ -101,6 +146,96 @@ impl Trace {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
         // A panic while holding the lock leaves a valid Vec; keep using it.
         self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Node log lines in the trace: while the returned guard lives, every log line a node's
+/// runtime writes at notice level or above (elections, promotions, FAIL markings,
+/// `cluster_state` changes, reconfigurations) is recorded as `log <text>` under the node's
+/// name, at the virtual time it was written. `machines` maps madsim machine IDs to names;
+/// lines from other machines (the client) are ignored.
+///
+/// madsim runs a whole simulation on the thread that calls `block_on`, so a thread-local
+/// subscriber (set inside the simulation) sees exactly this run's nodes, also when several
+/// seeds run side by side on other threads.
+#[cfg(madsim)]
+pub fn capture_node_logs(
+    trace: &Trace,
+    machines: Vec<(madsim::task::NodeId, String)>,
+) -> tracing::subscriber::DefaultGuard {
+    tracing::subscriber::set_default(node_logs::NodeLogs {
+        trace: trace.clone(),
+        machines: machines.into_iter().collect(),
+    })
+}
+
+#[cfg(madsim)]
+mod node_logs {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    use super::Trace;
+
+    /// The node runtime's log lines come from this module (see `clusterlab_net::server::log`).
+    const NODE_LOG_TARGET: &str = "clusterlab_net::server";
+
+    pub(super) struct NodeLogs {
+        pub(super) trace: Trace,
+        pub(super) machines: BTreeMap<madsim::task::NodeId, String>,
+    }
+
+    /// Pulls the formatted message out of an event.
+    struct Message(String);
+
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "message" {
+                self.0 = value.to_string();
+            }
+        }
+    }
+
+    impl Subscriber for NodeLogs {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            // `INFO` is redis's notice level; more verbose lines would flood the trace.
+            metadata.is_event()
+                && *metadata.level() <= Level::INFO
+                && metadata.target() == NODE_LOG_TARGET
+        }
+
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            // Never called: no span is enabled.
+            Id::from_u64(1)
+        }
+
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+        fn event(&self, event: &Event<'_>) {
+            let Some(name) = self.machines.get(&madsim::plugin::node()) else {
+                return;
+            };
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            // One trace line per log line.
+            let text = message.0.replace(['\r', '\n'], " ");
+            self.trace.record(name.clone(), format!("log {text}"));
+        }
+
+        fn enter(&self, _: &Id) {}
+
+        fn exit(&self, _: &Id) {}
     }
 }
 
@@ -160,6 +295,8 @@ mod tests {
         let same = Trace::new();
         same.record_at(12_345_678, "node1", "PING -> PONG");
         assert_eq!(a.hash(), same.hash());
+        same.record_at(12_345_679, "node2", "x");
+        assert_eq!(same.render_and_hash(), (same.render(), same.hash()));
 
         for (t, node, ev) in [
             (12_345_679, "node1", "PING -> PONG"),
@@ -170,6 +307,20 @@ mod tests {
             other.record_at(t, node, ev);
             assert_ne!(a.hash(), other.hash(), "{t} {node} {ev}");
         }
+    }
+
+    #[test]
+    fn rendered_traces_parse_back() {
+        let t = Trace::new();
+        t.record_at(12_345_678, "node1", "PING -> PONG");
+        t.record_at(1_000_000_000, "harness", "violation x: y");
+        t.record_at(5, "writer", "");
+        assert_eq!(parse_rendered(&t.render()), t.events());
+        assert_eq!(TraceEvent::parse("nonsense"), None);
+        // A stray line continues the event before it.
+        let events = parse_rendered("    0.000001s a b\nmore\n");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event, "b\nmore");
     }
 
     #[test]

@@ -126,25 +126,9 @@ pub struct WriteHistory {
     pub ops: Vec<WriteOp>,
 }
 
-/// What reading one key back shows about its writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyCheck {
-    pub key: String,
-    /// The operation whose value was read (`None`: the key is absent).
-    pub visible: Option<usize>,
-    /// The last acknowledged write to the key.
-    pub last_acked: Option<usize>,
-    /// Acknowledged writes newer than the visible one: lost.
-    pub lost_acked: Vec<usize>,
-    /// A value no non-rejected write to this key ever carried.
-    pub phantom: Option<String>,
-}
-
-impl KeyCheck {
-    pub fn ok(&self) -> bool {
-        self.lost_acked.is_empty() && self.phantom.is_none()
-    }
-}
+/// What reading one key back shows about its writes: the one judgement,
+/// [`crate::history::check_register`], shared by every scenario.
+pub use crate::history::RegisterCheck as KeyCheck;
 
 impl WriteHistory {
     pub fn acked_count(&self) -> usize {
@@ -159,54 +143,17 @@ impl WriteHistory {
         keys
     }
 
-    fn op(&self, id: usize) -> Option<&WriteOp> {
-        self.ops.iter().find(|op| op.id == id)
-    }
-
-    /// Judges the value `read` back from `key`: it must come from the last acknowledged write
-    /// to that key or from a later attempted (not rejected) one; absent only if no write to it
-    /// was acknowledged.
+    /// Judges the value `read` back from `key` as a linearizable register
+    /// ([`crate::history::check_register`]): a write that timed out may land late, so it is a
+    /// legal final value even after later acknowledged writes.
     pub fn check_key(&self, key: &str, read: Option<&str>) -> KeyCheck {
-        let writes: Vec<&WriteOp> = self.ops.iter().filter(|op| op.key == key).collect();
-        let last_acked = writes.iter().rev().find(|op| op.is_acked()).map(|op| op.id);
-        let mut phantom = None;
-        let visible = read.and_then(|value| {
-            let op = op_of_value(value).and_then(|id| self.op(id));
-            match op {
-                Some(op) if op.key == key && !matches!(op.outcome, WriteOutcome::Rejected(_)) => {
-                    Some(op.id)
-                }
-                _ => {
-                    phantom = Some(value.to_string());
-                    None
-                }
-            }
-        });
-        let lost_acked = if phantom.is_some() {
-            Vec::new()
-        } else {
-            writes
-                .iter()
-                .filter(|op| op.is_acked() && visible.is_none_or(|v| op.id > v))
-                .map(|op| op.id)
-                .collect()
-        };
-        KeyCheck {
-            key: key.to_string(),
-            visible,
-            last_acked,
-            lost_acked,
-            phantom,
-        }
+        crate::history::check_register(self, key, read)
     }
 
     /// Checks every written key against what was read back (`reads[key]`; a key missing from
     /// `reads` reads as absent).
     pub fn check_reads(&self, reads: &BTreeMap<String, Option<String>>) -> Vec<KeyCheck> {
-        self.keys()
-            .iter()
-            .map(|key| self.check_key(key, reads.get(key).and_then(|v| v.as_deref())))
-            .collect()
+        crate::history::check_reads(self, reads)
     }
 
     /// The loss window of a crash of the node at `addr` at `crash_us` that ended `phase` (the
@@ -226,21 +173,21 @@ impl WriteHistory {
         phase: u64,
         crash_us: u64,
     ) -> LossWindow {
-        let visible: BTreeMap<&str, Option<usize>> =
-            checks.iter().map(|c| (c.key.as_str(), c.visible)).collect();
+        let lost_ids: std::collections::BTreeSet<usize> = checks
+            .iter()
+            .flat_map(|c| c.lost_acked.iter().copied())
+            .collect();
         let before_crash: Vec<&WriteOp> = self
             .ops
             .iter()
             .filter(|op| op.is_acked() && op.addr == addr)
             .filter(|op| phase_of_key(spec, &op.key) == Some(phase))
             .collect();
-        let survived = |op: &WriteOp| {
-            visible
-                .get(op.key.as_str())
-                .copied()
-                .flatten()
-                .is_some_and(|v| v >= op.id)
-        };
+        // A key no check covers was not read back at all: nothing on it survived.
+        let read_keys: std::collections::BTreeSet<&str> =
+            checks.iter().map(|c| c.key.as_str()).collect();
+        let survived =
+            |op: &WriteOp| read_keys.contains(op.key.as_str()) && !lost_ids.contains(&op.id);
         let lost: Vec<usize> = before_crash
             .iter()
             .filter(|op| !survived(op))
@@ -504,7 +451,7 @@ mod tests {
         for (read, visible) in [("v2", 2), ("v3", 3)] {
             let c = h.check_key("k", Some(read));
             assert!(c.ok(), "{c:?}");
-            assert_eq!((c.visible, c.last_acked), (Some(visible), Some(2)));
+            assert_eq!(c.visible, Some(visible));
         }
         // j: the later indeterminate write may or may not have landed.
         assert!(h.check_key("j", Some("v1")).ok());
@@ -526,6 +473,49 @@ mod tests {
         }
         // A key never written reads as absent: fine.
         assert!(h.check_key("never", None).ok());
+    }
+
+    #[test]
+    fn a_timed_out_write_that_lands_late_loses_nothing() {
+        use WriteOutcome::*;
+        let mut h = history();
+        // Acknowledged after the timed-out write 3 was sent: write 3 may still land after it
+        // (its bytes sat in a clogged link), so reading v3 is legal and write 6 is not lost…
+        h.ops.push(op(6, "k", 600, A, Acked));
+        let c = h.check_key("k", Some("v3"));
+        assert!(c.ok(), "{c:?}");
+        // …while the older acknowledged v2 cannot be the final value any more.
+        assert_eq!(h.check_key("k", Some("v2")).lost_acked, vec![6]);
+        assert!(
+            h.check_reads(&BTreeMap::from([("k".to_string(), Some("v3".to_string()))]))[1].ok()
+        );
+
+        // The durability loss window agrees: a crash right after must not count write 2 as
+        // lost when the late write 1 is what key:0 shows.
+        let spec = WorkloadSpec {
+            keys: 2,
+            ..WorkloadSpec::default()
+        };
+        let h = WriteHistory {
+            ops: vec![
+                op(0, "key:0", 0, A, Acked),
+                op(
+                    1,
+                    "key:0",
+                    100,
+                    A,
+                    Indeterminate("request timed out".into()),
+                ),
+                op(2, "key:0", 200, A, Acked),
+            ],
+        };
+        let late = BTreeMap::from([("key:0".to_string(), Some("v1".to_string()))]);
+        let w = h.loss_window_us(&h.check_reads(&late), &spec, A, 0, 1_000_000);
+        assert_eq!((w.acked_before_crash, w.lost.len(), w.window_us), (2, 0, 0));
+        // Reading the first write back does lose write 2: a window from write 0's ack.
+        let old = BTreeMap::from([("key:0".to_string(), Some("v0".to_string()))]);
+        let w = h.loss_window_us(&h.check_reads(&old), &spec, A, 0, 1_000_000);
+        assert_eq!((w.lost.clone(), w.window_us), (vec![2], 1_000_000 - 500));
     }
 
     #[test]
