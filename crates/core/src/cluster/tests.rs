@@ -1422,3 +1422,53 @@ fn validity_factor_and_no_failover_gate_the_automatic_election_only() {
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_sent, "FORCE still elects");
 }
+
+#[test]
+fn setslot_and_forget_refuse_bad_input_with_redis_errors() {
+    let mut net = three_masters_three_replicas(5000);
+    let err = |t: String| Reply::err(t);
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    let (me, other) = (
+        net.nodes[0].myself().to_string(),
+        net.nodes[1].myself().to_string(),
+    );
+    let replica = net.nodes[3].myself().to_string();
+    // node0 owns slots 0-5460, node1 5461-10922.
+    for (words, expected) in [
+        (
+            vec!["CLUSTER", "SETSLOT", "100", "NODE", unknown],
+            format!("Unknown node {unknown}"),
+        ),
+        (
+            vec!["CLUSTER", "SETSLOT", "6000", "IMPORTING", unknown],
+            format!("I don't know about node {unknown}"),
+        ),
+        (
+            vec!["CLUSTER", "SETSLOT", "16384", "STABLE"],
+            "Invalid or out of range slot".to_string(),
+        ),
+        (
+            vec!["CLUSTER", "SETSLOT", "100", "IMPORTING", other.as_str()],
+            "I'm already the owner of hash slot 100".to_string(),
+        ),
+        (
+            vec!["CLUSTER", "SETSLOT", "100", "NODE", replica.as_str()],
+            "Target node is not a master".to_string(),
+        ),
+        (
+            vec!["CLUSTER", "FORGET", me.as_str()],
+            "I tried hard but I can't forget myself...".to_string(),
+        ),
+    ] {
+        assert_eq!(net.cmd(0, &words), err(expected), "{words:?}");
+    }
+    // node3 replicates node0.
+    assert_eq!(
+        net.cmd(3, &["CLUSTER", "FORGET", me.as_str()]),
+        err("Can't forget my master!".to_string())
+    );
+    // Nothing changed: node0 still owns slot 100 with no open slot.
+    let nodes = net.text(0, &["CLUSTER", "NODES"]);
+    let myself = nodes.lines().find(|l| l.contains("myself")).unwrap();
+    assert!(myself.ends_with("connected 0-5460"), "{myself}");
+}
