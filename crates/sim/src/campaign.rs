@@ -172,28 +172,17 @@ impl Campaign<'_> {
     }
 
     async fn steps(&mut self, schedule: &FaultSchedule) {
-        if let Err(e) = schedule.validate(self.cluster.len()) {
-            self.violations.push(Violation::new("bad_schedule", e));
+        if let Err(v) = announce_schedule(self.cluster, schedule, self.shape.span_ms) {
+            self.violations.push(v);
             return;
         }
-        self.record(format!(
-            "schedule {} faults ({}) over {} ms",
-            schedule.len(),
-            schedule.kinds().join(","),
-            self.shape.span_ms
-        ));
         let Some(ids) = self.setup().await else {
             return;
         };
         let outcome = self.safety_phase(schedule).await;
         let settled = self.liveness_phase(&ids, &outcome.wiped).await;
         self.check_writes(&outcome, settled).await;
-        let names: BTreeMap<String, String> = self
-            .cluster
-            .nodes()
-            .iter()
-            .map(|n| (n.addr(), n.name.clone()))
-            .collect();
+        let names = names_by_addr(self.cluster);
         self.violations.extend(stale_promotions(
             &self.samples,
             &outcome.restarts,
@@ -255,22 +244,15 @@ impl Campaign<'_> {
         let sampler = spawn_sampler(self.cluster, span_ms).await;
         let mut injector = FaultInjector::new(self.cluster);
         injector.run(schedule, span_ms).await;
-        let history = match writer.await {
-            Ok(history) => history,
-            Err(e) => {
-                self.violations
-                    .push(Violation::new("workload_failed", e.to_string()));
-                WriteHistory::default()
-            }
-        };
-        let samples = sampler.await.unwrap_or_default();
-        for &(node, at_us) in injector.restarts() {
-            let name = self.cluster.node(node).name.clone();
-            self.monitor.note_restart(at_us / 1000, &name);
-        }
-        for sample in &samples {
-            self.monitor.observe(sample);
-        }
+        let (history, samples) = collect_phase(
+            self.cluster,
+            writer,
+            sampler,
+            &injector,
+            &mut self.monitor,
+            &mut self.violations,
+        )
+        .await;
         self.violations.extend(served_unowned(
             &samples,
             &served_ops(&history),
@@ -366,12 +348,7 @@ impl Campaign<'_> {
             }
         }
         let addrs = self.cluster.addrs();
-        let names: Vec<String> = self
-            .cluster
-            .nodes()
-            .iter()
-            .map(|n| n.name.clone())
-            .collect();
+        let names = node_names(self.cluster);
         let mut last: Vec<(String, Result<Fetched, String>)>;
         let stable_ms = self.shape.node_timeout_ms;
         let mut whole_since: Option<u64> = None;
@@ -379,12 +356,7 @@ impl Campaign<'_> {
         let mut summaries: BTreeMap<String, String> = BTreeMap::new();
         let mut last_fix_ms: Option<u64> = None;
         let settled = loop {
-            last = {
-                let (addrs, names) = (addrs.clone(), names.clone());
-                self.cluster
-                    .on_client(async move { fetch_all(&addrs, &names, 1000).await })
-                    .await
-            };
+            last = poll_all(self.cluster, &addrs, &names).await;
             for (name, fetched) in &last {
                 let line = summary(fetched);
                 if summaries.get(name) != Some(&line) {
@@ -394,12 +366,7 @@ impl Campaign<'_> {
                     summaries.insert(name.clone(), line);
                 }
             }
-            for (_, fetched) in &last {
-                if let Ok(f) = fetched {
-                    self.monitor.observe(&f.sample);
-                    self.samples.push(f.sample.clone());
-                }
-            }
+            observe_poll(&mut self.monitor, &mut self.samples, &last);
             forget_stale(self.cluster, &last, &replaced).await;
             let now = self.now_ms();
             // A slot move cut short by a fault leaves its slot open: an operator runs `fix`.
@@ -422,23 +389,8 @@ impl Campaign<'_> {
             }
             madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
         };
-        self.final_texts = last
-            .iter()
-            .map(|(name, f)| {
-                let text = f
-                    .as_ref()
-                    .map_or_else(|e| e.clone(), |f| f.nodes_text.clone());
-                (name.clone(), text)
-            })
-            .collect();
-        let views: Vec<(String, Vec<NodeLine>)> = last
-            .iter()
-            .filter_map(|(name, f)| {
-                f.as_ref()
-                    .ok()
-                    .map(|f| (name.clone(), f.sample.lines.clone()))
-            })
-            .collect();
+        self.final_texts = nodes_texts(&last);
+        let views = views_of(&last);
         if let Some(since) = settled {
             self.record(format!(
                 "whole after {} ms, and still after {stable_ms} ms more",
@@ -452,17 +404,8 @@ impl Campaign<'_> {
             "{} after healing (bound {bound_ms} ms)",
             fmt_ms(self.now_ms() - heal_ms)
         );
-        let states: Vec<(String, String)> = last
-            .iter()
-            .map(|(name, f)| {
-                let state = match f {
-                    Ok(f) => f.sample.cluster_state.clone(),
-                    Err(e) => e.clone(),
-                };
-                (name.clone(), state)
-            })
-            .collect();
-        self.violations.extend(states_ok(&states, &context));
+        self.violations
+            .extend(states_ok(&cluster_states(&last), &context));
         for mut v in views_agree(&views, self.cluster.len()) {
             v.evidence = format!("{context}: {}", v.evidence);
             self.violations.push(v);
@@ -482,42 +425,22 @@ impl Campaign<'_> {
         if history.ops.is_empty() {
             return;
         }
-        let reads = read_back(self.cluster, history.keys()).await;
-        let mut values = BTreeMap::new();
-        let mut failed = Vec::new();
-        for (key, read) in reads {
-            match read {
-                Ok(value) => {
-                    values.insert(key, value);
+        let values = match read_values(self.cluster, history).await {
+            Ok(values) => values,
+            Err(unreadable) => {
+                // A cluster that never became whole cannot serve reads; that is already
+                // reported.
+                if settled {
+                    self.violations.push(unreadable);
                 }
-                Err(e) => failed.push(format!("{key}: {e}")),
+                return;
             }
-        }
-        if !failed.is_empty() {
-            // A cluster that never became whole cannot serve reads; that is already reported.
-            if settled {
-                self.violations.push(Violation::new(
-                    "read_failed",
-                    format!(
-                        "{} keys unreadable: {}",
-                        failed.len(),
-                        failed[..failed.len().min(5)].join("; ")
-                    ),
-                ));
-            }
-            return;
-        }
+        };
         let final_view = self.final_view();
         let (mut to_wipes, mut to_failovers) = (0usize, Vec::new());
         for check in crate::history::check_reads(history, &values) {
             if let Some(phantom) = &check.phantom {
-                self.violations.push(Violation::new(
-                    "phantom_value",
-                    format!(
-                        "{} reads {phantom:?}, which no accepted write carried",
-                        check.key
-                    ),
-                ));
+                self.violations.push(phantom_value(&check.key, phantom));
                 continue;
             }
             let slot = key_hash_slot(check.key.as_bytes());
@@ -577,32 +500,14 @@ impl Campaign<'_> {
             .unwrap_or_default()
     }
 
-    fn finish(mut self) -> RunReport {
-        self.violations.extend(self.monitor.violations());
-        let cluster = self.cluster;
-        cluster.trace().record(
-            "harness",
-            format!(
-                "end samples={} network_messages={}",
-                self.monitor.samples(),
-                cluster.network_messages()
-            ),
-        );
-        for v in &self.violations {
-            cluster.trace().record("harness", format!("violation {v}"));
-        }
-        let trace = cluster.trace();
-        let (trace_text, trace_hash) = trace.render_and_hash();
-        RunReport {
-            seed: cluster.seed(),
-            scenario: NAME.to_string(),
-            violations: self.violations,
-            virtual_ms: cluster.elapsed().as_millis() as u64,
-            trace_hash,
-            trace_len: trace.len(),
-            trace_text,
-            cluster_nodes: self.final_texts,
-        }
+    fn finish(self) -> RunReport {
+        end_report(
+            self.cluster,
+            NAME,
+            &self.monitor,
+            self.violations,
+            self.final_texts,
+        )
     }
 }
 
@@ -641,7 +546,7 @@ fn wiped_after(addr: &str, start_us: u64, wiped: &[(usize, u64)]) -> bool {
 }
 
 /// `10.0.0.N:…` → node index N-1.
-fn node_index_of(addr: &str) -> Option<usize> {
+pub(crate) fn node_index_of(addr: &str) -> Option<usize> {
     let ip = addr.split(':').next()?;
     let last: usize = ip.strip_prefix("10.0.0.")?.parse().ok()?;
     last.checked_sub(1)
@@ -659,6 +564,197 @@ pub(crate) fn whole(fetched: &[(String, Result<Fetched, String>)], node_count: u
         }
     }
     views_agree_quickly(&views, node_count)
+}
+
+/// Every node's name, in index order.
+pub(crate) fn node_names(cluster: &SimCluster) -> Vec<String> {
+    cluster.nodes().iter().map(|n| n.name.clone()).collect()
+}
+
+/// One liveness poll: every node's `CLUSTER NODES` and `CLUSTER INFO`, from the client machine.
+pub(crate) async fn poll_all(
+    cluster: &SimCluster,
+    addrs: &[String],
+    names: &[String],
+) -> Vec<(String, Result<Fetched, String>)> {
+    let (addrs, names) = (addrs.to_vec(), names.to_vec());
+    cluster
+        .on_client(async move { fetch_all(&addrs, &names, 1000).await })
+        .await
+}
+
+/// Feeds the monitor every sample of one poll and keeps them.
+pub(crate) fn observe_poll(
+    monitor: &mut SafetyMonitor,
+    samples: &mut Vec<Sample>,
+    fetched: &[(String, Result<Fetched, String>)],
+) {
+    for (_, fetched) in fetched {
+        if let Ok(f) = fetched {
+            monitor.observe(&f.sample);
+            samples.push(f.sample.clone());
+        }
+    }
+}
+
+/// Checks `schedule` fits the cluster and says in the trace what it will do.
+pub(crate) fn announce_schedule(
+    cluster: &SimCluster,
+    schedule: &FaultSchedule,
+    span_ms: u64,
+) -> Result<(), Violation> {
+    schedule
+        .validate(cluster.len())
+        .map_err(|e| Violation::new("bad_schedule", e))?;
+    cluster.trace().record(
+        "harness",
+        format!(
+            "schedule {} faults ({}) over {} ms",
+            schedule.len(),
+            schedule.kinds().join(","),
+            span_ms
+        ),
+    );
+    Ok(())
+}
+
+/// Ends a safety phase's writer and sampler and feeds the monitor every restart the injector
+/// made, then every sample; returns the history and the samples.
+pub(crate) async fn collect_phase(
+    cluster: &SimCluster,
+    writer: madsim::task::JoinHandle<WriteHistory>,
+    sampler: madsim::task::JoinHandle<Vec<Sample>>,
+    injector: &FaultInjector<'_>,
+    monitor: &mut SafetyMonitor,
+    violations: &mut Vec<Violation>,
+) -> (WriteHistory, Vec<Sample>) {
+    let history = match writer.await {
+        Ok(history) => history,
+        Err(e) => {
+            violations.push(Violation::new("workload_failed", e.to_string()));
+            WriteHistory::default()
+        }
+    };
+    let samples = sampler.await.unwrap_or_default();
+    for &(node, at_us) in injector.restarts() {
+        let name = cluster.node(node).name.clone();
+        monitor.note_restart(at_us / 1000, &name);
+    }
+    for sample in &samples {
+        monitor.observe(sample);
+    }
+    (history, samples)
+}
+
+/// `(node, cluster_state or why it did not answer)` of one poll, for [`states_ok`].
+pub(crate) fn cluster_states(
+    fetched: &[(String, Result<Fetched, String>)],
+) -> Vec<(String, String)> {
+    fetched
+        .iter()
+        .map(|(name, f)| {
+            let state = match f {
+                Ok(f) => f.sample.cluster_state.clone(),
+                Err(e) => e.clone(),
+            };
+            (name.clone(), state)
+        })
+        .collect()
+}
+
+/// `(node, CLUSTER NODES text or why it did not answer)` of one poll, for the report.
+pub(crate) fn nodes_texts(fetched: &[(String, Result<Fetched, String>)]) -> Vec<(String, String)> {
+    fetched
+        .iter()
+        .map(|(name, f)| {
+            let text = f
+                .as_ref()
+                .map_or_else(|e| e.clone(), |f| f.nodes_text.clone());
+            (name.clone(), text)
+        })
+        .collect()
+}
+
+/// The views of the nodes that answered one poll.
+pub(crate) fn views_of(
+    fetched: &[(String, Result<Fetched, String>)],
+) -> Vec<(String, Vec<NodeLine>)> {
+    fetched
+        .iter()
+        .filter_map(|(name, f)| {
+            f.as_ref()
+                .ok()
+                .map(|f| (name.clone(), f.sample.lines.clone()))
+        })
+        .collect()
+}
+
+/// `addr -> node name` of every node, for [`stale_promotions`].
+pub(crate) fn names_by_addr(cluster: &SimCluster) -> BTreeMap<String, String> {
+    cluster
+        .nodes()
+        .iter()
+        .map(|n| (n.addr(), n.name.clone()))
+        .collect()
+}
+
+/// Reads every key of `history` back; a key that could not be read makes the whole read a
+/// `read_failed` violation (the caller decides whether it counts).
+pub(crate) async fn read_values(
+    cluster: &SimCluster,
+    history: &WriteHistory,
+) -> Result<BTreeMap<String, Option<String>>, Violation> {
+    let reads = read_back(cluster, history.keys()).await;
+    let mut values = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (key, read) in reads {
+        match read {
+            Ok(value) => {
+                values.insert(key, value);
+            }
+            Err(e) => failed.push(format!("{key}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(values);
+    }
+    Err(Violation::new(
+        "read_failed",
+        format!(
+            "{} keys unreadable: {}",
+            failed.len(),
+            failed[..failed.len().min(5)].join("; ")
+        ),
+    ))
+}
+
+/// A key read back with a value no accepted write carried.
+pub(crate) fn phantom_value(key: &str, phantom: &str) -> Violation {
+    Violation::new(
+        "phantom_value",
+        format!("{key} reads {phantom:?}, which no accepted write carried"),
+    )
+}
+
+/// Closes a two-phase run: the monitor's findings, the end line and every violation go to
+/// the trace, and the report carries the last `CLUSTER NODES` texts.
+pub(crate) fn end_report(
+    cluster: &SimCluster,
+    scenario: &str,
+    monitor: &SafetyMonitor,
+    mut violations: Vec<Violation>,
+    final_texts: Vec<(String, String)>,
+) -> RunReport {
+    violations.extend(monitor.violations());
+    cluster.trace().record(
+        "harness",
+        format!(
+            "end samples={} network_messages={}",
+            monitor.samples(),
+            cluster.network_messages()
+        ),
+    );
+    crate::scenario::close_report(cluster, scenario, violations, final_texts)
 }
 
 async fn my_id(cluster: &SimCluster, index: usize) -> Result<String, String> {
@@ -910,7 +1006,7 @@ pub(crate) struct Fetched {
     pub(crate) nodes_text: String,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     madsim::time::TimeHandle::current().elapsed().as_millis() as u64
 }
 

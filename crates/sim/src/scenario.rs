@@ -320,6 +320,25 @@ async fn check_stays_healthy(cluster: &SimCluster, violations: &mut Vec<Violatio
 
 /// Collects every node's `CLUSTER NODES`, checks the views agree, and builds the report.
 async fn finish(cluster: &SimCluster, scenario: &str, mut violations: Vec<Violation>) -> RunReport {
+    let (texts, views) = final_views(cluster, cluster.len(), &mut violations).await;
+    // Agreement only means something once the cluster was formed.
+    if violations.is_empty() {
+        violations.extend(views_agree(&views, cluster.len()));
+    }
+    cluster.trace().record(
+        "harness",
+        format!("end network_messages={}", cluster.network_messages()),
+    );
+    close_report(cluster, scenario, violations, texts)
+}
+
+/// Every node's `CLUSTER NODES` text (empty, with a violation, where unreadable) and the
+/// parsed views of the first `members` nodes.
+async fn final_views(
+    cluster: &SimCluster,
+    members: usize,
+    violations: &mut Vec<Violation>,
+) -> (Vec<(String, String)>, Vec<(String, Vec<NodeLine>)>) {
     let mut texts = Vec::new();
     let mut views = Vec::new();
     for index in 0..cluster.len() {
@@ -327,7 +346,9 @@ async fn finish(cluster: &SimCluster, scenario: &str, mut violations: Vec<Violat
         match fetch_view(cluster, index).await {
             Ok((text, lines)) => {
                 texts.push((name.clone(), text));
-                views.push((name, lines));
+                if index < members {
+                    views.push((name, lines));
+                }
             }
             Err(e) => {
                 violations.push(Violation::new(
@@ -338,28 +359,79 @@ async fn finish(cluster: &SimCluster, scenario: &str, mut violations: Vec<Violat
             }
         }
     }
-    // Agreement only means something once the cluster was formed.
-    if violations.is_empty() {
-        violations.extend(views_agree(&views, cluster.len()));
-    }
-    cluster.trace().record(
-        "harness",
-        format!("end network_messages={}", cluster.network_messages()),
-    );
+    (texts, views)
+}
+
+/// Records every violation in the trace and builds the report from the trace as it stands.
+pub(crate) fn close_report(
+    cluster: &SimCluster,
+    scenario: &str,
+    violations: Vec<Violation>,
+    cluster_nodes: Vec<(String, String)>,
+) -> RunReport {
     for v in &violations {
         cluster.trace().record("harness", format!("violation {v}"));
     }
     let trace = cluster.trace();
+    let (trace_text, trace_hash) = trace.render_and_hash();
     RunReport {
         seed: cluster.seed(),
         scenario: scenario.to_string(),
         violations,
         virtual_ms: cluster.elapsed().as_millis() as u64,
-        trace_hash: trace.hash(),
+        trace_hash,
         trace_len: trace.len(),
-        trace_text: trace.render(),
-        cluster_nodes: texts,
+        trace_text,
+        cluster_nodes,
     }
+}
+
+/// `SET`s every pair through a cluster client entering at node 1.
+pub(super) async fn write_keys(
+    cluster: &SimCluster,
+    keys: &[(String, String)],
+) -> Result<(), Violation> {
+    let keys = keys.to_vec();
+    let mut client = cluster.client(0);
+    let failures = cluster
+        .on_client(async move {
+            let mut failures = Vec::new();
+            for (key, value) in keys {
+                match client
+                    .command(&[b"SET", key.as_bytes(), value.as_bytes()])
+                    .await
+                {
+                    Ok(r) if r.reply == Reply::ok() => {}
+                    other => failures.push(format!("SET {key}: {other:?}")),
+                }
+            }
+            failures
+        })
+        .await;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Violation::new("write_refused", failures.join("; ")))
+    }
+}
+
+/// Reads every key of `history` back; each key that cannot be read is a `read_failed`
+/// violation and missing from the map.
+async fn read_keys(
+    cluster: &SimCluster,
+    history: &crate::workload::WriteHistory,
+    violations: &mut Vec<Violation>,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut reads = std::collections::BTreeMap::new();
+    for (key, result) in crate::workload::read_back(cluster, history.keys()).await {
+        match result {
+            Ok(value) => {
+                reads.insert(key, value);
+            }
+            Err(e) => violations.push(Violation::new("read_failed", format!("GET {key}: {e}"))),
+        }
+    }
+    reads
 }
 
 /// Virtual unix time in milliseconds: the clock nodes stamp `ping-sent`/`pong-recv` with.

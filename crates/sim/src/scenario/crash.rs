@@ -309,6 +309,17 @@ pub(super) async fn check_key_survived(
     value: &'static str,
     violations: &mut Vec<Violation>,
 ) {
+    if let Err(v) = check_value(cluster, key, value).await {
+        violations.push(v);
+    }
+}
+
+/// `GET key` through the cluster client must return `value` (name `acked_write_lost`).
+pub(super) async fn check_value(
+    cluster: &SimCluster,
+    key: &'static str,
+    value: &'static str,
+) -> Result<(), Violation> {
     let routed = cluster
         .on_client({
             let mut client = cluster.client(0);
@@ -316,11 +327,11 @@ pub(super) async fn check_key_survived(
         })
         .await;
     match routed {
-        Ok(r) if r.reply == Reply::bulk_str(value) => {}
-        Ok(r) => violations.push(Violation::new(
+        Ok(r) if r.reply == Reply::bulk_str(value) => Ok(()),
+        Ok(r) => Err(Violation::new(
             "acked_write_lost",
             format!("GET {key}: {}, want {value:?}", describe_reply(&r.reply)),
         )),
-        Err(e) => violations.push(Violation::new("client_io", format!("GET {key}: {e}"))),
+        Err(e) => Err(Violation::new("client_io", format!("GET {key}: {e}"))),
     }
 }

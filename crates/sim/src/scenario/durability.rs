@@ -15,7 +15,6 @@
 //! In both modes no value appears that was never written or was refused (`phantom_value`), and
 //! node IDs and current epochs survive the restarts (`node_id_changed`, `epoch_decreased`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -296,15 +295,7 @@ async fn recover_and_judge(
         return;
     }
     probe::check_identities(cluster, before, violations).await;
-    let mut reads = BTreeMap::new();
-    for (key, result) in workload::read_back(cluster, history.keys()).await {
-        match result {
-            Ok(value) => {
-                reads.insert(key, value);
-            }
-            Err(e) => violations.push(Violation::new("read_failed", format!("GET {key}: {e}"))),
-        }
-    }
+    let reads = super::read_keys(cluster, history, violations).await;
     if !violations.is_empty() {
         return;
     }

@@ -22,7 +22,6 @@
 //! master, its replica takes over, the old master returns as a replica) and
 //! [`minority_partition`] (an isolated master must refuse writes within the node timeout).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -36,7 +35,9 @@ use clusterlab_core::Reply;
 use super::probe;
 use super::{fetch_view, finish};
 use crate::campaign::{
-    fetch_all, liveness_bound_ms, spawn_sampler, whole, workload_spec, Fetched, LIVENESS_POLL_MS,
+    announce_schedule, cluster_states, collect_phase, end_report, liveness_bound_ms, names_by_addr,
+    node_index_of, node_names, nodes_texts, now_ms, observe_poll, phantom_value, poll_all,
+    read_values, spawn_sampler, views_of, whole, workload_spec, Fetched, LIVENESS_POLL_MS,
     SETUP_TIMEOUT_MS,
 };
 use crate::client::{describe_reply, info_field};
@@ -55,7 +56,7 @@ use crate::invariants::{
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
 use crate::view::NodeLine;
-use crate::workload::{read_back, spawn_writer, Phase, WriteHistory, WriteOp};
+use crate::workload::{spawn_writer, Phase, WriteHistory, WriteOp};
 
 /// The scenario's name in [`super::SCENARIOS`] and seed files.
 pub const NAME: &str = "failover";
@@ -285,17 +286,6 @@ struct SafetyOutcome {
     down: Vec<(String, u64, u64)>,
 }
 
-/// `10.0.0.N:…` → node index N-1.
-fn node_index_of(addr: &str) -> Option<usize> {
-    let ip = addr.split(':').next()?;
-    let last: usize = ip.strip_prefix("10.0.0.")?.parse().ok()?;
-    last.checked_sub(1)
-}
-
-fn now_ms() -> u64 {
-    madsim::time::TimeHandle::current().elapsed().as_millis() as u64
-}
-
 fn us_to_ms(us: u64) -> u64 {
     if us == u64::MAX {
         u64::MAX
@@ -327,16 +317,10 @@ impl Failover<'_> {
     }
 
     async fn steps(&mut self, schedule: &FaultSchedule) {
-        if let Err(e) = schedule.validate(self.cluster.len()) {
-            self.violations.push(Violation::new("bad_schedule", e));
+        if let Err(v) = announce_schedule(self.cluster, schedule, self.shape.span_ms) {
+            self.violations.push(v);
             return;
         }
-        self.record(format!(
-            "schedule {} faults ({}) over {} ms",
-            schedule.len(),
-            schedule.kinds().join(","),
-            self.shape.span_ms
-        ));
         if let Err(e) = setup(self.cluster).await {
             self.violations.push(Violation::new("setup_failed", e));
             return;
@@ -344,12 +328,7 @@ impl Failover<'_> {
         let outcome = self.safety_phase(schedule).await;
         let settled = self.liveness_phase().await;
         self.check_writes(&outcome, settled).await;
-        let names: BTreeMap<String, String> = self
-            .cluster
-            .nodes()
-            .iter()
-            .map(|n| (n.addr(), n.name.clone()))
-            .collect();
+        let names = names_by_addr(self.cluster);
         self.violations.extend(stale_promotions(
             &self.samples,
             &outcome.restarts,
@@ -374,22 +353,15 @@ impl Failover<'_> {
         let start_ms = now_ms();
         let mut injector = FaultInjector::new(self.cluster);
         injector.run(schedule, span_ms).await;
-        let history = match writer.await {
-            Ok(history) => history,
-            Err(e) => {
-                self.violations
-                    .push(Violation::new("workload_failed", e.to_string()));
-                WriteHistory::default()
-            }
-        };
-        let samples = sampler.await.unwrap_or_default();
-        for &(node, at_us) in injector.restarts() {
-            let name = self.name(node);
-            self.monitor.note_restart(at_us / 1000, &name);
-        }
-        for sample in &samples {
-            self.monitor.observe(sample);
-        }
+        let (history, samples) = collect_phase(
+            self.cluster,
+            writer,
+            sampler,
+            &injector,
+            &mut self.monitor,
+            &mut self.violations,
+        )
+        .await;
         self.samples.extend(samples);
         let healed_at_ms = now_ms();
         // After the heal, so that nodes paused or down to the end have their way back recorded.
@@ -428,28 +400,13 @@ impl Failover<'_> {
             "liveness phase: whole with replicas attached within {bound_ms} ms"
         ));
         let addrs = self.cluster.addrs();
-        let names: Vec<String> = self
-            .cluster
-            .nodes()
-            .iter()
-            .map(|n| n.name.clone())
-            .collect();
+        let names = node_names(self.cluster);
         let stable_ms = self.shape.node_timeout_ms;
         let mut whole_since: Option<u64> = None;
         let mut links = Ok(());
         let (settled, last) = loop {
-            let last = {
-                let (addrs, names) = (addrs.clone(), names.clone());
-                self.cluster
-                    .on_client(async move { fetch_all(&addrs, &names, 1000).await })
-                    .await
-            };
-            for (_, fetched) in &last {
-                if let Ok(f) = fetched {
-                    self.monitor.observe(&f.sample);
-                    self.samples.push(f.sample.clone());
-                }
-            }
+            let last = poll_all(self.cluster, &addrs, &names).await;
+            observe_poll(&mut self.monitor, &mut self.samples, &last);
             let now = now_ms();
             let mut done = whole(&last, self.cluster.len()) && self.attached(&last).is_empty();
             if done {
@@ -469,15 +426,7 @@ impl Failover<'_> {
             }
             madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
         };
-        self.final_texts = last
-            .iter()
-            .map(|(name, f)| {
-                let text = f
-                    .as_ref()
-                    .map_or_else(|e| e.clone(), |f| f.nodes_text.clone());
-                (name.clone(), text)
-            })
-            .collect();
+        self.final_texts = nodes_texts(&last);
         let views = views_of(&last);
         if let Some(since) = settled {
             self.record(format!(
@@ -511,17 +460,8 @@ impl Failover<'_> {
             fmt_ms(now_ms() - heal_ms)
         );
         let before = self.violations.len();
-        let states: Vec<(String, String)> = last
-            .iter()
-            .map(|(name, f)| {
-                let state = match f {
-                    Ok(f) => f.sample.cluster_state.clone(),
-                    Err(e) => e.clone(),
-                };
-                (name.clone(), state)
-            })
-            .collect();
-        self.violations.extend(states_ok(&states, &context));
+        self.violations
+            .extend(states_ok(&cluster_states(last), &context));
         for mut v in views_agree(views, self.cluster.len())
             .into_iter()
             .chain(self.attached(last))
@@ -550,40 +490,19 @@ impl Failover<'_> {
         if history.ops.is_empty() {
             return;
         }
-        let reads = read_back(self.cluster, history.keys()).await;
-        let mut values = BTreeMap::new();
-        let mut failed = Vec::new();
-        for (key, read) in reads {
-            match read {
-                Ok(value) => {
-                    values.insert(key, value);
+        let values = match read_values(self.cluster, history).await {
+            Ok(values) => values,
+            Err(unreadable) => {
+                if settled {
+                    self.violations.push(unreadable);
                 }
-                Err(e) => failed.push(format!("{key}: {e}")),
+                return;
             }
-        }
-        if !failed.is_empty() {
-            if settled {
-                self.violations.push(Violation::new(
-                    "read_failed",
-                    format!(
-                        "{} keys unreadable: {}",
-                        failed.len(),
-                        failed[..failed.len().min(5)].join("; ")
-                    ),
-                ));
-            }
-            return;
-        }
+        };
         let mut lost: Vec<&WriteOp> = Vec::new();
         for check in check_reads(history, &values) {
             if let Some(phantom) = &check.phantom {
-                self.violations.push(Violation::new(
-                    "phantom_value",
-                    format!(
-                        "{} reads {phantom:?}, which no accepted write carried",
-                        check.key
-                    ),
-                ));
+                self.violations.push(phantom_value(&check.key, phantom));
                 continue;
             }
             let slot = key_hash_slot(check.key.as_bytes());
@@ -621,43 +540,15 @@ impl Failover<'_> {
         self.windows = windows;
     }
 
-    fn finish(mut self) -> RunReport {
-        self.violations.extend(self.monitor.violations());
-        let cluster = self.cluster;
-        cluster.trace().record(
-            "harness",
-            format!(
-                "end samples={} network_messages={}",
-                self.monitor.samples(),
-                cluster.network_messages()
-            ),
-        );
-        for v in &self.violations {
-            cluster.trace().record("harness", format!("violation {v}"));
-        }
-        let trace = cluster.trace();
-        RunReport {
-            seed: cluster.seed(),
-            scenario: NAME.to_string(),
-            violations: self.violations,
-            virtual_ms: cluster.elapsed().as_millis() as u64,
-            trace_hash: trace.hash(),
-            trace_len: trace.len(),
-            trace_text: trace.render(),
-            cluster_nodes: self.final_texts,
-        }
+    fn finish(self) -> RunReport {
+        end_report(
+            self.cluster,
+            NAME,
+            &self.monitor,
+            self.violations,
+            self.final_texts,
+        )
     }
-}
-
-fn views_of(fetched: &[(String, Result<Fetched, String>)]) -> Vec<(String, Vec<NodeLine>)> {
-    fetched
-        .iter()
-        .filter_map(|(name, f)| {
-            f.as_ref()
-                .ok()
-                .map(|f| (name.clone(), f.sample.lines.clone()))
-        })
-        .collect()
 }
 
 /// Starts and creates the cluster; waits for `cluster_state:ok` everywhere and every
@@ -818,9 +709,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
     probe::wait_all(cluster, &live, promote_bound_ms, |observer| {
         let successor_addr = successor_addr.clone();
         async move {
-            let line = probe::line_about(cluster, observer, &successor_addr).await?;
-            let info = probe::cluster_info(cluster, observer).await?;
-            let state = probe::field(&info, "cluster_state");
+            let (line, state) = probe::line_and_state(cluster, observer, &successor_addr).await?;
             if line.is_master() && line.slots == [(0, 5460)] && state == "ok" {
                 Ok(())
             } else {
@@ -850,9 +739,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         let successor_id = successor_id.clone();
         let victim_addr = victim_addr.clone();
         async move {
-            let line = probe::line_about(cluster, observer, &victim_addr).await?;
-            let info = probe::cluster_info(cluster, observer).await?;
-            let state = probe::field(&info, "cluster_state");
+            let (line, state) = probe::line_and_state(cluster, observer, &victim_addr).await?;
             let follows = !line.is_master() && line.master.as_deref() == Some(&successor_id);
             let clean = !line.has_flag("fail") && !line.has_flag("fail?");
             if follows && clean && state == "ok" {
@@ -872,7 +759,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         .await
         .map_err(|e| Violation::new("replica_link_down", e))?;
     run.rejoin_ms = Some(now_ms() - restarted_ms);
-    check_value(cluster, CRASH_KEY, CRASH_VALUE).await
+    super::crash::check_value(cluster, CRASH_KEY, CRASH_VALUE).await
 }
 
 /// `SET key value` through the cluster client; `Err` unless `+OK`.
@@ -898,28 +785,6 @@ async fn set_key(
             format!("SET {key}: {}", describe_reply(&r.reply)),
         )),
         Err(e) => Err(Violation::new("client_io", format!("SET {key}: {e}"))),
-    }
-}
-
-/// `GET key` through the cluster client must return `value` (name `acked_write_lost`).
-async fn check_value(
-    cluster: &SimCluster,
-    key: &'static str,
-    value: &'static str,
-) -> Result<(), Violation> {
-    let routed = cluster
-        .on_client({
-            let mut client = cluster.client(0);
-            async move { client.command(&[b"GET", key.as_bytes()]).await }
-        })
-        .await;
-    match routed {
-        Ok(r) if r.reply == Reply::bulk_str(value) => Ok(()),
-        Ok(r) => Err(Violation::new(
-            "acked_write_lost",
-            format!("GET {key}: {}, want {value:?}", describe_reply(&r.reply)),
-        )),
-        Err(e) => Err(Violation::new("client_io", format!("GET {key}: {e}"))),
     }
 }
 

@@ -57,6 +57,17 @@ pub(super) async fn line_about(
         .ok_or_else(|| format!("{addr} missing from the view"))
 }
 
+/// Node `observer`'s line about the peer at `addr`, and its own `cluster_state`.
+pub(super) async fn line_and_state(
+    cluster: &SimCluster,
+    observer: usize,
+    addr: &str,
+) -> Result<(NodeLine, String), String> {
+    let line = line_about(cluster, observer, addr).await?;
+    let info = cluster_info(cluster, observer).await?;
+    Ok((line, field(&info, "cluster_state").to_string()))
+}
+
 /// How many slots node `index` owns, according to node `observer`.
 pub(super) async fn slot_count_of(
     cluster: &SimCluster,

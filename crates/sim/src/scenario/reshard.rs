@@ -14,7 +14,6 @@
 //! (`key_lost`); the writer's acknowledged writes survive as a linearizable register
 //! (`acked_write_lost`, `phantom_value`; nodes run `appendfsync always`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -203,7 +202,7 @@ async fn reshard_steps(
     .slots;
     run.slots = slots_to_move(&spec, &owned);
     let pre = pre_keys(&spec, &run.slots);
-    write_pairs(cluster, &pre).await?;
+    super::write_keys(cluster, &pre).await?;
 
     let phase = Phase::default();
     let writer = workload::spawn_writer(cluster, spec.clone(), phase).await;
@@ -235,32 +234,6 @@ async fn reshard_steps(
     pre_keys_kept(cluster, &pre, violations).await;
     acked_writes_kept(cluster, &history, violations).await;
     Ok(())
-}
-
-/// `SET`s every pair through a cluster client.
-async fn write_pairs(cluster: &SimCluster, pairs: &[(String, String)]) -> Result<(), Violation> {
-    let pairs = pairs.to_vec();
-    let mut client = cluster.client(0);
-    let failures = cluster
-        .on_client(async move {
-            let mut failures = Vec::new();
-            for (key, value) in pairs {
-                match client
-                    .command(&[b"SET", key.as_bytes(), value.as_bytes()])
-                    .await
-                {
-                    Ok(r) if r.reply == Reply::ok() => {}
-                    other => failures.push(format!("SET {key}: {other:?}")),
-                }
-            }
-            failures
-        })
-        .await;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Violation::new("write_refused", failures.join("; ")))
-    }
 }
 
 /// Starts moving `slots` from the plan's source to its target on the client machine; the
@@ -444,15 +417,7 @@ async fn acked_writes_kept(
     history: &WriteHistory,
     violations: &mut Vec<Violation>,
 ) {
-    let mut reads = BTreeMap::new();
-    for (key, result) in workload::read_back(cluster, history.keys()).await {
-        match result {
-            Ok(value) => {
-                reads.insert(key, value);
-            }
-            Err(e) => violations.push(Violation::new("read_failed", format!("GET {key}: {e}"))),
-        }
-    }
+    let reads = super::read_keys(cluster, history, violations).await;
     for check in history.check_reads(&reads) {
         if let Some(value) = &check.phantom {
             violations.push(Violation::new(

@@ -19,7 +19,7 @@ use clusterlab_net::admin::{self, AddNodeRole, CheckReport, ReshardOptions, Sour
 
 use super::crash::{detect_bound_ms, recover_bound_ms, SETTLE_MS};
 use super::probe::{self, cluster_info, field, my_id};
-use super::{fetch_view, CLUSTER_OK_TIMEOUT_MS};
+use super::{close_report, fetch_view, final_views, write_keys, CLUSTER_OK_TIMEOUT_MS};
 use crate::client::reply_text;
 use crate::cluster::SimCluster;
 use crate::invariants::views_agree;
@@ -457,32 +457,6 @@ async fn expect_myself_slots(
     }
 }
 
-/// `SET`s every pair through a cluster client entering at node 1.
-async fn write_keys(cluster: &SimCluster, keys: &[(String, String)]) -> Result<(), Violation> {
-    let keys = keys.to_vec();
-    let mut client = cluster.client(0);
-    let failures = cluster
-        .on_client(async move {
-            let mut failures = Vec::new();
-            for (key, value) in keys {
-                match client
-                    .command(&[b"SET", key.as_bytes(), value.as_bytes()])
-                    .await
-                {
-                    Ok(r) if r.reply == Reply::ok() => {}
-                    other => failures.push(format!("SET {key}: {other:?}")),
-                }
-            }
-            failures
-        })
-        .await;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Violation::new("write_refused", failures.join("; ")))
-    }
-}
-
 /// `GET`s every key through a cluster client entering at node 2: each must have its value.
 pub(super) async fn check_keys(
     cluster: &SimCluster,
@@ -556,44 +530,12 @@ pub(super) async fn report(
     scenario: &str,
     mut violations: Vec<Violation>,
 ) -> RunReport {
-    let mut texts = Vec::new();
-    let mut views = Vec::new();
     let members = cluster.len() - 1;
-    for index in 0..cluster.len() {
-        let name = cluster.node(index).name.clone();
-        match fetch_view(cluster, index).await {
-            Ok((text, lines)) => {
-                texts.push((name.clone(), text));
-                if index < members {
-                    views.push((name, lines));
-                }
-            }
-            Err(e) => {
-                violations.push(Violation::new(
-                    "cluster_nodes_unreadable",
-                    format!("{name}: {e}"),
-                ));
-                texts.push((name, String::new()));
-            }
-        }
-    }
+    let (texts, views) = final_views(cluster, members, &mut violations).await;
     if violations.is_empty() {
         violations.extend(views_agree(&views, members));
     }
-    for v in &violations {
-        cluster.trace().record("harness", format!("violation {v}"));
-    }
-    let trace = cluster.trace();
-    RunReport {
-        seed: cluster.seed(),
-        scenario: scenario.to_string(),
-        violations,
-        virtual_ms: cluster.elapsed().as_millis() as u64,
-        trace_hash: trace.hash(),
-        trace_len: trace.len(),
-        trace_text: trace.render(),
-        cluster_nodes: texts,
-    }
+    close_report(cluster, scenario, violations, texts)
 }
 
 #[cfg(test)]
