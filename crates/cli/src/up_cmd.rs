@@ -48,12 +48,15 @@ pub fn create(args: CreateArgs) -> ExitCode {
 /// `clusterlab up …`
 pub fn up(args: UpArgs) -> ExitCode {
     logging::init_stderr_warnings();
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    // Catch Ctrl-C and SIGTERM before saying "ready": a signal that came in between would
+    // otherwise kill this process the default way and leave the nodes running.
+    let signals = runtime.block_on(async { StopSignals::install() });
     match start_cluster(&args) {
         Ok(mut nodes) => {
-            let Some(runtime) = runtime() else {
-                return ExitCode::FAILURE;
-            };
-            runtime.block_on(wait_for_stop(&mut nodes));
+            runtime.block_on(wait_for_stop(&mut nodes, signals));
             println!("Stopping {} nodes...", nodes.children.len());
             nodes.stop();
             ExitCode::SUCCESS
@@ -296,26 +299,40 @@ async fn ping(addr: &str) -> bool {
     )
 }
 
-/// Runs until Ctrl-C or SIGTERM, reporting nodes that exit meanwhile.
-async fn wait_for_stop(nodes: &mut Nodes) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let terminated = async move {
-        match term.as_mut() {
-            Some(term) => {
-                term.recv().await;
-            }
-            None => std::future::pending::<()>().await,
+/// SIGINT and SIGTERM handlers (`None`: the OS refused one; that signal then acts as usual).
+struct StopSignals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        use tokio::signal::unix::{signal, SignalKind};
+        StopSignals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
-    tokio::pin!(terminated);
+    }
+}
+
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal.as_mut() {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Runs until Ctrl-C or SIGTERM, reporting nodes that exit meanwhile.
+async fn wait_for_stop(nodes: &mut Nodes, mut signals: StopSignals) {
     let mut check = tokio::time::interval(Duration::from_millis(1000));
     let mut reported = vec![false; nodes.children.len()];
     loop {
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => return,
-            _ = &mut terminated => return,
+            _ = next_signal(&mut signals.interrupt) => return,
+            _ = next_signal(&mut signals.terminate) => return,
             _ = check.tick() => nodes.report_exits(&mut reported),
         }
     }
