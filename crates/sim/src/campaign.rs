@@ -404,12 +404,8 @@ impl Campaign<'_> {
             "{} after healing (bound {bound_ms} ms)",
             fmt_ms(self.now_ms() - heal_ms)
         );
-        self.violations
-            .extend(states_ok(&cluster_states(&last), &context));
-        for mut v in views_agree(&views, self.cluster.len()) {
-            v.evidence = format!("{context}: {}", v.evidence);
-            self.violations.push(v);
-        }
+        let found = not_whole(&last, &views, self.cluster.len(), &context, Vec::new());
+        self.violations.extend(found);
         if self.violations.is_empty() {
             self.violations.push(Violation::new(
                 "cluster_not_whole",
@@ -425,16 +421,10 @@ impl Campaign<'_> {
         if history.ops.is_empty() {
             return;
         }
-        let values = match read_values(self.cluster, history).await {
-            Ok(values) => values,
-            Err(unreadable) => {
-                // A cluster that never became whole cannot serve reads; that is already
-                // reported.
-                if settled {
-                    self.violations.push(unreadable);
-                }
-                return;
-            }
+        let Some(values) =
+            read_values_if_whole(self.cluster, history, settled, &mut self.violations).await
+        else {
+            return;
         };
         let final_view = self.final_view();
         let (mut to_wipes, mut to_failovers) = (0usize, Vec::new());
@@ -700,6 +690,42 @@ pub(crate) fn names_by_addr(cluster: &SimCluster) -> BTreeMap<String, String> {
 
 /// Reads every key of `history` back; a key that could not be read makes the whole read a
 /// `read_failed` violation (the caller decides whether it counts).
+/// Why a liveness phase did not end whole: each node's state, the views that disagree and
+/// `extra`, every evidence prefixed with `context`.
+pub(crate) fn not_whole(
+    last: &[(String, Result<Fetched, String>)],
+    views: &[(String, Vec<NodeLine>)],
+    node_count: usize,
+    context: &str,
+    extra: Vec<Violation>,
+) -> Vec<Violation> {
+    let mut found = states_ok(&cluster_states(last), context);
+    for mut v in views_agree(views, node_count).into_iter().chain(extra) {
+        v.evidence = format!("{context}: {}", v.evidence);
+        found.push(v);
+    }
+    found
+}
+
+/// [`read_values`], recording a failed read only when the cluster had `settled` (one that
+/// never became whole cannot serve reads, and that is already reported).
+pub(crate) async fn read_values_if_whole(
+    cluster: &SimCluster,
+    history: &WriteHistory,
+    settled: bool,
+    violations: &mut Vec<Violation>,
+) -> Option<BTreeMap<String, Option<String>>> {
+    match read_values(cluster, history).await {
+        Ok(values) => Some(values),
+        Err(unreadable) => {
+            if settled {
+                violations.push(unreadable);
+            }
+            None
+        }
+    }
+}
+
 pub(crate) async fn read_values(
     cluster: &SimCluster,
     history: &WriteHistory,

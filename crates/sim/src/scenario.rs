@@ -159,6 +159,32 @@ async fn check_unserved_slot(cluster: &SimCluster, violations: &mut Vec<Violatio
     }
 }
 
+/// The start the masters-only scenarios share: no replicas (one would fail over and change
+/// what they measure), nodes listening, `create`, then `cluster_state:ok` everywhere. False,
+/// with the violation recorded, when a step failed.
+async fn start_masters_only(
+    cluster: &SimCluster,
+    scenario: &str,
+    violations: &mut Vec<Violation>,
+) -> bool {
+    if cluster.config().replicas != 0 {
+        violations.push(Violation::new(
+            "config_unsupported",
+            format!("{scenario} expects masters without replicas (a replica would fail over)"),
+        ));
+        return false;
+    }
+    if let Err(e) = cluster.wait_listening().await {
+        violations.push(Violation::new("node_not_listening", e.to_string()));
+        return false;
+    }
+    if let Err(e) = cluster.create().await {
+        violations.push(Violation::new("create_failed", e));
+        return false;
+    }
+    wait_cluster_ok(cluster, violations).await
+}
+
 /// Waits (bounded by [`CLUSTER_OK_TIMEOUT_MS`]) until every node says `cluster_state:ok`.
 async fn wait_cluster_ok(cluster: &SimCluster, violations: &mut Vec<Violation>) -> bool {
     match cluster.wait_cluster_ok(CLUSTER_OK_TIMEOUT_MS).await {

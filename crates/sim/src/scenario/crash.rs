@@ -13,7 +13,7 @@ use std::time::Duration;
 use clusterlab_core::Reply;
 
 use super::probe::{self, Identity};
-use super::{fetch_view, finish, slot_owner_addr, wait_cluster_ok};
+use super::{fetch_view, finish, slot_owner_addr, start_masters_only};
 use crate::client::describe_reply;
 use crate::cluster::SimCluster;
 use crate::report::{RunReport, Violation};
@@ -102,22 +102,7 @@ async fn crash_in(seed: u64, config: SimConfig) -> CrashRun {
 }
 
 async fn crash_steps(cluster: &SimCluster, run: &mut CrashRun, violations: &mut Vec<Violation>) {
-    if cluster.config().replicas != 0 {
-        violations.push(Violation::new(
-            "config_unsupported",
-            "crash expects masters without replicas (a replica would fail over)",
-        ));
-        return;
-    }
-    if let Err(e) = cluster.wait_listening().await {
-        violations.push(Violation::new("node_not_listening", e.to_string()));
-        return;
-    }
-    if let Err(e) = cluster.create().await {
-        violations.push(Violation::new("create_failed", e));
-        return;
-    }
-    if !wait_cluster_ok(cluster, violations).await {
+    if !start_masters_only(cluster, "crash", violations).await {
         return;
     }
     let Some(victim) = write_crash_key(cluster, violations).await else {

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use clusterlab_core::config::AppendFsync;
 
 use super::probe::{self, Identity};
-use super::{finish, wait_cluster_ok};
+use super::{finish, start_masters_only};
 use crate::cluster::{mix64, SimCluster};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
@@ -158,22 +158,7 @@ async fn durability_steps(
     run: &mut DurabilityRun,
     violations: &mut Vec<Violation>,
 ) {
-    if cluster.config().replicas != 0 {
-        violations.push(Violation::new(
-            "config_unsupported",
-            "durability expects masters without replicas (a replica would fail over)",
-        ));
-        return;
-    }
-    if let Err(e) = cluster.wait_listening().await {
-        violations.push(Violation::new("node_not_listening", e.to_string()));
-        return;
-    }
-    if let Err(e) = cluster.create().await {
-        violations.push(Violation::new("create_failed", e));
-        return;
-    }
-    if !wait_cluster_ok(cluster, violations).await {
+    if !start_masters_only(cluster, "durability", violations).await {
         return;
     }
     let before = match probe::identities(cluster).await {

@@ -35,9 +35,9 @@ use clusterlab_core::Reply;
 use super::probe;
 use super::{fetch_view, finish};
 use crate::campaign::{
-    announce_schedule, cluster_states, collect_phase, end_report, liveness_bound_ms, names_by_addr,
-    node_index_of, node_names, nodes_texts, now_ms, observe_poll, phantom_value, poll_all,
-    read_values, spawn_sampler, views_of, whole, workload_spec, Fetched, LIVENESS_POLL_MS,
+    announce_schedule, collect_phase, end_report, liveness_bound_ms, names_by_addr, node_index_of,
+    node_names, nodes_texts, not_whole, now_ms, observe_poll, phantom_value, poll_all,
+    read_values_if_whole, spawn_sampler, views_of, whole, workload_spec, Fetched, LIVENESS_POLL_MS,
     SETUP_TIMEOUT_MS,
 };
 use crate::client::{describe_reply, info_field};
@@ -50,9 +50,7 @@ use crate::history::{check_reads, superseded};
 use crate::invariants::failover::{
     classify_losses, minority_writes, replicas_attached, FaultTimeline, LossWindows,
 };
-use crate::invariants::{
-    config_epochs_distinct, fmt_ms, stale_promotions, states_ok, views_agree, SafetyMonitor, Sample,
-};
+use crate::invariants::{config_epochs_distinct, fmt_ms, stale_promotions, SafetyMonitor, Sample};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
 use crate::view::NodeLine;
@@ -459,23 +457,14 @@ impl Failover<'_> {
             "{} after healing (bound {bound_ms} ms)",
             fmt_ms(now_ms() - heal_ms)
         );
-        let before = self.violations.len();
-        self.violations
-            .extend(states_ok(&cluster_states(last), &context));
-        for mut v in views_agree(views, self.cluster.len())
-            .into_iter()
-            .chain(self.attached(last))
-        {
-            v.evidence = format!("{context}: {}", v.evidence);
-            self.violations.push(v);
-        }
+        let mut extra = self.attached(last);
         if let Err(e) = links {
-            self.violations.push(Violation::new(
-                "replica_link_down",
-                format!("{context}: {e}"),
-            ));
+            extra.push(Violation::new("replica_link_down", e));
         }
-        if self.violations.len() == before {
+        let found = not_whole(last, views, self.cluster.len(), &context, extra);
+        let nothing_said = found.is_empty();
+        self.violations.extend(found);
+        if nothing_said {
             self.violations.push(Violation::new(
                 "cluster_not_whole",
                 format!("{context}: some node did not answer"),
@@ -490,14 +479,10 @@ impl Failover<'_> {
         if history.ops.is_empty() {
             return;
         }
-        let values = match read_values(self.cluster, history).await {
-            Ok(values) => values,
-            Err(unreadable) => {
-                if settled {
-                    self.violations.push(unreadable);
-                }
-                return;
-            }
+        let Some(values) =
+            read_values_if_whole(self.cluster, history, settled, &mut self.violations).await
+        else {
+            return;
         };
         let mut lost: Vec<&WriteOp> = Vec::new();
         for check in check_reads(history, &values) {

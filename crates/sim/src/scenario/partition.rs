@@ -20,7 +20,7 @@ use clusterlab_core::Reply;
 
 use super::crash::{self, check_key_survived, check_refuses_keys, CRASH_KEY, CRASH_VALUE};
 use super::probe::{self, Identity};
-use super::{fetch_view, finish, wait_cluster_ok};
+use super::{fetch_view, finish, start_masters_only};
 use crate::cluster::SimCluster;
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
@@ -83,22 +83,7 @@ async fn partition_steps(
     run: &mut PartitionRun,
     violations: &mut Vec<Violation>,
 ) {
-    if cluster.config().replicas != 0 {
-        violations.push(Violation::new(
-            "config_unsupported",
-            "partition expects masters without replicas (a replica would fail over)",
-        ));
-        return;
-    }
-    if let Err(e) = cluster.wait_listening().await {
-        violations.push(Violation::new("node_not_listening", e.to_string()));
-        return;
-    }
-    if let Err(e) = cluster.create().await {
-        violations.push(Violation::new("create_failed", e));
-        return;
-    }
-    if !wait_cluster_ok(cluster, violations).await {
+    if !start_masters_only(cluster, "partition", violations).await {
         return;
     }
     if !write_key(cluster, violations).await {
