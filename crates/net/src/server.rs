@@ -1847,13 +1847,7 @@ mod tests {
 
     async fn roundtrip(stream: &mut TcpStream, request: &[u8], reply_len: usize) -> Vec<u8> {
         stream.write_all(request).await.unwrap();
-        let mut reply = vec![0; reply_len];
-        let read = stream.read_exact(&mut reply);
-        tokio::time::timeout(Duration::from_secs(5), read)
-            .await
-            .expect("no reply in time")
-            .unwrap();
-        reply
+        read_exactly(stream, reply_len).await
     }
 
     #[tokio::test]
