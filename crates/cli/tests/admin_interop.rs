@@ -22,10 +22,6 @@ fn admin(args: &[&str]) -> Output {
     )
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn describe(output: &Output) -> String {
     format!(
         "status {}\nstdout:\n{}\nstderr:\n{}",
@@ -41,89 +37,10 @@ fn admin_ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// One command over RESP; the reply's text (bulk/simple/error/integer), `nil` for null.
-fn cmd(port: u16, args: &[&str]) -> String {
-    let mut request = format!("*{}\r\n", args.len());
-    for a in args {
-        request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    let raw = resp_roundtrip(port, request.as_bytes()).expect("node reachable");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    match text.as_bytes().first() {
-        Some(b'$') if text.starts_with("$-1") => "nil".into(),
-        Some(b'$') => {
-            let (_, body) = text.split_once("\r\n").expect("bulk header");
-            body.strip_suffix("\r\n").unwrap_or(body).to_string()
-        }
-        Some(b'+' | b'-' | b':') => text[1..].trim_end().to_string(),
-        _ => text,
-    }
-}
-
-fn field(port: u16, name: &str) -> String {
-    cmd(port, &["CLUSTER", "INFO"])
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-fn myself_line(port: u16) -> String {
-    cmd(port, &["CLUSTER", "NODES"])
-        .lines()
-        .find(|l| l.contains("myself"))
-        .expect("a myself line")
-        .to_string()
-}
-
-/// How many slots the node at `port` owns, from its myself line.
-fn slot_count(port: u16) -> usize {
-    myself_line(port)
-        .split(' ')
-        .skip(8)
-        .filter(|f| !f.starts_with('['))
-        .map(|r| match r.split_once('-') {
-            Some((lo, hi)) => hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1,
-            None => 1,
-        })
-        .sum()
-}
-
-/// CRC16/XMODEM & 0x3FFF, as Redis hashes keys without hash tags.
-fn key_slot(key: &str) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in key.as_bytes() {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc & 0x3FFF
-}
-
-/// A key for each of slots 0..=9.
-fn keys_for_low_slots() -> Vec<String> {
-    let mut keys = vec![String::new(); 10];
-    for i in 0..200_000 {
-        let key = format!("key{i}");
-        let slot = usize::from(key_slot(&key));
-        if slot < 10 && keys[slot].is_empty() {
-            keys[slot] = key;
-        }
-    }
-    assert!(keys.iter().all(|k| !k.is_empty()));
-    keys
-}
-
 fn wait_state_ok(ports: &[u16]) {
     for &port in ports {
         wait_until(SETTLE, "cluster_state:ok", || {
-            field(port, "cluster_state") == "ok"
+            cluster_info_field(port, "cluster_state") == "ok"
         });
     }
 }
@@ -138,13 +55,13 @@ fn wait_check_ok(addr: &str) {
 /// Every key reads its value on the node that owns its slot now.
 fn assert_keys_readable(ports: &[u16], keys: &[String]) {
     for key in keys {
-        let slot = key_slot(key).to_string();
+        let slot = clusterlab_core::slot::key_hash_slot(key.as_bytes()).to_string();
         let owner = ports
             .iter()
             .copied()
-            .find(|&p| cmd(p, &["CLUSTER", "COUNTKEYSINSLOT", &slot]) == "1")
+            .find(|&p| command_text(p, &["CLUSTER", "COUNTKEYSINSLOT", &slot]) == "1")
             .unwrap_or_else(|| panic!("no node holds {key} (slot {slot})"));
-        assert_eq!(cmd(owner, &["GET", key]), format!("v-{key}"));
+        assert_eq!(command_text(owner, &["GET", key]), format!("v-{key}"));
     }
 }
 
@@ -163,7 +80,7 @@ fn our_admin_commands_run_the_tutorial_and_rebalance() {
     wait_state_ok(&masters);
     let keys = keys_for_low_slots();
     for key in &keys {
-        assert_eq!(cmd(p1, &["SET", key, &format!("v-{key}")]), "OK");
+        assert_eq!(command_text(p1, &["SET", key, &format!("v-{key}")]), "OK");
     }
 
     // add-node: a fourth master without slots, known everywhere.
@@ -171,12 +88,15 @@ fn our_admin_commands_run_the_tutorial_and_rebalance() {
     assert!(added.contains("[OK] New node added correctly."), "{added}");
     for &port in &ports[..4] {
         wait_until(SETTLE, "4 known nodes", || {
-            field(port, "cluster_known_nodes") == "4"
+            cluster_info_field(port, "cluster_known_nodes") == "4"
         });
     }
     wait_state_ok(&ports[..4]);
     wait_check_ok(&addrs[0]);
-    let (id1, id4) = (cmd(p1, &["CLUSTER", "MYID"]), cmd(p4, &["CLUSTER", "MYID"]));
+    let (id1, id4) = (
+        command_text(p1, &["CLUSTER", "MYID"]),
+        command_text(p4, &["CLUSTER", "MYID"]),
+    );
     let info = admin_ok(&["info", &addrs[0]]);
     assert!(
         info.contains(&format!(
@@ -203,9 +123,15 @@ fn our_admin_commands_run_the_tutorial_and_rebalance() {
     );
     for (slot, key) in keys.iter().enumerate() {
         let slot = slot.to_string();
-        assert_eq!(cmd(p4, &["CLUSTER", "COUNTKEYSINSLOT", &slot]), "1");
-        assert_eq!(cmd(p1, &["CLUSTER", "COUNTKEYSINSLOT", &slot]), "0");
-        assert_eq!(cmd(p4, &["GET", key]), format!("v-{key}"));
+        assert_eq!(
+            command_text(p4, &["CLUSTER", "COUNTKEYSINSLOT", &slot]),
+            "1"
+        );
+        assert_eq!(
+            command_text(p1, &["CLUSTER", "COUNTKEYSINSLOT", &slot]),
+            "0"
+        );
+        assert_eq!(command_text(p4, &["GET", key]), format!("v-{key}"));
     }
     wait_check_ok(&addrs[0]);
     let refused = admin(&["del-node", &addrs[0], &id4]);
@@ -231,7 +157,7 @@ fn our_admin_commands_run_the_tutorial_and_rebalance() {
 
     // An open slot fails the check (exit 1) until fix closes it.
     assert_eq!(
-        cmd(p3, &["CLUSTER", "SETSLOT", "12539", "MIGRATING", &id1]),
+        command_text(p3, &["CLUSTER", "SETSLOT", "12539", "MIGRATING", &id1]),
         "OK"
     );
     let open = admin(&["check", &addrs[0]]);
@@ -253,11 +179,11 @@ fn our_admin_commands_run_the_tutorial_and_rebalance() {
     admin_ok(&["del-node", &addrs[0], &id4]);
     for &port in &masters {
         wait_until(SETTLE, "3 known nodes", || {
-            field(port, "cluster_known_nodes") == "3"
+            cluster_info_field(port, "cluster_known_nodes") == "3"
         });
     }
     assert_eq!(
-        field(p4, "cluster_known_nodes"),
+        cluster_info_field(p4, "cluster_known_nodes"),
         "1",
         "the removed node was reset"
     );

@@ -87,14 +87,6 @@ assert rc.keyslot("key") == 12539
 print("OK", before, after, rc.get_node_from_key("key").port, rc.get_node_from_key("key2").port)
 "#;
 
-/// `CLUSTER MYID` of the node on `port`.
-fn myid(port: u16) -> String {
-    let raw = resp_roundtrip(port, b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nMYID\r\n").expect("myid");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (_, id) = text.split_once("\r\n").expect("bulk reply");
-    id.trim_end().to_string()
-}
-
 #[test]
 fn redis_py_cluster_client_writes_reads_pipelines_and_mgets_across_a_reshard() {
     let Some(python) = venv_python() else {

@@ -21,69 +21,6 @@ fn cli(args: &[&str]) -> Output {
     )
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn field(port: u16, field: &str) -> String {
-    let info = redis_cli(&["-p", &port.to_string(), "cluster", "info"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-fn myid(port: u16) -> String {
-    redis_cli(&["-p", &port.to_string(), "cluster", "myid"])
-        .trim()
-        .to_string()
-}
-
-/// The myself line of `CLUSTER NODES` on `port`.
-fn myself_line(port: u16) -> String {
-    redis_cli(&["-p", &port.to_string(), "cluster", "nodes"])
-        .lines()
-        .find(|l| l.contains("myself"))
-        .expect("a myself line")
-        .to_string()
-}
-
-/// A key for each of slots 0..=9 (found through CLUSTER KEYSLOT on a node).
-fn keys_for_low_slots(port: u16) -> Vec<String> {
-    let mut keys = vec![String::new(); 10];
-    let mut found = 0;
-    for i in 0..200_000 {
-        if found == 10 {
-            break;
-        }
-        let key = format!("key{i}");
-        let slot: usize = crate_slot(&key);
-        if slot < 10 && keys[slot].is_empty() {
-            keys[slot] = key;
-            found += 1;
-        }
-    }
-    assert_eq!(found, 10, "keys for slots 0..9 on port {port}");
-    keys
-}
-
-/// CRC16/XMODEM & 0x3FFF, as Redis hashes keys (no hash tags in these keys).
-fn crate_slot(key: &str) -> usize {
-    let mut crc: u16 = 0;
-    for &b in key.as_bytes() {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    (crc & 0x3FFF) as usize
-}
-
 #[test]
 fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     if !redis_cli_available() {
@@ -108,10 +45,10 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     assert!(create.status.success(), "{}", stdout(&create));
     for &port in &ports[..3] {
         wait_until(SETTLE, "cluster_state:ok", || {
-            field(port, "cluster_state") == "ok"
+            cluster_info_field(port, "cluster_state") == "ok"
         });
     }
-    let keys = keys_for_low_slots(p1);
+    let keys = keys_for_low_slots();
     for key in &keys {
         let set = redis_cli(&["-c", "-p", &p1.to_string(), "set", key, &format!("v-{key}")]);
         assert_eq!(set, "OK\n");
@@ -126,11 +63,11 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     );
     for &port in &ports[..4] {
         wait_until(SETTLE, "4 known nodes", || {
-            field(port, "cluster_known_nodes") == "4"
+            cluster_info_field(port, "cluster_known_nodes") == "4"
         });
         // A node refuses RESTORE-ASKING while its own cluster_state is still fail.
         wait_until(SETTLE, "cluster_state:ok", || {
-            field(port, "cluster_state") == "ok"
+            cluster_info_field(port, "cluster_state") == "ok"
         });
     }
 
@@ -181,11 +118,11 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     assert!(del.status.success(), "{}", stdout(&del));
     for &port in &ports[..3] {
         wait_until(SETTLE, "3 known nodes", || {
-            field(port, "cluster_known_nodes") == "3"
+            cluster_info_field(port, "cluster_known_nodes") == "3"
         });
     }
     assert_eq!(
-        field(p4, "cluster_known_nodes"),
+        cluster_info_field(p4, "cluster_known_nodes"),
         "1",
         "the removed node was reset"
     );
@@ -246,10 +183,10 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     let four = [ports[0], ports[1], ports[2], ports[4]];
     for port in four {
         wait_until(SETTLE, "4 known nodes", || {
-            field(port, "cluster_known_nodes") == "4"
+            cluster_info_field(port, "cluster_known_nodes") == "4"
         });
         wait_until(SETTLE, "cluster_state:ok", || {
-            field(port, "cluster_state") == "ok"
+            cluster_info_field(port, "cluster_state") == "ok"
         });
     }
     wait_until(SETTLE, "a clean --cluster check", || {
@@ -285,17 +222,4 @@ fn add_node_reshard_with_keys_and_back_del_node_and_open_slots() {
     );
     assert!(info.contains("[OK] 10 keys in 4 masters."), "{info}");
     assert!(cli(&["--cluster", "check", &addrs[0]]).status.success());
-}
-
-/// How many slots the node on `port` owns, from its myself line.
-fn slot_count(port: u16) -> usize {
-    myself_line(port)
-        .split(' ')
-        .skip(8)
-        .filter(|f| !f.starts_with('['))
-        .map(|r| match r.split_once('-') {
-            Some((lo, hi)) => hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1,
-            None => 1,
-        })
-        .sum()
 }

@@ -208,6 +208,81 @@ pub fn resp_roundtrip(port: u16, request: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// One command over RESP; the reply's text (bulk/simple/error/integer), `nil` for null.
+pub fn command_text(port: u16, args: &[&str]) -> String {
+    let mut request = format!("*{}\r\n", args.len());
+    for a in args {
+        request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    let raw = resp_roundtrip(port, request.as_bytes()).expect("node reachable");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    match text.as_bytes().first() {
+        Some(b'$') if text.starts_with("$-1") => "nil".into(),
+        Some(b'$') => {
+            let (_, body) = text.split_once("\r\n").expect("bulk header");
+            body.strip_suffix("\r\n").unwrap_or(body).to_string()
+        }
+        Some(b'+' | b'-' | b':') => text[1..].trim_end().to_string(),
+        _ => text,
+    }
+}
+
+/// One `CLUSTER INFO` field of the node on `port` (empty when missing).
+pub fn cluster_info_field(port: u16, name: &str) -> String {
+    command_text(port, &["CLUSTER", "INFO"])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A finished process's standard output, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `CLUSTER MYID` of the node on `port`.
+pub fn myid(port: u16) -> String {
+    command_text(port, &["CLUSTER", "MYID"])
+}
+
+/// The myself line of `CLUSTER NODES` on `port`.
+pub fn myself_line(port: u16) -> String {
+    command_text(port, &["CLUSTER", "NODES"])
+        .lines()
+        .find(|l| l.contains("myself"))
+        .expect("a myself line")
+        .to_string()
+}
+
+/// How many slots the node on `port` owns, from its myself line.
+pub fn slot_count(port: u16) -> usize {
+    myself_line(port)
+        .split(' ')
+        .skip(8)
+        .filter(|f| !f.starts_with('['))
+        .map(|r| match r.split_once('-') {
+            Some((lo, hi)) => hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
+}
+
+/// A key (`key<i>`) for each of slots 0..=9.
+pub fn keys_for_low_slots() -> Vec<String> {
+    let mut keys = vec![String::new(); 10];
+    for i in 0..200_000 {
+        let key = format!("key{i}");
+        let slot = usize::from(clusterlab_core::slot::key_hash_slot(key.as_bytes()));
+        if slot < 10 && keys[slot].is_empty() {
+            keys[slot] = key;
+        }
+    }
+    assert!(keys.iter().all(|k| !k.is_empty()), "keys for slots 0..9");
+    keys
+}
+
 /// Reads until the peer closes (bounded by `timeout`); returns the bytes and whether it closed.
 pub fn read_until_closed(stream: &mut TcpStream, timeout: Duration) -> (Vec<u8>, bool) {
     stream
