@@ -461,16 +461,16 @@ impl Node {
         let mut out = Vec::new();
         cmd::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
         let now_ms = self.now.unix_ms;
-        for key in self.db.keys_in_order() {
-            let Some(entry) = self.db.get(key, now_ms) else {
+        for entry in self.db.entries_in_order() {
+            if !entry.is_live(now_ms) {
                 continue;
-            };
+            }
             let ttl = entry.expires_at_ms.unwrap_or(0).to_string();
             let args = vec![
                 Bytes::from_static(b"RESTORE"),
-                key.clone(),
+                Bytes::copy_from_slice(entry.key),
                 Bytes::from(ttl),
-                cmd::dump::dump_payload(&entry.value),
+                cmd::dump::dump_payload(entry.value),
                 Bytes::from_static(b"ABSTTL"),
                 Bytes::from_static(b"REPLACE"),
             ];
@@ -952,13 +952,7 @@ pub(crate) mod tests {
         assert!(!r.replication_link_up(later(2700), 1, "x", 0), "stale link");
 
         // Keys from an old master do not survive a full sync.
-        r.db.set(
-            Bytes::from_static(b"stale"),
-            crate::db::Entry {
-                value: crate::db::Value::String(Bytes::from_static(b"x")),
-                expires_at_ms: None,
-            },
-        );
+        r.db.set(b"stale", crate::db::ValueRef::String(b"x"), None);
         let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
         let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
             panic!("PSYNC")

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::server::run_subcommand;
 use super::{is, keyless, parse_i64, CommandSpec};
+use crate::db::EntryRef;
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
@@ -368,7 +369,7 @@ fn exec(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     let now_ms = node.now.unix_ms;
     if watched
         .iter()
-        .any(|(key, seen)| node.db.get(key, now_ms) != seen.as_ref())
+        .any(|(key, seen)| node.db.get(key, now_ms).map(EntryRef::to_entry) != *seen)
     {
         return Reply::NilArray;
     }
@@ -423,7 +424,12 @@ fn watch(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     let now_ms = node.now.unix_ms;
     let snapshots: Vec<_> = args[1..]
         .iter()
-        .map(|key| (key.clone(), node.db.get(key, now_ms).cloned()))
+        .map(|key| {
+            (
+                key.clone(),
+                node.db.get(key, now_ms).map(EntryRef::to_entry),
+            )
+        })
         .collect();
     let c = node.client_mut(client);
     for (key, entry) in snapshots {
@@ -836,17 +842,10 @@ mod tests {
 
     #[test]
     fn watch_aborts_exec_when_a_key_changes() {
-        use crate::db::{Entry, Value};
+        use crate::db::ValueRef;
         let (mut n, c) = node(false);
-        let set = |n: &mut Node, v: &'static str| {
-            n.db.set(
-                Bytes::from_static(b"k"),
-                Entry {
-                    value: Value::String(Bytes::from_static(v.as_bytes())),
-                    expires_at_ms: None,
-                },
-            )
-        };
+        let set =
+            |n: &mut Node, v: &'static str| n.db.set(b"k", ValueRef::String(v.as_bytes()), None);
         assert_eq!(run(&mut n, c, "watch k other"), Reply::ok());
         set(&mut n, "1");
         run(&mut n, c, "multi");

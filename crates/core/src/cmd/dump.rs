@@ -12,7 +12,7 @@ use crc::{Crc, CRC_64_REDIS};
 
 use super::keys::{already_past, argv, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
-use crate::db::{Entry, Value};
+use crate::db::{Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -110,11 +110,11 @@ impl PayloadError {
     }
 }
 
-/// The DUMP payload of `value`.
-pub fn dump_payload(value: &Value) -> Bytes {
+/// The DUMP payload of `value` (stored or owned).
+pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>) -> Bytes {
     let mut out = Vec::new();
-    match value {
-        Value::String(s) => {
+    match value.into() {
+        ValueRef::String(s) => {
             out.push(TYPE_STRING);
             encode_string(s, &mut out);
         }
@@ -331,7 +331,7 @@ fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
 /// DUMP `key`: the payload, or nil for a missing key.
 fn dump(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     match lookup_read(node, &args[1]) {
-        Some(entry) => Reply::Bulk(dump_payload(&entry.value)),
+        Some(entry) => Reply::Bulk(dump_payload(entry.value)),
         None => Reply::Nil,
     }
 }
@@ -403,7 +403,7 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         Err(e) => return e.reply(),
     };
     // Like Redis's dbDelete: an old key goes whether or not its own TTL has passed.
-    let replaced = options.replace && node.db.remove(key).is_some();
+    let replaced = options.replace && node.db.remove(key);
     let expires_at_ms = restore_expiry_ms(node, ttl_ms, options.absttl);
     if expires_at_ms.is_some_and(|at_ms| already_past(node, at_ms)) {
         if replaced {
@@ -411,12 +411,9 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         }
         return Reply::ok();
     }
-    let entry = Entry {
-        value,
-        // Only a replica stores a time already past; it then waits for its master's DEL.
-        expires_at_ms: expires_at_ms.map(|at_ms| u64::try_from(at_ms).unwrap_or(0)),
-    };
-    node.db.set(key.clone(), entry);
+    // Only a replica stores a time already past; it then waits for its master's DEL.
+    let expires_at_ms = expires_at_ms.map(|at_ms| u64::try_from(at_ms).unwrap_or(0));
+    node.db.set(key, value.view(), expires_at_ms);
     let mut replay = argv(args);
     if let (Some(at_ms), false) = (expires_at_ms, options.absttl) {
         replay[2] = Bytes::from(at_ms.to_string());

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::{is, parse_i64, CommandSpec};
-use crate::db::Entry;
+use crate::db::{EntryMut, EntryRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -270,7 +270,7 @@ pub(crate) fn expire_if_due(node: &mut Node, key: &[u8]) {
 
 /// A read lookup: expires the key if due and counts a keyspace hit or miss, like Redis's
 /// `lookupKeyRead` (GET, MGET, EXISTS, TTL, TYPE, …).
-pub(crate) fn lookup_read<'a>(node: &'a mut Node, key: &[u8]) -> Option<&'a Entry> {
+pub(crate) fn lookup_read<'a>(node: &'a mut Node, key: &[u8]) -> Option<EntryRef<'a>> {
     expire_if_due(node, key);
     let found = node.db.contains(key, node.now.unix_ms);
     if found {
@@ -282,7 +282,7 @@ pub(crate) fn lookup_read<'a>(node: &'a mut Node, key: &[u8]) -> Option<&'a Entr
 }
 
 /// A write lookup: expires the key if due; no hit/miss counting (`lookupKeyWrite`).
-pub(crate) fn lookup_write<'a>(node: &'a mut Node, key: &[u8]) -> Option<&'a mut Entry> {
+pub(crate) fn lookup_write<'a>(node: &'a mut Node, key: &[u8]) -> Option<EntryMut<'a>> {
     expire_if_due(node, key);
     let now_ms = node.now.unix_ms;
     node.db.get_mut(key, now_ms)
@@ -324,7 +324,7 @@ fn del(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let mut deleted = 0;
     for key in &args[1..] {
         expire_if_due(node, key);
-        if node.db.remove(key).is_some() {
+        if node.db.remove(key) {
             deleted += 1;
         }
     }
@@ -471,7 +471,7 @@ fn expire_generic(
     let Some(entry) = lookup_write(node, key) else {
         return Reply::Integer(0);
     };
-    if !cond.allows(entry.expires_at_ms, when_ms) {
+    if !cond.allows(entry.expires_at_ms(), when_ms) {
         return Reply::Integer(0);
     }
     if already_past(node, when_ms) {
@@ -521,7 +521,7 @@ fn pttl(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 fn persist(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let key = &args[1];
-    let had_ttl = lookup_write(node, key).is_some_and(|e| e.expires_at_ms.is_some());
+    let had_ttl = lookup_write(node, key).is_some_and(|e| e.expires_at_ms().is_some());
     if !had_ttl {
         return Reply::Integer(0);
     }
@@ -538,9 +538,9 @@ fn keys(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let now_ms = node.now.unix_ms;
     let matched = node
         .db
-        .keys_in_order()
-        .filter(|k| pattern_matches(pattern, k) && !node.db.is_expired(k, now_ms))
-        .map(|k| Reply::Bulk(k.clone()))
+        .entries_in_order()
+        .filter(|e| e.is_live(now_ms) && pattern_matches(pattern, e.key))
+        .map(|e| Reply::Bulk(Bytes::copy_from_slice(e.key)))
         .collect();
     Reply::Array(matched)
 }
@@ -607,7 +607,7 @@ impl ScanOptions {
         Ok(parsed)
     }
 
-    fn wants(&self, key: &[u8], entry: &Entry) -> bool {
+    fn wants(&self, key: &[u8], entry: EntryRef<'_>) -> bool {
         let pattern_ok = self
             .pattern
             .as_ref()
@@ -650,7 +650,7 @@ fn scan(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 fn randomkey(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     for _ in 0..RANDOMKEY_MAX_TRIES {
         let pick = node.rng.gen::<u64>();
-        let Some(key) = node.db.key_near(pick).cloned() else {
+        let Some(key) = node.db.key_near(pick).map(Bytes::copy_from_slice) else {
             return Reply::Nil;
         };
         expire_if_due(node, &key);
@@ -660,7 +660,7 @@ fn randomkey(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     }
     // Only a replica full of expired keys gets here; like Redis, answer with one of them.
     match node.db.key_near(node.rng.gen::<u64>()) {
-        Some(key) => Reply::Bulk(key.clone()),
+        Some(key) => Reply::Bulk(Bytes::copy_from_slice(key)),
         None => Reply::Nil,
     }
 }

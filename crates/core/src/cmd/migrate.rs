@@ -131,7 +131,7 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
             Bytes::from_static(b"RESTORE-ASKING"),
             key.clone(),
             Bytes::from(ttl_ms.to_string()),
-            dump_payload(&entry.value),
+            dump_payload(entry.value),
         ];
         if options.replace {
             request.push(Bytes::from_static(b"REPLACE"));

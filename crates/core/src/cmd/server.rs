@@ -151,9 +151,8 @@ const INFO_SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
-/// Rough fixed cost of an idle server and per-key overhead, for `used_memory`.
+/// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
 const BASE_MEMORY_BYTES: u64 = 1 << 20;
-const PER_KEY_OVERHEAD_BYTES: u64 = 64;
 
 fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let everything = args.len() == 1
@@ -253,15 +252,9 @@ fn memory_fields(node: &Node) -> Vec<(String, String)> {
     ]
 }
 
-/// An estimate: key and value bytes plus a fixed overhead per key.
+/// An estimate: key and value bytes plus a fixed overhead per key (see `Db`).
 fn dataset_bytes(node: &Node) -> u64 {
-    node.db
-        .keys()
-        .map(|(key, entry)| {
-            let crate::db::Value::String(value) = &entry.value;
-            (key.len() + value.len()) as u64 + PER_KEY_OVERHEAD_BYTES
-        })
-        .sum()
+    node.db.used_memory_estimate()
 }
 
 /// Redis's `1.50M` style: B below 1 KiB, then K, M, G, T, P with two decimals.
@@ -389,8 +382,7 @@ fn keyspace_fields(node: &Node) -> Vec<(String, String)> {
     let now_ms = node.now.unix_ms;
     let ttls: Vec<u64> = node
         .db
-        .keys()
-        .filter_map(|(_, e)| e.expires_at_ms)
+        .expiry_times()
         .map(|at| at.saturating_sub(now_ms))
         .collect();
     let avg_ttl = if ttls.is_empty() {
@@ -1109,7 +1101,7 @@ fn function_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Entry, Value};
+    use crate::db::{ValueRef, PER_EXPIRY_OVERHEAD_BYTES, PER_KEY_OVERHEAD_BYTES};
     use crate::node::Time;
 
     const NOW: Time = Time {
@@ -1162,13 +1154,8 @@ mod tests {
     }
 
     fn put(node: &mut Node, key: &'static str, expires_at_ms: Option<u64>) {
-        node.db.set(
-            Bytes::from_static(key.as_bytes()),
-            Entry {
-                value: Value::String(Bytes::from_static(b"value")),
-                expires_at_ms,
-            },
-        );
+        node.db
+            .set(key.as_bytes(), ValueRef::String(b"value"), expires_at_ms);
     }
 
     #[test]
@@ -1264,7 +1251,9 @@ mod tests {
         assert!(stats.contains("\r\ntotal_connections_received:1\r\n"));
         assert!(stats.contains("\r\ntotal_commands_processed:2\r\n"));
         let memory = info_text(&mut n, c, "info memory");
-        let used = BASE_MEMORY_BYTES + 3 * (1 + 5 + PER_KEY_OVERHEAD_BYTES);
+        let used = BASE_MEMORY_BYTES
+            + 3 * (1 + 5 + PER_KEY_OVERHEAD_BYTES)
+            + 2 * PER_EXPIRY_OVERHEAD_BYTES;
         assert!(memory.contains(&format!(
             "\r\nused_memory:{used}\r\nused_memory_human:1.00M\r\n"
         )));

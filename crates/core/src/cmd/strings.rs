@@ -5,11 +5,11 @@
 //! paths, first probe the keyspace once (`Db::peek`) and take the shared lookups only for an
 //! expired key, so a live or missing key costs one hash lookup instead of three.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::keys::{already_past, argv, invalid_expire, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
-use crate::db::{Entry, Peek, Value};
+use crate::db::{EntryRef, Peek, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -253,17 +253,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// Largest string a command may build (`proto-max-bulk-len`'s default, 512 MB).
 const STRING_MAX_BYTES: usize = 512 * 1024 * 1024;
 
-fn string_value(entry: &Entry) -> &Bytes {
-    match &entry.value {
-        Value::String(s) => s,
-    }
+fn string_value<'a>(entry: &EntryRef<'a>) -> &'a [u8] {
+    entry.value.as_string()
 }
 
-fn string_entry(value: Bytes, expires_at_ms: Option<u64>) -> Entry {
-    Entry {
-        value: Value::String(value),
-        expires_at_ms,
-    }
+/// A copy of a stored string for a reply (the keyspace keeps values packed with their keys).
+fn string_copy(entry: &EntryRef<'_>) -> Bytes {
+    Bytes::copy_from_slice(string_value(entry))
 }
 
 fn bulk_or_nil(value: Option<Bytes>) -> Reply {
@@ -379,27 +375,26 @@ fn store(
 ) -> bool {
     let current_ttl = match node.db.peek_mut(key, node.now.unix_ms) {
         Peek::Live(_) if nx => return false,
-        Peek::Live(entry) => {
-            let new_ttl = expires_at_ms.or(if keepttl { entry.expires_at_ms } else { None });
-            if new_ttl == entry.expires_at_ms {
+        Peek::Live(mut entry) => {
+            let old_ttl = entry.expires_at_ms();
+            let new_ttl = expires_at_ms.or(if keepttl { old_ttl } else { None });
+            if new_ttl == old_ttl {
                 // Same key, same TTL: only the value changes, no index does.
-                entry.value = Value::String(value.clone());
+                entry.set_value(ValueRef::String(value));
                 return true;
             }
-            Some(entry.expires_at_ms)
+            Some(old_ttl)
         }
         Peek::Missing => None,
-        Peek::Expired => lookup_write(node, key).map(|e| e.expires_at_ms),
+        Peek::Expired => lookup_write(node, key).map(|e| e.expires_at_ms()),
     };
     let found = current_ttl.is_some();
     if (nx && found) || (xx && !found) {
         return false;
     }
     let kept = if keepttl { current_ttl.flatten() } else { None };
-    node.db.set(
-        key.clone(),
-        string_entry(value.clone(), expires_at_ms.or(kept)),
-    );
+    node.db
+        .set(key, ValueRef::String(value), expires_at_ms.or(kept));
     true
 }
 
@@ -427,7 +422,7 @@ fn set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let (key, value) = (&args[1], &args[2]);
     let old = options
         .get
-        .then(|| lookup_read(node, key).map(|e| string_value(e).clone()));
+        .then(|| lookup_read(node, key).map(|e| string_copy(&e)));
     let how = (options.nx, options.xx, options.keepttl);
     let written = store(node, key, value, how, expires_at_ms);
     if written {
@@ -485,8 +480,7 @@ fn mset(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         return Reply::wrong_arity("mset");
     }
     for pair in args[1..].chunks(2) {
-        node.db
-            .set(pair[0].clone(), string_entry(pair[1].clone(), None));
+        node.db.set(&pair[0], ValueRef::String(&pair[1]), None);
     }
     propagate(node, argv(args));
     Reply::ok()
@@ -503,8 +497,7 @@ fn msetnx(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         }
     }
     for pair in args[1..].chunks(2) {
-        node.db
-            .set(pair[0].clone(), string_entry(pair[1].clone(), None));
+        node.db.set(&pair[0], ValueRef::String(&pair[1]), None);
     }
     propagate(node, argv(args));
     Reply::Integer(1)
@@ -520,7 +513,7 @@ fn get(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 fn read_string(node: &mut Node, key: &[u8]) -> Option<Bytes> {
     match node.db.peek(key, node.now.unix_ms) {
         Peek::Live(entry) => {
-            let value = string_value(entry).clone();
+            let value = string_copy(&entry);
             node.stats.keyspace_hits += 1;
             return Some(value);
         }
@@ -530,7 +523,7 @@ fn read_string(node: &mut Node, key: &[u8]) -> Option<Bytes> {
         }
         Peek::Expired => {}
     }
-    lookup_read(node, key).map(|e| string_value(e).clone())
+    lookup_read(node, key).map(|e| string_copy(&e))
 }
 
 fn mget(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
@@ -543,7 +536,7 @@ fn mget(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 fn getdel(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let key = &args[1];
-    let Some(value) = lookup_read(node, key).map(|e| string_value(e).clone()) else {
+    let Some(value) = lookup_read(node, key).map(|e| string_copy(&e)) else {
         return Reply::Nil;
     };
     node.db.remove(key);
@@ -565,7 +558,7 @@ fn getex(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let Some(entry) = lookup_read(node, key) else {
         return Reply::Nil;
     };
-    let (value, had_ttl) = (string_value(entry).clone(), entry.expires_at_ms.is_some());
+    let (value, had_ttl) = (string_copy(&entry), entry.expires_at_ms.is_some());
     if let Some(at_ms) = expires_at_ms {
         if already_past(node, i64::try_from(at_ms).unwrap_or(i64::MAX)) {
             node.db.remove(key);
@@ -586,7 +579,7 @@ fn getex(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 }
 
 fn strlen(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let len = lookup_read(node, &args[1]).map_or(0, |e| string_value(e).len());
+    let len = lookup_read(node, &args[1]).map_or(0, |e| string_value(&e).len());
     Reply::Integer(i64::try_from(len).unwrap_or(i64::MAX))
 }
 
@@ -618,20 +611,20 @@ fn decrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 /// Adds `delta` to the integer at `args[1]` (missing = 0), keeping any TTL.
 fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let key = &args[1];
-    if let Peek::Live(entry) = node.db.peek_mut(key, node.now.unix_ms) {
+    if let Peek::Live(mut entry) = node.db.peek_mut(key, node.now.unix_ms) {
         // The common case, changed in place with one lookup.
-        let Some(current) = parse_i64(string_value(entry)) else {
+        let Some(current) = parse_i64(entry.value().as_string()) else {
             return Reply::not_integer();
         };
         let Some(new) = current.checked_add(delta) else {
             return Reply::err("increment or decrement would overflow");
         };
-        entry.value = Value::String(integer_text(new));
+        entry.set_value(ValueRef::String(&integer_text(new)));
         propagate(node, argv(args));
         return Reply::Integer(new);
     }
     let current = match lookup_write(node, key) {
-        Some(entry) => match parse_i64(string_value(entry)) {
+        Some(entry) => match parse_i64(entry.value().as_string()) {
             Some(n) => Some(n),
             None => return Reply::not_integer(),
         },
@@ -642,15 +635,29 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     };
     let text = integer_text(new);
     match lookup_write(node, key) {
-        Some(entry) => entry.value = Value::String(text),
-        None => node.db.set(key.clone(), string_entry(text, None)),
+        Some(mut entry) => entry.set_value(ValueRef::String(&text)),
+        None => node.db.set(key, ValueRef::String(&text), None),
     }
     propagate(node, argv(args));
     Reply::Integer(new)
 }
 
-/// The decimal text of `n` in one exact-size allocation.
-fn integer_text(n: i64) -> Bytes {
+/// The decimal text of an integer, on the stack: it is copied into the keyspace anyway.
+struct IntegerText {
+    text: [u8; 20],
+    start: usize,
+}
+
+impl std::ops::Deref for IntegerText {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.text[self.start..]
+    }
+}
+
+/// The decimal text of `n`.
+fn integer_text(n: i64) -> IntegerText {
     let mut text = [0u8; 20];
     let mut at = text.len();
     let mut rest = n.unsigned_abs();
@@ -667,7 +674,7 @@ fn integer_text(n: i64) -> Bytes {
         at -= 1;
         text[at] = b'-';
     }
-    Bytes::copy_from_slice(&text[at..])
+    IntegerText { text, start: at }
 }
 
 // ---- APPEND and ranges --------------------------------------------------------------------
@@ -676,20 +683,15 @@ fn append(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let (key, suffix) = (&args[1], &args[2]);
     let new_len = match lookup_write(node, key) {
         None => {
-            node.db.set(key.clone(), string_entry(suffix.clone(), None));
+            node.db.set(key, ValueRef::String(suffix), None);
             suffix.len()
         }
-        Some(entry) => {
-            let current = string_value(entry);
-            let total = current.len() + suffix.len();
+        Some(mut entry) => {
+            let total = entry.value().as_string().len() + suffix.len();
             if total > STRING_MAX_BYTES {
                 return too_long();
             }
-            let mut joined = BytesMut::with_capacity(total);
-            joined.extend_from_slice(current);
-            joined.extend_from_slice(suffix);
-            entry.value = Value::String(joined.freeze());
-            total
+            entry.append(suffix)
         }
     };
     propagate(node, argv(args));
@@ -701,12 +703,12 @@ fn getrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let (Some(start), Some(end)) = (parse_i64(&args[2]), parse_i64(&args[3])) else {
         return Reply::not_integer();
     };
-    let value = match lookup_read(node, &args[1]) {
-        Some(entry) => string_value(entry).clone(),
-        None => return Reply::Bulk(Bytes::new()),
+    let Some(entry) = lookup_read(node, &args[1]) else {
+        return Reply::Bulk(Bytes::new());
     };
+    let value = string_value(&entry);
     match substring_bounds(value.len(), start, end) {
-        Some((from, to)) => Reply::Bulk(value.slice(from..=to)),
+        Some((from, to)) => Reply::Bulk(Bytes::copy_from_slice(&value[from..=to])),
         None => Reply::Bulk(Bytes::new()),
     }
 }
@@ -735,7 +737,7 @@ fn setrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         return Reply::err("offset is out of range");
     };
     let (key, patch) = (&args[1], &args[3]);
-    let current = lookup_write(node, key).map(|e| string_value(e).clone());
+    let current = lookup_write(node, key).map(|e| e.value().as_string().to_vec());
     if patch.is_empty() {
         let len = current.map_or(0, |v| v.len());
         return Reply::Integer(i64::try_from(len).unwrap_or(i64::MAX));
@@ -744,23 +746,15 @@ fn setrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     if end > STRING_MAX_BYTES {
         return too_long();
     }
-    let current = current.unwrap_or_default();
-    let mut buf = BytesMut::from(&current[..]);
+    let mut buf = current.unwrap_or_default();
     if buf.len() < end {
         buf.resize(end, 0);
     }
     buf[offset..end].copy_from_slice(patch);
     let new_len = buf.len();
-    let value = Value::String(buf.freeze());
     match lookup_write(node, key) {
-        Some(entry) => entry.value = value,
-        None => node.db.set(
-            key.clone(),
-            Entry {
-                value,
-                expires_at_ms: None,
-            },
-        ),
+        Some(mut entry) => entry.set_value(ValueRef::String(&buf)),
+        None => node.db.set(key, ValueRef::String(&buf), None),
     }
     propagate(node, argv(args));
     Reply::Integer(i64::try_from(new_len).unwrap_or(i64::MAX))
@@ -949,7 +943,7 @@ mod tests {
     #[test]
     fn integer_text_is_decimal() {
         for n in [0, 7, -7, 10, -10, 1234567890, i64::MAX, i64::MIN] {
-            assert_eq!(integer_text(n), Bytes::from(n.to_string()), "{n}");
+            assert_eq!(&integer_text(n)[..], n.to_string().as_bytes(), "{n}");
         }
     }
 
