@@ -6,6 +6,7 @@
 //! stream instead of failing it; a scenario must see that as an error, not hang.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io;
 use std::time::Duration;
 
@@ -141,14 +142,19 @@ impl ClusterClient {
     /// Sends one request to one node without following redirects.
     pub async fn send_to(&mut self, addr: &str, args: &[&[u8]]) -> io::Result<Reply> {
         let result = self.send_inner(addr, args).await;
-        let outcome = match &result {
-            Ok(reply) => describe_reply(reply),
-            Err(e) => format!("io error: {e}"),
-        };
-        self.trace.record(
-            self.label.clone(),
-            format!("{addr} {} -> {outcome}", describe_args(args)),
-        );
+        // `<addr> <args> -> <outcome>`, built in one buffer: every request of a run lands here.
+        let mut event = String::with_capacity(64);
+        event.push_str(addr);
+        event.push(' ');
+        push_args(&mut event, args);
+        event.push_str(" -> ");
+        match &result {
+            Ok(reply) => push_reply(&mut event, reply),
+            Err(e) => {
+                let _ = write!(event, "io error: {e}");
+            }
+        }
+        self.trace.record(self.label.clone(), event);
         if result.is_err() {
             // The stream may be half-used; the next request reconnects.
             self.conns.remove(addr);
@@ -180,43 +186,110 @@ fn timed_out(what: &str) -> io::Error {
 
 /// Arguments as one line, binary-safe (`SET key value`).
 pub fn describe_args(args: &[&[u8]]) -> String {
-    let parts: Vec<String> = args
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).escape_debug().to_string())
-        .collect();
-    parts.join(" ")
+    let mut out = String::with_capacity(args.iter().map(|a| a.len() + 1).sum());
+    push_args(&mut out, args);
+    out
+}
+
+fn push_args(out: &mut String, args: &[&[u8]]) {
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_escaped(out, arg);
+    }
+}
+
+/// Appends `bytes` as `String::from_utf8_lossy(bytes).escape_debug()` shows them. Every
+/// request and reply of a run lands in the trace this way, so plain ASCII (nearly all of it)
+/// skips the lossy conversion; escaping one ASCII char at a time gives the same text.
+fn push_escaped(out: &mut String, bytes: &[u8]) {
+    if !bytes.is_ascii() {
+        out.extend(String::from_utf8_lossy(bytes).escape_debug());
+        return;
+    }
+    for &b in bytes {
+        if (b' '..=b'~').contains(&b) && !matches!(b, b'\\' | b'\'' | b'"') {
+            out.push(char::from(b));
+        } else {
+            out.extend(char::from(b).escape_debug());
+        }
+    }
 }
 
 /// A reply on one line, in roughly RESP's notation: `+OK`, `-MOVED …`, `:1`, `"text"`, `(nil)`,
 /// `*[…]`. Newlines are escaped so each trace event stays one line.
 pub fn describe_reply(reply: &Reply) -> String {
+    let mut out = String::new();
+    push_reply(&mut out, reply);
+    out
+}
+
+fn push_reply(out: &mut String, reply: &Reply) {
     match reply {
-        Reply::Simple(s) => format!("+{}", s.escape_debug()),
-        Reply::Error(s) => format!("-{}", s.escape_debug()),
-        Reply::Integer(n) => format!(":{n}"),
-        Reply::Bulk(b) => format!("\"{}\"", String::from_utf8_lossy(b).escape_debug()),
-        Reply::Nil | Reply::NilArray => "(nil)".to_string(),
+        Reply::Simple(s) => {
+            out.push('+');
+            push_escaped(out, s.as_bytes());
+        }
+        Reply::Error(s) => {
+            out.push('-');
+            push_escaped(out, s.as_bytes());
+        }
+        Reply::Integer(n) => {
+            let _ = write!(out, ":{n}");
+        }
+        Reply::Bulk(b) => {
+            out.push('"');
+            push_escaped(out, b);
+            out.push('"');
+        }
+        Reply::Nil | Reply::NilArray => out.push_str("(nil)"),
         Reply::Array(items) | Reply::Set(items) => {
-            let inner: Vec<String> = items.iter().map(describe_reply).collect();
-            format!("*[{}]", inner.join(", "))
+            out.push_str("*[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_reply(out, item);
+            }
+            out.push(']');
         }
         Reply::Map(pairs) => {
-            let inner: Vec<String> = pairs
-                .iter()
-                .map(|(k, v)| format!("{} => {}", describe_reply(k), describe_reply(v)))
-                .collect();
-            format!("%{{{}}}", inner.join(", "))
+            out.push_str("%{");
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_reply(out, k);
+                out.push_str(" => ");
+                push_reply(out, v);
+            }
+            out.push('}');
         }
-        Reply::Verbatim(_, s) => format!("\"{}\"", s.escape_debug()),
-        Reply::Double(d) => format!(",{d}"),
-        Reply::Bool(b) => format!("#{}", if *b { 't' } else { 'f' }),
+        Reply::Verbatim(_, s) => {
+            out.push('"');
+            push_escaped(out, s.as_bytes());
+            out.push('"');
+        }
+        Reply::Double(d) => {
+            let _ = write!(out, ",{d}");
+        }
+        Reply::Bool(b) => {
+            out.push('#');
+            out.push(if *b { 't' } else { 'f' });
+        }
     }
 }
 
 /// The text of a bulk/simple/verbatim reply, if it is one.
 pub fn reply_text(reply: &Reply) -> Option<String> {
     match reply {
-        Reply::Bulk(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        // The campaign reads every `CLUSTER NODES` through here: checking UTF-8 first takes the
+        // fast ASCII path, the lossy conversion only runs for the rare invalid text.
+        Reply::Bulk(b) => Some(match std::str::from_utf8(b) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        }),
         Reply::Simple(s) | Reply::Verbatim(_, s) => Some(s.clone()),
         _ => None,
     }
@@ -275,6 +348,67 @@ mod tests {
             "*[:1, (nil)]"
         );
         assert_eq!(describe_args(&[b"SET", b"k", b"v"]), "SET k v");
+    }
+
+    /// The old rendering, kept as the reference the fast paths must match.
+    fn reference_reply(reply: &Reply) -> String {
+        match reply {
+            Reply::Simple(s) => format!("+{}", s.escape_debug()),
+            Reply::Error(s) => format!("-{}", s.escape_debug()),
+            Reply::Integer(n) => format!(":{n}"),
+            Reply::Bulk(b) => format!("\"{}\"", String::from_utf8_lossy(b).escape_debug()),
+            Reply::Nil | Reply::NilArray => "(nil)".to_string(),
+            Reply::Array(items) | Reply::Set(items) => {
+                let inner: Vec<String> = items.iter().map(reference_reply).collect();
+                format!("*[{}]", inner.join(", "))
+            }
+            Reply::Map(pairs) => {
+                let inner: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{} => {}", reference_reply(k), reference_reply(v)))
+                    .collect();
+                format!("%{{{}}}", inner.join(", "))
+            }
+            Reply::Verbatim(_, s) => format!("\"{}\"", s.escape_debug()),
+            Reply::Double(d) => format!(",{d}"),
+            Reply::Bool(b) => format!("#{}", if *b { 't' } else { 'f' }),
+        }
+    }
+
+    #[test]
+    fn fast_descriptions_match_lossy_escape_debug() {
+        let every_byte: Vec<u8> = (0..=255u8).collect();
+        let ascii: Vec<u8> = (0..=127u8).collect();
+        let texts: Vec<&[u8]> = vec![
+            b"",
+            b"plain text 123",
+            b"q\"uo'te\\s\r\n\t\0\x7f\x01",
+            &ascii,
+            &every_byte,
+            "caf\u{e9} \u{301}x \u{200b}".as_bytes(),
+            b"\xff\xfe bad utf8",
+        ];
+        for text in &texts {
+            let lossy = String::from_utf8_lossy(text).into_owned();
+            let replies = [
+                Reply::Bulk(bytes::Bytes::copy_from_slice(text)),
+                Reply::Simple(lossy.clone()),
+                Reply::Error(lossy.clone()),
+                Reply::Verbatim("txt", lossy.clone()),
+            ];
+            for reply in replies {
+                assert_eq!(describe_reply(&reply), reference_reply(&reply), "{reply:?}");
+            }
+            let expected = format!("SET {} x", String::from_utf8_lossy(text).escape_debug());
+            assert_eq!(describe_args(&[b"SET", text, b"x"]), expected);
+        }
+        let nested = Reply::Array(vec![
+            Reply::Map(vec![(Reply::bulk_str("k\n"), Reply::Double(1.5))]),
+            Reply::Bool(true),
+            Reply::NilArray,
+            Reply::Set(vec![Reply::Integer(-3)]),
+        ]);
+        assert_eq!(describe_reply(&nested), reference_reply(&nested));
     }
 
     #[test]

@@ -22,13 +22,22 @@ pub struct TraceEvent {
 impl TraceEvent {
     /// `  12.345678s node1 event` — fixed-width time so timelines line up.
     pub fn render(&self) -> String {
-        format!(
+        let mut line = String::new();
+        self.render_into(&mut line);
+        line
+    }
+
+    /// [`TraceEvent::render`] appended to `out` (a whole trace renders without a String per
+    /// event).
+    pub fn render_into(&self, out: &mut String) {
+        let _ = write!(
+            out,
             "{:>5}.{:06}s {} {}",
             self.time_us / 1_000_000,
             self.time_us % 1_000_000,
             self.node,
             self.event
-        )
+        );
     }
 }
 
@@ -117,9 +126,15 @@ impl Trace {
 
     /// All events, one rendered line each.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for event in self.lock().iter() {
-            let _ = writeln!(out, "{}", event.render());
+        let events = self.lock();
+        let size: usize = events
+            .iter()
+            .map(|e| e.node.len() + e.event.len() + 18)
+            .sum();
+        let mut out = String::with_capacity(size);
+        for event in events.iter() {
+            event.render_into(&mut out);
+            out.push('\n');
         }
         out
     }
@@ -136,8 +151,11 @@ impl Trace {
     /// FNV-1a over the rendered lines (each followed by `\n`).
     pub fn hash(&self) -> u64 {
         let mut hash = Fnv64::new();
+        let mut line = String::new();
         for event in self.lock().iter() {
-            hash.write(event.render().as_bytes());
+            line.clear();
+            event.render_into(&mut line);
+            hash.write(line.as_bytes());
             hash.write(b"\n");
         }
         hash.finish()

@@ -270,9 +270,7 @@ impl Node {
         me.master = None;
         let slots: Vec<u16> = self.cluster.nodes[&old_master].slots.iter().collect();
         let myself = self.cluster.myself;
-        for slot in slots {
-            self.cluster.assign_slot(slot, Some(myself));
-        }
+        self.cluster.assign_slots(&slots, Some(myself));
         self.cluster.request_save(true);
         self.update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
@@ -586,19 +584,23 @@ impl Node {
     /// first one serving slots.
     fn track_orphans(&mut self) -> Option<NodeId> {
         let now = self.now.mono_ms;
-        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
+        // Masters with a working replica, gathered once: this runs on every cron tick.
+        let covered: Vec<NodeId> = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.is_replica() && !n.has(flags::FAIL))
+            .filter_map(|n| n.master)
+            .collect();
         let mut target = None;
-        for id in ids {
-            let n = &self.cluster.nodes[&id];
+        for n in self.cluster.nodes.values_mut() {
             let orphaned = n.is_master()
                 && !n.has(flags::FAIL)
                 && n.has(flags::MIGRATE_TO)
-                && self.working_replicas(id) == 0;
-            let serves = !n.slots.is_empty();
-            let n = self.cluster.nodes.get_mut(&id).expect("listed");
+                && !covered.contains(&n.id);
             if orphaned {
-                if target.is_none() && serves {
-                    target = Some(id);
+                if target.is_none() && !n.slots.is_empty() {
+                    target = Some(n.id);
                 }
                 if n.orphaned_since_ms == 0 {
                     n.orphaned_since_ms = now;

@@ -100,26 +100,29 @@ impl Node {
         }
         let mut ok = true;
         if self.cluster.require_full_coverage {
-            // Slot sets of different nodes never overlap (`assign_slot`), so per-node counts
-            // tell coverage without walking all 16384 slots on every tick.
-            let mut served = 0;
-            for n in self.cluster.nodes.values() {
-                let count = n.slots.count();
-                if count > 0 && n.has(flags::FAIL) {
-                    ok = false;
-                }
-                served += count;
-            }
-            debug_assert!(served <= SLOT_COUNT, "slot sets overlap");
-            ok &= served == SLOT_COUNT;
+            // The owner table counts slots per owner as they are assigned, so coverage needs
+            // neither a walk of the 16384 slots nor of the nodes' bitmaps on every tick.
+            let nodes = &self.cluster.nodes;
+            ok &= self.cluster.assigned_slot_count() == SLOT_COUNT;
+            ok &= !self
+                .cluster
+                .slot_counts()
+                .any(|(id, _)| nodes.get(&id).is_some_and(|n| n.has(flags::FAIL)));
         }
-        let serving: Vec<bool> = self
-            .cluster
-            .slot_serving_masters()
-            .map(|n| !n.is_failing())
-            .collect();
-        self.cluster.size = serving.len();
-        let reachable = serving.iter().filter(|&&r| r).count();
+        // Masters serving slots are among the slot owners the owner table lists, so this
+        // does not scan the (mostly empty) bitmaps of every replica.
+        let (mut size, mut reachable) = (0, 0);
+        for (id, _) in self.cluster.slot_counts() {
+            let Some(n) = self.cluster.nodes.get(&id).filter(|n| n.is_master()) else {
+                continue;
+            };
+            size += 1;
+            if !n.is_failing() {
+                reachable += 1;
+            }
+        }
+        debug_assert_eq!(size, self.cluster.slot_serving_masters().count());
+        self.cluster.size = size;
         if reachable < self.cluster.size / 2 + 1 && !self.canary(Canary::MinorityWrites) {
             ok = false;
             // Never 0, so "was in a minority" stays distinguishable from "never was".

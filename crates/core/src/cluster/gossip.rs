@@ -13,7 +13,7 @@ use crate::canary::Canary;
 use crate::cluster::{ClusterNode, Link};
 use crate::node::{Effect, LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
-use crate::slot::{SlotSet, SLOT_COUNT};
+use crate::slot::SlotSet;
 
 impl Node {
     // ---- links ---------------------------------------------------------------------------
@@ -112,9 +112,7 @@ impl Node {
             self.close_link(link);
         }
         let owned: Vec<u16> = self.cluster.nodes[&id].slots.iter().collect();
-        for slot in owned {
-            self.cluster.assign_slot(slot, None);
-        }
+        self.cluster.assign_slots(&owned, None);
         self.cluster.importing.retain(|_, n| *n != id);
         self.cluster.migrating.retain(|_, n| *n != id);
         for other in self.cluster.nodes.values_mut() {
@@ -526,9 +524,7 @@ impl Node {
                 node.master = Some(master);
                 node.config_epoch = 0;
                 let slots: Vec<u16> = node.slots.iter().collect();
-                for slot in slots {
-                    self.cluster.assign_slot(slot, None);
-                }
+                self.cluster.assign_slots(&slots, None);
                 self.cluster.request_save(false);
             }
             _ => {}
@@ -541,18 +537,26 @@ impl Node {
         if h.slaveof.is_some() {
             return;
         }
-        if self.cluster.nodes[&sender].slots == h.myslots {
+        // Claimed slots we already attribute to the sender change nothing, so only the others
+        // are walked; on a settled cluster there are none and every PING/PONG stops here.
+        let others = self.cluster.claimed_from_others(&sender, &h.myslots);
+        if others.is_empty() {
             return;
         }
-        self.update_slots_config_with(sender, h.config_epoch, &h.myslots);
-        self.send_update_if_stale(sender, h);
+        let refused = self.update_slots_config_from(sender, h.config_epoch, &h.myslots, &others);
+        self.send_update_if_stale(sender, h.config_epoch, &refused);
     }
 
-    fn send_update_if_stale(&mut self, sender: NodeId, h: &Header) {
-        let newer_owner = h.myslots.iter().find_map(|slot| {
+    /// `refused` are the claimed slots that the claim did not give the sender: the others are
+    /// the sender's now, so they cannot have a newer owner.
+    fn send_update_if_stale(&mut self, sender: NodeId, config_epoch: u64, refused: &[u16]) {
+        let newer_owner = refused.iter().find_map(|&slot| {
             let owner = self.cluster.slot_owner(slot)?;
+            if owner == sender {
+                return None;
+            }
             let o = &self.cluster.nodes[&owner];
-            (owner != sender && o.config_epoch > h.config_epoch).then_some(owner)
+            (o.config_epoch > config_epoch).then_some(owner)
         });
         let (Some(owner), Some(link)) = (newer_owner, self.cluster.nodes[&sender].link) else {
             return;
@@ -573,8 +577,22 @@ impl Node {
         config_epoch: u64,
         slots: &SlotSet,
     ) {
+        let others = self.cluster.claimed_from_others(&sender, slots);
+        self.update_slots_config_from(sender, config_epoch, slots, &others);
+    }
+
+    /// [`Self::update_slots_config_with`] given the claimed slots not yet attributed to the
+    /// sender (ascending), since the ones it already owns need nothing. Returns those of
+    /// `others` it did not give to the sender.
+    fn update_slots_config_from(
+        &mut self,
+        sender: NodeId,
+        config_epoch: u64,
+        slots: &SlotSet,
+        others: &[u16],
+    ) -> Vec<u16> {
         if sender == self.cluster.myself {
-            return;
+            return others.to_vec();
         }
         let me = self.cluster.me();
         let cur_master = if me.is_master() {
@@ -584,28 +602,58 @@ impl Node {
         };
         let mut lost_from_my_master = 0usize;
         let mut dirty: Vec<u16> = Vec::new();
-        let sender_slots = slots.count();
-        for slot in 0..SLOT_COUNT as u16 {
-            if !slots.contains(slot) || self.cluster.importing.contains_key(&slot) {
+        let mut taken: Vec<u16> = Vec::with_capacity(others.len());
+        let mut refused: Vec<u16> = Vec::new();
+        // Slot by slot, Redis's rules only look at the slot's owner (and whether the slot is
+        // being imported), so they are decided once per run of slots with the same owner.
+        for (owner, run) in self.cluster.owner_runs(others) {
+            debug_assert_ne!(
+                owner,
+                Some(sender),
+                "slots {run:?} are the sender's already"
+            );
+            let owner_epoch = owner.map(|o| self.cluster.nodes[&o].config_epoch);
+            let stays = owner_epoch.is_some_and(|epoch| epoch >= config_epoch);
+            let mine = owner == Some(self.cluster.myself);
+            let from_my_master = owner.is_some() && owner == cur_master;
+            let run = &others[run];
+            debug_assert!(run.iter().all(|&s| slots.contains(s)), "unclaimed slots");
+            if stays {
+                refused.extend_from_slice(run);
                 continue;
             }
-            let owner = self.cluster.slot_owner(slot);
-            if owner == Some(sender) {
+            // The common case (no slot imported, none of them mine) needs no per-slot look.
+            if !mine && self.cluster.importing.is_empty() {
+                taken.extend_from_slice(run);
+                if from_my_master {
+                    lost_from_my_master += run.len();
+                }
                 continue;
             }
-            let owner_epoch = owner.map_or(0, |o| self.cluster.nodes[&o].config_epoch);
-            if owner.is_some() && owner_epoch >= config_epoch {
-                continue;
+            for &slot in run {
+                if self.cluster.importing.contains_key(&slot) {
+                    refused.push(slot);
+                    continue;
+                }
+                if mine && self.db.count_in_slot(slot) > 0 {
+                    dirty.push(slot);
+                }
+                if from_my_master {
+                    lost_from_my_master += 1;
+                }
+                taken.push(slot);
             }
-            if owner == Some(self.cluster.myself) && self.db.count_in_slot(slot) > 0 {
-                dirty.push(slot);
-            }
-            if owner.is_some() && owner == cur_master {
-                lost_from_my_master += 1;
-            }
-            self.cluster.assign_slot(slot, Some(sender));
+        }
+        // Each decision above depends only on its own slot's owner, so the slots can all
+        // change hands afterwards.
+        if !taken.is_empty() {
+            self.cluster.assign_slots(&taken, Some(sender));
             self.cluster.request_save(true);
         }
+        if lost_from_my_master == 0 && dirty.is_empty() {
+            return refused;
+        }
+        let sender_slots = slots.count();
         let master_now_empty = cur_master
             .and_then(|m| self.cluster.nodes.get(&m))
             .is_some_and(|m| m.slots.is_empty());
@@ -628,14 +676,13 @@ impl Node {
                 }
             }
         }
+        refused
     }
 
     /// Turns myself into a replica of `master` (replication itself comes with its own module).
     pub(crate) fn become_replica_of(&mut self, master: NodeId) {
         let owned: Vec<u16> = self.cluster.me().slots.iter().collect();
-        for slot in owned {
-            self.cluster.assign_slot(slot, None);
-        }
+        self.cluster.assign_slots(&owned, None);
         self.cluster.migrating.clear();
         self.cluster.importing.clear();
         let me = self.cluster.me_mut();
@@ -808,21 +855,28 @@ impl Node {
     fn connect_and_expire_handshakes(&mut self) {
         let now = self.now.mono_ms;
         let handshake_timeout_ms = self.cluster.node_timeout_ms.max(1000);
-        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
-        for id in ids {
-            let n = &self.cluster.nodes[&id];
+        // Decided for every node first (usually nothing is to be done, so nothing is
+        // allocated): deleting or connecting one node changes nothing the others' decisions
+        // read, so doing them afterwards, in the same order, is the same.
+        let mut actions: Vec<(NodeId, bool)> = Vec::new();
+        for n in self.cluster.nodes.values() {
             if n.has(flags::MYSELF | flags::NOADDR) {
                 continue;
             }
             if n.in_handshake() && now.saturating_sub(n.created_ms) > handshake_timeout_ms {
+                actions.push((n.id, true));
+            } else if n.link.is_none() {
+                actions.push((n.id, false));
+            }
+        }
+        for (id, expired) in actions {
+            if expired {
                 self.log(
                     LogLevel::Verbose,
                     format!("Handshake with node {id} timed out, removing it."),
                 );
                 self.delete_node(id);
-                continue;
-            }
-            if n.link.is_none() {
+            } else {
                 self.connect_to(id);
             }
         }
@@ -864,7 +918,7 @@ impl Node {
     fn check_peer(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let timeout_ms = self.cluster.node_timeout_ms;
-        let Some(n) = self.cluster.nodes.get(&id) else {
+        let Some(mut n) = self.cluster.nodes.get(&id) else {
             return;
         };
         if n.has(flags::MYSELF | flags::NOADDR | flags::HANDSHAKE) {
@@ -878,9 +932,9 @@ impl Node {
                 && now.saturating_sub(n.data_received_ms) > timeout_ms / 2;
             if stalled {
                 self.close_link(link);
+                n = &self.cluster.nodes[&id];
             }
         }
-        let n = &self.cluster.nodes[&id];
         if self.link_connected(n.link)
             && n.ping_sent_ms == 0
             && now.saturating_sub(n.pong_received_ms) > timeout_ms / 2
@@ -889,7 +943,6 @@ impl Node {
             self.send_ping(link, MessageType::Ping);
             return;
         }
-        let n = &self.cluster.nodes[&id];
         if n.ping_sent_ms == 0 || n.is_failing() {
             return;
         }

@@ -3,9 +3,10 @@
 //! The protocol rules that change this state live in the sibling modules: `gossip` (bus
 //! messages, handshake, cron), `failure` (PFAIL/FAIL, cluster_state) and `render`
 //! (`CLUSTER NODES`/`INFO`/`SLOTS`/`SHARDS` text). Every slot change goes through
-//! [`Cluster::assign_slot`] so the owner table and the per-node slot sets never disagree.
+//! [`Cluster::assign_slot`] or [`Cluster::assign_slots`] so the owner table and the per-node
+//! slot sets never disagree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::bus::{flags, MessageType};
 use crate::config::Config;
@@ -117,14 +118,16 @@ pub struct Link {
 pub struct Cluster {
     pub myself: NodeId,
     pub nodes: BTreeMap<NodeId, ClusterNode>,
-    owners: Vec<Option<NodeId>>,
+    owners: SlotOwners,
     pub migrating: BTreeMap<u16, NodeId>,
     pub importing: BTreeMap<u16, NodeId>,
     pub current_epoch: u64,
     pub last_vote_epoch: u64,
     pub state_ok: bool,
     pub size: usize,
-    pub links: HashMap<LinkId, Link>,
+    /// A handful of links looked up on every message and cron pass: a B-tree of integer keys
+    /// beats hashing them with SipHash.
+    pub links: BTreeMap<LinkId, Link>,
     next_link_id: LinkId,
     pub stats_sent: [u64; 11],
     pub stats_received: [u64; 11],
@@ -161,7 +164,7 @@ impl Cluster {
         Cluster {
             myself,
             nodes,
-            owners: vec![None; SLOT_COUNT],
+            owners: SlotOwners::new(),
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             current_epoch: 0,
@@ -169,7 +172,7 @@ impl Cluster {
             state_ok: false,
             // Redis starts with 1 and recomputes it once the start-up delay is over.
             size: 1,
-            links: HashMap::new(),
+            links: BTreeMap::new(),
             next_link_id: 1,
             stats_sent: [0; 11],
             stats_received: [0; 11],
@@ -206,7 +209,55 @@ impl Cluster {
     }
 
     pub fn slot_owner(&self, slot: u16) -> Option<NodeId> {
-        self.owners[slot as usize]
+        self.owners.owner(slot)
+    }
+
+    /// How many slots are assigned to some node.
+    pub fn assigned_slot_count(&self) -> usize {
+        self.owners.assigned
+    }
+
+    /// The nodes that own at least one slot, with how many, in no particular order.
+    pub fn slot_counts(&self) -> impl Iterator<Item = (NodeId, usize)> + '_ {
+        self.owners.counts()
+    }
+
+    /// `slots` split into runs of consecutive entries with the same owner, in order.
+    pub fn owner_runs<'a>(
+        &'a self,
+        slots: &'a [u16],
+    ) -> impl Iterator<Item = (Option<NodeId>, std::ops::Range<usize>)> + 'a {
+        self.owners
+            .entry_runs(slots)
+            .map(|(entry, run)| (entry.map(|e| self.owners.ids[e]), run))
+    }
+
+    /// The slots in `claimed` that this node does not attribute to `id`, ascending: the only
+    /// ones a claim by `id` can change. Cheap when they are none, the usual case for gossip.
+    pub fn claimed_from_others(&self, id: &NodeId, claimed: &SlotSet) -> Vec<u16> {
+        let Some(owned) = self.nodes.get(id).map(|n| &n.slots) else {
+            return claimed.iter().collect();
+        };
+        let extra_words = || {
+            let words = claimed.0.chunks_exact(8).zip(owned.0.chunks_exact(8));
+            words.map(|(c, o)| {
+                let c = u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"));
+                let o = u64::from_le_bytes(o.try_into().expect("chunks of 8 bytes"));
+                c & !o
+            })
+        };
+        let count: u32 = extra_words().map(u64::count_ones).sum();
+        if count == 0 {
+            return Vec::new();
+        }
+        let mut slots = Vec::with_capacity(count as usize);
+        for (i, mut extra) in extra_words().enumerate() {
+            while extra != 0 {
+                slots.push((i * 64) as u16 + extra.trailing_zeros() as u16);
+                extra &= extra - 1;
+            }
+        }
+        slots
     }
 
     pub fn migrating_to(&self, slot: u16) -> Option<NodeId> {
@@ -225,7 +276,7 @@ impl Cluster {
 
     /// The single place slot ownership changes: updates the owner table and both nodes' sets.
     pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>) {
-        if let Some(old) = self.owners[slot as usize] {
+        if let Some(old) = self.owners.owner(slot) {
             if let Some(n) = self.nodes.get_mut(&old) {
                 n.slots.remove(slot);
             }
@@ -237,7 +288,47 @@ impl Cluster {
                 .expect("slot owner must be a known node");
             node.slots.insert(slot);
         }
-        self.owners[slot as usize] = owner;
+        self.owners.set(slot, owner);
+        self.state_update_pending = true;
+    }
+
+    /// [`Cluster::assign_slot`] for many slots at once, given in ascending order: each node
+    /// involved is looked up once per run of slots it owned instead of once per slot, and the
+    /// owner counts move a run at a time (gossip moves thousands of slots at once).
+    pub fn assign_slots(&mut self, slots: &[u16], owner: Option<NodeId>) {
+        debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots not ascending");
+        if slots.is_empty() {
+            return;
+        }
+        // Taken before any count drops, so a freed entry is never one of the old owners'.
+        let new = owner.map(|id| self.owners.entry_for(id));
+        let runs: Vec<_> = self.owners.entry_runs(slots).collect();
+        for (old, run) in runs {
+            let Some(old) = old else { continue };
+            let run = &slots[run];
+            if let Some(n) = self.nodes.get_mut(&self.owners.ids[old]) {
+                for &slot in run {
+                    n.slots.remove(slot);
+                }
+            }
+            self.owners.counts[old] -= run.len();
+            self.owners.assigned -= run.len();
+        }
+        if let (Some(id), Some(entry)) = (owner, new) {
+            let node = self
+                .nodes
+                .get_mut(&id)
+                .expect("slot owner must be a known node");
+            for &slot in slots {
+                node.slots.insert(slot);
+            }
+            self.owners.counts[entry] += slots.len();
+            self.owners.assigned += slots.len();
+        }
+        let stored = new.map_or(0, SlotOwners::stored);
+        for &slot in slots {
+            self.owners.index[slot as usize] = stored;
+        }
         self.state_update_pending = true;
     }
 
@@ -282,6 +373,98 @@ impl Cluster {
             .map(|n| n.config_epoch)
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// Who owns each slot, as a small index per slot into a table of owner ids: 32 KiB per node
+/// instead of 16384 `Option<NodeId>` (656 KiB, allocated and zeroed at every node start), and
+/// per-owner slot counts kept on the way, so coverage checks need not walk the slots.
+struct SlotOwners {
+    /// Per slot: 0 = unassigned, else 1 + an index into `ids`.
+    index: Vec<u16>,
+    ids: Vec<NodeId>,
+    /// Slots per entry of `ids`; an entry whose count dropped to 0 is reused.
+    counts: Vec<usize>,
+    assigned: usize,
+}
+
+impl SlotOwners {
+    fn new() -> SlotOwners {
+        SlotOwners {
+            index: vec![0; SLOT_COUNT],
+            ids: Vec::new(),
+            counts: Vec::new(),
+            assigned: 0,
+        }
+    }
+
+    fn owner(&self, slot: u16) -> Option<NodeId> {
+        self.entry_of(slot).map(|e| self.ids[e])
+    }
+
+    /// The entry in `ids` of the owner of `slot`.
+    fn entry_of(&self, slot: u16) -> Option<usize> {
+        let index = self.index[slot as usize];
+        (index != 0).then(|| usize::from(index) - 1)
+    }
+
+    /// What `index` stores for `entry`.
+    fn stored(entry: usize) -> u16 {
+        u16::try_from(entry + 1).expect("fewer owners than slots")
+    }
+
+    fn set(&mut self, slot: u16, owner: Option<NodeId>) {
+        let new = owner.map(|id| self.entry_for(id));
+        if let Some(old) = self.entry_of(slot) {
+            self.counts[old] -= 1;
+            self.assigned -= 1;
+        }
+        if let Some(e) = new {
+            self.counts[e] += 1;
+            self.assigned += 1;
+        }
+        self.index[slot as usize] = new.map_or(0, SlotOwners::stored);
+    }
+
+    /// `slots` split into runs of consecutive entries with the same owner entry, in order.
+    fn entry_runs<'a>(
+        &'a self,
+        slots: &'a [u16],
+    ) -> impl Iterator<Item = (Option<usize>, std::ops::Range<usize>)> + 'a {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let first = *slots.get(start)?;
+            let entry = self.index[first as usize];
+            let len = slots[start..]
+                .iter()
+                .take_while(|&&s| self.index[s as usize] == entry)
+                .count();
+            let run = start..start + len;
+            start += len;
+            Some((usize::from(entry).checked_sub(1), run))
+        })
+    }
+
+    /// The entry of `id`, taking a free one (or a new one) if it owns nothing yet.
+    fn entry_for(&mut self, id: NodeId) -> usize {
+        if let Some(entry) = self.ids.iter().position(|o| *o == id) {
+            return entry;
+        }
+        if let Some(entry) = self.counts.iter().position(|&c| c == 0) {
+            self.ids[entry] = id;
+            return entry;
+        }
+        self.ids.push(id);
+        self.counts.push(0);
+        self.ids.len() - 1
+    }
+
+    fn counts(&self) -> impl Iterator<Item = (NodeId, usize)> + '_ {
+        self.ids
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, &count)| count > 0)
+            .map(|(id, &count)| (*id, count))
     }
 }
 

@@ -248,9 +248,8 @@ pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConf
     }
     for line in &lines {
         for &(start, end) in &line.slots {
-            for slot in start..=end {
-                cluster.assign_slot(slot, Some(line.id));
-            }
+            let range: Vec<u16> = (start..=end).collect();
+            cluster.assign_slots(&range, Some(line.id));
         }
     }
     for (slot, (migrating, id)) in open {

@@ -1,11 +1,13 @@
 //! The text and reply shapes of `CLUSTER NODES`, `INFO`, `SLOTS`, `SHARDS` and `nodes.conf`,
 //! byte-identical to Redis 7.0 (reference §4.1 and §8).
 
+use std::fmt::Write as _;
+
 use crate::bus::{flags, MessageType};
 use crate::cluster::ClusterNode;
 use crate::node::Node;
 use crate::reply::Reply;
-use crate::slot::{format_ranges, ranges_of, SlotSet, SLOT_COUNT};
+use crate::slot::{ranges_of, SlotSet, SLOT_COUNT};
 
 /// Flag words in the order Redis prints them.
 const FLAG_WORDS: [(u16, &str); 8] = [
@@ -21,63 +23,141 @@ const FLAG_WORDS: [(u16, &str); 8] = [
 
 /// `myself,master` or `noflags`.
 pub fn flags_text(bits: u16) -> String {
-    let words: Vec<&str> = FLAG_WORDS
-        .iter()
-        .filter(|(bit, _)| bits & bit != 0)
-        .map(|(_, w)| *w)
-        .collect();
-    if words.is_empty() {
-        "noflags".into()
-    } else {
-        words.join(",")
+    let mut text = String::new();
+    push_flags(&mut text, bits);
+    text
+}
+
+fn push_flags(out: &mut String, bits: u16) {
+    let mut any = false;
+    for (bit, word) in FLAG_WORDS {
+        if bits & bit != 0 {
+            if any {
+                out.push(',');
+            }
+            out.push_str(word);
+            any = true;
+        }
+    }
+    if !any {
+        out.push_str("noflags");
     }
 }
 
-/// The set's runs of consecutive slots, ascending, a 64-bit word at a time: a master's
-/// thousands of contiguous slots cost a few hundred word tests instead of a step per slot.
-/// Every `CLUSTER NODES` reply and every `nodes.conf` save renders them, so this is hot in
-/// the simulator (same result as `SlotSet::ranges`).
+/// Appends `value` in decimal. `CLUSTER NODES` and `CLUSTER INFO` are mostly numbers and the
+/// simulator asks for them all the time; this skips the formatting machinery.
+fn push_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// One `name:value\r\n` line of an INFO text; the name comes in pieces.
+fn push_field(out: &mut String, name: &[&str], value: u64) {
+    for piece in name {
+        out.push_str(piece);
+    }
+    out.push(':');
+    push_u64(out, value);
+    out.push_str("\r\n");
+}
+
+/// `0-5460 7 9-10`, as `format_ranges(&slot_runs(set))` gives, appended to `out`.
+fn push_slot_runs(out: &mut String, set: &SlotSet) {
+    let mut first = true;
+    for_each_slot_run(set, |start, end| {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        push_u64(out, start.into());
+        if end != start {
+            out.push('-');
+            push_u64(out, end.into());
+        }
+    });
+}
+
+/// The set's runs of consecutive slots, ascending (same result as `SlotSet::ranges`). Every
+/// `CLUSTER NODES` reply and every `nodes.conf` save renders them, so this is hot in the
+/// simulator: it jumps from run edge to run edge a 64-bit word at a time, so a master's
+/// thousands of contiguous slots, or slots scattered by resharding, cost a step per run and
+/// per word rather than per slot.
+#[cfg(test)]
 fn slot_runs(set: &SlotSet) -> Vec<(u16, u16)> {
     let mut runs = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, chunk) in set.0.chunks_exact(8).enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8 bytes"));
-        let base = i * 64;
-        if word == u64::MAX {
-            start.get_or_insert(base);
-            continue;
-        }
-        if word == 0 {
-            if let Some(s) = start.take() {
-                runs.push((s as u16, (base - 1) as u16));
-            }
-            continue;
-        }
-        for bit in 0..64 {
-            let slot = base + bit;
-            match (word >> bit & 1 == 1, start) {
-                (true, None) => start = Some(slot),
-                (false, Some(s)) => {
-                    runs.push((s as u16, (slot - 1) as u16));
-                    start = None;
-                }
-                _ => {}
-            }
-        }
-    }
-    if let Some(s) = start {
-        runs.push((s as u16, (SLOT_COUNT - 1) as u16));
-    }
+    for_each_slot_run(set, |start, end| runs.push((start, end)));
     runs
+}
+
+fn for_each_slot_run(set: &SlotSet, mut run: impl FnMut(u16, u16)) {
+    const WORDS: usize = SLOT_COUNT / 64;
+    let word = |i: usize| {
+        let bytes: [u8; 8] = set.0[i * 8..i * 8 + 8].try_into().expect("8 bytes");
+        u64::from_le_bytes(bytes)
+    };
+    // The first slot at or after `from` whose bit is `bit`, or SLOT_COUNT.
+    let next = |from: usize, bit: bool| -> usize {
+        let mut i = from / 64;
+        if i >= WORDS {
+            return SLOT_COUNT;
+        }
+        let flip = if bit { 0 } else { u64::MAX };
+        let mut w = (word(i) ^ flip) & (u64::MAX << (from % 64));
+        while w == 0 {
+            i += 1;
+            if i == WORDS {
+                return SLOT_COUNT;
+            }
+            w = word(i) ^ flip;
+        }
+        i * 64 + w.trailing_zeros() as usize
+    };
+    let mut at = 0;
+    loop {
+        let start = next(at, true);
+        if start == SLOT_COUNT {
+            return;
+        }
+        let end = next(start, false);
+        run(start as u16, (end - 1) as u16);
+        at = end;
+    }
 }
 
 impl Node {
     /// One `CLUSTER NODES` line, without the trailing newline.
     pub(crate) fn node_line(&self, n: &ClusterNode) -> String {
-        let master = match (n.is_replica(), n.master) {
-            (true, Some(m)) => m.to_string(),
-            _ => "-".into(),
-        };
+        let mut line = String::with_capacity(160);
+        self.push_node_line(&mut line, n);
+        line
+    }
+
+    fn push_node_line(&self, line: &mut String, n: &ClusterNode) {
+        line.push_str(n.id.as_str());
+        line.push(' ');
+        line.push_str(&n.ip);
+        line.push(':');
+        push_u64(line, n.port.into());
+        line.push('@');
+        push_u64(line, n.cport.into());
+        line.push(' ');
+        push_flags(line, n.flags);
+        line.push(' ');
+        match (n.is_replica(), n.master) {
+            (true, Some(m)) => line.push_str(m.as_str()),
+            _ => line.push('-'),
+        }
         // A replica shows its master's epoch.
         let epoch = n
             .master
@@ -89,42 +169,38 @@ impl Node {
         } else {
             "disconnected"
         };
-        let mut line = format!(
-            "{} {}:{}@{} {} {} {} {} {} {}",
-            n.id,
-            n.ip,
-            n.port,
-            n.cport,
-            flags_text(n.flags),
-            master,
+        for number in [
             self.unix_ms_of(n.ping_sent_ms),
             self.unix_ms_of(n.pong_received_ms),
             epoch,
-            link
-        );
+        ] {
+            line.push(' ');
+            push_u64(line, number);
+        }
+        line.push(' ');
+        line.push_str(link);
         if n.is_master() && !n.slots.is_empty() {
             line.push(' ');
-            line.push_str(&format_ranges(&slot_runs(&n.slots)));
+            push_slot_runs(line, &n.slots);
         }
         if n.has(flags::MYSELF) {
             for (slot, to) in &self.cluster.migrating {
-                line.push_str(&format!(" [{slot}->-{to}]"));
+                let _ = write!(line, " [{slot}->-{to}]");
             }
             for (slot, from) in &self.cluster.importing {
-                line.push_str(&format!(" [{slot}-<-{from}]"));
+                let _ = write!(line, " [{slot}-<-{from}]");
             }
         }
-        line
     }
 
     /// `CLUSTER NODES` text; `nodes.conf` leaves out nodes still in handshake.
     pub(crate) fn render_nodes(&self, for_config: bool) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.cluster.nodes.len() * 160);
         for n in self.cluster.nodes.values() {
             if for_config && n.in_handshake() {
                 continue;
             }
-            out.push_str(&self.node_line(n));
+            self.push_node_line(&mut out, n);
             out.push('\n');
         }
         out
@@ -142,49 +218,51 @@ impl Node {
     /// `CLUSTER INFO` text with `\r\n` line ends.
     pub(crate) fn render_cluster_info(&self) -> String {
         let c = &self.cluster;
-        let (mut assigned, mut pfail, mut fail) = (0, 0, 0);
-        for o in c.nodes.values() {
-            let n = o.slots.count();
-            assigned += n;
+        let (mut pfail, mut fail) = (0, 0);
+        for (id, count) in c.slot_counts() {
+            let Some(o) = c.nodes.get(&id) else { continue };
             if o.has(flags::FAIL) {
-                fail += n;
+                fail += count;
             } else if o.has(flags::PFAIL) {
-                pfail += n;
+                pfail += count;
             }
         }
+        let assigned = c.assigned_slot_count();
         let me = c.me();
         let my_epoch = me
             .master
             .filter(|_| me.is_replica())
             .and_then(|m| c.nodes.get(&m))
             .map_or(me.config_epoch, |m| m.config_epoch);
-        let mut lines = vec![
-            format!("cluster_state:{}", if c.state_ok { "ok" } else { "fail" }),
-            format!("cluster_slots_assigned:{assigned}"),
-            format!("cluster_slots_ok:{}", assigned - pfail - fail),
-            format!("cluster_slots_pfail:{pfail}"),
-            format!("cluster_slots_fail:{fail}"),
-            format!("cluster_known_nodes:{}", c.nodes.len()),
-            format!("cluster_size:{}", c.size),
-            format!("cluster_current_epoch:{}", c.current_epoch),
-            format!("cluster_my_epoch:{my_epoch}"),
-        ];
+        let mut text = String::with_capacity(1024);
+        let state = if c.state_ok { "ok" } else { "fail" };
+        text.push_str("cluster_state:");
+        text.push_str(state);
+        text.push_str("\r\n");
+        push_field(&mut text, &["cluster_slots_assigned"], assigned as u64);
+        push_field(
+            &mut text,
+            &["cluster_slots_ok"],
+            (assigned - pfail - fail) as u64,
+        );
+        push_field(&mut text, &["cluster_slots_pfail"], pfail as u64);
+        push_field(&mut text, &["cluster_slots_fail"], fail as u64);
+        push_field(&mut text, &["cluster_known_nodes"], c.nodes.len() as u64);
+        push_field(&mut text, &["cluster_size"], c.size as u64);
+        push_field(&mut text, &["cluster_current_epoch"], c.current_epoch);
+        push_field(&mut text, &["cluster_my_epoch"], my_epoch);
         for (direction, counts) in [("sent", &c.stats_sent), ("received", &c.stats_received)] {
             for kind in MessageType::ALL {
                 let count = counts[kind as usize];
                 if count > 0 {
-                    lines.push(format!(
-                        "cluster_stats_messages_{}_{direction}:{count}",
-                        kind.stats_name()
-                    ));
+                    let name = ["cluster_stats_messages_", kind.stats_name(), "_", direction];
+                    push_field(&mut text, &name, count);
                 }
             }
-            let total: u64 = counts.iter().sum();
-            lines.push(format!("cluster_stats_messages_{direction}:{total}"));
+            let name = ["cluster_stats_messages_", direction];
+            push_field(&mut text, &name, counts.iter().sum());
         }
-        lines.push("total_cluster_links_buffer_limit_exceeded:0".into());
-        let mut text = lines.join("\r\n");
-        text.push_str("\r\n");
+        push_field(&mut text, &["total_cluster_links_buffer_limit_exceeded"], 0);
         text
     }
 
@@ -295,6 +373,11 @@ mod slot_run_tests {
             vec![0, 63, 64, 127, 128, 16383],
             (60..200).chain(300..301).chain(16000..16384).collect(),
             (0..16384).filter(|s| s % 3 != 0).collect(),
+            (0..16384).filter(|s| s % 7 < 3).collect(),
+            (0..16384).filter(|s| s % 130 > 60).collect(),
+            vec![16383],
+            vec![62, 63, 64, 65, 16320, 16321],
+            (1..16383).collect(),
         ];
         for slots in sets {
             let mut set = SlotSet::default();
@@ -302,6 +385,24 @@ mod slot_run_tests {
                 set.insert(s);
             }
             assert_eq!(slot_runs(&set), set.ranges(), "{slots:?}");
+            let mut text = String::new();
+            push_slot_runs(&mut text, &set);
+            assert_eq!(text, crate::slot::format_ranges(&set.ranges()), "{slots:?}");
         }
+    }
+
+    #[test]
+    fn numbers_and_flags_render_like_format() {
+        for value in [0, 7, 9, 10, 99, 100, 16383, 1_700_000_000_123, u64::MAX] {
+            let mut text = String::from("x");
+            push_u64(&mut text, value);
+            assert_eq!(text, format!("x{value}"));
+        }
+        assert_eq!(flags_text(0), "noflags");
+        assert_eq!(flags_text(flags::MYSELF | flags::MASTER), "myself,master");
+        assert_eq!(
+            flags_text(flags::SLAVE | flags::PFAIL | flags::FAIL | flags::NOFAILOVER),
+            "slave,fail?,fail,nofailover"
+        );
     }
 }
