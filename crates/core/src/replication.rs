@@ -359,6 +359,18 @@ impl Node {
         }
     }
 
+    /// How old this replica's data is, for the failover's validity check: while the link to
+    /// the master is up, since `heard_ms` (the master's last sign of life; an idle stream is
+    /// in sync); otherwise since the link went down. `None` when no link has been up since
+    /// this node started: its data may be arbitrarily old (Redis's `repl_down_since` of 0).
+    pub(crate) fn replica_data_age_ms(&self, heard_ms: u64) -> Option<u64> {
+        let now = self.now.mono_ms;
+        if self.repl.link.as_ref().is_some_and(|l| l.up) {
+            return Some(now.saturating_sub(heard_ms));
+        }
+        (self.repl.down_since_ms != 0).then(|| now.saturating_sub(self.repl.down_since_ms))
+    }
+
     /// The master this node should replicate from, with its address, if any.
     fn wanted_master(&self) -> Option<(NodeId, &str, u16)> {
         let me = self.cluster.me();
@@ -384,6 +396,10 @@ impl Node {
                 let id = l.id;
                 let old_replid = l.master_replid.clone();
                 let was_synced = l.up && !l.loading;
+                if l.up {
+                    // The data's age now counts from here, as after any lost link.
+                    self.repl.down_since_ms = self.now.mono_ms;
+                }
                 self.drop_master_link();
                 self.effects.push(Effect::ReplicaDisconnect { link: id });
                 if !wanted_any && self.cluster.me().is_master() && was_synced {

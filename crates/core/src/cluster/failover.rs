@@ -139,11 +139,11 @@ impl Node {
             return true;
         }
         let nt = self.cluster.node_timeout_ms;
-        let last_ms = self.cluster.nodes[&master].data_received_ms;
-        if last_ms == 0 {
+        let heard_ms = self.cluster.nodes[&master].data_received_ms;
+        // A replica restarted while its master was down never synced: its data is too old.
+        let Some(mut data_age_ms) = self.replica_data_age_ms(heard_ms) else {
             return false;
-        }
-        let mut data_age_ms = self.now.mono_ms.saturating_sub(last_ms);
+        };
         if data_age_ms > nt {
             data_age_ms -= nt;
         }
@@ -323,7 +323,10 @@ impl Node {
         self.cluster.request_save(true);
         self.log(
             LogLevel::Notice,
-            format!("Failover auth granted to {sender} for epoch {current_epoch}"),
+            // The master is named so a harness can check the one-vote-per-master rule.
+            format!(
+                "Failover auth granted to {sender} for epoch {current_epoch} (replica of {master})"
+            ),
         );
         if let Some(link) = self.cluster.nodes[&sender].link {
             self.send(link, MessageType::AuthAck, Body::Empty);

@@ -972,24 +972,21 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
     let mut net = three_masters_three_replicas(2000);
     let master = net.nodes[0].myself();
     let replica = &mut net.nodes[3];
-    // As after a restart of the replica while its master was already unreachable.
-    let m = replica.cluster.nodes.get_mut(&master).unwrap();
-    m.flags |= flags::FAIL;
-    m.data_received_ms = 0;
+    // As after a restart of the replica while its master was already unreachable: no
+    // replication link has been up since it started. Bus traffic from the master proves
+    // nothing about the replica's data.
+    replica.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    replica.repl.link = None;
+    replica.repl.down_since_ms = 0;
     replica.take_effects();
     replica.handle_replica_failover();
     assert_eq!(
         replica.cluster.election.auth_time_ms, 0,
         "no election scheduled"
     );
-    // Heard from recently: the election is scheduled.
+    // Its link was up until just now: the election is scheduled.
     let now = replica.now.mono_ms;
-    replica
-        .cluster
-        .nodes
-        .get_mut(&master)
-        .unwrap()
-        .data_received_ms = now;
+    replica.repl.down_since_ms = now;
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_time_ms > now);
 }
