@@ -27,6 +27,9 @@
 //! down must not be promoted before hearing from it, and a replica cut off from its master
 //! for long must not be promoted over a fresher sibling that was available
 //! (`stale_replica_promoted`, [`stale_promotions`] and [`stale_partitioned_promotions`]).
+//! Every failover vote in the trace is held to Redis's voting rules (`double_vote`,
+//! [`double_votes`]), and a master must give up a stale slot claim once it is in touch with a
+//! node that knows the newer owner (`stale_owner_kept`, [`stale_owners_kept`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,6 +47,8 @@ use crate::cluster::SimCluster;
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, Fault, FaultInjector, FaultSchedule};
 use crate::history::superseded;
+use crate::invariants::elections::double_votes;
+use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     config_epochs_distinct, fmt_ms, served_unowned, stale_partitioned_promotions, stale_promotions,
     states_ok, views_agree, views_agree_quickly, Connectivity, SafetyMonitor, Sample, ServedOp,
@@ -183,20 +188,15 @@ impl Campaign<'_> {
         let settled = self.liveness_phase(&ids, &outcome.wiped).await;
         self.check_writes(&outcome, settled).await;
         let names = names_by_addr(self.cluster);
+        let manual_failovers = manual_failovers(schedule, outcome.started_ms);
         self.violations.extend(stale_promotions(
             &self.samples,
             &outcome.restarts,
             &outcome.down,
+            &promotions(self.cluster),
+            &manual_failovers,
             &names,
         ));
-        let offset_ms = outcome.started_ms;
-        let manual_failovers: Vec<(usize, u64)> = schedule
-            .iter()
-            .filter_map(|f| match f.fault {
-                Fault::ManualFailover { node, .. } => Some((node, offset_ms + f.at_ms)),
-                _ => None,
-            })
-            .collect();
         let acked: Vec<(String, u64)> = outcome
             .history
             .ops
@@ -212,6 +212,19 @@ impl Campaign<'_> {
             self.shape.node_timeout_ms,
             &names,
         ));
+        let nt = self.shape.node_timeout_ms;
+        let name = |node: usize| self.cluster.node(node).name.clone();
+        let wipes: Vec<(String, u64)> = outcome
+            .wiped
+            .iter()
+            .map(|&(node, at_us)| (name(node), at_us / 1000))
+            .collect();
+        self.violations.extend(double_votes(
+            &self.cluster.trace().events(),
+            &outcome.restarts,
+            &wipes,
+            nt,
+        ));
     }
 
     /// Starts and creates the cluster; returns every node's ID.
@@ -221,6 +234,7 @@ impl Campaign<'_> {
             cluster.wait_listening().await.map_err(|e| e.to_string())?;
             cluster.create().await?;
             cluster.wait_cluster_ok(SETUP_TIMEOUT_MS).await?;
+            wait_whole(cluster, SETUP_TIMEOUT_MS).await?;
             let mut ids = Vec::new();
             for index in 0..cluster.len() {
                 ids.push(my_id(cluster, index).await?);
@@ -296,7 +310,11 @@ impl Campaign<'_> {
         let nt = self.shape.node_timeout_ms;
         let fails = detection::fails_without_quorum(&self.samples, &net, nt);
         let minority = detection::minority_masters_ok(&self.samples, &net, nt);
-        self.violations.extend(fails.into_iter().chain(minority));
+        // Safety-phase samples only: in the liveness phase the operator's FORGET of a wiped
+        // node unassigns its slots, and a stale claim on them may then be taken back.
+        let stale = stale_owners_kept(&self.samples, &net, nt);
+        self.violations
+            .extend(fails.into_iter().chain(minority).chain(stale));
         SafetyOutcome {
             history,
             wiped,
@@ -490,11 +508,11 @@ impl Campaign<'_> {
             .unwrap_or_default()
     }
 
-    fn finish(self) -> RunReport {
+    fn finish(mut self) -> RunReport {
         end_report(
             self.cluster,
             NAME,
-            &self.monitor,
+            &mut self.monitor,
             self.violations,
             self.final_texts,
         )
@@ -557,6 +575,28 @@ pub(crate) fn whole(fetched: &[(String, Result<Fetched, String>)], node_count: u
 }
 
 /// Every node's name, in index order.
+/// Waits until every node knows every node and all agree on the slots: `cluster_state:ok`
+/// alone comes earlier, while gossip is still spreading the replicas. Faults start from
+/// there, as an operator's would, so that a crash cannot take the only node that knows a
+/// new one (its `nodes.conf` written but not yet fsynced) and leave that one a stranger.
+pub(crate) async fn wait_whole(cluster: &SimCluster, timeout_ms: u64) -> Result<(), String> {
+    let (addrs, names) = (cluster.addrs(), node_names(cluster));
+    let mut fetched = Vec::new();
+    for _ in 0..timeout_ms.div_ceil(LIVENESS_POLL_MS).max(1) {
+        fetched = poll_all(cluster, &addrs, &names).await;
+        if whole(&fetched, cluster.len()) {
+            return Ok(());
+        }
+        madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+    }
+    let views = views_of(&fetched);
+    let found = views_agree(&views, cluster.len());
+    let first = found
+        .first()
+        .map_or("no view".to_string(), |v| v.to_string());
+    Err(format!("not whole {timeout_ms} ms after create: {first}"))
+}
+
 pub(crate) fn node_names(cluster: &SimCluster) -> Vec<String> {
     cluster.nodes().iter().map(|n| n.name.clone()).collect()
 }
@@ -679,6 +719,32 @@ pub(crate) fn views_of(
         .collect()
 }
 
+/// `(node, run ms)` of every election won and every takeover, as the nodes' logs date them.
+pub(crate) fn promotions(cluster: &SimCluster) -> Vec<(String, u64)> {
+    cluster
+        .trace()
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e.event.starts_with("log Failover election won")
+                || e.event.starts_with("log Taking over the master")
+        })
+        .map(|e| (e.node, e.time_us / 1000))
+        .collect()
+}
+
+/// `(node index, run ms)` of every `CLUSTER FAILOVER` in `schedule`, whose time 0 is
+/// `offset_ms` into the run.
+pub(crate) fn manual_failovers(schedule: &FaultSchedule, offset_ms: u64) -> Vec<(usize, u64)> {
+    schedule
+        .iter()
+        .filter_map(|f| match f.fault {
+            Fault::ManualFailover { node, .. } => Some((node, offset_ms + f.at_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `addr -> node name` of every node, for [`stale_promotions`].
 pub(crate) fn names_by_addr(cluster: &SimCluster) -> BTreeMap<String, String> {
     cluster
@@ -762,15 +828,41 @@ pub(crate) fn phantom_value(key: &str, phantom: &str) -> Violation {
     )
 }
 
+/// The config epochs nodes took by agreement, as their log lines in the trace say (an
+/// election won, `CLUSTER SET-CONFIG-EPOCH` at create), go to the monitor (see
+/// [`SafetyMonitor::only_agreed_epochs`]).
+fn note_agreed_epochs(cluster: &SimCluster, monitor: &mut SafetyMonitor) {
+    let addrs: BTreeMap<String, String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| (n.name.clone(), n.addr()))
+        .collect();
+    let agreed = cluster
+        .trace()
+        .events()
+        .into_iter()
+        .filter_map(|event| {
+            let text = event.event.strip_prefix("log configEpoch set to ")?;
+            let (epoch, how) = text.split_once(' ')?;
+            let agreed =
+                how == "after successful failover" || how == "via CLUSTER SET-CONFIG-EPOCH";
+            let addr = addrs.get(&event.node)?;
+            agreed.then(|| Some((addr.clone(), epoch.parse().ok()?)))?
+        })
+        .collect();
+    monitor.only_agreed_epochs(agreed);
+}
+
 /// Closes a two-phase run: the monitor's findings, the end line and every violation go to
 /// the trace, and the report carries the last `CLUSTER NODES` texts.
 pub(crate) fn end_report(
     cluster: &SimCluster,
     scenario: &str,
-    monitor: &SafetyMonitor,
+    monitor: &mut SafetyMonitor,
     mut violations: Vec<Violation>,
     final_texts: Vec<(String, String)>,
 ) -> RunReport {
+    note_agreed_epochs(cluster, monitor);
     violations.extend(monitor.violations());
     cluster.trace().record(
         "harness",

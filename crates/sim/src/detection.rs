@@ -179,15 +179,18 @@ pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> V
         if down_during(net, index, from_ms, s.time_ms) {
             continue;
         }
-        let masters: Vec<usize> = s
+        // A master line with no known address (a wiped node's old identity, flagged noaddr)
+        // still counts in the size; Redis never flags such a node PFAIL, so neither can we.
+        let masters: Vec<Option<usize>> = s
             .lines
             .iter()
             .filter(|l| l.has_flag("master") && !l.slots.is_empty() && !l.is_myself())
-            .filter_map(|l| node_index_of_addr(&l.addr))
+            .map(|l| node_index_of_addr(&l.addr))
             .collect();
         let size = masters.len() + 1;
         let cut_off: Vec<usize> = masters
             .iter()
+            .flatten()
             .copied()
             .filter(|&m| longest_cut_ms(net, (index, m), from_ms, s.time_ms, false) >= notice_ms)
             .collect();
@@ -367,5 +370,19 @@ mod tests {
             minority_masters_ok(&[sample(1, 14_000, "ok", None)], &net, NT),
             vec![]
         );
+    }
+
+    #[test]
+    fn a_master_with_no_address_counts_in_the_size_but_is_never_cut_off() {
+        // node3 crashed; node2's line lost its address (a wiped node's old identity): node1
+        // reaches itself and, as Redis sees it, the noaddr master: 2 of 3.
+        let net = net(&[], vec![(2, 1000, u64::MAX)]);
+        let mut s = sample(0, 14_000, "ok", None);
+        s.lines[1].addr = ":0".to_string();
+        s.lines[1].flags.push("noaddr".to_string());
+        assert_eq!(minority_masters_ok(&[s.clone()], &net, NT), vec![]);
+        // Without that line only two masters remain, and one is cut off: not a majority.
+        s.lines.remove(1);
+        assert_eq!(minority_masters_ok(&[s], &net, NT).len(), 1);
     }
 }

@@ -672,6 +672,9 @@ pub const SWARM_KINDS: &[&str] = &[
     "wipe_restart",
     "manual_failover",
     "move_slots",
+    "lagging_replica",
+    "stale_return",
+    "slow_failover",
 ];
 
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
@@ -697,8 +700,12 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
         let limit = if kind == "wipe_restart" { 1 } else { 8 };
         let mut count = 0;
         while t < span && count < limit {
-            if let Some(episode) = draw_episode(&mut rng, kind, t, shape) {
-                episodes.push(episode);
+            let drawn = match draw_compound(&mut rng, kind, t, shape) {
+                Some(compound) => compound,
+                None => draw_episode(&mut rng, kind, t, shape).into_iter().collect(),
+            };
+            if !drawn.is_empty() {
+                episodes.extend(drawn);
                 count += 1;
             }
             t += rng
@@ -786,6 +793,97 @@ fn draw_episode(
         duration_ms,
         kind,
     })
+}
+
+/// The kinds of [`SWARM_KINDS`] that [`draw_compound`] builds from several plain episodes.
+pub const COMPOUND_KINDS: &[&str] = &["lagging_replica", "stale_return", "slow_failover"];
+
+/// Compound kinds: plain episodes timed against each other to build the situations that
+/// single faults rarely line up, each aimed at one failover mechanism. `None` for a plain
+/// kind; an empty list when the shape has no replicas. The whole compound is moved earlier if
+/// it would not fit in the span.
+///
+/// - `lagging_replica`: a replica stops hearing its master, then the master crashes while the
+///   link is still down, so a fresher sibling exists (the rank and data-age checks).
+/// - `stale_return`: a master crashes long enough to be failed over, and when it comes back
+///   its former replicas (one of them is the new owner) cannot reach it, so only third nodes
+///   can tell it it is stale (UPDATE messages).
+/// - `slow_failover`: a master crashes and the network turns slow while its replicas run for
+///   election, so their requests and the winner's announcement cross (the voting rules).
+fn draw_compound(
+    rng: &mut ChaCha8Rng,
+    kind: &str,
+    start_ms: u64,
+    shape: &ClusterShape,
+) -> Option<Vec<Episode>> {
+    if !COMPOUND_KINDS.contains(&kind) {
+        return None;
+    }
+    if shape.replica_of.is_empty() {
+        return Some(Vec::new());
+    }
+    let nt = shape.node_timeout_ms.max(1);
+    let (replica, master) = shape.replica_of[rng.gen_range(0..shape.replica_of.len())];
+    // (offset from the compound's start, duration, kind)
+    let parts: Vec<(u64, u64, EpisodeKind)> =
+        match kind {
+            "lagging_replica" => {
+                let crash_at = rng.gen_range(2 * nt + nt / 2..=3 * nt);
+                let crash_ms = rng.gen_range(2 * nt..=3 * nt);
+                let link_ms = crash_at + rng.gen_range(2 * nt..=3 * nt);
+                vec![
+                    (
+                        0,
+                        link_ms,
+                        EpisodeKind::ClogLink {
+                            from: master,
+                            to: replica,
+                        },
+                    ),
+                    (crash_at, crash_ms, EpisodeKind::Crash { node: master }),
+                ]
+            }
+            "stale_return" => {
+                let crash_ms = rng.gen_range(2 * nt + nt / 2..=3 * nt);
+                let clog_from = crash_ms - nt / 4;
+                let clog_ms = nt / 4 + 3 * nt + rng.gen_range(0..=nt / 2);
+                let mut parts = vec![(0, crash_ms, EpisodeKind::Crash { node: master })];
+                parts.extend(shape.replica_of.iter().filter(|&&(_, m)| m == master).map(
+                    |&(r, _)| {
+                        (
+                            clog_from,
+                            clog_ms,
+                            EpisodeKind::ClogLink {
+                                from: r,
+                                to: master,
+                            },
+                        )
+                    },
+                ));
+                parts
+            }
+            _ => {
+                let crash_ms = rng.gen_range(2 * nt..=3 * nt);
+                let max_ms = rng.gen_range(nt / 5..=nt / 2).max(21);
+                let min_ms = rng.gen_range(max_ms / 4..max_ms);
+                vec![
+                    (0, crash_ms, EpisodeKind::Crash { node: master }),
+                    (nt / 2, 2 * nt, EpisodeKind::Latency { min_ms, max_ms }),
+                ]
+            }
+        };
+    let length_ms = parts.iter().map(|(at, d, _)| at + d).max().unwrap_or(0);
+    let start_ms = start_ms.min(shape.span_ms.saturating_sub(length_ms));
+    Some(
+        parts
+            .into_iter()
+            .map(|(at, duration_ms, kind)| Episode {
+                start_ms: start_ms + at,
+                duration_ms,
+                kind,
+            })
+            .collect(),
+    )
 }
 
 /// Most slots one `move_slots` episode reshards (each slot is a handful of round trips).
@@ -1722,11 +1820,74 @@ mod tests {
         // Swarm: many different mixes, and a fair number of faults per run.
         assert!(kind_sets.len() > 40, "{} mixes", kind_sets.len());
         assert!(total > 200 * 4, "{total} faults in 200 runs");
-        for kind in SWARM_KINDS {
+        // Compounds are made of plain faults; `compounds_line_up_their_parts` covers them.
+        for kind in SWARM_KINDS.iter().filter(|k| !COMPOUND_KINDS.contains(k)) {
             assert!(
                 kind_sets.iter().any(|k| k.contains(kind)),
                 "{kind} never drawn"
             );
+        }
+    }
+
+    #[test]
+    fn compounds_line_up_their_parts() {
+        let s = shape(3, 2);
+        let nt = s.node_timeout_ms;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        assert_eq!(draw_compound(&mut rng, "crash", 0, &s), None);
+        assert_eq!(
+            draw_compound(&mut rng, "stale_return", 0, &shape(3, 0)),
+            Some(Vec::new())
+        );
+        for _ in 0..20 {
+            let start = rng.gen_range(0..s.span_ms);
+            let lagging = draw_compound(&mut rng, "lagging_replica", start, &s).unwrap();
+            let [clog, crash] = lagging.as_slice() else {
+                panic!("{lagging:?}")
+            };
+            let (EpisodeKind::ClogLink { from, to }, EpisodeKind::Crash { node }) =
+                (&clog.kind, &crash.kind)
+            else {
+                panic!("{lagging:?}")
+            };
+            assert!(s.replica_of.contains(&(*to, *from)) && node == from);
+            // The master crashes while the link is still cut, long enough after it was cut.
+            assert!(crash.start_ms >= clog.start_ms + 2 * nt);
+            assert!(clog.start_ms + clog.duration_ms > crash.start_ms + 2 * nt);
+            assert!(crash.start_ms + crash.duration_ms <= s.span_ms);
+
+            let stale = draw_compound(&mut rng, "stale_return", start, &s).unwrap();
+            let EpisodeKind::Crash { node: master } = stale[0].kind else {
+                panic!("{stale:?}")
+            };
+            let restart_ms = stale[0].start_ms + stale[0].duration_ms;
+            let replicas: Vec<usize> = s
+                .replica_of
+                .iter()
+                .filter(|&&(_, m)| m == master)
+                .map(|&(r, _)| r)
+                .collect();
+            assert_eq!(stale.len(), 1 + replicas.len());
+            for (clog, replica) in stale[1..].iter().zip(&replicas) {
+                assert_eq!(
+                    clog.kind,
+                    EpisodeKind::ClogLink {
+                        from: *replica,
+                        to: master
+                    }
+                );
+                // Cut before it comes back, and for well over two node timeouts after.
+                assert!(clog.start_ms < restart_ms);
+                assert!(clog.start_ms + clog.duration_ms >= restart_ms + 3 * nt);
+            }
+
+            let slow = draw_compound(&mut rng, "slow_failover", start, &s).unwrap();
+            assert!(matches!(slow[0].kind, EpisodeKind::Crash { .. }));
+            let EpisodeKind::Latency { min_ms, max_ms } = slow[1].kind else {
+                panic!("{slow:?}")
+            };
+            assert!(min_ms < max_ms && max_ms <= nt / 2);
+            assert!(slow[1].start_ms < slow[0].start_ms + slow[0].duration_ms);
         }
     }
 

@@ -14,7 +14,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+pub mod elections;
 pub mod failover;
+pub mod updates;
 
 use crate::report::Violation;
 use crate::trace::Fnv64;
@@ -181,7 +183,7 @@ pub fn fmt_ms(ms: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
-fn short(id: &str) -> &str {
+pub(crate) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
@@ -267,7 +269,7 @@ pub const MAX_REPORTED_PER_NAME: usize = 5;
 /// The history invariants, fed every sample of a run in time order.
 ///
 /// Names: `slot_epoch_conflict` (two owners of one slot at one config epoch, across all views
-/// and times), `current_epoch_behind` (a node's `currentEpoch` below a config epoch it shows),
+/// and times; see [`SafetyMonitor::only_agreed_epochs`]), `current_epoch_behind` (a node's `currentEpoch` below a config epoch it shows),
 /// `epoch_decreased` (a node ID's `currentEpoch`, or its own config epoch as a master, went
 /// down, also across restarts).
 #[derive(Debug)]
@@ -282,6 +284,17 @@ pub struct SafetyMonitor {
     violations: Vec<Violation>,
     suppressed: BTreeMap<String, usize>,
     samples: usize,
+    /// Kept apart from `violations` until the end: see [`Self::only_agreed_epochs`].
+    epoch_conflicts: Vec<EpochConflict>,
+    agreed_epochs: Option<BTreeSet<(String, u64)>>,
+}
+
+/// Two owners of one slot at one config epoch.
+#[derive(Clone, Debug)]
+struct EpochConflict {
+    epoch: u64,
+    owner_addrs: [String; 2],
+    evidence: String,
 }
 
 impl Default for SafetyMonitor {
@@ -301,6 +314,8 @@ impl SafetyMonitor {
             violations: Vec::new(),
             suppressed: BTreeMap::new(),
             samples: 0,
+            epoch_conflicts: Vec::new(),
+            agreed_epochs: None,
         }
     }
 
@@ -323,10 +338,39 @@ impl SafetyMonitor {
         }
     }
 
+    /// From now on, a `slot_epoch_conflict` counts only between two owners that both took
+    /// their epoch by agreement: `agreed` holds `(addr, epoch)` of every election won (and of
+    /// `CLUSTER SET-CONFIG-EPOCH` at create). Redis lets an epoch a node takes alone
+    /// (`CLUSTER FAILOVER TAKEOVER`, the collision bump, the bump after importing a slot)
+    /// collide with another and separates the two afterwards.
+    pub fn only_agreed_epochs(&mut self, agreed: BTreeSet<(String, u64)>) {
+        self.agreed_epochs = Some(agreed);
+    }
+
     /// The violations found, with a count of the ones left out per name.
     pub fn violations(&self) -> Vec<Violation> {
         let mut all = self.violations.clone();
-        for (name, count) in &self.suppressed {
+        let mut suppressed = self.suppressed.clone();
+        let conflicts = self.epoch_conflicts.iter().filter(|c| {
+            self.agreed_epochs.as_ref().is_none_or(|agreed| {
+                c.owner_addrs
+                    .iter()
+                    .all(|a| agreed.contains(&(a.clone(), c.epoch)))
+            })
+        });
+        for (shown, conflict) in conflicts.enumerate() {
+            if shown < MAX_REPORTED_PER_NAME {
+                all.push(Violation::new(
+                    "slot_epoch_conflict",
+                    conflict.evidence.clone(),
+                ));
+            } else {
+                *suppressed
+                    .entry("slot_epoch_conflict".to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        for (name, count) in &suppressed {
             all.push(Violation::new(
                 name.clone(),
                 format!("… and {count} more like the above"),
@@ -360,7 +404,6 @@ impl SafetyMonitor {
             let epoch = line.config_epoch;
             for &(lo, hi) in &line.slots {
                 let known = self.claims.entry(epoch).or_default();
-                let mut clash = false;
                 let mut covered = false;
                 for (c_lo, c_hi, c) in known.iter() {
                     let (from, to) = (lo.max(*c_lo), hi.min(*c_hi));
@@ -371,7 +414,6 @@ impl SafetyMonitor {
                         covered |= *c_lo <= lo && hi <= *c_hi;
                         continue;
                     }
-                    clash = true;
                     let key = (epoch, c.owner.clone(), line.id.clone());
                     conflicts
                         .entry(key.clone())
@@ -379,8 +421,9 @@ impl SafetyMonitor {
                         .extend(usize::from(from)..=usize::from(to));
                     witnesses.entry(key).or_insert_with(|| c.clone());
                 }
-                // The first claim of a slot at an epoch is the reference later ones must match.
-                if !clash && !covered {
+                // Every owner's first claim is kept, clashing or not, so that each pair of
+                // owners at one epoch is compared (whether it counts is decided at the end).
+                if !covered {
                     known.push((
                         lo,
                         hi,
@@ -403,22 +446,29 @@ impl SafetyMonitor {
                 .iter()
                 .find(|l| l.id == second)
                 .map_or("?", |l| l.addr.as_str());
-            self.report(
-                "slot_epoch_conflict",
-                format!("{epoch} {first} {second}"),
-                format!(
-                    "slots {} at config epoch {epoch}: {} at {} says owner {} ({}), {} at {} \
-                     says owner {} ({addr})",
-                    ranges_text(&slots),
-                    witness.seen_by,
-                    fmt_ms(witness.time_ms),
-                    short(&first),
-                    witness.owner_addr,
-                    sample.node,
-                    fmt_ms(sample.time_ms),
-                    short(&second),
-                ),
+            if !self
+                .reported
+                .insert(format!("slot_epoch_conflict {epoch} {first} {second}"))
+            {
+                continue;
+            }
+            let evidence = format!(
+                "slots {} at config epoch {epoch}: {} at {} says owner {} ({}), {} at {} says \
+                 owner {} ({addr})",
+                ranges_text(&slots),
+                witness.seen_by,
+                fmt_ms(witness.time_ms),
+                short(&first),
+                witness.owner_addr,
+                sample.node,
+                fmt_ms(sample.time_ms),
+                short(&second),
             );
+            self.epoch_conflicts.push(EpochConflict {
+                epoch,
+                owner_addrs: [witness.owner_addr.clone(), addr.to_string()],
+                evidence,
+            });
         }
     }
 
@@ -547,12 +597,21 @@ pub fn config_epochs_distinct(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
 /// age exceeds any `cluster-replica-validity-factor`, and the writes its master acknowledged
 /// meanwhile would be lost.
 ///
+/// The promotion itself must fall after the restart, as the node's own log dates it (a
+/// sample may show a node as a replica a moment after it won, and a node promoted just
+/// before a crash restarts as a master). An operator's `CLUSTER FAILOVER` (TAKEOVER skips
+/// every check) sent to the node between its restart and its first sample as a master
+/// excuses the promotion.
+///
 /// `samples` in time order; `restarts` are `(node, ms)`; `down` are `(node, from ms, to ms)`
-/// (`u64::MAX`: never came back); `names` maps `ip:port` to node names.
+/// (`u64::MAX`: never came back); `promotions` are `(node, ms)` of each election won or
+/// takeover; `manual_failovers` are `(node index, ms)`; `names` maps `ip:port` to node names.
 pub fn stale_promotions(
     samples: &[Sample],
     restarts: &[(String, u64)],
     down: &[(String, u64, u64)],
+    promotions: &[(String, u64)],
+    manual_failovers: &[(usize, u64)],
     names: &BTreeMap<String, String>,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
@@ -585,6 +644,18 @@ pub fn stale_promotions(
         else {
             continue;
         };
+        // Sent since the restart: a node runs a request when it gets to it (a paused one
+        // only when it resumes), so it may still show as a replica after the request left.
+        let index = index_of_name(&sample.node);
+        let manual = manual_failovers
+            .iter()
+            .any(|&(n, t)| Some(n) == index && t >= started_ms && t <= promoted_ms);
+        let promoted_since_restart = promotions
+            .iter()
+            .any(|(n, t)| *n == sample.node && *t >= started_ms && *t <= promoted_ms);
+        if manual || !promoted_since_restart {
+            continue;
+        }
         let Some(master_name) = names.get(&master_addr) else {
             continue;
         };
@@ -904,7 +975,7 @@ impl Connectivity {
 
     /// `t_ms` and every change point in `(from_ms, to_ms]`: where a condition that holds on
     /// each of them holds over the whole stretch.
-    fn checkpoints(&self, from_ms: u64, to_ms: u64) -> Vec<u64> {
+    pub(crate) fn checkpoints(&self, from_ms: u64, to_ms: u64) -> Vec<u64> {
         let mut points = vec![from_ms];
         points.extend(
             self.changes
@@ -965,7 +1036,7 @@ pub const STALE_CUT_OFF_NODE_TIMEOUTS: u64 = 2;
 const REPLICATION_MS: u64 = 200;
 
 /// `nodeN` → N-1.
-fn index_of_name(name: &str) -> Option<usize> {
+pub(crate) fn index_of_name(name: &str) -> Option<usize> {
     name.strip_prefix("node")?
         .parse::<usize>()
         .ok()?
@@ -1241,6 +1312,34 @@ mod tests {
         let zero = "d 10.0.0.4:7004@17004 myself,master - 0 0 0 connected 0-100\n";
         m.observe(&sample("n4", 3000, 3, zero));
         assert_eq!(m.violations().len(), 1);
+        // Both won epoch 1 by election: a real conflict. c took it alone (TAKEOVER, a
+        // collision bump): Redis separates the two afterwards.
+        let agreed = |claims: &[(&str, u64)]| {
+            claims
+                .iter()
+                .map(|&(a, e)| (a.to_string(), e))
+                .collect::<BTreeSet<_>>()
+        };
+        m.only_agreed_epochs(agreed(&[("10.0.0.1:7001", 1), ("10.0.0.3:7003", 1)]));
+        assert_eq!(m.violations().len(), 1);
+        m.only_agreed_epochs(agreed(&[("10.0.0.1:7001", 1), ("10.0.0.3:7003", 2)]));
+        assert!(m.violations().is_empty(), "{:?}", m.violations());
+        // A third owner at epoch 1 is compared with each of the first two.
+        let third = "e 10.0.0.5:7005@17005 myself,master - 0 0 1 connected 5-5\n";
+        m.observe(&sample("n5", 3500, 3, third));
+        m.only_agreed_epochs(agreed(&[("10.0.0.3:7003", 1), ("10.0.0.5:7005", 1)]));
+        let v = m.violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].evidence.contains("owner c (10.0.0.3:7003)"),
+            "{}",
+            v[0].evidence
+        );
+        assert!(
+            v[0].evidence.contains("owner e (10.0.0.5:7005)"),
+            "{}",
+            v[0].evidence
+        );
     }
 
     #[test]
@@ -1613,7 +1712,9 @@ mod tests {
         let restarts = vec![("node2".to_string(), 3000)];
         // node1 paused from 2 s to 12 s: node2 never heard from it after its restart.
         let down = vec![("node1".to_string(), 2000, 12_000)];
-        let v = stale_promotions(&samples, &restarts, &down, &names);
+        // node2's log: election won at 8 s.
+        let won = vec![("node2".to_string(), 8000)];
+        let v = stale_promotions(&samples, &restarts, &down, &won, &[], &names);
         assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
         assert_eq!(
             v[0].evidence,
@@ -1622,10 +1723,25 @@ mod tests {
         );
         // The master came back before the promotion, or went down after the restart: fine.
         let back = vec![("node1".to_string(), 2000, 8000)];
-        assert!(stale_promotions(&samples, &restarts, &back, &names).is_empty());
+        assert!(stale_promotions(&samples, &restarts, &back, &won, &[], &names).is_empty());
         let later = vec![("node1".to_string(), 4000, 12_000)];
-        assert!(stale_promotions(&samples, &restarts, &later, &names).is_empty());
+        assert!(stale_promotions(&samples, &restarts, &later, &won, &[], &names).is_empty());
         // No restart: an ordinary failover.
-        assert!(stale_promotions(&samples, &[], &down, &names).is_empty());
+        assert!(stale_promotions(&samples, &[], &down, &won, &[], &names).is_empty());
+        // An operator's TAKEOVER to node2 (index 1) since its restart excuses it; one before
+        // the restart (lost with the crash) or to another node does not.
+        assert!(
+            stale_promotions(&samples, &restarts, &down, &won, &[(1, 3500)], &names).is_empty()
+        );
+        // Won before the restart (the sample lagged behind), or never in the log: not this case.
+        let before = vec![("node2".to_string(), 2900)];
+        assert!(stale_promotions(&samples, &restarts, &down, &before, &[], &names).is_empty());
+        assert!(stale_promotions(&samples, &restarts, &down, &[], &[], &names).is_empty());
+        for other in [(1, 1500), (0, 3500)] {
+            assert_eq!(
+                stale_promotions(&samples, &restarts, &down, &won, &[other], &names).len(),
+                1
+            );
+        }
     }
 }

@@ -35,10 +35,10 @@ use clusterlab_core::Reply;
 use super::probe;
 use super::{fetch_view, finish};
 use crate::campaign::{
-    announce_schedule, collect_phase, end_report, liveness_bound_ms, names_by_addr, node_index_of,
-    node_names, nodes_texts, not_whole, now_ms, observe_poll, phantom_value, poll_all,
-    read_values_if_whole, spawn_sampler, views_of, whole, workload_spec, Fetched, LIVENESS_POLL_MS,
-    SETUP_TIMEOUT_MS,
+    announce_schedule, collect_phase, end_report, liveness_bound_ms, manual_failovers,
+    names_by_addr, node_index_of, node_names, nodes_texts, not_whole, now_ms, observe_poll,
+    phantom_value, poll_all, promotions, read_values_if_whole, spawn_sampler, views_of, wait_whole,
+    whole, workload_spec, Fetched, LIVENESS_POLL_MS, SETUP_TIMEOUT_MS,
 };
 use crate::client::{describe_reply, info_field};
 use crate::cluster::SimCluster;
@@ -282,6 +282,8 @@ struct SafetyOutcome {
     timeline: FaultTimeline,
     restarts: Vec<(String, u64)>,
     down: Vec<(String, u64, u64)>,
+    /// `(node index, run ms)` of every `CLUSTER FAILOVER` the schedule sent.
+    manual_failovers: Vec<(usize, u64)>,
 }
 
 fn us_to_ms(us: u64) -> u64 {
@@ -331,6 +333,8 @@ impl Failover<'_> {
             &self.samples,
             &outcome.restarts,
             &outcome.down,
+            &promotions(self.cluster),
+            &outcome.manual_failovers,
             &names,
         ));
         self.violations.extend(minority_writes(
@@ -385,6 +389,7 @@ impl Failover<'_> {
             }),
             restarts,
             down,
+            manual_failovers: manual_failovers(schedule, start_ms),
         }
     }
 
@@ -525,11 +530,11 @@ impl Failover<'_> {
         self.windows = windows;
     }
 
-    fn finish(self) -> RunReport {
+    fn finish(mut self) -> RunReport {
         end_report(
             self.cluster,
             NAME,
-            &self.monitor,
+            &mut self.monitor,
             self.violations,
             self.final_texts,
         )
@@ -542,6 +547,7 @@ async fn setup(cluster: &SimCluster) -> Result<(), String> {
     cluster.wait_listening().await.map_err(|e| e.to_string())?;
     cluster.create().await?;
     cluster.wait_cluster_ok(SETUP_TIMEOUT_MS).await?;
+    wait_whole(cluster, SETUP_TIMEOUT_MS).await?;
     wait_links_up(cluster, LINKS_UP_TIMEOUT_MS).await
 }
 
