@@ -48,7 +48,6 @@ use clusterlab_core::bus::{Body, GossipEntry, Header, Message, MessageType};
 use clusterlab_core::node_id::NODE_ID_LEN;
 use clusterlab_core::slot::{SlotSet, SLOT_COUNT};
 use clusterlab_core::NodeId;
-use crc::{Crc, Table, CRC_32_ISCSI};
 
 pub const MAGIC: [u8; 4] = *b"CLbs";
 pub const VERSION: u16 = 1;
@@ -63,11 +62,6 @@ pub const MIN_FRAME_LEN: usize = PREFIX_LEN + HEADER_FIXED_LEN;
 pub const MAX_FRAME_LEN: usize = 32 * 1024 * 1024;
 /// Address texts carry a one-byte length.
 pub const MAX_IP_LEN: usize = u8::MAX as usize;
-
-/// Slice-by-16 tables (16 KiB): every frame carries a 2 KiB slot bitmap and is checksummed
-/// twice (send and receive), so a byte-at-a-time table made the CRC a tenth of a simulation's
-/// time. The values are the same CRC-32/ISCSI either way.
-const CRC32: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// Why a byte stream is not a valid frame; the link carrying it should be closed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -170,37 +164,11 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, BusCodecError> {
     Ok(Some(Message { header, body }))
 }
 
-/// CRC of a whole frame, skipping its own 4-byte field.
+/// CRC of a whole frame, skipping its own 4-byte field. Every frame carries a 2 KiB slot
+/// bitmap and is checksummed twice (send and receive), so this is hot in the simulator: the
+/// `crc32c` crate uses the CPU's CRC-32C instruction where there is one (a table otherwise).
 fn checksum(frame: &[u8]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("sse4.2") {
-        // SAFETY: the CPU has just been checked to support SSE4.2.
-        let state = unsafe { crc32c_sse42(crc32c_sse42(!0, &frame[..12]), &frame[PREFIX_LEN..]) };
-        return !state;
-    }
-    let mut digest = CRC32.digest();
-    digest.update(&frame[..12]);
-    digest.update(&frame[PREFIX_LEN..]);
-    digest.finalize()
-}
-
-/// CRC-32C with the CPU's own instruction, eight bytes at a time (several times faster than
-/// the tables). `state` is the running register: start from `!0` and invert at the end.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse4.2")]
-fn crc32c_sse42(state: u32, data: &[u8]) -> u32 {
-    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
-    let mut state = u64::from(state);
-    let mut words = data.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8 bytes"));
-        state = _mm_crc32_u64(state, word);
-    }
-    let mut state = state as u32;
-    for &byte in words.remainder() {
-        state = _mm_crc32_u8(state, byte);
-    }
-    state
+    crc32c::crc32c_append(crc32c::crc32c(&frame[..12]), &frame[PREFIX_LEN..])
 }
 
 fn body_fits_type(kind: MessageType, body: &Body) -> bool {
@@ -498,40 +466,15 @@ mod tests {
     #[test]
     fn checksum_is_crc32c_of_the_frame_without_its_own_field() {
         assert_eq!(
-            CRC32.checksum(b"123456789"),
+            crc32c::crc32c(b"123456789"),
             0xE306_9283,
             "CRC-32/ISCSI check value"
         );
+        assert_eq!(bitwise_crc32c(&[b"1234", b"56789"]), 0xE306_9283);
         let frame = frame_of(&ping());
         let expected = bitwise_crc32c(&[&frame[..12], &frame[PREFIX_LEN..]]);
         assert_eq!(checksum(&frame), expected);
         assert_eq!(&frame[12..16], &expected.to_be_bytes());
-        // The table (used where the CPU lacks a CRC instruction) agrees too.
-        let mut digest = CRC32.digest();
-        digest.update(&frame[..12]);
-        digest.update(&frame[PREFIX_LEN..]);
-        assert_eq!(digest.finalize(), expected);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn cpu_crc_matches_the_bitwise_one_at_every_length_and_split() {
-        if !std::arch::is_x86_feature_detected!("sse4.2") {
-            return;
-        }
-        let data: Vec<u8> = (0..40u32).map(|i| (i * 37 + 11) as u8).collect();
-        for len in 0..data.len() {
-            for split in 0..=len {
-                let (a, b) = data[..len].split_at(split);
-                // SAFETY: SSE4.2 was checked above.
-                let state = unsafe { crc32c_sse42(crc32c_sse42(!0, a), b) };
-                assert_eq!(
-                    !state,
-                    bitwise_crc32c(&[&data[..len]]),
-                    "len {len} split {split}"
-                );
-            }
-        }
     }
 
     #[test]
