@@ -1229,13 +1229,7 @@ fn slot_ranges_suffix(slots: &[(u16, u16)]) -> String {
     let mut parts: Vec<String> = slots
         .iter()
         .take(SHOWN)
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
+        .map(|&(lo, hi)| crate::invariants::range_text(lo, hi))
         .collect();
     if slots.len() > SHOWN {
         parts.push("…".to_string());

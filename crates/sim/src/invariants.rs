@@ -196,14 +196,19 @@ fn ranges_text(slots: &[usize]) -> String {
         while j + 1 < slots.len() && slots[j + 1] == slots[j] + 1 {
             j += 1;
         }
-        parts.push(if i == j {
-            slots[i].to_string()
-        } else {
-            format!("{}-{}", slots[i], slots[j])
-        });
+        parts.push(range_text(slots[i], slots[j]));
         i = j + 1;
     }
     parts.join(",")
+}
+
+/// `5` or `0-5460`: one slot range as `CLUSTER NODES` writes it.
+pub(crate) fn range_text<T: PartialEq + std::fmt::Display>(lo: T, hi: T) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}-{hi}")
+    }
 }
 
 /// One node's answer to `CLUSTER NODES` then `CLUSTER INFO`, at one virtual moment.

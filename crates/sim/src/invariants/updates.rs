@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::invariants::{fmt_ms, index_of_name, short, Connectivity, Sample};
+use crate::invariants::{fmt_ms, index_of_name, range_text, short, Connectivity, Sample};
 use crate::report::Violation;
 use crate::view::NodeLine;
 
@@ -110,16 +110,7 @@ fn newer_owner<'a>(me: &NodeLine, lines: &'a [NodeLine]) -> Option<&'a NodeLine>
 
 /// `0-8000,9000` for the evidence.
 fn ranges(slots: &[(u16, u16)]) -> String {
-    let parts: Vec<String> = slots
-        .iter()
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
-        .collect();
+    let parts: Vec<String> = slots.iter().map(|&(lo, hi)| range_text(lo, hi)).collect();
     parts.join(",")
 }
 
