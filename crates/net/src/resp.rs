@@ -399,22 +399,8 @@ fn put_line(out: &mut BytesMut, prefix: u8, text: &str) {
 }
 
 fn put_header(out: &mut BytesMut, prefix: u8, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
     out.extend_from_slice(&[prefix]);
-    if n < 0 {
-        out.extend_from_slice(b"-");
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

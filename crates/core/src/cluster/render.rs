@@ -46,20 +46,8 @@ fn push_flags(out: &mut String, bits: u16) {
 
 /// Appends `value` in decimal. `CLUSTER NODES` and `CLUSTER INFO` are mostly numbers and the
 /// simulator asks for them all the time; this skips the formatting machinery.
-fn push_u64(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[at..] {
-        out.push(char::from(digit));
-    }
+fn push_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 /// One `name:value\r\n` line of an INFO text; the name comes in pieces.

@@ -619,7 +619,7 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
         let Some(new) = current.checked_add(delta) else {
             return Reply::err("increment or decrement would overflow");
         };
-        entry.set_value(ValueRef::String(&integer_text(new)));
+        entry.set_value(ValueRef::String(itoa::Buffer::new().format(new).as_bytes()));
         propagate(node, argv(args));
         return Reply::Integer(new);
     }
@@ -633,48 +633,14 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let Some(new) = current.unwrap_or(0).checked_add(delta) else {
         return Reply::err("increment or decrement would overflow");
     };
-    let text = integer_text(new);
+    let mut buffer = itoa::Buffer::new();
+    let text = buffer.format(new).as_bytes();
     match lookup_write(node, key) {
-        Some(mut entry) => entry.set_value(ValueRef::String(&text)),
-        None => node.db.set(key, ValueRef::String(&text), None),
+        Some(mut entry) => entry.set_value(ValueRef::String(text)),
+        None => node.db.set(key, ValueRef::String(text), None),
     }
     propagate(node, argv(args));
     Reply::Integer(new)
-}
-
-/// The decimal text of an integer, on the stack: it is copied into the keyspace anyway.
-struct IntegerText {
-    text: [u8; 20],
-    start: usize,
-}
-
-impl std::ops::Deref for IntegerText {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.text[self.start..]
-    }
-}
-
-/// The decimal text of `n`.
-fn integer_text(n: i64) -> IntegerText {
-    let mut text = [0u8; 20];
-    let mut at = text.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        text[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        // 20 digits hold |i64::MIN| = 9223372036854775808 (19 digits) and its sign.
-        at -= 1;
-        text[at] = b'-';
-    }
-    IntegerText { text, start: at }
 }
 
 // ---- APPEND and ranges --------------------------------------------------------------------
@@ -941,9 +907,13 @@ mod tests {
     }
 
     #[test]
-    fn integer_text_is_decimal() {
+    fn counters_are_stored_as_decimal_text() {
+        let mut h = Harness::new();
         for n in [0, 7, -7, 10, -10, 1234567890, i64::MAX, i64::MIN] {
-            assert_eq!(&integer_text(n)[..], n.to_string().as_bytes(), "{n}");
+            let text = n.to_string();
+            h.cmd(&["SET", "k", &text]);
+            assert_eq!(h.cmd(&["INCRBY", "k", "0"]), int(n), "{n}");
+            assert_eq!(h.cmd(&["GET", "k"]), bulk(&text), "{n}");
         }
     }
 
