@@ -595,6 +595,57 @@ pub fn config_epochs_distinct(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
     violations
 }
 
+/// The master a node followed as a replica, as its last sample before a promotion showed.
+struct Followed {
+    master_id: String,
+    master_addr: String,
+    /// When it was last sampled as that master's replica.
+    replica_ms: u64,
+}
+
+/// Which master each node follows, as last sampled; the promotion checks walk the samples
+/// through it.
+#[derive(Default)]
+struct Followers<'a> {
+    following: BTreeMap<&'a str, Followed>,
+}
+
+impl<'a> Followers<'a> {
+    /// Notes `sample`. When it shows its node as a master serving slots after samples of it as
+    /// a replica, returns its own line and whom it followed until then.
+    fn observe(&mut self, sample: &'a Sample) -> Option<(&'a NodeLine, Followed)> {
+        let me = sample.myself()?;
+        if !me.is_master() {
+            let master = me.master.as_deref().and_then(|id| {
+                let line = sample.lines.iter().find(|l| l.id == id)?;
+                Some(Followed {
+                    master_id: id.to_string(),
+                    master_addr: line.addr.clone(),
+                    replica_ms: sample.time_ms,
+                })
+            });
+            if let Some(master) = master {
+                self.following.insert(&sample.node, master);
+            }
+            return None;
+        }
+        if me.slots.is_empty() {
+            return None;
+        }
+        let followed = self.following.remove(sample.node.as_str())?;
+        Some((me, followed))
+    }
+
+    /// The nodes other than `node` that follow `master_id`.
+    fn of(&self, master_id: &str, node: &str) -> Vec<&'a str> {
+        self.following
+            .iter()
+            .filter(|(n, f)| f.master_id == master_id && **n != node)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
 /// A replica that (re)started while its master could send nothing (crashed or paused), and
 /// that became master before its master came back, was promoted without having heard from
 /// its master since it started (name `stale_replica_promoted`). Redis refuses that failover:
@@ -620,24 +671,17 @@ pub fn stale_promotions(
     names: &BTreeMap<String, String>,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
-    // Per node: the master (id, addr) it last followed as a replica.
-    let mut following: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    let mut followers = Followers::default();
     for sample in samples {
-        let Some(me) = sample.myself() else { continue };
-        if !me.is_master() {
-            let master = me.master.as_deref().and_then(|id| {
-                let line = sample.lines.iter().find(|l| l.id == id)?;
-                Some((id.to_string(), line.addr.clone()))
-            });
-            if let Some(master) = master {
-                following.insert(&sample.node, master);
-            }
-            continue;
-        }
-        if me.slots.is_empty() {
-            continue;
-        }
-        let Some((master_id, master_addr)) = following.remove(sample.node.as_str()) else {
+        let Some((
+            me,
+            Followed {
+                master_id,
+                master_addr,
+                ..
+            },
+        )) = followers.observe(sample)
+        else {
             continue;
         };
         let promoted_ms = sample.time_ms;
@@ -1076,34 +1120,18 @@ pub fn stale_partitioned_promotions(
     names: &BTreeMap<String, String>,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
-    // Per node: (master id, master addr) it follows, as last sampled.
-    let mut following: BTreeMap<&str, (String, String)> = BTreeMap::new();
-    let mut last_replica_ms: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut followers = Followers::default();
     let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
     for sample in samples {
-        let Some(me) = sample.myself() else { continue };
-        if !me.is_master() {
-            let master = me.master.as_deref().and_then(|id| {
-                let line = sample.lines.iter().find(|l| l.id == id)?;
-                Some((id.to_string(), line.addr.clone()))
-            });
-            if let Some(master) = master {
-                following.insert(&sample.node, master);
-                last_replica_ms.insert(&sample.node, sample.time_ms);
-            }
-            continue;
-        }
-        if me.slots.is_empty() {
-            continue;
-        }
-        let Some((master_id, master_addr)) = following.remove(sample.node.as_str()) else {
+        let Some((_, followed)) = followers.observe(sample) else {
             continue;
         };
+        let Followed {
+            master_id,
+            master_addr,
+            replica_ms,
+        } = followed;
         let promoted_ms = sample.time_ms;
-        let replica_ms = last_replica_ms
-            .get(sample.node.as_str())
-            .copied()
-            .unwrap_or(0);
         let (Some(r), Some(m)) = (
             index_of_name(&sample.node),
             names.get(&master_addr).and_then(|n| index_of_name(n)),
@@ -1123,11 +1151,7 @@ pub fn stale_partitioned_promotions(
         if manual {
             continue;
         }
-        let siblings: Vec<&str> = following
-            .iter()
-            .filter(|(node, (id, _))| *id == master_id && **node != sample.node.as_str())
-            .map(|(node, _)| *node)
-            .collect();
+        let siblings = followers.of(&master_id, &sample.node);
         for sibling in siblings {
             let Some(s) = index_of_name(sibling) else {
                 continue;
