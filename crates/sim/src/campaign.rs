@@ -55,7 +55,7 @@ use crate::invariants::{
 };
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceEvent};
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
 use crate::workload::{read_back, spawn_writer, Phase, WorkloadSpec, WriteHistory};
 
@@ -189,11 +189,13 @@ impl Campaign<'_> {
         self.check_writes(&outcome, settled).await;
         let names = names_by_addr(self.cluster);
         let manual_failovers = manual_failovers(schedule, outcome.started_ms);
+        // Node log lines, read once for the checks that date what nodes did.
+        let events = self.cluster.trace().events();
         self.violations.extend(stale_promotions(
             &self.samples,
             &outcome.restarts,
             &outcome.down,
-            &promotions(self.cluster),
+            &promotions(&events),
             &manual_failovers,
             &names,
         ));
@@ -219,12 +221,8 @@ impl Campaign<'_> {
             .iter()
             .map(|&(node, at_us)| (name(node), at_us / 1000))
             .collect();
-        self.violations.extend(double_votes(
-            &self.cluster.trace().events(),
-            &outcome.restarts,
-            &wipes,
-            nt,
-        ));
+        self.violations
+            .extend(double_votes(&events, &outcome.restarts, &wipes, nt));
     }
 
     /// Starts and creates the cluster; returns every node's ID.
@@ -719,17 +717,16 @@ pub(crate) fn views_of(
         .collect()
 }
 
-/// `(node, run ms)` of every election won and every takeover, as the nodes' logs date them.
-pub(crate) fn promotions(cluster: &SimCluster) -> Vec<(String, u64)> {
-    cluster
-        .trace()
-        .events()
-        .into_iter()
+/// `(node, run ms)` of every election won and every takeover, as the nodes' logs in `events`
+/// date them.
+pub(crate) fn promotions(events: &[TraceEvent]) -> Vec<(String, u64)> {
+    events
+        .iter()
         .filter(|e| {
             e.event.starts_with("log Failover election won")
                 || e.event.starts_with("log Taking over the master")
         })
-        .map(|e| (e.node, e.time_us / 1000))
+        .map(|e| (e.node.clone(), e.time_us / 1000))
         .collect()
 }
 

@@ -333,7 +333,7 @@ impl Failover<'_> {
             &self.samples,
             &outcome.restarts,
             &outcome.down,
-            &promotions(self.cluster),
+            &promotions(&self.cluster.trace().events()),
             &outcome.manual_failovers,
             &names,
         ));
