@@ -42,16 +42,21 @@ fn db_insert(bencher: Bencher, count: usize) {
         });
 }
 
+/// A keyspace of `n` keys and a separate copy of those keys to probe it with.
+fn loaded_with_probe_copies(n: usize) -> (Db, Vec<Bytes>) {
+    let mut db = Db::default();
+    for key in &keys(n) {
+        db.set(key, ValueRef::String(b"xxx"), None);
+    }
+    (db, keys(n))
+}
+
 /// GET-style lookups of present keys in a keyspace of 100k keys. The probes are separate copies
 /// of the keys, as a request's arguments are: probing with the very buffers a keyspace stores
 /// would find the stored key's bytes already in cache.
 #[divan::bench]
 fn db_lookup(bencher: Bencher) {
-    let mut db = Db::default();
-    for key in &keys(100_000) {
-        db.set(key, ValueRef::String(b"xxx"), None);
-    }
-    let keys = keys(100_000);
+    let (db, keys) = loaded_with_probe_copies(100_000);
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 7919) % keys.len();
@@ -62,11 +67,7 @@ fn db_lookup(bencher: Bencher) {
 /// Overwriting present keys (SET on an existing key), probing with copies as above.
 #[divan::bench]
 fn db_overwrite(bencher: Bencher) {
-    let mut db = Db::default();
-    for key in &keys(100_000) {
-        db.set(key, ValueRef::String(b"xxx"), None);
-    }
-    let keys = keys(100_000);
+    let (mut db, keys) = loaded_with_probe_copies(100_000);
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 7919) % keys.len();
