@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod event;
 pub mod node;
 pub mod node_id;
 pub mod replication;
@@ -19,6 +20,7 @@ pub mod reply;
 pub mod slot;
 
 pub use config::Config;
+pub use event::ClusterEvent;
 pub use node::{ClientId, Effect, LinkId, Node, Time};
 pub use node_id::NodeId;
 pub use reply::Reply;

@@ -17,6 +17,7 @@ use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
 use crate::config::Config;
 use crate::db::Db;
+use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
@@ -83,6 +84,8 @@ pub enum Effect {
         level: LogLevel,
         text: String,
     },
+    /// A protocol decision as a typed value (see [`crate::event`]); drivers may drop it.
+    Event(ClusterEvent),
     /// `MIGRATE`: send the job's requests to its target, then call
     /// [`Node::migrate_finished`]; its reply replaces the one the MIGRATE command returned.
     /// Later commands of the same client wait for it.
@@ -286,7 +289,15 @@ impl Node {
 
     /// Drains the effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
+        // Slot ownership changes inside `Cluster`, which has no outbox of its own.
+        let slot_events = std::mem::take(&mut self.cluster.events);
+        self.effects.extend(slot_events.into_iter().map(Effect::Event));
         std::mem::take(&mut self.effects)
+    }
+
+    /// Reports a protocol decision as a typed event, in order with the other effects.
+    pub(crate) fn emit(&mut self, event: ClusterEvent) {
+        self.effects.push(Effect::Event(event));
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, text: impl Into<String>) {

@@ -41,6 +41,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::cmd::{self, is, parse_i64};
+use crate::event::ClusterEvent;
 use crate::node::{ClientId, Effect, LogLevel, Node, Time};
 use crate::node_id::NodeId;
 use crate::reply::Reply;
@@ -221,6 +222,8 @@ impl Node {
             if was_up {
                 self.repl.down_since_ms = now.mono_ms;
                 self.log(LogLevel::Notice, "Connection with master lost.");
+                let offset = self.cluster.me().repl_offset;
+                self.emit(ClusterEvent::ReplicationLinkDown { offset });
             }
         }
         self.replication_before_reply();
@@ -258,6 +261,7 @@ impl Node {
                     self.db.len()
                 ),
             );
+            self.emit(ClusterEvent::ReplicationLinkUp { offset });
             return true;
         }
         if !loading && is_stream_control(args) {
@@ -348,7 +352,11 @@ impl Node {
                 });
             }
         }
-        self.cluster.me_mut().repl_offset += bytes_len;
+        let offset = self.cluster.me().repl_offset + bytes_len;
+        // Offsets only grow: a write that adds no bytes would break the replicas' catch-up.
+        assert!(bytes_len > 0, "a write of no bytes");
+        self.cluster.me_mut().repl_offset = offset;
+        self.emit(ClusterEvent::WriteApplied { offset });
     }
 
     fn drop_master_link(&mut self) {

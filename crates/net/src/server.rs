@@ -70,6 +70,24 @@ pub async fn run_with_disk(config: Config, seed: u64, disk: Arc<dyn Disk>) -> io
     Server::bind(config, seed, disk).await?.serve().await
 }
 
+/// Receives every typed event the node emits ([`clusterlab_core::ClusterEvent`]), in order,
+/// while the node is locked: keep it short and never block.
+pub type EventObserver = Arc<dyn Fn(&clusterlab_core::ClusterEvent) + Send + Sync>;
+
+/// [`run_with_disk`] that hands the node's typed events to `observer` (the simulator's
+/// trace).
+pub async fn run_observed(
+    config: Config,
+    seed: u64,
+    disk: Arc<dyn Disk>,
+    observer: EventObserver,
+) -> io::Result<Exit> {
+    Server::bind_observed(config, seed, disk, Some(observer))
+        .await?
+        .serve()
+        .await
+}
+
 /// A node whose listeners are bound; [`Server::serve`] runs it.
 pub struct Server {
     shared: Arc<Shared>,
@@ -99,6 +117,16 @@ impl Server {
     /// bus listeners, loads `nodes.conf` (or creates the node and writes it), replays the AOF
     /// and opens it for appending. Errors carry the message Redis logs for the same failure.
     pub async fn bind(config: Config, seed: u64, disk: Arc<dyn Disk>) -> io::Result<Server> {
+        Server::bind_observed(config, seed, disk, None).await
+    }
+
+    /// [`Server::bind`] with an observer of the node's typed events.
+    pub async fn bind_observed(
+        config: Config,
+        seed: u64,
+        disk: Arc<dyn Disk>,
+        observer: Option<EventObserver>,
+    ) -> io::Result<Server> {
         let paths = Paths::new(&config);
         let config_lock = if config.cluster_enabled {
             Some(lock_config_file(&*disk, &paths.nodes_conf, &config)?)
@@ -125,6 +153,7 @@ impl Server {
             disk,
             paths,
             exit_tx,
+            observer,
         });
         {
             // Whatever the node still wants done at start (start-up logs).
@@ -473,6 +502,7 @@ struct Shared {
     disk: Arc<dyn Disk>,
     paths: Paths,
     exit_tx: mpsc::UnboundedSender<io::Result<Exit>>,
+    observer: Option<EventObserver>,
 }
 
 /// The driver's side of connections and links.
@@ -645,6 +675,11 @@ impl Shared {
                 Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
                 Effect::AppendAof { data } => self.append_aof(node, &data),
                 Effect::Log { level, text } => log(level, &text),
+                Effect::Event(event) => {
+                    if let Some(observer) = &self.observer {
+                        observer(&event);
+                    }
+                }
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
                 Effect::Shutdown => self.shutdown(),
                 Effect::Sleep { ms } => self.pause(ms),

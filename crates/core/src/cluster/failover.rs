@@ -22,6 +22,7 @@ use rand::Rng;
 
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
+use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
 use crate::node::{LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
 
@@ -169,6 +170,11 @@ impl Node {
                 self.cluster.me().repl_offset
             ),
         );
+        self.emit(ClusterEvent::ElectionScheduled {
+            delay_ms,
+            rank,
+            offset: self.cluster.me().repl_offset,
+        });
         // Tell the other replicas our offset so their ranks are right.
         let replicas: Vec<_> = self
             .cluster
@@ -193,14 +199,14 @@ impl Node {
     }
 
     fn request_votes(&mut self) {
-        self.cluster.current_epoch += 1;
-        let epoch = self.cluster.current_epoch;
+        let epoch = self.bump_current_epoch(EpochReason::Election);
         self.cluster.election.auth_epoch = epoch;
         self.cluster.election.auth_sent = true;
         self.log(
             LogLevel::Notice,
             format!("Starting a failover election for epoch {epoch}."),
         );
+        self.emit(ClusterEvent::ElectionStarted { epoch });
         let force_ack = if self.cluster.election.manual {
             mflags::FORCEACK
         } else {
@@ -235,13 +241,17 @@ impl Node {
 
     /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.
     pub(crate) fn take_over(&mut self, master: NodeId) {
-        self.cluster.current_epoch += 1;
-        let epoch = self.cluster.current_epoch;
-        self.cluster.me_mut().config_epoch = epoch;
+        let epoch = self.bump_current_epoch(EpochReason::Takeover);
+        self.set_my_config_epoch(epoch, ConfigEpochReason::Takeover);
         self.log(
             LogLevel::Notice,
             format!("Taking over the master (user request). New configEpoch set to {epoch}"),
         );
+        self.emit(ClusterEvent::Promoted {
+            kind: PromotionKind::Takeover,
+            config_epoch: epoch,
+            old_master: master,
+        });
         self.replace_my_master(master);
     }
 
@@ -252,12 +262,17 @@ impl Node {
             "Failover election won: I'm the new master.",
         );
         if self.cluster.me().config_epoch < epoch {
-            self.cluster.me_mut().config_epoch = epoch;
+            self.set_my_config_epoch(epoch, ConfigEpochReason::Election);
             self.log(
                 LogLevel::Notice,
                 format!("configEpoch set to {epoch} after successful failover"),
             );
         }
+        self.emit(ClusterEvent::Promoted {
+            kind: PromotionKind::Election,
+            config_epoch: self.cluster.me().config_epoch,
+            old_master,
+        });
         self.replace_my_master(old_master);
         self.cluster.election = Election::default();
         self.cluster.manual_failover = ManualFailover::default();
@@ -314,6 +329,11 @@ impl Node {
         if stale {
             return;
         }
+        // One vote per epoch: the check above returned unless this epoch is new to me.
+        assert!(
+            vote_twice || self.cluster.last_vote_epoch < current_epoch,
+            "second vote in epoch {current_epoch}"
+        );
         self.cluster.last_vote_epoch = current_epoch;
         self.cluster
             .nodes
@@ -328,6 +348,11 @@ impl Node {
                 "Failover auth granted to {sender} for epoch {current_epoch} (replica of {master})"
             ),
         );
+        self.emit(ClusterEvent::VoteGranted {
+            epoch: current_epoch,
+            candidate: sender,
+            master,
+        });
         if let Some(link) = self.cluster.nodes[&sender].link {
             self.send(link, MessageType::AuthAck, Body::Empty);
         }

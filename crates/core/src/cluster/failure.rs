@@ -7,6 +7,7 @@
 
 use crate::bus::{flags, Body, MessageType};
 use crate::canary::Canary;
+use crate::event::{ClusterEvent, FailSource};
 use crate::node::{LogLevel, Node};
 use crate::node_id::NodeId;
 use crate::slot::SLOT_COUNT;
@@ -55,6 +56,10 @@ impl Node {
             LogLevel::Notice,
             format!("Marking node {id} as failing (quorum reached)."),
         );
+        self.emit(ClusterEvent::FailMarked {
+            node: id,
+            source: FailSource::Quorum,
+        });
         let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&id).expect("checked above");
         node.flags = (node.flags & !flags::PFAIL) | flags::FAIL;
@@ -87,6 +92,7 @@ impl Node {
         };
         node.flags &= !flags::FAIL;
         self.log(LogLevel::Notice, text);
+        self.emit(ClusterEvent::FailCleared { node: id });
         self.cluster.request_save(false);
     }
 
@@ -139,6 +145,7 @@ impl Node {
         self.cluster.state_ok = ok;
         let word = if ok { "ok" } else { "fail" };
         self.log(LogLevel::Notice, format!("Cluster state changed: {word}"));
+        self.emit(ClusterEvent::ClusterStateChanged { ok });
     }
 
     /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any

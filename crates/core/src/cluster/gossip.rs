@@ -10,6 +10,7 @@ use rand::Rng;
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
 use crate::canary::Canary;
+use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource};
 use crate::cluster::{ClusterNode, Link};
 use crate::node::{Effect, LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
@@ -335,7 +336,7 @@ impl Node {
         }
         // Epochs only move forward, whatever the message type.
         if h.current_epoch > self.cluster.current_epoch {
-            self.cluster.current_epoch = h.current_epoch;
+            self.raise_current_epoch(h.current_epoch, EpochReason::LearnedFromPeer);
             self.cluster.request_save(true);
         }
         let node = self.cluster.nodes.get_mut(&id).expect("known");
@@ -499,6 +500,7 @@ impl Node {
         node.ping_sent_ms = 0;
         if node.has(flags::PFAIL) {
             node.flags &= !flags::PFAIL;
+            self.emit(ClusterEvent::PfailCleared { node: id });
         } else if node.has(flags::FAIL) {
             self.clear_failure_if_needed(id);
         }
@@ -689,6 +691,7 @@ impl Node {
         me.flags = (me.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
         me.master = Some(master);
         self.cluster.request_save(true);
+        self.emit(ClusterEvent::BecameReplica { master });
     }
 
     /// Two masters with the same config epoch: the one with the smaller ID takes a new epoch.
@@ -704,9 +707,8 @@ impl Node {
         if sender <= self.cluster.myself {
             return;
         }
-        self.cluster.current_epoch += 1;
-        let epoch = self.cluster.current_epoch;
-        self.cluster.me_mut().config_epoch = epoch;
+        let epoch = self.bump_current_epoch(EpochReason::Collision);
+        self.set_my_config_epoch(epoch, ConfigEpochReason::Collision { other: sender });
         self.cluster.request_save(true);
         self.log(
             LogLevel::Verbose,
@@ -805,6 +807,10 @@ impl Node {
             LogLevel::Notice,
             format!("FAIL message received about {failing}"),
         );
+        self.emit(ClusterEvent::FailMarked {
+            node: failing,
+            source: FailSource::Message,
+        });
         self.cluster.request_save(false);
     }
 
@@ -951,6 +957,7 @@ impl Node {
         if ping_delay_ms.min(data_delay_ms) > timeout_ms {
             self.log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
             self.cluster.nodes.get_mut(&id).expect("known").flags |= flags::PFAIL;
+            self.emit(ClusterEvent::PfailMarked { node: id });
             // The canary trusts this node's own timeout alone; Redis waits for reports.
             if self.canary(Canary::FailWithoutQuorum) {
                 self.mark_failing_if_needed(id);

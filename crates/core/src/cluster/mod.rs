@@ -10,11 +10,13 @@ use std::collections::BTreeMap;
 
 use crate::bus::{flags, MessageType};
 use crate::config::Config;
+use crate::event::ClusterEvent;
 use crate::node::{LinkId, Time};
 use crate::node_id::NodeId;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
+mod epochs;
 pub mod failover;
 pub mod failure;
 pub mod gossip;
@@ -148,6 +150,8 @@ pub struct Cluster {
     pub election: failover::Election,
     /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
     pub manual_failover: failover::ManualFailover,
+    /// Slot ownership changes not yet handed to the driver (see [`Node::take_effects`]).
+    pub(crate) events: Vec<crate::event::ClusterEvent>,
 }
 
 impl Cluster {
@@ -187,6 +191,7 @@ impl Cluster {
             blacklist: BTreeMap::new(),
             election: failover::Election::default(),
             manual_failover: failover::ManualFailover::default(),
+            events: Vec::new(),
         }
     }
 
@@ -276,7 +281,11 @@ impl Cluster {
 
     /// The single place slot ownership changes: updates the owner table and both nodes' sets.
     pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>) {
-        if let Some(old) = self.owners.owner(slot) {
+        let old_owner = self.owners.owner(slot);
+        if old_owner != owner {
+            ClusterEvent::push_slot(&mut self.events, slot, owner);
+        }
+        if let Some(old) = old_owner {
             if let Some(n) = self.nodes.get_mut(&old) {
                 n.slots.remove(slot);
             }
@@ -290,6 +299,18 @@ impl Cluster {
         }
         self.owners.set(slot, owner);
         self.state_update_pending = true;
+        self.assert_one_owner(slot);
+    }
+
+    /// A slot has exactly one owner in this node's view: the owner table and the nodes'
+    /// slot sets agree (checked in debug and simulation builds, where every seed runs it).
+    fn assert_one_owner(&self, slot: u16) {
+        if cfg!(any(debug_assertions, madsim)) {
+            let owner = self.owners.owner(slot);
+            let holders = self.nodes.values().filter(|n| n.slots.contains(slot)).count();
+            assert_eq!(holders, usize::from(owner.is_some()), "slot {slot} holders");
+            assert!(owner.is_none_or(|id| self.nodes[&id].slots.contains(slot)));
+        }
     }
 
     /// [`Cluster::assign_slot`] for many slots at once, given in ascending order: each node
@@ -330,6 +351,14 @@ impl Cluster {
             self.owners.index[slot as usize] = stored;
         }
         self.state_update_pending = true;
+        self.events.push(ClusterEvent::SlotsAssigned {
+            ranges: ClusterEvent::ranges_of(slots),
+            owner,
+        });
+        if let (Some(&first), Some(&last)) = (slots.first(), slots.last()) {
+            self.assert_one_owner(first);
+            self.assert_one_owner(last);
+        }
     }
 
     /// `MOVED 12539 127.0.0.1:7003` / `ASK …` for a slot and a target node.

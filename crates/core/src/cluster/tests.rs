@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::bus::{flags, Message};
 use crate::config::Config;
+use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource, PromotionKind};
 use crate::node::{ClientId, Effect, LinkId, Node, Time};
 use crate::replication::ReplLinkId;
 use crate::reply::Reply;
@@ -38,6 +39,8 @@ struct TestNet {
     blocked: BTreeSet<(usize, ClientId)>,
     /// Replies that unblocked clients got, in order.
     unblocked: Vec<(usize, ClientId, Reply)>,
+    /// Every typed event, with the node that emitted it, in order.
+    events: Vec<(usize, ClusterEvent)>,
 }
 
 fn ip_of(i: usize) -> String {
@@ -77,6 +80,7 @@ impl TestNet {
             repl_held: BTreeSet::new(),
             blocked: BTreeSet::new(),
             unblocked: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -148,6 +152,7 @@ impl TestNet {
                     }
                 }
                 Effect::SaveConfig { .. } => self.saves.push(from),
+                Effect::Event(event) => self.events.push((from, event)),
                 Effect::ReplicaConnect { link, ip, port } => {
                     self.replica_connect(from, link, &ip, port)
                 }
@@ -608,6 +613,28 @@ fn epoch_collision_is_resolved_by_the_smaller_id() {
         .map(|n| n.cluster.me().config_epoch)
         .collect();
     assert_eq!(epochs.len(), 3, "config epochs must end up distinct");
+    // Each move was reported with its reason, naming the node it collided with.
+    let moved: Vec<(usize, u64)> = net
+        .events
+        .iter()
+        .filter_map(|(i, e)| match e {
+            ClusterEvent::ConfigEpochChanged {
+                epoch,
+                reason: ConfigEpochReason::Collision { other },
+            } => {
+                assert!(net.nodes[*i].myself() < *other, "the smaller ID moves");
+                Some((*i, *epoch))
+            }
+            _ => None,
+        })
+        .collect();
+    // Three equal epochs need at least two moves (a move may collide again).
+    assert!(moved.len() >= 2, "{moved:?}");
+    for (i, node) in net.nodes.iter().enumerate() {
+        if let Some(&(_, last)) = moved.iter().rev().find(|(n, _)| *n == i) {
+            assert_eq!(node.cluster.me().config_epoch, last, "node {i}");
+        }
+    }
 }
 
 #[test]
@@ -821,6 +848,94 @@ fn replica_of_a_failed_master_is_promoted_and_the_old_master_follows_it() {
     for i in 0..6 {
         assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
     }
+}
+
+#[test]
+fn a_failover_reports_each_decision_as_a_typed_event() {
+    let node_timeout_ms = 2000;
+    let mut net = three_masters_three_replicas(node_timeout_ms);
+    let old_master = net.nodes[0].myself();
+    let replica = net.nodes[3].myself();
+    net.events.clear();
+    net.down.insert(0);
+    net.advance(4 * node_timeout_ms + 3000);
+    let of = |net: &TestNet, i: usize| -> Vec<ClusterEvent> {
+        net.events
+            .iter()
+            .filter(|(n, _)| *n == i)
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    // The winner: the election, its epoch, the promotion and the slots, in that order.
+    let winner: Vec<ClusterEvent> = of(&net, 3)
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                ClusterEvent::PfailMarked { .. }
+                    | ClusterEvent::FailMarked { .. }
+                    | ClusterEvent::ClusterStateChanged { .. }
+                    | ClusterEvent::ReplicationLinkDown { .. }
+                    | ClusterEvent::ElectionScheduled { .. }
+            )
+        })
+        .collect();
+    assert_eq!(
+        winner,
+        vec![
+            ClusterEvent::CurrentEpochChanged {
+                epoch: 7,
+                reason: EpochReason::Election
+            },
+            ClusterEvent::ElectionStarted { epoch: 7 },
+            ClusterEvent::ConfigEpochChanged {
+                epoch: 7,
+                reason: ConfigEpochReason::Election
+            },
+            ClusterEvent::Promoted {
+                kind: PromotionKind::Election,
+                config_epoch: 7,
+                old_master
+            },
+            ClusterEvent::SlotsAssigned {
+                ranges: vec![(0, 5460)],
+                owner: Some(replica)
+            },
+        ]
+    );
+    assert!(matches!(
+        of(&net, 3).first(),
+        Some(ClusterEvent::ReplicationLinkDown { .. } | ClusterEvent::PfailMarked { .. })
+    ));
+    // Each live master voted once, for that replica of that master, in epoch 7.
+    for voter in [1, 2] {
+        let votes: Vec<ClusterEvent> = of(&net, voter)
+            .into_iter()
+            .filter(|e| matches!(e, ClusterEvent::VoteGranted { .. }))
+            .collect();
+        let expected = ClusterEvent::VoteGranted {
+            epoch: 7,
+            candidate: replica,
+            master: old_master,
+        };
+        assert_eq!(votes, vec![expected], "voter {voter}");
+    }
+    // Every survivor flagged the old master FAIL exactly once, by quorum or by message,
+    // after flagging it PFAIL itself or hearing the FAIL first.
+    let mut by_quorum = 0;
+    for i in 1..6 {
+        let fails: Vec<FailSource> = of(&net, i)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClusterEvent::FailMarked { node, source } if node == old_master => Some(source),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fails.len(), 1, "node {i}: {fails:?}");
+        by_quorum += usize::from(fails[0] == FailSource::Quorum);
+    }
+    assert!(by_quorum >= 1, "someone reached the quorum");
+    assert!(net.events.iter().all(|(n, _)| *n != 0), "a down node emits nothing");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::{is, parse_i64, CommandSpec};
 use crate::bus::{flags, MessageType};
 use crate::canary::Canary;
+use crate::event::{ConfigEpochReason, EpochReason};
 use crate::cluster::ClusterNode;
 use crate::node::{ClientId, LogLevel, Node};
 use crate::node_id::NodeId;
@@ -728,8 +729,8 @@ fn set_config_epoch(node: &mut Node, args: &[Bytes]) -> Reply {
         return Reply::err("Node config epoch is already non-zero");
     }
     let epoch = epoch as u64;
-    node.cluster.me_mut().config_epoch = epoch;
-    node.cluster.current_epoch = node.cluster.current_epoch.max(epoch);
+    node.raise_current_epoch(epoch, EpochReason::SetConfigEpoch);
+    node.set_my_config_epoch(epoch, ConfigEpochReason::SetConfigEpoch);
     node.log(
         LogLevel::Warning,
         format!("configEpoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH"),
@@ -746,8 +747,8 @@ fn bump_epoch_without_consensus(node: &mut Node) -> bool {
     if mine != 0 && mine == max {
         return false;
     }
-    node.cluster.current_epoch += 1;
-    node.cluster.me_mut().config_epoch = node.cluster.current_epoch;
+    let epoch = node.bump_current_epoch(EpochReason::Bump);
+    node.set_my_config_epoch(epoch, ConfigEpochReason::Bump);
     node.cluster.request_save(true);
     true
 }
