@@ -812,8 +812,8 @@ fn timeline(args: &TimelineArgs) -> ExitCode {
         config.node_timeout_ms,
         report.trace_hash
     );
-    let events = clusterlab_sim::trace::parse_rendered(&report.trace_text);
-    let page = clusterlab_sim::timeline::render_html(&title, &events, &report.violations);
+    let events = &report.trace;
+    let page = clusterlab_sim::timeline::render_html(&title, events, &report.violations);
     if let Err(e) = std::fs::write(&args.output, page) {
         eprintln!("{}: {e}", args.output.display());
         return ExitCode::from(2);

@@ -130,7 +130,10 @@ impl ClusterEvent {
         }) = events.last_mut()
         {
             if *last_owner == owner {
-                if let Some(last) = ranges.last_mut().filter(|r| r.1.checked_add(1) == Some(slot)) {
+                if let Some(last) = ranges
+                    .last_mut()
+                    .filter(|r| r.1.checked_add(1) == Some(slot))
+                {
                     last.1 = slot;
                 } else {
                     ranges.push((slot, slot));
@@ -323,7 +326,11 @@ mod tests {
         };
         assert_eq!(
             vote.to_string(),
-            format!("vote granted to {} for epoch 7 (replica of {})", id(b'c'), id(b'm'))
+            format!(
+                "vote granted to {} for epoch 7 (replica of {})",
+                id(b'c'),
+                id(b'm')
+            )
         );
     }
 }

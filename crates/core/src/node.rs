@@ -291,7 +291,8 @@ impl Node {
     pub fn take_effects(&mut self) -> Vec<Effect> {
         // Slot ownership changes inside `Cluster`, which has no outbox of its own.
         let slot_events = std::mem::take(&mut self.cluster.events);
-        self.effects.extend(slot_events.into_iter().map(Effect::Event));
+        self.effects
+            .extend(slot_events.into_iter().map(Effect::Event));
         std::mem::take(&mut self.effects)
     }
 

@@ -37,8 +37,9 @@ use std::time::Duration;
 use madsim::runtime::Runtime;
 
 use clusterlab_core::config::AppendFsync;
+use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::slot::key_hash_slot;
-use clusterlab_core::Reply;
+use clusterlab_core::{ClusterEvent, Reply};
 use clusterlab_net::admin::{self, ReshardOptions};
 use clusterlab_net::client::Connection;
 
@@ -122,13 +123,6 @@ async fn campaign_in(seed: u64, config: SimConfig, schedule: Option<FaultSchedul
         .seed(seed)
         .appendfsync(AppendFsync::Always)
         .build();
-    let machines = cluster
-        .nodes()
-        .iter()
-        .map(|n| (n.machine, n.name.clone()))
-        .collect();
-    // Elections, promotions and FAIL markings go into the trace as the nodes log them.
-    let _node_logs = crate::trace::capture_node_logs(cluster.trace(), machines);
     let mut run = Campaign {
         cluster: &cluster,
         shape,
@@ -717,15 +711,11 @@ pub(crate) fn views_of(
         .collect()
 }
 
-/// `(node, run ms)` of every election won and every takeover, as the nodes' logs in `events`
-/// date them.
+/// `(node, run ms)` of every election won and every takeover, as the nodes reported them.
 pub(crate) fn promotions(events: &[TraceEvent]) -> Vec<(String, u64)> {
     events
         .iter()
-        .filter(|e| {
-            e.event.starts_with("log Failover election won")
-                || e.event.starts_with("log Taking over the master")
-        })
+        .filter(|e| matches!(e.event.cluster(), Some(ClusterEvent::Promoted { .. })))
         .map(|e| (e.node.clone(), e.time_us / 1000))
         .collect()
 }
@@ -825,8 +815,8 @@ pub(crate) fn phantom_value(key: &str, phantom: &str) -> Violation {
     )
 }
 
-/// The config epochs nodes took by agreement, as their log lines in the trace say (an
-/// election won, `CLUSTER SET-CONFIG-EPOCH` at create), go to the monitor (see
+/// The config epochs nodes took by agreement, as their typed events say (an election won,
+/// `CLUSTER SET-CONFIG-EPOCH` at create), go to the monitor (see
 /// [`SafetyMonitor::only_agreed_epochs`]).
 fn note_agreed_epochs(cluster: &SimCluster, monitor: &mut SafetyMonitor) {
     let addrs: BTreeMap<String, String> = cluster
@@ -838,13 +828,12 @@ fn note_agreed_epochs(cluster: &SimCluster, monitor: &mut SafetyMonitor) {
         .trace()
         .events()
         .into_iter()
-        .filter_map(|event| {
-            let text = event.event.strip_prefix("log configEpoch set to ")?;
-            let (epoch, how) = text.split_once(' ')?;
-            let agreed =
-                how == "after successful failover" || how == "via CLUSTER SET-CONFIG-EPOCH";
-            let addr = addrs.get(&event.node)?;
-            agreed.then(|| Some((addr.clone(), epoch.parse().ok()?)))?
+        .filter_map(|event| match event.event.cluster()? {
+            ClusterEvent::ConfigEpochChanged {
+                epoch,
+                reason: ConfigEpochReason::Election | ConfigEpochReason::SetConfigEpoch,
+            } => Some((addrs.get(&event.node)?.clone(), *epoch)),
+            _ => None,
         })
         .collect();
     monitor.only_agreed_epochs(agreed);
@@ -1380,7 +1369,9 @@ mod tests {
         let mut caught = 0;
         for seed in 60..62 {
             let buggy = run(seed, &config, Some(schedule.clone()));
-            let stale_won = buggy.trace_text.contains("node5 log Failover election won");
+            let stale_won = promotions(&buggy.trace)
+                .iter()
+                .any(|(node, _)| node == "node5");
             let names: Vec<&str> = buggy.violations.iter().map(|v| v.name.as_str()).collect();
             if !stale_won {
                 assert!(names.is_empty(), "seed {seed}: {:?}", buggy.violations);
@@ -1395,8 +1386,7 @@ mod tests {
                 "{evidence}"
             );
             // The timeline shows the promotion and the violation on node5's lane.
-            let events = crate::trace::parse_rendered(&buggy.trace_text);
-            let timeline = crate::timeline::build(&events, &buggy.violations);
+            let timeline = crate::timeline::build(&buggy.trace, &buggy.violations);
             let node5 = timeline.marks_on("node5");
             for kind in [
                 crate::timeline::MarkKind::Promotion,

@@ -19,7 +19,7 @@ use madsim::task::NodeId as MachineId;
 
 use clusterlab_core::canary::{Canaries, Canary};
 use clusterlab_core::config::AppendFsync;
-use clusterlab_core::{Config, Reply};
+use clusterlab_core::{ClusterEvent, Config, Reply};
 use clusterlab_net::disk::MemDisk;
 use clusterlab_net::server;
 
@@ -227,12 +227,18 @@ fn start_node(
                 ..node_config(&config, ip, port, seed)
             };
             let (name, trace, disk) = (name.clone(), trace.clone(), disk.clone());
+            // The node's typed events go into the trace under its name, as it makes them.
+            let observer: server::EventObserver = {
+                let (name, trace) = (name.clone(), trace.clone());
+                Arc::new(move |event: &ClusterEvent| trace.record(name.as_str(), event.clone()))
+            };
             async move {
                 trace.record(
                     &name,
                     format!("start incarnation={incarnation} seed={seed:016x}"),
                 );
-                let outcome = server::run_with_disk(node_config, seed, Arc::new(disk)).await;
+                let outcome =
+                    server::run_observed(node_config, seed, Arc::new(disk), observer).await;
                 trace.record(&name, format!("exit {outcome:?}"));
             }
         }

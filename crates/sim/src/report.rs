@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::trace::TraceEvent;
+
 /// A broken expectation: a stable `name` (counted across seeds) and the evidence that shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -40,8 +42,10 @@ pub struct RunReport {
     /// FNV-1a of the rendered trace; equal seeds must give equal hashes.
     pub trace_hash: u64,
     pub trace_len: usize,
-    /// The rendered trace, for timelines of failing seeds.
+    /// The rendered trace, for people reading a failing seed.
     pub trace_text: String,
+    /// The trace's events, typed, for timelines and checks after the run.
+    pub trace: Vec<TraceEvent>,
     /// `(node name, CLUSTER NODES reply)` for every node, in node order.
     pub cluster_nodes: Vec<(String, String)>,
 }

@@ -408,6 +408,7 @@ pub(crate) fn close_report(
         trace_hash,
         trace_len: trace.len(),
         trace_text,
+        trace: trace.events(),
         cluster_nodes,
     }
 }

@@ -11,17 +11,21 @@
 //! trace line it came from, and the whole trace follows the picture as text.
 //!
 //! Rendering is a pure function of the trace events ([`build`] parses them into a
-//! [`Timeline`], [`render_html`] draws it), so it is unit-tested in the normal build. It reads
-//! the lines the harness writes: `sample …` summaries (campaign sampler), `log …` (node log
-//! lines captured during the run), `kill`/`pause`/`restart`/…, `faults …`, the clients'
+//! [`Timeline`], [`render_html`] draws it), so it is unit-tested in the normal build. A node's
+//! elections, promotions, FAIL markings, `cluster_state` changes and epochs come from its
+//! typed events ([`Event::Cluster`]); the rest from the lines the harness writes: `sample …`
+//! summaries (campaign sampler), `kill`/`pause`/`restart`/…, `faults …`, the clients'
 //! `ip:port CMD -> reply` lines and `harness violation …`. Lines it does not know are kept in
 //! the text below, never dropped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use clusterlab_core::event::FailSource;
+use clusterlab_core::ClusterEvent;
+
 use crate::report::Violation;
-use crate::trace::TraceEvent;
+use crate::trace::{Event, TraceEvent};
 
 /// What kind of thing a mark shows (its shape and colour).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -373,12 +377,12 @@ impl Builder {
 
     fn node_event(&mut self, lane: usize, ev: &TraceEvent, line: &str) {
         let t = ev.time_us;
-        let text = ev.event.as_str();
+        let text = match &ev.event {
+            Event::Cluster(event) => return self.cluster_event(lane, t, event, line),
+            Event::Text(text) => text.as_str(),
+        };
         if let Some(summary) = text.strip_prefix("sample ") {
             return self.sample_event(lane, ev, summary, line);
-        }
-        if let Some(log) = text.strip_prefix("log ") {
-            return self.log_event(lane, t, log, line);
         }
         let word = text.split_whitespace().next().unwrap_or("");
         match word {
@@ -503,47 +507,56 @@ impl Builder {
         }
     }
 
-    fn log_event(&mut self, lane: usize, t: u64, log: &str, line: &str) {
-        if log.starts_with("Start of election delayed") || log.starts_with("Starting a failover") {
-            let label = log
-                .split("epoch ")
-                .nth(1)
-                .map(|e| format!("election e{}", e.trim_end_matches('.')))
-                .unwrap_or_else(|| "election".to_string());
-            let label = if log.starts_with("Start of") {
-                "election scheduled".to_string()
-            } else {
-                label
-            };
-            self.mark(lane, t, MarkKind::Election, &label, line);
-        } else if log.starts_with("Failover election won")
-            || log.starts_with("Taking over the master")
-        {
-            self.mark(lane, t, MarkKind::Promotion, "promoted", line);
-        } else if let Some(rest) = log.strip_prefix("Marking node ") {
-            let id = rest.split_whitespace().next().unwrap_or("");
-            let target = self.node_of_id(id);
-            let observer = self.tl.lanes[lane].clone();
-            match target.and_then(|n| self.lane_of(&n)) {
-                Some(target_lane) => self.mark(
-                    target_lane,
-                    t,
-                    MarkKind::FailFlag,
-                    &format!("FAIL by {observer}"),
-                    line,
-                ),
-                None => self.mark(lane, t, MarkKind::FailFlag, "marks FAIL", line),
+    /// A node's typed event: failovers, FAIL markings by quorum, state and config changes.
+    /// Per-write offsets, PFAIL and slot moves are too frequent to mark (the samples show
+    /// flags and slot counts).
+    fn cluster_event(&mut self, lane: usize, t: u64, event: &ClusterEvent, line: &str) {
+        use ClusterEvent as E;
+        match event {
+            E::ElectionScheduled { .. } => {
+                self.mark(lane, t, MarkKind::Election, "election scheduled", line)
             }
-        } else if let Some(state) = log.strip_prefix("Cluster state changed: ") {
-            self.mark(lane, t, MarkKind::State, &format!("state {state}"), line);
-        } else if log.starts_with("Configuration change detected") {
-            self.mark(lane, t, MarkKind::Config, "→replica", line);
-        } else if log.contains("configEpoch set to") {
-            self.mark(lane, t, MarkKind::Config, "", line);
-        } else if log.starts_with("Failover auth granted") {
-            self.mark(lane, t, MarkKind::Election, "", line);
-        } else {
-            self.mark(lane, t, MarkKind::Lifecycle, "", line);
+            E::ElectionStarted { epoch } => self.mark(
+                lane,
+                t,
+                MarkKind::Election,
+                &format!("election e{epoch}"),
+                line,
+            ),
+            E::VoteGranted { .. } => self.mark(lane, t, MarkKind::Election, "", line),
+            E::Promoted { .. } => self.mark(lane, t, MarkKind::Promotion, "promoted", line),
+            E::FailMarked {
+                node,
+                source: FailSource::Quorum,
+            } => {
+                let target = self.node_of_id(&node.to_string());
+                let observer = self.tl.lanes[lane].clone();
+                match target.and_then(|n| self.lane_of(&n)) {
+                    Some(target_lane) => self.mark(
+                        target_lane,
+                        t,
+                        MarkKind::FailFlag,
+                        &format!("FAIL by {observer}"),
+                        line,
+                    ),
+                    None => self.mark(lane, t, MarkKind::FailFlag, "marks FAIL", line),
+                }
+            }
+            E::ClusterStateChanged { ok } => {
+                let state = if *ok { "ok" } else { "fail" };
+                self.mark(lane, t, MarkKind::State, &format!("state {state}"), line)
+            }
+            E::BecameReplica { .. } => self.mark(lane, t, MarkKind::Config, "→replica", line),
+            E::ConfigEpochChanged { .. } => self.mark(lane, t, MarkKind::Config, "", line),
+            E::FailCleared { .. } | E::ReplicationLinkUp { .. } | E::ReplicationLinkDown { .. } => {
+                self.mark(lane, t, MarkKind::Lifecycle, "", line)
+            }
+            E::FailMarked { .. }
+            | E::PfailMarked { .. }
+            | E::PfailCleared { .. }
+            | E::CurrentEpochChanged { .. }
+            | E::SlotsAssigned { .. }
+            | E::WriteApplied { .. } => {}
         }
     }
 
@@ -554,7 +567,7 @@ impl Builder {
 
     fn fault_event(&mut self, ev: &TraceEvent, line: &str) {
         let t = ev.time_us;
-        let text = ev.event.as_str();
+        let text = ev.event.text();
         let Some(faults_lane) = self.lane_of("faults") else {
             return;
         };
@@ -714,7 +727,7 @@ impl Builder {
         let Some(lane) = self.lane_of("harness") else {
             return;
         };
-        let text = ev.event.as_str();
+        let text = ev.event.text();
         if let Some(violation) = text.strip_prefix("violation ") {
             let name = violation.split(':').next().unwrap_or(violation);
             self.mark(lane, ev.time_us, MarkKind::Violation, name, line);
@@ -737,7 +750,7 @@ impl Builder {
     }
 
     fn client_event(&mut self, ev: &TraceEvent, line: &str) {
-        let Some((node, command, reply)) = parse_request(&ev.event) else {
+        let Some((node, command, reply)) = parse_request(ev.event.text()) else {
             return;
         };
         if command == "ASKING" {
@@ -819,7 +832,7 @@ pub fn build(events: &[TraceEvent], violations: &[Violation]) -> Timeline {
         .flat_map(|e| {
             let mut names = vec![e.node.clone()];
             if e.node == "faults" {
-                names.extend(nodes_named(&e.event));
+                names.extend(nodes_named(e.event.text()));
             }
             names
         })
@@ -1330,12 +1343,17 @@ pub fn render_html(title: &str, events: &[TraceEvent], violations: &[Violation])
 mod tests {
     use super::*;
 
-    fn ev(time_ms: u64, node: &str, event: &str) -> TraceEvent {
+    fn ev(time_ms: u64, node: &str, event: impl Into<Event>) -> TraceEvent {
         TraceEvent {
             time_us: time_ms * 1000,
             node: node.to_string(),
-            event: event.to_string(),
+            event: event.into(),
         }
+    }
+
+    /// node2's ID (its samples show `id=bbbbbbbb`).
+    fn node2_id() -> clusterlab_core::NodeId {
+        clusterlab_core::NodeId([b'b'; clusterlab_core::node_id::NODE_ID_LEN])
     }
 
     /// A small run: node2 crashes, node3 is cut off by a partition, node4 takes over
@@ -1353,12 +1371,16 @@ mod tests {
             ev(1400, "writer", "10.0.0.1:7001 SET key:3 v9 -> -MOVED 1 10.0.0.2:7002"),
             ev(2000, "faults", "partition [node1 node2 node4] [node3]"),
             ev(3000, "node1", "sample state=ok current_epoch=3 master config_epoch=1 slots=5461:0-5460 id=aaaaaaaa failing=[10.0.0.2:7002:fail?]"),
-            ev(6000, "node1", "log Marking node bbbbbbbbcccc as failing (quorum reached)."),
-            ev(6100, "node4", "log Start of election delayed for 700 milliseconds (rank #0, offset 10)."),
-            ev(6800, "node4", "log Starting a failover election for epoch 4."),
-            ev(6900, "node4", "log Failover election won: I'm the new master."),
+            ev(6000, "node1", ClusterEvent::FailMarked { node: node2_id(), source: FailSource::Quorum }),
+            ev(6100, "node4", ClusterEvent::ElectionScheduled { delay_ms: 700, rank: 0, offset: 10 }),
+            ev(6800, "node4", ClusterEvent::ElectionStarted { epoch: 4 }),
+            ev(6900, "node4", ClusterEvent::Promoted {
+                kind: clusterlab_core::event::PromotionKind::Election,
+                config_epoch: 4,
+                old_master: node2_id(),
+            }),
             ev(7000, "node4", "sample state=ok current_epoch=4 master config_epoch=4 slots=5462:5461-10922 id=dddddddd failing=[10.0.0.2:7002:fail]"),
-            ev(7500, "node1", "log Cluster state changed: fail"),
+            ev(7500, "node1", ClusterEvent::ClusterStateChanged { ok: false }),
             ev(7600, "node1", "sample state=fail current_epoch=4 master config_epoch=1 slots=5461:0-5460 id=aaaaaaaa failing=[]"),
             ev(8000, "faults", "heal"),
             ev(9000, "node2", "restart"),
@@ -1529,7 +1551,7 @@ mod tests {
         }
         assert!(html.contains("<div class='viol'>stale_replica_promoted: node4 promoted at 6.900s"));
         // Marks carry their trace line as a tooltip.
-        assert!(html.contains("<title>6.900000s node4 log Failover election won"));
+        assert!(html.contains("<title>6.900000s node4 promoted by election replacing bbbb"));
         assert!(html.contains(">promoted</text>"));
         assert!(html.contains(">FAIL by node1</text>"));
         assert_eq!(html.matches("<svg").count(), 1);

@@ -5,9 +5,68 @@
 //! determinism check; the rendered lines are the timeline a person reads when a seed fails.
 //! The trace is shared (`Clone` gives another handle to the same events) because events come
 //! from the scenario driver and from the tasks that run each node.
+//!
+//! A node's protocol decisions arrive as typed values ([`Event::Cluster`], straight from the
+//! core's [`ClusterEvent`]s): checkers match on those, never on rendered text.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex};
+
+use clusterlab_core::ClusterEvent;
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A node's own protocol decision, as its core reported it.
+    Cluster(ClusterEvent),
+    /// A line the harness writes for people: phases, faults, samples, client requests.
+    Text(String),
+}
+
+impl Event {
+    /// The node's typed event, if this is one.
+    pub fn cluster(&self) -> Option<&ClusterEvent> {
+        match self {
+            Event::Cluster(event) => Some(event),
+            Event::Text(_) => None,
+        }
+    }
+
+    /// The harness's text, if this is one (empty for a typed event).
+    pub fn text(&self) -> &str {
+        match self {
+            Event::Text(text) => text,
+            Event::Cluster(_) => "",
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Cluster(event) => write!(f, "{event}"),
+            Event::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<ClusterEvent> for Event {
+    fn from(event: ClusterEvent) -> Event {
+        Event::Cluster(event)
+    }
+}
+
+impl From<String> for Event {
+    fn from(text: String) -> Event {
+        Event::Text(text)
+    }
+}
+
+impl From<&str> for Event {
+    fn from(text: &str) -> Event {
+        Event::Text(text.to_string())
+    }
+}
 
 /// One observed event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +75,7 @@ pub struct TraceEvent {
     pub time_us: u64,
     /// Which node (or `client`, `harness`) the event concerns.
     pub node: String,
-    pub event: String,
+    pub event: Event,
 }
 
 impl TraceEvent {
@@ -41,42 +100,6 @@ impl TraceEvent {
     }
 }
 
-impl TraceEvent {
-    /// Reads back a line [`TraceEvent::render`] wrote (`None` if it is not one).
-    pub fn parse(line: &str) -> Option<TraceEvent> {
-        let line = line.trim_start();
-        let (time, rest) = line.split_once(' ')?;
-        let (secs, micros) = time.strip_suffix('s')?.split_once('.')?;
-        if micros.len() != 6 {
-            return None;
-        }
-        let time_us = secs.parse::<u64>().ok()? * 1_000_000 + micros.parse::<u64>().ok()?;
-        let (node, event) = rest.split_once(' ').unwrap_or((rest, ""));
-        Some(TraceEvent {
-            time_us,
-            node: node.to_string(),
-            event: event.to_string(),
-        })
-    }
-}
-
-/// The events of a rendered trace ([`Trace::render`]); a line that is no event (an event
-/// text with a line break in it) continues the previous event.
-pub fn parse_rendered(text: &str) -> Vec<TraceEvent> {
-    let mut events: Vec<TraceEvent> = Vec::new();
-    for line in text.lines() {
-        match (TraceEvent::parse(line), events.last_mut()) {
-            (Some(event), _) => events.push(event),
-            (None, Some(last)) => {
-                last.event.push('\n');
-                last.event.push_str(line);
-            }
-            (None, None) => {}
-        }
-    }
-    events
-}
-
 /// A shared, append-only list of events.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
@@ -92,7 +115,7 @@ impl Trace {
     }
 
     /// Records an event at an explicit virtual time (microseconds since the run started).
-    pub fn record_at(&self, time_us: u64, node: impl Into<String>, event: impl Into<String>) {
+    pub fn record_at(&self, time_us: u64, node: impl Into<String>, event: impl Into<Event>) {
         let event = TraceEvent {
             time_us,
             node: node.into(),
@@ -106,7 +129,7 @@ impl Trace {
 
     /// Records an event at the current virtual time.
     #[cfg(madsim)]
-    pub fn record(&self, node: impl Into<String>, event: impl Into<String>) {
+    pub fn record(&self, node: impl Into<String>, event: impl Into<Event>) {
         let elapsed = madsim::time::TimeHandle::current().elapsed();
         self.record_at(elapsed.as_micros() as u64, node, event);
     }
@@ -129,7 +152,7 @@ impl Trace {
         let events = self.lock();
         let size: usize = events
             .iter()
-            .map(|e| e.node.len() + e.event.len() + 18)
+            .map(|e| e.node.len() + e.event.text().len() + 18)
             .sum();
         let mut out = String::with_capacity(size);
         for event in events.iter() {
@@ -164,96 +187,6 @@ impl Trace {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
         // A panic while holding the lock leaves a valid Vec; keep using it.
         self.events.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Node log lines in the trace: while the returned guard lives, every log line a node's
-/// runtime writes at notice level or above (elections, promotions, FAIL markings,
-/// `cluster_state` changes, reconfigurations) is recorded as `log <text>` under the node's
-/// name, at the virtual time it was written. `machines` maps madsim machine IDs to names;
-/// lines from other machines (the client) are ignored.
-///
-/// madsim runs a whole simulation on the thread that calls `block_on`, so a thread-local
-/// subscriber (set inside the simulation) sees exactly this run's nodes, also when several
-/// seeds run side by side on other threads.
-#[cfg(madsim)]
-pub fn capture_node_logs(
-    trace: &Trace,
-    machines: Vec<(madsim::task::NodeId, String)>,
-) -> tracing::subscriber::DefaultGuard {
-    tracing::subscriber::set_default(node_logs::NodeLogs {
-        trace: trace.clone(),
-        machines: machines.into_iter().collect(),
-    })
-}
-
-#[cfg(madsim)]
-mod node_logs {
-    use std::collections::BTreeMap;
-    use std::fmt;
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Level, Metadata, Subscriber};
-
-    use super::Trace;
-
-    /// The node runtime's log lines come from this module (see `clusterlab_net::server::log`).
-    const NODE_LOG_TARGET: &str = "clusterlab_net::server";
-
-    pub(super) struct NodeLogs {
-        pub(super) trace: Trace,
-        pub(super) machines: BTreeMap<madsim::task::NodeId, String>,
-    }
-
-    /// Pulls the formatted message out of an event.
-    struct Message(String);
-
-    impl Visit for Message {
-        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-            if field.name() == "message" {
-                self.0 = format!("{value:?}");
-            }
-        }
-
-        fn record_str(&mut self, field: &Field, value: &str) {
-            if field.name() == "message" {
-                self.0 = value.to_string();
-            }
-        }
-    }
-
-    impl Subscriber for NodeLogs {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            // `INFO` is redis's notice level; more verbose lines would flood the trace.
-            metadata.is_event()
-                && *metadata.level() <= Level::INFO
-                && metadata.target() == NODE_LOG_TARGET
-        }
-
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            // Never called: no span is enabled.
-            Id::from_u64(1)
-        }
-
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-        fn event(&self, event: &Event<'_>) {
-            let Some(name) = self.machines.get(&madsim::plugin::node()) else {
-                return;
-            };
-            let mut message = Message(String::new());
-            event.record(&mut message);
-            // One trace line per log line.
-            let text = message.0.replace(['\r', '\n'], " ");
-            self.trace.record(name.clone(), format!("log {text}"));
-        }
-
-        fn enter(&self, _: &Id) {}
-
-        fn exit(&self, _: &Id) {}
     }
 }
 
@@ -328,17 +261,26 @@ mod tests {
     }
 
     #[test]
-    fn rendered_traces_parse_back() {
+    fn typed_events_render_for_people_and_stay_typed() {
         let t = Trace::new();
-        t.record_at(12_345_678, "node1", "PING -> PONG");
-        t.record_at(1_000_000_000, "harness", "violation x: y");
-        t.record_at(5, "writer", "");
-        assert_eq!(parse_rendered(&t.render()), t.events());
-        assert_eq!(TraceEvent::parse("nonsense"), None);
-        // A stray line continues the event before it.
-        let events = parse_rendered("    0.000001s a b\nmore\n");
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].event, "b\nmore");
+        t.record_at(
+            1_000_000,
+            "node2",
+            ClusterEvent::ClusterStateChanged { ok: false },
+        );
+        t.record_at(2_000_000, "harness", "heal");
+        assert_eq!(
+            t.render(),
+            "    1.000000s node2 cluster state fail\n    2.000000s harness heal\n"
+        );
+        let events = t.events();
+        assert_eq!(
+            events[0].event.cluster(),
+            Some(&ClusterEvent::ClusterStateChanged { ok: false })
+        );
+        assert_eq!(events[0].event.text(), "");
+        assert_eq!(events[1].event.cluster(), None);
+        assert_eq!(events[1].event.text(), "heal");
     }
 
     #[test]
@@ -347,6 +289,6 @@ mod tests {
         let b = a.clone();
         b.record_at(1, "client", "x");
         assert_eq!(a.len(), 1);
-        assert_eq!(a.events()[0].event, "x");
+        assert_eq!(a.events()[0].event.text(), "x");
     }
 }

@@ -10,8 +10,8 @@ use rand::Rng;
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
 use crate::canary::Canary;
-use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource};
 use crate::cluster::{ClusterNode, Link};
+use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource};
 use crate::node::{Effect, LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
 use crate::slot::SlotSet;

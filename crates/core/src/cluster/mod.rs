@@ -307,7 +307,11 @@ impl Cluster {
     fn assert_one_owner(&self, slot: u16) {
         if cfg!(any(debug_assertions, madsim)) {
             let owner = self.owners.owner(slot);
-            let holders = self.nodes.values().filter(|n| n.slots.contains(slot)).count();
+            let holders = self
+                .nodes
+                .values()
+                .filter(|n| n.slots.contains(slot))
+                .count();
             assert_eq!(holders, usize::from(owner.is_some()), "slot {slot} holders");
             assert!(owner.is_none_or(|id| self.nodes[&id].slots.contains(slot)));
         }

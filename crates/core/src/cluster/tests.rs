@@ -935,7 +935,10 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
         by_quorum += usize::from(fails[0] == FailSource::Quorum);
     }
     assert!(by_quorum >= 1, "someone reached the quorum");
-    assert!(net.events.iter().all(|(n, _)| *n != 0), "a down node emits nothing");
+    assert!(
+        net.events.iter().all(|(n, _)| *n != 0),
+        "a down node emits nothing"
+    );
 }
 
 #[test]

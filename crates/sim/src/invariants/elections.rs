@@ -1,5 +1,5 @@
-//! Election invariants: how masters hand out failover votes, judged from the node log lines in
-//! a run's trace (`Failover auth granted to <replica> for epoch <e> (replica of <master>)`).
+//! Election invariants: how masters hand out failover votes, judged from the typed
+//! [`ClusterEvent::VoteGranted`] events in a run's trace.
 //!
 //! Redis keeps failovers single by two voting rules, and the trace shows every vote:
 //! - a master votes at most once per epoch (`lastVoteEpoch`, kept in `nodes.conf`, so this
@@ -11,6 +11,8 @@
 //! first one acknowledged vanish when the second one's higher epoch takes the slots.
 
 use std::collections::BTreeMap;
+
+use clusterlab_core::ClusterEvent;
 
 use crate::invariants::{fmt_ms, short};
 use crate::report::Violation;
@@ -29,18 +31,21 @@ struct Vote {
     master: String,
 }
 
-/// Reads a vote out of a node log line, `None` for any other line.
-fn parse_vote(time_us: u64, event: &str) -> Option<Vote> {
-    let rest = event.strip_prefix("log Failover auth granted to ")?;
-    let (replica, rest) = rest.split_once(" for epoch ")?;
-    let (epoch, rest) = rest.split_once(" (replica of ")?;
-    let master = rest.strip_suffix(')')?;
-    Some(Vote {
-        time_ms: time_us / 1000,
-        replica: replica.to_string(),
-        epoch: epoch.parse().ok()?,
-        master: master.to_string(),
-    })
+/// The vote a trace event reports, `None` for any other event.
+fn vote_of(event: &TraceEvent) -> Option<Vote> {
+    match event.event.cluster()? {
+        ClusterEvent::VoteGranted {
+            epoch,
+            candidate,
+            master,
+        } => Some(Vote {
+            time_ms: event.time_us / 1000,
+            replica: candidate.to_string(),
+            epoch: *epoch,
+            master: master.to_string(),
+        }),
+        _ => None,
+    }
 }
 
 /// Checks every vote in `events` against the voter's earlier ones. `restarts` and `wipes` are
@@ -58,7 +63,7 @@ pub fn double_votes(
             .any(|(n, t)| n == node && *t >= from_ms && *t <= to_ms)
     };
     for event in events {
-        let Some(vote) = parse_vote(event.time_us, &event.event) else {
+        let Some(vote) = vote_of(event) else {
             continue;
         };
         let voter = event.node.as_str();
@@ -104,19 +109,27 @@ pub fn double_votes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::Event;
+    use clusterlab_core::NodeId;
 
     const R1: &str = "1111111111111111111111111111111111111111";
     const R2: &str = "2222222222222222222222222222222222222222";
     const M: &str = "9999999999999999999999999999999999999999";
     const M2: &str = "8888888888888888888888888888888888888888";
 
+    fn id(text: &str) -> NodeId {
+        NodeId::parse(text.as_bytes()).expect("a 40-hex-digit ID")
+    }
+
     fn vote(ms: u64, voter: &str, replica: &str, epoch: u64, master: &str) -> TraceEvent {
         TraceEvent {
             time_us: ms * 1000,
             node: voter.to_string(),
-            event: format!(
-                "log Failover auth granted to {replica} for epoch {epoch} (replica of {master})"
-            ),
+            event: Event::Cluster(ClusterEvent::VoteGranted {
+                epoch,
+                candidate: id(replica),
+                master: id(master),
+            }),
         }
     }
 
@@ -125,22 +138,23 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_vote_line_and_nothing_else() {
-        let e = vote(1500, "node1", R1, 7, M);
-        let v = parse_vote(e.time_us, &e.event).unwrap();
+    fn reads_the_vote_event_and_nothing_else() {
+        let v = vote_of(&vote(1500, "node1", R1, 7, M)).unwrap();
         assert_eq!((v.time_ms, v.epoch), (1500, 7));
         assert_eq!((v.replica.as_str(), v.master.as_str()), (R1, M));
-        assert_eq!(
-            parse_vote(0, "log Failover election won: I'm the new master."),
-            None
-        );
-        assert_eq!(
-            parse_vote(
-                0,
-                "log Failover auth granted to x for epoch y (replica of z)"
-            ),
-            None
-        );
+        let won = TraceEvent {
+            time_us: 0,
+            node: "node1".into(),
+            event: Event::Cluster(ClusterEvent::ElectionStarted { epoch: 7 }),
+        };
+        assert_eq!(vote_of(&won), None);
+        // Text that reads like a vote is not one: only typed events count.
+        let text = TraceEvent {
+            time_us: 0,
+            node: "node1".into(),
+            event: Event::Text(format!("vote granted to {R1} for epoch 7 (replica of {M})")),
+        };
+        assert_eq!(vote_of(&text), None);
     }
 
     #[test]
