@@ -56,7 +56,7 @@ use crate::invariants::{
 };
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::{Event, NodeSample, Sampled, Trace, TraceEvent};
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
 use crate::workload::{read_back, spawn_writer, Phase, WorkloadSpec, WriteHistory};
 
@@ -363,17 +363,17 @@ impl Campaign<'_> {
         let stable_ms = self.shape.node_timeout_ms;
         let mut whole_since: Option<u64> = None;
         // What each node reported last, so the trace shows the recovery as it happens.
-        let mut summaries: BTreeMap<String, String> = BTreeMap::new();
+        let mut summaries: BTreeMap<String, Sampled> = BTreeMap::new();
         let mut last_fix_ms: Option<u64> = None;
         let settled = loop {
             last = poll_all(self.cluster, &addrs, &names).await;
             for (name, fetched) in &last {
-                let line = summary(fetched);
-                if summaries.get(name) != Some(&line) {
+                let sample = summary(fetched);
+                if summaries.get(name) != Some(&sample) {
                     self.cluster
                         .trace()
-                        .record(name.clone(), format!("sample {line}"));
-                    summaries.insert(name.clone(), line);
+                        .record(name.clone(), Event::Sample(sample.clone()));
+                    summaries.insert(name.clone(), sample);
                 }
             }
             observe_poll(&mut self.monitor, &mut self.samples, &last);
@@ -1169,23 +1169,20 @@ pub(crate) async fn fetch_all(
     out
 }
 
-/// A line for the trace when what a node reports changes: its state, epochs, role and the
+/// What the trace shows when what a node reports changes: its state, epochs, role and the
 /// peers it flags failing (the sampler records it when it differs from the last one).
-fn summary(fetched: &Result<Fetched, String>) -> String {
+fn summary(fetched: &Result<Fetched, String>) -> Sampled {
     let f = match fetched {
         Ok(f) => f,
-        Err(e) => return format!("unreachable ({e})"),
+        Err(e) => return Sampled::Unreachable(e.clone()),
     };
     let me = f.sample.myself();
-    let failing: Vec<String> = f
+    let failing = f
         .sample
         .lines
         .iter()
         .filter(|l| l.has_flag("fail?") || l.has_flag("fail"))
-        .map(|l| {
-            let flag = if l.has_flag("fail") { "fail" } else { "fail?" };
-            format!("{}:{flag}", l.addr)
-        })
+        .map(|l| (l.addr.clone(), l.has_flag("fail")))
         .collect();
     let slots = me.map_or(0, |m| {
         m.slots
@@ -1193,21 +1190,23 @@ fn summary(fetched: &Result<Fetched, String>) -> String {
             .map(|(lo, hi)| usize::from(hi - lo) + 1)
             .sum::<usize>()
     });
-    format!(
-        "state={} current_epoch={} {} config_epoch={} slots={slots}{} id={} failing=[{}]",
-        f.sample.cluster_state,
-        f.sample.current_epoch,
-        me.map_or("?", |m| if m.is_master() { "master" } else { "replica" }),
-        me.map_or(0, |m| m.config_epoch),
-        me.map_or(String::new(), |m| slot_ranges_suffix(&m.slots)),
-        me.map_or("?", |m| m.id.get(..8).unwrap_or(&m.id)),
-        failing.join(" ")
-    )
+    Sampled::Seen(NodeSample {
+        state_ok: f.sample.cluster_state == "ok",
+        current_epoch: f.sample.current_epoch,
+        master: me.map(|m| m.is_master()),
+        config_epoch: me.map_or(0, |m| m.config_epoch),
+        slots,
+        ranges: me.map_or(String::new(), |m| slot_ranges(&m.slots)),
+        short_id: me.map_or(String::new(), |m| {
+            m.id.get(..8).unwrap_or(&m.id).to_string()
+        }),
+        failing,
+    })
 }
 
-/// `:0-5460,10923` — the owned ranges for the trace, the first few only (after a reshard a
+/// `0-5460,10923` — the owned ranges for the trace, the first few only (after a reshard a
 /// node may own hundreds of ranges).
-fn slot_ranges_suffix(slots: &[(u16, u16)]) -> String {
+fn slot_ranges(slots: &[(u16, u16)]) -> String {
     const SHOWN: usize = 4;
     if slots.is_empty() {
         return String::new();
@@ -1220,7 +1219,7 @@ fn slot_ranges_suffix(slots: &[(u16, u16)]) -> String {
     if slots.len() > SHOWN {
         parts.push("…".to_string());
     }
-    format!(":{}", parts.join(","))
+    parts.join(",")
 }
 
 /// Samples every node every [`SAMPLE_INTERVAL_MS`] for `span_ms`, on the client machine,
@@ -1273,7 +1272,7 @@ async fn sample_node(
     span_ms: u64,
 ) -> Vec<Sample> {
     let mut conn: Option<Connection> = None;
-    let mut last_summary = String::new();
+    let mut last_summary: Option<Sampled> = None;
     let mut samples = Vec::new();
     while start.elapsed() < Duration::from_millis(span_ms) {
         let opened = match conn.take() {
@@ -1290,10 +1289,10 @@ async fn sample_node(
             }
             Err(e) => Err(e),
         };
-        let line = summary(&fetched);
-        if line != last_summary {
-            trace.record(&name, format!("sample {line}"));
-            last_summary = line;
+        let sample = summary(&fetched);
+        if last_summary.as_ref() != Some(&sample) {
+            trace.record(&name, Event::Sample(sample.clone()));
+            last_summary = Some(sample);
         }
         if let Ok(f) = fetched {
             samples.push(f.sample);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clusterlab_core::Reply;
 use clusterlab_net::client::Connection;
 
-use crate::trace::Trace;
+use crate::trace::{Event, Outcome, Request, Trace};
 
 /// A redirection reply, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,19 +142,28 @@ impl ClusterClient {
     /// Sends one request to one node without following redirects.
     pub async fn send_to(&mut self, addr: &str, args: &[&[u8]]) -> io::Result<Reply> {
         let result = self.send_inner(addr, args).await;
-        // `<addr> <args> -> <outcome>`, built in one buffer: every request of a run lands here.
-        let mut event = String::with_capacity(64);
-        event.push_str(addr);
-        event.push(' ');
-        push_args(&mut event, args);
-        event.push_str(" -> ");
-        match &result {
-            Ok(reply) => push_reply(&mut event, reply),
-            Err(e) => {
-                let _ = write!(event, "io error: {e}");
+        // Every request of a run lands here: the texts are built without intermediate Strings.
+        let mut text = String::with_capacity(32);
+        push_args(&mut text, args);
+        let mut reply_text = String::with_capacity(16);
+        let outcome = match &result {
+            Ok(reply) => {
+                push_reply(&mut reply_text, reply);
+                outcome_of(reply)
             }
-        }
-        self.trace.record(self.label.clone(), event);
+            Err(e) => {
+                let _ = write!(reply_text, "io error: {e}");
+                Outcome::Io
+            }
+        };
+        let request = Request {
+            addr: addr.to_string(),
+            args: text,
+            reply: reply_text,
+            outcome,
+        };
+        self.trace
+            .record(self.label.clone(), Event::Request(request));
         if result.is_err() {
             // The stream may be half-used; the next request reconnects.
             self.conns.remove(addr);
@@ -189,6 +198,15 @@ pub fn describe_args(args: &[&[u8]]) -> String {
     let mut out = String::with_capacity(args.iter().map(|a| a.len() + 1).sum());
     push_args(&mut out, args);
     out
+}
+
+/// Whether a reply is a redirection, another error or a success.
+fn outcome_of(reply: &Reply) -> Outcome {
+    match reply {
+        Reply::Error(e) if e.starts_with("MOVED ") || e.starts_with("ASK ") => Outcome::Redirect,
+        Reply::Error(_) => Outcome::Error,
+        _ => Outcome::Ok,
+    }
 }
 
 fn push_args(out: &mut String, args: &[&[u8]]) {

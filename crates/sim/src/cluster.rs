@@ -25,7 +25,7 @@ use clusterlab_net::server;
 
 use crate::client::{describe_reply, info_field, ClusterClient};
 use crate::seeds::SimConfig;
-use crate::trace::Trace;
+use crate::trace::{ProcessEvent, Trace};
 
 /// Client port of the first node; node N listens on `BASE_PORT + N`.
 pub const BASE_PORT: u16 = 7000;
@@ -233,13 +233,10 @@ fn start_node(
                 Arc::new(move |event: &ClusterEvent| trace.record(name.as_str(), event.clone()))
             };
             async move {
-                trace.record(
-                    &name,
-                    format!("start incarnation={incarnation} seed={seed:016x}"),
-                );
+                trace.record(&name, ProcessEvent::Start { incarnation, seed });
                 let outcome =
                     server::run_observed(node_config, seed, Arc::new(disk), observer).await;
-                trace.record(&name, format!("exit {outcome:?}"));
+                trace.record(&name, ProcessEvent::Exit(format!("{outcome:?}")));
             }
         }
     };
@@ -418,7 +415,7 @@ impl SimCluster {
     /// lost.
     pub fn kill(&self, index: usize) {
         let node = &self.nodes[index];
-        self.trace.record(&node.name, "kill");
+        self.trace.record(&node.name, ProcessEvent::Kill);
         self.handle.kill(node.machine);
         node.disk.lose_unsynced_writes();
     }
@@ -426,43 +423,47 @@ impl SimCluster {
     /// Starts node `index` again on the same disk (call [`SimCluster::kill`] first).
     pub fn restart(&self, index: usize) {
         let node = &self.nodes[index];
-        self.trace.record(&node.name, "restart");
+        self.trace.record(&node.name, ProcessEvent::Restart);
         self.handle.restart(node.machine);
     }
 
     pub fn pause(&self, index: usize) {
-        self.trace.record(&self.nodes[index].name, "pause");
+        self.trace
+            .record(&self.nodes[index].name, ProcessEvent::Pause);
         self.handle.pause(self.nodes[index].machine);
     }
 
     pub fn resume(&self, index: usize) {
-        self.trace.record(&self.nodes[index].name, "resume");
+        self.trace
+            .record(&self.nodes[index].name, ProcessEvent::Resume);
         self.handle.resume(self.nodes[index].machine);
     }
 
     /// Cuts node `index` off the network in both directions.
     pub fn clog_node(&self, index: usize) {
-        self.trace.record(&self.nodes[index].name, "clog");
+        self.trace
+            .record(&self.nodes[index].name, ProcessEvent::Clog);
         NetSim::current().clog_node(self.nodes[index].machine);
     }
 
     pub fn unclog_node(&self, index: usize) {
-        self.trace.record(&self.nodes[index].name, "unclog");
+        self.trace
+            .record(&self.nodes[index].name, ProcessEvent::Unclog);
         NetSim::current().unclog_node(self.nodes[index].machine);
     }
 
     /// Drops traffic from node `from` to node `to` (one direction).
     pub fn clog_link(&self, from: usize, to: usize) {
         let (a, b) = (&self.nodes[from], &self.nodes[to]);
-        self.trace
-            .record(&a.name, format!("clog link to {}", b.name));
+        let to = b.name.clone();
+        self.trace.record(&a.name, ProcessEvent::ClogLink { to });
         NetSim::current().clog_link(a.machine, b.machine);
     }
 
     pub fn unclog_link(&self, from: usize, to: usize) {
         let (a, b) = (&self.nodes[from], &self.nodes[to]);
-        self.trace
-            .record(&a.name, format!("unclog link to {}", b.name));
+        let to = b.name.clone();
+        self.trace.record(&a.name, ProcessEvent::UnclogLink { to });
         NetSim::current().unclog_link(a.machine, b.machine);
     }
 

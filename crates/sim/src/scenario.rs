@@ -21,6 +21,7 @@ use crate::cluster::SimCluster;
 use crate::invariants::{no_failing_flags, no_stale_pings, views_agree};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
+use crate::trace::Event;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
 
 pub mod crash;
@@ -396,7 +397,9 @@ pub(crate) fn close_report(
     cluster_nodes: Vec<(String, String)>,
 ) -> RunReport {
     for v in &violations {
-        cluster.trace().record("harness", format!("violation {v}"));
+        cluster
+            .trace()
+            .record("harness", Event::Violation(v.clone()));
     }
     let trace = cluster.trace();
     let (trace_text, trace_hash) = trace.render_and_hash();

@@ -25,7 +25,7 @@ use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
 use crate::report::Violation;
-use crate::trace::{Event, TraceEvent};
+use crate::trace::{Event, NodeSample, Outcome, ProcessEvent, Sampled, TraceEvent};
 
 /// What kind of thing a mark shows (its shape and colour).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -237,71 +237,13 @@ fn times_named(text: &str) -> Vec<u64> {
     times
 }
 
-/// One `sample …` summary line (see the campaign's sampler).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SampleLine {
-    pub state: String,
-    pub current_epoch: u64,
-    pub role: String,
-    pub config_epoch: u64,
-    pub slots: usize,
-    /// `0-5460,…` when the line carries it.
-    pub ranges: String,
-    /// Short node ID when the line carries it.
-    pub id: String,
-    /// `(ip:port, fail? | fail)` of every peer the node flags.
-    pub failing: Vec<(String, String)>,
-}
-
-/// Parses the text after `sample ` (`None` for `unreachable (…)` and anything unknown).
-pub fn parse_sample(text: &str) -> Option<SampleLine> {
-    let (head, failing) = match text.split_once("failing=[") {
-        Some((head, rest)) => (head, rest.trim_end().trim_end_matches(']')),
-        None => (text, ""),
-    };
-    let mut line = SampleLine::default();
-    for word in head.split_whitespace() {
-        match word.split_once('=') {
-            Some(("state", v)) => line.state = v.to_string(),
-            Some(("current_epoch", v)) => line.current_epoch = v.parse().ok()?,
-            Some(("config_epoch", v)) => line.config_epoch = v.parse().ok()?,
-            Some(("slots", v)) => {
-                let (count, ranges) = v.split_once(':').unwrap_or((v, ""));
-                line.slots = count.parse().ok()?;
-                line.ranges = ranges.to_string();
-            }
-            Some(("id", v)) => line.id = v.to_string(),
-            Some(_) => {}
-            None => line.role = word.to_string(),
-        }
-    }
-    for flagged in failing.split_whitespace() {
-        let (addr, flag) = flagged.rsplit_once(':')?;
-        line.failing.push((addr.to_string(), flag.to_string()));
-    }
-    (!line.state.is_empty()).then_some(line)
-}
-
-/// A client trace line `ip:port ARGS -> reply`: `(node, command, reply)`.
-fn parse_request(text: &str) -> Option<(String, &str, &str)> {
-    let (addr, rest) = text.split_once(' ')?;
-    let (command, reply) = rest.rsplit_once(" -> ")?;
-    Some((node_of_addr(addr)?, command, reply))
-}
-
-/// Whether a reply means the request failed (redirects are routing, not failures).
-fn is_failure(reply: &str) -> bool {
-    reply.starts_with("io error")
-        || (reply.starts_with('-') && !reply.starts_with("-MOVED") && !reply.starts_with("-ASK"))
-}
-
 /// Builds lanes, bands and marks while reading the trace in order.
 struct Builder {
     tl: Timeline,
     /// Open bands per (lane, kind group): `(from, kind, label, detail)`.
     open: BTreeMap<(usize, usize), (u64, BandKind, String, String)>,
     /// Last sample summary per node lane.
-    last_sample: BTreeMap<usize, SampleLine>,
+    last_sample: BTreeMap<usize, NodeSample>,
     /// Per observer node, the peers it flags: `node → flag`.
     flags_by_observer: BTreeMap<String, BTreeMap<String, String>>,
     /// Short node ID (8 chars) → node name.
@@ -377,58 +319,62 @@ impl Builder {
 
     fn node_event(&mut self, lane: usize, ev: &TraceEvent, line: &str) {
         let t = ev.time_us;
-        let text = match &ev.event {
-            Event::Cluster(event) => return self.cluster_event(lane, t, event, line),
-            Event::Text(text) => text.as_str(),
-        };
-        if let Some(summary) = text.strip_prefix("sample ") {
-            return self.sample_event(lane, ev, summary, line);
-        }
-        let word = text.split_whitespace().next().unwrap_or("");
-        match word {
-            "kill" => {
-                self.open(lane, t, BandKind::Down, "down".into(), line.into());
-                self.mark(lane, t, MarkKind::Fault, "kill", line);
+        match &ev.event {
+            Event::Cluster(event) => self.cluster_event(lane, t, event, line),
+            Event::Process(event) => self.process_event(lane, t, event, line),
+            Event::Sample(Sampled::Seen(sample)) => self.sample_event(lane, ev, sample, line),
+            Event::Sample(Sampled::Unreachable(_)) => {
+                self.open(lane, t, BandKind::Unreachable, String::new(), line.into())
             }
-            "pause" => {
-                self.open(lane, t, BandKind::Paused, "paused".into(), line.into());
-                self.mark(lane, t, MarkKind::Fault, "pause", line);
-            }
-            "resume" => {
-                self.close(lane, 1, t);
-                self.mark(lane, t, MarkKind::Lifecycle, "", line);
-            }
-            "restart" => self.close(lane, 1, t),
-            "start" => {
-                self.close(lane, 1, t);
-                let label = if text.contains("incarnation=0 ") {
-                    ""
-                } else {
-                    "start"
-                };
-                self.mark(lane, t, MarkKind::Lifecycle, label, line);
-            }
-            "exit" => self.mark(lane, t, MarkKind::Lifecycle, "exit", line),
-            _ => {}
+            Event::Request(_) | Event::Violation(_) | Event::Text(_) => {}
         }
     }
 
-    fn sample_event(&mut self, lane: usize, ev: &TraceEvent, summary: &str, line: &str) {
+    fn process_event(&mut self, lane: usize, t: u64, event: &ProcessEvent, line: &str) {
+        match event {
+            ProcessEvent::Kill => {
+                self.open(lane, t, BandKind::Down, "down".into(), line.into());
+                self.mark(lane, t, MarkKind::Fault, "kill", line);
+            }
+            ProcessEvent::Pause => {
+                self.open(lane, t, BandKind::Paused, "paused".into(), line.into());
+                self.mark(lane, t, MarkKind::Fault, "pause", line);
+            }
+            ProcessEvent::Resume => {
+                self.close(lane, 1, t);
+                self.mark(lane, t, MarkKind::Lifecycle, "", line);
+            }
+            ProcessEvent::Restart => self.close(lane, 1, t),
+            ProcessEvent::Start { incarnation, .. } => {
+                self.close(lane, 1, t);
+                let label = if *incarnation == 0 { "" } else { "start" };
+                self.mark(lane, t, MarkKind::Lifecycle, label, line);
+            }
+            ProcessEvent::Exit(_) => self.mark(lane, t, MarkKind::Lifecycle, "exit", line),
+            // The injector's own fault lines show clogs on the lanes.
+            ProcessEvent::Clog
+            | ProcessEvent::Unclog
+            | ProcessEvent::ClogLink { .. }
+            | ProcessEvent::UnclogLink { .. } => {}
+        }
+    }
+
+    fn sample_event(&mut self, lane: usize, ev: &TraceEvent, sample: &NodeSample, line: &str) {
         let t = ev.time_us;
-        let Some(sample) = parse_sample(summary) else {
-            self.open(lane, t, BandKind::Unreachable, String::new(), line.into());
-            return;
-        };
-        let kind = if sample.state == "ok" {
+        let kind = if sample.state_ok {
             BandKind::StateOk
         } else {
             BandKind::StateFail
         };
-        let role = if sample.role == "master" { "M" } else { "R" };
+        let role = if sample.master == Some(true) {
+            "M"
+        } else {
+            "R"
+        };
         let label = format!("{role} e{} {}sl", sample.config_epoch, sample.slots);
         self.open(lane, t, kind, label, line.into());
-        if !sample.id.is_empty() {
-            self.ids.insert(sample.id.clone(), ev.node.clone());
+        if !sample.short_id.is_empty() {
+            self.ids.insert(sample.short_id.clone(), ev.node.clone());
         }
         if let Some(prev) = self.last_sample.get(&lane).cloned() {
             self.config_changes(lane, t, &prev, &sample, line);
@@ -437,7 +383,10 @@ impl Builder {
         let flags: BTreeMap<String, String> = sample
             .failing
             .iter()
-            .filter_map(|(addr, flag)| Some((node_of_addr(addr)?, flag.clone())))
+            .filter_map(|(addr, fail)| {
+                let flag = if *fail { "fail" } else { "fail?" };
+                Some((node_of_addr(addr)?, flag.to_string()))
+            })
             .collect();
         self.flags_by_observer.insert(ev.node.clone(), flags);
         self.refresh_flags(t);
@@ -448,13 +397,17 @@ impl Builder {
         &mut self,
         lane: usize,
         t: u64,
-        prev: &SampleLine,
-        now: &SampleLine,
+        prev: &NodeSample,
+        now: &NodeSample,
         line: &str,
     ) {
         let mut parts = Vec::new();
-        if prev.role != now.role && !now.role.is_empty() {
-            parts.push(format!("→{}", now.role));
+        if prev.master != now.master {
+            match now.master {
+                Some(true) => parts.push("→master".to_string()),
+                Some(false) => parts.push("→replica".to_string()),
+                None => {}
+            }
         }
         if prev.config_epoch != now.config_epoch {
             parts.push(format!("cfg e{}", now.config_epoch));
@@ -727,12 +680,11 @@ impl Builder {
         let Some(lane) = self.lane_of("harness") else {
             return;
         };
-        let text = ev.event.text();
-        if let Some(violation) = text.strip_prefix("violation ") {
-            let name = violation.split(':').next().unwrap_or(violation);
-            self.mark(lane, ev.time_us, MarkKind::Violation, name, line);
+        if let Event::Violation(violation) = &ev.event {
+            self.mark(lane, ev.time_us, MarkKind::Violation, &violation.name, line);
             return;
         }
+        let text = ev.event.text();
         let label = if text.starts_with("safety phase") {
             "safety phase"
         } else if text.starts_with("liveness phase") {
@@ -750,13 +702,17 @@ impl Builder {
     }
 
     fn client_event(&mut self, ev: &TraceEvent, line: &str) {
-        let Some((node, command, reply)) = parse_request(ev.event.text()) else {
+        let Event::Request(request) = &ev.event else {
             return;
         };
-        if command == "ASKING" {
+        let Some(node) = node_of_addr(&request.addr) else {
+            return;
+        };
+        if request.args == "ASKING" {
             return;
         }
-        let failed = is_failure(reply);
+        let failed = request.outcome.failed();
+        let reply = request.reply.as_str();
         if ev.node == "writer" {
             let index = (ev.time_us / BUCKET_US) as usize;
             if self.tl.buckets.len() <= index {
@@ -769,7 +725,7 @@ impl Builder {
                 if bucket.errors.len() < MAX_ERRORS_PER_BUCKET && !bucket.errors.contains(&short) {
                     bucket.errors.push(short);
                 }
-            } else if !reply.starts_with("-MOVED") && !reply.starts_with("-ASK") {
+            } else if request.outcome == Outcome::Ok {
                 bucket.ok += 1;
             }
         }
@@ -1351,6 +1307,38 @@ mod tests {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn seen(
+        short_id: &str,
+        state_ok: bool,
+        current_epoch: u64,
+        master: bool,
+        config_epoch: u64,
+        slots: usize,
+        ranges: &str,
+        failing: &[(&str, bool)],
+    ) -> Event {
+        Event::Sample(Sampled::Seen(NodeSample {
+            state_ok,
+            current_epoch,
+            master: Some(master),
+            config_epoch,
+            slots,
+            ranges: ranges.to_string(),
+            short_id: short_id.to_string(),
+            failing: failing.iter().map(|(a, f)| (a.to_string(), *f)).collect(),
+        }))
+    }
+
+    fn request(addr: &str, args: &str, reply: &str, outcome: Outcome) -> Event {
+        Event::Request(crate::trace::Request {
+            addr: addr.into(),
+            args: args.into(),
+            reply: reply.into(),
+            outcome,
+        })
+    }
+
     /// node2's ID (its samples show `id=bbbbbbbb`).
     fn node2_id() -> clusterlab_core::NodeId {
         clusterlab_core::NodeId([b'b'; clusterlab_core::node_id::NODE_ID_LEN])
@@ -1361,34 +1349,139 @@ mod tests {
     fn events() -> Vec<TraceEvent> {
         vec![
             ev(0, "harness", "safety phase for 30000 ms"),
-            ev(100, "node1", "sample state=ok current_epoch=3 master config_epoch=1 slots=5461:0-5460 id=aaaaaaaa failing=[]"),
-            ev(100, "node2", "sample state=ok current_epoch=3 master config_epoch=2 slots=5462:5461-10922 id=bbbbbbbb failing=[]"),
-            ev(100, "node4", "sample state=ok current_epoch=3 replica config_epoch=2 slots=0 id=dddddddd failing=[]"),
+            ev(
+                100,
+                "node1",
+                seen("aaaaaaaa", true, 3, true, 1, 5461, "0-5460", &[]),
+            ),
+            ev(
+                100,
+                "node2",
+                seen("bbbbbbbb", true, 3, true, 2, 5462, "5461-10922", &[]),
+            ),
+            ev(
+                100,
+                "node4",
+                seen("dddddddd", true, 3, false, 2, 0, "", &[]),
+            ),
             ev(1000, "faults", "crash node2"),
-            ev(1000, "node2", "kill"),
-            ev(1200, "writer", "10.0.0.2:7002 SET key:1 v7 -> io error: connection reset"),
-            ev(1300, "writer", "10.0.0.1:7001 SET key:2 v8 -> +OK"),
-            ev(1400, "writer", "10.0.0.1:7001 SET key:3 v9 -> -MOVED 1 10.0.0.2:7002"),
+            ev(1000, "node2", ProcessEvent::Kill),
+            ev(
+                1200,
+                "writer",
+                request(
+                    "10.0.0.2:7002",
+                    "SET key:1 v7",
+                    "io error: connection reset",
+                    Outcome::Io,
+                ),
+            ),
+            ev(
+                1300,
+                "writer",
+                request("10.0.0.1:7001", "SET key:2 v8", "+OK", Outcome::Ok),
+            ),
+            ev(
+                1400,
+                "writer",
+                request(
+                    "10.0.0.1:7001",
+                    "SET key:3 v9",
+                    "-MOVED 1 10.0.0.2:7002",
+                    Outcome::Redirect,
+                ),
+            ),
             ev(2000, "faults", "partition [node1 node2 node4] [node3]"),
-            ev(3000, "node1", "sample state=ok current_epoch=3 master config_epoch=1 slots=5461:0-5460 id=aaaaaaaa failing=[10.0.0.2:7002:fail?]"),
-            ev(6000, "node1", ClusterEvent::FailMarked { node: node2_id(), source: FailSource::Quorum }),
-            ev(6100, "node4", ClusterEvent::ElectionScheduled { delay_ms: 700, rank: 0, offset: 10 }),
+            ev(
+                3000,
+                "node1",
+                seen(
+                    "aaaaaaaa",
+                    true,
+                    3,
+                    true,
+                    1,
+                    5461,
+                    "0-5460",
+                    &[("10.0.0.2:7002", false)],
+                ),
+            ),
+            ev(
+                6000,
+                "node1",
+                ClusterEvent::FailMarked {
+                    node: node2_id(),
+                    source: FailSource::Quorum,
+                },
+            ),
+            ev(
+                6100,
+                "node4",
+                ClusterEvent::ElectionScheduled {
+                    delay_ms: 700,
+                    rank: 0,
+                    offset: 10,
+                },
+            ),
             ev(6800, "node4", ClusterEvent::ElectionStarted { epoch: 4 }),
-            ev(6900, "node4", ClusterEvent::Promoted {
-                kind: clusterlab_core::event::PromotionKind::Election,
-                config_epoch: 4,
-                old_master: node2_id(),
-            }),
-            ev(7000, "node4", "sample state=ok current_epoch=4 master config_epoch=4 slots=5462:5461-10922 id=dddddddd failing=[10.0.0.2:7002:fail]"),
-            ev(7500, "node1", ClusterEvent::ClusterStateChanged { ok: false }),
-            ev(7600, "node1", "sample state=fail current_epoch=4 master config_epoch=1 slots=5461:0-5460 id=aaaaaaaa failing=[]"),
+            ev(
+                6900,
+                "node4",
+                ClusterEvent::Promoted {
+                    kind: clusterlab_core::event::PromotionKind::Election,
+                    config_epoch: 4,
+                    old_master: node2_id(),
+                },
+            ),
+            ev(
+                7000,
+                "node4",
+                seen(
+                    "dddddddd",
+                    true,
+                    4,
+                    true,
+                    4,
+                    5462,
+                    "5461-10922",
+                    &[("10.0.0.2:7002", true)],
+                ),
+            ),
+            ev(
+                7500,
+                "node1",
+                ClusterEvent::ClusterStateChanged { ok: false },
+            ),
+            ev(
+                7600,
+                "node1",
+                seen("aaaaaaaa", false, 4, true, 1, 5461, "0-5460", &[]),
+            ),
             ev(8000, "faults", "heal"),
-            ev(9000, "node2", "restart"),
-            ev(9000, "node2", "start incarnation=1 seed=00"),
-            ev(9500, "node3", "sample unreachable (timed out)"),
+            ev(9000, "node2", ProcessEvent::Restart),
+            ev(
+                9000,
+                "node2",
+                ProcessEvent::Start {
+                    incarnation: 1,
+                    seed: 0,
+                },
+            ),
+            ev(
+                9500,
+                "node3",
+                Event::Sample(Sampled::Unreachable("timed out".into())),
+            ),
             ev(10_000, "faults", "latency 50..400 ms"),
             ev(12_000, "faults", "latency 1..10 ms"),
-            ev(20_000, "harness", "violation stale_replica_promoted: node4 <x> at 6.900s"),
+            ev(
+                20_000,
+                "harness",
+                Event::Violation(Violation::new(
+                    "stale_replica_promoted",
+                    "node4 <x> at 6.900s",
+                )),
+            ),
         ]
     }
 
@@ -1575,23 +1668,5 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        let s = parse_sample("state=fail current_epoch=7 replica config_epoch=3 slots=0 failing=[10.0.0.6:7006:fail? 10.0.0.3:7003:fail]").unwrap();
-        assert_eq!(
-            (
-                s.state.as_str(),
-                s.current_epoch,
-                s.role.as_str(),
-                s.config_epoch
-            ),
-            ("fail", 7, "replica", 3)
-        );
-        assert_eq!(
-            s.failing,
-            vec![
-                ("10.0.0.6:7006".into(), "fail?".into()),
-                ("10.0.0.3:7003".into(), "fail".into())
-            ]
-        );
-        assert_eq!(parse_sample("unreachable (timed out)"), None);
     }
 }

@@ -6,67 +6,16 @@
 //! The trace is shared (`Clone` gives another handle to the same events) because events come
 //! from the scenario driver and from the tasks that run each node.
 //!
-//! A node's protocol decisions arrive as typed values ([`Event::Cluster`], straight from the
-//! core's [`ClusterEvent`]s): checkers match on those, never on rendered text.
+//! Every event is a typed value ([`Event`]); a node's protocol decisions arrive straight from
+//! the core's `ClusterEvent`s. Checkers and the timeline match on values, never on rendered
+//! text.
 
-use std::fmt::{self, Write as _};
+mod event;
+
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use clusterlab_core::ClusterEvent;
-
-/// What happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A node's own protocol decision, as its core reported it.
-    Cluster(ClusterEvent),
-    /// A line the harness writes for people: phases, faults, samples, client requests.
-    Text(String),
-}
-
-impl Event {
-    /// The node's typed event, if this is one.
-    pub fn cluster(&self) -> Option<&ClusterEvent> {
-        match self {
-            Event::Cluster(event) => Some(event),
-            Event::Text(_) => None,
-        }
-    }
-
-    /// The harness's text, if this is one (empty for a typed event).
-    pub fn text(&self) -> &str {
-        match self {
-            Event::Text(text) => text,
-            Event::Cluster(_) => "",
-        }
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::Cluster(event) => write!(f, "{event}"),
-            Event::Text(text) => f.write_str(text),
-        }
-    }
-}
-
-impl From<ClusterEvent> for Event {
-    fn from(event: ClusterEvent) -> Event {
-        Event::Cluster(event)
-    }
-}
-
-impl From<String> for Event {
-    fn from(text: String) -> Event {
-        Event::Text(text)
-    }
-}
-
-impl From<&str> for Event {
-    fn from(text: &str) -> Event {
-        Event::Text(text.to_string())
-    }
-}
+pub use event::{Event, NodeSample, Outcome, ProcessEvent, Request, Sampled};
 
 /// One observed event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +173,7 @@ impl Default for Fnv64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clusterlab_core::ClusterEvent;
 
     #[test]
     fn fnv_matches_reference_vectors() {

@@ -1,0 +1,300 @@
+//! What the trace holds: typed values for everything a checker or the timeline reads, with a
+//! [`fmt::Display`] that renders one line for people (and for the trace hash).
+//!
+//! Nothing parses a rendered line back: a node's decisions are the core's
+//! [`ClusterEvent`]s, the harness's own observations are the types below.
+
+use std::fmt;
+
+use clusterlab_core::ClusterEvent;
+
+use crate::report::Violation;
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A node's own protocol decision, as its core reported it.
+    Cluster(ClusterEvent),
+    /// The harness drove a node process (start, crash, pause, network cut).
+    Process(ProcessEvent),
+    /// What the sampler read from one node (only recorded when it changed).
+    Sample(Sampled),
+    /// One client request and its outcome.
+    Request(Request),
+    /// A broken expectation, recorded when the run ends.
+    Violation(Violation),
+    /// Anything else the harness writes for people (phases, notes); nothing reads it.
+    Text(String),
+}
+
+/// The harness's action on one node process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessEvent {
+    /// The node's runtime started (incarnation 0 is the first start).
+    Start {
+        incarnation: u64,
+        seed: u64,
+    },
+    /// The node's runtime returned (its outcome as Rust prints it).
+    Exit(String),
+    Kill,
+    Restart,
+    Pause,
+    Resume,
+    /// Cut off the network both ways.
+    Clog,
+    Unclog,
+    /// Traffic from this node to `to` is dropped.
+    ClogLink {
+        to: String,
+    },
+    UnclogLink {
+        to: String,
+    },
+}
+
+/// One sampler reading of a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sampled {
+    /// The node did not answer (why).
+    Unreachable(String),
+    Seen(NodeSample),
+}
+
+/// A node's own view, summarised from `CLUSTER INFO` and `CLUSTER NODES`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSample {
+    /// `cluster_state` is ok.
+    pub state_ok: bool,
+    pub current_epoch: u64,
+    /// Its own line says master (`None`: it has no myself line).
+    pub master: Option<bool>,
+    pub config_epoch: u64,
+    /// Slots it serves.
+    pub slots: usize,
+    /// Its first few ranges as text (`0-5460,…`), empty when it serves none.
+    pub ranges: String,
+    /// The first 8 characters of its node ID (empty: no myself line).
+    pub short_id: String,
+    /// `(ip:port, flagged FAIL)` of every peer it flags PFAIL (`false`) or FAIL (`true`).
+    pub failing: Vec<(String, bool)>,
+}
+
+/// A request a simulated client sent to one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The node's `ip:port`.
+    pub addr: String,
+    /// The arguments, escaped as text.
+    pub args: String,
+    /// The reply (or I/O error), escaped as text.
+    pub reply: String,
+    pub outcome: Outcome,
+}
+
+/// How a request ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A reply that is not an error.
+    Ok,
+    /// `-MOVED` or `-ASK`: routing, not a failure.
+    Redirect,
+    /// Any other error reply.
+    Error,
+    /// The connection failed.
+    Io,
+}
+
+impl Outcome {
+    /// The request failed (a redirect did not).
+    pub fn failed(self) -> bool {
+        matches!(self, Outcome::Error | Outcome::Io)
+    }
+}
+
+impl Event {
+    /// The node's typed event, if this is one.
+    pub fn cluster(&self) -> Option<&ClusterEvent> {
+        match self {
+            Event::Cluster(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    /// The harness's free text, if this is one (empty otherwise).
+    pub fn text(&self) -> &str {
+        match self {
+            Event::Text(text) => text,
+            _ => "",
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Cluster(event) => write!(f, "{event}"),
+            Event::Process(event) => write!(f, "{event}"),
+            Event::Sample(sample) => write!(f, "sample {sample}"),
+            Event::Request(request) => write!(f, "{request}"),
+            Event::Violation(violation) => write!(f, "violation {violation}"),
+            Event::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Display for ProcessEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessEvent::Start { incarnation, seed } => {
+                write!(f, "start incarnation={incarnation} seed={seed:016x}")
+            }
+            ProcessEvent::Exit(outcome) => write!(f, "exit {outcome}"),
+            ProcessEvent::Kill => f.write_str("kill"),
+            ProcessEvent::Restart => f.write_str("restart"),
+            ProcessEvent::Pause => f.write_str("pause"),
+            ProcessEvent::Resume => f.write_str("resume"),
+            ProcessEvent::Clog => f.write_str("clog"),
+            ProcessEvent::Unclog => f.write_str("unclog"),
+            ProcessEvent::ClogLink { to } => write!(f, "clog link to {to}"),
+            ProcessEvent::UnclogLink { to } => write!(f, "unclog link to {to}"),
+        }
+    }
+}
+
+impl fmt::Display for Sampled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Sampled::Unreachable(why) => write!(f, "unreachable ({why})"),
+            Sampled::Seen(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl fmt::Display for NodeSample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = match self.master {
+            Some(true) => "master",
+            Some(false) => "replica",
+            None => "?",
+        };
+        let id = if self.short_id.is_empty() {
+            "?"
+        } else {
+            &self.short_id
+        };
+        let ranges = if self.ranges.is_empty() {
+            String::new()
+        } else {
+            format!(":{}", self.ranges)
+        };
+        write!(
+            f,
+            "state={} current_epoch={} {role} config_epoch={} slots={}{ranges} id={id} failing=[",
+            if self.state_ok { "ok" } else { "fail" },
+            self.current_epoch,
+            self.config_epoch,
+            self.slots,
+        )?;
+        for (i, (addr, fail)) in self.failing.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            let flag = if *fail { "fail" } else { "fail?" };
+            write!(f, "{sep}{addr}:{flag}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.addr, self.args, self.reply)
+    }
+}
+
+impl From<ClusterEvent> for Event {
+    fn from(event: ClusterEvent) -> Event {
+        Event::Cluster(event)
+    }
+}
+
+impl From<ProcessEvent> for Event {
+    fn from(event: ProcessEvent) -> Event {
+        Event::Process(event)
+    }
+}
+
+impl From<String> for Event {
+    fn from(text: String) -> Event {
+        Event::Text(text)
+    }
+}
+
+impl From<&str> for Event {
+    fn from(text: &str) -> Event {
+        Event::Text(text.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_render_as_the_sampler_summarised_them() {
+        let sample = NodeSample {
+            state_ok: true,
+            current_epoch: 4,
+            master: Some(true),
+            config_epoch: 4,
+            slots: 5462,
+            ranges: "5461-10922".into(),
+            short_id: "dddddddd".into(),
+            failing: vec![
+                ("10.0.0.2:7002".into(), true),
+                ("10.0.0.3:7003".into(), false),
+            ],
+        };
+        assert_eq!(
+            Event::Sample(Sampled::Seen(sample)).to_string(),
+            "sample state=ok current_epoch=4 master config_epoch=4 slots=5462:5461-10922 \
+             id=dddddddd failing=[10.0.0.2:7002:fail 10.0.0.3:7003:fail?]"
+        );
+        let empty = NodeSample::default();
+        assert_eq!(
+            empty.to_string(),
+            "state=fail current_epoch=0 ? config_epoch=0 slots=0 id=? failing=[]"
+        );
+        assert_eq!(
+            Sampled::Unreachable("timed out".into()).to_string(),
+            "unreachable (timed out)"
+        );
+    }
+
+    #[test]
+    fn process_events_and_requests_render_one_line() {
+        let start = ProcessEvent::Start {
+            incarnation: 1,
+            seed: 0xab,
+        };
+        assert_eq!(
+            start.to_string(),
+            "start incarnation=1 seed=00000000000000ab"
+        );
+        let to = "node2".to_string();
+        assert_eq!(
+            ProcessEvent::ClogLink { to }.to_string(),
+            "clog link to node2"
+        );
+        let request = Request {
+            addr: "10.0.0.1:7001".into(),
+            args: "SET k v".into(),
+            reply: "-MOVED 1 10.0.0.2:7002".into(),
+            outcome: Outcome::Redirect,
+        };
+        assert_eq!(
+            request.to_string(),
+            "10.0.0.1:7001 SET k v -> -MOVED 1 10.0.0.2:7002"
+        );
+        assert!(!Outcome::Redirect.failed() && Outcome::Io.failed() && Outcome::Error.failed());
+    }
+}
