@@ -1,11 +1,18 @@
 //! The same driver inside the simulator: virtual sockets, clock and disk.
 
-use super::*;
-use crate::client::Connection;
-use crate::disk::MemDisk;
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clusterlab_core::config::DebugCommand;
-use clusterlab_core::Reply;
+use clusterlab_core::{Config, Reply};
 use madsim::runtime::Handle;
+
+use super::{run_with_disk, Exit};
+use crate::client::Connection;
+use crate::disk::{Disk, MemDisk};
 
 fn sim_config(port: u16) -> Config {
     Config {
