@@ -28,6 +28,7 @@
 //! - `replica_link`: a replica's link to its master.
 //! - `tick`: the 100 ms cron.
 //! - `persist`: the `nodes.conf` saves and AOF writes that effects ask for.
+//! - `tests` (real sockets) and `sim_tests` (madsim): the driver's own tests.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -68,6 +69,7 @@ mod tick;
 /// (`NODE_LOG_TARGET` in clusterlab-sim's `trace.rs`). Lines logged in this file have it by
 /// default; the submodules name it explicitly.
 const LOG_TARGET: &str = "clusterlab_net::server";
+
 /// How often the node's cron runs, as in Redis (`hz 10`).
 const TICK_INTERVAL_MS: u64 = 100;
 /// Bytes a connection reads at a time.

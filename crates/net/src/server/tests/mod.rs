@@ -1,6 +1,7 @@
 //! Tests of the driver on real sockets (the normal build): shared helpers here, the tests by
 //! topic in the submodules.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,6 @@ use tokio::task::JoinHandle;
 
 use super::{Exit, Server, Shared};
 use crate::disk::MemDisk;
-use std::io;
 
 mod clients;
 mod effects;
