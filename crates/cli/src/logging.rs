@@ -9,6 +9,7 @@
 use std::fmt;
 use std::io;
 
+use clusterlab_net::clock::unix_now_ms;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
@@ -90,12 +91,6 @@ fn level_symbol(level: Level) -> char {
         Level::INFO => '*',
         Level::WARN | Level::ERROR => '#',
     }
-}
-
-fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `25 Nov 2025 15:09:00.123` (UTC) for a unix time in milliseconds.

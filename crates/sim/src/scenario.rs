@@ -15,6 +15,7 @@ use madsim::runtime::Runtime;
 
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::Reply;
+use clusterlab_net::clock::unix_now_ms;
 
 use crate::client::{describe_reply, info_field, reply_text, Redirect};
 use crate::cluster::SimCluster;
@@ -462,12 +463,4 @@ async fn read_keys(
         }
     }
     reads
-}
-
-/// Virtual unix time in milliseconds: the clock nodes stamp `ping-sent`/`pong-recv` with.
-fn unix_now_ms() -> u64 {
-    madsim::time::TimeHandle::current()
-        .now_time()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,0 +1,226 @@
+//! Cluster-bus links: accepting inbound ones, connecting outbound ones, and per link a task
+//! that reads and decodes messages for the node plus a writer task that sends its frames.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clusterlab_core::{LinkId, Node};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{
+    write_and_flush, AbortOnDrop, LinkHandle, Shared, LOG_TARGET, READ_CHUNK, TICK_INTERVAL_MS,
+};
+use crate::bus_codec;
+
+impl Shared {
+    pub(super) fn connect(self: &Arc<Self>, link: LinkId, ip: String, port: u16, node: &Node) {
+        let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
+        let (frames, rx) = mpsc::unbounded_channel();
+        let mut io = self.lock_io();
+        let task = tokio::spawn(connect_link(self.clone(), link, ip, port, timeout_ms, rx));
+        io.links.insert(
+            link,
+            LinkHandle {
+                frames,
+                task: Some(task.abort_handle()),
+            },
+        );
+    }
+
+    pub(super) fn send(&self, link: LinkId, msg: &clusterlab_core::bus::Message) {
+        let io = self.lock_io();
+        // A link the node still uses but the driver already dropped (it broke): the node hears
+        // about it through `bus_link_closed`, so the message can go.
+        if let Some(handle) = io.links.get(&link) {
+            let mut frame = BytesMut::new();
+            bus_codec::encode(msg, &mut frame);
+            let _ = handle.frames.send(frame.freeze());
+        }
+    }
+
+    pub(super) fn close_link(&self, link: LinkId) {
+        let handle = self.lock_io().links.remove(&link);
+        if let Some(LinkHandle {
+            task: Some(task), ..
+        }) = handle
+        {
+            task.abort();
+        }
+    }
+}
+
+pub(super) fn register_inbound_link(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local_ip = stream
+        .local_addr()
+        .map_or_else(|_| String::new(), |a| a.ip().to_string());
+    let mut node = shared.lock_node();
+    if shared.stopped() {
+        return;
+    }
+    let link = node.bus_link_accepted(shared.clock.now(), peer.ip().to_string(), local_ip);
+    tracing::debug!(target: LOG_TARGET, "Accepted cluster node {peer} as link {link}");
+    let (frames, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(link_io(shared.clone(), link, stream, rx));
+    // Before the effects: messages the node sends on the new link must find it.
+    shared.lock_io().links.insert(
+        link,
+        LinkHandle {
+            frames,
+            task: Some(task.abort_handle()),
+        },
+    );
+    let effects = node.take_effects();
+    shared.perform(&mut node, effects);
+}
+
+/// An outbound link: connect (bounded by the node timeout), report it, then serve it.
+async fn connect_link(
+    shared: Arc<Shared>,
+    link: LinkId,
+    ip: String,
+    port: u16,
+    timeout_ms: u64,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let connect = TcpStream::connect((ip.as_str(), port));
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), connect).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            shared.wait_while_paused().await;
+            if shared.link_connected(link) {
+                link_io(shared, link, stream, frames).await;
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(target: LOG_TARGET, "Connecting link {link} to {ip}:{port}: {e}");
+            shared.wait_while_paused().await;
+            shared.link_broken(link);
+        }
+        Err(_) => {
+            tracing::debug!(target: LOG_TARGET, "Connecting link {link} to {ip}:{port}: timed out");
+            shared.wait_while_paused().await;
+            shared.link_broken(link);
+        }
+    }
+}
+
+/// Reads and decodes messages until the link breaks; a writer task drains `frames`.
+async fn link_io(
+    shared: Arc<Shared>,
+    link: LinkId,
+    stream: TcpStream,
+    frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let (mut reader, writer) = tokio::io::split(stream);
+    let mut writer_task = AbortOnDrop::spawn(write_frames(writer, frames));
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut writer_task.0 => break,
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+        shared.wait_while_paused().await;
+        let (messages, bad_frame) = decode_all(&mut input);
+        if let Some(e) = &bad_frame {
+            tracing::warn!(target: LOG_TARGET, "Closing cluster bus link {link}: {e}");
+        }
+        if !shared.deliver(link, messages) || bad_frame.is_some() {
+            break;
+        }
+    }
+    shared.wait_while_paused().await;
+    shared.link_broken(link);
+}
+
+/// Every complete message in `input`, and the decode error that stopped the scan, if any.
+fn decode_all(
+    input: &mut BytesMut,
+) -> (
+    Vec<clusterlab_core::bus::Message>,
+    Option<bus_codec::BusCodecError>,
+) {
+    let mut messages = Vec::new();
+    loop {
+        match bus_codec::decode(input) {
+            Ok(Some(msg)) => messages.push(msg),
+            Ok(None) => return (messages, None),
+            Err(e) => return (messages, Some(e)),
+        }
+    }
+}
+
+async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
+    mut writer: W,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let mut batch = BytesMut::new();
+    while let Some(frame) = frames.recv().await {
+        batch.extend_from_slice(&frame);
+        while let Ok(more) = frames.try_recv() {
+            batch.extend_from_slice(&more);
+        }
+        if write_and_flush(&mut writer, &batch).await.is_err() {
+            return;
+        }
+        batch.clear();
+    }
+}
+
+impl Shared {
+    /// Reports an outbound link as up; false when the node dropped it meanwhile.
+    fn link_connected(self: &Arc<Self>, link: LinkId) -> bool {
+        let mut node = self.lock_node();
+        if self.stopped() || !self.lock_io().links.contains_key(&link) {
+            return false;
+        }
+        node.bus_link_connected(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects)
+    }
+
+    /// Feeds messages to the node; false when the link is gone (closed by the node) or the
+    /// node stopped, so the reader must stop.
+    fn deliver(
+        self: &Arc<Self>,
+        link: LinkId,
+        messages: Vec<clusterlab_core::bus::Message>,
+    ) -> bool {
+        if messages.is_empty() {
+            return true;
+        }
+        let mut node = self.lock_node();
+        for msg in messages {
+            if self.stopped() || !self.lock_io().links.contains_key(&link) {
+                return false;
+            }
+            node.bus_message(self.clock.now(), link, msg);
+            let effects = node.take_effects();
+            if !self.perform(&mut node, effects) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The link failed to connect or broke: tell the node, unless the node closed it itself
+    /// (then it expects nothing more about it).
+    fn link_broken(self: &Arc<Self>, link: LinkId) {
+        let mut node = self.lock_node();
+        let removed = self.lock_io().links.remove(&link);
+        if removed.is_none() || self.stopped() {
+            return;
+        }
+        node.bus_link_closed(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}

@@ -1,0 +1,495 @@
+//! Client connections: the task that reads pipelined requests, runs them in batches under the
+//! node lock and writes the replies; blocked clients (`WAIT`, paused writes); MIGRATE's talk to
+//! its target; and the replication stream a master queues and writes to its replica clients.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
+use clusterlab_core::{ClientId, Effect, Node, Time};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use super::{write_and_flush, ClientHandle, Shared, LOG_TARGET, READ_CHUNK};
+use crate::{client, resp};
+
+/// A client connection's writing side. Replies are written by the connection's own task; the
+/// replication stream (replica clients only) is queued in `stream` under the node lock, so in
+/// stream order, and written by any task holding `writer`: first, without waiting, by the task
+/// whose input produced it ([`Shared::write_streams_now`]), and otherwise by the connection's
+/// own task, woken through `wake`.
+pub(super) struct ClientOut {
+    writer: tokio::sync::Mutex<WriteHalf<TcpStream>>,
+    /// Stream bytes not written yet. Taken only by a holder of `writer`, so they go out in order.
+    stream: Mutex<BytesMut>,
+    wake: Notify,
+}
+
+impl ClientOut {
+    fn new(writer: WriteHalf<TcpStream>) -> ClientOut {
+        ClientOut {
+            writer: tokio::sync::Mutex::new(writer),
+            stream: Mutex::new(BytesMut::new()),
+            wake: Notify::new(),
+        }
+    }
+
+    fn lock_stream(&self) -> MutexGuard<'_, BytesMut> {
+        self.stream.lock().expect("stream lock poisoned")
+    }
+
+    /// Writes replies (the connection's own task).
+    async fn write_replies(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut writer = self.writer.lock().await;
+        write_and_flush(&mut *writer, bytes).await
+    }
+
+    /// Writes the queued stream, waiting for the socket as long as needed (the connection's
+    /// own task). Loops because more may be queued while it writes.
+    async fn write_stream(&self) -> io::Result<()> {
+        let mut writer = self.writer.lock().await;
+        loop {
+            let data = std::mem::take(&mut *self.lock_stream());
+            if data.is_empty() {
+                // Also delivers what an earlier non-waiting write left unflushed.
+                return writer.flush().await;
+            }
+            writer.write_all(&data).await?;
+        }
+    }
+
+    /// Writes as much of the queued stream as the socket takes without waiting. True when all
+    /// of it went out; otherwise the rest stays queued, in front of anything queued meanwhile.
+    fn try_write_stream(&self) -> bool {
+        // Busy: the connection's own task is writing, and writes the rest after.
+        let Ok(mut writer) = self.writer.try_lock() else {
+            return false;
+        };
+        let mut data = std::mem::take(&mut *self.lock_stream());
+        // A no-op waker: a `Pending` here leaves the work to the connection's task, whose own
+        // poll then registers its real waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut written = 0;
+        while written < data.len() {
+            match Pin::new(&mut *writer).poll_write(&mut cx, &data[written..]) {
+                Poll::Ready(Ok(n)) if n > 0 => written += n,
+                // Errors and a closed socket are the connection task's to see and report.
+                _ => break,
+            }
+        }
+        let flushed = written == data.len()
+            && matches!(
+                Pin::new(&mut *writer).poll_flush(&mut cx),
+                Poll::Ready(Ok(()))
+            );
+        if written < data.len() {
+            let mut rest = data.split_off(written);
+            let mut stream = self.lock_stream();
+            rest.extend_from_slice(&stream);
+            *stream = rest;
+        }
+        flushed
+    }
+}
+
+/// `CloseClient` for a connection: close once the pending replies are written.
+#[derive(Default)]
+pub(super) struct CloseSignal {
+    requested: AtomicBool,
+    wake: Notify,
+}
+
+impl CloseSignal {
+    fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+impl Shared {
+    /// Puts `replies` in front of the client's queued stream, so that they go out first.
+    fn queue_stream_in_front(&self, client: ClientId, replies: &mut BytesMut) {
+        let mut io = self.lock_io();
+        if let Some(handle) = io.clients.get(&client) {
+            let mut stream = handle.out.lock_stream();
+            replies.extend_from_slice(&stream);
+            *stream = replies.split();
+            drop(stream);
+            if !io.streams_to_write.contains(&client) {
+                io.streams_to_write.push(client);
+            }
+        }
+    }
+
+    pub(super) fn queue_stream(&self, client: ClientId, data: &[u8]) {
+        let mut io = self.lock_io();
+        if let Some(handle) = io.clients.get(&client) {
+            handle.out.lock_stream().extend_from_slice(data);
+            if !io.streams_to_write.contains(&client) {
+                io.streams_to_write.push(client);
+            }
+        }
+    }
+
+    /// Writes the stream queued for each replica client to its socket now, as far as the
+    /// socket takes it without waiting; the client's own task writes the rest. Called before
+    /// the replies of the input that produced the stream are written.
+    pub(super) fn write_streams_now(&self) {
+        let (outs, paused) = {
+            let mut io = self.lock_io();
+            let clients = std::mem::take(&mut io.streams_to_write);
+            if io.stopped {
+                return;
+            }
+            let outs: Vec<Arc<ClientOut>> = clients
+                .iter()
+                .filter_map(|c| io.clients.get(c).map(|h| h.out.clone()))
+                .collect();
+            let paused = io
+                .paused_until
+                .is_some_and(|t| t > tokio::time::Instant::now());
+            (outs, paused)
+        };
+        for out in outs {
+            // During a DEBUG SLEEP nothing leaves; the client's task waits it out, then writes.
+            if paused || !out.try_write_stream() {
+                out.wake.notify_one();
+            }
+        }
+    }
+
+    pub(super) fn unblock_client(
+        &self,
+        client: ClientId,
+        reply: &clusterlab_core::Reply,
+        protocol: u8,
+    ) {
+        if let Some(handle) = self.lock_io().clients.get(&client) {
+            let mut out = BytesMut::new();
+            resp::encode_reply(reply, protocol, &mut out);
+            let _ = handle.unblocked.send(out.freeze());
+        }
+    }
+
+    pub(super) fn close_client(&self, client: ClientId) {
+        if let Some(handle) = self.lock_io().clients.get(&client) {
+            handle.closing.request();
+        }
+    }
+}
+
+pub(super) fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map_or_else(|_| String::from("?:0"), |a| a.to_string());
+    let mut node = shared.lock_node();
+    if shared.stopped() {
+        return;
+    }
+    let now = shared.clock.now();
+    let client = node.client_connected(now, peer.to_string(), local);
+    tracing::debug!(target: LOG_TARGET, "Accepted {peer}");
+    let closing = Arc::new(CloseSignal::default());
+    let (reader, writer) = tokio::io::split(stream);
+    let out = Arc::new(ClientOut::new(writer));
+    let (unblocked, unblocked_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(serve_client(
+        shared.clone(),
+        reader,
+        client,
+        closing.clone(),
+        ClientInbox {
+            out: out.clone(),
+            unblocked: unblocked_rx,
+        },
+    ));
+    // Registered under the node lock, which the task needs first: it cannot finish (and
+    // unregister) before this entry exists.
+    shared.lock_io().clients.insert(
+        client,
+        ClientHandle {
+            closing,
+            task: Some(task.abort_handle()),
+            out,
+            unblocked,
+        },
+    );
+    let effects = node.take_effects();
+    shared.perform(&mut node, effects);
+}
+
+/// What to do with a connection after a batch of requests.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Step {
+    /// Write the replies and keep reading.
+    Continue,
+    /// Write the replies (the last one is a protocol error), then close.
+    Close,
+    /// The node stopped: close without writing anything.
+    Stop,
+    /// A MIGRATE must talk to its target before this client's next reply.
+    Migrate(MigrateJob),
+    /// The last command blocked (`WAIT`, a paused write): write the replies so far, then wait
+    /// for its reply before running the rest of the input.
+    Blocked,
+}
+
+/// What a client task gets besides its input: its writing side (with the replication stream,
+/// for a replica client) and the replies that unblock it.
+struct ClientInbox {
+    out: Arc<ClientOut>,
+    unblocked: mpsc::UnboundedReceiver<Bytes>,
+}
+
+/// Takes the client's own `BlockClient` out of its command's effects.
+fn take_block(effects: &mut Vec<Effect>, client: ClientId) -> bool {
+    let at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::BlockClient { client: c } if *c == client));
+    at.map(|at| effects.remove(at)).is_some()
+}
+
+/// Waits for a blocked client's reply, still reading its input (kept for later) so that a
+/// client that goes away is noticed. `None`: the connection is closing.
+async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
+    closing: &CloseSignal,
+    reader: &mut R,
+    input: &mut BytesMut,
+    unblocked: &mut mpsc::UnboundedReceiver<Bytes>,
+) -> Option<Bytes> {
+    loop {
+        if closing.is_requested() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = closing.wake.notified() => {}
+            reply = unblocked.recv() => return reply,
+            read = reader.read_buf(input) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// Pulls the MIGRATE job (at most one per command) out of a command's effects.
+fn take_migrate(effects: &mut Vec<Effect>) -> Option<MigrateJob> {
+    let at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Migrate(_)))?;
+    match effects.remove(at) {
+        Effect::Migrate(job) => Some(job),
+        _ => unreachable!("position checked the variant"),
+    }
+}
+
+/// Sends a MIGRATE job's requests to its target over a fresh connection, within its timeout.
+async fn migrate_to_target(job: &MigrateJob) -> MigrateOutcome {
+    let timeout = Duration::from_millis(job.timeout_ms);
+    let addr = format!("{}:{}", job.host, job.port);
+    let connected = tokio::time::timeout(timeout, client::Connection::connect(&addr)).await;
+    let Ok(Ok(mut conn)) = connected else {
+        return MigrateOutcome::ConnectFailed;
+    };
+    for request in &job.requests {
+        let args: Vec<&[u8]> = request.iter().map(|a| a.as_ref()).collect();
+        match tokio::time::timeout(timeout, conn.send(&args)).await {
+            Ok(Ok(())) => {}
+            _ => return MigrateOutcome::WriteFailed,
+        }
+    }
+    let mut replies = Vec::with_capacity(job.requests.len());
+    for _ in &job.requests {
+        match tokio::time::timeout(timeout, conn.read_reply()).await {
+            Ok(Ok(reply)) => replies.push(reply),
+            _ => return MigrateOutcome::ReadFailed,
+        }
+    }
+    MigrateOutcome::Replies(replies)
+}
+
+async fn serve_client(
+    shared: Arc<Shared>,
+    mut reader: ReadHalf<TcpStream>,
+    client: ClientId,
+    closing: Arc<CloseSignal>,
+    inbox: ClientInbox,
+) {
+    let ClientInbox { out, mut unblocked } = inbox;
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::new();
+    loop {
+        shared.wait_while_paused().await;
+        let step = shared.run_requests(client, &closing, &mut input, &mut output);
+        if step == Step::Stop {
+            return;
+        }
+        if let Step::Migrate(job) = step {
+            // Replies so far go out first; the rest of the input waits for this one.
+            if out.write_replies(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+            shared.run_migrate(job, &mut output).await;
+            continue;
+        }
+        if step == Step::Blocked {
+            if out.write_replies(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+            match wait_unblocked(&closing, &mut reader, &mut input, &mut unblocked).await {
+                Some(reply) => output.extend_from_slice(&reply),
+                None => break,
+            }
+            continue;
+        }
+        // A DEBUG SLEEP sent in this batch holds its own reply back too.
+        shared.wait_while_paused().await;
+        if !output.is_empty() {
+            let written = out.write_replies(&output).await;
+            output.clear();
+            if written.is_err() {
+                break;
+            }
+        }
+        if step == Step::Close || closing.is_requested() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = closing.wake.notified() => {}
+            // Stream bytes the task that produced them could not write at once.
+            _ = out.wake.notified() => {
+                shared.wait_while_paused().await;
+                if out.write_stream().await.is_err() {
+                    break;
+                }
+            }
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+    }
+    shared.wait_while_paused().await;
+    shared.client_gone(client);
+}
+
+impl Shared {
+    /// Parses every complete request in `input` and runs them under one lock, appending the
+    /// encoded replies to `output`. Requests before a malformed one still run, as in Redis;
+    /// none run after one that closes the connection (`QUIT`, `CLIENT KILL` of itself).
+    /// The replication stream the batch produced is on the replicas' sockets (as far as they
+    /// take it) before this returns, so before the replies are written.
+    pub(super) fn run_requests(
+        self: &Arc<Self>,
+        client: ClientId,
+        closing: &CloseSignal,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+    ) -> Step {
+        let step = self.run_batch(client, closing, input, output);
+        self.write_streams_now();
+        step
+    }
+
+    fn run_batch(
+        self: &Arc<Self>,
+        client: ClientId,
+        closing: &CloseSignal,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+    ) -> Step {
+        // Parsed one at a time so that requests after a MIGRATE stay in `input` until its
+        // reply is known.
+        // The clock is read once per batch, right after locking (so times never go back
+        // between tasks), as Redis reads it once per event-loop turn.
+        let mut locked: Option<(MutexGuard<'_, Node>, Time)> = None;
+        loop {
+            let args = match resp::parse_request(input) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => args,
+                Ok(None) => return Step::Continue,
+                Err(e) => {
+                    tracing::debug!(target: LOG_TARGET, "Protocol error from client {client}: {e}");
+                    output.extend_from_slice(b"-");
+                    output.extend_from_slice(e.to_string().as_bytes());
+                    output.extend_from_slice(b"\r\n");
+                    return Step::Close;
+                }
+            };
+            let (node, now) = locked.get_or_insert_with(|| {
+                let node = self.lock_node();
+                (node, self.clock.now())
+            });
+            if self.stopped() {
+                return Step::Stop;
+            }
+            // A replica client (after its PSYNC) gets the stream and no replies, as in Redis.
+            let quiet = node.is_replica_client(client);
+            let reply = node.command(*now, client, &args);
+            let mut effects = node.take_effects();
+            let migrate = take_migrate(&mut effects);
+            let blocked = take_block(&mut effects, client);
+            if !self.perform_queued(node, effects) {
+                return Step::Stop;
+            }
+            if let Some(job) = migrate {
+                return Step::Migrate(job);
+            }
+            if blocked {
+                return Step::Blocked;
+            }
+            if !quiet {
+                resp::encode_reply(&reply, node.client_protocol(client), output);
+                if node.is_replica_client(client) {
+                    // PSYNC: its reply (and any before it) precedes the snapshot it queued.
+                    self.queue_stream_in_front(client, output);
+                }
+            }
+            if closing.is_requested() {
+                return Step::Close;
+            }
+        }
+    }
+
+    /// Talks to the MIGRATE target without holding the node, then lets the node finish.
+    async fn run_migrate(self: &Arc<Self>, job: MigrateJob, output: &mut BytesMut) {
+        let outcome = migrate_to_target(&job).await;
+        let mut node = self.lock_node();
+        if self.stopped() {
+            return;
+        }
+        let client = job.client;
+        let reply = node.migrate_finished(self.clock.now(), job, outcome);
+        let effects = node.take_effects();
+        if self.perform(&mut node, effects) {
+            resp::encode_reply(&reply, node.client_protocol(client), output);
+        }
+    }
+
+    fn client_gone(self: &Arc<Self>, client: ClientId) {
+        let mut node = self.lock_node();
+        self.lock_io().clients.remove(&client);
+        if self.stopped() {
+            return;
+        }
+        node.client_disconnected(client);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}

@@ -1,0 +1,262 @@
+//! A replica's link to its master: connect, handshake (`REPLCONF`, `PSYNC`), then apply the
+//! stream and acknowledge the offset every second, or at once when the master asks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use clusterlab_core::replication::ReplLinkId;
+use clusterlab_core::{Effect, Node};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::{write_and_flush, Shared, LOG_TARGET, READ_CHUNK, TICK_INTERVAL_MS};
+use crate::resp;
+
+/// How often a replica acknowledges its offset to its master, as Redis does.
+const REPLICA_ACK_INTERVAL_MS: u64 = 1000;
+
+impl Shared {
+    pub(super) fn replica_connect(
+        self: &Arc<Self>,
+        link: ReplLinkId,
+        ip: String,
+        port: u16,
+        node: &Node,
+    ) {
+        let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
+        let my_port = node.config().port;
+        let mut io = self.lock_io();
+        let task = tokio::spawn(replica_link(
+            self.clone(),
+            link,
+            ip,
+            port,
+            my_port,
+            timeout_ms,
+        ));
+        io.replica_links.insert(link, task.abort_handle());
+    }
+
+    pub(super) fn replica_disconnect(&self, link: ReplLinkId) {
+        if let Some(task) = self.lock_io().replica_links.remove(&link) {
+            task.abort();
+        }
+    }
+}
+
+/// Why a replica link ended.
+#[derive(Debug)]
+enum LinkEnd {
+    /// The node dropped the link (it said so, or it stopped): report nothing.
+    Unwanted,
+    /// Connect, handshake or stream failure: report the link down.
+    Broken(String),
+}
+
+/// The replica's connection to its master: handshake, then apply the stream and acknowledge
+/// the offset every second (see `clusterlab_core::replication`).
+async fn replica_link(
+    shared: Arc<Shared>,
+    link: ReplLinkId,
+    ip: String,
+    port: u16,
+    my_port: u16,
+    timeout_ms: u64,
+) {
+    let end = run_replica_link(&shared, link, &ip, port, my_port, timeout_ms).await;
+    if let LinkEnd::Broken(why) = end {
+        tracing::debug!(target: LOG_TARGET, "Replication link {link} to {ip}:{port}: {why}");
+        shared.wait_while_paused().await;
+        shared.replica_link_broken(link);
+    }
+}
+
+async fn run_replica_link(
+    shared: &Arc<Shared>,
+    link: ReplLinkId,
+    ip: &str,
+    port: u16,
+    my_port: u16,
+    timeout_ms: u64,
+) -> LinkEnd {
+    let timeout = Duration::from_millis(timeout_ms);
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip, port))).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return LinkEnd::Broken(format!("connect: {e}")),
+        Err(_) => return LinkEnd::Broken("connect timed out".into()),
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let port_text = my_port.to_string();
+    let handshake: [&[&str]; 2] = [
+        &["REPLCONF", "listening-port", &port_text],
+        &["PSYNC", "?", "-1"],
+    ];
+    let mut last = clusterlab_core::Reply::Nil;
+    for request in handshake {
+        let mut out = BytesMut::new();
+        resp::encode_request(request, &mut out);
+        if write_and_flush(&mut writer, &out).await.is_err() {
+            return LinkEnd::Broken("write failed".into());
+        }
+        last = match tokio::time::timeout(timeout, read_one_reply(&mut reader, &mut input)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => return LinkEnd::Broken(e),
+            Err(_) => return LinkEnd::Broken("handshake timed out".into()),
+        };
+        if last.is_error() {
+            return LinkEnd::Broken(format!("{request:?}: {last:?}"));
+        }
+    }
+    let Some((replid, offset)) = parse_fullresync(&last) else {
+        return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}"));
+    };
+    shared.wait_while_paused().await;
+    if !shared.replica_link_up(link, &replid, offset) {
+        return LinkEnd::Unwanted;
+    }
+    let mut ack = tokio::time::interval(Duration::from_millis(REPLICA_ACK_INTERVAL_MS));
+    loop {
+        if !input.is_empty() {
+            shared.wait_while_paused().await;
+            let mut ack_now = None;
+            match shared.replica_apply(link, &mut input, &mut ack_now) {
+                Ok(true) => {}
+                Ok(false) => return LinkEnd::Unwanted,
+                Err(e) => return LinkEnd::Broken(e),
+            }
+            // The master asked (GETACK): acknowledge at once rather than at the next tick.
+            if let Some(offset) = ack_now {
+                let mut out = BytesMut::new();
+                resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
+                if write_and_flush(&mut writer, &out).await.is_err() {
+                    return LinkEnd::Broken("ACK write failed".into());
+                }
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = ack.tick() => {
+                shared.wait_while_paused().await;
+                let Some(offset) = shared.replica_offset(link) else {
+                    return LinkEnd::Unwanted;
+                };
+                let mut out = BytesMut::new();
+                resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
+                if write_and_flush(&mut writer, &out).await.is_err() {
+                    return LinkEnd::Broken("ACK write failed".into());
+                }
+            }
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) => return LinkEnd::Broken("master closed the connection".into()),
+                Err(e) => return LinkEnd::Broken(format!("read: {e}")),
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// Reads until one whole reply is in `input`, and removes it.
+async fn read_one_reply<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    input: &mut BytesMut,
+) -> Result<clusterlab_core::Reply, String> {
+    loop {
+        match resp::parse_reply(input) {
+            Ok(Some(reply)) => return Ok(reply),
+            Ok(None) => {}
+            Err(e) => return Err(format!("bad reply: {e}")),
+        }
+        match reader.read_buf(input).await {
+            Ok(0) => return Err("master closed the connection".into()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// `+FULLRESYNC <replid> <offset>` → its two fields.
+fn parse_fullresync(reply: &clusterlab_core::Reply) -> Option<(String, u64)> {
+    let clusterlab_core::Reply::Simple(text) = reply else {
+        return None;
+    };
+    let mut words = text.split(' ');
+    if words.next()? != "FULLRESYNC" {
+        return None;
+    }
+    let replid = words.next()?.to_string();
+    let offset = words.next()?.parse().ok()?;
+    Some((replid, offset))
+}
+
+impl Shared {
+    /// True when the node still wants the link (the driver keeps it in `replica_links`).
+    fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
+        !self.stopped() && self.lock_io().replica_links.contains_key(&link)
+    }
+
+    fn replica_link_up(self: &Arc<Self>, link: ReplLinkId, replid: &str, offset: u64) -> bool {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return false;
+        }
+        let up = node.replication_link_up(self.clock.now(), link, replid, offset);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects) && up
+    }
+
+    /// Applies every complete command in `input` under one lock. `Ok(false)`: link unwanted.
+    /// `ack_now` gets the offset to acknowledge at once, if the master asked for it.
+    fn replica_apply(
+        self: &Arc<Self>,
+        link: ReplLinkId,
+        input: &mut BytesMut,
+        ack_now: &mut Option<u64>,
+    ) -> Result<bool, String> {
+        let mut node = self.lock_node();
+        let now = self.clock.now();
+        loop {
+            if !self.replica_link_wanted(link) {
+                return Ok(false);
+            }
+            let before = input.len();
+            let args = match resp::parse_request(input) {
+                Ok(Some(args)) => args,
+                Ok(None) => return Ok(true),
+                Err(e) => return Err(format!("bad stream: {e}")),
+            };
+            let bytes_len = (before - input.len()) as u64;
+            let applied = node.replication_apply(now, link, &args, bytes_len);
+            let mut effects = node.take_effects();
+            effects.retain(|e| match e {
+                Effect::ReplicaAck { link: l, offset } if *l == link => {
+                    *ack_now = Some(*offset);
+                    false
+                }
+                _ => true,
+            });
+            if !self.perform(&mut node, effects) || !applied {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn replica_offset(&self, link: ReplLinkId) -> Option<u64> {
+        let node = self.lock_node();
+        self.replica_link_wanted(link)
+            .then(|| node.replication_offset())
+    }
+
+    fn replica_link_broken(self: &Arc<Self>, link: ReplLinkId) {
+        let mut node = self.lock_node();
+        let removed = self.lock_io().replica_links.remove(&link);
+        if removed.is_none() || self.stopped() {
+            return;
+        }
+        node.replication_link_down(self.clock.now(), link);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+    }
+}

@@ -1,0 +1,36 @@
+//! The 100 ms timer: runs the node's cron and the AOF's `everysec` sync.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Shared, LOG_TARGET, TICK_INTERVAL_MS};
+
+pub(super) async fn tick(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
+        shared.wait_while_paused().await;
+        if !shared.tick_once() {
+            return;
+        }
+    }
+}
+
+impl Shared {
+    fn tick_once(self: &Arc<Self>) -> bool {
+        let mut node = self.lock_node();
+        if self.stopped() {
+            return false;
+        }
+        node.tick(self.clock.now());
+        let effects = node.take_effects();
+        if !self.perform(&mut node, effects) {
+            return false;
+        }
+        if let Err(e) = self.tick_aof(&node) {
+            tracing::warn!(target: LOG_TARGET, "Error syncing the AOF file: {e}");
+            self.stop(Err(e));
+            return false;
+        }
+        true
+    }
+}
