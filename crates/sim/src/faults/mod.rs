@@ -33,12 +33,12 @@ pub use episode::{from_episodes, Episode, EpisodeKind};
 pub use inject::{FaultInjector, RESTART_GAP_MS};
 pub use majority::check_majority;
 pub use model::{
-    kind_name, ClusterShape, Direction, FailoverMode, Fault, FaultSchedule, TimedFault,
+    ClusterShape, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
     DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
 };
 pub use shrink::shrink;
 pub use strategy::{schedule_strategy, MAX_STRATEGY_EPISODES};
-pub use swarm::{swarm, COMPOUND_KINDS, MAX_SLOTS_PER_MOVE, SWARM_KINDS};
+pub use swarm::{swarm, Compound, SwarmKind, COMPOUND_KINDS, MAX_SLOTS_PER_MOVE, SWARM_KINDS};
 
 /// Helpers the tests of every part share.
 #[cfg(test)]

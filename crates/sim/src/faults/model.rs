@@ -181,6 +181,87 @@ impl Fault {
             Fault::Heal | Fault::Latency { .. } | Fault::PacketLoss { .. } => vec![],
         }
     }
+
+    /// The fault's kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::Heal => FaultKind::Heal,
+            Fault::Crash { .. } => FaultKind::Crash,
+            Fault::Restart { .. } => FaultKind::Restart,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::ClogLink { .. } => FaultKind::ClogLink,
+            Fault::UnclogLink { .. } => FaultKind::UnclogLink,
+            Fault::ClogNode { .. } => FaultKind::ClogNode,
+            Fault::UnclogNode { .. } => FaultKind::UnclogNode,
+            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::PacketLoss { .. } => FaultKind::PacketLoss,
+            Fault::WipeRestart { .. } => FaultKind::WipeRestart,
+            Fault::ManualFailover { .. } => FaultKind::ManualFailover,
+            Fault::MoveSlots { .. } => FaultKind::MoveSlots,
+        }
+    }
+}
+
+/// The kind of a [`Fault`], without its parameters: what summaries list and what code that
+/// cares only about the kind compares. Declared in the order of the names, so kinds sort the
+/// way their names do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    ClogLink,
+    ClogNode,
+    Crash,
+    Heal,
+    Latency,
+    ManualFailover,
+    MoveSlots,
+    PacketLoss,
+    Partition,
+    Pause,
+    Restart,
+    UnclogLink,
+    UnclogNode,
+    WipeRestart,
+}
+
+impl FaultKind {
+    /// Every kind, sorted.
+    pub const ALL: [FaultKind; 14] = [
+        FaultKind::ClogLink,
+        FaultKind::ClogNode,
+        FaultKind::Crash,
+        FaultKind::Heal,
+        FaultKind::Latency,
+        FaultKind::ManualFailover,
+        FaultKind::MoveSlots,
+        FaultKind::PacketLoss,
+        FaultKind::Partition,
+        FaultKind::Pause,
+        FaultKind::Restart,
+        FaultKind::UnclogLink,
+        FaultKind::UnclogNode,
+        FaultKind::WipeRestart,
+    ];
+
+    /// The stable snake_case name (the `kind` of the fault's JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ClogLink => "clog_link",
+            FaultKind::ClogNode => "clog_node",
+            FaultKind::Crash => "crash",
+            FaultKind::Heal => "heal",
+            FaultKind::Latency => "latency",
+            FaultKind::ManualFailover => "manual_failover",
+            FaultKind::MoveSlots => "move_slots",
+            FaultKind::PacketLoss => "packet_loss",
+            FaultKind::Partition => "partition",
+            FaultKind::Pause => "pause",
+            FaultKind::Restart => "restart",
+            FaultKind::UnclogLink => "unclog_link",
+            FaultKind::UnclogNode => "unclog_node",
+            FaultKind::WipeRestart => "wipe_restart",
+        }
+    }
 }
 
 /// A fault and when it happens (virtual ms since the safety phase started).
@@ -216,12 +297,21 @@ impl FaultSchedule {
         self.0.iter()
     }
 
-    /// Names of the fault kinds used, sorted (`crash`, `partition`, …), for summaries.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds: Vec<&'static str> = self.0.iter().map(|f| kind_name(&f.fault)).collect();
+    /// The fault kinds used, sorted and without repeats.
+    pub fn fault_kinds(&self) -> Vec<FaultKind> {
+        let mut kinds: Vec<FaultKind> = self.0.iter().map(|f| f.fault.kind()).collect();
         kinds.sort();
         kinds.dedup();
         kinds
+    }
+
+    /// Names of the fault kinds used, sorted (`crash`, `partition`, …), for summaries and
+    /// trace lines.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.fault_kinds()
+            .into_iter()
+            .map(FaultKind::name)
+            .collect()
     }
 
     /// Checks every node index is below `node_count` and every group list is sane.
@@ -254,26 +344,6 @@ impl FaultSchedule {
             }
         }
         Ok(())
-    }
-}
-
-/// The stable snake_case name of a fault's kind (as in JSON).
-pub fn kind_name(fault: &Fault) -> &'static str {
-    match fault {
-        Fault::Partition { .. } => "partition",
-        Fault::Heal => "heal",
-        Fault::Crash { .. } => "crash",
-        Fault::Restart { .. } => "restart",
-        Fault::Pause { .. } => "pause",
-        Fault::ClogLink { .. } => "clog_link",
-        Fault::UnclogLink { .. } => "unclog_link",
-        Fault::ClogNode { .. } => "clog_node",
-        Fault::UnclogNode { .. } => "unclog_node",
-        Fault::Latency { .. } => "latency",
-        Fault::PacketLoss { .. } => "packet_loss",
-        Fault::WipeRestart { .. } => "wipe_restart",
-        Fault::ManualFailover { .. } => "manual_failover",
-        Fault::MoveSlots { .. } => "move_slots",
     }
 }
 
@@ -362,6 +432,15 @@ mod tests {
         let back: FaultSchedule = serde_json::from_str(&json).unwrap();
         assert_eq!(back, schedule);
         assert_eq!(
+            schedule.fault_kinds(),
+            [
+                FaultKind::ClogNode,
+                FaultKind::Crash,
+                FaultKind::Heal,
+                FaultKind::Partition
+            ]
+        );
+        assert_eq!(
             schedule.kinds(),
             vec!["clog_node", "crash", "heal", "partition"]
         );
@@ -373,6 +452,49 @@ mod tests {
             .to_string(),
             "partition [node1] [node2 node3]"
         );
+    }
+
+    #[test]
+    fn kinds_are_named_as_in_json_and_sort_like_their_names() {
+        let one_of_each = [
+            Fault::Partition { groups: vec![] },
+            Fault::Heal,
+            Fault::Crash { node: 0 },
+            Fault::Restart { node: 0 },
+            Fault::Pause { node: 0, ms: 1 },
+            Fault::ClogLink { from: 0, to: 1 },
+            Fault::UnclogLink { from: 0, to: 1 },
+            Fault::ClogNode {
+                node: 0,
+                direction: Direction::Both,
+            },
+            Fault::UnclogNode { node: 0 },
+            Fault::Latency {
+                min_ms: 1,
+                max_ms: 2,
+            },
+            Fault::PacketLoss { permille: 1 },
+            Fault::WipeRestart { node: 0 },
+            Fault::ManualFailover {
+                node: 0,
+                mode: FailoverMode::Force,
+            },
+            Fault::MoveSlots {
+                from: 0,
+                to: 1,
+                count: 1,
+            },
+        ];
+        for fault in &one_of_each {
+            let json = serde_json::to_value(fault).unwrap();
+            assert_eq!(json["kind"], fault.kind().name(), "{fault}");
+        }
+        let mut kinds: Vec<FaultKind> = one_of_each.iter().map(Fault::kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, FaultKind::ALL);
+        // Sorting kinds sorts their names: summaries list them as they always did.
+        let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
     }
 
     #[test]

@@ -10,23 +10,39 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
-use super::model::{ClusterShape, Direction, FailoverMode, FaultSchedule};
+use super::model::{ClusterShape, Direction, FailoverMode, FaultKind, FaultSchedule};
 
-/// The fault kinds swarm generation chooses among.
-pub const SWARM_KINDS: &[&str] = &[
-    "partition",
-    "crash",
-    "pause",
-    "clog_link",
-    "clog_node",
-    "latency",
-    "packet_loss",
-    "wipe_restart",
-    "manual_failover",
-    "move_slots",
-    "lagging_replica",
-    "stale_return",
-    "slow_failover",
+/// What swarm generation enables or not in a run: a plain kind (one episode of that fault and
+/// its undo) or a compound (several episodes timed against each other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SwarmKind {
+    Plain(FaultKind),
+    Compound(Compound),
+}
+
+/// The compound kinds [`draw_compound`] builds; see there for what each one lines up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Compound {
+    LaggingReplica,
+    StaleReturn,
+    SlowFailover,
+}
+
+/// The kinds swarm generation chooses among, in the order it draws them.
+pub const SWARM_KINDS: &[SwarmKind] = &[
+    SwarmKind::Plain(FaultKind::Partition),
+    SwarmKind::Plain(FaultKind::Crash),
+    SwarmKind::Plain(FaultKind::Pause),
+    SwarmKind::Plain(FaultKind::ClogLink),
+    SwarmKind::Plain(FaultKind::ClogNode),
+    SwarmKind::Plain(FaultKind::Latency),
+    SwarmKind::Plain(FaultKind::PacketLoss),
+    SwarmKind::Plain(FaultKind::WipeRestart),
+    SwarmKind::Plain(FaultKind::ManualFailover),
+    SwarmKind::Plain(FaultKind::MoveSlots),
+    SwarmKind::Compound(Compound::LaggingReplica),
+    SwarmKind::Compound(Compound::StaleReturn),
+    SwarmKind::Compound(Compound::SlowFailover),
 ];
 
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
@@ -35,7 +51,7 @@ pub const SWARM_KINDS: &[&str] = &[
 /// per run: each one loses a master's data for good.
 pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5357_4152_4d00_0000);
-    let mut enabled: Vec<&str> = SWARM_KINDS
+    let mut enabled: Vec<SwarmKind> = SWARM_KINDS
         .iter()
         .copied()
         .filter(|_| rng.gen_bool(0.5))
@@ -49,12 +65,18 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
         // Between about 1 and 6 episodes of this kind per run.
         let mean_gap_ms = rng.gen_range(span / 6..=span);
         let mut t = rng.gen_range(0..=mean_gap_ms);
-        let limit = if kind == "wipe_restart" { 1 } else { 8 };
+        let limit = if kind == SwarmKind::Plain(FaultKind::WipeRestart) {
+            1
+        } else {
+            8
+        };
         let mut count = 0;
         while t < span && count < limit {
-            let drawn = match draw_compound(&mut rng, kind, t, shape) {
-                Some(compound) => compound,
-                None => draw_episode(&mut rng, kind, t, shape).into_iter().collect(),
+            let drawn = match kind {
+                SwarmKind::Compound(compound) => draw_compound(&mut rng, compound, t, shape),
+                SwarmKind::Plain(kind) => {
+                    draw_episode(&mut rng, kind, t, shape).into_iter().collect()
+                }
             };
             if !drawn.is_empty() {
                 episodes.extend(drawn);
@@ -70,9 +92,11 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
     from_episodes(&episodes, shape)
 }
 
+/// One episode of a plain kind, or none when the shape has no room for it (or the kind is an
+/// undo, which episodes bring along themselves).
 fn draw_episode(
     rng: &mut ChaCha8Rng,
-    kind: &str,
+    kind: FaultKind,
     start_ms: u64,
     shape: &ClusterShape,
 ) -> Option<Episode> {
@@ -83,33 +107,33 @@ fn draw_episode(
     }
     let node = rng.gen_range(0..n);
     let (duration_ms, kind) = match kind {
-        "partition" => (
+        FaultKind::Partition => (
             rng.gen_range(nt / 2..=3 * nt),
             EpisodeKind::Partition {
                 groups: draw_partition(rng, shape),
             },
         ),
-        "crash" => (rng.gen_range(nt / 2..=3 * nt), EpisodeKind::Crash { node }),
+        FaultKind::Crash => (rng.gen_range(nt / 2..=3 * nt), EpisodeKind::Crash { node }),
         // Longer than the node timeout, so the others flag the node.
-        "pause" => (
+        FaultKind::Pause => (
             rng.gen_range(nt + nt / 5..=3 * nt),
             EpisodeKind::Pause { node },
         ),
-        "clog_link" => {
+        FaultKind::ClogLink => {
             let to = (node + rng.gen_range(1..n)) % n;
             (
                 rng.gen_range(nt / 2..=2 * nt),
                 EpisodeKind::ClogLink { from: node, to },
             )
         }
-        "clog_node" => {
+        FaultKind::ClogNode => {
             let direction = [Direction::In, Direction::Out, Direction::Both][rng.gen_range(0..3)];
             (
                 rng.gen_range(nt / 2..=2 * nt),
                 EpisodeKind::ClogNode { node, direction },
             )
         }
-        "latency" => {
+        FaultKind::Latency => {
             let max_ms = rng.gen_range(20..=(nt / 4).max(21));
             let min_ms = rng.gen_range(1..max_ms);
             (
@@ -117,15 +141,15 @@ fn draw_episode(
                 EpisodeKind::Latency { min_ms, max_ms },
             )
         }
-        "packet_loss" => (
+        FaultKind::PacketLoss => (
             rng.gen_range(nt / 2..=3 * nt),
             EpisodeKind::PacketLoss {
                 permille: rng.gen_range(10..=300),
             },
         ),
-        "wipe_restart" => (0, EpisodeKind::WipeRestart { node }),
-        "manual_failover" => (0, draw_manual_failover(rng, shape)?),
-        "move_slots" => {
+        FaultKind::WipeRestart => (0, EpisodeKind::WipeRestart { node }),
+        FaultKind::ManualFailover => (0, draw_manual_failover(rng, shape)?),
+        FaultKind::MoveSlots => {
             let masters = &shape.masters;
             if masters.len() < 2 {
                 return None;
@@ -138,7 +162,9 @@ fn draw_episode(
             let count = rng.gen_range(1..=MAX_SLOTS_PER_MOVE);
             (0, EpisodeKind::MoveSlots { from, to, count })
         }
-        _ => return None,
+        FaultKind::Heal | FaultKind::Restart | FaultKind::UnclogLink | FaultKind::UnclogNode => {
+            return None
+        }
     };
     Some(Episode {
         start_ms,
@@ -147,39 +173,40 @@ fn draw_episode(
     })
 }
 
-/// The kinds of [`SWARM_KINDS`] that [`draw_compound`] builds from several plain episodes.
-pub const COMPOUND_KINDS: &[&str] = &["lagging_replica", "stale_return", "slow_failover"];
+/// The compound kinds of [`SWARM_KINDS`], which [`draw_compound`] builds from several plain
+/// episodes.
+pub const COMPOUND_KINDS: &[Compound] = &[
+    Compound::LaggingReplica,
+    Compound::StaleReturn,
+    Compound::SlowFailover,
+];
 
 /// Compound kinds: plain episodes timed against each other to build the situations that
-/// single faults rarely line up, each aimed at one failover mechanism. `None` for a plain
-/// kind; an empty list when the shape has no replicas. The whole compound is moved earlier if
-/// it would not fit in the span.
+/// single faults rarely line up, each aimed at one failover mechanism. An empty list when the
+/// shape has no replicas. The whole compound is moved earlier if it would not fit in the span.
 ///
-/// - `lagging_replica`: a replica stops hearing its master, then the master crashes while the
+/// - `LaggingReplica`: a replica stops hearing its master, then the master crashes while the
 ///   link is still down, so a fresher sibling exists (the rank and data-age checks).
-/// - `stale_return`: a master crashes long enough to be failed over, and when it comes back
+/// - `StaleReturn`: a master crashes long enough to be failed over, and when it comes back
 ///   its former replicas (one of them is the new owner) cannot reach it, so only third nodes
 ///   can tell it it is stale (UPDATE messages).
-/// - `slow_failover`: a master crashes and the network turns slow while its replicas run for
+/// - `SlowFailover`: a master crashes and the network turns slow while its replicas run for
 ///   election, so their requests and the winner's announcement cross (the voting rules).
 fn draw_compound(
     rng: &mut ChaCha8Rng,
-    kind: &str,
+    kind: Compound,
     start_ms: u64,
     shape: &ClusterShape,
-) -> Option<Vec<Episode>> {
-    if !COMPOUND_KINDS.contains(&kind) {
-        return None;
-    }
+) -> Vec<Episode> {
     if shape.replica_of.is_empty() {
-        return Some(Vec::new());
+        return Vec::new();
     }
     let nt = shape.node_timeout_ms.max(1);
     let (replica, master) = shape.replica_of[rng.gen_range(0..shape.replica_of.len())];
     // (offset from the compound's start, duration, kind)
     let parts: Vec<(u64, u64, EpisodeKind)> =
         match kind {
-            "lagging_replica" => {
+            Compound::LaggingReplica => {
                 let crash_at = rng.gen_range(2 * nt + nt / 2..=3 * nt);
                 let crash_ms = rng.gen_range(2 * nt..=3 * nt);
                 let link_ms = crash_at + rng.gen_range(2 * nt..=3 * nt);
@@ -195,7 +222,7 @@ fn draw_compound(
                     (crash_at, crash_ms, EpisodeKind::Crash { node: master }),
                 ]
             }
-            "stale_return" => {
+            Compound::StaleReturn => {
                 let crash_ms = rng.gen_range(2 * nt + nt / 2..=3 * nt);
                 let clog_from = crash_ms - nt / 4;
                 let clog_ms = nt / 4 + 3 * nt + rng.gen_range(0..=nt / 2);
@@ -214,7 +241,7 @@ fn draw_compound(
                 ));
                 parts
             }
-            _ => {
+            Compound::SlowFailover => {
                 let crash_ms = rng.gen_range(2 * nt..=3 * nt);
                 let max_ms = rng.gen_range(nt / 5..=nt / 2).max(21);
                 let min_ms = rng.gen_range(max_ms / 4..max_ms);
@@ -226,16 +253,14 @@ fn draw_compound(
         };
     let length_ms = parts.iter().map(|(at, d, _)| at + d).max().unwrap_or(0);
     let start_ms = start_ms.min(shape.span_ms.saturating_sub(length_ms));
-    Some(
-        parts
-            .into_iter()
-            .map(|(at, duration_ms, kind)| Episode {
-                start_ms: start_ms + at,
-                duration_ms,
-                kind,
-            })
-            .collect(),
-    )
+    parts
+        .into_iter()
+        .map(|(at, duration_ms, kind)| Episode {
+            start_ms: start_ms + at,
+            duration_ms,
+            kind,
+        })
+        .collect()
 }
 
 /// Most slots one `move_slots` episode reshards (each slot is a handful of round trips).
@@ -318,17 +343,20 @@ mod tests {
                 .count();
             assert!(wipes <= 1, "seed {seed}: {wipes} wipes");
             total += schedule.len();
-            kind_sets.insert(schedule.kinds());
+            kind_sets.insert(schedule.fault_kinds());
         }
         // Swarm: many different mixes, and a fair number of faults per run.
         assert!(kind_sets.len() > 40, "{} mixes", kind_sets.len());
         assert!(total > 200 * 4, "{total} faults in 200 runs");
         // Compounds are made of plain faults; `compounds_line_up_their_parts` covers them.
-        for kind in SWARM_KINDS.iter().filter(|k| !COMPOUND_KINDS.contains(k)) {
-            assert!(
-                kind_sets.iter().any(|k| k.contains(kind)),
-                "{kind} never drawn"
-            );
+        for kind in SWARM_KINDS {
+            match kind {
+                SwarmKind::Plain(kind) => assert!(
+                    kind_sets.iter().any(|k| k.contains(kind)),
+                    "{kind:?} never drawn"
+                ),
+                SwarmKind::Compound(compound) => assert!(COMPOUND_KINDS.contains(compound)),
+            }
         }
     }
 
@@ -337,14 +365,13 @@ mod tests {
         let s = shape(3, 2);
         let nt = s.node_timeout_ms;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        assert_eq!(draw_compound(&mut rng, "crash", 0, &s), None);
         assert_eq!(
-            draw_compound(&mut rng, "stale_return", 0, &shape(3, 0)),
-            Some(Vec::new())
+            draw_compound(&mut rng, Compound::StaleReturn, 0, &shape(3, 0)),
+            Vec::new()
         );
         for _ in 0..20 {
             let start = rng.gen_range(0..s.span_ms);
-            let lagging = draw_compound(&mut rng, "lagging_replica", start, &s).unwrap();
+            let lagging = draw_compound(&mut rng, Compound::LaggingReplica, start, &s);
             let [clog, crash] = lagging.as_slice() else {
                 panic!("{lagging:?}")
             };
@@ -359,7 +386,7 @@ mod tests {
             assert!(clog.start_ms + clog.duration_ms > crash.start_ms + 2 * nt);
             assert!(crash.start_ms + crash.duration_ms <= s.span_ms);
 
-            let stale = draw_compound(&mut rng, "stale_return", start, &s).unwrap();
+            let stale = draw_compound(&mut rng, Compound::StaleReturn, start, &s);
             let EpisodeKind::Crash { node: master } = stale[0].kind else {
                 panic!("{stale:?}")
             };
@@ -384,7 +411,7 @@ mod tests {
                 assert!(clog.start_ms + clog.duration_ms >= restart_ms + 3 * nt);
             }
 
-            let slow = draw_compound(&mut rng, "slow_failover", start, &s).unwrap();
+            let slow = draw_compound(&mut rng, Compound::SlowFailover, start, &s);
             assert!(matches!(slow[0].kind, EpisodeKind::Crash { .. }));
             let EpisodeKind::Latency { min_ms, max_ms } = slow[1].kind else {
                 panic!("{slow:?}")
