@@ -20,11 +20,19 @@ pub enum SwarmKind {
     Compound(Compound),
 }
 
-/// The compound kinds [`draw_compound`] builds; see there for what each one lines up.
+/// Compound kinds: plain episodes timed against each other to build the situations that
+/// single faults rarely line up, each aimed at one failover mechanism.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Compound {
+    /// A replica stops hearing its master, then the master crashes while the link is still
+    /// down, so a fresher sibling exists (the rank and data-age checks).
     LaggingReplica,
+    /// A master crashes long enough to be failed over, and when it comes back its former
+    /// replicas (one of them is the new owner) cannot reach it, so only third nodes can tell
+    /// it it is stale (UPDATE messages).
     StaleReturn,
+    /// A master crashes and the network turns slow while its replicas run for election, so
+    /// their requests and the winner's announcement cross (the voting rules).
     SlowFailover,
 }
 
@@ -173,7 +181,7 @@ fn draw_episode(
     })
 }
 
-/// The compound kinds of [`SWARM_KINDS`], which [`draw_compound`] builds from several plain
+/// The compound kinds of [`SWARM_KINDS`], which swarm generation builds from several plain
 /// episodes.
 pub const COMPOUND_KINDS: &[Compound] = &[
     Compound::LaggingReplica,
@@ -181,17 +189,8 @@ pub const COMPOUND_KINDS: &[Compound] = &[
     Compound::SlowFailover,
 ];
 
-/// Compound kinds: plain episodes timed against each other to build the situations that
-/// single faults rarely line up, each aimed at one failover mechanism. An empty list when the
-/// shape has no replicas. The whole compound is moved earlier if it would not fit in the span.
-///
-/// - `LaggingReplica`: a replica stops hearing its master, then the master crashes while the
-///   link is still down, so a fresher sibling exists (the rank and data-age checks).
-/// - `StaleReturn`: a master crashes long enough to be failed over, and when it comes back
-///   its former replicas (one of them is the new owner) cannot reach it, so only third nodes
-///   can tell it it is stale (UPDATE messages).
-/// - `SlowFailover`: a master crashes and the network turns slow while its replicas run for
-///   election, so their requests and the winner's announcement cross (the voting rules).
+/// The episodes of one [`Compound`] starting at `start_ms`, or none when the shape has no
+/// replicas. The whole compound is moved earlier if it would not fit in the span.
 fn draw_compound(
     rng: &mut ChaCha8Rng,
     kind: Compound,
