@@ -6,8 +6,6 @@
 //! only when every canary was caught within `--max-seeds` and the control run was clean.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use clusterlab_core::canary::Canary;
@@ -93,30 +91,12 @@ fn selected(args: &CanaryArgs) -> Result<Vec<Canary>, String> {
 
 /// Runs the hunts `--jobs` at a time; results come back in task order.
 fn run_parallel(tasks: &[Option<Canary>], base: &SimConfig, args: &CanaryArgs) -> Vec<Hunt> {
-    let jobs = match args.jobs {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Hunt>>> = Mutex::new(vec![None; tasks.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(tasks.len()).max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&canary) = tasks.get(i) else {
-                    return;
-                };
-                let found = hunt(canary, base, args.seed, args.max_seeds);
-                eprintln!("  {}: {}", label(canary), outcome_text(&found));
-                results.lock().expect("no panics while locked")[i] = Some(found);
-            });
-        }
-    });
-    let results = results.into_inner().expect("no panics while locked");
-    results
-        .into_iter()
-        .map(|h| h.expect("every task ran"))
-        .collect()
+    let jobs = crate::pool::jobs(args.jobs).min(tasks.len());
+    crate::pool::map_in_order(jobs, tasks, |&canary| {
+        let found = hunt(canary, base, args.seed, args.max_seeds);
+        eprintln!("  {}: {}", label(canary), outcome_text(&found));
+        found
+    })
 }
 
 fn label(canary: Option<Canary>) -> String {

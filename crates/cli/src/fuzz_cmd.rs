@@ -118,12 +118,13 @@ fn print_runs(outcome: &FuzzOutcome, verbose: bool) {
         } else {
             run.violations.join(",")
         };
+        let kinds: Vec<&str> = run.kinds.iter().map(|k| k.name()).collect();
         println!(
             "  run {:>3}: seed {:>6} {:>2} faults [{}] {:.1} s virtual, trace {:016x}: {verdict}",
             i + 1,
             run.seed,
             run.faults,
-            run.kinds.join(","),
+            kinds.join(","),
             run.virtual_ms as f64 / 1000.0,
             run.trace_hash
         );

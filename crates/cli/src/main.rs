@@ -19,6 +19,8 @@ mod logging;
 #[cfg(not(madsim))]
 mod node_cmd;
 #[cfg(madsim)]
+mod pool;
+#[cfg(madsim)]
 mod sim_cmd;
 #[cfg(not(madsim))]
 mod up_cmd;

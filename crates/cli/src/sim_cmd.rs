@@ -19,7 +19,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Once};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -316,13 +316,6 @@ fn seed_list(first: u64, count: u64, shard: Option<(u64, u64)>) -> Vec<u64> {
         .collect()
 }
 
-fn jobs(requested: usize) -> usize {
-    if requested > 0 {
-        return requested;
-    }
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 fn run_campaign(args: &RunArgs) -> ExitCode {
     if let Some(bad) = args.canary.iter().find(|c| Canary::parse(c).is_none()) {
         eprintln!("unknown canary {bad:?}; `clusterlab sim canary --help` lists them");
@@ -354,7 +347,7 @@ fn run_campaign(args: &RunArgs) -> ExitCode {
     }
     let first_seed = args.seed.unwrap_or_else(wall_clock_seed);
     let seeds = seed_list(first_seed, args.seeds, shard);
-    let jobs = jobs(args.jobs).min(seeds.len().max(1));
+    let jobs = crate::pool::jobs(args.jobs).min(seeds.len().max(1));
     println!(
         "sim run: scenario {} seeds {}..{}{} ({} masters, {} replicas, node timeout {} ms, {} jobs)",
         args.scenario,
@@ -422,37 +415,19 @@ fn run_parallel(
     jobs: usize,
     progress: &indicatif::ProgressBar,
 ) -> Vec<(SeedOutcome, u64)> {
-    let next = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, SeedOutcome, u64)>();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            let tx = tx.clone();
-            let (next, failing) = (&next, &failing);
-            scope.spawn(move || loop {
-                let k = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&seed) = seeds.get(k) else {
-                    break;
-                };
-                let started = Instant::now();
-                let outcome = run_seed(scenario_name, seed, config);
-                let wall_ms = started.elapsed().as_millis() as u64;
-                if !outcome.violations().is_empty() {
-                    failing.fetch_add(1, Ordering::Relaxed);
-                    progress.println(format!("seed {seed}: FAIL"));
-                }
-                progress.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
-                progress.inc(1);
-                if tx.send((k, outcome, wall_ms)).is_err() {
-                    break;
-                }
-            });
+    crate::pool::map_in_order(jobs, seeds, |&seed| {
+        let started = Instant::now();
+        let outcome = run_seed(scenario_name, seed, config);
+        let wall_ms = started.elapsed().as_millis() as u64;
+        if !outcome.violations().is_empty() {
+            failing.fetch_add(1, Ordering::Relaxed);
+            progress.println(format!("seed {seed}: FAIL"));
         }
-        drop(tx);
-    });
-    let mut outcomes: Vec<(usize, SeedOutcome, u64)> = rx.into_iter().collect();
-    outcomes.sort_by_key(|(k, _, _)| *k);
-    outcomes.into_iter().map(|(_, o, w)| (o, w)).collect()
+        progress.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
+        progress.inc(1);
+        (outcome, wall_ms)
+    })
 }
 
 fn wall_clock_seed() -> u64 {

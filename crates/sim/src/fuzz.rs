@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 
-use crate::faults::{self, ClusterShape, FaultSchedule};
+use crate::faults::{self, ClusterShape, FaultKind, FaultSchedule};
 use crate::invariants::failover::LossWindows;
 use crate::scenario::failover;
 use crate::seeds::{save_new, Saved};
@@ -51,7 +51,8 @@ impl Default for FuzzConfig {
 pub struct CaseSummary {
     pub seed: u64,
     pub faults: usize,
-    pub kinds: Vec<&'static str>,
+    /// The fault kinds of its schedule, sorted.
+    pub kinds: Vec<FaultKind>,
     pub violations: Vec<String>,
     pub virtual_ms: u64,
     pub trace_hash: u64,
@@ -188,7 +189,7 @@ pub fn fuzz(cases: u32, scenario: &str, config: &FuzzConfig) -> Result<FuzzOutco
         out.runs.push(CaseSummary {
             seed,
             faults: schedule.len(),
-            kinds: schedule.kinds(),
+            kinds: schedule.fault_kinds(),
             violations: names.clone(),
             virtual_ms: report.virtual_ms,
             trace_hash: report.trace_hash,

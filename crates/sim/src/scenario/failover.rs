@@ -889,7 +889,7 @@ async fn minority_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::check_majority;
+    use crate::faults::{check_majority, FaultKind};
 
     fn config() -> SimConfig {
         effective_config(&SimConfig::default())
@@ -918,7 +918,7 @@ mod tests {
         for _ in 0..100 {
             let mut tree = strategy.new_tree(&mut runner).unwrap();
             let schedule = tree.current();
-            kinds.extend(schedule.kinds());
+            kinds.extend(schedule.fault_kinds());
             for _ in 0..20 {
                 let s = tree.current();
                 s.validate(shape.nodes).unwrap();
@@ -936,16 +936,16 @@ mod tests {
                 }
             }
         }
-        let kinds: Vec<&str> = kinds.into_iter().collect();
+        let kinds: Vec<FaultKind> = kinds.into_iter().collect();
         assert_eq!(
             kinds,
             [
-                "crash",
-                "heal",
-                "manual_failover",
-                "partition",
-                "pause",
-                "restart"
+                FaultKind::Crash,
+                FaultKind::Heal,
+                FaultKind::ManualFailover,
+                FaultKind::Partition,
+                FaultKind::Pause,
+                FaultKind::Restart
             ]
         );
     }

@@ -1,0 +1,256 @@
+//! Episodes: a fault that lasts a while together with its undo (crash then restart, clog then
+//! unclog, …), the unit swarm generation and the proptest strategy both draw.
+//! [`from_episodes`] turns a list of them into a schedule, dropping those that would fight
+//! over the same knob or break the majority rule.
+
+use super::majority::check_majority;
+use super::model::{
+    ClusterShape, Direction, FailoverMode, Fault, FaultSchedule, TimedFault, DEFAULT_LATENCY_MS,
+};
+
+/// A fault that lasts a while, as generation thinks of it; [`Episode::expand`] turns it into
+/// the fault and its undo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub start_ms: u64,
+    pub duration_ms: u64,
+    pub kind: EpisodeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EpisodeKind {
+    Partition {
+        groups: Vec<Vec<usize>>,
+    },
+    Crash {
+        node: usize,
+    },
+    Pause {
+        node: usize,
+    },
+    ClogLink {
+        from: usize,
+        to: usize,
+    },
+    ClogNode {
+        node: usize,
+        direction: Direction,
+    },
+    Latency {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    PacketLoss {
+        permille: u32,
+    },
+    /// Instantaneous; `duration_ms` is ignored.
+    WipeRestart {
+        node: usize,
+    },
+    /// `CLUSTER FAILOVER [mode]` sent to each node at once (two replicas taking over in
+    /// the same instant is how config epochs collide). Instantaneous.
+    ManualFailover {
+        nodes: Vec<usize>,
+        mode: FailoverMode,
+    },
+    /// Instantaneous start; the move itself takes what it takes.
+    MoveSlots {
+        from: usize,
+        to: usize,
+        count: usize,
+    },
+}
+
+impl Episode {
+    pub fn expand(&self) -> Vec<TimedFault> {
+        let (start, end) = (self.start_ms, self.start_ms + self.duration_ms);
+        let at = |at_ms, fault| TimedFault { at_ms, fault };
+        match &self.kind {
+            EpisodeKind::Partition { groups } => vec![
+                at(
+                    start,
+                    Fault::Partition {
+                        groups: groups.clone(),
+                    },
+                ),
+                at(end, Fault::Heal),
+            ],
+            EpisodeKind::Crash { node } => vec![
+                at(start, Fault::Crash { node: *node }),
+                at(end, Fault::Restart { node: *node }),
+            ],
+            EpisodeKind::Pause { node } => vec![at(
+                start,
+                Fault::Pause {
+                    node: *node,
+                    ms: self.duration_ms,
+                },
+            )],
+            EpisodeKind::ClogLink { from, to } => vec![
+                at(
+                    start,
+                    Fault::ClogLink {
+                        from: *from,
+                        to: *to,
+                    },
+                ),
+                at(
+                    end,
+                    Fault::UnclogLink {
+                        from: *from,
+                        to: *to,
+                    },
+                ),
+            ],
+            EpisodeKind::ClogNode { node, direction } => vec![
+                at(
+                    start,
+                    Fault::ClogNode {
+                        node: *node,
+                        direction: *direction,
+                    },
+                ),
+                at(end, Fault::UnclogNode { node: *node }),
+            ],
+            EpisodeKind::Latency { min_ms, max_ms } => vec![
+                at(
+                    start,
+                    Fault::Latency {
+                        min_ms: *min_ms,
+                        max_ms: *max_ms,
+                    },
+                ),
+                at(
+                    end,
+                    Fault::Latency {
+                        min_ms: DEFAULT_LATENCY_MS.0,
+                        max_ms: DEFAULT_LATENCY_MS.1,
+                    },
+                ),
+            ],
+            EpisodeKind::PacketLoss { permille } => vec![
+                at(
+                    start,
+                    Fault::PacketLoss {
+                        permille: *permille,
+                    },
+                ),
+                at(end, Fault::PacketLoss { permille: 0 }),
+            ],
+            EpisodeKind::WipeRestart { node } => {
+                vec![at(start, Fault::WipeRestart { node: *node })]
+            }
+            EpisodeKind::ManualFailover { nodes, mode } => nodes
+                .iter()
+                .map(|&node| at(start, Fault::ManualFailover { node, mode: *mode }))
+                .collect(),
+            &EpisodeKind::MoveSlots { from, to, count } => {
+                vec![at(start, Fault::MoveSlots { from, to, count })]
+            }
+        }
+    }
+
+    /// Whether two episodes fight over the same knob (one partition, one latency setting, one
+    /// loss rate, one state per node and per link at a time): such overlaps would make the
+    /// first one's undo cut the second one short.
+    fn conflicts_with(&self, other: &Episode) -> bool {
+        let overlap = self.start_ms < other.start_ms + other.duration_ms.max(1)
+            && other.start_ms < self.start_ms + self.duration_ms.max(1);
+        if !overlap {
+            return false;
+        }
+        use EpisodeKind::*;
+        match (&self.kind, &other.kind) {
+            (Partition { .. }, Partition { .. })
+            | (Latency { .. }, Latency { .. })
+            | (PacketLoss { .. }, PacketLoss { .. }) => true,
+            (ClogLink { from, to }, ClogLink { from: f2, to: t2 }) => (from, to) == (f2, t2),
+            (a, b) => match (a.node(), b.node()) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            },
+        }
+    }
+}
+
+impl EpisodeKind {
+    /// The one node whose state the episode owns (crash, pause, clog, wipe).
+    fn node(&self) -> Option<usize> {
+        match self {
+            EpisodeKind::Crash { node }
+            | EpisodeKind::Pause { node }
+            | EpisodeKind::ClogNode { node, .. }
+            | EpisodeKind::WipeRestart { node } => Some(*node),
+            _ => None,
+        }
+    }
+}
+
+/// Builds a schedule from episodes in the given order, dropping each one that would overlap a
+/// kept one on the same knob or break the majority rule. Deterministic, so a shrunk episode
+/// list maps to a schedule the same way every time.
+pub fn from_episodes(episodes: &[Episode], shape: &ClusterShape) -> FaultSchedule {
+    let mut kept: Vec<&Episode> = Vec::new();
+    let mut faults: Vec<TimedFault> = Vec::new();
+    for episode in episodes {
+        if kept.iter().any(|k| k.conflicts_with(episode)) {
+            continue;
+        }
+        let mut candidate = faults.clone();
+        candidate.extend(episode.expand());
+        let candidate = FaultSchedule::new(candidate);
+        if check_majority(&candidate, shape).is_ok() {
+            kept.push(episode);
+            faults = candidate.0;
+        }
+    }
+    FaultSchedule::new(faults)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::testing::{at, shape};
+
+    #[test]
+    fn episodes_expand_to_fault_and_undo() {
+        let e = Episode {
+            start_ms: 100,
+            duration_ms: 50,
+            kind: EpisodeKind::Crash { node: 1 },
+        };
+        assert_eq!(
+            e.expand(),
+            vec![
+                at(100, Fault::Crash { node: 1 }),
+                at(150, Fault::Restart { node: 1 })
+            ]
+        );
+        let p = Episode {
+            start_ms: 0,
+            duration_ms: 7000,
+            kind: EpisodeKind::Pause { node: 0 },
+        };
+        assert_eq!(p.expand(), vec![at(0, Fault::Pause { node: 0, ms: 7000 })]);
+        // Two crashes of the same node may not overlap; of different nodes they may, but
+        // then the majority rule drops the second one on 3 masters.
+        let s = shape(3, 0);
+        let again = Episode {
+            start_ms: 120,
+            ..e.clone()
+        };
+        let other = Episode {
+            kind: EpisodeKind::Crash { node: 2 },
+            ..again.clone()
+        };
+        assert_eq!(from_episodes(&[e.clone(), again], &s).len(), 2);
+        assert_eq!(from_episodes(&[e.clone(), other], &s).len(), 2);
+        let replica_shape = shape(3, 1);
+        let replica = Episode {
+            kind: EpisodeKind::Crash { node: 4 },
+            start_ms: 120,
+            duration_ms: 50,
+        };
+        assert_eq!(from_episodes(&[e, replica], &replica_shape).len(), 4);
+    }
+}

@@ -1,0 +1,61 @@
+//! Faults as data: a [`Fault`] is one serializable action on the simulated cluster (partition,
+//! crash, pause, clogged link, latency, …) and a [`FaultSchedule`] says when each one happens,
+//! in virtual milliseconds since the start of a run's safety phase.
+//!
+//! Schedules come from three places, all deterministic: [`swarm()`] draws one from a run seed
+//! (swarm testing: each run enables a random subset of fault kinds, each with its own rate, so
+//! seeds explore very different mixes); [`schedule_strategy`] is a proptest strategy, so a
+//! failing schedule shrinks to a small one; and seed files carry explicit schedules. Every
+//! generated schedule keeps a majority of masters up and together ([`check_majority`]): the
+//! safety phase probes what the cluster must never do, not what it cannot do without a quorum.
+//!
+//! Applying a schedule to a running [`SimCluster`](crate::cluster::SimCluster) is
+//! [`FaultInjector`] (simulation build only). Application is tolerant: a fault that makes no
+//! sense in the current state (restarting a running node) is skipped and noted in the trace,
+//! which is what lets shrinking drop any event without making the schedule invalid.
+//!
+//! The parts: `model` (the faults, schedules and cluster shape), `majority` (the rule every
+//! generated schedule keeps), `episode` (a fault with its undo), `swarm` and `strategy` (the
+//! two generators), `shrink` (shrinking without proptest) and `inject` (the injector). Every
+//! public item is re-exported here, at `clusterlab_sim::faults::…`.
+
+mod episode;
+#[cfg(madsim)]
+mod inject;
+mod majority;
+mod model;
+mod shrink;
+mod strategy;
+mod swarm;
+
+pub use episode::{from_episodes, Episode, EpisodeKind};
+#[cfg(madsim)]
+pub use inject::{FaultInjector, RESTART_GAP_MS};
+pub use majority::check_majority;
+pub use model::{
+    ClusterShape, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
+    DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
+};
+pub use shrink::shrink;
+pub use strategy::{schedule_strategy, MAX_STRATEGY_EPISODES};
+pub use swarm::{swarm, Compound, SwarmKind, COMPOUND_KINDS, MAX_SLOTS_PER_MOVE, SWARM_KINDS};
+
+/// Helpers the tests of every part share.
+#[cfg(test)]
+mod testing {
+    use super::{ClusterShape, Fault, TimedFault};
+    use crate::seeds::SimConfig;
+
+    pub fn shape(masters: usize, replicas: usize) -> ClusterShape {
+        ClusterShape::of(&SimConfig {
+            masters,
+            replicas,
+            node_timeout_ms: 5000,
+            ..SimConfig::default()
+        })
+    }
+
+    pub fn at(at_ms: u64, fault: Fault) -> TimedFault {
+        TimedFault { at_ms, fault }
+    }
+}

@@ -1,0 +1,527 @@
+//! The fault model: a [`Fault`] is one serializable action on the simulated cluster, a
+//! [`FaultSchedule`] says when each one happens, and a [`ClusterShape`] is what generation
+//! knows of the cluster the schedule is for. The serde form here is the seed-file format.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::seeds::SimConfig;
+
+/// Which traffic of a node a [`Fault::ClogNode`] stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+    Both,
+}
+
+/// One fault. Node numbers are 0-based indices (`node: 0` is `node1` in traces).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Clogs both directions of every link between nodes of different groups; nodes listed in
+    /// no group form one more group. Replaces the current partition, if any. The client
+    /// machine still reaches every node, as clients on both sides of a real split would.
+    Partition {
+        groups: Vec<Vec<usize>>,
+    },
+    /// Ends the current partition (explicitly clogged links and nodes stay clogged).
+    Heal,
+    /// Kills the node: its tasks stop, its connections drop, unsynced disk writes are lost.
+    Crash {
+        node: usize,
+    },
+    /// Starts a crashed node again on the same disk.
+    Restart {
+        node: usize,
+    },
+    /// Freezes the node for `ms` (meant to be longer than the node timeout), then resumes it.
+    Pause {
+        node: usize,
+        ms: u64,
+    },
+    /// Drops traffic from `from` to `to` (one direction).
+    ClogLink {
+        from: usize,
+        to: usize,
+    },
+    UnclogLink {
+        from: usize,
+        to: usize,
+    },
+    /// Cuts the node off the network (clients included) in one or both directions.
+    ClogNode {
+        node: usize,
+        direction: Direction,
+    },
+    UnclogNode {
+        node: usize,
+    },
+    /// Every message now takes `min_ms..max_ms` (madsim's default is 1..10).
+    Latency {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    /// Each packet is lost with probability `permille / 1000`; madsim's TCP retries with
+    /// backoff, so this shows up as jittery delays, as loss does on real TCP.
+    PacketLoss {
+        permille: u32,
+    },
+    /// Kills the node, replaces its disk with an empty one and starts it: it comes back as a
+    /// brand-new node (new ID, no slots) that the cluster does not know.
+    WipeRestart {
+        node: usize,
+    },
+    /// Sends `CLUSTER FAILOVER [FORCE|TAKEOVER]` to the node (meant to be a replica; a master
+    /// answers with an error, which the trace shows). The reply is not waited for.
+    ManualFailover {
+        node: usize,
+        mode: FailoverMode,
+    },
+    /// An operator reshards: `count` slots (with their keys) from the master at `from` to the
+    /// master at `to`, the way `redis-cli --cluster reshard` does, from the client machine
+    /// while everything else goes on. One move at a time; a move that finds the cluster
+    /// unhealthy or the roles changed does nothing (the trace says why).
+    MoveSlots {
+        from: usize,
+        to: usize,
+        count: usize,
+    },
+}
+
+/// The option of a [`Fault::ManualFailover`]: `default` is the coordinated `CLUSTER FAILOVER`
+/// with no option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    Default,
+    Force,
+    Takeover,
+}
+
+impl FailoverMode {
+    /// The `CLUSTER FAILOVER` arguments for this mode.
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            FailoverMode::Default => &["CLUSTER", "FAILOVER"],
+            FailoverMode::Force => &["CLUSTER", "FAILOVER", "FORCE"],
+            FailoverMode::Takeover => &["CLUSTER", "FAILOVER", "TAKEOVER"],
+        }
+    }
+}
+
+/// madsim's default latency range, restored at the end of a latency episode.
+pub const DEFAULT_LATENCY_MS: (u64, u64) = (1, 10);
+
+fn node_name(index: usize) -> String {
+    format!("node{}", index + 1)
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Partition { groups } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        let names: Vec<String> = g.iter().map(|&n| node_name(n)).collect();
+                        format!("[{}]", names.join(" "))
+                    })
+                    .collect();
+                write!(f, "partition {}", groups.join(" "))
+            }
+            Fault::Heal => write!(f, "heal"),
+            Fault::Crash { node } => write!(f, "crash {}", node_name(*node)),
+            Fault::Restart { node } => write!(f, "restart {}", node_name(*node)),
+            Fault::Pause { node, ms } => write!(f, "pause {} for {ms} ms", node_name(*node)),
+            Fault::ClogLink { from, to } => {
+                write!(f, "clog link {}->{}", node_name(*from), node_name(*to))
+            }
+            Fault::UnclogLink { from, to } => {
+                write!(f, "unclog link {}->{}", node_name(*from), node_name(*to))
+            }
+            Fault::ClogNode { node, direction } => {
+                write!(f, "clog {} {direction:?}", node_name(*node))
+            }
+            Fault::UnclogNode { node } => write!(f, "unclog {}", node_name(*node)),
+            Fault::Latency { min_ms, max_ms } => write!(f, "latency {min_ms}..{max_ms} ms"),
+            Fault::PacketLoss { permille } => write!(f, "packet loss {permille}‰"),
+            Fault::WipeRestart { node } => write!(f, "wipe and restart {}", node_name(*node)),
+            Fault::ManualFailover { node, mode } => {
+                write!(f, "manual failover {} {mode:?}", node_name(*node))
+            }
+            Fault::MoveSlots { from, to, count } => write!(
+                f,
+                "move {count} slot(s) {}->{}",
+                node_name(*from),
+                node_name(*to)
+            ),
+        }
+    }
+}
+
+impl Fault {
+    /// Every node index the fault names.
+    pub fn nodes(&self) -> Vec<usize> {
+        match self {
+            Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
+            Fault::Crash { node }
+            | Fault::Restart { node }
+            | Fault::Pause { node, .. }
+            | Fault::ClogNode { node, .. }
+            | Fault::UnclogNode { node }
+            | Fault::WipeRestart { node }
+            | Fault::ManualFailover { node, .. } => vec![*node],
+            Fault::ClogLink { from, to }
+            | Fault::UnclogLink { from, to }
+            | Fault::MoveSlots { from, to, .. } => vec![*from, *to],
+            Fault::Heal | Fault::Latency { .. } | Fault::PacketLoss { .. } => vec![],
+        }
+    }
+
+    /// The fault's kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::Heal => FaultKind::Heal,
+            Fault::Crash { .. } => FaultKind::Crash,
+            Fault::Restart { .. } => FaultKind::Restart,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::ClogLink { .. } => FaultKind::ClogLink,
+            Fault::UnclogLink { .. } => FaultKind::UnclogLink,
+            Fault::ClogNode { .. } => FaultKind::ClogNode,
+            Fault::UnclogNode { .. } => FaultKind::UnclogNode,
+            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::PacketLoss { .. } => FaultKind::PacketLoss,
+            Fault::WipeRestart { .. } => FaultKind::WipeRestart,
+            Fault::ManualFailover { .. } => FaultKind::ManualFailover,
+            Fault::MoveSlots { .. } => FaultKind::MoveSlots,
+        }
+    }
+}
+
+/// The kind of a [`Fault`], without its parameters: what summaries list and what code that
+/// cares only about the kind compares. Declared in the order of the names, so kinds sort the
+/// way their names do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    ClogLink,
+    ClogNode,
+    Crash,
+    Heal,
+    Latency,
+    ManualFailover,
+    MoveSlots,
+    PacketLoss,
+    Partition,
+    Pause,
+    Restart,
+    UnclogLink,
+    UnclogNode,
+    WipeRestart,
+}
+
+impl FaultKind {
+    /// Every kind, sorted.
+    pub const ALL: [FaultKind; 14] = [
+        FaultKind::ClogLink,
+        FaultKind::ClogNode,
+        FaultKind::Crash,
+        FaultKind::Heal,
+        FaultKind::Latency,
+        FaultKind::ManualFailover,
+        FaultKind::MoveSlots,
+        FaultKind::PacketLoss,
+        FaultKind::Partition,
+        FaultKind::Pause,
+        FaultKind::Restart,
+        FaultKind::UnclogLink,
+        FaultKind::UnclogNode,
+        FaultKind::WipeRestart,
+    ];
+
+    /// The stable snake_case name (the `kind` of the fault's JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ClogLink => "clog_link",
+            FaultKind::ClogNode => "clog_node",
+            FaultKind::Crash => "crash",
+            FaultKind::Heal => "heal",
+            FaultKind::Latency => "latency",
+            FaultKind::ManualFailover => "manual_failover",
+            FaultKind::MoveSlots => "move_slots",
+            FaultKind::PacketLoss => "packet_loss",
+            FaultKind::Partition => "partition",
+            FaultKind::Pause => "pause",
+            FaultKind::Restart => "restart",
+            FaultKind::UnclogLink => "unclog_link",
+            FaultKind::UnclogNode => "unclog_node",
+            FaultKind::WipeRestart => "wipe_restart",
+        }
+    }
+}
+
+/// A fault and when it happens (virtual ms since the safety phase started).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedFault {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// A run's faults in time order (stable for equal times). Serializes as a JSON list of
+/// `{"at_ms": 1200, "kind": "crash", "node": 1}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FaultSchedule(pub Vec<TimedFault>);
+
+impl FaultSchedule {
+    /// Sorts by time, keeping the order of faults at the same time.
+    pub fn new(mut faults: Vec<TimedFault>) -> FaultSchedule {
+        faults.sort_by_key(|f| f.at_ms);
+        FaultSchedule(faults)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &TimedFault> {
+        self.0.iter()
+    }
+
+    /// The fault kinds used, sorted and without repeats.
+    pub fn fault_kinds(&self) -> Vec<FaultKind> {
+        let mut kinds: Vec<FaultKind> = self.0.iter().map(|f| f.fault.kind()).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Names of the fault kinds used, sorted (`crash`, `partition`, …), for summaries and
+    /// trace lines.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.fault_kinds()
+            .into_iter()
+            .map(FaultKind::name)
+            .collect()
+    }
+
+    /// Checks every node index is below `node_count` and every group list is sane.
+    pub fn validate(&self, node_count: usize) -> Result<(), String> {
+        for timed in &self.0 {
+            if let Some(bad) = timed.fault.nodes().into_iter().find(|&n| n >= node_count) {
+                return Err(format!(
+                    "at {} ms, {}: node index {bad} but the cluster has {node_count} nodes",
+                    timed.at_ms, timed.fault
+                ));
+            }
+            if let Fault::Partition { groups } = &timed.fault {
+                let mut seen = BTreeSet::new();
+                if let Some(dup) = groups.iter().flatten().find(|&&n| !seen.insert(n)) {
+                    return Err(format!(
+                        "at {} ms: node index {dup} in two partition groups",
+                        timed.at_ms
+                    ));
+                }
+            }
+            if let Fault::PacketLoss { permille } = timed.fault {
+                if permille > 1000 {
+                    return Err(format!("at {} ms: packet loss {permille}‰", timed.at_ms));
+                }
+            }
+            if let Fault::Latency { min_ms, max_ms } = timed.fault {
+                if min_ms >= max_ms {
+                    return Err(format!("at {} ms: empty latency range", timed.at_ms));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- the cluster a schedule is made for ---------------------------------------------------
+
+/// What generation needs to know about the cluster: its size, which nodes `create` makes
+/// masters, the node timeout and how long the safety phase lasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterShape {
+    pub nodes: usize,
+    /// Indices of the nodes `create` makes masters, sorted.
+    pub masters: Vec<usize>,
+    /// `(replica, master)` as `create` pairs them (roles may change during a run).
+    pub replica_of: Vec<(usize, usize)>,
+    pub node_timeout_ms: u64,
+    /// Faults start in `0..span_ms`.
+    pub span_ms: u64,
+}
+
+/// The safety phase lasts this many node timeouts: long enough for PFAIL → FAIL → recovery
+/// cycles of several faults in a row.
+pub const SAFETY_SPAN_NODE_TIMEOUTS: u64 = 6;
+
+impl ClusterShape {
+    /// The shape of a [`SimCluster`](crate::cluster::SimCluster) built from `config`: node N
+    /// has IP `10.0.0.N`, and masters are chosen by the same plan `create` follows.
+    pub fn of(config: &SimConfig) -> ClusterShape {
+        let ips: Vec<String> = (1..=config.node_count())
+            .map(|n| format!("10.0.0.{n}"))
+            .collect();
+        let refs: Vec<&str> = ips.iter().map(String::as_str).collect();
+        let (mut masters, replica_of): (Vec<usize>, Vec<(usize, usize)>) =
+            match clusterlab_net::admin::plan_create(&refs, config.replicas) {
+                Ok(plan) => (
+                    plan.masters.iter().map(|(index, _)| *index).collect(),
+                    plan.replicas,
+                ),
+                // `create` will refuse this shape anyway; every node counts as a master.
+                Err(_) => ((0..config.node_count()).collect(), Vec::new()),
+            };
+        masters.sort_unstable();
+        ClusterShape {
+            nodes: config.node_count(),
+            masters,
+            replica_of,
+            node_timeout_ms: config.node_timeout_ms,
+            span_ms: SAFETY_SPAN_NODE_TIMEOUTS * config.node_timeout_ms,
+        }
+    }
+
+    /// Masters needed for a majority.
+    pub fn quorum(&self) -> usize {
+        self.masters.len() / 2 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::testing::{at, shape};
+
+    #[test]
+    fn faults_serialize_as_tagged_json() {
+        let schedule = FaultSchedule::new(vec![
+            at(2000, Fault::Crash { node: 1 }),
+            at(
+                1000,
+                Fault::Partition {
+                    groups: vec![vec![0], vec![1, 2]],
+                },
+            ),
+            at(
+                3000,
+                Fault::ClogNode {
+                    node: 2,
+                    direction: Direction::Out,
+                },
+            ),
+            at(4000, Fault::Heal),
+        ]);
+        let json = serde_json::to_string(&schedule).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"at_ms":1000,"kind":"partition","groups":[[0],[1,2]]},{"at_ms":2000,"kind":"crash","node":1},{"at_ms":3000,"kind":"clog_node","node":2,"direction":"out"},{"at_ms":4000,"kind":"heal"}]"#
+        );
+        let back: FaultSchedule = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, schedule);
+        assert_eq!(
+            schedule.fault_kinds(),
+            [
+                FaultKind::ClogNode,
+                FaultKind::Crash,
+                FaultKind::Heal,
+                FaultKind::Partition
+            ]
+        );
+        assert_eq!(
+            schedule.kinds(),
+            vec!["clog_node", "crash", "heal", "partition"]
+        );
+        assert!(serde_json::from_str::<FaultSchedule>(r#"[{"at_ms":1,"kind":"nuke"}]"#).is_err());
+        assert_eq!(
+            Fault::Partition {
+                groups: vec![vec![0], vec![1, 2]]
+            }
+            .to_string(),
+            "partition [node1] [node2 node3]"
+        );
+    }
+
+    #[test]
+    fn kinds_are_named_as_in_json_and_sort_like_their_names() {
+        let one_of_each = [
+            Fault::Partition { groups: vec![] },
+            Fault::Heal,
+            Fault::Crash { node: 0 },
+            Fault::Restart { node: 0 },
+            Fault::Pause { node: 0, ms: 1 },
+            Fault::ClogLink { from: 0, to: 1 },
+            Fault::UnclogLink { from: 0, to: 1 },
+            Fault::ClogNode {
+                node: 0,
+                direction: Direction::Both,
+            },
+            Fault::UnclogNode { node: 0 },
+            Fault::Latency {
+                min_ms: 1,
+                max_ms: 2,
+            },
+            Fault::PacketLoss { permille: 1 },
+            Fault::WipeRestart { node: 0 },
+            Fault::ManualFailover {
+                node: 0,
+                mode: FailoverMode::Force,
+            },
+            Fault::MoveSlots {
+                from: 0,
+                to: 1,
+                count: 1,
+            },
+        ];
+        for fault in &one_of_each {
+            let json = serde_json::to_value(fault).unwrap();
+            assert_eq!(json["kind"], fault.kind().name(), "{fault}");
+        }
+        let mut kinds: Vec<FaultKind> = one_of_each.iter().map(Fault::kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, FaultKind::ALL);
+        // Sorting kinds sorts their names: summaries list them as they always did.
+        let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn validation_names_the_bad_fault() {
+        let bad = FaultSchedule::new(vec![at(5, Fault::Crash { node: 3 })]);
+        assert!(bad.validate(3).unwrap_err().contains("node index 3"));
+        let dup = FaultSchedule::new(vec![at(
+            5,
+            Fault::Partition {
+                groups: vec![vec![0, 1], vec![1]],
+            },
+        )]);
+        assert!(dup
+            .validate(3)
+            .unwrap_err()
+            .contains("two partition groups"));
+        assert!(FaultSchedule::default().validate(3).is_ok());
+    }
+
+    #[test]
+    fn shape_follows_the_create_plan() {
+        let s = shape(3, 1);
+        assert_eq!(
+            (s.nodes, s.masters.clone(), s.quorum()),
+            (6, vec![0, 1, 2], 2)
+        );
+        assert_eq!(s.span_ms, 30_000);
+        assert_eq!(shape(5, 0).quorum(), 3);
+    }
+}

@@ -1,0 +1,103 @@
+//! The proptest strategy for fault schedules: [`schedule_strategy`] draws episodes at random
+//! times and filters them through [`from_episodes`], so a failing schedule shrinks (fewer,
+//! earlier, shorter episodes) to a small one that still keeps the majority rule.
+
+use proptest::prelude::*;
+
+use super::episode::{from_episodes, Episode, EpisodeKind};
+use super::model::{ClusterShape, Direction, FaultSchedule};
+
+/// Most episodes a proptest schedule holds (before the majority filter).
+pub const MAX_STRATEGY_EPISODES: usize = 10;
+
+fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
+    let n = shape.nodes.max(2);
+    let nt = shape.node_timeout_ms.max(1);
+    let node = 0..n;
+    prop_oneof![
+        proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=(n - 1) / 2 + 1).prop_map(
+            move |minority| {
+                let rest: Vec<usize> = (0..n).filter(|x| !minority.contains(x)).collect();
+                EpisodeKind::Partition {
+                    groups: vec![minority, rest],
+                }
+            }
+        ),
+        node.clone().prop_map(|node| EpisodeKind::Crash { node }),
+        node.clone().prop_map(|node| EpisodeKind::Pause { node }),
+        (node.clone(), 1..n).prop_map(move |(from, d)| EpisodeKind::ClogLink {
+            from,
+            to: (from + d) % n,
+        }),
+        (
+            node.clone(),
+            prop_oneof![
+                Just(Direction::Both),
+                Just(Direction::In),
+                Just(Direction::Out)
+            ]
+        )
+            .prop_map(|(node, direction)| EpisodeKind::ClogNode { node, direction }),
+        (1..20u64, 20..=(nt / 4).max(21))
+            .prop_map(|(min_ms, max_ms)| EpisodeKind::Latency { min_ms, max_ms }),
+        (10..=300u32).prop_map(|permille| EpisodeKind::PacketLoss { permille }),
+        node.prop_map(|node| EpisodeKind::WipeRestart { node }),
+    ]
+    .boxed()
+}
+
+/// A proptest strategy for schedules on `shape`: up to [`MAX_STRATEGY_EPISODES`] episodes at
+/// random times, filtered by [`from_episodes`]. Shrinking drops episodes, moves them earlier
+/// and shortens them (pauses never below the node timeout).
+pub fn schedule_strategy(shape: &ClusterShape) -> BoxedStrategy<FaultSchedule> {
+    let nt = shape.node_timeout_ms.max(1);
+    let span = shape.span_ms.max(1);
+    let episode = (0..span, nt / 2..=3 * nt, episode_kind_strategy(shape)).prop_map(
+        move |(start_ms, duration_ms, kind)| {
+            // A pause shorter than the node timeout tests nothing: keep it just above.
+            let duration_ms = match kind {
+                EpisodeKind::Pause { .. } => duration_ms.max(nt + nt / 5),
+                _ => duration_ms,
+            };
+            Episode {
+                start_ms,
+                duration_ms,
+                kind,
+            }
+        },
+    );
+    let shape = shape.clone();
+    proptest::collection::vec(episode, 0..=MAX_STRATEGY_EPISODES)
+        .prop_map(move |mut episodes| {
+            episodes.sort_by_key(|e| e.start_ms);
+            from_episodes(&episodes, &shape)
+        })
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::majority::check_majority;
+    use crate::faults::testing::shape;
+
+    #[test]
+    fn strategy_schedules_are_valid() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let s = shape(3, 0);
+        let strategy = schedule_strategy(&s);
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..100 {
+            let mut tree = strategy.new_tree(&mut runner).unwrap();
+            check_majority(&tree.current(), &s).unwrap();
+            // Shrinking keeps schedules valid too.
+            for _ in 0..20 {
+                if !tree.simplify() {
+                    break;
+                }
+                check_majority(&tree.current(), &s).unwrap();
+            }
+        }
+    }
+}
