@@ -24,8 +24,9 @@ use std::fmt::Write as _;
 use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
+use crate::faults::Fault;
 use crate::report::Violation;
-use crate::trace::{Event, NodeSample, Outcome, ProcessEvent, Sampled, TraceEvent};
+use crate::trace::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Sampled, TraceEvent};
 
 /// What kind of thing a mark shows (its shape and colour).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -178,6 +179,32 @@ impl Timeline {
 
 // ---- reading the trace -----------------------------------------------------------------------
 
+/// Node index → lane name (`node1` is index 0).
+fn node_name(index: usize) -> String {
+    format!("node{}", index + 1)
+}
+
+/// What a fault is called on the lanes of the nodes it names (`None`: the node's own
+/// process events show it).
+fn lane_label(fault: &Fault) -> Option<&'static str> {
+    Some(match fault {
+        Fault::Partition { .. } => "partition",
+        Fault::Restart { .. } => "restart",
+        Fault::ClogLink { .. } => "clog link",
+        Fault::UnclogLink { .. } => "unclog link",
+        Fault::ClogNode { .. } => "clog",
+        Fault::UnclogNode { .. } => "unclog",
+        Fault::WipeRestart { .. } => "wipe and restart",
+        Fault::ManualFailover { .. } => "manual failover",
+        Fault::MoveSlots { .. } => "move",
+        Fault::Crash { .. }
+        | Fault::Pause { .. }
+        | Fault::Heal
+        | Fault::Latency { .. }
+        | Fault::PacketLoss { .. } => return None,
+    })
+}
+
 /// `nodeN` → N.
 fn node_number(name: &str) -> Option<usize> {
     let digits = name.strip_prefix("node")?;
@@ -326,7 +353,7 @@ impl Builder {
             Event::Sample(Sampled::Unreachable(_)) => {
                 self.open(lane, t, BandKind::Unreachable, String::new(), line.into())
             }
-            Event::Request(_) | Event::Violation(_) | Event::Text(_) => {}
+            Event::Fault(_) | Event::Request(_) | Event::Violation(_) | Event::Text(_) => {}
         }
     }
 
@@ -520,71 +547,66 @@ impl Builder {
 
     fn fault_event(&mut self, ev: &TraceEvent, line: &str) {
         let t = ev.time_us;
-        let text = ev.event.text();
         let Some(faults_lane) = self.lane_of("faults") else {
             return;
         };
-        if text.starts_with("skip ") {
-            self.mark(faults_lane, t, MarkKind::Phase, "", line);
-            return;
-        }
-        let short: String = text.chars().take(28).collect();
+        let fault = match &ev.event {
+            Event::Fault(FaultEvent::Applied(fault)) => fault,
+            Event::Fault(FaultEvent::Skipped { .. }) => {
+                return self.mark(faults_lane, t, MarkKind::Phase, "", line);
+            }
+            Event::Fault(FaultEvent::HealAll) => {
+                self.mark(faults_lane, t, MarkKind::Fault, "heal all", line);
+                self.close(faults_lane, 0, t);
+                return self.set_cut(t, BTreeMap::new(), line);
+            }
+            Event::Fault(FaultEvent::SlotMoveEnded { .. }) => {
+                let short: String = line.chars().take(28).collect();
+                return self.mark(faults_lane, t, MarkKind::Fault, &short, line);
+            }
+            _ => return,
+        };
+        let short: String = fault.to_string().chars().take(28).collect();
         self.mark(faults_lane, t, MarkKind::Fault, &short, line);
-        if text.starts_with("partition ") {
-            self.partition(t, text, line);
-        } else if text.starts_with("heal") {
-            self.close(faults_lane, 0, t);
-            self.set_cut(t, BTreeMap::new(), line);
-        } else if let Some(range) = text.strip_prefix("latency ") {
-            if range.starts_with("1..10 ") {
-                self.close(faults_lane, 1, t);
-            } else {
-                self.open(faults_lane, t, BandKind::Latency, text.into(), line.into());
+        match fault {
+            Fault::Partition { groups } => self.partition(t, groups, fault.to_string(), line),
+            Fault::Heal => {
+                self.close(faults_lane, 0, t);
+                self.set_cut(t, BTreeMap::new(), line);
             }
-        } else if let Some(rate) = text.strip_prefix("packet loss ") {
-            if rate.starts_with("0‰") {
-                self.close(faults_lane, 2, t);
-            } else {
-                self.open(
-                    faults_lane,
-                    t,
-                    BandKind::PacketLoss,
-                    text.into(),
-                    line.into(),
-                );
+            // madsim's default latency ends the band.
+            Fault::Latency {
+                min_ms: 1,
+                max_ms: 10,
+            } => self.close(faults_lane, 1, t),
+            Fault::Latency { .. } => {
+                let label = fault.to_string();
+                self.open(faults_lane, t, BandKind::Latency, label, line.into())
             }
-        } else if text.starts_with("clog ") || text.starts_with("unclog ") {
-            self.clog(t, text, line);
+            Fault::PacketLoss { permille: 0 } => self.close(faults_lane, 2, t),
+            Fault::PacketLoss { .. } => {
+                let label = fault.to_string();
+                self.open(faults_lane, t, BandKind::PacketLoss, label, line.into())
+            }
+            Fault::ClogNode { node, .. } => self.clog(t, *node, Some(fault.to_string()), line),
+            Fault::UnclogNode { node } => self.clog(t, *node, None, line),
+            _ => {}
         }
         // Faults naming nodes also show on those lanes (crash and pause already do, from the
-        // node's own `kill`/`pause` line).
-        let word = text.split_whitespace().next().unwrap_or("");
-        if !matches!(word, "crash" | "pause") {
-            // The fault's words up to the first node name: `partition`, `clog link`, `wipe
-            // and restart`.
-            let label: String = text
-                .split_whitespace()
-                .take_while(|w| nodes_named(w).is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            for node in nodes_named(text) {
-                if let Some(lane) = self.lane_of(&node) {
-                    self.mark(lane, t, MarkKind::Fault, &label, line);
+        // node's own `kill`/`pause` event).
+        if let Some(label) = lane_label(fault) {
+            for node in fault.nodes() {
+                if let Some(lane) = self.lane_of(&node_name(node)) {
+                    self.mark(lane, t, MarkKind::Fault, label, line);
                 }
             }
         }
     }
 
     /// A partition: every node outside the largest group is cut off.
-    fn partition(&mut self, t: u64, text: &str, line: &str) {
+    fn partition(&mut self, t: u64, groups: &[Vec<usize>], label: String, line: &str) {
         let faults_lane = self.lane_of("faults").unwrap_or(0);
-        self.open(
-            faults_lane,
-            t,
-            BandKind::Partition,
-            text.into(),
-            line.into(),
-        );
+        self.open(faults_lane, t, BandKind::Partition, label, line.into());
         let all: Vec<String> = self
             .tl
             .lanes
@@ -592,10 +614,9 @@ impl Builder {
             .filter(|l| l.starts_with("node"))
             .cloned()
             .collect();
-        let mut groups: Vec<Vec<String>> = text
-            .split('[')
-            .skip(1)
-            .map(|g| nodes_named(g.split(']').next().unwrap_or("")))
+        let mut groups: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| g.iter().map(|&n| node_name(n)).collect())
             .collect();
         let rest: Vec<String> = all
             .iter()
@@ -622,20 +643,14 @@ impl Builder {
         self.set_cut(t, cut, line);
     }
 
-    /// `clog nodeN …` / `unclog nodeN` / `clog link a->b` (only whole-node clogs cut a lane).
-    fn clog(&mut self, t: u64, text: &str, line: &str) {
-        if text.contains(" link ") {
-            return;
-        }
-        let Some(node) = nodes_named(text).into_iter().next() else {
-            return;
-        };
+    /// A whole-node clog (`Some(why)`) or its end (`None`) cuts the node's lane off or
+    /// rejoins it.
+    fn clog(&mut self, t: u64, node: usize, why: Option<String>, line: &str) {
         let mut cut = self.cut.clone();
-        if text.starts_with("clog ") {
-            cut.insert(node, text.to_string());
-        } else {
-            cut.remove(&node);
-        }
+        match why {
+            Some(why) => cut.insert(node_name(node), why),
+            None => cut.remove(&node_name(node)),
+        };
         self.set_cut(t, cut, line);
     }
 
@@ -787,8 +802,8 @@ pub fn build(events: &[TraceEvent], violations: &[Violation]) -> Timeline {
         .iter()
         .flat_map(|e| {
             let mut names = vec![e.node.clone()];
-            if e.node == "faults" {
-                names.extend(nodes_named(e.event.text()));
+            if let Event::Fault(FaultEvent::Applied(fault)) = &e.event {
+                names.extend(fault.nodes().into_iter().map(node_name));
             }
             names
         })
@@ -1330,6 +1345,10 @@ mod tests {
         }))
     }
 
+    fn applied(fault: Fault) -> Event {
+        Event::Fault(FaultEvent::Applied(fault))
+    }
+
     fn request(addr: &str, args: &str, reply: &str, outcome: Outcome) -> Event {
         Event::Request(crate::trace::Request {
             addr: addr.into(),
@@ -1364,7 +1383,7 @@ mod tests {
                 "node4",
                 seen("dddddddd", true, 3, false, 2, 0, "", &[]),
             ),
-            ev(1000, "faults", "crash node2"),
+            ev(1000, "faults", applied(Fault::Crash { node: 1 })),
             ev(1000, "node2", ProcessEvent::Kill),
             ev(
                 1200,
@@ -1391,7 +1410,13 @@ mod tests {
                     Outcome::Redirect,
                 ),
             ),
-            ev(2000, "faults", "partition [node1 node2 node4] [node3]"),
+            ev(
+                2000,
+                "faults",
+                applied(Fault::Partition {
+                    groups: vec![vec![0, 1, 3], vec![2]],
+                }),
+            ),
             ev(
                 3000,
                 "node1",
@@ -1457,7 +1482,7 @@ mod tests {
                 "node1",
                 seen("aaaaaaaa", false, 4, true, 1, 5461, "0-5460", &[]),
             ),
-            ev(8000, "faults", "heal"),
+            ev(8000, "faults", applied(Fault::Heal)),
             ev(9000, "node2", ProcessEvent::Restart),
             ev(
                 9000,
@@ -1472,8 +1497,22 @@ mod tests {
                 "node3",
                 Event::Sample(Sampled::Unreachable("timed out".into())),
             ),
-            ev(10_000, "faults", "latency 50..400 ms"),
-            ev(12_000, "faults", "latency 1..10 ms"),
+            ev(
+                10_000,
+                "faults",
+                applied(Fault::Latency {
+                    min_ms: 50,
+                    max_ms: 400,
+                }),
+            ),
+            ev(
+                12_000,
+                "faults",
+                applied(Fault::Latency {
+                    min_ms: 1,
+                    max_ms: 10,
+                }),
+            ),
             ev(
                 20_000,
                 "harness",

@@ -16,6 +16,7 @@ use madsim::time::Instant;
 use super::{Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
 use crate::report::Violation;
+use crate::trace::FaultEvent;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
 /// its `nodes.conf` lock is held: a restart waits this long after the kill.
@@ -198,19 +199,17 @@ impl<'a> FaultInjector<'a> {
             // bumps an epoch without consensus, which may equal one a failover on the
             // other side wins (Redis accepts that and resolves it as a collision).
             if !self.network_whole() {
-                self.note(format!(
-                    "skip move node{}->node{}: the cluster is not whole",
-                    from + 1,
-                    to + 1
-                ));
+                self.skip(
+                    format!("move node{}->node{}", from + 1, to + 1),
+                    "the cluster is not whole",
+                );
                 continue;
             }
             if self.move_busy.swap(true, Ordering::SeqCst) {
-                self.note(format!(
-                    "skip move node{}->node{}: a move is in progress",
-                    from + 1,
-                    to + 1
-                ));
+                self.skip(
+                    format!("move node{}->node{}", from + 1, to + 1),
+                    "a move is in progress",
+                );
                 continue;
             }
             let (from_addr, to_addr) =
@@ -229,7 +228,12 @@ impl<'a> FaultInjector<'a> {
                         format!("moved slots {moved:?}")
                     }
                 };
-                trace.record("faults", format!("move {from_addr}->{to_addr}: {text}"));
+                let ended = FaultEvent::SlotMoveEnded {
+                    from: from_addr,
+                    to: to_addr,
+                    outcome: text,
+                };
+                trace.record("faults", ended);
                 busy.store(false, Ordering::SeqCst);
             };
             #[allow(clippy::async_yields_async)]
@@ -244,8 +248,13 @@ impl<'a> FaultInjector<'a> {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn note(&self, text: String) {
-        self.cluster.trace().record("faults", text);
+    fn note(&self, event: FaultEvent) {
+        self.cluster.trace().record("faults", event);
+    }
+
+    fn skip(&self, what: String, why: impl Into<String>) {
+        let why = why.into();
+        self.note(FaultEvent::Skipped { what, why });
     }
 
     /// Nodes wiped so far, with the virtual time of the wipe (µs since the run started).
@@ -351,10 +360,10 @@ impl<'a> FaultInjector<'a> {
     /// Applies one fault now.
     pub fn apply(&mut self, fault: &Fault) {
         if let Some(bad) = fault.nodes().into_iter().find(|&n| n >= self.nodes.len()) {
-            self.note(format!("skip {fault}: no node index {bad}"));
+            self.skip(fault.to_string(), format!("no node index {bad}"));
             return;
         }
-        self.note(format!("{fault}"));
+        self.note(FaultEvent::Applied(fault.clone()));
         match fault {
             Fault::Partition { groups } => {
                 self.groups = groups.clone();
@@ -420,7 +429,7 @@ impl<'a> FaultInjector<'a> {
 
     fn crash(&mut self, node: usize) {
         if self.nodes[node].is_down() {
-            return self.note(format!("skip crash node{}: already down", node + 1));
+            return self.skip(format!("crash node{}", node + 1), "already down");
         }
         self.cluster.kill(node);
         self.went_down(node);
@@ -431,7 +440,7 @@ impl<'a> FaultInjector<'a> {
 
     fn restart(&mut self, node: usize) {
         let NodeState::Down { since_ms } = self.nodes[node] else {
-            return self.note(format!("skip restart node{}: not down", node + 1));
+            return self.skip(format!("restart node{}", node + 1), "not down");
         };
         let at_ms = since_ms + RESTART_GAP_MS;
         if at_ms <= self.now_ms() {
@@ -443,7 +452,7 @@ impl<'a> FaultInjector<'a> {
 
     fn pause(&mut self, node: usize, ms: u64) {
         if self.nodes[node] != NodeState::Up {
-            return self.note(format!("skip pause node{}: not running", node + 1));
+            return self.skip(format!("pause node{}", node + 1), "not running");
         }
         self.cluster.pause(node);
         self.went_down(node);
@@ -523,7 +532,7 @@ impl<'a> FaultInjector<'a> {
     /// [`RESTART_GAP_MS`] if they were killed just now). Wiped nodes run again afterwards
     /// but need an operator's repair ([`Self::wiped`]).
     pub async fn heal_all(&mut self) {
-        self.note("heal all".to_string());
+        self.note(FaultEvent::HealAll);
         self.groups.clear();
         self.explicit_links.clear();
         self.sync_links();

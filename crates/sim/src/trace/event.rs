@@ -8,6 +8,7 @@ use std::fmt;
 
 use clusterlab_core::ClusterEvent;
 
+use crate::faults::Fault;
 use crate::report::Violation;
 
 /// What happened.
@@ -17,6 +18,8 @@ pub enum Event {
     Cluster(ClusterEvent),
     /// The harness drove a node process (start, crash, pause, network cut).
     Process(ProcessEvent),
+    /// The fault injector applied, skipped or healed faults.
+    Fault(FaultEvent),
     /// What the sampler read from one node (only recorded when it changed).
     Sample(Sampled),
     /// One client request and its outcome.
@@ -50,6 +53,24 @@ pub enum ProcessEvent {
     },
     UnclogLink {
         to: String,
+    },
+}
+
+/// What the fault injector did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultEvent {
+    /// It applied this fault of the schedule.
+    Applied(Fault),
+    /// It skipped a fault: `what` it would have done and `why` not.
+    Skipped { what: String, why: String },
+    /// The end of the safety phase: every fault undone.
+    HealAll,
+    /// An operator's slot move (from [`Fault::MoveSlots`]) ended: between which addresses,
+    /// and how.
+    SlotMoveEnded {
+        from: String,
+        to: String,
+        outcome: String,
     },
 }
 
@@ -135,6 +156,7 @@ impl fmt::Display for Event {
         match self {
             Event::Cluster(event) => write!(f, "{event}"),
             Event::Process(event) => write!(f, "{event}"),
+            Event::Fault(event) => write!(f, "{event}"),
             Event::Sample(sample) => write!(f, "sample {sample}"),
             Event::Request(request) => write!(f, "{request}"),
             Event::Violation(violation) => write!(f, "violation {violation}"),
@@ -158,6 +180,19 @@ impl fmt::Display for ProcessEvent {
             ProcessEvent::Unclog => f.write_str("unclog"),
             ProcessEvent::ClogLink { to } => write!(f, "clog link to {to}"),
             ProcessEvent::UnclogLink { to } => write!(f, "unclog link to {to}"),
+        }
+    }
+}
+
+impl fmt::Display for FaultEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultEvent::Applied(fault) => write!(f, "{fault}"),
+            FaultEvent::Skipped { what, why } => write!(f, "skip {what}: {why}"),
+            FaultEvent::HealAll => f.write_str("heal all"),
+            FaultEvent::SlotMoveEnded { from, to, outcome } => {
+                write!(f, "move {from}->{to}: {outcome}")
+            }
         }
     }
 }
@@ -220,6 +255,12 @@ impl From<ClusterEvent> for Event {
 impl From<ProcessEvent> for Event {
     fn from(event: ProcessEvent) -> Event {
         Event::Process(event)
+    }
+}
+
+impl From<FaultEvent> for Event {
+    fn from(event: FaultEvent) -> Event {
+        Event::Fault(event)
     }
 }
 
