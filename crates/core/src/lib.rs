@@ -17,6 +17,7 @@ pub mod node_id;
 pub mod replication;
 pub mod reply;
 pub mod slot;
+pub mod text;
 
 pub use config::Config;
 pub use node::{ClientId, Effect, LinkId, Node, Time};

@@ -3,9 +3,9 @@
 
 use super::args::parse_save_pairs;
 use super::directives::{directive, Access, Directive, Kind, DIRECTIVES};
-use super::glob::glob_match;
 use super::{AppendFsync, Config, DebugCommand};
 use crate::canary::Canary;
+use crate::text::glob_match;
 
 impl Config {
     /// The directives whose name or alias matches the glob `pattern` (case-insensitive), with

@@ -1,6 +1,8 @@
 //! Words and lines: redis.conf's quoting rules, and turning `redis-server`'s command-line
 //! words into extra config lines so they are checked (and reported) like file lines.
 
+use crate::text::{quote_repr, split_args};
+
 /// Turns command-line words into config lines the way `redis-server` does: `--name` starts a
 /// line, other words are appended quoted. A bare `--save` gets an explicit `""` so that
 /// `--save --port 1` disables snapshots instead of swallowing `--port`.
@@ -16,7 +18,7 @@ pub fn overrides_to_lines(words: &[String]) -> String {
             }
             out.push_str(&word[2..]);
             out.push(' ');
-            let bare = split_args(word).is_some_and(|parts| parts.len() == 1);
+            let bare = split_args(word.as_bytes()).is_some_and(|parts| parts.len() == 1);
             last_option_has_value = !bare;
             if bare && word.eq_ignore_ascii_case("--save") {
                 let next_is_option = words.get(i + 1).is_some_and(|w| w.starts_with("--"));
@@ -26,111 +28,12 @@ pub fn overrides_to_lines(words: &[String]) -> String {
                 }
             }
         } else {
-            out.push_str(&quote_repr(word));
+            out.push_str(&quote_repr(word.as_bytes()));
             out.push(' ');
             last_option_has_value = true;
         }
     }
     out
-}
-
-/// Double-quoted, escaped form of a word (Redis's `sdscatrepr`), which [`split_args`] reads
-/// back to the same bytes.
-fn quote_repr(word: &str) -> String {
-    let mut out = String::from("\"");
-    for &b in word.as_bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Splits a line into words with redis.conf's shell-like rules: `"…"` with `\n`, `\r`, `\t`,
-/// `\b`, `\a`, `\xHH` escapes, `'…'` with only `\'`, quotes that must be followed by a blank.
-/// `None` means unbalanced quotes. Words are built as bytes and converted lossily.
-pub(crate) fn split_args(line: &str) -> Option<Vec<String>> {
-    let bytes = line.as_bytes();
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            return Some(words);
-        }
-        let mut word = Vec::new();
-        let mut in_double = false;
-        let mut in_single = false;
-        loop {
-            if in_double {
-                let &b = bytes.get(i)?;
-                if b == b'\\' && is_hex_escape(&bytes[i..]) {
-                    word.push(hex_value(bytes[i + 2]) * 16 + hex_value(bytes[i + 3]));
-                    i += 3;
-                } else if b == b'\\' && i + 1 < bytes.len() {
-                    i += 1;
-                    word.push(match bytes[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if b == b'"' {
-                    if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    word.push(b);
-                }
-            } else if in_single {
-                let &b = bytes.get(i)?;
-                if b == b'\\' && bytes.get(i + 1) == Some(&b'\'') {
-                    i += 1;
-                    word.push(b'\'');
-                } else if b == b'\'' {
-                    if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    word.push(b);
-                }
-            } else {
-                match bytes.get(i) {
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
-                    Some(b'"') => in_double = true,
-                    Some(b'\'') => in_single = true,
-                    Some(&b) => word.push(b),
-                }
-            }
-            i += 1;
-        }
-        words.push(String::from_utf8_lossy(&word).into_owned());
-    }
-}
-
-fn is_hex_escape(s: &[u8]) -> bool {
-    s.len() >= 4 && s[1] == b'x' && s[2].is_ascii_hexdigit() && s[3].is_ascii_hexdigit()
-}
-
-fn hex_value(b: u8) -> u8 {
-    (b as char).to_digit(16).unwrap_or(0) as u8
 }
 
 #[cfg(test)]

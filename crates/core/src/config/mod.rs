@@ -13,11 +13,9 @@
 mod args;
 mod directives;
 mod get_set;
-mod glob;
 mod lex;
 mod parse;
 
-pub(crate) use glob::glob_match;
 pub use lex::overrides_to_lines;
 
 use crate::canary::Canaries;

@@ -7,8 +7,9 @@ use super::args::{
 use super::directives::{
     directive, Directive, Kind, DEBUG_MODES, FSYNC_POLICIES, LOGLEVELS, MAX_BIND_ADDRESSES,
 };
-use super::lex::{overrides_to_lines, split_args};
+use super::lex::overrides_to_lines;
 use super::{AppendFsync, Config, ConfigError, DebugCommand};
+use crate::text::split_args_str;
 
 /// State that spans lines: the first `save` line replaces the default, later ones append.
 #[derive(Default)]
@@ -46,8 +47,8 @@ impl Config {
                 line: line.to_string(),
                 reason: reason.to_string(),
             };
-            let words =
-                split_args(line).ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let words = split_args_str(line)
+                .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
             let Some((name, args)) = words.split_first() else {
                 continue;
             };

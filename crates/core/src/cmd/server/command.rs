@@ -7,9 +7,9 @@ use super::key_positions::derived_key_spec;
 use super::meta::{self, Begin, Find, KeySpec};
 use super::{help_reply, run_subcommand, subcommands_of, COMMAND_SUBCOMMANDS};
 use crate::cmd::{is, CommandSpec};
-use crate::config::glob_match;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
+use crate::text::glob_match;
 
 pub(super) fn command(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     if args.len() == 1 {
