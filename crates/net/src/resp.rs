@@ -271,13 +271,8 @@ pub fn encode_reply(reply: &Reply, protocol: u8, out: &mut BytesMut) {
     }
 }
 
-/// Appends a request as a multibulk frame.
-pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
-    put_header(out, b'*', args.len() as i64);
-    for arg in args {
-        put_bulk(out, arg.as_ref());
-    }
-}
+/// Appends a request as a multibulk frame: the encoding the node logs and replicates.
+pub use clusterlab_core::cmd::propagate::encode_command as encode_request;
 
 /// A line-type reply; `\r` and `\n` would end the frame early, so they become spaces (Redis
 /// does the same to the error texts it formats).
