@@ -280,11 +280,13 @@ pub fn push_range(out: &mut String, lo: u16, hi: u16) {
     }
 }
 
-/// `5` or `0-5460`.
-pub fn range_text(lo: u16, hi: u16) -> String {
-    let mut out = String::new();
-    push_range(&mut out, lo, hi);
-    out
+/// `5` or `0-5460`; generic so that slot numbers kept as `usize` print the same way.
+pub fn range_text<T: PartialEq + fmt::Display>(lo: T, hi: T) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}-{hi}")
+    }
 }
 
 /// Ranges joined by `separator`: `0-5460 7` as `CLUSTER NODES` lists them, `0-5460,7` as
@@ -532,6 +534,10 @@ mod tests {
     fn ranges() {
         assert_eq!(range_text(5, 5), "5");
         assert_eq!(range_text(0, 5460), "0-5460");
+        assert_eq!(range_text(16383usize, 16383), "16383");
+        let mut out = String::from("x ");
+        push_range(&mut out, 9, 10);
+        assert_eq!(out, "x 9-10");
         assert_eq!(ranges_text([(0, 2), (7, 7), (9, 10)], ' '), "0-2 7 9-10");
         assert_eq!(ranges_text([(0, 2), (7, 7)], ','), "0-2,7");
         assert_eq!(ranges_text([], ','), "");

@@ -127,11 +127,7 @@ pub fn describe_owners(owners: &[Option<String>]) -> String {
             let owner = owners[start]
                 .as_deref()
                 .map_or("unassigned".to_string(), |id| id.chars().take(8).collect());
-            let range = if slot - 1 == start {
-                format!("{start}")
-            } else {
-                format!("{start}-{}", slot - 1)
-            };
+            let range = clusterlab_core::text::range_text(start, slot - 1);
             ranges.entry(owner).or_default().push(range);
             start = slot;
         }

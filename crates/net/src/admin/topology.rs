@@ -134,30 +134,8 @@ fn parse_range(field: &str) -> Option<(u16, u16)> {
 
 /// Slots as redis-cli prints them: `0-5460,5462` (ranges joined by `,`).
 pub fn format_ranges(slots: impl IntoIterator<Item = u16>) -> String {
-    let mut parts = Vec::new();
-    let mut run: Option<(u16, u16)> = None;
-    for slot in slots {
-        run = match run {
-            Some((lo, hi)) if slot == hi + 1 => Some((lo, slot)),
-            Some(done) => {
-                parts.push(done);
-                Some((slot, slot))
-            }
-            None => Some((slot, slot)),
-        };
-    }
-    parts.extend(run);
-    parts
-        .iter()
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    let runs = clusterlab_core::slot::ranges_of(slots.into_iter());
+    clusterlab_core::text::ranges_text(runs, ',')
 }
 
 /// Loads the cluster that `entry` (`ip:port`) belongs to (see the module docs).
