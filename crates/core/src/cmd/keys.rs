@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::{EntryMut, EntryRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -25,7 +26,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         arity: -2,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -38,7 +39,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         arity: -2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -51,7 +52,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         arity: -2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -64,7 +65,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -77,7 +78,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -90,7 +91,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -103,7 +104,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -116,7 +117,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -129,7 +130,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -142,7 +143,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         arity: 2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -155,7 +156,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -168,7 +169,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         arity: 2,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -181,7 +182,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         arity: -2,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -194,7 +195,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         arity: 1,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -207,7 +208,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         arity: 1,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -220,7 +221,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         arity: -1,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -233,7 +234,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         arity: -1,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 0,
         last_key: 0,
         key_step: 0,

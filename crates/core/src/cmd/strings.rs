@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::keys::{already_past, argv, invalid_expire, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::{EntryRef, Peek, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -17,7 +18,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -30,7 +31,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -43,7 +44,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         arity: 2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -56,7 +57,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         arity: -2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -69,7 +70,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -82,7 +83,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -95,7 +96,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -108,7 +109,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -121,7 +122,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: -1,
         key_step: 2,
@@ -134,7 +135,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: -1,
         key_step: 2,
@@ -147,7 +148,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         arity: 2,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -160,7 +161,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         arity: 2,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -173,7 +174,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -186,7 +187,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -199,7 +200,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "append",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -212,7 +213,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -225,7 +226,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         arity: 4,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -238,7 +239,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,

@@ -62,7 +62,7 @@ fn command_entry(spec: &'static CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk_str(spec.name),
         Reply::Integer(spec.arity as i64),
-        simple_set(spec.flags),
+        Reply::Set(spec.flags.words().map(Reply::simple).collect()),
         Reply::Integer(spec.first_key as i64),
         Reply::Integer(spec.last_key as i64),
         Reply::Integer(spec.key_step as i64),

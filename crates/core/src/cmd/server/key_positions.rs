@@ -74,7 +74,9 @@ pub(super) fn command_getkeys(_node: &mut Node, _client: ClientId, args: &[Bytes
                 .map(|i| Reply::Bulk(target[i].clone()))
                 .collect(),
         ),
-        None if spec.flags.contains(&"no_mandatory_keys") => Reply::Array(Vec::new()),
+        None if spec.flags.contains(crate::cmd::CmdFlags::NO_MANDATORY_KEYS) => {
+            Reply::Array(Vec::new())
+        }
         None => Reply::err("Invalid arguments specified for command"),
     }
 }

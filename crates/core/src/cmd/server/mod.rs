@@ -20,6 +20,7 @@ mod status;
 use bytes::Bytes;
 
 use super::{connection, keyless, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 use command::{command, command_count, command_docs, command_help, command_info, command_list};
@@ -36,24 +37,27 @@ use status::{lastsave, role, time};
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
 
-const ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_FLAGS: F = F::ADMIN
+    .union(F::NOSCRIPT)
+    .union(F::LOADING)
+    .union(F::STALE);
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
-const LOADING_STALE: &[&str] = &["loading", "stale"];
+const LOADING_STALE: F = F::LOADING.union(F::STALE);
 const SLOW_CONN: &[&str] = &["@slow", "@connection"];
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("info", -1, LOADING_STALE, &["@slow", "@dangerous"], "server", "Report server state and statistics by section", "1.0.0", info),
     keyless("command", -1, LOADING_STALE, SLOW_CONN, "server", "Describe the commands this server knows", "2.8.13", command),
-    keyless("config", -2, &[], &["@slow"], "server", "Container for configuration subcommands", "2.0.0", config),
-    keyless("time", 1, &["loading", "stale", "fast"], &["@fast"], "server", "Return the server's clock", "2.6.0", time),
-    keyless("role", 1, &["noscript", "loading", "stale", "fast"], &["@admin", "@fast", "@dangerous"], "server", "Report the replication role", "2.8.12", role),
-    keyless("lastsave", 1, &["loading", "stale", "fast"], &["@admin", "@fast", "@dangerous"], "server", "Return when the dataset was last saved", "1.0.0", lastsave),
+    keyless("config", -2, F::empty(), &["@slow"], "server", "Container for configuration subcommands", "2.0.0", config),
+    keyless("time", 1, F::LOADING.union(F::STALE).union(F::FAST), &["@fast"], "server", "Return the server's clock", "2.6.0", time),
+    keyless("role", 1, F::NOSCRIPT.union(F::LOADING).union(F::STALE).union(F::FAST), &["@admin", "@fast", "@dangerous"], "server", "Report the replication role", "2.8.12", role),
+    keyless("lastsave", 1, F::LOADING.union(F::STALE).union(F::FAST), &["@admin", "@fast", "@dangerous"], "server", "Return when the dataset was last saved", "1.0.0", lastsave),
     keyless("debug", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Debugging and fault-injection subcommands", "1.0.0", debug),
-    keyless("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
-    keyless("function", -2, &[], &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
-    keyless("replconf", -1, &["admin", "noscript", "loading", "stale", "allow_busy"], ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", crate::replication::replconf),
-    keyless("psync", -3, &["admin", "noscript", "no_async_loading", "no_multi"], ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", crate::replication::psync),
+    keyless("shutdown", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::NO_MULTI).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
+    keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
+    keyless("replconf", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", crate::replication::replconf),
+    keyless("psync", -3, F::ADMIN.union(F::NOSCRIPT).union(F::NO_ASYNC_LOADING).union(F::NO_MULTI), ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", crate::replication::psync),
 ];
 
 #[rustfmt::skip]
@@ -79,12 +83,12 @@ const SCRIPTING_WRITE: &[&str] = &["@write", "@slow", "@scripting"];
 
 #[rustfmt::skip]
 static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    keyless("function|delete", 3, &["write", "noscript"], SCRIPTING_WRITE, "scripting", "Remove a function library", "7.0.0", function_delete),
-    keyless("function|dump", 2, &["noscript"], SCRIPTING, "scripting", "Serialize all function libraries", "7.0.0", function_dump),
-    keyless("function|flush", -2, &["write", "noscript"], SCRIPTING_WRITE, "scripting", "Remove all function libraries", "7.0.0", function_flush),
+    keyless("function|delete", 3, F::WRITE.union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Remove a function library", "7.0.0", function_delete),
+    keyless("function|dump", 2, F::NOSCRIPT, SCRIPTING, "scripting", "Serialize all function libraries", "7.0.0", function_dump),
+    keyless("function|flush", -2, F::WRITE.union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Remove all function libraries", "7.0.0", function_flush),
     keyless("function|help", 2, LOADING_STALE, SCRIPTING, "scripting", "List the FUNCTION subcommands", "7.0.0", function_help),
-    keyless("function|list", -2, &["noscript"], SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
-    keyless("function|restore", -3, &["write", "denyoom", "noscript"], SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
+    keyless("function|list", -2, F::NOSCRIPT, SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
+    keyless("function|restore", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
 ];
 
 // ---- containers ------------------------------------------------------------------------------
