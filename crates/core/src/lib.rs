@@ -18,6 +18,7 @@ pub mod node_id;
 pub mod replication;
 pub mod reply;
 pub mod slot;
+pub mod text;
 
 pub use config::Config;
 pub use event::ClusterEvent;

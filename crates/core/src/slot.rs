@@ -113,17 +113,7 @@ pub fn ranges_of(slots: impl Iterator<Item = u16>) -> Vec<(u16, u16)> {
 
 /// `0-5460 7 9-10` as `CLUSTER NODES` prints slot runs.
 pub fn format_ranges(ranges: &[(u16, u16)]) -> String {
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|&(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}-{b}")
-            }
-        })
-        .collect();
-    parts.join(" ")
+    crate::text::ranges_text(ranges.iter().copied(), ' ')
 }
 
 #[cfg(test)]

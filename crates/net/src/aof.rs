@@ -308,22 +308,7 @@ fn quote_if_needed(name: &str) -> String {
     if !name.is_empty() && name.chars().all(plain) {
         return name.to_string();
     }
-    let mut out = String::from("\"");
-    for byte in name.bytes() {
-        match byte {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            b' '..=b'~' => out.push(char::from(byte)),
-            _ => out.push_str(&format!("\\x{byte:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    clusterlab_core::text::quote_repr(name.as_bytes())
 }
 
 // ---- names -----------------------------------------------------------------------------------

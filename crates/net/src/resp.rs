@@ -223,110 +223,8 @@ fn parse_redis_int(text: &[u8]) -> Option<i64> {
     }
 }
 
-/// Splits an inline line into arguments the way redis-cli and inline requests do: blanks
-/// separate words; `"…"` understands `\n \r \t \b \a \xHH` and `\<c>`; `'…'` understands
-/// only `\'`; a closing quote must be followed by a blank or the end. `None` = unbalanced.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut args = Vec::new();
-    let mut pos = 0;
-    loop {
-        while pos < line.len() && is_c_space(line[pos]) {
-            pos += 1;
-        }
-        if pos == line.len() {
-            return Some(args);
-        }
-        let (word, next) = split_word(line, pos)?;
-        args.push(word);
-        pos = next;
-    }
-}
-
-/// C's `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// One word starting at a non-blank `pos`; returns it and the position after it.
-fn split_word(line: &[u8], mut pos: usize) -> Option<(Vec<u8>, usize)> {
-    let mut word = Vec::new();
-    while pos < line.len() {
-        match line[pos] {
-            b' ' | b'\n' | b'\r' | b'\t' => break,
-            b'"' => pos = double_quoted(line, pos + 1, &mut word)?,
-            b'\'' => pos = single_quoted(line, pos + 1, &mut word)?,
-            b => {
-                word.push(b);
-                pos += 1;
-            }
-        }
-    }
-    Some((word, pos))
-}
-
-/// After a closing quote at `pos - 1`: only a blank or the end may follow.
-fn after_closing_quote(line: &[u8], pos: usize) -> Option<usize> {
-    match line.get(pos) {
-        None => Some(pos),
-        Some(&b) if is_c_space(b) => Some(pos),
-        Some(_) => None,
-    }
-}
-
-fn double_quoted(line: &[u8], mut pos: usize, word: &mut Vec<u8>) -> Option<usize> {
-    loop {
-        match *line.get(pos)? {
-            b'\\' if line.get(pos + 1) == Some(&b'x') => {
-                let hex = (line.get(pos + 2), line.get(pos + 3));
-                if let (Some(&h), Some(&l)) = hex {
-                    if let (Some(h), Some(l)) = (hex_value(h), hex_value(l)) {
-                        word.push(h << 4 | l);
-                        pos += 4;
-                        continue;
-                    }
-                }
-                word.push(b'x');
-                pos += 2;
-            }
-            b'\\' if pos + 1 < line.len() => {
-                word.push(match line[pos + 1] {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'b' => 0x08,
-                    b'a' => 0x07,
-                    other => other,
-                });
-                pos += 2;
-            }
-            b'"' => return after_closing_quote(line, pos + 1),
-            b => {
-                word.push(b);
-                pos += 1;
-            }
-        }
-    }
-}
-
-fn single_quoted(line: &[u8], mut pos: usize, word: &mut Vec<u8>) -> Option<usize> {
-    loop {
-        match *line.get(pos)? {
-            b'\\' if line.get(pos + 1) == Some(&b'\'') => {
-                word.push(b'\'');
-                pos += 2;
-            }
-            b'\'' => return after_closing_quote(line, pos + 1),
-            b => {
-                word.push(b);
-                pos += 1;
-            }
-        }
-    }
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
+/// Inline requests, redis-cli lines and AOF manifests split words like redis.conf does.
+pub use clusterlab_core::text::split_args;
 
 // ---------------------------------------------------------------------------------------------
 // Replies out, requests out
@@ -373,13 +271,8 @@ pub fn encode_reply(reply: &Reply, protocol: u8, out: &mut BytesMut) {
     }
 }
 
-/// Appends a request as a multibulk frame.
-pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
-    put_header(out, b'*', args.len() as i64);
-    for arg in args {
-        put_bulk(out, arg.as_ref());
-    }
-}
+/// Appends a request as a multibulk frame: the encoding the node logs and replicates.
+pub use clusterlab_core::cmd::propagate::encode_command as encode_request;
 
 /// A line-type reply; `\r` and `\n` would end the frame early, so they become spaces (Redis
 /// does the same to the error texts it formats).

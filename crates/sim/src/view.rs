@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use clusterlab_core::text::{NodesLine, SlotField};
+
 /// Number of hash slots.
 pub const SLOTS: usize = 16384;
 
@@ -44,49 +46,36 @@ impl NodeLine {
     }
 }
 
-fn parse_slot_range(text: &str) -> Option<(u16, u16)> {
-    let (lo, hi) = match text.split_once('-') {
-        Some((lo, hi)) => (lo.parse().ok()?, hi.parse().ok()?),
-        None => {
-            let s: u16 = text.parse().ok()?;
-            (s, s)
-        }
-    };
-    (lo <= hi && usize::from(hi) < SLOTS).then_some((lo, hi))
-}
-
 /// Parses one line.
 pub fn parse_line(line: &str) -> Result<NodeLine, String> {
     let fields: Vec<&str> = line.split(' ').collect();
-    if fields.len() < 8 {
+    let Some(parsed) = NodesLine::from_fields(&fields) else {
         return Err(format!("fewer than 8 fields: {line:?}"));
-    }
-    let number = |i: usize| -> Result<u64, String> {
-        fields[i]
-            .parse()
+    };
+    let number = |i: usize, text: &str| -> Result<u64, String> {
+        text.parse()
             .map_err(|_| format!("field {i} is not a number: {line:?}"))
     };
-    let raw_addr = fields[1].to_string();
-    let addr = raw_addr.split('@').next().unwrap_or_default().to_string();
     let mut slots = Vec::new();
     let mut open_slots = Vec::new();
-    for field in &fields[8..] {
+    for field in &parsed.slots {
         if field.starts_with('[') {
             open_slots.push(field.to_string());
         } else {
-            slots.push(parse_slot_range(field).ok_or_else(|| format!("bad slot range {field:?}"))?);
+            let range = SlotField::parse(field).range();
+            slots.push(range.ok_or_else(|| format!("bad slot range {field:?}"))?);
         }
     }
     Ok(NodeLine {
-        id: fields[0].to_string(),
-        addr,
-        raw_addr,
-        flags: fields[2].split(',').map(str::to_string).collect(),
-        master: (fields[3] != "-").then(|| fields[3].to_string()),
-        ping_sent_ms: number(4)?,
-        pong_recv_ms: number(5)?,
-        config_epoch: number(6)?,
-        link_state: fields[7].to_string(),
+        id: parsed.id.to_string(),
+        addr: parsed.host_port().to_string(),
+        raw_addr: parsed.address.to_string(),
+        flags: parsed.flag_words().map(str::to_string).collect(),
+        master: parsed.master_id().map(str::to_string),
+        ping_sent_ms: number(4, parsed.ping_sent)?,
+        pong_recv_ms: number(5, parsed.pong_recv)?,
+        config_epoch: number(6, parsed.config_epoch)?,
+        link_state: parsed.link_state.to_string(),
         slots,
         open_slots,
     })
@@ -127,11 +116,7 @@ pub fn describe_owners(owners: &[Option<String>]) -> String {
             let owner = owners[start]
                 .as_deref()
                 .map_or("unassigned".to_string(), |id| id.chars().take(8).collect());
-            let range = if slot - 1 == start {
-                format!("{start}")
-            } else {
-                format!("{start}-{}", slot - 1)
-            };
+            let range = clusterlab_core::text::range_text(start, slot - 1);
             ranges.entry(owner).or_default().push(range);
             start = slot;
         }

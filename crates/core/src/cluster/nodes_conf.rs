@@ -11,6 +11,7 @@ use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::node::Time;
 use crate::node_id::NodeId;
+use crate::text::{NodesLine, SlotField};
 
 /// Why `nodes.conf` could not be loaded. Display starts with Redis's own wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,27 +89,24 @@ fn parse_address(text: &str) -> Result<(String, u16, u16), String> {
 }
 
 fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
-    if fields.len() < 8 {
+    let Some(fields) = NodesLine::from_fields(fields) else {
         return Err("a node line needs at least 8 fields".into());
-    }
-    let id = parse_id(fields[0])?;
-    let (ip, port, cport) = parse_address(fields[1])?;
+    };
+    let id = parse_id(fields.id)?;
+    let (ip, port, cport) = parse_address(fields.address)?;
     let mut node_flags = 0;
-    for word in fields[2].split(',') {
+    for word in fields.flag_words() {
         node_flags |= flag_bit(word).ok_or_else(|| format!("unknown flag '{word}'"))?;
     }
-    let master = match fields[3] {
-        "-" => None,
-        other => Some(parse_id(other)?),
-    };
+    let master = fields.master_id().map(parse_id).transpose()?;
     let number = |text: &str, what: &str| -> Result<u64, String> {
         text.parse().map_err(|_| format!("invalid {what} '{text}'"))
     };
-    let ping_sent = number(fields[4], "ping-sent")? != 0;
-    let pong_received = number(fields[5], "pong-recv")? != 0;
-    let config_epoch = number(fields[6], "config epoch")?;
-    if !matches!(fields[7], "connected" | "disconnected") {
-        return Err(format!("invalid link state '{}'", fields[7]));
+    let ping_sent = number(fields.ping_sent, "ping-sent")? != 0;
+    let pong_received = number(fields.pong_recv, "pong-recv")? != 0;
+    let config_epoch = number(fields.config_epoch, "config epoch")?;
+    if !matches!(fields.link_state, "connected" | "disconnected") {
+        return Err(format!("invalid link state '{}'", fields.link_state));
     }
     let mut line = NodeLine {
         id,
@@ -124,7 +122,7 @@ fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
         migrating: Vec::new(),
         importing: Vec::new(),
     };
-    for field in &fields[8..] {
+    for field in &fields.slots {
         parse_slot_field(field, &mut line)?;
     }
     Ok(line)
@@ -132,27 +130,18 @@ fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
 
 /// `N`, `A-B`, `[N->-id]` (migrating) or `[N-<-id]` (importing).
 fn parse_slot_field(field: &str, line: &mut NodeLine) -> Result<(), String> {
-    if let Some(inner) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-        if let Some((slot, id)) = inner.split_once("->-") {
-            line.migrating.push((parse_slot(slot)?, parse_id(id)?));
-        } else if let Some((slot, id)) = inner.split_once("-<-") {
-            line.importing.push((parse_slot(slot)?, parse_id(id)?));
-        } else {
-            return Err(format!("invalid open slot '{field}'"));
+    match SlotField::parse(field) {
+        SlotField::Migrating(slot, id) => line.migrating.push((parse_slot(slot)?, parse_id(id)?)),
+        SlotField::Importing(slot, id) => line.importing.push((parse_slot(slot)?, parse_id(id)?)),
+        SlotField::OtherOpen => return Err(format!("invalid open slot '{field}'")),
+        SlotField::Range(start, end) => {
+            let (start, end) = (parse_slot(start)?, parse_slot(end)?);
+            if start > end {
+                return Err(format!("invalid slot range '{field}'"));
+            }
+            line.slots.push((start, end));
         }
-        return Ok(());
     }
-    let (start, end) = match field.split_once('-') {
-        Some((a, b)) => (parse_slot(a)?, parse_slot(b)?),
-        None => {
-            let s = parse_slot(field)?;
-            (s, s)
-        }
-    };
-    if start > end {
-        return Err(format!("invalid slot range '{field}'"));
-    }
-    line.slots.push((start, end));
     Ok(())
 }
 

@@ -68,11 +68,7 @@ fn push_slot_runs(out: &mut String, set: &SlotSet) {
             out.push(' ');
         }
         first = false;
-        push_u64(out, start.into());
-        if end != start {
-            out.push('-');
-            push_u64(out, end.into());
-        }
+        crate::text::push_range(out, start, end);
     });
 }
 

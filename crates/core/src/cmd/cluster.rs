@@ -9,6 +9,7 @@ use super::{is, parse_i64, CommandSpec};
 use crate::bus::{flags, MessageType};
 use crate::canary::Canary;
 use crate::cluster::ClusterNode;
+use crate::cmd::CmdFlags as F;
 use crate::event::{ConfigEpochReason, EpochReason};
 use crate::node::{ClientId, LogLevel, Node};
 use crate::node_id::NodeId;
@@ -19,7 +20,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "cluster",
         arity: -2,
-        flags: &[],
+        flags: F::empty(),
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -32,7 +33,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "asking",
         arity: 1,
-        flags: &["fast"],
+        flags: F::FAST,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -45,7 +46,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "readonly",
         arity: 1,
-        flags: &["loading", "stale", "fast"],
+        flags: F::LOADING.union(F::STALE).union(F::FAST),
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -58,7 +59,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "readwrite",
         arity: 1,
-        flags: &["loading", "stale", "fast"],
+        flags: F::LOADING.union(F::STALE).union(F::FAST),
         first_key: 0,
         last_key: 0,
         key_step: 0,

@@ -11,34 +11,37 @@ use bytes::Bytes;
 
 use super::server::run_subcommand;
 use super::{is, keyless, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::EntryRef;
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
 const CONN_FAST: &[&str] = &["@fast", "@connection"];
 const TX_FAST: &[&str] = &["@fast", "@transaction"];
-const SESSION_FLAGS: &[&str] = &[
-    "noscript",
-    "loading",
-    "stale",
-    "fast",
-    "no_auth",
-    "allow_busy",
-];
-const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+const SESSION_FLAGS: F = F::NOSCRIPT
+    .union(F::LOADING)
+    .union(F::STALE)
+    .union(F::FAST)
+    .union(F::NO_AUTH)
+    .union(F::ALLOW_BUSY);
+const TX_FLAGS: F = F::NOSCRIPT
+    .union(F::LOADING)
+    .union(F::STALE)
+    .union(F::FAST)
+    .union(F::ALLOW_BUSY);
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    keyless("ping", -1, &["fast"], CONN_FAST, "connection", "Check that the server answers", "1.0.0", ping),
-    keyless("echo", 2, &["loading", "stale", "fast"], CONN_FAST, "connection", "Return the argument", "1.0.0", echo),
+    keyless("ping", -1, F::FAST, CONN_FAST, "connection", "Check that the server answers", "1.0.0", ping),
+    keyless("echo", 2, F::LOADING.union(F::STALE).union(F::FAST), CONN_FAST, "connection", "Return the argument", "1.0.0", echo),
     keyless("hello", -1, SESSION_FLAGS, CONN_FAST, "connection", "Negotiate the protocol version and describe the server", "6.0.0", hello),
     keyless("auth", -2, SESSION_FLAGS, CONN_FAST, "connection", "Authenticate the connection", "1.0.0", auth),
-    keyless("client", -2, &[], &["@slow"], "connection", "Container for connection-management subcommands", "2.4.0", client),
-    keyless("select", 2, &["loading", "stale", "fast"], CONN_FAST, "connection", "Switch the connection's database", "1.0.0", select),
+    keyless("client", -2, F::empty(), &["@slow"], "connection", "Container for connection-management subcommands", "2.4.0", client),
+    keyless("select", 2, F::LOADING.union(F::STALE).union(F::FAST), CONN_FAST, "connection", "Switch the connection's database", "1.0.0", select),
     keyless("quit", -1, SESSION_FLAGS, CONN_FAST, "connection", "Close this connection", "1.0.0", quit),
     keyless("reset", 1, SESSION_FLAGS, CONN_FAST, "connection", "Return the connection to its initial state", "6.2.0", reset),
     keyless("multi", 1, TX_FLAGS, TX_FAST, "transactions", "Start queueing a transaction", "1.2.0", multi),
-    keyless("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], &["@slow", "@transaction"], "transactions", "Run the queued transaction", "1.2.0", exec),
+    keyless("exec", 1, F::NOSCRIPT.union(F::LOADING).union(F::STALE).union(F::SKIP_SLOWLOG), &["@slow", "@transaction"], "transactions", "Run the queued transaction", "1.2.0", exec),
     keyless("discard", 1, TX_FLAGS, TX_FAST, "transactions", "Drop the queued transaction", "2.0.0", discard),
     CommandSpec {
         name: "watch",
@@ -56,16 +59,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("unwatch", 1, TX_FLAGS, TX_FAST, "transactions", "Stop watching all keys", "2.2.0", unwatch),
 ];
 
-const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
+const CLIENT_FLAGS: F = F::NOSCRIPT.union(F::LOADING).union(F::STALE);
 const CLIENT_ACL: &[&str] = &["@slow", "@connection"];
-const CLIENT_ADMIN_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+const CLIENT_ADMIN_FLAGS: F = F::ADMIN
+    .union(F::NOSCRIPT)
+    .union(F::LOADING)
+    .union(F::STALE);
 const CLIENT_ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
 
 /// `CLIENT` subcommands, named `client|<sub>` as `COMMAND` reports them.
 #[rustfmt::skip]
 pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("client|getname", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's name", "2.6.9", client_getname),
-    keyless("client|help", 2, &["loading", "stale"], CLIENT_ACL, "connection", "List the CLIENT subcommands", "5.0.0", client_help),
+    keyless("client|help", 2, F::LOADING.union(F::STALE), CLIENT_ACL, "connection", "List the CLIENT subcommands", "5.0.0", client_help),
     keyless("client|id", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's id", "5.0.0", client_id),
     keyless("client|info", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Describe this connection", "6.2.0", client_info),
     keyless("client|list", -2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Describe the open connections", "2.4.0", client_list),

@@ -12,6 +12,7 @@ use crc::{Crc, CRC_64_REDIS};
 
 use super::keys::{already_past, argv, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::{Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -49,7 +50,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dump",
         arity: 2,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -62,7 +63,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         arity: -4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -76,7 +77,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         arity: -4,
-        flags: &["write", "denyoom", "asking"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::ASKING),
         first_key: 1,
         last_key: 1,
         key_step: 1,

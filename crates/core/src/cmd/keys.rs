@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::{EntryMut, EntryRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -25,7 +26,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         arity: -2,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -38,7 +39,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         arity: -2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -51,7 +52,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         arity: -2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -64,7 +65,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -77,7 +78,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -90,7 +91,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -103,7 +104,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         arity: -3,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -116,7 +117,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -129,7 +130,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -142,7 +143,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         arity: 2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -155,7 +156,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -168,7 +169,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         arity: 2,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -181,7 +182,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         arity: -2,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -194,7 +195,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         arity: 1,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -207,7 +208,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         arity: 1,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -220,7 +221,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         arity: -1,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -233,7 +234,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         arity: -1,
-        flags: &["write"],
+        flags: F::WRITE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -548,7 +549,7 @@ fn keys(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 /// `*` alone matches every key, the empty one included (the matcher alone would not: a
 /// pattern only matches an empty text when it is empty itself).
 fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
-    pattern == b"*" || glob_match(pattern, key)
+    pattern == b"*" || crate::text::glob_match(pattern, key, false)
 }
 
 /// A SCAN cursor as Redis reads it (`strtoul`): optional sign, digits, nothing else; a
@@ -682,96 +683,6 @@ fn flush(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 }
 
 // ---- glob matching ---------------------------------------------------------------------------
-
-/// Redis's glob dialect (KEYS, SCAN MATCH), case-sensitive: `*` any run, `?` one byte,
-/// `[abc]`, `[^a]`, `[a-z]` (reversed ranges allowed), `\x` a literal `x`. Quirks kept on
-/// purpose: an unclosed `[` takes the rest of the pattern as its set, a trailing `\` is a
-/// literal backslash, and an empty text only matches the empty pattern.
-///
-/// Iterative with one backtrack point (the last `*`): every other element consumes exactly one
-/// byte, so this is linear in pattern × text and immune to crafted patterns.
-pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    if text.is_empty() {
-        return pattern.is_empty();
-    }
-    let (mut p, mut t) = (0, 0);
-    // Pattern index after the last star seen, and the text index that star's match ends at.
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if pattern.get(p) == Some(&b'*') {
-            while pattern.get(p) == Some(&b'*') {
-                p += 1;
-            }
-            if p == pattern.len() {
-                return true;
-            }
-            backtrack = Some((p, t));
-            continue;
-        }
-        if p < pattern.len() {
-            let (matched, len) = match_element(&pattern[p..], text[t]);
-            if matched {
-                p += len;
-                t += 1;
-                continue;
-            }
-        }
-        match backtrack {
-            Some((star_p, star_t)) => {
-                // Let the star swallow one more byte and retry from just after it.
-                backtrack = Some((star_p, star_t + 1));
-                p = star_p;
-                t = star_t + 1;
-            }
-            None => return false,
-        }
-    }
-    while pattern.get(p) == Some(&b'*') {
-        p += 1;
-    }
-    p == pattern.len()
-}
-
-/// Matches the single non-star element at the start of `pattern` against byte `c`; returns
-/// whether it matched and how many pattern bytes the element spans.
-fn match_element(pattern: &[u8], c: u8) -> (bool, usize) {
-    match pattern[0] {
-        b'?' => (true, 1),
-        b'[' => match_class(pattern, c),
-        b'\\' if pattern.len() >= 2 => (pattern[1] == c, 2),
-        literal => (literal == c, 1),
-    }
-}
-
-/// A `[...]` class at the start of `pattern`.
-fn match_class(pattern: &[u8], c: u8) -> (bool, usize) {
-    debug_assert_eq!(pattern[0], b'[');
-    let mut i = 1;
-    let negated = pattern.get(i) == Some(&b'^');
-    if negated {
-        i += 1;
-    }
-    let mut matched = false;
-    while i < pattern.len() {
-        let rest = &pattern[i..];
-        if rest[0] == b'\\' && rest.len() >= 2 {
-            matched |= rest[1] == c;
-            i += 2;
-        } else if rest[0] == b']' {
-            i += 1;
-            return (matched != negated, i);
-        } else if rest.len() >= 3 && rest[1] == b'-' {
-            let (lo, hi) = (rest[0].min(rest[2]), rest[0].max(rest[2]));
-            matched |= (lo..=hi).contains(&c);
-            i += 3;
-        } else {
-            matched |= rest[0] == c;
-            i += 1;
-        }
-    }
-    // Unclosed: the set ran to the end of the pattern.
-    (matched != negated, pattern.len())
-}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -1225,63 +1136,6 @@ pub(crate) mod tests {
         assert_eq!(h.cmd(&["KEYS", "nomatch*"]), Reply::Array(vec![]));
         assert_eq!(h.cmd(&["DBSIZE"]), int(7), "KEYS never deletes");
         assert_eq!(h.node.stats.expired_keys, 0);
-    }
-
-    #[test]
-    fn glob_matcher_follows_redis_semantics() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("*", "anything", true),
-            ("a*", "a", true),
-            ("a*c", "abbbc", true),
-            ("a*c", "abbbcd", false),
-            (
-                "*a*a*a*a*a*b",
-                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac",
-                false,
-            ),
-            ("?", "", false),
-            ("", "", true),
-            ("**", "", false),
-            ("a?c", "abc", true),
-            ("a?c", "ac", false),
-            ("[abc]", "b", true),
-            ("[abc]", "d", false),
-            ("[^a]", "a", false),
-            ("[^a]", "b", true),
-            ("[a-c]", "b", true),
-            ("[c-a]", "b", true),
-            ("[a-c]", "d", false),
-            // `[a-]` is a range from `a` to `]`, and the class is then unclosed.
-            ("[a-]", "^", true),
-            ("[a-]", "b", false),
-            ("[]a]", "a", false),
-            ("[]a]", "a]", false),
-            ("[]", "a", false),
-            ("[^]", "a", true),
-            ("a[bc", "ac", true),
-            ("a[^", "ax", true),
-            ("[\\]]", "]", true),
-            ("[a\\-c]", "-", true),
-            ("[a\\-c]", "b", false),
-            ("\\*", "*", true),
-            ("\\*", "a", false),
-            ("\\?", "?", true),
-            ("\\", "\\", true),
-            ("a\\", "a\\", true),
-            ("\\a", "a", true),
-            ("*\\", "xyz\\", true),
-            ("[*]", "*", true),
-            ("[*]", "a", false),
-            ("h[^e]llo", "hllo", false),
-            ("*[", "a", false),
-        ];
-        for &(pattern, text, expected) in cases {
-            assert_eq!(
-                glob_match(pattern.as_bytes(), text.as_bytes()),
-                expected,
-                "{pattern:?} vs {text:?}"
-            );
-        }
     }
 
     // ---- SCAN ----

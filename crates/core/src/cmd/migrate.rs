@@ -16,13 +16,14 @@ use bytes::Bytes;
 use super::dump::dump_payload;
 use super::keys::{lookup_read, propagate};
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::node::{ClientId, Effect, Node, Time};
 use crate::reply::Reply;
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "migrate",
     arity: -6,
-    flags: &["write"],
+    flags: F::WRITE,
     first_key: 3,
     last_key: 3,
     key_step: 1,

@@ -11,12 +11,15 @@ use crate::reply::Reply;
 pub mod cluster;
 pub mod connection;
 pub mod dump;
+mod flags;
 pub mod keys;
 pub mod migrate;
 pub mod propagate;
 pub mod server;
 pub mod strings;
 pub mod wait;
+
+pub use flags::CmdFlags;
 
 /// A command handler. Arity has been checked; `args[0]` is the command name as sent.
 pub type Handler = fn(&mut Node, ClientId, &[Bytes]) -> Reply;
@@ -27,7 +30,7 @@ pub struct CommandSpec {
     /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
     pub arity: i32,
     /// Redis command flags as `COMMAND` reports them (`write`, `readonly`, `fast`, …).
-    pub flags: &'static [&'static str],
+    pub flags: CmdFlags,
     pub first_key: i32,
     pub last_key: i32,
     pub key_step: i32,
@@ -51,7 +54,7 @@ impl CommandSpec {
     }
 
     pub fn is_write(&self) -> bool {
-        self.flags.contains(&"write")
+        self.flags.contains(CmdFlags::WRITE)
     }
 
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH and QUIT run at once even inside MULTI.
@@ -110,7 +113,7 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
 pub(crate) const fn keyless(
     name: &'static str,
     arity: i32,
-    flags: &'static [&'static str],
+    flags: CmdFlags,
     acl_categories: &'static [&'static str],
     group: &'static str,
     summary: &'static str,

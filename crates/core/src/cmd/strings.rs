@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::keys::{already_past, argv, invalid_expire, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::db::{EntryRef, Peek, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -17,7 +18,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -30,7 +31,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -43,7 +44,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         arity: 2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -56,7 +57,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         arity: -2,
-        flags: &["write", "fast"],
+        flags: F::WRITE.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -69,7 +70,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -82,7 +83,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -95,7 +96,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -108,7 +109,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -121,7 +122,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: -1,
         key_step: 2,
@@ -134,7 +135,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: -1,
         key_step: 2,
@@ -147,7 +148,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         arity: 2,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -160,7 +161,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         arity: 2,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -173,7 +174,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -186,7 +187,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -199,7 +200,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "append",
         arity: 3,
-        flags: &["write", "denyoom", "fast"],
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -212,7 +213,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         arity: 2,
-        flags: &["readonly", "fast"],
+        flags: F::READONLY.union(F::FAST),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -225,7 +226,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         arity: 4,
-        flags: &["readonly"],
+        flags: F::READONLY,
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -238,7 +239,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         arity: 4,
-        flags: &["write", "denyoom"],
+        flags: F::WRITE.union(F::DENYOOM),
         first_key: 1,
         last_key: 1,
         key_step: 1,
@@ -311,13 +312,31 @@ impl ExpireForm {
     }
 }
 
+/// SET's `NX` / `XX`: whether the key's presence allows the write.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+enum Condition {
+    #[default]
+    Always,
+    /// `NX`.
+    IfMissing,
+    /// `XX`.
+    IfExists,
+}
+
+/// What a write without a new TTL does to the key's old one (`KEEPTTL` keeps it).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+enum OldTtl {
+    #[default]
+    Clear,
+    Keep,
+}
+
 /// The options SET and GETEX share, as parsed; which ones a command accepts differs.
 #[derive(Default)]
 struct SetOptions<'a> {
-    nx: bool,
-    xx: bool,
+    condition: Condition,
     get: bool,
-    keepttl: bool,
+    old_ttl: OldTtl,
     persist: bool,
     expire: Option<(ExpireForm, &'a Bytes)>,
 }
@@ -331,19 +350,20 @@ impl<'a> SetOptions<'a> {
         let mut i = 0;
         while i < args.len() {
             let word = &args[i];
-            if for_set && is(word, "nx") && !o.xx {
-                o.nx = true;
-            } else if for_set && is(word, "xx") && !o.nx {
-                o.xx = true;
+            if for_set && is(word, "nx") && o.condition != Condition::IfExists {
+                o.condition = Condition::IfMissing;
+            } else if for_set && is(word, "xx") && o.condition != Condition::IfMissing {
+                o.condition = Condition::IfExists;
             } else if for_set && is(word, "get") {
                 o.get = true;
             } else if for_set && is(word, "keepttl") && o.expire.is_none() {
-                o.keepttl = true;
+                o.old_ttl = OldTtl::Keep;
             } else if !for_set && is(word, "persist") && o.expire.is_none() {
                 o.persist = true;
             } else if let Some(form) = ExpireForm::parse(word) {
-                let compatible =
-                    !o.keepttl && !o.persist && o.expire.is_none_or(|(f, _)| f == form);
+                let compatible = o.old_ttl == OldTtl::Clear
+                    && !o.persist
+                    && o.expire.is_none_or(|(f, _)| f == form);
                 match args.get(i + 1) {
                     Some(value) if compatible => o.expire = Some((form, value)),
                     _ => return Err(Reply::syntax_error()),
@@ -364,17 +384,19 @@ impl<'a> SetOptions<'a> {
     }
 }
 
-/// Stores `value` at `key` unless NX/XX forbid it; returns whether it wrote. A plain write
-/// clears the TTL; `keepttl` keeps it; `expires_at_ms` sets a new one.
+/// Stores `value` at `key` unless `condition` forbids it; returns whether it wrote. A plain
+/// write clears the TTL; `OldTtl::Keep` as `ttl_rule` keeps it; `expires_at_ms` sets a new one.
 fn store(
     node: &mut Node,
     key: &Bytes,
     value: &Bytes,
-    (nx, xx, keepttl): (bool, bool, bool),
+    condition: Condition,
+    ttl_rule: OldTtl,
     expires_at_ms: Option<u64>,
 ) -> bool {
+    let keepttl = ttl_rule == OldTtl::Keep;
     let current_ttl = match node.db.peek_mut(key, node.now.unix_ms) {
-        Peek::Live(_) if nx => return false,
+        Peek::Live(_) if condition == Condition::IfMissing => return false,
         Peek::Live(mut entry) => {
             let old_ttl = entry.expires_at_ms();
             let new_ttl = expires_at_ms.or(if keepttl { old_ttl } else { None });
@@ -389,7 +411,12 @@ fn store(
         Peek::Expired => lookup_write(node, key).map(|e| e.expires_at_ms()),
     };
     let found = current_ttl.is_some();
-    if (nx && found) || (xx && !found) {
+    let allowed = match condition {
+        Condition::Always => true,
+        Condition::IfMissing => !found,
+        Condition::IfExists => found,
+    };
+    if !allowed {
         return false;
     }
     let kept = if keepttl { current_ttl.flatten() } else { None };
@@ -423,8 +450,14 @@ fn set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let old = options
         .get
         .then(|| lookup_read(node, key).map(|e| string_copy(&e)));
-    let how = (options.nx, options.xx, options.keepttl);
-    let written = store(node, key, value, how, expires_at_ms);
+    let written = store(
+        node,
+        key,
+        value,
+        options.condition,
+        options.old_ttl,
+        expires_at_ms,
+    );
     if written {
         let replay = match (options.expire, expires_at_ms) {
             (Some((form, _)), Some(at)) if form != ExpireForm::PxAt => set_pxat(key, value, at),
@@ -448,7 +481,14 @@ fn without_get(args: &[Bytes]) -> Vec<Bytes> {
 }
 
 fn setnx(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let written = store(node, &args[1], &args[2], (true, false, false), None);
+    let written = store(
+        node,
+        &args[1],
+        &args[2],
+        Condition::IfMissing,
+        OldTtl::Clear,
+        None,
+    );
     if written {
         propagate(node, argv(args));
     }
@@ -470,7 +510,14 @@ fn set_with_ttl(node: &mut Node, args: &[Bytes], form: ExpireForm, name: &str) -
         Err(e) => return e,
     };
     let (key, value) = (&args[1], &args[3]);
-    store(node, key, value, (false, false, false), Some(at_ms));
+    store(
+        node,
+        key,
+        value,
+        Condition::Always,
+        OldTtl::Clear,
+        Some(at_ms),
+    );
     propagate(node, set_pxat(key, value, at_ms));
     Reply::ok()
 }

@@ -8,12 +8,13 @@
 use bytes::Bytes;
 
 use super::{keyless, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    keyless("wait", 3, &["noscript"], &["@slow", "@connection"], "generic", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "3.0.0", wait),
+    keyless("wait", 3, F::NOSCRIPT, &["@slow", "@connection"], "generic", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "3.0.0", wait),
 ];
 
 const ON_REPLICA: &str = "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";

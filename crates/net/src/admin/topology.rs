@@ -5,6 +5,7 @@
 //! commands through its connections.
 
 use super::*;
+use clusterlab_core::text::{NodesLine, SlotField};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One reachable node, as it describes itself.
@@ -63,16 +64,15 @@ pub(super) fn parse_lines(text: &str) -> Vec<Line<'_>> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            if fields.len() < 8 {
-                return None;
-            }
+            let line = NodesLine::from_fields(&fields)?;
             Some(Line {
-                id: fields[0],
-                addr: fields[1].split('@').next().unwrap_or_default(),
-                flags: fields[2].split(',').collect(),
-                master: (fields[3] != "-").then_some(fields[3]),
-                config_epoch: fields[6].parse().ok()?,
-                slot_fields: fields[8..]
+                id: line.id,
+                addr: line.host_port(),
+                flags: line.flag_words().collect(),
+                master: line.master_id(),
+                config_epoch: line.config_epoch.parse().ok()?,
+                slot_fields: line
+                    .slots
                     .iter()
                     .copied()
                     .filter(|f| !f.is_empty())
@@ -104,60 +104,32 @@ pub(super) fn describe_myself(text: &str, addr: &str) -> Option<ClusterNode> {
         nodes_text: text.to_string(),
     };
     for field in &me.slot_fields {
-        if let Some(open) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-            if let Some((slot, id)) = open.split_once("->-") {
+        match SlotField::parse(field) {
+            SlotField::Migrating(slot, id) => {
                 if let Ok(slot) = slot.parse() {
                     node.migrating.insert(slot, id.to_string());
                 }
-            } else if let Some((slot, id)) = open.split_once("-<-") {
+            }
+            SlotField::Importing(slot, id) => {
                 if let Ok(slot) = slot.parse() {
                     node.importing.insert(slot, id.to_string());
                 }
             }
-        } else if let Some((lo, hi)) = parse_range(field) {
-            node.slots.extend(lo..=hi);
+            SlotField::OtherOpen => {}
+            range @ SlotField::Range(..) => {
+                if let Some((lo, hi)) = range.range() {
+                    node.slots.extend(lo..=hi);
+                }
+            }
         }
     }
     Some(node)
 }
 
-fn parse_range(field: &str) -> Option<(u16, u16)> {
-    let (lo, hi) = match field.split_once('-') {
-        Some((lo, hi)) => (lo.parse().ok()?, hi.parse().ok()?),
-        None => {
-            let slot = field.parse().ok()?;
-            (slot, slot)
-        }
-    };
-    (lo <= hi && usize::from(hi) < clusterlab_core::slot::SLOT_COUNT).then_some((lo, hi))
-}
-
 /// Slots as redis-cli prints them: `0-5460,5462` (ranges joined by `,`).
 pub fn format_ranges(slots: impl IntoIterator<Item = u16>) -> String {
-    let mut parts = Vec::new();
-    let mut run: Option<(u16, u16)> = None;
-    for slot in slots {
-        run = match run {
-            Some((lo, hi)) if slot == hi + 1 => Some((lo, slot)),
-            Some(done) => {
-                parts.push(done);
-                Some((slot, slot))
-            }
-            None => Some((slot, slot)),
-        };
-    }
-    parts.extend(run);
-    parts
-        .iter()
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    let runs = clusterlab_core::slot::ranges_of(slots.into_iter());
+    clusterlab_core::text::ranges_text(runs, ',')
 }
 
 /// Loads the cluster that `entry` (`ip:port`) belongs to (see the module docs).

@@ -1,0 +1,184 @@
+//! `DEBUG` (gated by `enable-debug-command`, as in Redis) and `SHUTDOWN`.
+
+use bytes::Bytes;
+
+use super::{help_reply, subcommand_syntax_error};
+use crate::cmd::is;
+use crate::config::DebugCommand;
+use crate::node::{ClientId, Node};
+use crate::node::{Effect, LogLevel};
+use crate::reply::Reply;
+
+/// `enable-debug-command`: `yes`, or `local` for a client on the loopback address.
+fn debug_allowed(node: &Node, client: ClientId) -> bool {
+    match node.config.enable_debug_command {
+        DebugCommand::Yes => true,
+        DebugCommand::No => false,
+        DebugCommand::Local => {
+            let addr = &node.clients[&client].addr;
+            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "127.0.0.1" || host == "::1"
+        }
+    }
+}
+
+pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    if !debug_allowed(node, client) {
+        return Reply::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in \
+             the configuration file, and then restart the server.",
+        );
+    }
+    let sub = &args[1];
+    if is(sub, "segfault") {
+        node.effects.push(Effect::Crash);
+        Reply::ok()
+    } else if is(sub, "sleep") && args.len() == 3 {
+        node.effects.push(Effect::Sleep {
+            ms: sleep_ms(&args[2]),
+        });
+        Reply::ok()
+    } else if is(sub, "log") && args.len() == 3 {
+        let text = format!("DEBUG LOG: {}", String::from_utf8_lossy(&args[2]));
+        node.log(LogLevel::Warning, text);
+        Reply::ok()
+    } else if is(sub, "error") && args.len() == 3 {
+        Reply::Error(String::from_utf8_lossy(&args[2]).replace(['\r', '\n'], " "))
+    } else if is(sub, "help") && args.len() == 2 {
+        help_reply(
+            "DEBUG",
+            &[
+                ("ERROR <string>", "Reply with <string> as an error."),
+                ("LOG <message>", "Write <message> to the server log."),
+                ("SEGFAULT", "Stop the server at once, as a crash would."),
+                (
+                    "SLEEP <seconds>",
+                    "Hang the whole server for <seconds>; decimals allowed.",
+                ),
+            ],
+        )
+    } else {
+        subcommand_syntax_error(args, "DEBUG")
+    }
+}
+
+/// Seconds as a decimal, read leniently like `strtod`: what does not parse counts as 0.
+fn sleep_ms(arg: &[u8]) -> u64 {
+    let seconds: f64 = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0.0);
+    if seconds.is_finite() && seconds > 0.0 {
+        (seconds * 1000.0) as u64
+    } else {
+        0
+    }
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`. There is no RDB to save and no shutdown
+/// delay, so every valid form stops at once; the driver exits without sending this reply.
+pub(super) fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "save") {
+            save = true;
+        } else if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "abort") {
+            abort = true;
+        } else if is(arg, "now") || is(arg, "force") {
+            other = true;
+        } else {
+            return Reply::syntax_error();
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return Reply::syntax_error();
+    }
+    if abort {
+        return Reply::err("No shutdown in progress.");
+    }
+    node.effects.push(Effect::Shutdown);
+    Reply::ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::server::testing::*;
+
+    #[test]
+    fn debug_respects_enable_debug_command() {
+        let (mut n, c) = cluster_node();
+        assert_eq!(run(&mut n, c, "debug sleep 0"), err(DEBUG_REFUSED));
+        let local = Config {
+            enable_debug_command: DebugCommand::Local,
+            ..Config::default()
+        };
+        let (mut n, c) = node_with(local);
+        let remote = n.client_connected(NOW, "10.0.0.7:4000".into(), "10.0.0.1:6379".into());
+        let v6 = n.client_connected(NOW, "[::1]:4000".into(), "[::1]:6379".into());
+        assert_eq!(run(&mut n, remote, "debug sleep 0"), err(DEBUG_REFUSED));
+        assert_eq!(run(&mut n, v6, "debug sleep 0"), Reply::ok());
+        n.take_effects();
+        assert_eq!(run(&mut n, c, "DEBUG SLEEP 0.25"), Reply::ok());
+        assert_eq!(n.take_effects(), vec![Effect::Sleep { ms: 250 }]);
+        assert_eq!(run(&mut n, c, "debug sleep abc"), Reply::ok());
+        assert_eq!(n.take_effects(), vec![Effect::Sleep { ms: 0 }]);
+        assert_eq!(run(&mut n, c, "debug error foo"), err("foo"));
+        assert_eq!(run(&mut n, c, "debug log hi"), Reply::ok());
+        assert_eq!(
+            n.take_effects(),
+            vec![Effect::Log {
+                level: LogLevel::Warning,
+                text: "DEBUG LOG: hi".into()
+            }]
+        );
+        assert_eq!(
+            run(&mut n, c, "debug sleep 1 2"),
+            err("ERR unknown subcommand or wrong number of arguments for 'sleep'. Try DEBUG HELP.")
+        );
+        assert_eq!(
+            run(&mut n, c, "debug foo"),
+            err("ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.")
+        );
+        assert_eq!(
+            run(&mut n, c, "debug"),
+            err("ERR wrong number of arguments for 'debug' command")
+        );
+        let Reply::Array(help) = run(&mut n, c, "debug help") else {
+            panic!("array")
+        };
+        assert_eq!(
+            help[0],
+            Reply::simple("DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        );
+        assert_eq!(run(&mut n, c, "debug segfault"), Reply::ok());
+        assert_eq!(n.take_effects(), vec![Effect::Crash]);
+    }
+
+    #[test]
+    fn shutdown_forms() {
+        let (mut n, c) = cluster_node();
+        n.take_effects();
+        for bad in [
+            "shutdown foo",
+            "shutdown nosave save",
+            "shutdown now foo",
+            "shutdown abort now",
+        ] {
+            assert_eq!(run(&mut n, c, bad), err("ERR syntax error"), "{bad}");
+        }
+        assert_eq!(
+            run(&mut n, c, "shutdown abort"),
+            err("ERR No shutdown in progress.")
+        );
+        assert_eq!(n.take_effects(), vec![]);
+        for good in ["shutdown", "SHUTDOWN NOSAVE", "shutdown save now force"] {
+            assert_eq!(run(&mut n, c, good), Reply::ok());
+            assert_eq!(n.take_effects(), vec![Effect::Shutdown], "{good}");
+        }
+    }
+}

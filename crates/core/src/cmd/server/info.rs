@@ -1,0 +1,394 @@
+//! `INFO`: the server's state as `field:value` lines in Redis's sections and order, which
+//! tools parse by name (redis-cli, the cluster admin, the simulator's checks).
+
+use bytes::Bytes;
+
+use super::REDIS_VERSION;
+use crate::cmd::is;
+use crate::config::Config;
+use crate::node::{ClientId, Node};
+use crate::reply::Reply;
+
+/// Sections in the order Redis prints them; all of them make up `INFO`, `all` and `default`.
+const INFO_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "modules",
+    "cluster",
+    "keyspace",
+];
+
+/// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
+const BASE_MEMORY_BYTES: u64 = 1 << 20;
+
+pub(super) fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let everything = args.len() == 1
+        || args[1..]
+            .iter()
+            .any(|a| is(a, "all") || is(a, "everything") || is(a, "default"));
+    let wanted = |section: &str| everything || args[1..].iter().any(|a| is(a, section));
+    let text = INFO_SECTIONS
+        .iter()
+        .filter(|s| wanted(s))
+        .map(|s| info_section(node, s))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    Reply::Verbatim("txt", text)
+}
+
+fn info_section(node: &Node, section: &str) -> String {
+    let (title, fields) = match section {
+        "server" => ("Server", server_fields(node)),
+        "clients" => ("Clients", clients_fields(node)),
+        "memory" => ("Memory", memory_fields(node)),
+        "persistence" => ("Persistence", persistence_fields(node)),
+        "stats" => ("Stats", stats_fields(node)),
+        "replication" => ("Replication", replication_fields(node)),
+        "modules" => ("Modules", Vec::new()),
+        "cluster" => (
+            "Cluster",
+            vec![field("cluster_enabled", node.config.cluster_enabled as u8)],
+        ),
+        "keyspace" => ("Keyspace", keyspace_fields(node)),
+        other => unreachable!("unknown INFO section {other}"),
+    };
+    let mut text = format!("# {title}\r\n");
+    for (name, value) in fields {
+        text.push_str(&format!("{name}:{value}\r\n"));
+    }
+    text
+}
+
+fn field(name: &str, value: impl ToString) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
+fn server_fields(node: &Node) -> Vec<(String, String)> {
+    let uptime_s = node.now.mono_ms.saturating_sub(node.started.mono_ms) / 1000;
+    let mode = if node.config.cluster_enabled {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    vec![
+        field("redis_version", REDIS_VERSION),
+        field("redis_git_sha1", "00000000"),
+        field("redis_git_dirty", 0),
+        field("redis_mode", mode),
+        field("arch_bits", usize::BITS),
+        field("process_id", node.config.process_id),
+        field("run_id", &node.run_id),
+        field("tcp_port", node.config.port),
+        field("server_time_usec", node.now.unix_ms * 1000),
+        field("uptime_in_seconds", uptime_s),
+        field("uptime_in_days", uptime_s / 86400),
+        // The driver ticks every 100 ms.
+        field("hz", 10),
+        field("configured_hz", 10),
+        field("config_file", &node.config.config_file),
+    ]
+}
+
+fn clients_fields(node: &Node) -> Vec<(String, String)> {
+    vec![
+        // Redis counts replicas apart (`connected_slaves`).
+        field(
+            "connected_clients",
+            node.clients.len() - node.repl.replicas.len(),
+        ),
+        field("cluster_connections", node.cluster.links.len()),
+        field("blocked_clients", 0),
+        field("tracking_clients", 0),
+    ]
+}
+
+fn memory_fields(node: &Node) -> Vec<(String, String)> {
+    let used = BASE_MEMORY_BYTES + dataset_bytes(node);
+    let maxmemory = config_value(&node.config, "maxmemory")
+        .parse::<u64>()
+        .unwrap_or(0);
+    vec![
+        field("used_memory", used),
+        field("used_memory_human", bytes_to_human(used)),
+        field("maxmemory", maxmemory),
+        field("maxmemory_human", bytes_to_human(maxmemory)),
+        field(
+            "maxmemory_policy",
+            config_value(&node.config, "maxmemory-policy"),
+        ),
+    ]
+}
+
+/// An estimate: key and value bytes plus a fixed overhead per key (see `Db`).
+fn dataset_bytes(node: &Node) -> u64 {
+    node.db.used_memory_estimate()
+}
+
+/// Redis's `1.50M` style: B below 1 KiB, then K, M, G, T, P with two decimals.
+fn bytes_to_human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
+fn config_value(config: &Config, name: &str) -> String {
+    config
+        .get(name)
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+fn persistence_fields(node: &Node) -> Vec<(String, String)> {
+    vec![
+        field("loading", 0),
+        field("async_loading", 0),
+        field("rdb_bgsave_in_progress", 0),
+        field("rdb_last_save_time", node.started.unix_ms / 1000),
+        field("aof_enabled", node.config.appendonly as u8),
+        field("aof_rewrite_in_progress", 0),
+        field("aof_rewrite_scheduled", 0),
+    ]
+}
+
+fn stats_fields(node: &Node) -> Vec<(String, String)> {
+    let s = &node.stats;
+    vec![
+        field("total_connections_received", s.total_connections_received),
+        field("total_commands_processed", s.total_commands_processed),
+        field("rejected_connections", 0),
+        field("expired_keys", s.expired_keys),
+        field("evicted_keys", 0),
+        field("keyspace_hits", s.keyspace_hits),
+        field("keyspace_misses", s.keyspace_misses),
+        field("pubsub_channels", 0),
+        field("pubsub_patterns", 0),
+    ]
+}
+
+/// Role, link and offsets (see [`crate::replication`]).
+fn replication_fields(node: &Node) -> Vec<(String, String)> {
+    let me = node.cluster.me();
+    let now = node.now.mono_ms;
+    let repl = &node.repl;
+    let mut fields = Vec::new();
+    let mut replid = repl.replid.clone();
+    match me.master.and_then(|m| node.cluster.node(&m)) {
+        Some(master) if me.is_replica() => {
+            let link = repl.link.as_ref().filter(|l| l.master == master.id);
+            let up = link.is_some_and(|l| l.up && !l.loading);
+            let syncing = link.is_some_and(|l| l.up && l.loading);
+            fields.extend([
+                field("role", "slave"),
+                field("master_host", &master.ip),
+                field("master_port", master.port),
+                field("master_link_status", if up { "up" } else { "down" }),
+            ]);
+            let last_io_s = match link.filter(|l| l.up) {
+                Some(l) => (now.saturating_sub(l.last_io_ms) / 1000) as i64,
+                None => -1,
+            };
+            fields.extend([
+                field("master_last_io_seconds_ago", last_io_s),
+                field("master_sync_in_progress", syncing as u8),
+                field("slave_read_repl_offset", me.repl_offset),
+                field("slave_repl_offset", me.repl_offset),
+            ]);
+            if !up {
+                let down_s = match repl.down_since_ms {
+                    0 => -1,
+                    since => (now.saturating_sub(since) / 1000) as i64,
+                };
+                fields.push(field("master_link_down_since_seconds", down_s));
+            }
+            fields.extend([
+                field("slave_priority", 100),
+                field("slave_read_only", 1),
+                field("replica_announced", 1),
+            ]);
+            if let Some(l) = link.filter(|l| l.up) {
+                replid = l.master_replid.clone();
+            }
+        }
+        _ => fields.push(field("role", "master")),
+    }
+    fields.push(field("connected_slaves", repl.replicas.len()));
+    for (i, r) in repl.replicas.values().enumerate() {
+        let lag_s = now.saturating_sub(r.ack_ms) / 1000;
+        fields.push(field(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state=online,offset={},lag={lag_s}",
+                r.ip, r.port, r.ack_offset
+            ),
+        ));
+    }
+    fields.extend([
+        field("master_failover_state", "no-failover"),
+        field("master_replid", replid),
+        field("master_replid2", &repl.replid2),
+        field("master_repl_offset", me.repl_offset),
+        field("second_repl_offset", repl.second_offset),
+    ]);
+    fields
+}
+
+fn keyspace_fields(node: &Node) -> Vec<(String, String)> {
+    if node.db.is_empty() {
+        return Vec::new();
+    }
+    let now_ms = node.now.unix_ms;
+    let ttls: Vec<u64> = node
+        .db
+        .expiry_times()
+        .map(|at| at.saturating_sub(now_ms))
+        .collect();
+    let avg_ttl = if ttls.is_empty() {
+        0
+    } else {
+        ttls.iter().sum::<u64>() / ttls.len() as u64
+    };
+    vec![field(
+        "db0",
+        format!(
+            "keys={},expires={},avg_ttl={avg_ttl}",
+            node.db.len(),
+            node.db.expiring_count()
+        ),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::server::testing::*;
+
+    #[test]
+    fn info_server_section_is_exact() {
+        let (mut n, c) = cluster_node();
+        let later = Time {
+            mono_ms: 90_500,
+            unix_ms: 1_090_500,
+        };
+        let Reply::Verbatim(_, text) = n.command(later, c, &words("INFO server")) else {
+            panic!("verbatim")
+        };
+        let expected = format!(
+            "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+             redis_mode:cluster\r\narch_bits:64\r\nprocess_id:4242\r\nrun_id:{}\r\ntcp_port:6379\r\n\
+             server_time_usec:1090500000\r\nuptime_in_seconds:90\r\nuptime_in_days:0\r\nhz:10\r\n\
+             configured_hz:10\r\nconfig_file:/etc/redis/7001.conf\r\n",
+            n.run_id
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn info_sections_order_and_selection() {
+        let (mut n, c) = cluster_node();
+        let all = info_text(&mut n, c, "info");
+        let titles: Vec<&str> = all.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(
+            titles,
+            vec![
+                "# Server",
+                "# Clients",
+                "# Memory",
+                "# Persistence",
+                "# Stats",
+                "# Replication",
+                "# Modules",
+                "# Cluster",
+                "# Keyspace"
+            ]
+        );
+        // Sections are separated by an empty line; an empty keyspace is just its title.
+        assert!(all.ends_with("\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\r\n# Keyspace\r\n"));
+        let titles_of = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        let everything = info_text(&mut n, c, "info everything");
+        assert_eq!(titles_of(&everything), titles_of(&all));
+        assert_eq!(
+            titles_of(&info_text(&mut n, c, "info default")),
+            titles_of(&all)
+        );
+        assert_eq!(info_text(&mut n, c, "info foo"), "");
+        assert_eq!(
+            info_text(&mut n, c, "info KEYSPACE foo CLUSTER"),
+            "# Cluster\r\ncluster_enabled:1\r\n\r\n# Keyspace\r\n"
+        );
+        for line in [
+            "redis_mode:cluster",
+            "connected_clients:1",
+            "loading:0",
+            "aof_enabled:0",
+            "role:master",
+            "connected_slaves:0",
+            "master_repl_offset:0",
+            "keyspace_hits:0",
+            "expired_keys:0",
+            "maxmemory_policy:noeviction",
+        ] {
+            assert!(all.contains(&format!("\r\n{line}\r\n")), "missing {line}");
+        }
+        assert!(all.contains(&format!("\r\nmaster_replid:{}\r\n", n.run_id)));
+        let (mut s, sc) = node_with(Config::default());
+        let text = info_text(&mut s, sc, "info");
+        assert!(text.contains("\r\nredis_mode:standalone\r\n"));
+        assert!(text.contains("\r\ncluster_enabled:0\r\n"));
+    }
+
+    #[test]
+    fn info_keyspace_counts_keys_and_ttls() {
+        let (mut n, c) = cluster_node();
+        put(&mut n, "a", None);
+        put(&mut n, "b", Some(NOW.unix_ms + 100_000));
+        put(&mut n, "c", Some(NOW.unix_ms + 50_000));
+        assert_eq!(
+            info_text(&mut n, c, "info keyspace"),
+            "# Keyspace\r\ndb0:keys=3,expires=2,avg_ttl=75000\r\n"
+        );
+        let stats = info_text(&mut n, c, "info stats");
+        assert!(stats.contains("\r\ntotal_connections_received:1\r\n"));
+        assert!(stats.contains("\r\ntotal_commands_processed:2\r\n"));
+        let memory = info_text(&mut n, c, "info memory");
+        let used = BASE_MEMORY_BYTES
+            + 3 * (1 + 5 + PER_KEY_OVERHEAD_BYTES)
+            + 2 * PER_EXPIRY_OVERHEAD_BYTES;
+        assert!(memory.contains(&format!(
+            "\r\nused_memory:{used}\r\nused_memory_human:1.00M\r\n"
+        )));
+        assert_eq!(run(&mut n, c, "config resetstat"), Reply::ok());
+        let stats = info_text(&mut n, c, "info stats");
+        assert!(
+            stats.contains("\r\ntotal_commands_processed:1\r\n"),
+            "{stats}"
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(bytes_to_human(0), "0B");
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1536), "1.50K");
+        assert_eq!(bytes_to_human(1864320), "1.78M");
+        assert_eq!(bytes_to_human(25276063744), "23.54G");
+    }
+}

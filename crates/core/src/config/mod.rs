@@ -1,0 +1,175 @@
+//! redis.conf directives: parsing, defaults, and `CONFIG GET`/`CONFIG SET` of the ones we honour.
+//!
+//! Parsing is pure (text in, [`Config`] or a [`ConfigError`] naming the line out) so the binary
+//! can print Redis's `FATAL CONFIG FILE ERROR` block and tests can check every directive.
+//! Command-line words (`--port 7001`) are turned into extra lines exactly as `redis-server`
+//! does, so error messages point at the same line numbers and show the same quoting.
+//!
+//! Besides the directives the node honours, a list of common harmless directives found in stock
+//! redis.conf files (tuning knobs for encodings, lazy freeing, slow log, …) is accepted, checked
+//! for the right kind of value, shown by `CONFIG GET` and otherwise ignored. Anything else is a
+//! fatal error, as in Redis, so a typo never goes unnoticed.
+
+mod args;
+mod directives;
+mod get_set;
+mod lex;
+mod parse;
+
+pub use lex::overrides_to_lines;
+
+use crate::canary::Canaries;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// `appendfsync` policy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    Always,
+    Everysec,
+    No,
+}
+
+/// `enable-debug-command` setting.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DebugCommand {
+    No,
+    Yes,
+    Local,
+}
+
+/// The node's configuration; field names follow the directives, units last.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub dir: String,
+    pub cluster_enabled: bool,
+    pub cluster_config_file: String,
+    pub cluster_node_timeout_ms: u64,
+    /// 0 means client port + 10000.
+    pub cluster_port: u16,
+    pub cluster_require_full_coverage: bool,
+    pub cluster_allow_reads_when_down: bool,
+    pub cluster_replica_validity_factor: u64,
+    pub cluster_migration_barrier: u64,
+    pub cluster_allow_replica_migration: bool,
+    pub cluster_replica_no_failover: bool,
+    pub appendonly: bool,
+    pub appendfsync: AppendFsync,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub aof_load_truncated: bool,
+    pub dbfilename: String,
+    pub pidfile: String,
+    pub logfile: String,
+    pub loglevel: String,
+    pub daemonize: bool,
+    pub protected_mode: bool,
+    pub enable_debug_command: DebugCommand,
+    pub save: String,
+    pub repl_ping_replica_period_s: u64,
+    /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
+    /// Not a Redis directive: `clusterlab-seed`, used by tests and the simulator.
+    pub seed: Option<u64>,
+    /// Not a Redis directive: `clusterlab-canary <name>` (repeatable), deliberate bugs the
+    /// simulation build can switch on; the normal build refuses the directive.
+    pub canaries: Canaries,
+    /// Not a directive: the process id the driver runs as (`INFO server` shows it).
+    pub process_id: u32,
+    /// Not a directive: absolute path of the config file, empty when none (`INFO server`).
+    pub config_file: String,
+    /// Accepted-but-ignored directives that were set, by canonical name, as `CONFIG GET`
+    /// shows them. Unset ones report their default.
+    pub ignored: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["*".into(), "-::*".into()],
+            dir: ".".into(),
+            cluster_enabled: false,
+            cluster_config_file: "nodes.conf".into(),
+            cluster_node_timeout_ms: 15000,
+            cluster_port: 0,
+            cluster_require_full_coverage: true,
+            cluster_allow_reads_when_down: false,
+            cluster_replica_validity_factor: 10,
+            cluster_migration_barrier: 1,
+            cluster_allow_replica_migration: true,
+            cluster_replica_no_failover: false,
+            appendonly: false,
+            appendfsync: AppendFsync::Everysec,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            aof_load_truncated: true,
+            dbfilename: "dump.rdb".into(),
+            pidfile: String::new(),
+            logfile: String::new(),
+            loglevel: "notice".into(),
+            daemonize: false,
+            protected_mode: true,
+            enable_debug_command: DebugCommand::No,
+            save: "3600 1 300 100 60 10000".into(),
+            repl_ping_replica_period_s: 10,
+            seed: None,
+            canaries: Canaries::default(),
+            process_id: 0,
+            config_file: String::new(),
+            ignored: BTreeMap::new(),
+        }
+    }
+}
+
+/// A fatal error in the configuration, naming the offending line.
+///
+/// `Display` renders Redis's block byte for byte (without the final newline Redis adds), so the
+/// binary can print it to stderr and exit 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// 1-based, counting the file's lines and then the command-line lines.
+    pub line_number: usize,
+    /// The line as Redis echoes it: trimmed of surrounding blanks.
+    pub line: String,
+    /// The last line of the block, e.g. `argument must be 'yes' or 'no'`.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n\
+             Reading the configuration file, at line {}\n>>> '{}'\n{}",
+            self.line_number, self.line, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Helpers shared by the tests of the submodules.
+#[cfg(test)]
+mod testing {
+    use super::{Config, ConfigError};
+
+    pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &[])
+    }
+
+    pub(super) fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The error's (line number, echoed line, reason).
+    pub(super) fn err(text: &str, overrides: &[&str]) -> (usize, String, String) {
+        let e = Config::parse(text, &words(overrides)).expect_err("should fail");
+        (e.line_number, e.line, e.reason)
+    }
+
+    pub(super) fn e(n: usize, line: &str, reason: &str) -> (usize, String, String) {
+        (n, line.to_string(), reason.to_string())
+    }
+}
