@@ -194,19 +194,6 @@ impl fmt::Display for ConfigEpochReason {
     }
 }
 
-/// `a-b c d-e`: inclusive ranges as Redis prints them in `CLUSTER NODES`.
-fn write_ranges(f: &mut fmt::Formatter<'_>, ranges: &[(u16, u16)]) -> fmt::Result {
-    for (i, &(start, end)) in ranges.iter().enumerate() {
-        let sep = if i == 0 { "" } else { " " };
-        if start == end {
-            write!(f, "{sep}{start}")?;
-        } else {
-            write!(f, "{sep}{start}-{end}")?;
-        }
-    }
-    Ok(())
-}
-
 impl fmt::Display for ClusterEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ClusterEvent::*;
@@ -253,8 +240,8 @@ impl fmt::Display for ClusterEvent {
                 write!(f, "config epoch {epoch} ({reason})")
             }
             SlotsAssigned { ranges, owner } => {
-                f.write_str("slots ")?;
-                write_ranges(f, ranges)?;
+                let text = crate::text::ranges_text(ranges.iter().copied(), ' ');
+                write!(f, "slots {text}")?;
                 match owner {
                     Some(owner) => write!(f, " -> {owner}"),
                     None => f.write_str(" -> unassigned"),

@@ -202,14 +202,8 @@ fn ranges_text(slots: &[usize]) -> String {
     parts.join(",")
 }
 
-/// `5` or `0-5460`: one slot range as `CLUSTER NODES` writes it.
-pub(crate) fn range_text<T: PartialEq + std::fmt::Display>(lo: T, hi: T) -> String {
-    if lo == hi {
-        lo.to_string()
-    } else {
-        format!("{lo}-{hi}")
-    }
-}
+
+pub(crate) use clusterlab_core::text::range_text;
 
 /// One node's answer to `CLUSTER NODES` then `CLUSTER INFO`, at one virtual moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
