@@ -27,10 +27,7 @@ use crate::client::{describe_reply, info_field, ClusterClient};
 use crate::seeds::SimConfig;
 use crate::trace::{ProcessEvent, Trace};
 
-/// Client port of the first node; node N listens on `BASE_PORT + N`.
-pub const BASE_PORT: u16 = 7000;
-/// The last octet of the client machine's IP; nodes use 1..CLIENT_OCTET.
-pub const CLIENT_OCTET: u8 = 100;
+pub use crate::node_idx::{BASE_PORT, CLIENT_OCTET};
 
 /// SplitMix64 finaliser: spreads (seed, index, incarnation) into unrelated node seeds.
 pub fn mix64(mut x: u64) -> u64 {
@@ -208,10 +205,8 @@ fn start_node(
     index: usize,
     trace: &Trace,
 ) -> SimNode {
-    let octet = u8::try_from(index + 1).expect("node index fits an IPv4 octet");
-    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, octet));
-    let port = BASE_PORT + u16::from(octet);
-    let name = format!("node{}", index + 1);
+    let idx = crate::node_idx::NodeIdx(index);
+    let (ip, port, name) = (IpAddr::V4(idx.ip()), idx.port(), idx.name());
     let disk = MemDisk::new();
     let starts = Arc::new(AtomicU64::new(0));
     let init = {

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
+use crate::node_idx::NodeIdx;
 use crate::report::Violation;
 
 /// Whether two nodes could exchange a ping and its pong.
@@ -77,21 +78,6 @@ fn down_during(net: &Connectivity, node: usize, from_ms: u64, to_ms: u64) -> boo
         .any(|t| !net.up(node, t))
 }
 
-/// Node index of a simulated address `10.0.0.K:port` (node K-1), if it is one.
-pub fn node_index_of_addr(addr: &str) -> Option<usize> {
-    let host = addr.split(':').next()?;
-    let last = host.strip_prefix("10.0.0.")?;
-    last.parse::<usize>().ok()?.checked_sub(1)
-}
-
-/// Node index of a sample's machine name `nodeK`.
-fn node_index_of_name(name: &str) -> Option<usize> {
-    name.strip_prefix("node")?
-        .parse::<usize>()
-        .ok()?
-        .checked_sub(1)
-}
-
 /// Extra time before and after the validity windows, for message delays and cron ticks.
 const SLACK_MS: u64 = 2000;
 
@@ -102,13 +88,13 @@ pub fn fails_without_quorum(samples: &[Sample], net: &Connectivity, nt: u64) -> 
     let mut out = Vec::new();
     for s in samples {
         let since_ms = last_seen.insert(&s.node, s.time_ms).unwrap_or(s.time_ms);
-        let Some(observer) = node_index_of_name(&s.node) else {
+        let Some(observer) = NodeIdx::from_name(&s.node).map(|n| n.0) else {
             continue;
         };
         let machines: BTreeSet<usize> = s
             .lines
             .iter()
-            .filter_map(|l| node_index_of_addr(&l.addr))
+            .filter_map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
             .chain([observer])
             .collect();
         for line in s.lines.iter().filter(|l| !l.is_myself()) {
@@ -120,7 +106,7 @@ pub fn fails_without_quorum(samples: &[Sample], net: &Connectivity, nt: u64) -> 
             if !flagged.insert(key) {
                 continue;
             }
-            let Some(subject) = node_index_of_addr(&line.addr) else {
+            let Some(subject) = NodeIdx::from_addr(&line.addr).map(|n| n.0) else {
                 continue;
             };
             // A wiped node's old ID is gone for good, whatever answers at its address now.
@@ -169,7 +155,7 @@ pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> V
     let notice_ms = 2 * nt + SLACK_MS;
     let mut out = Vec::new();
     for s in samples.iter().filter(|s| s.cluster_state == "ok") {
-        let (Some(me), Some(index)) = (s.myself(), node_index_of_name(&s.node)) else {
+        let (Some(me), Some(index)) = (s.myself(), NodeIdx::from_name(&s.node).map(|n| n.0)) else {
             continue;
         };
         if !me.has_flag("master") || me.slots.is_empty() || s.time_ms < notice_ms {
@@ -185,7 +171,7 @@ pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> V
             .lines
             .iter()
             .filter(|l| l.has_flag("master") && !l.slots.is_empty() && !l.is_myself())
-            .map(|l| node_index_of_addr(&l.addr))
+            .map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
             .collect();
         let size = masters.len() + 1;
         let cut_off: Vec<usize> = masters
@@ -276,7 +262,7 @@ mod tests {
             ));
         }
         Sample {
-            node: format!("node{}", me + 1),
+            node: NodeIdx(me).name(),
             time_ms,
             lines: parse_cluster_nodes(&text).expect("valid view"),
             current_epoch: 3,
@@ -310,9 +296,9 @@ mod tests {
 
     #[test]
     fn node_indices_come_from_addresses_and_names() {
-        assert_eq!(node_index_of_addr("10.0.0.3:7003"), Some(2));
-        assert_eq!(node_index_of_addr("127.0.0.1:7003"), None);
-        assert_eq!(node_index_of_name("node12"), Some(11));
+        assert_eq!(NodeIdx::from_addr("10.0.0.3:7003").map(|n| n.0), Some(2));
+        assert_eq!(NodeIdx::from_addr("127.0.0.1:7003").map(|n| n.0), None);
+        assert_eq!(NodeIdx::from_name("node12").map(|n| n.0), Some(11));
     }
 
     #[test]

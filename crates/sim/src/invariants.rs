@@ -18,6 +18,7 @@ pub mod elections;
 pub mod failover;
 pub mod updates;
 
+use crate::node_idx::NodeIdx;
 use crate::report::Violation;
 use crate::trace::Fnv64;
 use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
@@ -201,7 +202,6 @@ fn ranges_text(slots: &[usize]) -> String {
     }
     parts.join(",")
 }
-
 
 pub(crate) use clusterlab_core::text::range_text;
 
@@ -1080,10 +1080,7 @@ const REPLICATION_MS: u64 = 200;
 
 /// `nodeN` → N-1.
 pub(crate) fn index_of_name(name: &str) -> Option<usize> {
-    name.strip_prefix("node")?
-        .parse::<usize>()
-        .ok()?
-        .checked_sub(1)
+    NodeIdx::from_name(name).map(|n| n.0)
 }
 
 /// A replica cut off from its master for a long time, while a sibling replica kept

@@ -14,6 +14,7 @@ pub mod detection;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod node_idx;
 pub mod report;
 pub mod seeds;
 pub mod timeline;
@@ -36,6 +37,7 @@ pub mod fuzz;
 #[cfg(madsim)]
 pub mod scenario;
 
+pub use node_idx::NodeIdx;
 pub use report::{RunReport, Violation};
 pub use seeds::{Expectation, SeedRecord, SimConfig};
 pub use trace::{Trace, TraceEvent};

@@ -25,6 +25,7 @@ use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
 use crate::faults::Fault;
+use crate::node_idx::NodeIdx;
 use crate::report::Violation;
 use crate::trace::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Sampled, TraceEvent};
 
@@ -181,7 +182,7 @@ impl Timeline {
 
 /// Node index → lane name (`node1` is index 0).
 fn node_name(index: usize) -> String {
-    format!("node{}", index + 1)
+    NodeIdx(index).name()
 }
 
 /// What a fault is called on the lanes of the nodes it names (`None`: the node's own
@@ -203,14 +204,6 @@ fn lane_label(fault: &Fault) -> Option<&'static str> {
         | Fault::Latency { .. }
         | Fault::PacketLoss { .. } => return None,
     })
-}
-
-/// `nodeN` → N.
-fn node_number(name: &str) -> Option<usize> {
-    let digits = name.strip_prefix("node")?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
 }
 
 /// Every `nodeN` named in `text`, in order of appearance, without repeats.
@@ -238,10 +231,7 @@ fn nodes_named(text: &str) -> Vec<String> {
 
 /// `10.0.0.N:port` (the simulator's addressing) → `nodeN`.
 pub fn node_of_addr(addr: &str) -> Option<String> {
-    let ip = addr.split(':').next()?;
-    let n: usize = ip.strip_prefix("10.0.0.")?.parse().ok()?;
-    // The client machine is 10.0.0.100; nodes are below it.
-    (1..100).contains(&n).then(|| format!("node{n}"))
+    NodeIdx::from_addr(addr).map(NodeIdx::name)
 }
 
 /// Times written as `12.345s` in `text`, in µs.
@@ -807,7 +797,7 @@ pub fn build(events: &[TraceEvent], violations: &[Violation]) -> Timeline {
             }
             names
         })
-        .filter_map(|n| node_number(&n))
+        .filter_map(|n| NodeIdx::from_name(&n).map(|i| i.0 + 1))
         .collect();
     numbers.sort_unstable();
     numbers.dedup();

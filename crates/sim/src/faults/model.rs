@@ -117,7 +117,7 @@ impl FailoverMode {
 pub const DEFAULT_LATENCY_MS: (u64, u64) = (1, 10);
 
 fn node_name(index: usize) -> String {
-    format!("node{}", index + 1)
+    crate::node_idx::NodeIdx(index).name()
 }
 
 impl fmt::Display for Fault {

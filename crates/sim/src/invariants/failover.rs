@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 
 use crate::faults::{Fault, FaultSchedule};
 use crate::invariants::{fmt_ms, Sample};
+use crate::node_idx::NodeIdx;
 use crate::report::Violation;
 use crate::view::NodeLine;
 use crate::workload::WriteOp;
@@ -366,7 +367,7 @@ pub fn minority_writes(
                 })
                 .collect();
             if let (Some(first), Some(last)) = (late.first(), late.last()) {
-                let names: Vec<String> = side.iter().map(|n| format!("node{}", n + 1)).collect();
+                let names: Vec<String> = side.iter().map(|&n| NodeIdx(n).name()).collect();
                 violations.push(Violation::new(
                     "minority_master_accepted_write",
                     format!(
@@ -451,11 +452,7 @@ mod tests {
     }
 
     fn index_of(addr: &str) -> Option<usize> {
-        let ip = addr.split(':').next()?;
-        ip.strip_prefix("10.0.0.")?
-            .parse::<usize>()
-            .ok()?
-            .checked_sub(1)
+        crate::node_idx::NodeIdx::from_addr(addr).map(|n| n.0)
     }
 
     fn timeline() -> FaultTimeline {
