@@ -1,0 +1,275 @@
+//! Which replica may be promoted: a replica long cut off from its master, or one that
+//! restarted behind a sibling that kept replicating, must not win the election.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{fmt_ms, short, Connectivity, Sample};
+use crate::node_idx::NodeIdx;
+use crate::report::Violation;
+use crate::view::NodeLine;
+
+/// The master a node followed as a replica, as its last sample before a promotion showed.
+struct Followed {
+    master_id: String,
+    master_addr: String,
+    /// When it was last sampled as that master's replica.
+    replica_ms: u64,
+}
+
+/// Which master each node follows, as last sampled; the promotion checks walk the samples
+/// through it.
+#[derive(Default)]
+struct Followers<'a> {
+    following: BTreeMap<&'a str, Followed>,
+}
+
+impl<'a> Followers<'a> {
+    /// Notes `sample`. When it shows its node as a master serving slots after samples of it as
+    /// a replica, returns its own line and whom it followed until then.
+    fn observe(&mut self, sample: &'a Sample) -> Option<(&'a NodeLine, Followed)> {
+        let me = sample.myself()?;
+        if !me.is_master() {
+            let master = me.master.as_deref().and_then(|id| {
+                let line = sample.lines.iter().find(|l| l.id == id)?;
+                Some(Followed {
+                    master_id: id.to_string(),
+                    master_addr: line.addr.clone(),
+                    replica_ms: sample.time_ms,
+                })
+            });
+            if let Some(master) = master {
+                self.following.insert(&sample.node, master);
+            }
+            return None;
+        }
+        if me.slots.is_empty() {
+            return None;
+        }
+        let followed = self.following.remove(sample.node.as_str())?;
+        Some((me, followed))
+    }
+
+    /// The nodes other than `node` that follow `master_id`.
+    fn of(&self, master_id: &str, node: &str) -> Vec<&'a str> {
+        self.following
+            .iter()
+            .filter(|(n, f)| f.master_id == master_id && **n != node)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+/// A replica that (re)started while its master could send nothing (crashed or paused), and
+/// that became master before its master came back, was promoted without having heard from
+/// its master since it started (name `stale_replica_promoted`). Redis refuses that failover:
+/// until a replica first connects, its `repl_down_since` is 0 ("down since ever"), so its data
+/// age exceeds any `cluster-replica-validity-factor`, and the writes its master acknowledged
+/// meanwhile would be lost.
+///
+/// The promotion itself must fall after the restart, as the node's own log dates it (a
+/// sample may show a node as a replica a moment after it won, and a node promoted just
+/// before a crash restarts as a master). An operator's `CLUSTER FAILOVER` (TAKEOVER skips
+/// every check) sent to the node between its restart and its first sample as a master
+/// excuses the promotion.
+///
+/// `samples` in time order; `restarts` are `(node, ms)`; `down` are `(node, from ms, to ms)`
+/// (`u64::MAX`: never came back); `promotions` are `(node, ms)` of each election won or
+/// takeover; `manual_failovers` are `(node index, ms)`; `names` maps `ip:port` to node names.
+pub fn stale_promotions(
+    samples: &[Sample],
+    restarts: &[(String, u64)],
+    down: &[(String, u64, u64)],
+    promotions: &[(String, u64)],
+    manual_failovers: &[(usize, u64)],
+    names: &BTreeMap<String, String>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut followers = Followers::default();
+    for sample in samples {
+        let Some((
+            me,
+            Followed {
+                master_id,
+                master_addr,
+                ..
+            },
+        )) = followers.observe(sample)
+        else {
+            continue;
+        };
+        let promoted_ms = sample.time_ms;
+        let Some(started_ms) = restarts
+            .iter()
+            .filter(|(n, t)| *n == sample.node && *t <= promoted_ms)
+            .map(|(_, t)| *t)
+            .max()
+        else {
+            continue;
+        };
+        // Sent since the restart: a node runs a request when it gets to it (a paused one
+        // only when it resumes), so it may still show as a replica after the request left.
+        let index = index_of_name(&sample.node);
+        let manual = manual_failovers
+            .iter()
+            .any(|&(n, t)| Some(n) == index && t >= started_ms && t <= promoted_ms);
+        let promoted_since_restart = promotions
+            .iter()
+            .any(|(n, t)| *n == sample.node && *t >= started_ms && *t <= promoted_ms);
+        if manual || !promoted_since_restart {
+            continue;
+        }
+        let Some(master_name) = names.get(&master_addr) else {
+            continue;
+        };
+        let silent = down
+            .iter()
+            .find(|(n, from, to)| n == master_name && *from <= started_ms && *to >= promoted_ms);
+        if let Some((_, from, to)) = silent {
+            let until = if *to == u64::MAX {
+                "the end".to_string()
+            } else {
+                fmt_ms(*to)
+            };
+            violations.push(Violation::new(
+                "stale_replica_promoted",
+                format!(
+                    "{} restarted at {} while its master {master_name} ({}) was down ({} to \
+                     {until}), and was master of {} slots by {} without having heard from it",
+                    sample.node,
+                    fmt_ms(started_ms),
+                    short(&master_id),
+                    fmt_ms(*from),
+                    me.slots
+                        .iter()
+                        .map(|(lo, hi)| usize::from(hi - lo) + 1)
+                        .sum::<usize>(),
+                    fmt_ms(promoted_ms)
+                ),
+            ));
+        }
+    }
+    violations
+}
+
+/// How long a replica must have been cut off from its master (while a sibling kept
+/// replicating) before its promotion counts as stale: two node timeouts.
+pub const STALE_CUT_OFF_NODE_TIMEOUTS: u64 = 2;
+/// How long a write takes to reach a connected replica, for "the sibling has it".
+const REPLICATION_MS: u64 = 200;
+
+/// `nodeN` → N-1.
+pub(crate) fn index_of_name(name: &str) -> Option<usize> {
+    NodeIdx::from_name(name).map(|n| n.0)
+}
+
+/// A replica cut off from its master for a long time, while a sibling replica kept
+/// replicating and stayed available, must not be the one promoted (name
+/// `stale_replica_promoted`, the partition case; [`stale_promotions`] covers restarts).
+///
+/// Redis prefers the freshest replica: each replica delays its election by 1 s per sibling
+/// with a larger replication offset (learnt from their pings), and a master votes for only
+/// one replica of a failed master per two node timeouts. So when replica R is promoted
+/// although
+/// - R could not hear its master M for more than [`STALE_CUT_OFF_NODE_TIMEOUTS`] node
+///   timeouts before the promotion, and
+/// - a sibling S (a replica of M then too) heard M at least a node timeout later than R did,
+///   and M acknowledged a write in between that reached S (so S's offset is larger), and
+/// - S was up, not restarted, and linked both ways to every node but M (R included) for the
+///   two node timeouts before the promotion, with no latency or packet-loss fault, and no
+///   manual failover was sent to R in that stretch,
+///
+/// then S's election ran first with every vote in reach, and R's promotion skipped it.
+///
+/// `acked_writes`: `(master addr, acknowledged at ms)`; `names`: `ip:port` → node name.
+pub fn stale_partitioned_promotions(
+    samples: &[Sample],
+    net: &Connectivity,
+    schedule_failovers: &[(usize, u64)],
+    acked_writes: &[(String, u64)],
+    node_timeout_ms: u64,
+    names: &BTreeMap<String, String>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut followers = Followers::default();
+    let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
+    for sample in samples {
+        let Some((_, followed)) = followers.observe(sample) else {
+            continue;
+        };
+        let Followed {
+            master_id,
+            master_addr,
+            replica_ms,
+        } = followed;
+        let promoted_ms = sample.time_ms;
+        let (Some(r), Some(m)) = (
+            index_of_name(&sample.node),
+            names.get(&master_addr).and_then(|n| index_of_name(n)),
+        ) else {
+            continue;
+        };
+        let Some(heard_r) = net.last_delivery(m, r, replica_ms) else {
+            continue;
+        };
+        if promoted_ms.saturating_sub(heard_r) <= STALE_CUT_OFF_NODE_TIMEOUTS * node_timeout_ms {
+            continue;
+        }
+        let window_from = replica_ms.saturating_sub(2 * node_timeout_ms);
+        let manual = schedule_failovers
+            .iter()
+            .any(|&(n, t)| n == r && t + 3 * node_timeout_ms >= window_from && t <= promoted_ms);
+        if manual {
+            continue;
+        }
+        let siblings = followers.of(&master_id, &sample.node);
+        for sibling in siblings {
+            let Some(s) = index_of_name(sibling) else {
+                continue;
+            };
+            let Some(heard_s) = net.last_delivery(m, s, replica_ms) else {
+                continue;
+            };
+            if heard_s < heard_r + node_timeout_ms {
+                continue;
+            }
+            let carried = acked_writes.iter().any(|(addr, at_ms)| {
+                *addr == master_addr
+                    && *at_ms > heard_r
+                    && net.linked_throughout(m, s, *at_ms, *at_ms + REPLICATION_MS)
+            });
+            let available = (0..net.node_count())
+                .filter(|&n| n != m && n != s)
+                .all(|n| {
+                    net.linked_throughout(s, n, window_from, promoted_ms)
+                        && net.linked_throughout(n, s, window_from, promoted_ms)
+                })
+                && net
+                    .checkpoints(window_from, promoted_ms)
+                    .into_iter()
+                    .all(|t| !net.degraded(t));
+            if !carried || !available {
+                continue;
+            }
+            if !reported.insert((sample.node.clone(), sibling.to_string())) {
+                continue;
+            }
+            violations.push(Violation::new(
+                "stale_replica_promoted",
+                format!(
+                    "{} was promoted by {} (replica until {}) in place of its master {} ({}), \
+                     which it had not heard since {}; its sibling {sibling} had heard it until \
+                     {} (with writes {} acknowledged since) and was up and reachable throughout",
+                    sample.node,
+                    fmt_ms(promoted_ms),
+                    fmt_ms(replica_ms),
+                    names.get(&master_addr).map_or("?", String::as_str),
+                    short(&master_id),
+                    fmt_ms(heard_r),
+                    fmt_ms(heard_s),
+                    master_addr,
+                ),
+            ));
+        }
+    }
+    violations
+}

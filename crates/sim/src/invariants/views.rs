@@ -1,0 +1,214 @@
+//! Point-in-time checks of a set of views: one answer for all slots, no failing flags
+//! or stale pings when nothing failed, distinct config epochs once settled, every state ok.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::short;
+use crate::report::Violation;
+use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
+
+/// Every view lists `node_count` nodes with exactly one `myself` line; no view gives a slot two
+/// owners; every view covers all 16384 slots; all views agree on every slot's owner.
+///
+/// Names: `view_membership`, `slot_double_owner`, `slot_coverage`, `slot_agreement`.
+pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut reference: Option<(&str, Vec<Option<String>>)> = None;
+    for (name, lines) in views {
+        let myself = lines.iter().filter(|l| l.is_myself()).count();
+        if lines.len() != node_count || myself != 1 {
+            violations.push(Violation::new(
+                "view_membership",
+                format!(
+                    "{name} lists {} nodes ({myself} myself), want {node_count} (1)",
+                    lines.len()
+                ),
+            ));
+        }
+        let owners = match slot_owners(lines) {
+            Ok(o) => o,
+            Err(e) => {
+                violations.push(Violation::new("slot_double_owner", format!("{name}: {e}")));
+                continue;
+            }
+        };
+        if owners.iter().any(Option::is_none) {
+            violations.push(Violation::new(
+                "slot_coverage",
+                format!("{name}: {}", describe_owners(&owners)),
+            ));
+        }
+        match &reference {
+            None => reference = Some((name, owners)),
+            Some((first, first_owners)) if *first_owners != owners => {
+                violations.push(Violation::new(
+                    "slot_agreement",
+                    format!(
+                        "{first}: {} | {name}: {}",
+                        describe_owners(first_owners),
+                        describe_owners(&owners)
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    violations
+}
+
+/// `(owner id, merged slot ranges)` of every line with slots, sorted by id; `None` when the
+/// ranges overlap or leave a slot uncovered.
+/// Who owns what in one view: `(owner id, its merged slot ranges)`, sorted by id.
+type Ownership<'a> = Vec<(&'a str, Vec<(u16, u16)>)>;
+
+fn ownership_if_covering(lines: &[NodeLine]) -> Option<Ownership<'_>> {
+    let mut all: Vec<(u16, u16)> = lines.iter().flat_map(|l| l.slots.iter().copied()).collect();
+    all.sort_unstable();
+    let mut next = 0usize;
+    for (lo, hi) in all {
+        if usize::from(lo) != next {
+            return None;
+        }
+        next = usize::from(hi) + 1;
+    }
+    if next != SLOTS {
+        return None;
+    }
+    let mut owners: Ownership<'_> = lines
+        .iter()
+        .filter(|l| !l.slots.is_empty())
+        .map(|l| {
+            let mut ranges = l.slots.clone();
+            ranges.sort_unstable();
+            let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
+            for (lo, hi) in ranges {
+                match merged.last_mut() {
+                    Some(last) if usize::from(last.1) + 1 == usize::from(lo) => last.1 = hi,
+                    _ => merged.push((lo, hi)),
+                }
+            }
+            (l.id.as_str(), merged)
+        })
+        .collect();
+    owners.sort_unstable();
+    Some(owners)
+}
+
+/// Exactly when [`views_agree`] finds nothing, without building per-slot tables: the cheap
+/// test the liveness phase polls with.
+pub fn views_agree_quickly(views: &[(String, Vec<NodeLine>)], node_count: usize) -> bool {
+    let mut reference = None;
+    for (_, lines) in views {
+        let myself = lines.iter().filter(|l| l.is_myself()).count();
+        if lines.len() != node_count || myself != 1 {
+            return false;
+        }
+        let Some(owners) = ownership_if_covering(lines) else {
+            return false;
+        };
+        match &reference {
+            None => reference = Some(owners),
+            Some(first) if *first != owners => return false,
+            Some(_) => {}
+        }
+    }
+    true
+}
+
+/// Without faults, no node flags a peer `fail?` or `fail` (name `peer_flagged_failing`).
+pub fn no_failing_flags(node: &str, lines: &[NodeLine]) -> Vec<Violation> {
+    lines
+        .iter()
+        .filter(|l| l.has_flag("fail?") || l.has_flag("fail"))
+        .map(|l| {
+            Violation::new(
+                "peer_flagged_failing",
+                format!(
+                    "{node} flags {} {} ({}) without any fault",
+                    l.id,
+                    l.addr,
+                    l.flags.join(",")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Without faults, every ping is answered well within the node timeout: a `ping-sent` older
+/// than `node_timeout_ms` at `now_ms` (the node's unix clock) means a PONG was lost or never
+/// recorded (name `ping_unanswered`). Redis would have flagged such a peer PFAIL by then.
+pub fn no_stale_pings(
+    node: &str,
+    lines: &[NodeLine],
+    now_ms: u64,
+    node_timeout_ms: u64,
+) -> Vec<Violation> {
+    lines
+        .iter()
+        .filter(|l| l.ping_sent_ms != 0 && now_ms.saturating_sub(l.ping_sent_ms) > node_timeout_ms)
+        .map(|l| {
+            Violation::new(
+                "ping_unanswered",
+                format!(
+                    "{node}: ping to {} {} pending {} ms (node timeout {node_timeout_ms} ms), \
+                     pong-recv {}, flags {}",
+                    l.id,
+                    l.addr,
+                    now_ms.saturating_sub(l.ping_sent_ms),
+                    l.pong_recv_ms,
+                    l.flags.join(",")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Once settled, masters that serve slots have distinct config epochs in every view (name
+/// `config_epoch_collision`); Redis's collision handling must have separated them.
+pub fn config_epochs_distinct(views: &[(String, Vec<NodeLine>)]) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut reported = BTreeSet::new();
+    for (name, lines) in views {
+        let mut by_epoch: BTreeMap<u64, Vec<&NodeLine>> = BTreeMap::new();
+        for line in lines
+            .iter()
+            .filter(|l| l.is_master() && !l.slots.is_empty())
+        {
+            by_epoch.entry(line.config_epoch).or_default().push(line);
+        }
+        for (epoch, masters) in by_epoch.into_iter().filter(|(_, m)| m.len() > 1) {
+            let ids: Vec<String> = masters
+                .iter()
+                .map(|l| format!("{} ({})", short(&l.id), l.addr))
+                .collect();
+            if reported.insert((epoch, ids.clone())) {
+                violations.push(Violation::new(
+                    "config_epoch_collision",
+                    format!(
+                        "{name}: masters {} share config epoch {epoch}",
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// Every node says `cluster_state:ok` (name `cluster_not_ok`); `states` are `(node, state or
+/// error text)`.
+pub fn states_ok(states: &[(String, String)], context: &str) -> Vec<Violation> {
+    let bad: Vec<String> = states
+        .iter()
+        .filter(|(_, s)| s != "ok")
+        .map(|(n, s)| format!("{n}={s}"))
+        .collect();
+    if bad.is_empty() {
+        return Vec::new();
+    }
+    let all: Vec<String> = states.iter().map(|(n, s)| format!("{n}={s}")).collect();
+    vec![Violation::new(
+        "cluster_not_ok",
+        format!("{context}: {} (all: {})", bad.join(" "), all.join(" ")),
+    )]
+}
