@@ -10,6 +10,8 @@
 //! proptest generation, shrinking), [`workload`], [`history`] and [`timeline`] (a trace drawn
 //! as an HTML page) — compile everywhere, so they are unit-tested in the normal build too.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod detection;
 pub mod faults;
 pub mod history;
