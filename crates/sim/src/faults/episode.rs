@@ -12,56 +12,85 @@ use super::model::{
 /// the fault and its undo.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Episode {
+    /// When the fault is applied: virtual ms since the safety phase started.
     pub start_ms: u64,
+    /// How long it lasts, in virtual ms: the undo comes at `start_ms + duration_ms`.
     pub duration_ms: u64,
+    /// The fault.
     pub kind: EpisodeKind,
 }
 
+/// What an [`Episode`] does; node numbers are 0-based indices, as in [`Fault`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EpisodeKind {
+    /// [`Fault::Partition`] into these groups, then [`Fault::Heal`].
     Partition {
+        /// Node indices of each side.
         groups: Vec<Vec<usize>>,
     },
+    /// [`Fault::Crash`] of the node, then [`Fault::Restart`].
     Crash {
+        /// Index of the node.
         node: usize,
     },
+    /// One [`Fault::Pause`] of the node for `duration_ms` (it resumes by itself).
     Pause {
+        /// Index of the node.
         node: usize,
     },
+    /// [`Fault::ClogLink`], then [`Fault::UnclogLink`].
     ClogLink {
+        /// Index of the sending node.
         from: usize,
+        /// Index of the receiving node.
         to: usize,
     },
+    /// [`Fault::ClogNode`], then [`Fault::UnclogNode`].
     ClogNode {
+        /// Index of the node.
         node: usize,
+        /// Which of its traffic is dropped.
         direction: Direction,
     },
+    /// [`Fault::Latency`] with this range, then back to [`DEFAULT_LATENCY_MS`].
     Latency {
+        /// Shortest delay, in ms.
         min_ms: u64,
+        /// Longest delay, in ms (exclusive).
         max_ms: u64,
     },
+    /// [`Fault::PacketLoss`] at this rate, then back to no loss.
     PacketLoss {
+        /// Loss rate in thousandths, `0..=1000`.
         permille: u32,
     },
-    /// Instantaneous; `duration_ms` is ignored.
+    /// [`Fault::WipeRestart`]. Instantaneous; `duration_ms` is ignored.
     WipeRestart {
+        /// Index of the node.
         node: usize,
     },
     /// `CLUSTER FAILOVER [mode]` sent to each node at once (two replicas taking over in
     /// the same instant is how config epochs collide). Instantaneous.
     ManualFailover {
+        /// Indices of the nodes the command is sent to.
         nodes: Vec<usize>,
+        /// The command's option.
         mode: FailoverMode,
     },
-    /// Instantaneous start; the move itself takes what it takes.
+    /// [`Fault::MoveSlots`]. Instantaneous start; the move itself takes what it takes.
     MoveSlots {
+        /// Index of the master that gives the slots.
         from: usize,
+        /// Index of the master that receives them.
         to: usize,
+        /// How many slots to move.
         count: usize,
     },
 }
 
 impl Episode {
+    /// The faults of the episode, in time order: the fault at `start_ms` and, for kinds that
+    /// have one, its undo at `start_ms + duration_ms`.
     pub fn expand(&self) -> Vec<TimedFault> {
         let (start, end) = (self.start_ms, self.start_ms + self.duration_ms);
         let at = |at_ms, fault| TimedFault { at_ms, fault };

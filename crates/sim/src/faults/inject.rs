@@ -23,7 +23,7 @@ use crate::trace::FaultEvent;
 pub const RESTART_GAP_MS: u64 = 100;
 
 /// A slot move gives up after this long (a node it talks to may be paused).
-pub const SLOT_MOVE_TIMEOUT_MS: u64 = 30_000;
+pub(crate) const SLOT_MOVE_TIMEOUT_MS: u64 = 30_000;
 
 /// Reshards `count` slots from the master at `from_addr` to the one at `to_addr`, then
 /// checks that the moved slots are closed on both: once every `SETSLOT … NODE` succeeded,
@@ -84,7 +84,7 @@ async fn move_slots(
 }
 
 /// How long a `CLUSTER FAILOVER` request waits for its reply (for the trace only).
-pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 2000;
+pub(crate) const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 2000;
 
 /// Times are ms after the injector's start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

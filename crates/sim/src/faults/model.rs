@@ -13,8 +13,11 @@ use crate::seeds::SimConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// Traffic to the node is dropped; it can still send.
     In,
+    /// Traffic from the node is dropped; it still receives.
     Out,
+    /// Both: the node is cut off.
     Both,
 }
 
@@ -26,59 +29,80 @@ pub enum Fault {
     /// no group form one more group. Replaces the current partition, if any. The client
     /// machine still reaches every node, as clients on both sides of a real split would.
     Partition {
+        /// Node indices of each side.
         groups: Vec<Vec<usize>>,
     },
     /// Ends the current partition (explicitly clogged links and nodes stay clogged).
     Heal,
     /// Kills the node: its tasks stop, its connections drop, unsynced disk writes are lost.
     Crash {
+        /// Index of the node to kill.
         node: usize,
     },
     /// Starts a crashed node again on the same disk.
     Restart {
+        /// Index of the crashed node.
         node: usize,
     },
     /// Freezes the node for `ms` (meant to be longer than the node timeout), then resumes it.
     Pause {
+        /// Index of the node to freeze.
         node: usize,
+        /// How long it stays frozen, in virtual ms.
         ms: u64,
     },
     /// Drops traffic from `from` to `to` (one direction).
     ClogLink {
+        /// Index of the sending node.
         from: usize,
+        /// Index of the receiving node.
         to: usize,
     },
+    /// Undoes a [`Fault::ClogLink`] with the same `from` and `to` (a partition that also cuts
+    /// the link keeps it cut).
     UnclogLink {
+        /// Index of the sending node.
         from: usize,
+        /// Index of the receiving node.
         to: usize,
     },
     /// Cuts the node off the network (clients included) in one or both directions.
     ClogNode {
+        /// Index of the node to cut off.
         node: usize,
+        /// Which of its traffic is dropped.
         direction: Direction,
     },
+    /// Undoes a [`Fault::ClogNode`] of the node (links clogged otherwise stay clogged).
     UnclogNode {
+        /// Index of the clogged node.
         node: usize,
     },
     /// Every message now takes `min_ms..max_ms` (madsim's default is 1..10).
     Latency {
+        /// Shortest delay, in ms.
         min_ms: u64,
+        /// Longest delay, in ms (exclusive; must exceed `min_ms`).
         max_ms: u64,
     },
     /// Each packet is lost with probability `permille / 1000`; madsim's TCP retries with
     /// backoff, so this shows up as jittery delays, as loss does on real TCP.
     PacketLoss {
+        /// Loss rate in thousandths, `0..=1000`.
         permille: u32,
     },
     /// Kills the node, replaces its disk with an empty one and starts it: it comes back as a
     /// brand-new node (new ID, no slots) that the cluster does not know.
     WipeRestart {
+        /// Index of the node to wipe.
         node: usize,
     },
     /// Sends `CLUSTER FAILOVER [FORCE|TAKEOVER]` to the node (meant to be a replica; a master
     /// answers with an error, which the trace shows). The reply is not waited for.
     ManualFailover {
+        /// Index of the node the command is sent to.
         node: usize,
+        /// The command's option.
         mode: FailoverMode,
     },
     /// An operator reshards: `count` slots (with their keys) from the master at `from` to the
@@ -86,8 +110,11 @@ pub enum Fault {
     /// while everything else goes on. One move at a time; a move that finds the cluster
     /// unhealthy or the roles changed does nothing (the trace says why).
     MoveSlots {
+        /// Index of the master that gives the slots.
         from: usize,
+        /// Index of the master that receives them.
         to: usize,
+        /// How many slots to move.
         count: usize,
     },
 }
@@ -97,8 +124,12 @@ pub enum Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailoverMode {
+    /// `CLUSTER FAILOVER`: the master stops writes and the replica catches up first.
     Default,
+    /// `CLUSTER FAILOVER FORCE`: no handshake with the master, but still an election.
     Force,
+    /// `CLUSTER FAILOVER TAKEOVER`: no handshake and no election; the replica bumps the
+    /// epoch on its own.
     Takeover,
 }
 
@@ -208,19 +239,33 @@ impl Fault {
 /// way their names do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
+    /// [`Fault::ClogLink`].
     ClogLink,
+    /// [`Fault::ClogNode`].
     ClogNode,
+    /// [`Fault::Crash`].
     Crash,
+    /// [`Fault::Heal`].
     Heal,
+    /// [`Fault::Latency`].
     Latency,
+    /// [`Fault::ManualFailover`].
     ManualFailover,
+    /// [`Fault::MoveSlots`].
     MoveSlots,
+    /// [`Fault::PacketLoss`].
     PacketLoss,
+    /// [`Fault::Partition`].
     Partition,
+    /// [`Fault::Pause`].
     Pause,
+    /// [`Fault::Restart`].
     Restart,
+    /// [`Fault::UnclogLink`].
     UnclogLink,
+    /// [`Fault::UnclogNode`].
     UnclogNode,
+    /// [`Fault::WipeRestart`].
     WipeRestart,
 }
 
@@ -267,7 +312,9 @@ impl FaultKind {
 /// A fault and when it happens (virtual ms since the safety phase started).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimedFault {
+    /// When the fault is applied: virtual ms since the safety phase started.
     pub at_ms: u64,
+    /// What is applied (flattened into the same JSON object).
     #[serde(flatten)]
     pub fault: Fault,
 }
@@ -285,14 +332,17 @@ impl FaultSchedule {
         FaultSchedule(faults)
     }
 
+    /// Number of faults.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there is no fault at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The faults in time order.
     pub fn iter(&self) -> impl Iterator<Item = &TimedFault> {
         self.0.iter()
     }
@@ -353,11 +403,13 @@ impl FaultSchedule {
 /// masters, the node timeout and how long the safety phase lasts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterShape {
+    /// Number of nodes (masters and replicas); indices are `0..nodes`.
     pub nodes: usize,
     /// Indices of the nodes `create` makes masters, sorted.
     pub masters: Vec<usize>,
     /// `(replica, master)` as `create` pairs them (roles may change during a run).
     pub replica_of: Vec<(usize, usize)>,
+    /// The cluster's node timeout, in ms.
     pub node_timeout_ms: u64,
     /// Faults start in `0..span_ms`.
     pub span_ms: u64,

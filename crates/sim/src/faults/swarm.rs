@@ -16,7 +16,9 @@ use super::model::{ClusterShape, Direction, FailoverMode, FaultKind, FaultSchedu
 /// its undo) or a compound (several episodes timed against each other).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SwarmKind {
+    /// Episodes of one fault kind, each with its undo.
     Plain(FaultKind),
+    /// Episodes of a [`Compound`] situation.
     Compound(Compound),
 }
 
