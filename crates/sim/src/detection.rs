@@ -23,12 +23,16 @@ use crate::report::Violation;
 /// Whether two nodes could exchange a ping and its pong.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Contact {
+    /// Both directions deliver, on a network without loss or extra latency.
     Up,
+    /// At least one direction is clogged, partitioned or down.
     Cut,
     /// Lossy or slow enough that a missed pong is plausible.
     Unsure,
 }
 
+/// The [`Contact`] between nodes `a` and `b` (indices) at `t_ms` (virtual ms since the run
+/// started), according to the replayed schedule.
 pub fn contact(net: &Connectivity, a: usize, b: usize, t_ms: u64) -> Contact {
     if !net.can_send(a, b, t_ms) || !net.can_send(b, a, t_ms) {
         Contact::Cut

@@ -18,6 +18,7 @@ use crate::workload::{op_of_value, WriteHistory, WriteOp, WriteOutcome};
 /// What reading one key shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisterCheck {
+    /// The key read.
     pub key: String,
     /// The operation whose value was read (`None`: absent, or a phantom).
     pub visible: Option<usize>,
@@ -29,6 +30,7 @@ pub struct RegisterCheck {
 }
 
 impl RegisterCheck {
+    /// Whether the read is legal: no acknowledged write lost and no phantom value.
     pub fn ok(&self) -> bool {
         self.lost_acked.is_empty() && self.phantom.is_none()
     }

@@ -32,6 +32,11 @@ struct NetState {
 }
 
 impl Connectivity {
+    /// Replays `schedule` for a cluster of `node_count` nodes whose safety phase started at
+    /// `offset_ms` and lasted `span_ms`. `down` holds `(node index, from ms, to ms)` stretches
+    /// in run ms (`to` exclusive), as
+    /// [`FaultInjector::down_intervals`](crate::faults::FaultInjector::down_intervals) reports
+    /// them in µs.
     pub fn new(
         schedule: &crate::faults::FaultSchedule,
         node_count: usize,
@@ -182,6 +187,7 @@ impl Connectivity {
         None
     }
 
+    /// Number of nodes, as given to [`Connectivity::new`].
     pub fn node_count(&self) -> usize {
         self.node_count
     }

@@ -36,23 +36,40 @@ pub const RESYNC_GRACE_MS: u64 = 5000;
 /// One moment of a fault timeline, in virtual ms since the run started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimelineEvent {
+    /// When it happened: virtual ms since the run started.
     pub at_ms: u64,
+    /// What happened.
     pub kind: EventKind,
 }
 
+/// What a [`TimelineEvent`] is. Node numbers are 0-based indices.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// The node stopped (crash or pause).
-    Down { node: usize },
+    Down {
+        /// Index of the node.
+        node: usize,
+    },
     /// The node runs again (restart or resume).
-    Up { node: usize },
+    Up {
+        /// Index of the node.
+        node: usize,
+    },
     /// A partition with these groups (nodes in no group form one more) starts.
-    Partition { groups: Vec<Vec<usize>> },
+    Partition {
+        /// Node indices of each side.
+        groups: Vec<Vec<usize>>,
+    },
     /// The partition ends.
     Heal,
     /// `CLUSTER FAILOVER …` sent to `node`, a replica of `master` (`None`: unknown, then it
     /// counts against every master).
-    ManualFailover { node: usize, master: Option<usize> },
+    ManualFailover {
+        /// Index of the replica the command was sent to.
+        node: usize,
+        /// Index of its master.
+        master: Option<usize>,
+    },
 }
 
 /// What happened to the cluster over a run, for judging losses.
@@ -194,17 +211,20 @@ impl FaultTimeline {
 /// How the losses of one run fall into Redis's windows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LossWindows {
-    /// Acknowledged writes in the run, and those lost to failovers.
+    /// Acknowledged writes in the run.
     pub acked: usize,
+    /// Of those, the ones lost to failovers.
     pub lost: usize,
-    /// Lost writes acknowledged shortly before their master went down or was cut off, and the
-    /// longest time between such an acknowledgement and that fault: the asynchronous
-    /// replication window.
+    /// Lost writes acknowledged shortly before their master went down or was cut off: the
+    /// asynchronous replication window.
     pub replication_lag: usize,
+    /// The longest time between such an acknowledgement and that fault, in ms (`None`: no
+    /// such loss).
     pub max_ack_to_fault_ms: Option<u64>,
-    /// Lost writes acknowledged by a master already cut off (or replaced by hand), and the
-    /// longest time from that fault to the acknowledgement.
+    /// Lost writes acknowledged by a master already cut off (or replaced by hand).
     pub isolated: usize,
+    /// The longest time from that fault to such an acknowledgement, in ms (`None`: no such
+    /// loss).
     pub max_fault_to_ack_ms: Option<u64>,
     /// Lost writes acknowledged while the master's replicas could not follow.
     pub degraded: usize,

@@ -67,6 +67,7 @@ pub struct Sample {
     pub node: String,
     /// Virtual ms since the run started.
     pub time_ms: u64,
+    /// The parsed `CLUSTER NODES` lines: one per node it knows, itself included.
     pub lines: Vec<NodeLine>,
     /// `cluster_current_epoch` (read after `CLUSTER NODES`, so it can only be newer).
     pub current_epoch: u64,
@@ -75,6 +76,7 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// The sampled node's own line (flagged `myself`), if the answer had one.
     pub fn myself(&self) -> Option<&NodeLine> {
         self.lines.iter().find(|l| l.is_myself())
     }

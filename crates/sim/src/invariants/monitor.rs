@@ -66,6 +66,7 @@ impl Default for SafetyMonitor {
 }
 
 impl SafetyMonitor {
+    /// A monitor that has seen nothing yet.
     pub fn new() -> SafetyMonitor {
         SafetyMonitor {
             claims: BTreeMap::new(),
@@ -86,6 +87,7 @@ impl SafetyMonitor {
         self.restarts.push((time_ms, node.to_string()));
     }
 
+    /// How many samples [`Self::observe`] has checked.
     pub fn samples(&self) -> usize {
         self.samples
     }

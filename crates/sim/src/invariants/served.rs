@@ -12,9 +12,11 @@ use crate::view::NodeLine;
 pub struct ServedOp {
     /// `ip:port` of the node that gave the reply.
     pub addr: String,
+    /// The hash slot of the request's key.
     pub slot: u16,
-    /// Virtual ms since the run started: sent, and answered.
+    /// When the request was sent: virtual ms since the run started.
     pub start_ms: u64,
+    /// When the reply arrived: virtual ms since the run started.
     pub end_ms: u64,
     /// Sent after `READONLY` on that connection (a replica may answer it for its master).
     pub readonly: bool,
