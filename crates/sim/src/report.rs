@@ -12,11 +12,14 @@ use crate::trace::TraceEvent;
 /// A broken expectation: a stable `name` (counted across seeds) and the evidence that shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The invariant broken, in snake_case (`slot_epoch_conflict`, …).
     pub name: String,
+    /// What was seen, for a person debugging: which node, at which virtual time, what differs.
     pub evidence: String,
 }
 
 impl Violation {
+    /// A violation of the invariant `name`.
     pub fn new(name: impl Into<String>, evidence: impl Into<String>) -> Violation {
         Violation {
             name: name.into(),
@@ -34,13 +37,17 @@ impl fmt::Display for Violation {
 /// Everything one run produced.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunReport {
+    /// The seed the run was driven by; running it again gives the same report.
     pub seed: u64,
+    /// Name of the scenario that ran (what `cargo sim --scenario` takes).
     pub scenario: String,
+    /// Every broken expectation, in the order found; empty for a passing run.
     pub violations: Vec<Violation>,
     /// Virtual time the run simulated, in milliseconds.
     pub virtual_ms: u64,
     /// FNV-1a of the rendered trace; equal seeds must give equal hashes.
     pub trace_hash: u64,
+    /// Number of events in the trace.
     pub trace_len: usize,
     /// The rendered trace, for people reading a failing seed.
     pub trace_text: String,
@@ -51,6 +58,7 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Whether the run had no violation.
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }

@@ -24,9 +24,11 @@ use crate::faults::FaultSchedule;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
+    /// Masters `create` makes; they split the 16384 slots.
     pub masters: usize,
     /// Replicas per master.
     pub replicas: usize,
+    /// `cluster-node-timeout` of every node, in ms.
     pub node_timeout_ms: u64,
     /// Deliberate bugs every node runs with (names from `clusterlab_core::canary`); only the
     /// canary search sets them.
@@ -47,6 +49,7 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// Nodes in the cluster: `masters × (1 + replicas)`.
     pub fn node_count(&self) -> usize {
         self.masters * (1 + self.replicas)
     }
@@ -62,6 +65,7 @@ pub enum Expectation {
 }
 
 impl Expectation {
+    /// Reads `"ok"` or `"violation:<name>"`; `None` for anything else.
     pub fn parse(text: &str) -> Option<Expectation> {
         if text == "ok" {
             return Some(Expectation::Ok);
@@ -85,8 +89,11 @@ impl Expectation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRecord {
+    /// The run's seed.
     pub seed: u64,
+    /// Name of the scenario to run (as `cargo sim --scenario` takes it).
     pub scenario: String,
+    /// The cluster; absent in JSON means [`SimConfig::default`].
     #[serde(default)]
     pub config: SimConfig,
     /// The faults to inject instead of the ones the seed would draw (scenarios with faults
@@ -95,6 +102,7 @@ pub struct SeedRecord {
     pub schedule: Option<FaultSchedule>,
     /// `"ok"` or `"violation:<name>"`.
     pub expectation: String,
+    /// Why the seed is kept, for people (not checked).
     #[serde(default)]
     pub note: String,
 }
@@ -131,6 +139,7 @@ impl SeedRecord {
         format!("{{\n{}\n}}\n", lines.join(",\n"))
     }
 
+    /// The parsed `expectation`, or an error saying it is malformed.
     pub fn expectation(&self) -> Result<Expectation, String> {
         Expectation::parse(&self.expectation).ok_or_else(|| {
             format!(

@@ -14,17 +14,25 @@ pub const SLOTS: usize = 16384;
 /// One line of `CLUSTER NODES`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeLine {
+    /// The 40-character node ID.
     pub id: String,
     /// `ip:port` (the part before `@`).
     pub addr: String,
     /// `ip:port@cport[,hostname]` as sent.
     pub raw_addr: String,
+    /// The comma-separated flags as words (`myself`, `master`, `slave`, `fail?`, `fail`, …).
     pub flags: Vec<String>,
     /// The master's id, or `None` for `-`.
     pub master: Option<String>,
+    /// When the pending ping to this node was sent, in Unix ms of the answering node's clock;
+    /// 0 when none is pending.
     pub ping_sent_ms: u64,
+    /// When the last pong from this node arrived, in Unix ms of the answering node's clock;
+    /// 0 when none has.
     pub pong_recv_ms: u64,
+    /// The config epoch the answering node knows for this node.
     pub config_epoch: u64,
+    /// `connected` or `disconnected`: the answering node's bus link to this node.
     pub link_state: String,
     /// Owned slot ranges, inclusive.
     pub slots: Vec<(u16, u16)>,
@@ -33,14 +41,17 @@ pub struct NodeLine {
 }
 
 impl NodeLine {
+    /// Whether `flag` is one of [`Self::flags`] (exact word).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)
     }
 
+    /// Whether this is the answering node's own line.
     pub fn is_myself(&self) -> bool {
         self.has_flag("myself")
     }
 
+    /// Whether the line is flagged `master`.
     pub fn is_master(&self) -> bool {
         self.has_flag("master")
     }
