@@ -63,6 +63,7 @@ pub fn phase_of_key(spec: &WorkloadSpec, key: &str) -> Option<u64> {
 pub struct Phase(Arc<AtomicU64>);
 
 impl Phase {
+    /// The phase the writer is in now (0 at the start).
     pub fn current(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
@@ -102,19 +103,25 @@ pub enum WriteOutcome {
 /// One `SET` as the writer saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteOp {
+    /// The operation's number: 0, 1, … in issue order; its value is `v<id>`.
     pub id: usize,
+    /// The key written.
     pub key: String,
+    /// The value written ([`value_for`] of `id`).
     pub value: String,
-    /// Virtual time since the run started, in microseconds.
+    /// When the request was sent: virtual µs since the run started.
     pub start_us: u64,
+    /// When the outcome was known (reply, error or timeout): virtual µs since the run started.
     pub end_us: u64,
     /// `ip:port` of the node that gave the final reply (for an I/O failure: the node the
     /// client was talking to).
     pub addr: String,
+    /// How the write ended.
     pub outcome: WriteOutcome,
 }
 
 impl WriteOp {
+    /// Whether the write was acknowledged (`+OK`).
     pub fn is_acked(&self) -> bool {
         self.outcome == WriteOutcome::Acked
     }
@@ -123,6 +130,7 @@ impl WriteOp {
 /// Every operation of one writer, in issue order (ids ascending, times non-decreasing).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteHistory {
+    /// The operations in issue order (the writer's `ops[i].id` is `i`).
     pub ops: Vec<WriteOp>,
 }
 
@@ -131,6 +139,7 @@ pub struct WriteHistory {
 pub use crate::history::RegisterCheck as KeyCheck;
 
 impl WriteHistory {
+    /// How many writes were acknowledged.
     pub fn acked_count(&self) -> usize {
         self.ops.iter().filter(|op| op.is_acked()).count()
     }
@@ -222,6 +231,8 @@ pub struct LossWindow {
     pub acked_before_crash: usize,
     /// Those of them that did not survive.
     pub lost: Vec<usize>,
+    /// How long before the crash the last surviving one of them was acknowledged, in µs (0
+    /// when none was lost; when none survived, since the first one was sent).
     pub window_us: u64,
 }
 

@@ -35,23 +35,34 @@ pub enum Event {
 pub enum ProcessEvent {
     /// The node's runtime started (incarnation 0 is the first start).
     Start {
+        /// How many times the node started before this one.
         incarnation: u64,
+        /// The node's rng seed for this start (derived from the run seed, the node and the
+        /// incarnation).
         seed: u64,
     },
     /// The node's runtime returned (its outcome as Rust prints it).
     Exit(String),
+    /// The machine was killed (a crash); its unsynced disk writes are lost.
     Kill,
+    /// A killed machine was started again on the same disk; [`ProcessEvent::Start`] follows.
     Restart,
+    /// The machine was frozen: its tasks stop running, its connections stay open.
     Pause,
+    /// A paused machine runs again.
     Resume,
     /// Cut off the network both ways.
     Clog,
+    /// [`ProcessEvent::Clog`] undone.
     Unclog,
     /// Traffic from this node to `to` is dropped.
     ClogLink {
+        /// Name of the receiving node (`node2`, …).
         to: String,
     },
+    /// [`ProcessEvent::ClogLink`] to `to` undone.
     UnclogLink {
+        /// Name of the receiving node (`node2`, …).
         to: String,
     },
 }
@@ -62,14 +73,22 @@ pub enum FaultEvent {
     /// It applied this fault of the schedule.
     Applied(Fault),
     /// It skipped a fault: `what` it would have done and `why` not.
-    Skipped { what: String, why: String },
+    Skipped {
+        /// The fault, as text.
+        what: String,
+        /// Why it made no sense in the current state.
+        why: String,
+    },
     /// The end of the safety phase: every fault undone.
     HealAll,
     /// An operator's slot move (from [`Fault::MoveSlots`]) ended: between which addresses,
     /// and how.
     SlotMoveEnded {
+        /// `ip:port` of the master that gave the slots.
         from: String,
+        /// `ip:port` of the master that received them.
         to: String,
+        /// `moved slots [...]`, `timed out`, or why nothing moved.
         outcome: String,
     },
 }
@@ -79,6 +98,7 @@ pub enum FaultEvent {
 pub enum Sampled {
     /// The node did not answer (why).
     Unreachable(String),
+    /// The node answered; what its view showed.
     Seen(NodeSample),
 }
 
@@ -87,9 +107,11 @@ pub enum Sampled {
 pub struct NodeSample {
     /// `cluster_state` is ok.
     pub state_ok: bool,
+    /// `cluster_current_epoch`.
     pub current_epoch: u64,
     /// Its own line says master (`None`: it has no myself line).
     pub master: Option<bool>,
+    /// The config epoch on its own line (0 without one).
     pub config_epoch: u64,
     /// Slots it serves.
     pub slots: usize,
@@ -110,6 +132,7 @@ pub struct Request {
     pub args: String,
     /// The reply (or I/O error), escaped as text.
     pub reply: String,
+    /// How it ended.
     pub outcome: Outcome,
 }
 

@@ -24,6 +24,7 @@ pub struct TraceEvent {
     pub time_us: u64,
     /// Which node (or `client`, `harness`) the event concerns.
     pub node: String,
+    /// What happened.
     pub event: Event,
 }
 
@@ -55,10 +56,12 @@ pub struct Trace {
     events: Arc<Mutex<Vec<TraceEvent>>>,
 }
 
-/// Caps the trace so a runaway scenario cannot exhaust memory; the hash still covers every event.
+/// Caps the trace so a runaway scenario cannot exhaust memory; later events are dropped, so
+/// the rendering and the hash cover only the first this many.
 const MAX_KEPT_EVENTS: usize = 200_000;
 
 impl Trace {
+    /// An empty trace.
     pub fn new() -> Trace {
         Trace::default()
     }
@@ -83,10 +86,12 @@ impl Trace {
         self.record_at(elapsed.as_micros() as u64, node, event);
     }
 
+    /// Events recorded so far (at most the cap of 200 000 kept events).
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
+    /// Whether nothing was recorded yet.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
@@ -148,10 +153,12 @@ impl Fnv64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
 
+    /// The hash of no bytes (the FNV offset basis).
     pub fn new() -> Fnv64 {
         Fnv64(Self::OFFSET_BASIS)
     }
 
+    /// Hashes `bytes` in; writing `a` then `b` equals writing `a ++ b`.
     pub fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= u64::from(b);
@@ -159,6 +166,7 @@ impl Fnv64 {
         }
     }
 
+    /// The hash of everything written so far (writing more afterwards continues it).
     pub fn finish(&self) -> u64 {
         self.0
     }
