@@ -10,13 +10,17 @@
 //! and failed) and the harness's phases and violations. Every mark carries a tooltip with the
 //! trace line it came from, and the whole trace follows the picture as text.
 //!
-//! Rendering is a pure function of the trace events ([`build`] parses them into a
-//! [`Timeline`], [`render_html`] draws it), so it is unit-tested in the normal build. A node's
-//! elections, promotions, FAIL markings, `cluster_state` changes and epochs come from its
-//! typed events ([`Event::Cluster`]); the rest from the lines the harness writes: `sample …`
-//! summaries (campaign sampler), `kill`/`pause`/`restart`/…, `faults …`, the clients'
-//! `ip:port CMD -> reply` lines and `harness violation …`. Lines it does not know are kept in
-//! the text below, never dropped.
+//! Rendering is a pure function of the trace events ([`build`] reads them into a
+//! [`Timeline`], [`render_html`] draws it), so it is unit-tested in the normal build. It
+//! matches on the typed events ([`trace::Event`](crate::trace::Event)), never on rendered
+//! text: a node's elections, promotions, FAIL markings, `cluster_state` changes and epochs
+//! come from its core's events ([`Event::Cluster`](crate::trace::Event::Cluster)); down,
+//! paused and restarted stretches from the harness's process actions (`Event::Process`);
+//! roles, config epochs, slot counts and PFAIL/FAIL flags from the campaign sampler's
+//! readings (`Event::Sample`); the fault lane and cut-off bands from the injector's
+//! `Event::Fault`s; the workload lane and failed-request marks from the clients'
+//! `Event::Request`s; and the harness lane from its `Event::Violation`s and free-text phase
+//! notes (`Event::Text`). Every event, drawn or not, is in the text below the picture.
 
 mod build;
 mod html;
@@ -60,8 +64,11 @@ pub enum MarkKind {
 /// A point event on one lane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
+    /// Index into [`Timeline::lanes`].
     pub lane: usize,
+    /// Virtual µs since the run started.
     pub time_us: u64,
+    /// What it shows.
     pub kind: MarkKind,
     /// Short text drawn next to the mark (empty: tooltip only).
     pub label: String,
@@ -80,6 +87,7 @@ pub enum BandKind {
     Unreachable,
     /// Crashed (killed, not started yet).
     Down,
+    /// Frozen by a pause fault.
     Paused,
     /// Clogged, or on the minority side of a partition.
     CutOff,
@@ -87,9 +95,11 @@ pub enum BandKind {
     FlaggedPfail,
     /// Some node flags it `fail`.
     FlaggedFail,
-    /// Network-wide faults on the faults lane.
+    /// A partition is in place (faults lane).
     Partition,
+    /// Latency other than madsim's default (faults lane).
     Latency,
+    /// Packet loss above zero (faults lane).
     PacketLoss,
 }
 
@@ -126,18 +136,27 @@ impl BandKind {
 /// An interval on one lane; `label` is drawn inside when it fits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Band {
+    /// Index into [`Timeline::lanes`].
     pub lane: usize,
+    /// Start: virtual µs since the run started.
     pub from_us: u64,
+    /// End (exclusive), in virtual µs since the run started; bands still open when the trace
+    /// ends stop at [`Timeline::end_us`].
     pub to_us: u64,
+    /// What it shows.
     pub kind: BandKind,
+    /// Short text drawn inside.
     pub label: String,
+    /// The tooltip: the trace line(s) behind the band.
     pub detail: String,
 }
 
 /// Workload requests in one time bucket of the workload lane.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
+    /// The writer's requests that got a reply that is not an error (redirects not counted).
     pub ok: usize,
+    /// The writer's requests that got an error reply or failed on the connection.
     pub failed: usize,
     /// Distinct failure texts (capped), for the tooltip.
     pub errors: Vec<String>,
@@ -148,11 +167,16 @@ pub struct Bucket {
 pub struct Timeline {
     /// Lane names, top to bottom: `faults`, the nodes in number order, `workload`, `harness`.
     pub lanes: Vec<String>,
+    /// Point events of every lane.
     pub marks: Vec<Mark>,
+    /// Intervals, in the order they closed.
     pub bands: Vec<Band>,
     /// Workload requests per [`BUCKET_US`], from time 0.
     pub buckets: Vec<Bucket>,
+    /// Time of the last event (at least 1), in virtual µs since the run started: where the
+    /// picture ends.
     pub end_us: u64,
+    /// The violations given to [`build`], as given.
     pub violations: Vec<Violation>,
 }
 
@@ -162,6 +186,7 @@ pub const BUCKET_US: u64 = 500_000;
 const MAX_ERRORS_PER_BUCKET: usize = 4;
 
 impl Timeline {
+    /// Index of the lane called `name` (`node2`, `faults`, …).
     pub fn lane(&self, name: &str) -> Option<usize> {
         self.lanes.iter().position(|l| l == name)
     }
