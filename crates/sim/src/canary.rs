@@ -13,17 +13,22 @@ use crate::seeds::SimConfig;
 /// The first violation a hunt met.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Catch {
+    /// The campaign seed that reported it.
     pub seed: u64,
+    /// The violation's name ([`Violation::name`](crate::report::Violation::name)).
     pub invariant: String,
+    /// The violation's evidence.
     pub evidence: String,
 }
 
 /// What hunting one canary (or the control run, `canary: None`) found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hunt {
+    /// The deliberate bug every node carried (`None`: the control run).
     pub canary: Option<Canary>,
     /// Seeds run, including the one that caught it.
     pub seeds_run: u64,
+    /// The first violation, or `None` if every seed run passed.
     pub caught: Option<Catch>,
     /// Virtual time simulated over all seeds, in milliseconds.
     pub virtual_ms: u64,

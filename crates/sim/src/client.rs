@@ -18,8 +18,20 @@ use crate::trace::{Event, Outcome, Request, Trace};
 /// A redirection reply, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redirect {
-    Moved { slot: u16, addr: String },
-    Ask { slot: u16, addr: String },
+    /// `-MOVED`: the slot now lives at `addr`; the client sends there from now on.
+    Moved {
+        /// The key's hash slot.
+        slot: u16,
+        /// `ip:port` of the node that serves it.
+        addr: String,
+    },
+    /// `-ASK`: this one request goes to `addr` (after `ASKING`); the slot is being migrated.
+    Ask {
+        /// The key's hash slot.
+        slot: u16,
+        /// `ip:port` of the node importing it.
+        addr: String,
+    },
 }
 
 /// `-MOVED <slot> <ip:port>` / `-ASK <slot> <ip:port>`; anything else is not a redirect.
@@ -44,7 +56,9 @@ pub fn parse_redirect(reply: &Reply) -> Option<Redirect> {
 /// One request as sent to one node, and what that node answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hop {
+    /// `ip:port` of the node.
     pub addr: String,
+    /// What it answered (an `ASKING` before a retry is a hop of its own).
     pub reply: Reply,
 }
 
@@ -52,7 +66,9 @@ pub struct Hop {
 /// `reply`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Routed {
+    /// The last reply: not a redirect, unless [`MAX_REDIRECTS`] ran out.
     pub reply: Reply,
+    /// Every request sent for the command, in order.
     pub hops: Vec<Hop>,
 }
 
@@ -99,6 +115,8 @@ impl ClusterClient {
         &self.current
     }
 
+    /// Sets the virtual-time limit, in ms, of each connect and each request (per hop, not per
+    /// command); the default is [`REQUEST_TIMEOUT_MS`].
     pub fn set_timeout_ms(&mut self, timeout_ms: u64) {
         self.timeout_ms = timeout_ms;
     }

@@ -46,7 +46,9 @@ pub fn node_seed(run_seed: u64, index: usize, incarnation: u64) -> u64 {
 pub struct SimNode {
     /// `node1`, `node2`, … (1-based, as in the trace).
     pub name: String,
+    /// `10.0.0.N` for node N.
     pub ip: IpAddr,
+    /// The client port, `700N` for node N (the bus port is 10000 more).
     pub port: u16,
     /// The machine's madsim id, for kill/restart/pause/clog.
     pub machine: MachineId,
@@ -63,6 +65,8 @@ impl SimNode {
         format!("{}:{}", self.ip, self.port)
     }
 
+    /// How many times the node's runtime has started so far (the first start counts; each
+    /// restart adds one).
     pub fn starts(&self) -> u64 {
         self.starts.load(Ordering::Relaxed)
     }
@@ -80,7 +84,10 @@ pub struct SimClusterBuilder {
 /// `appendonly` / `appendfsync` of every node of a [`SimCluster`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AofSettings {
+    /// `appendonly`: whether writes go to the append-only file (default `yes`).
     pub appendonly: bool,
+    /// `appendfsync`: when the AOF is synced to the disk (default `everysec`); unsynced
+    /// writes are lost when the node is killed.
     pub appendfsync: AppendFsync,
 }
 
@@ -94,11 +101,14 @@ impl Default for AofSettings {
 }
 
 impl SimClusterBuilder {
+    /// Takes the shape, node timeout and canaries from `config` (the AOF settings and the
+    /// seed stay).
     pub fn config(mut self, config: SimConfig) -> Self {
         self.config = config;
         self
     }
 
+    /// Number of masters `create` makes.
     pub fn masters(mut self, masters: usize) -> Self {
         self.config.masters = masters;
         self
@@ -110,6 +120,7 @@ impl SimClusterBuilder {
         self
     }
 
+    /// `cluster-node-timeout` of every node, in ms.
     pub fn node_timeout_ms(mut self, node_timeout_ms: u64) -> Self {
         self.config.node_timeout_ms = node_timeout_ms;
         self
@@ -265,6 +276,7 @@ const CONNECT_ATTEMPTS: usize = 50;
 const POLL_INTERVAL_MS: u64 = 100;
 
 impl SimCluster {
+    /// A builder with the tutorial's defaults.
     pub fn builder() -> SimClusterBuilder {
         SimClusterBuilder {
             config: SimConfig::default(),
@@ -273,26 +285,32 @@ impl SimCluster {
         }
     }
 
+    /// The run seed every node seed derives from.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
+    /// The shape and settings the cluster was built with.
     pub fn config(&self) -> &SimConfig {
         &self.config
     }
 
+    /// The run's trace (cloning it gives another handle to the same events).
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
 
+    /// Number of nodes (masters and replicas).
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Whether the cluster has no node (never true for a built one).
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
+    /// Every node, in index order.
     pub fn nodes(&self) -> &[SimNode] {
         &self.nodes
     }
@@ -422,12 +440,15 @@ impl SimCluster {
         self.handle.restart(node.machine);
     }
 
+    /// Freezes node `index`: its tasks stop running until [`SimCluster::resume`]; its
+    /// connections stay open, so peers see silence, not errors.
     pub fn pause(&self, index: usize) {
         self.trace
             .record(&self.nodes[index].name, ProcessEvent::Pause);
         self.handle.pause(self.nodes[index].machine);
     }
 
+    /// Lets a paused node `index` run again.
     pub fn resume(&self, index: usize) {
         self.trace
             .record(&self.nodes[index].name, ProcessEvent::Resume);
@@ -441,6 +462,7 @@ impl SimCluster {
         NetSim::current().clog_node(self.nodes[index].machine);
     }
 
+    /// Undoes [`SimCluster::clog_node`].
     pub fn unclog_node(&self, index: usize) {
         self.trace
             .record(&self.nodes[index].name, ProcessEvent::Unclog);
@@ -455,6 +477,7 @@ impl SimCluster {
         NetSim::current().clog_link(a.machine, b.machine);
     }
 
+    /// Undoes [`SimCluster::clog_link`] for the same `from` and `to`.
     pub fn unclog_link(&self, from: usize, to: usize) {
         let (a, b) = (&self.nodes[from], &self.nodes[to]);
         let to = b.name.clone();

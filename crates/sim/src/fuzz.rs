@@ -49,15 +49,21 @@ impl Default for FuzzConfig {
 /// One case run (shrinking reruns included), in the order they ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaseSummary {
+    /// The run seed of the case (drawn by proptest; shrinking keeps it).
     pub seed: u64,
+    /// Number of faults in its schedule.
     pub faults: usize,
     /// The fault kinds of its schedule, sorted.
     pub kinds: Vec<FaultKind>,
+    /// Names of the violations it reported, in order (empty: the case passed).
     pub violations: Vec<String>,
+    /// Virtual time the run simulated, in ms.
     pub virtual_ms: u64,
+    /// The run's [`RunReport::trace_hash`].
     pub trace_hash: u64,
-    /// The schedule it ran, and (for the `failover` scenario) its loss windows.
+    /// The schedule it ran.
     pub schedule: FaultSchedule,
+    /// Its loss windows (`failover` scenario only; `None` for the others).
     pub windows: Option<LossWindows>,
 }
 
@@ -66,6 +72,7 @@ pub struct CaseSummary {
 pub struct FuzzFailure {
     /// The record that replays it (`expectation` names its first violation).
     pub record: SeedRecord,
+    /// Every violation the minimal case reported.
     pub violations: Vec<Violation>,
     /// Where it was saved (or the file that already held it), if saving was asked.
     pub saved: Option<PathBuf>,
@@ -84,10 +91,12 @@ pub struct FuzzOutcome {
     pub runs: Vec<CaseSummary>,
     /// Loss windows over every run of the `failover` scenario.
     pub windows: LossWindows,
+    /// The first failing case, shrunk (`None`: every case passed).
     pub failure: Option<FuzzFailure>,
 }
 
 impl FuzzOutcome {
+    /// Whether every case passed.
     pub fn ok(&self) -> bool {
         self.failure.is_none()
     }
