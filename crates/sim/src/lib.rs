@@ -3,12 +3,31 @@
 //! seed, checks named invariants and records a hashed trace so any run can be replayed exactly.
 //!
 //! The runtime parts exist only in the simulation build (`RUSTFLAGS="--cfg madsim"`, target dir
-//! `target/sim`): [`cluster`] (the `SimCluster` builder), [`client`] (a cluster-aware client
-//! that follows `MOVED`/`ASK`), [`scenario`] (the scenarios) and [`campaign`] (the randomized
-//! safety + liveness run `cargo sim` does by default). The plain-data parts — [`trace`],
-//! [`report`], [`seeds`], [`view`], [`invariants`], [`faults`] (fault schedules, swarm and
-//! proptest generation, shrinking), [`workload`], [`history`] and [`timeline`] (a trace drawn
-//! as an HTML page) — compile everywhere, so they are unit-tested in the normal build too.
+//! `target/sim`):
+//!
+//! - `cluster`: `SimCluster`, the simulated machines running the node runtime, and its builder;
+//! - `client`: a cluster-aware client that follows `MOVED`/`ASK` and traces every request;
+//! - `scenario`: the named scenarios, each a seeded run ending in a [`RunReport`];
+//! - `campaign`: the randomized safety + liveness run `cargo sim` does by default;
+//! - `canary`: hunting the core's deliberate bugs with campaign seeds;
+//! - `fuzz`: the proptest search over fault schedules, shrinking a failure to a seed record;
+//! - `env_seeds`: which seeds a scenario test runs, from madsim's environment variables.
+//!
+//! The plain-data parts compile everywhere, so they are unit-tested in the normal build too:
+//!
+//! - [`trace`]: the hashed run trace, a list of typed events ([`trace::Event`]);
+//! - [`report`]: a run's outcome ([`RunReport`], [`Violation`]);
+//! - [`seeds`]: seed files of the regression corpus and the cluster shape ([`SimConfig`]);
+//! - [`node_idx`]: a node's index, name, IP and port ([`NodeIdx`]);
+//! - [`view`]: a `CLUSTER NODES` reply parsed into a node's view;
+//! - [`invariants`]: the named checks over sampled views;
+//! - [`detection`]: failure-detection checks against who could reach whom;
+//! - [`faults`]: fault schedules, swarm and proptest generation, shrinking, and (simulation
+//!   build) the injector;
+//! - [`workload`]: the write workload, its keys, values and history (the writer itself runs
+//!   only in the simulator);
+//! - [`history`]: judging what a key reads back against that history;
+//! - [`timeline`]: a trace drawn as an HTML page.
 
 #![warn(missing_docs, unreachable_pub)]
 

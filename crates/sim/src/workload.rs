@@ -1,7 +1,6 @@
 //! A write workload and its history: one writer on the client machine sends `SET key:<n> v<id>`
-//! through a [`ClusterClient`](crate::client::ClusterClient) (keys spread over every master's
-//! slots), recording each operation's virtual start and end time, the node that answered and
-//! the outcome. The history is what durability is judged against after crashes: an
+//! through a `ClusterClient` (keys spread over every master's slots), recording each
+//! operation's virtual start and end time, the node that answered and the outcome. The history is what durability is judged against after crashes: an
 //! acknowledged write (`+OK`) must still be visible later, unless a later write to the same key
 //! replaced it.
 //!

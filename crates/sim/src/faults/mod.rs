@@ -9,10 +9,10 @@
 //! generated schedule keeps a majority of masters up and together ([`check_majority`]): the
 //! safety phase probes what the cluster must never do, not what it cannot do without a quorum.
 //!
-//! Applying a schedule to a running [`SimCluster`](crate::cluster::SimCluster) is
-//! [`FaultInjector`] (simulation build only). Application is tolerant: a fault that makes no
-//! sense in the current state (restarting a running node) is skipped and noted in the trace,
-//! which is what lets shrinking drop any event without making the schedule invalid.
+//! Applying a schedule to a running `SimCluster` is `FaultInjector` (simulation build only).
+//! Application is tolerant: a fault that makes no sense in the current state (restarting a
+//! running node) is skipped and noted in the trace, which is what lets shrinking drop any
+//! event without making the schedule invalid.
 //!
 //! The parts: `model` (the faults, schedules and cluster shape), `majority` (the rule every
 //! generated schedule keeps), `episode` (a fault with its undo), `swarm` and `strategy` (the

@@ -420,7 +420,7 @@ pub struct ClusterShape {
 pub const SAFETY_SPAN_NODE_TIMEOUTS: u64 = 6;
 
 impl ClusterShape {
-    /// The shape of a [`SimCluster`](crate::cluster::SimCluster) built from `config`: node N
+    /// The shape of a `SimCluster` (simulation build) built from `config`: node N
     /// has IP `10.0.0.N`, and masters are chosen by the same plan `create` follows.
     pub fn of(config: &SimConfig) -> ClusterShape {
         let ips: Vec<String> = (1..=config.node_count())

@@ -34,9 +34,8 @@ struct NetState {
 impl Connectivity {
     /// Replays `schedule` for a cluster of `node_count` nodes whose safety phase started at
     /// `offset_ms` and lasted `span_ms`. `down` holds `(node index, from ms, to ms)` stretches
-    /// in run ms (`to` exclusive), as
-    /// [`FaultInjector::down_intervals`](crate::faults::FaultInjector::down_intervals) reports
-    /// them in µs.
+    /// in run ms (`to` exclusive), as `FaultInjector::down_intervals` (simulation build)
+    /// reports them in µs.
     pub fn new(
         schedule: &crate::faults::FaultSchedule,
         node_count: usize,
