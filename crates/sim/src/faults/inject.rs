@@ -181,8 +181,8 @@ impl<'a> FaultInjector<'a> {
             && self.nodes.iter().all(|s| *s == NodeState::Up)
     }
 
-    /// Waits for the slot move still running, if any (each is bounded by
-    /// [`SLOT_MOVE_TIMEOUT_MS`]), and returns what the moves found wrong.
+    /// Waits for the slot move still running, if any (each gives up after 30 virtual
+    /// seconds), and returns what the moves found wrong.
     pub async fn finish_slot_moves(&mut self) -> Vec<Violation> {
         for task in std::mem::take(&mut self.move_tasks) {
             // A move never panics on purpose; a failed join is reported by the trace.
