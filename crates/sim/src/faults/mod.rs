@@ -46,7 +46,7 @@ mod testing {
     use super::{ClusterShape, Fault, TimedFault};
     use crate::seeds::SimConfig;
 
-    pub fn shape(masters: usize, replicas: usize) -> ClusterShape {
+    pub(crate) fn shape(masters: usize, replicas: usize) -> ClusterShape {
         ClusterShape::of(&SimConfig {
             masters,
             replicas,
@@ -55,7 +55,7 @@ mod testing {
         })
     }
 
-    pub fn at(at_ms: u64, fault: Fault) -> TimedFault {
+    pub(crate) fn at(at_ms: u64, fault: Fault) -> TimedFault {
         TimedFault { at_ms, fault }
     }
 }
