@@ -48,7 +48,7 @@ pub struct SimNode {
     pub name: String,
     /// `10.0.0.N` for node N.
     pub ip: IpAddr,
-    /// The client port, `700N` for node N (the bus port is 10000 more).
+    /// The client port, `7000 + N` for node N (the bus port is 10000 more).
     pub port: u16,
     /// The machine's madsim id, for kill/restart/pause/clog.
     pub machine: MachineId,

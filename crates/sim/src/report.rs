@@ -37,7 +37,7 @@ impl fmt::Display for Violation {
 /// Everything one run produced.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunReport {
-    /// The seed the run was driven by; running it again gives the same report.
+    /// The run's seed: the same seed, scenario and config replay the same run.
     pub seed: u64,
     /// Name of the scenario that ran (what `cargo sim --scenario` takes).
     pub scenario: String,

@@ -67,7 +67,7 @@ pub enum EventKind {
     ManualFailover {
         /// Index of the replica the command was sent to.
         node: usize,
-        /// Index of its master.
+        /// Index of its master (`None`: unknown).
         master: Option<usize>,
     },
 }

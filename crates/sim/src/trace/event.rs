@@ -45,7 +45,8 @@ pub enum ProcessEvent {
     Exit(String),
     /// The machine was killed (a crash); its unsynced disk writes are lost.
     Kill,
-    /// A killed machine was started again on the same disk; [`ProcessEvent::Start`] follows.
+    /// A killed machine was started again (on its disk, emptied if it was wiped);
+    /// [`ProcessEvent::Start`] follows.
     Restart,
     /// The machine was frozen: its tasks stop running, its connections stay open.
     Pause,
@@ -74,7 +75,7 @@ pub enum FaultEvent {
     Applied(Fault),
     /// It skipped a fault: `what` it would have done and `why` not.
     Skipped {
-        /// The fault, as text.
+        /// What it would have done, as text (`crash node2`, …).
         what: String,
         /// Why it made no sense in the current state.
         why: String,
