@@ -153,7 +153,7 @@ impl Builder {
             self.ids.insert(sample.short_id.clone(), ev.node.clone());
         }
         if let Some(prev) = self.last_sample.get(&lane).cloned() {
-            self.config_changes(lane, t, &prev, &sample, line);
+            self.config_changes(lane, t, &prev, sample, line);
         }
         self.last_sample.insert(lane, sample.clone());
         let flags: BTreeMap<String, String> = sample
