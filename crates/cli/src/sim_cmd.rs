@@ -42,6 +42,8 @@ pub struct SimArgs {
 pub enum SimCommand {
     /// Run a scenario for a range of seeds and report violations.
     Run(RunArgs),
+    /// List the scenarios `--scenario` accepts, with what each does.
+    List,
     /// Replay one seed file exactly and print its trace hash.
     Replay(ReplayArgs),
     /// Merge the `--json` results of several shards into one summary.
@@ -68,7 +70,7 @@ pub struct RunArgs {
     /// The first seed; by default taken from the wall clock (and printed, for replay).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Scenario to run.
+    /// Scenario to run (`clusterlab sim list` shows them all).
     #[arg(long, default_value = DEFAULT_SCENARIO)]
     pub scenario: String,
     /// Masters in the simulated cluster.
@@ -193,6 +195,7 @@ impl RunArgs {
 pub fn run(args: SimArgs) -> ExitCode {
     match args.command {
         SimCommand::Run(run_args) => run_campaign(&run_args),
+        SimCommand::List => list(),
         SimCommand::Replay(replay_args) => replay(&replay_args),
         SimCommand::Merge(merge_args) => merge(&merge_args),
         SimCommand::Plan(plan_args) => plan(&plan_args),
@@ -292,6 +295,22 @@ fn run_seed(scenario_name: &str, seed: u64, config: &SimConfig) -> SeedOutcome {
     guarded(seed, || scenario::run(scenario_name, seed, config))
 }
 
+// ---- sim list -----------------------------------------------------------------------------------
+
+/// Prints every registered scenario and what it does.
+fn list() -> ExitCode {
+    let width = SCENARIOS.iter().map(|s| s.name().len()).max().unwrap_or(0);
+    for s in SCENARIOS {
+        let default = if s.name() == DEFAULT_SCENARIO {
+            " (default)"
+        } else {
+            ""
+        };
+        println!("{:<width$}  {}{default}", s.name(), s.about());
+    }
+    ExitCode::SUCCESS
+}
+
 // ---- sim run ------------------------------------------------------------------------------------
 
 /// Parses `i/n` with `i < n`.
@@ -321,11 +340,11 @@ fn run_campaign(args: &RunArgs) -> ExitCode {
         eprintln!("unknown canary {bad:?}; `clusterlab sim canary --help` lists them");
         return ExitCode::from(2);
     }
-    if !SCENARIOS.contains(&args.scenario.as_str()) {
+    if scenario::find(&args.scenario).is_none() {
         eprintln!(
-            "unknown scenario {:?}; known: {}",
+            "unknown scenario {:?}; known: {} (`clusterlab sim list` says what each does)",
             args.scenario,
-            SCENARIOS.join(", ")
+            scenario::names().join(", ")
         );
         return ExitCode::from(2);
     }

@@ -101,6 +101,32 @@ pub fn planned_schedule(seed: u64, config: &SimConfig) -> FaultSchedule {
 /// A backstop far beyond the scenario's own bounds: madsim panics past it instead of looping.
 const RUN_TIME_LIMIT: Duration = Duration::from_secs(3600);
 
+/// The registry's handle on this scenario.
+pub struct CampaignScenario;
+
+impl crate::scenario::Scenario for CampaignScenario {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "a swarm fault schedule under writes (safety), then healed (liveness)"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config, None)
+    }
+
+    fn run_with_schedule(
+        &self,
+        seed: u64,
+        config: &SimConfig,
+        schedule: FaultSchedule,
+    ) -> Result<RunReport, String> {
+        Ok(run(seed, config, Some(schedule)))
+    }
+}
+
 /// Runs the campaign for `seed` in a fresh runtime; `schedule` replaces the seed's own.
 pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
     let config = config.clone();

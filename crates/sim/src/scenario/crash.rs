@@ -80,6 +80,26 @@ pub struct CrashRun {
     pub failed_at_ms: u64,
 }
 
+/// The scenario's name in [`super::SCENARIOS`] and seed files.
+pub const NAME: &str = "crash";
+
+/// The registry's handle on this scenario.
+pub struct Crash;
+
+impl super::Scenario for Crash {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "kill the master of key2, then restart it on its disk: detection, refusal, recovery"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The crash scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> CrashRun {
     probe::block_on(seed, crash_in(seed, config.clone()))
@@ -97,7 +117,7 @@ async fn crash_in(seed: u64, config: SimConfig) -> CrashRun {
     let mut violations = Vec::new();
     let mut run = CrashRun::default();
     crash_steps(&cluster, &mut run, &mut violations).await;
-    run.report = finish(&cluster, "crash", violations).await;
+    run.report = finish(&cluster, NAME, violations).await;
     run
 }
 

@@ -223,6 +223,32 @@ pub struct FailoverRun {
     pub schedule: FaultSchedule,
 }
 
+/// The registry's handle on this scenario.
+pub struct FailoverScenario;
+
+impl crate::scenario::Scenario for FailoverScenario {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "replicas under crashes, pauses, partitions and manual failovers; safety, then liveness"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config, None).report
+    }
+
+    fn run_with_schedule(
+        &self,
+        seed: u64,
+        config: &SimConfig,
+        schedule: FaultSchedule,
+    ) -> Result<RunReport, String> {
+        Ok(run(seed, config, Some(schedule)).report)
+    }
+}
+
 /// Runs the scenario for `seed` in a fresh runtime; `schedule` replaces the seed's own.
 pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> FailoverRun {
     let config = effective_config(config);

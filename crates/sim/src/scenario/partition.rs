@@ -55,6 +55,26 @@ pub struct PartitionRun {
     pub failed_at_ms: u64,
 }
 
+/// The scenario's name in [`super::SCENARIOS`] and seed files.
+pub const NAME: &str = "partition";
+
+/// The registry's handle on this scenario.
+pub struct Partition;
+
+impl super::Scenario for Partition {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "cut one master off with a minority, then heal: it must stop writes, the rest recover"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The partition scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> PartitionRun {
     probe::block_on(seed, partition_in(seed, config.clone()))
@@ -71,7 +91,7 @@ async fn partition_in(seed: u64, config: SimConfig) -> PartitionRun {
     let mut violations = Vec::new();
     let mut run = PartitionRun::default();
     partition_steps(&cluster, &mut run, &mut violations).await;
-    run.report = finish(&cluster, "partition", violations).await;
+    run.report = finish(&cluster, NAME, violations).await;
     run
 }
 

@@ -107,6 +107,23 @@ pub struct ReshardRun {
     pub acked: usize,
 }
 
+/// The registry's handle on this scenario.
+pub struct Reshard;
+
+impl super::Scenario for Reshard {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "move slots with keys between masters under writes and faults: no write lost in migration"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// One run with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> ReshardRun {
     probe::block_on(seed, reshard_in(seed, config.clone()))

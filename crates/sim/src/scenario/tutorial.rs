@@ -42,6 +42,23 @@ pub struct TutorialRun {
     pub open_check: Option<CheckReport>,
 }
 
+/// The registry's handle on this scenario.
+pub struct Tutorial;
+
+impl super::Scenario for Tutorial {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "the whole tutorial via net::admin: create, crash, add a node, reshard, delete it, fix"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The tutorial with `seed`, in a fresh runtime (`config.masters` masters plus one spare
 /// node; replicas are not part of the tutorial).
 pub fn run(seed: u64, config: &SimConfig) -> TutorialRun {
