@@ -34,8 +34,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use madsim::runtime::Runtime;
-
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::slot::key_hash_slot;
@@ -98,9 +96,6 @@ pub fn planned_schedule(seed: u64, config: &SimConfig) -> FaultSchedule {
     swarm(seed, &ClusterShape::of(config))
 }
 
-/// A backstop far beyond the scenario's own bounds: madsim panics past it instead of looping.
-const RUN_TIME_LIMIT: Duration = Duration::from_secs(3600);
-
 /// The registry's handle on this scenario.
 pub struct CampaignScenario;
 
@@ -129,10 +124,7 @@ impl crate::scenario::Scenario for CampaignScenario {
 
 /// Runs the campaign for `seed` in a fresh runtime; `schedule` replaces the seed's own.
 pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
-    let config = config.clone();
-    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-    runtime.set_time_limit(RUN_TIME_LIMIT);
-    runtime.block_on(campaign_in(seed, config, schedule))
+    crate::runner::in_runtime(seed, campaign_in(seed, config.clone(), schedule))
 }
 
 /// The campaign inside the current runtime, seeded by it (for `Runtime::check_determinism`).

@@ -34,6 +34,8 @@ pub mod env_seeds;
 #[cfg(madsim)]
 pub mod fuzz;
 #[cfg(madsim)]
+pub mod runner;
+#[cfg(madsim)]
 pub mod scenario;
 
 pub use report::{RunReport, Violation};

@@ -102,7 +102,7 @@ impl super::Scenario for Crash {
 
 /// The crash scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> CrashRun {
-    probe::block_on(seed, crash_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, crash_in(seed, config.clone()))
 }
 
 /// The crash scenario on the tutorial's cluster, seeded by the current runtime (for

@@ -145,7 +145,7 @@ impl super::Scenario for Durability {
 
 /// One durability run with `seed` and `policy`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig, policy: AppendFsync) -> DurabilityRun {
-    probe::block_on(seed, durability_in(seed, config.clone(), policy))
+    crate::runner::in_runtime(seed, durability_in(seed, config.clone(), policy))
 }
 
 /// `appendfsync always` on the tutorial's cluster, seeded by the current runtime.

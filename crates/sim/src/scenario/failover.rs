@@ -253,7 +253,7 @@ impl crate::scenario::Scenario for FailoverScenario {
 pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> FailoverRun {
     let config = effective_config(config);
     let schedule = schedule.unwrap_or_else(|| planned_schedule(seed, &config));
-    probe::block_on(seed, failover_in(seed, config, schedule))
+    crate::runner::in_runtime(seed, failover_in(seed, config, schedule))
 }
 
 /// The scenario on 3 masters + 3 replicas with the seed's own schedule, seeded by the current
@@ -646,7 +646,7 @@ pub struct ReplicaCrashRun {
 /// Kills node 1 (`key2`'s master) of 3 masters + 3 replicas: its replica must be promoted
 /// automatically, and node 1, restarted, must come back as that replica's replica.
 pub fn crash_with_replicas(seed: u64) -> ReplicaCrashRun {
-    probe::block_on(seed, crash_with_replicas_in(seed))
+    crate::runner::in_runtime(seed, crash_with_replicas_in(seed))
 }
 
 /// [`crash_with_replicas`] seeded by the current runtime.
@@ -828,7 +828,7 @@ pub const MINORITY_WRITE_INTERVAL_MS: u64 = 100;
 /// majority side promotes node 1's replica; after the heal everything is whole again and node 1
 /// is a replica.
 pub fn minority_partition(seed: u64) -> MinorityRun {
-    probe::block_on(seed, minority_in(seed))
+    crate::runner::in_runtime(seed, minority_in(seed))
 }
 
 async fn minority_in(seed: u64) -> MinorityRun {

@@ -4,8 +4,6 @@
 //! here (cluster start, views, the closing report) are what the scenarios share. Scenarios use
 //! these and [`crate::runner`], never one another's runners.
 
-use std::time::Duration;
-
 use clusterlab_core::Reply;
 
 use crate::client::{describe_reply, reply_text};
@@ -32,9 +30,6 @@ pub use walkthrough::{
 
 /// Virtual-time bound for `cluster_state:ok` on every node after create.
 pub const CLUSTER_OK_TIMEOUT_MS: u64 = 30_000;
-
-/// A backstop far beyond any scenario's own bounds: madsim panics past it instead of looping.
-const RUN_TIME_LIMIT: Duration = Duration::from_secs(3600);
 
 /// The start the masters-only scenarios share: no replicas (one would fail over and change
 /// what they measure), nodes listening, `create`, then `cluster_state:ok` everywhere. False,

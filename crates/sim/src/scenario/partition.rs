@@ -77,7 +77,7 @@ impl super::Scenario for Partition {
 
 /// The partition scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> PartitionRun {
-    probe::block_on(seed, partition_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, partition_in(seed, config.clone()))
 }
 
 /// The partition scenario on the tutorial's cluster, seeded by the current runtime.

@@ -126,7 +126,7 @@ impl super::Scenario for Reshard {
 
 /// One run with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> ReshardRun {
-    probe::block_on(seed, reshard_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, reshard_in(seed, config.clone()))
 }
 
 /// A run on the default cluster, seeded by the current runtime.

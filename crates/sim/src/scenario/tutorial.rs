@@ -62,7 +62,7 @@ impl super::Scenario for Tutorial {
 /// The tutorial with `seed`, in a fresh runtime (`config.masters` masters plus one spare
 /// node; replicas are not part of the tutorial).
 pub fn run(seed: u64, config: &SimConfig) -> TutorialRun {
-    probe::block_on(seed, tutorial_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, tutorial_in(seed, config.clone()))
 }
 
 /// The tutorial on the default cluster, seeded by the current runtime.

@@ -10,7 +10,6 @@ use std::time::Duration;
 use clusterlab_core::Reply;
 use clusterlab_net::clock::unix_now_ms;
 
-use super::probe;
 use super::{fetch_view, finish, slot_owner_addr, wait_cluster_ok, Scenario};
 use crate::client::{describe_reply, info_field, Redirect};
 use crate::cluster::SimCluster;
@@ -49,7 +48,7 @@ pub fn walkthrough(seed: u64) -> RunReport {
 
 /// The walkthrough on a cluster of the given shape, in a fresh runtime.
 pub fn walkthrough_with(seed: u64, config: &SimConfig) -> RunReport {
-    probe::block_on(seed, walkthrough_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, walkthrough_in(seed, config.clone()))
 }
 
 /// The walkthrough inside the current runtime, seeded by it (for `#[madsim::test]` and
