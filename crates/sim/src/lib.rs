@@ -4,8 +4,9 @@
 //!
 //! The runtime parts exist only in the simulation build (`RUSTFLAGS="--cfg madsim"`, target dir
 //! `target/sim`): [`cluster`] (the `SimCluster` builder), [`client`] (a cluster-aware client
-//! that follows `MOVED`/`ASK`), [`scenario`] (the scenarios) and [`campaign`] (the randomized
-//! safety + liveness run `cargo sim` does by default). The plain-data parts — [`trace`],
+//! that follows `MOVED`/`ASK`), [`runner`] (the runtime setup and the two-phase safety +
+//! liveness run that scenarios share), [`scenario`] (the scenarios and their registry) and
+//! [`campaign`] (the randomized two-phase run `cargo sim` does by default). The plain-data parts — [`trace`],
 //! [`report`], [`seeds`], [`view`], [`invariants`], [`faults`] (fault schedules, swarm and
 //! proptest generation, shrinking), [`workload`], [`history`] and [`timeline`] (a trace drawn
 //! as an HTML page) — compile everywhere, so they are unit-tested in the normal build too.

@@ -28,8 +28,7 @@ pub use walkthrough::{
     walkthrough, walkthrough_current, walkthrough_with, TUTORIAL_KEY, TUTORIAL_KEY_SLOT,
 };
 
-/// Virtual-time bound for `cluster_state:ok` on every node after create.
-pub const CLUSTER_OK_TIMEOUT_MS: u64 = 30_000;
+pub use crate::runner::CLUSTER_OK_TIMEOUT_MS;
 
 /// The start the masters-only scenarios share: no replicas (one would fail over and change
 /// what they measure), nodes listening, `create`, then `cluster_state:ok` everywhere. False,
