@@ -13,9 +13,11 @@ use crate::report::{RunReport, Violation};
 use crate::trace::Event;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
 
+mod admin_steps;
 pub mod crash;
 pub mod durability;
 pub mod failover;
+mod node_down;
 pub mod partition;
 mod probe;
 mod registry;

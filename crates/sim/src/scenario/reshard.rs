@@ -24,9 +24,9 @@ use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::Reply;
 use clusterlab_net::admin::{self, ReshardOptions};
 
+use super::admin_steps::{on_admin, step, wait_agreement, wait_members_ok};
 use super::finish;
 use super::probe::{self, my_id};
-use super::tutorial::{on_admin, step, wait_agreement, wait_members_ok};
 use crate::cluster::{mix64, SimCluster};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;

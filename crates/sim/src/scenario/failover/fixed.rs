@@ -14,13 +14,12 @@ use crate::invariants::failover::replicas_attached;
 use crate::report::{RunReport, Violation};
 use crate::runner::liveness_bound_ms;
 use crate::runner::poll::now_ms;
-use crate::scenario::probe;
 use crate::scenario::{fetch_view, finish};
+use crate::scenario::{node_down, probe};
 use crate::seeds::SimConfig;
 
 /// The key the tutorial writes before the crash (slot 4998, node 1's) and its value.
-pub const CRASH_KEY: &str = "key2";
-pub const CRASH_VALUE: &str = "world";
+pub use crate::scenario::node_down::{CRASH_KEY, CRASH_VALUE};
 
 /// A [`crash_with_replicas`] run: the report (its final views are the ones after the old
 /// master came back) plus the views and timings the test snapshots and prints.
@@ -94,7 +93,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         .map_err(|e| Violation::new("setup_failed", e))?;
     set_key(cluster, CRASH_KEY, CRASH_VALUE).await?;
     // As in the tutorial, time passes before the crash: the write is on the replica.
-    madsim::time::sleep(Duration::from_millis(super::super::crash::SETTLE_MS)).await;
+    madsim::time::sleep(Duration::from_millis(node_down::SETTLE_MS)).await;
     let all: Vec<usize> = (0..cluster.len()).collect();
     run.before = all_views(cluster, &all).await?;
     let (victim, successor) = (run.victim, run.successor);
@@ -104,7 +103,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
 
     cluster.kill(victim);
     let killed_ms = now_ms();
-    let detect_bound_ms = super::super::crash::detect_bound_ms(nt);
+    let detect_bound_ms = node_down::detect_bound_ms(nt);
     let detected = probe::wait_all(cluster, &live, detect_bound_ms, |observer| {
         let victim_addr = victim_addr.clone();
         async move {
@@ -176,7 +175,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         .await
         .map_err(|e| Violation::new("replica_link_down", e))?;
     run.rejoin_ms = Some(now_ms() - restarted_ms);
-    super::super::crash::check_value(cluster, CRASH_KEY, CRASH_VALUE).await
+    node_down::check_value(cluster, CRASH_KEY, CRASH_VALUE).await
 }
 
 /// `SET key value` through the cluster client; `Err` unless `+OK`.

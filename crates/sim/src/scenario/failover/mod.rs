@@ -67,12 +67,9 @@ pub fn effective_config(config: &SimConfig) -> SimConfig {
     }
 }
 
-/// How long an isolated master may keep acknowledging writes: it flags a peer `fail?` once a
-/// ping has gone unanswered for a node timeout, the ping leaving up to half a node timeout after
-/// the last pong, plus 1 s for ticks (the `partition` scenario's bound).
-pub fn minority_bound_ms(node_timeout_ms: u64) -> u64 {
-    super::partition::minority_bound_ms(node_timeout_ms)
-}
+/// How long an isolated master may keep acknowledging writes (the `partition` scenario's
+/// bound too).
+pub use super::node_down::minority_bound_ms;
 
 /// The replicas `create` attaches to master `master` (node indices).
 pub fn replicas_of(config: &SimConfig, master: usize) -> Vec<usize> {
