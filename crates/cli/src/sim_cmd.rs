@@ -7,6 +7,8 @@
 //!   failing seed prints one line that replays it and is saved to `seeds/` (for the campaign
 //!   with its fault schedule shrunk first). `--shard i/n` runs every n-th seed so a batch
 //!   scheduler can split one campaign across machines; `--json` writes one JSON line per seed.
+//! - `sim list` prints every scenario of the registry (`clusterlab_sim::scenario::SCENARIOS`)
+//!   with what it does; `--scenario` accepts exactly these.
 //! - `sim replay <file>` reruns one seed file and prints its trace hash.
 //! - `sim merge <jsonl…>` sums the JSON lines of several shards into one summary.
 //!

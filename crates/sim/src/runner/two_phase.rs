@@ -14,7 +14,7 @@
 //!    value no write carried is `phantom_value`; lost acknowledged writes go to
 //!    [`TwoPhase::judge_lost`]).
 //! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), then
-//!    [`TwoPhase::final_checks`]; [`end_report`] closes the report.
+//!    [`TwoPhase::final_checks`]; `end_report` closes the report.
 
 use std::collections::BTreeMap;
 
@@ -441,7 +441,7 @@ async fn check_writes<H: TwoPhase>(
 }
 
 /// Checks `schedule` fits the cluster and says in the trace what it will do.
-pub fn announce_schedule(
+fn announce_schedule(
     cluster: &SimCluster,
     schedule: &FaultSchedule,
     span_ms: u64,
@@ -463,7 +463,7 @@ pub fn announce_schedule(
 
 /// Ends a safety phase's writer and sampler and feeds the monitor every restart the injector
 /// made, then every sample; returns the history and the samples.
-pub async fn collect_phase(
+async fn collect_phase(
     cluster: &SimCluster,
     writer: madsim::task::JoinHandle<WriteHistory>,
     sampler: madsim::task::JoinHandle<Vec<Sample>>,
@@ -515,7 +515,7 @@ fn note_agreed_epochs(cluster: &SimCluster, monitor: &mut SafetyMonitor) {
 
 /// Closes a two-phase run: the monitor's findings, the end line and every violation go to
 /// the trace, and the report carries the last `CLUSTER NODES` texts.
-pub fn end_report(
+fn end_report(
     cluster: &SimCluster,
     scenario: &str,
     monitor: &mut SafetyMonitor,
