@@ -36,6 +36,7 @@
 use std::collections::BTreeMap;
 
 use clusterlab_net::admin::{self, ReshardOptions};
+use proptest::strategy::BoxedStrategy;
 
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
@@ -93,6 +94,10 @@ impl crate::scenario::Scenario for CampaignScenario {
         schedule: FaultSchedule,
     ) -> Result<RunReport, String> {
         Ok(run(seed, config, Some(schedule)))
+    }
+
+    fn schedule_strategy(&self, shape: &ClusterShape) -> Option<BoxedStrategy<FaultSchedule>> {
+        Some(crate::faults::schedule_strategy(shape))
     }
 }
 

@@ -3,8 +3,9 @@
 //! `clusterlab sim list`) read. Adding a scenario is its own file plus one line here.
 
 use clusterlab_core::config::AppendFsync;
+use proptest::strategy::BoxedStrategy;
 
-use crate::faults::FaultSchedule;
+use crate::faults::{ClusterShape, FaultSchedule};
 use crate::report::RunReport;
 use crate::seeds::{SeedRecord, SimConfig};
 
@@ -32,6 +33,18 @@ pub trait Scenario: Sync {
             "scenario {:?} takes no fault schedule",
             self.name()
         ))
+    }
+
+    /// The cluster the scenario runs on when asked for `config` (by default `config` itself).
+    fn effective_config(&self, config: &SimConfig) -> SimConfig {
+        config.clone()
+    }
+
+    /// A proptest strategy for the fault schedules the scenario takes on `shape`, for the
+    /// schedule search (`None`: it takes none).
+    fn schedule_strategy(&self, shape: &ClusterShape) -> Option<BoxedStrategy<FaultSchedule>> {
+        let _ = shape;
+        None
     }
 }
 

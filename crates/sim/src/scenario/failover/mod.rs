@@ -29,7 +29,9 @@ use std::time::Duration;
 use super::probe;
 use crate::client::{describe_reply, info_field};
 use crate::cluster::SimCluster;
-use crate::faults::{FaultInjector, FaultSchedule};
+use proptest::strategy::BoxedStrategy;
+
+use crate::faults::{ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{superseded, RegisterCheck};
 use crate::invariants::failover::{
     classify_losses, minority_writes, replicas_attached, FaultTimeline, LossWindows,
@@ -119,6 +121,14 @@ impl crate::scenario::Scenario for FailoverScenario {
         schedule: FaultSchedule,
     ) -> Result<RunReport, String> {
         Ok(run(seed, config, Some(schedule)).report)
+    }
+
+    fn effective_config(&self, config: &SimConfig) -> SimConfig {
+        effective_config(config)
+    }
+
+    fn schedule_strategy(&self, shape: &ClusterShape) -> Option<BoxedStrategy<FaultSchedule>> {
+        Some(schedule_strategy(shape))
     }
 }
 
