@@ -1,19 +1,20 @@
 //! The `campaign` scenario: one randomized run in two phases, as TigerBeetle's VOPR does it —
 //! the shared [`run_two_phase`] with this scenario's hooks (the operator's re-admission of wiped
-//! nodes in [`readmit`], its own judgement of losses and open slots in [`losses`]).
+//! nodes in `readmit`, its own judgement of losses and open slots in `losses`).
 //!
 //! 1. **Safety phase** ([`SAFETY_SPAN_NODE_TIMEOUTS`](crate::faults::SAFETY_SPAN_NODE_TIMEOUTS)
 //!    node timeouts): a writer sends `SET`s
 //!    over every slot (`appendfsync always`), a sampler reads every node's `CLUSTER NODES` and
 //!    `CLUSTER INFO` twice a second, and the fault schedule — drawn from the seed
 //!    ([`swarm`]) or given explicitly (a shrunk schedule from a seed file) — runs against the
-//!    cluster. Every sample goes through the [`SafetyMonitor`].
+//!    cluster. Every sample goes through the
+//!    [`SafetyMonitor`](crate::invariants::SafetyMonitor).
 //! 2. **Liveness phase**: every fault is undone (network healed, paused nodes resumed, crashed
 //!    nodes restarted; a wiped node is re-admitted the way an operator would: `FORGET` its old
 //!    ID everywhere, `MEET` it, give it back its orphaned slots, `BUMPEPOCH`). Within
-//!    [`liveness_bound_ms`](crate::runner::liveness_bound_ms) (3 × node timeout + 10 s) every node must say `cluster_state:ok`
-//!    and all must agree on the owner of all 16384 slots, and stay so for one more node
-//!    timeout (a node cut off just before the heal may flag its peers only afterwards); then
+//!    [`liveness_bound_ms`](crate::runner::liveness_bound_ms) (3 × node timeout + 10 s) every
+//!    node must say `cluster_state:ok` and all must agree on the owner of all 16384 slots, and
+//!    stay so for one more node timeout (a node cut off just before the heal may flag its peers only afterwards); then
 //!    the masters' config epochs must be distinct and every acknowledged write must read back.
 //!
 //! During the safety phase every acknowledged write is also held against the answering node's
@@ -28,7 +29,8 @@
 //! that failover itself was allowed is checked apart: a replica restarted while its master was
 //! down must not be promoted before hearing from it, and a replica cut off from its master
 //! for long must not be promoted over a fresher sibling that was available
-//! (`stale_replica_promoted`, [`stale_promotions`] and [`stale_partitioned_promotions`]).
+//! (`stale_replica_promoted`, [`stale_promotions`](crate::invariants::stale_promotions) and
+//! [`stale_partitioned_promotions`]).
 //! Every failover vote in the trace is held to Redis's voting rules (`double_vote`,
 //! [`double_votes`]), and a master must give up a stale slot claim once it is in touch with a
 //! node that knows the newer owner (`stale_owner_kept`, [`stale_owners_kept`]).

@@ -39,7 +39,8 @@ pub fn manual_failovers(schedule: &FaultSchedule, offset_ms: u64) -> Vec<(usize,
         .collect()
 }
 
-/// `addr -> node name` of every node, for [`stale_promotions`].
+/// `addr -> node name` of every node, for
+/// [`stale_promotions`](crate::invariants::stale_promotions).
 pub fn names_by_addr(cluster: &SimCluster) -> BTreeMap<String, String> {
     cluster
         .nodes()

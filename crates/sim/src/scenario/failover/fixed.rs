@@ -204,7 +204,7 @@ async fn set_key(
     }
 }
 
-// ---- a master cut off with a minority ------------------------------------------------------------
+// ---- a master cut off with a minority ---------------------------------------------------------
 
 /// A [`minority_partition`] run.
 #[derive(Clone, Debug, Default)]

@@ -4,22 +4,25 @@
 //! writer runs, then healed: the shared two-phase run ([`crate::runner::two_phase`]) with this
 //! scenario's hooks.
 //!
-//! Checked on top of the campaign's history invariants ([`SafetyMonitor`]: never two owners of
-//! one slot in the same config epoch, epochs never going back; [`stale_promotions`]: no replica
-//! promoted without having heard from its master since it started):
+//! Checked on top of the campaign's history invariants
+//! ([`SafetyMonitor`](crate::invariants::SafetyMonitor): never two owners of one slot in the same
+//! config epoch, epochs never going back;
+//! [`stale_promotions`](crate::invariants::stale_promotions): no replica promoted without having
+//! heard from its master since it started):
 //!
 //! - acknowledged writes may be lost only to a failover and only inside Redis's windows
 //!   ([`classify_losses`]); the windows measured are in [`FailoverRun::windows`] and the trace;
 //! - a node cut off with a minority of the masters stops acknowledging writes within
 //!   [`minority_bound_ms`] ([`minority_writes`]);
-//! - after healing, within [`liveness_bound_ms`](crate::runner::liveness_bound_ms): every node says `cluster_state:ok`, all agree
-//!   on all 16384 slots, one master per shard, every replica follows a master serving slots with
-//!   `master_link_status:up`, and the masters' config epochs are distinct.
+//! - after healing, within [`liveness_bound_ms`](crate::runner::liveness_bound_ms): every node
+//!   says `cluster_state:ok`, all agree on all 16384 slots, one master per shard, every replica
+//!   follows a master serving slots with `master_link_status:up`, and the masters' config
+//!   epochs are distinct.
 //!
 //! Schedules come from [`schedule_strategy`] (a proptest strategy, so a failing schedule
-//! shrinks; `planned_schedule` draws one from a seed; in [`schedule`]) or from a seed file.
+//! shrinks; `planned_schedule` draws one from a seed; in `schedule`) or from a seed file.
 //!
-//! Two fixed runs for the tutorial's steps live in [`fixed`]: [`crash_with_replicas`] (kill a
+//! Two fixed runs for the tutorial's steps live in `fixed`: [`crash_with_replicas`] (kill a
 //! master, its replica takes over, the old master returns as a replica) and
 //! [`minority_partition`] (an isolated master must refuse writes within the node timeout).
 
