@@ -14,8 +14,9 @@
 //!    ID everywhere, `MEET` it, give it back its orphaned slots, `BUMPEPOCH`). Within
 //!    [`liveness_bound_ms`](crate::runner::liveness_bound_ms) (3 × node timeout + 10 s) every
 //!    node must say `cluster_state:ok` and all must agree on the owner of all 16384 slots, and
-//!    stay so for one more node timeout (a node cut off just before the heal may flag its peers only afterwards); then
-//!    the masters' config epochs must be distinct and every acknowledged write must read back.
+//!    stay so for one more node timeout (a node cut off just before the heal may flag its
+//!    peers only afterwards); then the masters' config epochs must be distinct and every
+//!    acknowledged write must read back.
 //!
 //! During the safety phase every acknowledged write is also held against the answering node's
 //! own sampled views: it must not have served a slot it neither owned nor imported
