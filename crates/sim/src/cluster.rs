@@ -513,10 +513,9 @@ mod tests {
 #[cfg(test)]
 mod sim_tests {
     use super::*;
-    use madsim::runtime::Runtime;
 
     fn in_runtime<F: std::future::Future>(seed: u64, f: impl FnOnce() -> F) -> F::Output {
-        Runtime::with_seed_and_config(seed, madsim::Config::default()).block_on(f())
+        crate::runner::in_runtime(seed, f())
     }
 
     #[test]

@@ -12,14 +12,21 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 
-use crate::faults::{self, ClusterShape, FaultKind, FaultSchedule};
+use crate::faults::{ClusterShape, FaultKind, FaultSchedule};
 use crate::invariants::failover::LossWindows;
-use crate::scenario::failover;
+use crate::scenario::{self, failover, SCENARIOS};
 use crate::seeds::{save_new, Saved};
-use crate::{campaign, RunReport, SeedRecord, SimConfig, Violation};
+use crate::{RunReport, SeedRecord, SimConfig, Violation};
 
-/// Scenarios the search can drive (those that take an explicit fault schedule).
-pub const FUZZ_SCENARIOS: &[&str] = &[failover::NAME, campaign::NAME];
+/// Scenarios the search can drive: those of the registry that take a fault schedule.
+pub fn fuzz_scenarios() -> Vec<&'static str> {
+    let shape = ClusterShape::of(&SimConfig::default());
+    SCENARIOS
+        .iter()
+        .filter(|s| s.schedule_strategy(&shape).is_some())
+        .map(|s| s.name())
+        .collect()
+}
 
 /// How a search runs.
 #[derive(Clone, Debug)]
@@ -113,11 +120,7 @@ pub fn replay_command(path: &Path) -> String {
 
 /// The cluster `scenario` runs on for `config`.
 pub fn scenario_config(scenario: &str, config: &SimConfig) -> SimConfig {
-    if scenario == failover::NAME {
-        failover::effective_config(config)
-    } else {
-        config.clone()
-    }
+    scenario::find(scenario).map_or_else(|| config.clone(), |s| s.effective_config(config))
 }
 
 /// The schedule strategy of `scenario`.
@@ -126,14 +129,14 @@ pub fn strategy_for(
     config: &SimConfig,
 ) -> Result<BoxedStrategy<FaultSchedule>, String> {
     let shape = ClusterShape::of(&scenario_config(scenario, config));
-    match scenario {
-        failover::NAME => Ok(failover::schedule_strategy(&shape)),
-        campaign::NAME => Ok(faults::schedule_strategy(&shape)),
-        _ => Err(format!(
-            "scenario {scenario:?} takes no fault schedule; fuzz knows {}",
-            FUZZ_SCENARIOS.join(", ")
-        )),
-    }
+    scenario::find(scenario)
+        .and_then(|s| s.schedule_strategy(&shape))
+        .ok_or_else(|| {
+            format!(
+                "scenario {scenario:?} takes no fault schedule; fuzz knows {}",
+                fuzz_scenarios().join(", ")
+            )
+        })
 }
 
 /// Runs `scenario` once with `schedule`; a panic inside the run is reported as a violation
@@ -145,12 +148,17 @@ pub fn run_case(
     schedule: &FaultSchedule,
 ) -> (RunReport, Option<LossWindows>) {
     let config = scenario_config(scenario, config);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match scenario {
-        failover::NAME => {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The failover scenario also measures loss windows: run it for those.
+        if scenario == failover::NAME {
             let run = failover::run(seed, &config, Some(schedule.clone()));
-            (run.report, Some(run.windows))
+            return (run.report, Some(run.windows));
         }
-        _ => (campaign::run(seed, &config, Some(schedule.clone())), None),
+        let report = scenario::find(scenario)
+            .ok_or_else(|| format!("unknown scenario {scenario:?}"))
+            .and_then(|s| s.run_with_schedule(seed, &config, schedule.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (report, None)
     }));
     result.unwrap_or_else(|panic| {
         let message = panic

@@ -7,8 +7,11 @@
 //!
 //! - `cluster`: `SimCluster`, the simulated machines running the node runtime, and its builder;
 //! - `client`: a cluster-aware client that follows `MOVED`/`ASK` and traces every request;
-//! - `scenario`: the named scenarios, each a seeded run ending in a [`RunReport`];
-//! - `campaign`: the randomized safety + liveness run `cargo sim` does by default;
+//! - `runner`: the seeded runtime setup and the two-phase (safety, then liveness) run that
+//!   scenarios share;
+//! - `scenario`: the named scenarios and their registry (`scenario::SCENARIOS`), each a seeded
+//!   run ending in a [`RunReport`];
+//! - `campaign`: the randomized two-phase run `cargo sim` does by default;
 //! - `canary`: hunting the core's deliberate bugs with campaign seeds;
 //! - `fuzz`: the proptest search over fault schedules, shrinking a failure to a seed record;
 //! - `env_seeds`: which seeds a scenario test runs, from madsim's environment variables.
@@ -55,6 +58,8 @@ pub mod cluster;
 pub mod env_seeds;
 #[cfg(madsim)]
 pub mod fuzz;
+#[cfg(madsim)]
+pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
 

@@ -14,57 +14,15 @@ use clusterlab_core::Reply;
 
 use super::probe::{self, Identity};
 use super::{fetch_view, finish, slot_owner_addr, start_masters_only};
-use crate::client::describe_reply;
 use crate::cluster::SimCluster;
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
 
-/// The key the tutorial writes before the crash, its slot and its value.
-pub const CRASH_KEY: &str = "key2";
-pub const CRASH_KEY_SLOT: u16 = 4998;
-pub const CRASH_VALUE: &str = "world";
-
-/// Pause between the acknowledged `SET key2` and the crash: longer than `appendfsync
-/// everysec`'s sync interval (plus a tick), so the write is on stable storage as it was in the
-/// tutorial, where minutes passed.
-pub const SETTLE_MS: u64 = 2000;
-
-/// Failure detection bound after the crash: PFAIL needs a ping unanswered for one node
-/// timeout, and that ping may go out up to half a node timeout after the last pong; FAIL then
-/// needs the other masters' reports to meet in gossip. Three node timeouts plus 2 s of margin.
-pub fn detect_bound_ms(node_timeout_ms: u64) -> u64 {
-    3 * node_timeout_ms + 2000
-}
-
-/// Recovery bound after the restart: the other nodes clear FAIL of a master with slots only
-/// two node timeouts after they set it, the restarted master waits its 2 s writable delay; one
-/// more node timeout plus 2 s of margin covers reconnecting and gossip.
-pub fn recover_bound_ms(node_timeout_ms: u64) -> u64 {
-    3 * node_timeout_ms + 2000
-}
-
-/// How much earlier than our poll saw it a node may have set FAIL: one poll round and change.
-pub const FAIL_SEEN_SLACK_MS: u64 = 500;
-
-/// The others may clear FAIL of a master with slots only two node timeouts after setting it,
-/// even when it answers again sooner. `failed_at_ms` is when every node was seen with the FAIL
-/// set, `ok_at_ms` when every node said `ok` again (virtual ms since the run started); name
-/// `fail_cleared_early`.
-pub(super) fn check_fail_kept(
-    node_timeout_ms: u64,
-    failed_at_ms: u64,
-    ok_at_ms: u64,
-) -> Option<Violation> {
-    let earliest_ms = (failed_at_ms + 2 * node_timeout_ms).saturating_sub(FAIL_SEEN_SLACK_MS);
-    (ok_at_ms < earliest_ms).then(|| {
-        Violation::new(
-            "fail_cleared_early",
-            format!(
-                "FAIL seen at {failed_at_ms} ms, every node ok at {ok_at_ms} ms, before                  {earliest_ms} ms (two node timeouts of {node_timeout_ms} ms)"
-            ),
-        )
-    })
-}
+use super::node_down::{check_fail_kept, check_key_survived, check_refuses_keys};
+pub use super::node_down::{
+    detect_bound_ms, recover_bound_ms, CRASH_KEY, CRASH_KEY_SLOT, CRASH_VALUE, FAIL_SEEN_SLACK_MS,
+    SETTLE_MS,
+};
 
 /// A crash run: the report plus what the test snapshots and prints.
 #[derive(Clone, Debug, Default)]
@@ -80,9 +38,29 @@ pub struct CrashRun {
     pub failed_at_ms: u64,
 }
 
+/// The scenario's name in [`super::SCENARIOS`] and seed files.
+pub const NAME: &str = "crash";
+
+/// The registry's handle on this scenario.
+pub struct Crash;
+
+impl super::Scenario for Crash {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "kill the master of key2, then restart it on its disk: detection, refusal, recovery"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The crash scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> CrashRun {
-    probe::block_on(seed, crash_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, crash_in(seed, config.clone()))
 }
 
 /// The crash scenario on the tutorial's cluster, seeded by the current runtime (for
@@ -97,7 +75,7 @@ async fn crash_in(seed: u64, config: SimConfig) -> CrashRun {
     let mut violations = Vec::new();
     let mut run = CrashRun::default();
     crash_steps(&cluster, &mut run, &mut violations).await;
-    run.report = finish(&cluster, "crash", violations).await;
+    run.report = finish(&cluster, NAME, violations).await;
     run
 }
 
@@ -227,33 +205,6 @@ async fn crash_and_detect(
     true
 }
 
-/// A node whose cluster is down answers a keyed command with `CLUSTERDOWN The cluster is down`
-/// (name `keyed_command_not_refused`).
-pub(super) async fn check_refuses_keys(
-    cluster: &SimCluster,
-    index: usize,
-    violations: &mut Vec<Violation>,
-) {
-    let want = Reply::error("CLUSTERDOWN The cluster is down");
-    let name = &cluster.node(index).name;
-    for args in [
-        &["GET", CRASH_KEY][..],
-        &["SET", CRASH_KEY, "while-down"][..],
-    ] {
-        match cluster.command(index, args).await {
-            Ok(reply) if reply == want => {}
-            Ok(reply) => violations.push(Violation::new(
-                "keyed_command_not_refused",
-                format!("{name} {}: {}", args.join(" "), describe_reply(&reply)),
-            )),
-            Err(e) => violations.push(Violation::new(
-                "client_io",
-                format!("{name} {}: {e}", args.join(" ")),
-            )),
-        }
-    }
-}
-
 /// Restarts `victim` on its disk: same identity, `key2` still there, everything `ok`.
 async fn restart_and_recover(
     cluster: &SimCluster,
@@ -285,38 +236,4 @@ async fn restart_and_recover(
     }
     probe::check_identities(cluster, before, violations).await;
     check_key_survived(cluster, CRASH_KEY, CRASH_VALUE, violations).await;
-}
-
-/// `GET key` through the cluster client returns `value` (name `acked_write_lost`).
-pub(super) async fn check_key_survived(
-    cluster: &SimCluster,
-    key: &'static str,
-    value: &'static str,
-    violations: &mut Vec<Violation>,
-) {
-    if let Err(v) = check_value(cluster, key, value).await {
-        violations.push(v);
-    }
-}
-
-/// `GET key` through the cluster client must return `value` (name `acked_write_lost`).
-pub(super) async fn check_value(
-    cluster: &SimCluster,
-    key: &'static str,
-    value: &'static str,
-) -> Result<(), Violation> {
-    let routed = cluster
-        .on_client({
-            let mut client = cluster.client(0);
-            async move { client.command(&[b"GET", key.as_bytes()]).await }
-        })
-        .await;
-    match routed {
-        Ok(r) if r.reply == Reply::bulk_str(value) => Ok(()),
-        Ok(r) => Err(Violation::new(
-            "acked_write_lost",
-            format!("GET {key}: {}, want {value:?}", describe_reply(&r.reply)),
-        )),
-        Err(e) => Err(Violation::new("client_io", format!("GET {key}: {e}"))),
-    }
 }

@@ -118,9 +118,34 @@ pub fn scenario_name(policy: AppendFsync) -> &'static str {
     }
 }
 
+/// The registry's handle on this scenario.
+/// `Durability(AppendFsync::Always)` is `durability`, `Everysec` is `durability-everysec`.
+pub struct Durability(pub AppendFsync);
+
+impl super::Scenario for Durability {
+    fn name(&self) -> &'static str {
+        scenario_name(self.0)
+    }
+
+    fn about(&self) -> &'static str {
+        match self.0 {
+            AppendFsync::Always => {
+                "kill and restart a master under writes (appendfsync always): no acked write lost"
+            }
+            _ => {
+                "kill and restart a master under writes (appendfsync everysec): bounded loss window"
+            }
+        }
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config, self.0).report
+    }
+}
+
 /// One durability run with `seed` and `policy`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig, policy: AppendFsync) -> DurabilityRun {
-    probe::block_on(seed, durability_in(seed, config.clone(), policy))
+    crate::runner::in_runtime(seed, durability_in(seed, config.clone(), policy))
 }
 
 /// `appendfsync always` on the tutorial's cluster, seeded by the current runtime.

@@ -9,7 +9,7 @@
 //!   [`minority_bound_ms`];
 //! - the majority side flags node 1 `master,fail`, reports `cluster_state:fail` with
 //!   `cluster_slots_fail` equal to node 1's slot count, and refuses keyed commands too, within
-//!   [`detect_bound_ms`](super::crash::detect_bound_ms) of the cut.
+//!   [`detect_bound_ms`](super::node_down::detect_bound_ms) of the cut.
 //!
 //! After the heal every node must say `cluster_state:ok` within [`heal_bound_ms`] (but not
 //! before the majority has kept node 1 `fail` for two node timeouts), and `key2` must still hold
@@ -18,7 +18,10 @@
 
 use clusterlab_core::Reply;
 
-use super::crash::{self, check_key_survived, check_refuses_keys, CRASH_KEY, CRASH_VALUE};
+pub use super::node_down::minority_bound_ms;
+use super::node_down::{
+    self, check_fail_kept, check_key_survived, check_refuses_keys, CRASH_KEY, CRASH_VALUE,
+};
 use super::probe::{self, Identity};
 use super::{fetch_view, finish, start_masters_only};
 use crate::cluster::SimCluster;
@@ -30,13 +33,6 @@ use crate::seeds::SimConfig;
 /// clamped to 0.5–5 s) after seeing a majority again. One more node timeout and 2 s of margin.
 pub fn heal_bound_ms(node_timeout_ms: u64) -> u64 {
     3 * node_timeout_ms + 2000
-}
-
-/// How soon the isolated master must stop serving: a peer is flagged `fail?` once a ping to
-/// it has gone unanswered for a node timeout, and the next ping leaves at the latest half a
-/// node timeout after the last pong; plus 1 s for ticks and our polling.
-pub fn minority_bound_ms(node_timeout_ms: u64) -> u64 {
-    node_timeout_ms * 3 / 2 + 1000
 }
 
 /// A partition run: the report plus each side's beliefs while cut off.
@@ -55,9 +51,29 @@ pub struct PartitionRun {
     pub failed_at_ms: u64,
 }
 
+/// The scenario's name in [`super::SCENARIOS`] and seed files.
+pub const NAME: &str = "partition";
+
+/// The registry's handle on this scenario.
+pub struct Partition;
+
+impl super::Scenario for Partition {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "cut one master off with a minority, then heal: it must stop writes, the rest recover"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The partition scenario with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> PartitionRun {
-    probe::block_on(seed, partition_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, partition_in(seed, config.clone()))
 }
 
 /// The partition scenario on the tutorial's cluster, seeded by the current runtime.
@@ -71,7 +87,7 @@ async fn partition_in(seed: u64, config: SimConfig) -> PartitionRun {
     let mut violations = Vec::new();
     let mut run = PartitionRun::default();
     partition_steps(&cluster, &mut run, &mut violations).await;
-    run.report = finish(&cluster, "partition", violations).await;
+    run.report = finish(&cluster, NAME, violations).await;
     run
 }
 
@@ -153,7 +169,7 @@ async fn detect(
     violations: &mut Vec<Violation>,
 ) -> bool {
     let node_timeout_ms = cluster.config().node_timeout_ms;
-    let bound_ms = crash::detect_bound_ms(node_timeout_ms);
+    let bound_ms = node_down::detect_bound_ms(node_timeout_ms);
     let start_ms = probe::now_ms(cluster);
     let majority: Vec<usize> = (0..cluster.len()).filter(|&i| i != ISOLATED).collect();
     let minority_bound = minority_bound_ms(node_timeout_ms);
@@ -294,11 +310,7 @@ async fn heal(
         Ok(ms) => {
             run.heal_ms = Some(ms);
             let ok_at_ms = probe::now_ms(cluster);
-            violations.extend(crash::check_fail_kept(
-                node_timeout_ms,
-                run.failed_at_ms,
-                ok_at_ms,
-            ));
+            violations.extend(check_fail_kept(node_timeout_ms, run.failed_at_ms, ok_at_ms));
             cluster.trace().record(
                 "harness",
                 format!("cluster ok everywhere {ms} ms after heal"),

@@ -236,12 +236,3 @@ pub(super) async fn wait_all_ok(cluster: &SimCluster, bound_ms: u64) -> Result<u
     })
     .await
 }
-
-/// Runs `future` in a fresh madsim runtime seeded with `seed` and returns whatever it returns
-/// (the scenarios here return more than a [`crate::RunReport`]: timings, views to snapshot).
-pub(super) fn block_on<F: std::future::Future>(seed: u64, future: F) -> F::Output {
-    let mut runtime =
-        madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-    runtime.set_time_limit(super::RUN_TIME_LIMIT);
-    runtime.block_on(future)
-}

@@ -24,9 +24,9 @@ use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::Reply;
 use clusterlab_net::admin::{self, ReshardOptions};
 
+use super::admin_steps::{on_admin, step, wait_agreement, wait_members_ok};
 use super::finish;
 use super::probe::{self, my_id};
-use super::tutorial::{on_admin, step, wait_agreement, wait_members_ok};
 use crate::cluster::{mix64, SimCluster};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
@@ -107,9 +107,26 @@ pub struct ReshardRun {
     pub acked: usize,
 }
 
+/// The registry's handle on this scenario.
+pub struct Reshard;
+
+impl super::Scenario for Reshard {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "move slots with keys between masters under writes and faults: no write lost in migration"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// One run with `seed`, in a fresh runtime.
 pub fn run(seed: u64, config: &SimConfig) -> ReshardRun {
-    probe::block_on(seed, reshard_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, reshard_in(seed, config.clone()))
 }
 
 /// A run on the default cluster, seeded by the current runtime.

@@ -10,14 +10,15 @@
 //! and pong times masked: they move with every change of timing, the configuration is what the
 //! snapshots are about).
 
-use std::future::Future;
 use std::time::Duration;
 
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::Reply;
 use clusterlab_net::admin::{self, AddNodeRole, CheckReport, ReshardOptions, Sources};
 
-use super::crash::{detect_bound_ms, recover_bound_ms, SETTLE_MS};
+pub use super::admin_steps::AGREE_BOUND_MS;
+use super::admin_steps::{on_admin, step, wait_agreement, wait_members_ok};
+use super::node_down::{detect_bound_ms, recover_bound_ms, SETTLE_MS};
 use super::probe::{self, cluster_info, field, my_id};
 use super::{close_report, fetch_view, final_views, write_keys, CLUSTER_OK_TIMEOUT_MS};
 use crate::client::reply_text;
@@ -29,9 +30,6 @@ use crate::seeds::SimConfig;
 /// Scenario name.
 pub const NAME: &str = "tutorial";
 
-/// Bound for gossip to carry a configuration change to every member.
-pub const AGREE_BOUND_MS: u64 = 20_000;
-
 /// A tutorial run: the report and the recorded views.
 #[derive(Clone, Debug, Default)]
 pub struct TutorialRun {
@@ -42,10 +40,27 @@ pub struct TutorialRun {
     pub open_check: Option<CheckReport>,
 }
 
+/// The registry's handle on this scenario.
+pub struct Tutorial;
+
+impl super::Scenario for Tutorial {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "the whole tutorial via net::admin: create, crash, add a node, reshard, delete it, fix"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config).report
+    }
+}
+
 /// The tutorial with `seed`, in a fresh runtime (`config.masters` masters plus one spare
 /// node; replicas are not part of the tutorial).
 pub fn run(seed: u64, config: &SimConfig) -> TutorialRun {
-    probe::block_on(seed, tutorial_in(seed, config.clone()))
+    crate::runner::in_runtime(seed, tutorial_in(seed, config.clone()))
 }
 
 /// The tutorial on the default cluster, seeded by the current runtime.
@@ -70,22 +85,6 @@ async fn tutorial_in(seed: u64, config: SimConfig) -> TutorialRun {
     }
     run.report = report(&cluster, NAME, violations).await;
     run
-}
-
-/// Runs an admin operation on the client machine; its error as text.
-pub(super) async fn on_admin<T, Fut>(cluster: &SimCluster, op: Fut) -> Result<T, String>
-where
-    T: Send + 'static,
-    Fut: Future<Output = Result<T, admin::AdminError>> + Send + 'static,
-{
-    cluster
-        .on_client(async move { op.await.map_err(|e| e.to_string()) })
-        .await
-}
-
-/// A violation named `name` unless `result` is Ok.
-pub(super) fn step<T>(name: &str, result: Result<T, String>) -> Result<T, Violation> {
-    result.map_err(|e| Violation::new(name, e))
 }
 
 /// `(key, value)` pairs the tutorial writes: one key in each of slots 0-9, `key` (slot
@@ -324,23 +323,6 @@ async fn crash_and_restart(
     Ok(())
 }
 
-/// Waits until every member says `cluster_state:ok`.
-pub(super) async fn wait_members_ok(
-    cluster: &SimCluster,
-    members: &[usize],
-    bound_ms: u64,
-) -> Result<u64, Violation> {
-    let waited = probe::wait_all(cluster, members, bound_ms, |i| async move {
-        let info = cluster_info(cluster, i).await?;
-        match field(&info, "cluster_state") {
-            "ok" => Ok(()),
-            state => Err(format!("cluster_state:{state}")),
-        }
-    })
-    .await;
-    step("cluster_not_ok", waited)
-}
-
 async fn wait_known_nodes(
     cluster: &SimCluster,
     members: &[usize],
@@ -359,57 +341,6 @@ async fn wait_known_nodes(
     })
     .await;
     step("known_nodes", waited)
-}
-
-/// Waits until the members agree: equal join signatures (redis-cli's test) and the same role
-/// and master for every node they know.
-pub(super) async fn wait_agreement(
-    cluster: &SimCluster,
-    members: &[usize],
-) -> Result<(), Violation> {
-    let mut last = Vec::new();
-    for _ in 0..AGREE_BOUND_MS / probe::POLL_MS {
-        last.clear();
-        for &i in members {
-            let text = fetch_view(cluster, i)
-                .await
-                .map(|(t, _)| t)
-                .unwrap_or_default();
-            last.push((admin::join_signature(&text), roles(&text)));
-        }
-        let signatures: Vec<Option<String>> = last.iter().map(|l| l.0.clone()).collect();
-        if admin::signatures_agree(&signatures) && last.iter().all(|l| l.1 == last[0].1) {
-            return Ok(());
-        }
-        madsim::time::sleep(Duration::from_millis(probe::POLL_MS)).await;
-    }
-    Err(Violation::new(
-        "views_disagree",
-        format!("after {AGREE_BOUND_MS} ms: {last:?}"),
-    ))
-}
-
-/// `id role master` of every line of a `CLUSTER NODES` text, sorted (`myself` dropped).
-fn roles(text: &str) -> Vec<String> {
-    let mut roles: Vec<String> = text
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let flags: Vec<&str> = fields
-                .get(2)?
-                .split(',')
-                .filter(|f| *f != "myself")
-                .collect();
-            Some(format!(
-                "{} {} {}",
-                fields[0],
-                flags.join(","),
-                fields.get(3)?
-            ))
-        })
-        .collect();
-    roles.sort();
-    roles
 }
 
 /// Polls `admin::check` through `entry` until it passes.

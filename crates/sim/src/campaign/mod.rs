@@ -1,0 +1,499 @@
+//! The `campaign` scenario: one randomized run in two phases, as TigerBeetle's VOPR does it —
+//! the shared [`run_two_phase`] with this scenario's hooks (the operator's re-admission of wiped
+//! nodes in `readmit`, its own judgement of losses and open slots in `losses`).
+//!
+//! 1. **Safety phase** ([`SAFETY_SPAN_NODE_TIMEOUTS`](crate::faults::SAFETY_SPAN_NODE_TIMEOUTS)
+//!    node timeouts): a writer sends `SET`s
+//!    over every slot (`appendfsync always`), a sampler reads every node's `CLUSTER NODES` and
+//!    `CLUSTER INFO` twice a second, and the fault schedule — drawn from the seed
+//!    ([`swarm`]) or given explicitly (a shrunk schedule from a seed file) — runs against the
+//!    cluster. Every sample goes through the
+//!    [`SafetyMonitor`](crate::invariants::SafetyMonitor).
+//! 2. **Liveness phase**: every fault is undone (network healed, paused nodes resumed, crashed
+//!    nodes restarted; a wiped node is re-admitted the way an operator would: `FORGET` its old
+//!    ID everywhere, `MEET` it, give it back its orphaned slots, `BUMPEPOCH`). Within
+//!    [`liveness_bound_ms`](crate::runner::liveness_bound_ms) (3 × node timeout + 10 s) every
+//!    node must say `cluster_state:ok` and all must agree on the owner of all 16384 slots, and
+//!    stay so for one more node timeout (a node cut off just before the heal may flag its
+//!    peers only afterwards); then the masters' config epochs must be distinct and every
+//!    acknowledged write must read back.
+//!
+//! During the safety phase every acknowledged write is also held against the answering node's
+//! own sampled views: it must not have served a slot it neither owned nor imported
+//! (`served_unowned_slot`, [`served_unowned`]). The trace gets each node's log lines
+//! (elections, promotions, FAIL markings, `cluster_state` changes) and each change in what a
+//! node reports, in both phases, so `clusterlab sim timeline` can draw the run.
+//!
+//! A write lost *legitimately* — acknowledged by a node whose disk was later wiped, or by a
+//! master some node then superseded at a higher config epoch (a failover: Redis replicates
+//! asynchronously) — is reported in the trace as a loss window, not as a violation. Whether
+//! that failover itself was allowed is checked apart: a replica restarted while its master was
+//! down must not be promoted before hearing from it, and a replica cut off from its master
+//! for long must not be promoted over a fresher sibling that was available
+//! (`stale_replica_promoted`, [`stale_promotions`](crate::invariants::stale_promotions) and
+//! [`stale_partitioned_promotions`]).
+//! Every failover vote in the trace is held to Redis's voting rules (`double_vote`,
+//! [`double_votes`]), and a master must give up a stale slot claim once it is in touch with a
+//! node that knows the newer owner (`stale_owner_kept`, [`stale_owners_kept`]).
+
+use std::collections::BTreeMap;
+
+use clusterlab_net::admin::{self, ReshardOptions};
+use proptest::strategy::BoxedStrategy;
+
+use crate::detection;
+use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
+use crate::history::{superseded, RegisterCheck};
+use crate::invariants::elections::double_votes;
+use crate::invariants::updates::stale_owners_kept;
+use crate::invariants::{
+    fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
+};
+use crate::report::{RunReport, Violation};
+use crate::runner::poll::{summary, Polled};
+use crate::runner::sampler::SAMPLE_INTERVAL_MS;
+use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
+use crate::seeds::SimConfig;
+use crate::trace::{Event, Sampled, TraceEvent};
+use crate::view::{parse_cluster_nodes, NodeLine};
+use crate::workload::{WriteHistory, WriteOp};
+
+mod losses;
+mod readmit;
+
+use losses::{
+    open_slot_holder, owner_addr, served_ops, slots_left_open, wiped_after, FIX_INTERVAL_MS,
+};
+use readmit::{forget_stale, my_id, readmit_wiped};
+
+/// The scenario's name in [`crate::scenario::SCENARIOS`] and seed files.
+pub const NAME: &str = "campaign";
+
+/// The schedule a seed draws for `config` (what a run without an explicit schedule uses).
+pub fn planned_schedule(seed: u64, config: &SimConfig) -> FaultSchedule {
+    swarm(seed, &ClusterShape::of(config))
+}
+
+/// The registry's handle on this scenario.
+pub struct CampaignScenario;
+
+impl crate::scenario::Scenario for CampaignScenario {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "a swarm fault schedule under writes (safety), then healed (liveness)"
+    }
+
+    fn run(&self, seed: u64, config: &SimConfig) -> RunReport {
+        run(seed, config, None)
+    }
+
+    fn run_with_schedule(
+        &self,
+        seed: u64,
+        config: &SimConfig,
+        schedule: FaultSchedule,
+    ) -> Result<RunReport, String> {
+        Ok(run(seed, config, Some(schedule)))
+    }
+
+    fn schedule_strategy(&self, shape: &ClusterShape) -> Option<BoxedStrategy<FaultSchedule>> {
+        Some(crate::faults::schedule_strategy(shape))
+    }
+}
+
+/// Runs the campaign for `seed` in a fresh runtime; `schedule` replaces the seed's own.
+pub fn run(seed: u64, config: &SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
+    crate::runner::in_runtime(seed, campaign_in(seed, config.clone(), schedule))
+}
+
+/// The campaign inside the current runtime, seeded by it (for `Runtime::check_determinism`).
+pub async fn campaign_current() -> RunReport {
+    let seed = madsim::runtime::Handle::current().seed();
+    campaign_in(seed, SimConfig::default(), None).await
+}
+
+async fn campaign_in(seed: u64, config: SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
+    let schedule = schedule.unwrap_or_else(|| swarm(seed, &ClusterShape::of(&config)));
+    run_two_phase(&mut Campaign::default(), seed, config, &schedule).await
+}
+
+/// The campaign's hooks into the two-phase run, and what they keep between phases.
+#[derive(Default)]
+struct Campaign {
+    /// Every node's ID after create.
+    ids: Vec<String>,
+    /// Who could send to whom during the run, for [`stale_partitioned_promotions`].
+    net: Option<Connectivity>,
+    /// `(old ID, new ID)` of every node re-admitted.
+    replaced: Vec<(String, String)>,
+    /// What each node reported last in the liveness phase, so the trace shows the recovery as
+    /// it happens.
+    summaries: BTreeMap<String, Sampled>,
+    last_fix_ms: Option<u64>,
+    /// Lost writes Redis allows: how many to wiped disks, and when those lost to failovers
+    /// were acknowledged.
+    to_wipes: usize,
+    to_failovers: Vec<u64>,
+}
+
+impl TwoPhase for Campaign {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Notes every node's ID (to re-admit a wiped one under its new ID).
+    async fn after_setup(&mut self, run: &mut Run<'_>) -> Result<(), String> {
+        for index in 0..run.cluster.len() {
+            self.ids.push(my_id(run.cluster, index).await?);
+        }
+        Ok(())
+    }
+
+    /// `served_unowned`: every acknowledged write against the answering node's own views.
+    fn check_safety_phase(
+        &mut self,
+        run: &mut Run<'_>,
+        samples: &[Sample],
+        history: &WriteHistory,
+    ) {
+        run.violations.extend(served_unowned(
+            samples,
+            &served_ops(history),
+            SAMPLE_INTERVAL_MS,
+        ));
+    }
+
+    /// Finishes slot moves cut short, then the checks that need who could talk to whom.
+    async fn after_heal(
+        &mut self,
+        run: &mut Run<'_>,
+        injector: &mut FaultInjector<'_>,
+        schedule: &FaultSchedule,
+        times: PhaseTimes,
+    ) {
+        let move_findings = injector.finish_slot_moves().await;
+        run.violations.extend(move_findings);
+        let down_by_index = injector
+            .down_intervals()
+            .into_iter()
+            .map(|(node, from_us, to_us)| (node, from_us / 1000, to_us.saturating_add(999) / 1000))
+            .collect();
+        let net = Connectivity::new(
+            schedule,
+            run.cluster.len(),
+            times.started_ms,
+            run.shape.span_ms,
+            down_by_index,
+        );
+        let nt = run.shape.node_timeout_ms;
+        let fails = detection::fails_without_quorum(&run.samples, &net, nt);
+        let minority = detection::minority_masters_ok(&run.samples, &net, nt);
+        // Safety-phase samples only: in the liveness phase the operator's FORGET of a wiped
+        // node unassigns its slots, and a stale claim on them may then be taken back.
+        let stale = stale_owners_kept(&run.samples, &net, nt);
+        run.violations
+            .extend(fails.into_iter().chain(minority).chain(stale));
+        self.net = Some(net);
+    }
+
+    /// Re-admits every wiped node.
+    async fn before_liveness(&mut self, run: &mut Run<'_>, outcome: &SafetyOutcome) {
+        let mut wiped_nodes: Vec<usize> = outcome.wiped.iter().map(|&(n, _)| n).collect();
+        wiped_nodes.sort_unstable();
+        wiped_nodes.dedup();
+        for &node in &wiped_nodes {
+            match readmit_wiped(run.cluster, node, &self.ids[node], &wiped_nodes).await {
+                Ok(new_id) => self.replaced.push((self.ids[node].clone(), new_id)),
+                Err(e) => run.violations.push(Violation::new(
+                    "readmit_failed",
+                    format!("{}: {e}", run.cluster.node(node).name),
+                )),
+            }
+        }
+    }
+
+    /// Traces each change in what a node reports, and sweeps old IDs of re-admitted nodes.
+    async fn after_poll(&mut self, run: &mut Run<'_>, last: &[Polled]) {
+        for (name, fetched) in last {
+            let sample = summary(fetched);
+            if self.summaries.get(name) != Some(&sample) {
+                run.cluster
+                    .trace()
+                    .record(name.clone(), Event::Sample(sample.clone()));
+                self.summaries.insert(name.clone(), sample);
+            }
+        }
+        forget_stale(run.cluster, last, &self.replaced).await;
+    }
+
+    /// A slot move cut short by a fault leaves its slot open: an operator runs `fix`.
+    async fn tend(&mut self, run: &mut Run<'_>, last: &[Polled], now_ms: u64) {
+        let addrs = run.cluster.addrs();
+        if let Some(addr) = open_slot_holder(last, &addrs) {
+            if self
+                .last_fix_ms
+                .is_none_or(|at| now_ms - at >= FIX_INTERVAL_MS)
+            {
+                self.last_fix_ms = Some(now_ms);
+                fix_open_slots(run, addr).await;
+            }
+        }
+    }
+
+    fn settled_checks(
+        &mut self,
+        _run: &Run<'_>,
+        views: &[(String, Vec<NodeLine>)],
+    ) -> Vec<Violation> {
+        slots_left_open(views)
+    }
+
+    /// A lost acknowledged write is excused by a wiped disk or a failover that superseded it;
+    /// the others of one key make one `acked_write_lost`.
+    fn judge_lost(
+        &mut self,
+        run: &mut Run<'_>,
+        outcome: &SafetyOutcome,
+        check: &RegisterCheck,
+        slot: u16,
+        lost: &[&WriteOp],
+    ) {
+        let mut unexcused = Vec::new();
+        for op in lost {
+            let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
+            if wiped_after(&op.addr, op.start_us, &outcome.wiped) {
+                self.to_wipes += 1;
+            } else if superseded(&run.samples, &op.addr, slot, start_ms, end_ms) {
+                self.to_failovers.push(end_ms);
+            } else {
+                unexcused.push(*op);
+            }
+        }
+        let Some(first) = unexcused.first() else {
+            return;
+        };
+        let final_view = final_view(&run.final_texts);
+        let owner = owner_addr(&final_view, slot);
+        let ids: Vec<String> = unexcused.iter().map(|op| op.id.to_string()).collect();
+        run.violations.push(Violation::new(
+            "acked_write_lost",
+            format!(
+                "{} (slot {slot}, owner {}) reads {}; acknowledged writes {} lost (no \
+                 failover superseded them, no disk was wiped), first acked by {} at {}",
+                check.key,
+                owner.unwrap_or("?"),
+                check
+                    .visible
+                    .map_or("(nil)".to_string(), |v| format!("v{v}")),
+                ids.join(","),
+                first.addr,
+                fmt_ms(first.end_us / 1000)
+            ),
+        ));
+    }
+
+    /// The trace's `writes:` line: how many writes were lost as Redis allows.
+    fn close_writes(&mut self, run: &mut Run<'_>, outcome: &SafetyOutcome) {
+        let history = &outcome.history;
+        let to_failovers = &mut self.to_failovers;
+        to_failovers.sort_unstable();
+        let window = match (to_failovers.first(), to_failovers.last()) {
+            (Some(first), Some(last)) => format!(" (acked {}..{})", fmt_ms(*first), fmt_ms(*last)),
+            _ => String::new(),
+        };
+        run.record(format!(
+            "writes: {} ops, {} acked; lost as Redis allows: {} to failovers{window}, {} \
+             with wiped disks",
+            history.ops.len(),
+            history.acked_count(),
+            to_failovers.len(),
+            self.to_wipes
+        ));
+    }
+
+    /// No replica cut off for long promoted over a fresher sibling; every vote by the rules.
+    fn final_checks(
+        &mut self,
+        run: &mut Run<'_>,
+        outcome: &SafetyOutcome,
+        events: &[TraceEvent],
+        names: &BTreeMap<String, String>,
+        manual_failovers: &[(usize, u64)],
+    ) {
+        let nt = run.shape.node_timeout_ms;
+        let acked: Vec<(String, u64)> = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.is_acked())
+            .map(|op| (op.addr.clone(), op.end_us / 1000))
+            .collect();
+        if let Some(net) = &self.net {
+            run.violations.extend(stale_partitioned_promotions(
+                &run.samples,
+                net,
+                manual_failovers,
+                &acked,
+                nt,
+                names,
+            ));
+        }
+        let wipes: Vec<(String, u64)> = outcome
+            .wiped
+            .iter()
+            .map(|&(node, at_us)| (run.name(node), at_us / 1000))
+            .collect();
+        run.violations
+            .extend(double_votes(events, &outcome.restarts, &wipes, nt));
+    }
+}
+
+/// The first final view that parses (empty if none does).
+fn final_view(final_texts: &[(String, String)]) -> Vec<NodeLine> {
+    final_texts
+        .iter()
+        .find_map(|(_, text)| parse_cluster_nodes(text).ok())
+        .unwrap_or_default()
+}
+
+/// `clusterlab cluster fix` through `addr`, from the client machine; the trace says what it
+/// did.
+async fn fix_open_slots(run: &Run<'_>, addr: String) {
+    let options = ReshardOptions {
+        timeout_ms: 2000,
+        ..ReshardOptions::default()
+    };
+    let entry = addr.clone();
+    let outcome = run
+        .cluster
+        .on_client(async move { admin::fix(&entry, options, false).await })
+        .await;
+    let text = match outcome {
+        Ok(report) => format!("fix via {addr}: {}", report.actions.join("; ")),
+        Err(e) => format!("fix via {addr}: {e}"),
+    };
+    run.record(text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::runner::evidence::promotions;
+
+    #[test]
+    fn a_quiet_campaign_passes() {
+        let report = run(11, &SimConfig::default(), Some(FaultSchedule::default()));
+        assert!(
+            report.ok(),
+            "{:?}\n{}",
+            report.violations,
+            report.trace_text
+        );
+        assert!(
+            report.trace_text.contains("whole after"),
+            "{}",
+            report.trace_text
+        );
+    }
+
+    /// node5 (a replica of node1) stops hearing node1 a second into the safety phase; node1
+    /// crashes 15 s later while node6, node5's sibling, is up to date. A replica that ignores
+    /// its rank (the `promote-without-rank` canary) can then win with 15 s of writes missing.
+    #[test]
+    fn a_long_cut_off_replica_must_not_beat_its_fresher_sibling() {
+        use crate::faults::TimedFault;
+        let schedule = FaultSchedule::new(vec![
+            TimedFault {
+                at_ms: 1000,
+                fault: Fault::ClogLink { from: 0, to: 4 },
+            },
+            TimedFault {
+                at_ms: 16_000,
+                fault: Fault::Crash { node: 0 },
+            },
+        ]);
+        let mut config = SimConfig {
+            replicas: 2,
+            ..SimConfig::default()
+        };
+        let healthy = run(77, &config, Some(schedule.clone()));
+        assert!(healthy.ok(), "{:?}", healthy.violations);
+        // With the canary node5 and node6 race (each waits 500-1000 ms): node5 wins some
+        // seeds, and exactly those must be caught.
+        config.canaries = vec!["promote-without-rank".to_string()];
+        let mut caught = 0;
+        for seed in 60..62 {
+            let buggy = run(seed, &config, Some(schedule.clone()));
+            let stale_won = promotions(&buggy.trace)
+                .iter()
+                .any(|(node, _)| node == "node5");
+            let names: Vec<&str> = buggy.violations.iter().map(|v| v.name.as_str()).collect();
+            if !stale_won {
+                assert!(names.is_empty(), "seed {seed}: {:?}", buggy.violations);
+                continue;
+            }
+            caught += 1;
+            assert_eq!(names, vec!["stale_replica_promoted"], "seed {seed}");
+            let evidence = &buggy.violations[0].evidence;
+            assert!(
+                evidence.starts_with("node5 was promoted by ")
+                    && evidence.contains("sibling node6"),
+                "{evidence}"
+            );
+            // The timeline shows the promotion and the violation on node5's lane.
+            let timeline = crate::timeline::build(&buggy.trace, &buggy.violations);
+            let node5 = timeline.marks_on("node5");
+            for kind in [
+                crate::timeline::MarkKind::Promotion,
+                crate::timeline::MarkKind::Violation,
+            ] {
+                assert!(node5.iter().any(|m| m.kind == kind), "{kind:?}: {node5:?}");
+            }
+        }
+        assert!(
+            caught > 0,
+            "node5 never won the race: the test shows nothing"
+        );
+    }
+
+    #[test]
+    fn a_crash_and_a_partition_heal() {
+        use crate::faults::{Fault, TimedFault};
+        let schedule = FaultSchedule::new(vec![
+            TimedFault {
+                at_ms: 1000,
+                fault: Fault::Crash { node: 1 },
+            },
+            TimedFault {
+                at_ms: 9000,
+                fault: Fault::Restart { node: 1 },
+            },
+            TimedFault {
+                at_ms: 12_000,
+                fault: Fault::Partition {
+                    groups: vec![vec![0]],
+                },
+            },
+            TimedFault {
+                at_ms: 20_000,
+                fault: Fault::Heal,
+            },
+        ]);
+        let report = run(12, &SimConfig::default(), Some(schedule));
+        assert!(
+            report.ok(),
+            "{:?}\n{}",
+            report.violations,
+            report.trace_text
+        );
+        let trace = &report.trace_text;
+        assert!(trace.contains("faults crash node2"), "{trace}");
+        assert!(trace.contains("faults partition [node1]"), "{trace}");
+        // The others saw node2 fail while it was down.
+        assert!(trace.contains("10.0.0.2:7002:fail"), "{trace}");
+    }
+}

@@ -1,0 +1,217 @@
+//! The campaign's operator: after the heal, a node whose disk was wiped is re-admitted the way
+//! `redis-cli --cluster fix` would after a disk replacement ([`readmit_wiped`]), and the
+//! liveness phase keeps sweeping the old IDs gossip brings back ([`forget_stale`]).
+
+use std::time::Duration;
+
+use clusterlab_core::Reply;
+
+use crate::client::{describe_reply, info_field, reply_text};
+use crate::cluster::SimCluster;
+use crate::runner::poll::Polled;
+use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
+
+/// `CLUSTER MYID` of node `index`.
+pub(super) async fn my_id(cluster: &SimCluster, index: usize) -> Result<String, String> {
+    match cluster.command(index, &["CLUSTER", "MYID"]).await {
+        Ok(reply) => reply_text(&reply).ok_or_else(|| describe_reply(&reply)),
+        Err(e) => Err(format!("CLUSTER MYID on node{}: {e}", index + 1)),
+    }
+}
+
+/// How long re-admission waits for a wiped node to learn the cluster before bumping its
+/// epoch.
+const READMIT_WAIT_MS: u64 = 5000;
+
+/// Re-admits a wiped node as `redis-cli --cluster fix` would after a disk replacement: every
+/// other node forgets its old ID, one introduces the new node, which takes back the slots the
+/// old ID still owns (or replicates the old ID's master) and then bumps its config epoch.
+pub(super) async fn readmit_wiped(
+    cluster: &SimCluster,
+    node: usize,
+    old_id: &str,
+    wiped: &[usize],
+) -> Result<String, String> {
+    let name = cluster.node(node).name.clone();
+    let new_id = my_id(cluster, node).await?;
+    let others: Vec<usize> = (0..cluster.len()).filter(|i| !wiped.contains(i)).collect();
+    let Some(&reference) = others.first() else {
+        return Err("every node was wiped".to_string());
+    };
+    let view = fetch_lines(cluster, reference).await?;
+    let old = view.iter().find(|l| l.id == old_id).cloned();
+    let epoch = current_epoch(cluster, reference).await.unwrap_or(0);
+    cluster.trace().record(
+        "harness",
+        format!("readmit {name}: old id {old_id}, new id {new_id}"),
+    );
+    // Some may refuse (a replica will not forget its master) or learn the old ID again from
+    // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
+    for &other in &others {
+        forget(cluster, other, old_id).await;
+    }
+    let ip = cluster.node(node).ip.to_string();
+    let port = cluster.node(node).port.to_string();
+    expect_ok(cluster, reference, &["CLUSTER", "MEET", &ip, &port]).await?;
+    // Bumping before the new node has heard the cluster's current epoch would hand it an
+    // epoch some master already holds.
+    wait_learnt(cluster, node, cluster.len(), epoch).await;
+    let Some(old) = old else {
+        return Ok(new_id);
+    };
+    // The shard may change under our feet (a failover right after the heal, the new node
+    // hearing of an owner first): decide on a fresh view each attempt.
+    let mut result = Err("no attempt".to_string());
+    for _ in 0..READMIT_WAIT_MS / 500 {
+        let view = fetch_lines(cluster, reference).await.unwrap_or_default();
+        result = assign_role(cluster, node, &old, &view).await;
+        if result.is_ok() {
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(500)).await;
+    }
+    result.map(|()| new_id)
+}
+
+/// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot
+/// nobody owns any more (forgetting the old ID unassigned its slots, unless a failover had
+/// moved them already), then a fresh config epoch; with no such slot, a replica's place under
+/// the master of the old node's shard.
+async fn assign_role(
+    cluster: &SimCluster,
+    node: usize,
+    old: &NodeLine,
+    view: &[NodeLine],
+) -> Result<(), String> {
+    // The reference may have heard of the old ID again from gossip sent before its FORGET:
+    // whatever that ID still owns is as orphaned as if it were gone (the new node never knew
+    // it, so following it would fail with "Unknown node").
+    let view: Vec<NodeLine> = view.iter().filter(|l| l.id != old.id).cloned().collect();
+    let owners = slot_owners(&view).map_err(|e| format!("reference view: {e}"))?;
+    let orphans: Vec<(u16, u16)> = (0..SLOTS as u16)
+        .filter(|&slot| owners[usize::from(slot)].is_none())
+        .fold(Vec::new(), |mut ranges, slot| {
+            match ranges.last_mut() {
+                Some((_, hi)) if *hi + 1 == slot => *hi = slot,
+                _ => ranges.push((slot, slot)),
+            }
+            ranges
+        });
+    if !orphans.is_empty() {
+        let mut args: Vec<String> = vec!["CLUSTER".into(), "ADDSLOTSRANGE".into()];
+        for (lo, hi) in &orphans {
+            args.push(lo.to_string());
+            args.push(hi.to_string());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_ok(cluster, node, &refs).await?;
+        let _ = cluster.command(node, &["CLUSTER", "BUMPEPOCH"]).await;
+        return Ok(());
+    }
+    // A master whose slots a replica took over, or a replica: follow the shard's master.
+    let shard_master = match old.slots.first() {
+        Some(&(slot, _)) => owners[usize::from(slot)].clone(),
+        None => current_master(&view, old.master.as_deref()),
+    };
+    match shard_master {
+        Some(master) => expect_ok(cluster, node, &["CLUSTER", "REPLICATE", &master]).await,
+        None => Ok(()),
+    }
+}
+
+/// The operator's sweep after re-admitting wiped nodes (`replaced`: old ID, new ID): every
+/// node whose view still lists an old ID is told to forget it (it may have heard of it again
+/// from gossip sent before the first `FORGET`), or, if it still replicates the old ID (and so
+/// refuses to forget it), to replicate the node that took its place.
+pub(super) async fn forget_stale(
+    cluster: &SimCluster,
+    fetched: &[Polled],
+    replaced: &[(String, String)],
+) {
+    for (index, (_, f)) in fetched.iter().enumerate() {
+        let Ok(f) = f else { continue };
+        let following = f.sample.myself().and_then(|me| me.master.clone());
+        for (old_id, new_id) in replaced {
+            if !f.sample.lines.iter().any(|l| l.id == *old_id) {
+                continue;
+            }
+            let name = &cluster.node(index).name;
+            // A replica will not forget its master: point it at the node that took the old
+            // one's place first.
+            if following.as_deref() == Some(old_id.as_str()) {
+                cluster.trace().record(
+                    "harness",
+                    format!("{name} still follows {old_id}: replicate {new_id}"),
+                );
+                let _ = cluster
+                    .command(index, &["CLUSTER", "REPLICATE", new_id])
+                    .await;
+            } else {
+                cluster
+                    .trace()
+                    .record("harness", format!("{name} still lists {old_id}: forget it"));
+                forget(cluster, index, old_id).await;
+            }
+        }
+    }
+}
+
+/// `CLUSTER FORGET id` on `node`; true when the node no longer knows `id` ("Unknown node" is
+/// fine: it never learnt the ID or forgot it already).
+async fn forget(cluster: &SimCluster, node: usize, id: &str) -> bool {
+    match cluster.command(node, &["CLUSTER", "FORGET", id]).await {
+        Ok(Reply::Error(e)) => e.starts_with("ERR Unknown node"),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// The master of the old node's shard now: its recorded master, or, if a failover made that
+/// one a replica, whichever master it follows.
+fn current_master(view: &[NodeLine], recorded: Option<&str>) -> Option<String> {
+    let mut id = recorded?;
+    for _ in 0..view.len() {
+        let line = view.iter().find(|l| l.id == id)?;
+        match line.master.as_deref() {
+            Some(next) if !line.is_master() => id = next,
+            _ => return Some(id.to_string()),
+        }
+    }
+    None
+}
+
+async fn expect_ok(cluster: &SimCluster, node: usize, args: &[&str]) -> Result<(), String> {
+    match cluster.command(node, args).await {
+        Ok(reply) if reply == Reply::ok() => Ok(()),
+        Ok(reply) => Err(format!("{}: {}", args.join(" "), describe_reply(&reply))),
+        Err(e) => Err(format!("{}: {e}", args.join(" "))),
+    }
+}
+
+async fn current_epoch(cluster: &SimCluster, node: usize) -> Option<u64> {
+    let reply = cluster.command(node, &["CLUSTER", "INFO"]).await.ok()?;
+    info_field(&reply, "cluster_current_epoch")?.parse().ok()
+}
+
+/// Waits (bounded) until `node` knows `count` nodes and has reached current epoch `epoch`.
+async fn wait_learnt(cluster: &SimCluster, node: usize, count: usize, epoch: u64) {
+    for _ in 0..READMIT_WAIT_MS / 100 {
+        if let Ok(reply) = cluster.command(node, &["CLUSTER", "INFO"]).await {
+            let number = |field| info_field(&reply, field).and_then(|v| v.parse::<u64>().ok());
+            let known = number("cluster_known_nodes").is_some_and(|k| k >= count as u64);
+            if known && number("cluster_current_epoch").is_some_and(|e| e >= epoch) {
+                return;
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fetch_lines(cluster: &SimCluster, node: usize) -> Result<Vec<NodeLine>, String> {
+    let reply = cluster
+        .command(node, &["CLUSTER", "NODES"])
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = reply_text(&reply).ok_or_else(|| describe_reply(&reply))?;
+    parse_cluster_nodes(&text)
+}
