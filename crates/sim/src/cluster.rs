@@ -25,7 +25,7 @@ use clusterlab_net::server;
 
 use crate::client::{describe_reply, info_field, ClusterClient};
 use crate::seeds::SimConfig;
-use crate::trace::{ProcessEvent, Trace};
+use crate::trace::{ProcessEvent, RunPhase, Trace};
 
 pub use crate::node_idx::{BASE_PORT, CLIENT_OCTET};
 
@@ -403,8 +403,12 @@ impl SimCluster {
     pub async fn create(&self) -> Result<(), String> {
         let addrs = self.addrs();
         let replicas = self.config.replicas;
-        self.trace
-            .record("harness", format!("create {}", addrs.join(" ")));
+        self.trace.record(
+            "harness",
+            RunPhase::Create {
+                addrs: addrs.clone(),
+            },
+        );
         let result = self
             .on_client(async move {
                 clusterlab_net::admin::create(&addrs, replicas)

@@ -9,6 +9,7 @@ use clusterlab_core::Reply;
 use crate::client::{describe_reply, info_field, reply_text};
 use crate::cluster::SimCluster;
 use crate::runner::poll::Polled;
+use crate::trace::RunPhase;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
 
 /// `CLUSTER MYID` of node `index`.
@@ -41,10 +42,12 @@ pub(super) async fn readmit_wiped(
     let view = fetch_lines(cluster, reference).await?;
     let old = view.iter().find(|l| l.id == old_id).cloned();
     let epoch = current_epoch(cluster, reference).await.unwrap_or(0);
-    cluster.trace().record(
-        "harness",
-        format!("readmit {name}: old id {old_id}, new id {new_id}"),
-    );
+    let readmit = RunPhase::Readmit {
+        node: name.clone(),
+        old_id: old_id.to_string(),
+        new_id: new_id.to_string(),
+    };
+    cluster.trace().record("harness", readmit);
     // Some may refuse (a replica will not forget its master) or learn the old ID again from
     // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
     for &other in &others {

@@ -38,7 +38,7 @@ use crate::history::{check_reads, RegisterCheck};
 use crate::invariants::{config_epochs_distinct, fmt_ms, stale_promotions, SafetyMonitor, Sample};
 use crate::report::{RunReport, Violation};
 use crate::seeds::SimConfig;
-use crate::trace::TraceEvent;
+use crate::trace::{Event, RunPhase, TraceEvent};
 use crate::view::NodeLine;
 use crate::workload::{spawn_writer, Phase, WriteHistory, WriteOp};
 
@@ -170,7 +170,7 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     /// A harness line in the trace.
-    pub fn record(&self, event: String) {
+    pub fn record(&self, event: impl Into<Event>) {
         self.cluster.trace().record("harness", event);
     }
 
@@ -284,7 +284,7 @@ async fn safety_phase<H: TwoPhase>(
 ) -> SafetyOutcome {
     let span_ms = run.shape.span_ms;
     let started_ms = now_ms();
-    run.record(format!("safety phase for {span_ms} ms"));
+    run.record(RunPhase::Safety { span_ms });
     let writer = spawn_writer(run.cluster, workload_spec(&run.shape), Phase::default()).await;
     let sampler = spawn_sampler(run.cluster, span_ms).await;
     let injected_ms = now_ms();
@@ -350,9 +350,10 @@ async fn liveness_phase<H: TwoPhase>(
     let liveness_bound_ms = liveness_bound_ms(run.shape.node_timeout_ms);
     let deadline_ms = heal_ms + liveness_bound_ms;
     let goal = hooks.liveness_goal();
-    run.record(format!(
-        "liveness phase: {goal} within {liveness_bound_ms} ms"
-    ));
+    run.record(RunPhase::Liveness {
+        goal: goal.to_string(),
+        bound_ms: liveness_bound_ms,
+    });
     hooks.before_liveness(run, outcome).await;
     let addrs = run.cluster.addrs();
     let names = node_names(run.cluster);
@@ -380,10 +381,11 @@ async fn liveness_phase<H: TwoPhase>(
     run.final_texts = nodes_texts(&last);
     let views = views_of(&last);
     if let Some(since) = settled {
-        run.record(format!(
-            "{goal} after {} ms, and still after {stable_ms} ms more",
-            since - heal_ms
-        ));
+        run.record(RunPhase::Settled {
+            goal: goal.to_string(),
+            after_ms: since - heal_ms,
+            stable_ms,
+        });
         run.violations.extend(config_epochs_distinct(&views));
         let more = hooks.settled_checks(run, &views);
         run.violations.extend(more);

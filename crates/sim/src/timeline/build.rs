@@ -102,7 +102,11 @@ impl Builder {
             Event::Sample(Sampled::Unreachable(_)) => {
                 self.open(lane, t, BandKind::Unreachable, String::new(), line.into())
             }
-            Event::Fault(_) | Event::Request(_) | Event::Violation(_) | Event::Text(_) => {}
+            Event::Fault(_)
+            | Event::Request(_)
+            | Event::Phase(_)
+            | Event::Violation(_)
+            | Event::Text(_) => {}
         }
     }
 
@@ -448,19 +452,9 @@ impl Builder {
             self.mark(lane, ev.time_us, MarkKind::Violation, &violation.name, line);
             return;
         }
-        let text = ev.event.text();
-        let label = if text.starts_with("safety phase") {
-            "safety phase"
-        } else if text.starts_with("liveness phase") {
-            "liveness phase"
-        } else if text.starts_with("whole after") {
-            "whole"
-        } else if text.starts_with("readmit") {
-            "readmit"
-        } else if text.starts_with("create ") {
-            "create"
-        } else {
-            ""
+        let label = match &ev.event {
+            Event::Phase(phase) => phase.label(),
+            _ => "",
         };
         self.mark(lane, ev.time_us, MarkKind::Phase, label, line);
     }

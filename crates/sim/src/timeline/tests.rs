@@ -5,7 +5,9 @@ use super::html::*;
 use super::names::*;
 use super::*;
 use crate::faults::Fault;
-use crate::trace::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Sampled, TraceEvent};
+use crate::trace::{
+    Event, FaultEvent, NodeSample, Outcome, ProcessEvent, RunPhase, Sampled, TraceEvent,
+};
 use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
@@ -62,7 +64,7 @@ fn node2_id() -> clusterlab_core::NodeId {
 /// node2's slots, the writer sees errors, and one violation names node4.
 fn events() -> Vec<TraceEvent> {
     vec![
-        ev(0, "harness", "safety phase for 30000 ms"),
+        ev(0, "harness", RunPhase::Safety { span_ms: 30_000 }),
         ev(
             100,
             "node1",

@@ -24,6 +24,8 @@ pub enum Event {
     Sample(Sampled),
     /// One client request and its outcome.
     Request(Request),
+    /// The run moved to a new phase (create, safety, liveness, settled, a readmission).
+    Phase(RunPhase),
     /// A broken expectation, recorded when the run ends.
     Violation(Violation),
     /// Anything else the harness writes for people (phases, notes); nothing reads it.
@@ -92,6 +94,68 @@ pub enum FaultEvent {
         /// `moved slots [...]`, `timed out`, or why nothing moved.
         outcome: String,
     },
+}
+
+/// A step of the run itself, as the runner announces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunPhase {
+    /// The cluster is being created from the nodes at these `ip:port` addresses.
+    Create { addrs: Vec<String> },
+    /// The safety phase starts: faults for `span_ms`.
+    Safety { span_ms: u64 },
+    /// The liveness phase starts: every fault healed; `goal` (e.g. `whole`) must hold within
+    /// `bound_ms`.
+    Liveness { goal: String, bound_ms: u64 },
+    /// The liveness goal held `after_ms` after the heal, and still `stable_ms` later.
+    Settled {
+        goal: String,
+        after_ms: u64,
+        stable_ms: u64,
+    },
+    /// A node that came back with a wiped disk (`old_id`) is readmitted as `new_id`.
+    Readmit {
+        node: String,
+        old_id: String,
+        new_id: String,
+    },
+}
+
+impl RunPhase {
+    /// A short label for the timeline.
+    pub fn label(&self) -> &str {
+        match self {
+            RunPhase::Create { .. } => "create",
+            RunPhase::Safety { .. } => "safety phase",
+            RunPhase::Liveness { .. } => "liveness phase",
+            RunPhase::Settled { goal, .. } => goal,
+            RunPhase::Readmit { .. } => "readmit",
+        }
+    }
+}
+
+impl fmt::Display for RunPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunPhase::Create { addrs } => write!(f, "create {}", addrs.join(" ")),
+            RunPhase::Safety { span_ms } => write!(f, "safety phase for {span_ms} ms"),
+            RunPhase::Liveness { goal, bound_ms } => {
+                write!(f, "liveness phase: {goal} within {bound_ms} ms")
+            }
+            RunPhase::Settled {
+                goal,
+                after_ms,
+                stable_ms,
+            } => write!(
+                f,
+                "{goal} after {after_ms} ms, and still after {stable_ms} ms more"
+            ),
+            RunPhase::Readmit {
+                node,
+                old_id,
+                new_id,
+            } => write!(f, "readmit {node}: old id {old_id}, new id {new_id}"),
+        }
+    }
 }
 
 /// One sampler reading of a node.
@@ -183,6 +247,7 @@ impl fmt::Display for Event {
             Event::Fault(event) => write!(f, "{event}"),
             Event::Sample(sample) => write!(f, "sample {sample}"),
             Event::Request(request) => write!(f, "{request}"),
+            Event::Phase(phase) => write!(f, "{phase}"),
             Event::Violation(violation) => write!(f, "violation {violation}"),
             Event::Text(text) => f.write_str(text),
         }
@@ -288,6 +353,12 @@ impl From<FaultEvent> for Event {
     }
 }
 
+impl From<RunPhase> for Event {
+    fn from(phase: RunPhase) -> Event {
+        Event::Phase(phase)
+    }
+}
+
 impl From<String> for Event {
     fn from(text: String) -> Event {
         Event::Text(text)
@@ -332,6 +403,35 @@ mod tests {
         assert_eq!(
             Sampled::Unreachable("timed out".into()).to_string(),
             "unreachable (timed out)"
+        );
+    }
+
+    #[test]
+    fn run_phases_render_the_runner_lines_and_label_the_timeline() {
+        let settled = RunPhase::Settled {
+            goal: "whole".into(),
+            after_ms: 1200,
+            stable_ms: 5000,
+        };
+        assert_eq!(
+            settled.to_string(),
+            "whole after 1200 ms, and still after 5000 ms more"
+        );
+        assert_eq!(settled.label(), "whole");
+        let liveness = RunPhase::Liveness {
+            goal: "whole".into(),
+            bound_ms: 35_000,
+        };
+        assert_eq!(
+            liveness.to_string(),
+            "liveness phase: whole within 35000 ms"
+        );
+        let create = RunPhase::Create {
+            addrs: vec!["10.0.0.1:7001".into(), "10.0.0.2:7002".into()],
+        };
+        assert_eq!(
+            Event::Phase(create).to_string(),
+            "create 10.0.0.1:7001 10.0.0.2:7002"
         );
     }
 

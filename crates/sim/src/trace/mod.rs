@@ -15,7 +15,7 @@ mod event;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-pub use event::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Request, Sampled};
+pub use event::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Request, RunPhase, Sampled};
 
 /// One observed event.
 #[derive(Clone, Debug, PartialEq, Eq)]
