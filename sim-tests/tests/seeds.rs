@@ -30,7 +30,11 @@ fn cases() -> u32 {
 /// The violation names of one campaign run (an empty list: it passed).
 fn violations(seed: u64, config: &SimConfig, schedule: &FaultSchedule) -> Vec<String> {
     let report = campaign::run(seed, config, Some(schedule.clone()));
-    report.violations.into_iter().map(|v| v.name).collect()
+    report
+        .violations
+        .iter()
+        .map(|v| v.name().to_string())
+        .collect()
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn seed_corpus_replays() {
         let report =
             scenario::run_record(&record).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
-            expectation.is_met_by(report.violations.iter().map(|v| v.name.as_str())),
+            expectation.is_met_by(report.violations.iter().map(|v| v.name())),
             "{}: expected {:?}, got {:?}\ntrace:\n{}",
             path.display(),
             expectation,

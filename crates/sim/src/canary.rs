@@ -59,7 +59,7 @@ pub fn hunt(canary: Option<Canary>, base: &SimConfig, first_seed: u64, max_seeds
         if let Some(v) = report.violations.first() {
             hunt.caught = Some(Catch {
                 seed,
-                invariant: v.name.clone(),
+                invariant: v.name().to_string(),
                 evidence: v.evidence.clone(),
             });
             break;

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
 use crate::node_idx::NodeIdx;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 
 /// Whether two nodes could exchange a ping and its pong.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -133,7 +133,7 @@ pub fn fails_without_quorum(samples: &[Sample], net: &Connectivity, nt: u64) -> 
             let quorum = masters / 2 + 1;
             if losers.len() < quorum {
                 out.push(Violation::new(
-                    "fail_without_quorum",
+                    ViolationKind::FailWithoutQuorum,
                     format!(
                         "node{} at {} flags {} ({}) fail, but only {} node(s) {:?} lost contact \
                          with it for {} ms since {} (quorum {quorum})",
@@ -187,7 +187,7 @@ pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> V
         let reachable = size - cut_off.len();
         if reachable < size / 2 + 1 {
             out.push(Violation::new(
-                "minority_master_ok",
+                ViolationKind::MinorityMasterOk,
                 format!(
                     "node{} at {} says cluster_state:ok serving slots, but has been cut off from \
                      node(s) {:?} ({} of {size} slot-serving masters) since {}",
@@ -315,7 +315,7 @@ mod tests {
         ];
         let v = fails_without_quorum(&samples, &net, NT);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!(v[0].name, "fail_without_quorum");
+        assert_eq!(v[0].kind, ViolationKind::FailWithoutQuorum);
         assert!(
             v[0].evidence.contains("only 1 node(s) [1]"),
             "{}",

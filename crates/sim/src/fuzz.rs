@@ -16,7 +16,7 @@ use crate::faults::{ClusterShape, FaultKind, FaultSchedule};
 use crate::invariants::failover::LossWindows;
 use crate::scenario::{self, failover, SCENARIOS};
 use crate::seeds::{save_new, Saved};
-use crate::{RunReport, SeedRecord, SimConfig, Violation};
+use crate::{RunReport, SeedRecord, SimConfig, Violation, ViolationKind};
 
 /// Scenarios the search can drive: those of the registry that take a fault schedule.
 pub fn fuzz_scenarios() -> Vec<&'static str> {
@@ -169,7 +169,7 @@ pub fn run_case(
         let report = RunReport {
             seed,
             scenario: scenario.to_string(),
-            violations: vec![Violation::new("run_panicked", message)],
+            violations: vec![Violation::new(ViolationKind::RunPanicked, message)],
             ..RunReport::default()
         };
         (report, None)
@@ -198,7 +198,11 @@ pub fn fuzz(cases: u32, scenario: &str, config: &FuzzConfig) -> Result<FuzzOutco
     let outcome = RefCell::new(FuzzOutcome::default());
     let result = runner.run(&strategy, |(schedule, seed)| {
         let (report, windows) = run_case(scenario, seed, &sim, &schedule);
-        let names: Vec<String> = report.violations.iter().map(|v| v.name.clone()).collect();
+        let names: Vec<String> = report
+            .violations
+            .iter()
+            .map(|v| v.name().to_string())
+            .collect();
         let mut out = outcome.borrow_mut();
         if let Some(w) = &windows {
             out.windows.merge(w);
@@ -247,7 +251,7 @@ fn failure(
     let first = report
         .violations
         .first()
-        .map_or("unknown".to_string(), |v| v.name.clone());
+        .map_or("unknown".to_string(), |v| v.name().to_string());
     let record = SeedRecord {
         seed,
         scenario: scenario.to_string(),

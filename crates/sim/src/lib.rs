@@ -44,6 +44,7 @@ pub mod seeds;
 pub mod timeline;
 pub mod trace;
 pub mod view;
+pub mod violation_kind;
 pub mod workload;
 
 #[cfg(madsim)]
@@ -64,6 +65,6 @@ pub mod runner;
 pub mod scenario;
 
 pub use node_idx::NodeIdx;
-pub use report::{RunReport, Violation};
+pub use report::{RunReport, Violation, ViolationKind};
 pub use seeds::{Expectation, SeedRecord, SimConfig};
 pub use trace::{Trace, TraceEvent};

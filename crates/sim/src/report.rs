@@ -8,29 +8,36 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::trace::TraceEvent;
+pub use crate::violation_kind::ViolationKind;
 
-/// A broken expectation: a stable `name` (counted across seeds) and the evidence that shows it.
+/// A broken expectation: what kind (counted across seeds, by its stable name) and the
+/// evidence that shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    /// The invariant broken, in snake_case (`slot_epoch_conflict`, …).
-    pub name: String,
+    /// The invariant broken.
+    pub kind: ViolationKind,
     /// What was seen, for a person debugging: which node, at which virtual time, what differs.
     pub evidence: String,
 }
 
 impl Violation {
-    /// A violation of the invariant `name`.
-    pub fn new(name: impl Into<String>, evidence: impl Into<String>) -> Violation {
+    /// A violation of kind `kind`.
+    pub fn new(kind: ViolationKind, evidence: impl Into<String>) -> Violation {
         Violation {
-            name: name.into(),
+            kind,
             evidence: evidence.into(),
         }
+    }
+
+    /// The kind's stable name (`slot_epoch_conflict`, …), as seed files and summaries use it.
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
     }
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.name, self.evidence)
+        write!(f, "{}: {}", self.name(), self.evidence)
     }
 }
 
@@ -85,7 +92,7 @@ impl RunReport {
     pub fn violation_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for v in &self.violations {
-            *counts.entry(v.name.clone()).or_insert(0) += 1;
+            *counts.entry(v.name().to_string()).or_insert(0) += 1;
         }
         counts
     }
@@ -107,19 +114,21 @@ mod tests {
     fn counts_and_lookup() {
         let report = RunReport {
             violations: vec![
-                Violation::new("b", "x"),
-                Violation::new("a", "y"),
-                Violation::new("b", "z"),
+                Violation::new(ViolationKind::KeyLost, "x"),
+                Violation::new(ViolationKind::DoubleVote, "y"),
+                Violation::new(ViolationKind::KeyLost, "z"),
             ],
             cluster_nodes: vec![("node1".into(), "text1".into())],
             ..RunReport::default()
         };
         assert!(!report.ok());
         let counts: Vec<_> = report.violation_counts().into_iter().collect();
-        assert_eq!(counts, vec![("a".to_string(), 1), ("b".to_string(), 2)]);
+        let expected = vec![("double_vote".to_string(), 1), ("key_lost".to_string(), 2)];
+        assert_eq!(counts, expected);
         assert_eq!(report.nodes_of("node1"), Some("text1"));
         assert_eq!(report.nodes_of("node2"), None);
-        assert_eq!(Violation::new("a", "y").to_string(), "a: y");
+        let v = Violation::new(ViolationKind::DoubleVote, "y");
+        assert_eq!(v.to_string(), "double_vote: y");
         assert!(RunReport::default().ok());
     }
 }

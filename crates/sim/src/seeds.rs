@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultSchedule;
+use crate::violation_kind::ViolationKind;
 
 /// The shape of a simulated cluster. Missing JSON fields take the tutorial's values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,19 +61,20 @@ impl SimConfig {
 pub enum Expectation {
     /// No violation at all.
     Ok,
-    /// This named violation is reported (a reproduced, not yet fixed bug).
-    Violation(String),
+    /// A violation of this kind is reported (a reproduced, not yet fixed bug).
+    Violation(ViolationKind),
 }
 
 impl Expectation {
-    /// Reads `"ok"` or `"violation:<name>"`; `None` for anything else.
+    /// Reads `"ok"` or `"violation:<name>"` with a known [`ViolationKind`] name; `None` for
+    /// anything else.
     pub fn parse(text: &str) -> Option<Expectation> {
         if text == "ok" {
             return Some(Expectation::Ok);
         }
         match text.strip_prefix("violation:") {
-            Some(name) if !name.is_empty() => Some(Expectation::Violation(name.to_string())),
-            _ => None,
+            Some(name) => ViolationKind::from_name(name).map(Expectation::Violation),
+            None => None,
         }
     }
 
@@ -80,7 +82,7 @@ impl Expectation {
     pub fn is_met_by<'a>(&self, mut names: impl Iterator<Item = &'a str>) -> bool {
         match self {
             Expectation::Ok => names.next().is_none(),
-            Expectation::Violation(want) => names.any(|n| n == want),
+            Expectation::Violation(want) => names.any(|n| n == want.name()),
         }
     }
 }
@@ -143,7 +145,7 @@ impl SeedRecord {
     pub fn expectation(&self) -> Result<Expectation, String> {
         Expectation::parse(&self.expectation).ok_or_else(|| {
             format!(
-                "expectation must be \"ok\" or \"violation:<name>\", got {:?}",
+                "expectation must be \"ok\" or \"violation:<name>\" with a known name, got {:?}",
                 self.expectation
             )
         })
@@ -261,13 +263,13 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let record = SeedRecord::parse(
-            r#"{"seed": 1, "scenario": "walkthrough", "expectation": "violation:x"}"#,
+            r#"{"seed": 1, "scenario": "walkthrough", "expectation": "violation:key_lost"}"#,
         )
         .unwrap();
         assert_eq!(record.config, SimConfig::default());
         assert_eq!(
             record.expectation().unwrap(),
-            Expectation::Violation("x".into())
+            Expectation::Violation(ViolationKind::KeyLost)
         );
         assert!(
             SeedRecord::parse(r#"{"seed": 1, "scenario": "w", "expectation": "fine"}"#).is_err()
@@ -276,6 +278,11 @@ mod tests {
             SeedRecord::parse(r#"{"seed": 1, "scenario": "w", "expectation": "violation:"}"#)
                 .is_err()
         );
+        // A name no check reports could never be met: refused when the file is read.
+        assert!(SeedRecord::parse(
+            r#"{"seed": 1, "scenario": "w", "expectation": "violation:key_lots"}"#
+        )
+        .is_err());
         assert!(
             SeedRecord::parse(r#"{"seed": -1, "scenario": "w", "expectation": "ok"}"#).is_err()
         );
@@ -318,10 +325,10 @@ mod tests {
     #[test]
     fn expectation_matching() {
         assert!(Expectation::Ok.is_met_by(std::iter::empty()));
-        assert!(!Expectation::Ok.is_met_by(["a"].into_iter()));
-        let v = Expectation::Violation("b".into());
-        assert!(v.is_met_by(["a", "b"].into_iter()));
-        assert!(!v.is_met_by(["a"].into_iter()));
+        assert!(!Expectation::Ok.is_met_by(["key_lost"].into_iter()));
+        let v = Expectation::Violation(ViolationKind::DoubleVote);
+        assert!(v.is_met_by(["key_lost", "double_vote"].into_iter()));
+        assert!(!v.is_met_by(["key_lost"].into_iter()));
     }
 
     #[test]

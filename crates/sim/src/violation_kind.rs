@@ -138,6 +138,8 @@ violation_kinds! {
     NoMaster => "no_master",
 
     // ---- operations: create, reshard, fix ----
+    /// The nodes did not all come to know each other within the bound.
+    KnownNodes => "known_nodes",
     /// A slot stayed open (migrating or importing) after its move ended.
     SlotLeftOpen => "slot_left_open",
     /// `redis-cli --cluster check` did not flag an open slot.
@@ -152,6 +154,16 @@ violation_kinds! {
     SetslotRefused => "setslot_refused",
     /// Creating the cluster failed.
     CreateFailed => "create_failed",
+    /// `--cluster add-node` failed.
+    AddNodeFailed => "add_node_failed",
+    /// `--cluster del-node` failed.
+    DelNodeFailed => "del_node_failed",
+    /// `--cluster check` could not run.
+    CheckFailed => "check_failed",
+    /// `--cluster fix` failed.
+    FixFailed => "fix_failed",
+    /// `--cluster reshard` failed.
+    ReshardFailed => "reshard_failed",
     /// A node restarted with a wiped disk could not be readmitted.
     ReadmitFailed => "readmit_failed",
 
@@ -181,7 +193,10 @@ violation_kinds! {
 impl ViolationKind {
     /// The kind named `name` (as [`ViolationKind::name`] gives it).
     pub fn from_name(name: &str) -> Option<ViolationKind> {
-        ViolationKind::ALL.iter().copied().find(|k| k.name() == name)
+        ViolationKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
     }
 }
 
@@ -203,7 +218,10 @@ mod tests {
                 name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
                 "{name}"
             );
-            assert_eq!(ViolationKind::from_name(name).map(|k| k.name()), Some(*name));
+            assert_eq!(
+                ViolationKind::from_name(name).map(|k| k.name()),
+                Some(*name)
+            );
         }
         names.sort_unstable();
         names.dedup();

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::Once;
 
 use clusterlab_sim::scenario::{self, SCENARIOS};
-use clusterlab_sim::{campaign, RunReport, SimConfig, Violation};
+use clusterlab_sim::{campaign, RunReport, SimConfig, Violation, ViolationKind};
 
 /// `clusterlab sim …`
 #[derive(clap::Args, Debug)]
@@ -220,7 +220,9 @@ impl SeedOutcome {
     fn violations(&self) -> Vec<Violation> {
         match self {
             SeedOutcome::Report(r) => r.violations.clone(),
-            SeedOutcome::Panic { message, .. } => vec![Violation::new("panic", message.clone())],
+            SeedOutcome::Panic { message, .. } => {
+                vec![Violation::new(ViolationKind::RunPanicked, message.clone())]
+            }
         }
     }
 

@@ -61,7 +61,7 @@ pub(super) fn replay(args: &ReplayArgs) -> ExitCode {
     if let (true, SeedOutcome::Report(report)) = (args.trace, &outcome) {
         print_trace(report);
     }
-    let met = expectation.is_met_by(violations.iter().map(|v| v.name.as_str()));
+    let met = expectation.is_met_by(violations.iter().map(|v| v.name()));
     println!(
         "expectation {:?}: {}",
         record.expectation,

@@ -45,7 +45,7 @@ impl SeedLine {
             .violations()
             .into_iter()
             .map(|v| NamedEvidence {
-                name: v.name,
+                name: v.name().to_string(),
                 evidence: v.evidence,
             })
             .collect();
@@ -194,7 +194,7 @@ mod tests {
         };
         let line = SeedLine::of("campaign", &SimConfig::default(), &outcome, 12);
         assert!(!line.ok);
-        assert_eq!(line.violations[0].name, "panic");
+        assert_eq!(line.violations[0].name, "run_panicked");
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(serde_json::from_str::<SeedLine>(&text).unwrap(), line);
     }

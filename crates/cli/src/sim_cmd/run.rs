@@ -217,7 +217,7 @@ fn failing_record(
     seed: u64,
     violations: &[Violation],
 ) -> SeedRecord {
-    let target = violations[0].name.clone();
+    let target = violations[0].kind;
     let mut schedule = None;
     let mut note = format!(
         "Found by `clusterlab sim run` (scenario {}): {}",
@@ -230,7 +230,7 @@ fn failing_record(
             let outcome = guarded(seed, || {
                 Ok(campaign::run(seed, config, Some(candidate.clone())))
             });
-            outcome.violations().iter().any(|v| v.name == target)
+            outcome.violations().iter().any(|v| v.kind == target)
         };
         let (small, runs) = shrink(&full, &shape, args.shrink_runs, still_fails);
         println!(

@@ -6,7 +6,7 @@
 use clusterlab_core::slot::key_hash_slot;
 
 use crate::invariants::ServedOp;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::runner::evidence::node_index_of;
 use crate::runner::poll::Polled;
 use crate::view::NodeLine;
@@ -69,7 +69,7 @@ pub(super) fn slots_left_open(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
             let me = lines.iter().find(|l| l.is_myself())?;
             (!me.open_slots.is_empty()).then(|| {
                 Violation::new(
-                    "slot_left_open",
+                    ViolationKind::SlotLeftOpen,
                     format!(
                         "{name} still shows {} after healing and fix",
                         me.open_slots.join(" ")

@@ -49,7 +49,7 @@ use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
 };
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::poll::{summary, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
 use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
@@ -208,7 +208,7 @@ impl TwoPhase for Campaign {
             match readmit_wiped(run.cluster, node, &self.ids[node], &wiped_nodes).await {
                 Ok(new_id) => self.replaced.push((self.ids[node].clone(), new_id)),
                 Err(e) => run.violations.push(Violation::new(
-                    "readmit_failed",
+                    ViolationKind::ReadmitFailed,
                     format!("{}: {e}", run.cluster.node(node).name),
                 )),
             }
@@ -279,7 +279,7 @@ impl TwoPhase for Campaign {
         let owner = owner_addr(&final_view, slot);
         let ids: Vec<String> = unexcused.iter().map(|op| op.id.to_string()).collect();
         run.violations.push(Violation::new(
-            "acked_write_lost",
+            ViolationKind::AckedWriteLost,
             format!(
                 "{} (slot {slot}, owner {}) reads {}; acknowledged writes {} lost (no \
                  failover superseded them, no disk was wiped), first acked by {} at {}",
@@ -431,7 +431,7 @@ mod tests {
             let stale_won = promotions(&buggy.trace)
                 .iter()
                 .any(|(node, _)| node == "node5");
-            let names: Vec<&str> = buggy.violations.iter().map(|v| v.name.as_str()).collect();
+            let names: Vec<&str> = buggy.violations.iter().map(|v| v.name()).collect();
             if !stale_won {
                 assert!(names.is_empty(), "seed {seed}: {:?}", buggy.violations);
                 continue;

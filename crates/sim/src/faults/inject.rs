@@ -15,7 +15,7 @@ use madsim::time::Instant;
 
 use super::{Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::trace::FaultEvent;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
@@ -70,7 +70,7 @@ async fn move_slots(
         for slot in &moved {
             if node.migrating.contains_key(slot) || node.importing.contains_key(slot) {
                 found.push(Violation::new(
-                    "slot_left_open",
+                    ViolationKind::SlotLeftOpen,
                     format!(
                         "slot {slot} moved {from_addr}->{to_addr}, every SETSLOT NODE \
                          succeeded, but {} still shows it open",

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use clusterlab_core::ClusterEvent;
 
 use crate::invariants::{fmt_ms, short};
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::trace::TraceEvent;
 
 /// Times are virtual ms since the run started, as the trace's; the rule is "less than two
@@ -85,7 +85,7 @@ pub fn double_votes(
                 "for two replicas of one master within two node timeouts"
             };
             violations.push(Violation::new(
-                "double_vote",
+                ViolationKind::DoubleVote,
                 format!(
                     "{voter} voted {rule}: for {} at {} (epoch {}, replica of {}), then for {} \
                      at {} (epoch {}, replica of {})",
@@ -134,7 +134,7 @@ mod tests {
     }
 
     fn names(v: &[Violation]) -> Vec<&str> {
-        v.iter().map(|v| v.name.as_str()).collect()
+        v.iter().map(|v| v.name()).collect()
     }
 
     #[test]

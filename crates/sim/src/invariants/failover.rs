@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use crate::faults::{Fault, FaultSchedule};
 use crate::invariants::{fmt_ms, Sample};
 use crate::node_idx::NodeIdx;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 use crate::workload::WriteOp;
 
@@ -280,7 +280,7 @@ pub fn classify_losses(
     for op in lost {
         let Some(node) = acker(op) else {
             violations.push(Violation::new(
-                "acked_write_lost_outside_window",
+                ViolationKind::AckedWriteLostOutsideWindow,
                 format!("{} acknowledged by unknown node {}", op.key, op.addr),
             ));
             continue;
@@ -313,7 +313,7 @@ pub fn classify_losses(
         } else {
             let fmt = |v: Option<u64>| v.map_or("none".to_string(), |v| format!("{v} ms"));
             violations.push(Violation::new(
-                "acked_write_lost_outside_window",
+                ViolationKind::AckedWriteLostOutsideWindow,
                 format!(
                     "{} = {} acknowledged by node{} at {} with every replica up, lost; next \
                      fault on it {} later (bound {REPLICATION_WINDOW_BOUND_MS} ms), last one {} \
@@ -389,7 +389,7 @@ pub fn minority_writes(
             if let (Some(first), Some(last)) = (late.first(), late.last()) {
                 let names: Vec<String> = side.iter().map(|&n| NodeIdx(n).name()).collect();
                 violations.push(Violation::new(
-                    "minority_master_accepted_write",
+                    ViolationKind::MinorityMasterAcceptedWrite,
                     format!(
                         "[{}] cut off at {} with {} of {} masters: {} writes acknowledged by {} \
                          from {} to {} (bound {bound_ms} ms after the cut)",
@@ -421,7 +421,7 @@ pub fn replicas_attached(name: &str, lines: &[NodeLine], shards: usize) -> Vec<V
     let mut violations = Vec::new();
     if serving.len() != shards {
         violations.push(Violation::new(
-            "shard_count",
+            ViolationKind::ShardCount,
             format!(
                 "{name} shows {} masters serving slots, want {shards}",
                 serving.len()
@@ -444,7 +444,7 @@ pub fn replicas_attached(name: &str, lines: &[NodeLine], shards: usize) -> Vec<V
                 )
             };
             violations.push(Violation::new(
-                "replica_detached",
+                ViolationKind::ReplicaDetached,
                 format!("{name}: {} ({}) is {role}", line.addr, line.flags.join(",")),
             ));
         }
@@ -541,7 +541,7 @@ mod tests {
         assert_eq!(w.max_ack_to_fault_ms, Some(30));
         assert_eq!(w.max_fault_to_ack_ms, Some(2000));
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].name, "acked_write_lost_outside_window");
+        assert_eq!(v[0].kind, ViolationKind::AckedWriteLostOutsideWindow);
         assert_eq!(
             v[0].evidence,
             "key:4 = v4 acknowledged by node1 at 26.000s with every replica up, lost; next \
@@ -593,7 +593,7 @@ mod tests {
                    b 10.0.0.2:7002@17002 master - 0 0 1 connected\n\
                    c 10.0.0.3:7003@17003 slave b 0 0 1 connected\n";
         let v = replicas_attached("n1", &parse_cluster_nodes(bad).unwrap(), 2);
-        let names: Vec<&str> = v.iter().map(|v| v.name.as_str()).collect();
+        let names: Vec<&str> = v.iter().map(|v| v.name()).collect();
         assert_eq!(
             names,
             ["shard_count", "replica_detached", "replica_detached"]

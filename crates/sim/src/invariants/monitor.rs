@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{fmt_ms, ranges_text, short, Sample};
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 
 /// Who claimed a slot at an epoch, and where that was seen.
 #[derive(Clone, Debug)]
@@ -44,7 +44,7 @@ pub struct SafetyMonitor {
     restarts: Vec<(u64, String)>,
     reported: BTreeSet<String>,
     violations: Vec<Violation>,
-    suppressed: BTreeMap<String, usize>,
+    suppressed: BTreeMap<ViolationKind, usize>,
     samples: usize,
     /// Kept apart from `violations` until the end: see [`Self::only_agreed_epochs`].
     epoch_conflicts: Vec<EpochConflict>,
@@ -125,33 +125,33 @@ impl SafetyMonitor {
         for (shown, conflict) in conflicts.enumerate() {
             if shown < MAX_REPORTED_PER_NAME {
                 all.push(Violation::new(
-                    "slot_epoch_conflict",
+                    ViolationKind::SlotEpochConflict,
                     conflict.evidence.clone(),
                 ));
             } else {
                 *suppressed
-                    .entry("slot_epoch_conflict".to_string())
+                    .entry(ViolationKind::SlotEpochConflict)
                     .or_insert(0) += 1;
             }
         }
-        for (name, count) in &suppressed {
+        for (&kind, count) in &suppressed {
             all.push(Violation::new(
-                name.clone(),
+                kind,
                 format!("… and {count} more like the above"),
             ));
         }
         all
     }
 
-    fn report(&mut self, name: &str, key: String, evidence: String) {
-        if !self.reported.insert(format!("{name} {key}")) {
+    fn report(&mut self, kind: ViolationKind, key: String, evidence: String) {
+        if !self.reported.insert(format!("{kind} {key}")) {
             return;
         }
-        let shown = self.violations.iter().filter(|v| v.name == name).count();
+        let shown = self.violations.iter().filter(|v| v.kind == kind).count();
         if shown < MAX_REPORTED_PER_NAME {
-            self.violations.push(Violation::new(name, evidence));
+            self.violations.push(Violation::new(kind, evidence));
         } else {
-            *self.suppressed.entry(name.to_string()).or_insert(0) += 1;
+            *self.suppressed.entry(kind).or_insert(0) += 1;
         }
     }
 
@@ -242,7 +242,7 @@ impl SafetyMonitor {
         };
         if top.config_epoch > sample.current_epoch {
             self.report(
-                "current_epoch_behind",
+                ViolationKind::CurrentEpochBehind,
                 format!(
                     "{} {} {}",
                     sample.node, sample.current_epoch, top.config_epoch
@@ -287,7 +287,7 @@ impl SafetyMonitor {
         };
         if sample.current_epoch < prev.current {
             self.report(
-                "epoch_decreased",
+                ViolationKind::EpochDecreased,
                 format!(
                     "current {} {} {}",
                     me.id, prev.current, sample.current_epoch
@@ -307,7 +307,7 @@ impl SafetyMonitor {
         if let (Some(before), Some(now)) = (prev.config, config) {
             if now < before {
                 self.report(
-                    "epoch_decreased",
+                    ViolationKind::EpochDecreased,
                     format!("config {} {before} {now}", me.id),
                     format!(
                         "{} ({}): own config epoch {before} at {}, then {now} at {}{across}",

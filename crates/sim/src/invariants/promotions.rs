@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{fmt_ms, short, Connectivity, Sample};
 use crate::node_idx::NodeIdx;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 
 /// The master a node followed as a replica, as its last sample before a promotion showed.
@@ -131,7 +131,7 @@ pub fn stale_promotions(
                 fmt_ms(*to)
             };
             violations.push(Violation::new(
-                "stale_replica_promoted",
+                ViolationKind::StaleReplicaPromoted,
                 format!(
                     "{} restarted at {} while its master {master_name} ({}) was down ({} to \
                      {until}), and was master of {} slots by {} without having heard from it",
@@ -254,7 +254,7 @@ pub fn stale_partitioned_promotions(
                 continue;
             }
             violations.push(Violation::new(
-                "stale_replica_promoted",
+                ViolationKind::StaleReplicaPromoted,
                 format!(
                     "{} was promoted by {} (replica until {}) in place of its master {} ({}), \
                      which it had not heard since {}; its sibling {sibling} had heard it until \

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{fmt_ms, short, Sample, MAX_REPORTED_PER_NAME};
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 
 /// One request a node answered successfully, as the client saw it.
@@ -120,7 +120,7 @@ pub fn served_unowned(samples: &[Sample], ops: &[ServedOp], sample_gap_ms: u64) 
         let (_, _, after) = stretch[stretch.len() - 1];
         let after_ms = after.time_ms;
         violations.push(Violation::new(
-            "served_unowned_slot",
+            ViolationKind::ServedUnownedSlot,
             format!(
                 "{} ({}) answered {} for slot {} between {} and {}, but its own views from {} \
                  to {} (config epoch {}, {}) give the slot to {owner} and import nothing",
@@ -143,7 +143,7 @@ pub fn served_unowned(samples: &[Sample], ops: &[ServedOp], sample_gap_ms: u64) 
     }
     if reported > MAX_REPORTED_PER_NAME {
         violations.push(Violation::new(
-            "served_unowned_slot",
+            ViolationKind::ServedUnownedSlot,
             format!(
                 "… and {} more like the above",
                 reported - MAX_REPORTED_PER_NAME

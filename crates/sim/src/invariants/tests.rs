@@ -26,7 +26,7 @@ fn names(violations: &[Violation]) -> Vec<&str> {
 }
 
 fn names_of(violations: &[Violation]) -> Vec<&str> {
-    violations.iter().map(|v| v.name.as_str()).collect()
+    violations.iter().map(|v| v.name()).collect()
 }
 
 #[test]

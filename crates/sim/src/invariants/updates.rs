@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::invariants::{fmt_ms, index_of_name, range_text, short, Connectivity, Sample};
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 
 /// How long a stale claim may last while linked both ways, in node timeouts (pings go out at
@@ -74,7 +74,7 @@ pub fn stale_owners_kept(
                 continue;
             }
             violations.push(Violation::new(
-                "stale_owner_kept",
+                ViolationKind::StaleOwnerKept,
                 format!(
                     "{} ({}) still claimed slots {} at config epoch {} at {}, although {other} \
                      had shown {} ({}) owning some of them at config epoch {} since {} and the \

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::short;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
 
 /// Every view lists `node_count` nodes with exactly one `myself` line; no view gives a slot two
@@ -18,7 +18,7 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
         let myself = lines.iter().filter(|l| l.is_myself()).count();
         if lines.len() != node_count || myself != 1 {
             violations.push(Violation::new(
-                "view_membership",
+                ViolationKind::ViewMembership,
                 format!(
                     "{name} lists {} nodes ({myself} myself), want {node_count} (1)",
                     lines.len()
@@ -28,13 +28,16 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
         let owners = match slot_owners(lines) {
             Ok(o) => o,
             Err(e) => {
-                violations.push(Violation::new("slot_double_owner", format!("{name}: {e}")));
+                violations.push(Violation::new(
+                    ViolationKind::SlotDoubleOwner,
+                    format!("{name}: {e}"),
+                ));
                 continue;
             }
         };
         if owners.iter().any(Option::is_none) {
             violations.push(Violation::new(
-                "slot_coverage",
+                ViolationKind::SlotCoverage,
                 format!("{name}: {}", describe_owners(&owners)),
             ));
         }
@@ -42,7 +45,7 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
             None => reference = Some((name, owners)),
             Some((first, first_owners)) if *first_owners != owners => {
                 violations.push(Violation::new(
-                    "slot_agreement",
+                    ViolationKind::SlotAgreement,
                     format!(
                         "{first}: {} | {name}: {}",
                         describe_owners(first_owners),
@@ -122,7 +125,7 @@ pub fn no_failing_flags(node: &str, lines: &[NodeLine]) -> Vec<Violation> {
         .filter(|l| l.has_flag("fail?") || l.has_flag("fail"))
         .map(|l| {
             Violation::new(
-                "peer_flagged_failing",
+                ViolationKind::PeerFlaggedFailing,
                 format!(
                     "{node} flags {} {} ({}) without any fault",
                     l.id,
@@ -148,7 +151,7 @@ pub fn no_stale_pings(
         .filter(|l| l.ping_sent_ms != 0 && now_ms.saturating_sub(l.ping_sent_ms) > node_timeout_ms)
         .map(|l| {
             Violation::new(
-                "ping_unanswered",
+                ViolationKind::PingUnanswered,
                 format!(
                     "{node}: ping to {} {} pending {} ms (node timeout {node_timeout_ms} ms), \
                      pong-recv {}, flags {}",
@@ -183,7 +186,7 @@ pub fn config_epochs_distinct(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
                 .collect();
             if reported.insert((epoch, ids.clone())) {
                 violations.push(Violation::new(
-                    "config_epoch_collision",
+                    ViolationKind::ConfigEpochCollision,
                     format!(
                         "{name}: masters {} share config epoch {epoch}",
                         ids.join(", ")
@@ -208,7 +211,7 @@ pub fn states_ok(states: &[(String, String)], context: &str) -> Vec<Violation> {
     }
     let all: Vec<String> = states.iter().map(|(n, s)| format!("{n}={s}")).collect();
     vec![Violation::new(
-        "cluster_not_ok",
+        ViolationKind::ClusterNotOk,
         format!("{context}: {} (all: {})", bad.join(" "), all.join(" ")),
     )]
 }

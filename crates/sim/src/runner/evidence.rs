@@ -7,7 +7,7 @@ use clusterlab_core::ClusterEvent;
 
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultSchedule};
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::trace::TraceEvent;
 use crate::workload::{read_back, WriteHistory};
 
@@ -89,7 +89,7 @@ pub async fn read_values(
         return Ok(values);
     }
     Err(Violation::new(
-        "read_failed",
+        ViolationKind::ReadFailed,
         format!(
             "{} keys unreadable: {}",
             failed.len(),
@@ -101,7 +101,7 @@ pub async fn read_values(
 /// A key read back with a value no accepted write carried.
 pub fn phantom_value(key: &str, phantom: &str) -> Violation {
     Violation::new(
-        "phantom_value",
+        ViolationKind::PhantomValue,
         format!("{key} reads {phantom:?}, which no accepted write carried"),
     )
 }

@@ -36,7 +36,7 @@ use crate::cluster::SimCluster;
 use crate::faults::{ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{check_reads, RegisterCheck};
 use crate::invariants::{config_epochs_distinct, fmt_ms, stale_promotions, SafetyMonitor, Sample};
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 use crate::trace::{Event, RunPhase, TraceEvent};
 use crate::view::NodeLine;
@@ -241,7 +241,8 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
         return;
     }
     if let Err(e) = setup(run, hooks).await {
-        run.violations.push(Violation::new("setup_failed", e));
+        run.violations
+            .push(Violation::new(ViolationKind::SetupFailed, e));
         return;
     }
     let outcome = safety_phase(run, hooks, schedule).await;
@@ -401,7 +402,7 @@ async fn liveness_phase<H: TwoPhase>(
     run.violations.extend(found);
     if nothing_said {
         run.violations.push(Violation::new(
-            "cluster_not_whole",
+            ViolationKind::ClusterNotWhole,
             format!("{context}: some node did not answer"),
         ));
     }
@@ -450,7 +451,7 @@ fn announce_schedule(
 ) -> Result<(), Violation> {
     schedule
         .validate(cluster.len())
-        .map_err(|e| Violation::new("bad_schedule", e))?;
+        .map_err(|e| Violation::new(ViolationKind::BadSchedule, e))?;
     cluster.trace().record(
         "harness",
         format!(
@@ -476,7 +477,7 @@ async fn collect_phase(
     let history = match writer.await {
         Ok(history) => history,
         Err(e) => {
-            violations.push(Violation::new("workload_failed", e.to_string()));
+            violations.push(Violation::new(ViolationKind::WorkloadFailed, e.to_string()));
             WriteHistory::default()
         }
     };

@@ -11,7 +11,7 @@ use clusterlab_net::admin;
 use super::fetch_view;
 use super::probe::{self, cluster_info, field};
 use crate::cluster::SimCluster;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 
 /// Bound for gossip to carry a configuration change to every member.
 pub const AGREE_BOUND_MS: u64 = 20_000;
@@ -27,9 +27,9 @@ where
         .await
 }
 
-/// A violation named `name` unless `result` is Ok.
-pub(crate) fn step<T>(name: &str, result: Result<T, String>) -> Result<T, Violation> {
-    result.map_err(|e| Violation::new(name, e))
+/// A violation of `kind` unless `result` is Ok.
+pub(crate) fn step<T>(kind: ViolationKind, result: Result<T, String>) -> Result<T, Violation> {
+    result.map_err(|e| Violation::new(kind, e))
 }
 
 /// Waits until every member says `cluster_state:ok`.
@@ -46,7 +46,7 @@ pub(crate) async fn wait_members_ok(
         }
     })
     .await;
-    step("cluster_not_ok", waited)
+    step(ViolationKind::ClusterNotOk, waited)
 }
 
 /// Waits until the members agree: equal join signatures (redis-cli's test) and the same role
@@ -72,7 +72,7 @@ pub(crate) async fn wait_agreement(
         madsim::time::sleep(Duration::from_millis(probe::POLL_MS)).await;
     }
     Err(Violation::new(
-        "views_disagree",
+        ViolationKind::ViewsDisagree,
         format!("after {AGREE_BOUND_MS} ms: {last:?}"),
     ))
 }

@@ -15,7 +15,7 @@ use clusterlab_core::Reply;
 use super::probe::{self, Identity};
 use super::{fetch_view, finish, slot_owner_addr, start_masters_only};
 use crate::cluster::SimCluster;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 
 use super::node_down::{check_fail_kept, check_key_survived, check_refuses_keys};
@@ -89,14 +89,14 @@ async fn crash_steps(cluster: &SimCluster, run: &mut CrashRun, violations: &mut 
     let before = match probe::identities(cluster).await {
         Ok(ids) => ids,
         Err(e) => {
-            violations.push(Violation::new("identity_unreadable", e));
+            violations.push(Violation::new(ViolationKind::IdentityUnreadable, e));
             return;
         }
     };
     let victim_slots = match probe::slot_count_of(cluster, victim, victim).await {
         Ok(n) => n,
         Err(e) => {
-            violations.push(Violation::new("cluster_nodes_unreadable", e));
+            violations.push(Violation::new(ViolationKind::ClusterNodesUnreadable, e));
             return;
         }
     };
@@ -126,19 +126,22 @@ async fn write_crash_key(cluster: &SimCluster, violations: &mut Vec<Violation>) 
         Ok(r) if r.reply == Reply::ok() => r.hops.last().map(|h| h.addr.clone()),
         Ok(r) => {
             violations.push(Violation::new(
-                "write_refused",
+                ViolationKind::WriteRefused,
                 format!("SET {CRASH_KEY} {CRASH_VALUE}: hops {:?}", r.hops),
             ));
             return None;
         }
         Err(e) => {
-            violations.push(Violation::new("client_io", format!("SET {CRASH_KEY}: {e}")));
+            violations.push(Violation::new(
+                ViolationKind::ClientIo,
+                format!("SET {CRASH_KEY}: {e}"),
+            ));
             return None;
         }
     };
     if acked_by.as_deref() != Some(owner.as_str()) {
         violations.push(Violation::new(
-            "set_redirect",
+            ViolationKind::SetRedirect,
             format!("SET {CRASH_KEY} acknowledged by {acked_by:?}, slot owner {owner}"),
         ));
         return None;
@@ -167,7 +170,7 @@ async fn crash_and_detect(
         Ok(ms) => ms,
         Err(e) => {
             violations.push(Violation::new(
-                "failure_not_detected",
+                ViolationKind::FailureNotDetected,
                 format!(
                     "{} killed, bound {bound_ms} ms: {e}",
                     cluster.node(victim).name
@@ -187,7 +190,7 @@ async fn crash_and_detect(
     );
     if detect_ms < node_timeout_ms {
         violations.push(Violation::new(
-            "failure_detected_early",
+            ViolationKind::FailureDetectedEarly,
             format!("FAIL after {detect_ms} ms, node timeout {node_timeout_ms} ms"),
         ));
     }
@@ -196,7 +199,7 @@ async fn crash_and_detect(
         match fetch_view(cluster, observer).await {
             Ok((text, _)) => run.failed_views.push((name, text)),
             Err(e) => violations.push(Violation::new(
-                "cluster_nodes_unreadable",
+                ViolationKind::ClusterNodesUnreadable,
                 format!("{name}: {e}"),
             )),
         }
@@ -228,7 +231,7 @@ async fn restart_and_recover(
         }
         Err(e) => {
             violations.push(Violation::new(
-                "cluster_not_ok",
+                ViolationKind::ClusterNotOk,
                 format!("bound {bound_ms} ms after restart: {e}"),
             ));
             return;

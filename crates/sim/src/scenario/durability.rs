@@ -25,7 +25,7 @@ use clusterlab_core::config::AppendFsync;
 use super::probe::{self, Identity};
 use super::{finish, start_masters_only};
 use crate::cluster::{mix64, SimCluster};
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 use crate::view::parse_cluster_nodes;
 use crate::workload::{self, KeyCheck, LossWindow, Phase, WorkloadSpec, WriteHistory};
@@ -189,7 +189,7 @@ async fn durability_steps(
     let before = match probe::identities(cluster).await {
         Ok(ids) => ids,
         Err(e) => {
-            violations.push(Violation::new("identity_unreadable", e));
+            violations.push(Violation::new(ViolationKind::IdentityUnreadable, e));
             return;
         }
     };
@@ -208,7 +208,10 @@ async fn pick_victim(
     let text = match cluster.command(0, &["CLUSTER", "NODES"]).await {
         Ok(reply) => crate::client::reply_text(&reply).unwrap_or_default(),
         Err(e) => {
-            violations.push(Violation::new("cluster_nodes_unreadable", e.to_string()));
+            violations.push(Violation::new(
+                ViolationKind::ClusterNodesUnreadable,
+                e.to_string(),
+            ));
             return None;
         }
     };
@@ -225,7 +228,7 @@ async fn pick_victim(
         .map(|(index, _)| index)
         .collect();
     if masters.is_empty() {
-        violations.push(Violation::new("no_master", text));
+        violations.push(Violation::new(ViolationKind::NoMaster, text));
         return None;
     }
     let plan = CrashPlan::from_seed(
@@ -299,7 +302,7 @@ async fn recover_and_judge(
     let bound_ms = recover_bound_ms(cluster.config().node_timeout_ms);
     if let Err(e) = probe::wait_all_ok(cluster, bound_ms).await {
         violations.push(Violation::new(
-            "cluster_not_ok",
+            ViolationKind::ClusterNotOk,
             format!("bound {bound_ms} ms after the writes: {e}"),
         ));
         return;
@@ -349,7 +352,7 @@ fn measure_losses(
         }
         if policy == AppendFsync::Everysec && window_ms > EVERYSEC_MAX_LOSS_MS {
             violations.push(Violation::new(
-                "loss_window_exceeded",
+                ViolationKind::LossWindowExceeded,
                 format!(
                     "{} lost {} acknowledged writes at its crash at {} µs, the last surviving \
                      one {window_ms} ms before it (bound {EVERYSEC_MAX_LOSS_MS} ms)",
@@ -369,7 +372,7 @@ fn judge(history: &WriteHistory, checks: &[KeyCheck], excused: &[usize]) -> Vec<
     for check in checks {
         if let Some(value) = &check.phantom {
             violations.push(Violation::new(
-                "phantom_value",
+                ViolationKind::PhantomValue,
                 format!("{} reads {value:?}, never written there", check.key),
             ));
         }
@@ -382,7 +385,7 @@ fn judge(history: &WriteHistory, checks: &[KeyCheck], excused: &[usize]) -> Vec<
         if let Some(&first) = lost.first() {
             let op = history.ops.iter().find(|op| op.id == first);
             violations.push(Violation::new(
-                "acked_write_lost",
+                ViolationKind::AckedWriteLost,
                 format!(
                     "{} reads {:?}, but write {first} ({}) was acknowledged by {} at {} µs \
                      ({} acknowledged writes to it lost)",

@@ -9,7 +9,7 @@ use clusterlab_core::Reply;
 use crate::client::{describe_reply, reply_text};
 use crate::cluster::SimCluster;
 use crate::invariants::views_agree;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::trace::Event;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine};
 
@@ -42,17 +42,20 @@ async fn start_masters_only(
 ) -> bool {
     if cluster.config().replicas != 0 {
         violations.push(Violation::new(
-            "config_unsupported",
+            ViolationKind::ConfigUnsupported,
             format!("{scenario} expects masters without replicas (a replica would fail over)"),
         ));
         return false;
     }
     if let Err(e) = cluster.wait_listening().await {
-        violations.push(Violation::new("node_not_listening", e.to_string()));
+        violations.push(Violation::new(
+            ViolationKind::NodeNotListening,
+            e.to_string(),
+        ));
         return false;
     }
     if let Err(e) = cluster.create().await {
-        violations.push(Violation::new("create_failed", e));
+        violations.push(Violation::new(ViolationKind::CreateFailed, e));
         return false;
     }
     wait_cluster_ok(cluster, violations).await
@@ -64,7 +67,7 @@ async fn wait_cluster_ok(cluster: &SimCluster, violations: &mut Vec<Violation>) 
         Ok(()) => true,
         Err(states) => {
             violations.push(Violation::new(
-                "cluster_not_ok",
+                ViolationKind::ClusterNotOk,
                 format!("after {CLUSTER_OK_TIMEOUT_MS} ms: {states}"),
             ));
             false
@@ -101,7 +104,7 @@ async fn slot_owner_addr(
             Ok((text, _)) => format!("no owner of slot {slot} in {text:?}"),
             Err(e) => e,
         };
-        violations.push(Violation::new("slot_owner_unknown", evidence));
+        violations.push(Violation::new(ViolationKind::SlotOwnerUnknown, evidence));
     }
     owner
 }
@@ -140,7 +143,7 @@ async fn final_views(
             }
             Err(e) => {
                 violations.push(Violation::new(
-                    "cluster_nodes_unreadable",
+                    ViolationKind::ClusterNodesUnreadable,
                     format!("{name}: {e}"),
                 ));
                 texts.push((name, String::new()));
@@ -202,7 +205,10 @@ pub(super) async fn write_keys(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(Violation::new("write_refused", failures.join("; ")))
+        Err(Violation::new(
+            ViolationKind::WriteRefused,
+            failures.join("; "),
+        ))
     }
 }
 
@@ -219,7 +225,10 @@ async fn read_keys(
             Ok(value) => {
                 reads.insert(key, value);
             }
-            Err(e) => violations.push(Violation::new("read_failed", format!("GET {key}: {e}"))),
+            Err(e) => violations.push(Violation::new(
+                ViolationKind::ReadFailed,
+                format!("GET {key}: {e}"),
+            )),
         }
     }
     reads

@@ -6,7 +6,7 @@ use clusterlab_core::Reply;
 
 use crate::client::describe_reply;
 use crate::cluster::SimCluster;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 
 /// The key the tutorial writes before the crash, its slot and its value.
 pub const CRASH_KEY: &str = "key2";
@@ -54,7 +54,7 @@ pub(crate) fn check_fail_kept(
     let earliest_ms = (failed_at_ms + 2 * node_timeout_ms).saturating_sub(FAIL_SEEN_SLACK_MS);
     (ok_at_ms < earliest_ms).then(|| {
         Violation::new(
-            "fail_cleared_early",
+            ViolationKind::FailClearedEarly,
             format!(
                 "FAIL seen at {failed_at_ms} ms, every node ok at {ok_at_ms} ms, before                  {earliest_ms} ms (two node timeouts of {node_timeout_ms} ms)"
             ),
@@ -78,11 +78,11 @@ pub(crate) async fn check_refuses_keys(
         match cluster.command(index, args).await {
             Ok(reply) if reply == want => {}
             Ok(reply) => violations.push(Violation::new(
-                "keyed_command_not_refused",
+                ViolationKind::KeyedCommandNotRefused,
                 format!("{name} {}: {}", args.join(" "), describe_reply(&reply)),
             )),
             Err(e) => violations.push(Violation::new(
-                "client_io",
+                ViolationKind::ClientIo,
                 format!("{name} {}: {e}", args.join(" ")),
             )),
         }
@@ -116,9 +116,12 @@ pub(crate) async fn check_value(
     match routed {
         Ok(r) if r.reply == Reply::bulk_str(value) => Ok(()),
         Ok(r) => Err(Violation::new(
-            "acked_write_lost",
+            ViolationKind::AckedWriteLost,
             format!("GET {key}: {}, want {value:?}", describe_reply(&r.reply)),
         )),
-        Err(e) => Err(Violation::new("client_io", format!("GET {key}: {e}"))),
+        Err(e) => Err(Violation::new(
+            ViolationKind::ClientIo,
+            format!("GET {key}: {e}"),
+        )),
     }
 }

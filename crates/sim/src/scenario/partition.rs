@@ -25,7 +25,7 @@ use super::node_down::{
 use super::probe::{self, Identity};
 use super::{fetch_view, finish, start_masters_only};
 use crate::cluster::SimCluster;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 
 /// Recovery bound after the heal: the majority clears FAIL of a master with slots two node
@@ -106,13 +106,16 @@ async fn partition_steps(
         return;
     }
     let Ok(before) = probe::identities(cluster).await else {
-        violations.push(Violation::new("identity_unreadable", "before the cut"));
+        violations.push(Violation::new(
+            ViolationKind::IdentityUnreadable,
+            "before the cut",
+        ));
         return;
     };
     let isolated_slots = match probe::slot_count_of(cluster, ISOLATED, ISOLATED).await {
         Ok(n) => n,
         Err(e) => {
-            violations.push(Violation::new("cluster_nodes_unreadable", e));
+            violations.push(Violation::new(ViolationKind::ClusterNodesUnreadable, e));
             return;
         }
     };
@@ -140,7 +143,7 @@ async fn write_key(cluster: &SimCluster, violations: &mut Vec<Violation>) -> boo
         Ok(r) if r.reply == Reply::ok() => true,
         other => {
             violations.push(Violation::new(
-                "write_refused",
+                ViolationKind::WriteRefused,
                 format!("SET {CRASH_KEY} {CRASH_VALUE}: {other:?}"),
             ));
             false
@@ -194,7 +197,7 @@ async fn detect(
             run.minority_down_ms = Some(ms);
             if ms < node_timeout_ms {
                 violations.push(Violation::new(
-                    "minority_down_early",
+                    ViolationKind::MinorityDownEarly,
                     format!("isolated node down after {ms} ms, node timeout {node_timeout_ms} ms"),
                 ));
             }
@@ -202,7 +205,7 @@ async fn detect(
             check_minority_view(cluster, isolated_slots, left_ms, violations).await;
         }
         Err(e) => violations.push(Violation::new(
-            "minority_still_up",
+            ViolationKind::MinorityStillUp,
             format!(
                 "isolated {}, bound {minority_bound} ms: {e}",
                 cluster.node(ISOLATED).name
@@ -221,13 +224,13 @@ async fn detect(
             run.majority_detect_ms = Some(ms);
             if ms < node_timeout_ms {
                 violations.push(Violation::new(
-                    "failure_detected_early",
+                    ViolationKind::FailureDetectedEarly,
                     format!("FAIL after {ms} ms, node timeout {node_timeout_ms} ms"),
                 ));
             }
         }
         Err(e) => violations.push(Violation::new(
-            "failure_not_detected",
+            ViolationKind::FailureNotDetected,
             format!(
                 "{} cut off, bound {bound_ms} ms: {e}",
                 cluster.node(ISOLATED).name
@@ -246,7 +249,7 @@ async fn detect(
         match fetch_view(cluster, index).await {
             Ok((text, _)) => run.partitioned_views.push((name, text)),
             Err(e) => violations.push(Violation::new(
-                "cluster_nodes_unreadable",
+                ViolationKind::ClusterNodesUnreadable,
                 format!("{name}: {e}"),
             )),
         }
@@ -285,7 +288,7 @@ async fn check_minority_view(
             let fail = probe::field(&info, "cluster_slots_fail");
             if pfail != want_pfail || fail != "0" {
                 violations.push(Violation::new(
-                    "minority_view",
+                    ViolationKind::MinorityView,
                     format!(
                         "isolated node: cluster_slots_pfail:{pfail} cluster_slots_fail:{fail}, \
                          want {want_pfail} and 0"
@@ -293,7 +296,7 @@ async fn check_minority_view(
                 ));
             }
         }
-        Err(e) => violations.push(Violation::new("client_io", e)),
+        Err(e) => violations.push(Violation::new(ViolationKind::ClientIo, e)),
     }
 }
 
@@ -318,7 +321,7 @@ async fn heal(
         }
         Err(e) => {
             violations.push(Violation::new(
-                "cluster_not_ok",
+                ViolationKind::ClusterNotOk,
                 format!("bound {bound_ms} ms after heal: {e}"),
             ));
             return;

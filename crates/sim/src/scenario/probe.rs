@@ -10,7 +10,7 @@ use clusterlab_core::Reply;
 use super::fetch_view;
 use crate::client::{describe_reply, reply_text};
 use crate::cluster::SimCluster;
-use crate::report::Violation;
+use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 
 /// `CLUSTER INFO` of node `index` as `field → value`.
@@ -121,13 +121,13 @@ pub(super) fn identities_survive(
         let name = &cluster.node(index).name;
         if a.id != b.id {
             violations.push(Violation::new(
-                "node_id_changed",
+                ViolationKind::NodeIdChanged,
                 format!("{name}: CLUSTER MYID {} before, {} after", b.id, a.id),
             ));
         }
         if a.current_epoch < b.current_epoch {
             violations.push(Violation::new(
-                "epoch_decreased",
+                ViolationKind::EpochDecreased,
                 format!(
                     "{name}: cluster_current_epoch {} before, {} after",
                     b.current_epoch, a.current_epoch
@@ -146,7 +146,7 @@ pub(super) async fn check_identities(
 ) {
     match identities(cluster).await {
         Ok(after) => violations.extend(identities_survive(cluster, before, &after)),
-        Err(e) => violations.push(Violation::new("identity_unreadable", e)),
+        Err(e) => violations.push(Violation::new(ViolationKind::IdentityUnreadable, e)),
     }
 }
 

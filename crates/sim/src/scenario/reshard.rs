@@ -28,7 +28,7 @@ use super::admin_steps::{on_admin, step, wait_agreement, wait_members_ok};
 use super::finish;
 use super::probe::{self, my_id};
 use crate::cluster::{mix64, SimCluster};
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 use crate::workload::{self, Phase, WorkloadSpec, WriteHistory};
 
@@ -156,7 +156,7 @@ async fn reshard_in(seed: u64, config: SimConfig) -> ReshardRun {
     let mut violations = Vec::new();
     if cluster.config().replicas != 0 || cluster.config().masters < 2 {
         violations.push(Violation::new(
-            "config_unsupported",
+            ViolationKind::ConfigUnsupported,
             "reshard expects two or more masters without replicas",
         ));
     } else if let Err(v) = reshard_steps(&cluster, &mut run, &mut violations).await {
@@ -205,15 +205,15 @@ async fn reshard_steps(
         .record("harness", format!("reshard plan {plan:?}"));
     let all: Vec<usize> = (0..cluster.len()).collect();
     step(
-        "node_not_listening",
+        ViolationKind::NodeNotListening,
         cluster.wait_listening().await.map_err(|e| e.to_string()),
     )?;
-    step("create_failed", cluster.create().await)?;
+    step(ViolationKind::CreateFailed, cluster.create().await)?;
     wait_members_ok(cluster, &all, super::CLUSTER_OK_TIMEOUT_MS).await?;
 
     let spec = workload_spec();
     let owned = step(
-        "cluster_nodes_unreadable",
+        ViolationKind::ClusterNodesUnreadable,
         probe::line_about(cluster, plan.source, &cluster.node(plan.source).addr()).await,
     )?
     .slots;
@@ -238,7 +238,7 @@ async fn reshard_steps(
     run.migration = Some(outcome);
     let history = writer
         .await
-        .map_err(|e| Violation::new("writer_failed", e.to_string()))?;
+        .map_err(|e| Violation::new(ViolationKind::WriterFailed, e.to_string()))?;
     run.ops = history.ops.len();
     run.acked = history.acked_count();
 
@@ -260,8 +260,14 @@ async fn spawn_migration(
     plan: &ReshardPlan,
     slots: &[u16],
 ) -> Result<madsim::task::JoinHandle<Result<usize, String>>, Violation> {
-    let source_id = step("identity_unreadable", my_id(cluster, plan.source).await)?;
-    let target_id = step("identity_unreadable", my_id(cluster, plan.target).await)?;
+    let source_id = step(
+        ViolationKind::IdentityUnreadable,
+        my_id(cluster, plan.source).await,
+    )?;
+    let target_id = step(
+        ViolationKind::IdentityUnreadable,
+        my_id(cluster, plan.target).await,
+    )?;
     // Load through a node that is neither source nor target when there is one.
     let entry = (0..cluster.len())
         .find(|&i| i != plan.source && i != plan.target)
@@ -369,7 +375,7 @@ async fn fix_until_stable(cluster: &SimCluster) -> Result<usize, Violation> {
         madsim::time::sleep(Duration::from_millis(1000)).await;
     }
     Err(Violation::new(
-        "slots_not_stable",
+        ViolationKind::SlotsNotStable,
         format!("after {FIX_ROUNDS} fix rounds:\n{last}"),
     ))
 }
@@ -379,7 +385,7 @@ async fn no_duplicates(cluster: &SimCluster, slots: &[u16], violations: &mut Vec
     let view = match super::fetch_view(cluster, 0).await {
         Ok((_, lines)) => lines,
         Err(e) => {
-            violations.push(Violation::new("cluster_nodes_unreadable", e));
+            violations.push(Violation::new(ViolationKind::ClusterNodesUnreadable, e));
             return;
         }
     };
@@ -397,13 +403,16 @@ async fn no_duplicates(cluster: &SimCluster, slots: &[u16], violations: &mut Vec
             match cluster.command(index, &args).await {
                 Ok(Reply::Integer(0)) => {}
                 Ok(other) => violations.push(Violation::new(
-                    "key_duplicated",
+                    ViolationKind::KeyDuplicated,
                     format!(
                         "slot {slot} owned by {owner:?}, but {} holds keys of it: {other:?}",
                         cluster.node(index).name
                     ),
                 )),
-                Err(e) => violations.push(Violation::new("client_io", format!("{addr}: {e}"))),
+                Err(e) => violations.push(Violation::new(
+                    ViolationKind::ClientIo,
+                    format!("{addr}: {e}"),
+                )),
             }
         }
     }
@@ -421,7 +430,7 @@ async fn pre_keys_kept(
         match reads.get(key) {
             Some(Ok(Some(read))) if read == value => {}
             other => violations.push(Violation::new(
-                "key_lost",
+                ViolationKind::KeyLost,
                 format!("{key} should read {value:?}, read {other:?}"),
             )),
         }
@@ -438,14 +447,14 @@ async fn acked_writes_kept(
     for check in history.check_reads(&reads) {
         if let Some(value) = &check.phantom {
             violations.push(Violation::new(
-                "phantom_value",
+                ViolationKind::PhantomValue,
                 format!("{} reads {value:?}, never written there", check.key),
             ));
         }
         if let Some(&first) = check.lost_acked.first() {
             let op = history.ops.iter().find(|op| op.id == first);
             violations.push(Violation::new(
-                "acked_write_lost",
+                ViolationKind::AckedWriteLost,
                 format!(
                     "{} reads {:?}, but write {first} was acknowledged by {} at {} µs",
                     check.key,

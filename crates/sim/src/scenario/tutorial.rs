@@ -24,7 +24,7 @@ use super::{close_report, fetch_view, final_views, write_keys, CLUSTER_OK_TIMEOU
 use crate::client::reply_text;
 use crate::cluster::SimCluster;
 use crate::invariants::views_agree;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 
 /// Scenario name.
@@ -122,13 +122,13 @@ async fn tutorial_steps(
     let spare = masters;
     let addrs = cluster.addrs();
     step(
-        "node_not_listening",
+        ViolationKind::NodeNotListening,
         cluster.wait_listening().await.map_err(|e| e.to_string()),
     )?;
     let create_addrs = addrs[..masters].to_vec();
     cluster.trace().record("harness", "admin create");
     step(
-        "create_failed",
+        ViolationKind::CreateFailed,
         on_admin(
             cluster,
             async move { admin::create(&create_addrs, 0).await },
@@ -154,7 +154,7 @@ async fn tutorial_steps(
         .trace()
         .record("harness", format!("admin add-node {new} {existing}"));
     let id4 = step(
-        "add_node_failed",
+        ViolationKind::AddNodeFailed,
         on_admin(cluster, async move {
             admin::add_node(&new, &existing, AddNodeRole::Master).await
         })
@@ -167,7 +167,7 @@ async fn tutorial_steps(
     record_step(cluster, &with_new, "added", run).await?;
 
     // reshard 10 slots (0-9, a key each) from 7001 to 7004, then back.
-    let id1 = step("identity_unreadable", my_id(cluster, 0).await)?;
+    let id1 = step(ViolationKind::IdentityUnreadable, my_id(cluster, 0).await)?;
     reshard(cluster, &id1, &id4, 10).await?;
     expect_myself_slots(cluster, spare, " connected 0-9").await?;
     wait_agreement(cluster, &with_new).await?;
@@ -185,7 +185,7 @@ async fn tutorial_steps(
         .trace()
         .record("harness", format!("admin del-node {entry} {victim}"));
     step(
-        "del_node_failed",
+        ViolationKind::DelNodeFailed,
         on_admin(
             cluster,
             async move { admin::del_node(&entry, &victim).await },
@@ -214,13 +214,16 @@ async fn open_slot_check_and_fix(
     match cluster.command(owner, &args).await {
         Ok(reply) if reply == Reply::ok() => {}
         other => {
-            return Err(Violation::new("setslot_refused", format!("{other:?}")));
+            return Err(Violation::new(
+                ViolationKind::SetslotRefused,
+                format!("{other:?}"),
+            ));
         }
     }
     record_step(cluster, members, "open_slot", run).await?;
     let entry = cluster.node(0).addr();
     let report = step(
-        "check_failed",
+        ViolationKind::CheckFailed,
         on_admin(cluster, {
             let entry = entry.clone();
             async move { admin::check(&entry).await }
@@ -233,14 +236,17 @@ async fn open_slot_check_and_fix(
         .iter()
         .any(|l| *l == format!("[WARNING] Node {owner_addr} has slots in migrating state 12539."));
     if report.is_ok() || report.open_slots != [12539] || !warned {
-        return Err(Violation::new("open_slot_not_flagged", report.text()));
+        return Err(Violation::new(
+            ViolationKind::OpenSlotNotFlagged,
+            report.text(),
+        ));
     }
     run.open_check = Some(report);
     cluster
         .trace()
         .record("harness", format!("admin fix {entry}"));
     step(
-        "fix_failed",
+        ViolationKind::FixFailed,
         on_admin(cluster, {
             let entry = entry.clone();
             async move { admin::fix(&entry, ReshardOptions::default(), true).await }
@@ -266,7 +272,7 @@ async fn reshard(
         format!("admin reshard {count} slots {from} -> {to}"),
     );
     let report = step(
-        "reshard_failed",
+        ViolationKind::ReshardFailed,
         on_admin(cluster, async move {
             admin::reshard(
                 &entry,
@@ -289,7 +295,7 @@ async fn reshard(
     );
     if report.moves.len() != count {
         return Err(Violation::new(
-            "reshard_short",
+            ViolationKind::ReshardShort,
             format!("{} of {count} slots moved", report.moves.len()),
         ));
     }
@@ -317,7 +323,7 @@ async fn crash_and_restart(
         },
     )
     .await;
-    step("failure_not_detected", failed)?;
+    step(ViolationKind::FailureNotDetected, failed)?;
     cluster.restart(victim);
     wait_members_ok(cluster, members, recover_bound_ms(node_timeout_ms)).await?;
     Ok(())
@@ -340,7 +346,7 @@ async fn wait_known_nodes(
         }
     })
     .await;
-    step("known_nodes", waited)
+    step(ViolationKind::KnownNodes, waited)
 }
 
 /// Polls `admin::check` through `entry` until it passes.
@@ -360,7 +366,7 @@ pub(super) async fn wait_check_ok(
         madsim::time::sleep(Duration::from_millis(500)).await;
     }
     Err(Violation::new(
-        "check_not_ok",
+        ViolationKind::CheckNotOk,
         format!("after {bound_ms} ms:\n{last}"),
     ))
 }
@@ -370,7 +376,10 @@ async fn expect_myself_slots(
     index: usize,
     suffix: &str,
 ) -> Result<(), Violation> {
-    let (text, _) = step("cluster_nodes_unreadable", fetch_view(cluster, index).await)?;
+    let (text, _) = step(
+        ViolationKind::ClusterNodesUnreadable,
+        fetch_view(cluster, index).await,
+    )?;
     let myself = text
         .lines()
         .find(|l| l.contains("myself"))
@@ -379,7 +388,7 @@ async fn expect_myself_slots(
         Ok(())
     } else {
         Err(Violation::new(
-            "slots_not_moved",
+            ViolationKind::SlotsNotMoved,
             format!(
                 "{}: myself line {myself:?}, want it to end with {suffix:?}",
                 cluster.node(index).name
@@ -413,7 +422,7 @@ pub(super) async fn check_keys(
         Ok(())
     } else {
         Err(Violation::new(
-            "key_unreadable",
+            ViolationKind::KeyUnreadable,
             format!("{when}: {}", wrong.join("; ")),
         ))
     }
@@ -442,7 +451,10 @@ async fn record_step(
 ) -> Result<(), Violation> {
     let mut text = String::new();
     for &i in members {
-        let (view, _) = step("cluster_nodes_unreadable", fetch_view(cluster, i).await)?;
+        let (view, _) = step(
+            ViolationKind::ClusterNodesUnreadable,
+            fetch_view(cluster, i).await,
+        )?;
         text.push_str(&format!(
             "# {}\n{}",
             cluster.node(i).name,

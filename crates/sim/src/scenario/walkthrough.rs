@@ -14,7 +14,7 @@ use super::{fetch_view, finish, slot_owner_addr, wait_cluster_ok, Scenario};
 use crate::client::{describe_reply, info_field, Redirect};
 use crate::cluster::SimCluster;
 use crate::invariants::{no_failing_flags, no_stale_pings};
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 
 /// The scenario's name in [`super::SCENARIOS`] and seed files.
@@ -67,12 +67,15 @@ async fn walkthrough_in(seed: u64, config: SimConfig) -> RunReport {
 
 async fn walkthrough_steps(cluster: &SimCluster, violations: &mut Vec<Violation>) {
     if let Err(e) = cluster.wait_listening().await {
-        violations.push(Violation::new("node_not_listening", e.to_string()));
+        violations.push(Violation::new(
+            ViolationKind::NodeNotListening,
+            e.to_string(),
+        ));
         return;
     }
     check_unserved_slot(cluster, violations).await;
     if let Err(e) = cluster.create().await {
-        violations.push(Violation::new("create_failed", e));
+        violations.push(Violation::new(ViolationKind::CreateFailed, e));
         return;
     }
     if !wait_cluster_ok(cluster, violations).await {
@@ -92,10 +95,13 @@ async fn check_unserved_slot(cluster: &SimCluster, violations: &mut Vec<Violatio
     match cluster.command(0, &["SET", "foo", "bar"]).await {
         Ok(reply) if reply == want => {}
         Ok(reply) => violations.push(Violation::new(
-            "unserved_slot_reply",
+            ViolationKind::UnservedSlotReply,
             format!("SET foo bar before create: {}", describe_reply(&reply)),
         )),
-        Err(e) => violations.push(Violation::new("client_io", format!("SET foo bar: {e}"))),
+        Err(e) => violations.push(Violation::new(
+            ViolationKind::ClientIo,
+            format!("SET foo bar: {e}"),
+        )),
     }
 }
 
@@ -116,7 +122,10 @@ async fn check_set_redirect(cluster: &SimCluster, owner: &str, violations: &mut 
     let routed = match routed {
         Ok(r) => r,
         Err(e) => {
-            violations.push(Violation::new("client_io", format!("SET key value: {e}")));
+            violations.push(Violation::new(
+                ViolationKind::ClientIo,
+                format!("SET key value: {e}"),
+            ));
             return;
         }
     };
@@ -130,7 +139,7 @@ async fn check_set_redirect(cluster: &SimCluster, owner: &str, violations: &mut 
     };
     if routed.reply != Reply::ok() || routed.redirects() != want_redirects {
         violations.push(Violation::new(
-            "set_redirect",
+            ViolationKind::SetRedirect,
             format!(
                 "SET key value from {entry}: hops {:?}, want {want_redirects:?} then +OK",
                 routed.hops
@@ -155,11 +164,11 @@ async fn check_get_everywhere(cluster: &SimCluster, owner: &str, violations: &mu
                     && r.hops.len() <= 2
                     && r.hops.last().is_some_and(|h| h.addr == owner) => {}
             Ok(r) => violations.push(Violation::new(
-                "get_mismatch",
+                ViolationKind::GetMismatch,
                 format!("GET key from {name}: hops {:?}", r.hops),
             )),
             Err(e) => violations.push(Violation::new(
-                "client_io",
+                ViolationKind::ClientIo,
                 format!("GET key from {name}: {e}"),
             )),
         }
@@ -188,7 +197,7 @@ async fn check_stays_healthy(cluster: &SimCluster, violations: &mut Vec<Violatio
                 ));
             }
             Err(e) => violations.push(Violation::new(
-                "cluster_nodes_unreadable",
+                ViolationKind::ClusterNodesUnreadable,
                 format!("{name}: {e}"),
             )),
         }
@@ -197,13 +206,13 @@ async fn check_stays_healthy(cluster: &SimCluster, violations: &mut Vec<Violatio
                 let state = info_field(&reply, "cluster_state");
                 if state.as_deref() != Some("ok") {
                     violations.push(Violation::new(
-                        "cluster_not_ok",
+                        ViolationKind::ClusterNotOk,
                         format!("{name} after {quiet_ms} ms of quiet: cluster_state {state:?}"),
                     ));
                 }
             }
             Err(e) => violations.push(Violation::new(
-                "client_io",
+                ViolationKind::ClientIo,
                 format!("CLUSTER INFO on {name}: {e}"),
             )),
         }

@@ -449,7 +449,13 @@ impl Builder {
             return;
         };
         if let Event::Violation(violation) = &ev.event {
-            self.mark(lane, ev.time_us, MarkKind::Violation, &violation.name, line);
+            self.mark(
+                lane,
+                ev.time_us,
+                MarkKind::Violation,
+                violation.name(),
+                line,
+            );
             return;
         }
         let label = match &ev.event {
@@ -523,7 +529,7 @@ impl Builder {
             for (i, &lane) in lanes.iter().enumerate() {
                 for (j, &t) in times.iter().enumerate() {
                     if i == 0 && j == 0 {
-                        self.mark(lane, t, MarkKind::Violation, &v.name, &text);
+                        self.mark(lane, t, MarkKind::Violation, v.name(), &text);
                     } else {
                         self.mark(lane, t, MarkKind::Evidence, "", &text);
                     }

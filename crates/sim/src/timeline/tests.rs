@@ -5,6 +5,7 @@ use super::html::*;
 use super::names::*;
 use super::*;
 use crate::faults::Fault;
+use crate::report::ViolationKind;
 use crate::trace::{
     Event, FaultEvent, NodeSample, Outcome, ProcessEvent, RunPhase, Sampled, TraceEvent,
 };
@@ -214,7 +215,7 @@ fn events() -> Vec<TraceEvent> {
             20_000,
             "harness",
             Event::Violation(Violation::new(
-                "stale_replica_promoted",
+                ViolationKind::StaleReplicaPromoted,
                 "node4 <x> at 6.900s",
             )),
         ),
@@ -223,7 +224,7 @@ fn events() -> Vec<TraceEvent> {
 
 fn violations() -> Vec<Violation> {
     vec![Violation::new(
-        "stale_replica_promoted",
+        ViolationKind::StaleReplicaPromoted,
         "node4 promoted at 6.900s over node3 (10.0.0.3:7003)",
     )]
 }

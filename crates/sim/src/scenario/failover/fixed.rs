@@ -11,7 +11,7 @@ use crate::client::describe_reply;
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultInjector};
 use crate::invariants::failover::replicas_attached;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::liveness_bound_ms;
 use crate::runner::poll::now_ms;
 use crate::scenario::{fetch_view, finish};
@@ -78,9 +78,12 @@ async fn all_views(
     let mut out = Vec::new();
     for &index in nodes {
         let name = cluster.node(index).name.clone();
-        let (text, _) = fetch_view(cluster, index)
-            .await
-            .map_err(|e| Violation::new("cluster_nodes_unreadable", format!("{name}: {e}")))?;
+        let (text, _) = fetch_view(cluster, index).await.map_err(|e| {
+            Violation::new(
+                ViolationKind::ClusterNodesUnreadable,
+                format!("{name}: {e}"),
+            )
+        })?;
         out.push((name, text));
     }
     Ok(out)
@@ -90,7 +93,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
     let nt = cluster.config().node_timeout_ms;
     setup(cluster)
         .await
-        .map_err(|e| Violation::new("setup_failed", e))?;
+        .map_err(|e| Violation::new(ViolationKind::SetupFailed, e))?;
     set_key(cluster, CRASH_KEY, CRASH_VALUE).await?;
     // As in the tutorial, time passes before the crash: the write is on the replica.
     madsim::time::sleep(Duration::from_millis(node_down::SETTLE_MS)).await;
@@ -116,7 +119,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         }
     })
     .await
-    .map_err(|e| Violation::new("failure_not_detected", e))?;
+    .map_err(|e| Violation::new(ViolationKind::FailureNotDetected, e))?;
     run.detect_ms = Some(detected);
     run.failed = all_views(cluster, &live).await?;
 
@@ -138,7 +141,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         }
     })
     .await
-    .map_err(|e| Violation::new("replica_not_promoted", e))?;
+    .map_err(|e| Violation::new(ViolationKind::ReplicaNotPromoted, e))?;
     run.promote_ms = Some(now_ms() - killed_ms);
     cluster.trace().record(
         "harness",
@@ -150,7 +153,7 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
     let liveness_bound_ms = liveness_bound_ms(nt);
     let successor_id = probe::my_id(cluster, successor)
         .await
-        .map_err(|e| Violation::new("identity_unreadable", e))?;
+        .map_err(|e| Violation::new(ViolationKind::IdentityUnreadable, e))?;
     probe::wait_all(cluster, &all, liveness_bound_ms, |observer| {
         let successor_id = successor_id.clone();
         let victim_addr = victim_addr.clone();
@@ -170,10 +173,10 @@ async fn crash_steps(cluster: &SimCluster, run: &mut ReplicaCrashRun) -> Result<
         }
     })
     .await
-    .map_err(|e| Violation::new("old_master_not_replica", e))?;
+    .map_err(|e| Violation::new(ViolationKind::OldMasterNotReplica, e))?;
     wait_links_up(cluster, liveness_bound_ms)
         .await
-        .map_err(|e| Violation::new("replica_link_down", e))?;
+        .map_err(|e| Violation::new(ViolationKind::ReplicaLinkDown, e))?;
     run.rejoin_ms = Some(now_ms() - restarted_ms);
     node_down::check_value(cluster, CRASH_KEY, CRASH_VALUE).await
 }
@@ -197,10 +200,13 @@ async fn set_key(
     match routed {
         Ok(r) if r.reply == Reply::ok() => Ok(()),
         Ok(r) => Err(Violation::new(
-            "write_refused",
+            ViolationKind::WriteRefused,
             format!("SET {key}: {}", describe_reply(&r.reply)),
         )),
-        Err(e) => Err(Violation::new("client_io", format!("SET {key}: {e}"))),
+        Err(e) => Err(Violation::new(
+            ViolationKind::ClientIo,
+            format!("SET {key}: {e}"),
+        )),
     }
 }
 
@@ -251,7 +257,7 @@ async fn minority_steps(
     let nt = cluster.config().node_timeout_ms;
     setup(cluster)
         .await
-        .map_err(|e| Violation::new("setup_failed", e))?;
+        .map_err(|e| Violation::new(ViolationKind::SetupFailed, e))?;
     let mut injector = FaultInjector::new(cluster);
     injector.apply(&Fault::Partition {
         groups: vec![minority.to_vec()],
@@ -285,7 +291,7 @@ async fn minority_steps(
     run.last_ack_ms = last_ack.map(|t| t - cut_ms);
     let Some((refused_at, refusal)) = refused else {
         return Err(Violation::new(
-            "minority_master_accepted_write",
+            ViolationKind::MinorityMasterAcceptedWrite,
             format!("node1 still not refusing writes {bound_ms} ms after the cut"),
         ));
     };
@@ -297,13 +303,13 @@ async fn minority_steps(
     let liveness_bound_ms = liveness_bound_ms(nt);
     probe::wait_all_ok(cluster, liveness_bound_ms)
         .await
-        .map_err(|e| Violation::new("cluster_not_ok", e))?;
+        .map_err(|e| Violation::new(ViolationKind::ClusterNotOk, e))?;
     wait_links_up(cluster, liveness_bound_ms)
         .await
-        .map_err(|e| Violation::new("replica_link_down", e))?;
+        .map_err(|e| Violation::new(ViolationKind::ReplicaLinkDown, e))?;
     let (_, lines) = fetch_view(cluster, minority[0])
         .await
-        .map_err(|e| Violation::new("cluster_nodes_unreadable", e))?;
+        .map_err(|e| Violation::new(ViolationKind::ClusterNodesUnreadable, e))?;
     let violations = replicas_attached("node1", &lines, cluster.config().masters);
     match violations.into_iter().next() {
         Some(v) => Err(v),

@@ -40,7 +40,7 @@ use crate::invariants::failover::{
     classify_losses, minority_writes, replicas_attached, FaultTimeline, LossWindows,
 };
 use crate::invariants::fmt_ms;
-use crate::report::{RunReport, Violation};
+use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::evidence::node_index_of;
 use crate::runner::poll::{now_ms, views_of, Polled};
 use crate::runner::two_phase::{create_whole, us_to_ms};
@@ -247,7 +247,7 @@ impl TwoPhase for Failover {
     fn unsettled_evidence(&mut self, run: &Run<'_>, last: &[Polled]) -> Vec<Violation> {
         let mut extra = attached(run, last);
         if let Err(e) = &self.links {
-            extra.push(Violation::new("replica_link_down", e.clone()));
+            extra.push(Violation::new(ViolationKind::ReplicaLinkDown, e.clone()));
         }
         extra
     }
@@ -268,7 +268,7 @@ impl TwoPhase for Failover {
                 self.lost.push((*op).clone());
             } else {
                 run.violations.push(Violation::new(
-                    "acked_write_lost",
+                    ViolationKind::AckedWriteLost,
                     format!(
                         "{} = {} acknowledged by {} at {} is lost, and no failover superseded it",
                         op.key,
