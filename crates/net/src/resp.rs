@@ -30,7 +30,7 @@ pub enum ProtocolError {
     InvalidMultibulkLength,
     #[error("ERR Protocol error: invalid bulk length")]
     InvalidBulkLength,
-    #[error("ERR Protocol error: expected '$', got '{}'", char::from(*.0))]
+    #[error("ERR Protocol error: expected '$', got '{}'", error_char(*.0))]
     ExpectedDollar(u8),
     #[error("ERR Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
@@ -116,7 +116,18 @@ fn scan_count_line(
         None if rest.len() > MAX_INLINE_LEN => Err(too_big),
         None => Ok(None),
         Some(cr) if cr + 2 > rest.len() => Ok(None),
-        Some(cr) => Ok(Some((&rest[1..cr], pos + cr + 2))),
+        // An empty line (`cr == 0`) has no prefix byte either: the caller reports the byte
+        // it found instead of the prefix it expected.
+        Some(cr) => Ok(Some((rest.get(1..cr).unwrap_or_default(), pos + cr + 2))),
+    }
+}
+
+/// A byte as an error line may show it: Redis turns line breaks into spaces so the error
+/// stays one RESP line.
+fn error_char(byte: u8) -> char {
+    match byte {
+        b'\r' | b'\n' => ' ',
+        other => char::from(other),
     }
 }
 
@@ -626,6 +637,8 @@ mod tests {
             (b"*+1\r\n", "ERR Protocol error: invalid multibulk length"),
             (b"*\r\n", "ERR Protocol error: invalid multibulk length"),
             (b"*1\r\nx3\r\n", "ERR Protocol error: expected '$', got 'x'"),
+            // An empty line where a bulk length belongs (redis-server 7.0.15 answers this).
+            (b"*2\r\n\r\n", "ERR Protocol error: expected '$', got ' '"),
             (b"*1\r\n$abc\r\n", "ERR Protocol error: invalid bulk length"),
             (b"*1\r\n$-1\r\n", "ERR Protocol error: invalid bulk length"),
             (b"*1\r\n$ 4\r\n", "ERR Protocol error: invalid bulk length"),
