@@ -16,8 +16,9 @@
 //! replica of that master (failover, `CLUSTER RESET`, a new master), the node emits
 //! [`Effect::ReplicaDisconnect`] and ignores anything more from that link.
 //!
-//! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands: PSYNC marks the
-//! client as a replica, replies `+FULLRESYNC <replid> <offset>` and emits
+//! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands (see
+//! [`crate::cmd::replication`]): PSYNC marks the client as a replica, replies
+//! `+FULLRESYNC <replid> <offset>` and emits
 //! [`Effect::ReplicaStream`] with the snapshot. Every write that reaches `Node::log_write` (the
 //! AOF seam, which runs whether or not `appendonly` is on) is streamed to each replica client
 //! as a RESP array, and the master offset grows by its length even with no replica attached.
@@ -40,7 +41,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::cmd::{self, is, parse_i64};
+use crate::cmd::{self, is};
 use crate::event::ClusterEvent;
 use crate::node::{ClientId, Effect, LogLevel, Node, Time};
 use crate::node_id::NodeId;
@@ -55,8 +56,6 @@ const GETACK: &[&[u8]] = &[b"REPLCONF", b"GETACK", b"*"];
 const UNBLOCKED_BY_ROLE_CHANGE: &str =
     "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
 
-/// The marker that ends a full-sync snapshot in the stream (`REPLCONF SNAPSHOT-END`).
-const SNAPSHOT_END: &[&[u8]] = &[b"REPLCONF", b"SNAPSHOT-END"];
 /// A replica tries to (re)connect to its master at most this often, as Redis's cron does.
 const RECONNECT_INTERVAL_MS: u64 = 1000;
 
@@ -147,6 +146,45 @@ impl Replication {
             blocked: BTreeMap::new(),
             get_ack_pending: false,
         }
+    }
+
+    /// Whether `client` sent PSYNC: it then gets the stream and no replies.
+    pub fn is_replica_client(&self, client: ClientId) -> bool {
+        self.replicas.contains_key(&client)
+    }
+
+    /// `REPLCONF listening-port`: where a client that will PSYNC accepts connections.
+    pub(crate) fn note_listening_port(&mut self, client: ClientId, port: u16) {
+        self.listening_ports.insert(client, port);
+    }
+
+    /// `REPLCONF ACK`: a replica's acknowledged offset never goes back.
+    pub(crate) fn note_ack(&mut self, client: ClientId, offset: u64, now_ms: u64) {
+        if let Some(r) = self.replicas.get_mut(&client) {
+            r.ack_offset = r.ack_offset.max(offset);
+            r.ack_ms = now_ms;
+        }
+    }
+
+    /// PSYNC: `client` becomes a replica at `ip`, listening where `REPLCONF listening-port`
+    /// said, else on its peer port.
+    pub(crate) fn add_replica(
+        &mut self,
+        client: ClientId,
+        ip: String,
+        peer_port: u16,
+        now_ms: u64,
+    ) -> &ReplicaClient {
+        let port = self.listening_ports.remove(&client).unwrap_or(peer_port);
+        // Nothing is acknowledged before the replica's first ACK (it has not loaded the
+        // snapshot).
+        let replica = ReplicaClient {
+            ip,
+            port,
+            ack_offset: 0,
+            ack_ms: now_ms,
+        };
+        self.replicas.entry(client).or_insert(replica)
     }
 }
 
@@ -286,7 +324,7 @@ impl Node {
 
     /// Whether `client` sent PSYNC: it then gets the stream and no replies.
     pub fn is_replica_client(&self, client: ClientId) -> bool {
-        self.repl.replicas.contains_key(&client)
+        self.repl.is_replica_client(client)
     }
 
     // ---- internals -----------------------------------------------------------------------
@@ -480,30 +518,6 @@ impl Node {
             .push(Effect::ReplicaConnect { link: id, ip, port });
     }
 
-    /// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.
-    fn snapshot(&self) -> Bytes {
-        let mut out = Vec::new();
-        cmd::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
-        let now_ms = self.now.unix_ms;
-        for entry in self.db.entries_in_order() {
-            if !entry.is_live(now_ms) {
-                continue;
-            }
-            let ttl = entry.expires_at_ms.unwrap_or(0).to_string();
-            let args = vec![
-                Bytes::from_static(b"RESTORE"),
-                Bytes::copy_from_slice(entry.key),
-                Bytes::from(ttl),
-                cmd::dump::dump_payload(entry.value),
-                Bytes::from_static(b"ABSTTL"),
-                Bytes::from_static(b"REPLACE"),
-            ];
-            cmd::propagate::encode_command(&args, &mut out);
-        }
-        cmd::propagate::encode_command(&words(SNAPSHOT_END), &mut out);
-        Bytes::from(out)
-    }
-
     pub(crate) fn forget_replica_client(&mut self, client: ClientId) {
         self.repl.listening_ports.remove(&client);
         self.repl.replicas.remove(&client);
@@ -656,78 +670,6 @@ impl Node {
         }
         self.cluster.me_mut().repl_offset += encoded_len(&args);
     }
-}
-
-// ---- commands ---------------------------------------------------------------------------------
-
-/// `REPLCONF <option> <value> …`: `listening-port`, `capa`, `ACK` (no reply at all, as Redis),
-/// `SNAPSHOT-END` (ours, only meaningful inside the stream).
-pub(crate) fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
-    if args.len().is_multiple_of(2) {
-        return Reply::syntax_error();
-    }
-    for pair in args[1..].chunks(2) {
-        let (option, value) = (&pair[0], &pair[1]);
-        if is(option, "listening-port") {
-            let Some(port) = parse_i64(value) else {
-                return Reply::not_integer();
-            };
-            let port = u16::try_from(port).unwrap_or(0);
-            node.repl.listening_ports.insert(client, port);
-        } else if is(option, "ack") {
-            let Some(offset) = parse_i64(value) else {
-                return Reply::not_integer();
-            };
-            let now = node.now.mono_ms;
-            if let Some(r) = node.repl.replicas.get_mut(&client) {
-                r.ack_offset = r.ack_offset.max(u64::try_from(offset).unwrap_or(0));
-                r.ack_ms = now;
-            }
-        } else if is(option, "capa") || is(option, "ip-address") || is(option, "getack") {
-        } else {
-            return Reply::err(format!(
-                "Unrecognized REPLCONF option: {}",
-                String::from_utf8_lossy(option)
-            ));
-        }
-    }
-    Reply::ok()
-}
-
-/// `PSYNC <replid> <offset>`: always a full resync here.
-pub(crate) fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
-    if node.cluster.me().is_replica() {
-        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
-    }
-    if node.repl.replicas.contains_key(&client) {
-        return Reply::ok();
-    }
-    let addr = node.clients[&client].addr.clone();
-    let (ip, peer_port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
-    let port = node
-        .repl
-        .listening_ports
-        .remove(&client)
-        .unwrap_or_else(|| peer_port.parse().unwrap_or(0));
-    let offset = node.cluster.me().repl_offset;
-    // Nothing is acknowledged before the replica's first ACK (it has not loaded the snapshot).
-    let replica = ReplicaClient {
-        ip: ip.to_string(),
-        port,
-        ack_offset: 0,
-        ack_ms: node.now.mono_ms,
-    };
-    node.log(
-        LogLevel::Notice,
-        format!(
-            "Replica {}:{} asks for synchronization; full resync at offset {offset}",
-            replica.ip, replica.port
-        ),
-    );
-    node.repl.replicas.insert(client, replica);
-    let data = node.snapshot();
-    node.effects.push(Effect::ReplicaStream { client, data });
-    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid))
 }
 
 #[cfg(test)]
