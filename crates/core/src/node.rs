@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
 
@@ -200,7 +201,7 @@ pub struct Node {
     pub(crate) clients: BTreeMap<ClientId, Client>,
     pub(crate) next_client_id: ClientId,
     pub(crate) stats: Stats,
-    pub(crate) effects: Vec<Effect>,
+    pub(crate) out: Outbox,
     /// Whether the AOF already has its `SELECT 0`.
     pub(crate) aof_db_selected: bool,
     /// Set while replaying the AOF or applying the master's stream: no redirection, and
@@ -242,7 +243,7 @@ impl Node {
             clients: BTreeMap::new(),
             next_client_id: 1,
             stats: Stats::default(),
-            effects: Vec::new(),
+            out: Outbox::default(),
             aof_db_selected: false,
             replaying: false,
             repl,
@@ -260,9 +261,12 @@ impl Node {
         seed: u64,
         nodes_conf: &str,
     ) -> Result<Node, NodesConfError> {
-        let cluster = crate::cluster::nodes_conf::load(nodes_conf, &config, now)?;
+        let mut out = Outbox::default();
+        let cluster = crate::cluster::nodes_conf::load(nodes_conf, &config, now, &mut out)?;
         let mut node = Node::new(config, now, seed);
         node.cluster = cluster;
+        // The loaded slots are reported with the node's first effects, as they always were.
+        node.out = out;
         Ok(node)
     }
 
@@ -289,20 +293,16 @@ impl Node {
 
     /// Drains the effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
-        // Slot ownership changes inside `Cluster`, which has no outbox of its own.
-        let slot_events = std::mem::take(&mut self.cluster.events);
-        self.effects
-            .extend(slot_events.into_iter().map(Effect::Event));
-        std::mem::take(&mut self.effects)
+        self.out.take()
     }
 
     /// Reports a protocol decision as a typed event, in order with the other effects.
     pub(crate) fn emit(&mut self, event: ClusterEvent) {
-        self.effects.push(Effect::Event(event));
+        self.out.push(Effect::Event(event));
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, text: impl Into<String>) {
-        self.effects.push(Effect::Log {
+        self.out.push(Effect::Log {
             level,
             text: text.into(),
         });
@@ -454,7 +454,7 @@ impl Node {
             (spec.handler)(self, client, args)
         };
         self.replaying = false;
-        self.effects.clear();
+        self.out.discard_effects();
         match reply {
             Reply::Error(e) if spec.is_write() => Err(e),
             _ => Ok(()),

@@ -307,7 +307,7 @@ impl Node {
             self.cluster.me_mut().repl_offset += bytes_len;
             if is(&args[1], "getack") {
                 let offset = self.cluster.me().repl_offset;
-                self.effects.push(Effect::ReplicaAck { link, offset });
+                self.out.push(Effect::ReplicaAck { link, offset });
             }
             self.replication_before_reply();
             return true;
@@ -371,7 +371,7 @@ impl Node {
             cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut data);
         }
         cmd::propagate::encode_command(args, &mut data);
-        self.effects.push(Effect::AppendAof {
+        self.out.push(Effect::AppendAof {
             data: Bytes::from(data),
         });
     }
@@ -384,7 +384,7 @@ impl Node {
             cmd::propagate::encode_command(args, &mut data);
             let data = Bytes::from(data);
             for &client in self.repl.replicas.keys() {
-                self.effects.push(Effect::ReplicaStream {
+                self.out.push(Effect::ReplicaStream {
                     client,
                     data: data.clone(),
                 });
@@ -447,7 +447,7 @@ impl Node {
                     self.repl.down_since_ms = self.now.mono_ms;
                 }
                 self.drop_master_link();
-                self.effects.push(Effect::ReplicaDisconnect { link: id });
+                self.out.push(Effect::ReplicaDisconnect { link: id });
                 if !wanted_any && self.cluster.me().is_master() && was_synced {
                     self.shift_replid(old_replid);
                 }
@@ -457,7 +457,7 @@ impl Node {
             let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
             self.repl.replicas.clear();
             for client in clients {
-                self.effects.push(Effect::CloseClient { client });
+                self.out.push(Effect::CloseClient { client });
             }
         }
         self.manual_failover_before_reply();
@@ -514,8 +514,7 @@ impl Node {
             LogLevel::Notice,
             format!("Connecting to MASTER {ip}:{port}"),
         );
-        self.effects
-            .push(Effect::ReplicaConnect { link: id, ip, port });
+        self.out.push(Effect::ReplicaConnect { link: id, ip, port });
     }
 
     pub(crate) fn forget_replica_client(&mut self, client: ClientId) {
@@ -572,7 +571,7 @@ impl Node {
             "a blocked client sent another command"
         );
         self.repl.blocked.insert(client, why);
-        self.effects.push(Effect::BlockClient { client });
+        self.out.push(Effect::BlockClient { client });
     }
 
     /// A write (or an EXEC holding one) while writes are paused waits for the pause to end.
@@ -632,7 +631,7 @@ impl Node {
                 }
             };
             self.repl.blocked.remove(&client);
-            self.effects.push(Effect::UnblockClient { client, reply });
+            self.out.push(Effect::UnblockClient { client, reply });
         }
     }
 
@@ -663,7 +662,7 @@ impl Node {
         cmd::propagate::encode_command(&args, &mut data);
         let data = Bytes::from(data);
         for &client in self.repl.replicas.keys() {
-            self.effects.push(Effect::ReplicaStream {
+            self.out.push(Effect::ReplicaStream {
                 client,
                 data: data.clone(),
             });

@@ -285,7 +285,8 @@ impl Node {
         me.master = None;
         let slots: Vec<u16> = self.cluster.nodes[&old_master].slots.iter().collect();
         let myself = self.cluster.myself;
-        self.cluster.assign_slots(&slots, Some(myself));
+        self.cluster
+            .assign_slots(&slots, Some(myself), &mut self.out);
         self.cluster.request_save(true);
         self.update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));

@@ -161,7 +161,7 @@ impl Node {
         self.cluster.save_pending = false;
         self.cluster.fsync_pending = false;
         let contents = self.render_nodes_conf();
-        self.effects
+        self.out
             .push(crate::node::Effect::SaveConfig { contents, fsync });
     }
 }

@@ -78,7 +78,7 @@ impl Node {
     /// Closes a link ourselves: the driver is told, and the link is forgotten at once.
     fn close_link(&mut self, link: LinkId) {
         if self.cluster.links.contains_key(&link) {
-            self.effects.push(Effect::CloseLink { link });
+            self.out.push(Effect::CloseLink { link });
             self.cluster_link_closed(link);
         }
     }
@@ -99,7 +99,7 @@ impl Node {
             local_ip: String::new(),
         });
         self.cluster.nodes.get_mut(&id).expect("known").link = Some(link);
-        self.effects.push(Effect::Connect { link, ip, port });
+        self.out.push(Effect::Connect { link, ip, port });
     }
 
     /// Removes a node and everything that refers to it.
@@ -113,7 +113,7 @@ impl Node {
             self.close_link(link);
         }
         let owned: Vec<u16> = self.cluster.nodes[&id].slots.iter().collect();
-        self.cluster.assign_slots(&owned, None);
+        self.cluster.assign_slots(&owned, None, &mut self.out);
         self.cluster.importing.retain(|_, n| *n != id);
         self.cluster.migrating.retain(|_, n| *n != id);
         for other in self.cluster.nodes.values_mut() {
@@ -164,7 +164,7 @@ impl Node {
         let mut header = self.header(kind);
         header.mflags |= mflags;
         self.cluster.count_sent(kind);
-        self.effects.push(Effect::Send {
+        self.out.push(Effect::Send {
             link,
             msg: Message { header, body },
         });
@@ -526,7 +526,7 @@ impl Node {
                 node.master = Some(master);
                 node.config_epoch = 0;
                 let slots: Vec<u16> = node.slots.iter().collect();
-                self.cluster.assign_slots(&slots, None);
+                self.cluster.assign_slots(&slots, None, &mut self.out);
                 self.cluster.request_save(false);
             }
             _ => {}
@@ -649,7 +649,8 @@ impl Node {
         // Each decision above depends only on its own slot's owner, so the slots can all
         // change hands afterwards.
         if !taken.is_empty() {
-            self.cluster.assign_slots(&taken, Some(sender));
+            self.cluster
+                .assign_slots(&taken, Some(sender), &mut self.out);
             self.cluster.request_save(true);
         }
         if lost_from_my_master == 0 && dirty.is_empty() {
@@ -684,7 +685,7 @@ impl Node {
     /// Turns myself into a replica of `master` (replication itself comes with its own module).
     pub(crate) fn become_replica_of(&mut self, master: NodeId) {
         let owned: Vec<u16> = self.cluster.me().slots.iter().collect();
-        self.cluster.assign_slots(&owned, None);
+        self.cluster.assign_slots(&owned, None, &mut self.out);
         self.cluster.migrating.clear();
         self.cluster.importing.clear();
         let me = self.cluster.me_mut();

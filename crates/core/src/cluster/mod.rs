@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::bus::{flags, MessageType};
 use crate::config::Config;
-use crate::event::ClusterEvent;
 use crate::node::{LinkId, Time};
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
@@ -150,8 +150,6 @@ pub struct Cluster {
     pub election: failover::Election,
     /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
     pub manual_failover: failover::ManualFailover,
-    /// Slot ownership changes not yet handed to the driver (see [`Node::take_effects`]).
-    pub(crate) events: Vec<crate::event::ClusterEvent>,
 }
 
 impl Cluster {
@@ -191,7 +189,6 @@ impl Cluster {
             blacklist: BTreeMap::new(),
             election: failover::Election::default(),
             manual_failover: failover::ManualFailover::default(),
-            events: Vec::new(),
         }
     }
 
@@ -279,11 +276,12 @@ impl Cluster {
         me.is_replica() && me.master == Some(master)
     }
 
-    /// The single place slot ownership changes: updates the owner table and both nodes' sets.
-    pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>) {
+    /// The single place slot ownership changes: updates the owner table and both nodes' sets,
+    /// and reports a real change to `out`.
+    pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>, out: &mut Outbox) {
         let old_owner = self.owners.owner(slot);
         if old_owner != owner {
-            ClusterEvent::push_slot(&mut self.events, slot, owner);
+            out.slot_assigned(slot, owner);
         }
         if let Some(old) = old_owner {
             if let Some(n) = self.nodes.get_mut(&old) {
@@ -320,7 +318,7 @@ impl Cluster {
     /// [`Cluster::assign_slot`] for many slots at once, given in ascending order: each node
     /// involved is looked up once per run of slots it owned instead of once per slot, and the
     /// owner counts move a run at a time (gossip moves thousands of slots at once).
-    pub fn assign_slots(&mut self, slots: &[u16], owner: Option<NodeId>) {
+    pub fn assign_slots(&mut self, slots: &[u16], owner: Option<NodeId>, out: &mut Outbox) {
         debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots not ascending");
         if slots.is_empty() {
             return;
@@ -355,10 +353,7 @@ impl Cluster {
             self.owners.index[slot as usize] = stored;
         }
         self.state_update_pending = true;
-        self.events.push(ClusterEvent::SlotsAssigned {
-            ranges: ClusterEvent::ranges_of(slots),
-            owner,
-        });
+        out.slots_assigned(slots, owner);
         if let (Some(&first), Some(&last)) = (slots.first(), slots.last()) {
             self.assert_one_owner(first);
             self.assert_one_owner(last);

@@ -1491,7 +1491,8 @@ fn without_replica_migration_a_master_emptied_by_resharding_stays_a_master() {
     net.nodes[0].config.cluster_allow_replica_migration = false;
     let m1 = net.nodes[1].myself();
     for slot in 1..=5460 {
-        net.nodes[0].cluster.assign_slot(slot, Some(m1));
+        let n = &mut net.nodes[0];
+        n.cluster.assign_slot(slot, Some(m1), &mut n.out);
     }
     let target = net.nodes[1].myself().to_string();
     assert_eq!(
@@ -1593,6 +1594,7 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     let mut net = TestNet::new(3, 2000);
     net.create_three_masters();
     let ids: Vec<_> = net.nodes.iter().map(Node::myself).collect();
+    let mut out = crate::outbox::Outbox::default();
     let c = &mut net.nodes[0].cluster;
     assert_eq!(c.assigned_slot_count(), 16384);
     let mut counts: Vec<_> = c.slot_counts().collect();
@@ -1602,12 +1604,16 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     assert_eq!(counts, expected);
     // Node 3's slots go elsewhere one by one; its entry is then free for the next owner.
     for slot in 10923..=16383 {
-        c.assign_slot(slot, if slot % 2 == 0 { None } else { Some(ids[1]) });
+        c.assign_slot(
+            slot,
+            if slot % 2 == 0 { None } else { Some(ids[1]) },
+            &mut out,
+        );
     }
     assert_eq!(c.assigned_slot_count(), 5461 + 5462 + 2731);
     assert!(c.slot_counts().all(|(id, _)| id != ids[2]));
     assert!(c.nodes[&ids[2]].slots.is_empty());
-    c.assign_slot(10924, Some(ids[2]));
+    c.assign_slot(10924, Some(ids[2]), &mut out);
     assert_eq!(c.slot_owner(10924), Some(ids[2]));
     assert_eq!(c.slot_owner(10923), Some(ids[1]));
     assert_eq!(c.slot_owner(10925), Some(ids[1]));
@@ -1615,7 +1621,7 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     assert_eq!(c.slot_counts().count(), 3);
     // One batch across runs of several owners (and unassigned slots) takes them all.
     let batch: Vec<u16> = (5000..=10930).collect();
-    c.assign_slots(&batch, Some(ids[0]));
+    c.assign_slots(&batch, Some(ids[0]), &mut out);
     assert_eq!(c.slot_owner(10923), Some(ids[0]));
     assert_eq!(c.slot_owner(10931), Some(ids[1]));
     assert_eq!(c.nodes[&ids[1]].slots.count(), 2731 - 4);

@@ -367,7 +367,7 @@ fn change_slots(node: &mut Node, slots: Vec<u16>, add: bool) -> Reply {
         if !add {
             node.cluster.migrating.remove(&slot);
         }
-        node.cluster.assign_slot(slot, owner);
+        node.cluster.assign_slot(slot, owner, &mut node.out);
     }
     node.cluster.request_save(false);
     Reply::ok()
@@ -407,7 +407,7 @@ fn flushslots(node: &mut Node, _args: &[Bytes]) -> Reply {
     }
     let mine: Vec<u16> = node.cluster.me().slots.iter().collect();
     for slot in mine {
-        node.cluster.assign_slot(slot, None);
+        node.cluster.assign_slot(slot, None, &mut node.out);
     }
     node.cluster.request_save(false);
     Reply::ok()
@@ -497,7 +497,7 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     }
     let was_importing = node.cluster.importing.contains_key(&slot);
     let had_slots = !node.cluster.me().slots.is_empty();
-    node.cluster.assign_slot(slot, Some(target));
+    node.cluster.assign_slot(slot, Some(target), &mut node.out);
     if target == myself && was_importing {
         if !keep_open {
             node.cluster.importing.remove(&slot);
@@ -674,7 +674,7 @@ fn reset(node: &mut Node, args: &[Bytes]) -> Reply {
     node.cluster.importing.clear();
     for slot in 0..SLOT_COUNT as u16 {
         if node.cluster.slot_owner(slot).is_some() {
-            node.cluster.assign_slot(slot, None);
+            node.cluster.assign_slot(slot, None, &mut node.out);
         }
     }
     let others: Vec<NodeId> = node

@@ -192,7 +192,7 @@ fn select(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 }
 
 fn quit(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
-    node.effects.push(Effect::CloseClient { client });
+    node.out.push(Effect::CloseClient { client });
     Reply::ok()
 }
 
@@ -379,20 +379,20 @@ fn exec(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     {
         return Reply::NilArray;
     }
-    let first_effect = node.effects.len();
+    let first_effect = node.out.len();
     let replies = queue
         .iter()
         .map(|args| node.execute_queued(client, args))
         .collect();
-    wrap_aof_in_multi(node, first_effect);
+    wrap_aof_in_multi(node.out.effects_since_mut(first_effect));
     Reply::Array(replies)
 }
 
 /// Surrounds the AOF records a transaction produced with MULTI … EXEC, as Redis logs it, so a
 /// file cut short inside the transaction never replays half of it.
-fn wrap_aof_in_multi(node: &mut Node, first_effect: usize) {
-    let aof: Vec<usize> = (first_effect..node.effects.len())
-        .filter(|&i| matches!(node.effects[i], Effect::AppendAof { .. }))
+fn wrap_aof_in_multi(effects: &mut [Effect]) {
+    let aof: Vec<usize> = (0..effects.len())
+        .filter(|&i| matches!(effects[i], Effect::AppendAof { .. }))
         .collect();
     let (Some(&first), Some(&last)) = (aof.first(), aof.last()) else {
         return;
@@ -403,7 +403,7 @@ fn wrap_aof_in_multi(node: &mut Node, first_effect: usize) {
         super::propagate::encode_command(&words, &mut out);
         out
     };
-    if let Effect::AppendAof { data } = &mut node.effects[first] {
+    if let Effect::AppendAof { data } = &mut effects[first] {
         // The file's first record selects the database; Redis writes it before MULTI.
         let select = encode(&[b"SELECT", b"0"]);
         let split = if data.starts_with(&select) {
@@ -416,7 +416,7 @@ fn wrap_aof_in_multi(node: &mut Node, first_effect: usize) {
         wrapped.extend_from_slice(&data[split..]);
         *data = Bytes::from(wrapped);
     }
-    if let Effect::AppendAof { data } = &mut node.effects[last] {
+    if let Effect::AppendAof { data } = &mut effects[last] {
         let mut wrapped = data.to_vec();
         wrapped.extend_from_slice(&encode(&[b"EXEC"]));
         *data = Bytes::from(wrapped);

@@ -146,7 +146,7 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     for key in &keys {
         *node.keys_in_flight.entry(key.clone()).or_insert(0) += 1;
     }
-    node.effects.push(Effect::Migrate(MigrateJob {
+    node.out.push(Effect::Migrate(MigrateJob {
         client,
         host: String::from_utf8_lossy(&args[1]).into_owned(),
         port,

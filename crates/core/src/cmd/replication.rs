@@ -78,7 +78,7 @@ fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     );
     node.log(LogLevel::Notice, text);
     let data = snapshot(node);
-    node.effects.push(Effect::ReplicaStream { client, data });
+    node.out.push(Effect::ReplicaStream { client, data });
     Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid))
 }
 
