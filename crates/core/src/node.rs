@@ -11,7 +11,9 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::bus::Message;
+use crate::bus::{Body, Message, MessageType};
+use crate::canary::Canary;
+use crate::cluster::failure::FailureDetector;
 use crate::cluster::nodes_conf::NodesConfError;
 use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
@@ -586,6 +588,40 @@ impl Node {
     }
 
     // ---- cluster bus ---------------------------------------------------------------------
+
+    /// Failure detection's share of the node (see [`crate::cluster::failure`]).
+    pub(crate) fn failure(&mut self) -> FailureDetector<'_> {
+        FailureDetector {
+            cluster: &mut self.cluster,
+            out: &mut self.out,
+            now_ms: self.now.mono_ms,
+            canaries: self.config.canaries,
+        }
+    }
+
+    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
+    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
+        if self.failure().mark_failing_if_needed(id) {
+            self.broadcast(MessageType::Fail, Body::Fail(id));
+            self.cluster.request_save(true);
+        }
+    }
+
+    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
+    /// reply of this call is sent.
+    pub(crate) fn cluster_before_reply(&mut self) {
+        if std::mem::take(&mut self.cluster.state_update_pending) {
+            self.failure().update_cluster_state();
+        }
+        if !self.cluster.save_pending {
+            return;
+        }
+        let fsync = self.cluster.fsync_pending && !self.canary(Canary::NodesConfNoFsync);
+        self.cluster.save_pending = false;
+        self.cluster.fsync_pending = false;
+        let contents = self.render_nodes_conf();
+        self.out.push(Effect::SaveConfig { contents, fsync });
+    }
 
     /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
     pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {

@@ -128,7 +128,7 @@ impl Node {
             self.request_votes();
             return;
         }
-        if self.cluster.election.auth_count >= self.failure_quorum() {
+        if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
             self.win_election(master);
         }
     }
@@ -199,7 +199,9 @@ impl Node {
     }
 
     fn request_votes(&mut self) {
-        let epoch = self.bump_current_epoch(EpochReason::Election);
+        let epoch = self
+            .cluster
+            .bump_current_epoch(EpochReason::Election, &mut self.out);
         self.cluster.election.auth_epoch = epoch;
         self.cluster.election.auth_sent = true;
         self.log(
@@ -241,8 +243,11 @@ impl Node {
 
     /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.
     pub(crate) fn take_over(&mut self, master: NodeId) {
-        let epoch = self.bump_current_epoch(EpochReason::Takeover);
-        self.set_my_config_epoch(epoch, ConfigEpochReason::Takeover);
+        let epoch = self
+            .cluster
+            .bump_current_epoch(EpochReason::Takeover, &mut self.out);
+        self.cluster
+            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, &mut self.out);
         self.log(
             LogLevel::Notice,
             format!("Taking over the master (user request). New configEpoch set to {epoch}"),
@@ -262,7 +267,8 @@ impl Node {
             "Failover election won: I'm the new master.",
         );
         if self.cluster.me().config_epoch < epoch {
-            self.set_my_config_epoch(epoch, ConfigEpochReason::Election);
+            self.cluster
+                .set_my_config_epoch(epoch, ConfigEpochReason::Election, &mut self.out);
             self.log(
                 LogLevel::Notice,
                 format!("configEpoch set to {epoch} after successful failover"),
@@ -288,7 +294,7 @@ impl Node {
         self.cluster
             .assign_slots(&slots, Some(myself), &mut self.out);
         self.cluster.request_save(true);
-        self.update_cluster_state();
+        self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
 
@@ -368,7 +374,7 @@ impl Node {
         {
             self.cluster.election.auth_count += 1;
             // As Redis's before-sleep step: a majority wins now, not at the next cron run.
-            if self.cluster.election.auth_count >= self.failure_quorum() {
+            if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
                 self.handle_replica_failover();
             }
         }

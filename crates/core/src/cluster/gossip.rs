@@ -336,7 +336,11 @@ impl Node {
         }
         // Epochs only move forward, whatever the message type.
         if h.current_epoch > self.cluster.current_epoch {
-            self.raise_current_epoch(h.current_epoch, EpochReason::LearnedFromPeer);
+            self.cluster.raise_current_epoch(
+                h.current_epoch,
+                EpochReason::LearnedFromPeer,
+                &mut self.out,
+            );
             self.cluster.request_save(true);
         }
         let node = self.cluster.nodes.get_mut(&id).expect("known");
@@ -502,7 +506,7 @@ impl Node {
             node.flags &= !flags::PFAIL;
             self.emit(ClusterEvent::PfailCleared { node: id });
         } else if node.has(flags::FAIL) {
-            self.clear_failure_if_needed(id);
+            self.failure().clear_failure_if_needed(id);
         }
     }
 
@@ -708,8 +712,14 @@ impl Node {
         if sender <= self.cluster.myself {
             return;
         }
-        let epoch = self.bump_current_epoch(EpochReason::Collision);
-        self.set_my_config_epoch(epoch, ConfigEpochReason::Collision { other: sender });
+        let epoch = self
+            .cluster
+            .bump_current_epoch(EpochReason::Collision, &mut self.out);
+        self.cluster.set_my_config_epoch(
+            epoch,
+            ConfigEpochReason::Collision { other: sender },
+            &mut self.out,
+        );
         self.cluster.request_save(true);
         self.log(
             LogLevel::Verbose,
@@ -856,7 +866,7 @@ impl Node {
             self.handle_replica_failover();
             self.handle_replica_migration();
         }
-        self.update_cluster_state();
+        self.failure().update_cluster_state();
     }
 
     fn connect_and_expire_handshakes(&mut self) {

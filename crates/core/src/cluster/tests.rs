@@ -751,9 +751,15 @@ fn failure_reports_expire_after_twice_the_node_timeout() {
         .fail_reports
         .insert(reporter, at);
     node.now.mono_ms = at + 2000;
-    assert_eq!(node.failure_report_count(target), 1);
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        1
+    );
     node.now.mono_ms = at + 2001;
-    assert_eq!(node.failure_report_count(target), 0);
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        0
+    );
 }
 
 #[test]

@@ -213,7 +213,7 @@ fn getkeysinslot(node: &mut Node, args: &[Bytes]) -> Reply {
 
 fn count_failure_reports(node: &mut Node, args: &[Bytes]) -> Reply {
     match lookup_node(node, &args[2]) {
-        Some(id) => Reply::Integer(node.failure_report_count(id) as i64),
+        Some(id) => Reply::Integer(node.cluster.failure_report_count(id, node.now.mono_ms) as i64),
         None => unknown_node(&args[2]),
     }
 }
@@ -730,8 +730,10 @@ fn set_config_epoch(node: &mut Node, args: &[Bytes]) -> Reply {
         return Reply::err("Node config epoch is already non-zero");
     }
     let epoch = epoch as u64;
-    node.raise_current_epoch(epoch, EpochReason::SetConfigEpoch);
-    node.set_my_config_epoch(epoch, ConfigEpochReason::SetConfigEpoch);
+    node.cluster
+        .raise_current_epoch(epoch, EpochReason::SetConfigEpoch, &mut node.out);
+    node.cluster
+        .set_my_config_epoch(epoch, ConfigEpochReason::SetConfigEpoch, &mut node.out);
     node.log(
         LogLevel::Warning,
         format!("configEpoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH"),
@@ -748,8 +750,11 @@ fn bump_epoch_without_consensus(node: &mut Node) -> bool {
     if mine != 0 && mine == max {
         return false;
     }
-    let epoch = node.bump_current_epoch(EpochReason::Bump);
-    node.set_my_config_epoch(epoch, ConfigEpochReason::Bump);
+    let epoch = node
+        .cluster
+        .bump_current_epoch(EpochReason::Bump, &mut node.out);
+    node.cluster
+        .set_my_config_epoch(epoch, ConfigEpochReason::Bump, &mut node.out);
     node.cluster.request_save(true);
     true
 }
