@@ -610,15 +610,13 @@ impl Node {
     /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
     /// reply of this call is sent.
     pub(crate) fn cluster_before_reply(&mut self) {
-        if std::mem::take(&mut self.cluster.state_update_pending) {
+        if self.cluster.take_state_update_request() {
             self.failure().update_cluster_state();
         }
-        if !self.cluster.save_pending {
+        let Some(fsync) = self.cluster.take_save_request() else {
             return;
-        }
-        let fsync = self.cluster.fsync_pending && !self.canary(Canary::NodesConfNoFsync);
-        self.cluster.save_pending = false;
-        self.cluster.fsync_pending = false;
+        };
+        let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
         let contents = self.render_nodes_conf();
         self.out.push(Effect::SaveConfig { contents, fsync });
     }

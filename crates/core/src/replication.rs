@@ -153,6 +153,21 @@ impl Replication {
         self.replicas.contains_key(&client)
     }
 
+    /// This node's replication ID as a master.
+    pub fn replid(&self) -> &str {
+        &self.replid
+    }
+
+    /// How many clients are replicas of this master.
+    pub fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Replica side: the connection to my master, if any.
+    pub fn master_link(&self) -> Option<&MasterLink> {
+        self.link.as_ref()
+    }
+
     /// `REPLCONF listening-port`: where a client that will PSYNC accepts connections.
     pub(crate) fn note_listening_port(&mut self, client: ClientId, port: u16) {
         self.listening_ports.insert(client, port);

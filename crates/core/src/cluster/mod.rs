@@ -22,6 +22,7 @@ pub mod failure;
 pub mod gossip;
 pub mod nodes_conf;
 pub mod render;
+mod slots;
 
 /// What this node knows about one cluster node (itself included).
 #[derive(Clone, Debug)]
@@ -121,35 +122,35 @@ pub struct Cluster {
     pub myself: NodeId,
     pub nodes: BTreeMap<NodeId, ClusterNode>,
     owners: SlotOwners,
-    pub migrating: BTreeMap<u16, NodeId>,
-    pub importing: BTreeMap<u16, NodeId>,
-    pub current_epoch: u64,
-    pub last_vote_epoch: u64,
-    pub state_ok: bool,
-    pub size: usize,
+    migrating: BTreeMap<u16, NodeId>,
+    importing: BTreeMap<u16, NodeId>,
+    current_epoch: u64,
+    last_vote_epoch: u64,
+    state_ok: bool,
+    size: usize,
     /// A handful of links looked up on every message and cron pass: a B-tree of integer keys
     /// beats hashing them with SipHash.
-    pub links: BTreeMap<LinkId, Link>,
+    links: BTreeMap<LinkId, Link>,
     next_link_id: LinkId,
-    pub stats_sent: [u64; 11],
-    pub stats_received: [u64; 11],
+    stats_sent: [u64; 11],
+    stats_received: [u64; 11],
     /// Monotonic ms of the first state update (a restarted master stays `fail` for a while).
-    pub first_state_update_ms: Option<u64>,
-    pub among_minority_since_ms: u64,
-    pub cron_runs: u64,
-    pub node_timeout_ms: u64,
-    pub require_full_coverage: bool,
+    first_state_update_ms: Option<u64>,
+    among_minority_since_ms: u64,
+    cron_runs: u64,
+    node_timeout_ms: u64,
+    require_full_coverage: bool,
     /// nodes.conf must be rewritten (and fsynced) before replies go out.
-    pub save_pending: bool,
+    save_pending: bool,
     /// Slots or failure flags changed: recompute `cluster_state` before replying.
-    pub state_update_pending: bool,
-    pub fsync_pending: bool,
+    state_update_pending: bool,
+    fsync_pending: bool,
     /// Recently forgotten nodes, with the monotonic ms until which gossip must not re-add them.
-    pub blacklist: BTreeMap<NodeId, u64>,
+    blacklist: BTreeMap<NodeId, u64>,
     /// This replica's failover election, if one is under way.
-    pub election: failover::Election,
+    election: failover::Election,
     /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
-    pub manual_failover: failover::ManualFailover,
+    manual_failover: failover::ManualFailover,
 }
 
 impl Cluster {
@@ -392,6 +393,29 @@ impl Cluster {
     pub fn request_save(&mut self, fsync: bool) {
         self.save_pending = true;
         self.fsync_pending |= fsync;
+    }
+
+    /// The save asked for since the last call, if any, with whether it must be fsynced.
+    pub(crate) fn take_save_request(&mut self) -> Option<bool> {
+        let fsync = std::mem::take(&mut self.fsync_pending);
+        std::mem::take(&mut self.save_pending).then_some(fsync)
+    }
+
+    /// Whether slots or failure flags changed since the last call (`cluster_state` is due).
+    pub(crate) fn take_state_update_request(&mut self) -> bool {
+        std::mem::take(&mut self.state_update_pending)
+    }
+
+    pub fn current_epoch(&self) -> u64 {
+        self.current_epoch
+    }
+
+    pub fn node_timeout_ms(&self) -> u64 {
+        self.node_timeout_ms
+    }
+
+    pub fn require_full_coverage(&self) -> bool {
+        self.require_full_coverage
     }
 
     /// The largest config epoch any known node has.

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use super::{is, parse_i64, CommandSpec};
 use crate::bus::{flags, MessageType};
 use crate::canary::Canary;
-use crate::cluster::ClusterNode;
 use crate::cmd::CmdFlags as F;
 use crate::event::{ConfigEpochReason, EpochReason};
 use crate::node::{ClientId, LogLevel, Node};
@@ -162,7 +161,7 @@ fn parse_slot(arg: &[u8]) -> Option<u16> {
 }
 
 fn lookup_node(node: &Node, arg: &[u8]) -> Option<NodeId> {
-    NodeId::parse(arg).filter(|id| node.cluster.nodes.contains_key(id))
+    NodeId::parse(arg).filter(|id| node.cluster.knows(id))
 }
 
 fn unknown_node(arg: &[u8]) -> Reply {
@@ -180,7 +179,7 @@ fn nodes(node: &mut Node, _args: &[Bytes]) -> Reply {
 }
 
 fn myid(node: &mut Node, _args: &[Bytes]) -> Reply {
-    Reply::bulk_str(node.cluster.myself.as_str())
+    Reply::bulk_str(node.myself().as_str())
 }
 
 fn slots(node: &mut Node, _args: &[Bytes]) -> Reply {
@@ -219,11 +218,10 @@ fn count_failure_reports(node: &mut Node, args: &[Bytes]) -> Reply {
 }
 
 fn links(node: &mut Node, _args: &[Bytes]) -> Reply {
-    let mut links: Vec<_> = node.cluster.links.iter().collect();
-    links.sort_by_key(|(id, _)| **id);
-    let entries = links
-        .into_iter()
-        .filter_map(|(_, l)| {
+    let entries = node
+        .cluster
+        .links_in_order()
+        .filter_map(|l| {
             let peer = l.node?;
             let direction = if l.outbound { "to" } else { "from" };
             Some(Reply::Map(vec![
@@ -249,14 +247,12 @@ fn replicas(node: &mut Node, args: &[Bytes]) -> Reply {
     let Some(id) = lookup_node(node, &args[2]) else {
         return unknown_node(&args[2]);
     };
-    if !node.cluster.nodes[&id].is_master() {
+    if !node.cluster.is_known_master(&id) {
         return Reply::err("The specified node is not a master");
     }
     let lines = node
         .cluster
-        .nodes
-        .values()
-        .filter(|n| n.is_replica() && n.master == Some(id))
+        .replicas_of(id)
         .map(|n| Reply::bulk(node.node_line(n)))
         .collect();
     Reply::Array(lines)
@@ -361,15 +357,7 @@ fn change_slots(node: &mut Node, slots: Vec<u16>, add: bool) -> Reply {
             return Reply::err(format!("Slot {slot} specified multiple times"));
         }
     }
-    let owner = add.then_some(node.cluster.myself);
-    for slot in slots {
-        node.cluster.importing.remove(&slot);
-        if !add {
-            node.cluster.migrating.remove(&slot);
-        }
-        node.cluster.assign_slot(slot, owner, &mut node.out);
-    }
-    node.cluster.request_save(false);
+    node.cluster.change_my_slots(&slots, add, &mut node.out);
     Reply::ok()
 }
 
@@ -405,11 +393,7 @@ fn flushslots(node: &mut Node, _args: &[Bytes]) -> Reply {
     if !node.db.is_empty() {
         return Reply::err("DB must be empty to perform CLUSTER FLUSHSLOTS.");
     }
-    let mine: Vec<u16> = node.cluster.me().slots.iter().collect();
-    for slot in mine {
-        node.cluster.assign_slot(slot, None, &mut node.out);
-    }
-    node.cluster.request_save(false);
+    node.cluster.flush_my_slots(&mut node.out);
     Reply::ok()
 }
 
@@ -426,9 +410,7 @@ fn setslot(node: &mut Node, args: &[Bytes]) -> Reply {
         (a, Some(id), 5) if is(a, "migrating") => setslot_migrating(node, slot, id),
         (a, Some(id), 5) if is(a, "importing") => setslot_importing(node, slot, id),
         (a, None, 4) if is(a, "stable") => {
-            node.cluster.migrating.remove(&slot);
-            node.cluster.importing.remove(&slot);
-            node.cluster.request_save(false);
+            node.cluster.set_stable(slot);
             Reply::ok()
         }
         (a, Some(id), 5) if is(a, "node") => setslot_node(node, slot, id),
@@ -443,20 +425,19 @@ fn known_master(node: &Node, arg: &[u8]) -> Result<NodeId, Reply> {
             String::from_utf8_lossy(arg)
         )));
     };
-    if !node.cluster.nodes[&id].is_master() {
+    if !node.cluster.is_known_master(&id) {
         return Err(Reply::err("Target node is not a master"));
     }
     Ok(id)
 }
 
 fn setslot_migrating(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
-    if node.cluster.slot_owner(slot) != Some(node.cluster.myself) {
+    if !node.cluster.owns(slot) {
         return Reply::err(format!("I'm not the owner of hash slot {slot}"));
     }
     match known_master(node, id) {
         Ok(target) => {
-            node.cluster.migrating.insert(slot, target);
-            node.cluster.request_save(false);
+            node.cluster.set_migrating(slot, target);
             Reply::ok()
         }
         Err(e) => e,
@@ -464,13 +445,12 @@ fn setslot_migrating(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
 }
 
 fn setslot_importing(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
-    if node.cluster.slot_owner(slot) == Some(node.cluster.myself) {
+    if node.cluster.owns(slot) {
         return Reply::err(format!("I'm already the owner of hash slot {slot}"));
     }
     match known_master(node, id) {
         Ok(source) => {
-            node.cluster.importing.insert(slot, source);
-            node.cluster.request_save(false);
+            node.cluster.set_importing(slot, source);
             Reply::ok()
         }
         Err(e) => e,
@@ -481,11 +461,11 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     let Some(target) = lookup_node(node, id) else {
         return unknown_node(id);
     };
-    let myself = node.cluster.myself;
-    if !node.cluster.nodes[&target].is_master() {
+    let myself = node.myself();
+    if !node.cluster.is_known_master(&target) {
         return Reply::err("Target node is not a master");
     }
-    let owned_by_me = node.cluster.slot_owner(slot) == Some(myself);
+    let owned_by_me = node.cluster.owns(slot);
     if owned_by_me && target != myself && node.db.count_in_slot(slot) > 0 {
         return Reply::err(format!(
             "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
@@ -493,14 +473,14 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     }
     let keep_open = node.canary(Canary::SetslotNodeKeepsOpen);
     if node.db.count_in_slot(slot) == 0 && !keep_open {
-        node.cluster.migrating.remove(&slot);
+        node.cluster.close_migrating(slot);
     }
-    let was_importing = node.cluster.importing.contains_key(&slot);
+    let was_importing = node.cluster.importing_from(slot).is_some();
     let had_slots = !node.cluster.me().slots.is_empty();
     node.cluster.assign_slot(slot, Some(target), &mut node.out);
     if target == myself && was_importing {
         if !keep_open {
-            node.cluster.importing.remove(&slot);
+            node.cluster.close_importing(slot);
         }
         // Taking a slot without consensus needs an epoch nobody else has.
         if bump_epoch_without_consensus(node) {
@@ -533,11 +513,11 @@ fn failover(node: &mut Node, args: &[Bytes]) -> Reply {
     if me.is_master() {
         return Reply::err("You should send CLUSTER FAILOVER to a replica");
     }
-    let Some(master) = me.master.filter(|m| node.cluster.nodes.contains_key(m)) else {
+    let Some(m) = me.master.and_then(|m| node.cluster.node(&m)) else {
         return Reply::err("I'm a replica but my master is unknown to me");
     };
+    let master = m.id;
     // As Redis: FAIL (not PFAIL) or no bus link to the master needs FORCE.
-    let m = &node.cluster.nodes[&master];
     let master_down = m.has(flags::FAIL) || m.link.is_none();
     if !force && !takeover && master_down {
         return Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE");
@@ -597,27 +577,19 @@ fn normalize_ip(text: &str) -> Option<String> {
 
 /// Adds a handshake node for the address unless one is already being met.
 fn start_handshake(node: &mut Node, ip: String, port: u16, cport: u16) {
-    let in_progress = node
-        .cluster
-        .nodes
-        .values()
-        .any(|n| n.in_handshake() && n.ip == ip && n.port == port && n.cport == cport);
-    if in_progress {
+    if node.cluster.handshake_in_progress(&ip, port, cport) {
         return;
     }
     let id = NodeId::random(&mut node.rng);
-    let mut n = ClusterNode::new(id, flags::HANDSHAKE | flags::MEET, node.now);
-    n.ip = ip;
-    n.port = port;
-    n.cport = cport;
-    node.cluster.nodes.insert(id, n);
+    node.cluster
+        .add_handshake_node(id, ip, port, cport, node.now);
 }
 
 fn forget(node: &mut Node, args: &[Bytes]) -> Reply {
     let Some(id) = lookup_node(node, &args[2]) else {
         return unknown_node(&args[2]);
     };
-    if id == node.cluster.myself {
+    if id == node.myself() {
         return Reply::err("I tried hard but I can't forget myself...");
     }
     if node.cluster.replicates(id) {
@@ -625,7 +597,7 @@ fn forget(node: &mut Node, args: &[Bytes]) -> Reply {
     }
     const FORGET_BAN_MS: u64 = 60_000;
     let until = node.now.mono_ms + FORGET_BAN_MS;
-    node.cluster.blacklist.insert(id, until);
+    node.cluster.ban(id, until);
     node.delete_node(id);
     node.cluster.request_save(true);
     Reply::ok()
@@ -635,10 +607,10 @@ fn replicate(node: &mut Node, args: &[Bytes]) -> Reply {
     let Some(id) = lookup_node(node, &args[2]) else {
         return unknown_node(&args[2]);
     };
-    if id == node.cluster.myself {
+    if id == node.myself() {
         return Reply::err("Can't replicate myself");
     }
-    if node.cluster.nodes[&id].is_replica() {
+    if node.cluster.is_known_replica(&id) {
         return Reply::err("I can only replicate a master, not a replica.");
     }
     let me = node.cluster.me();
@@ -666,40 +638,15 @@ fn reset(node: &mut Node, args: &[Bytes]) -> Reply {
     }
     if me.is_replica() {
         node.db.clear();
-        let me = node.cluster.me_mut();
-        me.flags = (me.flags & !flags::SLAVE) | flags::MASTER;
-        me.master = None;
+        node.cluster.stop_replicating();
     }
-    node.cluster.migrating.clear();
-    node.cluster.importing.clear();
-    for slot in 0..SLOT_COUNT as u16 {
-        if node.cluster.slot_owner(slot).is_some() {
-            node.cluster.assign_slot(slot, None, &mut node.out);
-        }
-    }
-    let others: Vec<NodeId> = node
-        .cluster
-        .nodes
-        .keys()
-        .copied()
-        .filter(|id| *id != node.cluster.myself)
-        .collect();
-    for id in others {
+    node.cluster.unassign_all_slots(&mut node.out);
+    for id in node.cluster.others() {
         node.delete_node(id);
     }
     if hard {
-        node.cluster.current_epoch = 0;
-        node.cluster.last_vote_epoch = 0;
         let new_id = NodeId::random(&mut node.rng);
-        let mut me = node
-            .cluster
-            .nodes
-            .remove(&node.cluster.myself)
-            .expect("myself");
-        me.config_epoch = 0;
-        me.id = new_id;
-        node.cluster.nodes.insert(new_id, me);
-        node.cluster.myself = new_id;
+        node.cluster.hard_reset_identity(new_id);
         node.log(
             LogLevel::Notice,
             format!("Node hard reset, now I'm {new_id}"),
@@ -721,7 +668,7 @@ fn set_config_epoch(node: &mut Node, args: &[Bytes]) -> Reply {
     if epoch < 0 {
         return Reply::err(format!("Invalid config epoch specified: {epoch}"));
     }
-    if node.cluster.nodes.len() > 1 {
+    if node.cluster.node_count() > 1 {
         return Reply::err(
             "The user can assign a config epoch only when the node does not know any other node.",
         );

@@ -79,7 +79,7 @@ fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     node.log(LogLevel::Notice, text);
     let data = snapshot(node);
     node.out.push(Effect::ReplicaStream { client, data });
-    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid))
+    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid()))
 }
 
 /// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.

@@ -98,9 +98,9 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
         // Redis counts replicas apart (`connected_slaves`).
         field(
             "connected_clients",
-            node.clients.len() - node.repl.replicas.len(),
+            node.clients.len() - node.repl.replica_count(),
         ),
-        field("cluster_connections", node.cluster.links.len()),
+        field("cluster_connections", node.cluster.links_in_order().count()),
         field("blocked_clients", 0),
         field("tracking_clients", 0),
     ]
