@@ -142,7 +142,7 @@ impl Node {
         let nt = self.cluster.node_timeout_ms;
         let heard_ms = self.cluster.nodes[&master].data_received_ms;
         // A replica restarted while its master was down never synced: its data is too old.
-        let Some(mut data_age_ms) = self.replica_data_age_ms(heard_ms) else {
+        let Some(mut data_age_ms) = self.repl.data_age_ms(self.now.mono_ms, heard_ms) else {
             return false;
         };
         if data_age_ms > nt {
