@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod effect;
 pub mod event;
 pub mod node;
 pub mod node_id;

@@ -7,8 +7,8 @@
 //! into ranges while they arrive one slot at a time. That is the order drivers, the simulator's
 //! traces and the unit tests have always seen, so it must not change.
 
+use crate::effect::{Effect, LogLevel};
 use crate::event::ClusterEvent;
-use crate::node::{Effect, LogLevel};
 use crate::node_id::NodeId;
 
 #[derive(Debug, Default)]

@@ -12,8 +12,8 @@
 use super::Cluster;
 use crate::bus::flags;
 use crate::canary::{Canaries, Canary};
+use crate::effect::LogLevel;
 use crate::event::{ClusterEvent, FailSource};
-use crate::node::LogLevel;
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::slot::SLOT_COUNT;

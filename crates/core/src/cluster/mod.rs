@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::bus::{flags, MessageType};
 use crate::config::Config;
-use crate::node::{LinkId, Time};
+use crate::effect::{LinkId, Time};
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::reply::Reply;

@@ -9,7 +9,7 @@ use crate::bus::flags;
 use crate::canary::Canary;
 use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
-use crate::node::Time;
+use crate::effect::Time;
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::text::{NodesLine, SlotField};

@@ -9,7 +9,7 @@
 use super::{Cluster, ClusterNode, Link};
 use crate::bus::flags;
 use crate::config::Config;
-use crate::node::Time;
+use crate::effect::Time;
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::slot::SLOT_COUNT;

@@ -22,118 +22,13 @@ use crate::db::Db;
 use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
+
+pub use crate::effect::{ClientId, Effect, LinkId, LogLevel, Time};
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
 
 /// No command name is longer (checked by a test), so `lookup` lowercases on the stack.
 const MAX_COMMAND_NAME_LEN: usize = 32;
-
-/// Identifies a client connection; assigned by the node, never reused.
-pub type ClientId = u64;
-/// Identifies one cluster-bus link (inbound or outbound); assigned by the node.
-pub type LinkId = u64;
-
-/// The two clocks a node needs, both in milliseconds. Timers use `mono_ms`; fields Redis shows
-/// (`pong-recv`, `ping-sent`) use `unix_ms`. Under madsim both are virtual. Timestamps of 0
-/// mean "never", so drivers start `mono_ms` above 0.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Time {
-    pub mono_ms: u64,
-    pub unix_ms: u64,
-}
-
-/// Log levels, as redis.conf names them.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    Debug,
-    Verbose,
-    Notice,
-    Warning,
-}
-
-/// Work the driver must do on the node's behalf.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Open an outbound bus link; answer with `bus_link_connected` or `bus_link_closed`.
-    Connect {
-        link: LinkId,
-        ip: String,
-        port: u16,
-    },
-    /// Send a message on a bus link.
-    Send {
-        link: LinkId,
-        msg: Message,
-    },
-    /// Close a bus link (the driver then reports nothing more for it).
-    CloseLink {
-        link: LinkId,
-    },
-    /// Close a client connection once its pending replies are written.
-    CloseClient {
-        client: ClientId,
-    },
-    /// Persist `nodes.conf` with these contents, fsynced when `fsync` is set, before replies
-    /// produced by the same call are sent.
-    SaveConfig {
-        contents: String,
-        fsync: bool,
-    },
-    /// Append RESP-encoded commands to the append-only file.
-    AppendAof {
-        data: Bytes,
-    },
-    Log {
-        level: LogLevel,
-        text: String,
-    },
-    /// A protocol decision as a typed value (see [`crate::event`]); drivers may drop it.
-    Event(ClusterEvent),
-    /// `MIGRATE`: send the job's requests to its target, then call
-    /// [`Node::migrate_finished`]; its reply replaces the one the MIGRATE command returned.
-    /// Later commands of the same client wait for it.
-    Migrate(crate::cmd::migrate::MigrateJob),
-    /// `DEBUG SEGFAULT`: stop at once, flushing nothing.
-    Crash,
-    /// `SHUTDOWN`: flush, fsync and exit.
-    Shutdown,
-    /// `DEBUG SLEEP`: stop serving clients and the bus for this long, as if the process hung.
-    Sleep {
-        ms: u64,
-    },
-    /// Replica: connect to my master's client port and run the handshake (see
-    /// [`crate::replication`]); report with `replication_link_up`/`replication_link_down`.
-    ReplicaConnect {
-        link: crate::replication::ReplLinkId,
-        ip: String,
-        port: u16,
-    },
-    /// Replica: close that link; the node ignores anything more from it.
-    ReplicaDisconnect {
-        link: crate::replication::ReplLinkId,
-    },
-    /// Master: write these bytes to a replica client, after any reply already produced for it.
-    ReplicaStream {
-        client: ClientId,
-        data: Bytes,
-    },
-    /// The client's command blocked (`WAIT`, or a write while writes are paused for a manual
-    /// failover): the reply [`Node::command`] returned is not sent, and the client's later
-    /// commands wait until [`Effect::UnblockClient`] names it.
-    BlockClient {
-        client: ClientId,
-    },
-    /// The reply a blocked client waited for; its queued commands may run again.
-    UnblockClient {
-        client: ClientId,
-        reply: Reply,
-    },
-    /// Replica: send `REPLCONF ACK <offset>` on that link now (the master asked with GETACK).
-    ReplicaAck {
-        link: crate::replication::ReplLinkId,
-        offset: u64,
-    },
-}
 
 /// Per-connection state.
 #[derive(Clone, Debug)]

@@ -48,8 +48,7 @@ use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::reply::Reply;
 
-/// Identifies one replica → master connection attempt; never reused.
-pub type ReplLinkId = u64;
+pub use crate::effect::ReplLinkId;
 
 /// What a master puts in the stream to ask every replica for an ACK now.
 const GETACK: &[&[u8]] = &[b"REPLCONF", b"GETACK", b"*"];
