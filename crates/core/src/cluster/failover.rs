@@ -286,80 +286,21 @@ impl Node {
 
     /// Become a master that serves every slot `old_master` served, and tell everyone.
     pub(crate) fn replace_my_master(&mut self, old_master: NodeId) {
-        let me = self.cluster.me_mut();
-        me.flags = (me.flags & !flags::SLAVE) | flags::MASTER;
-        me.master = None;
-        let slots: Vec<u16> = self.cluster.nodes[&old_master].slots.iter().collect();
-        let myself = self.cluster.myself;
-        self.cluster
-            .assign_slots(&slots, Some(myself), &mut self.out);
-        self.cluster.request_save(true);
+        self.cluster.take_master_slots(old_master, &mut self.out);
         self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
 
-    /// A replica asks for my vote (Redis's `clusterSendFailoverAuthIfNeeded`).
+    /// A replica asks for my vote; the decision is the cluster's, the AUTH_ACK goes on the bus.
     pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &Header) {
-        let me = self.cluster.me();
-        if !me.is_master() || me.slots.is_empty() {
-            return;
-        }
-        let current_epoch = self.cluster.current_epoch;
         let vote_twice = self.canary(Canary::VoteTwice);
-        if h.current_epoch < current_epoch
-            || (self.cluster.last_vote_epoch == current_epoch && !vote_twice)
+        let now_ms = self.now.mono_ms;
+        if !self
+            .cluster
+            .grant_vote(sender, h, now_ms, vote_twice, &mut self.out)
         {
             return;
         }
-        let requester = &self.cluster.nodes[&sender];
-        let Some(master) = requester.master.filter(|_| requester.is_replica()) else {
-            return;
-        };
-        let Some(m) = self.cluster.nodes.get(&master) else {
-            return;
-        };
-        let force = h.mflags & mflags::FORCEACK != 0;
-        if !m.has(flags::FAIL) && !force {
-            return;
-        }
-        let now = self.now.mono_ms;
-        let voted_lately =
-            m.voted_time_ms != 0 && now - m.voted_time_ms < self.cluster.node_timeout_ms * 2;
-        if voted_lately && !vote_twice {
-            return;
-        }
-        let stale = h.myslots.iter().any(|slot| {
-            self.cluster
-                .slot_owner(slot)
-                .is_some_and(|o| self.cluster.nodes[&o].config_epoch > h.config_epoch)
-        });
-        if stale {
-            return;
-        }
-        // One vote per epoch: the check above returned unless this epoch is new to me.
-        assert!(
-            vote_twice || self.cluster.last_vote_epoch < current_epoch,
-            "second vote in epoch {current_epoch}"
-        );
-        self.cluster.last_vote_epoch = current_epoch;
-        self.cluster
-            .nodes
-            .get_mut(&master)
-            .expect("checked")
-            .voted_time_ms = now;
-        self.cluster.request_save(true);
-        self.log(
-            LogLevel::Notice,
-            // The master is named so a harness can check the one-vote-per-master rule.
-            format!(
-                "Failover auth granted to {sender} for epoch {current_epoch} (replica of {master})"
-            ),
-        );
-        self.emit(ClusterEvent::VoteGranted {
-            epoch: current_epoch,
-            candidate: sender,
-            master,
-        });
         if let Some(link) = self.cluster.nodes[&sender].link {
             self.send(link, MessageType::AuthAck, Body::Empty);
         }
@@ -594,7 +535,7 @@ impl Node {
                 LogLevel::Notice,
                 format!("Migrating to orphaned master {target}"),
             );
-            self.become_replica_of(target);
+            self.cluster.become_replica_of(target, &mut self.out);
         }
     }
 

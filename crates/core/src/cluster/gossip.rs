@@ -11,7 +11,7 @@ use rand::Rng;
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
 use crate::canary::Canary;
 use crate::cluster::{ClusterNode, Link};
-use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource};
+use crate::event::{ClusterEvent, EpochReason, FailSource};
 use crate::node::{Effect, LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
 use crate::slot::SlotSet;
@@ -381,7 +381,10 @@ impl Node {
         }
         self.update_role(sender, h);
         self.maybe_update_slots(sender, h);
-        self.handle_epoch_collision(sender, h.config_epoch);
+        if !self.canary(Canary::EpochCollisionIgnored) {
+            self.cluster
+                .handle_epoch_collision(sender, h.config_epoch, &mut self.out);
+        }
         if let Body::Gossip(entries) = &msg.body {
             self.process_gossip(sender, entries);
         }
@@ -675,7 +678,7 @@ impl Node {
                     "Configuration change detected. Reconfiguring myself as a replica of {sender}"
                 ),
             );
-            self.become_replica_of(sender);
+            self.cluster.become_replica_of(sender, &mut self.out);
         } else {
             for slot in dirty {
                 for key in self.db.keys_in_slot(slot, usize::MAX) {
@@ -684,49 +687,6 @@ impl Node {
             }
         }
         refused
-    }
-
-    /// Turns myself into a replica of `master` (replication itself comes with its own module).
-    pub(crate) fn become_replica_of(&mut self, master: NodeId) {
-        let owned: Vec<u16> = self.cluster.me().slots.iter().collect();
-        self.cluster.assign_slots(&owned, None, &mut self.out);
-        self.cluster.migrating.clear();
-        self.cluster.importing.clear();
-        let me = self.cluster.me_mut();
-        me.flags = (me.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
-        me.master = Some(master);
-        self.cluster.request_save(true);
-        self.emit(ClusterEvent::BecameReplica { master });
-    }
-
-    /// Two masters with the same config epoch: the one with the smaller ID takes a new epoch.
-    fn handle_epoch_collision(&mut self, sender: NodeId, sender_config_epoch: u64) {
-        if self.canary(Canary::EpochCollisionIgnored) {
-            return;
-        }
-        let me = self.cluster.me();
-        let other = &self.cluster.nodes[&sender];
-        if !me.is_master() || !other.is_master() || sender_config_epoch != me.config_epoch {
-            return;
-        }
-        if sender <= self.cluster.myself {
-            return;
-        }
-        let epoch = self
-            .cluster
-            .bump_current_epoch(EpochReason::Collision, &mut self.out);
-        self.cluster.set_my_config_epoch(
-            epoch,
-            ConfigEpochReason::Collision { other: sender },
-            &mut self.out,
-        );
-        self.cluster.request_save(true);
-        self.log(
-            LogLevel::Verbose,
-            format!(
-                "WARNING: configEpoch collision with node {sender}. configEpoch set to {epoch}"
-            ),
-        );
     }
 
     fn process_gossip(&mut self, sender: NodeId, entries: &[GossipEntry]) {

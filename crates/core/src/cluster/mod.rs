@@ -22,6 +22,7 @@ pub mod failure;
 pub mod gossip;
 pub mod nodes_conf;
 pub mod render;
+mod roles;
 mod slots;
 
 /// What this node knows about one cluster node (itself included).

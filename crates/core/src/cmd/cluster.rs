@@ -493,7 +493,7 @@ fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     }
     let allowed = node.config.cluster_allow_replica_migration;
     if had_slots && target != myself && node.cluster.me().slots.is_empty() && allowed {
-        node.become_replica_of(target);
+        node.cluster.become_replica_of(target, &mut node.out);
     }
     node.cluster.request_save(true);
     Reply::ok()
@@ -617,7 +617,7 @@ fn replicate(node: &mut Node, args: &[Bytes]) -> Reply {
     if me.is_master() && (!me.slots.is_empty() || !node.db.is_empty()) {
         return Reply::err("To set a master the node must be empty and without assigned slots.");
     }
-    node.become_replica_of(id);
+    node.cluster.become_replica_of(id, &mut node.out);
     Reply::ok()
 }
 

@@ -184,7 +184,7 @@ fn replica() -> (Node, ClientId, NodeId) {
     m.port = 7001;
     m.cport = 17001;
     node.cluster.nodes.insert(id, m);
-    node.become_replica_of(id);
+    node.cluster.become_replica_of(id, &mut node.out);
     (node, c, id)
 }
 
