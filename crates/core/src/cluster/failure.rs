@@ -83,6 +83,55 @@ impl FailureDetector<'_> {
         true
     }
 
+    /// A master's gossip says whether `id` is `failing` in its view. Returns true when that
+    /// report counts against `id`: the caller then checks whether the quorum is reached.
+    pub(crate) fn note_failure_report(
+        &mut self,
+        id: NodeId,
+        reporter: NodeId,
+        failing: bool,
+    ) -> bool {
+        let node = self.cluster.nodes.get_mut(&id).expect("known");
+        if failing {
+            let is_new = node.fail_reports.insert(reporter, self.now_ms).is_none();
+            if is_new {
+                self.out.log(
+                    LogLevel::Verbose,
+                    format!("Node {reporter} reported node {id} as not reachable."),
+                );
+            }
+            return true;
+        }
+        if node.fail_reports.remove(&reporter).is_some() {
+            self.out.log(
+                LogLevel::Verbose,
+                format!("Node {reporter} reported node {id} is back online."),
+            );
+        }
+        false
+    }
+
+    /// Another node reached the quorum on `failing` and told everyone.
+    pub(crate) fn on_fail_message(&mut self, failing: NodeId) {
+        let Some(node) = self.cluster.nodes.get_mut(&failing) else {
+            return;
+        };
+        if node.has(flags::FAIL | flags::MYSELF) {
+            return;
+        }
+        node.flags = (node.flags & !flags::PFAIL) | flags::FAIL;
+        node.fail_time_ms = self.now_ms;
+        self.out.log(
+            LogLevel::Notice,
+            format!("FAIL message received about {failing}"),
+        );
+        self.out.emit(ClusterEvent::FailMarked {
+            node: failing,
+            source: FailSource::Message,
+        });
+        self.cluster.request_save(false);
+    }
+
     /// A FAIL node that answers again: replicas and slot-less masters come back at once, a
     /// master with slots only after the undo time (its slots may have been failed over).
     pub(crate) fn clear_failure_if_needed(&mut self, id: NodeId) {

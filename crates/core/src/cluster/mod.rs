@@ -1,7 +1,8 @@
 //! Cluster state: the nodes this node knows, slot ownership, epochs and bus links.
 //!
 //! The protocol rules that change this state live in the sibling modules: `gossip` (bus
-//! messages, handshake, cron), `failure` (PFAIL/FAIL, cluster_state) and `render`
+//! messages, handshake), `links`, `cron`, `failure` (PFAIL/FAIL, cluster_state), `epochs`,
+//! `roles` (promotion, votes), `slots` (what CLUSTER commands change) and `render`
 //! (`CLUSTER NODES`/`INFO`/`SLOTS`/`SHARDS` text). Every slot change goes through
 //! [`Cluster::assign_slot`] or [`Cluster::assign_slots`] so the owner table and the per-node
 //! slot sets never disagree.
@@ -16,10 +17,12 @@ use crate::outbox::Outbox;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
+mod cron;
 mod epochs;
 pub mod failover;
 pub mod failure;
 pub mod gossip;
+mod links;
 pub mod nodes_conf;
 pub mod render;
 mod roles;
