@@ -247,13 +247,18 @@ impl Node {
 
     /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
     pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
-        if mono_ms == 0 {
-            return 0;
-        }
-        (mono_ms as i64 + self.clock_offset_ms()).max(0) as u64
+        super::render::unix_ms_of(mono_ms, self.now)
     }
 
     pub(super) fn clock_offset_ms(&self) -> i64 {
-        self.now.unix_ms as i64 - self.now.mono_ms as i64
+        super::render::clock_offset_ms(self.now)
+    }
+
+    /// The cluster as of now, for rendering (see `render.rs`).
+    pub(crate) fn cluster_view(&self) -> super::render::ClusterView<'_> {
+        super::render::ClusterView {
+            cluster: &self.cluster,
+            now: self.now,
+        }
     }
 }

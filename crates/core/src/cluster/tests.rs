@@ -580,7 +580,7 @@ fn nodes_conf_has_vars_line_and_skips_handshakes() {
         net.cmd(0, &["CLUSTER", "MEET", "10.9.9.9", "7000"]),
         Reply::ok()
     );
-    let conf = net.nodes[0].render_nodes_conf();
+    let conf = net.nodes[0].cluster_view().render_nodes_conf();
     let id = net.nodes[0].myself();
     assert_eq!(
         conf,

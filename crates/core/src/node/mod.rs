@@ -169,7 +169,7 @@ impl Node {
 
     /// The `nodes.conf` text describing the current cluster state.
     pub fn nodes_conf(&self) -> String {
-        self.render_nodes_conf()
+        self.cluster_view().render_nodes_conf()
     }
 
     pub fn config(&self) -> &Config {
@@ -512,7 +512,7 @@ impl Node {
             return;
         };
         let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
-        let contents = self.render_nodes_conf();
+        let contents = self.cluster_view().render_nodes_conf();
         self.out.push(Effect::SaveConfig { contents, fsync });
     }
 

@@ -3,6 +3,7 @@
 //! input, once their condition holds.
 
 use super::*;
+use crate::node::Node;
 
 impl Node {
     // ---- blocked clients -----------------------------------------------------------------

@@ -6,6 +6,7 @@
 //! read the cluster role; what needs only replication state is on [`super::Replication`].
 
 use super::*;
+use crate::node::Node;
 
 impl Node {
     // ---- entry points for the driver -----------------------------------------------------

@@ -42,8 +42,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::cmd::{self, is};
+use crate::effect::{ClientId, Effect, LogLevel, Time};
 use crate::event::ClusterEvent;
-use crate::node::{ClientId, Effect, LogLevel, Node, Time};
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::reply::Reply;

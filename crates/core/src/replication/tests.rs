@@ -4,6 +4,7 @@ use super::*;
 use crate::bus::flags;
 use crate::cluster::ClusterNode;
 use crate::config::Config;
+use crate::node::Node;
 
 const NOW: Time = Time {
     mono_ms: 1000,

@@ -177,11 +177,11 @@ fn unknown_node(arg: &[u8]) -> Reply {
 // ---- read-only views -----------------------------------------------------------------------
 
 fn info(node: &mut Node, _args: &[Bytes]) -> Reply {
-    Reply::Verbatim("txt", node.render_cluster_info())
+    Reply::Verbatim("txt", node.cluster_view().render_cluster_info())
 }
 
 fn nodes(node: &mut Node, _args: &[Bytes]) -> Reply {
-    Reply::Verbatim("txt", node.render_nodes(false))
+    Reply::Verbatim("txt", node.cluster_view().render_nodes(false))
 }
 
 fn myid(node: &mut Node, _args: &[Bytes]) -> Reply {
@@ -189,11 +189,11 @@ fn myid(node: &mut Node, _args: &[Bytes]) -> Reply {
 }
 
 fn slots(node: &mut Node, _args: &[Bytes]) -> Reply {
-    node.render_cluster_slots()
+    node.cluster_view().render_cluster_slots()
 }
 
 fn shards(node: &mut Node, _args: &[Bytes]) -> Reply {
-    node.render_cluster_shards()
+    node.cluster_view().render_cluster_shards()
 }
 
 fn keyslot(_node: &mut Node, args: &[Bytes]) -> Reply {
@@ -259,7 +259,7 @@ fn replicas(node: &mut Node, args: &[Bytes]) -> Reply {
     let lines = node
         .cluster
         .replicas_of(id)
-        .map(|n| Reply::bulk(node.node_line(n)))
+        .map(|n| Reply::bulk(node.cluster_view().node_line(n)))
         .collect();
     Reply::Array(lines)
 }
