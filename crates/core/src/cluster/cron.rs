@@ -30,7 +30,11 @@ impl Node {
         self.manual_failover_cron();
         if self.cluster.me().is_replica() {
             self.handle_replica_failover();
-            self.handle_replica_migration();
+            let allowed = self.config.cluster_allow_replica_migration;
+            let barrier = self.config.cluster_migration_barrier;
+            let now_ms = self.now.mono_ms;
+            self.cluster
+                .handle_replica_migration(now_ms, allowed, barrier, &mut self.out);
         }
         self.failure().update_cluster_state();
     }

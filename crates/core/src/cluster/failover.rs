@@ -14,9 +14,7 @@
 //! attempt ends after [`MANUAL_FAILOVER_TIMEOUT_MS`]; the master resumes writes then, or when it
 //! becomes a replica of the winner (its held writes then get a redirection).
 //!
-//! Replica migration (reference §7.8): a replica of the master with the most working replicas
-//! moves to an orphaned master (one that had replicas and has no working one left for
-//! [`MIGRATION_DELAY_MS`]) when its own master keeps more than `cluster-migration-barrier`.
+//! Replica migration (reference §7.8) needs only cluster state and lives in `migration.rs`.
 
 use rand::Rng;
 
@@ -31,9 +29,7 @@ pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
 /// The master pauses writes for at most this long (`CLUSTER_MF_PAUSE_MULT` × the timeout); the
 /// failover's own end normally lifts the pause first.
 const MANUAL_FAILOVER_PAUSE_MS: u64 = 2 * MANUAL_FAILOVER_TIMEOUT_MS;
-/// A master must stay orphaned this long before a replica migrates to it, so that its own
-/// replicas have time to announce a failover (`CLUSTER_SLAVE_MIGRATION_DELAY`).
-pub const MIGRATION_DELAY_MS: u64 = 5000;
+pub use super::migration::MIGRATION_DELAY_MS;
 
 /// A coordinated manual failover in progress (both sides share the struct; `end_ms` 0 = none).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,14 +65,6 @@ impl Node {
         (self.cluster.node_timeout_ms * 2).max(2000)
     }
 
-    /// My master, if I am a replica of a known master.
-    fn my_master(&self) -> Option<NodeId> {
-        let me = self.cluster.me();
-        me.master
-            .filter(|_| me.is_replica())
-            .filter(|m| self.cluster.nodes.contains_key(m))
-    }
-
     /// Replicas of my master that could fail over and have more data than me.
     fn failover_rank(&self, master: NodeId) -> usize {
         if self.canary(Canary::PromoteWithoutRank) {
@@ -93,7 +81,7 @@ impl Node {
 
     /// Called from the cron: runs this replica's side of the election.
     pub(crate) fn handle_replica_failover(&mut self) {
-        let Some(master) = self.my_master() else {
+        let Some(master) = self.cluster.my_master() else {
             return;
         };
         let manual = self.cluster.election.manual;
@@ -466,125 +454,5 @@ impl Node {
         self.start_election_now();
         self.handle_replica_failover();
         self.cluster_before_reply();
-    }
-
-    // ---- replica migration ---------------------------------------------------------------
-
-    /// Replicas of `master` that are not FAIL (`clusterCountNonFailingSlaves`).
-    fn working_replicas(&self, master: NodeId) -> usize {
-        self.cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(master) && !n.has(flags::FAIL))
-            .count()
-    }
-
-    /// From the cron, on a replica: maybe move to an orphaned master (`clusterHandleSlaveMigration`).
-    pub(crate) fn handle_replica_migration(&mut self) {
-        self.mark_masters_with_replicas();
-        let target = self.track_orphans();
-        let (Some(my_master), Some(target)) = (self.my_master(), target) else {
-            return;
-        };
-        if !self.config.cluster_allow_replica_migration || !self.cluster.state_ok() {
-            return;
-        }
-        // Only replicas of the masters with the most working replicas (at least two) move.
-        let max_replicas = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_master() && !n.has(flags::FAIL))
-            .map(|n| self.working_replicas(n.id))
-            .max()
-            .unwrap_or(0);
-        let master_ok = !self.cluster.nodes[&my_master].has(flags::FAIL);
-        if max_replicas < 2 || !master_ok || self.working_replicas(my_master) != max_replicas {
-            return;
-        }
-        // My master must keep more than the barrier after I leave.
-        let ok_siblings = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(my_master) && !n.is_failing())
-            .count();
-        if ok_siblings as u64 <= self.config.cluster_migration_barrier {
-            return;
-        }
-        // The candidate: the smallest id among replicas of the masters with the most replicas.
-        let candidate = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica())
-            .filter(|n| {
-                n.master.is_some_and(|m| {
-                    self.cluster
-                        .nodes
-                        .get(&m)
-                        .is_some_and(|m| m.is_master() && !m.has(flags::FAIL))
-                        && self.working_replicas(m) == max_replicas
-                })
-            })
-            .map(|n| n.id)
-            .min();
-        let orphaned_ms = self.now.mono_ms - self.cluster.nodes[&target].orphaned_since_ms;
-        if candidate == Some(self.cluster.myself) && orphaned_ms > MIGRATION_DELAY_MS {
-            self.log(
-                LogLevel::Notice,
-                format!("Migrating to orphaned master {target}"),
-            );
-            self.cluster.become_replica_of(target, &mut self.out);
-        }
-    }
-
-    /// A master that ever had a replica may be orphaned later (Redis flags it MIGRATE_TO when a
-    /// replica attaches).
-    fn mark_masters_with_replicas(&mut self) {
-        let masters: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica())
-            .filter_map(|n| n.master)
-            .collect();
-        for m in masters {
-            if let Some(n) = self.cluster.nodes.get_mut(&m).filter(|n| n.is_master()) {
-                n.flags |= flags::MIGRATE_TO;
-            }
-        }
-    }
-
-    /// Orphaned masters, in id order, with the time each became orphaned tracked; returns the
-    /// first one serving slots.
-    fn track_orphans(&mut self) -> Option<NodeId> {
-        let now = self.now.mono_ms;
-        // Masters with a working replica, gathered once: this runs on every cron tick.
-        let covered: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && !n.has(flags::FAIL))
-            .filter_map(|n| n.master)
-            .collect();
-        let mut target = None;
-        for n in self.cluster.nodes.values_mut() {
-            let orphaned = n.is_master()
-                && !n.has(flags::FAIL)
-                && n.has(flags::MIGRATE_TO)
-                && !covered.contains(&n.id);
-            if orphaned {
-                if target.is_none() && !n.slots.is_empty() {
-                    target = Some(n.id);
-                }
-                if n.orphaned_since_ms == 0 {
-                    n.orphaned_since_ms = now;
-                }
-            } else {
-                n.orphaned_since_ms = 0;
-            }
-        }
-        target
     }
 }
