@@ -18,6 +18,7 @@
 
 use rand::Rng;
 
+use super::Cluster;
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
@@ -60,23 +61,41 @@ pub struct Election {
     pub auth_epoch: u64,
 }
 
-impl Node {
+impl Cluster {
+    /// How long an election waits for votes (`CLUSTER_FAILOVER_AUTH_TIMEOUT`, at least 2 s).
     fn auth_timeout_ms(&self) -> u64 {
-        (self.cluster.node_timeout_ms * 2).max(2000)
+        (self.node_timeout_ms * 2).max(2000)
     }
 
-    /// Replicas of my master that could fail over and have more data than me.
+    /// Replicas of `master` other than me that could fail over and have more data than me:
+    /// each one delays my election by a second.
+    fn failover_rank(&self, master: NodeId) -> usize {
+        let my_offset = self.me().repl_offset;
+        self.nodes
+            .values()
+            .filter(|n| n.id != self.myself && n.is_replica() && n.master == Some(master))
+            .filter(|n| !n.has(flags::NOFAILOVER) && n.repl_offset > my_offset)
+            .count()
+    }
+
+    /// Outbound links to the other replicas of `master`.
+    fn sibling_links(&self, master: NodeId) -> Vec<LinkId> {
+        self.nodes
+            .values()
+            .filter(|n| n.is_replica() && n.master == Some(master) && n.id != self.myself)
+            .filter_map(|n| n.link)
+            .collect()
+    }
+}
+
+impl Node {
+    /// My rank among my master's replicas (see [`Cluster::failover_rank`]); the canary
+    /// pretends I am always first.
     fn failover_rank(&self, master: NodeId) -> usize {
         if self.canary(Canary::PromoteWithoutRank) {
             return 0;
         }
-        let my_offset = self.cluster.me().repl_offset;
-        self.cluster
-            .nodes
-            .values()
-            .filter(|n| n.id != self.cluster.myself && n.is_replica() && n.master == Some(master))
-            .filter(|n| !n.has(flags::NOFAILOVER) && n.repl_offset > my_offset)
-            .count()
+        self.cluster.failover_rank(master)
     }
 
     /// Called from the cron: runs this replica's side of the election.
@@ -98,7 +117,7 @@ impl Node {
             }
         }
         let now = self.now.mono_ms;
-        let timeout_ms = self.auth_timeout_ms();
+        let timeout_ms = self.cluster.auth_timeout_ms();
         let retry_ms = timeout_ms * 2;
         let e = &self.cluster.election;
         if e.auth_time_ms == 0 || now.saturating_sub(e.auth_time_ms) > retry_ms {
@@ -164,13 +183,7 @@ impl Node {
             offset: self.cluster.me().repl_offset,
         });
         // Tell the other replicas our offset so their ranks are right.
-        let replicas: Vec<_> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(master) && n.id != self.cluster.myself)
-            .filter_map(|n| n.link)
-            .collect();
+        let replicas = self.cluster.sibling_links(master);
         for link in replicas {
             self.send_ping(link, MessageType::Pong);
         }
