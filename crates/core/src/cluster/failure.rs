@@ -5,7 +5,7 @@
 //! expire after 2 × node timeout) and is then broadcast. `cluster_state` is `ok` only when every
 //! slot is served by a non-FAIL master and this node sees a majority of masters.
 //!
-//! These decisions read and change only cluster state, so they run on a [`FailureDetector`]
+//! These decisions read and change only cluster state, so they run on a `FailureDetector`
 //! that borrows the cluster, the outbox, the time and the canaries (openraft's handler habit)
 //! instead of the whole node. Broadcasting a FAIL needs the bus, so the node does that part.
 

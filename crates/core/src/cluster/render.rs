@@ -2,7 +2,7 @@
 //! byte-identical to Redis 7.0 (reference §4.1 and §8).
 //!
 //! Rendering reads only the cluster state and the clock (ping and pong times are shown as unix
-//! ms), so it runs on a [`ClusterView`] borrowing exactly those, not on the node.
+//! ms), so it runs on a `ClusterView` borrowing exactly those, not on the node.
 
 use std::fmt::Write as _;
 

@@ -36,6 +36,10 @@
 //!
 //! `cluster.me().repl_offset` is the offset everywhere (master: bytes streamed; replica: bytes
 //! applied): it travels in bus headers and ranks replicas in a failover election.
+//!
+//! [`Node::replication_link_up`]: crate::node::Node::replication_link_up
+//! [`Node::replication_apply`]: crate::node::Node::replication_apply
+//! [`Node::replication_offset`]: crate::node::Node::replication_offset
 
 use std::collections::BTreeMap;
 
