@@ -1100,8 +1100,7 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
     // replication link has been up since it started. Bus traffic from the master proves
     // nothing about the replica's data.
     replica.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
-    replica.repl.link = None;
-    replica.repl.down_since_ms = 0;
+    replica.repl.set_link_down_since(0);
     replica.take_effects();
     replica.handle_replica_failover();
     assert_eq!(
@@ -1110,7 +1109,7 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
     );
     // Its link was up until just now: the election is scheduled.
     let now = replica.now.mono_ms;
-    replica.repl.down_since_ms = now;
+    replica.repl.set_link_down_since(now);
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_time_ms > now);
 }
@@ -1441,7 +1440,7 @@ fn the_smallest_replica_of_the_richest_master_migrates_to_an_orphaned_master() {
     );
     let port = net.nodes[mover].config.port;
     assert!(
-        net.nodes[0].repl.replicas.values().any(|r| r.port == port),
+        net.nodes[0].repl.replicas().any(|r| r.port == port),
         "the migrated replica is attached"
     );
 }

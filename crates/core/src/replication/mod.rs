@@ -67,24 +67,24 @@ const RECONNECT_INTERVAL_MS: u64 = 1000;
 #[derive(Clone, Debug)]
 pub struct Replication {
     /// This node's replication ID as a master.
-    pub replid: String,
+    replid: String,
     /// The ID of the master this node replicated before it was promoted.
-    pub replid2: String,
+    replid2: String,
     /// First offset served under `replid` after a promotion; -1 if none.
-    pub second_offset: i64,
+    second_offset: i64,
     /// Replica side: the connection to my master, if any.
-    pub link: Option<MasterLink>,
+    link: Option<MasterLink>,
     next_link: ReplLinkId,
     /// Monotonic ms of the last connect attempt (throttles reconnects).
     last_attempt_ms: u64,
     /// Monotonic ms when the last link went down; 0 = never up.
-    pub down_since_ms: u64,
+    down_since_ms: u64,
     /// Master side: `REPLCONF listening-port` values of clients not yet replicas.
     listening_ports: BTreeMap<ClientId, u16>,
     /// Master side: clients that sent PSYNC.
-    pub replicas: BTreeMap<ClientId, ReplicaClient>,
+    replicas: BTreeMap<ClientId, ReplicaClient>,
     /// Clients blocked in `WAIT` or on a paused write, answered in client-id order.
-    pub blocked: BTreeMap<ClientId, Blocked>,
+    blocked: BTreeMap<ClientId, Blocked>,
     /// A `WAIT` blocked: ask the replicas for an ACK before the call returns.
     get_ack_pending: bool,
 }
@@ -170,6 +170,33 @@ impl Replication {
     /// Replica side: the connection to my master, if any.
     pub fn master_link(&self) -> Option<&MasterLink> {
         self.link.as_ref()
+    }
+
+    /// The ID of the master this node replicated before it was promoted.
+    pub fn replid2(&self) -> &str {
+        &self.replid2
+    }
+
+    /// First offset served under `replid` after a promotion; -1 if none.
+    pub fn second_offset(&self) -> i64 {
+        self.second_offset
+    }
+
+    /// Monotonic ms when the last link to my master went down; 0 = never up.
+    pub fn down_since_ms(&self) -> u64 {
+        self.down_since_ms
+    }
+
+    /// Master side: the replica clients, in client-id order.
+    pub fn replicas(&self) -> impl Iterator<Item = &ReplicaClient> {
+        self.replicas.values()
+    }
+
+    /// Tests: as if no link to the master was ever made (`0`) or one went down at `since_ms`.
+    #[cfg(test)]
+    pub(crate) fn set_link_down_since(&mut self, since_ms: u64) {
+        self.link = None;
+        self.down_since_ms = since_ms;
     }
 
     /// Replicas whose last ACK covers `offset`.

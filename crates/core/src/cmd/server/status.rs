@@ -41,8 +41,7 @@ pub(super) fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply
             Reply::Integer(offset),
             Reply::Array(
                 node.repl
-                    .replicas
-                    .values()
+                    .replicas()
                     .map(|r| {
                         Reply::Array(vec![
                             Reply::bulk_str(&r.ip),
