@@ -14,12 +14,11 @@
 //! attempt ends after [`MANUAL_FAILOVER_TIMEOUT_MS`]; the master resumes writes then, or when it
 //! becomes a replica of the winner (its held writes then get a redirection).
 //!
-//! Replica migration (reference §7.8): a replica of the master with the most working replicas
-//! moves to an orphaned master (one that had replicas and has no working one left for
-//! [`MIGRATION_DELAY_MS`]) when its own master keeps more than `cluster-migration-barrier`.
+//! Replica migration (reference §7.8) needs only cluster state and lives in `migration.rs`.
 
 use rand::Rng;
 
+use super::Cluster;
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
@@ -31,9 +30,7 @@ pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
 /// The master pauses writes for at most this long (`CLUSTER_MF_PAUSE_MULT` × the timeout); the
 /// failover's own end normally lifts the pause first.
 const MANUAL_FAILOVER_PAUSE_MS: u64 = 2 * MANUAL_FAILOVER_TIMEOUT_MS;
-/// A master must stay orphaned this long before a replica migrates to it, so that its own
-/// replicas have time to announce a failover (`CLUSTER_SLAVE_MIGRATION_DELAY`).
-pub const MIGRATION_DELAY_MS: u64 = 5000;
+pub use super::migration::MIGRATION_DELAY_MS;
 
 /// A coordinated manual failover in progress (both sides share the struct; `end_ms` 0 = none).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -64,36 +61,46 @@ pub struct Election {
     pub auth_epoch: u64,
 }
 
-impl Node {
+impl Cluster {
+    /// How long an election waits for votes (`CLUSTER_FAILOVER_AUTH_TIMEOUT`, at least 2 s).
     fn auth_timeout_ms(&self) -> u64 {
-        (self.cluster.node_timeout_ms * 2).max(2000)
+        (self.node_timeout_ms * 2).max(2000)
     }
 
-    /// My master, if I am a replica of a known master.
-    fn my_master(&self) -> Option<NodeId> {
-        let me = self.cluster.me();
-        me.master
-            .filter(|_| me.is_replica())
-            .filter(|m| self.cluster.nodes.contains_key(m))
-    }
-
-    /// Replicas of my master that could fail over and have more data than me.
+    /// Replicas of `master` other than me that could fail over and have more data than me:
+    /// each one delays my election by a second.
     fn failover_rank(&self, master: NodeId) -> usize {
-        if self.canary(Canary::PromoteWithoutRank) {
-            return 0;
-        }
-        let my_offset = self.cluster.me().repl_offset;
-        self.cluster
-            .nodes
+        let my_offset = self.me().repl_offset;
+        self.nodes
             .values()
-            .filter(|n| n.id != self.cluster.myself && n.is_replica() && n.master == Some(master))
+            .filter(|n| n.id != self.myself && n.is_replica() && n.master == Some(master))
             .filter(|n| !n.has(flags::NOFAILOVER) && n.repl_offset > my_offset)
             .count()
     }
 
+    /// Outbound links to the other replicas of `master`.
+    fn sibling_links(&self, master: NodeId) -> Vec<LinkId> {
+        self.nodes
+            .values()
+            .filter(|n| n.is_replica() && n.master == Some(master) && n.id != self.myself)
+            .filter_map(|n| n.link)
+            .collect()
+    }
+}
+
+impl Node {
+    /// My rank among my master's replicas (see [`Cluster::failover_rank`]); the canary
+    /// pretends I am always first.
+    fn failover_rank(&self, master: NodeId) -> usize {
+        if self.canary(Canary::PromoteWithoutRank) {
+            return 0;
+        }
+        self.cluster.failover_rank(master)
+    }
+
     /// Called from the cron: runs this replica's side of the election.
     pub(crate) fn handle_replica_failover(&mut self) {
-        let Some(master) = self.my_master() else {
+        let Some(master) = self.cluster.my_master() else {
             return;
         };
         let manual = self.cluster.election.manual;
@@ -110,7 +117,7 @@ impl Node {
             }
         }
         let now = self.now.mono_ms;
-        let timeout_ms = self.auth_timeout_ms();
+        let timeout_ms = self.cluster.auth_timeout_ms();
         let retry_ms = timeout_ms * 2;
         let e = &self.cluster.election;
         if e.auth_time_ms == 0 || now.saturating_sub(e.auth_time_ms) > retry_ms {
@@ -128,7 +135,7 @@ impl Node {
             self.request_votes();
             return;
         }
-        if self.cluster.election.auth_count >= self.failure_quorum() {
+        if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
             self.win_election(master);
         }
     }
@@ -142,7 +149,7 @@ impl Node {
         let nt = self.cluster.node_timeout_ms;
         let heard_ms = self.cluster.nodes[&master].data_received_ms;
         // A replica restarted while its master was down never synced: its data is too old.
-        let Some(mut data_age_ms) = self.replica_data_age_ms(heard_ms) else {
+        let Some(mut data_age_ms) = self.repl.data_age_ms(self.now.mono_ms, heard_ms) else {
             return false;
         };
         if data_age_ms > nt {
@@ -176,13 +183,7 @@ impl Node {
             offset: self.cluster.me().repl_offset,
         });
         // Tell the other replicas our offset so their ranks are right.
-        let replicas: Vec<_> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(master) && n.id != self.cluster.myself)
-            .filter_map(|n| n.link)
-            .collect();
+        let replicas = self.cluster.sibling_links(master);
         for link in replicas {
             self.send_ping(link, MessageType::Pong);
         }
@@ -199,7 +200,9 @@ impl Node {
     }
 
     fn request_votes(&mut self) {
-        let epoch = self.bump_current_epoch(EpochReason::Election);
+        let epoch = self
+            .cluster
+            .bump_current_epoch(EpochReason::Election, &mut self.out);
         self.cluster.election.auth_epoch = epoch;
         self.cluster.election.auth_sent = true;
         self.log(
@@ -241,8 +244,11 @@ impl Node {
 
     /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.
     pub(crate) fn take_over(&mut self, master: NodeId) {
-        let epoch = self.bump_current_epoch(EpochReason::Takeover);
-        self.set_my_config_epoch(epoch, ConfigEpochReason::Takeover);
+        let epoch = self
+            .cluster
+            .bump_current_epoch(EpochReason::Takeover, &mut self.out);
+        self.cluster
+            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, &mut self.out);
         self.log(
             LogLevel::Notice,
             format!("Taking over the master (user request). New configEpoch set to {epoch}"),
@@ -262,7 +268,8 @@ impl Node {
             "Failover election won: I'm the new master.",
         );
         if self.cluster.me().config_epoch < epoch {
-            self.set_my_config_epoch(epoch, ConfigEpochReason::Election);
+            self.cluster
+                .set_my_config_epoch(epoch, ConfigEpochReason::Election, &mut self.out);
             self.log(
                 LogLevel::Notice,
                 format!("configEpoch set to {epoch} after successful failover"),
@@ -280,79 +287,21 @@ impl Node {
 
     /// Become a master that serves every slot `old_master` served, and tell everyone.
     pub(crate) fn replace_my_master(&mut self, old_master: NodeId) {
-        let me = self.cluster.me_mut();
-        me.flags = (me.flags & !flags::SLAVE) | flags::MASTER;
-        me.master = None;
-        let slots: Vec<u16> = self.cluster.nodes[&old_master].slots.iter().collect();
-        let myself = self.cluster.myself;
-        self.cluster.assign_slots(&slots, Some(myself));
-        self.cluster.request_save(true);
-        self.update_cluster_state();
+        self.cluster.take_master_slots(old_master, &mut self.out);
+        self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
 
-    /// A replica asks for my vote (Redis's `clusterSendFailoverAuthIfNeeded`).
+    /// A replica asks for my vote; the decision is the cluster's, the AUTH_ACK goes on the bus.
     pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &Header) {
-        let me = self.cluster.me();
-        if !me.is_master() || me.slots.is_empty() {
-            return;
-        }
-        let current_epoch = self.cluster.current_epoch;
         let vote_twice = self.canary(Canary::VoteTwice);
-        if h.current_epoch < current_epoch
-            || (self.cluster.last_vote_epoch == current_epoch && !vote_twice)
+        let now_ms = self.now.mono_ms;
+        if !self
+            .cluster
+            .grant_vote(sender, h, now_ms, vote_twice, &mut self.out)
         {
             return;
         }
-        let requester = &self.cluster.nodes[&sender];
-        let Some(master) = requester.master.filter(|_| requester.is_replica()) else {
-            return;
-        };
-        let Some(m) = self.cluster.nodes.get(&master) else {
-            return;
-        };
-        let force = h.mflags & mflags::FORCEACK != 0;
-        if !m.has(flags::FAIL) && !force {
-            return;
-        }
-        let now = self.now.mono_ms;
-        let voted_lately =
-            m.voted_time_ms != 0 && now - m.voted_time_ms < self.cluster.node_timeout_ms * 2;
-        if voted_lately && !vote_twice {
-            return;
-        }
-        let stale = h.myslots.iter().any(|slot| {
-            self.cluster
-                .slot_owner(slot)
-                .is_some_and(|o| self.cluster.nodes[&o].config_epoch > h.config_epoch)
-        });
-        if stale {
-            return;
-        }
-        // One vote per epoch: the check above returned unless this epoch is new to me.
-        assert!(
-            vote_twice || self.cluster.last_vote_epoch < current_epoch,
-            "second vote in epoch {current_epoch}"
-        );
-        self.cluster.last_vote_epoch = current_epoch;
-        self.cluster
-            .nodes
-            .get_mut(&master)
-            .expect("checked")
-            .voted_time_ms = now;
-        self.cluster.request_save(true);
-        self.log(
-            LogLevel::Notice,
-            // The master is named so a harness can check the one-vote-per-master rule.
-            format!(
-                "Failover auth granted to {sender} for epoch {current_epoch} (replica of {master})"
-            ),
-        );
-        self.emit(ClusterEvent::VoteGranted {
-            epoch: current_epoch,
-            candidate: sender,
-            master,
-        });
         if let Some(link) = self.cluster.nodes[&sender].link {
             self.send(link, MessageType::AuthAck, Body::Empty);
         }
@@ -367,7 +316,7 @@ impl Node {
         {
             self.cluster.election.auth_count += 1;
             // As Redis's before-sleep step: a majority wins now, not at the next cron run.
-            if self.cluster.election.auth_count >= self.failure_quorum() {
+            if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
                 self.handle_replica_failover();
             }
         }
@@ -518,125 +467,5 @@ impl Node {
         self.start_election_now();
         self.handle_replica_failover();
         self.cluster_before_reply();
-    }
-
-    // ---- replica migration ---------------------------------------------------------------
-
-    /// Replicas of `master` that are not FAIL (`clusterCountNonFailingSlaves`).
-    fn working_replicas(&self, master: NodeId) -> usize {
-        self.cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(master) && !n.has(flags::FAIL))
-            .count()
-    }
-
-    /// From the cron, on a replica: maybe move to an orphaned master (`clusterHandleSlaveMigration`).
-    pub(crate) fn handle_replica_migration(&mut self) {
-        self.mark_masters_with_replicas();
-        let target = self.track_orphans();
-        let (Some(my_master), Some(target)) = (self.my_master(), target) else {
-            return;
-        };
-        if !self.config.cluster_allow_replica_migration || !self.cluster.state_ok() {
-            return;
-        }
-        // Only replicas of the masters with the most working replicas (at least two) move.
-        let max_replicas = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_master() && !n.has(flags::FAIL))
-            .map(|n| self.working_replicas(n.id))
-            .max()
-            .unwrap_or(0);
-        let master_ok = !self.cluster.nodes[&my_master].has(flags::FAIL);
-        if max_replicas < 2 || !master_ok || self.working_replicas(my_master) != max_replicas {
-            return;
-        }
-        // My master must keep more than the barrier after I leave.
-        let ok_siblings = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && n.master == Some(my_master) && !n.is_failing())
-            .count();
-        if ok_siblings as u64 <= self.config.cluster_migration_barrier {
-            return;
-        }
-        // The candidate: the smallest id among replicas of the masters with the most replicas.
-        let candidate = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica())
-            .filter(|n| {
-                n.master.is_some_and(|m| {
-                    self.cluster
-                        .nodes
-                        .get(&m)
-                        .is_some_and(|m| m.is_master() && !m.has(flags::FAIL))
-                        && self.working_replicas(m) == max_replicas
-                })
-            })
-            .map(|n| n.id)
-            .min();
-        let orphaned_ms = self.now.mono_ms - self.cluster.nodes[&target].orphaned_since_ms;
-        if candidate == Some(self.cluster.myself) && orphaned_ms > MIGRATION_DELAY_MS {
-            self.log(
-                LogLevel::Notice,
-                format!("Migrating to orphaned master {target}"),
-            );
-            self.become_replica_of(target);
-        }
-    }
-
-    /// A master that ever had a replica may be orphaned later (Redis flags it MIGRATE_TO when a
-    /// replica attaches).
-    fn mark_masters_with_replicas(&mut self) {
-        let masters: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica())
-            .filter_map(|n| n.master)
-            .collect();
-        for m in masters {
-            if let Some(n) = self.cluster.nodes.get_mut(&m).filter(|n| n.is_master()) {
-                n.flags |= flags::MIGRATE_TO;
-            }
-        }
-    }
-
-    /// Orphaned masters, in id order, with the time each became orphaned tracked; returns the
-    /// first one serving slots.
-    fn track_orphans(&mut self) -> Option<NodeId> {
-        let now = self.now.mono_ms;
-        // Masters with a working replica, gathered once: this runs on every cron tick.
-        let covered: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| n.is_replica() && !n.has(flags::FAIL))
-            .filter_map(|n| n.master)
-            .collect();
-        let mut target = None;
-        for n in self.cluster.nodes.values_mut() {
-            let orphaned = n.is_master()
-                && !n.has(flags::FAIL)
-                && n.has(flags::MIGRATE_TO)
-                && !covered.contains(&n.id);
-            if orphaned {
-                if target.is_none() && !n.slots.is_empty() {
-                    target = Some(n.id);
-                }
-                if n.orphaned_since_ms == 0 {
-                    n.orphaned_since_ms = now;
-                }
-            } else {
-                n.orphaned_since_ms = 0;
-            }
-        }
-        target
     }
 }

@@ -4,12 +4,18 @@
 //! a majority of slot-serving masters to report the node (failure reports arrive in gossip and
 //! expire after 2 × node timeout) and is then broadcast. `cluster_state` is `ok` only when every
 //! slot is served by a non-FAIL master and this node sees a majority of masters.
+//!
+//! These decisions read and change only cluster state, so they run on a `FailureDetector`
+//! that borrows the cluster, the outbox, the time and the canaries (openraft's handler habit)
+//! instead of the whole node. Broadcasting a FAIL needs the bus, so the node does that part.
 
-use crate::bus::{flags, Body, MessageType};
-use crate::canary::Canary;
+use super::Cluster;
+use crate::bus::flags;
+use crate::canary::{Canaries, Canary};
+use crate::effect::LogLevel;
 use crate::event::{ClusterEvent, FailSource};
-use crate::node::{LogLevel, Node};
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
 use crate::slot::SLOT_COUNT;
 
 /// A restarted master keeps refusing writes for this long (`CLUSTER_WRITABLE_DELAY`).
@@ -18,62 +24,120 @@ const WRITABLE_DELAY_MS: u64 = 2000;
 const FAIL_REPORT_VALIDITY_MULT: u64 = 2;
 const FAIL_UNDO_TIME_MULT: u64 = 2;
 
-impl Node {
+impl Cluster {
     /// Majority of the masters that serve slots.
     pub(crate) fn failure_quorum(&self) -> usize {
-        self.cluster.size / 2 + 1
+        self.size / 2 + 1
     }
 
     /// Drops reports older than the validity window and returns how many remain.
-    pub(crate) fn failure_report_count(&mut self, id: NodeId) -> usize {
-        let now = self.now.mono_ms;
-        let validity_ms = self.cluster.node_timeout_ms * FAIL_REPORT_VALIDITY_MULT;
-        let Some(node) = self.cluster.nodes.get_mut(&id) else {
+    pub(crate) fn failure_report_count(&mut self, id: NodeId, now_ms: u64) -> usize {
+        let validity_ms = self.node_timeout_ms * FAIL_REPORT_VALIDITY_MULT;
+        let Some(node) = self.nodes.get_mut(&id) else {
             return 0;
         };
         node.fail_reports
-            .retain(|_, at| now.saturating_sub(*at) <= validity_ms);
+            .retain(|_, at| now_ms.saturating_sub(*at) <= validity_ms);
         node.fail_reports.len()
     }
+}
 
-    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
-    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
-        let quorum = self.failure_quorum();
+/// What failure detection may touch, borrowed from the node for one decision.
+pub(crate) struct FailureDetector<'a> {
+    pub cluster: &'a mut Cluster,
+    pub out: &'a mut Outbox,
+    /// Monotonic ms.
+    pub now_ms: u64,
+    pub canaries: Canaries,
+}
+
+impl FailureDetector<'_> {
+    /// PFAIL → FAIL once enough masters agree. Returns true when `id` was just marked: the
+    /// caller must broadcast the FAIL so everyone converges.
+    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) -> bool {
+        let quorum = self.cluster.failure_quorum();
         let Some(node) = self.cluster.nodes.get(&id) else {
-            return;
+            return false;
         };
         if !node.has(flags::PFAIL) || node.has(flags::FAIL) {
-            return;
+            return false;
         }
-        let mut failures = self.failure_report_count(id);
+        let mut failures = self.cluster.failure_report_count(id, self.now_ms);
         if self.cluster.me().is_master() {
             failures += 1;
         }
-        if failures < quorum && !self.canary(Canary::FailWithoutQuorum) {
-            return;
+        if failures < quorum && !self.canaries.on(Canary::FailWithoutQuorum) {
+            return false;
         }
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             format!("Marking node {id} as failing (quorum reached)."),
         );
-        self.emit(ClusterEvent::FailMarked {
+        self.out.emit(ClusterEvent::FailMarked {
             node: id,
             source: FailSource::Quorum,
         });
-        let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&id).expect("checked above");
         node.flags = (node.flags & !flags::PFAIL) | flags::FAIL;
-        node.fail_time_ms = now;
-        self.broadcast(MessageType::Fail, Body::Fail(id));
-        self.cluster.request_save(true);
+        node.fail_time_ms = self.now_ms;
+        true
+    }
+
+    /// A master's gossip says whether `id` is `failing` in its view. Returns true when that
+    /// report counts against `id`: the caller then checks whether the quorum is reached.
+    pub(crate) fn note_failure_report(
+        &mut self,
+        id: NodeId,
+        reporter: NodeId,
+        failing: bool,
+    ) -> bool {
+        let node = self.cluster.nodes.get_mut(&id).expect("known");
+        if failing {
+            let is_new = node.fail_reports.insert(reporter, self.now_ms).is_none();
+            if is_new {
+                self.out.log(
+                    LogLevel::Verbose,
+                    format!("Node {reporter} reported node {id} as not reachable."),
+                );
+            }
+            return true;
+        }
+        if node.fail_reports.remove(&reporter).is_some() {
+            self.out.log(
+                LogLevel::Verbose,
+                format!("Node {reporter} reported node {id} is back online."),
+            );
+        }
+        false
+    }
+
+    /// Another node reached the quorum on `failing` and told everyone.
+    pub(crate) fn on_fail_message(&mut self, failing: NodeId) {
+        let Some(node) = self.cluster.nodes.get_mut(&failing) else {
+            return;
+        };
+        if node.has(flags::FAIL | flags::MYSELF) {
+            return;
+        }
+        node.flags = (node.flags & !flags::PFAIL) | flags::FAIL;
+        node.fail_time_ms = self.now_ms;
+        self.out.log(
+            LogLevel::Notice,
+            format!("FAIL message received about {failing}"),
+        );
+        self.out.emit(ClusterEvent::FailMarked {
+            node: failing,
+            source: FailSource::Message,
+        });
+        self.cluster.request_save(false);
     }
 
     /// A FAIL node that answers again: replicas and slot-less masters come back at once, a
     /// master with slots only after the undo time (its slots may have been failed over).
     pub(crate) fn clear_failure_if_needed(&mut self, id: NodeId) {
-        let now = self.now.mono_ms;
+        let now = self.now_ms;
         let undo_ms = self.cluster.node_timeout_ms * FAIL_UNDO_TIME_MULT;
-        let never_clear = self.canary(Canary::FailNeverCleared);
+        let never_clear = self.canaries.on(Canary::FailNeverCleared);
         let node = self.cluster.nodes.get_mut(&id).expect("known node");
         if !node.has(flags::FAIL) || never_clear {
             return;
@@ -91,35 +155,35 @@ impl Node {
             return;
         };
         node.flags &= !flags::FAIL;
-        self.log(LogLevel::Notice, text);
-        self.emit(ClusterEvent::FailCleared { node: id });
+        self.out.log(LogLevel::Notice, text);
+        self.out.emit(ClusterEvent::FailCleared { node: id });
         self.cluster.request_save(false);
     }
 
     /// Recomputes `cluster_state` and `cluster_size` (Redis's `clusterUpdateState`).
     pub(crate) fn update_cluster_state(&mut self) {
-        let now = self.now.mono_ms;
-        let first_ms = *self.cluster.first_state_update_ms.get_or_insert(now);
-        let me_master = self.cluster.me().is_master();
-        if me_master && !self.cluster.state_ok && now - first_ms < WRITABLE_DELAY_MS {
+        let now = self.now_ms;
+        let cluster = &mut *self.cluster;
+        let first_ms = *cluster.first_state_update_ms.get_or_insert(now);
+        let me_master = cluster.me().is_master();
+        if me_master && !cluster.state_ok && now - first_ms < WRITABLE_DELAY_MS {
             return;
         }
         let mut ok = true;
-        if self.cluster.require_full_coverage {
+        if cluster.require_full_coverage {
             // The owner table counts slots per owner as they are assigned, so coverage needs
             // neither a walk of the 16384 slots nor of the nodes' bitmaps on every tick.
-            let nodes = &self.cluster.nodes;
-            ok &= self.cluster.assigned_slot_count() == SLOT_COUNT;
-            ok &= !self
-                .cluster
+            let nodes = &cluster.nodes;
+            ok &= cluster.assigned_slot_count() == SLOT_COUNT;
+            ok &= !cluster
                 .slot_counts()
                 .any(|(id, _)| nodes.get(&id).is_some_and(|n| n.has(flags::FAIL)));
         }
         // Masters serving slots are among the slot owners the owner table lists, so this
         // does not scan the (mostly empty) bitmaps of every replica.
         let (mut size, mut reachable) = (0, 0);
-        for (id, _) in self.cluster.slot_counts() {
-            let Some(n) = self.cluster.nodes.get(&id).filter(|n| n.is_master()) else {
+        for (id, _) in cluster.slot_counts() {
+            let Some(n) = cluster.nodes.get(&id).filter(|n| n.is_master()) else {
                 continue;
             };
             size += 1;
@@ -127,41 +191,25 @@ impl Node {
                 reachable += 1;
             }
         }
-        debug_assert_eq!(size, self.cluster.slot_serving_masters().count());
-        self.cluster.size = size;
-        if reachable < self.cluster.size / 2 + 1 && !self.canary(Canary::MinorityWrites) {
+        debug_assert_eq!(size, cluster.slot_serving_masters().count());
+        cluster.size = size;
+        if reachable < cluster.size / 2 + 1 && !self.canaries.on(Canary::MinorityWrites) {
             ok = false;
             // Never 0, so "was in a minority" stays distinguishable from "never was".
-            self.cluster.among_minority_since_ms = now.max(1);
+            cluster.among_minority_since_ms = now.max(1);
         }
-        if ok == self.cluster.state_ok {
+        if ok == cluster.state_ok {
             return;
         }
-        let rejoin_delay_ms = self.cluster.node_timeout_ms.clamp(500, 5000);
-        let minority_since_ms = self.cluster.among_minority_since_ms;
+        let rejoin_delay_ms = cluster.node_timeout_ms.clamp(500, 5000);
+        let minority_since_ms = cluster.among_minority_since_ms;
         if ok && me_master && minority_since_ms != 0 && now - minority_since_ms < rejoin_delay_ms {
             return;
         }
-        self.cluster.state_ok = ok;
+        cluster.state_ok = ok;
         let word = if ok { "ok" } else { "fail" };
-        self.log(LogLevel::Notice, format!("Cluster state changed: {word}"));
-        self.emit(ClusterEvent::ClusterStateChanged { ok });
-    }
-
-    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
-    /// reply of this call is sent.
-    pub(crate) fn cluster_before_reply(&mut self) {
-        if std::mem::take(&mut self.cluster.state_update_pending) {
-            self.update_cluster_state();
-        }
-        if !self.cluster.save_pending {
-            return;
-        }
-        let fsync = self.cluster.fsync_pending && !self.canary(Canary::NodesConfNoFsync);
-        self.cluster.save_pending = false;
-        self.cluster.fsync_pending = false;
-        let contents = self.render_nodes_conf();
-        self.effects
-            .push(crate::node::Effect::SaveConfig { contents, fsync });
+        self.out
+            .log(LogLevel::Notice, format!("Cluster state changed: {word}"));
+        self.out.emit(ClusterEvent::ClusterStateChanged { ok });
     }
 }

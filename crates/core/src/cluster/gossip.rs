@@ -1,260 +1,23 @@
-//! Cluster bus protocol: links, handshake, PING/PONG/MEET gossip, FAIL and UPDATE messages,
-//! and the 100 ms cron that pings peers and detects timeouts.
+//! Cluster bus protocol, receiving side: PING/PONG/MEET gossip, handshake, FAIL and UPDATE
+//! messages, and slot ownership following the highest config epoch.
 //!
-//! The rules follow Redis Cluster 7.0 (see `redis-cluster-reference.md` §6–§7): every peer gets
-//! an outbound link opened from the cron; a MEET makes the receiver add the sender under a random
-//! name in `handshake` state until a PONG on its own outbound link reveals the real ID; gossip
-//! spreads node knowledge and failure reports; slot ownership follows the highest config epoch.
-
-use rand::Rng;
+//! The rules follow Redis Cluster 7.0 (see `redis-cluster-reference.md` §6–§7): a MEET makes
+//! the receiver add the sender under a random name in `handshake` state until a PONG on its own
+//! outbound link reveals the real ID; gossip spreads node knowledge and failure reports; slot
+//! ownership follows the highest config epoch. Links and sending live in `links.rs`, the
+//! 100 ms cron in `cron.rs`. These are still `Node` methods: they need the bus, the rng, the
+//! keyspace (a lost slot's keys go) and replication; what needs only cluster state has moved to
+//! `Cluster` (`failure.rs`, `epochs.rs`, `roles.rs`, `slots.rs`).
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
 use crate::canary::Canary;
-use crate::cluster::{ClusterNode, Link};
-use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource};
-use crate::node::{Effect, LinkId, LogLevel, Node};
+use crate::cluster::ClusterNode;
+use crate::event::{ClusterEvent, EpochReason};
+use crate::node::{LinkId, LogLevel, Node};
 use crate::node_id::NodeId;
 use crate::slot::SlotSet;
 
 impl Node {
-    // ---- links ---------------------------------------------------------------------------
-
-    pub(crate) fn cluster_link_accepted(&mut self, peer_ip: String, local_ip: String) -> LinkId {
-        let created_ms = self.now.mono_ms;
-        self.cluster.new_link(Link {
-            node: None,
-            outbound: false,
-            connected: true,
-            created_ms,
-            peer_ip,
-            local_ip,
-        })
-    }
-
-    pub(crate) fn cluster_link_connected(&mut self, link: LinkId) {
-        let Some(l) = self.cluster.links.get_mut(&link) else {
-            return;
-        };
-        l.connected = true;
-        let Some(id) = l.node else { return };
-        let Some(node) = self.cluster.nodes.get(&id) else {
-            return;
-        };
-        let old_ping_sent_ms = node.ping_sent_ms;
-        let kind = if node.has(flags::MEET) {
-            MessageType::Meet
-        } else {
-            MessageType::Ping
-        };
-        self.send_ping(link, kind);
-        let node = self.cluster.nodes.get_mut(&id).expect("checked above");
-        // A ping that went unanswered before the reconnect still counts for failure detection.
-        if old_ping_sent_ms != 0 {
-            node.ping_sent_ms = old_ping_sent_ms;
-        }
-        node.flags &= !flags::MEET;
-    }
-
-    pub(crate) fn cluster_link_closed(&mut self, link: LinkId) {
-        let Some(l) = self.cluster.links.remove(&link) else {
-            return;
-        };
-        let now = self.now.mono_ms;
-        let Some(node) = l.node.and_then(|id| self.cluster.nodes.get_mut(&id)) else {
-            return;
-        };
-        if node.link == Some(link) {
-            node.link = None;
-            // A peer we cannot reach is treated like one that does not answer our ping.
-            if !l.connected && node.ping_sent_ms == 0 {
-                node.ping_sent_ms = now;
-            }
-        }
-        if node.inbound_link == Some(link) {
-            node.inbound_link = None;
-        }
-    }
-
-    /// Closes a link ourselves: the driver is told, and the link is forgotten at once.
-    fn close_link(&mut self, link: LinkId) {
-        if self.cluster.links.contains_key(&link) {
-            self.effects.push(Effect::CloseLink { link });
-            self.cluster_link_closed(link);
-        }
-    }
-
-    fn connect_to(&mut self, id: NodeId) {
-        let now = self.now.mono_ms;
-        let node = &self.cluster.nodes[&id];
-        if node.ip.is_empty() {
-            return;
-        }
-        let (ip, port) = (node.ip.clone(), node.cport);
-        let link = self.cluster.new_link(Link {
-            node: Some(id),
-            outbound: true,
-            connected: false,
-            created_ms: now,
-            peer_ip: ip.clone(),
-            local_ip: String::new(),
-        });
-        self.cluster.nodes.get_mut(&id).expect("known").link = Some(link);
-        self.effects.push(Effect::Connect { link, ip, port });
-    }
-
-    /// Removes a node and everything that refers to it.
-    pub(crate) fn delete_node(&mut self, id: NodeId) {
-        assert_ne!(id, self.cluster.myself, "cannot delete myself");
-        let Some(node) = self.cluster.nodes.get(&id) else {
-            return;
-        };
-        let links: Vec<LinkId> = node.link.into_iter().chain(node.inbound_link).collect();
-        for link in links {
-            self.close_link(link);
-        }
-        let owned: Vec<u16> = self.cluster.nodes[&id].slots.iter().collect();
-        self.cluster.assign_slots(&owned, None);
-        self.cluster.importing.retain(|_, n| *n != id);
-        self.cluster.migrating.retain(|_, n| *n != id);
-        for other in self.cluster.nodes.values_mut() {
-            other.fail_reports.remove(&id);
-        }
-        self.cluster.nodes.remove(&id);
-        // Links that were still unidentified may point at it no more.
-        for l in self.cluster.links.values_mut() {
-            if l.node == Some(id) {
-                l.node = None;
-            }
-        }
-        self.cluster.request_save(false);
-    }
-
-    // ---- sending -------------------------------------------------------------------------
-
-    /// The header every message carries; a replica advertises its master's slots and epoch.
-    pub(crate) fn header(&self, kind: MessageType) -> Header {
-        let me = self.cluster.me();
-        let master = me.master.and_then(|m| self.cluster.nodes.get(&m));
-        let (config_epoch, myslots) = match (me.is_replica(), master) {
-            (true, Some(m)) => (m.config_epoch, m.slots.clone()),
-            _ => (me.config_epoch, me.slots.clone()),
-        };
-        Header {
-            kind,
-            port: self.config.port,
-            cport: self.config.bus_port(),
-            current_epoch: self.cluster.current_epoch,
-            config_epoch,
-            repl_offset: me.repl_offset,
-            sender: self.cluster.myself,
-            myslots,
-            slaveof: if me.is_replica() { me.master } else { None },
-            myip: String::new(),
-            flags: me.flags,
-            state_fail: !self.cluster.state_ok,
-            mflags: self.manual_failover_mflags(),
-        }
-    }
-
-    pub(crate) fn send(&mut self, link: LinkId, kind: MessageType, body: Body) {
-        self.send_with_mflags(link, kind, body, 0);
-    }
-
-    fn send_with_mflags(&mut self, link: LinkId, kind: MessageType, body: Body, mflags: u8) {
-        let mut header = self.header(kind);
-        header.mflags |= mflags;
-        self.cluster.count_sent(kind);
-        self.effects.push(Effect::Send {
-            link,
-            msg: Message { header, body },
-        });
-    }
-
-    /// Sends to every node we have a connected outbound link with (not handshake nodes).
-    pub(crate) fn broadcast(&mut self, kind: MessageType, body: Body) {
-        self.broadcast_with_mflags(kind, body, 0);
-    }
-
-    pub(crate) fn broadcast_with_mflags(&mut self, kind: MessageType, body: Body, mflags: u8) {
-        let links: Vec<LinkId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| !n.has(flags::MYSELF) && !n.in_handshake())
-            .filter_map(|n| n.link)
-            .filter(|l| self.cluster.links.get(l).is_some_and(|l| l.connected))
-            .collect();
-        for link in links {
-            self.send_with_mflags(link, kind, body.clone(), mflags);
-        }
-    }
-
-    /// PING, PONG or MEET with a gossip section.
-    pub(crate) fn send_ping(&mut self, link: LinkId, kind: MessageType) {
-        let gossip = self.gossip_entries();
-        if kind == MessageType::Ping {
-            let target = self.cluster.links.get(&link).and_then(|l| l.node);
-            if let Some(node) = target.and_then(|id| self.cluster.nodes.get_mut(&id)) {
-                node.ping_sent_ms = self.now.mono_ms;
-            }
-        }
-        self.send(link, kind, Body::Gossip(gossip));
-    }
-
-    /// A few random healthy nodes (a tenth of the cluster, at least 3) plus every PFAIL node,
-    /// so failure reports reach the quorum quickly.
-    fn gossip_entries(&mut self) -> Vec<GossipEntry> {
-        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
-        let fresh_nodes = ids.len().saturating_sub(2);
-        let wanted = (ids.len() / 10).max(3).min(fresh_nodes);
-        let mut chosen: Vec<NodeId> = Vec::with_capacity(wanted);
-        let mut attempts_left = wanted * 3;
-        while chosen.len() < wanted && attempts_left > 0 {
-            attempts_left -= 1;
-            let id = ids[self.rng.gen_range(0..ids.len())];
-            let n = &self.cluster.nodes[&id];
-            let skip = n.has(flags::MYSELF)
-                || n.has(flags::PFAIL)
-                || n.has(flags::HANDSHAKE | flags::NOADDR)
-                || (n.link.is_none() && n.slots.is_empty());
-            if !skip && !chosen.contains(&id) {
-                chosen.push(id);
-            }
-        }
-        let pfail = self.cluster.nodes.values().filter(|n| {
-            n.has(flags::PFAIL) && !n.has(flags::HANDSHAKE | flags::NOADDR | flags::MYSELF)
-        });
-        chosen.extend(pfail.map(|n| n.id));
-        chosen
-            .iter()
-            .map(|id| self.gossip_entry(&self.cluster.nodes[id]))
-            .collect()
-    }
-
-    fn gossip_entry(&self, n: &ClusterNode) -> GossipEntry {
-        GossipEntry {
-            id: n.id,
-            ping_sent_s: (self.unix_ms_of(n.ping_sent_ms) / 1000) as u32,
-            pong_received_s: (self.unix_ms_of(n.pong_received_ms) / 1000) as u32,
-            ip: n.ip.clone(),
-            port: n.port,
-            cport: n.cport,
-            flags: n.flags,
-        }
-    }
-
-    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
-    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
-        if mono_ms == 0 {
-            return 0;
-        }
-        (mono_ms as i64 + self.clock_offset_ms()).max(0) as u64
-    }
-
-    fn clock_offset_ms(&self) -> i64 {
-        self.now.unix_ms as i64 - self.now.mono_ms as i64
-    }
-
     // ---- receiving -----------------------------------------------------------------------
 
     pub(crate) fn cluster_message(&mut self, link: LinkId, msg: Message) {
@@ -281,7 +44,7 @@ impl Node {
             }
             MessageType::Fail => {
                 if let (Some(_), Body::Fail(failing)) = (sender, &msg.body) {
-                    self.on_fail_message(*failing);
+                    self.failure().on_fail_message(*failing);
                 }
             }
             MessageType::Update => {
@@ -317,7 +80,13 @@ impl Node {
     }
 
     /// Bookkeeping for any message from a node we know: liveness, inbound link, epochs.
-    fn note_known_sender(&mut self, link: LinkId, id: NodeId, outbound: bool, h: &Header) {
+    pub(super) fn note_known_sender(
+        &mut self,
+        link: LinkId,
+        id: NodeId,
+        outbound: bool,
+        h: &Header,
+    ) {
         let now = self.now.mono_ms;
         if !outbound {
             let l = self
@@ -336,7 +105,11 @@ impl Node {
         }
         // Epochs only move forward, whatever the message type.
         if h.current_epoch > self.cluster.current_epoch {
-            self.raise_current_epoch(h.current_epoch, EpochReason::LearnedFromPeer);
+            self.cluster.raise_current_epoch(
+                h.current_epoch,
+                EpochReason::LearnedFromPeer,
+                &mut self.out,
+            );
             self.cluster.request_save(true);
         }
         let node = self.cluster.nodes.get_mut(&id).expect("known");
@@ -348,7 +121,7 @@ impl Node {
         }
     }
 
-    fn on_ping_pong_meet(
+    pub(super) fn on_ping_pong_meet(
         &mut self,
         link: LinkId,
         outbound: bool,
@@ -377,14 +150,17 @@ impl Node {
         }
         self.update_role(sender, h);
         self.maybe_update_slots(sender, h);
-        self.handle_epoch_collision(sender, h.config_epoch);
+        if !self.canary(Canary::EpochCollisionIgnored) {
+            self.cluster
+                .handle_epoch_collision(sender, h.config_epoch, &mut self.out);
+        }
         if let Body::Gossip(entries) = &msg.body {
             self.process_gossip(sender, entries);
         }
     }
 
     /// Without an announced IP a node learns its own address from the peers that talk to it.
-    fn learn_my_ip(&mut self, link: LinkId, kind: MessageType) {
+    pub(super) fn learn_my_ip(&mut self, link: LinkId, kind: MessageType) {
         let local_ip = &self.cluster.links[&link].local_ip;
         let me = self.cluster.me();
         if local_ip.is_empty() || (kind != MessageType::Meet && !me.ip.is_empty()) {
@@ -403,7 +179,7 @@ impl Node {
 
     /// A MEET from a stranger: remember it under a random name until our own link to it
     /// completes the handshake.
-    fn add_node_from_meet(&mut self, link: LinkId, h: &Header) {
+    pub(super) fn add_node_from_meet(&mut self, link: LinkId, h: &Header) {
         let ip = if h.myip.is_empty() {
             self.cluster.links[&link].peer_ip.clone()
         } else {
@@ -420,7 +196,7 @@ impl Node {
 
     /// On our outbound link the peer must be who we think it is. Completes handshakes.
     /// Returns false when processing must stop.
-    fn check_outbound_identity(&mut self, link: LinkId, h: &Header) -> bool {
+    pub(super) fn check_outbound_identity(&mut self, link: LinkId, h: &Header) -> bool {
         let Some(target) = self.cluster.links[&link].node else {
             return false;
         };
@@ -457,7 +233,7 @@ impl Node {
         true
     }
 
-    fn rename_handshake_node(&mut self, old: NodeId, h: &Header) {
+    pub(super) fn rename_handshake_node(&mut self, old: NodeId, h: &Header) {
         let mut node = self.cluster.nodes.remove(&old).expect("known");
         node.id = h.sender;
         node.flags &= !flags::HANDSHAKE;
@@ -475,7 +251,7 @@ impl Node {
         self.cluster.request_save(false);
     }
 
-    fn update_address(&mut self, id: NodeId, ip: String, port: u16, cport: u16) {
+    pub(super) fn update_address(&mut self, id: NodeId, ip: String, port: u16, cport: u16) {
         let Some(node) = self.cluster.nodes.get_mut(&id) else {
             return;
         };
@@ -493,7 +269,7 @@ impl Node {
     }
 
     /// A PONG on our own link proves the peer is alive.
-    fn on_pong_from(&mut self, id: NodeId) {
+    pub(super) fn on_pong_from(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&id).expect("known sender");
         node.pong_received_ms = now;
@@ -502,12 +278,12 @@ impl Node {
             node.flags &= !flags::PFAIL;
             self.emit(ClusterEvent::PfailCleared { node: id });
         } else if node.has(flags::FAIL) {
-            self.clear_failure_if_needed(id);
+            self.failure().clear_failure_if_needed(id);
         }
     }
 
     /// Master or replica, as the sender says.
-    fn update_role(&mut self, id: NodeId, h: &Header) {
+    pub(super) fn update_role(&mut self, id: NodeId, h: &Header) {
         let node = self.cluster.nodes.get_mut(&id).expect("known sender");
         match h.slaveof {
             None if !node.is_master() => {
@@ -526,7 +302,7 @@ impl Node {
                 node.master = Some(master);
                 node.config_epoch = 0;
                 let slots: Vec<u16> = node.slots.iter().collect();
-                self.cluster.assign_slots(&slots, None);
+                self.cluster.assign_slots(&slots, None, &mut self.out);
                 self.cluster.request_save(false);
             }
             _ => {}
@@ -535,7 +311,7 @@ impl Node {
 
     /// A master whose claimed slots differ from what we know: adopt what its epoch allows,
     /// and tell it when someone else has a newer claim on its slots.
-    fn maybe_update_slots(&mut self, sender: NodeId, h: &Header) {
+    pub(super) fn maybe_update_slots(&mut self, sender: NodeId, h: &Header) {
         if h.slaveof.is_some() {
             return;
         }
@@ -551,7 +327,12 @@ impl Node {
 
     /// `refused` are the claimed slots that the claim did not give the sender: the others are
     /// the sender's now, so they cannot have a newer owner.
-    fn send_update_if_stale(&mut self, sender: NodeId, config_epoch: u64, refused: &[u16]) {
+    pub(super) fn send_update_if_stale(
+        &mut self,
+        sender: NodeId,
+        config_epoch: u64,
+        refused: &[u16],
+    ) {
         let newer_owner = refused.iter().find_map(|&slot| {
             let owner = self.cluster.slot_owner(slot)?;
             if owner == sender {
@@ -586,7 +367,7 @@ impl Node {
     /// [`Self::update_slots_config_with`] given the claimed slots not yet attributed to the
     /// sender (ascending), since the ones it already owns need nothing. Returns those of
     /// `others` it did not give to the sender.
-    fn update_slots_config_from(
+    pub(super) fn update_slots_config_from(
         &mut self,
         sender: NodeId,
         config_epoch: u64,
@@ -649,7 +430,8 @@ impl Node {
         // Each decision above depends only on its own slot's owner, so the slots can all
         // change hands afterwards.
         if !taken.is_empty() {
-            self.cluster.assign_slots(&taken, Some(sender));
+            self.cluster
+                .assign_slots(&taken, Some(sender), &mut self.out);
             self.cluster.request_save(true);
         }
         if lost_from_my_master == 0 && dirty.is_empty() {
@@ -670,7 +452,7 @@ impl Node {
                     "Configuration change detected. Reconfiguring myself as a replica of {sender}"
                 ),
             );
-            self.become_replica_of(sender);
+            self.cluster.become_replica_of(sender, &mut self.out);
         } else {
             for slot in dirty {
                 for key in self.db.keys_in_slot(slot, usize::MAX) {
@@ -681,44 +463,7 @@ impl Node {
         refused
     }
 
-    /// Turns myself into a replica of `master` (replication itself comes with its own module).
-    pub(crate) fn become_replica_of(&mut self, master: NodeId) {
-        let owned: Vec<u16> = self.cluster.me().slots.iter().collect();
-        self.cluster.assign_slots(&owned, None);
-        self.cluster.migrating.clear();
-        self.cluster.importing.clear();
-        let me = self.cluster.me_mut();
-        me.flags = (me.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
-        me.master = Some(master);
-        self.cluster.request_save(true);
-        self.emit(ClusterEvent::BecameReplica { master });
-    }
-
-    /// Two masters with the same config epoch: the one with the smaller ID takes a new epoch.
-    fn handle_epoch_collision(&mut self, sender: NodeId, sender_config_epoch: u64) {
-        if self.canary(Canary::EpochCollisionIgnored) {
-            return;
-        }
-        let me = self.cluster.me();
-        let other = &self.cluster.nodes[&sender];
-        if !me.is_master() || !other.is_master() || sender_config_epoch != me.config_epoch {
-            return;
-        }
-        if sender <= self.cluster.myself {
-            return;
-        }
-        let epoch = self.bump_current_epoch(EpochReason::Collision);
-        self.set_my_config_epoch(epoch, ConfigEpochReason::Collision { other: sender });
-        self.cluster.request_save(true);
-        self.log(
-            LogLevel::Verbose,
-            format!(
-                "WARNING: configEpoch collision with node {sender}. configEpoch set to {epoch}"
-            ),
-        );
-    }
-
-    fn process_gossip(&mut self, sender: NodeId, entries: &[GossipEntry]) {
+    pub(super) fn process_gossip(&mut self, sender: NodeId, entries: &[GossipEntry]) {
         let sender_is_master = self.cluster.nodes[&sender].is_master();
         for g in entries {
             if self.cluster.nodes.contains_key(&g.id) {
@@ -733,29 +478,16 @@ impl Node {
         }
     }
 
-    fn note_failure_report(&mut self, g: &GossipEntry, reporter: NodeId) {
-        let now = self.now.mono_ms;
-        let node = self.cluster.nodes.get_mut(&g.id).expect("known");
-        if g.flags & (flags::PFAIL | flags::FAIL) != 0 {
-            let is_new = node.fail_reports.insert(reporter, now).is_none();
-            if is_new {
-                self.log(
-                    LogLevel::Verbose,
-                    format!("Node {reporter} reported node {} as not reachable.", g.id),
-                );
-            }
+    pub(super) fn note_failure_report(&mut self, g: &GossipEntry, reporter: NodeId) {
+        let failing = g.flags & (flags::PFAIL | flags::FAIL) != 0;
+        if self.failure().note_failure_report(g.id, reporter, failing) {
             self.mark_failing_if_needed(g.id);
-        } else if node.fail_reports.remove(&reporter).is_some() {
-            self.log(
-                LogLevel::Verbose,
-                format!("Node {reporter} reported node {} is back online.", g.id),
-            );
         }
     }
 
     /// Gossip may tell us a peer answered someone else recently; only trusted while we have
     /// no doubts about that peer ourselves.
-    fn refresh_pong_from_gossip(&mut self, g: &GossipEntry) {
+    pub(super) fn refresh_pong_from_gossip(&mut self, g: &GossipEntry) {
         if g.flags & (flags::PFAIL | flags::FAIL) != 0 {
             return;
         }
@@ -771,7 +503,7 @@ impl Node {
         }
     }
 
-    fn fix_address_from_gossip(&mut self, g: &GossipEntry) {
+    pub(super) fn fix_address_from_gossip(&mut self, g: &GossipEntry) {
         let node = &self.cluster.nodes[&g.id];
         let stale = node.has(flags::FAIL | flags::NOADDR) && node.link.is_none();
         let differs = node.ip != g.ip || node.port != g.port || node.cport != g.cport;
@@ -780,7 +512,7 @@ impl Node {
         }
     }
 
-    fn add_node_from_gossip(&mut self, g: &GossipEntry) {
+    pub(super) fn add_node_from_gossip(&mut self, g: &GossipEntry) {
         if g.ip.is_empty() {
             return;
         }
@@ -793,28 +525,7 @@ impl Node {
         self.cluster.request_save(false);
     }
 
-    fn on_fail_message(&mut self, failing: NodeId) {
-        let now = self.now.mono_ms;
-        let Some(node) = self.cluster.nodes.get_mut(&failing) else {
-            return;
-        };
-        if node.has(flags::FAIL | flags::MYSELF) {
-            return;
-        }
-        node.flags = (node.flags & !flags::PFAIL) | flags::FAIL;
-        node.fail_time_ms = now;
-        self.log(
-            LogLevel::Notice,
-            format!("FAIL message received about {failing}"),
-        );
-        self.emit(ClusterEvent::FailMarked {
-            node: failing,
-            source: FailSource::Message,
-        });
-        self.cluster.request_save(false);
-    }
-
-    fn on_update_message(&mut self, id: NodeId, config_epoch: u64, slots: &SlotSet) {
+    pub(super) fn on_update_message(&mut self, id: NodeId, config_epoch: u64, slots: &SlotSet) {
         if self.canary(Canary::UpdateIgnored) {
             return;
         }
@@ -831,137 +542,5 @@ impl Node {
         node.config_epoch = config_epoch;
         self.update_slots_config_with(id, config_epoch, slots);
         self.cluster.request_save(true);
-    }
-
-    // ---- cron ----------------------------------------------------------------------------
-
-    pub(crate) fn cluster_cron(&mut self) {
-        if !self.config.cluster_enabled {
-            return;
-        }
-        self.cluster.cron_runs += 1;
-        let now = self.now.mono_ms;
-        self.cluster.blacklist.retain(|_, until| *until > now);
-        self.connect_and_expire_handshakes();
-        if self.cluster.cron_runs.is_multiple_of(10) {
-            self.ping_oldest_of_random_sample();
-        }
-        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
-        for id in ids {
-            self.check_peer(id);
-        }
-        self.manual_failover_cron();
-        if self.cluster.me().is_replica() {
-            self.handle_replica_failover();
-            self.handle_replica_migration();
-        }
-        self.update_cluster_state();
-    }
-
-    fn connect_and_expire_handshakes(&mut self) {
-        let now = self.now.mono_ms;
-        let handshake_timeout_ms = self.cluster.node_timeout_ms.max(1000);
-        // Decided for every node first (usually nothing is to be done, so nothing is
-        // allocated): deleting or connecting one node changes nothing the others' decisions
-        // read, so doing them afterwards, in the same order, is the same.
-        let mut actions: Vec<(NodeId, bool)> = Vec::new();
-        for n in self.cluster.nodes.values() {
-            if n.has(flags::MYSELF | flags::NOADDR) {
-                continue;
-            }
-            if n.in_handshake() && now.saturating_sub(n.created_ms) > handshake_timeout_ms {
-                actions.push((n.id, true));
-            } else if n.link.is_none() {
-                actions.push((n.id, false));
-            }
-        }
-        for (id, expired) in actions {
-            if expired {
-                self.log(
-                    LogLevel::Verbose,
-                    format!("Handshake with node {id} timed out, removing it."),
-                );
-                self.delete_node(id);
-            } else {
-                self.connect_to(id);
-            }
-        }
-    }
-
-    /// Once a second, ping the node we heard from least recently among five random ones.
-    fn ping_oldest_of_random_sample(&mut self) {
-        let candidates: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| !n.has(flags::MYSELF | flags::HANDSHAKE) && n.ping_sent_ms == 0)
-            .filter(|n| self.link_connected(n.link))
-            .map(|n| n.id)
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let mut best: Option<NodeId> = None;
-        for _ in 0..5 {
-            let id = candidates[self.rng.gen_range(0..candidates.len())];
-            let pong = self.cluster.nodes[&id].pong_received_ms;
-            if best.is_none_or(|b| pong < self.cluster.nodes[&b].pong_received_ms) {
-                best = Some(id);
-            }
-        }
-        let link = best.and_then(|id| self.cluster.nodes[&id].link);
-        if let Some(link) = link {
-            self.send_ping(link, MessageType::Ping);
-        }
-    }
-
-    fn link_connected(&self, link: Option<LinkId>) -> bool {
-        link.and_then(|l| self.cluster.links.get(&l))
-            .is_some_and(|l| l.connected)
-    }
-
-    /// Per-peer cron work: drop a stalled link, keep pings flowing, flag PFAIL on timeout.
-    fn check_peer(&mut self, id: NodeId) {
-        let now = self.now.mono_ms;
-        let timeout_ms = self.cluster.node_timeout_ms;
-        let Some(mut n) = self.cluster.nodes.get(&id) else {
-            return;
-        };
-        if n.has(flags::MYSELF | flags::NOADDR | flags::HANDSHAKE) {
-            return;
-        }
-        if let Some(link) = n.link {
-            let created_ms = self.cluster.links.get(&link).map_or(now, |l| l.created_ms);
-            let stalled = now.saturating_sub(created_ms) > timeout_ms
-                && n.ping_sent_ms != 0
-                && now.saturating_sub(n.ping_sent_ms) > timeout_ms / 2
-                && now.saturating_sub(n.data_received_ms) > timeout_ms / 2;
-            if stalled {
-                self.close_link(link);
-                n = &self.cluster.nodes[&id];
-            }
-        }
-        if self.link_connected(n.link)
-            && n.ping_sent_ms == 0
-            && now.saturating_sub(n.pong_received_ms) > timeout_ms / 2
-        {
-            let link = n.link.expect("connected");
-            self.send_ping(link, MessageType::Ping);
-            return;
-        }
-        if n.ping_sent_ms == 0 || n.is_failing() {
-            return;
-        }
-        let ping_delay_ms = now.saturating_sub(n.ping_sent_ms);
-        let data_delay_ms = now.saturating_sub(n.data_received_ms);
-        if ping_delay_ms.min(data_delay_ms) > timeout_ms {
-            self.log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
-            self.cluster.nodes.get_mut(&id).expect("known").flags |= flags::PFAIL;
-            self.emit(ClusterEvent::PfailMarked { node: id });
-            // The canary trusts this node's own timeout alone; Redis waits for reports.
-            if self.canary(Canary::FailWithoutQuorum) {
-                self.mark_failing_if_needed(id);
-            }
-        }
     }
 }

@@ -1,7 +1,8 @@
 //! Cluster state: the nodes this node knows, slot ownership, epochs and bus links.
 //!
 //! The protocol rules that change this state live in the sibling modules: `gossip` (bus
-//! messages, handshake, cron), `failure` (PFAIL/FAIL, cluster_state) and `render`
+//! messages, handshake), `links`, `cron`, `failure` (PFAIL/FAIL, cluster_state), `epochs`,
+//! `roles` (promotion, votes), `slots` (what CLUSTER commands change) and `render`
 //! (`CLUSTER NODES`/`INFO`/`SLOTS`/`SHARDS` text). Every slot change goes through
 //! [`Cluster::assign_slot`] or [`Cluster::assign_slots`] so the owner table and the per-node
 //! slot sets never disagree.
@@ -10,18 +11,23 @@ use std::collections::BTreeMap;
 
 use crate::bus::{flags, MessageType};
 use crate::config::Config;
-use crate::event::ClusterEvent;
-use crate::node::{LinkId, Time};
+use crate::effect::{LinkId, Time};
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
 use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
+mod cron;
 mod epochs;
 pub mod failover;
 pub mod failure;
 pub mod gossip;
+mod links;
+mod migration;
 pub mod nodes_conf;
 pub mod render;
+mod roles;
+mod slots;
 
 /// What this node knows about one cluster node (itself included).
 #[derive(Clone, Debug)]
@@ -121,37 +127,35 @@ pub struct Cluster {
     pub myself: NodeId,
     pub nodes: BTreeMap<NodeId, ClusterNode>,
     owners: SlotOwners,
-    pub migrating: BTreeMap<u16, NodeId>,
-    pub importing: BTreeMap<u16, NodeId>,
-    pub current_epoch: u64,
-    pub last_vote_epoch: u64,
-    pub state_ok: bool,
-    pub size: usize,
+    migrating: BTreeMap<u16, NodeId>,
+    importing: BTreeMap<u16, NodeId>,
+    current_epoch: u64,
+    last_vote_epoch: u64,
+    state_ok: bool,
+    size: usize,
     /// A handful of links looked up on every message and cron pass: a B-tree of integer keys
     /// beats hashing them with SipHash.
-    pub links: BTreeMap<LinkId, Link>,
+    links: BTreeMap<LinkId, Link>,
     next_link_id: LinkId,
-    pub stats_sent: [u64; 11],
-    pub stats_received: [u64; 11],
+    stats_sent: [u64; 11],
+    stats_received: [u64; 11],
     /// Monotonic ms of the first state update (a restarted master stays `fail` for a while).
-    pub first_state_update_ms: Option<u64>,
-    pub among_minority_since_ms: u64,
-    pub cron_runs: u64,
-    pub node_timeout_ms: u64,
-    pub require_full_coverage: bool,
+    first_state_update_ms: Option<u64>,
+    among_minority_since_ms: u64,
+    cron_runs: u64,
+    node_timeout_ms: u64,
+    require_full_coverage: bool,
     /// nodes.conf must be rewritten (and fsynced) before replies go out.
-    pub save_pending: bool,
+    save_pending: bool,
     /// Slots or failure flags changed: recompute `cluster_state` before replying.
-    pub state_update_pending: bool,
-    pub fsync_pending: bool,
+    state_update_pending: bool,
+    fsync_pending: bool,
     /// Recently forgotten nodes, with the monotonic ms until which gossip must not re-add them.
-    pub blacklist: BTreeMap<NodeId, u64>,
+    blacklist: BTreeMap<NodeId, u64>,
     /// This replica's failover election, if one is under way.
-    pub election: failover::Election,
+    election: failover::Election,
     /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
-    pub manual_failover: failover::ManualFailover,
-    /// Slot ownership changes not yet handed to the driver (see [`Node::take_effects`]).
-    pub(crate) events: Vec<crate::event::ClusterEvent>,
+    manual_failover: failover::ManualFailover,
 }
 
 impl Cluster {
@@ -191,7 +195,6 @@ impl Cluster {
             blacklist: BTreeMap::new(),
             election: failover::Election::default(),
             manual_failover: failover::ManualFailover::default(),
-            events: Vec::new(),
         }
     }
 
@@ -279,11 +282,12 @@ impl Cluster {
         me.is_replica() && me.master == Some(master)
     }
 
-    /// The single place slot ownership changes: updates the owner table and both nodes' sets.
-    pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>) {
+    /// The single place slot ownership changes: updates the owner table and both nodes' sets,
+    /// and reports a real change to `out`.
+    pub fn assign_slot(&mut self, slot: u16, owner: Option<NodeId>, out: &mut Outbox) {
         let old_owner = self.owners.owner(slot);
         if old_owner != owner {
-            ClusterEvent::push_slot(&mut self.events, slot, owner);
+            out.slot_assigned(slot, owner);
         }
         if let Some(old) = old_owner {
             if let Some(n) = self.nodes.get_mut(&old) {
@@ -320,7 +324,7 @@ impl Cluster {
     /// [`Cluster::assign_slot`] for many slots at once, given in ascending order: each node
     /// involved is looked up once per run of slots it owned instead of once per slot, and the
     /// owner counts move a run at a time (gossip moves thousands of slots at once).
-    pub fn assign_slots(&mut self, slots: &[u16], owner: Option<NodeId>) {
+    pub fn assign_slots(&mut self, slots: &[u16], owner: Option<NodeId>, out: &mut Outbox) {
         debug_assert!(slots.windows(2).all(|w| w[0] < w[1]), "slots not ascending");
         if slots.is_empty() {
             return;
@@ -355,10 +359,7 @@ impl Cluster {
             self.owners.index[slot as usize] = stored;
         }
         self.state_update_pending = true;
-        self.events.push(ClusterEvent::SlotsAssigned {
-            ranges: ClusterEvent::ranges_of(slots),
-            owner,
-        });
+        out.slots_assigned(slots, owner);
         if let (Some(&first), Some(&last)) = (slots.first(), slots.last()) {
             self.assert_one_owner(first);
             self.assert_one_owner(last);
@@ -397,6 +398,29 @@ impl Cluster {
     pub fn request_save(&mut self, fsync: bool) {
         self.save_pending = true;
         self.fsync_pending |= fsync;
+    }
+
+    /// The save asked for since the last call, if any, with whether it must be fsynced.
+    pub(crate) fn take_save_request(&mut self) -> Option<bool> {
+        let fsync = std::mem::take(&mut self.fsync_pending);
+        std::mem::take(&mut self.save_pending).then_some(fsync)
+    }
+
+    /// Whether slots or failure flags changed since the last call (`cluster_state` is due).
+    pub(crate) fn take_state_update_request(&mut self) -> bool {
+        std::mem::take(&mut self.state_update_pending)
+    }
+
+    pub fn current_epoch(&self) -> u64 {
+        self.current_epoch
+    }
+
+    pub fn node_timeout_ms(&self) -> u64 {
+        self.node_timeout_ms
+    }
+
+    pub fn require_full_coverage(&self) -> bool {
+        self.require_full_coverage
     }
 
     /// The largest config epoch any known node has.

@@ -9,8 +9,9 @@ use crate::bus::flags;
 use crate::canary::Canary;
 use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
-use crate::node::Time;
+use crate::effect::Time;
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
 use crate::text::{NodesLine, SlotField};
 
 /// Why `nodes.conf` could not be loaded. Display starts with Redis's own wording.
@@ -164,7 +165,13 @@ fn parse_vars(fields: &[&str], current: &mut u64, last_vote: &mut u64) -> Result
 }
 
 /// Builds the cluster state saved in `text`. `now` stands for the non-zero ping/pong times.
-pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConfError> {
+/// Every slot it assigns is reported to `out`.
+pub fn load(
+    text: &str,
+    config: &Config,
+    now: Time,
+    out: &mut Outbox,
+) -> Result<Cluster, NodesConfError> {
     let mut current_epoch = 0;
     let mut last_vote_epoch = 0;
     let mut lines = Vec::new();
@@ -238,7 +245,7 @@ pub fn load(text: &str, config: &Config, now: Time) -> Result<Cluster, NodesConf
     for line in &lines {
         for &(start, end) in &line.slots {
             let range: Vec<u16> = (start..=end).collect();
-            cluster.assign_slots(&range, Some(line.id));
+            cluster.assign_slots(&range, Some(line.id), out);
         }
     }
     for (slot, (migrating, id)) in open {
@@ -292,7 +299,7 @@ mod tests {
              {C} 127.0.0.1:23003@33003 master - 0 1795614138341 12 connected 0-7 10923-12181 12183-16383\n\
              vars currentEpoch 12 lastVoteEpoch 11\n"
         );
-        let cluster = load(&text, &config(), now()).unwrap();
+        let cluster = load(&text, &config(), now(), &mut Outbox::default()).unwrap();
         let a = NodeId::parse(A.as_bytes()).unwrap();
         let b = NodeId::parse(B.as_bytes()).unwrap();
         let c = NodeId::parse(C.as_bytes()).unwrap();
@@ -311,7 +318,12 @@ mod tests {
     #[test]
     fn current_epoch_is_at_least_every_config_epoch() {
         let text = format!("{A} :23001@33001 myself,master - 0 0 9 connected\nvars currentEpoch 3 lastVoteEpoch 0\n");
-        assert_eq!(load(&text, &config(), now()).unwrap().current_epoch, 9);
+        assert_eq!(
+            load(&text, &config(), now(), &mut Outbox::default())
+                .unwrap()
+                .current_epoch,
+            9
+        );
     }
 
     #[test]
@@ -349,7 +361,7 @@ mod tests {
             (format!("{B} :1@2 master - 0 0 1 connected\n"), 0, "myself"),
         ];
         for (text, line, reason) in cases {
-            let Err(err) = load(&text, &config(), now()) else {
+            let Err(err) = load(&text, &config(), now(), &mut Outbox::default()) else {
                 panic!("loaded a damaged file: {text}");
             };
             assert_eq!(err.line_number, line, "{text}");

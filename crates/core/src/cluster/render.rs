@@ -1,13 +1,29 @@
 //! The text and reply shapes of `CLUSTER NODES`, `INFO`, `SLOTS`, `SHARDS` and `nodes.conf`,
 //! byte-identical to Redis 7.0 (reference §4.1 and §8).
+//!
+//! Rendering reads only the cluster state and the clock (ping and pong times are shown as unix
+//! ms), so it runs on a `ClusterView` borrowing exactly those, not on the node.
 
 use std::fmt::Write as _;
 
 use crate::bus::{flags, MessageType};
 use crate::cluster::ClusterNode;
-use crate::node::Node;
+use crate::effect::Time;
 use crate::reply::Reply;
 use crate::slot::{ranges_of, SlotSet, SLOT_COUNT};
+
+/// Converts a monotonic timestamp to the unix-ms value Redis shows at `now` (0 stays 0).
+pub(crate) fn unix_ms_of(mono_ms: u64, now: Time) -> u64 {
+    if mono_ms == 0 {
+        return 0;
+    }
+    (mono_ms as i64 + clock_offset_ms(now)).max(0) as u64
+}
+
+/// How far the unix clock is ahead of the monotonic one.
+pub(crate) fn clock_offset_ms(now: Time) -> i64 {
+    now.unix_ms as i64 - now.mono_ms as i64
+}
 
 /// Flag words in the order Redis prints them.
 const FLAG_WORDS: [(u16, &str); 8] = [
@@ -119,7 +135,18 @@ fn for_each_slot_run(set: &SlotSet, mut run: impl FnMut(u16, u16)) {
     }
 }
 
-impl Node {
+/// The cluster as of one instant, for rendering.
+pub(crate) struct ClusterView<'a> {
+    pub cluster: &'a super::Cluster,
+    pub now: Time,
+}
+
+impl ClusterView<'_> {
+    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
+    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
+        unix_ms_of(mono_ms, self.now)
+    }
+
     /// One `CLUSTER NODES` line, without the trailing newline.
     pub(crate) fn node_line(&self, n: &ClusterNode) -> String {
         let mut line = String::with_capacity(160);

@@ -580,7 +580,7 @@ fn nodes_conf_has_vars_line_and_skips_handshakes() {
         net.cmd(0, &["CLUSTER", "MEET", "10.9.9.9", "7000"]),
         Reply::ok()
     );
-    let conf = net.nodes[0].render_nodes_conf();
+    let conf = net.nodes[0].cluster_view().render_nodes_conf();
     let id = net.nodes[0].myself();
     assert_eq!(
         conf,
@@ -751,9 +751,15 @@ fn failure_reports_expire_after_twice_the_node_timeout() {
         .fail_reports
         .insert(reporter, at);
     node.now.mono_ms = at + 2000;
-    assert_eq!(node.failure_report_count(target), 1);
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        1
+    );
     node.now.mono_ms = at + 2001;
-    assert_eq!(node.failure_report_count(target), 0);
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        0
+    );
 }
 
 #[test]
@@ -1094,8 +1100,7 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
     // replication link has been up since it started. Bus traffic from the master proves
     // nothing about the replica's data.
     replica.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
-    replica.repl.link = None;
-    replica.repl.down_since_ms = 0;
+    replica.repl.set_link_down_since(0);
     replica.take_effects();
     replica.handle_replica_failover();
     assert_eq!(
@@ -1104,7 +1109,7 @@ fn a_replica_that_never_heard_from_its_master_does_not_fail_over() {
     );
     // Its link was up until just now: the election is scheduled.
     let now = replica.now.mono_ms;
-    replica.repl.down_since_ms = now;
+    replica.repl.set_link_down_since(now);
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_time_ms > now);
 }
@@ -1435,7 +1440,7 @@ fn the_smallest_replica_of_the_richest_master_migrates_to_an_orphaned_master() {
     );
     let port = net.nodes[mover].config.port;
     assert!(
-        net.nodes[0].repl.replicas.values().any(|r| r.port == port),
+        net.nodes[0].repl.replicas().any(|r| r.port == port),
         "the migrated replica is attached"
     );
 }
@@ -1491,7 +1496,8 @@ fn without_replica_migration_a_master_emptied_by_resharding_stays_a_master() {
     net.nodes[0].config.cluster_allow_replica_migration = false;
     let m1 = net.nodes[1].myself();
     for slot in 1..=5460 {
-        net.nodes[0].cluster.assign_slot(slot, Some(m1));
+        let n = &mut net.nodes[0];
+        n.cluster.assign_slot(slot, Some(m1), &mut n.out);
     }
     let target = net.nodes[1].myself().to_string();
     assert_eq!(
@@ -1593,6 +1599,7 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     let mut net = TestNet::new(3, 2000);
     net.create_three_masters();
     let ids: Vec<_> = net.nodes.iter().map(Node::myself).collect();
+    let mut out = crate::outbox::Outbox::default();
     let c = &mut net.nodes[0].cluster;
     assert_eq!(c.assigned_slot_count(), 16384);
     let mut counts: Vec<_> = c.slot_counts().collect();
@@ -1602,12 +1609,16 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     assert_eq!(counts, expected);
     // Node 3's slots go elsewhere one by one; its entry is then free for the next owner.
     for slot in 10923..=16383 {
-        c.assign_slot(slot, if slot % 2 == 0 { None } else { Some(ids[1]) });
+        c.assign_slot(
+            slot,
+            if slot % 2 == 0 { None } else { Some(ids[1]) },
+            &mut out,
+        );
     }
     assert_eq!(c.assigned_slot_count(), 5461 + 5462 + 2731);
     assert!(c.slot_counts().all(|(id, _)| id != ids[2]));
     assert!(c.nodes[&ids[2]].slots.is_empty());
-    c.assign_slot(10924, Some(ids[2]));
+    c.assign_slot(10924, Some(ids[2]), &mut out);
     assert_eq!(c.slot_owner(10924), Some(ids[2]));
     assert_eq!(c.slot_owner(10923), Some(ids[1]));
     assert_eq!(c.slot_owner(10925), Some(ids[1]));
@@ -1615,7 +1626,7 @@ fn owner_table_counts_slots_and_reuses_freed_entries() {
     assert_eq!(c.slot_counts().count(), 3);
     // One batch across runs of several owners (and unassigned slots) takes them all.
     let batch: Vec<u16> = (5000..=10930).collect();
-    c.assign_slots(&batch, Some(ids[0]));
+    c.assign_slots(&batch, Some(ids[0]), &mut out);
     assert_eq!(c.slot_owner(10923), Some(ids[0]));
     assert_eq!(c.slot_owner(10931), Some(ids[1]));
     assert_eq!(c.nodes[&ids[1]].slots.count(), 2731 - 4);

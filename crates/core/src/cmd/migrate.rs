@@ -20,6 +20,9 @@ use crate::cmd::CmdFlags as F;
 use crate::node::{ClientId, Effect, Node, Time};
 use crate::reply::Reply;
 
+/// The job lives with the other effects; its old path stays valid for drivers.
+pub use crate::effect::MigrateJob;
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "migrate",
     arity: -6,
@@ -33,20 +36,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
     since: "2.6.0",
     handler: migrate,
 }];
-
-/// What the driver must do for one MIGRATE, and what it hands back to `migrate_finished`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MigrateJob {
-    pub client: ClientId,
-    pub host: String,
-    pub port: u16,
-    pub timeout_ms: u64,
-    /// Commands to send in order (one `RESTORE-ASKING` per key), each expecting one reply.
-    pub requests: Vec<Vec<Bytes>>,
-    /// The key each request moves.
-    pub keys: Vec<Bytes>,
-    pub copy: bool,
-}
 
 /// How talking to the target went.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,7 +135,7 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     for key in &keys {
         *node.keys_in_flight.entry(key.clone()).or_insert(0) += 1;
     }
-    node.effects.push(Effect::Migrate(MigrateJob {
+    node.out.push(Effect::Migrate(MigrateJob {
         client,
         host: String::from_utf8_lossy(&args[1]).into_owned(),
         port,

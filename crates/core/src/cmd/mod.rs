@@ -15,6 +15,7 @@ mod flags;
 pub mod keys;
 pub mod migrate;
 pub mod propagate;
+pub mod replication;
 pub mod server;
 pub mod strings;
 pub mod wait;
@@ -141,6 +142,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         strings::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
+        replication::COMMANDS,
         connection::COMMANDS,
         cluster::COMMANDS,
         dump::COMMANDS,

@@ -31,7 +31,7 @@ fn wait(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         Err(reply) => return reply,
     };
     let offset = node.clients[&client].woff;
-    let acked = node.replicas_acked(offset);
+    let acked = node.repl.replicas_acked(offset);
     // Inside EXEC (or a replayed stream) a client cannot block: it gets the count as is.
     let can_block = node.top_command == "wait" && !node.replaying;
     if acked >= numreplicas || !can_block {

@@ -70,8 +70,7 @@ pub(super) fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
             return failed(name, &reason);
         }
     }
-    node.cluster.node_timeout_ms = updated.cluster_node_timeout_ms;
-    node.cluster.require_full_coverage = updated.cluster_require_full_coverage;
+    node.cluster.apply_config(&updated);
     node.config = updated;
     Reply::ok()
 }
@@ -131,8 +130,8 @@ mod tests {
             Reply::ok()
         );
         assert_eq!(n.config.cluster_node_timeout_ms, 500);
-        assert_eq!(n.cluster.node_timeout_ms, 500);
-        assert!(!n.cluster.require_full_coverage);
+        assert_eq!(n.cluster.node_timeout_ms(), 500);
+        assert!(!n.cluster.require_full_coverage());
         let failed = |arg: &str, reason: &str| {
             err(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{arg}') - {reason}"

@@ -33,10 +33,10 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
     }
     let sub = &args[1];
     if is(sub, "segfault") {
-        node.effects.push(Effect::Crash);
+        node.out.push(Effect::Crash);
         Reply::ok()
     } else if is(sub, "sleep") && args.len() == 3 {
-        node.effects.push(Effect::Sleep {
+        node.out.push(Effect::Sleep {
             ms: sleep_ms(&args[2]),
         });
         Reply::ok()
@@ -100,7 +100,7 @@ pub(super) fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
     if abort {
         return Reply::err("No shutdown in progress.");
     }
-    node.effects.push(Effect::Shutdown);
+    node.out.push(Effect::Shutdown);
     Reply::ok()
 }
 

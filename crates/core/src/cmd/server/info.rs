@@ -98,9 +98,9 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
         // Redis counts replicas apart (`connected_slaves`).
         field(
             "connected_clients",
-            node.clients.len() - node.repl.replicas.len(),
+            node.clients.len() - node.repl.replica_count(),
         ),
-        field("cluster_connections", node.cluster.links.len()),
+        field("cluster_connections", node.cluster.links_in_order().count()),
         field("blocked_clients", 0),
         field("tracking_clients", 0),
     ]
@@ -185,10 +185,10 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
     let now = node.now.mono_ms;
     let repl = &node.repl;
     let mut fields = Vec::new();
-    let mut replid = repl.replid.clone();
+    let mut replid = repl.replid().to_string();
     match me.master.and_then(|m| node.cluster.node(&m)) {
         Some(master) if me.is_replica() => {
-            let link = repl.link.as_ref().filter(|l| l.master == master.id);
+            let link = repl.master_link().filter(|l| l.master == master.id);
             let up = link.is_some_and(|l| l.up && !l.loading);
             let syncing = link.is_some_and(|l| l.up && l.loading);
             fields.extend([
@@ -208,7 +208,7 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
                 field("slave_repl_offset", me.repl_offset),
             ]);
             if !up {
-                let down_s = match repl.down_since_ms {
+                let down_s = match repl.down_since_ms() {
                     0 => -1,
                     since => (now.saturating_sub(since) / 1000) as i64,
                 };
@@ -225,8 +225,8 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
         }
         _ => fields.push(field("role", "master")),
     }
-    fields.push(field("connected_slaves", repl.replicas.len()));
-    for (i, r) in repl.replicas.values().enumerate() {
+    fields.push(field("connected_slaves", repl.replica_count()));
+    for (i, r) in repl.replicas().enumerate() {
         let lag_s = now.saturating_sub(r.ack_ms) / 1000;
         fields.push(field(
             &format!("slave{i}"),
@@ -239,9 +239,9 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
     fields.extend([
         field("master_failover_state", "no-failover"),
         field("master_replid", replid),
-        field("master_replid2", &repl.replid2),
+        field("master_replid2", repl.replid2()),
         field("master_repl_offset", me.repl_offset),
-        field("second_repl_offset", repl.second_offset),
+        field("second_repl_offset", repl.second_offset()),
     ]);
     fields
 }

@@ -56,8 +56,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("debug", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Debugging and fault-injection subcommands", "1.0.0", debug),
     keyless("shutdown", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::NO_MULTI).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
     keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
-    keyless("replconf", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", crate::replication::replconf),
-    keyless("psync", -3, F::ADMIN.union(F::NOSCRIPT).union(F::NO_ASYNC_LOADING).union(F::NO_MULTI), ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", crate::replication::psync),
 ];
 
 #[rustfmt::skip]

@@ -21,7 +21,7 @@ pub(super) fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply
     let offset = me.repl_offset as i64;
     match me.master.and_then(|m| node.cluster.node(&m)) {
         Some(master) if me.is_replica() => {
-            let link = node.repl.link.as_ref().filter(|l| l.master == master.id);
+            let link = node.repl.master_link().filter(|l| l.master == master.id);
             let state = match link {
                 None => "connect",
                 Some(l) if !l.up => "connecting",
@@ -41,8 +41,7 @@ pub(super) fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply
             Reply::Integer(offset),
             Reply::Array(
                 node.repl
-                    .replicas
-                    .values()
+                    .replicas()
                     .map(|r| {
                         Reply::Array(vec![
                             Reply::bulk_str(&r.ip),

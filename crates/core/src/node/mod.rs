@@ -11,7 +11,9 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::bus::Message;
+use crate::bus::{Body, Message, MessageType};
+use crate::canary::Canary;
+use crate::cluster::failure::FailureDetector;
 use crate::cluster::nodes_conf::NodesConfError;
 use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
@@ -19,118 +21,14 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
+use crate::outbox::Outbox;
+
+pub use crate::effect::{ClientId, Effect, LinkId, LogLevel, Time};
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
 
 /// No command name is longer (checked by a test), so `lookup` lowercases on the stack.
 const MAX_COMMAND_NAME_LEN: usize = 32;
-
-/// Identifies a client connection; assigned by the node, never reused.
-pub type ClientId = u64;
-/// Identifies one cluster-bus link (inbound or outbound); assigned by the node.
-pub type LinkId = u64;
-
-/// The two clocks a node needs, both in milliseconds. Timers use `mono_ms`; fields Redis shows
-/// (`pong-recv`, `ping-sent`) use `unix_ms`. Under madsim both are virtual. Timestamps of 0
-/// mean "never", so drivers start `mono_ms` above 0.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Time {
-    pub mono_ms: u64,
-    pub unix_ms: u64,
-}
-
-/// Log levels, as redis.conf names them.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    Debug,
-    Verbose,
-    Notice,
-    Warning,
-}
-
-/// Work the driver must do on the node's behalf.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Open an outbound bus link; answer with `bus_link_connected` or `bus_link_closed`.
-    Connect {
-        link: LinkId,
-        ip: String,
-        port: u16,
-    },
-    /// Send a message on a bus link.
-    Send {
-        link: LinkId,
-        msg: Message,
-    },
-    /// Close a bus link (the driver then reports nothing more for it).
-    CloseLink {
-        link: LinkId,
-    },
-    /// Close a client connection once its pending replies are written.
-    CloseClient {
-        client: ClientId,
-    },
-    /// Persist `nodes.conf` with these contents, fsynced when `fsync` is set, before replies
-    /// produced by the same call are sent.
-    SaveConfig {
-        contents: String,
-        fsync: bool,
-    },
-    /// Append RESP-encoded commands to the append-only file.
-    AppendAof {
-        data: Bytes,
-    },
-    Log {
-        level: LogLevel,
-        text: String,
-    },
-    /// A protocol decision as a typed value (see [`crate::event`]); drivers may drop it.
-    Event(ClusterEvent),
-    /// `MIGRATE`: send the job's requests to its target, then call
-    /// [`Node::migrate_finished`]; its reply replaces the one the MIGRATE command returned.
-    /// Later commands of the same client wait for it.
-    Migrate(crate::cmd::migrate::MigrateJob),
-    /// `DEBUG SEGFAULT`: stop at once, flushing nothing.
-    Crash,
-    /// `SHUTDOWN`: flush, fsync and exit.
-    Shutdown,
-    /// `DEBUG SLEEP`: stop serving clients and the bus for this long, as if the process hung.
-    Sleep {
-        ms: u64,
-    },
-    /// Replica: connect to my master's client port and run the handshake (see
-    /// [`crate::replication`]); report with `replication_link_up`/`replication_link_down`.
-    ReplicaConnect {
-        link: crate::replication::ReplLinkId,
-        ip: String,
-        port: u16,
-    },
-    /// Replica: close that link; the node ignores anything more from it.
-    ReplicaDisconnect {
-        link: crate::replication::ReplLinkId,
-    },
-    /// Master: write these bytes to a replica client, after any reply already produced for it.
-    ReplicaStream {
-        client: ClientId,
-        data: Bytes,
-    },
-    /// The client's command blocked (`WAIT`, or a write while writes are paused for a manual
-    /// failover): the reply [`Node::command`] returned is not sent, and the client's later
-    /// commands wait until [`Effect::UnblockClient`] names it.
-    BlockClient {
-        client: ClientId,
-    },
-    /// The reply a blocked client waited for; its queued commands may run again.
-    UnblockClient {
-        client: ClientId,
-        reply: Reply,
-    },
-    /// Replica: send `REPLCONF ACK <offset>` on that link now (the master asked with GETACK).
-    ReplicaAck {
-        link: crate::replication::ReplLinkId,
-        offset: u64,
-    },
-}
 
 /// Per-connection state.
 #[derive(Clone, Debug)]
@@ -200,7 +98,7 @@ pub struct Node {
     pub(crate) clients: BTreeMap<ClientId, Client>,
     pub(crate) next_client_id: ClientId,
     pub(crate) stats: Stats,
-    pub(crate) effects: Vec<Effect>,
+    pub(crate) out: Outbox,
     /// Whether the AOF already has its `SELECT 0`.
     pub(crate) aof_db_selected: bool,
     /// Set while replaying the AOF or applying the master's stream: no redirection, and
@@ -242,7 +140,7 @@ impl Node {
             clients: BTreeMap::new(),
             next_client_id: 1,
             stats: Stats::default(),
-            effects: Vec::new(),
+            out: Outbox::default(),
             aof_db_selected: false,
             replaying: false,
             repl,
@@ -260,15 +158,18 @@ impl Node {
         seed: u64,
         nodes_conf: &str,
     ) -> Result<Node, NodesConfError> {
-        let cluster = crate::cluster::nodes_conf::load(nodes_conf, &config, now)?;
+        let mut out = Outbox::default();
+        let cluster = crate::cluster::nodes_conf::load(nodes_conf, &config, now, &mut out)?;
         let mut node = Node::new(config, now, seed);
         node.cluster = cluster;
+        // The loaded slots are reported with the node's first effects, as they always were.
+        node.out = out;
         Ok(node)
     }
 
     /// The `nodes.conf` text describing the current cluster state.
     pub fn nodes_conf(&self) -> String {
-        self.render_nodes_conf()
+        self.cluster_view().render_nodes_conf()
     }
 
     pub fn config(&self) -> &Config {
@@ -289,20 +190,16 @@ impl Node {
 
     /// Drains the effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
-        // Slot ownership changes inside `Cluster`, which has no outbox of its own.
-        let slot_events = std::mem::take(&mut self.cluster.events);
-        self.effects
-            .extend(slot_events.into_iter().map(Effect::Event));
-        std::mem::take(&mut self.effects)
+        self.out.take()
     }
 
     /// Reports a protocol decision as a typed event, in order with the other effects.
     pub(crate) fn emit(&mut self, event: ClusterEvent) {
-        self.effects.push(Effect::Event(event));
+        self.out.push(Effect::Event(event));
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, text: impl Into<String>) {
-        self.effects.push(Effect::Log {
+        self.out.push(Effect::Log {
             level,
             text: text.into(),
         });
@@ -329,7 +226,7 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
-        self.forget_replica_client(client);
+        self.repl.forget_client(client);
     }
 
     /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
@@ -454,7 +351,7 @@ impl Node {
             (spec.handler)(self, client, args)
         };
         self.replaying = false;
-        self.effects.clear();
+        self.out.discard_effects();
         match reply {
             Reply::Error(e) if spec.is_write() => Err(e),
             _ => Ok(()),
@@ -587,6 +484,38 @@ impl Node {
 
     // ---- cluster bus ---------------------------------------------------------------------
 
+    /// Failure detection's share of the node (see [`crate::cluster::failure`]).
+    pub(crate) fn failure(&mut self) -> FailureDetector<'_> {
+        FailureDetector {
+            cluster: &mut self.cluster,
+            out: &mut self.out,
+            now_ms: self.now.mono_ms,
+            canaries: self.config.canaries,
+        }
+    }
+
+    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
+    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
+        if self.failure().mark_failing_if_needed(id) {
+            self.broadcast(MessageType::Fail, Body::Fail(id));
+            self.cluster.request_save(true);
+        }
+    }
+
+    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
+    /// reply of this call is sent.
+    pub(crate) fn cluster_before_reply(&mut self) {
+        if self.cluster.take_state_update_request() {
+            self.failure().update_cluster_state();
+        }
+        let Some(fsync) = self.cluster.take_save_request() else {
+            return;
+        };
+        let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
+        let contents = self.cluster_view().render_nodes_conf();
+        self.out.push(Effect::SaveConfig { contents, fsync });
+    }
+
     /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
     pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {
         self.set_time(now);
@@ -640,152 +569,4 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(ws: &[&str]) -> Vec<Bytes> {
-        ws.iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
-
-    fn aof_bytes(effects: Vec<Effect>) -> Vec<u8> {
-        effects
-            .into_iter()
-            .filter_map(|e| match e {
-                Effect::AppendAof { data } => Some(data.to_vec()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    }
-
-    #[test]
-    fn commands_are_found_in_any_case_and_long_names_are_unknown() {
-        let node = Node::new(Config::default(), Time::default(), 1);
-        assert!(cmd::all().all(|spec| spec.name.len() <= MAX_COMMAND_NAME_LEN));
-        assert_eq!(node.lookup(b"gEt").map(|s| s.name), Some("get"));
-        assert_eq!(node.lookup(b"SET").map(|s| s.name), Some("set"));
-        assert_eq!(node.lookup(b"CLUSTER").map(|s| s.name), Some("cluster"));
-        assert!(node.lookup(b"").is_none());
-        assert!(node.lookup(b"nosuchcommand").is_none());
-        assert!(node.lookup(&[b'g'; MAX_COMMAND_NAME_LEN + 1]).is_none());
-        assert!(node.lookup(b"G\xffT").is_none());
-    }
-
-    #[test]
-    fn redirection_sees_single_and_multiple_keys_alike() {
-        let now = Time::default();
-        let config = Config {
-            cluster_enabled: true,
-            ..Config::default()
-        };
-        let mut node = Node::new(config, now, 1);
-        let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
-        // No slot is served yet: every keyed command is refused, keyless ones run.
-        for keyed in [
-            &["GET", "a"][..],
-            &["SET", "a", "1"],
-            &["MGET", "{t}a", "{t}b"],
-        ] {
-            assert_eq!(
-                node.command(now, c, &words(keyed)),
-                Reply::error("CLUSTERDOWN Hash slot not served"),
-                "{keyed:?}"
-            );
-        }
-        assert_eq!(
-            node.command(now, c, &words(&["MSET", "a", "1", "b", "2"])),
-            Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
-        );
-        assert_eq!(
-            node.command(now, c, &words(&["PING"])),
-            Reply::simple("PONG")
-        );
-    }
-
-    #[test]
-    fn writes_are_logged_in_replayable_form_and_replay_rebuilds_the_keyspace() {
-        let now = Time {
-            mono_ms: 0,
-            unix_ms: 1_000_000,
-        };
-        let config = Config {
-            appendonly: true,
-            ..Config::default()
-        };
-        let mut node = Node::new(config.clone(), now, 1);
-        let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
-        assert_eq!(
-            node.command(now, c, &words(&["SET", "k", "v", "EX", "10"])),
-            Reply::ok()
-        );
-        assert_eq!(
-            node.command(now, c, &words(&["GET", "k"])),
-            Reply::bulk_str("v")
-        );
-        assert_eq!(
-            node.command(now, c, &words(&["INCR", "n"])),
-            Reply::Integer(1)
-        );
-        assert_eq!(
-            node.command(now, c, &words(&["INCR", "k"])),
-            Reply::not_integer()
-        );
-        let log = aof_bytes(node.take_effects());
-        assert_eq!(
-            String::from_utf8(log).unwrap(),
-            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n\
-             *5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1010000\r\n\
-             *2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
-        );
-        let later = Time {
-            mono_ms: 0,
-            unix_ms: 1_005_000,
-        };
-        let mut restarted = Node::new(config, later, 2);
-        for cmd in [
-            &["SELECT", "0"][..],
-            &["SET", "k", "v", "PXAT", "1010000"],
-            &["INCR", "n"],
-        ] {
-            restarted.replay_command(later, &words(cmd)).unwrap();
-        }
-        assert!(
-            restarted.take_effects().is_empty(),
-            "replay must not log again"
-        );
-        let c = restarted.client_connected(later, "127.0.0.1:1".into(), "127.0.0.1:2".into());
-        assert_eq!(
-            restarted.command(later, c, &words(&["PTTL", "k"])),
-            Reply::Integer(5000)
-        );
-        assert_eq!(
-            restarted.command(later, c, &words(&["GET", "n"])),
-            Reply::bulk_str("1")
-        );
-        assert_eq!(
-            restarted.replay_command(later, &words(&["NOCMD"])),
-            Err("Unknown command 'NOCMD'".into())
-        );
-        // A transaction torn at the end of the file is dropped, a whole one applied.
-        for cmd in [
-            &["MULTI"][..],
-            &["INCR", "n"],
-            &["EXEC"],
-            &["MULTI"],
-            &["INCR", "n"],
-        ] {
-            restarted.replay_command(later, &words(cmd)).unwrap();
-        }
-        restarted.end_replay();
-        assert_eq!(
-            restarted.command(later, c, &words(&["GET", "n"])),
-            Reply::bulk_str("2")
-        );
-        assert_eq!(
-            restarted.command(later, c, &words(&["CLIENT", "ID"])),
-            Reply::Integer(c as i64)
-        );
-    }
-}
+mod tests;

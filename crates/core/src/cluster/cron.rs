@@ -1,0 +1,148 @@
+//! The cluster's 100 ms cron: connect to peers, expire handshakes, ping the oldest of a random
+//! sample, detect ping timeouts (PFAIL), and drive the failover and replica-migration timers.
+
+use rand::Rng;
+
+use crate::bus::{flags, MessageType};
+use crate::canary::Canary;
+use crate::event::ClusterEvent;
+use crate::node::{LinkId, LogLevel, Node};
+use crate::node_id::NodeId;
+
+impl Node {
+    // ---- cron ----------------------------------------------------------------------------
+
+    pub(crate) fn cluster_cron(&mut self) {
+        if !self.config.cluster_enabled {
+            return;
+        }
+        self.cluster.cron_runs += 1;
+        let now = self.now.mono_ms;
+        self.cluster.blacklist.retain(|_, until| *until > now);
+        self.connect_and_expire_handshakes();
+        if self.cluster.cron_runs.is_multiple_of(10) {
+            self.ping_oldest_of_random_sample();
+        }
+        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
+        for id in ids {
+            self.check_peer(id);
+        }
+        self.manual_failover_cron();
+        if self.cluster.me().is_replica() {
+            self.handle_replica_failover();
+            let allowed = self.config.cluster_allow_replica_migration;
+            let barrier = self.config.cluster_migration_barrier;
+            let now_ms = self.now.mono_ms;
+            self.cluster
+                .handle_replica_migration(now_ms, allowed, barrier, &mut self.out);
+        }
+        self.failure().update_cluster_state();
+    }
+
+    pub(super) fn connect_and_expire_handshakes(&mut self) {
+        let now = self.now.mono_ms;
+        let handshake_timeout_ms = self.cluster.node_timeout_ms.max(1000);
+        // Decided for every node first (usually nothing is to be done, so nothing is
+        // allocated): deleting or connecting one node changes nothing the others' decisions
+        // read, so doing them afterwards, in the same order, is the same.
+        let mut actions: Vec<(NodeId, bool)> = Vec::new();
+        for n in self.cluster.nodes.values() {
+            if n.has(flags::MYSELF | flags::NOADDR) {
+                continue;
+            }
+            if n.in_handshake() && now.saturating_sub(n.created_ms) > handshake_timeout_ms {
+                actions.push((n.id, true));
+            } else if n.link.is_none() {
+                actions.push((n.id, false));
+            }
+        }
+        for (id, expired) in actions {
+            if expired {
+                self.log(
+                    LogLevel::Verbose,
+                    format!("Handshake with node {id} timed out, removing it."),
+                );
+                self.delete_node(id);
+            } else {
+                self.connect_to(id);
+            }
+        }
+    }
+
+    /// Once a second, ping the node we heard from least recently among five random ones.
+    pub(super) fn ping_oldest_of_random_sample(&mut self) {
+        let candidates: Vec<NodeId> = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| !n.has(flags::MYSELF | flags::HANDSHAKE) && n.ping_sent_ms == 0)
+            .filter(|n| self.link_connected(n.link))
+            .map(|n| n.id)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let mut best: Option<NodeId> = None;
+        for _ in 0..5 {
+            let id = candidates[self.rng.gen_range(0..candidates.len())];
+            let pong = self.cluster.nodes[&id].pong_received_ms;
+            if best.is_none_or(|b| pong < self.cluster.nodes[&b].pong_received_ms) {
+                best = Some(id);
+            }
+        }
+        let link = best.and_then(|id| self.cluster.nodes[&id].link);
+        if let Some(link) = link {
+            self.send_ping(link, MessageType::Ping);
+        }
+    }
+
+    pub(super) fn link_connected(&self, link: Option<LinkId>) -> bool {
+        link.and_then(|l| self.cluster.links.get(&l))
+            .is_some_and(|l| l.connected)
+    }
+
+    /// Per-peer cron work: drop a stalled link, keep pings flowing, flag PFAIL on timeout.
+    pub(super) fn check_peer(&mut self, id: NodeId) {
+        let now = self.now.mono_ms;
+        let timeout_ms = self.cluster.node_timeout_ms;
+        let Some(mut n) = self.cluster.nodes.get(&id) else {
+            return;
+        };
+        if n.has(flags::MYSELF | flags::NOADDR | flags::HANDSHAKE) {
+            return;
+        }
+        if let Some(link) = n.link {
+            let created_ms = self.cluster.links.get(&link).map_or(now, |l| l.created_ms);
+            let stalled = now.saturating_sub(created_ms) > timeout_ms
+                && n.ping_sent_ms != 0
+                && now.saturating_sub(n.ping_sent_ms) > timeout_ms / 2
+                && now.saturating_sub(n.data_received_ms) > timeout_ms / 2;
+            if stalled {
+                self.close_link(link);
+                n = &self.cluster.nodes[&id];
+            }
+        }
+        if self.link_connected(n.link)
+            && n.ping_sent_ms == 0
+            && now.saturating_sub(n.pong_received_ms) > timeout_ms / 2
+        {
+            let link = n.link.expect("connected");
+            self.send_ping(link, MessageType::Ping);
+            return;
+        }
+        if n.ping_sent_ms == 0 || n.is_failing() {
+            return;
+        }
+        let ping_delay_ms = now.saturating_sub(n.ping_sent_ms);
+        let data_delay_ms = now.saturating_sub(n.data_received_ms);
+        if ping_delay_ms.min(data_delay_ms) > timeout_ms {
+            self.log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
+            self.cluster.nodes.get_mut(&id).expect("known").flags |= flags::PFAIL;
+            self.emit(ClusterEvent::PfailMarked { node: id });
+            // The canary trusts this node's own timeout alone; Redis waits for reports.
+            if self.canary(Canary::FailWithoutQuorum) {
+                self.mark_failing_if_needed(id);
+            }
+        }
+    }
+}

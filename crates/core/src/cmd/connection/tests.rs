@@ -1,0 +1,423 @@
+//! Connection commands through a whole node: HELLO, CLIENT, transactions and their AOF form.
+
+use super::*;
+use crate::config::Config;
+use crate::node::Time;
+
+const NOW: Time = Time {
+    mono_ms: 0,
+    unix_ms: 1_000_000,
+};
+
+fn node(cluster: bool) -> (Node, ClientId) {
+    let config = Config {
+        cluster_enabled: cluster,
+        port: 6379,
+        ..Config::default()
+    };
+    let mut node = Node::new(config, NOW, 1);
+    let c = node.client_connected(NOW, "127.0.0.1:5000".into(), "127.0.0.1:6379".into());
+    (node, c)
+}
+
+fn run(node: &mut Node, c: ClientId, line: &str) -> Reply {
+    let args: Vec<Bytes> = line
+        .split(' ')
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect();
+    node.command(NOW, c, &args)
+}
+
+fn err(text: &str) -> Reply {
+    Reply::Error(text.into())
+}
+
+fn bulk(text: &str) -> Reply {
+    Reply::bulk_str(text)
+}
+
+#[test]
+fn ping_and_echo() {
+    let (mut n, c) = node(true);
+    assert_eq!(run(&mut n, c, "PING"), Reply::simple("PONG"));
+    assert_eq!(run(&mut n, c, "ping hi"), bulk("hi"));
+    assert_eq!(
+        run(&mut n, c, "ping a b"),
+        err("ERR wrong number of arguments for 'ping' command")
+    );
+    assert_eq!(run(&mut n, c, "echo x"), bulk("x"));
+    assert_eq!(
+        run(&mut n, c, "echo a b"),
+        err("ERR wrong number of arguments for 'echo' command")
+    );
+}
+
+#[test]
+fn hello_switches_protocol_and_describes_server() {
+    let (mut n, c) = node(true);
+    let expected = |proto: i64| {
+        Reply::Map(vec![
+            (bulk("server"), bulk("redis")),
+            (bulk("version"), bulk("7.0.15")),
+            (bulk("proto"), Reply::Integer(proto)),
+            (bulk("id"), Reply::Integer(c as i64)),
+            (bulk("mode"), bulk("cluster")),
+            (bulk("role"), bulk("master")),
+            (bulk("modules"), Reply::Array(vec![])),
+        ])
+    };
+    assert_eq!(run(&mut n, c, "HELLO"), expected(2));
+    assert_eq!(n.client_protocol(c), 2);
+    assert_eq!(run(&mut n, c, "hello 3"), expected(3));
+    assert_eq!(n.client_protocol(c), 3);
+    assert_eq!(
+        run(&mut n, c, "hello 4"),
+        err("NOPROTO unsupported protocol version")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello 1"),
+        err("NOPROTO unsupported protocol version")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello 4 foo"),
+        err("NOPROTO unsupported protocol version")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello x"),
+        err("ERR Protocol version is not an integer or out of range")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello 2 foo"),
+        err("ERR Syntax error in HELLO option 'foo'")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello 2 auth a"),
+        err("ERR Syntax error in HELLO option 'auth'")
+    );
+    assert_eq!(
+        run(&mut n, c, "hello 2 setname ok extra"),
+        err("ERR Syntax error in HELLO option 'extra'")
+    );
+    assert_eq!(run(&mut n, c, "hello 2 auth a b"), err(WRONGPASS));
+    assert_eq!(n.client_protocol(c), 3, "failed HELLO keeps the protocol");
+    assert_eq!(
+        run(&mut n, c, "hello 2 AUTH default pw SETNAME app"),
+        expected(2)
+    );
+    assert_eq!(run(&mut n, c, "client getname"), bulk("app"));
+    let (mut s, sc) = node(false);
+    let Reply::Map(fields) = run(&mut s, sc, "hello") else {
+        panic!("not a map")
+    };
+    assert_eq!(fields[4], (bulk("mode"), bulk("standalone")));
+}
+
+#[test]
+fn auth_without_passwords() {
+    let (mut n, c) = node(true);
+    assert_eq!(
+        run(&mut n, c, "auth x"),
+        err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+    );
+    assert_eq!(run(&mut n, c, "auth default x"), Reply::ok());
+    assert_eq!(run(&mut n, c, "auth a b"), err(WRONGPASS));
+    assert_eq!(run(&mut n, c, "auth a b c"), err("ERR syntax error"));
+}
+
+#[test]
+fn client_subcommands() {
+    let (mut n, c) = node(true);
+    assert_eq!(run(&mut n, c, "client id"), Reply::Integer(c as i64));
+    assert_eq!(run(&mut n, c, "client getname"), Reply::Nil);
+    assert_eq!(run(&mut n, c, "client setname conn-1"), Reply::ok());
+    assert_eq!(run(&mut n, c, "CLIENT GETNAME"), bulk("conn-1"));
+    assert_eq!(
+        run(&mut n, c, "client setname a\u{1}b"),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    let empty = vec![
+        Bytes::from_static(b"client"),
+        Bytes::from_static(b"setname"),
+        Bytes::new(),
+    ];
+    assert_eq!(n.command(NOW, c, &empty), Reply::ok());
+    assert_eq!(run(&mut n, c, "client getname"), Reply::Nil);
+    assert_eq!(
+        run(&mut n, c, "client setinfo lib-name redis-py"),
+        err("ERR unknown subcommand 'setinfo'. Try CLIENT HELP.")
+    );
+    assert_eq!(
+        run(&mut n, c, "client foo"),
+        err("ERR unknown subcommand 'foo'. Try CLIENT HELP.")
+    );
+    assert_eq!(
+        run(&mut n, c, "client"),
+        err("ERR wrong number of arguments for 'client' command")
+    );
+    assert_eq!(
+        run(&mut n, c, "client setname"),
+        err("ERR wrong number of arguments for 'client|setname' command")
+    );
+    assert_eq!(
+        run(&mut n, c, "client id x"),
+        err("ERR wrong number of arguments for 'client|id' command")
+    );
+    let Reply::Array(help) = run(&mut n, c, "client help") else {
+        panic!("help is an array")
+    };
+    assert_eq!(
+        help[0],
+        Reply::simple("CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+    );
+    assert_eq!(help.last(), Some(&Reply::simple("    Prints this help.")));
+}
+
+#[test]
+fn client_info_and_list_lines() {
+    let (mut n, c) = node(true);
+    let other = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    run(&mut n, c, "client setname me");
+    let line = |id: u64, addr: &str, name: &str, flags: &str, multi: i64| {
+        format!(
+            "id={id} addr={addr} laddr=127.0.0.1:6379 name={name} age=0 idle=0 flags={flags} \
+             db=0 sub=0 psub=0 ssub=0 multi={multi} user=default redir=-1 resp=2\n"
+        )
+    };
+    let mine = line(c, "127.0.0.1:5000", "me", "N", -1);
+    let theirs = line(other, "127.0.0.1:5001", "", "N", -1);
+    assert_eq!(
+        run(&mut n, c, "client info"),
+        Reply::Verbatim("txt", mine.clone())
+    );
+    assert_eq!(
+        run(&mut n, c, "client list"),
+        Reply::Verbatim("txt", format!("{mine}{theirs}"))
+    );
+    assert_eq!(
+        run(&mut n, c, "client list type normal"),
+        Reply::Verbatim("txt", format!("{mine}{theirs}"))
+    );
+    assert_eq!(
+        run(&mut n, c, "client list type pubsub"),
+        Reply::Verbatim("txt", String::new())
+    );
+    assert_eq!(
+        run(&mut n, c, &format!("client list id {other} 99 0 -1")),
+        Reply::Verbatim("txt", theirs)
+    );
+    assert_eq!(
+        run(&mut n, c, "client list type foo"),
+        err("ERR Unknown client type 'foo'")
+    );
+    assert_eq!(
+        run(&mut n, c, "client list id x"),
+        err("ERR Invalid client ID")
+    );
+    assert_eq!(run(&mut n, c, "client list id"), err("ERR syntax error"));
+    assert_eq!(
+        run(&mut n, c, "client list type normal id 1"),
+        err("ERR syntax error")
+    );
+    // Flags and queue length show an open transaction; age and idle are in seconds.
+    run(&mut n, c, "multi");
+    run(&mut n, c, "ping");
+    let later = Time {
+        mono_ms: 5_500,
+        unix_ms: 1_005_500,
+    };
+    let info = n.command(
+        later,
+        other,
+        &[Bytes::from_static(b"client"), Bytes::from_static(b"list")],
+    );
+    let Reply::Verbatim(_, text) = info else {
+        panic!("verbatim")
+    };
+    assert!(text.starts_with(&format!(
+        "id={c} addr=127.0.0.1:5000 laddr=127.0.0.1:6379 name=me age=5 idle=5 flags=x "
+    )));
+    assert!(text.contains(" multi=1 "));
+}
+
+#[test]
+fn select_rules() {
+    let (mut n, c) = node(true);
+    assert_eq!(run(&mut n, c, "select 0"), Reply::ok());
+    assert_eq!(
+        run(&mut n, c, "select 1"),
+        err("ERR SELECT is not allowed in cluster mode")
+    );
+    assert_eq!(
+        run(&mut n, c, "select -1"),
+        err("ERR SELECT is not allowed in cluster mode")
+    );
+    assert_eq!(
+        run(&mut n, c, "select x"),
+        err("ERR value is not an integer or out of range")
+    );
+    let (mut s, sc) = node(false);
+    assert_eq!(run(&mut s, sc, "select 0"), Reply::ok());
+    assert_eq!(
+        run(&mut s, sc, "select 16"),
+        err("ERR DB index is out of range")
+    );
+    assert_eq!(
+        run(&mut s, sc, "select x"),
+        err("ERR value is not an integer or out of range")
+    );
+}
+
+#[test]
+fn quit_closes_and_reset_clears_state() {
+    let (mut n, c) = node(true);
+    n.take_effects();
+    assert_eq!(run(&mut n, c, "quit"), Reply::ok());
+    assert_eq!(n.take_effects(), vec![Effect::CloseClient { client: c }]);
+    run(&mut n, c, "hello 3 setname x");
+    run(&mut n, c, "multi");
+    assert_eq!(run(&mut n, c, "reset"), Reply::simple("RESET"));
+    assert_eq!(n.client_protocol(c), 2);
+    assert_eq!(run(&mut n, c, "client getname"), Reply::Nil);
+    assert_eq!(run(&mut n, c, "exec"), err("ERR EXEC without MULTI"));
+}
+
+#[test]
+fn multi_exec_discard() {
+    let (mut n, c) = node(false);
+    assert_eq!(run(&mut n, c, "exec"), err("ERR EXEC without MULTI"));
+    assert_eq!(run(&mut n, c, "discard"), err("ERR DISCARD without MULTI"));
+    assert_eq!(run(&mut n, c, "multi"), Reply::ok());
+    assert_eq!(
+        run(&mut n, c, "multi"),
+        err("ERR MULTI calls can not be nested")
+    );
+    assert_eq!(
+        run(&mut n, c, "watch a"),
+        err("ERR WATCH inside MULTI is not allowed")
+    );
+    assert_eq!(run(&mut n, c, "ping"), Reply::simple("QUEUED"));
+    assert_eq!(run(&mut n, c, "echo e"), Reply::simple("QUEUED"));
+    assert_eq!(
+        run(&mut n, c, "exec"),
+        Reply::Array(vec![Reply::simple("PONG"), bulk("e")])
+    );
+    assert_eq!(run(&mut n, c, "multi"), Reply::ok());
+    assert_eq!(run(&mut n, c, "ping"), Reply::simple("QUEUED"));
+    assert_eq!(run(&mut n, c, "discard"), Reply::ok());
+    assert_eq!(run(&mut n, c, "exec"), err("ERR EXEC without MULTI"));
+    assert_eq!(run(&mut n, c, "multi"), Reply::ok());
+    assert_eq!(run(&mut n, c, "exec"), Reply::Array(vec![]));
+}
+
+#[test]
+fn queueing_errors_abort_exec() {
+    let (mut n, c) = node(false);
+    run(&mut n, c, "multi");
+    run(&mut n, c, "ping");
+    assert!(run(&mut n, c, "nosuchcommand").is_error());
+    assert_eq!(
+        run(&mut n, c, "exec"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    run(&mut n, c, "multi");
+    assert!(run(&mut n, c, "echo").is_error());
+    assert_eq!(
+        run(&mut n, c, "exec"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    // The next transaction starts clean.
+    run(&mut n, c, "multi");
+    assert_eq!(run(&mut n, c, "exec"), Reply::Array(vec![]));
+}
+
+fn aof_bytes(effects: Vec<Effect>) -> String {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::AppendAof { data } => Some(String::from_utf8_lossy(&data).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn exec_logs_its_writes_inside_multi_exec() {
+    let config = Config {
+        appendonly: true,
+        ..Config::default()
+    };
+    let mut n = Node::new(config, NOW, 1);
+    let c = n.client_connected(NOW, "127.0.0.1:5000".into(), "127.0.0.1:6379".into());
+    run(&mut n, c, "multi");
+    run(&mut n, c, "set a 1");
+    run(&mut n, c, "ping");
+    run(&mut n, c, "set b 2");
+    n.take_effects();
+    let reply = run(&mut n, c, "exec");
+    assert_eq!(
+        reply,
+        Reply::Array(vec![Reply::ok(), Reply::simple("PONG"), Reply::ok()])
+    );
+    assert_eq!(
+        aof_bytes(n.take_effects()),
+        "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n\
+         *3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n2\r\n\
+         *1\r\n$4\r\nEXEC\r\n"
+    );
+    // Later transactions have no SELECT in front.
+    run(&mut n, c, "multi");
+    run(&mut n, c, "set c 3");
+    run(&mut n, c, "exec");
+    assert_eq!(
+        aof_bytes(n.take_effects()),
+        "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nc\r\n$1\r\n3\r\n*1\r\n$4\r\nEXEC\r\n"
+    );
+    // A read-only transaction logs nothing.
+    run(&mut n, c, "multi");
+    run(&mut n, c, "ping");
+    run(&mut n, c, "exec");
+    assert_eq!(aof_bytes(n.take_effects()), "");
+}
+
+#[test]
+fn aof_replay_of_a_transaction_applies_it() {
+    let mut n = Node::new(Config::default(), NOW, 1);
+    for line in ["SELECT 0", "MULTI", "set a 1", "set b 2", "EXEC"] {
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        assert_eq!(n.replay_command(NOW, &args), Ok(()), "{line}");
+    }
+    assert!(n.db.contains(b"a", NOW.unix_ms) && n.db.contains(b"b", NOW.unix_ms));
+    assert!(n.clients.values().all(|c| c.multi.is_none()));
+}
+
+#[test]
+fn watch_aborts_exec_when_a_key_changes() {
+    use crate::db::ValueRef;
+    let (mut n, c) = node(false);
+    let set = |n: &mut Node, v: &'static str| n.db.set(b"k", ValueRef::String(v.as_bytes()), None);
+    assert_eq!(run(&mut n, c, "watch k other"), Reply::ok());
+    set(&mut n, "1");
+    run(&mut n, c, "multi");
+    run(&mut n, c, "ping");
+    assert_eq!(run(&mut n, c, "exec"), Reply::NilArray);
+    // EXEC forgets the watches: the next transaction runs.
+    run(&mut n, c, "multi");
+    assert_eq!(run(&mut n, c, "exec"), Reply::Array(vec![]));
+    // Unchanged keys let EXEC run.
+    run(&mut n, c, "watch k");
+    run(&mut n, c, "multi");
+    run(&mut n, c, "ping");
+    assert_eq!(
+        run(&mut n, c, "exec"),
+        Reply::Array(vec![Reply::simple("PONG")])
+    );
+    // UNWATCH forgets them too.
+    run(&mut n, c, "watch k");
+    set(&mut n, "2");
+    assert_eq!(run(&mut n, c, "unwatch"), Reply::ok());
+    run(&mut n, c, "multi");
+    assert_eq!(run(&mut n, c, "exec"), Reply::Array(vec![]));
+}

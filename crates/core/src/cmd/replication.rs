@@ -1,0 +1,111 @@
+//! `REPLCONF` and `PSYNC`: the master side of the replication handshake, as commands like any
+//! other (Redis lists them among its server commands).
+//!
+//! A replica's driver sends `REPLCONF listening-port <port>` and `PSYNC ? -1` on a client
+//! connection; PSYNC turns that client into a replica and streams it a snapshot of the
+//! keyspace. From then on the replica only sends `REPLCONF ACK <offset>`. The replication state
+//! these handlers touch (listening ports, replica clients, acknowledged offsets) belongs to
+//! [`crate::replication::Replication`]; they reach it only through its narrow methods.
+
+use bytes::Bytes;
+
+use super::{is, keyless, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
+use crate::node::{ClientId, Effect, LogLevel, Node};
+use crate::reply::Reply;
+
+const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+/// Listed right after the server family, where `COMMAND` has always shown them.
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    keyless("replconf", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", replconf),
+    keyless("psync", -3, F::ADMIN.union(F::NOSCRIPT).union(F::NO_ASYNC_LOADING).union(F::NO_MULTI), ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", psync),
+];
+
+/// The marker that ends a full-sync snapshot in the stream (`REPLCONF SNAPSHOT-END`).
+const SNAPSHOT_END: &[&[u8]] = &[b"REPLCONF", b"SNAPSHOT-END"];
+
+/// `REPLCONF <option> <value> …`: `listening-port`, `capa`, `ACK` (no reply at all, as Redis),
+/// `SNAPSHOT-END` (ours, only meaningful inside the stream).
+fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    if args.len().is_multiple_of(2) {
+        return Reply::syntax_error();
+    }
+    for pair in args[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if is(option, "listening-port") {
+            let Some(port) = parse_i64(value) else {
+                return Reply::not_integer();
+            };
+            let port = u16::try_from(port).unwrap_or(0);
+            node.repl.note_listening_port(client, port);
+        } else if is(option, "ack") {
+            let Some(offset) = parse_i64(value) else {
+                return Reply::not_integer();
+            };
+            let offset = u64::try_from(offset).unwrap_or(0);
+            node.repl.note_ack(client, offset, node.now.mono_ms);
+        } else if is(option, "capa") || is(option, "ip-address") || is(option, "getack") {
+        } else {
+            return Reply::err(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            ));
+        }
+    }
+    Reply::ok()
+}
+
+/// `PSYNC <replid> <offset>`: always a full resync here.
+fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
+    if node.cluster.me().is_replica() {
+        return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    if node.repl.is_replica_client(client) {
+        return Reply::ok();
+    }
+    let addr = &node.clients[&client].addr;
+    let (ip, peer_port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
+    let (ip, peer_port) = (ip.to_string(), peer_port.parse().unwrap_or(0));
+    let offset = node.cluster.me().repl_offset;
+    let replica = node
+        .repl
+        .add_replica(client, ip, peer_port, node.now.mono_ms);
+    let text = format!(
+        "Replica {}:{} asks for synchronization; full resync at offset {offset}",
+        replica.ip, replica.port
+    );
+    node.log(LogLevel::Notice, text);
+    let data = snapshot(node);
+    node.out.push(Effect::ReplicaStream { client, data });
+    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid()))
+}
+
+/// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.
+fn snapshot(node: &Node) -> Bytes {
+    let mut out = Vec::new();
+    super::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
+    let now_ms = node.now.unix_ms;
+    for entry in node.db.entries_in_order() {
+        if !entry.is_live(now_ms) {
+            continue;
+        }
+        let ttl = entry.expires_at_ms.unwrap_or(0).to_string();
+        let args = vec![
+            Bytes::from_static(b"RESTORE"),
+            Bytes::copy_from_slice(entry.key),
+            Bytes::from(ttl),
+            super::dump::dump_payload(entry.value),
+            Bytes::from_static(b"ABSTTL"),
+            Bytes::from_static(b"REPLACE"),
+        ];
+        super::propagate::encode_command(&args, &mut out);
+    }
+    super::propagate::encode_command(&words(SNAPSHOT_END), &mut out);
+    Bytes::from(out)
+}
+
+fn words(ws: &[&[u8]]) -> Vec<Bytes> {
+    ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
+}

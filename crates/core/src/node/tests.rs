@@ -1,0 +1,149 @@
+//! Dispatch through a whole node: lookup, redirection, the AOF form of writes and its replay.
+
+use super::*;
+
+fn words(ws: &[&str]) -> Vec<Bytes> {
+    ws.iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
+fn aof_bytes(effects: Vec<Effect>) -> Vec<u8> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::AppendAof { data } => Some(data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn commands_are_found_in_any_case_and_long_names_are_unknown() {
+    let node = Node::new(Config::default(), Time::default(), 1);
+    assert!(cmd::all().all(|spec| spec.name.len() <= MAX_COMMAND_NAME_LEN));
+    assert_eq!(node.lookup(b"gEt").map(|s| s.name), Some("get"));
+    assert_eq!(node.lookup(b"SET").map(|s| s.name), Some("set"));
+    assert_eq!(node.lookup(b"CLUSTER").map(|s| s.name), Some("cluster"));
+    assert!(node.lookup(b"").is_none());
+    assert!(node.lookup(b"nosuchcommand").is_none());
+    assert!(node.lookup(&[b'g'; MAX_COMMAND_NAME_LEN + 1]).is_none());
+    assert!(node.lookup(b"G\xffT").is_none());
+}
+
+#[test]
+fn redirection_sees_single_and_multiple_keys_alike() {
+    let now = Time::default();
+    let config = Config {
+        cluster_enabled: true,
+        ..Config::default()
+    };
+    let mut node = Node::new(config, now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    // No slot is served yet: every keyed command is refused, keyless ones run.
+    for keyed in [
+        &["GET", "a"][..],
+        &["SET", "a", "1"],
+        &["MGET", "{t}a", "{t}b"],
+    ] {
+        assert_eq!(
+            node.command(now, c, &words(keyed)),
+            Reply::error("CLUSTERDOWN Hash slot not served"),
+            "{keyed:?}"
+        );
+    }
+    assert_eq!(
+        node.command(now, c, &words(&["MSET", "a", "1", "b", "2"])),
+        Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    assert_eq!(
+        node.command(now, c, &words(&["PING"])),
+        Reply::simple("PONG")
+    );
+}
+
+#[test]
+fn writes_are_logged_in_replayable_form_and_replay_rebuilds_the_keyspace() {
+    let now = Time {
+        mono_ms: 0,
+        unix_ms: 1_000_000,
+    };
+    let config = Config {
+        appendonly: true,
+        ..Config::default()
+    };
+    let mut node = Node::new(config.clone(), now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    assert_eq!(
+        node.command(now, c, &words(&["SET", "k", "v", "EX", "10"])),
+        Reply::ok()
+    );
+    assert_eq!(
+        node.command(now, c, &words(&["GET", "k"])),
+        Reply::bulk_str("v")
+    );
+    assert_eq!(
+        node.command(now, c, &words(&["INCR", "n"])),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        node.command(now, c, &words(&["INCR", "k"])),
+        Reply::not_integer()
+    );
+    let log = aof_bytes(node.take_effects());
+    assert_eq!(
+        String::from_utf8(log).unwrap(),
+        "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n\
+         *5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$7\r\n1010000\r\n\
+         *2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+    );
+    let later = Time {
+        mono_ms: 0,
+        unix_ms: 1_005_000,
+    };
+    let mut restarted = Node::new(config, later, 2);
+    for cmd in [
+        &["SELECT", "0"][..],
+        &["SET", "k", "v", "PXAT", "1010000"],
+        &["INCR", "n"],
+    ] {
+        restarted.replay_command(later, &words(cmd)).unwrap();
+    }
+    assert!(
+        restarted.take_effects().is_empty(),
+        "replay must not log again"
+    );
+    let c = restarted.client_connected(later, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    assert_eq!(
+        restarted.command(later, c, &words(&["PTTL", "k"])),
+        Reply::Integer(5000)
+    );
+    assert_eq!(
+        restarted.command(later, c, &words(&["GET", "n"])),
+        Reply::bulk_str("1")
+    );
+    assert_eq!(
+        restarted.replay_command(later, &words(&["NOCMD"])),
+        Err("Unknown command 'NOCMD'".into())
+    );
+    // A transaction torn at the end of the file is dropped, a whole one applied.
+    for cmd in [
+        &["MULTI"][..],
+        &["INCR", "n"],
+        &["EXEC"],
+        &["MULTI"],
+        &["INCR", "n"],
+    ] {
+        restarted.replay_command(later, &words(cmd)).unwrap();
+    }
+    restarted.end_replay();
+    assert_eq!(
+        restarted.command(later, c, &words(&["GET", "n"])),
+        Reply::bulk_str("2")
+    );
+    assert_eq!(
+        restarted.command(later, c, &words(&["CLIENT", "ID"])),
+        Reply::Integer(c as i64)
+    );
+}

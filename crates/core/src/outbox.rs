@@ -1,0 +1,74 @@
+//! The outbox: everything a node call produces for its driver, in order.
+//!
+//! Handlers and the cluster/replication logic borrow `&mut Outbox` instead of the whole node,
+//! so a function that only changes cluster state and reports it needs nothing else. Effects
+//! come out in the order they were pushed, with one exception kept on purpose: slot ownership
+//! changes are collected apart and handed out after the other effects of the same call, merged
+//! into ranges while they arrive one slot at a time. That is the order drivers, the simulator's
+//! traces and the unit tests have always seen, so it must not change.
+
+use crate::effect::{Effect, LogLevel};
+use crate::event::ClusterEvent;
+use crate::node_id::NodeId;
+
+#[derive(Debug, Default)]
+pub struct Outbox {
+    effects: Vec<Effect>,
+    /// `SlotsAssigned` events not yet handed out (see the module docs for why they wait).
+    slot_events: Vec<ClusterEvent>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// Reports a protocol decision as a typed event, in order with the other effects.
+    pub fn emit(&mut self, event: ClusterEvent) {
+        self.effects.push(Effect::Event(event));
+    }
+
+    pub fn log(&mut self, level: LogLevel, text: impl Into<String>) {
+        self.effects.push(Effect::Log {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// One slot changed owner: extends the last slot event when it has the same owner.
+    pub(crate) fn slot_assigned(&mut self, slot: u16, owner: Option<NodeId>) {
+        ClusterEvent::push_slot(&mut self.slot_events, slot, owner);
+    }
+
+    /// Slots (ascending) changed owner together.
+    pub(crate) fn slots_assigned(&mut self, slots: &[u16], owner: Option<NodeId>) {
+        self.slot_events.push(ClusterEvent::SlotsAssigned {
+            ranges: ClusterEvent::ranges_of(slots),
+            owner,
+        });
+    }
+
+    /// Everything produced since the last call: the effects, then the slot events.
+    pub fn take(&mut self) -> Vec<Effect> {
+        let slot_events = std::mem::take(&mut self.slot_events);
+        self.effects
+            .extend(slot_events.into_iter().map(Effect::Event));
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Drops the effects produced so far (the AOF loader's commands must not act again).
+    /// Slot events stay: they describe state the node keeps.
+    pub(crate) fn discard_effects(&mut self) {
+        self.effects.clear();
+    }
+
+    /// How many effects are waiting; with [`Outbox::effects_since_mut`], lets EXEC rewrite
+    /// the AOF records its queued commands produced.
+    pub(crate) fn len(&self) -> usize {
+        self.effects.len()
+    }
+
+    pub(crate) fn effects_since_mut(&mut self, first: usize) -> &mut [Effect] {
+        &mut self.effects[first..]
+    }
+}

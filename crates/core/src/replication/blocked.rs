@@ -1,0 +1,126 @@
+//! Clients waiting for replication: `WAIT` until enough replicas acknowledged, and writes
+//! held back while a manual failover pauses them. Answered in client-id order after every
+//! input, once their condition holds.
+
+use super::*;
+use crate::node::Node;
+
+impl Node {
+    // ---- blocked clients -----------------------------------------------------------------
+
+    /// After a client's command: a command that moved the offset was a write of this client.
+    pub(crate) fn note_client_write(&mut self, client: ClientId, offset_before: u64) {
+        let offset = self.cluster.me().repl_offset;
+        if offset != offset_before {
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.woff = offset;
+            }
+        }
+    }
+
+    /// Blocks `client` in `WAIT` and asks the replicas for an ACK before the call returns.
+    pub(crate) fn block_for_acks(
+        &mut self,
+        client: ClientId,
+        offset: u64,
+        numreplicas: i64,
+        deadline_ms: Option<u64>,
+    ) {
+        let why = Blocked::Wait {
+            offset,
+            numreplicas,
+            deadline_ms,
+        };
+        self.repl.block_client(client, why, &mut self.out);
+        self.repl.get_ack_pending = true;
+    }
+
+    /// A write (or an EXEC holding one) while writes are paused waits for the pause to end.
+    pub(crate) fn postpone_if_paused(
+        &mut self,
+        client: ClientId,
+        spec: &cmd::CommandSpec,
+        args: &[Bytes],
+    ) -> bool {
+        if !self.writes_paused() {
+            return false;
+        }
+        let writes = match spec.name {
+            "exec" => self.clients[&client].multi.as_ref().is_some_and(|queue| {
+                queue
+                    .iter()
+                    .any(|a| self.lookup(&a[0]).is_some_and(|s| s.is_write()))
+            }),
+            _ => spec.is_write(),
+        };
+        if writes {
+            let args = args.to_vec();
+            let why = Blocked::Paused { args };
+            self.repl.block_client(client, why, &mut self.out);
+        }
+        writes
+    }
+
+    /// Answers every blocked client whose wait is over, in client-id order.
+    pub(super) fn serve_blocked_clients(&mut self) {
+        if self.repl.blocked.is_empty() {
+            return;
+        }
+        let now = self.now.mono_ms;
+        let replica = self.cluster.me().is_replica();
+        let paused = self.writes_paused();
+        let ids: Vec<ClientId> = self.repl.blocked.keys().copied().collect();
+        for client in ids {
+            let reply = match self.repl.blocked[&client].clone() {
+                Blocked::Wait { .. } if replica => Reply::error(UNBLOCKED_BY_ROLE_CHANGE),
+                Blocked::Wait {
+                    offset,
+                    numreplicas,
+                    deadline_ms,
+                } => {
+                    let acked = self.repl.replicas_acked(offset);
+                    let expired = deadline_ms.is_some_and(|d| now >= d);
+                    if acked < numreplicas && !expired {
+                        continue;
+                    }
+                    Reply::Integer(acked)
+                }
+                Blocked::Paused { .. } if paused => continue,
+                Blocked::Paused { args } => {
+                    // Unblocked first: the command runs as a fresh one from this client.
+                    self.repl.blocked.remove(&client);
+                    self.run_postponed(client, &args)
+                }
+            };
+            self.repl.blocked.remove(&client);
+            self.out.push(Effect::UnblockClient { client, reply });
+        }
+    }
+
+    /// Runs a write held back by a pause, as if it arrived now.
+    pub(super) fn run_postponed(&mut self, client: ClientId, args: &[Bytes]) -> Reply {
+        let spec = self
+            .lookup(&args[0])
+            .expect("a postponed command was looked up when it arrived");
+        let offset_before = self.cluster.me().repl_offset;
+        self.top_command = spec.name;
+        let reply = self.execute(client, spec, args);
+        self.note_client_write(client, offset_before);
+        reply
+    }
+
+    /// `REPLCONF GETACK *` to every replica, unless writes are paused (a manual failover
+    /// compares offsets, and this would move mine).
+    pub(super) fn send_getack_if_pending(&mut self) {
+        if !self.repl.get_ack_pending || self.writes_paused() {
+            return;
+        }
+        self.repl.get_ack_pending = false;
+        if self.repl.replicas.is_empty() {
+            return;
+        }
+        let args = words(GETACK);
+        self.repl.stream_to_replicas(&args, &mut self.out);
+        self.cluster.me_mut().repl_offset += encoded_len(&args);
+    }
+}

@@ -1,0 +1,288 @@
+//! The node's side of replication: the driver's entry points (link up/down, one command of
+//! the master's stream), applying that stream, feeding every write to the AOF and the replicas,
+//! and keeping the link in line with the cluster role after each input and from the cron.
+//!
+//! These are `Node` methods because they run commands, touch clients and the keyspace and
+//! read the cluster role; what needs only replication state is on [`super::Replication`].
+
+use super::*;
+use crate::node::Node;
+
+impl Node {
+    // ---- entry points for the driver -----------------------------------------------------
+
+    /// The offset a replica acknowledges with `REPLCONF ACK` (and a master serves).
+    pub fn replication_offset(&self) -> u64 {
+        self.cluster.me().repl_offset
+    }
+
+    /// The link reached `+FULLRESYNC <replid> <offset>`. Returns false when the node no longer
+    /// wants this link (the driver must close it).
+    pub fn replication_link_up(
+        &mut self,
+        now: Time,
+        link: ReplLinkId,
+        replid: &str,
+        offset: u64,
+    ) -> bool {
+        self.set_time(now);
+        let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link) else {
+            return false;
+        };
+        l.up = true;
+        l.loading = true;
+        l.sync_offset = offset;
+        l.master_replid = replid.to_string();
+        l.last_io_ms = now.mono_ms;
+        let (ip, port) = (l.ip.clone(), l.port);
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.clients.insert(
+            id,
+            crate::node::Client::new(id, format!("{ip}:{port}"), String::new(), now),
+        );
+        self.repl.link.as_mut().expect("checked").client = Some(id);
+        // The snapshot replaces everything: keys from an older master must not survive it.
+        self.db.clear();
+        self.log(
+            LogLevel::Notice,
+            format!("Full resync from master: {replid}:{offset}"),
+        );
+        self.replication_before_reply();
+        true
+    }
+
+    /// The link failed to connect, broke, or the master refused the handshake.
+    pub fn replication_link_down(&mut self, now: Time, link: ReplLinkId) {
+        self.set_time(now);
+        if self.repl.link.as_ref().is_some_and(|l| l.id == link) {
+            let was_up = self.repl.link.as_ref().is_some_and(|l| l.up);
+            self.drop_master_link();
+            if was_up {
+                self.repl.down_since_ms = now.mono_ms;
+                self.log(LogLevel::Notice, "Connection with master lost.");
+                let offset = self.cluster.me().repl_offset;
+                self.emit(ClusterEvent::ReplicationLinkDown { offset });
+            }
+        }
+        self.replication_before_reply();
+    }
+
+    /// One command from the master's stream, `bytes_len` bytes on the wire. Returns false when
+    /// the link is no longer wanted (the driver must close it).
+    pub fn replication_apply(
+        &mut self,
+        now: Time,
+        link: ReplLinkId,
+        args: &[Bytes],
+        bytes_len: u64,
+    ) -> bool {
+        self.set_time(now);
+        let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link && l.up) else {
+            return false;
+        };
+        l.last_io_ms = now.mono_ms;
+        let loading = l.loading;
+        let client = l.client.expect("an up link has its client");
+        if args.is_empty() {
+            return true;
+        }
+        let marker = args.len() == 2 && is(&args[0], "replconf") && is(&args[1], "snapshot-end");
+        if marker && loading {
+            let l = self.repl.link.as_mut().expect("checked");
+            l.loading = false;
+            let offset = l.sync_offset;
+            self.cluster.me_mut().repl_offset = offset;
+            self.log(
+                LogLevel::Notice,
+                format!(
+                    "MASTER <-> REPLICA sync: Finished with success ({} keys)",
+                    self.db.len()
+                ),
+            );
+            self.emit(ClusterEvent::ReplicationLinkUp { offset });
+            return true;
+        }
+        if !loading && is_stream_control(args) {
+            // Not data: it moves the offset (the master counted it) and may ask for an ACK.
+            self.cluster.me_mut().repl_offset += bytes_len;
+            if is(&args[1], "getack") {
+                let offset = self.cluster.me().repl_offset;
+                self.out.push(Effect::ReplicaAck { link, offset });
+            }
+            self.replication_before_reply();
+            return true;
+        }
+        self.run_from_master(client, args);
+        if loading {
+            self.log_to_aof(args);
+        } else {
+            self.feed_write(args, bytes_len);
+        }
+        self.replication_before_reply();
+        true
+    }
+
+    /// Whether `client` sent PSYNC: it then gets the stream and no replies.
+    pub fn is_replica_client(&self, client: ClientId) -> bool {
+        self.repl.is_replica_client(client)
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    /// Runs a command of the master's stream like the AOF loader does: no redirection, no
+    /// logging by the handler (the caller logs the command verbatim).
+    pub(super) fn run_from_master(&mut self, client: ClientId, args: &[Bytes]) {
+        let Some(spec) = self.lookup(&args[0]) else {
+            self.log(
+                LogLevel::Warning,
+                format!(
+                    "Unknown command '{}' from master",
+                    String::from_utf8_lossy(&args[0])
+                ),
+            );
+            return;
+        };
+        if !spec.arity_ok(args.len()) {
+            self.log(
+                LogLevel::Warning,
+                format!("Wrong arity for '{}' from master", spec.name),
+            );
+            return;
+        }
+        self.replaying = true;
+        let reply = (spec.handler)(self, client, args);
+        self.replaying = false;
+        if let Reply::Error(e) = reply {
+            self.log(
+                LogLevel::Warning,
+                format!("Error from master's command '{}': {e}", spec.name),
+            );
+        }
+    }
+
+    /// Appends one command to the AOF (db 0 selected first), with `appendonly yes`.
+    pub(crate) fn log_to_aof(&mut self, args: &[Bytes]) {
+        if !self.config.appendonly {
+            return;
+        }
+        let mut data = Vec::new();
+        if !self.aof_db_selected {
+            self.aof_db_selected = true;
+            cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut data);
+        }
+        cmd::propagate::encode_command(args, &mut data);
+        self.out.push(Effect::AppendAof {
+            data: Bytes::from(data),
+        });
+    }
+
+    /// A write that changed the keyspace: to the AOF, to every replica, and into the offset.
+    pub(crate) fn feed_write(&mut self, args: &[Bytes], bytes_len: u64) {
+        self.log_to_aof(args);
+        self.repl.stream_to_replicas(args, &mut self.out);
+        let offset = self.cluster.me().repl_offset + bytes_len;
+        // Offsets only grow: a write that adds no bytes would break the replicas' catch-up.
+        assert!(bytes_len > 0, "a write of no bytes");
+        self.cluster.me_mut().repl_offset = offset;
+        self.emit(ClusterEvent::WriteApplied { offset });
+    }
+
+    pub(super) fn drop_master_link(&mut self) {
+        if let Some(l) = self.repl.link.take() {
+            if let Some(client) = l.client {
+                self.clients.remove(&client);
+            }
+        }
+    }
+
+    /// The master this node should replicate from, with its address, if any.
+    pub(super) fn wanted_master(&self) -> Option<(NodeId, &str, u16)> {
+        let me = self.cluster.me();
+        let master = me.master.filter(|_| me.is_replica())?;
+        let m = self.cluster.node(&master)?;
+        if m.ip.is_empty() || m.port == 0 {
+            return None;
+        }
+        Some((master, m.ip.as_str(), m.port))
+    }
+
+    /// Brings the replication state in line with the cluster role after any input: drops a
+    /// link to a master I no longer replicate (and starts a new history if I was promoted),
+    /// and as a replica, drops replicas of my own.
+    pub(crate) fn replication_before_reply(&mut self) {
+        // Runs after every command: compares in place rather than copy the address.
+        let wanted = self.wanted_master();
+        let wanted_any = wanted.is_some();
+        if let Some(l) = &self.repl.link {
+            let still =
+                wanted.is_some_and(|(m, ip, port)| m == l.master && ip == l.ip && port == l.port);
+            if !still {
+                let id = l.id;
+                let old_replid = l.master_replid.clone();
+                let was_synced = l.up && !l.loading;
+                if l.up {
+                    // The data's age now counts from here, as after any lost link.
+                    self.repl.down_since_ms = self.now.mono_ms;
+                }
+                self.drop_master_link();
+                self.out.push(Effect::ReplicaDisconnect { link: id });
+                if !wanted_any && self.cluster.me().is_master() && was_synced {
+                    // Drawn here, in the same place of the rng sequence as always.
+                    let replid = NodeId::random(&mut self.rng).to_string();
+                    let offset = self.cluster.me().repl_offset;
+                    self.repl
+                        .shift_replid(old_replid, replid, offset, &mut self.out);
+                }
+            }
+        }
+        if self.cluster.me().is_replica() && !self.repl.replicas.is_empty() {
+            let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
+            self.repl.replicas.clear();
+            for client in clients {
+                self.out.push(Effect::CloseClient { client });
+            }
+        }
+        self.manual_failover_before_reply();
+        self.serve_blocked_clients();
+        self.send_getack_if_pending();
+    }
+
+    /// From the cron: connect to my master when I have no link.
+    pub(crate) fn replication_cron(&mut self) {
+        self.replication_before_reply();
+        if self.repl.link.is_some() {
+            return;
+        }
+        let Some((master, ip, port)) = self.wanted_master() else {
+            return;
+        };
+        let ip = ip.to_string();
+        let now = self.now.mono_ms;
+        if self.repl.last_attempt_ms != 0
+            && now.saturating_sub(self.repl.last_attempt_ms) < RECONNECT_INTERVAL_MS
+        {
+            return;
+        }
+        self.repl.last_attempt_ms = now;
+        let id = self.repl.next_link;
+        self.repl.next_link += 1;
+        self.repl.link = Some(MasterLink {
+            id,
+            master,
+            ip: ip.clone(),
+            port,
+            up: false,
+            loading: false,
+            sync_offset: 0,
+            master_replid: String::new(),
+            client: None,
+            last_io_ms: 0,
+        });
+        self.log(
+            LogLevel::Notice,
+            format!("Connecting to MASTER {ip}:{port}"),
+        );
+        self.out.push(Effect::ReplicaConnect { link: id, ip, port });
+    }
+}

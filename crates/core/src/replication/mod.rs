@@ -1,0 +1,329 @@
+//! Master → replica replication: our own protocol over the master's client port, modelled on
+//! Redis's.
+//!
+//! Replica side. While this node is a replica of a known master with an address, the cron
+//! emits [`Effect::ReplicaConnect`] (at most once a second, until the driver reports the link
+//! up or down). The driver connects to the master's client port and sends
+//! `REPLCONF listening-port <port>` and `PSYNC ? -1`, reading each reply. The master answers
+//! `+FULLRESYNC <replid> <offset>`; the driver reports [`Node::replication_link_up`], which
+//! flushes the keyspace. From then on the driver reads RESP commands for ever and hands each to
+//! [`Node::replication_apply`] with its length in bytes. The first commands are the snapshot:
+//! `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL REPLACE` per key, then the marker
+//! `REPLCONF SNAPSHOT-END`; they count for no offset (like Redis's RDB transfer). Every later
+//! command is applied without redirection (as the AOF loader does), logged verbatim to this
+//! node's AOF, and advances the replication offset by its length. Every second the driver sends
+//! `REPLCONF ACK <offset>` with [`Node::replication_offset`]. When this node stops being a
+//! replica of that master (failover, `CLUSTER RESET`, a new master), the node emits
+//! [`Effect::ReplicaDisconnect`] and ignores anything more from that link.
+//!
+//! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands (see
+//! [`crate::cmd::replication`]): PSYNC marks the client as a replica, replies
+//! `+FULLRESYNC <replid> <offset>` and emits
+//! [`Effect::ReplicaStream`] with the snapshot. Every write that reaches `Node::log_write` (the
+//! AOF seam, which runs whether or not `appendonly` is on) is streamed to each replica client
+//! as a RESP array, and the master offset grows by its length even with no replica attached.
+//! Replica clients get no replies (REPLCONF ACK included), so the driver writes only the stream
+//! to them once PSYNC's own reply is out. Transactions are streamed command by command, without
+//! MULTI/EXEC; the stream has no `SELECT` (db 0 only) and no keep-alive `PING`.
+//!
+//! Acknowledgements. `WAIT numreplicas timeout` blocks its client (see [`Effect::BlockClient`])
+//! until enough replicas acknowledged the client's last write offset or the timeout passes; the
+//! master then puts `REPLCONF GETACK *` into the stream (it counts in the offset, as in Redis),
+//! and a replica answers it at once with [`Effect::ReplicaAck`] instead of waiting for its
+//! next one-second ACK. Every input ends in `replication_before_reply`, which also answers the
+//! blocked clients whose condition now holds (an ACK arrived, a timeout passed, writes were
+//! unpaused after a manual failover, or this node became a replica).
+//!
+//! `cluster.me().repl_offset` is the offset everywhere (master: bytes streamed; replica: bytes
+//! applied): it travels in bus headers and ranks replicas in a failover election.
+//!
+//! [`Node::replication_link_up`]: crate::node::Node::replication_link_up
+//! [`Node::replication_apply`]: crate::node::Node::replication_apply
+//! [`Node::replication_offset`]: crate::node::Node::replication_offset
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::cmd::{self, is};
+use crate::effect::{ClientId, Effect, LogLevel, Time};
+use crate::event::ClusterEvent;
+use crate::node_id::NodeId;
+use crate::outbox::Outbox;
+use crate::reply::Reply;
+
+pub use crate::effect::ReplLinkId;
+
+/// What a master puts in the stream to ask every replica for an ACK now.
+const GETACK: &[&[u8]] = &[b"REPLCONF", b"GETACK", b"*"];
+/// `WAIT` on a node that became a replica while the client was blocked, as Redis words it.
+const UNBLOCKED_BY_ROLE_CHANGE: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
+/// A replica tries to (re)connect to its master at most this often, as Redis's cron does.
+const RECONNECT_INTERVAL_MS: u64 = 1000;
+
+/// Replication state of a node, both roles.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// This node's replication ID as a master.
+    replid: String,
+    /// The ID of the master this node replicated before it was promoted.
+    replid2: String,
+    /// First offset served under `replid` after a promotion; -1 if none.
+    second_offset: i64,
+    /// Replica side: the connection to my master, if any.
+    link: Option<MasterLink>,
+    next_link: ReplLinkId,
+    /// Monotonic ms of the last connect attempt (throttles reconnects).
+    last_attempt_ms: u64,
+    /// Monotonic ms when the last link went down; 0 = never up.
+    down_since_ms: u64,
+    /// Master side: `REPLCONF listening-port` values of clients not yet replicas.
+    listening_ports: BTreeMap<ClientId, u16>,
+    /// Master side: clients that sent PSYNC.
+    replicas: BTreeMap<ClientId, ReplicaClient>,
+    /// Clients blocked in `WAIT` or on a paused write, answered in client-id order.
+    blocked: BTreeMap<ClientId, Blocked>,
+    /// A `WAIT` blocked: ask the replicas for an ACK before the call returns.
+    get_ack_pending: bool,
+}
+
+/// Why a client gets no reply yet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Blocked {
+    /// `WAIT`: until `numreplicas` replicas acknowledged `offset`, or until `deadline_ms`
+    /// (monotonic; `None` = for ever).
+    Wait {
+        offset: u64,
+        numreplicas: i64,
+        deadline_ms: Option<u64>,
+    },
+    /// A write sent while writes are paused (manual failover): it runs when the pause ends,
+    /// possibly as a redirection if this node became a replica meanwhile.
+    Paused { args: Vec<Bytes> },
+}
+
+/// A replica connected to this master.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaClient {
+    pub ip: String,
+    pub port: u16,
+    /// Offset the replica last acknowledged.
+    pub ack_offset: u64,
+    /// Monotonic ms of its last ACK (or of the PSYNC).
+    pub ack_ms: u64,
+}
+
+/// This replica's link to its master.
+#[derive(Clone, Debug)]
+pub struct MasterLink {
+    pub id: ReplLinkId,
+    pub master: NodeId,
+    pub ip: String,
+    pub port: u16,
+    /// `+FULLRESYNC` arrived.
+    pub up: bool,
+    /// The snapshot is still being applied.
+    pub loading: bool,
+    /// The offset the snapshot corresponds to.
+    pub sync_offset: u64,
+    pub master_replid: String,
+    /// The internal client commands from the master run as.
+    pub client: Option<ClientId>,
+    /// Monotonic ms of the last data from the master.
+    pub last_io_ms: u64,
+}
+
+impl Replication {
+    pub fn new(replid: String) -> Replication {
+        Replication {
+            replid,
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            link: None,
+            next_link: 1,
+            last_attempt_ms: 0,
+            down_since_ms: 0,
+            listening_ports: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+            blocked: BTreeMap::new(),
+            get_ack_pending: false,
+        }
+    }
+
+    /// Whether `client` sent PSYNC: it then gets the stream and no replies.
+    pub fn is_replica_client(&self, client: ClientId) -> bool {
+        self.replicas.contains_key(&client)
+    }
+
+    /// This node's replication ID as a master.
+    pub fn replid(&self) -> &str {
+        &self.replid
+    }
+
+    /// How many clients are replicas of this master.
+    pub fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Replica side: the connection to my master, if any.
+    pub fn master_link(&self) -> Option<&MasterLink> {
+        self.link.as_ref()
+    }
+
+    /// The ID of the master this node replicated before it was promoted.
+    pub fn replid2(&self) -> &str {
+        &self.replid2
+    }
+
+    /// First offset served under `replid` after a promotion; -1 if none.
+    pub fn second_offset(&self) -> i64 {
+        self.second_offset
+    }
+
+    /// Monotonic ms when the last link to my master went down; 0 = never up.
+    pub fn down_since_ms(&self) -> u64 {
+        self.down_since_ms
+    }
+
+    /// Master side: the replica clients, in client-id order.
+    pub fn replicas(&self) -> impl Iterator<Item = &ReplicaClient> {
+        self.replicas.values()
+    }
+
+    /// Tests: as if no link to the master was ever made (`0`) or one went down at `since_ms`.
+    #[cfg(test)]
+    pub(crate) fn set_link_down_since(&mut self, since_ms: u64) {
+        self.link = None;
+        self.down_since_ms = since_ms;
+    }
+
+    /// Replicas whose last ACK covers `offset`.
+    pub(crate) fn replicas_acked(&self, offset: u64) -> i64 {
+        let count = self
+            .replicas
+            .values()
+            .filter(|r| r.ack_offset >= offset)
+            .count();
+        count as i64
+    }
+
+    /// A client went away: whatever it was to replication goes with it.
+    pub(crate) fn forget_client(&mut self, client: ClientId) {
+        self.listening_ports.remove(&client);
+        self.replicas.remove(&client);
+        self.blocked.remove(&client);
+    }
+
+    /// Parks `client` (it sends no other command until unblocked).
+    fn block_client(&mut self, client: ClientId, why: Blocked, out: &mut Outbox) {
+        assert!(
+            !self.blocked.contains_key(&client),
+            "a blocked client sent another command"
+        );
+        self.blocked.insert(client, why);
+        out.push(Effect::BlockClient { client });
+    }
+
+    /// Writes `args` as one RESP array to every replica's stream.
+    fn stream_to_replicas(&self, args: &[Bytes], out: &mut Outbox) {
+        if self.replicas.is_empty() {
+            return;
+        }
+        let mut data = Vec::new();
+        cmd::propagate::encode_command(args, &mut data);
+        let data = Bytes::from(data);
+        for &client in self.replicas.keys() {
+            out.push(Effect::ReplicaStream {
+                client,
+                data: data.clone(),
+            });
+        }
+    }
+
+    /// How old this replica's data is, for the failover's validity check: while the link to
+    /// the master is up, since `heard_ms` (the master's last sign of life; an idle stream is
+    /// in sync); otherwise since the link went down. `None` when no link has been up since
+    /// this node started: its data may be arbitrarily old (Redis's `repl_down_since` of 0).
+    pub(crate) fn data_age_ms(&self, now_ms: u64, heard_ms: u64) -> Option<u64> {
+        if self.link.as_ref().is_some_and(|l| l.up) {
+            return Some(now_ms.saturating_sub(heard_ms));
+        }
+        (self.down_since_ms != 0).then(|| now_ms.saturating_sub(self.down_since_ms))
+    }
+
+    /// A promoted replica keeps serving its old master's history (up to `offset`) under the
+    /// new ID `replid`.
+    fn shift_replid(&mut self, old_replid: String, replid: String, offset: u64, out: &mut Outbox) {
+        self.replid2 = old_replid;
+        self.replid = replid;
+        self.second_offset = offset as i64 + 1;
+        out.log(
+            LogLevel::Notice,
+            format!(
+                "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+                self.replid2, self.second_offset, self.replid
+            ),
+        );
+    }
+
+    /// `REPLCONF listening-port`: where a client that will PSYNC accepts connections.
+    pub(crate) fn note_listening_port(&mut self, client: ClientId, port: u16) {
+        self.listening_ports.insert(client, port);
+    }
+
+    /// `REPLCONF ACK`: a replica's acknowledged offset never goes back.
+    pub(crate) fn note_ack(&mut self, client: ClientId, offset: u64, now_ms: u64) {
+        if let Some(r) = self.replicas.get_mut(&client) {
+            r.ack_offset = r.ack_offset.max(offset);
+            r.ack_ms = now_ms;
+        }
+    }
+
+    /// PSYNC: `client` becomes a replica at `ip`, listening where `REPLCONF listening-port`
+    /// said, else on its peer port.
+    pub(crate) fn add_replica(
+        &mut self,
+        client: ClientId,
+        ip: String,
+        peer_port: u16,
+        now_ms: u64,
+    ) -> &ReplicaClient {
+        let port = self.listening_ports.remove(&client).unwrap_or(peer_port);
+        // Nothing is acknowledged before the replica's first ACK (it has not loaded the
+        // snapshot).
+        let replica = ReplicaClient {
+            ip,
+            port,
+            ack_offset: 0,
+            ack_ms: now_ms,
+        };
+        self.replicas.entry(client).or_insert(replica)
+    }
+}
+
+/// Exact length of `args` as a RESP array of bulk strings.
+pub fn encoded_len(args: &[Bytes]) -> u64 {
+    let digits = |n: usize| n.to_string().len();
+    let mut len = 1 + digits(args.len()) + 2;
+    for arg in args {
+        len += 1 + digits(arg.len()) + 2 + arg.len() + 2;
+    }
+    len as u64
+}
+
+/// `REPLCONF …` in the master's stream: protocol, not data.
+fn is_stream_control(args: &[Bytes]) -> bool {
+    args.len() >= 2 && is(&args[0], "replconf")
+}
+
+fn words(ws: &[&[u8]]) -> Vec<Bytes> {
+    ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
+}
+
+mod blocked;
+mod flow;
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,519 @@
+//! Replication through whole nodes: PSYNC and the stream, a replica's link, WAIT and GETACK.
+
+use super::*;
+use crate::bus::flags;
+use crate::cluster::ClusterNode;
+use crate::config::Config;
+use crate::node::Node;
+
+const NOW: Time = Time {
+    mono_ms: 1000,
+    unix_ms: 1_000_000,
+};
+
+fn args(ws: &[&str]) -> Vec<Bytes> {
+    ws.iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
+fn resp(ws: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    cmd::propagate::encode_command(&args(ws), &mut out);
+    out
+}
+
+/// Splits a stream of RESP arrays of bulk strings into commands with their lengths.
+pub(crate) fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
+    fn line<'a>(data: &mut &'a [u8]) -> &'a str {
+        let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let text = std::str::from_utf8(&data[..end]).unwrap();
+        *data = &data[end + 2..];
+        text
+    }
+    let mut commands = Vec::new();
+    while !data.is_empty() {
+        let start = data.len();
+        let n: usize = line(&mut data).strip_prefix('*').unwrap().parse().unwrap();
+        let mut cmd = Vec::new();
+        for _ in 0..n {
+            let len: usize = line(&mut data).strip_prefix('$').unwrap().parse().unwrap();
+            cmd.push(Bytes::copy_from_slice(&data[..len]));
+            data = &data[len + 2..];
+        }
+        commands.push((cmd, (start - data.len()) as u64));
+    }
+    commands
+}
+
+fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ReplicaStream { client, data } => Some((*client, data.to_vec())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn info_field(node: &mut Node, client: ClientId, name: &str) -> String {
+    let now = node.now;
+    let Reply::Verbatim(_, text) = node.command(now, client, &args(&["INFO", "replication"]))
+    else {
+        panic!("INFO is verbatim text")
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .to_string()
+}
+
+fn master() -> (Node, ClientId) {
+    let mut node = Node::new(Config::default(), NOW, 1);
+    let c = node.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:6379".into());
+    (node, c)
+}
+
+#[test]
+fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
+    let (mut m, c) = master();
+    let run = |m: &mut Node, c, ws: &[&str]| m.command(NOW, c, &args(ws));
+    assert_eq!(run(&mut m, c, &["SET", "a", "1"]), Reply::ok());
+    assert_eq!(
+        run(&mut m, c, &["SET", "t", "2", "PX", "5000"]),
+        Reply::ok()
+    );
+    let set_a = resp(&["SET", "a", "1"]).len() as u64;
+    let set_t = resp(&["SET", "t", "2", "PXAT", "1005000"]).len() as u64;
+    assert_eq!(m.replication_offset(), set_a + set_t);
+    m.take_effects();
+
+    let r = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:6379".into());
+    assert_eq!(
+        run(&mut m, r, &["REPLCONF", "listening-port", "7004"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        run(&mut m, r, &["REPLCONF", "capa", "eof", "capa", "psync2"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        run(&mut m, r, &["REPLCONF", "foo", "1"]),
+        Reply::err("Unrecognized REPLCONF option: foo")
+    );
+    assert_eq!(run(&mut m, r, &["REPLCONF", "x"]), Reply::syntax_error());
+    let offset = set_a + set_t;
+    assert_eq!(
+        run(&mut m, r, &["PSYNC", "?", "-1"]),
+        Reply::Simple(format!("FULLRESYNC {} {offset}", m.run_id))
+    );
+    let mut snapshot = resp(&["FLUSHALL"]);
+    for (key, ttl, value) in [("a", "0", "1"), ("t", "1005000", "2")] {
+        let payload = cmd::dump::dump_payload(&crate::db::Value::String(Bytes::from(value)));
+        cmd::propagate::encode_command(
+            &[
+                Bytes::from_static(b"RESTORE"),
+                Bytes::from(key),
+                Bytes::from(ttl),
+                payload,
+                Bytes::from_static(b"ABSTTL"),
+                Bytes::from_static(b"REPLACE"),
+            ],
+            &mut snapshot,
+        );
+    }
+    snapshot.extend(resp(&["REPLCONF", "SNAPSHOT-END"]));
+    assert_eq!(streams(&m.take_effects()), vec![(r, snapshot)]);
+    assert!(m.is_replica_client(r));
+    assert_eq!(m.replication_offset(), offset, "a snapshot moves no offset");
+
+    // Later writes go to the replica as they replay, and move the offset.
+    assert_eq!(run(&mut m, c, &["INCR", "n"]), Reply::Integer(1));
+    assert_eq!(run(&mut m, c, &["GET", "n"]), Reply::bulk_str("1"));
+    let incr = resp(&["INCR", "n"]);
+    assert_eq!(streams(&m.take_effects()), vec![(r, incr.clone())]);
+    let offset = offset + incr.len() as u64;
+    assert_eq!(m.replication_offset(), offset);
+
+    assert_eq!(info_field(&mut m, c, "connected_slaves"), "1");
+    assert_eq!(
+        info_field(&mut m, c, "slave0"),
+        "ip=127.0.0.1,port=7004,state=online,offset=0,lag=0",
+        "nothing is acknowledged before the first ACK"
+    );
+    run(&mut m, r, &["REPLCONF", "ACK", &offset.to_string()]);
+    assert_eq!(
+        info_field(&mut m, c, "slave0"),
+        format!("ip=127.0.0.1,port=7004,state=online,offset={offset},lag=0")
+    );
+    assert_eq!(
+        info_field(&mut m, c, "master_repl_offset"),
+        offset.to_string()
+    );
+    assert_eq!(
+        run(&mut m, c, &["ROLE"]),
+        Reply::Array(vec![
+            Reply::bulk_str("master"),
+            Reply::Integer(offset as i64),
+            Reply::Array(vec![Reply::Array(vec![
+                Reply::bulk_str("127.0.0.1"),
+                Reply::bulk_str("7004"),
+                Reply::bulk_str(&offset.to_string()),
+            ])]),
+        ])
+    );
+    // A replica that goes away is no longer streamed to.
+    m.client_disconnected(r);
+    run(&mut m, c, &["SET", "a", "3"]);
+    assert!(streams(&m.take_effects()).is_empty());
+    assert_eq!(info_field(&mut m, c, "connected_slaves"), "0");
+}
+
+/// A cluster node that knows a master at 127.0.0.1:7001 and replicates it.
+fn replica() -> (Node, ClientId, NodeId) {
+    let config = Config {
+        cluster_enabled: true,
+        port: 7004,
+        appendonly: true,
+        ..Config::default()
+    };
+    let mut node = Node::new(config, NOW, 2);
+    let c = node.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:7004".into());
+    let id = NodeId::random(&mut node.rng);
+    let mut m = ClusterNode::new(id, flags::MASTER, NOW);
+    m.ip = "127.0.0.1".into();
+    m.port = 7001;
+    m.cport = 17001;
+    node.cluster.nodes.insert(id, m);
+    node.cluster.become_replica_of(id, &mut node.out);
+    (node, c, id)
+}
+
+fn later(ms: u64) -> Time {
+    Time {
+        mono_ms: NOW.mono_ms + ms,
+        unix_ms: NOW.unix_ms + ms,
+    }
+}
+
+fn replica_effects(effects: Vec<Effect>) -> Vec<Effect> {
+    effects
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Effect::ReplicaConnect { .. }
+                    | Effect::ReplicaDisconnect { .. }
+                    | Effect::ReplicaStream { .. }
+                    | Effect::AppendAof { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
+    let (mut m, c) = master();
+    m.command(NOW, c, &args(&["SET", "a", "1"]));
+    let (mut r, rc, _) = replica();
+    r.take_effects();
+    r.tick(later(100));
+    let connect = Effect::ReplicaConnect {
+        link: 1,
+        ip: "127.0.0.1".into(),
+        port: 7001,
+    };
+    assert_eq!(replica_effects(r.take_effects()), vec![connect]);
+    // Once only, while the attempt is pending.
+    r.tick(later(500));
+    assert_eq!(replica_effects(r.take_effects()), vec![]);
+    assert_eq!(info_field(&mut r, rc, "master_link_status"), "down");
+
+    // A failed attempt is retried a second after the last one, on a new link.
+    r.replication_link_down(later(600), 1);
+    r.tick(later(700));
+    assert_eq!(replica_effects(r.take_effects()), vec![]);
+    r.tick(later(1100));
+    assert_eq!(
+        replica_effects(r.take_effects()),
+        vec![Effect::ReplicaConnect {
+            link: 2,
+            ip: "127.0.0.1".into(),
+            port: 7001,
+        }]
+    );
+    assert!(!r.replication_link_up(later(2700), 1, "x", 0), "stale link");
+
+    // Keys from an old master do not survive a full sync.
+    r.db.set(b"stale", crate::db::ValueRef::String(b"x"), None);
+    let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
+        panic!("PSYNC")
+    };
+    let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(r.replication_link_up(later(2700), 2, &m.run_id, offset));
+    assert!(r.db.is_empty());
+    assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
+    let snapshot = streams(&m.take_effects()).remove(0).1;
+    for (cmd, len) in parse_stream(&snapshot) {
+        assert!(r.replication_apply(later(2700), 2, &cmd, len));
+    }
+    assert_eq!(r.replication_offset(), offset);
+    m.command(NOW, c, &args(&["SET", "b", "2"]));
+    let set_b = streams(&m.take_effects()).remove(0).1;
+    for (cmd, len) in parse_stream(&set_b) {
+        assert!(r.replication_apply(later(2800), 2, &cmd, len));
+    }
+    assert_eq!(r.replication_offset(), m.replication_offset());
+    assert_eq!(r.cluster.me().repl_offset, m.replication_offset());
+    // The replica's own AOF got the snapshot and the stream, after SELECT 0.
+    let aof: Vec<u8> = replica_effects(r.take_effects())
+        .into_iter()
+        .flat_map(|e| match e {
+            Effect::AppendAof { data } => data.to_vec(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let marker = resp(&["REPLCONF", "SNAPSHOT-END"]);
+    let snapshot_cmds = &snapshot[..snapshot.len() - marker.len()];
+    let mut expected = resp(&["SELECT", "0"]);
+    expected.extend_from_slice(snapshot_cmds);
+    expected.extend_from_slice(&set_b);
+    assert_eq!(
+        String::from_utf8_lossy(&aof),
+        String::from_utf8_lossy(&expected)
+    );
+
+    for (name, value) in [
+        ("role", "slave".to_string()),
+        ("master_host", "127.0.0.1".into()),
+        ("master_port", "7001".into()),
+        ("master_link_status", "up".into()),
+        ("master_sync_in_progress", "0".into()),
+        ("slave_repl_offset", m.replication_offset().to_string()),
+        ("master_replid", m.run_id.clone()),
+    ] {
+        assert_eq!(info_field(&mut r, rc, name), value, "{name}");
+    }
+    assert_eq!(
+        r.command(later(2800), rc, &args(&["ROLE"])),
+        Reply::Array(vec![
+            Reply::bulk_str("slave"),
+            Reply::bulk_str("127.0.0.1"),
+            Reply::Integer(7001),
+            Reply::bulk_str("connected"),
+            Reply::Integer(m.replication_offset() as i64),
+        ])
+    );
+    // Reads need READONLY and the slot's master; writes are redirected or refused.
+    r.command(later(2800), rc, &args(&["READONLY"]));
+    assert_eq!(
+        r.command(later(2800), rc, &args(&["FLUSHALL"])),
+        Reply::error("READONLY You can't write against a read only replica.")
+    );
+    assert_eq!(r.db.len(), 2);
+}
+
+#[test]
+fn a_promoted_replica_drops_its_link_and_keeps_its_offset_under_a_new_replid() {
+    let (mut m, c) = master();
+    m.command(NOW, c, &args(&["SET", "a", "1"]));
+    let (mut r, rc, master_id) = replica();
+    r.tick(later(100));
+    let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+    m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+    let offset = m.replication_offset();
+    assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
+    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+        r.replication_apply(later(200), 1, &cmd, len);
+    }
+    r.take_effects();
+    r.replace_my_master(master_id);
+    r.replication_before_reply();
+    assert_eq!(
+        replica_effects(r.take_effects()),
+        vec![Effect::ReplicaDisconnect { link: 1 }]
+    );
+    assert!(!r.replication_apply(later(300), 1, &args(&["SET", "x", "1"]), 10));
+    assert_eq!(r.replication_offset(), offset);
+    assert_eq!(info_field(&mut r, rc, "role"), "master");
+    assert_eq!(info_field(&mut r, rc, "master_replid2"), m.run_id);
+    assert_eq!(
+        info_field(&mut r, rc, "second_repl_offset"),
+        (offset + 1).to_string()
+    );
+    assert_ne!(info_field(&mut r, rc, "master_replid"), m.run_id);
+    // A replica refuses to serve replicas of its own.
+    let (mut r2, _, _) = replica();
+    let x = r2.client_connected(NOW, "127.0.0.1:1".into(), "127.0.0.1:7004".into());
+    assert_eq!(
+        r2.command(later(100), x, &args(&["PSYNC", "?", "-1"])),
+        Reply::error("NOMASTERLINK Can't SYNC while not connected with my master")
+    );
+}
+
+/// A master with one replica client that did its PSYNC; effects drained.
+fn master_with_replica() -> (Node, ClientId, ClientId) {
+    let (mut m, c) = master();
+    let r = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:6379".into());
+    m.command(NOW, r, &args(&["REPLCONF", "listening-port", "7004"]));
+    m.command(NOW, r, &args(&["PSYNC", "?", "-1"]));
+    m.take_effects();
+    (m, c, r)
+}
+
+#[test]
+fn wait_checks_its_arguments_and_answers_at_once_when_enough_replicas_acked() {
+    let (mut m, c, r) = master_with_replica();
+    let mut run = |ws: &[&str]| m.command(NOW, c, &args(ws));
+    assert_eq!(run(&["WAIT", "a", "1"]), Reply::not_integer());
+    assert_eq!(
+        run(&["WAIT", "1", "a"]),
+        Reply::err("timeout is not an integer or out of range")
+    );
+    assert_eq!(run(&["WAIT", "1", "-1"]), Reply::err("timeout is negative"));
+    // No write yet on this connection: every replica has acknowledged "nothing".
+    assert_eq!(run(&["WAIT", "1", "0"]), Reply::Integer(1));
+    assert_eq!(run(&["WAIT", "0", "0"]), Reply::Integer(1));
+    assert_eq!(run(&["SET", "a", "1"]), Reply::ok());
+    assert_eq!(run(&["WAIT", "0", "0"]), Reply::Integer(0));
+    assert_eq!(run(&["WAIT", "-1", "100"]), Reply::Integer(0));
+    // Inside a transaction WAIT cannot block: it reports the count as it is.
+    run(&["MULTI"]);
+    run(&["WAIT", "1", "0"]);
+    assert_eq!(run(&["EXEC"]), Reply::Array(vec![Reply::Integer(0)]));
+    assert!(
+        !m.take_effects()
+            .iter()
+            .any(|e| matches!(e, Effect::BlockClient { .. })),
+        "nothing blocked"
+    );
+    let offset = m.replication_offset();
+    m.command(NOW, r, &args(&["REPLCONF", "ACK", &offset.to_string()]));
+    assert_eq!(
+        m.command(NOW, c, &args(&["WAIT", "1", "0"])),
+        Reply::Integer(1)
+    );
+    assert_eq!(m.take_effects(), vec![]);
+}
+
+#[test]
+fn wait_blocks_asks_for_acks_and_is_answered_by_an_ack_or_the_timeout() {
+    let (mut m, c, r) = master_with_replica();
+    m.command(NOW, c, &args(&["SET", "a", "1"]));
+    m.take_effects();
+    let woff = m.replication_offset();
+    assert_eq!(m.clients[&c].woff, woff);
+    assert_eq!(
+        m.command(NOW, c, &args(&["WAIT", "1", "0"])),
+        Reply::Nil,
+        "not sent"
+    );
+    let getack = resp(&["REPLCONF", "GETACK", "*"]);
+    assert_eq!(
+        m.take_effects(),
+        vec![
+            Effect::BlockClient { client: c },
+            Effect::ReplicaStream {
+                client: r,
+                data: Bytes::from(getack.clone()),
+            },
+        ]
+    );
+    assert_eq!(
+        m.replication_offset(),
+        woff + getack.len() as u64,
+        "GETACK counts in the offset, as in Redis"
+    );
+    // An older ACK is not enough; one covering the write answers the client.
+    let ack = |m: &mut Node, at: Time, offset: u64| {
+        m.command(at, r, &args(&["REPLCONF", "ACK", &offset.to_string()]));
+        m.take_effects()
+    };
+    assert_eq!(ack(&mut m, later(10), woff - 1), vec![]);
+    assert_eq!(
+        ack(&mut m, later(20), woff),
+        vec![Effect::UnblockClient {
+            client: c,
+            reply: Reply::Integer(1),
+        }]
+    );
+    // Two replicas wanted, one exists: the timeout (500 ms, checked by the cron) answers.
+    m.command(later(100), c, &args(&["SET", "b", "2"]));
+    m.take_effects();
+    assert_eq!(
+        m.command(later(100), c, &args(&["WAIT", "2", "500"])),
+        Reply::Nil
+    );
+    assert!(m
+        .take_effects()
+        .contains(&Effect::BlockClient { client: c }));
+    m.tick(later(500));
+    assert_eq!(m.take_effects(), vec![]);
+    let offset = m.replication_offset();
+    assert_eq!(ack(&mut m, later(550), offset), vec![], "1 < 2 replicas");
+    m.tick(later(600));
+    assert_eq!(
+        m.take_effects(),
+        vec![Effect::UnblockClient {
+            client: c,
+            reply: Reply::Integer(1),
+        }]
+    );
+    // A client that goes away while blocked is forgotten.
+    m.command(later(700), c, &args(&["SET", "c", "3"]));
+    m.command(later(700), c, &args(&["WAIT", "1", "100"]));
+    m.client_disconnected(c);
+    m.take_effects();
+    m.tick(later(900));
+    assert_eq!(m.take_effects(), vec![]);
+    assert!(m.repl.blocked.is_empty());
+}
+
+#[test]
+fn a_replica_answers_getack_at_once_and_refuses_wait() {
+    let (mut m, c) = master();
+    let (mut r, rc, _) = replica();
+    r.tick(later(100));
+    let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+    m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+    assert!(r.replication_link_up(later(200), 1, &m.run_id, 0));
+    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+        r.replication_apply(later(200), 1, &cmd, len);
+    }
+    m.command(NOW, c, &args(&["SET", "a", "1"]));
+    m.command(NOW, c, &args(&["WAIT", "1", "0"]));
+    let stream: Vec<u8> = streams(&m.take_effects())
+        .into_iter()
+        .flat_map(|(_, d)| d)
+        .collect();
+    r.take_effects();
+    let mut effects = Vec::new();
+    for (cmd, len) in parse_stream(&stream) {
+        assert!(r.replication_apply(later(300), 1, &cmd, len));
+        effects.extend(
+            r.take_effects()
+                .into_iter()
+                .filter(|e| matches!(e, Effect::AppendAof { .. } | Effect::ReplicaAck { .. })),
+        );
+    }
+    assert_eq!(r.replication_offset(), m.replication_offset());
+    let set_a = resp(&["SET", "a", "1"]);
+    // The write reaches the AOF; GETACK only moves the offset and asks for an ACK now.
+    assert_eq!(
+        effects,
+        vec![
+            Effect::AppendAof {
+                data: Bytes::from(set_a),
+            },
+            Effect::ReplicaAck {
+                link: 1,
+                offset: m.replication_offset(),
+            },
+        ]
+    );
+    assert_eq!(
+        r.command(later(300), rc, &args(&["WAIT", "1", "0"])),
+        Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+    );
+}
