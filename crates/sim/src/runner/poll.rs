@@ -20,7 +20,9 @@ pub type Polled = (String, Result<Fetched, String>);
 
 /// One node's sample and the raw `CLUSTER NODES` text it came from.
 pub struct Fetched {
+    /// The parsed view and `CLUSTER INFO` fields.
     pub sample: Sample,
+    /// The `CLUSTER NODES` reply as the node sent it.
     pub nodes_text: String,
 }
 
@@ -64,6 +66,7 @@ pub async fn fetch_on(
     })
 }
 
+/// A connection to `addr`, or why none was made within `timeout_ms` of virtual time.
 pub async fn connect(addr: &str, timeout_ms: u64) -> Result<Connection, String> {
     madsim::time::timeout(Duration::from_millis(timeout_ms), Connection::connect(addr))
         .await

@@ -158,9 +158,13 @@ pub trait TwoPhase {
 
 /// What every two-phase run carries from start to report; the hooks get it.
 pub struct Run<'a> {
+    /// The simulated cluster under test.
     pub cluster: &'a SimCluster,
+    /// Its shape and node timeout, as the schedule and the bounds read them.
     pub shape: ClusterShape,
+    /// Every violation found so far, in the order found.
     pub violations: Vec<Violation>,
+    /// The history checks fed with every sample.
     pub monitor: SafetyMonitor,
     /// Every sample of both phases, in time order.
     pub samples: Vec<Sample>,
@@ -193,13 +197,16 @@ pub struct PhaseTimes {
 
 /// What the safety phase leaves for the liveness phase and the checks.
 pub struct SafetyOutcome {
+    /// Every write the workload sent, with how it ended.
     pub history: WriteHistory,
     /// `(node index, virtual µs)` of every wipe.
     pub wiped: Vec<(usize, u64)>,
     /// `(node, ms)` of every restart, and `(node, from ms, to ms)` of every stretch a node was
     /// crashed or paused (`u64::MAX`: to the end), for [`stale_promotions`].
     pub restarts: Vec<(String, u64)>,
+    /// See `restarts`.
     pub down: Vec<(String, u64, u64)>,
+    /// When the phase started and when it was healed.
     pub times: PhaseTimes,
 }
 

@@ -27,6 +27,7 @@ pub use super::node_down::{
 /// A crash run: the report plus what the test snapshots and prints.
 #[derive(Clone, Debug, Default)]
 pub struct CrashRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
     /// Virtual ms from the kill until every live node showed the failure.
     pub detect_ms: Option<u64>,

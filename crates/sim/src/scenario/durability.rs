@@ -41,12 +41,15 @@ const AFTER_RESTART_MS: u64 = 2000;
 /// What one durability run did and found.
 #[derive(Clone, Debug, Default)]
 pub struct DurabilityRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
     /// The crashed node's name.
     pub victim: String,
     /// Every crash of the victim, in order.
     pub crashes: Vec<CrashRecord>,
+    /// Writes the workload sent.
     pub ops: usize,
+    /// Writes the cluster acknowledged.
     pub acked: usize,
 }
 
@@ -69,6 +72,7 @@ pub struct CrashPlan {
     pub master_pick: usize,
     /// Since the writer started.
     pub kill_after_ms: u64,
+    /// How long the victim stays down before its restart.
     pub downtime_ms: u64,
     /// `(time after the restart, downtime)` of a second crash.
     pub again: Option<(u64, u64)>,

@@ -8,9 +8,11 @@ use crate::client::describe_reply;
 use crate::cluster::SimCluster;
 use crate::report::{Violation, ViolationKind};
 
-/// The key the tutorial writes before the crash, its slot and its value.
+/// The key the tutorial writes before the crash.
 pub const CRASH_KEY: &str = "key2";
+/// [`CRASH_KEY`]'s hash slot (served by the first master).
 pub const CRASH_KEY_SLOT: u16 = 4998;
+/// The value written to [`CRASH_KEY`].
 pub const CRASH_VALUE: &str = "world";
 
 /// Pause between the acknowledged `SET key2` and the crash: longer than `appendfsync

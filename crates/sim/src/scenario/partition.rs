@@ -38,6 +38,7 @@ pub fn heal_bound_ms(node_timeout_ms: u64) -> u64 {
 /// A partition run: the report plus each side's beliefs while cut off.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
     /// Virtual ms from the cut until the isolated node refused keyed commands.
     pub minority_down_ms: Option<u64>,

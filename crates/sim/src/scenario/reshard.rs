@@ -41,13 +41,17 @@ pub const PRE_KEYS_PER_SLOT: usize = 3;
 /// The fault that strikes during the migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
+    /// The source master crashes (and restarts).
     CrashSource,
+    /// The target master crashes (and restarts).
     CrashTarget,
     /// Source and target cannot reach each other (both directions).
     PartitionPair,
     /// The source cannot reach anyone, nor anyone it.
     IsolateSource,
+    /// The source master is paused past the node timeout.
     PauseSource,
+    /// The target master is paused past the node timeout.
     PauseTarget,
 }
 
@@ -63,8 +67,11 @@ const FAULTS: [Fault; 6] = [
 /// Seed-chosen pair, fault and timing, independent of how much of madsim's rng the run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReshardPlan {
+    /// Node index of the master the slots leave.
     pub source: usize,
+    /// Node index of the master they move to.
     pub target: usize,
+    /// What strikes during the migration.
     pub fault: Fault,
     /// Since the migration started.
     pub fault_after_ms: u64,
@@ -95,7 +102,9 @@ impl ReshardPlan {
 /// What one run did and found.
 #[derive(Clone, Debug, Default)]
 pub struct ReshardRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
+    /// The plan the seed chose (`None` if setup failed before it).
     pub plan: Option<ReshardPlan>,
     /// Slots the plan meant to move.
     pub slots: Vec<u16>,
@@ -103,7 +112,9 @@ pub struct ReshardRun {
     pub migration: Option<Result<usize, String>>,
     /// `admin::fix` rounds until `check` passed.
     pub fix_rounds: usize,
+    /// Writes the workload sent.
     pub ops: usize,
+    /// Writes the cluster acknowledged.
     pub acked: usize,
 }
 

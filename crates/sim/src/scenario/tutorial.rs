@@ -33,6 +33,7 @@ pub const NAME: &str = "tutorial";
 /// A tutorial run: the report and the recorded views.
 #[derive(Clone, Debug, Default)]
 pub struct TutorialRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
     /// `(step, members' CLUSTER NODES)` after each step, in order.
     pub steps: Vec<(String, String)>,

@@ -20,8 +20,9 @@ use crate::seeds::SimConfig;
 /// The scenario's name in [`super::SCENARIOS`] and seed files.
 pub const NAME: &str = "walkthrough";
 
-/// The key the tutorial writes, and its slot.
+/// The key the tutorial writes.
 pub const TUTORIAL_KEY: &str = "key";
+/// [`TUTORIAL_KEY`]'s hash slot (served by the third master, as in the tutorial).
 pub const TUTORIAL_KEY_SLOT: u16 = 12539;
 
 /// The registry's handle on this scenario.

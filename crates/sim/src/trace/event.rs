@@ -99,23 +99,39 @@ pub enum FaultEvent {
 /// A step of the run itself, as the runner announces it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunPhase {
-    /// The cluster is being created from the nodes at these `ip:port` addresses.
-    Create { addrs: Vec<String> },
-    /// The safety phase starts: faults for `span_ms`.
-    Safety { span_ms: u64 },
-    /// The liveness phase starts: every fault healed; `goal` (e.g. `whole`) must hold within
-    /// `bound_ms`.
-    Liveness { goal: String, bound_ms: u64 },
-    /// The liveness goal held `after_ms` after the heal, and still `stable_ms` later.
-    Settled {
+    /// The cluster is being created.
+    Create {
+        /// The nodes' `ip:port` addresses.
+        addrs: Vec<String>,
+    },
+    /// The safety phase starts.
+    Safety {
+        /// How long faults are injected.
+        span_ms: u64,
+    },
+    /// The liveness phase starts: every fault is healed.
+    Liveness {
+        /// What must hold (e.g. `whole`).
         goal: String,
+        /// Within this long after the heal.
+        bound_ms: u64,
+    },
+    /// The liveness goal held.
+    Settled {
+        /// The goal, as in [`RunPhase::Liveness`].
+        goal: String,
+        /// When it first held, after the heal.
         after_ms: u64,
+        /// How much longer it was seen to hold.
         stable_ms: u64,
     },
-    /// A node that came back with a wiped disk (`old_id`) is readmitted as `new_id`.
+    /// A node that came back with a wiped disk joins the cluster again.
     Readmit {
+        /// The node's trace name.
         node: String,
+        /// The ID the cluster knew it by (forgotten now).
         old_id: String,
+        /// The ID it has now.
         new_id: String,
     },
 }

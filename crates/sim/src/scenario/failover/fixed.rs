@@ -25,6 +25,7 @@ pub use crate::scenario::node_down::{CRASH_KEY, CRASH_VALUE};
 /// master came back) plus the views and timings the test snapshots and prints.
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaCrashRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
     /// `(node, CLUSTER NODES)` of every node before the kill.
     pub before: Vec<(String, String)>,
@@ -37,8 +38,9 @@ pub struct ReplicaCrashRun {
     pub promote_ms: Option<u64>,
     /// Virtual ms from the restart until the old master was an attached replica of the new one.
     pub rejoin_ms: Option<u64>,
-    /// Node indices: the killed master and the replica that took over.
+    /// Node index of the killed master.
     pub victim: usize,
+    /// Node index of the replica that took over.
     pub successor: usize,
 }
 
@@ -215,10 +217,11 @@ async fn set_key(
 /// A [`minority_partition`] run.
 #[derive(Clone, Debug, Default)]
 pub struct MinorityRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
-    /// Virtual ms from the cut to the last `+OK` the isolated master gave, and to its first
-    /// `CLUSTERDOWN` refusal.
+    /// Virtual ms from the cut to the last `+OK` the isolated master gave.
     pub last_ack_ms: Option<u64>,
+    /// Virtual ms from the cut to its first `CLUSTERDOWN` refusal.
     pub refused_ms: Option<u64>,
     /// The refusal, verbatim.
     pub refusal: Option<String>,

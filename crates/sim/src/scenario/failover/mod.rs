@@ -96,8 +96,11 @@ pub fn replicas_of(config: &SimConfig, master: usize) -> Vec<usize> {
 /// A failover run: the report, the loss windows measured and the schedule it ran.
 #[derive(Clone, Debug, Default)]
 pub struct FailoverRun {
+    /// The run's report (violations, trace, final views).
     pub report: RunReport,
+    /// When each acknowledged write could still be lost, as measured.
     pub windows: LossWindows,
+    /// The faults the run injected.
     pub schedule: FaultSchedule,
 }
 
