@@ -7,15 +7,14 @@ use clusterlab_core::ClusterEvent;
 
 use crate::cluster::SimCluster;
 use crate::faults::{Fault, FaultSchedule};
+use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::trace::TraceEvent;
 use crate::workload::{read_back, WriteHistory};
 
-/// `10.0.0.N:…` → node index N-1.
+/// `10.0.0.N:…` → node index N-1 (see [`NodeIdx::from_addr`]).
 pub fn node_index_of(addr: &str) -> Option<usize> {
-    let ip = addr.split(':').next()?;
-    let last: usize = ip.strip_prefix("10.0.0.")?.parse().ok()?;
-    last.checked_sub(1)
+    NodeIdx::from_addr(addr).map(|n| n.0)
 }
 
 /// `(node, run ms)` of every election won and every takeover, as the nodes reported them.

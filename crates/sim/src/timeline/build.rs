@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
-use super::names::{lane_label, node_name, node_of_addr, nodes_named, times_named};
+use super::names::{is_node_lane, lane_label, node_name, node_of_addr, nodes_named, times_named};
 use super::{Band, BandKind, Bucket, Mark, MarkKind, Timeline, BUCKET_US, MAX_ERRORS_PER_BUCKET};
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
@@ -79,10 +79,7 @@ impl Builder {
     fn event(&mut self, ev: &TraceEvent) {
         let line = ev.render();
         let line = line.trim_start();
-        if let Some(lane) = self
-            .lane_of(&ev.node)
-            .filter(|_| ev.node.starts_with("node"))
-        {
+        if let Some(lane) = self.lane_of(&ev.node).filter(|_| is_node_lane(&ev.node)) {
             self.node_event(lane, ev, line);
             return;
         }
@@ -218,7 +215,7 @@ impl Builder {
             .lanes
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.starts_with("node"))
+            .filter(|(_, l)| is_node_lane(l))
             .map(|(i, l)| (i, l.clone()))
             .collect();
         for (lane, node) in nodes {
@@ -364,7 +361,7 @@ impl Builder {
             .tl
             .lanes
             .iter()
-            .filter(|l| l.starts_with("node"))
+            .filter(|l| is_node_lane(l))
             .cloned()
             .collect();
         let mut groups: Vec<Vec<String>> = groups
@@ -413,7 +410,7 @@ impl Builder {
             .lanes
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.starts_with("node"))
+            .filter(|(_, l)| is_node_lane(l))
             .map(|(i, l)| (i, l.clone()))
             .collect();
         for (lane, node) in nodes {

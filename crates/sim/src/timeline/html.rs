@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::names::is_node_lane;
 use super::{build, Band, BandKind, Mark, MarkKind, Timeline, BUCKET_US};
 use crate::report::Violation;
 use crate::trace::TraceEvent;
@@ -45,7 +46,7 @@ impl Geometry {
             .lanes
             .iter()
             .map(|name| {
-                let h = if name.starts_with("node") {
+                let h = if is_node_lane(name) {
                     NODE_LANE_PX
                 } else {
                     SIDE_LANE_PX
@@ -252,7 +253,7 @@ fn svg(tl: &Timeline) -> String {
             .rev()
             .find(|b| b.lane == i && b.kind.row() == 0)
         {
-            if name.starts_with("node") && !last.label.is_empty() {
+            if is_node_lane(name) && !last.label.is_empty() {
                 let _ = write!(
                     out,
                     "<text x='6' y='{:.1}' class='axis'>{}</text>",
@@ -365,7 +366,7 @@ fn draw_marks(out: &mut String, g: &Geometry, tl: &Timeline) {
     let mut rows: BTreeMap<usize, LabelRows> = BTreeMap::new();
     let mut label_row: BTreeMap<*const Mark, usize> = BTreeMap::new();
     for m in by_priority.iter().filter(|m| !m.label.is_empty()) {
-        let rows_here = if tl.lanes[m.lane].starts_with("node") {
+        let rows_here = if is_node_lane(&tl.lanes[m.lane]) {
             3
         } else {
             2
@@ -381,7 +382,7 @@ fn draw_marks(out: &mut String, g: &Geometry, tl: &Timeline) {
     order.sort_by_key(|m| (m.kind == MarkKind::Violation, m.lane, m.time_us));
     for m in order {
         let (top, h) = g.tops[m.lane];
-        let node_lane = tl.lanes[m.lane].starts_with("node");
+        let node_lane = is_node_lane(&tl.lanes[m.lane]);
         let mark_y = if node_lane { top + 46.0 } else { top + 20.0 };
         let x = g.x(m.time_us);
         // Trace lines carry their own time; violation evidence does not.
@@ -457,7 +458,7 @@ pub fn render_html(title: &str, events: &[TraceEvent], violations: &[Violation])
          the trace line behind it.</div>",
         events.len(),
         fmt_s(tl.end_us),
-        tl.lanes.iter().filter(|l| l.starts_with("node")).count()
+        tl.lanes.iter().filter(|l| is_node_lane(l)).count()
     );
     if violations.is_empty() {
         out.push_str("<div class='ok-run'>no violation</div>");

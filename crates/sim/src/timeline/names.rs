@@ -77,3 +77,8 @@ pub(super) fn times_named(text: &str) -> Vec<u64> {
     }
     times
 }
+
+/// Whether a lane belongs to a node (rather than the faults, workload or harness lane).
+pub(super) fn is_node_lane(name: &str) -> bool {
+    NodeIdx::from_name(name).is_some()
+}
