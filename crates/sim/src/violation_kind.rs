@@ -188,6 +188,8 @@ violation_kinds! {
     WorkloadFailed => "workload_failed",
     /// The run panicked.
     RunPanicked => "run_panicked",
+    /// The trace hit its cap and dropped events: the checks saw only part of the run.
+    TraceTruncated => "trace_truncated",
 }
 
 impl ViolationKind {

@@ -157,9 +157,19 @@ async fn final_views(
 pub(crate) fn close_report(
     cluster: &SimCluster,
     scenario: &str,
-    violations: Vec<Violation>,
+    mut violations: Vec<Violation>,
     cluster_nodes: Vec<(String, String)>,
 ) -> RunReport {
+    let dropped = cluster.trace().dropped();
+    if dropped > 0 {
+        violations.push(Violation::new(
+            ViolationKind::TraceTruncated,
+            format!(
+                "{dropped} events past the trace's cap of {} were dropped",
+                crate::trace::MAX_KEPT_EVENTS
+            ),
+        ));
+    }
     for v in &violations {
         cluster
             .trace()

@@ -13,6 +13,7 @@
 mod event;
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use event::{Event, FaultEvent, NodeSample, Outcome, ProcessEvent, Request, RunPhase, Sampled};
@@ -54,11 +55,15 @@ impl TraceEvent {
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     events: Arc<Mutex<Vec<TraceEvent>>>,
+    /// Events past [`MAX_KEPT_EVENTS`] that were not kept; a run reports them as a violation
+    /// rather than judging a partial trace in silence.
+    dropped: Arc<AtomicU64>,
 }
 
-/// Caps the trace so a runaway scenario cannot exhaust memory; later events are dropped, so
-/// the rendering and the hash cover only the first this many.
-const MAX_KEPT_EVENTS: usize = 200_000;
+/// Caps the trace so a runaway scenario cannot exhaust memory; later events are dropped (and
+/// counted, see [`Trace::dropped`]), so the rendering and the hash cover only the first this
+/// many.
+pub const MAX_KEPT_EVENTS: usize = 200_000;
 
 impl Trace {
     /// An empty trace.
@@ -76,7 +81,14 @@ impl Trace {
         let mut events = self.lock();
         if events.len() < MAX_KEPT_EVENTS {
             events.push(event);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many events were recorded past [`MAX_KEPT_EVENTS`] and not kept.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Records an event at the current virtual time.
@@ -239,6 +251,17 @@ mod tests {
         assert_eq!(events[0].event.text(), "");
         assert_eq!(events[1].event.cluster(), None);
         assert_eq!(events[1].event.text(), "heal");
+    }
+
+    #[test]
+    fn events_past_the_cap_are_counted_not_kept() {
+        let t = Trace::new();
+        for i in 0..MAX_KEPT_EVENTS as u64 + 3 {
+            t.record_at(i, "node1", "x");
+        }
+        assert_eq!(t.len(), MAX_KEPT_EVENTS);
+        assert_eq!(t.dropped(), 3);
+        assert_eq!(t.clone().dropped(), 3, "clones share the count");
     }
 
     #[test]
