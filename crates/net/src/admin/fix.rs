@@ -29,7 +29,7 @@ pub struct FixReport {
 }
 
 /// Loads the cluster from `addr`, fixes its open slots, then (with `cover_uncovered`) its
-/// uncovered slots. Run [`super::check`] afterwards (once the new owners have gossiped) to
+/// uncovered slots. Run [`super::check()`] afterwards (once the new owners have gossiped) to
 /// confirm.
 pub async fn fix(
     addr: &str,

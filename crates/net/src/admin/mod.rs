@@ -4,10 +4,10 @@
 //! every wait bounded and every sleep on tokio's clock, so the same code runs on real sockets
 //! and in madsim.
 //!
-//! - [`create`]: assign slots, set epochs, meet, wait for agreement, attach replicas.
+//! - [`create()`]: assign slots, set epochs, meet, wait for agreement, attach replicas.
 //! - [`topology`]: "load" — every reachable node's own `CLUSTER NODES`, parsed.
-//! - [`check`] / [`fix`]: agreement, open slots, coverage; closing and covering them.
-//! - [`add_node`], [`del_node`], [`reshard`], [`rebalance`], [`info`].
+//! - [`check()`] / [`fix()`]: agreement, open slots, coverage; closing and covering them.
+//! - [`add_node()`], [`del_node()`], [`reshard()`], [`rebalance()`], [`info()`].
 
 use crate::client::Connection;
 use clusterlab_core::Reply;

@@ -12,7 +12,7 @@
 //! (it connects, for outbound links, then reads and decodes) plus a writer task per link fed by an
 //! unbounded channel of encoded frames, and the tick task. A replica also runs one task for its
 //! link to its master (handshake, stream, `REPLCONF ACK` every second). A master queues the
-//! stream for a replica client in that client's [`ClientOut`] and writes it to the replica's
+//! stream for a replica client in that client's `ClientOut` and writes it to the replica's
 //! socket, without waiting, before the task that ran the write sends its own replies (as Redis
 //! fills replicas' buffers in the same event-loop turn as the reply): a crash then loses at most
 //! what the socket could not take. The replica client's own task writes whatever is left.
