@@ -1,7 +1,12 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::load::{scan_command, Scan};
 use super::*;
-use crate::disk::{FileDisk, MemDisk};
-use bytes::BytesMut;
-use clusterlab_core::{ClientId, Effect, Reply};
+use crate::disk::{Disk, FileDisk, MemDisk};
+use bytes::{Bytes, BytesMut};
+use clusterlab_core::config::AppendFsync;
+use clusterlab_core::{ClientId, Config, Effect, Node, Reply, Time};
 
 const T0: Time = Time {
     mono_ms: 10_000,
