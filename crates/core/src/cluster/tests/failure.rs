@@ -1,0 +1,172 @@
+//! Failure detection: PFAIL after the node timeout, failure reports and their quorum and expiry,
+//! FAIL on an isolated master, slot coverage.
+
+use super::*;
+
+#[test]
+fn unreachable_master_is_failed_by_majority_and_comes_back() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let failed = net.nodes[0].myself();
+    net.down.insert(0);
+    net.advance(node_timeout_ms / 2 + 500);
+    assert_eq!(
+        net.info_field(1, "cluster_state"),
+        "ok",
+        "not yet timed out"
+    );
+    net.advance(3 * node_timeout_ms);
+    for i in 1..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "fail");
+        assert_eq!(net.info_field(i, "cluster_slots_fail"), "5461");
+        let nodes = net.text(i, &["CLUSTER", "NODES"]);
+        let line = nodes
+            .lines()
+            .find(|l| l.starts_with(failed.as_str()))
+            .unwrap();
+        assert_eq!(line.split(' ').nth(2), Some("master,fail"), "{line}");
+        let flags = net.nodes[i].cluster.nodes[&failed].flags;
+        assert_eq!(flags & flags::FAIL, flags::FAIL);
+    }
+    net.down.remove(&0);
+    // FAIL of a master with slots is undone only after 2 × node timeout since it was set.
+    net.advance(3 * node_timeout_ms);
+    for i in 0..3 {
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+        assert_eq!(net.info_field(i, "cluster_slots_fail"), "0");
+    }
+}
+
+#[test]
+fn isolated_master_declares_fail_on_its_side() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    // Node 0 keeps running but hears nothing: its established links stall, new ones fail.
+    net.isolated.insert(0);
+    net.advance(2 * node_timeout_ms);
+    assert_eq!(net.info_field(0, "cluster_state"), "fail");
+    assert_eq!(
+        net.cmd(0, &["GET", "key2"]),
+        Reply::error("CLUSTERDOWN The cluster is down")
+    );
+}
+
+/// Stops delivering anything for `node`, keeping its links "connected" (a hung peer).
+fn silence(net: &mut TestNet, node: usize) {
+    net.down.insert(node);
+}
+
+#[test]
+fn pfail_comes_exactly_after_the_node_timeout_without_a_pong() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let hung = net.nodes[2].myself();
+    silence(&mut net, 2);
+    // A ping goes out within node_timeout/2 (+ one tick) of the last pong; PFAIL needs the
+    // ping to stay unanswered for more than the node timeout.
+    let observer = &net.nodes[0];
+    let last_pong_ms = observer.cluster.nodes[&hung].pong_received_ms;
+    let mut pfail_at_ms = None;
+    for _ in 0..60 {
+        net.advance(100);
+        let n = &net.nodes[0].cluster.nodes[&hung];
+        if n.has(flags::PFAIL) || n.has(flags::FAIL) {
+            pfail_at_ms = Some(net.now_ms);
+            break;
+        }
+    }
+    let pfail_at_ms = pfail_at_ms.expect("PFAIL never set");
+    let ping_sent_ms = pfail_at_ms - node_timeout_ms;
+    assert!(
+        ping_sent_ms > last_pong_ms && pfail_at_ms - last_pong_ms <= node_timeout_ms * 3 / 2 + 200,
+        "pong {last_pong_ms}, pfail {pfail_at_ms}"
+    );
+}
+
+#[test]
+fn one_report_is_not_a_quorum_but_two_masters_are() {
+    let mut net = TestNet::new(3, 5000);
+    net.create_three_masters();
+    let target = net.nodes[2].myself();
+    let reporter = net.nodes[1].myself();
+    let now = net.time();
+    let node = &mut net.nodes[0];
+    node.cluster.nodes.get_mut(&target).unwrap().flags |= flags::PFAIL;
+    // Quorum is 2 of 3 masters; myself counts as one, so one report from another master is
+    // needed, and FAIL is then broadcast to every connected peer.
+    node.mark_failing_if_needed(target);
+    assert!(
+        !node.cluster.nodes[&target].has(flags::FAIL),
+        "own vote alone is no quorum"
+    );
+    node.cluster
+        .nodes
+        .get_mut(&target)
+        .unwrap()
+        .fail_reports
+        .insert(reporter, now.mono_ms);
+    node.take_effects();
+    node.mark_failing_if_needed(target);
+    assert!(node.cluster.nodes[&target].has(flags::FAIL));
+    assert!(!node.cluster.nodes[&target].has(flags::PFAIL));
+    let fails: Vec<_> = node
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send { msg, .. } => match msg.body {
+                crate::bus::Body::Fail(id) => Some(id),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fails, vec![target, target], "FAIL goes to both peers");
+}
+
+#[test]
+fn failure_reports_expire_after_twice_the_node_timeout() {
+    let mut net = TestNet::new(3, 1000);
+    net.create_three_masters();
+    let target = net.nodes[2].myself();
+    let reporter = net.nodes[1].myself();
+    let at = net.now_ms;
+    let node = &mut net.nodes[0];
+    node.cluster
+        .nodes
+        .get_mut(&target)
+        .unwrap()
+        .fail_reports
+        .insert(reporter, at);
+    node.now.mono_ms = at + 2000;
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        1
+    );
+    node.now.mono_ms = at + 2001;
+    assert_eq!(
+        node.cluster.failure_report_count(target, node.now.mono_ms),
+        0
+    );
+}
+
+#[test]
+fn partial_coverage_is_ok_only_when_full_coverage_is_not_required() {
+    for (require, expected) in [(true, "fail"), (false, "ok")] {
+        let mut net = TestNet::new(3, 5000);
+        for node in &mut net.nodes {
+            node.cluster.require_full_coverage = require;
+        }
+        net.create_three_masters();
+        net.cmd(2, &["CLUSTER", "DELSLOTS", "16383"]);
+        net.advance(1000);
+        assert_eq!(
+            net.info_field(2, "cluster_state"),
+            expected,
+            "require={require}"
+        );
+        assert_eq!(net.info_field(2, "cluster_slots_assigned"), "16383");
+    }
+}

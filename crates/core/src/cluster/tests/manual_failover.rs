@@ -1,0 +1,299 @@
+//! `CLUSTER FAILOVER` (default, FORCE, TAKEOVER): its exact steps, waiting for the replica to catch
+//! up, its timeout; `WAIT`.
+
+use super::*;
+
+#[test]
+fn manual_failover_force_and_takeover_swap_roles() {
+    let mut net = three_masters_three_replicas(2000);
+    let err = |t: &str| Reply::err(t);
+    assert_eq!(
+        net.cmd(0, &["CLUSTER", "FAILOVER"]),
+        err("You should send CLUSTER FAILOVER to a replica")
+    );
+    assert_eq!(
+        net.cmd(3, &["CLUSTER", "FAILOVER", "NOW"]),
+        Reply::syntax_error()
+    );
+    let (old0, new0) = (net.nodes[0].myself(), net.nodes[3].myself());
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    net.advance(1000);
+    let (old1, new1) = (net.nodes[1].myself(), net.nodes[4].myself());
+    assert_eq!(
+        net.cmd(4, &["CLUSTER", "FAILOVER", "TAKEOVER"]),
+        Reply::ok()
+    );
+    net.advance(3000);
+    for i in 0..6 {
+        let c = &net.nodes[i].cluster;
+        assert_eq!(c.slot_owner(0), Some(new0), "node {i}");
+        assert_eq!(c.slot_owner(5461), Some(new1), "node {i}");
+        assert_eq!(c.nodes[&old0].master, Some(new0), "node {i}");
+        assert_eq!(c.nodes[&old1].master, Some(new1), "node {i}");
+        assert_eq!(net.info_field(i, "cluster_state"), "ok");
+    }
+    let epochs: BTreeSet<u64> = [2, 3, 4]
+        .iter()
+        .map(|&i| net.nodes[i].cluster.me().config_epoch)
+        .collect();
+    assert_eq!(
+        epochs.len(),
+        3,
+        "the three masters keep distinct epochs: {epochs:?}"
+    );
+}
+
+/// A key that hashes into the slots the tutorial gives the first master (0–5460).
+fn key_on_first_master(n: usize) -> String {
+    (0..)
+        .map(|i| format!("k{n}-{i}"))
+        .find(|k| crate::slot::key_hash_slot(k.as_bytes()) <= 5460)
+        .expect("some key hashes low")
+}
+
+/// Messages a node sent, as (kind, mflags, offset in the header).
+fn sent(effects: &[Effect]) -> Vec<(crate::bus::MessageType, u8, u64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { msg, .. } => {
+                Some((msg.header.kind, msg.header.mflags, msg.header.repl_offset))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn logs(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn manual_failover_steps_have_exact_effects() {
+    use crate::bus::{mflags, MessageType};
+    let mut net = three_masters_three_replicas(2000);
+    let (master, replica) = (net.nodes[0].myself(), net.nodes[3].myself());
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "v"]),
+        Reply::ok()
+    );
+    net.advance(1000);
+    let offset = net.nodes[0].replication_offset();
+    assert!(offset > 0);
+    assert_eq!(net.nodes[3].replication_offset(), offset, "in sync");
+
+    // Replica: the command sends MFSTART to its master, nothing else.
+    let now = net.time();
+    let c3 = net.clients[3];
+    let failover: Vec<Bytes> = ["CLUSTER", "FAILOVER"]
+        .iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect();
+    assert_eq!(net.nodes[3].command(now, c3, &failover), Reply::ok());
+    let effects = net.nodes[3].take_effects();
+    assert_eq!(sent(&effects), vec![(MessageType::MfStart, 0, offset)]);
+    assert_eq!(
+        logs(&effects),
+        vec!["Manual failover user request accepted."]
+    );
+
+    // Master: MFSTART from its replica pauses writes and pings it at once with PAUSED.
+    net.nodes[0].on_mfstart(replica);
+    let effects = net.nodes[0].take_effects();
+    assert_eq!(
+        sent(&effects),
+        vec![(MessageType::Ping, mflags::PAUSED, offset)]
+    );
+    assert_eq!(
+        logs(&effects),
+        vec![format!("Manual failover requested by replica {replica}.")]
+    );
+    assert!(net.nodes[0].writes_paused());
+    // A write waits; a read does not.
+    let c0 = net.clients[0];
+    let key = Bytes::from(key_on_first_master(1));
+    let set = vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        Bytes::from_static(b"x"),
+    ];
+    assert_eq!(net.nodes[0].command(now, c0, &set), Reply::Nil);
+    assert_eq!(
+        net.nodes[0].take_effects(),
+        vec![Effect::BlockClient { client: c0 }]
+    );
+    let get = vec![Bytes::from_static(b"GET"), key];
+    let reader = c0_other(&mut net);
+    assert_eq!(
+        net.nodes[0].command(now, reader, &get),
+        Reply::Nil,
+        "a read is served (the key is missing)"
+    );
+    assert_eq!(net.nodes[0].take_effects(), vec![]);
+    assert_eq!(net.nodes[0].replication_offset(), offset, "nothing written");
+    // MFSTART from a node that is not my replica is ignored.
+    let other = net.nodes[4].myself();
+    net.nodes[1].on_mfstart(replica);
+    net.nodes[0].on_mfstart(other);
+    assert_eq!(net.nodes[1].take_effects(), vec![]);
+    assert_eq!(net.nodes[0].take_effects(), vec![]);
+
+    // Replica: a PAUSED header from its master gives the offset; caught up, the election
+    // starts at once with FORCEACK.
+    let mut h = net.nodes[0].header(MessageType::Ping);
+    h.mflags = mflags::PAUSED;
+    net.nodes[3].note_paused_master_offset(master, &h);
+    assert_eq!(
+        net.nodes[3].cluster.manual_failover.master_offset,
+        Some(offset)
+    );
+    net.nodes[3].manual_failover_before_reply();
+    let effects = net.nodes[3].take_effects();
+    let auth: Vec<_> = sent(&effects)
+        .into_iter()
+        .filter(|(k, _, _)| *k == MessageType::AuthRequest)
+        .collect();
+    assert_eq!(auth.len(), 5, "to every other node: {effects:?}");
+    assert!(auth.iter().all(|(_, f, _)| *f == mflags::FORCEACK));
+    assert_eq!(
+        logs(&effects)[..3],
+        [
+            format!("Received replication offset for paused master manual failover: {offset}"),
+            "All master replication stream processed, manual failover can start.".into(),
+            "Starting a failover election for epoch 7.".into(),
+        ]
+    );
+}
+
+/// A second client on node 0 (the first one may be blocked).
+fn c0_other(net: &mut TestNet) -> ClientId {
+    let now = net.time();
+    net.nodes[0].client_connected(now, "10.0.0.99:5001".into(), ip_of(0))
+}
+
+#[test]
+fn manual_failover_waits_for_the_replica_to_catch_up_and_loses_no_write() {
+    let mut net = three_masters_three_replicas(2000);
+    let (old, new) = (net.nodes[0].myself(), net.nodes[3].myself());
+    let acked = key_on_first_master(0);
+    assert_eq!(net.cmd(0, &["SET", &acked, "1"]), Reply::ok());
+    // The replica lags: the write is in the master's offset, not yet in the replica's.
+    net.repl_held.insert(3);
+    let lagging = key_on_first_master(1);
+    assert_eq!(net.cmd(0, &["SET", &lagging, "2"]), Reply::ok());
+    let master_offset = net.nodes[0].replication_offset();
+    assert!(net.nodes[3].replication_offset() < master_offset);
+
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    assert!(net.nodes[0].writes_paused());
+    assert_eq!(
+        net.nodes[3].cluster.manual_failover.master_offset,
+        Some(master_offset)
+    );
+    // A write sent now is held, not refused and not applied.
+    let held = key_on_first_master(2);
+    assert_eq!(net.cmd(0, &["SET", &held, "3"]), Reply::Nil);
+    let c0 = net.clients[0];
+    assert!(net.blocked.contains(&(0, c0)));
+    net.advance(1000);
+    assert!(net.nodes[3].cluster.me().is_replica(), "not caught up yet");
+    assert_eq!(net.nodes[0].replication_offset(), master_offset);
+
+    // Caught up: elected at once, the old master follows and its held write is redirected.
+    net.repl_held.remove(&3);
+    net.advance(100);
+    assert!(net.nodes[3].cluster.me().is_master());
+    assert_eq!(net.nodes[0].cluster.me().master, Some(new));
+    assert!(!net.nodes[0].writes_paused());
+    let slot = crate::slot::key_hash_slot(held.as_bytes());
+    assert_eq!(
+        net.unblocked,
+        vec![(0, c0, Reply::Error(format!("MOVED {slot} 10.0.0.4:7004")))]
+    );
+    net.advance(2000);
+    for i in 0..6 {
+        assert_eq!(net.nodes[i].cluster.slot_owner(0), Some(new), "node {i}");
+        assert_eq!(
+            net.nodes[i].cluster.nodes[&old].master,
+            Some(new),
+            "node {i}"
+        );
+        assert_eq!(net.info_field(i, "cluster_state"), "ok", "node {i}");
+    }
+    // Both writes acknowledged before the failover survive, on the new master and on the
+    // old one, now its replica.
+    for i in [3, 0] {
+        assert_eq!(net.nodes[i].db().len(), 2, "node {i}");
+    }
+    assert_eq!(net.cmd(3, &["GET", &lagging]), Reply::bulk_str("2"));
+    assert_eq!(
+        net.nodes[0].replication_offset(),
+        net.nodes[3].replication_offset()
+    );
+}
+
+#[test]
+fn manual_failover_times_out_and_the_master_resumes_writes() {
+    let mut net = three_masters_three_replicas(2000);
+    net.repl_held.insert(3);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    let held = key_on_first_master(1);
+    assert_eq!(net.cmd(0, &["SET", &held, "2"]), Reply::Nil);
+    net.advance(4900);
+    assert!(net.unblocked.is_empty(), "still paused");
+    net.advance(200);
+    let c0 = net.clients[0];
+    assert_eq!(
+        net.unblocked,
+        vec![(0, c0, Reply::ok())],
+        "the held write ran"
+    );
+    assert!(net.nodes[3].cluster.me().is_replica());
+    assert!(net.nodes[0].cluster.me().is_master());
+    assert_eq!(net.nodes[3].cluster.manual_failover, Default::default());
+    assert_eq!(net.cmd(0, &["GET", &held]), Reply::bulk_str("2"));
+    // With its master failed the plain form is refused.
+    let master = net.nodes[0].myself();
+    net.nodes[3].cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    assert_eq!(
+        net.cmd(3, &["CLUSTER", "FAILOVER"]),
+        Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE")
+    );
+}
+
+#[test]
+fn wait_counts_the_replica_that_acknowledged_the_write() {
+    let mut net = three_masters_three_replicas(2000);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(0), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(0, &["WAIT", "1", "1000"]), Reply::Nil);
+    // GETACK reached the replica, which answered at once.
+    let c0 = net.clients[0];
+    assert_eq!(net.unblocked, vec![(0, c0, Reply::Integer(1))]);
+    net.repl_held.insert(3);
+    assert_eq!(
+        net.cmd(0, &["SET", &key_on_first_master(1), "1"]),
+        Reply::ok()
+    );
+    assert_eq!(net.cmd(0, &["WAIT", "1", "1000"]), Reply::Nil);
+    net.advance(900);
+    assert_eq!(net.unblocked.len(), 1);
+    net.advance(100);
+    assert_eq!(net.unblocked[1], (0, c0, Reply::Integer(0)), "timed out");
+    assert_eq!(
+        net.cmd(3, &["WAIT", "1", "0"]),
+        Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+    );
+}

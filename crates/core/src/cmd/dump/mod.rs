@@ -1,0 +1,442 @@
+//! DUMP, RESTORE and RESTORE-ASKING, and the dump payload they exchange with Redis.
+//!
+//! A payload is `<type byte><RDB value><u16 LE RDB version><u64 LE CRC64>`, the checksum
+//! covering every byte before it. Keys move between nodes in this form (MIGRATE sends
+//! `RESTORE-ASKING`), so it must be byte-compatible with Redis 7.0 in both directions: we encode
+//! strings as Redis does (integers in 1, 2 or 4 bytes, otherwise length-prefixed), except that we
+//! never LZF-compress, and we decode everything Redis writes for a string, LZF included.
+//! Only the string type exists here; any other type byte is `Bad data format`.
+
+use bytes::Bytes;
+use crc::{Crc, CRC_64_REDIS};
+
+use super::keys::{already_past, argv, lookup_read, lookup_write, propagate};
+use super::{is, parse_i64, CommandSpec};
+use crate::cmd::CmdFlags as F;
+use crate::db::{Value, ValueRef};
+use crate::node::{ClientId, Node};
+use crate::reply::Reply;
+
+/// The RDB version we write; payloads from newer versions are refused.
+pub const RDB_VERSION: u16 = 10;
+
+/// CRC-64/Jones, reflected, init 0, no final xor: Redis's `crc64`.
+const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
+
+/// Bytes after the value: the version and the checksum.
+const FOOTER_LEN: usize = 2 + 8;
+
+/// RDB object type of a plain string.
+const TYPE_STRING: u8 = 0;
+
+/// Top two bits of a length byte: how the length (or special encoding) is stored.
+const LEN_6BIT: u8 = 0;
+const LEN_14BIT: u8 = 1;
+const LEN_WIDE: u8 = 2;
+const LEN_SPECIAL: u8 = 3;
+/// The two wide length markers.
+const LEN_32BIT: u8 = 0x80;
+const LEN_64BIT: u8 = 0x81;
+/// Special string encodings (the low 6 bits after `LEN_SPECIAL`).
+const ENC_INT8: u8 = 0;
+const ENC_INT16: u8 = 1;
+const ENC_INT32: u8 = 2;
+const ENC_LZF: u8 = 3;
+
+/// Redis only tries the integer form on strings this short (`-2147483648` is 11 bytes).
+const MAX_INT_STRING_LEN: usize = 11;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "dump",
+        arity: 2,
+        flags: F::READONLY,
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["@keyspace", "@read", "@slow"],
+        group: "generic",
+        summary: "Return a serialized version of the value stored at the specified key.",
+        since: "2.6.0",
+        handler: dump,
+    },
+    CommandSpec {
+        name: "restore",
+        arity: -4,
+        flags: F::WRITE.union(F::DENYOOM),
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+        group: "generic",
+        summary:
+            "Create a key using the provided serialized value, previously obtained using DUMP.",
+        since: "2.6.0",
+        handler: restore,
+    },
+    CommandSpec {
+        name: "restore-asking",
+        arity: -4,
+        flags: F::WRITE.union(F::DENYOOM).union(F::ASKING),
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["@keyspace", "@write", "@slow", "@dangerous"],
+        group: "server",
+        summary: "An internal command for migrating keys in a cluster",
+        since: "3.0.0",
+        handler: restore,
+    },
+];
+
+// ---- payload format ---------------------------------------------------------------------------
+
+/// Why a payload was refused, one variant per Redis error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Too short, RDB version newer than ours, or checksum mismatch.
+    VersionOrChecksum,
+    /// The value itself is malformed or of a type we do not have.
+    BadFormat,
+}
+
+impl PayloadError {
+    pub fn reply(self) -> Reply {
+        match self {
+            PayloadError::VersionOrChecksum => {
+                Reply::err("DUMP payload version or checksum are wrong")
+            }
+            PayloadError::BadFormat => Reply::err("Bad data format"),
+        }
+    }
+}
+
+/// The DUMP payload of `value` (stored or owned).
+pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>) -> Bytes {
+    let mut out = Vec::new();
+    match value.into() {
+        ValueRef::String(s) => {
+            out.push(TYPE_STRING);
+            encode_string(s, &mut out);
+        }
+    }
+    seal_payload(out)
+}
+
+/// Appends the footer (RDB version, then the CRC64 of everything before it) to a body.
+pub fn seal_payload(mut body: Vec<u8>) -> Bytes {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    Bytes::from(body)
+}
+
+/// The bytes before the footer, if the payload's version and checksum are acceptable.
+pub fn verify_payload(payload: &[u8]) -> Result<&[u8], PayloadError> {
+    if payload.len() < FOOTER_LEN {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    let (signed, crc) = payload.split_at(payload.len() - 8);
+    let (body, version) = signed.split_at(signed.len() - 2);
+    let version = u16::from_le_bytes([version[0], version[1]]);
+    let mut crc_bytes = [0u8; 8];
+    crc_bytes.copy_from_slice(crc);
+    if version > RDB_VERSION || CRC64.checksum(signed) != u64::from_le_bytes(crc_bytes) {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    Ok(body)
+}
+
+/// The value a payload holds. Bytes left over after the value are ignored, as Redis does.
+pub fn parse_payload(payload: &[u8]) -> Result<Value, PayloadError> {
+    let body = verify_payload(payload)?;
+    let mut reader = Reader { data: body, pos: 0 };
+    match reader.byte()? {
+        TYPE_STRING => Ok(Value::String(Bytes::from(reader.string()?))),
+        _ => Err(PayloadError::BadFormat),
+    }
+}
+
+/// A string the way Redis's RDB writer stores it, minus compression.
+fn encode_string(s: &[u8], out: &mut Vec<u8>) {
+    if let Some(n) = integer_form(s) {
+        let special = LEN_SPECIAL << 6;
+        if let Ok(n) = i8::try_from(n) {
+            out.push(special | ENC_INT8);
+            out.extend_from_slice(&n.to_le_bytes());
+            return;
+        }
+        if let Ok(n) = i16::try_from(n) {
+            out.push(special | ENC_INT16);
+            out.extend_from_slice(&n.to_le_bytes());
+            return;
+        }
+        if let Ok(n) = i32::try_from(n) {
+            out.push(special | ENC_INT32);
+            out.extend_from_slice(&n.to_le_bytes());
+            return;
+        }
+    }
+    encode_length(s.len() as u64, out);
+    out.extend_from_slice(s);
+}
+
+/// The integer `s` spells, if it spells one canonically (so decoding gives back the same bytes).
+fn integer_form(s: &[u8]) -> Option<i64> {
+    if s.len() > MAX_INT_STRING_LEN {
+        return None;
+    }
+    let n = parse_i64(s)?;
+    (n.to_string().as_bytes() == s).then_some(n)
+}
+
+/// RDB length: 6 bits, 14 bits (big-endian), or a marker then 32 or 64 bits big-endian.
+fn encode_length(len: u64, out: &mut Vec<u8>) {
+    if len < 1 << 6 {
+        out.push(len as u8);
+    } else if len < 1 << 14 {
+        out.push((LEN_14BIT << 6) | (len >> 8) as u8);
+        out.push(len as u8);
+    } else if let Ok(len) = u32::try_from(len) {
+        out.push(LEN_32BIT);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(LEN_64BIT);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// What an RDB length field holds.
+enum Length {
+    Plain(u64),
+    /// A special string encoding (`ENC_*`).
+    Special(u8),
+}
+
+/// Reads RDB fields from a payload body; any read past its end is `BadFormat`.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: u64) -> Result<&'a [u8], PayloadError> {
+        let remaining = self.data.len() - self.pos;
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= remaining)
+            .ok_or(PayloadError::BadFormat)?;
+        let bytes = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    fn byte(&mut self) -> Result<u8, PayloadError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PayloadError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N as u64)?);
+        Ok(out)
+    }
+
+    fn length(&mut self) -> Result<Length, PayloadError> {
+        let first = self.byte()?;
+        let low = first & 0x3f;
+        Ok(match first >> 6 {
+            LEN_6BIT => Length::Plain(u64::from(low)),
+            LEN_14BIT => Length::Plain(u64::from(low) << 8 | u64::from(self.byte()?)),
+            LEN_WIDE => match first {
+                LEN_32BIT => Length::Plain(u64::from(u32::from_be_bytes(self.array()?))),
+                LEN_64BIT => Length::Plain(u64::from_be_bytes(self.array()?)),
+                _ => return Err(PayloadError::BadFormat),
+            },
+            // Two bits leave only LEN_SPECIAL.
+            _ => Length::Special(low),
+        })
+    }
+
+    fn plain_length(&mut self) -> Result<u64, PayloadError> {
+        match self.length()? {
+            Length::Plain(n) => Ok(n),
+            Length::Special(_) => Err(PayloadError::BadFormat),
+        }
+    }
+
+    fn string(&mut self) -> Result<Vec<u8>, PayloadError> {
+        let n: i64 = match self.length()? {
+            Length::Plain(len) => return Ok(self.take(len)?.to_vec()),
+            Length::Special(ENC_INT8) => i8::from_le_bytes(self.array()?).into(),
+            Length::Special(ENC_INT16) => i16::from_le_bytes(self.array()?).into(),
+            Length::Special(ENC_INT32) => i32::from_le_bytes(self.array()?).into(),
+            Length::Special(ENC_LZF) => {
+                let compressed_len = self.plain_length()?;
+                let len = self.plain_length()?;
+                let compressed = self.take(compressed_len)?;
+                let len = usize::try_from(len).map_err(|_| PayloadError::BadFormat)?;
+                return lzf_decompress(compressed, len).ok_or(PayloadError::BadFormat);
+            }
+            Length::Special(_) => return Err(PayloadError::BadFormat),
+        };
+        Ok(n.to_string().into_bytes())
+    }
+}
+
+/// Longest output one LZF back-reference (3 input bytes) can produce: 7 + 255 + 2 bytes.
+const LZF_MAX_BACKREF_LEN: usize = 264;
+
+/// Decompresses LZF data that must expand to exactly `len` bytes. The stream is a sequence of
+/// items, each led by a control byte: below 32 it is a run of `ctrl + 1` literal bytes; otherwise
+/// its top 3 bits are a length (7 = one more length byte follows, added) and its low 5 bits the
+/// high part of a back distance whose low byte follows; it copies `length + 2` bytes starting
+/// `distance + 1` bytes back in the output (the copy may overlap what it writes).
+fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+    // The claimed length comes from outside: reserve no more than the input could expand to.
+    let bound = input.len().saturating_mul(LZF_MAX_BACKREF_LEN);
+    let mut out = Vec::with_capacity(len.min(bound));
+    let mut i = 0;
+    while i < input.len() {
+        let ctrl = usize::from(input[i]);
+        i += 1;
+        if ctrl < 32 {
+            let literal = input.get(i..i + ctrl + 1)?;
+            if out.len() + literal.len() > len {
+                return None;
+            }
+            out.extend_from_slice(literal);
+            i += literal.len();
+            continue;
+        }
+        let mut run = ctrl >> 5;
+        if run == 7 {
+            run += usize::from(*input.get(i)?);
+            i += 1;
+        }
+        run += 2;
+        let distance = ((ctrl & 0x1f) << 8 | usize::from(*input.get(i)?)) + 1;
+        i += 1;
+        let start = out.len().checked_sub(distance)?;
+        if out.len() + run > len {
+            return None;
+        }
+        for k in start..start + run {
+            out.push(out[k]);
+        }
+    }
+    (out.len() == len).then_some(out)
+}
+
+// ---- commands ---------------------------------------------------------------------------------
+
+/// DUMP `key`: the payload, or nil for a missing key.
+fn dump(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    match lookup_read(node, &args[1]) {
+        Some(entry) => Reply::Bulk(dump_payload(entry.value)),
+        None => Reply::Nil,
+    }
+}
+
+/// RESTORE's options after the payload.
+#[derive(Debug, Default, PartialEq)]
+struct RestoreOptions {
+    replace: bool,
+    absttl: bool,
+}
+
+impl RestoreOptions {
+    /// `[REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`, in any order and repeatable, but IDLETIME and
+    /// FREQ exclude each other. Both are checked and then ignored: we keep no LRU/LFU data.
+    fn parse(options: &[Bytes]) -> Result<RestoreOptions, Reply> {
+        let mut parsed = RestoreOptions::default();
+        let (mut idletime_given, mut freq_given) = (false, false);
+        let mut i = 0;
+        while i < options.len() {
+            let option = &options[i];
+            let has_value = i + 1 < options.len();
+            if is(option, "replace") {
+                parsed.replace = true;
+            } else if is(option, "absttl") {
+                parsed.absttl = true;
+            } else if is(option, "idletime") && has_value && !freq_given {
+                let idle_s = parse_i64(&options[i + 1]).ok_or_else(Reply::not_integer)?;
+                if idle_s < 0 {
+                    return Err(Reply::err("Invalid IDLETIME value, must be >= 0"));
+                }
+                idletime_given = true;
+                i += 1;
+            } else if is(option, "freq") && has_value && !idletime_given {
+                let freq = parse_i64(&options[i + 1]).ok_or_else(Reply::not_integer)?;
+                if !(0..=255).contains(&freq) {
+                    return Err(Reply::err("Invalid FREQ value, must be >= 0 and <= 255"));
+                }
+                freq_given = true;
+                i += 1;
+            } else {
+                return Err(Reply::syntax_error());
+            }
+            i += 1;
+        }
+        Ok(parsed)
+    }
+}
+
+/// RESTORE and RESTORE-ASKING `key ttl payload [options]`. Checks run in Redis's order: options,
+/// existing key, TTL, payload. A TTL already past creates nothing (an old key that REPLACE
+/// removed is propagated as `DEL`); a relative TTL is propagated as absolute with `ABSTTL`.
+fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let options = match RestoreOptions::parse(&args[4..]) {
+        Ok(options) => options,
+        Err(e) => return e,
+    };
+    let key = &args[1];
+    if !options.replace && lookup_write(node, key).is_some() {
+        return Reply::error("BUSYKEY Target key name already exists.");
+    }
+    let Some(ttl_ms) = parse_i64(&args[2]) else {
+        return Reply::not_integer();
+    };
+    if ttl_ms < 0 {
+        return Reply::err("Invalid TTL value, must be >= 0");
+    }
+    let value = match parse_payload(&args[3]) {
+        Ok(value) => value,
+        Err(e) => return e.reply(),
+    };
+    // Like Redis's dbDelete: an old key goes whether or not its own TTL has passed.
+    let replaced = options.replace && node.db.remove(key);
+    let expires_at_ms = restore_expiry_ms(node, ttl_ms, options.absttl);
+    if expires_at_ms.is_some_and(|at_ms| already_past(node, at_ms)) {
+        if replaced {
+            propagate(node, vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
+        return Reply::ok();
+    }
+    // Only a replica stores a time already past; it then waits for its master's DEL.
+    let expires_at_ms = expires_at_ms.map(|at_ms| u64::try_from(at_ms).unwrap_or(0));
+    node.db.set(key, value.view(), expires_at_ms);
+    let mut replay = argv(args);
+    if let (Some(at_ms), false) = (expires_at_ms, options.absttl) {
+        replay[2] = Bytes::from(at_ms.to_string());
+        replay.push(Bytes::from_static(b"ABSTTL"));
+    }
+    propagate(node, replay);
+    Reply::ok()
+}
+
+/// The absolute unix-ms expiry a RESTORE asks for; `None` for a TTL of 0 (no expiry). A relative
+/// TTL so large that the sum overflows wraps negative as in Redis, i.e. it is already past.
+fn restore_expiry_ms(node: &Node, ttl_ms: i64, absttl: bool) -> Option<i64> {
+    debug_assert!(ttl_ms >= 0, "negative TTLs are refused before this");
+    if ttl_ms == 0 {
+        return None;
+    }
+    if absttl {
+        return Some(ttl_ms);
+    }
+    let now_ms = i64::try_from(node.now.unix_ms).unwrap_or(i64::MAX);
+    Some(ttl_ms.wrapping_add(now_ms))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+//! Counters: INCR, DECR, INCRBY and DECRBY on integer strings, keeping the key's TTL.
+
+use bytes::Bytes;
+
+use crate::cmd::keys::{argv, lookup_write, propagate};
+use crate::cmd::parse_i64;
+use crate::db::{Peek, ValueRef};
+use crate::node::{ClientId, Node};
+use crate::reply::Reply;
+
+pub(super) fn incr(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    add_to_integer(node, args, 1)
+}
+
+pub(super) fn decr(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    add_to_integer(node, args, -1)
+}
+
+pub(super) fn incrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    match parse_i64(&args[2]) {
+        Some(delta) => add_to_integer(node, args, delta),
+        None => Reply::not_integer(),
+    }
+}
+
+pub(super) fn decrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    match parse_i64(&args[2]) {
+        Some(i64::MIN) => Reply::err("decrement would overflow"),
+        Some(delta) => add_to_integer(node, args, -delta),
+        None => Reply::not_integer(),
+    }
+}
+
+/// Adds `delta` to the integer at `args[1]` (missing = 0), keeping any TTL.
+fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
+    let key = &args[1];
+    if let Peek::Live(mut entry) = node.db.peek_mut(key, node.now.unix_ms) {
+        // The common case, changed in place with one lookup.
+        let Some(current) = parse_i64(entry.value().as_string()) else {
+            return Reply::not_integer();
+        };
+        let Some(new) = current.checked_add(delta) else {
+            return Reply::err("increment or decrement would overflow");
+        };
+        entry.set_value(ValueRef::String(itoa::Buffer::new().format(new).as_bytes()));
+        propagate(node, argv(args));
+        return Reply::Integer(new);
+    }
+    let current = match lookup_write(node, key) {
+        Some(entry) => match parse_i64(entry.value().as_string()) {
+            Some(n) => Some(n),
+            None => return Reply::not_integer(),
+        },
+        None => None,
+    };
+    let Some(new) = current.unwrap_or(0).checked_add(delta) else {
+        return Reply::err("increment or decrement would overflow");
+    };
+    let mut buffer = itoa::Buffer::new();
+    let text = buffer.format(new).as_bytes();
+    match lookup_write(node, key) {
+        Some(mut entry) => entry.set_value(ValueRef::String(text)),
+        None => node.db.set(key, ValueRef::String(text), None),
+    }
+    propagate(node, argv(args));
+    Reply::Integer(new)
+}

@@ -1,0 +1,178 @@
+//! Writing: opening the AOF (creating its files on a first start), appending the node's writes
+//! and syncing them under the `appendfsync` policy.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clusterlab_core::config::AppendFsync;
+use clusterlab_core::Config;
+
+use super::manifest::{aof_dir, file_name, manifest_path, AofFileInfo, AofFileKind, Manifest};
+use super::{AofError, EVERYSEC_INTERVAL_MS};
+use crate::disk::Disk;
+
+/// The open AOF: where writes go and when they are synced.
+///
+/// The driver appends the data of every `Effect::AppendAof` in order, before writing the
+/// replies of the same call: with `appendfsync always` the data is durable once
+/// [`Aof::append`] returns. It calls [`Aof::tick`] from its 100 ms timer (the `everysec`
+/// background sync) and [`Aof::flush_and_sync`] on SHUTDOWN and SIGTERM.
+pub struct Aof {
+    disk: Arc<dyn Disk>,
+    incr_path: PathBuf,
+    policy: AppendFsync,
+    /// `None` until the first sync, which `everysec` then does at once.
+    last_sync_ms: Option<u64>,
+    /// Bytes were appended since the last sync.
+    dirty: bool,
+    startup_log: Vec<String>,
+}
+
+impl Aof {
+    /// Opens the AOF for appending, creating the base, incr and manifest files when the
+    /// manifest is absent (or names no file). Call after [`load`](fn@super::load), which may cut
+    /// the incr file.
+    pub fn open(disk: Arc<dyn Disk>, config: &Config) -> Result<Aof, AofError> {
+        let dir = aof_dir(config);
+        let manifest_path = manifest_path(config);
+        let manifest = match disk.read(&manifest_path).map_err(AofError::io(format!(
+            "Can't read the AOF manifest {}",
+            manifest_path.display()
+        )))? {
+            Some(bytes) => Manifest::parse(&bytes)?,
+            None => Manifest::default(),
+        };
+        let mut startup_log = Vec::new();
+        let incr = match manifest.incr.last() {
+            Some(incr) => {
+                startup_log.push(format!(
+                    "Opening AOF incr file {} on server start",
+                    incr.name
+                ));
+                incr.name.clone()
+            }
+            None => create_missing_files(&*disk, config, manifest, &mut startup_log)?,
+        };
+        Ok(Aof {
+            disk,
+            incr_path: dir.join(incr),
+            policy: config.appendfsync,
+            last_sync_ms: None,
+            dirty: false,
+            startup_log,
+        })
+    }
+
+    /// The file writes are appended to.
+    pub fn incr_path(&self) -> &Path {
+        &self.incr_path
+    }
+
+    /// What Redis logs at this point of start-up (`Creating AOF base file … on server start`).
+    pub fn startup_log(&self) -> &[String] {
+        &self.startup_log
+    }
+
+    /// `CONFIG SET appendfsync`.
+    pub fn set_fsync_policy(&mut self, policy: AppendFsync) {
+        self.policy = policy;
+    }
+
+    pub fn fsync_policy(&self) -> AppendFsync {
+        self.policy
+    }
+
+    /// Appends RESP-encoded commands. `always` syncs before returning; `everysec` syncs when
+    /// the last sync is at least [`EVERYSEC_INTERVAL_MS`] old; `no` leaves it to the OS.
+    pub fn append(&mut self, data: &[u8], now_ms: u64) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.disk.append(&self.incr_path, data)?;
+        self.dirty = true;
+        match self.policy {
+            AppendFsync::Always => self.sync(now_ms),
+            AppendFsync::Everysec => self.sync_if_due(now_ms),
+            AppendFsync::No => Ok(()),
+        }
+    }
+
+    /// The `everysec` background sync, from the driver's 100 ms timer.
+    pub fn tick(&mut self, now_ms: u64) -> io::Result<()> {
+        match self.policy {
+            AppendFsync::Everysec => self.sync_if_due(now_ms),
+            AppendFsync::Always | AppendFsync::No => Ok(()),
+        }
+    }
+
+    /// Makes everything appended so far durable, whatever the policy (SHUTDOWN, SIGTERM).
+    pub fn flush_and_sync(&mut self) -> io::Result<()> {
+        self.disk.sync(&self.incr_path)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn sync_if_due(&mut self, now_ms: u64) -> io::Result<()> {
+        let due = self
+            .last_sync_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= EVERYSEC_INTERVAL_MS);
+        if self.dirty && due {
+            self.sync(now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self, now_ms: u64) -> io::Result<()> {
+        self.disk.sync(&self.incr_path)?;
+        self.dirty = false;
+        self.last_sync_ms = Some(now_ms);
+        Ok(())
+    }
+}
+
+/// First start (or a manifest without an incr file): creates what is missing, durably, and
+/// writes the manifest last so it never names a file that does not exist. Existing files are
+/// kept, never overwritten. Returns the incr file's name.
+fn create_missing_files(
+    disk: &dyn Disk,
+    config: &Config,
+    mut manifest: Manifest,
+    log: &mut Vec<String>,
+) -> Result<String, AofError> {
+    let dir = aof_dir(config);
+    let cant_open = |name: &str| AofError::io(format!("Can't open the append-only file {name}"));
+    if manifest.is_empty() {
+        let name = file_name(config, 1, AofFileKind::Base);
+        let path = dir.join(&name);
+        if disk.read(&path).map_err(cant_open(&name))?.is_none() {
+            disk.write_atomic(&path, b"", true)
+                .map_err(cant_open(&name))?;
+        }
+        log.push(format!("Creating AOF base file {name} on server start"));
+        manifest.base = Some(AofFileInfo {
+            name,
+            seq: 1,
+            kind: AofFileKind::Base,
+        });
+    }
+    assert!(manifest.incr.is_empty(), "called with an incr file present");
+    let name = file_name(config, 1, AofFileKind::Incr);
+    let path = dir.join(&name);
+    // An empty append creates the file; the sync makes its existence durable.
+    disk.append(&path, b"").map_err(cant_open(&name))?;
+    disk.sync(&path).map_err(cant_open(&name))?;
+    log.push(format!("Creating AOF incr file {name} on server start"));
+    manifest.incr.push(AofFileInfo {
+        name: name.clone(),
+        seq: 1,
+        kind: AofFileKind::Incr,
+    });
+    let manifest_path = manifest_path(config);
+    disk.write_atomic(&manifest_path, manifest.render().as_bytes(), true)
+        .map_err(AofError::io(format!(
+            "Can't persist the AOF manifest {}",
+            manifest_path.display()
+        )))?;
+    Ok(name)
+}
