@@ -3,7 +3,7 @@
 //! Expiry is lazy on access (plus an active sweep the node runs from `tick`); the slot index
 //! serves `CLUSTER COUNTKEYSINSLOT`/`GETKEYSINSLOT` and the cleanup when a slot moves away.
 //!
-//! Memory is the main design force: each key is one allocation, a [`Record`] packing the key,
+//! Memory is the main design force: each key is one allocation, a `Record` packing the key,
 //! the expiry and the value, kept in a hash table that hashes and compares the key part only.
 //!
 //! Every key has a *scan position*: its slot in the top bits and a 48-bit hash of the key below,

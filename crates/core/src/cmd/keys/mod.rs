@@ -1,6 +1,6 @@
 //! Generic keyspace commands (DEL, EXISTS, the EXPIRE family, TTL, TYPE, KEYS, SCAN, DBSIZE,
 //! FLUSHALL, …) and the key access rules every command family shares: lazy expiry, keyspace
-//! hit/miss counting, the active expiry sweep, and [`propagate`], the one place a write reports
+//! hit/miss counting, the active expiry sweep, and `propagate`, the one place a write reports
 //! how to replay it.
 
 use bytes::Bytes;

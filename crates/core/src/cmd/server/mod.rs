@@ -1,8 +1,8 @@
 //! Server commands: INFO, COMMAND, CONFIG, TIME, ROLE, LASTSAVE, DEBUG, SHUTDOWN, FUNCTION.
 //!
 //! Also the machinery shared by container commands (`CLIENT`, `CONFIG`, `COMMAND`,
-//! `FUNCTION`): [`run_subcommand`] dispatches `container|sub` specs with Redis's error texts,
-//! [`subcommands_of`] lists them for `COMMAND`, and [`help_reply`] formats `… HELP`. Tips and
+//! `FUNCTION`): `run_subcommand` dispatches `container|sub` specs with Redis's error texts,
+//! `subcommands_of` lists them for `COMMAND`, and `help_reply` formats `… HELP`. Tips and
 //! key specs that `COMMAND` reports but [`CommandSpec`] does not carry come from `meta`.
 //!
 //! This file keeps the tables (so one place says which commands exist and with which flags)
