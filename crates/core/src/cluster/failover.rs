@@ -86,6 +86,16 @@ impl Cluster {
             .filter_map(|n| n.link)
             .collect()
     }
+
+    /// PAUSED on every message of a master whose manual failover is under way.
+    pub(crate) fn manual_failover_mflags(&self) -> u8 {
+        let paused = self.manual_failover.end_ms != 0 && self.me().is_master();
+        if paused {
+            mflags::PAUSED
+        } else {
+            0
+        }
+    }
 }
 
 impl Node {
@@ -330,16 +340,6 @@ impl Node {
     pub(crate) fn writes_paused(&self) -> bool {
         let mf = &self.cluster.manual_failover;
         mf.end_ms != 0 && self.cluster.me().is_master() && mf.paused_until_ms > self.now.mono_ms
-    }
-
-    /// PAUSED on every message of a master whose manual failover is under way.
-    pub(crate) fn manual_failover_mflags(&self) -> u8 {
-        let paused = self.cluster.manual_failover.end_ms != 0 && self.cluster.me().is_master();
-        if paused {
-            mflags::PAUSED
-        } else {
-            0
-        }
     }
 
     /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me

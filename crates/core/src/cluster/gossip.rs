@@ -491,7 +491,7 @@ impl Node {
         if g.flags & (flags::PFAIL | flags::FAIL) != 0 {
             return;
         }
-        let offset = self.clock_offset_ms();
+        let offset = super::render::clock_offset_ms(self.now);
         let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&g.id).expect("known");
         if node.ping_sent_ms != 0 || !node.fail_reports.is_empty() {

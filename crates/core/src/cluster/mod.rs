@@ -29,6 +29,31 @@ pub mod render;
 mod roles;
 mod slots;
 
+/// What the cluster-bus protocol (links and sending, the cron, gossip, elections) may touch,
+/// borrowed from the node for one step, as openraft's engine handlers borrow only their
+/// state. Whatever else a step needs (the keyspace, replication) the node passes in or acts on
+/// afterwards, so these rules cannot reach the rest of the node by accident.
+pub(crate) struct ClusterBus<'a> {
+    pub cluster: &'a mut Cluster,
+    pub out: &'a mut Outbox,
+    /// The node's one rng: draws happen in the same order as when this was `Node` code.
+    pub rng: &'a mut rand_chacha::ChaCha8Rng,
+    pub config: &'a Config,
+    pub now: Time,
+}
+
+impl ClusterBus<'_> {
+    /// Failure detection on the same borrow (see [`failure::FailureDetector`]).
+    pub(crate) fn failure(&mut self) -> failure::FailureDetector<'_> {
+        failure::FailureDetector {
+            cluster: self.cluster,
+            out: self.out,
+            now_ms: self.now.mono_ms,
+            canaries: self.config.canaries,
+        }
+    }
+}
+
 /// What this node knows about one cluster node (itself included).
 #[derive(Clone, Debug)]
 pub struct ClusterNode {

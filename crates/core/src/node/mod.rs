@@ -15,7 +15,7 @@ use crate::bus::{Body, Message, MessageType};
 use crate::canary::Canary;
 use crate::cluster::failure::FailureDetector;
 use crate::cluster::nodes_conf::NodesConfError;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterBus};
 use crate::cmd::{self, CommandSpec};
 use crate::config::Config;
 use crate::db::Db;
@@ -494,11 +494,48 @@ impl Node {
         }
     }
 
+    /// The cluster-bus protocol's share of the node (see [`crate::cluster::ClusterBus`]).
+    pub(crate) fn bus(&mut self) -> ClusterBus<'_> {
+        ClusterBus {
+            cluster: &mut self.cluster,
+            out: &mut self.out,
+            rng: &mut self.rng,
+            config: &self.config,
+            now: self.now,
+        }
+    }
+
     /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
     pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
-        if self.failure().mark_failing_if_needed(id) {
-            self.broadcast(MessageType::Fail, Body::Fail(id));
-            self.cluster.request_save(true);
+        self.bus().mark_failing_if_needed(id);
+    }
+
+    /// Sends to every node we have a connected outbound link with (not handshake nodes).
+    pub(crate) fn broadcast(&mut self, kind: MessageType, body: Body) {
+        self.bus().broadcast(kind, body);
+    }
+
+    /// The header this node puts on a message of `kind` now (tests build messages with it).
+    #[cfg(test)]
+    pub(crate) fn header(&self, kind: MessageType) -> crate::bus::Header {
+        self.cluster.header(kind, &self.config)
+    }
+
+    /// Removes a node and everything that refers to it (`CLUSTER FORGET`, `RESET`).
+    pub(crate) fn delete_node(&mut self, id: NodeId) {
+        self.bus().delete_node(id);
+    }
+
+    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
+    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
+        crate::cluster::render::unix_ms_of(mono_ms, self.now)
+    }
+
+    /// The cluster as of now, for rendering (see `cluster/render.rs`).
+    pub(crate) fn cluster_view(&self) -> crate::cluster::render::ClusterView<'_> {
+        crate::cluster::render::ClusterView {
+            cluster: &self.cluster,
+            now: self.now,
         }
     }
 
@@ -519,13 +556,13 @@ impl Node {
     /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
     pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {
         self.set_time(now);
-        self.cluster_link_accepted(peer_ip, local_ip)
+        self.bus().on_link_accepted(peer_ip, local_ip)
     }
 
     /// An outbound link asked for with [`Effect::Connect`] is up.
     pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
-        self.cluster_link_connected(link);
+        self.bus().on_link_connected(link);
         self.cluster_before_reply();
         self.replication_before_reply();
     }
@@ -533,7 +570,7 @@ impl Node {
     /// A link closed, failed to connect, or broke. Unknown links are ignored.
     pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
-        self.cluster_link_closed(link);
+        self.bus().on_link_closed(link);
         self.cluster_before_reply();
         self.replication_before_reply();
     }
