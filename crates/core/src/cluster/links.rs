@@ -259,10 +259,6 @@ impl crate::node::Node {
     pub(super) fn close_link(&mut self, link: LinkId) {
         self.bus().close_link(link);
     }
-
-    pub(super) fn connect_to(&mut self, id: NodeId) {
-        self.bus().connect_to(id);
-    }
 }
 
 impl Cluster {

@@ -52,6 +52,11 @@ impl ClusterBus<'_> {
             canaries: self.config.canaries,
         }
     }
+
+    /// Whether a deliberate bug is switched on (simulation build only; see [`crate::canary`]).
+    pub(crate) fn canary(&self, canary: crate::canary::Canary) -> bool {
+        self.config.canaries.on(canary)
+    }
 }
 
 /// What this node knows about one cluster node (itself included).

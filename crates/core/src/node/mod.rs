@@ -539,6 +539,21 @@ impl Node {
         }
     }
 
+    /// The cluster's 100 ms cron (see `cluster/cron.rs`): the peer work and replica migration
+    /// run on the bus handler, the election steps between them on the node.
+    pub(crate) fn cluster_cron(&mut self) {
+        if !self.config.cluster_enabled {
+            return;
+        }
+        self.bus().cron_peers();
+        self.manual_failover_cron();
+        if self.cluster.me().is_replica() {
+            self.handle_replica_failover();
+            self.bus().cron_replica_migration();
+        }
+        self.failure().update_cluster_state();
+    }
+
     /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
     /// reply of this call is sent.
     pub(crate) fn cluster_before_reply(&mut self) {
