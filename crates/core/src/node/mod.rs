@@ -11,11 +11,8 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::bus::{Body, Message, MessageType};
-use crate::canary::Canary;
-use crate::cluster::failure::FailureDetector;
 use crate::cluster::nodes_conf::NodesConfError;
-use crate::cluster::{Cluster, ClusterBus};
+use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
 use crate::config::Config;
 use crate::db::Db;
@@ -482,122 +479,6 @@ impl Node {
         None
     }
 
-    // ---- cluster bus ---------------------------------------------------------------------
-
-    /// Failure detection's share of the node (see [`crate::cluster::failure`]).
-    pub(crate) fn failure(&mut self) -> FailureDetector<'_> {
-        FailureDetector {
-            cluster: &mut self.cluster,
-            out: &mut self.out,
-            now_ms: self.now.mono_ms,
-            canaries: self.config.canaries,
-        }
-    }
-
-    /// The cluster-bus protocol's share of the node (see [`crate::cluster::ClusterBus`]).
-    pub(crate) fn bus(&mut self) -> ClusterBus<'_> {
-        ClusterBus {
-            cluster: &mut self.cluster,
-            out: &mut self.out,
-            rng: &mut self.rng,
-            config: &self.config,
-            now: self.now,
-        }
-    }
-
-    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
-    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
-        self.bus().mark_failing_if_needed(id);
-    }
-
-    /// Sends to every node we have a connected outbound link with (not handshake nodes).
-    pub(crate) fn broadcast(&mut self, kind: MessageType, body: Body) {
-        self.bus().broadcast(kind, body);
-    }
-
-    /// The header this node puts on a message of `kind` now (tests build messages with it).
-    #[cfg(test)]
-    pub(crate) fn header(&self, kind: MessageType) -> crate::bus::Header {
-        self.cluster.header(kind, &self.config)
-    }
-
-    /// Removes a node and everything that refers to it (`CLUSTER FORGET`, `RESET`).
-    pub(crate) fn delete_node(&mut self, id: NodeId) {
-        self.bus().delete_node(id);
-    }
-
-    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
-    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
-        crate::cluster::render::unix_ms_of(mono_ms, self.now)
-    }
-
-    /// The cluster as of now, for rendering (see `cluster/render.rs`).
-    pub(crate) fn cluster_view(&self) -> crate::cluster::render::ClusterView<'_> {
-        crate::cluster::render::ClusterView {
-            cluster: &self.cluster,
-            now: self.now,
-        }
-    }
-
-    /// The cluster's 100 ms cron (see `cluster/cron.rs`): the peer work and replica migration
-    /// run on the bus handler, the election steps between them on the node.
-    pub(crate) fn cluster_cron(&mut self) {
-        if !self.config.cluster_enabled {
-            return;
-        }
-        self.bus().cron_peers();
-        self.manual_failover_cron();
-        if self.cluster.me().is_replica() {
-            self.handle_replica_failover();
-            self.bus().cron_replica_migration();
-        }
-        self.failure().update_cluster_state();
-    }
-
-    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
-    /// reply of this call is sent.
-    pub(crate) fn cluster_before_reply(&mut self) {
-        if self.cluster.take_state_update_request() {
-            self.failure().update_cluster_state();
-        }
-        let Some(fsync) = self.cluster.take_save_request() else {
-            return;
-        };
-        let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
-        let contents = self.cluster_view().render_nodes_conf();
-        self.out.push(Effect::SaveConfig { contents, fsync });
-    }
-
-    /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
-    pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {
-        self.set_time(now);
-        self.bus().on_link_accepted(peer_ip, local_ip)
-    }
-
-    /// An outbound link asked for with [`Effect::Connect`] is up.
-    pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
-        self.set_time(now);
-        self.bus().on_link_connected(link);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
-    /// A link closed, failed to connect, or broke. Unknown links are ignored.
-    pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
-        self.set_time(now);
-        self.bus().on_link_closed(link);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
-    /// A whole message arrived on a link.
-    pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
-        self.set_time(now);
-        self.cluster_message(link, msg);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
     /// Periodic work; drivers call it every 100 ms.
     pub fn tick(&mut self, now: Time) {
         self.set_time(now);
@@ -620,5 +501,6 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
+mod bus;
 #[cfg(test)]
 mod tests;
