@@ -18,7 +18,7 @@
 
 use rand::Rng;
 
-use super::Cluster;
+use super::{Cluster, ClusterBus};
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
@@ -85,6 +85,24 @@ impl Cluster {
             .filter(|n| n.is_replica() && n.master == Some(master) && n.id != self.myself)
             .filter_map(|n| n.link)
             .collect()
+    }
+
+    /// My outbound link to `id`, if it is up.
+    pub(crate) fn connected_link(&self, id: NodeId) -> Option<LinkId> {
+        let link = self.nodes.get(&id)?.link?;
+        self.links
+            .get(&link)
+            .is_some_and(|l| l.connected)
+            .then_some(link)
+    }
+
+    /// Ends any manual failover; a paused master resumes writes (held clients are served by
+    /// `replication_before_reply`).
+    pub(crate) fn reset_manual_failover(&mut self) {
+        let mf = std::mem::take(&mut self.manual_failover);
+        if mf.can_start && self.election.manual {
+            self.election.manual = false;
+        }
     }
 
     /// PAUSED on every message of a master whose manual failover is under way.
@@ -232,7 +250,7 @@ impl Node {
     /// `CLUSTER FAILOVER FORCE`: an election starting now that voters accept although the
     /// master is not failed.
     pub(crate) fn start_forced_failover(&mut self) {
-        self.reset_manual_failover();
+        self.cluster.reset_manual_failover();
         self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
         self.cluster.manual_failover.can_start = true;
         self.log(LogLevel::Notice, "Forced failover user request accepted.");
@@ -301,36 +319,6 @@ impl Node {
         self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
-
-    /// A replica asks for my vote; the decision is the cluster's, the AUTH_ACK goes on the bus.
-    pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &Header) {
-        let vote_twice = self.canary(Canary::VoteTwice);
-        let now_ms = self.now.mono_ms;
-        if !self
-            .cluster
-            .grant_vote(sender, h, now_ms, vote_twice, &mut self.out)
-        {
-            return;
-        }
-        if let Some(link) = self.cluster.nodes[&sender].link {
-            self.send(link, MessageType::AuthAck, Body::Empty);
-        }
-    }
-
-    /// A master voted for me.
-    pub(crate) fn on_auth_ack(&mut self, sender: NodeId, h: &Header) {
-        let voter = &self.cluster.nodes[&sender];
-        if voter.is_master()
-            && !voter.slots.is_empty()
-            && h.current_epoch >= self.cluster.election.auth_epoch
-        {
-            self.cluster.election.auth_count += 1;
-            // As Redis's before-sleep step: a majority wins now, not at the next cron run.
-            if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
-                self.handle_replica_failover();
-            }
-        }
-    }
 }
 
 impl Node {
@@ -345,81 +333,12 @@ impl Node {
     /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me
     /// its offset.
     pub(crate) fn start_manual_failover(&mut self, master: NodeId) {
-        self.reset_manual_failover();
+        self.cluster.reset_manual_failover();
         self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
         self.log(LogLevel::Notice, "Manual failover user request accepted.");
-        if let Some(link) = self.connected_link(master) {
+        if let Some(link) = self.cluster.connected_link(master) {
             self.send(link, MessageType::MfStart, Body::Empty);
         }
-    }
-
-    fn connected_link(&self, id: NodeId) -> Option<LinkId> {
-        let link = self.cluster.nodes.get(&id)?.link?;
-        self.cluster
-            .links
-            .get(&link)
-            .is_some_and(|l| l.connected)
-            .then_some(link)
-    }
-
-    /// Ends any manual failover; a paused master resumes writes (held clients are served by
-    /// `replication_before_reply`).
-    pub(crate) fn reset_manual_failover(&mut self) {
-        let mf = std::mem::take(&mut self.cluster.manual_failover);
-        if mf.can_start && self.cluster.election.manual {
-            self.cluster.election.manual = false;
-        }
-    }
-
-    /// MFSTART from one of my replicas: pause writes and send it my offset right away.
-    pub(crate) fn on_mfstart(&mut self, sender: NodeId) {
-        let me = self.cluster.me();
-        let from_my_replica = me.is_master()
-            && self
-                .cluster
-                .nodes
-                .get(&sender)
-                .is_some_and(|n| n.is_replica() && n.master == Some(self.cluster.myself));
-        if !from_my_replica {
-            return;
-        }
-        self.reset_manual_failover();
-        let now = self.now.mono_ms;
-        self.cluster.manual_failover = ManualFailover {
-            end_ms: now + MANUAL_FAILOVER_TIMEOUT_MS,
-            replica: Some(sender),
-            paused_until_ms: now + MANUAL_FAILOVER_PAUSE_MS,
-            master_offset: None,
-            can_start: false,
-        };
-        self.log(
-            LogLevel::Warning,
-            format!("Manual failover requested by replica {sender}."),
-        );
-        if let Some(link) = self.connected_link(sender) {
-            self.send_ping(link, MessageType::Ping);
-        }
-    }
-
-    /// Replica side: the first PAUSED message from my master during a manual failover carries
-    /// the offset I must reach.
-    pub(crate) fn note_paused_master_offset(&mut self, sender: NodeId, h: &Header) {
-        let mf = &self.cluster.manual_failover;
-        if mf.end_ms == 0
-            || mf.master_offset.is_some()
-            || h.mflags & mflags::PAUSED == 0
-            || !self.cluster.replicates(sender)
-        {
-            return;
-        }
-        self.cluster.manual_failover.master_offset = Some(h.repl_offset);
-        self.log(
-            LogLevel::Warning,
-            format!(
-                "Received replication offset for paused master manual failover: {}",
-                h.repl_offset
-            ),
-        );
     }
 
     /// From the cron: a paused master keeps pinging the replica (each ping carries PAUSED and
@@ -429,7 +348,7 @@ impl Node {
         if mf.end_ms == 0 || !self.cluster.me().is_master() {
             return;
         }
-        if let Some(link) = mf.replica.and_then(|r| self.connected_link(r)) {
+        if let Some(link) = mf.replica.and_then(|r| self.cluster.connected_link(r)) {
             self.send_ping(link, MessageType::Ping);
         }
     }
@@ -443,11 +362,11 @@ impl Node {
         }
         if self.now.mono_ms >= mf.end_ms {
             self.log(LogLevel::Warning, "Manual failover timed out.");
-            self.reset_manual_failover();
+            self.cluster.reset_manual_failover();
             return;
         }
         if mf.replica.is_some() && self.cluster.me().is_replica() {
-            self.reset_manual_failover();
+            self.cluster.reset_manual_failover();
             return;
         }
         let Some(master_offset) = mf.master_offset else {
@@ -467,5 +386,90 @@ impl Node {
         self.start_election_now();
         self.handle_replica_failover();
         self.cluster_before_reply();
+    }
+}
+
+/// The failover messages a node receives (dispatched from `gossip.rs`).
+impl ClusterBus<'_> {
+    /// A replica asks for my vote; the decision is the cluster's, the AUTH_ACK goes on the bus.
+    pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &Header) {
+        let vote_twice = self.canary(Canary::VoteTwice);
+        let now_ms = self.now.mono_ms;
+        if !self
+            .cluster
+            .grant_vote(sender, h, now_ms, vote_twice, self.out)
+        {
+            return;
+        }
+        if let Some(link) = self.cluster.nodes[&sender].link {
+            self.send(link, MessageType::AuthAck, Body::Empty);
+        }
+    }
+
+    /// A master voted for me. Returns true when the votes reached a majority: as Redis's
+    /// before-sleep step, the node runs the election step at once (not at the next cron run),
+    /// which needs replication's data age.
+    #[must_use]
+    pub(crate) fn on_auth_ack(&mut self, sender: NodeId, h: &Header) -> bool {
+        let voter = &self.cluster.nodes[&sender];
+        if voter.is_master()
+            && !voter.slots.is_empty()
+            && h.current_epoch >= self.cluster.election.auth_epoch
+        {
+            self.cluster.election.auth_count += 1;
+            return self.cluster.election.auth_count >= self.cluster.failure_quorum();
+        }
+        false
+    }
+
+    /// MFSTART from one of my replicas: pause writes and send it my offset right away.
+    pub(crate) fn on_mfstart(&mut self, sender: NodeId) {
+        let me = self.cluster.me();
+        let from_my_replica = me.is_master()
+            && self
+                .cluster
+                .nodes
+                .get(&sender)
+                .is_some_and(|n| n.is_replica() && n.master == Some(self.cluster.myself));
+        if !from_my_replica {
+            return;
+        }
+        self.cluster.reset_manual_failover();
+        let now = self.now.mono_ms;
+        self.cluster.manual_failover = ManualFailover {
+            end_ms: now + MANUAL_FAILOVER_TIMEOUT_MS,
+            replica: Some(sender),
+            paused_until_ms: now + MANUAL_FAILOVER_PAUSE_MS,
+            master_offset: None,
+            can_start: false,
+        };
+        self.out.log(
+            LogLevel::Warning,
+            format!("Manual failover requested by replica {sender}."),
+        );
+        if let Some(link) = self.cluster.connected_link(sender) {
+            self.send_ping(link, MessageType::Ping);
+        }
+    }
+
+    /// Replica side: the first PAUSED message from my master during a manual failover carries
+    /// the offset I must reach.
+    pub(crate) fn note_paused_master_offset(&mut self, sender: NodeId, h: &Header) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0
+            || mf.master_offset.is_some()
+            || h.mflags & mflags::PAUSED == 0
+            || !self.cluster.replicates(sender)
+        {
+            return;
+        }
+        self.cluster.manual_failover.master_offset = Some(h.repl_offset);
+        self.out.log(
+            LogLevel::Warning,
+            format!(
+                "Received replication offset for paused master manual failover: {}",
+                h.repl_offset
+            ),
+        );
     }
 }

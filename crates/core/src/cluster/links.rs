@@ -255,10 +255,6 @@ impl crate::node::Node {
     pub(crate) fn send_ping(&mut self, link: LinkId, kind: MessageType) {
         self.bus().send_ping(link, kind);
     }
-
-    pub(super) fn close_link(&mut self, link: LinkId) {
-        self.bus().close_link(link);
-    }
 }
 
 impl Cluster {

@@ -10,6 +10,7 @@ use crate::bus::{Body, Message, MessageType};
 use crate::canary::Canary;
 use crate::cluster::failure::FailureDetector;
 use crate::cluster::ClusterBus;
+use crate::db::Db;
 use crate::node_id::NodeId;
 
 impl Node {
@@ -34,9 +35,17 @@ impl Node {
         }
     }
 
-    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
-    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
-        self.bus().mark_failing_if_needed(id);
+    /// [`Node::bus`] and, beside it, the keyspace, which slot changes learned from a peer
+    /// may empty (see `cluster/gossip.rs`).
+    fn bus_and_db(&mut self) -> (ClusterBus<'_>, &mut Db) {
+        let bus = ClusterBus {
+            cluster: &mut self.cluster,
+            out: &mut self.out,
+            rng: &mut self.rng,
+            config: &self.config,
+            now: self.now,
+        };
+        (bus, &mut self.db)
     }
 
     /// Sends to every node we have a connected outbound link with (not handshake nodes).
@@ -122,8 +131,43 @@ impl Node {
     /// A whole message arrived on a link.
     pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
         self.set_time(now);
-        self.cluster_message(link, msg);
+        let (mut bus, db) = self.bus_and_db();
+        if bus.on_message(link, msg, db) {
+            self.handle_replica_failover();
+        }
         self.cluster_before_reply();
         self.replication_before_reply();
+    }
+}
+
+/// Protocol steps the cluster tests call directly on a node.
+#[cfg(test)]
+impl Node {
+    /// Redis's `clusterUpdateSlotsConfigWith`: `sender` claims `slots` at `config_epoch`.
+    pub(crate) fn update_slots_config_with(
+        &mut self,
+        sender: NodeId,
+        config_epoch: u64,
+        slots: &crate::slot::SlotSet,
+    ) {
+        let (mut bus, db) = self.bus_and_db();
+        bus.update_slots_config_with(sender, config_epoch, slots, db);
+    }
+
+    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
+    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
+        self.bus().mark_failing_if_needed(id);
+    }
+
+    pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &crate::bus::Header) {
+        self.bus().on_auth_request(sender, h);
+    }
+
+    pub(crate) fn on_mfstart(&mut self, sender: NodeId) {
+        self.bus().on_mfstart(sender);
+    }
+
+    pub(crate) fn note_paused_master_offset(&mut self, sender: NodeId, h: &crate::bus::Header) {
+        self.bus().note_paused_master_offset(sender, h);
     }
 }
