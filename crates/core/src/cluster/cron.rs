@@ -1,8 +1,8 @@
 //! The cluster's 100 ms cron: connect to peers, expire handshakes, ping the oldest of a random
 //! sample, detect ping timeouts (PFAIL), and drive the failover and replica-migration timers.
 //!
-//! The peer work runs on a [`ClusterBus`]; `Node::cluster_cron` (`node/mod.rs`) calls it and
-//! the election steps, which still need the node, in Redis's order.
+//! It runs on a [`ClusterBus`]; the node passes replication state in, which the election step
+//! reads.
 
 use rand::Rng;
 
@@ -12,11 +12,25 @@ use crate::cluster::ClusterBus;
 use crate::event::ClusterEvent;
 use crate::node::{LinkId, LogLevel};
 use crate::node_id::NodeId;
+use crate::replication::Replication;
 
 impl ClusterBus<'_> {
-    /// The cron's first part, up to the manual failover: handshakes, connections, pings and
-    /// ping timeouts.
-    pub(crate) fn cron_peers(&mut self) {
+    /// The whole cron, in Redis's order. Replication state is only read, by the election step.
+    pub(crate) fn cron(&mut self, repl: &Replication) {
+        if !self.config.cluster_enabled {
+            return;
+        }
+        self.cron_peers();
+        self.manual_failover_cron();
+        if self.cluster.me().is_replica() {
+            self.handle_replica_failover(repl);
+            self.cron_replica_migration();
+        }
+        self.failure().update_cluster_state();
+    }
+
+    /// Handshakes, connections, pings and ping timeouts.
+    fn cron_peers(&mut self) {
         self.cluster.cron_runs += 1;
         let now = self.now.mono_ms;
         self.cluster.blacklist.retain(|_, until| *until > now);
@@ -31,7 +45,7 @@ impl ClusterBus<'_> {
     }
 
     /// A replica's last cron step before the state update: replica migration.
-    pub(crate) fn cron_replica_migration(&mut self) {
+    fn cron_replica_migration(&mut self) {
         let allowed = self.config.cluster_allow_replica_migration;
         let barrier = self.config.cluster_migration_barrier;
         let now_ms = self.now.mono_ms;

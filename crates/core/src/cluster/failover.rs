@@ -15,6 +15,10 @@
 //! becomes a replica of the winner (its held writes then get a redirection).
 //!
 //! Replica migration (reference §7.8) needs only cluster state and lives in `migration.rs`.
+//!
+//! All of it runs on a [`ClusterBus`]. The one thing it needs from outside the cluster is
+//! replication's data age (may this replica win?), which the node passes in as `&Replication`;
+//! replication brings itself in line with a new role afterwards (`replication_before_reply`).
 
 use rand::Rng;
 
@@ -22,8 +26,9 @@ use super::{Cluster, ClusterBus};
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
-use crate::node::{LinkId, LogLevel, Node};
+use crate::node::{LinkId, LogLevel};
 use crate::node_id::NodeId;
+use crate::replication::Replication;
 
 /// How long a manual failover may take (`CLUSTER_MF_TIMEOUT`).
 pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
@@ -105,6 +110,12 @@ impl Cluster {
         }
     }
 
+    /// Whether clients' writes are held back (master side of a manual failover).
+    pub(crate) fn writes_paused(&self, now_ms: u64) -> bool {
+        let mf = &self.manual_failover;
+        mf.end_ms != 0 && self.me().is_master() && mf.paused_until_ms > now_ms
+    }
+
     /// PAUSED on every message of a master whose manual failover is under way.
     pub(crate) fn manual_failover_mflags(&self) -> u8 {
         let paused = self.manual_failover.end_ms != 0 && self.me().is_master();
@@ -116,7 +127,8 @@ impl Cluster {
     }
 }
 
-impl Node {
+/// This replica's side of an election, and promotion.
+impl ClusterBus<'_> {
     /// My rank among my master's replicas (see [`Cluster::failover_rank`]); the canary
     /// pretends I am always first.
     fn failover_rank(&self, master: NodeId) -> usize {
@@ -126,8 +138,9 @@ impl Node {
         self.cluster.failover_rank(master)
     }
 
-    /// Called from the cron: runs this replica's side of the election.
-    pub(crate) fn handle_replica_failover(&mut self) {
+    /// Called from the cron: runs this replica's side of the election. Replication state is
+    /// read (never changed) to judge whether this replica's data is fresh enough to win.
+    pub(crate) fn handle_replica_failover(&mut self, repl: &Replication) {
         let Some(master) = self.cluster.my_master() else {
             return;
         };
@@ -140,7 +153,7 @@ impl Node {
             if !m.has(flags::FAIL) || self.config.cluster_replica_no_failover {
                 return;
             }
-            if !self.data_is_fresh_enough(master) {
+            if !self.data_is_fresh_enough(master, repl) {
                 return;
             }
         }
@@ -169,7 +182,7 @@ impl Node {
     }
 
     /// A replica cut off from its master for too long must not win (its data is too old).
-    fn data_is_fresh_enough(&self, master: NodeId) -> bool {
+    fn data_is_fresh_enough(&self, master: NodeId, repl: &Replication) -> bool {
         let factor = self.config.cluster_replica_validity_factor;
         if factor == 0 || self.canary(Canary::PromoteWithoutRank) {
             return true;
@@ -177,7 +190,7 @@ impl Node {
         let nt = self.cluster.node_timeout_ms;
         let heard_ms = self.cluster.nodes[&master].data_received_ms;
         // A replica restarted while its master was down never synced: its data is too old.
-        let Some(mut data_age_ms) = self.repl.data_age_ms(self.now.mono_ms, heard_ms) else {
+        let Some(mut data_age_ms) = repl.data_age_ms(self.now.mono_ms, heard_ms) else {
             return false;
         };
         if data_age_ms > nt {
@@ -198,14 +211,14 @@ impl Node {
             auth_rank: rank,
             auth_epoch: self.cluster.election.auth_epoch,
         };
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             format!(
                 "Start of election delayed for {delay_ms} milliseconds (rank #{rank}, offset {}).",
                 self.cluster.me().repl_offset
             ),
         );
-        self.emit(ClusterEvent::ElectionScheduled {
+        self.out.emit(ClusterEvent::ElectionScheduled {
             delay_ms,
             rank,
             offset: self.cluster.me().repl_offset,
@@ -230,14 +243,14 @@ impl Node {
     fn request_votes(&mut self) {
         let epoch = self
             .cluster
-            .bump_current_epoch(EpochReason::Election, &mut self.out);
+            .bump_current_epoch(EpochReason::Election, self.out);
         self.cluster.election.auth_epoch = epoch;
         self.cluster.election.auth_sent = true;
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             format!("Starting a failover election for epoch {epoch}."),
         );
-        self.emit(ClusterEvent::ElectionStarted { epoch });
+        self.out.emit(ClusterEvent::ElectionStarted { epoch });
         let force_ack = if self.cluster.election.manual {
             mflags::FORCEACK
         } else {
@@ -253,7 +266,8 @@ impl Node {
         self.cluster.reset_manual_failover();
         self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
         self.cluster.manual_failover.can_start = true;
-        self.log(LogLevel::Notice, "Forced failover user request accepted.");
+        self.out
+            .log(LogLevel::Notice, "Forced failover user request accepted.");
         self.start_election_now();
     }
 
@@ -274,14 +288,14 @@ impl Node {
     pub(crate) fn take_over(&mut self, master: NodeId) {
         let epoch = self
             .cluster
-            .bump_current_epoch(EpochReason::Takeover, &mut self.out);
+            .bump_current_epoch(EpochReason::Takeover, self.out);
         self.cluster
-            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, &mut self.out);
-        self.log(
+            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, self.out);
+        self.out.log(
             LogLevel::Notice,
             format!("Taking over the master (user request). New configEpoch set to {epoch}"),
         );
-        self.emit(ClusterEvent::Promoted {
+        self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Takeover,
             config_epoch: epoch,
             old_master: master,
@@ -291,19 +305,19 @@ impl Node {
 
     fn win_election(&mut self, old_master: NodeId) {
         let epoch = self.cluster.election.auth_epoch;
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             "Failover election won: I'm the new master.",
         );
         if self.cluster.me().config_epoch < epoch {
             self.cluster
-                .set_my_config_epoch(epoch, ConfigEpochReason::Election, &mut self.out);
-            self.log(
+                .set_my_config_epoch(epoch, ConfigEpochReason::Election, self.out);
+            self.out.log(
                 LogLevel::Notice,
                 format!("configEpoch set to {epoch} after successful failover"),
             );
         }
-        self.emit(ClusterEvent::Promoted {
+        self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Election,
             config_epoch: self.cluster.me().config_epoch,
             old_master,
@@ -315,27 +329,21 @@ impl Node {
 
     /// Become a master that serves every slot `old_master` served, and tell everyone.
     pub(crate) fn replace_my_master(&mut self, old_master: NodeId) {
-        self.cluster.take_master_slots(old_master, &mut self.out);
+        self.cluster.take_master_slots(old_master, self.out);
         self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
 }
 
-impl Node {
-    // ---- coordinated manual failover -----------------------------------------------------
-
-    /// Whether clients' writes are held back (master side of a manual failover).
-    pub(crate) fn writes_paused(&self) -> bool {
-        let mf = &self.cluster.manual_failover;
-        mf.end_ms != 0 && self.cluster.me().is_master() && mf.paused_until_ms > self.now.mono_ms
-    }
-
+/// Coordinated manual failover, on either side.
+impl ClusterBus<'_> {
     /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me
     /// its offset.
     pub(crate) fn start_manual_failover(&mut self, master: NodeId) {
         self.cluster.reset_manual_failover();
         self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
-        self.log(LogLevel::Notice, "Manual failover user request accepted.");
+        self.out
+            .log(LogLevel::Notice, "Manual failover user request accepted.");
         if let Some(link) = self.cluster.connected_link(master) {
             self.send(link, MessageType::MfStart, Body::Empty);
         }
@@ -355,13 +363,14 @@ impl Node {
 
     /// After every input: time out, lift the pause of a master that became a replica, and let
     /// a caught-up replica start its election at once.
-    pub(crate) fn manual_failover_before_reply(&mut self) {
+    pub(crate) fn manual_failover_before_reply(&mut self, repl: &Replication) {
         let mf = &self.cluster.manual_failover;
         if mf.end_ms == 0 {
             return;
         }
         if self.now.mono_ms >= mf.end_ms {
-            self.log(LogLevel::Warning, "Manual failover timed out.");
+            self.out
+                .log(LogLevel::Warning, "Manual failover timed out.");
             self.cluster.reset_manual_failover();
             return;
         }
@@ -379,13 +388,13 @@ impl Node {
             return;
         }
         self.cluster.manual_failover.can_start = true;
-        self.log(
+        self.out.log(
             LogLevel::Warning,
             "All master replication stream processed, manual failover can start.",
         );
         self.start_election_now();
-        self.handle_replica_failover();
-        self.cluster_before_reply();
+        self.handle_replica_failover(repl);
+        self.before_reply();
     }
 }
 

@@ -242,21 +242,6 @@ impl ClusterBus<'_> {
     }
 }
 
-/// Sending for the `Node` code that has not moved onto [`ClusterBus`] yet.
-impl crate::node::Node {
-    pub(crate) fn send(&mut self, link: LinkId, kind: MessageType, body: Body) {
-        self.bus().send(link, kind, body);
-    }
-
-    pub(crate) fn broadcast_with_mflags(&mut self, kind: MessageType, body: Body, mflags: u8) {
-        self.bus().broadcast_with_mflags(kind, body, mflags);
-    }
-
-    pub(crate) fn send_ping(&mut self, link: LinkId, kind: MessageType) {
-        self.bus().send_ping(link, kind);
-    }
-}
-
 impl Cluster {
     /// The header every message carries; a replica advertises its master's slots and epoch.
     pub(crate) fn header(&self, kind: MessageType, config: &Config) -> Header {

@@ -57,6 +57,25 @@ impl ClusterBus<'_> {
     pub(crate) fn canary(&self, canary: crate::canary::Canary) -> bool {
         self.config.canaries.on(canary)
     }
+
+    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
+    /// reply of this call is sent.
+    pub(crate) fn before_reply(&mut self) {
+        if self.cluster.take_state_update_request() {
+            self.failure().update_cluster_state();
+        }
+        let Some(fsync) = self.cluster.take_save_request() else {
+            return;
+        };
+        let fsync = fsync && !self.canary(crate::canary::Canary::NodesConfNoFsync);
+        let view = render::ClusterView {
+            cluster: self.cluster,
+            now: self.now,
+        };
+        let contents = view.render_nodes_conf();
+        self.out
+            .push(crate::effect::Effect::SaveConfig { contents, fsync });
+    }
 }
 
 /// What this node knows about one cluster node (itself included).

@@ -5,25 +5,14 @@
 //! is to build that borrow, to run the steps in Redis's order, and to do what follows each
 //! input (saving `nodes.conf`, replication's before-reply work).
 
-use super::{Effect, LinkId, Node, Time};
+use super::{LinkId, Node, Time};
 use crate::bus::{Body, Message, MessageType};
-use crate::canary::Canary;
-use crate::cluster::failure::FailureDetector;
 use crate::cluster::ClusterBus;
 use crate::db::Db;
 use crate::node_id::NodeId;
+use crate::replication::Replication;
 
 impl Node {
-    /// Failure detection's share of the node (see [`crate::cluster::failure`]).
-    pub(crate) fn failure(&mut self) -> FailureDetector<'_> {
-        FailureDetector {
-            cluster: &mut self.cluster,
-            out: &mut self.out,
-            now_ms: self.now.mono_ms,
-            canaries: self.config.canaries,
-        }
-    }
-
     /// The cluster-bus protocol's share of the node (see [`crate::cluster::ClusterBus`]).
     pub(crate) fn bus(&mut self) -> ClusterBus<'_> {
         ClusterBus {
@@ -35,9 +24,11 @@ impl Node {
         }
     }
 
-    /// [`Node::bus`] and, beside it, the keyspace, which slot changes learned from a peer
-    /// may empty (see `cluster/gossip.rs`).
-    fn bus_and_db(&mut self) -> (ClusterBus<'_>, &mut Db) {
+    /// [`Node::bus`] and, beside it, what some protocol steps need of the rest of the node:
+    /// the keyspace, which slot changes learned from a peer may empty (`cluster/gossip.rs`),
+    /// and replication, whose data age decides whether a replica may win an election
+    /// (`cluster/failover.rs`).
+    fn bus_parts(&mut self) -> (ClusterBus<'_>, &mut Db, &Replication) {
         let bus = ClusterBus {
             cluster: &mut self.cluster,
             out: &mut self.out,
@@ -45,7 +36,7 @@ impl Node {
             config: &self.config,
             now: self.now,
         };
-        (bus, &mut self.db)
+        (bus, &mut self.db, &self.repl)
     }
 
     /// Sends to every node we have a connected outbound link with (not handshake nodes).
@@ -77,33 +68,26 @@ impl Node {
         }
     }
 
-    /// The cluster's 100 ms cron (see `cluster/cron.rs`): the peer work and replica migration
-    /// run on the bus handler, the election steps between them on the node.
+    /// The cluster's 100 ms cron (see `cluster/cron.rs`).
     pub(crate) fn cluster_cron(&mut self) {
-        if !self.config.cluster_enabled {
-            return;
-        }
-        self.bus().cron_peers();
-        self.manual_failover_cron();
-        if self.cluster.me().is_replica() {
-            self.handle_replica_failover();
-            self.bus().cron_replica_migration();
-        }
-        self.failure().update_cluster_state();
+        let (mut bus, _, repl) = self.bus_parts();
+        bus.cron(repl);
     }
 
-    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
-    /// reply of this call is sent.
+    /// Work Redis does in `clusterBeforeSleep` (see [`ClusterBus::before_reply`]).
     pub(crate) fn cluster_before_reply(&mut self) {
-        if self.cluster.take_state_update_request() {
-            self.failure().update_cluster_state();
-        }
-        let Some(fsync) = self.cluster.take_save_request() else {
-            return;
-        };
-        let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
-        let contents = self.cluster_view().render_nodes_conf();
-        self.out.push(Effect::SaveConfig { contents, fsync });
+        self.bus().before_reply();
+    }
+
+    /// After every input, the manual failover's checks (see `cluster/failover.rs`).
+    pub(crate) fn manual_failover_before_reply(&mut self) {
+        let (mut bus, _, repl) = self.bus_parts();
+        bus.manual_failover_before_reply(repl);
+    }
+
+    /// Whether clients' writes are held back (master side of a manual failover).
+    pub(crate) fn writes_paused(&self) -> bool {
+        self.cluster.writes_paused(self.now.mono_ms)
     }
 
     /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
@@ -131,9 +115,9 @@ impl Node {
     /// A whole message arrived on a link.
     pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
         self.set_time(now);
-        let (mut bus, db) = self.bus_and_db();
+        let (mut bus, db, repl) = self.bus_parts();
         if bus.on_message(link, msg, db) {
-            self.handle_replica_failover();
+            bus.handle_replica_failover(repl);
         }
         self.cluster_before_reply();
         self.replication_before_reply();
@@ -150,7 +134,7 @@ impl Node {
         config_epoch: u64,
         slots: &crate::slot::SlotSet,
     ) {
-        let (mut bus, db) = self.bus_and_db();
+        let (mut bus, db, _) = self.bus_parts();
         bus.update_slots_config_with(sender, config_epoch, slots, db);
     }
 
@@ -169,5 +153,18 @@ impl Node {
 
     pub(crate) fn note_paused_master_offset(&mut self, sender: NodeId, h: &crate::bus::Header) {
         self.bus().note_paused_master_offset(sender, h);
+    }
+
+    pub(crate) fn handle_replica_failover(&mut self) {
+        let (mut bus, _, repl) = self.bus_parts();
+        bus.handle_replica_failover(repl);
+    }
+
+    pub(crate) fn start_forced_failover(&mut self) {
+        self.bus().start_forced_failover();
+    }
+
+    pub(crate) fn replace_my_master(&mut self, old_master: NodeId) {
+        self.bus().replace_my_master(old_master);
     }
 }
