@@ -16,7 +16,7 @@
 //!
 //! Replica migration (reference §7.8) needs only cluster state and lives in `migration.rs`.
 //!
-//! All of it runs on a [`ClusterBus`]. The one thing it needs from outside the cluster is
+//! All of it runs on a `ClusterBus`. The one thing it needs from outside the cluster is
 //! replication's data age (may this replica win?), which the node passes in as `&Replication`;
 //! replication brings itself in line with a new role afterwards (`replication_before_reply`).
 

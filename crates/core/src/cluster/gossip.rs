@@ -5,7 +5,7 @@
 //! the receiver add the sender under a random name in `handshake` state until a PONG on its own
 //! outbound link reveals the real ID; gossip spreads node knowledge and failure reports; slot
 //! ownership follows the highest config epoch. Links and sending live in `links.rs`, the
-//! 100 ms cron in `cron.rs`. All of it runs on a [`ClusterBus`]; the one other part of the node
+//! 100 ms cron in `cron.rs`. All of it runs on a `ClusterBus`; the one other part of the node
 //! it touches is the keyspace (a lost slot's keys go), which the node passes in, and a winning
 //! vote count is handed back to the node because the election step reads replication state.
 

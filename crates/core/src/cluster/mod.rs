@@ -36,7 +36,8 @@ mod slots;
 pub(crate) struct ClusterBus<'a> {
     pub cluster: &'a mut Cluster,
     pub out: &'a mut Outbox,
-    /// The node's one rng: draws happen in the same order as when this was `Node` code.
+    /// The node's one rng, shared with commands: where each draw falls in its sequence is
+    /// part of what a simulation seed replays.
     pub rng: &'a mut rand_chacha::ChaCha8Rng,
     pub config: &'a Config,
     pub now: Time,

@@ -15,13 +15,7 @@ use crate::replication::Replication;
 impl Node {
     /// The cluster-bus protocol's share of the node (see [`crate::cluster::ClusterBus`]).
     pub(crate) fn bus(&mut self) -> ClusterBus<'_> {
-        ClusterBus {
-            cluster: &mut self.cluster,
-            out: &mut self.out,
-            rng: &mut self.rng,
-            config: &self.config,
-            now: self.now,
-        }
+        self.bus_parts().0
     }
 
     /// [`Node::bus`] and, beside it, what some protocol steps need of the rest of the node:
@@ -96,7 +90,7 @@ impl Node {
         self.bus().on_link_accepted(peer_ip, local_ip)
     }
 
-    /// An outbound link asked for with [`Effect::Connect`] is up.
+    /// An outbound link asked for with [`Effect::Connect`](crate::effect::Effect::Connect) is up.
     pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
         self.bus().on_link_connected(link);
