@@ -1,21 +1,36 @@
 //! The cluster's 100 ms cron: connect to peers, expire handshakes, ping the oldest of a random
 //! sample, detect ping timeouts (PFAIL), and drive the failover and replica-migration timers.
+//!
+//! It runs on a [`ClusterBus`]; the node passes replication state in, which the election step
+//! reads.
 
 use rand::Rng;
 
 use crate::bus::{flags, MessageType};
 use crate::canary::Canary;
+use crate::cluster::ClusterBus;
 use crate::event::ClusterEvent;
-use crate::node::{LinkId, LogLevel, Node};
+use crate::node::{LinkId, LogLevel};
 use crate::node_id::NodeId;
+use crate::replication::Replication;
 
-impl Node {
-    // ---- cron ----------------------------------------------------------------------------
-
-    pub(crate) fn cluster_cron(&mut self) {
+impl ClusterBus<'_> {
+    /// The whole cron, in Redis's order. Replication state is only read, by the election step.
+    pub(crate) fn cron(&mut self, repl: &Replication) {
         if !self.config.cluster_enabled {
             return;
         }
+        self.cron_peers();
+        self.manual_failover_cron();
+        if self.cluster.me().is_replica() {
+            self.handle_replica_failover(repl);
+            self.cron_replica_migration();
+        }
+        self.failure().update_cluster_state();
+    }
+
+    /// Handshakes, connections, pings and ping timeouts.
+    fn cron_peers(&mut self) {
         self.cluster.cron_runs += 1;
         let now = self.now.mono_ms;
         self.cluster.blacklist.retain(|_, until| *until > now);
@@ -27,19 +42,18 @@ impl Node {
         for id in ids {
             self.check_peer(id);
         }
-        self.manual_failover_cron();
-        if self.cluster.me().is_replica() {
-            self.handle_replica_failover();
-            let allowed = self.config.cluster_allow_replica_migration;
-            let barrier = self.config.cluster_migration_barrier;
-            let now_ms = self.now.mono_ms;
-            self.cluster
-                .handle_replica_migration(now_ms, allowed, barrier, &mut self.out);
-        }
-        self.failure().update_cluster_state();
     }
 
-    pub(super) fn connect_and_expire_handshakes(&mut self) {
+    /// A replica's last cron step before the state update: replica migration.
+    fn cron_replica_migration(&mut self) {
+        let allowed = self.config.cluster_allow_replica_migration;
+        let barrier = self.config.cluster_migration_barrier;
+        let now_ms = self.now.mono_ms;
+        self.cluster
+            .handle_replica_migration(now_ms, allowed, barrier, self.out);
+    }
+
+    pub(crate) fn connect_and_expire_handshakes(&mut self) {
         let now = self.now.mono_ms;
         let handshake_timeout_ms = self.cluster.node_timeout_ms.max(1000);
         // Decided for every node first (usually nothing is to be done, so nothing is
@@ -58,7 +72,7 @@ impl Node {
         }
         for (id, expired) in actions {
             if expired {
-                self.log(
+                self.out.log(
                     LogLevel::Verbose,
                     format!("Handshake with node {id} timed out, removing it."),
                 );
@@ -70,7 +84,7 @@ impl Node {
     }
 
     /// Once a second, ping the node we heard from least recently among five random ones.
-    pub(super) fn ping_oldest_of_random_sample(&mut self) {
+    pub(crate) fn ping_oldest_of_random_sample(&mut self) {
         let candidates: Vec<NodeId> = self
             .cluster
             .nodes
@@ -96,13 +110,13 @@ impl Node {
         }
     }
 
-    pub(super) fn link_connected(&self, link: Option<LinkId>) -> bool {
+    pub(crate) fn link_connected(&self, link: Option<LinkId>) -> bool {
         link.and_then(|l| self.cluster.links.get(&l))
             .is_some_and(|l| l.connected)
     }
 
     /// Per-peer cron work: drop a stalled link, keep pings flowing, flag PFAIL on timeout.
-    pub(super) fn check_peer(&mut self, id: NodeId) {
+    pub(crate) fn check_peer(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let timeout_ms = self.cluster.node_timeout_ms;
         let Some(mut n) = self.cluster.nodes.get(&id) else {
@@ -136,9 +150,10 @@ impl Node {
         let ping_delay_ms = now.saturating_sub(n.ping_sent_ms);
         let data_delay_ms = now.saturating_sub(n.data_received_ms);
         if ping_delay_ms.min(data_delay_ms) > timeout_ms {
-            self.log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
+            self.out
+                .log(LogLevel::Debug, format!("*** NODE {id} possibly failing"));
             self.cluster.nodes.get_mut(&id).expect("known").flags |= flags::PFAIL;
-            self.emit(ClusterEvent::PfailMarked { node: id });
+            self.out.emit(ClusterEvent::PfailMarked { node: id });
             // The canary trusts this node's own timeout alone; Redis waits for reports.
             if self.canary(Canary::FailWithoutQuorum) {
                 self.mark_failing_if_needed(id);

@@ -15,15 +15,20 @@
 //! becomes a replica of the winner (its held writes then get a redirection).
 //!
 //! Replica migration (reference §7.8) needs only cluster state and lives in `migration.rs`.
+//!
+//! All of it runs on a `ClusterBus`. The one thing it needs from outside the cluster is
+//! replication's data age (may this replica win?), which the node passes in as `&Replication`;
+//! replication brings itself in line with a new role afterwards (`replication_before_reply`).
 
 use rand::Rng;
 
-use super::Cluster;
+use super::{Cluster, ClusterBus};
 use crate::bus::{flags, mflags, Body, Header, MessageType};
 use crate::canary::Canary;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, PromotionKind};
-use crate::node::{LinkId, LogLevel, Node};
+use crate::node::{LinkId, LogLevel};
 use crate::node_id::NodeId;
+use crate::replication::Replication;
 
 /// How long a manual failover may take (`CLUSTER_MF_TIMEOUT`).
 pub const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 5000;
@@ -86,9 +91,44 @@ impl Cluster {
             .filter_map(|n| n.link)
             .collect()
     }
+
+    /// My outbound link to `id`, if it is up.
+    pub(crate) fn connected_link(&self, id: NodeId) -> Option<LinkId> {
+        let link = self.nodes.get(&id)?.link?;
+        self.links
+            .get(&link)
+            .is_some_and(|l| l.connected)
+            .then_some(link)
+    }
+
+    /// Ends any manual failover; a paused master resumes writes (held clients are served by
+    /// `replication_before_reply`).
+    pub(crate) fn reset_manual_failover(&mut self) {
+        let mf = std::mem::take(&mut self.manual_failover);
+        if mf.can_start && self.election.manual {
+            self.election.manual = false;
+        }
+    }
+
+    /// Whether clients' writes are held back (master side of a manual failover).
+    pub(crate) fn writes_paused(&self, now_ms: u64) -> bool {
+        let mf = &self.manual_failover;
+        mf.end_ms != 0 && self.me().is_master() && mf.paused_until_ms > now_ms
+    }
+
+    /// PAUSED on every message of a master whose manual failover is under way.
+    pub(crate) fn manual_failover_mflags(&self) -> u8 {
+        let paused = self.manual_failover.end_ms != 0 && self.me().is_master();
+        if paused {
+            mflags::PAUSED
+        } else {
+            0
+        }
+    }
 }
 
-impl Node {
+/// This replica's side of an election, and promotion.
+impl ClusterBus<'_> {
     /// My rank among my master's replicas (see [`Cluster::failover_rank`]); the canary
     /// pretends I am always first.
     fn failover_rank(&self, master: NodeId) -> usize {
@@ -98,8 +138,9 @@ impl Node {
         self.cluster.failover_rank(master)
     }
 
-    /// Called from the cron: runs this replica's side of the election.
-    pub(crate) fn handle_replica_failover(&mut self) {
+    /// Called from the cron: runs this replica's side of the election. Replication state is
+    /// read (never changed) to judge whether this replica's data is fresh enough to win.
+    pub(crate) fn handle_replica_failover(&mut self, repl: &Replication) {
         let Some(master) = self.cluster.my_master() else {
             return;
         };
@@ -112,7 +153,7 @@ impl Node {
             if !m.has(flags::FAIL) || self.config.cluster_replica_no_failover {
                 return;
             }
-            if !self.data_is_fresh_enough(master) {
+            if !self.data_is_fresh_enough(master, repl) {
                 return;
             }
         }
@@ -141,7 +182,7 @@ impl Node {
     }
 
     /// A replica cut off from its master for too long must not win (its data is too old).
-    fn data_is_fresh_enough(&self, master: NodeId) -> bool {
+    fn data_is_fresh_enough(&self, master: NodeId, repl: &Replication) -> bool {
         let factor = self.config.cluster_replica_validity_factor;
         if factor == 0 || self.canary(Canary::PromoteWithoutRank) {
             return true;
@@ -149,7 +190,7 @@ impl Node {
         let nt = self.cluster.node_timeout_ms;
         let heard_ms = self.cluster.nodes[&master].data_received_ms;
         // A replica restarted while its master was down never synced: its data is too old.
-        let Some(mut data_age_ms) = self.repl.data_age_ms(self.now.mono_ms, heard_ms) else {
+        let Some(mut data_age_ms) = repl.data_age_ms(self.now.mono_ms, heard_ms) else {
             return false;
         };
         if data_age_ms > nt {
@@ -170,14 +211,14 @@ impl Node {
             auth_rank: rank,
             auth_epoch: self.cluster.election.auth_epoch,
         };
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             format!(
                 "Start of election delayed for {delay_ms} milliseconds (rank #{rank}, offset {}).",
                 self.cluster.me().repl_offset
             ),
         );
-        self.emit(ClusterEvent::ElectionScheduled {
+        self.out.emit(ClusterEvent::ElectionScheduled {
             delay_ms,
             rank,
             offset: self.cluster.me().repl_offset,
@@ -202,14 +243,14 @@ impl Node {
     fn request_votes(&mut self) {
         let epoch = self
             .cluster
-            .bump_current_epoch(EpochReason::Election, &mut self.out);
+            .bump_current_epoch(EpochReason::Election, self.out);
         self.cluster.election.auth_epoch = epoch;
         self.cluster.election.auth_sent = true;
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             format!("Starting a failover election for epoch {epoch}."),
         );
-        self.emit(ClusterEvent::ElectionStarted { epoch });
+        self.out.emit(ClusterEvent::ElectionStarted { epoch });
         let force_ack = if self.cluster.election.manual {
             mflags::FORCEACK
         } else {
@@ -222,10 +263,11 @@ impl Node {
     /// `CLUSTER FAILOVER FORCE`: an election starting now that voters accept although the
     /// master is not failed.
     pub(crate) fn start_forced_failover(&mut self) {
-        self.reset_manual_failover();
+        self.cluster.reset_manual_failover();
         self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
         self.cluster.manual_failover.can_start = true;
-        self.log(LogLevel::Notice, "Forced failover user request accepted.");
+        self.out
+            .log(LogLevel::Notice, "Forced failover user request accepted.");
         self.start_election_now();
     }
 
@@ -246,14 +288,14 @@ impl Node {
     pub(crate) fn take_over(&mut self, master: NodeId) {
         let epoch = self
             .cluster
-            .bump_current_epoch(EpochReason::Takeover, &mut self.out);
+            .bump_current_epoch(EpochReason::Takeover, self.out);
         self.cluster
-            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, &mut self.out);
-        self.log(
+            .set_my_config_epoch(epoch, ConfigEpochReason::Takeover, self.out);
+        self.out.log(
             LogLevel::Notice,
             format!("Taking over the master (user request). New configEpoch set to {epoch}"),
         );
-        self.emit(ClusterEvent::Promoted {
+        self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Takeover,
             config_epoch: epoch,
             old_master: master,
@@ -263,19 +305,19 @@ impl Node {
 
     fn win_election(&mut self, old_master: NodeId) {
         let epoch = self.cluster.election.auth_epoch;
-        self.log(
+        self.out.log(
             LogLevel::Notice,
             "Failover election won: I'm the new master.",
         );
         if self.cluster.me().config_epoch < epoch {
             self.cluster
-                .set_my_config_epoch(epoch, ConfigEpochReason::Election, &mut self.out);
-            self.log(
+                .set_my_config_epoch(epoch, ConfigEpochReason::Election, self.out);
+            self.out.log(
                 LogLevel::Notice,
                 format!("configEpoch set to {epoch} after successful failover"),
             );
         }
-        self.emit(ClusterEvent::Promoted {
+        self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Election,
             config_epoch: self.cluster.me().config_epoch,
             old_master,
@@ -287,18 +329,84 @@ impl Node {
 
     /// Become a master that serves every slot `old_master` served, and tell everyone.
     pub(crate) fn replace_my_master(&mut self, old_master: NodeId) {
-        self.cluster.take_master_slots(old_master, &mut self.out);
+        self.cluster.take_master_slots(old_master, self.out);
         self.failure().update_cluster_state();
         self.broadcast(MessageType::Pong, Body::Gossip(Vec::new()));
     }
+}
 
+/// Coordinated manual failover, on either side.
+impl ClusterBus<'_> {
+    /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me
+    /// its offset.
+    pub(crate) fn start_manual_failover(&mut self, master: NodeId) {
+        self.cluster.reset_manual_failover();
+        self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
+        self.out
+            .log(LogLevel::Notice, "Manual failover user request accepted.");
+        if let Some(link) = self.cluster.connected_link(master) {
+            self.send(link, MessageType::MfStart, Body::Empty);
+        }
+    }
+
+    /// From the cron: a paused master keeps pinging the replica (each ping carries PAUSED and
+    /// the offset).
+    pub(crate) fn manual_failover_cron(&mut self) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 || !self.cluster.me().is_master() {
+            return;
+        }
+        if let Some(link) = mf.replica.and_then(|r| self.cluster.connected_link(r)) {
+            self.send_ping(link, MessageType::Ping);
+        }
+    }
+
+    /// After every input: time out, lift the pause of a master that became a replica, and let
+    /// a caught-up replica start its election at once.
+    pub(crate) fn manual_failover_before_reply(&mut self, repl: &Replication) {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 {
+            return;
+        }
+        if self.now.mono_ms >= mf.end_ms {
+            self.out
+                .log(LogLevel::Warning, "Manual failover timed out.");
+            self.cluster.reset_manual_failover();
+            return;
+        }
+        if mf.replica.is_some() && self.cluster.me().is_replica() {
+            self.cluster.reset_manual_failover();
+            return;
+        }
+        let Some(master_offset) = mf.master_offset else {
+            return;
+        };
+        if mf.can_start || !self.cluster.me().is_replica() {
+            return;
+        }
+        if self.cluster.me().repl_offset < master_offset {
+            return;
+        }
+        self.cluster.manual_failover.can_start = true;
+        self.out.log(
+            LogLevel::Warning,
+            "All master replication stream processed, manual failover can start.",
+        );
+        self.start_election_now();
+        self.handle_replica_failover(repl);
+        self.before_reply();
+    }
+}
+
+/// The failover messages a node receives (dispatched from `gossip.rs`).
+impl ClusterBus<'_> {
     /// A replica asks for my vote; the decision is the cluster's, the AUTH_ACK goes on the bus.
     pub(crate) fn on_auth_request(&mut self, sender: NodeId, h: &Header) {
         let vote_twice = self.canary(Canary::VoteTwice);
         let now_ms = self.now.mono_ms;
         if !self
             .cluster
-            .grant_vote(sender, h, now_ms, vote_twice, &mut self.out)
+            .grant_vote(sender, h, now_ms, vote_twice, self.out)
         {
             return;
         }
@@ -307,68 +415,20 @@ impl Node {
         }
     }
 
-    /// A master voted for me.
-    pub(crate) fn on_auth_ack(&mut self, sender: NodeId, h: &Header) {
+    /// A master voted for me. Returns true when the votes reached a majority: as Redis's
+    /// before-sleep step, the node runs the election step at once (not at the next cron run),
+    /// which needs replication's data age.
+    #[must_use]
+    pub(crate) fn on_auth_ack(&mut self, sender: NodeId, h: &Header) -> bool {
         let voter = &self.cluster.nodes[&sender];
         if voter.is_master()
             && !voter.slots.is_empty()
             && h.current_epoch >= self.cluster.election.auth_epoch
         {
             self.cluster.election.auth_count += 1;
-            // As Redis's before-sleep step: a majority wins now, not at the next cron run.
-            if self.cluster.election.auth_count >= self.cluster.failure_quorum() {
-                self.handle_replica_failover();
-            }
+            return self.cluster.election.auth_count >= self.cluster.failure_quorum();
         }
-    }
-}
-
-impl Node {
-    // ---- coordinated manual failover -----------------------------------------------------
-
-    /// Whether clients' writes are held back (master side of a manual failover).
-    pub(crate) fn writes_paused(&self) -> bool {
-        let mf = &self.cluster.manual_failover;
-        mf.end_ms != 0 && self.cluster.me().is_master() && mf.paused_until_ms > self.now.mono_ms
-    }
-
-    /// PAUSED on every message of a master whose manual failover is under way.
-    pub(crate) fn manual_failover_mflags(&self) -> u8 {
-        let paused = self.cluster.manual_failover.end_ms != 0 && self.cluster.me().is_master();
-        if paused {
-            mflags::PAUSED
-        } else {
-            0
-        }
-    }
-
-    /// `CLUSTER FAILOVER` without options, on a replica: ask my master to pause and tell me
-    /// its offset.
-    pub(crate) fn start_manual_failover(&mut self, master: NodeId) {
-        self.reset_manual_failover();
-        self.cluster.manual_failover.end_ms = self.now.mono_ms + MANUAL_FAILOVER_TIMEOUT_MS;
-        self.log(LogLevel::Notice, "Manual failover user request accepted.");
-        if let Some(link) = self.connected_link(master) {
-            self.send(link, MessageType::MfStart, Body::Empty);
-        }
-    }
-
-    fn connected_link(&self, id: NodeId) -> Option<LinkId> {
-        let link = self.cluster.nodes.get(&id)?.link?;
-        self.cluster
-            .links
-            .get(&link)
-            .is_some_and(|l| l.connected)
-            .then_some(link)
-    }
-
-    /// Ends any manual failover; a paused master resumes writes (held clients are served by
-    /// `replication_before_reply`).
-    pub(crate) fn reset_manual_failover(&mut self) {
-        let mf = std::mem::take(&mut self.cluster.manual_failover);
-        if mf.can_start && self.cluster.election.manual {
-            self.cluster.election.manual = false;
-        }
+        false
     }
 
     /// MFSTART from one of my replicas: pause writes and send it my offset right away.
@@ -383,7 +443,7 @@ impl Node {
         if !from_my_replica {
             return;
         }
-        self.reset_manual_failover();
+        self.cluster.reset_manual_failover();
         let now = self.now.mono_ms;
         self.cluster.manual_failover = ManualFailover {
             end_ms: now + MANUAL_FAILOVER_TIMEOUT_MS,
@@ -392,11 +452,11 @@ impl Node {
             master_offset: None,
             can_start: false,
         };
-        self.log(
+        self.out.log(
             LogLevel::Warning,
             format!("Manual failover requested by replica {sender}."),
         );
-        if let Some(link) = self.connected_link(sender) {
+        if let Some(link) = self.cluster.connected_link(sender) {
             self.send_ping(link, MessageType::Ping);
         }
     }
@@ -413,59 +473,12 @@ impl Node {
             return;
         }
         self.cluster.manual_failover.master_offset = Some(h.repl_offset);
-        self.log(
+        self.out.log(
             LogLevel::Warning,
             format!(
                 "Received replication offset for paused master manual failover: {}",
                 h.repl_offset
             ),
         );
-    }
-
-    /// From the cron: a paused master keeps pinging the replica (each ping carries PAUSED and
-    /// the offset).
-    pub(crate) fn manual_failover_cron(&mut self) {
-        let mf = &self.cluster.manual_failover;
-        if mf.end_ms == 0 || !self.cluster.me().is_master() {
-            return;
-        }
-        if let Some(link) = mf.replica.and_then(|r| self.connected_link(r)) {
-            self.send_ping(link, MessageType::Ping);
-        }
-    }
-
-    /// After every input: time out, lift the pause of a master that became a replica, and let
-    /// a caught-up replica start its election at once.
-    pub(crate) fn manual_failover_before_reply(&mut self) {
-        let mf = &self.cluster.manual_failover;
-        if mf.end_ms == 0 {
-            return;
-        }
-        if self.now.mono_ms >= mf.end_ms {
-            self.log(LogLevel::Warning, "Manual failover timed out.");
-            self.reset_manual_failover();
-            return;
-        }
-        if mf.replica.is_some() && self.cluster.me().is_replica() {
-            self.reset_manual_failover();
-            return;
-        }
-        let Some(master_offset) = mf.master_offset else {
-            return;
-        };
-        if mf.can_start || !self.cluster.me().is_replica() {
-            return;
-        }
-        if self.cluster.me().repl_offset < master_offset {
-            return;
-        }
-        self.cluster.manual_failover.can_start = true;
-        self.log(
-            LogLevel::Warning,
-            "All master replication stream processed, manual failover can start.",
-        );
-        self.start_election_now();
-        self.handle_replica_failover();
-        self.cluster_before_reply();
     }
 }

@@ -5,24 +5,28 @@
 //! the receiver add the sender under a random name in `handshake` state until a PONG on its own
 //! outbound link reveals the real ID; gossip spreads node knowledge and failure reports; slot
 //! ownership follows the highest config epoch. Links and sending live in `links.rs`, the
-//! 100 ms cron in `cron.rs`. These are still `Node` methods: they need the bus, the rng, the
-//! keyspace (a lost slot's keys go) and replication; what needs only cluster state has moved to
-//! `Cluster` (`failure.rs`, `epochs.rs`, `roles.rs`, `slots.rs`).
+//! 100 ms cron in `cron.rs`. All of it runs on a `ClusterBus`; the one other part of the node
+//! it touches is the keyspace (a lost slot's keys go), which the node passes in, and a winning
+//! vote count is handed back to the node because the election step reads replication state.
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
 use crate::canary::Canary;
-use crate::cluster::ClusterNode;
+use crate::cluster::{ClusterBus, ClusterNode};
+use crate::db::Db;
 use crate::event::{ClusterEvent, EpochReason};
-use crate::node::{LinkId, LogLevel, Node};
+use crate::node::{LinkId, LogLevel};
 use crate::node_id::NodeId;
 use crate::slot::SlotSet;
 
-impl Node {
+impl ClusterBus<'_> {
     // ---- receiving -----------------------------------------------------------------------
 
-    pub(crate) fn cluster_message(&mut self, link: LinkId, msg: Message) {
+    /// One message on `link`. Returns true when a vote just gave this replica a majority:
+    /// the node then runs the election step (see [`ClusterBus::on_auth_ack`]).
+    #[must_use]
+    pub(crate) fn on_message(&mut self, link: LinkId, msg: Message, db: &mut Db) -> bool {
         let Some(l) = self.cluster.links.get(&link) else {
-            return;
+            return false;
         };
         let outbound = l.outbound;
         let kind = msg.header.kind;
@@ -40,7 +44,7 @@ impl Node {
         }
         match kind {
             MessageType::Ping | MessageType::Pong | MessageType::Meet => {
-                self.on_ping_pong_meet(link, outbound, sender, &msg)
+                self.on_ping_pong_meet(link, outbound, sender, &msg, db)
             }
             MessageType::Fail => {
                 if let (Some(_), Body::Fail(failing)) = (sender, &msg.body) {
@@ -57,7 +61,7 @@ impl Node {
                     },
                 ) = (sender, &msg.body)
                 {
-                    self.on_update_message(*id, *config_epoch, slots);
+                    self.on_update_message(*id, *config_epoch, slots, db);
                 }
             }
             MessageType::AuthRequest => {
@@ -67,7 +71,7 @@ impl Node {
             }
             MessageType::AuthAck => {
                 if let Some(id) = sender {
-                    self.on_auth_ack(id, &msg.header);
+                    return self.on_auth_ack(id, &msg.header);
                 }
             }
             MessageType::MfStart => {
@@ -77,10 +81,11 @@ impl Node {
             }
             _ => {}
         }
+        false
     }
 
     /// Bookkeeping for any message from a node we know: liveness, inbound link, epochs.
-    pub(super) fn note_known_sender(
+    pub(crate) fn note_known_sender(
         &mut self,
         link: LinkId,
         id: NodeId,
@@ -108,7 +113,7 @@ impl Node {
             self.cluster.raise_current_epoch(
                 h.current_epoch,
                 EpochReason::LearnedFromPeer,
-                &mut self.out,
+                self.out,
             );
             self.cluster.request_save(true);
         }
@@ -121,12 +126,13 @@ impl Node {
         }
     }
 
-    pub(super) fn on_ping_pong_meet(
+    pub(crate) fn on_ping_pong_meet(
         &mut self,
         link: LinkId,
         outbound: bool,
         sender: Option<NodeId>,
         msg: &Message,
+        db: &mut Db,
     ) {
         let h = &msg.header;
         if matches!(h.kind, MessageType::Ping | MessageType::Meet) {
@@ -149,10 +155,10 @@ impl Node {
             self.on_pong_from(sender);
         }
         self.update_role(sender, h);
-        self.maybe_update_slots(sender, h);
+        self.maybe_update_slots(sender, h, db);
         if !self.canary(Canary::EpochCollisionIgnored) {
             self.cluster
-                .handle_epoch_collision(sender, h.config_epoch, &mut self.out);
+                .handle_epoch_collision(sender, h.config_epoch, self.out);
         }
         if let Body::Gossip(entries) = &msg.body {
             self.process_gossip(sender, entries);
@@ -160,7 +166,7 @@ impl Node {
     }
 
     /// Without an announced IP a node learns its own address from the peers that talk to it.
-    pub(super) fn learn_my_ip(&mut self, link: LinkId, kind: MessageType) {
+    pub(crate) fn learn_my_ip(&mut self, link: LinkId, kind: MessageType) {
         let local_ip = &self.cluster.links[&link].local_ip;
         let me = self.cluster.me();
         if local_ip.is_empty() || (kind != MessageType::Meet && !me.ip.is_empty()) {
@@ -168,7 +174,7 @@ impl Node {
         }
         if me.ip != *local_ip {
             let ip = local_ip.clone();
-            self.log(
+            self.out.log(
                 LogLevel::Notice,
                 format!("IP address for this node updated to {ip}"),
             );
@@ -179,13 +185,13 @@ impl Node {
 
     /// A MEET from a stranger: remember it under a random name until our own link to it
     /// completes the handshake.
-    pub(super) fn add_node_from_meet(&mut self, link: LinkId, h: &Header) {
+    pub(crate) fn add_node_from_meet(&mut self, link: LinkId, h: &Header) {
         let ip = if h.myip.is_empty() {
             self.cluster.links[&link].peer_ip.clone()
         } else {
             h.myip.clone()
         };
-        let id = NodeId::random(&mut self.rng);
+        let id = NodeId::random(self.rng);
         let mut node = ClusterNode::new(id, flags::HANDSHAKE, self.now);
         node.ip = ip;
         node.port = h.port;
@@ -196,7 +202,7 @@ impl Node {
 
     /// On our outbound link the peer must be who we think it is. Completes handshakes.
     /// Returns false when processing must stop.
-    pub(super) fn check_outbound_identity(&mut self, link: LinkId, h: &Header) -> bool {
+    pub(crate) fn check_outbound_identity(&mut self, link: LinkId, h: &Header) -> bool {
         let Some(target) = self.cluster.links[&link].node else {
             return false;
         };
@@ -215,7 +221,7 @@ impl Node {
             return true;
         }
         if target != h.sender {
-            self.log(
+            self.out.log(
                 LogLevel::Notice,
                 format!(
                     "PONG contains mismatching sender ID. About node {target}: flagging noaddr"
@@ -233,7 +239,7 @@ impl Node {
         true
     }
 
-    pub(super) fn rename_handshake_node(&mut self, old: NodeId, h: &Header) {
+    pub(crate) fn rename_handshake_node(&mut self, old: NodeId, h: &Header) {
         let mut node = self.cluster.nodes.remove(&old).expect("known");
         node.id = h.sender;
         node.flags &= !flags::HANDSHAKE;
@@ -244,14 +250,14 @@ impl Node {
             }
         }
         self.cluster.nodes.insert(h.sender, node);
-        self.log(
+        self.out.log(
             LogLevel::Verbose,
             format!("Handshake with node {old} completed, it is {}", h.sender),
         );
         self.cluster.request_save(false);
     }
 
-    pub(super) fn update_address(&mut self, id: NodeId, ip: String, port: u16, cport: u16) {
+    pub(crate) fn update_address(&mut self, id: NodeId, ip: String, port: u16, cport: u16) {
         let Some(node) = self.cluster.nodes.get_mut(&id) else {
             return;
         };
@@ -269,21 +275,21 @@ impl Node {
     }
 
     /// A PONG on our own link proves the peer is alive.
-    pub(super) fn on_pong_from(&mut self, id: NodeId) {
+    pub(crate) fn on_pong_from(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&id).expect("known sender");
         node.pong_received_ms = now;
         node.ping_sent_ms = 0;
         if node.has(flags::PFAIL) {
             node.flags &= !flags::PFAIL;
-            self.emit(ClusterEvent::PfailCleared { node: id });
+            self.out.emit(ClusterEvent::PfailCleared { node: id });
         } else if node.has(flags::FAIL) {
             self.failure().clear_failure_if_needed(id);
         }
     }
 
     /// Master or replica, as the sender says.
-    pub(super) fn update_role(&mut self, id: NodeId, h: &Header) {
+    pub(crate) fn update_role(&mut self, id: NodeId, h: &Header) {
         let node = self.cluster.nodes.get_mut(&id).expect("known sender");
         match h.slaveof {
             None if !node.is_master() => {
@@ -302,7 +308,7 @@ impl Node {
                 node.master = Some(master);
                 node.config_epoch = 0;
                 let slots: Vec<u16> = node.slots.iter().collect();
-                self.cluster.assign_slots(&slots, None, &mut self.out);
+                self.cluster.assign_slots(&slots, None, self.out);
                 self.cluster.request_save(false);
             }
             _ => {}
@@ -311,7 +317,7 @@ impl Node {
 
     /// A master whose claimed slots differ from what we know: adopt what its epoch allows,
     /// and tell it when someone else has a newer claim on its slots.
-    pub(super) fn maybe_update_slots(&mut self, sender: NodeId, h: &Header) {
+    pub(crate) fn maybe_update_slots(&mut self, sender: NodeId, h: &Header, db: &mut Db) {
         if h.slaveof.is_some() {
             return;
         }
@@ -321,13 +327,14 @@ impl Node {
         if others.is_empty() {
             return;
         }
-        let refused = self.update_slots_config_from(sender, h.config_epoch, &h.myslots, &others);
+        let refused =
+            self.update_slots_config_from(sender, h.config_epoch, &h.myslots, &others, db);
         self.send_update_if_stale(sender, h.config_epoch, &refused);
     }
 
     /// `refused` are the claimed slots that the claim did not give the sender: the others are
     /// the sender's now, so they cannot have a newer owner.
-    pub(super) fn send_update_if_stale(
+    pub(crate) fn send_update_if_stale(
         &mut self,
         sender: NodeId,
         config_epoch: u64,
@@ -359,20 +366,22 @@ impl Node {
         sender: NodeId,
         config_epoch: u64,
         slots: &SlotSet,
+        db: &mut Db,
     ) {
         let others = self.cluster.claimed_from_others(&sender, slots);
-        self.update_slots_config_from(sender, config_epoch, slots, &others);
+        self.update_slots_config_from(sender, config_epoch, slots, &others, db);
     }
 
     /// [`Self::update_slots_config_with`] given the claimed slots not yet attributed to the
     /// sender (ascending), since the ones it already owns need nothing. Returns those of
     /// `others` it did not give to the sender.
-    pub(super) fn update_slots_config_from(
+    pub(crate) fn update_slots_config_from(
         &mut self,
         sender: NodeId,
         config_epoch: u64,
         slots: &SlotSet,
         others: &[u16],
+        db: &mut Db,
     ) -> Vec<u16> {
         if sender == self.cluster.myself {
             return others.to_vec();
@@ -418,7 +427,7 @@ impl Node {
                     refused.push(slot);
                     continue;
                 }
-                if mine && self.db.count_in_slot(slot) > 0 {
+                if mine && db.count_in_slot(slot) > 0 {
                     dirty.push(slot);
                 }
                 if from_my_master {
@@ -430,8 +439,7 @@ impl Node {
         // Each decision above depends only on its own slot's owner, so the slots can all
         // change hands afterwards.
         if !taken.is_empty() {
-            self.cluster
-                .assign_slots(&taken, Some(sender), &mut self.out);
+            self.cluster.assign_slots(&taken, Some(sender), self.out);
             self.cluster.request_save(true);
         }
         if lost_from_my_master == 0 && dirty.is_empty() {
@@ -446,24 +454,24 @@ impl Node {
         let follow =
             self.config.cluster_allow_replica_migration || sender_slots == lost_from_my_master;
         if lost_from_my_master > 0 && master_now_empty && follow {
-            self.log(
+            self.out.log(
                 LogLevel::Notice,
                 format!(
                     "Configuration change detected. Reconfiguring myself as a replica of {sender}"
                 ),
             );
-            self.cluster.become_replica_of(sender, &mut self.out);
+            self.cluster.become_replica_of(sender, self.out);
         } else {
             for slot in dirty {
-                for key in self.db.keys_in_slot(slot, usize::MAX) {
-                    self.db.remove(&key);
+                for key in db.keys_in_slot(slot, usize::MAX) {
+                    db.remove(&key);
                 }
             }
         }
         refused
     }
 
-    pub(super) fn process_gossip(&mut self, sender: NodeId, entries: &[GossipEntry]) {
+    pub(crate) fn process_gossip(&mut self, sender: NodeId, entries: &[GossipEntry]) {
         let sender_is_master = self.cluster.nodes[&sender].is_master();
         for g in entries {
             if self.cluster.nodes.contains_key(&g.id) {
@@ -478,7 +486,7 @@ impl Node {
         }
     }
 
-    pub(super) fn note_failure_report(&mut self, g: &GossipEntry, reporter: NodeId) {
+    pub(crate) fn note_failure_report(&mut self, g: &GossipEntry, reporter: NodeId) {
         let failing = g.flags & (flags::PFAIL | flags::FAIL) != 0;
         if self.failure().note_failure_report(g.id, reporter, failing) {
             self.mark_failing_if_needed(g.id);
@@ -487,11 +495,11 @@ impl Node {
 
     /// Gossip may tell us a peer answered someone else recently; only trusted while we have
     /// no doubts about that peer ourselves.
-    pub(super) fn refresh_pong_from_gossip(&mut self, g: &GossipEntry) {
+    pub(crate) fn refresh_pong_from_gossip(&mut self, g: &GossipEntry) {
         if g.flags & (flags::PFAIL | flags::FAIL) != 0 {
             return;
         }
-        let offset = self.clock_offset_ms();
+        let offset = super::render::clock_offset_ms(self.now);
         let now = self.now.mono_ms;
         let node = self.cluster.nodes.get_mut(&g.id).expect("known");
         if node.ping_sent_ms != 0 || !node.fail_reports.is_empty() {
@@ -503,7 +511,7 @@ impl Node {
         }
     }
 
-    pub(super) fn fix_address_from_gossip(&mut self, g: &GossipEntry) {
+    pub(crate) fn fix_address_from_gossip(&mut self, g: &GossipEntry) {
         let node = &self.cluster.nodes[&g.id];
         let stale = node.has(flags::FAIL | flags::NOADDR) && node.link.is_none();
         let differs = node.ip != g.ip || node.port != g.port || node.cport != g.cport;
@@ -512,7 +520,7 @@ impl Node {
         }
     }
 
-    pub(super) fn add_node_from_gossip(&mut self, g: &GossipEntry) {
+    pub(crate) fn add_node_from_gossip(&mut self, g: &GossipEntry) {
         if g.ip.is_empty() {
             return;
         }
@@ -525,7 +533,13 @@ impl Node {
         self.cluster.request_save(false);
     }
 
-    pub(super) fn on_update_message(&mut self, id: NodeId, config_epoch: u64, slots: &SlotSet) {
+    pub(crate) fn on_update_message(
+        &mut self,
+        id: NodeId,
+        config_epoch: u64,
+        slots: &SlotSet,
+        db: &mut Db,
+    ) {
         if self.canary(Canary::UpdateIgnored) {
             return;
         }
@@ -540,7 +554,7 @@ impl Node {
             node.master = None;
         }
         node.config_epoch = config_epoch;
-        self.update_slots_config_with(id, config_epoch, slots);
+        self.update_slots_config_with(id, config_epoch, slots, db);
         self.cluster.request_save(true);
     }
 }

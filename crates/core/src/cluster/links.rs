@@ -2,20 +2,21 @@
 //! side, deleting a node with its links, building message headers and gossip sections.
 //!
 //! Every peer gets an outbound link opened from the cron; inbound links learn their node from
-//! the first message. Sending needs the header, which carries this node's replication offset
-//! and manual-failover flags, so these stay `Node` methods.
+//! the first message. All of it runs on a [`ClusterBus`]: the header needs only cluster state
+//! (this node's replication offset is kept on its own `ClusterNode`) and the config.
 
 use rand::Rng;
 
 use crate::bus::{flags, Body, GossipEntry, Header, Message, MessageType};
-use crate::cluster::{ClusterNode, Link};
-use crate::node::{Effect, LinkId, Node};
+use crate::cluster::{Cluster, ClusterBus, ClusterNode, Link};
+use crate::config::Config;
+use crate::node::{Effect, LinkId};
 use crate::node_id::NodeId;
 
-impl Node {
+impl ClusterBus<'_> {
     // ---- links ---------------------------------------------------------------------------
 
-    pub(crate) fn cluster_link_accepted(&mut self, peer_ip: String, local_ip: String) -> LinkId {
+    pub(crate) fn on_link_accepted(&mut self, peer_ip: String, local_ip: String) -> LinkId {
         let created_ms = self.now.mono_ms;
         self.cluster.new_link(Link {
             node: None,
@@ -27,7 +28,7 @@ impl Node {
         })
     }
 
-    pub(crate) fn cluster_link_connected(&mut self, link: LinkId) {
+    pub(crate) fn on_link_connected(&mut self, link: LinkId) {
         let Some(l) = self.cluster.links.get_mut(&link) else {
             return;
         };
@@ -51,7 +52,7 @@ impl Node {
         node.flags &= !flags::MEET;
     }
 
-    pub(crate) fn cluster_link_closed(&mut self, link: LinkId) {
+    pub(crate) fn on_link_closed(&mut self, link: LinkId) {
         let Some(l) = self.cluster.links.remove(&link) else {
             return;
         };
@@ -72,14 +73,14 @@ impl Node {
     }
 
     /// Closes a link ourselves: the driver is told, and the link is forgotten at once.
-    pub(super) fn close_link(&mut self, link: LinkId) {
+    pub(crate) fn close_link(&mut self, link: LinkId) {
         if self.cluster.links.contains_key(&link) {
             self.out.push(Effect::CloseLink { link });
-            self.cluster_link_closed(link);
+            self.on_link_closed(link);
         }
     }
 
-    pub(super) fn connect_to(&mut self, id: NodeId) {
+    pub(crate) fn connect_to(&mut self, id: NodeId) {
         let now = self.now.mono_ms;
         let node = &self.cluster.nodes[&id];
         if node.ip.is_empty() {
@@ -109,7 +110,7 @@ impl Node {
             self.close_link(link);
         }
         let owned: Vec<u16> = self.cluster.nodes[&id].slots.iter().collect();
-        self.cluster.assign_slots(&owned, None, &mut self.out);
+        self.cluster.assign_slots(&owned, None, self.out);
         self.cluster.importing.retain(|_, n| *n != id);
         self.cluster.migrating.retain(|_, n| *n != id);
         for other in self.cluster.nodes.values_mut() {
@@ -127,36 +128,16 @@ impl Node {
 
     // ---- sending -------------------------------------------------------------------------
 
-    /// The header every message carries; a replica advertises its master's slots and epoch.
+    /// The header every message carries (see [`Cluster::header`]).
     pub(crate) fn header(&self, kind: MessageType) -> Header {
-        let me = self.cluster.me();
-        let master = me.master.and_then(|m| self.cluster.nodes.get(&m));
-        let (config_epoch, myslots) = match (me.is_replica(), master) {
-            (true, Some(m)) => (m.config_epoch, m.slots.clone()),
-            _ => (me.config_epoch, me.slots.clone()),
-        };
-        Header {
-            kind,
-            port: self.config.port,
-            cport: self.config.bus_port(),
-            current_epoch: self.cluster.current_epoch,
-            config_epoch,
-            repl_offset: me.repl_offset,
-            sender: self.cluster.myself,
-            myslots,
-            slaveof: if me.is_replica() { me.master } else { None },
-            myip: String::new(),
-            flags: me.flags,
-            state_fail: !self.cluster.state_ok,
-            mflags: self.manual_failover_mflags(),
-        }
+        self.cluster.header(kind, self.config)
     }
 
     pub(crate) fn send(&mut self, link: LinkId, kind: MessageType, body: Body) {
         self.send_with_mflags(link, kind, body, 0);
     }
 
-    pub(super) fn send_with_mflags(
+    pub(crate) fn send_with_mflags(
         &mut self,
         link: LinkId,
         kind: MessageType,
@@ -205,7 +186,7 @@ impl Node {
 
     /// A few random healthy nodes (a tenth of the cluster, at least 3) plus every PFAIL node,
     /// so failure reports reach the quorum quickly.
-    pub(super) fn gossip_entries(&mut self) -> Vec<GossipEntry> {
+    pub(crate) fn gossip_entries(&mut self) -> Vec<GossipEntry> {
         let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
         let fresh_nodes = ids.len().saturating_sub(2);
         let wanted = (ids.len() / 10).max(3).min(fresh_nodes);
@@ -233,7 +214,7 @@ impl Node {
             .collect()
     }
 
-    pub(super) fn gossip_entry(&self, n: &ClusterNode) -> GossipEntry {
+    pub(crate) fn gossip_entry(&self, n: &ClusterNode) -> GossipEntry {
         GossipEntry {
             id: n.id,
             ping_sent_s: (self.unix_ms_of(n.ping_sent_ms) / 1000) as u32,
@@ -249,16 +230,41 @@ impl Node {
     pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
         super::render::unix_ms_of(mono_ms, self.now)
     }
+}
 
-    pub(super) fn clock_offset_ms(&self) -> i64 {
-        super::render::clock_offset_ms(self.now)
+impl ClusterBus<'_> {
+    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
+    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
+        if self.failure().mark_failing_if_needed(id) {
+            self.broadcast(MessageType::Fail, Body::Fail(id));
+            self.cluster.request_save(true);
+        }
     }
+}
 
-    /// The cluster as of now, for rendering (see `render.rs`).
-    pub(crate) fn cluster_view(&self) -> super::render::ClusterView<'_> {
-        super::render::ClusterView {
-            cluster: &self.cluster,
-            now: self.now,
+impl Cluster {
+    /// The header every message carries; a replica advertises its master's slots and epoch.
+    pub(crate) fn header(&self, kind: MessageType, config: &Config) -> Header {
+        let me = self.me();
+        let master = me.master.and_then(|m| self.nodes.get(&m));
+        let (config_epoch, myslots) = match (me.is_replica(), master) {
+            (true, Some(m)) => (m.config_epoch, m.slots.clone()),
+            _ => (me.config_epoch, me.slots.clone()),
+        };
+        Header {
+            kind,
+            port: config.port,
+            cport: config.bus_port(),
+            current_epoch: self.current_epoch,
+            config_epoch,
+            repl_offset: me.repl_offset,
+            sender: self.myself,
+            myslots,
+            slaveof: if me.is_replica() { me.master } else { None },
+            myip: String::new(),
+            flags: me.flags,
+            state_fail: !self.state_ok,
+            mflags: self.manual_failover_mflags(),
         }
     }
 }

@@ -29,6 +29,56 @@ pub mod render;
 mod roles;
 mod slots;
 
+/// What the cluster-bus protocol (links and sending, the cron, gossip, elections) may touch,
+/// borrowed from the node for one step, as openraft's engine handlers borrow only their
+/// state. Whatever else a step needs (the keyspace, replication) the node passes in or acts on
+/// afterwards, so these rules cannot reach the rest of the node by accident.
+pub(crate) struct ClusterBus<'a> {
+    pub cluster: &'a mut Cluster,
+    pub out: &'a mut Outbox,
+    /// The node's one rng, shared with commands: where each draw falls in its sequence is
+    /// part of what a simulation seed replays.
+    pub rng: &'a mut rand_chacha::ChaCha8Rng,
+    pub config: &'a Config,
+    pub now: Time,
+}
+
+impl ClusterBus<'_> {
+    /// Failure detection on the same borrow (see [`failure::FailureDetector`]).
+    pub(crate) fn failure(&mut self) -> failure::FailureDetector<'_> {
+        failure::FailureDetector {
+            cluster: self.cluster,
+            out: self.out,
+            now_ms: self.now.mono_ms,
+            canaries: self.config.canaries,
+        }
+    }
+
+    /// Whether a deliberate bug is switched on (simulation build only; see [`crate::canary`]).
+    pub(crate) fn canary(&self, canary: crate::canary::Canary) -> bool {
+        self.config.canaries.on(canary)
+    }
+
+    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
+    /// reply of this call is sent.
+    pub(crate) fn before_reply(&mut self) {
+        if self.cluster.take_state_update_request() {
+            self.failure().update_cluster_state();
+        }
+        let Some(fsync) = self.cluster.take_save_request() else {
+            return;
+        };
+        let fsync = fsync && !self.canary(crate::canary::Canary::NodesConfNoFsync);
+        let view = render::ClusterView {
+            cluster: self.cluster,
+            now: self.now,
+        };
+        let contents = view.render_nodes_conf();
+        self.out
+            .push(crate::effect::Effect::SaveConfig { contents, fsync });
+    }
+}
+
 /// What this node knows about one cluster node (itself included).
 #[derive(Clone, Debug)]
 pub struct ClusterNode {

@@ -11,9 +11,6 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::bus::{Body, Message, MessageType};
-use crate::canary::Canary;
-use crate::cluster::failure::FailureDetector;
 use crate::cluster::nodes_conf::NodesConfError;
 use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
@@ -482,70 +479,6 @@ impl Node {
         None
     }
 
-    // ---- cluster bus ---------------------------------------------------------------------
-
-    /// Failure detection's share of the node (see [`crate::cluster::failure`]).
-    pub(crate) fn failure(&mut self) -> FailureDetector<'_> {
-        FailureDetector {
-            cluster: &mut self.cluster,
-            out: &mut self.out,
-            now_ms: self.now.mono_ms,
-            canaries: self.config.canaries,
-        }
-    }
-
-    /// PFAIL → FAIL once enough masters agree; the FAIL is broadcast so everyone converges.
-    pub(crate) fn mark_failing_if_needed(&mut self, id: NodeId) {
-        if self.failure().mark_failing_if_needed(id) {
-            self.broadcast(MessageType::Fail, Body::Fail(id));
-            self.cluster.request_save(true);
-        }
-    }
-
-    /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
-    /// reply of this call is sent.
-    pub(crate) fn cluster_before_reply(&mut self) {
-        if self.cluster.take_state_update_request() {
-            self.failure().update_cluster_state();
-        }
-        let Some(fsync) = self.cluster.take_save_request() else {
-            return;
-        };
-        let fsync = fsync && !self.canary(Canary::NodesConfNoFsync);
-        let contents = self.cluster_view().render_nodes_conf();
-        self.out.push(Effect::SaveConfig { contents, fsync });
-    }
-
-    /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.
-    pub fn bus_link_accepted(&mut self, now: Time, peer_ip: String, local_ip: String) -> LinkId {
-        self.set_time(now);
-        self.cluster_link_accepted(peer_ip, local_ip)
-    }
-
-    /// An outbound link asked for with [`Effect::Connect`] is up.
-    pub fn bus_link_connected(&mut self, now: Time, link: LinkId) {
-        self.set_time(now);
-        self.cluster_link_connected(link);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
-    /// A link closed, failed to connect, or broke. Unknown links are ignored.
-    pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
-        self.set_time(now);
-        self.cluster_link_closed(link);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
-    /// A whole message arrived on a link.
-    pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
-        self.set_time(now);
-        self.cluster_message(link, msg);
-        self.cluster_before_reply();
-        self.replication_before_reply();
-    }
-
     /// Periodic work; drivers call it every 100 ms.
     pub fn tick(&mut self, now: Time) {
         self.set_time(now);
@@ -568,5 +501,6 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
+mod bus;
 #[cfg(test)]
 mod tests;

@@ -213,11 +213,11 @@ pub(super) fn failover(node: &mut Node, args: &[Bytes]) -> Reply {
         return Reply::err("Master is down or failed, please use CLUSTER FAILOVER FORCE");
     }
     if takeover {
-        node.take_over(master);
+        node.bus().take_over(master);
     } else if force {
-        node.start_forced_failover();
+        node.bus().start_forced_failover();
     } else {
-        node.start_manual_failover(master);
+        node.bus().start_manual_failover(master);
     }
     Reply::ok()
 }
