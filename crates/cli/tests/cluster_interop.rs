@@ -61,6 +61,23 @@ fn wait_for_state_ok(nodes: &[NodeProcess]) {
     }
 }
 
+/// Waits until every node shows a connected link to every peer: `cluster_state:ok` needs the
+/// slots covered, not every node's outbound link up yet (Redis too reports a peer
+/// `disconnected` until its first outbound connection completes).
+fn wait_for_links_up(nodes: &[NodeProcess]) {
+    for node in nodes {
+        wait_until(
+            SETTLE,
+            &format!("every link connected on {}", node.port),
+            || {
+                cluster_nodes(node.port)
+                    .iter()
+                    .all(|line| line.link_state == "connected")
+            },
+        );
+    }
+}
+
 /// One `CLUSTER NODES` line, split into the fields tests look at.
 struct NodesLine {
     id: String,
@@ -176,6 +193,7 @@ fn redis_cli_cluster_create_builds_the_tutorial_cluster() {
     assert!(stdout.contains("[OK] All 16384 slots covered."), "{stdout}");
 
     wait_for_state_ok(&nodes);
+    wait_for_links_up(&nodes);
     assert_tutorial_info(&nodes);
     assert_tutorial_layout(&nodes);
 
@@ -217,6 +235,7 @@ fn rust_cluster_client_reads_and_writes_on_all_three_masters() {
         "clusterlab cluster create: {output:?}"
     );
     wait_for_state_ok(&nodes);
+    wait_for_links_up(&nodes);
     assert_tutorial_layout(&nodes);
 
     let client =
