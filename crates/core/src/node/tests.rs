@@ -147,3 +147,72 @@ fn writes_are_logged_in_replayable_form_and_replay_rebuilds_the_keyspace() {
         Reply::Integer(c as i64)
     );
 }
+
+#[test]
+fn a_replay_after_the_ttl_passed_keeps_what_persist_saved() {
+    // `SET k v PX 1500` then `PERSIST k`, logged; the node restarts two seconds later. Redis
+    // expires nothing while loading, so the replayed PERSIST finds the key and keeps it.
+    let now = Time {
+        mono_ms: 0,
+        unix_ms: 1_000_000,
+    };
+    let config = Config {
+        appendonly: true,
+        ..Config::default()
+    };
+    let mut node = Node::new(config.clone(), now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    for (cmd, reply) in [
+        (&["SET", "k", "v", "PX", "1500"][..], Reply::ok()),
+        (&["PERSIST", "k"], Reply::Integer(1)),
+        (&["SET", "gone", "x", "PX", "1500"], Reply::ok()),
+        (&["INCR", "n"], Reply::Integer(1)),
+        (&["PEXPIRE", "n", "1500"], Reply::Integer(1)),
+        (&["INCR", "n"], Reply::Integer(2)),
+    ] {
+        assert_eq!(node.command(now, c, &words(cmd)), reply, "{cmd:?}");
+    }
+    let log = String::from_utf8(aof_bytes(node.take_effects())).unwrap();
+    let later = Time {
+        mono_ms: 0,
+        unix_ms: 1_002_000,
+    };
+    let mut restarted = Node::new(config, later, 2);
+    // Replay the logged commands one by one, as the AOF loader does.
+    for cmd in [
+        &["SELECT", "0"][..],
+        &["SET", "k", "v", "PXAT", "1001500"],
+        &["PERSIST", "k"],
+        &["SET", "gone", "x", "PXAT", "1001500"],
+        &["INCR", "n"],
+        &["PEXPIREAT", "n", "1001500"],
+        &["INCR", "n"],
+    ] {
+        assert!(
+            log.contains(cmd[0]),
+            "{cmd:?} is what the AOF holds:\n{log}"
+        );
+        restarted.replay_command(later, &words(cmd)).unwrap();
+    }
+    restarted.end_replay();
+    let c = restarted.client_connected(later, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    assert_eq!(
+        restarted.command(later, c, &words(&["GET", "k"])),
+        Reply::bulk_str("v"),
+        "PERSIST saved k"
+    );
+    assert_eq!(
+        restarted.command(later, c, &words(&["TTL", "k"])),
+        Reply::Integer(-1)
+    );
+    // Keys whose TTL really passed are gone once the node serves again.
+    assert_eq!(
+        restarted.command(later, c, &words(&["GET", "gone"])),
+        Reply::Nil
+    );
+    assert_eq!(
+        restarted.command(later, c, &words(&["GET", "n"])),
+        Reply::Nil,
+        "n expired with its TTL even though INCR kept it through the replay"
+    );
+}

@@ -257,14 +257,27 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// Replicas keep logically expired keys until their master's `DEL` arrives, as in Redis, so
 /// that a replica never diverges from the stream it replays.
 fn deletes_expired_keys(node: &Node) -> bool {
-    // A master paused for a manual failover keeps its offset still, expiry included.
-    !node.cluster.me().is_replica() && !node.writes_paused()
+    // A master paused for a manual failover keeps its offset still, expiry included; nothing
+    // expires while the AOF or the master's stream replays (see `expiry_now_ms`).
+    !node.cluster.me().is_replica() && !node.writes_paused() && !node.replaying
+}
+
+/// The time keys expire against. While the node replays its AOF or applies its master's
+/// stream nothing expires, as in Redis (`keyIsExpired` while loading, `expireIfNeeded` for the
+/// master's client): the writes then rebuild exactly what they built the first time, e.g. a
+/// `PERSIST` that saved a key from its TTL saves it again however late the replay runs.
+pub(crate) fn expiry_now_ms(node: &Node) -> u64 {
+    if node.replaying {
+        0
+    } else {
+        node.now.unix_ms
+    }
 }
 
 /// Lazy expiry: removes `key` when its TTL has passed, counting it and propagating a `DEL`.
 /// Callers then see the key as missing whether or not it was removed (see `Db::get`).
 pub(crate) fn expire_if_due(node: &mut Node, key: &[u8]) {
-    if !node.db.is_expired(key, node.now.unix_ms) || !deletes_expired_keys(node) {
+    if !node.db.is_expired(key, expiry_now_ms(node)) || !deletes_expired_keys(node) {
         return;
     }
     node.db.remove(key);
@@ -279,19 +292,20 @@ pub(crate) fn expire_if_due(node: &mut Node, key: &[u8]) {
 /// `lookupKeyRead` (GET, MGET, EXISTS, TTL, TYPE, …).
 pub(crate) fn lookup_read<'a>(node: &'a mut Node, key: &[u8]) -> Option<EntryRef<'a>> {
     expire_if_due(node, key);
-    let found = node.db.contains(key, node.now.unix_ms);
+    let now_ms = expiry_now_ms(node);
+    let found = node.db.contains(key, now_ms);
     if found {
         node.stats.keyspace_hits += 1;
     } else {
         node.stats.keyspace_misses += 1;
     }
-    node.db.get(key, node.now.unix_ms)
+    node.db.get(key, now_ms)
 }
 
 /// A write lookup: expires the key if due; no hit/miss counting (`lookupKeyWrite`).
 pub(crate) fn lookup_write<'a>(node: &'a mut Node, key: &[u8]) -> Option<EntryMut<'a>> {
     expire_if_due(node, key);
-    let now_ms = node.now.unix_ms;
+    let now_ms = expiry_now_ms(node);
     node.db.get_mut(key, now_ms)
 }
 

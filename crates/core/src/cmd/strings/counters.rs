@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::cmd::keys::{argv, lookup_write, propagate};
+use crate::cmd::keys::{argv, expiry_now_ms, lookup_write, propagate};
 use crate::cmd::parse_i64;
 use crate::db::{Peek, ValueRef};
 use crate::node::{ClientId, Node};
@@ -34,7 +34,8 @@ pub(super) fn decrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
 /// Adds `delta` to the integer at `args[1]` (missing = 0), keeping any TTL.
 fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let key = &args[1];
-    if let Peek::Live(mut entry) = node.db.peek_mut(key, node.now.unix_ms) {
+    let now_ms = expiry_now_ms(node);
+    if let Peek::Live(mut entry) = node.db.peek_mut(key, now_ms) {
         // The common case, changed in place with one lookup.
         let Some(current) = parse_i64(entry.value().as_string()) else {
             return Reply::not_integer();

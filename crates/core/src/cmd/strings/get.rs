@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{bulk_or_nil, string_copy, string_value};
-use crate::cmd::keys::{lookup_read, propagate};
+use crate::cmd::keys::{expiry_now_ms, lookup_read, propagate};
 use crate::db::Peek;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -14,7 +14,7 @@ pub(super) fn get(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 /// `lookup_read` and a copy of the value, with one probe unless the key has expired.
 fn read_string(node: &mut Node, key: &[u8]) -> Option<Bytes> {
-    match node.db.peek(key, node.now.unix_ms) {
+    match node.db.peek(key, expiry_now_ms(node)) {
         Peek::Live(entry) => {
             let value = string_copy(&entry);
             node.stats.keyspace_hits += 1;

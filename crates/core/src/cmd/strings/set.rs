@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use super::{bulk_or_nil, string_copy};
-use crate::cmd::keys::{already_past, argv, invalid_expire, lookup_read, lookup_write, propagate};
+use crate::cmd::keys::{
+    already_past, argv, expiry_now_ms, invalid_expire, lookup_read, lookup_write, propagate,
+};
 use crate::cmd::{is, parse_i64};
 use crate::db::{Peek, ValueRef};
 use crate::node::{ClientId, Node};
@@ -132,7 +134,8 @@ fn store(
     expires_at_ms: Option<u64>,
 ) -> bool {
     let keepttl = ttl_rule == OldTtl::Keep;
-    let current_ttl = match node.db.peek_mut(key, node.now.unix_ms) {
+    let now_ms = expiry_now_ms(node);
+    let current_ttl = match node.db.peek_mut(key, now_ms) {
         Peek::Live(_) if condition == Condition::IfMissing => return false,
         Peek::Live(mut entry) => {
             let old_ttl = entry.expires_at_ms();
