@@ -11,9 +11,18 @@ use crate::node::Node;
 impl Node {
     // ---- entry points for the driver -----------------------------------------------------
 
-    /// The offset a replica acknowledges with `REPLCONF ACK` (and a master serves).
+    /// This node's replication offset: what a master has served, what a replica has applied.
     pub fn replication_offset(&self) -> u64 {
         self.cluster.me().repl_offset
+    }
+
+    /// The offset a replica acknowledges with its periodic `REPLCONF ACK`, or `None` while the
+    /// snapshot of a full sync is still loading: its offset is then the one from before the
+    /// sync, and acknowledging it would let the master count, for `WAIT`, data this replica has
+    /// not loaded (Redis sends no ACK until the sync is done).
+    pub fn replication_ack_offset(&self) -> Option<u64> {
+        let loading = self.repl.master_link().is_some_and(|l| l.loading);
+        (!loading).then(|| self.replication_offset())
     }
 
     /// The link reached `+FULLRESYNC <replid> <offset>`. Returns false when the node no longer

@@ -251,14 +251,19 @@ fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
         panic!("PSYNC")
     };
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+    let before_sync = r.replication_offset();
+    assert_eq!(r.replication_ack_offset(), Some(before_sync));
     assert!(r.replication_link_up(later(2700), 2, &m.run_id, offset));
     assert!(r.db.is_empty());
     assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
+    // While the snapshot loads the old offset would be a lie: nothing is acknowledged.
+    assert_eq!(r.replication_ack_offset(), None);
     let snapshot = streams(&m.take_effects()).remove(0).1;
     for (cmd, len) in parse_stream(&snapshot) {
         assert!(r.replication_apply(later(2700), 2, &cmd, len));
     }
     assert_eq!(r.replication_offset(), offset);
+    assert_eq!(r.replication_ack_offset(), Some(offset));
     m.command(NOW, c, &args(&["SET", "b", "2"]));
     let set_b = streams(&m.take_effects()).remove(0).1;
     for (cmd, len) in parse_stream(&set_b) {

@@ -140,13 +140,16 @@ async fn run_replica_link(
             biased;
             _ = ack.tick() => {
                 shared.wait_while_paused().await;
-                let Some(offset) = shared.replica_offset(link) else {
+                let Some(ack) = shared.replica_ack_offset(link) else {
                     return LinkEnd::Unwanted;
                 };
-                let mut out = BytesMut::new();
-                resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
-                if write_and_flush(&mut writer, &out).await.is_err() {
-                    return LinkEnd::Broken("ACK write failed".into());
+                // Nothing to acknowledge while the snapshot still loads.
+                if let Some(offset) = ack {
+                    let mut out = BytesMut::new();
+                    resp::encode_request(&["REPLCONF", "ACK", &offset.to_string()], &mut out);
+                    if write_and_flush(&mut writer, &out).await.is_err() {
+                        return LinkEnd::Broken("ACK write failed".into());
+                    }
                 }
             }
             read = reader.read_buf(&mut input) => match read {
@@ -243,10 +246,12 @@ impl Shared {
         }
     }
 
-    fn replica_offset(&self, link: ReplLinkId) -> Option<u64> {
+    /// `None` when the link is no longer wanted; otherwise what to acknowledge now (see
+    /// [`Node::replication_ack_offset`]).
+    fn replica_ack_offset(&self, link: ReplLinkId) -> Option<Option<u64>> {
         let node = self.lock_node();
         self.replica_link_wanted(link)
-            .then(|| node.replication_offset())
+            .then(|| node.replication_ack_offset())
     }
 
     fn replica_link_broken(self: &Arc<Self>, link: ReplLinkId) {
