@@ -160,6 +160,20 @@ async fn add_reshard_check_fix_info_del_on_real_redis() {
         .expect("count");
     assert_eq!(stale, 0, "the stale copy is gone");
 
+    // A copy equal to the owner's on the node the slot goes back to (a MIGRATE that timed out
+    // after copying): the reshard finds BUSYKEY, compares the two copies (asking the importing
+    // node) and replaces.
+    first
+        .ok(&["CLUSTER", "SETSLOT", "3", "IMPORTING", &id4])
+        .await
+        .expect("importing");
+    first.ok(&["ASKING"]).await.expect("asking");
+    first.ok(&["SET", &keys[3], "v"]).await.expect("equal copy");
+    first
+        .ok(&["CLUSTER", "SETSLOT", "3", "STABLE"])
+        .await
+        .expect("stable");
+
     // The replica goes, the slots go back, the master goes.
     del_node(&a[0], &id5).await.expect("del replica");
     reshard(

@@ -352,7 +352,9 @@ async fn migrate(
 }
 
 /// Whether source and target hold the same values for `keys` (compared as `DUMP` payloads,
-/// where redis-cli compares `DEBUG DIGEST-VALUE`).
+/// where redis-cli compares `DEBUG DIGEST-VALUE`). The target is importing the slot, so its
+/// `DUMP` goes after `ASKING` (without it the target answers `MOVED`, and equal copies would
+/// look different); a key either side no longer holds (nil, or a redirection) is no conflict.
 async fn same_values(
     topology: &mut Topology,
     source: usize,
@@ -361,9 +363,13 @@ async fn same_values(
 ) -> Result<bool, AdminError> {
     for key in keys {
         let here = topology.conn(source).call_bytes(&[b"DUMP", key]).await?;
-        let there = topology.conn(target).call_bytes(&[b"DUMP", key]).await?;
-        if here != there && !matches!(here, Reply::Nil) && !matches!(there, Reply::Nil) {
-            return Ok(false);
+        let target_conn = topology.conn(target);
+        target_conn.ok(&["ASKING"]).await?;
+        let there = target_conn.call_bytes(&[b"DUMP", key]).await?;
+        if let (Reply::Bulk(here), Reply::Bulk(there)) = (&here, &there) {
+            if here != there {
+                return Ok(false);
+            }
         }
     }
     Ok(true)
