@@ -146,18 +146,6 @@ impl ClusterEvent {
             owner,
         });
     }
-
-    /// Slots given in ascending order as inclusive ranges.
-    pub fn ranges_of(slots: &[u16]) -> Vec<(u16, u16)> {
-        let mut ranges: Vec<(u16, u16)> = Vec::new();
-        for &slot in slots {
-            match ranges.last_mut() {
-                Some(last) if last.1.checked_add(1) == Some(slot) => last.1 = slot,
-                _ => ranges.push((slot, slot)),
-            }
-        }
-        ranges
-    }
 }
 
 impl fmt::Display for PromotionKind {
@@ -293,15 +281,6 @@ mod tests {
             format!("slots 0-2 5-6 -> {}", id(b'a'))
         );
         assert_eq!(events[1].to_string(), "slots 7 -> unassigned");
-    }
-
-    #[test]
-    fn ranges_of_ascending_slots() {
-        assert_eq!(
-            ClusterEvent::ranges_of(&[0, 1, 2, 4, 16383]),
-            vec![(0, 2), (4, 4), (16383, 16383)]
-        );
-        assert!(ClusterEvent::ranges_of(&[]).is_empty());
     }
 
     #[test]

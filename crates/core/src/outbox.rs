@@ -43,7 +43,7 @@ impl Outbox {
     /// Slots (ascending) changed owner together.
     pub(crate) fn slots_assigned(&mut self, slots: &[u16], owner: Option<NodeId>) {
         self.slot_events.push(ClusterEvent::SlotsAssigned {
-            ranges: ClusterEvent::ranges_of(slots),
+            ranges: crate::slot::ranges_of(slots.iter().copied()),
             owner,
         });
     }
