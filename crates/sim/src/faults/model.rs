@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::node_idx::NodeIdx;
+
 use crate::seeds::SimConfig;
 
 /// Which traffic of a node a [`Fault::ClogNode`] stops.
@@ -147,10 +149,6 @@ impl FailoverMode {
 /// madsim's default latency range, restored at the end of a latency episode.
 pub const DEFAULT_LATENCY_MS: (u64, u64) = (1, 10);
 
-fn node_name(index: usize) -> String {
-    crate::node_idx::NodeIdx(index).name()
-}
-
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -158,37 +156,37 @@ impl fmt::Display for Fault {
                 let groups: Vec<String> = groups
                     .iter()
                     .map(|g| {
-                        let names: Vec<String> = g.iter().map(|&n| node_name(n)).collect();
+                        let names: Vec<String> = g.iter().map(|&n| NodeIdx(n).name()).collect();
                         format!("[{}]", names.join(" "))
                     })
                     .collect();
                 write!(f, "partition {}", groups.join(" "))
             }
             Fault::Heal => write!(f, "heal"),
-            Fault::Crash { node } => write!(f, "crash {}", node_name(*node)),
-            Fault::Restart { node } => write!(f, "restart {}", node_name(*node)),
-            Fault::Pause { node, ms } => write!(f, "pause {} for {ms} ms", node_name(*node)),
+            Fault::Crash { node } => write!(f, "crash {}", NodeIdx(*node)),
+            Fault::Restart { node } => write!(f, "restart {}", NodeIdx(*node)),
+            Fault::Pause { node, ms } => write!(f, "pause {} for {ms} ms", NodeIdx(*node)),
             Fault::ClogLink { from, to } => {
-                write!(f, "clog link {}->{}", node_name(*from), node_name(*to))
+                write!(f, "clog link {}->{}", NodeIdx(*from), NodeIdx(*to))
             }
             Fault::UnclogLink { from, to } => {
-                write!(f, "unclog link {}->{}", node_name(*from), node_name(*to))
+                write!(f, "unclog link {}->{}", NodeIdx(*from), NodeIdx(*to))
             }
             Fault::ClogNode { node, direction } => {
-                write!(f, "clog {} {direction:?}", node_name(*node))
+                write!(f, "clog {} {direction:?}", NodeIdx(*node))
             }
-            Fault::UnclogNode { node } => write!(f, "unclog {}", node_name(*node)),
+            Fault::UnclogNode { node } => write!(f, "unclog {}", NodeIdx(*node)),
             Fault::Latency { min_ms, max_ms } => write!(f, "latency {min_ms}..{max_ms} ms"),
             Fault::PacketLoss { permille } => write!(f, "packet loss {permille}‰"),
-            Fault::WipeRestart { node } => write!(f, "wipe and restart {}", node_name(*node)),
+            Fault::WipeRestart { node } => write!(f, "wipe and restart {}", NodeIdx(*node)),
             Fault::ManualFailover { node, mode } => {
-                write!(f, "manual failover {} {mode:?}", node_name(*node))
+                write!(f, "manual failover {} {mode:?}", NodeIdx(*node))
             }
             Fault::MoveSlots { from, to, count } => write!(
                 f,
                 "move {count} slot(s) {}->{}",
-                node_name(*from),
-                node_name(*to)
+                NodeIdx(*from),
+                NodeIdx(*to)
             ),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clusterlab_core::event::FailSource;
 use clusterlab_core::ClusterEvent;
 
-use super::names::{is_node_lane, lane_label, node_name, node_of_addr, nodes_named, times_named};
+use super::names::{is_node_lane, lane_label, node_of_addr, nodes_named, times_named};
 use super::{Band, BandKind, Bucket, Mark, MarkKind, Timeline, BUCKET_US, MAX_ERRORS_PER_BUCKET};
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
@@ -346,7 +346,7 @@ impl Builder {
         // node's own `kill`/`pause` event).
         if let Some(label) = lane_label(fault) {
             for node in fault.nodes() {
-                if let Some(lane) = self.lane_of(&node_name(node)) {
+                if let Some(lane) = self.lane_of(&NodeIdx(node).name()) {
                     self.mark(lane, t, MarkKind::Fault, label, line);
                 }
             }
@@ -366,7 +366,7 @@ impl Builder {
             .collect();
         let mut groups: Vec<Vec<String>> = groups
             .iter()
-            .map(|g| g.iter().map(|&n| node_name(n)).collect())
+            .map(|g| g.iter().map(|&n| NodeIdx(n).name()).collect())
             .collect();
         let rest: Vec<String> = all
             .iter()
@@ -398,8 +398,8 @@ impl Builder {
     fn clog(&mut self, t: u64, node: usize, why: Option<String>, line: &str) {
         let mut cut = self.cut.clone();
         match why {
-            Some(why) => cut.insert(node_name(node), why),
-            None => cut.remove(&node_name(node)),
+            Some(why) => cut.insert(NodeIdx(node).name(), why),
+            None => cut.remove(&NodeIdx(node).name()),
         };
         self.set_cut(t, cut, line);
     }
@@ -549,7 +549,7 @@ pub fn build(events: &[TraceEvent], violations: &[Violation]) -> Timeline {
         .flat_map(|e| {
             let mut names = vec![e.node.clone()];
             if let Event::Fault(FaultEvent::Applied(fault)) = &e.event {
-                names.extend(fault.nodes().into_iter().map(node_name));
+                names.extend(fault.nodes().into_iter().map(|n| NodeIdx(n).name()));
             }
             names
         })

@@ -4,11 +4,6 @@
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
 
-/// Node index → lane name (`node1` is index 0).
-pub(super) fn node_name(index: usize) -> String {
-    NodeIdx(index).name()
-}
-
 /// What a fault is called on the lanes of the nodes it names (`None`: the node's own
 /// process events show it).
 pub(super) fn lane_label(fault: &Fault) -> Option<&'static str> {
