@@ -236,7 +236,7 @@ fn start_node(
             // The node's typed events go into the trace under its name, as it makes them.
             let observer: server::EventObserver = {
                 let (name, trace) = (name.clone(), trace.clone());
-                Arc::new(move |event: &ClusterEvent| trace.record(name.as_str(), event.clone()))
+                Arc::new(move |event: ClusterEvent| trace.record(name.as_str(), event))
             };
             async move {
                 trace.record(&name, ProcessEvent::Start { incarnation, seed });

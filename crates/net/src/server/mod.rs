@@ -96,7 +96,7 @@ pub async fn run_with_disk(config: Config, seed: u64, disk: Arc<dyn Disk>) -> io
 
 /// Receives every typed event the node emits ([`clusterlab_core::ClusterEvent`]), in order,
 /// while the node is locked: keep it short and never block.
-pub type EventObserver = Arc<dyn Fn(&clusterlab_core::ClusterEvent) + Send + Sync>;
+pub type EventObserver = Arc<dyn Fn(clusterlab_core::ClusterEvent) + Send + Sync>;
 
 /// [`run_with_disk`] that hands the node's typed events to `observer` (the simulator's
 /// trace).
@@ -338,7 +338,7 @@ impl Shared {
                 Effect::Log { level, text } => log(level, &text),
                 Effect::Event(event) => {
                     if let Some(observer) = &self.observer {
-                        observer(&event);
+                        observer(event);
                     }
                 }
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
