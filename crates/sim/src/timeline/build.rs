@@ -29,6 +29,17 @@ struct Builder {
 }
 
 impl Builder {
+    /// `(lane, node name)` of every node lane, in lane order.
+    fn node_lanes(&self) -> Vec<(usize, String)> {
+        self.tl
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| is_node_lane(l))
+            .map(|(i, l)| (i, l.clone()))
+            .collect()
+    }
+
     fn lane_of(&self, name: &str) -> Option<usize> {
         self.tl.lane(name)
     }
@@ -210,14 +221,7 @@ impl Builder {
                 entry.1.push(format!("{observer}:{flag}"));
             }
         }
-        let nodes: Vec<(usize, String)> = self
-            .tl
-            .lanes
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| is_node_lane(l))
-            .map(|(i, l)| (i, l.clone()))
-            .collect();
+        let nodes = self.node_lanes();
         for (lane, node) in nodes {
             let current = self.open.get(&(lane, 2)).map(|o| (o.1, o.3.clone()));
             match worst.get(&node) {
@@ -357,13 +361,7 @@ impl Builder {
     fn partition(&mut self, t: u64, groups: &[Vec<usize>], label: String, line: &str) {
         let faults_lane = self.lane_of("faults").unwrap_or(0);
         self.open(faults_lane, t, BandKind::Partition, label, line.into());
-        let all: Vec<String> = self
-            .tl
-            .lanes
-            .iter()
-            .filter(|l| is_node_lane(l))
-            .cloned()
-            .collect();
+        let all: Vec<String> = self.node_lanes().into_iter().map(|(_, l)| l).collect();
         let mut groups: Vec<Vec<String>> = groups
             .iter()
             .map(|g| g.iter().map(|&n| NodeIdx(n).name()).collect())
@@ -405,14 +403,7 @@ impl Builder {
     }
 
     fn set_cut(&mut self, t: u64, cut: BTreeMap<String, String>, line: &str) {
-        let nodes: Vec<(usize, String)> = self
-            .tl
-            .lanes
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| is_node_lane(l))
-            .map(|(i, l)| (i, l.clone()))
-            .collect();
+        let nodes = self.node_lanes();
         for (lane, node) in nodes {
             let was = self.cut.get(&node);
             let now = cut.get(&node);
