@@ -38,6 +38,7 @@ pub mod detection;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod loss;
 pub mod node_idx;
 pub mod report;
 pub mod seeds;
