@@ -6,7 +6,7 @@
 //! is skipped: clusterlab nodes have no functions to copy.
 
 use super::check::analyze;
-use super::create::{check_empty_cluster_node, wait_for_join, JOIN_MAX_ROUNDS};
+use super::create::{check_empty_cluster_node, wait_for_join, JOIN_MAX_ROUNDS, JOIN_ROUND_MS};
 use super::*;
 
 /// The role a new node takes.
@@ -57,11 +57,27 @@ pub async fn add_node(new: &str, existing: &str, role: AddNodeRole) -> Result<St
             everyone.push(Node::connect(&topology.nodes[i].addr).await?);
         }
         wait_for_join(&mut everyone, JOIN_MAX_ROUNDS).await?;
-        everyone[0]
-            .ok(&["CLUSTER", "REPLICATE", &master_id])
-            .await?;
+        replicate_when_known(&mut everyone[0], &master_id).await?;
     }
     Ok(checked.id)
+}
+
+/// `CLUSTER REPLICATE master_id` on the new node, retried while it answers `ERR Unknown node`.
+/// The join wait compares only slot owners, so a slotless master (one just added) may not have
+/// reached the new node by gossip yet; it will within a few rounds (bounded).
+async fn replicate_when_known(node: &mut Node, master_id: &str) -> Result<(), AdminError> {
+    let args = ["CLUSTER", "REPLICATE", master_id];
+    let mut rounds_left = JOIN_MAX_ROUNDS;
+    loop {
+        match node.call(&args).await? {
+            Reply::Simple(text) if text == "OK" => return Ok(()),
+            Reply::Error(e) if e.starts_with("ERR Unknown node") && rounds_left > 0 => {
+                rounds_left -= 1;
+                tokio::time::sleep(Duration::from_millis(JOIN_ROUND_MS)).await;
+            }
+            other => return Err(node.unexpected(&args, &other)),
+        }
+    }
 }
 
 /// The id of the master with fewest replicas (ties: the first loaded), skipping `except`.
@@ -75,4 +91,50 @@ pub(super) fn fewest_replicas(
         .filter(|&i| Some(topology.nodes[i].id.as_str()) != except)
         .min_by_key(|&i| (topology.replicas_of(&topology.nodes[i].id).len(), i))
         .map(|i| topology.nodes[i].id.clone())
+}
+
+#[cfg(all(test, not(madsim)))]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A node that answers each request with the next of `replies` and counts the requests.
+    async fn scripted_node(replies: &'static [&'static str]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 512];
+            for reply in replies {
+                // One small command per read: the admin waits for each reply before the next.
+                if socket.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                socket.write_all(reply.as_bytes()).await.expect("write");
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn replicate_waits_until_the_master_is_known() {
+        const UNKNOWN: &str = "-ERR Unknown node 4f1c\r\n";
+        let addr = scripted_node(&[UNKNOWN, UNKNOWN, "+OK\r\n"]).await;
+        let mut node = Node::connect(&addr).await.expect("connect");
+        replicate_when_known(&mut node, "4f1c")
+            .await
+            .expect("the third try succeeds");
+    }
+
+    #[tokio::test]
+    async fn replicate_reports_other_errors_at_once() {
+        let addr = scripted_node(&["-ERR I am not a replica\r\n"]).await;
+        let mut node = Node::connect(&addr).await.expect("connect");
+        let err = replicate_when_known(&mut node, "4f1c")
+            .await
+            .expect_err("not retried");
+        assert!(err.to_string().contains("ERR I am not a replica"), "{err}");
+    }
 }
