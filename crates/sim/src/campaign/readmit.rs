@@ -8,6 +8,7 @@ use clusterlab_core::Reply;
 
 use crate::client::{describe_reply, info_field, reply_text};
 use crate::cluster::SimCluster;
+use crate::node_idx::NodeIdx;
 use crate::runner::poll::Polled;
 use crate::trace::RunPhase;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
@@ -48,6 +49,9 @@ pub(super) async fn readmit_wiped(
         new_id: new_id.to_string(),
     };
     cluster.trace().record("harness", readmit);
+    if let Some(old) = &old {
+        take_over_from_replica(cluster, reference, old, &view, &others).await;
+    }
     // Some may refuse (a replica will not forget its master) or learn the old ID again from
     // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
     for &other in &others {
@@ -74,6 +78,72 @@ pub(super) async fn readmit_wiped(
         madsim::time::sleep(Duration::from_millis(500)).await;
     }
     result.map(|()| new_id)
+}
+
+/// How long the operator waits for a takeover to show in the reference's view.
+const TAKEOVER_WAIT_MS: u64 = 5000;
+
+/// Hands the slots a wiped master's old ID still owns to its freshest replica (among
+/// `candidates`), as an operator would with `CLUSTER FAILOVER TAKEOVER`, before the empty node
+/// is re-admitted. Redis never fails such a master over by itself: a PONG under the new ID
+/// flags the old one noaddr, and Redis's cron skips noaddr peers when it looks for PFAIL. Giving
+/// the empty node its old slots back instead would drop every write the replica holds.
+async fn take_over_from_replica(
+    cluster: &SimCluster,
+    reference: usize,
+    old: &NodeLine,
+    view: &[NodeLine],
+    candidates: &[usize],
+) {
+    let Some(&(slot, _)) = old.slots.first() else {
+        return;
+    };
+    let replicas = view
+        .iter()
+        .filter(|l| !l.is_master() && l.master.as_deref() == Some(old.id.as_str()))
+        .filter_map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
+        .filter(|i| candidates.contains(i));
+    let mut best: Option<(u64, usize)> = None;
+    for replica in replicas {
+        let Some(offset) = repl_offset(cluster, replica).await else {
+            continue;
+        };
+        if best.is_none_or(|(most, _)| offset > most) {
+            best = Some((offset, replica));
+        }
+    }
+    let Some((offset, replica)) = best else {
+        return;
+    };
+    let name = &cluster.node(replica).name;
+    let reply = cluster
+        .command(replica, &["CLUSTER", "FAILOVER", "TAKEOVER"])
+        .await;
+    let said = reply.map_or_else(|e| e.to_string(), |r| describe_reply(&r));
+    cluster.trace().record(
+        "harness",
+        format!(
+            "{name} (offset {offset}) takes over the wiped {}'s slots: {said}",
+            old.id
+        ),
+    );
+    let Ok(new_id) = my_id(cluster, replica).await else {
+        return;
+    };
+    for _ in 0..TAKEOVER_WAIT_MS / 100 {
+        let lines = fetch_lines(cluster, reference).await.unwrap_or_default();
+        let owners = slot_owners(&lines).unwrap_or_default();
+        if owners.get(usize::from(slot)).and_then(|o| o.as_deref()) == Some(new_id.as_str()) {
+            return;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A replica's `slave_repl_offset`.
+async fn repl_offset(cluster: &SimCluster, node: usize) -> Option<u64> {
+    let reply = cluster.command(node, &["INFO", "replication"]).await.ok()?;
+    info_field(&reply, "slave_repl_offset")?.parse().ok()
 }
 
 /// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot

@@ -68,6 +68,40 @@ impl LossVerdict {
     }
 }
 
+/// What a verdict rests on, to count losses by kind (the text says the details).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LossCause {
+    /// A promoted replica that never had the write took the slot.
+    Failover,
+    /// The acknowledging master had already been replaced when it applied the write.
+    DeposedMaster,
+    /// A crash within the `everysec` sync interval.
+    UnsyncedCrash,
+    /// A wiped disk.
+    WipedDisk,
+    /// The owner became a replica of a node without the write, with no handover.
+    Demotion,
+    /// The slot's owner still had the write at the end.
+    Kept,
+    /// No `WriteApplied` matched the write.
+    NeverApplied,
+}
+
+impl LossCause {
+    /// A short label (`failover`, `wiped disk`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            LossCause::Failover => "failover",
+            LossCause::DeposedMaster => "deposed master",
+            LossCause::UnsyncedCrash => "everysec crash",
+            LossCause::WipedDisk => "wiped disk",
+            LossCause::Demotion => "demotion",
+            LossCause::Kept => "kept",
+            LossCause::NeverApplied => "never applied",
+        }
+    }
+}
+
 /// What the rule needs besides the events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LossConfig {
@@ -109,8 +143,13 @@ impl<'a> LossRule<'a> {
 
     /// Whether losing `write` was allowed.
     pub fn judge(&self, write: &AckedWrite) -> LossVerdict {
+        self.judge_with_cause(write).0
+    }
+
+    /// [`LossRule::judge`], with what the verdict rests on.
+    pub fn judge_with_cause(&self, write: &AckedWrite) -> (LossVerdict, LossCause) {
         let Some((index, offset)) = self.applied(write) else {
-            return LossVerdict::Violation(format!(
+            let verdict = LossVerdict::Violation(format!(
                 "{} acked by {} at {} was lost, and {} never reported applying it (no \
                  WriteApplied with its request between {} and {})",
                 write.what,
@@ -120,6 +159,7 @@ impl<'a> LossRule<'a> {
                 fmt_us(write.start_us),
                 fmt_us(write.end_us)
             ));
+            return (verdict, LossCause::NeverApplied);
         };
         walk::Walk::new(self, write, offset).run(self.start_index(write, index), index)
     }
@@ -179,6 +219,21 @@ impl<'a> LossRule<'a> {
             .cloned()
             .unwrap_or_else(|| id.as_str()[..8].to_string())
     }
+}
+
+/// The single writer's `SET key value` (as [`crate::workload`] sends it) as an
+/// [`AckedWrite`]; `None` when its address is no node's.
+pub fn acked_set(op: &crate::workload::WriteOp) -> Option<AckedWrite> {
+    let node = crate::node_idx::NodeIdx::from_addr(&op.addr)?.name();
+    let args = [b"SET".as_slice(), op.key.as_bytes(), op.value.as_bytes()];
+    Some(AckedWrite {
+        node,
+        slot: clusterlab_core::slot::key_hash_slot(op.key.as_bytes()),
+        request: clusterlab_core::event::request_digest(&args),
+        start_us: op.start_us,
+        end_us: op.end_us,
+        what: format!("SET {} {}", op.key, op.value),
+    })
 }
 
 /// Virtual µs as `12.345s`.

@@ -3,7 +3,7 @@
 
 use clusterlab_core::event::PromotionKind;
 
-use super::{fmt_us, LossVerdict};
+use super::{fmt_us, LossCause, LossVerdict};
 
 /// A promotion that replaced the write's holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +77,17 @@ pub(super) enum Reason {
 }
 
 impl Reason {
+    /// What kind of loss this is, for counting.
+    pub(super) fn cause(&self) -> LossCause {
+        match self {
+            Reason::Promotion(p) if p.before_write => LossCause::DeposedMaster,
+            Reason::Promotion(_) => LossCause::Failover,
+            Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
+            Reason::Wiped { .. } => LossCause::WipedDisk,
+            Reason::Demoted { .. } => LossCause::Demotion,
+        }
+    }
+
     /// The verdict for a write described as `write` (`SET k v acked by node1 at 3.2s, offset
     /// 812`), with the steps it survived before (`steps`, may be empty).
     pub(super) fn verdict(&self, write: &str, steps: &[String]) -> LossVerdict {

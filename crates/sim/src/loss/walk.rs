@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use clusterlab_core::ClusterEvent;
 
 use super::reason::{Promotion, Reason};
-use super::{fmt_us, AckedWrite, LossRule, LossVerdict, EVERYSEC_WINDOW_US};
+use super::{fmt_us, AckedWrite, LossCause, LossRule, LossVerdict, EVERYSEC_WINDOW_US};
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
 use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
@@ -66,7 +66,7 @@ impl<'r> Walk<'r> {
 
     /// Walks every event (roles only before `start`), the write applied at `applied`, and
     /// gives the verdict.
-    pub(super) fn run(mut self, start: usize, applied: usize) -> LossVerdict {
+    pub(super) fn run(mut self, start: usize, applied: usize) -> (LossVerdict, LossCause) {
         for (i, event) in self.rule.events.iter().enumerate() {
             self.active = i >= start;
             if i == applied {
@@ -247,7 +247,7 @@ impl<'r> Walk<'r> {
         }
     }
 
-    fn verdict(&self) -> LossVerdict {
+    fn verdict(&self) -> (LossVerdict, LossCause) {
         let w = self.write;
         let write = format!(
             "{} acked by {} at {} (offset {})",
@@ -257,7 +257,7 @@ impl<'r> Walk<'r> {
             self.offset
         );
         if let Some(reason) = &self.lost {
-            return reason.verdict(&write, &self.steps);
+            return (reason.verdict(&write, &self.steps), reason.cause());
         }
         let copy = self.copies.get(&self.holder).map_or(0, |c| c.offset);
         let via = if self.steps.is_empty() {
@@ -265,10 +265,11 @@ impl<'r> Walk<'r> {
         } else {
             self.steps.join("; ")
         };
-        LossVerdict::Violation(format!(
+        let verdict = LossVerdict::Violation(format!(
             "{write} was lost, yet {} owns its slot to the end and had it (write offset {copy} \
              in its stream): {via}",
             self.holder
-        ))
+        ));
+        (verdict, LossCause::Kept)
     }
 }
