@@ -8,7 +8,6 @@ use clusterlab_core::Reply;
 
 use crate::client::{describe_reply, info_field, reply_text};
 use crate::cluster::SimCluster;
-use crate::node_idx::NodeIdx;
 use crate::runner::poll::Polled;
 use crate::trace::RunPhase;
 use crate::view::{parse_cluster_nodes, slot_owners, NodeLine, SLOTS};
@@ -49,9 +48,7 @@ pub(super) async fn readmit_wiped(
         new_id: new_id.to_string(),
     };
     cluster.trace().record("harness", readmit);
-    if let Some(old) = &old {
-        take_over_from_replica(cluster, reference, old, &view, &others).await;
-    }
+    take_over_from_replica(cluster, reference, old_id, &others).await;
     // Some may refuse (a replica will not forget its master) or learn the old ID again from
     // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
     for &other in &others {
@@ -87,32 +84,28 @@ const TAKEOVER_WAIT_MS: u64 = 5000;
 /// `candidates`), as an operator would with `CLUSTER FAILOVER TAKEOVER`, before the empty node
 /// is re-admitted. Redis never fails such a master over by itself: a PONG under the new ID
 /// flags the old one noaddr, and Redis's cron skips noaddr peers when it looks for PFAIL. Giving
-/// the empty node its old slots back instead would drop every write the replica holds.
+/// the empty node its old slots back instead would drop every write the replica holds. Each
+/// replica's own view says whom it follows and what that master owns (the reference's view
+/// may be stale); the operator then waits until the reference sees the new owner.
 async fn take_over_from_replica(
     cluster: &SimCluster,
     reference: usize,
-    old: &NodeLine,
-    view: &[NodeLine],
+    old_id: &str,
     candidates: &[usize],
 ) {
-    let Some(&(slot, _)) = old.slots.first() else {
-        return;
-    };
-    let replicas = view
-        .iter()
-        .filter(|l| !l.is_master() && l.master.as_deref() == Some(old.id.as_str()))
-        .filter_map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
-        .filter(|i| candidates.contains(i));
-    let mut best: Option<(u64, usize)> = None;
-    for replica in replicas {
+    let mut best: Option<(u64, usize, u16)> = None;
+    for &replica in candidates {
+        let Some(slot) = master_slot(cluster, replica, old_id).await else {
+            continue;
+        };
         let Some(offset) = repl_offset(cluster, replica).await else {
             continue;
         };
-        if best.is_none_or(|(most, _)| offset > most) {
-            best = Some((offset, replica));
+        if best.is_none_or(|(most, _, _)| offset > most) {
+            best = Some((offset, replica, slot));
         }
     }
-    let Some((offset, replica)) = best else {
+    let Some((offset, replica, slot)) = best else {
         return;
     };
     let name = &cluster.node(replica).name;
@@ -122,10 +115,7 @@ async fn take_over_from_replica(
     let said = reply.map_or_else(|e| e.to_string(), |r| describe_reply(&r));
     cluster.trace().record(
         "harness",
-        format!(
-            "{name} (offset {offset}) takes over the wiped {}'s slots: {said}",
-            old.id
-        ),
+        format!("{name} (offset {offset}) takes over the wiped {old_id}'s slots: {said}"),
     );
     let Ok(new_id) = my_id(cluster, replica).await else {
         return;
@@ -138,6 +128,17 @@ async fn take_over_from_replica(
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A slot `master_id` owns, in the view of `replica` when it replicates that master.
+async fn master_slot(cluster: &SimCluster, replica: usize, master_id: &str) -> Option<u16> {
+    let lines = fetch_lines(cluster, replica).await.ok()?;
+    let me = lines.iter().find(|l| l.is_myself())?;
+    if me.is_master() || me.master.as_deref() != Some(master_id) {
+        return None;
+    }
+    let master = lines.iter().find(|l| l.id == master_id)?;
+    master.slots.first().map(|&(lo, _)| lo)
 }
 
 /// A replica's `slave_repl_offset`.

@@ -60,12 +60,13 @@ pub(super) enum Reason {
         kill_us: u64,
         since_us: u64,
     },
-    /// The holder's disk was wiped; `survivors` had a copy then (name, the write's offset in
-    /// their stream).
+    /// The holder's disk was wiped; `survivors` still have a copy at the end (name, the
+    /// write's offset in their stream); `drops` says how other copies were lost since.
     Wiped {
         node: String,
         at_us: u64,
         survivors: Vec<(String, u64)>,
+        drops: Vec<String>,
     },
     /// The holder became a replica of `to`, which lacked the write, with no promotion or
     /// migration that handed the slot over.
@@ -112,21 +113,30 @@ impl Reason {
                 node,
                 at_us,
                 survivors,
-            } if survivors.is_empty() => LossVerdict::Allowed(format!(
-                "{write}{via}: {node}'s disk was wiped at {} and no other node had received it",
-                fmt_us(*at_us)
-            )),
+                drops,
+            } if survivors.is_empty() => {
+                let since = if drops.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", drops.join("; "))
+                };
+                LossVerdict::Allowed(format!(
+                    "{write}{via}: {node}'s disk was wiped at {} and no other node kept it{since}",
+                    fmt_us(*at_us)
+                ))
+            }
             Reason::Wiped {
                 node,
                 at_us,
                 survivors,
+                ..
             } => {
                 let had: Vec<String> = survivors
                     .iter()
                     .map(|(n, o)| format!("{n} (write offset {o})"))
                     .collect();
                 LossVerdict::Violation(format!(
-                    "{write}{via} was lost: {node}'s disk was wiped at {}, but {} had received \
+                    "{write}{via} was lost: {node}'s disk was wiped at {}, but {} still had \
                      it, and none of them took the slot over",
                     fmt_us(*at_us),
                     had.join(", ")

@@ -252,14 +252,22 @@ fn a_wiped_disk_excuses_only_writes_no_surviving_node_had() {
     let text = allowed(judge(&only_copy, false));
     has_all(
         &text,
-        &["node1's disk was wiped at 2.000s and no other node had received it"],
+        &["node1's disk was wiped at 2.000s and no other node kept it"],
     );
     let mut replicated = base();
     replicated.extend([applied(1001, 2, 100, 0), wipe]);
     let text = violation(judge(&replicated, false));
     has_all(
         &text,
-        &["node1's disk was wiped at 2.000s, but node2 (write offset 100) had received it"],
+        &["node1's disk was wiped at 2.000s, but node2 (write offset 100) still had it"],
+    );
+    // The replica then resyncs from the emptied node at the same address (Redis's replicas
+    // copy an empty master too): the wipe took every copy.
+    replicated.push(at(2500, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }));
+    let text = allowed(judge(&replicated, false));
+    has_all(
+        &text,
+        &["no other node kept it (node2 resynced from node1, which lacked it, at 2.500s)"],
     );
 }
 

@@ -42,6 +42,8 @@ pub(super) struct Walk<'r> {
     lost: Option<Reason>,
     /// The promotions and migrations the write survived, for the evidence.
     steps: Vec<String>,
+    /// How copies were lost to full syncs, for the evidence.
+    drops: Vec<String>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -59,6 +61,7 @@ impl<'r> Walk<'r> {
             holder: write.node.clone(),
             lost: None,
             steps: Vec::new(),
+            drops: Vec::new(),
             active: false,
             applied: false,
         }
@@ -127,12 +130,9 @@ impl<'r> Walk<'r> {
                 }
             }
             ClusterEvent::ReplicationLinkUp { offset } if self.active => {
-                let from_master = self.master_copy(node, *offset);
-                match from_master {
+                match self.master_copy(node, *offset) {
                     Some(offset) => self.gain(node, offset, at_us),
-                    None => {
-                        self.copies.remove(node);
-                    }
+                    None => self.resynced_without(node, at_us),
                 }
             }
             ClusterEvent::WriteApplied { offset, .. } if self.active => {
@@ -164,6 +164,18 @@ impl<'r> Walk<'r> {
         let master = self.master_of.get(replica)?;
         let copy = self.copies.get(master)?;
         (at >= copy.offset).then_some(copy.offset)
+    }
+
+    /// A full sync from a master without the write replaced `node`'s data (Redis's replicas
+    /// copy whatever their master has, an emptied one included).
+    fn resynced_without(&mut self, node: &str, at_us: u64) {
+        if self.copies.remove(node).is_some() {
+            let master = self.master_of.get(node).map_or("?", String::as_str);
+            self.drops.push(format!(
+                "{node} resynced from {master}, which lacked it, at {}",
+                fmt_us(at_us)
+            ));
+        }
     }
 
     fn gain(&mut self, node: &str, offset: u64, at_us: u64) {
@@ -225,11 +237,11 @@ impl<'r> Walk<'r> {
         self.master_of.remove(node);
         let had = self.copies.remove(node).is_some();
         if node == self.holder && had && self.lost.is_none() {
-            let survivors = self.copies.iter().map(|(n, c)| (n.clone(), c.offset));
             self.lost = Some(Reason::Wiped {
                 node: node.to_string(),
                 at_us,
-                survivors: survivors.collect(),
+                survivors: Vec::new(),
+                drops: Vec::new(),
             });
         }
     }
@@ -247,6 +259,22 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// A wipe is judged by the copies left at the end: a replica that resynced from the
+    /// emptied node lost its copy as Redis would, one that still has it shows the write was
+    /// not lost to the wipe.
+    fn with_survivors(&self, reason: &Reason) -> Reason {
+        let mut reason = reason.clone();
+        if let Reason::Wiped {
+            survivors, drops, ..
+        } = &mut reason
+        {
+            let left = self.copies.iter().filter(|(n, _)| **n != self.holder);
+            *survivors = left.map(|(n, c)| (n.clone(), c.offset)).collect();
+            drops.clone_from(&self.drops);
+        }
+        reason
+    }
+
     fn verdict(&self) -> (LossVerdict, LossCause) {
         let w = self.write;
         let write = format!(
@@ -257,6 +285,7 @@ impl<'r> Walk<'r> {
             self.offset
         );
         if let Some(reason) = &self.lost {
+            let reason = self.with_survivors(reason);
             return (reason.verdict(&write, &self.steps), reason.cause());
         }
         let copy = self.copies.get(&self.holder).map_or(0, |c| c.offset);
