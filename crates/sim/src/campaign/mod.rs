@@ -65,6 +65,9 @@ use crate::workload::{WriteHistory, WriteOp};
 mod losses;
 mod readmit;
 
+#[cfg(test)]
+mod loss_tests;
+
 use losses::{open_slot_holder, owner_addr, served_ops, slots_left_open, FIX_INTERVAL_MS};
 use readmit::{forget_stale, my_id, readmit_wiped};
 
