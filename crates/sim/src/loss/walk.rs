@@ -135,11 +135,11 @@ impl<'r> Walk<'r> {
                     None => self.resynced_without(node, at_us),
                 }
             }
-            ClusterEvent::WriteApplied { offset, .. } if self.active => {
-                if !self.copies.contains_key(node) {
-                    if let Some(offset) = self.master_copy(node, *offset) {
-                        self.gain(node, offset, at_us);
-                    }
+            ClusterEvent::WriteApplied { offset, .. }
+                if self.active && !self.copies.contains_key(node) =>
+            {
+                if let Some(offset) = self.master_copy(node, *offset) {
+                    self.gain(node, offset, at_us);
                 }
             }
             ClusterEvent::Started { .. } if self.active => {
