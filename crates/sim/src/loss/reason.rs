@@ -152,22 +152,21 @@ impl Reason {
 }
 
 fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
-    let write_offset = match p.write_offset {
-        Some(o) => format!("offset {o} in {}'s stream", p.replaced),
-        None => format!("{} had lost it", p.replaced),
-    };
-    let when = if p.before_write {
+    let why = if p.before_write {
         format!(
-            ", before {} applied the write (a deposed master still serving)",
+            "before {} applied the write (a deposed master still serving)",
             p.replaced
         )
     } else {
-        String::new()
+        match p.write_offset {
+            Some(o) => format!(
+                "never had it (the write: offset {o} in {}'s stream)",
+                p.replaced
+            ),
+            None => format!("never had it ({} had lost it)", p.replaced),
+        }
     };
-    let text = format!(
-        "{write}{via}: {}{when}, never had it (the write: {write_offset})",
-        p.text()
-    );
+    let text = format!("{write}{via}: {}, {why}", p.text());
     if p.coordinated {
         // Redis's manual failover pauses the master's clients and promotes the replica only
         // once it has processed the master's whole stream: it never loses an acked write.

@@ -326,6 +326,7 @@ fn a_write_acked_by_a_master_already_replaced_is_lost_with_it() {
         &[
             "node2 promoted by election at 0.600s replacing node1, with offset 80, before node1 \
              applied the write (a deposed master still serving)",
+            "SET k v1 acked by node1 at 1.001s (offset 100)",
         ],
     );
     // node1 promoted back before the write: it owned the slot again, nothing excuses it.
