@@ -352,3 +352,27 @@ fn a_write_never_applied_or_applied_outside_its_request_is_a_violation() {
     events.push(applied(1500, 1, 120, REQUEST));
     assert!(!judge(&events, false).is_allowed());
 }
+
+#[test]
+fn a_write_acknowledged_by_wait_survives_when_its_acknowledging_replica_wins() {
+    // node2 applied the write (as WAIT 1 counted it); node4, a sibling, never did.
+    let mut events = base();
+    events.extend([
+        replica_of(3, 4, 1),
+        at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(1001, 2, 100, 0),
+        at(2000, 1, ProcessEvent::Kill),
+    ]);
+    let mut acknowledger_won = events.clone();
+    acknowledger_won.push(promoted(5000, 2, 1, 100, false));
+    has_all(
+        &violation(judge(&acknowledger_won, false)),
+        &["node2 owns its slot", "with offset 100 (had the write)"],
+    );
+    // The sibling that never had it won instead: Redis may lose it.
+    events.push(promoted(5000, 4, 1, 0, false));
+    has_all(
+        &allowed(judge(&events, false)),
+        &["node4 promoted by election at 5.000s replacing node1, with offset 0, never had it"],
+    );
+}

@@ -163,6 +163,7 @@ async fn failover_in(seed: u64, config: SimConfig, schedule: FaultSchedule) -> F
         links: Ok(()),
         lost: Vec::new(),
         windows: LossWindows::default(),
+        events: None,
     };
     let report = run_two_phase(&mut hooks, seed, config, &schedule).await;
     FailoverRun {
@@ -181,6 +182,8 @@ struct Failover {
     /// Acknowledged writes lost to a failover (which Redis allows, inside its windows).
     lost: Vec<WriteOp>,
     windows: LossWindows,
+    /// The trace as the writes are judged (read once, for the [`LossRule`]).
+    events: Option<Vec<TraceEvent>>,
 }
 
 /// Whose replica `node` was at `at_ms`, by its own last sampled view.
@@ -271,11 +274,13 @@ impl TwoPhase for Failover {
         if lost.is_empty() {
             return;
         }
-        let events = run.cluster.trace().events();
+        let events = self
+            .events
+            .get_or_insert_with(|| run.cluster.trace().events());
         let config = LossConfig {
             fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
         };
-        let rule = LossRule::new(&events, config);
+        let rule = LossRule::new(events, config);
         for op in lost {
             let verdict = acked_set(op).map(|write| rule.judge(&write));
             match verdict {
