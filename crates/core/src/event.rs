@@ -80,11 +80,16 @@ pub enum ClusterEvent {
         candidate: NodeId,
         master: NodeId,
     },
-    /// This replica became master in place of `old_master`, with config epoch `config_epoch`.
+    /// This replica became master in place of `old_master`, with config epoch `config_epoch`,
+    /// holding the data of replication offset `offset`. `coordinated`: a default-mode
+    /// `CLUSTER FAILOVER`, where the master paused its writes and this replica caught up with
+    /// its offset before the election (so it holds every write the master acknowledged).
     Promoted {
         kind: PromotionKind,
         config_epoch: u64,
         old_master: NodeId,
+        offset: u64,
+        coordinated: bool,
     },
     /// This node stopped answering pings in time (PFAIL, local only).
     PfailMarked { node: NodeId },
@@ -115,8 +120,17 @@ pub enum ClusterEvent {
     ReplicationLinkUp { offset: u64 },
     /// This replica's link to its master broke, at replication offset `offset`.
     ReplicationLinkDown { offset: u64 },
-    /// A write was applied on this master; its replication offset is now `offset`.
-    WriteApplied { offset: u64 },
+    /// A write was applied (on a master, or by a replica from its master's stream); the
+    /// replication offset is now `offset`. `request` is [`request_digest`] of the client
+    /// command as received, when a client's command made this write; 0 for a replica applying
+    /// the stream and for writes no client sent (expiry `DEL`s).
+    WriteApplied { offset: u64, request: u64 },
+    /// This process started as node `id` (new, or loaded from `nodes.conf`), so a checker can
+    /// tell which node the IDs in other events stand for.
+    Started { id: NodeId },
+    /// `CLUSTER SETSLOT <slot> NODE <me>` closed this node's import of `slot`: it owns the slot
+    /// now, with the keys migrated to it, at replication offset `offset`.
+    SlotImported { slot: u16, offset: u64 },
 }
 
 impl ClusterEvent {
@@ -207,10 +221,19 @@ impl fmt::Display for ClusterEvent {
                 kind,
                 config_epoch,
                 old_master,
-            } => write!(
-                f,
-                "promoted by {kind} replacing {old_master}, config epoch {config_epoch}"
-            ),
+                offset,
+                coordinated,
+            } => {
+                write!(
+                    f,
+                    "promoted by {kind} replacing {old_master}, config epoch {config_epoch}, \
+                     offset {offset}"
+                )?;
+                if *coordinated {
+                    f.write_str(" (coordinated)")?;
+                }
+                Ok(())
+            }
             PfailMarked { node } => write!(f, "pfail {node}"),
             PfailCleared { node } => write!(f, "pfail cleared {node}"),
             FailMarked { node, source } => {
@@ -243,7 +266,17 @@ impl fmt::Display for ClusterEvent {
             ReplicationLinkDown { offset } => {
                 write!(f, "replication link down at offset {offset}")
             }
-            WriteApplied { offset } => write!(f, "write applied, offset {offset}"),
+            WriteApplied { offset, request } => {
+                write!(f, "write applied, offset {offset}")?;
+                if *request != 0 {
+                    write!(f, ", request {request:016x}")?;
+                }
+                Ok(())
+            }
+            Started { id } => write!(f, "started as {id}"),
+            SlotImported { slot, offset } => {
+                write!(f, "imported slot {slot} at offset {offset}")
+            }
         }
     }
 }

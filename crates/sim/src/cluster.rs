@@ -176,6 +176,7 @@ impl SimClusterBuilder {
             nodes,
             client,
             trace,
+            aof: self.aof,
         }
     }
 }
@@ -266,6 +267,8 @@ pub struct SimCluster {
     nodes: Vec<SimNode>,
     client: NodeHandle,
     trace: Trace,
+    /// The nodes' AOF settings (the loss rule's disk rules depend on `appendfsync`).
+    aof: AofSettings,
 }
 
 /// How often [`SimCluster::command`] retries a refused connection while a node starts.
@@ -293,6 +296,11 @@ impl SimCluster {
     /// The shape and settings the cluster was built with.
     pub fn config(&self) -> &SimConfig {
         &self.config
+    }
+
+    /// The nodes' `appendonly` / `appendfsync` settings.
+    pub fn aof(&self) -> AofSettings {
+        self.aof
     }
 
     /// The run's trace (cloning it gives another handle to the same events).

@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::invariants::Sample;
 use crate::workload::{op_of_value, WriteHistory, WriteOp, WriteOutcome};
 
 /// What reading one key shows.
@@ -86,30 +85,6 @@ pub fn check_reads(
         .iter()
         .map(|key| check_register(history, key, reads.get(key).and_then(|v| v.as_deref())))
         .collect()
-}
-
-/// Whether a write that `addr` acknowledged for `slot` (sent at `start_ms`, answered at
-/// `end_ms`) was superseded: some view sampled after it was sent shows another node owning the
-/// slot at a config epoch above the one `addr` had when it answered. Redis replicates
-/// asynchronously, so a failover may lose writes the old master acknowledged; that is the one
-/// way (besides a lost disk) an acknowledged write with `appendfsync always` may vanish.
-pub fn superseded(samples: &[Sample], addr: &str, slot: u16, start_ms: u64, end_ms: u64) -> bool {
-    let own_epoch = samples
-        .iter()
-        .filter(|s| s.time_ms <= end_ms)
-        .filter_map(|s| s.myself().filter(|me| me.addr == addr && me.is_master()))
-        .map(|me| me.config_epoch)
-        .next_back()
-        .unwrap_or(0);
-    samples
-        .iter()
-        .filter(|s| s.time_ms >= start_ms)
-        .flat_map(|s| s.lines.iter())
-        .any(|line| {
-            line.addr != addr
-                && line.config_epoch > own_epoch
-                && line.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot))
-        })
 }
 
 #[cfg(test)]
@@ -190,39 +165,5 @@ mod tests {
         assert_eq!(checks[0].key, "j");
         assert_eq!(checks[0].lost_acked, vec![4]);
         assert!(checks[1].ok());
-    }
-
-    fn sample(node: &str, time_ms: u64, text: &str) -> Sample {
-        Sample {
-            node: node.to_string(),
-            time_ms,
-            lines: crate::view::parse_cluster_nodes(text).unwrap(),
-            current_epoch: 9,
-            cluster_state: "ok".to_string(),
-        }
-    }
-
-    #[test]
-    fn a_write_is_superseded_only_by_a_later_higher_epoch_owner() {
-        let before = "a 10.0.0.1:7001@17001 myself,master - 0 0 3 connected 0-100\n\
-                      b 10.0.0.2:7002@17002 slave a 0 0 3 connected\n";
-        let taken = "a 10.0.0.1:7001@17001 master,fail - 0 0 3 connected\n\
-                     b 10.0.0.2:7002@17002 myself,master - 0 0 7 connected 0-100\n";
-        let back = "a 10.0.0.1:7001@17001 myself,master - 0 0 8 connected 0-100\n\
-                    b 10.0.0.2:7002@17002 slave a 0 0 8 connected\n";
-        let a = "10.0.0.1:7001";
-        let samples = vec![
-            sample("n1", 1000, before),
-            sample("n2", 5000, taken),
-            sample("n1", 9000, back),
-        ];
-        // Acked at 2 s by a at epoch 3; b took slot 50 over at epoch 7 (and a took it back
-        // later, but the write could be gone by then).
-        assert!(superseded(&samples, a, 50, 2000, 2001));
-        // A slot b never owned, or a write after the takeover, were never superseded.
-        assert!(!superseded(&samples, a, 500, 2000, 2001));
-        assert!(!superseded(&samples[..1], a, 50, 2000, 2001));
-        // Acked by a at epoch 8 (after it took the slot back): nothing newer.
-        assert!(!superseded(&samples, a, 50, 9500, 9501));
     }
 }

@@ -299,6 +299,8 @@ impl ClusterBus<'_> {
             kind: PromotionKind::Takeover,
             config_epoch: epoch,
             old_master: master,
+            offset: self.cluster.me().repl_offset,
+            coordinated: false,
         });
         self.replace_my_master(master);
     }
@@ -317,10 +319,16 @@ impl ClusterBus<'_> {
                 format!("configEpoch set to {epoch} after successful failover"),
             );
         }
+        // Coordinated: my master reported its offset while paused, and the election waited
+        // until I had applied that much (FORCE and automatic failovers never learn it).
+        let coordinated =
+            self.cluster.election.manual && self.cluster.manual_failover.master_offset.is_some();
         self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Election,
             config_epoch: self.cluster.me().config_epoch,
             old_master,
+            offset: self.cluster.me().repl_offset,
+            coordinated,
         });
         self.replace_my_master(old_master);
         self.cluster.election = Election::default();

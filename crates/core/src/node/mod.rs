@@ -105,6 +105,10 @@ pub struct Node {
     /// The top-level command being dispatched (EXEC's queued commands see "exec"): only a
     /// command sent on its own may block.
     pub(crate) top_command: &'static str,
+    /// [`crate::event::request_digest`] of the client write being executed (0 between
+    /// commands, for reads, and while an expiry deletes a key): what its `WriteApplied` event
+    /// carries, so a checker finds the write it sent.
+    pub(crate) request: u64,
     /// Keys of MIGRATE jobs waiting for their target, with how many jobs hold each
     /// (see `cmd::migrate`).
     pub(crate) keys_in_flight: std::collections::HashMap<Bytes, usize>,
@@ -142,6 +146,7 @@ impl Node {
             replaying: false,
             repl,
             top_command: "",
+            request: 0,
             keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
             commands,
@@ -183,6 +188,13 @@ impl Node {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Reports which node this process is ([`ClusterEvent::Started`]); the driver calls it
+    /// once, when the node is loaded and about to serve.
+    pub fn announce_start(&mut self) {
+        let id = self.myself();
+        self.emit(ClusterEvent::Started { id });
     }
 
     /// Drains the effects produced since the last call, in order.
@@ -308,7 +320,16 @@ impl Node {
         if let Some(busy) = self.blocked_by_migration(spec, args) {
             return busy;
         }
-        (spec.handler)(self, client, args)
+        // Only writes are hashed (a few bytes each); EXEC's queued commands nest in here.
+        let outer = self.request;
+        self.request = if spec.is_write() {
+            crate::event::request_digest(args)
+        } else {
+            0
+        };
+        let reply = (spec.handler)(self, client, args);
+        self.request = outer;
+        reply
     }
 
     /// Logs a write, already in its exact-replay form, to the AOF (the first entry selects

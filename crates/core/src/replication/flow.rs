@@ -194,7 +194,9 @@ impl Node {
         // Offsets only grow: a write that adds no bytes would break the replicas' catch-up.
         assert!(bytes_len > 0, "a write of no bytes");
         self.cluster.me_mut().repl_offset = offset;
-        self.emit(ClusterEvent::WriteApplied { offset });
+        // A replica applying its master's stream runs no client command: `request` is 0.
+        let request = self.request;
+        self.emit(ClusterEvent::WriteApplied { offset, request });
     }
 
     pub(super) fn drop_master_link(&mut self) {

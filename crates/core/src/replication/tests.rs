@@ -522,3 +522,74 @@ fn a_replica_answers_getack_at_once_and_refuses_wait() {
         Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
     );
 }
+
+/// `(offset, request)` of every `WriteApplied` in `effects`.
+fn writes_applied(effects: &[Effect]) -> Vec<(u64, u64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event(ClusterEvent::WriteApplied { offset, request }) => {
+                Some((*offset, *request))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn write_applied_names_the_client_command_as_sent_not_its_rewrite_nor_an_expiry() {
+    use crate::event::request_digest;
+    let (mut m, c) = master();
+    m.take_effects();
+    // Propagated as `SET k v PXAT <abs>`; the event carries the digest of what the client sent.
+    let sent = ["SET", "k", "v", "PX", "100"];
+    m.command(NOW, c, &args(&sent));
+    let first = m.replication_offset();
+    assert_eq!(
+        writes_applied(&m.take_effects()),
+        vec![(first, request_digest(&sent))]
+    );
+    // Past its TTL, APPEND first deletes the key (an expiry: request 0), then appends.
+    let append = ["APPEND", "k", "x"];
+    m.command(later(200), c, &args(&append));
+    let applied = writes_applied(&m.take_effects());
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!((applied[0].1, applied[1].1), (0, request_digest(&append)));
+    assert!(first < applied[0].0 && applied[0].0 < applied[1].0);
+    assert_eq!(applied[1].0, m.replication_offset());
+    // Reads apply nothing.
+    m.command(later(200), c, &args(&["GET", "k"]));
+    assert_eq!(writes_applied(&m.take_effects()), vec![]);
+
+    // A replica applying the stream reports its offset with no request.
+    let (mut r, _, _) = replica();
+    r.tick(later(100));
+    let mc = m.client_connected(
+        later(300),
+        "127.0.0.1:50001".into(),
+        "127.0.0.1:7001".into(),
+    );
+    let Reply::Simple(full) = m.command(later(300), mc, &args(&["PSYNC", "?", "-1"])) else {
+        panic!("PSYNC")
+    };
+    let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(r.replication_link_up(later(300), 1, &m.run_id, offset));
+    let snapshot = streams(&m.take_effects()).remove(0).1;
+    for (cmd, len) in parse_stream(&snapshot) {
+        assert!(r.replication_apply(later(300), 1, &cmd, len));
+    }
+    m.command(later(300), c, &args(&["SET", "b", "2"]));
+    let effects = m.take_effects();
+    assert_eq!(
+        writes_applied(&effects),
+        vec![(m.replication_offset(), request_digest(&["SET", "b", "2"]))]
+    );
+    r.take_effects();
+    for (cmd, len) in parse_stream(&streams(&effects).remove(0).1) {
+        assert!(r.replication_apply(later(300), 1, &cmd, len));
+    }
+    assert_eq!(
+        writes_applied(&r.take_effects()),
+        vec![(m.replication_offset(), 0)]
+    );
+}

@@ -180,8 +180,9 @@ impl Server {
             observer,
         });
         {
-            // Whatever the node still wants done at start (start-up logs).
+            // Whatever the node still wants done at start (start-up logs), and who it is.
             let mut node = shared.lock_node();
+            node.announce_start();
             let effects = node.take_effects();
             shared.perform(&mut node, effects);
         }

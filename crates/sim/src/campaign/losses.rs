@@ -1,13 +1,12 @@
-//! What the campaign judges itself: which lost writes Redis allows (to a wiped disk, to a
-//! failover — [`wiped_after`], [`superseded`](crate::history::superseded)), which writes a
-//! node served for slots it did not own ([`served_ops`]), and the slots a move cut short left
-//! open ([`open_slot_holder`] for the operator's `fix`, [`slots_left_open`] after it).
+//! What the campaign judges itself besides lost writes (those go to the
+//! [`LossRule`](crate::loss::LossRule)): which writes a node served for slots it did not own
+//! ([`served_ops`]), and the slots a move cut short left open ([`open_slot_holder`] for the
+//! operator's `fix`, [`slots_left_open`] after it).
 
 use clusterlab_core::slot::key_hash_slot;
 
 use crate::invariants::ServedOp;
 use crate::report::{Violation, ViolationKind};
-use crate::runner::evidence::node_index_of;
 use crate::runner::poll::Polled;
 use crate::view::NodeLine;
 use crate::workload::WriteHistory;
@@ -35,15 +34,6 @@ pub(super) fn owner_addr(view: &[NodeLine], slot: u16) -> Option<&str> {
     view.iter()
         .find(|l| l.slots.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot)))
         .map(|l| l.addr.as_str())
-}
-
-/// Whether the node at `addr` had its disk wiped after a write was sent to it (`start_us`:
-/// its reply may still arrive after the wipe): then losing the write is expected.
-pub(super) fn wiped_after(addr: &str, start_us: u64, wiped: &[(usize, u64)]) -> bool {
-    let index = node_index_of(addr);
-    wiped
-        .iter()
-        .any(|&(node, at_us)| Some(node) == index && start_us <= at_us)
 }
 
 /// How often the liveness phase runs `fix` while some slot is open.
@@ -78,21 +68,4 @@ pub(super) fn slots_left_open(views: &[(String, Vec<NodeLine>)]) -> Vec<Violatio
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn losses_to_wiped_disks() {
-        let wiped = [(1, 5_000_000)];
-        // Sent to node2 at 4 s, node2 wiped at 5 s: the data went with the disk.
-        assert!(wiped_after("10.0.0.2:7002", 4_000_000, &wiped));
-        // Sent after the wipe, or to another node: not excused.
-        assert!(!wiped_after("10.0.0.2:7002", 6_000_000, &wiped));
-        assert!(!wiped_after("10.0.0.1:7001", 4_000_000, &wiped));
-        assert_eq!(node_index_of("10.0.0.12:7012"), Some(11));
-        assert_eq!(node_index_of("1.2.3.4:5"), None);
-    }
 }

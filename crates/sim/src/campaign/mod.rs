@@ -24,10 +24,12 @@
 //! (elections, promotions, FAIL markings, `cluster_state` changes) and each change in what a
 //! node reports, in both phases, so `clusterlab sim timeline` can draw the run.
 //!
-//! A write lost *legitimately* — acknowledged by a node whose disk was later wiped, or by a
-//! master some node then superseded at a higher config epoch (a failover: Redis replicates
-//! asynchronously) — is reported in the trace as a loss window, not as a violation. Whether
-//! that failover itself was allowed is checked apart: a replica restarted while its master was
+//! Every acknowledged write the read-back shows lost goes to the [`LossRule`]: from the nodes'
+//! typed events it says whether Redis may lose it (the next owner of its slot never had its
+//! replication offset; a wiped disk held its only copies) — then the trace says why, and the
+//! `writes:` line counts it by cause — or not (`acked_write_lost`, with the write, its offset
+//! and the promotions it went through). Whether a failover itself was allowed is checked
+//! apart: a replica restarted while its master was
 //! down must not be promoted before hearing from it, and a replica cut off from its master
 //! for long must not be promoted over a fresher sibling that was available
 //! (`stale_replica_promoted`, [`stale_promotions`](crate::invariants::stale_promotions) and
@@ -38,17 +40,19 @@
 
 use std::collections::BTreeMap;
 
+use clusterlab_core::config::AppendFsync;
 use clusterlab_net::admin::{self, ReshardOptions};
 use proptest::strategy::BoxedStrategy;
 
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
-use crate::history::{superseded, RegisterCheck};
+use crate::history::RegisterCheck;
 use crate::invariants::elections::double_votes;
 use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
 };
+use crate::loss::{acked_set, LossCause, LossConfig, LossRule, LossVerdict};
 use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::poll::{summary, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
@@ -61,9 +65,10 @@ use crate::workload::{WriteHistory, WriteOp};
 mod losses;
 mod readmit;
 
-use losses::{
-    open_slot_holder, owner_addr, served_ops, slots_left_open, wiped_after, FIX_INTERVAL_MS,
-};
+#[cfg(test)]
+mod loss_tests;
+
+use losses::{open_slot_holder, owner_addr, served_ops, slots_left_open, FIX_INTERVAL_MS};
 use readmit::{forget_stale, my_id, readmit_wiped};
 
 /// The scenario's name in [`crate::scenario::SCENARIOS`] and seed files.
@@ -133,10 +138,10 @@ struct Campaign {
     /// it happens.
     summaries: BTreeMap<String, Sampled>,
     last_fix_ms: Option<u64>,
-    /// Lost writes Redis allows: how many to wiped disks, and when those lost to failovers
-    /// were acknowledged.
-    to_wipes: usize,
-    to_failovers: Vec<u64>,
+    /// The trace as the writes are judged (read once, for the [`LossRule`]).
+    events: Option<Vec<TraceEvent>>,
+    /// Lost writes Redis allows, by cause: when each was acknowledged (run ms).
+    allowed: BTreeMap<LossCause, Vec<u64>>,
 }
 
 impl TwoPhase for Campaign {
@@ -251,38 +256,50 @@ impl TwoPhase for Campaign {
         slots_left_open(views)
     }
 
-    /// A lost acknowledged write is excused by a wiped disk or a failover that superseded it;
-    /// the others of one key make one `acked_write_lost`.
+    /// Every lost acknowledged write goes to the [`LossRule`]; the ones Redis would have kept
+    /// make one `acked_write_lost` per key, with the rule's evidence for the first.
     fn judge_lost(
         &mut self,
         run: &mut Run<'_>,
-        outcome: &SafetyOutcome,
+        _outcome: &SafetyOutcome,
         check: &RegisterCheck,
         slot: u16,
         lost: &[&WriteOp],
     ) {
+        if lost.is_empty() {
+            return;
+        }
+        let events = self
+            .events
+            .get_or_insert_with(|| run.cluster.trace().events());
+        let config = LossConfig {
+            fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
+        };
+        let rule = LossRule::new(events, config);
         let mut unexcused = Vec::new();
         for op in lost {
-            let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
-            if wiped_after(&op.addr, op.start_us, &outcome.wiped) {
-                self.to_wipes += 1;
-            } else if superseded(&run.samples, &op.addr, slot, start_ms, end_ms) {
-                self.to_failovers.push(end_ms);
-            } else {
-                unexcused.push(*op);
+            match judge_set(&rule, op) {
+                (LossVerdict::Allowed(why), cause) => {
+                    run.record(format!("loss allowed ({}): {why}", cause.label()));
+                    self.allowed
+                        .entry(cause)
+                        .or_default()
+                        .push(op.end_us / 1000);
+                }
+                (LossVerdict::Violation(evidence), _) => unexcused.push((*op, evidence)),
             }
         }
-        let Some(first) = unexcused.first() else {
+        let Some((first, evidence)) = unexcused.first() else {
             return;
         };
         let final_view = final_view(&run.final_texts);
         let owner = owner_addr(&final_view, slot);
-        let ids: Vec<String> = unexcused.iter().map(|op| op.id.to_string()).collect();
+        let ids: Vec<String> = unexcused.iter().map(|(op, _)| op.id.to_string()).collect();
         run.violations.push(Violation::new(
             ViolationKind::AckedWriteLost,
             format!(
-                "{} (slot {slot}, owner {}) reads {}; acknowledged writes {} lost (no \
-                 failover superseded them, no disk was wiped), first acked by {} at {}",
+                "{} (slot {slot}, owner {}) reads {}; acknowledged writes {} lost, which Redis \
+                 would have kept; the first, acked by {}: {evidence}",
                 check.key,
                 owner.unwrap_or("?"),
                 check
@@ -290,27 +307,37 @@ impl TwoPhase for Campaign {
                     .map_or("(nil)".to_string(), |v| format!("v{v}")),
                 ids.join(","),
                 first.addr,
-                fmt_ms(first.end_us / 1000)
             ),
         ));
     }
 
-    /// The trace's `writes:` line: how many writes were lost as Redis allows.
+    /// The trace's `writes:` line: how many writes were lost as Redis allows, by cause.
     fn close_writes(&mut self, run: &mut Run<'_>, outcome: &SafetyOutcome) {
         let history = &outcome.history;
-        let to_failovers = &mut self.to_failovers;
-        to_failovers.sort_unstable();
-        let window = match (to_failovers.first(), to_failovers.last()) {
-            (Some(first), Some(last)) => format!(" (acked {}..{})", fmt_ms(*first), fmt_ms(*last)),
-            _ => String::new(),
+        let causes: Vec<String> = self
+            .allowed
+            .iter_mut()
+            .map(|(cause, acked_ms)| {
+                acked_ms.sort_unstable();
+                let (first, last) = (acked_ms[0], acked_ms[acked_ms.len() - 1]);
+                format!(
+                    "{} to {} (acked {}..{})",
+                    acked_ms.len(),
+                    cause.label(),
+                    fmt_ms(first),
+                    fmt_ms(last)
+                )
+            })
+            .collect();
+        let allowed = if causes.is_empty() {
+            "none".to_string()
+        } else {
+            causes.join(", ")
         };
         run.record(format!(
-            "writes: {} ops, {} acked; lost as Redis allows: {} to failovers{window}, {} \
-             with wiped disks",
+            "writes: {} ops, {} acked; lost as Redis allows: {allowed}",
             history.ops.len(),
             history.acked_count(),
-            to_failovers.len(),
-            self.to_wipes
         ));
     }
 
@@ -348,6 +375,17 @@ impl TwoPhase for Campaign {
             .collect();
         run.violations
             .extend(double_votes(events, &outcome.restarts, &wipes, nt));
+    }
+}
+
+/// The rule's verdict on one lost `SET` of the writer.
+fn judge_set(rule: &LossRule<'_>, op: &WriteOp) -> (LossVerdict, LossCause) {
+    match acked_set(op) {
+        Some(write) => rule.judge_with_cause(&write),
+        None => (
+            LossVerdict::Violation(format!("acked by {}, which is no node", op.addr)),
+            LossCause::NeverApplied,
+        ),
     }
 }
 

@@ -48,6 +48,7 @@ pub(super) async fn readmit_wiped(
         new_id: new_id.to_string(),
     };
     cluster.trace().record("harness", readmit);
+    take_over_from_replica(cluster, reference, old_id, &others).await;
     // Some may refuse (a replica will not forget its master) or learn the old ID again from
     // gossip still in flight: the liveness phase keeps sweeping (`forget_stale`).
     for &other in &others {
@@ -74,6 +75,76 @@ pub(super) async fn readmit_wiped(
         madsim::time::sleep(Duration::from_millis(500)).await;
     }
     result.map(|()| new_id)
+}
+
+/// How long the operator waits for a takeover to show in the reference's view.
+const TAKEOVER_WAIT_MS: u64 = 5000;
+
+/// Hands the slots a wiped master's old ID still owns to its freshest replica (among
+/// `candidates`), as an operator would with `CLUSTER FAILOVER TAKEOVER`, before the empty node
+/// is re-admitted. Redis never fails such a master over by itself: a PONG under the new ID
+/// flags the old one noaddr, and Redis's cron skips noaddr peers when it looks for PFAIL. Giving
+/// the empty node its old slots back instead would drop every write the replica holds. Each
+/// replica's own view says whom it follows and what that master owns (the reference's view
+/// may be stale); the operator then waits until the reference sees the new owner.
+async fn take_over_from_replica(
+    cluster: &SimCluster,
+    reference: usize,
+    old_id: &str,
+    candidates: &[usize],
+) {
+    let mut best: Option<(u64, usize, u16)> = None;
+    for &replica in candidates {
+        let Some(slot) = master_slot(cluster, replica, old_id).await else {
+            continue;
+        };
+        let Some(offset) = repl_offset(cluster, replica).await else {
+            continue;
+        };
+        if best.is_none_or(|(most, _, _)| offset > most) {
+            best = Some((offset, replica, slot));
+        }
+    }
+    let Some((offset, replica, slot)) = best else {
+        return;
+    };
+    let name = &cluster.node(replica).name;
+    let reply = cluster
+        .command(replica, &["CLUSTER", "FAILOVER", "TAKEOVER"])
+        .await;
+    let said = reply.map_or_else(|e| e.to_string(), |r| describe_reply(&r));
+    cluster.trace().record(
+        "harness",
+        format!("{name} (offset {offset}) takes over the wiped {old_id}'s slots: {said}"),
+    );
+    let Ok(new_id) = my_id(cluster, replica).await else {
+        return;
+    };
+    for _ in 0..TAKEOVER_WAIT_MS / 100 {
+        let lines = fetch_lines(cluster, reference).await.unwrap_or_default();
+        let owners = slot_owners(&lines).unwrap_or_default();
+        if owners.get(usize::from(slot)).and_then(|o| o.as_deref()) == Some(new_id.as_str()) {
+            return;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A slot `master_id` owns, in the view of `replica` when it replicates that master.
+async fn master_slot(cluster: &SimCluster, replica: usize, master_id: &str) -> Option<u16> {
+    let lines = fetch_lines(cluster, replica).await.ok()?;
+    let me = lines.iter().find(|l| l.is_myself())?;
+    if me.is_master() || me.master.as_deref() != Some(master_id) {
+        return None;
+    }
+    let master = lines.iter().find(|l| l.id == master_id)?;
+    master.slots.first().map(|&(lo, _)| lo)
+}
+
+/// A replica's `slave_repl_offset`.
+async fn repl_offset(cluster: &SimCluster, node: usize) -> Option<u64> {
+    let reply = cluster.command(node, &["INFO", "replication"]).await.ok()?;
+    info_field(&reply, "slave_repl_offset")?.parse().ok()
 }
 
 /// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot

@@ -260,8 +260,8 @@ impl LossWindows {
     }
 }
 
-/// Judges every lost acknowledged write (each already excused by a failover that superseded
-/// its master) against the timeline; `acker` maps a write to the index of the node that
+/// Judges every lost acknowledged write (each already allowed by the
+/// [`LossRule`](crate::loss::LossRule)) against the timeline; `acker` maps a write to the index of the node that
 /// acknowledged it. An isolated master may keep acknowledging for `isolated_bound_ms` after
 /// the fault that cut it off. See the module docs.
 pub fn classify_losses(

@@ -281,6 +281,9 @@ impl Builder {
                 self.mark(lane, t, MarkKind::State, &format!("state {state}"), line)
             }
             E::BecameReplica { .. } => self.mark(lane, t, MarkKind::Config, "→replica", line),
+            E::SlotImported { slot, .. } => {
+                self.mark(lane, t, MarkKind::Config, &format!("imported {slot}"), line)
+            }
             E::ConfigEpochChanged { .. } => self.mark(lane, t, MarkKind::Config, "", line),
             E::FailCleared { .. } | E::ReplicationLinkUp { .. } | E::ReplicationLinkDown { .. } => {
                 self.mark(lane, t, MarkKind::Lifecycle, "", line)
@@ -290,7 +293,8 @@ impl Builder {
             | E::PfailCleared { .. }
             | E::CurrentEpochChanged { .. }
             | E::SlotsAssigned { .. }
-            | E::WriteApplied { .. } => {}
+            | E::WriteApplied { .. }
+            | E::Started { .. } => {}
         }
     }
 

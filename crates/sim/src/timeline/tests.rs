@@ -154,6 +154,8 @@ fn events() -> Vec<TraceEvent> {
                 kind: clusterlab_core::event::PromotionKind::Election,
                 config_epoch: 4,
                 old_master: node2_id(),
+                offset: 0,
+                coordinated: false,
             },
         ),
         ev(

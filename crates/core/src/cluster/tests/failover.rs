@@ -93,7 +93,9 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
             ClusterEvent::Promoted {
                 kind: PromotionKind::Election,
                 config_epoch: 7,
-                old_master
+                old_master,
+                offset: 0,
+                coordinated: false,
             },
             ClusterEvent::SlotsAssigned {
                 ranges: vec![(0, 5460)],

@@ -32,6 +32,8 @@ fn manual_failover_force_and_takeover_swap_roles() {
         assert_eq!(c.nodes[&old1].master, Some(new1), "node {i}");
         assert_eq!(net.info_field(i, "cluster_state"), "ok");
     }
+    // Neither FORCE nor TAKEOVER waits for the replica to catch up: not coordinated.
+    assert_eq!(promotions(&net), vec![(3, false), (4, false)]);
     let epochs: BTreeSet<u64> = [2, 3, 4]
         .iter()
         .map(|&i| net.nodes[i].cluster.me().config_epoch)
@@ -209,6 +211,16 @@ fn manual_failover_waits_for_the_replica_to_catch_up_and_loses_no_write() {
     net.repl_held.remove(&3);
     net.advance(100);
     assert!(net.nodes[3].cluster.me().is_master());
+    // The promotion says it was coordinated and holds the offset the master paused at.
+    let promoted = net.events.iter().find_map(|(i, e)| match e {
+        ClusterEvent::Promoted {
+            offset,
+            coordinated,
+            ..
+        } if *i == 3 => Some((*offset, *coordinated)),
+        _ => None,
+    });
+    assert_eq!(promoted, Some((master_offset, true)));
     assert_eq!(net.nodes[0].cluster.me().master, Some(new));
     assert!(!net.nodes[0].writes_paused());
     let slot = crate::slot::key_hash_slot(held.as_bytes());
@@ -296,4 +308,15 @@ fn wait_counts_the_replica_that_acknowledged_the_write() {
         net.cmd(3, &["WAIT", "1", "0"]),
         Reply::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
     );
+}
+
+/// `(node, coordinated)` of every promotion, in order.
+fn promotions(net: &TestNet) -> Vec<(usize, bool)> {
+    net.events
+        .iter()
+        .filter_map(|(i, e)| match e {
+            ClusterEvent::Promoted { coordinated, .. } => Some((*i, *coordinated)),
+            _ => None,
+        })
+        .collect()
 }

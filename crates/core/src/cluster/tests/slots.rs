@@ -286,3 +286,36 @@ fn cluster_info_and_nodes_render_counts_ranges_and_open_slots() {
         .unwrap();
     assert!(third.ends_with(" 3 connected 10923-16383"), "{third}");
 }
+
+#[test]
+fn closing_an_import_reports_the_slot_and_the_importer_offset() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    let ids: Vec<_> = net.nodes.iter().map(Node::myself).collect();
+    let imported = |net: &TestNet| -> Vec<(usize, ClusterEvent)> {
+        net.events
+            .iter()
+            .filter(|(_, e)| matches!(e, ClusterEvent::SlotImported { .. }))
+            .cloned()
+            .collect()
+    };
+    let to_me = ["CLUSTER", "SETSLOT", "12539", "NODE", ids[0].as_str()];
+    let importing = ["CLUSTER", "SETSLOT", "12539", "IMPORTING", ids[2].as_str()];
+    assert_eq!(net.cmd(0, &importing), Reply::ok());
+    let offset = net.nodes[0].replication_offset();
+    assert_eq!(net.cmd(0, &to_me), Reply::ok());
+    assert_eq!(
+        imported(&net),
+        vec![(
+            0,
+            ClusterEvent::SlotImported {
+                slot: 12539,
+                offset
+            }
+        )]
+    );
+    // Assigning a slot that was not being imported is no import.
+    let again = ["CLUSTER", "SETSLOT", "100", "NODE", ids[0].as_str()];
+    assert_eq!(net.cmd(0, &again), Reply::ok());
+    assert_eq!(imported(&net).len(), 1);
+}

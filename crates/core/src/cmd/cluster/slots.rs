@@ -172,6 +172,9 @@ pub(super) fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
         if !keep_open {
             node.cluster.close_importing(slot);
         }
+        // The migrated keys now live here: a loss checker follows the slot to this node.
+        let offset = node.cluster.me().repl_offset;
+        node.emit(crate::event::ClusterEvent::SlotImported { slot, offset });
         // Taking a slot without consensus needs an epoch nobody else has.
         if bump_epoch_without_consensus(node) {
             node.log(

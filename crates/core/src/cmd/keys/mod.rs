@@ -282,10 +282,13 @@ pub(crate) fn expire_if_due(node: &mut Node, key: &[u8]) {
     }
     node.db.remove(key);
     node.stats.expired_keys += 1;
+    // The DEL is the expiry's, not the write of the client command that found the key due.
+    let request = std::mem::take(&mut node.request);
     propagate(
         node,
         vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
     );
+    node.request = request;
 }
 
 /// A read lookup: expires the key if due and counts a keyspace hit or miss, like Redis's

@@ -29,17 +29,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clusterlab_core::config::AppendFsync;
+
 use super::probe;
 use crate::client::{describe_reply, info_field};
 use crate::cluster::SimCluster;
 use proptest::strategy::BoxedStrategy;
 
 use crate::faults::{ClusterShape, FaultInjector, FaultSchedule};
-use crate::history::{superseded, RegisterCheck};
+use crate::history::RegisterCheck;
 use crate::invariants::failover::{
     classify_losses, minority_writes, replicas_attached, FaultTimeline, LossWindows,
 };
 use crate::invariants::fmt_ms;
+use crate::loss::{acked_set, LossConfig, LossRule, LossVerdict};
 use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::evidence::node_index_of;
 use crate::runner::poll::{now_ms, views_of, Polled};
@@ -160,6 +163,7 @@ async fn failover_in(seed: u64, config: SimConfig, schedule: FaultSchedule) -> F
         links: Ok(()),
         lost: Vec::new(),
         windows: LossWindows::default(),
+        events: None,
     };
     let report = run_two_phase(&mut hooks, seed, config, &schedule).await;
     FailoverRun {
@@ -178,6 +182,8 @@ struct Failover {
     /// Acknowledged writes lost to a failover (which Redis allows, inside its windows).
     lost: Vec<WriteOp>,
     windows: LossWindows,
+    /// The trace as the writes are judged (read once, for the [`LossRule`]).
+    events: Option<Vec<TraceEvent>>,
 }
 
 /// Whose replica `node` was at `at_ms`, by its own last sampled view.
@@ -255,31 +261,44 @@ impl TwoPhase for Failover {
         extra
     }
 
-    /// A lost acknowledged write must have been superseded by a failover.
+    /// A lost acknowledged write must be one the [`LossRule`] allows.
     fn judge_lost(
         &mut self,
         run: &mut Run<'_>,
         _outcome: &SafetyOutcome,
         check: &RegisterCheck,
-        slot: u16,
+        _slot: u16,
         lost: &[&WriteOp],
     ) {
         let _ = check;
+        if lost.is_empty() {
+            return;
+        }
+        let events = self
+            .events
+            .get_or_insert_with(|| run.cluster.trace().events());
+        let config = LossConfig {
+            fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
+        };
+        let rule = LossRule::new(events, config);
         for op in lost {
-            let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
-            if superseded(&run.samples, &op.addr, slot, start_ms, end_ms) {
-                self.lost.push((*op).clone());
-            } else {
-                run.violations.push(Violation::new(
+            let verdict = acked_set(op).map(|write| rule.judge(&write));
+            match verdict {
+                Some(LossVerdict::Allowed(_)) => self.lost.push((*op).clone()),
+                Some(LossVerdict::Violation(evidence)) => run.violations.push(Violation::new(
+                    ViolationKind::AckedWriteLost,
+                    format!("{} = {}: {evidence}", op.key, op.value),
+                )),
+                None => run.violations.push(Violation::new(
                     ViolationKind::AckedWriteLost,
                     format!(
-                        "{} = {} acknowledged by {} at {} is lost, and no failover superseded it",
+                        "{} = {} acknowledged by {}, no node, at {} is lost",
                         op.key,
                         op.value,
                         op.addr,
-                        fmt_ms(end_ms)
+                        fmt_ms(op.end_us / 1000)
                     ),
-                ));
+                )),
             }
         }
     }

@@ -1,0 +1,177 @@
+//! Why the owner of a lost write's slot came to lack it, and the verdict each reason gives:
+//! the words of the loss rule's evidence.
+
+use clusterlab_core::event::PromotionKind;
+
+use super::{fmt_us, LossCause, LossVerdict};
+
+/// A promotion that replaced the write's holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Promotion {
+    /// The promoted node.
+    pub node: String,
+    /// The master it replaced (the holder until then).
+    pub replaced: String,
+    pub at_us: u64,
+    pub kind: PromotionKind,
+    /// The promoted node's replication offset.
+    pub offset: u64,
+    /// A default-mode `CLUSTER FAILOVER`: the replica caught up with its paused master.
+    pub coordinated: bool,
+    /// The write's offset in the replaced master's stream (`None`: it had lost the write).
+    pub write_offset: Option<u64>,
+    /// It happened before the write was applied: the master that acknowledged the write had
+    /// already been replaced.
+    pub before_write: bool,
+}
+
+impl Promotion {
+    /// `node2 (election, 12.300s) replacing node1 with offset 4000`.
+    fn text(&self) -> String {
+        let how = if self.coordinated {
+            "coordinated CLUSTER FAILOVER".to_string()
+        } else {
+            self.kind.to_string()
+        };
+        format!(
+            "{} promoted by {how} at {} replacing {}, with offset {}",
+            self.node,
+            fmt_us(self.at_us),
+            self.replaced,
+            self.offset
+        )
+    }
+
+    /// The promotion as one step the write survived.
+    pub(super) fn carried(&self) -> String {
+        format!("{} (had the write)", self.text())
+    }
+}
+
+/// Why the node owning the write's slot lacks the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Reason {
+    /// The slot went to a promoted node that never had the write.
+    Promotion(Promotion),
+    /// The holder crashed under `appendfsync everysec` within [`super::EVERYSEC_WINDOW_US`]
+    /// of getting the write.
+    Unsynced {
+        node: String,
+        kill_us: u64,
+        since_us: u64,
+    },
+    /// The holder's disk was wiped; `survivors` still have a copy at the end (name, the
+    /// write's offset in their stream); `drops` says how other copies were lost since.
+    Wiped {
+        node: String,
+        at_us: u64,
+        survivors: Vec<(String, u64)>,
+        drops: Vec<String>,
+    },
+    /// The holder became a replica of `to`, which lacked the write, with no promotion or
+    /// migration that handed the slot over.
+    Demoted {
+        node: String,
+        to: String,
+        at_us: u64,
+    },
+}
+
+impl Reason {
+    /// What kind of loss this is, for counting.
+    pub(super) fn cause(&self) -> LossCause {
+        match self {
+            Reason::Promotion(p) if p.before_write => LossCause::DeposedMaster,
+            Reason::Promotion(_) => LossCause::Failover,
+            Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
+            Reason::Wiped { .. } => LossCause::WipedDisk,
+            Reason::Demoted { .. } => LossCause::Demotion,
+        }
+    }
+
+    /// The verdict for a write described as `write` (`SET k v acked by node1 at 3.2s, offset
+    /// 812`), with the steps it survived before (`steps`, may be empty).
+    pub(super) fn verdict(&self, write: &str, steps: &[String]) -> LossVerdict {
+        let via = if steps.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", steps.join("; "))
+        };
+        match self {
+            Reason::Promotion(p) => promotion_verdict(p, write, &via),
+            Reason::Unsynced {
+                node,
+                kill_us,
+                since_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node} got it at {} and crashed at {}, within the everysec \
+                 sync interval",
+                fmt_us(*since_us),
+                fmt_us(*kill_us)
+            )),
+            Reason::Wiped {
+                node,
+                at_us,
+                survivors,
+                drops,
+            } if survivors.is_empty() => {
+                let since = if drops.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", drops.join("; "))
+                };
+                LossVerdict::Allowed(format!(
+                    "{write}{via}: {node}'s disk was wiped at {} and no other node kept it{since}",
+                    fmt_us(*at_us)
+                ))
+            }
+            Reason::Wiped {
+                node,
+                at_us,
+                survivors,
+                ..
+            } => {
+                let had: Vec<String> = survivors
+                    .iter()
+                    .map(|(n, o)| format!("{n} (write offset {o})"))
+                    .collect();
+                LossVerdict::Violation(format!(
+                    "{write}{via} was lost: {node}'s disk was wiped at {}, but {} still had \
+                     it, and none of them took the slot over",
+                    fmt_us(*at_us),
+                    had.join(", ")
+                ))
+            }
+            Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
+                "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \
+                 with no promotion or migration handing {to} the slot, and {to} never had it",
+                fmt_us(*at_us)
+            )),
+        }
+    }
+}
+
+fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
+    let why = if p.before_write {
+        format!(
+            "before {} applied the write (a deposed master still serving)",
+            p.replaced
+        )
+    } else {
+        match p.write_offset {
+            Some(o) => format!(
+                "never had it (the write: offset {o} in {}'s stream)",
+                p.replaced
+            ),
+            None => format!("never had it ({} had lost it)", p.replaced),
+        }
+    };
+    let text = format!("{write}{via}: {}, {why}", p.text());
+    if p.coordinated {
+        // Redis's manual failover pauses the master's clients and promotes the replica only
+        // once it has processed the master's whole stream: it never loses an acked write.
+        LossVerdict::Violation(format!("{text}; a coordinated failover loses nothing"))
+    } else {
+        LossVerdict::Allowed(text)
+    }
+}

@@ -1,0 +1,378 @@
+//! The loss rule on hand-built event lists: each situation Redis allows, and each it does not,
+//! with the evidence named.
+
+use clusterlab_core::event::PromotionKind;
+use clusterlab_core::{ClusterEvent, NodeId};
+
+use super::*;
+use crate::faults::Fault;
+use crate::trace::{Event, FaultEvent, ProcessEvent};
+
+const REQUEST: u64 = 0xfeed;
+const SLOT: u16 = 100;
+
+/// node`n`'s ID: 40 times one hex digit.
+fn id(n: u8) -> NodeId {
+    NodeId([b'a' + n; clusterlab_core::node_id::NODE_ID_LEN])
+}
+
+fn name(n: u8) -> String {
+    format!("node{n}")
+}
+
+fn at(ms: u64, n: u8, event: impl Into<Event>) -> TraceEvent {
+    TraceEvent {
+        time_us: ms * 1000,
+        node: name(n),
+        event: event.into(),
+    }
+}
+
+fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
+    at(ms, n, ClusterEvent::WriteApplied { offset, request })
+}
+
+fn replica_of(ms: u64, r: u8, m: u8) -> TraceEvent {
+    at(ms, r, ClusterEvent::BecameReplica { master: id(m) })
+}
+
+fn promoted(ms: u64, n: u8, old: u8, offset: u64, coordinated: bool) -> TraceEvent {
+    at(
+        ms,
+        n,
+        ClusterEvent::Promoted {
+            kind: PromotionKind::Election,
+            config_epoch: 9,
+            old_master: id(old),
+            offset,
+            coordinated,
+        },
+    )
+}
+
+/// node1 and node3 masters, node2 a replica of node1 that applied the stream up to offset 80;
+/// node1 applies the write (offset 100) at 1 s.
+fn base() -> Vec<TraceEvent> {
+    let mut events: Vec<TraceEvent> = (1..=4)
+        .map(|n| at(0, n, ClusterEvent::Started { id: id(n) }))
+        .collect();
+    events.extend([
+        replica_of(1, 2, 1),
+        at(2, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(500, 1, 80, 0),
+        applied(501, 2, 80, 0),
+        applied(1000, 1, 100, REQUEST),
+    ]);
+    events
+}
+
+/// `SET k v1`, acknowledged by node1 at 1 s.
+fn write() -> AckedWrite {
+    AckedWrite {
+        node: name(1),
+        slot: SLOT,
+        request: REQUEST,
+        start_us: 999_000,
+        end_us: 1_001_000,
+        what: "SET k v1".to_string(),
+    }
+}
+
+fn judge(events: &[TraceEvent], everysec: bool) -> LossVerdict {
+    let config = LossConfig {
+        fsync_everysec: everysec,
+    };
+    LossRule::new(events, config).judge(&write())
+}
+
+/// The text of a verdict that must be `Allowed`.
+fn allowed(verdict: LossVerdict) -> String {
+    assert!(verdict.is_allowed(), "{verdict:?}");
+    verdict.text().to_string()
+}
+
+/// The evidence of a verdict that must be a violation; it names the write and its offset.
+fn violation(verdict: LossVerdict) -> String {
+    assert!(!verdict.is_allowed(), "{verdict:?}");
+    let text = verdict.text().to_string();
+    assert!(text.contains("SET k v1 acked by node1"), "{text}");
+    assert!(text.contains("(offset 100)"), "{text}");
+    text
+}
+
+fn has_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+}
+
+#[test]
+fn a_promoted_replica_that_never_had_the_offset_may_lose_the_write() {
+    let mut events = base();
+    events.extend([
+        at(2000, 1, ProcessEvent::Kill),
+        promoted(5000, 2, 1, 80, false),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "SET k v1 acked by node1",
+            "(offset 100)",
+            "node2 promoted by election at 5.000s replacing node1, with offset 80",
+            "offset 100 in node1's stream",
+        ],
+    );
+}
+
+#[test]
+fn a_promoted_replica_that_had_the_offset_must_keep_the_write() {
+    let mut events = base();
+    events.extend([
+        applied(1001, 2, 100, 0),
+        at(2000, 1, ProcessEvent::Kill),
+        promoted(5000, 2, 1, 100, false),
+    ]);
+    let text = violation(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "node2 owns its slot",
+            "node2 promoted by election at 5.000s replacing node1, with offset 100 (had the write)",
+        ],
+    );
+    // A full sync past the write counts as much as the stream.
+    let mut synced = base();
+    synced.extend([
+        replica_of(1500, 4, 1),
+        at(1600, 4, ClusterEvent::ReplicationLinkUp { offset: 120 }),
+        promoted(5000, 4, 1, 120, false),
+    ]);
+    let text = violation(judge(&synced, false));
+    has_all(
+        &text,
+        &["node4 promoted", "with offset 120 (had the write)"],
+    );
+}
+
+#[test]
+fn a_migration_or_a_coordinated_failover_never_loses_the_write() {
+    let mut migrated = base();
+    migrated.push(at(
+        3000,
+        3,
+        ClusterEvent::SlotImported {
+            slot: SLOT,
+            offset: 500,
+        },
+    ));
+    let text = violation(judge(&migrated, false));
+    has_all(
+        &text,
+        &[
+            "node3 owns its slot",
+            "slot 100 migrated from node1 to node3 at 3.000s (importer offset 500)",
+        ],
+    );
+    // Another slot's migration does not move this one.
+    let mut other = base();
+    other.push(at(
+        3000,
+        3,
+        ClusterEvent::SlotImported {
+            slot: 7,
+            offset: 500,
+        },
+    ));
+    has_all(&violation(judge(&other, false)), &["node1 owns its slot"]);
+
+    // A coordinated failover whose replica lacks the write (it did not catch up).
+    let mut manual = base();
+    manual.push(promoted(3000, 2, 1, 80, true));
+    let text = violation(judge(&manual, false));
+    has_all(
+        &text,
+        &[
+            "node2 promoted by coordinated CLUSTER FAILOVER at 3.000s replacing node1, with \
+             offset 80",
+            "offset 100 in node1's stream",
+            "a coordinated failover loses nothing",
+        ],
+    );
+}
+
+#[test]
+fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under_everysec() {
+    let restart = |kill_ms: u64| {
+        let mut events = base();
+        events.extend([
+            at(kill_ms, 1, ProcessEvent::Kill),
+            at(kill_ms + 1000, 1, ProcessEvent::Restart),
+            at(kill_ms + 1000, 1, ClusterEvent::Started { id: id(1) }),
+        ]);
+        events
+    };
+    let text = violation(judge(&restart(1500), false));
+    has_all(
+        &text,
+        &[
+            "node1 owns its slot",
+            "no promotion or migration replaced node1",
+        ],
+    );
+    // everysec: crashed 0.5 s after the write, inside the window.
+    let text = allowed(judge(&restart(1500), true));
+    has_all(
+        &text,
+        &["node1 got it at 1.000s and crashed at 1.500s, within the everysec sync interval"],
+    );
+    // Crashed 1.5 s after: it had been synced.
+    violation(judge(&restart(2500), true));
+    // Restarted with the write, node1 hands it to a replica that syncs after the restart.
+    let mut after = restart(2500);
+    after.extend([
+        at(4000, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        promoted(9000, 2, 1, 0, false),
+    ]);
+    has_all(
+        &violation(judge(&after, false)),
+        &["node2 owns its slot", "with offset 0 (had the write)"],
+    );
+}
+
+#[test]
+fn a_wiped_disk_excuses_only_writes_no_surviving_node_had() {
+    let wipe = at(
+        2000,
+        0,
+        Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 0 })),
+    );
+    let mut only_copy = base();
+    only_copy.push(wipe.clone());
+    let text = allowed(judge(&only_copy, false));
+    has_all(
+        &text,
+        &["node1's disk was wiped at 2.000s and no other node kept it"],
+    );
+    let mut replicated = base();
+    replicated.extend([applied(1001, 2, 100, 0), wipe]);
+    let text = violation(judge(&replicated, false));
+    has_all(
+        &text,
+        &["node1's disk was wiped at 2.000s, but node2 (write offset 100) still had it"],
+    );
+    // The replica then resyncs from the emptied node at the same address (Redis's replicas
+    // copy an empty master too): the wipe took every copy.
+    replicated.push(at(2500, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }));
+    let text = allowed(judge(&replicated, false));
+    has_all(
+        &text,
+        &["no other node kept it (node2 resynced from node1, which lacked it, at 2.500s)"],
+    );
+}
+
+#[test]
+fn a_chain_of_two_promotions_follows_the_write_to_the_node_that_lacked_it() {
+    // node4 replicated node1 up to offset 90 only; node2 had the write and won first; node4
+    // moved to node2 but never synced from it, and won when node2 failed in turn.
+    let mut events = base();
+    events.extend([
+        replica_of(3, 4, 1),
+        at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(502, 4, 90, 0),
+        applied(1001, 2, 100, 0),
+        at(2000, 1, ProcessEvent::Kill),
+        promoted(5000, 2, 1, 100, false),
+        replica_of(5100, 4, 2),
+        at(8000, 2, ProcessEvent::Kill),
+        promoted(11_000, 4, 2, 90, false),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "after node2 promoted by election at 5.000s replacing node1, with offset 100 (had \
+             the write)",
+            "node4 promoted by election at 11.000s replacing node2, with offset 90",
+            "offset 100 in node2's stream",
+        ],
+    );
+    // Had node4 synced from node2 it would have the write: then the loss is a violation.
+    let mut synced = events.clone();
+    synced.insert(
+        synced.len() - 2,
+        at(5200, 4, ClusterEvent::ReplicationLinkUp { offset: 130 }),
+    );
+    let text = violation(judge(&synced, false));
+    has_all(
+        &text,
+        &[
+            "node4 owns its slot",
+            "node2 promoted by election at 5.000s replacing node1, with offset 100 (had the \
+             write); node4 promoted by election at 11.000s replacing node2, with offset 90 (had \
+             the write)",
+        ],
+    );
+}
+
+#[test]
+fn a_write_acked_by_a_master_already_replaced_is_lost_with_it() {
+    let mut events = base();
+    // node2 won at 0.6 s while node1, cut off, kept serving.
+    events.insert(events.len() - 1, promoted(600, 2, 1, 80, false));
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "node2 promoted by election at 0.600s replacing node1, with offset 80, before node1 \
+             applied the write (a deposed master still serving)",
+            "SET k v1 acked by node1 at 1.001s (offset 100)",
+        ],
+    );
+    // node1 promoted back before the write: it owned the slot again, nothing excuses it.
+    events.insert(events.len() - 1, promoted(800, 1, 2, 80, false));
+    violation(judge(&events, false));
+}
+
+#[test]
+fn a_write_never_applied_or_applied_outside_its_request_is_a_violation() {
+    let mut events = base();
+    events.retain(|e| !matches!(e.event.cluster(), Some(ClusterEvent::WriteApplied { request, .. }) if *request == REQUEST));
+    let verdict = judge(&events, false);
+    assert!(!verdict.is_allowed());
+    has_all(
+        verdict.text(),
+        &[
+            "node1 never reported applying it",
+            "between 0.999s and 1.001s",
+        ],
+    );
+    // The same digest on another node, or later, is not this write.
+    events.push(applied(1000, 3, 100, REQUEST));
+    events.push(applied(1500, 1, 120, REQUEST));
+    assert!(!judge(&events, false).is_allowed());
+}
+
+#[test]
+fn a_write_acknowledged_by_wait_survives_when_its_acknowledging_replica_wins() {
+    // node2 applied the write (as WAIT 1 counted it); node4, a sibling, never did.
+    let mut events = base();
+    events.extend([
+        replica_of(3, 4, 1),
+        at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(1001, 2, 100, 0),
+        at(2000, 1, ProcessEvent::Kill),
+    ]);
+    let mut acknowledger_won = events.clone();
+    acknowledger_won.push(promoted(5000, 2, 1, 100, false));
+    has_all(
+        &violation(judge(&acknowledger_won, false)),
+        &["node2 owns its slot", "with offset 100 (had the write)"],
+    );
+    // The sibling that never had it won instead: Redis may lose it.
+    events.push(promoted(5000, 4, 1, 0, false));
+    has_all(
+        &allowed(judge(&events, false)),
+        &["node4 promoted by election at 5.000s replacing node1, with offset 0, never had it"],
+    );
+}

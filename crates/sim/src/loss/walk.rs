@@ -1,0 +1,304 @@
+//! Following one write through a run's events: which nodes hold a copy of it (by replication
+//! offset), which node owns its slot (the holder: the acknowledging master, then whoever a
+//! promotion or a migration handed the slot to), and, once the holder lacks the write, why.
+//!
+//! Copies move by the replication stream: a replica has the write once it applied its
+//! master's stream up to the write's offset in that stream (`WriteApplied`, or a full sync
+//! ending at `ReplicationLinkUp` past it), and loses it when a full sync from a master without
+//! it replaces its data. Offsets continue across a promotion (PSYNC2), so a copy keeps its
+//! offset on a promoted node. After a restart from disk a node's offsets start again, and the
+//! write (if its disk kept it) is in the loaded data: any full sync from it carries it.
+
+use std::collections::BTreeMap;
+
+use clusterlab_core::ClusterEvent;
+
+use super::reason::{Promotion, Reason};
+use super::{fmt_us, AckedWrite, LossCause, LossRule, LossVerdict, EVERYSEC_WINDOW_US};
+use crate::faults::Fault;
+use crate::node_idx::NodeIdx;
+use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
+
+/// A node's copy of the write.
+#[derive(Clone, Copy, Debug)]
+struct Copy {
+    /// The write's offset in this node's stream: a replica of this node has the write once
+    /// its offset reaches it.
+    offset: u64,
+    /// When the node got it (for the `everysec` window).
+    since_us: u64,
+}
+
+/// The state of one write's walk.
+pub(super) struct Walk<'r> {
+    rule: &'r LossRule<'r>,
+    write: &'r AckedWrite,
+    offset: u64,
+    copies: BTreeMap<String, Copy>,
+    /// Each replica's master, by name, as its own `BecameReplica` events said.
+    master_of: BTreeMap<String, String>,
+    holder: String,
+    /// Why the holder lacks the write (`None`: it has it).
+    lost: Option<Reason>,
+    /// The promotions and migrations the write survived, for the evidence.
+    steps: Vec<String>,
+    /// How copies were lost to full syncs, for the evidence.
+    drops: Vec<String>,
+    /// Whether the walk has started (before, only roles are followed).
+    active: bool,
+    /// Whether the write was applied yet.
+    applied: bool,
+}
+
+impl<'r> Walk<'r> {
+    pub(super) fn new(rule: &'r LossRule<'r>, write: &'r AckedWrite, offset: u64) -> Self {
+        Walk {
+            rule,
+            write,
+            offset,
+            copies: BTreeMap::new(),
+            master_of: BTreeMap::new(),
+            holder: write.node.clone(),
+            lost: None,
+            steps: Vec::new(),
+            drops: Vec::new(),
+            active: false,
+            applied: false,
+        }
+    }
+
+    /// Walks every event (roles only before `start`), the write applied at `applied`, and
+    /// gives the verdict.
+    pub(super) fn run(mut self, start: usize, applied: usize) -> (LossVerdict, LossCause) {
+        for (i, event) in self.rule.events.iter().enumerate() {
+            self.active = i >= start;
+            if i == applied {
+                self.applied = true;
+                let copy = Copy {
+                    offset: self.offset,
+                    since_us: event.time_us,
+                };
+                self.copies.insert(self.write.node.clone(), copy);
+                continue;
+            }
+            self.step(event);
+        }
+        self.verdict()
+    }
+
+    fn step(&mut self, e: &TraceEvent) {
+        let node = e.node.as_str();
+        match &e.event {
+            Event::Cluster(event) => self.cluster_event(node, e.time_us, event),
+            Event::Process(ProcessEvent::Kill) if self.active => self.killed(node, e.time_us),
+            Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) if self.active => {
+                self.wiped(&NodeIdx(*node).name(), e.time_us)
+            }
+            _ => {}
+        }
+    }
+
+    fn cluster_event(&mut self, node: &str, at_us: u64, event: &ClusterEvent) {
+        match event {
+            ClusterEvent::BecameReplica { master } => {
+                let master = self.rule.name_of(master);
+                self.master_of.insert(node.to_string(), master.clone());
+                if self.active && node == self.holder {
+                    self.demoted(node, master, at_us);
+                }
+            }
+            ClusterEvent::Promoted {
+                kind,
+                old_master,
+                offset,
+                coordinated,
+                ..
+            } => {
+                self.master_of.remove(node);
+                let replaced = self.rule.name_of(old_master);
+                if self.active && replaced == self.holder && node != self.holder {
+                    self.promoted(Promotion {
+                        node: node.to_string(),
+                        write_offset: self.copies.get(&replaced).map(|c| c.offset),
+                        replaced,
+                        at_us,
+                        kind: *kind,
+                        offset: *offset,
+                        coordinated: *coordinated,
+                        before_write: !self.applied,
+                    });
+                }
+            }
+            ClusterEvent::ReplicationLinkUp { offset } if self.active => {
+                match self.master_copy(node, *offset) {
+                    Some(offset) => self.gain(node, offset, at_us),
+                    None => self.resynced_without(node, at_us),
+                }
+            }
+            ClusterEvent::WriteApplied { offset, .. }
+                if self.active && !self.copies.contains_key(node) =>
+            {
+                if let Some(offset) = self.master_copy(node, *offset) {
+                    self.gain(node, offset, at_us);
+                }
+            }
+            ClusterEvent::Started { .. } if self.active => {
+                // Restarted from its disk: its offsets start over, and the write (if the disk
+                // kept it) is in the data it loaded, so any full sync from it carries it.
+                if let Some(copy) = self.copies.get_mut(node) {
+                    copy.offset = 0;
+                }
+            }
+            ClusterEvent::SlotImported { slot, offset }
+                if self.active && *slot == self.write.slot && node != self.holder =>
+            {
+                self.imported(node, *offset, at_us)
+            }
+            _ => {}
+        }
+    }
+
+    /// The write's offset in the stream of `replica`'s master, when the replica's stream
+    /// offset `at` has reached it (the replica then has the write).
+    fn master_copy(&self, replica: &str, at: u64) -> Option<u64> {
+        let master = self.master_of.get(replica)?;
+        let copy = self.copies.get(master)?;
+        (at >= copy.offset).then_some(copy.offset)
+    }
+
+    /// A full sync from a master without the write replaced `node`'s data (Redis's replicas
+    /// copy whatever their master has, an emptied one included).
+    fn resynced_without(&mut self, node: &str, at_us: u64) {
+        if self.copies.remove(node).is_some() {
+            let master = self.master_of.get(node).map_or("?", String::as_str);
+            self.drops.push(format!(
+                "{node} resynced from {master}, which lacked it, at {}",
+                fmt_us(at_us)
+            ));
+        }
+    }
+
+    fn gain(&mut self, node: &str, offset: u64, at_us: u64) {
+        let since_us = at_us;
+        self.copies
+            .insert(node.to_string(), Copy { offset, since_us });
+    }
+
+    fn promoted(&mut self, p: Promotion) {
+        self.holder = p.node.clone();
+        if self.copies.contains_key(&p.node) {
+            self.steps.push(p.carried());
+            self.lost = None;
+        } else if self.lost.is_none() {
+            self.lost = Some(Reason::Promotion(p));
+        }
+    }
+
+    /// `CLUSTER SETSLOT … NODE` closed an import on `node`. Redis's MIGRATE moves every key
+    /// of the slot before the operator hands the slot over, so the importer got the write at
+    /// or before its offset now: that offset stands for the write's in its stream (a replica
+    /// of the importer is held to it, at worst a little later than the key's own restore).
+    fn imported(&mut self, node: &str, offset: u64, at_us: u64) {
+        if self.copies.contains_key(&self.holder) {
+            self.gain(node, offset, at_us);
+        }
+        self.steps.push(format!(
+            "slot {} migrated from {} to {node} at {} (importer offset {offset})",
+            self.write.slot,
+            self.holder,
+            fmt_us(at_us)
+        ));
+        self.holder = node.to_string();
+    }
+
+    /// A crash: under `always` the disk kept every write the node had; under `everysec` the
+    /// last sync interval's may be gone.
+    fn killed(&mut self, node: &str, kill_us: u64) {
+        let Some(copy) = self.copies.get_mut(node) else {
+            return;
+        };
+        let since_us = copy.since_us;
+        let unsynced = self.rule.config.fsync_everysec
+            && kill_us.saturating_sub(since_us) < EVERYSEC_WINDOW_US;
+        if !unsynced {
+            return;
+        }
+        self.copies.remove(node);
+        if node == self.holder && self.lost.is_none() {
+            self.lost = Some(Reason::Unsynced {
+                node: node.to_string(),
+                kill_us,
+                since_us,
+            });
+        }
+    }
+
+    fn wiped(&mut self, node: &str, at_us: u64) {
+        self.master_of.remove(node);
+        let had = self.copies.remove(node).is_some();
+        if node == self.holder && had && self.lost.is_none() {
+            self.lost = Some(Reason::Wiped {
+                node: node.to_string(),
+                at_us,
+                survivors: Vec::new(),
+                drops: Vec::new(),
+            });
+        }
+    }
+
+    fn demoted(&mut self, node: &str, master: String, at_us: u64) {
+        self.holder = master.clone();
+        if self.copies.contains_key(&master) {
+            self.lost = None;
+        } else if self.lost.is_none() {
+            self.lost = Some(Reason::Demoted {
+                node: node.to_string(),
+                to: master,
+                at_us,
+            });
+        }
+    }
+
+    /// A wipe is judged by the copies left at the end: a replica that resynced from the
+    /// emptied node lost its copy as Redis would, one that still has it shows the write was
+    /// not lost to the wipe.
+    fn with_survivors(&self, reason: &Reason) -> Reason {
+        let mut reason = reason.clone();
+        if let Reason::Wiped {
+            survivors, drops, ..
+        } = &mut reason
+        {
+            let left = self.copies.iter().filter(|(n, _)| **n != self.holder);
+            *survivors = left.map(|(n, c)| (n.clone(), c.offset)).collect();
+            drops.clone_from(&self.drops);
+        }
+        reason
+    }
+
+    fn verdict(&self) -> (LossVerdict, LossCause) {
+        let w = self.write;
+        let write = format!(
+            "{} acked by {} at {} (offset {})",
+            w.what,
+            w.node,
+            fmt_us(w.end_us),
+            self.offset
+        );
+        if let Some(reason) = &self.lost {
+            let reason = self.with_survivors(reason);
+            return (reason.verdict(&write, &self.steps), reason.cause());
+        }
+        let copy = self.copies.get(&self.holder).map_or(0, |c| c.offset);
+        let via = if self.steps.is_empty() {
+            format!("no promotion or migration replaced {}", w.node)
+        } else {
+            self.steps.join("; ")
+        };
+        let verdict = LossVerdict::Violation(format!(
+            "{write} was lost, yet {} owns its slot to the end and had it (write offset {copy} \
+             in its stream): {via}",
+            self.holder
+        ));
+        (verdict, LossCause::Kept)
+    }
+}
