@@ -12,12 +12,16 @@ pub mod check;
 pub mod judge;
 pub mod op;
 pub mod other;
+pub mod spec;
 
 #[cfg(madsim)]
 pub mod client;
+#[cfg(madsim)]
+pub mod run;
 
 #[cfg(test)]
 mod tests;
 
 pub use judge::{acked_write, check, judge, Judged, MAX_PER_KIND};
 pub use op::{workload_keys, workload_slots, AppendHistory, KeySet, Kind, Op, Outcome, Value};
+pub use spec::AppendSpec;

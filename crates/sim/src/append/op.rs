@@ -9,6 +9,8 @@
 
 use clusterlab_core::slot::key_hash_slot;
 
+use crate::invariants::fmt_ms;
+
 /// The shared key set: list keys (`APPEND`, `SET`, `GET`), counter keys (`INCR`) and TTL
 /// keys (`SET … PX`, `PEXPIRE`, `PERSIST`, `GET`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +245,7 @@ impl Op {
         let who = if self.client == FINAL_CLIENT {
             "final read".to_string()
         } else {
-            format!("client{}", self.client + 1)
+            format!("writer{}", self.client + 1)
         };
         let outcome = match &self.outcome {
             Outcome::Ok(Value::Nil) => "(nil)".to_string(),
@@ -253,20 +255,16 @@ impl Op {
             Outcome::Error(e) => format!("-{e}"),
             Outcome::Indeterminate(why) => format!("indeterminate ({why})"),
         };
+        // Times and addresses as the timeline finds them in evidence (`1.234s`, `ip:port`).
         format!(
-            "#{} {who} {} @{} [{}..{} ms] -> {outcome}",
+            "#{} {who} {} on {} from {} to {} -> {outcome}",
             self.id,
             self.command(),
             self.addr,
-            fmt_us(self.start_us),
-            fmt_us(self.end_us)
+            fmt_ms(self.start_us / 1000),
+            fmt_ms(self.end_us.div_ceil(1000))
         )
     }
-}
-
-/// µs as ms with one decimal (`1234.5`).
-fn fmt_us(us: u64) -> String {
-    format!("{}.{}", us / 1000, us % 1000 / 100)
 }
 
 /// Every operation of every client, and the read-back.
@@ -300,5 +298,31 @@ impl AppendHistory {
         self.ops
             .iter()
             .filter(|op| op.kind.is_write() && op.is_ok())
+    }
+}
+
+impl AppendHistory {
+    /// Every operation a node answered without an error (reads and writes, not `WAIT`), for
+    /// [`served_unowned`](crate::invariants::served_unowned).
+    pub fn served_ops(&self) -> Vec<crate::invariants::ServedOp> {
+        self.ops
+            .iter()
+            .filter(|op| op.is_ok() && !matches!(op.kind, Kind::Wait { .. }))
+            .map(|op| crate::invariants::ServedOp {
+                addr: op.addr.clone(),
+                slot: key_hash_slot(op.key.as_bytes()),
+                start_ms: op.start_us / 1000,
+                end_ms: op.end_us.div_ceil(1000),
+                readonly: matches!(op.kind, Kind::Get { replica: true, .. }),
+                what: op.describe(),
+            })
+            .collect()
+    }
+
+    /// `(addr, end ms)` of every acknowledged write.
+    pub fn acked_at(&self) -> Vec<(String, u64)> {
+        self.acked_writes()
+            .map(|op| (op.addr.clone(), op.end_us / 1000))
+            .collect()
     }
 }
