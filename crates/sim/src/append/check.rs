@@ -231,6 +231,42 @@ pub fn check_lists(history: &AppendHistory, report: &mut Report) {
             compare(history, read, last, false, report);
         }
         complete(history, &ops, last, report);
+        read_own_node(&ops, &reads, last, report);
+    }
+}
+
+/// A node that acknowledged a write holds it from then on, unless it is lost for good: so a
+/// read it serves later, in the final value's base, must show every write it acknowledged
+/// before that read began and that the final value still has (`read_not_prefix` otherwise: a
+/// stale read, or a write that vanished and came back).
+fn read_own_node(ops: &[&Op], reads: &[Read], last: &Read, report: &mut Report) {
+    let kept: BTreeSet<usize> = last.ids.iter().copied().collect();
+    let acked: Vec<&Op> = ops
+        .iter()
+        .copied()
+        .filter(|w| w.kind.is_write() && w.is_acked() && kept.contains(&w.id))
+        .collect();
+    for read in reads.iter().filter(|r| r.op.id != last.op.id) {
+        if read
+            .ids
+            .first()
+            .is_some_and(|first| Some(first) != last.ids.first())
+        {
+            continue; // another base: a SET since lost reset the list it read.
+        }
+        let shown: BTreeSet<usize> = read.ids.iter().copied().collect();
+        let missing = acked.iter().find(|w| {
+            w.addr == read.op.addr && w.end_us < read.op.start_us && !shown.contains(&w.id)
+        });
+        if let Some(w) = missing {
+            let detail = format!(
+                "{} acknowledged {} before the read began, the read lacks it, the final value has it",
+                w.addr,
+                w.command()
+            );
+            let ops = vec![w.id, read.op.id, last.op.id];
+            report.add(ViolationKind::ReadNotPrefix, ops, 1, detail);
+        }
     }
 }
 

@@ -260,7 +260,8 @@ fn a_shorter_read_from_the_same_node_needs_an_allowed_loss() {
     let after = b.get(0, k, (50, 51), X, Some("0.0;"));
     // Another node, or another client, reading less is no breach of monotonic reads.
     b.get(1, k, (60, 61), X, Some("0.0;"));
-    b.last(k, Some("0.0;1.0;"));
+    // (A failover lost it: it never comes back.)
+    b.last(k, Some("0.0;"));
     let (judged, asked) = judge_with(&b.0, false);
     let ev = only(
         &judged,
@@ -282,6 +283,30 @@ fn a_shorter_read_from_the_same_node_needs_an_allowed_loss() {
         judged.allowed[0].contains("APPEND list:0 1.0;"),
         "{:?}",
         judged.allowed
+    );
+}
+
+#[test]
+fn a_node_that_forgets_a_write_it_acknowledged_serves_a_stale_read() {
+    let mut b = Build::default();
+    let k = "list:0";
+    b.append(0, 0, k, (0, 10), ok());
+    let acked = b.append(1, 0, k, (20, 30), ok());
+    // Another client reads X after the acknowledgement: X must show 1.0;.
+    let stale = b.get(2, k, (40, 41), X, Some("0.0;"));
+    // A replica (another node) may lag; so may X before the acknowledgement.
+    b.get(3, k, (50, 51), Y, Some("0.0;"));
+    b.get(3, k, (25, 26), X, Some("0.0;"));
+    let last = b.last(k, Some("0.0;1.0;"));
+    let ev = only(
+        &judge_clean(&b.0),
+        ViolationKind::ReadNotPrefix,
+        &b.0,
+        &[acked, stale, last],
+    );
+    assert!(
+        ev.contains("the read lacks it, the final value has it"),
+        "{ev}"
     );
 }
 
