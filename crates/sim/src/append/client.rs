@@ -190,6 +190,7 @@ impl Client {
             Step::Get(n) => self.routed(list(n), get, vec!["GET".into(), list(n)]).await,
             Step::TtlGet(n) => self.routed(ttl(n), get, vec!["GET".into(), ttl(n)]).await,
             Step::ReplicaGet(n, node) => self.replica_get(list(n), node).await,
+            Step::TtlReplicaGet(n, node) => self.replica_get(ttl(n), node).await,
         }
     }
 

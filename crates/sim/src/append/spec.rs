@@ -104,12 +104,15 @@ pub enum Step {
     Persist(usize),
     /// `GET ttl:<n>`.
     TtlGet(usize),
+    /// `READONLY` + `GET ttl:<n>` sent straight to node `node` (a replica must hide a key
+    /// whose TTL ran out even before its master's `DEL` arrives).
+    TtlReplicaGet(usize, usize),
 }
 
 /// Draws the next step. The mix (in percent): appends 36, list reads 18 from masters and 10
 /// from any node, list resets 3 (rare, so lists grow long enough to show reordering),
 /// increments 9, and the TTL family 24 (a fresh `SET … PX` of 0.2–3 s, `PEXPIRE`, `PERSIST`
-/// and reads).
+/// and reads, some from any node).
 pub fn next_step(rng: &mut Rng, spec: &AppendSpec) -> Step {
     let k = &spec.keys;
     let list = rng.below(k.lists as u64) as usize;
@@ -124,7 +127,8 @@ pub fn next_step(rng: &mut Rng, spec: &AppendSpec) -> Step {
         76..=82 => Step::SetPx(ttl, 200 + rng.below(2800)),
         83..=86 => Step::Pexpire(ttl, 200 + rng.below(2800)),
         87..=90 => Step::Persist(ttl),
-        _ => Step::TtlGet(ttl),
+        91..=95 => Step::TtlGet(ttl),
+        _ => Step::TtlReplicaGet(ttl, rng.below(spec.nodes as u64) as usize),
     }
 }
 
@@ -165,11 +169,16 @@ mod tests {
             ("persist", count(|s| matches!(s, Step::Persist(_)))),
             ("pexpire", count(|s| matches!(s, Step::Pexpire(..)))),
             ("ttl get", count(|s| matches!(s, Step::TtlGet(_)))),
+            (
+                "ttl replica get",
+                count(|s| matches!(s, Step::TtlReplicaGet(..))),
+            ),
         ] {
             assert!(n > 20, "{name}: {n}");
         }
         assert!(steps.iter().all(|s| match s {
             Step::ReplicaGet(list, node) => *list < spec.keys.lists && *node < 6,
+            Step::TtlReplicaGet(ttl, node) => *ttl < spec.keys.ttls && *node < 6,
             Step::SetPx(_, ms) | Step::Pexpire(_, ms) => (200..3000).contains(ms),
             _ => true,
         }));

@@ -424,6 +424,30 @@ fn a_persisted_key_that_vanishes_was_lost() {
 }
 
 #[test]
+fn replicas_may_lag_but_must_hide_expired_keys() {
+    let k = "ttl:0";
+    let replica_get = |b: &mut Build, times, value: Option<&str>| {
+        let kind = Kind::Get {
+            replica: true,
+            final_read: false,
+        };
+        let value = value.map_or(Value::Nil, |v| Value::Bulk(v.into()));
+        b.op(1, k, kind, times, Y, Outcome::Ok(value))
+    };
+    let mut b = Build::default();
+    let set = b.set(0, 0, k, (0, 10), Some(1000), ok());
+    replica_get(&mut b, (20, 21), None); // not replicated yet: fine
+    replica_get(&mut b, (500, 501), Some("0.0;"));
+    let late = replica_get(&mut b, (1500, 1501), Some("0.0;"));
+    only(
+        &judge_clean(&b.0),
+        ViolationKind::ReadAfterExpiry,
+        &b.0,
+        &[set, late],
+    );
+}
+
+#[test]
 fn counters_neither_overcount_nor_lose() {
     let k = "ctr:0";
     let mut b = Build::default();
