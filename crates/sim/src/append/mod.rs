@@ -21,6 +21,8 @@ pub mod run;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_other;
 
 pub use judge::{acked_write, check, judge, Judged, MAX_PER_KIND};
 pub use op::{workload_keys, workload_slots, AppendHistory, KeySet, Kind, Op, Outcome, Value};

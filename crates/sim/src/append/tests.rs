@@ -7,23 +7,23 @@ use super::*;
 use crate::loss::{AckedWrite, LossVerdict};
 use crate::violation_kind::ViolationKind;
 
-const X: &str = "10.0.0.1:7001";
-const Y: &str = "10.0.0.4:7004";
+pub(super) const X: &str = "10.0.0.1:7001";
+pub(super) const Y: &str = "10.0.0.4:7004";
 
-fn ok() -> Outcome {
+pub(super) fn ok() -> Outcome {
     Outcome::Ok(Value::Status("OK".into()))
 }
 
-fn late() -> Outcome {
+pub(super) fn late() -> Outcome {
     Outcome::Indeterminate("request timed out".into())
 }
 
 /// A history built op by op; times in ms.
 #[derive(Default)]
-struct Build(AppendHistory);
+pub(super) struct Build(pub(super) AppendHistory);
 
 impl Build {
-    fn op(
+    pub(super) fn op(
         &mut self,
         client: usize,
         key: &str,
@@ -62,7 +62,7 @@ impl Build {
         self.0.ops.len() - 1
     }
 
-    fn append(
+    pub(super) fn append(
         &mut self,
         client: usize,
         seq: usize,
@@ -76,7 +76,7 @@ impl Build {
         self.op(client, key, kind, times, X, outcome)
     }
 
-    fn set(
+    pub(super) fn set(
         &mut self,
         client: usize,
         seq: usize,
@@ -92,7 +92,7 @@ impl Build {
         self.op(client, key, kind, times, X, outcome)
     }
 
-    fn get(
+    pub(super) fn get(
         &mut self,
         client: usize,
         key: &str,
@@ -108,20 +108,20 @@ impl Build {
         self.op(client, key, kind, times, addr, Outcome::Ok(value))
     }
 
-    fn last(&mut self, key: &str, value: Option<&str>) -> usize {
+    pub(super) fn last(&mut self, key: &str, value: Option<&str>) -> usize {
         self.get(FINAL_CLIENT, key, (100_000, 100_001), X, value)
     }
 }
 
 /// Judges with a rule that must not be asked (nothing was lost).
-fn judge_clean(h: &AppendHistory) -> Judged {
+pub(super) fn judge_clean(h: &AppendHistory) -> Judged {
     judge(h, &mut |w: &AckedWrite| {
         panic!("nothing was lost, yet {} was judged", w.what)
     })
 }
 
 /// Judges with a rule that says `verdict` to everything, and what it was asked.
-fn judge_with(h: &AppendHistory, allowed: bool) -> (Judged, Vec<AckedWrite>) {
+pub(super) fn judge_with(h: &AppendHistory, allowed: bool) -> (Judged, Vec<AckedWrite>) {
     let mut asked = Vec::new();
     let judged = judge(h, &mut |w: &AckedWrite| {
         asked.push(w.clone());
@@ -135,7 +135,12 @@ fn judge_with(h: &AppendHistory, allowed: bool) -> (Judged, Vec<AckedWrite>) {
 }
 
 /// The one violation of `judged`, which must be of `kind` and name exactly the ops `ids`.
-fn only(judged: &Judged, kind: ViolationKind, h: &AppendHistory, ids: &[usize]) -> String {
+pub(super) fn only(
+    judged: &Judged,
+    kind: ViolationKind,
+    h: &AppendHistory,
+    ids: &[usize],
+) -> String {
     assert_eq!(judged.violations.len(), 1, "{:#?}", judged.violations);
     let v = &judged.violations[0];
     assert_eq!(v.kind, kind, "{}", v.evidence);
@@ -368,145 +373,4 @@ fn an_acked_write_missing_at_the_end_goes_to_the_loss_rule() {
         &b.0,
         &[newer, last],
     );
-}
-
-#[test]
-fn a_value_read_after_its_ttl_ran_out() {
-    let k = "ttl:0";
-    let mut b = Build::default();
-    let set = b.set(0, 0, k, (0, 10), Some(100), ok());
-    let read = b.get(1, k, (200, 201), X, Some("0.0;"));
-    b.get(1, k, (50, 51), X, Some("0.0;")); // in time: fine
-    let ev = only(
-        &judge_clean(&b.0),
-        ViolationKind::ReadAfterExpiry,
-        &b.0,
-        &[set, read],
-    );
-    assert!(ev.contains("ms after it surely expired"), "{ev}");
-    // A PERSIST in between keeps it; a PEXPIRE that answered 0 changed nothing.
-    let mut b = Build::default();
-    b.set(0, 0, k, (0, 10), Some(100), ok());
-    let noop = Outcome::Ok(Value::Int(0));
-    b.op(2, k, Kind::Pexpire { ms: 100_000 }, (15, 16), X, noop);
-    b.op(1, k, Kind::Persist, (20, 30), X, Outcome::Ok(Value::Int(1)));
-    b.get(1, k, (200, 201), X, Some("0.0;"));
-    assert_eq!(judge_clean(&b.0), Judged::default());
-}
-
-#[test]
-fn a_persisted_key_that_vanishes_was_lost() {
-    let k = "ttl:0";
-    let mut b = Build::default();
-    b.set(0, 0, k, (0, 10), Some(1500), ok());
-    let persist = b.op(0, k, Kind::Persist, (20, 30), X, Outcome::Ok(Value::Int(1)));
-    let read = b.get(0, k, (2000, 2001), X, None);
-    let ev = only(
-        &judge_with(&b.0, false).0,
-        ViolationKind::AckedWriteLost,
-        &b.0,
-        &[persist, read],
-    );
-    assert!(ev.contains("PERSIST ttl:0 is gone"), "{ev}");
-    // Without the PERSIST the key expired: nothing lost; read early, it was.
-    let mut b = Build::default();
-    b.set(0, 0, k, (0, 10), Some(1500), ok());
-    b.get(0, k, (2000, 2001), X, None);
-    assert_eq!(judge_clean(&b.0), Judged::default());
-    let set = b.set(0, 1, k, (3000, 3010), Some(1500), ok());
-    let early = b.get(0, k, (3100, 3101), X, None);
-    only(
-        &judge_with(&b.0, false).0,
-        ViolationKind::AckedWriteLost,
-        &b.0,
-        &[set, early],
-    );
-}
-
-#[test]
-fn replicas_may_lag_but_must_hide_expired_keys() {
-    let k = "ttl:0";
-    let replica_get = |b: &mut Build, times, value: Option<&str>| {
-        let kind = Kind::Get {
-            replica: true,
-            final_read: false,
-        };
-        let value = value.map_or(Value::Nil, |v| Value::Bulk(v.into()));
-        b.op(1, k, kind, times, Y, Outcome::Ok(value))
-    };
-    let mut b = Build::default();
-    let set = b.set(0, 0, k, (0, 10), Some(1000), ok());
-    replica_get(&mut b, (20, 21), None); // not replicated yet: fine
-    replica_get(&mut b, (500, 501), Some("0.0;"));
-    let late = replica_get(&mut b, (1500, 1501), Some("0.0;"));
-    only(
-        &judge_clean(&b.0),
-        ViolationKind::ReadAfterExpiry,
-        &b.0,
-        &[set, late],
-    );
-}
-
-#[test]
-fn counters_neither_overcount_nor_lose() {
-    let k = "ctr:0";
-    let mut b = Build::default();
-    b.op(0, k, Kind::Incr, (0, 10), X, Outcome::Ok(Value::Int(1)));
-    let twice = b.op(1, k, Kind::Incr, (20, 30), X, Outcome::Ok(Value::Int(3)));
-    b.last(k, Some("2"));
-    // (The final 2 also loses the reply 3: let the rule allow that.)
-    only(
-        &judge_with(&b.0, true).0,
-        ViolationKind::CounterOvercounted,
-        &b.0,
-        &[twice],
-    );
-
-    let mut b = Build::default();
-    b.op(0, k, Kind::Incr, (0, 10), X, Outcome::Ok(Value::Int(1)));
-    let lost = b.op(1, k, Kind::Incr, (20, 30), X, Outcome::Ok(Value::Int(2)));
-    b.op(1, k, Kind::Incr, (40, 1040), X, late());
-    let last = b.last(k, Some("1"));
-    only(
-        &judge_with(&b.0, false).0,
-        ViolationKind::AckedWriteLost,
-        &b.0,
-        &[lost, last],
-    );
-    // The timed-out INCR landing late is fine.
-    let mut b2 = Build::default();
-    b2.op(0, k, Kind::Incr, (0, 10), X, Outcome::Ok(Value::Int(1)));
-    b2.op(1, k, Kind::Incr, (40, 1040), X, late());
-    b2.last(k, Some("2"));
-    assert_eq!(judge_clean(&b2.0), Judged::default());
-}
-
-#[test]
-fn many_findings_of_one_kind_are_capped() {
-    let mut b = Build::default();
-    for n in 0..8 {
-        b.get(0, &format!("list:{n}"), (0, 1), X, Some("9.9;"));
-    }
-    let judged = judge_clean(&b.0);
-    assert_eq!(judged.violations.len(), MAX_PER_KIND);
-    assert!(judged.violations[MAX_PER_KIND - 1]
-        .evidence
-        .ends_with("(and 3 more phantom_token)"));
-}
-
-#[test]
-fn keys_tokens_and_slots() {
-    use super::op::{family_of, parse_tokens, Family};
-    let keys = KeySet::default();
-    let all = workload_keys(&keys);
-    assert_eq!(all.len(), keys.lists + keys.counters + keys.ttls);
-    assert_eq!(family_of("list:3"), Some(Family::List));
-    assert_eq!(family_of("key:3"), None);
-    let slots = workload_slots(&keys);
-    assert!(slots.windows(2).all(|w| w[0] < w[1]));
-    assert!(slots.contains(&clusterlab_core::slot::key_hash_slot(b"list:0")));
-    assert_eq!(parse_tokens("1.2;30.4;"), Ok(vec!["1.2;", "30.4;"]));
-    for bad in ["1.2", "1;", "a.b;", "1.2;x"] {
-        assert!(parse_tokens(bad).is_err(), "{bad}");
-    }
 }
