@@ -33,10 +33,12 @@ pub enum Canary {
     FailNeverCleared,
     /// UPDATE messages are ignored, so a stale master keeps claiming its old slots.
     UpdateIgnored,
+    /// A replica applies every `APPEND` of its master's stream twice.
+    ReplicaAppendsTwice,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 11] = [
+    pub const ALL: [Canary; 12] = [
         Canary::VoteTwice,
         Canary::EpochCollisionIgnored,
         Canary::PromoteWithoutRank,
@@ -48,6 +50,7 @@ impl Canary {
         Canary::EpochsNotRestored,
         Canary::FailNeverCleared,
         Canary::UpdateIgnored,
+        Canary::ReplicaAppendsTwice,
     ];
 
     /// The kebab-case name used by the directive and the CLI.
@@ -64,6 +67,7 @@ impl Canary {
             Canary::EpochsNotRestored => "epochs-not-restored",
             Canary::FailNeverCleared => "fail-never-cleared",
             Canary::UpdateIgnored => "update-ignored",
+            Canary::ReplicaAppendsTwice => "replica-appends-twice",
         }
     }
 

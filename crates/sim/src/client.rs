@@ -115,6 +115,12 @@ impl ClusterClient {
         &self.current
     }
 
+    /// Sends the next commands to `addr` first (a caller that knows the slot's owner saves a
+    /// redirect).
+    pub fn set_current(&mut self, addr: impl Into<String>) {
+        self.current = addr.into();
+    }
+
     /// Sets the virtual-time limit, in ms, of each connect and each request (per hop, not per
     /// command); the default is [`REQUEST_TIMEOUT_MS`].
     pub fn set_timeout_ms(&mut self, timeout_ms: u64) {

@@ -347,6 +347,19 @@ impl SimCluster {
         }
     }
 
+    /// A fresh machine for workload client `index` (0-based): `writer<index+1>` at
+    /// `10.0.0.<101+index>`, so each client has links of its own. Keep the handle while the
+    /// client runs.
+    pub fn client_machine(&self, index: usize) -> NodeHandle {
+        let octet = u8::try_from(usize::from(CLIENT_OCTET) + 1 + index)
+            .expect("client index fits an IPv4 octet");
+        self.handle
+            .create_node()
+            .name(format!("writer{}", index + 1))
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, octet)))
+            .build()
+    }
+
     /// A cluster-aware client whose first node is `entry`.
     pub fn client(&self, entry: usize) -> ClusterClient {
         ClusterClient::new("client", self.nodes[entry].addr(), self.trace.clone())

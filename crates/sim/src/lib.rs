@@ -34,6 +34,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod append;
 pub mod detection;
 pub mod faults;
 pub mod history;

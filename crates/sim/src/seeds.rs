@@ -35,6 +35,18 @@ pub struct SimConfig {
     /// canary search sets them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub canaries: Vec<String>,
+    /// Append clients the campaign runs, each on its own machine (0: the single `SET`
+    /// writer instead). Left out of files when it is the default, so older files load and
+    /// read the same.
+    #[serde(skip_serializing_if = "is_default_clients")]
+    pub clients: usize,
+}
+
+/// How many append clients a campaign runs unless told otherwise.
+pub const DEFAULT_CLIENTS: usize = 4;
+
+fn is_default_clients(clients: &usize) -> bool {
+    *clients == DEFAULT_CLIENTS
 }
 
 impl Default for SimConfig {
@@ -45,6 +57,7 @@ impl Default for SimConfig {
             replicas: 0,
             node_timeout_ms: 5000,
             canaries: Vec::new(),
+            clients: DEFAULT_CLIENTS,
         }
     }
 }
@@ -254,6 +267,7 @@ mod tests {
                 replicas: 1,
                 node_timeout_ms: 2000,
                 canaries: Vec::new(),
+                clients: DEFAULT_CLIENTS,
             }
         );
         assert_eq!(record.config.node_count(), 6);

@@ -190,6 +190,23 @@ violation_kinds! {
     RunPanicked => "run_panicked",
     /// The trace hit its cap and dropped events: the checks saw only part of the run.
     TraceTruncated => "trace_truncated",
+    // ---- concurrent append histories (`crate::append`) ----
+    /// A read shows one write's token twice: a write was applied more than once.
+    AppendDuplicated => "append_duplicated",
+    /// A read lists an append before another that completed before it began.
+    AppendOrderInverted => "append_order_inverted",
+    /// A read is no prefix of what the key held: a write out of place, or an observed write
+    /// gone from the final value without a loss Redis allows.
+    ReadNotPrefix => "read_not_prefix",
+    /// A client read a shorter value from a node than it had read from it before, and the
+    /// loss rule does not excuse what went missing.
+    ReadNotMonotonic => "read_not_monotonic",
+    /// A read shows a token no write of that key carried (or one rejected with an error).
+    PhantomToken => "phantom_token",
+    /// A key was read after its TTL surely ran out.
+    ReadAfterExpiry => "read_after_expiry",
+    /// A counter holds, or an `INCR` answered, more increments than were sent.
+    CounterOvercounted => "counter_overcounted",
 }
 
 impl ViolationKind {

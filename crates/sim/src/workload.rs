@@ -10,6 +10,12 @@
 //! read back at the end is exactly what survived that crash (no later write masks it). The
 //! history and its analysis are plain data (unit-tested in the normal build); the writer itself
 //! runs only in the simulator.
+//!
+//! The campaign runs concurrent append clients instead ([`crate::append`]); the fixed-schedule
+//! scenarios keep this writer. Code that must reach the campaign's keys (a fault that moves
+//! their slots) asks [`workload_slots`].
+
+pub use crate::append::{workload_slots, KeySet};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -100,6 +100,9 @@ pub struct RunArgs {
     /// Run every node with this deliberate bug (see `sim canary`); repeatable.
     #[arg(long)]
     pub canary: Vec<String>,
+    /// Append clients the campaign runs, each on its own machine (0: the single SET writer).
+    #[arg(long, default_value_t = SimConfig::default().clients)]
+    pub clients: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -158,6 +161,7 @@ impl RunArgs {
             replicas: self.replicas,
             node_timeout_ms: self.node_timeout_ms,
             canaries: self.canary.clone(),
+            clients: self.clients,
         }
     }
 
@@ -179,6 +183,9 @@ impl RunArgs {
         }
         for canary in &self.canary {
             flags.push_str(&format!(" --canary {canary}"));
+        }
+        if self.clients != defaults.clients {
+            flags.push_str(&format!(" --clients {}", self.clients));
         }
         flags
     }

@@ -72,8 +72,15 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
     let first_seed = args.seed.unwrap_or_else(wall_clock_seed);
     let seeds = seed_list(first_seed, args.seeds, shard);
     let jobs = crate::pool::jobs(args.jobs).min(seeds.len().max(1));
+    // Only the campaign runs the append clients; the other scenarios keep their own writer.
+    let clients = if args.scenario == campaign::NAME {
+        format!(", {} clients", config.clients)
+    } else {
+        String::new()
+    };
     println!(
-        "sim run: scenario {} seeds {}..{}{} ({} masters, {} replicas, node timeout {} ms, {} jobs)",
+        "sim run: scenario {} seeds {}..{}{} ({} masters, {} replicas, node timeout {} ms{clients}, \
+         {} jobs)",
         args.scenario,
         first_seed,
         seeds.last().map_or(first_seed, |s| s.wrapping_add(1)),

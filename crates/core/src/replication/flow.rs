@@ -123,6 +123,12 @@ impl Node {
             return true;
         }
         self.run_from_master(client, args);
+        if !loading
+            && is(&args[0], "append")
+            && self.canary(crate::canary::Canary::ReplicaAppendsTwice)
+        {
+            self.run_from_master(client, args);
+        }
         if loading {
             self.log_to_aof(args);
         } else {

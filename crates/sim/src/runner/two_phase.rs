@@ -3,8 +3,9 @@
 //!
 //! 1. **Setup**: nodes listening, `create`, `cluster_state:ok` everywhere and every view in
 //!    agreement, then [`TwoPhase::after_setup`].
-//! 2. **Safety phase** (the schedule's span): the writer ([`super::workload_spec`]) and the
-//!    sampler run while the [`FaultInjector`] plays the schedule; every sample goes through the
+//! 2. **Safety phase** (the schedule's span): the workload — the single writer
+//!    ([`super::workload_spec`]) or the append clients a scenario asks for
+//!    ([`TwoPhase::append_spec`]) — and the sampler run while the [`FaultInjector`] plays the schedule; every sample goes through the
 //!    [`SafetyMonitor`]. Then every fault is healed.
 //! 3. **Liveness phase**: within [`super::liveness_bound_ms`] every node must say
 //!    `cluster_state:ok`, all must agree on the owner of all 16384 slots (plus whatever
@@ -12,7 +13,8 @@
 //!    config epochs must be distinct.
 //! 4. **Writes**: every written key is read back and judged against the writer's history (a
 //!    value no write carried is `phantom_value`; lost acknowledged writes go to
-//!    [`TwoPhase::judge_lost`]).
+//!    [`TwoPhase::judge_lost`]); the append clients' keys are read back and their history
+//!    judged by [`crate::append`], losses by the loss rule.
 //! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), then
 //!    [`TwoPhase::final_checks`]; `end_report` closes the report.
 
@@ -32,10 +34,14 @@ use super::poll::{
 };
 use super::sampler::spawn_sampler;
 use super::{liveness_bound_ms, workload_spec, CLUSTER_OK_TIMEOUT_MS, LIVENESS_POLL_MS};
+use crate::append::client::{spawn_clients, Clients};
+use crate::append::run::{check_appends, Appends};
+use crate::append::{AppendHistory, AppendSpec};
 use crate::cluster::SimCluster;
 use crate::faults::{ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{check_reads, RegisterCheck};
 use crate::invariants::{config_epochs_distinct, fmt_ms, stale_promotions, SafetyMonitor, Sample};
+use crate::loss::LossConfig;
 use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
 use crate::trace::{Event, RunPhase, TraceEvent};
@@ -63,15 +69,23 @@ pub trait TwoPhase {
         Ok(())
     }
 
-    /// The safety phase's samples and the writer's history, once the schedule has run (before
-    /// the samples join [`Run::samples`]).
+    /// The append clients to run in the safety phase instead of the single writer (`None`:
+    /// the writer).
+    fn append_spec(&self, run: &Run<'_>) -> Option<AppendSpec> {
+        let _ = run;
+        None
+    }
+
+    /// The safety phase's samples and the workload's history (the writer's or the append
+    /// clients'), once the schedule has run (before the samples join [`Run::samples`]).
     fn check_safety_phase(
         &mut self,
         run: &mut Run<'_>,
         samples: &[Sample],
         history: &WriteHistory,
+        appends: &AppendHistory,
     ) {
-        let _ = (run, samples, history);
+        let _ = (run, samples, history, appends);
     }
 
     /// Right after every fault was healed, with the injector that ran them.
@@ -197,8 +211,10 @@ pub struct PhaseTimes {
 
 /// What the safety phase leaves for the liveness phase and the checks.
 pub struct SafetyOutcome {
-    /// Every write the workload sent, with how it ended.
+    /// Every write the single writer sent, with how it ended (empty when append clients ran).
     pub history: WriteHistory,
+    /// What the append clients did (nothing when the single writer ran).
+    pub appends: Appends,
     /// `(node index, virtual µs)` of every wipe.
     pub wiped: Vec<(usize, u64)>,
     /// `(node, ms)` of every restart, and `(node, from ms, to ms)` of every stretch a node was
@@ -255,6 +271,8 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
     let outcome = safety_phase(run, hooks, schedule).await;
     let settled = liveness_phase(run, hooks, &outcome).await;
     check_writes(run, hooks, &outcome, settled).await;
+    // `appendfsync always` (see `run_two_phase`).
+    check_appends(run, &outcome.appends, settled, LossConfig::default()).await;
     let names = names_by_addr(run.cluster);
     let manual = manual_failovers(schedule, hooks.schedule_origin_ms(outcome.times));
     // Node events, read once for the checks that date what nodes did.
@@ -293,21 +311,32 @@ async fn safety_phase<H: TwoPhase>(
     let span_ms = run.shape.span_ms;
     let started_ms = now_ms();
     run.record(RunPhase::Safety { span_ms });
-    let writer = spawn_writer(run.cluster, workload_spec(&run.shape), Phase::default()).await;
+    let append_spec = hooks.append_spec(run);
+    let workload = match &append_spec {
+        Some(spec) => Workload::Appends(spawn_clients(run.cluster, spec)),
+        None => {
+            let spec = workload_spec(&run.shape);
+            Workload::Writer(spawn_writer(run.cluster, spec, Phase::default()).await)
+        }
+    };
     let sampler = spawn_sampler(run.cluster, span_ms).await;
     let injected_ms = now_ms();
     let mut injector = FaultInjector::new(run.cluster);
     injector.run(schedule, span_ms).await;
-    let (history, samples) = collect_phase(
+    let (history, appends, samples) = collect_phase(
         run.cluster,
-        writer,
+        workload,
         sampler,
         &injector,
         &mut run.monitor,
         &mut run.violations,
     )
     .await;
-    hooks.check_safety_phase(run, &samples, &history);
+    hooks.check_safety_phase(run, &samples, &history, &appends);
+    let appends = Appends {
+        spec: append_spec,
+        history: appends,
+    };
     run.samples.extend(samples);
     let wiped = injector.wiped().to_vec();
     let healed_ms = now_ms();
@@ -331,6 +360,7 @@ async fn safety_phase<H: TwoPhase>(
         .collect();
     SafetyOutcome {
         history,
+        appends,
         wiped,
         restarts,
         down,
@@ -471,23 +501,30 @@ fn announce_schedule(
     Ok(())
 }
 
-/// Ends a safety phase's writer and sampler and feeds the monitor every restart the injector
-/// made, then every sample; returns the history and the samples.
+/// The safety phase's workload: the single writer or the append clients.
+enum Workload {
+    Writer(madsim::task::JoinHandle<WriteHistory>),
+    Appends(Clients),
+}
+
+/// Ends a safety phase's workload and sampler and feeds the monitor every restart the
+/// injector made, then every sample; returns the histories and the samples.
 async fn collect_phase(
     cluster: &SimCluster,
-    writer: madsim::task::JoinHandle<WriteHistory>,
+    workload: Workload,
     sampler: madsim::task::JoinHandle<Vec<Sample>>,
     injector: &FaultInjector<'_>,
     monitor: &mut SafetyMonitor,
     violations: &mut Vec<Violation>,
-) -> (WriteHistory, Vec<Sample>) {
-    let history = match writer.await {
-        Ok(history) => history,
-        Err(e) => {
-            violations.push(Violation::new(ViolationKind::WorkloadFailed, e.to_string()));
-            WriteHistory::default()
-        }
+) -> (WriteHistory, AppendHistory, Vec<Sample>) {
+    let (mut history, mut appends) = (WriteHistory::default(), AppendHistory::default());
+    let joined = match workload {
+        Workload::Writer(writer) => writer.await.map(|h| history = h).map_err(|e| e.to_string()),
+        Workload::Appends(clients) => clients.join().await.map(|h| appends = h),
     };
+    if let Err(e) = joined {
+        violations.push(Violation::new(ViolationKind::WorkloadFailed, e));
+    }
     let samples = sampler.await.unwrap_or_default();
     for &(node, at_us) in injector.restarts() {
         let name = cluster.node(node).name.clone();
@@ -496,7 +533,7 @@ async fn collect_phase(
     for sample in &samples {
         monitor.observe(sample);
     }
-    (history, samples)
+    (history, appends, samples)
 }
 
 /// The config epochs nodes took by agreement, as their typed events say (an election won,

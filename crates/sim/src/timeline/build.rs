@@ -469,7 +469,7 @@ impl Builder {
         }
         let failed = request.outcome.failed();
         let reply = request.reply.as_str();
-        if ev.node == "writer" {
+        if is_writer(&ev.node) {
             let index = (ev.time_us / BUCKET_US) as usize;
             if self.tl.buckets.len() <= index {
                 self.tl.buckets.resize(index + 1, Bucket::default());
@@ -485,7 +485,7 @@ impl Builder {
                 bucket.ok += 1;
             }
         }
-        if failed && matches!(ev.node.as_str(), "writer" | "reader") {
+        if failed && (is_writer(&ev.node) || ev.node == "reader") {
             if let Some(lane) = self.lane_of(&node) {
                 self.mark(lane, ev.time_us, MarkKind::WorkloadError, "", line);
             }
@@ -579,4 +579,11 @@ pub fn build(events: &[TraceEvent], violations: &[Violation]) -> Timeline {
     }
     builder.place_violations();
     builder.tl
+}
+
+/// The single writer (`writer`) or an append client (`writer1`, …).
+fn is_writer(label: &str) -> bool {
+    label
+        .strip_prefix("writer")
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
 }

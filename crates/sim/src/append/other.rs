@@ -1,0 +1,172 @@
+//! The checks of the two small key families beside the lists: counters (`INCR`) and TTL keys
+//! (`SET … PX`, `PEXPIRE`, `PERSIST`), with expiry judged against virtual time.
+
+use super::check::{ops_by_key, resolve, writers, Report};
+use super::op::{AppendHistory, Family, Kind, Op, Outcome, Value};
+use crate::violation_kind::ViolationKind;
+
+/// How late past its deadline a key may still be read. Redis 7.0 stores an expiry as a
+/// unix-ms time and treats a key as expired only once the clock is past it (`keyIsExpired`
+/// compares whole milliseconds), so a read up to one ms after the µs deadline is fine.
+const EXPIRY_SLACK_US: u64 = 1000;
+
+/// Counters: no `INCR` answers more increments than were sent, nor does the final value hold
+/// more; an acknowledged `INCR` whose reply the final value is below was lost.
+pub fn check_counters(history: &AppendHistory, report: &mut Report) {
+    for (key, ops) in ops_by_key(history, Family::Counter) {
+        let incrs: Vec<&Op> = ops
+            .iter()
+            .copied()
+            .filter(|op| op.kind == Kind::Incr && op.may_have_applied())
+            .collect();
+        let sent_before = |us: u64| incrs.iter().filter(|i| i.start_us < us).count() as i64;
+        for op in &incrs {
+            if let Outcome::Ok(Value::Int(reply)) = op.outcome {
+                if reply > sent_before(op.end_us) {
+                    let detail = format!(
+                        "{key}: INCR answered {reply}, but only {} INCRs had been sent",
+                        sent_before(op.end_us)
+                    );
+                    report.add(ViolationKind::CounterOvercounted, vec![op.id], 1, detail);
+                }
+            }
+        }
+        let Some(last) = ops.iter().find(|op| {
+            matches!(
+                op.kind,
+                Kind::Get {
+                    final_read: true,
+                    ..
+                }
+            )
+        }) else {
+            continue;
+        };
+        let value = match &last.outcome {
+            Outcome::Ok(Value::Nil) => 0,
+            Outcome::Ok(Value::Bulk(text)) => match text.parse::<i64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let detail = format!("{key} holds {text:?}, which no INCR makes");
+                    report.add(ViolationKind::PhantomToken, vec![last.id], 1, detail);
+                    continue;
+                }
+            },
+            _ => continue,
+        };
+        if value > incrs.len() as i64 {
+            let detail = format!(
+                "{key} holds {value}, but only {} INCRs were sent",
+                incrs.len()
+            );
+            report.add(ViolationKind::CounterOvercounted, vec![last.id], 1, detail);
+        }
+        for op in &incrs {
+            if matches!(op.outcome, Outcome::Ok(Value::Int(reply)) if reply > value) {
+                report.lose(op.id, vec![last.id], false);
+            }
+        }
+    }
+}
+
+/// TTL keys: a value is never read after it surely expired (`read_after_expiry`), and a key
+/// whose last write surely keeps it alive never reads as absent (a loss case).
+pub fn check_ttls(history: &AppendHistory, report: &mut Report) {
+    let writers = writers(history);
+    for (_, ops) in ops_by_key(history, Family::Ttl) {
+        for read in ops.iter().filter(|op| matches!(op.kind, Kind::Get { .. })) {
+            let Some(ids) = resolve(history, &writers, read, report) else {
+                continue;
+            };
+            match ids.first() {
+                Some(&set) => expired_read(&ops, &history.ops[set], read, report),
+                // A replica may not have the write yet: only a master's "absent" counts.
+                None if !matches!(read.kind, Kind::Get { replica: true, .. }) => {
+                    absent_read(&ops, read, report)
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// `read` shows the value of `set`: it must not come after the latest time any TTL it could
+/// carry ran out.
+fn expired_read(ops: &[&Op], set: &Op, read: &Op, report: &mut Report) {
+    let Kind::Set {
+        px_ms: Some(px_ms), ..
+    } = set.kind
+    else {
+        return;
+    };
+    let mut deadline_us = set.latest_effect_us().saturating_add(px_ms * 1000);
+    let mut extended_by = None;
+    for op in ops
+        .iter()
+        .filter(|op| changes_ttl(op) && op.start_us < read.end_us)
+    {
+        if op.latest_effect_us() < set.start_us {
+            continue; // before the SET: its PX replaced whatever this did.
+        }
+        let until_us = match op.kind {
+            Kind::Pexpire { ms } => op.latest_effect_us().saturating_add(ms * 1000),
+            _ => u64::MAX,
+        };
+        if until_us > deadline_us {
+            (deadline_us, extended_by) = (until_us, Some(op.id));
+        }
+    }
+    if read.start_us > deadline_us.saturating_add(EXPIRY_SLACK_US) {
+        let detail = format!(
+            "{} still held {} {} ms after it surely expired",
+            read.key,
+            set.kind.token().unwrap_or("?"),
+            (read.start_us - deadline_us) / 1000
+        );
+        let ops = [Some(set.id), extended_by, Some(read.id)];
+        let ops: Vec<usize> = ops.into_iter().flatten().collect();
+        report.add(ViolationKind::ReadAfterExpiry, ops, 1, detail);
+    }
+}
+
+/// A `PEXPIRE` or `PERSIST` that may have changed a TTL (one that answered 0 changed nothing).
+fn changes_ttl(op: &Op) -> bool {
+    matches!(op.kind, Kind::Pexpire { .. } | Kind::Persist)
+        && op.may_have_applied()
+        && op.outcome != Outcome::Ok(Value::Int(0))
+}
+
+/// `read` found no key: if the last write before it completed before it began, nothing ran
+/// concurrently with that write, and that write keeps the key alive past the read, it was lost.
+fn absent_read(ops: &[&Op], read: &Op, report: &mut Report) {
+    let before: Vec<&Op> = ops
+        .iter()
+        .copied()
+        .filter(|op| op.kind.is_write() && op.start_us < read.end_us)
+        .collect();
+    let Some(last) = before.iter().max_by_key(|op| op.start_us) else {
+        return;
+    };
+    let alone = before
+        .iter()
+        .all(|op| op.id == last.id || op.latest_effect_us() < last.start_us);
+    if !alone || !last.is_acked() || last.end_us >= read.start_us {
+        return;
+    }
+    let alive_until_us = match (&last.kind, &last.outcome) {
+        (Kind::Set { px_ms: None, .. }, _) => u64::MAX,
+        (
+            Kind::Set {
+                px_ms: Some(ms), ..
+            },
+            _,
+        ) => last.start_us + ms * 1000,
+        // 1: the key existed with a TTL and now has none, or has `ms` more.
+        (Kind::Persist, Outcome::Ok(Value::Int(1))) => u64::MAX,
+        (Kind::Pexpire { ms }, Outcome::Ok(Value::Int(1))) => last.start_us + ms * 1000,
+        _ => return,
+    };
+    if read.end_us < alive_until_us {
+        report.lose(last.id, vec![read.id], false);
+    }
+}
