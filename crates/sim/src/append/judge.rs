@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use clusterlab_core::event::request_digest;
 use clusterlab_core::slot::key_hash_slot;
 
-use super::check::{check_lists, Report};
+use super::check::{check_lists, LossCase, Report};
 use super::op::{AppendHistory, Op};
 use super::other::{check_counters, check_ttls};
 use crate::loss::{AckedWrite, LossVerdict};
@@ -52,6 +52,20 @@ pub fn acked_write(op: &Op) -> AckedWrite {
     }
 }
 
+/// The loss rule's view of a lost write. A write whose reply never came but that a read showed
+/// may have been applied after the client gave up, up to the end of that read (the first of
+/// `case.reads`), so that is where the rule must look for it.
+fn lost_write(history: &AppendHistory, case: &LossCase) -> AckedWrite {
+    let write = &history.ops[case.write];
+    let mut acked = acked_write(write);
+    if !write.is_acked() {
+        if let Some(&shown_by) = case.reads.first() {
+            acked.end_us = acked.end_us.max(history.ops[shown_by].end_us);
+        }
+    }
+    acked
+}
+
 /// Checks `history` and judges its losses with `rule`.
 pub fn judge(history: &AppendHistory, rule: &mut dyn FnMut(&AckedWrite) -> LossVerdict) -> Judged {
     let report = check(history);
@@ -63,7 +77,7 @@ pub fn judge(history: &AppendHistory, rule: &mut dyn FnMut(&AckedWrite) -> LossV
         .collect();
     for case in &report.losses {
         let write = &history.ops[case.write];
-        match rule(&acked_write(write)) {
+        match rule(&lost_write(history, case)) {
             LossVerdict::Allowed(why) => judged
                 .allowed
                 .push(format!("{} lost as Redis allows: {why}", write.describe())),

@@ -137,7 +137,11 @@ fn changes_ttl(op: &Op) -> bool {
 }
 
 /// `read` found no key: if the last write before it completed before it began, nothing ran
-/// concurrently with that write, and that write keeps the key alive past the read, it was lost.
+/// concurrently with that write, that write keeps the key alive past the read, and the node
+/// that acknowledged it is the one that answered, it was lost. Another node's "absent" proves
+/// nothing by itself: a master that a promotion replaced keeps serving its own, older copy
+/// until it learns of the new owner (Redis updates its view only by gossip), so only the
+/// final read judges writes acknowledged elsewhere.
 fn absent_read(ops: &[&Op], read: &Op, report: &mut Report) {
     let before: Vec<&Op> = ops
         .iter()
@@ -150,7 +154,7 @@ fn absent_read(ops: &[&Op], read: &Op, report: &mut Report) {
     let alone = before
         .iter()
         .all(|op| op.id == last.id || op.latest_effect_us() < last.start_us);
-    if !alone || !last.is_acked() || last.end_us >= read.start_us {
+    if !alone || !last.is_acked() || last.end_us >= read.start_us || last.addr != read.addr {
         return;
     }
     let alive_until_us = match (&last.kind, &last.outcome) {

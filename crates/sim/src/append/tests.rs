@@ -374,3 +374,18 @@ fn an_acked_write_missing_at_the_end_goes_to_the_loss_rule() {
         &[newer, last],
     );
 }
+
+#[test]
+fn a_timed_out_write_seen_by_a_read_is_looked_for_up_to_that_read() {
+    // The append timed out at 1000 ms but landed (a read at 1500 ms shows it); then it is
+    // gone. Its WriteApplied may be as late as the read's end, so the rule is asked so.
+    let mut b = Build::default();
+    let k = "list:0";
+    let write = b.append(0, 0, k, (0, 1000), late());
+    b.get(1, k, (1500, 1510), X, Some("0.0;"));
+    b.last(k, None);
+    let (_, asked) = judge_with(&b.0, true);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!((asked[0].start_us, asked[0].end_us), (0, 1_510_000));
+    assert_eq!(asked[0].what, b.0.ops[write].command());
+}

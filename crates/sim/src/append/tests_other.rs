@@ -179,3 +179,32 @@ fn histories_merge_by_start_time_and_serve_the_served_check() {
     assert_eq!((served[1].addr.as_str(), served[1].readonly), (Y, true));
     assert_eq!(merged.acked_at(), vec![(X.to_string(), 10)]);
 }
+
+#[test]
+fn an_absent_read_from_another_node_is_left_to_the_final_read() {
+    // Acked by Y (a promoted replica); X, the master it replaced, has not heard yet and reads
+    // the key as absent: Redis serves that stale read, so nothing is lost by it alone.
+    let k = "ttl:0";
+    let mut b = Build::default();
+    let set = b.op(
+        0,
+        k,
+        Kind::Set {
+            token: super::op::token(0, 0),
+            px_ms: Some(5000),
+        },
+        (0, 10),
+        Y,
+        ok(),
+    );
+    b.get(1, k, (100, 101), X, None);
+    assert_eq!(judge_clean(&b.0), Judged::default());
+    // The node that acknowledged it reading it as absent is a loss case.
+    let read = b.get(1, k, (200, 201), Y, None);
+    only(
+        &judge_with(&b.0, false).0,
+        ViolationKind::AckedWriteLost,
+        &b.0,
+        &[set, read],
+    );
+}
