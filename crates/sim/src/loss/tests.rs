@@ -376,3 +376,38 @@ fn a_write_acknowledged_by_wait_survives_when_its_acknowledging_replica_wins() {
         &["node4 promoted by election at 5.000s replacing node1, with offset 0, never had it"],
     );
 }
+
+#[test]
+fn rival_promotions_of_one_master_are_settled_by_the_winner_offset() {
+    // node2 (had the write) takes node1's slot over by TAKEOVER on node1's side of a
+    // partition while node4 (offset 90, replica of node1 too) wins an election on the other;
+    // node4's higher config epoch wins and node2 becomes its replica.
+    let mut events = base();
+    events.extend([
+        replica_of(3, 4, 1),
+        at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(502, 4, 90, 0),
+        applied(1001, 2, 100, 0),
+        promoted(5000, 2, 1, 100, false),
+        promoted(5010, 4, 1, 90, false),
+        replica_of(6000, 2, 4),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &["node4 promoted by election at 5.010s replacing node1, with offset 90"],
+    );
+    // Had node4 had the write, the loss would be a violation.
+    let mut fresh = events.clone();
+    fresh.insert(fresh.len() - 3, applied(1002, 4, 100, 0));
+    violation(judge(&fresh, false));
+    // A master nobody promoted in place of a holder taking the slot stays a violation.
+    let mut stranger = base();
+    stranger.extend([
+        applied(1001, 2, 100, 0),
+        promoted(5000, 2, 1, 100, false),
+        replica_of(6000, 2, 3),
+    ]);
+    let text = violation(judge(&stranger, false));
+    assert!(text.contains("node3"), "{text}");
+}

@@ -38,6 +38,11 @@ pub(super) struct Walk<'r> {
     /// Each replica's master, by name, as its own `BecameReplica` events said.
     master_of: BTreeMap<String, String>,
     holder: String,
+    /// Every node that held the slot during the walk, the acknowledging master first.
+    holders: Vec<String>,
+    /// Each node's latest promotion that replaced one of `holders`: a rival that may win the
+    /// slot from the current holder by a higher config epoch.
+    rivals: BTreeMap<String, Promotion>,
     /// Why the holder lacks the write (`None`: it has it).
     lost: Option<Reason>,
     /// The promotions and migrations the write survived, for the evidence.
@@ -59,6 +64,8 @@ impl<'r> Walk<'r> {
             copies: BTreeMap::new(),
             master_of: BTreeMap::new(),
             holder: write.node.clone(),
+            holders: vec![write.node.clone()],
+            rivals: BTreeMap::new(),
             lost: None,
             steps: Vec::new(),
             drops: Vec::new(),
@@ -116,17 +123,23 @@ impl<'r> Walk<'r> {
             } => {
                 self.master_of.remove(node);
                 let replaced = self.rule.name_of(old_master);
-                if self.active && replaced == self.holder && node != self.holder {
-                    self.promoted(Promotion {
-                        node: node.to_string(),
-                        write_offset: self.copies.get(&replaced).map(|c| c.offset),
-                        replaced,
-                        at_us,
-                        kind: *kind,
-                        offset: *offset,
-                        coordinated: *coordinated,
-                        before_write: !self.applied,
-                    });
+                if !self.active || node == self.holder || !self.holders.contains(&replaced) {
+                    return;
+                }
+                let promotion = Promotion {
+                    node: node.to_string(),
+                    write_offset: self.copies.get(&replaced).map(|c| c.offset),
+                    replaced,
+                    at_us,
+                    kind: *kind,
+                    offset: *offset,
+                    coordinated: *coordinated,
+                    before_write: !self.applied,
+                };
+                if promotion.replaced == self.holder {
+                    self.promoted(promotion);
+                } else {
+                    self.rivals.insert(node.to_string(), promotion);
                 }
             }
             ClusterEvent::ReplicationLinkUp { offset } if self.active => {
@@ -185,7 +198,7 @@ impl<'r> Walk<'r> {
     }
 
     fn promoted(&mut self, p: Promotion) {
-        self.holder = p.node.clone();
+        self.hand_to(&p.node);
         if self.copies.contains_key(&p.node) {
             self.steps.push(p.carried());
             self.lost = None;
@@ -208,7 +221,15 @@ impl<'r> Walk<'r> {
             self.holder,
             fmt_us(at_us)
         ));
+        self.hand_to(node);
+    }
+
+    /// `node` holds the slot from now on.
+    fn hand_to(&mut self, node: &str) {
         self.holder = node.to_string();
+        if !self.holders.iter().any(|h| h == node) {
+            self.holders.push(node.to_string());
+        }
     }
 
     /// A crash: under `always` the disk kept every write the node had; under `everysec` the
@@ -246,17 +267,27 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// The holder follows `master` now. When `master` was promoted in place of an earlier
+    /// holder (two replicas of one master promoted at once, e.g. a TAKEOVER on one side of a
+    /// partition and an election on the other), Redis settles the slot by config epoch and the
+    /// loser's data is replaced: that is the rival's promotion, judged by its offset.
     fn demoted(&mut self, node: &str, master: String, at_us: u64) {
-        self.holder = master.clone();
+        self.hand_to(&master);
         if self.copies.contains_key(&master) {
             self.lost = None;
-        } else if self.lost.is_none() {
-            self.lost = Some(Reason::Demoted {
+            return;
+        }
+        if self.lost.is_some() {
+            return;
+        }
+        self.lost = Some(match self.rivals.get(&master) {
+            Some(rival) => Reason::Promotion(rival.clone()),
+            None => Reason::Demoted {
                 node: node.to_string(),
                 to: master,
                 at_us,
-            });
-        }
+            },
+        });
     }
 
     /// A wipe is judged by the copies left at the end: a replica that resynced from the
