@@ -68,7 +68,8 @@ pub(super) async fn readmit_wiped(
     let mut result = Err("no attempt".to_string());
     for _ in 0..READMIT_WAIT_MS / 500 {
         let view = fetch_lines(cluster, reference).await.unwrap_or_default();
-        result = assign_role(cluster, node, &old, &view).await;
+        let claimed = self_claimed(cluster, &others).await;
+        result = assign_role(cluster, node, &old, &view, &claimed).await;
         if result.is_ok() {
             break;
         }
@@ -147,15 +148,37 @@ async fn repl_offset(cluster: &SimCluster, node: usize) -> Option<u64> {
     info_field(&reply, "slave_repl_offset")?.parse().ok()
 }
 
+/// Every slot some node among `nodes` claims for itself in its own view (a master just
+/// promoted claims its slots before the others hear of it).
+async fn self_claimed(cluster: &SimCluster, nodes: &[usize]) -> Vec<bool> {
+    let mut claimed = vec![false; SLOTS];
+    for &n in nodes {
+        let lines = fetch_lines(cluster, n).await.unwrap_or_default();
+        let Some(me) = lines.iter().find(|l| l.is_myself()) else {
+            continue;
+        };
+        for &(lo, hi) in &me.slots {
+            for slot in lo..=hi {
+                claimed[usize::from(slot)] = true;
+            }
+        }
+    }
+    claimed
+}
+
 /// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot
 /// nobody owns any more (forgetting the old ID unassigned its slots, unless a failover had
 /// moved them already), then a fresh config epoch; with no such slot, a replica's place under
-/// the master of the old node's shard.
+/// the master of the old node's shard. A slot counts as orphaned only when no node claims it
+/// in its own view either (`claimed`): redis-cli's fix, too, looks at every node's claims, and
+/// one node's stale view may not yet show a fresh failover's winner (seed 430036: the bumped
+/// empty node took a shard from the replica just promoted, and its data was lost).
 async fn assign_role(
     cluster: &SimCluster,
     node: usize,
     old: &NodeLine,
     view: &[NodeLine],
+    claimed: &[bool],
 ) -> Result<(), String> {
     // The reference may have heard of the old ID again from gossip sent before its FORGET:
     // whatever that ID still owns is as orphaned as if it were gone (the new node never knew
@@ -163,7 +186,7 @@ async fn assign_role(
     let view: Vec<NodeLine> = view.iter().filter(|l| l.id != old.id).cloned().collect();
     let owners = slot_owners(&view).map_err(|e| format!("reference view: {e}"))?;
     let orphans: Vec<(u16, u16)> = (0..SLOTS as u16)
-        .filter(|&slot| owners[usize::from(slot)].is_none())
+        .filter(|&slot| owners[usize::from(slot)].is_none() && !claimed[usize::from(slot)])
         .fold(Vec::new(), |mut ranges, slot| {
             match ranges.last_mut() {
                 Some((_, hi)) if *hi + 1 == slot => *hi = slot,
