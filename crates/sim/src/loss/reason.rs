@@ -23,6 +23,9 @@ pub(super) struct Promotion {
     /// It happened before the write was applied: the master that acknowledged the write had
     /// already been replaced.
     pub before_write: bool,
+    /// It replaced another node than the write's holder, and its claim on the slot later won
+    /// by config epoch (two replicas promoted in place of one master).
+    pub rival: bool,
 }
 
 impl Promotion {
@@ -152,7 +155,10 @@ impl Reason {
 }
 
 fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
-    let why = if p.before_write {
+    let why = if p.rival {
+        "never had it, and its claim on the slot won by config epoch (a rival promotion)"
+            .to_string()
+    } else if p.before_write {
         format!(
             "before {} applied the write (a deposed master still serving)",
             p.replaced

@@ -411,3 +411,31 @@ fn rival_promotions_of_one_master_are_settled_by_the_winner_offset() {
     let text = violation(judge(&stranger, false));
     assert!(text.contains("node3"), "{text}");
 }
+
+#[test]
+fn a_takeover_in_place_of_an_earlier_master_that_wins_by_epoch_is_a_rival_promotion() {
+    // node2 replaced node1 before the write (node2 acknowledged it); node4, also a replica of
+    // node1 that never had the write, then took node1's slots over by TAKEOVER and won the
+    // collision: node2 follows node4 and the write is gone, as Redis allows.
+    let mut events = base();
+    events.truncate(events.len() - 1);
+    events.extend([
+        promoted(900, 2, 1, 80, false),
+        applied(1000, 2, 100, REQUEST),
+        promoted(3000, 4, 1, 70, false),
+        replica_of(3100, 2, 4),
+    ]);
+    let write = AckedWrite {
+        node: name(2),
+        ..write()
+    };
+    let verdict = LossRule::new(&events, LossConfig::default()).judge(&write);
+    let text = allowed(verdict);
+    has_all(
+        &text,
+        &[
+            "node4 promoted by election at 3.000s replacing node1, with offset 70",
+            "a rival promotion",
+        ],
+    );
+}

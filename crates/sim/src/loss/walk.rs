@@ -38,10 +38,9 @@ pub(super) struct Walk<'r> {
     /// Each replica's master, by name, as its own `BecameReplica` events said.
     master_of: BTreeMap<String, String>,
     holder: String,
-    /// Every node that held the slot during the walk, the acknowledging master first.
-    holders: Vec<String>,
-    /// Each node's latest promotion that replaced one of `holders`: a rival that may win the
-    /// slot from the current holder by a higher config epoch.
+    /// Each node's latest promotion in place of another master than the holder: a rival
+    /// whose claim may later win the holder's slot by a higher config epoch (two replicas of
+    /// one master promoted at once, or one promoted after the write's master already was).
     rivals: BTreeMap<String, Promotion>,
     /// Why the holder lacks the write (`None`: it has it).
     lost: Option<Reason>,
@@ -64,7 +63,6 @@ impl<'r> Walk<'r> {
             copies: BTreeMap::new(),
             master_of: BTreeMap::new(),
             holder: write.node.clone(),
-            holders: vec![write.node.clone()],
             rivals: BTreeMap::new(),
             lost: None,
             steps: Vec::new(),
@@ -123,12 +121,10 @@ impl<'r> Walk<'r> {
             } => {
                 self.master_of.remove(node);
                 let replaced = self.rule.name_of(old_master);
-                if !self.active || node == self.holder || !self.holders.contains(&replaced) {
-                    return;
-                }
                 let promotion = Promotion {
                     node: node.to_string(),
                     write_offset: self.copies.get(&replaced).map(|c| c.offset),
+                    rival: replaced != self.holder,
                     replaced,
                     at_us,
                     kind: *kind,
@@ -136,9 +132,9 @@ impl<'r> Walk<'r> {
                     coordinated: *coordinated,
                     before_write: !self.applied,
                 };
-                if promotion.replaced == self.holder {
+                if self.active && node != self.holder && !promotion.rival {
                     self.promoted(promotion);
-                } else {
+                } else if node != self.holder {
                     self.rivals.insert(node.to_string(), promotion);
                 }
             }
@@ -227,9 +223,6 @@ impl<'r> Walk<'r> {
     /// `node` holds the slot from now on.
     fn hand_to(&mut self, node: &str) {
         self.holder = node.to_string();
-        if !self.holders.iter().any(|h| h == node) {
-            self.holders.push(node.to_string());
-        }
     }
 
     /// A crash: under `always` the disk kept every write the node had; under `everysec` the
@@ -281,7 +274,11 @@ impl<'r> Walk<'r> {
             return;
         }
         self.lost = Some(match self.rivals.get(&master) {
-            Some(rival) => Reason::Promotion(rival.clone()),
+            Some(rival) => Reason::Promotion(Promotion {
+                rival: true,
+                before_write: false,
+                ..rival.clone()
+            }),
             None => Reason::Demoted {
                 node: node.to_string(),
                 to: master,
