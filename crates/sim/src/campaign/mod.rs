@@ -198,9 +198,13 @@ impl TwoPhase for Campaign {
     ) {
         let move_findings = injector.finish_slot_moves().await;
         run.violations.extend(move_findings);
+        // A wiped node comes back empty under a new ID: until the operator re-admits it (in the
+        // liveness phase) it is not the member it was, so for the safety phase it stays down.
+        let wiped_for_good = injector.wiped().iter().map(|&(n, at_us)| (n, at_us, u64::MAX));
         let down_by_index = injector
             .down_intervals()
             .into_iter()
+            .chain(wiped_for_good)
             .map(|(node, from_us, to_us)| (node, from_us / 1000, to_us.saturating_add(999) / 1000))
             .collect();
         let net = Connectivity::new(
