@@ -117,6 +117,30 @@ pub enum ClusterEvent {
     ReplicationLinkDown { offset: u64 },
     /// A write was applied on this master; its replication offset is now `offset`.
     WriteApplied { offset: u64 },
+    /// The node started with ID `id`: fresh (`loaded` false: a new ID, nothing on disk) or
+    /// from its saved `nodes.conf`, holding these epochs and, as a replica, this master.
+    NodeStarted {
+        id: NodeId,
+        loaded: bool,
+        current_epoch: u64,
+        config_epoch: u64,
+        last_vote_epoch: u64,
+        master: Option<NodeId>,
+    },
+    /// This node marked `node` FAIL by quorum, counting the valid failure reports of
+    /// `reporters` (itself not included) against a cluster of `size` slot-serving masters.
+    FailQuorumReached {
+        node: NodeId,
+        reporters: Vec<NodeId>,
+        size: usize,
+    },
+    /// This node ran a keyed command for `slot` itself instead of redirecting it; `asking`
+    /// and `readonly` are the client's flags when it did.
+    KeyServed {
+        slot: u16,
+        asking: bool,
+        readonly: bool,
+    },
 }
 
 impl ClusterEvent {
@@ -244,6 +268,50 @@ impl fmt::Display for ClusterEvent {
                 write!(f, "replication link down at offset {offset}")
             }
             WriteApplied { offset } => write!(f, "write applied, offset {offset}"),
+            NodeStarted {
+                id,
+                loaded,
+                current_epoch,
+                config_epoch,
+                last_vote_epoch,
+                master,
+            } => {
+                let from = if *loaded { "nodes.conf" } else { "scratch" };
+                write!(
+                    f,
+                    "started as {id} from {from}: current epoch {current_epoch}, config epoch \
+                     {config_epoch}, last vote epoch {last_vote_epoch}"
+                )?;
+                match master {
+                    Some(master) => write!(f, ", replica of {master}"),
+                    None => Ok(()),
+                }
+            }
+            FailQuorumReached {
+                node,
+                reporters,
+                size,
+            } => {
+                write!(f, "fail quorum for {node} (size {size}):")?;
+                for reporter in reporters {
+                    write!(f, " {reporter}")?;
+                }
+                Ok(())
+            }
+            KeyServed {
+                slot,
+                asking,
+                readonly,
+            } => {
+                write!(f, "served slot {slot}")?;
+                if *asking {
+                    f.write_str(" asking")?;
+                }
+                if *readonly {
+                    f.write_str(" readonly")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -166,6 +166,7 @@ impl Server {
         let clock = Clock::start();
         let mut node = create_node(&*disk, &paths.nodes_conf, config, clock.now(), seed)?;
         let (aof, aof_lock) = open_aof(&disk, &mut node, &clock)?;
+        node.announce_start();
         let (exit_tx, exit_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: Arc::new(Mutex::new(node)),

@@ -290,7 +290,10 @@ impl Builder {
             | E::PfailCleared { .. }
             | E::CurrentEpochChanged { .. }
             | E::SlotsAssigned { .. }
-            | E::WriteApplied { .. } => {}
+            | E::WriteApplied { .. }
+            | E::NodeStarted { .. }
+            | E::FailQuorumReached { .. }
+            | E::KeyServed { .. } => {}
         }
     }
 
