@@ -118,7 +118,8 @@ pub enum ClusterEvent {
     /// A write was applied on this master; its replication offset is now `offset`.
     WriteApplied { offset: u64 },
     /// The node started with ID `id`: fresh (`loaded` false: a new ID, nothing on disk) or
-    /// from its saved `nodes.conf`, holding these epochs and, as a replica, this master.
+    /// from its saved `nodes.conf`, holding these epochs, as a replica this master, and the
+    /// failure flags the file kept (`(node, true)`: FAIL, `false`: PFAIL).
     NodeStarted {
         id: NodeId,
         loaded: bool,
@@ -126,6 +127,7 @@ pub enum ClusterEvent {
         config_epoch: u64,
         last_vote_epoch: u64,
         master: Option<NodeId>,
+        flagged: Vec<(NodeId, bool)>,
     },
     /// This node marked `node` FAIL by quorum, counting the valid failure reports of
     /// `reporters` (itself not included) against a cluster of `size` slot-serving masters.
@@ -275,6 +277,7 @@ impl fmt::Display for ClusterEvent {
                 config_epoch,
                 last_vote_epoch,
                 master,
+                flagged,
             } => {
                 let from = if *loaded { "nodes.conf" } else { "scratch" };
                 write!(
@@ -282,10 +285,13 @@ impl fmt::Display for ClusterEvent {
                     "started as {id} from {from}: current epoch {current_epoch}, config epoch \
                      {config_epoch}, last vote epoch {last_vote_epoch}"
                 )?;
-                match master {
-                    Some(master) => write!(f, ", replica of {master}"),
-                    None => Ok(()),
+                if let Some(master) = master {
+                    write!(f, ", replica of {master}")?;
                 }
+                for (node, fail) in flagged {
+                    write!(f, ", {} {node}", if *fail { "fail" } else { "pfail" })?;
+                }
+                Ok(())
             }
             FailQuorumReached {
                 node,

@@ -35,6 +35,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod detection;
+pub mod event_checks;
 pub mod faults;
 pub mod history;
 pub mod invariants;

@@ -190,6 +190,20 @@ violation_kinds! {
     RunPanicked => "run_panicked",
     /// The trace hit its cap and dropped events: the checks saw only part of the run.
     TraceTruncated => "trace_truncated",
+    /// A master granted a failover vote Redis's rules forbid: not a master serving slots, the
+    /// candidate's master not FAIL in its view (outside a manual failover), or an epoch other
+    /// than its current one.
+    VoteRuleBroken => "vote_rule_broken",
+    /// A replica's election broke Redis's rules: a delay outside 500 + rank × 1000 ms + up to
+    /// 499 ms, an election started before its delay ran out, or a winner whose config epoch
+    /// is not its election's epoch.
+    ElectionRuleBroken => "election_rule_broken",
+    /// A replica promoted by election without votes from a majority of the slot-serving
+    /// masters in that epoch.
+    PromotedWithoutMajority => "promoted_without_majority",
+    /// A node restarted from its `nodes.conf` with epochs or a vote older than ones it had
+    /// reached (and saved) before, or started fresh under an ID already used.
+    RestartForgotState => "restart_forgot_state",
 }
 
 impl ViolationKind {

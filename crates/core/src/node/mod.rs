@@ -176,6 +176,13 @@ impl Node {
             return;
         }
         let me = self.cluster.me();
+        let flagged = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.has(crate::bus::flags::PFAIL | crate::bus::flags::FAIL))
+            .map(|n| (n.id, n.has(crate::bus::flags::FAIL)))
+            .collect();
         let event = ClusterEvent::NodeStarted {
             id: self.cluster.myself,
             loaded: self.loaded,
@@ -183,6 +190,7 @@ impl Node {
             config_epoch: me.config_epoch,
             last_vote_epoch: self.cluster.last_vote_epoch(),
             master: me.master,
+            flagged,
         };
         self.emit(event);
     }

@@ -42,9 +42,9 @@ use clusterlab_net::admin::{self, ReshardOptions};
 use proptest::strategy::BoxedStrategy;
 
 use crate::detection;
+use crate::event_checks::check_events;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{superseded, RegisterCheck};
-use crate::invariants::elections::double_votes;
 use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
@@ -189,13 +189,11 @@ impl TwoPhase for Campaign {
             down_by_index,
         );
         let nt = run.shape.node_timeout_ms;
-        let fails = detection::fails_without_quorum(&run.samples, &net, nt);
         let minority = detection::minority_masters_ok(&run.samples, &net, nt);
         // Safety-phase samples only: in the liveness phase the operator's FORGET of a wiped
         // node unassigns its slots, and a stale claim on them may then be taken back.
         let stale = stale_owners_kept(&run.samples, &net, nt);
-        run.violations
-            .extend(fails.into_iter().chain(minority).chain(stale));
+        run.violations.extend(minority.into_iter().chain(stale));
         self.net = Some(net);
     }
 
@@ -346,8 +344,8 @@ impl TwoPhase for Campaign {
             .iter()
             .map(|&(node, at_us)| (run.name(node), at_us / 1000))
             .collect();
-        run.violations
-            .extend(double_votes(events, &outcome.restarts, &wipes, nt));
+        let _ = wipes;
+        run.violations.extend(check_events(events, nt));
     }
 }
 
