@@ -29,6 +29,8 @@ struct NetState {
     clogged: BTreeMap<usize, crate::faults::Direction>,
     /// Latency or packet loss other than madsim's defaults.
     degraded: bool,
+    /// The one-way latency at most, in ms.
+    latency_ms: u64,
 }
 
 impl Connectivity {
@@ -68,7 +70,10 @@ impl Connectivity {
 
     fn state_at(&self, t_ms: u64) -> NetState {
         use crate::faults::{Fault, DEFAULT_LATENCY_MS};
-        let mut state = NetState::default();
+        let mut state = NetState {
+            latency_ms: DEFAULT_LATENCY_MS.1,
+            ..NetState::default()
+        };
         if t_ms >= self.heal_all_ms {
             return state;
         }
@@ -91,6 +96,7 @@ impl Connectivity {
                 }
                 Fault::Latency { min_ms, max_ms } => {
                     latency = (*min_ms, *max_ms) != DEFAULT_LATENCY_MS;
+                    state.latency_ms = *max_ms;
                 }
                 Fault::PacketLoss { permille } => loss = *permille > 0,
                 _ => {}
@@ -145,6 +151,15 @@ impl Connectivity {
     /// Whether latency or packet loss differed from the defaults at `t_ms`.
     pub fn degraded(&self, t_ms: u64) -> bool {
         self.state_at(t_ms).degraded
+    }
+
+    /// The longest one-way latency in force at any moment of `[from_ms, to_ms]`, in ms.
+    pub fn max_latency_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.checkpoints(from_ms, to_ms)
+            .into_iter()
+            .map(|t| self.state_at(t).latency_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     /// `t_ms` and every change point in `(from_ms, to_ms]`: where a condition that holds on
