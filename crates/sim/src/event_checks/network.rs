@@ -100,7 +100,7 @@ fn apply(now: &mut Step, fault: &Fault) {
 
 /// The backoff `k` losses in a row cost, `k` the shortest run as unlikely as
 /// [`LOSS_RUN_PROBABILITY`] at this loss rate.
-fn loss_delay_ms(permille: u32) -> u64 {
+pub(crate) fn loss_delay_ms(permille: u32) -> u64 {
     if permille == 0 {
         return 0;
     }

@@ -31,6 +31,8 @@ struct NetState {
     degraded: bool,
     /// The one-way latency at most, in ms.
     latency_ms: u64,
+    /// Packets lost per thousand.
+    loss_permille: u32,
 }
 
 impl Connectivity {
@@ -98,7 +100,10 @@ impl Connectivity {
                     latency = (*min_ms, *max_ms) != DEFAULT_LATENCY_MS;
                     state.latency_ms = *max_ms;
                 }
-                Fault::PacketLoss { permille } => loss = *permille > 0,
+                Fault::PacketLoss { permille } => {
+                    loss = *permille > 0;
+                    state.loss_permille = *permille;
+                }
                 _ => {}
             }
         }
@@ -158,6 +163,20 @@ impl Connectivity {
         self.checkpoints(from_ms, to_ms)
             .into_iter()
             .map(|t| self.state_at(t).latency_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The longest a message sent during `[from_ms, to_ms]` may take on a link that is not
+    /// cut, in ms: the worst latency plus the retries packet loss may cost (madsim resends a
+    /// lost packet after a doubling backoff, and the stream behind it waits).
+    pub fn max_delivery_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.checkpoints(from_ms, to_ms)
+            .into_iter()
+            .map(|t| {
+                let state = self.state_at(t);
+                state.latency_ms + crate::event_checks::loss_delay_ms(state.loss_permille)
+            })
             .max()
             .unwrap_or(0)
     }

@@ -13,7 +13,6 @@
 //! scenario.
 
 mod connectivity;
-pub mod elections;
 pub mod failover;
 mod monitor;
 mod promotions;

@@ -13,7 +13,8 @@
 //! 4. **Writes**: every written key is read back and judged against the writer's history (a
 //!    value no write carried is `phantom_value`; lost acknowledged writes go to
 //!    [`TwoPhase::judge_lost`]).
-//! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), then
+//! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), every typed
+//!    event by the protocol's rules ([`crate::event_checks`]), then
 //!    [`TwoPhase::final_checks`]; `end_report` closes the report.
 
 use std::collections::BTreeMap;
@@ -267,6 +268,9 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
         &manual,
         &names,
     ));
+    let nt = run.shape.node_timeout_ms;
+    run.violations
+        .extend(crate::event_checks::check_events(&events, nt));
     hooks.final_checks(run, &outcome, &events, &names, &manual);
 }
 
