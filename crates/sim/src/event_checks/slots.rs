@@ -15,9 +15,13 @@ use crate::report::ViolationKind;
 #[derive(Debug, Default)]
 pub(super) struct Claims {
     first: BTreeMap<u64, Vec<Option<(NodeId, u64)>>>,
-    /// `(epoch, first owner, second owner) → (slots, when the second claimed, its node)`.
-    clashes: BTreeMap<(u64, NodeId, NodeId), (BTreeSet<u16>, u64, String)>,
+    /// `(epoch, first owner, second owner) →` the clash.
+    clashes: BTreeMap<(u64, NodeId, NodeId), Clash>,
 }
+
+/// The slots two owners claimed at one epoch, when the second claimed them and as which
+/// node (`µs`, trace name).
+type Clash = (BTreeSet<u16>, u64, String);
 
 impl Claims {
     /// `owner` (running as `node`) claims `slots` at `epoch` at `t` µs.
@@ -25,7 +29,7 @@ impl Claims {
         let table = self
             .first
             .entry(epoch)
-            .or_insert_with(|| vec![None; usize::from(SLOT_COUNT)]);
+            .or_insert_with(|| vec![None; SLOT_COUNT]);
         for &slot in slots {
             match table[usize::from(slot)] {
                 None => table[usize::from(slot)] = Some((owner, t)),
@@ -93,7 +97,7 @@ impl Replay {
             return;
         }
         let mine: Vec<u16> = (0..SLOT_COUNT)
-            .filter(|&s| state.owners[usize::from(s)] == Some(state.id))
+            .filter(|&s| state.owners[s] == Some(state.id))
             .map(|s| s as u16)
             .collect();
         let (id, epoch) = (state.id, state.config_epoch);

@@ -47,7 +47,7 @@ impl NodeState {
             current_epoch: 0,
             config_epoch: 0,
             master: None,
-            owners: vec![None; usize::from(SLOT_COUNT)],
+            owners: vec![None; SLOT_COUNT],
             sizes: vec![(0, 0)],
             pfail: BTreeSet::new(),
             fail: BTreeSet::new(),
@@ -59,7 +59,7 @@ impl NodeState {
 
     /// Whether its own table gives it at least one slot.
     pub(super) fn serves_slots(&self) -> bool {
-        self.owners.iter().any(|o| *o == Some(self.id))
+        self.owners.contains(&Some(self.id))
     }
 
     /// The majority of slot-serving masters Redis would ask for at `time_us`. Redis counts
