@@ -10,8 +10,15 @@
 //! direction (or the peer down), not for a cut either way. Latency adds to the time to
 //! notice (the last packets sent before the cut still arrive); it never silences the check.
 //!
+//! `pfail_without_silence` ([`pfails_without_silence`]): a node flags a peer PFAIL although
+//! both ran and both directions delivered all along.
+//!
 //! Whether a FAIL was reached by a valid quorum is judged from the nodes' own events, at the
 //! moment they decided (`crate::event_checks`), not here.
+
+mod pfail;
+
+pub use pfail::pfails_without_silence;
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
 use crate::node_idx::NodeIdx;

@@ -204,6 +204,9 @@ violation_kinds! {
     /// A node restarted from its `nodes.conf` with epochs or a vote older than ones it had
     /// reached (and saved) before, or started fresh under an ID already used.
     RestartForgotState => "restart_forgot_state",
+    /// A node flagged a peer PFAIL although both ran and both directions delivered for the
+    /// node timeout and the network's worst delays before.
+    PfailWithoutSilence => "pfail_without_silence",
 }
 
 impl ViolationKind {

@@ -317,7 +317,7 @@ impl TwoPhase for Campaign {
         &mut self,
         run: &mut Run<'_>,
         outcome: &SafetyOutcome,
-        _events: &[TraceEvent],
+        events: &[TraceEvent],
         names: &BTreeMap<String, String>,
         manual_failovers: &[(usize, u64)],
     ) {
@@ -330,6 +330,8 @@ impl TwoPhase for Campaign {
             .map(|op| (op.addr.clone(), op.end_us / 1000))
             .collect();
         if let Some(net) = &self.net {
+            run.violations
+                .extend(detection::pfails_without_silence(events, net, nt));
             run.violations.extend(stale_partitioned_promotions(
                 &run.samples,
                 net,

@@ -32,7 +32,7 @@ use crate::invariants::MAX_REPORTED_PER_NAME;
 use crate::report::{Violation, ViolationKind};
 use crate::trace::TraceEvent;
 
-pub(crate) use network::loss_delay_ms;
+pub(crate) use network::{loss_delay_ms, RETRY_BACKOFF_CAP_MS};
 use state::Replay;
 
 /// Every violation of the rules above in `events` (a run's trace in time order), at most

@@ -19,6 +19,9 @@ use crate::trace::{Event, FaultEvent, TraceEvent};
 #[derive(Clone, Debug)]
 pub(super) struct NodeState {
     pub(super) id: NodeId,
+    /// When this life began (µs), and whether as a master.
+    pub(super) started_us: u64,
+    pub(super) started_as_master: bool,
     pub(super) current_epoch: u64,
     pub(super) config_epoch: u64,
     /// `Some(master)` while a replica.
@@ -41,9 +44,11 @@ pub(super) struct NodeState {
 pub(super) type ManualElection = (NodeId, u64);
 
 impl NodeState {
-    fn new(id: NodeId) -> NodeState {
+    fn new(id: NodeId, started_us: u64) -> NodeState {
         NodeState {
             id,
+            started_us,
+            started_as_master: true,
             current_epoch: 0,
             config_epoch: 0,
             master: None,
@@ -68,6 +73,13 @@ impl NodeState {
     /// of that period is taken.
     pub(super) fn quorum_at(&self, time_us: u64) -> usize {
         const STALE_SIZE_US: u64 = 200_000;
+        // Redis starts with a size of 1 (`clusterInit`) and `clusterUpdateState` returns
+        // before recomputing it while a master is in its first 2 s (`CLUSTER_WRITABLE_DELAY`)
+        // after start; one more cron run may pass before it does.
+        const STARTUP_SIZE_US: u64 = 2_100_000;
+        if self.started_as_master && time_us < self.started_us + STARTUP_SIZE_US {
+            return 1;
+        }
         let from_us = time_us.saturating_sub(STALE_SIZE_US);
         let mut smallest = usize::MAX;
         for (i, &(since, size)) in self.sizes.iter().enumerate() {
@@ -278,7 +290,8 @@ impl Replay {
             }
             _ => {}
         }
-        let mut state = NodeState::new(*id);
+        let mut state = NodeState::new(*id, t);
+        state.started_as_master = master.is_none();
         state.current_epoch = *current_epoch;
         state.config_epoch = *config_epoch;
         state.master = *master;

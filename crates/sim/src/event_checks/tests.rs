@@ -585,3 +585,44 @@ fn keyed_commands_run_only_on_owned_imported_or_replicated_slots() {
     p.at(200, R, served(6000, false, true));
     only(&p, ViolationKind::ServedUnownedSlot, "(READONLY)");
 }
+
+#[test]
+fn a_master_just_restarted_still_counts_with_redis_initial_size_of_one() {
+    // `b` restarts from nodes.conf at 20 s and, 0.9 s later, flags `a` FAIL with no report:
+    // Redis has not recomputed its size yet (1, quorum 1) in its first 2 s as a master.
+    let mut p = Plant::cluster();
+    p.start(20_000, B, B, true, (3, 2, 0));
+    let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+    for (owner, range) in [A, B, C].into_iter().zip(ranges) {
+        p.at(
+            20_000,
+            B,
+            ClusterEvent::SlotsAssigned {
+                ranges: vec![range],
+                owner: Some(id(owner)),
+            },
+        );
+    }
+    p.at(20_900, B, ClusterEvent::PfailMarked { node: id(A) })
+        .at(
+            20_900,
+            B,
+            ClusterEvent::FailQuorumReached {
+                node: id(A),
+                reporters: vec![],
+                size: 1,
+            },
+        );
+    assert_eq!(p.check(), vec![]);
+    // Past the start-up delay the real size counts again.
+    p.at(
+        23_000,
+        B,
+        ClusterEvent::FailQuorumReached {
+            node: id(A),
+            reporters: vec![],
+            size: 1,
+        },
+    );
+    only(&p, ViolationKind::FailWithoutQuorum, "< quorum 2");
+}
