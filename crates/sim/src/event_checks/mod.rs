@@ -11,7 +11,8 @@
 //! - `votes`: one vote per epoch per voter, one replica of a master per two node timeouts,
 //!   only from a master serving slots, in its current epoch, for a replica of a master it
 //!   flags FAIL; a winner takes its election's epoch with a majority of votes; election
-//!   delays follow the rank;
+//!   delays follow the rank, and a rank counts only siblings that may have been ahead
+//!   (`ranks`);
 //! - `failure`: a FAIL by quorum counts enough masters whose reports were still valid.
 //!
 //! Windows that depend on message delivery widen by what the trace's faults add
@@ -19,6 +20,7 @@
 
 mod failure;
 mod network;
+mod ranks;
 mod slots;
 mod state;
 mod votes;

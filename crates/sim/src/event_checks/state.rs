@@ -8,6 +8,7 @@ use clusterlab_core::slot::SLOT_COUNT;
 use clusterlab_core::{ClusterEvent, NodeId};
 
 use super::network::DelayBounds;
+use super::ranks::Ranks;
 use super::slots::Claims;
 use super::{at, short, Findings};
 use crate::faults::Fault;
@@ -135,6 +136,9 @@ pub(super) struct Replay {
     /// Elections those manual failovers started.
     pub(super) manual_elections: BTreeSet<ManualElection>,
     pub(super) claims: Claims,
+    pub(super) ranks: Ranks,
+    /// When each ID (re)started, in µs.
+    pub(super) lives: BTreeMap<NodeId, Vec<u64>>,
     pub(super) delays: DelayBounds,
     pub(super) found: Findings,
 }
@@ -151,6 +155,8 @@ impl Replay {
             manual: Vec::new(),
             manual_elections: BTreeSet::new(),
             claims: Claims::default(),
+            ranks: Ranks::default(),
+            lives: BTreeMap::new(),
             delays: DelayBounds::from_events(events),
             found: Findings::default(),
         }
@@ -165,6 +171,7 @@ impl Replay {
     }
 
     pub(super) fn finish(mut self) -> Vec<Violation> {
+        self.finish_ranks();
         let conflicts = self.claims.conflicts(&self.persisted);
         for evidence in conflicts {
             self.found.push(ViolationKind::SlotEpochConflict, evidence);
@@ -193,6 +200,9 @@ impl Replay {
                 readonly,
             } => self.key_served(t, node, *slot, *asking, *readonly),
             ClusterEvent::BecameReplica { master } => self.became_replica(t, node, *master),
+            ClusterEvent::ReplicationLinkUp { offset }
+            | ClusterEvent::ReplicationLinkDown { offset }
+            | ClusterEvent::WriteApplied { offset, .. } => self.note_offset(t, node, *offset),
             ClusterEvent::PfailMarked { node: subject } => self.flag(t, node, *subject, true),
             ClusterEvent::PfailCleared { node: subject } => self.flag(t, node, *subject, false),
             ClusterEvent::FailMarked { node: subject, .. } => self.fail(t, node, *subject, true),
@@ -202,7 +212,12 @@ impl Replay {
                 reporters,
                 ..
             } => self.fail_quorum(t, node, *subject, reporters),
-            ClusterEvent::ElectionScheduled { delay_ms, rank, .. } => {
+            ClusterEvent::ElectionScheduled {
+                delay_ms,
+                rank,
+                offset,
+            } => {
+                self.note_rank(t, node, *rank, *offset);
                 self.election_scheduled(t, node, *delay_ms, *rank)
             }
             ClusterEvent::ElectionStarted { epoch } => self.election_started(t, node, *epoch),
@@ -297,6 +312,8 @@ impl Replay {
         state.master = *master;
         self.nodes.insert(node.to_string(), state);
         self.names.insert(*id, node.to_string());
+        self.lives.entry(*id).or_default().push(t);
+        self.ranks.role(t, *id, *master);
         for &(subject, fail) in flagged {
             if fail {
                 self.fail(t, node, subject, true);
@@ -354,6 +371,8 @@ impl Replay {
 
     fn became_replica(&mut self, t: u64, node: &str, master: NodeId) {
         self.node_mut(node).master = Some(master);
+        let id = self.node(node).id;
+        self.ranks.role(t, id, Some(master));
         let p = self.persisted_mut(node);
         p.replica_since = Some(p.replica_since.unwrap_or(t));
     }

@@ -20,12 +20,15 @@ const A: u8 = b'a';
 const B: u8 = b'b';
 const C: u8 = b'c';
 const R: u8 = b'r';
+/// A second replica of `a` (node5), for the rank rule.
+const S: u8 = b's';
 
 fn name(c: u8) -> &'static str {
     match c {
         A => "node1",
         B => "node2",
         C => "node3",
+        S => "node5",
         _ => "node4",
     }
 }
@@ -625,4 +628,50 @@ fn a_master_just_restarted_still_counts_with_redis_initial_size_of_one() {
         },
     );
     only(&p, ViolationKind::FailWithoutQuorum, "< quorum 2");
+}
+
+#[test]
+fn a_rank_counts_only_siblings_that_may_have_been_ahead() {
+    let plant = |sibling_offset: Option<u64>| {
+        let mut p = Plant::cluster();
+        p.start(0, S, S, false, (0, 0, 0))
+            .at(5, S, ClusterEvent::BecameReplica { master: id(A) })
+            .at(
+                9400,
+                R,
+                ClusterEvent::ElectionScheduled {
+                    delay_ms: 1700,
+                    rank: 1,
+                    offset: 100,
+                },
+            );
+        if let Some(offset) = sibling_offset {
+            p.at(
+                9500,
+                S,
+                ClusterEvent::ElectionScheduled {
+                    delay_ms: 700,
+                    rank: 0,
+                    offset,
+                },
+            );
+        }
+        p
+    };
+    // The sibling's later election shows it at offset 90: it was never ahead of 100.
+    only(
+        &plant(Some(90)),
+        ViolationKind::ElectionRuleBroken,
+        "rank 1 with offset 100, but at most 0 sibling(s) can have been ahead; behind it: \
+         ssssssss (offset ≤ 90)",
+    );
+    assert_eq!(plant(Some(120)).check(), vec![]);
+    // A sibling whose offset never shows may have been ahead.
+    assert_eq!(plant(None).check(), vec![]);
+    // One that resynced from scratch (its offset went back) may have told an older, larger
+    // one (seed 300024 with two replicas).
+    let mut p = plant(Some(90));
+    p.at(3000, S, ClusterEvent::ReplicationLinkDown { offset: 980 })
+        .at(4000, S, ClusterEvent::ReplicationLinkUp { offset: 0 });
+    assert_eq!(p.check(), vec![]);
 }

@@ -173,6 +173,8 @@ impl Replay {
     pub(super) fn promoted(&mut self, t: u64, node: &str, kind: PromotionKind, config_epoch: u64) {
         self.node_mut(node).master = None;
         self.persisted_mut(node).replica_since = None;
+        let id = self.node(node).id;
+        self.ranks.role(t, id, None);
         if kind != PromotionKind::Election {
             return;
         }
