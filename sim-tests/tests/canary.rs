@@ -30,11 +30,20 @@ const QUICK: [(Canary, &[&str]); 6] = [
     (Canary::FailWithoutQuorum, &["fail_without_quorum"]),
     (
         Canary::EpochsNotRestored,
-        &["current_epoch_behind", "epoch_decreased"],
+        &[
+            "current_epoch_behind",
+            "epoch_decreased",
+            "restart_forgot_state",
+        ],
     ),
     (
         Canary::NodesConfNoFsync,
-        &["cluster_not_ok", "current_epoch_behind", "epoch_decreased"],
+        &[
+            "cluster_not_ok",
+            "current_epoch_behind",
+            "epoch_decreased",
+            "restart_forgot_state",
+        ],
     ),
     (Canary::AofNoFsync, &["acked_write_lost"]),
 ];

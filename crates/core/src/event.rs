@@ -125,12 +125,35 @@ pub enum ClusterEvent {
     /// command as received, when a client's command made this write; 0 for a replica applying
     /// the stream and for writes no client sent (expiry `DEL`s).
     WriteApplied { offset: u64, request: u64 },
-    /// This process started as node `id` (new, or loaded from `nodes.conf`), so a checker can
-    /// tell which node the IDs in other events stand for.
-    Started { id: NodeId },
     /// `CLUSTER SETSLOT <slot> NODE <me>` closed this node's import of `slot`: it owns the slot
     /// now, with the keys migrated to it, at replication offset `offset`.
     SlotImported { slot: u16, offset: u64 },
+    /// The node started with ID `id`: fresh (`loaded` false: a new ID, nothing on disk) or
+    /// from its saved `nodes.conf`, holding these epochs, as a replica this master, and the
+    /// failure flags the file kept (`(node, true)`: FAIL, `false`: PFAIL).
+    NodeStarted {
+        id: NodeId,
+        loaded: bool,
+        current_epoch: u64,
+        config_epoch: u64,
+        last_vote_epoch: u64,
+        master: Option<NodeId>,
+        flagged: Vec<(NodeId, bool)>,
+    },
+    /// This node marked `node` FAIL by quorum, counting the valid failure reports of
+    /// `reporters` (itself not included) against a cluster of `size` slot-serving masters.
+    FailQuorumReached {
+        node: NodeId,
+        reporters: Vec<NodeId>,
+        size: usize,
+    },
+    /// This node ran a keyed command for `slot` itself instead of redirecting it; `asking`
+    /// and `readonly` are the client's flags when it did.
+    KeyServed {
+        slot: u16,
+        asking: bool,
+        readonly: bool,
+    },
 }
 
 impl ClusterEvent {
@@ -273,9 +296,56 @@ impl fmt::Display for ClusterEvent {
                 }
                 Ok(())
             }
-            Started { id } => write!(f, "started as {id}"),
             SlotImported { slot, offset } => {
                 write!(f, "imported slot {slot} at offset {offset}")
+            }
+            NodeStarted {
+                id,
+                loaded,
+                current_epoch,
+                config_epoch,
+                last_vote_epoch,
+                master,
+                flagged,
+            } => {
+                let from = if *loaded { "nodes.conf" } else { "scratch" };
+                write!(
+                    f,
+                    "started as {id} from {from}: current epoch {current_epoch}, config epoch \
+                     {config_epoch}, last vote epoch {last_vote_epoch}"
+                )?;
+                if let Some(master) = master {
+                    write!(f, ", replica of {master}")?;
+                }
+                for (node, fail) in flagged {
+                    write!(f, ", {} {node}", if *fail { "fail" } else { "pfail" })?;
+                }
+                Ok(())
+            }
+            FailQuorumReached {
+                node,
+                reporters,
+                size,
+            } => {
+                write!(f, "fail quorum for {node} (size {size}):")?;
+                for reporter in reporters {
+                    write!(f, " {reporter}")?;
+                }
+                Ok(())
+            }
+            KeyServed {
+                slot,
+                asking,
+                readonly,
+            } => {
+                write!(f, "served slot {slot}")?;
+                if *asking {
+                    f.write_str(" asking")?;
+                }
+                if *readonly {
+                    f.write_str(" readonly")?;
+                }
+                Ok(())
             }
         }
     }

@@ -1,56 +1,37 @@
-//! Failure-detection invariants judged against ground truth.
+//! Failure detection judged against ground truth: what a node *said* against what the
+//! replayed fault schedule ([`Connectivity`]) made possible.
 //!
-//! [`Connectivity`] replays the fault schedule and says who could reach whom at any moment.
-//! Two invariants then check what nodes *said* against what was *possible*:
+//! `minority_master_ok`: a master serving slots reports `cluster_state:ok` although a
+//! majority of the slot-serving masters have been silent towards it for long enough that it
+//! must have flagged them. Redis 7.0's `clusterCron` flags a peer PFAIL only when a ping to
+//! it is pending *and* nothing at all came from it (`data_received`, any packet on any link)
+//! for the node timeout: a master whose own traffic is cut but which still hears its peers
+//! never flags them and rightly stays ok. So the check asks for silence in the peer-to-node
+//! direction (or the peer down), not for a cut either way. Latency adds to the time to
+//! notice (the last packets sent before the cut still arrive); it never silences the check.
 //!
-//! - `fail_without_quorum`: a node flags a peer `fail` although fewer than a quorum of nodes
-//!   ever lost contact with that peer for long enough (Redis needs the reports of a majority of
-//!   masters, each after node_timeout without a pong).
-//! - `minority_master_ok`: a master serving slots reports `cluster_state:ok` although it has
-//!   been cut off from a majority of the slot-serving masters for long enough that it must
-//!   have noticed (it would keep taking writes a failover will discard).
+//! `pfail_without_silence` ([`pfails_without_silence`]): a node flags a peer PFAIL although
+//! both ran and both directions delivered all along.
 //!
-//! Both lean towards silence where the ground truth is unsure: under packet loss or extra
-//! latency a missed pong is plausible, so such stretches count as "maybe cut" for the first
-//! invariant and as "connected" for the second.
+//! Whether a FAIL was reached by a valid quorum is judged from the nodes' own events, at the
+//! moment they decided (`crate::event_checks`), not here.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod pfail;
+
+pub use pfail::pfails_without_silence;
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 
-/// Whether two nodes could exchange a ping and its pong.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Contact {
-    /// Both directions deliver, on a network without loss or extra latency.
-    Up,
-    /// At least one direction is clogged, partitioned or down.
-    Cut,
-    /// Lossy or slow enough that a missed pong is plausible.
-    Unsure,
-}
-
-/// The [`Contact`] between nodes `a` and `b` (indices) at `t_ms` (virtual ms since the run
-/// started), according to the replayed schedule.
-pub fn contact(net: &Connectivity, a: usize, b: usize, t_ms: u64) -> Contact {
-    if !net.can_send(a, b, t_ms) || !net.can_send(b, a, t_ms) {
-        Contact::Cut
-    } else if net.degraded(t_ms) {
-        Contact::Unsure
-    } else {
-        Contact::Up
-    }
-}
-
-/// The longest unbroken stretch within `[from_ms, to_ms]` in which `a` and `b` were cut (or
-/// unsure, when `unsure_is_cut`).
-pub fn longest_cut_ms(
+/// The longest unbroken stretch within `[from_ms, to_ms]` in which nothing `from` sent could
+/// reach `to` (`from` or `to` down, or traffic between them cut in that direction).
+pub fn longest_silence_ms(
     net: &Connectivity,
-    (a, b): (usize, usize),
+    from: usize,
+    to: usize,
     from_ms: u64,
     to_ms: u64,
-    unsure_is_cut: bool,
 ) -> u64 {
     let mut bounds = vec![from_ms];
     bounds.extend(
@@ -62,9 +43,11 @@ pub fn longest_cut_ms(
     bounds.push(to_ms.max(from_ms));
     let (mut best, mut run) = (0, 0);
     for w in bounds.windows(2) {
-        let c = contact(net, a, b, w[0]);
-        let cut = c == Contact::Cut || (unsure_is_cut && c == Contact::Unsure);
-        run = if cut { run + (w[1] - w[0]) } else { 0 };
+        run = if net.can_send(from, to, w[0]) {
+            0
+        } else {
+            run + (w[1] - w[0])
+        };
         best = best.max(run);
     }
     best
@@ -82,86 +65,21 @@ fn down_during(net: &Connectivity, node: usize, from_ms: u64, to_ms: u64) -> boo
         .any(|t| !net.up(node, t))
 }
 
-/// Extra time before and after the validity windows, for message delays and cron ticks.
+/// Extra time for cron ticks and the state update after the PFAIL.
 const SLACK_MS: u64 = 2000;
-
-/// `fail_without_quorum` over all samples, in time order.
-pub fn fails_without_quorum(samples: &[Sample], net: &Connectivity, nt: u64) -> Vec<Violation> {
-    let mut flagged: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut last_seen: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for s in samples {
-        let since_ms = last_seen.insert(&s.node, s.time_ms).unwrap_or(s.time_ms);
-        let Some(observer) = NodeIdx::from_name(&s.node).map(|n| n.0) else {
-            continue;
-        };
-        let machines: BTreeSet<usize> = s
-            .lines
-            .iter()
-            .filter_map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
-            .chain([observer])
-            .collect();
-        for line in s.lines.iter().filter(|l| !l.is_myself()) {
-            let key = (s.node.clone(), line.id.clone());
-            if !line.has_flag("fail") {
-                flagged.remove(&key);
-                continue;
-            }
-            if !flagged.insert(key) {
-                continue;
-            }
-            let Some(subject) = NodeIdx::from_addr(&line.addr).map(|n| n.0) else {
-                continue;
-            };
-            // A wiped node's old ID is gone for good, whatever answers at its address now.
-            if net.wiped_by(subject, s.time_ms) {
-                continue;
-            }
-            // Reports stay valid 2 × node timeout; each needs node timeout without a pong.
-            let from_ms = since_ms.saturating_sub(3 * nt + SLACK_MS);
-            let losers: Vec<usize> = machines
-                .iter()
-                .copied()
-                .filter(|&n| n != subject)
-                .filter(|&n| longest_cut_ms(net, (n, subject), from_ms, s.time_ms, true) >= nt / 2)
-                .collect();
-            let masters = s
-                .lines
-                .iter()
-                .filter(|l| l.has_flag("master") && !l.slots.is_empty())
-                .count();
-            let quorum = masters / 2 + 1;
-            if losers.len() < quorum {
-                out.push(Violation::new(
-                    ViolationKind::FailWithoutQuorum,
-                    format!(
-                        "node{} at {} flags {} ({}) fail, but only {} node(s) {:?} lost contact \
-                         with it for {} ms since {} (quorum {quorum})",
-                        observer + 1,
-                        fmt_ms(s.time_ms),
-                        line.addr,
-                        short(&line.id),
-                        losers.len(),
-                        losers.iter().map(|n| n + 1).collect::<Vec<_>>(),
-                        nt / 2,
-                        fmt_ms(from_ms),
-                    ),
-                ));
-            }
-        }
-    }
-    out
-}
 
 /// `minority_master_ok` over all samples.
 pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> Vec<Violation> {
-    // A cut noticed: the next ping within node_timeout / 2, PFAIL node_timeout later.
-    let notice_ms = 2 * nt + SLACK_MS;
     let mut out = Vec::new();
     for s in samples.iter().filter(|s| s.cluster_state == "ok") {
         let (Some(me), Some(index)) = (s.myself(), NodeIdx::from_name(&s.node).map(|n| n.0)) else {
             continue;
         };
+        // Silence noticed: a ping pending within node_timeout / 2, PFAIL node_timeout later;
+        // packets already on their way when the silence began arrive up to the latency later.
+        let base_ms = 2 * nt + SLACK_MS;
+        let from_ms = s.time_ms.saturating_sub(base_ms);
+        let notice_ms = base_ms + net.max_latency_ms(from_ms, s.time_ms);
         if !me.has_flag("master") || me.slots.is_empty() || s.time_ms < notice_ms {
             continue;
         }
@@ -178,33 +96,29 @@ pub fn minority_masters_ok(samples: &[Sample], net: &Connectivity, nt: u64) -> V
             .map(|l| NodeIdx::from_addr(&l.addr).map(|n| n.0))
             .collect();
         let size = masters.len() + 1;
-        let cut_off: Vec<usize> = masters
+        let silent: Vec<usize> = masters
             .iter()
             .flatten()
             .copied()
-            .filter(|&m| longest_cut_ms(net, (index, m), from_ms, s.time_ms, false) >= notice_ms)
+            .filter(|&m| longest_silence_ms(net, m, index, from_ms, s.time_ms) >= notice_ms)
             .collect();
-        let reachable = size - cut_off.len();
+        let reachable = size - silent.len();
         if reachable < size / 2 + 1 {
             out.push(Violation::new(
                 ViolationKind::MinorityMasterOk,
                 format!(
-                    "node{} at {} says cluster_state:ok serving slots, but has been cut off from \
+                    "node{} at {} says cluster_state:ok serving slots, but has heard nothing from \
                      node(s) {:?} ({} of {size} slot-serving masters) since {}",
                     index + 1,
                     fmt_ms(s.time_ms),
-                    cut_off.iter().map(|n| n + 1).collect::<Vec<_>>(),
-                    cut_off.len(),
+                    silent.iter().map(|n| n + 1).collect::<Vec<_>>(),
+                    silent.len(),
                     fmt_ms(from_ms),
                 ),
             ));
         }
     }
     out
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }
 
 #[cfg(test)]
@@ -275,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn contact_follows_the_schedule() {
+    fn silence_is_directional_and_follows_the_schedule() {
         let clog = net(
             &[
                 (1000, Fault::ClogLink { from: 0, to: 1 }),
@@ -283,19 +197,32 @@ mod tests {
             ],
             Vec::new(),
         );
-        assert_eq!(contact(&clog, 0, 1, 500), Contact::Up);
+        assert_eq!(longest_silence_ms(&clog, 0, 1, 0, 10_000), 2000);
         assert_eq!(
-            contact(&clog, 1, 0, 1500),
-            Contact::Cut,
-            "one way cuts the round trip"
+            longest_silence_ms(&clog, 1, 0, 0, 10_000),
+            0,
+            "the other way delivers"
         );
-        assert_eq!(contact(&clog, 0, 2, 1500), Contact::Up);
-        assert_eq!(contact(&clog, 0, 1, 3000), Contact::Up);
-        assert_eq!(longest_cut_ms(&clog, (0, 1), 0, 10_000, false), 2000);
+        let down = net(&[], vec![(2, 1000, 4000)]);
+        assert_eq!(longest_silence_ms(&down, 2, 0, 0, 10_000), 3000);
+        // Loss and latency delay packets; they do not stop them.
         let lossy = net(&[(0, Fault::PacketLoss { permille: 50 })], Vec::new());
-        assert_eq!(contact(&lossy, 0, 1, 10), Contact::Unsure);
-        assert_eq!(longest_cut_ms(&lossy, (0, 1), 0, 4000, true), 4000);
-        assert_eq!(longest_cut_ms(&lossy, (0, 1), 0, 4000, false), 0);
+        assert_eq!(longest_silence_ms(&lossy, 0, 1, 0, 4000), 0);
+        let slow = net(
+            &[(
+                500,
+                Fault::Latency {
+                    min_ms: 100,
+                    max_ms: 900,
+                },
+            )],
+            Vec::new(),
+        );
+        assert_eq!(
+            slow.max_latency_ms(0, 400),
+            crate::faults::DEFAULT_LATENCY_MS.1
+        );
+        assert_eq!(slow.max_latency_ms(0, 4000), 900);
     }
 
     #[test]
@@ -303,37 +230,6 @@ mod tests {
         assert_eq!(NodeIdx::from_addr("10.0.0.3:7003").map(|n| n.0), Some(2));
         assert_eq!(NodeIdx::from_addr("127.0.0.1:7003").map(|n| n.0), None);
         assert_eq!(NodeIdx::from_name("node12").map(|n| n.0), Some(11));
-    }
-
-    #[test]
-    fn a_fail_flag_set_by_an_isolated_node_alone_is_flagged() {
-        // node1 is cut off from both others from 1 s on and flags node2 fail at 20 s.
-        let net = isolate_first(1000);
-        let samples = vec![
-            sample(0, 500, "ok", None),
-            sample(0, 20_000, "fail", Some((1, "fail"))),
-        ];
-        let v = fails_without_quorum(&samples, &net, NT);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert_eq!(v[0].kind, ViolationKind::FailWithoutQuorum);
-        assert!(
-            v[0].evidence.contains("only 1 node(s) [1]"),
-            "{}",
-            v[0].evidence
-        );
-        // The same flag on the majority side, about the isolated node, is legitimate.
-        let samples = vec![
-            sample(1, 500, "ok", None),
-            sample(1, 20_000, "fail", Some((0, "fail"))),
-        ];
-        assert_eq!(fails_without_quorum(&samples, &net, NT), vec![]);
-    }
-
-    #[test]
-    fn a_crashed_node_may_be_flagged_by_anyone() {
-        let net = net(&[], vec![(2, 1000, u64::MAX)]);
-        let samples = vec![sample(0, 20_000, "fail", Some((2, "fail")))];
-        assert_eq!(fails_without_quorum(&samples, &net, NT), vec![]);
     }
 
     #[test]
@@ -347,7 +243,7 @@ mod tests {
         let v = minority_masters_ok(&[sample(0, 14_000, "ok", None)], &net, NT);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
-            v[0].evidence.contains("node(s) [2, 3]"),
+            v[0].evidence.contains("heard nothing from node(s) [2, 3]"),
             "{}",
             v[0].evidence
         );
@@ -359,6 +255,58 @@ mod tests {
         assert_eq!(
             minority_masters_ok(&[sample(1, 14_000, "ok", None)], &net, NT),
             vec![]
+        );
+    }
+
+    /// Seed 300330: node1's outgoing traffic is clogged but it still hears both peers'
+    /// pings, so by Redis's rule (PFAIL needs no data received either) it never flags them
+    /// and stays ok; only when what they send stops reaching it must it notice.
+    #[test]
+    fn a_master_that_still_hears_its_peers_may_stay_ok() {
+        let out = Fault::ClogNode {
+            node: 0,
+            direction: crate::faults::Direction::Out,
+        };
+        let clogged_out = net(&[(1000, out)], Vec::new());
+        assert_eq!(
+            minority_masters_ok(&[sample(0, 20_000, "ok", None)], &clogged_out, NT),
+            vec![]
+        );
+        let into = Fault::ClogNode {
+            node: 0,
+            direction: crate::faults::Direction::In,
+        };
+        let clogged_in = net(&[(1000, into)], Vec::new());
+        let v = minority_masters_ok(&[sample(0, 14_000, "ok", None)], &clogged_in, NT);
+        assert_eq!(v.len(), 1, "{v:?}");
+        // Latency adds to the time to notice: 900 ms more, so 14 s is not yet late.
+        let slow_in = net(
+            &[
+                (
+                    0,
+                    Fault::Latency {
+                        min_ms: 100,
+                        max_ms: 900,
+                    },
+                ),
+                (
+                    1000,
+                    Fault::ClogNode {
+                        node: 0,
+                        direction: crate::faults::Direction::In,
+                    },
+                ),
+            ],
+            Vec::new(),
+        );
+        let sample_ms = 1000 + 2 * NT + SLACK_MS + 500;
+        assert_eq!(
+            minority_masters_ok(&[sample(0, sample_ms, "ok", None)], &slow_in, NT),
+            vec![]
+        );
+        assert_eq!(
+            minority_masters_ok(&[sample(0, sample_ms + 1000, "ok", None)], &slow_in, NT).len(),
+            1
         );
     }
 

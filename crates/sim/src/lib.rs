@@ -36,6 +36,7 @@
 
 pub mod append;
 pub mod detection;
+pub mod event_checks;
 pub mod faults;
 pub mod history;
 pub mod invariants;

@@ -207,6 +207,24 @@ violation_kinds! {
     ReadAfterExpiry => "read_after_expiry",
     /// A counter holds, or an `INCR` answered, more increments than were sent.
     CounterOvercounted => "counter_overcounted",
+    // ---- protocol rules judged on typed events (`crate::event_checks`) ----
+    /// A master granted a failover vote Redis's rules forbid: not a master serving slots, the
+    /// candidate's master not FAIL in its view (outside a manual failover), or an epoch other
+    /// than its current one.
+    VoteRuleBroken => "vote_rule_broken",
+    /// A replica's election broke Redis's rules: a delay outside 500 + rank × 1000 ms + up to
+    /// 499 ms, an election started before its delay ran out, or a winner whose config epoch
+    /// is not its election's epoch.
+    ElectionRuleBroken => "election_rule_broken",
+    /// A replica promoted by election without votes from a majority of the slot-serving
+    /// masters in that epoch.
+    PromotedWithoutMajority => "promoted_without_majority",
+    /// A node restarted from its `nodes.conf` with epochs or a vote older than ones it had
+    /// reached (and saved) before, or started fresh under an ID already used.
+    RestartForgotState => "restart_forgot_state",
+    /// A node flagged a peer PFAIL although both ran and both directions delivered for the
+    /// node timeout and the network's worst delays before.
+    PfailWithoutSilence => "pfail_without_silence",
 }
 
 impl ViolationKind {

@@ -73,6 +73,16 @@ impl FailureDetector<'_> {
             LogLevel::Notice,
             format!("Marking node {id} as failing (quorum reached)."),
         );
+        let reporters = self.cluster.nodes[&id]
+            .fail_reports
+            .keys()
+            .copied()
+            .collect();
+        self.out.emit(ClusterEvent::FailQuorumReached {
+            node: id,
+            reporters,
+            size: self.cluster.size,
+        });
         self.out.emit(ClusterEvent::FailMarked {
             node: id,
             source: FailSource::Quorum,

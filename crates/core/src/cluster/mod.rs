@@ -465,6 +465,11 @@ impl Cluster {
         self.current_epoch
     }
 
+    /// The last epoch this node voted in (kept in `nodes.conf`).
+    pub fn last_vote_epoch(&self) -> u64 {
+        self.last_vote_epoch
+    }
+
     pub fn node_timeout_ms(&self) -> u64 {
         self.node_timeout_ms
     }

@@ -113,6 +113,8 @@ pub struct Node {
     /// (see `cmd::migrate`).
     pub(crate) keys_in_flight: std::collections::HashMap<Bytes, usize>,
     replay_client: Option<ClientId>,
+    /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
+    loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
 }
 
@@ -149,6 +151,7 @@ impl Node {
             request: 0,
             keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
+            loaded: false,
             commands,
         }
     }
@@ -166,7 +169,35 @@ impl Node {
         node.cluster = cluster;
         // The loaded slots are reported with the node's first effects, as they always were.
         node.out = out;
+        node.loaded = true;
         Ok(node)
+    }
+
+    /// Reports [`ClusterEvent::NodeStarted`]: who this node is and the epochs it starts
+    /// from. Drivers call it once, after the AOF was replayed (the replay drops effects), so a
+    /// checker can tell a restart from `nodes.conf` from a fresh identity.
+    pub fn announce_start(&mut self) {
+        if !self.config.cluster_enabled {
+            return;
+        }
+        let me = self.cluster.me();
+        let flagged = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| n.has(crate::bus::flags::PFAIL | crate::bus::flags::FAIL))
+            .map(|n| (n.id, n.has(crate::bus::flags::FAIL)))
+            .collect();
+        let event = ClusterEvent::NodeStarted {
+            id: self.cluster.myself,
+            loaded: self.loaded,
+            current_epoch: self.cluster.current_epoch(),
+            config_epoch: me.config_epoch,
+            last_vote_epoch: self.cluster.last_vote_epoch(),
+            master: me.master,
+            flagged,
+        };
+        self.emit(event);
     }
 
     /// The `nodes.conf` text describing the current cluster state.
@@ -188,13 +219,6 @@ impl Node {
 
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    /// Reports which node this process is ([`ClusterEvent::Started`]); the driver calls it
-    /// once, when the node is loaded and about to serve.
-    pub fn announce_start(&mut self) {
-        let id = self.myself();
-        self.emit(ClusterEvent::Started { id });
     }
 
     /// Drains the effects produced since the last call, in order.
@@ -310,6 +334,7 @@ impl Node {
             self.stats.rejected_calls += 1;
             return redirect;
         }
+        self.report_key_served(client, spec, args);
         self.clear_asking(client, spec);
         // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
         let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
@@ -416,6 +441,28 @@ impl Node {
             Some(spec) => self.execute(client, spec, args),
             None => unknown_command(args),
         }
+    }
+
+    /// A keyed command passed the redirection check and runs here: [`ClusterEvent::KeyServed`]
+    /// lets a checker hold it against the slots this node's events say it owns.
+    fn report_key_served(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) {
+        if !self.config.cluster_enabled || self.replaying {
+            return;
+        }
+        let slot = match spec.single_key(args) {
+            Some(key) => key_hash_slot(key),
+            None => match spec.keys(args).first() {
+                Some(key) => key_hash_slot(key),
+                None => return,
+            },
+        };
+        let state = &self.clients[&client];
+        let event = ClusterEvent::KeyServed {
+            slot,
+            asking: state.asking,
+            readonly: state.readonly,
+        };
+        self.emit(event);
     }
 
     /// Whether this node may run a keyed command, following Redis's `getNodeByQuery`: `None`

@@ -166,6 +166,7 @@ impl Server {
         let clock = Clock::start();
         let mut node = create_node(&*disk, &paths.nodes_conf, config, clock.now(), seed)?;
         let (aof, aof_lock) = open_aof(&disk, &mut node, &clock)?;
+        node.announce_start();
         let (exit_tx, exit_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: Arc::new(Mutex::new(node)),
@@ -180,9 +181,8 @@ impl Server {
             observer,
         });
         {
-            // Whatever the node still wants done at start (start-up logs), and who it is.
+            // Whatever the node still wants done at start (start-up logs, who it is).
             let mut node = shared.lock_node();
-            node.announce_start();
             let effects = node.take_effects();
             shared.perform(&mut node, effects);
         }

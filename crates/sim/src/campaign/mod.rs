@@ -35,9 +35,10 @@
 //! for long must not be promoted over a fresher sibling that was available
 //! (`stale_replica_promoted`, [`stale_promotions`](crate::invariants::stale_promotions) and
 //! [`stale_partitioned_promotions`]).
-//! Every failover vote in the trace is held to Redis's voting rules (`double_vote`,
-//! [`double_votes`]), and a master must give up a stale slot claim once it is in touch with a
-//! node that knows the newer owner (`stale_owner_kept`, [`stale_owners_kept`]).
+//! Every typed event of the trace is held to the protocol rule for it at the moment it was
+//! made ([`check_events`](crate::event_checks::check_events): epochs, slot claims, keyed commands served, votes, elections, FAIL
+//! quorums), and a master must give up a stale slot claim once it is in touch with a node
+//! that knows the newer owner (`stale_owner_kept`, [`stale_owners_kept`]).
 
 use std::collections::BTreeMap;
 
@@ -49,7 +50,6 @@ use crate::append::{AppendHistory, AppendSpec};
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::RegisterCheck;
-use crate::invariants::elections::double_votes;
 use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
@@ -200,7 +200,10 @@ impl TwoPhase for Campaign {
         run.violations.extend(move_findings);
         // A wiped node comes back empty under a new ID: until the operator re-admits it (in the
         // liveness phase) it is not the member it was, so for the safety phase it stays down.
-        let wiped_for_good = injector.wiped().iter().map(|&(n, at_us)| (n, at_us, u64::MAX));
+        let wiped_for_good = injector
+            .wiped()
+            .iter()
+            .map(|&(n, at_us)| (n, at_us, u64::MAX));
         let down_by_index = injector
             .down_intervals()
             .into_iter()
@@ -215,13 +218,11 @@ impl TwoPhase for Campaign {
             down_by_index,
         );
         let nt = run.shape.node_timeout_ms;
-        let fails = detection::fails_without_quorum(&run.samples, &net, nt);
         let minority = detection::minority_masters_ok(&run.samples, &net, nt);
         // Safety-phase samples only: in the liveness phase the operator's FORGET of a wiped
         // node unassigns its slots, and a stale claim on them may then be taken back.
         let stale = stale_owners_kept(&run.samples, &net, nt);
-        run.violations
-            .extend(fails.into_iter().chain(minority).chain(stale));
+        run.violations.extend(minority.into_iter().chain(stale));
         self.net = Some(net);
     }
 
@@ -362,7 +363,7 @@ impl TwoPhase for Campaign {
         ));
     }
 
-    /// No replica cut off for long promoted over a fresher sibling; every vote by the rules.
+    /// No replica cut off for long promoted over a fresher sibling; every event by the rules.
     fn final_checks(
         &mut self,
         run: &mut Run<'_>,
@@ -381,6 +382,8 @@ impl TwoPhase for Campaign {
             .collect();
         acked.extend(outcome.appends.history.acked_at());
         if let Some(net) = &self.net {
+            run.violations
+                .extend(detection::pfails_without_silence(events, net, nt));
             run.violations.extend(stale_partitioned_promotions(
                 &run.samples,
                 net,
@@ -390,13 +393,6 @@ impl TwoPhase for Campaign {
                 names,
             ));
         }
-        let wipes: Vec<(String, u64)> = outcome
-            .wiped
-            .iter()
-            .map(|&(node, at_us)| (run.name(node), at_us / 1000))
-            .collect();
-        run.violations
-            .extend(double_votes(events, &outcome.restarts, &wipes, nt));
     }
 }
 

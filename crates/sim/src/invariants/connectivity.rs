@@ -29,6 +29,10 @@ struct NetState {
     clogged: BTreeMap<usize, crate::faults::Direction>,
     /// Latency or packet loss other than madsim's defaults.
     degraded: bool,
+    /// The one-way latency at most, in ms.
+    latency_ms: u64,
+    /// Packets lost per thousand.
+    loss_permille: u32,
 }
 
 impl Connectivity {
@@ -68,7 +72,10 @@ impl Connectivity {
 
     fn state_at(&self, t_ms: u64) -> NetState {
         use crate::faults::{Fault, DEFAULT_LATENCY_MS};
-        let mut state = NetState::default();
+        let mut state = NetState {
+            latency_ms: DEFAULT_LATENCY_MS.1,
+            ..NetState::default()
+        };
         if t_ms >= self.heal_all_ms {
             return state;
         }
@@ -91,8 +98,12 @@ impl Connectivity {
                 }
                 Fault::Latency { min_ms, max_ms } => {
                     latency = (*min_ms, *max_ms) != DEFAULT_LATENCY_MS;
+                    state.latency_ms = *max_ms;
                 }
-                Fault::PacketLoss { permille } => loss = *permille > 0,
+                Fault::PacketLoss { permille } => {
+                    loss = *permille > 0;
+                    state.loss_permille = *permille;
+                }
                 _ => {}
             }
         }
@@ -145,6 +156,29 @@ impl Connectivity {
     /// Whether latency or packet loss differed from the defaults at `t_ms`.
     pub fn degraded(&self, t_ms: u64) -> bool {
         self.state_at(t_ms).degraded
+    }
+
+    /// The longest one-way latency in force at any moment of `[from_ms, to_ms]`, in ms.
+    pub fn max_latency_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.checkpoints(from_ms, to_ms)
+            .into_iter()
+            .map(|t| self.state_at(t).latency_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The longest a message sent during `[from_ms, to_ms]` may take on a link that is not
+    /// cut, in ms: the worst latency plus the retries packet loss may cost (madsim resends a
+    /// lost packet after a doubling backoff, and the stream behind it waits).
+    pub fn max_delivery_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.checkpoints(from_ms, to_ms)
+            .into_iter()
+            .map(|t| {
+                let state = self.state_at(t);
+                state.latency_ms + crate::event_checks::loss_delay_ms(state.loss_permille)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// `t_ms` and every change point in `(from_ms, to_ms]`: where a condition that holds on

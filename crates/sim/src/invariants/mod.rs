@@ -11,9 +11,15 @@
 //!
 //! Everything here is plain data, unit-tested in the normal build, and reused by every
 //! scenario.
+//!
+//! The same safety rules are also judged exactly, on every typed event, by
+//! [`crate::event_checks`]. The samples stay the only witness for what no event carries:
+//! another node's config epoch as a viewer saw it (the monitor's view-based
+//! `slot_epoch_conflict`, `current_epoch_behind`), `cluster_state` against ground truth
+//! (`minority_master_ok`), stale claims and promotions against who could reach whom, and
+//! the liveness checks.
 
 mod connectivity;
-pub mod elections;
 pub mod failover;
 mod monitor;
 mod promotions;

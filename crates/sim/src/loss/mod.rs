@@ -130,7 +130,7 @@ impl<'a> LossRule<'a> {
         let names = events
             .iter()
             .filter_map(|e| match e.event.cluster()? {
-                ClusterEvent::Started { id } => Some((*id, e.node.clone())),
+                ClusterEvent::NodeStarted { id, .. } => Some((*id, e.node.clone())),
                 _ => None,
             })
             .collect();

@@ -28,6 +28,23 @@ fn at(ms: u64, n: u8, event: impl Into<Event>) -> TraceEvent {
     }
 }
 
+/// node`n` started as ID `id(n)` (fresh: the loss rule reads only the ID).
+fn started(ms: u64, n: u8) -> TraceEvent {
+    at(
+        ms,
+        n,
+        ClusterEvent::NodeStarted {
+            id: id(n),
+            loaded: false,
+            current_epoch: 0,
+            config_epoch: 0,
+            last_vote_epoch: 0,
+            master: None,
+            flagged: Vec::new(),
+        },
+    )
+}
+
 fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
     at(ms, n, ClusterEvent::WriteApplied { offset, request })
 }
@@ -53,9 +70,7 @@ fn promoted(ms: u64, n: u8, old: u8, offset: u64, coordinated: bool) -> TraceEve
 /// node1 and node3 masters, node2 a replica of node1 that applied the stream up to offset 80;
 /// node1 applies the write (offset 100) at 1 s.
 fn base() -> Vec<TraceEvent> {
-    let mut events: Vec<TraceEvent> = (1..=4)
-        .map(|n| at(0, n, ClusterEvent::Started { id: id(n) }))
-        .collect();
+    let mut events: Vec<TraceEvent> = (1..=4).map(|n| started(0, n)).collect();
     events.extend([
         replica_of(1, 2, 1),
         at(2, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }),
@@ -208,7 +223,7 @@ fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under
         events.extend([
             at(kill_ms, 1, ProcessEvent::Kill),
             at(kill_ms + 1000, 1, ProcessEvent::Restart),
-            at(kill_ms + 1000, 1, ClusterEvent::Started { id: id(1) }),
+            started(kill_ms + 1000, 1),
         ]);
         events
     };

@@ -151,7 +151,7 @@ impl<'r> Walk<'r> {
                     self.gain(node, offset, at_us);
                 }
             }
-            ClusterEvent::Started { .. } if self.active => {
+            ClusterEvent::NodeStarted { .. } if self.active => {
                 // Restarted from its disk: its offsets start over, and the write (if the disk
                 // kept it) is in the data it loaded, so any full sync from it carries it.
                 if let Some(copy) = self.copies.get_mut(node) {

@@ -15,7 +15,8 @@
 //!    value no write carried is `phantom_value`; lost acknowledged writes go to
 //!    [`TwoPhase::judge_lost`]); the append clients' keys are read back and their history
 //!    judged by [`crate::append`], losses by the loss rule.
-//! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), then
+//! 5. **Whole-run checks**: no stale replica promoted ([`stale_promotions`]), every typed
+//!    event by the protocol's rules ([`crate::event_checks`]), then
 //!    [`TwoPhase::final_checks`]; `end_report` closes the report.
 
 use std::collections::BTreeMap;
@@ -285,6 +286,9 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
         &manual,
         &names,
     ));
+    let nt = run.shape.node_timeout_ms;
+    run.violations
+        .extend(crate::event_checks::check_events(&events, nt));
     hooks.final_checks(run, &outcome, &events, &names, &manual);
 }
 

@@ -25,6 +25,9 @@ pub mod reshard;
 pub mod tutorial;
 pub mod walkthrough;
 
+#[cfg(test)]
+mod truncation_tests;
+
 pub use registry::{find, names, run, run_record, Scenario, SCENARIOS};
 pub use walkthrough::{
     walkthrough, walkthrough_current, walkthrough_with, TUTORIAL_KEY, TUTORIAL_KEY_SLOT,

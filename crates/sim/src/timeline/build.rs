@@ -294,7 +294,9 @@ impl Builder {
             | E::CurrentEpochChanged { .. }
             | E::SlotsAssigned { .. }
             | E::WriteApplied { .. }
-            | E::Started { .. } => {}
+            | E::NodeStarted { .. }
+            | E::FailQuorumReached { .. }
+            | E::KeyServed { .. } => {}
         }
     }
 

@@ -133,6 +133,34 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
             .collect();
         assert_eq!(fails.len(), 1, "node {i}: {fails:?}");
         by_quorum += usize::from(fails[0] == FailSource::Quorum);
+        // A quorum FAIL names the reports it counted, right before it: with three
+        // slot-serving masters, a master needs one other master's report, a replica two.
+        let events = of(&net, i);
+        let at = events.iter().position(|e| {
+            matches!(
+                e,
+                ClusterEvent::FailMarked {
+                    source: FailSource::Quorum,
+                    ..
+                }
+            )
+        });
+        if let Some(at) = at {
+            let ClusterEvent::FailQuorumReached {
+                node,
+                reporters,
+                size,
+            } = &events[at - 1]
+            else {
+                panic!("node {i}: no quorum evidence before {:?}", events[at]);
+            };
+            assert_eq!((*node, *size), (old_master, 3), "node {i}");
+            let need = if i < 3 { 1 } else { 2 };
+            assert!(reporters.len() >= need, "node {i}: {reporters:?}");
+            assert!(
+                !reporters.contains(&old_master) && !reporters.contains(&net.nodes[i].myself())
+            );
+        }
     }
     assert!(by_quorum >= 1, "someone reached the quorum");
     assert!(

@@ -137,7 +137,12 @@ fn manual_failover_steps_have_exact_effects() {
         Reply::Nil,
         "a read is served (the key is missing)"
     );
-    assert_eq!(net.nodes[0].take_effects(), vec![]);
+    let served = crate::event::ClusterEvent::KeyServed {
+        slot: crate::slot::key_hash_slot(&get[1]),
+        asking: false,
+        readonly: false,
+    };
+    assert_eq!(net.nodes[0].take_effects(), vec![Effect::Event(served)]);
     assert_eq!(net.nodes[0].replication_offset(), offset, "nothing written");
     // MFSTART from a node that is not my replica is ignored.
     let other = net.nodes[4].myself();

@@ -151,10 +151,44 @@ fn restart_from_nodes_conf_keeps_identity_and_rejoins() {
     net.advance(3 * node_timeout_ms);
     assert_eq!(net.info_field(1, "cluster_state"), "fail");
     let now = net.time();
-    let restarted = Node::from_nodes_conf(config, now, 999, &saved).unwrap();
+    let mut restarted = Node::from_nodes_conf(config.clone(), now, 999, &saved).unwrap();
     assert_eq!(restarted.myself(), id);
     assert_eq!(restarted.cluster.current_epoch, 3);
     assert_eq!(restarted.cluster.me().slots.count(), 5461);
+    // The start is announced with the identity and epochs the file kept.
+    restarted.announce_start();
+    let started = |effects: Vec<Effect>| {
+        effects.into_iter().find_map(|e| match e {
+            Effect::Event(event @ ClusterEvent::NodeStarted { .. }) => Some(event),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        started(restarted.take_effects()),
+        Some(ClusterEvent::NodeStarted {
+            id,
+            loaded: true,
+            current_epoch: 3,
+            config_epoch: restarted.cluster.me().config_epoch,
+            last_vote_epoch: 0,
+            master: None,
+            flagged: Vec::new(),
+        })
+    );
+    let mut fresh = Node::new(config, now, 1000);
+    fresh.announce_start();
+    assert_eq!(
+        started(fresh.take_effects()),
+        Some(ClusterEvent::NodeStarted {
+            id: fresh.myself(),
+            loaded: false,
+            current_epoch: 0,
+            config_epoch: 0,
+            last_vote_epoch: 0,
+            master: None,
+            flagged: Vec::new(),
+        })
+    );
     net.nodes[0] = restarted;
     net.clients[0] = net.nodes[0].client_connected(now, "10.0.0.99:5000".into(), ip_of(0));
     net.down.remove(&0);

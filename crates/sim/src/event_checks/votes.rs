@@ -1,0 +1,215 @@
+//! Elections and votes, by Redis 7.0's rules (`clusterHandleSlaveFailover`,
+//! `clusterSendFailoverAuthIfNeeded`):
+//!
+//! - a replica waits 500 ms + up to 499 ms + 1000 ms per rank before it asks for votes (a
+//!   worse rank learnt meanwhile only adds to the wait); a manual failover asks at once;
+//! - a master votes only while it is a master serving slots, only in its current epoch, once
+//!   per epoch (`lastVoteEpoch`, kept in `nodes.conf`), for a replica of a master it flags
+//!   FAIL (unless the replica runs a manual failover, `FORCEACK`), and not for a second
+//!   replica of the same master within two node timeouts (kept in memory only);
+//! - a replica wins with the votes of a majority of the slot-serving masters for its
+//!   election's epoch, and takes that epoch as its config epoch.
+
+use clusterlab_core::event::PromotionKind;
+use clusterlab_core::NodeId;
+
+use super::state::Replay;
+use super::{at, short};
+use crate::report::ViolationKind;
+
+/// Base of the election delay (ms).
+const ELECTION_DELAY_MS: u64 = 500;
+/// The random part of the delay is below this (ms).
+const ELECTION_JITTER_MS: u64 = 500;
+/// Each better-ranked sibling adds this (ms).
+const RANK_DELAY_MS: u64 = 1000;
+/// A manual failover's election may come this long after the harness sent the command: the
+/// replica waits for its master's offset up to the 5 s manual-failover limit
+/// (`CLUSTER_MF_TIMEOUT`), and the request itself may wait on a slow network.
+const MANUAL_FAILOVER_WINDOW_MS: u64 = 5000;
+/// A node reads its clock once per call; the trace stamps each event when its driver
+/// performed it, up to a millisecond later.
+const CLOCK_SLACK_US: u64 = 1000;
+
+impl Replay {
+    pub(super) fn election_scheduled(&mut self, t: u64, node: &str, delay_ms: u64, rank: usize) {
+        self.node_mut(node).scheduled = Some((t, delay_ms));
+        let low = ELECTION_DELAY_MS + rank as u64 * RANK_DELAY_MS;
+        if (low..low + ELECTION_JITTER_MS).contains(&delay_ms) {
+            return;
+        }
+        self.found.push(
+            ViolationKind::ElectionRuleBroken,
+            format!(
+                "{} scheduled its election in {delay_ms} ms at rank {rank}: the rule gives {low} \
+                 to {} ms",
+                at(node, t),
+                low + ELECTION_JITTER_MS - 1
+            ),
+        );
+    }
+
+    /// Whether `node` ran a manual failover (the harness sent one) shortly before `t`.
+    fn manual_failover_near(&self, node: &str, t: u64) -> bool {
+        self.manual.iter().any(|(n, sent)| {
+            let late_ms = self.delays.max_delay_ms(*sent, t);
+            let window_us = (MANUAL_FAILOVER_WINDOW_MS + late_ms) * 1000;
+            n == node && *sent <= t && t - sent <= window_us
+        })
+    }
+
+    pub(super) fn election_started(&mut self, t: u64, node: &str, epoch: u64) {
+        self.node_mut(node).election_epoch = Some(epoch);
+        if self.manual_failover_near(node, t) {
+            let id = self.node(node).id;
+            self.manual_elections.insert((id, epoch));
+            return;
+        }
+        let problem = match self.node(node).scheduled {
+            None => "without scheduling it first".to_string(),
+            Some((at_us, delay_ms)) if t + CLOCK_SLACK_US < at_us + delay_ms * 1000 => format!(
+                "{} ms after scheduling it with a delay of {delay_ms} ms",
+                (t - at_us) / 1000
+            ),
+            Some(_) => return,
+        };
+        self.found.push(
+            ViolationKind::ElectionRuleBroken,
+            format!(
+                "{} started an election for epoch {epoch} {problem}",
+                at(node, t)
+            ),
+        );
+    }
+
+    pub(super) fn vote(
+        &mut self,
+        t: u64,
+        node: &str,
+        epoch: u64,
+        candidate: NodeId,
+        master: NodeId,
+    ) {
+        let voter = self.node(node).id;
+        self.double_vote(t, node, epoch, candidate, master);
+        let forced = self.manual_elections.contains(&(candidate, epoch));
+        let state = self.node(node);
+        let mut wrong = Vec::new();
+        if state.master.is_some() || !state.serves_slots() {
+            wrong.push("it is not a master serving slots".to_string());
+        }
+        if epoch != state.current_epoch {
+            wrong.push(format!("its current epoch is {}", state.current_epoch));
+        }
+        if !state.fail.contains(&master) && !forced {
+            wrong.push(format!(
+                "it does not flag the candidate's master {} FAIL and no manual failover runs",
+                short(&master)
+            ));
+        }
+        let p = self.persisted_mut(node);
+        p.last_vote_epoch = p.last_vote_epoch.max(epoch);
+        p.votes
+            .entry(epoch)
+            .or_insert((candidate, t, node.to_string()));
+        self.node_mut(node).voted_for.insert(master, t);
+        self.ballots
+            .entry((candidate, epoch))
+            .or_default()
+            .insert(voter);
+        if wrong.is_empty() {
+            return;
+        }
+        self.found.push(
+            ViolationKind::VoteRuleBroken,
+            format!(
+                "{} ({}) voted for {} in epoch {epoch}, but {}",
+                at(node, t),
+                short(&voter),
+                short(&candidate),
+                wrong.join("; ")
+            ),
+        );
+    }
+
+    /// One vote per epoch per voter ID (across restarts), one replica of a master per two
+    /// node timeouts per life of the voter.
+    fn double_vote(&mut self, t: u64, node: &str, epoch: u64, candidate: NodeId, master: NodeId) {
+        let state = self.node(node);
+        let voter = state.id;
+        let p = self.persisted.get(&voter);
+        let mut evidence = None;
+        if let Some((first, first_us, first_node)) = p.and_then(|p| p.votes.get(&epoch)) {
+            evidence = Some(format!(
+                "twice in epoch {epoch}: for {} ({}), then for {}",
+                short(first),
+                at(first_node, *first_us),
+                short(&candidate)
+            ));
+        } else if let Some(last) = p.map(|p| p.last_vote_epoch).filter(|&last| last > epoch) {
+            evidence = Some(format!(
+                "in epoch {epoch} after voting in epoch {last} (lastVoteEpoch went back)"
+            ));
+        } else if let Some(&before) = state.voted_for.get(&master) {
+            let gap_us = t - before;
+            if gap_us + CLOCK_SLACK_US < 2 * self.nt_ms * 1000 {
+                evidence = Some(format!(
+                    "for two replicas of {} {} ms apart (within two node timeouts), the second \
+                     {} in epoch {epoch}",
+                    short(&master),
+                    gap_us / 1000,
+                    short(&candidate)
+                ));
+            }
+        }
+        if let Some(evidence) = evidence {
+            self.found.push(
+                ViolationKind::DoubleVote,
+                format!("{} ({}) voted {evidence}", at(node, t), short(&voter)),
+            );
+        }
+    }
+
+    pub(super) fn promoted(&mut self, t: u64, node: &str, kind: PromotionKind, config_epoch: u64) {
+        self.node_mut(node).master = None;
+        self.persisted_mut(node).replica_since = None;
+        let id = self.node(node).id;
+        self.ranks.role(t, id, None);
+        if kind != PromotionKind::Election {
+            return;
+        }
+        let state = self.node(node);
+        let (id, quorum) = (state.id, state.quorum_at(t));
+        let Some(epoch) = state.election_epoch else {
+            self.found.push(
+                ViolationKind::ElectionRuleBroken,
+                format!(
+                    "{} was promoted by election without starting one",
+                    at(node, t)
+                ),
+            );
+            return;
+        };
+        if config_epoch != epoch {
+            self.found.push(
+                ViolationKind::ElectionRuleBroken,
+                format!(
+                    "{} won the election for epoch {epoch} but took config epoch {config_epoch}",
+                    at(node, t)
+                ),
+            );
+        }
+        let votes = self.ballots.get(&(id, epoch)).map_or(0, |v| v.len());
+        if votes < quorum {
+            self.found.push(
+                ViolationKind::PromotedWithoutMajority,
+                format!(
+                    "{} ({}) was promoted for epoch {epoch} with {votes} vote(s), quorum \
+                     {quorum}",
+                    at(node, t),
+                    short(&id)
+                ),
+            );
+        }
+    }
+}
