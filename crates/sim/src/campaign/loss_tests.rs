@@ -34,9 +34,10 @@ fn writes_lost_to_a_failover_are_allowed_and_counted() {
     ]);
     let config = SimConfig {
         replicas: 1,
+        clients: 0,
         ..SimConfig::default()
     };
-    let report = run(5, &config, Some(schedule));
+    let report = run(5, &config, Some(schedule.clone()));
     assert!(
         report.ok(),
         "{:?}\n{}",
@@ -64,6 +65,33 @@ fn writes_lost_to_a_failover_are_allowed_and_counted() {
         "{}",
         writes[0]
     );
+
+    // The append clients' losses go through the same rule: listed as allowed, counted.
+    let appends = run(5, &SimConfig { clients: 4, ..config }, Some(schedule));
+    assert!(appends.ok(), "{:?}", appends.violations);
+    let allowed: Vec<&str> = appends
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Text(text) if text.contains(" lost as Redis allows: ") => Some(text.as_str()),
+            _ => None,
+        })
+        .filter(|t| !t.starts_with("appends: "))
+        .collect();
+    assert!(!allowed.is_empty(), "{}", appends.trace_text);
+    for line in &allowed {
+        assert!(
+            line.contains("acked by node1") && line.contains("node5 promoted by election"),
+            "{line}"
+        );
+    }
+    let summary = lines(&appends, "appends: ");
+    assert_eq!(summary.len(), 1);
+    assert!(
+        summary[0].ends_with(&format!("lost as Redis allows: {}", allowed.len())),
+        "{}",
+        summary[0]
+    );
 }
 
 /// With `appendfsync always` a master restarted from its disk loses nothing; the
@@ -75,12 +103,16 @@ fn writes_lost_to_an_unsynced_aof_are_violations() {
         at_ms: 27_000,
         fault: Fault::Crash { node: 0 },
     }]);
-    let healthy = run(7, &SimConfig::default(), Some(schedule.clone()));
+    let single_writer = SimConfig {
+        clients: 0,
+        ..SimConfig::default()
+    };
+    let healthy = run(7, &single_writer, Some(schedule.clone()));
     assert!(healthy.ok(), "{:?}", healthy.violations);
     assert_eq!(lines(&healthy, "loss allowed").len(), 0);
     let config = SimConfig {
         canaries: vec!["aof-no-fsync".to_string()],
-        ..SimConfig::default()
+        ..single_writer
     };
     let buggy = run(7, &config, Some(schedule));
     let lost: Vec<&Violation> = buggy
