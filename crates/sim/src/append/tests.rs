@@ -389,3 +389,25 @@ fn a_timed_out_write_seen_by_a_read_is_looked_for_up_to_that_read() {
     assert_eq!((asked[0].start_us, asked[0].end_us), (0, 1_510_000));
     assert_eq!(asked[0].what, b.0.ops[write].command());
 }
+
+#[test]
+fn reads_from_replicas_may_shrink() {
+    // A client's READONLY reads of one replica: the replica full-synced from a master without
+    // the write in between (an emptied master at the same address). The final value still has
+    // it, so nothing was lost and no order was promised.
+    let mut b = Build::default();
+    let k = "list:0";
+    b.append(0, 0, k, (0, 10), ok());
+    let replica_read = |b: &mut Build, times, value: Option<&str>| {
+        let value = value.map_or(Value::Nil, |v| Value::Bulk(v.into()));
+        let kind = Kind::Get {
+            replica: true,
+            final_read: false,
+        };
+        b.op(1, k, kind, times, Y, Outcome::Ok(value))
+    };
+    replica_read(&mut b, (40, 41), Some("0.0;"));
+    replica_read(&mut b, (50, 51), None);
+    b.last(k, Some("0.0;"));
+    assert_eq!(judge_clean(&b.0), Judged::default());
+}

@@ -67,7 +67,14 @@ fn writes_lost_to_a_failover_are_allowed_and_counted() {
     );
 
     // The append clients' losses go through the same rule: listed as allowed, counted.
-    let appends = run(5, &SimConfig { clients: 4, ..config }, Some(schedule));
+    let appends = run(
+        5,
+        &SimConfig {
+            clients: 4,
+            ..config
+        },
+        Some(schedule),
+    );
     assert!(appends.ok(), "{:?}", appends.violations);
     let allowed: Vec<&str> = appends
         .trace
