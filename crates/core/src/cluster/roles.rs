@@ -14,8 +14,15 @@ use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 
 impl Cluster {
-    /// Myself becomes a replica of `master`: my slots and open migrations go.
+    /// Myself becomes a replica of `master`: my slots and open migrations go. A manual
+    /// failover under way ends when my master changes (Redis resets it whenever it sets a new
+    /// master): it was agreed with the old master, and a replica that migrated mid-way must not
+    /// use it to take its new master's slots without that master failing.
     pub(crate) fn become_replica_of(&mut self, master: NodeId, out: &mut Outbox) {
+        if self.me().is_master() || self.me().master != Some(master) {
+            self.reset_manual_failover();
+            self.election.manual = false;
+        }
         let owned: Vec<u16> = self.me().slots.iter().collect();
         self.assign_slots(&owned, None, out);
         self.migrating.clear();

@@ -140,3 +140,35 @@ fn without_replica_migration_a_master_emptied_by_resharding_stays_a_master() {
     );
     assert!(net.nodes[0].cluster.me().is_master());
 }
+
+/// A replica in the middle of a manual failover that moves to another master (replica
+/// migration, `CLUSTER REPLICATE`) drops the manual failover: it was agreed with the old
+/// master, and kept it would let the replica take the new master's slots unfailed (found by
+/// the simulator: seed 450248, 3 masters × 2 replicas).
+#[test]
+fn a_new_master_ends_a_manual_failover_under_way() {
+    let mut net = three_masters_three_replicas(2000);
+    let (old_master, new_master) = (net.nodes[0].myself(), net.nodes[1].myself());
+    let replica = &mut net.nodes[3].cluster;
+    assert_eq!(replica.me().master, Some(old_master));
+    let under_way = crate::cluster::failover::ManualFailover {
+        end_ms: 10_000,
+        master_offset: Some(5),
+        can_start: true,
+        ..Default::default()
+    };
+    replica.manual_failover = under_way.clone();
+    replica.election.manual = true;
+    let mut out = crate::outbox::Outbox::default();
+    // The same master again changes nothing.
+    replica.become_replica_of(old_master, &mut out);
+    assert_eq!(replica.manual_failover, under_way);
+    assert!(replica.election.manual);
+    replica.become_replica_of(new_master, &mut out);
+    assert_eq!(
+        replica.manual_failover,
+        crate::cluster::failover::ManualFailover::default()
+    );
+    assert!(!replica.election.manual);
+    assert_eq!(replica.me().master, Some(new_master));
+}
