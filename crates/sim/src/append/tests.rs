@@ -408,6 +408,16 @@ fn reads_from_replicas_may_shrink() {
     };
     replica_read(&mut b, (40, 41), Some("0.0;"));
     replica_read(&mut b, (50, 51), None);
+    // The node that acknowledged the write, read after READONLY once it became a replica
+    // and resynced from an emptied master, may lack it too.
+    let own = |b: &mut Build, times| {
+        let kind = Kind::Get {
+            replica: true,
+            final_read: false,
+        };
+        b.op(2, k, kind, times, X, Outcome::Ok(Value::Nil))
+    };
+    own(&mut b, (60, 61));
     b.last(k, Some("0.0;"));
     assert_eq!(judge_clean(&b.0), Judged::default());
 }
