@@ -43,9 +43,15 @@ impl Ranks {
         self.roles.entry(id).or_default().push((time_us, master));
     }
 
-    fn master_at(&self, id: &NodeId, time_us: u64) -> Option<NodeId> {
-        let roles = self.roles.get(id)?;
-        roles.iter().rev().find(|r| r.0 <= time_us)?.1
+    /// Whether `id` was a replica of `master` at any time up to `time_us`. A replica ranks
+    /// itself by its own view of its master's replicas, which may be stale: a sibling
+    /// promoted or moved while this one was paused or cut off is still listed there, with the
+    /// offset it last announced (seed 460083: a replica resumed from a pause ranked itself
+    /// behind a sibling promoted meanwhile, as Redis would).
+    fn ever_replica_of(&self, id: &NodeId, master: NodeId, time_us: u64) -> bool {
+        self.roles
+            .get(id)
+            .is_some_and(|roles| roles.iter().any(|r| r.0 <= time_us && r.1 == Some(master)))
     }
 
     /// The least offset `id` showed at or after `time_us`: an upper bound of anything it
@@ -112,7 +118,7 @@ impl Ranks {
             let siblings = self
                 .roles
                 .keys()
-                .filter(|id| **id != s.id && self.master_at(id, s.time_us) == Some(s.master));
+                .filter(|id| **id != s.id && self.ever_replica_of(id, s.master, s.time_us));
             let mut may_be_ahead = 0;
             let mut behind = Vec::new();
             for sibling in siblings {

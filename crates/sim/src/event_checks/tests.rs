@@ -677,3 +677,39 @@ fn a_rank_counts_only_siblings_that_may_have_been_ahead() {
         .at(4000, S, ClusterEvent::ReplicationLinkUp { offset: 0 });
     assert_eq!(p.check(), vec![]);
 }
+
+#[test]
+fn a_sibling_promoted_while_the_replica_was_away_may_still_count_in_its_rank() {
+    // S was R's sibling and won an election at 9 s; R, paused meanwhile, still lists S as a
+    // replica with its last offset and ranks itself behind it, as Redis does.
+    let mut p = Plant::cluster();
+    p.start(0, S, S, false, (0, 0, 0))
+        .at(5, S, ClusterEvent::BecameReplica { master: id(A) })
+        .at(
+            9000,
+            S,
+            ClusterEvent::Promoted {
+                kind: clusterlab_core::event::PromotionKind::Election,
+                config_epoch: 7,
+                old_master: id(A),
+                offset: 500,
+                coordinated: false,
+            },
+        )
+        .at(
+            9400,
+            R,
+            ClusterEvent::ElectionScheduled {
+                delay_ms: 1700,
+                rank: 1,
+                offset: 100,
+            },
+        );
+    let rank_findings: Vec<String> = p
+        .check()
+        .into_iter()
+        .filter(|v| v.evidence.contains("scheduled its election at rank"))
+        .map(|v| v.evidence)
+        .collect();
+    assert_eq!(rank_findings, Vec::<String>::new());
+}
