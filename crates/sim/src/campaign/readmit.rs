@@ -236,12 +236,17 @@ pub(super) async fn forget_stale(
             // A replica will not forget its master: point it at the node that took the old
             // one's place first.
             if following.as_deref() == Some(old_id.as_str()) {
+                // The re-admitted node is a replica itself when a replica took the wiped
+                // master's slots over: follow the shard's master, as the node's view has it
+                // (seed 460147: REPLICATE of the replica was refused until the bound ran out).
+                let shard_master = current_master(&f.sample.lines, Some(new_id.as_str()))
+                    .unwrap_or_else(|| new_id.clone());
                 cluster.trace().record(
                     "harness",
-                    format!("{name} still follows {old_id}: replicate {new_id}"),
+                    format!("{name} still follows {old_id}: replicate {shard_master}"),
                 );
                 let _ = cluster
-                    .command(index, &["CLUSTER", "REPLICATE", new_id])
+                    .command(index, &["CLUSTER", "REPLICATE", &shard_master])
                     .await;
             } else {
                 cluster
