@@ -270,12 +270,24 @@ fn a_wiped_disk_excuses_only_writes_no_surviving_node_had() {
         &["node1's disk was wiped at 2.000s and no other node kept it"],
     );
     let mut replicated = base();
-    replicated.extend([applied(1001, 2, 100, 0), wipe]);
+    replicated.extend([applied(1001, 2, 100, 0), wipe.clone()]);
     let text = violation(judge(&replicated, false));
     has_all(
         &text,
         &["node1's disk was wiped at 2.000s, but node2 (write offset 100) still had it"],
     );
+    // A copy on a node that no longer replicated node1 when it was wiped (node4 got the
+    // write, then moved to node3) is on no path back: allowed.
+    let mut elsewhere = base();
+    elsewhere.extend([
+        replica_of(3, 4, 1),
+        at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        applied(1001, 4, 100, 0),
+        replica_of(1500, 4, 3),
+        wipe.clone(),
+    ]);
+    let text = allowed(judge(&elsewhere, false));
+    has_all(&text, &["no other node kept it"]);
     // The replica then resyncs from the emptied node at the same address (Redis's replicas
     // copy an empty master too): the wipe took every copy.
     replicated.push(at(2500, 2, ClusterEvent::ReplicationLinkUp { offset: 0 }));

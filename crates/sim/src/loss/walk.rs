@@ -46,6 +46,8 @@ pub(super) struct Walk<'r> {
     lost: Option<Reason>,
     /// The promotions and migrations the write survived, for the evidence.
     steps: Vec<String>,
+    /// The wiped holder's replicas when it was wiped: the copies that could take it over.
+    wiped_replicas: Vec<String>,
     /// How copies were lost to full syncs, for the evidence.
     drops: Vec<String>,
     /// Whether the walk has started (before, only roles are followed).
@@ -66,6 +68,7 @@ impl<'r> Walk<'r> {
             rivals: BTreeMap::new(),
             lost: None,
             steps: Vec::new(),
+            wiped_replicas: Vec::new(),
             drops: Vec::new(),
             active: false,
             applied: false,
@@ -251,6 +254,12 @@ impl<'r> Walk<'r> {
         self.master_of.remove(node);
         let had = self.copies.remove(node).is_some();
         if node == self.holder && had && self.lost.is_none() {
+            self.wiped_replicas = self
+                .master_of
+                .iter()
+                .filter(|(_, master)| *master == node)
+                .map(|(replica, _)| replica.clone())
+                .collect();
             self.lost = Some(Reason::Wiped {
                 node: node.to_string(),
                 at_us,
@@ -287,16 +296,22 @@ impl<'r> Walk<'r> {
         });
     }
 
-    /// A wipe is judged by the copies left at the end: a replica that resynced from the
-    /// emptied node lost its copy as Redis would, one that still has it shows the write was
-    /// not lost to the wipe.
+    /// A wipe is judged by the copies left at the end on the wiped master's own replicas: a
+    /// replica that resynced from the emptied node lost its copy as Redis would, one that
+    /// still has it shows the write was not lost to the wipe. Copies elsewhere (a replica of
+    /// another node, cut off) are on no path back: Redis fails nothing over to them by itself
+    /// (the old ID is noaddr) and an operator's fix promotes the wiped master's replicas
+    /// (seed 470528).
     fn with_survivors(&self, reason: &Reason) -> Reason {
         let mut reason = reason.clone();
         if let Reason::Wiped {
             survivors, drops, ..
         } = &mut reason
         {
-            let left = self.copies.iter().filter(|(n, _)| **n != self.holder);
+            let left = self
+                .copies
+                .iter()
+                .filter(|(n, _)| **n != self.holder && self.wiped_replicas.contains(*n));
             *survivors = left.map(|(n, c)| (n.clone(), c.offset)).collect();
             drops.clone_from(&self.drops);
         }
