@@ -61,6 +61,7 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
             replicas: args.replicas,
             node_timeout_ms: args.node_timeout_ms,
             canaries: args.canaries.clone(),
+            ..SimConfig::default()
         },
         seed,
         max_shrink_iters: args.shrink_runs,

@@ -14,11 +14,12 @@
 //! running node) is skipped and noted in the trace, which is what lets shrinking drop any
 //! event without making the schedule invalid.
 //!
-//! The parts: `model` (the faults, schedules and cluster shape), `majority` (the rule every
+//! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults, schedules and cluster shape), `majority` (the rule every
 //! generated schedule keeps), `episode` (a fault with its undo), `swarm` and `strategy` (the
 //! two generators), `shrink` (shrinking without proptest) and `inject` (the injector). Every
 //! public item is re-exported here, at `clusterlab_sim::faults::…`.
 
+mod config_draw;
 mod episode;
 #[cfg(madsim)]
 mod inject;
@@ -28,6 +29,7 @@ mod shrink;
 mod strategy;
 mod swarm;
 
+pub use config_draw::{draw_config, ConfigPins, NODE_TIMEOUTS_MS, VALIDITY_FACTORS};
 pub use episode::{from_episodes, Episode, EpisodeKind};
 #[cfg(madsim)]
 pub use inject::{FaultInjector, RESTART_GAP_MS};

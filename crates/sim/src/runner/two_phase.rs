@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 
-use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::ClusterEvent;
@@ -210,7 +209,7 @@ pub struct SafetyOutcome {
     pub times: PhaseTimes,
 }
 
-/// Runs the two phases of `hooks`'s scenario for `seed` on `config` (`appendfsync always`)
+/// Runs the two phases of `hooks`'s scenario for `seed` on `config` (its `appendfsync`)
 /// with `schedule`, inside the current runtime, and closes the report.
 pub async fn run_two_phase<H: TwoPhase>(
     hooks: &mut H,
@@ -220,9 +219,9 @@ pub async fn run_two_phase<H: TwoPhase>(
 ) -> RunReport {
     let shape = ClusterShape::of(&config);
     let cluster = SimCluster::builder()
+        .appendfsync(config.appendfsync.policy())
         .config(config)
         .seed(seed)
-        .appendfsync(AppendFsync::Always)
         .build();
     let mut run = Run {
         cluster: &cluster,
