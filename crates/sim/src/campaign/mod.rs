@@ -60,6 +60,7 @@ use crate::workload::{WriteHistory, WriteOp};
 
 mod losses;
 mod readmit;
+mod unsynced;
 
 use losses::{
     open_slot_holder, owner_addr, served_ops, slots_left_open, wiped_after, FIX_INTERVAL_MS,
@@ -137,6 +138,8 @@ struct Campaign {
     /// were acknowledged.
     to_wipes: usize,
     to_failovers: Vec<u64>,
+    /// `appendfsync everysec` only: writes acknowledged just before their node's kill.
+    to_unsynced: usize,
 }
 
 impl TwoPhase for Campaign {
@@ -262,10 +265,18 @@ impl TwoPhase for Campaign {
         lost: &[&WriteOp],
     ) {
         let mut unexcused = Vec::new();
+        let everysec = run.cluster.config().appendfsync == crate::seeds::Fsync::Everysec;
+        let kills = if everysec {
+            unsynced::kills(&run.cluster.trace().events())
+        } else {
+            Vec::new()
+        };
         for op in lost {
             let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
             if wiped_after(&op.addr, op.start_us, &outcome.wiped) {
                 self.to_wipes += 1;
+            } else if unsynced::killed_before_sync(&kills, &op.addr, op.end_us) {
+                self.to_unsynced += 1;
             } else if superseded(&run.samples, &op.addr, slot, start_ms, end_ms) {
                 self.to_failovers.push(end_ms);
             } else {
@@ -306,11 +317,12 @@ impl TwoPhase for Campaign {
         };
         run.record(format!(
             "writes: {} ops, {} acked; lost as Redis allows: {} to failovers{window}, {} \
-             with wiped disks",
+             with wiped disks{}",
             history.ops.len(),
             history.acked_count(),
             to_failovers.len(),
-            self.to_wipes
+            self.to_wipes,
+            unsynced_text(self.to_unsynced)
         ));
     }
 
@@ -348,6 +360,16 @@ impl TwoPhase for Campaign {
             .collect();
         run.violations
             .extend(double_votes(events, &outcome.restarts, &wipes, nt));
+    }
+}
+
+/// `, N unsynced (everysec)` when some writes were lost that way (else nothing, so runs
+/// under `always` trace as they always did).
+fn unsynced_text(count: usize) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!(", {count} unsynced (everysec)")
     }
 }
 

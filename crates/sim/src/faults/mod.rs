@@ -15,7 +15,7 @@
 //! event without making the schedule invalid.
 //!
 //! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults, schedules and cluster shape), `majority` (the rule every
-//! generated schedule keeps), `episode` (a fault with its undo), `swarm` and `strategy` (the
+//! generated schedule keeps), `episode` (a fault with its undo), `repeat` (a shard failing over twice), `swarm` and `strategy` (the
 //! two generators), `shrink` (shrinking without proptest) and `inject` (the injector). Every
 //! public item is re-exported here, at `clusterlab_sim::faults::…`.
 
@@ -25,7 +25,10 @@ mod episode;
 mod inject;
 mod majority;
 mod model;
+mod repeat;
 mod shrink;
+#[cfg(madsim)]
+mod slot_move;
 mod strategy;
 mod swarm;
 
@@ -38,6 +41,7 @@ pub use model::{
     ClusterShape, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
     DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
 };
+pub use repeat::{draw_repeat_failover, REPEAT_FAILOVER_PROBABILITY};
 pub use shrink::shrink;
 pub use strategy::{schedule_strategy, MAX_STRATEGY_EPISODES};
 pub use swarm::{swarm, Compound, SwarmKind, COMPOUND_KINDS, MAX_SLOTS_PER_MOVE, SWARM_KINDS};

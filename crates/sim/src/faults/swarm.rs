@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::model::{ClusterShape, Direction, FailoverMode, FaultKind, FaultSchedule};
+use super::repeat::draw_repeat_failover;
 
 /// What swarm generation enables or not in a run: a plain kind (one episode of that fault and
 /// its undo) or a compound (several episodes timed against each other).
@@ -58,7 +59,8 @@ pub const SWARM_KINDS: &[SwarmKind] = &[
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
 /// one half (at least one always is), each enabled kind gets its own mean gap between
 /// episodes, and episodes that would break the majority rule are dropped. At most one wipe
-/// per run: each one loses a master's data for good.
+/// per run: each one loses a master's data for good. Half the seeds whose shape has replicas
+/// also make one shard fail over twice ([`draw_repeat_failover`]).
 pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5357_4152_4d00_0000);
     let mut enabled: Vec<SwarmKind> = SWARM_KINDS
@@ -97,6 +99,7 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
                 .max(1);
         }
     }
+    episodes.extend(draw_repeat_failover(seed, shape));
     // Time order, then kind order: the majority filter keeps the earlier episode.
     episodes.sort_by_key(|e| e.start_ms);
     from_episodes(&episodes, shape)

@@ -30,7 +30,9 @@ use super::poll::{
     whole, Polled,
 };
 use super::sampler::spawn_sampler;
-use super::{liveness_bound_ms, workload_spec, CLUSTER_OK_TIMEOUT_MS, LIVENESS_POLL_MS};
+use super::{
+    liveness_bound_ms, workload_slots, workload_spec, CLUSTER_OK_TIMEOUT_MS, LIVENESS_POLL_MS,
+};
 use crate::cluster::SimCluster;
 use crate::faults::{ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{check_reads, RegisterCheck};
@@ -292,10 +294,11 @@ async fn safety_phase<H: TwoPhase>(
     let span_ms = run.shape.span_ms;
     let started_ms = now_ms();
     run.record(RunPhase::Safety { span_ms });
-    let writer = spawn_writer(run.cluster, workload_spec(&run.shape), Phase::default()).await;
+    let spec = workload_spec(&run.shape);
+    let writer = spawn_writer(run.cluster, spec.clone(), Phase::default()).await;
     let sampler = spawn_sampler(run.cluster, span_ms).await;
     let injected_ms = now_ms();
-    let mut injector = FaultInjector::new(run.cluster);
+    let mut injector = FaultInjector::new(run.cluster).with_slot_pool(workload_slots(&spec));
     injector.run(schedule, span_ms).await;
     let (history, samples) = collect_phase(
         run.cluster,
