@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::net::NetSim;
+use madsim::rand::Rng;
 use madsim::runtime::Handle;
 use madsim::time::Instant;
 
-use super::slot_move::move_slots;
+use super::slot_move::{move_slots, MAX_HOLD_BEFORE_NODE_MS};
 use super::{Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
 use crate::report::Violation;
@@ -149,19 +150,22 @@ impl<'a> FaultInjector<'a> {
     }
 
     /// Starts the moves [`Self::apply`] queued, each on the client machine, unless one
-    /// is still running.
+    /// is still running. While the network is not whole the latest request waits (an
+    /// operator reshards a healthy cluster: a slot taken over during a split bumps an epoch
+    /// without consensus, which may equal one a failover on the other side wins; Redis
+    /// accepts that and resolves it as a collision) and older ones are dropped.
     pub async fn start_slot_moves(&mut self) {
-        for (from, to, count) in std::mem::take(&mut self.queued_moves) {
-            // An operator reshards a healthy cluster: a slot taken over during a split
-            // bumps an epoch without consensus, which may equal one a failover on the
-            // other side wins (Redis accepts that and resolves it as a collision).
-            if !self.network_whole() {
+        if !self.network_whole() {
+            while self.queued_moves.len() > 1 {
+                let (from, to, _) = self.queued_moves.remove(0);
                 self.skip(
                     format!("move node{}->node{}", from + 1, to + 1),
-                    "the cluster is not whole",
+                    "the cluster was not whole until a later move replaced it",
                 );
-                continue;
             }
+            return;
+        }
+        for (from, to, count) in std::mem::take(&mut self.queued_moves) {
             if self.move_busy.swap(true, Ordering::SeqCst) {
                 self.skip(
                     format!("move node{}->node{}", from + 1, to + 1),
@@ -175,9 +179,11 @@ impl<'a> FaultInjector<'a> {
             let (busy, findings) = (self.move_busy.clone(), self.move_findings.clone());
             let (pool, rotation) = (self.slot_pool.clone(), self.moves_started * count);
             self.moves_started += 1;
+            // madsim's rng: deterministic for the run's seed.
+            let hold_ms = madsim::rand::thread_rng().gen_range(0..=MAX_HOLD_BEFORE_NODE_MS);
             let work = async move {
                 let limit = Duration::from_millis(SLOT_MOVE_TIMEOUT_MS);
-                let moving = move_slots(&from_addr, &to_addr, count, &pool, rotation);
+                let moving = move_slots(&from_addr, &to_addr, count, &pool, rotation, hold_ms);
                 let outcome = madsim::time::timeout(limit, moving).await;
                 let text = match outcome {
                     Err(_) => "timed out".to_string(),
@@ -276,6 +282,7 @@ impl<'a> FaultInjector<'a> {
             // Due resumes and restarts go before faults at the same time.
             if let Some((_, node)) = next_due.filter(|(d, _)| *d <= next) {
                 self.fire_due(node);
+                self.start_slot_moves().await;
                 continue;
             }
             if let Some(timed) = pending.next() {

@@ -29,8 +29,14 @@ pub(crate) fn choose_slots(owned: &[u16], pool: &[u16], count: usize, rotation: 
         .collect()
 }
 
+/// Longest pause a move takes between a slot's last key and `SETSLOT … NODE` (drawn per
+/// move): the writer comes back to a key every few seconds, so a slot held half-moved this
+/// long is met by writes that must follow `ASK`.
+pub(crate) const MAX_HOLD_BEFORE_NODE_MS: u64 = 3000;
+
 /// Moves up to `count` slots of `pool` from the master at `from_addr` to the one at
-/// `to_addr` (with an empty pool, the slots `redis-cli` would choose), then checks that the
+/// `to_addr` (with an empty pool, the slots `redis-cli` would choose), pausing
+/// `hold_before_node_ms` before each `SETSLOT … NODE`, then checks that the
 /// moved slots are closed on both: once every `SETSLOT … NODE` succeeded, neither may still
 /// show the slot importing or migrating (`slot_left_open`). Returns the moved slots and the
 /// violations, or why nothing moved.
@@ -40,6 +46,7 @@ pub(crate) async fn move_slots(
     count: usize,
     pool: &[u16],
     rotation: usize,
+    hold_before_node_ms: u64,
 ) -> Result<(Vec<u16>, Vec<Violation>), String> {
     let mut topology = admin::load(from_addr).await.map_err(|e| e.to_string())?;
     if !admin::check::analyze(&topology).is_ok() {
@@ -65,6 +72,7 @@ pub(crate) async fn move_slots(
     }
     let options = ReshardOptions {
         timeout_ms: 2000,
+        hold_before_node_ms,
         ..ReshardOptions::default()
     };
     let mut moved = Vec::new();
@@ -120,5 +128,58 @@ mod tests {
         // Wraps around, and never moves a slot twice in one move.
         assert_eq!(choose_slots(&owned, &pool, 4, 2), vec![5000, 12, 700]);
         assert!(choose_slots(&[1, 2], &pool, 3, 0).is_empty());
+    }
+}
+
+/// A campaign run whose schedule moves workload slots while a master crashes: the keys go
+/// over by `MIGRATE` and the writer meets `ASK` mid-move.
+#[cfg(test)]
+mod campaign_tests {
+    use crate::campaign;
+    use crate::faults::{Fault, FaultSchedule, TimedFault};
+    use crate::seeds::SimConfig;
+    use crate::trace::{Event, FaultEvent};
+
+    #[test]
+    fn moves_carry_workload_keys_and_clients_follow_ask_under_faults() {
+        let config = SimConfig {
+            replicas: 1,
+            node_timeout_ms: 3000,
+            ..SimConfig::default()
+        };
+        let at = |at_ms, fault| TimedFault { at_ms, fault };
+        let schedule = FaultSchedule::new(vec![
+            at(
+                500,
+                Fault::MoveSlots {
+                    from: 0,
+                    to: 1,
+                    count: 4,
+                },
+            ),
+            at(1500, Fault::Crash { node: 2 }),
+            at(9000, Fault::Restart { node: 2 }),
+        ]);
+        let report = campaign::run(3, &config, Some(schedule));
+        assert!(
+            report.ok(),
+            "{:?}\n{}",
+            report.violations,
+            report.trace_text
+        );
+        let moved = report.trace.iter().any(|e| {
+            matches!(&e.event, Event::Fault(FaultEvent::SlotMoveEnded { outcome, .. })
+                if outcome.starts_with("moved slots ["))
+        });
+        let asks = report
+            .trace
+            .iter()
+            .filter(|e| matches!(&e.event, Event::Request(r) if r.reply.starts_with("-ASK ")))
+            .count();
+        assert!(
+            moved && asks > 0,
+            "moved {moved}, {asks} ASK\n{}",
+            report.trace_text
+        );
     }
 }
