@@ -190,6 +190,9 @@ violation_kinds! {
     RunPanicked => "run_panicked",
     /// The trace hit its cap and dropped events: the checks saw only part of the run.
     TraceTruncated => "trace_truncated",
+    /// A master stayed down past the failover bound while an eligible replica and a voting
+    /// majority were undisturbed, and no replica replaced it.
+    FailoverMissing => "failover_missing",
 }
 
 impl ViolationKind {

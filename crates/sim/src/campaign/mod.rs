@@ -45,6 +45,7 @@ use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::{superseded, RegisterCheck};
 use crate::invariants::elections::double_votes;
+use crate::invariants::failovers_missing;
 use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
@@ -360,6 +361,8 @@ impl TwoPhase for Campaign {
             .collect();
         run.violations
             .extend(double_votes(events, &outcome.restarts, &wipes, nt));
+        run.violations
+            .extend(failovers_missing(events, &self.ids, nt));
     }
 }
 
