@@ -135,6 +135,8 @@ struct Campaign {
     /// it happens.
     summaries: BTreeMap<String, Sampled>,
     last_fix_ms: Option<u64>,
+    /// A fix ran after the last poll: that poll's views predate it, so it cannot settle.
+    fixed_since_poll: bool,
     /// Lost writes Redis allows: how many to wiped disks, and when those lost to failovers
     /// were acknowledged.
     to_wipes: usize,
@@ -242,9 +244,15 @@ impl TwoPhase for Campaign {
                 .is_none_or(|at| now_ms - at >= FIX_INTERVAL_MS)
             {
                 self.last_fix_ms = Some(now_ms);
+                self.fixed_since_poll = true;
                 fix_open_slots(run, addr).await;
             }
         }
+    }
+
+    /// A poll taken before a fix changed the slots does not count as whole.
+    async fn also_whole(&mut self, _run: &mut Run<'_>, _last: &[Polled]) -> bool {
+        !std::mem::take(&mut self.fixed_since_poll)
     }
 
     fn settled_checks(
