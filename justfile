@@ -49,3 +49,23 @@ bench-sim seeds="200":
             --seed 1 --seeds {{seeds}} --replicas $replicas --no-save 2>&1 \
             | grep -E "^(seeds run|virtual time|wall time|throughput|cpu)"; \
     done
+
+# Mutation testing: cargo-mutants over the core's cluster/ and replication/ code, with a short
+# sim campaign as the test (sim-tests/tests/mutants.rs: campaign seeds with replicas, simulation
+# build, target/sim), then the score and the surviving mutants (scripts/mutants-summary.sh).
+# Extra arguments go to cargo-mutants: `just mutants --file crates/core/src/cluster/epochs.rs`
+# (that file instead of the whole set) or `just mutants --shard 0/20`. The whole set takes
+# hours on 2 cores. Needs `cargo install --locked cargo-mutants`.
+mutants *args:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    command -v cargo-mutants >/dev/null || { echo "cargo-mutants missing: cargo install --locked cargo-mutants" >&2; exit 1; }
+    files=(--file 'crates/core/src/cluster/**' --file 'crates/core/src/replication/**')
+    case " {{args}} " in *" --file "* | *" -f "*) files=() ;; esac
+    # cargo-mutants builds each mutant in its own copy of the tree; the target dir stays ours.
+    RUSTFLAGS="{{sim_flags}}" CARGO_TARGET_DIR="$PWD/target/sim" cargo mutants \
+        "${files[@]}" --exclude '**/tests/**' --exclude '**/tests.rs' {{args}} \
+        --test-package clusterlab-sim-tests -- --test mutants mutants_campaign
+    status=$?
+    scripts/mutants-summary.sh mutants.out
+    exit $status
