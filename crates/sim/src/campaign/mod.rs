@@ -284,7 +284,7 @@ impl TwoPhase for Campaign {
             let (start_ms, end_ms) = (op.start_us / 1000, op.end_us / 1000);
             if wiped_after(&op.addr, op.start_us, &outcome.wiped) {
                 self.to_wipes += 1;
-            } else if unsynced::killed_before_sync(&kills, &op.addr, op.end_us) {
+            } else if unsynced::killed_before_sync(&kills, &op.addr, op.start_us, op.end_us) {
                 self.to_unsynced += 1;
             } else if superseded(&run.samples, &op.addr, slot, start_ms, end_ms) {
                 self.to_failovers.push(end_ms);

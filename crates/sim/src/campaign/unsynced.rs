@@ -17,14 +17,22 @@ pub(super) fn kills(events: &[TraceEvent]) -> Vec<(usize, u64)> {
         .collect()
 }
 
-/// Whether the node at `addr` was killed within [`EVERYSEC_MAX_LOSS_MS`] after acknowledging
-/// a write at `end_us` (so `everysec` may have lost it).
-pub(super) fn killed_before_sync(kills: &[(usize, u64)], addr: &str, end_us: u64) -> bool {
+/// Whether the node at `addr` was killed within [`EVERYSEC_MAX_LOSS_MS`] after applying a
+/// write sent at `start_us` and answered at `end_us` (so `everysec` may have lost it). The
+/// node applied it somewhere in between; its reply may still reach the client after the
+/// kill.
+pub(super) fn killed_before_sync(
+    kills: &[(usize, u64)],
+    addr: &str,
+    start_us: u64,
+    end_us: u64,
+) -> bool {
     let Some(node) = NodeIdx::from_addr(addr) else {
         return false;
     };
+    let window_us = EVERYSEC_MAX_LOSS_MS * 1000;
     kills.iter().any(|&(killed, at_us)| {
-        killed == node.0 && at_us >= end_us && at_us - end_us <= EVERYSEC_MAX_LOSS_MS * 1000
+        killed == node.0 && at_us >= start_us && at_us <= end_us + window_us
     })
 }
 
@@ -48,9 +56,37 @@ mod tests {
         ];
         let kills = kills(&events);
         assert_eq!(kills, vec![(1, 10_000_000)]);
-        assert!(killed_before_sync(&kills, "10.0.0.2:7002", 9_000_000));
-        assert!(!killed_before_sync(&kills, "10.0.0.2:7002", 7_900_000));
-        assert!(!killed_before_sync(&kills, "10.0.0.2:7002", 10_000_001));
-        assert!(!killed_before_sync(&kills, "10.0.0.1:7001", 10_500_000));
+        assert!(killed_before_sync(
+            &kills,
+            "10.0.0.2:7002",
+            8_990_000,
+            9_000_000
+        ));
+        // Applied before the kill, the reply arrived after it.
+        assert!(killed_before_sync(
+            &kills,
+            "10.0.0.2:7002",
+            9_998_000,
+            10_002_000
+        ));
+        assert!(!killed_before_sync(
+            &kills,
+            "10.0.0.2:7002",
+            7_890_000,
+            7_900_000
+        ));
+        // Sent after the kill: some other incarnation acknowledged it.
+        assert!(!killed_before_sync(
+            &kills,
+            "10.0.0.2:7002",
+            10_000_001,
+            10_100_000
+        ));
+        assert!(!killed_before_sync(
+            &kills,
+            "10.0.0.1:7001",
+            10_400_000,
+            10_500_000
+        ));
     }
 }
