@@ -51,7 +51,7 @@ use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
 };
 use crate::report::{RunReport, Violation, ViolationKind};
-use crate::runner::poll::{summary, Polled};
+use crate::runner::poll::{summary, whole, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
 use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
 use crate::seeds::SimConfig;
@@ -137,6 +137,8 @@ struct Campaign {
     last_fix_ms: Option<u64>,
     /// A fix ran after the last poll: that poll's views predate it, so it cannot settle.
     fixed_since_poll: bool,
+    /// The last fix ran on a whole cluster (so a slot it left open is its verdict).
+    fixed_when_whole: bool,
     /// Lost writes Redis allows: how many to wiped disks, and when those lost to failovers
     /// were acknowledged.
     to_wipes: usize,
@@ -238,6 +240,9 @@ impl TwoPhase for Campaign {
     /// A slot move cut short by a fault leaves its slot open: an operator runs `fix`.
     async fn tend(&mut self, run: &mut Run<'_>, last: &[Polled], now_ms: u64) {
         let addrs = run.cluster.addrs();
+        if !nobody_flagged(last) {
+            return;
+        }
         if let Some(addr) = open_slot_holder(last, &addrs) {
             if self
                 .last_fix_ms
@@ -245,14 +250,18 @@ impl TwoPhase for Campaign {
             {
                 self.last_fix_ms = Some(now_ms);
                 self.fixed_since_poll = true;
+                self.fixed_when_whole = whole(last, run.cluster.len());
                 fix_open_slots(run, addr).await;
             }
         }
     }
 
-    /// A poll taken before a fix changed the slots does not count as whole.
-    async fn also_whole(&mut self, _run: &mut Run<'_>, _last: &[Polled]) -> bool {
-        !std::mem::take(&mut self.fixed_since_poll)
+    /// A poll taken before a fix changed the slots does not count as whole, nor one with a
+    /// slot open that no fix has yet tried on a whole cluster (a fix refused while the
+    /// cluster was down is retried first).
+    async fn also_whole(&mut self, run: &mut Run<'_>, last: &[Polled]) -> bool {
+        let open = open_slot_holder(last, &run.cluster.addrs()).is_some();
+        !std::mem::take(&mut self.fixed_since_poll) && (!open || self.fixed_when_whole)
     }
 
     fn settled_checks(
@@ -390,6 +399,21 @@ fn final_view(final_texts: &[(String, String)]) -> Vec<NodeLine> {
         .iter()
         .find_map(|(_, text)| parse_cluster_nodes(text).ok())
         .unwrap_or_default()
+}
+
+/// Every node answered and none flags a peer `fail` or `fail?`: only then does the operator
+/// run `fix`. Like `redis-cli --cluster fix`, it leaves out nodes the entry node flags
+/// `fail`, so a fix run earlier could close a slot while a node it cannot see still holds the
+/// slot's keys (seed 300039: the importing node, just restarted, held an acknowledged write).
+fn nobody_flagged(last: &[Polled]) -> bool {
+    last.iter().all(|(_, fetched)| {
+        fetched.as_ref().is_ok_and(|f| {
+            f.sample
+                .lines
+                .iter()
+                .all(|l| !l.has_flag("fail") && !l.has_flag("fail?"))
+        })
+    })
 }
 
 /// `clusterlab cluster fix` through `addr`, from the client machine; the trace says what it
