@@ -34,11 +34,12 @@ pub fn draw_repeat_failover(seed: u64, shape: &ClusterShape) -> Vec<Episode> {
         .filter(|&&(_, m)| m == master)
         .map(|&(r, _)| r)
         .collect();
-    // Down past the node timeout, the FAIL quorum and the election (about 1 s): replaced.
-    let first_ms = rng.gen_range(2 * nt..=2 * nt + nt / 2);
+    // Each round is down past the failover bound of a one-replica shard (1.5 node timeouts +
+    // 2.5 s, see `failover_missing`), so the liveness check can demand the failover.
+    let first_ms = rng.gen_range(2 * nt..=2 * nt + nt / 2) + 2000;
     // Back, rejoined and resynced as a replica of the winner before the second round.
     let second_at = first_ms + rng.gen_range(nt..=nt + nt / 2);
-    let second_ms = rng.gen_range(nt + nt / 2..=2 * nt);
+    let second_ms = rng.gen_range(nt + nt / 2..=2 * nt) + 2500;
     let pause = rng.gen_bool(0.5);
     let length_ms = second_at + second_ms;
     let start_ms = rng.gen_range(0..=shape.span_ms.saturating_sub(length_ms));
@@ -63,6 +64,11 @@ pub fn draw_repeat_failover(seed: u64, shape: &ClusterShape) -> Vec<Episode> {
 mod tests {
     use super::*;
     use crate::faults::testing::shape;
+
+    /// The longest the two rounds can take.
+    fn second_end_max(nt: u64) -> u64 {
+        (2 * nt + nt / 2 + 2000) + (nt + nt / 2) + (2 * nt + 2500)
+    }
 
     #[test]
     fn the_master_then_every_replica_of_its_shard_go_down_in_the_span() {
@@ -92,8 +98,9 @@ mod tests {
                 // The master is back at least a node timeout before the second round, which
                 // is long enough for the others to fail the winner.
                 assert!(second.start_ms >= first_end + nt);
-                assert!(second.duration_ms > nt);
-                assert!(second.start_ms + second.duration_ms <= s.span_ms);
+                assert!(second.duration_ms >= nt + nt / 2 + 2500);
+                // Past the span only when the rounds cannot fit in it.
+                assert!(second.start_ms + second.duration_ms <= s.span_ms.max(second_end_max(nt)));
             }
         }
     }

@@ -18,8 +18,10 @@
 //! master died: its data age at the election is then well within `node timeout × validity
 //! factor + repl-ping period` for any factor (0 disables the check).
 //!
-//! A master is judged only when nothing else could excuse a slow or missing failover: no
-//! partition, extra latency or packet loss during the window, at least one replica and a
+//! Extra latency during the window shifts the bound by ten times its longest delay (the
+//! messages on the failover path, with room for another gossip round). A master is judged only
+//! when nothing else could excuse a slow or missing failover: no partition or packet loss
+//! during the window, at least one replica and a
 //! quorum of the other masters untouched by any fault in it, and the master down for the
 //! whole bound. Masters cut off by a partition are not judged (a limitation: the window is
 //! then never undisturbed).
@@ -33,6 +35,11 @@ use crate::faults::{Fault, DEFAULT_LATENCY_MS};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::trace::{Event, FaultEvent, TraceEvent};
+
+/// Message delays on the failover path a latency episode stretches (ping and pong, failure
+/// reports over gossip, the FAIL broadcast, the vote request and the votes), with room for one
+/// more round of gossip.
+const LATENCY_HOPS: u64 = 10;
 
 /// How long a slot move may touch its two masters (the injector gives up after this).
 const MOVE_TOUCH_MS: u64 = 30_000;
@@ -61,8 +68,10 @@ struct Disturbances {
     down: BTreeMap<usize, Vec<Span>>,
     /// Per node index: when any fault touched it (down, clogged, moved, failed over, wiped).
     touched: BTreeMap<usize, Vec<Span>>,
-    /// When a partition, extra latency or packet loss was in force.
+    /// When a partition or packet loss was in force.
     global: Vec<Span>,
+    /// When extra latency was in force, with its longest delay in ms.
+    latency: Vec<(Span, u64)>,
 }
 
 fn overlaps(spans: &[Span], (from, to): Span) -> bool {
@@ -74,7 +83,8 @@ impl Disturbances {
         let mut d = Disturbances::default();
         let mut open: BTreeMap<(u8, usize, usize), u64> = BTreeMap::new();
         let mut global_since: Option<u64> = None;
-        let (mut partitioned, mut slow, mut lossy) = (false, false, false);
+        let (mut partitioned, mut lossy) = (false, false);
+        let mut slow_since: Option<(u64, u64)> = None;
         let end = events.last().map_or(0, |e| e.time_us) + 1;
         for e in events {
             let t = e.time_us;
@@ -84,7 +94,10 @@ impl Disturbances {
                     for ((kind, a, b), from) in std::mem::take(&mut open) {
                         d.close(kind, a, b, from, t);
                     }
-                    (partitioned, slow, lossy) = (false, false, false);
+                    (partitioned, lossy) = (false, false);
+                    if let Some((from, max_ms)) = slow_since.take() {
+                        d.latency.push(((from, t), max_ms));
+                    }
                     if let Some(from) = global_since.take() {
                         d.global.push((from, t));
                     }
@@ -126,11 +139,16 @@ impl Disturbances {
                 Fault::Partition { .. } => partitioned = true,
                 Fault::Heal => partitioned = false,
                 Fault::Latency { min_ms, max_ms } => {
-                    slow = (*min_ms, *max_ms) != DEFAULT_LATENCY_MS
+                    if let Some((from, max_ms)) = slow_since.take() {
+                        d.latency.push(((from, t), max_ms));
+                    }
+                    if (*min_ms, *max_ms) != DEFAULT_LATENCY_MS {
+                        slow_since = Some((t, *max_ms));
+                    }
                 }
                 Fault::PacketLoss { permille } => lossy = *permille > 0,
             }
-            let disturbed = partitioned || slow || lossy;
+            let disturbed = partitioned || lossy;
             match (disturbed, global_since) {
                 (true, None) => global_since = Some(t),
                 (false, Some(from)) => {
@@ -146,7 +164,20 @@ impl Disturbances {
         if let Some(from) = global_since {
             d.global.push((from, end));
         }
+        if let Some((from, max_ms)) = slow_since {
+            d.latency.push(((from, end), max_ms));
+        }
         d
+    }
+
+    /// The longest extra delay in force at any time of `window`, in ms (0: none).
+    fn latency_ms(&self, window: Span) -> u64 {
+        self.latency
+            .iter()
+            .filter(|(span, _)| overlaps(&[*span], window))
+            .map(|&(_, max_ms)| max_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Records a span of kind 0 (down: also touched) or 1 (touched) for nodes `a` and `b`.
@@ -277,7 +308,11 @@ pub fn failovers_missing(
     let faults = Disturbances::of(events);
     let mut found = Vec::new();
     for o in outages(events, ids, &faults) {
-        let bound_ms = failover_bound_ms(node_timeout_ms, o.replicas.len());
+        let quiet_bound_ms = failover_bound_ms(node_timeout_ms, o.replicas.len());
+        // Extra latency shifts the bound by what it adds to the messages on the path (pings,
+        // failure reports, the FAIL broadcast, the vote request and its answers).
+        let slow_ms = faults.latency_ms((o.from_us, o.from_us + quiet_bound_ms * 1000));
+        let bound_ms = quiet_bound_ms + LATENCY_HOPS * slow_ms;
         let window = (o.from_us, o.from_us + bound_ms * 1000);
         if o.replicas.is_empty() || o.to_us < window.1 || overlaps(&faults.global, window) {
             continue;
@@ -409,11 +444,33 @@ mod tests {
     }
 
     #[test]
+    fn latency_shifts_the_bound_instead_of_silencing_the_check() {
+        let slow = fault(
+            11_000,
+            Fault::Latency {
+                min_ms: 50,
+                max_ms: 200,
+            },
+        );
+        // 10 s + 10 × 200 ms: a promotion at 21 s is in time, none at all is reported.
+        let late = crash_of_node1(vec![slow.clone(), promoted(21_000)]);
+        assert!(failovers_missing(&late, &ids(), NT).is_empty());
+        let never = failovers_missing(&crash_of_node1(vec![slow]), &ids(), NT);
+        assert_eq!(never.len(), 1);
+        assert!(
+            never[0].evidence.ends_with("bound 12000 ms"),
+            "{}",
+            never[0].evidence
+        );
+    }
+
+    #[test]
     fn outages_that_excuse_no_failover_are_not_judged() {
         let excused = [
             // Back before the bound.
             vec![fault(15_000, Fault::Restart { node: 0 })],
-            // A partition during the window.
+            // A partition during the window, packet loss.
+            vec![fault(11_000, Fault::PacketLoss { permille: 100 })],
             vec![fault(
                 12_000,
                 Fault::Partition {
