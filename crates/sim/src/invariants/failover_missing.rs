@@ -41,9 +41,6 @@ use crate::trace::{Event, FaultEvent, TraceEvent};
 /// more round of gossip.
 const LATENCY_HOPS: u64 = 10;
 
-/// How long a slot move may touch its two masters (the injector gives up after this).
-const MOVE_TOUCH_MS: u64 = 30_000;
-
 /// The failover bound for a master with `replicas` replicas (ms after it went down).
 pub fn failover_bound_ms(node_timeout_ms: u64, replicas: usize) -> u64 {
     let detect_ms = node_timeout_ms + node_timeout_ms / 2 + 1000;
@@ -66,7 +63,7 @@ type Span = (u64, u64);
 struct Disturbances {
     /// Per node index: when a crash or pause had it down.
     down: BTreeMap<usize, Vec<Span>>,
-    /// Per node index: when any fault touched it (down, clogged, moved, failed over, wiped).
+    /// Per node index: when any fault touched it (down, clogged, failed over, wiped).
     touched: BTreeMap<usize, Vec<Span>>,
     /// When a partition or packet loss was in force.
     global: Vec<Span>,
@@ -133,9 +130,8 @@ impl Disturbances {
                 }
                 Fault::WipeRestart { node } => d.close(1, *node, *node, t, u64::MAX),
                 Fault::ManualFailover { node, .. } => d.close(1, *node, *node, t, t + 1),
-                Fault::MoveSlots { from, to, .. } => {
-                    d.close(1, *from, *to, t, t + MOVE_TOUCH_MS * 1000)
-                }
+                // A reshard holds no vote back and stops no replica: not a disturbance.
+                Fault::MoveSlots { .. } => {}
                 Fault::Partition { .. } => partitioned = true,
                 Fault::Heal => partitioned = false,
                 Fault::Latency { min_ms, max_ms } => {
