@@ -1,4 +1,5 @@
-//! Liveness of failover (`failover_missing`): a master down (crashed or paused) long enough,
+//! Liveness of failover (`failover_missing`): a master down (crashed, paused, or with all its
+//! outgoing traffic dropped) long enough,
 //! with a replica that could win and a majority of masters to vote for it, must be replaced
 //! within a bound derived from Redis's failover timing, or the run fails.
 //!
@@ -31,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clusterlab_core::ClusterEvent;
 
 use super::fmt_ms;
-use crate::faults::{Fault, DEFAULT_LATENCY_MS};
+use crate::faults::{Direction, Fault, DEFAULT_LATENCY_MS};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::trace::{Event, FaultEvent, TraceEvent};
@@ -61,7 +62,7 @@ type Span = (u64, u64);
 /// What the applied faults did to each node and to the whole network.
 #[derive(Default)]
 struct Disturbances {
-    /// Per node index: when a crash or pause had it down.
+    /// Per node index: when a crash, a pause or a clog of its outgoing traffic had it down.
     down: BTreeMap<usize, Vec<Span>>,
     /// Per node index: when any fault touched it (down, clogged, failed over, wiped).
     touched: BTreeMap<usize, Vec<Span>>,
@@ -112,12 +113,18 @@ impl Disturbances {
                     }
                 }
                 Fault::Pause { node, ms } => d.close(0, *node, *node, t, t + ms * 1000),
-                Fault::ClogNode { node, .. } => {
-                    open.entry((1, *node, *node)).or_insert(t);
+                // Nothing from the node reaches its peers: they flag it as if it were down.
+                // Traffic to it dropped alone is not enough: Redis 7.0 counts any data
+                // received from a node as a sign of life, and its own pings still arrive.
+                Fault::ClogNode { node, direction } => {
+                    let kind = u8::from(*direction == Direction::In);
+                    open.entry((kind, *node, *node)).or_insert(t);
                 }
                 Fault::UnclogNode { node } => {
-                    if let Some(from) = open.remove(&(1, *node, *node)) {
-                        d.close(1, *node, *node, from, t);
+                    for kind in [0, 1] {
+                        if let Some(from) = open.remove(&(kind, *node, *node)) {
+                            d.close(kind, *node, *node, from, t);
+                        }
                     }
                 }
                 Fault::ClogLink { from, to } => {
@@ -437,6 +444,28 @@ mod tests {
             failovers_missing(&crash_of_node1(vec![promoted(21_000)]), &ids(), NT).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_master_whose_traffic_out_is_dropped_counts_as_down() {
+        let clog = |direction| {
+            vec![
+                at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+                at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+                fault(10_000, Fault::ClogNode { node: 0, direction }),
+                fault(40_000, Fault::UnclogNode { node: 0 }),
+            ]
+        };
+        assert_eq!(
+            failovers_missing(&clog(Direction::Out), &ids(), NT).len(),
+            1
+        );
+        assert_eq!(
+            failovers_missing(&clog(Direction::Both), &ids(), NT).len(),
+            1
+        );
+        // Its pings still reach the others: no failover is due.
+        assert!(failovers_missing(&clog(Direction::In), &ids(), NT).is_empty());
     }
 
     #[test]
