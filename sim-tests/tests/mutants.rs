@@ -10,16 +10,17 @@
 use clusterlab_sim::faults::{draw_config, ConfigPins};
 use clusterlab_sim::{campaign, SimConfig};
 
-/// Seeds of the mutation campaign: a mix of drawn shapes, each with one or two replicas per
-/// master so that failover runs.
-const MUTANT_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+/// Seeds of the mutation campaign, each with its drawn shape and knobs. The first eight have
+/// replicas and a master down long enough that `failover_missing` demands its failover (a node
+/// that never fails over by itself fails all eight, and no other check sees it); the next
+/// eight are the default campaign's seeds in a row (every fault kind, reshards, knobs).
+const MUTANT_SEEDS: [u64; 16] = [
+    300009, 300012, 300018, 300027, 300173, 300221, 300243, 300294, 300000, 300001, 300002, 300003,
+    300004, 300005, 300006, 300007,
+];
 
 fn config(seed: u64) -> SimConfig {
-    let pins = ConfigPins {
-        replicas: Some(1 + (seed % 2) as usize),
-        ..ConfigPins::default()
-    };
-    draw_config(seed, &pins)
+    draw_config(seed, &ConfigPins::default())
 }
 
 #[test]
