@@ -10,13 +10,13 @@
 use clusterlab_sim::faults::{draw_config, ConfigPins};
 use clusterlab_sim::{campaign, SimConfig};
 
-/// Seeds of the mutation campaign, each with its drawn shape and knobs. The first eight have
-/// replicas and a master down long enough that `failover_missing` demands its failover (a node
-/// that never fails over by itself fails all eight, and no other check sees it); the next
-/// eight are the default campaign's seeds in a row (every fault kind, reshards, knobs).
+/// Seeds of the mutation campaign, each with its drawn shape and knobs. The first eleven
+/// have replicas and a master down long enough that `failover_missing` demands its failover
+/// (a node that never fails over by itself fails several of them, and no other check sees
+/// it); the last five are default campaign seeds in a row (every fault kind, reshards, knobs).
 const MUTANT_SEEDS: [u64; 16] = [
-    300009, 300012, 300018, 300027, 300173, 300221, 300243, 300294, 300000, 300001, 300002, 300003,
-    300004, 300005, 300006, 300007,
+    300009, 300018, 300027, 300173, 300221, 300243, 300294, 300341, 300413, 300426, 300429, 300000,
+    300001, 300002, 300003, 300004,
 ];
 
 fn config(seed: u64) -> SimConfig {
