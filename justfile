@@ -38,7 +38,8 @@ bench:
 bench-failover:
     scripts/bench-failover.sh
 
-# The same seeds for 3 masters, then 3 masters + 3 replicas; prints each summary's virtual:wall
+# The same seeds for 3 masters, then 3 masters + 3 replicas (shape and knobs pinned, not drawn,
+# so figures compare across commits); prints each summary's virtual:wall
 # ratio and seeds/minute, plus the CPU seconds used (wall time depends on the machine's load).
 # Speed of the default campaign (a benchmark, not a test).
 bench-sim seeds="200":
@@ -46,7 +47,9 @@ bench-sim seeds="200":
     @for replicas in 0 1; do \
         echo "== 3 masters, $replicas replica(s) each: seeds 1..{{seeds}}"; \
         /usr/bin/env time -f "cpu: %U s user + %S s system" ./target/sim/release/clusterlab sim run \
-            --seed 1 --seeds {{seeds}} --replicas $replicas --no-save 2>&1 \
+            --seed 1 --seeds {{seeds}} --masters 3 --replicas $replicas --node-timeout-ms 5000 \
+            --validity-factor 10 --full-coverage yes --reads-when-down no --replica-migration yes \
+            --appendfsync always --no-save 2>&1 \
             | grep -E "^(seeds run|virtual time|wall time|throughput|cpu)"; \
     done
 
