@@ -152,10 +152,19 @@ impl TwoPhase for Campaign {
         NAME
     }
 
-    /// Notes every node's ID (to re-admit a wiped one under its new ID).
+    /// Notes every node's ID (to re-admit a wiped one under its new ID), and checks `create`
+    /// made the replicas the shape asks for (without them no failover is ever demanded).
     async fn after_setup(&mut self, run: &mut Run<'_>) -> Result<(), String> {
+        let mut replicas = 0;
         for index in 0..run.cluster.len() {
             self.ids.push(my_id(run.cluster, index).await?);
+            replicas += usize::from(is_replica(run.cluster, index).await?);
+        }
+        let wanted = run.shape.replica_of.len();
+        if replicas != wanted {
+            return Err(format!(
+                "create made {replicas} replicas, the shape asks for {wanted}"
+            ));
         }
         Ok(())
     }
@@ -381,6 +390,18 @@ impl TwoPhase for Campaign {
         run.violations
             .extend(failovers_missing(events, &self.ids, nt));
     }
+}
+
+/// Whether the node's own `CLUSTER NODES` line says replica.
+async fn is_replica(cluster: &crate::cluster::SimCluster, index: usize) -> Result<bool, String> {
+    let reply = cluster
+        .command(index, &["CLUSTER", "NODES"])
+        .await
+        .map_err(|e| format!("CLUSTER NODES on node{}: {e}", index + 1))?;
+    let text =
+        crate::client::reply_text(&reply).ok_or_else(|| crate::client::describe_reply(&reply))?;
+    let lines = parse_cluster_nodes(&text).map_err(|e| e.to_string())?;
+    Ok(lines.iter().any(|l| l.is_myself() && !l.is_master()))
 }
 
 /// `, N unsynced (everysec)` when some writes were lost that way (else nothing, so runs
