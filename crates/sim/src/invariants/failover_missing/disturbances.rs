@@ -71,6 +71,12 @@ impl Disturbances {
         for ((kind, a, b), from) in std::mem::take(&mut open.nodes) {
             self.close(kind, a, b, from, t);
         }
+        // The heal resumes paused nodes too, however long their pause was meant to last.
+        for spans in self.down.values_mut().chain(self.touched.values_mut()) {
+            for span in spans.iter_mut().filter(|(from, to)| *from <= t && t < *to) {
+                span.1 = t;
+            }
+        }
         self.end_split(open, t);
         if let Some(from) = open.loss.take() {
             self.lossy.push((from, t));

@@ -78,6 +78,30 @@ fn a_master_never_replaced_is_reported_with_its_replica_and_bound() {
 }
 
 #[test]
+fn a_pause_ends_at_the_heal() {
+    let paused = |extra: Vec<TraceEvent>| {
+        let mut events = vec![
+            at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+            at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(
+                10_000,
+                Fault::Pause {
+                    node: 0,
+                    ms: 30_000,
+                },
+            ),
+            at(60_000, "harness", Event::Text("end".into())),
+        ];
+        events.extend(extra);
+        events.sort_by_key(|e| e.time_us);
+        events
+    };
+    assert_eq!(failovers_missing(&paused(vec![]), &ids(), NT).len(), 1);
+    let healed = paused(vec![at(15_000, "faults", FaultEvent::HealAll)]);
+    assert!(failovers_missing(&healed, &ids(), NT).is_empty());
+}
+
+#[test]
 fn a_master_whose_traffic_out_is_dropped_counts_as_down() {
     let clog = |direction| {
         vec![
