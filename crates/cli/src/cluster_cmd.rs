@@ -197,6 +197,7 @@ mod run_impl {
             pipeline: args.pipeline,
             timeout_ms: args.timeout,
             replace: args.replace,
+            ..ReshardOptions::default()
         }
     }
 

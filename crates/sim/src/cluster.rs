@@ -196,6 +196,10 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
         save: String::new(),
         loglevel: "warning".into(),
         seed: Some(seed),
+        cluster_replica_validity_factor: config.validity_factor,
+        cluster_require_full_coverage: config.require_full_coverage,
+        cluster_allow_reads_when_down: config.allow_reads_when_down,
+        cluster_allow_replica_migration: config.allow_replica_migration,
         canaries: canaries(&config.canaries),
         ..Config::default()
     }

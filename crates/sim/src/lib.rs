@@ -69,5 +69,5 @@ pub mod scenario;
 
 pub use node_idx::NodeIdx;
 pub use report::{RunReport, Violation, ViolationKind};
-pub use seeds::{Expectation, SeedRecord, SimConfig};
+pub use seeds::{Expectation, Fsync, SeedRecord, SimConfig};
 pub use trace::{Trace, TraceEvent};

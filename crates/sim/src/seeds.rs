@@ -18,10 +18,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use clusterlab_core::config::AppendFsync;
+
 use crate::faults::FaultSchedule;
 use crate::violation_kind::ViolationKind;
 
-/// The shape of a simulated cluster. Missing JSON fields take the tutorial's values.
+/// The shape of a simulated cluster and the configuration knobs its nodes run with. Missing
+/// JSON fields take the tutorial's values (and Redis's defaults for the knobs), so seed files
+/// written before a field existed replay as they always did; fields at their default are not
+/// written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
@@ -31,6 +36,23 @@ pub struct SimConfig {
     pub replicas: usize,
     /// `cluster-node-timeout` of every node, in ms.
     pub node_timeout_ms: u64,
+    /// `cluster-replica-validity-factor` (0: a replica's data is never too old to fail over).
+    #[serde(skip_serializing_if = "is_default_validity")]
+    pub validity_factor: u64,
+    /// `cluster-require-full-coverage`: `cluster_state` turns fail when a slot is uncovered.
+    #[serde(skip_serializing_if = "is_true")]
+    pub require_full_coverage: bool,
+    /// `cluster-allow-reads-when-down`: reads are served while `cluster_state` is fail.
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_reads_when_down: bool,
+    /// `cluster-allow-replica-migration`: a replica may move to an orphaned master (and to
+    /// the master that took all its master's slots).
+    #[serde(skip_serializing_if = "is_true")]
+    pub allow_replica_migration: bool,
+    /// `appendfsync` of the two-phase runs (`campaign`, `failover`); other scenarios choose
+    /// their own.
+    #[serde(skip_serializing_if = "is_always")]
+    pub appendfsync: Fsync,
     /// Deliberate bugs every node runs with (names from `clusterlab_core::canary`); only the
     /// canary search sets them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -49,13 +71,68 @@ fn is_default_clients(clients: &usize) -> bool {
     *clients == DEFAULT_CLIENTS
 }
 
+/// Redis's `cluster-replica-validity-factor` default.
+pub const DEFAULT_VALIDITY_FACTOR: u64 = 10;
+
+/// The `appendfsync` policies a simulated run may use (`no` leaves durability to the OS,
+/// which the simulated disk does not model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fsync {
+    /// Every write is synced before its reply.
+    #[default]
+    Always,
+    /// Synced once a second: a crash may lose the last second or two.
+    Everysec,
+}
+
+impl Fsync {
+    /// The node's policy.
+    pub fn policy(self) -> AppendFsync {
+        match self {
+            Fsync::Always => AppendFsync::Always,
+            Fsync::Everysec => AppendFsync::Everysec,
+        }
+    }
+
+    /// The name `redis.conf` and the CLI use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Everysec => "everysec",
+        }
+    }
+}
+
+fn is_default_validity(factor: &u64) -> bool {
+    *factor == DEFAULT_VALIDITY_FACTOR
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_always(fsync: &Fsync) -> bool {
+    *fsync == Fsync::Always
+}
+
 impl Default for SimConfig {
-    /// The tutorial's cluster: three masters, no replicas, `cluster-node-timeout 5000`.
+    /// The tutorial's cluster: three masters, no replicas, `cluster-node-timeout 5000`;
+    /// Redis's defaults for the knobs, `appendfsync always`.
     fn default() -> Self {
         SimConfig {
             masters: 3,
             replicas: 0,
             node_timeout_ms: 5000,
+            validity_factor: DEFAULT_VALIDITY_FACTOR,
+            require_full_coverage: true,
+            allow_reads_when_down: false,
+            allow_replica_migration: true,
+            appendfsync: Fsync::Always,
             canaries: Vec::new(),
             clients: DEFAULT_CLIENTS,
         }
@@ -66,6 +143,31 @@ impl SimConfig {
     /// Nodes in the cluster: `masters × (1 + replicas)`.
     pub fn node_count(&self) -> usize {
         self.masters * (1 + self.replicas)
+    }
+
+    /// The flags of `clusterlab sim run` that pin this configuration (every shape and knob
+    /// field, so a replay never depends on what a seed would draw).
+    pub fn flags(&self) -> String {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let mut flags = format!(
+            "--masters {} --replicas {} --node-timeout-ms {} --validity-factor {} \
+             --full-coverage {} --reads-when-down {} --replica-migration {} --appendfsync {}",
+            self.masters,
+            self.replicas,
+            self.node_timeout_ms,
+            self.validity_factor,
+            yes_no(self.require_full_coverage),
+            yes_no(self.allow_reads_when_down),
+            yes_no(self.allow_replica_migration),
+            self.appendfsync.name()
+        );
+        for canary in &self.canaries {
+            flags.push_str(&format!(" --canary {canary}"));
+        }
+        if self.clients != DEFAULT_CLIENTS {
+            flags.push_str(&format!(" --clients {}", self.clients));
+        }
+        flags
     }
 }
 
@@ -266,8 +368,7 @@ mod tests {
                 masters: 3,
                 replicas: 1,
                 node_timeout_ms: 2000,
-                canaries: Vec::new(),
-                clients: DEFAULT_CLIENTS,
+                ..SimConfig::default()
             }
         );
         assert_eq!(record.config.node_count(), 6);
@@ -334,6 +435,29 @@ mod tests {
                 "schedule": [{"at_ms": 1, "kind": "crash"}]}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn knobs_round_trip_and_default_to_redis() {
+        let knobs = SimConfig {
+            masters: 4,
+            replicas: 2,
+            validity_factor: 0,
+            require_full_coverage: false,
+            allow_reads_when_down: true,
+            allow_replica_migration: false,
+            appendfsync: Fsync::Everysec,
+            ..SimConfig::default()
+        };
+        let text = json(&knobs);
+        assert!(text.contains(r#""appendfsync":"everysec""#), "{text}");
+        assert_eq!(serde_json::from_str::<SimConfig>(&text).unwrap(), knobs);
+        // A config at the defaults writes only the shape: older seed files stay as they are.
+        assert_eq!(
+            json(&SimConfig::default()),
+            r#"{"masters":3,"replicas":0,"node_timeout_ms":5000}"#
+        );
+        assert_eq!(Fsync::Everysec.policy(), AppendFsync::Everysec);
     }
 
     #[test]

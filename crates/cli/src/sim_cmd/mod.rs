@@ -65,15 +65,9 @@ pub struct RunArgs {
     /// Scenario to run (`clusterlab sim list` shows them all).
     #[arg(long, default_value = DEFAULT_SCENARIO)]
     pub scenario: String,
-    /// Masters in the simulated cluster.
-    #[arg(long, default_value_t = SimConfig::default().masters)]
-    pub masters: usize,
-    /// Replicas per master.
-    #[arg(long, default_value_t = SimConfig::default().replicas)]
-    pub replicas: usize,
-    /// cluster-node-timeout of every node, in milliseconds.
-    #[arg(long, alias = "node-timeout", default_value_t = SimConfig::default().node_timeout_ms)]
-    pub node_timeout_ms: u64,
+    /// The cluster's shape and knobs (the campaign draws those not given from each seed).
+    #[command(flatten)]
+    pub config: ConfigFlags,
     /// Run only shard I of N (0-based): the seeds whose offset from --seed is I modulo N.
     /// Needs --seed, so every shard splits the same range.
     #[arg(long, value_name = "I/N")]
@@ -97,12 +91,6 @@ pub struct RunArgs {
     /// Do not save failing seeds.
     #[arg(long)]
     pub no_save: bool,
-    /// Run every node with this deliberate bug (see `sim canary`); repeatable.
-    #[arg(long)]
-    pub canary: Vec<String>,
-    /// Append clients the campaign runs, each on its own machine (0: the single SET writer).
-    #[arg(long, default_value_t = SimConfig::default().clients)]
-    pub clients: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -118,12 +106,9 @@ pub struct ReplayArgs {
 pub struct PlanArgs {
     #[arg(long)]
     pub seed: u64,
-    #[arg(long, default_value_t = SimConfig::default().masters)]
-    pub masters: usize,
-    #[arg(long, default_value_t = SimConfig::default().replicas)]
-    pub replicas: usize,
-    #[arg(long, alias = "node-timeout", default_value_t = SimConfig::default().node_timeout_ms)]
-    pub node_timeout_ms: u64,
+    /// The cluster's shape and knobs (those not given are drawn from the seed).
+    #[command(flatten)]
+    pub config: ConfigFlags,
     /// The record's note.
     #[arg(long, default_value = "")]
     pub note: String,
@@ -136,12 +121,9 @@ pub struct TimelineArgs {
     /// Scenario of a seed number (a seed file names its own).
     #[arg(long, default_value = DEFAULT_SCENARIO)]
     pub scenario: String,
-    #[arg(long, default_value_t = SimConfig::default().masters)]
-    pub masters: usize,
-    #[arg(long, default_value_t = SimConfig::default().replicas)]
-    pub replicas: usize,
-    #[arg(long, alias = "node-timeout", default_value_t = SimConfig::default().node_timeout_ms)]
-    pub node_timeout_ms: u64,
+    /// The cluster's shape and knobs (the campaign draws those not given from the seed).
+    #[command(flatten)]
+    pub config: ConfigFlags,
     /// Where to write the page.
     #[arg(short, long, default_value = "run.html")]
     pub output: PathBuf,
@@ -155,39 +137,23 @@ pub struct MergeArgs {
 }
 
 impl RunArgs {
-    fn config(&self) -> SimConfig {
-        SimConfig {
-            masters: self.masters,
-            replicas: self.replicas,
-            node_timeout_ms: self.node_timeout_ms,
-            canaries: self.canary.clone(),
-            clients: self.clients,
-        }
+    /// The configuration `seed` runs with.
+    fn config_for(&self, seed: u64) -> SimConfig {
+        self.config.config_for(&self.scenario, seed)
     }
 
-    /// Flags that must be repeated to replay a seed (those that differ from the defaults).
-    fn replay_flags(&self) -> String {
-        let defaults = SimConfig::default();
-        let mut flags = String::new();
-        if self.scenario != DEFAULT_SCENARIO {
-            flags.push_str(&format!(" --scenario {}", self.scenario));
-        }
-        if self.masters != defaults.masters {
-            flags.push_str(&format!(" --masters {}", self.masters));
-        }
-        if self.replicas != defaults.replicas {
-            flags.push_str(&format!(" --replicas {}", self.replicas));
-        }
-        if self.node_timeout_ms != defaults.node_timeout_ms {
-            flags.push_str(&format!(" --node-timeout-ms {}", self.node_timeout_ms));
-        }
-        for canary in &self.canary {
-            flags.push_str(&format!(" --canary {canary}"));
-        }
-        if self.clients != defaults.clients {
-            flags.push_str(&format!(" --clients {}", self.clients));
-        }
-        flags
+    /// The command that replays `seed` exactly: its scenario and every value of its
+    /// configuration, drawn or not.
+    fn replay_line(&self, seed: u64) -> String {
+        let scenario = if self.scenario == DEFAULT_SCENARIO {
+            String::new()
+        } else {
+            format!(" --scenario {}", self.scenario)
+        };
+        format!(
+            "cargo sim --seed {seed} --seeds 1{scenario} {}",
+            self.config_for(seed).flags()
+        )
     }
 }
 
@@ -204,9 +170,12 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
 }
 
+mod config_flags;
 mod replay;
 mod results;
 mod run;
+
+pub use config_flags::ConfigFlags;
 
 // ---- one seed ---------------------------------------------------------------------------------
 

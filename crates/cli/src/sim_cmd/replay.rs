@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clusterlab_sim::scenario;
-use clusterlab_sim::{campaign, SeedRecord, SimConfig};
+use clusterlab_sim::{campaign, SeedRecord};
 
 use super::{
     guarded, install_quiet_panic_hook, print_trace, PlanArgs, ReplayArgs, SeedOutcome, TimelineArgs,
@@ -77,12 +77,7 @@ pub(super) fn replay(args: &ReplayArgs) -> ExitCode {
 // ---- sim plan ----------------------------------------------------------------------------------
 
 pub(super) fn plan(args: &PlanArgs) -> ExitCode {
-    let config = SimConfig {
-        masters: args.masters,
-        replicas: args.replicas,
-        node_timeout_ms: args.node_timeout_ms,
-        ..SimConfig::default()
-    };
+    let config = args.config.config_for(campaign::NAME, args.seed);
     let record = SeedRecord {
         seed: args.seed,
         scenario: campaign::NAME.to_string(),
@@ -102,12 +97,7 @@ pub(super) fn timeline(args: &TimelineArgs) -> ExitCode {
         Ok(seed) => SeedRecord {
             seed,
             scenario: args.scenario.clone(),
-            config: SimConfig {
-                masters: args.masters,
-                replicas: args.replicas,
-                node_timeout_ms: args.node_timeout_ms,
-                ..SimConfig::default()
-            },
+            config: args.config.config_for(&args.scenario, seed),
             schedule: None,
             expectation: "ok".to_string(),
             note: String::new(),

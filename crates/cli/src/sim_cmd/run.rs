@@ -41,7 +41,12 @@ fn seed_list(first: u64, count: u64, shard: Option<(u64, u64)>) -> Vec<u64> {
 }
 
 pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
-    if let Some(bad) = args.canary.iter().find(|c| Canary::parse(c).is_none()) {
+    if let Some(bad) = args
+        .config
+        .canary
+        .iter()
+        .find(|c| Canary::parse(c).is_none())
+    {
         eprintln!("unknown canary {bad:?}; `clusterlab sim canary --help` lists them");
         return ExitCode::from(2);
     }
@@ -53,8 +58,8 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let config = args.config();
-    if config.masters < 3 || config.node_count() >= 100 {
+    let pinned = args.config.pins().over(&SimConfig::default());
+    if pinned.masters < 3 || pinned.node_count() >= 100 {
         eprintln!("need at least 3 masters and fewer than 100 nodes");
         return ExitCode::from(2);
     }
@@ -72,24 +77,15 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
     let first_seed = args.seed.unwrap_or_else(wall_clock_seed);
     let seeds = seed_list(first_seed, args.seeds, shard);
     let jobs = crate::pool::jobs(args.jobs).min(seeds.len().max(1));
-    // Only the campaign runs the append clients; the other scenarios keep their own writer.
-    let clients = if args.scenario == campaign::NAME {
-        format!(", {} clients", config.clients)
-    } else {
-        String::new()
-    };
     println!(
-        "sim run: scenario {} seeds {}..{}{} ({} masters, {} replicas, node timeout {} ms{clients}, \
-         {} jobs)",
+        "sim run: scenario {} seeds {}..{}{} ({}; {} jobs)",
         args.scenario,
         first_seed,
         seeds.last().map_or(first_seed, |s| s.wrapping_add(1)),
         args.shard
             .as_deref()
             .map_or(String::new(), |s| format!(" shard {s}")),
-        config.masters,
-        config.replicas,
-        config.node_timeout_ms,
+        args.config.describe(&args.scenario),
         jobs
     );
 
@@ -110,12 +106,13 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
     );
 
     let wall_start = Instant::now();
-    let outcomes = run_parallel(&args.scenario, &seeds, &config, jobs, &progress);
+    let outcomes = run_parallel(args, &seeds, jobs, &progress);
     let wall = wall_start.elapsed();
     progress.finish_and_clear();
 
     if let Some(file) = json.as_mut() {
         for (outcome, wall_ms) in &outcomes {
+            let config = args.config_for(outcome.seed());
             let line = SeedLine::of(&args.scenario, &config, outcome, *wall_ms);
             let text = serde_json::to_string(&line).expect("a seed line serializes");
             if let Err(e) = writeln!(file, "{text}") {
@@ -125,11 +122,11 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
     }
     let lines: Vec<SeedLine> = outcomes
         .iter()
-        .map(|(o, w)| SeedLine::of(&args.scenario, &config, o, *w))
+        .map(|(o, w)| SeedLine::of(&args.scenario, &args.config_for(o.seed()), o, *w))
         .collect();
     print_summary(&lines, wall);
     let failing = lines.iter().filter(|l| !l.ok).count();
-    print_failures(args, &config, &outcomes);
+    print_failures(args, &outcomes);
     if failing == 0 {
         ExitCode::SUCCESS
     } else {
@@ -140,16 +137,15 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
 /// Runs every seed, `jobs` at a time, and returns the outcomes (with their wall time in ms)
 /// in seed-list order.
 fn run_parallel(
-    scenario_name: &str,
+    args: &RunArgs,
     seeds: &[u64],
-    config: &SimConfig,
     jobs: usize,
     progress: &indicatif::ProgressBar,
 ) -> Vec<(SeedOutcome, u64)> {
     let failing = AtomicU64::new(0);
     crate::pool::map_in_order(jobs, seeds, |&seed| {
         let started = Instant::now();
-        let outcome = run_seed(scenario_name, seed, config);
+        let outcome = run_seed(&args.scenario, seed, &args.config_for(seed));
         let wall_ms = started.elapsed().as_millis() as u64;
         if !outcome.violations().is_empty() {
             failing.fetch_add(1, Ordering::Relaxed);
@@ -170,11 +166,11 @@ fn wall_clock_seed() -> u64 {
 
 // ---- failures: replay lines, shrinking, seed files ----------------------------------------------
 
-fn print_failures(args: &RunArgs, config: &SimConfig, outcomes: &[(SeedOutcome, u64)]) {
-    let flags = args.replay_flags();
+fn print_failures(args: &RunArgs, outcomes: &[(SeedOutcome, u64)]) {
     for (outcome, _) in outcomes {
         let violations = outcome.violations();
         let seed = outcome.seed();
+        let config = args.config_for(seed);
         if violations.is_empty() {
             if let (true, [(SeedOutcome::Report(report), _)]) = (args.trace, outcomes) {
                 println!();
@@ -188,14 +184,15 @@ fn print_failures(args: &RunArgs, config: &SimConfig, outcomes: &[(SeedOutcome, 
         for v in &violations {
             println!("  {v}");
         }
-        println!("  replay:  cargo sim --seed {seed} --seeds 1{flags}");
+        println!("  config:  {}", config.flags());
+        println!("  replay:  {}", args.replay_line(seed));
         if let (true, SeedOutcome::Report(report)) = (args.trace, outcome) {
             print_trace(report);
         }
         if args.no_save {
             continue;
         }
-        let record = failing_record(args, config, seed, &violations);
+        let record = failing_record(args, &config, seed, &violations);
         match save_new(&args.seeds_dir, &record) {
             Ok(Saved::Written(path)) => println!(
                 "  saved:   {} (replay: {})",

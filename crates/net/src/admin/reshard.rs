@@ -27,6 +27,10 @@ pub struct ReshardOptions {
     /// Overwrite keys the target already has (`--cluster-replace`); without it a key that
     /// exists on both sides is overwritten only when both hold the same value.
     pub replace: bool,
+    /// Pause between moving a slot's last key and `SETSLOT … NODE`, in ms (0, as redis-cli
+    /// does). A slow operator's step: the simulator uses it so that clients meet slots
+    /// half-moved (`ASK`) while other faults strike.
+    pub hold_before_node_ms: u64,
 }
 
 impl Default for ReshardOptions {
@@ -35,6 +39,7 @@ impl Default for ReshardOptions {
             pipeline: 10,
             timeout_ms: 60_000,
             replace: false,
+            hold_before_node_ms: 0,
         }
     }
 }
@@ -191,6 +196,12 @@ pub async fn move_slot(
     ok_strings(topology.conn(target), &setslot("IMPORTING", &source_id)).await?;
     ok_strings(topology.conn(source), &setslot("MIGRATING", &target_id)).await?;
     let keys = migrate_keys(topology, source, target, slot, options, Busy::of(options)).await?;
+    if options.hold_before_node_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            options.hold_before_node_ms,
+        ))
+        .await;
+    }
     let node_cmd = setslot("NODE", &target_id);
     ok_strings(topology.conn(target), &node_cmd).await?;
     // A source that gave away its last slot has become a replica by now.

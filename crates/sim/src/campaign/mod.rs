@@ -50,13 +50,14 @@ use crate::append::{AppendHistory, AppendSpec};
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::RegisterCheck;
+use crate::invariants::failovers_missing;
 use crate::invariants::updates::stale_owners_kept;
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
 };
 use crate::loss::{acked_set, LossCause, LossConfig, LossRule, LossVerdict};
 use crate::report::{RunReport, Violation, ViolationKind};
-use crate::runner::poll::{summary, Polled};
+use crate::runner::poll::{summary, whole, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
 use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
 use crate::seeds::SimConfig;
@@ -144,6 +145,10 @@ struct Campaign {
     events: Option<Vec<TraceEvent>>,
     /// Lost writes Redis allows, by cause: when each was acknowledged (run ms).
     allowed: BTreeMap<LossCause, Vec<u64>>,
+    /// A fix ran after the last poll: that poll's views predate it, so it cannot settle.
+    fixed_since_poll: bool,
+    /// The last fix ran on a whole cluster (so a slot it left open is its verdict).
+    fixed_when_whole: bool,
 }
 
 impl TwoPhase for Campaign {
@@ -151,10 +156,19 @@ impl TwoPhase for Campaign {
         NAME
     }
 
-    /// Notes every node's ID (to re-admit a wiped one under its new ID).
+    /// Notes every node's ID (to re-admit a wiped one under its new ID), and checks `create`
+    /// made the replicas the shape asks for (without them no failover is ever demanded).
     async fn after_setup(&mut self, run: &mut Run<'_>) -> Result<(), String> {
+        let mut replicas = 0;
         for index in 0..run.cluster.len() {
             self.ids.push(my_id(run.cluster, index).await?);
+            replicas += usize::from(is_replica(run.cluster, index).await?);
+        }
+        let wanted = run.shape.replica_of.len();
+        if replicas != wanted {
+            return Err(format!(
+                "create made {replicas} replicas, the shape asks for {wanted}"
+            ));
         }
         Ok(())
     }
@@ -259,15 +273,28 @@ impl TwoPhase for Campaign {
     /// A slot move cut short by a fault leaves its slot open: an operator runs `fix`.
     async fn tend(&mut self, run: &mut Run<'_>, last: &[Polled], now_ms: u64) {
         let addrs = run.cluster.addrs();
+        if !nobody_flagged(last) {
+            return;
+        }
         if let Some(addr) = open_slot_holder(last, &addrs) {
             if self
                 .last_fix_ms
                 .is_none_or(|at| now_ms - at >= FIX_INTERVAL_MS)
             {
                 self.last_fix_ms = Some(now_ms);
+                self.fixed_since_poll = true;
+                self.fixed_when_whole = whole(last, run.cluster.len());
                 fix_open_slots(run, addr).await;
             }
         }
+    }
+
+    /// A poll taken before a fix changed the slots does not count as whole, nor one with a
+    /// slot open that no fix has yet tried on a whole cluster (a fix refused while the
+    /// cluster was down is retried first).
+    async fn also_whole(&mut self, run: &mut Run<'_>, last: &[Polled]) -> bool {
+        let open = open_slot_holder(last, &run.cluster.addrs()).is_some();
+        !std::mem::take(&mut self.fixed_since_poll) && (!open || self.fixed_when_whole)
     }
 
     fn settled_checks(
@@ -393,7 +420,21 @@ impl TwoPhase for Campaign {
                 names,
             ));
         }
+        run.violations
+            .extend(failovers_missing(events, &self.ids, nt));
     }
+}
+
+/// Whether the node's own `CLUSTER NODES` line says replica.
+async fn is_replica(cluster: &crate::cluster::SimCluster, index: usize) -> Result<bool, String> {
+    let reply = cluster
+        .command(index, &["CLUSTER", "NODES"])
+        .await
+        .map_err(|e| format!("CLUSTER NODES on node{}: {e}", index + 1))?;
+    let text =
+        crate::client::reply_text(&reply).ok_or_else(|| crate::client::describe_reply(&reply))?;
+    let lines = parse_cluster_nodes(&text).map_err(|e| e.to_string())?;
+    Ok(lines.iter().any(|l| l.is_myself() && !l.is_master()))
 }
 
 /// The rule's verdict on one lost `SET` of the writer.
@@ -413,6 +454,21 @@ fn final_view(final_texts: &[(String, String)]) -> Vec<NodeLine> {
         .iter()
         .find_map(|(_, text)| parse_cluster_nodes(text).ok())
         .unwrap_or_default()
+}
+
+/// Every node answered and none flags a peer `fail` or `fail?`: only then does the operator
+/// run `fix`. Like `redis-cli --cluster fix`, it leaves out nodes the entry node flags
+/// `fail`, so a fix run earlier could close a slot while a node it cannot see still holds the
+/// slot's keys (seed 300039: the importing node, just restarted, held an acknowledged write).
+fn nobody_flagged(last: &[Polled]) -> bool {
+    last.iter().all(|(_, fetched)| {
+        fetched.as_ref().is_ok_and(|f| {
+            f.sample
+                .lines
+                .iter()
+                .all(|l| !l.has_flag("fail") && !l.has_flag("fail?"))
+        })
+    })
 }
 
 /// `clusterlab cluster fix` through `addr`, from the client machine; the trace says what it

@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clusterlab_net::admin::{self, ReshardOptions, Sources};
 use madsim::net::NetSim;
+use madsim::rand::Rng;
 use madsim::runtime::Handle;
 use madsim::time::Instant;
 
+use super::slot_move::{move_slots, MAX_HOLD_BEFORE_NODE_MS};
 use super::{Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
-use crate::report::{Violation, ViolationKind};
+use crate::report::Violation;
 use crate::trace::FaultEvent;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
@@ -24,64 +25,6 @@ pub const RESTART_GAP_MS: u64 = 100;
 
 /// A slot move gives up after this long (a node it talks to may be paused).
 pub(crate) const SLOT_MOVE_TIMEOUT_MS: u64 = 30_000;
-
-/// Reshards `count` slots from the master at `from_addr` to the one at `to_addr`, then
-/// checks that the moved slots are closed on both: once every `SETSLOT … NODE` succeeded,
-/// neither may still show the slot importing or migrating (`slot_left_open`). Returns the
-/// moved slots and the violations, or why nothing moved.
-async fn move_slots(
-    from_addr: &str,
-    to_addr: &str,
-    count: usize,
-) -> Result<(Vec<u16>, Vec<Violation>), String> {
-    let topology = admin::load(from_addr).await.map_err(|e| e.to_string())?;
-    let id_of = |addr: &str| {
-        topology
-            .nodes
-            .iter()
-            .find(|n| n.addr == addr && n.is_master() && !n.slots.is_empty())
-            .map(|n| n.id.clone())
-    };
-    let (Some(from_id), Some(to_id)) = (id_of(from_addr), id_of(to_addr)) else {
-        return Err("not both masters with slots now".into());
-    };
-    drop(topology);
-    let options = ReshardOptions {
-        timeout_ms: 2000,
-        ..ReshardOptions::default()
-    };
-    let report = admin::reshard(
-        from_addr,
-        Sources::Ids(vec![from_id]),
-        &to_id,
-        count,
-        options,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let moved: Vec<u16> = report.moves.iter().map(|m| m.slot).collect();
-    let after = admin::load(from_addr).await.map_err(|e| e.to_string())?;
-    let mut found = Vec::new();
-    for node in after
-        .nodes
-        .iter()
-        .filter(|n| n.addr == from_addr || n.addr == to_addr)
-    {
-        for slot in &moved {
-            if node.migrating.contains_key(slot) || node.importing.contains_key(slot) {
-                found.push(Violation::new(
-                    ViolationKind::SlotLeftOpen,
-                    format!(
-                        "slot {slot} moved {from_addr}->{to_addr}, every SETSLOT NODE \
-                         succeeded, but {} still shows it open",
-                        node.addr
-                    ),
-                ));
-            }
-        }
-    }
-    Ok((moved, found))
-}
 
 /// How long a `CLUSTER FAILOVER` request waits for its reply (for the trace only).
 pub(crate) const MANUAL_FAILOVER_TIMEOUT_MS: u64 = 2000;
@@ -145,6 +88,10 @@ pub struct FaultInjector<'a> {
     move_busy: Arc<AtomicBool>,
     move_tasks: Vec<madsim::task::JoinHandle<()>>,
     move_findings: Arc<Mutex<Vec<Violation>>>,
+    /// The slots moves take (the workload's key slots, sorted); empty: `redis-cli`'s choice.
+    slot_pool: Arc<Vec<u16>>,
+    /// Moves started so far: each starts further along the pool.
+    moves_started: usize,
 }
 
 impl<'a> FaultInjector<'a> {
@@ -170,7 +117,18 @@ impl<'a> FaultInjector<'a> {
             move_busy: Arc::new(AtomicBool::new(false)),
             move_tasks: Vec::new(),
             move_findings: Arc::new(Mutex::new(Vec::new())),
+            slot_pool: Arc::new(Vec::new()),
+            moves_started: 0,
         }
+    }
+
+    /// Slot moves take their slots from `slots` (a workload's key slots), so they carry
+    /// the keys under load.
+    pub fn with_slot_pool(mut self, mut slots: Vec<u16>) -> Self {
+        slots.sort_unstable();
+        slots.dedup();
+        self.slot_pool = Arc::new(slots);
+        self
     }
 
     /// No partition, clog or stopped node right now.
@@ -192,19 +150,22 @@ impl<'a> FaultInjector<'a> {
     }
 
     /// Starts the moves [`Self::apply`] queued, each on the client machine, unless one
-    /// is still running.
+    /// is still running. While the network is not whole the latest request waits (an
+    /// operator reshards a healthy cluster: a slot taken over during a split bumps an epoch
+    /// without consensus, which may equal one a failover on the other side wins; Redis
+    /// accepts that and resolves it as a collision) and older ones are dropped.
     pub async fn start_slot_moves(&mut self) {
-        for (from, to, count) in std::mem::take(&mut self.queued_moves) {
-            // An operator reshards a healthy cluster: a slot taken over during a split
-            // bumps an epoch without consensus, which may equal one a failover on the
-            // other side wins (Redis accepts that and resolves it as a collision).
-            if !self.network_whole() {
+        if !self.network_whole() {
+            while self.queued_moves.len() > 1 {
+                let (from, to, _) = self.queued_moves.remove(0);
                 self.skip(
                     format!("move node{}->node{}", from + 1, to + 1),
-                    "the cluster is not whole",
+                    "the cluster was not whole until a later move replaced it",
                 );
-                continue;
             }
+            return;
+        }
+        for (from, to, count) in std::mem::take(&mut self.queued_moves) {
             if self.move_busy.swap(true, Ordering::SeqCst) {
                 self.skip(
                     format!("move node{}->node{}", from + 1, to + 1),
@@ -216,10 +177,14 @@ impl<'a> FaultInjector<'a> {
                 (self.cluster.node(from).addr(), self.cluster.node(to).addr());
             let trace = self.cluster.trace().clone();
             let (busy, findings) = (self.move_busy.clone(), self.move_findings.clone());
+            let (pool, rotation) = (self.slot_pool.clone(), self.moves_started * count);
+            self.moves_started += 1;
+            // madsim's rng: deterministic for the run's seed.
+            let hold_ms = madsim::rand::thread_rng().gen_range(0..=MAX_HOLD_BEFORE_NODE_MS);
             let work = async move {
                 let limit = Duration::from_millis(SLOT_MOVE_TIMEOUT_MS);
-                let outcome =
-                    madsim::time::timeout(limit, move_slots(&from_addr, &to_addr, count)).await;
+                let moving = move_slots(&from_addr, &to_addr, count, &pool, rotation, hold_ms);
+                let outcome = madsim::time::timeout(limit, moving).await;
                 let text = match outcome {
                     Err(_) => "timed out".to_string(),
                     Ok(Err(e)) => e,
@@ -317,6 +282,7 @@ impl<'a> FaultInjector<'a> {
             // Due resumes and restarts go before faults at the same time.
             if let Some((_, node)) = next_due.filter(|(d, _)| *d <= next) {
                 self.fire_due(node);
+                self.start_slot_moves().await;
                 continue;
             }
             if let Some(timed) = pending.next() {

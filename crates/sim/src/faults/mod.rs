@@ -14,20 +14,25 @@
 //! running node) is skipped and noted in the trace, which is what lets shrinking drop any
 //! event without making the schedule invalid.
 //!
-//! The parts: `model` (the faults, schedules and cluster shape), `majority` (the rule every
-//! generated schedule keeps), `episode` (a fault with its undo), `swarm` and `strategy` (the
+//! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults, schedules and cluster shape), `majority` (the rule every
+//! generated schedule keeps), `episode` (a fault with its undo), `repeat` (a shard failing over twice), `swarm` and `strategy` (the
 //! two generators), `shrink` (shrinking without proptest) and `inject` (the injector). Every
 //! public item is re-exported here, at `clusterlab_sim::faults::…`.
 
+mod config_draw;
 mod episode;
 #[cfg(madsim)]
 mod inject;
 mod majority;
 mod model;
+mod repeat;
 mod shrink;
+#[cfg(madsim)]
+mod slot_move;
 mod strategy;
 mod swarm;
 
+pub use config_draw::{draw_config, ConfigPins, NODE_TIMEOUTS_MS, VALIDITY_FACTORS};
 pub use episode::{from_episodes, Episode, EpisodeKind};
 #[cfg(madsim)]
 pub use inject::{FaultInjector, RESTART_GAP_MS};
@@ -36,6 +41,7 @@ pub use model::{
     ClusterShape, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
     DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
 };
+pub use repeat::{draw_repeat_failover, REPEAT_FAILOVER_PROBABILITY};
 pub use shrink::shrink;
 pub use strategy::{schedule_strategy, MAX_STRATEGY_EPISODES};
 pub use swarm::{swarm, Compound, SwarmKind, COMPOUND_KINDS, MAX_SLOTS_PER_MOVE, SWARM_KINDS};

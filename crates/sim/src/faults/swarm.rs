@@ -10,7 +10,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
+use super::majority::check_majority;
 use super::model::{ClusterShape, Direction, FailoverMode, FaultKind, FaultSchedule};
+use super::repeat::draw_repeat_failover;
 
 /// What swarm generation enables or not in a run: a plain kind (one episode of that fault and
 /// its undo) or a compound (several episodes timed against each other).
@@ -58,7 +60,8 @@ pub const SWARM_KINDS: &[SwarmKind] = &[
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
 /// one half (at least one always is), each enabled kind gets its own mean gap between
 /// episodes, and episodes that would break the majority rule are dropped. At most one wipe
-/// per run: each one loses a master's data for good.
+/// per run: each one loses a master's data for good. Half the seeds whose shape has replicas
+/// also make one shard fail over twice ([`draw_repeat_failover`]).
 pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5357_4152_4d00_0000);
     let mut enabled: Vec<SwarmKind> = SWARM_KINDS
@@ -97,9 +100,45 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
                 .max(1);
         }
     }
+    let repeat = draw_repeat_failover(seed, shape);
     // Time order, then kind order: the majority filter keeps the earlier episode.
     episodes.sort_by_key(|e| e.start_ms);
-    from_episodes(&episodes, shape)
+    let plain = from_episodes(&episodes, shape);
+    if repeat.is_empty() {
+        return plain;
+    }
+    episodes.extend(repeat);
+    episodes.sort_by_key(|e| e.start_ms);
+    let with_repeat = from_episodes(&episodes, shape);
+    // A repeated failover stops the replicas of a shard while one of them is its master,
+    // which the majority rule (on the shape `create` made) counts as replicas only: it stays
+    // only if it breaks the rule for no shape where a replica replaced its master.
+    let safe = promoted_shapes(shape)
+        .iter()
+        .all(|p| check_majority(&with_repeat, p).is_ok() || check_majority(&plain, p).is_err());
+    if safe {
+        with_repeat
+    } else {
+        plain
+    }
+}
+
+/// The shape after each possible failover: one replica in its master's place.
+fn promoted_shapes(shape: &ClusterShape) -> Vec<ClusterShape> {
+    shape
+        .replica_of
+        .iter()
+        .map(|&(replica, master)| {
+            let mut promoted = shape.clone();
+            for m in &mut promoted.masters {
+                if *m == master {
+                    *m = replica;
+                }
+            }
+            promoted.masters.sort_unstable();
+            promoted
+        })
+        .collect()
 }
 
 /// One episode of a plain kind, or none when the shape has no room for it (or the kind is an

@@ -10,7 +10,7 @@ use std::time::Duration;
 use madsim::runtime::Runtime;
 
 use crate::faults::ClusterShape;
-use crate::workload::WorkloadSpec;
+use crate::workload::{key_for, WorkloadSpec};
 
 pub mod evidence;
 pub mod poll;
@@ -47,6 +47,14 @@ pub fn workload_spec(shape: &ClusterShape) -> WorkloadSpec {
         interval_ms: 20,
         request_timeout_ms: 1000,
     }
+}
+
+/// The hash slots of the writer's keys: the pool slot moves take theirs from, so every
+/// reshard of a run carries keys under load.
+pub fn workload_slots(spec: &WorkloadSpec) -> Vec<u16> {
+    (0..spec.keys)
+        .map(|id| clusterlab_core::slot::key_hash_slot(key_for(spec, 0, id).as_bytes()))
+        .collect()
 }
 
 /// Runs `future` in a fresh madsim runtime seeded with `seed` (default madsim config, time

@@ -288,7 +288,7 @@ async fn spawn_migration(
     let options = ReshardOptions {
         pipeline: 2,
         timeout_ms: 2000,
-        replace: false,
+        ..ReshardOptions::default()
     };
     let migration = async move {
         let mut topology = admin::load(&entry).await.map_err(|e| e.to_string())?;

@@ -1,0 +1,275 @@
+//! The liveness-failover check on hand-built event lists, and on a real campaign trace.
+
+use super::*;
+use clusterlab_core::event::PromotionKind;
+use clusterlab_core::NodeId;
+
+use crate::faults::Direction;
+
+const NT: u64 = 5000;
+
+fn ids() -> Vec<String> {
+    (1..=4).map(|n| format!("{n}").repeat(40)).collect()
+}
+
+fn id(n: usize) -> NodeId {
+    NodeId::parse(ids()[n].as_bytes()).unwrap()
+}
+
+fn at(ms: u64, node: &str, event: impl Into<Event>) -> TraceEvent {
+    TraceEvent {
+        time_us: ms * 1000,
+        node: node.into(),
+        event: event.into(),
+    }
+}
+
+fn fault(ms: u64, fault: Fault) -> TraceEvent {
+    at(ms, "faults", FaultEvent::Applied(fault))
+}
+
+/// node4 replicates node1 (link up); node1 crashes at 10 s and restarts at 40 s.
+fn crash_of_node1(extra: Vec<TraceEvent>) -> Vec<TraceEvent> {
+    let mut events = vec![
+        at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+        at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        fault(10_000, Fault::Crash { node: 0 }),
+        fault(40_000, Fault::Restart { node: 0 }),
+    ];
+    events.extend(extra);
+    events.sort_by_key(|e| e.time_us);
+    events
+}
+
+fn promoted(ms: u64) -> TraceEvent {
+    let event = ClusterEvent::Promoted {
+        kind: PromotionKind::Election,
+        config_epoch: 5,
+        old_master: id(0),
+        offset: 0,
+        coordinated: false,
+    };
+    at(ms, "node4", event)
+}
+
+#[test]
+fn the_bound_follows_redis_timing() {
+    // 1.5 node timeouts + 1 s to flag FAIL, 1 s delay, 0.5 s for the votes.
+    assert_eq!(failover_bound_ms(NT, 1), 10_000);
+    // A second replica may rank second and split the votes once.
+    assert_eq!(failover_bound_ms(NT, 2), 11_000 + 20_000);
+}
+
+#[test]
+fn a_master_never_replaced_is_reported_with_its_replica_and_bound() {
+    let found = failovers_missing(&crash_of_node1(vec![]), &ids(), NT);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, ViolationKind::FailoverMissing);
+    assert_eq!(
+        found[0].evidence,
+        "master node1 down from 10.000s to 40.000s; replica node4 (link up when it died) \
+         and voters node2,node3 of 3 masters undisturbed; no replica promoted within the \
+         bound 10000 ms"
+    );
+    // Promoted in time: fine; too late: still missing.
+    assert!(failovers_missing(&crash_of_node1(vec![promoted(19_000)]), &ids(), NT).is_empty());
+    assert_eq!(
+        failovers_missing(&crash_of_node1(vec![promoted(21_000)]), &ids(), NT).len(),
+        1
+    );
+}
+
+#[test]
+fn a_pause_ends_at_the_heal() {
+    let paused = |extra: Vec<TraceEvent>| {
+        let mut events = vec![
+            at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+            at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(
+                10_000,
+                Fault::Pause {
+                    node: 0,
+                    ms: 30_000,
+                },
+            ),
+            at(60_000, "harness", Event::Text("end".into())),
+        ];
+        events.extend(extra);
+        events.sort_by_key(|e| e.time_us);
+        events
+    };
+    assert_eq!(failovers_missing(&paused(vec![]), &ids(), NT).len(), 1);
+    let healed = paused(vec![at(15_000, "faults", FaultEvent::HealAll)]);
+    assert!(failovers_missing(&healed, &ids(), NT).is_empty());
+}
+
+#[test]
+fn a_master_whose_traffic_out_is_dropped_counts_as_down() {
+    let clog = |direction| {
+        vec![
+            at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+            at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(10_000, Fault::ClogNode { node: 0, direction }),
+            fault(40_000, Fault::UnclogNode { node: 0 }),
+        ]
+    };
+    assert_eq!(
+        failovers_missing(&clog(Direction::Out), &ids(), NT).len(),
+        1
+    );
+    assert_eq!(
+        failovers_missing(&clog(Direction::Both), &ids(), NT).len(),
+        1
+    );
+    // Its pings still reach the others: no failover is due.
+    assert!(failovers_missing(&clog(Direction::In), &ids(), NT).is_empty());
+}
+
+#[test]
+fn a_master_cut_off_from_the_majority_must_be_replaced_by_a_replica_on_its_side() {
+    let split = |groups: Vec<Vec<usize>>, extra: Vec<TraceEvent>| {
+        let mut events = vec![
+            at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+            at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(10_000, Fault::Partition { groups }),
+            fault(40_000, Fault::Heal),
+        ];
+        events.extend(extra);
+        events.sort_by_key(|e| e.time_us);
+        events
+    };
+    let found = failovers_missing(&split(vec![vec![0]], vec![]), &ids(), NT);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]
+            .evidence
+            .starts_with("master node1 cut off from the majority from 10.000s to 40.000s"),
+        "{}",
+        found[0].evidence
+    );
+    assert!(
+        failovers_missing(&split(vec![vec![0]], vec![promoted(15_000)]), &ids(), NT).is_empty()
+    );
+    // Its replica is cut off with it: no replica can win on the majority side.
+    assert!(failovers_missing(&split(vec![vec![0, 3]], vec![]), &ids(), NT).is_empty());
+}
+
+#[test]
+fn latency_shifts_the_bound_instead_of_silencing_the_check() {
+    let slow = fault(
+        11_000,
+        Fault::Latency {
+            min_ms: 50,
+            max_ms: 200,
+        },
+    );
+    // 10 s + 10 × 200 ms: a promotion at 21 s is in time, none at all is reported.
+    let late = crash_of_node1(vec![slow.clone(), promoted(21_000)]);
+    assert!(failovers_missing(&late, &ids(), NT).is_empty());
+    let never = failovers_missing(&crash_of_node1(vec![slow]), &ids(), NT);
+    assert_eq!(never.len(), 1);
+    assert!(
+        never[0].evidence.ends_with("bound 12000 ms"),
+        "{}",
+        never[0].evidence
+    );
+}
+
+#[test]
+fn outages_that_excuse_no_failover_are_not_judged() {
+    let excused = [
+        // Back before the bound.
+        vec![fault(15_000, Fault::Restart { node: 0 })],
+        // A partition during the window, packet loss.
+        vec![fault(11_000, Fault::PacketLoss { permille: 100 })],
+        vec![fault(
+            12_000,
+            Fault::Partition {
+                groups: vec![vec![1]],
+            },
+        )],
+        // The replica's link was down when the master died.
+        vec![at(
+            5000,
+            "node4",
+            ClusterEvent::ReplicationLinkDown { offset: 9 },
+        )],
+        // The replica itself was touched.
+        vec![fault(11_000, Fault::Pause { node: 3, ms: 3000 })],
+        vec![fault(
+            12_000,
+            Fault::ManualFailover {
+                node: 3,
+                mode: crate::faults::FailoverMode::Default,
+            },
+        )],
+        // Only one of the other two masters could vote: no quorum of 3.
+        vec![fault(9000, Fault::ClogLink { from: 1, to: 2 })],
+    ];
+    for extra in excused {
+        let events = crash_of_node1(extra.clone());
+        assert!(
+            failovers_missing(&events, &ids(), NT).is_empty(),
+            "{extra:?}"
+        );
+    }
+}
+
+/// On a real campaign trace: the crashed master is judged (and was replaced); the same trace
+/// without its promotion is reported.
+#[cfg(madsim)]
+mod campaign_tests {
+    use super::*;
+    use crate::campaign;
+    use crate::faults::{FaultSchedule, TimedFault};
+    use crate::seeds::SimConfig;
+
+    #[test]
+    fn a_real_failover_passes_and_the_same_trace_without_it_fails() {
+        let config = SimConfig {
+            replicas: 1,
+            node_timeout_ms: 3000,
+            ..SimConfig::default()
+        };
+        let schedule = FaultSchedule::new(vec![
+            TimedFault {
+                at_ms: 1000,
+                fault: Fault::Crash { node: 0 },
+            },
+            TimedFault {
+                at_ms: 16_000,
+                fault: Fault::Restart { node: 0 },
+            },
+        ]);
+        let report = campaign::run(5, &config, Some(schedule));
+        assert!(report.ok(), "{:?}", report.violations);
+        let ids: Vec<String> = (0..config.node_count())
+            .map(|n| {
+                let name = NodeIdx(n).name();
+                report
+                    .cluster_nodes
+                    .iter()
+                    .find(|(node, _)| *node == name)
+                    .and_then(|(_, text)| text.lines().find(|l| l.contains("myself")))
+                    .map(|l| l.split(' ').next().unwrap_or("").to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert!(failovers_missing(&report.trace, &ids, 3000).is_empty());
+        let without: Vec<TraceEvent> = report
+            .trace
+            .iter()
+            .filter(|e| !matches!(e.event, Event::Cluster(ClusterEvent::Promoted { .. })))
+            .cloned()
+            .collect();
+        let found = failovers_missing(&without, &ids, 3000);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].evidence.starts_with("master node1 down from")
+                && found[0].evidence.contains("replica node")
+                && found[0].evidence.contains("bound 7000 ms"),
+            "{}",
+            found[0].evidence
+        );
+    }
+}
