@@ -457,9 +457,11 @@ impl Node {
             },
         };
         let state = &self.clients[&client];
+        // RESTORE-ASKING (what MIGRATE sends) asks by itself, as Redis's `asking` command flag
+        // says: the redirection check lets it into an importing slot like ASKING would.
         let event = ClusterEvent::KeyServed {
             slot,
-            asking: state.asking,
+            asking: state.asking || spec.name == "restore-asking",
             readonly: state.readonly,
         };
         self.emit(event);

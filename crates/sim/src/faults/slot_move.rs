@@ -167,9 +167,10 @@ mod campaign_tests {
             report.violations,
             report.trace_text
         );
+        // Whole or cut short by the crash (`moved [..], then slot N: …`), keys moved.
         let moved = report.trace.iter().any(|e| {
             matches!(&e.event, Event::Fault(FaultEvent::SlotMoveEnded { outcome, .. })
-                if outcome.starts_with("moved slots ["))
+                if outcome.starts_with("moved slots [") || outcome.starts_with("moved ["))
         });
         let asks = report
             .trace
