@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 
+use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::ClusterEvent;
@@ -273,8 +274,10 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
     let outcome = safety_phase(run, hooks, schedule).await;
     let settled = liveness_phase(run, hooks, &outcome).await;
     check_writes(run, hooks, &outcome, settled).await;
-    // `appendfsync always` (see `run_two_phase`).
-    check_appends(run, &outcome.appends, settled, LossConfig::default()).await;
+    let rule_config = LossConfig {
+        fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
+    };
+    check_appends(run, &outcome.appends, settled, rule_config).await;
     let names = names_by_addr(run.cluster);
     let manual = manual_failovers(schedule, hooks.schedule_origin_ms(outcome.times));
     // Node events, read once for the checks that date what nodes did.
