@@ -173,9 +173,11 @@ fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
         }
     };
     let text = format!("{write}{via}: {}, {why}", p.text());
-    if p.coordinated {
+    if p.coordinated && !p.before_write {
         // Redis's manual failover pauses the master's clients and promotes the replica only
         // once it has processed the master's whole stream: it never loses an acked write.
+        // (A write the deposed master accepted after it was replaced is not the failover's:
+        // that master serves until it hears of the new owner, as after any promotion.)
         LossVerdict::Violation(format!("{text}; a coordinated failover loses nothing"))
     } else {
         LossVerdict::Allowed(text)

@@ -356,6 +356,11 @@ fn a_write_acked_by_a_master_already_replaced_is_lost_with_it() {
             "SET k v1 acked by node1 at 1.001s (offset 100)",
         ],
     );
+    // The same after a coordinated failover: the write came after it, not lost by it.
+    let mut coordinated = base();
+    coordinated.insert(coordinated.len() - 1, promoted(600, 2, 1, 80, true));
+    let text = allowed(judge(&coordinated, false));
+    has_all(&text, &["a deposed master still serving"]);
     // node1 promoted back before the write: it owned the slot again, nothing excuses it.
     events.insert(events.len() - 1, promoted(800, 1, 2, 80, false));
     violation(judge(&events, false));
