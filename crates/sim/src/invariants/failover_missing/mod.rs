@@ -59,11 +59,29 @@ pub fn failover_bound_ms(node_timeout_ms: u64, replicas: usize) -> u64 {
     let delay_ms = 1000 + 1000 * worst_rank;
     let votes_ms = 500;
     let retry_ms = if replicas > 1 {
-        2 * (2 * node_timeout_ms).max(2000)
+        election_retry_ms(node_timeout_ms)
     } else {
         0
     };
     detect_ms + delay_ms + votes_ms + retry_ms
+}
+
+/// How long a replica waits before retrying an election that got too few votes: twice the
+/// election timeout, `max(2 × node timeout, 2 s)`.
+fn election_retry_ms(node_timeout_ms: u64) -> u64 {
+    2 * (2 * node_timeout_ms).max(2000)
+}
+
+/// Whether another master with replicas went down while `o`'s failover was due (from `o`'s
+/// start to its bound), so their elections may share an epoch.
+fn rivals_overlap(o: &Outage, all: &[Outage], bound_ms: u64) -> bool {
+    let due_us = o.from_us + bound_ms * 1000;
+    all.iter().any(|other| {
+        other.master != o.master
+            && !other.replicas.is_empty()
+            && other.from_us < due_us
+            && other.to_us > o.from_us
+    })
 }
 
 /// A node's role as its own events tell it.
@@ -234,14 +252,21 @@ pub fn failovers_missing(
 ) -> Vec<Violation> {
     let faults = Disturbances::of(events, ids.len());
     let mut found = Vec::new();
-    for o in outages(events, ids, &faults) {
-        let quiet_bound_ms = failover_bound_ms(node_timeout_ms, o.replicas.len());
+    let all = outages(events, ids, &faults);
+    for o in &all {
+        let mut quiet_bound_ms = failover_bound_ms(node_timeout_ms, o.replicas.len());
+        // A master votes once per epoch for all elections: replicas of another master down at
+        // the same time may take this one's votes in a shared epoch, and then both wait for
+        // the retry (seed 500391: two of five masters crashed together, votes split 2–1).
+        if o.replicas.len() == 1 && rivals_overlap(o, &all, quiet_bound_ms) {
+            quiet_bound_ms += election_retry_ms(node_timeout_ms);
+        }
         // Extra latency shifts the bound by what it adds to the messages on the path (pings,
         // failure reports, the FAIL broadcast, the vote request and its answers).
         let slow_ms = faults.latency_ms((o.from_us, o.from_us + quiet_bound_ms * 1000));
         let bound_ms = quiet_bound_ms + LATENCY_HOPS * slow_ms;
         let window = (o.from_us, o.from_us + bound_ms * 1000);
-        if o.replicas.is_empty() || o.to_us < window.1 || faults.disturbed(&o, window) {
+        if o.replicas.is_empty() || o.to_us < window.1 || faults.disturbed(o, window) {
             continue;
         }
         let on_side = |n: &usize| {
@@ -270,7 +295,7 @@ pub fn failovers_missing(
                     if old_master.to_string() == ids[o.master])
         });
         if !replaced {
-            found.push(missing(&o, &eligible, &voters, bound_ms));
+            found.push(missing(o, &eligible, &voters, bound_ms));
         }
     }
     found

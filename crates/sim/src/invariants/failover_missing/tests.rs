@@ -273,3 +273,51 @@ mod campaign_tests {
         );
     }
 }
+
+#[test]
+fn masters_down_together_may_split_one_epoch_and_get_one_retry() {
+    // Five masters; node6 replicates node1, node7 node2; both masters crash at 10 s. Their
+    // replicas' elections may share an epoch and split the three votes, so each failover is
+    // due only after one election retry (20 s more at a 5 s node timeout).
+    let ids: Vec<String> = (1..=7).map(|n| format!("{n}").repeat(40)).collect();
+    let id = |n: usize| NodeId::parse(ids[n].as_bytes()).unwrap();
+    let promoted_at = |ms: u64, node: &str, old: usize| {
+        let event = ClusterEvent::Promoted {
+            kind: PromotionKind::Election,
+            config_epoch: 9,
+            old_master: id(old),
+            offset: 0,
+            coordinated: false,
+        };
+        at(ms, node, event)
+    };
+    let run = |extra: Vec<TraceEvent>| {
+        let mut events = vec![
+            at(0, "node6", ClusterEvent::BecameReplica { master: id(0) }),
+            at(0, "node7", ClusterEvent::BecameReplica { master: id(1) }),
+            at(1000, "node6", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            at(1000, "node7", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(10_000, Fault::Crash { node: 0 }),
+            fault(10_000, Fault::Crash { node: 1 }),
+            fault(60_000, Fault::Restart { node: 0 }),
+            fault(60_000, Fault::Restart { node: 1 }),
+        ];
+        events.extend(extra);
+        events.sort_by_key(|e| e.time_us);
+        failovers_missing(&events, &ids, NT)
+    };
+    // Promoted after the split epoch's retry: in time.
+    let late = vec![
+        promoted_at(33_000, "node6", 0),
+        promoted_at(34_000, "node7", 1),
+    ];
+    assert!(run(late).is_empty());
+    // Never promoted: both reported, with the retry in the bound.
+    let found = run(vec![]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].evidence.ends_with("bound 30000 ms"),
+        "{}",
+        found[0].evidence
+    );
+}
