@@ -272,6 +272,10 @@ impl Op {
 pub struct AppendHistory {
     /// In the order they were merged: by start time, then client ([`AppendHistory::merge`]).
     pub ops: Vec<Op>,
+    /// Each crash of a node as `(ip:port, µs)`: a node restarted from its disk under
+    /// `appendfsync everysec` may have lost what it acknowledged last (the loss rule judges
+    /// whether that loss stands).
+    pub kills: Vec<(String, u64)>,
 }
 
 impl AppendHistory {
@@ -280,7 +284,7 @@ impl AppendHistory {
     pub fn merge(per_client: Vec<Vec<Op>>) -> AppendHistory {
         let mut ops: Vec<Op> = per_client.into_iter().flatten().collect();
         ops.sort_by_key(|op| (op.start_us, op.client));
-        let mut history = AppendHistory { ops: Vec::new() };
+        let mut history = AppendHistory::default();
         for op in ops {
             history.push(op);
         }

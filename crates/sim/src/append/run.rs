@@ -7,8 +7,10 @@ use super::judge::judge;
 use super::op::{workload_keys, AppendHistory};
 use super::spec::AppendSpec;
 use crate::loss::{LossConfig, LossRule};
+use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::runner::Run;
+use crate::trace::{Event, ProcessEvent};
 
 /// What the clients of a safety phase did.
 #[derive(Clone, Debug, Default)]
@@ -43,6 +45,11 @@ pub async fn check_appends(
         history.push(op);
     }
     let events = run.cluster.trace().events();
+    history.kills = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::Process(ProcessEvent::Kill)))
+        .filter_map(|e| Some((NodeIdx::from_name(&e.node)?.addr(), e.time_us)))
+        .collect();
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));
     let allowed = judged.allowed.len();
