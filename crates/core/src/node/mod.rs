@@ -458,10 +458,13 @@ impl Node {
         };
         let state = &self.clients[&client];
         // RESTORE-ASKING (what MIGRATE sends) asks by itself, as Redis's `asking` command flag
-        // says: the redirection check lets it into an importing slot like ASKING would.
+        // says, and MIGRATE runs on a node importing the slot too (`fix` moves a stray key
+        // back from the importer): the redirection check lets both into an importing slot
+        // like ASKING would.
+        let by_itself = matches!(spec.name, "restore-asking" | "migrate");
         let event = ClusterEvent::KeyServed {
             slot,
-            asking: state.asking || spec.name == "restore-asking",
+            asking: state.asking || by_itself,
             readonly: state.readonly,
         };
         self.emit(event);
