@@ -147,6 +147,9 @@ pub enum ClusterEvent {
         reporters: Vec<NodeId>,
         size: usize,
     },
+    /// MIGRATE moved `count` keys of `slot` out of this node to its target (they live there
+    /// now).
+    KeysMigrated { slot: u16, count: usize },
     /// This node ran a keyed command for `slot` itself instead of redirecting it; `asking`
     /// and `readonly` are the client's flags when it did.
     KeyServed {
@@ -332,6 +335,9 @@ impl fmt::Display for ClusterEvent {
                     write!(f, " {reporter}")?;
                 }
                 Ok(())
+            }
+            KeysMigrated { slot, count } => {
+                write!(f, "migrated {count} key(s) of slot {slot}")
             }
             KeyServed {
                 slot,

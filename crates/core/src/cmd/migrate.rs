@@ -187,6 +187,10 @@ impl Node {
             for key in &moved {
                 self.db.remove(key);
             }
+            // MIGRATE's keys share one slot (the redirection check refuses others).
+            let slot = crate::slot::key_hash_slot(&moved[0]);
+            let count = moved.len();
+            self.emit(crate::event::ClusterEvent::KeysMigrated { slot, count });
             let mut del = vec![Bytes::from_static(b"DEL")];
             del.extend(moved);
             propagate(self, del);
@@ -294,6 +298,14 @@ mod tests {
         let outcome = MigrateOutcome::Replies(vec![Reply::ok(), Reply::ok()]);
         assert_eq!(node.migrate_finished(now, job, outcome), Reply::ok());
         assert!(node.db.is_empty());
+        let migrated = crate::event::ClusterEvent::KeysMigrated {
+            slot: crate::slot::key_hash_slot(b"a"),
+            count: 2,
+        };
+        assert!(
+            node.take_effects().contains(&Effect::Event(migrated)),
+            "the move is reported"
+        );
     }
 
     #[test]

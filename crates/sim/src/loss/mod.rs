@@ -85,6 +85,8 @@ pub enum LossCause {
     Kept,
     /// No `WriteApplied` matched the write.
     NeverApplied,
+    /// A replica promoted during a slot move took the write, and the move finished without it.
+    MigrationAfterFailover,
 }
 
 impl LossCause {
@@ -98,6 +100,7 @@ impl LossCause {
             LossCause::Demotion => "demotion",
             LossCause::Kept => "kept",
             LossCause::NeverApplied => "never applied",
+            LossCause::MigrationAfterFailover => "migration after a failover",
         }
     }
 }

@@ -71,6 +71,14 @@ pub(super) enum Reason {
         survivors: Vec<(String, u64)>,
         drops: Vec<String>,
     },
+    /// The slot moved to `importer` by a migration its holder, promoted mid-move, never took
+    /// part in (Redis 7.0 does not replicate the migrating state).
+    Stranded {
+        holder: String,
+        importer: String,
+        at_us: u64,
+        promotion: Promotion,
+    },
     /// The holder became a replica of `to`, which lacked the write, with no promotion or
     /// migration that handed the slot over.
     Demoted {
@@ -89,6 +97,7 @@ impl Reason {
             Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } => LossCause::Demotion,
+            Reason::Stranded { .. } => LossCause::MigrationAfterFailover,
         }
     }
 
@@ -145,6 +154,18 @@ impl Reason {
                     had.join(", ")
                 ))
             }
+            Reason::Stranded {
+                holder,
+                importer,
+                at_us,
+                promotion,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: the slot moved to {importer} at {} by a migration begun before \
+                 {} ({holder} never MIGRATEd it: Redis 7.0 does not replicate the migrating \
+                 state)",
+                fmt_us(*at_us),
+                promotion.text()
+            )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \
                  with no promotion or migration handing {to} the slot, and {to} never had it",

@@ -471,3 +471,51 @@ fn a_takeover_in_place_of_an_earlier_master_that_wins_by_epoch_is_a_rival_promot
         ],
     );
 }
+
+#[test]
+fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes() {
+    // node2 replaced node1 (which was moving slot 100 to node3) and then took the write; the
+    // operator's SETSLOT NODE on node3 finished the move node2 never took part in.
+    let mut events = base();
+    events.truncate(events.len() - 1);
+    events.extend([
+        promoted(900, 2, 1, 80, false),
+        applied(1000, 2, 100, REQUEST),
+        at(
+            3000,
+            3,
+            ClusterEvent::SlotImported {
+                slot: SLOT,
+                offset: 500,
+            },
+        ),
+    ]);
+    let write = AckedWrite {
+        node: name(2),
+        ..write()
+    };
+    let judge_write =
+        |events: &[TraceEvent]| LossRule::new(events, LossConfig::default()).judge(&write);
+    let text = allowed(judge_write(&events));
+    has_all(
+        &text,
+        &[
+            "the slot moved to node3 at 3.000s by a migration begun before node2 promoted",
+            "Redis 7.0 does not replicate the migrating state",
+        ],
+    );
+    // Had node2 MIGRATEd the slot's keys after the write, the write went with them.
+    let mut moved = events.clone();
+    moved.insert(
+        moved.len() - 1,
+        at(
+            2000,
+            2,
+            ClusterEvent::KeysMigrated {
+                slot: SLOT,
+                count: 1,
+            },
+        ),
+    );
+    assert!(!judge_write(&moved).is_allowed());
+}

@@ -46,6 +46,11 @@ pub(super) struct Walk<'r> {
     lost: Option<Reason>,
     /// The promotions and migrations the write survived, for the evidence.
     steps: Vec<String>,
+    /// The promotion that made the current holder the owner (`None`: it owned the slot by
+    /// acknowledging the write, or by a migration).
+    holder_promotion: Option<Promotion>,
+    /// Whether the current holder MIGRATEd keys of the slot after it got the write.
+    holder_migrated: bool,
     /// The wiped holder's replicas when it was wiped: the copies that could take it over.
     wiped_replicas: Vec<String>,
     /// How copies were lost to full syncs, for the evidence.
@@ -68,6 +73,8 @@ impl<'r> Walk<'r> {
             rivals: BTreeMap::new(),
             lost: None,
             steps: Vec::new(),
+            holder_promotion: None,
+            holder_migrated: false,
             wiped_replicas: Vec::new(),
             drops: Vec::new(),
             active: false,
@@ -139,6 +146,9 @@ impl<'r> Walk<'r> {
                     self.promoted(promotion);
                 } else if node != self.holder {
                     self.rivals.insert(node.to_string(), promotion);
+                } else if !self.active {
+                    // The write's own master was promoted before it took the write.
+                    self.holder_promotion = Some(promotion);
                 }
             }
             ClusterEvent::ReplicationLinkUp { offset } if self.active => {
@@ -160,6 +170,14 @@ impl<'r> Walk<'r> {
                 if let Some(copy) = self.copies.get_mut(node) {
                     copy.offset = 0;
                 }
+            }
+            ClusterEvent::KeysMigrated { slot, .. }
+                if self.active
+                    && self.applied
+                    && *slot == self.write.slot
+                    && node == self.holder =>
+            {
+                self.holder_migrated = true;
             }
             ClusterEvent::SlotImported { slot, offset }
                 if self.active && *slot == self.write.slot && node != self.holder =>
@@ -198,6 +216,7 @@ impl<'r> Walk<'r> {
 
     fn promoted(&mut self, p: Promotion) {
         self.hand_to(&p.node);
+        self.holder_promotion = Some(p.clone());
         if self.copies.contains_key(&p.node) {
             self.steps.push(p.carried());
             self.lost = None;
@@ -210,9 +229,28 @@ impl<'r> Walk<'r> {
     /// of the slot before the operator hands the slot over, so the importer got the write at
     /// or before its offset now: that offset stands for the write's in its stream (a replica
     /// of the importer is held to it, at worst a little later than the key's own restore).
+    ///
+    /// Redis 7.0 keeps the migrating state off replicas: a replica promoted in the middle of
+    /// a move owns the slot outright, takes writes for it (new keys too) and never MIGRATEs
+    /// them, so the operator's `SETSLOT … NODE` on the importer drops them. A holder promoted
+    /// since the write that has moved none of the slot's keys since is that case (seeds
+    /// 500740, 502757); any other holder's write went with its keys.
     fn imported(&mut self, node: &str, offset: u64, at_us: u64) {
-        if self.copies.contains_key(&self.holder) {
+        let had = self.copies.contains_key(&self.holder);
+        let stranded = had && !self.holder_migrated && self.holder_promotion.is_some();
+        if had && !stranded {
             self.gain(node, offset, at_us);
+        }
+        if stranded && self.lost.is_none() {
+            let promotion = self.holder_promotion.clone().expect("checked above");
+            self.lost = Some(Reason::Stranded {
+                holder: self.holder.clone(),
+                importer: node.to_string(),
+                at_us,
+                promotion,
+            });
+            self.hand_to(node);
+            return;
         }
         self.steps.push(format!(
             "slot {} migrated from {} to {node} at {} (importer offset {offset})",
@@ -226,6 +264,8 @@ impl<'r> Walk<'r> {
     /// `node` holds the slot from now on.
     fn hand_to(&mut self, node: &str) {
         self.holder = node.to_string();
+        self.holder_promotion = None;
+        self.holder_migrated = false;
     }
 
     /// A crash: under `always` the disk kept every write the node had; under `everysec` the

@@ -296,6 +296,7 @@ impl Builder {
             | E::WriteApplied { .. }
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }
+            | E::KeysMigrated { .. }
             | E::KeyServed { .. } => {}
         }
     }
