@@ -42,7 +42,6 @@
 
 use std::collections::BTreeMap;
 
-use clusterlab_core::config::AppendFsync;
 use clusterlab_net::admin::{self, ReshardOptions};
 use proptest::strategy::BoxedStrategy;
 
@@ -321,10 +320,7 @@ impl TwoPhase for Campaign {
         let events = self
             .events
             .get_or_insert_with(|| run.cluster.trace().events());
-        let config = LossConfig {
-            fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
-        };
-        let rule = LossRule::new(events, config);
+        let rule = LossRule::new(events, LossConfig::for_fsync(run.cluster.aof().appendfsync));
         let mut unexcused = Vec::new();
         for op in lost {
             match judge_set(&rule, op) {

@@ -112,6 +112,15 @@ pub struct LossConfig {
     pub fsync_everysec: bool,
 }
 
+impl LossConfig {
+    /// The rule's view of a run whose nodes use `appendfsync`.
+    pub fn for_fsync(appendfsync: clusterlab_core::config::AppendFsync) -> LossConfig {
+        LossConfig {
+            fsync_everysec: appendfsync == clusterlab_core::config::AppendFsync::Everysec,
+        }
+    }
+}
+
 /// How long before a crash an `appendfsync everysec` node may have acknowledged writes its
 /// disk never got. Redis 7.0 fsyncs the AOF in the background about once a second, started
 /// from its cron (10 times a second by default), so a crash loses what was written since the

@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 
-use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::ClusterEvent;
@@ -274,9 +273,7 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
     let outcome = safety_phase(run, hooks, schedule).await;
     let settled = liveness_phase(run, hooks, &outcome).await;
     check_writes(run, hooks, &outcome, settled).await;
-    let rule_config = LossConfig {
-        fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
-    };
+    let rule_config = LossConfig::for_fsync(run.cluster.aof().appendfsync);
     check_appends(run, &outcome.appends, settled, rule_config).await;
     let names = names_by_addr(run.cluster);
     let manual = manual_failovers(schedule, hooks.schedule_origin_ms(outcome.times));

@@ -29,7 +29,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use clusterlab_core::config::AppendFsync;
 
 use super::probe;
 use crate::client::{describe_reply, info_field};
@@ -277,10 +276,7 @@ impl TwoPhase for Failover {
         let events = self
             .events
             .get_or_insert_with(|| run.cluster.trace().events());
-        let config = LossConfig {
-            fsync_everysec: run.cluster.aof().appendfsync == AppendFsync::Everysec,
-        };
-        let rule = LossRule::new(events, config);
+        let rule = LossRule::new(events, LossConfig::for_fsync(run.cluster.aof().appendfsync));
         for op in lost {
             let verdict = acked_set(op).map(|write| rule.judge(&write));
             match verdict {
