@@ -29,7 +29,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-
 use super::probe;
 use crate::client::{describe_reply, info_field};
 use crate::cluster::SimCluster;
