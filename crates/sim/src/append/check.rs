@@ -256,7 +256,7 @@ fn read_own_node(
         .collect();
     let owner_reads = reads
         .iter()
-        .filter(|r| r.op.id != last.op.id && !matches!(r.op.kind, Kind::Get { replica: true, .. }));
+        .filter(|r| r.op.id != last.op.id && !r.op.is_readonly_read());
     for read in owner_reads {
         if read
             .ids
@@ -301,9 +301,7 @@ fn killed_between(history: &AppendHistory, addr: &str, from_us: u64, to_us: u64)
 /// final value by [`compare`].
 fn monotonic(history: &AppendHistory, reads: &[Read], report: &mut Report) {
     let mut last: BTreeMap<(usize, &str), &Read> = BTreeMap::new();
-    let owner_reads = reads
-        .iter()
-        .filter(|r| !matches!(r.op.kind, Kind::Get { replica: true, .. }));
+    let owner_reads = reads.iter().filter(|r| !r.op.is_readonly_read());
     for read in owner_reads {
         let at = (read.op.client, read.op.addr.as_str());
         if let Some(before) = last.insert(at, read) {

@@ -211,6 +211,11 @@ pub struct Op {
 pub const FINAL_CLIENT: usize = usize::MAX;
 
 impl Op {
+    /// A read sent after `READONLY`: a replica may have answered it.
+    pub fn is_readonly_read(&self) -> bool {
+        matches!(self.kind, Kind::Get { replica: true, .. })
+    }
+
     /// Whether it got a reply that is not an error.
     pub fn is_ok(&self) -> bool {
         matches!(self.outcome, Outcome::Ok(_))
@@ -317,7 +322,7 @@ impl AppendHistory {
                 slot: key_hash_slot(op.key.as_bytes()),
                 start_ms: op.start_us / 1000,
                 end_ms: op.end_us.div_ceil(1000),
-                readonly: matches!(op.kind, Kind::Get { replica: true, .. }),
+                readonly: op.is_readonly_read(),
                 what: op.describe(),
             })
             .collect()

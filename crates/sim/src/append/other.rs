@@ -81,9 +81,7 @@ pub fn check_ttls(history: &AppendHistory, report: &mut Report) {
             match ids.first() {
                 Some(&set) => expired_read(&ops, &history.ops[set], read, report),
                 // A replica may not have the write yet: only a master's "absent" counts.
-                None if !matches!(read.kind, Kind::Get { replica: true, .. }) => {
-                    absent_read(&ops, read, report)
-                }
+                None if !read.is_readonly_read() => absent_read(&ops, read, report),
                 None => {}
             }
         }
