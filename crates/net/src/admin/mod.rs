@@ -82,6 +82,10 @@ pub enum AdminError {
     NoSuchNode(String),
     #[error("[ERR] Node {0} is not empty! Reshard data away and try again.")]
     NodeHasSlots(String),
+    /// A key being moved exists on the target with a different value; `--cluster-replace`
+    /// overwrites it with the source's.
+    #[error("[ERR] Calling MIGRATE: {reply}\n*** Target key exists, values differ (use --replace to overwrite)")]
+    ValuesDiffer { reply: String },
     /// An operation-level refusal or failure, worded as redis-cli words it.
     #[error("{0}")]
     Failed(String),

@@ -288,9 +288,7 @@ pub(super) async fn migrate_keys(
         let reply = match (reply, busy) {
             (Reply::Error(e), Busy::ReplaceIfEqual) if e.contains("BUSYKEY") => {
                 if !same_values(topology, source, target, &keys).await? {
-                    return Err(AdminError::Failed(format!(
-                        "[ERR] Calling MIGRATE: {e}\n*** Target key exists, values differ (use --replace to overwrite)"
-                    )));
+                    return Err(AdminError::ValuesDiffer { reply: e });
                 }
                 tracing::warn!(
                     slot,

@@ -14,15 +14,26 @@ use super::{at, short, Findings};
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
-use crate::trace::{Event, FaultEvent, TraceEvent};
+use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
+
+/// Redis starts with a size of 1 (`clusterInit`) and `clusterUpdateState` returns before
+/// recomputing it while a master is in its first 2 s (`CLUSTER_WRITABLE_DELAY`) after the
+/// first call; one more cron run may pass before it does.
+const STARTUP_SIZE_US: u64 = 2_100_000;
+/// `clusterCron` runs every 100 ms.
+const CRON_PERIOD_US: u64 = 100_000;
 
 /// One node's beliefs during one life (from one `NodeStarted` to the next).
 #[derive(Clone, Debug)]
 pub(super) struct NodeState {
     pub(super) id: NodeId,
-    /// When this life began (µs), and whether as a master.
-    pub(super) started_us: u64,
+    /// Whether this life began as a master.
     pub(super) started_as_master: bool,
+    /// Until when it may still count with the size of 1 it started with (µs): see
+    /// [`NodeState::quorum_at`].
+    pub(super) startup_size_until_us: u64,
+    /// When it was paused, while it is.
+    pub(super) paused_since_us: Option<u64>,
     pub(super) current_epoch: u64,
     pub(super) config_epoch: u64,
     /// `Some(master)` while a replica.
@@ -48,8 +59,9 @@ impl NodeState {
     fn new(id: NodeId, started_us: u64) -> NodeState {
         NodeState {
             id,
-            started_us,
             started_as_master: true,
+            startup_size_until_us: started_us + STARTUP_SIZE_US,
+            paused_since_us: None,
             current_epoch: 0,
             config_epoch: 0,
             master: None,
@@ -60,6 +72,17 @@ impl NodeState {
             voted_for: BTreeMap::new(),
             scheduled: None,
             election_epoch: None,
+        }
+    }
+
+    /// It was paused at `paused_us` and resumed at `resumed_us`. No cron runs while a process
+    /// is stopped, and on resume Redis reads the gossip that waited before its next cron:
+    /// a pause that covers the end of the startup window keeps the size of 1 until one cron
+    /// period after the resume.
+    fn resumed(&mut self, paused_us: u64, resumed_us: u64) {
+        if paused_us < self.startup_size_until_us {
+            self.startup_size_until_us =
+                self.startup_size_until_us.max(resumed_us + CRON_PERIOD_US);
         }
     }
 
@@ -74,11 +97,7 @@ impl NodeState {
     /// of that period is taken.
     pub(super) fn quorum_at(&self, time_us: u64) -> usize {
         const STALE_SIZE_US: u64 = 200_000;
-        // Redis starts with a size of 1 (`clusterInit`) and `clusterUpdateState` returns
-        // before recomputing it while a master is in its first 2 s (`CLUSTER_WRITABLE_DELAY`)
-        // after start; one more cron run may pass before it does.
-        const STARTUP_SIZE_US: u64 = 2_100_000;
-        if self.started_as_master && time_us < self.started_us + STARTUP_SIZE_US {
+        if self.started_as_master && time_us < self.startup_size_until_us {
             return 1;
         }
         let from_us = time_us.saturating_sub(STALE_SIZE_US);
@@ -162,11 +181,26 @@ impl Replay {
         }
     }
 
-    /// The harness's own events the rules need: manual failovers sent.
+    /// The harness's own events the rules need: manual failovers sent, pauses and resumes.
     pub(super) fn note_harness(&mut self, event: &TraceEvent) {
-        if let Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, .. })) = &event.event
-        {
-            self.manual.push((NodeIdx(*node).name(), event.time_us));
+        let t = event.time_us;
+        match &event.event {
+            Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, .. })) => {
+                self.manual.push((NodeIdx(*node).name(), t));
+            }
+            Event::Process(ProcessEvent::Pause) => {
+                if let Some(state) = self.nodes.get_mut(&event.node) {
+                    state.paused_since_us = Some(t);
+                }
+            }
+            Event::Process(ProcessEvent::Resume) => {
+                if let Some(state) = self.nodes.get_mut(&event.node) {
+                    if let Some(paused_us) = state.paused_since_us.take() {
+                        state.resumed(paused_us, t);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

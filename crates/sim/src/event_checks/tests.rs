@@ -7,7 +7,7 @@ use clusterlab_core::{ClusterEvent, NodeId};
 use super::check_events;
 use crate::faults::Fault;
 use crate::report::{Violation, ViolationKind};
-use crate::trace::{Event, FaultEvent, TraceEvent};
+use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
 
 const NT: u64 = 5000;
 
@@ -43,6 +43,15 @@ impl Plant {
             time_us: ms * 1000,
             node: name(who).to_string(),
             event: Event::Cluster(event),
+        });
+        self
+    }
+
+    fn process(&mut self, ms: u64, who: u8, event: ProcessEvent) -> &mut Self {
+        self.0.push(TraceEvent {
+            time_us: ms * 1000,
+            node: name(who).to_string(),
+            event: Event::Process(event),
         });
         self
     }
@@ -630,6 +639,47 @@ fn a_master_just_restarted_still_counts_with_redis_initial_size_of_one() {
         },
     );
     only(&p, ViolationKind::FailWithoutQuorum, "< quorum 2");
+}
+
+#[test]
+fn a_pause_over_the_startup_delay_keeps_the_size_of_one_until_the_next_cron() {
+    // `b` restarts at 20 s and is paused from 20.1 s to 24.1 s: no cron ran past the 2 s
+    // delay, so the gossip it reads on resume still meets a quorum of 1.
+    let quorum_at = |ms: u64| {
+        let mut p = Plant::cluster();
+        p.start(20_000, B, B, true, (3, 2, 0));
+        let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+        for (owner, range) in [A, B, C].into_iter().zip(ranges) {
+            p.at(
+                20_000,
+                B,
+                ClusterEvent::SlotsAssigned {
+                    ranges: vec![range],
+                    owner: Some(id(owner)),
+                },
+            );
+        }
+        p.process(20_100, B, ProcessEvent::Pause)
+            .process(24_100, B, ProcessEvent::Resume)
+            .at(24_100, B, ClusterEvent::PfailMarked { node: id(A) })
+            .at(
+                ms,
+                B,
+                ClusterEvent::FailQuorumReached {
+                    node: id(A),
+                    reporters: vec![],
+                    size: 1,
+                },
+            );
+        p.check()
+    };
+    assert_eq!(quorum_at(24_150), vec![]);
+    assert!(
+        quorum_at(24_300)
+            .iter()
+            .any(|v| v.kind == ViolationKind::FailWithoutQuorum),
+        "one cron after the resume the real size counts"
+    );
 }
 
 #[test]
