@@ -106,6 +106,9 @@ pub enum ClusterEvent {
         epoch: u64,
         reason: ConfigEpochReason,
     },
+    /// In this node's view, `node`'s config epoch is now `epoch` (learned from its messages or
+    /// an UPDATE; 0 once it is seen as a replica). Voters compare it with a candidate's claim.
+    PeerConfigEpochChanged { node: NodeId, epoch: u64 },
     /// In this node's view, `ranges` (inclusive) are now served by `owner` (`None`: unassigned).
     SlotsAssigned {
         ranges: Vec<(u16, u16)>,
@@ -275,6 +278,9 @@ impl fmt::Display for ClusterEvent {
             }
             ConfigEpochChanged { epoch, reason } => {
                 write!(f, "config epoch {epoch} ({reason})")
+            }
+            PeerConfigEpochChanged { node, epoch } => {
+                write!(f, "config epoch of {node} is {epoch}")
             }
             SlotsAssigned { ranges, owner } => {
                 let text = crate::text::ranges_text(ranges.iter().copied(), ' ');

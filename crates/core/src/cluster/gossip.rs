@@ -122,6 +122,10 @@ impl ClusterBus<'_> {
         node.repl_offset = h.repl_offset;
         if h.config_epoch > node.config_epoch && h.slaveof.is_none() {
             node.config_epoch = h.config_epoch;
+            self.out.emit(ClusterEvent::PeerConfigEpochChanged {
+                node: id,
+                epoch: h.config_epoch,
+            });
             self.cluster.request_save(true);
         }
     }
@@ -306,7 +310,13 @@ impl ClusterBus<'_> {
             Some(master) if node.master != Some(master) || node.is_master() => {
                 node.flags = (node.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
                 node.master = Some(master);
-                node.config_epoch = 0;
+                if node.config_epoch != 0 {
+                    node.config_epoch = 0;
+                    self.out.emit(ClusterEvent::PeerConfigEpochChanged {
+                        node: node.id,
+                        epoch: 0,
+                    });
+                }
                 let slots: Vec<u16> = node.slots.iter().collect();
                 self.cluster.assign_slots(&slots, None, self.out);
                 self.cluster.request_save(false);
@@ -554,6 +564,10 @@ impl ClusterBus<'_> {
             node.master = None;
         }
         node.config_epoch = config_epoch;
+        self.out.emit(ClusterEvent::PeerConfigEpochChanged {
+            node: id,
+            epoch: config_epoch,
+        });
         self.update_slots_config_with(id, config_epoch, slots, db);
         self.cluster.request_save(true);
     }

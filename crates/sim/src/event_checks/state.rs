@@ -46,10 +46,21 @@ pub(super) struct NodeState {
     pub(super) fail: BTreeSet<NodeId>,
     /// When it last voted for a replica of each master (µs; kept in memory only).
     pub(super) voted_for: BTreeMap<NodeId, u64>,
+    /// Its view of other nodes' config epochs, as learned in this life (a restart's loaded
+    /// view is not reported: unknown until the next change).
+    pub(super) peer_epochs: BTreeMap<NodeId, u64>,
     /// `(at µs, delay ms)` of its last scheduled election.
     pub(super) scheduled: Option<(u64, u64)>,
     /// The epoch of its last election.
     pub(super) election_epoch: Option<u64>,
+}
+
+/// A failover auth request as the candidate sent it: its master's slots in its view, and the
+/// highest config epoch it can have claimed for them.
+#[derive(Clone, Debug)]
+pub(super) struct VoteRequest {
+    pub(super) slots: Vec<u16>,
+    pub(super) config_epoch_at_most: u64,
 }
 
 /// `(candidate, epoch)` of an election a manual failover started (votes carry `FORCEACK`).
@@ -70,6 +81,7 @@ impl NodeState {
             pfail: BTreeSet::new(),
             fail: BTreeSet::new(),
             voted_for: BTreeMap::new(),
+            peer_epochs: BTreeMap::new(),
             scheduled: None,
             election_epoch: None,
         }
@@ -154,6 +166,8 @@ pub(super) struct Replay {
     pub(super) manual: Vec<(String, u64)>,
     /// Elections those manual failovers started.
     pub(super) manual_elections: BTreeSet<ManualElection>,
+    /// What each election's vote request claimed.
+    pub(super) requests: BTreeMap<(NodeId, u64), VoteRequest>,
     pub(super) claims: Claims,
     pub(super) ranks: Ranks,
     /// When each ID (re)started, in µs.
@@ -173,6 +187,7 @@ impl Replay {
             ballots: BTreeMap::new(),
             manual: Vec::new(),
             manual_elections: BTreeSet::new(),
+            requests: BTreeMap::new(),
             claims: Claims::default(),
             ranks: Ranks::default(),
             lives: BTreeMap::new(),
@@ -228,6 +243,9 @@ impl Replay {
                 self.config_epoch(t, node, *epoch, *reason)
             }
             ClusterEvent::SlotsAssigned { ranges, owner } => self.slots(t, node, ranges, *owner),
+            ClusterEvent::PeerConfigEpochChanged { node: peer, epoch } => {
+                self.node_mut(node).peer_epochs.insert(*peer, *epoch);
+            }
             ClusterEvent::KeyServed {
                 slot,
                 asking,

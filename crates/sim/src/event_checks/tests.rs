@@ -468,6 +468,84 @@ fn a_vote_needs_a_failed_master_a_serving_voter_and_the_current_epoch() {
 }
 
 #[test]
+fn a_vote_is_refused_when_the_voter_knows_a_newer_owner_of_a_claimed_slot() {
+    // `r` won epoch 4 and took `a`'s slots. `s`, another replica of `a` whose table still
+    // gives them to `a` (config epoch 1), runs a manual failover in epoch 5 and `b` votes.
+    let plant = |b_learned_r_epoch: bool| {
+        let mut p = Plant::failover();
+        p.start(0, S, S, false, (0, 0, 0))
+            .at(5, S, ClusterEvent::BecameReplica { master: id(A) })
+            .at(
+                20,
+                S,
+                ClusterEvent::SlotsAssigned {
+                    ranges: vec![(0, 5460)],
+                    owner: Some(id(A)),
+                },
+            )
+            .at(
+                10_130,
+                B,
+                ClusterEvent::SlotsAssigned {
+                    ranges: vec![(0, 5460)],
+                    owner: Some(id(R)),
+                },
+            );
+        if b_learned_r_epoch {
+            p.at(
+                10_130,
+                B,
+                ClusterEvent::PeerConfigEpochChanged {
+                    node: id(R),
+                    epoch: 4,
+                },
+            );
+        }
+        p.fault(
+            29_000,
+            Fault::ManualFailover {
+                node: 4,
+                mode: crate::faults::FailoverMode::Force,
+            },
+        )
+        .at(
+            29_100,
+            S,
+            ClusterEvent::CurrentEpochChanged {
+                epoch: 5,
+                reason: EpochReason::Election,
+            },
+        )
+        .at(29_100, S, ClusterEvent::ElectionStarted { epoch: 5 })
+        .at(
+            29_110,
+            B,
+            ClusterEvent::CurrentEpochChanged {
+                epoch: 5,
+                reason: EpochReason::LearnedFromPeer,
+            },
+        )
+        .at(
+            29_110,
+            B,
+            ClusterEvent::VoteGranted {
+                epoch: 5,
+                candidate: id(S),
+                master: id(A),
+            },
+        );
+        p
+    };
+    only(
+        &plant(true),
+        ViolationKind::VoteRuleBroken,
+        "claimed slot 0 to rrrrrrrr at config epoch 4, above the candidate's claim of at most 1",
+    );
+    // A voter that never learned the new owner's epoch may grant it.
+    assert_eq!(plant(false).check(), vec![]);
+}
+
+#[test]
 fn elections_follow_rank_delays_and_winners_take_their_epoch_with_a_majority() {
     let mut p = Plant::failover();
     p.at(

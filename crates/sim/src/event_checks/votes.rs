@@ -6,14 +6,17 @@
 //! - a master votes only while it is a master serving slots, only in its current epoch, once
 //!   per epoch (`lastVoteEpoch`, kept in `nodes.conf`), for a replica of a master it flags
 //!   FAIL (unless the replica runs a manual failover, `FORCEACK`), and not for a second
-//!   replica of the same master within two node timeouts (kept in memory only);
+//!   replica of the same master within two node timeouts (kept in memory only), and not
+//!   when its table gives a slot the candidate claims to a node with a higher config epoch
+//!   than the claim;
 //! - a replica wins with the votes of a majority of the slot-serving masters for its
 //!   election's epoch, and takes that epoch as its config epoch.
 
 use clusterlab_core::event::PromotionKind;
+use clusterlab_core::slot::SLOT_COUNT;
 use clusterlab_core::NodeId;
 
-use super::state::Replay;
+use super::state::{Replay, VoteRequest};
 use super::{at, short};
 use crate::report::ViolationKind;
 
@@ -60,6 +63,7 @@ impl Replay {
 
     pub(super) fn election_started(&mut self, t: u64, node: &str, epoch: u64) {
         self.node_mut(node).election_epoch = Some(epoch);
+        self.note_request(node, epoch);
         if self.manual_failover_near(node, t) {
             let id = self.node(node).id;
             self.manual_elections.insert((id, epoch));
@@ -82,6 +86,49 @@ impl Replay {
         );
     }
 
+    /// The request a replica sends when its election starts: its master's slots and config
+    /// epoch in its view (`clusterBuildMessageHdr`). A view learned before a restart is not
+    /// in the trace; no view runs ahead of the master's own epoch, so that bounds the claim.
+    fn note_request(&mut self, node: &str, epoch: u64) {
+        let state = self.node(node);
+        let Some(master) = state.master else {
+            return;
+        };
+        let slots = (0..SLOT_COUNT as u16)
+            .filter(|&s| state.owners[usize::from(s)] == Some(master))
+            .collect();
+        let own = self.persisted.get(&master).map_or(0, |p| p.config_epoch);
+        let config_epoch_at_most = state.peer_epochs.get(&master).copied().unwrap_or(own);
+        let request = VoteRequest {
+            slots,
+            config_epoch_at_most,
+        };
+        self.requests.insert((state.id, epoch), request);
+    }
+
+    /// A slot the request claims that the voter's table gives to a node with a higher
+    /// config epoch than the claim: Redis refuses the vote (the candidate's master is stale).
+    fn claim_outdated(&self, node: &str, candidate: NodeId, epoch: u64) -> Option<String> {
+        let request = self.requests.get(&(candidate, epoch))?;
+        let state = self.node(node);
+        request.slots.iter().find_map(|&slot| {
+            let owner = state.owners[usize::from(slot)]?;
+            let owner_epoch = if owner == state.id {
+                state.config_epoch
+            } else {
+                state.peer_epochs.get(&owner).copied().unwrap_or(0)
+            };
+            (owner_epoch > request.config_epoch_at_most).then(|| {
+                format!(
+                    "its table gives claimed slot {slot} to {} at config epoch {owner_epoch}, \
+                     above the candidate's claim of at most {}",
+                    short(&owner),
+                    request.config_epoch_at_most
+                )
+            })
+        })
+    }
+
     pub(super) fn vote(
         &mut self,
         t: u64,
@@ -100,6 +147,9 @@ impl Replay {
         }
         if epoch != state.current_epoch {
             wrong.push(format!("its current epoch is {}", state.current_epoch));
+        }
+        if let Some(outdated) = self.claim_outdated(node, candidate, epoch) {
+            wrong.push(outdated);
         }
         if !state.fail.contains(&master) && !forced {
             wrong.push(format!(

@@ -293,6 +293,7 @@ impl Builder {
             | E::PfailCleared { .. }
             | E::CurrentEpochChanged { .. }
             | E::SlotsAssigned { .. }
+            | E::PeerConfigEpochChanged { .. }
             | E::WriteApplied { .. }
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }

@@ -163,6 +163,18 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
         }
     }
     assert!(by_quorum >= 1, "someone reached the quorum");
+    // Every other live node's view takes the winner's new config epoch, once.
+    for i in [1, 2, 4, 5] {
+        let learned: Vec<ClusterEvent> = of(&net, i)
+            .into_iter()
+            .filter(|e| matches!(e, ClusterEvent::PeerConfigEpochChanged { node, .. } if *node == replica))
+            .collect();
+        let expected = ClusterEvent::PeerConfigEpochChanged {
+            node: replica,
+            epoch: 7,
+        };
+        assert_eq!(learned, vec![expected], "node {i}");
+    }
     assert!(
         net.events.iter().all(|(n, _)| *n != 0),
         "a down node emits nothing"
