@@ -114,6 +114,9 @@ pub enum ClusterEvent {
         ranges: Vec<(u16, u16)>,
         owner: Option<NodeId>,
     },
+    /// This node now imports `slot` from `from` (`SETSLOT IMPORTING`), or (`None`) no longer
+    /// imports it: only then may it serve the slot to `ASKING` clients.
+    ImportChanged { slot: u16, from: Option<NodeId> },
     /// `cluster_state` became ok or fail.
     ClusterStateChanged { ok: bool },
     /// This node became a replica of `master`.
@@ -290,6 +293,10 @@ impl fmt::Display for ClusterEvent {
                     None => f.write_str(" -> unassigned"),
                 }
             }
+            ImportChanged { slot, from } => match from {
+                Some(from) => write!(f, "importing slot {slot} from {from}"),
+                None => write!(f, "slot {slot} no longer importing"),
+            },
             ClusterStateChanged { ok } => {
                 write!(f, "cluster state {}", if *ok { "ok" } else { "fail" })
             }

@@ -111,7 +111,7 @@ impl ClusterBus<'_> {
         }
         let owned: Vec<u16> = self.cluster.nodes[&id].slots.iter().collect();
         self.cluster.assign_slots(&owned, None, self.out);
-        self.cluster.importing.retain(|_, n| *n != id);
+        self.cluster.end_imports(|source| *source == id, self.out);
         self.cluster.migrating.retain(|_, n| *n != id);
         for other in self.cluster.nodes.values_mut() {
             other.fail_reports.remove(&id);

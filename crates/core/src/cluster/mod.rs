@@ -326,6 +326,11 @@ impl Cluster {
         self.importing.get(&slot).copied()
     }
 
+    /// Every slot myself imports, with its source.
+    pub fn imports(&self) -> Vec<(u16, NodeId)> {
+        self.importing.iter().map(|(&s, &n)| (s, n)).collect()
+    }
+
     /// True when myself is a replica of `master`.
     pub fn replicates(&self, master: NodeId) -> bool {
         let me = self.me();

@@ -26,7 +26,7 @@ impl Cluster {
         let owned: Vec<u16> = self.me().slots.iter().collect();
         self.assign_slots(&owned, None, out);
         self.migrating.clear();
-        self.importing.clear();
+        self.end_imports(|_| true, out);
         let me = self.me_mut();
         me.flags = (me.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
         me.master = Some(master);

@@ -10,6 +10,7 @@ use super::{Cluster, ClusterNode, Link};
 use crate::bus::flags;
 use crate::config::Config;
 use crate::effect::Time;
+use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
 use crate::outbox::Outbox;
 use crate::slot::SLOT_COUNT;
@@ -39,7 +40,7 @@ impl Cluster {
     pub(crate) fn change_my_slots(&mut self, slots: &[u16], add: bool, out: &mut Outbox) {
         let owner = add.then_some(self.myself);
         for &slot in slots {
-            self.importing.remove(&slot);
+            self.set_import(slot, None, out);
             if !add {
                 self.migrating.remove(&slot);
             }
@@ -64,16 +65,40 @@ impl Cluster {
     }
 
     /// SETSLOT IMPORTING: `slot` may be written here by clients that sent ASKING.
-    pub(crate) fn set_importing(&mut self, slot: u16, source: NodeId) {
-        self.importing.insert(slot, source);
+    pub(crate) fn set_importing(&mut self, slot: u16, source: NodeId, out: &mut Outbox) {
+        self.set_import(slot, Some(source), out);
         self.request_save(false);
     }
 
     /// SETSLOT STABLE: neither migrating nor importing.
-    pub(crate) fn set_stable(&mut self, slot: u16) {
+    pub(crate) fn set_stable(&mut self, slot: u16, out: &mut Outbox) {
         self.migrating.remove(&slot);
-        self.importing.remove(&slot);
+        self.set_import(slot, None, out);
         self.request_save(false);
+    }
+
+    /// The one place the import table changes, so every change is reported.
+    pub(crate) fn set_import(&mut self, slot: u16, from: Option<NodeId>, out: &mut Outbox) {
+        let before = match from {
+            Some(source) => self.importing.insert(slot, source),
+            None => self.importing.remove(&slot),
+        };
+        if before != from {
+            out.emit(ClusterEvent::ImportChanged { slot, from });
+        }
+    }
+
+    /// Ends every import whose source `ends` picks.
+    pub(crate) fn end_imports(&mut self, ends: impl Fn(&NodeId) -> bool, out: &mut Outbox) {
+        let ended: Vec<u16> = self
+            .importing
+            .iter()
+            .filter(|(_, source)| ends(source))
+            .map(|(&slot, _)| slot)
+            .collect();
+        for slot in ended {
+            self.set_import(slot, None, out);
+        }
     }
 
     /// Ends a migration of `slot` without saving (SETSLOT NODE saves once at its end).
@@ -82,8 +107,8 @@ impl Cluster {
     }
 
     /// Ends an import of `slot` without saving (SETSLOT NODE saves once at its end).
-    pub(crate) fn close_importing(&mut self, slot: u16) {
-        self.importing.remove(&slot);
+    pub(crate) fn close_importing(&mut self, slot: u16, out: &mut Outbox) {
+        self.set_import(slot, None, out);
     }
 
     /// A MEET to this address is already under way.
@@ -134,7 +159,7 @@ impl Cluster {
     /// RESET: no slot is served, migrated or imported any more.
     pub(crate) fn unassign_all_slots(&mut self, out: &mut Outbox) {
         self.migrating.clear();
-        self.importing.clear();
+        self.end_imports(|_| true, out);
         for slot in 0..SLOT_COUNT as u16 {
             if self.slot_owner(slot).is_some() {
                 self.assign_slot(slot, None, out);

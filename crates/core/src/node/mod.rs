@@ -198,6 +198,13 @@ impl Node {
             flagged,
         };
         self.emit(event);
+        // Imports loaded from nodes.conf are open from the start.
+        for (slot, from) in self.cluster.imports() {
+            self.emit(ClusterEvent::ImportChanged {
+                slot,
+                from: Some(from),
+            });
+        }
     }
 
     /// The `nodes.conf` text describing the current cluster state.

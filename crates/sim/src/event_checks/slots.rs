@@ -104,9 +104,9 @@ impl Replay {
         self.claims.claim(t, node, id, epoch, &mine);
     }
 
-    /// A keyed command run here must be for a slot its own table gives it, for an importing
-    /// slot asked with `ASKING` (the import itself has no event, so any `ASKING` request
-    /// passes), or a `READONLY` read on a replica of the slot's owner.
+    /// A keyed command run here must be for a slot its own table gives it, for a slot it
+    /// imports asked with `ASKING` (or `RESTORE-ASKING`, or a `MIGRATE` out of it), or a
+    /// `READONLY` read on a replica of the slot's owner.
     pub(super) fn key_served(
         &mut self,
         t: u64,
@@ -119,7 +119,8 @@ impl Replay {
         let owner = state.owners[usize::from(slot)];
         let mine = owner == Some(state.id);
         let replica_read = readonly && state.master.is_some() && owner == state.master;
-        if mine || asking || replica_read {
+        let imported = asking && state.importing.contains(&slot);
+        if mine || imported || replica_read {
             return;
         }
         let owner = owner.map_or("nobody".to_string(), |o| short(&o));
@@ -135,7 +136,11 @@ impl Replay {
                 "{} ({id}, {role}) ran a keyed command for slot {slot} that its own table gives \
                  to {owner}{}",
                 at(node, t),
-                if readonly { " (READONLY)" } else { "" }
+                match (readonly, asking) {
+                    (true, _) => " (READONLY)",
+                    (false, true) => " (ASKING, but it does not import the slot)",
+                    (false, false) => "",
+                }
             ),
         );
     }

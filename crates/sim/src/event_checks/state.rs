@@ -44,6 +44,8 @@ pub(super) struct NodeState {
     pub(super) sizes: Vec<(u64, usize)>,
     pub(super) pfail: BTreeSet<NodeId>,
     pub(super) fail: BTreeSet<NodeId>,
+    /// Slots it imports (`SETSLOT IMPORTING` until closed).
+    pub(super) importing: BTreeSet<u16>,
     /// When it last voted for a replica of each master (µs; kept in memory only).
     pub(super) voted_for: BTreeMap<NodeId, u64>,
     /// Its view of other nodes' config epochs, as learned in this life (a restart's loaded
@@ -80,6 +82,7 @@ impl NodeState {
             sizes: vec![(0, 0)],
             pfail: BTreeSet::new(),
             fail: BTreeSet::new(),
+            importing: BTreeSet::new(),
             voted_for: BTreeMap::new(),
             peer_epochs: BTreeMap::new(),
             scheduled: None,
@@ -243,6 +246,13 @@ impl Replay {
                 self.config_epoch(t, node, *epoch, *reason)
             }
             ClusterEvent::SlotsAssigned { ranges, owner } => self.slots(t, node, ranges, *owner),
+            ClusterEvent::ImportChanged { slot, from } => {
+                let importing = &mut self.node_mut(node).importing;
+                match from {
+                    Some(_) => importing.insert(*slot),
+                    None => importing.remove(slot),
+                };
+            }
             ClusterEvent::PeerConfigEpochChanged { node: peer, epoch } => {
                 self.node_mut(node).peer_epochs.insert(*peer, *epoch);
             }

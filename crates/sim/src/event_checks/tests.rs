@@ -662,11 +662,24 @@ fn keyed_commands_run_only_on_owned_imported_or_replicated_slots() {
         asking,
         readonly,
     };
+    let import = |from| ClusterEvent::ImportChanged { slot: 6000, from };
     let mut p = Plant::cluster();
-    p.at(100, A, served(100, false, false))
+    p.at(100, A, import(Some(id(B))))
+        .at(100, A, served(100, false, false))
         .at(100, A, served(6000, true, false))
         .at(100, R, served(200, false, true));
     assert_eq!(p.check(), vec![]);
+    // ASKING is not enough once the import is closed.
+    let mut asked = Plant::cluster();
+    asked
+        .at(100, A, import(Some(id(B))))
+        .at(150, A, import(None))
+        .at(200, A, served(6000, true, false));
+    only(
+        &asked,
+        ViolationKind::ServedUnownedSlot,
+        "(ASKING, but it does not import the slot)",
+    );
     p.at(200, A, served(6000, false, false));
     only(
         &p,

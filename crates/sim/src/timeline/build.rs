@@ -294,6 +294,7 @@ impl Builder {
             | E::CurrentEpochChanged { .. }
             | E::SlotsAssigned { .. }
             | E::PeerConfigEpochChanged { .. }
+            | E::ImportChanged { .. }
             | E::WriteApplied { .. }
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }

@@ -318,4 +318,27 @@ fn closing_an_import_reports_the_slot_and_the_importer_offset() {
     let again = ["CLUSTER", "SETSLOT", "100", "NODE", ids[0].as_str()];
     assert_eq!(net.cmd(0, &again), Reply::ok());
     assert_eq!(imported(&net).len(), 1);
+    // The import opened and closed as typed events; STABLE closes one too, once.
+    let import_events = |net: &TestNet| -> Vec<ClusterEvent> {
+        net.events
+            .iter()
+            .filter(|(n, e)| *n == 0 && matches!(e, ClusterEvent::ImportChanged { .. }))
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    let stable = ["CLUSTER", "SETSLOT", "12000", "STABLE"];
+    let import_12000 = ["CLUSTER", "SETSLOT", "12000", "IMPORTING", ids[2].as_str()];
+    assert_eq!(net.cmd(0, &import_12000), Reply::ok());
+    assert_eq!(net.cmd(0, &stable), Reply::ok());
+    assert_eq!(net.cmd(0, &stable), Reply::ok());
+    let change = |slot, from| ClusterEvent::ImportChanged { slot, from };
+    assert_eq!(
+        import_events(&net),
+        vec![
+            change(12539, Some(ids[2])),
+            change(12539, None),
+            change(12000, Some(ids[2])),
+            change(12000, None),
+        ]
+    );
 }

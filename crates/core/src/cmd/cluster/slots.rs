@@ -100,7 +100,7 @@ pub(super) fn setslot(node: &mut Node, args: &[Bytes]) -> Reply {
         (a, Some(id), 5) if is(a, "migrating") => setslot_migrating(node, slot, id),
         (a, Some(id), 5) if is(a, "importing") => setslot_importing(node, slot, id),
         (a, None, 4) if is(a, "stable") => {
-            node.cluster.set_stable(slot);
+            node.cluster.set_stable(slot, &mut node.out);
             Reply::ok()
         }
         (a, Some(id), 5) if is(a, "node") => setslot_node(node, slot, id),
@@ -140,7 +140,7 @@ pub(super) fn setslot_importing(node: &mut Node, slot: u16, id: &[u8]) -> Reply 
     }
     match known_master(node, id) {
         Ok(source) => {
-            node.cluster.set_importing(slot, source);
+            node.cluster.set_importing(slot, source, &mut node.out);
             Reply::ok()
         }
         Err(e) => e,
@@ -170,7 +170,7 @@ pub(super) fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     node.cluster.assign_slot(slot, Some(target), &mut node.out);
     if target == myself && was_importing {
         if !keep_open {
-            node.cluster.close_importing(slot);
+            node.cluster.close_importing(slot, &mut node.out);
         }
         // The migrated keys now live here: a loss checker follows the slot to this node.
         let offset = node.cluster.me().repl_offset;
