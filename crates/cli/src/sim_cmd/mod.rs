@@ -193,6 +193,14 @@ impl SeedOutcome {
         }
     }
 
+    /// Drops the trace (the hash and the violations stay): only `--trace` prints it.
+    fn forget_trace(&mut self) {
+        if let SeedOutcome::Report(report) = self {
+            report.trace = Vec::new();
+            report.trace_text = String::new();
+        }
+    }
+
     fn violations(&self) -> Vec<Violation> {
         match self {
             SeedOutcome::Report(r) => r.violations.clone(),

@@ -145,8 +145,12 @@ fn run_parallel(
     let failing = AtomicU64::new(0);
     crate::pool::map_in_order(jobs, seeds, |&seed| {
         let started = Instant::now();
-        let outcome = run_seed(&args.scenario, seed, &args.config_for(seed));
+        let mut outcome = run_seed(&args.scenario, seed, &args.config_for(seed));
         let wall_ms = started.elapsed().as_millis() as u64;
+        if !args.trace {
+            // A trace is megabytes: kept for every seed, 10,000 seeds outgrow the memory.
+            outcome.forget_trace();
+        }
         if !outcome.violations().is_empty() {
             failing.fetch_add(1, Ordering::Relaxed);
             progress.println(format!("seed {seed}: FAIL"));
