@@ -207,10 +207,13 @@ violation_kinds! {
     ReadAfterExpiry => "read_after_expiry",
     /// A counter holds, or an `INCR` answered, more increments than were sent.
     CounterOvercounted => "counter_overcounted",
+    /// `WAIT` answered more replicas than had applied the client's last write before the
+    /// reply (from the replicas' own events).
+    WaitOvercounted => "wait_overcounted",
     // ---- protocol rules judged on typed events (`crate::event_checks`) ----
     /// A master granted a failover vote Redis's rules forbid: not a master serving slots, the
-    /// candidate's master not FAIL in its view (outside a manual failover), or an epoch other
-    /// than its current one.
+    /// candidate's master not FAIL in its view (outside a manual failover), an epoch other
+    /// than its current one, or a claimed slot its table gives to a newer config epoch.
     VoteRuleBroken => "vote_rule_broken",
     /// A replica's election broke Redis's rules: a delay outside 500 + rank × 1000 ms + up to
     /// 499 ms, an election started before its delay ran out, or a winner whose config epoch

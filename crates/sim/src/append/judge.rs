@@ -107,7 +107,7 @@ fn evidence(history: &AppendHistory, detail: &str, ops: &[usize]) -> String {
 }
 
 /// At most [`MAX_PER_KIND`] violations per kind, the last one saying how many more there were.
-fn capped(found: Vec<(ViolationKind, String)>) -> Vec<Violation> {
+pub(super) fn capped(found: Vec<(ViolationKind, String)>) -> Vec<Violation> {
     let mut count: BTreeMap<ViolationKind, usize> = BTreeMap::new();
     for (kind, _) in &found {
         *count.entry(*kind).or_default() += 1;

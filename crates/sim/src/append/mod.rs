@@ -13,6 +13,7 @@ pub mod judge;
 pub mod op;
 pub mod other;
 pub mod spec;
+pub mod wait;
 
 #[cfg(madsim)]
 pub mod client;
@@ -27,3 +28,4 @@ mod tests_other;
 pub use judge::{acked_write, check, judge, Judged, MAX_PER_KIND};
 pub use op::{workload_keys, workload_slots, AppendHistory, KeySet, Kind, Op, Outcome, Value};
 pub use spec::AppendSpec;
+pub use wait::check_waits;

@@ -52,6 +52,8 @@ pub async fn check_appends(
         .collect();
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));
+    run.violations
+        .extend(crate::append::check_waits(&history, &events, &rule));
     let allowed = judged.allowed.len();
     for line in judged.allowed {
         run.record(line);

@@ -208,3 +208,97 @@ fn an_absent_read_from_another_node_is_left_to_the_final_read() {
         &[set, read],
     );
 }
+
+mod waits {
+    use clusterlab_core::event::request_digest;
+    use clusterlab_core::{ClusterEvent, NodeId};
+
+    use super::super::op::{token, Kind, Outcome, Value};
+    use super::super::tests::{ok, Build, X};
+    use super::super::wait::check_waits;
+    use crate::loss::{LossConfig, LossRule};
+    use crate::trace::{Event, TraceEvent};
+    use crate::violation_kind::ViolationKind;
+
+    fn id(c: u8) -> NodeId {
+        NodeId([c; clusterlab_core::node_id::NODE_ID_LEN])
+    }
+
+    fn at(ms: u64, node: &str, event: ClusterEvent) -> TraceEvent {
+        TraceEvent {
+            time_us: ms * 1000,
+            node: node.into(),
+            event: Event::Cluster(event),
+        }
+    }
+
+    fn started(node: &str, who: u8, master: Option<u8>) -> TraceEvent {
+        let event = ClusterEvent::NodeStarted {
+            id: id(who),
+            loaded: false,
+            current_epoch: 0,
+            config_epoch: 0,
+            last_vote_epoch: 0,
+            master: master.map(id),
+            flagged: Vec::new(),
+        };
+        at(0, node, event)
+    }
+
+    /// `APPEND` on node1 (offset 100 at 1.01 s), then `WAIT 1` answered `answered` at 1.2 s;
+    /// node4, a replica of node1, applies offset `replica_offset` at `replica_ms`.
+    fn waits(answered: i64, replica_offset: u64, replica_ms: u64) -> Vec<crate::report::Violation> {
+        let mut b = Build::default();
+        let write = b.append(0, 0, "list:1", (1000, 1050), ok());
+        b.op(
+            0,
+            "list:1",
+            Kind::Wait { replicas: 1 },
+            (1060, 1200),
+            X,
+            Outcome::Ok(Value::Int(answered)),
+        );
+        let request = request_digest(&b.0.ops[write].args);
+        assert_eq!(b.0.ops[write].kind.token(), Some(token(0, 0).as_str()));
+        let mut events = vec![
+            started("node1", b'a', None),
+            started("node4", b'r', Some(b'a')),
+            at(
+                1010,
+                "node1",
+                ClusterEvent::WriteApplied {
+                    offset: 100,
+                    request,
+                },
+            ),
+            at(
+                replica_ms,
+                "node4",
+                ClusterEvent::WriteApplied {
+                    offset: replica_offset,
+                    request: 0,
+                },
+            ),
+        ];
+        events.sort_by_key(|e| e.time_us);
+        let rule = LossRule::new(&events, LossConfig::default());
+        check_waits(&b.0, &events, &rule)
+    }
+
+    #[test]
+    fn a_wait_counts_only_replicas_that_applied_the_write_before_it_answered() {
+        assert_eq!(waits(1, 100, 1100), vec![]);
+        assert_eq!(waits(0, 90, 1100), vec![], "0 promises nothing");
+        for (offset, ms) in [(90, 1100), (100, 1300)] {
+            let found = waits(1, offset, ms);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].kind, ViolationKind::WaitOvercounted);
+            let text = &found[0].evidence;
+            assert!(
+                text.contains("answered 1") && text.contains("offset 100 on node1"),
+                "{text}"
+            );
+            assert!(text.contains("only 0 replica(s)"), "{text}");
+        }
+    }
+}

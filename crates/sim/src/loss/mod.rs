@@ -178,7 +178,7 @@ impl<'a> LossRule<'a> {
 
     /// Index and offset of the write's `WriteApplied` on its node: the last one with its
     /// request digest while the request was in flight.
-    fn applied(&self, write: &AckedWrite) -> Option<(usize, u64)> {
+    pub(crate) fn applied(&self, write: &AckedWrite) -> Option<(usize, u64)> {
         self.events
             .iter()
             .enumerate()
