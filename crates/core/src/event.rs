@@ -153,9 +153,13 @@ pub enum ClusterEvent {
         reporters: Vec<NodeId>,
         size: usize,
     },
-    /// MIGRATE moved `count` keys of `slot` out of this node to its target (they live there
-    /// now).
-    KeysMigrated { slot: u16, count: usize },
+    /// MIGRATE moved `count` keys of `slot` out of this node to its target `to` (they live
+    /// there now; `None`: an address no known node serves).
+    KeysMigrated {
+        slot: u16,
+        count: usize,
+        to: Option<NodeId>,
+    },
     /// This node ran a keyed command for `slot` itself instead of redirecting it; `asking`
     /// and `readonly` are the client's flags when it did.
     KeyServed {
@@ -349,8 +353,12 @@ impl fmt::Display for ClusterEvent {
                 }
                 Ok(())
             }
-            KeysMigrated { slot, count } => {
-                write!(f, "migrated {count} key(s) of slot {slot}")
+            KeysMigrated { slot, count, to } => {
+                write!(f, "migrated {count} key(s) of slot {slot}")?;
+                match to {
+                    Some(to) => write!(f, " to {to}"),
+                    None => f.write_str(" to an unknown node"),
+                }
             }
             KeyServed {
                 slot,

@@ -326,6 +326,14 @@ impl Cluster {
         self.importing.get(&slot).copied()
     }
 
+    /// The known node (not in handshake) whose clients connect to `ip:port`.
+    pub fn node_serving(&self, ip: &str, port: u16) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .find(|n| !n.in_handshake() && n.ip == ip && n.port == port)
+            .map(|n| n.id)
+    }
+
     /// Every slot myself imports, with its source.
     pub fn imports(&self) -> Vec<(u16, NodeId)> {
         self.importing.iter().map(|(&s, &n)| (s, n)).collect()

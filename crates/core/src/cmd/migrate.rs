@@ -190,7 +190,8 @@ impl Node {
             // MIGRATE's keys share one slot (the redirection check refuses others).
             let slot = crate::slot::key_hash_slot(&moved[0]);
             let count = moved.len();
-            self.emit(crate::event::ClusterEvent::KeysMigrated { slot, count });
+            let to = self.cluster.node_serving(&job.host, job.port);
+            self.emit(crate::event::ClusterEvent::KeysMigrated { slot, count, to });
             let mut del = vec![Bytes::from_static(b"DEL")];
             del.extend(moved);
             propagate(self, del);
@@ -301,6 +302,7 @@ mod tests {
         let migrated = crate::event::ClusterEvent::KeysMigrated {
             slot: crate::slot::key_hash_slot(b"a"),
             count: 2,
+            to: None,
         };
         assert!(
             node.take_effects().contains(&Effect::Event(migrated)),

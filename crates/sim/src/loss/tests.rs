@@ -514,8 +514,42 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
             ClusterEvent::KeysMigrated {
                 slot: SLOT,
                 count: 1,
+                to: Some(id(3)),
             },
         ),
     );
     assert!(!judge_write(&moved).is_allowed());
+}
+
+#[test]
+fn keys_migrated_to_a_node_whose_disk_is_wiped_before_the_import_closes_are_lost_with_it() {
+    // node1 MIGRATEs the slot's keys to node3 at 1.5 s; node3 is wiped at 2 s; the import
+    // never closes and node1 keeps the slot, without the key.
+    let migrated = |from: u8, to: u8, ms: u64| {
+        at(
+            ms,
+            from,
+            ClusterEvent::KeysMigrated {
+                slot: SLOT,
+                count: 1,
+                to: Some(id(to)),
+            },
+        )
+    };
+    let wipe3 = at(
+        2000,
+        0,
+        Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 2 })),
+    );
+    let mut events = base();
+    events.extend([migrated(1, 3, 1500), wipe3.clone()]);
+    let text = allowed(judge(&events, false));
+    has_all(&text, &["node3's disk was wiped at 2.000s"]);
+    // Without the wipe, or once node3 moved the keys back, node1 must still have it.
+    let mut kept = base();
+    kept.push(migrated(1, 3, 1500));
+    violation(judge(&kept, false));
+    let mut back = base();
+    back.extend([migrated(1, 3, 1500), migrated(3, 1, 1800), wipe3]);
+    violation(judge(&back, false));
 }

@@ -9,7 +9,7 @@
 //! offset on a promoted node. After a restart from disk a node's offsets start again, and the
 //! write (if its disk kept it) is in the loaded data: any full sync from it carries it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use clusterlab_core::ClusterEvent;
 
@@ -51,6 +51,9 @@ pub(super) struct Walk<'r> {
     holder_promotion: Option<Promotion>,
     /// Whether the current holder MIGRATEd keys of the slot after it got the write.
     holder_migrated: bool,
+    /// The nodes the holder MIGRATEd keys of the slot to since it got the write, and that
+    /// have not moved them back: until an import closes, the write may live only there.
+    moved_to: BTreeSet<String>,
     /// The wiped holder's replicas when it was wiped: the copies that could take it over.
     wiped_replicas: Vec<String>,
     /// How copies were lost to full syncs, for the evidence.
@@ -75,6 +78,7 @@ impl<'r> Walk<'r> {
             steps: Vec::new(),
             holder_promotion: None,
             holder_migrated: false,
+            moved_to: BTreeSet::new(),
             wiped_replicas: Vec::new(),
             drops: Vec::new(),
             active: false,
@@ -171,13 +175,16 @@ impl<'r> Walk<'r> {
                     copy.offset = 0;
                 }
             }
-            ClusterEvent::KeysMigrated { slot, .. }
-                if self.active
-                    && self.applied
-                    && *slot == self.write.slot
-                    && node == self.holder =>
+            ClusterEvent::KeysMigrated { slot, to, .. }
+                if self.active && self.applied && *slot == self.write.slot =>
             {
-                self.holder_migrated = true;
+                let to = to.map(|id| self.rule.name_of(&id));
+                if node == self.holder {
+                    self.holder_migrated = true;
+                    self.moved_to.extend(to);
+                } else if to.as_deref() == Some(self.holder.as_str()) {
+                    self.moved_to.remove(node);
+                }
             }
             ClusterEvent::SlotImported { slot, offset }
                 if self.active && *slot == self.write.slot && node != self.holder =>
@@ -266,6 +273,7 @@ impl<'r> Walk<'r> {
         self.holder = node.to_string();
         self.holder_promotion = None;
         self.holder_migrated = false;
+        self.moved_to.clear();
     }
 
     /// A crash: under `always` the disk kept every write the node had; under `everysec` the
@@ -290,10 +298,14 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// A wiped disk loses the holder's copy, or the keys the holder MIGRATEd to the wiped node
+    /// before the import closed (Redis deletes them from the source once the target has them,
+    /// so no other copy is left).
     fn wiped(&mut self, node: &str, at_us: u64) {
         self.master_of.remove(node);
         let had = self.copies.remove(node).is_some();
-        if node == self.holder && had && self.lost.is_none() {
+        let held_moved_keys = self.moved_to.remove(node) && self.copies.contains_key(&self.holder);
+        if (node == self.holder && had || held_moved_keys) && self.lost.is_none() {
             self.wiped_replicas = self
                 .master_of
                 .iter()
