@@ -50,6 +50,9 @@ pub struct ManualFailover {
     pub master_offset: Option<u64>,
     /// Replica side: caught up (or FORCE): the election may start.
     pub can_start: bool,
+    /// Replica side: the election may start because I processed my paused master's whole
+    /// stream (a default-mode failover), not because FORCE skipped the wait.
+    pub caught_up: bool,
 }
 
 /// State of this replica's current election attempt.
@@ -319,10 +322,10 @@ impl ClusterBus<'_> {
                 format!("configEpoch set to {epoch} after successful failover"),
             );
         }
-        // Coordinated: my master reported its offset while paused, and the election waited
-        // until I had applied that much (FORCE and automatic failovers never learn it).
-        let coordinated =
-            self.cluster.election.manual && self.cluster.manual_failover.master_offset.is_some();
+        // Coordinated: the election waited until I had applied the offset my paused master
+        // reported. A FORCE failover may still hear that offset (the master paused for an
+        // earlier attempt), but it never waited for it (seed 600056).
+        let coordinated = self.cluster.election.manual && self.cluster.manual_failover.caught_up;
         self.out.emit(ClusterEvent::Promoted {
             kind: PromotionKind::Election,
             config_epoch: self.cluster.me().config_epoch,
@@ -392,10 +395,14 @@ impl ClusterBus<'_> {
         if mf.can_start || !self.cluster.me().is_replica() {
             return;
         }
-        if self.cluster.me().repl_offset < master_offset {
+        // Equal, as Redis asks (`clusterHandleManualFailover`): in one stream a replica never
+        // runs ahead of its paused master, so a larger offset comes from a stream the master
+        // no longer has (it restarted since; seed 604697), not from its writes.
+        if self.cluster.me().repl_offset != master_offset {
             return;
         }
         self.cluster.manual_failover.can_start = true;
+        self.cluster.manual_failover.caught_up = true;
         self.out.log(
             LogLevel::Warning,
             "All master replication stream processed, manual failover can start.",
@@ -457,8 +464,7 @@ impl ClusterBus<'_> {
             end_ms: now + MANUAL_FAILOVER_TIMEOUT_MS,
             replica: Some(sender),
             paused_until_ms: now + MANUAL_FAILOVER_PAUSE_MS,
-            master_offset: None,
-            can_start: false,
+            ..ManualFailover::default()
         };
         self.out.log(
             LogLevel::Warning,

@@ -315,6 +315,42 @@ fn wait_counts_the_replica_that_acknowledged_the_write() {
     );
 }
 
+#[test]
+fn a_replica_past_its_paused_masters_offset_is_not_caught_up() {
+    // The master restarted and its new stream is shorter than the one the replica holds:
+    // only an equal offset means the replica processed everything the master paused at.
+    use crate::bus::{mflags, MessageType};
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    net.nodes[3].cluster.me_mut().repl_offset = 100;
+    let mut h = net.nodes[0].header(MessageType::Ping);
+    h.mflags = mflags::PAUSED;
+    h.repl_offset = 40;
+    net.nodes[3].take_effects();
+    net.nodes[3].note_paused_master_offset(master, &h);
+    net.nodes[3].manual_failover_before_reply();
+    let effects = net.nodes[3].take_effects();
+    assert!(
+        !sent(&effects)
+            .iter()
+            .any(|(k, _, _)| *k == MessageType::AuthRequest),
+        "{effects:?}"
+    );
+    assert!(!net.nodes[3].cluster.manual_failover.can_start);
+}
+
+#[test]
+fn a_forced_failover_that_hears_its_paused_masters_offset_is_still_not_coordinated() {
+    let mut net = three_masters_three_replicas(2000);
+    net.events.clear();
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    // The master, paused by an earlier attempt, reports its offset after FORCE began.
+    net.nodes[3].cluster.manual_failover.master_offset = Some(0);
+    net.advance(3000);
+    assert_eq!(promotions(&net), vec![(3, false)]);
+}
+
 /// `(node, coordinated)` of every promotion, in order.
 fn promotions(net: &TestNet) -> Vec<(usize, bool)> {
     net.events
