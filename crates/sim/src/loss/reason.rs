@@ -71,6 +71,15 @@ pub(super) enum Reason {
         survivors: Vec<(String, u64)>,
         drops: Vec<String>,
     },
+    /// The write went to `importer` (an `ASKING` write to a slot it imported), which was then
+    /// replaced by `by` before the import closed: the promoted node does not import the slot
+    /// (Redis 7.0 does not replicate the importing state), so the key sits where no slot
+    /// leads and the owner never gets it.
+    ImportDropped {
+        importer: String,
+        by: String,
+        at_us: u64,
+    },
     /// The slot moved to `importer` by a migration its holder, promoted mid-move, never took
     /// part in (Redis 7.0 does not replicate the migrating state).
     Stranded {
@@ -97,7 +106,9 @@ impl Reason {
             Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } => LossCause::Demotion,
-            Reason::Stranded { .. } => LossCause::MigrationAfterFailover,
+            Reason::Stranded { .. } | Reason::ImportDropped { .. } => {
+                LossCause::MigrationAfterFailover
+            }
         }
     }
 
@@ -165,6 +176,16 @@ impl Reason {
                  state)",
                 fmt_us(*at_us),
                 promotion.text()
+            )),
+            Reason::ImportDropped {
+                importer,
+                by,
+                at_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {importer} took it while importing the slot and was replaced by \
+                 {by} at {} before the import closed (Redis 7.0 does not replicate the \
+                 importing state, so the key is left outside every owner)",
+                fmt_us(*at_us)
             )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \

@@ -553,3 +553,39 @@ fn keys_migrated_to_a_node_whose_disk_is_wiped_before_the_import_closes_are_lost
     back.extend([migrated(1, 3, 1500), migrated(3, 1, 1800), wipe3]);
     violation(judge(&back, false));
 }
+
+#[test]
+fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
+    // node1 imports the slot when it takes the write (by ASKING); node2, its replica with the
+    // write, is promoted at 2 s before the import closes. Redis 7.0 does not replicate the
+    // importing state: the key is left on node2, outside every owner.
+    let import = at(
+        500,
+        1,
+        ClusterEvent::ImportChanged {
+            slot: SLOT,
+            from: Some(id(3)),
+        },
+    );
+    let mut events = base();
+    events.insert(0, import);
+    events.extend([applied(1001, 2, 100, 0), promoted(2000, 2, 1, 100, true)]);
+    events.sort_by_key(|e| e.time_us);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
+    );
+    // Once the import closed on node1, the promoted replica holds the write and must keep it.
+    let closed = at(
+        1500,
+        1,
+        ClusterEvent::SlotImported {
+            slot: SLOT,
+            offset: 100,
+        },
+    );
+    events.push(closed);
+    events.sort_by_key(|e| e.time_us);
+    violation(judge(&events, false));
+}

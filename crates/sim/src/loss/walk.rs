@@ -58,6 +58,9 @@ pub(super) struct Walk<'r> {
     wiped_replicas: Vec<String>,
     /// How copies were lost to full syncs, for the evidence.
     drops: Vec<String>,
+    /// Whether the holder imports the slot (`SETSLOT IMPORTING`, open): a write applied then
+    /// came by `ASKING` and reaches the owner only if this import closes.
+    importing: bool,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -81,6 +84,7 @@ impl<'r> Walk<'r> {
             moved_to: BTreeSet::new(),
             wiped_replicas: Vec::new(),
             drops: Vec::new(),
+            importing: false,
             active: false,
             applied: false,
         }
@@ -191,6 +195,14 @@ impl<'r> Walk<'r> {
             {
                 self.imported(node, *offset, at_us)
             }
+            ClusterEvent::SlotImported { slot, .. } if *slot == self.write.slot => {
+                self.importing = false;
+            }
+            ClusterEvent::ImportChanged { slot, from }
+                if *slot == self.write.slot && node == self.holder && !self.applied =>
+            {
+                self.importing = from.is_some();
+            }
             _ => {}
         }
     }
@@ -222,6 +234,15 @@ impl<'r> Walk<'r> {
     }
 
     fn promoted(&mut self, p: Promotion) {
+        if std::mem::take(&mut self.importing) && self.lost.is_none() {
+            self.lost = Some(Reason::ImportDropped {
+                importer: self.holder.clone(),
+                by: p.node.clone(),
+                at_us: p.at_us,
+            });
+            self.hand_to(&p.node);
+            return;
+        }
         self.hand_to(&p.node);
         self.holder_promotion = Some(p.clone());
         if self.copies.contains_key(&p.node) {
