@@ -589,3 +589,31 @@ fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
     events.sort_by_key(|e| e.time_us);
     violation(judge(&events, false));
 }
+
+#[test]
+fn keys_migrated_to_an_importer_that_fails_over_are_stranded_whoever_owns_the_slot_next() {
+    // node1 MIGRATEs the key to node3 (importing) at 1.5 s; node4 replaces node3 at 1.8 s
+    // (it does not import the slot), then node2, node1's replica with the write's offset,
+    // replaces node1: its data lacks the key, which left with the MIGRATE.
+    let mut events = base();
+    events.extend([
+        applied(1001, 2, 100, 0),
+        at(
+            1500,
+            1,
+            ClusterEvent::KeysMigrated {
+                slot: SLOT,
+                count: 1,
+                to: Some(id(3)),
+            },
+        ),
+        replica_of(1600, 4, 3),
+        promoted(1800, 4, 3, 0, false),
+        promoted(2000, 2, 1, 100, true),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &["node3 took it while importing the slot and was replaced by node4"],
+    );
+}

@@ -51,8 +51,9 @@ pub(super) struct Walk<'r> {
     holder_promotion: Option<Promotion>,
     /// Whether the current holder MIGRATEd keys of the slot after it got the write.
     holder_migrated: bool,
-    /// The nodes the holder MIGRATEd keys of the slot to since it got the write, and that
-    /// have not moved them back: until an import closes, the write may live only there.
+    /// The nodes a holder MIGRATEd keys of the slot to since the write, and that have not
+    /// moved them back: until an import closes, the write may live only there (whoever owns
+    /// the slot meanwhile).
     moved_to: BTreeSet<String>,
     /// The wiped holder's replicas when it was wiped: the copies that could take it over.
     wiped_replicas: Vec<String>,
@@ -61,6 +62,8 @@ pub(super) struct Walk<'r> {
     /// Whether the holder imports the slot (`SETSLOT IMPORTING`, open): a write applied then
     /// came by `ASKING` and reaches the owner only if this import closes.
     importing: bool,
+    /// Whether `lost` says the key left the holders' data with a MIGRATE (see `recovered`).
+    key_left: bool,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -85,6 +88,7 @@ impl<'r> Walk<'r> {
             wiped_replicas: Vec::new(),
             drops: Vec::new(),
             importing: false,
+            key_left: false,
             active: false,
             applied: false,
         }
@@ -150,6 +154,17 @@ impl<'r> Walk<'r> {
                     coordinated: *coordinated,
                     before_write: !self.applied,
                 };
+                let importer_replaced = self.moved_to.remove(&promotion.replaced);
+                if self.active && importer_replaced && self.lost.is_none() {
+                    // The keys MIGRATEd to the replaced importer stay on its replica, which
+                    // does not import the slot (Redis 7.0 does not replicate that state).
+                    self.key_left = true;
+                    self.lost = Some(Reason::ImportDropped {
+                        importer: promotion.replaced.clone(),
+                        by: promotion.node.clone(),
+                        at_us,
+                    });
+                }
                 if self.active && node != self.holder && !promotion.rival {
                     self.promoted(promotion);
                 } else if node != self.holder {
@@ -227,6 +242,15 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// The new holder has the write: whatever the slot's earlier holders lost no longer
+    /// matters, unless the key itself left their data (MIGRATEd to a node that then lost it):
+    /// then no holder's copy brings it back.
+    fn recovered(&mut self) {
+        if !self.key_left {
+            self.lost = None;
+        }
+    }
+
     fn gain(&mut self, node: &str, offset: u64, at_us: u64) {
         let since_us = at_us;
         self.copies
@@ -247,7 +271,7 @@ impl<'r> Walk<'r> {
         self.holder_promotion = Some(p.clone());
         if self.copies.contains_key(&p.node) {
             self.steps.push(p.carried());
-            self.lost = None;
+            self.recovered();
         } else if self.lost.is_none() {
             self.lost = Some(Reason::Promotion(p));
         }
@@ -294,7 +318,6 @@ impl<'r> Walk<'r> {
         self.holder = node.to_string();
         self.holder_promotion = None;
         self.holder_migrated = false;
-        self.moved_to.clear();
     }
 
     /// A crash: under `always` the disk kept every write the node had; under `everysec` the
@@ -327,6 +350,7 @@ impl<'r> Walk<'r> {
         let had = self.copies.remove(node).is_some();
         let held_moved_keys = self.moved_to.remove(node) && self.copies.contains_key(&self.holder);
         if (node == self.holder && had || held_moved_keys) && self.lost.is_none() {
+            self.key_left = held_moved_keys && node != self.holder;
             self.wiped_replicas = self
                 .master_of
                 .iter()
@@ -349,7 +373,7 @@ impl<'r> Walk<'r> {
     fn demoted(&mut self, node: &str, master: String, at_us: u64) {
         self.hand_to(&master);
         if self.copies.contains_key(&master) {
-            self.lost = None;
+            self.recovered();
             return;
         }
         if self.lost.is_some() {
