@@ -289,6 +289,18 @@ fn a_shorter_read_from_the_same_node_needs_an_allowed_loss() {
         "{:?}",
         judged.allowed
     );
+    // X crashed between the two reads: restarted from its disk it answers for the final
+    // read only (which, here, still loses the write to the rule's verdict).
+    b.0.kills.push((X.to_string(), 45_000));
+    let (judged, _) = judge_with(&b.0, false);
+    assert!(
+        judged
+            .violations
+            .iter()
+            .all(|v| v.kind != ViolationKind::ReadNotMonotonic),
+        "{:?}",
+        judged.violations
+    );
 }
 
 #[test]
