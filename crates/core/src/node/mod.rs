@@ -205,6 +205,46 @@ impl Node {
                 from: Some(from),
             });
         }
+        self.adopt_keys_of_unowned_slots();
+    }
+
+    /// Redis's `verifyClusterConfigWithData`: a master that loaded keys of a slot it neither
+    /// serves nor imports (an import whose unsynced `nodes.conf` a crash lost, say) takes the
+    /// slot when nobody serves it, and otherwise imports it from its owner, so the keys stay
+    /// reachable by `ASKING` and `cluster fix` finds the open slot. A replica takes whatever
+    /// its master sends instead.
+    fn adopt_keys_of_unowned_slots(&mut self) {
+        if self.cluster.me().is_replica() {
+            return;
+        }
+        for slot in 0..crate::slot::SLOT_COUNT as u16 {
+            let kept = self.cluster.owns(slot) || self.cluster.importing_from(slot).is_some();
+            if kept || self.db.count_in_slot(slot) == 0 {
+                continue;
+            }
+            match self.cluster.slot_owner(slot) {
+                None => {
+                    self.log(
+                        LogLevel::Notice,
+                        format!(
+                            "I have keys for unassigned slot {slot}. Taking responsibility for it."
+                        ),
+                    );
+                    self.cluster.change_my_slots(&[slot], true, &mut self.out);
+                }
+                Some(owner) => {
+                    self.log(
+                        LogLevel::Notice,
+                        format!(
+                            "I have keys for slot {slot}, but the slot is assigned to another \
+                             node. Setting it to importing state."
+                        ),
+                    );
+                    self.cluster.set_import(slot, Some(owner), &mut self.out);
+                    self.cluster.request_save(false);
+                }
+            }
+        }
     }
 
     /// The `nodes.conf` text describing the current cluster state.

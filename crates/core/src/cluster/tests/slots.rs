@@ -342,3 +342,40 @@ fn closing_an_import_reports_the_slot_and_the_importer_offset() {
         ]
     );
 }
+
+#[test]
+fn a_master_started_with_keys_of_a_slot_it_does_not_serve_imports_or_takes_it() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    let owner = net.nodes[1].myself();
+    // A key of node2's slot 6000 on node1, whose import was lost with an unsynced nodes.conf.
+    let key = (0..)
+        .map(|i| format!("orphan{i}"))
+        .find(|k| crate::slot::key_hash_slot(k.as_bytes()) == 6000)
+        .unwrap();
+    let node = &mut net.nodes[0];
+    node.db
+        .set(key.as_bytes(), crate::db::ValueRef::String(b"v"), None);
+    node.take_effects();
+    node.announce_start();
+    assert_eq!(node.cluster.importing_from(6000), Some(owner));
+    let events: Vec<Effect> = node
+        .take_effects()
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Event(ClusterEvent::ImportChanged { .. })))
+        .collect();
+    assert_eq!(
+        events,
+        vec![Effect::Event(ClusterEvent::ImportChanged {
+            slot: 6000,
+            from: Some(owner)
+        })]
+    );
+    // A slot nobody serves is taken.
+    assert_eq!(net.cmd(1, &["CLUSTER", "DELSLOTS", "6000"]), Reply::ok());
+    let node = &mut net.nodes[1];
+    node.db
+        .set(key.as_bytes(), crate::db::ValueRef::String(b"v"), None);
+    node.announce_start();
+    assert!(node.cluster.owns(6000));
+}
