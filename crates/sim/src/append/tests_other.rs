@@ -301,4 +301,34 @@ mod waits {
             assert!(text.contains("only 0 replica(s)"), "{text}");
         }
     }
+
+    #[test]
+    fn a_wait_after_a_write_every_client_sends_alike_is_not_judged() {
+        // Another client's identical PERSIST may be the one applied (and this one a no-op
+        // Redis never propagates): the WAIT's offset is unknown.
+        let mut b = Build::default();
+        b.op(0, "ttl:1", Kind::Persist, (1000, 1050), X, ok());
+        b.op(
+            0,
+            "ttl:1",
+            Kind::Wait { replicas: 1 },
+            (1060, 1200),
+            X,
+            Outcome::Ok(Value::Int(2)),
+        );
+        let request = request_digest(&b.0.ops[0].args);
+        let events = vec![
+            started("node1", b'a', None),
+            at(
+                1010,
+                "node1",
+                ClusterEvent::WriteApplied {
+                    offset: 100,
+                    request,
+                },
+            ),
+        ];
+        let rule = LossRule::new(&events, LossConfig::default());
+        assert_eq!(check_waits(&b.0, &events, &rule), vec![]);
+    }
 }

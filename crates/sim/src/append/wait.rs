@@ -66,12 +66,17 @@ pub fn check_waits(
 }
 
 /// The acknowledged write whose connection `wait` was sent on: its client's last op before it.
+/// Only a write with its own token counts: `INCR` and `PERSIST` send the same words from every
+/// client, so their `WriteApplied` may be another client's, and a `PERSIST` or `PEXPIRE` that
+/// changed nothing is not propagated at all (Redis leaves the client's offset where it was;
+/// seed 605492).
 fn write_before<'h>(history: &'h AppendHistory, wait: &Op) -> Option<&'h Op> {
     let write = history.ops[..wait.id]
         .iter()
         .rev()
         .find(|op| op.client == wait.client)?;
-    (write.kind.is_write() && write.is_ok() && write.addr == wait.addr).then_some(write)
+    let tokened = write.kind.token().is_some();
+    (tokened && write.is_ok() && write.addr == wait.addr).then_some(write)
 }
 
 /// A node restarted between the write and its `WAIT` answers on a new connection, whose last
