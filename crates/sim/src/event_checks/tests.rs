@@ -138,6 +138,24 @@ impl Plant {
         p
     }
 
+    /// [`Plant::cluster`], then `b` restarts from nodes.conf at 20 s with the same table.
+    fn b_restarted_at_20s() -> Plant {
+        let mut p = Plant::cluster();
+        p.start(20_000, B, B, true, (3, 2, 0));
+        let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+        for (owner, range) in [A, B, C].into_iter().zip(ranges) {
+            p.at(
+                20_000,
+                B,
+                ClusterEvent::SlotsAssigned {
+                    ranges: vec![range],
+                    owner: Some(id(owner)),
+                },
+            );
+        }
+        p
+    }
+
     /// `a` fails; `b` and `c` flag it and `b` reaches the quorum with `c`'s report; `r` is
     /// elected in epoch 4 with both votes.
     fn failover() -> Plant {
@@ -695,19 +713,7 @@ fn keyed_commands_run_only_on_owned_imported_or_replicated_slots() {
 fn a_master_just_restarted_still_counts_with_redis_initial_size_of_one() {
     // `b` restarts from nodes.conf at 20 s and, 0.9 s later, flags `a` FAIL with no report:
     // Redis has not recomputed its size yet (1, quorum 1) in its first 2 s as a master.
-    let mut p = Plant::cluster();
-    p.start(20_000, B, B, true, (3, 2, 0));
-    let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
-    for (owner, range) in [A, B, C].into_iter().zip(ranges) {
-        p.at(
-            20_000,
-            B,
-            ClusterEvent::SlotsAssigned {
-                ranges: vec![range],
-                owner: Some(id(owner)),
-            },
-        );
-    }
+    let mut p = Plant::b_restarted_at_20s();
     p.at(20_900, B, ClusterEvent::PfailMarked { node: id(A) })
         .at(
             20_900,
@@ -737,19 +743,7 @@ fn a_pause_over_the_startup_delay_keeps_the_size_of_one_until_the_next_cron() {
     // `b` restarts at 20 s and is paused from 20.1 s to 24.1 s: no cron ran past the 2 s
     // delay, so the gossip it reads on resume still meets a quorum of 1.
     let quorum_at = |ms: u64| {
-        let mut p = Plant::cluster();
-        p.start(20_000, B, B, true, (3, 2, 0));
-        let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
-        for (owner, range) in [A, B, C].into_iter().zip(ranges) {
-            p.at(
-                20_000,
-                B,
-                ClusterEvent::SlotsAssigned {
-                    ranges: vec![range],
-                    owner: Some(id(owner)),
-                },
-            );
-        }
+        let mut p = Plant::b_restarted_at_20s();
         p.process(20_100, B, ProcessEvent::Pause)
             .process(24_100, B, ProcessEvent::Resume)
             .at(24_100, B, ClusterEvent::PfailMarked { node: id(A) })

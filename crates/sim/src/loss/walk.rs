@@ -259,6 +259,8 @@ impl<'r> Walk<'r> {
 
     fn promoted(&mut self, p: Promotion) {
         if std::mem::take(&mut self.importing) && self.lost.is_none() {
+            // The key stays on the promoted node, outside every owner, whoever comes next.
+            self.key_left = true;
             self.lost = Some(Reason::ImportDropped {
                 importer: self.holder.clone(),
                 by: p.node.clone(),
