@@ -228,6 +228,9 @@ violation_kinds! {
     /// A node flagged a peer PFAIL although both ran and both directions delivered for the
     /// node timeout and the network's worst delays before.
     PfailWithoutSilence => "pfail_without_silence",
+    /// A replica answered `+OK` to `CLUSTER FAILOVER TAKEOVER` without promoting itself
+    /// first (Redis takes over inside the command).
+    TakeoverIgnored => "takeover_ignored",
     /// A master stayed down past the failover bound while an eligible replica and a voting
     /// majority were undisturbed, and no replica replaced it.
     FailoverMissing => "failover_missing",

@@ -11,7 +11,7 @@ use super::network::DelayBounds;
 use super::ranks::Ranks;
 use super::slots::Claims;
 use super::{at, short, Findings};
-use crate::faults::Fault;
+use crate::faults::{FailoverMode, Fault};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
@@ -171,6 +171,8 @@ pub(super) struct Replay {
     pub(super) manual_elections: BTreeSet<ManualElection>,
     /// What each election's vote request claimed.
     pub(super) requests: BTreeMap<(NodeId, u64), VoteRequest>,
+    /// `(node name, µs)` of every promotion by `TAKEOVER`.
+    pub(super) takeovers: Vec<(String, u64)>,
     pub(super) claims: Claims,
     pub(super) ranks: Ranks,
     /// When each ID (re)started, in µs.
@@ -191,6 +193,7 @@ impl Replay {
             manual: Vec::new(),
             manual_elections: BTreeSet::new(),
             requests: BTreeMap::new(),
+            takeovers: Vec::new(),
             claims: Claims::default(),
             ranks: Ranks::default(),
             lives: BTreeMap::new(),
@@ -205,6 +208,11 @@ impl Replay {
         match &event.event {
             Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, .. })) => {
                 self.manual.push((NodeIdx(*node).name(), t));
+            }
+            Event::Fault(FaultEvent::ManualFailoverAccepted { node, mode }) => {
+                if *mode == FailoverMode::Takeover {
+                    self.takeover_accepted(&NodeIdx(*node).name(), t);
+                }
             }
             Event::Process(ProcessEvent::Pause) => {
                 if let Some(state) = self.nodes.get_mut(&event.node) {

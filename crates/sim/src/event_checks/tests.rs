@@ -848,3 +848,54 @@ fn a_sibling_promoted_while_the_replica_was_away_may_still_count_in_its_rank() {
         .collect();
     assert_eq!(rank_findings, Vec::<String>::new());
 }
+
+#[test]
+fn a_takeover_answered_ok_must_have_promoted_the_replica_before_the_reply() {
+    let takeover = |promoted: bool| {
+        let mut p = Plant::cluster();
+        p.fault(
+            5000,
+            Fault::ManualFailover {
+                node: 3,
+                mode: crate::faults::FailoverMode::Takeover,
+            },
+        );
+        if promoted {
+            p.at(
+                5010,
+                R,
+                ClusterEvent::Promoted {
+                    kind: PromotionKind::Takeover,
+                    config_epoch: 4,
+                    old_master: id(A),
+                    offset: 0,
+                    coordinated: false,
+                },
+            );
+        }
+        p.0.push(TraceEvent {
+            time_us: 5020 * 1000,
+            node: "faults".into(),
+            event: Event::Fault(FaultEvent::ManualFailoverAccepted {
+                node: 3,
+                mode: crate::faults::FailoverMode::Takeover,
+            }),
+        });
+        p.check()
+    };
+    assert!(
+        takeover(true)
+            .iter()
+            .all(|v| v.kind != ViolationKind::TakeoverIgnored),
+        "{:?}",
+        takeover(true)
+    );
+    let found = takeover(false);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, ViolationKind::TakeoverIgnored);
+    assert!(
+        found[0].evidence.contains("node4 at 5.020s answered +OK"),
+        "{}",
+        found[0].evidence
+    );
+}

@@ -220,7 +220,38 @@ impl Replay {
         }
     }
 
+    /// `node` answered `+OK` to `CLUSTER FAILOVER TAKEOVER` at `t`. Redis takes over inside
+    /// the command (`clusterBumpConfigEpochWithoutConsensus`, then
+    /// `clusterFailoverReplaceYourMaster`), so the promotion comes before the reply, after the
+    /// command was sent.
+    pub(super) fn takeover_accepted(&mut self, node: &str, t: u64) {
+        let sent = self
+            .manual
+            .iter()
+            .rev()
+            .find(|(n, at)| n == node && *at <= t)
+            .map_or(0, |(_, at)| *at);
+        let done = self
+            .takeovers
+            .iter()
+            .any(|(n, at)| n == node && (sent..=t).contains(at));
+        if !done {
+            self.found.push(
+                ViolationKind::TakeoverIgnored,
+                format!(
+                    "{} answered +OK to CLUSTER FAILOVER TAKEOVER (sent at {}) without taking \
+                     over its master",
+                    at(node, t),
+                    crate::invariants::fmt_ms(sent / 1000)
+                ),
+            );
+        }
+    }
+
     pub(super) fn promoted(&mut self, t: u64, node: &str, kind: PromotionKind, config_epoch: u64) {
+        if kind == PromotionKind::Takeover {
+            self.takeovers.push((node.to_string(), t));
+        }
         self.node_mut(node).master = None;
         self.persisted_mut(node).replica_since = None;
         let id = self.node(node).id;

@@ -18,6 +18,7 @@ use super::{Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
 use crate::report::Violation;
 use crate::trace::FaultEvent;
+use clusterlab_core::Reply;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
 /// its `nodes.conf` lock is held: a restart waits this long after the kill.
@@ -379,10 +380,15 @@ impl<'a> FaultInjector<'a> {
             let trace = self.cluster.trace().clone();
             // `send_to` records the request and its outcome in the trace.
             let request = async move {
-                let mut client = crate::client::ClusterClient::new("faults", addr.clone(), trace);
+                let mut client =
+                    crate::client::ClusterClient::new("faults", addr.clone(), trace.clone());
                 client.set_timeout_ms(MANUAL_FAILOVER_TIMEOUT_MS);
                 let args: Vec<&[u8]> = mode.args().iter().map(|a| a.as_bytes()).collect();
-                let _ = client.send_to(&addr, &args).await;
+                let reply = client.send_to(&addr, &args).await;
+                if matches!(reply, Ok(Reply::Simple(ref s)) if s == "OK") {
+                    let accepted = FaultEvent::ManualFailoverAccepted { node, mode };
+                    trace.record("faults", accepted);
+                }
             };
             // Spawned from the client machine so the request leaves from there.
             #[allow(clippy::async_yields_async)]

@@ -84,6 +84,13 @@ pub enum FaultEvent {
     },
     /// The end of the safety phase: every fault undone.
     HealAll,
+    /// A node answered `+OK` to the `CLUSTER FAILOVER` of a [`Fault::ManualFailover`].
+    ManualFailoverAccepted {
+        /// The replica (0-based).
+        node: usize,
+        /// The mode it was sent in.
+        mode: crate::faults::FailoverMode,
+    },
     /// An operator's slot move (from [`Fault::MoveSlots`]) ended: between which addresses,
     /// and how.
     SlotMoveEnded {
@@ -295,6 +302,9 @@ impl fmt::Display for FaultEvent {
             FaultEvent::Applied(fault) => write!(f, "{fault}"),
             FaultEvent::Skipped { what, why } => write!(f, "skip {what}: {why}"),
             FaultEvent::HealAll => f.write_str("heal all"),
+            FaultEvent::ManualFailoverAccepted { node, mode } => {
+                write!(f, "node{} accepted manual failover {mode:?}", node + 1)
+            }
             FaultEvent::SlotMoveEnded { from, to, outcome } => {
                 write!(f, "move {from}->{to}: {outcome}")
             }
