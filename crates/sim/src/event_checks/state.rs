@@ -209,11 +209,10 @@ impl Replay {
             Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, .. })) => {
                 self.manual.push((NodeIdx(*node).name(), t));
             }
-            Event::Fault(FaultEvent::ManualFailoverAccepted { node, mode }) => {
-                if *mode == FailoverMode::Takeover {
-                    self.takeover_accepted(&NodeIdx(*node).name(), t);
-                }
-            }
+            Event::Fault(FaultEvent::ManualFailoverAccepted {
+                node,
+                mode: FailoverMode::Takeover,
+            }) => self.takeover_accepted(&NodeIdx(*node).name(), t),
             Event::Process(ProcessEvent::Pause) => {
                 if let Some(state) = self.nodes.get_mut(&event.node) {
                     state.paused_since_us = Some(t);
