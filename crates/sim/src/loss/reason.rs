@@ -95,6 +95,15 @@ pub(super) enum Reason {
         to: String,
         at_us: u64,
     },
+    /// The holder became a replica of `to`, whose claim won with a config epoch it took
+    /// without votes (`SETSLOT … NODE` or `BUMPEPOCH`, or a collision after one) at
+    /// `bumped_us`: Redis settles the slot by that epoch, and the holder's data is replaced.
+    OutbidByBump {
+        node: String,
+        to: String,
+        at_us: u64,
+        bumped_us: u64,
+    },
 }
 
 impl Reason {
@@ -105,7 +114,7 @@ impl Reason {
             Reason::Promotion(_) => LossCause::Failover,
             Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
             Reason::Wiped { .. } => LossCause::WipedDisk,
-            Reason::Demoted { .. } => LossCause::Demotion,
+            Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
             Reason::Stranded { .. } | Reason::ImportDropped { .. } => {
                 LossCause::MigrationAfterFailover
             }
@@ -186,6 +195,18 @@ impl Reason {
                  {by} at {} before the import closed (Redis 7.0 does not replicate the \
                  importing state, so the key is left outside every owner)",
                 fmt_us(*at_us)
+            )),
+            Reason::OutbidByBump {
+                node,
+                to,
+                at_us,
+                bumped_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node} became a replica of {to} at {}, whose config epoch, \
+                 taken without votes at {} (clusterBumpConfigEpochWithoutConsensus, then the \
+                 collision rule), outbid {node}'s",
+                fmt_us(*at_us),
+                fmt_us(*bumped_us)
             )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \

@@ -617,3 +617,31 @@ fn keys_migrated_to_an_importer_that_fails_over_are_stranded_whoever_owns_the_sl
         &["node3 took it while importing the slot and was replaced by node4"],
     );
 }
+
+#[test]
+fn a_holder_outbid_by_an_epoch_taken_without_votes_loses_the_write() {
+    // node1, holding the write, becomes a replica of node3 at 2 s. Only when node3's claim
+    // won with a config epoch it bumped without votes (SETSLOT … NODE, then a collision) is
+    // that a loss Redis allows.
+    let mut demoted = base();
+    demoted.push(replica_of(2000, 1, 3));
+    let text = violation(judge(&demoted, false));
+    has_all(
+        &text,
+        &["became a replica of node3", "no promotion or migration"],
+    );
+    let mut outbid = base();
+    outbid.extend([
+        at(
+            1500,
+            3,
+            ClusterEvent::ConfigEpochChanged {
+                epoch: 10,
+                reason: clusterlab_core::event::ConfigEpochReason::Bump,
+            },
+        ),
+        replica_of(2000, 1, 3),
+    ]);
+    let text = allowed(judge(&outbid, false));
+    has_all(&text, &["taken without votes at 1.500s"]);
+}

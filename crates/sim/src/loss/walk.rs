@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use clusterlab_core::event::ConfigEpochReason;
 use clusterlab_core::ClusterEvent;
 
 use super::reason::{Promotion, Reason};
@@ -62,6 +63,8 @@ pub(super) struct Walk<'r> {
     /// Whether the holder imports the slot (`SETSLOT IMPORTING`, open): a write applied then
     /// came by `ASKING` and reaches the owner only if this import closes.
     importing: bool,
+    /// When each node last took a config epoch without votes (bump, or a collision).
+    bumped: BTreeMap<String, u64>,
     /// Whether `lost` says the key left the holders' data with a MIGRATE (see `recovered`).
     key_left: bool,
     /// Whether the walk has started (before, only roles are followed).
@@ -89,6 +92,7 @@ impl<'r> Walk<'r> {
             drops: Vec::new(),
             importing: false,
             key_left: false,
+            bumped: BTreeMap::new(),
             active: false,
             applied: false,
         }
@@ -212,6 +216,12 @@ impl<'r> Walk<'r> {
             }
             ClusterEvent::SlotImported { slot, .. } if *slot == self.write.slot => {
                 self.importing = false;
+            }
+            ClusterEvent::ConfigEpochChanged {
+                reason: ConfigEpochReason::Bump | ConfigEpochReason::Collision { .. },
+                ..
+            } if self.active => {
+                self.bumped.insert(node.to_string(), at_us);
             }
             ClusterEvent::ImportChanged { slot, from }
                 if *slot == self.write.slot && node == self.holder && !self.applied =>
@@ -387,10 +397,18 @@ impl<'r> Walk<'r> {
                 before_write: false,
                 ..rival.clone()
             }),
-            None => Reason::Demoted {
-                node: node.to_string(),
-                to: master,
-                at_us,
+            None => match self.bumped.get(&master) {
+                Some(&bumped_us) => Reason::OutbidByBump {
+                    node: node.to_string(),
+                    to: master,
+                    at_us,
+                    bumped_us,
+                },
+                None => Reason::Demoted {
+                    node: node.to_string(),
+                    to: master,
+                    at_us,
+                },
             },
         });
     }
