@@ -6,7 +6,10 @@
 //! cannot reach it: any node that gets a message claiming slots whose owner it knows at a
 //! higher config epoch answers with an UPDATE naming that owner, and the stale master gives the
 //! slots up. A master pings every node at least every half node timeout, so once it is linked
-//! both ways with such a node, its stale claim lasts about that long.
+//! both ways with such a node, its stale claim lasts about that long — provided it knows the
+//! new owner: Redis ignores an UPDATE about a node it does not know, and it learns one only by
+//! a handshake with it (a master restarted from an old `nodes.conf` may never have met a node
+//! that got its ID since; seed 604210).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,6 +65,15 @@ pub fn stale_owners_kept(
                 continue;
             };
             let (from_ms, to_ms) = (earlier.time_ms, sample.time_ms);
+            // Its own view must have known the new owner (by its real ID) from its first sample
+            // in the window to this one, or no UPDATE could have moved it.
+            let knows = |s: &Sample| s.lines.iter().any(|l| l.id == newer.id);
+            let first_in_window = by_node[sample.node.as_str()]
+                .iter()
+                .find(|s| s.time_ms >= from_ms);
+            if !knows(sample) || !first_in_window.is_some_and(|s| knows(s)) {
+                continue;
+            }
             let in_touch = net.linked_throughout(m, x, from_ms, to_ms)
                 && net.linked_throughout(x, m, from_ms, to_ms)
                 && net.wiped_by(m, from_ms) == net.wiped_by(m, to_ms)
@@ -163,6 +175,18 @@ mod tests {
         );
         // Within two node timeouts of node3's view: not yet.
         assert!(stale_owners_kept(&samples[..2], &one_way, 1000).is_empty());
+        // node1 never met r (restarted from an old nodes.conf): the UPDATE names a node it
+        // does not know, and Redis ignores it.
+        let unknown = STALE.replace(
+            "r 10.0.0.2:7002@17002 master - 0 0 3 connected 8001-16383\n",
+            "",
+        );
+        let blind = vec![
+            sample("node3", 10_000, THIRD),
+            sample("node1", 11_000, &unknown),
+            sample("node1", 12_500, &unknown),
+        ];
+        assert!(stale_owners_kept(&blind, &one_way, 1000).is_empty());
     }
 
     #[test]
