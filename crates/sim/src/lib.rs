@@ -50,6 +50,9 @@ pub mod view;
 pub mod violation_kind;
 pub mod workload;
 
+#[cfg(test)]
+mod test_events;
+
 #[cfg(madsim)]
 pub mod campaign;
 #[cfg(madsim)]

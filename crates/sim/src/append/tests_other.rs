@@ -211,38 +211,19 @@ fn an_absent_read_from_another_node_is_left_to_the_final_read() {
 
 mod waits {
     use clusterlab_core::event::request_digest;
-    use clusterlab_core::{ClusterEvent, NodeId};
+    use clusterlab_core::ClusterEvent;
 
     use super::super::op::{token, Kind, Outcome, Value};
     use super::super::tests::{ok, Build, X};
     use super::super::wait::check_waits;
     use crate::loss::{LossConfig, LossRule};
-    use crate::trace::{Event, TraceEvent};
+    use crate::test_events::{at, started};
     use crate::violation_kind::ViolationKind;
 
-    fn id(c: u8) -> NodeId {
-        NodeId([c; clusterlab_core::node_id::NODE_ID_LEN])
-    }
-
-    fn at(ms: u64, node: &str, event: ClusterEvent) -> TraceEvent {
-        TraceEvent {
-            time_us: ms * 1000,
-            node: node.into(),
-            event: Event::Cluster(event),
-        }
-    }
-
-    fn started(node: &str, who: u8, master: Option<u8>) -> TraceEvent {
-        let event = ClusterEvent::NodeStarted {
-            id: id(who),
-            loaded: false,
-            current_epoch: 0,
-            config_epoch: 0,
-            last_vote_epoch: 0,
-            master: master.map(id),
-            flagged: Vec::new(),
-        };
-        at(0, node, event)
+    /// Client 0's `WAIT 1` on node1 after its write to `key`, answered `answered` at 1.2 s.
+    fn wait_answering(b: &mut Build, key: &str, answered: i64) {
+        let outcome = Outcome::Ok(Value::Int(answered));
+        b.op(0, key, Kind::Wait { replicas: 1 }, (1060, 1200), X, outcome);
     }
 
     /// `APPEND` on node1 (offset 100 at 1.01 s), then `WAIT 1` answered `answered` at 1.2 s;
@@ -250,14 +231,7 @@ mod waits {
     fn waits(answered: i64, replica_offset: u64, replica_ms: u64) -> Vec<crate::report::Violation> {
         let mut b = Build::default();
         let write = b.append(0, 0, "list:1", (1000, 1050), ok());
-        b.op(
-            0,
-            "list:1",
-            Kind::Wait { replicas: 1 },
-            (1060, 1200),
-            X,
-            Outcome::Ok(Value::Int(answered)),
-        );
+        wait_answering(&mut b, "list:1", answered);
         let request = request_digest(&b.0.ops[write].args);
         assert_eq!(b.0.ops[write].kind.token(), Some(token(0, 0).as_str()));
         let mut events = vec![
@@ -308,14 +282,7 @@ mod waits {
         // Redis never propagates): the WAIT's offset is unknown.
         let mut b = Build::default();
         b.op(0, "ttl:1", Kind::Persist, (1000, 1050), X, ok());
-        b.op(
-            0,
-            "ttl:1",
-            Kind::Wait { replicas: 1 },
-            (1060, 1200),
-            X,
-            Outcome::Ok(Value::Int(2)),
-        );
+        wait_answering(&mut b, "ttl:1", 2);
         let request = request_digest(&b.0.ops[0].args);
         let events = vec![
             started("node1", b'a', None),

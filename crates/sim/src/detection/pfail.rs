@@ -93,37 +93,9 @@ fn talked_all_along(net: &Connectivity, a: usize, b: usize, t_ms: u64, nt: u64) 
 mod tests {
     use super::*;
     use crate::faults::{Fault, FaultSchedule, TimedFault};
-    use crate::trace::Event;
+    use crate::test_events::{at, id, started};
 
     const NT: u64 = 5000;
-
-    fn id(c: u8) -> NodeId {
-        NodeId([c; clusterlab_core::node_id::NODE_ID_LEN])
-    }
-
-    fn at(ms: u64, node: &str, event: ClusterEvent) -> TraceEvent {
-        TraceEvent {
-            time_us: ms * 1000,
-            node: node.into(),
-            event: Event::Cluster(event),
-        }
-    }
-
-    fn started(node: &str, who: u8) -> TraceEvent {
-        at(
-            0,
-            node,
-            ClusterEvent::NodeStarted {
-                id: id(who),
-                loaded: false,
-                current_epoch: 0,
-                config_epoch: 0,
-                last_vote_epoch: 0,
-                master: None,
-                flagged: Vec::new(),
-            },
-        )
-    }
 
     fn net(faults: Vec<(u64, Fault)>, down: Vec<(usize, u64, u64)>) -> Connectivity {
         let schedule = FaultSchedule::new(
@@ -137,8 +109,8 @@ mod tests {
 
     fn events(pfail_ms: u64) -> Vec<TraceEvent> {
         vec![
-            started("node1", b'a'),
-            started("node2", b'b'),
+            started("node1", b'a', None),
+            started("node2", b'b', None),
             at(
                 pfail_ms,
                 "node1",
