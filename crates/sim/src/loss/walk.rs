@@ -159,15 +159,9 @@ impl<'r> Walk<'r> {
                     before_write: !self.applied,
                 };
                 let importer_replaced = self.moved_to.remove(&promotion.replaced);
-                if self.active && importer_replaced && self.lost.is_none() {
-                    // The keys MIGRATEd to the replaced importer stay on its replica, which
-                    // does not import the slot (Redis 7.0 does not replicate that state).
-                    self.key_left = true;
-                    self.lost = Some(Reason::ImportDropped {
-                        importer: promotion.replaced.clone(),
-                        by: promotion.node.clone(),
-                        at_us,
-                    });
+                if self.active && importer_replaced {
+                    // The keys MIGRATEd to the replaced importer stay on its replica.
+                    self.import_dropped(&promotion.replaced, &promotion.node, at_us);
                 }
                 if self.active && node != self.holder && !promotion.rival {
                     self.promoted(promotion);
@@ -267,15 +261,25 @@ impl<'r> Walk<'r> {
             .insert(node.to_string(), Copy { offset, since_us });
     }
 
+    /// `by` replaced `importer`, which held the key in a slot it imported: the promoted node
+    /// does not import the slot (Redis 7.0 does not replicate that state), so the key stays
+    /// outside every owner, whoever holds the slot next.
+    fn import_dropped(&mut self, importer: &str, by: &str, at_us: u64) {
+        if self.lost.is_some() {
+            return;
+        }
+        self.key_left = true;
+        self.lost = Some(Reason::ImportDropped {
+            importer: importer.to_string(),
+            by: by.to_string(),
+            at_us,
+        });
+    }
+
     fn promoted(&mut self, p: Promotion) {
         if std::mem::take(&mut self.importing) && self.lost.is_none() {
-            // The key stays on the promoted node, outside every owner, whoever comes next.
-            self.key_left = true;
-            self.lost = Some(Reason::ImportDropped {
-                importer: self.holder.clone(),
-                by: p.node.clone(),
-                at_us: p.at_us,
-            });
+            let importer = self.holder.clone();
+            self.import_dropped(&importer, &p.node, p.at_us);
             self.hand_to(&p.node);
             return;
         }
