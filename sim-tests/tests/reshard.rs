@@ -78,3 +78,97 @@ fn reshard_seed_from_env() {
         report.assert_ok();
     }
 }
+
+/// An importer whose slot is unassigned in its own view refuses MIGRATE for the slot's keys
+/// ("Hash slot not served") and every write while its cluster state is `fail`. It gets there
+/// when its source becomes a replica (the source's slots are dropped) and stays there, since
+/// claims on a slot being imported are ignored (seed 603221). `fix` tells it the owner first,
+/// then moves its keys to the owner.
+#[test]
+fn fix_moves_keys_off_an_importer_that_sees_its_slot_unassigned() {
+    use clusterlab_core::reply::Reply;
+    use clusterlab_net::admin::{self, ReshardOptions};
+    use clusterlab_sim::cluster::SimCluster;
+    use clusterlab_sim::view::parse_cluster_nodes;
+    use std::time::Duration;
+    clusterlab_sim::runner::in_runtime(7, async {
+        let cluster = SimCluster::builder().seed(7).replicas(1).build();
+        cluster.wait_listening().await.unwrap();
+        cluster.create().await.unwrap();
+        cluster.wait_cluster_ok(30_000).await.unwrap();
+        let text = |reply: Reply| match reply {
+            Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("not a bulk reply: {other:?}"),
+        };
+        let view = text(cluster.command(0, &["CLUSTER", "NODES"]).await.unwrap());
+        let lines = parse_cluster_nodes(&view).unwrap();
+        let id_of = |addr: &str| lines.iter().find(|l| l.addr == addr).unwrap().id.clone();
+        let id3 = id_of("10.0.0.3:7003");
+        let replica = lines
+            .iter()
+            .find(|l| l.master.as_deref() == Some(id3.as_str()))
+            .expect("node3 has a replica");
+        let replica = cluster
+            .addrs()
+            .iter()
+            .position(|a| *a == replica.addr)
+            .unwrap();
+        // Slot 12539 ("key") is node3's: node1 imports it and gets the key by MIGRATE.
+        let ok = |reply: std::io::Result<Reply>, what: &str| {
+            assert_eq!(reply.unwrap(), Reply::ok(), "{what}");
+        };
+        ok(cluster.command(2, &["SET", "key", "v"]).await, "SET");
+        let importing = ["CLUSTER", "SETSLOT", "12539", "IMPORTING", id3.as_str()];
+        ok(cluster.command(0, &importing).await, "IMPORTING");
+        let migrate = ["MIGRATE", "10.0.0.1", "7001", "key", "0", "1000"];
+        ok(cluster.command(2, &migrate).await, "MIGRATE");
+        // node3's replica takes over once its bus links are up (a manual failover without a
+        // link to the master does nothing, as in Redis); node3, a replica now, no longer
+        // claims the slot.
+        madsim::time::sleep(Duration::from_secs(3)).await;
+        ok(
+            cluster.command(replica, &["CLUSTER", "FAILOVER"]).await,
+            "FAILOVER",
+        );
+        let replica_addr = cluster.addrs()[replica].clone();
+        let mut view = String::new();
+        for _ in 0..30 {
+            madsim::time::sleep(Duration::from_millis(500)).await;
+            view = text(cluster.command(0, &["CLUSTER", "NODES"]).await.unwrap());
+            let lines = parse_cluster_nodes(&view).unwrap();
+            let flags = |addr: &str| lines.iter().find(|l| l.addr == addr).unwrap().flags.clone();
+            if flags(&replica_addr).contains(&"master".to_string())
+                && flags("10.0.0.3:7003").contains(&"slave".to_string())
+            {
+                break;
+            }
+        }
+        assert!(view.contains("[12539-<-"), "still importing: {view}");
+        let owners: Vec<_> = parse_cluster_nodes(&view).unwrap();
+        assert!(
+            owners
+                .iter()
+                .all(|l| !l.slots.iter().any(|&(a, b)| a <= 12539 && 12539 <= b)),
+            "12539 unassigned in node1's view: {view}"
+        );
+        let entry = cluster.addrs()[1].clone();
+        let options = ReshardOptions {
+            timeout_ms: 2000,
+            ..ReshardOptions::default()
+        };
+        let report = cluster
+            .on_client(async move { admin::fix(&entry, options, false).await })
+            .await
+            .expect("fix");
+        let told = format!(">>> Telling 10.0.0.1:7001 that {replica_addr} owns slot 12539");
+        assert!(report.actions.contains(&told), "{report:?}");
+        assert_eq!(
+            cluster.command(replica, &["GET", "key"]).await.unwrap(),
+            Reply::Bulk("v".into())
+        );
+        let count = ["CLUSTER", "COUNTKEYSINSLOT", "12539"];
+        assert_eq!(cluster.command(0, &count).await.unwrap(), Reply::Integer(0));
+        let view = text(cluster.command(0, &["CLUSTER", "NODES"]).await.unwrap());
+        assert!(!view.contains("[12539-<-"), "import closed: {view}");
+    });
+}

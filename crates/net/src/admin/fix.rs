@@ -1,7 +1,10 @@
 //! `fix`: closes open slots and covers unassigned ones, following `redis-cli --cluster fix`.
 //!
-//! Open slot: masters holding keys of the slot without owning it, migrating or importing it
-//! count as importing. One migrating owner and one importing node: the interrupted migration
+//! Open slot: first, every master importing a slot it does not own is told the owner
+//! (`SETSLOT … NODE`, the import left open), so that one whose view lost the owner serves
+//! MIGRATE for the slot again; redis-cli skips this and stops on "Hash slot not served". Then
+//! masters holding keys of the slot without owning it, migrating or importing it count as
+//! importing. One migrating owner and one importing node: the interrupted migration
 //! is finished toward the importing node (the full reshard sequence). Otherwise the owner
 //! keeps the slot: every other holder's keys are moved to it without `SETSLOT` (a "cold"
 //! move; where the owner has the key too, the owner's copy wins — it served the key all along
@@ -26,6 +29,20 @@ pub struct FixReport {
     pub before: CheckReport,
     /// redis-cli-style lines describing each action.
     pub actions: Vec<String>,
+    /// Copies of keys deleted from a non-owner because the owner kept its own.
+    pub dropped: Vec<DroppedCopies>,
+}
+
+/// Keys of one slot a cold move deleted on `addr`, a non-owner, because the owner held the
+/// keys too (its copies win: see the module's doc). Their values on `addr` are gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedCopies {
+    /// `ip:port` of the node that lost its copies.
+    pub addr: String,
+    /// Their slot.
+    pub slot: u16,
+    /// The keys (lossy UTF-8).
+    pub keys: Vec<String>,
 }
 
 /// Loads the cluster from `addr`, fixes its open slots, then (with `cover_uncovered`) its
@@ -40,11 +57,12 @@ pub async fn fix(
     let before = analyze(&topology);
     let mut report = FixReport {
         before: before.clone(),
-        actions: Vec::new(),
+        ..FixReport::default()
     };
+    tell_importers_the_owners(&mut topology, &before.open_slots, &mut report.actions).await?;
     for &slot in &before.open_slots {
         report.actions.push(format!(">>> Fixing open slot {slot}"));
-        fix_open_slot(&mut topology, slot, options, &mut report.actions).await?;
+        fix_open_slot(&mut topology, slot, options, &mut report).await?;
     }
     if !before.open_slots.is_empty() {
         topology = super::load(addr).await?;
@@ -57,7 +75,7 @@ pub async fn fix(
         report.actions.push(">>> Fixing slots coverage...".into());
     }
     for slot in uncovered {
-        cover_slot(&mut topology, slot, options, &mut report.actions).await?;
+        cover_slot(&mut topology, slot, options, &mut report).await?;
     }
     Ok(report)
 }
@@ -73,7 +91,7 @@ async fn fix_open_slot(
     topology: &mut Topology,
     slot: u16,
     options: ReshardOptions,
-    actions: &mut Vec<String>,
+    report: &mut FixReport,
 ) -> Result<(), AdminError> {
     let masters = topology.masters();
     let migrating: Vec<usize> = masters
@@ -92,13 +110,13 @@ async fn fix_open_slot(
     }
     let owner = match topology.owner_of(slot) {
         Some(owner) => owner,
-        None => claim_for_most_keys(topology, slot, &keys, &migrating, actions).await?,
+        None => claim_for_most_keys(topology, slot, &keys, &migrating, &mut report.actions).await?,
     };
     importing.retain(|&i| i != owner);
     for &(i, count) in &keys {
         let open = i == owner || migrating.contains(&i) || importing.contains(&i);
         if count > 0 && !open {
-            actions.push(format!(
+            report.actions.push(format!(
                 "*** Found keys about slot {slot} in non-owner node {}!",
                 topology.nodes[i].addr
             ));
@@ -107,7 +125,7 @@ async fn fix_open_slot(
     }
     if migrating == [owner] && importing.len() == 1 {
         let target = importing[0];
-        actions.push(format!(
+        report.actions.push(format!(
             ">>> Moving slot {slot} from {} to {}",
             topology.nodes[owner].addr, topology.nodes[target].addr
         ));
@@ -120,19 +138,19 @@ async fn fix_open_slot(
         .map(|&(i, _)| i)
         .collect();
     for from in holders {
-        actions.push(format!(
+        report.actions.push(format!(
             ">>> Moving keys of slot {slot} from {} to its owner {}",
             topology.nodes[from].addr, topology.nodes[owner].addr
         ));
         let open = migrating.contains(&from) || topology.nodes[from].importing.contains_key(&slot);
-        cold_move(topology, from, owner, slot, options, open).await?;
+        cold_move(topology, from, owner, slot, options, open, report).await?;
     }
     let mut open: Vec<usize> = migrating.iter().chain(&importing).copied().collect();
     open.push(owner);
     open.sort_unstable();
     open.dedup();
     for i in open {
-        actions.push(format!(
+        report.actions.push(format!(
             ">>> Setting {slot} as STABLE in {}",
             topology.nodes[i].addr
         ));
@@ -149,6 +167,42 @@ async fn fix_open_slot(
             .await?;
         if reply.is_error() {
             tracing::warn!(?reply, addr = %topology.nodes[i].addr, "SETSLOT NODE refused");
+        }
+    }
+    Ok(())
+}
+
+/// Tells every master importing an open slot it does not own who owns it (`SETSLOT … NODE`;
+/// the import stays open), before any key moves. Redis refuses MIGRATE for a key whose slot
+/// is unassigned in the node's own view ("Hash slot not served"), and any write while that
+/// leaves its cluster state `fail`; an importer whose source stopped being a master has just
+/// that view (gossip dropped the source's slots, and claims on a slot being imported are
+/// ignored), so redis-cli's cold moves would stop there. The operator tells it the owner
+/// first, as redis-cli does for a slot with several owners.
+async fn tell_importers_the_owners(
+    topology: &mut Topology,
+    open_slots: &[u16],
+    actions: &mut Vec<String>,
+) -> Result<(), AdminError> {
+    for &slot in open_slots {
+        let Some(owner) = topology.owner_of(slot) else {
+            continue;
+        };
+        let owner_id = topology.nodes[owner].id.clone();
+        for holder in topology.masters() {
+            let node = &topology.nodes[holder];
+            if holder == owner || !node.importing.contains_key(&slot) || node.slots.contains(&slot)
+            {
+                continue;
+            }
+            actions.push(format!(
+                ">>> Telling {} that {} owns slot {slot}",
+                node.addr, topology.nodes[owner].addr
+            ));
+            topology
+                .conn(holder)
+                .ok(&["CLUSTER", "SETSLOT", &slot.to_string(), "NODE", &owner_id])
+                .await?;
         }
     }
     Ok(())
@@ -218,7 +272,7 @@ async fn cover_slot(
     topology: &mut Topology,
     slot: u16,
     options: ReshardOptions,
-    actions: &mut Vec<String>,
+    report: &mut FixReport,
 ) -> Result<(), AdminError> {
     let masters = topology.masters();
     let mut holders = Vec::new();
@@ -236,17 +290,17 @@ async fn cover_slot(
             .min_by_key(|&&i| (topology.nodes[i].slots.len(), i))
             .ok_or_else(|| AdminError::Failed(format!("[ERR] No master to own slot {slot}")))?,
     };
-    actions.push(format!(
+    report.actions.push(format!(
         ">>> Covering slot {slot} with {}",
         topology.nodes[owner].addr
     ));
     claim_slot(topology, owner, slot).await?;
     for &(from, _) in holders.iter().skip(1) {
-        actions.push(format!(
+        report.actions.push(format!(
             ">>> Moving keys of slot {slot} from {} to {}",
             topology.nodes[from].addr, topology.nodes[owner].addr
         ));
-        cold_move(topology, from, owner, slot, options, false).await?;
+        cold_move(topology, from, owner, slot, options, false, report).await?;
     }
     Ok(())
 }
@@ -261,6 +315,7 @@ async fn cold_move(
     slot: u16,
     options: ReshardOptions,
     already_open: bool,
+    report: &mut FixReport,
 ) -> Result<(), AdminError> {
     let slot_text = slot.to_string();
     if !already_open {
@@ -270,7 +325,18 @@ async fn cold_move(
             .ok(&["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &owner_id])
             .await?;
     }
-    migrate_keys(topology, from, owner, slot, options, Busy::KeepTarget).await?;
+    let moved = migrate_keys(topology, from, owner, slot, options, Busy::KeepTarget).await?;
+    if !moved.dropped.is_empty() {
+        report.dropped.push(DroppedCopies {
+            addr: topology.nodes[from].addr.clone(),
+            slot,
+            keys: moved
+                .dropped
+                .iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect(),
+        });
+    }
     if !already_open {
         topology
             .conn(from)

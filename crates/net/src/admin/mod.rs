@@ -31,7 +31,7 @@ pub use add_node::{add_node, AddNodeRole};
 pub use check::{check, CheckReport};
 pub use create::{allocate_slots, create, plan_create, CreatePlan, JOIN_MAX_ROUNDS, JOIN_ROUND_MS};
 pub use del_node::del_node;
-pub use fix::{fix, FixReport};
+pub use fix::{fix, DroppedCopies, FixReport};
 pub use info::{info, InfoReport, MasterInfo};
 pub use rebalance::{rebalance, RebalanceOptions, RebalanceReport};
 pub use reshard::{move_slot, reshard, ReshardOptions, ReshardReport, Sources};

@@ -195,7 +195,7 @@ pub async fn move_slot(
     };
     ok_strings(topology.conn(target), &setslot("IMPORTING", &source_id)).await?;
     ok_strings(topology.conn(source), &setslot("MIGRATING", &target_id)).await?;
-    let keys = migrate_keys(topology, source, target, slot, options, Busy::of(options)).await?;
+    let moved = migrate_keys(topology, source, target, slot, options, Busy::of(options)).await?;
     if options.hold_before_node_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(
             options.hold_before_node_ms,
@@ -218,7 +218,7 @@ pub async fn move_slot(
     topology.nodes[source].migrating.remove(&slot);
     topology.nodes[target].importing.remove(&slot);
     topology.nodes[target].slots.insert(slot);
-    Ok(keys)
+    Ok(moved.count)
 }
 
 /// `CLUSTER SETSLOT … NODE` on a node that turned replica answers with this error; redis-cli
@@ -263,6 +263,15 @@ impl Busy {
     }
 }
 
+/// What [`migrate_keys`] did with the source's keys.
+#[derive(Debug, Default)]
+pub(super) struct Moved {
+    /// Keys MIGRATEd (or found gone).
+    pub count: usize,
+    /// Keys deleted on the source because the target kept its own copy ([`Busy::KeepTarget`]).
+    pub dropped: Vec<bytes::Bytes>,
+}
+
 /// `GETKEYSINSLOT` + `MIGRATE … KEYS` on the source until the slot is empty there.
 pub(super) async fn migrate_keys(
     topology: &mut Topology,
@@ -271,10 +280,10 @@ pub(super) async fn migrate_keys(
     slot: u16,
     options: ReshardOptions,
     busy: Busy,
-) -> Result<usize, AdminError> {
+) -> Result<Moved, AdminError> {
     let (ip, port) = topology.endpoint(target);
     let (slot_text, pipeline) = (slot.to_string(), options.pipeline.max(1).to_string());
-    let mut moved = 0;
+    let mut moved = Moved::default();
     for _ in 0..MAX_MIGRATE_ROUNDS {
         let keys = topology
             .conn(source)
@@ -298,13 +307,14 @@ pub(super) async fn migrate_keys(
             }
             (Reply::Error(e), Busy::KeepTarget) if e.contains("BUSYKEY") => {
                 tracing::warn!(slot, "target keeps its copies: dropping the source's");
-                drop_keys(topology.conn(source), &keys).await?;
+                let dropped = drop_keys(topology.conn(source), &keys).await?;
+                moved.dropped.extend(dropped);
                 Reply::ok()
             }
             (other, _) => other,
         };
         match reply {
-            Reply::Simple(s) if s == "OK" || s == "NOKEY" => moved += keys.len(),
+            Reply::Simple(s) if s == "OK" || s == "NOKEY" => moved.count += keys.len(),
             Reply::Error(e) => {
                 return Err(AdminError::Failed(format!("[ERR] Calling MIGRATE: {e}")));
             }
@@ -321,16 +331,21 @@ pub(super) async fn migrate_keys(
 }
 
 /// `ASKING` + `DEL` of each key on a node that has the slot open (those MIGRATE moved are
-/// gone already; the rest are copies the target also holds).
-async fn drop_keys(node: &mut Node, keys: &[bytes::Bytes]) -> Result<(), AdminError> {
+/// gone already; the rest are copies the target also holds); the keys it deleted.
+async fn drop_keys(
+    node: &mut Node,
+    keys: &[bytes::Bytes],
+) -> Result<Vec<bytes::Bytes>, AdminError> {
+    let mut dropped = Vec::new();
     for key in keys {
         node.ok(&["ASKING"]).await?;
-        let reply = node.call_bytes(&[b"DEL", key]).await?;
-        if !matches!(reply, Reply::Integer(_)) {
-            return Err(node.unexpected(&["DEL"], &reply));
+        match node.call_bytes(&[b"DEL", key]).await? {
+            Reply::Integer(1) => dropped.push(key.clone()),
+            Reply::Integer(_) => {}
+            reply => return Err(node.unexpected(&["DEL"], &reply)),
         }
     }
-    Ok(())
+    Ok(dropped)
 }
 
 async fn migrate(
