@@ -165,8 +165,8 @@ pub(super) struct Replay {
     pub(super) flags: BTreeMap<(NodeId, NodeId), Vec<(u64, u64)>>,
     /// `(candidate, epoch) → voters`.
     pub(super) ballots: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
-    /// `(node name, µs)` of every manual failover the injector sent.
-    pub(super) manual: Vec<(String, u64)>,
+    /// `(node name, µs, mode)` of every manual failover the injector sent.
+    pub(super) manual: Vec<(String, u64, FailoverMode)>,
     /// Elections those manual failovers started.
     pub(super) manual_elections: BTreeSet<ManualElection>,
     /// What each election's vote request claimed.
@@ -206,8 +206,8 @@ impl Replay {
     pub(super) fn note_harness(&mut self, event: &TraceEvent) {
         let t = event.time_us;
         match &event.event {
-            Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, .. })) => {
-                self.manual.push((NodeIdx(*node).name(), t));
+            Event::Fault(FaultEvent::Applied(Fault::ManualFailover { node, mode })) => {
+                self.manual.push((NodeIdx(*node).name(), t, *mode));
             }
             Event::Fault(FaultEvent::ManualFailoverAccepted {
                 node,

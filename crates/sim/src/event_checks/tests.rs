@@ -860,6 +860,14 @@ fn a_takeover_answered_ok_must_have_promoted_the_replica_before_the_reply() {
                 mode: crate::faults::FailoverMode::Takeover,
             },
         );
+        // A FORCE request sent while the TAKEOVER's reply is on its way (seed 604321).
+        p.fault(
+            5015,
+            Fault::ManualFailover {
+                node: 3,
+                mode: crate::faults::FailoverMode::Force,
+            },
+        );
         if promoted {
             p.at(
                 5010,

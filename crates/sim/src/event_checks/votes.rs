@@ -18,6 +18,7 @@ use clusterlab_core::NodeId;
 
 use super::state::{Replay, VoteRequest};
 use super::{at, short};
+use crate::faults::FailoverMode;
 use crate::report::ViolationKind;
 
 /// Base of the election delay (ms).
@@ -54,7 +55,7 @@ impl Replay {
 
     /// Whether `node` ran a manual failover (the harness sent one) shortly before `t`.
     fn manual_failover_near(&self, node: &str, t: u64) -> bool {
-        self.manual.iter().any(|(n, sent)| {
+        self.manual.iter().any(|(n, sent, _)| {
             let late_ms = self.delays.max_delay_ms(*sent, t);
             let window_us = (MANUAL_FAILOVER_WINDOW_MS + late_ms) * 1000;
             n == node && *sent <= t && t - sent <= window_us
@@ -223,14 +224,15 @@ impl Replay {
     /// `node` answered `+OK` to `CLUSTER FAILOVER TAKEOVER` at `t`. Redis takes over inside
     /// the command (`clusterBumpConfigEpochWithoutConsensus`, then
     /// `clusterFailoverReplaceYourMaster`), so the promotion comes before the reply, after the
-    /// command was sent.
+    /// command was sent (the last TAKEOVER sent to it: a request of another mode may have
+    /// gone out while this reply was delayed, seed 604321).
     pub(super) fn takeover_accepted(&mut self, node: &str, t: u64) {
         let sent = self
             .manual
             .iter()
             .rev()
-            .find(|(n, at)| n == node && *at <= t)
-            .map_or(0, |(_, at)| *at);
+            .find(|(n, at, mode)| n == node && *at <= t && *mode == FailoverMode::Takeover)
+            .map_or(0, |(_, at, _)| *at);
         let done = self
             .takeovers
             .iter()
