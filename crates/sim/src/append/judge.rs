@@ -44,6 +44,7 @@ pub fn acked_write(op: &Op) -> AckedWrite {
     let node = NodeIdx::from_addr(&op.addr).map_or_else(|| op.addr.clone(), NodeIdx::name);
     AckedWrite {
         node,
+        key: op.key.clone(),
         slot: key_hash_slot(op.key.as_bytes()),
         request: request_digest(&op.args),
         start_us: op.start_us,

@@ -5,8 +5,10 @@
 //! slot (a promoted replica, or a master after a minority partition heals) never had the
 //! write's replication offset. A master restarted from its own disk loses nothing under
 //! `appendfsync always`, and under `everysec` only what it acknowledged in the last sync
-//! interval before the crash. Migration and a coordinated `CLUSTER FAILOVER` lose nothing. A
-//! wiped disk excuses only writes no surviving node had received.
+//! interval before the crash. Migration and a coordinated `CLUSTER FAILOVER` lose nothing by
+//! themselves; a failover in the middle of a migration may (Redis 7.0 replicates neither the
+//! migrating nor the importing state), in the ways `reason` names. A wiped disk excuses only
+//! writes no surviving node had received.
 //!
 //! Workloads describe each acknowledged write as an [`AckedWrite`]; [`LossRule::judge`] says
 //! whether losing it was allowed, and why. The rule finds the write's `WriteApplied` on the
@@ -31,6 +33,8 @@ use crate::trace::TraceEvent;
 pub struct AckedWrite {
     /// Name of the node that acknowledged it (`node1`, …).
     pub node: String,
+    /// The key written (to follow copies of it the operator deleted).
+    pub key: String,
     /// The key's hash slot.
     pub slot: u16,
     /// [`clusterlab_core::event::request_digest`] of the command as sent, to find its
@@ -199,12 +203,13 @@ impl<'a> LossRule<'a> {
     fn start_index(&self, write: &AckedWrite, applied: usize) -> usize {
         let on_node = |e: &TraceEvent| e.node == write.node;
         let before = &self.events[..applied];
-        let deposed = before.iter().rposition(|e| match e.event.cluster() {
+        let by_promotion = before.iter().rposition(|e| match e.event.cluster() {
             Some(ClusterEvent::Promoted { old_master, .. }) => {
                 !on_node(e) && self.name_of(old_master) == write.node
             }
             _ => false,
         });
+        let deposed = by_promotion.max(self.stranding_import(write, before));
         let Some(deposed) = deposed else {
             return applied;
         };
@@ -224,6 +229,54 @@ impl<'a> LossRule<'a> {
         }
     }
 
+    /// The import that had already taken the write's slot from its node when the node applied
+    /// it (`before`: the events until then): an import of the slot open on another node when
+    /// the write's node was promoted, closed since, while the promoted node moved none of the
+    /// slot's keys. Redis 7.0 keeps the migrating state off replicas, so the promoted node
+    /// owns the slot outright and serves it until the importer's epoch, taken without votes,
+    /// reaches it (seed 605874).
+    fn stranding_import(&self, write: &AckedWrite, before: &[TraceEvent]) -> Option<usize> {
+        let on_node = |e: &TraceEvent| e.node == write.node;
+        let promoted = before.iter().rposition(|e| {
+            on_node(e) && matches!(e.event.cluster(), Some(ClusterEvent::Promoted { .. }))
+        })?;
+        let moved_keys = before[promoted..].iter().any(|e| {
+            on_node(e)
+                && matches!(e.event.cluster(),
+                    Some(ClusterEvent::KeysMigrated { slot, .. }) if *slot == write.slot)
+        });
+        if moved_keys {
+            return None;
+        }
+        let open_at_promotion = |importer: &str| {
+            before[..promoted]
+                .iter()
+                .rev()
+                .find_map(|e| match e.event.cluster() {
+                    Some(ClusterEvent::ImportChanged { slot, from })
+                        if e.node == importer && *slot == write.slot =>
+                    {
+                        Some(from.is_some())
+                    }
+                    _ => None,
+                })
+                == Some(true)
+        };
+        let closed = before
+            .iter()
+            .enumerate()
+            .skip(promoted)
+            .rev()
+            .find(|(_, e)| {
+                !on_node(e)
+                    && matches!(e.event.cluster(),
+                    Some(ClusterEvent::SlotImported { slot, .. }) if *slot == write.slot)
+            });
+        closed
+            .filter(|(_, e)| open_at_promotion(&e.node))
+            .map(|(i, _)| i)
+    }
+
     /// The node `id` stands for (its short ID when no `Started` event named it).
     fn name_of(&self, id: &NodeId) -> String {
         self.names
@@ -240,6 +293,7 @@ pub fn acked_set(op: &crate::workload::WriteOp) -> Option<AckedWrite> {
     let args = [b"SET".as_slice(), op.key.as_bytes(), op.value.as_bytes()];
     Some(AckedWrite {
         node,
+        key: op.key.clone(),
         slot: clusterlab_core::slot::key_hash_slot(op.key.as_bytes()),
         request: clusterlab_core::event::request_digest(&args),
         start_us: op.start_us,

@@ -88,6 +88,15 @@ pub(super) enum Reason {
         at_us: u64,
         promotion: Promotion,
     },
+    /// The key sat on `importer` (MIGRATEd there, or written there by `ASKING`) when
+    /// `promotion` replaced the slot's migrating source; the promoted node owned the slot
+    /// outright, took writes that made the key anew, and the operator's `fix` at `dropped_us`
+    /// kept the owner's copy and deleted the importer's.
+    Forked {
+        importer: String,
+        promotion: Promotion,
+        dropped_us: u64,
+    },
     /// The holder became a replica of `to`, which lacked the write, with no promotion or
     /// migration that handed the slot over.
     Demoted {
@@ -115,7 +124,7 @@ impl Reason {
             Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
-            Reason::Stranded { .. } | Reason::ImportDropped { .. } => {
+            Reason::Stranded { .. } | Reason::ImportDropped { .. } | Reason::Forked { .. } => {
                 LossCause::MigrationAfterFailover
             }
         }
@@ -195,6 +204,19 @@ impl Reason {
                  {by} at {} before the import closed (Redis 7.0 does not replicate the \
                  importing state, so the key is left outside every owner)",
                 fmt_us(*at_us)
+            )),
+            Reason::Forked {
+                importer,
+                promotion,
+                dropped_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: the key sat on {importer}, importing the slot, when {} in the \
+                 middle of the move; the promoted node owns the slot outright (Redis 7.0 does \
+                 not replicate the migrating state) and made the key anew, so the operator's \
+                 fix at {} kept the owner's copy and deleted {importer}'s (redis-cli stops on \
+                 differing values; --cluster-replace would delete the owner's instead)",
+                promotion.text(),
+                fmt_us(*dropped_us)
             )),
             Reason::OutbidByBump {
                 node,

@@ -89,6 +89,7 @@ fn write() -> AckedWrite {
         request: REQUEST,
         start_us: 999_000,
         end_us: 1_001_000,
+        key: "k".to_string(),
         what: "SET k v1".to_string(),
     }
 }
@@ -519,6 +520,151 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
         ),
     );
     assert!(!judge_write(&moved).is_allowed());
+}
+
+#[test]
+fn a_write_taken_after_a_mid_move_promotion_and_after_the_import_closed_is_stranded() {
+    // node3 imports slot 100 from node1 (0.8 s); node2 replaces node1 (0.9 s), the operator's
+    // SETSLOT NODE on node3 closes the import (0.95 s), and node2, which never took part in
+    // the move, still owns the slot in its own view and takes the write (1 s).
+    let import = |ms: u64, from: Option<u8>| {
+        at(
+            ms,
+            3,
+            ClusterEvent::ImportChanged {
+                slot: SLOT,
+                from: from.map(id),
+            },
+        )
+    };
+    let mut events = base();
+    events.truncate(events.len() - 1);
+    events.extend([
+        import(800, Some(1)),
+        promoted(900, 2, 1, 80, false),
+        import(950, None),
+        at(
+            950,
+            3,
+            ClusterEvent::SlotImported {
+                slot: SLOT,
+                offset: 500,
+            },
+        ),
+        applied(1000, 2, 100, REQUEST),
+    ]);
+    let write = AckedWrite {
+        node: name(2),
+        ..write()
+    };
+    let judge_write =
+        |events: &[TraceEvent]| LossRule::new(events, LossConfig::default()).judge(&write);
+    let text = allowed(judge_write(&events));
+    has_all(
+        &text,
+        &[
+            "the slot moved to node3 at 0.950s by a migration begun before node2 promoted",
+            "never MIGRATEd it",
+        ],
+    );
+    // An import opened after node2's promotion is node2's own move: node2 had to redirect
+    // the write (ASK), so losing it is a violation.
+    let mut own_move = events.clone();
+    let opened = own_move
+        .iter()
+        .position(|e| e.time_us == 800_000)
+        .expect("the import");
+    let mut open = own_move.remove(opened);
+    open.time_us = 920_000;
+    own_move.insert(opened + 1, open);
+    assert!(!judge_write(&own_move).is_allowed());
+    // So is one after node2 MIGRATEd keys of the slot: it took part in the move.
+    let mut moved = events.clone();
+    moved.insert(
+        moved.len() - 3,
+        at(
+            930,
+            2,
+            ClusterEvent::KeysMigrated {
+                slot: SLOT,
+                count: 1,
+                to: Some(id(3)),
+            },
+        ),
+    );
+    assert!(!judge_write(&moved).is_allowed());
+}
+
+#[test]
+fn a_copy_on_an_importer_cut_off_by_a_mid_move_failover_may_be_dropped_by_the_fix() {
+    // node1 MIGRATEs the key to node3 (1.5 s); node2 replaces node1 (2 s) with the write's
+    // offset but without the key, owns the slot outright and makes the key anew; the
+    // operator's fix keeps node2's copy and deletes node3's (3 s).
+    let dropped = |ms: u64| {
+        at(
+            ms,
+            0,
+            FaultEvent::CopiesDropped {
+                node: 2,
+                slot: SLOT,
+                keys: vec!["k".to_string()],
+            },
+        )
+    };
+    let migrated = at(
+        1500,
+        1,
+        ClusterEvent::KeysMigrated {
+            slot: SLOT,
+            count: 1,
+            to: Some(id(3)),
+        },
+    );
+    let mut events = base();
+    events.extend([
+        applied(1200, 2, 100, 0),
+        migrated.clone(),
+        promoted(2000, 2, 1, 120, false),
+        dropped(3000),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "the key sat on node3, importing the slot, when node2 promoted",
+            "fix at 3.000s kept the owner's copy and deleted node3's",
+        ],
+    );
+    // With no failover in the middle of the move, the copies cannot differ as Redis runs:
+    // the deleted copy was the write's, and losing it is a violation.
+    let mut no_failover = base();
+    no_failover.extend([migrated, dropped(3000)]);
+    violation(judge(&no_failover, false));
+    // The same for a write taken by the importer itself (ASKING), whose source fails over.
+    let mut asking: Vec<TraceEvent> = (1..=4).map(|n| started(0, n)).collect();
+    asking.extend([
+        replica_of(1, 2, 1),
+        at(
+            900,
+            3,
+            ClusterEvent::ImportChanged {
+                slot: SLOT,
+                from: Some(id(1)),
+            },
+        ),
+        applied(1000, 3, 100, REQUEST),
+        promoted(2000, 2, 1, 120, false),
+        dropped(3000),
+    ]);
+    let on_importer = AckedWrite {
+        node: name(3),
+        ..write()
+    };
+    let verdict = LossRule::new(&asking, LossConfig::default()).judge(&on_importer);
+    has_all(&allowed(verdict), &["the key sat on node3"]);
+    asking.retain(|e| !matches!(e.event.cluster(), Some(ClusterEvent::Promoted { .. })));
+    let verdict = LossRule::new(&asking, LossConfig::default()).judge(&on_importer);
+    assert!(!verdict.is_allowed(), "{verdict:?}");
 }
 
 #[test]

@@ -67,6 +67,13 @@ pub(super) struct Walk<'r> {
     bumped: BTreeMap<String, u64>,
     /// Whether `lost` says the key left the holders' data with a MIGRATE (see `recovered`).
     key_left: bool,
+    /// The node the holder imports the slot from (while `importing`).
+    import_source: Option<String>,
+    /// A promotion that replaced the slot's migrating source while the write's key sat on
+    /// importers (these): the promoted node owns the slot outright (Redis 7.0 does not
+    /// replicate the migrating state) and may create the key anew, so the importers' copies
+    /// and the owner's diverge.
+    mid_move: Option<(Promotion, BTreeSet<String>)>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -92,6 +99,8 @@ impl<'r> Walk<'r> {
             drops: Vec::new(),
             importing: false,
             key_left: false,
+            import_source: None,
+            mid_move: None,
             bumped: BTreeMap::new(),
             active: false,
             applied: false,
@@ -124,6 +133,11 @@ impl<'r> Walk<'r> {
             Event::Process(ProcessEvent::Kill) if self.active => self.killed(node, e.time_us),
             Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) if self.active => {
                 self.wiped(&NodeIdx(*node).name(), e.time_us)
+            }
+            Event::Fault(FaultEvent::CopiesDropped { node, slot, keys })
+                if self.active && *slot == self.write.slot && keys.contains(&self.write.key) =>
+            {
+                self.copy_dropped(&NodeIdx(*node).name(), e.time_us)
             }
             _ => {}
         }
@@ -158,6 +172,9 @@ impl<'r> Walk<'r> {
                     coordinated: *coordinated,
                     before_write: !self.applied,
                 };
+                if self.active && self.applied {
+                    self.note_mid_move(&promotion);
+                }
                 let importer_replaced = self.moved_to.remove(&promotion.replaced);
                 if self.active && importer_replaced {
                     // The keys MIGRATEd to the replaced importer stay on its replica.
@@ -221,6 +238,7 @@ impl<'r> Walk<'r> {
                 if *slot == self.write.slot && node == self.holder && !self.applied =>
             {
                 self.importing = from.is_some();
+                self.import_source = from.map(|id| self.rule.name_of(&id));
             }
             _ => {}
         }
@@ -276,6 +294,38 @@ impl<'r> Walk<'r> {
         });
     }
 
+    /// Notes `p` when it replaced the slot's migrating source while the key sat on importers:
+    /// the holder after MIGRATEing the key away, or the source of the holder's own import
+    /// (the write came by `ASKING`).
+    fn note_mid_move(&mut self, p: &Promotion) {
+        let importers = if p.replaced == self.holder && !self.moved_to.is_empty() {
+            self.moved_to.clone()
+        } else if self.importing && self.import_source.as_ref() == Some(&p.replaced) {
+            BTreeSet::from([self.holder.clone()])
+        } else {
+            return;
+        };
+        self.mid_move = Some((p.clone(), importers));
+    }
+
+    /// The operator's `fix` deleted `node`'s copy of the key, the owner keeping its own. Only
+    /// a copy on an importer whose migration a promotion cut short (`mid_move`) may differ
+    /// from the owner's as Redis runs; any other dropped copy is left to the verdict.
+    fn copy_dropped(&mut self, node: &str, at_us: u64) {
+        let Some((promotion, importers)) = &self.mid_move else {
+            return;
+        };
+        if !importers.contains(node) || self.lost.is_some() {
+            return;
+        }
+        self.key_left = true;
+        self.lost = Some(Reason::Forked {
+            importer: node.to_string(),
+            promotion: promotion.clone(),
+            dropped_us: at_us,
+        });
+    }
+
     fn promoted(&mut self, p: Promotion) {
         if std::mem::take(&mut self.importing) && self.lost.is_none() {
             let importer = self.holder.clone();
@@ -303,9 +353,14 @@ impl<'r> Walk<'r> {
     /// them, so the operator's `SETSLOT … NODE` on the importer drops them. A holder promoted
     /// since the write that has moved none of the slot's keys since is that case (seeds
     /// 500740, 502757); any other holder's write went with its keys.
+    ///
+    /// The walk starts at such an import when it closed before the holder took the write
+    /// (`LossRule::stranding_import`): the write is stranded the same way.
     fn imported(&mut self, node: &str, offset: u64, at_us: u64) {
         let had = self.copies.contains_key(&self.holder);
-        let stranded = had && !self.holder_migrated && self.holder_promotion.is_some();
+        let before_write = !self.applied && self.holder == self.write.node;
+        let stranded =
+            (had || before_write) && !self.holder_migrated && self.holder_promotion.is_some();
         if had && !stranded {
             self.gain(node, offset, at_us);
         }

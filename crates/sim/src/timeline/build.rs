@@ -323,7 +323,7 @@ impl Builder {
                 self.close(faults_lane, 0, t);
                 return self.set_cut(t, BTreeMap::new(), line);
             }
-            Event::Fault(FaultEvent::SlotMoveEnded { .. }) => {
+            Event::Fault(FaultEvent::SlotMoveEnded { .. } | FaultEvent::CopiesDropped { .. }) => {
                 let short: String = line.chars().take(28).collect();
                 return self.mark(faults_lane, t, MarkKind::Fault, &short, line);
             }

@@ -101,6 +101,16 @@ pub enum FaultEvent {
         /// `moved slots [...]`, `timed out`, or why nothing moved.
         outcome: String,
     },
+    /// The operator's `fix` deleted a non-owner's copies of keys the slot's owner also held
+    /// (the owner's copies win): the values on `node` are gone.
+    CopiesDropped {
+        /// The node that lost its copies (0-based).
+        node: usize,
+        /// Their slot.
+        slot: u16,
+        /// The keys deleted.
+        keys: Vec<String>,
+    },
 }
 
 /// A step of the run itself, as the runner announces it.
@@ -308,6 +318,12 @@ impl fmt::Display for FaultEvent {
             FaultEvent::SlotMoveEnded { from, to, outcome } => {
                 write!(f, "move {from}->{to}: {outcome}")
             }
+            FaultEvent::CopiesDropped { node, slot, keys } => write!(
+                f,
+                "fix dropped node{}'s copies of {} in slot {slot}",
+                node + 1,
+                keys.join(" ")
+            ),
         }
     }
 }

@@ -113,6 +113,15 @@ impl Trace {
         self.lock().clone()
     }
 
+    /// A copy of the events recorded since the first `start` (for a poll that reads only
+    /// what is new).
+    pub fn events_from(&self, start: usize) -> Vec<TraceEvent> {
+        let events = self.lock();
+        events
+            .get(start..)
+            .map_or_else(Vec::new, <[TraceEvent]>::to_vec)
+    }
+
     /// All events, one rendered line each.
     pub fn render(&self) -> String {
         let events = self.lock();
