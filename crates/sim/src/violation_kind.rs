@@ -234,6 +234,16 @@ violation_kinds! {
     /// A master stayed down past the failover bound while an eligible replica and a voting
     /// majority were undisturbed, and no replica replaced it.
     FailoverMissing => "failover_missing",
+    /// A replica answered `+OK` to a default or `FORCE` `CLUSTER FAILOVER` in a quiet cluster
+    /// and was not promoted within Redis's manual failover timeout.
+    ManualFailoverUnfinished => "manual_failover_unfinished",
+    /// A master left without replicas got none by replica migration in time, although a
+    /// master with more than the migration barrier's replicas could give one and migration
+    /// is allowed.
+    ReplicaMigrationMissing => "replica_migration_missing",
+    /// A replica migrated to an orphaned master although `cluster-allow-replica-migration`
+    /// is no.
+    ReplicaMigrationUnwanted => "replica_migration_unwanted",
 }
 
 impl ViolationKind {

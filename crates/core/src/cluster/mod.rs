@@ -23,7 +23,7 @@ pub mod failover;
 pub mod failure;
 pub mod gossip;
 mod links;
-mod migration;
+pub mod migration;
 pub mod nodes_conf;
 pub mod render;
 mod roles;

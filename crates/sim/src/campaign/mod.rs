@@ -49,8 +49,8 @@ use crate::append::{AppendHistory, AppendSpec};
 use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::RegisterCheck;
-use crate::invariants::failovers_missing;
 use crate::invariants::updates::stale_owners_kept;
+use crate::invariants::{failovers_missing, manual_failovers_unfinished};
 use crate::invariants::{
     fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
 };
@@ -60,15 +60,19 @@ use crate::runner::poll::{summary, whole, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
 use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
 use crate::seeds::SimConfig;
-use crate::trace::{Event, Sampled, TraceEvent};
+use crate::trace::{Event, FaultEvent, Sampled, TraceEvent};
 use crate::view::{parse_cluster_nodes, NodeLine};
 use crate::workload::{WriteHistory, WriteOp};
 
 mod losses;
+mod planned;
 mod readmit;
+mod replica_move;
 
 #[cfg(test)]
 mod loss_tests;
+#[cfg(test)]
+mod maintenance_tests;
 
 use losses::{open_slot_holder, owner_addr, served_ops, slots_left_open, FIX_INTERVAL_MS};
 use readmit::{forget_stale, my_id, readmit_wiped};
@@ -304,6 +308,11 @@ impl TwoPhase for Campaign {
         slots_left_open(views)
     }
 
+    async fn after_settled(&mut self, run: &mut Run<'_>, views: &[(String, Vec<NodeLine>)]) {
+        planned::planned_failover(run, views).await;
+        replica_move::planned_replica_move(run).await;
+    }
+
     /// Every lost acknowledged write goes to the [`LossRule`]; the ones Redis would have kept
     /// make one `acked_write_lost` per key, with the rule's evidence for the first.
     fn judge_lost(
@@ -418,6 +427,8 @@ impl TwoPhase for Campaign {
         }
         run.violations
             .extend(failovers_missing(events, &self.ids, nt));
+        run.violations
+            .extend(manual_failovers_unfinished(events, &self.ids, nt));
     }
 }
 
@@ -484,10 +495,13 @@ async fn fix_open_slots(run: &Run<'_>, addr: String) {
             .on_client(async move { admin::fix(&entry, options, false).await })
             .await;
         let (text, values_differ) = match outcome {
-            Ok(report) => (
-                format!("fix via {addr}: {}", report.actions.join("; ")),
-                false,
-            ),
+            Ok(report) => {
+                record_dropped(run, &report.dropped);
+                (
+                    format!("fix via {addr}: {}", report.actions.join("; ")),
+                    false,
+                )
+            }
             Err(e) => (
                 format!("fix via {addr}: {e}"),
                 matches!(e, AdminError::ValuesDiffer { .. }),
@@ -498,6 +512,20 @@ async fn fix_open_slots(run: &Run<'_>, addr: String) {
             return;
         }
         options.replace = true;
+    }
+}
+
+/// The keys `fix` deleted, as typed events: the loss rule reads them.
+fn record_dropped(run: &Run<'_>, dropped: &[admin::DroppedCopies]) {
+    for d in dropped {
+        let Some(node) = crate::node_idx::NodeIdx::from_addr(&d.addr) else {
+            continue;
+        };
+        run.record(FaultEvent::CopiesDropped {
+            node: node.0,
+            slot: d.slot,
+            keys: d.keys.clone(),
+        });
     }
 }
 

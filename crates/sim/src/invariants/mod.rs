@@ -29,7 +29,7 @@ pub mod updates;
 mod views;
 
 pub use connectivity::Connectivity;
-pub use failover_missing::{failover_bound_ms, failovers_missing};
+pub use failover_missing::{failover_bound_ms, failovers_missing, manual_failovers_unfinished};
 pub use monitor::{SafetyMonitor, MAX_REPORTED_PER_NAME};
 pub(crate) use promotions::index_of_name;
 pub use promotions::{stale_partitioned_promotions, stale_promotions, STALE_CUT_OFF_NODE_TIMEOUTS};

@@ -133,6 +133,12 @@ pub trait TwoPhase {
         Vec::new()
     }
 
+    /// Once the cluster stayed whole after the heal, before the final reads, with the last
+    /// poll's views (an operator's planned maintenance).
+    async fn after_settled(&mut self, run: &mut Run<'_>, views: &[(String, Vec<NodeLine>)]) {
+        let _ = (run, views);
+    }
+
     /// Why [`also_whole`](TwoPhase::also_whole) did not hold when the bound ran out.
     fn unsettled_evidence(&mut self, run: &Run<'_>, last: &[Polled]) -> Vec<Violation> {
         let _ = (run, last);
@@ -443,6 +449,7 @@ async fn liveness_phase<H: TwoPhase>(
         run.violations.extend(config_epochs_distinct(&views));
         let more = hooks.settled_checks(run, &views);
         run.violations.extend(more);
+        hooks.after_settled(run, &views).await;
         return true;
     }
     let context = format!(

@@ -42,8 +42,11 @@ use crate::report::{Violation, ViolationKind};
 use crate::trace::{Event, FaultEvent, TraceEvent};
 
 mod disturbances;
+mod manual;
 #[cfg(test)]
 mod tests;
+
+pub use manual::manual_failovers_unfinished;
 
 use disturbances::{overlaps, Disturbances, Span};
 
@@ -86,7 +89,7 @@ fn rivals_overlap(o: &Outage, all: &[Outage], bound_ms: u64) -> bool {
 
 /// A node's role as its own events tell it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Master,
     /// Replicating the node with this ID; whether the replication link is up.
     Replica {
@@ -154,7 +157,7 @@ fn outages(events: &[TraceEvent], ids: &[String], faults: &Disturbances) -> Vec<
 }
 
 /// A node's role after one of its own events.
-fn follow(role: &mut Role, event: &ClusterEvent) {
+pub(super) fn follow(role: &mut Role, event: &ClusterEvent) {
     match event {
         ClusterEvent::BecameReplica { master } => {
             *role = Role::Replica {

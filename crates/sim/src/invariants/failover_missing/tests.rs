@@ -4,7 +4,7 @@ use super::*;
 use clusterlab_core::event::PromotionKind;
 use clusterlab_core::NodeId;
 
-use crate::faults::Direction;
+use crate::faults::{Direction, FailoverMode};
 
 const NT: u64 = 5000;
 
@@ -319,5 +319,110 @@ fn masters_down_together_may_split_one_epoch_and_get_one_retry() {
         found[0].evidence.ends_with("bound 30000 ms"),
         "{}",
         found[0].evidence
+    );
+}
+
+/// node4 replicates node1 (link up), node1 serves slots 0-99; node4 is asked for a manual
+/// failover in `mode` at 20 s and answers `+OK` 10 ms later.
+fn manual_failover(mode: FailoverMode, extra: Vec<TraceEvent>) -> Vec<Violation> {
+    let mut events = vec![
+        at(
+            0,
+            "node1",
+            ClusterEvent::SlotsAssigned {
+                ranges: vec![(0, 99)],
+                owner: Some(id(0)),
+            },
+        ),
+        at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
+        at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+        fault(20_000, Fault::ManualFailover { node: 3, mode }),
+        at(
+            20_010,
+            "faults",
+            FaultEvent::ManualFailoverAccepted { node: 3, mode },
+        ),
+    ];
+    events.extend(extra);
+    events.sort_by_key(|e| e.time_us);
+    manual_failovers_unfinished(&events, &ids(), NT)
+}
+
+#[test]
+fn an_accepted_manual_failover_must_promote_the_replica_within_redis_timeout() {
+    for mode in [FailoverMode::Default, FailoverMode::Force] {
+        let found = manual_failover(mode, vec![]);
+        assert_eq!(found.len(), 1, "{mode:?}: {found:?}");
+        assert_eq!(found[0].kind, ViolationKind::ManualFailoverUnfinished);
+        assert!(
+            found[0]
+                .evidence
+                .contains("node4 answered +OK to CLUSTER FAILOVER"),
+            "{}",
+            found[0].evidence
+        );
+        assert!(manual_failover(mode, vec![promoted(20_400)]).is_empty());
+        // Promoted seconds later: Redis takes a few cron ticks and round trips.
+        assert_eq!(manual_failover(mode, vec![promoted(21_500)]).len(), 1);
+    }
+    // Latency stretches the bound.
+    let slow = vec![
+        fault(
+            19_000,
+            Fault::Latency {
+                min_ms: 100,
+                max_ms: 200,
+            },
+        ),
+        promoted(22_500),
+    ];
+    assert!(manual_failover(FailoverMode::Default, slow).is_empty());
+}
+
+#[test]
+fn a_manual_failover_redis_may_drop_is_not_judged() {
+    let unjudged = |extra: Vec<TraceEvent>| {
+        assert!(manual_failover(FailoverMode::Default, extra).is_empty());
+    };
+    // A partition or packet loss in the window, or the master paused.
+    unjudged(vec![fault(
+        21_000,
+        Fault::Partition {
+            groups: vec![vec![0, 3], vec![1, 2]],
+        },
+    )]);
+    unjudged(vec![fault(21_000, Fault::PacketLoss { permille: 100 })]);
+    unjudged(vec![fault(21_000, Fault::Pause { node: 0, ms: 500 })]);
+    // Another node's election: the votes of its epoch may go there.
+    unjudged(vec![at(
+        20_500,
+        "node2",
+        ClusterEvent::ElectionStarted { epoch: 7 },
+    )]);
+    // The master serves no slot (Redis never fails such a master over).
+    let emptied = at(
+        5000,
+        "node1",
+        ClusterEvent::SlotsAssigned {
+            ranges: vec![(0, 99)],
+            owner: None,
+        },
+    );
+    unjudged(vec![emptied]);
+    // The default mode needs the replication link up.
+    unjudged(vec![at(
+        15_000,
+        "node4",
+        ClusterEvent::ReplicationLinkDown { offset: 0 },
+    )]);
+    // FORCE does not: judged.
+    let link_down = at(
+        15_000,
+        "node4",
+        ClusterEvent::ReplicationLinkDown { offset: 0 },
+    );
+    assert_eq!(
+        manual_failover(FailoverMode::Force, vec![link_down]).len(),
+        1
     );
 }
