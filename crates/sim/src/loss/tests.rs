@@ -49,6 +49,19 @@ fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
     at(ms, n, ClusterEvent::WriteApplied { offset, request })
 }
 
+/// node`from` MIGRATEd one key of the slot to node`to`.
+fn keys_migrated(ms: u64, from: u8, to: u8) -> TraceEvent {
+    at(
+        ms,
+        from,
+        ClusterEvent::KeysMigrated {
+            slot: SLOT,
+            count: 1,
+            to: Some(id(to)),
+        },
+    )
+}
+
 fn replica_of(ms: u64, r: u8, m: u8) -> TraceEvent {
     at(ms, r, ClusterEvent::BecameReplica { master: id(m) })
 }
@@ -507,18 +520,7 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
     );
     // Had node2 MIGRATEd the slot's keys after the write, the write went with them.
     let mut moved = events.clone();
-    moved.insert(
-        moved.len() - 1,
-        at(
-            2000,
-            2,
-            ClusterEvent::KeysMigrated {
-                slot: SLOT,
-                count: 1,
-                to: Some(id(3)),
-            },
-        ),
-    );
+    moved.insert(moved.len() - 1, keys_migrated(2000, 2, 3));
     assert!(!judge_write(&moved).is_allowed());
 }
 
@@ -580,18 +582,7 @@ fn a_write_taken_after_a_mid_move_promotion_and_after_the_import_closed_is_stran
     assert!(!judge_write(&own_move).is_allowed());
     // So is one after node2 MIGRATEd keys of the slot: it took part in the move.
     let mut moved = events.clone();
-    moved.insert(
-        moved.len() - 3,
-        at(
-            930,
-            2,
-            ClusterEvent::KeysMigrated {
-                slot: SLOT,
-                count: 1,
-                to: Some(id(3)),
-            },
-        ),
-    );
+    moved.insert(moved.len() - 3, keys_migrated(930, 2, 3));
     assert!(!judge_write(&moved).is_allowed());
 }
 
@@ -611,15 +602,7 @@ fn a_copy_on_an_importer_cut_off_by_a_mid_move_failover_may_be_dropped_by_the_fi
             },
         )
     };
-    let migrated = at(
-        1500,
-        1,
-        ClusterEvent::KeysMigrated {
-            slot: SLOT,
-            count: 1,
-            to: Some(id(3)),
-        },
-    );
+    let migrated = keys_migrated(1500, 1, 3);
     let mut events = base();
     events.extend([
         applied(1200, 2, 100, 0),
@@ -671,32 +654,21 @@ fn a_copy_on_an_importer_cut_off_by_a_mid_move_failover_may_be_dropped_by_the_fi
 fn keys_migrated_to_a_node_whose_disk_is_wiped_before_the_import_closes_are_lost_with_it() {
     // node1 MIGRATEs the slot's keys to node3 at 1.5 s; node3 is wiped at 2 s; the import
     // never closes and node1 keeps the slot, without the key.
-    let migrated = |from: u8, to: u8, ms: u64| {
-        at(
-            ms,
-            from,
-            ClusterEvent::KeysMigrated {
-                slot: SLOT,
-                count: 1,
-                to: Some(id(to)),
-            },
-        )
-    };
     let wipe3 = at(
         2000,
         0,
         Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 2 })),
     );
     let mut events = base();
-    events.extend([migrated(1, 3, 1500), wipe3.clone()]);
+    events.extend([keys_migrated(1500, 1, 3), wipe3.clone()]);
     let text = allowed(judge(&events, false));
     has_all(&text, &["node3's disk was wiped at 2.000s"]);
     // Without the wipe, or once node3 moved the keys back, node1 must still have it.
     let mut kept = base();
-    kept.push(migrated(1, 3, 1500));
+    kept.push(keys_migrated(1500, 1, 3));
     violation(judge(&kept, false));
     let mut back = base();
-    back.extend([migrated(1, 3, 1500), migrated(3, 1, 1800), wipe3]);
+    back.extend([keys_migrated(1500, 1, 3), keys_migrated(1800, 3, 1), wipe3]);
     violation(judge(&back, false));
 }
 
@@ -744,15 +716,7 @@ fn keys_migrated_to_an_importer_that_fails_over_are_stranded_whoever_owns_the_sl
     let mut events = base();
     events.extend([
         applied(1001, 2, 100, 0),
-        at(
-            1500,
-            1,
-            ClusterEvent::KeysMigrated {
-                slot: SLOT,
-                count: 1,
-                to: Some(id(3)),
-            },
-        ),
+        keys_migrated(1500, 1, 3),
         replica_of(1600, 4, 3),
         promoted(1800, 4, 3, 0, false),
         promoted(2000, 2, 1, 100, true),

@@ -409,20 +409,17 @@ fn a_manual_failover_redis_may_drop_is_not_judged() {
         },
     );
     unjudged(vec![emptied]);
-    // The default mode needs the replication link up.
-    unjudged(vec![at(
-        15_000,
-        "node4",
-        ClusterEvent::ReplicationLinkDown { offset: 0 },
-    )]);
-    // FORCE does not: judged.
-    let link_down = at(
-        15_000,
-        "node4",
-        ClusterEvent::ReplicationLinkDown { offset: 0 },
-    );
+    // The default mode needs the replication link up; FORCE does not, and is judged.
+    let link_down = || {
+        at(
+            15_000,
+            "node4",
+            ClusterEvent::ReplicationLinkDown { offset: 0 },
+        )
+    };
+    unjudged(vec![link_down()]);
     assert_eq!(
-        manual_failover(FailoverMode::Force, vec![link_down]).len(),
+        manual_failover(FailoverMode::Force, vec![link_down()]).len(),
         1
     );
 }
