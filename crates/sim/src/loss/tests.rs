@@ -114,6 +114,15 @@ fn judge(events: &[TraceEvent], everysec: bool) -> LossVerdict {
     LossRule::new(events, config).judge(&write())
 }
 
+/// The verdict on the write of [`write`] acknowledged by node`n` instead (`always`).
+fn judge_on(n: u8, events: &[TraceEvent]) -> LossVerdict {
+    let write = AckedWrite {
+        node: name(n),
+        ..write()
+    };
+    LossRule::new(events, LossConfig::default()).judge(&write)
+}
+
 /// The text of a verdict that must be `Allowed`.
 fn allowed(verdict: LossVerdict) -> String {
     assert!(verdict.is_allowed(), "{verdict:?}");
@@ -471,12 +480,7 @@ fn a_takeover_in_place_of_an_earlier_master_that_wins_by_epoch_is_a_rival_promot
         promoted(3000, 4, 1, 70, false),
         replica_of(3100, 2, 4),
     ]);
-    let write = AckedWrite {
-        node: name(2),
-        ..write()
-    };
-    let verdict = LossRule::new(&events, LossConfig::default()).judge(&write);
-    let text = allowed(verdict);
+    let text = allowed(judge_on(2, &events));
     has_all(
         &text,
         &[
@@ -504,12 +508,7 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
             },
         ),
     ]);
-    let write = AckedWrite {
-        node: name(2),
-        ..write()
-    };
-    let judge_write =
-        |events: &[TraceEvent]| LossRule::new(events, LossConfig::default()).judge(&write);
+    let judge_write = |events: &[TraceEvent]| judge_on(2, events);
     let text = allowed(judge_write(&events));
     has_all(
         &text,
@@ -555,12 +554,7 @@ fn a_write_taken_after_a_mid_move_promotion_and_after_the_import_closed_is_stran
         ),
         applied(1000, 2, 100, REQUEST),
     ]);
-    let write = AckedWrite {
-        node: name(2),
-        ..write()
-    };
-    let judge_write =
-        |events: &[TraceEvent]| LossRule::new(events, LossConfig::default()).judge(&write);
+    let judge_write = |events: &[TraceEvent]| judge_on(2, events);
     let text = allowed(judge_write(&events));
     has_all(
         &text,
@@ -639,14 +633,9 @@ fn a_copy_on_an_importer_cut_off_by_a_mid_move_failover_may_be_dropped_by_the_fi
         promoted(2000, 2, 1, 120, false),
         dropped(3000),
     ]);
-    let on_importer = AckedWrite {
-        node: name(3),
-        ..write()
-    };
-    let verdict = LossRule::new(&asking, LossConfig::default()).judge(&on_importer);
-    has_all(&allowed(verdict), &["the key sat on node3"]);
+    has_all(&allowed(judge_on(3, &asking)), &["the key sat on node3"]);
     asking.retain(|e| !matches!(e.event.cluster(), Some(ClusterEvent::Promoted { .. })));
-    let verdict = LossRule::new(&asking, LossConfig::default()).judge(&on_importer);
+    let verdict = judge_on(3, &asking);
     assert!(!verdict.is_allowed(), "{verdict:?}");
 }
 
