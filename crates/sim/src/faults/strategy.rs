@@ -1,11 +1,23 @@
 //! The proptest strategy for fault schedules: [`schedule_strategy`] draws episodes at random
 //! times and filters them through [`from_episodes`], so a failing schedule shrinks (fewer,
-//! earlier, shorter episodes) to a small one that still keeps the majority rule.
+//! earlier, shorter episodes) to a small one that still keeps the majority rule. Manual
+//! failovers, slot moves and the compound kinds are drawn as swarm generation draws them
+//! (their parts must fit the shape), from a seed the strategy picks.
 
 use proptest::prelude::*;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
-use super::model::{ClusterShape, Direction, FaultSchedule};
+use super::model::{ClusterShape, Direction, FaultKind, FaultSchedule};
+use super::swarm::{draw_kind, Compound, SwarmKind};
+
+/// The kinds the strategy draws through swarm generation.
+const SWARM_DRAWN: &[SwarmKind] = &[
+    SwarmKind::Plain(FaultKind::ManualFailover),
+    SwarmKind::Plain(FaultKind::MoveSlots),
+    SwarmKind::Compound(Compound::LaggingReplica),
+    SwarmKind::Compound(Compound::StaleReturn),
+    SwarmKind::Compound(Compound::SlowFailover),
+];
 
 /// Most episodes a proptest schedule holds (before the majority filter).
 pub const MAX_STRATEGY_EPISODES: usize = 10;
@@ -66,9 +78,16 @@ pub fn schedule_strategy(shape: &ClusterShape) -> BoxedStrategy<FaultSchedule> {
             }
         },
     );
+    let drawn_shape = shape.clone();
+    let drawn =
+        (0..span, 0..SWARM_DRAWN.len(), any::<u64>()).prop_map(move |(start_ms, kind, seed)| {
+            draw_kind(seed, SWARM_DRAWN[kind], start_ms, &drawn_shape)
+        });
     let shape = shape.clone();
-    proptest::collection::vec(episode, 0..=MAX_STRATEGY_EPISODES)
-        .prop_map(move |mut episodes| {
+    let group = prop_oneof![3 => episode.prop_map(|e| vec![e]), 1 => drawn];
+    proptest::collection::vec(group, 0..=MAX_STRATEGY_EPISODES)
+        .prop_map(move |groups| {
+            let mut episodes: Vec<Episode> = groups.into_iter().flatten().collect();
             episodes.sort_by_key(|e| e.start_ms);
             from_episodes(&episodes, &shape)
         })
@@ -85,19 +104,47 @@ mod tests {
     fn strategy_schedules_are_valid() {
         use proptest::strategy::ValueTree;
         use proptest::test_runner::TestRunner;
-        let s = shape(3, 0);
-        let strategy = schedule_strategy(&s);
-        let mut runner = TestRunner::deterministic();
-        for _ in 0..100 {
-            let mut tree = strategy.new_tree(&mut runner).unwrap();
-            check_majority(&tree.current(), &s).unwrap();
-            // Shrinking keeps schedules valid too.
-            for _ in 0..20 {
-                if !tree.simplify() {
-                    break;
-                }
+        for s in [shape(3, 0), shape(3, 1)] {
+            let strategy = schedule_strategy(&s);
+            let mut runner = TestRunner::deterministic();
+            for _ in 0..100 {
+                let mut tree = strategy.new_tree(&mut runner).unwrap();
                 check_majority(&tree.current(), &s).unwrap();
+                // Shrinking keeps schedules valid too.
+                for _ in 0..20 {
+                    if !tree.simplify() {
+                        break;
+                    }
+                    check_majority(&tree.current(), &s).unwrap();
+                }
             }
         }
+    }
+
+    /// The strategy reaches manual failovers and slot moves on a shape with replicas (drawn
+    /// through swarm generation, as the compounds are).
+    #[test]
+    fn strategy_draws_failovers_moves_and_compounds() {
+        use crate::faults::Fault;
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let s = shape(3, 1);
+        let strategy = schedule_strategy(&s);
+        let mut runner = TestRunner::deterministic();
+        let (mut failovers, mut moves) = (0, 0);
+        for _ in 0..200 {
+            let schedule = strategy.new_tree(&mut runner).unwrap().current();
+            for f in schedule.iter() {
+                match f.fault {
+                    Fault::ManualFailover { .. } => failovers += 1,
+                    Fault::MoveSlots { .. } => moves += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            failovers > 0 && moves > 0,
+            "{failovers} failovers, {moves} moves"
+        );
     }
 }

@@ -141,6 +141,24 @@ fn promoted_shapes(shape: &ClusterShape) -> Vec<ClusterShape> {
         .collect()
 }
 
+/// The episodes of one [`SwarmKind`] starting at `start_ms`, drawn from `seed` as swarm
+/// generation draws them (for the proptest strategy, whose hand-written kinds cannot line up
+/// a manual failover's replicas, a slot move's masters or a compound's parts).
+pub(super) fn draw_kind(
+    seed: u64,
+    kind: SwarmKind,
+    start_ms: u64,
+    shape: &ClusterShape,
+) -> Vec<Episode> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    match kind {
+        SwarmKind::Compound(compound) => draw_compound(&mut rng, compound, start_ms, shape),
+        SwarmKind::Plain(kind) => draw_episode(&mut rng, kind, start_ms, shape)
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// One episode of a plain kind, or none when the shape has no room for it (or the kind is an
 /// undo, which episodes bring along themselves).
 fn draw_episode(
