@@ -215,8 +215,9 @@ pub fn manual_failovers_unfinished(
                 .any(|(span, _)| overlaps(&[*span], whole))
             && !overlaps(&faults.lossy, whole)
             && !others.busy(&r, whole, own_election);
+        // The promotion may come before the `+OK` reaches the injector.
         let promoted = events.iter().any(|e| {
-            (r.at_us..=after.1).contains(&e.time_us)
+            (r.sent_us..=after.1).contains(&e.time_us)
                 && e.node == NodeIdx(r.replica).name()
                 && matches!(e.event.cluster(), Some(ClusterEvent::Promoted { .. }))
         });

@@ -362,6 +362,8 @@ fn an_accepted_manual_failover_must_promote_the_replica_within_redis_timeout() {
             found[0].evidence
         );
         assert!(manual_failover(mode, vec![promoted(20_400)]).is_empty());
+        // Promoted before the `+OK` reached the injector: in time too.
+        assert!(manual_failover(mode, vec![promoted(20_005)]).is_empty());
         // Promoted seconds later: Redis takes a few cron ticks and round trips.
         assert_eq!(manual_failover(mode, vec![promoted(21_500)]).len(), 1);
     }
