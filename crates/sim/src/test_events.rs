@@ -1,5 +1,5 @@
 //! Builders for hand-made traces in unit tests: node IDs from one byte, a node's typed event
-//! at a time, and a fresh start.
+//! at a time, a fresh start and an applied write.
 
 use clusterlab_core::{ClusterEvent, NodeId};
 
@@ -32,4 +32,10 @@ pub(crate) fn started(node: &str, who: u8, master: Option<u8>) -> TraceEvent {
         flagged: Vec::new(),
     };
     at(0, node, event)
+}
+
+/// `node` applied a write at replication offset `offset` (`request`: the client command's
+/// digest, 0 for its master's stream).
+pub(crate) fn applied(ms: u64, node: &str, offset: u64, request: u64) -> TraceEvent {
+    at(ms, node, ClusterEvent::WriteApplied { offset, request })
 }

@@ -211,13 +211,12 @@ fn an_absent_read_from_another_node_is_left_to_the_final_read() {
 
 mod waits {
     use clusterlab_core::event::request_digest;
-    use clusterlab_core::ClusterEvent;
 
     use super::super::op::{token, Kind, Outcome, Value};
     use super::super::tests::{ok, Build, X};
     use super::super::wait::check_waits;
     use crate::loss::{LossConfig, LossRule};
-    use crate::test_events::{at, started};
+    use crate::test_events::{applied, started};
     use crate::violation_kind::ViolationKind;
 
     /// Client 0's `WAIT 1` on node1 after its write to `key`, answered `answered` at 1.2 s.
@@ -237,22 +236,8 @@ mod waits {
         let mut events = vec![
             started("node1", b'a', None),
             started("node4", b'r', Some(b'a')),
-            at(
-                1010,
-                "node1",
-                ClusterEvent::WriteApplied {
-                    offset: 100,
-                    request,
-                },
-            ),
-            at(
-                replica_ms,
-                "node4",
-                ClusterEvent::WriteApplied {
-                    offset: replica_offset,
-                    request: 0,
-                },
-            ),
+            applied(1010, "node1", 100, request),
+            applied(replica_ms, "node4", replica_offset, 0),
         ];
         events.sort_by_key(|e| e.time_us);
         let rule = LossRule::new(&events, LossConfig::default());
@@ -286,14 +271,7 @@ mod waits {
         let request = request_digest(&b.0.ops[0].args);
         let events = vec![
             started("node1", b'a', None),
-            at(
-                1010,
-                "node1",
-                ClusterEvent::WriteApplied {
-                    offset: 100,
-                    request,
-                },
-            ),
+            applied(1010, "node1", 100, request),
         ];
         let rule = LossRule::new(&events, LossConfig::default());
         assert_eq!(check_waits(&b.0, &events, &rule), vec![]);

@@ -22,7 +22,7 @@ use crate::client::ClusterClient;
 use crate::cluster::mix64;
 use crate::faults::{FailoverMode, Fault};
 use crate::report::{Violation, ViolationKind};
-use crate::runner::poll::{node_names, nodes_texts, poll_all, views_of, whole};
+use crate::runner::poll::{node_names, nodes_texts, now_ms, poll_all, views_of, whole};
 use crate::runner::{liveness_bound_ms, Run, LIVENESS_POLL_MS};
 use crate::trace::{Event, FaultEvent};
 use crate::view::NodeLine;
@@ -265,7 +265,7 @@ async fn ask_failover(run: &Run<'_>, node: usize) -> bool {
 /// judge); the liveness bound running out first is a violation. The last poll becomes the
 /// run's final views. Whether it was whole.
 async fn wait_whole_again(run: &mut Run<'_>, node: usize) -> bool {
-    let given_up_ms = now_ms(run) + MANUAL_FAILOVER_TIMEOUT_MS + 1000;
+    let given_up_ms = now_ms() + MANUAL_FAILOVER_TIMEOUT_MS + 1000;
     let (addrs, names) = (run.cluster.addrs(), node_names(run.cluster));
     let bound_ms = liveness_bound_ms(run.shape.node_timeout_ms);
     let name = run.cluster.node(node).name.clone();
@@ -279,7 +279,7 @@ async fn wait_whole_again(run: &mut Run<'_>, node: usize) -> bool {
                 .iter()
                 .any(|l| l.is_myself() && l.addr == addr && l.is_master())
         });
-        if (promoted || now_ms(run) > given_up_ms) && whole(&last, run.cluster.len()) {
+        if (promoted || now_ms() > given_up_ms) && whole(&last, run.cluster.len()) {
             run.final_texts = nodes_texts(&last);
             return true;
         }
@@ -290,9 +290,4 @@ async fn wait_whole_again(run: &mut Run<'_>, node: usize) -> bool {
         format!("not whole {bound_ms} ms after the planned CLUSTER FAILOVER sent to {name}"),
     ));
     false
-}
-
-/// Virtual ms since the run started.
-fn now_ms(run: &Run<'_>) -> u64 {
-    run.cluster.elapsed().as_millis() as u64
 }

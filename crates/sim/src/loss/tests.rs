@@ -49,6 +49,11 @@ fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
     at(ms, n, ClusterEvent::WriteApplied { offset, request })
 }
 
+/// node`n` closed its import of the slot at replication offset `offset`.
+fn slot_imported(ms: u64, n: u8, offset: u64) -> TraceEvent {
+    at(ms, n, ClusterEvent::SlotImported { slot: SLOT, offset })
+}
+
 /// node`from` MIGRATEd one key of the slot to node`to`.
 fn keys_migrated(ms: u64, from: u8, to: u8) -> TraceEvent {
     at(
@@ -196,14 +201,7 @@ fn a_promoted_replica_that_had_the_offset_must_keep_the_write() {
 #[test]
 fn a_migration_or_a_coordinated_failover_never_loses_the_write() {
     let mut migrated = base();
-    migrated.push(at(
-        3000,
-        3,
-        ClusterEvent::SlotImported {
-            slot: SLOT,
-            offset: 500,
-        },
-    ));
+    migrated.push(slot_imported(3000, 3, 500));
     let text = violation(judge(&migrated, false));
     has_all(
         &text,
@@ -499,17 +497,9 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
     events.extend([
         promoted(900, 2, 1, 80, false),
         applied(1000, 2, 100, REQUEST),
-        at(
-            3000,
-            3,
-            ClusterEvent::SlotImported {
-                slot: SLOT,
-                offset: 500,
-            },
-        ),
+        slot_imported(3000, 3, 500),
     ]);
-    let judge_write = |events: &[TraceEvent]| judge_on(2, events);
-    let text = allowed(judge_write(&events));
+    let text = allowed(judge_on(2, &events));
     has_all(
         &text,
         &[
@@ -520,7 +510,7 @@ fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes
     // Had node2 MIGRATEd the slot's keys after the write, the write went with them.
     let mut moved = events.clone();
     moved.insert(moved.len() - 1, keys_migrated(2000, 2, 3));
-    assert!(!judge_write(&moved).is_allowed());
+    assert!(!judge_on(2, &moved).is_allowed());
 }
 
 #[test]
@@ -544,18 +534,10 @@ fn a_write_taken_after_a_mid_move_promotion_and_after_the_import_closed_is_stran
         import(800, Some(1)),
         promoted(900, 2, 1, 80, false),
         import(950, None),
-        at(
-            950,
-            3,
-            ClusterEvent::SlotImported {
-                slot: SLOT,
-                offset: 500,
-            },
-        ),
+        slot_imported(950, 3, 500),
         applied(1000, 2, 100, REQUEST),
     ]);
-    let judge_write = |events: &[TraceEvent]| judge_on(2, events);
-    let text = allowed(judge_write(&events));
+    let text = allowed(judge_on(2, &events));
     has_all(
         &text,
         &[
@@ -573,11 +555,11 @@ fn a_write_taken_after_a_mid_move_promotion_and_after_the_import_closed_is_stran
     let mut open = own_move.remove(opened);
     open.time_us = 920_000;
     own_move.insert(opened + 1, open);
-    assert!(!judge_write(&own_move).is_allowed());
+    assert!(!judge_on(2, &own_move).is_allowed());
     // So is one after node2 MIGRATEd keys of the slot: it took part in the move.
     let mut moved = events.clone();
     moved.insert(moved.len() - 3, keys_migrated(930, 2, 3));
-    assert!(!judge_write(&moved).is_allowed());
+    assert!(!judge_on(2, &moved).is_allowed());
 }
 
 #[test]
@@ -684,14 +666,7 @@ fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
         &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
     );
     // Once the import closed on node1, the promoted replica holds the write and must keep it.
-    let closed = at(
-        1500,
-        1,
-        ClusterEvent::SlotImported {
-            slot: SLOT,
-            offset: 100,
-        },
-    );
+    let closed = slot_imported(1500, 1, 100);
     events.push(closed);
     events.sort_by_key(|e| e.time_us);
     violation(judge(&events, false));
