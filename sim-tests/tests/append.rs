@@ -39,7 +39,7 @@ fn four_clients_through_a_crash_and_a_failover_check_clean() {
     let schedule = FaultSchedule::new(vec![
         TimedFault {
             at_ms: 5000,
-            fault: Fault::Crash { node: 0 },
+            fault: Fault::crash(0),
         },
         TimedFault {
             at_ms: 20_000,

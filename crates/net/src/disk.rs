@@ -206,6 +206,32 @@ impl MemDisk {
         }
     }
 
+    /// A power loss in the middle of writing back: each file keeps its synced bytes plus the
+    /// first `keep_permille` thousandths of what was appended after them, so the cut usually
+    /// lands inside a record. A file rewritten or cut since its last sync goes back to its
+    /// synced contents (a rewrite is a rename, which is all or nothing), and a file never
+    /// synced disappears (its directory entry never reached the disk).
+    pub fn tear_unsynced_writes(&self, keep_permille: u32) {
+        let mut state = self.state();
+        state.files.retain(|_, f| f.durable.is_some());
+        for file in state.files.values_mut() {
+            let durable = file.durable.clone().unwrap_or_default();
+            if file.current.starts_with(&durable) {
+                let tail = file.current.len() - durable.len();
+                let kept = tail * keep_permille.min(1000) as usize / 1000;
+                file.current.truncate(durable.len() + kept);
+            } else {
+                file.current = durable.clone();
+            }
+            assert!(
+                file.current.starts_with(&durable),
+                "a tear never loses synced bytes"
+            );
+            // After the crash, whatever is on the platter is simply the file.
+            file.durable = Some(file.current.clone());
+        }
+    }
+
     /// A replaced disk: every file is gone (locks stay with whoever holds them). The simulator
     /// uses it to bring a node back as a brand-new node.
     pub fn wipe(&self) {
@@ -343,6 +369,36 @@ mod tests {
         assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"set1".to_vec()));
         assert_eq!(disk.read(&p("never-synced")).unwrap(), None);
         assert_eq!(disk.paths(), vec![p("aof"), p("nodes.conf")]);
+    }
+
+    #[test]
+    fn mem_disk_torn_crash_keeps_a_prefix_of_appended_bytes() {
+        let disk = MemDisk::new();
+        disk.append(&p("aof"), b"set1").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        disk.append(&p("aof"), b"0123456789").unwrap();
+        disk.write_atomic(&p("nodes.conf"), b"v1", true).unwrap();
+        disk.write_atomic(&p("nodes.conf"), b"v2 longer", false)
+            .unwrap();
+        disk.append(&p("never-synced"), b"x").unwrap();
+        disk.tear_unsynced_writes(300);
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"set1012".to_vec()));
+        assert_eq!(disk.read(&p("nodes.conf")).unwrap(), Some(b"v1".to_vec()));
+        assert_eq!(disk.read(&p("never-synced")).unwrap(), None);
+        // What survived is durable now: a second tear keeps it.
+        disk.tear_unsynced_writes(0);
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"set1012".to_vec()));
+    }
+
+    #[test]
+    fn mem_disk_torn_crash_of_a_cut_file_goes_back_to_its_synced_bytes() {
+        let disk = MemDisk::new();
+        disk.append(&p("aof"), b"abcdef").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        disk.truncate(&p("aof"), 3).unwrap();
+        disk.append(&p("aof"), b"XY").unwrap();
+        disk.tear_unsynced_writes(1000);
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"abcdef".to_vec()));
     }
 
     #[test]

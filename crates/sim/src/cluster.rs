@@ -24,6 +24,7 @@ use clusterlab_net::disk::MemDisk;
 use clusterlab_net::server;
 
 use crate::client::{describe_reply, info_field, ClusterClient};
+use crate::faults::CrashKind;
 use crate::seeds::SimConfig;
 use crate::trace::{ProcessEvent, RunPhase, Trace};
 
@@ -453,13 +454,23 @@ impl SimCluster {
 
     // ---- faults ----------------------------------------------------------------------------
 
-    /// Crashes node `index`: all its tasks stop, its connections drop, unsynced disk writes are
-    /// lost.
+    /// Crashes node `index` by a power loss: all its tasks stop, its connections drop,
+    /// unsynced disk writes are lost.
     pub fn kill(&self, index: usize) {
+        self.crash(index, CrashKind::PowerLoss);
+    }
+
+    /// Crashes node `index`: all its tasks stop, its connections drop, and its disk keeps
+    /// what `how` says.
+    pub fn crash(&self, index: usize, how: CrashKind) {
         let node = &self.nodes[index];
-        self.trace.record(&node.name, ProcessEvent::Kill);
+        self.trace.record(&node.name, ProcessEvent::Kill(how));
         self.handle.kill(node.machine);
-        node.disk.lose_unsynced_writes();
+        match how {
+            CrashKind::PowerLoss => node.disk.lose_unsynced_writes(),
+            CrashKind::Process => {}
+            CrashKind::Torn { keep_permille } => node.disk.tear_unsynced_writes(keep_permille),
+        }
     }
 
     /// Starts node `index` again on the same disk (call [`SimCluster::kill`] first).

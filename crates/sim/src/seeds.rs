@@ -418,7 +418,7 @@ mod tests {
         .unwrap();
         let schedule = record.schedule.clone().unwrap();
         assert_eq!(schedule.len(), 2);
-        assert_eq!(schedule.0[0].fault, crate::faults::Fault::Crash { node: 1 });
+        assert_eq!(schedule.0[0].fault, crate::faults::Fault::crash(1));
         assert_eq!(SeedRecord::parse(&record.to_json()).unwrap(), record);
         assert!(
             record.to_json().contains(

@@ -284,14 +284,15 @@ fn read_own_node(
     }
 }
 
-/// Whether the node at `addr` crashed between `from_us` and `to_us`: restarted from its disk
-/// it may lack what it acknowledged last (`everysec`), and its replica may still hold it for
-/// the final value (seed 500185), so its own later reads prove nothing about the write.
+/// Whether the node at `addr` lost power between `from_us` and `to_us`: restarted from its
+/// disk it may lack what it acknowledged last (`everysec`), and its replica may still hold it
+/// for the final value (seed 500185), so its own later reads prove nothing about the write.
+/// A process crash keeps every written byte, so it excuses nothing.
 fn killed_between(history: &AppendHistory, addr: &str, from_us: u64, to_us: u64) -> bool {
     history
         .kills
         .iter()
-        .any(|(a, at_us)| a == addr && (from_us..to_us).contains(at_us))
+        .any(|k| k.loses_unsynced && k.addr == addr && (from_us..to_us).contains(&k.at_us))
 }
 
 /// One client's successive reads of one owner never shrink. Reads sent after `READONLY` are

@@ -277,10 +277,21 @@ impl Op {
 pub struct AppendHistory {
     /// In the order they were merged: by start time, then client ([`AppendHistory::merge`]).
     pub ops: Vec<Op>,
-    /// Each crash of a node as `(ip:port, µs)`: a node restarted from its disk under
-    /// `appendfsync everysec` may have lost what it acknowledged last (the loss rule judges
+    /// Each crash of a node: a node restarted from its disk under `appendfsync everysec`
+    /// after a power loss may have lost what it acknowledged last (the loss rule judges
     /// whether that loss stands).
-    pub kills: Vec<(String, u64)>,
+    pub kills: Vec<Kill>,
+}
+
+/// One crash of a node, as the append checks need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kill {
+    /// The node's `ip:port`.
+    pub addr: String,
+    /// When, in virtual µs.
+    pub at_us: u64,
+    /// Bytes written but not synced may be gone (a power loss, not a process crash).
+    pub loses_unsynced: bool,
 }
 
 impl AppendHistory {

@@ -4,7 +4,7 @@
 
 use super::client::read_final;
 use super::judge::judge;
-use super::op::{workload_keys, AppendHistory};
+use super::op::{workload_keys, AppendHistory, Kill};
 use super::spec::AppendSpec;
 use crate::loss::{LossConfig, LossRule};
 use crate::node_idx::NodeIdx;
@@ -47,8 +47,14 @@ pub async fn check_appends(
     let events = run.cluster.trace().events();
     history.kills = events
         .iter()
-        .filter(|e| matches!(e.event, Event::Process(ProcessEvent::Kill)))
-        .filter_map(|e| Some((NodeIdx::from_name(&e.node)?.addr(), e.time_us)))
+        .filter_map(|e| match e.event {
+            Event::Process(ProcessEvent::Kill(how)) => Some(Kill {
+                addr: NodeIdx::from_name(&e.node)?.addr(),
+                at_us: e.time_us,
+                loses_unsynced: how.loses_unsynced(),
+            }),
+            _ => None,
+        })
         .collect();
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));

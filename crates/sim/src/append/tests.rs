@@ -2,7 +2,7 @@
 //! pass, and one deliberately broken history per anomaly, whose evidence must name exactly the
 //! operations that show it.
 
-use super::op::{token, Kind, Op, Outcome, Value, FINAL_CLIENT};
+use super::op::{token, Kill, Kind, Op, Outcome, Value, FINAL_CLIENT};
 use super::*;
 use crate::loss::{AckedWrite, LossVerdict};
 use crate::violation_kind::ViolationKind;
@@ -291,7 +291,7 @@ fn a_shorter_read_from_the_same_node_needs_an_allowed_loss() {
     );
     // X crashed between the two reads: restarted from its disk it answers for the final
     // read only (which, here, still loses the write to the rule's verdict).
-    b.0.kills.push((X.to_string(), 45_000));
+    b.0.kills.push(power_loss(X, 45_000));
     let (judged, _) = judge_with(&b.0, false);
     assert!(
         judged
@@ -327,7 +327,7 @@ fn a_node_that_forgets_a_write_it_acknowledged_serves_a_stale_read() {
     );
     // X crashed between the acknowledgement and the read: restarted from an everysec disk it
     // may lack the write while its replica kept it for the final value.
-    b.0.kills.push((X.to_string(), 35_000));
+    b.0.kills.push(power_loss(X, 35_000));
     assert_eq!(judge_clean(&b.0), Judged::default());
 }
 
@@ -436,4 +436,13 @@ fn reads_from_replicas_may_shrink() {
     own(&mut b, (60, 61));
     b.last(k, Some("0.0;"));
     assert_eq!(judge_clean(&b.0), Judged::default());
+}
+
+/// A power-loss crash of the node at `addr`.
+fn power_loss(addr: &str, at_us: u64) -> Kill {
+    Kill {
+        addr: addr.to_string(),
+        at_us,
+        loses_unsynced: true,
+    }
 }

@@ -85,7 +85,7 @@ fn restarted_between(history: &AppendHistory, write: &Op, wait: &Op) -> bool {
     history
         .kills
         .iter()
-        .any(|(addr, at)| *addr == wait.addr && (write.start_us..=wait.end_us).contains(at))
+        .any(|k| k.addr == wait.addr && (write.start_us..=wait.end_us).contains(&k.at_us))
 }
 
 /// The nodes that, following `master_name`'s ID of the moment, reported reaching `offset`

@@ -29,7 +29,7 @@ fn writes_lost_to_a_failover_are_allowed_and_counted() {
         },
         TimedFault {
             at_ms: 22_000,
-            fault: Fault::Crash { node: 0 },
+            fault: Fault::crash(0),
         },
     ]);
     let config = SimConfig {
@@ -108,7 +108,7 @@ fn writes_lost_to_a_failover_are_allowed_and_counted() {
 fn writes_lost_to_an_unsynced_aof_are_violations() {
     let schedule = FaultSchedule::new(vec![TimedFault {
         at_ms: 27_000,
-        fault: Fault::Crash { node: 0 },
+        fault: Fault::crash(0),
     }]);
     let single_writer = SimConfig {
         clients: 0,

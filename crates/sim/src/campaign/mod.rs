@@ -564,7 +564,7 @@ mod tests {
             },
             TimedFault {
                 at_ms: 16_000,
-                fault: Fault::Crash { node: 0 },
+                fault: Fault::crash(0),
             },
         ]);
         // The single writer: the race below was found with its timing (the append clients
@@ -620,7 +620,7 @@ mod tests {
         let schedule = FaultSchedule::new(vec![
             TimedFault {
                 at_ms: 1000,
-                fault: Fault::Crash { node: 1 },
+                fault: Fault::crash(1),
             },
             TimedFault {
                 at_ms: 9000,
@@ -651,7 +651,7 @@ mod tests {
                 _ => false,
             })
         };
-        assert!(applied(&Fault::Crash { node: 1 }), "{trace}");
+        assert!(applied(&Fault::crash(1)), "{trace}");
         let partition = Fault::Partition {
             groups: vec![vec![0]],
         };

@@ -5,7 +5,8 @@
 
 use super::majority::check_majority;
 use super::model::{
-    ClusterShape, Direction, FailoverMode, Fault, FaultSchedule, TimedFault, DEFAULT_LATENCY_MS,
+    ClusterShape, CrashKind, Direction, FailoverMode, Fault, FaultSchedule, TimedFault,
+    DEFAULT_LATENCY_MS,
 };
 
 /// A fault that lasts a while, as generation thinks of it; [`Episode::expand`] turns it into
@@ -32,6 +33,8 @@ pub enum EpisodeKind {
     Crash {
         /// Index of the node.
         node: usize,
+        /// What the crash leaves on its disk.
+        how: CrashKind,
     },
     /// One [`Fault::Pause`] of the node for `duration_ms` (it resumes by itself).
     Pause {
@@ -104,8 +107,14 @@ impl Episode {
                 ),
                 at(end, Fault::Heal),
             ],
-            EpisodeKind::Crash { node } => vec![
-                at(start, Fault::Crash { node: *node }),
+            EpisodeKind::Crash { node, how } => vec![
+                at(
+                    start,
+                    Fault::Crash {
+                        node: *node,
+                        how: *how,
+                    },
+                ),
                 at(end, Fault::Restart { node: *node }),
             ],
             EpisodeKind::Pause { node } => vec![at(
@@ -206,7 +215,7 @@ impl EpisodeKind {
     /// The one node whose state the episode owns (crash, pause, clog, wipe).
     fn node(&self) -> Option<usize> {
         match self {
-            EpisodeKind::Crash { node }
+            EpisodeKind::Crash { node, .. }
             | EpisodeKind::Pause { node }
             | EpisodeKind::ClogNode { node, .. }
             | EpisodeKind::WipeRestart { node } => Some(*node),
@@ -246,12 +255,15 @@ mod tests {
         let e = Episode {
             start_ms: 100,
             duration_ms: 50,
-            kind: EpisodeKind::Crash { node: 1 },
+            kind: EpisodeKind::Crash {
+                node: 1,
+                how: CrashKind::PowerLoss,
+            },
         };
         assert_eq!(
             e.expand(),
             vec![
-                at(100, Fault::Crash { node: 1 }),
+                at(100, Fault::crash(1)),
                 at(150, Fault::Restart { node: 1 })
             ]
         );
@@ -269,14 +281,20 @@ mod tests {
             ..e.clone()
         };
         let other = Episode {
-            kind: EpisodeKind::Crash { node: 2 },
+            kind: EpisodeKind::Crash {
+                node: 2,
+                how: CrashKind::PowerLoss,
+            },
             ..again.clone()
         };
         assert_eq!(from_episodes(&[e.clone(), again], &s).len(), 2);
         assert_eq!(from_episodes(&[e.clone(), other], &s).len(), 2);
         let replica_shape = shape(3, 1);
         let replica = Episode {
-            kind: EpisodeKind::Crash { node: 4 },
+            kind: EpisodeKind::Crash {
+                node: 4,
+                how: CrashKind::PowerLoss,
+            },
             start_ms: 120,
             duration_ms: 50,
         };

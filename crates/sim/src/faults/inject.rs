@@ -14,7 +14,7 @@ use madsim::runtime::Handle;
 use madsim::time::Instant;
 
 use super::slot_move::{move_slots, MAX_HOLD_BEFORE_NODE_MS};
-use super::{Direction, FailoverMode, Fault, FaultSchedule};
+use super::{CrashKind, Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
 use crate::report::Violation;
 use crate::trace::FaultEvent;
@@ -340,7 +340,7 @@ impl<'a> FaultInjector<'a> {
                 self.groups.clear();
                 self.sync_links();
             }
-            Fault::Crash { node } => self.crash(*node),
+            Fault::Crash { node, how } => self.crash(*node, *how),
             Fault::Restart { node } => self.restart(*node),
             Fault::Pause { node, ms } => self.pause(*node, *ms),
             Fault::ClogLink { from, to } => {
@@ -399,11 +399,11 @@ impl<'a> FaultInjector<'a> {
         }
     }
 
-    fn crash(&mut self, node: usize) {
+    fn crash(&mut self, node: usize, how: CrashKind) {
         if self.nodes[node].is_down() {
             return self.skip(format!("crash node{}", node + 1), "already down");
         }
-        self.cluster.kill(node);
+        self.cluster.crash(node, how);
         self.went_down(node);
         self.nodes[node] = NodeState::Down {
             since_ms: self.now_ms(),

@@ -25,7 +25,7 @@ impl Shadow {
         match fault {
             Fault::Partition { groups } => self.groups = groups.clone(),
             Fault::Heal => self.groups.clear(),
-            Fault::Crash { node } => {
+            Fault::Crash { node, .. } => {
                 self.down_until.insert(*node, u64::MAX);
             }
             Fault::WipeRestart { node } => {
@@ -127,13 +127,13 @@ mod tests {
     fn majority_rule_counts_crashes_pauses_clogs_wipes_and_partitions() {
         let s = shape(3, 0);
         let ok = FaultSchedule::new(vec![
-            at(0, Fault::Crash { node: 0 }),
+            at(0, Fault::crash(0)),
             at(100, Fault::Restart { node: 0 }),
-            at(100, Fault::Crash { node: 1 }),
+            at(100, Fault::crash(1)),
         ]);
         assert!(check_majority(&ok, &s).is_ok());
         let two_down = FaultSchedule::new(vec![
-            at(0, Fault::Crash { node: 0 }),
+            at(0, Fault::crash(0)),
             at(50, Fault::Pause { node: 1, ms: 100 }),
         ]);
         assert!(check_majority(&two_down, &s)
@@ -142,7 +142,7 @@ mod tests {
         // The pause is over by 200 ms.
         let later = FaultSchedule::new(vec![
             at(0, Fault::Pause { node: 1, ms: 100 }),
-            at(200, Fault::Crash { node: 0 }),
+            at(200, Fault::crash(0)),
         ]);
         assert!(check_majority(&later, &s).is_ok());
         // A wipe is down for the whole phase, even though the node runs.
@@ -172,15 +172,15 @@ mod tests {
                     groups: vec![vec![0]],
                 },
             ),
-            at(10, Fault::Crash { node: 0 }),
+            at(10, Fault::crash(0)),
         ]);
         assert!(check_majority(&minority, &s).is_ok());
         // With replicas, replicas do not count.
         let s6 = shape(3, 1);
         let replicas_down = FaultSchedule::new(vec![
-            at(0, Fault::Crash { node: 3 }),
-            at(0, Fault::Crash { node: 4 }),
-            at(0, Fault::Crash { node: 0 }),
+            at(0, Fault::crash(3)),
+            at(0, Fault::crash(4)),
+            at(0, Fault::crash(0)),
         ]);
         assert!(check_majority(&replicas_down, &s6).is_ok());
     }

@@ -38,7 +38,7 @@ pub use episode::{from_episodes, Episode, EpisodeKind};
 pub use inject::{FaultInjector, RESTART_GAP_MS};
 pub use majority::check_majority;
 pub use model::{
-    ClusterShape, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
+    ClusterShape, CrashKind, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
     DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
 };
 pub use repeat::{draw_repeat_failover, REPEAT_FAILOVER_PROBABILITY};

@@ -36,10 +36,15 @@ pub enum Fault {
     },
     /// Ends the current partition (explicitly clogged links and nodes stay clogged).
     Heal,
-    /// Kills the node: its tasks stop, its connections drop, unsynced disk writes are lost.
+    /// Kills the node: its tasks stop, its connections drop, and its disk keeps what `how`
+    /// says.
     Crash {
         /// Index of the node to kill.
         node: usize,
+        /// What kind of crash, so what its disk keeps (a power loss when absent, as every
+        /// crash was before the kinds existed).
+        #[serde(default, skip_serializing_if = "CrashKind::is_power_loss")]
+        how: CrashKind,
     },
     /// Starts a crashed node again on the same disk.
     Restart {
@@ -121,6 +126,49 @@ pub enum Fault {
     },
 }
 
+/// What a [`Fault::Crash`] leaves on the node's disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CrashKind {
+    /// The machine loses power: only bytes the node synced survive.
+    #[default]
+    PowerLoss,
+    /// The process dies (`kill -9`, an OOM kill): the kernel's page cache outlives it, so
+    /// every byte the node wrote survives, synced or not.
+    Process,
+    /// Power fails while the kernel writes back: each file keeps its synced bytes and the
+    /// first `keep_permille` thousandths of the bytes appended after them, cutting a record
+    /// in the middle (what `aof-load-truncated` is for).
+    Torn {
+        /// Share of each file's unsynced tail that survives, in thousandths (`0..=1000`).
+        keep_permille: u32,
+    },
+}
+
+impl CrashKind {
+    /// Whether this is the plain power loss (the seed-file default).
+    pub fn is_power_loss(&self) -> bool {
+        *self == CrashKind::PowerLoss
+    }
+
+    /// Whether bytes written but not synced may be gone afterwards.
+    pub fn loses_unsynced(self) -> bool {
+        self != CrashKind::Process
+    }
+}
+
+impl fmt::Display for CrashKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrashKind::PowerLoss => f.write_str("power loss"),
+            CrashKind::Process => f.write_str("process killed"),
+            CrashKind::Torn { keep_permille } => {
+                write!(f, "power loss, {keep_permille}‰ of unsynced bytes kept")
+            }
+        }
+    }
+}
+
 /// The option of a [`Fault::ManualFailover`]: `default` is the coordinated `CLUSTER FAILOVER`
 /// with no option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -163,7 +211,7 @@ impl fmt::Display for Fault {
                 write!(f, "partition {}", groups.join(" "))
             }
             Fault::Heal => write!(f, "heal"),
-            Fault::Crash { node } => write!(f, "crash {}", NodeIdx(*node)),
+            Fault::Crash { node, how } => write!(f, "crash {} ({how})", NodeIdx(*node)),
             Fault::Restart { node } => write!(f, "restart {}", NodeIdx(*node)),
             Fault::Pause { node, ms } => write!(f, "pause {} for {ms} ms", NodeIdx(*node)),
             Fault::ClogLink { from, to } => {
@@ -193,11 +241,19 @@ impl fmt::Display for Fault {
 }
 
 impl Fault {
+    /// A power-loss crash of `node` (only synced bytes survive).
+    pub fn crash(node: usize) -> Fault {
+        Fault::Crash {
+            node,
+            how: CrashKind::PowerLoss,
+        }
+    }
+
     /// Every node index the fault names.
     pub fn nodes(&self) -> Vec<usize> {
         match self {
             Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
-            Fault::Crash { node }
+            Fault::Crash { node, .. }
             | Fault::Restart { node }
             | Fault::Pause { node, .. }
             | Fault::ClogNode { node, .. }
@@ -458,7 +514,7 @@ mod tests {
     #[test]
     fn faults_serialize_as_tagged_json() {
         let schedule = FaultSchedule::new(vec![
-            at(2000, Fault::Crash { node: 1 }),
+            at(2000, Fault::crash(1)),
             at(
                 1000,
                 Fault::Partition {
@@ -509,7 +565,7 @@ mod tests {
         let one_of_each = [
             Fault::Partition { groups: vec![] },
             Fault::Heal,
-            Fault::Crash { node: 0 },
+            Fault::crash(0),
             Fault::Restart { node: 0 },
             Fault::Pause { node: 0, ms: 1 },
             Fault::ClogLink { from: 0, to: 1 },
@@ -549,7 +605,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_fault() {
-        let bad = FaultSchedule::new(vec![at(5, Fault::Crash { node: 3 })]);
+        let bad = FaultSchedule::new(vec![at(5, Fault::crash(3))]);
         assert!(bad.validate(3).unwrap_err().contains("node index 3"));
         let dup = FaultSchedule::new(vec![at(
             5,

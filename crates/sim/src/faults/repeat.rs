@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::episode::{Episode, EpisodeKind};
-use super::model::ClusterShape;
+use super::model::{ClusterShape, CrashKind};
 
 /// How often a seed with replicas draws a repeated failover.
 pub const REPEAT_FAILOVER_PROBABILITY: f64 = 0.5;
@@ -46,7 +46,10 @@ pub fn draw_repeat_failover(seed: u64, shape: &ClusterShape) -> Vec<Episode> {
     let mut episodes = vec![Episode {
         start_ms,
         duration_ms: first_ms,
-        kind: EpisodeKind::Crash { node: master },
+        kind: EpisodeKind::Crash {
+            node: master,
+            how: CrashKind::PowerLoss,
+        },
     }];
     episodes.extend(replicas.into_iter().map(|node| Episode {
         start_ms: start_ms + second_at,
@@ -54,7 +57,10 @@ pub fn draw_repeat_failover(seed: u64, shape: &ClusterShape) -> Vec<Episode> {
         kind: if pause {
             EpisodeKind::Pause { node }
         } else {
-            EpisodeKind::Crash { node }
+            EpisodeKind::Crash {
+                node,
+                how: CrashKind::PowerLoss,
+            }
         },
     }));
     episodes
@@ -79,7 +85,7 @@ mod tests {
         let some = drawn.iter().filter(|e| !e.is_empty()).count();
         assert!((15..=45).contains(&some), "{some} of 60 seeds");
         for episodes in drawn.iter().filter(|e| !e.is_empty()) {
-            let EpisodeKind::Crash { node: master } = episodes[0].kind else {
+            let EpisodeKind::Crash { node: master, .. } = episodes[0].kind else {
                 panic!("{episodes:?}")
             };
             let first_end = episodes[0].start_ms + episodes[0].duration_ms;
@@ -91,7 +97,7 @@ mod tests {
             );
             for second in &episodes[1..] {
                 let node = match second.kind {
-                    EpisodeKind::Crash { node } | EpisodeKind::Pause { node } => node,
+                    EpisodeKind::Crash { node, .. } | EpisodeKind::Pause { node } => node,
                     ref other => panic!("{other:?}"),
                 };
                 assert!(s.replica_of.contains(&(node, master)));

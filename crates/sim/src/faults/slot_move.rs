@@ -157,7 +157,7 @@ mod campaign_tests {
                     count: 4,
                 },
             ),
-            at(1500, Fault::Crash { node: 2 }),
+            at(1500, Fault::crash(2)),
             at(9000, Fault::Restart { node: 2 }),
         ]);
         let report = campaign::run(3, &config, Some(schedule));

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
-use super::model::{ClusterShape, Direction, FaultKind, FaultSchedule};
+use super::model::{ClusterShape, CrashKind, Direction, FaultKind, FaultSchedule};
 use super::swarm::{draw_kind, Compound, SwarmKind};
 
 /// The kinds the strategy draws through swarm generation.
@@ -22,6 +22,14 @@ const SWARM_DRAWN: &[SwarmKind] = &[
 /// Most episodes a proptest schedule holds (before the majority filter).
 pub const MAX_STRATEGY_EPISODES: usize = 10;
 
+fn crash_kind_strategy() -> impl Strategy<Value = CrashKind> {
+    prop_oneof![
+        Just(CrashKind::PowerLoss),
+        Just(CrashKind::Process),
+        (0..=1000u32).prop_map(|keep_permille| CrashKind::Torn { keep_permille }),
+    ]
+}
+
 fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
     let n = shape.nodes.max(2);
     let nt = shape.node_timeout_ms.max(1);
@@ -35,7 +43,8 @@ fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
                 }
             }
         ),
-        node.clone().prop_map(|node| EpisodeKind::Crash { node }),
+        (node.clone(), crash_kind_strategy())
+            .prop_map(|(node, how)| EpisodeKind::Crash { node, how }),
         node.clone().prop_map(|node| EpisodeKind::Pause { node }),
         (node.clone(), 1..n).prop_map(move |(from, d)| EpisodeKind::ClogLink {
             from,

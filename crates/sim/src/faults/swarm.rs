@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::majority::check_majority;
-use super::model::{ClusterShape, Direction, FailoverMode, FaultKind, FaultSchedule};
+use super::model::{ClusterShape, CrashKind, Direction, FailoverMode, FaultKind, FaultSchedule};
 use super::repeat::draw_repeat_failover;
 
 /// What swarm generation enables or not in a run: a plain kind (one episode of that fault and
@@ -159,6 +159,19 @@ pub(super) fn draw_kind(
     }
 }
 
+/// How a drawn crash treats the disk: a process crash (the kernel keeps every write), a power
+/// loss (only synced bytes), or a power loss that tears each file's unsynced tail at a drawn
+/// point, in equal shares.
+fn draw_crash_kind(rng: &mut impl Rng) -> CrashKind {
+    match rng.gen_range(0..3) {
+        0 => CrashKind::Process,
+        1 => CrashKind::PowerLoss,
+        _ => CrashKind::Torn {
+            keep_permille: rng.gen_range(1..1000),
+        },
+    }
+}
+
 /// One episode of a plain kind, or none when the shape has no room for it (or the kind is an
 /// undo, which episodes bring along themselves).
 fn draw_episode(
@@ -180,7 +193,13 @@ fn draw_episode(
                 groups: draw_partition(rng, shape),
             },
         ),
-        FaultKind::Crash => (rng.gen_range(nt / 2..=3 * nt), EpisodeKind::Crash { node }),
+        FaultKind::Crash => (
+            rng.gen_range(nt / 2..=3 * nt),
+            EpisodeKind::Crash {
+                node,
+                how: draw_crash_kind(rng),
+            },
+        ),
         // Longer than the node timeout, so the others flag the node.
         FaultKind::Pause => (
             rng.gen_range(nt + nt / 5..=3 * nt),
@@ -277,14 +296,28 @@ fn draw_compound(
                             to: replica,
                         },
                     ),
-                    (crash_at, crash_ms, EpisodeKind::Crash { node: master }),
+                    (
+                        crash_at,
+                        crash_ms,
+                        EpisodeKind::Crash {
+                            node: master,
+                            how: CrashKind::PowerLoss,
+                        },
+                    ),
                 ]
             }
             Compound::StaleReturn => {
                 let crash_ms = rng.gen_range(2 * nt + nt / 2..=3 * nt);
                 let clog_from = crash_ms - nt / 4;
                 let clog_ms = nt / 4 + 3 * nt + rng.gen_range(0..=nt / 2);
-                let mut parts = vec![(0, crash_ms, EpisodeKind::Crash { node: master })];
+                let mut parts = vec![(
+                    0,
+                    crash_ms,
+                    EpisodeKind::Crash {
+                        node: master,
+                        how: CrashKind::PowerLoss,
+                    },
+                )];
                 parts.extend(shape.replica_of.iter().filter(|&&(_, m)| m == master).map(
                     |&(r, _)| {
                         (
@@ -304,7 +337,14 @@ fn draw_compound(
                 let max_ms = rng.gen_range(nt / 5..=nt / 2).max(21);
                 let min_ms = rng.gen_range(max_ms / 4..max_ms);
                 vec![
-                    (0, crash_ms, EpisodeKind::Crash { node: master }),
+                    (
+                        0,
+                        crash_ms,
+                        EpisodeKind::Crash {
+                            node: master,
+                            how: CrashKind::PowerLoss,
+                        },
+                    ),
                     (nt / 2, 2 * nt, EpisodeKind::Latency { min_ms, max_ms }),
                 ]
             }
@@ -433,7 +473,7 @@ mod tests {
             let [clog, crash] = lagging.as_slice() else {
                 panic!("{lagging:?}")
             };
-            let (EpisodeKind::ClogLink { from, to }, EpisodeKind::Crash { node }) =
+            let (EpisodeKind::ClogLink { from, to }, EpisodeKind::Crash { node, .. }) =
                 (&clog.kind, &crash.kind)
             else {
                 panic!("{lagging:?}")
@@ -445,7 +485,11 @@ mod tests {
             assert!(crash.start_ms + crash.duration_ms <= s.span_ms);
 
             let stale = draw_compound(&mut rng, Compound::StaleReturn, start, &s);
-            let EpisodeKind::Crash { node: master } = stale[0].kind else {
+            let EpisodeKind::Crash {
+                node: master,
+                how: CrashKind::PowerLoss,
+            } = stale[0].kind
+            else {
                 panic!("{stale:?}")
             };
             let restart_ms = stale[0].start_ms + stale[0].duration_ms;

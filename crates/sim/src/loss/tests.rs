@@ -5,7 +5,7 @@ use clusterlab_core::event::PromotionKind;
 use clusterlab_core::{ClusterEvent, NodeId};
 
 use super::*;
-use crate::faults::Fault;
+use crate::faults::{CrashKind, Fault};
 use crate::trace::{Event, FaultEvent, ProcessEvent};
 
 const REQUEST: u64 = 0xfeed;
@@ -153,7 +153,7 @@ fn has_all(text: &str, parts: &[&str]) {
 fn a_promoted_replica_that_never_had_the_offset_may_lose_the_write() {
     let mut events = base();
     events.extend([
-        at(2000, 1, ProcessEvent::Kill),
+        at(2000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
         promoted(5000, 2, 1, 80, false),
     ]);
     let text = allowed(judge(&events, false));
@@ -173,7 +173,7 @@ fn a_promoted_replica_that_had_the_offset_must_keep_the_write() {
     let mut events = base();
     events.extend([
         applied(1001, 2, 100, 0),
-        at(2000, 1, ProcessEvent::Kill),
+        at(2000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
         promoted(5000, 2, 1, 100, false),
     ]);
     let text = violation(judge(&events, false));
@@ -242,7 +242,7 @@ fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under
     let restart = |kill_ms: u64| {
         let mut events = base();
         events.extend([
-            at(kill_ms, 1, ProcessEvent::Kill),
+            at(kill_ms, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
             at(kill_ms + 1000, 1, ProcessEvent::Restart),
             started(kill_ms + 1000, 1),
         ]);
@@ -329,10 +329,10 @@ fn a_chain_of_two_promotions_follows_the_write_to_the_node_that_lacked_it() {
         at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
         applied(502, 4, 90, 0),
         applied(1001, 2, 100, 0),
-        at(2000, 1, ProcessEvent::Kill),
+        at(2000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
         promoted(5000, 2, 1, 100, false),
         replica_of(5100, 4, 2),
-        at(8000, 2, ProcessEvent::Kill),
+        at(8000, 2, ProcessEvent::Kill(CrashKind::PowerLoss)),
         promoted(11_000, 4, 2, 90, false),
     ]);
     let text = allowed(judge(&events, false));
@@ -414,7 +414,7 @@ fn a_write_acknowledged_by_wait_survives_when_its_acknowledging_replica_wins() {
         replica_of(3, 4, 1),
         at(4, 4, ClusterEvent::ReplicationLinkUp { offset: 0 }),
         applied(1001, 2, 100, 0),
-        at(2000, 1, ProcessEvent::Kill),
+        at(2000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
     ]);
     let mut acknowledger_won = events.clone();
     acknowledger_won.push(promoted(5000, 2, 1, 100, false));

@@ -130,7 +130,9 @@ impl<'r> Walk<'r> {
         let node = e.node.as_str();
         match &e.event {
             Event::Cluster(event) => self.cluster_event(node, e.time_us, event),
-            Event::Process(ProcessEvent::Kill) if self.active => self.killed(node, e.time_us),
+            Event::Process(ProcessEvent::Kill(how)) if self.active && how.loses_unsynced() => {
+                self.killed(node, e.time_us)
+            }
             Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) if self.active => {
                 self.wiped(&NodeIdx(*node).name(), e.time_us)
             }
@@ -391,8 +393,9 @@ impl<'r> Walk<'r> {
         self.holder_migrated = false;
     }
 
-    /// A crash: under `always` the disk kept every write the node had; under `everysec` the
-    /// last sync interval's may be gone.
+    /// A crash that loses unsynced bytes (a process crash keeps them all): under `always` the
+    /// disk kept every write the node had; under `everysec` the last sync interval's may be
+    /// gone.
     fn killed(&mut self, node: &str, kill_us: u64) {
         let Some(copy) = self.copies.get_mut(node) else {
             return;

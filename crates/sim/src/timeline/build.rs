@@ -120,7 +120,7 @@ impl Builder {
 
     fn process_event(&mut self, lane: usize, t: u64, event: &ProcessEvent, line: &str) {
         match event {
-            ProcessEvent::Kill => {
+            ProcessEvent::Kill(_) => {
                 self.open(lane, t, BandKind::Down, "down".into(), line.into());
                 self.mark(lane, t, MarkKind::Fault, "kill", line);
             }

@@ -4,7 +4,7 @@ use super::build::*;
 use super::html::*;
 use super::names::*;
 use super::*;
-use crate::faults::Fault;
+use crate::faults::{CrashKind, Fault};
 use crate::report::ViolationKind;
 use crate::trace::{
     Event, FaultEvent, NodeSample, Outcome, ProcessEvent, RunPhase, Sampled, TraceEvent,
@@ -81,8 +81,8 @@ fn events() -> Vec<TraceEvent> {
             "node4",
             seen("dddddddd", true, 3, false, 2, 0, "", &[]),
         ),
-        ev(1000, "faults", applied(Fault::Crash { node: 1 })),
-        ev(1000, "node2", ProcessEvent::Kill),
+        ev(1000, "faults", applied(Fault::crash(1))),
+        ev(1000, "node2", ProcessEvent::Kill(CrashKind::PowerLoss)),
         ev(
             1200,
             "writer",

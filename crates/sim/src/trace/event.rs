@@ -45,8 +45,8 @@ pub enum ProcessEvent {
     },
     /// The node's runtime returned (its outcome as Rust prints it).
     Exit(String),
-    /// The machine was killed (a crash); its unsynced disk writes are lost.
-    Kill,
+    /// The machine was killed (a crash); its disk keeps what the crash kind says.
+    Kill(crate::faults::CrashKind),
     /// A killed machine was started again (on its disk, emptied if it was wiped);
     /// [`ProcessEvent::Start`] follows.
     Restart,
@@ -294,7 +294,7 @@ impl fmt::Display for ProcessEvent {
                 write!(f, "start incarnation={incarnation} seed={seed:016x}")
             }
             ProcessEvent::Exit(outcome) => write!(f, "exit {outcome}"),
-            ProcessEvent::Kill => f.write_str("kill"),
+            ProcessEvent::Kill(how) => write!(f, "kill ({how})"),
             ProcessEvent::Restart => f.write_str("restart"),
             ProcessEvent::Pause => f.write_str("pause"),
             ProcessEvent::Resume => f.write_str("resume"),

@@ -104,7 +104,7 @@ impl Disturbances {
             open.nodes.entry(key).or_insert(t);
         };
         match fault {
-            Fault::Crash { node } => start((0, *node, *node)),
+            Fault::Crash { node, .. } => start((0, *node, *node)),
             Fault::Restart { node } => self.end_node(open, (0, *node, *node), t),
             Fault::Pause { node, ms } => self.close(0, *node, *node, t, t + ms * 1000),
             // Nothing from the node reaches its peers: they flag it as if it were down.

@@ -33,7 +33,7 @@ fn crash_of_node1(extra: Vec<TraceEvent>) -> Vec<TraceEvent> {
     let mut events = vec![
         at(0, "node4", ClusterEvent::BecameReplica { master: id(0) }),
         at(1000, "node4", ClusterEvent::ReplicationLinkUp { offset: 0 }),
-        fault(10_000, Fault::Crash { node: 0 }),
+        fault(10_000, Fault::crash(0)),
         fault(40_000, Fault::Restart { node: 0 }),
     ];
     events.extend(extra);
@@ -234,7 +234,7 @@ mod campaign_tests {
         let schedule = FaultSchedule::new(vec![
             TimedFault {
                 at_ms: 1000,
-                fault: Fault::Crash { node: 0 },
+                fault: Fault::crash(0),
             },
             TimedFault {
                 at_ms: 16_000,
@@ -297,8 +297,8 @@ fn masters_down_together_may_split_one_epoch_and_get_one_retry() {
             at(0, "node7", ClusterEvent::BecameReplica { master: id(1) }),
             at(1000, "node6", ClusterEvent::ReplicationLinkUp { offset: 0 }),
             at(1000, "node7", ClusterEvent::ReplicationLinkUp { offset: 0 }),
-            fault(10_000, Fault::Crash { node: 0 }),
-            fault(10_000, Fault::Crash { node: 1 }),
+            fault(10_000, Fault::crash(0)),
+            fault(10_000, Fault::crash(1)),
             fault(60_000, Fault::Restart { node: 0 }),
             fault(60_000, Fault::Restart { node: 1 }),
         ];

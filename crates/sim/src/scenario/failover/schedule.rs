@@ -8,8 +8,8 @@ use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestR
 
 use super::effective_config;
 use crate::faults::{
-    from_episodes, ClusterShape, Episode, EpisodeKind, FailoverMode, Fault, FaultSchedule,
-    TimedFault,
+    from_episodes, ClusterShape, CrashKind, Episode, EpisodeKind, FailoverMode, Fault,
+    FaultSchedule, TimedFault,
 };
 use crate::seeds::SimConfig;
 
@@ -59,7 +59,7 @@ fn step_strategy(shape: &ClusterShape) -> BoxedStrategy<Step> {
     };
     prop_oneof![
         3 => (0..span, nt / 2..=3 * nt, victim.clone())
-            .prop_map(move |(s, d, node)| episode(s, d, EpisodeKind::Crash { node })),
+            .prop_map(move |(s, d, node)| episode(s, d, EpisodeKind::Crash { node, how: CrashKind::PowerLoss })),
         2 => (0..span, nt + nt / 5..=3 * nt, victim)
             .prop_map(move |(s, d, node)| episode(s, d, EpisodeKind::Pause { node })),
         2 => (
