@@ -12,6 +12,7 @@ use clusterlab_sim::campaign;
 use clusterlab_sim::faults::{Fault, FaultSchedule, TimedFault};
 use clusterlab_sim::runner::evidence::promotions;
 use clusterlab_sim::trace::{Event, TraceEvent};
+use clusterlab_sim::trace::{FaultEvent, Outcome};
 use clusterlab_sim::SimConfig;
 
 fn with_replicas() -> SimConfig {
@@ -113,4 +114,62 @@ fn a_replica_that_applies_appends_twice_is_caught() {
     // Without the canary the same run is clean.
     let control = campaign::run(3, &with_replicas(), Some(FaultSchedule::default()));
     assert!(control.ok(), "{:#?}", control.violations);
+}
+
+/// When the fault was applied, in virtual µs since the run started.
+fn applied_at(trace: &[TraceEvent], fault: &Fault) -> u64 {
+    trace
+        .iter()
+        .find(|e| matches!(&e.event, Event::Fault(FaultEvent::Applied(f)) if f == fault))
+        .unwrap_or_else(|| panic!("{fault} never applied"))
+        .time_us
+}
+
+#[test]
+fn clients_cut_from_a_master_get_no_answer_while_the_bus_stays_whole() {
+    // The append clients lose node1 (a master) for 8 s; the nodes still hear each other.
+    let cut = Fault::ClientPartition { nodes: vec![0] };
+    let schedule = FaultSchedule::new(vec![
+        TimedFault {
+            at_ms: 3000,
+            fault: cut.clone(),
+        },
+        TimedFault {
+            at_ms: 11_000,
+            fault: Fault::ClientHeal,
+        },
+    ]);
+    let report = campaign::run(3, &with_replicas(), Some(schedule));
+    assert!(report.ok(), "{:#?}", report.violations);
+    let from_us = applied_at(&report.trace, &cut) + 100_000;
+    let to_us = applied_at(&report.trace, &Fault::ClientHeal);
+    let node1 = "10.0.0.1:7001";
+    let during: Vec<(&str, Outcome)> = report
+        .trace
+        .iter()
+        .filter(|e| e.node.starts_with("writer") && (from_us..to_us).contains(&e.time_us))
+        .filter_map(|e| match &e.event {
+            Event::Request(r) => Some((r.addr.as_str(), r.outcome)),
+            _ => None,
+        })
+        .collect();
+    // Nothing node1 says reaches a client while it is cut off; the other masters answer.
+    let answered_by_node1: Vec<_> = during
+        .iter()
+        .filter(|(addr, outcome)| *addr == node1 && *outcome == Outcome::Ok)
+        .collect();
+    assert!(answered_by_node1.is_empty(), "{answered_by_node1:?}");
+    assert!(during
+        .iter()
+        .any(|(addr, outcome)| *addr != node1 && *outcome == Outcome::Ok));
+    // The bus stayed whole, so nobody failed node1 over while the clients could not reach it.
+    let promoted_early: Vec<_> = promotions(&report.trace)
+        .into_iter()
+        .filter(|(_, ms)| ms * 1000 < to_us)
+        .collect();
+    assert!(promoted_early.is_empty(), "{promoted_early:?}");
+    // Once healed, the clients reach node1 again.
+    assert!(report.trace.iter().any(|e| e.node.starts_with("writer")
+        && e.time_us > to_us
+        && matches!(&e.event, Event::Request(r) if r.addr == node1 && r.outcome == Outcome::Ok)));
 }

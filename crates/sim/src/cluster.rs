@@ -176,6 +176,7 @@ impl SimClusterBuilder {
             config: self.config,
             nodes,
             client,
+            client_machines: Arc::default(),
             trace,
             aof: self.aof,
         }
@@ -271,6 +272,8 @@ pub struct SimCluster {
     config: SimConfig,
     nodes: Vec<SimNode>,
     client: NodeHandle,
+    /// The machines [`SimCluster::client_machine`] made, in order.
+    client_machines: Arc<std::sync::Mutex<Vec<MachineId>>>,
     trace: Trace,
     /// The nodes' AOF settings (the loss rule's disk rules depend on `appendfsync`).
     aof: AofSettings,
@@ -358,11 +361,25 @@ impl SimCluster {
     pub fn client_machine(&self, index: usize) -> NodeHandle {
         let octet = u8::try_from(usize::from(CLIENT_OCTET) + 1 + index)
             .expect("client index fits an IPv4 octet");
-        self.handle
+        let machine = self
+            .handle
             .create_node()
             .name(format!("writer{}", index + 1))
             .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, octet)))
-            .build()
+            .build();
+        self.client_machines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(machine.id());
+        machine
+    }
+
+    /// The machines of the clients [`SimCluster::client_machine`] made so far.
+    pub fn client_machine_ids(&self) -> Vec<MachineId> {
+        self.client_machines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A cluster-aware client whose first node is `entry`.

@@ -29,6 +29,11 @@ pub enum EpisodeKind {
         /// Node indices of each side.
         groups: Vec<Vec<usize>>,
     },
+    /// [`Fault::ClientPartition`] from these nodes, then [`Fault::ClientHeal`].
+    ClientPartition {
+        /// Indices of the nodes the clients lose.
+        nodes: Vec<usize>,
+    },
     /// [`Fault::Crash`] of the node, then [`Fault::Restart`].
     Crash {
         /// Index of the node.
@@ -106,6 +111,15 @@ impl Episode {
                     },
                 ),
                 at(end, Fault::Heal),
+            ],
+            EpisodeKind::ClientPartition { nodes } => vec![
+                at(
+                    start,
+                    Fault::ClientPartition {
+                        nodes: nodes.clone(),
+                    },
+                ),
+                at(end, Fault::ClientHeal),
             ],
             EpisodeKind::Crash { node, how } => vec![
                 at(
@@ -200,6 +214,7 @@ impl Episode {
         use EpisodeKind::*;
         match (&self.kind, &other.kind) {
             (Partition { .. }, Partition { .. })
+            | (ClientPartition { .. }, ClientPartition { .. })
             | (Latency { .. }, Latency { .. })
             | (PacketLoss { .. }, PacketLoss { .. }) => true,
             (ClogLink { from, to }, ClogLink { from: f2, to: t2 }) => (from, to) == (f2, t2),

@@ -13,6 +13,7 @@ use madsim::rand::Rng;
 use madsim::runtime::Handle;
 use madsim::time::Instant;
 
+use super::client_cut::ClientCut;
 use super::slot_move::{move_slots, MAX_HOLD_BEFORE_NODE_MS};
 use super::{CrashKind, Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
@@ -72,6 +73,7 @@ pub struct FaultInjector<'a> {
     /// Links clogged in the simulated network right now (partition ∪ explicit).
     clogged_links: BTreeSet<(usize, usize)>,
     clogged_nodes: BTreeMap<usize, Direction>,
+    client_cut: ClientCut,
     net_default: madsim::net::Config,
     /// `(node, µs since the run started)` of every wipe and of every (re)start.
     wiped: Vec<(usize, u64)>,
@@ -108,6 +110,7 @@ impl<'a> FaultInjector<'a> {
             explicit_links: BTreeSet::new(),
             clogged_links: BTreeSet::new(),
             clogged_nodes: BTreeMap::new(),
+            client_cut: ClientCut::default(),
             net_default,
             wiped: Vec::new(),
             restarts: Vec::new(),
@@ -340,6 +343,8 @@ impl<'a> FaultInjector<'a> {
                 self.groups.clear();
                 self.sync_links();
             }
+            Fault::ClientPartition { nodes } => self.client_cut.set(self.cluster, nodes),
+            Fault::ClientHeal => self.client_cut.heal(self.cluster),
             Fault::Crash { node, how } => self.crash(*node, *how),
             Fault::Restart { node } => self.restart(*node),
             Fault::Pause { node, ms } => self.pause(*node, *ms),
@@ -508,6 +513,7 @@ impl<'a> FaultInjector<'a> {
         self.groups.clear();
         self.explicit_links.clear();
         self.sync_links();
+        self.client_cut.heal(self.cluster);
         let clogged: Vec<usize> = self.clogged_nodes.keys().copied().collect();
         for node in clogged {
             self.unclog_node(node);

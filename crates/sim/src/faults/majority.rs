@@ -51,6 +51,8 @@ impl Shadow {
             | Fault::UnclogLink { .. }
             | Fault::Latency { .. }
             | Fault::PacketLoss { .. }
+            | Fault::ClientPartition { .. }
+            | Fault::ClientHeal
             | Fault::ManualFailover { .. }
             | Fault::MoveSlots { .. } => {}
         }

@@ -14,11 +14,15 @@
 //! running node) is skipped and noted in the trace, which is what lets shrinking drop any
 //! event without making the schedule invalid.
 //!
-//! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults, schedules and cluster shape), `majority` (the rule every
-//! generated schedule keeps), `episode` (a fault with its undo), `repeat` (a shard failing over twice), `swarm` and `strategy` (the
-//! two generators), `shrink` (shrinking without proptest) and `inject` (the injector). Every
-//! public item is re-exported here, at `clusterlab_sim::faults::…`.
+//! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults,
+//! schedules and cluster shape), `majority` (the rule every generated schedule keeps),
+//! `episode` (a fault with its undo), `repeat` (a shard failing over twice), `swarm` and
+//! `strategy` (the two generators), `shrink` (shrinking without proptest), `inject` (the
+//! injector) and `client_cut` (its client partition). Every public item is re-exported here,
+//! at `clusterlab_sim::faults::…`.
 
+#[cfg(madsim)]
+mod client_cut;
 mod config_draw;
 mod episode;
 #[cfg(madsim)]

@@ -36,6 +36,17 @@ pub enum Fault {
     },
     /// Ends the current partition (explicitly clogged links and nodes stay clogged).
     Heal,
+    /// Cuts the append clients' machines off these nodes, both ways, while the bus stays
+    /// whole: clients reach only the other nodes, as when a client-side network or load
+    /// balancer fails. Replaces the current client partition. (A [`Fault::Partition`] is the
+    /// reverse: the bus split, every client still reaching every node.) The harness's own
+    /// machine (the operator and the sampler) is never cut.
+    ClientPartition {
+        /// Indices of the nodes the clients lose.
+        nodes: Vec<usize>,
+    },
+    /// Ends the client partition.
+    ClientHeal,
     /// Kills the node: its tasks stop, its connections drop, and its disk keeps what `how`
     /// says.
     Crash {
@@ -211,6 +222,11 @@ impl fmt::Display for Fault {
                 write!(f, "partition {}", groups.join(" "))
             }
             Fault::Heal => write!(f, "heal"),
+            Fault::ClientPartition { nodes } => {
+                let names: Vec<String> = nodes.iter().map(|&n| NodeIdx(n).name()).collect();
+                write!(f, "cut clients from [{}]", names.join(" "))
+            }
+            Fault::ClientHeal => write!(f, "client heal"),
             Fault::Crash { node, how } => write!(f, "crash {} ({how})", NodeIdx(*node)),
             Fault::Restart { node } => write!(f, "restart {}", NodeIdx(*node)),
             Fault::Pause { node, ms } => write!(f, "pause {} for {ms} ms", NodeIdx(*node)),
@@ -253,6 +269,7 @@ impl Fault {
     pub fn nodes(&self) -> Vec<usize> {
         match self {
             Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
+            Fault::ClientPartition { nodes } => nodes.clone(),
             Fault::Crash { node, .. }
             | Fault::Restart { node }
             | Fault::Pause { node, .. }
@@ -263,7 +280,9 @@ impl Fault {
             Fault::ClogLink { from, to }
             | Fault::UnclogLink { from, to }
             | Fault::MoveSlots { from, to, .. } => vec![*from, *to],
-            Fault::Heal | Fault::Latency { .. } | Fault::PacketLoss { .. } => vec![],
+            Fault::Heal | Fault::ClientHeal | Fault::Latency { .. } | Fault::PacketLoss { .. } => {
+                vec![]
+            }
         }
     }
 
@@ -272,6 +291,8 @@ impl Fault {
         match self {
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::Heal => FaultKind::Heal,
+            Fault::ClientPartition { .. } => FaultKind::ClientPartition,
+            Fault::ClientHeal => FaultKind::ClientHeal,
             Fault::Crash { .. } => FaultKind::Crash,
             Fault::Restart { .. } => FaultKind::Restart,
             Fault::Pause { .. } => FaultKind::Pause,
@@ -293,6 +314,10 @@ impl Fault {
 /// way their names do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
+    /// [`Fault::ClientHeal`].
+    ClientHeal,
+    /// [`Fault::ClientPartition`].
+    ClientPartition,
     /// [`Fault::ClogLink`].
     ClogLink,
     /// [`Fault::ClogNode`].
@@ -325,7 +350,9 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, sorted.
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 16] = [
+        FaultKind::ClientHeal,
+        FaultKind::ClientPartition,
         FaultKind::ClogLink,
         FaultKind::ClogNode,
         FaultKind::Crash,
@@ -345,6 +372,8 @@ impl FaultKind {
     /// The stable snake_case name (the `kind` of the fault's JSON).
     pub fn name(self) -> &'static str {
         match self {
+            FaultKind::ClientHeal => "client_heal",
+            FaultKind::ClientPartition => "client_partition",
             FaultKind::ClogLink => "clog_link",
             FaultKind::ClogNode => "clog_node",
             FaultKind::Crash => "crash",
@@ -590,6 +619,8 @@ mod tests {
                 to: 1,
                 count: 1,
             },
+            Fault::ClientPartition { nodes: vec![1] },
+            Fault::ClientHeal,
         ];
         for fault in &one_of_each {
             let json = serde_json::to_value(fault).unwrap();
@@ -601,6 +632,42 @@ mod tests {
         // Sorting kinds sorts their names: summaries list them as they always did.
         let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
         assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn crash_kinds_read_and_write_as_seed_files_spell_them() {
+        let read = |json: &str| serde_json::from_str::<Fault>(json).unwrap();
+        // Seed files from before the kinds existed mean a power loss.
+        assert_eq!(read(r#"{"kind":"crash","node":1}"#), Fault::crash(1));
+        let process = Fault::Crash {
+            node: 1,
+            how: CrashKind::Process,
+        };
+        assert_eq!(
+            read(r#"{"kind":"crash","node":1,"how":"process"}"#),
+            process
+        );
+        let torn = Fault::Crash {
+            node: 2,
+            how: CrashKind::Torn { keep_permille: 250 },
+        };
+        let json = serde_json::to_string(&torn).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"crash","node":2,"how":{"torn":{"keep_permille":250}}}"#
+        );
+        assert_eq!(read(&json), torn);
+        assert_eq!(
+            serde_json::to_string(&Fault::crash(0)).unwrap(),
+            r#"{"kind":"crash","node":0}"#
+        );
+        assert_eq!(
+            torn.to_string(),
+            "crash node3 (power loss, 250‰ of unsynced bytes kept)"
+        );
+        assert!(
+            serde_json::from_str::<Fault>(r#"{"kind":"crash","node":1,"how":"melt"}"#).is_err()
+        );
     }
 
     #[test]

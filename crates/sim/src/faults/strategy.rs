@@ -63,6 +63,8 @@ fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
             .prop_map(|(min_ms, max_ms)| EpisodeKind::Latency { min_ms, max_ms }),
         (10..=300u32).prop_map(|permille| EpisodeKind::PacketLoss { permille }),
         node.prop_map(|node| EpisodeKind::WipeRestart { node }),
+        proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n)
+            .prop_map(|nodes| EpisodeKind::ClientPartition { nodes }),
     ]
     .boxed()
 }
@@ -131,7 +133,8 @@ mod tests {
     }
 
     /// The strategy reaches manual failovers and slot moves on a shape with replicas (drawn
-    /// through swarm generation, as the compounds are).
+    /// through swarm generation, as the compounds are), client partitions, and every crash
+    /// kind.
     #[test]
     fn strategy_draws_failovers_moves_and_compounds() {
         use crate::faults::Fault;
@@ -140,20 +143,26 @@ mod tests {
         let s = shape(3, 1);
         let strategy = schedule_strategy(&s);
         let mut runner = TestRunner::deterministic();
-        let (mut failovers, mut moves) = (0, 0);
+        let (mut failovers, mut moves, mut client_cuts) = (0, 0, 0);
+        let mut crash_kinds = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let schedule = strategy.new_tree(&mut runner).unwrap().current();
             for f in schedule.iter() {
                 match f.fault {
                     Fault::ManualFailover { .. } => failovers += 1,
                     Fault::MoveSlots { .. } => moves += 1,
+                    Fault::ClientPartition { .. } => client_cuts += 1,
+                    Fault::Crash { how, .. } => {
+                        crash_kinds.insert(format!("{how:?}").chars().take(5).collect::<String>());
+                    }
                     _ => {}
                 }
             }
         }
         assert!(
-            failovers > 0 && moves > 0,
-            "{failovers} failovers, {moves} moves"
+            failovers > 0 && moves > 0 && client_cuts > 0,
+            "{failovers} failovers, {moves} moves, {client_cuts} client partitions"
         );
+        assert_eq!(crash_kinds.len(), 3, "{crash_kinds:?}");
     }
 }

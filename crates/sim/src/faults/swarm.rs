@@ -49,6 +49,7 @@ pub const SWARM_KINDS: &[SwarmKind] = &[
     SwarmKind::Plain(FaultKind::ClogNode),
     SwarmKind::Plain(FaultKind::Latency),
     SwarmKind::Plain(FaultKind::PacketLoss),
+    SwarmKind::Plain(FaultKind::ClientPartition),
     SwarmKind::Plain(FaultKind::WipeRestart),
     SwarmKind::Plain(FaultKind::ManualFailover),
     SwarmKind::Plain(FaultKind::MoveSlots),
@@ -233,6 +234,16 @@ fn draw_episode(
                 permille: rng.gen_range(10..=300),
             },
         ),
+        FaultKind::ClientPartition => {
+            let mut cut: Vec<usize> = (0..n).filter(|_| rng.gen_bool(0.5)).collect();
+            if cut.is_empty() {
+                cut.push(node);
+            }
+            (
+                rng.gen_range(nt / 2..=3 * nt),
+                EpisodeKind::ClientPartition { nodes: cut },
+            )
+        }
         FaultKind::WipeRestart => (0, EpisodeKind::WipeRestart { node }),
         FaultKind::ManualFailover => (0, draw_manual_failover(rng, shape)?),
         FaultKind::MoveSlots => {
@@ -248,9 +259,11 @@ fn draw_episode(
             let count = rng.gen_range(1..=MAX_SLOTS_PER_MOVE);
             (0, EpisodeKind::MoveSlots { from, to, count })
         }
-        FaultKind::Heal | FaultKind::Restart | FaultKind::UnclogLink | FaultKind::UnclogNode => {
-            return None
-        }
+        FaultKind::Heal
+        | FaultKind::ClientHeal
+        | FaultKind::Restart
+        | FaultKind::UnclogLink
+        | FaultKind::UnclogNode => return None,
     };
     Some(Episode {
         start_ms,

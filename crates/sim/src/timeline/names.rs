@@ -17,9 +17,11 @@ pub(super) fn lane_label(fault: &Fault) -> Option<&'static str> {
         Fault::WipeRestart { .. } => "wipe and restart",
         Fault::ManualFailover { .. } => "manual failover",
         Fault::MoveSlots { .. } => "move",
+        Fault::ClientPartition { .. } => "clients cut",
         Fault::Crash { .. }
         | Fault::Pause { .. }
         | Fault::Heal
+        | Fault::ClientHeal
         | Fault::Latency { .. }
         | Fault::PacketLoss { .. } => return None,
     })

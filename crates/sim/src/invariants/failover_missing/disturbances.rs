@@ -121,8 +121,9 @@ impl Disturbances {
             Fault::UnclogLink { from, to } => self.end_node(open, (1, *from, *to), t),
             Fault::WipeRestart { node } => self.close(1, *node, *node, t, u64::MAX),
             Fault::ManualFailover { node, .. } => self.close(1, *node, *node, t, t + 1),
-            // A reshard holds no vote back and stops no replica: not a disturbance.
-            Fault::MoveSlots { .. } => {}
+            // A reshard holds no vote back and stops no replica, and a client partition
+            // leaves the bus whole: not disturbances.
+            Fault::MoveSlots { .. } | Fault::ClientPartition { .. } | Fault::ClientHeal => {}
             Fault::Partition { groups } => {
                 self.end_split(open, t);
                 open.split = Some((t, sides(groups, nodes)));
