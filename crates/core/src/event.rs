@@ -167,6 +167,30 @@ pub enum ClusterEvent {
         asking: bool,
         readonly: bool,
     },
+    /// The driver could not `op` the AOF (`error` is the system's text): from now on this
+    /// node refuses writes with `-MISCONF`. After a failed write, what it acknowledges is
+    /// held in memory only; after a failed sync, in the page cache only.
+    AofFailed { op: AofOp, error: String },
+    /// The AOF `op` works again: writes held back are in the file now.
+    AofRecovered { op: AofOp },
+}
+
+/// What failed on the AOF ([`ClusterEvent::AofFailed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AofOp {
+    /// Writing to the file.
+    Write,
+    /// Syncing it (`fsync`).
+    Fsync,
+}
+
+impl fmt::Display for AofOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AofOp::Write => "write",
+            AofOp::Fsync => "fsync",
+        })
+    }
 }
 
 impl ClusterEvent {
@@ -374,6 +398,8 @@ impl fmt::Display for ClusterEvent {
                 }
                 Ok(())
             }
+            AofFailed { op, error } => write!(f, "AOF {op} failed: {error}"),
+            AofRecovered { op } => write!(f, "AOF {op} works again"),
         }
     }
 }

@@ -64,6 +64,13 @@ impl Outbox {
 
     /// How many effects are waiting; with [`Outbox::effects_since_mut`], lets EXEC rewrite
     /// the AOF records its queued commands produced.
+    /// Puts `effect` before every effect not yet handed out: what must happen before anything
+    /// else of the call is seen (a `nodes.conf` save, which Redis does in `beforeSleep`, before
+    /// any message or reply buffered by the call reaches a socket).
+    pub(crate) fn push_first(&mut self, effect: Effect) {
+        self.effects.insert(0, effect);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.effects.len()
     }

@@ -31,6 +31,8 @@ pub trait Disk: Send + Sync {
     fn sync(&self, path: &Path) -> io::Result<()>;
     /// Cuts the file down to its first `len` bytes (never extends it); not yet durable.
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// The file's length in bytes (`NotFound` when it does not exist).
+    fn len(&self, path: &Path) -> io::Result<u64>;
     /// Takes the exclusive lock on `path`; `ErrorKind::WouldBlock` when someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<DiskLock>;
 }
@@ -123,6 +125,10 @@ impl Disk for FileDisk {
         file.set_len(len)
     }
 
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
+    }
+
     /// `write_atomic` replaces the file (a new inode), which would silently drop a lock taken on
     /// the file itself; so the lock lives on a sibling `<name>.lock` that is never replaced.
     fn lock(&self, path: &Path) -> io::Result<DiskLock> {
@@ -176,6 +182,37 @@ struct MemFile {
 struct MemState {
     files: BTreeMap<PathBuf, MemFile>,
     locked: BTreeSet<PathBuf>,
+    failure: Option<DiskFailure>,
+}
+
+/// A failing disk, for [`MemDisk::set_failure`]. Reads always work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskFailure {
+    /// The disk is full (`ENOSPC`): appends and file writes fail; syncing what is already
+    /// written and cutting files (which frees space) still work.
+    Full,
+    /// The device fails (`EIO`): appends, writes, syncs and cuts all fail.
+    Broken,
+    /// Writes land in the page cache but every sync fails (`EIO` from `fsync`).
+    SyncFails,
+}
+
+impl DiskFailure {
+    fn check(self, op: DiskOp) -> io::Result<()> {
+        let errno = match (self, op) {
+            (DiskFailure::Full, DiskOp::Write) => libc::ENOSPC,
+            (DiskFailure::Broken, _) | (DiskFailure::SyncFails, DiskOp::Sync) => libc::EIO,
+            _ => return Ok(()),
+        };
+        Err(io::Error::from_raw_os_error(errno))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DiskOp {
+    Write,
+    Sync,
+    Cut,
 }
 
 /// An in-memory disk for the simulator. Clones share the same files, so the harness keeps one
@@ -232,6 +269,18 @@ impl MemDisk {
         }
     }
 
+    /// From now on the disk fails as `failure` says (`None`: it works again).
+    pub fn set_failure(&self, failure: Option<DiskFailure>) {
+        self.state().failure = failure;
+    }
+
+    fn check(&self, op: DiskOp) -> io::Result<()> {
+        match self.state().failure {
+            Some(failure) => failure.check(op),
+            None => Ok(()),
+        }
+    }
+
     /// A replaced disk: every file is gone (locks stay with whoever holds them). The simulator
     /// uses it to bring a node back as a brand-new node.
     pub fn wipe(&self) {
@@ -246,6 +295,10 @@ impl MemDisk {
 
 impl Disk for MemDisk {
     fn write_atomic(&self, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        self.check(DiskOp::Write)?;
+        if fsync {
+            self.check(DiskOp::Sync)?;
+        }
         let mut state = self.state();
         let file = state.files.entry(path.to_path_buf()).or_default();
         file.current = bytes.to_vec();
@@ -260,6 +313,7 @@ impl Disk for MemDisk {
     }
 
     fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.check(DiskOp::Write)?;
         let mut state = self.state();
         let file = state.files.entry(path.to_path_buf()).or_default();
         file.current.extend_from_slice(bytes);
@@ -267,6 +321,7 @@ impl Disk for MemDisk {
     }
 
     fn sync(&self, path: &Path) -> io::Result<()> {
+        self.check(DiskOp::Sync)?;
         let mut state = self.state();
         match state.files.get_mut(path) {
             Some(file) => {
@@ -282,6 +337,7 @@ impl Disk for MemDisk {
 
     /// Like a real truncate, the shorter length survives a crash only once synced.
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        self.check(DiskOp::Cut)?;
         let mut state = self.state();
         let Some(file) = state.files.get_mut(path) else {
             return Err(io::Error::new(
@@ -297,6 +353,16 @@ impl Disk for MemDisk {
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{}: cannot truncate beyond the end", path.display()),
+            )),
+        }
+    }
+
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        match self.state().files.get(path) {
+            Some(file) => Ok(file.current.len() as u64),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
             )),
         }
     }
@@ -399,6 +465,33 @@ mod tests {
         disk.append(&p("aof"), b"XY").unwrap();
         disk.tear_unsynced_writes(1000);
         assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"abcdef".to_vec()));
+    }
+
+    #[test]
+    fn mem_disk_failures_fail_the_operations_they_name() {
+        let disk = MemDisk::new();
+        disk.append(&p("aof"), b"ab").unwrap();
+        let errno = |r: io::Result<()>| r.unwrap_err().raw_os_error();
+        disk.set_failure(Some(DiskFailure::Full));
+        assert_eq!(errno(disk.append(&p("aof"), b"c")), Some(libc::ENOSPC));
+        assert_eq!(
+            errno(disk.write_atomic(&p("nodes.conf"), b"x", false)),
+            Some(libc::ENOSPC)
+        );
+        disk.sync(&p("aof")).unwrap();
+        disk.set_failure(Some(DiskFailure::SyncFails));
+        disk.append(&p("aof"), b"c").unwrap();
+        assert_eq!(errno(disk.sync(&p("aof"))), Some(libc::EIO));
+        assert_eq!(
+            errno(disk.write_atomic(&p("nodes.conf"), b"x", true)),
+            Some(libc::EIO)
+        );
+        disk.set_failure(Some(DiskFailure::Broken));
+        assert_eq!(errno(disk.truncate(&p("aof"), 1)), Some(libc::EIO));
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"abc".to_vec()));
+        disk.set_failure(None);
+        disk.append(&p("aof"), b"d").unwrap();
+        disk.sync(&p("aof")).unwrap();
     }
 
     #[test]

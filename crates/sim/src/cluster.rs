@@ -57,6 +57,8 @@ pub struct SimNode {
     pub disk: MemDisk,
     /// How many times the node has been started.
     starts: Arc<AtomicU64>,
+    /// How many times its runtime returned by itself (a shutdown, or a fatal error).
+    exits: Arc<AtomicU64>,
     _handle: NodeHandle,
 }
 
@@ -70,6 +72,12 @@ impl SimNode {
     /// restart adds one).
     pub fn starts(&self) -> u64 {
         self.starts.load(Ordering::Relaxed)
+    }
+
+    /// Whether the node's runtime returned by itself since its last start (it stopped on a
+    /// fatal error or a SHUTDOWN, and stays down until restarted).
+    pub fn exited(&self) -> bool {
+        self.exits.load(Ordering::Relaxed) >= self.starts()
     }
 }
 
@@ -227,9 +235,15 @@ fn start_node(
     let (ip, port, name) = (IpAddr::V4(idx.ip()), idx.port(), idx.name());
     let disk = MemDisk::new();
     let starts = Arc::new(AtomicU64::new(0));
+    let exits = Arc::new(AtomicU64::new(0));
     let init = {
-        let (config, name, trace, starts) =
-            (config.clone(), name.clone(), trace.clone(), starts.clone());
+        let (config, name, trace, starts, exits) = (
+            config.clone(),
+            name.clone(),
+            trace.clone(),
+            starts.clone(),
+            exits.clone(),
+        );
         let disk = disk.clone();
         move || {
             let incarnation = starts.fetch_add(1, Ordering::Relaxed);
@@ -239,7 +253,8 @@ fn start_node(
                 appendfsync: aof.appendfsync,
                 ..node_config(&config, ip, port, seed)
             };
-            let (name, trace, disk) = (name.clone(), trace.clone(), disk.clone());
+            let (name, trace, disk, exits) =
+                (name.clone(), trace.clone(), disk.clone(), exits.clone());
             // The node's typed events go into the trace under its name, as it makes them.
             let observer: server::EventObserver = {
                 let (name, trace) = (name.clone(), trace.clone());
@@ -250,6 +265,8 @@ fn start_node(
                 let outcome =
                     server::run_observed(node_config, seed, Arc::new(disk), observer).await;
                 trace.record(&name, ProcessEvent::Exit(format!("{outcome:?}")));
+                // Counted only once the runtime returned: a kill drops this future first.
+                exits.store(incarnation + 1, Ordering::Relaxed);
             }
         }
     };
@@ -261,6 +278,7 @@ fn start_node(
         machine: node.id(),
         disk,
         starts,
+        exits,
         _handle: node,
     }
 }

@@ -60,7 +60,9 @@ impl ClusterBus<'_> {
     }
 
     /// Work Redis does in `clusterBeforeSleep`: persist a changed configuration before any
-    /// reply of this call is sent.
+    /// message or reply of this call is sent. A vote must be on disk before it leaves: a node
+    /// whose save fails stops (as Redis exits) with the vote unsent, so its restart from the
+    /// older file cannot vote twice in one epoch.
     pub(crate) fn before_reply(&mut self) {
         if self.cluster.take_state_update_request() {
             self.failure().update_cluster_state();
@@ -75,7 +77,7 @@ impl ClusterBus<'_> {
         };
         let contents = view.render_nodes_conf();
         self.out
-            .push(crate::effect::Effect::SaveConfig { contents, fsync });
+            .push_first(crate::effect::Effect::SaveConfig { contents, fsync });
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Node {
     /// (see `cmd::migrate`).
     pub(crate) keys_in_flight: std::collections::HashMap<Bytes, usize>,
     replay_client: Option<ClientId>,
+    /// What the driver last said of the AOF (see `disk_errors`).
+    pub(crate) aof_health: disk_errors::AofHealth,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -151,6 +153,7 @@ impl Node {
             request: 0,
             keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
+            aof_health: Default::default(),
             loaded: false,
             commands,
         }
@@ -383,6 +386,10 @@ impl Node {
         }
         self.report_key_served(client, spec, args);
         self.clear_asking(client, spec);
+        if let Some(refused) = self.refused_for_disk_error(spec) {
+            self.stats.rejected_calls += 1;
+            return refused;
+        }
         // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
         let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
         if replica && !self.replaying && spec.is_write() {
@@ -465,9 +472,12 @@ impl Node {
     }
 
     fn queue_in_multi(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Reply {
-        if let Some(redirect) = self.redirection(client, spec, args) {
+        if let Some(refused) = self
+            .redirection(client, spec, args)
+            .or_else(|| self.refused_for_disk_error(spec))
+        {
             self.flag_multi_error(client);
-            return redirect;
+            return refused;
         }
         let c = self.client_mut(client);
         c.multi.get_or_insert_with(Vec::new).push(args.to_vec());
@@ -622,5 +632,6 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 }
 
 mod bus;
+mod disk_errors;
 #[cfg(test)]
 mod tests;

@@ -218,3 +218,84 @@ fn a_replay_after_the_ttl_passed_keeps_what_persist_saved() {
         "n expired with its TTL even though INCR kept it through the replay"
     );
 }
+
+/// Every event among `effects`.
+fn events(effects: &[Effect]) -> Vec<ClusterEvent> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event(ev) => Some(ev.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_failing_aof_refuses_writes_and_ping_with_misconf_until_it_recovers() {
+    use crate::event::AofOp;
+    let now = Time::default();
+    let mut node = Node::new(aof_config(), now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    let mut run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
+    assert_eq!(run(&mut node, &["SET", "k", "v"]), Reply::ok());
+    node.take_effects();
+    node.aof_failed(now, AofOp::Write, "No space left on device".into());
+    let effects = node.take_effects();
+    assert_eq!(
+        events(&effects),
+        [ClusterEvent::AofFailed {
+            op: AofOp::Write,
+            error: "No space left on device".into()
+        }]
+    );
+    let misconf = Reply::error("MISCONF Errors writing to the AOF file: No space left on device");
+    assert_eq!(run(&mut node, &["SET", "k", "w"]), misconf);
+    assert_eq!(run(&mut node, &["PING"]), misconf);
+    assert_eq!(run(&mut node, &["GET", "k"]), Reply::Bulk("v".into()));
+    // Refused while queueing: the transaction is aborted at EXEC.
+    assert_eq!(run(&mut node, &["MULTI"]), Reply::ok());
+    assert_eq!(run(&mut node, &["INCR", "n"]), misconf);
+    assert_eq!(
+        run(&mut node, &["EXEC"]),
+        Reply::error("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert!(aof_bytes(node.take_effects()).is_empty());
+    // The same failure reported again changes nothing; a sync failure hides behind it.
+    node.aof_failed(now, AofOp::Write, "No space left on device".into());
+    node.aof_failed(now, AofOp::Fsync, "Input/output error".into());
+    node.aof_recovered(now, AofOp::Write);
+    let effects = node.take_effects();
+    assert_eq!(events(&effects).len(), 2, "{effects:?}");
+    assert_eq!(
+        run(&mut node, &["DEL", "k"]),
+        Reply::error("MISCONF Errors writing to the AOF file: Input/output error")
+    );
+    node.aof_recovered(now, AofOp::Fsync);
+    assert_eq!(run(&mut node, &["DEL", "k"]), Reply::Integer(1));
+    assert_eq!(run(&mut node, &["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn exec_of_a_write_queued_before_the_aof_failed_is_discarded_whole() {
+    use crate::event::AofOp;
+    let now = Time::default();
+    let mut node = Node::new(aof_config(), now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    let mut run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
+    assert_eq!(run(&mut node, &["MULTI"]), Reply::ok());
+    assert_eq!(run(&mut node, &["SET", "k", "v"]), Reply::simple("QUEUED"));
+    node.aof_failed(now, AofOp::Fsync, "Input/output error".into());
+    assert_eq!(
+        run(&mut node, &["EXEC"]),
+        Reply::error(
+            "EXECABORT Transaction discarded because of: MISCONF Errors writing to the AOF \
+             file: Input/output error"
+        )
+    );
+    assert_eq!(run(&mut node, &["EXEC"]), Reply::err("EXEC without MULTI"));
+    assert_eq!(run(&mut node, &["GET", "k"]), Reply::Nil);
+    // A read-only transaction still runs.
+    assert_eq!(run(&mut node, &["MULTI"]), Reply::ok());
+    assert_eq!(run(&mut node, &["GET", "k"]), Reply::simple("QUEUED"));
+    assert_eq!(run(&mut node, &["EXEC"]), Reply::Array(vec![Reply::Nil]));
+}

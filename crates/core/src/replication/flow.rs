@@ -122,6 +122,9 @@ impl Node {
             self.replication_before_reply();
             return true;
         }
+        if !loading && self.replica_cannot_log(self.lookup(&args[0])) {
+            return false;
+        }
         self.run_from_master(client, args);
         if !loading
             && is(&args[0], "append")

@@ -18,6 +18,11 @@ use crate::disk::Disk;
 /// replies of the same call: with `appendfsync always` the data is durable once
 /// [`Aof::append`] returns. It calls [`Aof::tick`] from its 100 ms timer (the `everysec`
 /// background sync) and [`Aof::flush_and_sync`] on SHUTDOWN and SIGTERM.
+///
+/// A failed write or sync is fatal under `always` (the error is returned: Redis exits rather
+/// than acknowledge what it could not persist). Under `everysec` and `no` it is remembered
+/// ([`Aof::health`]): unwritten bytes wait in memory and every append and tick retries them,
+/// and a failed `everysec` sync is retried a second later, as Redis does.
 pub struct Aof {
     disk: Arc<dyn Disk>,
     incr_path: PathBuf,
@@ -26,7 +31,31 @@ pub struct Aof {
     last_sync_ms: Option<u64>,
     /// Bytes were appended since the last sync.
     dirty: bool,
+    /// Bytes logged but not yet written (a write failed): they go first at the next try.
+    pending: Vec<u8>,
+    /// The incr file's length as written so far: a failed write is cut back to it.
+    written_len: u64,
+    health: AofHealth,
     startup_log: Vec<String>,
+}
+
+/// The last failure of each kind, as the system described it (`None`: the last try worked).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AofHealth {
+    /// Writing to the file failed: bytes are waiting in memory.
+    pub write: Option<String>,
+    /// Syncing it failed: written bytes are only in the page cache.
+    pub fsync: Option<String>,
+}
+
+/// The system's text for an error, without Rust's ` (os error N)` suffix (what Redis prints
+/// with `strerror`).
+pub fn error_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if e.raw_os_error().is_some() => text[..at].to_string(),
+        _ => text,
+    }
 }
 
 impl Aof {
@@ -54,12 +83,25 @@ impl Aof {
             }
             None => create_missing_files(&*disk, config, manifest, &mut startup_log)?,
         };
+        let incr_path = dir.join(incr);
+        // A listed incr file that does not exist yet is created by the first append.
+        let written_len = match disk.len(&incr_path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            other => other,
+        }
+        .map_err(AofError::io(format!(
+            "Can't open the append-only file {}",
+            incr_path.display()
+        )))?;
         Ok(Aof {
             disk,
-            incr_path: dir.join(incr),
+            incr_path,
             policy: config.appendfsync,
             last_sync_ms: None,
             dirty: false,
+            pending: Vec::new(),
+            written_len,
+            health: AofHealth::default(),
             startup_log,
         })
     }
@@ -83,14 +125,20 @@ impl Aof {
         self.policy
     }
 
+    /// What failed last, if anything.
+    pub fn health(&self) -> &AofHealth {
+        &self.health
+    }
+
     /// Appends RESP-encoded commands. `always` syncs before returning; `everysec` syncs when
-    /// the last sync is at least [`EVERYSEC_INTERVAL_MS`] old; `no` leaves it to the OS.
+    /// the last sync is at least [`EVERYSEC_INTERVAL_MS`] old; `no` leaves it to the OS. An
+    /// error is returned only when it is fatal (see [`Aof`]).
     pub fn append(&mut self, data: &[u8], now_ms: u64) -> io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        self.disk.append(&self.incr_path, data)?;
-        self.dirty = true;
+        self.pending.extend_from_slice(data);
+        self.write_pending()?;
         match self.policy {
             AppendFsync::Always => self.sync(now_ms),
             AppendFsync::Everysec => self.sync_if_due(now_ms),
@@ -98,8 +146,11 @@ impl Aof {
         }
     }
 
-    /// The `everysec` background sync, from the driver's 100 ms timer.
+    /// From the driver's 100 ms timer: retries held-back bytes, and the `everysec` sync.
     pub fn tick(&mut self, now_ms: u64) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.write_pending()?;
+        }
         match self.policy {
             AppendFsync::Everysec => self.sync_if_due(now_ms),
             AppendFsync::Always | AppendFsync::No => Ok(()),
@@ -108,9 +159,36 @@ impl Aof {
 
     /// Makes everything appended so far durable, whatever the policy (SHUTDOWN, SIGTERM).
     pub fn flush_and_sync(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.disk.append(&self.incr_path, &self.pending)?;
+            self.written_len += self.pending.len() as u64;
+            self.pending.clear();
+        }
         self.disk.sync(&self.incr_path)?;
         self.dirty = false;
         Ok(())
+    }
+
+    /// Writes the held-back bytes. A failure cuts any part that made it back off the file,
+    /// so a retry never leaves half a record in the middle.
+    fn write_pending(&mut self) -> io::Result<()> {
+        match self.disk.append(&self.incr_path, &self.pending) {
+            Ok(()) => {
+                self.written_len += self.pending.len() as u64;
+                self.pending.clear();
+                self.dirty = true;
+                self.health.write = None;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.disk.truncate(&self.incr_path, self.written_len);
+                if self.policy == AppendFsync::Always {
+                    return Err(e);
+                }
+                self.health.write = Some(error_text(&e));
+                Ok(())
+            }
+        }
     }
 
     fn sync_if_due(&mut self, now_ms: u64) -> io::Result<()> {
@@ -124,10 +202,20 @@ impl Aof {
     }
 
     fn sync(&mut self, now_ms: u64) -> io::Result<()> {
-        self.disk.sync(&self.incr_path)?;
-        self.dirty = false;
+        // A failed `everysec` sync is tried again a second later, not at every append.
         self.last_sync_ms = Some(now_ms);
-        Ok(())
+        match self.disk.sync(&self.incr_path) {
+            Ok(()) => {
+                self.dirty = false;
+                self.health.fsync = None;
+                Ok(())
+            }
+            Err(e) if self.policy == AppendFsync::Always => Err(e),
+            Err(e) => {
+                self.health.fsync = Some(error_text(&e));
+                Ok(())
+            }
+        }
     }
 }
 

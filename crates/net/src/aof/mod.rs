@@ -23,7 +23,7 @@ mod append;
 mod load;
 mod manifest;
 
-pub use append::Aof;
+pub use append::{error_text, Aof, AofHealth};
 pub use load::{load, LoadReport};
 pub use manifest::{aof_dir, manifest_path, AofFileInfo, AofFileKind, Manifest};
 

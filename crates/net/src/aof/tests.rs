@@ -383,6 +383,81 @@ fn no_never_syncs_until_shutdown() {
     assert_eq!(survives_crash(No, &switched), b"AB");
 }
 
+// ---- disk errors -------------------------------------------------------------------------
+
+fn failing_aof(policy: AppendFsync) -> (MemDisk, Aof) {
+    let disk = MemDisk::new();
+    let aof = Aof::open(Arc::new(disk.clone()), &config(policy)).unwrap();
+    (disk, aof)
+}
+
+#[test]
+fn everysec_holds_unwritten_bytes_and_writes_them_once_the_disk_works() {
+    use crate::disk::DiskFailure;
+    let (disk, mut aof) = failing_aof(AppendFsync::Everysec);
+    aof.append(b"A", 10_000).unwrap();
+    disk.set_failure(Some(DiskFailure::Full));
+    aof.append(b"B", 10_100).unwrap();
+    aof.append(b"C", 10_200).unwrap();
+    let full = AofHealth {
+        write: Some("No space left on device".into()),
+        fsync: None,
+    };
+    assert_eq!(aof.health(), &full);
+    assert_eq!(read(&disk, INCR), b"A");
+    aof.tick(10_300).unwrap();
+    assert_eq!(aof.health(), &full);
+    disk.set_failure(None);
+    aof.tick(10_400).unwrap();
+    assert_eq!(aof.health(), &AofHealth::default());
+    assert_eq!(read(&disk, INCR), b"ABC");
+    aof.append(b"D", 10_500).unwrap();
+    aof.tick(11_100).unwrap();
+    disk.lose_unsynced_writes();
+    assert_eq!(read(&disk, INCR), b"ABCD");
+}
+
+#[test]
+fn everysec_reports_a_failed_sync_and_retries_it_a_second_later() {
+    use crate::disk::DiskFailure;
+    let (disk, mut aof) = failing_aof(AppendFsync::Everysec);
+    aof.append(b"A", 10_000).unwrap();
+    disk.set_failure(Some(DiskFailure::SyncFails));
+    aof.append(b"B", 11_000).unwrap();
+    assert_eq!(aof.health().fsync.as_deref(), Some("Input/output error"));
+    assert_eq!(aof.health().write, None);
+    disk.set_failure(None);
+    aof.tick(11_500).unwrap();
+    assert!(
+        aof.health().fsync.is_some(),
+        "retried before a second passed"
+    );
+    aof.tick(12_000).unwrap();
+    assert_eq!(aof.health(), &AofHealth::default());
+    disk.lose_unsynced_writes();
+    assert_eq!(read(&disk, INCR), b"AB");
+}
+
+#[test]
+fn always_returns_write_and_sync_failures_to_stop_the_node() {
+    use crate::disk::DiskFailure;
+    for failure in [DiskFailure::Full, DiskFailure::SyncFails] {
+        let (disk, mut aof) = failing_aof(AppendFsync::Always);
+        aof.append(b"A", 0).unwrap();
+        disk.set_failure(Some(failure));
+        assert!(aof.append(b"B", 1).is_err(), "{failure:?}");
+        assert_eq!(aof.health(), &AofHealth::default());
+    }
+}
+
+#[test]
+fn error_text_is_the_system_message_alone() {
+    let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+    assert_eq!(error_text(&enospc), "No space left on device");
+    let custom = std::io::Error::other("disk on fire (os error 5)");
+    assert_eq!(error_text(&custom), "disk on fire (os error 5)");
+}
+
 // ---- torn and broken files -------------------------------------------------------------
 
 fn torn_disk(len: usize) -> MemDisk {

@@ -1,11 +1,18 @@
-//! Persistence effects: saving `nodes.conf` and appending to and syncing the AOF; a failure
-//! stops the node, as it would stop Redis.
+//! Persistence effects: saving `nodes.conf` and appending to and syncing the AOF. A
+//! `nodes.conf` that cannot be saved stops the node, as does any AOF failure under `appendfsync
+//! always`; other AOF failures make the node refuse writes until the disk works again (see
+//! `clusterlab_core`'s `disk_errors`), as Redis 7.0 does.
 
 use std::io;
 
+use std::sync::Arc;
+
 use clusterlab_core::canary::Canary;
 use clusterlab_core::config::AppendFsync;
+use clusterlab_core::event::AofOp;
 use clusterlab_core::{Config, Node};
+
+use crate::aof::Aof;
 
 use super::{Shared, LOG_TARGET};
 
@@ -22,16 +29,16 @@ impl Shared {
         }
     }
 
-    pub(super) fn append_aof(&self, node: &Node, data: &[u8]) {
-        let mut io = self.lock_io();
-        let Some(aof) = io.aof.as_mut() else {
-            return;
-        };
-        // `CONFIG SET appendfsync` changes the node's config; the file follows it.
-        aof.set_fsync_policy(fsync_policy(node.config()));
-        if let Err(e) = aof.append(data, self.clock.now().mono_ms) {
-            drop(io);
+    pub(super) fn append_aof(self: &Arc<Self>, node: &mut Node, data: &[u8]) {
+        let now = self.clock.now();
+        let result = self.with_aof(node, |aof| aof.append(data, now.mono_ms));
+        if let Err(e) = result {
             tracing::warn!(target: LOG_TARGET, "Error writing to the AOF file: {e}");
+            tracing::warn!(
+                target: LOG_TARGET,
+                "Can't recover from AOF write error when the AOF fsync policy is 'always'. \
+                 Exiting..."
+            );
             self.stop(Err(e));
         }
     }
@@ -44,15 +51,47 @@ impl Shared {
         }
     }
 
-    /// The `everysec` background sync.
-    pub(super) fn tick_aof(&self, node: &Node) -> io::Result<()> {
-        match self.lock_io().aof.as_mut() {
-            Some(aof) => {
-                aof.set_fsync_policy(fsync_policy(node.config()));
-                aof.tick(self.clock.now().mono_ms)
-            }
-            None => Ok(()),
+    /// The 100 ms AOF work: retrying held-back writes, and the `everysec` background sync.
+    pub(super) fn tick_aof(self: &Arc<Self>, node: &mut Node) -> io::Result<()> {
+        let now = self.clock.now();
+        self.with_aof(node, |aof| aof.tick(now.mono_ms))
+    }
+
+    /// Runs `step` on the open AOF (under the node's current `appendfsync`) and tells the node
+    /// when a kind of failure starts or ends, so it refuses or takes writes again.
+    fn with_aof(
+        self: &Arc<Self>,
+        node: &mut Node,
+        step: impl FnOnce(&mut Aof) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (before, result, after) = {
+            let mut io = self.lock_io();
+            let Some(aof) = io.aof.as_mut() else {
+                return Ok(());
+            };
+            // `CONFIG SET appendfsync` changes the node's config; the file follows it.
+            aof.set_fsync_policy(fsync_policy(node.config()));
+            let before = aof.health().clone();
+            let result = step(aof);
+            (before, result, aof.health().clone())
+        };
+        if before == after {
+            return result;
         }
+        let now = self.clock.now();
+        for (op, was, is) in [
+            (AofOp::Write, before.write, after.write),
+            (AofOp::Fsync, before.fsync, after.fsync),
+        ] {
+            match (was, is) {
+                (_, Some(error)) => node.aof_failed(now, op, error),
+                (Some(_), None) => node.aof_recovered(now, op),
+                (None, None) => {}
+            }
+        }
+        let effects = node.take_effects();
+        self.perform_queued(node, effects);
+        result
     }
 }
 

@@ -26,7 +26,7 @@ impl Shared {
         if !self.perform(&mut node, effects) {
             return false;
         }
-        if let Err(e) = self.tick_aof(&node) {
+        if let Err(e) = self.tick_aof(&mut node) {
             tracing::warn!(target: LOG_TARGET, "Error syncing the AOF file: {e}");
             self.stop(Err(e));
             return false;

@@ -5,8 +5,8 @@
 
 use super::majority::check_majority;
 use super::model::{
-    ClusterShape, CrashKind, Direction, FailoverMode, Fault, FaultSchedule, TimedFault,
-    DEFAULT_LATENCY_MS,
+    ClusterShape, CrashKind, Direction, DiskErrorKind, FailoverMode, Fault, FaultSchedule,
+    TimedFault, DEFAULT_LATENCY_MS,
 };
 
 /// A fault that lasts a while, as generation thinks of it; [`Episode::expand`] turns it into
@@ -33,6 +33,13 @@ pub enum EpisodeKind {
     ClientPartition {
         /// Indices of the nodes the clients lose.
         nodes: Vec<usize>,
+    },
+    /// [`Fault::DiskError`] on the node, then [`Fault::DiskRepair`].
+    DiskError {
+        /// Index of the node.
+        node: usize,
+        /// How its disk fails.
+        error: DiskErrorKind,
     },
     /// [`Fault::Crash`] of the node, then [`Fault::Restart`].
     Crash {
@@ -120,6 +127,16 @@ impl Episode {
                     },
                 ),
                 at(end, Fault::ClientHeal),
+            ],
+            EpisodeKind::DiskError { node, error } => vec![
+                at(
+                    start,
+                    Fault::DiskError {
+                        node: *node,
+                        error: *error,
+                    },
+                ),
+                at(end, Fault::DiskRepair { node: *node }),
             ],
             EpisodeKind::Crash { node, how } => vec![
                 at(
@@ -231,6 +248,7 @@ impl EpisodeKind {
     fn node(&self) -> Option<usize> {
         match self {
             EpisodeKind::Crash { node, .. }
+            | EpisodeKind::DiskError { node, .. }
             | EpisodeKind::Pause { node }
             | EpisodeKind::ClogNode { node, .. }
             | EpisodeKind::WipeRestart { node } => Some(*node),

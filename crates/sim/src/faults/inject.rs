@@ -18,7 +18,7 @@ use super::slot_move::{move_slots, MAX_HOLD_BEFORE_NODE_MS};
 use super::{CrashKind, Direction, FailoverMode, Fault, FaultSchedule};
 use crate::cluster::SimCluster;
 use crate::report::Violation;
-use crate::trace::FaultEvent;
+use crate::trace::{Event, FaultEvent, ProcessEvent};
 use clusterlab_core::Reply;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
@@ -74,6 +74,8 @@ pub struct FaultInjector<'a> {
     clogged_links: BTreeSet<(usize, usize)>,
     clogged_nodes: BTreeMap<usize, Direction>,
     client_cut: ClientCut,
+    /// Nodes whose disk fails now ([`Fault::DiskError`]).
+    failing_disks: BTreeSet<usize>,
     net_default: madsim::net::Config,
     /// `(node, µs since the run started)` of every wipe and of every (re)start.
     wiped: Vec<(usize, u64)>,
@@ -111,6 +113,7 @@ impl<'a> FaultInjector<'a> {
             clogged_links: BTreeSet::new(),
             clogged_nodes: BTreeMap::new(),
             client_cut: ClientCut::default(),
+            failing_disks: BTreeSet::new(),
             net_default,
             wiped: Vec::new(),
             restarts: Vec::new(),
@@ -367,6 +370,20 @@ impl<'a> FaultInjector<'a> {
                 NetSim::current().update_config(|c| c.packet_loss_rate = rate);
             }
             Fault::WipeRestart { node } => self.wipe_restart(*node),
+            Fault::DiskError { node, error } => {
+                self.cluster
+                    .node(*node)
+                    .disk
+                    .set_failure(Some(error.failure()));
+                self.failing_disks.insert(*node);
+            }
+            Fault::DiskRepair { node } => {
+                if !self.failing_disks.remove(node) {
+                    return self.skip(fault.to_string(), "disk not failing");
+                }
+                self.cluster.node(*node).disk.set_failure(None);
+                self.restart_if_exited(*node);
+            }
             Fault::ManualFailover { node, mode } => {
                 self.manual_failovers.push((*node, *mode));
             }
@@ -413,6 +430,30 @@ impl<'a> FaultInjector<'a> {
         self.nodes[node] = NodeState::Down {
             since_ms: self.now_ms(),
         };
+    }
+
+    /// Starts a node again that stopped by itself (a disk error was fatal to it), as an
+    /// operator would: it counts as down from its exit until now.
+    fn restart_if_exited(&mut self, node: usize) {
+        let sim_node = self.cluster.node(node);
+        if self.nodes[node] != NodeState::Up || !sim_node.exited() {
+            return;
+        }
+        let exit_us = self
+            .cluster
+            .trace()
+            .events()
+            .iter()
+            .rev()
+            .find(|e| {
+                e.node == sim_node.name && matches!(e.event, Event::Process(ProcessEvent::Exit(_)))
+            })
+            .map_or_else(Self::run_time_us, |e| e.time_us);
+        self.down_since.insert(node, exit_us);
+        // The process is gone, but madsim releases its ports only on a kill (a restart of a
+        // machine whose tasks ended keeps them bound); not traced: nothing dies here.
+        Handle::current().kill(sim_node.machine);
+        self.start_node(node);
     }
 
     fn restart(&mut self, node: usize) {
@@ -520,12 +561,15 @@ impl<'a> FaultInjector<'a> {
         }
         let default = self.net_default.clone();
         NetSim::current().update_config(|c| *c = default);
+        for node in std::mem::take(&mut self.failing_disks) {
+            self.cluster.node(node).disk.set_failure(None);
+        }
         if self.nodes.iter().any(|s| s.is_down()) {
             madsim::time::sleep(Duration::from_millis(RESTART_GAP_MS)).await;
         }
         for node in 0..self.nodes.len() {
             match self.nodes[node] {
-                NodeState::Up => {}
+                NodeState::Up => self.restart_if_exited(node),
                 NodeState::Paused { .. } => self.resume(node),
                 NodeState::Down { .. } | NodeState::Restarting { .. } => self.start_node(node),
             }

@@ -31,6 +31,16 @@ impl Shadow {
             Fault::WipeRestart { node } => {
                 self.wiped.insert(*node);
             }
+            // A failing disk may stop the node (`appendfsync always`, a `nodes.conf` save):
+            // counted as down until repaired.
+            Fault::DiskError { node, .. } => {
+                self.down_until.entry(*node).or_insert(u64::MAX);
+            }
+            Fault::DiskRepair { node } => {
+                if self.down_until.get(node) == Some(&u64::MAX) {
+                    self.down_until.remove(node);
+                }
+            }
             Fault::Restart { node } => {
                 if self.down_until.get(node) == Some(&u64::MAX) {
                     self.down_until.remove(node);

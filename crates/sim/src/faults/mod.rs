@@ -42,8 +42,8 @@ pub use episode::{from_episodes, Episode, EpisodeKind};
 pub use inject::{FaultInjector, RESTART_GAP_MS};
 pub use majority::check_majority;
 pub use model::{
-    ClusterShape, CrashKind, Direction, FailoverMode, Fault, FaultKind, FaultSchedule, TimedFault,
-    DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
+    ClusterShape, CrashKind, Direction, DiskErrorKind, FailoverMode, Fault, FaultKind,
+    FaultSchedule, TimedFault, DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,
 };
 pub use repeat::{draw_repeat_failover, REPEAT_FAILOVER_PROBABILITY};
 pub use shrink::shrink;

@@ -115,6 +115,21 @@ pub enum Fault {
         /// Index of the node to wipe.
         node: usize,
     },
+    /// The node's disk starts failing as `error` says. Under `appendfsync always` the node's
+    /// next AOF write stops it, as does any `nodes.conf` save; otherwise it refuses writes
+    /// with `-MISCONF` until the disk works again.
+    DiskError {
+        /// Index of the node.
+        node: usize,
+        /// How the disk fails.
+        error: DiskErrorKind,
+    },
+    /// The node's disk works again; a node the failure stopped is started again, as an
+    /// operator would once the disk is fixed.
+    DiskRepair {
+        /// Index of the node.
+        node: usize,
+    },
     /// Sends `CLUSTER FAILOVER [FORCE|TAKEOVER]` to the node (meant to be a replica; a master
     /// answers with an error, which the trace shows). The reply is not waited for.
     ManualFailover {
@@ -135,6 +150,30 @@ pub enum Fault {
         /// How many slots to move.
         count: usize,
     },
+}
+
+/// How the disk of a [`Fault::DiskError`] fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskErrorKind {
+    /// Full (`ENOSPC`): writes fail, syncs of what was written work.
+    Full,
+    /// The device fails (`EIO`): writes and syncs fail.
+    Broken,
+    /// Writes reach the page cache but every `fsync` fails (`EIO`).
+    SyncFails,
+}
+
+impl DiskErrorKind {
+    /// The simulated disk's failure mode.
+    pub fn failure(self) -> clusterlab_net::disk::DiskFailure {
+        use clusterlab_net::disk::DiskFailure;
+        match self {
+            DiskErrorKind::Full => DiskFailure::Full,
+            DiskErrorKind::Broken => DiskFailure::Broken,
+            DiskErrorKind::SyncFails => DiskFailure::SyncFails,
+        }
+    }
 }
 
 /// What a [`Fault::Crash`] leaves on the node's disk.
@@ -243,6 +282,10 @@ impl fmt::Display for Fault {
             Fault::Latency { min_ms, max_ms } => write!(f, "latency {min_ms}..{max_ms} ms"),
             Fault::PacketLoss { permille } => write!(f, "packet loss {permille}‰"),
             Fault::WipeRestart { node } => write!(f, "wipe and restart {}", NodeIdx(*node)),
+            Fault::DiskError { node, error } => {
+                write!(f, "disk error on {}: {error:?}", NodeIdx(*node))
+            }
+            Fault::DiskRepair { node } => write!(f, "repair disk of {}", NodeIdx(*node)),
             Fault::ManualFailover { node, mode } => {
                 write!(f, "manual failover {} {mode:?}", NodeIdx(*node))
             }
@@ -276,6 +319,8 @@ impl Fault {
             | Fault::ClogNode { node, .. }
             | Fault::UnclogNode { node }
             | Fault::WipeRestart { node }
+            | Fault::DiskError { node, .. }
+            | Fault::DiskRepair { node }
             | Fault::ManualFailover { node, .. } => vec![*node],
             Fault::ClogLink { from, to }
             | Fault::UnclogLink { from, to }
@@ -303,6 +348,8 @@ impl Fault {
             Fault::Latency { .. } => FaultKind::Latency,
             Fault::PacketLoss { .. } => FaultKind::PacketLoss,
             Fault::WipeRestart { .. } => FaultKind::WipeRestart,
+            Fault::DiskError { .. } => FaultKind::DiskError,
+            Fault::DiskRepair { .. } => FaultKind::DiskRepair,
             Fault::ManualFailover { .. } => FaultKind::ManualFailover,
             Fault::MoveSlots { .. } => FaultKind::MoveSlots,
         }
@@ -324,6 +371,10 @@ pub enum FaultKind {
     ClogNode,
     /// [`Fault::Crash`].
     Crash,
+    /// [`Fault::DiskError`].
+    DiskError,
+    /// [`Fault::DiskRepair`].
+    DiskRepair,
     /// [`Fault::Heal`].
     Heal,
     /// [`Fault::Latency`].
@@ -350,12 +401,14 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, sorted.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::ClientHeal,
         FaultKind::ClientPartition,
         FaultKind::ClogLink,
         FaultKind::ClogNode,
         FaultKind::Crash,
+        FaultKind::DiskError,
+        FaultKind::DiskRepair,
         FaultKind::Heal,
         FaultKind::Latency,
         FaultKind::ManualFailover,
@@ -377,6 +430,8 @@ impl FaultKind {
             FaultKind::ClogLink => "clog_link",
             FaultKind::ClogNode => "clog_node",
             FaultKind::Crash => "crash",
+            FaultKind::DiskError => "disk_error",
+            FaultKind::DiskRepair => "disk_repair",
             FaultKind::Heal => "heal",
             FaultKind::Latency => "latency",
             FaultKind::ManualFailover => "manual_failover",
@@ -621,6 +676,11 @@ mod tests {
             },
             Fault::ClientPartition { nodes: vec![1] },
             Fault::ClientHeal,
+            Fault::DiskError {
+                node: 0,
+                error: DiskErrorKind::Full,
+            },
+            Fault::DiskRepair { node: 0 },
         ];
         for fault in &one_of_each {
             let json = serde_json::to_value(fault).unwrap();

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
-use super::model::{ClusterShape, CrashKind, Direction, FaultKind, FaultSchedule};
+use super::model::{ClusterShape, CrashKind, Direction, DiskErrorKind, FaultKind, FaultSchedule};
 use super::swarm::{draw_kind, Compound, SwarmKind};
 
 /// The kinds the strategy draws through swarm generation.
@@ -62,9 +62,19 @@ fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
         (1..20u64, 20..=(nt / 4).max(21))
             .prop_map(|(min_ms, max_ms)| EpisodeKind::Latency { min_ms, max_ms }),
         (10..=300u32).prop_map(|permille| EpisodeKind::PacketLoss { permille }),
-        node.prop_map(|node| EpisodeKind::WipeRestart { node }),
+        node.clone()
+            .prop_map(|node| EpisodeKind::WipeRestart { node }),
         proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n)
             .prop_map(|nodes| EpisodeKind::ClientPartition { nodes }),
+        (
+            node,
+            prop_oneof![
+                Just(DiskErrorKind::Full),
+                Just(DiskErrorKind::Broken),
+                Just(DiskErrorKind::SyncFails)
+            ]
+        )
+            .prop_map(|(node, error)| EpisodeKind::DiskError { node, error }),
     ]
     .boxed()
 }
@@ -143,7 +153,7 @@ mod tests {
         let s = shape(3, 1);
         let strategy = schedule_strategy(&s);
         let mut runner = TestRunner::deterministic();
-        let (mut failovers, mut moves, mut client_cuts) = (0, 0, 0);
+        let (mut failovers, mut moves, mut client_cuts, mut disk_errors) = (0, 0, 0, 0);
         let mut crash_kinds = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let schedule = strategy.new_tree(&mut runner).unwrap().current();
@@ -152,6 +162,7 @@ mod tests {
                     Fault::ManualFailover { .. } => failovers += 1,
                     Fault::MoveSlots { .. } => moves += 1,
                     Fault::ClientPartition { .. } => client_cuts += 1,
+                    Fault::DiskError { .. } => disk_errors += 1,
                     Fault::Crash { how, .. } => {
                         crash_kinds.insert(format!("{how:?}").chars().take(5).collect::<String>());
                     }
@@ -164,5 +175,6 @@ mod tests {
             "{failovers} failovers, {moves} moves, {client_cuts} client partitions"
         );
         assert_eq!(crash_kinds.len(), 3, "{crash_kinds:?}");
+        assert!(disk_errors > 0);
     }
 }

@@ -11,7 +11,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::majority::check_majority;
-use super::model::{ClusterShape, CrashKind, Direction, FailoverMode, FaultKind, FaultSchedule};
+use super::model::{
+    ClusterShape, CrashKind, Direction, DiskErrorKind, FailoverMode, FaultKind, FaultSchedule,
+};
 use super::repeat::draw_repeat_failover;
 
 /// What swarm generation enables or not in a run: a plain kind (one episode of that fault and
@@ -50,6 +52,7 @@ pub const SWARM_KINDS: &[SwarmKind] = &[
     SwarmKind::Plain(FaultKind::Latency),
     SwarmKind::Plain(FaultKind::PacketLoss),
     SwarmKind::Plain(FaultKind::ClientPartition),
+    SwarmKind::Plain(FaultKind::DiskError),
     SwarmKind::Plain(FaultKind::WipeRestart),
     SwarmKind::Plain(FaultKind::ManualFailover),
     SwarmKind::Plain(FaultKind::MoveSlots),
@@ -244,6 +247,20 @@ fn draw_episode(
                 EpisodeKind::ClientPartition { nodes: cut },
             )
         }
+        FaultKind::DiskError => {
+            let kinds = [
+                DiskErrorKind::Full,
+                DiskErrorKind::Broken,
+                DiskErrorKind::SyncFails,
+            ];
+            (
+                rng.gen_range(nt / 2..=3 * nt),
+                EpisodeKind::DiskError {
+                    node,
+                    error: kinds[rng.gen_range(0..kinds.len())],
+                },
+            )
+        }
         FaultKind::WipeRestart => (0, EpisodeKind::WipeRestart { node }),
         FaultKind::ManualFailover => (0, draw_manual_failover(rng, shape)?),
         FaultKind::MoveSlots => {
@@ -261,6 +278,7 @@ fn draw_episode(
         }
         FaultKind::Heal
         | FaultKind::ClientHeal
+        | FaultKind::DiskRepair
         | FaultKind::Restart
         | FaultKind::UnclogLink
         | FaultKind::UnclogNode => return None,

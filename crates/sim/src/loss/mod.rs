@@ -81,6 +81,8 @@ pub enum LossCause {
     DeposedMaster,
     /// A crash within the `everysec` sync interval.
     UnsyncedCrash,
+    /// A crash or stop while the holder's AOF could not be written or synced.
+    DiskError,
     /// A wiped disk.
     WipedDisk,
     /// The owner became a replica of a node without the write, with no handover.
@@ -100,6 +102,7 @@ impl LossCause {
             LossCause::Failover => "failover",
             LossCause::DeposedMaster => "deposed master",
             LossCause::UnsyncedCrash => "everysec crash",
+            LossCause::DiskError => "disk error",
             LossCause::WipedDisk => "wiped disk",
             LossCause::Demotion => "demotion",
             LossCause::Kept => "kept",

@@ -1,7 +1,7 @@
 //! Why the owner of a lost write's slot came to lack it, and the verdict each reason gives:
 //! the words of the loss rule's evidence.
 
-use clusterlab_core::event::PromotionKind;
+use clusterlab_core::event::{AofOp, PromotionKind};
 
 use super::{fmt_us, LossCause, LossVerdict};
 
@@ -63,6 +63,17 @@ pub(super) enum Reason {
         kill_us: u64,
         since_us: u64,
     },
+    /// The holder went down (`how`) at `down_us` while its AOF `op` had been failing since
+    /// `since_us`: what it acknowledged meanwhile was in its memory only (a failed write,
+    /// lost by any crash or exit) or in the page cache only (a failed sync, lost by a power
+    /// loss), as Redis 7.0 keeps acknowledging with `appendfsync everysec`.
+    DiskFailed {
+        node: String,
+        op: AofOp,
+        since_us: u64,
+        down_us: u64,
+        how: String,
+    },
     /// The holder's disk was wiped; `survivors` still have a copy at the end (name, the
     /// write's offset in their stream); `drops` says how other copies were lost since.
     Wiped {
@@ -122,6 +133,7 @@ impl Reason {
             Reason::Promotion(p) if p.before_write => LossCause::DeposedMaster,
             Reason::Promotion(_) => LossCause::Failover,
             Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
+            Reason::DiskFailed { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
             Reason::Stranded { .. } | Reason::ImportDropped { .. } | Reason::Forked { .. } => {
@@ -149,6 +161,18 @@ impl Reason {
                  sync interval",
                 fmt_us(*since_us),
                 fmt_us(*kill_us)
+            )),
+            Reason::DiskFailed {
+                node,
+                op,
+                since_us,
+                down_us,
+                how,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node}'s AOF {op} had been failing since {} when it went down \
+                 at {} ({how})",
+                fmt_us(*since_us),
+                fmt_us(*down_us)
             )),
             Reason::Wiped {
                 node,

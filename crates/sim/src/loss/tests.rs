@@ -1,7 +1,7 @@
 //! The loss rule on hand-built event lists: each situation Redis allows, and each it does not,
 //! with the evidence named.
 
-use clusterlab_core::event::PromotionKind;
+use clusterlab_core::event::{AofOp, PromotionKind};
 use clusterlab_core::{ClusterEvent, NodeId};
 
 use super::*;
@@ -274,6 +274,80 @@ fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under
         &violation(judge(&after, false)),
         &["node2 owns its slot", "with offset 0 (had the write)"],
     );
+}
+
+#[test]
+fn a_process_crash_loses_nothing_even_under_everysec() {
+    let mut events = base();
+    events.extend([
+        at(1500, 1, ProcessEvent::Kill(CrashKind::Process)),
+        at(2500, 1, ProcessEvent::Restart),
+        started(2500, 1),
+    ]);
+    has_all(&violation(judge(&events, true)), &["node1 owns its slot"]);
+}
+
+/// node1's AOF `op` fails from 0.9 s (before the write), and node1 goes down at 5 s (`down`).
+fn disk_failing(op: AofOp, down: Event) -> Vec<TraceEvent> {
+    let mut events = base();
+    let failed = ClusterEvent::AofFailed {
+        op,
+        error: "No space left on device".into(),
+    };
+    events.insert(events.len() - 1, at(900, 1, failed));
+    events.extend([
+        at(5000, 1, down),
+        at(6000, 1, ProcessEvent::Restart),
+        started(6000, 1),
+    ]);
+    events
+}
+
+#[test]
+fn a_failing_aof_write_loses_what_was_acknowledged_meanwhile_to_any_crash() {
+    let exit = ProcessEvent::Exit("Ok(Crash)".into()).into();
+    for down in [ProcessEvent::Kill(CrashKind::Process).into(), exit] {
+        let text = allowed(judge(&disk_failing(AofOp::Write, down), true));
+        has_all(
+            &text,
+            &["node1's AOF write had been failing since 0.900s when it went down at 5.000s"],
+        );
+    }
+    // Once the write went through, the copy is on disk a second later.
+    let mut recovered = disk_failing(
+        AofOp::Write,
+        ProcessEvent::Kill(CrashKind::PowerLoss).into(),
+    );
+    recovered.insert(
+        recovered.len() - 3,
+        at(3000, 1, ClusterEvent::AofRecovered { op: AofOp::Write }),
+    );
+    violation(judge(&recovered, true));
+    // Recovered just before the power loss: inside the everysec window from the recovery.
+    let mut late = disk_failing(
+        AofOp::Write,
+        ProcessEvent::Kill(CrashKind::PowerLoss).into(),
+    );
+    late.insert(
+        late.len() - 3,
+        at(4500, 1, ClusterEvent::AofRecovered { op: AofOp::Write }),
+    );
+    has_all(
+        &allowed(judge(&late, true)),
+        &["node1 got it at 4.500s and crashed at 5.000s"],
+    );
+}
+
+#[test]
+fn a_failing_aof_sync_loses_writes_to_a_power_loss_only() {
+    let power = ProcessEvent::Kill(CrashKind::PowerLoss).into();
+    has_all(
+        &allowed(judge(&disk_failing(AofOp::Fsync, power), true)),
+        &["node1's AOF fsync had been failing since 0.900s"],
+    );
+    // The page cache outlives a process crash.
+    let process = ProcessEvent::Kill(CrashKind::Process).into();
+    violation(judge(&disk_failing(AofOp::Fsync, process), true));
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use clusterlab_core::event::ConfigEpochReason;
+use clusterlab_core::event::{AofOp, ConfigEpochReason};
 use clusterlab_core::ClusterEvent;
 
 use super::reason::{Promotion, Reason};
@@ -74,6 +74,9 @@ pub(super) struct Walk<'r> {
     /// replicate the migrating state) and may create the key anew, so the importers' copies
     /// and the owner's diverge.
     mid_move: Option<(Promotion, BTreeSet<String>)>,
+    /// Nodes whose AOF fails now, by kind, with when it started (from their `AofFailed`
+    /// events; a restart starts clean).
+    aof_failing: BTreeMap<(String, AofOp), u64>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -102,6 +105,7 @@ impl<'r> Walk<'r> {
             import_source: None,
             mid_move: None,
             bumped: BTreeMap::new(),
+            aof_failing: BTreeMap::new(),
             active: false,
             applied: false,
         }
@@ -130,8 +134,14 @@ impl<'r> Walk<'r> {
         let node = e.node.as_str();
         match &e.event {
             Event::Cluster(event) => self.cluster_event(node, e.time_us, event),
-            Event::Process(ProcessEvent::Kill(how)) if self.active && how.loses_unsynced() => {
-                self.killed(node, e.time_us)
+            Event::Process(ProcessEvent::Kill(how)) => {
+                let disk_failed = self.went_down(node, e.time_us, how.loses_unsynced(), how);
+                if self.active && !disk_failed && how.loses_unsynced() {
+                    self.killed(node, e.time_us)
+                }
+            }
+            Event::Process(ProcessEvent::Exit(outcome)) => {
+                self.went_down(node, e.time_us, false, outcome);
             }
             Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) if self.active => {
                 self.wiped(&NodeIdx(*node).name(), e.time_us)
@@ -147,6 +157,19 @@ impl<'r> Walk<'r> {
 
     fn cluster_event(&mut self, node: &str, at_us: u64, event: &ClusterEvent) {
         match event {
+            ClusterEvent::AofFailed { op, .. } => {
+                self.aof_failing
+                    .entry((node.to_string(), *op))
+                    .or_insert(at_us);
+            }
+            ClusterEvent::AofRecovered { op } => {
+                self.aof_failing.remove(&(node.to_string(), *op));
+                // Held-back bytes reached the page cache only now: the everysec window of a
+                // copy acknowledged meanwhile starts here.
+                if let Some(copy) = self.copies.get_mut(node).filter(|_| *op == AofOp::Write) {
+                    copy.since_us = copy.since_us.max(at_us);
+                }
+            }
             ClusterEvent::BecameReplica { master } => {
                 let master = self.rule.name_of(master);
                 self.master_of.insert(node.to_string(), master.clone());
@@ -391,6 +414,39 @@ impl<'r> Walk<'r> {
         self.holder = node.to_string();
         self.holder_promotion = None;
         self.holder_migrated = false;
+    }
+
+    /// `node` crashed or stopped (`power_lost`: its page cache is gone too). A copy it held
+    /// only in memory (its AOF write failing) is lost either way, one only in the page cache
+    /// (its sync failing) by a power loss. Returns whether its disk was failing; its AOF
+    /// state starts clean at the restart.
+    fn went_down(
+        &mut self,
+        node: &str,
+        down_us: u64,
+        power_lost: bool,
+        how: &dyn std::fmt::Display,
+    ) -> bool {
+        let failing = |op| self.aof_failing.get(&(node.to_string(), op)).copied();
+        let lost_by = match (failing(AofOp::Write), failing(AofOp::Fsync)) {
+            (Some(since), _) => Some((AofOp::Write, since)),
+            (None, Some(since)) if power_lost => Some((AofOp::Fsync, since)),
+            _ => None,
+        };
+        let was_failing = failing(AofOp::Write).is_some() || failing(AofOp::Fsync).is_some();
+        self.aof_failing.retain(|(n, _), _| n != node);
+        if let Some((op, since_us)) = lost_by.filter(|_| self.active) {
+            if self.copies.remove(node).is_some() && node == self.holder && self.lost.is_none() {
+                self.lost = Some(Reason::DiskFailed {
+                    node: node.to_string(),
+                    op,
+                    since_us,
+                    down_us,
+                    how: how.to_string(),
+                });
+            }
+        }
+        was_failing
     }
 
     /// A crash that loses unsynced bytes (a process crash keeps them all): under `always` the

@@ -285,6 +285,12 @@ impl Builder {
                 self.mark(lane, t, MarkKind::Config, &format!("imported {slot}"), line)
             }
             E::ConfigEpochChanged { .. } => self.mark(lane, t, MarkKind::Config, "", line),
+            E::AofFailed { op, .. } => {
+                self.mark(lane, t, MarkKind::State, &format!("AOF {op} fails"), line)
+            }
+            E::AofRecovered { op } => {
+                self.mark(lane, t, MarkKind::State, &format!("AOF {op} ok"), line)
+            }
             E::FailCleared { .. } | E::ReplicationLinkUp { .. } | E::ReplicationLinkDown { .. } => {
                 self.mark(lane, t, MarkKind::Lifecycle, "", line)
             }

@@ -18,6 +18,8 @@ pub(super) fn lane_label(fault: &Fault) -> Option<&'static str> {
         Fault::ManualFailover { .. } => "manual failover",
         Fault::MoveSlots { .. } => "move",
         Fault::ClientPartition { .. } => "clients cut",
+        Fault::DiskError { .. } => "disk error",
+        Fault::DiskRepair { .. } => "disk repaired",
         Fault::Crash { .. }
         | Fault::Pause { .. }
         | Fault::Heal

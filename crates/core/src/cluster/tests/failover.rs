@@ -314,3 +314,42 @@ fn validity_factor_and_no_failover_gate_the_automatic_election_only() {
     replica.handle_replica_failover();
     assert!(replica.cluster.election.auth_sent, "FORCE still elects");
 }
+
+#[test]
+fn a_vote_is_saved_to_nodes_conf_before_it_is_sent() {
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let replica = net.nodes[3].myself();
+    let slots = net.nodes[0].cluster.me().slots.clone();
+    let voter = &mut net.nodes[1];
+    voter.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    voter.cluster.current_epoch = 10;
+    let mut header = voter.header(crate::bus::MessageType::AuthRequest);
+    header.sender = replica;
+    header.current_epoch = 10;
+    header.config_epoch = 1;
+    header.myslots = slots;
+    header.slaveof = Some(master);
+    let now = voter.now;
+    let link = voter.bus_link_accepted(now, ip_of(3), ip_of(1));
+    voter.take_effects();
+    let msg = crate::bus::Message {
+        header,
+        body: crate::bus::Body::Empty,
+    };
+    voter.bus_message(now, link, msg);
+    let effects = voter.take_effects();
+    let save = effects
+        .iter()
+        .position(|e| matches!(e, Effect::SaveConfig { fsync: true, .. }));
+    let ack = effects.iter().position(|e| {
+        matches!(e, Effect::Send { msg, .. } if msg.header.kind == crate::bus::MessageType::AuthAck)
+    });
+    let (Some(save), Some(ack)) = (save, ack) else {
+        panic!("no saved vote: {effects:?}");
+    };
+    // A save that fails stops the node before the vote leaves (Redis saves in beforeSleep,
+    // before any buffered message is written).
+    assert!(save < ack, "{effects:?}");
+    assert_eq!(save, 0, "before anything else of the call: {effects:?}");
+}

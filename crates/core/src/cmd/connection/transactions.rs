@@ -25,6 +25,10 @@ pub(super) fn discard(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Rep
 }
 
 pub(super) fn exec(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
+    // Redis refuses a transaction holding a write before anything else EXEC checks.
+    if let Some(refused) = node.exec_refused_for_disk_error(client) {
+        return refused;
+    }
     let c = node.client_mut(client);
     let Some(queue) = c.multi.take() else {
         return Reply::err("EXEC without MULTI");

@@ -70,6 +70,9 @@ fn an_unopenable_config_file_is_named_as_configured() {
         fn truncate(&self, _: &Path, _: u64) -> io::Result<()> {
             unreachable!()
         }
+        fn len(&self, _: &Path) -> io::Result<u64> {
+            unreachable!()
+        }
         fn lock(&self, _: &Path) -> io::Result<DiskLock> {
             Err(io::Error::from_raw_os_error(libc::ENOENT))
         }

@@ -120,6 +120,10 @@ impl Disturbances {
             Fault::ClogLink { from, to } => start((1, *from, *to)),
             Fault::UnclogLink { from, to } => self.end_node(open, (1, *from, *to), t),
             Fault::WipeRestart { node } => self.close(1, *node, *node, t, u64::MAX),
+            // A failing disk may stop the node, which peers then fail over; or it refuses
+            // writes and stays up. Either way it is not a clean voter or candidate.
+            Fault::DiskError { node, .. } => start((1, *node, *node)),
+            Fault::DiskRepair { node } => self.end_node(open, (1, *node, *node), t),
             Fault::ManualFailover { node, .. } => self.close(1, *node, *node, t, t + 1),
             // A reshard holds no vote back and stops no replica, and a client partition
             // leaves the bus whole: not disturbances.
