@@ -75,6 +75,13 @@ impl Cluster {
         (self.node_timeout_ms * 2).max(2000)
     }
 
+    /// Whether a new election may be set up: none was, or the last one's retry time
+    /// (`2 × CLUSTER_FAILOVER_AUTH_TIMEOUT`) has passed.
+    fn may_start_election(&self, now_ms: u64) -> bool {
+        let e = &self.election;
+        e.auth_time_ms == 0 || now_ms.saturating_sub(e.auth_time_ms) > self.auth_timeout_ms() * 2
+    }
+
     /// Replicas of `master` other than me that could fail over and have more data than me:
     /// each one delays my election by a second.
     fn failover_rank(&self, master: NodeId) -> usize {
@@ -162,10 +169,12 @@ impl ClusterBus<'_> {
         }
         let now = self.now.mono_ms;
         let timeout_ms = self.cluster.auth_timeout_ms();
-        let retry_ms = timeout_ms * 2;
-        let e = &self.cluster.election;
-        if e.auth_time_ms == 0 || now.saturating_sub(e.auth_time_ms) > retry_ms {
-            self.schedule_election(master);
+        if self.cluster.may_start_election(now) {
+            if manual {
+                self.start_election_now();
+            } else {
+                self.schedule_election(master);
+            }
             return;
         }
         if !self.cluster.election.auth_sent && !manual {
@@ -274,9 +283,16 @@ impl ClusterBus<'_> {
         self.start_election_now();
     }
 
-    /// A manual election: rank 0, no delay, forced votes.
+    /// A manual election: rank 0, no delay, forced votes. As in Redis, it starts afresh only
+    /// once an earlier attempt's retry time has passed; until then the manual failover rides
+    /// on the election under way (restarting it would let that epoch's late votes count for
+    /// the next one: seed 720277).
     fn start_election_now(&mut self) {
         let now = self.now.mono_ms;
+        self.cluster.election.manual = true;
+        if !self.cluster.may_start_election(now) {
+            return;
+        }
         self.cluster.election = Election {
             manual: true,
             auth_time_ms: now.max(1),

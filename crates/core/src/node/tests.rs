@@ -236,7 +236,7 @@ fn a_failing_aof_refuses_writes_and_ping_with_misconf_until_it_recovers() {
     let now = Time::default();
     let mut node = Node::new(aof_config(), now, 1);
     let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
-    let mut run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
+    let run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
     assert_eq!(run(&mut node, &["SET", "k", "v"]), Reply::ok());
     node.take_effects();
     node.aof_failed(now, AofOp::Write, "No space left on device".into());
@@ -281,7 +281,7 @@ fn exec_of_a_write_queued_before_the_aof_failed_is_discarded_whole() {
     let now = Time::default();
     let mut node = Node::new(aof_config(), now, 1);
     let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
-    let mut run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
+    let run = |node: &mut Node, ws: &[&str]| node.command(now, c, &words(ws));
     assert_eq!(run(&mut node, &["MULTI"]), Reply::ok());
     assert_eq!(run(&mut node, &["SET", "k", "v"]), Reply::simple("QUEUED"));
     node.aof_failed(now, AofOp::Fsync, "Input/output error".into());

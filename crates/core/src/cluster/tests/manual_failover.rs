@@ -361,3 +361,34 @@ fn promotions(net: &TestNet) -> Vec<(usize, bool)> {
         })
         .collect()
 }
+
+/// FORCE during an election under way joins it instead of starting another (Redis sets up a
+/// new election only once the last one's retry time passed): the votes that election gets are
+/// for its own epoch, and never count for a later one.
+#[test]
+fn a_forced_failover_during_an_election_keeps_that_elections_epoch_and_votes() {
+    use crate::cluster::failover::Election;
+    let mut net = three_masters_three_replicas(2000);
+    let replica = &mut net.nodes[3];
+    let now = replica.now.mono_ms;
+    replica.cluster.current_epoch = 12;
+    replica.cluster.election = Election {
+        manual: false,
+        auth_time_ms: now - 100,
+        auth_sent: true,
+        auth_count: 1,
+        auth_rank: 0,
+        auth_epoch: 12,
+    };
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    let e = &net.nodes[3].cluster.election;
+    assert!(e.manual && e.auth_sent, "{e:?}");
+    assert_eq!((e.auth_epoch, e.auth_count), (12, 1));
+    // Once the retry time (2 × the 4 s auth timeout) has passed, FORCE starts afresh.
+    let replica = &mut net.nodes[3];
+    replica.cluster.election.auth_time_ms = now - 8001;
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    let e = &net.nodes[3].cluster.election;
+    assert!(e.manual && !e.auth_sent, "{e:?}");
+    assert_eq!(e.auth_count, 0);
+}
