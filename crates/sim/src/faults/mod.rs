@@ -15,10 +15,11 @@
 //! event without making the schedule invalid.
 //!
 //! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults,
-//! schedules and cluster shape), `majority` (the rule every generated schedule keeps),
-//! `episode` (a fault with its undo), `repeat` (a shard failing over twice), `swarm` and
-//! `strategy` (the two generators), `shrink` (shrinking without proptest), `inject` (the
-//! injector) and `client_cut` (its client partition). Every public item is re-exported here,
+//! schedules and cluster shape), `majority` (the rule every generated schedule keeps but in
+//! one window), `majority_loss` (that window), `episode` (a fault with its undo), `repeat` (a
+//! shard failing over twice), `swarm` and `strategy` (the two generators), `shrink`
+//! (shrinking without proptest), `inject` (the injector) and `client_cut` (its client
+//! partition). Every public item is re-exported here,
 //! at `clusterlab_sim::faults::…`.
 
 #[cfg(madsim)]
@@ -28,6 +29,7 @@ mod episode;
 #[cfg(madsim)]
 mod inject;
 mod majority;
+mod majority_loss;
 mod model;
 mod repeat;
 mod shrink;
@@ -41,6 +43,7 @@ pub use episode::{from_episodes, Episode, EpisodeKind};
 #[cfg(madsim)]
 pub use inject::{FaultInjector, RESTART_GAP_MS};
 pub use majority::check_majority;
+pub use majority_loss::{draw_majority_loss, MajorityLoss, MAJORITY_LOSS_PROBABILITY};
 pub use model::{
     ClusterShape, CrashKind, Direction, DiskErrorKind, FailoverMode, Fault, FaultKind,
     FaultSchedule, TimedFault, DEFAULT_LATENCY_MS, SAFETY_SPAN_NODE_TIMEOUTS,

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::majority::check_majority;
+use super::majority_loss::draw_majority_loss;
 use super::model::{
     ClusterShape, CrashKind, Direction, DiskErrorKind, FailoverMode, FaultKind, FaultSchedule,
 };
@@ -104,7 +105,29 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
                 .max(1);
         }
     }
-    let repeat = draw_repeat_failover(seed, shape);
+    let mut repeat = draw_repeat_failover(seed, shape);
+    let majority_loss = draw_majority_loss(seed, shape);
+    if let Some(loss) = &majority_loss {
+        // The window is the majority loss's alone.
+        let margin_ms = shape.node_timeout_ms;
+        episodes.retain(|e| !loss.overlaps(e, margin_ms));
+        if repeat.iter().any(|e| loss.overlaps(e, margin_ms)) {
+            repeat.clear();
+        }
+    }
+    let schedule = swarm_within_majority(episodes, repeat, shape);
+    match majority_loss {
+        Some(loss) => loss.add_to(schedule),
+        None => schedule,
+    }
+}
+
+/// The plain episodes and a repeated failover, kept only as far as the majority rule allows.
+fn swarm_within_majority(
+    mut episodes: Vec<Episode>,
+    repeat: Vec<Episode>,
+    shape: &ClusterShape,
+) -> FaultSchedule {
     // Time order, then kind order: the majority filter keeps the earlier episode.
     episodes.sort_by_key(|e| e.start_ms);
     let plain = from_episodes(&episodes, shape);
@@ -462,7 +485,9 @@ mod tests {
         for seed in 0..200 {
             let schedule = swarm(seed, &s);
             schedule.validate(s.nodes).unwrap();
-            check_majority(&schedule, &s).unwrap();
+            if crate::faults::draw_majority_loss(seed, &s).is_none() {
+                check_majority(&schedule, &s).unwrap();
+            }
             assert!(schedule
                 .iter()
                 .all(|f| f.at_ms <= s.span_ms + 3 * s.node_timeout_ms));

@@ -19,10 +19,18 @@
 //! of the other masters from two node timeouts before (so the bus links stood, and no recent
 //! vote for this shard holds the masters back) to the bound; no partition, packet loss, other
 //! manual failover, other election or slot move in that time (an election in the same epoch
-//! or a newer claim on the master's slots may take the votes); and the replica started no
-//! election of its own in the four node timeouts before (Redis keeps that attempt's timing).
-//! The two node timeouts before the request must also fall after the safety phase began: a
-//! cluster just created is whole, but its nodes may not know each other's roles yet.
+//! or a newer claim on the master's slots may take the votes). The two node timeouts before
+//! the request must also fall after the safety phase began: a cluster just created is whole,
+//! but its nodes may not know each other's roles yet.
+//!
+//! A replica that set up an election of its own shortly before keeps that attempt
+//! (`clusterHandleSlaveFailover` sets up a new one, manual or not, only once the last one's
+//! `failover_auth_time` is more than the retry time, twice the auth timeout, behind): the
+//! bound then runs from the end of that retry time, and a request whose retry time outlasts
+//! `mf_end` is not judged (Redis drops it first). The attempt's time is read from the
+//! replica's `ElectionScheduled` (scheduled time plus delay) and `ElectionStarted` events; the
+//! latter comes up to one cron tick after the time Redis keeps, so the bound may start that
+//! much late.
 
 use std::collections::BTreeMap;
 
@@ -192,9 +200,18 @@ pub fn manual_failovers_unfinished(
             continue;
         }
         let before = (r.at_us - lead_us, r.at_us);
-        let slow_ms = faults.latency_ms((before.0, r.at_us + MANUAL_FAILOVER_TIMEOUT_MS * 1000));
+        let mf_end_us = r.at_us + MANUAL_FAILOVER_TIMEOUT_MS * 1000;
+        let retry_us = 2 * auth_timeout_ms(node_timeout_ms) * 1000;
+        let start_us = match others.last_attempt(r.replica, r.at_us) {
+            Some(attempt_us) => r.at_us.max(attempt_us + retry_us + 1),
+            None => r.at_us,
+        };
+        if start_us >= mf_end_us {
+            continue;
+        }
+        let slow_ms = faults.latency_ms((before.0, mf_end_us));
         let bound_ms = (QUIET_BOUND_MS + LATENCY_HOPS * slow_ms).min(MANUAL_FAILOVER_TIMEOUT_MS);
-        let after = (r.sent_us + 1, r.at_us + bound_ms * 1000);
+        let after = (r.sent_us + 1, (start_us + bound_ms * 1000).min(mf_end_us));
         let whole = (before.0, after.1);
         // The request itself marks the replica touched for a µs when it is sent.
         let touched =
@@ -205,7 +222,6 @@ pub fn manual_failovers_unfinished(
             .copied()
             .filter(|&m| m != r.master && !touched(m))
             .collect();
-        let own_election = (r.at_us.saturating_sub(2 * lead_us), r.at_us);
         let quiet = !touched(r.replica)
             && !touched(r.master)
             && voters.len() > r.masters.len() / 2
@@ -214,7 +230,7 @@ pub fn manual_failovers_unfinished(
                 .iter()
                 .any(|(span, _)| overlaps(&[*span], whole))
             && !overlaps(&faults.lossy, whole)
-            && !others.busy(&r, whole, own_election);
+            && !others.busy(&r, whole);
         // The promotion may come before the `+OK` reaches the injector.
         let promoted = events.iter().any(|e| {
             (r.sent_us..=after.1).contains(&e.time_us)
@@ -228,6 +244,11 @@ pub fn manual_failovers_unfinished(
     found
 }
 
+/// Redis's `CLUSTER_FAILOVER_AUTH_TIMEOUT`: twice the node timeout, at least 2 s.
+fn auth_timeout_ms(node_timeout_ms: u64) -> u64 {
+    (2 * node_timeout_ms).max(2000)
+}
+
 /// The other goings-on that may hold a manual failover back: manual failovers and slot moves
 /// (from the injector), elections started (from the nodes), by time.
 struct Others {
@@ -236,6 +257,9 @@ struct Others {
     faults: Vec<(u64, usize)>,
     /// Per node name: when it started an election.
     elections: BTreeMap<String, Vec<u64>>,
+    /// Per node name: `(when the event came, failover_auth_time)` of each election it set up
+    /// (scheduled time plus delay, or the start of one set up without an event).
+    attempts: BTreeMap<String, Vec<(u64, u64)>>,
 }
 
 impl Others {
@@ -243,6 +267,7 @@ impl Others {
         let mut others = Others {
             faults: Vec::new(),
             elections: BTreeMap::new(),
+            attempts: BTreeMap::new(),
         };
         for e in events {
             match &e.event {
@@ -258,6 +283,13 @@ impl Others {
                         .entry(e.node.clone())
                         .or_default()
                         .push(e.time_us);
+                    let attempts = others.attempts.entry(e.node.clone()).or_default();
+                    attempts.push((e.time_us, e.time_us));
+                }
+                Event::Cluster(ClusterEvent::ElectionScheduled { delay_ms, .. }) => {
+                    let auth_us = e.time_us + delay_ms * 1000;
+                    let attempts = others.attempts.entry(e.node.clone()).or_default();
+                    attempts.push((e.time_us, auth_us));
                 }
                 _ => {}
             }
@@ -265,19 +297,30 @@ impl Others {
         others
     }
 
+    /// The `failover_auth_time` of the last election `replica` set up before `at_us`.
+    fn last_attempt(&self, replica: usize, at_us: u64) -> Option<u64> {
+        let attempts = self.attempts.get(&NodeIdx(replica).name())?;
+        attempts
+            .iter()
+            .filter(|&&(known_us, _)| known_us < at_us)
+            .map(|&(_, auth_us)| auth_us)
+            .last()
+    }
+
     /// Whether another manual failover, a slot move or another node's election fell in
-    /// `whole`, or `r`'s replica started an election in `own`.
-    fn busy(&self, r: &Request, whole: Span, own: Span) -> bool {
+    /// `whole` (the replica's own elections are [`Others::last_attempt`]'s).
+    fn busy(&self, r: &Request, whole: Span) -> bool {
         let inside = |t: u64, (from, to): Span| from <= t && t < to;
         let other_fault = self
             .faults
             .iter()
             .any(|&(t, node)| inside(t, whole) && (t, node) != (r.sent_us, r.replica));
         let replica = NodeIdx(r.replica).name();
-        let elections = self.elections.iter().any(|(node, times)| {
-            let span = if *node == replica { own } else { whole };
-            times.iter().any(|&t| inside(t, span))
-        });
+        let elections = self
+            .elections
+            .iter()
+            .filter(|(node, _)| **node != replica)
+            .any(|(_, times)| times.iter().any(|&t| inside(t, whole)));
         other_fault || elections
     }
 }

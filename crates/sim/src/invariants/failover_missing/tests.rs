@@ -425,3 +425,36 @@ fn a_manual_failover_redis_may_drop_is_not_judged() {
         1
     );
 }
+
+/// The replica's own election set up `ago_ms` before the request (0.7 s delay): Redis keeps
+/// that attempt until its retry time (twice the auth timeout) has passed.
+fn own_election(ago_ms: u64) -> TraceEvent {
+    at(
+        20_010 - ago_ms,
+        "node4",
+        ClusterEvent::ElectionScheduled {
+            delay_ms: 700,
+            rank: 0,
+            offset: 0,
+        },
+    )
+}
+
+#[test]
+fn a_manual_failover_after_an_own_election_waits_for_its_retry_time() {
+    // NT 5 s: auth timeout 10 s, retry time 20 s; the +OK comes at 20.010 s, mf_end at 25.010.
+    // Set up at 6.010 s (+0.7 s delay): its retry time ends at 26.710 s, after mf_end.
+    assert!(manual_failover(FailoverMode::Force, vec![own_election(14_000)]).is_empty());
+    // Set up at 2.010 s: its retry time ends at 22.710 s, and the bound runs from there.
+    let retry_ends_ms = 22_710;
+    let found = manual_failover(FailoverMode::Force, vec![own_election(18_000)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let in_time = vec![own_election(18_000), promoted(retry_ends_ms + 900)];
+    let ok = manual_failover(FailoverMode::Force, in_time);
+    assert!(ok.is_empty(), "{ok:?}");
+    let too_late = vec![own_election(18_000), promoted(retry_ends_ms + 1100)];
+    assert_eq!(manual_failover(FailoverMode::Force, too_late).len(), 1);
+    // Without that election, the same promotion is late.
+    let alone = vec![promoted(retry_ends_ms + 900)];
+    assert_eq!(manual_failover(FailoverMode::Force, alone).len(), 1);
+}
