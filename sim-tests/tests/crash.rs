@@ -45,8 +45,13 @@ fn crash_matches_tutorial() {
             .lines()
             .find(|l| l.contains("10.0.0.1:7001@17001"))
             .unwrap_or_else(|| panic!("{name}: {text}"));
+        // The link field may read `connected`: like Redis, a node shows `connected` while it
+        // has a link object to the peer, and the cron opens a new one to the dead node every
+        // 100 ms, which lives until the connect is refused.
         assert!(
-            victim.contains(" master,fail ") && victim.ends_with(" disconnected 0-5460"),
+            victim.contains(" master,fail ")
+                && (victim.ends_with(" disconnected 0-5460")
+                    || victim.ends_with(" connected 0-5460")),
             "{name}: {victim}"
         );
         insta::assert_snapshot!(format!("crash_failed_cluster_nodes_{name}"), text);

@@ -100,14 +100,26 @@ fn fix_moves_keys_off_an_importer_that_sees_its_slot_unassigned() {
             Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
             other => panic!("not a bulk reply: {other:?}"),
         };
-        let view = text(cluster.command(0, &["CLUSTER", "NODES"]).await.unwrap());
-        let lines = parse_cluster_nodes(&view).unwrap();
+        // `cluster_state:ok` needs only the slots: node1 learns who replicates node3 from that
+        // replica's next PING or PONG, up to half a node timeout later.
+        let mut lines = Vec::new();
+        let mut replica = None;
+        for _ in 0..100 {
+            let view = text(cluster.command(0, &["CLUSTER", "NODES"]).await.unwrap());
+            lines = parse_cluster_nodes(&view).unwrap();
+            let id3 = &lines.iter().find(|l| l.addr == "10.0.0.3:7003").unwrap().id;
+            replica = lines
+                .iter()
+                .find(|l| l.master.as_deref() == Some(id3.as_str()))
+                .cloned();
+            if replica.is_some() {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
         let id_of = |addr: &str| lines.iter().find(|l| l.addr == addr).unwrap().id.clone();
         let id3 = id_of("10.0.0.3:7003");
-        let replica = lines
-            .iter()
-            .find(|l| l.master.as_deref() == Some(id3.as_str()))
-            .expect("node3 has a replica");
+        let replica = replica.expect("node3 has a replica");
         let replica = cluster
             .addrs()
             .iter()

@@ -10,7 +10,7 @@ use crate::bus::{flags, MessageType};
 use crate::canary::Canary;
 use crate::cluster::ClusterBus;
 use crate::event::ClusterEvent;
-use crate::node::{LinkId, LogLevel};
+use crate::node::LogLevel;
 use crate::node_id::NodeId;
 use crate::replication::Replication;
 
@@ -60,16 +60,19 @@ impl ClusterBus<'_> {
         // allocated): deleting or connecting one node changes nothing the others' decisions
         // read, so doing them afterwards, in the same order, is the same.
         let mut actions: Vec<(NodeId, bool)> = Vec::new();
+        let mut pfail_nodes = 0;
         for n in self.cluster.nodes.values() {
             if n.has(flags::MYSELF | flags::NOADDR) {
                 continue;
             }
+            pfail_nodes += usize::from(n.has(flags::PFAIL));
             if n.in_handshake() && now.saturating_sub(n.created_ms) > handshake_timeout_ms {
                 actions.push((n.id, true));
             } else if n.link.is_none() {
                 actions.push((n.id, false));
             }
         }
+        self.cluster.pfail_nodes_at_cron = pfail_nodes;
         for (id, expired) in actions {
             if expired {
                 self.out.log(
@@ -83,36 +86,33 @@ impl ClusterBus<'_> {
         }
     }
 
-    /// Once a second, ping the node we heard from least recently among five random ones.
+    /// Once a second, ping the node we heard from least recently among five random draws.
+    ///
+    /// As in Redis's `clusterCron`, the five draws are from every known node (myself
+    /// included) and a draw that cannot be pinged is simply wasted, so a peer is picked less
+    /// often than a draw among the pingable ones alone would pick it. A link that is still
+    /// connecting counts as a link: Redis sets `node->link` when it creates the link, before
+    /// the connect completes, and queues the PING on it (see [`Self::check_peer`]).
     pub(crate) fn ping_oldest_of_random_sample(&mut self) {
-        let candidates: Vec<NodeId> = self
-            .cluster
-            .nodes
-            .values()
-            .filter(|n| !n.has(flags::MYSELF | flags::HANDSHAKE) && n.ping_sent_ms == 0)
-            .filter(|n| self.link_connected(n.link))
-            .map(|n| n.id)
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
+        let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
         let mut best: Option<NodeId> = None;
         for _ in 0..5 {
-            let id = candidates[self.rng.gen_range(0..candidates.len())];
-            let pong = self.cluster.nodes[&id].pong_received_ms;
+            let n = &self.cluster.nodes[&ids[self.rng.gen_range(0..ids.len())]];
+            if n.link.is_none() || n.ping_sent_ms != 0 {
+                continue;
+            }
+            if n.has(flags::MYSELF | flags::HANDSHAKE) {
+                continue;
+            }
+            let pong = n.pong_received_ms;
             if best.is_none_or(|b| pong < self.cluster.nodes[&b].pong_received_ms) {
-                best = Some(id);
+                best = Some(n.id);
             }
         }
         let link = best.and_then(|id| self.cluster.nodes[&id].link);
         if let Some(link) = link {
             self.send_ping(link, MessageType::Ping);
         }
-    }
-
-    pub(crate) fn link_connected(&self, link: Option<LinkId>) -> bool {
-        link.and_then(|l| self.cluster.links.get(&l))
-            .is_some_and(|l| l.connected)
     }
 
     /// Per-peer cron work: drop a stalled link, keep pings flowing, flag PFAIL on timeout.
@@ -136,11 +136,13 @@ impl ClusterBus<'_> {
                 n = &self.cluster.nodes[&id];
             }
         }
-        if self.link_connected(n.link)
-            && n.ping_sent_ms == 0
-            && now.saturating_sub(n.pong_received_ms) > timeout_ms / 2
-        {
-            let link = n.link.expect("connected");
+        // The link may still be connecting (it was opened by this very cron pass): the PING is
+        // queued on it all the same, as Redis queues it on a link it has just created. That
+        // PING is what starts the clock on a peer that died: a connect refused
+        // asynchronously does not (see `on_link_closed`).
+        if let Some(link) = n.link.filter(|_| {
+            n.ping_sent_ms == 0 && now.saturating_sub(n.pong_received_ms) > timeout_ms / 2
+        }) {
             self.send_ping(link, MessageType::Ping);
             return;
         }

@@ -56,16 +56,18 @@ impl ClusterBus<'_> {
         let Some(l) = self.cluster.links.remove(&link) else {
             return;
         };
-        let now = self.now.mono_ms;
         let Some(node) = l.node.and_then(|id| self.cluster.nodes.get_mut(&id)) else {
             return;
         };
         if node.link == Some(link) {
+            // A connect that failed leaves `ping_sent_ms` alone. Redis claims a ping only when
+            // `connect()` itself fails synchronously; a non-blocking connect to a dead peer's
+            // port (kill -9, even on loopback) returns EINPROGRESS and the refusal comes later
+            // through the event loop, which just frees the link. What starts the clock on such
+            // a peer is the cron's PING queued on the still-connecting link (`check_peer`,
+            // `ping_oldest_of_random_sample`): up to node_timeout/2 after its last PONG, so a
+            // killed node is flagged PFAIL that much later than "timeout after the kill".
             node.link = None;
-            // A peer we cannot reach is treated like one that does not answer our ping.
-            if !l.connected && node.ping_sent_ms == 0 {
-                node.ping_sent_ms = now;
-            }
         }
         if node.inbound_link == Some(link) {
             node.inbound_link = None;
@@ -184,8 +186,12 @@ impl ClusterBus<'_> {
         self.send(link, kind, Body::Gossip(gossip));
     }
 
-    /// A few random healthy nodes (a tenth of the cluster, at least 3) plus every PFAIL node,
+    /// A few random healthy nodes (a tenth of the cluster, at least 3) plus the PFAIL nodes,
     /// so failure reports reach the quorum quickly.
+    ///
+    /// The PFAIL part holds as many entries as there were PFAIL nodes when the cron pass
+    /// began (Redis sizes it by `stats_pfail_nodes`, counted in the cron's reconnect loop): a
+    /// node flagged PFAIL by a pass is gossiped from the next pass on, up to 100 ms later.
     pub(crate) fn gossip_entries(&mut self) -> Vec<GossipEntry> {
         let ids: Vec<NodeId> = self.cluster.nodes.keys().copied().collect();
         let fresh_nodes = ids.len().saturating_sub(2);
@@ -207,7 +213,7 @@ impl ClusterBus<'_> {
         let pfail = self.cluster.nodes.values().filter(|n| {
             n.has(flags::PFAIL) && !n.has(flags::HANDSHAKE | flags::NOADDR | flags::MYSELF)
         });
-        chosen.extend(pfail.map(|n| n.id));
+        chosen.extend(pfail.take(self.cluster.pfail_nodes_at_cron).map(|n| n.id));
         chosen
             .iter()
             .map(|id| self.gossip_entry(&self.cluster.nodes[id]))

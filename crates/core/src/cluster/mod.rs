@@ -195,6 +195,9 @@ pub struct Cluster {
     first_state_update_ms: Option<u64>,
     among_minority_since_ms: u64,
     cron_runs: u64,
+    /// PFAIL nodes counted at the start of the last cron pass (Redis's `stats_pfail_nodes`):
+    /// how many PFAIL entries a PING or PONG carries until the next pass.
+    pfail_nodes_at_cron: usize,
     node_timeout_ms: u64,
     require_full_coverage: bool,
     /// nodes.conf must be rewritten (and fsynced) before replies go out.
@@ -239,6 +242,7 @@ impl Cluster {
             first_state_update_ms: None,
             among_minority_since_ms: 0,
             cron_runs: 0,
+            pfail_nodes_at_cron: 0,
             node_timeout_ms: config.cluster_node_timeout_ms,
             require_full_coverage: config.cluster_require_full_coverage,
             save_pending: false,

@@ -16,7 +16,7 @@
 //! the value written before the cut (the write attempted on the isolated node was refused, so
 //! it must not show).
 
-use clusterlab_core::Reply;
+use clusterlab_core::{ClusterEvent, Reply};
 
 pub use super::node_down::minority_bound_ms;
 use super::node_down::{
@@ -27,6 +27,7 @@ use super::{fetch_view, finish, start_masters_only};
 use crate::cluster::SimCluster;
 use crate::report::{RunReport, Violation, ViolationKind};
 use crate::seeds::SimConfig;
+use crate::trace::Event;
 
 /// Recovery bound after the heal: the majority clears FAIL of a master with slots two node
 /// timeouts after setting it; the isolated master waits its rejoin delay (the node timeout,
@@ -48,7 +49,8 @@ pub struct PartitionRun {
     pub heal_ms: Option<u64>,
     /// `(node, CLUSTER NODES)` of every node, both sides, while partitioned.
     pub partitioned_views: Vec<(String, String)>,
-    /// Virtual ms since the run started at which the majority was seen with node 1 `fail`.
+    /// Virtual ms since the run started at which a majority node first marked node 1 FAIL (its
+    /// own event; when the poll saw it if no event says so).
     pub failed_at_ms: u64,
 }
 
@@ -121,7 +123,8 @@ async fn partition_steps(
         }
     };
     cut(cluster, true);
-    let detected = detect(cluster, isolated_slots, run, violations).await;
+    let isolated_id = before[ISOLATED].id.clone();
+    let detected = detect(cluster, isolated_slots, &isolated_id, run, violations).await;
     cut(cluster, false);
     if detected {
         heal(cluster, &before, run, violations).await;
@@ -165,10 +168,30 @@ fn cut(cluster: &SimCluster, clog: bool) {
     }
 }
 
+/// When a majority node first marked `isolated` FAIL after `since_ms` (virtual ms since the run
+/// started), from the nodes' own events. The poll for the majority starts only once the
+/// isolated node is down, which may be well after the FAIL was set (each side's clock starts
+/// with its own PING, up to half a node timeout after its last PONG); the two node timeouts a
+/// FAIL is kept count from when it was set.
+fn first_fail_marked_ms(cluster: &SimCluster, since_ms: u64, isolated: &str) -> Option<u64> {
+    let isolated_name = &cluster.node(ISOLATED).name;
+    cluster
+        .trace()
+        .events()
+        .into_iter()
+        .filter(|e| e.time_us >= since_ms * 1000 && e.node != *isolated_name)
+        .find(|e| {
+            matches!(&e.event, Event::Cluster(ClusterEvent::FailMarked { node, .. })
+                if node.as_str() == isolated)
+        })
+        .map(|e| e.time_us / 1000)
+}
+
 /// Waits for both sides to see the partition, records when, snapshots every view.
 async fn detect(
     cluster: &SimCluster,
     isolated_slots: usize,
+    isolated_id: &str,
     run: &mut PartitionRun,
     violations: &mut Vec<Violation>,
 ) -> bool {
@@ -220,8 +243,9 @@ async fn detect(
     .await;
     match detected {
         Ok(_) => {
-            run.failed_at_ms = probe::now_ms(cluster);
-            let ms = run.failed_at_ms - start_ms;
+            run.failed_at_ms = first_fail_marked_ms(cluster, start_ms, isolated_id)
+                .unwrap_or_else(|| probe::now_ms(cluster));
+            let ms = probe::now_ms(cluster) - start_ms;
             run.majority_detect_ms = Some(ms);
             if ms < node_timeout_ms {
                 violations.push(Violation::new(

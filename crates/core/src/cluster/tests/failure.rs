@@ -170,3 +170,85 @@ fn partial_coverage_is_ok_only_when_full_coverage_is_not_required() {
         assert_eq!(net.info_field(2, "cluster_slots_assigned"), "16383");
     }
 }
+
+/// After `kill -9` of a peer, reconnecting to it is refused, and on loopback the refusal is
+/// asynchronous (`connect()` says EINPROGRESS first): Redis then frees the link and claims no
+/// ping. The clock starts with the PING the cron queues on a still-connecting link, at the
+/// latest once the last PONG is node_timeout/2 old; PFAIL follows a node timeout after it.
+#[test]
+fn a_killed_peer_is_timed_from_the_ping_queued_on_a_reconnect_not_from_the_refusal() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let victim = net.nodes[2].myself();
+    let t0 = net.now_ms;
+    // Node 0 has just had the victim's PONG, and its once-a-second random ping is 900 ms away.
+    let observer = &mut net.nodes[0];
+    let n = observer.cluster.nodes.get_mut(&victim).unwrap();
+    n.pong_received_ms = t0;
+    n.ping_sent_ms = 0;
+    observer.cluster.cron_runs = observer.cluster.cron_runs / 10 * 10 + 1;
+    net.kill(2);
+    assert_eq!(net.nodes[0].cluster.nodes[&victim].link, None);
+    let mut ping_at_ms = None;
+    for _ in 0..(node_timeout_ms / 100) {
+        let (connects, sent) = (net.connects.len(), net.sent.len());
+        net.advance(100);
+        let to_victim: Vec<LinkId> = net.connects[connects..]
+            .iter()
+            .filter(|(from, _, dest)| *from == 0 && *dest == Some(2))
+            .map(|(_, link, _)| *link)
+            .collect();
+        assert_eq!(to_victim.len(), 1, "one reconnect per cron pass");
+        let pinged = net.sent[sent..].iter().any(|&(from, link, kind)| {
+            from == 0 && link == to_victim[0] && kind == MessageType::Ping
+        });
+        let ping_sent_ms = net.nodes[0].cluster.nodes[&victim].ping_sent_ms;
+        if pinged {
+            assert_eq!(ping_sent_ms, net.now_ms, "the queued PING is the one timed");
+            ping_at_ms = Some(net.now_ms);
+            break;
+        }
+        assert_eq!(
+            ping_sent_ms,
+            0,
+            "a refused connect is no ping (at {})",
+            net.now_ms - t0
+        );
+    }
+    let ping_at_ms = ping_at_ms.expect("no PING was queued on a reconnect");
+    assert!(
+        ping_at_ms >= t0 + 900 && ping_at_ms <= t0 + node_timeout_ms / 2 + 100,
+        "PING at {}",
+        ping_at_ms - t0
+    );
+    assert_eq!(net.nodes[0].cluster.nodes[&victim].link, None, "refused");
+    let mut failing_at_ms = None;
+    for _ in 0..(node_timeout_ms / 100 + 2) {
+        net.advance(100);
+        if net.nodes[0].cluster.nodes[&victim].is_failing() {
+            failing_at_ms = Some(net.now_ms);
+            break;
+        }
+    }
+    assert_eq!(failing_at_ms, Some(ping_at_ms + node_timeout_ms + 100));
+}
+
+/// Redis sizes the PFAIL part of a gossip section by the PFAIL nodes it counted at the start
+/// of the cron pass: a node flagged since is gossiped from the next pass on.
+#[test]
+fn a_new_pfail_node_is_gossiped_from_the_next_cron_pass() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    let hung = net.nodes[2].myself();
+    silence(&mut net, 2);
+    let gossiped = |net: &mut TestNet| {
+        let entries = net.nodes[0].bus().gossip_entries();
+        entries.iter().filter(|g| g.id == hung).count()
+    };
+    net.nodes[0].cluster.nodes.get_mut(&hung).unwrap().flags |= flags::PFAIL;
+    assert_eq!(gossiped(&mut net), 0, "not counted by the last cron pass");
+    net.advance(100);
+    assert!(net.nodes[0].cluster.nodes[&hung].has(flags::PFAIL));
+    assert_eq!(gossiped(&mut net), 1, "counted now");
+}

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use crate::bus::{flags, Message};
+use crate::bus::{flags, Message, MessageType};
 use crate::config::Config;
 use crate::event::{ClusterEvent, ConfigEpochReason, EpochReason, FailSource, PromotionKind};
 use crate::node::{ClientId, Effect, LinkId, Node, Time};
@@ -48,6 +48,11 @@ struct TestNet {
     unblocked: Vec<(usize, ClientId, Reply)>,
     /// Every typed event, with the node that emitted it, in order.
     events: Vec<(usize, ClusterEvent)>,
+    /// Every bus message a node handed to a link (delivered or not), in order: (node, link,
+    /// message type).
+    sent: Vec<(usize, LinkId, MessageType)>,
+    /// Every outbound bus connect, reachable or not: (node, link, node it was meant for).
+    connects: Vec<(usize, LinkId, Option<usize>)>,
 }
 
 fn ip_of(i: usize) -> String {
@@ -88,6 +93,8 @@ impl TestNet {
             blocked: BTreeSet::new(),
             unblocked: Vec::new(),
             events: Vec::new(),
+            sent: Vec::new(),
+            connects: Vec::new(),
         }
     }
 
@@ -126,6 +133,7 @@ impl TestNet {
                 Effect::Connect { link, ip, port } => {
                     let dest = (0..self.nodes.len())
                         .find(|&d| ip_of(d) == ip && self.nodes[d].config.bus_port() == port);
+                    self.connects.push((from, link, dest));
                     let reachable = |d: &usize| {
                         !self.down.contains(d)
                             && !self.isolated.contains(d)
@@ -144,6 +152,7 @@ impl TestNet {
                     self.pump(from);
                 }
                 Effect::Send { link, msg } => {
+                    self.sent.push((from, link, msg.header.kind));
                     if let Some(&(d, peer_link)) = self.pairs.get(&(from, link)) {
                         if self.isolated.contains(&from) || self.isolated.contains(&d) {
                             continue;
@@ -196,6 +205,29 @@ impl TestNet {
                 _ => {}
             }
         }
+    }
+
+    /// `kill -9` of `node`: it stops, and the kernel closes its links, so every peer sees its
+    /// links to and from it close.
+    fn kill(&mut self, node: usize) {
+        self.down.insert(node);
+        let now = self.time();
+        let mut ends: Vec<(usize, LinkId)> = Vec::new();
+        for (&(a, _), &(b, b_link)) in &self.pairs {
+            if a == node {
+                ends.push((b, b_link));
+            }
+        }
+        ends.sort();
+        for (peer, link) in ends {
+            let own = self.pairs.remove(&(peer, link));
+            if let Some(own) = own {
+                self.pairs.remove(&own);
+            }
+            self.nodes[peer].bus_link_closed(now, link);
+            self.pump(peer);
+        }
+        self.deliver_all();
     }
 
     fn deliver_all(&mut self) {
