@@ -9,10 +9,12 @@
 //! when the master died).
 //!
 //! The bound, in Redis 7.0's terms (cluster.c): the master is flagged PFAIL one node timeout
-//! after its last pong; every PFAIL node rides in every ping's gossip and each node pings a
-//! peer whose pong is older than half the node timeout, so the failure reports reach the
-//! quorum and FAIL is broadcast within half a node timeout more (plus a second for the random
-//! once-a-second ping); the replica then waits 500 ms + up to 500 ms random + 1 s per rank
+//! after the first ping it leaves unanswered, and that ping is queued at the latest half a
+//! node timeout after its last pong (a refused reconnect starts no clock: on loopback it fails
+//! later, through the event loop, which leaves `ping_sent` alone); every PFAIL node rides in
+//! every ping's gossip and each node pings a peer whose pong is older than half the node
+//! timeout, so the failure reports reach the quorum and FAIL is broadcast within half a node
+//! timeout more (plus a second for the random once-a-second ping); the replica then waits 500 ms + up to 500 ms random + 1 s per rank
 //! before asking for votes, and masters answer in one round trip. Where two replicas may
 //! split the votes, one retry after twice the election timeout (`max(2 × node timeout,
 //! 2 s)`) is allowed. The replica is eligible when its link to the master was up when the
@@ -57,7 +59,7 @@ const LATENCY_HOPS: u64 = 10;
 
 /// The failover bound for a master with `replicas` replicas (ms after it went down).
 pub fn failover_bound_ms(node_timeout_ms: u64, replicas: usize) -> u64 {
-    let detect_ms = node_timeout_ms + node_timeout_ms / 2 + 1000;
+    let detect_ms = node_timeout_ms / 2 + node_timeout_ms + node_timeout_ms / 2 + 1000;
     let worst_rank = replicas.saturating_sub(1) as u64;
     let delay_ms = 1000 + 1000 * worst_rank;
     let votes_ms = 500;

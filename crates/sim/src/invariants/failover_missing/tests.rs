@@ -54,10 +54,11 @@ fn promoted(ms: u64) -> TraceEvent {
 
 #[test]
 fn the_bound_follows_redis_timing() {
-    // 1.5 node timeouts + 1 s to flag FAIL, 1 s delay, 0.5 s for the votes.
-    assert_eq!(failover_bound_ms(NT, 1), 10_000);
+    // Half a node timeout before the clock starts, 1.5 node timeouts + 1 s to flag FAIL, 1 s
+    // delay, 0.5 s for the votes.
+    assert_eq!(failover_bound_ms(NT, 1), 12_500);
     // A second replica may rank second and split the votes once.
-    assert_eq!(failover_bound_ms(NT, 2), 11_000 + 20_000);
+    assert_eq!(failover_bound_ms(NT, 2), 13_500 + 20_000);
 }
 
 #[test]
@@ -69,12 +70,12 @@ fn a_master_never_replaced_is_reported_with_its_replica_and_bound() {
         found[0].evidence,
         "master node1 down from 10.000s to 40.000s; replica node4 (link up when it died) \
          and voters node2,node3 of 3 masters undisturbed; no replica promoted within the \
-         bound 10000 ms"
+         bound 12500 ms"
     );
     // Promoted in time: fine; too late: still missing.
-    assert!(failovers_missing(&crash_of_node1(vec![promoted(19_000)]), &ids(), NT).is_empty());
+    assert!(failovers_missing(&crash_of_node1(vec![promoted(22_000)]), &ids(), NT).is_empty());
     assert_eq!(
-        failovers_missing(&crash_of_node1(vec![promoted(21_000)]), &ids(), NT).len(),
+        failovers_missing(&crash_of_node1(vec![promoted(23_000)]), &ids(), NT).len(),
         1
     );
 }
@@ -163,13 +164,13 @@ fn latency_shifts_the_bound_instead_of_silencing_the_check() {
             max_ms: 200,
         },
     );
-    // 10 s + 10 × 200 ms: a promotion at 21 s is in time, none at all is reported.
-    let late = crash_of_node1(vec![slow.clone(), promoted(21_000)]);
+    // 12.5 s + 10 × 200 ms: a promotion at 24 s is in time, none at all is reported.
+    let late = crash_of_node1(vec![slow.clone(), promoted(24_000)]);
     assert!(failovers_missing(&late, &ids(), NT).is_empty());
     let never = failovers_missing(&crash_of_node1(vec![slow]), &ids(), NT);
     assert_eq!(never.len(), 1);
     assert!(
-        never[0].evidence.ends_with("bound 12000 ms"),
+        never[0].evidence.ends_with("bound 14500 ms"),
         "{}",
         never[0].evidence
     );
@@ -267,7 +268,7 @@ mod campaign_tests {
         assert!(
             found[0].evidence.starts_with("master node1 down from")
                 && found[0].evidence.contains("replica node")
-                && found[0].evidence.contains("bound 7000 ms"),
+                && found[0].evidence.contains("bound 8500 ms"),
             "{}",
             found[0].evidence
         );
@@ -308,15 +309,15 @@ fn masters_down_together_may_split_one_epoch_and_get_one_retry() {
     };
     // Promoted after the split epoch's retry: in time.
     let late = vec![
-        promoted_at(33_000, "node6", 0),
-        promoted_at(34_000, "node7", 1),
+        promoted_at(35_500, "node6", 0),
+        promoted_at(36_500, "node7", 1),
     ];
     assert!(run(late).is_empty());
     // Never promoted: both reported, with the retry in the bound.
     let found = run(vec![]);
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(
-        found[0].evidence.ends_with("bound 30000 ms"),
+        found[0].evidence.ends_with("bound 32500 ms"),
         "{}",
         found[0].evidence
     );
