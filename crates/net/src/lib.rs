@@ -9,9 +9,11 @@
 //! - [`disk`]: the `Disk` trait for nodes.conf and the AOF, with the real-file implementation.
 //! - [`client`]: a small RESP client connection.
 //! - [`admin`]: redis-cli's `--cluster` operations (create, …) over [`client`].
+//! - [`buggify`]: named points where a simulated run may take a rare but legal path.
 
 pub mod admin;
 pub mod aof;
+pub mod buggify;
 pub mod bus_codec;
 pub mod client;
 pub mod disk;

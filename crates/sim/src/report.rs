@@ -62,6 +62,8 @@ pub struct RunReport {
     pub trace: Vec<TraceEvent>,
     /// `(node name, CLUSTER NODES reply)` for every node, in node order.
     pub cluster_nodes: Vec<(String, String)>,
+    /// The buggify points active in the run, with how often each fired (empty when off).
+    pub buggify: Vec<(String, u64)>,
 }
 
 impl RunReport {

@@ -62,6 +62,11 @@ pub struct SimConfig {
     /// read the same.
     #[serde(skip_serializing_if = "is_default_clients")]
     pub clients: usize,
+    /// Whether the campaign lets the drivers' buggify points fire (`clusterlab_net::buggify`).
+    /// Drawn campaign seeds do; seed files from before it, scenario tests and hand-built
+    /// configs do not.
+    #[serde(skip_serializing_if = "is_false")]
+    pub buggify: bool,
 }
 
 /// How many append clients a campaign runs unless told otherwise.
@@ -135,6 +140,7 @@ impl Default for SimConfig {
             appendfsync: Fsync::Always,
             canaries: Vec::new(),
             clients: DEFAULT_CLIENTS,
+            buggify: false,
         }
     }
 }

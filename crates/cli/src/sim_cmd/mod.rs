@@ -223,6 +223,14 @@ impl SeedOutcome {
             SeedOutcome::Panic { .. } => None,
         }
     }
+
+    /// The buggify points active in the run, with how often each fired.
+    fn buggify(&self) -> Vec<(String, u64)> {
+        match self {
+            SeedOutcome::Report(r) => r.buggify.clone(),
+            SeedOutcome::Panic { .. } => Vec::new(),
+        }
+    }
 }
 
 thread_local! {

@@ -26,6 +26,9 @@ pub(super) struct SeedLine {
     pub(super) wall_ms: u64,
     /// `None` for a run that panicked.
     pub(super) trace_hash: Option<String>,
+    /// Buggify points active in the run, with how often each fired.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) buggify: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +61,7 @@ impl SeedLine {
             virtual_ms: outcome.virtual_ms(),
             wall_ms,
             trace_hash: outcome.trace_hash().map(|h| format!("{h:016x}")),
+            buggify: outcome.buggify().into_iter().collect(),
         }
     }
 }
@@ -111,6 +115,7 @@ pub(super) fn print_summary(lines: &[SeedLine], wall: Duration) {
         "throughput:      {:.1} seeds/minute",
         lines.len() as f64 * 60.0 / wall_s
     );
+    print_buggify(lines);
     let mut sorted: Vec<&SeedLine> = lines.iter().collect();
     sorted.sort_by_key(|l| l.seed);
     let mut combined = Fnv64::new();
@@ -122,6 +127,25 @@ pub(super) fn print_summary(lines: &[SeedLine], wall: Duration) {
         "trace hash:      {:016x} (all seeds combined)",
         combined.finish()
     );
+}
+
+/// One line per buggify point any seed had active: in how many seeds, and how often it fired.
+fn print_buggify(lines: &[SeedLine]) {
+    let mut points: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+    for line in lines {
+        for (point, fired) in &line.buggify {
+            let entry = points.entry(point.as_str()).or_default();
+            entry.0 += 1;
+            entry.1 += fired;
+        }
+    }
+    if points.is_empty() {
+        return;
+    }
+    println!("buggify (seeds active, times fired):");
+    for (point, (seeds, fired)) in points {
+        println!("  {point:<28} {seeds:>5}   {fired}");
+    }
 }
 
 // ---- sim merge --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ impl ClusterBus<'_> {
             return;
         }
         self.cron_peers();
+        self.manual_failover_timed_out();
         self.manual_failover_cron();
         if self.cluster.me().is_replica() {
             self.handle_replica_failover(repl);

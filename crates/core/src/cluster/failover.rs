@@ -376,6 +376,20 @@ impl ClusterBus<'_> {
         }
     }
 
+    /// Ends a manual failover whose `mf_end` has passed; true when it did. The cron checks
+    /// this before the election step, as Redis's `manualFailoverCheckTimeout` comes first in
+    /// `clusterCron`: no manual election starts after `mf_end`.
+    pub(crate) fn manual_failover_timed_out(&mut self) -> bool {
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 || self.now.mono_ms < mf.end_ms {
+            return false;
+        }
+        self.out
+            .log(LogLevel::Warning, "Manual failover timed out.");
+        self.cluster.reset_manual_failover();
+        true
+    }
+
     /// From the cron: a paused master keeps pinging the replica (each ping carries PAUSED and
     /// the offset).
     pub(crate) fn manual_failover_cron(&mut self) {
@@ -391,14 +405,11 @@ impl ClusterBus<'_> {
     /// After every input: time out, lift the pause of a master that became a replica, and let
     /// a caught-up replica start its election at once.
     pub(crate) fn manual_failover_before_reply(&mut self, repl: &Replication) {
-        let mf = &self.cluster.manual_failover;
-        if mf.end_ms == 0 {
+        if self.manual_failover_timed_out() {
             return;
         }
-        if self.now.mono_ms >= mf.end_ms {
-            self.out
-                .log(LogLevel::Warning, "Manual failover timed out.");
-            self.cluster.reset_manual_failover();
+        let mf = &self.cluster.manual_failover;
+        if mf.end_ms == 0 {
             return;
         }
         if mf.replica.is_some() && self.cluster.me().is_replica() {

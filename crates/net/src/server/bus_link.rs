@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use clusterlab_core::{LinkId, Node};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{
-    write_and_flush, AbortOnDrop, LinkHandle, Shared, LOG_TARGET, READ_CHUNK, TICK_INTERVAL_MS,
+    read_some, write_and_flush, AbortOnDrop, LinkHandle, Shared, LOG_TARGET, READ_CHUNK,
+    TICK_INTERVAL_MS,
 };
-use crate::bus_codec;
+use crate::{buggify, bus_codec};
 
 impl Shared {
     pub(super) fn connect(self: &Arc<Self>, link: LinkId, ip: String, port: u16, node: &Node) {
@@ -123,10 +123,12 @@ async fn link_io(
         tokio::select! {
             biased;
             _ = &mut writer_task.0 => break,
-            read = reader.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            },
+            read = read_some(&mut reader, &mut input, buggify::Point::BusShortRead) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
         }
         shared.wait_while_paused().await;
         let (messages, bad_frame) = decode_all(&mut input);
@@ -134,6 +136,10 @@ async fn link_io(
             tracing::warn!(target: LOG_TARGET, "Closing cluster bus link {link}: {e}");
         }
         if !shared.deliver(link, messages) || bad_frame.is_some() {
+            break;
+        }
+        if buggify::fires(buggify::Point::BusLinkReset) {
+            tracing::debug!(target: LOG_TARGET, "Resetting cluster bus link {link} (buggify)");
             break;
         }
     }
@@ -167,6 +173,10 @@ async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
         batch.extend_from_slice(&frame);
         while let Ok(more) = frames.try_recv() {
             batch.extend_from_slice(&more);
+        }
+        if buggify::fires(buggify::Point::BusWriteDelay) {
+            let stall = Duration::from_millis(buggify::delay_ms(20));
+            tokio::time::sleep(stall).await;
         }
         if write_and_flush(&mut writer, &batch).await.is_err() {
             return;

@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
-use super::{write_and_flush, ClientHandle, Shared, LOG_TARGET, READ_CHUNK};
-use crate::{client, resp};
+use super::{read_some, write_and_flush, ClientHandle, Shared, LOG_TARGET, READ_CHUNK};
+use crate::{buggify, client, resp};
 
 /// A client connection's writing side. Replies are written by the connection's own task; the
 /// replication stream (replica clients only) is queued in `stream` under the node lock, so in
@@ -48,6 +48,13 @@ impl ClientOut {
     /// Writes replies (the connection's own task).
     async fn write_replies(&self, bytes: &[u8]) -> io::Result<()> {
         let mut writer = self.writer.lock().await;
+        if bytes.len() > 1 && buggify::fires(buggify::Point::ClientReplySplit) {
+            let (first, rest) = bytes.split_at(bytes.len() / 2);
+            write_and_flush(&mut *writer, first).await?;
+            let pause = Duration::from_millis(buggify::delay_ms(5));
+            tokio::time::sleep(pause).await;
+            return write_and_flush(&mut *writer, rest).await;
+        }
         write_and_flush(&mut *writer, bytes).await
     }
 
@@ -379,10 +386,12 @@ async fn serve_client(
                     break;
                 }
             }
-            read = reader.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            },
+            read = read_some(&mut reader, &mut input, buggify::Point::ClientShortRead) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
         }
     }
     shared.wait_while_paused().await;

@@ -36,7 +36,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clusterlab_core::node::LogLevel;
 use clusterlab_core::replication::ReplLinkId;
 use clusterlab_core::{ClientId, Config, Effect, LinkId, Node};
@@ -46,6 +46,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::aof::Aof;
+use crate::buggify;
 use crate::disk::{Disk, DiskLock, FileDisk};
 use bus_link::register_inbound_link;
 use client::{register_client, ClientOut, CloseSignal};
@@ -474,6 +475,24 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Reads what the socket has into `input`; where the buggify `point` fires, only a few bytes
+/// (a request or message arriving in pieces, which every parser must take).
+async fn read_some<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    input: &mut BytesMut,
+    point: buggify::Point,
+) -> io::Result<usize> {
+    use tokio::io::AsyncReadExt;
+    if buggify::fires(point) {
+        let mut small = [0u8; 16];
+        let want = buggify::delay_ms(small.len() as u64) as usize;
+        let read = reader.read(&mut small[..want]).await?;
+        input.extend_from_slice(&small[..read]);
+        return Ok(read);
+    }
+    reader.read_buf(input).await
 }
 
 async fn write_and_flush<W: tokio::io::AsyncWrite + Unpin>(

@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::{write_and_flush, Shared, LOG_TARGET, READ_CHUNK, TICK_INTERVAL_MS};
-use crate::resp;
+use crate::{buggify, resp};
 
 /// How often a replica acknowledges its offset to its master, as Redis does.
 const REPLICA_ACK_INTERVAL_MS: u64 = 1000;
@@ -155,6 +155,9 @@ async fn run_replica_link(
             read = reader.read_buf(&mut input) => match read {
                 Ok(0) => return LinkEnd::Broken("master closed the connection".into()),
                 Err(e) => return LinkEnd::Broken(format!("read: {e}")),
+                Ok(_) if buggify::fires(buggify::Point::ReplicationLinkReset) => {
+                    return LinkEnd::Broken("connection reset (buggify)".into());
+                }
                 Ok(_) => {}
             },
         }

@@ -4,10 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Shared, LOG_TARGET, TICK_INTERVAL_MS};
+use crate::buggify;
 
 pub(super) async fn tick(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(Duration::from_millis(TICK_INTERVAL_MS)).await;
+        if buggify::fires(buggify::Point::TickDelay) {
+            tokio::time::sleep(Duration::from_millis(buggify::delay_ms(50))).await;
+        }
         shared.wait_while_paused().await;
         if !shared.tick_once() {
             return;

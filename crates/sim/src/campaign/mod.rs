@@ -127,6 +127,9 @@ pub async fn campaign_current() -> RunReport {
 }
 
 async fn campaign_in(seed: u64, config: SimConfig, schedule: Option<FaultSchedule>) -> RunReport {
+    if config.buggify {
+        clusterlab_net::buggify::enable();
+    }
     let schedule = schedule.unwrap_or_else(|| swarm(seed, &ClusterShape::of(&config)));
     run_two_phase(&mut Campaign::default(), seed, config, &schedule).await
 }

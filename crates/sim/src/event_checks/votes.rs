@@ -18,7 +18,7 @@ use clusterlab_core::NodeId;
 
 use super::state::{Replay, VoteRequest};
 use super::{at, short};
-use crate::faults::FailoverMode;
+use crate::faults::{FailoverMode, DEFAULT_LATENCY_MS};
 use crate::report::ViolationKind;
 
 /// Base of the election delay (ms).
@@ -53,10 +53,13 @@ impl Replay {
         );
     }
 
-    /// Whether `node` ran a manual failover (the harness sent one) shortly before `t`.
+    /// Whether `node` ran a manual failover (the harness sent one) shortly before `t`. Its
+    /// `mf_end` counts from when the command arrived, one message delay after it was sent
+    /// (madsim's default at most, plus any extra delay in force): a replica that waited out
+    /// an earlier election's retry time may ask for votes at the very end of it.
     fn manual_failover_near(&self, node: &str, t: u64) -> bool {
         self.manual.iter().any(|(n, sent, _)| {
-            let late_ms = self.delays.max_delay_ms(*sent, t);
+            let late_ms = self.delays.max_delay_ms(*sent, t) + DEFAULT_LATENCY_MS.1;
             let window_us = (MANUAL_FAILOVER_WINDOW_MS + late_ms) * 1000;
             n == node && *sent <= t && t - sent <= window_us
         })

@@ -66,6 +66,7 @@ impl ConfigPins {
             appendfsync: self.appendfsync.unwrap_or(base.appendfsync),
             canaries: self.canaries.clone(),
             clients: self.clients.unwrap_or(base.clients),
+            buggify: base.buggify,
         }
     }
 
@@ -100,6 +101,8 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         },
         canaries: Vec::new(),
         clients: crate::seeds::DEFAULT_CLIENTS,
+        // Not drawn: every drawn seed runs with the drivers' buggify points.
+        buggify: true,
     };
     pins.over(&drawn)
 }

@@ -74,6 +74,16 @@ pub(super) enum Reason {
         down_us: u64,
         how: String,
     },
+    /// The holder got the write at `since_us` and stopped at `stopped_us` before syncing it
+    /// (a process crash or stop: the page cache kept it, unsynced); restarted, it appended
+    /// nothing (its first append would have synced the file) before it lost power at
+    /// `kill_us`.
+    UnsyncedRestart {
+        node: String,
+        since_us: u64,
+        stopped_us: u64,
+        kill_us: u64,
+    },
     /// The holder's disk was wiped; `survivors` still have a copy at the end (name, the
     /// write's offset in their stream); `drops` says how other copies were lost since.
     Wiped {
@@ -132,7 +142,7 @@ impl Reason {
         match self {
             Reason::Promotion(p) if p.before_write => LossCause::DeposedMaster,
             Reason::Promotion(_) => LossCause::Failover,
-            Reason::Unsynced { .. } => LossCause::UnsyncedCrash,
+            Reason::Unsynced { .. } | Reason::UnsyncedRestart { .. } => LossCause::UnsyncedCrash,
             Reason::DiskFailed { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
@@ -160,6 +170,18 @@ impl Reason {
                 "{write}{via}: {node} got it at {} and crashed at {}, within the everysec \
                  sync interval",
                 fmt_us(*since_us),
+                fmt_us(*kill_us)
+            )),
+            Reason::UnsyncedRestart {
+                node,
+                since_us,
+                stopped_us,
+                kill_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node} got it at {}, stopped at {} before syncing it (its page \
+                 cache kept it), and lost power at {} before anything synced it again",
+                fmt_us(*since_us),
+                fmt_us(*stopped_us),
                 fmt_us(*kill_us)
             )),
             Reason::DiskFailed {

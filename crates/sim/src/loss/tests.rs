@@ -287,6 +287,35 @@ fn a_process_crash_loses_nothing_even_under_everysec() {
     has_all(&violation(judge(&events, true)), &["node1 owns its slot"]);
 }
 
+#[test]
+fn a_process_crash_inside_the_everysec_window_leaves_the_write_unsynced_until_an_append() {
+    // Crashed 0.5 s after the write (page cache kept it, unsynced), back at 2.5 s, power lost
+    // at 3 s with nothing appended in between: Redis does not sync the file it loaded.
+    let run = |between: Vec<TraceEvent>| {
+        let mut events = base();
+        events.extend([
+            at(1500, 1, ProcessEvent::Kill(CrashKind::Process)),
+            at(2500, 1, ProcessEvent::Restart),
+            started(2500, 1),
+        ]);
+        events.extend(between);
+        events.extend([
+            at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
+            at(4000, 1, ProcessEvent::Restart),
+            started(4000, 1),
+        ]);
+        events
+    };
+    has_all(
+        &allowed(judge(&run(vec![]), true)),
+        &["node1 got it at 1.000s, stopped at 1.500s before syncing it"],
+    );
+    // An append after the restart synced the whole file.
+    violation(judge(&run(vec![applied(2700, 1, 20, 0)]), true));
+    // Under always, it was synced before the reply.
+    violation(judge(&run(vec![]), false));
+}
+
 /// node1's AOF `op` fails from 0.9 s (before the write), and node1 goes down at 5 s (`down`).
 fn disk_failing(op: AofOp, down: Event) -> Vec<TraceEvent> {
     let mut events = base();

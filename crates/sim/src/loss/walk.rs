@@ -77,6 +77,11 @@ pub(super) struct Walk<'r> {
     /// Nodes whose AOF fails now, by kind, with when it started (from their `AofFailed`
     /// events; a restart starts clean).
     aof_failing: BTreeMap<(String, AofOp), u64>,
+    /// Nodes that went down without losing their page cache (a process crash or stop) while
+    /// their copy was not yet synced, with when they went down: restarted, they hold it
+    /// unsynced until their AOF syncs again, which the first append after the start does
+    /// (Redis does not sync the loaded file at start-up).
+    unsynced_restart: BTreeMap<String, u64>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -106,6 +111,7 @@ impl<'r> Walk<'r> {
             mid_move: None,
             bumped: BTreeMap::new(),
             aof_failing: BTreeMap::new(),
+            unsynced_restart: BTreeMap::new(),
             active: false,
             applied: false,
         }
@@ -220,11 +226,13 @@ impl<'r> Walk<'r> {
                     None => self.resynced_without(node, at_us),
                 }
             }
-            ClusterEvent::WriteApplied { offset, .. }
-                if self.active && !self.copies.contains_key(node) =>
-            {
-                if let Some(offset) = self.master_copy(node, *offset) {
-                    self.gain(node, offset, at_us);
+            ClusterEvent::WriteApplied { offset, .. } => {
+                // Logged with a sync: everysec syncs at the first append after a start.
+                self.unsynced_restart.remove(node);
+                if self.active && !self.copies.contains_key(node) {
+                    if let Some(offset) = self.master_copy(node, *offset) {
+                        self.gain(node, offset, at_us);
+                    }
                 }
             }
             ClusterEvent::NodeStarted { .. } if self.active => {
@@ -434,7 +442,16 @@ impl<'r> Walk<'r> {
             _ => None,
         };
         let was_failing = failing(AofOp::Write).is_some() || failing(AofOp::Fsync).is_some();
+        let sync_failing = failing(AofOp::Fsync).is_some();
         self.aof_failing.retain(|(n, _), _| n != node);
+        if power_lost {
+            if let Some(stopped_us) = self.unsynced_restart.remove(node) {
+                self.lose_unsynced_restart(node, stopped_us, down_us);
+                return true;
+            }
+        } else if lost_by.is_none() && self.copy_unsynced(node, down_us, sync_failing) {
+            self.unsynced_restart.insert(node.to_string(), down_us);
+        }
         if let Some((op, since_us)) = lost_by.filter(|_| self.active) {
             if self.copies.remove(node).is_some() && node == self.holder && self.lost.is_none() {
                 self.lost = Some(Reason::DiskFailed {
@@ -447,6 +464,33 @@ impl<'r> Walk<'r> {
             }
         }
         was_failing
+    }
+
+    /// Whether `node`'s copy was still unsynced at `at_us`: its syncs were failing, or it got
+    /// the copy within the `everysec` interval.
+    fn copy_unsynced(&self, node: &str, at_us: u64, sync_failing: bool) -> bool {
+        let Some(copy) = self.copies.get(node) else {
+            return false;
+        };
+        let in_window = self.rule.config.fsync_everysec
+            && at_us.saturating_sub(copy.since_us) < EVERYSEC_WINDOW_US;
+        sync_failing || in_window
+    }
+
+    /// `node` lost power after a restart from a page cache that still held its unsynced
+    /// copy, before anything synced it.
+    fn lose_unsynced_restart(&mut self, node: &str, stopped_us: u64, kill_us: u64) {
+        let Some(copy) = self.copies.remove(node) else {
+            return;
+        };
+        if node == self.holder && self.active && self.lost.is_none() {
+            self.lost = Some(Reason::UnsyncedRestart {
+                node: node.to_string(),
+                since_us: copy.since_us,
+                stopped_us,
+                kill_us,
+            });
+        }
     }
 
     /// A crash that loses unsynced bytes (a process crash keeps them all): under `always` the

@@ -63,6 +63,8 @@ pub fn workload_slots(spec: &WorkloadSpec) -> Vec<u16> {
 pub fn in_runtime<F: Future>(seed: u64, future: F) -> F::Output {
     let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.set_time_limit(RUN_TIME_LIMIT);
+    // Points a run on this thread left on (it panicked) must not reach this one.
+    clusterlab_net::buggify::disable();
     runtime.block_on(async move {
         let output = future.await;
         release_machines().await;

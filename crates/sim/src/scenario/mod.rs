@@ -178,6 +178,17 @@ pub(crate) fn close_report(
             .trace()
             .record("harness", Event::Violation(v.clone()));
     }
+    let buggify: Vec<(String, u64)> = clusterlab_net::buggify::fired()
+        .into_iter()
+        .map(|(point, n)| (point.name().to_string(), n))
+        .collect();
+    clusterlab_net::buggify::disable();
+    if !buggify.is_empty() {
+        let fired: Vec<String> = buggify.iter().map(|(p, n)| format!("{p}={n}")).collect();
+        cluster
+            .trace()
+            .record("harness", format!("buggify fired {}", fired.join(" ")));
+    }
     let trace = cluster.trace();
     let (trace_text, trace_hash) = trace.render_and_hash();
     RunReport {
@@ -190,6 +201,7 @@ pub(crate) fn close_report(
         trace_text,
         trace: trace.events(),
         cluster_nodes,
+        buggify,
     }
 }
 

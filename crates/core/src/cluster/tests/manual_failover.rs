@@ -392,3 +392,24 @@ fn a_forced_failover_during_an_election_keeps_that_elections_epoch_and_votes() {
     assert!(e.manual && !e.auth_sent, "{e:?}");
     assert_eq!(e.auth_count, 0);
 }
+
+/// `clusterCron` checks the manual failover's timeout before the election step: a replica
+/// whose `mf_end` passed in the same tick its election could start asks for no votes.
+#[test]
+fn no_manual_election_starts_after_mf_end() {
+    let mut net = three_masters_three_replicas(2000);
+    let replica = &mut net.nodes[3];
+    let now = replica.now.mono_ms;
+    replica.cluster.manual_failover.end_ms = now + 50;
+    replica.cluster.manual_failover.can_start = true;
+    // Its manual election is set up and due to ask for votes at the next tick.
+    replica.cluster.election.manual = true;
+    replica.cluster.election.auth_time_ms = now + 10;
+    replica.cluster.election.auth_sent = false;
+    let epoch = replica.cluster.current_epoch;
+    net.advance(200);
+    let replica = &net.nodes[3];
+    assert_eq!(replica.cluster.manual_failover.end_ms, 0, "timed out");
+    assert_eq!(replica.cluster.current_epoch, epoch, "no election");
+    assert!(replica.cluster.me().is_replica());
+}

@@ -26,8 +26,9 @@
 //! A replica that set up an election of its own shortly before keeps that attempt
 //! (`clusterHandleSlaveFailover` sets up a new one, manual or not, only once the last one's
 //! `failover_auth_time` is more than the retry time, twice the auth timeout, behind): the
-//! bound then runs from the end of that retry time, and a request whose retry time outlasts
-//! `mf_end` is not judged (Redis drops it first). The attempt's time is read from the
+//! bound then runs from the end of that retry time, and a request that cannot be finished
+//! within the bound before `mf_end` is not judged (Redis drops it, unfinished elections
+//! included). The attempt's time is read from the
 //! replica's `ElectionScheduled` (scheduled time plus delay) and `ElectionStarted` events; the
 //! latter comes up to one cron tick after the time Redis keeps, so the bound may start that
 //! much late.
@@ -206,12 +207,14 @@ pub fn manual_failovers_unfinished(
             Some(attempt_us) => r.at_us.max(attempt_us + retry_us + 1),
             None => r.at_us,
         };
-        if start_us >= mf_end_us {
-            continue;
-        }
         let slow_ms = faults.latency_ms((before.0, mf_end_us));
         let bound_ms = (QUIET_BOUND_MS + LATENCY_HOPS * slow_ms).min(MANUAL_FAILOVER_TIMEOUT_MS);
-        let after = (r.sent_us + 1, (start_us + bound_ms * 1000).min(mf_end_us));
+        // The election must be won before `mf_end`: Redis stops counting votes for a manual
+        // election once it times out (the master is not failed).
+        if start_us + bound_ms * 1000 > mf_end_us {
+            continue;
+        }
+        let after = (r.sent_us + 1, start_us + bound_ms * 1000);
         let whole = (before.0, after.1);
         // The request itself marks the replica touched for a µs when it is sent.
         let touched =
