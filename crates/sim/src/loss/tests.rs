@@ -739,6 +739,25 @@ fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
         &text,
         &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
     );
+    // node1's disk wiped first changes nothing: node2 had the write, and the import is what
+    // leaves it outside the slot (seed 711258).
+    let mut wiped = events.clone();
+    wiped.push(at(
+        1800,
+        0,
+        Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 0 })),
+    ));
+    wiped.sort_by_key(|e| e.time_us);
+    let text = allowed(judge(&wiped, false));
+    has_all(
+        &text,
+        &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
+    );
+    // Without the import, node2 took the slot with the write and must keep it.
+    let mut owned = wiped.clone();
+    owned.retain(|e| !matches!(e.event.cluster(), Some(ClusterEvent::ImportChanged { .. })));
+    let text = violation(judge(&owned, false));
+    has_all(&text, &["node2 owns its slot", "(had the write)"]);
     // Once the import closed on node1, the promoted replica holds the write and must keep it.
     let closed = slot_imported(1500, 1, 100);
     events.push(closed);

@@ -372,9 +372,16 @@ impl<'r> Walk<'r> {
     }
 
     fn promoted(&mut self, p: Promotion) {
-        if std::mem::take(&mut self.importing) && self.lost.is_none() {
-            let importer = self.holder.clone();
-            self.import_dropped(&importer, &p.node, p.at_us);
+        if std::mem::take(&mut self.importing) {
+            // A promoted replica with the write undoes what the importer lost on its own (a
+            // wiped disk: seed 711258), but it takes the copy outside the slot all the same.
+            if self.copies.contains_key(&p.node) && !self.key_left {
+                self.lost = None;
+            }
+            if self.lost.is_none() {
+                let importer = self.holder.clone();
+                self.import_dropped(&importer, &p.node, p.at_us);
+            }
             self.hand_to(&p.node);
             return;
         }
