@@ -134,6 +134,10 @@ pub enum ClusterEvent {
     /// `CLUSTER SETSLOT <slot> NODE <me>` closed this node's import of `slot`: it owns the slot
     /// now, with the keys migrated to it, at replication offset `offset`.
     SlotImported { slot: u16, offset: u64 },
+    /// At start-up this master held keys of `ranges` (inclusive), which no node served in its
+    /// view, and took them (Redis's `verifyClusterConfigWithData`, case A): a claim at its
+    /// own config epoch, which wins the slots from an owner with a smaller one.
+    SlotsAdopted { ranges: Vec<(u16, u16)> },
     /// The node started with ID `id`: fresh (`loaded` false: a new ID, nothing on disk) or
     /// from its saved `nodes.conf`, holding these epochs, as a replica this master, and the
     /// failure flags the file kept (`(node, true)`: FAIL, `false`: PFAIL).
@@ -320,6 +324,10 @@ impl fmt::Display for ClusterEvent {
                     Some(owner) => write!(f, " -> {owner}"),
                     None => f.write_str(" -> unassigned"),
                 }
+            }
+            SlotsAdopted { ranges } => {
+                let text = crate::text::ranges_text(ranges.iter().copied(), ' ');
+                write!(f, "adopted slots {text} (keys loaded, slots unassigned)")
             }
             ImportChanged { slot, from } => match from {
                 Some(from) => write!(f, "importing slot {slot} from {from}"),

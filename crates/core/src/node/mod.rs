@@ -220,6 +220,7 @@ impl Node {
         if self.cluster.me().is_replica() {
             return;
         }
+        let mut adopted = Vec::new();
         for slot in 0..crate::slot::SLOT_COUNT as u16 {
             let kept = self.cluster.owns(slot) || self.cluster.importing_from(slot).is_some();
             if kept || self.db.count_in_slot(slot) == 0 {
@@ -234,6 +235,7 @@ impl Node {
                         ),
                     );
                     self.cluster.change_my_slots(&[slot], true, &mut self.out);
+                    adopted.push(slot);
                 }
                 Some(owner) => {
                     self.log(
@@ -247,6 +249,10 @@ impl Node {
                     self.cluster.request_save(false);
                 }
             }
+        }
+        if !adopted.is_empty() {
+            let ranges = crate::slot::ranges_of(adopted.into_iter());
+            self.emit(ClusterEvent::SlotsAdopted { ranges });
         }
     }
 

@@ -32,7 +32,9 @@ pub use connectivity::Connectivity;
 pub use failover_missing::{failover_bound_ms, failovers_missing, manual_failovers_unfinished};
 pub use monitor::{SafetyMonitor, MAX_REPORTED_PER_NAME};
 pub(crate) use promotions::index_of_name;
-pub use promotions::{stale_partitioned_promotions, stale_promotions, STALE_CUT_OFF_NODE_TIMEOUTS};
+pub use promotions::{
+    elections_started, stale_partitioned_promotions, stale_promotions, STALE_CUT_OFF_NODE_TIMEOUTS,
+};
 pub use served::{served_unowned, ServedOp};
 pub use views::{
     config_epochs_distinct, no_failing_flags, no_stale_pings, states_ok, views_agree,

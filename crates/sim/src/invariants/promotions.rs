@@ -3,9 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use clusterlab_core::ClusterEvent;
+
+use super::failover_missing::election_retry_ms;
 use super::{fmt_ms, short, Connectivity, Sample};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
+use crate::trace::TraceEvent;
 use crate::view::NodeLine;
 
 /// The master a node followed as a replica, as its last sample before a promotion showed.
@@ -162,6 +166,58 @@ const REPLICATION_MS: u64 = 200;
 /// the check holds only on a network faster than this; slower latency does not end it.
 const RANK_HEAD_START_MS: u64 = 501;
 
+/// How long after its `failover_auth_time` a replica may start the election it scheduled: the
+/// next `clusterCron` tick (a manual failover starts at once).
+const CRON_TICK_MS: u64 = 100;
+/// The least delay of a scheduled election: 500 ms to let the FAIL spread, plus the random
+/// part and the rank's seconds (`clusterHandleSlaveFailover`).
+const ELECTION_DELAY_MIN_MS: u64 = 500;
+
+/// When each node started an election (`ElectionStarted`), in ms, in trace order.
+pub fn elections_started(events: &[TraceEvent]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event.cluster(),
+                Some(ClusterEvent::ElectionStarted { .. })
+            )
+        })
+        .map(|e| (e.node.clone(), e.time_us / 1000))
+        .collect()
+}
+
+/// Whether `sibling` could not have started an election before `replica`'s, which won by
+/// `promoted_ms`: the sibling had started one itself (a forced manual failover, or an
+/// election that got too few votes) so recently that Redis would not let it schedule the
+/// next. `clusterHandleSlaveFailover` schedules a new election only once the last one's
+/// `failover_auth_time` (at most a cron tick before that election started) is more than the
+/// retry time (`2 × max(2 × node timeout, 2 s)`) old, and delays it 500 ms at least (seed
+/// 711242).
+fn sibling_held_back(
+    elections: &[(String, u64)],
+    sibling: &str,
+    replica: &str,
+    promoted_ms: u64,
+    node_timeout_ms: u64,
+) -> Option<u64> {
+    let started = |node: &str| -> Vec<u64> {
+        elections
+            .iter()
+            .filter(|(n, at_ms)| n == node && *at_ms <= promoted_ms)
+            .map(|(_, at_ms)| *at_ms)
+            .collect()
+    };
+    let replica_ms = started(replica).last().copied().unwrap_or(promoted_ms);
+    let earliest_next = |sibling_ms: u64| {
+        sibling_ms + election_retry_ms(node_timeout_ms) + ELECTION_DELAY_MIN_MS - CRON_TICK_MS
+    };
+    started(sibling)
+        .into_iter()
+        .filter(|&sibling_ms| sibling_ms <= replica_ms && replica_ms < earliest_next(sibling_ms))
+        .next_back()
+}
+
 /// `nodeN` → N-1.
 pub(crate) fn index_of_name(name: &str) -> Option<usize> {
     NodeIdx::from_name(name).map(|n| n.0)
@@ -181,16 +237,20 @@ pub(crate) fn index_of_name(name: &str) -> Option<usize> {
 ///   and M acknowledged a write in between that reached S (so S's offset is larger), and
 /// - S was up, not restarted, and linked both ways to every node but M (R included) for the
 ///   two node timeouts before the promotion, with no latency or packet-loss fault, and no
-///   manual failover was sent to R in that stretch,
+///   manual failover was sent to R in that stretch, and
+/// - S was free to schedule an election: no election of its own had started within the
+///   retry time before R's (see `sibling_held_back`),
 ///
 /// then S's election ran first with every vote in reach, and R's promotion skipped it.
 ///
-/// `acked_writes`: `(master addr, acknowledged at ms)`; `names`: `ip:port` → node name.
+/// `acked_writes`: `(master addr, acknowledged at ms)`; `elections`: [`elections_started`];
+/// `names`: `ip:port` → node name.
 pub fn stale_partitioned_promotions(
     samples: &[Sample],
     net: &Connectivity,
     schedule_failovers: &[(usize, u64)],
     acked_writes: &[(String, u64)],
+    elections: &[(String, u64)],
     node_timeout_ms: u64,
     names: &BTreeMap<String, String>,
 ) -> Vec<Violation> {
@@ -249,7 +309,14 @@ pub fn stale_partitioned_promotions(
                         && net.linked_throughout(n, s, window_from, promoted_ms)
                 })
                 && net.max_delivery_ms(window_from, promoted_ms) < RANK_HEAD_START_MS;
-            if !carried || !available {
+            let held_back = sibling_held_back(
+                elections,
+                sibling,
+                &sample.node,
+                promoted_ms,
+                node_timeout_ms,
+            );
+            if !carried || !available || held_back.is_some() {
                 continue;
             }
             if !reported.insert((sample.node.clone(), sibling.to_string())) {

@@ -462,7 +462,7 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     let down = vec![(0, 20_000, u64::MAX)];
     let net = Connectivity::new(&sched, 4, 0, 30_000, down.clone());
     let writes = vec![("10.0.0.1:7001".to_string(), 10_000)];
-    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, 5000, &names);
+    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &[], 5000, &names);
     assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
     assert_eq!(
         v[0].evidence,
@@ -473,16 +473,18 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     );
     // No write in between (equal offsets), a manual failover sent to node2, a sibling
     // paused near the promotion, or latency: no verdict.
-    assert!(stale_partitioned_promotions(&samples, &net, &[], &[], 5000, &names).is_empty());
+    assert!(stale_partitioned_promotions(&samples, &net, &[], &[], &[], 5000, &names).is_empty());
     let manual = [(1, 23_000)];
     assert!(
-        stale_partitioned_promotions(&samples, &net, &manual, &writes, 5000, &names).is_empty()
+        stale_partitioned_promotions(&samples, &net, &manual, &writes, &[], 5000, &names)
+            .is_empty()
     );
     let mut paused = down.clone();
     paused.push((2, 21_000, 22_000));
     let net_paused = Connectivity::new(&sched, 4, 0, 30_000, paused);
     assert!(
-        stale_partitioned_promotions(&samples, &net_paused, &[], &writes, 5000, &names).is_empty()
+        stale_partitioned_promotions(&samples, &net_paused, &[], &writes, &[], 5000, &names)
+            .is_empty()
     );
     let slow = schedule(vec![
         (2000, Fault::ClogLink { from: 0, to: 1 }),
@@ -496,13 +498,27 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     ]);
     let net_slow = Connectivity::new(&slow, 4, 0, 30_000, down.clone());
     assert!(
-        stale_partitioned_promotions(&samples, &net_slow, &[], &writes, 5000, &names).is_empty()
+        stale_partitioned_promotions(&samples, &net_slow, &[], &writes, &[], 5000, &names)
+            .is_empty()
     );
+    // node3 started an election of its own at 6 s (a forced manual failover in a minority,
+    // say): Redis lets it schedule the next only after the retry time, 2 × max(2 × 5 s, 2 s)
+    // = 20 s, plus 500 ms of delay (less a cron tick): not before 26.4 s. node2's election
+    // (24.5 s) came first. One at 4 s leaves node3 free from 24.4 s, before node2's.
+    let election = |node: &str, ms| (node.to_string(), ms);
+    let held = [election("node3", 6000), election("node2", 24_500)];
+    assert!(
+        stale_partitioned_promotions(&samples, &net, &[], &writes, &held, 5000, &names).is_empty()
+    );
+    let free = [election("node3", 4000), election("node2", 24_500)];
+    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &free, 5000, &names);
+    assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
     // A replica cut off only briefly is not stale.
     let brief = schedule(vec![(17_000, Fault::ClogLink { from: 0, to: 1 })]);
     let net_brief = Connectivity::new(&brief, 4, 0, 30_000, down);
     assert!(
-        stale_partitioned_promotions(&samples, &net_brief, &[], &writes, 5000, &names).is_empty()
+        stale_partitioned_promotions(&samples, &net_brief, &[], &writes, &[], 5000, &names)
+            .is_empty()
     );
 }
 

@@ -9,11 +9,16 @@
 //! both ways with such a node, its stale claim lasts about that long — provided it knows the
 //! new owner: Redis ignores an UPDATE about a node it does not know, and it learns one only by
 //! a handshake with it (a master restarted from an old `nodes.conf` may never have met a node
-//! that got its ID since; seed 604210).
+//! that got its ID since; seed 604210). Nor does an UPDATE move it when it already knows the
+//! new owner at that config epoch or a greater one (`if (n->configEpoch >= reportedConfigEpoch)
+//! return 1; /* Nothing new. */`): it learnt the epoch from an UPDATE that left the slot out
+//! (sent by an importer of the slot, whose view never gave it to the new owner), and then only
+//! the new owner's own messages, whose header claims all its slots, correct it (seed 710202).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::invariants::{fmt_ms, index_of_name, range_text, short, Connectivity, Sample};
+use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::view::NodeLine;
 
@@ -68,25 +73,51 @@ pub fn stale_owners_kept(
             // Its own view must have known the new owner (by its real ID) from its first sample
             // in the window to this one, or no UPDATE could have moved it.
             let knows = |s: &Sample| s.lines.iter().any(|l| l.id == newer.id);
-            let first_in_window = by_node[sample.node.as_str()]
-                .iter()
-                .find(|s| s.time_ms >= from_ms);
+            let in_window = || {
+                by_node[sample.node.as_str()]
+                    .iter()
+                    .filter(|s| (from_ms..=to_ms).contains(&s.time_ms))
+            };
+            let first_in_window = in_window().next();
             if !knows(sample) || !first_in_window.is_some_and(|s| knows(s)) {
                 continue;
             }
-            let in_touch = net.linked_throughout(m, x, from_ms, to_ms)
-                && net.linked_throughout(x, m, from_ms, to_ms)
+            // Knowing the new owner at its epoch all along, it ignores UPDATEs about it: only
+            // the new owner itself can tell it.
+            let knows_epoch = |s: &Sample| {
+                s.lines
+                    .iter()
+                    .any(|l| l.id == newer.id && l.config_epoch >= newer.config_epoch)
+            };
+            let (teller, told_by) = if in_window().all(|s| knows_epoch(s)) {
+                let Some(n) = NodeIdx::from_addr(&newer.addr) else {
+                    continue;
+                };
+                (n.0, Some(n.name()))
+            } else {
+                (x, None)
+            };
+            let in_touch = net.linked_throughout(m, teller, from_ms, to_ms)
+                && net.linked_throughout(teller, m, from_ms, to_ms)
                 && net.wiped_by(m, from_ms) == net.wiped_by(m, to_ms)
-                && net.wiped_by(x, from_ms) == net.wiped_by(x, to_ms);
+                && net.wiped_by(teller, from_ms) == net.wiped_by(teller, to_ms);
             if !in_touch || !reported.insert((me.id.clone(), newer.id.clone())) {
                 continue;
             }
+            let linked = match told_by {
+                None => "the two were linked both ways all along".to_string(),
+                Some(owner) => format!(
+                    "{owner} itself was linked both ways with it all along ({} knew that \
+                     config epoch already, so UPDATEs about it were nothing new)",
+                    sample.node
+                ),
+            };
             violations.push(Violation::new(
                 ViolationKind::StaleOwnerKept,
                 format!(
                     "{} ({}) still claimed slots {} at config epoch {} at {}, although {other} \
-                     had shown {} ({}) owning some of them at config epoch {} since {} and the \
-                     two were linked both ways all along",
+                     had shown {} ({}) owning some of them at config epoch {} since {} and \
+                     {linked}",
                     sample.node,
                     short(&me.id),
                     ranges(&me.slots),
@@ -138,9 +169,10 @@ mod tests {
         }
     }
 
-    /// node1 came back claiming 0-8000 at epoch 1; node2 (r) took them over at epoch 3.
+    /// node1 came back claiming 0-8000 at epoch 1; node2 (r) took them over at epoch 3, which
+    /// node1 has not heard of (it knows r at epoch 2).
     const STALE: &str = "m 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-8000\n\
-                         r 10.0.0.2:7002@17002 master - 0 0 3 connected 8001-16383\n\
+                         r 10.0.0.2:7002@17002 master - 0 0 2 connected 8001-16383\n\
                          b 10.0.0.3:7003@17003 master - 0 0 2 connected\n";
     const THIRD: &str = "m 10.0.0.1:7001@17001 master - 0 0 1 connected\n\
                          r 10.0.0.2:7002@17002 master - 0 0 3 connected 0-8000\n\
@@ -178,7 +210,7 @@ mod tests {
         // node1 never met r (restarted from an old nodes.conf): the UPDATE names a node it
         // does not know, and Redis ignores it.
         let unknown = STALE.replace(
-            "r 10.0.0.2:7002@17002 master - 0 0 3 connected 8001-16383\n",
+            "r 10.0.0.2:7002@17002 master - 0 0 2 connected 8001-16383\n",
             "",
         );
         let blind = vec![
@@ -187,6 +219,33 @@ mod tests {
             sample("node1", 12_500, &unknown),
         ];
         assert!(stale_owners_kept(&blind, &one_way, 1000).is_empty());
+        // node1 knew r at epoch 3 already (from an importer's UPDATE that left 0-8000 out):
+        // UPDATEs about r are nothing new to it, and only r's own messages, lost here, could
+        // correct it. Once r reaches it, the claim is stale.
+        let known = STALE.replace(" 0 0 2 connected 8001-16383", " 0 0 3 connected 8001-16383");
+        let knew = vec![
+            sample("node3", 10_000, THIRD),
+            sample("node1", 11_000, &known),
+            sample("node1", 12_500, &known),
+        ];
+        assert!(stale_owners_kept(&knew, &one_way, 1000).is_empty());
+        let v = stale_owners_kept(&knew, &net(vec![], vec![]), 1000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].evidence.ends_with(
+                "node2 itself was linked both ways with it all along (node1 knew that config \
+                 epoch already, so UPDATEs about it were nothing new)"
+            ),
+            "{}",
+            v[0].evidence
+        );
+        // Knowing it only part of the window, node1 could still take node3's UPDATE.
+        let partly = vec![
+            sample("node3", 10_000, THIRD),
+            sample("node1", 11_000, STALE),
+            sample("node1", 12_500, &known),
+        ];
+        assert_eq!(stale_owners_kept(&partly, &one_way, 1000).len(), 1);
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! slot (a promoted replica, or a master after a minority partition heals) never had the
 //! write's replication offset. A master restarted from its own disk loses nothing under
 //! `appendfsync always`, and under `everysec` only what it acknowledged in the last sync
-//! interval before the crash. Migration and a coordinated `CLUSTER FAILOVER` lose nothing by
-//! themselves; a failover in the middle of a migration may (Redis 7.0 replicates neither the
+//! interval before the crash. A master restarted with keys of a slot nobody serves in its
+//! view takes the slot (`verifyClusterConfigWithData`) and wins it from its owner when its
+//! config epoch is the greater: the owner's writes there that it never had are gone.
+//! Migration and a coordinated `CLUSTER FAILOVER` lose nothing by themselves; a failover in the middle of a migration may (Redis 7.0 replicates neither the
 //! migrating nor the importing state), in the ways `reason` names. A wiped disk excuses only
 //! writes no surviving node had received.
 //!
@@ -93,6 +95,9 @@ pub enum LossCause {
     NeverApplied,
     /// A replica promoted during a slot move took the write, and the move finished without it.
     MigrationAfterFailover,
+    /// A node restarted with keys of the slot, unassigned in its view, claimed it and won it
+    /// by config epoch, without the write.
+    Adoption,
 }
 
 impl LossCause {
@@ -108,6 +113,7 @@ impl LossCause {
             LossCause::Kept => "kept",
             LossCause::NeverApplied => "never applied",
             LossCause::MigrationAfterFailover => "migration after a failover",
+            LossCause::Adoption => "start-up slot claim",
         }
     }
 }

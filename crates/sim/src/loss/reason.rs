@@ -125,6 +125,16 @@ pub(super) enum Reason {
         to: String,
         at_us: u64,
     },
+    /// `adopter` restarted holding keys of the slot, which no node served in its view, and
+    /// claimed it (`verifyClusterConfigWithData`, at `adopted_us`); its config epoch was the
+    /// greater, so `holder` yielded the slot at `at_us` and deleted its keys there
+    /// (`clusterUpdateSlotsConfigWith`), and the adopter's loaded data lacked the write.
+    Adopted {
+        holder: String,
+        adopter: String,
+        adopted_us: u64,
+        at_us: u64,
+    },
     /// The holder became a replica of `to`, whose claim won with a config epoch it took
     /// without votes (`SETSLOT … NODE` or `BUMPEPOCH`, or a collision after one) at
     /// `bumped_us`: Redis settles the slot by that epoch, and the holder's data is replaced.
@@ -146,6 +156,7 @@ impl Reason {
             Reason::DiskFailed { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
+            Reason::Adopted { .. } => LossCause::Adoption,
             Reason::Stranded { .. } | Reason::ImportDropped { .. } | Reason::Forked { .. } => {
                 LossCause::MigrationAfterFailover
             }
@@ -275,6 +286,19 @@ impl Reason {
                  collision rule), outbid {node}'s",
                 fmt_us(*at_us),
                 fmt_us(*bumped_us)
+            )),
+            Reason::Adopted {
+                holder,
+                adopter,
+                adopted_us,
+                at_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {adopter} restarted at {} with keys of the slot, unassigned in \
+                 its view, and took it (verifyClusterConfigWithData); its config epoch outbid \
+                 {holder}'s, which yielded the slot at {} and dropped its keys there \
+                 (clusterUpdateSlotsConfigWith), and {adopter}'s data never had the write",
+                fmt_us(*adopted_us),
+                fmt_us(*at_us)
             )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \

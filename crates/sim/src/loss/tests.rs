@@ -768,6 +768,25 @@ fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
         &text,
         &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
     );
+    // node1's disk wiped first changes nothing: node2 had the write, and the import is what
+    // leaves it outside the slot (seed 711258).
+    let mut wiped = events.clone();
+    wiped.push(at(
+        1800,
+        0,
+        Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 0 })),
+    ));
+    wiped.sort_by_key(|e| e.time_us);
+    let text = allowed(judge(&wiped, false));
+    has_all(
+        &text,
+        &["node1 took it while importing the slot and was replaced by node2 at 2.000s"],
+    );
+    // Without the import, node2 took the slot with the write and must keep it.
+    let mut owned = wiped.clone();
+    owned.retain(|e| !matches!(e.event.cluster(), Some(ClusterEvent::ImportChanged { .. })));
+    let text = violation(judge(&owned, false));
+    has_all(&text, &["node2 owns its slot", "(had the write)"]);
     // Once the import closed on node1, the promoted replica holds the write and must keep it.
     let closed = slot_imported(1500, 1, 100);
     events.push(closed);
@@ -821,4 +840,86 @@ fn a_holder_outbid_by_an_epoch_taken_without_votes_loses_the_write() {
     ]);
     let text = allowed(judge(&outbid, false));
     has_all(&text, &["taken without votes at 1.500s"]);
+}
+
+#[test]
+fn a_master_yielding_the_slot_to_a_node_that_adopted_it_at_start_up_loses_what_that_node_lacked() {
+    // node1, holding the write, stays a master but its own view gives the slot to node3 at
+    // 3 s. Only a claim node3 made at start-up for keys it loaded in the slot, unassigned in
+    // its view (verifyClusterConfigWithData), excuses the loss: the claimant's data is what
+    // it loaded (seed 710437).
+    let to_node3 = |ms| {
+        at(
+            ms,
+            1,
+            ClusterEvent::SlotsAssigned {
+                ranges: vec![(SLOT - 1, SLOT + 1)],
+                owner: Some(id(3)),
+            },
+        )
+    };
+    let adopted = at(
+        2000,
+        3,
+        ClusterEvent::SlotsAdopted {
+            ranges: vec![(SLOT, SLOT)],
+        },
+    );
+    let mut yielded = base();
+    yielded.extend([adopted.clone(), to_node3(3000)]);
+    let text = allowed(judge(&yielded, false));
+    has_all(
+        &text,
+        &[
+            "node3 restarted at 2.000s with keys of the slot",
+            "verifyClusterConfigWithData",
+            "outbid node1's, which yielded the slot at 3.000s",
+        ],
+    );
+    // A hand-over to a node that claimed the slot any other way is no excuse.
+    let mut unexplained = base();
+    unexplained.push(to_node3(3000));
+    violation(judge(&unexplained, false));
+    // Nor is one to an adopter of another slot.
+    let mut other_slot = base();
+    other_slot.extend([
+        at(
+            2000,
+            3,
+            ClusterEvent::SlotsAdopted {
+                ranges: vec![(SLOT + 1, SLOT + 5)],
+            },
+        ),
+        to_node3(3000),
+    ]);
+    violation(judge(&other_slot, false));
+    // An adopter that had the write (a replica of node1 until then) keeps it.
+    let mut had = base();
+    had.extend([
+        replica_of(1, 3, 1),
+        applied(1001, 3, 100, 0),
+        at(
+            2000,
+            3,
+            ClusterEvent::NodeStarted {
+                id: id(3),
+                loaded: true,
+                current_epoch: 12,
+                config_epoch: 12,
+                last_vote_epoch: 0,
+                master: None,
+                flagged: Vec::new(),
+            },
+        ),
+        adopted,
+        to_node3(3000),
+    ]);
+    let text = violation(judge(&had, false));
+    has_all(
+        &text,
+        &[
+            "node3 owns its slot",
+            "adopted it at start-up (had the write)",
+        ],
+    );
 }

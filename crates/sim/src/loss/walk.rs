@@ -65,6 +65,9 @@ pub(super) struct Walk<'r> {
     importing: bool,
     /// When each node last took a config epoch without votes (bump, or a collision).
     bumped: BTreeMap<String, u64>,
+    /// When each node last claimed the write's slot at start-up for keys it loaded there, the
+    /// slot unassigned in its view (`SlotsAdopted`: Redis's `verifyClusterConfigWithData`).
+    adopted: BTreeMap<String, u64>,
     /// Whether `lost` says the key left the holders' data with a MIGRATE (see `recovered`).
     key_left: bool,
     /// The node the holder imports the slot from (while `importing`).
@@ -112,6 +115,7 @@ impl<'r> Walk<'r> {
             bumped: BTreeMap::new(),
             aof_failing: BTreeMap::new(),
             unsynced_restart: BTreeMap::new(),
+            adopted: BTreeMap::new(),
             active: false,
             applied: false,
         }
@@ -267,6 +271,22 @@ impl<'r> Walk<'r> {
             } if self.active => {
                 self.bumped.insert(node.to_string(), at_us);
             }
+            ClusterEvent::SlotsAdopted { ranges } if covers(ranges, self.write.slot) => {
+                self.adopted.insert(node.to_string(), at_us);
+            }
+            ClusterEvent::SlotsAssigned {
+                ranges,
+                owner: Some(owner),
+            } if self.active
+                && self.applied
+                && node == self.holder
+                && covers(ranges, self.write.slot) =>
+            {
+                let owner = self.rule.name_of(owner);
+                if let Some(&adopted_us) = self.adopted.get(&owner) {
+                    self.yielded_to_adopter(owner, adopted_us, at_us);
+                }
+            }
             ClusterEvent::ImportChanged { slot, from }
                 if *slot == self.write.slot && node == self.holder && !self.applied =>
             {
@@ -360,9 +380,16 @@ impl<'r> Walk<'r> {
     }
 
     fn promoted(&mut self, p: Promotion) {
-        if std::mem::take(&mut self.importing) && self.lost.is_none() {
-            let importer = self.holder.clone();
-            self.import_dropped(&importer, &p.node, p.at_us);
+        if std::mem::take(&mut self.importing) {
+            // A promoted replica with the write undoes what the importer lost on its own (a
+            // wiped disk: seed 711258), but it takes the copy outside the slot all the same.
+            if self.copies.contains_key(&p.node) && !self.key_left {
+                self.lost = None;
+            }
+            if self.lost.is_none() {
+                let importer = self.holder.clone();
+                self.import_dropped(&importer, &p.node, p.at_us);
+            }
             self.hand_to(&p.node);
             return;
         }
@@ -415,6 +442,33 @@ impl<'r> Walk<'r> {
             fmt_us(at_us)
         ));
         self.hand_to(node);
+    }
+
+    /// The holder's own view gave the slot to `adopter`, which claimed it at start-up for
+    /// the keys it loaded there (at `adopted_us`, the slot unassigned in its view): Redis's
+    /// `verifyClusterConfigWithData` makes that claim at the adopter's config epoch, and
+    /// `clusterUpdateSlotsConfigWith` hands the slot over when that epoch is the greater,
+    /// deleting the keys the yielding master held in it. The adopter's data is what it
+    /// loaded: the write survives only if it had a copy.
+    fn yielded_to_adopter(&mut self, adopter: String, adopted_us: u64, at_us: u64) {
+        let holder = std::mem::replace(&mut self.holder, adopter.clone());
+        self.holder_promotion = None;
+        self.holder_migrated = false;
+        if self.copies.contains_key(&adopter) {
+            self.steps.push(format!(
+                "{holder} yielded the slot at {} to {adopter}, which adopted it at start-up \
+                 (had the write)",
+                fmt_us(at_us)
+            ));
+            self.recovered();
+        } else if self.lost.is_none() {
+            self.lost = Some(Reason::Adopted {
+                holder,
+                adopter,
+                adopted_us,
+                at_us,
+            });
+        }
     }
 
     /// `node` holds the slot from now on.
@@ -623,4 +677,9 @@ impl<'r> Walk<'r> {
         ));
         (verdict, LossCause::Kept)
     }
+}
+
+/// Whether inclusive `ranges` cover `slot`.
+fn covers(ranges: &[(u16, u16)], slot: u16) -> bool {
+    ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot))
 }

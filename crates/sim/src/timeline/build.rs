@@ -284,6 +284,7 @@ impl Builder {
             E::SlotImported { slot, .. } => {
                 self.mark(lane, t, MarkKind::Config, &format!("imported {slot}"), line)
             }
+            E::SlotsAdopted { .. } => self.mark(lane, t, MarkKind::Config, "adopted slots", line),
             E::ConfigEpochChanged { .. } => self.mark(lane, t, MarkKind::Config, "", line),
             E::AofFailed { op, .. } => {
                 self.mark(lane, t, MarkKind::State, &format!("AOF {op} fails"), line)

@@ -371,11 +371,26 @@ fn a_master_started_with_keys_of_a_slot_it_does_not_serve_imports_or_takes_it() 
             from: Some(owner)
         })]
     );
-    // A slot nobody serves is taken.
+    // A slot nobody serves is taken, and the claim is reported (an importer adopts nothing).
     assert_eq!(net.cmd(1, &["CLUSTER", "DELSLOTS", "6000"]), Reply::ok());
     let node = &mut net.nodes[1];
     node.db
         .set(key.as_bytes(), crate::db::ValueRef::String(b"v"), None);
+    node.take_effects();
     node.announce_start();
     assert!(node.cluster.owns(6000));
+    let adopted: Vec<ClusterEvent> = node
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Event(event @ ClusterEvent::SlotsAdopted { .. }) => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        adopted,
+        vec![ClusterEvent::SlotsAdopted {
+            ranges: vec![(6000, 6000)]
+        }]
+    );
 }

@@ -73,7 +73,7 @@ pub fn failover_bound_ms(node_timeout_ms: u64, replicas: usize) -> u64 {
 
 /// How long a replica waits before retrying an election that got too few votes: twice the
 /// election timeout, `max(2 × node timeout, 2 s)`.
-fn election_retry_ms(node_timeout_ms: u64) -> u64 {
+pub(crate) fn election_retry_ms(node_timeout_ms: u64) -> u64 {
     2 * (2 * node_timeout_ms).max(2000)
 }
 
