@@ -214,8 +214,7 @@ fn sibling_held_back(
     };
     started(sibling)
         .into_iter()
-        .filter(|&sibling_ms| sibling_ms <= replica_ms && replica_ms < earliest_next(sibling_ms))
-        .next_back()
+        .rfind(|&sibling_ms| sibling_ms <= replica_ms && replica_ms < earliest_next(sibling_ms))
 }
 
 /// `nodeN` → N-1.

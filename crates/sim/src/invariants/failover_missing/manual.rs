@@ -305,9 +305,8 @@ impl Others {
         let attempts = self.attempts.get(&NodeIdx(replica).name())?;
         attempts
             .iter()
-            .filter(|&&(known_us, _)| known_us < at_us)
+            .rfind(|&&(known_us, _)| known_us < at_us)
             .map(|&(_, auth_us)| auth_us)
-            .last()
     }
 
     /// Whether another manual failover, a slot move or another node's election fell in
