@@ -104,7 +104,7 @@ fn strategy_is_seeded_and_shrinks_validly() {
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let mut tree = strategy.new_tree(&mut runner).unwrap();
     for _ in 0..50 {
-        clusterlab_sim::faults::check_majority(&tree.current(), &shape).unwrap();
+        tree.current().validate(shape.nodes).unwrap();
         if !tree.simplify() {
             break;
         }

@@ -51,8 +51,6 @@ impl Node {
             crate::node::Client::new(id, format!("{ip}:{port}"), String::new(), now),
         );
         self.repl.link.as_mut().expect("checked").client = Some(id);
-        // The snapshot replaces everything: keys from an older master must not survive it.
-        self.db.clear();
         self.log(
             LogLevel::Notice,
             format!("Full resync from master: {replid}:{offset}"),
@@ -101,6 +99,8 @@ impl Node {
             let l = self.repl.link.as_mut().expect("checked");
             l.loading = false;
             let offset = l.sync_offset;
+            let snapshot = std::mem::take(&mut l.snapshot);
+            self.load_snapshot(client, &snapshot);
             self.cluster.me_mut().repl_offset = offset;
             self.log(
                 LogLevel::Notice,
@@ -122,23 +122,35 @@ impl Node {
             self.replication_before_reply();
             return true;
         }
-        if !loading && self.replica_cannot_log(self.lookup(&args[0])) {
+        if loading {
+            let l = self.repl.link.as_mut().expect("checked");
+            l.snapshot.push(args.to_vec());
+            return true;
+        }
+        if self.replica_cannot_log(self.lookup(&args[0])) {
             return false;
         }
         self.run_from_master(client, args);
-        if !loading
-            && is(&args[0], "append")
-            && self.canary(crate::canary::Canary::ReplicaAppendsTwice)
-        {
+        if is(&args[0], "append") && self.canary(crate::canary::Canary::ReplicaAppendsTwice) {
             self.run_from_master(client, args);
         }
-        if loading {
-            self.log_to_aof(args);
-        } else {
-            self.feed_write(args, bytes_len);
-        }
+        self.feed_write(args, bytes_len);
         self.replication_before_reply();
         true
+    }
+
+    /// The whole snapshot arrived: the old data goes and the snapshot takes its place (and
+    /// the AOF's), as Redis flushes and loads the received RDB.
+    fn load_snapshot(&mut self, client: ClientId, snapshot: &[Vec<Bytes>]) {
+        self.log(
+            LogLevel::Notice,
+            "MASTER <-> REPLICA sync: Flushing old data",
+        );
+        self.db.clear();
+        for args in snapshot {
+            self.run_from_master(client, args);
+            self.log_to_aof(args);
+        }
     }
 
     /// Whether `client` sent PSYNC: it then gets the stream and no replies.
@@ -294,6 +306,7 @@ impl Node {
             port,
             up: false,
             loading: false,
+            snapshot: Vec::new(),
             sync_offset: 0,
             master_replid: String::new(),
             client: None,

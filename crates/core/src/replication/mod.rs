@@ -124,8 +124,12 @@ pub struct MasterLink {
     pub port: u16,
     /// `+FULLRESYNC` arrived.
     pub up: bool,
-    /// The snapshot is still being applied.
+    /// The snapshot is still arriving.
     pub loading: bool,
+    /// The snapshot's commands so far: applied all at once when it ends, so the replica keeps
+    /// serving its old data meanwhile and keeps it if the link drops first (Redis with
+    /// `repl-diskless-load disabled` loads the RDB only once it has all of it).
+    pub snapshot: Vec<Vec<bytes::Bytes>>,
     /// The offset the snapshot corresponds to.
     pub sync_offset: u64,
     pub master_replid: String,
@@ -247,7 +251,9 @@ impl Replication {
     /// in sync); otherwise since the link went down. `None` when no link has been up since
     /// this node started: its data may be arbitrarily old (Redis's `repl_down_since` of 0).
     pub(crate) fn data_age_ms(&self, now_ms: u64, heard_ms: u64) -> Option<u64> {
-        if self.link.as_ref().is_some_and(|l| l.up) {
+        // A sync still under way is not a connected link (Redis's `REPL_STATE_TRANSFER`):
+        // the data is as old as the last link that finished.
+        if self.link.as_ref().is_some_and(|l| l.up && !l.loading) {
             return Some(now_ms.saturating_sub(heard_ms));
         }
         (self.down_since_ms != 0).then(|| now_ms.saturating_sub(self.down_since_ms))

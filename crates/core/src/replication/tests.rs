@@ -254,14 +254,20 @@ fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
     let before_sync = r.replication_offset();
     assert_eq!(r.replication_ack_offset(), Some(before_sync));
     assert!(r.replication_link_up(later(2700), 2, &m.run_id, offset));
-    assert!(r.db.is_empty());
     assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
     // While the snapshot loads the old offset would be a lie: nothing is acknowledged.
     assert_eq!(r.replication_ack_offset(), None);
     let snapshot = streams(&m.take_effects()).remove(0).1;
-    for (cmd, len) in parse_stream(&snapshot) {
+    let mut commands = parse_stream(&snapshot);
+    let end = commands.pop().expect("the end marker");
+    for (cmd, len) in commands {
         assert!(r.replication_apply(later(2700), 2, &cmd, len));
     }
+    // Until the whole snapshot is in, the old data stays (and is what reads see).
+    assert!(r.db.get(b"stale", later(2700).unix_ms).is_some());
+    assert!(r.db.get(b"a", later(2700).unix_ms).is_none());
+    assert!(r.replication_apply(later(2700), 2, &end.0, end.1));
+    assert!(r.db.get(b"stale", later(2700).unix_ms).is_none());
     assert_eq!(r.replication_offset(), offset);
     assert_eq!(r.replication_ack_offset(), Some(offset));
     m.command(NOW, c, &args(&["SET", "b", "2"]));
@@ -591,5 +597,65 @@ fn write_applied_names_the_client_command_as_sent_not_its_rewrite_nor_an_expiry(
     assert_eq!(
         writes_applied(&r.take_effects()),
         vec![(m.replication_offset(), 0)]
+    );
+}
+
+#[test]
+fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
+    let (mut m, c) = master();
+    m.command(NOW, c, &args(&["SET", "a", "1"]));
+    let (mut r, _, _) = replica();
+    r.db.set(b"old", crate::db::ValueRef::String(b"x"), None);
+    r.tick(later(100));
+    let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
+    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
+        panic!("PSYNC")
+    };
+    let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
+    // Never synced before: while the first snapshot arrives the data has no age that lets it
+    // fail over (Redis counts from `repl_down_since`, never set).
+    assert_eq!(
+        r.repl.data_age_ms(later(300).mono_ms, later(300).mono_ms),
+        None
+    );
+    let snapshot = streams(&m.take_effects()).remove(0).1;
+    let commands = parse_stream(&snapshot);
+    for (cmd, len) in &commands[..commands.len() - 1] {
+        assert!(r.replication_apply(later(300), 1, cmd, *len));
+    }
+    r.replication_link_down(later(400), 1);
+    assert!(
+        r.db.get(b"old", later(400).unix_ms).is_some(),
+        "old data kept"
+    );
+    assert!(
+        r.db.get(b"a", later(400).unix_ms).is_none(),
+        "half a snapshot applies nothing"
+    );
+    // A sync that completes, then a second one under way: the age runs from the first
+    // link's loss, not from the second link's traffic.
+    r.tick(later(1500));
+    let mc = m.client_connected(NOW, "127.0.0.1:50002".into(), "127.0.0.1:7001".into());
+    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
+        panic!("PSYNC")
+    };
+    let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(r.replication_link_up(later(1600), 2, &m.run_id, offset));
+    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+        assert!(r.replication_apply(later(1700), 2, &cmd, len));
+    }
+    assert!(r.db.get(b"a", later(1700).unix_ms).is_some());
+    assert_eq!(
+        r.repl.data_age_ms(later(1800).mono_ms, later(1750).mono_ms),
+        Some(50)
+    );
+    r.replication_link_down(later(2000), 2);
+    r.tick(later(3100));
+    assert!(r.replication_link_up(later(3200), 3, &m.run_id, offset));
+    assert_eq!(
+        r.repl.data_age_ms(later(3500).mono_ms, later(3400).mono_ms),
+        Some(1500),
+        "loading: as old as the lost link"
     );
 }
