@@ -62,6 +62,10 @@ impl NodeState {
     }
 }
 
+/// How long after a disk repair a node may still stop on the old failure: one `everysec`
+/// sync interval and a cron tick.
+const AOF_RECOVERY_MS: u64 = 1100;
+
 /// Applies faults to a [`SimCluster`] and remembers what it did, so the liveness phase
 /// can undo all of it ([`FaultInjector::heal_all`]).
 pub struct FaultInjector<'a> {
@@ -561,8 +565,16 @@ impl<'a> FaultInjector<'a> {
         }
         let default = self.net_default.clone();
         NetSim::current().update_config(|c| *c = default);
-        for node in std::mem::take(&mut self.failing_disks) {
+        let repaired = std::mem::take(&mut self.failing_disks);
+        for &node in &repaired {
             self.cluster.node(node).disk.set_failure(None);
+        }
+        if !repaired.is_empty() {
+            // A repaired node refuses writes until its next sync succeeds (at most a second
+            // later, as Redis retries its background fsync); a replica that gets a write from
+            // its master meanwhile stops, as Redis panics. Let that happen now, so the
+            // restarts below bring it back.
+            madsim::time::sleep(Duration::from_millis(AOF_RECOVERY_MS)).await;
         }
         if self.nodes.iter().any(|s| s.is_down()) {
             madsim::time::sleep(Duration::from_millis(RESTART_GAP_MS)).await;
