@@ -101,6 +101,16 @@ impl Node {
             let l = self.repl.link.as_mut().expect("checked");
             l.loading = false;
             let offset = l.sync_offset;
+            let base = std::mem::take(&mut l.aof_base);
+            if self.config.appendonly {
+                // Redis stops the AOF before loading a full sync's RDB and starts it again
+                // by a rewrite once loaded: the files on disk stay the old dataset's until
+                // the new base replaces them whole. The stream that follows goes after it.
+                self.out.push(Effect::RewriteAof {
+                    base: Bytes::from(base),
+                });
+                self.aof_db_selected = false;
+            }
             self.cluster.me_mut().repl_offset = offset;
             self.log(
                 LogLevel::Notice,
@@ -133,7 +143,7 @@ impl Node {
             self.run_from_master(client, args);
         }
         if loading {
-            self.log_to_aof(args);
+            self.log_to_snapshot_base(args);
         } else {
             self.feed_write(args, bytes_len);
         }
@@ -193,6 +203,21 @@ impl Node {
         self.out.push(Effect::AppendAof {
             data: Bytes::from(data),
         });
+    }
+
+    /// One command of a full sync's snapshot, kept for the AOF's new base (db 0 selected
+    /// first), with `appendonly yes`.
+    fn log_to_snapshot_base(&mut self, args: &[Bytes]) {
+        if !self.config.appendonly {
+            return;
+        }
+        let Some(l) = self.repl.link.as_mut() else {
+            return;
+        };
+        if l.aof_base.is_empty() {
+            cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut l.aof_base);
+        }
+        cmd::propagate::encode_command(args, &mut l.aof_base);
     }
 
     /// A write that changed the keyspace: to the AOF, to every replica, and into the offset.
@@ -294,6 +319,7 @@ impl Node {
             port,
             up: false,
             loading: false,
+            aof_base: Vec::new(),
             sync_offset: 0,
             master_replid: String::new(),
             client: None,

@@ -126,6 +126,9 @@ pub struct MasterLink {
     pub up: bool,
     /// The snapshot is still being applied.
     pub loading: bool,
+    /// The snapshot's commands as the AOF logs them (with `appendonly yes`), kept off the AOF
+    /// until the snapshot ends: they become its new base (see [`crate::Effect::RewriteAof`]).
+    pub aof_base: Vec<u8>,
     /// The offset the snapshot corresponds to.
     pub sync_offset: u64,
     pub master_replid: String,
