@@ -68,6 +68,14 @@ pub enum Effect {
     AppendAof {
         data: Bytes,
     },
+    /// A replica's full sync finished loading: replace the AOF with a new base holding
+    /// `base` (the snapshot, RESP-encoded) and a new empty incr file, swapped in whole (the
+    /// manifest last), as Redis's rewrite after a sync does (`restartAOFAfterSYNC`). Until
+    /// then the old files stay as they were: a crash in between restarts on the old dataset.
+    /// Later `AppendAof`s go to the new incr file.
+    RewriteAof {
+        base: Bytes,
+    },
     Log {
         level: LogLevel,
         text: String,

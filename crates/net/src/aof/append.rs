@@ -37,6 +37,13 @@ pub struct Aof {
     written_len: u64,
     health: AofHealth,
     startup_log: Vec<String>,
+    /// The config the file names come from.
+    config: Config,
+    /// A replica's full sync loaded a new dataset that is not on disk yet: the new base (the
+    /// snapshot, then every command appended since), waiting to replace the files whole.
+    rewrite_pending: Option<Vec<u8>>,
+    /// When installing `rewrite_pending` was last tried (retried once a second).
+    rewrite_tried_ms: u64,
 }
 
 /// The last failure of each kind, as the system described it (`None`: the last try worked).
@@ -103,6 +110,9 @@ impl Aof {
             written_len,
             health: AofHealth::default(),
             startup_log,
+            config: config.clone(),
+            rewrite_pending: None,
+            rewrite_tried_ms: 0,
         })
     }
 
@@ -137,6 +147,11 @@ impl Aof {
         if data.is_empty() {
             return Ok(());
         }
+        if let Some(base) = self.rewrite_pending.as_mut() {
+            // The old files hold the old dataset: nothing goes there any more.
+            base.extend_from_slice(data);
+            return Ok(());
+        }
         self.pending.extend_from_slice(data);
         self.write_pending()?;
         match self.policy {
@@ -148,6 +163,12 @@ impl Aof {
 
     /// From the driver's 100 ms timer: retries held-back bytes, and the `everysec` sync.
     pub fn tick(&mut self, now_ms: u64) -> io::Result<()> {
+        if self.rewrite_pending.is_some() {
+            if now_ms.saturating_sub(self.rewrite_tried_ms) >= EVERYSEC_INTERVAL_MS {
+                self.install_rewrite(now_ms);
+            }
+            return Ok(());
+        }
         if !self.pending.is_empty() {
             self.write_pending()?;
         }
@@ -157,8 +178,44 @@ impl Aof {
         }
     }
 
+    /// A replica's full sync finished loading `base` (RESP-encoded): the AOF becomes a new
+    /// base file with it and a new empty incr file, the manifest naming them written last,
+    /// so a crash at any point restarts on either the old files or the new ones whole. Redis
+    /// stops the AOF before loading a sync's RDB and turns it on again by a rewrite
+    /// (`readSyncBulkPayload`, `restartAOFAfterSYNC`); the old files stay the loaded ones
+    /// until that rewrite finishes. A failed install is not fatal: writes are then refused
+    /// (the write error is reported) and it is tried again a second later, the commands
+    /// appended meanwhile kept with the base.
+    pub fn rewrite(&mut self, base: &[u8], now_ms: u64) {
+        self.pending.clear();
+        self.rewrite_pending = Some(base.to_vec());
+        self.install_rewrite(now_ms);
+    }
+
+    fn install_rewrite(&mut self, now_ms: u64) {
+        self.rewrite_tried_ms = now_ms;
+        let Some(base) = self.rewrite_pending.as_deref() else {
+            return;
+        };
+        match install_new_base(&*self.disk, &self.config, base) {
+            Ok(incr_path) => {
+                self.incr_path = incr_path;
+                self.written_len = 0;
+                self.dirty = false;
+                self.rewrite_pending = None;
+                self.health = AofHealth::default();
+            }
+            Err(e) => self.health.write = Some(error_text(&e)),
+        }
+    }
+
     /// Makes everything appended so far durable, whatever the policy (SHUTDOWN, SIGTERM).
     pub fn flush_and_sync(&mut self) -> io::Result<()> {
+        if let Some(base) = self.rewrite_pending.as_deref() {
+            self.incr_path = install_new_base(&*self.disk, &self.config, base)?;
+            self.rewrite_pending = None;
+            return Ok(());
+        }
         if !self.pending.is_empty() {
             self.disk.append(&self.incr_path, &self.pending)?;
             self.written_len += self.pending.len() as u64;
@@ -263,4 +320,56 @@ fn create_missing_files(
             manifest_path.display()
         )))?;
     Ok(name)
+}
+
+/// Writes `base` as a new base file and an empty new incr file (both durable), then the
+/// manifest naming them (the old files listed as history, never loaded again). Returns the new
+/// incr file's path.
+fn install_new_base(disk: &dyn Disk, config: &Config, base: &[u8]) -> io::Result<PathBuf> {
+    let dir = aof_dir(config);
+    let manifest_path = manifest_path(config);
+    let old = match disk.read(&manifest_path)? {
+        Some(bytes) => Manifest::parse(&bytes)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?,
+        None => Manifest::default(),
+    };
+    let seq = old
+        .base
+        .iter()
+        .chain(&old.history)
+        .chain(&old.incr)
+        .map(|info| info.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let base_name = file_name(config, seq, AofFileKind::Base);
+    disk.write_atomic(&dir.join(&base_name), base, true)?;
+    let incr_name = file_name(config, seq, AofFileKind::Incr);
+    let incr_path = dir.join(&incr_name);
+    disk.write_atomic(&incr_path, b"", true)?;
+    let history = old
+        .base
+        .into_iter()
+        .chain(old.history)
+        .chain(old.incr)
+        .map(|info| AofFileInfo {
+            kind: AofFileKind::History,
+            ..info
+        })
+        .collect();
+    let manifest = Manifest {
+        base: Some(AofFileInfo {
+            name: base_name,
+            seq,
+            kind: AofFileKind::Base,
+        }),
+        history,
+        incr: vec![AofFileInfo {
+            name: incr_name,
+            seq,
+            kind: AofFileKind::Incr,
+        }],
+    };
+    disk.write_atomic(&manifest_path, manifest.render().as_bytes(), true)?;
+    Ok(incr_path)
 }

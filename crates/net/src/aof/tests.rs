@@ -803,3 +803,51 @@ fn scanner_tells_torn_from_garbage() {
         assert_eq!(&scan_command(input, 0), expected, "input {input:?}");
     }
 }
+
+/// A replica's full sync: until the new base is durably in place (manifest last), the files
+/// on disk stay the old dataset's, so a crash or a failing disk in between restarts on the old
+/// data, never on an emptied AOF (Redis stops the AOF before loading a sync's RDB and starts it
+/// again by a rewrite: `readSyncBulkPayload`, `restartAOFAfterSYNC`). Seed 740212.
+#[test]
+fn a_full_sync_replaces_the_aof_whole_and_only_once_the_new_base_is_durable() {
+    let config = config(AppendFsync::Always);
+    let get = |disk: &MemDisk, key: &str| {
+        let (loaded, mut node) = load_into(disk, &config);
+        loaded.unwrap();
+        node.run(LATER, &["GET", key])
+    };
+    let disk = MemDisk::new();
+    let mut aof = Aof::open(Arc::new(disk.clone()), &config).unwrap();
+    let mut old = resp(&["SELECT", "0"]);
+    old.extend(resp(&["SET", "old", "1"]));
+    aof.append(&old, 0).unwrap();
+    let mut base = resp(&["SELECT", "0"]);
+    base.extend(resp(&["FLUSHALL"]));
+    base.extend(resp(&["SET", "new", "2"]));
+
+    // Syncs fail: the new base cannot be made durable. Writes are refused, nothing is fatal,
+    // and the old files are what a restart loads, whatever the page cache held.
+    disk.set_failure(Some(crate::disk::DiskFailure::SyncFails));
+    aof.rewrite(&base, 1000);
+    assert!(aof.health().write.is_some(), "{:?}", aof.health());
+    aof.append(&resp(&["SET", "later", "3"]), 1100).unwrap();
+    disk.lose_unsynced_writes();
+    assert_eq!(get(&disk, "old"), Reply::Bulk(Bytes::from("1")));
+    assert_eq!(get(&disk, "new"), Reply::Nil);
+
+    // The disk works again: the retry a second later installs the base and what came since.
+    disk.set_failure(None);
+    aof.tick(1500).unwrap();
+    assert!(
+        aof.health().write.is_some(),
+        "retried at most once a second"
+    );
+    aof.tick(2000).unwrap();
+    assert_eq!(aof.health(), &AofHealth::default());
+    aof.append(&resp(&["SET", "last", "4"]), 2100).unwrap();
+    disk.lose_unsynced_writes();
+    assert_eq!(get(&disk, "old"), Reply::Nil);
+    assert_eq!(get(&disk, "new"), Reply::Bulk(Bytes::from("2")));
+    assert_eq!(get(&disk, "later"), Reply::Bulk(Bytes::from("3")));
+    assert_eq!(get(&disk, "last"), Reply::Bulk(Bytes::from("4")));
+}

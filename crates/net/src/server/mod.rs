@@ -337,6 +337,7 @@ impl Shared {
                 Effect::CloseClient { client } => self.close_client(client),
                 Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
                 Effect::AppendAof { data } => self.append_aof(node, &data),
+                Effect::RewriteAof { base } => self.rewrite_aof(node, &base),
                 Effect::Log { level, text } => log(level, &text),
                 Effect::Event(event) => {
                     if let Some(observer) = &self.observer {

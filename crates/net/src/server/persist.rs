@@ -43,6 +43,15 @@ impl Shared {
         }
     }
 
+    /// A replica's full sync finished: the AOF starts again from the loaded dataset.
+    pub(super) fn rewrite_aof(self: &Arc<Self>, node: &mut Node, base: &[u8]) {
+        let now = self.clock.now();
+        let _ = self.with_aof(node, |aof| {
+            aof.rewrite(base, now.mono_ms);
+            Ok(())
+        });
+    }
+
     /// Makes everything appended to the AOF durable (shutdown).
     pub(super) fn sync_aof(&self) -> io::Result<()> {
         match self.lock_io().aof.as_mut() {

@@ -289,8 +289,9 @@ impl TwoPhase for Campaign {
             {
                 self.last_fix_ms = Some(now_ms);
                 self.fixed_since_poll = true;
-                self.fixed_when_whole = whole(last, run.cluster.len());
-                fix_open_slots(run, addr).await;
+                let whole_now = whole(last, run.cluster.len());
+                let refused = fix_open_slots(run, addr).await;
+                self.fixed_when_whole = whole_now && !refused;
             }
         }
     }
@@ -487,7 +488,13 @@ fn nobody_flagged(last: &[Polled]) -> bool {
 /// migrating owner still has (a MIGRATE that timed out after the target restored the key,
 /// then writes to the owner's copy), the operator does what redis-cli's message asks and runs
 /// it again with `--cluster-replace`: the owner's copy is the one clients wrote to.
-async fn fix_open_slots(run: &Run<'_>, addr: String) {
+///
+/// Returns whether a node refused fix's MIGRATE with `-MISCONF`: its disk error outlives the
+/// repair until its next AOF fsync succeeds (Redis 7.0 clears `aof_bio_fsync_status` only
+/// then, retried at most once a second: `writeCommandsDeniedByDiskError`, `bioProcessBackgroundJobs`),
+/// and redis-cli's fix stops at that error. Such a fix is no verdict on the slot: the operator
+/// runs it again ([`FIX_INTERVAL_MS`] later). Seeds 741893, 742646.
+async fn fix_open_slots(run: &Run<'_>, addr: String) -> bool {
     let mut options = ReshardOptions {
         timeout_ms: 2000,
         ..ReshardOptions::default()
@@ -506,17 +513,30 @@ async fn fix_open_slots(run: &Run<'_>, addr: String) {
                     false,
                 )
             }
-            Err(e) => (
-                format!("fix via {addr}: {e}"),
-                matches!(e, AdminError::ValuesDiffer { .. }),
-            ),
+            Err(e) => {
+                if refused_by_disk_error(&e.to_string()) {
+                    run.record(format!("fix via {addr}: {e}"));
+                    return true;
+                }
+                (
+                    format!("fix via {addr}: {e}"),
+                    matches!(e, AdminError::ValuesDiffer { .. }),
+                )
+            }
         };
         run.record(text);
         if !values_differ || options.replace {
-            return;
+            return false;
         }
         options.replace = true;
     }
+    false
+}
+
+/// Whether a failed fix's error is a node's `-MISCONF` refusal (its own, or relayed by
+/// MIGRATE from the target: `Target instance replied with error: MISCONF …`).
+fn refused_by_disk_error(error: &str) -> bool {
+    error.contains("MISCONF ")
 }
 
 /// The keys `fix` deleted, as typed events: the loss rule reads them.
@@ -539,6 +559,23 @@ mod tests {
     use crate::faults::Fault;
     use crate::runner::evidence::promotions;
     use crate::trace::{Event, FaultEvent, RunPhase, Sampled};
+
+    #[test]
+    fn a_fix_refused_by_a_disk_error_is_no_verdict_but_other_errors_are() {
+        assert!(refused_by_disk_error(
+            "[ERR] Calling MIGRATE: MISCONF Errors writing to the AOF file: Input/output error"
+        ));
+        assert!(refused_by_disk_error(
+            "[ERR] Calling MIGRATE: ERR Target instance replied with error: MISCONF Errors \
+             writing to the AOF file: Input/output error"
+        ));
+        assert!(!refused_by_disk_error(
+            "[ERR] Calling MIGRATE: ERR Syntax error, try CLIENT (LIST | KILL | GETNAME)"
+        ));
+        assert!(!refused_by_disk_error(
+            "[ERR] Calling MIGRATE: IOERR error or timeout"
+        ));
+    }
 
     #[test]
     fn a_quiet_campaign_passes() {

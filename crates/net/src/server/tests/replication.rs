@@ -12,9 +12,7 @@ use clusterlab_core::{ClientId, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{
-    cluster_config, local_config, read_exactly, read_line, roundtrip, start, unused_port, INCR,
-};
+use super::{cluster_config, local_config, read_exactly, read_line, roundtrip, start, unused_port};
 use crate::client;
 use crate::disk::{Disk, MemDisk};
 use crate::server::client::{CloseSignal, Step};
@@ -150,16 +148,34 @@ async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
     })
     .await;
     assert_eq!(repl_field(m, "connected_slaves").await, "1");
-    // The replica logged the snapshot and the stream to its own AOF.
-    let aof = replica_disk.read(Path::new(INCR)).unwrap().unwrap();
-    let aof = String::from_utf8_lossy(&aof);
+    // The replica's AOF starts again from the snapshot, as a new base (the old files left
+    // as they were), and logs the stream to the new incr file.
+    let base = replica_disk
+        .read(Path::new("data/appendonlydir/appendonly.aof.2.base.aof"))
+        .unwrap()
+        .unwrap();
+    let base = String::from_utf8_lossy(&base);
     assert!(
-        aof.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n"),
-        "{aof}"
+        base.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n"),
+        "{base}"
     );
+    let aof = replica_disk
+        .read(Path::new("data/appendonlydir/appendonly.aof.2.incr.aof"))
+        .unwrap()
+        .unwrap();
+    let aof = String::from_utf8_lossy(&aof);
     assert!(
         aof.ends_with("*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n"),
         "{aof}"
+    );
+    let manifest = replica_disk
+        .read(Path::new("data/appendonlydir/appendonly.aof.manifest"))
+        .unwrap()
+        .unwrap();
+    let manifest = String::from_utf8_lossy(&manifest);
+    assert!(
+        manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
+        "{manifest}"
     );
 }
 
