@@ -72,6 +72,9 @@ pub enum ClusterEvent {
         rank: usize,
         offset: u64,
     },
+    /// This replica learned it ranks worse than when it scheduled its election (`rank`) and
+    /// put the election off by `added_ms` more.
+    ElectionDelayed { rank: usize, added_ms: u64 },
     /// This replica asked for votes for `epoch`.
     ElectionStarted { epoch: u64 },
     /// This master voted for `candidate`, a replica of `master`, in `epoch`.
@@ -273,6 +276,9 @@ impl fmt::Display for ClusterEvent {
                 "election scheduled in {delay_ms} ms (rank {rank}, offset {offset})"
             ),
             ElectionStarted { epoch } => write!(f, "election started for epoch {epoch}"),
+            ElectionDelayed { rank, added_ms } => {
+                write!(f, "election delayed {added_ms} ms more (rank {rank})")
+            }
             VoteGranted {
                 epoch,
                 candidate,

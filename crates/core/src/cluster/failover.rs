@@ -247,8 +247,15 @@ impl ClusterBus<'_> {
         let rank = self.failover_rank(master);
         let old = self.cluster.election.auth_rank;
         if rank > old {
-            self.cluster.election.auth_time_ms += (rank - old) as u64 * 1000;
+            let added_ms = (rank - old) as u64 * 1000;
+            self.cluster.election.auth_time_ms += added_ms;
             self.cluster.election.auth_rank = rank;
+            self.out.log(
+                LogLevel::Warning,
+                format!("Replica rank updated to #{rank}, added {added_ms} milliseconds of delay."),
+            );
+            self.out
+                .emit(ClusterEvent::ElectionDelayed { rank, added_ms });
         }
     }
 

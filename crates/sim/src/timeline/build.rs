@@ -257,7 +257,9 @@ impl Builder {
                 &format!("election e{epoch}"),
                 line,
             ),
-            E::VoteGranted { .. } => self.mark(lane, t, MarkKind::Election, "", line),
+            E::VoteGranted { .. } | E::ElectionDelayed { .. } => {
+                self.mark(lane, t, MarkKind::Election, "", line)
+            }
             E::Promoted { .. } => self.mark(lane, t, MarkKind::Promotion, "promoted", line),
             E::FailMarked {
                 node,

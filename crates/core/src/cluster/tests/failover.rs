@@ -353,3 +353,46 @@ fn a_vote_is_saved_to_nodes_conf_before_it_is_sent() {
     assert!(save < ack, "{effects:?}");
     assert_eq!(save, 0, "before anything else of the call: {effects:?}");
 }
+
+/// A replica that learns a sibling has more data than it had when it scheduled its election
+/// puts the election off a second per rank lost, and says so (the event the manual-failover
+/// check reads to know when Redis lets the next election start).
+#[test]
+fn a_replica_whose_rank_worsens_delays_its_election_and_reports_it() {
+    use crate::cluster::failover::Election;
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let sibling = net.nodes[4].myself();
+    let replica = &mut net.nodes[3];
+    let now = replica.now.mono_ms;
+    replica.cluster.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
+    // In the replica's view, another replica of the same master has more data.
+    let s = replica.cluster.nodes.get_mut(&sibling).unwrap();
+    s.flags = (s.flags & !flags::MASTER) | flags::SLAVE;
+    s.master = Some(master);
+    s.repl_offset = 1_000_000;
+    replica.cluster.election = Election {
+        manual: false,
+        auth_time_ms: now + 900,
+        auth_sent: false,
+        auth_count: 0,
+        auth_rank: 0,
+        auth_epoch: 0,
+    };
+    replica.take_effects();
+    replica.handle_replica_failover();
+    let effects = replica.take_effects();
+    let delayed: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Event(ClusterEvent::ElectionDelayed { .. })))
+        .collect();
+    assert_eq!(
+        delayed,
+        [&Effect::Event(ClusterEvent::ElectionDelayed {
+            rank: 1,
+            added_ms: 1000
+        })],
+        "{effects:?}"
+    );
+    assert_eq!(replica.cluster.election.auth_time_ms, now + 1900);
+}

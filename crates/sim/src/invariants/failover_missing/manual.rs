@@ -29,9 +29,9 @@
 //! bound then runs from the end of that retry time, and a request that cannot be finished
 //! within the bound before `mf_end` is not judged (Redis drops it, unfinished elections
 //! included). The attempt's time is read from the
-//! replica's `ElectionScheduled` (scheduled time plus delay) and `ElectionStarted` events; the
-//! latter comes up to one cron tick after the time Redis keeps, so the bound may start that
-//! much late.
+//! replica's `ElectionScheduled` (scheduled time plus delay, plus any `ElectionDelayed` after
+//! it) and `ElectionStarted` events; the latter comes up to one cron tick after the time Redis
+//! keeps, so the bound may start that much late.
 
 use std::collections::BTreeMap;
 
@@ -293,6 +293,12 @@ impl Others {
                     let auth_us = e.time_us + delay_ms * 1000;
                     let attempts = others.attempts.entry(e.node.clone()).or_default();
                     attempts.push((e.time_us, auth_us));
+                }
+                Event::Cluster(ClusterEvent::ElectionDelayed { added_ms, .. }) => {
+                    let attempts = others.attempts.entry(e.node.clone()).or_default();
+                    if let Some(last) = attempts.last_mut() {
+                        last.1 += added_ms * 1000;
+                    }
                 }
                 _ => {}
             }

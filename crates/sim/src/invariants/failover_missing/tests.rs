@@ -460,4 +460,26 @@ fn a_manual_failover_after_an_own_election_waits_for_its_retry_time() {
     // Without that election, the same promotion is late.
     let alone = vec![promoted(retry_ends_ms + 900)];
     assert_eq!(manual_failover(FailoverMode::Force, alone).len(), 1);
+    // A worse rank learned after scheduling put the attempt off a second more: so is the
+    // retry time's end (seeds 804670, 806711).
+    let delayed = at(
+        20_010 - 17_500,
+        "node4",
+        ClusterEvent::ElectionDelayed {
+            rank: 1,
+            added_ms: 1000,
+        },
+    );
+    let later = vec![
+        own_election(18_000),
+        delayed.clone(),
+        promoted(retry_ends_ms + 1900),
+    ];
+    assert!(manual_failover(FailoverMode::Force, later).is_empty());
+    let too_late = vec![
+        own_election(18_000),
+        delayed,
+        promoted(retry_ends_ms + 2100),
+    ];
+    assert_eq!(manual_failover(FailoverMode::Force, too_late).len(), 1);
 }
