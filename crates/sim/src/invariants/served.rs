@@ -66,8 +66,15 @@ fn may_serve(lines: &[NodeLine], me: &NodeLine, slot: u16, readonly: bool) -> bo
 /// `samples` in time order. A sample's `time_ms` is when its reply arrived, so the view was
 /// taken at or before it; `sample_gap_ms` is how long the sampler waits after a reply before
 /// asking the same node again, so a view was taken at or after the previous reply of that
-/// node plus the gap.
-pub fn served_unowned(samples: &[Sample], ops: &[ServedOp], sample_gap_ms: u64) -> Vec<Violation> {
+/// node plus the gap. `went_down` holds `(ip:port, ms)` of every crash or stop: a stretch
+/// with one proves nothing, because a restart may come back without state the node had in
+/// between (Redis saves `SETSLOT`'s import without fsync, so a power loss can undo it).
+pub fn served_unowned(
+    samples: &[Sample],
+    ops: &[ServedOp],
+    sample_gap_ms: u64,
+    went_down: &[(String, u64)],
+) -> Vec<Violation> {
     // Per node address: (taken no earlier than, taken no later than, sample).
     let mut views: BTreeMap<&str, Vec<(u64, u64, &Sample)>> = BTreeMap::new();
     for sample in samples {
@@ -92,6 +99,13 @@ pub fn served_unowned(samples: &[Sample], ops: &[ServedOp], sample_gap_ms: u64) 
             continue;
         };
         let stretch = &list[first..=last];
+        let (span_from, span_to) = (stretch[0].1, stretch[stretch.len() - 1].0);
+        let restarted = went_down
+            .iter()
+            .any(|(addr, at)| *addr == op.addr && (span_from..=span_to).contains(at));
+        if restarted {
+            continue;
+        }
         let (_, _, before) = stretch[0];
         let Some(me_before) = before.myself() else {
             continue;
