@@ -64,6 +64,35 @@ fn each_disagreement_is_named() {
     );
 }
 
+/// Seed 822415: c (a replica now) learned b's new config epoch 5 from b's takeover of other
+/// slots, while its own view still gives b the slots a took at epoch 3. Redis 7.0 never
+/// corrects that (b never claims them, a's claim loses to epoch 5, and nobody sends an
+/// UPDATE about a lower epoch): not a disagreement. With a's epoch the higher one in c's view,
+/// Redis would have taken a's claim, and it is.
+#[test]
+fn a_phantom_claim_redis_cannot_correct_is_no_disagreement() {
+    let a_view = "a 10.0.0.1:7001@17001 myself,master - 0 0 3 connected 0-8191\n\
+                  b 10.0.0.2:7002@17002 master - 0 100 5 connected 8192-16383\n\
+                  c 10.0.0.3:7003@17003 slave b 0 100 5 connected\n";
+    let b_view = "a 10.0.0.1:7001@17001 master - 0 100 3 connected 0-8191\n\
+                  b 10.0.0.2:7002@17002 myself,master - 0 0 5 connected 8192-16383\n\
+                  c 10.0.0.3:7003@17003 slave b 0 100 5 connected\n";
+    let stale = "a 10.0.0.1:7001@17001 master - 0 100 3 connected\n\
+                 b 10.0.0.2:7002@17002 master - 0 100 5 connected 0-16383\n\
+                 c 10.0.0.3:7003@17003 myself,slave b 0 0 5 connected\n";
+    let views = [view("n1", a_view), view("n2", b_view), view("n3", stale)];
+    assert!(views_agree(&views, 3).is_empty());
+    assert!(views_agree_quickly(&views, 3));
+    let correctable = stale.replace("master - 0 100 3 connected", "master - 0 100 6 connected");
+    let views = [
+        view("n1", a_view),
+        view("n2", b_view),
+        view("n3", &correctable),
+    ];
+    assert_eq!(names(&views_agree(&views, 3)), vec!["slot_agreement"]);
+    assert!(!views_agree_quickly(&views, 3));
+}
+
 #[test]
 fn failing_flags_and_stale_pings() {
     let (_, lines) = view(

@@ -328,11 +328,14 @@ fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
         }
     };
     let text = format!("{write}{via}: {}, {why}", p.text());
-    if p.coordinated && !p.before_write {
+    if p.coordinated && !p.before_write && !p.rival {
         // Redis's manual failover pauses the master's clients and promotes the replica only
         // once it has processed the master's whole stream: it never loses an acked write.
         // (A write the deposed master accepted after it was replaced is not the failover's:
-        // that master serves until it hears of the new owner, as after any promotion.)
+        // that master serves until it hears of the new owner, as after any promotion. Nor is
+        // a write of a rival's slot: the replica caught up with its own master, while the
+        // slot it took with the master's claim was another node's (a stale view of the
+        // master's slots, which Redis 7.0 may keep; seed 822415).)
         LossVerdict::Violation(format!("{text}; a coordinated failover loses nothing"))
     } else {
         LossVerdict::Allowed(text)

@@ -591,6 +591,29 @@ fn a_takeover_in_place_of_an_earlier_master_that_wins_by_epoch_is_a_rival_promot
     );
 }
 
+/// Seed 822415: a coordinated CLUSTER FAILOVER of a replica whose (stale) view gave its
+/// master a slot another node held claims that slot too. The replica caught up with its own
+/// master, not with the slot's holder: the coordination promises nothing for that write.
+#[test]
+fn a_coordinated_rival_promotion_may_lose_the_holders_write() {
+    let mut events = base();
+    events.truncate(events.len() - 1);
+    events.extend([
+        promoted(900, 2, 1, 80, false),
+        applied(1000, 2, 100, REQUEST),
+        promoted(3000, 4, 1, 70, true),
+        replica_of(3100, 2, 4),
+    ]);
+    let text = allowed(judge_on(2, &events));
+    has_all(
+        &text,
+        &[
+            "node4 promoted by coordinated CLUSTER FAILOVER",
+            "a rival promotion",
+        ],
+    );
+}
+
 #[test]
 fn a_slot_move_finished_after_a_mid_move_promotion_strands_the_new_master_writes() {
     // node2 replaced node1 (which was moving slot 100 to node3) and then took the write; the
