@@ -64,11 +64,25 @@ impl Outbox {
 
     /// How many effects are waiting; with [`Outbox::effects_since_mut`], lets EXEC rewrite
     /// the AOF records its queued commands produced.
-    /// Puts `effect` before every effect not yet handed out: what must happen before anything
-    /// else of the call is seen (a `nodes.conf` save, which Redis does in `beforeSleep`, before
-    /// any message or reply buffered by the call reaches a socket).
-    pub(crate) fn push_first(&mut self, effect: Effect) {
-        self.effects.insert(0, effect);
+    /// Puts a `nodes.conf` save before every effect not yet handed out: what must happen
+    /// before anything else of the call is seen (Redis saves in `beforeSleep`, before any
+    /// message or reply buffered by the call reaches a socket). A save already waiting (an
+    /// earlier step of the same call asked for one) is replaced, not kept behind the new one:
+    /// its contents are older, so performed second it would overwrite the newer file (seed
+    /// 805924: a manual failover's election bumped the epoch after the message's own save was
+    /// queued, and the restart found the epoch before the election). The fsync either asked
+    /// for is kept.
+    pub(crate) fn push_save_first(&mut self, contents: String, fsync: bool) {
+        let mut fsync = fsync;
+        self.effects.retain(|e| match e {
+            Effect::SaveConfig { fsync: older, .. } => {
+                fsync |= *older;
+                false
+            }
+            _ => true,
+        });
+        self.effects
+            .insert(0, Effect::SaveConfig { contents, fsync });
     }
 
     pub(crate) fn len(&self) -> usize {

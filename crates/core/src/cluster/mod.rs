@@ -76,8 +76,7 @@ impl ClusterBus<'_> {
             now: self.now,
         };
         let contents = view.render_nodes_conf();
-        self.out
-            .push_first(crate::effect::Effect::SaveConfig { contents, fsync });
+        self.out.push_save_first(contents, fsync);
     }
 }
 

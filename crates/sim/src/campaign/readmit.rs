@@ -148,22 +148,61 @@ async fn repl_offset(cluster: &SimCluster, node: usize) -> Option<u64> {
     info_field(&reply, "slave_repl_offset")?.parse().ok()
 }
 
-/// Every slot some node among `nodes` claims for itself in its own view (a master just
-/// promoted claims its slots before the others hear of it).
-async fn self_claimed(cluster: &SimCluster, nodes: &[usize]) -> Vec<bool> {
-    let mut claimed = vec![false; SLOTS];
+/// What the operator's nodes claim for themselves: as `redis-cli --cluster check/fix` sees
+/// the cluster. redis-cli (`clusterManagerNodeLoadInfo`) takes a node's slots only from the
+/// `myself` line of that node's own `CLUSTER NODES`; the lines it shows about other nodes
+/// carry no slots for it.
+#[derive(Debug)]
+pub(super) struct Claims {
+    /// Every slot some node claims for itself in its own view (a master just promoted claims
+    /// its slots before the others hear of it).
+    pub(super) claimed: Vec<bool>,
+    /// The IDs of the nodes whose own view was read.
+    pub(super) answered: Vec<String>,
+}
+
+async fn self_claimed(cluster: &SimCluster, nodes: &[usize]) -> Claims {
+    let mut claims = Claims {
+        claimed: vec![false; SLOTS],
+        answered: Vec::new(),
+    };
     for &n in nodes {
         let lines = fetch_lines(cluster, n).await.unwrap_or_default();
         let Some(me) = lines.iter().find(|l| l.is_myself()) else {
             continue;
         };
+        claims.answered.push(me.id.clone());
         for &(lo, hi) in &me.slots {
             for slot in lo..=hi {
-                claimed[usize::from(slot)] = true;
+                claims.claimed[usize::from(slot)] = true;
             }
         }
     }
-    claimed
+    claims
+}
+
+/// The slots nobody owns any more, as ranges: no node claims them in its own view, and the
+/// reference's view gives them to nobody or to a node that answered and does not claim them.
+/// The latter is a stale view: a Redis 7.0 node only updates the slots a sender claims
+/// (`clusterUpdateSlotsConfigWith` walks the sender's bitmap), so a node that missed a
+/// migration (crashed, restarted from an older nodes.conf) keeps the old owner for a slot whose
+/// new owner's disk was wiped, and the old owner never claims it again (seed 805901: slot
+/// 3649, moved to the wiped node, stayed with its previous owner in the reference's view and
+/// unassigned everywhere else). redis-cli's fix covers such a slot, since no node claims it.
+/// An owner whose own view could not be read keeps its slots (it may be down, not gone).
+pub(super) fn orphaned_ranges(owners: &[Option<String>], claims: &Claims) -> Vec<(u16, u16)> {
+    (0..SLOTS as u16)
+        .filter(|&slot| {
+            let owner = owners[usize::from(slot)].as_ref();
+            !claims.claimed[usize::from(slot)] && owner.is_none_or(|o| claims.answered.contains(o))
+        })
+        .fold(Vec::new(), |mut ranges, slot| {
+            match ranges.last_mut() {
+                Some((_, hi)) if *hi + 1 == slot => *hi = slot,
+                _ => ranges.push((slot, slot)),
+            }
+            ranges
+        })
 }
 
 /// Gives the new node the old node's place, as `redis-cli --cluster fix` would: every slot
@@ -178,22 +217,14 @@ async fn assign_role(
     node: usize,
     old: &NodeLine,
     view: &[NodeLine],
-    claimed: &[bool],
+    claims: &Claims,
 ) -> Result<(), String> {
     // The reference may have heard of the old ID again from gossip sent before its FORGET:
     // whatever that ID still owns is as orphaned as if it were gone (the new node never knew
     // it, so following it would fail with "Unknown node").
     let view: Vec<NodeLine> = view.iter().filter(|l| l.id != old.id).cloned().collect();
     let owners = slot_owners(&view).map_err(|e| format!("reference view: {e}"))?;
-    let orphans: Vec<(u16, u16)> = (0..SLOTS as u16)
-        .filter(|&slot| owners[usize::from(slot)].is_none() && !claimed[usize::from(slot)])
-        .fold(Vec::new(), |mut ranges, slot| {
-            match ranges.last_mut() {
-                Some((_, hi)) if *hi + 1 == slot => *hi = slot,
-                _ => ranges.push((slot, slot)),
-            }
-            ranges
-        });
+    let orphans = orphaned_ranges(&owners, claims);
     if !orphans.is_empty() {
         let mut args: Vec<String> = vec!["CLUSTER".into(), "ADDSLOTSRANGE".into()];
         for (lo, hi) in &orphans {
@@ -316,4 +347,57 @@ async fn fetch_lines(cluster: &SimCluster, node: usize) -> Result<Vec<NodeLine>,
         .map_err(|e| e.to_string())?;
     let text = reply_text(&reply).ok_or_else(|| describe_reply(&reply))?;
     parse_cluster_nodes(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owners(ranges: &[(u16, u16, &str)]) -> Vec<Option<String>> {
+        let mut owners = vec![None; SLOTS];
+        for &(lo, hi, id) in ranges {
+            for slot in lo..=hi {
+                owners[usize::from(slot)] = Some(id.to_string());
+            }
+        }
+        owners
+    }
+
+    fn claims(ranges: &[(u16, u16)], answered: &[&str]) -> Claims {
+        let mut claimed = vec![false; SLOTS];
+        for &(lo, hi) in ranges {
+            for slot in lo..=hi {
+                claimed[usize::from(slot)] = true;
+            }
+        }
+        Claims {
+            claimed,
+            answered: answered.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Seed 805901: the reference still gives slot 3649 to its owner before a migration (it
+    /// missed the move); that owner answers and no longer claims it, nor does anyone else.
+    #[test]
+    fn a_slot_only_a_stale_view_assigns_is_orphaned() {
+        // Reference view: b owns 3277-6553 (stale for 3649), c's slots were unassigned by FORGET.
+        let owners = owners(&[(0, 3276, "a"), (3277, 6553, "b"), (9830, 16383, "d")]);
+        let claims = claims(
+            &[(0, 3276), (3277, 3648), (3650, 6553), (9830, 16383)],
+            &["a", "b", "d"],
+        );
+        assert_eq!(
+            orphaned_ranges(&owners, &claims),
+            [(3649, 3649), (6554, 9829)]
+        );
+    }
+
+    /// Counter-case: an owner whose own view could not be read may be down, not gone: its
+    /// slots stay its own; and a slot some node claims itself is never orphaned.
+    #[test]
+    fn an_owner_that_did_not_answer_keeps_its_slots() {
+        let owners = owners(&[(0, 3276, "a"), (3277, 6553, "b"), (9830, 16383, "d")]);
+        let claims = claims(&[(0, 3276), (6554, 6600), (9830, 16383)], &["a", "d"]);
+        assert_eq!(orphaned_ranges(&owners, &claims), [(6601, 9829)]);
+    }
 }

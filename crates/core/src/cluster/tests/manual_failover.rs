@@ -413,3 +413,57 @@ fn no_manual_election_starts_after_mf_end() {
     assert_eq!(replica.cluster.current_epoch, epoch, "no election");
     assert!(replica.cluster.me().is_replica());
 }
+
+/// Seed 805924: the PAUSED ping's own processing asked for a save (queued first), then the
+/// manual failover's election bumped the epoch and queued another save in front of it. The
+/// driver wrote the newer file, then the older one over it: the node crashed on a disk error
+/// and restarted with the epoch before its election. One call now hands out one save, the
+/// newest, before everything else, fsynced if any step asked for it.
+#[test]
+fn a_call_that_saves_twice_hands_out_only_the_newest_save_first() {
+    use crate::bus::{mflags, MessageType};
+    let mut net = three_masters_three_replicas(2000);
+    let master = net.nodes[0].myself();
+    let replica = net.nodes[3].myself();
+    net.advance(1000);
+    let now = net.time();
+    let c3 = net.clients[3];
+    let failover: Vec<Bytes> = ["CLUSTER", "FAILOVER"]
+        .iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect();
+    assert_eq!(net.nodes[3].command(now, c3, &failover), Reply::ok());
+    net.nodes[3].take_effects();
+    net.nodes[0].on_mfstart(replica);
+    net.nodes[0].take_effects();
+    let epoch_before = net.nodes[3].cluster.current_epoch;
+
+    // One call: a step that changes the configuration saves it (without fsync) ...
+    net.nodes[3].cluster.request_save(false);
+    net.nodes[3].cluster_before_reply();
+    // ... then the master's PAUSED offset lets the election start, which saves again.
+    let mut h = net.nodes[0].header(MessageType::Ping);
+    h.mflags = mflags::PAUSED;
+    net.nodes[3].note_paused_master_offset(master, &h);
+    net.nodes[3].manual_failover_before_reply();
+    let effects = net.nodes[3].take_effects();
+
+    let saves: Vec<(usize, &String, bool)> = effects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Effect::SaveConfig { contents, fsync } => Some((i, contents, *fsync)),
+            _ => None,
+        })
+        .collect();
+    let election_epoch = epoch_before + 1;
+    assert_eq!(net.nodes[3].cluster.current_epoch, election_epoch);
+    assert_eq!(saves.len(), 1, "one save per call: {saves:?}");
+    let (at, contents, fsync) = saves[0];
+    assert_eq!(at, 0, "before the AUTH_REQUESTs");
+    assert!(fsync, "the election's save is fsynced");
+    assert!(
+        contents.contains(&format!("currentEpoch {election_epoch} ")),
+        "{contents}"
+    );
+}
