@@ -1025,3 +1025,44 @@ fn a_master_yielding_the_slot_to_a_claim_with_an_unvoted_epoch_loses_what_the_cl
     moved.extend([keys_migrated(2000, 1, 3), to_node3]);
     violation(judge(&moved, false));
 }
+
+#[test]
+fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_an_append() {
+    // appendfsync always: node1 applies the write at 1 s and its sync fails, so it exits
+    // before replying (Redis: "Can't persist AOF for fsync error when the AOF fsync policy is
+    // 'always'"); the page cache kept the bytes, which the restart at 2.5 s loads, unsynced;
+    // a power loss at 3 s with nothing appended in between loses them (seed 808127).
+    let run = |between: Vec<TraceEvent>| {
+        let mut events = base();
+        events.extend([
+            at(
+                1000,
+                1,
+                ClusterEvent::AofFailed {
+                    op: AofOp::Fsync,
+                    error: "Input/output error".into(),
+                },
+            ),
+            at(
+                1000,
+                1,
+                ProcessEvent::Exit("Err(Input/output error)".into()),
+            ),
+            at(2500, 1, ProcessEvent::Restart),
+            started(2500, 1),
+        ]);
+        events.extend(between);
+        events.extend([
+            at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
+            at(4000, 1, ProcessEvent::Restart),
+            started(4000, 1),
+        ]);
+        events
+    };
+    has_all(
+        &allowed(judge(&run(vec![]), false)),
+        &["node1 got it at 1.000s, stopped at 1.000s before syncing it"],
+    );
+    // An append after the restart synced the whole file.
+    violation(judge(&run(vec![applied(2700, 1, 20, 0)]), false));
+}
