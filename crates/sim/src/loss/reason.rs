@@ -340,8 +340,8 @@ impl Reason {
             } => LossVerdict::Allowed(format!(
                 "{write}{via}: {holder} gave the slot up to {owner} at {}, whose config epoch, \
                  taken without votes at {} (SETSLOT … NODE, BUMPEPOCH or a collision), outbid \
-                 {holder}'s (clusterUpdateSlotsConfigWith), and deleted its keys there \
-                 ({holder} served the slot unaware of the claim), and {owner} never had it",
+                 {holder}'s (clusterUpdateSlotsConfigWith); {holder}, serving the slot unaware \
+                 of that claim, deleted its keys there (delKeysInSlot), and {owner} never had it",
                 fmt_us(*at_us),
                 fmt_us(*bumped_us)
             )),
