@@ -221,10 +221,14 @@ impl Node {
         });
     }
 
-    /// A write that changed the keyspace: to the AOF, to every replica, and into the offset.
+    /// A write that changed the keyspace: into the offset, to the AOF and to every replica.
+    ///
+    /// `WriteApplied` goes before the AOF append: the write is in memory once the command ran,
+    /// and Redis writes and syncs the AOF only afterwards (`flushAppendOnlyFile`, before the
+    /// replies go out). A driver that stops on a failed append (`appendfsync always`) drops
+    /// the effects after it, and the write must still be on record: the bytes may be in the
+    /// page cache, loaded again at a restart (seed 808127).
     pub(crate) fn feed_write(&mut self, args: &[Bytes], bytes_len: u64) {
-        self.log_to_aof(args);
-        self.repl.stream_to_replicas(args, &mut self.out);
         let offset = self.cluster.me().repl_offset + bytes_len;
         // Offsets only grow: a write that adds no bytes would break the replicas' catch-up.
         assert!(bytes_len > 0, "a write of no bytes");
@@ -232,6 +236,8 @@ impl Node {
         // A replica applying its master's stream runs no client command: `request` is 0.
         let request = self.request;
         self.emit(ClusterEvent::WriteApplied { offset, request });
+        self.log_to_aof(args);
+        self.repl.stream_to_replicas(args, &mut self.out);
     }
 
     pub(super) fn drop_master_link(&mut self) {

@@ -663,3 +663,26 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
         "loading: as old as the lost link"
     );
 }
+
+#[test]
+fn write_applied_is_on_record_before_the_aof_append_that_may_stop_the_node() {
+    // Under `appendfsync always` a failed AOF write or sync stops the node, and the driver
+    // drops the effects after it: the write ran in memory all the same, and a failed sync
+    // leaves it in the page cache, loaded again at a restart (seed 808127).
+    let config = Config {
+        appendonly: true,
+        ..Config::default()
+    };
+    let mut m = Node::new(config, NOW, 1);
+    let c = m.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:6379".into());
+    m.take_effects();
+    assert_eq!(m.command(NOW, c, &args(&["SET", "k", "v"])), Reply::ok());
+    let effects = m.take_effects();
+    let position = |want: fn(&Effect) -> bool| effects.iter().position(want);
+    let applied = position(|e| matches!(e, Effect::Event(ClusterEvent::WriteApplied { .. })));
+    let appended = position(|e| matches!(e, Effect::AppendAof { .. }));
+    assert!(
+        applied.expect("a WriteApplied") < appended.expect("an AOF append"),
+        "{effects:?}"
+    );
+}

@@ -19,10 +19,11 @@ use crate::disk::Disk;
 /// [`Aof::append`] returns. It calls [`Aof::tick`] from its 100 ms timer (the `everysec`
 /// background sync) and [`Aof::flush_and_sync`] on SHUTDOWN and SIGTERM.
 ///
-/// A failed write or sync is fatal under `always` (the error is returned: Redis exits rather
-/// than acknowledge what it could not persist). Under `everysec` and `no` it is remembered
-/// ([`Aof::health`]): unwritten bytes wait in memory and every append and tick retries them,
-/// and a failed `everysec` sync is retried a second later, as Redis does.
+/// A failed write or sync is fatal under `always` (the error is returned, and reported in
+/// [`Aof::health`] like any other: Redis exits rather than acknowledge what it could not
+/// persist). Under `everysec` and `no` it is not fatal: unwritten bytes wait in memory and
+/// every append and tick retries them, and a failed `everysec` sync is retried a second
+/// later, as Redis does.
 pub struct Aof {
     disk: Arc<dyn Disk>,
     incr_path: PathBuf,
@@ -239,10 +240,12 @@ impl Aof {
             }
             Err(e) => {
                 let _ = self.disk.truncate(&self.incr_path, self.written_len);
+                // Reported under `always` too, though the error then stops the node: its
+                // events say why it stopped.
+                self.health.write = Some(error_text(&e));
                 if self.policy == AppendFsync::Always {
                     return Err(e);
                 }
-                self.health.write = Some(error_text(&e));
                 Ok(())
             }
         }
@@ -267,9 +270,14 @@ impl Aof {
                 self.health.fsync = None;
                 Ok(())
             }
-            Err(e) if self.policy == AppendFsync::Always => Err(e),
             Err(e) => {
+                // Under `always` the node stops (Redis exits: "Can't persist AOF for fsync
+                // error when the AOF fsync policy is 'always'"), the written bytes left in
+                // the page cache: reported first, so its events show a failed sync.
                 self.health.fsync = Some(error_text(&e));
+                if self.policy == AppendFsync::Always {
+                    return Err(e);
+                }
                 Ok(())
             }
         }

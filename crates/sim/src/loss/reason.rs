@@ -135,6 +135,22 @@ pub(super) enum Reason {
         adopted_us: u64,
         at_us: u64,
     },
+    /// The holder MIGRATEd the key to `importer` (importing the slot since `opened_us`),
+    /// which lost power at `kill_us` within the `everysec` interval of the key's restore.
+    MigratedUnsynced {
+        holder: String,
+        importer: String,
+        opened_us: u64,
+        kill_us: u64,
+    },
+    /// The holder, still a master, gave the slot up at `at_us` to `owner`, whose claim rests
+    /// on a config epoch taken without votes at `bumped_us`, and deleted its keys there.
+    Yielded {
+        holder: String,
+        owner: String,
+        bumped_us: u64,
+        at_us: u64,
+    },
     /// The holder became a replica of `to`, whose claim won with a config epoch it took
     /// without votes (`SETSLOT … NODE` or `BUMPEPOCH`, or a collision after one) at
     /// `bumped_us`: Redis settles the slot by that epoch, and the holder's data is replaced.
@@ -152,10 +168,14 @@ impl Reason {
         match self {
             Reason::Promotion(p) if p.before_write => LossCause::DeposedMaster,
             Reason::Promotion(_) => LossCause::Failover,
-            Reason::Unsynced { .. } | Reason::UnsyncedRestart { .. } => LossCause::UnsyncedCrash,
+            Reason::Unsynced { .. }
+            | Reason::UnsyncedRestart { .. }
+            | Reason::MigratedUnsynced { .. } => LossCause::UnsyncedCrash,
             Reason::DiskFailed { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
-            Reason::Demoted { .. } | Reason::OutbidByBump { .. } => LossCause::Demotion,
+            Reason::Demoted { .. } | Reason::OutbidByBump { .. } | Reason::Yielded { .. } => {
+                LossCause::Demotion
+            }
             Reason::Adopted { .. } => LossCause::Adoption,
             Reason::Stranded { .. } | Reason::ImportDropped { .. } | Reason::Forked { .. } => {
                 LossCause::MigrationAfterFailover
@@ -299,6 +319,31 @@ impl Reason {
                  (clusterUpdateSlotsConfigWith), and {adopter}'s data never had the write",
                 fmt_us(*adopted_us),
                 fmt_us(*at_us)
+            )),
+            Reason::MigratedUnsynced {
+                holder,
+                importer,
+                opened_us,
+                kill_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {holder} MIGRATEd the key to {importer}, importing the slot since \
+                 {}, which lost power at {} within the everysec sync interval of the key's \
+                 RESTORE (the source deletes a key once the target acknowledged its RESTORE)",
+                fmt_us(*opened_us),
+                fmt_us(*kill_us)
+            )),
+            Reason::Yielded {
+                holder,
+                owner,
+                bumped_us,
+                at_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {holder} gave the slot up to {owner} at {}, whose config epoch, \
+                 taken without votes at {} (SETSLOT … NODE, BUMPEPOCH or a collision), outbid \
+                 {holder}'s (clusterUpdateSlotsConfigWith); {holder}, serving the slot unaware \
+                 of that claim, deleted its keys there (delKeysInSlot), and {owner} never had it",
+                fmt_us(*at_us),
+                fmt_us(*bumped_us)
             )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \

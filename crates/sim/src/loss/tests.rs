@@ -946,3 +946,146 @@ fn a_master_yielding_the_slot_to_a_node_that_adopted_it_at_start_up_loses_what_t
         ],
     );
 }
+
+/// node3 opens an import of the slot from node1 at `opened_ms`; node1 MIGRATEs the key to it
+/// at 1.5 s; node3 goes down (`how`) at `kill_ms`.
+fn migrated_then_killed(opened_ms: u64, kill_ms: u64, how: CrashKind) -> Vec<TraceEvent> {
+    let mut events = base();
+    events.extend([
+        at(
+            opened_ms,
+            3,
+            ClusterEvent::ImportChanged {
+                slot: SLOT,
+                from: Some(id(1)),
+            },
+        ),
+        keys_migrated(1500, 1, 3),
+        at(kill_ms, 3, ProcessEvent::Kill(how)),
+    ]);
+    events.sort_by_key(|e| e.time_us);
+    events
+}
+
+#[test]
+fn a_key_migrated_to_an_importer_that_loses_power_within_the_everysec_window_is_lost() {
+    // Redis's MIGRATE deletes the key from the source once the target replied to RESTORE, and
+    // the target replies before its everysec sync: a power loss soon after loses the key
+    // (seed 804930).
+    let text = allowed(judge(
+        &migrated_then_killed(1400, 1800, CrashKind::PowerLoss),
+        true,
+    ));
+    has_all(
+        &text,
+        &[
+            "node1 MIGRATEd the key to node3, importing the slot since 1.400s",
+            "lost power at 1.800s",
+        ],
+    );
+    // Killed while the source waited for the reply: the key was restored all the same.
+    allowed(judge(
+        &migrated_then_killed(1400, 1490, CrashKind::PowerLoss),
+        true,
+    ));
+    // Under always the restore was synced before the reply.
+    violation(judge(
+        &migrated_then_killed(1400, 1800, CrashKind::PowerLoss),
+        false,
+    ));
+    // A process crash keeps the page cache.
+    violation(judge(
+        &migrated_then_killed(1400, 1800, CrashKind::Process),
+        true,
+    ));
+    // An import opened long before proves nothing about when the key arrived.
+    violation(judge(
+        &migrated_then_killed(100, 1800, CrashKind::PowerLoss),
+        true,
+    ));
+}
+
+#[test]
+fn a_master_yielding_the_slot_to_a_claim_with_an_unvoted_epoch_loses_what_the_claimant_lacked() {
+    // node3 took config epoch 10 without votes at 0.5 s (SETSLOT … NODE while node1 was down),
+    // before node1 took the write; node1, unaware, served the slot until its view gave the
+    // slot to node3 at 3 s, and deleted its keys there (seeds 808523, 809326).
+    let bump = at(
+        500,
+        3,
+        ClusterEvent::ConfigEpochChanged {
+            epoch: 10,
+            reason: clusterlab_core::event::ConfigEpochReason::Bump,
+        },
+    );
+    let to_node3 = at(
+        3000,
+        1,
+        ClusterEvent::SlotsAssigned {
+            ranges: vec![(SLOT, SLOT)],
+            owner: Some(id(3)),
+        },
+    );
+    let mut yielded = base();
+    yielded.insert(0, bump.clone());
+    yielded.push(to_node3.clone());
+    let text = allowed(judge(&yielded, false));
+    has_all(
+        &text,
+        &[
+            "node1 gave the slot up to node3 at 3.000s",
+            "taken without votes at 0.500s",
+        ],
+    );
+    // Without an unvoted epoch the hand-over is unexplained.
+    let mut unexplained = base();
+    unexplained.push(to_node3.clone());
+    violation(judge(&unexplained, false));
+    // After node1 MIGRATEd its keys to node3, the hand-over is the move's end: node3 must
+    // have the key.
+    let mut moved = base();
+    moved.insert(0, bump);
+    moved.extend([keys_migrated(2000, 1, 3), to_node3]);
+    violation(judge(&moved, false));
+}
+
+#[test]
+fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_an_append() {
+    // appendfsync always: node1 applies the write at 1 s and its sync fails, so it exits
+    // before replying (Redis: "Can't persist AOF for fsync error when the AOF fsync policy is
+    // 'always'"); the page cache kept the bytes, which the restart at 2.5 s loads, unsynced;
+    // a power loss at 3 s with nothing appended in between loses them (seed 808127).
+    let run = |between: Vec<TraceEvent>| {
+        let mut events = base();
+        events.extend([
+            at(
+                1000,
+                1,
+                ClusterEvent::AofFailed {
+                    op: AofOp::Fsync,
+                    error: "Input/output error".into(),
+                },
+            ),
+            at(
+                1000,
+                1,
+                ProcessEvent::Exit("Err(Input/output error)".into()),
+            ),
+            at(2500, 1, ProcessEvent::Restart),
+            started(2500, 1),
+        ]);
+        events.extend(between);
+        events.extend([
+            at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
+            at(4000, 1, ProcessEvent::Restart),
+            started(4000, 1),
+        ]);
+        events
+    };
+    has_all(
+        &allowed(judge(&run(vec![]), false)),
+        &["node1 got it at 1.000s, stopped at 1.000s before syncing it"],
+    );
+    // An append after the restart synced the whole file.
+    violation(judge(&run(vec![applied(2700, 1, 20, 0)]), false));
+}

@@ -65,6 +65,14 @@ pub(super) struct Walk<'r> {
     importing: bool,
     /// When each node last took a config epoch without votes (bump, or a collision).
     bumped: BTreeMap<String, u64>,
+    /// The same, from the start of the run (a claim made before the write still outbids a
+    /// holder that serves the slot unaware of it: see `yielded_to_bumper`).
+    unvoted_epoch: BTreeMap<String, u64>,
+    /// When each node opened its open import of the write's slot (`SETSLOT … IMPORTING`):
+    /// a key MIGRATEd to it arrived no earlier.
+    import_opened: BTreeMap<String, u64>,
+    /// Nodes down since a crash that lost their unsynced bytes (power loss, torn), with when.
+    down_unsynced: BTreeMap<String, u64>,
     /// When each node last claimed the write's slot at start-up for keys it loaded there, the
     /// slot unassigned in its view (`SlotsAdopted`: Redis's `verifyClusterConfigWithData`).
     adopted: BTreeMap<String, u64>,
@@ -113,6 +121,9 @@ impl<'r> Walk<'r> {
             import_source: None,
             mid_move: None,
             bumped: BTreeMap::new(),
+            unvoted_epoch: BTreeMap::new(),
+            import_opened: BTreeMap::new(),
+            down_unsynced: BTreeMap::new(),
             aof_failing: BTreeMap::new(),
             unsynced_restart: BTreeMap::new(),
             adopted: BTreeMap::new(),
@@ -146,6 +157,12 @@ impl<'r> Walk<'r> {
             Event::Cluster(event) => self.cluster_event(node, e.time_us, event),
             Event::Process(ProcessEvent::Kill(how)) => {
                 let disk_failed = self.went_down(node, e.time_us, how.loses_unsynced(), how);
+                if how.loses_unsynced() {
+                    self.down_unsynced.insert(node.to_string(), e.time_us);
+                }
+                if self.active && how.loses_unsynced() && self.moved_to.contains(node) {
+                    self.migrated_key_unsynced(node, e.time_us);
+                }
                 if self.active && !disk_failed && how.loses_unsynced() {
                     self.killed(node, e.time_us)
                 }
@@ -166,6 +183,7 @@ impl<'r> Walk<'r> {
     }
 
     fn cluster_event(&mut self, node: &str, at_us: u64, event: &ClusterEvent) {
+        self.note_claims(node, at_us, event);
         match event {
             ClusterEvent::AofFailed { op, .. } => {
                 self.aof_failing
@@ -252,7 +270,15 @@ impl<'r> Walk<'r> {
                 let to = to.map(|id| self.rule.name_of(&id));
                 if node == self.holder {
                     self.holder_migrated = true;
-                    self.moved_to.extend(to);
+                    if let Some(kill_us) = to.as_ref().and_then(|t| self.down_unsynced.get(t)) {
+                        // The target acknowledged the RESTORE, then lost power before the
+                        // source heard: the key is gone from both.
+                        let (to, kill_us) = (to.clone().expect("checked"), *kill_us);
+                        self.moved_to.insert(to.clone());
+                        self.migrated_key_unsynced(&to, kill_us);
+                    } else {
+                        self.moved_to.extend(to);
+                    }
                 } else if to.as_deref() == Some(self.holder.as_str()) {
                     self.moved_to.remove(node);
                 }
@@ -285,6 +311,10 @@ impl<'r> Walk<'r> {
                 let owner = self.rule.name_of(owner);
                 if let Some(&adopted_us) = self.adopted.get(&owner) {
                     self.yielded_to_adopter(owner, adopted_us, at_us);
+                } else if let Some(&bumped_us) = self.unvoted_epoch.get(&owner) {
+                    if owner != self.holder && !self.holder_migrated {
+                        self.yielded_to_bumper(owner, bumped_us, at_us);
+                    }
                 }
             }
             ClusterEvent::ImportChanged { slot, from }
@@ -466,6 +496,84 @@ impl<'r> Walk<'r> {
                 holder,
                 adopter,
                 adopted_us,
+                at_us,
+            });
+        }
+    }
+
+    /// Follows, from the start of the run, what the rule needs about claims and imports
+    /// whatever the write's walk has reached: epochs taken without votes, imports of the
+    /// write's slot opened, nodes back from a crash.
+    fn note_claims(&mut self, node: &str, at_us: u64, event: &ClusterEvent) {
+        match event {
+            ClusterEvent::ConfigEpochChanged {
+                reason: ConfigEpochReason::Bump | ConfigEpochReason::Collision { .. },
+                ..
+            } => {
+                self.unvoted_epoch.insert(node.to_string(), at_us);
+            }
+            ClusterEvent::ImportChanged { slot, from } if *slot == self.write.slot => {
+                if from.is_some() {
+                    self.import_opened.insert(node.to_string(), at_us);
+                } else {
+                    self.import_opened.remove(node);
+                }
+            }
+            ClusterEvent::NodeStarted { .. } => {
+                self.down_unsynced.remove(node);
+            }
+            _ => {}
+        }
+    }
+
+    /// `importer`, holding the key the holder MIGRATEd to it, lost power at `kill_us`. Redis's
+    /// MIGRATE deletes the key from the source once the target replied to its `RESTORE`
+    /// (`migrateCommand`), and the target replies before it syncs its AOF under `everysec`
+    /// (`flushAppendOnlyFile` syncs about once a second): a key restored within the interval
+    /// before the power loss is gone from both. The restore came after the importer opened
+    /// its import (`SETSLOT … IMPORTING`), so an import opened within the interval proves it;
+    /// an older one proves nothing and the loss stays unexplained.
+    fn migrated_key_unsynced(&mut self, importer: &str, kill_us: u64) {
+        let Some(&opened_us) = self.import_opened.get(importer) else {
+            return;
+        };
+        let in_window = self.rule.config.fsync_everysec
+            && kill_us.saturating_sub(opened_us) < EVERYSEC_WINDOW_US;
+        if !in_window || !self.copies.contains_key(&self.holder) || self.lost.is_some() {
+            return;
+        }
+        self.moved_to.remove(importer);
+        self.key_left = true;
+        self.lost = Some(Reason::MigratedUnsynced {
+            holder: self.holder.clone(),
+            importer: importer.to_string(),
+            opened_us,
+            kill_us,
+        });
+    }
+
+    /// The holder's own view gave the slot to `owner`, which had taken a config epoch without
+    /// votes (at `bumped_us`: `SETSLOT … NODE`, `BUMPEPOCH`, or a collision after one) and
+    /// claimed the slot with it: Redis settles the slot by the greater config epoch
+    /// (`clusterUpdateSlotsConfigWith`), and a master that keeps other slots deletes its keys
+    /// in the one it lost (the dirty slots, `delKeysInSlot`). The holder served the slot
+    /// unaware of the claim meanwhile (it crashed or was paused when the claim was made).
+    fn yielded_to_bumper(&mut self, owner: String, bumped_us: u64, at_us: u64) {
+        let holder = std::mem::replace(&mut self.holder, owner.clone());
+        self.holder_promotion = None;
+        self.holder_migrated = false;
+        if self.copies.contains_key(&owner) {
+            self.steps.push(format!(
+                "{holder} yielded the slot at {} to {owner}, whose config epoch was taken \
+                 without votes (had the write)",
+                fmt_us(at_us)
+            ));
+            self.recovered();
+        } else if self.lost.is_none() {
+            self.lost = Some(Reason::Yielded {
+                holder,
+                owner,
+                bumped_us,
                 at_us,
             });
         }
