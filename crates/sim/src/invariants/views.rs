@@ -86,8 +86,8 @@ fn without_phantom_claims(
 ) -> Vec<Option<String>> {
     let epoch_of = |id: &str| lines.iter().find(|l| l.id == id).map(|l| l.config_epoch);
     let mut theirs: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
-    for slot in 0..owners.len() {
-        let Some(x) = owners[slot].clone() else {
+    for (slot, owner) in owners.iter_mut().enumerate() {
+        let Some(x) = owner.clone() else {
             continue;
         };
         let Some(x_view) = own.get(x.as_str()) else {
@@ -101,7 +101,7 @@ fn without_phantom_claims(
         };
         let lower = matches!((epoch_of(y), epoch_of(&x)), (Some(ey), Some(ex)) if ey < ex);
         if *y != x && lower {
-            owners[slot] = Some(y.clone());
+            *owner = Some(y.clone());
         }
     }
     owners
