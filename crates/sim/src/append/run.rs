@@ -10,7 +10,10 @@ use crate::loss::{LossConfig, LossRule};
 use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::runner::Run;
-use crate::trace::{Event, ProcessEvent};
+use crate::trace::{Event, ProcessEvent, TraceEvent};
+use clusterlab_core::event::AofOp;
+use clusterlab_core::ClusterEvent;
+use std::collections::BTreeSet;
 
 /// What the clients of a safety phase did.
 #[derive(Clone, Debug, Default)]
@@ -45,17 +48,7 @@ pub async fn check_appends(
         history.push(op);
     }
     let events = run.cluster.trace().events();
-    history.kills = events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::Process(ProcessEvent::Kill(how)) => Some(Kill {
-                addr: NodeIdx::from_name(&e.node)?.addr(),
-                at_us: e.time_us,
-                loses_unsynced: how.loses_unsynced(),
-            }),
-            _ => None,
-        })
-        .collect();
+    history.kills = kills(&events);
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));
     run.violations
@@ -72,4 +65,108 @@ pub async fn check_appends(
         spec.clients
     ));
     run.violations.extend(judged.violations);
+}
+
+/// Every time a node went down, as the append checks need it: a power loss or torn write may
+/// take its unsynced bytes; so may any crash or exit (a process kill, or the node's own exit on
+/// a failed `nodes.conf` save) while its AOF writes were failing. Redis 7.0 keeps a write it
+/// could not write in `aof_buf` (`flushAppendOnlyFile` under `everysec` sets
+/// `aof_last_write_status` to error and returns, the reply already queued), so a process that
+/// dies then never put those bytes even into the page cache (seeds 906120, 908468).
+pub(super) fn kills(events: &[TraceEvent]) -> Vec<Kill> {
+    let mut write_failing = BTreeSet::new();
+    let mut kills = Vec::new();
+    for e in events {
+        let loses_unsynced = match &e.event {
+            Event::Cluster(ClusterEvent::AofFailed { op, .. }) if *op == AofOp::Write => {
+                write_failing.insert(e.node.clone());
+                continue;
+            }
+            Event::Cluster(ClusterEvent::AofRecovered { op }) if *op == AofOp::Write => {
+                write_failing.remove(&e.node);
+                continue;
+            }
+            Event::Process(ProcessEvent::Kill(how)) => {
+                write_failing.remove(&e.node) | how.loses_unsynced()
+            }
+            Event::Process(ProcessEvent::Exit(_)) => write_failing.remove(&e.node),
+            _ => continue,
+        };
+        if let Some(node) = NodeIdx::from_name(&e.node) {
+            kills.push(Kill {
+                addr: node.addr(),
+                at_us: e.time_us,
+                loses_unsynced,
+            });
+        }
+    }
+    kills
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::CrashKind;
+
+    fn at(time_us: u64, node: &str, event: Event) -> TraceEvent {
+        TraceEvent {
+            time_us,
+            node: node.to_string(),
+            event,
+        }
+    }
+
+    fn aof(failed: bool) -> Event {
+        Event::Cluster(if failed {
+            ClusterEvent::AofFailed {
+                op: AofOp::Write,
+                error: "No space left on device".into(),
+            }
+        } else {
+            ClusterEvent::AofRecovered { op: AofOp::Write }
+        })
+    }
+
+    fn exit() -> Event {
+        Event::Process(ProcessEvent::Exit(
+            "Fatal: can't update cluster config file.".into(),
+        ))
+    }
+
+    /// A node that exits (or is killed) while its AOF writes fail loses what it held back
+    /// (seed 906120); once the writes work again, or on another node, it loses nothing.
+    #[test]
+    fn exit_with_failing_aof_writes_loses_unsynced() {
+        let process = Event::Process(ProcessEvent::Kill(CrashKind::Process));
+        let events = [
+            at(10, "node5", aof(true)),
+            at(20, "node3", exit()),
+            at(30, "node5", exit()),
+            at(40, "node5", exit()),
+            at(50, "node4", aof(true)),
+            at(60, "node4", aof(false)),
+            at(70, "node4", process.clone()),
+            at(80, "node2", aof(true)),
+            at(90, "node2", process),
+            at(
+                95,
+                "node1",
+                Event::Process(ProcessEvent::Kill(CrashKind::PowerLoss)),
+            ),
+        ];
+        let lost: Vec<(u64, bool)> = kills(&events)
+            .iter()
+            .map(|k| (k.at_us, k.loses_unsynced))
+            .collect();
+        let expected = [
+            (20, false),
+            (30, true),
+            (40, false),
+            (70, false),
+            (90, true),
+            (95, true),
+        ];
+        assert_eq!(lost, expected);
+        assert_eq!(kills(&events)[1].addr, "10.0.0.5:7005");
+    }
 }

@@ -101,6 +101,14 @@ pub(super) enum Reason {
         by: String,
         at_us: u64,
     },
+    /// `importer` took the key while importing the slot, then learnt that its own slots had
+    /// been taken over and became a replica of `master` (which lacks the key) before the
+    /// import closed.
+    ImporterDemoted {
+        importer: String,
+        master: String,
+        at_us: u64,
+    },
     /// The slot moved to `importer` by a migration its holder, promoted mid-move, never took
     /// part in (Redis 7.0 does not replicate the migrating state).
     Stranded {
@@ -177,9 +185,10 @@ impl Reason {
                 LossCause::Demotion
             }
             Reason::Adopted { .. } => LossCause::Adoption,
-            Reason::Stranded { .. } | Reason::ImportDropped { .. } | Reason::Forked { .. } => {
-                LossCause::MigrationAfterFailover
-            }
+            Reason::Stranded { .. }
+            | Reason::ImportDropped { .. }
+            | Reason::ImporterDemoted { .. }
+            | Reason::Forked { .. } => LossCause::MigrationAfterFailover,
         }
     }
 
@@ -280,6 +289,18 @@ impl Reason {
                 "{write}{via}: {importer} took it while importing the slot and was replaced by \
                  {by} at {} before the import closed (Redis 7.0 does not replicate the \
                  importing state, so the key is left outside every owner)",
+                fmt_us(*at_us)
+            )),
+            Reason::ImporterDemoted {
+                importer,
+                master,
+                at_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {importer} took it while importing the slot, then found its \
+                 own slots taken over and became a replica of {master} at {} before the \
+                 import closed (Redis 7.0 closes every open slot of a master that turns \
+                 replica, and the full sync from {master}, which lacks the key, replaces its \
+                 data: the key is left nowhere)",
                 fmt_us(*at_us)
             )),
             Reason::Forked {

@@ -818,6 +818,38 @@ fn a_write_taken_while_importing_is_stranded_when_the_importer_fails_over() {
 }
 
 #[test]
+fn keys_migrated_to_an_importer_that_turns_replica_are_lost_whoever_owns_the_slot_next() {
+    // node4 replaced node3 before node3 heard of it; node1 MIGRATEs the key to node3
+    // (importing) at 1.5 s, then node3 learns it lost its slots and follows node4 at 1.8 s:
+    // Redis 7.0 closes its import and the full sync from node4 replaces its data. node2,
+    // node1's replica with the write's offset, replaces node1 later: its data lacks the key,
+    // which left with the MIGRATE (seed 908026).
+    let mut events = base();
+    events.extend([
+        applied(1001, 2, 100, 0),
+        promoted(1200, 4, 3, 0, false),
+        keys_migrated(1500, 1, 3),
+        replica_of(1800, 3, 4),
+        promoted(2000, 2, 1, 100, true),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "node3 took it while importing the slot, then found its own slots taken over and \
+           became a replica of node4 at 1.800s",
+        ],
+    );
+    // Counter-case: node3 stays a master (its import may still close): node2 took the slot
+    // with the write's offset, the key left only for a live importer, no loss allowed.
+    let kept: Vec<TraceEvent> = events
+        .into_iter()
+        .filter(|e| e.time_us != 1_800_000)
+        .collect();
+    violation(judge(&kept, false));
+}
+
+#[test]
 fn keys_migrated_to_an_importer_that_fails_over_are_stranded_whoever_owns_the_slot_next() {
     // node1 MIGRATEs the key to node3 (importing) at 1.5 s; node4 replaces node3 at 1.8 s
     // (it does not import the slot), then node2, node1's replica with the write's offset,

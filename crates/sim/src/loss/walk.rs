@@ -201,6 +201,11 @@ impl<'r> Walk<'r> {
             ClusterEvent::BecameReplica { master } => {
                 let master = self.rule.name_of(master);
                 self.master_of.insert(node.to_string(), master.clone());
+                let importer = node != self.holder && self.moved_to.contains(node);
+                if self.active && importer && !self.moved_to.contains(&master) {
+                    self.moved_to.remove(node);
+                    self.importer_demoted(node, &master, at_us);
+                }
                 if self.active && node == self.holder {
                     self.demoted(node, master, at_us);
                 }
@@ -373,6 +378,23 @@ impl<'r> Walk<'r> {
         self.lost = Some(Reason::ImportDropped {
             importer: importer.to_string(),
             by: by.to_string(),
+            at_us,
+        });
+    }
+
+    /// `importer`, holding the key MIGRATEd to it by an import still open, became a replica
+    /// of `master` (its slots were taken over while it was cut off, seed 908026): Redis 7.0's
+    /// `clusterSetMaster` closes every open slot of a master turning replica
+    /// (`clusterCloseAllSlots`), and the full sync from `master` replaces its data; the source
+    /// deleted the key when the MIGRATE succeeded, so no owner has it any more.
+    fn importer_demoted(&mut self, importer: &str, master: &str, at_us: u64) {
+        if self.lost.is_some() {
+            return;
+        }
+        self.key_left = true;
+        self.lost = Some(Reason::ImporterDemoted {
+            importer: importer.to_string(),
+            master: master.to_string(),
             at_us,
         });
     }
