@@ -159,7 +159,11 @@ impl FailureDetector<'_> {
                 "master without slots"
             };
             format!("Clear FAIL state for node {id}: {kind} is reachable again.")
-        } else if now.saturating_sub(node.fail_time_ms) > undo_ms {
+        } else if node.fail_time_ms == 0 || now.saturating_sub(node.fail_time_ms) > undo_ms {
+            // A FAIL flag loaded from nodes.conf has no time (0, as in Redis, whose
+            // `fail_time` stays 0 from `createClusterNode`): Redis measures it on the
+            // wall clock, so `mstime() - 0` is always past the undo time. Our monotonic
+            // clock restarts with the process, so 0 has to be read as "long ago" here.
             format!("Clear FAIL state for node {id}: is reachable again and nobody is serving its slots after some time.")
         } else {
             return;

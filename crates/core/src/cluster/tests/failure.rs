@@ -252,3 +252,45 @@ fn a_new_pfail_node_is_gossiped_from_the_next_cron_pass() {
     assert!(net.nodes[0].cluster.nodes[&hung].has(flags::PFAIL));
     assert_eq!(gossiped(&mut net), 1, "counted now");
 }
+
+/// Redis keeps no `fail_time` in nodes.conf: a node restarted with a master flagged FAIL
+/// there has `fail_time` 0 and clears the flag at the first PONG from it (`mstime() - 0` is
+/// past the undo time). Our monotonic clock restarts with the process, so the loaded flag
+/// must not wait for 2 × node timeout of the new process's clock.
+#[test]
+fn a_fail_flag_loaded_from_nodes_conf_clears_at_the_first_pong() {
+    let node_timeout_ms = 20_000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    let failed = net.nodes[1].myself();
+    silence(&mut net, 1);
+    for _ in 0..40 {
+        if net.nodes[0].cluster.nodes[&failed].has(flags::FAIL) {
+            break;
+        }
+        net.advance(1000);
+    }
+    assert!(net.nodes[0].cluster.nodes[&failed].has(flags::FAIL));
+    let fail_time_ms = net.nodes[2].cluster.nodes[&failed].fail_time_ms;
+    assert!(fail_time_ms > 0, "node 2 flagged it FAIL itself");
+    let saved = net.nodes[0].nodes_conf();
+    let config = net.nodes[0].config.clone();
+    net.kill(0);
+    let now = net.time();
+    let restarted = Node::from_nodes_conf(config, now, 999, &saved).unwrap();
+    assert!(restarted.cluster.nodes[&failed].has(flags::FAIL), "loaded");
+    net.nodes[0] = restarted;
+    net.clients[0] = net.nodes[0].client_connected(now, "10.0.0.99:5000".into(), ip_of(0));
+    net.down.remove(&0);
+    net.down.remove(&1);
+    net.advance(5000);
+    // Still well inside the undo time of a FAIL flag set by this very clock.
+    assert!(net.now_ms < fail_time_ms + 2 * node_timeout_ms);
+    assert!(
+        !net.nodes[0].cluster.nodes[&failed].has(flags::FAIL),
+        "the restarted node clears the loaded FAIL at the first PONG"
+    );
+    assert_eq!(net.info_field(0, "cluster_state"), "ok");
+    // Counter-case: the node that set the flag itself still waits for the undo time.
+    assert!(net.nodes[2].cluster.nodes[&failed].has(flags::FAIL));
+}
