@@ -73,7 +73,7 @@ pub async fn check_appends(
 /// could not write in `aof_buf` (`flushAppendOnlyFile` under `everysec` sets
 /// `aof_last_write_status` to error and returns, the reply already queued), so a process that
 /// dies then never put those bytes even into the page cache (seeds 906120, 908468).
-pub(super) fn kills(events: &[TraceEvent]) -> Vec<Kill> {
+pub(crate) fn kills(events: &[TraceEvent]) -> Vec<Kill> {
     let mut write_failing = BTreeSet::new();
     let mut kills = Vec::new();
     for e in events {

@@ -60,7 +60,7 @@ use crate::runner::poll::{summary, whole, Polled};
 use crate::runner::sampler::SAMPLE_INTERVAL_MS;
 use crate::runner::{run_two_phase, PhaseTimes, Run, SafetyOutcome, TwoPhase};
 use crate::seeds::SimConfig;
-use crate::trace::{Event, FaultEvent, ProcessEvent, Sampled, TraceEvent};
+use crate::trace::{Event, FaultEvent, Sampled, TraceEvent};
 use crate::view::{parse_cluster_nodes, NodeLine};
 use crate::workload::{WriteHistory, WriteOp};
 
@@ -204,19 +204,11 @@ impl TwoPhase for Campaign {
     ) {
         let mut ops = served_ops(history);
         ops.extend(appends.served_ops());
-        let went_down: Vec<(String, u64)> = run
-            .cluster
-            .trace()
-            .events()
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.event,
-                    Event::Process(ProcessEvent::Kill(_) | ProcessEvent::Exit(_))
-                )
-            })
-            .filter_map(|e| Some((crate::NodeIdx::from_name(&e.node)?.addr(), e.time_us / 1000)))
-            .collect();
+        let went_down: Vec<(String, u64)> =
+            crate::append::run::kills(&run.cluster.trace().events())
+                .into_iter()
+                .map(|k| (k.addr, k.at_us / 1000))
+                .collect();
         run.violations.extend(served_unowned(
             samples,
             &ops,

@@ -216,10 +216,7 @@ async fn wait_quiet(run: &Run<'_>) {
     let last_us = run
         .cluster
         .trace()
-        .events()
-        .iter()
-        .rev()
-        .find(|e| {
+        .last_time_us(|e| {
             matches!(
                 e.event,
                 Event::Fault(FaultEvent::HealAll)
@@ -230,7 +227,7 @@ async fn wait_quiet(run: &Run<'_>) {
                     )
             )
         })
-        .map_or(0, |e| e.time_us);
+        .unwrap_or(0);
     let quiet_us = last_us + 2 * run.shape.node_timeout_ms * 1000 + 1000;
     let elapsed_us = run.cluster.elapsed().as_micros() as u64;
     if elapsed_us < quiet_us {

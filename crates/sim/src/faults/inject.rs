@@ -446,13 +446,10 @@ impl<'a> FaultInjector<'a> {
         let exit_us = self
             .cluster
             .trace()
-            .events()
-            .iter()
-            .rev()
-            .find(|e| {
+            .last_time_us(|e| {
                 e.node == sim_node.name && matches!(e.event, Event::Process(ProcessEvent::Exit(_)))
             })
-            .map_or_else(Self::run_time_us, |e| e.time_us);
+            .unwrap_or_else(Self::run_time_us);
         self.down_since.insert(node, exit_us);
         // The process is gone, but madsim releases its ports only on a kill (a restart of a
         // machine whose tasks ended keeps them bound); not traced: nothing dies here.

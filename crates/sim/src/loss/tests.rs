@@ -287,24 +287,28 @@ fn a_process_crash_loses_nothing_even_under_everysec() {
     has_all(&violation(judge(&events, true)), &["node1 owns its slot"]);
 }
 
+/// [`base`], then node1 going `down`, back at 2.5 s, the `between` events, and a power loss
+/// at 3 s (back at 4 s).
+fn back_then_power_lost(down: Vec<TraceEvent>, between: Vec<TraceEvent>) -> Vec<TraceEvent> {
+    let mut events = base();
+    events.extend(down);
+    events.extend([at(2500, 1, ProcessEvent::Restart), started(2500, 1)]);
+    events.extend(between);
+    events.extend([
+        at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
+        at(4000, 1, ProcessEvent::Restart),
+        started(4000, 1),
+    ]);
+    events
+}
+
 #[test]
 fn a_process_crash_inside_the_everysec_window_leaves_the_write_unsynced_until_an_append() {
     // Crashed 0.5 s after the write (page cache kept it, unsynced), back at 2.5 s, power lost
     // at 3 s with nothing appended in between: Redis does not sync the file it loaded.
     let run = |between: Vec<TraceEvent>| {
-        let mut events = base();
-        events.extend([
-            at(1500, 1, ProcessEvent::Kill(CrashKind::Process)),
-            at(2500, 1, ProcessEvent::Restart),
-            started(2500, 1),
-        ]);
-        events.extend(between);
-        events.extend([
-            at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
-            at(4000, 1, ProcessEvent::Restart),
-            started(4000, 1),
-        ]);
-        events
+        let down = vec![at(1500, 1, ProcessEvent::Kill(CrashKind::Process))];
+        back_then_power_lost(down, between)
     };
     has_all(
         &allowed(judge(&run(vec![]), true)),
@@ -1088,31 +1092,12 @@ fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_a
     // 'always'"); the page cache kept the bytes, which the restart at 2.5 s loads, unsynced;
     // a power loss at 3 s with nothing appended in between loses them (seed 808127).
     let run = |between: Vec<TraceEvent>| {
-        let mut events = base();
-        events.extend([
-            at(
-                1000,
-                1,
-                ClusterEvent::AofFailed {
-                    op: AofOp::Fsync,
-                    error: "Input/output error".into(),
-                },
-            ),
-            at(
-                1000,
-                1,
-                ProcessEvent::Exit("Err(Input/output error)".into()),
-            ),
-            at(2500, 1, ProcessEvent::Restart),
-            started(2500, 1),
-        ]);
-        events.extend(between);
-        events.extend([
-            at(3000, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
-            at(4000, 1, ProcessEvent::Restart),
-            started(4000, 1),
-        ]);
-        events
+        let failed = ClusterEvent::AofFailed {
+            op: AofOp::Fsync,
+            error: "Input/output error".into(),
+        };
+        let exit = ProcessEvent::Exit("Err(Input/output error)".into());
+        back_then_power_lost(vec![at(1000, 1, failed), at(1000, 1, exit)], between)
     };
     has_all(
         &allowed(judge(&run(vec![]), false)),

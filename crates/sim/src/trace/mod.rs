@@ -113,6 +113,16 @@ impl Trace {
         self.lock().clone()
     }
 
+    /// When the last event `wanted` picks was recorded (µs), looked up without copying the
+    /// trace.
+    pub fn last_time_us(&self, wanted: impl Fn(&TraceEvent) -> bool) -> Option<u64> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|e| wanted(e))
+            .map(|e| e.time_us)
+    }
+
     /// A copy of the events recorded since the first `start` (for a poll that reads only
     /// what is new).
     pub fn events_from(&self, start: usize) -> Vec<TraceEvent> {
