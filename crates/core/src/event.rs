@@ -75,6 +75,10 @@ pub enum ClusterEvent {
     /// This replica learned it ranks worse than when it scheduled its election (`rank`) and
     /// put the election off by `added_ms` more.
     ElectionDelayed { rank: usize, added_ms: u64 },
+    /// A manual failover (`CLUSTER FAILOVER`, or its FORCE form) set up an election that may
+    /// start at once: rank 0, no delay. Like a scheduled one, it holds back the next attempt
+    /// until its retry time has passed, even when the manual failover itself ends first.
+    ManualElectionSetUp { offset: u64 },
     /// This replica asked for votes for `epoch`.
     ElectionStarted { epoch: u64 },
     /// This master voted for `candidate`, a replica of `master`, in `epoch`.
@@ -278,6 +282,9 @@ impl fmt::Display for ClusterEvent {
             ElectionStarted { epoch } => write!(f, "election started for epoch {epoch}"),
             ElectionDelayed { rank, added_ms } => {
                 write!(f, "election delayed {added_ms} ms more (rank {rank})")
+            }
+            ManualElectionSetUp { offset } => {
+                write!(f, "manual election set up (offset {offset})")
             }
             VoteGranted {
                 epoch,

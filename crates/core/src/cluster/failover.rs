@@ -308,6 +308,9 @@ impl ClusterBus<'_> {
             auth_rank: 0,
             auth_epoch: self.cluster.election.auth_epoch,
         };
+        self.out.emit(ClusterEvent::ManualElectionSetUp {
+            offset: self.cluster.me().repl_offset,
+        });
     }
 
     /// `CLUSTER FAILOVER TAKEOVER`: no votes at all; a fresh epoch and the master's slots.

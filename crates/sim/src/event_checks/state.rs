@@ -289,6 +289,7 @@ impl Replay {
                 self.note_rank(t, node, *rank, *offset);
                 self.election_scheduled(t, node, *delay_ms, *rank)
             }
+            ClusterEvent::ManualElectionSetUp { .. } => self.election_scheduled_manually(t, node),
             ClusterEvent::ElectionStarted { epoch } => self.election_started(t, node, *epoch),
             ClusterEvent::VoteGranted {
                 epoch,

@@ -53,6 +53,11 @@ impl Replay {
         );
     }
 
+    /// A manual failover set up an election with no delay (rank 0, votes forced).
+    pub(super) fn election_scheduled_manually(&mut self, t: u64, node: &str) {
+        self.node_mut(node).scheduled = Some((t, 0));
+    }
+
     /// Whether `node` ran a manual failover (the harness sent one) shortly before `t`. Its
     /// `mf_end` counts from when the command arrived, one message delay after it was sent
     /// (madsim's default at most, plus any extra delay in force): a replica that waited out

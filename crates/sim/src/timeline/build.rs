@@ -250,6 +250,9 @@ impl Builder {
             E::ElectionScheduled { .. } => {
                 self.mark(lane, t, MarkKind::Election, "election scheduled", line)
             }
+            E::ManualElectionSetUp { .. } => {
+                self.mark(lane, t, MarkKind::Election, "manual election set up", line)
+            }
             E::ElectionStarted { epoch } => self.mark(
                 lane,
                 t,

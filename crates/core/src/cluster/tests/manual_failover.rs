@@ -380,10 +380,12 @@ fn a_forced_failover_during_an_election_keeps_that_elections_epoch_and_votes() {
         auth_rank: 0,
         auth_epoch: 12,
     };
+    net.events.clear();
     assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
     let e = &net.nodes[3].cluster.election;
     assert!(e.manual && e.auth_sent, "{e:?}");
     assert_eq!((e.auth_epoch, e.auth_count), (12, 1));
+    assert_eq!(manual_set_ups(&net), 0, "riding on the election under way");
     // Once the retry time (2 × the 4 s auth timeout) has passed, FORCE starts afresh.
     let replica = &mut net.nodes[3];
     replica.cluster.election.auth_time_ms = now - 8001;
@@ -391,6 +393,16 @@ fn a_forced_failover_during_an_election_keeps_that_elections_epoch_and_votes() {
     let e = &net.nodes[3].cluster.election;
     assert!(e.manual && !e.auth_sent, "{e:?}");
     assert_eq!(e.auth_count, 0);
+    // Checkers time the next attempt from this one's set-up (seed 909838).
+    assert_eq!(manual_set_ups(&net), 1);
+}
+
+fn manual_set_ups(net: &TestNet) -> usize {
+    let set_up = |e: &ClusterEvent| matches!(e, ClusterEvent::ManualElectionSetUp { .. });
+    net.events
+        .iter()
+        .filter(|(i, e)| *i == 3 && set_up(e))
+        .count()
 }
 
 /// `clusterCron` checks the manual failover's timeout before the election step: a replica

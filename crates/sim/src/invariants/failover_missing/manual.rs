@@ -30,7 +30,9 @@
 //! within the bound before `mf_end` is not judged (Redis drops it, unfinished elections
 //! included). The attempt's time is read from the
 //! replica's `ElectionScheduled` (scheduled time plus delay, plus any `ElectionDelayed` after
-//! it) and `ElectionStarted` events; the latter comes up to one cron tick after the time Redis
+//! it), `ManualElectionSetUp` (a manual attempt starts at once: a late `CLUSTER FAILOVER
+//! FORCE` may set one up, then end with the manual failover before it asks for votes) and
+//! `ElectionStarted` events; the latter comes up to one cron tick after the time Redis
 //! keeps, so the bound may start that much late.
 
 use std::collections::BTreeMap;
@@ -293,6 +295,10 @@ impl Others {
                     let auth_us = e.time_us + delay_ms * 1000;
                     let attempts = others.attempts.entry(e.node.clone()).or_default();
                     attempts.push((e.time_us, auth_us));
+                }
+                Event::Cluster(ClusterEvent::ManualElectionSetUp { .. }) => {
+                    let attempts = others.attempts.entry(e.node.clone()).or_default();
+                    attempts.push((e.time_us, e.time_us));
                 }
                 Event::Cluster(ClusterEvent::ElectionDelayed { added_ms, .. }) => {
                     let attempts = others.attempts.entry(e.node.clone()).or_default();

@@ -483,3 +483,24 @@ fn a_manual_failover_after_an_own_election_waits_for_its_retry_time() {
     ];
     assert_eq!(manual_failover(FailoverMode::Force, too_late).len(), 1);
 }
+
+#[test]
+fn a_manual_election_set_up_earlier_holds_back_the_next_request() {
+    // A late CLUSTER FAILOVER FORCE set up an attempt with no delay, then the manual failover
+    // ended before it asked for votes (seed 909838). NT 5 s: retry time 20 s.
+    let set_up = |ago_ms: u64| {
+        at(
+            20_010 - ago_ms,
+            "node4",
+            ClusterEvent::ManualElectionSetUp { offset: 0 },
+        )
+    };
+    // Set up at 6.010 s: the next attempt may start at 26.010 s, after mf_end (25.010 s).
+    assert!(manual_failover(FailoverMode::Default, vec![set_up(14_000)]).is_empty());
+    // Set up at 2.010 s: retry time ends at 22.010 s; the bound runs from there.
+    let late = vec![set_up(18_000), promoted(22_010 + 1100)];
+    assert_eq!(manual_failover(FailoverMode::Default, late).len(), 1);
+    let in_time = vec![set_up(18_000), promoted(22_010 + 900)];
+    let ok = manual_failover(FailoverMode::Default, in_time);
+    assert!(ok.is_empty(), "{ok:?}");
+}
