@@ -75,3 +75,9 @@ mutants *args:
     status=$?
     scripts/mutants-summary.sh mutants.out
     exit $status
+
+# Redis 7.0's own cluster suite (fetched from Debian's source package into target/redis-suite,
+# never vendored) against clusterlab, one line per file: `just redis-suite 00-base 10-manual-failover`.
+# `just redis-suite --reference` runs the same files against the real redis-server to compare.
+redis-suite *args:
+    scripts/redis-suite.sh {{args}}
