@@ -1,7 +1,8 @@
 //! Checks for one directive argument (booleans, bounded integers, memory sizes, enums, file
 //! names, `save` pairs). The error texts are Redis's, since users and tests compare them.
 
-use super::directives::Kind;
+use super::directives::{Kind, DEBUG_MODES};
+use super::DebugCommand;
 use crate::canary::{Canaries, Canary};
 
 /// A canary name, accepted only by the simulation build.
@@ -50,6 +51,15 @@ pub(super) fn enum_arg(
                 choices.join(", ")
             )
         })
+}
+
+/// `no`, `yes` or `local`, for the settings that gate a dangerous feature.
+pub(super) fn gate_arg(arg: &str) -> Result<DebugCommand, String> {
+    Ok(match enum_arg(DEBUG_MODES, arg)? {
+        "yes" => DebugCommand::Yes,
+        "local" => DebugCommand::Local,
+        _ => DebugCommand::No,
+    })
 }
 
 /// Bytes with an optional unit (`1k` = 1000, `1kb` = 1024, …), as redis.conf allows.

@@ -169,6 +169,11 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         Kind::Enum(DEBUG_MODES),
         Access::Immutable,
     ),
+    honoured(
+        "enable-protected-configs",
+        Kind::Enum(DEBUG_MODES),
+        Access::Immutable,
+    ),
     honoured("save", Kind::Special, Access::Mutable),
     aliased(
         "repl-ping-replica-period",
@@ -183,6 +188,8 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     // Accepted and ignored: they tune things this node does not have (encodings, RDB,
     // lazy freeing, eviction, …) or only matter to a real process (logo, threads).
     ignored_fixed("tcp-backlog", INT, "511"),
+    // There is no MODULE command to enable.
+    ignored_fixed("enable-module-command", Kind::Enum(DEBUG_MODES), "no"),
     ignored("timeout", INT, "0"),
     ignored("tcp-keepalive", INT, "300"),
     ignored_fixed("databases", INT, "16"),

@@ -3,7 +3,7 @@
 
 use super::args::parse_save_pairs;
 use super::directives::{directive, Access, Directive, Kind, DIRECTIVES};
-use super::{AppendFsync, Config, DebugCommand};
+use super::{AppendFsync, Config};
 use crate::canary::Canary;
 use crate::text::glob_match;
 
@@ -33,13 +33,19 @@ impl Config {
     /// `CONFIG SET failed (possibly related to argument 'name') - `; an unknown name gives
     /// `Unknown option`. On error nothing changes.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        self.set_by(name, value, false)
+    }
+
+    /// [`Config::set`] from a client: `local` says whether it is on the loopback address,
+    /// which `enable-protected-configs local` asks for.
+    pub fn set_by(&mut self, name: &str, value: &str, local: bool) -> Result<(), String> {
         let Some(d) = directive(name) else {
             return Err("Unknown option".into());
         };
-        match d.access {
-            Access::Immutable => return Err("can't set immutable config".into()),
-            Access::Protected => return Err("can't set protected config".into()),
-            Access::Mutable => {}
+        self.check_access(d, local)?;
+        if d.name == "dir" && value != self.dir {
+            // The driver resolves its files against `dir` once, at start-up.
+            return Err("clusterlab cannot change dir at run time".into());
         }
         if d.name == "save" {
             let args: Vec<String> = value.split_whitespace().map(String::from).collect();
@@ -59,15 +65,21 @@ impl Config {
         self.assign(d, &args)
     }
 
-    /// Whether `CONFIG SET` may change `name`: `None` if unknown, else the canonical name or
-    /// the reason it is refused (`can't set immutable config`, `can't set protected config`).
-    pub fn settable(name: &str) -> Option<Result<&'static str, &'static str>> {
+    /// Whether `CONFIG SET` from a client (`local`: on the loopback address) may change
+    /// `name`: `None` if unknown, else the canonical name or the reason it is refused
+    /// (`can't set immutable config`, `can't set protected config`).
+    pub fn settable(&self, name: &str, local: bool) -> Option<Result<&'static str, String>> {
         let d = directive(name)?;
-        Some(match d.access {
-            Access::Mutable => Ok(d.name),
-            Access::Immutable => Err("can't set immutable config"),
-            Access::Protected => Err("can't set protected config"),
-        })
+        Some(self.check_access(d, local).map(|()| d.name))
+    }
+
+    fn check_access(&self, d: &Directive, local: bool) -> Result<(), String> {
+        match d.access {
+            Access::Mutable => Ok(()),
+            Access::Immutable => Err("can't set immutable config".into()),
+            Access::Protected if self.enable_protected_configs.allows(local) => Ok(()),
+            Access::Protected => Err("can't set protected config".into()),
+        }
     }
 
     /// The canonical name for a directive name or alias, if it is one we accept.
@@ -114,12 +126,8 @@ impl Config {
             "loglevel" => self.loglevel.clone(),
             "daemonize" => yes_no(self.daemonize),
             "protected-mode" => yes_no(self.protected_mode),
-            "enable-debug-command" => match self.enable_debug_command {
-                DebugCommand::No => "no",
-                DebugCommand::Yes => "yes",
-                DebugCommand::Local => "local",
-            }
-            .to_string(),
+            "enable-debug-command" => self.enable_debug_command.name().to_string(),
+            "enable-protected-configs" => self.enable_protected_configs.name().to_string(),
             "save" => self.save.clone(),
             "repl-ping-replica-period" => self.repl_ping_replica_period_s.to_string(),
             "clusterlab-seed" => self.seed.map(|s| s.to_string()).unwrap_or_default(),
@@ -176,6 +184,21 @@ mod tests {
             Err("can't set protected config".into())
         );
         assert_eq!(c.set("foo", "1"), Err("Unknown option".into()));
+        // `enable-protected-configs` opens them: to everyone, or to loopback clients only.
+        c.enable_protected_configs = crate::config::DebugCommand::Local;
+        assert_eq!(
+            c.set_by("dbfilename", "x.rdb", false),
+            Err("can't set protected config".into())
+        );
+        assert_eq!(c.set_by("dbfilename", "x.rdb", true), Ok(()));
+        assert_eq!(c.dbfilename, "x.rdb");
+        c.enable_protected_configs = crate::config::DebugCommand::Yes;
+        assert_eq!(c.set("dbfilename", "y.rdb"), Ok(()));
+        assert_eq!(
+            c.set("dir", "/elsewhere"),
+            Err("clusterlab cannot change dir at run time".into())
+        );
+        c.enable_protected_configs = crate::config::DebugCommand::No;
         assert_eq!(
             c.set("appendfsync", "sometimes"),
             Err("argument(s) must be one of the following: everysec, always, no".into())

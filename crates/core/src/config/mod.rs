@@ -30,12 +30,32 @@ pub enum AppendFsync {
     No,
 }
 
-/// `enable-debug-command` setting.
+/// `enable-debug-command` and `enable-protected-configs`: off, on, or on for loopback clients.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DebugCommand {
     No,
     Yes,
     Local,
+}
+
+impl DebugCommand {
+    /// Whether a client (`local`: on the loopback address) gets through this gate.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            DebugCommand::No => false,
+            DebugCommand::Yes => true,
+            DebugCommand::Local => local,
+        }
+    }
+
+    /// The directive's value, as `CONFIG GET` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DebugCommand::No => "no",
+            DebugCommand::Yes => "yes",
+            DebugCommand::Local => "local",
+        }
+    }
 }
 
 /// The node's configuration; field names follow the directives, units last.
@@ -67,6 +87,8 @@ pub struct Config {
     pub daemonize: bool,
     pub protected_mode: bool,
     pub enable_debug_command: DebugCommand,
+    /// Whether `CONFIG SET` may change protected configs (`dir`, `dbfilename`).
+    pub enable_protected_configs: DebugCommand,
     pub save: String,
     pub repl_ping_replica_period_s: u64,
     /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
@@ -112,6 +134,7 @@ impl Default for Config {
             daemonize: false,
             protected_mode: true,
             enable_debug_command: DebugCommand::No,
+            enable_protected_configs: DebugCommand::No,
             save: "3600 1 300 100 60 10000".into(),
             repl_ping_replica_period_s: 10,
             seed: None,

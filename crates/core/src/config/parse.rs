@@ -2,13 +2,13 @@
 //! that each error can name the line Redis would name.
 
 use super::args::{
-    base_name, bool_arg, canary_arg, check_kind, enum_arg, int_arg, parse_save_pairs,
+    base_name, bool_arg, canary_arg, check_kind, enum_arg, gate_arg, int_arg, parse_save_pairs,
 };
 use super::directives::{
-    directive, Directive, Kind, DEBUG_MODES, FSYNC_POLICIES, LOGLEVELS, MAX_BIND_ADDRESSES,
+    directive, Directive, Kind, FSYNC_POLICIES, LOGLEVELS, MAX_BIND_ADDRESSES,
 };
 use super::lex::overrides_to_lines;
-use super::{AppendFsync, Config, ConfigError, DebugCommand};
+use super::{AppendFsync, Config, ConfigError};
 use crate::text::split_args_str;
 
 /// State that spans lines: the first `save` line replaces the default, later ones append.
@@ -130,13 +130,8 @@ impl Config {
             "loglevel" => self.loglevel = enum_arg(LOGLEVELS, arg)?.to_string(),
             "daemonize" => self.daemonize = bool_arg(arg)?,
             "protected-mode" => self.protected_mode = bool_arg(arg)?,
-            "enable-debug-command" => {
-                self.enable_debug_command = match enum_arg(DEBUG_MODES, arg)? {
-                    "yes" => DebugCommand::Yes,
-                    "local" => DebugCommand::Local,
-                    _ => DebugCommand::No,
-                }
-            }
+            "enable-debug-command" => self.enable_debug_command = gate_arg(arg)?,
+            "enable-protected-configs" => self.enable_protected_configs = gate_arg(arg)?,
             "repl-ping-replica-period" => {
                 self.repl_ping_replica_period_s = int_arg(d.kind, arg)? as u64
             }
@@ -182,6 +177,7 @@ mod tests {
     use super::*;
     use crate::canary::Canary;
     use crate::config::testing::{parse, words};
+    use crate::config::DebugCommand;
 
     #[test]
     fn canaries_are_simulation_only_and_named() {
@@ -250,6 +246,8 @@ mod tests {
             daemonize no\n\
             protected-mode no\n\
             enable-debug-command local\n\
+            enable-protected-configs yes\n\
+            enable-module-command no\n\
             save 900 1\n\
             save 300 10\n\
             repl-ping-replica-period 3\n\
@@ -281,6 +279,7 @@ mod tests {
         assert!(!c.daemonize);
         assert!(!c.protected_mode);
         assert_eq!(c.enable_debug_command, DebugCommand::Local);
+        assert_eq!(c.enable_protected_configs, DebugCommand::Yes);
         assert_eq!(c.save, "900 1 300 10");
         assert_eq!(c.repl_ping_replica_period_s, 3);
         assert_eq!(c.seed, Some(42));

@@ -323,6 +323,15 @@ impl Node {
         self.clients.get(&client).map_or(2, |c| c.protocol)
     }
 
+    /// Whether the client connected from the loopback address (what `enable-debug-command
+    /// local` and `enable-protected-configs local` let through).
+    pub(crate) fn client_is_local(&self, client: ClientId) -> bool {
+        let addr = &self.clients[&client].addr;
+        let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host == "127.0.0.1" || host == "::1"
+    }
+
     pub(crate) fn client_mut(&mut self, client: ClientId) -> &mut Client {
         self.clients
             .get_mut(&client)

@@ -4,7 +4,6 @@
 use bytes::Bytes;
 
 use super::{help_reply, run_subcommand, CONFIG_SUBCOMMANDS};
-use crate::config::Config;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -31,7 +30,7 @@ pub(super) fn config_get(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
 
 /// Several pairs are set atomically: names are all checked (known, settable, not repeated)
 /// before any value, and a bad value leaves the whole configuration unchanged.
-pub(super) fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     if !args.len().is_multiple_of(2) {
         return Reply::syntax_error();
     }
@@ -49,15 +48,16 @@ pub(super) fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
             "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
         ))
     };
+    let local = node.client_is_local(client);
     let mut seen = Vec::new();
     for (name, _) in &pairs {
-        match Config::settable(name) {
+        match node.config.settable(name, local) {
             None => {
                 return Reply::err(format!(
                     "Unknown option or number of arguments for CONFIG SET - '{name}'"
                 ))
             }
-            Some(Err(reason)) => return failed(name, reason),
+            Some(Err(reason)) => return failed(name, &reason),
             Some(Ok(canonical)) if seen.contains(&canonical) => {
                 return failed(name, "duplicate parameter")
             }
@@ -66,7 +66,7 @@ pub(super) fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
     }
     let mut updated = node.config.clone();
     for (name, value) in &pairs {
-        if let Err(reason) = updated.set(name, value) {
+        if let Err(reason) = updated.set_by(name, value, local) {
             return failed(name, &reason);
         }
     }

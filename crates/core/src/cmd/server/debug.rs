@@ -4,23 +4,14 @@ use bytes::Bytes;
 
 use super::{help_reply, subcommand_syntax_error};
 use crate::cmd::is;
-use crate::config::DebugCommand;
 use crate::node::{ClientId, Node};
 use crate::node::{Effect, LogLevel};
 use crate::reply::Reply;
 
 /// `enable-debug-command`: `yes`, or `local` for a client on the loopback address.
 fn debug_allowed(node: &Node, client: ClientId) -> bool {
-    match node.config.enable_debug_command {
-        DebugCommand::Yes => true,
-        DebugCommand::No => false,
-        DebugCommand::Local => {
-            let addr = &node.clients[&client].addr;
-            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host == "127.0.0.1" || host == "::1"
-        }
-    }
+    let local = node.client_is_local(client);
+    node.config.enable_debug_command.allows(local)
 }
 
 pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
@@ -108,6 +99,7 @@ pub(super) fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
 mod tests {
     use super::*;
     use crate::cmd::server::testing::*;
+    use crate::config::DebugCommand;
 
     #[test]
     fn debug_respects_enable_debug_command() {
