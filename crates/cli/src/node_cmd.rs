@@ -66,7 +66,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 /// Reads the config file (when given) and applies the overrides.
 fn load_config(args: &[String]) -> Result<Config, String> {
-    let (text, overrides) = match args.split_first() {
+    let (text, overrides, config_file) = match args.split_first() {
         Some((path, rest)) if !path.starts_with("--") => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 format!(
@@ -74,9 +74,11 @@ fn load_config(args: &[String]) -> Result<Config, String> {
                     os_error_text(&e)
                 )
             })?;
-            (text, rest)
+            // Absolute, as Redis keeps it for INFO and CONFIG REWRITE.
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.into());
+            (text, rest, absolute.display().to_string())
         }
-        _ => (String::new(), args),
+        _ => (String::new(), args, String::new()),
     };
     let parsed = Config::parse(&text, overrides);
     // Whichever error Redis would meet first, reading line by line.
@@ -89,6 +91,7 @@ fn load_config(args: &[String]) -> Result<Config, String> {
         (Ok(config), None) => config,
     };
     config.process_id = std::process::id();
+    config.config_file = config_file;
     Ok(config)
 }
 

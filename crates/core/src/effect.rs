@@ -90,6 +90,9 @@ pub enum Effect {
     Crash,
     /// `SHUTDOWN`: flush, fsync and exit.
     Shutdown,
+    /// `CONFIG REWRITE`: bring the config file up to date with the running config (the driver
+    /// reads the file and writes back [`crate::Config::rewrite_text`] of it, atomically).
+    RewriteConfig,
     /// `DEBUG SLEEP`: stop serving clients and the bus for this long, as if the process hung.
     Sleep {
         ms: u64,

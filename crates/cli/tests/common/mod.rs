@@ -109,6 +109,14 @@ impl NodeProcess {
     pub fn start(dir: &Path, port: u16, node_timeout_ms: u64, extra_conf: &str) -> NodeProcess {
         let conf = dir.join(format!("node-{port}.conf"));
         std::fs::write(&conf, node_conf(dir, port, node_timeout_ms, extra_conf)).unwrap();
+        NodeProcess::start_from_existing_conf(dir, port)
+    }
+
+    /// Starts the node on the conf an earlier [`NodeProcess::start`] wrote (and it may have
+    /// rewritten), and waits until it answers PING.
+    #[allow(dead_code)] // Not every test binary restarts a node this way.
+    pub fn start_from_existing_conf(dir: &Path, port: u16) -> NodeProcess {
+        let conf = dir.join(format!("node-{port}.conf"));
         let stderr = std::fs::File::create(dir.join(format!("node-{port}.stderr"))).unwrap();
         let child = Command::new(BIN)
             .arg("node")

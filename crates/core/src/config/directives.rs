@@ -320,6 +320,11 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored_fixed("io-threads-do-reads", Kind::Bool, "no"),
     ignored("crash-log-enabled", Kind::Bool, "yes"),
     ignored("crash-memcheck-enabled", Kind::Bool, "yes"),
+    // Loading tunables Redis's own tests set; loading here is one pass with no events between.
+    ignored("loading-process-events-interval-bytes", INT, "2097152"),
+    ignored("key-load-delay", INT, "0"),
+    // Not honoured yet: no hostname is announced on the bus or shown in CLUSTER SLOTS|NODES.
+    ignored("cluster-announce-hostname", Kind::Str, ""),
 ];
 
 /// Finds a directive by its name or alias, case-insensitively.

@@ -87,7 +87,7 @@ impl Config {
         directive(name).map(|d| d.name)
     }
 
-    fn value_of(&self, d: &Directive) -> String {
+    pub(super) fn value_of(&self, d: &Directive) -> String {
         if let Some(default) = d.ignored_default {
             return self
                 .ignored

@@ -15,6 +15,7 @@ mod directives;
 mod get_set;
 mod lex;
 mod parse;
+mod rewrite;
 
 pub use lex::overrides_to_lines;
 

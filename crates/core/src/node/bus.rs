@@ -109,6 +109,9 @@ impl Node {
     /// A whole message arrived on a link.
     pub fn bus_message(&mut self, now: Time, link: LinkId, msg: Message) {
         self.set_time(now);
+        if self.drop_bus_messages == Some(msg.header.kind) {
+            return;
+        }
         let (mut bus, db, repl) = self.bus_parts();
         if bus.on_message(link, msg, db) {
             bus.handle_replica_failover(repl);

@@ -115,6 +115,8 @@ pub struct Node {
     replay_client: Option<ClientId>,
     /// What the driver last said of the AOF (see `disk_errors`).
     pub(crate) aof_health: disk_errors::AofHealth,
+    /// `DEBUG DROP-CLUSTER-PACKET-FILTER`: bus messages of this type are dropped on arrival.
+    pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -154,6 +156,7 @@ impl Node {
             keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
             aof_health: Default::default(),
+            drop_bus_messages: None,
             loaded: false,
             commands,
         }

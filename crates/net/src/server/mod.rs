@@ -57,6 +57,7 @@ use tick::tick;
 mod bus_link;
 mod client;
 pub mod clock;
+mod config_file;
 mod persist;
 mod replica_link;
 #[cfg(all(test, madsim))]
@@ -346,6 +347,7 @@ impl Shared {
                 }
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
                 Effect::Shutdown => self.shutdown(),
+                Effect::RewriteConfig => self.rewrite_config(node),
                 Effect::Sleep { ms } => self.pause(ms),
                 Effect::ReplicaConnect { link, ip, port } => {
                     self.replica_connect(link, ip, port, node)

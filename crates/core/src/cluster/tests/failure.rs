@@ -294,3 +294,29 @@ fn a_fail_flag_loaded_from_nodes_conf_clears_at_the_first_pong() {
     // Counter-case: the node that set the flag itself still waits for the undo time.
     assert!(net.nodes[2].cluster.nodes[&failed].has(flags::FAIL));
 }
+
+/// `DEBUG DROP-CLUSTER-PACKET-FILTER 1`: a node that drops every PONG stops hearing its peers'
+/// answers (its pong times stand still), yet flags nobody PFAIL: their PINGs still arrive,
+/// and Redis 7.0 counts any data received against the node timeout. `-1` ends it.
+#[test]
+fn a_node_dropping_pongs_hears_no_answers_until_the_filter_ends() {
+    let node_timeout_ms = 2000;
+    let mut net = TestNet::new(3, node_timeout_ms);
+    net.create_three_masters();
+    net.nodes[0].config.enable_debug_command = crate::config::DebugCommand::Yes;
+    let peer = net.nodes[1].myself();
+    let pong_ms = |net: &TestNet| net.nodes[0].cluster.nodes[&peer].pong_received_ms;
+    let drop_pongs = ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "1"];
+    assert_eq!(net.cmd(0, &drop_pongs), Reply::ok());
+    let before = pong_ms(&net);
+    net.advance(3 * node_timeout_ms);
+    assert_eq!(pong_ms(&net), before, "no PONG got through");
+    let flags = net.nodes[0].cluster.nodes[&peer].flags;
+    assert_eq!(flags & flags::PFAIL, 0, "its PINGs still count as data");
+    let allow_all = ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"];
+    assert_eq!(net.cmd(0, &allow_all), Reply::ok());
+    net.advance(node_timeout_ms);
+    assert!(pong_ms(&net) > before);
+    let not_a_number = ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "pong"];
+    assert_eq!(net.cmd(0, &not_a_number), Reply::not_integer());
+}

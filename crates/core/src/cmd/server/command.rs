@@ -358,6 +358,7 @@ mod tests {
                     "config|get",
                     "config|help",
                     "config|resetstat",
+                    "config|rewrite",
                     "config|set"
                 ]
                 .iter()

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{help_reply, run_subcommand, CONFIG_SUBCOMMANDS};
-use crate::node::{ClientId, Node};
+use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
 pub(super) fn config(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
@@ -80,6 +80,16 @@ pub(super) fn config_resetstat(node: &mut Node, _client: ClientId, _args: &[Byte
     Reply::ok()
 }
 
+/// `CONFIG REWRITE`. The driver writes the file after this reply is decided, so a failed
+/// write is logged rather than answered (Redis answers `Rewriting config file: <error>`).
+pub(super) fn config_rewrite(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    if node.config.config_file.is_empty() {
+        return Reply::err("The server is running without a config file");
+    }
+    node.out.push(Effect::RewriteConfig);
+    Reply::ok()
+}
+
 pub(super) fn config_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     help_reply(
         "CONFIG",
@@ -93,6 +103,10 @@ pub(super) fn config_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) 
                 "Change parameters at run time, all or none.",
             ),
             ("RESETSTAT", "Zero the statistics INFO reports."),
+            (
+                "REWRITE",
+                "Write the running configuration into the config file.",
+            ),
         ],
     )
 }

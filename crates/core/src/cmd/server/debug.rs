@@ -37,10 +37,16 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         Reply::ok()
     } else if is(sub, "error") && args.len() == 3 {
         Reply::Error(String::from_utf8_lossy(&args[2]).replace(['\r', '\n'], " "))
+    } else if is(sub, "drop-cluster-packet-filter") && args.len() == 3 {
+        drop_cluster_packet_filter(node, &args[2])
     } else if is(sub, "help") && args.len() == 2 {
         help_reply(
             "DEBUG",
             &[
+                (
+                    "DROP-CLUSTER-PACKET-FILTER <type>",
+                    "Drop every cluster bus message of <type> on arrival; -1 drops none.",
+                ),
                 ("ERROR <string>", "Reply with <string> as an error."),
                 ("LOG <message>", "Write <message> to the server log."),
                 ("SEGFAULT", "Stop the server at once, as a crash would."),
@@ -53,6 +59,18 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
     } else {
         subcommand_syntax_error(args, "DEBUG")
     }
+}
+
+/// `DEBUG DROP-CLUSTER-PACKET-FILTER <type>`: a number out of the bus's type range (Redis
+/// takes any long; -1 is its "none") matches no message.
+fn drop_cluster_packet_filter(node: &mut Node, arg: &[u8]) -> Reply {
+    let Some(number) = crate::cmd::parse_i64(arg) else {
+        return Reply::not_integer();
+    };
+    node.drop_bus_messages = crate::bus::MessageType::ALL
+        .into_iter()
+        .find(|kind| *kind as i64 == number);
+    Reply::ok()
 }
 
 /// Seconds as a decimal, read leniently like `strtod`: what does not parse counts as 0.

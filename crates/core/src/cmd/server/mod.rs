@@ -24,7 +24,7 @@ use crate::cmd::CmdFlags as F;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 use command::{command, command_count, command_docs, command_help, command_info, command_list};
-use config::{config, config_get, config_help, config_resetstat, config_set};
+use config::{config, config_get, config_help, config_resetstat, config_rewrite, config_set};
 use debug::{debug, shutdown};
 use function::{
     function, function_delete, function_dump, function_flush, function_help, function_list,
@@ -73,6 +73,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("config|get", -3, ADMIN_FLAGS, ADMIN_ACL, "server", "Read configuration parameters", "2.0.0", config_get),
     keyless("config|help", 2, LOADING_STALE, &["@slow"], "server", "List the CONFIG subcommands", "5.0.0", config_help),
     keyless("config|resetstat", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Zero the INFO statistics", "2.0.0", config_resetstat),
+    keyless("config|rewrite", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Rewrite the config file with the running config", "2.8.0", config_rewrite),
     keyless("config|set", -4, ADMIN_FLAGS, ADMIN_ACL, "server", "Change configuration parameters at run time", "2.0.0", config_set),
 ];
 
