@@ -158,6 +158,10 @@ impl ClusterBus<'_> {
         if outbound && h.kind == MessageType::Pong {
             self.on_pong_from(sender);
         }
+        // The sender's own word on `nofailover` is the latest: CONFIG SET may change it, and
+        // election ranks must count only the replicas that really compete.
+        let node = self.cluster.nodes.get_mut(&sender).expect("known");
+        node.flags = (node.flags & !flags::NOFAILOVER) | (h.flags & flags::NOFAILOVER);
         self.update_role(sender, h);
         self.maybe_update_slots(sender, h, db);
         if !self.canary(Canary::EpochCollisionIgnored) {

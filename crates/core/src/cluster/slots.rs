@@ -200,5 +200,15 @@ impl Cluster {
     pub(crate) fn apply_config(&mut self, config: &Config) {
         self.node_timeout_ms = config.cluster_node_timeout_ms;
         self.require_full_coverage = config.cluster_require_full_coverage;
+        let nofailover = if config.cluster_replica_no_failover {
+            flags::NOFAILOVER
+        } else {
+            0
+        };
+        let me = self.me_mut();
+        if me.flags & flags::NOFAILOVER != nofailover {
+            me.flags = (me.flags & !flags::NOFAILOVER) | nofailover;
+            self.request_save(false);
+        }
     }
 }

@@ -396,3 +396,23 @@ fn a_replica_whose_rank_worsens_delays_its_election_and_reports_it() {
     );
     assert_eq!(replica.cluster.election.auth_time_ms, now + 1900);
 }
+
+/// `CONFIG SET cluster-replica-no-failover` changes the replica's own flag at once, and its
+/// peers follow what its messages say, both ways.
+#[test]
+fn the_nofailover_flag_follows_config_set_across_the_cluster() {
+    let mut net = three_masters_three_replicas(2000);
+    let replica = net.nodes[3].myself();
+    let seen_by_all = |net: &TestNet, set: bool| {
+        (0..6).all(|i| (net.nodes[i].cluster.nodes[&replica].flags & flags::NOFAILOVER != 0) == set)
+    };
+    assert!(seen_by_all(&net, false));
+    let set = ["CONFIG", "SET", "cluster-replica-no-failover", "yes"];
+    assert_eq!(net.cmd(3, &set), Reply::ok());
+    net.advance(3000);
+    assert!(seen_by_all(&net, true));
+    let unset = ["CONFIG", "SET", "cluster-slave-no-failover", "no"];
+    assert_eq!(net.cmd(3, &unset), Reply::ok());
+    net.advance(3000);
+    assert!(seen_by_all(&net, false));
+}
