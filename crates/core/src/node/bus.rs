@@ -79,9 +79,10 @@ impl Node {
         bus.manual_failover_before_reply(repl);
     }
 
-    /// Whether clients' writes are held back (master side of a manual failover).
+    /// Whether clients' writes are held back: the master side of a manual failover, or
+    /// `CLIENT PAUSE` (either mode).
     pub(crate) fn writes_paused(&self) -> bool {
-        self.cluster.writes_paused(self.now.mono_ms)
+        self.cluster.writes_paused(self.now.mono_ms) || self.client_pause_now().is_some()
     }
 
     /// A peer connected to our bus port. `peer_ip` is its address, `local_ip` ours as it saw it.

@@ -117,6 +117,8 @@ pub struct Node {
     pub(crate) aof_health: disk_errors::AofHealth,
     /// `DEBUG DROP-CLUSTER-PACKET-FILTER`: bus messages of this type are dropped on arrival.
     pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
+    /// `CLIENT PAUSE` under way (see `client_pause`).
+    pub(crate) client_pause: Option<client_pause::ClientPause>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -157,6 +159,7 @@ impl Node {
             replay_client: None,
             aof_health: Default::default(),
             drop_bus_messages: None,
+            client_pause: None,
             loaded: false,
             commands,
         }
@@ -650,6 +653,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 }
 
 mod bus;
+mod client_pause;
 mod disk_errors;
 #[cfg(test)]
 mod tests;

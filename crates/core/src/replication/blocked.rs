@@ -42,10 +42,12 @@ impl Node {
         spec: &cmd::CommandSpec,
         args: &[Bytes],
     ) -> bool {
-        if !self.writes_paused() {
+        if !self.writes_paused() || self.repl.is_replica_client(client) {
             return false;
         }
+        let all = self.client_pause_now().is_some_and(|p| p.all);
         let writes = match spec.name {
+            _ if all => true,
             "exec" => self.clients[&client].multi.as_ref().is_some_and(|queue| {
                 queue
                     .iter()

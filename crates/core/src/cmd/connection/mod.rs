@@ -79,7 +79,9 @@ pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("client|id", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's id", "5.0.0", client_id),
     keyless("client|info", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Describe this connection", "6.2.0", client_info),
     keyless("client|list", -2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Describe the open connections", "2.4.0", client_list),
+    keyless("client|pause", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Hold clients back for a while", "2.9.50", client_pause),
     keyless("client|setname", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Name the connection", "2.6.9", client_setname),
+    keyless("client|unpause", 2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "End a CLIENT PAUSE", "6.2.0", client_unpause),
 ];
 
 // ---- simple connection commands --------------------------------------------------------------
@@ -230,6 +232,29 @@ fn client_getname(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     }
 }
 
+/// `CLIENT PAUSE timeout [WRITE|ALL]` (ALL when no mode is given).
+fn client_pause(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let Some(ms) = parse_i64(&args[2]) else {
+        return Reply::err("timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return Reply::err("timeout is negative");
+    }
+    let all = match args.get(3) {
+        None => true,
+        Some(mode) if args.len() == 4 && is(mode, "all") => true,
+        Some(mode) if args.len() == 4 && is(mode, "write") => false,
+        Some(_) => return Reply::err("CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    node.pause_clients(ms as u64, all);
+    Reply::ok()
+}
+
+fn client_unpause(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    node.unpause_clients();
+    Reply::ok()
+}
+
 fn client_setname(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     match set_client_name(node, client, args[2].clone()) {
         Ok(()) => Reply::ok(),
@@ -336,9 +361,14 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
                 "Describe the open connections.",
             ),
             (
+                "PAUSE <timeout> [WRITE|ALL]",
+                "Hold every command (ALL, the default) or only writes for <timeout> ms.",
+            ),
+            (
                 "SETNAME <name>",
                 "Name this connection (an empty name clears it).",
             ),
+            ("UNPAUSE", "End a pause; held commands run now."),
         ],
     )
 }

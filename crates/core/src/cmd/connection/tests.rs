@@ -421,3 +421,76 @@ fn watch_aborts_exec_when_a_key_changes() {
     run(&mut n, c, "multi");
     assert_eq!(run(&mut n, c, "exec"), Reply::Array(vec![]));
 }
+
+#[test]
+fn client_pause_holds_writes_or_everything_until_it_ends() {
+    let (mut n, op) = node(false);
+    let app = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    assert_eq!(
+        run(&mut n, op, "CLIENT PAUSE abc"),
+        err("ERR timeout is not an integer or out of range")
+    );
+    assert_eq!(
+        run(&mut n, op, "CLIENT PAUSE -1"),
+        err("ERR timeout is negative")
+    );
+    assert_eq!(
+        run(&mut n, op, "CLIENT PAUSE 10 FOO"),
+        err("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    );
+    n.take_effects();
+    // WRITE: reads are served, a write waits for the end of the pause, then runs.
+    assert_eq!(run(&mut n, op, "CLIENT PAUSE 1000 WRITE"), Reply::ok());
+    assert_eq!(run(&mut n, app, "GET k"), Reply::Nil);
+    assert_eq!(run(&mut n, app, "SET k v"), Reply::Nil);
+    let blocked = |effects: &[Effect]| {
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::BlockClient { client, .. } if *client == app))
+    };
+    assert!(blocked(&n.take_effects()));
+    let unblocked = |effects: &[Effect]| {
+        effects.iter().any(|e| {
+            matches!(e, Effect::UnblockClient { client, reply } if *client == app && *reply == Reply::ok())
+        })
+    };
+    let at = |ms: u64| Time {
+        mono_ms: ms,
+        unix_ms: NOW.unix_ms + ms,
+    };
+    n.tick(at(999));
+    assert!(!unblocked(&n.take_effects()), "still paused");
+    n.tick(at(1000));
+    assert!(unblocked(&n.take_effects()), "ran when the pause ended");
+    assert_eq!(
+        n.command(at(1001), app, &[Bytes::from("GET"), Bytes::from("k")]),
+        bulk("v")
+    );
+    // ALL (the default): even PING waits, and so does CLIENT UNPAUSE (redis-server 7.0.15
+    // holds it too); both run when the pause ends.
+    let ping = [Bytes::from("PING")];
+    assert_eq!(
+        run_at(&mut n, op, at(1100), "CLIENT PAUSE 300"),
+        Reply::ok()
+    );
+    assert_eq!(n.command(at(1100), app, &ping), Reply::Nil);
+    assert_eq!(run_at(&mut n, op, at(1200), "CLIENT UNPAUSE"), Reply::Nil);
+    n.take_effects();
+    n.tick(at(1400));
+    let effects = n.take_effects();
+    let answered = |who: ClientId, expected: Reply| {
+        effects.iter().any(|e| {
+            matches!(e, Effect::UnblockClient { client, reply } if *client == who && *reply == expected)
+        })
+    };
+    assert!(answered(app, Reply::simple("PONG")));
+    assert!(answered(op, Reply::ok()));
+}
+
+fn run_at(node: &mut Node, c: ClientId, now: Time, line: &str) -> Reply {
+    let args: Vec<Bytes> = line
+        .split(' ')
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect();
+    node.command(now, c, &args)
+}
