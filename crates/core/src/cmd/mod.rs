@@ -73,10 +73,15 @@ impl CommandSpec {
         one.then(|| args.get(self.first_key as usize)).flatten()
     }
 
-    /// The key arguments, from the spec's first/last/step positions.
+    /// The key arguments, from the spec's first/last/step positions, or parsed for the
+    /// commands whose keys move (MIGRATE, a key count, OBJECT's subcommands).
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
-        if self.name == "migrate" {
-            return migrate_keys(args);
+        match self.name {
+            "migrate" => return migrate_keys(args),
+            "lmpop" | "sintercard" => return counted_keys(args, 1),
+            // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
+            "object" if args.len() == 3 => return vec![&args[2]],
+            _ => {}
         }
         if self.first_key <= 0 {
             return Vec::new();
@@ -106,6 +111,16 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
             Some(at) => args[6 + at + 1..].iter().collect(),
             None => Vec::new(),
         },
+    }
+}
+
+/// `numkeys key …` at `args[at]`: the keys it counts, none if the count is not valid (the
+/// command then fails on its own).
+fn counted_keys(args: &[Bytes], at: usize) -> Vec<&Bytes> {
+    let count = args.get(at).and_then(|n| parse_i64(n));
+    match count.and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if n > 0 && at + 1 + n <= args.len() => args[at + 1..at + 1 + n].iter().collect(),
+        _ => Vec::new(),
     }
 }
 

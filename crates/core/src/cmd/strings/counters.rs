@@ -37,7 +37,10 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
     let now_ms = expiry_now_ms(node);
     if let Peek::Live(mut entry) = node.db.peek_mut(key, now_ms) {
         // The common case, changed in place with one lookup.
-        let Some(current) = parse_i64(entry.value().as_string()) else {
+        let Some(text) = entry.value().as_string() else {
+            return Reply::wrong_type();
+        };
+        let Some(current) = parse_i64(text) else {
             return Reply::not_integer();
         };
         let Some(new) = current.checked_add(delta) else {
@@ -48,9 +51,10 @@ fn add_to_integer(node: &mut Node, args: &[Bytes], delta: i64) -> Reply {
         return Reply::Integer(new);
     }
     let current = match lookup_write(node, key) {
-        Some(entry) => match parse_i64(entry.value().as_string()) {
-            Some(n) => Some(n),
-            None => return Reply::not_integer(),
+        Some(entry) => match entry.value().as_string().map(parse_i64) {
+            Some(Some(n)) => Some(n),
+            Some(None) => return Reply::not_integer(),
+            None => return Reply::wrong_type(),
         },
         None => None,
     };

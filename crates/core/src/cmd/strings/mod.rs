@@ -265,13 +265,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// Largest string a command may build (`proto-max-bulk-len`'s default, 512 MB).
 const STRING_MAX_BYTES: usize = 512 * 1024 * 1024;
 
-fn string_value<'a>(entry: &EntryRef<'a>) -> &'a [u8] {
-    entry.value.as_string()
+/// The stored string, or the `WRONGTYPE` error for a key of another type.
+fn string_value<'a>(entry: &EntryRef<'a>) -> Result<&'a [u8], Reply> {
+    entry.value.as_string().ok_or_else(Reply::wrong_type)
 }
 
 /// A copy of a stored string for a reply (the keyspace keeps values packed with their keys).
-fn string_copy(entry: &EntryRef<'_>) -> Bytes {
-    Bytes::copy_from_slice(string_value(entry))
+fn string_copy(entry: &EntryRef<'_>) -> Result<Bytes, Reply> {
+    string_value(entry).map(Bytes::copy_from_slice)
 }
 
 fn bulk_or_nil(value: Option<Bytes>) -> Reply {

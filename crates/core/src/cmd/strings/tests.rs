@@ -538,3 +538,44 @@ fn specs_match_redis_command_info() {
     assert_eq!((spec("getex").arity, spec("getex").since), (-2, "6.2.0"));
     assert!(COMMANDS.iter().all(|s| s.group == "string"));
 }
+
+#[test]
+fn string_commands_refuse_other_types() {
+    let mut h = Harness::new();
+    let list: crate::db::List = [&b"a"[..]].into_iter().collect();
+    h.node
+        .db
+        .set_owned(b"l", crate::db::Value::List(list), None);
+    h.cmd(&["SET", "s", "v"]);
+    let wrong = err("WRONGTYPE Operation against a key holding the wrong kind of value");
+    let cases: &[&[&str]] = &[
+        &["GET", "l"],
+        &["GETDEL", "l"],
+        &["GETEX", "l", "PERSIST"],
+        &["STRLEN", "l"],
+        &["APPEND", "l", "x"],
+        &["INCR", "l"],
+        &["DECRBY", "l", "2"],
+        &["GETRANGE", "l", "0", "-1"],
+        &["SETRANGE", "l", "0", "x"],
+        &["SETRANGE", "l", "0", ""],
+        &["SET", "l", "v", "GET"],
+        &["SET", "l", "v", "NX", "GET"],
+    ];
+    take_propagated();
+    for args in cases {
+        assert_eq!(&h.cmd(args), &wrong, "{args:?}");
+    }
+    assert!(take_propagated().is_empty(), "no failed command wrote");
+    assert_eq!(h.cmd(&["TYPE", "l"]), Reply::simple("list"));
+    assert_eq!(
+        h.cmd(&["MGET", "s", "l", "none"]),
+        Reply::Array(vec![bulk("v"), Reply::Nil, Reply::Nil])
+    );
+    assert_eq!(h.cmd(&["SETNX", "l", "v"]), int(0));
+    assert_eq!(h.cmd(&["MSETNX", "l", "v", "n", "v"]), int(0));
+    // A plain SET replaces a key of any type.
+    assert_eq!(h.cmd(&["SET", "l", "v", "XX"]), ok());
+    assert_eq!(h.cmd(&["GET", "l"]), bulk("v"));
+    assert_eq!(h.cmd(&["TYPE", "l"]), Reply::simple("string"));
+}
