@@ -13,6 +13,7 @@ pub mod connection;
 pub mod dump;
 mod flags;
 pub mod keys;
+pub mod lists;
 pub mod migrate;
 pub mod propagate;
 pub mod replication;
@@ -156,6 +157,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [
         strings::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
         server::COMMANDS,
         replication::COMMANDS,
         connection::COMMANDS,

@@ -99,7 +99,7 @@ pub struct EntryMut<'a> {
     slab: &'a mut Slab,
 }
 
-impl EntryMut<'_> {
+impl<'a> EntryMut<'a> {
     pub fn view(&self) -> EntryRef<'_> {
         resolve(self.slab, self.record.view())
     }
@@ -130,6 +130,13 @@ impl EntryMut<'_> {
         *self.data_bytes += suffix.len() as u64;
         self.record.append(suffix);
         self.value().as_string().map_or(0, <[u8]>::len)
+    }
+
+    /// [`EntryMut::collection_mut`] keeping the keyspace's borrow, for helpers that hand a
+    /// typed collection back to a command.
+    pub fn into_collection_mut(self) -> Option<&'a mut Collection> {
+        let slot = self.record.collection_slot()?;
+        Some(self.slab.get_mut(slot))
     }
 
     /// The collection, to change in place; `None` for a string. A command that empties it

@@ -20,6 +20,7 @@ use expire::{expire, expireat, persist, pexpire, pexpireat, pttl, ttl};
 use object::object;
 pub(crate) use object::OBJECT_SUBCOMMANDS;
 use scan::{dbsize, flush, keys, randomkey, scan};
+pub(crate) use scan::{parse_cursor, pattern_matches};
 
 /// Most keys one [`active_expire_cycle`] removes; the rest wait for the next tick (or for a
 /// client to touch them). Bounds the time a tick can take whatever the workload.
