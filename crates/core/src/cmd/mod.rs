@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod connection;
 pub mod dump;
 mod flags;
+pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod migrate;
@@ -158,6 +159,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         strings::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,
+        hashes::COMMANDS,
         server::COMMANDS,
         replication::COMMANDS,
         connection::COMMANDS,
