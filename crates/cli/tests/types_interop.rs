@@ -1,0 +1,397 @@
+//! Lists and hashes against a real `redis-server` 7.0: the same command stream sent to both
+//! (raw replies compared byte for byte), DUMP payloads restored across the two in both
+//! directions, and CROSSSLOT for list moves in cluster mode.
+//!
+//! The differential stream stays where Redis's answers are deterministic and ours are meant to
+//! be identical: no HRANDFIELD below the hash's size, HGETALL/HKEYS/HVALS/HSCAN only on hashes
+//! Redis keeps as listpacks (their order is insertion order there), and HINCRBYFLOAT sums
+//! with few significant digits (see `hashes/incr.rs`).
+
+mod common;
+
+use common::*;
+
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// Hand-picked edge cases: errors, empty results, key deletion, TTLs, WRONGTYPE, encodings.
+const EDGE_CASES: &str = "
+RPUSH l a b c d
+LPUSH l z
+LRANGE l 0 -1
+LRANGE l -100 100
+LRANGE l 2 1
+LRANGE l 0 x
+LINDEX l -1
+LINDEX l 100
+LINDEX l x
+LSET l 1 A
+LSET l 100 A
+LSET nokey 0 A
+LINSERT l BEFORE c B
+LINSERT l AFTER zz B
+LINSERT l MIDDLE c B
+LINSERT nokey AFTER c B
+LPOS l c
+LPOS l c RANK -1
+LPOS l c RANK 0
+LPOS l c COUNT -1
+LPOS l c MAXLEN -1
+LPOS l c COUNT 0 RANK 1 MAXLEN 0
+LPOS l zz
+LPOS l zz COUNT 0
+LPOS nokey zz COUNT 2
+LPOS l c FOO 1
+LPOS l c COUNT
+LREM l 0 zz
+LREM l x a
+LTRIM l x 1
+LLEN l
+LLEN nokey
+LPOP nokey
+LPOP nokey 2
+LPOP l 0
+LPOP l -1
+LPOP l 1 2
+RPOP l 2
+LPUSHX nokey a
+RPUSHX l tail
+OBJECT ENCODING l
+TYPE l
+EXPIRE l 100
+TTL l
+RPUSH l more
+TTL l
+LMOVE l l2 LEFT RIGHT
+LMOVE l l2 RIGHT MIDDLE
+LMOVE nokey l2 LEFT LEFT
+RPOPLPUSH l l2
+RPOPLPUSH l2 l2
+LRANGE l2 0 -1
+LMPOP 0 l LEFT
+LMPOP x l LEFT
+LMPOP 2 l LEFT
+LMPOP 1 l MIDDLE
+LMPOP 1 l LEFT COUNT 0
+LMPOP 1 l LEFT COUNT 1 COUNT 2
+LMPOP 2 nokey l RIGHT COUNT 2
+LMPOP 1 nokey LEFT
+LMPOP 3 nokey l l2 LEFT COUNT 100
+LRANGE l2 0 -1
+EXISTS l l2
+SET s v
+LPUSH s a
+LRANGE s 0 -1
+LPOP s
+LMOVE s l2 LEFT LEFT
+LMPOP 1 s LEFT
+HSET s f v
+HGET s f
+HGETALL s
+RPUSH l3 x y
+GET l3
+APPEND l3 z
+INCR l3
+STRLEN l3
+GETRANGE l3 0 1
+SETRANGE l3 0 x
+GETDEL l3
+GETEX l3
+SET l3 v GET
+MGET s l3 nokey
+TYPE l3
+SET l3 v
+TYPE l3
+HSET h
+HSET h f
+HSET h f v g
+HMSET h f v g
+HSET h f1 v1 f2 v2
+HSET h f1 v9 f3 v3
+HMSET h f4 v4
+HSETNX h f1 x
+HSETNX h f5 v5
+HGET h f1
+HGET h zz
+HGET nokey f
+HMGET h f1 zz f5
+HMGET nokey a b
+HLEN h
+HLEN nokey
+HEXISTS h f2
+HEXISTS h zz
+HSTRLEN h f1
+HSTRLEN h zz
+HDEL h f2 zz f2
+HDEL nokey f
+HGETALL h
+HKEYS h
+HVALS h
+HGETALL nokey
+HKEYS nokey
+HINCRBY h n 5
+HINCRBY h n -7
+HINCRBY h f1 1
+HINCRBY h n x
+HSET h max 9223372036854775807
+HINCRBY h max 1
+HINCRBYFLOAT h fl 10
+HINCRBYFLOAT h fl 0.1
+HINCRBYFLOAT h fl -0.1
+HINCRBYFLOAT h fl 5.0e3
+HINCRBYFLOAT h f1 1
+HINCRBYFLOAT h fl x
+HINCRBYFLOAT h fl inf
+HGET h fl
+HRANDFIELD nokey
+HRANDFIELD nokey 5
+HRANDFIELD h 0
+HRANDFIELD h 100
+HRANDFIELD h 100 WITHVALUES
+HRANDFIELD h x
+HRANDFIELD h 1 2
+HRANDFIELD h 1 WITHVALUES x
+HRANDFIELD h -9223372036854775808
+HRANDFIELD h -9223372036854775807 WITHVALUES
+HSCAN h 0
+HSCAN h 0 MATCH f*
+HSCAN h 0 MATCH f* COUNT 5
+HSCAN h x
+HSCAN h 0 COUNT 0
+HSCAN h 0 TYPE string
+HSCAN nokey 0
+OBJECT ENCODING h
+HSET hbig f xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+OBJECT ENCODING hbig
+HLEN hbig
+HSTRLEN hbig f
+HDEL hbig f
+EXISTS hbig
+TYPE h
+OBJECT ENCODING nokey
+OBJECT ENCODING
+OBJECT REFCOUNT h
+SCAN 0 TYPE hash COUNT 1000
+DEL h l2 s
+EXISTS h l2 s
+LPOP l3
+";
+
+/// A few hundred generated list and hash commands over a handful of keys and values, from a
+/// fixed seed.
+fn generated_commands() -> Vec<String> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut out = Vec::new();
+    for _ in 0..400 {
+        let list = ["gl1", "gl2", "gl3"][next(3) as usize];
+        let other = ["gl1", "gl2", "gl3"][next(3) as usize];
+        let hash = ["gh1", "gh2"][next(2) as usize];
+        let v = ["a", "b", "c", "7", "-3", "300", "word"][next(7) as usize];
+        let i = next(9) as i64 - 4;
+        let end = ["LEFT", "RIGHT"][next(2) as usize];
+        let field = ["f", "g", "h", "n", "7"][next(5) as usize];
+        let command = match next(22) {
+            0 => format!("LPUSH {list} {v} {v}"),
+            1 => format!("RPUSH {list} {v}"),
+            2 => format!("LPOP {list}"),
+            3 => format!("RPOP {list} {}", next(3)),
+            4 => format!("LRANGE {list} {i} {}", i + next(5) as i64),
+            5 => format!("LINDEX {list} {i}"),
+            6 => format!("LSET {list} {i} {v}"),
+            7 => format!("LINSERT {list} BEFORE {v} x"),
+            8 => format!("LREM {list} {i} {v}"),
+            9 => format!("LTRIM {list} {i} {}", i + 3),
+            10 => format!(
+                "LPOS {list} {v} RANK {} COUNT {}",
+                [1, -1, 2][next(3) as usize],
+                next(3)
+            ),
+            11 => format!("LMOVE {list} {other} {end} LEFT"),
+            12 => format!("LMPOP 2 {list} {other} {end} COUNT {}", next(3) + 1),
+            13 => format!("LLEN {list}"),
+            14 => format!("HSET {hash} {field} {v}"),
+            15 => format!("HDEL {hash} {field}"),
+            16 => format!("HINCRBY {hash} {field} {i}"),
+            17 => format!("HGETALL {hash}"),
+            18 => format!("HMGET {hash} {field} f n"),
+            19 => format!("HSETNX {hash} {field} {v}"),
+            20 => format!("HKEYS {hash}"),
+            _ => format!("LRANGE {list} 0 -1"),
+        };
+        out.push(command);
+    }
+    out
+}
+
+/// Runs `commands` on both servers (one connection each), asserting equal raw replies.
+fn compare(ours: &mut RespConn, redis: &mut RespConn, commands: &[String]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.split_whitespace().map(str::as_bytes).collect();
+        let expected = redis.call(&args);
+        let got = ours.call(&args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "`{command}`"
+        );
+    }
+}
+
+fn edge_cases() -> Vec<String> {
+    EDGE_CASES
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn lists_and_hashes_match_redis_server_byte_for_byte() {
+    let dir = TestDir::new("types-diff");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    compare(&mut ours, &mut redis, &edge_cases());
+    compare(&mut ours, &mut redis, &generated_commands());
+    // RESP3: maps for HGETALL, pairs for HRANDFIELD WITHVALUES, null types.
+    ours.call(&[b"HELLO", b"3"]);
+    redis.call(&[b"HELLO", b"3"]);
+    let resp3: Vec<String> = [
+        "HSET r3 a 1 b 2",
+        "HGETALL r3",
+        "HGETALL nokey",
+        "HRANDFIELD r3 5 WITHVALUES",
+        "HMGET r3 a zz",
+        "HGET r3 zz",
+        "RPUSH r3l a b c",
+        "LPOP r3l 2",
+        "LPOP nokey 2",
+        "LPOP nokey",
+        "LMPOP 1 r3l LEFT",
+        "LMPOP 1 nokey LEFT",
+        "LPOS r3l zz",
+        "HSCAN r3 0",
+        "HINCRBYFLOAT r3 a 1.5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    compare(&mut ours, &mut redis, &resp3);
+}
+
+/// Values of every type DUMPed by one server RESTORE on the other with the same replies.
+#[test]
+fn dump_and_restore_cross_between_clusterlab_and_redis_server() {
+    let dir = TestDir::new("types-dump");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the DUMP/RESTORE test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    let long = "y".repeat(70);
+    let many: Vec<String> = (0..2000).map(|i| format!("element-{i}")).collect();
+    let many_fields: Vec<String> = (0..600)
+        .flat_map(|i| [format!("f{i}"), format!("{i}")])
+        .collect();
+    let mut setup: Vec<Vec<String>> = vec![
+        "RPUSH small a b 1 -5 300 70000"
+            .split(' ')
+            .map(String::from)
+            .collect(),
+        "HSET hsmall f1 v1 f2 2"
+            .split(' ')
+            .map(String::from)
+            .collect(),
+        vec!["HSET".into(), "hlong".into(), "f".into(), long.clone()],
+    ];
+    let mut big_list = vec!["RPUSH".to_string(), "big".into()];
+    big_list.extend(many);
+    setup.push(big_list);
+    let mut big_hash = vec!["HSET".to_string(), "hbig".into()];
+    big_hash.extend(many_fields);
+    setup.push(big_hash);
+    // (key, a read whose reply must survive the trip)
+    let reads: &[(&str, &[&str])] = &[
+        ("small", &["LRANGE", "small", "0", "-1"]),
+        ("hsmall", &["HGETALL", "hsmall"]),
+        ("hlong", &["HGET", "hlong", "f"]),
+        ("big", &["LRANGE", "big", "0", "-1"]),
+        ("hbig", &["HLEN", "hbig"]),
+    ];
+    let mut servers = [&mut ours, &mut redis];
+    for direction in 0..2 {
+        let [a, b] = &mut servers;
+        let (from, to) = if direction == 0 { (a, b) } else { (b, a) };
+        from.call(&[b"FLUSHALL"]);
+        to.call(&[b"FLUSHALL"]);
+        for command in &setup {
+            let args: Vec<&[u8]> = command.iter().map(String::as_bytes).collect();
+            from.call(&args);
+        }
+        for (key, read) in reads {
+            let dumped = from.call(&[b"DUMP", key.as_bytes()]);
+            let payload = bulk_body(&dumped);
+            let restored = to.call(&[b"RESTORE", key.as_bytes(), b"0", &payload]);
+            assert_eq!(restored, b"+OK\r\n", "{key}");
+            let read: Vec<&[u8]> = read.iter().map(|a| a.as_bytes()).collect();
+            assert_eq!(from.call(&read), to.call(&read), "{key}");
+            let encoding = [&b"OBJECT"[..], b"ENCODING", key.as_bytes()];
+            assert_eq!(from.call(&encoding), to.call(&encoding), "{key}");
+        }
+    }
+}
+
+fn bulk_body(raw: &[u8]) -> Vec<u8> {
+    let header_end = raw.iter().position(|&b| b == b'\n').expect("a bulk header") + 1;
+    raw[header_end..raw.len() - 2].to_vec()
+}
+
+#[test]
+fn list_moves_across_slots_are_crossslot_in_cluster_mode() {
+    let dir = TestDir::new("types-crossslot");
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let _node = NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, "");
+    let mut conn = RespConn::connect(port);
+    assert_eq!(
+        conn.call(&[b"CLUSTER", b"ADDSLOTSRANGE", b"0", b"16383"]),
+        b"+OK\r\n"
+    );
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "cluster state ok",
+        || cluster_info_field(port, "cluster_state") == "ok",
+    );
+    let crossslot = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    assert_eq!(
+        conn.call(&[b"LMOVE", b"a", b"b", b"LEFT", b"LEFT"]),
+        crossslot
+    );
+    assert_eq!(conn.call(&[b"RPOPLPUSH", b"a", b"b"]), crossslot);
+    assert_eq!(conn.call(&[b"LMPOP", b"2", b"a", b"b", b"LEFT"]), crossslot);
+    assert_eq!(conn.call(&[b"RPUSH", b"{t}a", b"x"]), b":1\r\n");
+    assert_eq!(
+        conn.call(&[b"LMOVE", b"{t}a", b"{t}b", b"LEFT", b"LEFT"]),
+        b"$1\r\nx\r\n"
+    );
+    assert_eq!(
+        conn.call(&[b"LMPOP", b"2", b"{t}a", b"{t}b", b"LEFT"]),
+        b"*2\r\n$4\r\n{t}b\r\n*1\r\n$1\r\nx\r\n"
+    );
+}
