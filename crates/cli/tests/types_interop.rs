@@ -395,3 +395,65 @@ fn list_moves_across_slots_are_crossslot_in_cluster_mode() {
         b"*2\r\n$4\r\n{t}b\r\n*1\r\n$1\r\nx\r\n"
     );
 }
+
+/// MIGRATE carries lists and hashes from clusterlab to redis-server and back (what a reshard
+/// does key by key), keeping their TTL.
+#[test]
+fn migrate_moves_lists_and_hashes_to_redis_server_and_back() {
+    let dir = TestDir::new("types-migrate");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the MIGRATE test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    ours.call(&[b"RPUSH", b"ml", b"a", b"b", b"c"]);
+    ours.call(&[b"HSET", b"mh", b"f", b"v", b"n", b"1"]);
+    ours.call(&[b"EXPIRE", b"ml", b"1000"]);
+    let redis_port_text = redis_port.to_string();
+    let ours_port_text = ours_port.to_string();
+    let migrate = |port: &str| -> Vec<Vec<u8>> {
+        [
+            "MIGRATE",
+            "127.0.0.1",
+            port,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+            "ml",
+            "mh",
+        ]
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect()
+    };
+    let call = |conn: &mut RespConn, args: &[Vec<u8>]| {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        conn.call(&args)
+    };
+    assert_eq!(call(&mut ours, &migrate(&redis_port_text)), b"+OK\r\n");
+    assert_eq!(ours.call(&[b"EXISTS", b"ml", b"mh"]), b":0\r\n");
+    assert_eq!(
+        redis.call(&[b"LRANGE", b"ml", b"0", b"-1"]),
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(redis.call(&[b"HGET", b"mh", b"n"]), b"$1\r\n1\r\n");
+    assert!(ttl_near_1000(&redis.call(&[b"TTL", b"ml"])));
+    assert_eq!(call(&mut redis, &migrate(&ours_port_text)), b"+OK\r\n");
+    assert_eq!(
+        ours.call(&[b"HGETALL", b"mh"]),
+        b"*4\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\nn\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(ours.call(&[b"LLEN", b"ml"]), b":3\r\n");
+    assert!(ttl_near_1000(&ours.call(&[b"TTL", b"ml"])));
+}
+
+fn ttl_near_1000(reply: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(reply);
+    let ttl: i64 = text.trim().trim_start_matches(':').parse().unwrap_or(0);
+    (990..=1000).contains(&ttl)
+}
