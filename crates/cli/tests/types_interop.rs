@@ -1,11 +1,12 @@
-//! Lists and hashes against a real `redis-server` 7.0: the same command stream sent to both
+//! Lists, hashes and sets against a real `redis-server` 7.0: the same command stream sent to both
 //! (raw replies compared byte for byte), DUMP payloads restored across the two in both
 //! directions, and CROSSSLOT for list moves in cluster mode.
 //!
 //! The differential stream stays where Redis's answers are deterministic and ours are meant to
 //! be identical: no HRANDFIELD below the hash's size, HGETALL/HKEYS/HVALS/HSCAN only on hashes
 //! Redis keeps as listpacks (their order is insertion order there), and HINCRBYFLOAT sums
-//! with few significant digits (see `hashes/incr.rs`).
+//! with few significant digits (see `hashes/incr.rs`), and set listings only of sets Redis
+//! keeps as intsets (sorted there).
 
 mod common;
 
@@ -174,6 +175,68 @@ SCAN 0 TYPE hash COUNT 1000
 DEL h l2 s
 EXISTS h l2 s
 LPOP l3
+SADD st 30 1 -2 1
+SADD st 7
+SMEMBERS st
+SCARD st
+SISMEMBER st 7
+SMISMEMBER st 7 8
+SMISMEMBER nokey 7
+OBJECT ENCODING st
+SRANDMEMBER st 100
+SRANDMEMBER st 0
+SRANDMEMBER nokey 5
+SRANDMEMBER nokey
+SRANDMEMBER st x
+SRANDMEMBER st 1 2
+SRANDMEMBER st -9223372036854775808
+SPOP nokey
+SPOP nokey 3
+SPOP st 0
+SPOP st -1
+SPOP st 1 2
+SADD st2 1 7 100
+SINTER st st2
+SINTER st nokey
+SUNION st st2
+SDIFF st st2
+SDIFF nokey st
+SINTERSTORE dst st st2
+SMEMBERS dst
+OBJECT ENCODING dst
+SUNIONSTORE dst st st2
+SDIFFSTORE dst st st2
+SINTERSTORE dst st nokey
+EXISTS dst
+SINTERCARD 2 st st2
+SINTERCARD 2 st st2 LIMIT 1
+SINTERCARD 0 st
+SINTERCARD x st
+SINTERCARD 3 st st2
+SINTERCARD 1 st LIMIT -1
+SINTERCARD 1 st LIMIT 1 LIMIT 2
+SINTERCARD 1 st FOO
+SMOVE st st2 30
+SMOVE st st2 30
+SMOVE st st 7
+SMOVE nokey st 7
+SMEMBERS st2
+SSCAN st2 0
+SSCAN st2 0 MATCH 1*
+SSCAN st2 x
+SSCAN nokey 0
+SADD st2 word
+OBJECT ENCODING st2
+SCARD st2
+SREM st2 1 7 100 30 word zz
+EXISTS st2
+SREM st 1 -2 7
+SMEMBERS st
+SADD l3 x
+SMEMBERS l3
+SINTER st l3
+SPOP st 10
+EXISTS st
 ";
 
 /// A few hundred generated list and hash commands over a handful of keys and values, from a
@@ -251,7 +314,7 @@ fn edge_cases() -> Vec<String> {
 }
 
 #[test]
-fn lists_and_hashes_match_redis_server_byte_for_byte() {
+fn lists_hashes_and_sets_match_redis_server_byte_for_byte() {
     let dir = TestDir::new("types-diff");
     let [ours_port, redis_port] = free_ports(2)[..] else {
         unreachable!()
@@ -283,6 +346,16 @@ fn lists_and_hashes_match_redis_server_byte_for_byte() {
         "LPOS r3l zz",
         "HSCAN r3 0",
         "HINCRBYFLOAT r3 a 1.5",
+        "SADD r3s 3 1 2",
+        "SMEMBERS r3s",
+        "SMEMBERS nokey",
+        "SINTER r3s r3s",
+        "SUNION r3s nokey",
+        "SRANDMEMBER r3s 10",
+        "SRANDMEMBER nokey 10",
+        "SPOP nokey 2",
+        "SPOP r3s 10",
+        "SSCAN r3s 0",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod propagate;
 pub mod replication;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod wait;
 
@@ -160,6 +161,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         keys::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
+        sets::COMMANDS,
         server::COMMANDS,
         replication::COMMANDS,
         connection::COMMANDS,

@@ -1,9 +1,11 @@
-//! The set type (stored and moved by DUMP/RESTORE; its commands are not written yet).
+//! The set type.
 //!
 //! Redis 7.0 keeps a set of integers as an intset (sorted, at most `set-max-intset-entries`)
 //! and converts it for good to a hash table when a non-integer member arrives or it grows past
-//! that; 7.0 has no listpack sets. We keep members in insertion order and remember the
-//! encoding; an intset's order (ascending) is produced on demand where it is observable.
+//! that; 7.0 has no listpack sets. While ours would be an intset its members are kept in
+//! ascending numeric order, which SMEMBERS, SSCAN and the set algebra then answer in, as Redis
+//! does; afterwards new members go last and removals swap the last member in (O(1)), an
+//! order Redis's hash table cannot be matched with anyway but that is deterministic.
 
 use indexmap::IndexSet;
 
@@ -62,38 +64,51 @@ impl Set {
 
     /// Adds `member`; true when it is new.
     pub fn insert(&mut self, member: &[u8]) -> bool {
-        if parse_i64(member).is_none() {
+        let number = parse_i64(member);
+        if number.is_none()
+            || (self.members.len() >= SET_MAX_INTSET_ENTRIES && !self.contains(member))
+        {
             self.intset = false;
         }
-        let added = self.members.insert(Box::from(member));
-        if self.members.len() > SET_MAX_INTSET_ENTRIES {
-            self.intset = false;
+        match number {
+            Some(n) if self.intset => {
+                let found = self.members.binary_search_by_key(&n, |m| as_integer(m));
+                match found {
+                    Ok(_) => false,
+                    Err(at) => self.members.shift_insert(at, Box::from(member)),
+                }
+            }
+            _ => self.members.insert(Box::from(member)),
         }
-        added
     }
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        self.members.shift_remove(member)
+        if self.intset {
+            self.members.shift_remove(member)
+        } else {
+            self.members.swap_remove(member)
+        }
     }
 
-    /// Members in insertion order.
+    /// The member at position `index` of the set's order (SPOP, SRANDMEMBER).
+    pub fn get_index(&self, index: usize) -> Option<&[u8]> {
+        self.members.get_index(index).map(|m| &m[..])
+    }
+
+    /// Members in the set's order (ascending while an intset).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         self.members.iter().map(|m| &m[..])
     }
 
     /// An intset's members as integers, ascending; `None` when not an intset.
     pub fn sorted_integers(&self) -> Option<Vec<i64>> {
-        if !self.intset {
-            return None;
-        }
-        let mut ints: Vec<i64> = self
-            .members
-            .iter()
-            .map(|m| parse_i64(m).expect("intset members are integers"))
-            .collect();
-        ints.sort_unstable();
-        Some(ints)
+        self.intset
+            .then(|| self.members.iter().map(|m| as_integer(m)).collect())
     }
+}
+
+fn as_integer(member: &[u8]) -> i64 {
+    parse_i64(member).expect("intset members are integers")
 }
 
 impl<'a> FromIterator<&'a [u8]> for Set {
@@ -115,6 +130,7 @@ mod tests {
         let mut s: Set = [&b"3"[..], b"-1", b"2"].into_iter().collect();
         assert_eq!(s.encoding(), "intset");
         assert_eq!(s.sorted_integers(), Some(vec![-1, 2, 3]));
+        assert!(s.iter().eq([&b"-1"[..], b"2", b"3"]), "kept sorted");
         assert!(s.insert(b"01"), "not canonical, so not an integer");
         assert_eq!(s.encoding(), "hashtable");
         assert!(s.remove(b"01"));
