@@ -3,16 +3,19 @@
 //! Redis 7.0 keeps a small hash as a listpack (fields in insertion order, a deleted field
 //! closing its gap) and converts it for good to a hash table once it has more than
 //! `hash-max-listpack-entries` fields or any field or value longer than
-//! `hash-max-listpack-value` bytes. We keep one insertion-ordered map and remember which
-//! encoding Redis would be using: while "listpack", HGETALL/HKEYS/HSCAN answer in Redis's
-//! order (deletions shift, as in a listpack); once "hashtable", Redis's order is its table's
-//! and cannot be matched, so deletions swap the last field in (O(1)) and the order stays a
-//! function of the command history, which is all determinism needs.
+//! `hash-max-listpack-value` bytes. We do the same: a packed vector of field, value, field,
+//! value … searched linearly (a few bytes per entry, like a listpack), then an
+//! insertion-ordered hash map. While packed, HGETALL/HKEYS/HSCAN answer in Redis's order;
+//! once a table, Redis's order is its table's and cannot be matched, so deletions swap the last
+//! field in (O(1)) and the order stays a function of the command history, which is all
+//! determinism needs.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::BuildHasherDefault;
 
 use indexmap::IndexMap;
+
+use super::packed::PackedVec;
 
 /// `hash-max-listpack-entries`' default in Redis 7.0.
 pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
@@ -22,26 +25,39 @@ pub const HASH_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 /// SipHash with fixed keys: lookups only, iteration order comes from the map's insertion order.
 pub(crate) type FixedState = BuildHasherDefault<DefaultHasher>;
 
+type Table = IndexMap<Box<[u8]>, Box<[u8]>, FixedState>;
+
+#[derive(Clone, Debug)]
+enum Fields {
+    /// Field, value, field, value, … while Redis would hold a listpack.
+    Packed(PackedVec),
+    Table(Table),
+}
+
 /// One hash value. Never empty while stored.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Hash {
-    fields: IndexMap<Box<[u8]>, Box<[u8]>, FixedState>,
-    /// Whether Redis would still hold it as a listpack (the conversion is one-way).
-    listpack: bool,
+    fields: Fields,
+}
+
+impl Default for Hash {
+    fn default() -> Hash {
+        Hash::new()
+    }
 }
 
 impl PartialEq for Hash {
-    /// Same fields and values, in the same order (the order is observable through HGETALL).
+    /// Same fields and values, in the same order (the order is observable through HGETALL),
+    /// and the same encoding.
     fn eq(&self, other: &Hash) -> bool {
-        self.listpack == other.listpack && self.fields.iter().eq(other.fields.iter())
+        self.is_listpack() == other.is_listpack() && self.iter().eq(other.iter())
     }
 }
 
 impl Hash {
     pub fn new() -> Hash {
         Hash {
-            fields: IndexMap::default(),
-            listpack: true,
+            fields: Fields::Packed(PackedVec::default()),
         }
     }
 
@@ -55,73 +71,129 @@ impl Hash {
     }
 
     pub fn len(&self) -> usize {
-        self.fields.len()
+        match &self.fields {
+            Fields::Packed(p) => p.len() / 2,
+            Fields::Table(t) => t.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.len() == 0
     }
 
     pub fn is_listpack(&self) -> bool {
-        self.listpack
+        matches!(self.fields, Fields::Packed(_))
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.listpack {
+        if self.is_listpack() {
             "listpack"
         } else {
             "hashtable"
         }
     }
 
+    /// Where `field` sits in a packed hash (the index of the field, its value follows).
+    fn packed_position(packed: &PackedVec, field: &[u8]) -> Option<usize> {
+        (0..packed.len())
+            .step_by(2)
+            .find(|&i| packed.get(i) == Some(field))
+    }
+
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.fields.get(field).map(|v| &v[..])
+        match &self.fields {
+            Fields::Packed(p) => p.get(Self::packed_position(p, field)? + 1),
+            Fields::Table(t) => t.get(field).map(|v| &v[..]),
+        }
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
-        self.fields.contains_key(field)
+        self.get(field).is_some()
     }
 
     /// Sets `field`; true when it is new. An existing field keeps its place in the order.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if field.len() > HASH_MAX_LISTPACK_VALUE_BYTES
-            || value.len() > HASH_MAX_LISTPACK_VALUE_BYTES
-        {
-            self.listpack = false;
+        let long = field.len().max(value.len()) > HASH_MAX_LISTPACK_VALUE_BYTES;
+        if long {
+            self.convert();
         }
-        let added = match self.fields.get_mut(field) {
-            Some(slot) => {
-                *slot = Box::from(value);
-                false
-            }
-            None => {
-                self.fields.insert(Box::from(field), Box::from(value));
-                true
-            }
+        let added = match &mut self.fields {
+            Fields::Packed(p) => match Self::packed_position(p, field) {
+                Some(at) => {
+                    p.set(at + 1, value);
+                    false
+                }
+                None => {
+                    p.push(field);
+                    p.push(value);
+                    true
+                }
+            },
+            Fields::Table(t) => match t.get_mut(field) {
+                Some(slot) => {
+                    *slot = Box::from(value);
+                    false
+                }
+                None => {
+                    t.insert(Box::from(field), Box::from(value));
+                    true
+                }
+            },
         };
-        if self.fields.len() > HASH_MAX_LISTPACK_ENTRIES {
-            self.listpack = false;
+        if self.len() > HASH_MAX_LISTPACK_ENTRIES {
+            self.convert();
         }
         added
     }
 
+    /// Turns a packed hash into a table, keeping the order (one-way, as in Redis).
+    fn convert(&mut self) {
+        let Fields::Packed(p) = &self.fields else {
+            return;
+        };
+        let mut table = Table::with_capacity_and_hasher(p.len() / 2, FixedState::default());
+        let mut items = p.iter();
+        while let (Some(field), Some(value)) = (items.next(), items.next()) {
+            table.insert(Box::from(field), Box::from(value));
+        }
+        drop(items);
+        self.fields = Fields::Table(table);
+    }
+
     /// Removes `field`; true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        if self.listpack {
-            self.fields.shift_remove(field).is_some()
-        } else {
-            self.fields.swap_remove(field).is_some()
+        match &mut self.fields {
+            Fields::Packed(p) => match Self::packed_position(p, field) {
+                Some(at) => {
+                    p.remove(at);
+                    p.remove(at);
+                    true
+                }
+                None => false,
+            },
+            Fields::Table(t) => t.swap_remove(field).is_some(),
         }
     }
 
     /// Fields and values in the hash's order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
-        self.fields.iter().map(|(f, v)| (&f[..], &v[..]))
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match &self.fields {
+            Fields::Packed(p) => Box::new((0..p.len() / 2).map(|i| {
+                (
+                    p.get(2 * i).expect("in range"),
+                    p.get(2 * i + 1).expect("in range"),
+                )
+            })),
+            Fields::Table(t) => Box::new(t.iter().map(|(f, v)| (&f[..], &v[..]))),
+        }
     }
 
-    /// The pair at position `index` of the order (HRANDFIELD, HSCAN).
+    /// The pair at position `index` of the order (HRANDFIELD).
     pub fn get_index(&self, index: usize) -> Option<(&[u8], &[u8])> {
-        self.fields.get_index(index).map(|(f, v)| (&f[..], &v[..]))
+        match &self.fields {
+            Fields::Packed(p) => Some((p.get(2 * index)?, p.get(2 * index + 1)?)),
+            Fields::Table(t) => t.get_index(index).map(|(f, v)| (&f[..], &v[..])),
+        }
     }
 }
 

@@ -29,6 +29,7 @@ use crate::slot::{key_hash_slot, SLOT_COUNT};
 
 mod hash;
 mod list;
+mod packed;
 mod record;
 mod set;
 mod slab;

@@ -148,21 +148,27 @@ pub(super) fn lpos(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
         } else {
             options.max_len.min(len)
         };
-        let skip = options.rank.unsigned_abs().saturating_sub(1);
+        let skip = usize::try_from(options.rank.unsigned_abs() - 1).unwrap_or(usize::MAX);
         let wanted = options
             .count
             .map_or(1, |c| if c == 0 { usize::MAX } else { c });
-        let indexes: Box<dyn Iterator<Item = usize>> = if options.rank > 0 {
-            Box::new(0..examined)
+        let element = &args[2][..];
+        // Walk from the chosen end, one pass (index access would walk the chunks each time).
+        let indexed: Box<dyn Iterator<Item = (usize, &[u8])>> = if options.rank > 0 {
+            Box::new(list.iter().enumerate())
         } else {
-            Box::new((len - examined..len).rev())
+            Box::new(
+                list.iter()
+                    .rev()
+                    .enumerate()
+                    .map(move |(k, e)| (len - 1 - k, e)),
+            )
         };
-        let matches = indexes.filter(|&i| list.get(i) == Some(&args[2][..]));
-        found.extend(
-            matches
-                .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-                .take(wanted),
-        );
+        let matches = indexed
+            .take(examined)
+            .filter(|&(_, item)| item == element)
+            .map(|(i, _)| i);
+        found.extend(matches.skip(skip).take(wanted));
     }
     match options.count {
         Some(_) => Reply::Array(
