@@ -201,7 +201,7 @@ fn decode_plain_list(reader: &mut Reader<'_>) -> Result<List, PayloadError> {
 
 /// Pairs into a hash; a repeated field is a corrupt payload, as Redis judges it.
 fn hash_from(items: &[Vec<u8>]) -> Result<Hash, PayloadError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(PayloadError::BadFormat);
     }
     let mut hash = Hash::new();
@@ -256,7 +256,7 @@ fn zset_insert(zset: &mut ZSet, member: &[u8], score: f64) -> Result<(), Payload
 
 fn decode_listpack_zset(reader: &mut Reader<'_>) -> Result<ZSet, PayloadError> {
     let items = decode_listpack(&reader.string()?)?;
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(PayloadError::BadFormat);
     }
     let mut zset = ZSet::new();

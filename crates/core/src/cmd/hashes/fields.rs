@@ -25,7 +25,7 @@ pub(super) fn hmset(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
 
 /// Sets every pair; always propagated, as Redis counts updates as changes too.
 fn set_pairs(node: &mut Node, args: &[Bytes], name: &str) -> Result<usize, Reply> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(Reply::wrong_arity(name));
     }
     let hash = hash_for_write(node, &args[1])?;

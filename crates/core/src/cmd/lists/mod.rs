@@ -324,7 +324,7 @@ fn remove_if_empty(node: &mut Node, key: &[u8]) {
 fn position(index: i64, len: usize) -> Option<usize> {
     let len = i64::try_from(len).ok()?;
     let at = if index < 0 { len + index } else { index };
-    (0..len).contains(&at).then(|| at as usize)
+    (0..len).contains(&at).then_some(at as usize)
 }
 
 /// The inclusive range LRANGE and LTRIM mean by `start stop` over `len` elements, or `None`
