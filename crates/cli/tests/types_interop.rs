@@ -4,9 +4,8 @@
 //!
 //! The differential stream stays where Redis's answers are deterministic and ours are meant to
 //! be identical: no HRANDFIELD below the hash's size, HGETALL/HKEYS/HVALS/HSCAN only on hashes
-//! Redis keeps as listpacks (their order is insertion order there), and HINCRBYFLOAT sums
-//! with few significant digits (see `hashes/incr.rs`), and set listings only of sets Redis
-//! keeps as intsets (sorted there).
+//! Redis keeps as listpacks (their order is insertion order there), and set listings only of
+//! sets Redis keeps as intsets (sorted there).
 
 mod common;
 
@@ -139,6 +138,18 @@ HINCRBYFLOAT h fl 10
 HINCRBYFLOAT h fl 0.1
 HINCRBYFLOAT h fl -0.1
 HINCRBYFLOAT h fl 5.0e3
+HINCRBYFLOAT hf fl 5010
+HINCRBYFLOAT hf fl 2.5e-3
+HINCRBYFLOAT hf fl 123456789.123456789
+HINCRBYFLOAT hf fl -1e-25
+HINCRBYFLOAT hf fl 3.14159265358979323846264338327950288
+HINCRBYFLOAT hf big 1e4000
+HINCRBYFLOAT hf big 1e4932
+HINCRBYFLOAT hf big 1e-5000
+HINCRBYFLOAT hf fl .5
+HINCRBYFLOAT hf fl -5.
+HGET hf fl
+DEL hf
 HINCRBYFLOAT h f1 1
 HINCRBYFLOAT h fl x
 HINCRBYFLOAT h fl inf

@@ -15,6 +15,7 @@ mod flags;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub(crate) mod long_double;
 pub mod migrate;
 pub mod propagate;
 pub mod replication;
