@@ -2,108 +2,168 @@
 //!
 //! Redis 7.0 keeps a set of integers as an intset (sorted, at most `set-max-intset-entries`)
 //! and converts it for good to a hash table when a non-integer member arrives or it grows past
-//! that; 7.0 has no listpack sets. While ours would be an intset its members are kept in
-//! ascending numeric order, which SMEMBERS, SSCAN and the set algebra then answer in, as Redis
-//! does; afterwards new members go last and removals swap the last member in (O(1)), an
-//! order Redis's hash table cannot be matched with anyway but that is deterministic.
+//! that; 7.0 has no listpack sets. While ours would be an intset its members sit in a packed
+//! vector of their decimal text in ascending numeric order (a few bytes each, found by binary
+//! search), which SMEMBERS, SSCAN and the set algebra then answer in, as Redis does.
+//! Afterwards it is an insertion-ordered hash set: new members go last and removals swap the
+//! last member in (O(1)), an order Redis's hash table cannot be matched with anyway but that
+//! is deterministic.
+
+use std::cmp::Ordering;
 
 use indexmap::IndexSet;
 
 use super::hash::FixedState;
+use super::packed::PackedVec;
 use crate::cmd::parse_i64;
 
 /// `set-max-intset-entries`' default in Redis 7.0.
 pub const SET_MAX_INTSET_ENTRIES: usize = 512;
 
+#[derive(Clone, Debug)]
+enum Members {
+    /// Canonical decimal integers, ascending by value.
+    Ints(PackedVec),
+    Table(IndexSet<Box<[u8]>, FixedState>),
+}
+
 /// One set value. Never empty while stored.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Set {
-    members: IndexSet<Box<[u8]>, FixedState>,
-    /// Whether Redis would still hold it as an intset (one-way).
-    intset: bool,
+    members: Members,
+}
+
+impl Default for Set {
+    fn default() -> Set {
+        Set::new()
+    }
 }
 
 impl PartialEq for Set {
     /// Same members and encoding; the order is not part of a set.
     fn eq(&self, other: &Set) -> bool {
-        self.intset == other.intset && self.members == other.members
+        self.is_intset() == other.is_intset()
+            && self.len() == other.len()
+            && self.iter().all(|m| other.contains(m))
     }
 }
 
 impl Set {
     pub fn new() -> Set {
         Set {
-            members: IndexSet::default(),
-            intset: true,
+            members: Members::Ints(PackedVec::default()),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.members.len()
+        match &self.members {
+            Members::Ints(p) => p.len(),
+            Members::Table(t) => t.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len() == 0
     }
 
     pub fn is_intset(&self) -> bool {
-        self.intset
+        matches!(self.members, Members::Ints(_))
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.intset {
+        if self.is_intset() {
             "intset"
         } else {
             "hashtable"
         }
     }
 
+    /// Where `n` is (`Ok`) or would go (`Err`) among an intset's members.
+    fn search(ints: &PackedVec, n: i64) -> Result<usize, usize> {
+        let (mut low, mut high) = (0, ints.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            match as_integer(ints.get(mid).expect("in range")).cmp(&n) {
+                Ordering::Less => low = mid + 1,
+                Ordering::Greater => high = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
+    }
+
     pub fn contains(&self, member: &[u8]) -> bool {
-        self.members.contains(member)
+        match &self.members {
+            Members::Ints(p) => parse_i64(member).is_some_and(|n| Self::search(p, n).is_ok()),
+            Members::Table(t) => t.contains(member),
+        }
     }
 
     /// Adds `member`; true when it is new.
     pub fn insert(&mut self, member: &[u8]) -> bool {
-        let number = parse_i64(member);
-        if number.is_none()
-            || (self.members.len() >= SET_MAX_INTSET_ENTRIES && !self.contains(member))
-        {
-            self.intset = false;
-        }
-        match number {
-            Some(n) if self.intset => {
-                let found = self.members.binary_search_by_key(&n, |m| as_integer(m));
-                match found {
-                    Ok(_) => false,
-                    Err(at) => self.members.shift_insert(at, Box::from(member)),
+        if let Members::Ints(p) = &mut self.members {
+            if let Some(n) = parse_i64(member) {
+                match Self::search(p, n) {
+                    Ok(_) => return false,
+                    Err(at) if p.len() < SET_MAX_INTSET_ENTRIES => {
+                        p.insert(at, member);
+                        return true;
+                    }
+                    Err(_) => {}
                 }
             }
-            _ => self.members.insert(Box::from(member)),
+            self.convert();
+        }
+        match &mut self.members {
+            Members::Table(t) => t.insert(Box::from(member)),
+            Members::Ints(_) => unreachable!("converted above"),
         }
     }
 
+    /// Turns an intset into a hash set, keeping the order (one-way, as in Redis).
+    fn convert(&mut self) {
+        let Members::Ints(p) = &self.members else {
+            return;
+        };
+        let table = p.iter().map(Box::from).collect();
+        self.members = Members::Table(table);
+    }
+
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        if self.intset {
-            self.members.shift_remove(member)
-        } else {
-            self.members.swap_remove(member)
+        match &mut self.members {
+            Members::Ints(p) => match parse_i64(member).map(|n| Self::search(p, n)) {
+                Some(Ok(at)) => {
+                    p.remove(at);
+                    true
+                }
+                _ => false,
+            },
+            Members::Table(t) => t.swap_remove(member),
         }
     }
 
     /// The member at position `index` of the set's order (SPOP, SRANDMEMBER).
     pub fn get_index(&self, index: usize) -> Option<&[u8]> {
-        self.members.get_index(index).map(|m| &m[..])
+        match &self.members {
+            Members::Ints(p) => p.get(index),
+            Members::Table(t) => t.get_index(index).map(|m| &m[..]),
+        }
     }
 
     /// Members in the set's order (ascending while an intset).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        self.members.iter().map(|m| &m[..])
+    pub fn iter(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        match &self.members {
+            Members::Ints(p) => Box::new(p.iter()),
+            Members::Table(t) => Box::new(t.iter().map(|m| &m[..])),
+        }
     }
 
     /// An intset's members as integers, ascending; `None` when not an intset.
     pub fn sorted_integers(&self) -> Option<Vec<i64>> {
-        self.intset
-            .then(|| self.members.iter().map(|m| as_integer(m)).collect())
+        match &self.members {
+            Members::Ints(p) => Some(p.iter().map(as_integer).collect()),
+            Members::Table(_) => None,
+        }
     }
 }
 
