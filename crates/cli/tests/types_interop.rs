@@ -248,6 +248,21 @@ SMEMBERS l3
 SINTER st l3
 SPOP st 10
 EXISTS st
+CONFIG SET hash-max-listpack-entries 2
+HSET cfg a 1 b 2
+OBJECT ENCODING cfg
+HSET cfg c 3
+OBJECT ENCODING cfg
+CONFIG SET hash-max-ziplist-value 3
+HSET cfg2 a four
+OBJECT ENCODING cfg2
+CONFIG SET hash-max-listpack-entries 512
+CONFIG SET hash-max-listpack-value 64
+CONFIG SET set-max-intset-entries 2
+SADD cfgs 1 2 3
+OBJECT ENCODING cfgs
+CONFIG SET set-max-intset-entries 512
+DEL cfg cfg2 cfgs
 ";
 
 /// A few hundred generated list and hash commands over a handful of keys and values, from a

@@ -16,6 +16,7 @@ use std::hash::BuildHasherDefault;
 use indexmap::IndexMap;
 
 use super::packed::PackedVec;
+use super::EncodingLimits;
 
 /// `hash-max-listpack-entries`' default in Redis 7.0.
 pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
@@ -111,9 +112,15 @@ impl Hash {
         self.get(field).is_some()
     }
 
-    /// Sets `field`; true when it is new. An existing field keeps its place in the order.
+    /// Sets `field` under Redis's default limits; true when it is new.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let long = field.len().max(value.len()) > HASH_MAX_LISTPACK_VALUE_BYTES;
+        self.insert_limited(field, value, &EncodingLimits::default())
+    }
+
+    /// Sets `field`; true when it is new. An existing field keeps its place in the order. A
+    /// packed hash past `limits` becomes a table.
+    pub fn insert_limited(&mut self, field: &[u8], value: &[u8], limits: &EncodingLimits) -> bool {
+        let long = field.len().max(value.len()) > limits.hash_max_listpack_value;
         if long {
             self.convert();
         }
@@ -140,7 +147,7 @@ impl Hash {
                 }
             },
         };
-        if self.len() > HASH_MAX_LISTPACK_ENTRIES {
+        if self.len() > limits.hash_max_listpack_entries {
             self.convert();
         }
         added

@@ -28,6 +28,7 @@ use hashbrown::HashTable;
 use crate::slot::{key_hash_slot, SLOT_COUNT};
 
 mod hash;
+mod limits;
 mod list;
 mod packed;
 mod record;
@@ -37,6 +38,7 @@ mod value;
 mod zset;
 
 pub use hash::{Hash, HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE_BYTES};
+pub use limits::EncodingLimits;
 pub use list::List;
 use record::{Raw, RawEntry, Record};
 pub use set::{Set, SET_MAX_INTSET_ENTRIES};

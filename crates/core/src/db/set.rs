@@ -15,6 +15,7 @@ use indexmap::IndexSet;
 
 use super::hash::FixedState;
 use super::packed::PackedVec;
+use super::EncodingLimits;
 use crate::cmd::parse_i64;
 
 /// `set-max-intset-entries`' default in Redis 7.0.
@@ -99,13 +100,18 @@ impl Set {
         }
     }
 
-    /// Adds `member`; true when it is new.
+    /// Adds `member` under Redis's default limit; true when it is new.
     pub fn insert(&mut self, member: &[u8]) -> bool {
+        self.insert_limited(member, &EncodingLimits::default())
+    }
+
+    /// Adds `member`; true when it is new. An intset past `limits` becomes a hash set.
+    pub fn insert_limited(&mut self, member: &[u8], limits: &EncodingLimits) -> bool {
         if let Members::Ints(p) = &mut self.members {
             if let Some(n) = parse_i64(member) {
                 match Self::search(p, n) {
                     Ok(_) => return false,
-                    Err(at) if p.len() < SET_MAX_INTSET_ENTRIES => {
+                    Err(at) if p.len() < limits.set_max_intset_entries => {
                         p.insert(at, member);
                         return true;
                     }

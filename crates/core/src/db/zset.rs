@@ -9,6 +9,7 @@
 use indexmap::IndexMap;
 
 use super::hash::FixedState;
+use super::EncodingLimits;
 
 /// `zset-max-listpack-entries`' default in Redis 7.0.
 pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
@@ -61,14 +62,19 @@ impl ZSet {
         self.scores.get(member).copied()
     }
 
-    /// Sets `member`'s score; true when it is new.
+    /// Sets `member`'s score under Redis's default limits; true when it is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        self.insert_limited(member, score, &EncodingLimits::default())
+    }
+
+    /// Sets `member`'s score; true when it is new. A listpack past `limits` becomes a skiplist.
+    pub fn insert_limited(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> bool {
         assert!(!score.is_nan(), "a NaN score reached the sorted set");
-        if member.len() > ZSET_MAX_LISTPACK_VALUE_BYTES {
+        if member.len() > limits.zset_max_listpack_value {
             self.listpack = false;
         }
         let added = self.scores.insert(Box::from(member), score).is_none();
-        if self.scores.len() > ZSET_MAX_LISTPACK_ENTRIES {
+        if self.scores.len() > limits.zset_max_listpack_entries {
             self.listpack = false;
         }
         added

@@ -14,7 +14,7 @@ use crc::{Crc, CRC_64_REDIS};
 use super::keys::{already_past, argv, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
 use crate::cmd::CmdFlags as F;
-use crate::db::{Value, ValueRef};
+use crate::db::{EncodingLimits, Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -153,15 +153,23 @@ pub fn verify_payload(payload: &[u8]) -> Result<&[u8], PayloadError> {
     Ok(body)
 }
 
-/// The value a payload holds. Bytes left over after the value are ignored, as Redis does.
+/// The value a payload holds, encoded as Redis's default limits say. Bytes left over after the
+/// value are ignored, as Redis does.
 pub fn parse_payload(payload: &[u8]) -> Result<Value, PayloadError> {
+    parse_payload_limited(payload, &EncodingLimits::default())
+}
+
+/// [`parse_payload`] under configured encoding limits (what RESTORE uses).
+pub fn parse_payload_limited(
+    payload: &[u8],
+    limits: &EncodingLimits,
+) -> Result<Value, PayloadError> {
     let body = verify_payload(payload)?;
     let mut reader = Reader { data: body, pos: 0 };
     match reader.byte()? {
         TYPE_STRING => Ok(Value::String(Bytes::from(reader.string()?))),
-        rdb_type => {
-            types::decode_collection(rdb_type, &mut reader).unwrap_or(Err(PayloadError::BadFormat))
-        }
+        rdb_type => types::decode_collection(rdb_type, &mut reader, limits)
+            .unwrap_or(Err(PayloadError::BadFormat)),
     }
 }
 
@@ -411,7 +419,8 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     if ttl_ms < 0 {
         return Reply::err("Invalid TTL value, must be >= 0");
     }
-    let value = match parse_payload(&args[3]) {
+    let limits = node.config.encoding_limits;
+    let value = match parse_payload_limited(&args[3], &limits) {
         Ok(value) => value,
         Err(e) => return e.reply(),
     };

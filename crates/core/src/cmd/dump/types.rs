@@ -9,7 +9,7 @@
 
 use super::listpack::{decode_intset, decode_listpack, encode_intset, ListpackWriter};
 use super::{encode_length, encode_string, PayloadError, Reader};
-use crate::db::{Hash, List, Set, Value, ValueRef, ZSet};
+use crate::db::{EncodingLimits, Hash, List, Set, Value, ValueRef, ZSet};
 
 pub(super) const TYPE_LIST: u8 = 1;
 pub(super) const TYPE_SET: u8 = 2;
@@ -136,16 +136,17 @@ fn score_text(score: f64) -> String {
 pub(super) fn decode_collection(
     rdb_type: u8,
     reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
 ) -> Option<Result<Value, PayloadError>> {
     let value = match rdb_type {
         TYPE_LIST_QUICKLIST_2 => decode_quicklist(reader).map(Value::List),
         TYPE_LIST => decode_plain_list(reader).map(Value::List),
-        TYPE_HASH_LISTPACK => decode_listpack_hash(reader).map(Value::Hash),
-        TYPE_HASH => decode_plain_hash(reader).map(Value::Hash),
-        TYPE_SET_INTSET => decode_intset_set(reader).map(Value::Set),
-        TYPE_SET => decode_plain_set(reader).map(Value::Set),
-        TYPE_ZSET_LISTPACK => decode_listpack_zset(reader).map(Value::ZSet),
-        TYPE_ZSET_2 | TYPE_ZSET => decode_plain_zset(reader, rdb_type).map(Value::ZSet),
+        TYPE_HASH_LISTPACK => decode_listpack_hash(reader, limits).map(Value::Hash),
+        TYPE_HASH => decode_plain_hash(reader, limits).map(Value::Hash),
+        TYPE_SET_INTSET => decode_intset_set(reader, limits).map(Value::Set),
+        TYPE_SET => decode_plain_set(reader, limits).map(Value::Set),
+        TYPE_ZSET_LISTPACK => decode_listpack_zset(reader, limits).map(Value::ZSet),
+        TYPE_ZSET_2 | TYPE_ZSET => decode_plain_zset(reader, rdb_type, limits).map(Value::ZSet),
         _ => return None,
     };
     // Redis refuses to create an empty collection from a payload.
@@ -200,73 +201,94 @@ fn decode_plain_list(reader: &mut Reader<'_>) -> Result<List, PayloadError> {
 }
 
 /// Pairs into a hash; a repeated field is a corrupt payload, as Redis judges it.
-fn hash_from(items: &[Vec<u8>]) -> Result<Hash, PayloadError> {
+fn hash_from(items: &[Vec<u8>], limits: &EncodingLimits) -> Result<Hash, PayloadError> {
     if !items.len().is_multiple_of(2) {
         return Err(PayloadError::BadFormat);
     }
     let mut hash = Hash::new();
     for pair in items.chunks(2) {
-        if !hash.insert(&pair[0], &pair[1]) {
+        if !hash.insert_limited(&pair[0], &pair[1], limits) {
             return Err(PayloadError::BadFormat);
         }
     }
     Ok(hash)
 }
 
-fn decode_listpack_hash(reader: &mut Reader<'_>) -> Result<Hash, PayloadError> {
-    hash_from(&decode_listpack(&reader.string()?)?)
+fn decode_listpack_hash(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<Hash, PayloadError> {
+    hash_from(&decode_listpack(&reader.string()?)?, limits)
 }
 
-fn decode_plain_hash(reader: &mut Reader<'_>) -> Result<Hash, PayloadError> {
+fn decode_plain_hash(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<Hash, PayloadError> {
     let pairs = element_count(reader)?;
     let items = (0..pairs * 2)
         .map(|_| reader.string())
         .collect::<Result<Vec<_>, _>>()?;
-    hash_from(&items)
+    hash_from(&items, limits)
 }
 
-fn set_from(items: &[Vec<u8>]) -> Result<Set, PayloadError> {
+fn set_from(items: &[Vec<u8>], limits: &EncodingLimits) -> Result<Set, PayloadError> {
     let mut set = Set::new();
     for member in items {
-        if !set.insert(member) {
+        if !set.insert_limited(member, limits) {
             return Err(PayloadError::BadFormat);
         }
     }
     Ok(set)
 }
 
-fn decode_intset_set(reader: &mut Reader<'_>) -> Result<Set, PayloadError> {
-    set_from(&decode_intset(&reader.string()?)?)
+fn decode_intset_set(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<Set, PayloadError> {
+    set_from(&decode_intset(&reader.string()?)?, limits)
 }
 
-fn decode_plain_set(reader: &mut Reader<'_>) -> Result<Set, PayloadError> {
+fn decode_plain_set(reader: &mut Reader<'_>, limits: &EncodingLimits) -> Result<Set, PayloadError> {
     let n = element_count(reader)?;
     let items = (0..n)
         .map(|_| reader.string())
         .collect::<Result<Vec<_>, _>>()?;
-    set_from(&items)
+    set_from(&items, limits)
 }
 
-fn zset_insert(zset: &mut ZSet, member: &[u8], score: f64) -> Result<(), PayloadError> {
-    if score.is_nan() || !zset.insert(member, score) {
+fn zset_insert(
+    zset: &mut ZSet,
+    member: &[u8],
+    score: f64,
+    limits: &EncodingLimits,
+) -> Result<(), PayloadError> {
+    if score.is_nan() || !zset.insert_limited(member, score, limits) {
         return Err(PayloadError::BadFormat);
     }
     Ok(())
 }
 
-fn decode_listpack_zset(reader: &mut Reader<'_>) -> Result<ZSet, PayloadError> {
+fn decode_listpack_zset(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<ZSet, PayloadError> {
     let items = decode_listpack(&reader.string()?)?;
     if !items.len().is_multiple_of(2) {
         return Err(PayloadError::BadFormat);
     }
     let mut zset = ZSet::new();
     for pair in items.chunks(2) {
-        zset_insert(&mut zset, &pair[0], parse_score_text(&pair[1])?)?;
+        zset_insert(&mut zset, &pair[0], parse_score_text(&pair[1])?, limits)?;
     }
     Ok(zset)
 }
 
-fn decode_plain_zset(reader: &mut Reader<'_>, rdb_type: u8) -> Result<ZSet, PayloadError> {
+fn decode_plain_zset(
+    reader: &mut Reader<'_>,
+    rdb_type: u8,
+    limits: &EncodingLimits,
+) -> Result<ZSet, PayloadError> {
     let n = element_count(reader)?;
     let mut zset = ZSet::new();
     for _ in 0..n {
@@ -276,7 +298,7 @@ fn decode_plain_zset(reader: &mut Reader<'_>, rdb_type: u8) -> Result<ZSet, Payl
         } else {
             old_score(reader)?
         };
-        zset_insert(&mut zset, &member, score)?;
+        zset_insert(&mut zset, &member, score, limits)?;
     }
     Ok(zset)
 }

@@ -28,22 +28,24 @@ fn set_pairs(node: &mut Node, args: &[Bytes], name: &str) -> Result<usize, Reply
     if !args.len().is_multiple_of(2) {
         return Err(Reply::wrong_arity(name));
     }
+    let limits = node.config.encoding_limits;
     let hash = hash_for_write(node, &args[1])?;
     let added = args[2..]
         .chunks(2)
-        .filter(|pair| hash.insert(&pair[0], &pair[1]))
+        .filter(|pair| hash.insert_limited(&pair[0], &pair[1], &limits))
         .count();
     propagate(node, argv(args));
     Ok(added)
 }
 
 pub(super) fn hsetnx(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let limits = node.config.encoding_limits;
     let hash = match write_hash(node, &args[1]) {
         Err(wrong_type) => return wrong_type,
         Ok(Some(hash)) if hash.contains(&args[2]) => return Reply::Integer(0),
         Ok(_) => hash_for_write(node, &args[1]).expect("the type was checked"),
     };
-    hash.insert(&args[2], &args[3]);
+    hash.insert_limited(&args[2], &args[3], &limits);
     propagate(node, argv(args));
     Reply::Integer(1)
 }

@@ -27,8 +27,9 @@ pub(super) fn hincrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Rep
     let Some(new) = current.checked_add(delta) else {
         return Reply::err("increment or decrement would overflow");
     };
+    let limits = node.config.encoding_limits;
     let hash = hash_for_write(node, key).expect("the type was checked");
-    hash.insert(field, itoa::Buffer::new().format(new).as_bytes());
+    hash.insert_limited(field, itoa::Buffer::new().format(new).as_bytes(), &limits);
     propagate(node, argv(args));
     Reply::Integer(new)
 }
@@ -55,8 +56,9 @@ pub(super) fn hincrbyfloat(node: &mut Node, _client: ClientId, args: &[Bytes]) -
         return Reply::err("increment would produce NaN or Infinity");
     }
     let text = Bytes::from(sum.to_human());
+    let limits = node.config.encoding_limits;
     let hash = hash_for_write(node, key).expect("the type was checked");
-    hash.insert(field, &text);
+    hash.insert_limited(field, &text, &limits);
     let replay = vec![
         Bytes::from_static(b"HSET"),
         key.clone(),

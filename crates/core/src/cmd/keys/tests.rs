@@ -699,3 +699,50 @@ fn type_object_and_scan_type_see_every_type() {
     assert_eq!(h.cmd(&["DEL", "l", "h", "s", "z"]), int(4));
     assert_eq!(h.cmd(&["DBSIZE"]), int(3));
 }
+
+#[test]
+fn configured_encoding_limits_apply_to_later_writes() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"]),
+        ok()
+    );
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "set-max-intset-entries", "1"]),
+        ok()
+    );
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-listpack-value", "3"]),
+        ok()
+    );
+    h.cmd(&["HSET", "h", "a", "1", "b", "2"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h"]), bulk("listpack"));
+    h.cmd(&["HSET", "h", "c", "3"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h"]), bulk("hashtable"));
+    h.cmd(&["HSET", "long", "f", "four"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "long"]), bulk("hashtable"));
+    h.cmd(&["SADD", "s", "1"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "s"]), bulk("intset"));
+    h.cmd(&["SADD", "s", "2"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "s"]), bulk("hashtable"));
+    // RESTORE loads under the same limits.
+    let Reply::Bulk(payload) = h.cmd(&["DUMP", "h"]) else {
+        panic!("a payload")
+    };
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "512"]),
+        ok()
+    );
+    let args = [
+        Bytes::from_static(b"RESTORE"),
+        Bytes::from_static(b"h2"),
+        Bytes::from_static(b"0"),
+        payload,
+    ];
+    assert_eq!(h.node.command(h.now, h.client, &args), ok());
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h2"]), bulk("listpack"));
+    assert_eq!(
+        h.node.config.encoding_limits.hash_max_listpack_value, 3,
+        "CONFIG SET reaches the typed limits"
+    );
+}

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::{members_reply, read_set};
 use crate::cmd::keys::{argv, expiry_now_ms, propagate};
 use crate::cmd::{is, parse_i64};
-use crate::db::{Set, Value, ValueRef};
+use crate::db::{EncodingLimits, Set, Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -35,7 +35,7 @@ fn sources<'a>(node: &'a mut Node, keys: &[Bytes]) -> Result<Vec<Option<&'a Set>
     Ok(keys.iter().map(set_at).collect())
 }
 
-fn compute(op: Op, sets: &[Option<&Set>]) -> Set {
+fn compute(op: Op, sets: &[Option<&Set>], limits: &EncodingLimits) -> Set {
     let mut result = Set::new();
     match op {
         Op::Inter => {
@@ -48,13 +48,13 @@ fn compute(op: Op, sets: &[Option<&Set>]) -> Set {
             let (smallest, others) = present.split_first().expect("at least one key");
             for member in smallest.iter() {
                 if others.iter().all(|s| s.contains(member)) {
-                    result.insert(member);
+                    result.insert_limited(member, limits);
                 }
             }
         }
         Op::Union => {
             for member in sets.iter().flatten().flat_map(|s| s.iter()) {
-                result.insert(member);
+                result.insert_limited(member, limits);
             }
         }
         Op::Diff => {
@@ -62,7 +62,7 @@ fn compute(op: Op, sets: &[Option<&Set>]) -> Set {
                 let others: Vec<&Set> = sets[1..].iter().flatten().copied().collect();
                 for member in first.iter() {
                     if !others.iter().any(|s| s.contains(member)) {
-                        result.insert(member);
+                        result.insert_limited(member, limits);
                     }
                 }
             }
@@ -72,8 +72,9 @@ fn compute(op: Op, sets: &[Option<&Set>]) -> Set {
 }
 
 fn answer(node: &mut Node, keys: &[Bytes], op: Op) -> Reply {
+    let limits = node.config.encoding_limits;
     match sources(node, keys) {
-        Ok(sets) => members_reply(compute(op, &sets).iter()),
+        Ok(sets) => members_reply(compute(op, &sets, &limits).iter()),
         Err(wrong_type) => wrong_type,
     }
 }
@@ -81,11 +82,12 @@ fn answer(node: &mut Node, keys: &[Bytes], op: Op) -> Reply {
 /// Stores the result at `args[1]` (replacing any value and TTL there; an empty result deletes
 /// it) and answers its size.
 fn store(node: &mut Node, args: &[Bytes], op: Op) -> Reply {
+    let limits = node.config.encoding_limits;
     let sets = match sources(node, &args[2..]) {
         Ok(sets) => sets,
         Err(wrong_type) => return wrong_type,
     };
-    let result = compute(op, &sets);
+    let result = compute(op, &sets, &limits);
     let destination = &args[1];
     let len = result.len();
     let changed = if result.is_empty() {
@@ -147,7 +149,7 @@ pub(super) fn sintercard(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
         }
     }
     let count = match sources(node, &args[2..2 + numkeys]) {
-        Ok(sets) => compute(Op::Inter, &sets).len(),
+        Ok(sets) => compute(Op::Inter, &sets, &EncodingLimits::default()).len(),
         Err(wrong_type) => return wrong_type,
     };
     let count = if limit == 0 { count } else { count.min(limit) };

@@ -9,11 +9,15 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 pub(super) fn sadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let limits = node.config.encoding_limits;
     let set = match set_for_add(node, &args[1]) {
         Ok(set) => set,
         Err(wrong_type) => return wrong_type,
     };
-    let added = args[2..].iter().filter(|m| set.insert(m)).count();
+    let added = args[2..]
+        .iter()
+        .filter(|m| set.insert_limited(m, &limits))
+        .count();
     if added > 0 {
         propagate(node, argv(args));
     }
@@ -93,9 +97,10 @@ pub(super) fn smove(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
     if set.is_empty() {
         node.db.remove(source);
     }
+    let limits = node.config.encoding_limits;
     set_for_add(node, destination)
         .expect("checked above")
-        .insert(member);
+        .insert_limited(member, &limits);
     propagate(node, argv(args));
     Reply::Integer(1)
 }
