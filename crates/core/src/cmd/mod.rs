@@ -175,6 +175,11 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     .flatten()
 }
 
+/// Most picks a negative HRANDFIELD/SRANDMEMBER count may ask for. Redis has no limit and
+/// would build the whole reply in memory (2^63 picks exhaust any machine); a node in a test
+/// bed must not die of one command, so larger counts are refused as out of range.
+pub(crate) const RANDOM_REPEATS_MAX: u64 = 1 << 20;
+
 /// Parses an argument as an i64 the way Redis does (no spaces, no `+`, fits in i64).
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(arg).ok()?;

@@ -231,6 +231,11 @@ fn hrandfield_draws_from_the_node_rng() {
         h.cmd(&["HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"]),
         err("ERR value is out of range")
     );
+    assert_eq!(
+        h.cmd(&["HRANDFIELD", "h", "-9223372036854775807"]),
+        err("ERR value is out of range"),
+        "a node refuses to build 2^63 picks"
+    );
     // The same seed draws the same fields.
     let mut again = Harness::new();
     again.cmd(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::{bulk, read_hash};
 use crate::cmd::keys::{expiry_now_ms, parse_cursor, pattern_matches};
-use crate::cmd::{is, parse_i64};
+use crate::cmd::{is, parse_i64, RANDOM_REPEATS_MAX};
 use crate::db::{Hash, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -99,6 +99,9 @@ pub(super) fn hrandfield(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
         );
     }
     if with_values && count < -(i64::MAX / 2) {
+        return Reply::err("value is out of range");
+    }
+    if count < 0 && count.unsigned_abs() > RANDOM_REPEATS_MAX {
         return Reply::err("value is out of range");
     }
     let resp3 = node.client_protocol(client) == 3;

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::{members_reply, read_set, write_set};
 use crate::cmd::keys::{expiry_now_ms, propagate};
-use crate::cmd::parse_i64;
+use crate::cmd::{parse_i64, RANDOM_REPEATS_MAX};
 use crate::db::{Set, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -102,6 +102,9 @@ pub(super) fn srandmember(node: &mut Node, _client: ClientId, args: &[Bytes]) ->
                 "value is out of range, value must between -9223372036854775807 and \
                  9223372036854775807",
             )
+        }
+        Some(Some(n)) if n < 0 && n.unsigned_abs() > RANDOM_REPEATS_MAX => {
+            return Reply::err("value is out of range")
         }
         Some(Some(n)) => Some(n),
     };
