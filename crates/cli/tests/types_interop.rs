@@ -263,6 +263,28 @@ SADD cfgs 1 2 3
 OBJECT ENCODING cfgs
 CONFIG SET set-max-intset-entries 512
 DEL cfg cfg2 cfgs
+SET enc 1
+OBJECT ENCODING enc
+APPEND enc 2
+OBJECT ENCODING enc
+SETRANGE enc2 0 x
+OBJECT ENCODING enc2
+EXPIRE enc2 100
+OBJECT ENCODING enc2
+APPEND enc3 5
+OBJECT ENCODING enc3
+SET enc4 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+OBJECT ENCODING enc4
+INCR enc
+OBJECT ENCODING enc
+SET enc5 12345678901234567890123
+OBJECT ENCODING enc5
+SET enc6 -5
+OBJECT ENCODING enc6
+OBJECT REFCOUNT enc6
+SET enc6 5
+OBJECT REFCOUNT enc6
+DEL enc enc2 enc3 enc4 enc5 enc6
 ";
 
 /// A few hundred generated list and hash commands over a handful of keys and values, from a

@@ -132,7 +132,13 @@ impl<'a> EntryMut<'a> {
     pub fn append(&mut self, suffix: &[u8]) -> usize {
         *self.data_bytes += suffix.len() as u64;
         self.record.append(suffix);
+        self.record.mark_raw_string();
         self.value().as_string().map_or(0, <[u8]>::len)
+    }
+
+    /// Marks the string as built in place (SETRANGE), which `OBJECT ENCODING` reports as `raw`.
+    pub fn mark_raw_string(&mut self) {
+        self.record.mark_raw_string();
     }
 
     /// [`EntryMut::collection_mut`] keeping the keyspace's borrow, for helpers that hand a
@@ -336,6 +342,11 @@ impl Db {
         }
     }
 
+    /// Whether `key` holds a string that APPEND or SETRANGE built (`OBJECT ENCODING` `raw`).
+    pub fn is_raw_string(&self, key: &[u8]) -> bool {
+        self.find(key).is_some_and(Record::is_raw_string)
+    }
+
     pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
         self.find(key).is_some_and(|r| is_live(r, now_ms))
     }
@@ -417,8 +428,7 @@ impl Db {
         };
         let old = record.expires_at_ms();
         if old != expires_at_ms {
-            let entry = record.view();
-            *record = Record::new(entry.key, entry.raw, expires_at_ms);
+            *record = record.with_expiry(expires_at_ms);
             self.reindex_expiry(key, old, expires_at_ms);
         }
         true

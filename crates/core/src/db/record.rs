@@ -11,7 +11,10 @@ const TAG_EXPIRES: u8 = 0x80;
 const TAG_STRING: u8 = 0;
 /// Tag type bits: a collection (a u32 LE slab slot follows).
 const TAG_COLLECTION: u8 = 1;
-const TAG_TYPE_MASK: u8 = 0x7f;
+/// Tag bit: a string APPEND or SETRANGE built in place, which Redis holds as `raw` whatever
+/// its length; any other write of the value clears it.
+const TAG_RAW_STRING: u8 = 0x40;
+const TAG_TYPE_MASK: u8 = 0x3f;
 
 /// What a record's value part holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +136,27 @@ impl Record {
             raw,
             expires_at_ms,
         }
+    }
+
+    /// Whether the string was built in place (see [`TAG_RAW_STRING`]).
+    pub(super) fn is_raw_string(&self) -> bool {
+        self.0[0] & TAG_RAW_STRING != 0
+    }
+
+    pub(super) fn mark_raw_string(&mut self) {
+        debug_assert!(
+            matches!(self.view().raw, Raw::String(_)),
+            "only strings are raw"
+        );
+        self.0[0] |= TAG_RAW_STRING;
+    }
+
+    /// The same record with another expiry; flags stay.
+    pub(super) fn with_expiry(&self, expires_at_ms: Option<u64>) -> Record {
+        let entry = self.view();
+        let mut record = Record::new(entry.key, entry.raw, expires_at_ms);
+        record.0[0] |= self.0[0] & TAG_RAW_STRING;
+        record
     }
 
     /// The collection slot the record refers to, if it holds a collection.

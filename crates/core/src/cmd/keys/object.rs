@@ -68,10 +68,14 @@ pub(super) fn object(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply
 }
 
 fn object_encoding(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    match lookup_read(node, &args[2]) {
-        Some(entry) => Reply::bulk_str(entry.value.encoding()),
-        None => Reply::Nil,
+    let encoding = match lookup_read(node, &args[2]) {
+        Some(entry) => entry.value.encoding(),
+        None => return Reply::Nil,
+    };
+    if node.db.is_raw_string(&args[2]) {
+        return Reply::bulk_str("raw");
     }
+    Reply::bulk_str(encoding)
 }
 
 fn object_refcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {

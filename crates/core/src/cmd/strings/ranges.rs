@@ -92,10 +92,13 @@ pub(super) fn setrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
     }
     buf[offset..end].copy_from_slice(patch);
     let new_len = buf.len();
-    match lookup_write(node, key) {
-        Some(mut entry) => entry.set_value(ValueRef::String(&buf)),
-        None => node.db.set(key, ValueRef::String(&buf), None),
+    if lookup_write(node, key).is_none() {
+        node.db.set(key, ValueRef::String(&buf), None);
     }
+    // SETRANGE builds its string in place in Redis, new or not: `raw` to OBJECT ENCODING.
+    let mut entry = lookup_write(node, key).expect("just written");
+    entry.set_value(ValueRef::String(&buf));
+    entry.mark_raw_string();
     propagate(node, argv(args));
     Reply::Integer(i64::try_from(new_len).unwrap_or(i64::MAX))
 }

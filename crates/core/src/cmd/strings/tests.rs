@@ -579,3 +579,25 @@ fn string_commands_refuse_other_types() {
     assert_eq!(h.cmd(&["GET", "l"]), bulk("v"));
     assert_eq!(h.cmd(&["TYPE", "l"]), Reply::simple("string"));
 }
+
+#[test]
+fn strings_built_in_place_are_raw_until_rewritten() {
+    let mut h = Harness::new();
+    let encoding = |h: &mut Harness, key: &str| h.cmd(&["OBJECT", "ENCODING", key]);
+    h.cmd(&["SET", "k", "1"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("int"));
+    h.cmd(&["APPEND", "k", "2"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("raw"));
+    h.cmd(&["EXPIRE", "k", "100"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("raw"), "a TTL change keeps it");
+    h.cmd(&["INCR", "k"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("int"), "a rewrite clears it");
+    h.cmd(&["SETRANGE", "new", "0", "x"]);
+    assert_eq!(encoding(&mut h, "new"), bulk("raw"));
+    h.cmd(&["APPEND", "fresh", "abc"]);
+    assert_eq!(
+        encoding(&mut h, "fresh"),
+        bulk("embstr"),
+        "a new key is encoded by content"
+    );
+}
