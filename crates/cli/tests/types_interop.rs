@@ -285,6 +285,14 @@ OBJECT REFCOUNT enc6
 SET enc6 5
 OBJECT REFCOUNT enc6
 DEL enc enc2 enc3 enc4 enc5 enc6
+INCRBYFLOAT fl 5010.1
+INCRBYFLOAT fl 2.5e-3
+INCRBYFLOAT fl x
+INCRBYFLOAT fl inf
+INCRBYFLOAT fl -5010.1025
+INCRBYFLOAT l3 1
+INCRBYFLOAT s 1
+DEL fl
 ";
 
 /// A few hundred generated list and hash commands over a handful of keys and values, from a

@@ -1,4 +1,5 @@
-//! String commands: SET and its variants, the GET family, counters, APPEND and ranges.
+//! String commands: SET and its variants, the GET family, counters (integer and float),
+//! APPEND and ranges.
 //!
 //! Key access goes through the shared lookups in `keys.rs` (lazy expiry, hit/miss counting) and
 //! every write reports its replay form through `keys::propagate`. GET, SET and INCR, the hot
@@ -20,7 +21,7 @@ mod get;
 mod ranges;
 mod set;
 
-use counters::{decr, decrby, incr, incrby};
+use counters::{decr, decrby, incr, incrby, incrbyfloat};
 use get::{get, getdel, mget, strlen};
 use ranges::{append, getrange, setrange};
 use set::{getex, mset, msetnx, psetex, set, setex, setnx};
@@ -168,6 +169,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         summary: "Increment the integer value of a key by one",
         since: "1.0.0",
         handler: incr,
+    },
+    CommandSpec {
+        name: "incrbyfloat",
+        arity: 3,
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["@write", "@string", "@fast"],
+        group: "string",
+        summary: "Increment the float value of a key by the given amount",
+        since: "2.6.0",
+        handler: incrbyfloat,
     },
     CommandSpec {
         name: "decr",

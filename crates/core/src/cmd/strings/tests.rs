@@ -601,3 +601,37 @@ fn strings_built_in_place_are_raw_until_rewritten() {
         "a new key is encoded by content"
     );
 }
+
+#[test]
+fn incrbyfloat_adds_in_long_double_and_replays_as_set_keepttl() {
+    let mut h = Harness::new();
+    take_propagated();
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "f", "5010"]), bulk("5010"));
+    h.cmd(&["EXPIRE", "f", "100"]);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "f", "2.5e-3"]),
+        bulk("5010.00249999999999995")
+    );
+    assert_eq!(h.cmd(&["TTL", "f"]), int(100), "the TTL stays");
+    let not_float = err("ERR value is not a valid float");
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "f", "x"]), not_float);
+    h.cmd(&["SET", "s", " 1"]);
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "s", "1"]), not_float);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "f", "inf"]),
+        err("ERR increment would produce NaN or Infinity")
+    );
+    h.cmd(&["RPUSH", "l", "a"]);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "l", "1"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        take_propagated()[..3],
+        [
+            "SET f 5010 KEEPTTL",
+            "PEXPIREAT f 1100000",
+            "SET f 5010.00249999999999995 KEEPTTL"
+        ]
+    );
+}
