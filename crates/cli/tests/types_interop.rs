@@ -293,6 +293,14 @@ INCRBYFLOAT fl -5010.1025
 INCRBYFLOAT l3 1
 INCRBYFLOAT s 1
 DEL fl
+COMMAND GETKEYS LMPOP 2 a b LEFT
+COMMAND GETKEYS SINTERCARD 2 a b LIMIT 1
+COMMAND GETKEYS LMOVE a b LEFT RIGHT
+COMMAND GETKEYS OBJECT ENCODING k
+COMMAND INFO lpush rpop lrange lset linsert lrem ltrim lpos lmove rpoplpush lmpop llen lindex lpushx
+COMMAND INFO hset hsetnx hmset hget hmget hdel hlen hexists hkeys hvals hgetall hincrby hincrbyfloat hstrlen hrandfield hscan
+COMMAND INFO sadd srem smembers sismember smismember scard spop srandmember smove sinter sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
+COMMAND INFO incrbyfloat
 ";
 
 /// A few hundred generated list and hash commands over a handful of keys and values, from a
