@@ -80,7 +80,7 @@ impl<'a> LmpopArgs<'a> {
 }
 
 /// LMPOP: up to `count` elements from the first non-empty list, as `[key, [elements]]`; a
-/// null array when every list is missing. Replays as LPOP/RPOP `key count`.
+/// null array when every list is missing. Replays as LPOP/RPOP `key popped-count`.
 pub(super) fn lmpop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let parsed = match LmpopArgs::parse(args) {
         Ok(parsed) => parsed,
@@ -102,7 +102,8 @@ pub(super) fn lmpop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
             End::Left => b"LPOP",
             End::Right => b"RPOP",
         };
-        let count = Bytes::from(parsed.count.to_string());
+        // The count popped, not the one asked for, as Redis writes it.
+        let count = Bytes::from(items.len().to_string());
         propagate(node, vec![Bytes::from_static(pop), key.clone(), count]);
         return Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]);
     }

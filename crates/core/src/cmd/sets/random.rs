@@ -10,9 +10,6 @@ use crate::db::{Set, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
-/// Redis propagates a counted SPOP as SREMs of at most this many members each.
-const SPOP_PROPAGATE_BATCH: usize = 1024;
-
 /// SPOP `key [count]`: removes and answers random members; replays as SREM (or DEL when it
 /// took every member).
 pub(super) fn spop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
@@ -50,11 +47,11 @@ pub(super) fn spop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
     }
     let at = rand::seq::index::sample(&mut node.rng, len, count).into_vec();
     let picked = take(node, key, &at);
-    for batch in picked.chunks(SPOP_PROPAGATE_BATCH) {
-        let mut srem = vec![Bytes::from_static(b"SREM"), key.clone()];
-        srem.extend(batch.iter().cloned());
-        propagate(node, srem);
-    }
+    // Redis 7.0 writes one SREM per member inside MULTI/EXEC; one SREM of them all is the
+    // same change, and atomic without the wrapper.
+    let mut srem = vec![Bytes::from_static(b"SREM"), key.clone()];
+    srem.extend(picked.iter().cloned());
+    propagate(node, srem);
     Reply::Set(picked.into_iter().map(Reply::Bulk).collect())
 }
 
