@@ -308,3 +308,110 @@ fn ttl_near_1000(reply: &[u8]) -> bool {
     let ttl: i64 = text.trim().trim_start_matches(':').parse().unwrap_or(0);
     (990..=1000).contains(&ttl)
 }
+
+/// A replica gets lists, hashes and sets both ways a replica can: in its full sync (RESTORE
+/// payloads) and in the write stream after it (the propagated forms: LMPOP as LPOP, SPOP as
+/// SREM, HINCRBYFLOAT as HSET, …). Master and replica then answer every read the same.
+#[test]
+fn a_replica_receives_every_type_by_full_sync_and_by_stream() {
+    let dir = TestDir::new("types-replica");
+    let [master_port, replica_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let _master = NodeProcess::start(&dir.path, master_port, NODE_TIMEOUT_MS, "");
+    let _replica = NodeProcess::start(&dir.path, replica_port, NODE_TIMEOUT_MS, "");
+    let mut master = RespConn::connect(master_port);
+    let mut replica = RespConn::connect(replica_port);
+    let ok = b"+OK\r\n".to_vec();
+    assert_eq!(
+        master.call(&[b"CLUSTER", b"ADDSLOTSRANGE", b"0", b"16383"]),
+        ok
+    );
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "cluster state ok",
+        || cluster_info_field(master_port, "cluster_state") == "ok",
+    );
+    let before_sync = [
+        "RPUSH {t}l a b c 1 2 3",
+        "HSET {t}h f v n 1.5",
+        "SADD {t}si 3 1 2",
+        "SADD {t}sw x y z",
+        "RPUSH {t}ttl a",
+        "PEXPIRE {t}ttl 500000",
+    ];
+    run_all(&mut master, &before_sync);
+    let port = master_port.to_string();
+    let meet = [&b"CLUSTER"[..], b"MEET", b"127.0.0.1", port.as_bytes()];
+    assert_eq!(replica.call(&meet), ok);
+    let master_id = myid(master_port);
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica knows the master",
+        || command_text(replica_port, &["CLUSTER", "NODES"]).contains(&master_id),
+    );
+    let replicate = [&b"CLUSTER"[..], b"REPLICATE", master_id.as_bytes()];
+    assert_eq!(replica.call(&replicate), ok);
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica's link is up",
+        || command_text(replica_port, &["INFO", "replication"]).contains("master_link_status:up"),
+    );
+    let after_sync = [
+        "LPUSH {t}l z",
+        "LMOVE {t}l {t}l2 LEFT RIGHT",
+        "LMPOP 2 {t}none {t}l RIGHT COUNT 2",
+        "LSET {t}l 0 A",
+        "LINSERT {t}l AFTER A B",
+        "LREM {t}l 0 b",
+        "LTRIM {t}l 0 2",
+        "HINCRBYFLOAT {t}h n 2.5e-3",
+        "HINCRBY {t}h i 7",
+        "HDEL {t}h f",
+        "SPOP {t}sw 2",
+        "SMOVE {t}si {t}s2 1",
+        "SINTERSTORE {t}s3 {t}si {t}s2",
+        "SUNIONSTORE {t}s4 {t}si {t}s2",
+        "INCRBYFLOAT {t}fl 0.1",
+        "APPEND {t}str abc",
+    ];
+    run_all(&mut master, &after_sync);
+    assert_eq!(master.call(&[b"WAIT", b"1", b"5000"]), b":1\r\n");
+    assert_eq!(replica.call(&[b"READONLY"]), ok);
+    let reads = [
+        "LRANGE {t}l 0 -1",
+        "LRANGE {t}l2 0 -1",
+        "HGETALL {t}h",
+        "SMEMBERS {t}si",
+        "SMEMBERS {t}sw",
+        "SMEMBERS {t}s2",
+        "SMEMBERS {t}s3",
+        "SMEMBERS {t}s4",
+        "OBJECT ENCODING {t}sw",
+        "GET {t}fl",
+        "GET {t}str",
+        "DBSIZE",
+    ];
+    for read in reads {
+        let args: Vec<&[u8]> = read.split(' ').map(str::as_bytes).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&replica.call(&args)),
+            String::from_utf8_lossy(&master.call(&args)),
+            "`{read}`"
+        );
+    }
+    let ttl = replica.call(&[b"PTTL", b"{t}ttl"]);
+    assert!(ttl.starts_with(b":4") && ttl.len() == 9, "{ttl:?}");
+}
+
+fn run_all(conn: &mut RespConn, commands: &[&str]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+        let reply = conn.call(&args);
+        assert!(
+            !reply.starts_with(b"-"),
+            "`{command}`: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+}
