@@ -13,6 +13,15 @@ use common::*;
 
 const NODE_TIMEOUT_MS: u64 = 2000;
 
+/// Payloads in the ziplist encodings of Redis 6 and older (RDB types 10, 14, 13, 12), built
+/// by the test encoder in `cmd/dump/ziplist.rs`; redis-server 7.0.15 restores each of them.
+const OLD_LIST_ZIPLIST: &str = "0a4094940000002c000000080000016103f802c038ff04c0307504f000ee8505d00094357706e000000000000000800a40647a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7aff0a00790c41a57e72b5a4";
+const OLD_LIST_QUICKLIST: &str = "0e0211110000000e000000020000026e3104f2ff141400000010000000030000026e3204fd02fe0dff0a0076a46c9f2a184a69";
+const OLD_HASH_ZIPLIST: &str =
+    "0d171700000013000000040000016603017603016e03fefbff0a006b00e4ea5430f073";
+const OLD_ZSET_ZIPLIST: &str =
+    "0c191900000013000000040000016b03fefe03016d0303312e35ff0a0081c68049f15cd655";
+
 /// Hand-picked edge cases, one command a line: errors, empty results, key deletion, TTLs,
 /// WRONGTYPE, encodings, configured thresholds, long double sums, COMMAND INFO.
 const EDGE_CASES: &str = include_str!("types_interop/edge_cases.txt");
@@ -414,4 +423,43 @@ fn run_all(conn: &mut RespConn, commands: &[&str]) {
             String::from_utf8_lossy(&reply)
         );
     }
+}
+
+/// Payloads of Redis 6's ziplist encodings restore in clusterlab as in redis-server 7.0.
+#[test]
+fn redis_6_ziplist_payloads_restore_as_in_redis_server() {
+    let dir = TestDir::new("types-ziplist");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the ziplist test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("zl10", OLD_LIST_ZIPLIST, &["LRANGE", "zl10", "0", "-1"]),
+        ("zl14", OLD_LIST_QUICKLIST, &["LRANGE", "zl14", "0", "-1"]),
+        ("zl13", OLD_HASH_ZIPLIST, &["HGETALL", "zl13"]),
+        ("zl12", OLD_ZSET_ZIPLIST, &["TYPE", "zl12"]),
+    ];
+    for (key, hex, read) in cases {
+        let payload = from_hex(hex);
+        for conn in [&mut ours, &mut redis] {
+            let restore = [&b"RESTORE"[..], key.as_bytes(), b"0", &payload];
+            assert_eq!(conn.call(&restore), b"+OK\r\n", "{key}");
+        }
+        let read: Vec<&[u8]> = read.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(ours.call(&read), redis.call(&read), "{key}");
+        let encoding = [&b"OBJECT"[..], b"ENCODING", key.as_bytes()];
+        assert_eq!(ours.call(&encoding), redis.call(&encoding), "{key}");
+    }
+}
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
 }

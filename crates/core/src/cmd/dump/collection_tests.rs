@@ -176,3 +176,27 @@ fn restore_and_dump_commands_carry_collections_with_their_ttl() {
     assert_eq!(h.cmd(&["DUMP", "l"]), Reply::Bulk(payload));
     assert_eq!(h.cmd(&["OBJECT", "ENCODING", "l"]), bulk("quicklist"));
 }
+
+#[test]
+fn redis_6_ziplist_payloads_restore() {
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    // Built by ziplist.rs's test encoder; redis-server 7.0.15 restores them to these values.
+    let quicklist = hex("0e0211110000000e000000020000026e3104f2ff141400000010000000030000026e3204fd02fe0dff0a0076a46c9f2a184a69");
+    assert_eq!(
+        parse_payload(&quicklist),
+        Ok(list(&["n1", "1", "n2", "12", "13"]))
+    );
+    let hash_zl = hex("0d171700000013000000040000016603017603016e03fefbff0a006b00e4ea5430f073");
+    let expected = Value::Hash(hash(&[("f", "v"), ("n", "-5")]));
+    assert_eq!(parse_payload(&hash_zl), Ok(expected));
+    let zset_zl = hex("0c191900000013000000040000016b03fefe03016d0303312e35ff0a0081c68049f15cd655");
+    assert_eq!(
+        parse_payload(&zset_zl),
+        Ok(Value::ZSet(zset(&[("k", -2.0), ("m", 1.5)])))
+    );
+}

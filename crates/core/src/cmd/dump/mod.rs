@@ -20,6 +20,7 @@ use crate::reply::Reply;
 
 mod listpack;
 mod types;
+mod ziplist;
 
 /// The RDB version we write; payloads from newer versions are refused.
 pub const RDB_VERSION: u16 = 10;

@@ -4,10 +4,12 @@
 //! (each node at most `list-max-listpack-size -2`'s 8 KB), a hash or sorted set as one listpack
 //! while Redis would still hold it as one (else as plain field/value or member/score pairs),
 //! a set as an intset while it is one (else as plain members). We read everything Redis 7.0
-//! writes, plus the plain pre-listpack forms (`LIST`, `ZSET` with text scores).
-//! Ziplist-based encodings from Redis 6 and older are refused as `Bad data format`.
+//! writes, plus what older versions wrote and Redis 7.0 still loads: the plain `LIST` and
+//! `ZSET` (text scores) forms and the ziplist-based ones (`ziplist`). Zipmaps (Redis 2.4) are
+//! refused as `Bad data format`.
 
 use super::listpack::{decode_intset, decode_listpack, encode_intset, ListpackWriter};
+use super::ziplist::decode_ziplist;
 use super::{encode_length, encode_string, PayloadError, Reader};
 use crate::db::{EncodingLimits, Hash, List, Set, Value, ValueRef, ZSet};
 
@@ -16,7 +18,11 @@ pub(super) const TYPE_SET: u8 = 2;
 pub(super) const TYPE_ZSET: u8 = 3;
 pub(super) const TYPE_HASH: u8 = 4;
 pub(super) const TYPE_ZSET_2: u8 = 5;
+pub(super) const TYPE_LIST_ZIPLIST: u8 = 10;
 pub(super) const TYPE_SET_INTSET: u8 = 11;
+pub(super) const TYPE_ZSET_ZIPLIST: u8 = 12;
+pub(super) const TYPE_HASH_ZIPLIST: u8 = 13;
+pub(super) const TYPE_LIST_QUICKLIST: u8 = 14;
 pub(super) const TYPE_HASH_LISTPACK: u8 = 16;
 pub(super) const TYPE_ZSET_LISTPACK: u8 = 17;
 pub(super) const TYPE_LIST_QUICKLIST_2: u8 = 18;
@@ -141,6 +147,15 @@ pub(super) fn decode_collection(
     let value = match rdb_type {
         TYPE_LIST_QUICKLIST_2 => decode_quicklist(reader).map(Value::List),
         TYPE_LIST => decode_plain_list(reader).map(Value::List),
+        TYPE_LIST_ZIPLIST => ziplist_items(reader)
+            .map(|items| Value::List(items.iter().map(Vec::as_slice).collect())),
+        TYPE_LIST_QUICKLIST => decode_old_quicklist(reader).map(Value::List),
+        TYPE_HASH_ZIPLIST => ziplist_items(reader)
+            .and_then(|items| hash_from(&items, limits))
+            .map(Value::Hash),
+        TYPE_ZSET_ZIPLIST => ziplist_items(reader)
+            .and_then(|items| zset_from_pairs(&items, limits))
+            .map(Value::ZSet),
         TYPE_HASH_LISTPACK => decode_listpack_hash(reader, limits).map(Value::Hash),
         TYPE_HASH => decode_plain_hash(reader, limits).map(Value::Hash),
         TYPE_SET_INTSET => decode_intset_set(reader, limits).map(Value::Set),
@@ -188,6 +203,20 @@ fn decode_quicklist(reader: &mut Reader<'_>) -> Result<List, PayloadError> {
             QUICKLIST_NODE_PACKED => items.extend(decode_listpack(&reader.string()?)?),
             _ => return Err(PayloadError::BadFormat),
         }
+    }
+    Ok(items.iter().map(Vec::as_slice).collect())
+}
+
+fn ziplist_items(reader: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, PayloadError> {
+    decode_ziplist(&reader.string()?)
+}
+
+/// Redis 6's quicklist: a count of nodes, each a ziplist.
+fn decode_old_quicklist(reader: &mut Reader<'_>) -> Result<List, PayloadError> {
+    let nodes = element_count(reader)?;
+    let mut items = Vec::new();
+    for _ in 0..nodes {
+        items.extend(decode_ziplist(&reader.string()?)?);
     }
     Ok(items.iter().map(Vec::as_slice).collect())
 }
@@ -273,7 +302,11 @@ fn decode_listpack_zset(
     reader: &mut Reader<'_>,
     limits: &EncodingLimits,
 ) -> Result<ZSet, PayloadError> {
-    let items = decode_listpack(&reader.string()?)?;
+    zset_from_pairs(&decode_listpack(&reader.string()?)?, limits)
+}
+
+/// Member, score, member, score … (a listpack's or ziplist's entries) into a sorted set.
+fn zset_from_pairs(items: &[Vec<u8>], limits: &EncodingLimits) -> Result<ZSet, PayloadError> {
     if !items.len().is_multiple_of(2) {
         return Err(PayloadError::BadFormat);
     }
