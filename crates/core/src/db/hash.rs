@@ -26,6 +26,10 @@ pub const HASH_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 /// SipHash with fixed keys: lookups only, iteration order comes from the map's insertion order.
 pub(crate) type FixedState = BuildHasherDefault<DefaultHasher>;
 
+/// A table entry's cost beyond its bytes: the map's bucket (hash and two boxed slices, 40)
+/// and index slot (8), the two allocations' headers and rounding (about 16 each).
+pub(crate) const TABLE_ENTRY_OVERHEAD_BYTES: usize = 80;
+
 type Table = IndexMap<Box<[u8]>, Box<[u8]>, FixedState>;
 
 #[derive(Clone, Debug)]
@@ -192,6 +196,18 @@ impl Hash {
                 )
             })),
             Fields::Table(t) => Box::new(t.iter().map(|(f, v)| (&f[..], &v[..]))),
+        }
+    }
+
+    /// An estimate of the bytes held, for `INFO`: packed, the data and offsets; as a table,
+    /// the data and about [`TABLE_ENTRY_OVERHEAD_BYTES`] per field (O(fields)).
+    pub fn memory_bytes(&self) -> usize {
+        match &self.fields {
+            Fields::Packed(p) => p.memory_bytes(),
+            Fields::Table(t) => t
+                .iter()
+                .map(|(f, v)| f.len() + v.len() + TABLE_ENTRY_OVERHEAD_BYTES)
+                .sum(),
         }
     }
 

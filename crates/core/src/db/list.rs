@@ -226,9 +226,9 @@ impl List {
         *self = self.range(from, to).collect();
     }
 
-    /// The sum of the element lengths, for memory estimates.
-    pub fn data_bytes(&self) -> usize {
-        self.chunks.iter().map(PackedVec::byte_len).sum()
+    /// Element bytes and offsets, for `INFO`'s memory estimate.
+    pub fn memory_bytes(&self) -> usize {
+        self.chunks.iter().map(PackedVec::memory_bytes).sum()
     }
 }
 

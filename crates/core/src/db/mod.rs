@@ -279,9 +279,11 @@ impl Db {
         self.by_expiry.len()
     }
 
-    /// An estimate of the memory the keyspace holds (see [`PER_KEY_OVERHEAD_BYTES`]).
+    /// An estimate of the memory the keyspace holds (see [`PER_KEY_OVERHEAD_BYTES`]); walks
+    /// the collections, so it costs time in proportion to them.
     pub fn used_memory_estimate(&self) -> u64 {
         self.data_bytes
+            + self.slab.memory_bytes()
             + self.len() as u64 * PER_KEY_OVERHEAD_BYTES
             + self.expiring_count() as u64 * PER_EXPIRY_OVERHEAD_BYTES
     }

@@ -91,6 +91,11 @@ impl PackedVec {
         }
     }
 
+    /// Data and offset bytes, for memory estimates.
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.bytes.len() + 4 * self.ends.len()
+    }
+
     /// Gives back spare capacity (a chunk that will not grow soon).
     pub(super) fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();

@@ -21,6 +21,10 @@ use crate::cmd::parse_i64;
 /// `set-max-intset-entries`' default in Redis 7.0.
 pub const SET_MAX_INTSET_ENTRIES: usize = 512;
 
+/// A hash set entry's cost beyond its bytes: bucket (hash and boxed slice, 24), index slot
+/// (8) and the allocation's header and rounding (about 16).
+const SET_ENTRY_OVERHEAD_BYTES: usize = 48;
+
 #[derive(Clone, Debug)]
 enum Members {
     /// Canonical decimal integers, ascending by value.
@@ -161,6 +165,14 @@ impl Set {
         match &self.members {
             Members::Ints(p) => Box::new(p.iter()),
             Members::Table(t) => Box::new(t.iter().map(|m| &m[..])),
+        }
+    }
+
+    /// An estimate of the bytes held, for `INFO` (O(members) once a hash set).
+    pub fn memory_bytes(&self) -> usize {
+        match &self.members {
+            Members::Ints(p) => p.memory_bytes(),
+            Members::Table(t) => t.iter().map(|m| m.len() + SET_ENTRY_OVERHEAD_BYTES).sum(),
         }
     }
 

@@ -47,6 +47,15 @@ impl Slab {
     }
 
     /// Collections stored.
+    /// What the collections hold, estimated (walks them: for `INFO`, not hot paths).
+    pub(super) fn memory_bytes(&self) -> u64 {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|c| c.memory_bytes() as u64)
+            .sum()
+    }
+
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.slots.len() - self.free.len()

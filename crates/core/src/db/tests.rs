@@ -338,3 +338,26 @@ fn string_records_stay_as_small_as_before() {
     assert_eq!(collection.0.len(), 1 + 1 + 3 + 4);
     assert_eq!(collection.view().raw, Raw::Collection(7));
 }
+
+#[test]
+fn used_memory_counts_collection_contents() {
+    let mut db = Db::default();
+    db.set_owned(b"l", list_of(&["abc", "de"]), None);
+    // Key bytes, the per-key overhead, then 5 data bytes and two 4-byte offsets.
+    assert_eq!(
+        db.used_memory_estimate(),
+        1 + PER_KEY_OVERHEAD_BYTES + 5 + 8
+    );
+    let mut e = db.get_mut(b"l", 0).expect("live");
+    match e.collection_mut() {
+        Some(Collection::List(l)) => l.push_back(b"fgh"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        db.used_memory_estimate(),
+        1 + PER_KEY_OVERHEAD_BYTES + 8 + 12,
+        "changes in place are seen"
+    );
+    db.remove(b"l");
+    assert_eq!(db.used_memory_estimate(), 0);
+}

@@ -59,6 +59,16 @@ impl Collection {
         }
     }
 
+    /// An estimate of the bytes the collection holds (see each type's `memory_bytes`).
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Collection::List(l) => l.memory_bytes(),
+            Collection::Hash(h) => h.memory_bytes(),
+            Collection::Set(s) => s.memory_bytes(),
+            Collection::ZSet(z) => z.memory_bytes(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         match self {
             Collection::List(l) => l.is_empty(),

@@ -84,6 +84,12 @@ impl ZSet {
         self.scores.shift_remove(member).is_some()
     }
 
+    /// An estimate of the bytes held, for `INFO` (O(members)).
+    pub fn memory_bytes(&self) -> usize {
+        let entry_bytes = super::hash::TABLE_ENTRY_OVERHEAD_BYTES;
+        self.scores.keys().map(|m| m.len() + entry_bytes).sum()
+    }
+
     /// Members by ascending score, ties by member bytes: Redis's order.
     pub fn sorted(&self) -> Vec<(&[u8], f64)> {
         let mut all: Vec<(&[u8], f64)> = self.scores.iter().map(|(m, s)| (&m[..], *s)).collect();
