@@ -220,10 +220,29 @@ impl List {
             return;
         }
         let to = to.min(self.len - 1);
-        if from == 0 && to == self.len - 1 {
-            return;
+        let mut back = self.len - 1 - to;
+        let mut front = from;
+        // Whole chunks go at once; at most one chunk per end is cut.
+        while front > 0 {
+            let chunk = self.chunks.front_mut().expect("elements remain");
+            let taken = front.min(chunk.len());
+            if taken == chunk.len() {
+                self.chunks.pop_front();
+            } else {
+                chunk.remove_front(taken);
+            }
+            (front, self.len) = (front - taken, self.len - taken);
         }
-        *self = self.range(from, to).collect();
+        while back > 0 {
+            let chunk = self.chunks.back_mut().expect("elements remain");
+            let taken = back.min(chunk.len());
+            if taken == chunk.len() {
+                self.chunks.pop_back();
+            } else {
+                chunk.truncate(chunk.len() - taken);
+            }
+            (back, self.len) = (back - taken, self.len - taken);
+        }
     }
 
     /// Element bytes and offsets, for `INFO`'s memory estimate.
@@ -293,6 +312,19 @@ mod tests {
         ]));
         while l.pop_back().is_some() {}
         assert!(l.is_empty() && l.chunks.is_empty());
+    }
+
+    #[test]
+    fn trim_drops_whole_chunks_and_cuts_the_edges() {
+        let items: Vec<String> = (0..5000).map(|i| format!("item-{i:05}")).collect();
+        let mut l: List = items.iter().map(|s| s.as_bytes()).collect();
+        l.trim(1234, 3456);
+        assert_eq!(l.len(), 3456 - 1234 + 1);
+        assert!(l.iter().eq(items[1234..=3456].iter().map(|s| s.as_bytes())));
+        assert_eq!(l.get(0), Some(items[1234].as_bytes()));
+        assert_eq!(l.get(l.len() - 1), Some(items[3456].as_bytes()));
+        l.push_front(b"x");
+        assert_eq!(l.get(1), Some(items[1234].as_bytes()));
     }
 
     #[test]

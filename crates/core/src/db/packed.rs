@@ -74,6 +74,20 @@ impl PackedVec {
         Some(item)
     }
 
+    /// Removes the first `count` elements with one move of the rest.
+    pub(super) fn remove_front(&mut self, count: usize) {
+        let cut = self.start(count);
+        self.bytes.drain(..cut);
+        self.ends.drain(..count);
+        self.shift_ends(0, -(cut as i64));
+    }
+
+    /// Keeps the first `count` elements.
+    pub(super) fn truncate(&mut self, count: usize) {
+        self.bytes.truncate(self.start(count));
+        self.ends.truncate(count);
+    }
+
     /// Replaces element `index`.
     pub(super) fn set(&mut self, index: usize, item: &[u8]) {
         let (start, end) = (self.start(index), self.ends[index] as usize);
