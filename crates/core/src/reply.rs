@@ -71,6 +71,11 @@ impl Reply {
         Reply::err("syntax error")
     }
 
+    /// What every command says about a key of another type than it works on.
+    pub fn wrong_type() -> Reply {
+        Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+
     pub fn not_integer() -> Reply {
         Reply::err("value is not an integer or out of range")
     }

@@ -398,3 +398,92 @@ pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A throwaway `redis-server` (the reference for differential tests) on 127.0.0.1 without
+/// persistence; killed by PID when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    /// `None` when `redis-server` is not installed (callers then fail in CI, skip locally).
+    pub fn start(port: u16, extra_args: &[&str]) -> Option<RedisServer> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = RedisServer { port, child };
+        wait_until(START_TIMEOUT, "redis-server answers PING", || {
+            resp_roundtrip(port, b"PING\r\n").is_ok_and(|r| r == b"+PONG\r\n")
+        });
+        Some(server)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One client connection that sends commands and reads back each reply's raw bytes.
+pub struct RespConn {
+    reader: std::io::BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl RespConn {
+    pub fn connect(port: u16) -> RespConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("server reachable");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let writer = stream.try_clone().unwrap();
+        RespConn {
+            reader: std::io::BufReader::new(stream),
+            writer,
+        }
+    }
+
+    /// Sends `args` as a RESP array and returns the complete raw reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg);
+            request.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&request).unwrap();
+        let mut raw = Vec::new();
+        read_reply(&mut self.reader, &mut raw);
+        raw
+    }
+}
+
+/// Reads one whole RESP2/RESP3 value, appending its bytes to `raw`.
+fn read_reply(reader: &mut impl std::io::BufRead, raw: &mut Vec<u8>) {
+    let start = raw.len();
+    reader.read_until(b'\n', raw).expect("a reply line");
+    let line = String::from_utf8_lossy(&raw[start..])
+        .trim_end()
+        .to_string();
+    let (kind, rest) = line.split_at(1);
+    let n: i64 = rest.parse().unwrap_or(0);
+    match kind {
+        "$" | "=" | "!" if n >= 0 => {
+            let mut body = vec![0u8; n as usize + 2];
+            reader.read_exact(&mut body).unwrap();
+            raw.extend_from_slice(&body);
+        }
+        "*" | "~" | ">" => (0..n.max(0)).for_each(|_| read_reply(reader, raw)),
+        "%" | "|" => (0..n.max(0) * 2).for_each(|_| read_reply(reader, raw)),
+        _ => {}
+    }
+}

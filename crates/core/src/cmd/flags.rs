@@ -24,6 +24,8 @@ bitflags::bitflags! {
         const NO_ASYNC_LOADING = 1 << 12;
         const NO_MULTI = 1 << 13;
         const ALLOW_BUSY = 1 << 14;
+        /// Keys found by parsing (a key count argument), not by first/last/step.
+        const MOVABLEKEYS = 1 << 15;
     }
 }
 
@@ -43,6 +45,7 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (CmdFlags::NO_ASYNC_LOADING, "no_async_loading"),
     (CmdFlags::NO_MULTI, "no_multi"),
+    (CmdFlags::MOVABLEKEYS, "movablekeys"),
     (CmdFlags::ALLOW_BUSY, "allow_busy"),
 ];
 

@@ -12,11 +12,15 @@ pub mod cluster;
 pub mod connection;
 pub mod dump;
 mod flags;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub(crate) mod long_double;
 pub mod migrate;
 pub mod propagate;
 pub mod replication;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod wait;
 
@@ -73,10 +77,15 @@ impl CommandSpec {
         one.then(|| args.get(self.first_key as usize)).flatten()
     }
 
-    /// The key arguments, from the spec's first/last/step positions.
+    /// The key arguments, from the spec's first/last/step positions, or parsed for the
+    /// commands whose keys move (MIGRATE, a key count, OBJECT's subcommands).
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
-        if self.name == "migrate" {
-            return migrate_keys(args);
+        match self.name {
+            "migrate" => return migrate_keys(args),
+            "lmpop" | "sintercard" => return counted_keys(args, 1),
+            // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
+            "object" if args.len() == 3 => return vec![&args[2]],
+            _ => {}
         }
         if self.first_key <= 0 {
             return Vec::new();
@@ -106,6 +115,16 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
             Some(at) => args[6 + at + 1..].iter().collect(),
             None => Vec::new(),
         },
+    }
+}
+
+/// `numkeys key …` at `args[at]`: the keys it counts, none if the count is not valid (the
+/// command then fails on its own).
+fn counted_keys(args: &[Bytes], at: usize) -> Vec<&Bytes> {
+    let count = args.get(at).and_then(|n| parse_i64(n));
+    match count.and_then(|n| usize::try_from(n).ok()) {
+        Some(n) if n > 0 && at + 1 + n <= args.len() => args[at + 1..at + 1 + n].iter().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -141,6 +160,9 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [
         strings::COMMANDS,
         keys::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
         server::COMMANDS,
         replication::COMMANDS,
         connection::COMMANDS,
@@ -152,6 +174,11 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     .into_iter()
     .flatten()
 }
+
+/// Most picks a negative HRANDFIELD/SRANDMEMBER count may ask for. Redis has no limit and
+/// would build the whole reply in memory (2^63 picks exhaust any machine); a node in a test
+/// bed must not die of one command, so larger counts are refused as out of range.
+pub(crate) const RANDOM_REPEATS_MAX: u64 = 1 << 20;
 
 /// Parses an argument as an i64 the way Redis does (no spaces, no `+`, fits in i64).
 pub fn parse_i64(arg: &[u8]) -> Option<i64> {

@@ -105,6 +105,8 @@ pub struct Config {
     /// Accepted-but-ignored directives that were set, by canonical name, as `CONFIG GET`
     /// shows them. Unset ones report their default.
     pub ignored: BTreeMap<String, String>,
+    /// The encoding thresholds among the directives above, typed for the collections.
+    pub encoding_limits: crate::db::EncodingLimits,
 }
 
 impl Default for Config {
@@ -143,6 +145,7 @@ impl Default for Config {
             process_id: 0,
             config_file: String::new(),
             ignored: BTreeMap::new(),
+            encoding_limits: crate::db::EncodingLimits::default(),
         }
     }
 }

@@ -90,6 +90,7 @@ impl Config {
     pub(super) fn assign(&mut self, d: &Directive, args: &[String]) -> Result<(), String> {
         if d.ignored_default.is_some() {
             let value = check_kind(d.kind, args)?;
+            self.encoding_limits.apply(d.name, &value);
             self.ignored.insert(d.name.to_string(), value);
             return Ok(());
         }

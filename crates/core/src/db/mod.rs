@@ -1,10 +1,12 @@
-//! The keyspace: string values with optional expiry, indexed by hash slot.
+//! The keyspace: values of every type with optional expiry, indexed by hash slot.
 //!
 //! Expiry is lazy on access (plus an active sweep the node runs from `tick`); the slot index
 //! serves `CLUSTER COUNTKEYSINSLOT`/`GETKEYSINSLOT` and the cleanup when a slot moves away.
 //!
 //! Memory is the main design force: each key is one allocation, a `Record` packing the key,
 //! the expiry and the value, kept in a hash table that hashes and compares the key part only.
+//! A collection (list, hash, set, sorted set) lives in a slab beside the table and its record
+//! holds the slot number, so strings cost exactly what they did before collections existed.
 //!
 //! Every key has a *scan position*: its slot in the top bits and a 48-bit hash of the key below,
 //! so a slot's keys are contiguous and a SCAN cursor (a plain number) can name a point in the
@@ -25,6 +27,25 @@ use hashbrown::HashTable;
 
 use crate::slot::{key_hash_slot, SLOT_COUNT};
 
+mod hash;
+mod limits;
+mod list;
+mod packed;
+mod record;
+mod set;
+mod slab;
+mod value;
+mod zset;
+
+pub use hash::{Hash, HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE_BYTES};
+pub use limits::EncodingLimits;
+pub use list::List;
+use record::{Raw, RawEntry, Record};
+pub use set::{Set, SET_MAX_INTSET_ENTRIES};
+use slab::Slab;
+pub use value::{Collection, Value, ValueRef};
+pub use zset::{ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES};
+
 /// Bits of a scan position below the slot number.
 const POSITION_HASH_BITS: u32 = 48;
 const POSITION_HASH_MASK: u64 = (1 << POSITION_HASH_BITS) - 1;
@@ -42,64 +63,8 @@ pub const PER_KEY_OVERHEAD_BYTES: u64 = 55;
 /// of the key (about 64 for a short key).
 pub const PER_EXPIRY_OVERHEAD_BYTES: u64 = 72;
 
-/// A stored value, owned. Only strings for now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value {
-    String(Bytes),
-}
-
-impl Value {
-    /// The name `TYPE` and `SCAN … TYPE` use.
-    pub fn type_name(&self) -> &'static str {
-        self.view().type_name()
-    }
-
-    pub fn view(&self) -> ValueRef<'_> {
-        match self {
-            Value::String(s) => ValueRef::String(s),
-        }
-    }
-}
-
-/// A stored value, borrowed from the keyspace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueRef<'a> {
-    String(&'a [u8]),
-}
-
-impl<'a> ValueRef<'a> {
-    pub fn type_name(self) -> &'static str {
-        match self {
-            ValueRef::String(_) => "string",
-        }
-    }
-
-    /// The string's bytes (every value is a string for now).
-    pub fn as_string(self) -> &'a [u8] {
-        match self {
-            ValueRef::String(s) => s,
-        }
-    }
-
-    pub fn to_value(self) -> Value {
-        match self {
-            ValueRef::String(s) => Value::String(Bytes::copy_from_slice(s)),
-        }
-    }
-
-    fn len(self) -> usize {
-        self.as_string().len()
-    }
-}
-
-impl<'a> From<&'a Value> for ValueRef<'a> {
-    fn from(value: &'a Value) -> Self {
-        value.view()
-    }
-}
-
 /// A value and its expiry, owned (what `WATCH` remembers).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub value: Value,
     /// Absolute unix-ms expiry time, if any.
@@ -107,7 +72,7 @@ pub struct Entry {
 }
 
 /// A stored key, borrowed from the keyspace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EntryRef<'a> {
     pub key: &'a [u8],
     pub value: ValueRef<'a>,
@@ -134,36 +99,86 @@ impl EntryRef<'_> {
 pub struct EntryMut<'a> {
     record: &'a mut Record,
     data_bytes: &'a mut u64,
+    slab: &'a mut Slab,
 }
 
-impl EntryMut<'_> {
+impl<'a> EntryMut<'a> {
     pub fn view(&self) -> EntryRef<'_> {
-        self.record.view()
+        resolve(self.slab, self.record.view())
     }
 
     pub fn value(&self) -> ValueRef<'_> {
-        self.record.view().value
+        self.view().value
     }
 
     pub fn expires_at_ms(&self) -> Option<u64> {
         self.record.expires_at_ms()
     }
 
-    /// Replaces the value; the same size overwrites in place without allocating.
+    /// Replaces the value; a string of the same size overwrites in place without allocating.
     pub fn set_value(&mut self, value: ValueRef<'_>) {
-        *self.data_bytes -= self.value().len() as u64;
-        *self.data_bytes += value.len() as u64;
+        *self.data_bytes -= self.record.data_len() as u64;
+        if let Some(slot) = self.record.collection_slot() {
+            self.slab.remove(slot);
+        }
+        let raw = store_raw(self.slab, value);
         let expires_at_ms = self.expires_at_ms();
-        self.record.replace(value, expires_at_ms);
+        self.record.replace(raw, expires_at_ms);
+        *self.data_bytes += self.record.data_len() as u64;
     }
 
     /// Appends to the string value (growing the record in place when the allocator can);
-    /// returns the new length.
+    /// returns the new length. The caller has checked that the value is a string.
     pub fn append(&mut self, suffix: &[u8]) -> usize {
         *self.data_bytes += suffix.len() as u64;
         self.record.append(suffix);
-        self.value().len()
+        self.record.mark_raw_string();
+        self.value().as_string().map_or(0, <[u8]>::len)
     }
+
+    /// Marks the string as built in place (SETRANGE), which `OBJECT ENCODING` reports as `raw`.
+    pub fn mark_raw_string(&mut self) {
+        self.record.mark_raw_string();
+    }
+
+    /// [`EntryMut::collection_mut`] keeping the keyspace's borrow, for helpers that hand a
+    /// typed collection back to a command.
+    pub fn into_collection_mut(self) -> Option<&'a mut Collection> {
+        let slot = self.record.collection_slot()?;
+        Some(self.slab.get_mut(slot))
+    }
+
+    /// The collection, to change in place; `None` for a string. A command that empties it
+    /// removes the key afterwards (Redis never stores an empty collection).
+    pub fn collection_mut(&mut self) -> Option<&mut Collection> {
+        let slot = self.record.collection_slot()?;
+        Some(self.slab.get_mut(slot))
+    }
+}
+
+/// A record's parts with its collection, if any, looked up in the slab.
+fn resolve<'a>(slab: &'a Slab, raw: RawEntry<'a>) -> EntryRef<'a> {
+    let value = match raw.raw {
+        Raw::String(s) => ValueRef::String(s),
+        Raw::Collection(slot) => slab.get(slot).view(),
+    };
+    EntryRef {
+        key: raw.key,
+        value,
+        expires_at_ms: raw.expires_at_ms,
+    }
+}
+
+/// The record form of `value`: a string as is, a collection copied into the slab.
+fn store_raw<'v>(slab: &mut Slab, value: ValueRef<'v>) -> Raw<'v> {
+    let collection = match value {
+        ValueRef::String(s) => return Raw::String(s),
+        ValueRef::List(l) => Collection::List(l.clone()),
+        ValueRef::Hash(h) => Collection::Hash(h.clone()),
+        ValueRef::Set(s) => Collection::Set(s.clone()),
+        ValueRef::ZSet(z) => Collection::ZSet(z.clone()),
+    };
+    Raw::Collection(slab.insert(collection))
 }
 
 /// What one probe of the hash table found (see [`Db::peek`]): hot command paths read or change a
@@ -176,135 +191,6 @@ pub enum Peek<E> {
     Expired,
 }
 
-/// Tag bit: an 8-byte expiry follows the key.
-const TAG_EXPIRES: u8 = 0x80;
-/// Tag type bits for a string value (the only type so far).
-const TAG_STRING: u8 = 0;
-
-/// One key in one allocation: `[tag][key length, LEB128][key][expiry, u64 LE, if the tag says
-/// so][value]`. Only this module builds records, so their layout is trusted when read.
-#[derive(Debug)]
-struct Record(Box<[u8]>);
-
-impl Record {
-    fn new(key: &[u8], value: ValueRef<'_>, expires_at_ms: Option<u64>) -> Record {
-        let ValueRef::String(bytes) = value;
-        let expiry_len = if expires_at_ms.is_some() { 8 } else { 0 };
-        let len = 1 + varint_len(key.len()) + key.len() + expiry_len + bytes.len();
-        let mut out = Vec::with_capacity(len);
-        out.push(Self::tag(expires_at_ms));
-        push_varint(&mut out, key.len());
-        out.extend_from_slice(key);
-        if let Some(at_ms) = expires_at_ms {
-            out.extend_from_slice(&at_ms.to_le_bytes());
-        }
-        out.extend_from_slice(bytes);
-        debug_assert_eq!(out.len(), len);
-        Record(out.into_boxed_slice())
-    }
-
-    fn tag(expires_at_ms: Option<u64>) -> u8 {
-        TAG_STRING
-            | if expires_at_ms.is_some() {
-                TAG_EXPIRES
-            } else {
-                0
-            }
-    }
-
-    /// Start and end of the key.
-    fn key_bounds(&self) -> (usize, usize) {
-        let (mut len, mut shift, mut at) = (0usize, 0, 1);
-        loop {
-            let byte = self.0[at];
-            at += 1;
-            len |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return (at, at + len);
-            }
-            shift += 7;
-        }
-    }
-
-    fn key(&self) -> &[u8] {
-        let (start, end) = self.key_bounds();
-        &self.0[start..end]
-    }
-
-    fn expires_at_ms(&self) -> Option<u64> {
-        let (_, key_end) = self.key_bounds();
-        self.expiry_at(key_end)
-    }
-
-    fn expiry_at(&self, key_end: usize) -> Option<u64> {
-        if self.0[0] & TAG_EXPIRES == 0 {
-            return None;
-        }
-        let mut at_ms = [0u8; 8];
-        at_ms.copy_from_slice(&self.0[key_end..key_end + 8]);
-        Some(u64::from_le_bytes(at_ms))
-    }
-
-    fn view(&self) -> EntryRef<'_> {
-        let (key_start, key_end) = self.key_bounds();
-        let expires_at_ms = self.expiry_at(key_end);
-        let value_start = key_end + if expires_at_ms.is_some() { 8 } else { 0 };
-        EntryRef {
-            key: &self.0[key_start..key_end],
-            value: ValueRef::String(&self.0[value_start..]),
-            expires_at_ms,
-        }
-    }
-
-    /// Key and value bytes, what `used_memory` counts as data.
-    fn data_len(&self) -> usize {
-        let entry = self.view();
-        entry.key.len() + entry.value.len()
-    }
-
-    /// New value and expiry for the same key: in place when the size stays (a SET of a value
-    /// as long as the old one, most INCRs), else a new allocation.
-    fn replace(&mut self, value: ValueRef<'_>, expires_at_ms: Option<u64>) {
-        let ValueRef::String(bytes) = value;
-        let (_, key_end) = self.key_bounds();
-        let expiry_len = if expires_at_ms.is_some() { 8 } else { 0 };
-        if key_end + expiry_len + bytes.len() != self.0.len() {
-            *self = Record::new(self.key(), value, expires_at_ms);
-            return;
-        }
-        self.0[0] = Self::tag(expires_at_ms);
-        if let Some(at_ms) = expires_at_ms {
-            self.0[key_end..key_end + 8].copy_from_slice(&at_ms.to_le_bytes());
-        }
-        self.0[key_end + expiry_len..].copy_from_slice(bytes);
-    }
-
-    /// Appends to the value, which is last in the record.
-    fn append(&mut self, suffix: &[u8]) {
-        let mut bytes = std::mem::take(&mut self.0).into_vec();
-        bytes.reserve_exact(suffix.len());
-        bytes.extend_from_slice(suffix);
-        self.0 = bytes.into_boxed_slice();
-    }
-}
-
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-fn push_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 /// One database (cluster mode only has db 0).
 pub struct Db {
     /// Every key, hashed by [`table_hash`] of its position's hash bits.
@@ -314,8 +200,10 @@ pub struct Db {
     slot_counts: Vec<u32>,
     /// (expiry unix ms, key) for every key with a TTL, soonest first.
     by_expiry: BTreeSet<(u64, Box<[u8]>)>,
-    /// Key and value bytes of every key.
+    /// Key and string value bytes of every key.
     data_bytes: u64,
+    /// The collections records refer to.
+    slab: Slab,
 }
 
 impl Default for Db {
@@ -326,6 +214,7 @@ impl Default for Db {
             slot_counts: vec![0; SLOT_COUNT],
             by_expiry: BTreeSet::new(),
             data_bytes: 0,
+            slab: Slab::default(),
         }
     }
 }
@@ -390,9 +279,11 @@ impl Db {
         self.by_expiry.len()
     }
 
-    /// An estimate of the memory the keyspace holds (see [`PER_KEY_OVERHEAD_BYTES`]).
+    /// An estimate of the memory the keyspace holds (see [`PER_KEY_OVERHEAD_BYTES`]); walks
+    /// the collections, so it costs time in proportion to them.
     pub fn used_memory_estimate(&self) -> u64 {
         self.data_bytes
+            + self.slab.memory_bytes()
             + self.len() as u64 * PER_KEY_OVERHEAD_BYTES
             + self.expiring_count() as u64 * PER_EXPIRY_OVERHEAD_BYTES
     }
@@ -428,7 +319,7 @@ impl Db {
     pub fn peek(&self, key: &[u8], now_ms: u64) -> Peek<EntryRef<'_>> {
         match self.find(key) {
             None => Peek::Missing,
-            Some(r) if is_live(r, now_ms) => Peek::Live(r.view()),
+            Some(r) if is_live(r, now_ms) => Peek::Live(resolve(&self.slab, r.view())),
             Some(_) => Peek::Expired,
         }
     }
@@ -439,13 +330,23 @@ impl Db {
         let Db {
             records,
             data_bytes,
+            slab,
             ..
         } = self;
         match records.find_mut(hash, |r| r.key() == key) {
             None => Peek::Missing,
-            Some(record) if is_live(record, now_ms) => Peek::Live(EntryMut { record, data_bytes }),
+            Some(record) if is_live(record, now_ms) => Peek::Live(EntryMut {
+                record,
+                data_bytes,
+                slab,
+            }),
             Some(_) => Peek::Expired,
         }
+    }
+
+    /// Whether `key` holds a string that APPEND or SETRANGE built (`OBJECT ENCODING` `raw`).
+    pub fn is_raw_string(&self, key: &[u8]) -> bool {
+        self.find(key).is_some_and(Record::is_raw_string)
     }
 
     pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
@@ -462,8 +363,24 @@ impl Db {
         self.is_expired(key, now_ms) && self.remove(key)
     }
 
-    /// Inserts or replaces `key`, with one hash lookup.
+    /// Inserts or replaces `key`, with one hash lookup (a collection value is copied).
     pub fn set(&mut self, key: &[u8], value: ValueRef<'_>, expires_at_ms: Option<u64>) {
+        let raw = store_raw(&mut self.slab, value);
+        self.set_raw(key, raw, expires_at_ms);
+    }
+
+    /// [`Db::set`] for an owned value, whose collection moves in without a copy.
+    pub fn set_owned(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>) {
+        match value.into_stored() {
+            Ok(string) => self.set_raw(key, Raw::String(&string), expires_at_ms),
+            Err(collection) => {
+                let slot = self.slab.insert(collection);
+                self.set_raw(key, Raw::Collection(slot), expires_at_ms);
+            }
+        }
+    }
+
+    fn set_raw(&mut self, key: &[u8], value: Raw<'_>, expires_at_ms: Option<u64>) {
         let hash_bits = key_hash_bits(key);
         let entry = self
             .records
@@ -473,18 +390,22 @@ impl Db {
                 let record = found.get_mut();
                 let old_expiry = record.expires_at_ms();
                 self.data_bytes -= record.data_len() as u64;
+                if let Some(slot) = record.collection_slot() {
+                    self.slab.remove(slot);
+                }
                 record.replace(value, expires_at_ms);
+                self.data_bytes += record.data_len() as u64;
                 old_expiry
             }
             TableEntry::Vacant(free) => {
-                free.insert(Record::new(key, value, expires_at_ms));
+                let record = free.insert(Record::new(key, value, expires_at_ms));
+                self.data_bytes += record.get().data_len() as u64;
                 let slot = key_hash_slot(key);
                 self.slot_counts[slot as usize] += 1;
                 self.positions.insert(position_in_slot(slot, hash_bits));
                 None
             }
         };
-        self.data_bytes += (key.len() + value.len()) as u64;
         self.reindex_expiry(key, old_expiry, expires_at_ms);
     }
 
@@ -509,8 +430,7 @@ impl Db {
         };
         let old = record.expires_at_ms();
         if old != expires_at_ms {
-            let entry = record.view();
-            *record = Record::new(entry.key, entry.value, expires_at_ms);
+            *record = record.with_expiry(expires_at_ms);
             self.reindex_expiry(key, old, expires_at_ms);
         }
         true
@@ -527,6 +447,9 @@ impl Db {
         };
         let (record, _) = found.remove();
         self.data_bytes -= record.data_len() as u64;
+        if let Some(slot) = record.collection_slot() {
+            self.slab.remove(slot);
+        }
         self.reindex_expiry(key, record.expires_at_ms(), None);
         let slot = key_hash_slot(key);
         self.slot_counts[slot as usize] -= 1;
@@ -554,7 +477,7 @@ impl Db {
         let mut found = self
             .records
             .iter_hash(table_hash(hash_bits))
-            .map(Record::view)
+            .map(|r| resolve(&self.slab, r.view()))
             .filter(move |e| {
                 key_hash_bits(e.key) == hash_bits && u64::from(key_hash_slot(e.key)) == slot
             });

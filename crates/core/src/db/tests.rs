@@ -1,3 +1,4 @@
+use super::record::varint_len;
 use super::*;
 
 fn set(db: &mut Db, key: &[u8], value: &str, expires_at_ms: Option<u64>) {
@@ -5,7 +6,7 @@ fn set(db: &mut Db, key: &[u8], value: &str, expires_at_ms: Option<u64>) {
 }
 
 fn value_of<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Option<&'a [u8]> {
-    db.get(key, now_ms).map(|e| e.value.as_string())
+    db.get(key, now_ms).and_then(|e| e.value.as_string())
 }
 
 #[test]
@@ -76,11 +77,11 @@ fn records_keep_key_value_and_expiry_of_any_size() {
         (&long_key, &long_value, None),
     ];
     for (key, value, expiry) in cases {
-        let record = Record::new(key, ValueRef::String(value.as_bytes()), expiry);
+        let record = Record::new(key, Raw::String(value.as_bytes()), expiry);
         let view = record.view();
         assert_eq!(
-            (view.key, view.value.as_string(), view.expires_at_ms),
-            (key, value.as_bytes(), expiry)
+            (view.key, view.raw, view.expires_at_ms),
+            (key, Raw::String(value.as_bytes()), expiry)
         );
         assert_eq!(record.key(), key);
         assert_eq!(record.data_len(), key.len() + value.len());
@@ -283,4 +284,80 @@ fn clear_empties_every_index() {
     assert_eq!((db.expiring_count(), db.used_memory_estimate()), (0, 0));
     assert_eq!(db.count_in_slot(key_hash_slot(b"a")), 0);
     assert_eq!(db.key_near(0), None);
+}
+
+fn list_of(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| s.as_bytes()).collect())
+}
+
+#[test]
+fn collections_live_in_the_slab_and_leave_with_their_key() {
+    let mut db = Db::default();
+    db.set_owned(b"l", list_of(&["a", "b"]), None);
+    db.set_owned(
+        b"h",
+        Value::Hash(Hash::from_pairs([(&b"f"[..], &b"v"[..])])),
+        Some(50),
+    );
+    assert_eq!(db.slab.len(), 2);
+    let entry = db.get(b"l", 0).expect("stored");
+    assert_eq!(entry.value.type_name(), "list");
+    assert_eq!(entry.value.as_string(), None);
+    assert_eq!(entry.to_entry().value, list_of(&["a", "b"]));
+    // A TTL change rebuilds the record around the same slot.
+    assert!(db.set_expiry(b"l", Some(99)));
+    assert_eq!(db.get(b"l", 0).map(|e| e.value.type_name()), Some("list"));
+    // Overwriting with a string frees the slot; so does removing.
+    db.set(b"l", ValueRef::String(b"s"), None);
+    assert_eq!(db.slab.len(), 1);
+    assert_eq!(value_of(&db, b"l", 0), Some(&b"s"[..]));
+    assert!(db.remove(b"h"));
+    assert_eq!(db.slab.len(), 0);
+    // Changed in place through EntryMut, and replaced by a copy of another collection.
+    db.set_owned(b"l2", list_of(&["x"]), None);
+    let mut e = db.get_mut(b"l2", 0).expect("live");
+    match e.collection_mut() {
+        Some(Collection::List(l)) => l.push_back(b"y"),
+        other => panic!("{other:?}"),
+    }
+    let copy = list_of(&["x", "y"]);
+    assert_eq!(e.value(), copy.view());
+    e.set_value(ValueRef::String(b"now a string"));
+    assert_eq!(db.slab.len(), 0);
+    db.set(b"l3", copy.view(), None);
+    assert_eq!(db.slab.len(), 1);
+    db.clear();
+    assert_eq!(db.slab.len(), 0);
+}
+
+#[test]
+fn string_records_stay_as_small_as_before() {
+    let record = Record::new(b"key", Raw::String(b"val"), None);
+    assert_eq!(record.0.len(), 1 + 1 + 3 + 3);
+    let collection = Record::new(b"key", Raw::Collection(7), None);
+    assert_eq!(collection.0.len(), 1 + 1 + 3 + 4);
+    assert_eq!(collection.view().raw, Raw::Collection(7));
+}
+
+#[test]
+fn used_memory_counts_collection_contents() {
+    let mut db = Db::default();
+    db.set_owned(b"l", list_of(&["abc", "de"]), None);
+    // Key bytes, the per-key overhead, then 5 data bytes and two 4-byte offsets.
+    assert_eq!(
+        db.used_memory_estimate(),
+        1 + PER_KEY_OVERHEAD_BYTES + 5 + 8
+    );
+    let mut e = db.get_mut(b"l", 0).expect("live");
+    match e.collection_mut() {
+        Some(Collection::List(l)) => l.push_back(b"fgh"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        db.used_memory_estimate(),
+        1 + PER_KEY_OVERHEAD_BYTES + 8 + 12,
+        "changes in place are seen"
+    );
+    db.remove(b"l");
+    assert_eq!(db.used_memory_estimate(), 0);
 }

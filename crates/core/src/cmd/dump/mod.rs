@@ -5,7 +5,8 @@
 //! `RESTORE-ASKING`), so it must be byte-compatible with Redis 7.0 in both directions: we encode
 //! strings as Redis does (integers in 1, 2 or 4 bytes, otherwise length-prefixed), except that we
 //! never LZF-compress, and we decode everything Redis writes for a string, LZF included.
-//! Only the string type exists here; any other type byte is `Bad data format`.
+//! Collections (`types`) are written as Redis 7.0 writes them, their packed blobs in
+//! `listpack`; a type byte we do not read (streams, modules, ziplists) is `Bad data format`.
 
 use bytes::Bytes;
 use crc::{Crc, CRC_64_REDIS};
@@ -13,9 +14,13 @@ use crc::{Crc, CRC_64_REDIS};
 use super::keys::{already_past, argv, lookup_read, lookup_write, propagate};
 use super::{is, parse_i64, CommandSpec};
 use crate::cmd::CmdFlags as F;
-use crate::db::{Value, ValueRef};
+use crate::db::{EncodingLimits, Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
+
+mod listpack;
+mod types;
+mod ziplist;
 
 /// The RDB version we write; payloads from newer versions are refused.
 pub const RDB_VERSION: u16 = 10;
@@ -114,11 +119,13 @@ impl PayloadError {
 /// The DUMP payload of `value` (stored or owned).
 pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>) -> Bytes {
     let mut out = Vec::new();
-    match value.into() {
-        ValueRef::String(s) => {
-            out.push(TYPE_STRING);
-            encode_string(s, &mut out);
-        }
+    let value = value.into();
+    if let ValueRef::String(s) = value {
+        out.push(TYPE_STRING);
+        encode_string(s, &mut out);
+    } else {
+        let encoded = types::encode_collection(value, &mut out);
+        debug_assert!(encoded, "every other type is a collection");
     }
     seal_payload(out)
 }
@@ -147,13 +154,23 @@ pub fn verify_payload(payload: &[u8]) -> Result<&[u8], PayloadError> {
     Ok(body)
 }
 
-/// The value a payload holds. Bytes left over after the value are ignored, as Redis does.
+/// The value a payload holds, encoded as Redis's default limits say. Bytes left over after the
+/// value are ignored, as Redis does.
 pub fn parse_payload(payload: &[u8]) -> Result<Value, PayloadError> {
+    parse_payload_limited(payload, &EncodingLimits::default())
+}
+
+/// [`parse_payload`] under configured encoding limits (what RESTORE uses).
+pub fn parse_payload_limited(
+    payload: &[u8],
+    limits: &EncodingLimits,
+) -> Result<Value, PayloadError> {
     let body = verify_payload(payload)?;
     let mut reader = Reader { data: body, pos: 0 };
     match reader.byte()? {
         TYPE_STRING => Ok(Value::String(Bytes::from(reader.string()?))),
-        _ => Err(PayloadError::BadFormat),
+        rdb_type => types::decode_collection(rdb_type, &mut reader, limits)
+            .unwrap_or(Err(PayloadError::BadFormat)),
     }
 }
 
@@ -220,6 +237,10 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
     fn take(&mut self, n: u64) -> Result<&'a [u8], PayloadError> {
         let remaining = self.data.len() - self.pos;
         let n = usize::try_from(n)
@@ -399,7 +420,8 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     if ttl_ms < 0 {
         return Reply::err("Invalid TTL value, must be >= 0");
     }
-    let value = match parse_payload(&args[3]) {
+    let limits = node.config.encoding_limits;
+    let value = match parse_payload_limited(&args[3], &limits) {
         Ok(value) => value,
         Err(e) => return e.reply(),
     };
@@ -414,7 +436,7 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     }
     // Only a replica stores a time already past; it then waits for its master's DEL.
     let expires_at_ms = expires_at_ms.map(|at_ms| u64::try_from(at_ms).unwrap_or(0));
-    node.db.set(key, value.view(), expires_at_ms);
+    node.db.set_owned(key, value, expires_at_ms);
     let mut replay = argv(args);
     if let (Some(at_ms), false) = (expires_at_ms, options.absttl) {
         replay[2] = Bytes::from(at_ms.to_string());
@@ -438,5 +460,7 @@ fn restore_expiry_ms(node: &Node, ttl_ms: i64, absttl: bool) -> Option<i64> {
     Some(ttl_ms.wrapping_add(now_ms))
 }
 
+#[cfg(test)]
+mod collection_tests;
 #[cfg(test)]
 mod tests;

@@ -47,10 +47,8 @@ const REDIS_LZF_DUMPS: &[(&[u8], &[u8])] = &[
         b"\x00\xc3\x09\x40\x64\x01\x78\x78\xe0\x57\x00\x01\x78\x78\x0a\x00\x5d\xb7\xf6\x63\xbb\x08\x62\x5f",
     ),
 ];
-/// `RPUSH l a` then `DUMP l` (a quicklist): a type we do not have.
-const REDIS_LIST_DUMP: &[u8] =
-    b"\x12\x01\x02\x0a\x0a\x00\x00\x00\x01\x00\x81\x61\x02\xff\x0a\x00\x09\xb9\xed\xf5\x94\xde\xd9\x95";
-
+/// `XADD st 1-1 f v` then `DUMP st` (a stream): a type we do not have.
+const REDIS_STREAM_DUMP: &[u8] = b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x1d\x1d\x00\x00\x00\x0a\x00\x01\x01\x00\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\xff\x01\x01\x01\x01\x01\x00\x00\x01\x00\x0a\x00\xff\x55\xab\x62\x6a\xc0\x35\xdb";
 /// Bytes no compressor shrinks: the top byte of a 64-bit LCG (same generator used to
 /// capture the Redis payloads).
 fn noise(len: usize) -> Vec<u8> {
@@ -202,13 +200,13 @@ fn payload_footer_checks() {
 fn malformed_values_are_bad_data_format() {
     let bad = Err(PayloadError::BadFormat);
     assert_eq!(
-        parse_payload(REDIS_LIST_DUMP),
+        parse_payload(REDIS_STREAM_DUMP),
         bad,
-        "lists do not exist here"
+        "streams do not exist here"
     );
     for body in [
         &b"\x00"[..],                       // no value
-        b"\x05\x02v2",                      // unknown type
+        b"\x06\x02v2",                      // unknown type
         b"\x00\x05v2",                      // runs past the body (Redis reads into the footer)
         b"\x00\xc0",                        // int8 with no byte
         b"\x00\xc2\x01\x02",                // int32 cut short
@@ -401,8 +399,11 @@ fn restore_errors_in_redis_order() {
             &err("ERR Invalid TTL value, must be >= 0"),
         ),
         (&[b"RESTORE", b"n", b"0", b"junk"], &wrong),
-        (&[b"RESTORE", b"n", b"0", REDIS_LIST_DUMP], &bad),
-        (&[b"RESTORE", b"k", b"0", REDIS_LIST_DUMP, b"REPLACE"], &bad),
+        (&[b"RESTORE", b"n", b"0", REDIS_STREAM_DUMP], &bad),
+        (
+            &[b"RESTORE", b"k", b"0", REDIS_STREAM_DUMP, b"REPLACE"],
+            &bad,
+        ),
         (&[b"RESTORE", b"n", b"0", V2, b"IDLETIME"], &syntax),
         (&[b"RESTORE", b"n", b"0", V2, b"FREQ"], &syntax),
         (

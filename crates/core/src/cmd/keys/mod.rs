@@ -12,11 +12,15 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 mod expire;
+mod object;
 mod scan;
 
 pub(crate) use expire::{already_past, invalid_expire};
 use expire::{expire, expireat, persist, pexpire, pexpireat, pttl, ttl};
+use object::object;
+pub(crate) use object::OBJECT_SUBCOMMANDS;
 use scan::{dbsize, flush, keys, randomkey, scan};
+pub(crate) use scan::{parse_cursor, pattern_matches};
 
 /// Most keys one [`active_expire_cycle`] removes; the rest wait for the next tick (or for a
 /// client to touch them). Bounds the time a tick can take whatever the workload.
@@ -171,6 +175,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         summary: "Determine the type stored at key",
         since: "1.0.0",
         handler: type_,
+    },
+    CommandSpec {
+        name: "object",
+        arity: -2,
+        flags: F::empty(),
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["@slow"],
+        group: "generic",
+        summary: "A container for object introspection commands",
+        since: "2.2.3",
+        handler: object,
     },
     CommandSpec {
         name: "keys",

@@ -24,13 +24,13 @@ pub(super) fn keys(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
 
 /// `*` alone matches every key, the empty one included (the matcher alone would not: a
 /// pattern only matches an empty text when it is empty itself).
-fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
+pub(crate) fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
     pattern == b"*" || crate::text::glob_match(pattern, key, false)
 }
 
 /// A SCAN cursor as Redis reads it (`strtoul`): optional sign, digits, nothing else; a
 /// negative number wraps; the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let (negative, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),

@@ -642,3 +642,107 @@ fn specs_match_redis_command_info() {
     assert_eq!(spec("dbsize").group, "server");
     assert_eq!(spec("expire").flags, &["write", "fast"]);
 }
+
+#[test]
+fn type_object_and_scan_type_see_every_type() {
+    use crate::db::{Hash, List, Set, Value, ZSet};
+    let mut h = Harness::new();
+    let list: List = [&b"a"[..]].into_iter().collect();
+    let mut zset = ZSet::new();
+    zset.insert(b"m", 1.0);
+    let set: Set = [&b"1"[..]].into_iter().collect();
+    let values = [
+        ("l", Value::List(list)),
+        ("h", Value::Hash(Hash::from_pairs([(&b"f"[..], &b"v"[..])]))),
+        ("s", Value::Set(set)),
+        ("z", Value::ZSet(zset)),
+    ];
+    for (key, value) in values {
+        h.node.db.set_owned(key.as_bytes(), value, None);
+    }
+    h.cmd(&["SET", "n", "123"]);
+    h.cmd(&["SET", "e", "abc"]);
+    h.cmd(&["SET", "r", &"x".repeat(45)]);
+    let expected = [
+        ("l", "list", "quicklist"),
+        ("h", "hash", "listpack"),
+        ("s", "set", "intset"),
+        ("z", "zset", "listpack"),
+        ("n", "string", "int"),
+        ("e", "string", "embstr"),
+        ("r", "string", "raw"),
+    ];
+    for (key, type_name, encoding) in expected {
+        assert_eq!(h.cmd(&["TYPE", key]), Reply::simple(type_name), "{key}");
+        assert_eq!(h.cmd(&["OBJECT", "ENCODING", key]), bulk(encoding), "{key}");
+    }
+    assert_eq!(h.cmd(&["OBJECT", "encoding", "none"]), Reply::Nil);
+    assert_eq!(h.cmd(&["OBJECT", "REFCOUNT", "n"]), int(2147483647));
+    assert_eq!(h.cmd(&["OBJECT", "REFCOUNT", "l"]), int(1));
+    assert_eq!(
+        h.cmd(&["OBJECT", "ENCODING"]),
+        err("ERR wrong number of arguments for 'object|encoding' command")
+    );
+    assert_eq!(
+        h.cmd(&["OBJECT", "foo"]),
+        err("ERR unknown subcommand 'foo'. Try OBJECT HELP.")
+    );
+    assert!(h.cmd(&["OBJECT", "FREQ", "n"]).is_error());
+    match h.cmd(&["SCAN", "0", "TYPE", "list", "COUNT", "100"]) {
+        Reply::Array(parts) => assert_eq!(parts[1], Reply::Array(vec![bulk("l")])),
+        other => panic!("{other:?}"),
+    }
+    // Key commands work on every type.
+    assert_eq!(h.cmd(&["EXPIRE", "z", "10"]), int(1));
+    assert_eq!(h.cmd(&["TTL", "z"]), int(10));
+    assert_eq!(h.cmd(&["EXISTS", "l", "h", "s", "z"]), int(4));
+    assert_eq!(h.cmd(&["DEL", "l", "h", "s", "z"]), int(4));
+    assert_eq!(h.cmd(&["DBSIZE"]), int(3));
+}
+
+#[test]
+fn configured_encoding_limits_apply_to_later_writes() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"]),
+        ok()
+    );
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "set-max-intset-entries", "1"]),
+        ok()
+    );
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-listpack-value", "3"]),
+        ok()
+    );
+    h.cmd(&["HSET", "h", "a", "1", "b", "2"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h"]), bulk("listpack"));
+    h.cmd(&["HSET", "h", "c", "3"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h"]), bulk("hashtable"));
+    h.cmd(&["HSET", "long", "f", "four"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "long"]), bulk("hashtable"));
+    h.cmd(&["SADD", "s", "1"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "s"]), bulk("intset"));
+    h.cmd(&["SADD", "s", "2"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "s"]), bulk("hashtable"));
+    // RESTORE loads under the same limits.
+    let Reply::Bulk(payload) = h.cmd(&["DUMP", "h"]) else {
+        panic!("a payload")
+    };
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "512"]),
+        ok()
+    );
+    let args = [
+        Bytes::from_static(b"RESTORE"),
+        Bytes::from_static(b"h2"),
+        Bytes::from_static(b"0"),
+        payload,
+    ];
+    assert_eq!(h.node.command(h.now, h.client, &args), ok());
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "h2"]), bulk("listpack"));
+    assert_eq!(
+        h.node.config.encoding_limits.hash_max_listpack_value, 3,
+        "CONFIG SET reaches the typed limits"
+    );
+}

@@ -100,6 +100,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "command" => COMMAND_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
+        "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
         _ => &[],
     }
 }

@@ -1,4 +1,5 @@
-//! String commands: SET and its variants, the GET family, counters, APPEND and ranges.
+//! String commands: SET and its variants, the GET family, counters (integer and float),
+//! APPEND and ranges.
 //!
 //! Key access goes through the shared lookups in `keys.rs` (lazy expiry, hit/miss counting) and
 //! every write reports its replay form through `keys::propagate`. GET, SET and INCR, the hot
@@ -20,7 +21,7 @@ mod get;
 mod ranges;
 mod set;
 
-use counters::{decr, decrby, incr, incrby};
+use counters::{decr, decrby, incr, incrby, incrbyfloat};
 use get::{get, getdel, mget, strlen};
 use ranges::{append, getrange, setrange};
 use set::{getex, mset, msetnx, psetex, set, setex, setnx};
@@ -170,6 +171,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         handler: incr,
     },
     CommandSpec {
+        name: "incrbyfloat",
+        arity: 3,
+        flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
+        first_key: 1,
+        last_key: 1,
+        key_step: 1,
+        acl_categories: &["@write", "@string", "@fast"],
+        group: "string",
+        summary: "Increment the float value of a key by the given amount",
+        since: "2.6.0",
+        handler: incrbyfloat,
+    },
+    CommandSpec {
         name: "decr",
         arity: 2,
         flags: F::WRITE.union(F::DENYOOM).union(F::FAST),
@@ -265,13 +279,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// Largest string a command may build (`proto-max-bulk-len`'s default, 512 MB).
 const STRING_MAX_BYTES: usize = 512 * 1024 * 1024;
 
-fn string_value<'a>(entry: &EntryRef<'a>) -> &'a [u8] {
-    entry.value.as_string()
+/// The stored string, or the `WRONGTYPE` error for a key of another type.
+fn string_value<'a>(entry: &EntryRef<'a>) -> Result<&'a [u8], Reply> {
+    entry.value.as_string().ok_or_else(Reply::wrong_type)
 }
 
 /// A copy of a stored string for a reply (the keyspace keeps values packed with their keys).
-fn string_copy(entry: &EntryRef<'_>) -> Bytes {
-    Bytes::copy_from_slice(string_value(entry))
+fn string_copy(entry: &EntryRef<'_>) -> Result<Bytes, Reply> {
+    string_value(entry).map(Bytes::copy_from_slice)
 }
 
 fn bulk_or_nil(value: Option<Bytes>) -> Reply {

@@ -17,7 +17,10 @@ pub(super) fn append(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
             suffix.len()
         }
         Some(mut entry) => {
-            let total = entry.value().as_string().len() + suffix.len();
+            let Some(current) = entry.value().as_string() else {
+                return Reply::wrong_type();
+            };
+            let total = current.len() + suffix.len();
             if total > STRING_MAX_BYTES {
                 return too_long();
             }
@@ -36,7 +39,10 @@ pub(super) fn getrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
     let Some(entry) = lookup_read(node, &args[1]) else {
         return Reply::Bulk(Bytes::new());
     };
-    let value = string_value(&entry);
+    let value = match string_value(&entry) {
+        Ok(value) => value,
+        Err(wrong_type) => return wrong_type,
+    };
     match substring_bounds(value.len(), start, end) {
         Some((from, to)) => Reply::Bulk(Bytes::copy_from_slice(&value[from..=to])),
         None => Reply::Bulk(Bytes::new()),
@@ -67,7 +73,11 @@ pub(super) fn setrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
         return Reply::err("offset is out of range");
     };
     let (key, patch) = (&args[1], &args[3]);
-    let current = lookup_write(node, key).map(|e| e.value().as_string().to_vec());
+    let current = match lookup_write(node, key).map(|e| e.value().as_string().map(<[u8]>::to_vec)) {
+        None => None,
+        Some(Some(current)) => Some(current),
+        Some(None) => return Reply::wrong_type(),
+    };
     if patch.is_empty() {
         let len = current.map_or(0, |v| v.len());
         return Reply::Integer(i64::try_from(len).unwrap_or(i64::MAX));
@@ -82,10 +92,13 @@ pub(super) fn setrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
     }
     buf[offset..end].copy_from_slice(patch);
     let new_len = buf.len();
-    match lookup_write(node, key) {
-        Some(mut entry) => entry.set_value(ValueRef::String(&buf)),
-        None => node.db.set(key, ValueRef::String(&buf), None),
+    if lookup_write(node, key).is_none() {
+        node.db.set(key, ValueRef::String(&buf), None);
     }
+    // SETRANGE builds its string in place in Redis, new or not: `raw` to OBJECT ENCODING.
+    let mut entry = lookup_write(node, key).expect("just written");
+    entry.set_value(ValueRef::String(&buf));
+    entry.mark_raw_string();
     propagate(node, argv(args));
     Reply::Integer(i64::try_from(new_len).unwrap_or(i64::MAX))
 }

@@ -187,9 +187,15 @@ pub(super) fn set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let (key, value) = (&args[1], &args[2]);
-    let old = options
-        .get
-        .then(|| lookup_read(node, key).map(|e| string_copy(&e)));
+    // GET on a key of another type fails the whole command before anything is written.
+    let old = if options.get {
+        match lookup_read(node, key).map(|e| string_copy(&e)).transpose() {
+            Ok(old) => Some(old),
+            Err(wrong_type) => return wrong_type,
+        }
+    } else {
+        None
+    };
     let written = store(
         node,
         key,
@@ -304,7 +310,10 @@ pub(super) fn getex(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
     let Some(entry) = lookup_read(node, key) else {
         return Reply::Nil;
     };
-    let (value, had_ttl) = (string_copy(&entry), entry.expires_at_ms.is_some());
+    let (value, had_ttl) = match string_copy(&entry) {
+        Ok(value) => (value, entry.expires_at_ms.is_some()),
+        Err(wrong_type) => return wrong_type,
+    };
     if let Some(at_ms) = expires_at_ms {
         if already_past(node, i64::try_from(at_ms).unwrap_or(i64::MAX)) {
             node.db.remove(key);

@@ -538,3 +538,100 @@ fn specs_match_redis_command_info() {
     assert_eq!((spec("getex").arity, spec("getex").since), (-2, "6.2.0"));
     assert!(COMMANDS.iter().all(|s| s.group == "string"));
 }
+
+#[test]
+fn string_commands_refuse_other_types() {
+    let mut h = Harness::new();
+    let list: crate::db::List = [&b"a"[..]].into_iter().collect();
+    h.node
+        .db
+        .set_owned(b"l", crate::db::Value::List(list), None);
+    h.cmd(&["SET", "s", "v"]);
+    let wrong = err("WRONGTYPE Operation against a key holding the wrong kind of value");
+    let cases: &[&[&str]] = &[
+        &["GET", "l"],
+        &["GETDEL", "l"],
+        &["GETEX", "l", "PERSIST"],
+        &["STRLEN", "l"],
+        &["APPEND", "l", "x"],
+        &["INCR", "l"],
+        &["DECRBY", "l", "2"],
+        &["GETRANGE", "l", "0", "-1"],
+        &["SETRANGE", "l", "0", "x"],
+        &["SETRANGE", "l", "0", ""],
+        &["SET", "l", "v", "GET"],
+        &["SET", "l", "v", "NX", "GET"],
+    ];
+    take_propagated();
+    for args in cases {
+        assert_eq!(&h.cmd(args), &wrong, "{args:?}");
+    }
+    assert!(take_propagated().is_empty(), "no failed command wrote");
+    assert_eq!(h.cmd(&["TYPE", "l"]), Reply::simple("list"));
+    assert_eq!(
+        h.cmd(&["MGET", "s", "l", "none"]),
+        Reply::Array(vec![bulk("v"), Reply::Nil, Reply::Nil])
+    );
+    assert_eq!(h.cmd(&["SETNX", "l", "v"]), int(0));
+    assert_eq!(h.cmd(&["MSETNX", "l", "v", "n", "v"]), int(0));
+    // A plain SET replaces a key of any type.
+    assert_eq!(h.cmd(&["SET", "l", "v", "XX"]), ok());
+    assert_eq!(h.cmd(&["GET", "l"]), bulk("v"));
+    assert_eq!(h.cmd(&["TYPE", "l"]), Reply::simple("string"));
+}
+
+#[test]
+fn strings_built_in_place_are_raw_until_rewritten() {
+    let mut h = Harness::new();
+    let encoding = |h: &mut Harness, key: &str| h.cmd(&["OBJECT", "ENCODING", key]);
+    h.cmd(&["SET", "k", "1"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("int"));
+    h.cmd(&["APPEND", "k", "2"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("raw"));
+    h.cmd(&["EXPIRE", "k", "100"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("raw"), "a TTL change keeps it");
+    h.cmd(&["INCR", "k"]);
+    assert_eq!(encoding(&mut h, "k"), bulk("int"), "a rewrite clears it");
+    h.cmd(&["SETRANGE", "new", "0", "x"]);
+    assert_eq!(encoding(&mut h, "new"), bulk("raw"));
+    h.cmd(&["APPEND", "fresh", "abc"]);
+    assert_eq!(
+        encoding(&mut h, "fresh"),
+        bulk("embstr"),
+        "a new key is encoded by content"
+    );
+}
+
+#[test]
+fn incrbyfloat_adds_in_long_double_and_replays_as_set_keepttl() {
+    let mut h = Harness::new();
+    take_propagated();
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "f", "5010"]), bulk("5010"));
+    h.cmd(&["EXPIRE", "f", "100"]);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "f", "2.5e-3"]),
+        bulk("5010.00249999999999995")
+    );
+    assert_eq!(h.cmd(&["TTL", "f"]), int(100), "the TTL stays");
+    let not_float = err("ERR value is not a valid float");
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "f", "x"]), not_float);
+    h.cmd(&["SET", "s", " 1"]);
+    assert_eq!(h.cmd(&["INCRBYFLOAT", "s", "1"]), not_float);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "f", "inf"]),
+        err("ERR increment would produce NaN or Infinity")
+    );
+    h.cmd(&["RPUSH", "l", "a"]);
+    assert_eq!(
+        h.cmd(&["INCRBYFLOAT", "l", "1"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        take_propagated()[..3],
+        [
+            "SET f 5010 KEEPTTL",
+            "PEXPIREAT f 1100000",
+            "SET f 5010.00249999999999995 KEEPTTL"
+        ]
+    );
+}

@@ -1,0 +1,101 @@
+//! OBJECT ENCODING, REFCOUNT and FREQ: what Redis 7.0 would say about a key's representation.
+//!
+//! The encodings follow Redis's names and thresholds (see `db::ValueRef::encoding`). REFCOUNT
+//! reports Redis's shared-integer count for the small integers Redis shares (0..9999) and 1
+//! otherwise. FREQ always fails as in Redis without an LFU `maxmemory-policy`, which we never
+//! run. IDLETIME is not offered: we keep no access clock per key.
+
+use bytes::Bytes;
+
+use super::lookup_read;
+use crate::cmd::server::run_subcommand;
+use crate::cmd::{parse_i64, CmdFlags as F, CommandSpec};
+use crate::db::ValueRef;
+use crate::node::{ClientId, Node};
+use crate::reply::Reply;
+
+/// Redis shares the string objects of these integers (`OBJ_SHARED_INTEGERS`).
+const SHARED_INTEGERS: i64 = 10_000;
+/// The refcount Redis reports for a shared object (`OBJ_SHARED_REFCOUNT`).
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+const OBJECT_ACL: &[&str] = &["@keyspace", "@read", "@slow"];
+
+const fn object_subcommand(
+    name: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    handler: crate::cmd::Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 3,
+        flags: F::READONLY,
+        first_key: 2,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: OBJECT_ACL,
+        group: "generic",
+        summary,
+        since,
+        handler,
+    }
+}
+
+pub(crate) static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    object_subcommand(
+        "object|encoding",
+        "Inspect the internal encoding of a Redis object",
+        "2.2.3",
+        object_encoding,
+    ),
+    object_subcommand(
+        "object|freq",
+        "Get the logarithmic access frequency counter of a Redis object",
+        "4.0.0",
+        object_freq,
+    ),
+    object_subcommand(
+        "object|refcount",
+        "Get the number of references to the value of the key",
+        "2.2.3",
+        object_refcount,
+    ),
+];
+
+pub(super) fn object(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    run_subcommand(node, client, args, "OBJECT", OBJECT_SUBCOMMANDS)
+}
+
+fn object_encoding(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let encoding = match lookup_read(node, &args[2]) {
+        Some(entry) => entry.value.encoding(),
+        None => return Reply::Nil,
+    };
+    if node.db.is_raw_string(&args[2]) {
+        return Reply::bulk_str("raw");
+    }
+    Reply::bulk_str(encoding)
+}
+
+fn object_refcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let Some(entry) = lookup_read(node, &args[2]) else {
+        return Reply::Nil;
+    };
+    let shared = match entry.value {
+        ValueRef::String(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
+        _ => false,
+    };
+    Reply::Integer(if shared { SHARED_REFCOUNT } else { 1 })
+}
+
+fn object_freq(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    if lookup_read(node, &args[2]).is_none() {
+        return Reply::Nil;
+    }
+    Reply::err(
+        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
+         that when switching between policies at runtime LRU and LFU data will take some time \
+         to adjust.",
+    )
+}
