@@ -16,6 +16,7 @@ use crate::db::EntryRef;
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
+mod kill;
 mod transactions;
 
 use transactions::*;
@@ -78,6 +79,7 @@ pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("client|help", 2, F::LOADING.union(F::STALE), CLIENT_ACL, "connection", "List the CLIENT subcommands", "5.0.0", client_help),
     keyless("client|id", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's id", "5.0.0", client_id),
     keyless("client|info", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Describe this connection", "6.2.0", client_info),
+    keyless("client|kill", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Close client connections", "2.4.0", kill::client_kill),
     keyless("client|list", -2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Describe the open connections", "2.4.0", client_list),
     keyless("client|pause", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Hold clients back for a while", "2.9.50", client_pause),
     keyless("client|setname", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Name the connection", "2.6.9", client_setname),
@@ -356,6 +358,11 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
             ("GETNAME", "Return the name of this connection, or nil."),
             ("ID", "Return the id of this connection."),
             ("INFO", "Describe this connection in CLIENT LIST format."),
+            (
+                "KILL <ip:port> | <filter> <value> ...",
+                "Close connections: one by address (+OK), or every match of ID, TYPE, USER, \
+                 ADDR, LADDR, SKIPME (a count).",
+            ),
             (
                 "LIST [TYPE <type>|ID <id> [<id> ...]]",
                 "Describe the open connections.",

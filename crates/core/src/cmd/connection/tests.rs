@@ -494,3 +494,102 @@ fn run_at(node: &mut Node, c: ClientId, now: Time, line: &str) -> Reply {
         .collect();
     node.command(now, c, &args)
 }
+
+#[test]
+fn client_kill_by_address_or_filters_with_redis_errors() {
+    let (mut n, op) = node(false);
+    let other = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    let third = n.client_connected(NOW, "10.0.0.9:5002".into(), "10.0.0.1:6379".into());
+    n.take_effects();
+    // The driver closes them and reports each gone.
+    let closed = |n: &mut Node| -> Vec<ClientId> {
+        let gone: Vec<ClientId> = n
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::CloseClient { client } => Some(client),
+                _ => None,
+            })
+            .collect();
+        gone.iter().for_each(|&c| n.client_disconnected(c));
+        gone
+    };
+    assert_eq!(
+        run(&mut n, op, "CLIENT KILL 1.2.3.4:5"),
+        err("ERR No such client")
+    );
+    assert_eq!(run(&mut n, op, "CLIENT KILL 127.0.0.1:5001"), Reply::ok());
+    assert_eq!(closed(&mut n), vec![other]);
+    for (line, e) in [
+        (
+            "CLIENT KILL ID abc",
+            "ERR client-id should be greater than 0",
+        ),
+        ("CLIENT KILL ID 0", "ERR client-id should be greater than 0"),
+        ("CLIENT KILL TYPE foo", "ERR Unknown client type 'foo'"),
+        ("CLIENT KILL TYPE normal SKIPME maybe", "ERR syntax error"),
+        ("CLIENT KILL FOO bar", "ERR syntax error"),
+        ("CLIENT KILL a b c", "ERR syntax error"),
+        ("CLIENT KILL USER nobody", "ERR No such user 'nobody'"),
+    ] {
+        assert_eq!(run(&mut n, op, line), err(e), "{line}");
+    }
+    assert_eq!(run(&mut n, op, "CLIENT KILL ID 999"), Reply::Integer(0));
+    assert_eq!(
+        run(&mut n, op, "CLIENT KILL TYPE master"),
+        Reply::Integer(0)
+    );
+    assert_eq!(
+        run(&mut n, op, "CLIENT KILL LADDR 10.0.0.1:6379"),
+        Reply::Integer(1)
+    );
+    assert_eq!(closed(&mut n), vec![third]);
+    // SKIPME yes is the default: the caller survives TYPE normal unless it says no.
+    let fourth = n.client_connected(NOW, "127.0.0.1:5004".into(), "127.0.0.1:6379".into());
+    assert_eq!(
+        run(&mut n, op, "CLIENT KILL TYPE normal"),
+        Reply::Integer(1)
+    );
+    assert_eq!(closed(&mut n), vec![fourth]);
+    let skip_no = "CLIENT KILL TYPE normal SKIPME no";
+    assert_eq!(run(&mut n, op, skip_no), Reply::Integer(1));
+    assert_eq!(closed(&mut n), vec![op]);
+}
+
+/// A replica's link to its master is a client of type `master` at the master's address:
+/// killing it drops the link, and the cron connects again a second later.
+#[test]
+fn client_kill_of_the_master_link_drops_it_and_the_replica_reconnects() {
+    use crate::bus::flags;
+    use crate::cluster::ClusterNode;
+    use crate::node_id::NodeId;
+    let (mut n, op) = node(true);
+    let id = NodeId::random(&mut n.rng);
+    let mut m = ClusterNode::new(id, flags::MASTER, NOW);
+    (m.ip, m.port, m.cport) = ("127.0.0.1".into(), 7001, 17001);
+    n.cluster.nodes.insert(id, m);
+    n.cluster.become_replica_of(id, &mut n.out);
+    let at = |ms: u64| Time {
+        mono_ms: NOW.mono_ms + ms,
+        unix_ms: NOW.unix_ms + ms,
+    };
+    n.tick(at(100));
+    let connects = |effects: Vec<Effect>| {
+        effects
+            .into_iter()
+            .filter(|e| matches!(e, Effect::ReplicaConnect { .. }))
+            .count()
+    };
+    assert_eq!(connects(n.take_effects()), 1);
+    let kill = "CLIENT KILL 127.0.0.1:7001";
+    assert_eq!(run_at(&mut n, op, at(200), kill), Reply::ok());
+    let effects = n.take_effects();
+    assert!(effects.contains(&Effect::ReplicaDisconnect { link: 1 }));
+    assert_eq!(n.repl.master_link().map(|l| l.id), None);
+    n.tick(at(1300));
+    assert_eq!(connects(n.take_effects()), 1);
+    assert_eq!(
+        run_at(&mut n, op, at(1400), "CLIENT KILL TYPE master"),
+        Reply::Integer(1)
+    );
+}
