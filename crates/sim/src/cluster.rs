@@ -276,8 +276,7 @@ fn start_node(
             async move {
                 trace.record(&name, ProcessEvent::Start { incarnation, seed });
                 let outcome =
-                    server::run_on_clock(node_config, seed, Arc::new(disk), observer, clock)
-                        .await;
+                    server::run_on_clock(node_config, seed, Arc::new(disk), observer, clock).await;
                 trace.record(&name, ProcessEvent::Exit(format!("{outcome:?}")));
                 // Counted only once the runtime returned: a kill drops this future first.
                 exits.store(incarnation + 1, Ordering::Relaxed);

@@ -56,7 +56,9 @@ impl WallClocks {
     fn skew_at(&self, node: &str, t_us: u64) -> ClockSkew {
         let changes = self.changes.get(node).map_or(&[][..], Vec::as_slice);
         let before = changes.partition_point(|c| c.since_us <= t_us);
-        before.checked_sub(1).map_or_else(ClockSkew::default, |i| changes[i])
+        before
+            .checked_sub(1)
+            .map_or_else(ClockSkew::default, |i| changes[i])
     }
 
     /// What `node`'s wall clock read at true time `t_us`, in µs since the run started.
@@ -144,7 +146,10 @@ mod tests {
         clocks.set("node1", 20_000_000, -3_600_000_000, 500);
         assert_eq!(clocks.wall_us("node1", 5_000_000), 5_000_000);
         assert_eq!(clocks.wall_us("node2", 15_000_000), 15_000_000);
-        assert_eq!(clocks.wall_us("node1", 10_000_000), 10_000_000 - 3_600_000_000);
+        assert_eq!(
+            clocks.wall_us("node1", 10_000_000),
+            10_000_000 - 3_600_000_000
+        );
         assert_eq!(
             clocks.wall_us("node1", 30_000_000),
             30_000_000 - 3_600_000_000 + 5_000
@@ -157,7 +162,10 @@ mod tests {
             driver.offset_at_us(30_000_000)
         );
         // Across the step: highest just before it, lowest just after.
-        assert_eq!(clocks.max_wall_us("node1", 9_000_000, 11_000_000), 10_000_000);
+        assert_eq!(
+            clocks.max_wall_us("node1", 9_000_000, 11_000_000),
+            10_000_000
+        );
         assert_eq!(
             clocks.min_wall_us("node1", 9_000_000, 11_000_000),
             10_000_000 - 3_600_000_000

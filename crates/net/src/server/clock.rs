@@ -136,7 +136,9 @@ impl Clock {
         let mono_ms = if self.machine.has_wall_timeouts() {
             let wall_ms = MONO_BASE_MS as i64 + unix_ms as i64 - self.wall_start_ms as i64;
             let wall_ms = wall_ms.max(MONO_BASE_MS as i64) as u64;
-            self.mono_high_ms.fetch_max(wall_ms, Ordering::Relaxed).max(wall_ms)
+            self.mono_high_ms
+                .fetch_max(wall_ms, Ordering::Relaxed)
+                .max(wall_ms)
         } else {
             // Core uses 0 for "never" (no ping pending, no pong yet), so time starts at 1 s.
             MONO_BASE_MS + self.start.elapsed().as_millis() as u64
@@ -219,6 +221,9 @@ mod tests {
         assert!(MachineClock::wall_timeouts().has_wall_timeouts());
         let ahead = clock.unix_now_ms();
         let now = unix_now_ms();
-        assert!(ahead >= now + 59_000 && ahead <= now + 61_000, "{ahead} vs {now}");
+        assert!(
+            ahead >= now + 59_000 && ahead <= now + 61_000,
+            "{ahead} vs {now}"
+        );
     }
 }

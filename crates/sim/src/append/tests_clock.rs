@@ -93,7 +93,11 @@ fn a_key_gone_early_on_a_clock_that_jumped_was_not_lost() {
     let mut back = Build::default();
     let set = back.set(0, 0, K, (0, 10), Some(1000), ok());
     let read = back.get(0, K, (2000, 2001), X, None);
-    assert_eq!(judge_clean(&back.0), Judged::default(), "expired in true time");
+    assert_eq!(
+        judge_clean(&back.0),
+        Judged::default(),
+        "expired in true time"
+    );
     step(&mut back, "node1", 500, -HOUR_US);
     only(
         &judge_with(&back.0, false).0,

@@ -63,7 +63,11 @@ pub(super) fn draw_jump(rng: &mut impl Rng, shape: &ClusterShape) -> Episode {
     } else {
         rng.gen_range(nt / 2..=3 * nt)
     };
-    episode(start_ms, duration_ms, EpisodeKind::ClockJump { node, by_ms })
+    episode(
+        start_ms,
+        duration_ms,
+        EpisodeKind::ClockJump { node, by_ms },
+    )
 }
 
 /// A node's clock running fast or slow by up to [`MAX_DRIFT_PPM`] for a while.

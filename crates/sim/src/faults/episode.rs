@@ -234,7 +234,13 @@ impl Episode {
             &EpisodeKind::ClockJump { node, by_ms } => {
                 let mut faults = vec![at(start, Fault::ClockJump { node, by_ms })];
                 if self.duration_ms > 0 {
-                    faults.push(at(end, Fault::ClockJump { node, by_ms: -by_ms }));
+                    faults.push(at(
+                        end,
+                        Fault::ClockJump {
+                            node,
+                            by_ms: -by_ms,
+                        },
+                    ));
                 }
                 faults
             }

@@ -40,7 +40,9 @@ mod slot_move;
 mod strategy;
 mod swarm;
 
-pub use clock_draw::{draw_clock_faults, with_clock_faults, CLOCK_FAULT_PROBABILITY, MAX_DRIFT_PPM};
+pub use clock_draw::{
+    draw_clock_faults, with_clock_faults, CLOCK_FAULT_PROBABILITY, MAX_DRIFT_PPM,
+};
 pub use config_draw::{draw_config, ConfigPins, NODE_TIMEOUTS_MS, VALIDITY_FACTORS};
 pub use episode::{from_episodes, Episode, EpisodeKind};
 #[cfg(madsim)]

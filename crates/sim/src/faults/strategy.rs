@@ -214,6 +214,9 @@ mod tests {
         );
         assert_eq!(crash_kinds.len(), 3, "{crash_kinds:?}");
         assert!(disk_errors > 0);
-        assert!(jumps > 0 && drifts > 0, "{jumps} clock jumps, {drifts} drifts");
+        assert!(
+            jumps > 0 && drifts > 0,
+            "{jumps} clock jumps, {drifts} drifts"
+        );
     }
 }

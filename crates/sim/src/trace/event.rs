@@ -315,7 +315,10 @@ impl fmt::Display for ProcessEvent {
             ProcessEvent::ClockSet {
                 offset_us,
                 drift_ppm,
-            } => write!(f, "wall clock {offset_us:+} µs off, drift {drift_ppm:+} ppm"),
+            } => write!(
+                f,
+                "wall clock {offset_us:+} µs off, drift {drift_ppm:+} ppm"
+            ),
         }
     }
 }
