@@ -331,9 +331,17 @@ fn gossiped_pong_times_are_adopted_at_most_half_a_second_ahead() {
     entry.flags |= flags::PFAIL;
     assert_eq!(adopt(&mut net, &entry), before_ms);
     entry.flags &= !flags::PFAIL;
-    net.nodes[0].cluster.nodes.get_mut(&peer).unwrap().ping_sent_ms = now.mono_ms;
+    let ping_sent = |net: &mut TestNet, ms: u64| {
+        net.nodes[0]
+            .cluster
+            .nodes
+            .get_mut(&peer)
+            .unwrap()
+            .ping_sent_ms = ms;
+    };
+    ping_sent(&mut net, now.mono_ms);
     assert_eq!(adopt(&mut net, &entry), before_ms);
-    net.nodes[0].cluster.nodes.get_mut(&peer).unwrap().ping_sent_ms = 0;
+    ping_sent(&mut net, 0);
     // 400 ms ahead: adopted, on our monotonic clock.
     assert_eq!(adopt(&mut net, &entry), now.mono_ms + 400);
     // An older time never replaces a newer one.
