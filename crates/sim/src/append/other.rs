@@ -124,14 +124,19 @@ impl TtlClocks<'_> {
         ran_us.saturating_add((ms * 1000) as i64)
     }
 
-    /// The lowest and highest readings of the answering node's clock while `read` ran.
-    fn reading_us(&self, read: &Op) -> (i64, i64) {
+    /// The lowest reading of the answering node's clock while `read` ran.
+    fn lowest_reading_us(&self, read: &Op) -> i64 {
         let node = WallClocks::node_of(&read.addr);
-        let clocks = self.clocks();
-        (
-            clocks.min_wall_us(&node, read.start_us, read.end_us),
-            clocks.max_wall_us(&node, read.start_us, read.end_us),
-        )
+        self.clocks().min_wall_us(&node, read.start_us, read.end_us)
+    }
+
+    /// The highest reading of the answering node's clock from `since_us` to the end of
+    /// `read`: a key its clock found expired at any moment may have been deleted then (lazily
+    /// or by the active expire cycle), and a clock stepped back later does not bring it back.
+    fn highest_reading_since_us(&self, read: &Op, since_us: u64) -> i64 {
+        let node = WallClocks::node_of(&read.addr);
+        self.clocks()
+            .max_wall_us(&node, since_us.min(read.start_us), read.end_us)
     }
 
     /// How far a deadline may have moved since it was set: MIGRATE sends a key's remaining
@@ -180,7 +185,9 @@ fn expired_read(clocks: &TtlClocks, ops: &[&Op], set: &Op, read: &Op, report: &m
         }
     }
     let slack_us = EXPIRY_SLACK_US as i64 + clocks.migration_slack_us(&read.key, read.end_us);
-    let (read_us, _) = clocks.reading_us(read);
+    // A key not yet deleted shows again when the clock steps back: only the read's own
+    // moment counts.
+    let read_us = clocks.lowest_reading_us(read);
     if read_us > deadline_us.saturating_add(slack_us) {
         let detail = format!(
             "{} still held {} {} ms after it surely expired (by the clock of {})",
@@ -241,7 +248,7 @@ fn absent_read(clocks: &TtlClocks, ops: &[&Op], read: &Op, report: &mut Report) 
     };
     let alive_until_us =
         alive_until_us.saturating_sub(clocks.migration_slack_us(&read.key, read.end_us));
-    let (_, read_us) = clocks.reading_us(read);
+    let read_us = clocks.highest_reading_since_us(read, last.start_us);
     if read_us < alive_until_us {
         report.lose(last.id, vec![read.id], false);
     }

@@ -121,3 +121,26 @@ fn a_migrated_key_may_carry_a_deadline_off_by_the_clocks_spread() {
     b.0.migrations = vec![(slot + 1, 1_500_000), (slot, 3_000_000)];
     assert_eq!(judge_clean(&b.0).violations.len(), 1);
 }
+
+/// Seed 921077: a key that expired by its node's clock may have been deleted then; a step
+/// back of that clock afterwards does not bring it back, so its absence is no loss.
+#[test]
+fn a_key_expired_before_its_clock_stepped_back_stays_gone() {
+    let mut b = Build::default();
+    b.set(0, 0, K, (5340, 5357), Some(728), ok());
+    b.get(2, K, (6064, 6065), X, Some("0.0;"));
+    b.get(2, K, (8546, 8561), X, None);
+    step(&mut b, "node1", 7539, -4_278_000);
+    assert_eq!(judge_clean(&b.0), Judged::default());
+    // Stepped back before the deadline came, it never expired: the absence is a loss.
+    let mut early = Build::default();
+    let set = early.set(0, 0, K, (5340, 5357), Some(728), ok());
+    let read = early.get(2, K, (8546, 8561), X, None);
+    step(&mut early, "node1", 5900, -4_278_000);
+    only(
+        &judge_with(&early.0, false).0,
+        ViolationKind::AckedWriteLost,
+        &early.0,
+        &[set, read],
+    );
+}
