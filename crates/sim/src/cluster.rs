@@ -20,6 +20,7 @@ use madsim::task::NodeId as MachineId;
 use clusterlab_core::canary::{Canaries, Canary};
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::{ClusterEvent, Config, Reply};
+use clusterlab_net::clock::{ClockSkew, MachineClock};
 use clusterlab_net::disk::MemDisk;
 use clusterlab_net::server;
 
@@ -55,6 +56,8 @@ pub struct SimNode {
     pub machine: MachineId,
     /// The machine's disk; it survives restarts of the node.
     pub disk: MemDisk,
+    /// The machine's wall clock error (clock faults change it); it survives restarts too.
+    pub clock: MachineClock,
     /// How many times the node has been started.
     starts: Arc<AtomicU64>,
     /// How many times its runtime returned by itself (a shutdown, or a fatal error).
@@ -234,6 +237,11 @@ fn start_node(
     let idx = crate::node_idx::NodeIdx(index);
     let (ip, port, name) = (IpAddr::V4(idx.ip()), idx.port(), idx.name());
     let disk = MemDisk::new();
+    let clock = if config.wall_clock_timeouts {
+        MachineClock::wall_timeouts()
+    } else {
+        MachineClock::default()
+    };
     let starts = Arc::new(AtomicU64::new(0));
     let exits = Arc::new(AtomicU64::new(0));
     let init = {
@@ -244,7 +252,7 @@ fn start_node(
             starts.clone(),
             exits.clone(),
         );
-        let disk = disk.clone();
+        let (disk, clock) = (disk.clone(), clock.clone());
         move || {
             let incarnation = starts.fetch_add(1, Ordering::Relaxed);
             let seed = node_seed(run_seed, index, incarnation);
@@ -253,8 +261,13 @@ fn start_node(
                 appendfsync: aof.appendfsync,
                 ..node_config(&config, ip, port, seed)
             };
-            let (name, trace, disk, exits) =
-                (name.clone(), trace.clone(), disk.clone(), exits.clone());
+            let (name, trace, disk, exits, clock) = (
+                name.clone(),
+                trace.clone(),
+                disk.clone(),
+                exits.clone(),
+                clock.clone(),
+            );
             // The node's typed events go into the trace under its name, as it makes them.
             let observer: server::EventObserver = {
                 let (name, trace) = (name.clone(), trace.clone());
@@ -263,7 +276,7 @@ fn start_node(
             async move {
                 trace.record(&name, ProcessEvent::Start { incarnation, seed });
                 let outcome =
-                    server::run_observed(node_config, seed, Arc::new(disk), observer).await;
+                    server::run_on_clock(node_config, seed, Arc::new(disk), observer, clock).await;
                 trace.record(&name, ProcessEvent::Exit(format!("{outcome:?}")));
                 // Counted only once the runtime returned: a kill drops this future first.
                 exits.store(incarnation + 1, Ordering::Relaxed);
@@ -277,6 +290,7 @@ fn start_node(
         port,
         machine: node.id(),
         disk,
+        clock,
         starts,
         exits,
         _handle: node,
@@ -513,6 +527,29 @@ impl SimCluster {
         let node = &self.nodes[index];
         self.trace.record(&node.name, ProcessEvent::Restart);
         self.handle.restart(node.machine);
+    }
+
+    /// Steps the wall clock of node `index`'s machine by `by_ms` (negative: back).
+    pub fn jump_clock(&self, index: usize, by_ms: i64) {
+        self.skew_clock(index, |skew, now_us| {
+            skew.jumped(now_us, by_ms.saturating_mul(1000))
+        });
+    }
+
+    /// Makes the wall clock of node `index`'s machine drift by `ppm` from now (0: no more).
+    pub fn drift_clock(&self, index: usize, ppm: i32) {
+        self.skew_clock(index, |skew, now_us| skew.drifting(now_us, ppm));
+    }
+
+    /// Changes node `index`'s clock skew and records the new one in the trace.
+    fn skew_clock(&self, index: usize, change: impl FnOnce(ClockSkew, u64) -> ClockSkew) {
+        let node = &self.nodes[index];
+        let skew = node.clock.update(change);
+        let set = ProcessEvent::ClockSet {
+            offset_us: skew.offset_us,
+            drift_ppm: skew.drift_ppm,
+        };
+        self.trace.record(&node.name, set);
     }
 
     /// Freezes node `index`: its tasks stop running until [`SimCluster::resume`]; its

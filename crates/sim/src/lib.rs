@@ -30,7 +30,8 @@
 //! - [`workload`]: the write workload, its keys, values and history (the writer itself runs
 //!   only in the simulator);
 //! - [`history`]: judging what a key reads back against that history;
-//! - [`timeline`]: a trace drawn as an HTML page.
+//! - [`timeline`]: a trace drawn as an HTML page;
+//! - [`wall_clock`]: each node's wall clock over a run, from the trace's clock events.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -48,6 +49,7 @@ pub mod timeline;
 pub mod trace;
 pub mod view;
 pub mod violation_kind;
+pub mod wall_clock;
 pub mod workload;
 
 #[cfg(test)]

@@ -67,6 +67,11 @@ pub struct SimConfig {
     /// configs do not.
     #[serde(skip_serializing_if = "is_false")]
     pub buggify: bool,
+    /// Sim only: the nodes measure their timeouts with their (skewed) wall clock, as Redis
+    /// 7.0's `mstime()` does, instead of a monotonic clock (`clusterlab_net::clock`). Drawn
+    /// seeds never set it; the clock scenario tests do.
+    #[serde(skip_serializing_if = "is_false")]
+    pub wall_clock_timeouts: bool,
 }
 
 /// How many append clients a campaign runs unless told otherwise.
@@ -141,6 +146,7 @@ impl Default for SimConfig {
             canaries: Vec::new(),
             clients: DEFAULT_CLIENTS,
             buggify: false,
+            wall_clock_timeouts: false,
         }
     }
 }

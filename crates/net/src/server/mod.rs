@@ -50,7 +50,7 @@ use crate::buggify;
 use crate::disk::{Disk, DiskLock, FileDisk};
 use bus_link::register_inbound_link;
 use client::{register_client, ClientOut, CloseSignal};
-use clock::Clock;
+use clock::{Clock, MachineClock};
 use startup::{bind_listeners, create_node, lock_config_file, open_aof, Paths};
 use tick::tick;
 
@@ -114,6 +114,21 @@ pub async fn run_observed(
         .await
 }
 
+/// [`run_observed`] on a machine whose wall clock `clock` may skew (the simulator's clock
+/// faults), and whose timeouts may follow it.
+pub async fn run_on_clock(
+    config: Config,
+    seed: u64,
+    disk: Arc<dyn Disk>,
+    observer: EventObserver,
+    clock: MachineClock,
+) -> io::Result<Exit> {
+    Server::bind_on_clock(config, seed, disk, Some(observer), clock)
+        .await?
+        .serve()
+        .await
+}
+
 /// A node whose listeners are bound; [`Server::serve`] runs it.
 pub struct Server {
     shared: Arc<Shared>,
@@ -153,6 +168,17 @@ impl Server {
         disk: Arc<dyn Disk>,
         observer: Option<EventObserver>,
     ) -> io::Result<Server> {
+        Server::bind_on_clock(config, seed, disk, observer, MachineClock::default()).await
+    }
+
+    /// [`Server::bind_observed`] on a machine clock that may skew.
+    pub async fn bind_on_clock(
+        config: Config,
+        seed: u64,
+        disk: Arc<dyn Disk>,
+        observer: Option<EventObserver>,
+        machine_clock: MachineClock,
+    ) -> io::Result<Server> {
         let paths = Paths::new(&config);
         let config_lock = if config.cluster_enabled {
             Some(lock_config_file(&*disk, &paths.nodes_conf, &config)?)
@@ -165,7 +191,7 @@ impl Server {
         } else {
             Vec::new()
         };
-        let clock = Clock::start();
+        let clock = Clock::start(machine_clock);
         let mut node = create_node(&*disk, &paths.nodes_conf, config, clock.now(), seed)?;
         let (aof, aof_lock) = open_aof(&disk, &mut node, &clock)?;
         node.announce_start();

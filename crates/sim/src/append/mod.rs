@@ -23,6 +23,8 @@ pub mod run;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_clock;
+#[cfg(test)]
 mod tests_other;
 
 pub use judge::{acked_write, check, judge, Judged, MAX_PER_KIND};

@@ -281,6 +281,12 @@ pub struct AppendHistory {
     /// after a power loss may have lost what it acknowledged last (the loss rule judges
     /// whether that loss stands).
     pub kills: Vec<Kill>,
+    /// Each node's wall clock over the run (TTL deadlines are dated by the writer's clock
+    /// and judged by the reader's).
+    pub clocks: crate::wall_clock::WallClocks,
+    /// When MIGRATE moved keys of a slot, `(slot, µs)`: a moved key's TTL is re-dated by
+    /// the target's clock.
+    pub migrations: Vec<(u16, u64)>,
 }
 
 /// One crash of a node, as the append checks need it.

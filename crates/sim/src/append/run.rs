@@ -11,6 +11,7 @@ use crate::node_idx::NodeIdx;
 use crate::report::{Violation, ViolationKind};
 use crate::runner::Run;
 use crate::trace::{Event, ProcessEvent, TraceEvent};
+use crate::wall_clock::{migrations, WallClocks};
 use clusterlab_core::event::AofOp;
 use clusterlab_core::ClusterEvent;
 use std::collections::BTreeSet;
@@ -49,6 +50,8 @@ pub async fn check_appends(
     }
     let events = run.cluster.trace().events();
     history.kills = kills(&events);
+    history.clocks = WallClocks::from_events(&events);
+    history.migrations = migrations(&events);
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));
     run.violations

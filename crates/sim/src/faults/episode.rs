@@ -101,6 +101,21 @@ pub enum EpisodeKind {
         /// How many slots to move.
         count: usize,
     },
+    /// [`Fault::ClockJump`] by `by_ms`; with a duration, the step back (`-by_ms`) at its
+    /// end, as NTP correcting it would. A duration of 0 keeps the step for good.
+    ClockJump {
+        /// Index of the node.
+        node: usize,
+        /// The step, in ms (positive: forward).
+        by_ms: i64,
+    },
+    /// [`Fault::ClockDrift`] at `ppm`, then a drift of 0 (the offset reached stays).
+    ClockDrift {
+        /// Index of the node.
+        node: usize,
+        /// The rate error, in parts per million.
+        ppm: i32,
+    },
 }
 
 impl Episode {
@@ -216,13 +231,30 @@ impl Episode {
             &EpisodeKind::MoveSlots { from, to, count } => {
                 vec![at(start, Fault::MoveSlots { from, to, count })]
             }
+            &EpisodeKind::ClockJump { node, by_ms } => {
+                let mut faults = vec![at(start, Fault::ClockJump { node, by_ms })];
+                if self.duration_ms > 0 {
+                    faults.push(at(
+                        end,
+                        Fault::ClockJump {
+                            node,
+                            by_ms: -by_ms,
+                        },
+                    ));
+                }
+                faults
+            }
+            &EpisodeKind::ClockDrift { node, ppm } => vec![
+                at(start, Fault::ClockDrift { node, ppm }),
+                at(end, Fault::ClockDrift { node, ppm: 0 }),
+            ],
         }
     }
 
     /// Whether two episodes fight over the same knob (one partition, one latency setting, one
     /// loss rate, one state per node and per link at a time): such overlaps would make the
     /// first one's undo cut the second one short.
-    fn conflicts_with(&self, other: &Episode) -> bool {
+    pub(super) fn conflicts_with(&self, other: &Episode) -> bool {
         let overlap = self.start_ms < other.start_ms + other.duration_ms.max(1)
             && other.start_ms < self.start_ms + self.duration_ms.max(1);
         if !overlap {
@@ -235,6 +267,8 @@ impl Episode {
             | (Latency { .. }, Latency { .. })
             | (PacketLoss { .. }, PacketLoss { .. }) => true,
             (ClogLink { from, to }, ClogLink { from: f2, to: t2 }) => (from, to) == (f2, t2),
+            // One drift rate per clock: the first drift's end would stop the second.
+            (ClockDrift { node, .. }, ClockDrift { node: n2, .. }) => node == n2,
             (a, b) => match (a.node(), b.node()) {
                 (Some(x), Some(y)) => x == y,
                 _ => false,

@@ -394,6 +394,8 @@ impl<'a> FaultInjector<'a> {
             Fault::MoveSlots { from, to, count } => {
                 self.queued_moves.push((*from, *to, *count));
             }
+            Fault::ClockJump { node, by_ms } => self.cluster.jump_clock(*node, *by_ms),
+            Fault::ClockDrift { node, ppm } => self.cluster.drift_clock(*node, *ppm),
         }
     }
 

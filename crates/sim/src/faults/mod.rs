@@ -17,13 +17,15 @@
 //! The parts: `config_draw` (the cluster shape and knobs a seed draws), `model` (the faults,
 //! schedules and cluster shape), `majority` (the rule every generated schedule keeps but in
 //! one window), `majority_loss` (that window), `episode` (a fault with its undo), `repeat` (a
-//! shard failing over twice), `swarm` and `strategy` (the two generators), `shrink`
+//! shard failing over twice), `clock_draw` (wall clocks set wrong, stepped and drifting),
+//! `swarm` and `strategy` (the two generators), `shrink`
 //! (shrinking without proptest), `inject` (the injector) and `client_cut` (its client
 //! partition). Every public item is re-exported here,
 //! at `clusterlab_sim::faults::…`.
 
 #[cfg(madsim)]
 mod client_cut;
+mod clock_draw;
 mod config_draw;
 mod episode;
 #[cfg(madsim)]
@@ -38,6 +40,9 @@ mod slot_move;
 mod strategy;
 mod swarm;
 
+pub use clock_draw::{
+    draw_clock_faults, with_clock_faults, CLOCK_FAULT_PROBABILITY, MAX_DRIFT_PPM,
+};
 pub use config_draw::{draw_config, ConfigPins, NODE_TIMEOUTS_MS, VALIDITY_FACTORS};
 pub use episode::{from_episodes, Episode, EpisodeKind};
 #[cfg(madsim)]

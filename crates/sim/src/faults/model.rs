@@ -150,6 +150,25 @@ pub enum Fault {
         /// How many slots to move.
         count: usize,
     },
+    /// Steps the wall clock of the node's machine by `by_ms` at once (negative: back), as a
+    /// bad NTP step or an operator's `date -s` does. The skew belongs to the machine: it
+    /// outlives restarts. The node feels it where it dates things in unix time (TTL
+    /// deadlines, `TIME`, gossiped pong times); its timeouts only under
+    /// `SimConfig::wall_clock_timeouts`.
+    ClockJump {
+        /// Index of the node.
+        node: usize,
+        /// The step, in ms (positive: forward).
+        by_ms: i64,
+    },
+    /// From now on the wall clock of the node's machine runs fast (positive) or slow by
+    /// `ppm` millionths; 0 ends the drift and keeps the offset reached.
+    ClockDrift {
+        /// Index of the node.
+        node: usize,
+        /// The rate error, in parts per million.
+        ppm: i32,
+    },
 }
 
 /// How the disk of a [`Fault::DiskError`] fails.
@@ -295,6 +314,12 @@ impl fmt::Display for Fault {
                 NodeIdx(*from),
                 NodeIdx(*to)
             ),
+            Fault::ClockJump { node, by_ms } => {
+                write!(f, "step the clock of {} by {by_ms:+} ms", NodeIdx(*node))
+            }
+            Fault::ClockDrift { node, ppm } => {
+                write!(f, "clock of {} drifts {ppm:+} ppm", NodeIdx(*node))
+            }
         }
     }
 }
@@ -321,7 +346,9 @@ impl Fault {
             | Fault::WipeRestart { node }
             | Fault::DiskError { node, .. }
             | Fault::DiskRepair { node }
-            | Fault::ManualFailover { node, .. } => vec![*node],
+            | Fault::ManualFailover { node, .. }
+            | Fault::ClockJump { node, .. }
+            | Fault::ClockDrift { node, .. } => vec![*node],
             Fault::ClogLink { from, to }
             | Fault::UnclogLink { from, to }
             | Fault::MoveSlots { from, to, .. } => vec![*from, *to],
@@ -352,6 +379,8 @@ impl Fault {
             Fault::DiskRepair { .. } => FaultKind::DiskRepair,
             Fault::ManualFailover { .. } => FaultKind::ManualFailover,
             Fault::MoveSlots { .. } => FaultKind::MoveSlots,
+            Fault::ClockJump { .. } => FaultKind::ClockJump,
+            Fault::ClockDrift { .. } => FaultKind::ClockDrift,
         }
     }
 }
@@ -365,6 +394,10 @@ pub enum FaultKind {
     ClientHeal,
     /// [`Fault::ClientPartition`].
     ClientPartition,
+    /// [`Fault::ClockDrift`].
+    ClockDrift,
+    /// [`Fault::ClockJump`].
+    ClockJump,
     /// [`Fault::ClogLink`].
     ClogLink,
     /// [`Fault::ClogNode`].
@@ -401,9 +434,11 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, sorted.
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 20] = [
         FaultKind::ClientHeal,
         FaultKind::ClientPartition,
+        FaultKind::ClockDrift,
+        FaultKind::ClockJump,
         FaultKind::ClogLink,
         FaultKind::ClogNode,
         FaultKind::Crash,
@@ -427,6 +462,8 @@ impl FaultKind {
         match self {
             FaultKind::ClientHeal => "client_heal",
             FaultKind::ClientPartition => "client_partition",
+            FaultKind::ClockDrift => "clock_drift",
+            FaultKind::ClockJump => "clock_jump",
             FaultKind::ClogLink => "clog_link",
             FaultKind::ClogNode => "clog_node",
             FaultKind::Crash => "crash",
@@ -681,6 +718,11 @@ mod tests {
                 error: DiskErrorKind::Full,
             },
             Fault::DiskRepair { node: 0 },
+            Fault::ClockJump {
+                node: 0,
+                by_ms: -3_600_000,
+            },
+            Fault::ClockDrift { node: 0, ppm: 300 },
         ];
         for fault in &one_of_each {
             let json = serde_json::to_value(fault).unwrap();

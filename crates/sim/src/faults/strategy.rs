@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::clock_draw::{draw_drift, draw_jump};
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::majority_loss::majority_loss;
 use super::model::{ClusterShape, CrashKind, Direction, DiskErrorKind, FaultKind, FaultSchedule};
@@ -108,8 +109,18 @@ pub fn schedule_strategy(shape: &ClusterShape) -> BoxedStrategy<FaultSchedule> {
         (0..span, 0..SWARM_DRAWN.len(), any::<u64>()).prop_map(move |(start_ms, kind, seed)| {
             draw_kind(seed, SWARM_DRAWN[kind], start_ms, &drawn_shape)
         });
+    // Clock steps and drifts as swarm generation draws them (sizes spanning ms to hours).
+    let clock_shape = shape.clone();
+    let clock = (any::<u64>(), any::<bool>()).prop_map(move |(seed, drift)| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if drift {
+            vec![draw_drift(&mut rng, &clock_shape)]
+        } else {
+            vec![draw_jump(&mut rng, &clock_shape)]
+        }
+    });
     let shape = shape.clone();
-    let group = prop_oneof![3 => episode.prop_map(|e| vec![e]), 1 => drawn];
+    let group = prop_oneof![3 => episode.prop_map(|e| vec![e]), 1 => drawn, 1 => clock];
     // One schedule in five also loses the majority of masters for a while (shapes of three
     // masters or more); shrinking may drop it.
     let loss_seed = proptest::option::weighted(0.2, any::<u64>());
@@ -178,6 +189,7 @@ mod tests {
         let strategy = schedule_strategy(&s);
         let mut runner = TestRunner::deterministic();
         let (mut failovers, mut moves, mut client_cuts, mut disk_errors) = (0, 0, 0, 0);
+        let (mut jumps, mut drifts) = (0, 0);
         let mut crash_kinds = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let schedule = strategy.new_tree(&mut runner).unwrap().current();
@@ -187,6 +199,8 @@ mod tests {
                     Fault::MoveSlots { .. } => moves += 1,
                     Fault::ClientPartition { .. } => client_cuts += 1,
                     Fault::DiskError { .. } => disk_errors += 1,
+                    Fault::ClockJump { .. } => jumps += 1,
+                    Fault::ClockDrift { .. } => drifts += 1,
                     Fault::Crash { how, .. } => {
                         crash_kinds.insert(format!("{how:?}").chars().take(5).collect::<String>());
                     }
@@ -200,5 +214,9 @@ mod tests {
         );
         assert_eq!(crash_kinds.len(), 3, "{crash_kinds:?}");
         assert!(disk_errors > 0);
+        assert!(
+            jumps > 0 && drifts > 0,
+            "{jumps} clock jumps, {drifts} drifts"
+        );
     }
 }

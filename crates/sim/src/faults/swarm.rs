@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::clock_draw::{draw_clock_faults, with_clock_faults};
 use super::episode::{from_episodes, Episode, EpisodeKind};
 use super::majority::check_majority;
 use super::majority_loss::draw_majority_loss;
@@ -116,10 +117,11 @@ pub fn swarm(seed: u64, shape: &ClusterShape) -> FaultSchedule {
         }
     }
     let schedule = swarm_within_majority(episodes, repeat, shape);
-    match majority_loss {
+    let schedule = match majority_loss {
         Some(loss) => loss.add_to(schedule),
         None => schedule,
-    }
+    };
+    with_clock_faults(schedule, &draw_clock_faults(seed, shape))
 }
 
 /// The plain episodes and a repeated failover, kept only as far as the majority rule allows.
@@ -299,6 +301,8 @@ fn draw_episode(
             let count = rng.gen_range(1..=MAX_SLOTS_PER_MOVE);
             (0, EpisodeKind::MoveSlots { from, to, count })
         }
+        // Drawn on their own stream (`clock_draw`), never through `SWARM_KINDS`.
+        FaultKind::ClockJump | FaultKind::ClockDrift => return None,
         FaultKind::Heal
         | FaultKind::ClientHeal
         | FaultKind::DiskRepair

@@ -144,6 +144,7 @@ impl Builder {
             | ProcessEvent::Unclog
             | ProcessEvent::ClogLink { .. }
             | ProcessEvent::UnclogLink { .. } => {}
+            ProcessEvent::ClockSet { .. } => self.mark(lane, t, MarkKind::Fault, "clock", line),
         }
     }
 

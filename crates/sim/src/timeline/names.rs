@@ -25,7 +25,9 @@ pub(super) fn lane_label(fault: &Fault) -> Option<&'static str> {
         | Fault::Heal
         | Fault::ClientHeal
         | Fault::Latency { .. }
-        | Fault::PacketLoss { .. } => return None,
+        | Fault::PacketLoss { .. }
+        | Fault::ClockJump { .. }
+        | Fault::ClockDrift { .. } => return None,
     })
 }
 

@@ -68,6 +68,16 @@ pub enum ProcessEvent {
         /// Name of the receiving node (`node2`, …).
         to: String,
     },
+    /// The machine's wall clock error changed (a clock fault): from now on it is
+    /// `offset_us` off true time (positive: ahead), plus `drift_ppm` millionths of the true
+    /// time elapsed since (`clusterlab_net::clock::ClockSkew`). Every change is recorded, so
+    /// the trace knows each node's wall clock at any virtual time ([`crate::wall_clock`]).
+    ClockSet {
+        /// Offset from true time now, in µs.
+        offset_us: i64,
+        /// Rate error from now on, in parts per million.
+        drift_ppm: i32,
+    },
 }
 
 /// What the fault injector did.
@@ -302,6 +312,13 @@ impl fmt::Display for ProcessEvent {
             ProcessEvent::Unclog => f.write_str("unclog"),
             ProcessEvent::ClogLink { to } => write!(f, "clog link to {to}"),
             ProcessEvent::UnclogLink { to } => write!(f, "unclog link to {to}"),
+            ProcessEvent::ClockSet {
+                offset_us,
+                drift_ppm,
+            } => write!(
+                f,
+                "wall clock {offset_us:+} µs off, drift {drift_ppm:+} ppm"
+            ),
         }
     }
 }

@@ -320,3 +320,57 @@ fn a_node_dropping_pongs_hears_no_answers_until_the_filter_ends() {
     let not_a_number = ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "pong"];
     assert_eq!(net.cmd(0, &not_a_number), Reply::not_integer());
 }
+
+/// Redis 7.0 adopts the pong time a peer gossips about a node (the peer's wall clock, in
+/// seconds) only while it has no doubt of that node itself (no ping pending, no failure
+/// report, not flagged by the sender), and only up to 500 ms ahead of its own wall clock: a
+/// peer whose clock runs ahead cannot make a silent node look fresh for long.
+#[test]
+fn gossiped_pong_times_are_adopted_at_most_half_a_second_ahead() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    // At x.600 s, the next whole second is 400 ms ahead and the one after 1400 ms.
+    net.advance((1600 - net.now_ms % 1000) % 1000);
+    assert_eq!(net.now_ms % 1000, 600);
+    let peer = net.nodes[2].myself();
+    let mut entry = crate::bus::GossipEntry {
+        id: peer,
+        ping_sent_s: 0,
+        pong_received_s: 0,
+        ip: ip_of(2),
+        port: 7003,
+        cport: 17003,
+        flags: flags::MASTER,
+    };
+    let now = net.nodes[0].now;
+    let second_s = (now.unix_ms / 1000) as u32;
+    let adopt = |net: &mut TestNet, entry: &crate::bus::GossipEntry| {
+        net.nodes[0].bus().refresh_pong_from_gossip(entry);
+        net.nodes[0].cluster.nodes[&peer].pong_received_ms
+    };
+    let before_ms = net.nodes[0].cluster.nodes[&peer].pong_received_ms;
+    assert_eq!(net.nodes[0].cluster.nodes[&peer].ping_sent_ms, 0);
+    entry.pong_received_s = second_s + 2;
+    assert_eq!(adopt(&mut net, &entry), before_ms, "1400 ms ahead: ignored");
+    // Flagged by the sender, or with a ping of ours pending: ignored too.
+    entry.pong_received_s = second_s + 1;
+    entry.flags |= flags::PFAIL;
+    assert_eq!(adopt(&mut net, &entry), before_ms);
+    entry.flags &= !flags::PFAIL;
+    let ping_sent = |net: &mut TestNet, ms: u64| {
+        net.nodes[0]
+            .cluster
+            .nodes
+            .get_mut(&peer)
+            .unwrap()
+            .ping_sent_ms = ms;
+    };
+    ping_sent(&mut net, now.mono_ms);
+    assert_eq!(adopt(&mut net, &entry), before_ms);
+    ping_sent(&mut net, 0);
+    // 400 ms ahead: adopted, on our monotonic clock.
+    assert_eq!(adopt(&mut net, &entry), now.mono_ms + 400);
+    // An older time never replaces a newer one.
+    entry.pong_received_s = second_s - 5;
+    assert_eq!(adopt(&mut net, &entry), now.mono_ms + 400);
+}

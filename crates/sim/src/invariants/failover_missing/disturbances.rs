@@ -127,7 +127,13 @@ impl Disturbances {
             Fault::ManualFailover { node, .. } => self.close(1, *node, *node, t, t + 1),
             // A reshard holds no vote back and stops no replica, and a client partition
             // leaves the bus whole: not disturbances.
-            Fault::MoveSlots { .. } | Fault::ClientPartition { .. } | Fault::ClientHeal => {}
+            // A wrong wall clock delays no timeout either: they read a monotonic clock
+            // (`SimConfig::wall_clock_timeouts` is never drawn).
+            Fault::MoveSlots { .. }
+            | Fault::ClientPartition { .. }
+            | Fault::ClientHeal
+            | Fault::ClockJump { .. }
+            | Fault::ClockDrift { .. } => {}
             Fault::Partition { groups } => {
                 self.end_split(open, t);
                 open.split = Some((t, sides(groups, nodes)));
