@@ -180,6 +180,13 @@ pub enum ClusterEvent {
     AofFailed { op: AofOp, error: String },
     /// The AOF `op` works again: writes held back are in the file now.
     AofRecovered { op: AofOp },
+    /// This replica's master answered its PSYNC with `+CONTINUE`: the replica keeps its data
+    /// (nothing flushed) and follows `master`'s stream on from replication offset `offset`.
+    PartialResync { master: NodeId, offset: u64 },
+    /// This replica's master answered its PSYNC with `+FULLRESYNC` at `offset`: a snapshot of
+    /// `master`'s data as of `offset` follows, and replaces this replica's data once loaded
+    /// ([`ClusterEvent::ReplicationLinkUp`]).
+    FullResync { master: NodeId, offset: u64 },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -414,6 +421,12 @@ impl fmt::Display for ClusterEvent {
             }
             AofFailed { op, error } => write!(f, "AOF {op} failed: {error}"),
             AofRecovered { op } => write!(f, "AOF {op} works again"),
+            PartialResync { master, offset } => {
+                write!(f, "partial resync with {master} from offset {offset}")
+            }
+            FullResync { master, offset } => {
+                write!(f, "full resync from {master} at offset {offset}")
+            }
         }
     }
 }

@@ -69,6 +69,11 @@ pub struct Config {
     pub enable_debug_command: DebugCommand,
     pub save: String,
     pub repl_ping_replica_period_s: u64,
+    /// How long a master waits, after a replica asks for a full sync, before it produces the
+    /// snapshot, so that replicas arriving meanwhile share it (0: at once).
+    pub repl_diskless_sync_delay_s: u64,
+    /// Bytes of the replication stream a node keeps for partial resyncs.
+    pub repl_backlog_size: u64,
     /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
     /// Not a Redis directive: `clusterlab-seed`, used by tests and the simulator.
     pub seed: Option<u64>,
@@ -114,6 +119,8 @@ impl Default for Config {
             enable_debug_command: DebugCommand::No,
             save: "3600 1 300 100 60 10000".into(),
             repl_ping_replica_period_s: 10,
+            repl_diskless_sync_delay_s: 5,
+            repl_backlog_size: 1024 * 1024,
             seed: None,
             canaries: Canaries::default(),
             process_id: 0,

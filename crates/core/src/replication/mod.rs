@@ -87,6 +87,28 @@ pub struct Replication {
     blocked: BTreeMap<ClientId, Blocked>,
     /// A `WAIT` blocked: ask the replicas for an ACK before the call returns.
     get_ack_pending: bool,
+    /// The latest bytes of the stream, for partial resyncs; `None` until a first replica
+    /// attached (master) or a first sync finished (replica), as in Redis.
+    backlog: Option<Backlog>,
+    /// The history this replica's data is, to ask for with `PSYNC <replid> <offset+1>`
+    /// (Redis's cached master): kept when a synced link drops, or made from this node's own
+    /// ID and offset when a master turns replica.
+    cached_master: Option<CachedMaster>,
+    /// Whether this node was a replica at the last [`Node::replication_before_reply`]: role
+    /// changes shift or cache the replication IDs.
+    ///
+    /// [`Node::replication_before_reply`]: crate::node::Node::replication_before_reply
+    was_replica: bool,
+    /// Master side: replicas that asked for a full sync and wait for the next snapshot, with
+    /// the monotonic ms each asked (`repl-diskless-sync-delay`).
+    waiting_full_sync: BTreeMap<ClientId, u64>,
+}
+
+/// The history a replica's data is: `replid`'s stream up to `offset`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedMaster {
+    pub replid: String,
+    pub offset: u64,
 }
 
 /// Why a client gets no reply yet.
@@ -153,7 +175,28 @@ impl Replication {
             replicas: BTreeMap::new(),
             blocked: BTreeMap::new(),
             get_ack_pending: false,
+            backlog: None,
+            cached_master: None,
+            was_replica: false,
+            waiting_full_sync: BTreeMap::new(),
         }
+    }
+
+    /// The backlog, if this node keeps one.
+    pub fn backlog(&self) -> Option<&Backlog> {
+        self.backlog.as_ref()
+    }
+
+    /// `CONFIG SET repl-backlog-size`: a smaller backlog drops its oldest history now.
+    pub(crate) fn resize_backlog(&mut self, size: u64) {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.trim(size);
+        }
+    }
+
+    /// What this replica would ask for with PSYNC, if it may try a partial resync.
+    pub fn cached_master(&self) -> Option<&CachedMaster> {
+        self.cached_master.as_ref()
     }
 
     /// Whether `client` sent PSYNC: it then gets the stream and no replies.
@@ -217,6 +260,7 @@ impl Replication {
     pub(crate) fn forget_client(&mut self, client: ClientId) {
         self.listening_ports.remove(&client);
         self.replicas.remove(&client);
+        self.waiting_full_sync.remove(&client);
         self.blocked.remove(&client);
     }
 
@@ -230,15 +274,21 @@ impl Replication {
         out.push(Effect::BlockClient { client });
     }
 
-    /// Writes `args` as one RESP array to every replica's stream.
-    fn stream_to_replicas(&self, args: &[Bytes], out: &mut Outbox) {
-        if self.replicas.is_empty() {
+    /// Writes `args` as one RESP array to the backlog (keeping at most `backlog_size` bytes)
+    /// and to every replica's stream, except those still waiting for their snapshot (it will
+    /// include this write). The caller moves the offset by the same length.
+    fn stream_to_replicas(&mut self, args: &[Bytes], backlog_size: u64, out: &mut Outbox) {
+        if self.replicas.is_empty() && self.backlog.is_none() {
             return;
         }
         let mut data = Vec::new();
         cmd::propagate::encode_command(args, &mut data);
         let data = Bytes::from(data);
-        for &client in self.replicas.keys() {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.feed(data.clone(), backlog_size);
+        }
+        let waiting = &self.waiting_full_sync;
+        for &client in self.replicas.keys().filter(|c| !waiting.contains_key(c)) {
             out.push(Effect::ReplicaStream {
                 client,
                 data: data.clone(),
@@ -260,10 +310,9 @@ impl Replication {
     }
 
     /// A promoted replica keeps serving its old master's history (up to `offset`) under the
-    /// new ID `replid`.
-    fn shift_replid(&mut self, old_replid: String, replid: String, offset: u64, out: &mut Outbox) {
-        self.replid2 = old_replid;
-        self.replid = replid;
+    /// new ID `replid` (Redis's `shiftReplicationId`).
+    fn shift_replid(&mut self, replid: String, offset: u64, out: &mut Outbox) {
+        self.replid2 = std::mem::replace(&mut self.replid, replid);
         self.second_offset = offset as i64 + 1;
         out.log(
             LogLevel::Notice,
@@ -328,8 +377,15 @@ fn words(ws: &[&[u8]]) -> Vec<Bytes> {
     ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
 }
 
+mod backlog;
 mod blocked;
 mod flow;
+mod psync;
+mod roles;
 
+pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
+
+#[cfg(test)]
+mod psync_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -15,6 +15,8 @@ use crate::{buggify, resp};
 
 /// How often a replica acknowledges its offset to its master, as Redis does.
 const REPLICA_ACK_INTERVAL_MS: u64 = 1000;
+/// How long a replica waits for its master's answer to PSYNC: Redis's `repl-timeout` default.
+const REPL_TIMEOUT_MS: u64 = 60_000;
 
 impl Shared {
     pub(super) fn replica_connect(
@@ -92,29 +94,33 @@ async fn run_replica_link(
     let port_text = my_port.to_string();
     let handshake: [&[&str]; 2] = [
         &["REPLCONF", "listening-port", &port_text],
-        &["PSYNC", "?", "-1"],
+        &["REPLCONF", "capa", "eof", "capa", "psync2"],
     ];
-    let mut last = clusterlab_core::Reply::Nil;
     for request in handshake {
-        let mut out = BytesMut::new();
-        resp::encode_request(request, &mut out);
-        if write_and_flush(&mut writer, &out).await.is_err() {
-            return LinkEnd::Broken("write failed".into());
-        }
-        last = match tokio::time::timeout(timeout, read_one_reply(&mut reader, &mut input)).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(e)) => return LinkEnd::Broken(e),
-            Err(_) => return LinkEnd::Broken("handshake timed out".into()),
-        };
-        if last.is_error() {
-            return LinkEnd::Broken(format!("{request:?}: {last:?}"));
+        if let Err(e) = request_reply(&mut reader, &mut writer, &mut input, request, timeout).await
+        {
+            return LinkEnd::Broken(e);
         }
     }
-    let Some((replid, offset)) = parse_fullresync(&last) else {
-        return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}"));
+    let Some((replid, offset)) = shared.replica_psync_args(link) else {
+        return LinkEnd::Unwanted;
+    };
+    // The answer to PSYNC may wait for the master's sync delay: Redis's replica waits for
+    // it up to `repl-timeout`.
+    let psync = ["PSYNC", replid.as_str(), offset.as_str()];
+    let repl_timeout = Duration::from_millis(REPL_TIMEOUT_MS);
+    let last = match request_reply(&mut reader, &mut writer, &mut input, &psync, repl_timeout).await
+    {
+        Ok(reply) => reply,
+        Err(e) => return LinkEnd::Broken(e),
     };
     shared.wait_while_paused().await;
-    if !shared.replica_link_up(link, &replid, offset) {
+    let wanted = match parse_psync_reply(&last) {
+        Some(PsyncReply::Full { replid, offset }) => shared.replica_link_up(link, &replid, offset),
+        Some(PsyncReply::Continue { replid }) => shared.replica_link_continue(link, &replid),
+        None => return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}")),
+    };
+    if !wanted {
         return LinkEnd::Unwanted;
     }
     let mut ack = tokio::time::interval(Duration::from_millis(REPLICA_ACK_INTERVAL_MS));
@@ -183,24 +189,90 @@ async fn read_one_reply<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-/// `+FULLRESYNC <replid> <offset>` → its two fields.
-fn parse_fullresync(reply: &clusterlab_core::Reply) -> Option<(String, u64)> {
+/// Sends one handshake request and reads its reply; an error reply breaks the link.
+async fn request_reply<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    input: &mut BytesMut,
+    request: &[&str],
+    timeout: Duration,
+) -> Result<clusterlab_core::Reply, String>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut out = BytesMut::new();
+    resp::encode_request(request, &mut out);
+    if write_and_flush(writer, &out).await.is_err() {
+        return Err("write failed".into());
+    }
+    let reply = match tokio::time::timeout(timeout, read_one_reply(reader, input)).await {
+        Ok(reply) => reply?,
+        Err(_) => return Err("handshake timed out".into()),
+    };
+    if reply.is_error() {
+        return Err(format!("{request:?}: {reply:?}"));
+    }
+    Ok(reply)
+}
+
+/// The master's answer to PSYNC.
+#[derive(Debug, PartialEq)]
+enum PsyncReply {
+    /// `+FULLRESYNC <replid> <offset>`: a snapshot follows.
+    Full { replid: String, offset: u64 },
+    /// `+CONTINUE [<replid>]`: the stream goes on from the offset asked for (no ID: the same).
+    Continue { replid: String },
+}
+
+fn parse_psync_reply(reply: &clusterlab_core::Reply) -> Option<PsyncReply> {
     let clusterlab_core::Reply::Simple(text) = reply else {
         return None;
     };
     let mut words = text.split(' ');
-    if words.next()? != "FULLRESYNC" {
-        return None;
+    match words.next()? {
+        "FULLRESYNC" => {
+            let replid = words.next()?.to_string();
+            let offset = words.next()?.parse().ok()?;
+            Some(PsyncReply::Full { replid, offset })
+        }
+        "CONTINUE" => {
+            let replid = words.next().unwrap_or("").to_string();
+            Some(PsyncReply::Continue { replid })
+        }
+        _ => None,
     }
-    let replid = words.next()?.to_string();
-    let offset = words.next()?.parse().ok()?;
-    Some((replid, offset))
 }
 
 impl Shared {
     /// True when the node still wants the link (the driver keeps it in `replica_links`).
     fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
         !self.stopped() && self.lock_io().replica_links.contains_key(&link)
+    }
+
+    /// `None` when the link is no longer wanted; otherwise PSYNC's two arguments.
+    fn replica_psync_args(self: &Arc<Self>, link: ReplLinkId) -> Option<(String, String)> {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return None;
+        }
+        let args = node.replication_psync_args(link);
+        let effects = node.take_effects();
+        if self.perform(&mut node, effects) {
+            args
+        } else {
+            None
+        }
+    }
+
+    fn replica_link_continue(self: &Arc<Self>, link: ReplLinkId, replid: &str) -> bool {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return false;
+        }
+        let up = node.replication_link_continue(self.clock.now(), link, replid);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects) && up
     }
 
     fn replica_link_up(self: &Arc<Self>, link: ReplLinkId, replid: &str, offset: u64) -> bool {

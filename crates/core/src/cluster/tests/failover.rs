@@ -72,6 +72,7 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
                 e,
                 ClusterEvent::PfailMarked { .. }
                     | ClusterEvent::FailMarked { .. }
+                    | ClusterEvent::FailQuorumReached { .. }
                     | ClusterEvent::ClusterStateChanged { .. }
                     | ClusterEvent::ReplicationLinkDown { .. }
                     | ClusterEvent::ElectionScheduled { .. }

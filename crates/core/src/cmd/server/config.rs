@@ -71,6 +71,7 @@ pub(super) fn config_set(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
         }
     }
     node.cluster.apply_config(&updated);
+    node.repl.resize_backlog(updated.repl_backlog_size);
     node.config = updated;
     Reply::ok()
 }
