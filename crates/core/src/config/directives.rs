@@ -222,7 +222,14 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored("repl-disable-tcp-nodelay", Kind::Bool, "no"),
     honoured("repl-backlog-size", Kind::Memory, Access::Mutable),
     ignored("repl-backlog-ttl", INT, "3600"),
-    ignored("repl-timeout", INT, "60"),
+    honoured(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
     ignored_alias("replica-priority", "slave-priority", INT, "100"),
     ignored("acllog-max-len", INT, "128"),
     ignored("lazyfree-lazy-eviction", Kind::Bool, "no"),

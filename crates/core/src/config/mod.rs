@@ -74,6 +74,9 @@ pub struct Config {
     pub repl_diskless_sync_delay_s: u64,
     /// Bytes of the replication stream a node keeps for partial resyncs.
     pub repl_backlog_size: u64,
+    /// A replica drops a link that brought nothing (data or the master's `PING`) for this
+    /// long; it also bounds the wait for the answer to PSYNC.
+    pub repl_timeout_s: u64,
     /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
     /// Not a Redis directive: `clusterlab-seed`, used by tests and the simulator.
     pub seed: Option<u64>,
@@ -121,6 +124,7 @@ impl Default for Config {
             repl_ping_replica_period_s: 10,
             repl_diskless_sync_delay_s: 5,
             repl_backlog_size: 1024 * 1024,
+            repl_timeout_s: 60,
             seed: None,
             canaries: Canaries::default(),
             process_id: 0,

@@ -142,7 +142,7 @@ impl Node {
             self.cluster.me_mut().repl_offset += bytes_len;
             let size = self.config.repl_backlog_size;
             self.repl.feed_backlog(args, size);
-            if is(&args[1], "getack") {
+            if args.len() >= 2 && is(&args[1], "getack") {
                 let offset = self.cluster.me().repl_offset;
                 self.out.push(Effect::ReplicaAck { link, offset });
             }
@@ -332,6 +332,10 @@ impl Node {
     pub(crate) fn replication_cron(&mut self) {
         self.replication_before_reply();
         self.start_full_sync_if_due();
+        self.ping_replicas_if_due();
+        if self.master_link_timed_out() {
+            return;
+        }
         if self.repl.link.is_some() {
             return;
         }

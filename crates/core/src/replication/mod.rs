@@ -3,28 +3,38 @@
 //!
 //! Replica side. While this node is a replica of a known master with an address, the cron
 //! emits [`Effect::ReplicaConnect`] (at most once a second, until the driver reports the link
-//! up or down). The driver connects to the master's client port and sends
-//! `REPLCONF listening-port <port>` and `PSYNC ? -1`, reading each reply. The master answers
-//! `+FULLRESYNC <replid> <offset>`; the driver reports [`Node::replication_link_up`], which
-//! flushes the keyspace. From then on the driver reads RESP commands for ever and hands each to
-//! [`Node::replication_apply`] with its length in bytes. The first commands are the snapshot:
-//! `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL REPLACE` per key, then the marker
-//! `REPLCONF SNAPSHOT-END`; they count for no offset (like Redis's RDB transfer). Every later
-//! command is applied without redirection (as the AOF loader does), logged verbatim to this
-//! node's AOF, and advances the replication offset by its length. Every second the driver sends
-//! `REPLCONF ACK <offset>` with [`Node::replication_offset`]. When this node stops being a
-//! replica of that master (failover, `CLUSTER RESET`, a new master), the node emits
-//! [`Effect::ReplicaDisconnect`] and ignores anything more from that link.
+//! up or down). The driver connects to the master's client port, sends
+//! `REPLCONF listening-port <port>`, `REPLCONF capa eof capa psync2` and `PSYNC <replid>
+//! <offset>` as [`Node::replication_psync_args`] says: the history this node's data is (its
+//! last master's ID and offset + 1, kept across a dropped link, or its own when it was a
+//! master), or `? -1`. The master answers `+CONTINUE <replid>` (the driver reports
+//! [`Node::replication_link_continue`]: nothing is flushed, the stream goes on from the
+//! offset) or `+FULLRESYNC <replid> <offset>` ([`Node::replication_link_up`]), perhaps only
+//! after `repl-diskless-sync-delay` (see the `psync` module). After a full resync the first
+//! commands are the snapshot: `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL
+//! REPLACE` per key, then the marker `REPLCONF SNAPSHOT-END`; they count for no offset (like
+//! Redis's RDB transfer), and the keyspace is replaced only at the marker. Every later command
+//! is applied without redirection (as the AOF loader does), logged verbatim to this node's AOF,
+//! and advances the replication offset by its length (the master's `REPLCONF` and keep-alive
+//! `PING` advance it too, as data nobody logs). Every second the driver sends `REPLCONF ACK
+//! <offset>` with [`Node::replication_offset`]. A link silent for `repl-timeout` is dropped
+//! (see the `keepalive` module). When this node stops being a replica of that master
+//! (failover, `CLUSTER RESET`, a new master), the node emits [`Effect::ReplicaDisconnect`] and
+//! ignores anything more from that link.
 //!
 //! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands (see
-//! [`crate::cmd::replication`]): PSYNC marks the client as a replica, replies
-//! `+FULLRESYNC <replid> <offset>` and emits
-//! [`Effect::ReplicaStream`] with the snapshot. Every write that reaches `Node::log_write` (the
-//! AOF seam, which runs whether or not `appendonly` is on) is streamed to each replica client
-//! as a RESP array, and the master offset grows by its length even with no replica attached.
-//! Replica clients get no replies (REPLCONF ACK included), so the driver writes only the stream
-//! to them once PSYNC's own reply is out. Transactions are streamed command by command, without
-//! MULTI/EXEC; the stream has no `SELECT` (db 0 only) and no keep-alive `PING`.
+//! [`crate::cmd::replication`]): PSYNC marks the client as a replica and answers in its stream
+//! (a partial resync from the backlog, or a full one: see the `psync` module). Every write
+//! that reaches `Node::log_write` (the AOF seam, which runs whether or not `appendonly` is on)
+//! is streamed to each replica client as a RESP array and kept in the backlog (`backlog`
+//! module), and the master offset grows by its length even with no replica attached. Replica
+//! clients get no replies (REPLCONF ACK included), so the driver writes only the stream to
+//! them. Transactions are streamed command by command, without MULTI/EXEC; the stream has no
+//! `SELECT` (db 0 only). Every `repl-ping-replica-period` the master streams a `PING`.
+//!
+//! Replication IDs follow Redis's: a replica takes its master's ID once synced, a promoted
+//! replica shifts to a new one keeping the old as `replid2` up to `second_offset`, and a
+//! master turned replica caches itself as its master (`roles` module).
 //!
 //! Acknowledgements. `WAIT numreplicas timeout` blocks its client (see [`Effect::BlockClient`])
 //! until enough replicas acknowledged the client's last write offset or the timeout passes; the
@@ -40,6 +50,8 @@
 //! [`Node::replication_link_up`]: crate::node::Node::replication_link_up
 //! [`Node::replication_apply`]: crate::node::Node::replication_apply
 //! [`Node::replication_offset`]: crate::node::Node::replication_offset
+//! [`Node::replication_psync_args`]: crate::node::Node::replication_psync_args
+//! [`Node::replication_link_continue`]: crate::node::Node::replication_link_continue
 
 use std::collections::BTreeMap;
 
@@ -102,6 +114,8 @@ pub struct Replication {
     /// Master side: replicas that asked for a full sync and wait for the next snapshot, with
     /// the monotonic ms each asked (`repl-diskless-sync-delay`).
     waiting_full_sync: BTreeMap<ClientId, u64>,
+    /// Master side: monotonic ms of the last keep-alive `PING` to the replicas.
+    last_ping_ms: u64,
 }
 
 /// The history a replica's data is: `replid`'s stream up to `offset`.
@@ -179,6 +193,7 @@ impl Replication {
             cached_master: None,
             was_replica: false,
             waiting_full_sync: BTreeMap::new(),
+            last_ping_ms: 0,
         }
     }
 
@@ -368,9 +383,9 @@ pub fn encoded_len(args: &[Bytes]) -> u64 {
     len as u64
 }
 
-/// `REPLCONF …` in the master's stream: protocol, not data.
+/// `REPLCONF …` and the keep-alive `PING` in the master's stream: protocol, not data.
 fn is_stream_control(args: &[Bytes]) -> bool {
-    args.len() >= 2 && is(&args[0], "replconf")
+    (args.len() >= 2 && is(&args[0], "replconf")) || (args.len() == 1 && is(&args[0], "ping"))
 }
 
 fn words(ws: &[&[u8]]) -> Vec<Bytes> {
@@ -380,6 +395,7 @@ fn words(ws: &[&[u8]]) -> Vec<Bytes> {
 mod backlog;
 mod blocked;
 mod flow;
+mod keepalive;
 mod psync;
 mod roles;
 

@@ -212,3 +212,48 @@ fn a_replica_waiting_for_its_full_sync_reports_no_sync_and_no_fresh_data() {
         "a full sync discards the history"
     );
 }
+
+#[test]
+fn the_master_pings_every_period_and_a_silent_link_times_out_into_a_partial_resync() {
+    let (mut m, _, mut r, _, mc) = synced_pair();
+    m.take_effects();
+    let ping = b"*1\r\n$4\r\nPING\r\n".to_vec();
+    // `repl-ping-replica-period` 10 s: the first at 10 s of the node's clock.
+    m.tick(later(8900));
+    assert!(streams(&m.take_effects()).is_empty());
+    let before = m.replication_offset();
+    m.tick(later(9000));
+    assert_eq!(streams(&m.take_effects()), vec![(mc, ping.clone())]);
+    assert_eq!(m.replication_offset(), before + ping.len() as u64);
+    m.tick(later(18_900));
+    assert!(streams(&m.take_effects()).is_empty());
+    // The replica counts it, logs nothing to its AOF and records no write.
+    r.take_effects();
+    assert!(r.replication_apply(later(9000), 1, &args(&["PING"]), ping.len() as u64));
+    assert_eq!(r.replication_offset(), m.replication_offset());
+    let effects = r.take_effects();
+    assert!(
+        !effects.iter().any(|e| matches!(
+            e,
+            Effect::AppendAof { .. } | Effect::Event(ClusterEvent::WriteApplied { .. })
+        )),
+        "{effects:?}"
+    );
+    // Then silence: `repl-timeout` (60 s) after the last byte the link is dropped, and the
+    // history kept to continue.
+    r.tick(later(69_000));
+    assert!(!r
+        .take_effects()
+        .contains(&Effect::ReplicaDisconnect { link: 1 }));
+    r.tick(later(69_100));
+    let effects = r.take_effects();
+    assert!(effects.contains(&Effect::ReplicaDisconnect { link: 1 }));
+    let offset = r.replication_offset();
+    assert!(effects.contains(&Effect::Event(ClusterEvent::ReplicationLinkDown { offset })));
+    let replid = m.repl.replid().to_string();
+    r.tick(later(70_200));
+    assert_eq!(
+        r.replication_psync_args(2),
+        Some((replid, (offset + 1).to_string()))
+    );
+}

@@ -15,8 +15,6 @@ use crate::{buggify, resp};
 
 /// How often a replica acknowledges its offset to its master, as Redis does.
 const REPLICA_ACK_INTERVAL_MS: u64 = 1000;
-/// How long a replica waits for its master's answer to PSYNC: Redis's `repl-timeout` default.
-const REPL_TIMEOUT_MS: u64 = 60_000;
 
 impl Shared {
     pub(super) fn replica_connect(
@@ -28,14 +26,14 @@ impl Shared {
     ) {
         let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
         let my_port = node.config().port;
+        let repl_timeout_ms = node.config().repl_timeout_s * 1000;
         let mut io = self.lock_io();
         let task = tokio::spawn(replica_link(
             self.clone(),
             link,
-            ip,
-            port,
+            (ip, port),
             my_port,
-            timeout_ms,
+            (timeout_ms, repl_timeout_ms),
         ));
         io.replica_links.insert(link, task.abort_handle());
     }
@@ -58,15 +56,16 @@ enum LinkEnd {
 
 /// The replica's connection to its master: handshake, then apply the stream and acknowledge
 /// the offset every second (see `clusterlab_core::replication`).
+/// `timeouts_ms`: for the connection and the first replies (the node timeout), and for the
+/// answer to PSYNC (`repl-timeout`).
 async fn replica_link(
     shared: Arc<Shared>,
     link: ReplLinkId,
-    ip: String,
-    port: u16,
+    (ip, port): (String, u16),
     my_port: u16,
-    timeout_ms: u64,
+    timeouts_ms: (u64, u64),
 ) {
-    let end = run_replica_link(&shared, link, &ip, port, my_port, timeout_ms).await;
+    let end = run_replica_link(&shared, link, &ip, port, my_port, timeouts_ms).await;
     if let LinkEnd::Broken(why) = end {
         tracing::debug!(target: LOG_TARGET, "Replication link {link} to {ip}:{port}: {why}");
         shared.wait_while_paused().await;
@@ -80,7 +79,7 @@ async fn run_replica_link(
     ip: &str,
     port: u16,
     my_port: u16,
-    timeout_ms: u64,
+    (timeout_ms, repl_timeout_ms): (u64, u64),
 ) -> LinkEnd {
     let timeout = Duration::from_millis(timeout_ms);
     let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip, port))).await {
@@ -106,9 +105,9 @@ async fn run_replica_link(
         return LinkEnd::Unwanted;
     };
     // The answer to PSYNC may wait for the master's sync delay: Redis's replica waits for
-    // it up to `repl-timeout`.
+    // it up to `repl-timeout` (the node then times the link out itself once it is up).
     let psync = ["PSYNC", replid.as_str(), offset.as_str()];
-    let repl_timeout = Duration::from_millis(REPL_TIMEOUT_MS);
+    let repl_timeout = Duration::from_millis(repl_timeout_ms);
     let last = match request_reply(&mut reader, &mut writer, &mut input, &psync, repl_timeout).await
     {
         Ok(reply) => reply,
