@@ -67,6 +67,27 @@ pub struct SimConfig {
     /// configs do not.
     #[serde(skip_serializing_if = "is_false")]
     pub buggify: bool,
+    /// `repl-timeout` of every node, in seconds: a replica drops a link silent this long.
+    /// Redis's default unless a test shortens it (the campaign never draws it).
+    #[serde(skip_serializing_if = "is_default_repl_timeout")]
+    pub repl_timeout_s: u64,
+    /// `repl-diskless-sync-delay` of every node, in seconds: a master holds a full sync's
+    /// snapshot this long for more replicas to share it. Redis's default unless set.
+    #[serde(skip_serializing_if = "is_default_sync_delay")]
+    pub repl_diskless_sync_delay_s: u64,
+}
+
+/// Redis's `repl-timeout` default, in seconds.
+pub const DEFAULT_REPL_TIMEOUT_S: u64 = 60;
+/// Redis's `repl-diskless-sync-delay` default, in seconds.
+pub const DEFAULT_SYNC_DELAY_S: u64 = 5;
+
+fn is_default_repl_timeout(s: &u64) -> bool {
+    *s == DEFAULT_REPL_TIMEOUT_S
+}
+
+fn is_default_sync_delay(s: &u64) -> bool {
+    *s == DEFAULT_SYNC_DELAY_S
 }
 
 /// How many append clients a campaign runs unless told otherwise.
@@ -141,6 +162,8 @@ impl Default for SimConfig {
             canaries: Vec::new(),
             clients: DEFAULT_CLIENTS,
             buggify: false,
+            repl_timeout_s: DEFAULT_REPL_TIMEOUT_S,
+            repl_diskless_sync_delay_s: DEFAULT_SYNC_DELAY_S,
         }
     }
 }
@@ -172,6 +195,13 @@ impl SimConfig {
         }
         if self.clients != DEFAULT_CLIENTS {
             flags.push_str(&format!(" --clients {}", self.clients));
+        }
+        if self.repl_timeout_s != DEFAULT_REPL_TIMEOUT_S {
+            flags.push_str(&format!(" --repl-timeout-s {}", self.repl_timeout_s));
+        }
+        if self.repl_diskless_sync_delay_s != DEFAULT_SYNC_DELAY_S {
+            let delay = self.repl_diskless_sync_delay_s;
+            flags.push_str(&format!(" --repl-diskless-sync-delay-s {delay}"));
         }
         flags
     }

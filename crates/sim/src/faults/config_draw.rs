@@ -67,6 +67,7 @@ impl ConfigPins {
             canaries: self.canaries.clone(),
             clients: self.clients.unwrap_or(base.clients),
             buggify: base.buggify,
+            ..base.clone()
         }
     }
 
@@ -103,6 +104,7 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         clients: crate::seeds::DEFAULT_CLIENTS,
         // Not drawn: every drawn seed runs with the drivers' buggify points.
         buggify: true,
+        ..SimConfig::default()
     };
     pins.over(&drawn)
 }
