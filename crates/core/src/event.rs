@@ -183,10 +183,19 @@ pub enum ClusterEvent {
     /// This replica's master answered its PSYNC with `+CONTINUE`: the replica keeps its data
     /// (nothing flushed) and follows `master`'s stream on from replication offset `offset`.
     PartialResync { master: NodeId, offset: u64 },
-    /// This replica's master answered its PSYNC with `+FULLRESYNC` at `offset`: a snapshot of
-    /// `master`'s data as of `offset` follows, and replaces this replica's data once loaded
-    /// ([`ClusterEvent::ReplicationLinkUp`]).
-    FullResync { master: NodeId, offset: u64 },
+    /// This replica's master answered its PSYNC with `+FULLRESYNC <replid> <offset>`: a
+    /// snapshot of `master`'s data as of `offset` follows, and replaces this replica's data
+    /// once loaded ([`ClusterEvent::ReplicationLinkUp`]). The master made it when it said
+    /// [`ClusterEvent::SnapshotTaken`] with the same `replid` and `offset` (perhaps long
+    /// before, and in an incarnation since gone: the bytes were on their way).
+    FullResync {
+        master: NodeId,
+        offset: u64,
+        replid: String,
+    },
+    /// This master took the snapshot of a full sync, of its data at replication offset
+    /// `offset` under replication ID `replid`, for every replica waiting for one.
+    SnapshotTaken { replid: String, offset: u64 },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -424,8 +433,13 @@ impl fmt::Display for ClusterEvent {
             PartialResync { master, offset } => {
                 write!(f, "partial resync with {master} from offset {offset}")
             }
-            FullResync { master, offset } => {
-                write!(f, "full resync from {master} at offset {offset}")
+            FullResync {
+                master,
+                offset,
+                replid,
+            } => write!(f, "full resync from {master} at {replid}:{offset}"),
+            SnapshotTaken { replid, offset } => {
+                write!(f, "snapshot for full sync at {replid}:{offset}")
             }
         }
     }

@@ -46,7 +46,12 @@ impl Node {
             LogLevel::Notice,
             format!("Full resync from master: {replid}:{offset}"),
         );
-        self.emit(ClusterEvent::FullResync { master, offset });
+        let replid = replid.to_string();
+        self.emit(ClusterEvent::FullResync {
+            master,
+            offset,
+            replid,
+        });
         self.replication_before_reply();
         true
     }

@@ -132,7 +132,9 @@ impl Node {
                 waiting.len()
             ),
         );
-        let reply = format!("+FULLRESYNC {} {offset}\r\n", self.repl.replid);
+        let replid = self.repl.replid.clone();
+        let reply = format!("+FULLRESYNC {replid} {offset}\r\n");
+        self.emit(ClusterEvent::SnapshotTaken { replid, offset });
         for client in waiting.into_keys() {
             let mut data = Vec::with_capacity(reply.len() + snapshot.len());
             data.extend_from_slice(reply.as_bytes());

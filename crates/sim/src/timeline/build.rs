@@ -298,7 +298,8 @@ impl Builder {
             | E::ReplicationLinkUp { .. }
             | E::ReplicationLinkDown { .. }
             | E::PartialResync { .. }
-            | E::FullResync { .. } => self.mark(lane, t, MarkKind::Lifecycle, "", line),
+            | E::FullResync { .. }
+            | E::SnapshotTaken { .. } => self.mark(lane, t, MarkKind::Lifecycle, "", line),
             E::FailMarked { .. }
             | E::PfailMarked { .. }
             | E::PfailCleared { .. }

@@ -157,7 +157,7 @@ fn an_old_master_that_took_writes_past_the_promotion_must_sync_in_full_and_loses
     assert_eq!(net.nodes[0].cluster.me().master, Some(winner_id));
     let winner_offset = net.nodes[winner].replication_offset();
     let resynced = resyncs(&net, 0);
-    let [ClusterEvent::FullResync { master, offset }] = resynced.as_slice() else {
+    let [ClusterEvent::FullResync { master, offset, .. }] = resynced.as_slice() else {
         panic!("one full resync, got {resynced:?}");
     };
     assert_eq!(*master, winner_id);
