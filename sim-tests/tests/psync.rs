@@ -7,7 +7,9 @@
 //! - node1 is cut off from the bus (its clients still reach it) long enough to be failed
 //!   over: its other replica continues with the promoted one, and node1, back, must load a
 //!   full snapshot because it took writes alone past the promotion; the loss rule judges the
-//!   writes that vanish with them.
+//!   writes that vanish with them;
+//! - that full sync waits `repl-diskless-sync-delay` for the snapshot, then takes as long as
+//!   its bytes need at the simulated bandwidth.
 //!
 //! Simulation build only: `RUSTFLAGS="--cfg madsim" cargo test --target-dir target/sim -p
 //! clusterlab-sim-tests --test psync`.
@@ -138,6 +140,72 @@ fn a_replica_cut_off_past_repl_timeout_continues_from_its_offset() {
         .iter()
         .any(|(_, e)| matches!(e, ClusterEvent::WriteApplied { offset: at, .. } if *at > offset));
     assert!(applied, "the stream went on from the backlog");
+}
+
+/// Node 1 cut off the bus for 30 s (its clients still reach it), failed over meanwhile.
+fn partition_node1(config: &SimConfig) -> failover::FailoverRun {
+    let schedule = FaultSchedule::new(vec![
+        at(
+            CUT_AT_MS,
+            Fault::Partition {
+                groups: vec![vec![0]],
+            },
+        ),
+        at(CUT_AT_MS + 30_000, Fault::Heal),
+    ]);
+    failover::run(SEED, config, Some(schedule))
+}
+
+/// When node1's full sync was announced and when its snapshot was loaded, after `since_us`.
+fn full_sync_of_node1(trace: &[TraceEvent], since_us: u64) -> (u64, u64) {
+    let events = events_of(trace, 0, since_us);
+    let announced = events
+        .iter()
+        .find(|(_, e)| matches!(e, ClusterEvent::FullResync { .. }))
+        .map(|(t, _)| *t)
+        .expect("a full sync");
+    let loaded = events
+        .iter()
+        .find(|(t, e)| *t >= announced && matches!(e, ClusterEvent::ReplicationLinkUp { .. }))
+        .map(|(t, _)| *t)
+        .expect("its snapshot loaded");
+    (announced, loaded)
+}
+
+#[test]
+fn a_full_sync_waits_the_sync_delay_then_takes_as_long_as_its_bytes_need() {
+    let slow = SimConfig {
+        repl_transfer_bytes_per_s: 500,
+        ..config()
+    };
+    let run = partition_node1(&slow);
+    run.report.assert_ok();
+    let trace = &run.report.trace;
+    let cut_us = CUT_AT_MS * 1000;
+    // node1 turned replica after the heal; its new master held the snapshot for the delay.
+    let turned_us = events_of(trace, 0, cut_us)
+        .into_iter()
+        .find(|(_, e)| matches!(e, ClusterEvent::BecameReplica { .. }))
+        .map(|(t, _)| t)
+        .expect("node1 follows the new master");
+    let taken_us = trace
+        .iter()
+        .filter(|e| e.time_us > turned_us)
+        .find(|e| matches!(e.event.cluster(), Some(ClusterEvent::SnapshotTaken { .. })))
+        .map(|e| e.time_us)
+        .expect("a snapshot taken");
+    assert!(taken_us >= turned_us + slow.repl_diskless_sync_delay_s * 1_000_000);
+    // Then the transfer: node1's data (hundreds of bytes at least) at 500 bytes a second.
+    let (announced_us, loaded_us) = full_sync_of_node1(trace, turned_us);
+    println!(
+        "delay {:.1} s, transfer {:.1} s",
+        (taken_us - turned_us) as f64 / 1e6,
+        (loaded_us - announced_us) as f64 / 1e6
+    );
+    assert!(
+        loaded_us - announced_us >= 500_000,
+        "the transfer took time"
+    );
 }
 
 #[test]

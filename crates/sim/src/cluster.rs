@@ -213,6 +213,7 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
         canaries: canaries(&config.canaries),
         repl_timeout_s: config.repl_timeout_s,
         repl_diskless_sync_delay_s: config.repl_diskless_sync_delay_s,
+        repl_transfer_bytes_per_s: Some(config.repl_transfer_bytes_per_s),
         ..Config::default()
     }
 }

@@ -75,6 +75,18 @@ pub struct SimConfig {
     /// snapshot this long for more replicas to share it. Redis's default unless set.
     #[serde(skip_serializing_if = "is_default_sync_delay")]
     pub repl_diskless_sync_delay_s: u64,
+    /// The simulated bandwidth of a full sync's transfer, in bytes a second: a replica reads
+    /// its snapshot no faster, so the sync takes longer the more data there is (0: at once).
+    #[serde(skip_serializing_if = "is_default_transfer")]
+    pub repl_transfer_bytes_per_s: u64,
+}
+
+/// The simulated snapshot bandwidth unless set: 1 MB/s, a slow link, so that the transfer
+/// of the campaign's small data sets still takes a visible moment.
+pub const DEFAULT_TRANSFER_BYTES_PER_S: u64 = 1_000_000;
+
+fn is_default_transfer(b: &u64) -> bool {
+    *b == DEFAULT_TRANSFER_BYTES_PER_S
 }
 
 /// Redis's `repl-timeout` default, in seconds.
@@ -164,6 +176,7 @@ impl Default for SimConfig {
             buggify: false,
             repl_timeout_s: DEFAULT_REPL_TIMEOUT_S,
             repl_diskless_sync_delay_s: DEFAULT_SYNC_DELAY_S,
+            repl_transfer_bytes_per_s: DEFAULT_TRANSFER_BYTES_PER_S,
         }
     }
 }
@@ -202,6 +215,10 @@ impl SimConfig {
         if self.repl_diskless_sync_delay_s != DEFAULT_SYNC_DELAY_S {
             let delay = self.repl_diskless_sync_delay_s;
             flags.push_str(&format!(" --repl-diskless-sync-delay-s {delay}"));
+        }
+        if self.repl_transfer_bytes_per_s != DEFAULT_TRANSFER_BYTES_PER_S {
+            let bandwidth = self.repl_transfer_bytes_per_s;
+            flags.push_str(&format!(" --repl-transfer-bytes-per-s {bandwidth}"));
         }
         flags
     }

@@ -46,6 +46,10 @@ pub struct ConfigFlags {
     /// repl-diskless-sync-delay of every node, in seconds (default Redis's 5; never drawn).
     #[arg(long)]
     pub repl_diskless_sync_delay_s: Option<u64>,
+    /// Simulated bandwidth of a full sync's transfer, bytes a second (default 1000000; 0: at
+    /// once; never drawn).
+    #[arg(long)]
+    pub repl_transfer_bytes_per_s: Option<u64>,
 }
 
 impl ConfigFlags {
@@ -78,6 +82,9 @@ impl ConfigFlags {
             repl_diskless_sync_delay_s: self
                 .repl_diskless_sync_delay_s
                 .unwrap_or(config.repl_diskless_sync_delay_s),
+            repl_transfer_bytes_per_s: self
+                .repl_transfer_bytes_per_s
+                .unwrap_or(config.repl_transfer_bytes_per_s),
             ..config
         }
     }

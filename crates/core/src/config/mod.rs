@@ -85,6 +85,10 @@ pub struct Config {
     pub canaries: Canaries,
     /// Not a directive: the process id the driver runs as (`INFO server` shows it).
     pub process_id: u32,
+    /// Not a directive: the simulator's bandwidth for a full sync's snapshot, in bytes a
+    /// second (the replica reads it no faster, so the transfer takes longer the more data);
+    /// `None` in real mode, where the network paces it.
+    pub repl_transfer_bytes_per_s: Option<u64>,
     /// Not a directive: absolute path of the config file, empty when none (`INFO server`).
     pub config_file: String,
     /// Accepted-but-ignored directives that were set, by canonical name, as `CONFIG GET`
@@ -128,6 +132,7 @@ impl Default for Config {
             seed: None,
             canaries: Canaries::default(),
             process_id: 0,
+            repl_transfer_bytes_per_s: None,
             config_file: String::new(),
             ignored: BTreeMap::new(),
         }

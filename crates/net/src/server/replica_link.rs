@@ -27,6 +27,7 @@ impl Shared {
         let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
         let my_port = node.config().port;
         let repl_timeout_ms = node.config().repl_timeout_s * 1000;
+        let bandwidth = node.config().repl_transfer_bytes_per_s;
         let mut io = self.lock_io();
         let task = tokio::spawn(replica_link(
             self.clone(),
@@ -34,6 +35,7 @@ impl Shared {
             (ip, port),
             my_port,
             (timeout_ms, repl_timeout_ms),
+            bandwidth,
         ));
         io.replica_links.insert(link, task.abort_handle());
     }
@@ -43,6 +45,17 @@ impl Shared {
             task.abort();
         }
     }
+}
+
+/// What a link task is started with.
+struct LinkParams {
+    /// This node's client port (`REPLCONF listening-port`).
+    my_port: u16,
+    /// For the connection and the first replies (the node timeout), and for the answer to
+    /// PSYNC (`repl-timeout`).
+    timeouts_ms: (u64, u64),
+    /// The simulated bandwidth for a snapshot, bytes a second (`None`: not paced).
+    bandwidth: Option<u64>,
 }
 
 /// Why a replica link ended.
@@ -56,16 +69,21 @@ enum LinkEnd {
 
 /// The replica's connection to its master: handshake, then apply the stream and acknowledge
 /// the offset every second (see `clusterlab_core::replication`).
-/// `timeouts_ms`: for the connection and the first replies (the node timeout), and for the
-/// answer to PSYNC (`repl-timeout`).
+/// The link task (see [`LinkParams`] for what the arguments mean).
 async fn replica_link(
     shared: Arc<Shared>,
     link: ReplLinkId,
     (ip, port): (String, u16),
     my_port: u16,
     timeouts_ms: (u64, u64),
+    bandwidth: Option<u64>,
 ) {
-    let end = run_replica_link(&shared, link, &ip, port, my_port, timeouts_ms).await;
+    let params = LinkParams {
+        my_port,
+        timeouts_ms,
+        bandwidth,
+    };
+    let end = run_replica_link(&shared, link, &ip, port, &params).await;
     if let LinkEnd::Broken(why) = end {
         tracing::debug!(target: LOG_TARGET, "Replication link {link} to {ip}:{port}: {why}");
         shared.wait_while_paused().await;
@@ -78,9 +96,9 @@ async fn run_replica_link(
     link: ReplLinkId,
     ip: &str,
     port: u16,
-    my_port: u16,
-    (timeout_ms, repl_timeout_ms): (u64, u64),
+    params: &LinkParams,
 ) -> LinkEnd {
+    let (timeout_ms, repl_timeout_ms) = params.timeouts_ms;
     let timeout = Duration::from_millis(timeout_ms);
     let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip, port))).await {
         Ok(Ok(stream)) => stream,
@@ -90,7 +108,7 @@ async fn run_replica_link(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let port_text = my_port.to_string();
+    let port_text = params.my_port.to_string();
     let handshake: [&[&str]; 2] = [
         &["REPLCONF", "listening-port", &port_text],
         &["REPLCONF", "capa", "eof", "capa", "psync2"],
@@ -122,6 +140,10 @@ async fn run_replica_link(
     if !wanted {
         return LinkEnd::Unwanted;
     }
+    // What came with the answer is the snapshot's start: it takes its time too.
+    shared
+        .pace_snapshot(link, input.len(), params.bandwidth)
+        .await;
     let mut ack = tokio::time::interval(Duration::from_millis(REPLICA_ACK_INTERVAL_MS));
     loop {
         if !input.is_empty() {
@@ -163,7 +185,7 @@ async fn run_replica_link(
                 Ok(_) if buggify::fires(buggify::Point::ReplicationLinkReset) => {
                     return LinkEnd::Broken("connection reset (buggify)".into());
                 }
-                Ok(_) => {}
+                Ok(n) => shared.pace_snapshot(link, n, params.bandwidth).await,
             },
         }
     }
@@ -247,6 +269,22 @@ impl Shared {
     /// True when the node still wants the link (the driver keeps it in `replica_links`).
     fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
         !self.stopped() && self.lock_io().replica_links.contains_key(&link)
+    }
+
+    /// A full sync's snapshot takes as long as `bytes` need at `bandwidth` (the simulator's
+    /// model of the transfer; the bytes that follow the snapshot are not held back).
+    async fn pace_snapshot(&self, link: ReplLinkId, bytes: usize, bandwidth: Option<u64>) {
+        let Some(bytes_per_s) = bandwidth.filter(|&b| b > 0) else {
+            return;
+        };
+        let loading = {
+            let node = self.lock_node();
+            self.replica_link_wanted(link) && node.replication_ack_offset().is_none()
+        };
+        if loading {
+            let us = bytes as u64 * 1_000_000 / bytes_per_s;
+            tokio::time::sleep(Duration::from_micros(us)).await;
+        }
     }
 
     /// `None` when the link is no longer wanted; otherwise PSYNC's two arguments.

@@ -169,3 +169,52 @@ fn an_old_master_that_took_writes_past_the_promotion_must_sync_in_full_and_loses
     assert_eq!(net.nodes[0].db.len(), 3);
     assert_eq!(net.nodes[0].replication_offset(), winner_offset);
 }
+
+#[test]
+fn a_replica_whose_full_sync_is_still_arriving_loses_the_election_to_a_synced_one() {
+    let mut net = three_masters_three_replicas(2000);
+    for i in 0..6 {
+        let reply = net.cmd(
+            i,
+            &["CONFIG", "SET", "cluster-allow-replica-migration", "no"],
+        );
+        assert_eq!(reply, Reply::ok());
+    }
+    for key in keys_of_node0(5) {
+        assert_eq!(net.cmd(0, &["SET", &key, "v"]), Reply::ok());
+    }
+    net.advance(2000);
+    // Node 5 leaves node 2 for node 0: another history, so a full sync, whose answer and
+    // snapshot are held on the way (a slow transfer).
+    net.repl_held.insert(5);
+    net.events.clear();
+    let master0 = net.nodes[0].myself().to_string();
+    assert_eq!(net.cmd(5, &["CLUSTER", "REPLICATE", &master0]), Reply::ok());
+    net.advance(2000);
+    let link = net.nodes[5].repl.master_link().expect("a link to node 0");
+    assert!(!link.up || link.loading, "not synced");
+    let synced = net
+        .events
+        .iter()
+        .any(|(n, e)| *n == 5 && matches!(e, ClusterEvent::ReplicationLinkUp { .. }));
+    assert!(!synced);
+    // Its offset is still its old history's, behind node 3's: it ranks after node 3.
+    assert!(net.nodes[5].replication_offset() < net.nodes[3].replication_offset());
+    net.events.clear();
+    net.down.insert(0);
+    net.advance(4 * 2000 + 3000);
+    assert!(
+        net.nodes[3].cluster.me().is_master(),
+        "the synced replica won"
+    );
+    assert!(net.nodes[5].cluster.me().is_replica());
+    let ranks: Vec<usize> = net
+        .events
+        .iter()
+        .filter_map(|(n, e)| match e {
+            ClusterEvent::ElectionScheduled { rank, .. } if *n == 5 => Some(*rank),
+            _ => None,
+        })
+        .collect();
+    assert!(ranks.iter().all(|&r| r >= 1), "{ranks:?}");
+}
