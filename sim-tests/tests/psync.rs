@@ -117,7 +117,7 @@ fn a_replica_cut_off_past_repl_timeout_continues_from_its_offset() {
         .into_iter()
         .filter(|(t, e)| *t < down_us && matches!(e, ClusterEvent::WriteApplied { .. }))
         .map(|(t, _)| t)
-        .last()
+        .next_back()
         .expect("the replica applied writes");
     assert!(down_us >= last_write_us + REPL_TIMEOUT_S * 1_000_000);
     assert!(down_us > cut_us);
