@@ -184,6 +184,22 @@ pub enum ClusterEvent {
     AofFailed { op: AofOp, error: String },
     /// The AOF `op` works again: writes held back are in the file now.
     AofRecovered { op: AofOp },
+    /// This replica's master answered its PSYNC with `+CONTINUE`: the replica keeps its data
+    /// (nothing flushed) and follows `master`'s stream on from replication offset `offset`.
+    PartialResync { master: NodeId, offset: u64 },
+    /// This replica's master answered its PSYNC with `+FULLRESYNC <replid> <offset>`: a
+    /// snapshot of `master`'s data as of `offset` follows, and replaces this replica's data
+    /// once loaded ([`ClusterEvent::ReplicationLinkUp`]). The master made it when it said
+    /// [`ClusterEvent::SnapshotTaken`] with the same `replid` and `offset` (perhaps long
+    /// before, and in an incarnation since gone: the bytes were on their way).
+    FullResync {
+        master: NodeId,
+        offset: u64,
+        replid: String,
+    },
+    /// This master took the snapshot of a full sync, of its data at replication offset
+    /// `offset` under replication ID `replid`, for every replica waiting for one.
+    SnapshotTaken { replid: String, offset: u64 },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -421,6 +437,17 @@ impl fmt::Display for ClusterEvent {
             }
             AofFailed { op, error } => write!(f, "AOF {op} failed: {error}"),
             AofRecovered { op } => write!(f, "AOF {op} works again"),
+            PartialResync { master, offset } => {
+                write!(f, "partial resync with {master} from offset {offset}")
+            }
+            FullResync {
+                master,
+                offset,
+                replid,
+            } => write!(f, "full resync from {master} at {replid}:{offset}"),
+            SnapshotTaken { replid, offset } => {
+                write!(f, "snapshot for full sync at {replid}:{offset}")
+            }
         }
     }
 }

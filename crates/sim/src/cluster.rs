@@ -214,6 +214,9 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
         cluster_allow_reads_when_down: config.allow_reads_when_down,
         cluster_allow_replica_migration: config.allow_replica_migration,
         canaries: canaries(&config.canaries),
+        repl_timeout_s: config.repl_timeout_s,
+        repl_diskless_sync_delay_s: config.repl_diskless_sync_delay_s,
+        repl_transfer_bytes_per_s: Some(config.repl_transfer_bytes_per_s),
         ..Config::default()
     }
 }

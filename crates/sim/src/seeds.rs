@@ -72,6 +72,39 @@ pub struct SimConfig {
     /// seeds never set it; the clock scenario tests do.
     #[serde(skip_serializing_if = "is_false")]
     pub wall_clock_timeouts: bool,
+    /// `repl-timeout` of every node, in seconds: a replica drops a link silent this long.
+    /// Redis's default unless a test shortens it (the campaign never draws it).
+    #[serde(skip_serializing_if = "is_default_repl_timeout")]
+    pub repl_timeout_s: u64,
+    /// `repl-diskless-sync-delay` of every node, in seconds: a master holds a full sync's
+    /// snapshot this long for more replicas to share it. Redis's default unless set.
+    #[serde(skip_serializing_if = "is_default_sync_delay")]
+    pub repl_diskless_sync_delay_s: u64,
+    /// The simulated bandwidth of a full sync's transfer, in bytes a second: a replica reads
+    /// its snapshot no faster, so the sync takes longer the more data there is (0: at once).
+    #[serde(skip_serializing_if = "is_default_transfer")]
+    pub repl_transfer_bytes_per_s: u64,
+}
+
+/// The simulated snapshot bandwidth unless set: 1 MB/s, a slow link, so that the transfer
+/// of the campaign's small data sets still takes a visible moment.
+pub const DEFAULT_TRANSFER_BYTES_PER_S: u64 = 1_000_000;
+
+fn is_default_transfer(b: &u64) -> bool {
+    *b == DEFAULT_TRANSFER_BYTES_PER_S
+}
+
+/// Redis's `repl-timeout` default, in seconds.
+pub const DEFAULT_REPL_TIMEOUT_S: u64 = 60;
+/// Redis's `repl-diskless-sync-delay` default, in seconds.
+pub const DEFAULT_SYNC_DELAY_S: u64 = 5;
+
+fn is_default_repl_timeout(s: &u64) -> bool {
+    *s == DEFAULT_REPL_TIMEOUT_S
+}
+
+fn is_default_sync_delay(s: &u64) -> bool {
+    *s == DEFAULT_SYNC_DELAY_S
 }
 
 /// How many append clients a campaign runs unless told otherwise.
@@ -147,6 +180,9 @@ impl Default for SimConfig {
             clients: DEFAULT_CLIENTS,
             buggify: false,
             wall_clock_timeouts: false,
+            repl_timeout_s: DEFAULT_REPL_TIMEOUT_S,
+            repl_diskless_sync_delay_s: DEFAULT_SYNC_DELAY_S,
+            repl_transfer_bytes_per_s: DEFAULT_TRANSFER_BYTES_PER_S,
         }
     }
 }
@@ -178,6 +214,17 @@ impl SimConfig {
         }
         if self.clients != DEFAULT_CLIENTS {
             flags.push_str(&format!(" --clients {}", self.clients));
+        }
+        if self.repl_timeout_s != DEFAULT_REPL_TIMEOUT_S {
+            flags.push_str(&format!(" --repl-timeout-s {}", self.repl_timeout_s));
+        }
+        if self.repl_diskless_sync_delay_s != DEFAULT_SYNC_DELAY_S {
+            let delay = self.repl_diskless_sync_delay_s;
+            flags.push_str(&format!(" --repl-diskless-sync-delay-s {delay}"));
+        }
+        if self.repl_transfer_bytes_per_s != DEFAULT_TRANSFER_BYTES_PER_S {
+            let bandwidth = self.repl_transfer_bytes_per_s;
+            flags.push_str(&format!(" --repl-transfer-bytes-per-s {bandwidth}"));
         }
         flags
     }

@@ -40,6 +40,16 @@ pub struct ConfigFlags {
     /// default 4).
     #[arg(long)]
     pub clients: Option<usize>,
+    /// repl-timeout of every node, in seconds (default Redis's 60; never drawn).
+    #[arg(long)]
+    pub repl_timeout_s: Option<u64>,
+    /// repl-diskless-sync-delay of every node, in seconds (default Redis's 5; never drawn).
+    #[arg(long)]
+    pub repl_diskless_sync_delay_s: Option<u64>,
+    /// Simulated bandwidth of a full sync's transfer, bytes a second (default 1000000; 0: at
+    /// once; never drawn).
+    #[arg(long)]
+    pub repl_transfer_bytes_per_s: Option<u64>,
 }
 
 impl ConfigFlags {
@@ -62,10 +72,20 @@ impl ConfigFlags {
     /// The configuration `scenario` runs for `seed`: drawn from the seed for the campaign,
     /// the tutorial's for the others; pinned values in place either way.
     pub fn config_for(&self, scenario: &str, seed: u64) -> SimConfig {
-        if scenario == campaign::NAME {
+        let config = if scenario == campaign::NAME {
             draw_config(seed, &self.pins())
         } else {
             self.pins().over(&SimConfig::default())
+        };
+        SimConfig {
+            repl_timeout_s: self.repl_timeout_s.unwrap_or(config.repl_timeout_s),
+            repl_diskless_sync_delay_s: self
+                .repl_diskless_sync_delay_s
+                .unwrap_or(config.repl_diskless_sync_delay_s),
+            repl_transfer_bytes_per_s: self
+                .repl_transfer_bytes_per_s
+                .unwrap_or(config.repl_transfer_bytes_per_s),
+            ..config
         }
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::{is, keyless, parse_i64, CommandSpec};
 use crate::cmd::CmdFlags as F;
-use crate::node::{ClientId, Effect, LogLevel, Node};
+use crate::node::{ClientId, LogLevel, Node};
 use crate::reply::Reply;
 
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
@@ -57,8 +57,11 @@ fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     Reply::ok()
 }
 
-/// `PSYNC <replid> <offset>`: always a full resync here.
-fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
+/// `PSYNC <replid> <offset>`: the client becomes a replica, and gets `+CONTINUE` and the
+/// backlog, or (perhaps after the sync delay) `+FULLRESYNC` and a snapshot: see
+/// [`crate::replication`]'s `psync` module. The answer travels in the replica's stream; the
+/// reply returned here is never written (a replica client gets no replies).
+fn psync(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     if node.cluster.me().is_replica() {
         return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
     }
@@ -68,22 +71,21 @@ fn psync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
     let addr = &node.clients[&client].addr;
     let (ip, peer_port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
     let (ip, peer_port) = (ip.to_string(), peer_port.parse().unwrap_or(0));
-    let offset = node.cluster.me().repl_offset;
     let replica = node
         .repl
         .add_replica(client, ip, peer_port, node.now.mono_ms);
+    let (replid, offset) = (String::from_utf8_lossy(&args[1]), parse_i64(&args[2]));
     let text = format!(
-        "Replica {}:{} asks for synchronization; full resync at offset {offset}",
+        "Replica {}:{} asks for synchronization",
         replica.ip, replica.port
     );
     node.log(LogLevel::Notice, text);
-    let data = snapshot(node);
-    node.out.push(Effect::ReplicaStream { client, data });
-    Reply::Simple(format!("FULLRESYNC {} {offset}", node.repl.replid()))
+    node.answer_psync(client, &replid, offset);
+    Reply::ok()
 }
 
 /// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.
-fn snapshot(node: &Node) -> Bytes {
+pub(crate) fn snapshot(node: &Node) -> Bytes {
     let mut out = Vec::new();
     super::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
     let now_ms = node.now.unix_ms;

@@ -63,7 +63,7 @@ pub(super) fn gate_arg(arg: &str) -> Result<DebugCommand, String> {
 }
 
 /// Bytes with an optional unit (`1k` = 1000, `1kb` = 1024, …), as redis.conf allows.
-fn memory_arg(arg: &str) -> Result<u64, String> {
+pub(super) fn memory_arg(arg: &str) -> Result<u64, String> {
     let err = || "argument must be a memory value".to_string();
     let lower = arg.to_ascii_lowercase();
     let digits_end = lower

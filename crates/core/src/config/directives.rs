@@ -212,7 +212,14 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ),
     ignored_alias("replica-read-only", "slave-read-only", Kind::Bool, "yes"),
     ignored("repl-diskless-sync", Kind::Bool, "yes"),
-    ignored("repl-diskless-sync-delay", INT, "5"),
+    honoured(
+        "repl-diskless-sync-delay",
+        Kind::Int {
+            min: 0,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
     ignored("repl-diskless-sync-max-replicas", INT, "0"),
     ignored(
         "repl-diskless-load",
@@ -220,9 +227,16 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "disabled",
     ),
     ignored("repl-disable-tcp-nodelay", Kind::Bool, "no"),
-    ignored("repl-backlog-size", Kind::Memory, "1048576"),
+    honoured("repl-backlog-size", Kind::Memory, Access::Mutable),
     ignored("repl-backlog-ttl", INT, "3600"),
-    ignored("repl-timeout", INT, "60"),
+    honoured(
+        "repl-timeout",
+        Kind::Int {
+            min: 1,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
     ignored_alias("replica-priority", "slave-priority", INT, "100"),
     ignored("acllog-max-len", INT, "128"),
     ignored("lazyfree-lazy-eviction", Kind::Bool, "no"),

@@ -92,6 +92,14 @@ pub struct Config {
     pub enable_protected_configs: DebugCommand,
     pub save: String,
     pub repl_ping_replica_period_s: u64,
+    /// How long a master waits, after a replica asks for a full sync, before it produces the
+    /// snapshot, so that replicas arriving meanwhile share it (0: at once).
+    pub repl_diskless_sync_delay_s: u64,
+    /// Bytes of the replication stream a node keeps for partial resyncs.
+    pub repl_backlog_size: u64,
+    /// A replica drops a link that brought nothing (data or the master's `PING`) for this
+    /// long; it also bounds the wait for the answer to PSYNC.
+    pub repl_timeout_s: u64,
     /// Seed for the node's rng (node ID, gossip targets, election delays); `None` = entropy.
     /// Not a Redis directive: `clusterlab-seed`, used by tests and the simulator.
     pub seed: Option<u64>,
@@ -100,6 +108,10 @@ pub struct Config {
     pub canaries: Canaries,
     /// Not a directive: the process id the driver runs as (`INFO server` shows it).
     pub process_id: u32,
+    /// Not a directive: the simulator's bandwidth for a full sync's snapshot, in bytes a
+    /// second (the replica reads it no faster, so the transfer takes longer the more data);
+    /// `None` in real mode, where the network paces it.
+    pub repl_transfer_bytes_per_s: Option<u64>,
     /// Not a directive: absolute path of the config file, empty when none (`INFO server`).
     pub config_file: String,
     /// Accepted-but-ignored directives that were set, by canonical name, as `CONFIG GET`
@@ -140,9 +152,13 @@ impl Default for Config {
             enable_protected_configs: DebugCommand::No,
             save: "3600 1 300 100 60 10000".into(),
             repl_ping_replica_period_s: 10,
+            repl_diskless_sync_delay_s: 5,
+            repl_backlog_size: 1024 * 1024,
+            repl_timeout_s: 60,
             seed: None,
             canaries: Canaries::default(),
             process_id: 0,
+            repl_transfer_bytes_per_s: None,
             config_file: String::new(),
             ignored: BTreeMap::new(),
             encoding_limits: crate::db::EncodingLimits::default(),

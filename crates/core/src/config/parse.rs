@@ -2,7 +2,8 @@
 //! that each error can name the line Redis would name.
 
 use super::args::{
-    base_name, bool_arg, canary_arg, check_kind, enum_arg, gate_arg, int_arg, parse_save_pairs,
+    base_name, bool_arg, canary_arg, check_kind, enum_arg, gate_arg, int_arg, memory_arg,
+    parse_save_pairs,
 };
 use super::directives::{
     directive, Directive, Kind, FSYNC_POLICIES, LOGLEVELS, MAX_BIND_ADDRESSES,
@@ -136,6 +137,11 @@ impl Config {
             "repl-ping-replica-period" => {
                 self.repl_ping_replica_period_s = int_arg(d.kind, arg)? as u64
             }
+            "repl-diskless-sync-delay" => {
+                self.repl_diskless_sync_delay_s = int_arg(d.kind, arg)? as u64
+            }
+            "repl-timeout" => self.repl_timeout_s = int_arg(d.kind, arg)? as u64,
+            "repl-backlog-size" => self.repl_backlog_size = memory_arg(arg)?.max(1),
             "clusterlab-seed" => {
                 let seed = arg
                     .parse::<u64>()

@@ -81,6 +81,12 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub expired_keys: u64,
     pub rejected_calls: u64,
+    /// Full syncs served as a master (`sync_full`).
+    pub sync_full: u64,
+    /// PSYNCs answered `+CONTINUE` (`sync_partial_ok`).
+    pub sync_partial_ok: u64,
+    /// PSYNCs naming a history that could not continue (`sync_partial_err`).
+    pub sync_partial_err: u64,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.

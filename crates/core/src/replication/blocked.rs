@@ -122,7 +122,8 @@ impl Node {
             return;
         }
         let args = words(GETACK);
-        self.repl.stream_to_replicas(&args, &mut self.out);
+        let size = self.config.repl_backlog_size;
+        self.repl.stream_to_replicas(&args, size, &mut self.out);
         self.cluster.me_mut().repl_offset += encoded_len(&args);
     }
 }

@@ -25,8 +25,8 @@ impl Node {
         (!loading).then(|| self.replication_offset())
     }
 
-    /// The link reached `+FULLRESYNC <replid> <offset>`. Returns false when the node no longer
-    /// wants this link (the driver must close it).
+    /// The link reached `+FULLRESYNC <replid> <offset>`: the snapshot follows. Returns false
+    /// when the node no longer wants this link (the driver must close it).
     pub fn replication_link_up(
         &mut self,
         now: Time,
@@ -35,15 +35,43 @@ impl Node {
         offset: u64,
     ) -> bool {
         self.set_time(now);
-        let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link) else {
+        let Some(master) = self.start_link(now, link, replid, true) else {
             return false;
         };
+        self.repl.link.as_mut().expect("started").sync_offset = offset;
+        // The data will be replaced: the history it was is no use any more (Redis discards
+        // its cached master on `+FULLRESYNC`).
+        self.repl.cached_master = None;
+        self.log(
+            LogLevel::Notice,
+            format!("Full resync from master: {replid}:{offset}"),
+        );
+        let replid = replid.to_string();
+        self.emit(ClusterEvent::FullResync {
+            master,
+            offset,
+            replid,
+        });
+        self.replication_before_reply();
+        true
+    }
+
+    /// Marks the link up after the master's PSYNC reply and gives the master's commands their
+    /// client; `loading` while a snapshot is to come. Returns the master, or `None` when the
+    /// link is no longer wanted.
+    pub(super) fn start_link(
+        &mut self,
+        now: Time,
+        link: ReplLinkId,
+        replid: &str,
+        loading: bool,
+    ) -> Option<NodeId> {
+        let l = self.repl.link.as_mut().filter(|l| l.id == link)?;
         l.up = true;
-        l.loading = true;
-        l.sync_offset = offset;
+        l.loading = loading;
         l.master_replid = replid.to_string();
         l.last_io_ms = now.mono_ms;
-        let (ip, port) = (l.ip.clone(), l.port);
+        let (ip, port, master) = (l.ip.clone(), l.port, l.master);
         let id = self.next_client_id;
         self.next_client_id += 1;
         self.clients.insert(
@@ -51,12 +79,7 @@ impl Node {
             crate::node::Client::new(id, format!("{ip}:{port}"), String::new(), now),
         );
         self.repl.link.as_mut().expect("checked").client = Some(id);
-        self.log(
-            LogLevel::Notice,
-            format!("Full resync from master: {replid}:{offset}"),
-        );
-        self.replication_before_reply();
-        true
+        Some(master)
     }
 
     /// The link failed to connect, broke, or the master refused the handshake.
@@ -100,8 +123,15 @@ impl Node {
             l.loading = false;
             let offset = l.sync_offset;
             let snapshot = std::mem::take(&mut l.snapshot);
+            let replid = l.master_replid.clone();
             self.load_snapshot(client, &snapshot);
             self.cluster.me_mut().repl_offset = offset;
+            // The data is the master's history now: its ID is mine, with no older one, and
+            // the backlog starts again here (Redis frees it before loading, then creates it).
+            self.repl.replid = replid;
+            self.repl.replid2 = "0".repeat(40);
+            self.repl.second_offset = -1;
+            self.repl.backlog = Some(Backlog::new(offset));
             self.log(
                 LogLevel::Notice,
                 format!(
@@ -115,7 +145,9 @@ impl Node {
         if !loading && is_stream_control(args) {
             // Not data: it moves the offset (the master counted it) and may ask for an ACK.
             self.cluster.me_mut().repl_offset += bytes_len;
-            if is(&args[1], "getack") {
+            let size = self.config.repl_backlog_size;
+            self.repl.feed_backlog(args, size);
+            if args.len() >= 2 && is(&args[1], "getack") {
                 let offset = self.cluster.me().repl_offset;
                 self.out.push(Effect::ReplicaAck { link, offset });
             }
@@ -237,13 +269,22 @@ impl Node {
         let request = self.request;
         self.emit(ClusterEvent::WriteApplied { offset, request });
         self.log_to_aof(args);
-        self.repl.stream_to_replicas(args, &mut self.out);
+        let size = self.config.repl_backlog_size;
+        self.repl.stream_to_replicas(args, size, &mut self.out);
     }
 
+    /// Drops the link to my master. A link that had finished its sync leaves its history
+    /// cached (Redis's `replicationCacheMaster`), to try `PSYNC` with it next time.
     pub(super) fn drop_master_link(&mut self) {
         if let Some(l) = self.repl.link.take() {
             if let Some(client) = l.client {
                 self.clients.remove(&client);
+            }
+            if l.up && !l.loading {
+                self.repl.cached_master = Some(CachedMaster {
+                    replid: self.repl.replid.clone(),
+                    offset: self.cluster.me().repl_offset,
+                });
             }
         }
     }
@@ -265,32 +306,24 @@ impl Node {
     pub(crate) fn replication_before_reply(&mut self) {
         // Runs after every command: compares in place rather than copy the address.
         let wanted = self.wanted_master();
-        let wanted_any = wanted.is_some();
         if let Some(l) = &self.repl.link {
             let still =
                 wanted.is_some_and(|(m, ip, port)| m == l.master && ip == l.ip && port == l.port);
             if !still {
                 let id = l.id;
-                let old_replid = l.master_replid.clone();
-                let was_synced = l.up && !l.loading;
                 if l.up {
                     // The data's age now counts from here, as after any lost link.
                     self.repl.down_since_ms = self.now.mono_ms;
                 }
                 self.drop_master_link();
                 self.out.push(Effect::ReplicaDisconnect { link: id });
-                if !wanted_any && self.cluster.me().is_master() && was_synced {
-                    // Drawn here, in the same place of the rng sequence as always.
-                    let replid = NodeId::random(&mut self.rng).to_string();
-                    let offset = self.cluster.me().repl_offset;
-                    self.repl
-                        .shift_replid(old_replid, replid, offset, &mut self.out);
-                }
             }
         }
+        self.replication_role_changes();
         if self.cluster.me().is_replica() && !self.repl.replicas.is_empty() {
             let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
             self.repl.replicas.clear();
+            self.repl.waiting_full_sync.clear();
             for client in clients {
                 self.out.push(Effect::CloseClient { client });
             }
@@ -303,6 +336,11 @@ impl Node {
     /// From the cron: connect to my master when I have no link.
     pub(crate) fn replication_cron(&mut self) {
         self.replication_before_reply();
+        self.start_full_sync_if_due();
+        self.ping_replicas_if_due();
+        if self.master_link_timed_out() {
+            return;
+        }
         if self.repl.link.is_some() {
             return;
         }

@@ -3,28 +3,38 @@
 //!
 //! Replica side. While this node is a replica of a known master with an address, the cron
 //! emits [`Effect::ReplicaConnect`] (at most once a second, until the driver reports the link
-//! up or down). The driver connects to the master's client port and sends
-//! `REPLCONF listening-port <port>` and `PSYNC ? -1`, reading each reply. The master answers
-//! `+FULLRESYNC <replid> <offset>`; the driver reports [`Node::replication_link_up`], which
-//! flushes the keyspace. From then on the driver reads RESP commands for ever and hands each to
-//! [`Node::replication_apply`] with its length in bytes. The first commands are the snapshot:
-//! `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL REPLACE` per key, then the marker
-//! `REPLCONF SNAPSHOT-END`; they count for no offset (like Redis's RDB transfer). Every later
-//! command is applied without redirection (as the AOF loader does), logged verbatim to this
-//! node's AOF, and advances the replication offset by its length. Every second the driver sends
-//! `REPLCONF ACK <offset>` with [`Node::replication_offset`]. When this node stops being a
-//! replica of that master (failover, `CLUSTER RESET`, a new master), the node emits
-//! [`Effect::ReplicaDisconnect`] and ignores anything more from that link.
+//! up or down). The driver connects to the master's client port, sends
+//! `REPLCONF listening-port <port>`, `REPLCONF capa eof capa psync2` and `PSYNC <replid>
+//! <offset>` as [`Node::replication_psync_args`] says: the history this node's data is (its
+//! last master's ID and offset + 1, kept across a dropped link, or its own when it was a
+//! master), or `? -1`. The master answers `+CONTINUE <replid>` (the driver reports
+//! [`Node::replication_link_continue`]: nothing is flushed, the stream goes on from the
+//! offset) or `+FULLRESYNC <replid> <offset>` ([`Node::replication_link_up`]), perhaps only
+//! after `repl-diskless-sync-delay` (see the `psync` module). After a full resync the first
+//! commands are the snapshot: `FLUSHALL`, one `RESTORE key <abs-ms|0> <payload> ABSTTL
+//! REPLACE` per key, then the marker `REPLCONF SNAPSHOT-END`; they count for no offset (like
+//! Redis's RDB transfer), and the keyspace is replaced only at the marker. Every later command
+//! is applied without redirection (as the AOF loader does), logged verbatim to this node's AOF,
+//! and advances the replication offset by its length (the master's `REPLCONF` and keep-alive
+//! `PING` advance it too, as data nobody logs). Every second the driver sends `REPLCONF ACK
+//! <offset>` with [`Node::replication_offset`]. A link silent for `repl-timeout` is dropped
+//! (see the `keepalive` module). When this node stops being a replica of that master
+//! (failover, `CLUSTER RESET`, a new master), the node emits [`Effect::ReplicaDisconnect`] and
+//! ignores anything more from that link.
 //!
 //! Master side. `REPLCONF listening-port|capa|ACK` and `PSYNC` are commands (see
-//! [`crate::cmd::replication`]): PSYNC marks the client as a replica, replies
-//! `+FULLRESYNC <replid> <offset>` and emits
-//! [`Effect::ReplicaStream`] with the snapshot. Every write that reaches `Node::log_write` (the
-//! AOF seam, which runs whether or not `appendonly` is on) is streamed to each replica client
-//! as a RESP array, and the master offset grows by its length even with no replica attached.
-//! Replica clients get no replies (REPLCONF ACK included), so the driver writes only the stream
-//! to them once PSYNC's own reply is out. Transactions are streamed command by command, without
-//! MULTI/EXEC; the stream has no `SELECT` (db 0 only) and no keep-alive `PING`.
+//! [`crate::cmd::replication`]): PSYNC marks the client as a replica and answers in its stream
+//! (a partial resync from the backlog, or a full one: see the `psync` module). Every write
+//! that reaches `Node::log_write` (the AOF seam, which runs whether or not `appendonly` is on)
+//! is streamed to each replica client as a RESP array and kept in the backlog (`backlog`
+//! module), and the master offset grows by its length even with no replica attached. Replica
+//! clients get no replies (REPLCONF ACK included), so the driver writes only the stream to
+//! them. Transactions are streamed command by command, without MULTI/EXEC; the stream has no
+//! `SELECT` (db 0 only). Every `repl-ping-replica-period` the master streams a `PING`.
+//!
+//! Replication IDs follow Redis's: a replica takes its master's ID once synced, a promoted
+//! replica shifts to a new one keeping the old as `replid2` up to `second_offset`, and a
+//! master turned replica caches itself as its master (`roles` module).
 //!
 //! Acknowledgements. `WAIT numreplicas timeout` blocks its client (see [`Effect::BlockClient`])
 //! until enough replicas acknowledged the client's last write offset or the timeout passes; the
@@ -40,6 +50,8 @@
 //! [`Node::replication_link_up`]: crate::node::Node::replication_link_up
 //! [`Node::replication_apply`]: crate::node::Node::replication_apply
 //! [`Node::replication_offset`]: crate::node::Node::replication_offset
+//! [`Node::replication_psync_args`]: crate::node::Node::replication_psync_args
+//! [`Node::replication_link_continue`]: crate::node::Node::replication_link_continue
 
 use std::collections::BTreeMap;
 
@@ -87,6 +99,30 @@ pub struct Replication {
     blocked: BTreeMap<ClientId, Blocked>,
     /// A `WAIT` blocked: ask the replicas for an ACK before the call returns.
     get_ack_pending: bool,
+    /// The latest bytes of the stream, for partial resyncs; `None` until a first replica
+    /// attached (master) or a first sync finished (replica), as in Redis.
+    backlog: Option<Backlog>,
+    /// The history this replica's data is, to ask for with `PSYNC <replid> <offset+1>`
+    /// (Redis's cached master): kept when a synced link drops, or made from this node's own
+    /// ID and offset when a master turns replica.
+    cached_master: Option<CachedMaster>,
+    /// Whether this node was a replica at the last [`Node::replication_before_reply`]: role
+    /// changes shift or cache the replication IDs.
+    ///
+    /// [`Node::replication_before_reply`]: crate::node::Node::replication_before_reply
+    was_replica: bool,
+    /// Master side: replicas that asked for a full sync and wait for the next snapshot, with
+    /// the monotonic ms each asked (`repl-diskless-sync-delay`).
+    waiting_full_sync: BTreeMap<ClientId, u64>,
+    /// Master side: monotonic ms of the last keep-alive `PING` to the replicas.
+    last_ping_ms: u64,
+}
+
+/// The history a replica's data is: `replid`'s stream up to `offset`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedMaster {
+    pub replid: String,
+    pub offset: u64,
 }
 
 /// Why a client gets no reply yet.
@@ -153,7 +189,29 @@ impl Replication {
             replicas: BTreeMap::new(),
             blocked: BTreeMap::new(),
             get_ack_pending: false,
+            backlog: None,
+            cached_master: None,
+            was_replica: false,
+            waiting_full_sync: BTreeMap::new(),
+            last_ping_ms: 0,
         }
+    }
+
+    /// The backlog, if this node keeps one.
+    pub fn backlog(&self) -> Option<&Backlog> {
+        self.backlog.as_ref()
+    }
+
+    /// `CONFIG SET repl-backlog-size`: a smaller backlog drops its oldest history now.
+    pub(crate) fn resize_backlog(&mut self, size: u64) {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.trim(size);
+        }
+    }
+
+    /// What this replica would ask for with PSYNC, if it may try a partial resync.
+    pub fn cached_master(&self) -> Option<&CachedMaster> {
+        self.cached_master.as_ref()
     }
 
     /// Whether `client` sent PSYNC: it then gets the stream and no replies.
@@ -217,6 +275,7 @@ impl Replication {
     pub(crate) fn forget_client(&mut self, client: ClientId) {
         self.listening_ports.remove(&client);
         self.replicas.remove(&client);
+        self.waiting_full_sync.remove(&client);
         self.blocked.remove(&client);
     }
 
@@ -230,15 +289,21 @@ impl Replication {
         out.push(Effect::BlockClient { client });
     }
 
-    /// Writes `args` as one RESP array to every replica's stream.
-    fn stream_to_replicas(&self, args: &[Bytes], out: &mut Outbox) {
-        if self.replicas.is_empty() {
+    /// Writes `args` as one RESP array to the backlog (keeping at most `backlog_size` bytes)
+    /// and to every replica's stream, except those still waiting for their snapshot (it will
+    /// include this write). The caller moves the offset by the same length.
+    fn stream_to_replicas(&mut self, args: &[Bytes], backlog_size: u64, out: &mut Outbox) {
+        if self.replicas.is_empty() && self.backlog.is_none() {
             return;
         }
         let mut data = Vec::new();
         cmd::propagate::encode_command(args, &mut data);
         let data = Bytes::from(data);
-        for &client in self.replicas.keys() {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.feed(data.clone(), backlog_size);
+        }
+        let waiting = &self.waiting_full_sync;
+        for &client in self.replicas.keys().filter(|c| !waiting.contains_key(c)) {
             out.push(Effect::ReplicaStream {
                 client,
                 data: data.clone(),
@@ -260,10 +325,9 @@ impl Replication {
     }
 
     /// A promoted replica keeps serving its old master's history (up to `offset`) under the
-    /// new ID `replid`.
-    fn shift_replid(&mut self, old_replid: String, replid: String, offset: u64, out: &mut Outbox) {
-        self.replid2 = old_replid;
-        self.replid = replid;
+    /// new ID `replid` (Redis's `shiftReplicationId`).
+    fn shift_replid(&mut self, replid: String, offset: u64, out: &mut Outbox) {
+        self.replid2 = std::mem::replace(&mut self.replid, replid);
         self.second_offset = offset as i64 + 1;
         out.log(
             LogLevel::Notice,
@@ -319,17 +383,25 @@ pub fn encoded_len(args: &[Bytes]) -> u64 {
     len as u64
 }
 
-/// `REPLCONF …` in the master's stream: protocol, not data.
+/// `REPLCONF …` and the keep-alive `PING` in the master's stream: protocol, not data.
 fn is_stream_control(args: &[Bytes]) -> bool {
-    args.len() >= 2 && is(&args[0], "replconf")
+    (args.len() >= 2 && is(&args[0], "replconf")) || (args.len() == 1 && is(&args[0], "ping"))
 }
 
 fn words(ws: &[&[u8]]) -> Vec<Bytes> {
     ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
 }
 
+mod backlog;
 mod blocked;
 mod flow;
+mod keepalive;
+mod psync;
+mod roles;
 
+pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
+
+#[cfg(test)]
+mod psync_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -6,12 +6,12 @@ use crate::cluster::ClusterNode;
 use crate::config::Config;
 use crate::node::Node;
 
-const NOW: Time = Time {
+pub(super) const NOW: Time = Time {
     mono_ms: 1000,
     unix_ms: 1_000_000,
 };
 
-fn args(ws: &[&str]) -> Vec<Bytes> {
+pub(super) fn args(ws: &[&str]) -> Vec<Bytes> {
     ws.iter()
         .map(|w| Bytes::copy_from_slice(w.as_bytes()))
         .collect()
@@ -21,6 +21,17 @@ fn resp(ws: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
     cmd::propagate::encode_command(&args(ws), &mut out);
     out
+}
+
+/// Takes the PSYNC answer (`+FULLRESYNC …` or `+CONTINUE …`) off the front of a stream, if
+/// it starts with one.
+pub(crate) fn split_psync_answer(data: &[u8]) -> (Option<String>, &[u8]) {
+    if data.first() != Some(&b'+') {
+        return (None, data);
+    }
+    let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+    let line = std::str::from_utf8(&data[1..end]).unwrap().to_string();
+    (Some(line), &data[end + 2..])
 }
 
 /// Splits a stream of RESP arrays of bulk strings into commands with their lengths.
@@ -46,7 +57,7 @@ pub(crate) fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
     commands
 }
 
-fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
+pub(super) fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -56,7 +67,29 @@ fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
         .collect()
 }
 
-fn info_field(node: &mut Node, client: ClientId, name: &str) -> String {
+/// `PSYNC replid offset` from `client` of `m`: its answer line and the stream after it.
+pub(super) fn psync(
+    m: &mut Node,
+    now: Time,
+    client: ClientId,
+    replid: &str,
+    offset: &str,
+) -> (String, Vec<u8>) {
+    assert_eq!(
+        m.command(now, client, &args(&["PSYNC", replid, offset])),
+        Reply::ok(),
+        "the answer is in the stream"
+    );
+    let stream = streams(&m.take_effects())
+        .into_iter()
+        .find(|(c, _)| *c == client)
+        .expect("PSYNC answered")
+        .1;
+    let (answer, rest) = split_psync_answer(&stream);
+    (answer.expect("an answer line"), rest.to_vec())
+}
+
+pub(super) fn info_field(node: &mut Node, client: ClientId, name: &str) -> String {
     let now = node.now;
     let Reply::Verbatim(_, text) = node.command(now, client, &args(&["INFO", "replication"]))
     else {
@@ -68,8 +101,13 @@ fn info_field(node: &mut Node, client: ClientId, name: &str) -> String {
         .to_string()
 }
 
-fn master() -> (Node, ClientId) {
-    let mut node = Node::new(Config::default(), NOW, 1);
+/// A master that answers a full sync at once (no `repl-diskless-sync-delay`).
+pub(super) fn master() -> (Node, ClientId) {
+    let config = Config {
+        repl_diskless_sync_delay_s: 0,
+        ..Config::default()
+    };
+    let mut node = Node::new(config, NOW, 1);
     let c = node.client_connected(NOW, "127.0.0.1:50000".into(), "127.0.0.1:6379".into());
     (node, c)
 }
@@ -103,11 +141,12 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
     );
     assert_eq!(run(&mut m, r, &["REPLCONF", "x"]), Reply::syntax_error());
     let offset = set_a + set_t;
-    assert_eq!(
-        run(&mut m, r, &["PSYNC", "?", "-1"]),
-        Reply::Simple(format!("FULLRESYNC {} {offset}", m.run_id))
-    );
-    let mut snapshot = resp(&["FLUSHALL"]);
+    // The first replica creates the backlog, under a new replication ID (as Redis does).
+    assert_eq!(run(&mut m, r, &["PSYNC", "?", "-1"]), Reply::ok());
+    assert_ne!(m.repl.replid(), m.run_id);
+    let answer = format!("+FULLRESYNC {} {offset}\r\n", m.repl.replid());
+    let mut snapshot = answer.into_bytes();
+    snapshot.extend(resp(&["FLUSHALL"]));
     for (key, ttl, value) in [("a", "0", "1"), ("t", "1005000", "2")] {
         let payload = cmd::dump::dump_payload(&crate::db::Value::String(Bytes::from(value)));
         cmd::propagate::encode_command(
@@ -170,7 +209,7 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
 }
 
 /// A cluster node that knows a master at 127.0.0.1:7001 and replicates it.
-fn replica() -> (Node, ClientId, NodeId) {
+pub(super) fn replica() -> (Node, ClientId, NodeId) {
     let config = Config {
         cluster_enabled: true,
         port: 7004,
@@ -189,7 +228,7 @@ fn replica() -> (Node, ClientId, NodeId) {
     (node, c, id)
 }
 
-fn later(ms: u64) -> Time {
+pub(super) fn later(ms: u64) -> Time {
     Time {
         mono_ms: NOW.mono_ms + ms,
         unix_ms: NOW.unix_ms + ms,
@@ -248,9 +287,7 @@ fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
     // Keys from an old master do not survive a full sync.
     r.db.set(b"stale", crate::db::ValueRef::String(b"x"), None);
     let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
-    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
-        panic!("PSYNC")
-    };
+    let (full, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     let before_sync = r.replication_offset();
     assert_eq!(r.replication_ack_offset(), Some(before_sync));
@@ -258,7 +295,6 @@ fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
     assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
     // While the snapshot loads the old offset would be a lie: nothing is acknowledged.
     assert_eq!(r.replication_ack_offset(), None);
-    let snapshot = streams(&m.take_effects()).remove(0).1;
     let mut commands = parse_stream(&snapshot);
     let end = commands.pop().expect("the end marker");
     for (cmd, len) in commands {
@@ -334,10 +370,10 @@ fn a_promoted_replica_drops_its_link_and_keeps_its_offset_under_a_new_replid() {
     let (mut r, rc, master_id) = replica();
     r.tick(later(100));
     let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
-    m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+    let (_, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset = m.replication_offset();
     assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
-    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+    for (cmd, len) in parse_stream(&snapshot) {
         r.replication_apply(later(200), 1, &cmd, len);
     }
     r.take_effects();
@@ -489,9 +525,9 @@ fn a_replica_answers_getack_at_once_and_refuses_wait() {
     let (mut r, rc, _) = replica();
     r.tick(later(100));
     let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
-    m.command(NOW, mc, &args(&["PSYNC", "?", "-1"]));
+    let (_, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     assert!(r.replication_link_up(later(200), 1, &m.run_id, 0));
-    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+    for (cmd, len) in parse_stream(&snapshot) {
         r.replication_apply(later(200), 1, &cmd, len);
     }
     m.command(NOW, c, &args(&["SET", "a", "1"]));
@@ -579,12 +615,9 @@ fn write_applied_names_the_client_command_as_sent_not_its_rewrite_nor_an_expiry(
         "127.0.0.1:50001".into(),
         "127.0.0.1:7001".into(),
     );
-    let Reply::Simple(full) = m.command(later(300), mc, &args(&["PSYNC", "?", "-1"])) else {
-        panic!("PSYNC")
-    };
+    let (full, snapshot) = psync(&mut m, later(300), mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(r.replication_link_up(later(300), 1, &m.run_id, offset));
-    let snapshot = streams(&m.take_effects()).remove(0).1;
     for (cmd, len) in parse_stream(&snapshot) {
         assert!(r.replication_apply(later(300), 1, &cmd, len));
     }
@@ -612,9 +645,7 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
     r.db.set(b"old", crate::db::ValueRef::String(b"x"), None);
     r.tick(later(100));
     let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
-    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
-        panic!("PSYNC")
-    };
+    let (full, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
     // Never synced before: while the first snapshot arrives the data has no age that lets it
@@ -623,7 +654,6 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
         r.repl.data_age_ms(later(300).mono_ms, later(300).mono_ms),
         None
     );
-    let snapshot = streams(&m.take_effects()).remove(0).1;
     let commands = parse_stream(&snapshot);
     for (cmd, len) in &commands[..commands.len() - 1] {
         assert!(r.replication_apply(later(300), 1, cmd, *len));
@@ -641,12 +671,10 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
     // link's loss, not from the second link's traffic.
     r.tick(later(1500));
     let mc = m.client_connected(NOW, "127.0.0.1:50002".into(), "127.0.0.1:7001".into());
-    let Reply::Simple(full) = m.command(NOW, mc, &args(&["PSYNC", "?", "-1"])) else {
-        panic!("PSYNC")
-    };
+    let (full, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(r.replication_link_up(later(1600), 2, &m.run_id, offset));
-    for (cmd, len) in parse_stream(&streams(&m.take_effects()).remove(0).1) {
+    for (cmd, len) in parse_stream(&snapshot) {
         assert!(r.replication_apply(later(1700), 2, &cmd, len));
     }
     assert!(r.db.get(b"a", later(1700).unix_ms).is_some());

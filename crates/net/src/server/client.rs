@@ -448,9 +448,10 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
-            // A replica client (after its PSYNC) gets the stream and no replies, as in Redis.
-            let quiet = node.is_replica_client(client);
             let reply = node.command(*now, client, &args);
+            // A replica client gets the stream and no replies, as in Redis; its PSYNC's answer
+            // is in the stream too (it may come after the sync delay).
+            let quiet = node.is_replica_client(client);
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
             let blocked = take_block(&mut effects, client);
@@ -463,12 +464,13 @@ impl Shared {
             if blocked {
                 return Step::Blocked;
             }
-            if !quiet {
-                resp::encode_reply(&reply, node.client_protocol(client), output);
-                if node.is_replica_client(client) {
-                    // PSYNC: its reply (and any before it) precedes the snapshot it queued.
+            if quiet {
+                if !output.is_empty() {
+                    // The replies before PSYNC (`REPLCONF`) precede the stream it started.
                     self.queue_stream_in_front(client, output);
                 }
+            } else {
+                resp::encode_reply(&reply, node.client_protocol(client), output);
             }
             if closing.is_requested() {
                 return Step::Close;

@@ -26,14 +26,16 @@ impl Shared {
     ) {
         let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
         let my_port = node.config().port;
+        let repl_timeout_ms = node.config().repl_timeout_s * 1000;
+        let bandwidth = node.config().repl_transfer_bytes_per_s;
         let mut io = self.lock_io();
         let task = tokio::spawn(replica_link(
             self.clone(),
             link,
-            ip,
-            port,
+            (ip, port),
             my_port,
-            timeout_ms,
+            (timeout_ms, repl_timeout_ms),
+            bandwidth,
         ));
         io.replica_links.insert(link, task.abort_handle());
     }
@@ -43,6 +45,17 @@ impl Shared {
             task.abort();
         }
     }
+}
+
+/// What a link task is started with.
+struct LinkParams {
+    /// This node's client port (`REPLCONF listening-port`).
+    my_port: u16,
+    /// For the connection and the first replies (the node timeout), and for the answer to
+    /// PSYNC (`repl-timeout`).
+    timeouts_ms: (u64, u64),
+    /// The simulated bandwidth for a snapshot, bytes a second (`None`: not paced).
+    bandwidth: Option<u64>,
 }
 
 /// Why a replica link ended.
@@ -56,15 +69,21 @@ enum LinkEnd {
 
 /// The replica's connection to its master: handshake, then apply the stream and acknowledge
 /// the offset every second (see `clusterlab_core::replication`).
+/// The link task (see [`LinkParams`] for what the arguments mean).
 async fn replica_link(
     shared: Arc<Shared>,
     link: ReplLinkId,
-    ip: String,
-    port: u16,
+    (ip, port): (String, u16),
     my_port: u16,
-    timeout_ms: u64,
+    timeouts_ms: (u64, u64),
+    bandwidth: Option<u64>,
 ) {
-    let end = run_replica_link(&shared, link, &ip, port, my_port, timeout_ms).await;
+    let params = LinkParams {
+        my_port,
+        timeouts_ms,
+        bandwidth,
+    };
+    let end = run_replica_link(&shared, link, &ip, port, &params).await;
     if let LinkEnd::Broken(why) = end {
         tracing::debug!(target: LOG_TARGET, "Replication link {link} to {ip}:{port}: {why}");
         shared.wait_while_paused().await;
@@ -77,9 +96,9 @@ async fn run_replica_link(
     link: ReplLinkId,
     ip: &str,
     port: u16,
-    my_port: u16,
-    timeout_ms: u64,
+    params: &LinkParams,
 ) -> LinkEnd {
+    let (timeout_ms, repl_timeout_ms) = params.timeouts_ms;
     let timeout = Duration::from_millis(timeout_ms);
     let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip, port))).await {
         Ok(Ok(stream)) => stream,
@@ -89,34 +108,42 @@ async fn run_replica_link(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let port_text = my_port.to_string();
+    let port_text = params.my_port.to_string();
     let handshake: [&[&str]; 2] = [
         &["REPLCONF", "listening-port", &port_text],
-        &["PSYNC", "?", "-1"],
+        &["REPLCONF", "capa", "eof", "capa", "psync2"],
     ];
-    let mut last = clusterlab_core::Reply::Nil;
     for request in handshake {
-        let mut out = BytesMut::new();
-        resp::encode_request(request, &mut out);
-        if write_and_flush(&mut writer, &out).await.is_err() {
-            return LinkEnd::Broken("write failed".into());
-        }
-        last = match tokio::time::timeout(timeout, read_one_reply(&mut reader, &mut input)).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(e)) => return LinkEnd::Broken(e),
-            Err(_) => return LinkEnd::Broken("handshake timed out".into()),
-        };
-        if last.is_error() {
-            return LinkEnd::Broken(format!("{request:?}: {last:?}"));
+        if let Err(e) = request_reply(&mut reader, &mut writer, &mut input, request, timeout).await
+        {
+            return LinkEnd::Broken(e);
         }
     }
-    let Some((replid, offset)) = parse_fullresync(&last) else {
-        return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}"));
+    let Some((replid, offset)) = shared.replica_psync_args(link) else {
+        return LinkEnd::Unwanted;
+    };
+    // The answer to PSYNC may wait for the master's sync delay: Redis's replica waits for
+    // it up to `repl-timeout` (the node then times the link out itself once it is up).
+    let psync = ["PSYNC", replid.as_str(), offset.as_str()];
+    let repl_timeout = Duration::from_millis(repl_timeout_ms);
+    let last = match request_reply(&mut reader, &mut writer, &mut input, &psync, repl_timeout).await
+    {
+        Ok(reply) => reply,
+        Err(e) => return LinkEnd::Broken(e),
     };
     shared.wait_while_paused().await;
-    if !shared.replica_link_up(link, &replid, offset) {
+    let wanted = match parse_psync_reply(&last) {
+        Some(PsyncReply::Full { replid, offset }) => shared.replica_link_up(link, &replid, offset),
+        Some(PsyncReply::Continue { replid }) => shared.replica_link_continue(link, &replid),
+        None => return LinkEnd::Broken(format!("unexpected PSYNC reply {last:?}")),
+    };
+    if !wanted {
         return LinkEnd::Unwanted;
     }
+    // What came with the answer is the snapshot's start: it takes its time too.
+    shared
+        .pace_snapshot(link, input.len(), params.bandwidth)
+        .await;
     let mut ack = tokio::time::interval(Duration::from_millis(REPLICA_ACK_INTERVAL_MS));
     loop {
         if !input.is_empty() {
@@ -158,7 +185,7 @@ async fn run_replica_link(
                 Ok(_) if buggify::fires(buggify::Point::ReplicationLinkReset) => {
                     return LinkEnd::Broken("connection reset (buggify)".into());
                 }
-                Ok(_) => {}
+                Ok(n) => shared.pace_snapshot(link, n, params.bandwidth).await,
             },
         }
     }
@@ -183,24 +210,106 @@ async fn read_one_reply<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-/// `+FULLRESYNC <replid> <offset>` → its two fields.
-fn parse_fullresync(reply: &clusterlab_core::Reply) -> Option<(String, u64)> {
+/// Sends one handshake request and reads its reply; an error reply breaks the link.
+async fn request_reply<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    input: &mut BytesMut,
+    request: &[&str],
+    timeout: Duration,
+) -> Result<clusterlab_core::Reply, String>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut out = BytesMut::new();
+    resp::encode_request(request, &mut out);
+    if write_and_flush(writer, &out).await.is_err() {
+        return Err("write failed".into());
+    }
+    let reply = match tokio::time::timeout(timeout, read_one_reply(reader, input)).await {
+        Ok(reply) => reply?,
+        Err(_) => return Err("handshake timed out".into()),
+    };
+    if reply.is_error() {
+        return Err(format!("{request:?}: {reply:?}"));
+    }
+    Ok(reply)
+}
+
+/// The master's answer to PSYNC.
+#[derive(Debug, PartialEq)]
+enum PsyncReply {
+    /// `+FULLRESYNC <replid> <offset>`: a snapshot follows.
+    Full { replid: String, offset: u64 },
+    /// `+CONTINUE [<replid>]`: the stream goes on from the offset asked for (no ID: the same).
+    Continue { replid: String },
+}
+
+fn parse_psync_reply(reply: &clusterlab_core::Reply) -> Option<PsyncReply> {
     let clusterlab_core::Reply::Simple(text) = reply else {
         return None;
     };
     let mut words = text.split(' ');
-    if words.next()? != "FULLRESYNC" {
-        return None;
+    match words.next()? {
+        "FULLRESYNC" => {
+            let replid = words.next()?.to_string();
+            let offset = words.next()?.parse().ok()?;
+            Some(PsyncReply::Full { replid, offset })
+        }
+        "CONTINUE" => {
+            let replid = words.next().unwrap_or("").to_string();
+            Some(PsyncReply::Continue { replid })
+        }
+        _ => None,
     }
-    let replid = words.next()?.to_string();
-    let offset = words.next()?.parse().ok()?;
-    Some((replid, offset))
 }
 
 impl Shared {
     /// True when the node still wants the link (the driver keeps it in `replica_links`).
     fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
         !self.stopped() && self.lock_io().replica_links.contains_key(&link)
+    }
+
+    /// A full sync's snapshot takes as long as `bytes` need at `bandwidth` (the simulator's
+    /// model of the transfer; the bytes that follow the snapshot are not held back).
+    async fn pace_snapshot(&self, link: ReplLinkId, bytes: usize, bandwidth: Option<u64>) {
+        let Some(bytes_per_s) = bandwidth.filter(|&b| b > 0) else {
+            return;
+        };
+        let loading = {
+            let node = self.lock_node();
+            self.replica_link_wanted(link) && node.replication_ack_offset().is_none()
+        };
+        if loading {
+            let us = bytes as u64 * 1_000_000 / bytes_per_s;
+            tokio::time::sleep(Duration::from_micros(us)).await;
+        }
+    }
+
+    /// `None` when the link is no longer wanted; otherwise PSYNC's two arguments.
+    fn replica_psync_args(self: &Arc<Self>, link: ReplLinkId) -> Option<(String, String)> {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return None;
+        }
+        let args = node.replication_psync_args(link);
+        let effects = node.take_effects();
+        if self.perform(&mut node, effects) {
+            args
+        } else {
+            None
+        }
+    }
+
+    fn replica_link_continue(self: &Arc<Self>, link: ReplLinkId, replid: &str) -> bool {
+        let mut node = self.lock_node();
+        if !self.replica_link_wanted(link) {
+            return false;
+        }
+        let up = node.replication_link_continue(self.clock.now(), link, replid);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects) && up
     }
 
     fn replica_link_up(self: &Arc<Self>, link: ReplLinkId, replid: &str, offset: u64) -> bool {

@@ -116,7 +116,8 @@ fn replicas_at(
                 following.insert(node, None);
             }
             ClusterEvent::WriteApplied { offset: at, .. }
-            | ClusterEvent::ReplicationLinkUp { offset: at } => {
+            | ClusterEvent::ReplicationLinkUp { offset: at }
+            | ClusterEvent::PartialResync { offset: at, .. } => {
                 let follows = master.is_some() && following.get(node).copied().flatten() == master;
                 if follows && *at >= offset && event.time_us >= events[from].time_us {
                     reached.insert(node.to_string());

@@ -270,6 +270,7 @@ impl Replay {
             } => self.key_served(t, node, *slot, *asking, *readonly),
             ClusterEvent::BecameReplica { master } => self.became_replica(t, node, *master),
             ClusterEvent::ReplicationLinkUp { offset }
+            | ClusterEvent::PartialResync { offset, .. }
             | ClusterEvent::ReplicationLinkDown { offset }
             | ClusterEvent::WriteApplied { offset, .. } => self.note_offset(t, node, *offset),
             ClusterEvent::PfailMarked { node: subject } => self.flag(t, node, *subject, true),

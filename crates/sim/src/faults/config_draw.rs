@@ -67,7 +67,7 @@ impl ConfigPins {
             canaries: self.canaries.clone(),
             clients: self.clients.unwrap_or(base.clients),
             buggify: base.buggify,
-            wall_clock_timeouts: base.wall_clock_timeouts,
+            ..base.clone()
         }
     }
 
@@ -104,8 +104,7 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         clients: crate::seeds::DEFAULT_CLIENTS,
         // Not drawn: every drawn seed runs with the drivers' buggify points.
         buggify: true,
-        // Not drawn: clusterlab measures timeouts with a monotonic clock.
-        wall_clock_timeouts: false,
+        ..SimConfig::default()
     };
     pins.over(&drawn)
 }

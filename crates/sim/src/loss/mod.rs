@@ -18,6 +18,7 @@
 //! slot and the write's copies through the events (`walk`); `reason` words the verdict.
 
 mod reason;
+mod snapshots;
 mod walk;
 
 #[cfg(test)]

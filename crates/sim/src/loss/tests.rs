@@ -276,6 +276,55 @@ fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under
     );
 }
 
+/// node2's full sync announced by node1 with `+FULLRESYNC AAAA… <offset>`.
+fn full_resync(ms: u64, offset: u64) -> TraceEvent {
+    let replid = "A".repeat(40);
+    at(
+        ms,
+        2,
+        ClusterEvent::FullResync {
+            master: id(1),
+            offset,
+            replid,
+        },
+    )
+}
+
+#[test]
+fn a_snapshot_taken_before_the_write_lacks_it_even_when_it_arrives_after_a_restart() {
+    // node1 takes a snapshot for node2 at `offset`; the bytes are held on a cut link while
+    // node1 goes on, crashes and restarts (any full sync from it now carries the write if its
+    // disk kept it), and arrive only then (seed 940075). node2 is promoted in its place.
+    let case = |snapshot_ms: u64, offset: u64| {
+        let mut events = base();
+        let snapshot = ClusterEvent::SnapshotTaken {
+            replid: "A".repeat(40),
+            offset,
+        };
+        let write_at = events.len() - 1;
+        let after = if snapshot_ms > 1000 { 1 } else { 0 };
+        events.insert(write_at + after, at(snapshot_ms, 1, snapshot));
+        events.extend([
+            at(2000, 1, ProcessEvent::Kill(CrashKind::Process)),
+            at(2500, 1, ProcessEvent::Restart),
+            started(2500, 1),
+            full_resync(4000, offset),
+            at(4000, 2, ClusterEvent::ReplicationLinkUp { offset }),
+            promoted(9000, 2, 1, offset, false),
+        ]);
+        judge(&events, false)
+    };
+    has_all(
+        &allowed(case(600, 90)),
+        &["node2 promoted by election at 9.000s replacing node1, with offset 90, never had it"],
+    );
+    // The same, with the snapshot taken after the write: it carries it.
+    has_all(
+        &violation(case(1200, 120)),
+        &["node2 owns its slot", "(had the write)"],
+    );
+}
+
 #[test]
 fn a_process_crash_loses_nothing_even_under_everysec() {
     let mut events = base();

@@ -15,6 +15,7 @@ use clusterlab_core::event::{AofOp, ConfigEpochReason};
 use clusterlab_core::ClusterEvent;
 
 use super::reason::{Promotion, Reason};
+use super::snapshots::Snapshots;
 use super::{fmt_us, AckedWrite, LossCause, LossRule, LossVerdict, EVERYSEC_WINDOW_US};
 use crate::faults::Fault;
 use crate::node_idx::NodeIdx;
@@ -93,6 +94,9 @@ pub(super) struct Walk<'r> {
     /// unsynced until their AOF syncs again, which the first append after the start does
     /// (Redis does not sync the loaded file at start-up).
     unsynced_restart: BTreeMap<String, u64>,
+    /// The full syncs' snapshots: which one each replica loaded, and whether it held the
+    /// write.
+    snapshots: Snapshots,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -127,6 +131,7 @@ impl<'r> Walk<'r> {
             aof_failing: BTreeMap::new(),
             unsynced_restart: BTreeMap::new(),
             adopted: BTreeMap::new(),
+            snapshots: Snapshots::default(),
             active: false,
             applied: false,
         }
@@ -247,10 +252,27 @@ impl<'r> Walk<'r> {
                     self.holder_promotion = Some(promotion);
                 }
             }
-            ClusterEvent::ReplicationLinkUp { offset } if self.active => {
-                match self.master_copy(node, *offset) {
-                    Some(offset) => self.gain(node, offset, at_us),
-                    None => self.resynced_without(node, at_us),
+            ClusterEvent::SnapshotTaken { replid, offset } => {
+                let copy = self.copies.get(node).map(|c| c.offset);
+                let held = copy.filter(|&c| c <= *offset);
+                self.snapshots.taken(node, replid, *offset, held);
+            }
+            ClusterEvent::FullResync {
+                master,
+                offset,
+                replid,
+            } => {
+                let master = self.rule.name_of(master);
+                self.snapshots.announced(node, master, replid, *offset);
+            }
+            ClusterEvent::ReplicationLinkUp { offset } => {
+                let loaded = self.snapshots.loaded(node);
+                if self.active {
+                    let copy = loaded.unwrap_or_else(|| self.master_copy(node, *offset));
+                    match copy {
+                        Some(offset) => self.gain(node, offset, at_us),
+                        None => self.resynced_without(node, at_us),
+                    }
                 }
             }
             ClusterEvent::WriteApplied { offset, .. } => {

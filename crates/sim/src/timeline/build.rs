@@ -298,9 +298,12 @@ impl Builder {
             E::AofRecovered { op } => {
                 self.mark(lane, t, MarkKind::State, &format!("AOF {op} ok"), line)
             }
-            E::FailCleared { .. } | E::ReplicationLinkUp { .. } | E::ReplicationLinkDown { .. } => {
-                self.mark(lane, t, MarkKind::Lifecycle, "", line)
-            }
+            E::FailCleared { .. }
+            | E::ReplicationLinkUp { .. }
+            | E::ReplicationLinkDown { .. }
+            | E::PartialResync { .. }
+            | E::FullResync { .. }
+            | E::SnapshotTaken { .. } => self.mark(lane, t, MarkKind::Lifecycle, "", line),
             E::FailMarked { .. }
             | E::PfailMarked { .. }
             | E::PfailCleared { .. }

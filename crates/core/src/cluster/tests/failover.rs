@@ -72,6 +72,7 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
                 e,
                 ClusterEvent::PfailMarked { .. }
                     | ClusterEvent::FailMarked { .. }
+                    | ClusterEvent::FailQuorumReached { .. }
                     | ClusterEvent::ClusterStateChanged { .. }
                     | ClusterEvent::ReplicationLinkDown { .. }
                     | ClusterEvent::ElectionScheduled { .. }
@@ -94,7 +95,8 @@ fn a_failover_reports_each_decision_as_a_typed_event() {
                 kind: PromotionKind::Election,
                 config_epoch: 7,
                 old_master,
-                offset: 0,
+                // No write: the stream held only the master's keep-alive PING.
+                offset: 14,
                 coordinated: false,
             },
             ClusterEvent::SlotsAssigned {

@@ -19,6 +19,7 @@ mod failover;
 mod failure;
 mod manual_failover;
 mod meet;
+mod psync;
 mod replica_migration;
 mod slots;
 
@@ -72,6 +73,8 @@ impl TestNet {
                 port: 7001 + i as u16,
                 cluster_enabled: true,
                 cluster_node_timeout_ms: node_timeout_ms,
+                // Full syncs at once: these tests are about the cluster protocol.
+                repl_diskless_sync_delay_s: 0,
                 ..Config::default()
             };
             let mut node = Node::new(config, now, 100 + i as u64);
@@ -259,7 +262,25 @@ impl TestNet {
                 continue;
             }
             progressed = true;
-            for (cmd, len) in crate::replication::tests::parse_stream(&data) {
+            let now = self.time();
+            let (answer, data) = crate::replication::tests::split_psync_answer(&data);
+            match answer
+                .as_deref()
+                .map(|a| a.split(' ').collect::<Vec<_>>())
+                .as_deref()
+            {
+                Some(["FULLRESYNC", replid, offset]) => {
+                    let offset = offset.parse().expect("FULLRESYNC offset");
+                    self.nodes[r].replication_link_up(now, link, replid, offset);
+                }
+                Some(["CONTINUE", replid]) => {
+                    self.nodes[r].replication_link_continue(now, link, replid);
+                }
+                Some(other) => panic!("unexpected PSYNC answer {other:?}"),
+                None => {}
+            }
+            self.pump(r);
+            for (cmd, len) in crate::replication::tests::parse_stream(data) {
                 let now = self.time();
                 self.nodes[r].replication_apply(now, link, &cmd, len);
                 self.pump(r);
@@ -300,18 +321,16 @@ impl TestNet {
             client,
             &words(&["REPLCONF", "listening-port", &my_port]),
         );
-        let reply = self.nodes[m].command(now, client, &words(&["PSYNC", "?", "-1"]));
+        let Some((replid, offset)) = self.nodes[from].replication_psync_args(link) else {
+            return;
+        };
+        let reply = self.nodes[m].command(now, client, &words(&["PSYNC", &replid, &offset]));
         self.pump(m);
-        let Reply::Simple(full) = reply else {
+        if reply.is_error() {
             self.repl_links.remove(&(from, link));
             self.nodes[from].replication_link_down(now, link);
             self.pump(from);
-            return;
-        };
-        let parts: Vec<&str> = full.split(' ').collect();
-        let offset = parts[2].parse().expect("FULLRESYNC offset");
-        self.nodes[from].replication_link_up(now, link, parts[1], offset);
-        self.pump(from);
+        }
     }
 
     fn send_ack(&mut self, replica: usize, link: ReplLinkId, offset: u64) {

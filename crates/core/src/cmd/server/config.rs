@@ -71,6 +71,7 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
         }
     }
     node.cluster.apply_config(&updated);
+    node.repl.resize_backlog(updated.repl_backlog_size);
     node.config = updated;
     Reply::ok()
 }

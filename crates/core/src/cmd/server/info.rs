@@ -170,6 +170,9 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
         field("total_connections_received", s.total_connections_received),
         field("total_commands_processed", s.total_commands_processed),
         field("rejected_connections", 0),
+        field("sync_full", s.sync_full),
+        field("sync_partial_ok", s.sync_partial_ok),
+        field("sync_partial_err", s.sync_partial_err),
         field("expired_keys", s.expired_keys),
         field("evicted_keys", 0),
         field("keyspace_hits", s.keyspace_hits),
@@ -185,7 +188,8 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
     let now = node.now.mono_ms;
     let repl = &node.repl;
     let mut fields = Vec::new();
-    let mut replid = repl.replid().to_string();
+    // A replica's ID is its master's once synced (see `crate::replication`).
+    let replid = repl.replid().to_string();
     match me.master.and_then(|m| node.cluster.node(&m)) {
         Some(master) if me.is_replica() => {
             let link = repl.master_link().filter(|l| l.master == master.id);
@@ -219,9 +223,6 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
                 field("slave_read_only", 1),
                 field("replica_announced", 1),
             ]);
-            if let Some(l) = link.filter(|l| l.up) {
-                replid = l.master_replid.clone();
-            }
         }
         _ => fields.push(field("role", "master")),
     }
@@ -242,6 +243,16 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
         field("master_replid2", repl.replid2()),
         field("master_repl_offset", me.repl_offset),
         field("second_repl_offset", repl.second_offset()),
+    ]);
+    let backlog = repl.backlog();
+    fields.extend([
+        field("repl_backlog_active", backlog.is_some() as u8),
+        field("repl_backlog_size", node.config.repl_backlog_size),
+        field(
+            "repl_backlog_first_byte_offset",
+            backlog.map_or(0, |b| b.first_byte_offset()),
+        ),
+        field("repl_backlog_histlen", backlog.map_or(0, |b| b.histlen())),
     ]);
     fields
 }

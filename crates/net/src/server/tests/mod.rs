@@ -30,6 +30,8 @@ fn local_config() -> Config {
         bind: words(&["127.0.0.1"]),
         dir: "data".into(),
         enable_debug_command: DebugCommand::Yes,
+        // Full syncs at once (the core tests `repl-diskless-sync-delay`).
+        repl_diskless_sync_delay_s: 0,
         ..Config::default()
     }
 }

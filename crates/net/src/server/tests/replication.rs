@@ -177,6 +177,35 @@ async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
         manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
         "{manifest}"
     );
+    // A `repl-timeout` shorter than the master's PING period: the quiet link is dropped, and
+    // the replica continues from its offset (a partial resync, no second full sync).
+    let stat = |name: &'static str| async move {
+        let info = ask(m, &["INFO", "stats"]).await;
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")));
+        line.unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        (stat("sync_full").await, stat("sync_partial_ok").await),
+        ("1".into(), "0".into())
+    );
+    assert_eq!(ask(r, &["CONFIG", "SET", "repl-timeout", "1"]).await, "OK");
+    eventually("a partial resync", || async {
+        stat("sync_partial_ok").await != "0"
+    })
+    .await;
+    assert_eq!(ask(r, &["CONFIG", "SET", "repl-timeout", "60"]).await, "OK");
+    assert_eq!(stat("sync_full").await, "1");
+    assert_eq!(ask(m, &["SET", "e", "5"]).await, "OK");
+    let after: u64 = repl_field(m, "master_repl_offset").await.parse().unwrap();
+    eventually("the next write on the replica", || async {
+        repl_field(r, "slave_repl_offset").await == after.to_string()
+    })
+    .await;
+    for (k, v) in [("a", "1"), ("d", "4"), ("e", "5")] {
+        assert_eq!(reply_text(conn.command_str(&["GET", k]).await.unwrap()), v);
+    }
 }
 
 #[tokio::test]

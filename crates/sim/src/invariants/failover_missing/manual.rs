@@ -91,7 +91,8 @@ impl Nodes {
     fn follow(&mut self, node: usize, at_us: u64, event: &ClusterEvent) {
         match event {
             ClusterEvent::WriteApplied { offset, .. }
-            | ClusterEvent::ReplicationLinkUp { offset } => {
+            | ClusterEvent::ReplicationLinkUp { offset }
+            | ClusterEvent::PartialResync { offset, .. } => {
                 self.offsets[node].push((at_us, *offset));
             }
             ClusterEvent::NodeStarted { id, .. } => self.ids[node] = id.to_string(),

@@ -168,9 +168,11 @@ pub(super) fn follow(role: &mut Role, event: &ClusterEvent) {
             };
         }
         ClusterEvent::Promoted { .. } => *role = Role::Master,
-        ClusterEvent::ReplicationLinkUp { .. } | ClusterEvent::ReplicationLinkDown { .. } => {
+        ClusterEvent::ReplicationLinkUp { .. }
+        | ClusterEvent::PartialResync { .. }
+        | ClusterEvent::ReplicationLinkDown { .. } => {
             if let Role::Replica { link_up, .. } = role {
-                *link_up = matches!(event, ClusterEvent::ReplicationLinkUp { .. });
+                *link_up = !matches!(event, ClusterEvent::ReplicationLinkDown { .. });
             }
         }
         _ => {}

@@ -227,9 +227,13 @@ mod campaign_tests {
 
     #[test]
     fn a_real_failover_passes_and_the_same_trace_without_it_fails() {
+        // The replica must have synced before its master crashes 1 s into the safety phase
+        // (with Redis's 5 s sync delay it would still wait for its snapshot, and not be
+        // eligible).
         let config = SimConfig {
             replicas: 1,
             node_timeout_ms: 3000,
+            repl_diskless_sync_delay_s: 0,
             ..SimConfig::default()
         };
         let schedule = FaultSchedule::new(vec![
