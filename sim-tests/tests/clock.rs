@@ -34,6 +34,9 @@ fn config(wall_clock_timeouts: bool) -> SimConfig {
         replicas: 1,
         node_timeout_ms: NODE_TIMEOUT_MS,
         wall_clock_timeouts,
+        // Replicas synced before the faults: one that never finished its first full sync is
+        // too stale to be promoted, whatever the clocks do.
+        repl_diskless_sync_delay_s: 0,
         ..SimConfig::default()
     }
 }
