@@ -479,3 +479,25 @@ fn a_call_that_saves_twice_hands_out_only_the_newest_save_first() {
         "{contents}"
     );
 }
+
+/// Redis's `clusterSetMaster` resets a manual failover: one agreed with the old master must
+/// not carry over to a new one. The same master again keeps it.
+#[test]
+fn a_manual_failover_ends_when_the_replica_changes_master() {
+    let mut net = three_masters_three_replicas(2000);
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER", "FORCE"]), Reply::ok());
+    let replica = &mut net.nodes[3];
+    assert_ne!(replica.cluster.manual_failover.end_ms, 0);
+    let master = replica.cluster.my_master().expect("a replica");
+    let mut out = crate::outbox::Outbox::default();
+    replica.cluster.become_replica_of(master, &mut out);
+    assert_ne!(
+        replica.cluster.manual_failover.end_ms, 0,
+        "same master: kept"
+    );
+    let other = net.nodes[1].myself();
+    let replica = &mut net.nodes[3];
+    replica.cluster.become_replica_of(other, &mut out);
+    assert_eq!(replica.cluster.manual_failover.end_ms, 0);
+    assert!(!replica.cluster.election.manual);
+}
