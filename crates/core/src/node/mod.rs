@@ -87,6 +87,8 @@ pub struct Stats {
     pub sync_partial_ok: u64,
     /// PSYNCs naming a history that could not continue (`sync_partial_err`).
     pub sync_partial_err: u64,
+    /// `INFO commandstats` and `INFO errorstats`.
+    pub calls: call_stats::CallStats,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.
@@ -356,6 +358,7 @@ impl Node {
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let offset_before = self.cluster.me().repl_offset;
         let reply = self.dispatch(now, client, args);
+        self.stats.calls.count_errors(&reply);
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
         self.replication_before_reply();
@@ -374,6 +377,7 @@ impl Node {
         if !spec.arity_ok(args.len()) {
             self.flag_multi_error(client);
             self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
@@ -409,21 +413,25 @@ impl Node {
         if let Some(redirect) = self.redirection(client, spec, args) {
             self.clear_asking(client, spec);
             self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
             return redirect;
         }
         self.report_key_served(client, spec, args);
         self.clear_asking(client, spec);
         if let Some(refused) = self.refused_for_disk_error(spec) {
             self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
             return refused;
         }
         // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
         let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
         if replica && !self.replaying && spec.is_write() {
             self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
             return Reply::error("READONLY You can't write against a read only replica.");
         }
         if let Some(busy) = self.blocked_by_migration(spec, args) {
+            self.stats.calls.rejected(spec.name);
             return busy;
         }
         // Only writes are hashed (a few bytes each); EXEC's queued commands nest in here.
@@ -435,6 +443,7 @@ impl Node {
         };
         let reply = (spec.handler)(self, client, args);
         self.request = outer;
+        self.stats.calls.ran(spec.name, &reply);
         reply
     }
 
@@ -659,6 +668,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
 }
 
 mod bus;
+pub mod call_stats;
 mod client_pause;
 mod disk_errors;
 #[cfg(test)]

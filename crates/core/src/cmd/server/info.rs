@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
-/// Sections in the order Redis prints them; all of them make up `INFO`, `all` and `default`.
+/// Sections in the order Redis prints them. `INFO` and `INFO default` show all but
+/// [`NOT_DEFAULT`]; `all` and `everything` show every one.
 const INFO_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -18,19 +19,25 @@ const INFO_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "modules",
+    "commandstats",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
+
+/// Sections only `all`, `everything` or their own name show, as in Redis 7.0.
+const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 /// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
 const BASE_MEMORY_BYTES: u64 = 1 << 20;
 
 pub(super) fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let everything = args.len() == 1
-        || args[1..]
-            .iter()
-            .any(|a| is(a, "all") || is(a, "everything") || is(a, "default"));
-    let wanted = |section: &str| everything || args[1..].iter().any(|a| is(a, section));
+    let any = |names: &[&str]| args[1..].iter().any(|a| names.iter().any(|n| is(a, n)));
+    let everything = any(&["all", "everything"]);
+    let default = args.len() == 1 || any(&["default"]);
+    let wanted = |section: &str| {
+        everything || any(&[section]) || (default && !NOT_DEFAULT.contains(&section))
+    };
     let text = INFO_SECTIONS
         .iter()
         .filter(|s| wanted(s))
@@ -49,6 +56,8 @@ fn info_section(node: &Node, section: &str) -> String {
         "stats" => ("Stats", stats_fields(node)),
         "replication" => ("Replication", replication_fields(node)),
         "modules" => ("Modules", Vec::new()),
+        "commandstats" => ("Commandstats", commandstats_fields(node)),
+        "errorstats" => ("Errorstats", errorstats_fields(node)),
         "cluster" => (
             "Cluster",
             vec![field("cluster_enabled", node.config.cluster_enabled as u8)],
@@ -179,7 +188,34 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
         field("keyspace_misses", s.keyspace_misses),
         field("pubsub_channels", 0),
         field("pubsub_patterns", 0),
+        field("unexpected_error_replies", 0),
+        field("total_error_replies", s.calls.total_error_replies),
     ]
+}
+
+/// `cmdstat_<name>:calls=…,usec=0,usec_per_call=0.00,rejected_calls=…,failed_calls=…` for every
+/// command called or refused since the last `CONFIG RESETSTAT`, by name (time is not measured).
+fn commandstats_fields(node: &Node) -> Vec<(String, String)> {
+    let commands = &node.stats.calls.commands;
+    commands
+        .iter()
+        .map(|(name, c)| {
+            let value = format!(
+                "calls={},usec=0,usec_per_call=0.00,rejected_calls={},failed_calls={}",
+                c.calls, c.rejected_calls, c.failed_calls
+            );
+            (format!("cmdstat_{name}"), value)
+        })
+        .collect()
+}
+
+/// `errorstat_<PREFIX>:count=…` for every error prefix answered.
+fn errorstats_fields(node: &Node) -> Vec<(String, String)> {
+    let errors = &node.stats.calls.errors;
+    errors
+        .iter()
+        .map(|(prefix, count)| (format!("errorstat_{prefix}"), format!("count={count}")))
+        .collect()
 }
 
 /// Role, link and offsets (see [`crate::replication`]).
@@ -322,6 +358,7 @@ mod tests {
                 "# Stats",
                 "# Replication",
                 "# Modules",
+                "# Errorstats",
                 "# Cluster",
                 "# Keyspace"
             ]
@@ -334,8 +371,12 @@ mod tests {
                 .map(String::from)
                 .collect()
         };
+        // `all` and `everything` add the command statistics, as Redis 7.0's do.
         let everything = info_text(&mut n, c, "info everything");
-        assert_eq!(titles_of(&everything), titles_of(&all));
+        let mut with_commands = titles_of(&all);
+        with_commands.insert(7, "# Commandstats".to_string());
+        assert_eq!(titles_of(&everything), with_commands);
+        assert_eq!(titles_of(&info_text(&mut n, c, "info all")), with_commands);
         assert_eq!(
             titles_of(&info_text(&mut n, c, "info default")),
             titles_of(&all)
@@ -364,6 +405,37 @@ mod tests {
         let text = info_text(&mut s, sc, "info");
         assert!(text.contains("\r\nredis_mode:standalone\r\n"));
         assert!(text.contains("\r\ncluster_enabled:0\r\n"));
+    }
+
+    #[test]
+    fn command_and_error_stats_count_rejected_failed_and_every_error_reply() {
+        let (mut n, c) = node_with(Config::default());
+        run(&mut n, c, "SET k v");
+        run(&mut n, c, "GET");
+        run(&mut n, c, "LPUSH k x");
+        run(&mut n, c, "NOSUCH");
+        let commands = info_text(&mut n, c, "info commandstats");
+        let line = |name: &str, calls: u64, rejected: u64, failed: u64| {
+            format!(
+                "cmdstat_{name}:calls={calls},usec=0,usec_per_call=0.00,\
+                 rejected_calls={rejected},failed_calls={failed}\r\n"
+            )
+        };
+        assert!(commands.contains(&line("set", 1, 0, 0)), "{commands}");
+        assert!(commands.contains(&line("get", 0, 1, 0)), "{commands}");
+        assert!(commands.contains(&line("lpush", 1, 0, 1)), "{commands}");
+        assert_eq!(
+            info_text(&mut n, c, "info errorstats"),
+            "# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
+        );
+        assert!(info_text(&mut n, c, "info stats").contains("\r\ntotal_error_replies:3\r\n"));
+        // A cluster node serving no slot refuses a key: rejected, counted by its prefix.
+        let (mut m, mc) = cluster_node();
+        run(&mut m, mc, "SET k v");
+        assert!(info_text(&mut m, mc, "info commandstats").contains(&line("set", 0, 1, 0)));
+        assert!(info_text(&mut m, mc, "info errorstats").contains("errorstat_CLUSTERDOWN:count=1"));
+        run(&mut m, mc, "CONFIG RESETSTAT");
+        assert_eq!(info_text(&mut m, mc, "info errorstats"), "# Errorstats\r\n");
     }
 
     #[test]
