@@ -37,6 +37,12 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         Reply::ok()
     } else if is(sub, "error") && args.len() == 3 {
         Reply::Error(String::from_utf8_lossy(&args[2]).replace(['\r', '\n'], " "))
+    } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
+        super::dataset_debug::populate(node, args)
+    } else if is(sub, "digest") && args.len() == 2 {
+        super::dataset_debug::digest(node)
+    } else if is(sub, "digest-value") {
+        super::dataset_debug::digest_value(node, &args[2..])
     } else if is(sub, "drop-cluster-packet-filter") && args.len() == 3 {
         drop_cluster_packet_filter(node, &args[2])
     } else if is(sub, "help") && args.len() == 2 {
@@ -44,11 +50,23 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
             "DEBUG",
             &[
                 (
+                    "DIGEST",
+                    "The dataset's SHA-1 fingerprint (all zeros when empty), as Redis computes it.",
+                ),
+                (
+                    "DIGEST-VALUE <key> [<key> ...]",
+                    "The fingerprint of each key's value.",
+                ),
+                (
                     "DROP-CLUSTER-PACKET-FILTER <type>",
                     "Drop every cluster bus message of <type> on arrival; -1 drops none.",
                 ),
                 ("ERROR <string>", "Reply with <string> as an error."),
                 ("LOG <message>", "Write <message> to the server log."),
+                (
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "Create keys <prefix>:0 … holding value:N (of <size> bytes), skipping existing ones.",
+                ),
                 ("SEGFAULT", "Stop the server at once, as a crash would."),
                 (
                     "SLEEP <seconds>",

@@ -10,6 +10,7 @@
 
 mod command;
 mod config;
+mod dataset_debug;
 mod debug;
 mod function;
 mod info;
