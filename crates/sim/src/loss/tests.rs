@@ -1122,6 +1122,19 @@ fn a_master_yielding_the_slot_to_a_claim_with_an_unvoted_epoch_loses_what_the_cl
             "taken without votes at 0.500s",
         ],
     );
+    // A TAKEOVER's epoch is taken without votes too (seed 951077).
+    let takeover = at(
+        500,
+        3,
+        ClusterEvent::ConfigEpochChanged {
+            epoch: 10,
+            reason: clusterlab_core::event::ConfigEpochReason::Takeover,
+        },
+    );
+    let mut taken = base();
+    taken.insert(0, takeover);
+    taken.push(to_node3.clone());
+    allowed(judge(&taken, false));
     // Without an unvoted epoch the hand-over is unexplained.
     let mut unexplained = base();
     unexplained.push(to_node3.clone());

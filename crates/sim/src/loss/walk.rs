@@ -550,8 +550,13 @@ impl<'r> Walk<'r> {
     /// write's slot opened, nodes back from a crash.
     fn note_claims(&mut self, node: &str, at_us: u64, event: &ClusterEvent) {
         match event {
+            // A TAKEOVER too takes its epoch without votes, and claims every slot its old
+            // master had in its own view, one moved away meanwhile included (seed 951077).
             ClusterEvent::ConfigEpochChanged {
-                reason: ConfigEpochReason::Bump | ConfigEpochReason::Collision { .. },
+                reason:
+                    ConfigEpochReason::Bump
+                    | ConfigEpochReason::Collision { .. }
+                    | ConfigEpochReason::Takeover,
                 ..
             } => {
                 self.unvoted_epoch.insert(node.to_string(), at_us);
@@ -597,7 +602,8 @@ impl<'r> Walk<'r> {
     }
 
     /// The holder's own view gave the slot to `owner`, which had taken a config epoch without
-    /// votes (at `bumped_us`: `SETSLOT … NODE`, `BUMPEPOCH`, or a collision after one) and
+    /// votes (at `bumped_us`: `SETSLOT … NODE`, `BUMPEPOCH`, `FAILOVER TAKEOVER`, or a
+    /// collision after one) and
     /// claimed the slot with it: Redis settles the slot by the greater config epoch
     /// (`clusterUpdateSlotsConfigWith`), and a master that keeps other slots deletes its keys
     /// in the one it lost (the dirty slots, `delKeysInSlot`). The holder served the slot
