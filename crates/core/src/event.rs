@@ -180,6 +180,17 @@ pub enum ClusterEvent {
     AofFailed { op: AofOp, error: String },
     /// The AOF `op` works again: writes held back are in the file now.
     AofRecovered { op: AofOp },
+    /// A sync of the AOF finished: the file holds every write up to replication offset
+    /// `offset` durably. Under `appendfsync always` this comes before the replies of those
+    /// writes leave.
+    AofSynced { offset: u64 },
+    /// `appendfsync everysec` with a background sync still running: the AOF buffer is held in
+    /// memory (Redis's postponed flush), so what the node acknowledges meanwhile is in its
+    /// memory only, lost by any crash, until [`ClusterEvent::AofWriteResumed`].
+    AofWritePostponed,
+    /// The held writes went to the file; `delayed`: without waiting for the sync any longer
+    /// (two seconds passed, Redis's `aof_delayed_fsync`).
+    AofWriteResumed { delayed: bool },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -414,6 +425,15 @@ impl fmt::Display for ClusterEvent {
             }
             AofFailed { op, error } => write!(f, "AOF {op} failed: {error}"),
             AofRecovered { op } => write!(f, "AOF {op} works again"),
+            AofSynced { offset } => write!(f, "AOF synced up to offset {offset}"),
+            AofWritePostponed => f.write_str("AOF write postponed (fsync in progress)"),
+            AofWriteResumed { delayed } => {
+                f.write_str("AOF write resumed")?;
+                if *delayed {
+                    f.write_str(" without waiting for the fsync")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub expired_keys: u64,
     pub rejected_calls: u64,
+    /// Times the AOF was written while a background fsync still ran (`aof_delayed_fsync`).
+    pub aof_delayed_fsync: u64,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.
@@ -637,6 +639,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
+mod aof_syncs;
 mod bus;
 mod disk_errors;
 #[cfg(test)]

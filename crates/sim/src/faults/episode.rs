@@ -101,6 +101,14 @@ pub enum EpisodeKind {
         /// How many slots to move.
         count: usize,
     },
+    /// [`Fault::SlowDisk`] on the node, then the same with `fsync_ms` 0. It may overlap a
+    /// crash of the node: a power loss in the middle of a slow sync is the point.
+    SlowDisk {
+        /// Index of the node.
+        node: usize,
+        /// How long each sync takes, in virtual ms.
+        fsync_ms: u64,
+    },
 }
 
 impl Episode {
@@ -216,6 +224,10 @@ impl Episode {
             &EpisodeKind::MoveSlots { from, to, count } => {
                 vec![at(start, Fault::MoveSlots { from, to, count })]
             }
+            &EpisodeKind::SlowDisk { node, fsync_ms } => vec![
+                at(start, Fault::SlowDisk { node, fsync_ms }),
+                at(end, Fault::SlowDisk { node, fsync_ms: 0 }),
+            ],
         }
     }
 
@@ -234,6 +246,7 @@ impl Episode {
             | (ClientPartition { .. }, ClientPartition { .. })
             | (Latency { .. }, Latency { .. })
             | (PacketLoss { .. }, PacketLoss { .. }) => true,
+            (SlowDisk { node, .. }, SlowDisk { node: n2, .. }) => node == n2,
             (ClogLink { from, to }, ClogLink { from: f2, to: t2 }) => (from, to) == (f2, t2),
             (a, b) => match (a.node(), b.node()) {
                 (Some(x), Some(y)) => x == y,

@@ -150,6 +150,17 @@ pub enum Fault {
         /// How many slots to move.
         count: usize,
     },
+    /// Every fsync on the node's disk (AOF and `nodes.conf`) now takes `fsync_ms` of virtual
+    /// time (0: normal again; [`Fault::DiskRepair`] also ends it). A crash before a sync
+    /// completes keeps what was durable before it. Under `appendfsync always` (and for every
+    /// `nodes.conf` save) the node is held for the sync, as Redis's main thread is; under
+    /// `everysec` writes are postponed while the background sync runs, up to two seconds.
+    SlowDisk {
+        /// Index of the node.
+        node: usize,
+        /// How long each sync takes, in virtual ms.
+        fsync_ms: u64,
+    },
 }
 
 /// How the disk of a [`Fault::DiskError`] fails.
@@ -295,6 +306,9 @@ impl fmt::Display for Fault {
                 NodeIdx(*from),
                 NodeIdx(*to)
             ),
+            Fault::SlowDisk { node, fsync_ms } => {
+                write!(f, "slow disk on {}: fsync {fsync_ms} ms", NodeIdx(*node))
+            }
         }
     }
 }
@@ -321,6 +335,7 @@ impl Fault {
             | Fault::WipeRestart { node }
             | Fault::DiskError { node, .. }
             | Fault::DiskRepair { node }
+            | Fault::SlowDisk { node, .. }
             | Fault::ManualFailover { node, .. } => vec![*node],
             Fault::ClogLink { from, to }
             | Fault::UnclogLink { from, to }
@@ -352,6 +367,7 @@ impl Fault {
             Fault::DiskRepair { .. } => FaultKind::DiskRepair,
             Fault::ManualFailover { .. } => FaultKind::ManualFailover,
             Fault::MoveSlots { .. } => FaultKind::MoveSlots,
+            Fault::SlowDisk { .. } => FaultKind::SlowDisk,
         }
     }
 }
@@ -391,6 +407,8 @@ pub enum FaultKind {
     Pause,
     /// [`Fault::Restart`].
     Restart,
+    /// [`Fault::SlowDisk`].
+    SlowDisk,
     /// [`Fault::UnclogLink`].
     UnclogLink,
     /// [`Fault::UnclogNode`].
@@ -401,7 +419,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, sorted.
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::ClientHeal,
         FaultKind::ClientPartition,
         FaultKind::ClogLink,
@@ -417,6 +435,7 @@ impl FaultKind {
         FaultKind::Partition,
         FaultKind::Pause,
         FaultKind::Restart,
+        FaultKind::SlowDisk,
         FaultKind::UnclogLink,
         FaultKind::UnclogNode,
         FaultKind::WipeRestart,
@@ -440,6 +459,7 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Pause => "pause",
             FaultKind::Restart => "restart",
+            FaultKind::SlowDisk => "slow_disk",
             FaultKind::UnclogLink => "unclog_link",
             FaultKind::UnclogNode => "unclog_node",
             FaultKind::WipeRestart => "wipe_restart",
@@ -681,6 +701,10 @@ mod tests {
                 error: DiskErrorKind::Full,
             },
             Fault::DiskRepair { node: 0 },
+            Fault::SlowDisk {
+                node: 0,
+                fsync_ms: 3000,
+            },
         ];
         for fault in &one_of_each {
             let json = serde_json::to_value(fault).unwrap();
