@@ -22,6 +22,8 @@ mod walk;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_slow;
 
 use std::collections::BTreeMap;
 
@@ -123,6 +125,9 @@ impl LossCause {
 pub struct LossConfig {
     /// `appendfsync everysec` (else `always`).
     pub fsync_everysec: bool,
+    /// `appendfsync always`: every acknowledged write must have been synced first
+    /// ([`crate::append::check_durable_acks`]).
+    pub fsync_always: bool,
 }
 
 impl LossConfig {
@@ -130,6 +135,7 @@ impl LossConfig {
     pub fn for_fsync(appendfsync: clusterlab_core::config::AppendFsync) -> LossConfig {
         LossConfig {
             fsync_everysec: appendfsync == clusterlab_core::config::AppendFsync::Everysec,
+            fsync_always: appendfsync == clusterlab_core::config::AppendFsync::Always,
         }
     }
 }
