@@ -425,10 +425,10 @@ impl fmt::Display for ClusterEvent {
             }
             AofFailed { op, error } => write!(f, "AOF {op} failed: {error}"),
             AofRecovered { op } => write!(f, "AOF {op} works again"),
-            AofSynced { offset } => write!(f, "AOF synced up to offset {offset}"),
-            AofWritePostponed => f.write_str("AOF write postponed (fsync in progress)"),
+            AofSynced { offset } => write!(f, "synced up to offset {offset}"),
+            AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),
             AofWriteResumed { delayed } => {
-                f.write_str("AOF write resumed")?;
+                f.write_str("held writes written to the AOF")?;
                 if *delayed {
                     f.write_str(" without waiting for the fsync")?;
                 }
