@@ -191,6 +191,11 @@ pub enum ClusterEvent {
     /// The held writes went to the file; `delayed`: without waiting for the sync any longer
     /// (two seconds passed, Redis's `aof_delayed_fsync`).
     AofWriteResumed { delayed: bool },
+    /// The driver holds this node for `ms` (rounded up) while a sync runs on its thread
+    /// (`appendfsync always`, a `nodes.conf` save, on a slow disk): no input is read, no
+    /// reply or message leaves and the cron does not run, as with Redis's main thread
+    /// blocked in `fsync`.
+    SyncStalled { ms: u64 },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -427,6 +432,7 @@ impl fmt::Display for ClusterEvent {
             AofRecovered { op } => write!(f, "AOF {op} works again"),
             AofSynced { offset } => write!(f, "synced up to offset {offset}"),
             AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),
+            SyncStalled { ms } => write!(f, "held {ms} ms by a sync"),
             AofWriteResumed { delayed } => {
                 f.write_str("held writes written to the AOF")?;
                 if *delayed {

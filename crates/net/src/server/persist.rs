@@ -81,13 +81,18 @@ impl Shared {
         });
     }
 
-    /// Holds the node for `wait` (a sync on its thread): no input, no reply, no cron.
+    /// Holds the node for `wait` (a sync on its thread): no input, no reply, no cron. The
+    /// observer hears of it, so checkers know the node did not run meanwhile.
     fn stall(&self, wait: Duration) {
         if wait.is_zero() {
             return;
         }
         self.pause_for(wait);
         self.lock_io().stalled_on_sync = true;
+        if let Some(observer) = &self.observer {
+            let ms = wait.as_micros().div_ceil(1000) as u64;
+            observer(clusterlab_core::ClusterEvent::SyncStalled { ms });
+        }
     }
 
     /// Runs `step` on the open AOF (under the node's current `appendfsync`), tells the node

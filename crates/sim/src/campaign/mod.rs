@@ -233,10 +233,13 @@ impl TwoPhase for Campaign {
             .wiped()
             .iter()
             .map(|&(n, at_us)| (n, at_us, u64::MAX));
+        // A node held for a slow sync on its own thread ran no more than a paused one.
+        let stalls = crate::detection::sync_stalls(&run.cluster.trace().events());
         let down_by_index = injector
             .down_intervals()
             .into_iter()
             .chain(wiped_for_good)
+            .chain(stalls)
             .map(|(node, from_us, to_us)| (node, from_us / 1000, to_us.saturating_add(999) / 1000))
             .collect();
         let net = Connectivity::new(

@@ -312,6 +312,7 @@ impl Builder {
             | E::ImportChanged { .. }
             | E::WriteApplied { .. }
             | E::AofSynced { .. }
+            | E::SyncStalled { .. }
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }
             | E::KeysMigrated { .. }
