@@ -118,3 +118,25 @@ fn after_a_process_crash_on_a_slow_disk_only_a_completed_sync_ends_the_unsynced_
         true,
     ));
 }
+
+/// Seed 930122: the disk turned slow 0.6 s after the write, inside its sync interval under
+/// `everysec`; the sync that would have held it started on the slow disk and had not completed
+/// at the power loss 1.2 s after the write.
+#[test]
+fn a_disk_turning_slow_within_the_sync_interval_leaves_the_write_to_its_sync() {
+    let slow_at = |ms: u64| {
+        let mut events = base();
+        let slow = Fault::SlowDisk {
+            node: 0,
+            fsync_ms: 1400,
+        };
+        events.push(at(ms, 1, FaultEvent::Applied(slow)));
+        events.push(at(2200, 1, ProcessEvent::Kill(CrashKind::PowerLoss)));
+        events.sort_by_key(|e| e.time_us);
+        events
+    };
+    allowed(judge(&slow_at(1600), true));
+    // Under always it was synced before the reply; a second after, everysec had synced it.
+    violation(judge(&slow_at(1600), false));
+    violation(judge(&slow_at(2150), true));
+}

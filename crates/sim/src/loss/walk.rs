@@ -187,10 +187,12 @@ impl<'r> Walk<'r> {
             }
             Event::Fault(FaultEvent::Applied(Fault::SlowDisk { node, fsync_ms })) => {
                 let name = NodeIdx(*node).name();
-                match fsync_ms {
-                    0 => self.slow.remove(&name),
-                    _ => self.slow.insert(name),
-                };
+                if *fsync_ms == 0 {
+                    self.slow.remove(&name);
+                } else {
+                    self.disk_slowed(&name, e.time_us);
+                    self.slow.insert(name);
+                }
             }
             Event::Fault(FaultEvent::Applied(Fault::DiskRepair { node })) => {
                 self.slow.remove(&NodeIdx(*node).name());
@@ -713,6 +715,18 @@ impl<'r> Walk<'r> {
         let in_window = self.rule.config.fsync_everysec
             && at_us.saturating_sub(copy.since_us) < EVERYSEC_WINDOW_US;
         sync_failing || in_window || !copy.synced
+    }
+
+    /// `node`'s disk turned slow at `at_us`: under `everysec` a copy it got within the last
+    /// sync interval may not be synced yet, and its sync now completes only when the node
+    /// says so (`AofSynced`). Under `always` it was synced when the node got it.
+    fn disk_slowed(&mut self, node: &str, at_us: u64) {
+        let everysec = self.rule.config.fsync_everysec;
+        if let Some(copy) = self.copies.get_mut(node) {
+            if everysec && at_us.saturating_sub(copy.since_us) < EVERYSEC_WINDOW_US {
+                copy.synced = false;
+            }
+        }
     }
 
     /// `node` went down while its AOF writes were postponed since `postponed_us`: a copy it
