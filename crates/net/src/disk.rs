@@ -335,11 +335,13 @@ impl MemDisk {
         self.state().failure = failure;
     }
 
-    /// From now on every sync takes `fsync_ms` of virtual time (0: syncs are instant again,
-    /// once those already started have completed). A crash before a sync completes keeps
-    /// what was durable before it.
+    /// From now on every sync takes `fsync_ms` of virtual time (0: syncs are instant again);
+    /// the sync the device is doing finishes as it would have, those queued behind it take
+    /// the new time. A crash before a sync completes keeps what was durable before it.
     pub fn set_fsync_ms(&self, fsync_ms: u64) {
-        self.state().syncs.fsync_ms = fsync_ms;
+        let mut state = self.state();
+        state.settle();
+        state.syncs.set_fsync_ms(fsync_ms);
     }
 
     fn check(&self, op: DiskOp) -> io::Result<()> {
@@ -582,9 +584,14 @@ mod tests {
         disk.append(&p("aof"), b"b").unwrap();
         disk.sync(&p("aof")).unwrap();
         disk.write_atomic(&p("nodes.conf"), b"v1", true).unwrap();
-        // Queued behind the first: both done in about 60 ms.
+        // Queued behind the first: both done in about 60 ms; made fast, the second one is
+        // done with the first.
         let wait = disk.pending_sync();
         assert!(wait > Duration::from_millis(50), "{wait:?}");
+        disk.set_fsync_ms(0);
+        let wait = disk.pending_sync();
+        assert!(wait <= Duration::from_millis(30), "{wait:?}");
+        disk.set_fsync_ms(30);
         disk.lose_unsynced_writes();
         assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"a".to_vec()));
         assert_eq!(disk.read(&p("nodes.conf")).unwrap(), None);

@@ -20,7 +20,7 @@ mod pfail;
 mod stalls;
 
 pub use pfail::pfails_without_silence;
-pub use stalls::sync_stalls;
+pub use stalls::{sync_stalls, sync_stalls_ms};
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
 use crate::node_idx::NodeIdx;

@@ -56,6 +56,7 @@ impl SyncJob {
 struct InFlight {
     path: PathBuf,
     bytes: Vec<u8>,
+    queued_at: Instant,
     done_at: Instant,
 }
 
@@ -64,11 +65,25 @@ struct InFlight {
 #[derive(Clone, Debug, Default)]
 pub(super) struct SyncQueue {
     /// Virtual time every sync takes (0: a sync is done when the call returns).
-    pub(super) fsync_ms: u64,
+    fsync_ms: u64,
     in_flight: Vec<InFlight>,
 }
 
 impl SyncQueue {
+    /// From now on each sync takes `fsync_ms`: the one the device is doing finishes as it
+    /// would have, those waiting behind it take the new time.
+    pub(super) fn set_fsync_ms(&mut self, fsync_ms: u64) {
+        self.fsync_ms = fsync_ms;
+        let Some((first, rest)) = self.in_flight.split_first_mut() else {
+            return;
+        };
+        let mut prev = first.done_at;
+        for sync in rest {
+            sync.done_at = sync.queued_at.max(prev) + Duration::from_millis(fsync_ms);
+            prev = sync.done_at;
+        }
+    }
+
     /// Whether a sync started now finishes at once.
     pub(super) fn is_instant(&self) -> bool {
         self.fsync_ms == 0 && self.in_flight.is_empty()
@@ -82,6 +97,7 @@ impl SyncQueue {
         self.in_flight.push(InFlight {
             path,
             bytes,
+            queued_at: now,
             done_at: start + Duration::from_millis(self.fsync_ms),
         });
     }

@@ -430,6 +430,8 @@ impl TwoPhase for Campaign {
             .collect();
         acked.extend(outcome.appends.history.acked_at());
         if let Some(net) = &self.net {
+            // Stalls of the liveness phase too (the net was built at the heal).
+            let net = &net.with_down(detection::sync_stalls_ms(events));
             run.violations
                 .extend(detection::pfails_without_silence(events, net, nt));
             run.violations.extend(stale_partitioned_promotions(
