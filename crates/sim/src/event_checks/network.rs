@@ -188,7 +188,7 @@ mod tests {
             node: "node3".into(),
             event: Event::Cluster(ClusterEvent::SyncStalled { ms: 3000 }),
         };
-        let bounds = DelayBounds::from_events(&[stalled.clone()]);
+        let bounds = DelayBounds::from_events(std::slice::from_ref(&stalled));
         let latency = DEFAULT_LATENCY_MS.1;
         assert_eq!(bounds.max_delay_ms(0, 1_900_000), latency);
         assert_eq!(bounds.max_delay_ms(0, 6_000_000), latency + 3000 + 10_000);
