@@ -200,6 +200,22 @@ pub enum ClusterEvent {
     /// This master took the snapshot of a full sync, of its data at replication offset
     /// `offset` under replication ID `replid`, for every replica waiting for one.
     SnapshotTaken { replid: String, offset: u64 },
+    /// A sync of the AOF finished: the file holds every write up to replication offset
+    /// `offset` durably. Under `appendfsync always` this comes before the replies of those
+    /// writes leave.
+    AofSynced { offset: u64 },
+    /// `appendfsync everysec` with a background sync still running: the AOF buffer is held in
+    /// memory (Redis's postponed flush), so what the node acknowledges meanwhile is in its
+    /// memory only, lost by any crash, until [`ClusterEvent::AofWriteResumed`].
+    AofWritePostponed,
+    /// The held writes went to the file; `delayed`: without waiting for the sync any longer
+    /// (two seconds passed, Redis's `aof_delayed_fsync`).
+    AofWriteResumed { delayed: bool },
+    /// The driver holds this node for `ms` (rounded up) while a sync runs on its thread
+    /// (`appendfsync always`, a `nodes.conf` save, on a slow disk): no input is read, no
+    /// reply or message leaves and the cron does not run, as with Redis's main thread
+    /// blocked in `fsync`.
+    SyncStalled { ms: u64 },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -447,6 +463,16 @@ impl fmt::Display for ClusterEvent {
             } => write!(f, "full resync from {master} at {replid}:{offset}"),
             SnapshotTaken { replid, offset } => {
                 write!(f, "snapshot for full sync at {replid}:{offset}")
+            }
+            AofSynced { offset } => write!(f, "synced up to offset {offset}"),
+            AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),
+            SyncStalled { ms } => write!(f, "held {ms} ms by a sync"),
+            AofWriteResumed { delayed } => {
+                f.write_str("held writes written to the AOF")?;
+                if *delayed {
+                    f.write_str(" without waiting for the fsync")?;
+                }
+                Ok(())
             }
         }
     }

@@ -5,13 +5,22 @@
 //! image inside the simulator ([`MemDisk`]), where `std::fs` must not be touched. [`MemDisk`]
 //! tracks which bytes reached stable storage, so the simulator can drop the rest on a crash.
 //!
-//! All calls are synchronous: they run while the node's lock is held, which is what keeps
-//! persistence ordered with the effects and replies of the call that asked for it.
+//! All calls but [`Disk::start_sync`] are synchronous: they run while the node's lock is held,
+//! which is what keeps persistence ordered with the effects and replies of the call that asked
+//! for it. A simulated slow disk ([`MemDisk::set_fsync_ms`]) cannot block the virtual clock:
+//! its syncs return at once and complete later, and [`Disk::pending_sync`] tells the caller how
+//! long it must behave as if the call were still blocked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+mod sync_job;
+
+pub use sync_job::SyncJob;
+use sync_job::SyncQueue;
 
 /// Held for as long as a file must not be used by another node (released on drop).
 pub struct DiskLock {
@@ -35,6 +44,19 @@ pub trait Disk: Send + Sync {
     fn len(&self, path: &Path) -> io::Result<u64>;
     /// Takes the exclusive lock on `path`; `ErrorKind::WouldBlock` when someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<DiskLock>;
+    /// Starts [`Disk::sync`] off the caller's thread (Redis's background fsync); the job says
+    /// when it has finished. By default the sync runs now and the job is finished at once.
+    fn start_sync(&self, path: &Path) -> SyncJob {
+        let result = self.sync(path);
+        SyncJob::finished(result, self.pending_sync())
+    }
+    /// How long until every sync started so far is durable, on a disk whose syncs return
+    /// before they complete (the simulated slow disk): a caller that must block on its sync
+    /// (`appendfsync always`, a `nodes.conf` save) waits this out. Zero on a real disk, whose
+    /// sync blocks for as long as it takes.
+    fn pending_sync(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 // ---- real files ---------------------------------------------------------------------------
@@ -114,6 +136,11 @@ impl Disk for FileDisk {
             .sync_data()
     }
 
+    fn start_sync(&self, path: &Path) -> SyncJob {
+        let path = path.to_path_buf();
+        SyncJob::on_thread(move || FileDisk.sync(&path))
+    }
+
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
         let file = std::fs::OpenOptions::new().write(true).open(path)?;
         if file.metadata()?.len() < len {
@@ -183,6 +210,38 @@ struct MemState {
     files: BTreeMap<PathBuf, MemFile>,
     locked: BTreeSet<PathBuf>,
     failure: Option<DiskFailure>,
+    /// Syncs of a slow disk that have not completed yet.
+    syncs: SyncQueue,
+}
+
+impl MemState {
+    /// Makes the syncs that completed by now durable.
+    fn settle(&mut self) {
+        for (path, bytes) in self.syncs.take_finished() {
+            if let Some(file) = self.files.get_mut(&path) {
+                file.durable = Some(bytes);
+            }
+        }
+    }
+
+    /// Syncs `path` as it is now: at once, or (a slow disk) when the device gets to it.
+    fn sync_file(&mut self, path: &Path) {
+        let Some(file) = self.files.get_mut(path) else {
+            return;
+        };
+        if self.syncs.is_instant() {
+            file.durable = Some(file.current.clone());
+        } else {
+            let bytes = file.current.clone();
+            self.syncs.push(path.to_path_buf(), bytes);
+        }
+    }
+
+    /// A crash: what completed is durable, what did not never will be.
+    fn crash(&mut self) {
+        self.settle();
+        self.syncs.drop_unfinished();
+    }
 }
 
 /// A failing disk, for [`MemDisk::set_failure`]. Reads always work.
@@ -237,6 +296,7 @@ impl MemDisk {
     /// never synced disappear.
     pub fn lose_unsynced_writes(&self) {
         let mut state = self.state();
+        state.crash();
         state.files.retain(|_, f| f.durable.is_some());
         for file in state.files.values_mut() {
             file.current = file.durable.clone().unwrap_or_default();
@@ -250,6 +310,7 @@ impl MemDisk {
     /// synced disappears (its directory entry never reached the disk).
     pub fn tear_unsynced_writes(&self, keep_permille: u32) {
         let mut state = self.state();
+        state.crash();
         state.files.retain(|_, f| f.durable.is_some());
         for file in state.files.values_mut() {
             let durable = file.durable.clone().unwrap_or_default();
@@ -274,6 +335,15 @@ impl MemDisk {
         self.state().failure = failure;
     }
 
+    /// From now on every sync takes `fsync_ms` of virtual time (0: syncs are instant again);
+    /// the sync the device is doing finishes as it would have, those queued behind it take
+    /// the new time. A crash before a sync completes keeps what was durable before it.
+    pub fn set_fsync_ms(&self, fsync_ms: u64) {
+        let mut state = self.state();
+        state.settle();
+        state.syncs.set_fsync_ms(fsync_ms);
+    }
+
     fn check(&self, op: DiskOp) -> io::Result<()> {
         match self.state().failure {
             Some(failure) => failure.check(op),
@@ -284,7 +354,9 @@ impl MemDisk {
     /// A replaced disk: every file is gone (locks stay with whoever holds them). The simulator
     /// uses it to bring a node back as a brand-new node.
     pub fn wipe(&self) {
-        self.state().files.clear();
+        let mut state = self.state();
+        state.syncs.drop_unfinished();
+        state.files.clear();
     }
 
     /// Paths of the files that exist now, for inspection and traces.
@@ -300,10 +372,11 @@ impl Disk for MemDisk {
             self.check(DiskOp::Sync)?;
         }
         let mut state = self.state();
+        state.settle();
         let file = state.files.entry(path.to_path_buf()).or_default();
         file.current = bytes.to_vec();
         if fsync {
-            file.durable = Some(bytes.to_vec());
+            state.sync_file(path);
         }
         Ok(())
     }
@@ -323,16 +396,15 @@ impl Disk for MemDisk {
     fn sync(&self, path: &Path) -> io::Result<()> {
         self.check(DiskOp::Sync)?;
         let mut state = self.state();
-        match state.files.get_mut(path) {
-            Some(file) => {
-                file.durable = Some(file.current.clone());
-                Ok(())
-            }
-            None => Err(io::Error::new(
+        state.settle();
+        if !state.files.contains_key(path) {
+            return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("{}: no such file", path.display()),
-            )),
+            ));
         }
+        state.sync_file(path);
+        Ok(())
     }
 
     /// Like a real truncate, the shorter length survives a crash only once synced.
@@ -365,6 +437,12 @@ impl Disk for MemDisk {
                 format!("{}: no such file", path.display()),
             )),
         }
+    }
+
+    fn pending_sync(&self) -> Duration {
+        let mut state = self.state();
+        state.settle();
+        state.syncs.wait()
     }
 
     fn lock(&self, path: &Path) -> io::Result<DiskLock> {
@@ -492,6 +570,60 @@ mod tests {
         disk.set_failure(None);
         disk.append(&p("aof"), b"d").unwrap();
         disk.sync(&p("aof")).unwrap();
+    }
+
+    /// A slow sync completes `fsync_ms` later (on the tokio clock, real here), one after the
+    /// other; a crash before then keeps what was durable before it.
+    #[test]
+    fn mem_disk_slow_sync_is_durable_only_once_it_completes() {
+        let disk = MemDisk::new();
+        disk.append(&p("aof"), b"a").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        assert_eq!(disk.pending_sync(), Duration::ZERO);
+        disk.set_fsync_ms(30);
+        disk.append(&p("aof"), b"b").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        disk.write_atomic(&p("nodes.conf"), b"v1", true).unwrap();
+        // Queued behind the first: both done in about 60 ms; made fast, the second one is
+        // done with the first.
+        let wait = disk.pending_sync();
+        assert!(wait > Duration::from_millis(50), "{wait:?}");
+        disk.set_fsync_ms(0);
+        let wait = disk.pending_sync();
+        assert!(wait <= Duration::from_millis(30), "{wait:?}");
+        disk.set_fsync_ms(30);
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"a".to_vec()));
+        assert_eq!(disk.read(&p("nodes.conf")).unwrap(), None);
+        assert_eq!(disk.pending_sync(), Duration::ZERO);
+        disk.append(&p("aof"), b"c").unwrap();
+        let mut job = disk.start_sync(&p("aof"));
+        assert!(job.poll().is_none(), "still running");
+        std::thread::sleep(Duration::from_millis(35));
+        assert!(matches!(job.poll(), Some(Ok(()))));
+        disk.tear_unsynced_writes(0);
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"ac".to_vec()));
+        disk.set_fsync_ms(0);
+        disk.append(&p("aof"), b"d").unwrap();
+        disk.sync(&p("aof")).unwrap();
+        disk.lose_unsynced_writes();
+        assert_eq!(disk.read(&p("aof")).unwrap(), Some(b"acd".to_vec()));
+    }
+
+    #[test]
+    fn file_disk_background_sync_finishes() {
+        let dir = temp_dir("bgsync");
+        let aof = dir.join("a.aof");
+        FileDisk.append(&aof, b"x").unwrap();
+        let mut job = FileDisk.start_sync(&aof);
+        let result = loop {
+            match job.poll() {
+                Some(result) => break result,
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        };
+        result.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

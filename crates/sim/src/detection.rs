@@ -17,8 +17,10 @@
 //! moment they decided (`crate::event_checks`), not here.
 
 mod pfail;
+mod stalls;
 
 pub use pfail::pfails_without_silence;
+pub use stalls::{sync_stalls, sync_stalls_ms};
 
 use crate::invariants::{fmt_ms, Connectivity, Sample};
 use crate::node_idx::NodeIdx;

@@ -244,6 +244,9 @@ violation_kinds! {
     /// A replica migrated to an orphaned master although `cluster-allow-replica-migration`
     /// is no.
     ReplicaMigrationUnwanted => "replica_migration_unwanted",
+    /// Under `appendfsync always` a client got the reply to a write before any AOF sync
+    /// holding it had completed on the node (Redis fsyncs before it writes the replies).
+    AckedBeforeFsync => "acked_before_fsync",
 }
 
 impl ViolationKind {

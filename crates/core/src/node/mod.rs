@@ -89,6 +89,8 @@ pub struct Stats {
     pub sync_partial_err: u64,
     /// `INFO commandstats` and `INFO errorstats`.
     pub calls: call_stats::CallStats,
+    /// Times the AOF was written while a background fsync still ran (`aof_delayed_fsync`).
+    pub aof_delayed_fsync: u64,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.
@@ -667,6 +669,7 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
+mod aof_syncs;
 mod bus;
 pub mod call_stats;
 mod client_pause;

@@ -299,3 +299,51 @@ fn exec_of_a_write_queued_before_the_aof_failed_is_discarded_whole() {
     assert_eq!(run(&mut node, &["GET", "k"]), Reply::simple("QUEUED"));
     assert_eq!(run(&mut node, &["EXEC"]), Reply::Array(vec![Reply::Nil]));
 }
+
+/// A write held for a slow background fsync and then written anyway is counted in `INFO
+/// persistence` and logged as Redis logs it; the events say what the AOF did.
+#[test]
+fn a_delayed_aof_write_is_counted_logged_and_reported() {
+    let now = Time::default();
+    let mut node = Node::new(aof_config(), now, 1);
+    let c = node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    node.take_effects();
+    node.aof_write_postponed(now);
+    node.aof_write_resumed(now, false);
+    node.aof_write_postponed(now);
+    node.aof_write_resumed(now, true);
+    node.aof_synced(now, 42);
+    let effects = node.take_effects();
+    assert_eq!(
+        events(&effects),
+        [
+            ClusterEvent::AofWritePostponed,
+            ClusterEvent::AofWriteResumed { delayed: false },
+            ClusterEvent::AofWritePostponed,
+            ClusterEvent::AofWriteResumed { delayed: true },
+            ClusterEvent::AofSynced { offset: 42 },
+        ]
+    );
+    let notices: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log { level, text } if *level == LogLevel::Notice => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer \
+          without waiting for fsync to complete, this may slow down Redis."
+        ]
+    );
+    let info = |node: &mut Node, c| match node.command(now, c, &words(&["INFO", "persistence"])) {
+        Reply::Verbatim(_, text) => text,
+        other => panic!("INFO gave {other:?}"),
+    };
+    assert!(info(&mut node, c).contains("\r\naof_delayed_fsync:1\r\n"));
+    let mut plain = Node::new(Config::default(), now, 1);
+    let c = plain.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    assert!(!info(&mut plain, c).contains("aof_delayed_fsync"));
+}

@@ -4,10 +4,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::Config;
 
+use super::fsync::{AofReport, Syncs};
 use super::manifest::{aof_dir, file_name, manifest_path, AofFileInfo, AofFileKind, Manifest};
 use super::{AofError, EVERYSEC_INTERVAL_MS};
 use crate::disk::Disk;
@@ -16,8 +18,10 @@ use crate::disk::Disk;
 ///
 /// The driver appends the data of every `Effect::AppendAof` in order, before writing the
 /// replies of the same call: with `appendfsync always` the data is durable once
-/// [`Aof::append`] returns. It calls [`Aof::tick`] from its 100 ms timer (the `everysec`
-/// background sync) and [`Aof::flush_and_sync`] on SHUTDOWN and SIGTERM.
+/// [`Aof::append`] returns and the driver has held the node for [`Aof::take_stall`] (a slow
+/// simulated disk). It calls [`Aof::tick`] from its 100 ms timer (the `everysec` background
+/// sync, and writes postponed meanwhile: see the `fsync` module) and [`Aof::flush_and_sync`] on
+/// SHUTDOWN and SIGTERM. [`Aof::take_reports`] says what the node must know.
 ///
 /// A failed write or sync is fatal under `always` (the error is returned, and reported in
 /// [`Aof::health`] like any other: Redis exits rather than acknowledge what it could not
@@ -45,6 +49,11 @@ pub struct Aof {
     rewrite_pending: Option<Vec<u8>>,
     /// When installing `rewrite_pending` was last tried (retried once a second).
     rewrite_tried_ms: u64,
+    /// The replication offset of the last write appended (in `pending` or written).
+    buffered_offset: u64,
+    /// The replication offset of the last write in the file.
+    written_offset: u64,
+    syncs: Syncs,
 }
 
 /// The last failure of each kind, as the system described it (`None`: the last try worked).
@@ -114,6 +123,9 @@ impl Aof {
             config: config.clone(),
             rewrite_pending: None,
             rewrite_tried_ms: 0,
+            buffered_offset: 0,
+            written_offset: 0,
+            syncs: Syncs::default(),
         })
     }
 
@@ -141,10 +153,30 @@ impl Aof {
         &self.health
     }
 
-    /// Appends RESP-encoded commands. `always` syncs before returning; `everysec` syncs when
-    /// the last sync is at least [`EVERYSEC_INTERVAL_MS`] old; `no` leaves it to the OS. An
-    /// error is returned only when it is fatal (see [`Aof`]).
+    /// What happened since the last call that the node must know: syncs finished, writes
+    /// postponed and resumed.
+    pub fn take_reports(&mut self) -> Vec<AofReport> {
+        self.syncs.take_reports()
+    }
+
+    /// How long the driver must hold the node (no input, no reply) for the syncs `always` ran
+    /// on its thread since the last call: Redis's main thread is blocked in `fsync` that long.
+    pub fn take_stall(&mut self) -> Duration {
+        self.syncs.take_stall()
+    }
+
+    /// Appends RESP-encoded commands (see [`Aof::append_write`]), at the offset of the last
+    /// write appended before.
     pub fn append(&mut self, data: &[u8], now_ms: u64) -> io::Result<()> {
+        self.append_write(data, self.buffered_offset, now_ms)
+    }
+
+    /// Appends RESP-encoded commands whose last write is at replication offset `offset`.
+    /// `always` syncs before returning; `everysec` starts a background sync when the last one
+    /// is at least [`EVERYSEC_INTERVAL_MS`] old, and holds the data in memory while one is
+    /// still running (see the `fsync` module); `no` leaves it to the OS. An error is returned
+    /// only when it is fatal (see [`Aof`]).
+    pub fn append_write(&mut self, data: &[u8], offset: u64, now_ms: u64) -> io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -154,15 +186,12 @@ impl Aof {
             return Ok(());
         }
         self.pending.extend_from_slice(data);
-        self.write_pending()?;
-        match self.policy {
-            AppendFsync::Always => self.sync(now_ms),
-            AppendFsync::Everysec => self.sync_if_due(now_ms),
-            AppendFsync::No => Ok(()),
-        }
+        self.buffered_offset = offset;
+        self.flush(now_ms)
     }
 
-    /// From the driver's 100 ms timer: retries held-back bytes, and the `everysec` sync.
+    /// From the driver's 100 ms timer: reports finished syncs, writes held-back bytes, and
+    /// the `everysec` sync.
     pub fn tick(&mut self, now_ms: u64) -> io::Result<()> {
         if self.rewrite_pending.is_some() {
             if now_ms.saturating_sub(self.rewrite_tried_ms) >= EVERYSEC_INTERVAL_MS {
@@ -170,12 +199,48 @@ impl Aof {
             }
             return Ok(());
         }
+        self.flush(now_ms)
+    }
+
+    /// Redis's `flushAppendOnlyFile(0)`: writes the buffered bytes (unless `everysec` holds
+    /// them for a running background sync), then syncs as the policy says.
+    fn flush(&mut self, now_ms: u64) -> io::Result<()> {
+        self.poll_syncs();
         if !self.pending.is_empty() {
+            let hold = self.policy == AppendFsync::Everysec
+                && self.syncs.background_running()
+                && self.syncs.hold_writes(now_ms);
+            if hold {
+                return Ok(());
+            }
+            self.syncs.writing();
             self.write_pending()?;
         }
         match self.policy {
-            AppendFsync::Everysec => self.sync_if_due(now_ms),
+            AppendFsync::Always if self.dirty => self.sync(now_ms),
+            AppendFsync::Everysec => {
+                self.sync_if_due(now_ms);
+                Ok(())
+            }
             AppendFsync::Always | AppendFsync::No => Ok(()),
+        }
+    }
+
+    /// Notes the syncs that finished by now (see [`Aof::take_reports`]).
+    pub fn poll(&mut self) {
+        self.poll_syncs();
+    }
+
+    /// Reports finished syncs; a failed background one is tried again a second later.
+    fn poll_syncs(&mut self) {
+        let before = self.syncs.background_running();
+        match self.syncs.poll() {
+            Some(e) => {
+                self.dirty = true;
+                self.health.fsync = Some(error_text(&e));
+            }
+            None if before && !self.syncs.background_running() => self.health.fsync = None,
+            None => {}
         }
     }
 
@@ -188,6 +253,8 @@ impl Aof {
     /// (the write error is reported) and it is tried again a second later, the commands
     /// appended meanwhile kept with the base.
     pub fn rewrite(&mut self, base: &[u8], now_ms: u64) {
+        // Held writes are part of the old dataset, which the new base replaces.
+        self.syncs.writing();
         self.pending.clear();
         self.rewrite_pending = Some(base.to_vec());
         self.install_rewrite(now_ms);
@@ -218,6 +285,7 @@ impl Aof {
             return Ok(());
         }
         if !self.pending.is_empty() {
+            self.syncs.writing();
             self.disk.append(&self.incr_path, &self.pending)?;
             self.written_len += self.pending.len() as u64;
             self.pending.clear();
@@ -234,6 +302,7 @@ impl Aof {
             Ok(()) => {
                 self.written_len += self.pending.len() as u64;
                 self.pending.clear();
+                self.written_offset = self.buffered_offset;
                 self.dirty = true;
                 self.health.write = None;
                 Ok(())
@@ -251,23 +320,40 @@ impl Aof {
         }
     }
 
-    fn sync_if_due(&mut self, now_ms: u64) -> io::Result<()> {
+    /// `everysec`: starts the background sync when a second passed since the last one, unless
+    /// one is still running (then the next try is a second later, as Redis's `aof_last_fsync`
+    /// moves on either way). A failed one is tried again a second later, not at every append.
+    fn sync_if_due(&mut self, now_ms: u64) {
         let due = self
             .last_sync_ms
             .is_none_or(|last| now_ms.saturating_sub(last) >= EVERYSEC_INTERVAL_MS);
-        if self.dirty && due {
-            self.sync(now_ms)?;
+        if !(self.dirty && due) {
+            return;
         }
-        Ok(())
+        self.last_sync_ms = Some(now_ms);
+        if self.syncs.background_running() {
+            return;
+        }
+        self.dirty = false;
+        let job = self.disk.start_sync(&self.incr_path);
+        self.syncs
+            .started(job, self.written_offset, true, Duration::ZERO);
+        // A sync that finished at once (an instant disk) is reported by this same call.
+        self.poll_syncs();
     }
 
+    /// `always`: syncs on the node's thread; on a slow simulated disk the node is then held
+    /// until the sync completes ([`Aof::take_stall`]).
     fn sync(&mut self, now_ms: u64) -> io::Result<()> {
-        // A failed `everysec` sync is tried again a second later, not at every append.
         self.last_sync_ms = Some(now_ms);
         match self.disk.sync(&self.incr_path) {
             Ok(()) => {
                 self.dirty = false;
                 self.health.fsync = None;
+                let wait = self.disk.pending_sync();
+                let job = crate::disk::SyncJob::finished(Ok(()), wait);
+                self.syncs.started(job, self.written_offset, false, wait);
+                self.poll_syncs();
                 Ok(())
             }
             Err(e) => {
@@ -275,10 +361,7 @@ impl Aof {
                 // error when the AOF fsync policy is 'always'"), the written bytes left in
                 // the page cache: reported first, so its events show a failed sync.
                 self.health.fsync = Some(error_text(&e));
-                if self.policy == AppendFsync::Always {
-                    return Err(e);
-                }
-                Ok(())
+                Err(e)
             }
         }
     }

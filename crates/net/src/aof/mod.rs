@@ -20,10 +20,12 @@ use std::fmt;
 use std::io;
 
 mod append;
+mod fsync;
 mod load;
 mod manifest;
 
 pub use append::{error_text, Aof, AofHealth};
+pub use fsync::AofReport;
 pub use load::{load, LoadReport};
 pub use manifest::{aof_dir, manifest_path, AofFileInfo, AofFileKind, Manifest};
 
@@ -115,5 +117,7 @@ impl fmt::Display for ManifestError {
 
 impl std::error::Error for ManifestError {}
 
+#[cfg(test)]
+mod fsync_tests;
 #[cfg(test)]
 mod tests;

@@ -117,7 +117,7 @@ async fn link_io(
     frames: mpsc::UnboundedReceiver<Bytes>,
 ) {
     let (mut reader, writer) = tokio::io::split(stream);
-    let mut writer_task = AbortOnDrop::spawn(write_frames(writer, frames));
+    let mut writer_task = AbortOnDrop::spawn(write_frames(shared.clone(), writer, frames));
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     loop {
         tokio::select! {
@@ -178,11 +178,15 @@ fn decode_all(
 }
 
 async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
+    shared: Arc<Shared>,
     mut writer: W,
     mut frames: mpsc::UnboundedReceiver<Bytes>,
 ) {
     let mut batch = BytesMut::new();
     while let Some(frame) = frames.recv().await {
+        // A held node (a sync on its thread, `DEBUG SLEEP`) sends nothing, as Redis's
+        // blocked main thread writes no output buffer: a vote leaves only once saved.
+        shared.wait_while_paused().await;
         batch.extend_from_slice(&frame);
         while let Ok(more) = frames.try_recv() {
             batch.extend_from_slice(&more);

@@ -346,6 +346,7 @@ async fn serve_client(
         }
         if let Step::Migrate(job) = step {
             // Replies so far go out first; the rest of the input waits for this one.
+            shared.wait_while_paused().await;
             if out.write_replies(&output).await.is_err() {
                 break;
             }
@@ -354,6 +355,7 @@ async fn serve_client(
             continue;
         }
         if step == Step::Blocked {
+            shared.wait_while_paused().await;
             if out.write_replies(&output).await.is_err() {
                 break;
             }

@@ -309,6 +309,12 @@ struct Io {
     paused_until: Option<tokio::time::Instant>,
     /// Replica clients that got stream bytes since the last [`Shared::write_streams_now`].
     streams_to_write: Vec<ClientId>,
+    /// The replication offset of the last `WriteApplied` performed: where the AOF bytes that
+    /// follow it end.
+    last_write_offset: u64,
+    /// The node is held for a sync on its thread: when the hold ends, the finished syncs are
+    /// reported before anything else leaves.
+    stalled_on_sync: bool,
 }
 
 struct LinkHandle {
@@ -367,6 +373,9 @@ impl Shared {
                 Effect::RewriteAof { base } => self.rewrite_aof(node, &base),
                 Effect::Log { level, text } => log(level, &text),
                 Effect::Event(event) => {
+                    if let clusterlab_core::ClusterEvent::WriteApplied { offset, .. } = event {
+                        self.lock_io().last_write_offset = offset;
+                    }
                     if let Some(observer) = &self.observer {
                         observer(event);
                     }
@@ -374,7 +383,7 @@ impl Shared {
                 Effect::Crash => self.stop(Ok(Exit::Crash)),
                 Effect::Shutdown => self.shutdown(),
                 Effect::RewriteConfig => self.rewrite_config(node),
-                Effect::Sleep { ms } => self.pause(ms),
+                Effect::Sleep { ms } => self.pause_for(Duration::from_millis(ms)),
                 Effect::ReplicaConnect { link, ip, port } => {
                     self.replica_connect(link, ip, port, node)
                 }
@@ -421,21 +430,28 @@ impl Shared {
         }
     }
 
-    /// `DEBUG SLEEP`: the process hangs, as far as clients and peers can tell.
-    fn pause(&self, ms: u64) {
-        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+    /// `DEBUG SLEEP` (or a sync on the node's thread): the process hangs, as far as clients
+    /// and peers can tell.
+    fn pause_for(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
         let mut io = self.lock_io();
         io.paused_until = Some(io.paused_until.map_or(until, |t| t.max(until)));
     }
 
     /// Waits out a `DEBUG SLEEP`. Every task calls it before feeding the node or writing
     /// replies, which is how a hung process looks from outside.
-    async fn wait_while_paused(&self) {
+    async fn wait_while_paused(self: &Arc<Self>) {
         loop {
             let until = self.lock_io().paused_until;
             match until {
                 Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
-                _ => return,
+                _ => break,
+            }
+        }
+        if std::mem::take(&mut self.lock_io().stalled_on_sync) {
+            let mut node = self.lock_node();
+            if !self.stopped() {
+                self.poll_aof(&mut node);
             }
         }
     }

@@ -4,15 +4,15 @@
 //! `clusterlab_core`'s `disk_errors`), as Redis 7.0 does.
 
 use std::io;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use clusterlab_core::canary::Canary;
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::AofOp;
 use clusterlab_core::{Config, Node};
 
-use crate::aof::Aof;
+use crate::aof::{Aof, AofReport};
 
 use super::{Shared, LOG_TARGET};
 
@@ -26,12 +26,18 @@ impl Shared {
                 e.kind(),
                 "Fatal: can't update cluster config file.",
             )));
+            return;
+        }
+        if fsync {
+            // Redis fsyncs nodes.conf on its main thread: a slow disk holds the whole node.
+            self.stall(self.disk.pending_sync());
         }
     }
 
     pub(super) fn append_aof(self: &Arc<Self>, node: &mut Node, data: &[u8]) {
         let now = self.clock.now();
-        let result = self.with_aof(node, |aof| aof.append(data, now.mono_ms));
+        let offset = self.lock_io().last_write_offset;
+        let result = self.with_aof(node, |aof| aof.append_write(data, offset, now.mono_ms));
         if let Err(e) = result {
             tracing::warn!(target: LOG_TARGET, "Error writing to the AOF file: {e}");
             tracing::warn!(
@@ -66,14 +72,38 @@ impl Shared {
         self.with_aof(node, |aof| aof.tick(now.mono_ms))
     }
 
-    /// Runs `step` on the open AOF (under the node's current `appendfsync`) and tells the node
-    /// when a kind of failure starts or ends, so it refuses or takes writes again.
+    /// After a stall: reports the syncs that finished meanwhile, before anything else (a reply)
+    /// leaves the node.
+    pub(super) fn poll_aof(self: &Arc<Self>, node: &mut Node) {
+        let _ = self.with_aof(node, |aof| {
+            aof.poll();
+            Ok(())
+        });
+    }
+
+    /// Holds the node for `wait` (a sync on its thread): no input, no reply, no cron. The
+    /// observer hears of it, so checkers know the node did not run meanwhile.
+    fn stall(&self, wait: Duration) {
+        if wait.is_zero() {
+            return;
+        }
+        self.pause_for(wait);
+        self.lock_io().stalled_on_sync = true;
+        if let Some(observer) = &self.observer {
+            let ms = wait.as_micros().div_ceil(1000) as u64;
+            observer(clusterlab_core::ClusterEvent::SyncStalled { ms });
+        }
+    }
+
+    /// Runs `step` on the open AOF (under the node's current `appendfsync`), tells the node
+    /// when a kind of failure starts or ends, so it refuses or takes writes again, and what
+    /// else the AOF reports; holds the node for a sync `step` ran on its thread.
     fn with_aof(
         self: &Arc<Self>,
         node: &mut Node,
         step: impl FnOnce(&mut Aof) -> io::Result<()>,
     ) -> io::Result<()> {
-        let (before, result, after) = {
+        let (before, result, after, reports, stall) = {
             let mut io = self.lock_io();
             let Some(aof) = io.aof.as_mut() else {
                 return Ok(());
@@ -82,12 +112,21 @@ impl Shared {
             aof.set_fsync_policy(fsync_policy(node.config()));
             let before = aof.health().clone();
             let result = step(aof);
-            (before, result, aof.health().clone())
+            let (reports, stall) = (aof.take_reports(), aof.take_stall());
+            (before, result, aof.health().clone(), reports, stall)
         };
-        if before == after {
+        self.stall(stall);
+        let now = self.clock.now();
+        for report in &reports {
+            match *report {
+                AofReport::Synced { offset } => node.aof_synced(now, offset),
+                AofReport::Postponed => node.aof_write_postponed(now),
+                AofReport::Resumed { delayed } => node.aof_write_resumed(now, delayed),
+            }
+        }
+        if before == after && reports.is_empty() {
             return result;
         }
-        let now = self.clock.now();
         for (op, was, is) in [
             (AofOp::Write, before.write, after.write),
             (AofOp::Fsync, before.fsync, after.fsync),

@@ -9,6 +9,7 @@
 //! the read-back run in the simulator only ([`client`]).
 
 pub mod check;
+pub mod durable;
 pub mod judge;
 pub mod op;
 pub mod other;
@@ -24,9 +25,11 @@ pub mod run;
 mod tests;
 #[cfg(test)]
 mod tests_clock;
+mod tests_durable;
 #[cfg(test)]
 mod tests_other;
 
+pub use durable::check_durable_acks;
 pub use judge::{acked_write, check, judge, Judged, MAX_PER_KIND};
 pub use op::{workload_keys, workload_slots, AppendHistory, KeySet, Kind, Op, Outcome, Value};
 pub use spec::AppendSpec;

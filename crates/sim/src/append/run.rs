@@ -52,10 +52,15 @@ pub async fn check_appends(
     history.kills = kills(&events);
     history.clocks = WallClocks::from_events(&events);
     history.migrations = migrations(&events);
+    let fsync_always = rule_config.fsync_always;
     let rule = LossRule::new(&events, rule_config);
     let judged = judge(&history, &mut |write| rule.judge(write));
     run.violations
         .extend(crate::append::check_waits(&history, &events, &rule));
+    if fsync_always {
+        run.violations
+            .extend(crate::append::check_durable_acks(&history, &events, &rule));
+    }
     let allowed = judged.allowed.len();
     for line in judged.allowed {
         run.record(line);
@@ -75,7 +80,9 @@ pub async fn check_appends(
 /// a failed `nodes.conf` save) while its AOF writes were failing. Redis 7.0 keeps a write it
 /// could not write in `aof_buf` (`flushAppendOnlyFile` under `everysec` sets
 /// `aof_last_write_status` to error and returns, the reply already queued), so a process that
-/// dies then never put those bytes even into the page cache (seeds 906120, 908468).
+/// dies then never put those bytes even into the page cache (seeds 906120, 908468). The same
+/// holds while writes are postponed for a slow background fsync (`AofWritePostponed` until
+/// `AofWriteResumed`): they wait in `aof_buf`.
 pub(crate) fn kills(events: &[TraceEvent]) -> Vec<Kill> {
     let mut write_failing = BTreeSet::new();
     let mut kills = Vec::new();
@@ -85,7 +92,15 @@ pub(crate) fn kills(events: &[TraceEvent]) -> Vec<Kill> {
                 write_failing.insert(e.node.clone());
                 continue;
             }
+            Event::Cluster(ClusterEvent::AofWritePostponed) => {
+                write_failing.insert(e.node.clone());
+                continue;
+            }
             Event::Cluster(ClusterEvent::AofRecovered { op }) if *op == AofOp::Write => {
+                write_failing.remove(&e.node);
+                continue;
+            }
+            Event::Cluster(ClusterEvent::AofWriteResumed { .. }) => {
                 write_failing.remove(&e.node);
                 continue;
             }

@@ -233,10 +233,13 @@ impl TwoPhase for Campaign {
             .wiped()
             .iter()
             .map(|&(n, at_us)| (n, at_us, u64::MAX));
+        // A node held for a slow sync on its own thread ran no more than a paused one.
+        let stalls = crate::detection::sync_stalls(&run.cluster.trace().events());
         let down_by_index = injector
             .down_intervals()
             .into_iter()
             .chain(wiped_for_good)
+            .chain(stalls)
             .map(|(node, from_us, to_us)| (node, from_us / 1000, to_us.saturating_add(999) / 1000))
             .collect();
         let net = Connectivity::new(
@@ -427,6 +430,8 @@ impl TwoPhase for Campaign {
             .collect();
         acked.extend(outcome.appends.history.acked_at());
         if let Some(net) = &self.net {
+            // Stalls of the liveness phase too (the net was built at the heal).
+            let net = &net.with_down(detection::sync_stalls_ms(events));
             run.violations
                 .extend(detection::pfails_without_silence(events, net, nt));
             run.violations.extend(stale_partitioned_promotions(

@@ -22,6 +22,7 @@ mod failure;
 mod network;
 mod ranks;
 mod slots;
+mod stalled_saves;
 mod state;
 mod votes;
 

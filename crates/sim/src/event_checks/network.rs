@@ -1,6 +1,12 @@
 //! How late a message may arrive, as the fault events of the trace say: the latency a
-//! latency episode adds, the retries packet loss costs, and the backlog a cut leaves behind.
+//! latency episode adds, the retries packet loss costs, and the backlog a cut leaves behind
+//! (a paused node, or one held for a sync on its thread, is a cut too).
 //! The detection checks widen their windows by this much instead of going quiet.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use clusterlab_core::ClusterEvent;
 
 use crate::faults::{Fault, DEFAULT_LATENCY_MS};
 use crate::trace::{Event, FaultEvent, ProcessEvent, TraceEvent};
@@ -24,6 +30,9 @@ struct Step {
     loss_ms: u64,
     /// Network cuts and paused nodes in force (a cut's backlog arrives late).
     cuts: u32,
+    /// Nodes held for a sync on their thread (`SyncStalled`): as paused, but no fault's
+    /// undo or heal ends them.
+    stalls: u32,
 }
 
 /// The trace's network faults in time order, to bound delivery delays.
@@ -40,24 +49,35 @@ impl DelayBounds {
             latency_ms: DEFAULT_LATENCY_MS.1,
             loss_ms: 0,
             cuts: 0,
+            stalls: 0,
         };
         let mut steps = vec![now];
+        // When each node held for a sync (`SyncStalled`) runs again: a stall is a pause.
+        let mut stall_ends: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
         for event in events {
+            end_stalls(&mut stall_ends, &mut steps, &mut now, event.time_us);
             now.time_us = event.time_us;
             match &event.event {
                 Event::Fault(FaultEvent::Applied(fault)) => apply(&mut now, fault),
                 Event::Fault(FaultEvent::HealAll) => {
+                    // Healing ends every fault, not a node's stall on its own disk.
                     now = Step {
                         time_us: event.time_us,
+                        stalls: now.stalls,
                         ..steps[0]
                     }
                 }
                 Event::Process(ProcessEvent::Pause) => now.cuts += 1,
                 Event::Process(ProcessEvent::Resume) => now.cuts = now.cuts.saturating_sub(1),
+                Event::Cluster(ClusterEvent::SyncStalled { ms }) => {
+                    now.stalls += 1;
+                    stall_ends.push(Reverse(event.time_us + ms * 1000));
+                }
                 _ => continue,
             }
             steps.push(now);
         }
+        end_stalls(&mut stall_ends, &mut steps, &mut now, u64::MAX);
         DelayBounds { steps }
     }
 
@@ -73,7 +93,7 @@ impl DelayBounds {
                 continue;
             }
             let mut delay = step.latency_ms + step.loss_ms;
-            if step.cuts > 0 {
+            if step.cuts + step.stalls > 0 {
                 let since = *cut_since.get_or_insert(step.time_us);
                 let cut_ms = until.min(to_us).saturating_sub(since) / 1000;
                 delay += cut_ms + RETRY_BACKOFF_CAP_MS;
@@ -83,6 +103,24 @@ impl DelayBounds {
             worst = worst.max(delay);
         }
         worst
+    }
+}
+
+/// The stalls that ended by `until_us`, each a step with one cut fewer.
+fn end_stalls(
+    ends: &mut BinaryHeap<Reverse<u64>>,
+    steps: &mut Vec<Step>,
+    now: &mut Step,
+    until_us: u64,
+) {
+    while let Some(&Reverse(end)) = ends.peek() {
+        if end > until_us {
+            break;
+        }
+        ends.pop();
+        now.time_us = end;
+        now.stalls = now.stalls.saturating_sub(1);
+        steps.push(*now);
     }
 }
 
@@ -139,6 +177,40 @@ mod tests {
         assert_eq!(bounds.max_delay_ms(0, 2_000_000), 900);
         // A 2 s cut: its backlog may wait for the capped retry.
         assert_eq!(bounds.max_delay_ms(0, 6_000_000), 900 + 2000 + 10_000);
+    }
+
+    /// Seed 930138: node3, held 10.5 s by its slow disk, read the failure reports that waited
+    /// meanwhile only when the stall ended.
+    #[test]
+    fn a_node_held_for_a_sync_is_a_cut_until_the_stall_ends() {
+        let stalled = TraceEvent {
+            time_us: 2_000_000,
+            node: "node3".into(),
+            event: Event::Cluster(ClusterEvent::SyncStalled { ms: 3000 }),
+        };
+        let bounds = DelayBounds::from_events(std::slice::from_ref(&stalled));
+        let latency = DEFAULT_LATENCY_MS.1;
+        assert_eq!(bounds.max_delay_ms(0, 1_900_000), latency);
+        assert_eq!(bounds.max_delay_ms(0, 6_000_000), latency + 3000 + 10_000);
+        assert_eq!(bounds.max_delay_ms(5_100_000, 6_000_000), latency);
+        // Asked from inside the stall: its backlog so far.
+        assert_eq!(
+            bounds.max_delay_ms(3_000_000, 4_000_000),
+            latency + 2000 + 10_000
+        );
+        // The heal before the liveness phase does not end it, nor the resumes after it.
+        let heal = TraceEvent {
+            time_us: 2_500_000,
+            node: "faults".into(),
+            event: Event::Fault(FaultEvent::HealAll),
+        };
+        let resume = TraceEvent {
+            time_us: 2_600_000,
+            node: "node7".into(),
+            event: Event::Process(ProcessEvent::Resume),
+        };
+        let bounds = DelayBounds::from_events(&[stalled, heal, resume]);
+        assert!(bounds.max_delay_ms(3_000_000, 4_000_000) > latency + 10_000);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use clusterlab_core::{ClusterEvent, NodeId};
 use super::network::DelayBounds;
 use super::ranks::Ranks;
 use super::slots::Claims;
+use super::stalled_saves::StalledSaves;
 use super::{at, short, Findings};
 use crate::faults::{FailoverMode, Fault};
 use crate::node_idx::NodeIdx;
@@ -179,6 +180,8 @@ pub(super) struct Replay {
     pub(super) lives: BTreeMap<NodeId, Vec<u64>>,
     pub(super) delays: DelayBounds,
     pub(super) found: Findings,
+    /// `nodes.conf` saves a power loss may cut short (a slow disk).
+    stalled_saves: StalledSaves,
 }
 
 impl Replay {
@@ -199,6 +202,7 @@ impl Replay {
             lives: BTreeMap::new(),
             delays: DelayBounds::from_events(events),
             found: Findings::default(),
+            stalled_saves: StalledSaves::from_events(events),
         }
     }
 
@@ -213,6 +217,14 @@ impl Replay {
                 node,
                 mode: FailoverMode::Takeover,
             }) => self.takeover_accepted(&NodeIdx(*node).name(), t),
+            Event::Process(ProcessEvent::Kill(how)) if how.loses_unsynced() => {
+                let Some(id) = self.nodes.get(&event.node).map(|s| s.id) else {
+                    return;
+                };
+                if let Some(kept) = self.stalled_saves.power_lost(&event.node, t) {
+                    self.persisted.insert(id, kept);
+                }
+            }
             Event::Process(ProcessEvent::Pause) => {
                 if let Some(state) = self.nodes.get_mut(&event.node) {
                     state.paused_since_us = Some(t);
@@ -244,10 +256,15 @@ impl Replay {
         if let ClusterEvent::NodeStarted { .. } = event {
             return self.started(t, node, event);
         }
-        if !self.nodes.contains_key(node) {
+        let Some(id) = self.nodes.get(node).map(|s| s.id) else {
             return;
+        };
+        if self.stalled_saves.stalls_at(node, t) {
+            let kept = self.persisted.get(&id).cloned().unwrap_or_default();
+            self.stalled_saves.before_event(node, t, kept);
         }
         match event {
+            ClusterEvent::SyncStalled { ms } => self.stalled_saves.stalled(node, t, *ms),
             ClusterEvent::CurrentEpochChanged { epoch, .. } => self.current_epoch(t, node, *epoch),
             ClusterEvent::ConfigEpochChanged { epoch, reason } => {
                 self.config_epoch(t, node, *epoch, *reason)

@@ -116,6 +116,14 @@ pub enum EpisodeKind {
         /// The rate error, in parts per million.
         ppm: i32,
     },
+    /// [`Fault::SlowDisk`] on the node, then the same with `fsync_ms` 0. It may overlap a
+    /// crash of the node: a power loss in the middle of a slow sync is the point.
+    SlowDisk {
+        /// Index of the node.
+        node: usize,
+        /// How long each sync takes, in virtual ms.
+        fsync_ms: u64,
+    },
 }
 
 impl Episode {
@@ -248,6 +256,10 @@ impl Episode {
                 at(start, Fault::ClockDrift { node, ppm }),
                 at(end, Fault::ClockDrift { node, ppm: 0 }),
             ],
+            &EpisodeKind::SlowDisk { node, fsync_ms } => vec![
+                at(start, Fault::SlowDisk { node, fsync_ms }),
+                at(end, Fault::SlowDisk { node, fsync_ms: 0 }),
+            ],
         }
     }
 
@@ -266,6 +278,7 @@ impl Episode {
             | (ClientPartition { .. }, ClientPartition { .. })
             | (Latency { .. }, Latency { .. })
             | (PacketLoss { .. }, PacketLoss { .. }) => true,
+            (SlowDisk { node, .. }, SlowDisk { node: n2, .. }) => node == n2,
             (ClogLink { from, to }, ClogLink { from: f2, to: t2 }) => (from, to) == (f2, t2),
             // One drift rate per clock: the first drift's end would stop the second.
             (ClockDrift { node, .. }, ClockDrift { node: n2, .. }) => node == n2,

@@ -80,6 +80,8 @@ pub struct FaultInjector<'a> {
     client_cut: ClientCut,
     /// Nodes whose disk fails now ([`Fault::DiskError`]).
     failing_disks: BTreeSet<usize>,
+    /// Nodes whose syncs are slow now ([`Fault::SlowDisk`]).
+    slow_disks: BTreeSet<usize>,
     net_default: madsim::net::Config,
     /// `(node, µs since the run started)` of every wipe and of every (re)start.
     wiped: Vec<(usize, u64)>,
@@ -118,6 +120,7 @@ impl<'a> FaultInjector<'a> {
             clogged_nodes: BTreeMap::new(),
             client_cut: ClientCut::default(),
             failing_disks: BTreeSet::new(),
+            slow_disks: BTreeSet::new(),
             net_default,
             wiped: Vec::new(),
             restarts: Vec::new(),
@@ -382,11 +385,26 @@ impl<'a> FaultInjector<'a> {
                 self.failing_disks.insert(*node);
             }
             Fault::DiskRepair { node } => {
-                if !self.failing_disks.remove(node) {
-                    return self.skip(fault.to_string(), "disk not failing");
+                let disk = &self.cluster.node(*node).disk;
+                let slow = self.slow_disks.remove(node);
+                if slow {
+                    disk.set_fsync_ms(0);
                 }
-                self.cluster.node(*node).disk.set_failure(None);
+                if !self.failing_disks.remove(node) {
+                    if !slow {
+                        self.skip(fault.to_string(), "disk not failing");
+                    }
+                    return;
+                }
+                disk.set_failure(None);
                 self.restart_if_exited(*node);
+            }
+            Fault::SlowDisk { node, fsync_ms } => {
+                self.cluster.node(*node).disk.set_fsync_ms(*fsync_ms);
+                match fsync_ms {
+                    0 => self.slow_disks.remove(node),
+                    _ => self.slow_disks.insert(*node),
+                };
             }
             Fault::ManualFailover { node, mode } => {
                 self.manual_failovers.push((*node, *mode));
@@ -564,6 +582,9 @@ impl<'a> FaultInjector<'a> {
         }
         let default = self.net_default.clone();
         NetSim::current().update_config(|c| *c = default);
+        for node in std::mem::take(&mut self.slow_disks) {
+            self.cluster.node(node).disk.set_fsync_ms(0);
+        }
         let repaired = std::mem::take(&mut self.failing_disks);
         for &node in &repaired {
             self.cluster.node(node).disk.set_failure(None);

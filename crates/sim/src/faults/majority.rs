@@ -36,7 +36,12 @@ impl Shadow {
             Fault::DiskError { node, .. } => {
                 self.down_until.entry(*node).or_insert(u64::MAX);
             }
-            Fault::DiskRepair { node } => {
+            // A slow disk stalls the node at each sync under `always` and at each
+            // `nodes.conf` save: long syncs hold it as a pause does. Counted as down.
+            Fault::SlowDisk { node, fsync_ms } if *fsync_ms > 0 => {
+                self.down_until.entry(*node).or_insert(u64::MAX);
+            }
+            Fault::DiskRepair { node } | Fault::SlowDisk { node, .. } => {
                 if self.down_until.get(node) == Some(&u64::MAX) {
                     self.down_until.remove(node);
                 }

@@ -169,6 +169,17 @@ pub enum Fault {
         /// The rate error, in parts per million.
         ppm: i32,
     },
+    /// Every fsync on the node's disk (AOF and `nodes.conf`) now takes `fsync_ms` of virtual
+    /// time (0: normal again; [`Fault::DiskRepair`] also ends it). A crash before a sync
+    /// completes keeps what was durable before it. Under `appendfsync always` (and for every
+    /// `nodes.conf` save) the node is held for the sync, as Redis's main thread is; under
+    /// `everysec` writes are postponed while the background sync runs, up to two seconds.
+    SlowDisk {
+        /// Index of the node.
+        node: usize,
+        /// How long each sync takes, in virtual ms.
+        fsync_ms: u64,
+    },
 }
 
 /// How the disk of a [`Fault::DiskError`] fails.
@@ -320,6 +331,9 @@ impl fmt::Display for Fault {
             Fault::ClockDrift { node, ppm } => {
                 write!(f, "clock of {} drifts {ppm:+} ppm", NodeIdx(*node))
             }
+            Fault::SlowDisk { node, fsync_ms } => {
+                write!(f, "slow disk on {}: fsync {fsync_ms} ms", NodeIdx(*node))
+            }
         }
     }
 }
@@ -348,7 +362,8 @@ impl Fault {
             | Fault::DiskRepair { node }
             | Fault::ManualFailover { node, .. }
             | Fault::ClockJump { node, .. }
-            | Fault::ClockDrift { node, .. } => vec![*node],
+            | Fault::ClockDrift { node, .. }
+            | Fault::SlowDisk { node, .. } => vec![*node],
             Fault::ClogLink { from, to }
             | Fault::UnclogLink { from, to }
             | Fault::MoveSlots { from, to, .. } => vec![*from, *to],
@@ -381,6 +396,7 @@ impl Fault {
             Fault::MoveSlots { .. } => FaultKind::MoveSlots,
             Fault::ClockJump { .. } => FaultKind::ClockJump,
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
+            Fault::SlowDisk { .. } => FaultKind::SlowDisk,
         }
     }
 }
@@ -424,6 +440,8 @@ pub enum FaultKind {
     Pause,
     /// [`Fault::Restart`].
     Restart,
+    /// [`Fault::SlowDisk`].
+    SlowDisk,
     /// [`Fault::UnclogLink`].
     UnclogLink,
     /// [`Fault::UnclogNode`].
@@ -434,7 +452,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, sorted.
-    pub const ALL: [FaultKind; 20] = [
+    pub const ALL: [FaultKind; 21] = [
         FaultKind::ClientHeal,
         FaultKind::ClientPartition,
         FaultKind::ClockDrift,
@@ -452,6 +470,7 @@ impl FaultKind {
         FaultKind::Partition,
         FaultKind::Pause,
         FaultKind::Restart,
+        FaultKind::SlowDisk,
         FaultKind::UnclogLink,
         FaultKind::UnclogNode,
         FaultKind::WipeRestart,
@@ -477,6 +496,7 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Pause => "pause",
             FaultKind::Restart => "restart",
+            FaultKind::SlowDisk => "slow_disk",
             FaultKind::UnclogLink => "unclog_link",
             FaultKind::UnclogNode => "unclog_node",
             FaultKind::WipeRestart => "wipe_restart",
@@ -723,6 +743,10 @@ mod tests {
                 by_ms: -3_600_000,
             },
             Fault::ClockDrift { node: 0, ppm: 300 },
+            Fault::SlowDisk {
+                node: 0,
+                fsync_ms: 3000,
+            },
         ];
         for fault in &one_of_each {
             let json = serde_json::to_value(fault).unwrap();

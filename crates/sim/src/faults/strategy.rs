@@ -71,6 +71,8 @@ fn episode_kind_strategy(shape: &ClusterShape) -> BoxedStrategy<EpisodeKind> {
             .prop_map(|node| EpisodeKind::WipeRestart { node }),
         proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n)
             .prop_map(|nodes| EpisodeKind::ClientPartition { nodes }),
+        (node.clone(), 20..=2 * nt)
+            .prop_map(|(node, fsync_ms)| EpisodeKind::SlowDisk { node, fsync_ms }),
         (
             node,
             prop_oneof![
@@ -178,8 +180,8 @@ mod tests {
     }
 
     /// The strategy reaches manual failovers and slot moves on a shape with replicas (drawn
-    /// through swarm generation, as the compounds are), client partitions, and every crash
-    /// kind.
+    /// through swarm generation, as the compounds are), client partitions, disk errors, slow
+    /// disks and every crash kind.
     #[test]
     fn strategy_draws_failovers_moves_and_compounds() {
         use crate::faults::Fault;
@@ -189,7 +191,7 @@ mod tests {
         let strategy = schedule_strategy(&s);
         let mut runner = TestRunner::deterministic();
         let (mut failovers, mut moves, mut client_cuts, mut disk_errors) = (0, 0, 0, 0);
-        let (mut jumps, mut drifts) = (0, 0);
+        let (mut jumps, mut drifts, mut slow_disks) = (0, 0, 0);
         let mut crash_kinds = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let schedule = strategy.new_tree(&mut runner).unwrap().current();
@@ -201,6 +203,7 @@ mod tests {
                     Fault::DiskError { .. } => disk_errors += 1,
                     Fault::ClockJump { .. } => jumps += 1,
                     Fault::ClockDrift { .. } => drifts += 1,
+                    Fault::SlowDisk { fsync_ms, .. } if fsync_ms > 0 => slow_disks += 1,
                     Fault::Crash { how, .. } => {
                         crash_kinds.insert(format!("{how:?}").chars().take(5).collect::<String>());
                     }
@@ -218,5 +221,6 @@ mod tests {
             jumps > 0 && drifts > 0,
             "{jumps} clock jumps, {drifts} drifts"
         );
+        assert!(slow_disks > 0);
     }
 }

@@ -61,6 +61,7 @@ pub const SWARM_KINDS: &[SwarmKind] = &[
     SwarmKind::Compound(Compound::LaggingReplica),
     SwarmKind::Compound(Compound::StaleReturn),
     SwarmKind::Compound(Compound::SlowFailover),
+    SwarmKind::Plain(FaultKind::SlowDisk),
 ];
 
 /// Draws a schedule from `seed`: each kind of [`SWARM_KINDS`] is enabled with probability
@@ -287,6 +288,13 @@ fn draw_episode(
             )
         }
         FaultKind::WipeRestart => (0, EpisodeKind::WipeRestart { node }),
+        FaultKind::SlowDisk => (
+            rng.gen_range(nt / 2..=3 * nt),
+            EpisodeKind::SlowDisk {
+                node,
+                fsync_ms: draw_fsync_ms(rng, nt),
+            },
+        ),
         FaultKind::ManualFailover => (0, draw_manual_failover(rng, shape)?),
         FaultKind::MoveSlots => {
             let masters = &shape.masters;
@@ -315,6 +323,18 @@ fn draw_episode(
         duration_ms,
         kind,
     })
+}
+
+/// How long each sync of a slow disk takes: mostly tens of ms to a few seconds (Redis's
+/// everysec postponement lasts up to two), one time in four around the node timeout, where
+/// an `always` node stalls long enough to be failed over.
+pub(super) fn draw_fsync_ms(rng: &mut impl Rng, node_timeout_ms: u64) -> u64 {
+    let nt = node_timeout_ms.max(2);
+    if rng.gen_bool(0.25) {
+        rng.gen_range(nt / 2..=2 * nt)
+    } else {
+        rng.gen_range(20..=3000)
+    }
 }
 
 /// The compound kinds of [`SWARM_KINDS`], which swarm generation builds from several plain

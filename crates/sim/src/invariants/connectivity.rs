@@ -70,6 +70,19 @@ impl Connectivity {
         }
     }
 
+    /// The same network with more `(node, from ms, to ms)` down stretches (nodes held for a
+    /// sync after the stretches given to [`Connectivity::new`] were known).
+    pub fn with_down(&self, more: impl IntoIterator<Item = (usize, u64, u64)>) -> Connectivity {
+        let mut net = self.clone();
+        for (node, from, to) in more {
+            net.down.push((node, from, to));
+            net.changes.extend([from, to]);
+        }
+        net.changes.sort_unstable();
+        net.changes.dedup();
+        net
+    }
+
     fn state_at(&self, t_ms: u64) -> NetState {
         use crate::faults::{Fault, DEFAULT_LATENCY_MS};
         let mut state = NetState {

@@ -5,9 +5,12 @@
 //! slot (a promoted replica, or a master after a minority partition heals) never had the
 //! write's replication offset. A master restarted from its own disk loses nothing under
 //! `appendfsync always`, and under `everysec` only what it acknowledged in the last sync
-//! interval before the crash. A master restarted with keys of a slot nobody serves in its
-//! view takes the slot (`verifyClusterConfigWithData`) and wins it from its owner when its
-//! config epoch is the greater: the owner's writes there that it never had are gone.
+//! interval before the crash; on a slow disk (`Fault::SlowDisk`) a copy is durable only once
+//! its node reports a completed sync reaching it (`AofSynced`), and writes held in memory
+//! while `everysec` postpones them for a running fsync are lost by any crash. A master
+//! restarted with keys of a slot nobody serves in its view takes the slot
+//! (`verifyClusterConfigWithData`) and wins it from its owner when its config epoch is the
+//! greater: the owner's writes there that it never had are gone.
 //! Migration and a coordinated `CLUSTER FAILOVER` lose nothing by themselves; a failover in the middle of a migration may (Redis 7.0 replicates neither the
 //! migrating nor the importing state), in the ways `reason` names. A wiped disk excuses only
 //! writes no surviving node had received.
@@ -23,6 +26,8 @@ mod walk;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_slow;
 
 use std::collections::BTreeMap;
 
@@ -124,6 +129,9 @@ impl LossCause {
 pub struct LossConfig {
     /// `appendfsync everysec` (else `always`).
     pub fsync_everysec: bool,
+    /// `appendfsync always`: every acknowledged write must have been synced first
+    /// ([`crate::append::check_durable_acks`]).
+    pub fsync_always: bool,
 }
 
 impl LossConfig {
@@ -131,6 +139,7 @@ impl LossConfig {
     pub fn for_fsync(appendfsync: clusterlab_core::config::AppendFsync) -> LossConfig {
         LossConfig {
             fsync_everysec: appendfsync == clusterlab_core::config::AppendFsync::Everysec,
+            fsync_always: appendfsync == clusterlab_core::config::AppendFsync::Always,
         }
     }
 }

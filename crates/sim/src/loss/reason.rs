@@ -168,6 +168,23 @@ pub(super) enum Reason {
         at_us: u64,
         bumped_us: u64,
     },
+    /// The holder's disk was slow: it got the write at `since_us` and lost power at `kill_us`
+    /// before any AOF sync holding it completed (no `AofSynced` reaching its offset).
+    SyncPending {
+        node: String,
+        since_us: u64,
+        kill_us: u64,
+    },
+    /// The holder got the write at `since_us` while its AOF writes were postponed for a
+    /// running background fsync (since `postponed_us`): the bytes were in its memory only, so
+    /// any crash or exit (`how`, at `down_us`) loses them, as Redis's `aof_buf` is lost.
+    WritePostponed {
+        node: String,
+        postponed_us: u64,
+        since_us: u64,
+        down_us: u64,
+        how: String,
+    },
 }
 
 impl Reason {
@@ -178,7 +195,9 @@ impl Reason {
             Reason::Promotion(_) => LossCause::Failover,
             Reason::Unsynced { .. }
             | Reason::UnsyncedRestart { .. }
-            | Reason::MigratedUnsynced { .. } => LossCause::UnsyncedCrash,
+            | Reason::MigratedUnsynced { .. }
+            | Reason::SyncPending { .. }
+            | Reason::WritePostponed { .. } => LossCause::UnsyncedCrash,
             Reason::DiskFailed { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } | Reason::Yielded { .. } => {
@@ -365,6 +384,29 @@ impl Reason {
                  of that claim, deleted its keys there (delKeysInSlot), and {owner} never had it",
                 fmt_us(*at_us),
                 fmt_us(*bumped_us)
+            )),
+            Reason::SyncPending {
+                node,
+                since_us,
+                kill_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node} got it at {} and lost power at {} before any AOF sync \
+                 holding it completed (slow disk)",
+                fmt_us(*since_us),
+                fmt_us(*kill_us)
+            )),
+            Reason::WritePostponed {
+                node,
+                postponed_us,
+                since_us,
+                down_us,
+                how,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {node} got it at {} while its AOF writes were held in memory \
+                 for a slow fsync (since {}), and went down at {} ({how})",
+                fmt_us(*since_us),
+                fmt_us(*postponed_us),
+                fmt_us(*down_us)
             )),
             Reason::Demoted { node, to, at_us } => LossVerdict::Violation(format!(
                 "{write}{via} was lost: {node}, owning its slot, became a replica of {to} at {} \

@@ -8,19 +8,19 @@ use super::*;
 use crate::faults::{CrashKind, Fault};
 use crate::trace::{Event, FaultEvent, ProcessEvent};
 
-const REQUEST: u64 = 0xfeed;
+pub(super) const REQUEST: u64 = 0xfeed;
 const SLOT: u16 = 100;
 
 /// node`n`'s ID: 40 times one hex digit.
-fn id(n: u8) -> NodeId {
+pub(super) fn id(n: u8) -> NodeId {
     NodeId([b'a' + n; clusterlab_core::node_id::NODE_ID_LEN])
 }
 
-fn name(n: u8) -> String {
+pub(super) fn name(n: u8) -> String {
     format!("node{n}")
 }
 
-fn at(ms: u64, n: u8, event: impl Into<Event>) -> TraceEvent {
+pub(super) fn at(ms: u64, n: u8, event: impl Into<Event>) -> TraceEvent {
     TraceEvent {
         time_us: ms * 1000,
         node: name(n),
@@ -29,7 +29,7 @@ fn at(ms: u64, n: u8, event: impl Into<Event>) -> TraceEvent {
 }
 
 /// node`n` started as ID `id(n)` (fresh: the loss rule reads only the ID).
-fn started(ms: u64, n: u8) -> TraceEvent {
+pub(super) fn started(ms: u64, n: u8) -> TraceEvent {
     at(
         ms,
         n,
@@ -45,7 +45,7 @@ fn started(ms: u64, n: u8) -> TraceEvent {
     )
 }
 
-fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
+pub(super) fn applied(ms: u64, n: u8, offset: u64, request: u64) -> TraceEvent {
     at(ms, n, ClusterEvent::WriteApplied { offset, request })
 }
 
@@ -87,7 +87,7 @@ fn promoted(ms: u64, n: u8, old: u8, offset: u64, coordinated: bool) -> TraceEve
 
 /// node1 and node3 masters, node2 a replica of node1 that applied the stream up to offset 80;
 /// node1 applies the write (offset 100) at 1 s.
-fn base() -> Vec<TraceEvent> {
+pub(super) fn base() -> Vec<TraceEvent> {
     let mut events: Vec<TraceEvent> = (1..=4).map(|n| started(0, n)).collect();
     events.extend([
         replica_of(1, 2, 1),
@@ -100,7 +100,7 @@ fn base() -> Vec<TraceEvent> {
 }
 
 /// `SET k v1`, acknowledged by node1 at 1 s.
-fn write() -> AckedWrite {
+pub(super) fn write() -> AckedWrite {
     AckedWrite {
         node: name(1),
         slot: SLOT,
@@ -112,9 +112,10 @@ fn write() -> AckedWrite {
     }
 }
 
-fn judge(events: &[TraceEvent], everysec: bool) -> LossVerdict {
+pub(super) fn judge(events: &[TraceEvent], everysec: bool) -> LossVerdict {
     let config = LossConfig {
         fsync_everysec: everysec,
+        ..LossConfig::default()
     };
     LossRule::new(events, config).judge(&write())
 }
@@ -129,13 +130,13 @@ fn judge_on(n: u8, events: &[TraceEvent]) -> LossVerdict {
 }
 
 /// The text of a verdict that must be `Allowed`.
-fn allowed(verdict: LossVerdict) -> String {
+pub(super) fn allowed(verdict: LossVerdict) -> String {
     assert!(verdict.is_allowed(), "{verdict:?}");
     verdict.text().to_string()
 }
 
 /// The evidence of a verdict that must be a violation; it names the write and its offset.
-fn violation(verdict: LossVerdict) -> String {
+pub(super) fn violation(verdict: LossVerdict) -> String {
     assert!(!verdict.is_allowed(), "{verdict:?}");
     let text = verdict.text().to_string();
     assert!(text.contains("SET k v1 acked by node1"), "{text}");
@@ -143,7 +144,7 @@ fn violation(verdict: LossVerdict) -> String {
     text
 }
 
-fn has_all(text: &str, parts: &[&str]) {
+pub(super) fn has_all(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "{part:?} missing from: {text}");
     }
@@ -338,7 +339,10 @@ fn a_process_crash_loses_nothing_even_under_everysec() {
 
 /// [`base`], then node1 going `down`, back at 2.5 s, the `between` events, and a power loss
 /// at 3 s (back at 4 s).
-fn back_then_power_lost(down: Vec<TraceEvent>, between: Vec<TraceEvent>) -> Vec<TraceEvent> {
+pub(super) fn back_then_power_lost(
+    down: Vec<TraceEvent>,
+    between: Vec<TraceEvent>,
+) -> Vec<TraceEvent> {
     let mut events = base();
     events.extend(down);
     events.extend([at(2500, 1, ProcessEvent::Restart), started(2500, 1)]);

@@ -29,6 +29,10 @@ struct Copy {
     offset: u64,
     /// When the node got it (for the `everysec` window).
     since_us: u64,
+    /// Whether it is durable as far as a crash goes: on a normal disk at once (`always`; the
+    /// `everysec` window is judged by time), on a slow one only once the node reports an AOF
+    /// sync reaching `offset` (`AofSynced`).
+    synced: bool,
 }
 
 /// The state of one write's walk.
@@ -97,6 +101,11 @@ pub(super) struct Walk<'r> {
     /// The full syncs' snapshots: which one each replica loaded, and whether it held the
     /// write.
     snapshots: Snapshots,
+    /// Nodes whose disk is slow now ([`Fault::SlowDisk`]): their syncs complete later.
+    slow: BTreeSet<String>,
+    /// Nodes whose AOF writes are held in memory for a running background fsync, since when
+    /// (`AofWritePostponed` until `AofWriteResumed`).
+    postponed: BTreeMap<String, u64>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -132,6 +141,8 @@ impl<'r> Walk<'r> {
             unsynced_restart: BTreeMap::new(),
             adopted: BTreeMap::new(),
             snapshots: Snapshots::default(),
+            slow: BTreeSet::new(),
+            postponed: BTreeMap::new(),
             active: false,
             applied: false,
         }
@@ -147,6 +158,7 @@ impl<'r> Walk<'r> {
                 let copy = Copy {
                     offset: self.offset,
                     since_us: event.time_us,
+                    synced: !self.slow.contains(&self.write.node),
                 };
                 self.copies.insert(self.write.node.clone(), copy);
                 continue;
@@ -177,6 +189,18 @@ impl<'r> Walk<'r> {
             }
             Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) if self.active => {
                 self.wiped(&NodeIdx(*node).name(), e.time_us)
+            }
+            Event::Fault(FaultEvent::Applied(Fault::SlowDisk { node, fsync_ms })) => {
+                let name = NodeIdx(*node).name();
+                if *fsync_ms == 0 {
+                    self.slow.remove(&name);
+                } else {
+                    self.disk_slowed(&name, e.time_us);
+                    self.slow.insert(name);
+                }
+            }
+            Event::Fault(FaultEvent::Applied(Fault::DiskRepair { node })) => {
+                self.slow.remove(&NodeIdx(*node).name());
             }
             Event::Fault(FaultEvent::CopiesDropped { node, slot, keys })
                 if self.active && *slot == self.write.slot && keys.contains(&self.write.key) =>
@@ -275,9 +299,30 @@ impl<'r> Walk<'r> {
                     }
                 }
             }
-            ClusterEvent::WriteApplied { offset, .. } => {
-                // Logged with a sync: everysec syncs at the first append after a start.
+            ClusterEvent::AofSynced { offset } => {
+                // A sync makes the whole file durable, the tail a restart found unsynced too.
                 self.unsynced_restart.remove(node);
+                if let Some(copy) = self.copies.get_mut(node) {
+                    copy.synced |= *offset >= copy.offset;
+                }
+            }
+            ClusterEvent::AofWritePostponed => {
+                self.postponed.entry(node.to_string()).or_insert(at_us);
+            }
+            ClusterEvent::AofWriteResumed { .. } => {
+                self.postponed.remove(node);
+                // The held bytes reached the page cache only now: the everysec window of a
+                // copy acknowledged meanwhile starts here.
+                if let Some(copy) = self.copies.get_mut(node) {
+                    copy.since_us = copy.since_us.max(at_us);
+                }
+            }
+            ClusterEvent::WriteApplied { offset, .. } => {
+                // Logged with a sync: everysec syncs at the first append after a start (on a
+                // slow disk, only its `AofSynced` says it completed).
+                if !self.slow.contains(node) {
+                    self.unsynced_restart.remove(node);
+                }
                 if self.active && !self.copies.contains_key(node) {
                     if let Some(offset) = self.master_copy(node, *offset) {
                         self.gain(node, offset, at_us);
@@ -289,6 +334,8 @@ impl<'r> Walk<'r> {
                 // kept it) is in the data it loaded, so any full sync from it carries it.
                 if let Some(copy) = self.copies.get_mut(node) {
                     copy.offset = 0;
+                    // Loaded from its disk: durable, but for an unsynced restart's tail.
+                    copy.synced = true;
                 }
             }
             ClusterEvent::KeysMigrated { slot, to, .. }
@@ -384,9 +431,12 @@ impl<'r> Walk<'r> {
     }
 
     fn gain(&mut self, node: &str, offset: u64, at_us: u64) {
-        let since_us = at_us;
-        self.copies
-            .insert(node.to_string(), Copy { offset, since_us });
+        let copy = Copy {
+            offset,
+            since_us: at_us,
+            synced: !self.slow.contains(node),
+        };
+        self.copies.insert(node.to_string(), copy);
     }
 
     /// `by` replaced `importer`, which held the key in a slot it imported: the promoted node
@@ -656,6 +706,11 @@ impl<'r> Walk<'r> {
         let was_failing = failing(AofOp::Write).is_some() || failing(AofOp::Fsync).is_some();
         let sync_failing = failing(AofOp::Fsync).is_some();
         self.aof_failing.retain(|(n, _), _| n != node);
+        if let Some(postponed_us) = self.postponed.remove(node) {
+            if lost_by.is_none() && self.lose_postponed(node, postponed_us, down_us, how) {
+                return true;
+            }
+        }
         if power_lost {
             if let Some(stopped_us) = self.unsynced_restart.remove(node) {
                 self.lose_unsynced_restart(node, stopped_us, down_us);
@@ -678,15 +733,57 @@ impl<'r> Walk<'r> {
         was_failing
     }
 
-    /// Whether `node`'s copy was still unsynced at `at_us`: its syncs were failing, or it got
-    /// the copy within the `everysec` interval.
+    /// Whether `node`'s copy was still unsynced at `at_us`: its syncs were failing, it got
+    /// the copy within the `everysec` interval, or its slow disk had not completed a sync
+    /// holding it.
     fn copy_unsynced(&self, node: &str, at_us: u64, sync_failing: bool) -> bool {
         let Some(copy) = self.copies.get(node) else {
             return false;
         };
         let in_window = self.rule.config.fsync_everysec
             && at_us.saturating_sub(copy.since_us) < EVERYSEC_WINDOW_US;
-        sync_failing || in_window
+        sync_failing || in_window || !copy.synced
+    }
+
+    /// `node`'s disk turned slow at `at_us`: under `everysec` a copy it got within the last
+    /// sync interval may not be synced yet, and its sync now completes only when the node
+    /// says so (`AofSynced`). Under `always` it was synced when the node got it.
+    fn disk_slowed(&mut self, node: &str, at_us: u64) {
+        let everysec = self.rule.config.fsync_everysec;
+        if let Some(copy) = self.copies.get_mut(node) {
+            if everysec && at_us.saturating_sub(copy.since_us) < EVERYSEC_WINDOW_US {
+                copy.synced = false;
+            }
+        }
+    }
+
+    /// `node` went down while its AOF writes were postponed since `postponed_us`: a copy it
+    /// got since was in its memory only. Returns whether that lost the copy.
+    fn lose_postponed(
+        &mut self,
+        node: &str,
+        postponed_us: u64,
+        down_us: u64,
+        how: &dyn std::fmt::Display,
+    ) -> bool {
+        let held = self
+            .copies
+            .get(node)
+            .is_some_and(|c| c.since_us >= postponed_us);
+        if !held || !self.active {
+            return false;
+        }
+        let copy = self.copies.remove(node).expect("checked above");
+        if node == self.holder && self.lost.is_none() {
+            self.lost = Some(Reason::WritePostponed {
+                node: node.to_string(),
+                postponed_us,
+                since_us: copy.since_us,
+                down_us,
+                how: how.to_string(),
+            });
+        }
+        true
     }
 
     /// `node` lost power after a restart from a page cache that still held its unsynced
@@ -713,19 +810,30 @@ impl<'r> Walk<'r> {
             return;
         };
         let since_us = copy.since_us;
-        let unsynced = self.rule.config.fsync_everysec
+        let in_window = self.rule.config.fsync_everysec
             && kill_us.saturating_sub(since_us) < EVERYSEC_WINDOW_US;
-        if !unsynced {
+        let pending = !copy.synced;
+        if !in_window && !pending {
             return;
         }
         self.copies.remove(node);
-        if node == self.holder && self.lost.is_none() {
-            self.lost = Some(Reason::Unsynced {
-                node: node.to_string(),
+        if node != self.holder || self.lost.is_some() {
+            return;
+        }
+        let node = node.to_string();
+        self.lost = Some(if in_window {
+            Reason::Unsynced {
+                node,
                 kill_us,
                 since_us,
-            });
-        }
+            }
+        } else {
+            Reason::SyncPending {
+                node,
+                since_us,
+                kill_us,
+            }
+        });
     }
 
     /// A wiped disk loses the holder's copy, or the keys the holder MIGRATEd to the wiped node

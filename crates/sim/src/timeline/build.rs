@@ -298,6 +298,12 @@ impl Builder {
             E::AofRecovered { op } => {
                 self.mark(lane, t, MarkKind::State, &format!("AOF {op} ok"), line)
             }
+            E::AofWritePostponed => {
+                self.mark(lane, t, MarkKind::State, "AOF write postponed", line)
+            }
+            E::AofWriteResumed { .. } => {
+                self.mark(lane, t, MarkKind::State, "AOF write resumed", line)
+            }
             E::FailCleared { .. }
             | E::ReplicationLinkUp { .. }
             | E::ReplicationLinkDown { .. }
@@ -312,6 +318,8 @@ impl Builder {
             | E::PeerConfigEpochChanged { .. }
             | E::ImportChanged { .. }
             | E::WriteApplied { .. }
+            | E::AofSynced { .. }
+            | E::SyncStalled { .. }
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }
             | E::KeysMigrated { .. }

@@ -20,6 +20,8 @@ pub(super) fn lane_label(fault: &Fault) -> Option<&'static str> {
         Fault::ClientPartition { .. } => "clients cut",
         Fault::DiskError { .. } => "disk error",
         Fault::DiskRepair { .. } => "disk repaired",
+        Fault::SlowDisk { fsync_ms: 0, .. } => "disk fast again",
+        Fault::SlowDisk { .. } => "slow disk",
         Fault::Crash { .. }
         | Fault::Pause { .. }
         | Fault::Heal

@@ -162,7 +162,7 @@ fn config_value(config: &Config, name: &str) -> String {
 }
 
 fn persistence_fields(node: &Node) -> Vec<(String, String)> {
-    vec![
+    let mut fields = vec![
         field("loading", 0),
         field("async_loading", 0),
         field("rdb_bgsave_in_progress", 0),
@@ -170,7 +170,12 @@ fn persistence_fields(node: &Node) -> Vec<(String, String)> {
         field("aof_enabled", node.config.appendonly as u8),
         field("aof_rewrite_in_progress", 0),
         field("aof_rewrite_scheduled", 0),
-    ]
+    ];
+    // Redis lists the AOF's own counters only while it is on.
+    if node.config.appendonly {
+        fields.push(field("aof_delayed_fsync", node.stats.aof_delayed_fsync));
+    }
+    fields
 }
 
 fn stats_fields(node: &Node) -> Vec<(String, String)> {

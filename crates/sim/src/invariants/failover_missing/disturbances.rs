@@ -124,6 +124,10 @@ impl Disturbances {
             // writes and stays up. Either way it is not a clean voter or candidate.
             Fault::DiskError { node, .. } => start((1, *node, *node)),
             Fault::DiskRepair { node } => self.end_node(open, (1, *node, *node), t),
+            // A slow disk holds the node for each sync it waits on (`always`, `nodes.conf`
+            // saves): it may be failed over, and it answers votes late.
+            Fault::SlowDisk { node, fsync_ms } if *fsync_ms > 0 => start((1, *node, *node)),
+            Fault::SlowDisk { node, .. } => self.end_node(open, (1, *node, *node), t),
             Fault::ManualFailover { node, .. } => self.close(1, *node, *node, t, t + 1),
             // A reshard holds no vote back and stops no replica, and a client partition
             // leaves the bus whole: not disturbances.
