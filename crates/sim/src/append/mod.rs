@@ -25,6 +25,7 @@ pub mod run;
 mod tests;
 #[cfg(test)]
 mod tests_clock;
+#[cfg(test)]
 mod tests_durable;
 #[cfg(test)]
 mod tests_other;

@@ -25,6 +25,9 @@ struct Followed {
 #[derive(Default)]
 struct Followers<'a> {
     following: BTreeMap<&'a str, Followed>,
+    /// Every replica sample: whom each node followed, and since when (samples are taken in
+    /// turn, so a sibling's newest one may already follow the newly promoted node).
+    history: BTreeMap<&'a str, Vec<(u64, String)>>,
 }
 
 impl<'a> Followers<'a> {
@@ -42,10 +45,15 @@ impl<'a> Followers<'a> {
                 })
             });
             if let Some(master) = master {
+                let seen = (master.replica_ms, master.master_id.clone());
+                self.history.entry(&sample.node).or_default().push(seen);
                 self.following.insert(&sample.node, master);
             }
             return None;
         }
+        // A master follows nobody from this sample on.
+        let seen = (sample.time_ms, String::new());
+        self.history.entry(&sample.node).or_default().push(seen);
         if me.slots.is_empty() {
             return None;
         }
@@ -53,11 +61,14 @@ impl<'a> Followers<'a> {
         Some((me, followed))
     }
 
-    /// The nodes other than `node` that follow `master_id`.
-    fn of(&self, master_id: &str, node: &str) -> Vec<&'a str> {
-        self.following
+    /// The nodes other than `node` whose last sample up to `at_ms` followed `master_id`.
+    fn of(&self, master_id: &str, node: &str, at_ms: u64) -> Vec<&'a str> {
+        self.history
             .iter()
-            .filter(|(n, f)| f.master_id == master_id && **n != node)
+            .filter(|(n, seen)| {
+                let then = seen.iter().rfind(|(t, _)| *t <= at_ms);
+                **n != node && then.is_some_and(|(_, m)| m == master_id)
+            })
             .map(|(n, _)| *n)
             .collect()
     }
@@ -285,7 +296,7 @@ pub fn stale_partitioned_promotions(
         if manual {
             continue;
         }
-        let siblings = followers.of(&master_id, &sample.node);
+        let siblings = followers.of(&master_id, &sample.node, replica_ms);
         for sibling in siblings {
             let Some(s) = index_of_name(sibling) else {
                 continue;

@@ -26,6 +26,9 @@ pub(super) struct Promotion {
     /// It replaced another node than the write's holder, and its claim on the slot later won
     /// by config epoch (two replicas promoted in place of one master).
     pub rival: bool,
+    /// It never synced with the replaced master's current incarnation (the master restarted
+    /// after the replica's last sync, or it never synced at all).
+    pub unsynced: bool,
 }
 
 impl Promotion {
@@ -436,7 +439,18 @@ fn promotion_verdict(p: &Promotion, write: &str, via: &str) -> LossVerdict {
         }
     };
     let text = format!("{write}{via}: {}, {why}", p.text());
-    if p.coordinated && !p.before_write && !p.rival {
+    if p.coordinated && p.unsynced {
+        // Redis's manual failover compares offsets only (`clusterHandleManualFailover`:
+        // `mf_master_offset == replicationGetSlaveOffset()`), and a master restarted from its
+        // AOF counts its offset from 0 again: a replica that never synced with that
+        // incarnation may match it by coincidence and be promoted without its data (seed
+        // 604697, once full syncs waited `repl-diskless-sync-delay`).
+        LossVerdict::Allowed(format!(
+            "{text}; it never synced with {}'s current incarnation, and Redis's manual \
+             failover compares only offsets",
+            p.replaced
+        ))
+    } else if p.coordinated && !p.before_write && !p.rival {
         // Redis's manual failover pauses the master's clients and promotes the replica only
         // once it has processed the master's whole stream: it never loses an acked write.
         // (A write the deposed master accepted after it was replaced is not the failover's:

@@ -238,6 +238,42 @@ fn a_migration_or_a_coordinated_failover_never_loses_the_write() {
     );
 }
 
+/// Seed 604697: node1 restarted (its replication offset counts from 0 again) and node2, which
+/// never synced with that incarnation, matched its offset by coincidence: Redis's manual
+/// failover compares offsets only, so it promotes node2 without the data.
+#[test]
+fn a_coordinated_failover_of_a_replica_unsynced_since_its_master_restarted_may_lose_the_write() {
+    let mut restarted = base();
+    restarted.extend([started(2000, 1), promoted(3000, 2, 1, 0, true)]);
+    let text = allowed(judge(&restarted, false));
+    has_all(
+        &text,
+        &[
+            "never synced with node1's current incarnation",
+            "compares only offsets",
+        ],
+    );
+    // A sync with the restarted master makes equal offsets mean equal data again.
+    let mut resynced = base();
+    resynced.extend([
+        started(2000, 1),
+        at(
+            2500,
+            2,
+            ClusterEvent::FullResync {
+                master: id(1),
+                offset: 0,
+                replid: "r".into(),
+            },
+        ),
+        promoted(3000, 2, 1, 0, true),
+    ]);
+    has_all(
+        &violation(judge(&resynced, false)),
+        &["a coordinated failover loses nothing"],
+    );
+}
+
 #[test]
 fn a_restart_from_disk_loses_nothing_under_always_and_only_the_last_second_under_everysec() {
     let restart = |kill_ms: u64| {

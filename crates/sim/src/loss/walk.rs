@@ -72,6 +72,12 @@ pub(super) struct Walk<'r> {
     bumped: BTreeMap<String, u64>,
     /// The same, from the start of the run (a claim made before the write still outbids a
     /// holder that serves the slot unaware of it: see `yielded_to_bumper`).
+    /// Nodes started at least once.
+    started: BTreeSet<String>,
+    /// When each node last restarted (its replication offset counts from 0 again).
+    restarted_us: BTreeMap<String, u64>,
+    /// The master each replica last synced with (a full or a partial resync), and when.
+    synced_with: BTreeMap<String, (String, u64)>,
     unvoted_epoch: BTreeMap<String, u64>,
     /// When each node opened its open import of the write's slot (`SETSLOT … IMPORTING`):
     /// a key MIGRATEd to it arrived no earlier.
@@ -134,6 +140,9 @@ impl<'r> Walk<'r> {
             import_source: None,
             mid_move: None,
             bumped: BTreeMap::new(),
+            started: BTreeSet::new(),
+            restarted_us: BTreeMap::new(),
+            synced_with: BTreeMap::new(),
             unvoted_epoch: BTreeMap::new(),
             import_opened: BTreeMap::new(),
             down_unsynced: BTreeMap::new(),
@@ -248,7 +257,9 @@ impl<'r> Walk<'r> {
             } => {
                 self.master_of.remove(node);
                 let replaced = self.rule.name_of(old_master);
+                let unsynced = !self.synced_with_incarnation(node, &replaced);
                 let promotion = Promotion {
+                    unsynced,
                     node: node.to_string(),
                     write_offset: self.copies.get(&replaced).map(|c| c.offset),
                     rival: replaced != self.holder,
@@ -620,9 +631,30 @@ impl<'r> Walk<'r> {
             }
             ClusterEvent::NodeStarted { .. } => {
                 self.down_unsynced.remove(node);
+                // Its first start is no restart: nothing was synced before it.
+                if self.started.insert(node.to_string()) {
+                    return;
+                }
+                self.restarted_us.insert(node.to_string(), at_us);
+            }
+            ClusterEvent::FullResync { master, .. }
+            | ClusterEvent::PartialResync { master, .. } => {
+                let master = self.rule.name_of(master);
+                self.synced_with.insert(node.to_string(), (master, at_us));
             }
             _ => {}
         }
+    }
+
+    /// Whether `replica` synced (fully or partially) with `master` since `master` last
+    /// restarted: before that, equal offsets say nothing about equal data.
+    fn synced_with_incarnation(&self, replica: &str, master: &str) -> bool {
+        let Some(&restarted_us) = self.restarted_us.get(master) else {
+            return true;
+        };
+        self.synced_with
+            .get(replica)
+            .is_some_and(|(m, at_us)| m == master && *at_us >= restarted_us)
     }
 
     /// `importer`, holding the key the holder MIGRATEd to it, lost power at `kill_us`. Redis's
