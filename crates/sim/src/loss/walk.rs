@@ -72,6 +72,9 @@ pub(super) struct Walk<'r> {
     bumped: BTreeMap<String, u64>,
     /// The same, from the start of the run (a claim made before the write still outbids a
     /// holder that serves the slot unaware of it: see `yielded_to_bumper`).
+    /// Replicas whose last full sync loaded a snapshot known to lack the write, with the
+    /// snapshot's offset.
+    loaded_without: BTreeMap<String, u64>,
     /// Nodes started at least once.
     started: BTreeSet<String>,
     /// When each node last restarted (its replication offset counts from 0 again).
@@ -140,6 +143,7 @@ impl<'r> Walk<'r> {
             import_source: None,
             mid_move: None,
             bumped: BTreeMap::new(),
+            loaded_without: BTreeMap::new(),
             started: BTreeSet::new(),
             restarted_us: BTreeMap::new(),
             synced_with: BTreeMap::new(),
@@ -289,7 +293,10 @@ impl<'r> Walk<'r> {
             }
             ClusterEvent::SnapshotTaken { replid, offset } => {
                 let copy = self.copies.get(node).map(|c| c.offset);
-                let held = copy.filter(|&c| c <= *offset);
+                // A holder that MIGRATEd the key away had deleted it: its snapshot lacks it,
+                // whatever its offset (seed 952403).
+                let migrated_away = node == self.holder && self.holder_migrated;
+                let held = copy.filter(|&c| c <= *offset && !migrated_away);
                 self.snapshots.taken(node, replid, *offset, held);
             }
             ClusterEvent::FullResync {
@@ -302,6 +309,12 @@ impl<'r> Walk<'r> {
             }
             ClusterEvent::ReplicationLinkUp { offset } => {
                 let loaded = self.snapshots.loaded(node);
+                // A snapshot known to lack the write: the stream that follows starts past it.
+                if loaded == Some(None) {
+                    self.loaded_without.insert(node.to_string(), *offset);
+                } else if loaded.is_some() {
+                    self.loaded_without.remove(node);
+                }
                 if self.active {
                     let copy = loaded.unwrap_or_else(|| self.master_copy(node, *offset));
                     match copy {
@@ -417,7 +430,13 @@ impl<'r> Walk<'r> {
     fn master_copy(&self, replica: &str, at: u64) -> Option<u64> {
         let master = self.master_of.get(replica)?;
         let copy = self.copies.get(master)?;
-        (at >= copy.offset).then_some(copy.offset)
+        // Loaded from a snapshot without the write at a later offset: the stream since then
+        // never carried it (seed 952403).
+        let skipped = self
+            .loaded_without
+            .get(replica)
+            .is_some_and(|&base| base >= copy.offset);
+        (at >= copy.offset && !skipped).then_some(copy.offset)
     }
 
     /// A full sync from a master without the write replaced `node`'s data (Redis's replicas

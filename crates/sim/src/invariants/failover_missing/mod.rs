@@ -107,9 +107,20 @@ struct Outage {
     to_us: u64,
     replicas: Vec<usize>,
     masters: Vec<usize>,
+    /// Wiped masters whose slots no replica took over: their old IDs still serve slots in
+    /// every view, and Redis counts every master serving a slot, failing or not, in the
+    /// cluster size its quorums need (`clusterUpdateState`'s `size`; seed 954030).
+    ghosts: usize,
     /// Cut off by this partition (index in [`Disturbances::partitions`]): only nodes on its
     /// majority side may vote or win.
     partition: Option<usize>,
+}
+
+impl Outage {
+    /// Votes a replica needs: a majority of every master serving a slot (ghosts included).
+    fn quorum(&self) -> usize {
+        (self.masters.len() + self.ghosts) / 2 + 1
+    }
 }
 
 /// When a master may have gone down: `(from µs, node, partition index)`; a partition start
@@ -121,6 +132,7 @@ type Start = (u64, usize, Option<usize>);
 fn outages(events: &[TraceEvent], ids: &[String], faults: &Disturbances) -> Vec<Outage> {
     let mut roles: Vec<Role> = vec![Role::Master; ids.len()];
     let mut wiped = BTreeSet::new();
+    let mut ghosts: BTreeSet<String> = BTreeSet::new();
     let mut starts: BTreeSet<Start> = faults
         .down
         .iter()
@@ -140,12 +152,19 @@ fn outages(events: &[TraceEvent], ids: &[String], faults: &Disturbances) -> Vec<
             let now = Roles {
                 roles: &roles,
                 wiped: &wiped,
+                ghosts: ghosts.len(),
                 ids,
             };
             found.extend(now.outages_at(start, faults));
         }
         if let Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node })) = &e.event {
+            if roles[*node] == Role::Master && !wiped.contains(node) {
+                ghosts.insert(ids[*node].clone());
+            }
             wiped.insert(*node);
+        }
+        if let Event::Cluster(ClusterEvent::Promoted { old_master, .. }) = &e.event {
+            ghosts.remove(&old_master.to_string());
         }
         if let Event::Cluster(event) = &e.event {
             if let Some(node) = NodeIdx::from_name(&e.node).map(|n| n.0) {
@@ -183,6 +202,8 @@ pub(super) fn follow(role: &mut Role, event: &ClusterEvent) {
 struct Roles<'a> {
     roles: &'a [Role],
     wiped: &'a BTreeSet<usize>,
+    /// See [`Outage::ghosts`].
+    ghosts: usize,
     ids: &'a [String],
 }
 
@@ -215,6 +236,7 @@ impl Roles<'_> {
             to_us,
             replicas: self.in_sync_replicas(master),
             masters: self.masters(),
+            ghosts: self.ghosts,
             partition,
         }
     }
@@ -234,7 +256,7 @@ impl Roles<'_> {
         };
         let (span, sides) = &faults.partitions[p];
         let masters = self.masters();
-        let quorum = masters.len() / 2 + 1;
+        let quorum = (masters.len() + self.ghosts) / 2 + 1;
         let Some(majority) = sides
             .iter()
             .find(|side| masters.iter().filter(|m| side.contains(m)).count() >= quorum)
@@ -278,7 +300,7 @@ pub fn failovers_missing(
         }
         let on_side = |n: &usize| {
             o.partition
-                .is_none_or(|p| faults.majority_side(p, &o.masters).contains(n))
+                .is_none_or(|p| faults.majority_side(p, o).contains(n))
         };
         let eligible: Vec<usize> = o
             .replicas
@@ -292,7 +314,7 @@ pub fn failovers_missing(
             .copied()
             .filter(|&m| m != o.master && on_side(&m) && !faults.touched(m, window))
             .collect();
-        if eligible.is_empty() || voters.len() < o.masters.len() / 2 + 1 {
+        if eligible.is_empty() || voters.len() < o.quorum() {
             continue;
         }
         let replaced = events.iter().any(|e| {
@@ -320,13 +342,13 @@ impl Disturbances {
         other_split || overlaps(&self.lossy, window)
     }
 
-    /// The side of partition `p` that holds a quorum of `masters`.
-    fn majority_side(&self, p: usize, masters: &[usize]) -> Vec<usize> {
-        let quorum = masters.len() / 2 + 1;
+    /// The side of partition `p` that holds a quorum of the outage's masters.
+    fn majority_side(&self, p: usize, o: &Outage) -> Vec<usize> {
+        let quorum = o.quorum();
         self.partitions[p]
             .1
             .iter()
-            .find(|side| masters.iter().filter(|m| side.contains(m)).count() >= quorum)
+            .find(|side| o.masters.iter().filter(|m| side.contains(m)).count() >= quorum)
             .cloned()
             .unwrap_or_default()
     }
@@ -352,7 +374,7 @@ fn missing(o: &Outage, eligible: &[usize], voters: &[usize], bound_ms: u64) -> V
             fmt_ms(o.to_us / 1000),
             names(eligible),
             names(voters),
-            o.masters.len(),
+            o.masters.len() + o.ghosts,
             bound_ms
         ),
     )

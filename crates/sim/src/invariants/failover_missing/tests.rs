@@ -508,3 +508,46 @@ fn a_manual_election_set_up_earlier_holds_back_the_next_request() {
     let ok = manual_failover(FailoverMode::Default, in_time);
     assert!(ok.is_empty(), "{ok:?}");
 }
+
+/// Seed 954030: a wiped master whose slots no replica took still serves them in every view,
+/// and Redis counts it in the cluster size: with four masters, one wiped and one cut off,
+/// the two left cannot reach the three votes a failover needs.
+#[test]
+fn a_wiped_master_still_counts_in_the_quorum() {
+    let ids: Vec<String> = (1..=5).map(|n| format!("{n}").repeat(40)).collect();
+    let id0 = NodeId::parse(ids[0].as_bytes()).unwrap();
+    let cut_off = |wipe: bool| {
+        let mut events = vec![
+            at(0, "node5", ClusterEvent::BecameReplica { master: id0 }),
+            at(1000, "node5", ClusterEvent::ReplicationLinkUp { offset: 0 }),
+            fault(
+                10_000,
+                Fault::Partition {
+                    groups: vec![vec![1, 2, 3, 4], vec![0]],
+                },
+            ),
+            fault(40_000, Fault::Heal),
+        ];
+        if wipe {
+            events.push(fault(5000, Fault::WipeRestart { node: 3 }));
+        }
+        events.sort_by_key(|e| e.time_us);
+        failovers_missing(&events, &ids, NT)
+    };
+    let found = cut_off(false);
+    assert_eq!(
+        found.len(),
+        1,
+        "three of four masters could vote: {found:?}"
+    );
+    assert!(
+        found[0].evidence.contains("of 4 masters"),
+        "{}",
+        found[0].evidence
+    );
+    assert_eq!(
+        cut_off(true),
+        vec![],
+        "two votes of four masters elect nobody"
+    );
+}
