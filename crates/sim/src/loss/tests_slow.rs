@@ -131,6 +131,10 @@ fn a_disk_turning_slow_within_the_sync_interval_leaves_the_write_to_its_sync() {
             fsync_ms: 1400,
         };
         events.push(at(ms, 1, FaultEvent::Applied(slow)));
+        // The background sync a second after the write, while the disk was still fast.
+        if ms > 2000 {
+            events.push(at(2000, 1, ClusterEvent::AofSynced { offset: 100 }));
+        }
         events.push(at(2200, 1, ProcessEvent::Kill(CrashKind::PowerLoss)));
         events.sort_by_key(|e| e.time_us);
         events

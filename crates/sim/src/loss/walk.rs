@@ -171,7 +171,7 @@ impl<'r> Walk<'r> {
                 let copy = Copy {
                     offset: self.offset,
                     since_us: event.time_us,
-                    synced: !self.slow.contains(&self.write.node),
+                    synced: self.durable_at_once(&self.write.node),
                 };
                 self.copies.insert(self.write.node.clone(), copy);
                 continue;
@@ -460,11 +460,18 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// Whether a copy on `node` is on disk as soon as it is applied: under `always` on a disk
+    /// that is not slow. Under `everysec` only an `AofSynced` reaching it makes it durable: a
+    /// pause or a slow disk can hold that sync back well past the usual second (seed 960961).
+    fn durable_at_once(&self, node: &str) -> bool {
+        !self.rule.config.fsync_everysec && !self.slow.contains(node)
+    }
+
     fn gain(&mut self, node: &str, offset: u64, at_us: u64) {
         let copy = Copy {
             offset,
             since_us: at_us,
-            synced: !self.slow.contains(node),
+            synced: self.durable_at_once(node),
         };
         self.copies.insert(node.to_string(), copy);
     }
