@@ -20,6 +20,7 @@ use crate::cluster::SimCluster;
 use crate::report::Violation;
 use crate::trace::{Event, FaultEvent, ProcessEvent};
 use clusterlab_core::Reply;
+use clusterlab_net::disk::Disk;
 
 /// A killed node's tasks are dropped only when the executor next runs them, and until then
 /// its `nodes.conf` lock is held: a restart waits this long after the kill.
@@ -582,8 +583,17 @@ impl<'a> FaultInjector<'a> {
         }
         let default = self.net_default.clone();
         NetSim::current().update_config(|c| *c = default);
+        // A sync started on a slow disk still ends at the old speed, and a node blocked on it
+        // answers nobody meanwhile; an operator's redis-cli would just wait, the harness's
+        // requests time out: the heal waits the syncs out first (seed 962255).
+        let mut syncs_left = Duration::ZERO;
         for node in std::mem::take(&mut self.slow_disks) {
-            self.cluster.node(node).disk.set_fsync_ms(0);
+            let disk = &self.cluster.node(node).disk;
+            disk.set_fsync_ms(0);
+            syncs_left = syncs_left.max(disk.pending_sync());
+        }
+        if !syncs_left.is_zero() {
+            madsim::time::sleep(syncs_left).await;
         }
         let repaired = std::mem::take(&mut self.failing_disks);
         for &node in &repaired {
