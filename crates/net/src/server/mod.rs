@@ -442,9 +442,23 @@ impl Shared {
     /// replies, which is how a hung process looks from outside.
     async fn wait_while_paused(self: &Arc<Self>) {
         loop {
-            let until = self.lock_io().paused_until;
+            let (until, stalled) = {
+                let io = self.lock_io();
+                (io.paused_until, io.stalled_on_sync)
+            };
+            let now = tokio::time::Instant::now();
             match until {
-                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                Some(t) if t > now && stalled => {
+                    // A disk made fast again ends the syncs queued behind the current one
+                    // sooner than the stall was sized for: the thread is free once they are.
+                    if self.disk.pending_sync().is_zero() {
+                        self.lock_io().paused_until = None;
+                        break;
+                    }
+                    let slice = (t - now).min(Duration::from_millis(100));
+                    tokio::time::sleep(slice).await;
+                }
+                Some(t) if t > now => tokio::time::sleep_until(t).await,
                 _ => break,
             }
         }

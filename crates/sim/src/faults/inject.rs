@@ -583,15 +583,17 @@ impl<'a> FaultInjector<'a> {
         }
         let default = self.net_default.clone();
         NetSim::current().update_config(|c| *c = default);
-        // A sync started on a slow disk still ends at the old speed, and a node blocked on it
-        // answers nobody meanwhile; an operator's redis-cli would just wait, the harness's
-        // requests time out: the heal waits the syncs out first (seed 962255).
-        let mut syncs_left = Duration::ZERO;
+        // A sync started on a slow disk still ends at the old speed (a disk made fast earlier
+        // may still hold a node for the syncs queued before), and a node blocked on it answers
+        // nobody meanwhile; an operator's redis-cli would just wait, the harness's requests
+        // time out: the heal waits every such sync out first (seeds 968309, 964271).
         for node in std::mem::take(&mut self.slow_disks) {
-            let disk = &self.cluster.node(node).disk;
-            disk.set_fsync_ms(0);
-            syncs_left = syncs_left.max(disk.pending_sync());
+            self.cluster.node(node).disk.set_fsync_ms(0);
         }
+        let syncs_left = (0..self.nodes.len())
+            .map(|node| self.cluster.node(node).disk.pending_sync())
+            .max()
+            .unwrap_or_default();
         if !syncs_left.is_zero() {
             madsim::time::sleep(syncs_left).await;
         }
