@@ -174,6 +174,8 @@ pub(super) struct Replay {
     pub(super) requests: BTreeMap<(NodeId, u64), VoteRequest>,
     /// `(node name, µs)` of every promotion by `TAKEOVER`.
     pub(super) takeovers: Vec<(String, u64)>,
+    /// When each node last answered `+OK` to a TAKEOVER.
+    pub(super) takeovers_answered: BTreeMap<String, u64>,
     pub(super) claims: Claims,
     pub(super) ranks: Ranks,
     /// When each ID (re)started, in µs.
@@ -197,6 +199,7 @@ impl Replay {
             manual_elections: BTreeSet::new(),
             requests: BTreeMap::new(),
             takeovers: Vec::new(),
+            takeovers_answered: BTreeMap::new(),
             claims: Claims::default(),
             ranks: Ranks::default(),
             lives: BTreeMap::new(),

@@ -860,12 +860,20 @@ fn a_takeover_answered_ok_must_have_promoted_the_replica_before_the_reply() {
                 mode: crate::faults::FailoverMode::Takeover,
             },
         );
-        // A FORCE request sent while the TAKEOVER's reply is on its way (seed 604321).
+        // A FORCE request sent while the TAKEOVER's reply is on its way (seed 604321), and a
+        // second TAKEOVER (seed 961159): the +OK may answer the first.
         p.fault(
             5015,
             Fault::ManualFailover {
                 node: 3,
                 mode: crate::faults::FailoverMode::Force,
+            },
+        );
+        p.fault(
+            5016,
+            Fault::ManualFailover {
+                node: 3,
+                mode: crate::faults::FailoverMode::Takeover,
             },
         );
         if promoted {

@@ -232,15 +232,22 @@ impl Replay {
     /// `node` answered `+OK` to `CLUSTER FAILOVER TAKEOVER` at `t`. Redis takes over inside
     /// the command (`clusterBumpConfigEpochWithoutConsensus`, then
     /// `clusterFailoverReplaceYourMaster`), so the promotion comes before the reply, after the
-    /// command was sent (the last TAKEOVER sent to it: a request of another mode may have
-    /// gone out while this reply was delayed, seed 604321).
+    /// command was sent. Which request this `+OK` answers is not traced: it is one of the
+    /// TAKEOVERs sent since the node's previous `+OK` (a request of another mode, or a second
+    /// TAKEOVER, may have gone out while this reply was delayed: seeds 604321, 961159).
     pub(super) fn takeover_accepted(&mut self, node: &str, t: u64) {
+        let answered = self.takeovers_answered.get(node).copied();
         let sent = self
             .manual
             .iter()
-            .rev()
-            .find(|(n, at, mode)| n == node && *at <= t && *mode == FailoverMode::Takeover)
+            .find(|(n, at, mode)| {
+                n == node
+                    && *at <= t
+                    && answered.is_none_or(|a| *at > a)
+                    && *mode == FailoverMode::Takeover
+            })
             .map_or(0, |(_, at, _)| *at);
+        self.takeovers_answered.insert(node.to_string(), t);
         let done = self
             .takeovers
             .iter()
