@@ -76,6 +76,10 @@ struct Nodes {
     ids: Vec<String>,
     own_slots: Vec<Vec<bool>>,
     offsets: Vec<Vec<(u64, u64)>>,
+    /// When each node last started (its offset counts from 0 again).
+    started_us: Vec<u64>,
+    /// When each replica last synced (a full or a partial resync).
+    synced_us: Vec<u64>,
 }
 
 impl Nodes {
@@ -85,6 +89,8 @@ impl Nodes {
             ids: ids.to_vec(),
             own_slots: vec![vec![false; SLOT_COUNT]; ids.len()],
             offsets: vec![Vec::new(); ids.len()],
+            started_us: vec![0; ids.len()],
+            synced_us: vec![0; ids.len()],
         }
     }
 
@@ -94,8 +100,14 @@ impl Nodes {
             | ClusterEvent::ReplicationLinkUp { offset }
             | ClusterEvent::PartialResync { offset, .. } => {
                 self.offsets[node].push((at_us, *offset));
+                if !matches!(event, ClusterEvent::WriteApplied { .. }) {
+                    self.synced_us[node] = at_us;
+                }
             }
-            ClusterEvent::NodeStarted { id, .. } => self.ids[node] = id.to_string(),
+            ClusterEvent::NodeStarted { id, .. } => {
+                self.ids[node] = id.to_string();
+                self.started_us[node] = at_us;
+            }
             ClusterEvent::SlotsAssigned { ranges, owner } => {
                 let mine = owner.is_some_and(|o| o.to_string() == self.ids[node]);
                 for &(from, to) in ranges {
@@ -131,7 +143,11 @@ impl Nodes {
         let serves = self.own_slots[master].iter().any(|&s| s);
         // The default mode waits for the replica to reach the paused master's offset, which
         // takes as long as the stream does: judged only for a replica that had caught up.
+        // Offsets compare only within one incarnation of the master: a restarted master counts
+        // from 0 again, so a replica not yet synced with it is behind whatever the numbers say
+        // (seed 971186).
         let caught_up = *link_up
+            && self.synced_us[replica] >= self.started_us[master]
             && self.offset_at(replica, at_us)
                 >= self.offset_at(master, at_us.saturating_sub(IN_FLIGHT_US));
         if self.roles[master] != Role::Master || !serves {
