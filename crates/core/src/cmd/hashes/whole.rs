@@ -9,7 +9,9 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::{bulk, read_hash};
-use crate::cmd::keys::{expiry_now_ms, parse_cursor, pattern_matches};
+use crate::cmd::keys::{
+    collection_scan_pattern, collection_scan_reply, expiry_now_ms, parse_cursor, pattern_matches,
+};
 use crate::cmd::{is, parse_i64, RANDOM_REPEATS_MAX};
 use crate::db::{Hash, ValueRef};
 use crate::node::{ClientId, Node};
@@ -52,31 +54,19 @@ pub(super) fn hscan(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
     }
     let hash = match read_hash(node, &args[1]) {
         Err(wrong_type) => return wrong_type,
-        Ok(None) => return scan_reply(Vec::new()),
+        Ok(None) => return collection_scan_reply(Vec::new()),
         Ok(Some(hash)) => hash,
     };
-    let mut pattern = None;
-    for pair in args[3..].chunks(2) {
-        match pair {
-            [name, value] if is(name, "match") => pattern = Some(value),
-            [name, value] if is(name, "count") => match parse_i64(value) {
-                None => return Reply::not_integer(),
-                Some(n) if n < 1 => return Reply::syntax_error(),
-                Some(_) => {}
-            },
-            _ => return Reply::syntax_error(),
-        }
-    }
+    let pattern = match collection_scan_pattern(&args[3..]) {
+        Ok(pattern) => pattern,
+        Err(e) => return e,
+    };
     let items = hash
         .iter()
         .filter(|(f, _)| pattern.is_none_or(|p| pattern_matches(p, f)))
         .flat_map(|(f, v)| [bulk(f), bulk(v)])
         .collect();
-    scan_reply(items)
-}
-
-fn scan_reply(items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(items)])
+    collection_scan_reply(items)
 }
 
 /// HRANDFIELD `key [count [WITHVALUES]]`.

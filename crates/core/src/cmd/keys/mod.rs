@@ -19,8 +19,10 @@ pub(crate) use expire::{already_past, invalid_expire};
 use expire::{expire, expireat, persist, pexpire, pexpireat, pttl, ttl};
 use object::object;
 pub(crate) use object::OBJECT_SUBCOMMANDS;
+pub(crate) use scan::{
+    collection_scan_pattern, collection_scan_reply, parse_cursor, pattern_matches,
+};
 use scan::{dbsize, flush, keys, randomkey, scan};
-pub(crate) use scan::{parse_cursor, pattern_matches};
 
 /// Most keys one [`active_expire_cycle`] removes; the rest wait for the next tick (or for a
 /// client to touch them). Bounds the time a tick can take whatever the workload.

@@ -28,6 +28,29 @@ pub(crate) fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
     pattern == b"*" || crate::text::glob_match(pattern, key, false)
 }
 
+/// HSCAN's and SSCAN's `[MATCH pattern] [COUNT count]`: the pattern, if any (the count is
+/// checked, as Redis does, but a one-step scan has no use for it).
+pub(crate) fn collection_scan_pattern(options: &[Bytes]) -> Result<Option<&Bytes>, Reply> {
+    let mut pattern = None;
+    for pair in options.chunks(2) {
+        match pair {
+            [name, value] if is(name, "match") => pattern = Some(value),
+            [name, value] if is(name, "count") => match parse_i64(value) {
+                None => return Err(Reply::not_integer()),
+                Some(n) if n < 1 => return Err(Reply::syntax_error()),
+                Some(_) => {}
+            },
+            _ => return Err(Reply::syntax_error()),
+        }
+    }
+    Ok(pattern)
+}
+
+/// A one-step collection scan's reply: cursor 0 and every item.
+pub(crate) fn collection_scan_reply(items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(items)])
+}
+
 /// A SCAN cursor as Redis reads it (`strtoul`): optional sign, digits, nothing else; a
 /// negative number wraps; the empty string is 0.
 pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {

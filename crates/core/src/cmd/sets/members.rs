@@ -3,8 +3,9 @@
 use bytes::Bytes;
 
 use super::{members_reply, read_set, set_for_add, write_set};
-use crate::cmd::keys::{argv, parse_cursor, pattern_matches, propagate};
-use crate::cmd::{is, parse_i64};
+use crate::cmd::keys::{
+    argv, collection_scan_pattern, collection_scan_reply, parse_cursor, pattern_matches, propagate,
+};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -113,29 +114,17 @@ pub(super) fn sscan(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
     }
     let set = match read_set(node, &args[1]) {
         Err(wrong_type) => return wrong_type,
-        Ok(None) => return scan_reply(Vec::new()),
+        Ok(None) => return collection_scan_reply(Vec::new()),
         Ok(Some(set)) => set,
     };
-    let mut pattern = None;
-    for pair in args[3..].chunks(2) {
-        match pair {
-            [name, value] if is(name, "match") => pattern = Some(value),
-            [name, value] if is(name, "count") => match parse_i64(value) {
-                None => return Reply::not_integer(),
-                Some(n) if n < 1 => return Reply::syntax_error(),
-                Some(_) => {}
-            },
-            _ => return Reply::syntax_error(),
-        }
-    }
+    let pattern = match collection_scan_pattern(&args[3..]) {
+        Ok(pattern) => pattern,
+        Err(e) => return e,
+    };
     let members = set
         .iter()
         .filter(|m| pattern.is_none_or(|p| pattern_matches(p, m)))
         .map(|m| Reply::Bulk(Bytes::copy_from_slice(m)))
         .collect();
-    scan_reply(members)
-}
-
-fn scan_reply(items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(items)])
+    collection_scan_reply(members)
 }
