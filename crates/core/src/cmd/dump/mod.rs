@@ -421,10 +421,13 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         return Reply::err("Invalid TTL value, must be >= 0");
     }
     let limits = node.config.encoding_limits;
-    let value = match parse_payload_limited(&args[3], &limits) {
+    let mut value = match parse_payload_limited(&args[3], &limits) {
         Ok(value) => value,
         Err(e) => return e.reply(),
     };
+    if node.canary(crate::canary::Canary::RestoreListReversed) {
+        reverse_list(&mut value);
+    }
     // Like Redis's dbDelete: an old key goes whether or not its own TTL has passed.
     let replaced = options.replace && node.db.remove(key);
     let expires_at_ms = restore_expiry_ms(node, ttl_ms, options.absttl);
@@ -444,6 +447,14 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     }
     propagate(node, replay);
     Reply::ok()
+}
+
+/// The `restore-list-reversed` canary's bug: a list decoded back to front.
+fn reverse_list(value: &mut Value) {
+    if let Value::List(list) = value {
+        let items: Vec<Vec<u8>> = list.iter().map(|item| item.to_vec()).collect();
+        *list = items.iter().rev().map(Vec::as_slice).collect();
+    }
 }
 
 /// The absolute unix-ms expiry a RESTORE asks for; `None` for a TTL of 0 (no expiry). A relative
