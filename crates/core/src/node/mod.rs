@@ -129,6 +129,8 @@ pub struct Node {
     pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
     /// `CLIENT PAUSE` under way (see `client_pause`).
     pub(crate) client_pause: Option<client_pause::ClientPause>,
+    /// Snapshots and AOF rewrites (see `persistence`).
+    pub(crate) persistence: persistence::Persistence,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -170,6 +172,7 @@ impl Node {
             aof_health: Default::default(),
             drop_bus_messages: None,
             client_pause: None,
+            persistence: persistence::Persistence::starting_at(now),
             loaded: false,
             commands,
         }
@@ -510,6 +513,10 @@ impl Node {
     }
 
     fn queue_in_multi(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Reply {
+        if spec.flags.contains(cmd::CmdFlags::NO_MULTI) {
+            self.flag_multi_error(client);
+            return Reply::err("Command not allowed inside a transaction");
+        }
         if let Some(refused) = self
             .redirection(client, spec, args)
             .or_else(|| self.refused_for_disk_error(spec))
@@ -654,6 +661,7 @@ impl Node {
         self.cluster_cron();
         self.cluster_before_reply();
         self.replication_cron();
+        self.persistence_cron();
     }
 }
 
@@ -674,5 +682,6 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+mod persistence;
 #[cfg(test)]
 mod tests;

@@ -248,6 +248,7 @@ impl Node {
             cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut data);
         }
         cmd::propagate::encode_command(args, &mut data);
+        self.count_aof_bytes(data.len());
         self.out.push(Effect::AppendAof {
             data: Bytes::from(data),
         });
@@ -268,6 +269,7 @@ impl Node {
         // A replica applying its master's stream runs no client command: `request` is 0.
         let request = self.request;
         self.emit(ClusterEvent::WriteApplied { offset, request });
+        self.count_change();
         self.log_to_aof(args);
         let size = self.config.repl_backlog_size;
         self.repl.stream_to_replicas(args, size, &mut self.out);

@@ -371,6 +371,8 @@ impl Shared {
                 Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
                 Effect::AppendAof { data } => self.append_aof(node, &data),
                 Effect::RewriteAof { base } => self.rewrite_aof(node, &base),
+                Effect::SaveRdb { data, client } => self.save_rdb(node, &data, client),
+                Effect::StopAof => self.stop_aof(),
                 Effect::Log { level, text } => log(level, &text),
                 Effect::Event(event) => {
                     if let clusterlab_core::ClusterEvent::WriteApplied { offset, .. } = event {

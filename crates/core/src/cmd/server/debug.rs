@@ -43,6 +43,8 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         super::dataset_debug::digest(node)
     } else if is(sub, "digest-value") {
         super::dataset_debug::digest_value(node, &args[2..])
+    } else if is(sub, "reload") {
+        super::persistence::debug_reload(node, args)
     } else if is(sub, "drop-cluster-packet-filter") && args.len() == 3 {
         drop_cluster_packet_filter(node, &args[2])
     } else if is(sub, "help") && args.len() == 2 {

@@ -16,6 +16,7 @@ mod function;
 mod info;
 mod key_positions;
 mod meta;
+pub(crate) mod persistence;
 mod status;
 
 use bytes::Bytes;
