@@ -170,6 +170,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         dump::COMMANDS,
         migrate::COMMANDS,
         wait::COMMANDS,
+        keys::RENAME_COMMANDS,
     ]
     .into_iter()
     .flatten()
