@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
+pub mod bits;
 pub mod cluster;
 pub mod connection;
 pub mod dump;
@@ -171,6 +172,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         migrate::COMMANDS,
         wait::COMMANDS,
         keys::RENAME_COMMANDS,
+        bits::COMMANDS,
     ]
     .into_iter()
     .flatten()
