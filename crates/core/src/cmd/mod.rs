@@ -14,6 +14,7 @@ pub mod connection;
 pub mod dump;
 mod flags;
 pub mod hashes;
+pub mod hll;
 pub mod keys;
 pub mod lists;
 pub(crate) mod long_double;
@@ -173,6 +174,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         wait::COMMANDS,
         keys::RENAME_COMMANDS,
         bits::COMMANDS,
+        hll::COMMANDS,
     ]
     .into_iter()
     .flatten()
