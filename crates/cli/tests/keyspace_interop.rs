@@ -1,0 +1,213 @@
+//! COPY, RENAME, TOUCH, SORT, bitmaps and HyperLogLog against a real `redis-server` 7.0: the
+//! same command stream sent to both (raw replies compared byte for byte), HyperLogLogs built
+//! from thousands of PFADDs compared by their GET bytes and carried across by DUMP/RESTORE,
+//! and cluster mode's refusals (COPY to another db, SORT's BY/GET patterns, CROSSSLOT).
+//!
+//! The stream stays where Redis's answers are deterministic: no SORT of a set listed without
+//! sorting (its order is Redis's hash table's), no ALPHA BY ties.
+
+mod common;
+
+use common::*;
+
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// Hand-picked edge cases, one command a line (arguments split on spaces).
+const EDGE_CASES: &str = include_str!("keyspace_interop/edge_cases.txt");
+
+fn split(line: &str) -> Vec<Vec<u8>> {
+    line.split_whitespace()
+        .map(|w| {
+            if w == "\"\"" {
+                Vec::new()
+            } else {
+                w.as_bytes().to_vec()
+            }
+        })
+        .collect()
+}
+
+/// Runs `commands` on both servers, asserting equal raw replies.
+fn compare(ours: &mut RespConn, redis: &mut RespConn, commands: &[Vec<Vec<u8>>]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+        let expected = redis.call(&args);
+        let got = ours.call(&args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "`{}`",
+            String::from_utf8_lossy(&command.join(&b' '))
+        );
+    }
+}
+
+fn lines(text: &str) -> Vec<Vec<Vec<u8>>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(split)
+        .collect()
+}
+
+/// A seeded stream of bit commands over a few keys, each followed by a GET of its key.
+fn generated_bit_commands() -> Vec<Vec<Vec<u8>>> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut out = Vec::new();
+    for _ in 0..600 {
+        let key = ["gb1", "gb2", "gb3"][next(3) as usize];
+        let other = ["gb1", "gb2", "gb3", "gbx"][next(4) as usize];
+        let offset = next(200);
+        let (a, b) = (next(40) as i64 - 20, next(40) as i64 - 20);
+        let ty = ["u1", "u8", "i8", "u13", "i16", "i33", "u63", "i64"][next(8) as usize];
+        let unit = ["BYTE", "BIT"][next(2) as usize];
+        let overflow = ["WRAP", "SAT", "FAIL"][next(3) as usize];
+        let value = next(1 << 20) as i64 - (1 << 19);
+        let command = match next(9) {
+            0 | 1 => format!("SETBIT {key} {offset} {}", next(2)),
+            2 => format!("GETBIT {key} {offset}"),
+            3 => format!("BITCOUNT {key} {a} {b} {unit}"),
+            4 => format!("BITPOS {key} {} {a} {b} {unit}", next(2)),
+            5 => format!("BITPOS {key} {} {a}", next(2)),
+            6 => format!(
+                "BITOP {} {key} {key} {other}",
+                ["AND", "OR", "XOR"][next(3) as usize]
+            ),
+            7 => format!(
+                "BITFIELD {key} OVERFLOW {overflow} INCRBY {ty} {offset} {value} GET {ty} #{}",
+                next(9)
+            ),
+            _ => format!(
+                "BITFIELD {key} OVERFLOW {overflow} SET {ty} #{} {value} GET u8 {offset}",
+                next(9)
+            ),
+        };
+        out.push(split(&command));
+        out.push(split(&format!("GET {key}")));
+    }
+    out
+}
+
+#[test]
+fn keyspace_bits_and_sort_match_redis_server_byte_for_byte() {
+    let dir = TestDir::new("keyspace-diff");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    compare(&mut ours, &mut redis, &lines(EDGE_CASES));
+    compare(&mut ours, &mut redis, &generated_bit_commands());
+    // RESP3: the same shapes (nulls inside arrays) in the other protocol.
+    ours.call(&[b"HELLO", b"3"]);
+    redis.call(&[b"HELLO", b"3"]);
+    let resp3 = "SORT lst BY w_* ALPHA GET # GET nokey_*\nBITFIELD k OVERFLOW FAIL INCRBY u8 0 1000 GET u8 0\nSORT nokey\nPFCOUNT h\nTOUCH nokey";
+    compare(&mut ours, &mut redis, &lines(resp3));
+}
+
+/// PFADD streams of a few thousand elements build the same bytes (sparse, then dense past
+/// `hll-sparse-max-bytes`), the same counts and unions; DUMP payloads restore both ways.
+#[test]
+fn hyperloglogs_match_redis_server_byte_for_byte() {
+    let dir = TestDir::new("keyspace-hll");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    let mut commands = Vec::new();
+    for (key, count, step) in [("hll1", 4000, 7), ("hll2", 300, 1), ("hll3", 2500, 250)] {
+        for start in (0..count).step_by(step) {
+            let mut line = format!("PFADD {key}");
+            for i in start..(start + step).min(count) {
+                line.push_str(&format!(" el:{}:{i}", key.len() * 31 + i % 97));
+            }
+            commands.push(split(&line));
+            if start % (step * 20) == 0 {
+                commands.push(split(&format!("GET {key}")));
+                commands.push(split(&format!("PFCOUNT {key}")));
+            }
+        }
+        commands.push(split(&format!("GET {key}")));
+        commands.push(split(&format!("PFCOUNT {key}")));
+        commands.push(split(&format!("GET {key}")));
+    }
+    let tail = "PFCOUNT hll1 hll2 hll3\nPFCOUNT hll2 hll3 nokey\nPFMERGE m2 hll2\nGET m2\nPFMERGE m2 hll3\nGET m2\nPFCOUNT m2\nPFMERGE hll2 hll1\nGET hll2\nPFCOUNT hll2\nCONFIG SET hll-sparse-max-bytes 100\nPFADD small a b c d e f g h i j k l m n o p q r s t u v w x y z\nGET small\nPFADD small2 a b c\nPFADD small2 one-more\nGET small2";
+    commands.extend(lines(tail));
+    compare(&mut ours, &mut redis, &commands);
+    for key in ["hll1", "hll3", "small2"] {
+        dump_across(&mut ours, &mut redis, key);
+        dump_across(&mut redis, &mut ours, key);
+    }
+}
+
+/// DUMPs `key` on `from`, RESTOREs it on `to` as `copy`: the same bytes and count.
+fn dump_across(from: &mut RespConn, to: &mut RespConn, key: &str) {
+    let payload = bulk_body(&from.call(&[b"DUMP", key.as_bytes()]));
+    to.call(&[b"DEL", b"copy"]);
+    assert_eq!(to.call(&[b"RESTORE", b"copy", b"0", &payload]), b"+OK\r\n");
+    assert_eq!(
+        to.call(&[b"GET", b"copy"]),
+        from.call(&[b"GET", key.as_bytes()]),
+        "{key}"
+    );
+    assert_eq!(
+        to.call(&[b"PFCOUNT", b"copy"]),
+        from.call(&[b"PFCOUNT", key.as_bytes()])
+    );
+}
+
+fn bulk_body(raw: &[u8]) -> Vec<u8> {
+    let header_end = raw.iter().position(|&b| b == b'\n').expect("a bulk header") + 1;
+    raw[header_end..raw.len() - 2].to_vec()
+}
+
+/// In cluster mode both refuse COPY to another database, SORT's BY and GET patterns, and
+/// keys of two slots (RENAME, COPY, SORT … STORE), with the same errors.
+#[test]
+fn cluster_mode_refusals_match_redis_server() {
+    let dir = TestDir::new("keyspace-cluster");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let conf = dir.join("redis-nodes.conf");
+    let redis_args = [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        conf.to_str().unwrap(),
+    ];
+    let Some(_redis) = RedisServer::start(redis_port, &redis_args) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "");
+    for port in [ours_port, redis_port] {
+        let mut conn = RespConn::connect(port);
+        assert_eq!(
+            conn.call(&[b"CLUSTER", b"ADDSLOTSRANGE", b"0", b"16383"]),
+            b"+OK\r\n"
+        );
+        wait_until(
+            std::time::Duration::from_secs(10),
+            "cluster state ok",
+            || cluster_info_field(port, "cluster_state") == "ok",
+        );
+    }
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    let commands = "SET {a}x 1\nRPUSH {a}l 3 1 2\nCOPY {a}x {a}y DB 1\nCOPY {a}x {a}y DB 16\nCOPY {a}x {a}y DB 0\nCOPY {a}x y\nRENAME {a}x y\nRENAMENX {a}x y\nRENAME {a}y {a}z\nSORT {a}l BY w_*\nSORT {a}l BY {a}w_*\nSORT {a}l BY nosort\nSORT {a}l GET #\nSORT_RO {a}l GET {a}x_*\nSORT {a}l STORE d\nSORT {a}l STORE {a}d\nLRANGE {a}d 0 -1\nBITOP AND {a}d {a}x y\nPFMERGE {a}d y\nPFCOUNT {a}x y\nTOUCH {a}x y";
+    compare(&mut ours, &mut redis, &lines(commands));
+}
