@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{bit_at, bit_offset, line, set_bit_in, store_bits, string_for_write};
+use super::{bit_at, bit_offset, edit_bits, line, set_bit_in};
 use crate::cmd::keys::{lookup_read, propagate};
 use crate::cmd::{is, parse_i64};
 use crate::node::{ClientId, Node};
@@ -62,20 +62,20 @@ fn run(node: &mut Node, args: &[Bytes], read_only: bool) -> Reply {
     if read_only {
         return Reply::err("BITFIELD_RO only supports the GET subcommand");
     }
-    let (mut bytes, grew) = match string_for_write(node, &args[1], highest) {
-        Ok(found) => found,
+    let edit = |bytes: &mut [u8]| {
+        let mut changes = 0;
+        let replies: Vec<Reply> = ops
+            .iter()
+            .map(|op| apply(bytes, op, &mut changes))
+            .collect();
+        (replies, changes)
+    };
+    let ((replies, changes), _grew) = match edit_bits(node, &args[1], highest, edit) {
+        Ok(done) => done,
         Err(e) => return e,
     };
-    let mut changes = 0;
-    let replies = ops
-        .iter()
-        .map(|op| apply(&mut bytes, op, &mut changes))
-        .collect();
     // Redis creates or grows the key even when every write failed, but then counts no change
     // and propagates nothing; so do we.
-    if grew || changes > 0 {
-        store_bits(node, &args[1], &bytes);
-    }
     if changes > 0 {
         propagate(node, line(args));
     }

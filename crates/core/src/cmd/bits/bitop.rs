@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{line, store_bits};
+use super::{line, store_new};
 use crate::cmd::is;
 use crate::cmd::keys::{expire_if_due, lookup_read, propagate};
 use crate::node::{ClientId, Node};
@@ -83,8 +83,7 @@ pub(super) fn bitop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
         }
         return Reply::Integer(0);
     }
-    node.db.remove(dest);
-    store_bits(node, dest, &result);
+    store_new(node, dest, &result);
     propagate(node, line(args));
     Reply::Integer(result.len() as i64)
 }

@@ -159,38 +159,46 @@ fn set_bit_in(bytes: &mut [u8], offset: u64, on: bool) {
     }
 }
 
-/// The string a bit write works on, copied and grown with zero bytes to hold bit `max_bit`:
-/// `(bytes, grew)`, where `grew` says the key is new or longer. `WRONGTYPE` for other types.
-fn string_for_write(node: &mut Node, key: &[u8], max_bit: u64) -> Result<(Vec<u8>, bool), Reply> {
+/// Runs `edit` in place on the string a bit write works on, first created or grown with zero
+/// bytes to hold bit `max_bit`: `(edit's result, grew)`, where `grew` says the key is new or
+/// longer. As in Redis the string is `raw` afterwards, changed or not. `WRONGTYPE` for
+/// other types.
+fn edit_bits<R>(
+    node: &mut Node,
+    key: &[u8],
+    max_bit: u64,
+    edit: impl FnOnce(&mut [u8]) -> R,
+) -> Result<(R, bool), Reply> {
     let needed = (max_bit >> 3) as usize + 1;
-    let mut bytes = match lookup_write(node, key) {
-        None => Vec::new(),
-        Some(entry) => match entry.value().as_string() {
-            Some(s) => s.to_vec(),
-            None => return Err(Reply::wrong_type()),
-        },
+    let grew = match lookup_write(node, key) {
+        None => {
+            node.db.set(key, ValueRef::String(&vec![0; needed]), None);
+            true
+        }
+        Some(mut entry) => {
+            let Some(len) = entry.value().as_string().map(<[u8]>::len) else {
+                return Err(Reply::wrong_type());
+            };
+            if len < needed {
+                entry.append(&vec![0; needed - len]);
+            }
+            len < needed
+        }
     };
-    let grew = bytes.len() < needed;
-    if bytes.len() < needed {
-        bytes.resize(needed, 0);
-    }
-    Ok((bytes, grew))
+    let mut entry = node
+        .db
+        .get_mut(key, 0)
+        .expect("the string was just written");
+    entry.mark_raw_string();
+    let bytes = entry.string_mut().expect("a string");
+    Ok((edit(bytes), grew))
 }
 
-/// Stores a bit write's result (keeping the key's TTL). Redis builds these strings in place,
-/// so `OBJECT ENCODING` says `raw` whatever their length.
-fn store_bits(node: &mut Node, key: &[u8], bytes: &[u8]) {
-    match lookup_write(node, key) {
-        Some(mut entry) => {
-            entry.set_value(ValueRef::String(bytes));
-            entry.mark_raw_string();
-        }
-        None => {
-            node.db.set(key, ValueRef::String(bytes), None);
-            if let Some(mut entry) = node.db.get_mut(key, 0) {
-                entry.mark_raw_string();
-            }
-        }
+/// Stores a new string result (BITOP), replacing the key and its TTL; `raw` as Redis builds it.
+fn store_new(node: &mut Node, key: &[u8], bytes: &[u8]) {
+    node.db.set(key, ValueRef::String(bytes), None);
+    if let Some(mut entry) = node.db.get_mut(key, 0) {
+        entry.mark_raw_string();
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{bit_at, bit_offset, line, set_bit_in, store_bits, string_for_write};
+use super::{bit_at, bit_offset, edit_bits, line, set_bit_in};
 use crate::cmd::keys::{lookup_read, propagate};
 use crate::cmd::parse_i64;
 use crate::node::{ClientId, Node};
@@ -20,14 +20,16 @@ pub(super) fn setbit(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
         Some(1) => true,
         _ => return Reply::err("bit is not an integer or out of range"),
     };
-    let (mut bytes, grew) = match string_for_write(node, &args[1], offset) {
-        Ok(found) => found,
+    let edit = |bytes: &mut [u8]| {
+        let old = bit_at(bytes, offset);
+        set_bit_in(bytes, offset, on);
+        old
+    };
+    let (old, grew) = match edit_bits(node, &args[1], offset, edit) {
+        Ok(done) => done,
         Err(e) => return e,
     };
-    let old = bit_at(&bytes, offset);
     if grew || old != on {
-        set_bit_in(&mut bytes, offset, on);
-        store_bits(node, &args[1], &bytes);
         propagate(node, line(args));
     }
     Reply::Integer(i64::from(old))

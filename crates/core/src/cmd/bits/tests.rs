@@ -282,3 +282,20 @@ fn bitfield_errors_and_read_only_variant() {
     assert_eq!(h.cmd(&["BITFIELD_RO", "k", "GET", "u8", "0"]), ints(&[1]));
     assert!(take_propagated().iter().all(|c| c.starts_with("SET")));
 }
+
+#[test]
+fn bit_writes_leave_the_string_raw_even_unchanged() {
+    let mut h = Harness::new();
+    h.cmd(&["SET", "k", "a"]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "k"]), bulk("embstr"));
+    take_propagated();
+    assert_eq!(h.cmd(&["SETBIT", "k", "1", "1"]), int(1));
+    assert!(take_propagated().is_empty());
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "k"]), bulk("raw"));
+    h.cmd(&["SET", "n", "12"]);
+    h.cmd(&[
+        "BITFIELD", "n", "OVERFLOW", "FAIL", "SET", "u8", "0", "1000",
+    ]);
+    assert_eq!(h.cmd(&["OBJECT", "ENCODING", "n"]), bulk("raw"));
+    assert_eq!(h.cmd(&["GET", "n"]), bulk("12"));
+}

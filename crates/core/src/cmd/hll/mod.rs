@@ -137,6 +137,14 @@ fn store(node: &mut Node, key: &[u8], s: &[u8]) {
     }
 }
 
+/// Redis unshares the string of a PFADD or PFCOUNT key even when nothing changes, which
+/// leaves it `raw` (an HLL restored short is `embstr` until then).
+fn mark_raw(node: &mut Node, key: &[u8]) {
+    if let Some(mut entry) = lookup_write(node, key) {
+        entry.mark_raw_string();
+    }
+}
+
 /// Raises register `index` to `rank` in either encoding, promoting a sparse HLL that
 /// outgrows it; whether the register changed.
 fn raise(s: &mut Vec<u8>, index: usize, rank: u8, max_bytes: usize) -> Result<bool, Corrupt> {
@@ -172,6 +180,7 @@ fn pfadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         }
     }
     if !updated {
+        mark_raw(node, key);
         return Reply::Integer(0);
     }
     s[15] |= STALE_CACHE;
@@ -238,6 +247,7 @@ fn pfcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     if s[15] & STALE_CACHE == 0 {
+        mark_raw(node, key);
         let cached = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
         return Reply::Integer(cached as i64);
     }
