@@ -101,12 +101,13 @@ fn parse(args: &[Bytes]) -> Result<Vec<Op>, Reply> {
     while j < args.len() {
         let (word, remaining) = (&args[j], args.len() - j - 1);
         let takes_value = (is(word, "set") || is(word, "incrby")) && remaining >= 3;
+        let get = is(word, "get") && remaining >= 2;
         if is(word, "overflow") && remaining >= 1 {
             overflow = parse_overflow(&args[j + 1])?;
             j += 2;
             continue;
         }
-        if !takes_value && !(is(word, "get") && remaining >= 2) {
+        if !(takes_value || get) {
             return Err(Reply::syntax_error());
         }
         let (signed, bits) = parse_type(&args[j + 1])?;
