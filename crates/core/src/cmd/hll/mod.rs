@@ -16,9 +16,11 @@ use crate::db::ValueRef;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
+mod debug;
 mod dense;
 mod sparse;
 
+use debug::{pfdebug, pfselftest};
 use dense::{DENSE_BYTES, HEADER_BYTES, REGISTERS};
 use sparse::SetOutcome;
 
@@ -82,6 +84,29 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         since: "2.8.9",
         handler: pfmerge,
     },
+    CommandSpec {
+        name: "pfdebug",
+        arity: 3,
+        flags: F::WRITE.union(F::DENYOOM).union(F::ADMIN),
+        first_key: 2,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"],
+        group: "hyperloglog",
+        summary: "Internal commands for debugging HyperLogLog values",
+        since: "2.8.9",
+        handler: pfdebug,
+    },
+    crate::cmd::keyless(
+        "pfselftest",
+        1,
+        F::ADMIN,
+        &["@hyperloglog", "@admin", "@slow", "@dangerous"],
+        "hyperloglog",
+        "An internal command for testing HyperLogLog values",
+        "2.8.9",
+        pfselftest,
+    ),
 ];
 
 fn sparse_max_bytes(node: &Node) -> usize {
@@ -164,6 +189,12 @@ fn raise(s: &mut Vec<u8>, index: usize, rank: u8, max_bytes: usize) -> Result<bo
 /// PFADD `key [element …]`: 1 if a register changed (or the key was created), else 0.
 fn pfadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let key = &args[1];
+    if let Some(updated) = add_to_dense_in_place(node, key, &args[2..]) {
+        if updated {
+            propagate(node, args.to_vec());
+        }
+        return Reply::Integer(i64::from(updated));
+    }
     let (mut s, mut updated) =
         match lookup_write(node, key).map(|e| e.value().as_string().map(<[u8]>::to_vec)) {
             None => (new_hll(), true),
@@ -187,6 +218,26 @@ fn pfadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     store(node, key, &s);
     propagate(node, args.to_vec());
     Reply::Integer(1)
+}
+
+/// PFADD to a dense HLL, whose length never changes: its registers are raised where the
+/// keyspace holds them, without copying the 12 KB. `None` when the key is anything else.
+fn add_to_dense_in_place(node: &mut Node, key: &[u8], elements: &[Bytes]) -> Option<bool> {
+    let mut entry = lookup_write(node, key)?;
+    let s = entry.string_mut()?;
+    if !is_hll(s) || s[4] != DENSE {
+        return None;
+    }
+    let mut updated = false;
+    for element in elements {
+        let (index, rank) = dense::register_and_rank(element);
+        updated |= dense::raise(&mut s[HEADER_BYTES..], index, rank);
+    }
+    if updated {
+        s[15] |= STALE_CACHE;
+    }
+    entry.mark_raw_string();
+    Some(updated)
 }
 
 /// Adds each register of an HLL into `max` (one byte per register).

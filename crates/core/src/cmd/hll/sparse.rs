@@ -217,3 +217,19 @@ pub(super) fn to_dense(s: &[u8]) -> Result<Vec<u8>, Corrupt> {
     })?;
     Ok(out)
 }
+
+/// PFDEBUG DECODE's text: `z:len` (ZERO), `Z:len` (XZERO), `v:value,len` (VAL), spaced.
+pub(super) fn describe(body: &[u8]) -> String {
+    let mut words = Vec::new();
+    let mut p = 0;
+    while p < body.len() {
+        let op = Op::at(body, p);
+        words.push(match op {
+            Op::Zero(n) => format!("z:{n}"),
+            Op::XZero(n) => format!("Z:{n}"),
+            Op::Val(v, n) => format!("v:{v},{n}"),
+        });
+        p += op.bytes();
+    }
+    words.join(" ")
+}

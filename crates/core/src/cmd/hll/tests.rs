@@ -122,3 +122,53 @@ fn murmur_and_estimator_agree_with_known_values() {
     assert_ne!(dense::murmur64a(b"a", 1), dense::murmur64a(b"a", 2));
     assert_ne!(dense::murmur64a(b"", 1), dense::murmur64a(b"\0", 1));
 }
+
+#[test]
+fn pfdebug_looks_inside_and_converts() {
+    let mut h = Harness::new();
+    h.cmd(&["PFADD", "p", "a"]);
+    take_propagated();
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "ENCODING", "p"]),
+        Reply::simple("sparse")
+    );
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "decode", "p"]),
+        Reply::bulk_str("Z:12711 v:2,1 Z:3672")
+    );
+    assert!(take_propagated().is_empty());
+    assert_eq!(h.cmd(&["PFDEBUG", "TODENSE", "p"]), int(1));
+    assert_eq!(take_propagated(), vec!["PFDEBUG TODENSE p"]);
+    assert_eq!(h.cmd(&["PFDEBUG", "TODENSE", "p"]), int(0));
+    assert_eq!(h.cmd(&["PFDEBUG", "ENCODING", "p"]), Reply::simple("dense"));
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "DECODE", "p"]),
+        err("ERR HLL encoding is not sparse")
+    );
+    let Reply::Array(registers) = h.cmd(&["PFDEBUG", "GETREG", "p"]) else {
+        panic!("GETREG answers an array");
+    };
+    assert_eq!(registers.len(), REGISTERS);
+    assert_eq!(registers[12711], int(2));
+    assert_eq!(registers.iter().filter(|r| **r != int(0)).count(), 1);
+    assert_eq!(h.cmd(&["PFCOUNT", "p"]), int(1));
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "FOO", "p"]),
+        err("ERR Unknown PFDEBUG subcommand 'FOO'")
+    );
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "foo", "nokey"]),
+        err("ERR The specified key does not exist")
+    );
+    h.cmd(&["SET", "s", "x"]);
+    assert_eq!(
+        h.cmd(&["PFDEBUG", "GETREG", "s"]),
+        err("WRONGTYPE Key is not a valid HyperLogLog string value.")
+    );
+}
+
+#[test]
+fn pfselftest_passes() {
+    let mut h = Harness::new();
+    assert_eq!(h.cmd(&["PFSELFTEST"]), ok());
+}
