@@ -152,6 +152,18 @@ fn hyperloglogs_match_redis_server_byte_for_byte() {
         dump_across(&mut ours, &mut redis, key);
         dump_across(&mut redis, &mut ours, key);
     }
+    // Corrupt sparse strings: runs that do not add up to 16384 registers, an XZERO cut short.
+    let corrupt: [&[u8]; 3] = [
+        b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\x7f",
+        b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\x40",
+        b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\x3f\x3f",
+    ];
+    for bytes in corrupt {
+        let mut commands = vec![vec![b"SET".to_vec(), b"bad".to_vec(), bytes.to_vec()]];
+        let reads = "PFADD bad a b c\nGET bad\nPFCOUNT bad\nPFADD bad zz\nGET bad\nPFCOUNT bad bad\nPFMERGE bad2 bad\nPFDEBUG DECODE bad\nPFDEBUG TODENSE bad";
+        commands.extend(lines(reads));
+        compare(&mut ours, &mut redis, &commands);
+    }
 }
 
 /// DUMPs `key` on `from`, RESTOREs it on `to` as `copy`: the same bytes and count.

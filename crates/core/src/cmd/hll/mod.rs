@@ -307,7 +307,11 @@ fn pfcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     };
     s[8..16].copy_from_slice(&card.to_le_bytes());
     store(node, key, &s);
-    propagate(node, args.to_vec());
+    // A replica (READONLY clients read there) refreshes its own copy only: its offset follows
+    // its master's stream, and Redis's replicas feed no stream of their own either.
+    if !node.cluster.me().is_replica() {
+        propagate(node, args.to_vec());
+    }
     Reply::Integer(card as i64)
 }
 

@@ -146,7 +146,16 @@ pub(super) fn set(
         if seq.len() > old_len && s.len() + seq.len() - old_len > max_bytes {
             return Ok(SetOutcome::Promote);
         }
-        s.splice(p..p + old_len, seq);
+        if p + old_len <= s.len() {
+            s.splice(p..p + old_len, seq);
+        } else {
+            // A corrupt XZERO cut short at the end: Redis read its second byte from the
+            // string's terminator, and the new sequence's last byte lands there again.
+            let new_len = s.len() + seq.len() - old_len;
+            s.truncate(p);
+            s.extend(seq);
+            s.truncate(new_len);
+        }
     }
     merge_values(s, prev.unwrap_or(HEADER_BYTES));
     Ok(SetOutcome::Updated)

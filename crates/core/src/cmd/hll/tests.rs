@@ -172,3 +172,16 @@ fn pfselftest_passes() {
     let mut h = Harness::new();
     assert_eq!(h.cmd(&["PFSELFTEST"]), ok());
 }
+
+#[test]
+fn pfcount_on_a_replica_refreshes_without_feeding_a_stream() {
+    let mut h = Harness::new();
+    h.cmd(&["PFADD", "h", "a", "b", "c"]);
+    h.become_replica();
+    take_propagated();
+    let offset = h.node.cluster.me().repl_offset;
+    assert_eq!(h.cmd(&["PFCOUNT", "h"]), int(3));
+    assert!(take_propagated().is_empty());
+    assert_eq!(h.node.cluster.me().repl_offset, offset);
+    assert_eq!(get(&mut h, "h")[15], 0);
+}
