@@ -93,6 +93,50 @@ fn generated_bit_commands() -> Vec<Vec<Vec<u8>>> {
     out
 }
 
+/// A seeded stream of COPY, RENAME, RENAMENX, TOUCH and SORT over keys of every type (lists
+/// of numbers, intsets, small hashes, strings), each key read back after a change.
+fn generated_keyspace_commands() -> Vec<Vec<Vec<u8>>> {
+    let mut x: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let keys = ["gk1", "gk2", "gk3", "gk4"];
+    let mut out = vec![split("MSET gw_1 5 gw_2 -3 gw_3 2.5 gw_4 10 gw_5 0")];
+    for _ in 0..500 {
+        let (a, b) = (keys[next(4) as usize], keys[next(4) as usize]);
+        let (n1, n2) = (next(7), next(7));
+        let (offset, count) = (next(5) as i64 - 1, next(5) as i64 - 1);
+        let order = ["ASC", "DESC"][next(2) as usize];
+        let command = match next(16) {
+            0 | 1 => format!("RPUSH {a} {n1} {n2} {}", next(6)),
+            2 => format!("SADD {a} {n1} {n2}"),
+            3 => format!("HSET {a} f{n1} {n2}"),
+            4 => format!("SET {a} {n1}"),
+            5 => format!("RENAME {a} {b}"),
+            6 => format!("RENAMENX {a} {b}"),
+            7 => format!("COPY {a} {b}"),
+            8 => format!("COPY {a} {b} REPLACE"),
+            9 => format!("TOUCH {a} {b} gk9"),
+            10 => format!("SORT {a} {order} LIMIT {offset} {count}"),
+            11 => format!("SORT {a} BY gw_* {order} GET # GET gw_*"),
+            12 => format!("SORT {a} ALPHA {order} STORE {b}"),
+            13 => format!("SORT_RO {a} BY nosort {order} LIMIT {offset} {count}"),
+            14 => format!("DEL {a}"),
+            _ => format!("TYPE {a}"),
+        };
+        out.push(split(&command));
+        for key in [a, b] {
+            out.push(split(&format!("TYPE {key}")));
+            out.push(split(&format!("SORT {key} LIMIT 0 100")));
+            out.push(split(&format!("OBJECT ENCODING {key}")));
+        }
+    }
+    out
+}
+
 #[test]
 fn keyspace_bits_and_sort_match_redis_server_byte_for_byte() {
     let dir = TestDir::new("keyspace-diff");
@@ -107,6 +151,7 @@ fn keyspace_bits_and_sort_match_redis_server_byte_for_byte() {
     let mut redis = RespConn::connect(redis_port);
     compare(&mut ours, &mut redis, &lines(EDGE_CASES));
     compare(&mut ours, &mut redis, &generated_bit_commands());
+    compare(&mut ours, &mut redis, &generated_keyspace_commands());
     // RESP3: the same shapes (nulls inside arrays) in the other protocol.
     ours.call(&[b"HELLO", b"3"]);
     redis.call(&[b"HELLO", b"3"]);
