@@ -268,3 +268,124 @@ fn cluster_mode_refusals_match_redis_server() {
     let commands = "SET {a}x 1\nRPUSH {a}l 3 1 2\nCOPY {a}x {a}y DB 1\nCOPY {a}x {a}y DB 16\nCOPY {a}x {a}y DB 0\nCOPY {a}x y\nRENAME {a}x y\nRENAMENX {a}x y\nRENAME {a}y {a}z\nSORT {a}l BY w_*\nSORT {a}l BY {a}w_*\nSORT {a}l BY nosort\nSORT {a}l GET #\nSORT_RO {a}l GET {a}x_*\nSORT {a}l STORE d\nSORT {a}l STORE {a}d\nLRANGE {a}d 0 -1\nBITOP AND {a}d {a}x y\nPFMERGE {a}d y\nPFCOUNT {a}x y\nTOUCH {a}x y";
     compare(&mut ours, &mut redis, &lines(commands));
 }
+
+/// A replica gets bitmaps, HyperLogLogs, renamed, copied and sorted keys both ways: in its
+/// full sync and in the stream after it (PFCOUNT's cache refresh included). Master and
+/// replica then answer every read, HLL bytes included, the same.
+#[test]
+fn a_replica_receives_keyspace_bits_and_hlls_by_full_sync_and_by_stream() {
+    let dir = TestDir::new("keyspace-replica");
+    let [master_port, replica_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let _master = NodeProcess::start(&dir.path, master_port, NODE_TIMEOUT_MS, "");
+    let _replica = NodeProcess::start(&dir.path, replica_port, NODE_TIMEOUT_MS, "");
+    let mut master = RespConn::connect(master_port);
+    let mut replica = RespConn::connect(replica_port);
+    let ok = b"+OK\r\n".to_vec();
+    let addslots = [&b"CLUSTER"[..], b"ADDSLOTSRANGE", b"0", b"16383"];
+    assert_eq!(master.call(&addslots), ok);
+    let ten_seconds = std::time::Duration::from_secs(10);
+    wait_until(ten_seconds, "cluster state ok", || {
+        cluster_info_field(master_port, "cluster_state") == "ok"
+    });
+    let elements: String = (0..3000).map(|i| format!(" e{i}")).collect();
+    let before_sync = [
+        format!("PFADD {{t}}dense{elements}"),
+        "PFADD {t}sparse a b c".into(),
+        "SETBIT {t}bits 100 1".into(),
+        "RPUSH {t}l 3 1 2".into(),
+        "SADD {t}s 5 4".into(),
+    ];
+    run_all(&mut master, &before_sync);
+    let port = master_port.to_string();
+    assert_eq!(
+        replica.call(&[b"CLUSTER", b"MEET", b"127.0.0.1", port.as_bytes()]),
+        ok
+    );
+    let master_id = myid(master_port);
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica knows the master",
+        || command_text(replica_port, &["CLUSTER", "NODES"]).contains(&master_id),
+    );
+    assert_eq!(
+        replica.call(&[b"CLUSTER", b"REPLICATE", master_id.as_bytes()]),
+        ok
+    );
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica's link is up",
+        || command_text(replica_port, &["INFO", "replication"]).contains("master_link_status:up"),
+    );
+    let after_sync = [
+        "PFCOUNT {t}dense".to_string(),
+        "PFADD {t}sparse d e f".into(),
+        "PFMERGE {t}merged {t}sparse {t}dense".into(),
+        "PFCOUNT {t}sparse".into(),
+        "SETBIT {t}bits 7 1".into(),
+        "BITFIELD {t}bits INCRBY i5 20 7 SET u8 #4 200".into(),
+        "BITOP XOR {t}x {t}bits {t}sparse".into(),
+        "RENAME {t}l {t}l2".into(),
+        "COPY {t}s {t}s2".into(),
+        "SORT {t}l2 STORE {t}sorted".into(),
+        "SORT {t}s DESC STORE {t}sorted2".into(),
+    ];
+    run_all(&mut master, &after_sync);
+    assert_eq!(master.call(&[b"WAIT", b"1", b"5000"]), b":1\r\n");
+    assert_eq!(replica.call(&[b"READONLY"]), ok);
+    let reads = [
+        "GET {t}dense",
+        "GET {t}sparse",
+        "GET {t}merged",
+        "GET {t}bits",
+        "GET {t}x",
+        "LRANGE {t}l2 0 -1",
+        "SMEMBERS {t}s2",
+        "LRANGE {t}sorted 0 -1",
+        "LRANGE {t}sorted2 0 -1",
+        "EXISTS {t}l",
+        "DBSIZE",
+    ];
+    for read in reads {
+        let args = split(read);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        assert_eq!(replica.call(&args), master.call(&args), "`{read}`");
+    }
+    // A PFCOUNT on the replica refreshes its own copy and leaves its offset alone (tried a
+    // few times: the master's keepalive PING may move the offset meanwhile).
+    let offset = |port| info_field(port, "master_repl_offset");
+    let still = (0..3).any(|i| {
+        run_all(&mut master, &[format!("PFADD {{t}}merged more-{i}")]);
+        assert_eq!(master.call(&[b"WAIT", b"1", b"5000"]), b":1\r\n");
+        let before = offset(replica_port);
+        let counted = replica.call(&[b"PFCOUNT", b"{t}merged"]);
+        let after = offset(replica_port);
+        assert_eq!(counted, master.call(&[b"PFCOUNT", b"{t}merged"]));
+        before == after
+    });
+    assert!(still, "a replica's PFCOUNT moved its replication offset");
+}
+
+fn run_all(conn: &mut RespConn, commands: &[String]) {
+    for command in commands {
+        let args = split(command);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let reply = conn.call(&args);
+        assert!(
+            !reply.starts_with(b"-"),
+            "`{command}`: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+}
+
+fn info_field(port: u16, name: &str) -> String {
+    let text = command_text(port, &["INFO", "replication"]);
+    let prefix = format!("{name}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
