@@ -299,3 +299,31 @@ fn bit_writes_leave_the_string_raw_even_unchanged() {
     assert_eq!(h.cmd(&["OBJECT", "ENCODING", "n"]), bulk("raw"));
     assert_eq!(h.cmd(&["GET", "n"]), bulk("12"));
 }
+
+#[test]
+fn reads_propagate_nothing() {
+    let mut h = Harness::new();
+    h.cmd(&["SET", "s", "foobar"]);
+    h.cmd(&["RPUSH", "l", "2", "1"]);
+    h.cmd(&["PFADD", "h", "a"]);
+    h.cmd(&["PFCOUNT", "h"]);
+    take_propagated();
+    let reads: &[&[&str]] = &[
+        &["GETBIT", "s", "3"],
+        &["BITCOUNT", "s", "1", "2"],
+        &["BITPOS", "s", "0"],
+        &["BITFIELD", "s", "GET", "u8", "0"],
+        &["BITFIELD_RO", "s", "GET", "i8", "8"],
+        &["BITFIELD", "nokey", "GET", "u8", "0"],
+        &["SORT", "l"],
+        &["SORT_RO", "l", "DESC"],
+        &["TOUCH", "s", "l"],
+        &["PFCOUNT", "h"],
+        &["PFCOUNT", "h", "nokey"],
+    ];
+    for line in reads {
+        assert!(!h.cmd(line).is_error(), "{line:?}");
+    }
+    assert!(take_propagated().is_empty());
+    assert_eq!(h.cmd(&["EXISTS", "nokey"]), int(0));
+}
