@@ -14,6 +14,7 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 mod run;
+mod score;
 #[cfg(test)]
 mod tests;
 

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
+use super::score::parse_score;
 use super::Options;
 use crate::cmd::keys::{expire_if_due, lookup_read, propagate, store_destination};
 use crate::db::{Entry, List, Value, ValueRef};
@@ -58,22 +59,6 @@ fn lookup_pattern(node: &mut Node, pattern: &[u8], element: &[u8]) -> Option<Vec
         (ValueRef::String(s), None) => Some(s.to_vec()),
         _ => None,
     }
-}
-
-/// A weight as C's `strtod` would read it: the whole text (after leading spaces) must be a
-/// number, not NaN and not overflowing; an empty text reads as 0.
-fn parse_score(text: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(text).ok()?;
-    let text = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    if text.is_empty() {
-        return Some(0.0);
-    }
-    let value: f64 = text.parse().ok()?;
-    let spelled_infinite = text
-        .trim_start_matches(['+', '-'])
-        .to_ascii_lowercase()
-        .starts_with("inf");
-    (!value.is_nan() && (value.is_finite() || spelled_infinite)).then_some(value)
 }
 
 fn weigh(node: &mut Node, o: &Options, element: &[u8]) -> Result<Weight, ()> {
