@@ -292,21 +292,30 @@ fn pfcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         return Reply::Integer(count_registers(&max) as i64);
     }
     let key = &args[1];
-    let mut s = match read_hll(node, key) {
-        Ok(None) => return Reply::Integer(0),
-        Ok(Some(s)) => s,
-        Err(e) => return e,
+    // Counted where the keyspace holds the string; only a refreshed cache is written back.
+    let (card, stale) = match lookup_read(node, key) {
+        None => return Reply::Integer(0),
+        Some(entry) => match entry.value.as_string() {
+            None => return Reply::wrong_type(),
+            Some(s) if !is_hll(s) => return not_hll(),
+            Some(s) if s[15] & STALE_CACHE == 0 => {
+                let cached = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
+                (Ok(cached), false)
+            }
+            Some(s) => (count_hll(s), true),
+        },
     };
-    if s[15] & STALE_CACHE == 0 {
-        mark_raw(node, key);
-        let cached = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
-        return Reply::Integer(cached as i64);
-    }
-    let Ok(card) = count_hll(&s) else {
+    let mut entry = lookup_write(node, key).expect("just read");
+    entry.mark_raw_string();
+    let Ok(card) = card else {
         return corrupt();
     };
-    s[8..16].copy_from_slice(&card.to_le_bytes());
-    store(node, key, &s);
+    if !stale {
+        return Reply::Integer(card as i64);
+    }
+    if let Some(s) = entry.string_mut() {
+        s[8..16].copy_from_slice(&card.to_le_bytes());
+    }
     // A replica (READONLY clients read there) refreshes its own copy only: its offset follows
     // its master's stream, and Redis's replicas feed no stream of their own either.
     if !node.cluster.me().is_replica() {
