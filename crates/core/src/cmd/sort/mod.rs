@@ -77,6 +77,9 @@ pub(super) struct Options {
 /// The argument positions of SORT's keys: the sorted key and the key after the last STORE
 /// that has one (LIMIT's two arguments and BY's and GET's one are skipped, not searched).
 pub(crate) fn key_positions(args: &[Bytes]) -> Vec<usize> {
+    if args.len() < 2 {
+        return Vec::new();
+    }
     let mut positions = vec![1];
     let mut store = None;
     let mut i = 2;

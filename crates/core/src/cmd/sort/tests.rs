@@ -193,6 +193,7 @@ fn cluster_mode_refuses_patterns_and_routes_by_the_store_key() {
     );
     let keys = |line: &[&str]| super::key_positions(&words(line));
     assert_eq!(keys(&["SORT", "a", "STORE", "b", "STORE", "c"]), vec![1, 5]);
+    assert!(keys(&["SORT"]).is_empty());
     assert_eq!(keys(&["SORT", "a", "GET", "store", "x"]), vec![1]);
     assert_eq!(
         keys(&["SORT", "a", "LIMIT", "store", "x", "STORE"]),
