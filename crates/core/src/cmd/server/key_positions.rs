@@ -61,6 +61,10 @@ pub(super) fn command_getkeys(_node: &mut Node, _client: ClientId, args: &[Bytes
         return Reply::err("Invalid number of arguments specified for command");
     }
     let mut positions = key_positions(&specs, target);
+    if spec.name == "sort" {
+        // The STORE key has no key spec Redis can describe; its `sortGetKeys` finds it.
+        positions = Some(crate::cmd::sort::key_positions(target));
+    }
     if spec.name == "migrate" {
         // With a KEYS list the key argument is a placeholder, not a key.
         if let Some(p) = positions.as_mut().filter(|p| p.len() > 1) {
