@@ -129,6 +129,8 @@ pub struct Node {
     pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
     /// `CLIENT PAUSE` under way (see `client_pause`).
     pub(crate) client_pause: Option<client_pause::ClientPause>,
+    /// `DEBUG SET-ACTIVE-EXPIRE 0`: the cron deletes no expired key (reads still hide them).
+    pub(crate) active_expire_disabled: bool,
     /// Snapshots and AOF rewrites (see `persistence`).
     pub(crate) persistence: persistence::Persistence,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
@@ -172,6 +174,7 @@ impl Node {
             aof_health: Default::default(),
             drop_bus_messages: None,
             client_pause: None,
+            active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
             loaded: false,
             commands,

@@ -177,6 +177,16 @@ impl Node {
         }
     }
 
+    /// Before stopping (SHUTDOWN, SIGTERM): a last snapshot when `save` points are configured
+    /// (`wanted: None`) or SHUTDOWN SAVE asked (`Some(true)`); none for NOSAVE (`Some(false)`),
+    /// as Redis's `prepareForShutdown` decides.
+    pub fn save_before_shutdown(&mut self, wanted: Option<bool>) {
+        let wanted = wanted.unwrap_or_else(|| self.config.save_points().next().is_some());
+        if wanted {
+            self.start_save(None);
+        }
+    }
+
     /// Counts a write for the `save` schedule.
     pub(crate) fn count_change(&mut self) {
         self.persistence.dirty += 1;

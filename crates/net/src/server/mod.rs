@@ -148,7 +148,10 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     pub fn shutdown(&self) {
         // Holding the node lock orders the stop after any call in progress.
-        let _node = self.shared.lock_node();
+        let mut node = self.shared.lock_node();
+        node.save_before_shutdown(None);
+        let effects = node.take_effects();
+        self.shared.perform(&mut node, effects);
         self.shared.shutdown();
     }
 }

@@ -346,7 +346,7 @@ pub(crate) fn propagate(node: &mut Node, argv: Vec<Bytes>) {
 /// Removes up to [`ACTIVE_EXPIRE_KEYS_PER_CYCLE`] keys whose TTL has passed, soonest first.
 /// The node calls it from its 100 ms tick so that keys nobody reads still go away.
 pub(crate) fn active_expire_cycle(node: &mut Node) {
-    if !deletes_expired_keys(node) {
+    if !deletes_expired_keys(node) || node.active_expire_disabled {
         return;
     }
     let due = node
