@@ -1,14 +1,24 @@
-//! The sorted set type (stored and moved by DUMP/RESTORE; its commands are not written yet).
+//! The sorted set type: members with scores, ordered by (score, member bytes) as Redis orders
+//! them.
 //!
 //! Redis 7.0 keeps a small sorted set as a listpack and converts it for good to a skiplist
 //! once it has more than `zset-max-listpack-entries` members or a member longer than
-//! `zset-max-listpack-value` bytes. Here: member → score in insertion order, the encoding
-//! remembered, and the (score, member) order computed when asked. The commands will want an
-//! ordered index; this is the minimum the value model and DUMP/RESTORE need.
+//! `zset-max-listpack-value` bytes. We do the same: while Redis would hold a listpack, the
+//! members sit in order in one packed buffer with their scores beside them (a few bytes each,
+//! a member found by a linear scan as in a listpack); afterwards a member → score hash map
+//! answers lookups and a `BTreeSet` of (score, member) keeps the order, so score and lex
+//! ranges start in O(log n). Rank positions walk the tree (O(rank)): a B-tree keeps no
+//! subtree counts.
+//!
+//! Ranges come out as iterators over `(member, score)` in the asked direction; the range
+//! arguments' meaning (bounds, lex items) lives in [`ScoreBound`] and [`LexBound`].
 
-use indexmap::IndexMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 
 use super::hash::FixedState;
+use super::packed::PackedVec;
 use super::EncodingLimits;
 
 /// `zset-max-listpack-entries`' default in Redis 7.0.
@@ -16,50 +26,205 @@ pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
 /// `zset-max-listpack-value`'s default in Redis 7.0 (bytes).
 pub const ZSET_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 
+/// A skiplist-sized member's cost beyond twice its bytes: the map's bucket (hash, boxed slice,
+/// score: 32, at 7/8 load), the tree's slot (score and boxed slice: 24, nodes about 2/3 full)
+/// and two allocations' headers and rounding (about 16 each).
+const TREE_ENTRY_OVERHEAD_BYTES: usize = 105;
+
+/// One member in the ordered index.
+#[derive(Clone, Debug)]
+struct Entry {
+    score: f64,
+    member: Box<[u8]>,
+}
+
+impl Entry {
+    fn new(score: f64, member: &[u8]) -> Entry {
+        Entry {
+            score,
+            member: Box::from(member),
+        }
+    }
+}
+
+/// Redis's order: score (−0 and 0 tie; NaN never gets in), then member bytes.
+fn order(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
+    let by_score = a_score.partial_cmp(&b_score).expect("no NaN scores");
+    by_score.then_with(|| a_member.cmp(b_member))
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Entry) -> Ordering {
+        order(self.score, &self.member, other.score, &other.member)
+    }
+}
+
+/// One end of a score range (`1.5`, `(1.5`, `-inf`, `+inf`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreBound {
+    pub value: f64,
+    pub exclusive: bool,
+}
+
+impl ScoreBound {
+    fn above_min(self, score: f64) -> bool {
+        if self.exclusive {
+            score > self.value
+        } else {
+            score >= self.value
+        }
+    }
+
+    fn below_max(self, score: f64) -> bool {
+        if self.exclusive {
+            score < self.value
+        } else {
+            score <= self.value
+        }
+    }
+}
+
+/// One end of a lex range: `-`, `+`, `[item` or `(item`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LexBound {
+    Min,
+    Max,
+    Inclusive(Box<[u8]>),
+    Exclusive(Box<[u8]>),
+}
+
+impl LexBound {
+    fn above_min(&self, member: &[u8]) -> bool {
+        match self {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Inclusive(item) => member >= &item[..],
+            LexBound::Exclusive(item) => member > &item[..],
+        }
+    }
+
+    fn below_max(&self, member: &[u8]) -> bool {
+        match self {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Inclusive(item) => member <= &item[..],
+            LexBound::Exclusive(item) => member < &item[..],
+        }
+    }
+}
+
+/// Members with scores, in the asked direction.
+pub type ZIter<'a> = Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a>;
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// Members in Redis's order, scores at the same positions, while Redis holds a listpack.
+    Packed {
+        members: PackedVec,
+        scores: Vec<f64>,
+    },
+    Tree {
+        scores: HashMap<Box<[u8]>, f64, FixedState>,
+        order: BTreeSet<Entry>,
+    },
+}
+
 /// One sorted set value. Never empty while stored; scores are never NaN.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ZSet {
-    scores: IndexMap<Box<[u8]>, f64, FixedState>,
-    listpack: bool,
+    repr: Repr,
+}
+
+impl Default for ZSet {
+    fn default() -> ZSet {
+        ZSet::new()
+    }
 }
 
 impl PartialEq for ZSet {
-    /// Same members, scores and encoding; the order follows from the scores.
+    /// Same members, scores and encoding.
     fn eq(&self, other: &ZSet) -> bool {
-        self.listpack == other.listpack && self.scores == other.scores
+        self.is_listpack() == other.is_listpack()
+            && self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((m1, s1), (m2, s2))| m1 == m2 && s1.to_bits() == s2.to_bits())
     }
 }
 
 impl ZSet {
     pub fn new() -> ZSet {
         ZSet {
-            scores: IndexMap::default(),
-            listpack: true,
+            repr: Repr::Packed {
+                members: PackedVec::default(),
+                scores: Vec::new(),
+            },
         }
     }
 
+    /// An empty set for a command about to add `elements` members, the longest
+    /// `max_member_bytes` long: a skiplist from the start past the limits, as Redis creates it.
+    pub fn with_hint(elements: usize, max_member_bytes: usize, limits: &EncodingLimits) -> ZSet {
+        let mut zset = ZSet::new();
+        if elements > limits.zset_max_listpack_entries
+            || max_member_bytes > limits.zset_max_listpack_value
+        {
+            zset.convert();
+        }
+        zset
+    }
+
     pub fn len(&self) -> usize {
-        self.scores.len()
+        match &self.repr {
+            Repr::Packed { scores, .. } => scores.len(),
+            Repr::Tree { scores, .. } => scores.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.len() == 0
     }
 
     pub fn is_listpack(&self) -> bool {
-        self.listpack
+        matches!(self.repr, Repr::Packed { .. })
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.listpack {
+        if self.is_listpack() {
             "listpack"
         } else {
             "skiplist"
         }
     }
 
+    /// Where `member` sits in a packed set.
+    fn packed_position(members: &PackedVec, member: &[u8]) -> Option<usize> {
+        members.iter().position(|m| m == member)
+    }
+
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        match &self.repr {
+            Repr::Packed { members, scores } => {
+                Self::packed_position(members, member).map(|at| scores[at])
+            }
+            Repr::Tree { scores, .. } => scores.get(member).copied(),
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.score(member).is_some()
     }
 
     /// Sets `member`'s score under Redis's default limits; true when it is new.
@@ -70,41 +235,314 @@ impl ZSet {
     /// Sets `member`'s score; true when it is new. A listpack past `limits` becomes a skiplist.
     pub fn insert_limited(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> bool {
         assert!(!score.is_nan(), "a NaN score reached the sorted set");
-        if member.len() > limits.zset_max_listpack_value {
-            self.listpack = false;
+        // Only a new member converts, as in Redis (an update keeps a listpack even past
+        // limits lowered since).
+        let added = self.remove(member).is_none();
+        let too_long = member.len() > limits.zset_max_listpack_value;
+        if added && (too_long || self.len() + 1 > limits.zset_max_listpack_entries) {
+            self.convert();
         }
-        let added = self.scores.insert(Box::from(member), score).is_none();
-        if self.scores.len() > limits.zset_max_listpack_entries {
-            self.listpack = false;
+        match &mut self.repr {
+            Repr::Packed { members, scores } => {
+                let below = |i: usize| {
+                    let m = members.get(i).expect("in range");
+                    order(scores[i], m, score, member) == Ordering::Less
+                };
+                let (mut at, mut high) = (0, scores.len());
+                while at < high {
+                    let mid = (at + high) / 2;
+                    if below(mid) {
+                        at = mid + 1;
+                    } else {
+                        high = mid;
+                    }
+                }
+                members.insert(at, member);
+                scores.insert(at, score);
+            }
+            Repr::Tree { scores, order } => {
+                scores.insert(Box::from(member), score);
+                order.insert(Entry::new(score, member));
+            }
         }
         added
     }
 
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        self.scores.shift_remove(member).is_some()
+    /// Turns a listpack into a skiplist (one-way, as in Redis).
+    fn convert(&mut self) {
+        let Repr::Packed { members, scores } = &self.repr else {
+            return;
+        };
+        let mut map = HashMap::with_capacity_and_hasher(scores.len(), FixedState::default());
+        let mut tree = BTreeSet::new();
+        for (member, &score) in members.iter().zip(scores) {
+            map.insert(Box::from(member), score);
+            tree.insert(Entry::new(score, member));
+        }
+        self.repr = Repr::Tree {
+            scores: map,
+            order: tree,
+        };
     }
 
-    /// An estimate of the bytes held, for `INFO` (O(members)).
+    /// Removes `member`, answering the score it had.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match &mut self.repr {
+            Repr::Packed { members, scores } => {
+                let at = Self::packed_position(members, member)?;
+                members.remove(at);
+                Some(scores.remove(at))
+            }
+            Repr::Tree { scores, order } => {
+                let score = scores.remove(member)?;
+                order.remove(&Entry::new(score, member));
+                Some(score)
+            }
+        }
+    }
+
+    /// Removes and answers the lowest (or, `from_max`, the highest) member.
+    pub fn pop(&mut self, from_max: bool) -> Option<(Box<[u8]>, f64)> {
+        match &mut self.repr {
+            Repr::Packed { members, scores } => {
+                let at = if from_max {
+                    scores.len().checked_sub(1)?
+                } else if scores.is_empty() {
+                    return None;
+                } else {
+                    0
+                };
+                Some((members.remove(at), scores.remove(at)))
+            }
+            Repr::Tree { scores, order } => {
+                let entry = if from_max {
+                    order.pop_last()?
+                } else {
+                    order.pop_first()?
+                };
+                scores.remove(&entry.member);
+                Some((entry.member, entry.score))
+            }
+        }
+    }
+
+    /// `member`'s 0-based position in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match &self.repr {
+            Repr::Packed { members, .. } => Self::packed_position(members, member),
+            Repr::Tree { scores, order } => {
+                let score = *scores.get(member)?;
+                let below = Bound::Excluded(Entry::new(score, member));
+                Some(order.range((Bound::Unbounded, below)).count())
+            }
+        }
+    }
+
+    /// Every member in ascending order.
+    pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = (&[u8], f64)> + '_> {
+        match &self.repr {
+            Repr::Packed { members, scores } => {
+                Box::new(members.iter().zip(scores.iter().copied()))
+            }
+            Repr::Tree { order, .. } => Box::new(order.iter().map(|e| (&e.member[..], e.score))),
+        }
+    }
+
+    /// Members at positions `start..=end` (`end < len`) of the ascending order, or of the
+    /// descending order when `rev`.
+    pub fn rank_range(&self, start: usize, end: usize, rev: bool) -> ZIter<'_> {
+        match &self.repr {
+            Repr::Packed { .. } if rev => {
+                let len = self.len();
+                self.packed_slice(len - 1 - end, len - start, true)
+            }
+            Repr::Packed { .. } => self.packed_slice(start, end + 1, false),
+            Repr::Tree { order, .. } => {
+                let items = order.iter().map(|e| (&e.member[..], e.score));
+                if rev {
+                    Box::new(items.rev().skip(start).take(end + 1 - start))
+                } else {
+                    Box::new(items.skip(start).take(end + 1 - start))
+                }
+            }
+        }
+    }
+
+    /// A packed set's positions `from..to`, in either direction.
+    fn packed_slice(&self, from: usize, to: usize, rev: bool) -> ZIter<'_> {
+        let Repr::Packed { members, scores } = &self.repr else {
+            unreachable!("packed only");
+        };
+        let at = move |i: usize| (members.get(i).expect("in range"), scores[i]);
+        let positions = from..to.max(from);
+        if rev {
+            Box::new(positions.rev().map(at))
+        } else {
+            Box::new(positions.map(at))
+        }
+    }
+
+    /// Members with scores within `min..max`, ascending (descending from `max` when `rev`).
+    pub fn score_range(&self, min: ScoreBound, max: ScoreBound, rev: bool) -> ZIter<'_> {
+        match &self.repr {
+            Repr::Packed { scores, .. } => {
+                let first = scores.partition_point(|&s| !min.above_min(s));
+                let end = scores.partition_point(|&s| max.below_max(s));
+                self.packed_slice(first, end, rev)
+            }
+            Repr::Tree { order, .. } => {
+                let lower = Bound::Included(Entry::new(lowest_at_least(min), b""));
+                let upper = match highest_at_most(max) {
+                    Some(up) => Bound::Excluded(Entry::new(up, b"")),
+                    None => Bound::Unbounded,
+                };
+                if lowest_at_least(min) > highest_at_most(max).unwrap_or(f64::INFINITY) {
+                    return Box::new(std::iter::empty());
+                }
+                // The bounds are the nearest doubles; the filter keeps `(+inf` and the like exact.
+                let within = move |&(_, s): &(&[u8], f64)| min.above_min(s) && max.below_max(s);
+                let range = order.range((lower, upper)).map(|e| (&e.member[..], e.score));
+                if rev {
+                    Box::new(range.rev().filter(within))
+                } else {
+                    Box::new(range.filter(within))
+                }
+            }
+        }
+    }
+
+    /// Members within a lex range, walked as Redis walks a listpack: from the first member
+    /// (the last, when `rev`) inside the start bound, while inside the other. With one score
+    /// for every member, as lex ranges expect, that is a contiguous run found in O(log n).
+    pub fn lex_range<'a>(&'a self, min: &'a LexBound, max: &'a LexBound, rev: bool) -> ZIter<'a> {
+        if let Some(score) = self.single_score() {
+            if let Repr::Tree { order, .. } = &self.repr {
+                let lower = match min {
+                    LexBound::Min => Bound::Unbounded,
+                    LexBound::Max => return Box::new(std::iter::empty()),
+                    LexBound::Inclusive(m) => Bound::Included(Entry::new(score, m)),
+                    LexBound::Exclusive(m) => Bound::Excluded(Entry::new(score, m)),
+                };
+                let upper = match max {
+                    LexBound::Max => Bound::Unbounded,
+                    LexBound::Min => return Box::new(std::iter::empty()),
+                    LexBound::Inclusive(m) => Bound::Included(Entry::new(score, m)),
+                    LexBound::Exclusive(m) => Bound::Excluded(Entry::new(score, m)),
+                };
+                if !lex_bounds_ordered(min, max) {
+                    return Box::new(std::iter::empty());
+                }
+                let range = order.range((lower, upper)).map(|e| (&e.member[..], e.score));
+                return if rev {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                };
+            }
+        }
+        if rev {
+            let walk = self.iter().rev().skip_while(move |(m, _)| !max.below_max(m));
+            Box::new(walk.take_while(move |(m, _)| min.above_min(m)))
+        } else {
+            let walk = self.iter().skip_while(move |(m, _)| !min.above_min(m));
+            Box::new(walk.take_while(move |(m, _)| max.below_max(m)))
+        }
+    }
+
+    /// The score every member has, if they all have the same.
+    fn single_score(&self) -> Option<f64> {
+        let (_, first) = self.iter().next()?;
+        let (_, last) = self.iter().next_back()?;
+        (first == last).then_some(first)
+    }
+
+    /// An estimate of the bytes held, for `INFO` (O(members) once a skiplist).
     pub fn memory_bytes(&self) -> usize {
-        let entry_bytes = super::hash::TABLE_ENTRY_OVERHEAD_BYTES;
-        self.scores.keys().map(|m| m.len() + entry_bytes).sum()
+        match &self.repr {
+            Repr::Packed { members, scores } => members.memory_bytes() + 8 * scores.len(),
+            Repr::Tree { scores, .. } => scores
+                .keys()
+                .map(|m| 2 * m.len() + TREE_ENTRY_OVERHEAD_BYTES)
+                .sum(),
+        }
     }
 
     /// Members by ascending score, ties by member bytes: Redis's order.
     pub fn sorted(&self) -> Vec<(&[u8], f64)> {
-        let mut all: Vec<(&[u8], f64)> = self.scores.iter().map(|(m, s)| (&m[..], *s)).collect();
-        // partial_cmp: -0 and 0 tie, as in Redis; NaN never gets in.
-        all.sort_by(|a, b| {
-            let by_score = a.1.partial_cmp(&b.1).expect("no NaN scores");
-            by_score.then_with(|| a.0.cmp(b.0))
-        });
-        all
+        self.iter().collect()
+    }
+}
+
+/// The lowest score a range's min admits (`(1` admits the next double up).
+fn lowest_at_least(min: ScoreBound) -> f64 {
+    if min.exclusive {
+        next_up(min.value)
+    } else {
+        min.value
+    }
+}
+
+/// The lowest score past a range's max, `None` when nothing is (`+inf` inclusive).
+fn highest_at_most(max: ScoreBound) -> Option<f64> {
+    if max.exclusive {
+        Some(max.value)
+    } else if max.value == f64::INFINITY {
+        None
+    } else {
+        Some(next_up(max.value))
+    }
+}
+
+/// The next double above `x` (+inf stays).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+/// Whether a lex range can hold anything (the tree's `range` panics on crossed bounds).
+fn lex_bounds_ordered(min: &LexBound, max: &LexBound) -> bool {
+    match (min, max) {
+        (LexBound::Inclusive(a), LexBound::Inclusive(b)) => a <= b,
+        (LexBound::Inclusive(a) | LexBound::Exclusive(a), LexBound::Exclusive(b))
+        | (LexBound::Exclusive(a), LexBound::Inclusive(b)) => a < b,
+        _ => true,
+    }
+}
+
+impl<'a> FromIterator<(&'a [u8], f64)> for ZSet {
+    fn from_iter<I: IntoIterator<Item = (&'a [u8], f64)>>(iter: I) -> ZSet {
+        let mut zset = ZSet::new();
+        for (member, score) in iter {
+            zset.insert(member, score);
+        }
+        zset
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn members(it: ZIter<'_>) -> Vec<String> {
+        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
+            .collect()
+    }
+
+    fn both_encodings(pairs: &[(&str, f64)]) -> [ZSet; 2] {
+        let packed: ZSet = pairs.iter().map(|(m, s)| (m.as_bytes(), *s)).collect();
+        let mut tree = ZSet::with_hint(1000, 0, &EncodingLimits::default());
+        for (m, s) in pairs {
+            tree.insert(m.as_bytes(), *s);
+        }
+        assert_eq!((packed.encoding(), tree.encoding()), ("listpack", "skiplist"));
+        [packed, tree]
+    }
 
     #[test]
     fn sorted_by_score_then_member() {
@@ -117,5 +555,45 @@ mod tests {
         assert_eq!(z.encoding(), "listpack");
         z.insert(&[b'm'; 65], 0.0);
         assert_eq!(z.encoding(), "skiplist");
+        assert_eq!(z.rank(b"b"), Some(3));
+        assert_eq!(z.remove(b"a"), Some(1.0));
+        assert_eq!(z.rank(b"b"), Some(2));
+    }
+
+    #[test]
+    fn ranges_agree_in_both_encodings() {
+        let pairs = [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0), ("e", f64::INFINITY)];
+        for z in both_encodings(&pairs) {
+            let bound = |value, exclusive| ScoreBound { value, exclusive };
+            let r = z.score_range(bound(2.0, false), bound(3.0, true), false);
+            assert_eq!(members(r), ["b", "c"]);
+            let r = z.score_range(bound(1.0, true), bound(f64::INFINITY, false), true);
+            assert_eq!(members(r), ["e", "d", "c", "b"]);
+            let r = z.score_range(bound(f64::INFINITY, true), bound(f64::INFINITY, false), false);
+            assert!(members(r).is_empty());
+            let r = z.score_range(bound(3.0, false), bound(1.0, false), false);
+            assert!(members(r).is_empty());
+            assert_eq!(members(z.rank_range(1, 2, false)), ["b", "c"]);
+            assert_eq!(members(z.rank_range(0, 1, true)), ["e", "d"]);
+            assert_eq!(z.rank(b"d"), Some(3));
+        }
+        for z in both_encodings(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)]) {
+            let (min, max) = (LexBound::Exclusive(b"a".as_slice().into()), LexBound::Max);
+            assert_eq!(members(z.lex_range(&min, &max, false)), ["b", "c", "d"]);
+            let max = LexBound::Inclusive(b"c".as_slice().into());
+            assert_eq!(members(z.lex_range(&min, &max, true)), ["c", "b"]);
+            let crossed = LexBound::Exclusive(b"a".as_slice().into());
+            assert!(members(z.lex_range(&min, &crossed, false)).is_empty());
+        }
+    }
+
+    #[test]
+    fn pops_from_either_end() {
+        for mut z in both_encodings(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]) {
+            assert_eq!(z.pop(true), Some((Box::from(&b"c"[..]), 3.0)));
+            assert_eq!(z.pop(false), Some((Box::from(&b"a"[..]), 1.0)));
+            assert_eq!(z.len(), 1);
+            assert_eq!(z.score(b"a"), None);
+        }
     }
 }
