@@ -23,6 +23,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod wait;
+pub mod zsets;
 
 pub use flags::CmdFlags;
 
@@ -73,7 +74,10 @@ impl CommandSpec {
     /// The key of a command with exactly one key position (GET, SET, INCR, …), without
     /// building a list; `None` for every other command (then see [`CommandSpec::keys`]).
     pub fn single_key<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
-        let one = self.first_key > 0 && self.first_key == self.last_key && self.name != "migrate";
+        let one = self.first_key > 0
+            && self.first_key == self.last_key
+            && !self.flags.contains(CmdFlags::MOVABLEKEYS)
+            && self.name != "migrate";
         one.then(|| args.get(self.first_key as usize)).flatten()
     }
 
@@ -83,6 +87,13 @@ impl CommandSpec {
         match self.name {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
+            "zinter" | "zunion" | "zdiff" | "zintercard" | "zmpop" => return counted_keys(args, 1),
+            // The destination, then the counted sources.
+            "zinterstore" | "zunionstore" | "zdiffstore" => {
+                let mut keys = counted_keys(args, 2);
+                keys.insert(0, &args[1]);
+                return keys;
+            }
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             _ => {}
@@ -170,6 +181,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         dump::COMMANDS,
         migrate::COMMANDS,
         wait::COMMANDS,
+        zsets::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -401,7 +401,9 @@ impl ZSet {
                 }
                 // The bounds are the nearest doubles; the filter keeps `(+inf` and the like exact.
                 let within = move |&(_, s): &(&[u8], f64)| min.above_min(s) && max.below_max(s);
-                let range = order.range((lower, upper)).map(|e| (&e.member[..], e.score));
+                let range = order
+                    .range((lower, upper))
+                    .map(|e| (&e.member[..], e.score));
                 if rev {
                     Box::new(range.rev().filter(within))
                 } else {
@@ -432,7 +434,9 @@ impl ZSet {
                 if !lex_bounds_ordered(min, max) {
                     return Box::new(std::iter::empty());
                 }
-                let range = order.range((lower, upper)).map(|e| (&e.member[..], e.score));
+                let range = order
+                    .range((lower, upper))
+                    .map(|e| (&e.member[..], e.score));
                 return if rev {
                     Box::new(range.rev())
                 } else {
@@ -441,7 +445,10 @@ impl ZSet {
             }
         }
         if rev {
-            let walk = self.iter().rev().skip_while(move |(m, _)| !max.below_max(m));
+            let walk = self
+                .iter()
+                .rev()
+                .skip_while(move |(m, _)| !max.below_max(m));
             Box::new(walk.take_while(move |(m, _)| min.above_min(m)))
         } else {
             let walk = self.iter().skip_while(move |(m, _)| !min.above_min(m));
@@ -540,7 +547,10 @@ mod tests {
         for (m, s) in pairs {
             tree.insert(m.as_bytes(), *s);
         }
-        assert_eq!((packed.encoding(), tree.encoding()), ("listpack", "skiplist"));
+        assert_eq!(
+            (packed.encoding(), tree.encoding()),
+            ("listpack", "skiplist")
+        );
         [packed, tree]
     }
 
@@ -562,14 +572,24 @@ mod tests {
 
     #[test]
     fn ranges_agree_in_both_encodings() {
-        let pairs = [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0), ("e", f64::INFINITY)];
+        let pairs = [
+            ("a", 1.0),
+            ("b", 2.0),
+            ("c", 2.0),
+            ("d", 3.0),
+            ("e", f64::INFINITY),
+        ];
         for z in both_encodings(&pairs) {
             let bound = |value, exclusive| ScoreBound { value, exclusive };
             let r = z.score_range(bound(2.0, false), bound(3.0, true), false);
             assert_eq!(members(r), ["b", "c"]);
             let r = z.score_range(bound(1.0, true), bound(f64::INFINITY, false), true);
             assert_eq!(members(r), ["e", "d", "c", "b"]);
-            let r = z.score_range(bound(f64::INFINITY, true), bound(f64::INFINITY, false), false);
+            let r = z.score_range(
+                bound(f64::INFINITY, true),
+                bound(f64::INFINITY, false),
+                false,
+            );
             assert!(members(r).is_empty());
             let r = z.score_range(bound(3.0, false), bound(1.0, false), false);
             assert!(members(r).is_empty());
