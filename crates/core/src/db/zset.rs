@@ -186,6 +186,28 @@ impl ZSet {
         zset
     }
 
+    /// An empty skiplist, whatever its size will be (Redis's `createZsetObject`).
+    pub fn new_skiplist() -> ZSet {
+        let mut zset = ZSet::new();
+        zset.convert();
+        zset
+    }
+
+    /// This set as a listpack if it fits the limits (Redis's
+    /// `zsetConvertToListpackIfNeeded`, for the algebra's stored results).
+    pub fn into_compact(self, limits: &EncodingLimits) -> ZSet {
+        let fits = self.len() <= limits.zset_max_listpack_entries
+            && self.iter().all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
+        if self.is_listpack() || !fits {
+            return self;
+        }
+        let mut packed = ZSet::new();
+        for (member, score) in self.iter() {
+            packed.insert_limited(member, score, limits);
+        }
+        packed
+    }
+
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Packed { scores, .. } => scores.len(),
@@ -244,6 +266,8 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Packed { members, scores } => {
+                // A listpack keeps a score as text and reads "-0" back as the integer 0.
+                let score = if score == 0.0 { 0.0 } else { score };
                 let below = |i: usize| {
                     let m = members.get(i).expect("in range");
                     order(scores[i], m, score, member) == Ordering::Less

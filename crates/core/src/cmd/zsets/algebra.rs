@@ -4,7 +4,7 @@
 //! As in Redis, every source is type-checked before the options are read; union and
 //! intersection walk the sources from the smallest to the largest (so sums add up in Redis's
 //! order), a weighted score or a sum that is NaN (`inf * 0`, `inf + -inf`) counts as 0, and
-//! the result is a new sorted set encoded as any set of its size.
+//! the result is built as a skiplist, stored as a listpack if it fits.
 
 use bytes::Bytes;
 
@@ -163,7 +163,8 @@ fn weighted(score: f64, weight: f64) -> f64 {
 }
 
 fn compute(op: Op, sources: &[Option<Source<'_>>], o: &Options, limits: &EncodingLimits) -> ZSet {
-    let mut result = ZSet::new();
+    // Built as a skiplist, as Redis builds it (a listpack would turn -0 into 0).
+    let mut result = ZSet::new_skiplist();
     // Smallest first, as Redis walks them (ZDIFF keeps the first key first).
     let mut order: Vec<(Option<Source<'_>>, f64)> = sources
         .iter()
@@ -255,7 +256,7 @@ fn store(node: &mut Node, args: &[Bytes], op: Op) -> Reply {
         Err(wrong_type) => return wrong_type,
     };
     let result = match parse_options(&args[3 + keys.len()..], keys.len(), op, true) {
-        Ok(o) => compute(op, &sources, &o, &limits),
+        Ok(o) => compute(op, &sources, &o, &limits).into_compact(&limits),
         Err(e) => return e,
     };
     let len = result.len();
