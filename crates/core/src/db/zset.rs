@@ -197,7 +197,9 @@ impl ZSet {
     /// `zsetConvertToListpackIfNeeded`, for the algebra's stored results).
     pub fn into_compact(self, limits: &EncodingLimits) -> ZSet {
         let fits = self.len() <= limits.zset_max_listpack_entries
-            && self.iter().all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
+            && self
+                .iter()
+                .all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
         if self.is_listpack() || !fits {
             return self;
         }

@@ -27,6 +27,8 @@ mod random;
 mod ranges;
 mod score;
 
+pub(crate) use score::score_text;
+
 use algebra::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
 use members::{zadd, zcard, zcount, zincrby, zlexcount, zmscore, zrank, zrem, zrevrank, zscore};
 use pops::{zmpop, zpopmax, zpopmin};

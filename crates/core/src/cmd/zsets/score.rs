@@ -85,7 +85,7 @@ pub(super) fn parse_lex_range(
 }
 
 /// A score as Redis 7.0 prints it in bulk strings: C's `%.17g`, `inf`, `-inf`.
-pub(super) fn score_text(score: f64) -> Bytes {
+pub(crate) fn score_text(score: f64) -> Bytes {
     if score.is_infinite() {
         return Bytes::from_static(if score > 0.0 { b"inf" } else { b"-inf" });
     }
