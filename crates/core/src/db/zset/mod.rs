@@ -21,6 +21,11 @@ use super::hash::FixedState;
 use super::packed::PackedVec;
 use super::EncodingLimits;
 
+mod bounds;
+
+use bounds::{highest_at_most, lex_bounds_ordered, lowest_at_least};
+pub use bounds::{LexBound, ScoreBound};
+
 /// `zset-max-listpack-entries`' default in Redis 7.0.
 pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
 /// `zset-max-listpack-value`'s default in Redis 7.0 (bytes).
@@ -67,60 +72,6 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     fn cmp(&self, other: &Entry) -> Ordering {
         order(self.score, &self.member, other.score, &other.member)
-    }
-}
-
-/// One end of a score range (`1.5`, `(1.5`, `-inf`, `+inf`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScoreBound {
-    pub value: f64,
-    pub exclusive: bool,
-}
-
-impl ScoreBound {
-    fn above_min(self, score: f64) -> bool {
-        if self.exclusive {
-            score > self.value
-        } else {
-            score >= self.value
-        }
-    }
-
-    fn below_max(self, score: f64) -> bool {
-        if self.exclusive {
-            score < self.value
-        } else {
-            score <= self.value
-        }
-    }
-}
-
-/// One end of a lex range: `-`, `+`, `[item` or `(item`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LexBound {
-    Min,
-    Max,
-    Inclusive(Box<[u8]>),
-    Exclusive(Box<[u8]>),
-}
-
-impl LexBound {
-    fn above_min(&self, member: &[u8]) -> bool {
-        match self {
-            LexBound::Min => true,
-            LexBound::Max => false,
-            LexBound::Inclusive(item) => member >= &item[..],
-            LexBound::Exclusive(item) => member > &item[..],
-        }
-    }
-
-    fn below_max(&self, member: &[u8]) -> bool {
-        match self {
-            LexBound::Min => false,
-            LexBound::Max => true,
-            LexBound::Inclusive(item) => member <= &item[..],
-            LexBound::Exclusive(item) => member < &item[..],
-        }
     }
 }
 
@@ -506,48 +457,6 @@ impl ZSet {
     }
 }
 
-/// The lowest score a range's min admits (`(1` admits the next double up).
-fn lowest_at_least(min: ScoreBound) -> f64 {
-    if min.exclusive {
-        next_up(min.value)
-    } else {
-        min.value
-    }
-}
-
-/// The lowest score past a range's max, `None` when nothing is (`+inf` inclusive).
-fn highest_at_most(max: ScoreBound) -> Option<f64> {
-    if max.exclusive {
-        Some(max.value)
-    } else if max.value == f64::INFINITY {
-        None
-    } else {
-        Some(next_up(max.value))
-    }
-}
-
-/// The next double above `x` (+inf stays).
-fn next_up(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
-        return x;
-    }
-    if x == 0.0 {
-        return f64::from_bits(1);
-    }
-    let bits = x.to_bits();
-    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
-}
-
-/// Whether a lex range can hold anything (the tree's `range` panics on crossed bounds).
-fn lex_bounds_ordered(min: &LexBound, max: &LexBound) -> bool {
-    match (min, max) {
-        (LexBound::Inclusive(a), LexBound::Inclusive(b)) => a <= b,
-        (LexBound::Inclusive(a) | LexBound::Exclusive(a), LexBound::Exclusive(b))
-        | (LexBound::Exclusive(a), LexBound::Inclusive(b)) => a < b,
-        _ => true,
-    }
-}
-
 impl<'a> FromIterator<(&'a [u8], f64)> for ZSet {
     fn from_iter<I: IntoIterator<Item = (&'a [u8], f64)>>(iter: I) -> ZSet {
         let mut zset = ZSet::new();
@@ -559,87 +468,4 @@ impl<'a> FromIterator<(&'a [u8], f64)> for ZSet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn members(it: ZIter<'_>) -> Vec<String> {
-        it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
-            .collect()
-    }
-
-    fn both_encodings(pairs: &[(&str, f64)]) -> [ZSet; 2] {
-        let packed: ZSet = pairs.iter().map(|(m, s)| (m.as_bytes(), *s)).collect();
-        let mut tree = ZSet::with_hint(1000, 0, &EncodingLimits::default());
-        for (m, s) in pairs {
-            tree.insert(m.as_bytes(), *s);
-        }
-        assert_eq!(
-            (packed.encoding(), tree.encoding()),
-            ("listpack", "skiplist")
-        );
-        [packed, tree]
-    }
-
-    #[test]
-    fn sorted_by_score_then_member() {
-        let mut z = ZSet::new();
-        z.insert(b"b", 1.0);
-        z.insert(b"a", 1.0);
-        z.insert(b"c", -2.5);
-        let order: Vec<&[u8]> = z.sorted().into_iter().map(|(m, _)| m).collect();
-        assert_eq!(order, [&b"c"[..], b"a", b"b"]);
-        assert_eq!(z.encoding(), "listpack");
-        z.insert(&[b'm'; 65], 0.0);
-        assert_eq!(z.encoding(), "skiplist");
-        assert_eq!(z.rank(b"b"), Some(3));
-        assert_eq!(z.remove(b"a"), Some(1.0));
-        assert_eq!(z.rank(b"b"), Some(2));
-    }
-
-    #[test]
-    fn ranges_agree_in_both_encodings() {
-        let pairs = [
-            ("a", 1.0),
-            ("b", 2.0),
-            ("c", 2.0),
-            ("d", 3.0),
-            ("e", f64::INFINITY),
-        ];
-        for z in both_encodings(&pairs) {
-            let bound = |value, exclusive| ScoreBound { value, exclusive };
-            let r = z.score_range(bound(2.0, false), bound(3.0, true), false);
-            assert_eq!(members(r), ["b", "c"]);
-            let r = z.score_range(bound(1.0, true), bound(f64::INFINITY, false), true);
-            assert_eq!(members(r), ["e", "d", "c", "b"]);
-            let r = z.score_range(
-                bound(f64::INFINITY, true),
-                bound(f64::INFINITY, false),
-                false,
-            );
-            assert!(members(r).is_empty());
-            let r = z.score_range(bound(3.0, false), bound(1.0, false), false);
-            assert!(members(r).is_empty());
-            assert_eq!(members(z.rank_range(1, 2, false)), ["b", "c"]);
-            assert_eq!(members(z.rank_range(0, 1, true)), ["e", "d"]);
-            assert_eq!(z.rank(b"d"), Some(3));
-        }
-        for z in both_encodings(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)]) {
-            let (min, max) = (LexBound::Exclusive(b"a".as_slice().into()), LexBound::Max);
-            assert_eq!(members(z.lex_range(&min, &max, false)), ["b", "c", "d"]);
-            let max = LexBound::Inclusive(b"c".as_slice().into());
-            assert_eq!(members(z.lex_range(&min, &max, true)), ["c", "b"]);
-            let crossed = LexBound::Exclusive(b"a".as_slice().into());
-            assert!(members(z.lex_range(&min, &crossed, false)).is_empty());
-        }
-    }
-
-    #[test]
-    fn pops_from_either_end() {
-        for mut z in both_encodings(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]) {
-            assert_eq!(z.pop(true), Some((Box::from(&b"c"[..]), 3.0)));
-            assert_eq!(z.pop(false), Some((Box::from(&b"a"[..]), 1.0)));
-            assert_eq!(z.len(), 1);
-            assert_eq!(z.score(b"a"), None);
-        }
-    }
-}
+mod tests;

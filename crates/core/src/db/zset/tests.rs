@@ -1,0 +1,82 @@
+use super::*;
+
+fn members(it: ZIter<'_>) -> Vec<String> {
+    it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+fn both_encodings(pairs: &[(&str, f64)]) -> [ZSet; 2] {
+    let packed: ZSet = pairs.iter().map(|(m, s)| (m.as_bytes(), *s)).collect();
+    let mut tree = ZSet::with_hint(1000, 0, &EncodingLimits::default());
+    for (m, s) in pairs {
+        tree.insert(m.as_bytes(), *s);
+    }
+    assert_eq!(
+        (packed.encoding(), tree.encoding()),
+        ("listpack", "skiplist")
+    );
+    [packed, tree]
+}
+
+#[test]
+fn sorted_by_score_then_member() {
+    let mut z = ZSet::new();
+    z.insert(b"b", 1.0);
+    z.insert(b"a", 1.0);
+    z.insert(b"c", -2.5);
+    let order: Vec<&[u8]> = z.sorted().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(order, [&b"c"[..], b"a", b"b"]);
+    assert_eq!(z.encoding(), "listpack");
+    z.insert(&[b'm'; 65], 0.0);
+    assert_eq!(z.encoding(), "skiplist");
+    assert_eq!(z.rank(b"b"), Some(3));
+    assert_eq!(z.remove(b"a"), Some(1.0));
+    assert_eq!(z.rank(b"b"), Some(2));
+}
+
+#[test]
+fn ranges_agree_in_both_encodings() {
+    let pairs = [
+        ("a", 1.0),
+        ("b", 2.0),
+        ("c", 2.0),
+        ("d", 3.0),
+        ("e", f64::INFINITY),
+    ];
+    for z in both_encodings(&pairs) {
+        let bound = |value, exclusive| ScoreBound { value, exclusive };
+        let r = z.score_range(bound(2.0, false), bound(3.0, true), false);
+        assert_eq!(members(r), ["b", "c"]);
+        let r = z.score_range(bound(1.0, true), bound(f64::INFINITY, false), true);
+        assert_eq!(members(r), ["e", "d", "c", "b"]);
+        let r = z.score_range(
+            bound(f64::INFINITY, true),
+            bound(f64::INFINITY, false),
+            false,
+        );
+        assert!(members(r).is_empty());
+        let r = z.score_range(bound(3.0, false), bound(1.0, false), false);
+        assert!(members(r).is_empty());
+        assert_eq!(members(z.rank_range(1, 2, false)), ["b", "c"]);
+        assert_eq!(members(z.rank_range(0, 1, true)), ["e", "d"]);
+        assert_eq!(z.rank(b"d"), Some(3));
+    }
+    for z in both_encodings(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)]) {
+        let (min, max) = (LexBound::Exclusive(b"a".as_slice().into()), LexBound::Max);
+        assert_eq!(members(z.lex_range(&min, &max, false)), ["b", "c", "d"]);
+        let max = LexBound::Inclusive(b"c".as_slice().into());
+        assert_eq!(members(z.lex_range(&min, &max, true)), ["c", "b"]);
+        let crossed = LexBound::Exclusive(b"a".as_slice().into());
+        assert!(members(z.lex_range(&min, &crossed, false)).is_empty());
+    }
+}
+
+#[test]
+fn pops_from_either_end() {
+    for mut z in both_encodings(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]) {
+        assert_eq!(z.pop(true), Some((Box::from(&b"c"[..]), 3.0)));
+        assert_eq!(z.pop(false), Some((Box::from(&b"a"[..]), 1.0)));
+        assert_eq!(z.len(), 1);
+        assert_eq!(z.score(b"a"), None);
+    }
+}
