@@ -122,14 +122,9 @@ fn encode_zset(zset: &ZSet, out: &mut Vec<u8>) {
     }
 }
 
-/// A score as listpack text, as Redis's `d2string` writes it: integral scores below 2^52 as
-/// integers (stored in integer form), others as `%.17g`.
+/// A score as listpack text, as Redis's `d2string` writes it.
 fn score_text(score: f64) -> String {
-    const LIMIT: f64 = 4503599627370496.0; // 2^52
-    if score > -LIMIT + 1.0 && score < LIMIT && score == score.trunc() {
-        return format!("{}", score as i64);
-    }
-    String::from_utf8_lossy(&crate::cmd::zsets::score_text(score)).into_owned()
+    String::from_utf8_lossy(&crate::cmd::zsets::listpack_score_text(score)).into_owned()
 }
 
 /// The collection after a collection type byte; `None` when `rdb_type` is not one we read.

@@ -27,7 +27,7 @@ mod random;
 mod ranges;
 mod score;
 
-pub(crate) use score::score_text;
+pub(crate) use score::listpack_score_text;
 
 use algebra::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
 use members::{zadd, zcard, zcount, zincrby, zlexcount, zmscore, zrank, zrem, zrevrank, zscore};

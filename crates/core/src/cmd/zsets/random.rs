@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::score::score_text;
+use super::score::{listpack_score_text, score_text};
 use super::{bulk, is_resp3, read_zset, scored_reply};
 use crate::cmd::keys::{
     collection_scan_pattern, collection_scan_reply, parse_cursor, pattern_matches,
@@ -89,10 +89,16 @@ pub(super) fn zscan(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
         Ok(pattern) => pattern,
         Err(e) => return e,
     };
+    // A listpack answers the text it holds, a skiplist prints its doubles.
+    let text = if zset.is_listpack() {
+        listpack_score_text
+    } else {
+        score_text
+    };
     let items = zset
         .iter()
         .filter(|(m, _)| pattern.is_none_or(|p| pattern_matches(p, m)))
-        .flat_map(|(m, s)| [bulk(m), Reply::Bulk(score_text(s))])
+        .flat_map(|(m, s)| [bulk(m), Reply::Bulk(text(s))])
         .collect();
     collection_scan_reply(items)
 }

@@ -103,6 +103,16 @@ pub(crate) fn score_text(score: f64) -> Bytes {
     Bytes::from(text)
 }
 
+/// A score as a listpack holds it (Redis's `d2string`): integral scores within ±2^62 as
+/// integers, others as [`score_text`]. ZSCAN of a listpack and DUMP answer this text.
+pub(crate) fn listpack_score_text(score: f64) -> Bytes {
+    const HALF_RANGE: f64 = 4_611_686_018_427_387_904.0; // LLONG_MAX / 2 as a double
+    if (-HALF_RANGE..=HALF_RANGE).contains(&score) && score == score.trunc() {
+        return Bytes::from((score as i64).to_string());
+    }
+    score_text(score)
+}
+
 fn trim_zeros(text: &str) -> &str {
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
@@ -150,5 +160,12 @@ mod tests {
         for (score, text) in cases {
             assert_eq!(score_text(score), text);
         }
+        assert_eq!(
+            listpack_score_text(1.2345678901234568e17),
+            "123456789012345680"
+        );
+        assert_eq!(listpack_score_text(-0.0), "0");
+        assert_eq!(listpack_score_text(1e19), "1e+19");
+        assert_eq!(listpack_score_text(0.5), "0.5");
     }
 }
