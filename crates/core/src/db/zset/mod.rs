@@ -15,6 +15,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::ops::Bound;
 
 use super::hash::FixedState;
@@ -31,23 +32,24 @@ pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
 /// `zset-max-listpack-value`'s default in Redis 7.0 (bytes).
 pub const ZSET_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 
-/// A skiplist-sized member's cost beyond twice its bytes: the map's bucket (hash, boxed slice,
-/// score: 32, at 7/8 load), the tree's slot (score and boxed slice: 24, nodes about 2/3 full)
-/// and two allocations' headers and rounding (about 16 each).
+/// A skiplist-sized member's cost beyond its bytes: the map's bucket (shared slice and score:
+/// 24, plus control byte and spare capacity), the tree's slot (score and shared slice: 24,
+/// nodes about 2/3 full) and the shared allocation's counts, header and rounding (about 32).
 const TREE_ENTRY_OVERHEAD_BYTES: usize = 105;
 
 /// One member in the ordered index.
 #[derive(Clone, Debug)]
 struct Entry {
     score: f64,
-    member: Box<[u8]>,
+    /// Shared with the map's key: one allocation per member.
+    member: Arc<[u8]>,
 }
 
 impl Entry {
     fn new(score: f64, member: &[u8]) -> Entry {
         Entry {
             score,
-            member: Box::from(member),
+            member: Arc::from(member),
         }
     }
 }
@@ -86,7 +88,7 @@ enum Repr {
         scores: Vec<f64>,
     },
     Tree {
-        scores: HashMap<Box<[u8]>, f64, FixedState>,
+        scores: HashMap<Arc<[u8]>, f64, FixedState>,
         order: BTreeSet<Entry>,
     },
 }
@@ -238,8 +240,9 @@ impl ZSet {
                 scores.insert(at, score);
             }
             Repr::Tree { scores, order } => {
-                scores.insert(Box::from(member), score);
-                order.insert(Entry::new(score, member));
+                let entry = Entry::new(score, member);
+                scores.insert(Arc::clone(&entry.member), score);
+                order.insert(entry);
             }
         }
         added
@@ -253,8 +256,9 @@ impl ZSet {
         let mut map = HashMap::with_capacity_and_hasher(scores.len(), FixedState::default());
         let mut tree = BTreeSet::new();
         for (member, &score) in members.iter().zip(scores) {
-            map.insert(Box::from(member), score);
-            tree.insert(Entry::new(score, member));
+            let entry = Entry::new(score, member);
+            map.insert(Arc::clone(&entry.member), score);
+            tree.insert(entry);
         }
         self.repr = Repr::Tree {
             scores: map,
@@ -298,7 +302,7 @@ impl ZSet {
                     order.pop_first()?
                 };
                 scores.remove(&entry.member);
-                Some((entry.member, entry.score))
+                Some((Box::from(&*entry.member), entry.score))
             }
         }
     }
@@ -446,7 +450,7 @@ impl ZSet {
             Repr::Packed { members, scores } => members.memory_bytes() + 8 * scores.len(),
             Repr::Tree { scores, .. } => scores
                 .keys()
-                .map(|m| 2 * m.len() + TREE_ENTRY_OVERHEAD_BYTES)
+                .map(|m| m.len() + TREE_ENTRY_OVERHEAD_BYTES)
                 .sum(),
         }
     }
