@@ -149,8 +149,9 @@ fn add(node: &mut Node, args: &[Bytes], o: &AddOptions, pairs: &[Bytes]) -> Repl
         };
     }
     if missing {
-        let zset = ZSet::with_hint(scores.len(), pairs[1].len(), &limits);
-        node.db.set_owned(key, Value::ZSet(zset), None);
+        // A listpack, unless the first member converts it at once (Redis 7.0 sizes a new
+        // set by its first member only: 129 copies of one member stay a listpack).
+        node.db.set_owned(key, Value::ZSet(ZSet::new()), None);
     }
     let zset = write_zset(node, key).ok().flatten().expect("present");
     let (mut added, mut updated, mut last) = (0, 0, None);

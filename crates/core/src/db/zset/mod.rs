@@ -127,18 +127,6 @@ impl ZSet {
         }
     }
 
-    /// An empty set for a command about to add `elements` members, the longest
-    /// `max_member_bytes` long: a skiplist from the start past the limits, as Redis creates it.
-    pub fn with_hint(elements: usize, max_member_bytes: usize, limits: &EncodingLimits) -> ZSet {
-        let mut zset = ZSet::new();
-        if elements > limits.zset_max_listpack_entries
-            || max_member_bytes > limits.zset_max_listpack_value
-        {
-            zset.convert();
-        }
-        zset
-    }
-
     /// An empty skiplist, whatever its size will be (Redis's `createZsetObject`).
     pub fn new_skiplist() -> ZSet {
         let mut zset = ZSet::new();

@@ -7,7 +7,7 @@ fn members(it: ZIter<'_>) -> Vec<String> {
 
 fn both_encodings(pairs: &[(&str, f64)]) -> [ZSet; 2] {
     let packed: ZSet = pairs.iter().map(|(m, s)| (m.as_bytes(), *s)).collect();
-    let mut tree = ZSet::with_hint(1000, 0, &EncodingLimits::default());
+    let mut tree = ZSet::new_skiplist();
     for (m, s) in pairs {
         tree.insert(m.as_bytes(), *s);
     }
