@@ -78,7 +78,7 @@ impl<'a> Source<'a> {
 }
 
 /// The key count at `args[at]` and the keys after it, or Redis's error.
-fn counted<'a>(args: &'a [Bytes], at: usize) -> Result<&'a [Bytes], Reply> {
+fn counted(args: &[Bytes], at: usize) -> Result<&[Bytes], Reply> {
     let numkeys = parse_i64(&args[at]).ok_or_else(Reply::not_integer)?;
     if numkeys < 1 {
         let name = String::from_utf8_lossy(&args[0]).to_lowercase();
@@ -87,7 +87,7 @@ fn counted<'a>(args: &'a [Bytes], at: usize) -> Result<&'a [Bytes], Reply> {
         )));
     }
     match usize::try_from(numkeys) {
-        Ok(n) if n <= args.len() - at - 1 => Ok(&args[at + 1..at + 1 + n]),
+        Ok(n) if n < args.len() - at => Ok(&args[at + 1..at + 1 + n]),
         _ => Err(Reply::syntax_error()),
     }
 }

@@ -50,7 +50,7 @@ impl AddOptions {
                 "XX and NX options at the same time are not compatible",
             ));
         }
-        if (self.gt && self.nx) || (self.lt && self.nx) || (self.gt && self.lt) {
+        if (self.nx && (self.gt || self.lt)) || (self.gt && self.lt) {
             return Err(Reply::err(
                 "GT, LT, and/or NX options at the same time are not compatible",
             ));
@@ -121,7 +121,7 @@ pub(super) fn zincrby(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Rep
 }
 
 fn add(node: &mut Node, args: &[Bytes], o: &AddOptions, pairs: &[Bytes]) -> Reply {
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Reply::syntax_error();
     }
     if let Err(e) = o.check(pairs.len() / 2) {

@@ -15,8 +15,8 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use super::hash::FixedState;
 use super::packed::PackedVec;
