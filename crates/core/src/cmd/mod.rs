@@ -24,6 +24,7 @@ pub mod sets;
 pub mod strings;
 pub mod wait;
 pub mod zsets;
+pub mod geo;
 
 pub use flags::CmdFlags;
 
@@ -182,6 +183,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         migrate::COMMANDS,
         wait::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
     ]
     .into_iter()
     .flatten()

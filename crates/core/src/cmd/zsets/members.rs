@@ -106,7 +106,7 @@ fn add_one(
     Ok(Outcome::Updated(new))
 }
 
-pub(super) fn zadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+pub(crate) fn zadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let (options, first) = AddOptions::parse(args);
     add(node, args, &options, &args[first..])
 }

@@ -27,10 +27,11 @@ mod random;
 mod ranges;
 mod score;
 
-pub(crate) use score::listpack_score_text;
+pub(crate) use members::zadd;
+pub(crate) use score::{listpack_score_text, parse_score};
 
 use algebra::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
-use members::{zadd, zcard, zcount, zincrby, zlexcount, zmscore, zrank, zrem, zrevrank, zscore};
+use members::{zcard, zcount, zincrby, zlexcount, zmscore, zrank, zrem, zrevrank, zscore};
 use pops::{zmpop, zpopmax, zpopmin};
 use random::{zrandmember, zscan};
 use ranges::{

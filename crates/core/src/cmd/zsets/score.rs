@@ -13,7 +13,7 @@ fn strtod(text: &[u8]) -> Option<f64> {
 
 /// A score or increment argument (Redis's `getDoubleFromObject`): no leading space, no
 /// overflow to infinity nor underflow to zero, no NaN.
-pub(super) fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     if arg
         .first()
         .is_none_or(|b| b.is_ascii_whitespace() || *b == 0x0b)
