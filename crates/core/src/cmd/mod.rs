@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod connection;
 pub mod dump;
 mod flags;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -24,7 +25,6 @@ pub mod sets;
 pub mod strings;
 pub mod wait;
 pub mod zsets;
-pub mod geo;
 
 pub use flags::CmdFlags;
 

@@ -222,7 +222,10 @@ fn bounding_box(long: f64, lat: f64, shape: Shape) -> [f64; 4] {
         ShapeKind::Radius(r) => (r, r),
         ShapeKind::Box { width, height } => (height / 2.0, width / 2.0),
     };
-    let (height, width) = (shape.conversion * half_height, shape.conversion * half_width);
+    let (height, width) = (
+        shape.conversion * half_height,
+        shape.conversion * half_width,
+    );
     let lat_delta = deg(height / EARTH_RADIUS_METERS);
     let long_delta_top = deg(width / EARTH_RADIUS_METERS / rad(lat + lat_delta).cos());
     let long_delta_bottom = deg(width / EARTH_RADIUS_METERS / rad(lat - lat_delta).cos());
@@ -231,7 +234,12 @@ fn bounding_box(long: f64, lat: f64, shape: Shape) -> [f64; 4] {
     } else {
         long_delta_top
     };
-    [long - long_delta, lat - lat_delta, long + long_delta, lat + lat_delta]
+    [
+        long - long_delta,
+        lat - lat_delta,
+        long + long_delta,
+        lat + lat_delta,
+    ]
 }
 
 /// The cells a search around `(long, lat)` walks, in order; `None` for a box left out.
@@ -334,10 +342,17 @@ mod tests {
 
     #[test]
     fn neighbours_wrap_and_step() {
-        let cell = Cell { bits: 0b1001, step: 2 };
+        let cell = Cell {
+            bits: 0b1001,
+            step: 2,
+        };
         let [center, north, .., south_west] = nine(cell);
         assert_eq!(center, cell);
-        assert_eq!(gather(north.bits), gather(cell.bits) + 1, "north adds a latitude cell");
+        assert_eq!(
+            gather(north.bits),
+            gather(cell.bits) + 1,
+            "north adds a latitude cell"
+        );
         assert_eq!(gather(south_west.bits >> 1), gather(cell.bits >> 1) - 1);
     }
 }

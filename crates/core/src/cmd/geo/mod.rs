@@ -8,9 +8,9 @@
 use bytes::Bytes;
 
 use super::{CommandSpec, Handler};
+use crate::cmd::is;
 use crate::cmd::keys::lookup_read;
 use crate::cmd::CmdFlags as F;
-use crate::cmd::is;
 use crate::db::{ValueRef, ZSet};
 use crate::node::Node;
 use crate::reply::Reply;

@@ -82,7 +82,13 @@ fn member_point(zset: &ZSet, member: &[u8]) -> Result<[f64; 2], Reply> {
 }
 
 /// The options after the fixed arguments (`rest`), in Redis's order of checks.
-fn parse_options(form: Form, read_only: bool, zset: Option<&ZSet>, rest: &[Bytes], o: &mut Options) -> Result<(), Reply> {
+fn parse_options(
+    form: Form,
+    read_only: bool,
+    zset: Option<&ZSet>,
+    rest: &[Bytes],
+    o: &mut Options,
+) -> Result<(), Reply> {
     let search = matches!(form, Form::Search | Form::SearchStore);
     let mut i = 0;
     while i < rest.len() {
@@ -106,7 +112,8 @@ fn parse_options(form: Form, read_only: bool, zset: Option<&ZSet>, rest: &[Bytes
             }
             o.count = count as u64;
             i += 1;
-        } else if !search && !read_only && left >= 1 && (is(word, "store") || is(word, "storedist")) {
+        } else if !search && !read_only && left >= 1 && (is(word, "store") || is(word, "storedist"))
+        {
             o.store = Some(rest[i + 1].clone());
             o.store_dist = is(word, "storedist");
             i += 1;
@@ -194,8 +201,14 @@ fn find(zset: &ZSet, center: [f64; 2], shape: Shape, limit: u64) -> Vec<Found> {
             bits: cell.bits + 1,
             step: cell.step,
         }) as f64;
-        let lower = ScoreBound { value: min, exclusive: false };
-        let upper = ScoreBound { value: max, exclusive: true };
+        let lower = ScoreBound {
+            value: min,
+            exclusive: false,
+        };
+        let upper = ScoreBound {
+            value: max,
+            exclusive: true,
+        };
         for (member, score) in zset.score_range(lower, upper, false) {
             let point = decode_score(score);
             if let Some(dist) = within(center, point, shape) {
@@ -216,7 +229,11 @@ fn find(zset: &ZSet, center: [f64; 2], shape: Shape, limit: u64) -> Vec<Found> {
 }
 
 fn generic(node: &mut Node, args: &[Bytes], form: Form, read_only: bool) -> Reply {
-    let source = if form == Form::SearchStore { &args[2] } else { &args[1] };
+    let source = if form == Form::SearchStore {
+        &args[2]
+    } else {
+        &args[1]
+    };
     let zset = match read_zset(node, source) {
         Ok(zset) => zset,
         Err(wrong_type) => return wrong_type,
@@ -224,7 +241,9 @@ fn generic(node: &mut Node, args: &[Bytes], form: Form, read_only: bool) -> Repl
     let mut o = Options::default();
     let base = match form {
         Form::Radius => {
-            match parse_point(&args[2], &args[3]).and_then(|c| Ok((c, parse_radius(&args[4], &args[5])?))) {
+            match parse_point(&args[2], &args[3])
+                .and_then(|c| Ok((c, parse_radius(&args[4], &args[5])?)))
+            {
                 Ok((center, shape)) => (o.center, o.shape) = (Some(center), Some(shape)),
                 Err(e) => return e,
             }
@@ -232,7 +251,9 @@ fn generic(node: &mut Node, args: &[Bytes], form: Form, read_only: bool) -> Repl
         }
         Form::ByMember => {
             if let Some(zset) = zset {
-                match member_point(zset, &args[2]).and_then(|c| Ok((c, parse_radius(&args[3], &args[4])?))) {
+                match member_point(zset, &args[2])
+                    .and_then(|c| Ok((c, parse_radius(&args[3], &args[4])?)))
+                {
                     Ok((center, shape)) => (o.center, o.shape) = (Some(center), Some(shape)),
                     Err(e) => return e,
                 }
@@ -305,7 +326,14 @@ fn reply(found: Vec<Found>, o: &Options, unit: f64) -> Reply {
 
 /// Stores the points (scored by geohash, or by distance with STOREDIST) at `dest`, as a
 /// listpack when small enough; an empty result deletes it. Replays as sent.
-fn store(node: &mut Node, args: &[Bytes], dest: &[u8], found: Vec<Found>, o: &Options, unit: f64) -> Reply {
+fn store(
+    node: &mut Node,
+    args: &[Bytes],
+    dest: &[u8],
+    found: Vec<Found>,
+    o: &Options,
+    unit: f64,
+) -> Reply {
     let limits = node.config.encoding_limits;
     let mut result = ZSet::new_skiplist();
     for f in &found {
