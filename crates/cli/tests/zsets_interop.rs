@@ -1,7 +1,7 @@
-//! Sorted sets against a real `redis-server` 7.0: the same command stream sent to both (raw
-//! replies compared byte for byte, in RESP2 and RESP3), DUMP payloads of sets built by commands
-//! restored across the two in both directions, and CROSSSLOT for the multi-key forms in
-//! cluster mode.
+//! Sorted sets and geo against a real `redis-server` 7.0: the same command stream sent to both
+//! (raw replies compared byte for byte, in RESP2 and RESP3), DUMP payloads of sets built by
+//! commands restored across the two in both directions, and CROSSSLOT for the multi-key forms
+//! in cluster mode.
 //!
 //! The stream stays where Redis's answers are deterministic: no ZRANDMEMBER below the set's
 //! size, ZSCAN only of sets Redis keeps as listpacks (a skiplist scans in hash-table order).
@@ -15,6 +15,89 @@ const NODE_TIMEOUT_MS: u64 = 2000;
 /// Hand-picked cases, one command a line: every command's errors, empty results, key deletion,
 /// score printing, lex ranges, encodings and thresholds.
 const CASES: &str = include_str!("types_interop/zset_cases.txt");
+
+/// Geo cases: every command's errors, units, stores, sorts and the unsorted walk order.
+const GEO_CASES: &str = include_str!("types_interop/geo_cases.txt");
+
+/// Generated geo commands from a fixed seed: points worldwide and in two clusters, searches
+/// by radius and box in every unit, sorted or in walk order, COUNT, ANY, stores.
+fn generated_geo_commands() -> Vec<String> {
+    let mut x: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut point = |n: &mut dyn FnMut(u64) -> u64| {
+        let frac = |n: &mut dyn FnMut(u64) -> u64| n(1_000_000) as f64 / 1e6;
+        match n(3) {
+            0 => format!(
+                "{:.6} {:.6}",
+                frac(n) * 360.0 - 180.0,
+                frac(n) * 170.0 - 85.0
+            ),
+            1 => format!("{:.6} {:.6}", 12.0 + frac(n) * 4.0, 36.0 + frac(n) * 4.0),
+            _ => format!("{:.5} {:.5}", frac(n) * 2.0 - 1.0, frac(n) * 2.0 - 1.0),
+        }
+    };
+    const OPTIONS: [&str; 10] = [
+        "",
+        "ASC",
+        "DESC",
+        "WITHDIST",
+        "WITHHASH ASC",
+        "WITHDIST DESC",
+        "COUNT 3",
+        "COUNT 5 ANY",
+        "COUNT 2 DESC WITHDIST",
+        "WITHDIST WITHHASH",
+    ];
+    const RADII: [&str; 8] = [
+        "100 m",
+        "5000 m",
+        "3000000 m",
+        "1 km",
+        "300 km",
+        "5000 km",
+        "100 mi",
+        "1000000 ft",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..1500 {
+        let key = ["geo1", "geo2"][next(2) as usize];
+        let radius = RADII[next(8) as usize];
+        let options = OPTIONS[next(10) as usize];
+        let command = match next(11) {
+            0..=4 => {
+                let points: Vec<String> = (0..1 + next(15))
+                    .map(|_| format!("{} p{}", point(&mut next), next(300)))
+                    .collect();
+                format!("GEOADD {key} {}", points.join(" "))
+            }
+            5 => format!(
+                "GEOSEARCH {key} FROMLONLAT {} BYRADIUS {radius} {options}",
+                point(&mut next)
+            ),
+            6 => {
+                let (size, unit) = radius.split_once(' ').expect("a unit");
+                let member = next(300);
+                format!("GEOSEARCH {key} FROMMEMBER p{member} BYBOX {size} {size} {unit} {options}")
+            }
+            7 => format!("GEORADIUSBYMEMBER {key} p{} {radius} {options}", next(300)),
+            8 => format!("GEORADIUS {key} {} {radius} {options}", point(&mut next)),
+            9 => format!("GEODIST {key} p{} p{} km", next(300), next(300)),
+            _ => format!(
+                "GEOSEARCHSTORE gs {key} FROMLONLAT {} BYRADIUS {radius} STOREDIST",
+                point(&mut next)
+            ),
+        };
+        out.push(command);
+    }
+    out.push("ZRANGE gs 0 -1 WITHSCORES".into());
+    out.push("GEOHASH geo1 p1 p2 p3 p4 p5".into());
+    out
+}
 
 /// Generated ZADD-heavy commands over three keys, from a fixed seed: the sets cross the
 /// listpack limit both ways, and every range, pop and algebra form reads them.
@@ -169,6 +252,22 @@ fn sorted_sets_match_redis_server_byte_for_byte() {
     }
     compare(&mut ours, &mut redis, &lines(CASES));
     compare(&mut ours, &mut redis, &generated[..1000]);
+}
+
+#[test]
+fn geo_matches_redis_server_byte_for_byte() {
+    let dir = TestDir::new("geo-diff");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    compare(&mut ours, &mut redis, &lines(GEO_CASES));
+    compare(&mut ours, &mut redis, &generated_geo_commands());
 }
 
 /// Sorted sets built by commands, DUMPed by one server, RESTOREd by the other with the same
