@@ -360,7 +360,7 @@ fn zset_multi_key_forms_across_slots_are_crossslot_in_cluster_mode() {
         || cluster_info_field(port, "cluster_state") == "ok",
     );
     let crossslot = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
-    let across: [&[&[u8]]; 7] = [
+    let across: [&[&[u8]]; 9] = [
         &[b"ZUNIONSTORE", b"d", b"2", b"a", b"b"],
         &[b"ZINTERSTORE", b"{a}d", b"1", b"b"],
         &[b"ZDIFF", b"2", b"a", b"b"],
@@ -368,6 +368,18 @@ fn zset_multi_key_forms_across_slots_are_crossslot_in_cluster_mode() {
         &[b"ZINTERCARD", b"2", b"a", b"b"],
         &[b"ZMPOP", b"2", b"a", b"b", b"MIN"],
         &[b"ZRANGESTORE", b"a", b"b", b"0", b"-1"],
+        &[
+            b"GEOSEARCHSTORE",
+            b"a",
+            b"b",
+            b"FROMLONLAT",
+            b"1",
+            b"1",
+            b"BYRADIUS",
+            b"1",
+            b"m",
+        ],
+        &[b"GEORADIUS", b"a", b"1", b"1", b"5", b"km", b"STORE", b"b"],
     ];
     for args in across {
         assert_eq!(conn.call(args), crossslot, "{args:?}");

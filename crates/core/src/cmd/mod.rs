@@ -89,6 +89,7 @@ impl CommandSpec {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
             "zinter" | "zunion" | "zdiff" | "zintercard" | "zmpop" => return counted_keys(args, 1),
+            "georadius" | "georadiusbymember" => return georadius_keys(args),
             // The destination, then the counted sources.
             "zinterstore" | "zunionstore" | "zdiffstore" => {
                 let mut keys = counted_keys(args, 2);
@@ -128,6 +129,22 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
             None => Vec::new(),
         },
     }
+}
+
+/// GEORADIUS[BYMEMBER]'s keys: the source, then the last STORE or STOREDIST key.
+fn georadius_keys(args: &[Bytes]) -> Vec<&Bytes> {
+    let mut keys: Vec<&Bytes> = args.get(1).into_iter().collect();
+    let mut store = None;
+    let mut i = 5;
+    while i + 1 < args.len() {
+        if is(&args[i], "store") || is(&args[i], "storedist") {
+            store = Some(&args[i + 1]);
+            i += 1;
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
 }
 
 /// `numkeys key …` at `args[at]`: the keys it counts, none if the count is not valid (the

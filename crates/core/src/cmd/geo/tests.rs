@@ -238,3 +238,27 @@ fn multi_key_geo_forms_list_their_keys() {
     .collect();
     assert_eq!(spec.keys(&args), vec![&args[1], &args[2]]);
 }
+
+#[test]
+fn georadius_lists_its_store_key() {
+    let spec = crate::cmd::all()
+        .find(|c| c.name == "georadius")
+        .expect("listed");
+    let args: Vec<Bytes> = [
+        "GEORADIUS",
+        "s",
+        "1",
+        "1",
+        "5",
+        "km",
+        "STORE",
+        "a",
+        "STOREDIST",
+        "b",
+    ]
+    .iter()
+    .map(|a| Bytes::from(a.to_string()))
+    .collect();
+    assert_eq!(spec.keys(&args), vec![&args[1], &args[9]]);
+    assert_eq!(spec.keys(&args[..6]), vec![&args[1]]);
+}
