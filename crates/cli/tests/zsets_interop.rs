@@ -29,7 +29,7 @@ fn generated_geo_commands() -> Vec<String> {
             .wrapping_add(1442695040888963407);
         (x >> 33) % n
     };
-    let mut point = |n: &mut dyn FnMut(u64) -> u64| {
+    let point = |n: &mut dyn FnMut(u64) -> u64| {
         let frac = |n: &mut dyn FnMut(u64) -> u64| n(1_000_000) as f64 / 1e6;
         match n(3) {
             0 => format!(

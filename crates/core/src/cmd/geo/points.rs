@@ -25,7 +25,7 @@ pub(super) fn geoadd(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply
         first += 1;
     }
     let triples = &args[first..];
-    if triples.is_empty() || triples.len() % 3 != 0 || (nx && xx) {
+    if triples.is_empty() || !triples.len().is_multiple_of(3) || (nx && xx) {
         return Reply::syntax_error();
     }
     let mut zadd_args = vec![Bytes::from_static(b"zadd")];

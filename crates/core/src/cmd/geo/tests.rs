@@ -167,7 +167,7 @@ fn searches_sort_count_and_store() {
     );
     assert_eq!(
         h.cmd(&["ZSCORE", "d", "Catania"]),
-        Reply::Double(56.441257870158204)
+        Reply::Double(56.4412578701582)
     );
     assert_eq!(
         h.cmd(&[
