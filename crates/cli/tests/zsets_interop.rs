@@ -394,3 +394,105 @@ fn zset_multi_key_forms_across_slots_are_crossslot_in_cluster_mode() {
         b"*2\r\n$4\r\n{t}d\r\n*1\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n"
     );
 }
+
+/// A replica gets sorted sets both ways a replica can: in its full sync (RESTORE payloads) and
+/// in the write stream after it (the propagated forms: ZMPOP as ZPOPMIN/ZPOPMAX, GEOADD as
+/// ZADD, …). Master and replica then answer every read the same.
+#[test]
+fn a_replica_receives_sorted_sets_by_full_sync_and_by_stream() {
+    let dir = TestDir::new("zsets-replica");
+    let [master_port, replica_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let _master = NodeProcess::start(&dir.path, master_port, NODE_TIMEOUT_MS, "");
+    let _replica = NodeProcess::start(&dir.path, replica_port, NODE_TIMEOUT_MS, "");
+    let mut master = RespConn::connect(master_port);
+    let mut replica = RespConn::connect(replica_port);
+    let ok = b"+OK\r\n".to_vec();
+    assert_eq!(
+        master.call(&[b"CLUSTER", b"ADDSLOTSRANGE", b"0", b"16383"]),
+        ok
+    );
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "cluster state ok",
+        || cluster_info_field(master_port, "cluster_state") == "ok",
+    );
+    let mut big = String::from("ZADD {t}big");
+    for i in 0..200 {
+        big.push_str(&format!(" {}.5 m{i}", i % 17));
+    }
+    let before_sync = [
+        "ZADD {t}z 1 a 2 b 3 c 4 d 5 e",
+        big.as_str(),
+        "GEOADD {t}g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+    ];
+    run_all(&mut master, &before_sync);
+    let port = master_port.to_string();
+    let meet = [&b"CLUSTER"[..], b"MEET", b"127.0.0.1", port.as_bytes()];
+    assert_eq!(replica.call(&meet), ok);
+    let master_id = myid(master_port);
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica knows the master",
+        || command_text(replica_port, &["CLUSTER", "NODES"]).contains(&master_id),
+    );
+    let replicate = [&b"CLUSTER"[..], b"REPLICATE", master_id.as_bytes()];
+    assert_eq!(replica.call(&replicate), ok);
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "the replica's link is up",
+        || command_text(replica_port, &["INFO", "replication"]).contains("master_link_status:up"),
+    );
+    let after_sync = [
+        "ZINCRBY {t}z 0.1 a",
+        "ZADD {t}z GT CH 9 b 0 c",
+        "ZPOPMIN {t}z",
+        "ZMPOP 2 {t}none {t}z MAX COUNT 2",
+        "ZPOPMAX {t}big 3",
+        "ZREMRANGEBYSCORE {t}big (3 5",
+        "ZREMRANGEBYRANK {t}big 0 4",
+        "ZUNIONSTORE {t}u 2 {t}z {t}big WEIGHTS 2 0.5 AGGREGATE MAX",
+        "ZRANGESTORE {t}r {t}big (1 +inf BYSCORE LIMIT 2 10",
+        "GEOADD {t}g 2.349014 48.864716 Paris",
+        "GEOSEARCHSTORE {t}gs {t}g FROMMEMBER Palermo BYRADIUS 300 km STOREDIST",
+    ];
+    run_all(&mut master, &after_sync);
+    assert_eq!(master.call(&[b"WAIT", b"1", b"5000"]), b":1\r\n");
+    assert_eq!(replica.call(&[b"READONLY"]), ok);
+    assert_eq!(
+        String::from_utf8_lossy(&replica.call(&[b"ZRANGE", b"{t}z", b"0", b"-1", b"WITHSCORES"])),
+        "*4\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nd\r\n$1\r\n4\r\n"
+    );
+    let reads = [
+        "ZRANGE {t}z 0 -1 WITHSCORES",
+        "ZRANGE {t}big 0 -1 WITHSCORES",
+        "ZRANGE {t}u 0 -1 WITHSCORES",
+        "ZRANGE {t}r 0 -1 WITHSCORES",
+        "ZRANGE {t}g 0 -1 WITHSCORES",
+        "ZRANGE {t}gs 0 -1 WITHSCORES",
+        "OBJECT ENCODING {t}big",
+        "OBJECT ENCODING {t}u",
+        "DBSIZE",
+    ];
+    for read in reads {
+        let args: Vec<&[u8]> = read.split(' ').map(str::as_bytes).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&replica.call(&args)),
+            String::from_utf8_lossy(&master.call(&args)),
+            "`{read}`"
+        );
+    }
+}
+
+fn run_all(conn: &mut RespConn, commands: &[&str]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+        let reply = conn.call(&args);
+        assert!(
+            !reply.starts_with(b"-"),
+            "`{command}`: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+}
