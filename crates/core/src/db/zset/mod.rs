@@ -6,16 +6,14 @@
 //! `zset-max-listpack-value` bytes. We do the same: while Redis would hold a listpack, the
 //! members sit in order in one packed buffer with their scores beside them (a few bytes each,
 //! a member found by a linear scan as in a listpack); afterwards a member → score hash map
-//! answers lookups and a `BTreeSet` of (score, member) keeps the order, so score and lex
-//! ranges start in O(log n). Rank positions walk the tree (O(rank)): a B-tree keeps no
-//! subtree counts.
+//! answers lookups and an order index (sorted chunks with counted sizes, see `index`) keeps the
+//! order, so ranks, rank ranges and score and lex ranges start in O(log n).
 //!
 //! Ranges come out as iterators over `(member, score)` in the asked direction; the range
 //! arguments' meaning (bounds, lex items) lives in [`ScoreBound`] and [`LexBound`].
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
-use std::ops::Bound;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::hash::FixedState;
@@ -23,9 +21,10 @@ use super::packed::PackedVec;
 use super::EncodingLimits;
 
 mod bounds;
+mod index;
 
-use bounds::{highest_at_most, lex_bounds_ordered, lowest_at_least};
 pub use bounds::{LexBound, ScoreBound};
+use index::{order, Entry, OrderIndex};
 
 /// `zset-max-listpack-entries`' default in Redis 7.0.
 pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
@@ -36,46 +35,6 @@ pub const ZSET_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 /// 24, plus control byte and spare capacity), the tree's slot (score and shared slice: 24,
 /// nodes about 2/3 full) and the shared allocation's counts, header and rounding (about 32).
 const TREE_ENTRY_OVERHEAD_BYTES: usize = 105;
-
-/// One member in the ordered index.
-#[derive(Clone, Debug)]
-struct Entry {
-    score: f64,
-    /// Shared with the map's key: one allocation per member.
-    member: Arc<[u8]>,
-}
-
-impl Entry {
-    fn new(score: f64, member: &[u8]) -> Entry {
-        Entry {
-            score,
-            member: Arc::from(member),
-        }
-    }
-}
-
-/// Redis's order: score (−0 and 0 tie; NaN never gets in), then member bytes.
-fn order(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
-    let by_score = a_score.partial_cmp(&b_score).expect("no NaN scores");
-    by_score.then_with(|| a_member.cmp(b_member))
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Entry) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Entry) -> Ordering {
-        order(self.score, &self.member, other.score, &other.member)
-    }
-}
 
 /// Members with scores, in the asked direction.
 pub type ZIter<'a> = Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a>;
@@ -89,7 +48,7 @@ enum Repr {
     },
     Tree {
         scores: HashMap<Arc<[u8]>, f64, FixedState>,
-        order: BTreeSet<Entry>,
+        order: OrderIndex,
     },
 }
 
@@ -211,26 +170,17 @@ impl ZSet {
             Repr::Packed { members, scores } => {
                 // A listpack keeps a score as text and reads "-0" back as the integer 0.
                 let score = if score == 0.0 { 0.0 } else { score };
-                let below = |i: usize| {
+                let at = first_false(scores.len(), |i| {
                     let m = members.get(i).expect("in range");
                     order(scores[i], m, score, member) == Ordering::Less
-                };
-                let (mut at, mut high) = (0, scores.len());
-                while at < high {
-                    let mid = (at + high) / 2;
-                    if below(mid) {
-                        at = mid + 1;
-                    } else {
-                        high = mid;
-                    }
-                }
+                });
                 members.insert(at, member);
                 scores.insert(at, score);
             }
             Repr::Tree { scores, order } => {
-                let entry = Entry::new(score, member);
-                scores.insert(Arc::clone(&entry.member), score);
-                order.insert(entry);
+                let member: Arc<[u8]> = Arc::from(member);
+                scores.insert(Arc::clone(&member), score);
+                order.insert(Entry { score, member });
             }
         }
         added
@@ -242,11 +192,11 @@ impl ZSet {
             return;
         };
         let mut map = HashMap::with_capacity_and_hasher(scores.len(), FixedState::default());
-        let mut tree = BTreeSet::new();
+        let mut tree = OrderIndex::default();
         for (member, &score) in members.iter().zip(scores) {
-            let entry = Entry::new(score, member);
-            map.insert(Arc::clone(&entry.member), score);
-            tree.insert(entry);
+            let member: Arc<[u8]> = Arc::from(member);
+            map.insert(Arc::clone(&member), score);
+            tree.insert(Entry { score, member });
         }
         self.repr = Repr::Tree {
             scores: map,
@@ -264,7 +214,8 @@ impl ZSet {
             }
             Repr::Tree { scores, order } => {
                 let score = scores.remove(member)?;
-                order.remove(&Entry::new(score, member));
+                let at = order.position(score, member).expect("indexed");
+                order.remove_at(at);
                 Some(score)
             }
         }
@@ -284,11 +235,15 @@ impl ZSet {
                 Some((members.remove(at), scores.remove(at)))
             }
             Repr::Tree { scores, order } => {
-                let entry = if from_max {
-                    order.pop_last()?
+                let at = if from_max {
+                    order.len().checked_sub(1)?
                 } else {
-                    order.pop_first()?
+                    0
                 };
+                if order.len() == 0 {
+                    return None;
+                }
+                let entry = order.remove_at(at);
                 scores.remove(&entry.member);
                 Some((Box::from(&*entry.member), entry.score))
             }
@@ -301,8 +256,7 @@ impl ZSet {
             Repr::Packed { members, .. } => Self::packed_position(members, member),
             Repr::Tree { scores, order } => {
                 let score = *scores.get(member)?;
-                let below = Bound::Excluded(Entry::new(score, member));
-                Some(order.range((Bound::Unbounded, below)).count())
+                order.position(score, member)
             }
         }
     }
@@ -326,14 +280,11 @@ impl ZSet {
                 self.packed_slice(len - 1 - end, len - start, true)
             }
             Repr::Packed { .. } => self.packed_slice(start, end + 1, false),
-            Repr::Tree { order, .. } => {
-                let items = order.iter().map(|e| (&e.member[..], e.score));
-                if rev {
-                    Box::new(items.rev().skip(start).take(end + 1 - start))
-                } else {
-                    Box::new(items.skip(start).take(end + 1 - start))
-                }
+            Repr::Tree { order, .. } if rev => {
+                let len = order.len();
+                tree_slice(order, len - 1 - end, len - start, true)
             }
+            Repr::Tree { order, .. } => tree_slice(order, start, end + 1, false),
         }
     }
 
@@ -360,24 +311,9 @@ impl ZSet {
                 self.packed_slice(first, end, rev)
             }
             Repr::Tree { order, .. } => {
-                let lower = Bound::Included(Entry::new(lowest_at_least(min), b""));
-                let upper = match highest_at_most(max) {
-                    Some(up) => Bound::Excluded(Entry::new(up, b"")),
-                    None => Bound::Unbounded,
-                };
-                if lowest_at_least(min) > highest_at_most(max).unwrap_or(f64::INFINITY) {
-                    return Box::new(std::iter::empty());
-                }
-                // The bounds are the nearest doubles; the filter keeps `(+inf` and the like exact.
-                let within = move |&(_, s): &(&[u8], f64)| min.above_min(s) && max.below_max(s);
-                let range = order
-                    .range((lower, upper))
-                    .map(|e| (&e.member[..], e.score));
-                if rev {
-                    Box::new(range.rev().filter(within))
-                } else {
-                    Box::new(range.filter(within))
-                }
+                let first = order.partition_point(|e| !min.above_min(e.score));
+                let end = order.partition_point(|e| max.below_max(e.score));
+                tree_slice(order, first, end, rev)
             }
         }
     }
@@ -386,32 +322,26 @@ impl ZSet {
     /// (the last, when `rev`) inside the start bound, while inside the other. With one score
     /// for every member, as lex ranges expect, that is a contiguous run found in O(log n).
     pub fn lex_range<'a>(&'a self, min: &'a LexBound, max: &'a LexBound, rev: bool) -> ZIter<'a> {
-        if let Some(score) = self.single_score() {
-            if let Repr::Tree { order, .. } = &self.repr {
-                let lower = match min {
-                    LexBound::Min => Bound::Unbounded,
-                    LexBound::Max => return Box::new(std::iter::empty()),
-                    LexBound::Inclusive(m) => Bound::Included(Entry::new(score, m)),
-                    LexBound::Exclusive(m) => Bound::Excluded(Entry::new(score, m)),
-                };
-                let upper = match max {
-                    LexBound::Max => Bound::Unbounded,
-                    LexBound::Min => return Box::new(std::iter::empty()),
-                    LexBound::Inclusive(m) => Bound::Included(Entry::new(score, m)),
-                    LexBound::Exclusive(m) => Bound::Excluded(Entry::new(score, m)),
-                };
-                if !lex_bounds_ordered(min, max) {
-                    return Box::new(std::iter::empty());
-                }
-                let range = order
-                    .range((lower, upper))
-                    .map(|e| (&e.member[..], e.score));
-                return if rev {
-                    Box::new(range.rev())
-                } else {
-                    Box::new(range)
-                };
-            }
+        if self.single_score().is_some() {
+            // One score: the order is the members' order, the range a contiguous run.
+            let (first, end) = match &self.repr {
+                Repr::Packed { members, .. } => (
+                    first_false(members.len(), |i| {
+                        !min.above_min(members.get(i).expect("in range"))
+                    }),
+                    first_false(members.len(), |i| {
+                        max.below_max(members.get(i).expect("in range"))
+                    }),
+                ),
+                Repr::Tree { order, .. } => (
+                    order.partition_point(|e| !min.above_min(&e.member)),
+                    order.partition_point(|e| max.below_max(&e.member)),
+                ),
+            };
+            return match &self.repr {
+                Repr::Packed { .. } => self.packed_slice(first, end, rev),
+                Repr::Tree { order, .. } => tree_slice(order, first, end, rev),
+            };
         }
         if rev {
             let walk = self
@@ -447,6 +377,25 @@ impl ZSet {
     pub fn sorted(&self) -> Vec<(&[u8], f64)> {
         self.iter().collect()
     }
+}
+
+/// The first of `0..n` where `pred` (true, then false) is false.
+fn first_false(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, n);
+    while low < high {
+        let mid = (low + high) / 2;
+        if pred(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
+}
+
+/// A skiplist-sized set's positions `from..to`, in either direction.
+fn tree_slice(order: &OrderIndex, from: usize, to: usize, rev: bool) -> ZIter<'_> {
+    Box::new(order.range(from, to, rev).map(|e| (&e.member[..], e.score)))
 }
 
 impl<'a> FromIterator<(&'a [u8], f64)> for ZSet {

@@ -80,3 +80,86 @@ fn pops_from_either_end() {
         assert_eq!(z.score(b"a"), None);
     }
 }
+
+/// Thousands of inserts, updates, removals and pops on a skiplist-sized set (chunks split,
+/// thin out and merge) checked against a plain sorted vector after every step.
+#[test]
+fn the_order_index_agrees_with_a_sorted_vector() {
+    let mut x: u64 = 42;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let mut z = ZSet::new_skiplist();
+    let mut reference: Vec<(f64, Vec<u8>)> = Vec::new();
+    for step in 0..6000 {
+        let member = format!("m{}", next(1500)).into_bytes();
+        let score = (next(40) as f64) / 4.0 - 2.0;
+        let grow = step < 3000;
+        match next(if grow { 4 } else { 5 }) {
+            0 | 1 if grow => {
+                z.insert(&member, score);
+                reference.retain(|(_, m)| *m != member);
+                reference.push((score, member));
+            }
+            0..=2 => {
+                let expected = reference.iter().position(|(_, m)| *m == member);
+                let removed = z.remove(&member);
+                assert_eq!(removed.is_some(), expected.is_some());
+                if let Some(at) = expected {
+                    reference.remove(at);
+                }
+            }
+            _ => {
+                reference.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+                let from_max = next(2) == 0;
+                let expected = if from_max {
+                    reference.pop()
+                } else if reference.is_empty() {
+                    None
+                } else {
+                    Some(reference.remove(0))
+                };
+                let popped = z.pop(from_max).map(|(m, s)| (s, m.to_vec()));
+                assert_eq!(popped, expected);
+            }
+        }
+        reference.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+        assert_eq!(z.len(), reference.len());
+        if step % 97 == 0 || step > 5900 {
+            let all: Vec<(f64, Vec<u8>)> = z.iter().map(|(m, s)| (s, m.to_vec())).collect();
+            assert_eq!(all, reference, "step {step}");
+            for (rank, (_, m)) in reference.iter().enumerate().step_by(37) {
+                assert_eq!(z.rank(m), Some(rank));
+            }
+            if reference.len() > 10 {
+                let (a, b) = (reference.len() / 3, reference.len() / 2);
+                let slice: Vec<&[u8]> = z.rank_range(a, b, false).map(|(m, _)| m).collect();
+                let expected: Vec<&[u8]> = reference[a..=b].iter().map(|(_, m)| &m[..]).collect();
+                assert_eq!(slice, expected);
+                let rev: Vec<&[u8]> = z.rank_range(0, 4, true).map(|(m, _)| m).collect();
+                let expected: Vec<&[u8]> = reference
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .map(|(_, m)| &m[..])
+                    .collect();
+                assert_eq!(rev, expected);
+                let bound = |value, exclusive| ScoreBound { value, exclusive };
+                let within: Vec<&[u8]> = z
+                    .score_range(bound(-1.0, true), bound(3.0, false), true)
+                    .map(|(m, _)| m)
+                    .collect();
+                let expected: Vec<&[u8]> = reference
+                    .iter()
+                    .rev()
+                    .filter(|(s, _)| *s > -1.0 && *s <= 3.0)
+                    .map(|(_, m)| &m[..])
+                    .collect();
+                assert_eq!(within, expected);
+            }
+        }
+    }
+}
