@@ -56,8 +56,9 @@ pub(super) fn zrandmember(node: &mut Node, client: ClientId, args: &[Bytes]) -> 
     let Ok(Some(zset)) = read_zset(node, &args[1]) else {
         unreachable!("the sorted set was just read");
     };
-    let all: Vec<(&[u8], f64)> = zset.iter().collect();
-    scored_reply(picks.into_iter().map(|i| all[i]), with_scores, resp3)
+    // Each pick is a position, found in O(log n).
+    let at = |i: usize| zset.rank_range(i, i, false).next().expect("in range");
+    scored_reply(picks.into_iter().map(at), with_scores, resp3)
 }
 
 fn random_member(node: &mut Node, key: &[u8]) -> Reply {
