@@ -255,7 +255,7 @@ pub(super) fn zcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
     match read_zset(node, &args[1]) {
         Err(wrong_type) => wrong_type,
         Ok(None) => Reply::Integer(0),
-        Ok(Some(zset)) => Reply::Integer(zset.score_range(min, max, false).count() as i64),
+        Ok(Some(zset)) => Reply::Integer(zset.score_count(min, max) as i64),
     }
 }
 

@@ -304,17 +304,30 @@ impl ZSet {
 
     /// Members with scores within `min..max`, ascending (descending from `max` when `rev`).
     pub fn score_range(&self, min: ScoreBound, max: ScoreBound, rev: bool) -> ZIter<'_> {
+        let (first, end) = self.score_span(min, max);
         match &self.repr {
-            Repr::Packed { scores, .. } => {
-                let first = scores.partition_point(|&s| !min.above_min(s));
-                let end = scores.partition_point(|&s| max.below_max(s));
-                self.packed_slice(first, end, rev)
-            }
-            Repr::Tree { order, .. } => {
-                let first = order.partition_point(|e| !min.above_min(e.score));
-                let end = order.partition_point(|e| max.below_max(e.score));
-                tree_slice(order, first, end, rev)
-            }
+            Repr::Packed { .. } => self.packed_slice(first, end, rev),
+            Repr::Tree { order, .. } => tree_slice(order, first, end, rev),
+        }
+    }
+
+    /// How many members have scores within `min..max` (O(log n)).
+    pub fn score_count(&self, min: ScoreBound, max: ScoreBound) -> usize {
+        let (first, end) = self.score_span(min, max);
+        end.saturating_sub(first)
+    }
+
+    /// The positions `first..end` of the scores within `min..max` (`end < first` when none).
+    fn score_span(&self, min: ScoreBound, max: ScoreBound) -> (usize, usize) {
+        match &self.repr {
+            Repr::Packed { scores, .. } => (
+                scores.partition_point(|&s| !min.above_min(s)),
+                scores.partition_point(|&s| max.below_max(s)),
+            ),
+            Repr::Tree { order, .. } => (
+                order.partition_point(|e| !min.above_min(e.score)),
+                order.partition_point(|e| max.below_max(e.score)),
+            ),
         }
     }
 
