@@ -32,8 +32,9 @@ pub const ZSET_MAX_LISTPACK_ENTRIES: usize = 128;
 pub const ZSET_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 
 /// A skiplist-sized member's cost beyond its bytes: the map's bucket (shared slice and score:
-/// 24, plus control byte and spare capacity), the tree's slot (score and shared slice: 24,
-/// nodes about 2/3 full) and the shared allocation's counts, header and rounding (about 32).
+/// 24, a control byte, spare capacity: about 38), the index's slot (score and shared slice: 24,
+/// chunks about 3/4 full) and the shared allocation's counts, header and rounding (about 32);
+/// measured: 146 bytes of RSS per 13-byte member at 1000 members.
 const TREE_ENTRY_OVERHEAD_BYTES: usize = 105;
 
 /// Members with scores, in the asked direction.
