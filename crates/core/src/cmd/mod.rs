@@ -83,6 +83,7 @@ impl CommandSpec {
         match self.name {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
+            "blmpop" => return counted_keys(args, 2),
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             _ => {}

@@ -129,6 +129,8 @@ pub struct Node {
     pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
     /// `CLIENT PAUSE` under way (see `client_pause`).
     pub(crate) client_pause: Option<client_pause::ClientPause>,
+    /// Clients blocked on keys (BLPOP, BLMOVE, …; see `crate::blocking`).
+    pub(crate) blocked_keys: crate::blocking::BlockedOnKeys,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -170,6 +172,7 @@ impl Node {
             aof_health: Default::default(),
             drop_bus_messages: None,
             client_pause: None,
+            blocked_keys: Default::default(),
             loaded: false,
             commands,
         }
@@ -332,6 +335,7 @@ impl Node {
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
         self.repl.forget_client(client);
+        self.forget_blocked_on_keys(client);
     }
 
     /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
@@ -654,6 +658,7 @@ impl Node {
         self.cluster_cron();
         self.cluster_before_reply();
         self.replication_cron();
+        self.redirect_blocked_on_keys();
     }
 }
 
