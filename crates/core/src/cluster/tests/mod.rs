@@ -16,6 +16,7 @@ use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
 mod failover;
+mod blocked_keys;
 mod failure;
 mod manual_failover;
 mod meet;
