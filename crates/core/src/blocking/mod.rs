@@ -102,9 +102,15 @@ impl BlockedOnKeys {
 
     /// Adds `client` at the end of each of its keys' queues.
     fn insert(&mut self, client: ClientId, blocked: BlockedClient) {
-        assert!(!self.contains(client), "a blocked client sent another command");
+        assert!(
+            !self.contains(client),
+            "a blocked client sent another command"
+        );
         for key in &blocked.keys {
-            self.by_key.entry(key.clone()).or_default().push_back(client);
+            self.by_key
+                .entry(key.clone())
+                .or_default()
+                .push_back(client);
         }
         if let Some(deadline_ms) = blocked.deadline_ms {
             self.timeouts.insert((deadline_ms, client));

@@ -22,7 +22,8 @@ fn clients() -> Clients {
     let a = h.client;
     let mut connect = |port: u16| {
         let addr = format!("127.0.0.1:{port}");
-        h.node.client_connected(h.now, addr, "127.0.0.1:6379".into())
+        h.node
+            .client_connected(h.now, addr, "127.0.0.1:6379".into())
     };
     let (b, c) = (connect(5001), connect(5002));
     Clients { h, a, b, c }
@@ -78,22 +79,39 @@ fn a_push_from_another_client_serves_the_blocked_pop_and_replays_as_lpop() {
     let mut t = clients();
     let (a, b) = (t.a, t.b);
     t.blocks(a, &["BLPOP", "k", "0"]);
-    assert_eq!(take_propagated(), Vec::<String>::new(), "nothing written yet");
-    assert_eq!(t.cmd(b, &["RPUSH", "k", "x", "y"]), int(2), "the pusher sees its length");
+    assert_eq!(
+        take_propagated(),
+        Vec::<String>::new(),
+        "nothing written yet"
+    );
+    assert_eq!(
+        t.cmd(b, &["RPUSH", "k", "x", "y"]),
+        int(2),
+        "the pusher sees its length"
+    );
     assert_eq!(t.effects(), vec![unblocked(a, pair("k", "x"))]);
     assert_eq!(take_propagated(), ["RPUSH k x y", "LPOP k"]);
-    assert_eq!(t.cmd(b, &["LRANGE", "k", "0", "-1"]), Reply::Array(vec![bulk("y")]));
+    assert_eq!(
+        t.cmd(b, &["LRANGE", "k", "0", "-1"]),
+        Reply::Array(vec![bulk("y")])
+    );
     // Served: its next command runs as usual, and a list with elements answers at once.
     assert_eq!(t.cmd(a, &["BRPOP", "k", "0"]), pair("k", "y"));
     assert_eq!(take_propagated(), ["RPOP k"]);
-    assert_eq!(t.cmd(a, &["EXISTS", "k"]), int(0), "the emptied list went away");
+    assert_eq!(
+        t.cmd(a, &["EXISTS", "k"]),
+        int(0),
+        "the emptied list went away"
+    );
 }
 
 #[test]
 fn clients_are_served_first_blocked_first_while_elements_last() {
     let mut t = clients();
     let (a, b, c) = (t.a, t.b, t.c);
-    let d = t.h.node.client_connected(t.h.now, "127.0.0.1:5003".into(), String::new());
+    let d =
+        t.h.node
+            .client_connected(t.h.now, "127.0.0.1:5003".into(), String::new());
     t.blocks(b, &["BRPOP", "k", "0"]);
     t.blocks(a, &["BLPOP", "other", "k", "0"]);
     t.blocks(c, &["BLPOP", "k", "0"]);
@@ -164,7 +182,11 @@ fn timeouts_and_arguments_are_parsed_as_redis_does() {
         ("inf", &negative),
         ("9.3e15", &negative),
     ] {
-        assert_eq!(&t.cmd(a, &["BLPOP", "k", timeout]), reply, "timeout {timeout}");
+        assert_eq!(
+            &t.cmd(a, &["BLPOP", "k", timeout]),
+            reply,
+            "timeout {timeout}"
+        );
         assert_eq!(&t.cmd(a, &["BRPOPLPUSH", "k", "d", timeout]), reply);
     }
     // BLMPOP checks its other arguments first; BLMOVE its ends first.
@@ -198,8 +220,14 @@ fn a_wrong_type_answers_at_once_and_a_served_blmove_checks_its_destination() {
     let (a, b) = (t.a, t.b);
     t.cmd(b, &["SET", "s", "v"]);
     assert_eq!(t.cmd(a, &["BLPOP", "missing", "s", "0"]), err(WRONGTYPE));
-    assert_eq!(t.cmd(a, &["BLMOVE", "s", "d", "LEFT", "LEFT", "0"]), err(WRONGTYPE));
-    assert_eq!(t.cmd(a, &["BLMPOP", "0", "2", "missing", "s", "LEFT"]), err(WRONGTYPE));
+    assert_eq!(
+        t.cmd(a, &["BLMOVE", "s", "d", "LEFT", "LEFT", "0"]),
+        err(WRONGTYPE)
+    );
+    assert_eq!(
+        t.cmd(a, &["BLMPOP", "0", "2", "missing", "s", "LEFT"]),
+        err(WRONGTYPE)
+    );
     // The destination is looked at only when an element comes.
     t.blocks(a, &["BLMOVE", "src", "s", "LEFT", "LEFT", "0"]);
     t.cmd(b, &["RPUSH", "src", "x"]);
@@ -213,8 +241,14 @@ fn blmove_replays_as_lmove_and_its_push_wakes_the_next_client() {
     let mut t = clients();
     let (a, b, c) = (t.a, t.b, t.c);
     t.cmd(c, &["RPUSH", "src", "1"]);
-    assert_eq!(t.cmd(a, &["blmove", "src", "dst", "left", "Right", "0"]), bulk("1"));
-    assert_eq!(take_propagated(), ["RPUSH src 1", "LMOVE src dst left Right"]);
+    assert_eq!(
+        t.cmd(a, &["blmove", "src", "dst", "left", "Right", "0"]),
+        bulk("1")
+    );
+    assert_eq!(
+        take_propagated(),
+        ["RPUSH src 1", "LMOVE src dst left Right"]
+    );
     t.cmd(c, &["DEL", "dst"]);
     take_propagated();
     t.blocks(a, &["BLMOVE", "src", "dst", "right", "left", "0"]);
@@ -284,7 +318,10 @@ fn inside_multi_a_blocking_pop_answers_at_once_and_exec_serves_blocked_clients_a
     assert_eq!(t.cmd(b, &["EXEC"]), Reply::Array(replies));
     assert_eq!(t.effects(), vec![unblocked(a, pair("k", "2"))]);
     let log = take_propagated();
-    assert_eq!(log[log.len() - 4..], ["RPUSH k 1", "RPUSH k 2", "LPOP k", "LPOP k"]);
+    assert_eq!(
+        log[log.len() - 4..],
+        ["RPUSH k 1", "RPUSH k 2", "LPOP k", "LPOP k"]
+    );
 }
 
 #[test]
@@ -301,7 +338,11 @@ fn a_disconnected_client_is_forgotten_and_client_unblock_wakes_one() {
     let id = c.to_string();
     assert_eq!(t.cmd(b, &["CLIENT", "UNBLOCK", &id]), int(1));
     assert_eq!(t.effects(), vec![unblocked(c, Reply::NilArray)]);
-    assert_eq!(t.cmd(b, &["CLIENT", "UNBLOCK", &id]), int(0), "no longer blocked");
+    assert_eq!(
+        t.cmd(b, &["CLIENT", "UNBLOCK", &id]),
+        int(0),
+        "no longer blocked"
+    );
     t.blocks(c, &["BLMOVE", "none", "d", "LEFT", "LEFT", "0"]);
     assert_eq!(t.cmd(b, &["CLIENT", "UNBLOCK", &id, "error"]), int(1));
     let unblocked_error = err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
@@ -329,7 +370,10 @@ fn info_counts_blocked_clients_and_those_with_a_timeout() {
         other => panic!("INFO answered {other:?}"),
     };
     assert!(text.contains("\r\nblocked_clients:2\r\n"), "{text}");
-    assert!(text.ends_with("\r\nclients_in_timeout_table:1\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\nclients_in_timeout_table:1\r\n"),
+        "{text}"
+    );
 }
 
 #[test]

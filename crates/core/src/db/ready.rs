@@ -70,7 +70,10 @@ mod tests {
         ready.created(b"c");
         ready.created(b"a");
         ready.created(b"b");
-        assert_eq!((ready.pop(), ready.pop(), ready.pop()), (Some(b.clone()), Some(a), None));
+        assert_eq!(
+            (ready.pop(), ready.pop(), ready.pop()),
+            (Some(b.clone()), Some(a), None)
+        );
         ready.unwatch(b"b");
         ready.created(b"b");
         assert_eq!(ready.pop(), Some(b.clone()), "one client still blocks on b");

@@ -108,7 +108,13 @@ impl Node {
     /// (INFO's `blocked_clients` and `clients_in_timeout_table`, with those blocked on keys).
     pub(crate) fn blocked_for_replication(&self) -> (usize, usize) {
         let timed = self.repl.blocked.values().filter(|b| {
-            matches!(b, Blocked::Wait { deadline_ms: Some(_), .. })
+            matches!(
+                b,
+                Blocked::Wait {
+                    deadline_ms: Some(_),
+                    ..
+                }
+            )
         });
         (self.repl.blocked.len(), timed.count())
     }

@@ -34,7 +34,10 @@ fn blocking_pops_are_routed_like_any_keyed_command() {
         .expect("another slot");
     let crossslot = Reply::error("CROSSSLOT Keys in request don't hash to the same slot");
     assert_eq!(net.cmd(0, &["BRPOP", &key, &other, "0"]), crossslot);
-    assert_eq!(net.cmd(0, &["BLMOVE", &key, &other, "LEFT", "LEFT", "0"]), crossslot);
+    assert_eq!(
+        net.cmd(0, &["BLMOVE", &key, &other, "LEFT", "LEFT", "0"]),
+        crossslot
+    );
     assert!(net.blocked.is_empty());
 }
 
@@ -52,7 +55,10 @@ fn a_client_blocked_on_a_slot_that_moved_away_gets_moved_from_the_cron() {
         .collect();
     assert_eq!(net.nodes[0].command(now, other, &setslot), Reply::ok());
     net.pump(0);
-    assert!(net.unblocked.is_empty(), "answered by the cron, not at once");
+    assert!(
+        net.unblocked.is_empty(),
+        "answered by the cron, not at once"
+    );
     net.advance(100);
     let moved = Reply::Error(format!("MOVED {slot} 10.0.0.2:7002"));
     assert_eq!(net.unblocked, vec![(0, c0, moved)]);

@@ -15,8 +15,8 @@ use crate::node::{ClientId, Effect, LinkId, Node, Time};
 use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
-mod failover;
 mod blocked_keys;
+mod failover;
 mod failure;
 mod manual_failover;
 mod meet;

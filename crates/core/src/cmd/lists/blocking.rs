@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::moves::{move_one_as, pop_counted, LmpopArgs};
 use super::{remove_if_empty, write_list, End};
-use crate::blocking::{parse_timeout, Wakes, Waker};
+use crate::blocking::{parse_timeout, Waker, Wakes};
 use crate::cmd::is;
 use crate::cmd::keys::propagate;
 use crate::node::{ClientId, Node};
@@ -69,8 +69,14 @@ fn serve_pop(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) ->
     let list = write_list(node, key).ok().flatten().expect("a list");
     let item = end.pop(list).expect("stored lists are not empty");
     remove_if_empty(node, key);
-    propagate(node, vec![Bytes::from_static(replay.as_bytes()), key.clone()]);
-    Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(Bytes::from(item))])
+    propagate(
+        node,
+        vec![Bytes::from_static(replay.as_bytes()), key.clone()],
+    );
+    Reply::Array(vec![
+        Reply::Bulk(key.clone()),
+        Reply::Bulk(Bytes::from(item)),
+    ])
 }
 
 /// BLMPOP `timeout numkeys key [key …] LEFT|RIGHT [COUNT count]`: LMPOP's reply, from the
@@ -132,7 +138,13 @@ fn blocking_move(node: &mut Node, client: ClientId, args: &[Bytes], timeout: &[u
     if !node.may_block(args) {
         return Reply::Nil;
     }
-    node.block_on_keys(client, args, std::slice::from_ref(source), deadline_ms, &MOVE);
+    node.block_on_keys(
+        client,
+        args,
+        std::slice::from_ref(source),
+        deadline_ms,
+        &MOVE,
+    );
     Reply::Nil
 }
 
@@ -145,7 +157,11 @@ fn serve_move(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) -
 fn move_now(node: &mut Node, args: &[Bytes], source: &Bytes, served: bool) -> Reply {
     let destination = &args[2];
     if is(&args[0], "brpoplpush") {
-        let replay = vec![Bytes::from_static(b"RPOPLPUSH"), source.clone(), destination.clone()];
+        let replay = vec![
+            Bytes::from_static(b"RPOPLPUSH"),
+            source.clone(),
+            destination.clone(),
+        ];
         return move_one_as(node, source, destination, End::Right, End::Left, replay);
     }
     let from = End::parse(&args[3]).expect("checked before blocking");
