@@ -392,3 +392,41 @@ fn a_node_turned_replica_lets_its_blocked_clients_go_and_closes_them() {
     t.cmd(b, &["RPUSH", "k", "x"]);
     assert_eq!(t.effects(), vec![]);
 }
+
+#[test]
+fn restore_and_lmove_create_ready_keys_and_flushall_keeps_the_waiters() {
+    let mut t = clients();
+    let (a, b) = (t.a, t.b);
+    t.cmd(b, &["RPUSH", "src", "d1"]);
+    let Reply::Bulk(payload) = t.cmd(b, &["DUMP", "src"]) else {
+        panic!("DUMP answers a payload");
+    };
+    t.blocks(a, &["BRPOP", "restored", "0"]);
+    let args = [
+        Bytes::from_static(b"RESTORE"),
+        Bytes::from_static(b"restored"),
+        Bytes::from_static(b"0"),
+        payload,
+    ];
+    assert_eq!(t.h.node.command(t.h.now, b, &args), Reply::ok());
+    assert_eq!(t.effects(), vec![unblocked(a, pair("restored", "d1"))]);
+    t.blocks(a, &["BLPOP", "moved", "0"]);
+    t.cmd(b, &["FLUSHALL"]);
+    t.cmd(b, &["RPUSH", "src", "d2"]);
+    assert_eq!(t.cmd(b, &["LMOVE", "src", "moved", "LEFT", "LEFT"]), bulk("d2"));
+    assert_eq!(t.effects(), vec![unblocked(a, pair("moved", "d2"))]);
+}
+
+#[test]
+fn a_blocking_pop_held_by_a_write_pause_blocks_on_its_keys_when_the_pause_ends() {
+    let mut t = clients();
+    let (a, b) = (t.a, t.b);
+    assert_eq!(t.cmd(b, &["CLIENT", "PAUSE", "1000", "WRITE"]), Reply::ok());
+    t.blocks(a, &["BLPOP", "k", "0"]);
+    t.tick_at(1000);
+    // It ran when the pause ended and blocked again, now on k: no reply yet.
+    assert_eq!(t.effects(), vec![Effect::BlockClient { client: a }]);
+    assert!(t.h.node.blocked_keys.contains(a));
+    t.cmd(b, &["RPUSH", "k", "v"]);
+    assert_eq!(t.effects(), vec![unblocked(a, pair("k", "v"))]);
+}
