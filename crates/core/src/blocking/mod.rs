@@ -12,8 +12,8 @@
 //!   serve function takes what it needs and propagates the non-blocking form: LPOP, LMOVE, …);
 //!   a transaction's keys are served once EXEC ends;
 //! - its deadline passes (checked after every input too): a null array;
-//! - this node turns replica: `-UNBLOCKED …`, and the connection closes after it, as Redis's
-//!   `disconnectAllBlockedClients` does;
+//! - this node turns replica, or follows another master: `-UNBLOCKED …`, and the connection
+//!   closes after it, as Redis's `disconnectAllBlockedClients` does;
 //! - in cluster mode, the cron finds its slot served elsewhere or the cluster down: `-MOVED`,
 //!   `-CLUSTERDOWN` (Redis's `clusterRedirectBlockedClientIfNeeded`, from `clientsCron`);
 //! - `CLIENT UNBLOCK` names it.
@@ -70,7 +70,14 @@ struct BlockedClient {
     /// Monotonic ms after which it times out; `None` = for ever.
     deadline_ms: Option<u64>,
     waker: &'static Waker,
+    /// The node's role when it blocked (see [`Role`]).
+    role: Role,
 }
+
+/// Whether the node is a replica, and of which master: a client blocked under one role is
+/// let go when the node becomes a replica of another master (or turns replica at all), as
+/// Redis's `replicationSetMaster` does; a promotion keeps it.
+type Role = (bool, Option<crate::node_id::NodeId>);
 
 /// Every client blocked on keys, by client and by key.
 #[derive(Default)]
@@ -148,6 +155,15 @@ impl BlockedOnKeys {
             .take_while(|(deadline_ms, _)| *deadline_ms < now_ms)
             .map(|(_, client)| *client)
             .collect()
+    }
+
+    /// Clients that blocked under another role than `now`, if `now` is a replica's.
+    fn blocked_before_demotion(&self, now: Role) -> Vec<ClientId> {
+        if !now.0 {
+            return Vec::new();
+        }
+        let before = self.clients.iter().filter(|(_, b)| b.role != now);
+        before.map(|(client, _)| *client).collect()
     }
 
     /// Every blocked client with its first key, in client-id order.

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{BlockedClient, Waker};
+use super::{BlockedClient, Role, Waker};
 use crate::cmd::keys::lookup_write;
 use crate::effect::{ClientId, Effect};
 use crate::node::Node;
@@ -42,6 +42,7 @@ impl Node {
             keys: unique,
             deadline_ms,
             waker,
+            role: self.role(),
         };
         self.blocked_keys.insert(client, blocked);
         self.out.push(Effect::BlockClient { client });
@@ -69,18 +70,21 @@ impl Node {
         }
     }
 
-    /// After every input: a node turned replica lets its blocked clients go, then the keys
-    /// that became ready are served, then the clients whose deadline passed time out.
+    fn role(&self) -> Role {
+        let me = self.cluster.me();
+        (me.is_replica(), me.master)
+    }
+
+    /// After every input: clients blocked before this node turned replica (or followed
+    /// another master) are let go, then the keys that became ready are served, then the
+    /// clients whose deadline passed time out.
     pub(crate) fn blocked_on_keys_before_reply(&mut self) {
         if self.blocked_keys.is_empty() {
             return;
         }
-        if self.cluster.me().is_replica() {
-            for (client, _) in self.blocked_keys.first_keys() {
-                self.unblock_on_keys(client, Reply::error(UNBLOCKED_BY_ROLE_CHANGE));
-                self.out.push(Effect::CloseClient { client });
-            }
-            return;
+        for client in self.blocked_keys.blocked_before_demotion(self.role()) {
+            self.unblock_on_keys(client, Reply::error(UNBLOCKED_BY_ROLE_CHANGE));
+            self.out.push(Effect::CloseClient { client });
         }
         while let Some(key) = self.db.ready.pop() {
             self.serve_ready_key(&key);
