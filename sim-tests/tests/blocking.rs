@@ -70,7 +70,9 @@ fn a_client_blocked_on_a_master_is_let_go_when_it_fails_over_and_follows_the_red
         let blocked = machine.spawn(async move {
             let mut client = ClusterClient::new("blocked", old2.clone(), trace.clone());
             client.set_timeout_ms(120_000);
-            let first = client.send_to(&old2, &[b"BLPOP", key2.as_bytes(), b"0"]).await;
+            let first = client
+                .send_to(&old2, &[b"BLPOP", key2.as_bytes(), b"0"])
+                .await;
             // Asked again on a fresh connection, the old master redirects; followed, the
             // client blocks on the new master until the push.
             let mut again = ClusterClient::new("blocked", old2.clone(), trace);
@@ -79,7 +81,10 @@ fn a_client_blocked_on_a_master_is_let_go_when_it_fails_over_and_follows_the_red
             (first, routed)
         });
         sleep_ms(500).await;
-        let info = cluster.command(0, &["INFO", "clients"]).await.expect("INFO");
+        let info = cluster
+            .command(0, &["INFO", "clients"])
+            .await
+            .expect("INFO");
         assert_eq!(blocked_clients(&info), "1");
 
         let failover = cluster.command(replica, &["CLUSTER", "FAILOVER"]).await;
@@ -88,7 +93,10 @@ fn a_client_blocked_on_a_master_is_let_go_when_it_fails_over_and_follows_the_red
         let mut pushed = false;
         for _ in 0..200 {
             sleep_ms(100).await;
-            let info = cluster.command(replica, &["INFO", "clients"]).await.expect("INFO");
+            let info = cluster
+                .command(replica, &["INFO", "clients"])
+                .await
+                .expect("INFO");
             if blocked_clients(&info) == "1" {
                 let push = cluster.command(replica, &["RPUSH", &key, "x"]).await;
                 assert_eq!(push.expect("RPUSH"), Reply::Integer(1));
@@ -103,10 +111,16 @@ fn a_client_blocked_on_a_master_is_let_go_when_it_fails_over_and_follows_the_red
         let hops: Vec<&str> = routed.hops.iter().map(|h| h.addr.as_str()).collect();
         assert_eq!(hops, [old.as_str(), new.as_str()], "{:?}", routed.hops);
         let slot = clusterlab_core::slot::key_hash_slot(key.as_bytes());
-        assert_eq!(routed.hops[0].reply, Reply::Error(format!("MOVED {slot} {new}")));
+        assert_eq!(
+            routed.hops[0].reply,
+            Reply::Error(format!("MOVED {slot} {new}"))
+        );
         let pair = Reply::Array(vec![Reply::bulk(key.clone()), Reply::bulk("x")]);
         assert_eq!(routed.reply, pair);
-        let info = cluster.command(0, &["INFO", "clients"]).await.expect("INFO");
+        let info = cluster
+            .command(0, &["INFO", "clients"])
+            .await
+            .expect("INFO");
         assert_eq!(blocked_clients(&info), "0", "the old master forgot it");
     });
 }
@@ -121,6 +135,9 @@ fn a_blocking_timeout_runs_in_virtual_time() {
         let waited_ms = (cluster.elapsed() - start).as_millis();
         assert_eq!(reply.expect("BLPOP"), Reply::NilArray);
         // Due after 2500 ms; the node's 100 ms tick answers it at the next one.
-        assert!((2500..=2700).contains(&waited_ms), "answered after {waited_ms} ms");
+        assert!(
+            (2500..=2700).contains(&waited_ms),
+            "answered after {waited_ms} ms"
+        );
     });
 }
