@@ -48,26 +48,46 @@ impl Node {
         self.out.push(Effect::BlockClient { client });
     }
 
-    /// Takes `client` out of the blocked ones and sends it `reply`; false if it was not
-    /// blocked on keys.
-    fn unblock_on_keys(&mut self, client: ClientId, reply: Reply) -> bool {
-        let Some(blocked) = self.blocked_keys.remove(client) else {
-            return false;
-        };
+    /// Takes `client` out of the blocked ones, its keys no longer watched for it.
+    fn take_blocked(&mut self, client: ClientId) -> Option<BlockedClient> {
+        let blocked = self.blocked_keys.remove(client)?;
         for key in &blocked.keys {
             self.db.ready.unwatch(key);
         }
+        Some(blocked)
+    }
+
+    /// Sends a blocked client its reply. Its errors count in `INFO errorstats`; `failed`
+    /// counts a failed call of its command, as Redis's `updateStatsOnUnblock` does (the call
+    /// itself was counted when it blocked).
+    fn answer(&mut self, client: ClientId, args: &[Bytes], reply: Reply, failed: bool) {
+        self.stats.calls.count_errors(&reply);
+        if failed {
+            if let Some(spec) = self.lookup(&args[0]) {
+                self.stats
+                    .calls
+                    .commands
+                    .entry(spec.name)
+                    .or_default()
+                    .failed_calls += 1;
+            }
+        }
         self.out.push(Effect::UnblockClient { client, reply });
+    }
+
+    /// Takes `client` out of the blocked ones and sends it `reply`; false if it was not
+    /// blocked on keys.
+    fn unblock_on_keys(&mut self, client: ClientId, reply: Reply, failed: bool) -> bool {
+        let Some(blocked) = self.take_blocked(client) else {
+            return false;
+        };
+        self.answer(client, &blocked.args, reply, failed);
         true
     }
 
     /// A client went away: it no longer waits.
     pub(crate) fn forget_blocked_on_keys(&mut self, client: ClientId) {
-        if let Some(blocked) = self.blocked_keys.remove(client) {
-            for key in &blocked.keys {
-                self.db.ready.unwatch(key);
-            }
-        }
+        self.take_blocked(client);
     }
 
     fn role(&self) -> Role {
@@ -83,14 +103,14 @@ impl Node {
             return;
         }
         for client in self.blocked_keys.blocked_before_demotion(self.role()) {
-            self.unblock_on_keys(client, Reply::error(UNBLOCKED_BY_ROLE_CHANGE));
+            self.unblock_on_keys(client, Reply::error(UNBLOCKED_BY_ROLE_CHANGE), false);
             self.out.push(Effect::CloseClient { client });
         }
         while let Some(key) = self.db.ready.pop() {
             self.serve_ready_key(&key);
         }
         for client in self.blocked_keys.timed_out(self.now.mono_ms) {
-            self.unblock_on_keys(client, Reply::NilArray);
+            self.unblock_on_keys(client, Reply::NilArray, false);
         }
     }
 
@@ -106,16 +126,14 @@ impl Node {
                 Some(false) => continue,
                 Some(true) => {}
             }
-            let blocked = self.blocked_keys.remove(client).expect("listed above");
-            for key in &blocked.keys {
-                self.db.ready.unwatch(key);
-            }
+            let blocked = self.take_blocked(client).expect("listed above");
             // The writes it makes are this client's command's, for the WriteApplied events.
             let digest = crate::event::request_digest(&blocked.args);
             let outer = std::mem::replace(&mut self.request, digest);
             let reply = (waker.serve)(self, client, &blocked.args, key);
             self.request = outer;
-            self.out.push(Effect::UnblockClient { client, reply });
+            let failed = reply.is_error();
+            self.answer(client, &blocked.args, reply, failed);
         }
     }
 
@@ -128,7 +146,7 @@ impl Node {
         }
         for (client, key) in self.blocked_keys.first_keys() {
             if let Some(reply) = self.blocked_redirection(&key) {
-                self.unblock_on_keys(client, reply);
+                self.unblock_on_keys(client, reply, false);
             }
         }
     }
@@ -151,13 +169,14 @@ impl Node {
     }
 
     /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]` for a client blocked on keys: it gets what a
-    /// timeout gives, or `-UNBLOCKED`. False if it is not blocked on keys.
+    /// timeout gives, or `-UNBLOCKED`; Redis counts a failed call either way. False if it is
+    /// not blocked on keys.
     pub(crate) fn unblock_by_request(&mut self, client: ClientId, error: bool) -> bool {
         let reply = if error {
             Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
         } else {
             Reply::NilArray
         };
-        self.unblock_on_keys(client, reply)
+        self.unblock_on_keys(client, reply, true)
     }
 }

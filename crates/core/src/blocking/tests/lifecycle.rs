@@ -117,3 +117,29 @@ fn a_blocking_pop_held_by_a_write_pause_blocks_on_its_keys_when_the_pause_ends()
     t.cmd(b, &["RPUSH", "k", "v"]);
     assert_eq!(t.effects(), vec![unblocked(a, pair("k", "v"))]);
 }
+
+#[test]
+fn errors_sent_to_unblocked_clients_count_as_redis_counts_them() {
+    let mut t = clients();
+    let (a, b) = (t.a, t.b);
+    t.blocks(a, &["BLPOP", "zz", "0"]);
+    t.cmd(b, &["CLIENT", "UNBLOCK", &a.to_string(), "ERROR"]);
+    t.effects();
+    t.blocks(a, &["BLMOVE", "zq", "zs", "LEFT", "LEFT", "0"]);
+    t.cmd(b, &["SET", "zs", "x"]);
+    t.cmd(b, &["RPUSH", "zq", "1"]);
+    t.effects();
+    t.blocks(a, &["BLPOP", "zz", "0.1"]);
+    t.tick_at(200);
+    let stats = &t.h.node.stats.calls;
+    let blpop = stats.commands["blpop"];
+    let blmove = stats.commands["blmove"];
+    assert_eq!(
+        (blpop.calls, blpop.failed_calls),
+        (2, 1),
+        "a timeout is no failure"
+    );
+    assert_eq!((blmove.calls, blmove.failed_calls), (1, 1));
+    let errors: Vec<(&str, u64)> = stats.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(errors, [("UNBLOCKED", 1), ("WRONGTYPE", 1)]);
+}
