@@ -19,6 +19,12 @@
 //! - `CLIENT UNBLOCK` names it.
 //!
 //! A client that disconnects is forgotten.
+//!
+//! Plugging a command in (BZPOPMIN, say): its handler parses its timeout with
+//! [`parse_timeout`] and serves at once what it can; otherwise, if [`Node::may_block`], it calls
+//! [`Node::block_on_keys`] with a `static` [`Waker`] (`Wakes::ZSet` and a serve function that
+//! re-parses the stored arguments), and answers what a timeout would when it may not block. A
+//! command whose keys follow a count names it in `CommandSpec::keys` (as BLMPOP does).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

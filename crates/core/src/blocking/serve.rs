@@ -100,6 +100,8 @@ impl Node {
     /// clients whose deadline passed time out.
     pub(crate) fn blocked_on_keys_before_reply(&mut self) {
         if self.blocked_keys.is_empty() {
+            // Keys made ready for clients that left since: nobody to serve.
+            while self.db.ready.pop().is_some() {}
             return;
         }
         for client in self.blocked_keys.blocked_before_demotion(self.role()) {
