@@ -89,3 +89,30 @@ fn a_client_blocked_on_a_master_that_fails_over_is_let_go() {
     // The new master serves the key; the old one now redirects there.
     assert_eq!(net.cmd(3, &["RPUSH", &key, "x"]), Reply::Integer(1));
 }
+
+#[test]
+fn a_served_pop_reaches_the_replica_as_its_non_blocking_form() {
+    let mut net = three_masters_three_replicas(2000);
+    let (key, _) = key_of_node0();
+    let c0 = block_on_node0(&mut net, &key);
+    let now = net.time();
+    let pusher = net.nodes[0].client_connected(now, "10.0.0.99:5001".into(), ip_of(0));
+    let push: Vec<Bytes> = ["RPUSH", &key, "x", "y"]
+        .iter()
+        .map(|w| Bytes::from(w.to_string()))
+        .collect();
+    assert_eq!(net.nodes[0].command(now, pusher, &push), Reply::Integer(2));
+    net.pump(0);
+    net.advance(1000);
+    let pair = Reply::Array(vec![Reply::bulk(key.clone()), Reply::bulk("x")]);
+    assert_eq!(net.unblocked, vec![(0, c0, pair)]);
+    let offset = net.nodes[0].replication_offset();
+    assert_eq!(
+        net.nodes[3].replication_offset(),
+        offset,
+        "the replica caught up"
+    );
+    assert_eq!(net.cmd(3, &["READONLY"]), Reply::ok());
+    let left = Reply::Array(vec![Reply::bulk("y")]);
+    assert_eq!(net.cmd(3, &["LRANGE", &key, "0", "-1"]), left);
+}
