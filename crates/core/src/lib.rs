@@ -6,6 +6,7 @@
 //! driver performs. Nothing here touches a socket, a clock, a file or a global rng, which is what
 //! lets the very same code run on real TCP and inside the madsim simulator.
 
+pub(crate) mod blocking;
 pub mod bus;
 pub mod canary;
 pub mod cluster;

@@ -26,6 +26,8 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 14;
         /// Keys found by parsing (a key count argument), not by first/last/step.
         const MOVABLEKEYS = 1 << 15;
+        /// May block its client (BLPOP, …).
+        const BLOCKING = 1 << 16;
     }
 }
 
@@ -36,6 +38,7 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::DENYOOM, "denyoom"),
     (CmdFlags::ADMIN, "admin"),
     (CmdFlags::NOSCRIPT, "noscript"),
+    (CmdFlags::BLOCKING, "blocking"),
     (CmdFlags::LOADING, "loading"),
     (CmdFlags::STALE, "stale"),
     (CmdFlags::SKIP_SLOWLOG, "skip_slowlog"),

@@ -133,6 +133,8 @@ pub struct Node {
     pub(crate) active_expire_disabled: bool,
     /// Snapshots and AOF rewrites (see `persistence`).
     pub(crate) persistence: persistence::Persistence,
+    /// Clients blocked on keys (BLPOP, BLMOVE, …; see `crate::blocking`).
+    pub(crate) blocked_keys: crate::blocking::BlockedOnKeys,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -176,6 +178,7 @@ impl Node {
             client_pause: None,
             active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
+            blocked_keys: Default::default(),
             loaded: false,
             commands,
         }
@@ -338,6 +341,7 @@ impl Node {
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
         self.repl.forget_client(client);
+        self.forget_blocked_on_keys(client);
     }
 
     /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
@@ -665,6 +669,7 @@ impl Node {
         self.cluster_before_reply();
         self.replication_cron();
         self.persistence_cron();
+        self.redirect_blocked_on_keys();
     }
 }
 

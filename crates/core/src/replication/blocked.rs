@@ -91,12 +91,32 @@ impl Node {
                 Blocked::Paused { args } => {
                     // Unblocked first: the command runs as a fresh one from this client.
                     self.repl.blocked.remove(&client);
-                    self.run_postponed(client, &args)
+                    let reply = self.run_postponed(client, &args);
+                    // A blocking command (BLPOP) may now wait for its keys instead.
+                    if self.blocked_keys.contains(client) {
+                        continue;
+                    }
+                    reply
                 }
             };
             self.repl.blocked.remove(&client);
             self.out.push(Effect::UnblockClient { client, reply });
         }
+    }
+
+    /// Clients blocked in `WAIT` or on a paused write, and how many of them have a timeout
+    /// (INFO's `blocked_clients` and `clients_in_timeout_table`, with those blocked on keys).
+    pub(crate) fn blocked_for_replication(&self) -> (usize, usize) {
+        let timed = self.repl.blocked.values().filter(|b| {
+            matches!(
+                b,
+                Blocked::Wait {
+                    deadline_ms: Some(_),
+                    ..
+                }
+            )
+        });
+        (self.repl.blocked.len(), timed.count())
     }
 
     /// Runs a write held back by a pause, as if it arrived now.

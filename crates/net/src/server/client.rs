@@ -277,6 +277,11 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
     unblocked: &mut mpsc::UnboundedReceiver<Bytes>,
 ) -> Option<Bytes> {
     loop {
+        // A reply sent together with a close still goes out first, as Redis writes a reply
+        // before closing a client flagged to close after it.
+        if let Ok(reply) = unblocked.try_recv() {
+            return Some(reply);
+        }
         if closing.is_requested() {
             return None;
         }
@@ -363,6 +368,12 @@ async fn serve_client(
             match wait_unblocked(&closing, &mut reader, &mut input, &mut unblocked).await {
                 Some(reply) => output.extend_from_slice(&reply),
                 None => break,
+            }
+            if closing.is_requested() {
+                // Let go with a close (a demoted master's BLPOP): the reply, then nothing more.
+                shared.wait_while_paused().await;
+                let _ = out.write_replies(&output).await;
+                break;
             }
             continue;
         }

@@ -15,6 +15,7 @@ use crate::node::{ClientId, Effect, LinkId, Node, Time};
 use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
+mod blocked_keys;
 mod failover;
 mod failure;
 mod manual_failover;

@@ -18,6 +18,7 @@ use crate::reply::Reply;
 
 mod kill;
 mod transactions;
+mod unblock;
 
 use transactions::*;
 
@@ -84,6 +85,7 @@ pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("client|pause", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Hold clients back for a while", "2.9.50", client_pause),
     keyless("client|setname", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Name the connection", "2.6.9", client_setname),
     keyless("client|unpause", 2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "End a CLIENT PAUSE", "6.2.0", client_unpause),
+    keyless("client|unblock", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Unblock a client blocked in a blocking command from a different connection", "5.0.0", unblock::client_unblock),
 ];
 
 // ---- simple connection commands --------------------------------------------------------------

@@ -103,6 +103,7 @@ fn server_fields(node: &Node) -> Vec<(String, String)> {
 }
 
 fn clients_fields(node: &Node) -> Vec<(String, String)> {
+    let (waiting, waiting_with_timeout) = node.blocked_for_replication();
     vec![
         // Redis counts replicas apart (`connected_slaves`).
         field(
@@ -110,8 +111,12 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
             node.clients.len() - node.repl.replica_count(),
         ),
         field("cluster_connections", node.cluster.links_in_order().count()),
-        field("blocked_clients", 0),
+        field("blocked_clients", waiting + node.blocked_keys.len()),
         field("tracking_clients", 0),
+        field(
+            "clients_in_timeout_table",
+            waiting_with_timeout + node.blocked_keys.with_timeout(),
+        ),
     ]
 }
 
