@@ -20,6 +20,7 @@ mod failover;
 mod failure;
 mod manual_failover;
 mod meet;
+mod migrate_in_flight;
 mod psync;
 mod replica_migration;
 mod slots;
