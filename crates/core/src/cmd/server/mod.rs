@@ -13,6 +13,7 @@ mod config;
 mod dataset_debug;
 mod debug;
 mod function;
+mod getkeys;
 mod info;
 mod key_positions;
 mod meta;
@@ -32,7 +33,7 @@ use function::{
     function_restore,
 };
 use info::info;
-use key_positions::command_getkeys;
+use getkeys::{command_getkeys, command_getkeysandflags};
 use status::{lastsave, role, time};
 
 /// The Redis version this node impersonates, everywhere a client can see it.
@@ -64,6 +65,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("command|count", 2, LOADING_STALE, SLOW_CONN, "server", "Count the commands", "2.8.13", command_count),
     keyless("command|docs", -2, LOADING_STALE, SLOW_CONN, "server", "Document some or all commands", "7.0.0", command_docs),
     keyless("command|getkeys", -4, LOADING_STALE, SLOW_CONN, "server", "Extract the keys of a full command line", "2.8.13", command_getkeys),
+    keyless("command|getkeysandflags", -4, LOADING_STALE, SLOW_CONN, "server", "Extract the keys of a full command line, with their flags", "7.0.0", command_getkeysandflags),
     keyless("command|help", 2, LOADING_STALE, SLOW_CONN, "server", "List the COMMAND subcommands", "5.0.0", command_help),
     keyless("command|info", -2, LOADING_STALE, SLOW_CONN, "server", "Describe some or all commands", "2.8.13", command_info),
     keyless("command|list", -2, LOADING_STALE, SLOW_CONN, "server", "List command names, optionally filtered", "7.0.0", command_list),
