@@ -50,6 +50,8 @@ pub struct Client {
     pub watched: Vec<(Bytes, Option<crate::db::Entry>)>,
     /// The replication offset right after this client's last write (what `WAIT` waits for).
     pub woff: u64,
+    /// Last command, reply mode, tracking, monitoring (see `session`).
+    pub session: session::Session,
 }
 
 impl Client {
@@ -68,6 +70,7 @@ impl Client {
             multi_dirty: false,
             watched: Vec::new(),
             woff: 0,
+            session: session::Session::default(),
         }
     }
 }
@@ -359,7 +362,9 @@ impl Node {
     /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let offset_before = self.cluster.me().repl_offset;
+        self.session_command_starts(client, args);
         let reply = self.dispatch(now, client, args);
+        self.session_command_ends(client);
         self.stats.calls.count_errors(&reply);
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
@@ -444,6 +449,7 @@ impl Node {
             0
         };
         let reply = (spec.handler)(self, client, args);
+        self.track_command(client, spec, args, &reply);
         self.request = outer;
         self.stats.calls.ran(spec.name, &reply);
         reply
@@ -674,5 +680,7 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+pub mod session;
+mod tracking;
 #[cfg(test)]
 mod tests;

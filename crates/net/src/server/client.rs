@@ -292,6 +292,21 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
+/// Takes the pushes and MONITOR lines for `client` itself out of its command's effects: they
+/// follow its reply.
+fn take_own_out_of_band(effects: &mut Vec<Effect>, client: ClientId) -> Vec<Effect> {
+    let (own, rest): (Vec<Effect>, Vec<Effect>) = std::mem::take(effects)
+        .into_iter()
+        .partition(|e| match e {
+            Effect::ClientPush { client: c, .. } | Effect::ClientNotice { client: c, .. } => {
+                *c == client
+            }
+            _ => false,
+        });
+    *effects = rest;
+    own
+}
+
 /// Pulls the MIGRATE job (at most one per command) out of a command's effects.
 fn take_migrate(effects: &mut Vec<Effect>) -> Option<MigrateJob> {
     let at = effects
@@ -457,6 +472,7 @@ impl Shared {
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
             let blocked = take_block(&mut effects, client);
+            let own = take_own_out_of_band(&mut effects, client);
             if !self.perform_queued(node, effects) {
                 return Step::Stop;
             }
@@ -472,7 +488,13 @@ impl Shared {
                     self.queue_stream_in_front(client, output);
                 }
             } else {
-                resp::encode_reply(&reply, node.client_protocol(client), output);
+                let protocol = node.client_protocol(client);
+                if !node.reply_silenced(client) {
+                    resp::encode_reply(&reply, protocol, output);
+                }
+                for effect in &own {
+                    resp::encode_out_of_band(effect, protocol, output);
+                }
             }
             if closing.is_requested() {
                 return Step::Close;
