@@ -40,10 +40,10 @@ pub(super) fn client_list(node: &mut Node, _client: ClientId, args: &[Bytes]) ->
     } else if is(&args[2], "id") && args.len() >= 4 {
         let mut ids = Vec::new();
         for arg in &args[3..] {
-            let Some(id) = parse_i64(arg).filter(|id| *id > 0) else {
+            let Some(id) = parse_i64(arg) else {
                 return Reply::err("Invalid client ID");
             };
-            if node.clients.contains_key(&(id as ClientId)) {
+            if id > 0 && node.clients.contains_key(&(id as ClientId)) {
                 ids.push(id as ClientId);
             }
         }

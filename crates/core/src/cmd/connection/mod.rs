@@ -291,7 +291,15 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     super::server::help_reply(
         "CLIENT",
         &[
+            (
+                "CACHING (YES|NO)",
+                "Track (OPTIN) or skip (OPTOUT) the keys of the next command.",
+            ),
             ("GETNAME", "Return the name of this connection, or nil."),
+            (
+                "GETREDIR",
+                "Return where invalidations go: a client id, 0 (here) or -1 (no tracking).",
+            ),
             ("ID", "Return the id of this connection."),
             ("INFO", "Describe this connection in CLIENT LIST format."),
             (
@@ -311,6 +319,28 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
                 "SETNAME <name>",
                 "Name this connection (an empty name clears it).",
             ),
+            (
+                "NO-EVICT (ON|OFF)",
+                "Exempt this connection from client eviction.",
+            ),
+            (
+                "REPLY (ON|OFF|SKIP)",
+                "Send replies, send none, or drop the next command's reply.",
+            ),
+            (
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] \
+                 [OPTOUT] [NOLOOP]",
+                "Send invalidation pushes for keys this connection read (or, BCAST, for every \
+                 written key under the prefixes).",
+            ),
+            (
+                "TRACKINGINFO",
+                "Describe this connection's tracking settings.",
+            ),
+            (
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "Answer a client parked in a blocking command now.",
+            ),
             ("UNPAUSE", "End a pause; held commands run now."),
         ],
     )
@@ -318,3 +348,5 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod client_modes_tests;
