@@ -66,8 +66,11 @@ fn keys_of_line(target: &[Bytes]) -> Result<Vec<KeyAt>, Reply> {
     };
     match spec.name {
         "migrate" if keys.len() > 1 => {
-            // With a KEYS list the key argument is a placeholder, not a key; the listed keys
-            // carry the first spec's flags.
+            // With a KEYS list the key argument must be empty: a placeholder, not a key. The
+            // listed keys carry the first spec's flags.
+            if !target[3].is_empty() {
+                return Err(Reply::err("Invalid arguments specified for command"));
+            }
             keys.remove(0);
             for key in &mut keys {
                 key.1 = specs[0].flags;
@@ -235,12 +238,19 @@ mod tests {
         assert_eq!(keys[0].1, &["RO", "access"]);
         bitfield_flags(&mut keys, &words("bitfield a get u8 0 incrby u8 0 1"));
         assert_eq!(keys[0].1, &["RW", "access", "update"]);
+        let mut migrate = words("command getkeysandflags migrate h 1 - 0 5 keys a b");
+        migrate[5] = Bytes::new();
         assert_eq!(
-            run(&mut n, c, "command getkeysandflags migrate h 1 \"\" 0 5 keys a b"),
+            n.command(NOW, c, &migrate),
             keyflags(&[
                 ("a", &["RW", "access", "delete"]),
                 ("b", &["RW", "access", "delete"])
             ])
+        );
+        // A key name and a KEYS list: Redis refuses the line.
+        assert_eq!(
+            run(&mut n, c, "command getkeys migrate h 1 k 0 5 keys a b"),
+            err("ERR Invalid arguments specified for command")
         );
         assert_eq!(
             run(&mut n, c, "command getkeysandflags sintercard 2 a b"),

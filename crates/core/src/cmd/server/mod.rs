@@ -29,8 +29,8 @@ use command::{command, command_count, command_docs, command_help, command_info, 
 use config::{config, config_get, config_help, config_resetstat, config_rewrite, config_set};
 use debug::{debug, shutdown};
 use function::{
-    function, function_delete, function_dump, function_flush, function_help, function_list,
-    function_restore,
+    function, function_delete, function_dump, function_flush, function_help, function_kill,
+    function_list, function_restore, function_stats,
 };
 use info::info;
 use getkeys::{command_getkeys, command_getkeysandflags};
@@ -89,7 +89,9 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("function|dump", 2, F::NOSCRIPT, SCRIPTING, "scripting", "Serialize all function libraries", "7.0.0", function_dump),
     keyless("function|flush", -2, F::WRITE.union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Remove all function libraries", "7.0.0", function_flush),
     keyless("function|help", 2, LOADING_STALE, SCRIPTING, "scripting", "List the FUNCTION subcommands", "7.0.0", function_help),
+    keyless("function|kill", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Stop the function that is running", "7.0.0", function_kill),
     keyless("function|list", -2, F::NOSCRIPT, SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
+    keyless("function|stats", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Report the running function and the engines", "7.0.0", function_stats),
     keyless("function|restore", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
 ];
 
@@ -100,6 +102,7 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
     match container {
         "client" => connection::CLIENT_SUBCOMMANDS,
+        "cluster" => crate::cmd::cluster::CLUSTER_SUBCOMMANDS,
         "command" => COMMAND_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
