@@ -99,8 +99,10 @@ impl Node {
         if !parked {
             s.argv_mem = 0;
         }
-        // CLIENT CACHING marks only the command after it.
-        if s.last_cmd != Some("client|caching") {
+        // CLIENT CACHING marks the next command; as in Redis, CLIENT subcommands and
+        // commands queued in MULTI keep the mark.
+        let keeps = s.last_cmd.is_some_and(|name| name.starts_with("client|"));
+        if !keeps && c.multi.is_none() {
             if let Some(t) = s.tracking.as_mut() {
                 t.caching = None;
             }

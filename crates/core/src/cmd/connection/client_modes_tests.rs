@@ -90,7 +90,12 @@ fn tracking_options_follow_redis_rules() {
         run(&mut n, a, "client trackinginfo"),
         info(&["on", "optin", "caching-yes"], 0, &[])
     );
-    // The caching mark lasts one command.
+    // The caching mark lasts until a command other than CLIENT's.
+    assert_eq!(
+        run(&mut n, a, "client trackinginfo"),
+        info(&["on", "optin", "caching-yes"], 0, &[])
+    );
+    run(&mut n, a, "echo x");
     assert_eq!(run(&mut n, a, "client trackinginfo"), info(&["on", "optin"], 0, &[]));
     assert_eq!(
         run(&mut n, a, "client tracking on optout"),

@@ -135,7 +135,7 @@ mod help_tests {
     fn object_help_lists_subcommands() {
         let mut node = Node::new(crate::config::Config::default(), Default::default(), 1);
         let c = node.client_connected(Default::default(), "a:1".into(), "b:2".into());
-        let args: Vec<Bytes> = ["object", "help"].map(Bytes::from_static).to_vec();
+        let args = vec![Bytes::from_static(b"object"), Bytes::from_static(b"help")];
         let Reply::Array(lines) = node.command(Default::default(), c, &args) else {
             panic!("array")
         };
