@@ -132,6 +132,8 @@ pub struct Node {
     pub(crate) drop_bus_messages: Option<crate::bus::MessageType>,
     /// `CLIENT PAUSE` under way (see `client_pause`).
     pub(crate) client_pause: Option<client_pause::ClientPause>,
+    /// SLOWLOG and latency events (see `observe`).
+    pub(crate) observed: observe::Observed,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -173,6 +175,7 @@ impl Node {
             aof_health: Default::default(),
             drop_bus_messages: None,
             client_pause: None,
+            observed: Default::default(),
             loaded: false,
             commands,
         }
@@ -363,6 +366,7 @@ impl Node {
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let offset_before = self.cluster.me().repl_offset;
         self.session_command_starts(client, args);
+        self.observe_call_starts(client);
         let reply = self.dispatch(now, client, args);
         self.session_command_ends(client);
         self.stats.calls.count_errors(&reply);
@@ -450,6 +454,7 @@ impl Node {
         };
         let reply = (spec.handler)(self, client, args);
         self.track_command(client, spec, args, &reply);
+        self.observe_command(spec, args);
         self.request = outer;
         self.stats.calls.ran(spec.name, &reply);
         reply
@@ -680,6 +685,7 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+mod observe;
 pub mod session;
 mod tracking;
 #[cfg(test)]

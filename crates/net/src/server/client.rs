@@ -465,7 +465,10 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
+            // Timed on the monotonic clock (virtual under madsim) for SLOWLOG and LATENCY.
+            let started = tokio::time::Instant::now();
             let reply = node.command(*now, client, &args);
+            node.command_took(client, started.elapsed().as_micros() as u64);
             // A replica client gets the stream and no replies, as in Redis; its PSYNC's answer
             // is in the stream too (it may come after the sync delay).
             let quiet = node.is_replica_client(client);

@@ -17,6 +17,7 @@ mod getkeys;
 mod info;
 mod key_positions;
 mod meta;
+mod slowlog;
 mod status;
 
 use bytes::Bytes;
@@ -34,6 +35,10 @@ use function::{
 };
 use info::info;
 use getkeys::{command_getkeys, command_getkeysandflags};
+use slowlog::{
+    latency, latency_doctor, latency_graph, latency_help, latency_history, latency_latest,
+    latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
+};
 use status::{lastsave, role, time};
 
 /// The Redis version this node impersonates, everywhere a client can see it.
@@ -58,6 +63,28 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("debug", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Debugging and fault-injection subcommands", "1.0.0", debug),
     keyless("shutdown", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::NO_MULTI).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
     keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
+    keyless("slowlog", -2, F::empty(), &["@slow"], "server", "Container for slow-log subcommands", "2.2.12", slowlog),
+    keyless("latency", -2, F::empty(), &["@slow"], "server", "Container for latency-monitor subcommands", "2.8.13", latency),
+];
+
+const ADMIN_LOADING: F = F::ADMIN.union(F::LOADING).union(F::STALE);
+
+#[rustfmt::skip]
+static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("slowlog|get", -2, ADMIN_LOADING, ADMIN_ACL, "server", "Read the newest slow-log entries", "2.2.12", slowlog_get),
+    keyless("slowlog|help", 2, LOADING_STALE, &["@slow"], "server", "List the SLOWLOG subcommands", "6.2.0", slowlog_help),
+    keyless("slowlog|len", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Count the slow-log entries", "2.2.12", slowlog_len),
+    keyless("slowlog|reset", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Empty the slow log", "2.2.12", slowlog_reset),
+];
+
+#[rustfmt::skip]
+static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("latency|doctor", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Report on the recorded latency events", "2.8.13", latency_doctor),
+    keyless("latency|graph", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Draw a latency event's samples", "2.8.13", latency_graph),
+    keyless("latency|help", 2, LOADING_STALE, &["@slow"], "server", "List the LATENCY subcommands", "2.8.13", latency_help),
+    keyless("latency|history", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Return a latency event's samples", "2.8.13", latency_history),
+    keyless("latency|latest", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Return every event's latest sample", "2.8.13", latency_latest),
+    keyless("latency|reset", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Drop latency samples", "2.8.13", latency_reset),
 ];
 
 #[rustfmt::skip]
@@ -106,6 +133,8 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "command" => COMMAND_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
+        "latency" => LATENCY_SUBCOMMANDS,
+        "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
         _ => &[],
     }
