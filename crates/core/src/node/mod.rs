@@ -337,6 +337,7 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
+        self.observed.monitors.remove(&client);
         self.repl.forget_client(client);
     }
 
@@ -390,6 +391,12 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
+        }
+        if self.clients[&client].session.monitor && touches_keyspace(spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::err("Replica can't interact with the keyspace");
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -455,6 +462,7 @@ impl Node {
         let reply = (spec.handler)(self, client, args);
         self.track_command(client, spec, args, &reply);
         self.observe_command(spec, args);
+        cmd::server::feed_monitors(self, client, spec, args);
         self.request = outer;
         self.stats.calls.ran(spec.name, &reply);
         reply
@@ -666,6 +674,12 @@ impl Node {
         self.cluster_before_reply();
         self.replication_cron();
     }
+}
+
+/// Reads and writes: what a monitor (a replica in Redis's eyes) may not run.
+fn touches_keyspace(spec: &CommandSpec) -> bool {
+    spec.flags
+        .intersects(cmd::CmdFlags::READONLY.union(cmd::CmdFlags::WRITE))
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.

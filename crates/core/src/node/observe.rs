@@ -1,5 +1,5 @@
 //! What the node records about its own command durations: the SLOWLOG and the LATENCY
-//! monitor's events.
+//! monitor's events (and who is in `MONITOR` mode, fed by `cmd::server::monitor`).
 //!
 //! The core has no clock of its own: within one call `node.now` does not move. So the driver
 //! measures each [`Node::command`] on its monotonic clock and reports it with
@@ -8,7 +8,7 @@
 //! one by one, as in Redis, each with the duration of the whole `EXEC` (an upper bound: the
 //! driver times the call, not each command inside it).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
@@ -56,6 +56,8 @@ pub(crate) struct Observed {
     pub next_slowlog_id: u64,
     /// By event name (`command`, `fast-command`), in name order.
     pub latency: BTreeMap<&'static str, LatencyEvent>,
+    /// Clients in `MONITOR` mode.
+    pub monitors: BTreeSet<ClientId>,
     pending: Vec<Pending>,
     pending_client: Option<ClientId>,
     /// [`Node::observing`] at the start of the current call.

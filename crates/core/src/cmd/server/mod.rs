@@ -17,6 +17,7 @@ mod getkeys;
 mod info;
 mod key_positions;
 mod meta;
+mod monitor;
 mod slowlog;
 mod status;
 
@@ -40,6 +41,8 @@ use slowlog::{
     latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
 };
 use status::{lastsave, role, time};
+
+pub(crate) use monitor::feed_monitors;
 
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
@@ -65,6 +68,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
     keyless("slowlog", -2, F::empty(), &["@slow"], "server", "Container for slow-log subcommands", "2.2.12", slowlog),
     keyless("latency", -2, F::empty(), &["@slow"], "server", "Container for latency-monitor subcommands", "2.8.13", latency),
+    keyless("monitor", 1, ADMIN_FLAGS, ADMIN_ACL, "server", "Stream every command the server runs", "1.0.0", monitor::monitor),
 ];
 
 const ADMIN_LOADING: F = F::ADMIN.union(F::LOADING).union(F::STALE);
