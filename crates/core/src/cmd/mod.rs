@@ -85,6 +85,7 @@ impl CommandSpec {
             "lmpop" | "sintercard" => return counted_keys(args, 1),
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
+            "memory" if args.len() >= 3 && is(&args[1], "usage") => return vec![&args[2]],
             _ => {}
         }
         if self.first_key <= 0 {

@@ -16,6 +16,7 @@ mod function;
 mod getkeys;
 mod info;
 mod key_positions;
+mod memory;
 mod meta;
 mod monitor;
 mod slowlog;
@@ -68,6 +69,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
     keyless("slowlog", -2, F::empty(), &["@slow"], "server", "Container for slow-log subcommands", "2.2.12", slowlog),
     keyless("latency", -2, F::empty(), &["@slow"], "server", "Container for latency-monitor subcommands", "2.8.13", latency),
+    keyless("memory", -2, F::empty(), &["@slow"], "server", "Container for memory diagnostics subcommands", "4.0.0", memory::memory),
     keyless("monitor", 1, ADMIN_FLAGS, ADMIN_ACL, "server", "Stream every command the server runs", "1.0.0", monitor::monitor),
 ];
 
@@ -79,6 +81,28 @@ static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("slowlog|help", 2, LOADING_STALE, &["@slow"], "server", "List the SLOWLOG subcommands", "6.2.0", slowlog_help),
     keyless("slowlog|len", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Count the slow-log entries", "2.2.12", slowlog_len),
     keyless("slowlog|reset", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Empty the slow log", "2.2.12", slowlog_reset),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("memory|doctor", 2, F::empty(), &["@slow"], "server", "Report on memory use", "4.0.0", memory::memory_doctor),
+    keyless("memory|help", 2, LOADING_STALE, &["@slow"], "server", "List the MEMORY subcommands", "4.0.0", memory::memory_help),
+    keyless("memory|malloc-stats", 2, F::empty(), &["@slow"], "server", "Report the allocator's statistics", "4.0.0", memory::memory_malloc_stats),
+    keyless("memory|purge", 2, F::empty(), &["@slow"], "server", "Ask the allocator to release free pages", "4.0.0", memory::memory_purge),
+    keyless("memory|stats", 2, F::empty(), &["@slow"], "server", "Report memory use by area", "4.0.0", memory::memory_stats),
+    CommandSpec {
+        name: "memory|usage",
+        arity: -3,
+        flags: F::READONLY,
+        first_key: 2,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["@read", "@slow"],
+        group: "server",
+        summary: "Estimate the memory a key and its value use",
+        since: "4.0.0",
+        handler: memory::memory_usage,
+    },
 ];
 
 #[rustfmt::skip]
@@ -138,6 +162,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
         "latency" => LATENCY_SUBCOMMANDS,
+        "memory" => MEMORY_SUBCOMMANDS,
         "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
         _ => &[],
