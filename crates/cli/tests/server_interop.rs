@@ -99,7 +99,7 @@ fn info_entry(conn: &mut RespConn, name: &str) -> Option<Vec<V>> {
 }
 
 /// Subcommands Redis has and we deliberately do not (see the module comment).
-const NOT_OFFERED: &[&str] = &["object|idletime", "function|load"];
+const NOT_OFFERED: &[&str] = &["object|idletime", "function|load", "latency|histogram"];
 
 fn subcommand_names(entry: &[V]) -> Vec<String> {
     let mut names: Vec<String> = items(&entry[9])
@@ -357,4 +357,101 @@ fn tracking_pushes_and_reply_modes_match_redis_server() {
         transcripts.push(log);
     }
     assert_eq!(transcripts[0], transcripts[1]);
+}
+
+/// MEMORY USAGE where Redis's answer does not depend on a hash table's rehash state, and the
+/// SLOWLOG/LATENCY replies that do not depend on timing.
+const MEMORY_SLOWLOG_LATENCY: &str = "
+    SET k v
+    SET n 123
+    SET longkey_abcdefghijklmnop xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+    SET big xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+    MEMORY USAGE k
+    MEMORY USAGE n
+    MEMORY USAGE longkey_abcdefghijklmnop
+    MEMORY USAGE big SAMPLES 0
+    MEMORY USAGE nosuch
+    MEMORY USAGE k SAMPLES x
+    MEMORY USAGE k SAMPLES -1
+    MEMORY USAGE k foo
+    MEMORY USAGE
+    RPUSH l 1 2 3 a b c 300 70000 -5
+    MEMORY USAGE l
+    HSET h f1 v1 f2 v2 f3 33
+    MEMORY USAGE h
+    SADD si 1 2 3 100000
+    MEMORY USAGE si
+    SADD ss m1 m2 m3
+    MEMORY USAGE ss
+    MEMORY PURGE
+    MEMORY FOO
+    SLOWLOG GET -2
+    SLOWLOG GET x
+    SLOWLOG LEN x
+    SLOWLOG FOO
+    SLOWLOG RESET
+    SLOWLOG GET
+    SLOWLOG LEN
+    LATENCY LATEST
+    LATENCY HISTORY command
+    LATENCY GRAPH command
+    LATENCY RESET
+    LATENCY RESET command other
+    LATENCY FOO
+    OBJECT FOO
+    FUNCTION KILL
+    FUNCTION STATS
+";
+
+#[test]
+fn memory_slowlog_and_latency_match_redis_server() {
+    let (_redis, _node, _dir, mut ours, mut redis) = servers("server-memory");
+    let mut pairs = [(&mut ours, Vec::new()), (&mut redis, Vec::new())];
+    compare(&mut pairs, &lines(MEMORY_SLOWLOG_LATENCY));
+}
+
+/// The MONITOR stream of another client's commands, with timestamps and ports masked.
+#[test]
+fn monitor_lines_match_redis_server() {
+    let (redis_server, node, _dir, _ours, _redis) = servers("server-monitor");
+    let mut streams = Vec::new();
+    for port in [node_port(&node), redis_server.port] {
+        let mut m = RespConn::connect(port);
+        let mut a = RespConn::connect(port);
+        let mut log = String::from_utf8_lossy(&m.call(&[b"MONITOR"])).into_owned();
+        for line in [
+            "SET k a\"b",
+            "AUTH x",
+            "HELLO 3 AUTH default pw",
+            "HELLO 2",
+            "CLIENT LIST",
+            "MULTI",
+            "GET k",
+            "EXEC",
+            "NOSUCH",
+            "GET",
+            "CLIENT ID",
+        ] {
+            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            a.call(&args);
+        }
+        log += &String::from_utf8_lossy(&m.drain());
+        log += &String::from_utf8_lossy(&m.call(&[b"GET", b"k"]));
+        streams.push(mask_monitor(&log));
+    }
+    assert_eq!(streams[0], streams[1]);
+}
+
+/// `+1700000000.123456 [0 127.0.0.1:5555] …` → `+T [0 addr] …`.
+fn mask_monitor(log: &str) -> String {
+    log.lines()
+        .map(|line| match line.split_once(" [0 ") {
+            Some((_, rest)) => {
+                let (_, args) = rest.split_once("] ").unwrap_or(("", rest));
+                format!("+T [0 addr] {args}")
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
