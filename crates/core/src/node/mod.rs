@@ -701,6 +701,6 @@ mod client_pause;
 mod disk_errors;
 mod observe;
 pub mod session;
-mod tracking;
 #[cfg(test)]
 mod tests;
+mod tracking;

@@ -82,7 +82,9 @@ impl Node {
             }
             let hit: Vec<Bytes> = if t.bcast {
                 keys.iter()
-                    .filter(|k| t.prefixes.is_empty() || t.prefixes.iter().any(|p| k.starts_with(p)))
+                    .filter(|k| {
+                        t.prefixes.is_empty() || t.prefixes.iter().any(|p| k.starts_with(p))
+                    })
                     .cloned()
                     .collect()
             } else {
@@ -93,7 +95,7 @@ impl Node {
             }
         }
         for (to, keys, batched) in pushes {
-            if !self.clients.get(&to).is_some_and(|c| c.protocol >= 3) {
+            if self.clients.get(&to).is_none_or(|c| c.protocol < 3) {
                 continue;
             }
             let frames: Vec<Vec<Bytes>> = if batched {

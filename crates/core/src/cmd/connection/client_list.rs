@@ -26,9 +26,17 @@ pub(super) fn client_list(node: &mut Node, _client: ClientId, args: &[Bytes]) ->
         let kind = &args[3];
         let replica = |id: &ClientId| node.repl.is_replica_client(*id);
         if is(kind, "normal") {
-            node.clients.keys().filter(|id| !replica(id)).copied().collect()
+            node.clients
+                .keys()
+                .filter(|id| !replica(id))
+                .copied()
+                .collect()
         } else if is(kind, "replica") || is(kind, "slave") {
-            node.clients.keys().filter(|id| replica(id)).copied().collect()
+            node.clients
+                .keys()
+                .filter(|id| replica(id))
+                .copied()
+                .collect()
         } else if is(kind, "master") || is(kind, "pubsub") {
             Vec::new()
         } else {
@@ -100,7 +108,11 @@ fn flags(node: &Node, c: &Client) -> String {
         (c.readonly, 'r'),
         (s.no_evict, 'e'),
     ];
-    let flags: String = letters.iter().filter(|(on, _)| *on).map(|(_, l)| l).collect();
+    let flags: String = letters
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, l)| l)
+        .collect();
     if flags.is_empty() {
         "N".into()
     } else {

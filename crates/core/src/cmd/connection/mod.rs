@@ -347,6 +347,6 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod client_modes_tests;
+#[cfg(test)]
+mod tests;

@@ -111,11 +111,11 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
         // raw: the object, and an sds with at least an 8-bit header.
         ValueRef::String(s) => ROBJ + sds_raw(s.len()),
         ValueRef::List(l) => ROBJ + QUICKLIST + quicklist_nodes(l, samples),
-        ValueRef::Hash(h) if h.is_listpack() => {
-            ROBJ + listpack(h.iter().flat_map(|(f, v)| [f, v]))
-        }
+        ValueRef::Hash(h) if h.is_listpack() => ROBJ + listpack(h.iter().flat_map(|(f, v)| [f, v])),
         ValueRef::Hash(h) => {
-            let per = h.iter().map(|(f, v)| DICT_ENTRY + sds(f.len()) + sds(v.len()));
+            let per = h
+                .iter()
+                .map(|(f, v)| DICT_ENTRY + sds(f.len()) + sds(v.len()));
             ROBJ + hashtable(h.len()) + extrapolate(per, h.len(), samples)
         }
         ValueRef::Set(s) if s.is_intset() => ROBJ + intset(s.iter()),
@@ -130,9 +130,9 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
                     sorted.iter().map(|(m, s)| (*m, score_text(*s))).collect();
                 return ROBJ + listpack(texts.iter().flat_map(|(m, s)| [*m, s.as_bytes()]));
             }
-            let per = sorted.iter().map(|(m, _)| {
-                sds(m.len()) + DICT_ENTRY + jemalloc_size(ZSKIPLIST_NODE)
-            });
+            let per = sorted
+                .iter()
+                .map(|(m, _)| sds(m.len()) + DICT_ENTRY + jemalloc_size(ZSKIPLIST_NODE));
             ROBJ + ZSET
                 + ZSKIPLIST
                 + hashtable(sorted.len())
@@ -227,7 +227,11 @@ pub(super) fn memory_stats(node: &mut Node, _client: ClientId, _args: &[Bytes]) 
     let total = super::info::BASE_MEMORY_BYTES as i64 + dataset;
     let int = |k: &str, v: i64| (Reply::bulk_str(k), Reply::Integer(v));
     let dbl = |k: &str, v: f64| (Reply::bulk_str(k), Reply::Double(v));
-    let per_key = if keys == 0 { 0 } else { (total - super::info::BASE_MEMORY_BYTES as i64) / keys };
+    let per_key = if keys == 0 {
+        0
+    } else {
+        (total - super::info::BASE_MEMORY_BYTES as i64) / keys
+    };
     let mut fields = vec![
         int("peak.allocated", total),
         int("total.allocated", total),
@@ -249,7 +253,10 @@ pub(super) fn memory_stats(node: &mut Node, _client: ClientId, _args: &[Bytes]) 
         fields.push((Reply::bulk_str("db.0"), db));
     }
     fields.extend([
-        int("overhead.total", super::info::BASE_MEMORY_BYTES as i64 + overhead),
+        int(
+            "overhead.total",
+            super::info::BASE_MEMORY_BYTES as i64 + overhead,
+        ),
         int("keys.count", keys),
         int("keys.bytes-per-key", per_key),
         int("dataset.bytes", dataset - overhead),
@@ -291,7 +298,10 @@ pub(super) fn memory_doctor(node: &mut Node, _client: ClientId, _args: &[Bytes])
 
 /// What Redis answers when built without jemalloc.
 pub(super) fn memory_malloc_stats(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
-    Reply::Verbatim("txt", "Stats not supported for the current allocator".into())
+    Reply::Verbatim(
+        "txt",
+        "Stats not supported for the current allocator".into(),
+    )
 }
 
 pub(super) fn memory_purge(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
@@ -303,8 +313,14 @@ pub(super) fn memory_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) 
         "MEMORY",
         &[
             ("DOCTOR", "A short report on memory use."),
-            ("MALLOC-STATS", "Allocator statistics (none: no jemalloc here)."),
-            ("PURGE", "Give free pages back to the system (nothing to do here)."),
+            (
+                "MALLOC-STATS",
+                "Allocator statistics (none: no jemalloc here).",
+            ),
+            (
+                "PURGE",
+                "Give free pages back to the system (nothing to do here).",
+            ),
             ("STATS", "Memory use by area, Redis's fields."),
             (
                 "USAGE <key> [SAMPLES <count>]",
@@ -330,7 +346,10 @@ mod tests {
             .iter()
             .map(|&n| jemalloc_size(n))
             .collect();
-        assert_eq!(classes, [8, 8, 16, 32, 32, 48, 112, 160, 192, 320, 1024, 1280]);
+        assert_eq!(
+            classes,
+            [8, 8, 16, 32, 32, 48, 112, 160, 192, 320, 1024, 1280]
+        );
     }
 
     /// Each expected value is what redis-server 7.0.15 answered for the same commands.
@@ -340,7 +359,11 @@ mod tests {
         let x = |len: usize| "x".repeat(len);
         run(&mut n, c, "set k v");
         run(&mut n, c, "set n 123");
-        run(&mut n, c, &format!("set longkey_abcdefghijklmnop {}", x(40)));
+        run(
+            &mut n,
+            c,
+            &format!("set longkey_abcdefghijklmnop {}", x(40)),
+        );
         run(&mut n, c, &format!("set big {}", x(100)));
         run(&mut n, c, &format!("set big2 {}", x(1000)));
         run(&mut n, c, "hset h2 f1 v1 f2 v2");
@@ -349,7 +372,17 @@ mod tests {
         let ints: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
         run(&mut n, c, &format!("sadd si100 {}", ints.join(" ")));
         run(&mut n, c, "sadd ss3 m1 m2 m3");
-        run(&mut n, c, &format!("rpush l200 {}", (1..=200).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")));
+        run(
+            &mut n,
+            c,
+            &format!(
+                "rpush l200 {}",
+                (1..=200)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
         let ints: Vec<String> = (1..=3000).map(|i| i.to_string()).collect();
         run(&mut n, c, &format!("rpush l3000 {}", ints.join(" ")));
         for (key, bytes) in [
@@ -373,8 +406,14 @@ mod tests {
             run(&mut n, c, "memory usage k samples x"),
             err("ERR value is not an integer or out of range")
         );
-        assert_eq!(run(&mut n, c, "memory usage k samples -1"), err("ERR syntax error"));
-        assert_eq!(run(&mut n, c, "memory usage k foo"), err("ERR syntax error"));
+        assert_eq!(
+            run(&mut n, c, "memory usage k samples -1"),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut n, c, "memory usage k foo"),
+            err("ERR syntax error")
+        );
         assert_eq!(
             run(&mut n, c, "memory usage"),
             err("ERR wrong number of arguments for 'memory|usage' command")
@@ -387,7 +426,10 @@ mod tests {
         assert_eq!(run(&mut n, c, "memory purge"), Reply::ok());
         assert_eq!(
             run(&mut n, c, "memory malloc-stats"),
-            Reply::Verbatim("txt", "Stats not supported for the current allocator".into())
+            Reply::Verbatim(
+                "txt",
+                "Stats not supported for the current allocator".into()
+            )
         );
         run(&mut n, c, "set k v");
         let Reply::Map(stats) = run(&mut n, c, "memory stats") else {

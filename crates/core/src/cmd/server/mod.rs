@@ -35,8 +35,8 @@ use function::{
     function, function_delete, function_dump, function_flush, function_help, function_kill,
     function_list, function_restore, function_stats,
 };
-use info::info;
 use getkeys::{command_getkeys, command_getkeysandflags};
+use info::info;
 use slowlog::{
     latency, latency_doctor, latency_graph, latency_help, latency_history, latency_latest,
     latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,

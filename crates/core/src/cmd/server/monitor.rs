@@ -141,14 +141,23 @@ mod tests {
             lines(&mut n),
             vec![(m, format!(r#"{at} "set" "k" "a b\"\n\x01\xc3\xa9""#))]
         );
-        for line in ["auth x", "hello 3 auth default pw", "client list", "nosuch", "get"] {
+        for line in [
+            "auth x",
+            "hello 3 auth default pw",
+            "client list",
+            "nosuch",
+            "get",
+        ] {
             run(&mut n, a, line);
         }
         assert_eq!(
             lines(&mut n),
             vec![
                 (m, format!(r#"{at} "auth" "(redacted)""#)),
-                (m, format!(r#"{at} "hello" "3" "auth" "(redacted)" "(redacted)""#)),
+                (
+                    m,
+                    format!(r#"{at} "hello" "3" "auth" "(redacted)" "(redacted)""#)
+                ),
             ]
         );
         run(&mut n, a, "multi");
