@@ -35,6 +35,8 @@ pub struct Tracking {
     pub caching: Option<bool>,
     /// Keys this client read since it was last told about them (default mode only).
     pub keys: BTreeSet<Bytes>,
+    /// The `REDIRECT` target went away (`R` in CLIENT LIST, `broken_redirect`).
+    pub broken_redirect: bool,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -70,9 +70,11 @@ impl Node {
     /// Tells every tracking client that read (or, in BCAST, watches the prefix of) one of
     /// `keys`, except the writer itself when it asked for NOLOOP.
     fn invalidate_keys(&mut self, writer: ClientId, keys: &[Bytes]) {
+        let live: Vec<ClientId> = self.clients.keys().copied().collect();
         // (target, keys, one frame for all of them): BCAST batches, the default mode sends one
         // frame per key, as Redis does.
         let mut pushes: Vec<(ClientId, Vec<Bytes>, bool)> = Vec::new();
+        let mut broken: Vec<(ClientId, ClientId, usize)> = Vec::new();
         for c in self.clients.values_mut() {
             let Some(t) = c.session.tracking.as_mut() else {
                 continue;
@@ -90,8 +92,32 @@ impl Node {
             } else {
                 keys.iter().filter(|k| t.keys.remove(*k)).cloned().collect()
             };
-            if !hit.is_empty() {
-                pushes.push((t.redirect.unwrap_or(c.id), hit, t.bcast));
+            if hit.is_empty() {
+                continue;
+            }
+            let to = t.redirect.unwrap_or(c.id);
+            if to != c.id && !live.contains(&to) {
+                // The target is gone: Redis tells the tracking client instead, once per
+                // message it could not deliver.
+                t.broken_redirect = true;
+                let messages = if t.bcast { 1 } else { hit.len() };
+                broken.push((c.id, to, messages));
+                continue;
+            }
+            pushes.push((to, hit, t.bcast));
+        }
+        for (client, gone, messages) in broken {
+            if self.clients[&client].protocol < 3 {
+                continue;
+            }
+            for _ in 0..messages {
+                self.out.push(Effect::ClientPush {
+                    client,
+                    items: vec![
+                        Reply::bulk_str("tracking-redir-broken"),
+                        Reply::Integer(gone as i64),
+                    ],
+                });
             }
         }
         for (to, keys, batched) in pushes {

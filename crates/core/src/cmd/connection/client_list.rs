@@ -104,6 +104,7 @@ fn flags(node: &Node, c: &Client) -> String {
         (c.multi.is_some(), 'x'),
         (node.is_parked(c.id), 'b'),
         (tracking.is_some(), 't'),
+        (tracking.is_some_and(|t| t.broken_redirect), 'R'),
         (tracking.is_some_and(|t| t.bcast), 'B'),
         (c.readonly, 'r'),
         (s.no_evict, 'e'),

@@ -83,6 +83,9 @@ pub(super) fn client_trackinginfo(node: &mut Node, client: ClientId, _args: &[By
             if t.noloop {
                 flags.push("noloop");
             }
+            if t.broken_redirect {
+                flags.push("broken_redirect");
+            }
             t.redirect.map_or(0, |id| id as i64)
         }
     };

@@ -283,3 +283,37 @@ fn unblock_answers_a_parked_wait() {
         err("value is not an integer or out of range")
     );
 }
+
+#[test]
+fn a_vanished_redirect_target_is_reported() {
+    let (mut n, a, b) = node();
+    let r = n.client_connected(NOW, "127.0.0.1:5002".into(), "127.0.0.1:6379".into());
+    run(&mut n, a, "hello 3");
+    run(&mut n, a, &format!("client tracking on redirect {r}"));
+    n.client_disconnected(r);
+    run(&mut n, a, "get k1");
+    run(&mut n, a, "get k2");
+    n.take_effects();
+    run(&mut n, b, "mset k1 1 k2 2");
+    let broken = Effect::ClientPush {
+        client: a,
+        items: vec![
+            Reply::bulk_str("tracking-redir-broken"),
+            Reply::Integer(r as i64),
+        ],
+    };
+    let pushes: Vec<Effect> = n
+        .take_effects()
+        .into_iter()
+        .filter(|e| matches!(e, Effect::ClientPush { .. }))
+        .collect();
+    assert_eq!(pushes, vec![broken.clone(), broken]);
+    assert_eq!(
+        run(&mut n, a, "client trackinginfo"),
+        info(&["on", "broken_redirect"], r as i64, &[])
+    );
+    let Reply::Verbatim(_, line) = run(&mut n, a, "client info") else {
+        panic!("line")
+    };
+    assert!(line.contains(" flags=tR "), "{line}");
+}
