@@ -3,9 +3,9 @@
 //!
 //! Keys are counted at the command level, as Redis's `call()` does: a read-only command's keys
 //! are remembered for its client (default mode; OPTIN only after `CLIENT CACHING yes`, OPTOUT
-//! unless `CLIENT CACHING no`), and a write command that succeeded invalidates its keys. (Redis
-//! invalidates only keys a write really changed, and also expired, evicted and flushed keys;
-//! those are not tracked here.) BCAST clients hear of every written key under one of their
+//! unless `CLIENT CACHING no`), and a write command that succeeded invalidates its keys;
+//! `FLUSHALL`/`FLUSHDB` invalidate everything (a null key list). (Redis invalidates only keys
+//! a write really changed, and also expired and evicted keys; those are not tracked here.) BCAST clients hear of every written key under one of their
 //! prefixes (or every key, without prefixes). A client hears of a key once, then forgets it.
 //!
 //! Delivery follows Redis: a RESP3 client gets `>2 invalidate [keys]` itself, or at its
@@ -32,6 +32,10 @@ impl Node {
     ) {
         let anyone_tracks = self.clients.values().any(|c| c.session.tracking.is_some());
         if !anyone_tracks || reply.is_error() {
+            return;
+        }
+        if matches!(spec.name, "flushall" | "flushdb") {
+            self.invalidate_everything();
             return;
         }
         let keys: Vec<Bytes> = spec.keys(args).into_iter().cloned().collect();
@@ -64,6 +68,26 @@ impl Node {
         };
         if wanted {
             t.keys.extend(keys);
+        }
+    }
+
+    /// A flush: every tracking client hears `invalidate` with a null key list and forgets
+    /// what it read.
+    fn invalidate_everything(&mut self) {
+        let mut targets = Vec::new();
+        for c in self.clients.values_mut() {
+            if let Some(t) = c.session.tracking.as_mut() {
+                t.keys.clear();
+                targets.push(t.redirect.unwrap_or(c.id));
+            }
+        }
+        for to in targets {
+            if self.clients.get(&to).is_some_and(|c| c.protocol >= 3) {
+                self.out.push(Effect::ClientPush {
+                    client: to,
+                    items: vec![Reply::bulk_str("invalidate"), Reply::Nil],
+                });
+            }
         }
     }
 

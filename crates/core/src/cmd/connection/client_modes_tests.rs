@@ -317,3 +317,21 @@ fn a_vanished_redirect_target_is_reported() {
     };
     assert!(line.contains(" flags=tR "), "{line}");
 }
+
+#[test]
+fn a_flush_invalidates_everything() {
+    let (mut n, a, b) = node();
+    run(&mut n, a, "hello 3");
+    run(&mut n, a, "client tracking on");
+    run(&mut n, a, "get k1");
+    n.take_effects();
+    run(&mut n, b, "flushall");
+    let null = Effect::ClientPush {
+        client: a,
+        items: vec![Reply::bulk_str("invalidate"), Reply::Nil],
+    };
+    assert!(n.take_effects().contains(&null));
+    // What it read was forgotten with the flush.
+    run(&mut n, b, "set k1 x");
+    assert_eq!(pushes(&mut n), vec![]);
+}
