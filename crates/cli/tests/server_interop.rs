@@ -259,6 +259,9 @@ const CLIENT: &str = "
     CLIENT UNBLOCK <id1> error
     CLIENT UNBLOCK <id1> foo
     CLIENT UNBLOCK x
+    CLIENT UNBLOCK x foo
+    CLIENT UNBLOCK 1 foo bar
+    CLIENT UNBLOCK -5 error
     CLIENT UNBLOCK 0
     CLIENT LIST ID 0 -1 99999
     CLIENT LIST ID x

@@ -39,14 +39,18 @@ pub(super) fn client_no_evict(node: &mut Node, client: ClientId, args: &[Bytes])
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if the client was parked and is answered now.
 pub(super) fn client_unblock(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let Some(id) = parse_i64(&args[2]) else {
-        return Reply::not_integer();
-    };
+    if args.len() > 4 {
+        return crate::cmd::server::subcommand_syntax_error(args, "CLIENT");
+    }
+    // The reason is checked before the id, as Redis does.
     let how = match args.get(3) {
         None => UnblockHow::Timeout,
-        Some(a) if args.len() == 4 && is(a, "timeout") => UnblockHow::Timeout,
-        Some(a) if args.len() == 4 && is(a, "error") => UnblockHow::Error,
+        Some(a) if is(a, "timeout") => UnblockHow::Timeout,
+        Some(a) if is(a, "error") => UnblockHow::Error,
         Some(_) => return Reply::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = parse_i64(&args[2]) else {
+        return Reply::not_integer();
     };
     let done = id > 0 && node.unblock_parked(id as ClientId, how);
     Reply::Integer(i64::from(done))

@@ -282,6 +282,14 @@ fn unblock_answers_a_parked_wait() {
         run(&mut n, b, "client unblock x"),
         err("value is not an integer or out of range")
     );
+    assert_eq!(
+        run(&mut n, b, "client unblock x foo"),
+        err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    );
+    assert_eq!(
+        run(&mut n, b, "client unblock 1 foo bar"),
+        err("unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.")
+    );
 }
 
 #[test]
