@@ -4,8 +4,9 @@
 //! Keys are counted at the command level, as Redis's `call()` does: a read-only command's keys
 //! are remembered for its client (default mode; OPTIN only after `CLIENT CACHING yes`, OPTOUT
 //! unless `CLIENT CACHING no`), and a write command that succeeded invalidates its keys;
-//! `FLUSHALL`/`FLUSHDB` invalidate everything (a null key list). (Redis invalidates only keys
-//! a write really changed, and also expired and evicted keys; those are not tracked here.) BCAST clients hear of every written key under one of their
+//! `FLUSHALL`/`FLUSHDB` invalidate everything (a null key list), and an expired key is
+//! invalidated when it is removed. (Redis invalidates only keys a write really changed, and
+//! also evicted keys; there is no eviction here.) BCAST clients hear of every written key under one of their
 //! prefixes (or every key, without prefixes). A client hears of a key once, then forgets it.
 //!
 //! Delivery follows Redis: a RESP3 client gets `>2 invalidate [keys]` itself, or at its
@@ -46,6 +47,14 @@ impl Node {
             self.invalidate_keys(client, &keys);
         } else if spec.flags.contains(crate::cmd::CmdFlags::READONLY) {
             self.remember_keys(client, keys);
+        }
+    }
+
+    /// A key expired: the tracking clients that read it hear of it, as of a write.
+    pub(crate) fn tracked_key_expired(&mut self, key: &[u8]) {
+        if self.clients.values().any(|c| c.session.tracking.is_some()) {
+            // No client wrote it, so no NOLOOP applies (client ids start at 1).
+            self.invalidate_keys(0, &[Bytes::copy_from_slice(key)]);
         }
     }
 

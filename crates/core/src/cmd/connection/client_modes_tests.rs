@@ -343,3 +343,20 @@ fn a_flush_invalidates_everything() {
     run(&mut n, b, "set k1 x");
     assert_eq!(pushes(&mut n), vec![]);
 }
+
+#[test]
+fn an_expired_key_is_invalidated() {
+    let (mut n, a, b) = node();
+    run(&mut n, a, "hello 3");
+    run(&mut n, a, "client tracking on");
+    run(&mut n, b, "set ek v px 100");
+    run(&mut n, a, "get ek");
+    n.take_effects();
+    // The active expiry cycle removes it once due.
+    let later = Time {
+        mono_ms: NOW.mono_ms + 200,
+        unix_ms: NOW.unix_ms + 200,
+    };
+    n.tick(later);
+    assert_eq!(pushes(&mut n), vec![(a, vec!["ek"])]);
+}
