@@ -407,6 +407,7 @@ const MEMORY_SLOWLOG_LATENCY: &str = "
     OBJECT FOO
     FUNCTION KILL
     FUNCTION STATS
+    CONFIG GET hash-max-listpack-entries
 ";
 
 #[test]
