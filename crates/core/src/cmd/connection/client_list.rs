@@ -106,6 +106,7 @@ fn flags(node: &Node, c: &Client) -> String {
         (tracking.is_some(), 't'),
         (tracking.is_some_and(|t| t.broken_redirect), 'R'),
         (tracking.is_some_and(|t| t.bcast), 'B'),
+        (watched_key_changed(node, c), 'd'),
         (c.readonly, 'r'),
         (s.no_evict, 'e'),
     ];
@@ -119,6 +120,14 @@ fn flags(node: &Node, c: &Client) -> String {
     } else {
         flags
     }
+}
+
+/// A key the client WATCHes changed: its EXEC will fail (Redis's dirty-CAS flag).
+fn watched_key_changed(node: &Node, c: &Client) -> bool {
+    let now_ms = node.now.unix_ms;
+    c.watched
+        .iter()
+        .any(|(key, seen)| node.db.get(key, now_ms).map(crate::db::EntryRef::to_entry) != *seen)
 }
 
 /// Redis's `multi-mem`: each queued argument's bytes plus one pointer for it.

@@ -608,3 +608,28 @@ fn client_kill_of_the_master_link_drops_it_and_the_replica_reconnects() {
         Reply::Integer(1)
     );
 }
+
+#[test]
+fn client_list_flags_a_watch_that_will_fail() {
+    let (mut n, c) = node(false);
+    let other = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    let flags = |n: &mut Node| match run(n, other, &format!("client list id {c}")) {
+        Reply::Verbatim(_, line) => line
+            .split(" flags=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string(),
+        other => panic!("{other:?}"),
+    };
+    run(&mut n, c, "watch wk");
+    assert_eq!(flags(&mut n), "N");
+    run(&mut n, other, "set wk 1");
+    assert_eq!(flags(&mut n), "d");
+    run(&mut n, c, "multi");
+    assert_eq!(flags(&mut n), "xd");
+    run(&mut n, c, "exec");
+    assert_eq!(flags(&mut n), "N");
+}
