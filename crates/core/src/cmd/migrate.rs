@@ -26,7 +26,7 @@ pub use crate::effect::MigrateJob;
 pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "migrate",
     arity: -6,
-    flags: F::WRITE,
+    flags: F::WRITE.union(F::MOVABLEKEYS),
     first_key: 3,
     last_key: 3,
     key_step: 1,

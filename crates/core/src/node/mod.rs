@@ -50,6 +50,8 @@ pub struct Client {
     pub watched: Vec<(Bytes, Option<crate::db::Entry>)>,
     /// The replication offset right after this client's last write (what `WAIT` waits for).
     pub woff: u64,
+    /// Last command, reply mode, tracking, monitoring (see `session`).
+    pub session: session::Session,
 }
 
 impl Client {
@@ -68,6 +70,7 @@ impl Client {
             multi_dirty: false,
             watched: Vec::new(),
             woff: 0,
+            session: session::Session::default(),
         }
     }
 }
@@ -135,6 +138,8 @@ pub struct Node {
     pub(crate) persistence: persistence::Persistence,
     /// Clients blocked on keys (BLPOP, BLMOVE, …; see `crate::blocking`).
     pub(crate) blocked_keys: crate::blocking::BlockedOnKeys,
+    /// SLOWLOG and latency events (see `observe`).
+    pub(crate) observed: observe::Observed,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -179,6 +184,7 @@ impl Node {
             active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
             blocked_keys: Default::default(),
+            observed: Default::default(),
             loaded: false,
             commands,
         }
@@ -340,6 +346,7 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
+        self.observed.monitors.remove(&client);
         self.repl.forget_client(client);
         self.forget_blocked_on_keys(client);
     }
@@ -369,7 +376,10 @@ impl Node {
     /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let offset_before = self.cluster.me().repl_offset;
+        self.session_command_starts(client, args);
+        self.observe_call_starts(client);
         let reply = self.dispatch(now, client, args);
+        self.session_command_ends(client);
         self.stats.calls.count_errors(&reply);
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
@@ -391,6 +401,12 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
+        }
+        if self.clients[&client].session.monitor && touches_keyspace(spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::err("Replica can't interact with the keyspace");
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -454,6 +470,9 @@ impl Node {
             0
         };
         let reply = (spec.handler)(self, client, args);
+        self.track_command(client, spec, args, &reply);
+        self.observe_command(spec, args);
+        cmd::server::feed_monitors(self, client, spec, args);
         self.request = outer;
         self.stats.calls.ran(spec.name, &reply);
         reply
@@ -673,6 +692,12 @@ impl Node {
     }
 }
 
+/// Reads and writes: what a monitor (a replica in Redis's eyes) may not run.
+fn touches_keyspace(spec: &CommandSpec) -> bool {
+    spec.flags
+        .intersects(cmd::CmdFlags::READONLY.union(cmd::CmdFlags::WRITE))
+}
+
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.
 fn unknown_command(args: &[Bytes]) -> Reply {
     let mut text = format!(
@@ -691,5 +716,8 @@ pub mod call_stats;
 mod client_pause;
 mod disk_errors;
 mod persistence;
+mod observe;
+pub mod session;
 #[cfg(test)]
 mod tests;
+mod tracking;

@@ -147,3 +147,40 @@ impl Node {
         self.cluster.me_mut().repl_offset += encoded_len(&args);
     }
 }
+
+/// How `CLIENT UNBLOCK` ends a parked client's wait.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum UnblockHow {
+    /// As if its timeout passed: `WAIT` answers with the replicas acknowledged so far.
+    Timeout,
+    /// `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+impl Node {
+    /// Whether `client` is parked here (in `WAIT`, or holding a write back during a pause).
+    pub(crate) fn is_parked(&self, client: ClientId) -> bool {
+        self.repl.blocked.contains_key(&client)
+    }
+
+    /// `CLIENT UNBLOCK` of a client parked here: answers it now; false if it is not parked
+    /// here. A write held back by a pause ends only by `Error` (its command never runs):
+    /// redis-server 7.0.15 crashes when such a client is unblocked by `Timeout`.
+    pub(crate) fn unblock_parked(&mut self, client: ClientId, how: UnblockHow) -> bool {
+        let reply = match (self.repl.blocked.get(&client), how) {
+            (None, _) | (Some(Blocked::Paused { .. }), UnblockHow::Timeout) => return false,
+            (Some(_), UnblockHow::Error) => {
+                Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            }
+            (Some(Blocked::Wait { offset, .. }), UnblockHow::Timeout) => {
+                Reply::Integer(self.repl.replicas_acked(*offset))
+            }
+        };
+        self.repl.blocked.remove(&client);
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.session.argv_mem = 0;
+        }
+        self.out.push(Effect::UnblockClient { client, reply });
+        true
+    }
+}

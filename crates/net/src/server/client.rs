@@ -297,6 +297,20 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
+/// Takes the pushes and MONITOR lines for `client` itself out of its command's effects: they
+/// follow its reply.
+fn take_own_out_of_band(effects: &mut Vec<Effect>, client: ClientId) -> Vec<Effect> {
+    let (own, rest): (Vec<Effect>, Vec<Effect>) =
+        std::mem::take(effects).into_iter().partition(|e| match e {
+            Effect::ClientPush { client: c, .. } | Effect::ClientNotice { client: c, .. } => {
+                *c == client
+            }
+            _ => false,
+        });
+    *effects = rest;
+    own
+}
+
 /// Pulls the MIGRATE job (at most one per command) out of a command's effects.
 fn take_migrate(effects: &mut Vec<Effect>) -> Option<MigrateJob> {
     let at = effects
@@ -461,13 +475,17 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
+            // Timed on the monotonic clock (virtual under madsim) for SLOWLOG and LATENCY.
+            let started = tokio::time::Instant::now();
             let reply = node.command(*now, client, &args);
+            node.command_took(client, started.elapsed().as_micros() as u64);
             // A replica client gets the stream and no replies, as in Redis; its PSYNC's answer
             // is in the stream too (it may come after the sync delay).
             let quiet = node.is_replica_client(client);
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
             let blocked = take_block(&mut effects, client);
+            let own = take_own_out_of_band(&mut effects, client);
             if !self.perform_queued(node, effects) {
                 return Step::Stop;
             }
@@ -483,7 +501,13 @@ impl Shared {
                     self.queue_stream_in_front(client, output);
                 }
             } else {
-                resp::encode_reply(&reply, node.client_protocol(client), output);
+                let protocol = node.client_protocol(client);
+                if !node.reply_silenced(client) {
+                    resp::encode_reply(&reply, protocol, output);
+                }
+                for effect in &own {
+                    resp::encode_out_of_band(effect, protocol, output);
+                }
             }
             if closing.is_requested() {
                 return Step::Close;

@@ -97,6 +97,24 @@ pub(super) fn function_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]
     )
 }
 
+/// No function ever runs here.
+pub(super) fn function_kill(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    Reply::error("NOTBUSY No scripts in execution right now.")
+}
+
+/// Nothing running, and the Lua engine Redis reports, with no libraries.
+pub(super) fn function_stats(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    let count = |name: &str| (Reply::bulk_str(name), Reply::Integer(0));
+    let lua = Reply::Map(vec![count("libraries_count"), count("functions_count")]);
+    Reply::Map(vec![
+        (Reply::bulk_str("running_script"), Reply::Nil),
+        (
+            Reply::bulk_str("engines"),
+            Reply::Map(vec![(Reply::bulk_str("LUA"), lua)]),
+        ),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +178,29 @@ mod tests {
         assert_eq!(
             run(&mut n, c, "function dump x"),
             err("ERR wrong number of arguments for 'function|dump' command")
+        );
+    }
+
+    #[test]
+    fn function_kill_and_stats() {
+        let (mut n, c) = cluster_node();
+        assert_eq!(
+            run(&mut n, c, "function kill"),
+            err("NOTBUSY No scripts in execution right now.")
+        );
+        let zero = |k: &str| (bulk(k), Reply::Integer(0));
+        assert_eq!(
+            run(&mut n, c, "function stats"),
+            Reply::Map(vec![
+                (bulk("running_script"), Reply::Nil),
+                (
+                    bulk("engines"),
+                    Reply::Map(vec![(
+                        bulk("LUA"),
+                        Reply::Map(vec![zero("libraries_count"), zero("functions_count")])
+                    )])
+                ),
+            ])
         );
     }
 }

@@ -29,7 +29,7 @@ const INFO_SECTIONS: &[&str] = &[
 const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 /// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
-const BASE_MEMORY_BYTES: u64 = 1 << 20;
+pub(super) const BASE_MEMORY_BYTES: u64 = 1 << 20;
 
 pub(super) fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let any = |names: &[&str]| args[1..].iter().any(|a| names.iter().any(|n| is(a, n)));
