@@ -2,7 +2,8 @@
 //! appends, reads (also from replicas), resets, increments, TTL commands and `WAIT` through a
 //! master's crash and its replica's promotion, and the history checks clean; a replica that
 //! applies its master's appends twice (the `replica-appends-twice` canary) is caught by the
-//! append checker, with the write and the read that show it.
+//! append checker, with the write and the read that show it; so is a `RESTORE` that turns a
+//! migrated list back to front (`restore-list-reversed`).
 //!
 //! Simulation build only: `RUSTFLAGS="--cfg madsim" cargo test --target-dir target/sim -p
 //! clusterlab-sim-tests --test append`.
@@ -85,6 +86,11 @@ fn four_clients_through_a_crash_and_a_failover_check_clean() {
     assert!(requests
         .iter()
         .any(|(args, r)| args.starts_with("GET list:") && r.starts_with('"')));
+    // The Redis lists: pushes answered with the new length, reads with their elements.
+    assert!(answered("RPUSH rlist:", &|r| r.starts_with(':')));
+    assert!(requests
+        .iter()
+        .any(|(args, r)| args.starts_with("LRANGE rlist:") && r.starts_with("*[\"")));
 }
 
 #[test]
@@ -113,6 +119,47 @@ fn a_replica_that_applies_appends_twice_is_caught() {
     assert!(evidence.contains(" GET list:"), "{evidence}");
     // Without the canary the same run is clean.
     let control = campaign::run(3, &with_replicas(), Some(FaultSchedule::default()));
+    assert!(control.ok(), "{:#?}", control.violations);
+}
+
+#[test]
+fn a_list_restored_back_to_front_is_caught_after_a_reshard() {
+    // Every master hands slots of the workload's keys to the next one, so Redis lists
+    // cross MIGRATE (DUMP on the source, RESTORE on the target).
+    let at = |at_ms, fault| TimedFault { at_ms, fault };
+    let moves = (0..3).map(|from| {
+        let fault = Fault::MoveSlots {
+            from,
+            to: (from + 1) % 3,
+            count: 12,
+        };
+        at(6000 + 3000 * from as u64, fault)
+    });
+    let schedule = FaultSchedule::new(moves.collect());
+    let config = SimConfig {
+        canaries: vec!["restore-list-reversed".to_string()],
+        ..with_replicas()
+    };
+    let report = campaign::run(5, &config, Some(schedule.clone()));
+    let names: Vec<&str> = report.violations.iter().map(|v| v.name()).collect();
+    assert!(!names.is_empty(), "not caught:\n{}", report.trace_text);
+    assert!(
+        names
+            .iter()
+            .all(|n| ["append_order_inverted", "read_not_prefix"].contains(n)),
+        "{:#?}",
+        report.violations
+    );
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.evidence.contains("LRANGE rlist:")),
+        "{:#?}",
+        report.violations
+    );
+    // Without the canary the same run is clean.
+    let control = campaign::run(5, &with_replicas(), Some(schedule));
     assert!(control.ok(), "{:#?}", control.violations);
 }
 

@@ -35,10 +35,12 @@ pub enum Canary {
     UpdateIgnored,
     /// A replica applies every `APPEND` of its master's stream twice.
     ReplicaAppendsTwice,
+    /// `RESTORE` (what `MIGRATE` sends) stores a list's elements in reverse order.
+    RestoreListReversed,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 12] = [
+    pub const ALL: [Canary; 13] = [
         Canary::VoteTwice,
         Canary::EpochCollisionIgnored,
         Canary::PromoteWithoutRank,
@@ -51,6 +53,7 @@ impl Canary {
         Canary::FailNeverCleared,
         Canary::UpdateIgnored,
         Canary::ReplicaAppendsTwice,
+        Canary::RestoreListReversed,
     ];
 
     /// The kebab-case name used by the directive and the CLI.
@@ -68,6 +71,7 @@ impl Canary {
             Canary::FailNeverCleared => "fail-never-cleared",
             Canary::UpdateIgnored => "update-ignored",
             Canary::ReplicaAppendsTwice => "replica-appends-twice",
+            Canary::RestoreListReversed => "restore-list-reversed",
         }
     }
 

@@ -142,6 +142,15 @@ pub enum Effect {
         link: ReplLinkId,
         offset: u64,
     },
+    /// `SAVE`, `BGSAVE`, the `save` schedule: write this RDB file to `<dir>/<dbfilename>`
+    /// (whole, synced, replacing the old one), then report with `Node::rdb_saved`, passing
+    /// `client` back (a SAVE waiting for its reply).
+    SaveRdb {
+        data: Bytes,
+        client: Option<ClientId>,
+    },
+    /// `CONFIG SET appendonly no`: sync the AOF and stop appending (the files stay).
+    StopAof,
 }
 
 /// What the driver must do for one MIGRATE, and what it hands back to `migrate_finished`.

@@ -44,6 +44,13 @@ pub trait Disk: Send + Sync {
     fn len(&self, path: &Path) -> io::Result<u64>;
     /// Takes the exclusive lock on `path`; `ErrorKind::WouldBlock` when someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<DiskLock>;
+    /// Deletes the file (an AOF rewrite's old files). `NotFound` when it does not exist.
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{}: this disk cannot delete files", path.display()),
+        ))
+    }
     /// Starts [`Disk::sync`] off the caller's thread (Redis's background fsync); the job says
     /// when it has finished. By default the sync runs now and the job is finished at once.
     fn start_sync(&self, path: &Path) -> SyncJob {
@@ -154,6 +161,10 @@ impl Disk for FileDisk {
 
     fn len(&self, path: &Path) -> io::Result<u64> {
         Ok(std::fs::metadata(path)?.len())
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
     }
 
     /// `write_atomic` replaces the file (a new inode), which would silently drop a lock taken on
@@ -383,6 +394,19 @@ impl Disk for MemDisk {
 
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         Ok(self.state().files.get(path).map(|f| f.current.clone()))
+    }
+
+    /// Gone at once and for good (a crash does not bring it back), like an unlink whose
+    /// directory was synced.
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.check(DiskOp::Write)?;
+        match self.state().files.remove(path) {
+            Some(_) => Ok(()),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            )),
+        }
     }
 
     fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -47,6 +47,8 @@ pub fn expected_kinds(canary: Canary) -> &'static [ViolationKind] {
         Canary::UpdateIgnored => &[K::StaleOwnerKept],
         // A replicated APPEND applied twice shows its token twice.
         Canary::ReplicaAppendsTwice => &[K::AppendDuplicated],
+        // A migrated list read back to front: tokens out of order, or no longer a prefix.
+        Canary::RestoreListReversed => &[K::AppendOrderInverted, K::ReadNotPrefix],
     }
 }
 

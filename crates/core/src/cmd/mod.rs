@@ -8,11 +8,13 @@ use bytes::Bytes;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
+pub mod bits;
 pub mod cluster;
 pub mod connection;
 pub mod dump;
 mod flags;
 pub mod hashes;
+pub mod hll;
 pub mod keys;
 pub mod lists;
 pub(crate) mod long_double;
@@ -21,6 +23,7 @@ pub mod propagate;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod wait;
 
@@ -73,7 +76,9 @@ impl CommandSpec {
     /// The key of a command with exactly one key position (GET, SET, INCR, …), without
     /// building a list; `None` for every other command (then see [`CommandSpec::keys`]).
     pub fn single_key<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
-        let one = self.first_key > 0 && self.first_key == self.last_key && self.name != "migrate";
+        let one = self.first_key > 0
+            && self.first_key == self.last_key
+            && !matches!(self.name, "migrate" | "sort");
         one.then(|| args.get(self.first_key as usize)).flatten()
     }
 
@@ -83,6 +88,12 @@ impl CommandSpec {
         match self.name {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
+            "sort" => {
+                return sort::key_positions(args)
+                    .into_iter()
+                    .map(|i| &args[i])
+                    .collect()
+            }
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             _ => {}
@@ -170,6 +181,11 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         dump::COMMANDS,
         migrate::COMMANDS,
         wait::COMMANDS,
+        server::persistence::COMMANDS,
+        keys::RENAME_COMMANDS,
+        bits::COMMANDS,
+        hll::COMMANDS,
+        sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -108,8 +108,7 @@ const INT: Kind = Kind::Int {
 const PORT: Kind = Kind::Int { min: 0, max: 65535 };
 
 /// Every directive we accept. `port` and `bind` are immutable here (Redis rebinds its
-/// sockets; our driver cannot be told to), and so is `appendonly` (turning the AOF on at run
-/// time needs a rewrite the driver does not do).
+/// sockets; our driver cannot be told to).
 pub(super) static DIRECTIVES: &[Directive] = &[
     honoured("port", PORT, Access::Immutable),
     honoured("bind", Kind::Special, Access::Immutable),
@@ -153,7 +152,7 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "cluster-slave-no-failover",
         Kind::Bool,
     ),
-    honoured("appendonly", Kind::Bool, Access::Immutable),
+    honoured("appendonly", Kind::Bool, Access::Mutable),
     honoured("appendfsync", Kind::Enum(FSYNC_POLICIES), Access::Mutable),
     honoured("appendfilename", Kind::Special, Access::Immutable),
     honoured("appenddirname", Kind::Special, Access::Immutable),
@@ -253,9 +252,16 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored("oom-score-adj-values", Kind::Args, "0 200 800"),
     ignored_fixed("disable-thp", Kind::Bool, "yes"),
     ignored("no-appendfsync-on-rewrite", Kind::Bool, "no"),
-    ignored("auto-aof-rewrite-percentage", INT, "100"),
-    ignored("auto-aof-rewrite-min-size", Kind::Memory, "67108864"),
-    ignored("aof-use-rdb-preamble", Kind::Bool, "yes"),
+    honoured(
+        "auto-aof-rewrite-percentage",
+        Kind::Int {
+            min: 0,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
+    honoured("auto-aof-rewrite-min-size", Kind::Memory, Access::Mutable),
+    honoured("aof-use-rdb-preamble", Kind::Bool, Access::Mutable),
     ignored("aof-timestamp-enabled", Kind::Bool, "no"),
     ignored("aof-rewrite-incremental-fsync", Kind::Bool, "yes"),
     ignored("rdb-save-incremental-fsync", Kind::Bool, "yes"),

@@ -8,6 +8,17 @@ use crate::canary::Canary;
 use crate::text::glob_match;
 
 impl Config {
+    /// The `save` schedule as `(seconds, changes)` pairs.
+    pub fn save_points(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let numbers: Vec<u64> = self
+            .save
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let pairs: Vec<(u64, u64)> = numbers.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        pairs.into_iter()
+    }
+
     /// The directives whose name or alias matches the glob `pattern` (case-insensitive), with
     /// values formatted as Redis shows them, in table order. A pattern without glob characters
     /// is looked up directly and echoed as given, as Redis does (`CONFIG GET PORT`).
@@ -111,6 +122,9 @@ impl Config {
             "cluster-allow-replica-migration" => yes_no(self.cluster_allow_replica_migration),
             "cluster-replica-no-failover" => yes_no(self.cluster_replica_no_failover),
             "appendonly" => yes_no(self.appendonly),
+            "aof-use-rdb-preamble" => yes_no(self.aof_use_rdb_preamble),
+            "auto-aof-rewrite-percentage" => self.auto_aof_rewrite_percentage.to_string(),
+            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size.to_string(),
             "appendfsync" => match self.appendfsync {
                 AppendFsync::Always => "always",
                 AppendFsync::Everysec => "everysec",

@@ -90,7 +90,14 @@ pub struct Config {
     pub enable_debug_command: DebugCommand,
     /// Whether `CONFIG SET` may change protected configs (`dir`, `dbfilename`).
     pub enable_protected_configs: DebugCommand,
+    /// `save` pairs, `"<seconds> <changes> …"` (empty: no automatic snapshots).
     pub save: String,
+    /// An AOF rewrite writes its base as an RDB file (`aof-use-rdb-preamble`).
+    pub aof_use_rdb_preamble: bool,
+    /// Growth over the last rewrite's size, in percent, that starts a rewrite (0: never).
+    pub auto_aof_rewrite_percentage: u64,
+    /// Smallest AOF, in bytes, the automatic rewrite considers.
+    pub auto_aof_rewrite_min_size: u64,
     pub repl_ping_replica_period_s: u64,
     /// How long a master waits, after a replica asks for a full sync, before it produces the
     /// snapshot, so that replicas arriving meanwhile share it (0: at once).
@@ -151,6 +158,9 @@ impl Default for Config {
             enable_debug_command: DebugCommand::No,
             enable_protected_configs: DebugCommand::No,
             save: "3600 1 300 100 60 10000".into(),
+            aof_use_rdb_preamble: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             repl_ping_replica_period_s: 10,
             repl_diskless_sync_delay_s: 5,
             repl_backlog_size: 1024 * 1024,

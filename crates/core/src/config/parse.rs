@@ -116,6 +116,11 @@ impl Config {
             }
             "cluster-replica-no-failover" => self.cluster_replica_no_failover = bool_arg(arg)?,
             "appendonly" => self.appendonly = bool_arg(arg)?,
+            "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = bool_arg(arg)?,
+            "auto-aof-rewrite-percentage" => {
+                self.auto_aof_rewrite_percentage = int_arg(d.kind, arg)? as u64
+            }
+            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = memory_arg(arg)?,
             "appendfsync" => {
                 self.appendfsync = match enum_arg(FSYNC_POLICIES, arg)? {
                     "always" => AppendFsync::Always,

@@ -136,6 +136,12 @@ impl<'a> EntryMut<'a> {
         self.value().as_string().map_or(0, <[u8]>::len)
     }
 
+    /// The string value's bytes, changed in place without a copy (SETBIT, BITFIELD); `None`
+    /// for a collection.
+    pub fn string_mut(&mut self) -> Option<&mut [u8]> {
+        self.record.string_mut()
+    }
+
     /// Marks the string as built in place (SETRANGE), which `OBJECT ENCODING` reports as `raw`.
     pub fn mark_raw_string(&mut self) {
         self.record.mark_raw_string();

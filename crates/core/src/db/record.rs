@@ -195,6 +195,16 @@ impl Record {
         raw.write_to(&mut self.0[key_end + expiry_len..]);
     }
 
+    /// The string value's bytes, to change in place (bit commands); the length stays.
+    pub(super) fn string_mut(&mut self) -> Option<&mut [u8]> {
+        let len = match self.view().raw {
+            Raw::String(s) => s.len(),
+            Raw::Collection(_) => return None,
+        };
+        let total = self.0.len();
+        Some(&mut self.0[total - len..])
+    }
+
     /// Appends to a string value, which is last in the record.
     pub(super) fn append(&mut self, suffix: &[u8]) {
         debug_assert!(

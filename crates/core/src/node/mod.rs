@@ -134,6 +134,10 @@ pub struct Node {
     pub(crate) client_pause: Option<client_pause::ClientPause>,
     /// SLOWLOG and latency events (see `observe`).
     pub(crate) observed: observe::Observed,
+    /// `DEBUG SET-ACTIVE-EXPIRE 0`: the cron deletes no expired key (reads still hide them).
+    pub(crate) active_expire_disabled: bool,
+    /// Snapshots and AOF rewrites (see `persistence`).
+    pub(crate) persistence: persistence::Persistence,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -176,6 +180,8 @@ impl Node {
             drop_bus_messages: None,
             client_pause: None,
             observed: Default::default(),
+            active_expire_disabled: false,
+            persistence: persistence::Persistence::starting_at(now),
             loaded: false,
             commands,
         }
@@ -521,6 +527,10 @@ impl Node {
     }
 
     fn queue_in_multi(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Reply {
+        if spec.flags.contains(cmd::CmdFlags::NO_MULTI) {
+            self.flag_multi_error(client);
+            return Reply::err("Command not allowed inside a transaction");
+        }
         if let Some(refused) = self
             .redirection(client, spec, args)
             .or_else(|| self.refused_for_disk_error(spec))
@@ -665,6 +675,7 @@ impl Node {
         self.cluster_cron();
         self.cluster_before_reply();
         self.replication_cron();
+        self.persistence_cron();
     }
 }
 
@@ -688,5 +699,6 @@ mod disk_errors;
 mod observe;
 pub mod session;
 mod tracking;
+mod persistence;
 #[cfg(test)]
 mod tests;

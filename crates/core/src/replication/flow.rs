@@ -173,29 +173,20 @@ impl Node {
 
     /// The whole snapshot arrived: the old data goes and the snapshot takes its place, as
     /// Redis flushes and loads the received RDB. Redis stopped the AOF before loading and
-    /// starts it again by a rewrite once loaded: the files on disk stay the old dataset's
-    /// until the new base replaces them whole, and the stream that follows goes after it.
+    /// starts it again by a rewrite once loaded (`restartAOFAfterSYNC`): the files on disk
+    /// stay the old dataset's until the new base (an RDB file under `aof-use-rdb-preamble
+    /// yes`) replaces them whole, and the stream that follows goes after it.
     fn load_snapshot(&mut self, client: ClientId, snapshot: &[Vec<Bytes>]) {
         self.log(
             LogLevel::Notice,
             "MASTER <-> REPLICA sync: Flushing old data",
         );
         self.db.clear();
-        let mut base = Vec::new();
         for args in snapshot {
             self.run_from_master(client, args);
-            if self.config.appendonly {
-                if base.is_empty() {
-                    cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut base);
-                }
-                cmd::propagate::encode_command(args, &mut base);
-            }
         }
         if self.config.appendonly {
-            self.out.push(Effect::RewriteAof {
-                base: Bytes::from(base),
-            });
-            self.aof_db_selected = false;
+            self.rewrite_aof();
         }
     }
 
@@ -248,6 +239,7 @@ impl Node {
             cmd::propagate::encode_command(&words(&[b"SELECT", b"0"]), &mut data);
         }
         cmd::propagate::encode_command(args, &mut data);
+        self.count_aof_bytes(data.len());
         self.out.push(Effect::AppendAof {
             data: Bytes::from(data),
         });
@@ -268,6 +260,7 @@ impl Node {
         // A replica applying its master's stream runs no client command: `request` is 0.
         let request = self.request;
         self.emit(ClusterEvent::WriteApplied { offset, request });
+        self.count_change();
         self.log_to_aof(args);
         let size = self.config.repl_backlog_size;
         self.repl.stream_to_replicas(args, size, &mut self.out);

@@ -10,7 +10,9 @@ use clusterlab_core::config::AppendFsync;
 use clusterlab_core::Config;
 
 use super::fsync::{AofReport, Syncs};
-use super::manifest::{aof_dir, file_name, manifest_path, AofFileInfo, AofFileKind, Manifest};
+use super::manifest::{
+    aof_dir, file_name, manifest_path, rdb_base_name, AofFileInfo, AofFileKind, Manifest,
+};
 use super::{AofError, EVERYSEC_INTERVAL_MS};
 use crate::disk::Disk;
 
@@ -433,7 +435,11 @@ fn install_new_base(disk: &dyn Disk, config: &Config, base: &[u8]) -> io::Result
         .max()
         .unwrap_or(0)
         + 1;
-    let base_name = file_name(config, seq, AofFileKind::Base);
+    let base_name = if clusterlab_core::rdb::is_rdb(base) {
+        rdb_base_name(config, seq)
+    } else {
+        file_name(config, seq, AofFileKind::Base)
+    };
     disk.write_atomic(&dir.join(&base_name), base, true)?;
     let incr_name = file_name(config, seq, AofFileKind::Incr);
     let incr_path = dir.join(&incr_name);
@@ -462,5 +468,27 @@ fn install_new_base(disk: &dyn Disk, config: &Config, base: &[u8]) -> io::Result
         }],
     };
     disk.write_atomic(&manifest_path, manifest.render().as_bytes(), true)?;
+    delete_history(disk, config, manifest);
     Ok(incr_path)
+}
+
+/// Deletes the files the switched manifest marks as history, then drops them from it, as
+/// Redis does after a rewrite (so the AOF stays as big as the dataset, not its history). A
+/// crash in between leaves history entries, which loading skips.
+fn delete_history(disk: &dyn Disk, config: &Config, mut manifest: Manifest) {
+    if manifest.history.is_empty() {
+        return;
+    }
+    for info in std::mem::take(&mut manifest.history) {
+        let path = aof_dir(config).join(&info.name);
+        if let Err(e) = disk.remove(&path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!("Could not delete the AOF history file {}: {e}", info.name);
+                return;
+            }
+        }
+    }
+    if let Err(e) = disk.write_atomic(&manifest_path(config), manifest.render().as_bytes(), true) {
+        tracing::warn!("Could not save the AOF manifest without its history: {e}");
+    }
 }

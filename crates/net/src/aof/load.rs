@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use bytes::Bytes;
+use clusterlab_core::rdb;
 use clusterlab_core::{Config, Node, Time};
 
 use super::manifest::{aof_dir, manifest_path, Manifest};
@@ -94,6 +95,21 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
+    /// Loads the RDB file `contents` starts with, if it starts with one; returns its length.
+    fn load_preamble(&mut self, name: &str, contents: &[u8]) -> Result<usize, AofError> {
+        if !rdb::is_rdb(contents) {
+            return Ok(0);
+        }
+        let limits = self.config.encoding_limits;
+        let (rdb_contents, used) =
+            rdb::decode(contents, &limits).map_err(|reason| AofError::RdbPreamble {
+                file: name.to_string(),
+                reason,
+            })?;
+        self.node.load_rdb_at(self.now, rdb_contents);
+        Ok(used)
+    }
+
     fn load_file(
         &mut self,
         name: &str,
@@ -104,13 +120,9 @@ impl Loader<'_> {
         if contents.is_empty() {
             return Ok(());
         }
-        if contents.starts_with(b"REDIS") {
-            return Err(AofError::RdbPreamble {
-                file: name.to_string(),
-            });
-        }
-        // End of the last whole command: where a torn file is cut.
-        let mut valid_up_to = 0;
+        // End of the last whole command: where a torn file is cut. A base written with the
+        // RDB preamble starts with a whole RDB file; commands may follow it.
+        let mut valid_up_to = self.load_preamble(name, contents)?;
         // `valid_up_to` when the open MULTI was read: a transaction the file never finished
         // is cut as a whole.
         let mut multi_start = None;

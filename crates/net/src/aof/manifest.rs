@@ -218,3 +218,8 @@ pub(super) fn file_name(config: &Config, seq: i64, kind: AofFileKind) -> String 
     };
     format!("{}.{seq}.{part}.aof", config.appendfilename)
 }
+
+/// The name of a base holding an RDB file (`aof-use-rdb-preamble yes`): `….base.rdb`.
+pub(super) fn rdb_base_name(config: &Config, seq: i64) -> String {
+    format!("{}.{seq}.base.rdb", config.appendfilename)
+}

@@ -1,11 +1,12 @@
 //! The append-only file: Redis 7's multi-part layout, appending the node's writes under the
 //! configured `appendfsync` policy, and replaying them at start-up.
 //!
-//! Layout under `<dir>/<appenddirname>/`, as `redis-server --aof-use-rdb-preamble no` makes it:
-//! an empty base file `<appendfilename>.1.base.aof`, the incr file `<appendfilename>.1.incr.aof`
-//! that every write is appended to, and the manifest `<appendfilename>.manifest` naming them. We
-//! never rewrite the log (no BGREWRITEAOF), so the base stays empty unless the directory came
-//! from elsewhere, but a manifest listing several files is loaded as Redis loads it.
+//! Layout under `<dir>/<appenddirname>/`, as Redis 7.0 makes it: a base file (empty at first,
+//! `<appendfilename>.1.base.aof`; after a rewrite the dataset, as an RDB file `….base.rdb`
+//! under `aof-use-rdb-preamble yes` or as commands), the incr file `….incr.aof` that every
+//! write is appended to, and the manifest `<appendfilename>.manifest` naming them. A rewrite
+//! (`BGREWRITEAOF`, the automatic one, `CONFIG SET appendonly yes`, the end of a full sync)
+//! writes a new base and incr, switches the manifest, then deletes the old files.
 //!
 //! Loading follows Redis 7.0's rules and words, so operators and tools see the same messages:
 //! a torn tail of the last file is cut back to the last whole command when
@@ -67,11 +68,12 @@ pub enum AofError {
     /// A torn file followed by others: cutting it would silently drop what comes after.
     #[error("Fatal error: the truncated file is not the last file")]
     TruncatedNotLast { file: String },
-    #[error(
-        "The AOF file {file} starts with an RDB preamble, which clusterlab cannot load \
-         (only files written with aof-use-rdb-preamble no)"
-    )]
-    RdbPreamble { file: String },
+    /// The RDB file a base starts with could not be read.
+    #[error("Error reading the RDB base file {file}, AOF loading aborted: {reason}")]
+    RdbPreamble {
+        file: String,
+        reason: clusterlab_core::rdb::RdbError,
+    },
     #[error("Error truncating the AOF file {file}: {source}")]
     Truncate { file: String, source: io::Error },
     /// Any other I/O failure; `context` names the operation and the file.
@@ -119,5 +121,7 @@ impl std::error::Error for ManifestError {}
 
 #[cfg(test)]
 mod fsync_tests;
+#[cfg(test)]
+mod rewrite_tests;
 #[cfg(test)]
 mod tests;

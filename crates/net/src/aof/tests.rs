@@ -612,13 +612,39 @@ fn missing_listed_file_is_reported_before_anything_is_replayed() {
 }
 
 #[test]
-fn rdb_preamble_base_is_refused() {
+fn a_damaged_rdb_preamble_stops_the_load() {
     let disk = disk_with(FRESH_MANIFEST, &[(BASE, b"REDIS0010\xfa"), (INCR, b"")]);
     assert_eq!(
         load_error(&disk, &config(AppendFsync::Always)),
-        "The AOF file appendonly.aof.1.base.aof starts with an RDB preamble, which \
-         clusterlab cannot load (only files written with aof-use-rdb-preamble no)"
+        "Error reading the RDB base file appendonly.aof.1.base.aof, AOF loading aborted: \
+         Short read or OOM loading DB. Unrecoverable error, aborting now."
     );
+}
+
+#[test]
+fn an_rdb_preamble_loads_then_the_commands_after_it_and_the_incr_file() {
+    let mut source = Node::new(Config::default(), Time::default(), 1);
+    let c = source.client_connected(Time::default(), "127.0.0.1:1".into(), "127.0.0.1:2".into());
+    let words = |line: &str| -> Vec<Bytes> {
+        line.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    };
+    source.command(Time::default(), c, &words("rpush l a b"));
+    source.command(Time::default(), c, &words("set s 1"));
+    let mut base = source.rdb_snapshot();
+    base.extend_from_slice(&resp(&["SET", "after", "1"]));
+    let disk = disk_with(
+        FRESH_MANIFEST,
+        &[(BASE, &base), (INCR, &resp(&["RPUSH", "l", "c"]))],
+    );
+    let (loaded, node) = load_into(&disk, &config(AppendFsync::Always));
+    loaded.unwrap();
+    let db = node.node.db();
+    assert_eq!(db.len(), 3);
+    let list = db.get(b"l", 0).unwrap().value.to_value();
+    let want: clusterlab_core::db::List = [&b"a"[..], b"b", b"c"].into_iter().collect();
+    assert_eq!(list, clusterlab_core::db::Value::List(want));
 }
 
 #[test]

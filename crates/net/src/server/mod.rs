@@ -148,7 +148,10 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     pub fn shutdown(&self) {
         // Holding the node lock orders the stop after any call in progress.
-        let _node = self.shared.lock_node();
+        let mut node = self.shared.lock_node();
+        node.save_before_shutdown(None);
+        let effects = node.take_effects();
+        self.shared.perform(&mut node, effects);
         self.shared.shutdown();
     }
 }
@@ -371,6 +374,8 @@ impl Shared {
                 Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
                 Effect::AppendAof { data } => self.append_aof(node, &data),
                 Effect::RewriteAof { base } => self.rewrite_aof(node, &base),
+                Effect::SaveRdb { data, client } => self.save_rdb(node, &data, client),
+                Effect::StopAof => self.stop_aof(),
                 Effect::Log { level, text } => log(level, &text),
                 Effect::Event(event) => {
                     if let clusterlab_core::ClusterEvent::WriteApplied { offset, .. } = event {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clusterlab_core::canary::Canary;
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::event::AofOp;
-use clusterlab_core::{Config, Node};
+use clusterlab_core::{ClientId, Config, Node};
 
 use crate::aof::{Aof, AofReport};
 
@@ -49,13 +49,56 @@ impl Shared {
         }
     }
 
-    /// A replica's full sync finished: the AOF starts again from the loaded dataset.
+    /// A new base replaces the AOF (a rewrite, a full sync's end, `appendonly` turned on).
+    /// With the AOF closed the files are opened for it, and closed again after unless
+    /// `appendonly` is now on (Redis 7.0 writes the base even with `appendonly no`).
     pub(super) fn rewrite_aof(self: &Arc<Self>, node: &mut Node, base: &[u8]) {
         let now = self.clock.now();
+        let opened_here = self.lock_io().aof.is_none();
+        if opened_here {
+            match Aof::open(self.disk.clone(), node.config()) {
+                Ok(aof) => self.lock_io().aof = Some(aof),
+                Err(e) => {
+                    tracing::warn!(target: LOG_TARGET, "Can't open the append-only file: {e}");
+                    return;
+                }
+            }
+        }
         let _ = self.with_aof(node, |aof| {
             aof.rewrite(base, now.mono_ms);
             Ok(())
         });
+        if opened_here && !node.config().appendonly {
+            self.stop_aof();
+        }
+    }
+
+    /// `CONFIG SET appendonly no`: what was appended is made durable and the file closed.
+    pub(super) fn stop_aof(&self) {
+        let mut io = self.lock_io();
+        if let Some(mut aof) = io.aof.take() {
+            if let Err(e) = aof.flush_and_sync() {
+                tracing::warn!(target: LOG_TARGET, "Error syncing the AOF file on stop: {e}");
+            }
+        }
+    }
+
+    /// Writes an RDB snapshot to `<dir>/<dbfilename>` and tells the node how it went. Redis
+    /// writes it from a forked child, so the node is never held for the sync.
+    pub(super) fn save_rdb(
+        self: &Arc<Self>,
+        node: &mut Node,
+        data: &[u8],
+        client: Option<ClientId>,
+    ) {
+        let path = std::path::Path::new(&node.config().dir).join(&node.config().dbfilename);
+        let result = self
+            .disk
+            .write_atomic(&path, data, true)
+            .map_err(|e| crate::aof::error_text(&e));
+        node.rdb_saved(client, result);
+        let effects = node.take_effects();
+        self.perform_queued(node, effects);
     }
 
     /// Makes everything appended to the AOF durable (shutdown).

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use clusterlab_core::rdb;
 use clusterlab_core::{Config, Node, Time};
 use tokio::net::TcpListener;
 
@@ -75,7 +76,8 @@ pub(super) fn create_node(
 }
 
 /// With `appendonly yes`: locks the AOF directory, replays the AOF into the node, then opens
-/// it for appending.
+/// it for appending. With `appendonly no`: loads `<dir>/<dbfilename>` if there is one, as
+/// Redis loads its RDB file only when the AOF is off.
 pub(super) fn open_aof(
     disk: &Arc<dyn Disk>,
     node: &mut Node,
@@ -83,6 +85,7 @@ pub(super) fn open_aof(
 ) -> io::Result<(Option<Aof>, Option<DiskLock>)> {
     let config = node.config().clone();
     if !config.appendonly {
+        load_rdb_file(&**disk, node, clock)?;
         return Ok((None, None));
     }
     let lock = lock_aof_dir(&**disk, &config)?;
@@ -103,6 +106,25 @@ pub(super) fn open_aof(
         tracing::info!(target: LOG_TARGET, "{line}");
     }
     Ok((Some(aof), Some(lock)))
+}
+
+/// Loads the RDB file, if any; a damaged one stops the start-up, as in Redis.
+fn load_rdb_file(disk: &dyn Disk, node: &mut Node, clock: &Clock) -> io::Result<()> {
+    let config = node.config().clone();
+    let path = Path::new(&config.dir).join(&config.dbfilename);
+    let Some(data) = disk.read(&path)? else {
+        return Ok(());
+    };
+    let started = tokio::time::Instant::now();
+    let (contents, _) = rdb::decode(&data, &config.encoding_limits)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let keys = contents.entries.len();
+    node.load_rdb_at(clock.now(), contents);
+    tracing::info!(target: LOG_TARGET,
+        "DB loaded from disk: {:.3} seconds ({keys} keys in the file)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Two nodes appending to one AOF would each replay the other's writes on restart. Redis does

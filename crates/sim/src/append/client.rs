@@ -11,7 +11,10 @@ use clusterlab_core::Reply;
 use madsim::runtime::NodeHandle;
 use madsim::task::JoinHandle;
 
-use super::op::{token, AppendHistory, Kind, Op, Outcome, Value, FINAL_CLIENT};
+use super::op::{
+    is_redis_list, list_key, read_args, token, AppendHistory, Kind, Op, Outcome, Value,
+    FINAL_CLIENT,
+};
 use super::spec::{next_step, pause_ms, wait_after_write, AppendSpec, Rng, Step};
 use crate::client::{describe_reply, ClusterClient, Redirect};
 use crate::cluster::SimCluster;
@@ -22,9 +25,15 @@ fn now_us() -> u64 {
 }
 
 /// What a reply says about its command: an error reply was not applied; a reply we do not
-/// expect from these commands is treated as indeterminate.
+/// expect from these commands is treated as indeterminate. A list of tokens (`LRANGE`) reads
+/// as the tokens joined, as `GET` of the appended string would give them; empty as no key.
 fn outcome_of(reply: &Reply) -> Outcome {
     match reply {
+        Reply::Array(items) if items.is_empty() => Outcome::Ok(Value::Nil),
+        Reply::Array(items) => match joined_bulks(items) {
+            Some(joined) => Outcome::Ok(Value::Bulk(joined)),
+            None => Outcome::Indeterminate(describe_reply(reply)),
+        },
         Reply::Error(e) => Outcome::Error(e.clone()),
         Reply::Nil => Outcome::Ok(Value::Nil),
         Reply::Bulk(b) => Outcome::Ok(Value::Bulk(String::from_utf8_lossy(b).into_owned())),
@@ -32,6 +41,16 @@ fn outcome_of(reply: &Reply) -> Outcome {
         Reply::Simple(s) => Outcome::Ok(Value::Status(s.clone())),
         other => Outcome::Indeterminate(describe_reply(other)),
     }
+}
+
+/// The elements of an `LRANGE` reply joined, if each is a bulk string.
+fn joined_bulks(items: &[Reply]) -> Option<String> {
+    let mut joined = String::new();
+    for item in items {
+        let Reply::Bulk(b) = item else { return None };
+        joined.push_str(&String::from_utf8_lossy(b));
+    }
+    Some(joined)
 }
 
 /// The running clients; [`Clients::join`] waits for their histories.
@@ -141,7 +160,8 @@ impl Client {
     }
 
     async fn step(&mut self, step: Step) {
-        let list = |n: usize| format!("list:{n}");
+        let keys = self.spec.keys;
+        let list = |n: usize| list_key(&keys, n);
         let ttl = |n: usize| format!("ttl:{n}");
         let get = Kind::Get {
             replica: false,
@@ -150,7 +170,12 @@ impl Client {
         match step {
             Step::Append(n) => {
                 let token = self.next_token();
-                let args = ["APPEND", &list(n), &token].map(String::from).to_vec();
+                let verb = if is_redis_list(&list(n)) {
+                    "RPUSH"
+                } else {
+                    "APPEND"
+                };
+                let args = [verb, &list(n), &token].map(String::from).to_vec();
                 self.write(list(n), Kind::Append { token }, args).await;
             }
             Step::Set(n) => {
@@ -187,7 +212,7 @@ impl Client {
                 self.write(ttl(n), Kind::Persist, vec!["PERSIST".into(), ttl(n)])
                     .await
             }
-            Step::Get(n) => self.routed(list(n), get, vec!["GET".into(), list(n)]).await,
+            Step::Get(n) => self.routed(list(n), get, read_args(&list(n))).await,
             Step::TtlGet(n) => self.routed(ttl(n), get, vec!["GET".into(), ttl(n)]).await,
             Step::ReplicaGet(n, node) => self.replica_get(list(n), node).await,
             Step::TtlReplicaGet(n, node) => self.replica_get(ttl(n), node).await,
@@ -262,8 +287,8 @@ impl Client {
         self.main.set_timeout_ms(self.spec.request_timeout_ms);
     }
 
-    /// `READONLY` (once per connection) and `GET` sent straight to node `node`: its master
-    /// or one of its replicas answers; any other node answers `MOVED`, an error.
+    /// `READONLY` (once per connection) and the key's read sent straight to node `node`: its
+    /// master or one of its replicas answers; any other node answers `MOVED`, an error.
     async fn replica_get(&mut self, key: String, node: usize) {
         let addr = self.entries[node % self.entries.len()].clone();
         if !self.readonly.contains(&addr) {
@@ -272,9 +297,10 @@ impl Client {
                 Err(_) => return,
             };
         }
-        let args = vec!["GET".to_string(), key.clone()];
+        let args = read_args(&key);
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let start_us = now_us();
-        let outcome = match self.ro.send_to(&addr, &[b"GET", key.as_bytes()]).await {
+        let outcome = match self.ro.send_to(&addr, &refs).await {
             Ok(reply) => outcome_of(&reply),
             Err(e) => {
                 // The connection is gone, and its READONLY with it.
@@ -315,7 +341,7 @@ impl Client {
 /// How often the read-back retries a key after an I/O error or an error reply.
 const READ_ATTEMPTS: usize = 3;
 
-/// `GET`s every key from the harness's client machine, as final reads; the keys no attempt
+/// Reads every key (`GET`, `LRANGE` for Redis lists) from the harness's client machine, as final reads; the keys no attempt
 /// could read come back apart (`key: last error`).
 pub async fn read_final(cluster: &SimCluster, keys: Vec<String>) -> (Vec<Op>, Vec<String>) {
     let (entries, trace) = (cluster.addrs(), cluster.trace().clone());
@@ -335,9 +361,11 @@ pub async fn read_final(cluster: &SimCluster, keys: Vec<String>) -> (Vec<Op>, Ve
             let (mut ops, mut failed) = (Vec::new(), Vec::new());
             for key in keys {
                 let mut last_error = String::new();
+                let args = read_args(&key);
+                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
                 for _ in 0..READ_ATTEMPTS {
                     let start_us = now_us();
-                    let (addr, outcome) = match client.command(&[b"GET", key.as_bytes()]).await {
+                    let (addr, outcome) = match client.command(&refs).await {
                         Ok(r) => (
                             r.hops.last().map(|h| h.addr.clone()).unwrap_or_default(),
                             outcome_of(&r.reply),
@@ -352,7 +380,7 @@ pub async fn read_final(cluster: &SimCluster, keys: Vec<String>) -> (Vec<Op>, Ve
                         }
                     };
                     if let Outcome::Ok(Value::Nil | Value::Bulk(_)) = outcome {
-                        let args = vec!["GET".to_string(), key.clone()];
+                        let args = args.clone();
                         let kind = Kind::Get {
                             replica: false,
                             final_read: true,

@@ -11,12 +11,14 @@ use clusterlab_core::slot::key_hash_slot;
 
 use crate::invariants::fmt_ms;
 
-/// The shared key set: list keys (`APPEND`, `SET`, `GET`), counter keys (`INCR`) and TTL
-/// keys (`SET … PX`, `PEXPIRE`, `PERSIST`, `GET`).
+/// The shared key set: list keys (`APPEND`, `SET`, `GET`), Redis list keys (`RPUSH`,
+/// `LRANGE`), counter keys (`INCR`) and TTL keys (`SET … PX`, `PEXPIRE`, `PERSIST`, `GET`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySet {
-    /// `list:0` … `list:<lists-1>`.
+    /// `list:0` … `list:<lists-1>`: strings grown by `APPEND`.
     pub lists: usize,
+    /// `rlist:0` … `rlist:<rlists-1>`: Redis lists grown by `RPUSH`, one token per element.
+    pub rlists: usize,
     /// `ctr:0` … `ctr:<counters-1>`.
     pub counters: usize,
     /// `ttl:0` … `ttl:<ttls-1>`.
@@ -27,6 +29,7 @@ impl Default for KeySet {
     fn default() -> Self {
         KeySet {
             lists: 24,
+            rlists: 8,
             counters: 6,
             ttls: 6,
         }
@@ -49,7 +52,8 @@ pub fn family_of(key: &str) -> Option<Family> {
     let (prefix, n) = key.split_once(':')?;
     n.parse::<usize>().ok()?;
     match prefix {
-        "list" => Some(Family::List),
+        // A Redis list of tokens reads back as the same token sequence as an appended string.
+        "list" | "rlist" => Some(Family::List),
         "ctr" => Some(Family::Counter),
         "ttl" => Some(Family::Ttl),
         _ => None,
@@ -59,9 +63,34 @@ pub fn family_of(key: &str) -> Option<Family> {
 /// Every key of the set, lists first.
 pub fn workload_keys(keys: &KeySet) -> Vec<String> {
     let lists = (0..keys.lists).map(|n| format!("list:{n}"));
+    let rlists = (0..keys.rlists).map(|n| format!("rlist:{n}"));
     let counters = (0..keys.counters).map(|n| format!("ctr:{n}"));
     let ttls = (0..keys.ttls).map(|n| format!("ttl:{n}"));
-    lists.chain(counters).chain(ttls).collect()
+    lists.chain(rlists).chain(counters).chain(ttls).collect()
+}
+
+/// The `n`-th list key of the set: `list:<n>` for the first `lists`, then the Redis lists
+/// `rlist:<n - lists>`.
+pub fn list_key(keys: &KeySet, n: usize) -> String {
+    if n < keys.lists {
+        format!("list:{n}")
+    } else {
+        format!("rlist:{}", n - keys.lists)
+    }
+}
+
+/// Whether `key` holds a Redis list (`rlist:<n>`) rather than a string.
+pub fn is_redis_list(key: &str) -> bool {
+    key.starts_with("rlist:")
+}
+
+/// The command that reads `key` whole: `LRANGE key 0 -1` for a Redis list, `GET key` else.
+pub fn read_args(key: &str) -> Vec<String> {
+    if is_redis_list(key) {
+        ["LRANGE", key, "0", "-1"].map(String::from).to_vec()
+    } else {
+        vec!["GET".to_string(), key.to_string()]
+    }
 }
 
 /// The hash slots the workload's keys live in, sorted and distinct: what a fault schedule
@@ -108,7 +137,7 @@ pub fn parse_tokens(value: &str) -> Result<Vec<&str>, String> {
 /// What an operation asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// `APPEND key <token>`.
+    /// `APPEND key <token>` (`RPUSH key <token>` on a Redis list).
     Append {
         /// The token appended.
         token: String,
@@ -120,7 +149,7 @@ pub enum Kind {
         /// The `PX` argument, if any.
         px_ms: Option<u64>,
     },
-    /// `GET key`.
+    /// `GET key` (`LRANGE key 0 -1` on a Redis list).
     Get {
         /// Sent after `READONLY` to a node picked at random (a replica may answer).
         replica: bool,

@@ -86,13 +86,15 @@ impl Rng {
 /// One operation a client sends next (keys by number within their family).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// `APPEND list:<n> <token>`.
+    /// `APPEND list:<n> <token>`, or `RPUSH rlist:<m> <token>` past the string lists (see
+    /// [`list_key`](super::op::list_key)).
     Append(usize),
-    /// `GET list:<n>` through the cluster client (the master, after redirects).
+    /// `GET list:<n>` (`LRANGE rlist:<m> 0 -1`) through the cluster client (the master,
+    /// after redirects).
     Get(usize),
-    /// `READONLY` + `GET list:<n>` sent straight to node `node` (a replica may answer).
+    /// `READONLY` + the read of list `n` sent straight to node `node` (a replica may answer).
     ReplicaGet(usize, usize),
-    /// `SET list:<n> <token>`: a new base.
+    /// `SET list:<n> <token>`: a new base (string lists only).
     Set(usize),
     /// `INCR ctr:<n>`.
     Incr(usize),
@@ -110,19 +112,20 @@ pub enum Step {
 }
 
 /// Draws the next step. The mix (in percent): appends 36, list reads 18 from masters and 10
-/// from any node, list resets 3 (rare, so lists grow long enough to show reordering),
+/// from any node (a list is a Redis list about one time in four, with the default key set),
+/// list resets 3 (rare, so lists grow long enough to show reordering),
 /// increments 9, and the TTL family 24 (a fresh `SET … PX` of 0.2–3 s, `PEXPIRE`, `PERSIST`
 /// and reads, some from any node).
 pub fn next_step(rng: &mut Rng, spec: &AppendSpec) -> Step {
     let k = &spec.keys;
-    let list = rng.below(k.lists as u64) as usize;
+    let list = rng.below((k.lists + k.rlists) as u64) as usize;
     let ctr = rng.below(k.counters as u64) as usize;
     let ttl = rng.below(k.ttls as u64) as usize;
     match rng.below(100) {
         0..=35 => Step::Append(list),
         36..=53 => Step::Get(list),
         54..=63 => Step::ReplicaGet(list, rng.below(spec.nodes as u64) as usize),
-        64..=66 => Step::Set(list),
+        64..=66 => Step::Set(list % k.lists.max(1)),
         67..=75 => Step::Incr(ctr),
         76..=82 => Step::SetPx(ttl, 200 + rng.below(2800)),
         83..=86 => Step::Pexpire(ttl, 200 + rng.below(2800)),
@@ -162,6 +165,13 @@ mod tests {
         let count = |f: fn(&Step) -> bool| steps.iter().filter(|s| f(s)).count();
         for (name, n) in [
             ("append", count(|s| matches!(s, Step::Append(_)))),
+            (
+                "rpush",
+                steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Append(n) if *n >= spec.keys.lists))
+                    .count(),
+            ),
             ("replica get", count(|s| matches!(s, Step::ReplicaGet(..)))),
             ("set", count(|s| matches!(s, Step::Set(_)))),
             ("incr", count(|s| matches!(s, Step::Incr(_)))),
@@ -177,7 +187,10 @@ mod tests {
             assert!(n > 20, "{name}: {n}");
         }
         assert!(steps.iter().all(|s| match s {
-            Step::ReplicaGet(list, node) => *list < spec.keys.lists && *node < 6,
+            Step::ReplicaGet(list, node) => {
+                *list < spec.keys.lists + spec.keys.rlists && *node < 6
+            }
+            Step::Set(list) => *list < spec.keys.lists,
             Step::TtlReplicaGet(ttl, node) => *ttl < spec.keys.ttls && *node < 6,
             Step::SetPx(_, ms) | Step::Pexpire(_, ms) => (200..3000).contains(ms),
             _ => true,

@@ -132,15 +132,24 @@ fn many_findings_of_one_kind_are_capped() {
 
 #[test]
 fn keys_tokens_and_slots() {
-    use super::op::{family_of, parse_tokens, Family};
+    use super::op::{family_of, list_key, parse_tokens, read_args, Family};
     let keys = KeySet::default();
+    assert_eq!(list_key(&keys, 0), "list:0");
+    assert_eq!(list_key(&keys, keys.lists), "rlist:0");
+    assert_eq!(family_of("rlist:2"), Some(Family::List));
+    assert_eq!(read_args("rlist:2"), ["LRANGE", "rlist:2", "0", "-1"]);
+    assert_eq!(read_args("list:2"), ["GET", "list:2"]);
     let all = workload_keys(&keys);
-    assert_eq!(all.len(), keys.lists + keys.counters + keys.ttls);
+    assert_eq!(
+        all.len(),
+        keys.lists + keys.rlists + keys.counters + keys.ttls
+    );
     assert_eq!(family_of("list:3"), Some(Family::List));
     assert_eq!(family_of("key:3"), None);
     let slots = workload_slots(&keys);
     assert!(slots.windows(2).all(|w| w[0] < w[1]));
     assert!(slots.contains(&clusterlab_core::slot::key_hash_slot(b"list:0")));
+    assert!(slots.contains(&clusterlab_core::slot::key_hash_slot(b"rlist:7")));
     assert_eq!(parse_tokens("1.2;30.4;"), Ok(vec!["1.2;", "30.4;"]));
     for bad in ["1.2", "1;", "a.b;", "1.2;x"] {
         assert!(parse_tokens(bad).is_err(), "{bad}");

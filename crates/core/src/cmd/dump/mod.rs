@@ -119,14 +119,7 @@ impl PayloadError {
 /// The DUMP payload of `value` (stored or owned).
 pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>) -> Bytes {
     let mut out = Vec::new();
-    let value = value.into();
-    if let ValueRef::String(s) = value {
-        out.push(TYPE_STRING);
-        encode_string(s, &mut out);
-    } else {
-        let encoded = types::encode_collection(value, &mut out);
-        debug_assert!(encoded, "every other type is a collection");
-    }
+    encode_typed_value(value.into(), &mut out);
     seal_payload(out)
 }
 
@@ -166,12 +159,9 @@ pub fn parse_payload_limited(
     limits: &EncodingLimits,
 ) -> Result<Value, PayloadError> {
     let body = verify_payload(payload)?;
-    let mut reader = Reader { data: body, pos: 0 };
-    match reader.byte()? {
-        TYPE_STRING => Ok(Value::String(Bytes::from(reader.string()?))),
-        rdb_type => types::decode_collection(rdb_type, &mut reader, limits)
-            .unwrap_or(Err(PayloadError::BadFormat)),
-    }
+    let mut reader = Reader::new(body);
+    let rdb_type = reader.byte()?;
+    decode_typed_value(rdb_type, &mut reader, limits)
 }
 
 /// A string the way Redis's RDB writer stores it, minus compression.
@@ -230,18 +220,27 @@ enum Length {
     Special(u8),
 }
 
-/// Reads RDB fields from a payload body; any read past its end is `BadFormat`.
-struct Reader<'a> {
+/// Reads RDB fields from a payload body (or an RDB file); any read past its end is `BadFormat`.
+pub(crate) struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Reader<'a> {
+        Reader { data, pos: 0 }
+    }
+
+    /// Bytes read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
 
-    fn take(&mut self, n: u64) -> Result<&'a [u8], PayloadError> {
+    pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8], PayloadError> {
         let remaining = self.data.len() - self.pos;
         let n = usize::try_from(n)
             .ok()
@@ -252,11 +251,11 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn byte(&mut self) -> Result<u8, PayloadError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, PayloadError> {
         Ok(self.take(1)?[0])
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], PayloadError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], PayloadError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N as u64)?);
         Ok(out)
@@ -278,14 +277,14 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn plain_length(&mut self) -> Result<u64, PayloadError> {
+    pub(crate) fn plain_length(&mut self) -> Result<u64, PayloadError> {
         match self.length()? {
             Length::Plain(n) => Ok(n),
             Length::Special(_) => Err(PayloadError::BadFormat),
         }
     }
 
-    fn string(&mut self) -> Result<Vec<u8>, PayloadError> {
+    pub(crate) fn string(&mut self) -> Result<Vec<u8>, PayloadError> {
         let n: i64 = match self.length()? {
             Length::Plain(len) => return Ok(self.take(len)?.to_vec()),
             Length::Special(ENC_INT8) => i8::from_le_bytes(self.array()?).into(),
@@ -346,6 +345,47 @@ fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
         }
     }
     (out.len() == len).then_some(out)
+}
+
+// ---- shared with RDB files (`crate::rdb`) ------------------------------------------------------
+
+/// `<type byte><value>` of `value`: a payload's body, and a key's entry in an RDB file.
+pub(crate) fn encode_typed_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
+    if let ValueRef::String(s) = value {
+        out.push(TYPE_STRING);
+        encode_string(s, out);
+    } else {
+        let encoded = types::encode_collection(value, out);
+        debug_assert!(encoded, "every other type is a collection");
+    }
+}
+
+/// A string field (keys, aux fields) as RDB stores it.
+pub(crate) fn encode_rdb_string(s: &[u8], out: &mut Vec<u8>) {
+    encode_string(s, out);
+}
+
+/// A length field as RDB stores it.
+pub(crate) fn encode_rdb_length(len: u64, out: &mut Vec<u8>) {
+    encode_length(len, out);
+}
+
+/// The value after type byte `rdb_type`; `BadFormat` for a type we do not read.
+pub(crate) fn decode_typed_value(
+    rdb_type: u8,
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+) -> Result<Value, PayloadError> {
+    match rdb_type {
+        TYPE_STRING => Ok(Value::String(Bytes::from(reader.string()?))),
+        rdb_type => types::decode_collection(rdb_type, reader, limits)
+            .unwrap_or(Err(PayloadError::BadFormat)),
+    }
+}
+
+/// Redis's CRC-64 of `data` (RDB files end with it).
+pub(crate) fn crc64(data: &[u8]) -> u64 {
+    CRC64.checksum(data)
 }
 
 // ---- commands ---------------------------------------------------------------------------------
@@ -421,10 +461,13 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
         return Reply::err("Invalid TTL value, must be >= 0");
     }
     let limits = node.config.encoding_limits;
-    let value = match parse_payload_limited(&args[3], &limits) {
+    let mut value = match parse_payload_limited(&args[3], &limits) {
         Ok(value) => value,
         Err(e) => return e.reply(),
     };
+    if node.canary(crate::canary::Canary::RestoreListReversed) {
+        reverse_list(&mut value);
+    }
     // Like Redis's dbDelete: an old key goes whether or not its own TTL has passed.
     let replaced = options.replace && node.db.remove(key);
     let expires_at_ms = restore_expiry_ms(node, ttl_ms, options.absttl);
@@ -444,6 +487,14 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     }
     propagate(node, replay);
     Reply::ok()
+}
+
+/// The `restore-list-reversed` canary's bug: a list decoded back to front.
+fn reverse_list(value: &mut Value) {
+    if let Value::List(list) = value {
+        let items: Vec<Vec<u8>> = list.iter().map(|item| item.to_vec()).collect();
+        *list = items.iter().rev().map(Vec::as_slice).collect();
+    }
 }
 
 /// The absolute unix-ms expiry a RESTORE asks for; `None` for a TTL of 0 (no expiry). A relative

@@ -13,12 +13,14 @@ use crate::reply::Reply;
 
 mod expire;
 mod object;
+mod rename;
 mod scan;
 
 pub(crate) use expire::{already_past, invalid_expire};
 use expire::{expire, expireat, persist, pexpire, pexpireat, pttl, ttl};
 use object::object;
 pub(crate) use object::OBJECT_SUBCOMMANDS;
+pub(crate) use rename::{store_destination, COMMANDS as RENAME_COMMANDS};
 pub(crate) use scan::{
     collection_scan_pattern, collection_scan_reply, parse_cursor, pattern_matches,
 };
@@ -344,7 +346,7 @@ pub(crate) fn propagate(node: &mut Node, argv: Vec<Bytes>) {
 /// Removes up to [`ACTIVE_EXPIRE_KEYS_PER_CYCLE`] keys whose TTL has passed, soonest first.
 /// The node calls it from its 100 ms tick so that keys nobody reads still go away.
 pub(crate) fn active_expire_cycle(node: &mut Node) {
-    if !deletes_expired_keys(node) {
+    if !deletes_expired_keys(node) || node.active_expire_disabled {
         return;
     }
     let due = node

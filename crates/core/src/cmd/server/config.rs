@@ -72,7 +72,11 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
     }
     node.cluster.apply_config(&updated);
     node.repl.resize_backlog(updated.repl_backlog_size);
+    let appendonly_changed = updated.appendonly != node.config.appendonly;
     node.config = updated;
+    if appendonly_changed {
+        node.appendonly_changed(node.config.appendonly);
+    }
     Reply::ok()
 }
 

@@ -43,6 +43,16 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         super::dataset_debug::digest(node)
     } else if is(sub, "digest-value") {
         super::dataset_debug::digest_value(node, &args[2..])
+    } else if is(sub, "set-active-expire") && args.len() == 3 {
+        match super::super::parse_i64(&args[2]) {
+            Some(flag) => {
+                node.active_expire_disabled = flag == 0;
+                Reply::ok()
+            }
+            None => Reply::not_integer(),
+        }
+    } else if is(sub, "reload") {
+        super::persistence::debug_reload(node, args)
     } else if is(sub, "drop-cluster-packet-filter") && args.len() == 3 {
         drop_cluster_packet_filter(node, &args[2])
     } else if is(sub, "help") && args.len() == 2 {
@@ -127,6 +137,8 @@ pub(super) fn shutdown(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
     if abort {
         return Reply::err("No shutdown in progress.");
     }
+    let wanted = (save || nosave).then_some(save);
+    node.save_before_shutdown(wanted);
     node.out.push(Effect::Shutdown);
     Reply::ok()
 }
@@ -204,9 +216,57 @@ mod tests {
             err("ERR No shutdown in progress.")
         );
         assert_eq!(n.take_effects(), vec![]);
-        for good in ["shutdown", "SHUTDOWN NOSAVE", "shutdown save now force"] {
+        let saved = |effects: &[Effect]| {
+            effects
+                .iter()
+                .filter(|e| matches!(e, Effect::SaveRdb { client: None, .. }))
+                .count()
+        };
+        // The default `save` points ask for a last snapshot; NOSAVE skips it.
+        for (good, saves) in [
+            ("shutdown", 1),
+            ("SHUTDOWN NOSAVE", 0),
+            ("shutdown save now force", 1),
+        ] {
             assert_eq!(run(&mut n, c, good), Reply::ok());
-            assert_eq!(n.take_effects(), vec![Effect::Shutdown], "{good}");
+            let effects = n.take_effects();
+            assert_eq!(effects.last(), Some(&Effect::Shutdown), "{good}");
+            assert_eq!(saved(&effects), saves, "{good}");
+            n.rdb_saved(None, Ok(()));
+            n.take_effects();
         }
+        // Without save points only SHUTDOWN SAVE snapshots.
+        n.config.save.clear();
+        run(&mut n, c, "shutdown");
+        assert_eq!(saved(&n.take_effects()), 0);
+        run(&mut n, c, "shutdown save");
+        assert_eq!(saved(&n.take_effects()), 1);
+    }
+
+    #[test]
+    fn debug_set_active_expire_stops_and_resumes_the_expiry_cron() {
+        let config = Config {
+            enable_debug_command: DebugCommand::Yes,
+            ..Config::default()
+        };
+        let (mut n, c) = node_with(config);
+        run(&mut n, c, "set k v px 10");
+        assert_eq!(run(&mut n, c, "debug set-active-expire 0"), Reply::ok());
+        let later = Time {
+            mono_ms: 1000,
+            unix_ms: NOW.unix_ms + 1000,
+        };
+        n.tick(later);
+        assert_eq!(n.db.len(), 1, "the cron left the expired key");
+        assert_eq!(
+            run_at(&mut n, c, later, "debug set-active-expire 1"),
+            Reply::ok()
+        );
+        n.tick(later);
+        assert_eq!(n.db.len(), 0);
+        assert_eq!(
+            run_at(&mut n, c, later, "debug set-active-expire x"),
+            err("ERR value is not an integer or out of range")
+        );
     }
 }

@@ -162,17 +162,26 @@ fn config_value(config: &Config, name: &str) -> String {
 }
 
 fn persistence_fields(node: &Node) -> Vec<(String, String)> {
+    let p = &node.persistence;
+    let status = |failed: bool| if failed { "err" } else { "ok" };
     let mut fields = vec![
         field("loading", 0),
         field("async_loading", 0),
-        field("rdb_bgsave_in_progress", 0),
-        field("rdb_last_save_time", node.started.unix_ms / 1000),
+        field("rdb_changes_since_last_save", p.dirty),
+        field("rdb_bgsave_in_progress", p.save_in_progress as u8),
+        field("rdb_last_save_time", p.last_save_unix_s),
+        field("rdb_last_bgsave_status", status(p.last_save_failed)),
+        field("rdb_saves", p.saves),
         field("aof_enabled", node.config.appendonly as u8),
         field("aof_rewrite_in_progress", 0),
         field("aof_rewrite_scheduled", 0),
+        field("aof_last_bgrewrite_status", "ok"),
+        field("aof_rewrites", p.aof_rewrites),
     ];
     // Redis lists the AOF's own counters only while it is on.
     if node.config.appendonly {
+        fields.push(field("aof_current_size", p.aof_current_size));
+        fields.push(field("aof_base_size", p.aof_base_size));
         fields.push(field("aof_delayed_fsync", node.stats.aof_delayed_fsync));
     }
     fields

@@ -18,6 +18,7 @@ mod info;
 mod key_positions;
 mod meta;
 mod slowlog;
+pub(crate) mod persistence;
 mod status;
 
 use bytes::Bytes;

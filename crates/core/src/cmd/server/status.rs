@@ -57,7 +57,7 @@ pub(super) fn role(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply
 
 /// No RDB snapshots are taken, so the last "save" is the start.
 pub(super) fn lastsave(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
-    Reply::Integer((node.started.unix_ms / 1000) as i64)
+    Reply::Integer(node.persistence.last_save_unix_s as i64)
 }
 
 #[cfg(test)]

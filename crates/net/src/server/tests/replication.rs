@@ -148,16 +148,22 @@ async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
     })
     .await;
     assert_eq!(repl_field(m, "connected_slaves").await, "1");
-    // The replica's AOF starts again from the snapshot, as a new base (the old files left
-    // as they were), and logs the stream to the new incr file.
+    // The replica's AOF starts again from the loaded dataset, as a new base (an RDB file,
+    // the old files deleted once the manifest names the new ones), and logs the stream to
+    // the new incr file.
     let base = replica_disk
-        .read(Path::new("data/appendonlydir/appendonly.aof.2.base.aof"))
+        .read(Path::new("data/appendonlydir/appendonly.aof.2.base.rdb"))
         .unwrap()
         .unwrap();
-    let base = String::from_utf8_lossy(&base);
-    assert!(
-        base.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$8\r\nFLUSHALL\r\n"),
-        "{base}"
+    let (base, _) = clusterlab_core::rdb::decode(&base, &Default::default()).unwrap();
+    let mut keys: Vec<&[u8]> = base.entries.iter().map(|e| &e.key[..]).collect();
+    keys.sort();
+    assert_eq!(keys, [&b"a"[..], b"b", b"c"]);
+    assert_eq!(
+        replica_disk
+            .read(Path::new("data/appendonlydir/appendonly.aof.1.incr.aof"))
+            .unwrap(),
+        None
     );
     let aof = replica_disk
         .read(Path::new("data/appendonlydir/appendonly.aof.2.incr.aof"))
@@ -174,7 +180,7 @@ async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
         .unwrap();
     let manifest = String::from_utf8_lossy(&manifest);
     assert!(
-        manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
+        manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
         "{manifest}"
     );
     // A `repl-timeout` shorter than the master's PING period: the quiet link is dropped, and

@@ -1,0 +1,221 @@
+//! RDB files and AOF rewrites against a real `redis-server` 7.0: a `dump.rdb` written by either
+//! loads into the other with the same `DEBUG DIGEST` (every type, TTLs), an AOF rewritten by
+//! clusterlab (`BGREWRITEAOF`: an RDB base, then an incr file) restarts both clusterlab and
+//! redis-server with the same data, and `CONFIG SET appendonly yes` at run time leaves an AOF
+//! a restart loads.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// Every type, compact and large encodings, integers, TTLs.
+const DATASET: &[&str] = &[
+    "SET s hello",
+    "SET n 12345",
+    "SET big xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "SET ttl v PX 500000",
+    "RPUSH l a b c 1 2 3",
+    "HSET h f v g 2",
+    "SADD si 1 2 3 -7",
+    "SADD sw apple pear",
+    "PEXPIRE l 600000",
+];
+
+/// Sorted sets, created on redis-server (they reach clusterlab through the file).
+const ZSETS: &[&str] = &["ZADD z 1 a 2.5 b -3 c"];
+
+fn load(conn: &mut RespConn, commands: &[&str]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+        let reply = conn.call(&args);
+        assert!(!reply.starts_with(b"-"), "`{command}`: {}", text(&reply));
+    }
+}
+
+/// Enough large values to force the large encodings (quicklist nodes, hashtable, skiplist).
+fn big_collections(conn: &mut RespConn) {
+    for i in 0..300 {
+        let i = i.to_string();
+        let value = format!("value-{i}-{}", "y".repeat(70));
+        for args in [
+            vec!["RPUSH", "bl", value.as_str()],
+            vec!["HSET", "bh", i.as_str(), value.as_str()],
+            vec!["SADD", "bs", value.as_str()],
+        ] {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            conn.call(&args);
+        }
+    }
+}
+
+fn text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+fn digest(conn: &mut RespConn) -> String {
+    text(&conn.call(&[b"DEBUG", b"DIGEST"]))
+}
+
+fn dbsize(conn: &mut RespConn) -> String {
+    text(&conn.call(&[b"DBSIZE"]))
+}
+
+fn pttl_near(conn: &mut RespConn, key: &str, ms: i64) {
+    let reply = text(&conn.call(&[b"PTTL", key.as_bytes()]));
+    let left: i64 = reply.trim_start_matches(':').trim().parse().unwrap();
+    assert!(left > ms - 60_000 && left <= ms, "PTTL {key}: {left}");
+}
+
+fn redis_in(dir: &Path, port: u16, extra: &[&str]) -> RedisServer {
+    let dir = dir.display().to_string();
+    let mut args = vec!["--dir", dir.as_str(), "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    RedisServer::start(port, &args).expect("redis-server is needed for the RDB interop test")
+}
+
+const OURS_NO_AOF: &str = "cluster-enabled no\nenable-debug-command yes\nappendonly no";
+
+#[test]
+fn a_dump_rdb_from_redis_server_loads_into_clusterlab() {
+    let dir = TestDir::new("rdb-from-redis");
+    let [redis_port, ours_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let redis_digest;
+    {
+        let _redis = redis_in(&dir.path, redis_port, &[]);
+        let mut redis = RespConn::connect(redis_port);
+        load(&mut redis, DATASET);
+        load(&mut redis, ZSETS);
+        big_collections(&mut redis);
+        for i in 0..200 {
+            let (score, member) = (i.to_string(), format!("member-{i}"));
+            redis.call(&[b"ZADD", b"bz", score.as_bytes(), member.as_bytes()]);
+        }
+        redis_digest = digest(&mut redis);
+        assert_eq!(text(&redis.call(&[b"SAVE"])), "+OK\r\n");
+    }
+    assert!(dir.join("dump.rdb").exists());
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, OURS_NO_AOF);
+    let mut ours = RespConn::connect(ours_port);
+    assert_eq!(dbsize(&mut ours), ":13\r\n");
+    assert_eq!(digest(&mut ours), redis_digest);
+    pttl_near(&mut ours, "ttl", 500_000);
+    assert_eq!(
+        text(&ours.call(&[b"OBJECT", b"ENCODING", b"bz"])),
+        "$8\r\nskiplist\r\n"
+    );
+}
+
+#[test]
+fn a_dump_rdb_from_clusterlab_loads_into_redis_server() {
+    let dir = TestDir::new("rdb-to-redis");
+    let [redis_port, ours_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let ours_digest;
+    {
+        let node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, OURS_NO_AOF);
+        let mut ours = RespConn::connect(ours_port);
+        load(&mut ours, DATASET);
+        big_collections(&mut ours);
+        ours_digest = digest(&mut ours);
+        assert_eq!(text(&ours.call(&[b"SAVE"])), "+OK\r\n");
+        let lastsave = text(&ours.call(&[b"LASTSAVE"]));
+        assert!(lastsave.starts_with(':'), "{lastsave}");
+        drop(node);
+    }
+    {
+        let _redis = redis_in(&dir.path, redis_port, &[]);
+        let mut redis_conn = RespConn::connect(redis_port);
+        assert_eq!(dbsize(&mut redis_conn), ":11\r\n");
+        assert_eq!(digest(&mut redis_conn), ours_digest);
+        pttl_near(&mut redis_conn, "l", 600_000);
+    }
+    // And clusterlab restarts from its own file.
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, OURS_NO_AOF);
+    let mut ours = RespConn::connect(ours_port);
+    assert_eq!(digest(&mut ours), ours_digest);
+}
+
+#[test]
+fn a_rewritten_aof_restarts_clusterlab_and_redis_server_alike() {
+    let dir = TestDir::new("aof-rewrite");
+    let [redis_port, ours_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let extra =
+        "cluster-enabled no\nenable-debug-command yes\nappendonly yes\nappenddirname aofdir";
+    let before_restart;
+    {
+        let node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, extra);
+        let mut ours = RespConn::connect(ours_port);
+        load(&mut ours, DATASET);
+        let reply = text(&ours.call(&[b"BGREWRITEAOF"]));
+        assert_eq!(reply, "+Background append only file rewriting started\r\n");
+        load(&mut ours, &["RPUSH l after", "SET s2 later", "DEL n"]);
+        before_restart = digest(&mut ours);
+        drop(node);
+    }
+    let aof_dir = dir.join("aofdir");
+    let mut files: Vec<String> = std::fs::read_dir(&aof_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".lock"))
+        .collect();
+    files.sort();
+    // The first base and incr are gone; the rewrite's base is an RDB file.
+    assert_eq!(
+        files,
+        [
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    {
+        let node = NodeProcess::start_from_existing_conf(&dir.path, ours_port);
+        let mut ours = RespConn::connect(ours_port);
+        assert_eq!(digest(&mut ours), before_restart);
+        drop(node);
+    }
+    let _redis = redis_in(
+        &dir.path,
+        redis_port,
+        &["--appendonly", "yes", "--appenddirname", "aofdir"],
+    );
+    let mut redis = RespConn::connect(redis_port);
+    assert_eq!(digest(&mut redis), before_restart);
+}
+
+#[test]
+fn appendonly_turned_on_at_run_time_survives_a_restart() {
+    let dir = TestDir::new("aof-at-runtime");
+    let [ours_port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let extra = "cluster-enabled no\nenable-debug-command yes\nappendonly no";
+    let before;
+    {
+        let node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, extra);
+        let mut ours = RespConn::connect(ours_port);
+        load(&mut ours, DATASET);
+        let set = ours.call(&[b"CONFIG", b"SET", b"appendonly", b"yes"]);
+        assert_eq!(text(&set), "+OK\r\n");
+        load(&mut ours, &["SET after on"]);
+        let info = text(&ours.call(&[b"INFO", b"persistence"]));
+        assert!(info.contains("aof_enabled:1"), "{info}");
+        assert!(info.contains("aof_rewrites:1"), "{info}");
+        assert_eq!(text(&ours.call(&[b"CONFIG", b"REWRITE"])), "+OK\r\n");
+        before = digest(&mut ours);
+        drop(node);
+    }
+    let _node = NodeProcess::start_from_existing_conf(&dir.path, ours_port);
+    let mut ours = RespConn::connect(ours_port);
+    assert_eq!(digest(&mut ours), before);
+    assert_eq!(text(&ours.call(&[b"GET", b"after"])), "$2\r\non\r\n");
+}
