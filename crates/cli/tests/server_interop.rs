@@ -41,7 +41,10 @@ fn parse_one(raw: &[u8]) -> (V, &[u8]) {
     match kind {
         b'$' | b'=' if n < 0 => (V::Null, rest),
         b'*' if n < 0 => (V::Null, rest),
-        b'$' | b'=' => (V::Bulk(rest[..n as usize].to_vec()), &rest[n as usize + 2..]),
+        b'$' | b'=' => (
+            V::Bulk(rest[..n as usize].to_vec()),
+            &rest[n as usize + 2..],
+        ),
         b'*' | b'~' | b'>' | b'%' => {
             let count = if kind == b'%' { 2 * n } else { n };
             let mut items = Vec::new();

@@ -488,7 +488,9 @@ impl RespConn {
             self.reader.consume(n);
         }
         let stream = self.reader.get_ref();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         raw
     }
 }

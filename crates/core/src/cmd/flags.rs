@@ -26,6 +26,7 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 14;
         /// Keys found by parsing (a key count argument), not by first/last/step.
         const MOVABLEKEYS = 1 << 15;
+        const PUBSUB = 1 << 16;
     }
 }
 
@@ -35,6 +36,7 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::READONLY, "readonly"),
     (CmdFlags::DENYOOM, "denyoom"),
     (CmdFlags::ADMIN, "admin"),
+    (CmdFlags::PUBSUB, "pubsub"),
     (CmdFlags::NOSCRIPT, "noscript"),
     (CmdFlags::LOADING, "loading"),
     (CmdFlags::STALE, "stale"),

@@ -138,6 +138,8 @@ pub struct Node {
     pub(crate) active_expire_disabled: bool,
     /// Snapshots and AOF rewrites (see `persistence`).
     pub(crate) persistence: persistence::Persistence,
+    /// Who listens to which channels (see `crate::pubsub`).
+    pub(crate) pubsub: crate::pubsub::PubSub,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -182,6 +184,7 @@ impl Node {
             observed: Default::default(),
             active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
+            pubsub: Default::default(),
             loaded: false,
             commands,
         }
@@ -343,6 +346,7 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
+        self.pubsub.remove_client(client);
         self.repl.forget_client(client);
     }
 
@@ -379,6 +383,7 @@ impl Node {
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
         self.replication_before_reply();
+        self.drop_unserved_shard_channels();
         reply
     }
 
@@ -396,6 +401,11 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
+        }
+        if let Some(refused) = self.refused_while_subscribed(client, spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            return refused;
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -659,7 +669,11 @@ impl Node {
             }
             return None;
         }
-        if client_state.readonly && !spec.is_write() && cluster.replicates(owner) {
+        // Shard channels are served by the slot's replicas too, READONLY or not (Redis's
+        // `pubsubshard_included`).
+        let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
+        if (client_state.readonly || shard_pubsub) && !spec.is_write() && cluster.replicates(owner)
+        {
             return None;
         }
         if owner != myself {
@@ -676,6 +690,7 @@ impl Node {
         self.cluster_before_reply();
         self.replication_cron();
         self.persistence_cron();
+        self.drop_unserved_shard_channels();
     }
 }
 
@@ -697,8 +712,9 @@ pub mod call_stats;
 mod client_pause;
 mod disk_errors;
 mod observe;
-pub mod session;
-mod tracking;
 mod persistence;
+mod pubsub;
+pub mod session;
 #[cfg(test)]
 mod tests;
+mod tracking;

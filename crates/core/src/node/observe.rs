@@ -72,8 +72,7 @@ impl Node {
 
     /// Whether durations are recorded at all (SLOWLOG or the latency monitor is on).
     fn observing(&self) -> bool {
-        let slowlog = self.config_i64("slowlog-log-slower-than", SLOWLOG_SLOWER_THAN_US)
-            >= 0
+        let slowlog = self.config_i64("slowlog-log-slower-than", SLOWLOG_SLOWER_THAN_US) >= 0
             && self.config_i64("slowlog-max-len", SLOWLOG_MAX_LEN) > 0;
         slowlog || self.config_i64("latency-monitor-threshold", 0) > 0
     }

@@ -82,7 +82,9 @@ impl Node {
             }
             let hit: Vec<Bytes> = if t.bcast {
                 keys.iter()
-                    .filter(|k| t.prefixes.is_empty() || t.prefixes.iter().any(|p| k.starts_with(p)))
+                    .filter(|k| {
+                        t.prefixes.is_empty() || t.prefixes.iter().any(|p| k.starts_with(p))
+                    })
                     .cloned()
                     .collect()
             } else {

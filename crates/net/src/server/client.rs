@@ -295,9 +295,8 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
 /// Takes the pushes and MONITOR lines for `client` itself out of its command's effects: they
 /// follow its reply.
 fn take_own_out_of_band(effects: &mut Vec<Effect>, client: ClientId) -> Vec<Effect> {
-    let (own, rest): (Vec<Effect>, Vec<Effect>) = std::mem::take(effects)
-        .into_iter()
-        .partition(|e| match e {
+    let (own, rest): (Vec<Effect>, Vec<Effect>) =
+        std::mem::take(effects).into_iter().partition(|e| match e {
             Effect::ClientPush { client: c, .. } | Effect::ClientNotice { client: c, .. } => {
                 *c == client
             }

@@ -396,7 +396,11 @@ impl Shared {
                 Effect::ReplicaStream { client, data } => self.queue_stream(client, &data),
                 Effect::ClientPush { client, .. } | Effect::ClientNotice { client, .. } => {
                     let mut data = bytes::BytesMut::new();
-                    crate::resp::encode_out_of_band(&effect, node.client_protocol(client), &mut data);
+                    crate::resp::encode_out_of_band(
+                        &effect,
+                        node.client_protocol(client),
+                        &mut data,
+                    );
                     self.queue_stream(client, &data);
                 }
                 Effect::UnblockClient { client, reply } => {

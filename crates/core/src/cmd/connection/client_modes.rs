@@ -159,7 +159,9 @@ fn parse_tracking(node: &Node, args: &[Bytes]) -> Result<Tracking, Reply> {
         let more = i + 1 < args.len();
         if is(&args[i], "redirect") && more {
             if t.redirect.is_some() {
-                return Err(Reply::err("A client can only redirect to a single other client"));
+                return Err(Reply::err(
+                    "A client can only redirect to a single other client",
+                ));
             }
             let id = parse_i64(&args[i + 1]).ok_or_else(Reply::not_integer)?;
             if id <= 0 || !node.clients.contains_key(&(id as ClientId)) {
@@ -191,7 +193,9 @@ fn parse_tracking(node: &Node, args: &[Bytes]) -> Result<Tracking, Reply> {
 /// Redis's rules between the options, and against the tracking already on.
 fn check_tracking(current: Option<&Tracking>, t: &Tracking) -> Result<(), Reply> {
     if !t.bcast && !t.prefixes.is_empty() {
-        return Err(Reply::err("PREFIX option requires BCAST mode to be enabled"));
+        return Err(Reply::err(
+            "PREFIX option requires BCAST mode to be enabled",
+        ));
     }
     if let Some(cur) = current {
         if cur.bcast != t.bcast {

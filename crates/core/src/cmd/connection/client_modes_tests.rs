@@ -73,7 +73,10 @@ fn info(flags: &[&str], redirect: i64, prefixes: &[&str]) -> Reply {
 fn tracking_options_follow_redis_rules() {
     let (mut n, a, b) = node();
     assert_eq!(run(&mut n, a, "client getredir"), Reply::Integer(-1));
-    assert_eq!(run(&mut n, a, "client trackinginfo"), info(&["off"], -1, &[]));
+    assert_eq!(
+        run(&mut n, a, "client trackinginfo"),
+        info(&["off"], -1, &[])
+    );
     assert_eq!(
         run(&mut n, a, "client caching yes"),
         err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
@@ -96,7 +99,10 @@ fn tracking_options_follow_redis_rules() {
         info(&["on", "optin", "caching-yes"], 0, &[])
     );
     run(&mut n, a, "echo x");
-    assert_eq!(run(&mut n, a, "client trackinginfo"), info(&["on", "optin"], 0, &[]));
+    assert_eq!(
+        run(&mut n, a, "client trackinginfo"),
+        info(&["on", "optin"], 0, &[])
+    );
     assert_eq!(
         run(&mut n, a, "client tracking on optout"),
         err("You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
@@ -118,7 +124,10 @@ fn tracking_options_follow_redis_rules() {
         run(&mut n, a, "client tracking on bcast optin"),
         err("OPTIN and OPTOUT are not compatible with BCAST")
     );
-    assert_eq!(run(&mut n, a, "client tracking on bcast prefix a prefix b"), Reply::ok());
+    assert_eq!(
+        run(&mut n, a, "client tracking on bcast prefix a prefix b"),
+        Reply::ok()
+    );
     assert_eq!(
         run(&mut n, a, "client trackinginfo"),
         info(&["on", "bcast"], 0, &["a", "b"])
@@ -126,10 +135,17 @@ fn tracking_options_follow_redis_rules() {
     let Reply::Verbatim(_, line) = run(&mut n, a, "client info") else {
         panic!("line")
     };
-    assert!(line.contains(" flags=tB ") && line.contains(" redir=0 "), "{line}");
+    assert!(
+        line.contains(" flags=tB ") && line.contains(" redir=0 "),
+        "{line}"
+    );
     run(&mut n, a, "client tracking off");
     assert_eq!(
-        run(&mut n, a, &format!("client tracking on redirect {b} noloop")),
+        run(
+            &mut n,
+            a,
+            &format!("client tracking on redirect {b} noloop")
+        ),
         Reply::ok()
     );
     assert_eq!(run(&mut n, a, "client getredir"), Reply::Integer(b as i64));
@@ -145,7 +161,10 @@ fn tracking_options_follow_redis_rules() {
         run(&mut n, a, "client tracking on redirect x"),
         err("value is not an integer or out of range")
     );
-    assert_eq!(run(&mut n, a, "client tracking on foo"), err("syntax error"));
+    assert_eq!(
+        run(&mut n, a, "client tracking on foo"),
+        err("syntax error")
+    );
     assert_eq!(run(&mut n, a, "client tracking maybe"), err("syntax error"));
 }
 
@@ -224,11 +243,16 @@ fn unblock_answers_a_parked_wait() {
     run(&mut n, a, "set k v");
     // No replica: WAIT 1 0 parks for ever.
     run(&mut n, a, "wait 1 0");
-    assert!(n.take_effects().contains(&Effect::BlockClient { client: a }));
+    assert!(n
+        .take_effects()
+        .contains(&Effect::BlockClient { client: a }));
     let Reply::Verbatim(_, line) = run(&mut n, b, &format!("client list id {a}")) else {
         panic!("line")
     };
-    assert!(line.contains(" flags=b ") && line.contains(" argv-mem=6 "), "{line}");
+    assert!(
+        line.contains(" flags=b ") && line.contains(" argv-mem=6 "),
+        "{line}"
+    );
     assert_eq!(
         run(&mut n, b, &format!("client unblock {a} timeout")),
         Reply::Integer(1)

@@ -245,7 +245,10 @@ fn client_info_and_list_lines() {
         "id={c} addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=-1 name=me age=5 idle=5 flags=x "
     )));
     // Redis's multi-mem: argument bytes plus a pointer each ((4 + 8) + (4 + 6 + 2 * 8)).
-    assert!(text.contains(" multi=2 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=38 "), "{text}");
+    assert!(
+        text.contains(" multi=2 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=38 "),
+        "{text}"
+    );
     assert!(text.contains(" cmd=echo "));
 }
 

@@ -77,7 +77,10 @@ fn object_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     crate::cmd::server::help_reply(
         "OBJECT",
         &[
-            ("ENCODING <key>", "Name the representation the value is kept in."),
+            (
+                "ENCODING <key>",
+                "Name the representation the value is kept in.",
+            ),
             (
                 "FREQ <key>",
                 "The key's logarithmic access counter (LFU maxmemory policies only).",

@@ -141,9 +141,7 @@ fn set_flags(keys: &mut [KeyAt], target: &[Bytes]) {
 
 /// BITFIELD with nothing but `GET` operations only reads its key.
 fn bitfield_flags(keys: &mut [KeyAt], target: &[Bytes]) {
-    let writes = target[2..]
-        .iter()
-        .any(|a| is(a, "set") || is(a, "incrby"));
+    let writes = target[2..].iter().any(|a| is(a, "set") || is(a, "incrby"));
     let flags: &'static [&'static str] = if writes {
         &["RW", "access", "update"]
     } else {
@@ -160,9 +158,8 @@ mod tests {
     use crate::cmd::server::testing::*;
 
     fn keyflags(pairs: &[(&str, &[&str])]) -> Reply {
-        let entry = |(key, flags): &(&str, &[&str])| {
-            Reply::Array(vec![bulk(key), simple_set(flags)])
-        };
+        let entry =
+            |(key, flags): &(&str, &[&str])| Reply::Array(vec![bulk(key), simple_set(flags)]);
         Reply::Array(pairs.iter().map(entry).collect())
     }
 
@@ -209,7 +206,12 @@ mod tests {
 
     #[test]
     fn sort_keys_follow_store() {
-        let keys = |line: &str| sort_keys(&words(line)).into_iter().map(|k| k.0).collect::<Vec<_>>();
+        let keys = |line: &str| {
+            sort_keys(&words(line))
+                .into_iter()
+                .map(|k| k.0)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(keys("sort k by x get y store z"), vec![1, 7]);
         assert_eq!(keys("sort k limit 0 1 store z"), vec![1, 6]);
         assert_eq!(keys("sort k store"), vec![1]);

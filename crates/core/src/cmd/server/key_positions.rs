@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(key_positions(&edge, &words("x KEYS a")), Some(vec![]));
         assert_eq!(
             key_positions(&specs("lmove"), &words("lmove a b left right")),
-            Some(vec![(1, &["RW", "access", "delete"][..]), (2, &["RW", "insert"][..])])
+            Some(vec![
+                (1, &["RW", "access", "delete"][..]),
+                (2, &["RW", "insert"][..])
+            ])
         );
         assert_eq!(
             positions("migrate", "migrate h 1 k 0 5000 KEYS"),

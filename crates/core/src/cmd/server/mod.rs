@@ -17,8 +17,8 @@ mod getkeys;
 mod info;
 mod key_positions;
 mod meta;
-mod slowlog;
 pub(crate) mod persistence;
+mod slowlog;
 mod status;
 
 use bytes::Bytes;
@@ -34,8 +34,8 @@ use function::{
     function, function_delete, function_dump, function_flush, function_help, function_kill,
     function_list, function_restore, function_stats,
 };
-use info::info;
 use getkeys::{command_getkeys, command_getkeysandflags};
+use info::info;
 use slowlog::{
     latency, latency_doctor, latency_graph, latency_help, latency_history, latency_latest,
     latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
@@ -137,6 +137,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "latency" => LATENCY_SUBCOMMANDS,
         "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
+        "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
         _ => &[],
     }
 }

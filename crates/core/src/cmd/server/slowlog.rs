@@ -93,9 +93,9 @@ pub(super) fn latency_history(node: &mut Node, _client: ClientId, args: &[Bytes]
         .get(name.as_ref())
         .map(|e| e.samples.iter().copied().collect::<Vec<_>>())
         .unwrap_or_default();
-    let pairs = samples.into_iter().map(|(at, ms)| {
-        Reply::Array(vec![Reply::Integer(at as i64), Reply::Integer(ms as i64)])
-    });
+    let pairs = samples
+        .into_iter()
+        .map(|(at, ms)| Reply::Array(vec![Reply::Integer(at as i64), Reply::Integer(ms as i64)]));
     Reply::Array(pairs.collect())
 }
 
@@ -174,7 +174,10 @@ pub(super) fn latency_help(_node: &mut Node, _client: ClientId, _args: &[Bytes])
         &[
             ("DOCTOR", "A short report on the recorded events."),
             ("GRAPH <event>", "Draw the samples of <event>."),
-            ("HISTORY <event>", "The samples of <event>: unix time and milliseconds."),
+            (
+                "HISTORY <event>",
+                "The samples of <event>: unix time and milliseconds.",
+            ),
             (
                 "LATEST",
                 "Each event's latest sample and its highest: name, time, ms, highest ms.",
@@ -213,7 +216,10 @@ mod tests {
             bulk("127.0.0.1:5000"),
             bulk("me"),
         ]);
-        assert_eq!(run(&mut n, c, "slowlog get"), Reply::Array(vec![entry.clone()]));
+        assert_eq!(
+            run(&mut n, c, "slowlog get"),
+            Reply::Array(vec![entry.clone()])
+        );
         // A duration reported twice counts once.
         n.command_took(c, 20_000);
         n.command_took(c, 20_000);
@@ -242,7 +248,11 @@ mod tests {
     #[test]
     fn slowlog_follows_its_config() {
         let (mut n, c) = standalone();
-        run(&mut n, c, "config set slowlog-log-slower-than 0 slowlog-max-len 2");
+        run(
+            &mut n,
+            c,
+            "config set slowlog-log-slower-than 0 slowlog-max-len 2",
+        );
         for line in ["echo a", "echo b", "echo c"] {
             run(&mut n, c, line);
             n.command_took(c, 0);
@@ -289,7 +299,10 @@ mod tests {
         };
         assert_eq!(
             run(&mut n, c, "latency latest"),
-            Reply::Array(vec![sample("command", 250, 250), sample("fast-command", 150, 150)])
+            Reply::Array(vec![
+                sample("command", 250, 250),
+                sample("fast-command", 150, 150)
+            ])
         );
         assert_eq!(
             run(&mut n, c, "latency history command"),
@@ -298,7 +311,10 @@ mod tests {
                 Reply::Integer(250)
             ])])
         );
-        assert_eq!(run(&mut n, c, "latency history nosuch"), Reply::Array(vec![]));
+        assert_eq!(
+            run(&mut n, c, "latency history nosuch"),
+            Reply::Array(vec![])
+        );
         assert_eq!(
             run(&mut n, c, "latency graph nosuch"),
             err("ERR No samples available for event 'nosuch'")
@@ -306,7 +322,10 @@ mod tests {
         let Reply::Verbatim(_, graph) = run(&mut n, c, "latency graph command") else {
             panic!("graph")
         };
-        assert!(graph.starts_with("command - high 250 ms, low 250 ms"), "{graph}");
+        assert!(
+            graph.starts_with("command - high 250 ms, low 250 ms"),
+            "{graph}"
+        );
         assert_eq!(run(&mut n, c, "latency reset command x"), Reply::Integer(1));
         assert_eq!(run(&mut n, c, "latency reset"), Reply::Integer(1));
         assert_eq!(run(&mut n, c, "latency latest"), Reply::Array(vec![]));
