@@ -44,7 +44,9 @@ use record::{Raw, RawEntry, Record};
 pub use set::{Set, SET_MAX_INTSET_ENTRIES};
 use slab::Slab;
 pub use value::{Collection, Value, ValueRef};
-pub use zset::{ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES};
+pub use zset::{
+    LexBound, ScoreBound, ZIter, ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES,
+};
 
 /// Bits of a scan position below the slot number.
 const POSITION_HASH_BITS: u32 = 48;
