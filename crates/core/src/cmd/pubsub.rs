@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::server::{help_reply, run_subcommand};
+use super::server::{help_reply, run_subcommand, subcommand_syntax_error};
 use super::{keyless, CmdFlags as F, CommandSpec};
 use crate::bus::{Body, MessageType};
 use crate::node::{ClientId, Effect, Node};
@@ -211,23 +211,23 @@ fn bulk_list(names: Vec<Bytes>) -> Reply {
 }
 
 /// `[pattern]`: at most one argument after the subcommand.
-fn optional_pattern<'a>(args: &'a [Bytes], name: &str) -> Result<Option<&'a [u8]>, Reply> {
+fn optional_pattern(args: &[Bytes]) -> Result<Option<&[u8]>, Reply> {
     match args.len() {
         2 => Ok(None),
         3 => Ok(Some(&args[2][..])),
-        _ => Err(Reply::wrong_arity(name)),
+        _ => Err(subcommand_syntax_error(args, "PUBSUB")),
     }
 }
 
 fn channels(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    match optional_pattern(args, "pubsub|channels") {
+    match optional_pattern(args) {
         Ok(pattern) => bulk_list(node.pubsub.active(Kind::Channel, pattern)),
         Err(e) => e,
     }
 }
 
 fn shardchannels(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    match optional_pattern(args, "pubsub|shardchannels") {
+    match optional_pattern(args) {
         Ok(pattern) => bulk_list(node.pubsub.active(Kind::Shard, pattern)),
         Err(e) => e,
     }

@@ -174,7 +174,10 @@ fn pubsub_introspection_counts_this_node_s_subscribers() {
     );
     assert_eq!(
         run(&mut n, a, "pubsub channels a b"),
-        Reply::Error("ERR wrong number of arguments for 'pubsub|channels' command".into())
+        Reply::Error(
+            "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP."
+                .into()
+        )
     );
     assert!(matches!(run(&mut n, a, "pubsub help"), Reply::Array(_)));
     let list = match run(&mut n, a, &format!("client list id {c}")) {

@@ -174,7 +174,7 @@ pub(super) fn error_arg(arg: &[u8]) -> String {
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for 'x'. Try DEBUG HELP.`
-pub(super) fn subcommand_syntax_error(args: &[Bytes], container: &str) -> Reply {
+pub(crate) fn subcommand_syntax_error(args: &[Bytes], container: &str) -> Reply {
     Reply::err(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
         error_arg(&args[1])
