@@ -627,8 +627,12 @@ impl Node {
             return Some(Reply::error("CLUSTERDOWN Hash slot not served"));
         };
         let myself = cluster.myself;
-        let migrating = owner == myself && cluster.migrating_to(slot).is_some();
-        let importing = cluster.importing_from(slot).is_some();
+        // Shard channels are no keys: a slot being moved leaves them where they are until
+        // `SETSLOT … NODE` (Redis's `pubsubshard_included` skips ASK and TRYAGAIN), and the
+        // slot's replicas serve them too, READONLY or not.
+        let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
+        let migrating = owner == myself && cluster.migrating_to(slot).is_some() && !shard_pubsub;
+        let importing = cluster.importing_from(slot).is_some() && !shard_pubsub;
         let mut missing = 0usize;
         if migrating || importing {
             missing = keys
@@ -669,9 +673,6 @@ impl Node {
             }
             return None;
         }
-        // Shard channels are served by the slot's replicas too, READONLY or not (Redis's
-        // `pubsubshard_included`).
-        let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
         if (client_state.readonly || shard_pubsub) && !spec.is_write() && cluster.replicates(owner)
         {
             return None;

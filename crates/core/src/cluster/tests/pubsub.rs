@@ -86,9 +86,18 @@ fn spublish_stays_in_its_shard_and_shard_subscriptions_follow_the_slot() {
         );
     }
     assert!(net.pushes.is_empty(), "{:?}", net.pushes);
-    // The slot moves to another master: both subscribers are told and dropped.
+    // The slot moves to another master: while it migrates, shard channels stay (no ASK, they
+    // are no keys); at SETSLOT … NODE both subscribers are told and dropped.
     let target = net.nodes[other].myself().to_string();
+    let source = net.nodes[owner].myself().to_string();
     let slot_arg = slot.to_string();
+    let migrating = ["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &target];
+    assert_eq!(net.cmd(owner, &migrating), Reply::ok());
+    let importing = ["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &source];
+    assert_eq!(net.cmd(other, &importing), Reply::ok());
+    assert_eq!(net.cmd(owner, &["SPUBLISH", "orders", "o2"]), Reply::Integer(1));
+    assert_eq!(pushes_on(&mut net, owner).len(), 1);
+    net.pushes.clear();
     for i in 0..6 {
         net.cmd(i, &["CLUSTER", "SETSLOT", &slot_arg, "NODE", &target]);
     }
