@@ -18,6 +18,7 @@ pub mod event;
 pub mod node;
 pub mod node_id;
 pub mod outbox;
+pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod reply;

@@ -460,6 +460,14 @@ impl RespConn {
         raw
     }
 
+    /// Reads the next whole reply or push, raw.
+    #[allow(dead_code)] // Not every test binary reads pushes.
+    pub fn read(&mut self) -> Vec<u8> {
+        let mut raw = Vec::new();
+        read_reply(&mut self.reader, &mut raw);
+        raw
+    }
+
     /// Sends `args` as a RESP array without reading anything back.
     pub fn send(&mut self, args: &[&[u8]]) {
         let mut request = format!("*{}\r\n", args.len()).into_bytes();

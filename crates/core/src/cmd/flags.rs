@@ -28,6 +28,7 @@ bitflags::bitflags! {
         const MOVABLEKEYS = 1 << 15;
         /// May block its client (BLPOP, …).
         const BLOCKING = 1 << 16;
+        const PUBSUB = 1 << 17;
     }
 }
 
@@ -37,6 +38,7 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::READONLY, "readonly"),
     (CmdFlags::DENYOOM, "denyoom"),
     (CmdFlags::ADMIN, "admin"),
+    (CmdFlags::PUBSUB, "pubsub"),
     (CmdFlags::NOSCRIPT, "noscript"),
     (CmdFlags::BLOCKING, "blocking"),
     (CmdFlags::LOADING, "loading"),

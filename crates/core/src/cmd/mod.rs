@@ -21,6 +21,7 @@ pub mod lists;
 pub(crate) mod long_double;
 pub mod migrate;
 pub mod propagate;
+pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod sets;
@@ -211,6 +212,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         migrate::COMMANDS,
         wait::COMMANDS,
         server::persistence::COMMANDS,
+        pubsub::COMMANDS,
         keys::RENAME_COMMANDS,
         bits::COMMANDS,
         hll::COMMANDS,

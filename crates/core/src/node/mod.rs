@@ -140,6 +140,8 @@ pub struct Node {
     pub(crate) blocked_keys: crate::blocking::BlockedOnKeys,
     /// SLOWLOG and latency events (see `observe`).
     pub(crate) observed: observe::Observed,
+    /// Who listens to which channels (see `crate::pubsub`).
+    pub(crate) pubsub: crate::pubsub::PubSub,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -185,6 +187,7 @@ impl Node {
             persistence: persistence::Persistence::starting_at(now),
             blocked_keys: Default::default(),
             observed: Default::default(),
+            pubsub: Default::default(),
             loaded: false,
             commands,
         }
@@ -347,6 +350,7 @@ impl Node {
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
         self.observed.monitors.remove(&client);
+        self.pubsub.remove_client(client);
         self.repl.forget_client(client);
         self.forget_blocked_on_keys(client);
     }
@@ -384,6 +388,7 @@ impl Node {
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
         self.replication_before_reply();
+        self.drop_unserved_shard_channels();
         reply
     }
 
@@ -407,6 +412,12 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::err("Replica can't interact with the keyspace");
+        }
+        if let Some(refused) = self.refused_while_subscribed(client, spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return refused;
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -629,8 +640,12 @@ impl Node {
             return Some(Reply::error("CLUSTERDOWN Hash slot not served"));
         };
         let myself = cluster.myself;
-        let migrating = owner == myself && cluster.migrating_to(slot).is_some();
-        let importing = cluster.importing_from(slot).is_some();
+        // Shard channels are no keys: a slot being moved leaves them where they are until
+        // `SETSLOT … NODE` (Redis's `pubsubshard_included` skips ASK and TRYAGAIN), and the
+        // slot's replicas serve them too, READONLY or not.
+        let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
+        let migrating = owner == myself && cluster.migrating_to(slot).is_some() && !shard_pubsub;
+        let importing = cluster.importing_from(slot).is_some() && !shard_pubsub;
         let mut missing = 0usize;
         if migrating || importing {
             missing = keys
@@ -671,7 +686,8 @@ impl Node {
             }
             return None;
         }
-        if client_state.readonly && !spec.is_write() && cluster.replicates(owner) {
+        if (client_state.readonly || shard_pubsub) && !spec.is_write() && cluster.replicates(owner)
+        {
             return None;
         }
         if owner != myself {
@@ -689,6 +705,7 @@ impl Node {
         self.replication_cron();
         self.persistence_cron();
         self.redirect_blocked_on_keys();
+        self.drop_unserved_shard_channels();
     }
 }
 
@@ -715,8 +732,9 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
-mod persistence;
 mod observe;
+mod persistence;
+mod pubsub;
 pub mod session;
 #[cfg(test)]
 mod tests;

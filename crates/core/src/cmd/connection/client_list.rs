@@ -25,19 +25,25 @@ pub(super) fn client_list(node: &mut Node, _client: ClientId, args: &[Bytes]) ->
     } else if is(&args[2], "type") && args.len() == 4 {
         let kind = &args[3];
         let replica = |id: &ClientId| node.repl.is_replica_client(*id);
+        // Redis types a RESP2 subscriber as `pubsub` (its output limits differ).
+        let pubsub =
+            |id: &ClientId| node.pubsub.is_subscribed(*id) && node.clients[id].protocol == 2;
         if is(kind, "normal") {
-            node.clients
-                .keys()
-                .filter(|id| !replica(id))
-                .copied()
-                .collect()
+            let normal = |id: &&ClientId| !replica(id) && !pubsub(id);
+            node.clients.keys().filter(normal).copied().collect()
         } else if is(kind, "replica") || is(kind, "slave") {
             node.clients
                 .keys()
                 .filter(|id| replica(id))
                 .copied()
                 .collect()
-        } else if is(kind, "master") || is(kind, "pubsub") {
+        } else if is(kind, "pubsub") {
+            node.clients
+                .keys()
+                .filter(|id| pubsub(id))
+                .copied()
+                .collect()
+        } else if is(kind, "master") {
             Vec::new()
         } else {
             return Reply::err(format!(
@@ -74,8 +80,9 @@ pub(crate) fn client_line(node: &Node, id: ClientId) -> String {
         None => -1,
         Some(t) => t.redirect.map_or(0, |r| r as i64),
     };
+    let (sub, psub, ssub) = node.pubsub.counts(id);
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={sub} psub={psub} ssub={ssub} \
          multi={multi} qbuf=0 qbuf-free=0 argv-mem={} multi-mem={multi_mem} rbs=0 rbp=0 obl=0 \
          oll=0 omem=0 tot-mem={tot_mem} events=r cmd={} user=default redir={redir} resp={}\n",
         c.id,
@@ -101,6 +108,7 @@ fn flags(node: &Node, c: &Client) -> String {
     let letters = [
         (s.monitor, 'O'),
         (node.repl.is_replica_client(c.id), 'S'),
+        (node.pubsub.is_subscribed(c.id), 'P'),
         (c.multi.is_some(), 'x'),
         (node.is_parked(c.id), 'b'),
         (tracking.is_some(), 't'),

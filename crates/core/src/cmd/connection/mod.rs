@@ -100,7 +100,12 @@ pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 
 // ---- simple connection commands --------------------------------------------------------------
 
-fn ping(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+fn ping(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    // A RESP2 subscriber gets a pong it can tell from a message: `["pong", <arg or "">]`.
+    if args.len() <= 2 && node.pubsub.is_subscribed(client) && node.client_protocol(client) == 2 {
+        let arg = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(arg)]);
+    }
     match args.len() {
         1 => Reply::simple("PONG"),
         2 => Reply::Bulk(args[1].clone()),

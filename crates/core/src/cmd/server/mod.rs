@@ -166,6 +166,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "memory" => MEMORY_SUBCOMMANDS,
         "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
+        "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
         _ => &[],
     }
 }
