@@ -65,6 +65,24 @@ const EDGE_CASES: &[&str] = &[
     "COMMAND INFO blpop brpop blmove brpoplpush blmpop",
     "COMMAND GETKEYS BLMPOP 0 2 a b LEFT",
     "COMMAND GETKEYS BLPOP a b 0",
+    "BZPOPMIN z abc",
+    "BZPOPMIN z -1",
+    "BZMPOP abc 0 z MIN",
+    "BZMPOP abc 1 z UP",
+    "BZMPOP abc 1 z MIN COUNT 0",
+    "ZADD z 1 a 2 b 3 c 4.5 d",
+    "BZPOPMIN missing z 0",
+    "BZPOPMAX z 0",
+    "BZMPOP 0 2 missing z MAX COUNT 9",
+    "EXISTS z",
+    "BZPOPMIN bs 0",
+    "MULTI",
+    "BZPOPMAX nokey 0",
+    "BZMPOP 0 1 nokey MIN",
+    "EXEC",
+    "COMMAND INFO bzpopmin bzpopmax bzmpop",
+    "COMMAND GETKEYS BZMPOP 0 2 a b MIN",
+    // Last: its blocking lines alone are compared.
     "INFO clients",
 ];
 
@@ -202,6 +220,13 @@ fn a_blocked_pop_is_served_by_a_push_from_another_connection_first_blocked_first
         out.push(a.call("HELLO 3").lines().take(1).collect());
         a.send("BLMPOP 0 2 m1 m2 LEFT COUNT 3");
         out.push(b.call("RPUSH m2 1 2"));
+        out.push(a.read_for(Duration::from_millis(200)));
+        // The sorted-set pops, in RESP3 (the score a double), served by a ZADD.
+        a.send("BZPOPMIN zq 0");
+        out.push(b.call("ZADD zq 2 two 1 one"));
+        out.push(a.read_for(Duration::from_millis(200)));
+        a.send("BZMPOP 0 1 zq2 MAX COUNT 2");
+        out.push(b.call("ZADD zq2 1 x 2 y 3 z"));
         out.push(a.read_for(Duration::from_millis(200)));
         // A pipelined command waits behind the blocked one.
         a.send("BLPOP p 0");

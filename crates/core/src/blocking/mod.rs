@@ -45,8 +45,7 @@ mod tests;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wakes {
     List,
-    /// For BZPOPMIN, BZPOPMAX and BZMPOP, which plug in here once sorted sets have them.
-    #[allow(dead_code)]
+    /// For BZPOPMIN, BZPOPMAX and BZMPOP.
     ZSet,
 }
 

@@ -106,7 +106,7 @@ impl CommandSpec {
                 keys.insert(0, &args[1]);
                 return keys;
             }
-            "blmpop" => return counted_keys(args, 2),
+            "blmpop" | "bzmpop" => return counted_keys(args, 2),
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             "memory" if args.len() >= 3 && is(&args[1], "usage") => return vec![&args[2]],

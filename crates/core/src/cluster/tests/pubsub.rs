@@ -95,7 +95,10 @@ fn spublish_stays_in_its_shard_and_shard_subscriptions_follow_the_slot() {
     assert_eq!(net.cmd(owner, &migrating), Reply::ok());
     let importing = ["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &source];
     assert_eq!(net.cmd(other, &importing), Reply::ok());
-    assert_eq!(net.cmd(owner, &["SPUBLISH", "orders", "o2"]), Reply::Integer(1));
+    assert_eq!(
+        net.cmd(owner, &["SPUBLISH", "orders", "o2"]),
+        Reply::Integer(1)
+    );
     assert_eq!(pushes_on(&mut net, owner).len(), 1);
     net.pushes.clear();
     for i in 0..6 {

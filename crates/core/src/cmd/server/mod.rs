@@ -18,8 +18,8 @@ mod info;
 mod key_positions;
 mod memory;
 mod meta;
-pub(crate) mod persistence;
 mod monitor;
+pub(crate) mod persistence;
 mod slowlog;
 mod status;
 

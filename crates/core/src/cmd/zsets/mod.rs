@@ -21,6 +21,7 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 mod algebra;
+mod blocking;
 mod members;
 pub mod pops;
 mod random;
@@ -31,6 +32,7 @@ pub(crate) use members::zadd;
 pub(crate) use score::{listpack_score_text, parse_score};
 
 use algebra::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
+use blocking::{bzmpop, bzpop};
 use members::{zcard, zcount, zincrby, zlexcount, zmscore, zrank, zrem, zrevrank, zscore};
 use pops::{zmpop, zpopmax, zpopmin};
 use random::{zrandmember, zscan};
@@ -132,6 +134,12 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Subtract multiple sorted sets and store the resulting sorted set in a new key", zdiffstore),
     spec("zintercard", -3, F::READONLY.union(F::MOVABLEKEYS), [0, 0, 0], &["@read", "@sortedset", "@slow"], "7.0.0",
         "Intersect multiple sorted sets and return the cardinality of the result", zintercard),
+    spec("bzpopmin", -3, F::WRITE.union(F::NOSCRIPT).union(F::BLOCKING).union(F::FAST), [1, -2, 1], &["@write", "@sortedset", "@fast", "@blocking"], "5.0.0",
+        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", bzpop),
+    spec("bzpopmax", -3, F::WRITE.union(F::NOSCRIPT).union(F::BLOCKING).union(F::FAST), [1, -2, 1], &["@write", "@sortedset", "@fast", "@blocking"], "5.0.0",
+        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", bzpop),
+    spec("bzmpop", -5, F::WRITE.union(F::BLOCKING).union(F::MOVABLEKEYS), [0, 0, 0], &["@write", "@sortedset", "@slow", "@blocking"], "7.0.0",
+        "Remove and return members with scores in a sorted set or block until one is available", bzmpop),
 ];
 
 /// The sorted set at `key` for reading: `Ok(None)` when missing, `WRONGTYPE` for another type.
