@@ -51,6 +51,9 @@ pub struct Aof {
     rewrite_pending: Option<Vec<u8>>,
     /// When installing `rewrite_pending` was last tried (retried once a second).
     rewrite_tried_ms: u64,
+    /// The manifest a rewrite switched to, whose history files wait to be deleted until it
+    /// is durable.
+    history: Option<Manifest>,
     /// The replication offset of the last write appended (in `pending` or written).
     buffered_offset: u64,
     /// The replication offset of the last write in the file.
@@ -125,6 +128,7 @@ impl Aof {
             config: config.clone(),
             rewrite_pending: None,
             rewrite_tried_ms: 0,
+            history: None,
             buffered_offset: 0,
             written_offset: 0,
             syncs: Syncs::default(),
@@ -195,6 +199,7 @@ impl Aof {
     /// From the driver's 100 ms timer: reports finished syncs, writes held-back bytes, and
     /// the `everysec` sync.
     pub fn tick(&mut self, now_ms: u64) -> io::Result<()> {
+        self.delete_history_once_durable();
         if self.rewrite_pending.is_some() {
             if now_ms.saturating_sub(self.rewrite_tried_ms) >= EVERYSEC_INTERVAL_MS {
                 self.install_rewrite(now_ms);
@@ -262,18 +267,31 @@ impl Aof {
         self.install_rewrite(now_ms);
     }
 
+    /// Deletes the old files of the last rewrite once every sync started so far (the switched
+    /// manifest's among them) is durable.
+    fn delete_history_once_durable(&mut self) {
+        if !self.disk.pending_sync().is_zero() {
+            return;
+        }
+        if let Some(manifest) = self.history.take() {
+            delete_history(&*self.disk, &self.config, manifest);
+        }
+    }
+
     fn install_rewrite(&mut self, now_ms: u64) {
         self.rewrite_tried_ms = now_ms;
         let Some(base) = self.rewrite_pending.as_deref() else {
             return;
         };
         match install_new_base(&*self.disk, &self.config, base) {
-            Ok(incr_path) => {
+            Ok((incr_path, manifest)) => {
                 self.incr_path = incr_path;
                 self.written_len = 0;
                 self.dirty = false;
                 self.rewrite_pending = None;
                 self.health = AofHealth::default();
+                self.history = Some(manifest);
+                self.delete_history_once_durable();
             }
             Err(e) => self.health.write = Some(error_text(&e)),
         }
@@ -282,8 +300,11 @@ impl Aof {
     /// Makes everything appended so far durable, whatever the policy (SHUTDOWN, SIGTERM).
     pub fn flush_and_sync(&mut self) -> io::Result<()> {
         if let Some(base) = self.rewrite_pending.as_deref() {
-            self.incr_path = install_new_base(&*self.disk, &self.config, base)?;
+            let (incr_path, manifest) = install_new_base(&*self.disk, &self.config, base)?;
+            self.incr_path = incr_path;
             self.rewrite_pending = None;
+            self.history = Some(manifest);
+            self.delete_history_once_durable();
             return Ok(());
         }
         if !self.pending.is_empty() {
@@ -418,7 +439,11 @@ fn create_missing_files(
 /// Writes `base` as a new base file and an empty new incr file (both durable), then the
 /// manifest naming them (the old files listed as history, never loaded again). Returns the new
 /// incr file's path.
-fn install_new_base(disk: &dyn Disk, config: &Config, base: &[u8]) -> io::Result<PathBuf> {
+fn install_new_base(
+    disk: &dyn Disk,
+    config: &Config,
+    base: &[u8],
+) -> io::Result<(PathBuf, Manifest)> {
     let dir = aof_dir(config);
     let manifest_path = manifest_path(config);
     let old = match disk.read(&manifest_path)? {
@@ -468,13 +493,14 @@ fn install_new_base(disk: &dyn Disk, config: &Config, base: &[u8]) -> io::Result
         }],
     };
     disk.write_atomic(&manifest_path, manifest.render().as_bytes(), true)?;
-    delete_history(disk, config, manifest);
-    Ok(incr_path)
+    Ok((incr_path, manifest))
 }
 
 /// Deletes the files the switched manifest marks as history, then drops them from it, as
 /// Redis does after a rewrite (so the AOF stays as big as the dataset, not its history). A
-/// crash in between leaves history entries, which loading skips.
+/// crash in between leaves history entries, which loading skips. Called only once the
+/// switched manifest is durable: before, a power loss could bring back the old manifest,
+/// which names these files (seed 990568, on a slow disk).
 fn delete_history(disk: &dyn Disk, config: &Config, mut manifest: Manifest) {
     if manifest.history.is_empty() {
         return;
