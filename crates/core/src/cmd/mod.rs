@@ -21,6 +21,7 @@ pub(crate) mod long_double;
 pub mod migrate;
 pub mod propagate;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -88,6 +89,9 @@ impl CommandSpec {
         match self.name {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                return counted_keys(args, 2)
+            }
             "sort" => {
                 return sort::key_positions(args)
                     .into_iter()
@@ -186,6 +190,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         bits::COMMANDS,
         hll::COMMANDS,
         sort::COMMANDS,
+        scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -133,6 +133,11 @@ pub struct Node {
     pub(crate) active_expire_disabled: bool,
     /// Snapshots and AOF rewrites (see `persistence`).
     pub(crate) persistence: persistence::Persistence,
+    /// The Lua interpreter and script cache (see `cmd::scripting`).
+    pub(crate) scripting: cmd::scripting::Engine,
+    /// While a script runs: the writes it made, propagated when it ends (see
+    /// `cmd::scripting::run`).
+    pub(crate) script_writes: Option<Vec<Vec<Bytes>>>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -176,6 +181,8 @@ impl Node {
             client_pause: None,
             active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
+            scripting: cmd::scripting::Engine::new(),
+            script_writes: None,
             loaded: false,
             commands,
         }
@@ -461,6 +468,10 @@ impl Node {
         if self.replaying {
             return;
         }
+        if let Some(writes) = &mut self.script_writes {
+            writes.push(args.to_vec());
+            return;
+        }
         self.feed_write(args, crate::replication::encoded_len(args));
     }
 
@@ -577,7 +588,12 @@ impl Node {
 
     /// Whether this node may run a keyed command, following Redis's `getNodeByQuery`: `None`
     /// means run it here, `Some(error)` is the redirection or cluster error to send instead.
-    fn redirection(&self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    pub(crate) fn redirection(
+        &self,
+        client: ClientId,
+        spec: &CommandSpec,
+        args: &[Bytes],
+    ) -> Option<Reply> {
         // The AOF loader replays what this node accepted before, whoever owns the slot now.
         if !self.config.cluster_enabled || self.replaying {
             return None;

@@ -103,6 +103,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
+        "script" => crate::cmd::scripting::SCRIPT_SUBCOMMANDS,
         _ => &[],
     }
 }

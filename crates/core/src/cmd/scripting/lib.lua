@@ -1,0 +1,116 @@
+-- The sandbox every script runs in (clusterlab's own code, loaded once per node).
+-- Called with: the table of Rust callbacks `impl`, the scripts' globals `G`, debug.getinfo
+-- and setfenv. Returns the script environment (a read-only view of G) and the runner.
+local impl, G, getinfo, setfenv = ...
+local LIB = '@clusterlab_lib'
+
+-- A Rust callback (redis.call, …) fails with a userdata error after leaving the error
+-- table Redis would raise in impl.pending.
+local function pending_error(err)
+  if type(err) == 'userdata' and impl.pending ~= nil then
+    err = impl.pending
+  end
+  impl.pending = nil
+  return err
+end
+
+-- Where an error came from: the first frame that is neither C nor this library.
+local function handler(err)
+  local level = 2
+  local i = getinfo(level, 'Sl')
+  while i and (i.what == 'C' or i.source == LIB) do
+    level = level + 1
+    i = getinfo(level, 'Sl')
+  end
+  err = pending_error(err)
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+
+local function readonly(t, k, v)
+  error('Attempt to modify a readonly table', 2)
+end
+
+local env = setmetatable({}, {
+  __index = function(t, k)
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+G._G = env
+
+-- Code compiled by a script runs in the same sandbox.
+for _, name in ipairs({'loadstring', 'load'}) do
+  local compile = G[name]
+  G[name] = function(...)
+    local f, e = compile(...)
+    if f then setfenv(f, env) end
+    return f, e
+  end
+end
+
+-- A script's pcall sees the message of an error table, as in Redis.
+local plain_pcall = G.pcall
+local function unwrap(ok, ...)
+  if ok then return ok, ... end
+  local e = pending_error((...))
+  if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+  return false, e
+end
+G.pcall = function(f, ...) return unwrap(plain_pcall(f, ...)) end
+
+-- math.random over the node's lrand48 stream (clusterlab's port of Lua's own).
+local floor = G.math.floor
+local function toint(x)
+  x = tonumber(x)
+  if x == nil then error('bad argument (number expected)', 3) end
+  if x >= 0 then return floor(x) end
+  return -floor(-x)
+end
+G.math.random = function(...)
+  local n = select('#', ...)
+  local r = impl.rand()
+  if n == 0 then return r end
+  if n == 1 then
+    local u = toint((...))
+    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * u) + 1
+  end
+  if n == 2 then
+    local l, u = toint((...)), toint(select(2, ...))
+    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+G.math.randomseed = function(seed) impl.seed(toint(seed)) end
+
+-- Library tables take no new fields.
+for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine'}) do
+  setmetatable(G[name], {__newindex = readonly})
+end
+
+-- Runs f(...) under the error handler, with this call's callbacks (`call`, `pcall`,
+-- `setresp`, `log`, `set_repl`) in the redis table for the call only.
+local redis = G.redis
+local function run(f, callbacks, ...)
+  for k, v in pairs(callbacks) do rawset(redis, k, v) end
+  local n, args = select('#', ...), {...}
+  local ok, res = xpcall(function() return f(unpack(args, 1, n)) end, handler)
+  for k in pairs(callbacks) do rawset(redis, k, nil) end
+  impl.pending = nil
+  return ok, res
+end
+
+return env, run
