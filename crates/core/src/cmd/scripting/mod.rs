@@ -20,6 +20,8 @@ mod rand48;
 mod run;
 mod shebang;
 #[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod tests;
 
 pub(crate) use engine::Engine;
