@@ -13,7 +13,11 @@ const NODE_TIMEOUT_MS: u64 = 2000;
 const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
     ("return tostring(math.random())", &[], &[]),
     ("return {math.random(100), math.random(5, 9)}", &[], &[]),
-    ("math.randomseed(42); return {math.random(1000), tostring(math.random())}", &[], &[]),
+    (
+        "math.randomseed(42); return {math.random(1000), tostring(math.random())}",
+        &[],
+        &[],
+    ),
     ("return 1", &[], &[]),
     ("return -3.99", &[], &[]),
     ("return 'x'", &[], &[]),
@@ -30,15 +34,27 @@ const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
     ("return redis.error_reply('err')", &[], &[]),
     ("return redis.error_reply('-X y')", &[], &[]),
     ("return redis.sha1hex('abc')", &[], &[]),
-    ("return {KEYS[1], KEYS[2], ARGV[1], #ARGV}", &["k1", "k2"], &["a1", "a2"]),
-    ("return redis.call('set', KEYS[1], ARGV[1])", &["s"], &["10"]),
+    (
+        "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}",
+        &["k1", "k2"],
+        &["a1", "a2"],
+    ),
+    (
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        &["s"],
+        &["10"],
+    ),
     ("return redis.call('incrby', KEYS[1], 5)", &["s"], &[]),
     ("return redis.call('set', 'f', 3.25)", &[], &[]),
     ("return redis.call('get', 'f')", &[], &[]),
     ("return redis.call('get', 'nokey')", &[], &[]),
     ("return redis.call('rpush', 'l', 'a', 'b', 'c')", &[], &[]),
     ("return redis.call('lrange', 'l', 0, -1)", &[], &[]),
-    ("return redis.call('hset', 'h', 'f1', 'v1', 'f2', 'v2')", &[], &[]),
+    (
+        "return redis.call('hset', 'h', 'f1', 'v1', 'f2', 'v2')",
+        &[],
+        &[],
+    ),
     ("return redis.call('hgetall', 'h')", &[], &[]),
     ("return redis.call('incr', 'h')", &[], &[]),
     ("return redis.pcall('incr', 'h')", &[], &[]),
@@ -49,8 +65,16 @@ const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
     ("return redis.call('get', {})", &[], &[]),
     ("return redis.call('get', 'a', 'b')", &[], &[]),
     ("return redis.call('multi')", &[], &[]),
-    ("local ok, e = pcall(redis.call, 'nosuch') return e", &[], &[]),
-    ("local ok, e = pcall(error, {err='x'}) return type(e)", &[], &[]),
+    (
+        "local ok, e = pcall(redis.call, 'nosuch') return e",
+        &[],
+        &[],
+    ),
+    (
+        "local ok, e = pcall(error, {err='x'}) return type(e)",
+        &[],
+        &[],
+    ),
     ("return x", &[], &[]),
     ("x = 1", &[], &[]),
     ("string.foo = 1", &[], &[]),
@@ -72,8 +96,16 @@ const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
     ("return redis.log(redis.LOG_DEBUG, 'quiet')", &[], &[]),
     ("return redis.REDIS_VERSION", &[], &[]),
     ("#!lua\nreturn 2", &[], &[]),
-    ("#!lua flags=no-writes\nreturn redis.call('set', 'x', 1)", &[], &[]),
-    ("#!lua flags=no-writes,allow-oom\nreturn redis.call('get', 's')", &[], &[]),
+    (
+        "#!lua flags=no-writes\nreturn redis.call('set', 'x', 1)",
+        &[],
+        &[],
+    ),
+    (
+        "#!lua flags=no-writes,allow-oom\nreturn redis.call('get', 's')",
+        &[],
+        &[],
+    ),
     ("#!python\nreturn 1", &[], &[]),
     ("#!lua foo=1\nreturn 1", &[], &[]),
     ("#!lua flags=bad\nreturn 1", &[], &[]),
@@ -135,7 +167,11 @@ fn scripts_match_redis_server_byte_for_byte() {
         compare(&mut ours, &mut redis, &eval_args(script, keys, args));
     }
     let cached = "return {ARGV[1], 'cached'}";
-    let load = [b"SCRIPT".to_vec(), b"LOAD".to_vec(), cached.as_bytes().to_vec()];
+    let load = [
+        b"SCRIPT".to_vec(),
+        b"LOAD".to_vec(),
+        cached.as_bytes().to_vec(),
+    ];
     compare(&mut ours, &mut redis, &load);
     let sha = String::from_utf8(ours.call(&[b"SCRIPT", b"LOAD", cached.as_bytes()])).unwrap();
     let sha = sha.lines().nth(1).unwrap().to_string();
@@ -157,7 +193,11 @@ fn scripts_match_redis_server_byte_for_byte() {
         compare(&mut ours, &mut redis, &words(&line));
     }
     let ro = "return redis.call('set', 'a', 1)";
-    compare(&mut ours, &mut redis, &[b"EVAL_RO".to_vec(), ro.into(), b"0".to_vec()]);
+    compare(
+        &mut ours,
+        &mut redis,
+        &[b"EVAL_RO".to_vec(), ro.into(), b"0".to_vec()],
+    );
     // Both keyspaces hold what the scripts wrote.
     for line in ["GET s", "GET f", "LRANGE l 0 -1", "HGETALL h", "EXISTS x a"] {
         compare(&mut ours, &mut redis, &words(line));
@@ -167,4 +207,82 @@ fn scripts_match_redis_server_byte_for_byte() {
     for script in RESP3_SCRIPTS {
         compare(&mut ours, &mut redis, &eval_args(script, &[], &[]));
     }
+}
+
+/// A replica applies a script's effects, not the script: a value the script computed from
+/// the master's clock arrives as the master wrote it, and several writes as one MULTI/EXEC.
+/// On the replica, read-only scripts run and a script's write is refused.
+#[test]
+fn a_replica_receives_a_scripts_writes_as_commands() {
+    let dir = TestDir::new("scripting-replica");
+    let [master_port, replica_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let _master = NodeProcess::start(&dir.path, master_port, NODE_TIMEOUT_MS, "");
+    let _replica = NodeProcess::start(&dir.path, replica_port, NODE_TIMEOUT_MS, "");
+    let mut master = RespConn::connect(master_port);
+    let mut replica = RespConn::connect(replica_port);
+    let ok = b"+OK\r\n".to_vec();
+    let addslots = [&b"CLUSTER"[..], b"ADDSLOTSRANGE", b"0", b"16383"];
+    assert_eq!(master.call(&addslots), ok);
+    let ten_seconds = std::time::Duration::from_secs(10);
+    wait_until(ten_seconds, "cluster state ok", || {
+        cluster_info_field(master_port, "cluster_state") == "ok"
+    });
+    let port = master_port.to_string();
+    assert_eq!(
+        replica.call(&[b"CLUSTER", b"MEET", b"127.0.0.1", port.as_bytes()]),
+        ok
+    );
+    let master_id = myid(master_port);
+    let twenty_seconds = std::time::Duration::from_secs(20);
+    wait_until(twenty_seconds, "the replica knows the master", || {
+        command_text(replica_port, &["CLUSTER", "NODES"]).contains(&master_id)
+    });
+    assert_eq!(
+        replica.call(&[b"CLUSTER", b"REPLICATE", master_id.as_bytes()]),
+        ok
+    );
+    wait_until(twenty_seconds, "the replica's link is up", || {
+        command_text(replica_port, &["INFO", "replication"]).contains("master_link_status:up")
+    });
+    let script = "local t = redis.call('time'); \
+                  redis.call('set', KEYS[1], t[1] .. '.' .. t[2] .. ':' .. math.random()); \
+                  redis.call('rpush', KEYS[2], 'a', 'b'); return redis.call('get', KEYS[1])";
+    let written = master.call(&[b"EVAL", script.as_bytes(), b"2", b"{s}t", b"{s}l"]);
+    assert!(
+        written.starts_with(b"$"),
+        "{}",
+        String::from_utf8_lossy(&written)
+    );
+    assert_eq!(master.call(&[b"WAIT", b"1", b"5000"]), b":1\r\n");
+    assert_eq!(replica.call(&[b"READONLY"]), ok);
+    assert_eq!(replica.call(&[b"GET", b"{s}t"]), written);
+    let read = "return redis.call('lrange', KEYS[1], 0, -1)";
+    let list = b"*2\r\n$1\r\na\r\n$1\r\nb\r\n".to_vec();
+    assert_eq!(
+        replica.call(&[b"EVAL_RO", read.as_bytes(), b"1", b"{s}l"]),
+        list
+    );
+    let write = "return redis.call('set', KEYS[1], 'x')";
+    let refused = replica.call(&[b"EVAL", write.as_bytes(), b"1", b"{s}t"]);
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(
+        refused.starts_with("-READONLY You can't write against a read only replica. script: "),
+        "{refused}"
+    );
+    let flagged = "#!lua\nreturn 1";
+    assert_eq!(
+        replica.call(&[b"EVAL", flagged.as_bytes(), b"0"]),
+        b"-READONLY Can not run script with write flag on readonly replica\r\n"
+    );
+    // With keys, a script that may write goes to the master, as any write.
+    let moved = replica.call(&[b"EVAL", flagged.as_bytes(), b"1", b"{s}t"]);
+    let moved = String::from_utf8_lossy(&moved);
+    assert_eq!(moved, format!("-MOVED 3828 127.0.0.1:{master_port}\r\n"));
+    let no_writes = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    assert_eq!(
+        replica.call(&[b"EVAL", no_writes.as_bytes(), b"1", b"{s}t"]),
+        written
+    );
 }

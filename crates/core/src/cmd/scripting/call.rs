@@ -34,14 +34,14 @@ pub(crate) fn call(
     args: MultiValue,
     raise: bool,
 ) -> mlua::Result<(Value, bool)> {
-    let refused = |msg: &str| Ok((error_table(lua, &format!("-ERR {msg}"))?, raise));
+    let refused = |text: &str| Ok((error_table(lua, &format!("-{text}"))?, raise));
     let argv = match command_args(&args) {
         Ok(argv) => argv,
-        Err(msg) => return refused(msg),
+        Err(msg) => return refused(&format!("ERR {msg}")),
     };
     let spec = match ctx.checked_spec(&argv) {
         Ok(spec) => spec,
-        Err(msg) => return refused(&msg),
+        Err(text) => return refused(&text),
     };
     let captured = ctx.node.script_writes.as_ref().map_or(0, Vec::len);
     let reply = ctx.node.execute(ctx.client, spec, &argv);
@@ -71,20 +71,28 @@ fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
 }
 
 impl RunCtx<'_> {
-    /// Redis's checks before a script's command runs, with its error texts.
+    /// Redis's checks before a script's command runs; the error text (with its code) if one
+    /// fails.
     fn checked_spec(&mut self, argv: &[Bytes]) -> Result<&'static CommandSpec, String> {
         let Some(spec) = self.node.lookup(&argv[0]) else {
-            return Err("Unknown Redis command called from script".into());
+            return Err("ERR Unknown Redis command called from script".into());
         };
         if !spec.arity_ok(argv.len()) {
-            return Err("Wrong number of args calling Redis command from script".into());
+            return Err("ERR Wrong number of args calling Redis command from script".into());
         }
         let flags = effective_flags(spec, argv);
         if flags.contains(CmdFlags::NOSCRIPT) {
-            return Err("This Redis command is not allowed from script".into());
+            return Err("ERR This Redis command is not allowed from script".into());
         }
-        if self.read_only && flags.contains(CmdFlags::WRITE) {
-            return Err("Write commands are not allowed from read-only scripts.".into());
+        let write = flags.contains(CmdFlags::WRITE);
+        if self.read_only && write {
+            return Err("ERR Write commands are not allowed from read-only scripts.".into());
+        }
+        // Before the cluster check: a replica refuses a write to its master's slot this way.
+        let node = &self.node;
+        if write && node.config.cluster_enabled && node.cluster.me().is_replica() && !node.replaying
+        {
+            return Err("READONLY You can't write against a read only replica.".into());
         }
         self.check_cluster(spec, argv)?;
         Ok(spec)
@@ -97,11 +105,11 @@ impl RunCtx<'_> {
         }
         if let Some(Reply::Error(e)) = self.node.redirection(self.client, spec, argv) {
             return Err(if e.contains("only accepts read commands") {
-                "Script attempted to execute a write command while the cluster is down and readonly"
+                "ERR Script attempted to execute a write command while the cluster is down and readonly"
             } else if e.starts_with("CLUSTERDOWN") {
-                "Script attempted to execute a command while the cluster is down"
+                "ERR Script attempted to execute a command while the cluster is down"
             } else {
-                "Script attempted to access a non local key in a cluster node"
+                "ERR Script attempted to access a non local key in a cluster node"
             }
             .into());
         }
@@ -113,7 +121,7 @@ impl RunCtx<'_> {
             None => self.slot = Some(first),
             Some(slot) if slot != first => {
                 return Err(
-                    "Script attempted to access keys that do not hash to the same slot".into(),
+                    "ERR Script attempted to access keys that do not hash to the same slot".into(),
                 )
             }
             Some(_) => {}

@@ -26,7 +26,12 @@ fn cluster_node(first: u16, last: u16) -> (Node, ClientId) {
     };
     let mut node = Node::new(config, at(0), 1);
     let c = node.client_connected(at(0), "127.0.0.1:5000".into(), "127.0.0.1:7001".into());
-    let add = [b("CLUSTER"), b("ADDSLOTSRANGE"), b(&first.to_string()), b(&last.to_string())];
+    let add = [
+        b("CLUSTER"),
+        b("ADDSLOTSRANGE"),
+        b(&first.to_string()),
+        b(&last.to_string()),
+    ];
     assert_eq!(node.command(at(0), c, &add), Reply::ok());
     for i in 1..=30 {
         node.tick(at(i * 100));
@@ -48,14 +53,19 @@ fn at_line(script: &str, line: u32, text: &str) -> Reply {
 #[test]
 fn declared_keys_route_eval() {
     let spec = crate::cmd::all().find(|s| s.name == "evalsha_ro").unwrap();
-    let args: Vec<Bytes> = ["EVALSHA_RO", "sha", "2", "k1", "k2", "arg"].map(b).to_vec();
+    let args: Vec<Bytes> = ["EVALSHA_RO", "sha", "2", "k1", "k2", "arg"]
+        .map(b)
+        .to_vec();
     assert_eq!(spec.keys(&args), vec![&args[3], &args[4]]);
     let (mut n, c) = cluster_node(0, 16383);
     assert_eq!(
         eval(&mut n, c, "return 1", &["a", "b"]),
         Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
     );
-    assert_eq!(eval(&mut n, c, "return KEYS[2]", &["{a}1", "{a}2"]), Reply::bulk(b("{a}2")));
+    assert_eq!(
+        eval(&mut n, c, "return KEYS[2]", &["{a}1", "{a}2"]),
+        Reply::bulk(b("{a}2"))
+    );
 }
 
 #[test]
@@ -68,8 +78,12 @@ fn a_script_stays_in_its_slot_unless_it_allows_more() {
     let text = "ERR Script attempted to access keys that do not hash to the same slot";
     assert_eq!(eval(&mut n, c, strict, &[]), at_line(strict, 2, text));
     let declared = "#!lua\nreturn redis.call('get','x')";
-    assert_eq!(eval(&mut n, c, declared, &["a"]), at_line(declared, 2, text));
-    let allowed = "#!lua flags=allow-cross-slot-keys\nredis.call('get','a'); return redis.call('get','x')";
+    assert_eq!(
+        eval(&mut n, c, declared, &["a"]),
+        at_line(declared, 2, text)
+    );
+    let allowed =
+        "#!lua flags=allow-cross-slot-keys\nredis.call('get','a'); return redis.call('get','x')";
     assert_eq!(eval(&mut n, c, allowed, &[]), Reply::Nil);
     assert_eq!(
         eval(&mut n, c, "#!lua flags=no-cluster\nreturn 1", &[]),

@@ -14,13 +14,13 @@ use crate::reply::Reply;
 
 mod api;
 mod call;
+#[cfg(test)]
+mod cluster_tests;
 mod convert;
 pub(crate) mod engine;
 mod rand48;
 mod run;
 mod shebang;
-#[cfg(test)]
-mod cluster_tests;
 #[cfg(test)]
 mod tests;
 
@@ -77,7 +77,8 @@ fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         }
     };
     let flags = node.scripting.scripts[&sha].flags;
-    if let Some(refused) = run::refused(node, flags, read_only) {
+    let keys = &args[3..3 + numkeys];
+    if let Some(refused) = run::refused(node, flags, read_only, keys) {
         return refused;
     }
     let invocation = run::Invocation {
@@ -85,7 +86,7 @@ fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         name: &sha,
         flags,
         read_only_command: read_only,
-        keys: &args[3..3 + numkeys],
+        keys,
         args: &args[3 + numkeys..],
     };
     run::run_eval(node, client, &invocation)

@@ -33,7 +33,12 @@ pub(crate) struct Invocation<'a> {
 
 /// Refusals that depend on the script's flags, before it runs (Redis's
 /// `scriptPrepareForRun`); `None` when it may run.
-pub(crate) fn refused(node: &Node, flags: ScriptFlags, read_only_command: bool) -> Option<Reply> {
+pub(crate) fn refused(
+    node: &Node,
+    flags: ScriptFlags,
+    read_only_command: bool,
+    keys: &[Bytes],
+) -> Option<Reply> {
     if flags.compat {
         return None;
     }
@@ -46,6 +51,12 @@ pub(crate) fn refused(node: &Node, flags: ScriptFlags, read_only_command: bool) 
         return None;
     }
     let replica = node.config.cluster_enabled && node.cluster.me().is_replica();
+    // A script that may write is a write command to the cluster: its keys go to the master.
+    if let Some(slot) = cluster_slot(node, keys).filter(|_| replica && !node.replaying) {
+        if let Some(owner) = node.cluster.slot_owner(slot) {
+            return Some(node.cluster.redirect_error("MOVED", slot, owner));
+        }
+    }
     if replica && !node.replaying {
         return Some(Reply::error(
             "READONLY Can not run script with write flag on readonly replica",
