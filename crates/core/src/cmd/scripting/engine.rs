@@ -5,7 +5,7 @@
 //! `loadfile`, `require`; `string`, `table`, `math`, `coroutine` and `redis`; no `os`, `io`,
 //! `debug`. Globals are read-only. `cjson`, `cmsgpack`, `bit` and `struct` are missing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mlua::{Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
 
@@ -59,6 +59,25 @@ pub(crate) struct Engine {
     /// The real globals (KEYS and ARGV are set here before each EVAL).
     pub(crate) globals: RegistryKey,
     pub(crate) scripts: HashMap<String, Script>,
+    /// The environment of a library's top level, and `load_library(f, api)` from `lib.lua`.
+    pub(crate) load_env: RegistryKey,
+    pub(crate) loader: RegistryKey,
+    /// FUNCTION libraries by name, and each function's library.
+    pub(crate) libraries: BTreeMap<String, Library>,
+    pub(crate) function_library: HashMap<String, String>,
+}
+
+/// A loaded FUNCTION library: its whole code (shebang included) and its functions.
+pub(crate) struct Library {
+    pub(crate) code: bytes::Bytes,
+    pub(crate) functions: BTreeMap<String, LibFunction>,
+}
+
+/// One `redis.register_function` registration.
+pub(crate) struct LibFunction {
+    pub(crate) function: RegistryKey,
+    pub(crate) flags: ScriptFlags,
+    pub(crate) description: Option<String>,
 }
 
 impl Engine {
@@ -68,17 +87,21 @@ impl Engine {
         // handler's `getinfo`) and removed from the globals before any script runs.
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
         let built = Self::build(&lua).expect("the scripting sandbox loads");
-        let (env, runner, globals) = built;
+        let [env, runner, globals, load_env, loader] = built;
         Engine {
             lua,
             env,
             runner,
             globals,
             scripts: HashMap::new(),
+            load_env,
+            loader,
+            libraries: BTreeMap::new(),
+            function_library: HashMap::new(),
         }
     }
 
-    fn build(lua: &Lua) -> mlua::Result<(RegistryKey, RegistryKey, RegistryKey)> {
+    fn build(lua: &Lua) -> mlua::Result<[RegistryKey; 5]> {
         let real = lua.globals();
         let getinfo: Function = real.get::<Table>("debug")?.get("getinfo")?;
         let setfenv: Function = real.get("setfenv")?;
@@ -93,32 +116,40 @@ impl Engine {
             .set_name("@clusterlab_lib")
             .set_environment(globals.clone())
             .into_function()?;
-        let (env, runner): (Table, Function) =
+        let (env, runner, load_env, loader): (Table, Function, Table, Function) =
             lib.call((impl_table.clone(), globals.clone(), getinfo, setfenv))?;
         lua.set_app_data(Rand48::default());
-        Ok((
+        Ok([
             lua.create_registry_value(env)?,
             lua.create_registry_value(runner)?,
             lua.create_registry_value(globals)?,
-        ))
+            lua.create_registry_value(load_env)?,
+            lua.create_registry_value(loader)?,
+        ])
     }
 
     /// Compiles a script body (after its shebang line) into a function of the sandbox.
     pub(crate) fn compile(&self, code: &[u8]) -> Result<RegistryKey, String> {
-        let env: Table = self
-            .lua
-            .registry_value(&self.env)
-            .map_err(|e| e.to_string())?;
-        let function = self
-            .lua
-            .load(code)
-            .set_name("@user_script")
-            .set_environment(env)
-            .into_function()
-            .map_err(compile_error_text)?;
+        let function = self.compile_in(code, "@user_script", &self.env)?;
         self.lua
             .create_registry_value(function)
             .map_err(|e| e.to_string())
+    }
+
+    /// Compiles `code` named `name` with the environment held at `env`.
+    pub(crate) fn compile_in(
+        &self,
+        code: &[u8],
+        name: &str,
+        env: &RegistryKey,
+    ) -> Result<Function, String> {
+        let env: Table = self.lua.registry_value(env).map_err(|e| e.to_string())?;
+        self.lua
+            .load(code)
+            .set_name(name)
+            .set_environment(env)
+            .into_function()
+            .map_err(compile_error_text)
     }
 
     /// SCRIPT FLUSH: every cached script goes.

@@ -113,4 +113,30 @@ local function run(f, callbacks, ...)
   return ok, res
 end
 
-return env, run
+-- FUNCTION LOAD: while a library's top level runs, its environment shows only the load API
+-- (`redis` with register_function, log and the constants); afterwards the same environment
+-- (its functions keep it) shows the globals, as `env` does.
+local load_api = {}
+local load_env = setmetatable({}, {
+  __index = function(t, k)
+    local v
+    if load_api.redis ~= nil then v = rawget(load_api, k) else v = rawget(G, k) end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+
+-- Runs a library's code with `api` as its `redis` table.
+local function load_library(f, api)
+  load_api.redis = api
+  local ok, res = xpcall(f, handler)
+  load_api.redis = nil
+  impl.pending = nil
+  return ok, res
+end
+
+return env, run, load_env, load_library

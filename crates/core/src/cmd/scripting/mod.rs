@@ -1,4 +1,5 @@
-//! Lua scripting (Redis 7.0): `EVAL`, `EVALSHA`, `EVAL_RO`, `EVALSHA_RO` and `SCRIPT`.
+//! Lua scripting (Redis 7.0): `EVAL`, `EVALSHA`, `EVAL_RO`, `EVALSHA_RO` and `SCRIPT` here;
+//! `FCALL`, `FCALL_RO` and the `FUNCTION` subcommands in `function_cmds`.
 //!
 //! The interpreter is the node's (`engine`); a script's commands go through the node's usual
 //! path (`call`), and its writes reach the AOF and the replicas as the commands it ran
@@ -18,6 +19,10 @@ mod call;
 mod cluster_tests;
 mod convert;
 pub(crate) mod engine;
+pub(crate) mod function_cmds;
+#[cfg(test)]
+mod function_tests;
+mod functions;
 mod rand48;
 mod run;
 mod shebang;
@@ -39,6 +44,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("evalsha", -3, EVAL_FLAGS, SCRIPTING, "scripting", "Execute a cached Lua script by its SHA1", "2.6.0", eval),
     keyless("eval_ro", -3, EVAL_RO_FLAGS, SCRIPTING, "scripting", "Execute a read-only Lua script server side", "7.0.0", eval),
     keyless("evalsha_ro", -3, EVAL_RO_FLAGS, SCRIPTING, "scripting", "Execute a cached read-only Lua script by its SHA1", "7.0.0", eval),
+    keyless("fcall", -3, EVAL_FLAGS, SCRIPTING, "scripting", "Invoke a function", "7.0.0", function_cmds::fcall),
+    keyless("fcall_ro", -3, EVAL_RO_FLAGS, SCRIPTING, "scripting", "Invoke a read-only function", "7.0.0", function_cmds::fcall),
     keyless("script", -2, F::empty(), &["@slow"], "scripting", "Container for Lua scripts management subcommands", "2.6.0", script),
 ];
 

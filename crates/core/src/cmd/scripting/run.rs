@@ -83,7 +83,13 @@ pub(crate) fn run_eval(node: &mut Node, client: ClientId, inv: &Invocation) -> R
         Ok(f) => f,
         Err(e) => return Reply::err(format!("Error running script: {e}")),
     };
-    run_function(node, client, &lua, function, inv, MultiValue::new())
+    let reply = run_function(node, client, &lua, function, inv, MultiValue::new());
+    // FCALL's functions have no KEYS or ARGV globals.
+    if let Ok(globals) = lua.registry_value::<Table>(&node.scripting.globals) {
+        let _ = globals.raw_set("KEYS", Value::Nil);
+        let _ = globals.raw_set("ARGV", Value::Nil);
+    }
+    reply
 }
 
 /// Calls `function(args…)` with this call's callbacks and propagates what it wrote.

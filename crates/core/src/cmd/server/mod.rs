@@ -29,8 +29,8 @@ use command::{command, command_count, command_docs, command_help, command_info, 
 use config::{config, config_get, config_help, config_resetstat, config_rewrite, config_set};
 use debug::{debug, shutdown};
 use function::{
-    function, function_delete, function_dump, function_flush, function_help, function_list,
-    function_restore,
+    function, function_delete, function_dump, function_flush, function_help, function_kill,
+    function_list, function_load, function_restore, function_stats,
 };
 use info::info;
 use key_positions::command_getkeys;
@@ -90,6 +90,9 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("function|help", 2, LOADING_STALE, SCRIPTING, "scripting", "List the FUNCTION subcommands", "7.0.0", function_help),
     keyless("function|list", -2, F::NOSCRIPT, SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
     keyless("function|restore", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
+    keyless("function|load", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Create a function library", "7.0.0", function_load),
+    keyless("function|stats", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Report the running function and the engines", "7.0.0", function_stats),
+    keyless("function|kill", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Stop the running function", "7.0.0", function_kill),
 ];
 
 // ---- containers ------------------------------------------------------------------------------
@@ -140,7 +143,7 @@ pub(super) fn error_arg(arg: &[u8]) -> String {
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for 'x'. Try DEBUG HELP.`
-pub(super) fn subcommand_syntax_error(args: &[Bytes], container: &str) -> Reply {
+pub(crate) fn subcommand_syntax_error(args: &[Bytes], container: &str) -> Reply {
     Reply::err(format!(
         "unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
         error_arg(&args[1])
