@@ -286,3 +286,85 @@ fn a_replica_receives_a_scripts_writes_as_commands() {
         written
     );
 }
+
+/// One library's code, loaded on both servers.
+const LIBRARY: &str = "#!lua name=mylib\n\
+    redis.register_function('myset', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n\
+    redis.register_function{function_name='myget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
+
+/// FUNCTION and FCALL give the same replies as redis-server, and a FUNCTION DUMP payload
+/// goes both ways: redis-server's (LZF-compressed) restores here, ours restores there.
+#[test]
+fn functions_match_redis_server_and_dumps_restore_both_ways() {
+    let dir = TestDir::new("scripting-functions");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut ours = RespConn::connect(ours_port);
+    let mut redis = RespConn::connect(redis_port);
+    let load = |code: &str| {
+        vec![
+            b"FUNCTION".to_vec(),
+            b"LOAD".to_vec(),
+            code.as_bytes().to_vec(),
+        ]
+    };
+    compare(&mut ours, &mut redis, &load(LIBRARY));
+    compare(&mut ours, &mut redis, &load(LIBRARY));
+    for bad in [
+        "#!lua name=x\nreturn 1",
+        "#!lua name=x\nerror('e')",
+        "#!lua name=x\nredis.register_function('myget', function() end)",
+        "#!lua name=x\nredis.register_function{function_name='y'}",
+        "#!lua name=x\nredis.register_function{function_name='y', callback=function() end, flags={'bad'}}",
+        "#!lua name=x y=1\n",
+        "#!js name=x\n",
+        "no metadata",
+    ] {
+        compare(&mut ours, &mut redis, &load(bad));
+    }
+    for line in [
+        "FCALL myset 1 k v",
+        "FCALL myget 1 k",
+        "FCALL_RO myget 1 k",
+        "FCALL_RO myset 1 k v",
+        "FCALL nosuch 0",
+        "FCALL myget -1",
+        "FCALL myget 2 k",
+        "FUNCTION LIST WITHCODE",
+        "FUNCTION LIST LIBRARYNAME my*",
+        "FUNCTION LIST LIBRARYNAME zz",
+        "FUNCTION LIST BAD",
+        "FUNCTION STATS",
+        "FUNCTION DELETE nolib",
+        "FUNCTION FLUSH BAD",
+    ] {
+        compare(&mut ours, &mut redis, &words(line));
+    }
+    // Redis's payload restores here; ours restores in redis-server.
+    let payload = |conn: &mut RespConn| {
+        let raw = conn.call(&[b"FUNCTION", b"DUMP"]);
+        let body_at = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
+        raw[body_at..raw.len() - 2].to_vec()
+    };
+    let theirs = payload(&mut redis);
+    let mine = payload(&mut ours);
+    for conn in [&mut ours, &mut redis] {
+        assert_eq!(conn.call(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n");
+    }
+    assert_eq!(ours.call(&[b"FUNCTION", b"RESTORE", &theirs]), b"+OK\r\n");
+    assert_eq!(redis.call(&[b"FUNCTION", b"RESTORE", &mine]), b"+OK\r\n");
+    compare(&mut ours, &mut redis, &words("FCALL myset 1 k2 restored"));
+    compare(&mut ours, &mut redis, &words("FCALL myget 1 k2"));
+    compare(&mut ours, &mut redis, &words("FUNCTION LIST WITHCODE"));
+    let restore_again =
+        |conn: &mut RespConn, payload: &[u8]| conn.call(&[b"FUNCTION", b"RESTORE", payload]);
+    assert_eq!(
+        restore_again(&mut ours, &theirs),
+        restore_again(&mut redis, &mine)
+    );
+}

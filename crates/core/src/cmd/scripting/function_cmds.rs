@@ -209,12 +209,17 @@ pub(crate) fn function_kill(_node: &mut Node, _client: ClientId, _args: &[Bytes]
 /// FUNCTION DUMP: each library's code after the FUNCTION2 opcode, then the RDB version and
 /// CRC64 (strings are written uncompressed; Redis compresses long ones with LZF).
 pub(crate) fn function_dump(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    Reply::Bulk(dump_payload(&super::library_codes(node)))
+}
+
+/// The FUNCTION DUMP payload of these libraries' code.
+pub(crate) fn dump_payload(codes: &[Bytes]) -> Bytes {
     let mut body = Vec::new();
-    for library in node.scripting.libraries.values() {
+    for code in codes {
         body.push(OPCODE_FUNCTION2);
-        encode_rdb_string(&library.code, &mut body);
+        encode_rdb_string(code, &mut body);
     }
-    Reply::Bulk(seal_payload(body))
+    seal_payload(body)
 }
 
 /// FUNCTION RESTORE <payload> [FLUSH|APPEND|REPLACE].

@@ -249,3 +249,25 @@ fn dump_and_restore_take_redis_payloads() {
         err("ERR DUMP payload version or checksum are wrong")
     );
 }
+
+#[test]
+fn libraries_travel_in_rdb_files_and_snapshots() {
+    let (mut n, c) = node();
+    load(&mut n, c, LIB);
+    let rdb = n.rdb_snapshot();
+    let (contents, _) = crate::rdb::decode(&rdb, &Default::default()).unwrap();
+    assert_eq!(contents.functions, vec![Bytes::from(LIB)]);
+    let (mut other, c2) = node();
+    other.load_rdb(contents);
+    assert_eq!(
+        run(&mut other, c2, "FCALL f1 1 k"),
+        Reply::Array(vec![bulk("k")])
+    );
+    // A full sync's snapshot restores them on the replica.
+    let snapshot = String::from_utf8_lossy(&crate::cmd::replication::snapshot(&n)).to_string();
+    assert!(
+        snapshot.contains("$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n"),
+        "{snapshot}"
+    );
+    assert!(snapshot.contains("\r\n$5\r\nFLUSH\r\n"), "{snapshot}");
+}

@@ -58,6 +58,39 @@ pub(crate) static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("script|load", 3, F::NOSCRIPT.union(F::STALE), SCRIPTING, "scripting", "Load a script into the scripts cache, without executing it", "2.6.0", script_load),
 ];
 
+/// Every library's code, for an RDB file.
+pub(crate) fn library_codes(node: &Node) -> Vec<Bytes> {
+    let libraries = node.scripting.libraries.values();
+    libraries.map(|library| library.code.clone()).collect()
+}
+
+/// Makes `codes` the node's libraries (an RDB file loaded); a library that fails to load is
+/// logged and skipped.
+pub(crate) fn replace_libraries(node: &mut Node, codes: &[Bytes]) {
+    functions::flush(&mut node.scripting);
+    for code in codes {
+        if let Err(e) = functions::load(&mut node.scripting, code, false) {
+            let text = format!("Failed loading a library from the RDB file: {e}");
+            node.log(crate::node::LogLevel::Warning, text);
+        }
+    }
+}
+
+/// `FUNCTION RESTORE <payload> FLUSH` holding every library, for a snapshot made of commands
+/// (a full sync, an AOF base without the RDB preamble); `None` without libraries.
+pub(crate) fn functions_restore_command(node: &Node) -> Option<Vec<Bytes>> {
+    let codes = library_codes(node);
+    if codes.is_empty() {
+        return None;
+    }
+    Some(vec![
+        Bytes::from_static(b"FUNCTION"),
+        Bytes::from_static(b"RESTORE"),
+        function_cmds::dump_payload(&codes),
+        Bytes::from_static(b"FLUSH"),
+    ])
+}
+
 /// EVAL, EVALSHA and their `_RO` forms: `<script|sha1> numkeys key… arg…`.
 fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
