@@ -176,7 +176,7 @@ fn flag_names(flags: super::shebang::ScriptFlags) -> Vec<Reply> {
     named
         .iter()
         .filter(|(on, _)| *on)
-        .map(|(_, name)| Reply::bulk_str(name))
+        .map(|(_, name)| Reply::simple(*name))
         .collect()
 }
 

@@ -129,7 +129,7 @@ fn list_stats_delete_flush() {
             (bulk("description"), description),
             (
                 bulk("flags"),
-                Reply::Set(flags.iter().map(|f| bulk(f)).collect()),
+                Reply::Set(flags.iter().map(|f| Reply::simple(*f)).collect()),
             ),
         ])
     };
