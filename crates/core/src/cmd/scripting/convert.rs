@@ -95,7 +95,7 @@ pub(crate) fn lua_to_reply(value: &Value, resp: u8) -> Reply {
         Value::Boolean(b) if resp == 3 => Reply::Bool(*b),
         Value::Boolean(true) => Reply::Integer(1),
         Value::Number(n) => Reply::Integer(*n as i64),
-        Value::Integer(n) => Reply::Integer(*n as i64),
+        Value::Integer(n) => Reply::Integer(*n),
         Value::Table(t) => table_to_reply(t, resp),
         _ => Reply::Nil,
     }

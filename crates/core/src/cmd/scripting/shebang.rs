@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn parses_shebangs_as_redis() {
-        assert_eq!(parse(b"return 1").unwrap().0.compat, true);
+        assert!(parse(b"return 1").unwrap().0.compat);
         let (flags, len) = parse(b"#!lua flags=no-writes,allow-cross-slot-keys\nreturn 1").unwrap();
         assert!(flags.no_writes && flags.allow_cross_slot && !flags.compat);
         assert_eq!(len, 43);
