@@ -368,3 +368,51 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
         restore_again(&mut redis, &mine)
     );
 }
+
+/// A script's writes and the loaded libraries survive a SIGKILL: replayed from the AOF (the
+/// writes as MULTI/EXEC, FUNCTION LOAD as sent) and from a rewritten base (the libraries as
+/// RDB function records).
+#[test]
+fn script_writes_and_libraries_survive_a_crash_through_the_aof() {
+    let dir = TestDir::new("scripting-crash");
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let conf = "cluster-enabled no\nappendonly yes\nappendfsync always";
+    let node = NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, conf);
+    let mut conn = RespConn::connect(port);
+    assert_eq!(
+        conn.call(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        b"$5\r\nmylib\r\n"
+    );
+    let script = "redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])";
+    let eval = |conn: &mut RespConn, value: &str| {
+        conn.call(&[
+            b"EVAL",
+            script.as_bytes(),
+            b"2",
+            b"s",
+            b"n",
+            value.as_bytes(),
+        ])
+    };
+    assert_eq!(eval(&mut conn, "one"), b":1\r\n");
+    assert_eq!(conn.call(&[b"BGREWRITEAOF"])[0], b'+');
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "the rewrite ends",
+        || command_text(port, &["INFO", "persistence"]).contains("aof_rewrite_in_progress:0"),
+    );
+    assert_eq!(eval(&mut conn, "two"), b":2\r\n");
+    assert_eq!(
+        conn.call(&[b"FCALL", b"myset", b"1", b"f", b"v"]),
+        b"+OK\r\n"
+    );
+    drop(conn);
+    drop(node); // SIGKILL
+    let _node = NodeProcess::start_from_existing_conf(&dir.path, port);
+    let mut conn = RespConn::connect(port);
+    assert_eq!(conn.call(&[b"GET", b"s"]), b"$3\r\ntwo\r\n");
+    assert_eq!(conn.call(&[b"GET", b"n"]), b"$1\r\n2\r\n");
+    assert_eq!(conn.call(&[b"FCALL", b"myget", b"1", b"f"]), b"$1\r\nv\r\n");
+}
