@@ -3,7 +3,8 @@
 //!
 //! Scripts see only what Redis 7.0 leaves them: base functions without `print`, `dofile`,
 //! `loadfile`, `require`; `string`, `table`, `math`, `coroutine` and `redis`; no `os`, `io`,
-//! `debug`. Globals are read-only. `cjson`, `cmsgpack`, `bit` and `struct` are missing.
+//! `debug`. Globals are read-only. Of Redis's extra libraries `bit` is here; `cjson`,
+//! `cmsgpack` and `struct` are missing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -110,6 +111,7 @@ impl Engine {
             globals.raw_set(*name, real.raw_get::<Value>(*name)?)?;
         }
         globals.raw_set("redis", super::api::redis_table(lua)?)?;
+        globals.raw_set("bit", super::bitlib::bit_table(lua)?)?;
         let impl_table = super::api::impl_table(lua)?;
         let lib = lua
             .load(include_str!("lib.lua"))

@@ -14,6 +14,7 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 mod api;
+mod bitlib;
 mod call;
 #[cfg(test)]
 mod cluster_tests;

@@ -419,6 +419,18 @@ fn math_random_is_the_redis_stream() {
 }
 
 #[test]
+fn bit_library_is_lua_bitop() {
+    let (mut n, c) = plain_node();
+    let s = "return {bit.band(0xff, 0x0f, 7), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), \
+             bit.lshift(1, 33), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x80000000, 1), \
+             bit.tobit(0xffffffff + 2), bit.tohex(255), bit.tohex(-1, -4), bit.bswap(0x12345678)}";
+    let ints = |v: &[i64]| v.iter().map(|&i| Reply::Integer(i)).collect::<Vec<_>>();
+    let mut expected = ints(&[7, 7, 6, -1, 2, 15, -16, 1, 1]);
+    expected.extend([bulk("000000ff"), bulk("FFFF"), Reply::Integer(0x78563412)]);
+    assert_eq!(eval(&mut n, c, s, &[], &[]), Reply::Array(expected));
+}
+
+#[test]
 fn redis_log_goes_to_the_node_log() {
     let (mut n, c) = plain_node();
     n.take_effects();
