@@ -100,6 +100,23 @@ pub(super) fn raise_if(lua: &Lua, result: mlua::Result<(Value, bool)>) -> mlua::
     Err(mlua::Error::RuntimeError(text))
 }
 
+/// The error a library function raises with `luaL_error`: the calling script's position, then
+/// the message (Redis shows it as `ERR user_script:1: …`).
+pub(super) fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
+    let position = lua.inspect_stack(1).and_then(|d| {
+        let line = d.curr_line();
+        let src = d.source().short_src.map(|s| s.to_string())?;
+        (line > 0).then(|| format!("{src}:{line}: "))
+    });
+    let text = format!("ERR {}{msg}", position.unwrap_or_default());
+    let table = error_table(lua, &format!("-{text}"));
+    let pending = table.and_then(|t| raise_if(lua, Ok((t, true))));
+    match pending {
+        Err(e) => e,
+        Ok(_) => mlua::Error::RuntimeError(text),
+    }
+}
+
 /// The callbacks table `lib.lua` calls into, with the interpreter-long ones set.
 pub(super) fn impl_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
@@ -128,8 +145,8 @@ fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
     }
     let text = match &args[0] {
         Value::String(s) => s.as_bytes().to_vec(),
-        Value::Number(n) => super::convert::format_g17(*n).into_bytes(),
-        Value::Integer(n) => n.to_string().into_bytes(),
+        Value::Number(n) => super::convert::format_g(*n, 14).into_bytes(),
+        Value::Integer(n) => super::convert::format_g(*n as f64, 14).into_bytes(),
         _ => Vec::new(),
     };
     Ok((Value::String(lua.create_string(sha1_hex(&text))?), false))

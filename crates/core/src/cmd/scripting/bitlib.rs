@@ -15,7 +15,7 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         ("bswap", u32::swap_bytes),
     ];
     for (name, op) in unary {
-        let f = lua.create_function(move |_, x: Value| Ok(signed(op(arg(&x, 1, name)?))))?;
+        let f = lua.create_function(move |lua, x: Value| Ok(signed(op(arg(lua, &x, 1, name)?))))?;
         t.raw_set(name, f)?;
     }
     let folds: [(&str, fn(u32, u32) -> u32); 3] = [
@@ -24,10 +24,10 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         ("bxor", |a, b| a ^ b),
     ];
     for (name, op) in folds {
-        let f = lua.create_function(move |_, args: Variadic<Value>| {
-            let mut acc = arg(args.first().unwrap_or(&Value::Nil), 1, name)?;
+        let f = lua.create_function(move |lua, args: Variadic<Value>| {
+            let mut acc = arg(lua, args.first().unwrap_or(&Value::Nil), 1, name)?;
             for (i, x) in args.iter().enumerate().skip(1) {
-                acc = op(acc, arg(x, i + 1, name)?);
+                acc = op(acc, arg(lua, x, i + 1, name)?);
             }
             Ok(signed(acc))
         })?;
@@ -41,8 +41,11 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         ("ror", u32::rotate_right),
     ];
     for (name, op) in shifts {
-        let f = lua.create_function(move |_, (x, n): (Value, Value)| {
-            Ok(signed(op(arg(&x, 1, name)?, arg(&n, 2, name)? & 31)))
+        let f = lua.create_function(move |lua, (x, n): (Value, Value)| {
+            Ok(signed(op(
+                arg(lua, &x, 1, name)?,
+                arg(lua, &n, 2, name)? & 31,
+            )))
         })?;
         t.raw_set(name, f)?;
     }
@@ -51,11 +54,11 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
 }
 
 /// `bit.tohex(x [, n])`: the low `|n|` hex digits (8 by default), upper case when `n < 0`.
-fn tohex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
-    let x = arg(args.front().unwrap_or(&Value::Nil), 1, "tohex")?;
+fn tohex(lua: &Lua, args: MultiValue) -> mlua::Result<String> {
+    let x = arg(lua, args.front().unwrap_or(&Value::Nil), 1, "tohex")?;
     let n = match args.get(1) {
         None | Some(Value::Nil) => 8,
-        Some(v) => arg(v, 2, "tohex")? as i32,
+        Some(v) => arg(lua, v, 2, "tohex")? as i32,
     };
     let (digits, upper) = (n.unsigned_abs().min(8) as usize, n < 0);
     if digits == 0 {
@@ -71,25 +74,20 @@ fn tohex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
 }
 
 /// A number argument as BitOp reads it, or its error.
-fn arg(v: &Value, position: usize, name: &str) -> mlua::Result<u32> {
-    let n = match v {
-        Value::Integer(i) => *i as f64,
-        Value::Number(n) => *n,
-        Value::String(s) => s
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| bad_argument(position, name, "string"))?,
-        other => return Err(bad_argument(position, name, other.type_name())),
+fn arg(lua: &Lua, v: &Value, position: usize, name: &str) -> mlua::Result<u32> {
+    let parsed = match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse().ok()),
+        _ => None,
+    };
+    let Some(n) = parsed else {
+        let got = v.type_name();
+        let msg = format!("bad argument #{position} to '{name}' (number expected, got {got})");
+        return Err(super::api::lua_error(lua, &msg));
     };
     // BitOp adds 2^52 + 2^51 and keeps the low word: round to nearest even, modulo 2^32.
     Ok((n.round_ties_even() as i64) as u32)
-}
-
-fn bad_argument(position: usize, name: &str, got: &str) -> mlua::Error {
-    mlua::Error::RuntimeError(format!(
-        "bad argument #{position} to '{name}' (number expected, got {got})"
-    ))
 }
 
 fn signed(x: u32) -> f64 {

@@ -64,7 +64,7 @@ fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
         .map(|arg| match arg {
             Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Number(n) => Ok(Bytes::from(format_g17(*n))),
-            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
+            Value::Integer(n) => Ok(Bytes::from(format_g17(*n as f64))),
             _ => Err(bad),
         })
         .collect()
@@ -206,8 +206,9 @@ fn number(v: &Value) -> Option<f64> {
 fn lua_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string_lossy().to_string(),
-        Value::Number(n) => format_g17(*n),
-        Value::Integer(n) => n.to_string(),
+        // As Lua's tostring prints numbers.
+        Value::Number(n) => super::convert::format_g(*n, 14),
+        Value::Integer(n) => super::convert::format_g(*n as f64, 14),
         other => format!("{other:?}"),
     }
 }

@@ -145,17 +145,22 @@ fn one_line(text: &str) -> String {
 /// A number as `%.17g` prints it: how Redis turns a Lua number argument of `redis.call`
 /// into a string, and a RESP2 double into a bulk string.
 pub(crate) fn format_g17(d: f64) -> String {
+    format_g(d, 17)
+}
+
+/// A number as C's `%.<precision>g` prints it.
+pub(crate) fn format_g(d: f64, precision: usize) -> String {
     if d.is_nan() {
         return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf" } else { "-inf" }.into();
     }
-    let scientific = format!("{d:.16e}");
+    let scientific = format!("{d:.*e}", precision - 1);
     let (mantissa, exponent) = scientific.split_once('e').expect("has an exponent");
     let exponent: i32 = exponent.parse().expect("integer exponent");
-    if (-4..17).contains(&exponent) {
-        let fixed = format!("{:.*}", (16 - exponent) as usize, d);
+    if (-4..precision as i32).contains(&exponent) {
+        let fixed = format!("{:.*}", (precision as i32 - 1 - exponent) as usize, d);
         trim_zeros(&fixed).to_string()
     } else {
         let sign = if exponent < 0 { '-' } else { '+' };

@@ -3,7 +3,7 @@
 //!
 //! Scripts see only what Redis 7.0 leaves them: base functions without `print`, `dofile`,
 //! `loadfile`, `require`; `string`, `table`, `math`, `coroutine` and `redis`; no `os`, `io`,
-//! `debug`. Globals are read-only. Of Redis's extra libraries `bit` is here; `cjson`,
+//! `debug`. Globals are read-only. Of Redis's extra libraries `bit` and `cjson` are here;
 //! `cmsgpack` and `struct` are missing.
 
 use std::collections::{BTreeMap, HashMap};
@@ -112,6 +112,7 @@ impl Engine {
         }
         globals.raw_set("redis", super::api::redis_table(lua)?)?;
         globals.raw_set("bit", super::bitlib::bit_table(lua)?)?;
+        globals.raw_set("cjson", super::cjson::cjson_table(lua)?)?;
         let impl_table = super::api::impl_table(lua)?;
         let lib = lua
             .load(include_str!("lib.lua"))

@@ -16,6 +16,7 @@ use crate::reply::Reply;
 mod api;
 mod bitlib;
 mod call;
+mod cjson;
 #[cfg(test)]
 mod cluster_tests;
 mod convert;

@@ -431,6 +431,32 @@ fn bit_library_is_lua_bitop() {
 }
 
 #[test]
+fn cjson_is_lua_cjson() {
+    let (mut n, c) = plain_node();
+    let s = "return {cjson.encode({1, 'a/b', {x=true}, 1e20, 1/3}), cjson.encode({}), \
+             cjson.encode({[1]=1, [3]=3}), cjson.decode('[1,\"\\\\u00e9\",null]')[2], \
+             cjson.decode('null') == cjson.null}";
+    assert_eq!(
+        eval(&mut n, c, s, &[], &[]),
+        Reply::Array(vec![
+            bulk(r#"[1,"a\/b",{"x":true},1e+20,0.33333333333333]"#),
+            bulk("{}"),
+            bulk("[1,null,3]"),
+            bulk("é"),
+            Reply::Integer(1),
+        ])
+    );
+    let s = "return cjson.decode('[1,')";
+    assert_eq!(
+        eval(&mut n, c, s, &[], &[]),
+        err(&format!(
+            "ERR user_script:1: Expected value but found T_END at character 4 script: {}, on @user_script:1.",
+            sha(s)
+        ))
+    );
+}
+
+#[test]
 fn redis_log_goes_to_the_node_log() {
     let (mut n, c) = plain_node();
     n.take_effects();
