@@ -6,10 +6,13 @@
 
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 
+type Unary = fn(u32) -> u32;
+type Binary = fn(u32, u32) -> u32;
+
 /// The `bit` table.
 pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let unary: [(&str, fn(u32) -> u32); 3] = [
+    let unary: [(&str, Unary); 3] = [
         ("tobit", |x| x),
         ("bnot", |x| !x),
         ("bswap", u32::swap_bytes),
@@ -18,7 +21,7 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         let f = lua.create_function(move |lua, x: Value| Ok(signed(op(arg(lua, &x, 1, name)?))))?;
         t.raw_set(name, f)?;
     }
-    let folds: [(&str, fn(u32, u32) -> u32); 3] = [
+    let folds: [(&str, Binary); 3] = [
         ("band", |a, b| a & b),
         ("bor", |a, b| a | b),
         ("bxor", |a, b| a ^ b),
@@ -33,7 +36,7 @@ pub(super) fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         })?;
         t.raw_set(name, f)?;
     }
-    let shifts: [(&str, fn(u32, u32) -> u32); 5] = [
+    let shifts: [(&str, Binary); 5] = [
         ("lshift", |x, n| x << n),
         ("rshift", |x, n| x >> n),
         ("arshift", |x, n| ((x as i32) >> n) as u32),
