@@ -45,6 +45,14 @@ const SCRIPTS: &[(&str, &[&str], &[&str])] = &[
     ("return cjson.encode(print)", &[], &[]),
     ("return cjson.encode({[true]=1})", &[], &[]),
     ("return type(cjson.null)", &[], &[]),
+    ("return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65536, 4294967296, -33, -129, -32769, -2147483649, 1.5, 0.1, 'x', true, false, nil)", &[], &[]),
+    ("return cmsgpack.pack({1, 2, 3}, {}, {a=1}, {[1]=1, [3]=3}, string.rep('a', 40), string.rep('b', 300))", &[], &[]),
+    ("return cmsgpack.pack({{{{{{{{{{{{{{{{{{1}}}}}}}}}}}}}}}}}})", &[], &[]),
+    ("return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, {4}}, -5, 1.25, 2^40))}", &[], &[]),
+    ("return cmsgpack.unpack(cmsgpack.pack({a='b'})).a", &[], &[]),
+    ("return cmsgpack.unpack('\\205')", &[], &[]),
+    ("return cmsgpack.unpack('\\193')", &[], &[]),
+    ("return cmsgpack.pack()", &[], &[]),
     ("return cjson.decode('null') == cjson.null", &[], &[]),
     ("return -3.99", &[], &[]),
     ("return 'x'", &[], &[]),
@@ -345,6 +353,10 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
     };
     compare(&mut ours, &mut redis, &load(LIBRARY));
     compare(&mut ours, &mut redis, &load(LIBRARY));
+    // Redis lists libraries and functions in its hash tables' order: compare lists of one.
+    let one = "#!lua name=onelib\nredis.register_function{function_name='one', \
+               callback=function() return 1 end, flags={'no-writes', 'allow-stale'}}";
+    compare(&mut ours, &mut redis, &load(one));
     for bad in [
         "#!lua name=x\nreturn 1",
         "#!lua name=x\nerror('e')",
@@ -365,9 +377,10 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
         "FCALL nosuch 0",
         "FCALL myget -1",
         "FCALL myget 2 k",
-        "FUNCTION LIST WITHCODE",
-        "FUNCTION LIST LIBRARYNAME my*",
+        "FUNCTION LIST WITHCODE LIBRARYNAME one*",
+        "FUNCTION LIST LIBRARYNAME onelib",
         "FUNCTION LIST LIBRARYNAME zz",
+        "FCALL_RO one 0",
         "FUNCTION LIST BAD",
         "FUNCTION STATS",
         "FUNCTION DELETE nolib",
@@ -390,7 +403,12 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
     assert_eq!(redis.call(&[b"FUNCTION", b"RESTORE", &mine]), b"+OK\r\n");
     compare(&mut ours, &mut redis, &words("FCALL myset 1 k2 restored"));
     compare(&mut ours, &mut redis, &words("FCALL myget 1 k2"));
-    compare(&mut ours, &mut redis, &words("FUNCTION LIST WITHCODE"));
+    compare(
+        &mut ours,
+        &mut redis,
+        &words("FUNCTION LIST LIBRARYNAME onelib"),
+    );
+    compare(&mut ours, &mut redis, &words("FUNCTION STATS"));
     let restore_again =
         |conn: &mut RespConn, payload: &[u8]| conn.call(&[b"FUNCTION", b"RESTORE", payload]);
     assert_eq!(

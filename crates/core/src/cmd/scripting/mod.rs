@@ -19,6 +19,7 @@ mod call;
 mod cjson;
 #[cfg(test)]
 mod cluster_tests;
+mod cmsgpack;
 mod convert;
 pub(crate) mod engine;
 pub(crate) mod function_cmds;

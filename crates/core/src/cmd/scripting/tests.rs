@@ -457,6 +457,22 @@ fn cjson_is_lua_cjson() {
 }
 
 #[test]
+fn cmsgpack_packs_the_smallest_forms() {
+    let (mut n, c) = plain_node();
+    let s = "return {cmsgpack.pack(1, -1, 200, -200, 1.5, 'ab', {1, 2}, {a=true}, {}), \
+             select('#', cmsgpack.unpack(cmsgpack.pack(1, 2, 3)))}";
+    let packed =
+        b"\x01\xff\xcc\xc8\xd1\xff\x38\xca\x3f\xc0\x00\x00\xa2ab\x92\x01\x02\x81\xa1a\xc3\x90";
+    assert_eq!(
+        eval(&mut n, c, s, &[], &[]),
+        Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(packed)),
+            Reply::Integer(3)
+        ])
+    );
+}
+
+#[test]
 fn redis_log_goes_to_the_node_log() {
     let (mut n, c) = plain_node();
     n.take_effects();
