@@ -3,8 +3,8 @@
 //!
 //! Scripts see only what Redis 7.0 leaves them: base functions without `print`, `dofile`,
 //! `loadfile`, `require`; `string`, `table`, `math`, `coroutine` and `redis`; no `os`, `io`,
-//! `debug`. Globals are read-only. Of Redis's extra libraries `bit`, `cjson` and `cmsgpack`
-//! are here; `struct` is missing.
+//! `debug`. Globals are read-only. Redis's extra libraries are here too: `bit`, `cjson`,
+//! `cmsgpack` and `struct`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -114,6 +114,7 @@ impl Engine {
         globals.raw_set("bit", super::bitlib::bit_table(lua)?)?;
         globals.raw_set("cjson", super::cjson::cjson_table(lua)?)?;
         globals.raw_set("cmsgpack", super::cmsgpack::cmsgpack_table(lua)?)?;
+        globals.raw_set("struct", super::structlib::struct_table(lua)?)?;
         let impl_table = super::api::impl_table(lua)?;
         let lib = lua
             .load(include_str!("lib.lua"))

@@ -97,7 +97,7 @@ end
 G.math.randomseed = function(seed) impl.seed(toint(seed)) end
 
 -- Library tables take no new fields.
-for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack'}) do
+for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct'}) do
   setmetatable(G[name], {__newindex = readonly})
 end
 

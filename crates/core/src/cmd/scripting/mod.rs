@@ -29,6 +29,7 @@ mod functions;
 mod rand48;
 mod run;
 mod shebang;
+mod structlib;
 #[cfg(test)]
 mod tests;
 

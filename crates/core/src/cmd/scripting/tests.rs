@@ -473,6 +473,23 @@ fn cmsgpack_packs_the_smallest_forms() {
 }
 
 #[test]
+fn struct_packs_and_unpacks() {
+    let (mut n, c) = plain_node();
+    let s = "return {struct.pack('>hB', -2, 7), struct.size('<i3d'), \
+             struct.unpack('<h s', struct.pack('<h s', -3, 'ab'))}";
+    assert_eq!(
+        eval(&mut n, c, s, &[], &[]),
+        Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"\xff\xfe\x07")),
+            Reply::Integer(11),
+            Reply::Integer(-3),
+            bulk("ab"),
+            Reply::Integer(6),
+        ])
+    );
+}
+
+#[test]
 fn redis_log_goes_to_the_node_log() {
     let (mut n, c) = plain_node();
     n.take_effects();
