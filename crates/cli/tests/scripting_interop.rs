@@ -479,3 +479,46 @@ fn script_writes_and_libraries_survive_a_crash_through_the_aof() {
     assert_eq!(conn.call(&[b"GET", b"n"]), b"$1\r\n2\r\n");
     assert_eq!(conn.call(&[b"FCALL", b"myget", b"1", b"f"]), b"$1\r\nv\r\n");
 }
+
+/// `redis-cli --cluster add-node` copies the cluster's libraries to the new master (FUNCTION
+/// DUMP on the existing node, FUNCTION LIST and RESTORE on the new one), and a function then
+/// serves its keys on any master.
+#[test]
+fn redis_cli_add_node_copies_functions() {
+    if !redis_cli_available() {
+        return;
+    }
+    let dir = TestDir::new("scripting-add-node");
+    let nodes: Vec<NodeProcess> = free_ports(2)
+        .into_iter()
+        .map(|port| NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, ""))
+        .collect();
+    let (first, new) = (nodes[0].port, nodes[1].port);
+    let mut conn = RespConn::connect(first);
+    let addslots = [&b"CLUSTER"[..], b"ADDSLOTSRANGE", b"0", b"16383"];
+    assert_eq!(conn.call(&addslots), b"+OK\r\n");
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "cluster state ok",
+        || cluster_info_field(first, "cluster_state") == "ok",
+    );
+    assert_eq!(
+        conn.call(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        b"$5\r\nmylib\r\n"
+    );
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new("redis-cli");
+        command.args(args);
+        stdout(&run_bounded(
+            &mut command,
+            std::time::Duration::from_secs(60),
+        ))
+    };
+    let added = cli(&["--cluster", "add-node", &nodes[1].addr(), &nodes[0].addr()]);
+    assert!(added.contains("[OK] New node added correctly."), "{added}");
+    let listed = command_text(new, &["FUNCTION", "LIST", "LIBRARYNAME", "mylib"]);
+    assert!(
+        listed.contains("myset") && listed.contains("myget"),
+        "{listed}"
+    );
+}
