@@ -50,14 +50,31 @@ local env = setmetatable({}, {
 })
 G._G = env
 
--- Code compiled by a script runs in the same sandbox.
-for _, name in ipairs({'loadstring', 'load'}) do
-  local compile = G[name]
-  G[name] = function(...)
-    local f, e = compile(...)
-    if f then setfenv(f, env) end
-    return f, e
+-- Code compiled by a script runs in the same sandbox, and is text: precompiled chunks
+-- (which could crash the interpreter) fail as Redis's patched Lua reads them, as text.
+local compile = G.loadstring
+local function compile_text(s, name)
+  if s:byte(1) == 27 then
+    local line = s:match('^[^%z\n\r]*')
+    return nil, '[string "' .. line .. '"]:1: unexpected symbol near \'char(27)\''
   end
+  local f, e = compile(s, name)
+  if f then setfenv(f, env) end
+  return f, e
+end
+G.loadstring = function(s, name)
+  if type(s) ~= 'string' then return compile(s, name) end
+  return compile_text(s, name)
+end
+G.load = function(reader, name)
+  if type(reader) ~= 'function' then return compile(reader, name) end
+  local pieces = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == '' then break end
+    pieces[#pieces + 1] = piece
+  end
+  return compile_text(table.concat(pieces), name or '=(load)')
 end
 
 -- A script's pcall sees the message of an error table, as in Redis.
