@@ -113,14 +113,18 @@ G.math.random = function(...)
 end
 G.math.randomseed = function(seed) impl.seed(toint(seed)) end
 
--- Library tables take no new fields.
-for _, name in ipairs({'redis', 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct'}) do
-  setmetatable(G[name], {__newindex = readonly})
+-- Scripts see the library tables through read-only views, so that no script changes what
+-- the next one finds (Redis makes them read-only; here `pairs` over one finds nothing).
+-- The real redis table, where each call's callbacks go.
+local redis = G.redis
+local LIBRARIES = {'redis', 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack',
+  'struct'}
+for _, name in ipairs(LIBRARIES) do
+  G[name] = setmetatable({}, {__index = G[name], __newindex = readonly, __metatable = false})
 end
 
 -- Runs f(...) under the error handler, with this call's callbacks (`call`, `pcall`,
 -- `setresp`, `log`, `set_repl`) in the redis table for the call only.
-local redis = G.redis
 local function run(f, callbacks, ...)
   for k, v in pairs(callbacks) do rawset(redis, k, v) end
   local n, args = select('#', ...), {...}

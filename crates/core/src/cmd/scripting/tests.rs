@@ -278,6 +278,19 @@ fn error_texts_match_redis() {
         run(&mut n, c, "EVALSHA 1234 0"),
         err("NOSCRIPT No matching script. Please use EVAL.")
     );
+    // No script changes what the next one finds.
+    for s in [
+        "string.format = nil",
+        "redis.sha1hex = nil",
+        "math.random = nil",
+    ] {
+        let text = "ERR user_script:1: Attempt to modify a readonly table";
+        assert_eq!(eval(&mut n, c, s, &[], &[]), err(&at(s, text)));
+    }
+    assert_eq!(
+        eval(&mut n, c, "return string.format('%d', 7)", &[], &[]),
+        bulk("7")
+    );
     let s = "local ok, e = pcall(redis.call, 'nosuch') return e";
     assert_eq!(
         eval(&mut n, c, s, &[], &[]),
