@@ -26,6 +26,8 @@ pub(crate) mod function_cmds;
 #[cfg(test)]
 mod function_tests;
 mod functions;
+#[cfg(test)]
+mod lib_tests;
 mod rand48;
 mod run;
 mod shebang;
