@@ -132,6 +132,11 @@ pub enum Body {
     },
     /// AUTH_REQUEST, AUTH_ACK, MFSTART.
     Empty,
+    /// PUBLISH and PUBLISHSHARD: a message for the receiver's subscribers.
+    Publish {
+        channel: bytes::Bytes,
+        message: bytes::Bytes,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

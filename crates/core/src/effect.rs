@@ -124,6 +124,19 @@ pub enum Effect {
         client: ClientId,
         reply: Reply,
     },
+    /// A RESP3 push frame (`>`: a tracking `invalidate`) for a client, outside the
+    /// request/reply flow: after the reply of the command being run when it is that client's,
+    /// else as soon as possible.
+    ClientPush {
+        client: ClientId,
+        items: Vec<Reply>,
+    },
+    /// A `MONITOR` line for a monitoring client, encoded as a reply in its protocol, outside
+    /// the request/reply flow like [`Effect::ClientPush`].
+    ClientNotice {
+        client: ClientId,
+        reply: Reply,
+    },
     /// Replica: send `REPLCONF ACK <offset>` on that link now (the master asked with GETACK).
     ReplicaAck {
         link: ReplLinkId,

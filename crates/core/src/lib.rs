@@ -6,6 +6,7 @@
 //! driver performs. Nothing here touches a socket, a clock, a file or a global rng, which is what
 //! lets the very same code run on real TCP and inside the madsim simulator.
 
+pub(crate) mod blocking;
 pub mod bus;
 pub mod canary;
 pub mod cluster;
@@ -17,6 +18,7 @@ pub mod event;
 pub mod node;
 pub mod node_id;
 pub mod outbox;
+pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod reply;

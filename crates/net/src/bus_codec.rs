@@ -121,6 +121,7 @@ fn encoded_len(msg: &Message) -> usize {
         Body::Fail(_) => NODE_ID_LEN,
         Body::Update { .. } => 8 + NODE_ID_LEN + SLOT_BYTES,
         Body::Empty => 0,
+        Body::Publish { channel, message } => 4 + channel.len() + 4 + message.len(),
     };
     PREFIX_LEN + HEADER_FIXED_LEN + msg.header.myip.len() + body
 }
@@ -180,12 +181,14 @@ fn body_fits_type(kind: MessageType, body: &Body) -> bool {
         ) | (MessageType::Fail, Body::Fail(_))
             | (MessageType::Update, Body::Update { .. })
             | (
+                MessageType::Publish | MessageType::PublishShard,
+                Body::Publish { .. }
+            )
+            | (
                 MessageType::AuthRequest
                     | MessageType::AuthAck
                     | MessageType::MfStart
-                    | MessageType::Publish
-                    | MessageType::Module
-                    | MessageType::PublishShard,
+                    | MessageType::Module,
                 Body::Empty
             )
     )
@@ -241,6 +244,13 @@ fn put_body(body: &Body, out: &mut BytesMut) {
             out.put_slice(&slots.0[..]);
         }
         Body::Empty => {}
+        Body::Publish { channel, message } => {
+            // Redis's layout: both lengths, then both byte strings.
+            out.put_u32(u32::try_from(channel.len()).expect("a channel under 4 GiB"));
+            out.put_u32(u32::try_from(message.len()).expect("a message under 4 GiB"));
+            out.put_slice(channel);
+            out.put_slice(message);
+        }
     }
 }
 
@@ -342,12 +352,18 @@ impl<'a> Reader<'a> {
                 id: self.node_id()?,
                 slots: self.slots()?,
             },
+            MessageType::Publish | MessageType::PublishShard => {
+                let channel_len = self.u32()? as usize;
+                let message_len = self.u32()? as usize;
+                Body::Publish {
+                    channel: bytes::Bytes::copy_from_slice(self.take(channel_len)?),
+                    message: bytes::Bytes::copy_from_slice(self.take(message_len)?),
+                }
+            }
             MessageType::AuthRequest
             | MessageType::AuthAck
             | MessageType::MfStart
-            | MessageType::Publish
-            | MessageType::Module
-            | MessageType::PublishShard => Body::Empty,
+            | MessageType::Module => Body::Empty,
         })
     }
 
@@ -506,6 +522,13 @@ mod tests {
                 header: header(MessageType::MfStart),
                 body: Body::Empty,
             },
+            Message {
+                header: header(MessageType::PublishShard),
+                body: Body::Publish {
+                    channel: bytes::Bytes::from_static(b"orders"),
+                    message: bytes::Bytes::from_static(b"\x00new\r\n"),
+                },
+            },
         ];
         let mut stream = BytesMut::new();
         for msg in &messages {
@@ -661,8 +684,12 @@ mod tests {
             proptest::collection::vec(any_gossip(), 0..5),
             any_id(),
             (any::<u64>(), any_id(), any_slots()),
+            (
+                proptest::collection::vec(any::<u8>(), 0..40),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ),
         );
-        (header, bodies).prop_map(|(header, (gossip, failed, update))| {
+        (header, bodies).prop_map(|(header, (gossip, failed, update, published))| {
             let body = match header.kind {
                 MessageType::Ping | MessageType::Pong | MessageType::Meet => Body::Gossip(gossip),
                 MessageType::Fail => Body::Fail(failed),
@@ -670,6 +697,10 @@ mod tests {
                     config_epoch: update.0,
                     id: update.1,
                     slots: update.2,
+                },
+                MessageType::Publish | MessageType::PublishShard => Body::Publish {
+                    channel: published.0.into(),
+                    message: published.1.into(),
                 },
                 _ => Body::Empty,
             };

@@ -454,6 +454,22 @@ impl RespConn {
 
     /// Sends `args` as a RESP array and returns the complete raw reply.
     pub fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(args);
+        let mut raw = Vec::new();
+        read_reply(&mut self.reader, &mut raw);
+        raw
+    }
+
+    /// Reads the next whole reply or push, raw.
+    #[allow(dead_code)] // Not every test binary reads pushes.
+    pub fn read(&mut self) -> Vec<u8> {
+        let mut raw = Vec::new();
+        read_reply(&mut self.reader, &mut raw);
+        raw
+    }
+
+    /// Sends `args` as a RESP array without reading anything back.
+    pub fn send(&mut self, args: &[&[u8]]) {
         let mut request = format!("*{}\r\n", args.len()).into_bytes();
         for arg in args {
             request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -461,8 +477,28 @@ impl RespConn {
             request.extend_from_slice(b"\r\n");
         }
         self.writer.write_all(&request).unwrap();
+    }
+
+    /// Whatever arrives within 200 ms of quiet (pushes, or nothing), raw.
+    pub fn drain(&mut self) -> Vec<u8> {
+        use std::io::BufRead;
+        let stream = self.reader.get_ref();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let mut raw = Vec::new();
-        read_reply(&mut self.reader, &mut raw);
+        while let Ok(buf) = self.reader.fill_buf() {
+            if buf.is_empty() {
+                break;
+            }
+            raw.extend_from_slice(buf);
+            let n = buf.len();
+            self.reader.consume(n);
+        }
+        let stream = self.reader.get_ref();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         raw
     }
 }

@@ -174,6 +174,29 @@ impl ClusterBus<'_> {
         }
     }
 
+    /// Sends to the other nodes of my shard: my master (or, as a master, me) and its replicas
+    /// (`SPUBLISH` reaches exactly them).
+    pub(crate) fn send_to_my_shard(&mut self, kind: MessageType, body: Body) {
+        let me = self.cluster.me();
+        let master = if me.is_replica() {
+            me.master
+        } else {
+            Some(me.id)
+        };
+        let links: Vec<LinkId> = self
+            .cluster
+            .nodes
+            .values()
+            .filter(|n| !n.has(flags::MYSELF) && !n.in_handshake())
+            .filter(|n| Some(n.id) == master || (n.is_replica() && n.master == master))
+            .filter_map(|n| n.link)
+            .filter(|l| self.cluster.links.get(l).is_some_and(|l| l.connected))
+            .collect();
+        for link in links {
+            self.send_with_mflags(link, kind, body.clone(), 0);
+        }
+    }
+
     /// PING, PONG or MEET with a gossip section.
     pub(crate) fn send_ping(&mut self, link: LinkId, kind: MessageType) {
         let gossip = self.gossip_entries();

@@ -26,6 +26,11 @@ bitflags::bitflags! {
         const ALLOW_BUSY = 1 << 14;
         /// Keys found by parsing (a key count argument), not by first/last/step.
         const MOVABLEKEYS = 1 << 15;
+        /// May block its client (BLPOP, …).
+        const BLOCKING = 1 << 16;
+        const PUBSUB = 1 << 17;
+        /// Not shown to MONITOR by itself (EVAL, FCALL: their commands are).
+        const SKIP_MONITOR = 1 << 18;
     }
 }
 
@@ -35,9 +40,12 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::READONLY, "readonly"),
     (CmdFlags::DENYOOM, "denyoom"),
     (CmdFlags::ADMIN, "admin"),
+    (CmdFlags::PUBSUB, "pubsub"),
     (CmdFlags::NOSCRIPT, "noscript"),
+    (CmdFlags::BLOCKING, "blocking"),
     (CmdFlags::LOADING, "loading"),
     (CmdFlags::STALE, "stale"),
+    (CmdFlags::SKIP_MONITOR, "skip_monitor"),
     (CmdFlags::SKIP_SLOWLOG, "skip_slowlog"),
     (CmdFlags::ASKING, "asking"),
     (CmdFlags::FAST, "fast"),

@@ -26,7 +26,7 @@ pub use crate::effect::MigrateJob;
 pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "migrate",
     arity: -6,
-    flags: F::WRITE,
+    flags: F::WRITE.union(F::MOVABLEKEYS),
     first_key: 3,
     last_key: 3,
     key_step: 1,
@@ -172,6 +172,12 @@ impl Node {
             }
         };
         assert_eq!(replies.len(), job.keys.len(), "one reply per migrated key");
+        if self.cluster.me().is_replica() {
+            // Demoted while the keys were in flight (Redis's MIGRATE blocks its event loop, so
+            // it never meets this): the data now follows the new master's stream, and deleting
+            // here would make this replica's offset part from it.
+            return Reply::error("READONLY You can't write against a read only replica.");
+        }
         let mut first_error = None;
         let mut moved = Vec::new();
         for (key, reply) in job.keys.into_iter().zip(replies) {

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod connection;
 pub mod dump;
 mod flags;
+pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod keys;
@@ -20,6 +21,7 @@ pub mod lists;
 pub(crate) mod long_double;
 pub mod migrate;
 pub mod propagate;
+pub mod pubsub;
 pub mod replication;
 pub mod scripting;
 pub mod server;
@@ -27,6 +29,7 @@ pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod wait;
+pub mod zsets;
 
 pub use flags::CmdFlags;
 
@@ -79,6 +82,7 @@ impl CommandSpec {
     pub fn single_key<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
         let one = self.first_key > 0
             && self.first_key == self.last_key
+            && !self.flags.contains(CmdFlags::MOVABLEKEYS)
             && !matches!(self.name, "migrate" | "sort");
         one.then(|| args.get(self.first_key as usize)).flatten()
     }
@@ -98,8 +102,18 @@ impl CommandSpec {
                     .map(|i| &args[i])
                     .collect()
             }
+            "zinter" | "zunion" | "zdiff" | "zintercard" | "zmpop" => return counted_keys(args, 1),
+            "georadius" | "georadiusbymember" => return georadius_keys(args),
+            // The destination, then the counted sources.
+            "zinterstore" | "zunionstore" | "zdiffstore" => {
+                let mut keys = counted_keys(args, 2);
+                keys.insert(0, &args[1]);
+                return keys;
+            }
+            "blmpop" | "bzmpop" => return counted_keys(args, 2),
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
+            "memory" if args.len() >= 3 && is(&args[1], "usage") => return vec![&args[2]],
             _ => {}
         }
         if self.first_key <= 0 {
@@ -131,6 +145,22 @@ fn migrate_keys(args: &[Bytes]) -> Vec<&Bytes> {
             None => Vec::new(),
         },
     }
+}
+
+/// GEORADIUS[BYMEMBER]'s keys: the source, then the last STORE or STOREDIST key.
+fn georadius_keys(args: &[Bytes]) -> Vec<&Bytes> {
+    let mut keys: Vec<&Bytes> = args.get(1).into_iter().collect();
+    let mut store = None;
+    let mut i = 5;
+    while i + 1 < args.len() {
+        if is(&args[i], "store") || is(&args[i], "storedist") {
+            store = Some(&args[i + 1]);
+            i += 1;
+        }
+        i += 1;
+    }
+    keys.extend(store);
+    keys
 }
 
 /// `numkeys key …` at `args[at]`: the keys it counts, none if the count is not valid (the
@@ -186,10 +216,13 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         migrate::COMMANDS,
         wait::COMMANDS,
         server::persistence::COMMANDS,
+        pubsub::COMMANDS,
         keys::RENAME_COMMANDS,
         bits::COMMANDS,
         hll::COMMANDS,
         sort::COMMANDS,
+        zsets::COMMANDS,
+        geo::COMMANDS,
         scripting::COMMANDS,
     ]
     .into_iter()

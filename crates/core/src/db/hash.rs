@@ -19,7 +19,7 @@ use super::packed::PackedVec;
 use super::EncodingLimits;
 
 /// `hash-max-listpack-entries`' default in Redis 7.0.
-pub const HASH_MAX_LISTPACK_ENTRIES: usize = 512;
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
 /// `hash-max-listpack-value`'s default in Redis 7.0 (bytes, fields and values alike).
 pub const HASH_MAX_LISTPACK_VALUE_BYTES: usize = 64;
 

@@ -31,6 +31,7 @@ mod hash;
 mod limits;
 mod list;
 mod packed;
+mod ready;
 mod record;
 mod set;
 mod slab;
@@ -44,7 +45,9 @@ use record::{Raw, RawEntry, Record};
 pub use set::{Set, SET_MAX_INTSET_ENTRIES};
 use slab::Slab;
 pub use value::{Collection, Value, ValueRef};
-pub use zset::{ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES};
+pub use zset::{
+    LexBound, ScoreBound, ZIter, ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES,
+};
 
 /// Bits of a scan position below the slot number.
 const POSITION_HASH_BITS: u32 = 48;
@@ -210,6 +213,8 @@ pub struct Db {
     data_bytes: u64,
     /// The collections records refer to.
     slab: Slab,
+    /// Keys clients block on, and those of them created lately (see `ready`).
+    pub(crate) ready: ready::ReadyKeys,
 }
 
 impl Default for Db {
@@ -221,6 +226,7 @@ impl Default for Db {
             by_expiry: BTreeSet::new(),
             data_bytes: 0,
             slab: Slab::default(),
+            ready: ready::ReadyKeys::default(),
         }
     }
 }
@@ -387,6 +393,11 @@ impl Db {
     }
 
     fn set_raw(&mut self, key: &[u8], value: Raw<'_>, expires_at_ms: Option<u64>) {
+        // Collections change in place; one stored whole is new here (or replaced a value of
+        // another kind, as RESTORE REPLACE does), so clients blocked on the key may be served.
+        if matches!(value, Raw::Collection(_)) {
+            self.ready.created(key);
+        }
         let hash_bits = key_hash_bits(key);
         let entry = self
             .records
@@ -467,8 +478,11 @@ impl Db {
         true
     }
 
+    /// Removes every key (the blocked clients' keys stay watched).
     pub fn clear(&mut self) {
+        let ready = std::mem::take(&mut self.ready);
         *self = Db::default();
+        self.ready = ready;
     }
 
     pub fn count_in_slot(&self, slot: u16) -> usize {

@@ -113,12 +113,16 @@ impl Node {
         if self.drop_bus_messages == Some(msg.header.kind) {
             return;
         }
+        if self.on_published_message(&msg) {
+            return;
+        }
         let (mut bus, db, repl) = self.bus_parts();
         if bus.on_message(link, msg, db) {
             bus.handle_replica_failover(repl);
         }
         self.cluster_before_reply();
         self.replication_before_reply();
+        self.drop_unserved_shard_channels();
     }
 }
 

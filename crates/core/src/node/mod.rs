@@ -50,6 +50,8 @@ pub struct Client {
     pub watched: Vec<(Bytes, Option<crate::db::Entry>)>,
     /// The replication offset right after this client's last write (what `WAIT` waits for).
     pub woff: u64,
+    /// Last command, reply mode, tracking, monitoring (see `session`).
+    pub session: session::Session,
 }
 
 impl Client {
@@ -68,6 +70,7 @@ impl Client {
             multi_dirty: false,
             watched: Vec::new(),
             woff: 0,
+            session: session::Session::default(),
         }
     }
 }
@@ -133,6 +136,12 @@ pub struct Node {
     pub(crate) active_expire_disabled: bool,
     /// Snapshots and AOF rewrites (see `persistence`).
     pub(crate) persistence: persistence::Persistence,
+    /// Clients blocked on keys (BLPOP, BLMOVE, …; see `crate::blocking`).
+    pub(crate) blocked_keys: crate::blocking::BlockedOnKeys,
+    /// SLOWLOG and latency events (see `observe`).
+    pub(crate) observed: observe::Observed,
+    /// Who listens to which channels (see `crate::pubsub`).
+    pub(crate) pubsub: crate::pubsub::PubSub,
     /// The Lua interpreter and script cache (see `cmd::scripting`).
     pub(crate) scripting: cmd::scripting::Engine,
     /// While a script runs: the writes it made, propagated when it ends (see
@@ -181,6 +190,9 @@ impl Node {
             client_pause: None,
             active_expire_disabled: false,
             persistence: persistence::Persistence::starting_at(now),
+            blocked_keys: Default::default(),
+            observed: Default::default(),
+            pubsub: Default::default(),
             scripting: cmd::scripting::Engine::new(),
             script_writes: None,
             loaded: false,
@@ -344,7 +356,10 @@ impl Node {
 
     pub fn client_disconnected(&mut self, client: ClientId) {
         self.clients.remove(&client);
+        self.observed.monitors.remove(&client);
+        self.pubsub.remove_client(client);
         self.repl.forget_client(client);
+        self.forget_blocked_on_keys(client);
     }
 
     /// The RESP version the client negotiated (2 unless it sent `HELLO 3`).
@@ -372,11 +387,15 @@ impl Node {
     /// Runs one client command and returns its reply. Effects go to [`Node::take_effects`].
     pub fn command(&mut self, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
         let offset_before = self.cluster.me().repl_offset;
+        self.session_command_starts(client, args);
+        self.observe_call_starts(client);
         let reply = self.dispatch(now, client, args);
+        self.session_command_ends(client);
         self.stats.calls.count_errors(&reply);
         self.note_client_write(client, offset_before);
         self.cluster_before_reply();
         self.replication_before_reply();
+        self.drop_unserved_shard_channels();
         reply
     }
 
@@ -394,6 +413,18 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
+        }
+        if self.clients[&client].session.monitor && touches_keyspace(spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::err("Replica can't interact with the keyspace");
+        }
+        if let Some(refused) = self.refused_while_subscribed(client, spec) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return refused;
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -457,6 +488,9 @@ impl Node {
             0
         };
         let reply = (spec.handler)(self, client, args);
+        self.track_command(client, spec, args, &reply);
+        self.observe_command(spec, args);
+        cmd::server::feed_monitors(self, client, spec, args);
         self.request = outer;
         self.stats.calls.ran(spec.name, &reply);
         reply
@@ -622,8 +656,12 @@ impl Node {
             return Some(Reply::error("CLUSTERDOWN Hash slot not served"));
         };
         let myself = cluster.myself;
-        let migrating = owner == myself && cluster.migrating_to(slot).is_some();
-        let importing = cluster.importing_from(slot).is_some();
+        // Shard channels are no keys: a slot being moved leaves them where they are until
+        // `SETSLOT … NODE` (Redis's `pubsubshard_included` skips ASK and TRYAGAIN), and the
+        // slot's replicas serve them too, READONLY or not.
+        let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
+        let migrating = owner == myself && cluster.migrating_to(slot).is_some() && !shard_pubsub;
+        let importing = cluster.importing_from(slot).is_some() && !shard_pubsub;
         let mut missing = 0usize;
         if migrating || importing {
             missing = keys
@@ -664,7 +702,8 @@ impl Node {
             }
             return None;
         }
-        if client_state.readonly && !spec.is_write() && cluster.replicates(owner) {
+        if (client_state.readonly || shard_pubsub) && !spec.is_write() && cluster.replicates(owner)
+        {
             return None;
         }
         if owner != myself {
@@ -681,7 +720,15 @@ impl Node {
         self.cluster_before_reply();
         self.replication_cron();
         self.persistence_cron();
+        self.redirect_blocked_on_keys();
+        self.drop_unserved_shard_channels();
     }
+}
+
+/// Reads and writes: what a monitor (a replica in Redis's eyes) may not run.
+fn touches_keyspace(spec: &CommandSpec) -> bool {
+    spec.flags
+        .intersects(cmd::CmdFlags::READONLY.union(cmd::CmdFlags::WRITE))
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.
@@ -701,6 +748,10 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+mod observe;
 mod persistence;
+mod pubsub;
+pub mod session;
 #[cfg(test)]
 mod tests;
+mod tracking;

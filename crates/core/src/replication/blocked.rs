@@ -91,12 +91,32 @@ impl Node {
                 Blocked::Paused { args } => {
                     // Unblocked first: the command runs as a fresh one from this client.
                     self.repl.blocked.remove(&client);
-                    self.run_postponed(client, &args)
+                    let reply = self.run_postponed(client, &args);
+                    // A blocking command (BLPOP) may now wait for its keys instead.
+                    if self.blocked_keys.contains(client) {
+                        continue;
+                    }
+                    reply
                 }
             };
             self.repl.blocked.remove(&client);
             self.out.push(Effect::UnblockClient { client, reply });
         }
+    }
+
+    /// Clients blocked in `WAIT` or on a paused write, and how many of them have a timeout
+    /// (INFO's `blocked_clients` and `clients_in_timeout_table`, with those blocked on keys).
+    pub(crate) fn blocked_for_replication(&self) -> (usize, usize) {
+        let timed = self.repl.blocked.values().filter(|b| {
+            matches!(
+                b,
+                Blocked::Wait {
+                    deadline_ms: Some(_),
+                    ..
+                }
+            )
+        });
+        (self.repl.blocked.len(), timed.count())
     }
 
     /// Runs a write held back by a pause, as if it arrived now.
@@ -125,5 +145,42 @@ impl Node {
         let size = self.config.repl_backlog_size;
         self.repl.stream_to_replicas(&args, size, &mut self.out);
         self.cluster.me_mut().repl_offset += encoded_len(&args);
+    }
+}
+
+/// How `CLIENT UNBLOCK` ends a parked client's wait.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum UnblockHow {
+    /// As if its timeout passed: `WAIT` answers with the replicas acknowledged so far.
+    Timeout,
+    /// `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+impl Node {
+    /// Whether `client` is parked here (in `WAIT`, or holding a write back during a pause).
+    pub(crate) fn is_parked(&self, client: ClientId) -> bool {
+        self.repl.blocked.contains_key(&client)
+    }
+
+    /// `CLIENT UNBLOCK` of a client parked here: answers it now; false if it is not parked
+    /// here. A write held back by a pause ends only by `Error` (its command never runs):
+    /// redis-server 7.0.15 crashes when such a client is unblocked by `Timeout`.
+    pub(crate) fn unblock_parked(&mut self, client: ClientId, how: UnblockHow) -> bool {
+        let reply = match (self.repl.blocked.get(&client), how) {
+            (None, _) | (Some(Blocked::Paused { .. }), UnblockHow::Timeout) => return false,
+            (Some(_), UnblockHow::Error) => {
+                Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            }
+            (Some(Blocked::Wait { offset, .. }), UnblockHow::Timeout) => {
+                Reply::Integer(self.repl.replicas_acked(*offset))
+            }
+        };
+        self.repl.blocked.remove(&client);
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.session.argv_mem = 0;
+        }
+        self.out.push(Effect::UnblockClient { client, reply });
+        true
     }
 }

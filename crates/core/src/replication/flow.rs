@@ -323,6 +323,7 @@ impl Node {
         }
         self.manual_failover_before_reply();
         self.serve_blocked_clients();
+        self.blocked_on_keys_before_reply();
         self.send_getack_if_pending();
     }
 

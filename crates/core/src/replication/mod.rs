@@ -400,6 +400,7 @@ mod psync;
 mod roles;
 
 pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
+pub(crate) use blocked::UnblockHow;
 
 #[cfg(test)]
 mod psync_tests;

@@ -715,3 +715,25 @@ fn write_applied_is_on_record_before_the_aof_append_that_may_stop_the_node() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn client_list_types_a_replica_client_as_replica() {
+    let (mut m, c, r) = master_with_replica();
+    let list = |m: &mut Node, kind: &str| match m.command(
+        NOW,
+        c,
+        &args(&["CLIENT", "LIST", "TYPE", kind]),
+    ) {
+        Reply::Verbatim(_, text) => text,
+        other => panic!("{other:?}"),
+    };
+    let replicas = list(&mut m, "replica");
+    assert!(replicas.starts_with(&format!("id={r} ")), "{replicas}");
+    assert!(
+        replicas.contains(" flags=S ") && replicas.contains(" cmd=psync "),
+        "{replicas}"
+    );
+    assert_eq!(list(&mut m, "slave"), replicas);
+    let normal = list(&mut m, "normal");
+    assert!(normal.starts_with(&format!("id={c} ")) && !normal.contains(&format!("id={r} ")));
+}

@@ -122,4 +122,6 @@ impl std::error::Error for ManifestError {}
 #[cfg(test)]
 mod fsync_tests;
 #[cfg(test)]
+mod rewrite_tests;
+#[cfg(test)]
 mod tests;

@@ -282,6 +282,25 @@ pub fn encode_reply(reply: &Reply, protocol: u8, out: &mut BytesMut) {
     }
 }
 
+/// Appends a push frame (`>` in RESP3; an array in RESP2, which has no pushes).
+pub fn encode_push(items: &[Reply], protocol: u8, out: &mut BytesMut) {
+    let kind = if protocol >= 3 { b'>' } else { b'*' };
+    put_aggregate(out, kind, items, protocol);
+}
+
+/// Appends what an [`Effect::ClientPush`] or [`Effect::ClientNotice`] carries, in the
+/// client's protocol; other effects append nothing.
+///
+/// [`Effect::ClientPush`]: clusterlab_core::Effect::ClientPush
+/// [`Effect::ClientNotice`]: clusterlab_core::Effect::ClientNotice
+pub fn encode_out_of_band(effect: &clusterlab_core::Effect, protocol: u8, out: &mut BytesMut) {
+    match effect {
+        clusterlab_core::Effect::ClientPush { items, .. } => encode_push(items, protocol, out),
+        clusterlab_core::Effect::ClientNotice { reply, .. } => encode_reply(reply, protocol, out),
+        _ => {}
+    }
+}
+
 /// Appends a request as a multibulk frame: the encoding the node logs and replicates.
 pub use clusterlab_core::cmd::propagate::encode_command as encode_request;
 

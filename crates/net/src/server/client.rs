@@ -277,6 +277,11 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
     unblocked: &mut mpsc::UnboundedReceiver<Bytes>,
 ) -> Option<Bytes> {
     loop {
+        // A reply sent together with a close still goes out first, as Redis writes a reply
+        // before closing a client flagged to close after it.
+        if let Ok(reply) = unblocked.try_recv() {
+            return Some(reply);
+        }
         if closing.is_requested() {
             return None;
         }
@@ -290,6 +295,20 @@ async fn wait_unblocked<R: tokio::io::AsyncRead + Unpin>(
             },
         }
     }
+}
+
+/// Takes the pushes and MONITOR lines for `client` itself out of its command's effects: they
+/// follow its reply.
+fn take_own_out_of_band(effects: &mut Vec<Effect>, client: ClientId) -> Vec<Effect> {
+    let (own, rest): (Vec<Effect>, Vec<Effect>) =
+        std::mem::take(effects).into_iter().partition(|e| match e {
+            Effect::ClientPush { client: c, .. } | Effect::ClientNotice { client: c, .. } => {
+                *c == client
+            }
+            _ => false,
+        });
+    *effects = rest;
+    own
 }
 
 /// Pulls the MIGRATE job (at most one per command) out of a command's effects.
@@ -363,6 +382,12 @@ async fn serve_client(
             match wait_unblocked(&closing, &mut reader, &mut input, &mut unblocked).await {
                 Some(reply) => output.extend_from_slice(&reply),
                 None => break,
+            }
+            if closing.is_requested() {
+                // Let go with a close (a demoted master's BLPOP): the reply, then nothing more.
+                shared.wait_while_paused().await;
+                let _ = out.write_replies(&output).await;
+                break;
             }
             continue;
         }
@@ -450,13 +475,17 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
+            // Timed on the monotonic clock (virtual under madsim) for SLOWLOG and LATENCY.
+            let started = tokio::time::Instant::now();
             let reply = node.command(*now, client, &args);
+            node.command_took(client, started.elapsed().as_micros() as u64);
             // A replica client gets the stream and no replies, as in Redis; its PSYNC's answer
             // is in the stream too (it may come after the sync delay).
             let quiet = node.is_replica_client(client);
             let mut effects = node.take_effects();
             let migrate = take_migrate(&mut effects);
             let blocked = take_block(&mut effects, client);
+            let own = take_own_out_of_band(&mut effects, client);
             if !self.perform_queued(node, effects) {
                 return Step::Stop;
             }
@@ -472,7 +501,13 @@ impl Shared {
                     self.queue_stream_in_front(client, output);
                 }
             } else {
-                resp::encode_reply(&reply, node.client_protocol(client), output);
+                let protocol = node.client_protocol(client);
+                if !node.reply_silenced(client) {
+                    resp::encode_reply(&reply, protocol, output);
+                }
+                for effect in &own {
+                    resp::encode_out_of_band(effect, protocol, output);
+                }
             }
             if closing.is_requested() {
                 return Step::Close;

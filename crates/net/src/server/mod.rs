@@ -394,6 +394,15 @@ impl Shared {
                 }
                 Effect::ReplicaDisconnect { link } => self.replica_disconnect(link),
                 Effect::ReplicaStream { client, data } => self.queue_stream(client, &data),
+                Effect::ClientPush { client, .. } | Effect::ClientNotice { client, .. } => {
+                    let mut data = bytes::BytesMut::new();
+                    crate::resp::encode_out_of_band(
+                        &effect,
+                        node.client_protocol(client),
+                        &mut data,
+                    );
+                    self.queue_stream(client, &data);
+                }
                 Effect::UnblockClient { client, reply } => {
                     self.unblock_client(client, &reply, node.client_protocol(client))
                 }

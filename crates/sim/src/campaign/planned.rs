@@ -207,12 +207,30 @@ fn replicas_of_serving_masters(lines: &[NodeLine]) -> Vec<String> {
     found
 }
 
-/// Waits until two node timeouts have passed since the heal and since the last election or
-/// vote: no fault of the schedule is then recent enough to excuse a slow failover
-/// (`manual_failover_unfinished` looks back that far), and no master still holds back its
-/// vote for the shard (Redis refuses a second vote for replicas of one master within two node
-/// timeouts).
+/// Waits until two node timeouts have passed since the heal and since the last FAIL flag,
+/// election or vote, and no node flags any other `fail` or `fail?`: no fault of the schedule
+/// is then recent enough to excuse a slow failover (`manual_failover_unfinished` looks back
+/// that far), no master still holds back its vote for the shard (Redis refuses a second vote
+/// for replicas of one master within two node timeouts), and no replica is about to fail over
+/// a live master still flagged FAIL from the faults (Redis clears that flag only two node
+/// timeouts after setting it; meanwhile the replica's election is legitimate, and so are the
+/// writes the old master loses to it, seed 989547).
 async fn wait_quiet(run: &Run<'_>) {
+    let (addrs, names) = (run.cluster.addrs(), node_names(run.cluster));
+    let bound_ms = liveness_bound_ms(run.shape.node_timeout_ms);
+    for _ in 0..bound_ms.div_ceil(LIVENESS_POLL_MS) {
+        sleep_past_recent_events(run).await;
+        let fetched = poll_all(run.cluster, &addrs, &names).await;
+        if views_of(&fetched).len() == addrs.len() && !flags_failure(&fetched) {
+            return;
+        }
+        madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+    }
+}
+
+/// Sleeps until two node timeouts after the last heal, FAIL flag, scheduled or started
+/// election, vote or promotion.
+async fn sleep_past_recent_events(run: &Run<'_>) {
     let last_us = run
         .cluster
         .trace()
@@ -221,7 +239,9 @@ async fn wait_quiet(run: &Run<'_>) {
                 e.event,
                 Event::Fault(FaultEvent::HealAll)
                     | Event::Cluster(
-                        ClusterEvent::ElectionStarted { .. }
+                        ClusterEvent::FailMarked { .. }
+                            | ClusterEvent::ElectionScheduled { .. }
+                            | ClusterEvent::ElectionStarted { .. }
                             | ClusterEvent::VoteGranted { .. }
                             | ClusterEvent::Promoted { .. }
                     )
@@ -233,6 +253,15 @@ async fn wait_quiet(run: &Run<'_>) {
     if elapsed_us < quiet_us {
         madsim::time::sleep(Duration::from_micros(quiet_us - elapsed_us)).await;
     }
+}
+
+/// Whether some node's view flags a node `fail` or `fail?`.
+fn flags_failure(fetched: &[(String, Result<crate::runner::poll::Fetched, String>)]) -> bool {
+    views_of(fetched).iter().any(|(_, lines)| {
+        lines
+            .iter()
+            .any(|l| l.flags.iter().any(|f| f == "fail" || f == "fail?"))
+    })
 }
 
 /// Sends `CLUSTER FAILOVER` to `node` from the client machine; the request and an `+OK` go

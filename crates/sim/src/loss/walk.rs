@@ -115,6 +115,11 @@ pub(super) struct Walk<'r> {
     /// Nodes whose AOF writes are held in memory for a running background fsync, since when
     /// (`AofWritePostponed` until `AofWriteResumed`).
     postponed: BTreeMap<String, u64>,
+    /// Holders that MIGRATEd keys of the write's slot away, with the offset of the `DEL` that
+    /// followed in their stream: a replica applying it loses its copy too (seed 989212).
+    migration_del: BTreeMap<String, u64>,
+    /// A holder whose `KeysMigrated` was just seen: its next `WriteApplied` is that `DEL`.
+    del_pending: Option<String>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -128,6 +133,8 @@ impl<'r> Walk<'r> {
             write,
             offset,
             copies: BTreeMap::new(),
+            migration_del: BTreeMap::new(),
+            del_pending: None,
             master_of: BTreeMap::new(),
             holder: write.node.clone(),
             rivals: BTreeMap::new(),
@@ -342,6 +349,7 @@ impl<'r> Walk<'r> {
                 }
             }
             ClusterEvent::WriteApplied { offset, .. } => {
+                self.note_migration_del(node, *offset, at_us);
                 // Logged with a sync: everysec syncs at the first append after a start (on a
                 // slow disk, only its `AofSynced` says it completed).
                 if !self.slow.contains(node) {
@@ -368,6 +376,7 @@ impl<'r> Walk<'r> {
                 let to = to.map(|id| self.rule.name_of(&id));
                 if node == self.holder {
                     self.holder_migrated = true;
+                    self.del_pending = Some(node.to_string());
                     if let Some(kill_us) = to.as_ref().and_then(|t| self.down_unsynced.get(t)) {
                         // The target acknowledged the RESTORE, then lost power before the
                         // source heard: the key is gone from both.
@@ -422,6 +431,29 @@ impl<'r> Walk<'r> {
                 self.import_source = from.map(|id| self.rule.name_of(&id));
             }
             _ => {}
+        }
+    }
+
+    /// The `DEL` a MIGRATE leaves in its source's stream: seen on the source, it marks the
+    /// offset; seen on a replica of the source, at or past that offset, it deletes the
+    /// replica's copy (Redis's replicas apply the source's `DEL` like any write).
+    fn note_migration_del(&mut self, node: &str, offset: u64, at_us: u64) {
+        if self.del_pending.as_deref() == Some(node) {
+            self.del_pending = None;
+            self.migration_del.insert(node.to_string(), offset);
+            return;
+        }
+        let Some(master) = self.master_of.get(node) else {
+            return;
+        };
+        let Some(&del_offset) = self.migration_del.get(master) else {
+            return;
+        };
+        if offset >= del_offset && node != self.holder && self.copies.remove(node).is_some() {
+            self.drops.push(format!(
+                "{node} applied {master}'s DEL of the migrated key at {}",
+                fmt_us(at_us)
+            ));
         }
     }
 

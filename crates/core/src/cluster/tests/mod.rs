@@ -15,11 +15,14 @@ use crate::node::{ClientId, Effect, LinkId, Node, Time};
 use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
+mod blocked_keys;
 mod failover;
 mod failure;
 mod manual_failover;
 mod meet;
+mod migrate_in_flight;
 mod psync;
+mod pubsub;
 mod replica_migration;
 mod slots;
 
@@ -54,6 +57,8 @@ struct TestNet {
     sent: Vec<(usize, LinkId, MessageType)>,
     /// Every outbound bus connect, reachable or not: (node, link, node it was meant for).
     connects: Vec<(usize, LinkId, Option<usize>)>,
+    /// Push frames the nodes sent: `(node, client, items)`.
+    pushes: Vec<(usize, crate::node::ClientId, Vec<Reply>)>,
 }
 
 fn ip_of(i: usize) -> String {
@@ -98,6 +103,7 @@ impl TestNet {
             events: Vec::new(),
             sent: Vec::new(),
             connects: Vec::new(),
+            pushes: Vec::new(),
         }
     }
 
@@ -202,6 +208,7 @@ impl TestNet {
                     self.blocked.remove(&(from, client));
                     self.unblocked.push((from, client, reply));
                 }
+                Effect::ClientPush { client, items } => self.pushes.push((from, client, items)),
                 Effect::Log { text, .. } if std::env::var("TESTNET_LOG").is_ok() => {
                     eprintln!("{:>6} node{from}: {text}", self.now_ms)
                 }

@@ -16,6 +16,8 @@ use crate::reply::Reply;
 use crate::slot::{key_hash_slot, SLOT_COUNT};
 
 mod membership;
+mod subcommands;
+pub(crate) use subcommands::CLUSTER_SUBCOMMANDS;
 mod slots;
 
 use membership::*;

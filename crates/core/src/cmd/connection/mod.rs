@@ -16,8 +16,13 @@ use crate::db::EntryRef;
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
+mod client_list;
+mod client_modes;
 mod kill;
 mod transactions;
+
+use client_list::{client_info, client_list};
+use client_modes::*;
 
 use transactions::*;
 
@@ -75,20 +80,32 @@ const CLIENT_ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous", "@connectio
 /// `CLIENT` subcommands, named `client|<sub>` as `COMMAND` reports them.
 #[rustfmt::skip]
 pub(crate) static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("client|caching", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Say whether the next command's keys are tracked", "6.0.0", client_caching),
     keyless("client|getname", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's name", "2.6.9", client_getname),
+    keyless("client|getredir", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return where tracking invalidations go", "6.0.0", client_getredir),
     keyless("client|help", 2, F::LOADING.union(F::STALE), CLIENT_ACL, "connection", "List the CLIENT subcommands", "5.0.0", client_help),
     keyless("client|id", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Return the connection's id", "5.0.0", client_id),
     keyless("client|info", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Describe this connection", "6.2.0", client_info),
     keyless("client|kill", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Close client connections", "2.4.0", kill::client_kill),
     keyless("client|list", -2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Describe the open connections", "2.4.0", client_list),
+    keyless("client|no-evict", 3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Exempt this connection from client eviction", "7.0.0", client_no_evict),
     keyless("client|pause", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Hold clients back for a while", "2.9.50", client_pause),
+    keyless("client|reply", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Turn this connection's replies on, off, or off for one command", "3.2.0", client_reply),
     keyless("client|setname", 3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Name the connection", "2.6.9", client_setname),
+    keyless("client|tracking", -3, CLIENT_FLAGS, CLIENT_ACL, "connection", "Turn server-assisted client-side caching on or off", "6.0.0", client_tracking),
+    keyless("client|trackinginfo", 2, CLIENT_FLAGS, CLIENT_ACL, "connection", "Describe this connection's tracking settings", "6.2.0", client_trackinginfo),
+    keyless("client|unblock", -3, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "Answer a client parked in a blocking command now", "5.0.0", client_unblock),
     keyless("client|unpause", 2, CLIENT_ADMIN_FLAGS, CLIENT_ADMIN_ACL, "connection", "End a CLIENT PAUSE", "6.2.0", client_unpause),
 ];
 
 // ---- simple connection commands --------------------------------------------------------------
 
-fn ping(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+fn ping(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    // A RESP2 subscriber gets a pong it can tell from a message: `["pong", <arg or "">]`.
+    if args.len() <= 2 && node.pubsub.is_subscribed(client) && node.client_protocol(client) == 2 {
+        let arg = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(arg)]);
+    }
     match args.len() {
         1 => Reply::simple("PONG"),
         2 => Reply::Bulk(args[1].clone()),
@@ -275,87 +292,19 @@ fn set_client_name(node: &mut Node, client: ClientId, name: Bytes) -> Result<(),
     Ok(())
 }
 
-fn client_info(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
-    Reply::Verbatim("txt", client_line(node, client))
-}
-
-/// `CLIENT LIST [TYPE normal|master|replica|slave|pubsub] | [ID id …]`: every connection
-/// here is a normal one.
-fn client_list(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let ids: Vec<ClientId> = if args.len() == 2 {
-        node.clients.keys().copied().collect()
-    } else if is(&args[2], "type") && args.len() == 4 {
-        let kind = &args[3];
-        if is(kind, "normal") {
-            node.clients.keys().copied().collect()
-        } else if ["master", "replica", "slave", "pubsub"]
-            .iter()
-            .any(|k| is(kind, k))
-        {
-            Vec::new()
-        } else {
-            return Reply::err(format!(
-                "Unknown client type '{}'",
-                String::from_utf8_lossy(kind)
-            ));
-        }
-    } else if is(&args[2], "id") && args.len() >= 4 {
-        let mut ids = Vec::new();
-        for arg in &args[3..] {
-            let Some(id) = parse_i64(arg) else {
-                return Reply::err("Invalid client ID");
-            };
-            if id > 0 && node.clients.contains_key(&(id as ClientId)) {
-                ids.push(id as ClientId);
-            }
-        }
-        ids
-    } else {
-        return Reply::syntax_error();
-    };
-    let text: String = ids.into_iter().map(|id| client_line(node, id)).collect();
-    Reply::Verbatim("txt", text)
-}
-
-/// One `CLIENT LIST` line. Fields this node cannot know (file descriptor, buffer sizes,
-/// memory, last command) are left out rather than invented.
-fn client_line(node: &Node, id: ClientId) -> String {
-    let c = &node.clients[&id];
-    let now_ms = node.now.mono_ms;
-    let mut flags = String::new();
-    if c.multi.is_some() {
-        flags.push('x');
-    }
-    if c.readonly {
-        flags.push('r');
-    }
-    if flags.is_empty() {
-        flags.push('N');
-    }
-    let multi = c.multi.as_ref().map_or(-1, |q| q.len() as i64);
-    format!(
-        "id={} addr={} laddr={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 \
-         multi={} user=default redir=-1 resp={}\n",
-        c.id,
-        c.addr,
-        c.local_addr,
-        c.name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default(),
-        now_ms.saturating_sub(c.created_ms) / 1000,
-        now_ms.saturating_sub(c.last_command_ms) / 1000,
-        flags,
-        multi,
-        c.protocol
-    )
-}
-
 fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     super::server::help_reply(
         "CLIENT",
         &[
+            (
+                "CACHING (YES|NO)",
+                "Track (OPTIN) or skip (OPTOUT) the keys of the next command.",
+            ),
             ("GETNAME", "Return the name of this connection, or nil."),
+            (
+                "GETREDIR",
+                "Return where invalidations go: a client id, 0 (here) or -1 (no tracking).",
+            ),
             ("ID", "Return the id of this connection."),
             ("INFO", "Describe this connection in CLIENT LIST format."),
             (
@@ -375,10 +324,34 @@ fn client_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
                 "SETNAME <name>",
                 "Name this connection (an empty name clears it).",
             ),
+            (
+                "NO-EVICT (ON|OFF)",
+                "Exempt this connection from client eviction.",
+            ),
+            (
+                "REPLY (ON|OFF|SKIP)",
+                "Send replies, send none, or drop the next command's reply.",
+            ),
+            (
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] \
+                 [OPTOUT] [NOLOOP]",
+                "Send invalidation pushes for keys this connection read (or, BCAST, for every \
+                 written key under the prefixes).",
+            ),
+            (
+                "TRACKINGINFO",
+                "Describe this connection's tracking settings.",
+            ),
+            (
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "Answer a client parked in a blocking command now.",
+            ),
             ("UNPAUSE", "End a pause; held commands run now."),
         ],
     )
 }
 
+#[cfg(test)]
+mod client_modes_tests;
 #[cfg(test)]
 mod tests;

@@ -177,22 +177,29 @@ fn client_info_and_list_lines() {
     let (mut n, c) = node(true);
     let other = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
     run(&mut n, c, "client setname me");
-    let line = |id: u64, addr: &str, name: &str, flags: &str, multi: i64| {
+    let base = std::mem::size_of::<crate::node::Client>();
+    let line = |id: u64, addr: &str, name: &str, argv_mem: usize, cmd: &str| {
         format!(
-            "id={id} addr={addr} laddr=127.0.0.1:6379 name={name} age=0 idle=0 flags={flags} \
-             db=0 sub=0 psub=0 ssub=0 multi={multi} user=default redir=-1 resp=2\n"
+            "id={id} addr={addr} laddr=127.0.0.1:6379 fd=-1 name={name} age=0 idle=0 flags=N \
+             db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem={argv_mem} \
+             multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={cmd} \
+             user=default redir=-1 resp=2\n",
+            base + argv_mem
         )
     };
-    let mine = line(c, "127.0.0.1:5000", "me", "N", -1);
-    let theirs = line(other, "127.0.0.1:5001", "", "N", -1);
+    // The caller's own line shows the arguments of the command it runs.
+    let mine = line(c, "127.0.0.1:5000", "me", 10, "client|info");
+    let theirs = line(other, "127.0.0.1:5001", "", 0, "NULL");
     assert_eq!(
         run(&mut n, c, "client info"),
         Reply::Verbatim("txt", mine.clone())
     );
+    let mine = line(c, "127.0.0.1:5000", "me", 10, "client|list");
     assert_eq!(
         run(&mut n, c, "client list"),
         Reply::Verbatim("txt", format!("{mine}{theirs}"))
     );
+    let mine = line(c, "127.0.0.1:5000", "me", 20, "client|list");
     assert_eq!(
         run(&mut n, c, "client list type normal"),
         Reply::Verbatim("txt", format!("{mine}{theirs}"))
@@ -221,6 +228,7 @@ fn client_info_and_list_lines() {
     // Flags and queue length show an open transaction; age and idle are in seconds.
     run(&mut n, c, "multi");
     run(&mut n, c, "ping");
+    run(&mut n, c, "echo abcdef");
     let later = Time {
         mono_ms: 5_500,
         unix_ms: 1_005_500,
@@ -234,9 +242,14 @@ fn client_info_and_list_lines() {
         panic!("verbatim")
     };
     assert!(text.starts_with(&format!(
-        "id={c} addr=127.0.0.1:5000 laddr=127.0.0.1:6379 name=me age=5 idle=5 flags=x "
+        "id={c} addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=-1 name=me age=5 idle=5 flags=x "
     )));
-    assert!(text.contains(" multi=1 "));
+    // Redis's multi-mem: argument bytes plus a pointer each ((4 + 8) + (4 + 6 + 2 * 8)).
+    assert!(
+        text.contains(" multi=2 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=38 "),
+        "{text}"
+    );
+    assert!(text.contains(" cmd=echo "));
 }
 
 #[test]
@@ -314,6 +327,7 @@ fn queueing_errors_abort_exec() {
     let (mut n, c) = node(false);
     run(&mut n, c, "multi");
     run(&mut n, c, "ping");
+    run(&mut n, c, "get abcdef");
     assert!(run(&mut n, c, "nosuchcommand").is_error());
     assert_eq!(
         run(&mut n, c, "exec"),
@@ -375,6 +389,7 @@ fn exec_logs_its_writes_inside_multi_exec() {
     // A read-only transaction logs nothing.
     run(&mut n, c, "multi");
     run(&mut n, c, "ping");
+    run(&mut n, c, "get abcdef");
     run(&mut n, c, "exec");
     assert_eq!(aof_bytes(n.take_effects()), "");
 }
@@ -592,4 +607,29 @@ fn client_kill_of_the_master_link_drops_it_and_the_replica_reconnects() {
         run_at(&mut n, op, at(1400), "CLIENT KILL TYPE master"),
         Reply::Integer(1)
     );
+}
+
+#[test]
+fn client_list_flags_a_watch_that_will_fail() {
+    let (mut n, c) = node(false);
+    let other = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    let flags = |n: &mut Node| match run(n, other, &format!("client list id {c}")) {
+        Reply::Verbatim(_, line) => line
+            .split(" flags=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string(),
+        other => panic!("{other:?}"),
+    };
+    run(&mut n, c, "watch wk");
+    assert_eq!(flags(&mut n), "N");
+    run(&mut n, other, "set wk 1");
+    assert_eq!(flags(&mut n), "d");
+    run(&mut n, c, "multi");
+    assert_eq!(flags(&mut n), "xd");
+    run(&mut n, c, "exec");
+    assert_eq!(flags(&mut n), "N");
 }

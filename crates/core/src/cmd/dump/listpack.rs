@@ -18,13 +18,13 @@ const LP_END: u8 = 0xff;
 const LP_COUNT_UNKNOWN: u16 = u16::MAX;
 
 /// Builds one listpack entry by entry.
-pub(super) struct ListpackWriter {
+pub(crate) struct ListpackWriter {
     bytes: Vec<u8>,
     count: usize,
 }
 
 impl ListpackWriter {
-    pub(super) fn new() -> ListpackWriter {
+    pub(crate) fn new() -> ListpackWriter {
         ListpackWriter {
             bytes: vec![0; LP_HEADER_BYTES],
             count: 0,
@@ -32,15 +32,15 @@ impl ListpackWriter {
     }
 
     /// Size of the finished listpack so far (the end byte included).
-    pub(super) fn len_bytes(&self) -> usize {
+    pub(crate) fn len_bytes(&self) -> usize {
         self.bytes.len() + 1
     }
 
-    pub(super) fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.count
     }
 
-    pub(super) fn push(&mut self, item: &[u8]) {
+    pub(crate) fn push(&mut self, item: &[u8]) {
         let start = self.bytes.len();
         encode_entry(item, &mut self.bytes);
         let entry_len = self.bytes.len() - start;

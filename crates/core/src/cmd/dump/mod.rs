@@ -18,7 +18,7 @@ use crate::db::{EncodingLimits, Value, ValueRef};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
-mod listpack;
+pub(crate) mod listpack;
 mod types;
 mod ziplist;
 

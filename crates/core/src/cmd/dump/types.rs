@@ -122,20 +122,9 @@ fn encode_zset(zset: &ZSet, out: &mut Vec<u8>) {
     }
 }
 
-/// A score as listpack text: integral scores as integers (stored in integer form), others in
-/// the shortest form that reads back to the same double. (Redis 7.0 writes `%.17g` there;
-/// both parse to the same score.)
+/// A score as listpack text, as Redis's `d2string` writes it.
 fn score_text(score: f64) -> String {
-    if score == score.trunc() && score.abs() < 1e17 {
-        if score == 0.0 && score.is_sign_negative() {
-            return "-0".into();
-        }
-        return format!("{}", score as i64);
-    }
-    if score.is_infinite() {
-        return if score > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    format!("{score:?}")
+    String::from_utf8_lossy(&crate::cmd::zsets::listpack_score_text(score)).into_owned()
 }
 
 /// The collection after a collection type byte; `None` when `rdb_type` is not one we read.

@@ -303,6 +303,7 @@ pub(crate) fn expire_if_due(node: &mut Node, key: &[u8]) {
     }
     node.db.remove(key);
     node.stats.expired_keys += 1;
+    node.tracked_key_expired(key);
     // The DEL is the expiry's, not the write of the client command that found the key due.
     let request = std::mem::take(&mut node.request);
     propagate(

@@ -61,7 +61,37 @@ pub(crate) static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         "2.2.3",
         object_refcount,
     ),
+    crate::cmd::keyless(
+        "object|help",
+        2,
+        F::LOADING.union(F::STALE),
+        &["@keyspace", "@slow"],
+        "generic",
+        "List the OBJECT subcommands",
+        "6.2.0",
+        object_help,
+    ),
 ];
+
+fn object_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
+    crate::cmd::server::help_reply(
+        "OBJECT",
+        &[
+            (
+                "ENCODING <key>",
+                "Name the representation the value is kept in.",
+            ),
+            (
+                "FREQ <key>",
+                "The key's logarithmic access counter (LFU maxmemory policies only).",
+            ),
+            (
+                "REFCOUNT <key>",
+                "How many references the value has (shared small integers: many).",
+            ),
+        ],
+    )
+}
 
 pub(super) fn object(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     run_subcommand(node, client, args, "OBJECT", OBJECT_SUBCOMMANDS)
@@ -98,4 +128,25 @@ fn object_freq(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
          that when switching between policies at runtime LRU and LFU data will take some time \
          to adjust.",
     )
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+
+    #[test]
+    fn object_help_lists_subcommands() {
+        let mut node = Node::new(crate::config::Config::default(), Default::default(), 1);
+        let c = node.client_connected(Default::default(), "a:1".into(), "b:2".into());
+        let args = vec![Bytes::from_static(b"object"), Bytes::from_static(b"help")];
+        let Reply::Array(lines) = node.command(Default::default(), c, &args) else {
+            panic!("array")
+        };
+        assert_eq!(
+            lines[0],
+            Reply::simple("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        );
+        assert_eq!(lines[1], Reply::simple("ENCODING <key>"));
+        assert_eq!(lines.last(), Some(&Reply::simple("    Prints this help.")));
+    }
 }

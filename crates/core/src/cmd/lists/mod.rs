@@ -4,7 +4,8 @@
 //! and the typed accessors below (`WRONGTYPE` for a key of another type). A list that loses
 //! its last element loses its key, as in Redis. Writes report their replay form through
 //! `keys::propagate`: the command as sent, except LMPOP, which replays as LPOP/RPOP with a
-//! count (what Redis 7.0 writes to its AOF and replicas). Blocking variants are not here yet.
+//! count (what Redis 7.0 writes to its AOF and replicas). The blocking variants are in
+//! `blocking`.
 //!
 //! Here: the command table and the helpers; the commands are in `push_pop`, `access` and
 //! `moves`.
@@ -19,10 +20,12 @@ use crate::node::Node;
 use crate::reply::Reply;
 
 mod access;
+mod blocking;
 mod moves;
 mod push_pop;
 
 use access::{lindex, linsert, lpos, lrange, lrem, lset, ltrim};
+use blocking::{blmove, blmpop, blpop, brpop, brpoplpush};
 use moves::{lmove, lmpop, rpoplpush};
 use push_pop::{llen, lpop, lpush, lpushx, rpop, rpush, rpushx};
 
@@ -247,6 +250,71 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         summary: "Pop elements from a list",
         since: "7.0.0",
         handler: lmpop,
+    },
+    CommandSpec {
+        name: "blpop",
+        arity: -3,
+        flags: F::WRITE.union(F::NOSCRIPT).union(F::BLOCKING),
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["@write", "@list", "@slow", "@blocking"],
+        group: "list",
+        summary: "Remove and get the first element in a list, or block until one is available",
+        since: "2.0.0",
+        handler: blpop,
+    },
+    CommandSpec {
+        name: "brpop",
+        arity: -3,
+        flags: F::WRITE.union(F::NOSCRIPT).union(F::BLOCKING),
+        first_key: 1,
+        last_key: -2,
+        key_step: 1,
+        acl_categories: &["@write", "@list", "@slow", "@blocking"],
+        group: "list",
+        summary: "Remove and get the last element in a list, or block until one is available",
+        since: "2.0.0",
+        handler: brpop,
+    },
+    CommandSpec {
+        name: "blmove",
+        arity: 6,
+        flags: F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT).union(F::BLOCKING),
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["@write", "@list", "@slow", "@blocking"],
+        group: "list",
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        since: "6.2.0",
+        handler: blmove,
+    },
+    CommandSpec {
+        name: "brpoplpush",
+        arity: 4,
+        flags: F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT).union(F::BLOCKING),
+        first_key: 1,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["@write", "@list", "@slow", "@blocking"],
+        group: "list",
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        since: "2.2.0",
+        handler: brpoplpush,
+    },
+    CommandSpec {
+        name: "blmpop",
+        arity: -5,
+        flags: F::WRITE.union(F::BLOCKING).union(F::MOVABLEKEYS),
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["@write", "@list", "@slow", "@blocking"],
+        group: "list",
+        summary: "Pop elements from a list, or block until one is available",
+        since: "7.0.0",
+        handler: blmpop,
     },
 ];
 

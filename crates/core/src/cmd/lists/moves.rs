@@ -21,10 +21,20 @@ pub(super) fn rpoplpush(node: &mut Node, _client: ClientId, args: &[Bytes]) -> R
     move_one(node, args, End::Right, End::Left)
 }
 
-/// Pops at `from` of `args[1]` and pushes at `to` of `args[2]` (the same key rotates it).
-/// Both types are checked before anything moves.
 fn move_one(node: &mut Node, args: &[Bytes], from: End, to: End) -> Reply {
-    let (source, destination) = (&args[1], &args[2]);
+    move_one_as(node, &args[1], &args[2], from, to, argv(args))
+}
+
+/// Pops at `from` of `source` and pushes at `to` of `destination` (the same key rotates it),
+/// logging `replay` (BLMOVE replays as LMOVE). Both types are checked before anything moves.
+pub(super) fn move_one_as(
+    node: &mut Node,
+    source: &Bytes,
+    destination: &Bytes,
+    from: End,
+    to: End,
+    replay: Vec<Bytes>,
+) -> Reply {
     match read_list(node, source) {
         Err(wrong_type) => return wrong_type,
         Ok(None) => return Reply::Nil,
@@ -42,20 +52,20 @@ fn move_one(node: &mut Node, args: &[Bytes], from: End, to: End) -> Reply {
     let target = list_for_push(node, destination).expect("checked above");
     to.push(target, &item);
     remove_if_empty(node, source);
-    propagate(node, argv(args));
+    propagate(node, replay);
     Reply::Bulk(Bytes::from(item))
 }
 
 /// LMPOP's arguments after parsing.
-struct LmpopArgs<'a> {
-    keys: &'a [Bytes],
-    end: End,
-    count: usize,
+pub(super) struct LmpopArgs<'a> {
+    pub(super) keys: &'a [Bytes],
+    pub(super) end: End,
+    pub(super) count: usize,
 }
 
 impl<'a> LmpopArgs<'a> {
     /// `numkeys key [key …] LEFT|RIGHT [COUNT count]`, with Redis's errors.
-    fn parse(args: &'a [Bytes]) -> Result<LmpopArgs<'a>, Reply> {
+    pub(super) fn parse(args: &'a [Bytes]) -> Result<LmpopArgs<'a>, Reply> {
         let numkeys = parse_i64(&args[1])
             .filter(|&n| n > 0)
             .and_then(|n| usize::try_from(n).ok())
@@ -87,25 +97,34 @@ pub(super) fn lmpop(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply
         Err(e) => return e,
     };
     for key in parsed.keys {
-        let list = match write_list(node, key) {
+        match write_list(node, key) {
             Err(wrong_type) => return wrong_type,
             Ok(None) => continue,
-            Ok(Some(list)) => list,
-        };
-        let n = parsed.count.min(list.len());
-        let items: Vec<Reply> = (0..n)
-            .filter_map(|_| parsed.end.pop(list))
-            .map(|i| Reply::Bulk(Bytes::from(i)))
-            .collect();
-        remove_if_empty(node, key);
-        let pop: &'static [u8] = match parsed.end {
-            End::Left => b"LPOP",
-            End::Right => b"RPOP",
-        };
-        // The count popped, not the one asked for, as Redis writes it.
-        let count = Bytes::from(items.len().to_string());
-        propagate(node, vec![Bytes::from_static(pop), key.clone(), count]);
-        return Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]);
+            Ok(Some(_)) => return pop_counted(node, key, parsed.end, parsed.count),
+        }
     }
     Reply::NilArray
+}
+
+/// Pops up to `count` elements at `end` of the list at `key` (which exists), as
+/// `[key, [elements]]`; replays as LPOP/RPOP `key popped-count`.
+pub(super) fn pop_counted(node: &mut Node, key: &Bytes, end: End, count: usize) -> Reply {
+    let list = write_list(node, key)
+        .ok()
+        .flatten()
+        .expect("the caller found a list");
+    let n = count.min(list.len());
+    let items: Vec<Reply> = (0..n)
+        .filter_map(|_| end.pop(list))
+        .map(|i| Reply::Bulk(Bytes::from(i)))
+        .collect();
+    remove_if_empty(node, key);
+    let pop: &'static [u8] = match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    };
+    // The count popped, not the one asked for, as Redis writes it.
+    let count = Bytes::from(items.len().to_string());
+    propagate(node, vec![Bytes::from_static(pop), key.clone(), count]);
+    Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)])
 }

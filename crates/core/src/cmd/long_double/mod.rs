@@ -11,6 +11,7 @@
 use std::cmp::Ordering;
 
 mod big;
+mod millis;
 
 use big::Big;
 

@@ -40,6 +40,7 @@ pub(crate) use engine::Engine;
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
 const EVAL_FLAGS: F = F::NOSCRIPT
     .union(F::STALE)
+    .union(F::SKIP_MONITOR)
     .union(F::NO_MANDATORY_KEYS)
     .union(F::MOVABLEKEYS);
 const EVAL_RO_FLAGS: F = EVAL_FLAGS.union(F::READONLY);

@@ -29,7 +29,7 @@ const INFO_SECTIONS: &[&str] = &[
 const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 /// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
-const BASE_MEMORY_BYTES: u64 = 1 << 20;
+pub(super) const BASE_MEMORY_BYTES: u64 = 1 << 20;
 
 pub(super) fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let any = |names: &[&str]| args[1..].iter().any(|a| names.iter().any(|n| is(a, n)));
@@ -103,6 +103,7 @@ fn server_fields(node: &Node) -> Vec<(String, String)> {
 }
 
 fn clients_fields(node: &Node) -> Vec<(String, String)> {
+    let (waiting, waiting_with_timeout) = node.blocked_for_replication();
     vec![
         // Redis counts replicas apart (`connected_slaves`).
         field(
@@ -110,8 +111,12 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
             node.clients.len() - node.repl.replica_count(),
         ),
         field("cluster_connections", node.cluster.links_in_order().count()),
-        field("blocked_clients", 0),
+        field("blocked_clients", waiting + node.blocked_keys.len()),
         field("tracking_clients", 0),
+        field(
+            "clients_in_timeout_table",
+            waiting_with_timeout + node.blocked_keys.with_timeout(),
+        ),
     ]
 }
 

@@ -1,14 +1,14 @@
-//! Finding a command line's keys from key specs: `COMMAND GETKEYS`, and the same rules for
-//! callers that need key positions of commands without fixed first/last/step.
+//! Finding a command line's keys from key specs (Redis's begin_search/find_keys rules), for
+//! `COMMAND GETKEYS` and for callers that need key positions of commands without fixed
+//! first/last/step.
 
 use bytes::Bytes;
 
-use super::command::find_command;
 use super::meta::{self, Begin, Find, KeySpec};
-use super::subcommands_of;
 use crate::cmd::{is, parse_i64, CommandSpec};
-use crate::node::{ClientId, Node};
-use crate::reply::Reply;
+
+/// A key's argument index with the flags of the spec that found it (`RW`, `access`, …).
+pub(crate) type KeyAt = (usize, &'static [&'static str]);
 
 /// For a command Redis does not have: one key spec from first/last/step.
 pub(super) fn derived_key_spec(spec: &CommandSpec) -> Option<KeySpec> {
@@ -36,57 +36,8 @@ pub(super) fn derived_key_spec(spec: &CommandSpec) -> Option<KeySpec> {
     })
 }
 
-pub(super) fn command_getkeys(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    let target = &args[2..];
-    let Some(mut spec) = find_command(&target[0]).filter(|s| !s.name.contains('|')) else {
-        return Reply::err("Invalid command specified");
-    };
-    let subs = subcommands_of(spec.name);
-    if !subs.is_empty() {
-        let full = format!(
-            "{}|{}",
-            spec.name,
-            String::from_utf8_lossy(target.get(1).map_or(&b""[..], |b| b)).to_ascii_lowercase()
-        );
-        match subs.iter().find(|s| s.name == full) {
-            Some(sub) => spec = sub,
-            None => return Reply::err("Invalid command specified"),
-        }
-    }
-    let specs = key_specs_of(spec);
-    if specs.is_empty() {
-        return Reply::err("The command has no key arguments");
-    }
-    if !spec.arity_ok(target.len()) {
-        return Reply::err("Invalid number of arguments specified for command");
-    }
-    let mut positions = key_positions(&specs, target);
-    if spec.name == "sort" {
-        // The STORE key has no key spec Redis can describe; its `sortGetKeys` finds it.
-        positions = Some(crate::cmd::sort::key_positions(target));
-    }
-    if spec.name == "migrate" {
-        // With a KEYS list the key argument is a placeholder, not a key.
-        if let Some(p) = positions.as_mut().filter(|p| p.len() > 1) {
-            p.remove(0);
-        }
-    }
-    match positions {
-        Some(positions) => Reply::Array(
-            positions
-                .into_iter()
-                .map(|i| Reply::Bulk(target[i].clone()))
-                .collect(),
-        ),
-        None if spec.flags.contains(crate::cmd::CmdFlags::NO_MANDATORY_KEYS) => {
-            Reply::Array(Vec::new())
-        }
-        None => Reply::err("Invalid arguments specified for command"),
-    }
-}
-
 /// Key specs from Redis's table, or derived from first/last/step.
-fn key_specs_of(spec: &CommandSpec) -> Vec<KeySpec> {
+pub(super) fn key_specs_of(spec: &CommandSpec) -> Vec<KeySpec> {
     match meta::lookup(spec.name) {
         Some(m) => m.key_specs.to_vec(),
         None => derived_key_spec(spec).into_iter().collect(),
@@ -94,9 +45,9 @@ fn key_specs_of(spec: &CommandSpec) -> Vec<KeySpec> {
 }
 
 /// The argument positions of the keys of a command line (`args[0]` is the command name),
-/// following Redis's key-spec rules; `None` when the line does not fit a spec. Specs whose
-/// shape is unknown (SORT's BY/GET patterns) are skipped.
-pub(crate) fn key_positions(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<usize>> {
+/// each with its spec's flags, following Redis's key-spec rules; `None` when the line does
+/// not fit a spec. Specs whose shape is unknown (SORT's BY/GET patterns) are skipped.
+pub(crate) fn key_positions(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyAt>> {
     let argc = args.len() as i64;
     let mut positions = Vec::new();
     for spec in specs {
@@ -145,7 +96,8 @@ pub(crate) fn key_positions(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<usi
         if last >= argc || last < first || first >= argc || step <= 0 {
             return None;
         }
-        positions.extend((first..=last).step_by(step as usize).map(|i| i as usize));
+        let at = (first..=last).step_by(step as usize);
+        positions.extend(at.map(|i| (i as usize, spec.flags)));
     }
     Some(positions)
 }
@@ -172,38 +124,12 @@ mod tests {
     use crate::cmd::server::testing::*;
 
     #[test]
-    fn command_getkeys() {
-        let (mut n, c) = cluster_node();
-        assert_eq!(
-            run(&mut n, c, "command getkeys get a"),
-            Reply::Array(vec![bulk("a")])
-        );
-        assert_eq!(
-            run(&mut n, c, "command getkeys mset a 1 b 2"),
-            Reply::Array(vec![bulk("a"), bulk("b")])
-        );
-        assert_eq!(
-            run(&mut n, c, "command getkeys ping x"),
-            err("ERR The command has no key arguments")
-        );
-        assert_eq!(
-            run(&mut n, c, "command getkeys foo a"),
-            err("ERR Invalid command specified")
-        );
-        assert_eq!(
-            run(&mut n, c, "command getkeys get a b"),
-            err("ERR Invalid number of arguments specified for command")
-        );
-        assert_eq!(
-            run(&mut n, c, "command getkeys get"),
-            err("ERR wrong number of arguments for 'command|getkeys' command")
-        );
-    }
-
-    #[test]
     fn key_specs_find_movable_keys() {
         let specs = |name: &str| meta::lookup(name).expect("in table").key_specs.to_vec();
-        let positions = |name: &str, line: &str| key_positions(&specs(name), &words(line));
+        let positions = |name: &str, line: &str| {
+            key_positions(&specs(name), &words(line))
+                .map(|keys| keys.into_iter().map(|(at, _)| at).collect::<Vec<_>>())
+        };
         assert_eq!(
             positions("migrate", "migrate h 1 \"\" 0 5000 COPY KEYS a b"),
             Some(vec![3, 8, 9])
@@ -232,6 +158,13 @@ mod tests {
             },
         }];
         assert_eq!(key_positions(&edge, &words("x KEYS a")), Some(vec![]));
+        assert_eq!(
+            key_positions(&specs("lmove"), &words("lmove a b left right")),
+            Some(vec![
+                (1, &["RW", "access", "delete"][..]),
+                (2, &["RW", "insert"][..])
+            ])
+        );
         assert_eq!(
             positions("migrate", "migrate h 1 k 0 5000 KEYS"),
             Some(vec![3])

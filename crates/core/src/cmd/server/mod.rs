@@ -13,10 +13,14 @@ mod config;
 mod dataset_debug;
 mod debug;
 mod function;
+mod getkeys;
 mod info;
 mod key_positions;
+mod memory;
 mod meta;
+mod monitor;
 pub(crate) mod persistence;
+mod slowlog;
 mod status;
 
 use bytes::Bytes;
@@ -32,9 +36,15 @@ use function::{
     function, function_delete, function_dump, function_flush, function_help, function_kill,
     function_list, function_load, function_restore, function_stats,
 };
+use getkeys::{command_getkeys, command_getkeysandflags};
 use info::info;
-use key_positions::command_getkeys;
+use slowlog::{
+    latency, latency_doctor, latency_graph, latency_help, latency_history, latency_latest,
+    latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
+};
 use status::{lastsave, role, time};
+
+pub(crate) use monitor::feed_monitors;
 
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
@@ -58,6 +68,52 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("debug", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Debugging and fault-injection subcommands", "1.0.0", debug),
     keyless("shutdown", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::NO_MULTI).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "Persist and stop the server", "1.0.0", shutdown),
     keyless("function", -2, F::empty(), &["@slow"], "scripting", "Container for function-library subcommands", "7.0.0", function),
+    keyless("slowlog", -2, F::empty(), &["@slow"], "server", "Container for slow-log subcommands", "2.2.12", slowlog),
+    keyless("latency", -2, F::empty(), &["@slow"], "server", "Container for latency-monitor subcommands", "2.8.13", latency),
+    keyless("memory", -2, F::empty(), &["@slow"], "server", "Container for memory diagnostics subcommands", "4.0.0", memory::memory),
+    keyless("monitor", 1, ADMIN_FLAGS, ADMIN_ACL, "server", "Stream every command the server runs", "1.0.0", monitor::monitor),
+];
+
+const ADMIN_LOADING: F = F::ADMIN.union(F::LOADING).union(F::STALE);
+
+#[rustfmt::skip]
+static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("slowlog|get", -2, ADMIN_LOADING, ADMIN_ACL, "server", "Read the newest slow-log entries", "2.2.12", slowlog_get),
+    keyless("slowlog|help", 2, LOADING_STALE, &["@slow"], "server", "List the SLOWLOG subcommands", "6.2.0", slowlog_help),
+    keyless("slowlog|len", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Count the slow-log entries", "2.2.12", slowlog_len),
+    keyless("slowlog|reset", 2, ADMIN_LOADING, ADMIN_ACL, "server", "Empty the slow log", "2.2.12", slowlog_reset),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("memory|doctor", 2, F::empty(), &["@slow"], "server", "Report on memory use", "4.0.0", memory::memory_doctor),
+    keyless("memory|help", 2, LOADING_STALE, &["@slow"], "server", "List the MEMORY subcommands", "4.0.0", memory::memory_help),
+    keyless("memory|malloc-stats", 2, F::empty(), &["@slow"], "server", "Report the allocator's statistics", "4.0.0", memory::memory_malloc_stats),
+    keyless("memory|purge", 2, F::empty(), &["@slow"], "server", "Ask the allocator to release free pages", "4.0.0", memory::memory_purge),
+    keyless("memory|stats", 2, F::empty(), &["@slow"], "server", "Report memory use by area", "4.0.0", memory::memory_stats),
+    CommandSpec {
+        name: "memory|usage",
+        arity: -3,
+        flags: F::READONLY,
+        first_key: 2,
+        last_key: 2,
+        key_step: 1,
+        acl_categories: &["@read", "@slow"],
+        group: "server",
+        summary: "Estimate the memory a key and its value use",
+        since: "4.0.0",
+        handler: memory::memory_usage,
+    },
+];
+
+#[rustfmt::skip]
+static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    keyless("latency|doctor", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Report on the recorded latency events", "2.8.13", latency_doctor),
+    keyless("latency|graph", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Draw a latency event's samples", "2.8.13", latency_graph),
+    keyless("latency|help", 2, LOADING_STALE, &["@slow"], "server", "List the LATENCY subcommands", "2.8.13", latency_help),
+    keyless("latency|history", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Return a latency event's samples", "2.8.13", latency_history),
+    keyless("latency|latest", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Return every event's latest sample", "2.8.13", latency_latest),
+    keyless("latency|reset", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Drop latency samples", "2.8.13", latency_reset),
 ];
 
 #[rustfmt::skip]
@@ -65,6 +121,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("command|count", 2, LOADING_STALE, SLOW_CONN, "server", "Count the commands", "2.8.13", command_count),
     keyless("command|docs", -2, LOADING_STALE, SLOW_CONN, "server", "Document some or all commands", "7.0.0", command_docs),
     keyless("command|getkeys", -4, LOADING_STALE, SLOW_CONN, "server", "Extract the keys of a full command line", "2.8.13", command_getkeys),
+    keyless("command|getkeysandflags", -4, LOADING_STALE, SLOW_CONN, "server", "Extract the keys of a full command line, with their flags", "7.0.0", command_getkeysandflags),
     keyless("command|help", 2, LOADING_STALE, SLOW_CONN, "server", "List the COMMAND subcommands", "5.0.0", command_help),
     keyless("command|info", -2, LOADING_STALE, SLOW_CONN, "server", "Describe some or all commands", "2.8.13", command_info),
     keyless("command|list", -2, LOADING_STALE, SLOW_CONN, "server", "List command names, optionally filtered", "7.0.0", command_list),
@@ -88,11 +145,11 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("function|dump", 2, F::NOSCRIPT, SCRIPTING, "scripting", "Serialize all function libraries", "7.0.0", function_dump),
     keyless("function|flush", -2, F::WRITE.union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Remove all function libraries", "7.0.0", function_flush),
     keyless("function|help", 2, LOADING_STALE, SCRIPTING, "scripting", "List the FUNCTION subcommands", "7.0.0", function_help),
+    keyless("function|kill", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Stop the function that is running", "7.0.0", function_kill),
     keyless("function|list", -2, F::NOSCRIPT, SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
+    keyless("function|stats", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Report the running function and the engines", "7.0.0", function_stats),
     keyless("function|restore", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
     keyless("function|load", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Create a function library", "7.0.0", function_load),
-    keyless("function|stats", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Report the running function and the engines", "7.0.0", function_stats),
-    keyless("function|kill", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Stop the running function", "7.0.0", function_kill),
 ];
 
 // ---- containers ------------------------------------------------------------------------------
@@ -102,10 +159,15 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
     match container {
         "client" => connection::CLIENT_SUBCOMMANDS,
+        "cluster" => crate::cmd::cluster::CLUSTER_SUBCOMMANDS,
         "command" => COMMAND_SUBCOMMANDS,
         "config" => CONFIG_SUBCOMMANDS,
         "function" => FUNCTION_SUBCOMMANDS,
+        "latency" => LATENCY_SUBCOMMANDS,
+        "memory" => MEMORY_SUBCOMMANDS,
+        "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
+        "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
         "script" => crate::cmd::scripting::SCRIPT_SUBCOMMANDS,
         _ => &[],
     }
