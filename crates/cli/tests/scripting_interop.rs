@@ -525,3 +525,43 @@ fn redis_cli_add_node_copies_functions() {
         "{listed}"
     );
 }
+
+/// MONITOR shows EVAL and FCALL before the commands their scripts run, those as `[0 lua]`.
+#[test]
+fn monitor_shows_scripts_as_redis_server() {
+    let dir = TestDir::new("scripting-monitor");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(_redis) = RedisServer::start(redis_port, &[]) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let mut streams = Vec::new();
+    for port in [ours_port, redis_port] {
+        let mut monitor = RespConn::connect(port);
+        let mut client = RespConn::connect(port);
+        let mut log = String::from_utf8_lossy(&monitor.call(&[b"MONITOR"])).into_owned();
+        let script = "redis.call('set', KEYS[1], '1'); return redis.call('get', KEYS[1])";
+        client.call(&[b"EVAL", script.as_bytes(), b"1", b"k"]);
+        client.call(&[b"EVAL", b"return 1", b"x"]);
+        client.call(&[b"FCALL", b"nosuch", b"0"]);
+        client.call(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]);
+        client.call(&[b"FCALL", b"myget", b"1", b"k"]);
+        log += &String::from_utf8_lossy(&monitor.drain());
+        assert!(log.lines().count() >= 8, "{log}");
+        let masked: Vec<String> = log
+            .lines()
+            .map(|line| match line.split_once(" [0 ") {
+                Some((_, rest)) => {
+                    let (who, args) = rest.split_once("] ").unwrap_or(("", rest));
+                    let who = if who == "lua" { "lua" } else { "addr" };
+                    format!("[0 {who}] {args}")
+                }
+                None => line.to_string(),
+            })
+            .collect();
+        streams.push(masked.join("\n"));
+    }
+    assert_eq!(streams[0], streams[1]);
+}

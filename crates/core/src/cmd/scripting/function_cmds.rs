@@ -13,6 +13,7 @@ use crate::reply::Reply;
 
 /// FCALL / FCALL_RO `<function> numkeys key… arg…`.
 pub(super) fn fcall(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    super::show_to_monitors(node, client, args);
     let read_only = args[0].len() == 8; // "fcall_ro"
     let name = String::from_utf8_lossy(&args[1]).to_string();
     let Some(entry) = functions::find(&node.scripting, &name) else {

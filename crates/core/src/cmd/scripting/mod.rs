@@ -100,6 +100,7 @@ pub(crate) fn functions_restore_command(node: &Node) -> Option<Vec<Bytes>> {
 
 /// EVAL, EVALSHA and their `_RO` forms: `<script|sha1> numkeys key… arg…`.
 fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    show_to_monitors(node, client, args);
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let by_sha = name.starts_with("evalsha");
     let read_only = name.ends_with("_ro");
@@ -137,6 +138,13 @@ fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         args: &args[3 + numkeys..],
     };
     run::run_eval(node, client, &invocation)
+}
+
+/// EVAL and FCALL show their line to MONITOR before anything else, then their commands'.
+pub(crate) fn show_to_monitors(node: &mut Node, client: ClientId, args: &[Bytes]) {
+    if let Some(spec) = node.lookup(&args[0]) {
+        crate::cmd::server::feed_monitors_first(node, client, spec, args);
+    }
 }
 
 /// Compiles and caches a script body (once per SHA1); the SHA1, or the error to answer.

@@ -44,7 +44,7 @@ use slowlog::{
 };
 use status::{lastsave, role, time};
 
-pub(crate) use monitor::feed_monitors;
+pub(crate) use monitor::{feed_monitors, feed_monitors_first};
 
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
