@@ -51,6 +51,8 @@ pub struct RdbContents {
     pub entries: Vec<RdbEntry>,
     /// Aux fields in file order (`redis-ver`, `ctime`, …).
     pub aux: Vec<(String, String)>,
+    /// FUNCTION libraries' code, in file order.
+    pub functions: Vec<Bytes>,
 }
 
 impl RdbContents {
@@ -103,12 +105,21 @@ impl std::error::Error for RdbError {}
 /// The whole keyspace as an RDB file, with `aux` fields after the magic. Expired keys not yet
 /// removed are written with their expiry, as Redis writes them; the loader drops them.
 pub fn encode(db: &Db, aux: &[(&str, String)]) -> Vec<u8> {
+    encode_with_functions(db, aux, &[])
+}
+
+/// [`encode`] with FUNCTION libraries' code, written after the aux fields as Redis does.
+pub fn encode_with_functions(db: &Db, aux: &[(&str, String)], functions: &[Bytes]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + db.len() * 32);
     out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     for (name, value) in aux {
         out.push(OP_AUX);
         encode_rdb_string(name.as_bytes(), &mut out);
         encode_rdb_string(value.as_bytes(), &mut out);
+    }
+    for code in functions {
+        out.push(OP_FUNCTION2);
+        encode_rdb_string(code, &mut out);
     }
     if !db.is_empty() {
         out.push(OP_SELECTDB);
@@ -213,9 +224,11 @@ fn read_sections(
             OP_FREQ => {
                 reader.byte().map_err(short)?;
             }
-            OP_MODULE_AUX | OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
-                return Err(RdbError::Unsupported(op))
+            OP_FUNCTION2 => {
+                let code = reader.string().map_err(short)?;
+                contents.functions.push(Bytes::from(code));
             }
+            OP_MODULE_AUX | OP_FUNCTION_PRE_GA => return Err(RdbError::Unsupported(op)),
             rdb_type => {
                 let key = reader.string().map_err(short)?;
                 let value = decode_typed_value(rdb_type, reader, limits)

@@ -29,6 +29,8 @@ bitflags::bitflags! {
         /// May block its client (BLPOP, …).
         const BLOCKING = 1 << 16;
         const PUBSUB = 1 << 17;
+        /// Not shown to MONITOR by itself (EVAL, FCALL: their commands are).
+        const SKIP_MONITOR = 1 << 18;
     }
 }
 
@@ -43,6 +45,7 @@ const WORDS: &[(CmdFlags, &str)] = &[
     (CmdFlags::BLOCKING, "blocking"),
     (CmdFlags::LOADING, "loading"),
     (CmdFlags::STALE, "stale"),
+    (CmdFlags::SKIP_MONITOR, "skip_monitor"),
     (CmdFlags::SKIP_SLOWLOG, "skip_slowlog"),
     (CmdFlags::ASKING, "asking"),
     (CmdFlags::FAST, "fast"),

@@ -23,6 +23,7 @@ pub mod migrate;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -92,6 +93,9 @@ impl CommandSpec {
         match self.name {
             "migrate" => return migrate_keys(args),
             "lmpop" | "sintercard" => return counted_keys(args, 1),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                return counted_keys(args, 2)
+            }
             "sort" => {
                 return sort::key_positions(args)
                     .into_iter()
@@ -219,6 +223,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         sort::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -88,6 +88,10 @@ fn psync(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
 pub(crate) fn snapshot(node: &Node) -> Bytes {
     let mut out = Vec::new();
     super::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
+    // The replica's libraries become the master's.
+    if let Some(restore) = super::scripting::functions_restore_command(node) {
+        super::propagate::encode_command(&restore, &mut out);
+    }
     let now_ms = node.now.unix_ms;
     for entry in node.db.entries_in_order() {
         if !entry.is_live(now_ms) {

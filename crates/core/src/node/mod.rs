@@ -142,6 +142,11 @@ pub struct Node {
     pub(crate) observed: observe::Observed,
     /// Who listens to which channels (see `crate::pubsub`).
     pub(crate) pubsub: crate::pubsub::PubSub,
+    /// The Lua interpreter and script cache (see `cmd::scripting`).
+    pub(crate) scripting: cmd::scripting::Engine,
+    /// While a script runs: the writes it made, propagated when it ends (see
+    /// `cmd::scripting::run`).
+    pub(crate) script_writes: Option<Vec<Vec<Bytes>>>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -188,6 +193,8 @@ impl Node {
             blocked_keys: Default::default(),
             observed: Default::default(),
             pubsub: Default::default(),
+            scripting: cmd::scripting::Engine::new(),
+            script_writes: None,
             loaded: false,
             commands,
         }
@@ -495,6 +502,10 @@ impl Node {
         if self.replaying {
             return;
         }
+        if let Some(writes) = &mut self.script_writes {
+            writes.push(args.to_vec());
+            return;
+        }
         self.feed_write(args, crate::replication::encoded_len(args));
     }
 
@@ -611,7 +622,12 @@ impl Node {
 
     /// Whether this node may run a keyed command, following Redis's `getNodeByQuery`: `None`
     /// means run it here, `Some(error)` is the redirection or cluster error to send instead.
-    fn redirection(&self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    pub(crate) fn redirection(
+        &self,
+        client: ClientId,
+        spec: &CommandSpec,
+        args: &[Bytes],
+    ) -> Option<Reply> {
         // The AOF loader replays what this node accepted before, whoever owns the slot now.
         if !self.config.cluster_enabled || self.replaying {
             return None;

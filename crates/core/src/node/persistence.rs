@@ -65,7 +65,8 @@ impl Node {
             ("used-mem", self.db.used_memory_estimate().to_string()),
             ("aof-base", "0".to_string()),
         ];
-        rdb::encode(&self.db, &aux)
+        let functions = crate::cmd::scripting::library_codes(self);
+        rdb::encode_with_functions(&self.db, &aux, &functions)
     }
 
     /// Hands a snapshot to the driver (`SaveRdb`); `client` (SAVE) waits for the outcome.
@@ -112,6 +113,7 @@ impl Node {
 
     /// [`Node::load_rdb_at`] at the node's current time.
     pub(crate) fn load_rdb(&mut self, contents: RdbContents) {
+        crate::cmd::scripting::replace_libraries(self, &contents.functions);
         let is_master = !self.cluster.me().is_replica();
         let now_ms = self.now.unix_ms;
         for entry in contents.entries {
@@ -163,6 +165,9 @@ impl Node {
                 Bytes::from_static(b"ABSTTL"),
             ];
             encode_command(&args, &mut out);
+        }
+        if let Some(restore) = crate::cmd::scripting::functions_restore_command(self) {
+            encode_command(&restore, &mut out);
         }
         out
     }

@@ -129,8 +129,15 @@ fn a_zero_checksum_is_not_checked_and_hints_are_skipped() {
 
 #[test]
 fn modules_functions_and_other_dbs_are_refused() {
+    // FUNCTION2 records are read (the libraries' code); the pre-GA form is not.
+    let mut data = b"REDIS0010".to_vec();
+    data.extend_from_slice(&[0xF5, 1, b'x', 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        decode_default(&data).unwrap().0.functions,
+        vec![Bytes::from("x")]
+    );
     for (op, err) in [
-        (0xF5, RdbError::Unsupported(0xF5)),
+        (0xF6, RdbError::Unsupported(0xF6)),
         (0xF7, RdbError::Unsupported(0xF7)),
         (15, RdbError::Unsupported(15)),
     ] {

@@ -3,7 +3,7 @@
 //! an empty cluster node, then it meets the existing one. A new replica additionally waits
 //! until it agrees with the cluster about slots and is attached to the given master (or the
 //! master with fewest replicas). The `FUNCTION DUMP/RESTORE` redis-cli sends for a new master
-//! is skipped: clusterlab nodes have no functions to copy.
+//! is not sent yet: functions are not copied by this admin (redis-cli's add-node copies them).
 
 use super::check::analyze;
 use super::create::{check_empty_cluster_node, wait_for_join, JOIN_MAX_ROUNDS, JOIN_ROUND_MS};

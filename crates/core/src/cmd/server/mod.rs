@@ -34,7 +34,7 @@ use config::{config, config_get, config_help, config_resetstat, config_rewrite, 
 use debug::{debug, shutdown};
 use function::{
     function, function_delete, function_dump, function_flush, function_help, function_kill,
-    function_list, function_restore, function_stats,
+    function_list, function_load, function_restore, function_stats,
 };
 use getkeys::{command_getkeys, command_getkeysandflags};
 use info::info;
@@ -44,7 +44,7 @@ use slowlog::{
 };
 use status::{lastsave, role, time};
 
-pub(crate) use monitor::feed_monitors;
+pub(crate) use monitor::{feed_monitors, feed_monitors_first};
 
 /// The Redis version this node impersonates, everywhere a client can see it.
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
@@ -149,6 +149,7 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("function|list", -2, F::NOSCRIPT, SCRIPTING, "scripting", "List the function libraries", "7.0.0", function_list),
     keyless("function|stats", 2, F::NOSCRIPT.union(F::ALLOW_BUSY), SCRIPTING, "scripting", "Report the running function and the engines", "7.0.0", function_stats),
     keyless("function|restore", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Load function libraries from a FUNCTION DUMP payload", "7.0.0", function_restore),
+    keyless("function|load", -3, F::WRITE.union(F::DENYOOM).union(F::NOSCRIPT), SCRIPTING_WRITE, "scripting", "Create a function library", "7.0.0", function_load),
 ];
 
 // ---- containers ------------------------------------------------------------------------------
@@ -167,6 +168,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "slowlog" => SLOWLOG_SUBCOMMANDS,
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
         "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
+        "script" => crate::cmd::scripting::SCRIPT_SUBCOMMANDS,
         _ => &[],
     }
 }

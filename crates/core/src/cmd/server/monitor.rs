@@ -29,15 +29,33 @@ pub(super) fn monitor(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Rep
     Reply::ok()
 }
 
-/// After a command ran: its line to every monitor.
+/// After a command ran: its line to every monitor. EVAL and FCALL (`skip_monitor`) show
+/// theirs before they run instead ([`feed_monitors_first`]).
 pub(crate) fn feed_monitors(node: &mut Node, client: ClientId, spec: &CommandSpec, args: &[Bytes]) {
+    if !spec.flags.contains(CmdFlags::SKIP_MONITOR) {
+        feed_monitors_first(node, client, spec, args);
+    }
+}
+
+/// The command's line to every monitor now; a script's commands show `lua` as their client.
+pub(crate) fn feed_monitors_first(
+    node: &mut Node,
+    client: ClientId,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) {
     if node.observed.monitors.is_empty() || node.replaying {
         return;
     }
     if effective_flags(spec, args).contains(CmdFlags::ADMIN) {
         return;
     }
-    let Some(addr) = node.clients.get(&client).map(|c| c.addr.clone()) else {
+    let addr = if node.script_writes.is_some() {
+        Some("lua".to_string())
+    } else {
+        node.clients.get(&client).map(|c| c.addr.clone())
+    };
+    let Some(addr) = addr else {
         return;
     };
     let unix_ms = node.now.unix_ms;
