@@ -129,6 +129,16 @@ pub(super) enum Reason {
         promotion: Promotion,
         dropped_us: u64,
     },
+    /// The holder MIGRATEd the key to `importer`, then lost power (at `lost_us`) and with it
+    /// its `SETSLOT … MIGRATING` state (Redis saves `nodes.conf` for it without an fsync), so
+    /// it served the slot as plain owner again and made the key anew; the operator's fix
+    /// kept the owner's copy and deleted the importer's (at `dropped_us`).
+    ForkedByPowerLoss {
+        source: String,
+        importer: String,
+        lost_us: u64,
+        dropped_us: u64,
+    },
     /// The holder became a replica of `to`, which lacked the write, with no promotion or
     /// migration that handed the slot over.
     Demoted {
@@ -210,7 +220,8 @@ impl Reason {
             Reason::Stranded { .. }
             | Reason::ImportDropped { .. }
             | Reason::ImporterDemoted { .. }
-            | Reason::Forked { .. } => LossCause::MigrationAfterFailover,
+            | Reason::Forked { .. }
+            | Reason::ForkedByPowerLoss { .. } => LossCause::MigrationAfterFailover,
         }
     }
 
@@ -336,6 +347,21 @@ impl Reason {
                  fix at {} kept the owner's copy and deleted {importer}'s (redis-cli stops on \
                  differing values; --cluster-replace would delete the owner's instead)",
                 promotion.text(),
+                fmt_us(*dropped_us)
+            )),
+            Reason::ForkedByPowerLoss {
+                source,
+                importer,
+                lost_us,
+                dropped_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: the key sat on {importer}, importing the slot, when {source} \
+                 lost power at {} and with it its MIGRATING state (Redis saves nodes.conf for \
+                 SETSLOT MIGRATING without an fsync); {source} served the slot as its owner \
+                 again and made the key anew, so the operator's fix at {} kept the owner's copy \
+                 and deleted {importer}'s (redis-cli stops on differing values; \
+                 --cluster-replace would delete the owner's instead)",
+                fmt_us(*lost_us),
                 fmt_us(*dropped_us)
             )),
             Reason::OutbidByBump {

@@ -849,6 +849,59 @@ fn a_copy_on_an_importer_cut_off_by_a_mid_move_failover_may_be_dropped_by_the_fi
 }
 
 #[test]
+fn a_copy_on_an_importer_forked_by_the_source_s_power_loss_may_be_dropped_by_the_fix() {
+    // node1 MIGRATEs the key to node3 (1.5 s), then loses power (2 s) and with it its
+    // MIGRATING state (Redis saves it without an fsync): back as plain owner it makes the key
+    // anew, and the operator's fix keeps node1's copy and deletes node3's (3 s) (seed
+    // 993040).
+    let dropped = at(
+        3000,
+        0,
+        FaultEvent::CopiesDropped {
+            node: 2,
+            slot: SLOT,
+            keys: vec!["k".to_string()],
+        },
+    );
+    let migrated = keys_migrated(1500, 1, 3);
+    let power_loss = at(2000, 1, ProcessEvent::Kill(CrashKind::PowerLoss));
+    let mut events = base();
+    events.extend([
+        migrated.clone(),
+        power_loss,
+        started(2500, 1),
+        dropped.clone(),
+    ]);
+    let text = allowed(judge(&events, false));
+    has_all(
+        &text,
+        &[
+            "the key sat on node3, importing the slot, when node1 lost power at 2.000s",
+            "fix at 3.000s kept the owner's copy and deleted node3's",
+        ],
+    );
+    // A process crash keeps the MIGRATING state (the page cache holds nodes.conf): the
+    // deleted copy was the write's, and losing it is a violation.
+    let mut crash = base();
+    crash.extend([
+        migrated.clone(),
+        at(2000, 1, ProcessEvent::Kill(CrashKind::Process)),
+        started(2500, 1),
+        dropped.clone(),
+    ]);
+    violation(judge(&crash, false));
+    // So is a power loss before the migration: the state was set afterwards.
+    let mut before = base();
+    before.extend([
+        at(1200, 1, ProcessEvent::Kill(CrashKind::PowerLoss)),
+        started(1300, 1),
+        keys_migrated(1500, 1, 3),
+        dropped,
+    ]);
+    violation(judge(&before, false));
+}
+
+#[test]
 fn keys_migrated_to_a_node_whose_disk_is_wiped_before_the_import_closes_are_lost_with_it() {
     // node1 MIGRATEs the slot's keys to node3 at 1.5 s; node3 is wiped at 2 s; the import
     // never closes and node1 keeps the slot, without the key.

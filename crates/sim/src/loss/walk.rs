@@ -120,6 +120,10 @@ pub(super) struct Walk<'r> {
     migration_del: BTreeMap<String, u64>,
     /// A holder whose `KeysMigrated` was just seen: its next `WriteApplied` is that `DEL`.
     del_pending: Option<String>,
+    /// When the holder first MIGRATEd keys of the slot after the write.
+    holder_migrated_us: Option<u64>,
+    /// When each node last lost power (a crash that loses unsynced bytes).
+    power_lost_us: BTreeMap<String, u64>,
     /// Whether the walk has started (before, only roles are followed).
     active: bool,
     /// Whether the write was applied yet.
@@ -135,6 +139,8 @@ impl<'r> Walk<'r> {
             copies: BTreeMap::new(),
             migration_del: BTreeMap::new(),
             del_pending: None,
+            holder_migrated_us: None,
+            power_lost_us: BTreeMap::new(),
             master_of: BTreeMap::new(),
             holder: write.node.clone(),
             rivals: BTreeMap::new(),
@@ -196,6 +202,7 @@ impl<'r> Walk<'r> {
                 let disk_failed = self.went_down(node, e.time_us, how.loses_unsynced(), how);
                 if how.loses_unsynced() {
                     self.down_unsynced.insert(node.to_string(), e.time_us);
+                    self.power_lost_us.insert(node.to_string(), e.time_us);
                 }
                 if self.active && how.loses_unsynced() && self.moved_to.contains(node) {
                     self.migrated_key_unsynced(node, e.time_us);
@@ -376,6 +383,7 @@ impl<'r> Walk<'r> {
                 let to = to.map(|id| self.rule.name_of(&id));
                 if node == self.holder {
                     self.holder_migrated = true;
+                    self.holder_migrated_us.get_or_insert(at_us);
                     self.del_pending = Some(node.to_string());
                     if let Some(kill_us) = to.as_ref().and_then(|t| self.down_unsynced.get(t)) {
                         // The target acknowledged the RESTORE, then lost power before the
@@ -559,6 +567,7 @@ impl<'r> Walk<'r> {
     /// from the owner's as Redis runs; any other dropped copy is left to the verdict.
     fn copy_dropped(&mut self, node: &str, at_us: u64) {
         let Some((promotion, importers)) = &self.mid_move else {
+            self.forked_by_power_loss(node, at_us);
             return;
         };
         if !importers.contains(node) || self.lost.is_some() {
@@ -568,6 +577,30 @@ impl<'r> Walk<'r> {
         self.lost = Some(Reason::Forked {
             importer: node.to_string(),
             promotion: promotion.clone(),
+            dropped_us: at_us,
+        });
+    }
+
+    /// The fix deleted the copy on `importer`, which the holder had MIGRATEd the key to; the
+    /// holder lost power since the migration (losing its MIGRATING state, which Redis saves
+    /// without an fsync) and so may have made the key anew as plain owner.
+    fn forked_by_power_loss(&mut self, importer: &str, at_us: u64) {
+        let Some(migrated_us) = self.holder_migrated_us else {
+            return;
+        };
+        let lost_us = self.power_lost_us.get(&self.holder).copied();
+        let lost_since = lost_us.filter(|&lost_us| lost_us >= migrated_us);
+        if !self.moved_to.contains(importer) || self.lost.is_some() {
+            return;
+        }
+        let Some(lost_us) = lost_since else {
+            return;
+        };
+        self.key_left = true;
+        self.lost = Some(Reason::ForkedByPowerLoss {
+            source: self.holder.clone(),
+            importer: importer.to_string(),
+            lost_us,
             dropped_us: at_us,
         });
     }
@@ -647,6 +680,7 @@ impl<'r> Walk<'r> {
         let holder = std::mem::replace(&mut self.holder, adopter.clone());
         self.holder_promotion = None;
         self.holder_migrated = false;
+        self.holder_migrated_us = None;
         if self.copies.contains_key(&adopter) {
             self.steps.push(format!(
                 "{holder} yielded the slot at {} to {adopter}, which adopted it at start-up \
@@ -752,6 +786,7 @@ impl<'r> Walk<'r> {
         let holder = std::mem::replace(&mut self.holder, owner.clone());
         self.holder_promotion = None;
         self.holder_migrated = false;
+        self.holder_migrated_us = None;
         if self.copies.contains_key(&owner) {
             self.steps.push(format!(
                 "{holder} yielded the slot at {} to {owner}, whose config epoch was taken \
@@ -774,6 +809,7 @@ impl<'r> Walk<'r> {
         self.holder = node.to_string();
         self.holder_promotion = None;
         self.holder_migrated = false;
+        self.holder_migrated_us = None;
     }
 
     /// `node` crashed or stopped (`power_lost`: its page cache is gone too). A copy it held
