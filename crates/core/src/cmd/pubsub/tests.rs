@@ -164,6 +164,16 @@ fn pubsub_introspection_counts_this_node_s_subscribers() {
         ])
     );
     assert_eq!(run(&mut n, a, "pubsub numpat"), Reply::Integer(1));
+    let Reply::Verbatim(_, stats) = run(&mut n, a, "info stats") else {
+        panic!("INFO is verbatim text");
+    };
+    for line in [
+        "pubsub_channels:2\r\n",
+        "pubsub_patterns:1\r\n",
+        "pubsubshard_channels:1\r\n",
+    ] {
+        assert!(stats.contains(line), "{line} in {stats}");
+    }
     assert_eq!(
         run(&mut n, a, "pubsub shardchannels"),
         Reply::Array(vec![b("orders")])

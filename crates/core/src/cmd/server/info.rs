@@ -205,10 +205,20 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
         field("evicted_keys", 0),
         field("keyspace_hits", s.keyspace_hits),
         field("keyspace_misses", s.keyspace_misses),
-        field("pubsub_channels", 0),
-        field("pubsub_patterns", 0),
+        field(
+            "pubsub_channels",
+            node.pubsub.active(crate::pubsub::Kind::Channel, None).len(),
+        ),
+        field("pubsub_patterns", node.pubsub.pattern_count()),
+        field(
+            "pubsubshard_channels",
+            node.pubsub.active(crate::pubsub::Kind::Shard, None).len(),
+        ),
         field("unexpected_error_replies", 0),
         field("total_error_replies", s.calls.total_error_replies),
+        // RESTORE never deep-checks a payload here (`sanitize-dump-payload no`, Redis's
+        // default, under which Redis counts none either).
+        field("dump_payload_sanitizations", 0),
     ]
 }
 
