@@ -169,15 +169,19 @@ impl ClusterBus<'_> {
         }
         let now = self.now.mono_ms;
         let timeout_ms = self.cluster.auth_timeout_ms();
+        // A manual failover asked for and not finished (its `mf_end` set, though its offset
+        // check may not have passed): Redis then starts an election without waiting, and
+        // keeps its rank at 0 (`clusterHandleSlaveFailover`).
+        let mf_pending = self.cluster.manual_failover.end_ms != 0;
         if self.cluster.may_start_election(now) {
-            if manual {
-                self.start_election_now();
+            if manual || mf_pending {
+                self.start_election_now_as(manual);
             } else {
                 self.schedule_election(master);
             }
             return;
         }
-        if !self.cluster.election.auth_sent && !manual {
+        if !self.cluster.election.auth_sent && !manual && !mf_pending {
             self.delay_for_worse_rank(master);
         }
         let e = &self.cluster.election;
@@ -295,13 +299,19 @@ impl ClusterBus<'_> {
     /// on the election under way (restarting it would let that epoch's late votes count for
     /// the next one: seed 720277).
     fn start_election_now(&mut self) {
+        self.start_election_now_as(true);
+    }
+
+    /// [`Self::start_election_now`]; `manual: false` when the master failed while a manual
+    /// failover waited for its offset: no delay then, but votes are not forced.
+    fn start_election_now_as(&mut self, manual: bool) {
         let now = self.now.mono_ms;
-        self.cluster.election.manual = true;
+        self.cluster.election.manual = manual;
         if !self.cluster.may_start_election(now) {
             return;
         }
         self.cluster.election = Election {
-            manual: true,
+            manual,
             auth_time_ms: now.max(1),
             auth_sent: false,
             auth_count: 0,

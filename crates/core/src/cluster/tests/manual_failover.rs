@@ -501,3 +501,46 @@ fn a_manual_failover_ends_when_the_replica_changes_master() {
     assert_eq!(replica.cluster.manual_failover.end_ms, 0);
     assert!(!replica.cluster.election.manual);
 }
+
+/// A `CLUSTER FAILOVER` that cannot start (its master stopped answering right before) does not
+/// slow the automatic failover once the master is FAIL: as in Redis, the election starts
+/// without the 500–1000 ms delay, at rank 0, and its votes are not forced (Redis's suite file
+/// 10 waits 5 s for the replica to be master).
+#[test]
+fn a_pending_manual_failover_lets_the_automatic_one_start_without_delay() {
+    let mut net = three_masters_three_replicas(3000);
+    net.isolated.insert(0);
+    assert_eq!(net.cmd(3, &["CLUSTER", "FAILOVER"]), Reply::ok());
+    net.events.clear();
+    let mut failed_at = None;
+    let mut promoted_at = None;
+    for step in 0..100 {
+        net.advance(100);
+        for (i, e) in std::mem::take(&mut net.events) {
+            match e {
+                ClusterEvent::FailMarked { node, .. }
+                    if i == 3 && node == net.nodes[0].myself() =>
+                {
+                    failed_at.get_or_insert(step);
+                }
+                ClusterEvent::ElectionScheduled { .. } if i == 3 => {
+                    panic!("a delayed election despite the pending manual failover")
+                }
+                ClusterEvent::Promoted { coordinated, .. } if i == 3 => {
+                    assert!(!coordinated, "the master never paused: not coordinated");
+                    promoted_at.get_or_insert(step);
+                }
+                _ => {}
+            }
+        }
+        if promoted_at.is_some() {
+            break;
+        }
+    }
+    let (failed, promoted) = (failed_at.expect("FAIL"), promoted_at.expect("promoted"));
+    assert!(
+        promoted - failed <= 3,
+        "promoted {} ms after FAIL",
+        (promoted - failed) * 100
+    );
+}
