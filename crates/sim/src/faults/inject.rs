@@ -614,7 +614,12 @@ impl<'a> FaultInjector<'a> {
         for node in 0..self.nodes.len() {
             match self.nodes[node] {
                 NodeState::Up => self.restart_if_exited(node),
-                NodeState::Paused { .. } => self.resume(node),
+                // A node that stopped by itself (a fatal disk error) before it was paused is
+                // started again too (seed 997252).
+                NodeState::Paused { .. } => {
+                    self.resume(node);
+                    self.restart_if_exited(node);
+                }
                 NodeState::Down { .. } | NodeState::Restarting { .. } => self.start_node(node),
             }
         }
