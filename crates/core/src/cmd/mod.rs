@@ -173,6 +173,35 @@ fn counted_keys(args: &[Bytes], at: usize) -> Vec<&Bytes> {
     }
 }
 
+/// A command with fixed key positions (`[first, last, step]`) in `group`: what the families
+/// with many keyed commands build their tables from.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn keyed(
+    group: &'static str,
+    name: &'static str,
+    arity: i32,
+    flags: CmdFlags,
+    [first_key, last_key, key_step]: [i32; 3],
+    acl_categories: &'static [&'static str],
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key,
+        last_key,
+        key_step,
+        acl_categories,
+        group,
+        summary,
+        since,
+        handler,
+    }
+}
+
 /// A keyless command spec; only the fields that vary are arguments.
 #[allow(clippy::too_many_arguments)]
 pub(crate) const fn keyless(

@@ -36,19 +36,17 @@ const fn spec(
     summary: &'static str,
     handler: Handler,
 ) -> CommandSpec {
-    CommandSpec {
+    super::keyed(
+        "geo",
         name,
         arity,
         flags,
-        first_key,
-        last_key,
-        key_step,
+        [first_key, last_key, key_step],
         acl_categories,
-        group: "geo",
-        summary,
         since,
+        summary,
         handler,
-    }
+    )
 }
 
 /// Arity, flags, key positions, ACL categories and docs as Redis 7.0.15's `COMMAND` has them.

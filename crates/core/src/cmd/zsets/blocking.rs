@@ -58,9 +58,9 @@ fn serve_pop(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) ->
     let Some((member, score)) = popped.into_iter().next() else {
         return Reply::NilArray;
     };
-    let mut replay = pop_replay(key, 1, from_max);
-    replay.truncate(2);
-    propagate(node, replay);
+    // Redis 7.0 writes the single pop without a count.
+    let name: &'static [u8] = if from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    propagate(node, vec![Bytes::from_static(name), key.clone()]);
     // The score: a double in RESP3, its text in RESP2 (`Reply::Double` does both).
     Reply::Array(vec![
         Reply::Bulk(key.clone()),
