@@ -50,10 +50,10 @@ use crate::detection;
 use crate::faults::{swarm, ClusterShape, FaultInjector, FaultSchedule};
 use crate::history::RegisterCheck;
 use crate::invariants::updates::stale_owners_kept;
-use crate::invariants::{
-    elections_started, fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, Sample,
-};
 use crate::invariants::{failovers_missing, manual_failovers_unfinished};
+use crate::invariants::{
+    fmt_ms, served_unowned, stale_partitioned_promotions, Connectivity, ReplicaHistory, Sample,
+};
 use crate::loss::{acked_set, LossCause, LossConfig, LossRule, LossVerdict};
 use crate::report::{RunReport, Violation, ViolationKind};
 use crate::runner::poll::{summary, whole, Polled};
@@ -439,7 +439,7 @@ impl TwoPhase for Campaign {
                 net,
                 manual_failovers,
                 &acked,
-                &elections_started(events),
+                &ReplicaHistory::from_events(events),
                 nt,
                 names,
             ));

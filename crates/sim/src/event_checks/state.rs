@@ -91,8 +91,8 @@ impl NodeState {
         }
     }
 
-    /// It was paused at `paused_us` and resumed at `resumed_us`. No cron runs while a process
-    /// is stopped, and on resume Redis reads the gossip that waited before its next cron:
+    /// It was paused at `paused_us` and resumed at `resumed_us` (stopped, or held by a sync
+    /// on its thread). No cron runs while a process is stopped, and on resume Redis reads the gossip that waited before its next cron:
     /// a pause that covers the end of the startup window keeps the size of 1 until one cron
     /// period after the resume.
     fn resumed(&mut self, paused_us: u64, resumed_us: u64) {
@@ -267,7 +267,13 @@ impl Replay {
             self.stalled_saves.before_event(node, t, kept);
         }
         match event {
-            ClusterEvent::SyncStalled { ms } => self.stalled_saves.stalled(node, t, *ms),
+            ClusterEvent::SyncStalled { ms } => {
+                self.stalled_saves.stalled(node, t, *ms);
+                // Held on its thread, it runs no cron either: as a pause (seed 998410).
+                if let Some(state) = self.nodes.get_mut(node) {
+                    state.resumed(t, t + ms * 1000);
+                }
+            }
             ClusterEvent::CurrentEpochChanged { epoch, .. } => self.current_epoch(t, node, *epoch),
             ClusterEvent::ConfigEpochChanged { epoch, reason } => {
                 self.config_epoch(t, node, *epoch, *reason)

@@ -768,6 +768,34 @@ fn a_pause_over_the_startup_delay_keeps_the_size_of_one_until_the_next_cron() {
 }
 
 #[test]
+fn a_sync_holding_a_restarted_master_over_the_startup_delay_keeps_the_size_of_one() {
+    // Seed 998410: `b` restarts at 20 s and a slow disk holds it in an fsync from 20.1 s for
+    // 4 s: as with a pause, no cron ran past the 2 s delay.
+    let quorum_at = |ms: u64| {
+        let mut p = Plant::b_restarted_at_20s();
+        p.at(20_100, B, ClusterEvent::SyncStalled { ms: 4000 })
+            .at(24_100, B, ClusterEvent::PfailMarked { node: id(A) })
+            .at(
+                ms,
+                B,
+                ClusterEvent::FailQuorumReached {
+                    node: id(A),
+                    reporters: vec![],
+                    size: 1,
+                },
+            );
+        p.check()
+    };
+    assert_eq!(quorum_at(24_150), vec![]);
+    assert!(
+        quorum_at(24_300)
+            .iter()
+            .any(|v| v.kind == ViolationKind::FailWithoutQuorum),
+        "one cron after the stall the real size counts"
+    );
+}
+
+#[test]
 fn a_rank_counts_only_siblings_that_may_have_been_ahead() {
     let plant = |sibling_offset: Option<u64>| {
         let mut p = Plant::cluster();

@@ -33,7 +33,8 @@ pub use failover_missing::{failover_bound_ms, failovers_missing, manual_failover
 pub use monitor::{SafetyMonitor, MAX_REPORTED_PER_NAME};
 pub(crate) use promotions::index_of_name;
 pub use promotions::{
-    elections_started, stale_partitioned_promotions, stale_promotions, STALE_CUT_OFF_NODE_TIMEOUTS,
+    elections_started, stale_partitioned_promotions, stale_promotions, ReplicaHistory,
+    STALE_CUT_OFF_NODE_TIMEOUTS,
 };
 pub use served::{served_unowned, ServedOp};
 pub use views::{

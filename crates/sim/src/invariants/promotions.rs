@@ -186,16 +186,57 @@ const ELECTION_DELAY_MIN_MS: u64 = 500;
 
 /// When each node started an election (`ElectionStarted`), in ms, in trace order.
 pub fn elections_started(events: &[TraceEvent]) -> Vec<(String, u64)> {
+    times_of(events, |e| {
+        matches!(e, ClusterEvent::ElectionStarted { .. })
+    })
+}
+
+/// `(node, ms)` of every event `pick` selects, in trace order.
+fn times_of(events: &[TraceEvent], pick: impl Fn(&ClusterEvent) -> bool) -> Vec<(String, u64)> {
     events
         .iter()
-        .filter(|e| {
-            matches!(
-                e.event.cluster(),
-                Some(ClusterEvent::ElectionStarted { .. })
-            )
-        })
+        .filter(|e| e.event.cluster().is_some_and(&pick))
         .map(|e| (e.node.clone(), e.time_us / 1000))
         .collect()
+}
+
+/// What the replicas did that decides whether one could run an election: when each node
+/// started one (`ElectionStarted`), started (`NodeStarted`) and got its replication link up
+/// (`ReplicationLinkUp`), each `(node, ms)` in trace order.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaHistory {
+    pub elections: Vec<(String, u64)>,
+    pub starts: Vec<(String, u64)>,
+    pub links_up: Vec<(String, u64)>,
+}
+
+impl ReplicaHistory {
+    pub fn from_events(events: &[TraceEvent]) -> ReplicaHistory {
+        ReplicaHistory {
+            elections: elections_started(events),
+            starts: times_of(events, |e| matches!(e, ClusterEvent::NodeStarted { .. })),
+            links_up: times_of(events, |e| {
+                matches!(e, ClusterEvent::ReplicationLinkUp { .. })
+            }),
+        }
+    }
+
+    /// Whether `node`'s replication link came up between its last start up to `at_ms` and
+    /// `at_ms`. Until it does, Redis counts the link down since ever (`repl_down_since` 0),
+    /// so the replica's data is too old for any validity factor and it runs no election
+    /// (`clusterHandleSlaveFailover`; seed 998868).
+    fn linked_since_start(&self, node: &str, at_ms: u64) -> bool {
+        let started_ms = self
+            .starts
+            .iter()
+            .filter(|(n, t)| n == node && *t <= at_ms)
+            .map(|&(_, t)| t)
+            .max()
+            .unwrap_or(0);
+        self.links_up
+            .iter()
+            .any(|(n, t)| n == node && *t >= started_ms && *t <= at_ms)
+    }
 }
 
 /// Whether `sibling` could not have started an election before `replica`'s, which won by
@@ -248,19 +289,20 @@ pub(crate) fn index_of_name(name: &str) -> Option<usize> {
 /// - S was up, not restarted, and linked both ways to every node but M (R included) for the
 ///   two node timeouts before the promotion, with no latency or packet-loss fault, and no
 ///   manual failover was sent to R in that stretch, and
-/// - S was free to schedule an election: no election of its own had started within the
-///   retry time before R's (see `sibling_held_back`),
+/// - S was free to schedule an election: its replication link had come up since it last
+///   started, and no election of its own had started within the retry time before R's (see
+///   `sibling_held_back`),
 ///
 /// then S's election ran first with every vote in reach, and R's promotion skipped it.
 ///
-/// `acked_writes`: `(master addr, acknowledged at ms)`; `elections`: [`elections_started`];
-/// `names`: `ip:port` → node name.
+/// `acked_writes`: `(master addr, acknowledged at ms)`; `replicas`:
+/// [`ReplicaHistory::from_events`]; `names`: `ip:port` → node name.
 pub fn stale_partitioned_promotions(
     samples: &[Sample],
     net: &Connectivity,
     schedule_failovers: &[(usize, u64)],
     acked_writes: &[(String, u64)],
-    elections: &[(String, u64)],
+    replicas: &ReplicaHistory,
     node_timeout_ms: u64,
     names: &BTreeMap<String, String>,
 ) -> Vec<Violation> {
@@ -320,13 +362,14 @@ pub fn stale_partitioned_promotions(
                 })
                 && net.max_delivery_ms(window_from, promoted_ms) < RANK_HEAD_START_MS;
             let held_back = sibling_held_back(
-                elections,
+                &replicas.elections,
                 sibling,
                 &sample.node,
                 promoted_ms,
                 node_timeout_ms,
             );
-            if !carried || !available || held_back.is_some() {
+            let linked = replicas.linked_since_start(sibling, promoted_ms);
+            if !carried || !available || held_back.is_some() || !linked {
                 continue;
             }
             if !reported.insert((sample.node.clone(), sibling.to_string())) {

@@ -500,7 +500,16 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     let down = vec![(0, 20_000, u64::MAX)];
     let net = Connectivity::new(&sched, 4, 0, 30_000, down.clone());
     let writes = vec![("10.0.0.1:7001".to_string(), 10_000)];
-    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &[], 5000, &names);
+    // Both replicas linked up to node1 at 0.9 s.
+    let linked = ReplicaHistory {
+        links_up: vec![("node2".to_string(), 900), ("node3".to_string(), 900)],
+        ..ReplicaHistory::default()
+    };
+    let with_elections = |elections: &[(String, u64)]| ReplicaHistory {
+        elections: elections.to_vec(),
+        ..linked.clone()
+    };
+    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &linked, 5000, &names);
     assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
     assert_eq!(
         v[0].evidence,
@@ -511,19 +520,27 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     );
     // No write in between (equal offsets), a manual failover sent to node2, a sibling
     // paused near the promotion, or latency: no verdict.
-    assert!(stale_partitioned_promotions(&samples, &net, &[], &[], &[], 5000, &names).is_empty());
+    assert!(
+        stale_partitioned_promotions(&samples, &net, &[], &[], &linked, 5000, &names).is_empty()
+    );
     let manual = [(1, 23_000)];
     assert!(
-        stale_partitioned_promotions(&samples, &net, &manual, &writes, &[], 5000, &names)
+        stale_partitioned_promotions(&samples, &net, &manual, &writes, &linked, 5000, &names)
             .is_empty()
     );
     let mut paused = down.clone();
     paused.push((2, 21_000, 22_000));
     let net_paused = Connectivity::new(&sched, 4, 0, 30_000, paused);
-    assert!(
-        stale_partitioned_promotions(&samples, &net_paused, &[], &writes, &[], 5000, &names)
-            .is_empty()
-    );
+    assert!(stale_partitioned_promotions(
+        &samples,
+        &net_paused,
+        &[],
+        &writes,
+        &linked,
+        5000,
+        &names
+    )
+    .is_empty());
     let slow = schedule(vec![
         (2000, Fault::ClogLink { from: 0, to: 1 }),
         (
@@ -536,7 +553,7 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     ]);
     let net_slow = Connectivity::new(&slow, 4, 0, 30_000, down.clone());
     assert!(
-        stale_partitioned_promotions(&samples, &net_slow, &[], &writes, &[], 5000, &names)
+        stale_partitioned_promotions(&samples, &net_slow, &[], &writes, &linked, 5000, &names)
             .is_empty()
     );
     // node3 started an election of its own at 6 s (a forced manual failover in a minority,
@@ -545,19 +562,56 @@ fn a_replica_cut_off_long_must_not_beat_a_fresher_sibling() {
     // (24.5 s) came first. One at 4 s leaves node3 free from 24.4 s, before node2's.
     let election = |node: &str, ms| (node.to_string(), ms);
     let held = [election("node3", 6000), election("node2", 24_500)];
-    assert!(
-        stale_partitioned_promotions(&samples, &net, &[], &writes, &held, 5000, &names).is_empty()
-    );
+    assert!(stale_partitioned_promotions(
+        &samples,
+        &net,
+        &[],
+        &writes,
+        &with_elections(&held),
+        5000,
+        &names
+    )
+    .is_empty());
     let free = [election("node3", 4000), election("node2", 24_500)];
-    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &free, 5000, &names);
+    let v = stale_partitioned_promotions(
+        &samples,
+        &net,
+        &[],
+        &writes,
+        &with_elections(&free),
+        5000,
+        &names,
+    );
+    assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
+    // node3 restarted at 18 s and its link never came up again before node1 crashed: Redis
+    // counts its link down since ever, so it could run no election (seed 998868).
+    let restarted = ReplicaHistory {
+        starts: vec![("node3".to_string(), 0), ("node3".to_string(), 18_000)],
+        ..linked.clone()
+    };
+    assert!(
+        stale_partitioned_promotions(&samples, &net, &[], &writes, &restarted, 5000, &names)
+            .is_empty()
+    );
+    let relinked = ReplicaHistory {
+        links_up: vec![("node3".to_string(), 900), ("node3".to_string(), 18_500)],
+        ..restarted
+    };
+    let v = stale_partitioned_promotions(&samples, &net, &[], &writes, &relinked, 5000, &names);
     assert_eq!(names_of(&v), vec!["stale_replica_promoted"]);
     // A replica cut off only briefly is not stale.
     let brief = schedule(vec![(17_000, Fault::ClogLink { from: 0, to: 1 })]);
     let net_brief = Connectivity::new(&brief, 4, 0, 30_000, down);
-    assert!(
-        stale_partitioned_promotions(&samples, &net_brief, &[], &writes, &[], 5000, &names)
-            .is_empty()
-    );
+    assert!(stale_partitioned_promotions(
+        &samples,
+        &net_brief,
+        &[],
+        &writes,
+        &linked,
+        5000,
+        &names
+    )
+    .is_empty());
 }
 
 #[test]

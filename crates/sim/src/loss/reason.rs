@@ -164,6 +164,16 @@ pub(super) enum Reason {
         opened_us: u64,
         kill_us: u64,
     },
+    /// The holder MIGRATEd the key to `importer`, importing the slot since `opened_us`, whose
+    /// AOF writes were held in memory since `postponed_us` (no later), and which went down at
+    /// `down_us`: the restored key was in its memory only.
+    MigratedPostponed {
+        holder: String,
+        importer: String,
+        postponed_us: u64,
+        opened_us: u64,
+        down_us: u64,
+    },
     /// The holder, still a master, gave the slot up at `at_us` to `owner`, whose claim rests
     /// on a config epoch taken without votes at `bumped_us`, and deleted its keys there.
     Yielded {
@@ -209,6 +219,7 @@ impl Reason {
             Reason::Unsynced { .. }
             | Reason::UnsyncedRestart { .. }
             | Reason::MigratedUnsynced { .. }
+            | Reason::MigratedPostponed { .. }
             | Reason::SyncPending { .. }
             | Reason::WritePostponed { .. } => LossCause::UnsyncedCrash,
             Reason::DiskFailed { .. } => LossCause::DiskError,
@@ -400,6 +411,21 @@ impl Reason {
                  RESTORE (the source deletes a key once the target acknowledged its RESTORE)",
                 fmt_us(*opened_us),
                 fmt_us(*kill_us)
+            )),
+            Reason::MigratedPostponed {
+                holder,
+                importer,
+                postponed_us,
+                opened_us,
+                down_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {holder} MIGRATEd the key to {importer}, importing the slot since \
+                 {}, whose AOF writes were held in memory for a slow fsync since {} and which \
+                 went down at {} (the source deletes a key once the target acknowledged its \
+                 RESTORE)",
+                fmt_us(*opened_us),
+                fmt_us(*postponed_us),
+                fmt_us(*down_us)
             )),
             Reason::Yielded {
                 holder,

@@ -9,7 +9,7 @@ use crate::faults::{CrashKind, Fault};
 use crate::trace::{Event, FaultEvent, ProcessEvent};
 
 pub(super) const REQUEST: u64 = 0xfeed;
-const SLOT: u16 = 100;
+pub(super) const SLOT: u16 = 100;
 
 /// node`n`'s ID: 40 times one hex digit.
 pub(super) fn id(n: u8) -> NodeId {
@@ -55,7 +55,7 @@ fn slot_imported(ms: u64, n: u8, offset: u64) -> TraceEvent {
 }
 
 /// node`from` MIGRATEd one key of the slot to node`to`.
-fn keys_migrated(ms: u64, from: u8, to: u8) -> TraceEvent {
+pub(super) fn keys_migrated(ms: u64, from: u8, to: u8) -> TraceEvent {
     at(
         ms,
         from,

@@ -6,7 +6,8 @@
 use clusterlab_core::ClusterEvent;
 
 use super::tests::{
-    allowed, applied, at, back_then_power_lost, base, has_all, judge, started, violation,
+    allowed, applied, at, back_then_power_lost, base, has_all, id, judge, keys_migrated, started,
+    violation, SLOT,
 };
 use super::*;
 use crate::faults::{CrashKind, Fault};
@@ -143,4 +144,44 @@ fn a_disk_turning_slow_within_the_sync_interval_leaves_the_write_to_its_sync() {
     // Under always it was synced before the reply; a second after, everysec had synced it.
     violation(judge(&slow_at(1600), false));
     violation(judge(&slow_at(2150), true));
+}
+
+/// Seed 998225: node1 MIGRATEd the key to node3 (importing since `opened_ms`) at 1.5 s, while
+/// node3's AOF writes were held for a slow fsync since `postponed_ms`; node3's process was
+/// killed at `kill_ms` (or at 1.45 s, before node1 heard the RESTORE's reply).
+fn migrated_to_a_held_importer(opened_ms: u64, postponed_ms: u64, kill_ms: u64) -> Vec<TraceEvent> {
+    let mut events = base();
+    events.extend([
+        at(
+            opened_ms,
+            3,
+            ClusterEvent::ImportChanged {
+                slot: SLOT,
+                from: Some(id(1)),
+            },
+        ),
+        at(postponed_ms, 3, ClusterEvent::AofWritePostponed),
+        keys_migrated(1500, 1, 3),
+        at(kill_ms, 3, ProcessEvent::Kill(CrashKind::Process)),
+    ]);
+    events.sort_by_key(|e| e.time_us);
+    events
+}
+
+#[test]
+fn a_key_migrated_to_an_importer_holding_its_aof_writes_is_lost_by_a_process_crash() {
+    let text = allowed(judge(&migrated_to_a_held_importer(1400, 1300, 1800), true));
+    has_all(
+        &text,
+        &[
+            "node1 MIGRATEd the key to node3, importing the slot since 1.400s",
+            "held in memory for a slow fsync since 1.300s",
+            "went down at 1.800s",
+        ],
+    );
+    // Down before the source heard the reply: the restore was held all the same.
+    allowed(judge(&migrated_to_a_held_importer(1400, 1300, 1450), true));
+    // Writes held only since after the import opened: the RESTORE may have reached the
+    // page cache before, which a process crash keeps.
+    violation(judge(&migrated_to_a_held_importer(1400, 1420, 1800), true));
 }

@@ -87,6 +87,9 @@ pub(super) struct Walk<'r> {
     import_opened: BTreeMap<String, u64>,
     /// Nodes down since a crash that lost their unsynced bytes (power loss, torn), with when.
     down_unsynced: BTreeMap<String, u64>,
+    /// Nodes down since a crash or exit while their AOF writes were held in memory, with
+    /// since when they were held and when the node went down.
+    down_postponed: BTreeMap<String, (u64, u64)>,
     /// When each node last claimed the write's slot at start-up for keys it loaded there, the
     /// slot unassigned in its view (`SlotsAdopted`: Redis's `verifyClusterConfigWithData`).
     adopted: BTreeMap<String, u64>,
@@ -163,6 +166,7 @@ impl<'r> Walk<'r> {
             unvoted_epoch: BTreeMap::new(),
             import_opened: BTreeMap::new(),
             down_unsynced: BTreeMap::new(),
+            down_postponed: BTreeMap::new(),
             aof_failing: BTreeMap::new(),
             unsynced_restart: BTreeMap::new(),
             adopted: BTreeMap::new(),
@@ -385,12 +389,20 @@ impl<'r> Walk<'r> {
                     self.holder_migrated = true;
                     self.holder_migrated_us.get_or_insert(at_us);
                     self.del_pending = Some(node.to_string());
+                    let held = to
+                        .as_ref()
+                        .and_then(|t| self.down_postponed.get(t).copied());
                     if let Some(kill_us) = to.as_ref().and_then(|t| self.down_unsynced.get(t)) {
                         // The target acknowledged the RESTORE, then lost power before the
                         // source heard: the key is gone from both.
                         let (to, kill_us) = (to.clone().expect("checked"), *kill_us);
                         self.moved_to.insert(to.clone());
                         self.migrated_key_unsynced(&to, kill_us);
+                    } else if let Some((postponed_us, down_us)) = held {
+                        // The same with the RESTORE held in the target's memory.
+                        let to = to.clone().expect("checked");
+                        self.moved_to.insert(to.clone());
+                        self.migrated_key_postponed(&to, postponed_us, down_us);
                     } else {
                         self.moved_to.extend(to);
                     }
@@ -723,6 +735,7 @@ impl<'r> Walk<'r> {
             }
             ClusterEvent::NodeStarted { .. } => {
                 self.down_unsynced.remove(node);
+                self.down_postponed.remove(node);
                 // Its first start is no restart: nothing was synced before it.
                 if self.started.insert(node.to_string()) {
                     return;
@@ -772,6 +785,33 @@ impl<'r> Walk<'r> {
             importer: importer.to_string(),
             opened_us,
             kill_us,
+        });
+    }
+
+    /// `importer`, holding the key the holder MIGRATEd to it, went down at `down_us` while its
+    /// AOF writes were held in memory for a running background fsync (since `postponed_us`:
+    /// Redis's `flushAppendOnlyFile` postpones them up to 2 s under `everysec`). The source
+    /// deleted the key once the target acknowledged its RESTORE, which was in the target's
+    /// memory only if it came after the hold began: an import opened since then proves it (the
+    /// restore came after `SETSLOT … IMPORTING`); an older one proves nothing.
+    fn migrated_key_postponed(&mut self, importer: &str, postponed_us: u64, down_us: u64) {
+        let Some(&opened_us) = self.import_opened.get(importer) else {
+            return;
+        };
+        if opened_us < postponed_us || !self.copies.contains_key(&self.holder) {
+            return;
+        }
+        if self.lost.is_some() {
+            return;
+        }
+        self.moved_to.remove(importer);
+        self.key_left = true;
+        self.lost = Some(Reason::MigratedPostponed {
+            holder: self.holder.clone(),
+            importer: importer.to_string(),
+            postponed_us,
+            opened_us,
+            down_us,
         });
     }
 
@@ -833,6 +873,11 @@ impl<'r> Walk<'r> {
         let sync_failing = failing(AofOp::Fsync).is_some();
         self.aof_failing.retain(|(n, _), _| n != node);
         if let Some(postponed_us) = self.postponed.remove(node) {
+            if self.active && self.moved_to.contains(node) {
+                self.migrated_key_postponed(node, postponed_us, down_us);
+            }
+            self.down_postponed
+                .insert(node.to_string(), (postponed_us, down_us));
             if lost_by.is_none() && self.lose_postponed(node, postponed_us, down_us, how) {
                 return true;
             }
