@@ -130,7 +130,7 @@ fn first_unusable_dir(text: &str, overrides: &[String]) -> Option<ConfigError> {
 async fn serve(config: Config) -> std::io::Result<Exit> {
     let seed = config.seed.unwrap_or_else(entropy_seed);
     log_banner(&config);
-    let server = Server::bind(config, seed, Arc::new(FileDisk)).await?;
+    let server = Server::bind(config, seed, Arc::new(FileDisk::default())).await?;
     let stopper = server.shutdown_handle();
     let serving = server.serve();
     tokio::pin!(serving);

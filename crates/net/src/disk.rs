@@ -69,10 +69,50 @@ pub trait Disk: Send + Sync {
 // ---- real files ---------------------------------------------------------------------------
 
 /// Real files through `std::fs`. Only for real processes: the simulator uses [`MemDisk`].
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FileDisk;
+///
+/// Files appended to stay open, as Redis keeps its AOF open: opening and closing the file on
+/// every append cost more than the write itself. A handle is dropped when its path is
+/// replaced or removed, so the next append opens the new file.
+#[derive(Debug, Default, Clone)]
+pub struct FileDisk {
+    open: Arc<Mutex<BTreeMap<PathBuf, Arc<std::fs::File>>>>,
+}
 
 impl FileDisk {
+    fn open_files(&self) -> MutexGuard<'_, BTreeMap<PathBuf, Arc<std::fs::File>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The open handle for appending to `path`, opening (and creating) the file if needed.
+    fn appender(&self, path: &Path) -> io::Result<Arc<std::fs::File>> {
+        if let Some(file) = self.open_files().get(path) {
+            return Ok(file.clone());
+        }
+        Self::ensure_parent(path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let file = Arc::new(file);
+        self.open_files().insert(path.to_path_buf(), file.clone());
+        Ok(file)
+    }
+
+    /// Drops the handle of `path`: the name now means another file, or none.
+    fn forget(&self, path: &Path) {
+        self.open_files().remove(path);
+    }
+
+    /// The handle to sync `path` through: the open one, else a new one.
+    fn sync_handle(&self, path: &Path) -> io::Result<Arc<std::fs::File>> {
+        if let Some(file) = self.open_files().get(path) {
+            return Ok(file.clone());
+        }
+        Ok(Arc::new(
+            std::fs::OpenOptions::new().append(true).open(path)?,
+        ))
+    }
+
     fn ensure_parent(path: &Path) -> io::Result<()> {
         match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
@@ -108,6 +148,7 @@ impl Disk for FileDisk {
             }
             std::fs::rename(&temp, path)
         })();
+        self.forget(path);
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
@@ -128,24 +169,24 @@ impl Disk for FileDisk {
 
     fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::io::Write;
-        Self::ensure_parent(path)?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        file.write_all(bytes)
+        let file = self.appender(path)?;
+        let written = (&*file).write_all(bytes);
+        if written.is_err() {
+            // Start afresh next time, as a new open would (the file may have gone).
+            self.forget(path);
+        }
+        written
     }
 
     fn sync(&self, path: &Path) -> io::Result<()> {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)?
-            .sync_data()
+        self.sync_handle(path)?.sync_data()
     }
 
     fn start_sync(&self, path: &Path) -> SyncJob {
-        let path = path.to_path_buf();
-        SyncJob::on_thread(move || FileDisk.sync(&path))
+        match self.sync_handle(path) {
+            Ok(file) => SyncJob::on_thread(move || file.sync_data()),
+            Err(e) => SyncJob::finished(Err(e), Duration::ZERO),
+        }
     }
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
@@ -164,6 +205,7 @@ impl Disk for FileDisk {
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
+        self.forget(path);
         std::fs::remove_file(path)
     }
 
@@ -638,8 +680,9 @@ mod tests {
     fn file_disk_background_sync_finishes() {
         let dir = temp_dir("bgsync");
         let aof = dir.join("a.aof");
-        FileDisk.append(&aof, b"x").unwrap();
-        let mut job = FileDisk.start_sync(&aof);
+        let disk = FileDisk::default();
+        disk.append(&aof, b"x").unwrap();
+        let mut job = disk.start_sync(&aof);
         let result = loop {
             match job.poll() {
                 Some(result) => break result,
@@ -689,7 +732,7 @@ mod tests {
     fn file_disk_writes_atomically_and_appends() {
         let dir = temp_dir("write");
         let conf = dir.join("sub/nodes.conf");
-        let disk = FileDisk;
+        let disk = FileDisk::default();
         assert_eq!(disk.read(&conf).unwrap(), None);
         disk.write_atomic(&conf, b"first version, long", true)
             .unwrap();
@@ -709,10 +752,32 @@ mod tests {
     }
 
     #[test]
+    fn file_disk_appends_to_the_file_a_path_names_now() {
+        let dir = temp_dir("reopen");
+        let aof = dir.join("a.aof");
+        let disk = FileDisk::default();
+        disk.append(&aof, b"old").unwrap();
+        // Replaced under the open handle: appends go to the new file.
+        disk.write_atomic(&aof, b"base;", true).unwrap();
+        disk.append(&aof, b"next").unwrap();
+        assert_eq!(disk.read(&aof).unwrap(), Some(b"base;next".to_vec()));
+        // Cut short: appends continue at the new end.
+        disk.truncate(&aof, 4).unwrap();
+        disk.append(&aof, b"!").unwrap();
+        assert_eq!(disk.read(&aof).unwrap(), Some(b"base!".to_vec()));
+        // Removed: the next append creates it again.
+        disk.remove(&aof).unwrap();
+        disk.append(&aof, b"new").unwrap();
+        disk.sync(&aof).unwrap();
+        assert_eq!(std::fs::read(&aof).unwrap(), b"new");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn file_disk_lock_is_exclusive_until_dropped() {
         let dir = temp_dir("lock");
         let conf = dir.join("nodes.conf");
-        let disk = FileDisk;
+        let disk = FileDisk::default();
         let held = disk.lock(&conf).unwrap();
         let err = disk.lock(&conf).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);

@@ -251,13 +251,13 @@ fn file_disk_round_trip_and_truncation() {
         dir: dir.display().to_string(),
         ..config(AppendFsync::Always)
     };
-    round_trip(Arc::new(FileDisk), &config);
+    round_trip(Arc::new(FileDisk::default()), &config);
     let incr = dir.join("appendonlydir").join(INCR);
     let whole_len = std::fs::metadata(&incr).unwrap().len();
-    FileDisk
+    FileDisk::default()
         .append(&incr, b"*2\r\n$4\r\nINCR\r\n$1\r\nn")
         .unwrap();
-    let (report, mut node) = load_into(&FileDisk, &config);
+    let (report, mut node) = load_into(&FileDisk::default(), &config);
     assert_eq!(
         report.unwrap().truncated,
         Some((INCR.to_string(), whole_len))

@@ -88,7 +88,7 @@ pub enum Exit {
 
 /// Runs a node with real files until it shuts down or crashes.
 pub async fn run(config: Config, seed: u64) -> io::Result<Exit> {
-    run_with_disk(config, seed, Arc::new(FileDisk)).await
+    run_with_disk(config, seed, Arc::new(FileDisk::default())).await
 }
 
 /// Runs a node on the given disk (the simulator passes a [`crate::disk::MemDisk`]).
