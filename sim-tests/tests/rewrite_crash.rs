@@ -108,7 +108,7 @@ fn aof_dir(cluster: &SimCluster, node: usize) -> (Vec<String>, Vec<(String, Stri
             continue;
         };
         if name.ends_with(".manifest") {
-            manifest = disk.read(&path).expect("read").map(|b| b);
+            manifest = disk.read(&path).expect("read");
         } else {
             files.push(name.to_string());
         }
