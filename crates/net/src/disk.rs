@@ -416,6 +416,19 @@ impl MemDisk {
     pub fn paths(&self) -> Vec<PathBuf> {
         self.state().files.keys().cloned().collect()
     }
+
+    /// Paths whose contents a power loss now would change (written since their last
+    /// completed sync, or never synced): what a crash at this instant cuts.
+    pub fn unsynced_paths(&self) -> Vec<PathBuf> {
+        let mut state = self.state();
+        state.settle();
+        state
+            .files
+            .iter()
+            .filter(|(_, f)| f.durable.as_ref() != Some(&f.current))
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
 }
 
 impl Disk for MemDisk {

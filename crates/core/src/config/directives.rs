@@ -175,6 +175,14 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ),
     honoured("save", Kind::Special, Access::Mutable),
     aliased(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    aliased(
         "repl-ping-replica-period",
         "repl-ping-slave-period",
         Kind::Int {
@@ -328,7 +336,6 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored("lfu-log-factor", INT, "10"),
     ignored("lfu-decay-time", INT, "1"),
     ignored("active-expire-effort", INT, "1"),
-    ignored_alias("busy-reply-threshold", "lua-time-limit", INT, "5000"),
     ignored_fixed(
         "supervised",
         Kind::Enum(&["upstart", "systemd", "auto", "no"]),

@@ -144,6 +144,7 @@ impl Config {
             "enable-protected-configs" => self.enable_protected_configs.name().to_string(),
             "save" => self.save.clone(),
             "repl-ping-replica-period" => self.repl_ping_replica_period_s.to_string(),
+            "busy-reply-threshold" => self.busy_reply_threshold_ms.to_string(),
             "repl-diskless-sync-delay" => self.repl_diskless_sync_delay_s.to_string(),
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "repl-timeout" => self.repl_timeout_s.to_string(),

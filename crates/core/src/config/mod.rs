@@ -99,6 +99,9 @@ pub struct Config {
     /// Smallest AOF, in bytes, the automatic rewrite considers.
     pub auto_aof_rewrite_min_size: u64,
     pub repl_ping_replica_period_s: u64,
+    /// How long a script runs before other clients get `-BUSY` (`busy-reply-threshold`,
+    /// alias `lua-time-limit`; 0: never).
+    pub busy_reply_threshold_ms: u64,
     /// How long a master waits, after a replica asks for a full sync, before it produces the
     /// snapshot, so that replicas arriving meanwhile share it (0: at once).
     pub repl_diskless_sync_delay_s: u64,
@@ -162,6 +165,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             repl_ping_replica_period_s: 10,
+            busy_reply_threshold_ms: crate::cmd::scripting::busy::DEFAULT_THRESHOLD_MS,
             repl_diskless_sync_delay_s: 5,
             repl_backlog_size: 1024 * 1024,
             repl_timeout_s: 60,

@@ -139,6 +139,7 @@ impl Config {
             "protected-mode" => self.protected_mode = bool_arg(arg)?,
             "enable-debug-command" => self.enable_debug_command = gate_arg(arg)?,
             "enable-protected-configs" => self.enable_protected_configs = gate_arg(arg)?,
+            "busy-reply-threshold" => self.busy_reply_threshold_ms = int_arg(d.kind, arg)? as u64,
             "repl-ping-replica-period" => {
                 self.repl_ping_replica_period_s = int_arg(d.kind, arg)? as u64
             }

@@ -116,12 +116,14 @@ impl Node {
         if self.on_published_message(&msg) {
             return;
         }
+        let shard_owners = self.served_shard_slot_owners();
         let (mut bus, db, repl) = self.bus_parts();
         if bus.on_message(link, msg, db) {
             bus.handle_replica_failover(repl);
         }
         self.cluster_before_reply();
         self.replication_before_reply();
+        self.drop_shard_channels_of_replaced_owners(&shard_owners);
         self.drop_unserved_shard_channels();
     }
 }

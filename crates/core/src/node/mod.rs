@@ -166,6 +166,10 @@ impl Node {
         let cluster = Cluster::new(myself, &config, now);
         let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
         let repl = crate::replication::Replication::new(run_id.clone());
+        let scripting = cmd::scripting::Engine::new();
+        scripting
+            .watch
+            .set_threshold_ms(config.busy_reply_threshold_ms);
         Node {
             config,
             now,
@@ -193,7 +197,7 @@ impl Node {
             blocked_keys: Default::default(),
             observed: Default::default(),
             pubsub: Default::default(),
-            scripting: cmd::scripting::Engine::new(),
+            scripting,
             script_writes: None,
             loaded: false,
             commands,
@@ -312,6 +316,12 @@ impl Node {
 
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// What a driver sees of a running script without the node (see
+    /// [`cmd::scripting::ScriptWatch`]): whether other clients get `-BUSY`, and the kills.
+    pub fn script_watch(&self) -> std::sync::Arc<cmd::scripting::ScriptWatch> {
+        std::sync::Arc::clone(&self.scripting.watch)
     }
 
     pub fn db(&self) -> &Db {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::{ClientId, Effect, Node};
 use crate::bus::{Body, Message, MessageType};
 use crate::cmd::CommandSpec;
+use crate::node_id::NodeId;
 use crate::pubsub::Kind;
 use crate::reply::Reply;
 use crate::slot::key_hash_slot;
@@ -119,10 +120,58 @@ impl Node {
         if !self.config.cluster_enabled {
             return;
         }
-        let unserved = self
+        self.drop_shard_channels_where(|node, slot| !node.serves_slot(slot));
+    }
+
+    /// The owner, before a bus message, of each slot this node serves that has shard
+    /// subscribers here; [`Node::drop_shard_channels_of_replaced_owners`] compares after it.
+    pub(super) fn served_shard_slot_owners(&self) -> Vec<(u16, NodeId)> {
+        if !self.config.cluster_enabled {
+            return Vec::new();
+        }
+        let mut owners: Vec<(u16, NodeId)> = self
             .pubsub
-            .shard_channels_where(|channel| !self.serves_slot(key_hash_slot(channel)));
-        for (channel, clients) in unserved {
+            .shard_channels_where(|_| true)
+            .into_iter()
+            .filter_map(|(channel, _)| {
+                let slot = key_hash_slot(&channel);
+                let owner = self.cluster.slot_owner(slot)?;
+                self.serves_slot(slot).then_some((slot, owner))
+            })
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        owners
+    }
+
+    /// Redis's `clusterDelSlot` drops the shard channels of a slot taken from a node whose
+    /// slots this node served (itself, or its master while it still replicated it), unless
+    /// this node is the one taking it over. So a replica whose sibling was promoted tells its
+    /// shard subscribers `sunsubscribe`, though it goes on serving the slot through the new
+    /// master; the promoted replica keeps its own (it had left its master's replicas first).
+    pub(super) fn drop_shard_channels_of_replaced_owners(&mut self, before: &[(u16, NodeId)]) {
+        if before.is_empty() {
+            return;
+        }
+        let me = self.cluster.me().id;
+        let replaced: Vec<u16> = before
+            .iter()
+            .filter(|(slot, owner)| {
+                let now = self.cluster.slot_owner(*slot);
+                now != Some(*owner) && now != Some(me)
+            })
+            .map(|(slot, _)| *slot)
+            .collect();
+        self.drop_shard_channels_where(|_, slot| replaced.binary_search(&slot).is_ok());
+    }
+
+    /// Unsubscribes every shard subscriber of the channels whose slot `dropped` picks, each
+    /// told with a `sunsubscribe` push carrying its remaining shard subscriptions.
+    fn drop_shard_channels_where(&mut self, dropped: impl Fn(&Node, u16) -> bool) {
+        let channels = self
+            .pubsub
+            .shard_channels_where(|channel| dropped(self, key_hash_slot(channel)));
+        for (channel, clients) in channels {
             for client in clients {
                 self.pubsub.unsubscribe(client, Kind::Shard, &channel);
                 let count = self.pubsub.shard_count(client) as i64;
@@ -133,6 +182,7 @@ impl Node {
                 ];
                 self.out.push(Effect::ClientPush { client, items });
             }
+            debug_assert!(self.pubsub.shard_receivers(&channel).is_empty());
         }
     }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
-use clusterlab_core::{ClientId, Effect, Node, Time};
+use clusterlab_core::cmd::scripting::busy;
+use clusterlab_core::{ClientId, Effect, Node, Reply, Time};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
@@ -198,6 +199,42 @@ impl Shared {
 
 pub(super) fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    if shared.scripts.running() {
+        // A script holds the node: the connection is answered without it until the script
+        // ends (`-BUSY`, the KILLs), then registered with what it sent meanwhile.
+        tokio::spawn(register_after_script(shared.clone(), stream, peer));
+        return;
+    }
+    register_with_input(shared, stream, peer, BytesMut::with_capacity(READ_CHUNK));
+}
+
+/// Serves a connection accepted while a script runs (see [`register_client`]), for at most
+/// [`BUSY_POLLS_MAX`] polls of [`BUSY_POLL_MS`].
+async fn register_after_script(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::new();
+    for _ in 0..BUSY_POLLS_MAX {
+        if !shared.scripts.running() {
+            break;
+        }
+        if shared.answer_while_busy(&mut input, &mut output).await {
+            if write_and_flush(&mut stream, &output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        let poll = Duration::from_millis(BUSY_POLL_MS);
+        let read = tokio::time::timeout(poll, stream.read_buf(&mut input)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return;
+        }
+    }
+    register_with_input(&shared, stream, peer, input);
+}
+
+/// Gives the connection its client in the node and starts its task, which runs `input` (what
+/// it sent already) first.
+fn register_with_input(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, input: BytesMut) {
     let local = stream
         .local_addr()
         .map_or_else(|_| String::from("?:0"), |a| a.to_string());
@@ -216,6 +253,7 @@ pub(super) fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: Soc
         shared.clone(),
         reader,
         client,
+        input,
         closing.clone(),
         ClientInbox {
             out: out.clone(),
@@ -235,6 +273,34 @@ pub(super) fn register_client(shared: &Arc<Shared>, stream: TcpStream, peer: Soc
     );
     let effects = node.take_effects();
     shared.perform(&mut node, effects);
+}
+
+/// Commands that may run a script (EXEC may hold one).
+#[cfg(not(madsim))]
+const SCRIPT_COMMANDS: &[&[u8]] = &[
+    b"eval",
+    b"evalsha",
+    b"eval_ro",
+    b"evalsha_ro",
+    b"fcall",
+    b"fcall_ro",
+    b"exec",
+];
+
+/// Runs one command. A script may run for seconds: on `clusterlab node`'s multi-threaded
+/// runtime its worker hands its queued tasks and the I/O driver to another thread first, so
+/// the other connections are still read (and answered `-BUSY`) meanwhile.
+fn run_command(node: &mut Node, now: Time, client: ClientId, args: &[Bytes]) -> Reply {
+    #[cfg(not(madsim))]
+    {
+        let script = args
+            .first()
+            .is_some_and(|name| SCRIPT_COMMANDS.iter().any(|c| name.eq_ignore_ascii_case(c)));
+        if script && super::on_multi_thread_runtime() {
+            return tokio::task::block_in_place(|| node.command(now, client, args));
+        }
+    }
+    node.command(now, client, args)
 }
 
 /// What to do with a connection after a batch of requests.
@@ -351,14 +417,24 @@ async fn serve_client(
     shared: Arc<Shared>,
     mut reader: ReadHalf<TcpStream>,
     client: ClientId,
+    mut input: BytesMut,
     closing: Arc<CloseSignal>,
     inbox: ClientInbox,
 ) {
     let ClientInbox { out, mut unblocked } = inbox;
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::new();
     loop {
         shared.wait_while_paused().await;
+        if shared.answer_while_busy(&mut input, &mut output).await {
+            if out.write_replies(&output).await.is_err() {
+                break;
+            }
+            output.clear();
+            match read_some(&mut reader, &mut input, buggify::Point::ClientShortRead).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
         let step = shared.run_requests(client, &closing, &mut input, &mut output);
         if step == Step::Stop {
             return;
@@ -425,7 +501,62 @@ async fn serve_client(
     shared.client_gone(client);
 }
 
+/// How often a client waiting on a script looks whether it turned busy or ended, in ms.
+const BUSY_POLL_MS: u64 = 10;
+/// At most this many looks (60 s) before the client waits for the node as usual.
+const BUSY_POLLS_MAX: u32 = 6000;
+
 impl Shared {
+    /// Redis answers other clients while a script runs past `busy-reply-threshold`. A client
+    /// with complete requests waits here (not on the node) while a script runs; once the
+    /// script is busy, each request is answered without the node: `SCRIPT KILL` and
+    /// `FUNCTION KILL` through the watch, `SHUTDOWN NOSAVE` by exiting, anything else
+    /// `-BUSY`. Returns whether it answered anything (the replies are in `output`).
+    async fn answer_while_busy(&self, input: &mut BytesMut, output: &mut BytesMut) -> bool {
+        if input.is_empty() || !self.scripts.running() {
+            return false;
+        }
+        for _ in 0..BUSY_POLLS_MAX {
+            match self.scripts.busy_in_ms(self.clock.now().mono_ms) {
+                None => return false,
+                Some(0) => break,
+                Some(ms) => tokio::time::sleep(Duration::from_millis(ms.min(BUSY_POLL_MS))).await,
+            }
+        }
+        let mut answered = false;
+        while let Some(busy) = self.scripts.busy_reply(self.clock.now().mono_ms) {
+            let args = match resp::parse_request(input) {
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => args,
+                // Incomplete or malformed: the usual path reads or refuses it later.
+                Ok(None) | Err(_) => break,
+            };
+            let reply = self.answer_busy(&args, busy);
+            resp::encode_reply(&reply, 2, output);
+            answered = true;
+        }
+        answered
+    }
+
+    fn answer_busy(&self, args: &[Bytes], busy: Reply) -> Reply {
+        if !busy::allowed_while_busy(args) {
+            return busy;
+        }
+        if args[0].eq_ignore_ascii_case(b"shutdown") {
+            self.shutdown_while_busy();
+        }
+        self.scripts.kill(args[0].eq_ignore_ascii_case(b"script"))
+    }
+
+    /// `SHUTDOWN NOSAVE` while a script holds the node: the process exits at once, with
+    /// nothing saved (the node cannot be reached to stop it in order).
+    fn shutdown_while_busy(&self) {
+        tracing::warn!(target: LOG_TARGET, "User requested shutdown...");
+        tracing::warn!(target: LOG_TARGET, "Redis is now ready to exit, bye bye...");
+        #[cfg(not(madsim))]
+        std::process::exit(0);
+    }
+
     /// Parses every complete request in `input` and runs them under one lock, appending the
     /// encoded replies to `output`. Requests before a malformed one still run, as in Redis;
     /// none run after one that closes the connection (`QUIT`, `CLIENT KILL` of itself).
@@ -477,7 +608,7 @@ impl Shared {
             }
             // Timed on the monotonic clock (virtual under madsim) for SLOWLOG and LATENCY.
             let started = tokio::time::Instant::now();
-            let reply = node.command(*now, client, &args);
+            let reply = run_command(node, *now, client, &args);
             node.command_took(client, started.elapsed().as_micros() as u64);
             // A replica client gets the stream and no replies, as in Redis; its PSYNC's answer
             // is in the stream too (it may come after the sync delay).

@@ -199,8 +199,10 @@ impl Server {
         let (aof, aof_lock) = open_aof(&disk, &mut node, &clock)?;
         node.announce_start();
         let (exit_tx, exit_rx) = mpsc::unbounded_channel();
+        let scripts = node.script_watch();
         let shared = Arc::new(Shared {
             node: Arc::new(Mutex::new(node)),
+            scripts,
             io: Mutex::new(Io {
                 aof,
                 ..Io::default()
@@ -287,6 +289,8 @@ impl Server {
 /// Everything the tasks share. Lock order: `node` first, then `io`.
 struct Shared {
     node: Arc<Mutex<Node>>,
+    /// The running script as seen without the node: `-BUSY` answers and kills (`client`).
+    scripts: Arc<clusterlab_core::cmd::scripting::ScriptWatch>,
     io: Mutex<Io>,
     clock: Clock,
     disk: Arc<dyn Disk>,
@@ -335,9 +339,29 @@ struct ClientHandle {
     unblocked: mpsc::UnboundedSender<Bytes>,
 }
 
+/// Whether this task runs on a multi-threaded tokio runtime (`clusterlab node`'s), the only
+/// kind that can hand a blocked worker's tasks to another thread. Not under madsim, where a
+/// script runs to its end within one step of virtual time.
+#[cfg(not(madsim))]
+fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 impl Shared {
     fn lock_node(&self) -> MutexGuard<'_, Node> {
         // A poisoned lock means a node call panicked: an invariant broke, so stop loudly.
+        match self.node.try_lock() {
+            Ok(node) => return node,
+            Err(std::sync::TryLockError::Poisoned(_)) => panic!("node lock poisoned"),
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+        #[cfg(not(madsim))]
+        if self.scripts.running() && on_multi_thread_runtime() {
+            // A script may hold the node for seconds: this worker hands its other tasks to
+            // another thread meanwhile, so clients still get their `-BUSY` answers.
+            return tokio::task::block_in_place(|| self.node.lock().expect("node lock poisoned"));
+        }
         self.node.lock().expect("node lock poisoned")
     }
 

@@ -431,10 +431,17 @@ impl TestNet {
 
 /// Three masters (nodes 0–2) and one replica each (node 3+i replicates node i).
 fn three_masters_three_replicas(node_timeout_ms: u64) -> TestNet {
-    let mut net = TestNet::new(6, node_timeout_ms);
+    three_masters_with_replicas(node_timeout_ms, &[])
+}
+
+/// [`three_masters_three_replicas`], and one more replica (node 6, 7, …) for each master in
+/// `extra`, in order.
+fn three_masters_with_replicas(node_timeout_ms: u64, extra: &[usize]) -> TestNet {
+    let count = 6 + extra.len();
+    let mut net = TestNet::new(count, node_timeout_ms);
     net.create_three_masters();
     // As redis-cli does: every node gets its own epoch first, so nothing collides.
-    for i in 3..6 {
+    for i in 3..count {
         let epoch = (i + 1).to_string();
         assert_eq!(
             net.cmd(i, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]),
@@ -445,14 +452,16 @@ fn three_masters_three_replicas(node_timeout_ms: u64) -> TestNet {
             Reply::ok()
         );
     }
+    let known = count.to_string();
     for _ in 0..20 {
         net.advance(1000);
-        if (0..6).all(|i| net.info_field(i, "cluster_known_nodes") == "6") {
+        if (0..count).all(|i| net.info_field(i, "cluster_known_nodes") == known) {
             break;
         }
     }
-    for i in 3..6 {
-        let master = net.nodes[i - 3].myself().to_string();
+    let masters = (0..3).chain(extra.iter().copied());
+    for (i, m) in (3..count).zip(masters) {
+        let master = net.nodes[m].myself().to_string();
         assert_eq!(net.cmd(i, &["CLUSTER", "REPLICATE", &master]), Reply::ok());
     }
     net.advance(3000);

@@ -117,3 +117,59 @@ fn spublish_stays_in_its_shard_and_shard_subscriptions_follow_the_slot() {
         Reply::Map(vec![(b("orders"), Reply::Integer(0))])
     );
 }
+
+/// A channel in master 0's slots (0-5460).
+fn channel_of_node0() -> String {
+    (0..)
+        .map(|i| format!("news{i}"))
+        .find(|c| crate::slot::key_hash_slot(c.as_bytes()) <= 5460)
+        .expect("some channel hashes low")
+}
+
+#[test]
+fn a_failover_drops_shard_subscribers_on_the_sibling_replica_only() {
+    // Master 0 has two replicas: node 3 and node 6.
+    let mut net = three_masters_with_replicas(5000, &[0]);
+    let channel = channel_of_node0();
+    let mut subscribers = Vec::new();
+    for node in [0, 3, 6] {
+        let s = subscriber(&mut net, node);
+        cmd_as(&mut net, node, s, &["SSUBSCRIBE", &channel]);
+        subscribers.push(s);
+    }
+    assert_eq!(net.cmd(0, &["SPUBLISH", &channel, "m1"]), Reply::Integer(1));
+    net.pushes.clear();
+    net.kill(0);
+    let mut promoted = None;
+    for _ in 0..60 {
+        net.advance(500);
+        promoted = [3, 6]
+            .into_iter()
+            .find(|&r| !net.nodes[r].cluster().me().is_replica());
+        if promoted.is_some() {
+            break;
+        }
+    }
+    let promoted = promoted.expect("a replica was promoted");
+    let sibling = if promoted == 3 { 6 } else { 3 };
+    net.advance(3000);
+    assert!(net.nodes[sibling]
+        .cluster()
+        .replicates(net.nodes[promoted].myself()));
+    // Redis 7.0: the promoted replica left its master's replicas before it deleted the
+    // slots, so its subscribers stay; the sibling deleted them as its master's and drops its.
+    assert_eq!(pushes_on(&mut net, promoted), Vec::<Vec<Reply>>::new());
+    assert_eq!(
+        pushes_on(&mut net, sibling),
+        vec![vec![b("sunsubscribe"), b(&channel), Reply::Integer(0)]]
+    );
+    assert_eq!(
+        net.cmd(promoted, &["SPUBLISH", &channel, "m2"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        pushes_on(&mut net, promoted),
+        vec![vec![b("smessage"), b(&channel), b("m2")]]
+    );
+    assert_eq!(pushes_on(&mut net, sibling), Vec::<Vec<Reply>>::new());
+}

@@ -117,6 +117,17 @@ pub(super) fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
     }
 }
 
+/// What the instruction hook raises once a KILL asked the script to stop: Redis's error
+/// table, so the caller gets `-ERR Script killed by user with SCRIPT KILL... script: …`.
+pub(super) fn killed_error(lua: &Lua) -> mlua::Error {
+    let text = super::busy::KILLED;
+    let table = error_table(lua, &format!("-{text}"));
+    match table.and_then(|t| raise_if(lua, Ok((t, true)))) {
+        Err(e) => e,
+        Ok(_) => mlua::Error::RuntimeError(text.into()),
+    }
+}
+
 /// The callbacks table `lib.lua` calls into, with the interpreter-long ones set.
 pub(super) fn impl_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;

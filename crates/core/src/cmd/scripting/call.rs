@@ -44,6 +44,10 @@ pub(crate) fn call(
         Err(text) => return refused(&text),
     };
     let captured = ctx.node.script_writes.as_ref().map_or(0, Vec::len);
+    if spec.flags.contains(crate::cmd::CmdFlags::WRITE) {
+        // As Redis marks a script dirty on its first write command: no SCRIPT KILL since.
+        ctx.node.scripting.watch.wrote();
+    }
     let reply = ctx.node.execute(ctx.client, spec, &argv);
     if ctx.repl_flags == 0 {
         if let Some(writes) = &mut ctx.node.script_writes {

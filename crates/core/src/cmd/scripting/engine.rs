@@ -7,8 +7,11 @@
 //! `cmsgpack` and `struct`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use mlua::{Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, RegistryKey, StdLib, Table, Value, VmState};
+
+use super::busy::ScriptWatch;
 
 use super::rand48::Rand48;
 use super::shebang::ScriptFlags;
@@ -66,7 +69,13 @@ pub(crate) struct Engine {
     /// FUNCTION libraries by name, and each function's library.
     pub(crate) libraries: BTreeMap<String, Library>,
     pub(crate) function_library: HashMap<String, String>,
+    /// What the driver sees of the running script, and its kill request.
+    pub(crate) watch: Arc<ScriptWatch>,
 }
+
+/// How many Lua instructions run between two looks at the kill request: Redis's hook runs
+/// every 100,000 too.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
 
 /// A loaded FUNCTION library: its whole code (shebang included) and its functions.
 pub(crate) struct Library {
@@ -89,6 +98,15 @@ impl Engine {
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
         let built = Self::build(&lua).expect("the scripting sandbox loads");
         let [env, runner, globals, load_env, loader] = built;
+        let watch = Arc::new(ScriptWatch::default());
+        let hooked = Arc::clone(&watch);
+        let triggers = HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS);
+        lua.set_hook(triggers, move |lua, _| {
+            if hooked.kill_requested() {
+                return Err(super::api::killed_error(lua));
+            }
+            Ok(VmState::Continue)
+        });
         Engine {
             lua,
             env,
@@ -99,6 +117,7 @@ impl Engine {
             loader,
             libraries: BTreeMap::new(),
             function_library: HashMap::new(),
+            watch,
         }
     }
 

@@ -51,6 +51,7 @@ pub(super) fn fcall(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         read_only_command: read_only,
         keys,
         args: &[],
+        eval: false,
     };
     run::run_function(node, client, &lua, function, &invocation, call_args)
 }

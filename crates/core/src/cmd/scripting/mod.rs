@@ -15,6 +15,9 @@ use crate::reply::Reply;
 
 mod api;
 mod bitlib;
+pub mod busy;
+#[cfg(test)]
+mod busy_tests;
 mod call;
 mod cjson;
 #[cfg(test)]
@@ -35,6 +38,7 @@ mod structlib;
 #[cfg(test)]
 mod tests;
 
+pub use busy::ScriptWatch;
 pub(crate) use engine::Engine;
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
@@ -136,6 +140,7 @@ fn eval(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         read_only_command: read_only,
         keys,
         args: &args[3 + numkeys..],
+        eval: true,
     };
     run::run_eval(node, client, &invocation)
 }

@@ -29,6 +29,8 @@ pub(crate) struct Invocation<'a> {
     pub(crate) read_only_command: bool,
     pub(crate) keys: &'a [Bytes],
     pub(crate) args: &'a [Bytes],
+    /// EVAL (`SCRIPT KILL` stops it) rather than a function (`FUNCTION KILL`).
+    pub(crate) eval: bool,
 }
 
 /// Refusals that depend on the script's flags, before it runs (Redis's
@@ -112,8 +114,11 @@ pub(crate) fn run_function(
         repl_flags: 3,
         node,
     };
+    let watch = std::sync::Arc::clone(&ctx.node.scripting.watch);
+    watch.start(inv.eval, ctx.node.now.mono_ms);
     let ctx = RefCell::new(ctx);
     let outcome = call_under_handler(lua, &ctx, function, call_args);
+    watch.end();
     let RunCtx { node, resp, .. } = ctx.into_inner();
     let writes = std::mem::replace(&mut node.script_writes, outer_writes).unwrap_or_default();
     propagate(node, writes, in_exec);

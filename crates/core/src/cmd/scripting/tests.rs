@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::node::{ClientId, Effect, Node, Time};
 use crate::reply::Reply;
 
-const NOW: Time = Time {
+pub(super) const NOW: Time = Time {
     mono_ms: 0,
     unix_ms: 1_000_000,
 };

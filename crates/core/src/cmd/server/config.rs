@@ -74,6 +74,8 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
     node.repl.resize_backlog(updated.repl_backlog_size);
     let appendonly_changed = updated.appendonly != node.config.appendonly;
     node.config = updated;
+    let threshold_ms = node.config.busy_reply_threshold_ms;
+    node.scripting.watch.set_threshold_ms(threshold_ms);
     if appendonly_changed {
         node.appendonly_changed(node.config.appendonly);
     }

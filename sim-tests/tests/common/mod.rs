@@ -1,0 +1,3 @@
+//! Helpers shared by scenario tests (each test file that needs them declares `mod common;`).
+
+pub mod subscriber;
