@@ -399,4 +399,6 @@ fn type_(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 // ---- glob matching ---------------------------------------------------------------------------
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -74,6 +74,8 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
     node.repl.resize_backlog(updated.repl_backlog_size);
     let appendonly_changed = updated.appendonly != node.config.appendonly;
     node.config = updated;
+    let access = crate::db::access::AccessPolicy::from_config(&node.config);
+    node.db.set_access_now(access, node.now.unix_ms);
     if appendonly_changed {
         node.appendonly_changed(node.config.appendonly);
     }
