@@ -2,7 +2,7 @@
 //! `lookupKey` does on every read and write lookup (see `db::access` for the field itself).
 //!
 //! Redis stamps a key each time a command looks it up; nearly every command looks each of
-//! its keys up once, so we stamp each key named once per command. The exceptions are Redis's
+//! its keys up once per time it is named, so we stamp each key argument once. The exceptions are Redis's
 //! `LOOKUP_NOTOUCH` lookups and commands that read the dictionary directly (below), and
 //! scripts, whose keys are stamped by the `redis.call`s that use them. Redis 7.0 has no
 //! `CLIENT NO-TOUCH` (7.2) and stamps on replicas too.
@@ -36,7 +36,7 @@ const NO_TOUCH: &[&str] = &[
 ];
 
 impl Node {
-    /// Stamps the live keys `spec` names in `args`, once each per command.
+    /// Stamps the live keys `spec` names in `args`, once per time each is named.
     pub(super) fn touch_keys(&mut self, spec: &CommandSpec, args: &[Bytes]) {
         if spec.first_key == 0 && !spec.flags.contains(crate::cmd::CmdFlags::MOVABLEKEYS) {
             return;
@@ -49,11 +49,9 @@ impl Node {
             self.touch_key(key, now_ms);
             return;
         }
-        let keys = spec.keys(args);
-        for (i, key) in keys.iter().enumerate() {
-            if !keys[..i].contains(key) {
-                self.touch_key(key, now_ms);
-            }
+        // A key named twice is looked up twice (`TOUCH k k`, `SUNIONSTORE d s s`).
+        for key in spec.keys(args) {
+            self.touch_key(key, now_ms);
         }
     }
 
