@@ -755,6 +755,7 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+pub mod latency_histogram;
 mod observe;
 mod persistence;
 mod pubsub;
