@@ -1,7 +1,7 @@
 //! The per-key access clock against a real `redis-server` 7.0: `OBJECT FREQ` after counted
 //! accesses under `allkeys-lfu` with `lfu-log-factor 0` (every access counts), which commands
 //! stamp a key and which do not, RENAME/COPY/RESTORE, the errors under each policy, and
-//! `OBJECT IDLETIME` after no wait and after a short sleep. Replies are compared byte for byte,
+//! `OBJECT IDLETIME` after no wait and after a short sleep, and `DEBUG OBJECT`'s fields. Replies are compared byte for byte,
 //! except idle times, which both sides must put in the same bounded window (the wall clock
 //! moves between the two servers' runs).
 
@@ -94,10 +94,12 @@ fn servers(name: &str) -> Servers {
     let [ours, redis] = free_ports(2)[..] else {
         unreachable!()
     };
-    let Some(redis_server) = RedisServer::start(redis, &[]) else {
+    let debug = ["--enable-debug-command", "yes"];
+    let Some(redis_server) = RedisServer::start(redis, &debug) else {
         panic!("redis-server is needed for the access-clock interop test");
     };
-    let node = NodeProcess::start(&dir.path, ours, NODE_TIMEOUT_MS, "cluster-enabled no");
+    let conf = "cluster-enabled no\nenable-debug-command yes";
+    let node = NodeProcess::start(&dir.path, ours, NODE_TIMEOUT_MS, conf);
     Servers {
         _dir: dir,
         _node: node,
@@ -166,4 +168,54 @@ fn idletime_after_no_wait_and_a_short_sleep_agrees_with_redis_server() {
         assert!(read_again <= 1, "{name}: just read, idle {read_again}");
     }
     assert_eq!(run(s.ports[0]).3, run(s.ports[1]).3);
+}
+
+/// `DEBUG OBJECT`'s fields with the address dropped and the clock fields checked (they name
+/// the wall-clock second of the last access) and masked.
+fn debug_object_fields(conn: &mut RespConn, key: &str) -> Vec<String> {
+    let reply = call(conn, &format!("DEBUG OBJECT {key}"));
+    let line = reply.trim_end().trim_start_matches('+');
+    let mut fields = Vec::new();
+    for field in line.split(' ').skip(2) {
+        let (name, value) = field.split_once(':').expect("name:value");
+        match name {
+            "lru" => assert!(value.parse::<u32>().is_ok(), "{line}"),
+            "lru_seconds_idle" => {
+                let idle: u64 = value.parse().expect("idle seconds");
+                assert!(idle <= 1, "{line}");
+            }
+            _ => fields.push(field.to_string()),
+        }
+    }
+    fields
+}
+
+#[test]
+fn debug_object_fields_match_redis_server() {
+    let s = servers("access-debug");
+    let run = |port| {
+        let mut conn = RespConn::connect(port);
+        let setup = [
+            "SET int 12",
+            "SET short hello",
+            "SET long thequickbrownfoxjumpsoverthelazydog0123456789",
+            "APPEND raw a",
+            "RPUSH l a bb ccc 1 22 333",
+            "HSET h f v g w",
+            "SADD si 1 2 3",
+            "SADD ss a b c",
+            "ZADD z 1 a 2.5 b",
+        ];
+        for line in setup {
+            call(&mut conn, line);
+        }
+        let mut out: Vec<Vec<String>> = ["int", "short", "long", "raw", "l", "h", "si", "ss", "z"]
+            .iter()
+            .map(|key| debug_object_fields(&mut conn, key))
+            .collect();
+        out.push(vec![call(&mut conn, "DEBUG OBJECT missing")]);
+        out
+    };
+    let (ours, redis) = (run(s.ports[0]), run(s.ports[1]));
+    assert_eq!(ours, redis, "clusterlab, then redis-server");
 }

@@ -523,6 +523,14 @@ impl Db {
             .map(Record::clock)
     }
 
+    /// `key` as stored, expired or not, with its access clock and its record's address
+    /// (`DEBUG OBJECT`, which reads the table without the lookup rules).
+    pub fn debug_view(&self, key: &[u8]) -> Option<(EntryRef<'_>, u32, usize)> {
+        let record = self.find(key)?;
+        let address = record.0.as_ptr() as usize;
+        Some((resolve(&self.slab, record.view()), record.clock(), address))
+    }
+
     /// Sets the access clock of `key` (live or not); false if it is missing.
     pub fn set_access_clock(&mut self, key: &[u8], clock: u32) -> bool {
         let hash = table_hash(key_hash_bits(key));

@@ -124,11 +124,20 @@ fn object_refcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
     let Some(entry) = lookup_read(node, &args[2]) else {
         return Reply::Nil;
     };
-    let shared = match entry.value {
+    Reply::Integer(refcount(entry.value))
+}
+
+/// The refcount Redis reports: its shared small integers have many owners.
+pub(crate) fn refcount(value: ValueRef<'_>) -> i64 {
+    let shared = match value {
         ValueRef::String(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
         _ => false,
     };
-    Reply::Integer(if shared { SHARED_REFCOUNT } else { 1 })
+    if shared {
+        SHARED_REFCOUNT
+    } else {
+        1
+    }
 }
 
 /// The access clock of `key`, after the lookup OBJECT makes (expiring it if due).

@@ -12,6 +12,7 @@ mod command;
 mod config;
 mod dataset_debug;
 mod debug;
+mod debug_object;
 mod function;
 mod getkeys;
 mod info;
