@@ -13,9 +13,15 @@
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_REQUESTS_P1 (200000), BENCH_REQUESTS_P16
 # (1000000), BENCH_CLIENTS (50), BENCH_KEYSPACE (100000, redis-benchmark -r), BENCH_TESTS
-# (set,get,incr,mset), BENCH_KEYS (1000000 keys for the memory test; 0 skips it),
-# BENCH_APPENDONLY (no), BENCH_PORT_BASE (22100; uses base+1..3 and base+11..13 and their bus
-# ports +10000), BENCH_NO_BUILD=1, BENCH_KEEP=1 (keep logs).
+# (set,get,incr,mset,lpush,lpop,lrange_100,hset,sadd,zadd), BENCH_KEYS (1000000 keys for the
+# memory test; 0 skips it), BENCH_ELEMENTS (1000000 elements per collection for the
+# memory-per-element test; 0 skips it), BENCH_APPENDONLY (no), BENCH_PORT_BASE (22100; uses
+# base+1..3 and base+11..13 and their bus ports +10000, and base+21..36 for the standalone
+# servers of the element test), BENCH_NO_BUILD=1, BENCH_KEEP=1 (keep logs).
+#
+# The list tests of redis-benchmark use one key (`mylist`), so they load one master; LPOP pops
+# what LPUSH pushed before it, and LRANGE_100 fills its own list first (that filling LPUSH row
+# is not reported).
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -23,8 +29,9 @@ REQUESTS_P1=${BENCH_REQUESTS_P1:-200000}
 REQUESTS_P16=${BENCH_REQUESTS_P16:-1000000}
 CLIENTS=${BENCH_CLIENTS:-50}
 KEYSPACE=${BENCH_KEYSPACE:-100000}
-TESTS=${BENCH_TESTS:-set,get,incr,mset}
+TESTS=${BENCH_TESTS:-set,get,incr,mset,lpush,lpop,lrange_100,hset,sadd,zadd}
 KEYS=${BENCH_KEYS:-1000000}
+ELEMENTS=${BENCH_ELEMENTS:-1000000}
 APPENDONLY=${BENCH_APPENDONLY:-no}
 BASE=${BENCH_PORT_BASE:-22100}
 RECORD=${BENCH_RECORD:-1}
@@ -89,6 +96,65 @@ if ((KEYS > 0)); then
     done
 fi
 
+# ---- memory per element: one collection type at a time, in a fresh standalone server --------
+
+# A fresh process per measurement: freed memory stays in the allocator, so a server that held
+# the previous type would grow less.
+ELEMENT_TYPES=(list hash set zset)
+ELEMENT_SHAPES=(big compact)
+declare -A EL_USED EL_RSS
+ELEMENT_PORT=$((BASE + 21))
+
+# stop_node PORT: kills the node on PORT (by its PID) and forgets the PID.
+stop_node() {
+    local pid=${NODE_PID[$1]} kept=() p
+    kill -9 "$pid" 2>/dev/null || true
+    { wait "$pid"; } 2>/dev/null || true
+    for p in "${STARTED_PIDS[@]}"; do
+        [[ $p == "$pid" ]] || kept+=("$p")
+    done
+    STARTED_PIDS=("${kept[@]}")
+}
+
+measure_elements() {
+    local kind=$1 type=$2 shape=$3 port=$ELEMENT_PORT dir=$WORK_DIR/elements-$kind
+    ELEMENT_PORT=$((ELEMENT_PORT + 1))
+    mkdir -p "$dir"
+    check_ports_free "$port"
+    write_conf "$dir" "$port" 5000 no
+    sed -i 's/^cluster-enabled yes$/cluster-enabled no/' "$dir/node-$port.conf"
+    case $kind in
+    redis) redis-server "$dir/node-$port.conf" >"$dir/node-$port.stdout" 2>&1 & ;;
+    clusterlab) "$CLUSTERLAB_BIN" node "$dir/node-$port.conf" >"$dir/node-$port.stdout" 2>&1 & ;;
+    esac
+    STARTED_PIDS+=("$!")
+    NODE_PID[$port]=$!
+    wait_for 20 "$kind node on port $port to answer PING" answers_ping "$port"
+    local used0 rss0 out
+    used0=$(info_field "$port" memory used_memory) rss0=$(rss_bytes "${NODE_PID[$port]}")
+    python3 "$ROOT/scripts/gen-elements.py" "$type" "$shape" "$ELEMENTS" "$dir/load.resp"
+    out=$(redis-cli -p "$port" --pipe <"$dir/load.resp" 2>&1)
+    grep -q 'errors: 0,' <<<"$out" || die "loading $type ($shape) into $kind failed: $out"
+    rm -f "$dir/load.resp"
+    local used rss
+    used=$(info_field "$port" memory used_memory) rss=$(rss_bytes "${NODE_PID[$port]}")
+    EL_USED[$kind,$type,$shape]=$(awk -v a="$used" -v b="$used0" -v n="$ELEMENTS" 'BEGIN { printf "%.1f", (a - b) / n }')
+    EL_RSS[$kind,$type,$shape]=$(awk -v a="$rss" -v b="$rss0" -v n="$ELEMENTS" 'BEGIN { printf "%.1f", (a - b) / n }')
+    stop_node "$port"
+}
+
+if ((ELEMENTS > 0)); then
+    ((ELEMENTS % 100 == 0)) || die "BENCH_ELEMENTS must be a multiple of 100"
+    for type in "${ELEMENT_TYPES[@]}"; do
+        for shape in "${ELEMENT_SHAPES[@]}"; do
+            for kind in "${KINDS[@]}"; do
+                echo "memory: $ELEMENTS $type elements ($shape) in $kind" >&2
+                measure_elements "$kind" "$type" "$shape"
+            done
+        done
+    done
+fi
+
 # ---- throughput and latency ------------------------------------------------------------------
 
 # CPU time (user + system, in clock ticks) the masters of a cluster have used so far. Unlike
@@ -109,10 +175,10 @@ run_benchmark() {
     before=$(cpu_ticks "$kind")
     line=$(timeout 300 redis-benchmark --cluster -h 127.0.0.1 -p "$port" -c "$CLIENTS" \
         -n "$requests" -r "$KEYSPACE" -P "$pipeline" -t "$test" --csv 2>"$WORK_DIR/bench.err" |
-        awk -F'","' -v k="$kind" -v p="$pipeline" -v r="$round" 'NR > 1 && /^"/ {
+        awk -F'","' -v k="$kind" -v p="$pipeline" -v r="$round" -v want="${test^^}" 'NR > 1 && /^"/ {
             gsub(/"/, ""); split($0, f, ",");
             name = f[1]; sub(/ .*/, "", name);
-            print k "," p "," name "," r "," f[2] "," f[5] "," f[7] }')
+            if (name == want) print k "," p "," name "," r "," f[2] "," f[5] "," f[7] }')
     [[ -n $line ]] || die "redis-benchmark failed on $kind: $(cat "$WORK_DIR/bench.err")"
     local ticks=$(($(cpu_ticks "$kind") - before))
     echo "$line,$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
@@ -171,6 +237,20 @@ REPORT=$WORK_DIR/report.md
         r_per=$(((MEM_RSS[redis] - MEM_RSS0[redis]) / KEYS)) c_per=$(((MEM_RSS[clusterlab] - MEM_RSS0[clusterlab]) / KEYS))
         echo "| RSS growth per key (bytes) | $r_per | $c_per | $(ratio "$c_per" "$r_per") |"
         echo "| \`used_memory\` (MiB) | $(mib "${MEM_USED[redis]}") | $(mib "${MEM_USED[clusterlab]}") | $(ratio "${MEM_USED[clusterlab]}" "${MEM_USED[redis]}") |"
+    fi
+    if ((ELEMENTS > 0)); then
+        echo
+        echo "Memory per element: $ELEMENTS small elements of one type in a fresh standalone server each (\`cluster-enabled no\`, loaded with \`redis-cli --pipe\`); *big* is one key holding them all (1000 per command), *compact* is $((ELEMENTS / 100)) keys of 100 elements, within the default listpack/intset limits (the set's members are integers). Elements: list \`e:%07d\`, hash field \`f:%07d\` = \`v\`, set \`m:%07d\` (compact: integers), sorted set \`m:%07d\` with an integer score. Bytes per element, growth of \`used_memory\` (clusterlab's is an estimate from its own accounting) and of RSS:"
+        echo
+        echo "| type | shape | redis used_memory | clusterlab used_memory | ratio | redis RSS | clusterlab RSS | RSS ratio |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|"
+        for type in "${ELEMENT_TYPES[@]}"; do
+            for shape in "${ELEMENT_SHAPES[@]}"; do
+                ru=${EL_USED[redis,$type,$shape]} cu=${EL_USED[clusterlab,$type,$shape]}
+                rr=${EL_RSS[redis,$type,$shape]} cr=${EL_RSS[clusterlab,$type,$shape]}
+                echo "| $type | $shape | $ru | $cu | $(ratio "$cu" "$ru") | $rr | $cr | $(ratio "$cr" "$rr") |"
+            done
+        done
     fi
 } >"$REPORT"
 

@@ -6,8 +6,6 @@
 //! Deliberate differences, each with its reason:
 //! - Redis attaches free-text `notes` to a few key specs (GETEX, SET, …); we do not copy
 //!   Redis's prose, so the notes are removed from Redis's reply before comparing.
-//! - `OBJECT IDLETIME`: keys carry no access clock here (the packed records have no room
-//!   for one), so the subcommand is not offered.
 //! - `SCRIPT DEBUG`: there is no Lua debugger here.
 //! - Containers list their subcommands in Redis's dict order, which changes from run to run:
 //!   subcommand lists are compared as sets of names, each subcommand on its own.
@@ -102,7 +100,7 @@ fn info_entry(conn: &mut RespConn, name: &str) -> Option<Vec<V>> {
 }
 
 /// Subcommands Redis has and we deliberately do not (see the module comment).
-const NOT_OFFERED: &[&str] = &["object|idletime", "script|debug", "latency|histogram"];
+const NOT_OFFERED: &[&str] = &["script|debug"];
 
 fn subcommand_names(entry: &[V]) -> Vec<String> {
     let mut names: Vec<String> = items(&entry[9])

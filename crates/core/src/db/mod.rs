@@ -27,6 +27,7 @@ use hashbrown::HashTable;
 
 use crate::slot::{key_hash_slot, SLOT_COUNT};
 
+pub mod access;
 mod hash;
 mod limits;
 mod list;
@@ -38,6 +39,7 @@ mod slab;
 mod value;
 mod zset;
 
+use access::AccessPolicy;
 pub use hash::{Hash, HASH_MAX_LISTPACK_ENTRIES, HASH_MAX_LISTPACK_VALUE_BYTES};
 pub use limits::EncodingLimits;
 pub use list::List;
@@ -59,7 +61,8 @@ pub const POSITION_END: u64 = (SLOT_COUNT as u64) << POSITION_HASH_BITS;
 /// What a key costs beyond its key and value bytes, for `INFO`'s `used_memory` estimate: the
 /// record's header and the allocator's header and rounding (~13), a 17-byte hash-table bucket at
 /// average load (~27) and the position index (~15). `just bench` measured 74 bytes of RSS
-/// growth per key for 1M keys of 16 + 3 bytes.
+/// growth per key for 1M keys of 16 + 3 bytes, before records carried the 3-byte access clock
+/// (such a record then grew from 21 to 24 bytes, within the same malloc chunk; not re-measured).
 pub const PER_KEY_OVERHEAD_BYTES: u64 = 55;
 
 /// The extra cost of a TTL: 8 bytes in the record and an expiry-index entry with its own copy
@@ -126,7 +129,9 @@ impl<'a> EntryMut<'a> {
         }
         let raw = store_raw(self.slab, value);
         let expires_at_ms = self.expires_at_ms();
-        self.record.replace(raw, expires_at_ms);
+        // The command that changes a value has looked the key up, which stamped its clock.
+        let clock = self.record.clock();
+        self.record.replace(raw, expires_at_ms, clock);
         *self.data_bytes += self.record.data_len() as u64;
     }
 
@@ -215,6 +220,9 @@ pub struct Db {
     slab: Slab,
     /// Keys clients block on, and those of them created lately (see `ready`).
     pub(crate) ready: ready::ReadyKeys,
+    /// How records are stamped, and the unix time of the command running now.
+    access_policy: AccessPolicy,
+    access_unix_ms: u64,
 }
 
 impl Default for Db {
@@ -227,6 +235,8 @@ impl Default for Db {
             data_bytes: 0,
             slab: Slab::default(),
             ready: ready::ReadyKeys::default(),
+            access_policy: AccessPolicy::default(),
+            access_unix_ms: 0,
         }
     }
 }
@@ -410,12 +420,20 @@ impl Db {
                 if let Some(slot) = record.collection_slot() {
                     self.slab.remove(slot);
                 }
-                record.replace(value, expires_at_ms);
+                // Redis's dbSetValue: an overwritten key keeps its LFU counter; under LRU the
+                // new object is stamped now.
+                let clock = if self.access_policy.is_lfu() {
+                    record.clock()
+                } else {
+                    self.access_policy.new_key_clock(self.access_unix_ms)
+                };
+                record.replace(value, expires_at_ms, clock);
                 self.data_bytes += record.data_len() as u64;
                 old_expiry
             }
             TableEntry::Vacant(free) => {
-                let record = free.insert(Record::new(key, value, expires_at_ms));
+                let clock = self.access_policy.new_key_clock(self.access_unix_ms);
+                let record = free.insert(Record::new(key, value, expires_at_ms, clock));
                 self.data_bytes += record.get().data_len() as u64;
                 let slot = key_hash_slot(key);
                 self.slot_counts[slot as usize] += 1;
@@ -481,8 +499,62 @@ impl Db {
     /// Removes every key (the blocked clients' keys stay watched).
     pub fn clear(&mut self) {
         let ready = std::mem::take(&mut self.ready);
+        let (policy, unix_ms) = (self.access_policy, self.access_unix_ms);
         *self = Db::default();
         self.ready = ready;
+        self.set_access_now(policy, unix_ms);
+    }
+
+    // ---- access clock (see `access`) ----------------------------------------------------------
+
+    /// The policy and time that stamp the records written from now on.
+    pub fn set_access_now(&mut self, policy: AccessPolicy, unix_ms: u64) {
+        self.access_policy = policy;
+        self.access_unix_ms = unix_ms;
+    }
+
+    pub fn access_policy(&self) -> AccessPolicy {
+        self.access_policy
+    }
+
+    /// The access clock of a live `key`.
+    pub fn access_clock(&self, key: &[u8], now_ms: u64) -> Option<u32> {
+        self.find(key)
+            .filter(|r| is_live(r, now_ms))
+            .map(Record::clock)
+    }
+
+    /// `key` as stored, expired or not, with its access clock and its record's address
+    /// (`DEBUG OBJECT`, which reads the table without the lookup rules).
+    pub fn debug_view(&self, key: &[u8]) -> Option<(EntryRef<'_>, u32, usize)> {
+        let record = self.find(key)?;
+        let address = record.0.as_ptr() as usize;
+        Some((resolve(&self.slab, record.view()), record.clock(), address))
+    }
+
+    /// Sets the access clock of `key` (live or not); false if it is missing.
+    pub fn set_access_clock(&mut self, key: &[u8], clock: u32) -> bool {
+        let hash = table_hash(key_hash_bits(key));
+        let Some(record) = self.records.find_mut(hash, |r| r.key() == key) else {
+            return false;
+        };
+        record.set_clock(clock);
+        true
+    }
+
+    /// An access to a live `key` at the current time, as Redis's `lookupKey` stamps it;
+    /// `draw` is the LFU increment's uniform [0, 1) number.
+    pub fn touch(&mut self, key: &[u8], now_ms: u64, draw: impl FnOnce() -> f64) {
+        let hash = table_hash(key_hash_bits(key));
+        let Some(record) = self.records.find_mut(hash, |r| r.key() == key) else {
+            return;
+        };
+        if is_live(record, now_ms) {
+            let clock = self
+                .access_policy
+                .touched(record.clock(), self.access_unix_ms, draw);
+            record.set_clock(clock);
+        }
     }
 
     pub fn count_in_slot(&self, slot: u16) -> usize {

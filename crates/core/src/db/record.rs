@@ -1,6 +1,7 @@
 //! One key in one allocation: the packed `Record` the keyspace's hash table holds.
 //!
-//! Layout: `[tag][key length, LEB128][key][expiry, u64 LE, if the tag says so][value]`. For a
+//! Layout: `[tag][access clock, 3 bytes LE][key length, LEB128][key][expiry, u64 LE, if the tag
+//! says so][value]`. The access clock is Redis's 24-bit `lru` field (see `access`). For a
 //! string the value is its bytes; for a collection it is the 4-byte slot number of the
 //! collection in the keyspace's slab. Only the keyspace builds records, so their layout is
 //! trusted when read.
@@ -15,6 +16,9 @@ const TAG_COLLECTION: u8 = 1;
 /// its length; any other write of the value clears it.
 const TAG_RAW_STRING: u8 = 0x40;
 const TAG_TYPE_MASK: u8 = 0x3f;
+/// Where the 24-bit access clock sits, right after the tag.
+const CLOCK_AT: usize = 1;
+const CLOCK_LEN: usize = 3;
 
 /// What a record's value part holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,11 +63,13 @@ pub(super) struct RawEntry<'a> {
 pub(super) struct Record(pub(super) Box<[u8]>);
 
 impl Record {
-    pub(super) fn new(key: &[u8], raw: Raw<'_>, expires_at_ms: Option<u64>) -> Record {
+    pub(super) fn new(key: &[u8], raw: Raw<'_>, expires_at_ms: Option<u64>, clock: u32) -> Record {
+        debug_assert!(clock <= super::access::LRU_CLOCK_MAX, "24-bit clock");
         let expiry_len = if expires_at_ms.is_some() { 8 } else { 0 };
-        let len = 1 + varint_len(key.len()) + key.len() + expiry_len + raw.stored_len();
+        let len = 1 + CLOCK_LEN + varint_len(key.len()) + key.len() + expiry_len + raw.stored_len();
         let mut out = Vec::with_capacity(len);
         out.push(Self::tag(raw, expires_at_ms));
+        out.extend_from_slice(&clock.to_le_bytes()[..CLOCK_LEN]);
         push_varint(&mut out, key.len());
         out.extend_from_slice(key);
         if let Some(at_ms) = expires_at_ms {
@@ -86,7 +92,7 @@ impl Record {
 
     /// Start and end of the key.
     fn key_bounds(&self) -> (usize, usize) {
-        let (mut len, mut shift, mut at) = (0usize, 0, 1);
+        let (mut len, mut shift, mut at) = (0usize, 0, CLOCK_AT + CLOCK_LEN);
         loop {
             let byte = self.0[at];
             at += 1;
@@ -96,6 +102,17 @@ impl Record {
             }
             shift += 7;
         }
+    }
+
+    /// The 24-bit access clock (see `access`).
+    pub(super) fn clock(&self) -> u32 {
+        let b = &self.0[CLOCK_AT..CLOCK_AT + CLOCK_LEN];
+        u32::from_le_bytes([b[0], b[1], b[2], 0])
+    }
+
+    pub(super) fn set_clock(&mut self, clock: u32) {
+        debug_assert!(clock <= super::access::LRU_CLOCK_MAX, "24-bit clock");
+        self.0[CLOCK_AT..CLOCK_AT + CLOCK_LEN].copy_from_slice(&clock.to_le_bytes()[..CLOCK_LEN]);
     }
 
     pub(super) fn key(&self) -> &[u8] {
@@ -154,7 +171,7 @@ impl Record {
     /// The same record with another expiry; flags stay.
     pub(super) fn with_expiry(&self, expires_at_ms: Option<u64>) -> Record {
         let entry = self.view();
-        let mut record = Record::new(entry.key, entry.raw, expires_at_ms);
+        let mut record = Record::new(entry.key, entry.raw, expires_at_ms, self.clock());
         record.0[0] |= self.0[0] & TAG_RAW_STRING;
         record
     }
@@ -178,17 +195,18 @@ impl Record {
             }
     }
 
-    /// New value and expiry for the same key: in place when the size stays (a SET of a value
-    /// as long as the old one, most INCRs), else a new allocation. The caller frees any
-    /// collection slot the old value held.
-    pub(super) fn replace(&mut self, raw: Raw<'_>, expires_at_ms: Option<u64>) {
+    /// New value, expiry and access clock for the same key: in place when the size stays (a
+    /// SET of a value as long as the old one, most INCRs), else a new allocation. The caller
+    /// frees any collection slot the old value held.
+    pub(super) fn replace(&mut self, raw: Raw<'_>, expires_at_ms: Option<u64>, clock: u32) {
         let (_, key_end) = self.key_bounds();
         let expiry_len = if expires_at_ms.is_some() { 8 } else { 0 };
         if key_end + expiry_len + raw.stored_len() != self.0.len() {
-            *self = Record::new(self.key(), raw, expires_at_ms);
+            *self = Record::new(self.key(), raw, expires_at_ms, clock);
             return;
         }
         self.0[0] = Self::tag(raw, expires_at_ms);
+        self.set_clock(clock);
         if let Some(at_ms) = expires_at_ms {
             self.0[key_end..key_end + 8].copy_from_slice(&at_ms.to_le_bytes());
         }

@@ -77,7 +77,10 @@ fn records_keep_key_value_and_expiry_of_any_size() {
         (&long_key, &long_value, None),
     ];
     for (key, value, expiry) in cases {
-        let record = Record::new(key, Raw::String(value.as_bytes()), expiry);
+        let mut record = Record::new(key, Raw::String(value.as_bytes()), expiry, 0xab_cdef);
+        assert_eq!(record.clock(), 0xab_cdef);
+        record.set_clock(7);
+        assert_eq!(record.clock(), 7);
         let view = record.view();
         assert_eq!(
             (view.key, view.raw, view.expires_at_ms),
@@ -87,7 +90,7 @@ fn records_keep_key_value_and_expiry_of_any_size() {
         assert_eq!(record.data_len(), key.len() + value.len());
         assert_eq!(
             record.0.len(),
-            1 + varint_len(key.len()) + key.len() + 8 * usize::from(expiry.is_some()) + value.len()
+            4 + varint_len(key.len()) + key.len() + 8 * usize::from(expiry.is_some()) + value.len()
         );
     }
     assert_eq!(
@@ -332,10 +335,11 @@ fn collections_live_in_the_slab_and_leave_with_their_key() {
 
 #[test]
 fn string_records_stay_as_small_as_before() {
-    let record = Record::new(b"key", Raw::String(b"val"), None);
-    assert_eq!(record.0.len(), 1 + 1 + 3 + 3);
-    let collection = Record::new(b"key", Raw::Collection(7), None);
-    assert_eq!(collection.0.len(), 1 + 1 + 3 + 4);
+    // Tag, access clock, key length, key, value.
+    let record = Record::new(b"key", Raw::String(b"val"), None, 0);
+    assert_eq!(record.0.len(), 1 + 3 + 1 + 3 + 3);
+    let collection = Record::new(b"key", Raw::Collection(7), None, 0);
+    assert_eq!(collection.0.len(), 1 + 3 + 1 + 3 + 4);
     assert_eq!(collection.view().raw, Raw::Collection(7));
 }
 

@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use super::latency_histogram::LatencyHistogram;
 use crate::reply::Reply;
 
-/// One command's counters (`cmdstat_<name>`). The core has no clock finer than a
-/// millisecond, so time spent is not measured (`usec` reads 0).
+/// One command's counters (`cmdstat_<name>`). `usec` adds up the durations the driver
+/// reported (see [`crate::node::Node::command_took`]); calls it never timed add nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommandStats {
     pub calls: u64,
+    pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
 }
@@ -22,6 +24,8 @@ pub struct CallStats {
     pub commands: BTreeMap<&'static str, CommandStats>,
     pub errors: BTreeMap<String, u64>,
     pub total_error_replies: u64,
+    /// Timed calls by command name, for `LATENCY HISTOGRAM`.
+    pub histograms: BTreeMap<&'static str, LatencyHistogram>,
 }
 
 impl CallStats {
@@ -36,6 +40,15 @@ impl CallStats {
         if matches!(reply, Reply::Error(_)) {
             stats.failed_calls += 1;
         }
+    }
+
+    /// A call of `command` the driver timed at `duration_us`.
+    pub(crate) fn timed(&mut self, command: &'static str, duration_us: u64) {
+        self.commands.entry(command).or_default().usec += duration_us;
+        self.histograms
+            .entry(command)
+            .or_default()
+            .record(duration_us);
     }
 
     /// Counts every error in a reply going to a client (EXEC's array holds its commands').

@@ -15,6 +15,7 @@ use crate::cluster::nodes_conf::NodesConfError;
 use crate::cluster::Cluster;
 use crate::cmd::{self, CommandSpec};
 use crate::config::Config;
+use crate::db::access::AccessPolicy;
 use crate::db::Db;
 use crate::event::ClusterEvent;
 use crate::node_id::NodeId;
@@ -161,6 +162,8 @@ impl Node {
     /// A fresh node with a new random ID drawn from `seed`.
     pub fn new(config: Config, now: Time, seed: u64) -> Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut db = Db::default();
+        db.set_access_now(AccessPolicy::from_config(&config), now.unix_ms);
         let myself = NodeId::random(&mut rng);
         let run_id = NodeId::random(&mut rng).to_string();
         let cluster = Cluster::new(myself, &config, now);
@@ -176,7 +179,7 @@ impl Node {
             started: now,
             rng,
             run_id,
-            db: Db::default(),
+            db,
             cluster,
             clients: BTreeMap::new(),
             next_client_id: 1,
@@ -349,6 +352,8 @@ impl Node {
         // Monotonic time never goes back; a driver that violates this is buggy.
         debug_assert!(now.mono_ms >= self.now.mono_ms, "time went backwards");
         self.now = now;
+        let policy = self.db.access_policy();
+        self.db.set_access_now(policy, now.unix_ms);
     }
 
     // ---- clients -------------------------------------------------------------------------
@@ -497,6 +502,7 @@ impl Node {
         } else {
             0
         };
+        self.touch_keys(spec, args);
         let reply = (spec.handler)(self, client, args);
         self.track_command(client, spec, args, &reply);
         self.observe_command(spec, args);
@@ -753,11 +759,13 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
+mod access;
 mod aof_syncs;
 mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+pub mod latency_histogram;
 mod observe;
 mod persistence;
 mod pubsub;

@@ -6,7 +6,10 @@
 //! [`Node::command_took`]; under madsim that clock is virtual and a command takes no time, so
 //! only a `slowlog-log-slower-than` of 0 logs anything there. Commands run by `EXEC` are logged
 //! one by one, as in Redis, each with the duration of the whole `EXEC` (an upper bound: the
-//! driver times the call, not each command inside it).
+//! driver times the call, not each command inside it). The same durations feed `INFO
+//! commandstats` (`usec`) and `LATENCY HISTOGRAM` for every command, slow or not; commands
+//! no client call ran (a replica applying its master's stream, a blocked client served
+//! later, the AOF loaded at start) are counted there but not timed.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -22,6 +25,8 @@ const SLOWLOG_ARG_BYTES_MAX: usize = 128;
 /// Redis's defaults for `slowlog-log-slower-than` (µs) and `slowlog-max-len`.
 pub(crate) const SLOWLOG_SLOWER_THAN_US: i64 = 10_000;
 pub(crate) const SLOWLOG_MAX_LEN: i64 = 128;
+/// Commands timed per call at most (a longer EXEC or script times only its first ones).
+const RAN_PER_CALL_MAX: usize = 4096;
 /// Samples kept per latency event (Redis's `LATENCY_TS_LEN`).
 pub(crate) const LATENCY_SAMPLES_MAX: usize = 160;
 
@@ -62,6 +67,9 @@ pub(crate) struct Observed {
     pending_client: Option<ClientId>,
     /// [`Node::observing`] at the start of the current call.
     on: bool,
+    /// Every command run during the current call, for `INFO commandstats` and
+    /// `LATENCY HISTOGRAM`, which time all of them.
+    ran: Vec<&'static str>,
 }
 
 impl Node {
@@ -86,6 +94,9 @@ impl Node {
             return;
         }
         self.observed.pending_client = None;
+        for name in std::mem::take(&mut self.observed.ran) {
+            self.stats.calls.timed(name, duration_us);
+        }
         let pending = std::mem::take(&mut self.observed.pending);
         for call in pending {
             self.log_slow(client, &call.args, duration_us);
@@ -97,12 +108,17 @@ impl Node {
     /// Before a call: nothing is waiting for a duration any more.
     pub(super) fn observe_call_starts(&mut self, client: ClientId) {
         self.observed.pending.clear();
+        self.observed.ran.clear();
         self.observed.pending_client = Some(client);
         self.observed.on = self.observing();
     }
 
     /// A command ran (on its own or inside EXEC): remembered until the driver's duration.
     pub(super) fn observe_command(&mut self, spec: &CommandSpec, args: &[Bytes]) {
+        let timed = self.observed.pending_client.is_some();
+        if timed && !self.replaying && self.observed.ran.len() < RAN_PER_CALL_MAX {
+            self.observed.ran.push(spec.name);
+        }
         let skip = spec.flags.contains(CmdFlags::SKIP_SLOWLOG);
         if !self.observed.on || self.replaying || skip {
             return;

@@ -403,11 +403,13 @@ fn dump(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 struct RestoreOptions {
     replace: bool,
     absttl: bool,
+    idle_s: Option<u64>,
+    freq: Option<u8>,
 }
 
 impl RestoreOptions {
     /// `[REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`, in any order and repeatable, but IDLETIME and
-    /// FREQ exclude each other. Both are checked and then ignored: we keep no LRU/LFU data.
+    /// FREQ exclude each other; the one the `maxmemory-policy` keeps sets the key's clock.
     fn parse(options: &[Bytes]) -> Result<RestoreOptions, Reply> {
         let mut parsed = RestoreOptions::default();
         let (mut idletime_given, mut freq_given) = (false, false);
@@ -425,6 +427,7 @@ impl RestoreOptions {
                     return Err(Reply::err("Invalid IDLETIME value, must be >= 0"));
                 }
                 idletime_given = true;
+                parsed.idle_s = Some(idle_s as u64);
                 i += 1;
             } else if is(option, "freq") && has_value && !idletime_given {
                 let freq = parse_i64(&options[i + 1]).ok_or_else(Reply::not_integer)?;
@@ -432,6 +435,7 @@ impl RestoreOptions {
                     return Err(Reply::err("Invalid FREQ value, must be >= 0 and <= 255"));
                 }
                 freq_given = true;
+                parsed.freq = Some(freq as u8);
                 i += 1;
             } else {
                 return Err(Reply::syntax_error());
@@ -480,6 +484,12 @@ fn restore(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     // Only a replica stores a time already past; it then waits for its master's DEL.
     let expires_at_ms = expires_at_ms.map(|at_ms| u64::try_from(at_ms).unwrap_or(0));
     node.db.set_owned(key, value, expires_at_ms);
+    let policy = node.db.access_policy();
+    let restored =
+        crate::db::access::restored_clock(policy, options.idle_s, options.freq, node.now.unix_ms);
+    if let Some(clock) = restored {
+        node.db.set_access_clock(key, clock);
+    }
     let mut replay = argv(args);
     if let (Some(at_ms), false) = (expires_at_ms, options.absttl) {
         replay[2] = Bytes::from(at_ms.to_string());

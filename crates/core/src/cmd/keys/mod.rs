@@ -19,7 +19,7 @@ mod scan;
 pub(crate) use expire::{already_past, invalid_expire};
 use expire::{expire, expireat, persist, pexpire, pexpireat, pttl, ttl};
 use object::object;
-pub(crate) use object::OBJECT_SUBCOMMANDS;
+pub(crate) use object::{refcount, OBJECT_SUBCOMMANDS};
 pub(crate) use rename::{store_destination, COMMANDS as RENAME_COMMANDS};
 pub(crate) use scan::{
     collection_scan_pattern, collection_scan_reply, parse_cursor, pattern_matches,
@@ -398,5 +398,7 @@ fn type_(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
 
 // ---- glob matching ---------------------------------------------------------------------------
 
+#[cfg(test)]
+mod access_tests;
 #[cfg(test)]
 pub(crate) mod tests;

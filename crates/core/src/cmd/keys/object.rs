@@ -1,15 +1,17 @@
-//! OBJECT ENCODING, REFCOUNT and FREQ: what Redis 7.0 would say about a key's representation.
+//! OBJECT ENCODING, REFCOUNT, IDLETIME and FREQ: what Redis 7.0 would say about a key's
+//! representation and its access clock.
 //!
 //! The encodings follow Redis's names and thresholds (see `db::ValueRef::encoding`). REFCOUNT
 //! reports Redis's shared-integer count for the small integers Redis shares (0..9999) and 1
-//! otherwise. FREQ always fails as in Redis without an LFU `maxmemory-policy`, which we never
-//! run. IDLETIME is not offered: we keep no access clock per key.
+//! otherwise. IDLETIME and FREQ read the key's access clock (`db::access`) without stamping
+//! it; each answers only under the policies that keep its half (LRU or LFU), as in Redis.
 
 use bytes::Bytes;
 
 use super::lookup_read;
 use crate::cmd::server::run_subcommand;
 use crate::cmd::{parse_i64, CmdFlags as F, CommandSpec};
+use crate::db::access::{self, AccessPolicy};
 use crate::db::ValueRef;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -56,6 +58,12 @@ pub(crate) static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         object_freq,
     ),
     object_subcommand(
+        "object|idletime",
+        "Get the time since a Redis object was last accessed",
+        "2.2.3",
+        object_idletime,
+    ),
+    object_subcommand(
         "object|refcount",
         "Get the number of references to the value of the key",
         "2.2.3",
@@ -86,6 +94,10 @@ fn object_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
                 "The key's logarithmic access counter (LFU maxmemory policies only).",
             ),
             (
+                "IDLETIME <key>",
+                "Seconds since the key was last read or written (LRU policies only).",
+            ),
+            (
                 "REFCOUNT <key>",
                 "How many references the value has (shared small integers: many).",
             ),
@@ -112,22 +124,55 @@ fn object_refcount(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
     let Some(entry) = lookup_read(node, &args[2]) else {
         return Reply::Nil;
     };
-    let shared = match entry.value {
+    Reply::Integer(refcount(entry.value))
+}
+
+/// The refcount Redis reports: its shared small integers have many owners.
+pub(crate) fn refcount(value: ValueRef<'_>) -> i64 {
+    let shared = match value {
         ValueRef::String(s) => parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)),
         _ => false,
     };
-    Reply::Integer(if shared { SHARED_REFCOUNT } else { 1 })
+    if shared {
+        SHARED_REFCOUNT
+    } else {
+        1
+    }
+}
+
+/// The access clock of `key`, after the lookup OBJECT makes (expiring it if due).
+fn object_clock(node: &mut Node, key: &[u8]) -> Option<u32> {
+    lookup_read(node, key)?;
+    node.db.access_clock(key, node.now.unix_ms)
+}
+
+fn object_idletime(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let Some(clock) = object_clock(node, &args[2]) else {
+        return Reply::Nil;
+    };
+    if node.db.access_policy().is_lfu() {
+        return Reply::err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
+             switching between policies at runtime LRU and LFU data will take some time to \
+             adjust.",
+        );
+    }
+    Reply::Integer((access::lru_idle_ms(clock, node.now.unix_ms) / 1000) as i64)
 }
 
 fn object_freq(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
-    if lookup_read(node, &args[2]).is_none() {
+    let Some(clock) = object_clock(node, &args[2]) else {
         return Reply::Nil;
-    }
-    Reply::err(
-        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
-         that when switching between policies at runtime LRU and LFU data will take some time \
-         to adjust.",
-    )
+    };
+    let AccessPolicy::Lfu { decay_time_min, .. } = node.db.access_policy() else {
+        return Reply::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please \
+             note that when switching between policies at runtime LRU and LFU data will take \
+             some time to adjust.",
+        );
+    };
+    let counter = access::lfu_counter(clock, node.now.unix_ms, decay_time_min);
+    Reply::Integer(i64::from(counter))
 }
 
 #[cfg(test)]

@@ -108,8 +108,13 @@ fn rename_generic(node: &mut Node, _client: ClientId, args: &[Bytes], nx: bool) 
         return Reply::Integer(0);
     }
     let raw_string = node.db.is_raw_string(from);
+    // Redis moves the object itself, so its access clock goes with it.
+    let clock = node.db.access_clock(from, node.now.unix_ms);
     node.db.remove(from);
     store_destination(node, to, entry, raw_string);
+    if let Some(clock) = clock {
+        node.db.set_access_clock(to, clock);
+    }
     propagate(node, argv(args));
     done(nx)
 }

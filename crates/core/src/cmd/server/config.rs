@@ -76,6 +76,8 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
     node.config = updated;
     let threshold_ms = node.config.busy_reply_threshold_ms;
     node.scripting.watch.set_threshold_ms(threshold_ms);
+    let access = crate::db::access::AccessPolicy::from_config(&node.config);
+    node.db.set_access_now(access, node.now.unix_ms);
     if appendonly_changed {
         node.appendonly_changed(node.config.appendonly);
     }

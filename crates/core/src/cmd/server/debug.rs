@@ -39,6 +39,8 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         Reply::Error(String::from_utf8_lossy(&args[2]).replace(['\r', '\n'], " "))
     } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
         super::dataset_debug::populate(node, args)
+    } else if is(sub, "object") && args.len() == 3 {
+        super::debug_object::debug_object(node, &args[2])
     } else if is(sub, "digest") && args.len() == 2 {
         super::dataset_debug::digest(node)
     } else if is(sub, "digest-value") {
@@ -72,6 +74,10 @@ pub(super) fn debug(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
                     "Drop every cluster bus message of <type> on arrival; -1 drops none.",
                 ),
                 ("ERROR <string>", "Reply with <string> as an error."),
+                (
+                    "OBJECT <key>",
+                    "The value's address, encoding, serialized length and access clock.",
+                ),
                 ("LOG <message>", "Write <message> to the server log."),
                 (
                     "POPULATE <count> [<prefix>] [<size>]",

@@ -222,16 +222,22 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
     ]
 }
 
-/// `cmdstat_<name>:calls=…,usec=0,usec_per_call=0.00,rejected_calls=…,failed_calls=…` for every
-/// command called or refused since the last `CONFIG RESETSTAT`, by name (time is not measured).
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=…` for every
+/// command called or refused since the last `CONFIG RESETSTAT`, by name; `usec` is what the
+/// driver timed (see `node::observe`).
 fn commandstats_fields(node: &Node) -> Vec<(String, String)> {
     let commands = &node.stats.calls.commands;
     commands
         .iter()
         .map(|(name, c)| {
+            let per_call = if c.calls == 0 {
+                0.0
+            } else {
+                c.usec as f64 / c.calls as f64
+            };
             let value = format!(
-                "calls={},usec=0,usec_per_call=0.00,rejected_calls={},failed_calls={}",
-                c.calls, c.rejected_calls, c.failed_calls
+                "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                c.calls, c.usec, c.rejected_calls, c.failed_calls
             );
             (format!("cmdstat_{name}"), value)
         })

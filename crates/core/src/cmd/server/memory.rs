@@ -191,6 +191,14 @@ fn intset<'a>(members: impl Iterator<Item = &'a [u8]>) -> usize {
 /// Quicklist nodes as Redis fills them (each listpack within 8 KB); the first `samples` are
 /// measured and the rest extrapolated.
 fn quicklist_nodes(list: &List, samples: usize) -> usize {
+    let nodes = quicklist_node_bytes(list);
+    let count = nodes.len();
+    let per = nodes.into_iter().map(|b| QUICKLIST_NODE + jemalloc_size(b));
+    extrapolate(per, count, samples)
+}
+
+/// The listpack size of each quicklist node Redis would fill from `list`, first to last.
+pub(super) fn quicklist_node_bytes(list: &List) -> Vec<usize> {
     let mut nodes: Vec<usize> = Vec::new();
     let mut node = ListpackWriter::new();
     for item in list.iter() {
@@ -205,9 +213,7 @@ fn quicklist_nodes(list: &List, samples: usize) -> usize {
     if node.count() > 0 {
         nodes.push(node.len_bytes());
     }
-    let count = nodes.len();
-    let per = nodes.into_iter().map(|b| QUICKLIST_NODE + jemalloc_size(b));
-    extrapolate(per, count, samples)
+    nodes
 }
 
 /// A score as a sorted-set listpack holds it: integral scores as integers.

@@ -12,6 +12,7 @@ mod command;
 mod config;
 mod dataset_debug;
 mod debug;
+mod debug_object;
 mod function;
 mod getkeys;
 mod info;
@@ -39,8 +40,8 @@ use function::{
 use getkeys::{command_getkeys, command_getkeysandflags};
 use info::info;
 use slowlog::{
-    latency, latency_doctor, latency_graph, latency_help, latency_history, latency_latest,
-    latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
+    latency, latency_doctor, latency_graph, latency_help, latency_histogram, latency_history,
+    latency_latest, latency_reset, slowlog, slowlog_get, slowlog_help, slowlog_len, slowlog_reset,
 };
 use status::{lastsave, role, time};
 
@@ -111,6 +112,7 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
     keyless("latency|doctor", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Report on the recorded latency events", "2.8.13", latency_doctor),
     keyless("latency|graph", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Draw a latency event's samples", "2.8.13", latency_graph),
     keyless("latency|help", 2, LOADING_STALE, &["@slow"], "server", "List the LATENCY subcommands", "2.8.13", latency_help),
+    keyless("latency|histogram", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Each command's call count and latency distribution", "7.0.0", latency_histogram),
     keyless("latency|history", 3, ADMIN_FLAGS, ADMIN_ACL, "server", "Return a latency event's samples", "2.8.13", latency_history),
     keyless("latency|latest", 2, ADMIN_FLAGS, ADMIN_ACL, "server", "Return every event's latest sample", "2.8.13", latency_latest),
     keyless("latency|reset", -2, ADMIN_FLAGS, ADMIN_ACL, "server", "Drop latency samples", "2.8.13", latency_reset),

@@ -168,12 +168,49 @@ pub(super) fn latency_graph(node: &mut Node, _client: ClientId, args: &[Bytes]) 
     Reply::Verbatim("txt", text)
 }
 
+/// `LATENCY HISTOGRAM [command …]`: `{name: {calls, histogram_usec: {µs: cumulative}}}` for
+/// every timed command (by name) or for the ones named, in argument order, unknown or
+/// untimed ones left out and repeated ones repeated, as Redis does.
+pub(super) fn latency_histogram(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let histograms = &node.stats.calls.histograms;
+    let names: Vec<&'static str> = if args.len() == 2 {
+        histograms.keys().copied().collect()
+    } else {
+        args[2..]
+            .iter()
+            .filter_map(|name| node.lookup(name))
+            .map(|spec| spec.name)
+            .filter(|name| histograms.contains_key(name))
+            .collect()
+    };
+    let entries = names.into_iter().map(|name| {
+        let h = &histograms[name];
+        let rows = h
+            .cumulative_us()
+            .into_iter()
+            .map(|(us, cumulative)| (Reply::Integer(us as i64), Reply::Integer(cumulative as i64)));
+        let body = Reply::Map(vec![
+            (Reply::bulk_str("calls"), Reply::Integer(h.calls() as i64)),
+            (
+                Reply::bulk_str("histogram_usec"),
+                Reply::Map(rows.collect()),
+            ),
+        ]);
+        (Reply::bulk_str(name), body)
+    });
+    Reply::Map(entries.collect())
+}
+
 pub(super) fn latency_help(_node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
     help_reply(
         "LATENCY",
         &[
             ("DOCTOR", "A short report on the recorded events."),
             ("GRAPH <event>", "Draw the samples of <event>."),
+            (
+                "HISTOGRAM [<command> ...]",
+                "Each command's call count and cumulative latency distribution (all without arguments).",
+            ),
             (
                 "HISTORY <event>",
                 "The samples of <event>: unix time and milliseconds.",
@@ -243,6 +280,53 @@ mod tests {
             run(&mut n, c, "slowlog len x"),
             err("ERR wrong number of arguments for 'slowlog|len' command")
         );
+    }
+
+    #[test]
+    fn latency_histogram_and_commandstats_take_the_driver_durations() {
+        let (mut n, c) = standalone();
+        for (line, us) in [
+            ("set k v", 0),
+            ("set k w", 3),
+            ("get k", 40),
+            ("set k x", 1),
+        ] {
+            run(&mut n, c, line);
+            n.command_took(c, us);
+        }
+        let histogram = |calls: i64, rows: &[(i64, i64)]| {
+            let rows = rows
+                .iter()
+                .map(|&(us, n)| (Reply::Integer(us), Reply::Integer(n)));
+            Reply::Map(vec![
+                (bulk("calls"), Reply::Integer(calls)),
+                (bulk("histogram_usec"), Reply::Map(rows.collect())),
+            ])
+        };
+        let set = histogram(3, &[(1, 2), (4, 3)]);
+        let get = histogram(1, &[(66, 1)]);
+        assert_eq!(
+            run(&mut n, c, "latency histogram SET nosuch get set"),
+            Reply::Map(vec![
+                (bulk("set"), set.clone()),
+                (bulk("get"), get.clone()),
+                (bulk("set"), set.clone()),
+            ])
+        );
+        n.command_took(c, 0);
+        // Without arguments: every timed command, by name (this call is timed after it).
+        assert_eq!(
+            run(&mut n, c, "latency histogram"),
+            Reply::Map(vec![
+                (bulk("get"), get),
+                (bulk("latency"), histogram(1, &[(1, 1)])),
+                (bulk("set"), set)
+            ])
+        );
+        let stats = n.stats.calls.commands["set"];
+        assert_eq!((stats.calls, stats.usec), (3, 4));
+        run(&mut n, c, "config resetstat");
+        assert_eq!(run(&mut n, c, "latency histogram set"), Reply::Map(vec![]));
     }
 
     #[test]
