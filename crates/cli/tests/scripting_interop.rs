@@ -484,14 +484,29 @@ fn script_writes_and_libraries_survive_a_crash_through_the_aof() {
 }
 
 /// `redis-cli --cluster add-node` copies the cluster's libraries to the new master (FUNCTION
-/// DUMP on the existing node, FUNCTION LIST and RESTORE on the new one), and a function then
-/// serves its keys on any master.
+/// DUMP on the existing node, FUNCTION LIST and RESTORE on the new one).
 #[test]
 fn redis_cli_add_node_copies_functions() {
     if !redis_cli_available() {
         return;
     }
-    let dir = TestDir::new("scripting-add-node");
+    add_node_copies_functions(
+        "redis-cli",
+        &["--cluster", "add-node"],
+        "scripting-add-node",
+    );
+}
+
+/// Our own `cluster add-node` copies them the same way.
+#[test]
+fn our_add_node_copies_functions() {
+    add_node_copies_functions(BIN, &["cluster", "add-node"], "scripting-our-add-node");
+}
+
+/// A one-master cluster with a library; `program … add-node NEW EXISTING` must leave the new
+/// master with the library.
+fn add_node_copies_functions(program: &str, add_node: &[&str], dir_name: &str) {
+    let dir = TestDir::new(dir_name);
     let nodes: Vec<NodeProcess> = free_ports(2)
         .into_iter()
         .map(|port| NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, ""))
@@ -509,16 +524,14 @@ fn redis_cli_add_node_copies_functions() {
         conn.call(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
         b"$5\r\nmylib\r\n"
     );
-    let cli = |args: &[&str]| {
-        let mut command = std::process::Command::new("redis-cli");
-        command.args(args);
-        stdout(&run_bounded(
-            &mut command,
-            std::time::Duration::from_secs(60),
-        ))
-    };
-    let added = cli(&["--cluster", "add-node", &nodes[1].addr(), &nodes[0].addr()]);
-    assert!(added.contains("[OK] New node added correctly."), "{added}");
+    let mut command = std::process::Command::new(program);
+    command
+        .args(add_node)
+        .args([nodes[1].addr(), nodes[0].addr()]);
+    let out = run_bounded(&mut command, std::time::Duration::from_secs(60));
+    let text = stdout(&out);
+    assert!(out.status.success(), "{program} add-node: {text}");
+    assert!(text.contains("[OK] New node added correctly."), "{text}");
     let listed = command_text(new, &["FUNCTION", "LIST", "LIBRARYNAME", "mylib"]);
     assert!(
         listed.contains("myset") && listed.contains("myget"),

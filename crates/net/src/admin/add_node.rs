@@ -2,8 +2,8 @@
 //! [--cluster-master-id ID]]`. The existing cluster is loaded and checked, the new node must be
 //! an empty cluster node, then it meets the existing one. A new replica additionally waits
 //! until it agrees with the cluster about slots and is attached to the given master (or the
-//! master with fewest replicas). The `FUNCTION DUMP/RESTORE` redis-cli sends for a new master
-//! is not sent yet: functions are not copied by this admin (redis-cli's add-node copies them).
+//! master with fewest replicas). A new master gets the cluster's functions first, as redis-cli
+//! copies them (`FUNCTION DUMP` on the existing node, `FUNCTION RESTORE` on the new one).
 
 use super::check::analyze;
 use super::create::{check_empty_cluster_node, wait_for_join, JOIN_MAX_ROUNDS, JOIN_ROUND_MS};
@@ -48,6 +48,9 @@ pub async fn add_node(new: &str, existing: &str, role: AddNodeRole) -> Result<St
     };
     let mut node = Node::connect(new).await?;
     let checked = check_empty_cluster_node(&mut node).await?;
+    if master_id.is_none() {
+        copy_functions(&mut Node::connect(existing).await?, &mut node).await?;
+    }
     let (ip, port) = topology.endpoint(0);
     node.ok(&["CLUSTER", "MEET", &ip, &port.to_string()])
         .await?;
@@ -60,6 +63,31 @@ pub async fn add_node(new: &str, existing: &str, role: AddNodeRole) -> Result<St
         replicate_when_known(&mut everyone[0], &master_id).await?;
     }
     Ok(checked.id)
+}
+
+/// Copies the functions of the node at `from` to the new master `to`, which must have none.
+/// A node that cannot dump functions (a Redis before 7.0) skips the step, as redis-cli does.
+async fn copy_functions(from: &mut Node, to: &mut Node) -> Result<(), AdminError> {
+    let payload = match from.call(&["FUNCTION", "DUMP"]).await? {
+        Reply::Bulk(payload) => payload,
+        _ => return Ok(()),
+    };
+    let list = ["FUNCTION", "LIST"];
+    match to.call(&list).await? {
+        Reply::Array(libraries) if libraries.is_empty() => {}
+        Reply::Array(_) => {
+            return Err(AdminError::Failed(format!(
+                "[ERR] {} already has functions: run FUNCTION FLUSH on it before adding it",
+                to.addr
+            )))
+        }
+        other => return Err(to.unexpected(&list, &other)),
+    }
+    let restore: [&[u8]; 3] = [b"FUNCTION", b"RESTORE", &payload];
+    match to.call_bytes(&restore).await? {
+        Reply::Simple(text) if text == "OK" => Ok(()),
+        other => Err(to.unexpected(&["FUNCTION", "RESTORE"], &other)),
+    }
 }
 
 /// `CLUSTER REPLICATE master_id` on the new node, retried while it answers `ERR Unknown node`.
@@ -126,6 +154,37 @@ mod tests {
         replicate_when_known(&mut node, "4f1c")
             .await
             .expect("the third try succeeds");
+    }
+
+    #[tokio::test]
+    async fn functions_are_copied_to_an_empty_new_master_only() {
+        // Existing node: its dump; new node: an empty FUNCTION LIST, then +OK to RESTORE.
+        let from = scripted_node(&["$4\r\nabcd\r\n"]).await;
+        let to = scripted_node(&["*0\r\n", "+OK\r\n"]).await;
+        let (mut from, mut to) = (
+            Node::connect(&from).await.unwrap(),
+            Node::connect(&to).await.unwrap(),
+        );
+        copy_functions(&mut from, &mut to).await.expect("copied");
+        // A new node that has functions is refused before anything is restored.
+        let from = scripted_node(&["$2\r\nab\r\n"]).await;
+        let to = scripted_node(&["*1\r\n*0\r\n"]).await;
+        let (mut from, mut to) = (
+            Node::connect(&from).await.unwrap(),
+            Node::connect(&to).await.unwrap(),
+        );
+        let err = copy_functions(&mut from, &mut to)
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("FUNCTION FLUSH"), "{err}");
+        // A node that cannot dump functions skips the step (no request reaches the new node).
+        let from = scripted_node(&["-ERR unknown command 'FUNCTION'\r\n"]).await;
+        let to = scripted_node(&[]).await;
+        let (mut from, mut to) = (
+            Node::connect(&from).await.unwrap(),
+            Node::connect(&to).await.unwrap(),
+        );
+        copy_functions(&mut from, &mut to).await.expect("skipped");
     }
 
     #[tokio::test]
