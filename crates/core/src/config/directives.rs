@@ -210,7 +210,7 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "yes",
     ),
     ignored_alias("replica-read-only", "slave-read-only", Kind::Bool, "yes"),
-    ignored("repl-diskless-sync", Kind::Bool, "yes"),
+    honoured("repl-diskless-sync", Kind::Bool, Access::Mutable),
     honoured(
         "repl-diskless-sync-delay",
         Kind::Int {
@@ -340,9 +340,16 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored_fixed("io-threads-do-reads", Kind::Bool, "no"),
     ignored("crash-log-enabled", Kind::Bool, "yes"),
     ignored("crash-memcheck-enabled", Kind::Bool, "yes"),
-    // Loading tunables Redis's own tests set; loading here is one pass with no events between.
+    // Loading runs in steps of the node's tick, whatever this says.
     ignored("loading-process-events-interval-bytes", INT, "2097152"),
-    ignored("key-load-delay", INT, "0"),
+    honoured(
+        "key-load-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
     // Not honoured yet: no hostname is announced on the bus or shown in CLUSTER SLOTS|NODES.
     ignored("cluster-announce-hostname", Kind::Str, ""),
 ];

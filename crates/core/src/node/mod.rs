@@ -426,6 +426,12 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return refused;
         }
+        if self.is_loading() && !spec.flags.contains(cmd::CmdFlags::LOADING) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::error("LOADING Redis is loading the dataset in memory");
+        }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
         }
