@@ -64,7 +64,14 @@ fn redis_cli_rdb_saves_a_file_redis_server_loads_with_the_same_digest() {
     let dir_arg = dir.path.display().to_string();
     let _redis = RedisServer::start(
         redis_port,
-        &["--dir", &dir_arg, "--dbfilename", "fetched.rdb", "--enable-debug-command", "yes"],
+        &[
+            "--dir",
+            &dir_arg,
+            "--dbfilename",
+            "fetched.rdb",
+            "--enable-debug-command",
+            "yes",
+        ],
     )
     .expect("redis-server is needed for this test");
     let mut redis = RespConn::connect(redis_port);

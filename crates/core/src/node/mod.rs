@@ -426,7 +426,7 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return refused;
         }
-        if self.is_loading() && !spec.flags.contains(cmd::CmdFlags::LOADING) {
+        if self.is_loading() && refused_while_loading(spec, args) {
             self.flag_multi_error(client);
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
@@ -735,6 +735,27 @@ impl Node {
 fn touches_keyspace(spec: &CommandSpec) -> bool {
     spec.flags
         .intersects(cmd::CmdFlags::READONLY.union(cmd::CmdFlags::WRITE))
+}
+
+/// Whether Redis refuses `args` while it loads: the command (or, for a container, the
+/// subcommand) lacks the `loading` flag. An unknown subcommand is left to its handler's error.
+fn refused_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let subs = cmd::server::subcommands_of(spec.name);
+    let flags = match args.get(1).filter(|_| !subs.is_empty()) {
+        Some(sub) => {
+            let full = format!(
+                "{}|{}",
+                spec.name,
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            );
+            match subs.iter().find(|s| s.name == full) {
+                Some(s) => s.flags,
+                None => return false,
+            }
+        }
+        None => spec.flags,
+    };
+    !flags.contains(cmd::CmdFlags::LOADING)
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.

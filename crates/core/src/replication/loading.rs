@@ -150,7 +150,10 @@ impl Node {
         let elapsed_us = now_ms.saturating_sub(loading.started_mono_ms) * 1000;
         let due = keys_due(elapsed_us, delay).min(loading.keys_total);
         while loading.keys_loaded < due {
-            let entry = loading.pending.pop_front().expect("keys_loaded < keys_total");
+            let entry = loading
+                .pending
+                .pop_front()
+                .expect("keys_loaded < keys_total");
             // A replica keeps keys already expired: its master's DEL will come.
             self.db
                 .set_owned(&entry.key, entry.value, entry.expires_at_ms);
@@ -191,7 +194,11 @@ impl Node {
         self.repl.replid2 = "0".repeat(40);
         self.repl.second_offset = -1;
         self.repl.backlog = Some(Backlog::new(offset));
-        let still_linked = self.repl.link.as_ref().is_some_and(|l| l.id == link && l.up);
+        let still_linked = self
+            .repl
+            .link
+            .as_ref()
+            .is_some_and(|l| l.id == link && l.up);
         if !still_linked {
             // The link broke while the file loaded: the data is that history all the same,
             // so the next PSYNC may continue it.

@@ -450,9 +450,11 @@ mod roles;
 pub mod transfer;
 
 pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
-pub use loading::Loading;
 pub(crate) use blocked::UnblockHow;
+pub use loading::Loading;
 
+#[cfg(test)]
+mod loading_tests;
 #[cfg(test)]
 mod psync_tests;
 #[cfg(test)]

@@ -62,7 +62,9 @@ pub(crate) fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
 pub(crate) fn feed(r: &mut Node, now: Time, link: ReplLinkId, data: &[u8]) -> bool {
     let mut data = data;
     if r.replication_awaiting_payload(link) {
-        let used = r.replication_payload(now, link, data).expect("a good payload");
+        let used = r
+            .replication_payload(now, link, data)
+            .expect("a good payload");
         data = &data[used..];
     }
     let mut all = true;
@@ -175,7 +177,9 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
     };
     assert_eq!(*client, r);
     // Diskless (the default) to a replica with `capa eof`: `$EOF:<mark>\r\n<rdb><mark>`.
-    let payload = data.strip_prefix(answer.as_bytes()).expect("+FULLRESYNC first");
+    let payload = data
+        .strip_prefix(answer.as_bytes())
+        .expect("+FULLRESYNC first");
     let header = payload.strip_prefix(b"$EOF:").expect("the mark form");
     let (mark, rest) = header.split_at(transfer::EOF_MARK_LEN);
     assert!(mark.iter().all(u8::is_ascii_hexdigit), "a random hex mark");
@@ -196,7 +200,10 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
         ]
     );
     assert_eq!(contents.aux("repl-id"), Some(m.repl.replid()));
-    assert_eq!(contents.aux("repl-offset"), Some(offset.to_string().as_str()));
+    assert_eq!(
+        contents.aux("repl-offset"),
+        Some(offset.to_string().as_str())
+    );
     assert_eq!(contents.aux("repl-stream-db"), Some("0"));
     assert!(m.is_replica_client(r));
     assert_eq!(m.replication_offset(), offset, "a snapshot moves no offset");

@@ -49,7 +49,10 @@ impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PayloadError::BadHeader(line) => {
-                write!(f, "Bad protocol from MASTER, the first byte is not '$': {line}")
+                write!(
+                    f,
+                    "Bad protocol from MASTER, the first byte is not '$': {line}"
+                )
             }
         }
     }
