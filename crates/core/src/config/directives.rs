@@ -159,6 +159,8 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     honoured("aof-load-truncated", Kind::Bool, Access::Mutable),
     honoured("dbfilename", Kind::Special, Access::Protected),
     honoured("pidfile", Kind::Str, Access::Immutable),
+    // The default user's password (Redis 7.0 maps it onto the ACL's default user).
+    honoured("requirepass", Kind::Str, Access::Mutable),
     honoured("logfile", Kind::Str, Access::Immutable),
     honoured("loglevel", Kind::Enum(LOGLEVELS), Access::Mutable),
     honoured("daemonize", Kind::Bool, Access::Immutable),

@@ -148,6 +148,7 @@ impl Config {
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "repl-diskless-sync" => yes_no(self.repl_diskless_sync),
             "key-load-delay" => self.key_load_delay.to_string(),
+            "requirepass" => self.requirepass.clone(),
             "repl-timeout" => self.repl_timeout_s.to_string(),
             "clusterlab-seed" => self.seed.map(|s| s.to_string()).unwrap_or_default(),
             "clusterlab-canary" => {

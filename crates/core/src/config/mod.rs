@@ -108,6 +108,8 @@ pub struct Config {
     /// Microseconds each key of a full sync's RDB takes to load (`key-load-delay`, Redis's
     /// debug knob); `-n`: one microsecond per `n` keys.
     pub key_load_delay: i64,
+    /// The password a new connection must give with `AUTH` (`requirepass`; empty: none).
+    pub requirepass: String,
     /// Bytes of the replication stream a node keeps for partial resyncs.
     pub repl_backlog_size: u64,
     /// A replica drops a link that brought nothing (data or the master's `PING`) for this
@@ -171,6 +173,7 @@ impl Default for Config {
             repl_diskless_sync_delay_s: 5,
             repl_diskless_sync: true,
             key_load_delay: 0,
+            requirepass: String::new(),
             repl_backlog_size: 1024 * 1024,
             repl_timeout_s: 60,
             seed: None,

@@ -52,6 +52,8 @@ pub struct Client {
     pub woff: u64,
     /// Last command, reply mode, tracking, monitoring (see `session`).
     pub session: session::Session,
+    /// Gave the password (`AUTH`), or connected while none was required.
+    pub authenticated: bool,
 }
 
 impl Client {
@@ -71,6 +73,7 @@ impl Client {
             watched: Vec::new(),
             woff: 0,
             session: session::Session::default(),
+            authenticated: true,
         }
     }
 }
@@ -349,8 +352,9 @@ impl Node {
         let id = self.next_client_id;
         self.next_client_id += 1;
         self.stats.total_connections_received += 1;
-        self.clients
-            .insert(id, Client::new(id, addr, local_addr, now));
+        let mut client = Client::new(id, addr, local_addr, now);
+        client.authenticated = self.config.requirepass.is_empty();
+        self.clients.insert(id, client);
         id
     }
 
@@ -414,6 +418,12 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
         }
+        if self.auth_required(client) && !spec.flags.contains(cmd::CmdFlags::NO_AUTH) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::error("NOAUTH Authentication required.");
+        }
         if self.clients[&client].session.monitor && touches_keyspace(spec) {
             self.flag_multi_error(client);
             self.stats.rejected_calls += 1;
@@ -440,6 +450,12 @@ impl Node {
         }
         self.top_command = spec.name;
         self.execute(client, spec, args)
+    }
+
+    /// A password is set and `client` has not given it (clearing the password lets everyone
+    /// in, as Redis's default user turning `nopass` does).
+    pub(crate) fn auth_required(&self, client: ClientId) -> bool {
+        !self.config.requirepass.is_empty() && !self.clients[&client].authenticated
     }
 
     /// The command named `name`, in any case. Lowercases into a stack buffer: this runs for
