@@ -767,3 +767,28 @@ fn client_list_types_a_replica_client_as_replica() {
     let normal = list(&mut m, "normal");
     assert!(normal.starts_with(&format!("id={c} ")) && !normal.contains(&format!("id={r} ")));
 }
+
+#[test]
+fn a_replica_killed_inside_a_transaction_gets_none_of_the_writes_after_it() {
+    let (mut m, c, r) = master_with_replica();
+    let before = m.replication_offset();
+    assert_eq!(m.command(NOW, c, &args(&["MULTI"])), Reply::ok());
+    for line in [
+        &["CLIENT", "KILL", "TYPE", "replica"][..],
+        &["SET", "x", "1"],
+    ] {
+        assert_eq!(m.command(NOW, c, &args(line)), Reply::simple("QUEUED"));
+    }
+    m.command(NOW, c, &args(&["EXEC"]));
+    let effects = m.take_effects();
+    assert!(effects.contains(&Effect::CloseClient { client: r }));
+    assert_eq!(
+        streams(&effects),
+        vec![],
+        "nothing more to the killed replica"
+    );
+    assert!(!m.is_replica_client(r));
+    // The write is in the history all the same.
+    let set = resp(&["SET", "x", "1"]).len() as u64;
+    assert_eq!(m.replication_offset(), before + set);
+}
