@@ -286,7 +286,7 @@ impl Cluster {
             cport: config.bus_port(),
             current_epoch: self.current_epoch,
             config_epoch,
-            repl_offset: me.repl_offset,
+            repl_offset: self.announced_offset(me),
             sender: self.myself,
             myslots,
             slaveof: if me.is_replica() { me.master } else { None },

@@ -210,6 +210,9 @@ pub struct Cluster {
     election: failover::Election,
     /// A coordinated `CLUSTER FAILOVER`, on either side, if one is under way.
     manual_failover: failover::ManualFailover,
+    /// This replica has no history to name (a full sync under way, none cached): it announces
+    /// offset 0, as Redis's `replicationGetSlaveOffset` does. Set after every input.
+    pub(crate) offset_unknown: bool,
 }
 
 impl Cluster {
@@ -238,6 +241,7 @@ impl Cluster {
             next_link_id: 1,
             stats_sent: [0; 11],
             stats_received: [0; 11],
+            offset_unknown: false,
             first_state_update_ms: None,
             among_minority_since_ms: 0,
             cron_runs: 0,
@@ -255,6 +259,16 @@ impl Cluster {
 
     pub fn me(&self) -> &ClusterNode {
         &self.nodes[&self.myself]
+    }
+
+    /// The replication offset `n` shows others (bus headers, `CLUSTER SLOTS|SHARDS`): its
+    /// last known one, or for myself 0 while my offset is unknown (see `offset_unknown`).
+    pub fn announced_offset(&self, n: &ClusterNode) -> u64 {
+        if n.id == self.myself && self.offset_unknown {
+            0
+        } else {
+            n.repl_offset
+        }
     }
 
     pub fn me_mut(&mut self) -> &mut ClusterNode {

@@ -287,12 +287,14 @@ impl ClusterView<'_> {
         ])
     }
 
-    /// Replicas of `master` that may serve reads (not failed).
+    /// Replicas of `master` that may serve reads: not failed, and with data (a replica with
+    /// offset 0 is loading or never synced; Redis 7.0's `isReplicaAvailable`).
     fn serving_replicas(&self, master: &ClusterNode) -> Vec<&ClusterNode> {
         self.cluster
             .nodes
             .values()
             .filter(|n| n.is_replica() && n.master == Some(master.id) && !n.has(flags::FAIL))
+            .filter(|n| self.cluster.announced_offset(n) != 0)
             .collect()
     }
 
@@ -326,7 +328,14 @@ impl ClusterView<'_> {
     }
 
     fn shard_node_entry(&self, n: &ClusterNode) -> Reply {
-        let health = if n.has(flags::FAIL) { "fail" } else { "online" };
+        let offset = self.cluster.announced_offset(n);
+        let health = if n.has(flags::FAIL) {
+            "fail"
+        } else if n.is_replica() && offset == 0 {
+            "loading"
+        } else {
+            "online"
+        };
         let role = if n.is_master() { "master" } else { "replica" };
         Reply::Map(vec![
             (Reply::bulk_str("id"), Reply::bulk_str(n.id.as_str())),
@@ -336,7 +345,7 @@ impl ClusterView<'_> {
             (Reply::bulk_str("role"), Reply::bulk_str(role)),
             (
                 Reply::bulk_str("replication-offset"),
-                Reply::Integer(n.repl_offset as i64),
+                Reply::Integer(offset as i64),
             ),
             (Reply::bulk_str("health"), Reply::bulk_str(health)),
         ])

@@ -20,14 +20,12 @@ const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     keyless("replconf", -1, F::ADMIN.union(F::NOSCRIPT).union(F::LOADING).union(F::STALE).union(F::ALLOW_BUSY), ADMIN_ACL, "server", "An internal command for configuring the replication stream", "3.0.0", replconf),
+    keyless("sync", 1, F::ADMIN.union(F::NOSCRIPT).union(F::NO_ASYNC_LOADING).union(F::NO_MULTI), ADMIN_ACL, "server", "Internal command used for replication", "1.0.0", sync),
     keyless("psync", -3, F::ADMIN.union(F::NOSCRIPT).union(F::NO_ASYNC_LOADING).union(F::NO_MULTI), ADMIN_ACL, "server", "An internal command used in replication", "2.8.0", psync),
 ];
 
-/// The marker that ends a full-sync snapshot in the stream (`REPLCONF SNAPSHOT-END`).
-const SNAPSHOT_END: &[&[u8]] = &[b"REPLCONF", b"SNAPSHOT-END"];
-
-/// `REPLCONF <option> <value> …`: `listening-port`, `capa`, `ACK` (no reply at all, as Redis),
-/// `SNAPSHOT-END` (ours, only meaningful inside the stream).
+/// `REPLCONF <option> <value> …`: `listening-port`, `capa` (`eof` is the one that matters
+/// here), `rdb-only`, `ACK` (no reply at all, as Redis), `ip-address`, `GETACK`.
 fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     if args.len().is_multiple_of(2) {
         return Reply::syntax_error();
@@ -46,7 +44,16 @@ fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
             };
             let offset = u64::try_from(offset).unwrap_or(0);
             node.repl.note_ack(client, offset, node.now.mono_ms);
-        } else if is(option, "capa") || is(option, "ip-address") || is(option, "getack") {
+        } else if is(option, "capa") {
+            if is(value, "eof") {
+                node.repl.note_capa_eof(client);
+            }
+        } else if is(option, "rdb-only") {
+            match parse_i64(value) {
+                Some(v @ 0..=1) => node.repl.note_rdb_only(client, v == 1),
+                _ => return Reply::err("value is out of range, value must between 0 and 1"),
+            }
+        } else if is(option, "ip-address") || is(option, "getack") {
         } else {
             return Reply::err(format!(
                 "Unrecognized REPLCONF option: {}",
@@ -62,6 +69,18 @@ fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
 /// [`crate::replication`]'s `psync` module. The answer travels in the replica's stream; the
 /// reply returned here is never written (a replica client gets no replies).
 fn psync(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    let (replid, offset) = (String::from_utf8_lossy(&args[1]), parse_i64(&args[2]));
+    start_sync(node, client, Some((&replid, offset)))
+}
+
+/// `SYNC`, the pre-PSYNC form: always a full sync, the payload with no `+FULLRESYNC` before
+/// it (what `redis-cli --rdb` asks for).
+fn sync(node: &mut Node, client: ClientId, _args: &[Bytes]) -> Reply {
+    start_sync(node, client, None)
+}
+
+/// PSYNC (with its replid and offset) or SYNC (`None`).
+fn start_sync(node: &mut Node, client: ClientId, psync: Option<(&str, Option<i64>)>) -> Reply {
     if node.cluster.me().is_replica() {
         return Reply::error("NOMASTERLINK Can't SYNC while not connected with my master");
     }
@@ -73,45 +92,13 @@ fn psync(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     let (ip, peer_port) = (ip.to_string(), peer_port.parse().unwrap_or(0));
     let replica = node
         .repl
-        .add_replica(client, ip, peer_port, node.now.mono_ms);
-    let (replid, offset) = (String::from_utf8_lossy(&args[1]), parse_i64(&args[2]));
+        .add_replica(client, (ip, peer_port), psync.is_some(), node.now.mono_ms);
     let text = format!(
         "Replica {}:{} asks for synchronization",
         replica.ip, replica.port
     );
     node.log(LogLevel::Notice, text);
-    node.answer_psync(client, &replid, offset);
+    let (replid, offset) = psync.unwrap_or(("?", None));
+    node.answer_psync(client, replid, offset);
     Reply::ok()
-}
-
-/// The snapshot PSYNC sends: FLUSHALL, a RESTORE per live key in a fixed order, the marker.
-pub(crate) fn snapshot(node: &Node) -> Bytes {
-    let mut out = Vec::new();
-    super::propagate::encode_command(&words(&[b"FLUSHALL"]), &mut out);
-    // The replica's libraries become the master's.
-    if let Some(restore) = super::scripting::functions_restore_command(node) {
-        super::propagate::encode_command(&restore, &mut out);
-    }
-    let now_ms = node.now.unix_ms;
-    for entry in node.db.entries_in_order() {
-        if !entry.is_live(now_ms) {
-            continue;
-        }
-        let ttl = entry.expires_at_ms.unwrap_or(0).to_string();
-        let args = vec![
-            Bytes::from_static(b"RESTORE"),
-            Bytes::copy_from_slice(entry.key),
-            Bytes::from(ttl),
-            super::dump::dump_payload(entry.value),
-            Bytes::from_static(b"ABSTTL"),
-            Bytes::from_static(b"REPLACE"),
-        ];
-        super::propagate::encode_command(&args, &mut out);
-    }
-    super::propagate::encode_command(&words(SNAPSHOT_END), &mut out);
-    Bytes::from(out)
-}
-
-fn words(ws: &[&[u8]]) -> Vec<Bytes> {
-    ws.iter().map(|w| Bytes::copy_from_slice(w)).collect()
 }

@@ -224,7 +224,7 @@ mod tests {
                     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
                 ),
             ),
-            ("requirepass\n", e(1, "requirepass", "Bad directive or wrong number of arguments")),
+            ("requirepass\n", e(1, "requirepass", "wrong number of arguments")),
             ("include /x.conf\n", e(1, "include /x.conf", "Bad directive or wrong number of arguments")),
             ("APPENDONLY YES\nport x\n", e(2, "port x", "argument couldn't be parsed into an integer")),
             ("   # comment\n\t\nport x", e(3, "port x", "argument couldn't be parsed into an integer")),

@@ -159,6 +159,8 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     honoured("aof-load-truncated", Kind::Bool, Access::Mutable),
     honoured("dbfilename", Kind::Special, Access::Protected),
     honoured("pidfile", Kind::Str, Access::Immutable),
+    // The default user's password (Redis 7.0 maps it onto the ACL's default user).
+    honoured("requirepass", Kind::Str, Access::Mutable),
     honoured("logfile", Kind::Str, Access::Immutable),
     honoured("loglevel", Kind::Enum(LOGLEVELS), Access::Mutable),
     honoured("daemonize", Kind::Bool, Access::Immutable),
@@ -218,7 +220,7 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "yes",
     ),
     ignored_alias("replica-read-only", "slave-read-only", Kind::Bool, "yes"),
-    ignored("repl-diskless-sync", Kind::Bool, "yes"),
+    honoured("repl-diskless-sync", Kind::Bool, Access::Mutable),
     honoured(
         "repl-diskless-sync-delay",
         Kind::Int {
@@ -347,9 +349,16 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored_fixed("io-threads-do-reads", Kind::Bool, "no"),
     ignored("crash-log-enabled", Kind::Bool, "yes"),
     ignored("crash-memcheck-enabled", Kind::Bool, "yes"),
-    // Loading tunables Redis's own tests set; loading here is one pass with no events between.
+    // Loading runs in steps of the node's tick, whatever this says.
     ignored("loading-process-events-interval-bytes", INT, "2097152"),
-    ignored("key-load-delay", INT, "0"),
+    honoured(
+        "key-load-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
     // Not honoured yet: no hostname is announced on the bus or shown in CLUSTER SLOTS|NODES.
     ignored("cluster-announce-hostname", Kind::Str, ""),
 ];

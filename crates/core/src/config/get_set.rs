@@ -147,6 +147,9 @@ impl Config {
             "busy-reply-threshold" => self.busy_reply_threshold_ms.to_string(),
             "repl-diskless-sync-delay" => self.repl_diskless_sync_delay_s.to_string(),
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
+            "repl-diskless-sync" => yes_no(self.repl_diskless_sync),
+            "key-load-delay" => self.key_load_delay.to_string(),
+            "requirepass" => self.requirepass.clone(),
             "repl-timeout" => self.repl_timeout_s.to_string(),
             "clusterlab-seed" => self.seed.map(|s| s.to_string()).unwrap_or_default(),
             "clusterlab-canary" => {

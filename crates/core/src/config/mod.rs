@@ -105,6 +105,14 @@ pub struct Config {
     /// How long a master waits, after a replica asks for a full sync, before it produces the
     /// snapshot, so that replicas arriving meanwhile share it (0: at once).
     pub repl_diskless_sync_delay_s: u64,
+    /// A full sync's payload goes in the diskless form (`$EOF:<mark>`) to replicas that
+    /// read it (`repl-diskless-sync`).
+    pub repl_diskless_sync: bool,
+    /// Microseconds each key of a full sync's RDB takes to load (`key-load-delay`, Redis's
+    /// debug knob); `-n`: one microsecond per `n` keys.
+    pub key_load_delay: i64,
+    /// The password a new connection must give with `AUTH` (`requirepass`; empty: none).
+    pub requirepass: String,
     /// Bytes of the replication stream a node keeps for partial resyncs.
     pub repl_backlog_size: u64,
     /// A replica drops a link that brought nothing (data or the master's `PING`) for this
@@ -167,6 +175,9 @@ impl Default for Config {
             repl_ping_replica_period_s: 10,
             busy_reply_threshold_ms: crate::cmd::scripting::busy::DEFAULT_THRESHOLD_MS,
             repl_diskless_sync_delay_s: 5,
+            repl_diskless_sync: true,
+            key_load_delay: 0,
+            requirepass: String::new(),
             repl_backlog_size: 1024 * 1024,
             repl_timeout_s: 60,
             seed: None,

@@ -146,6 +146,9 @@ impl Config {
             "repl-diskless-sync-delay" => {
                 self.repl_diskless_sync_delay_s = int_arg(d.kind, arg)? as u64
             }
+            "repl-diskless-sync" => self.repl_diskless_sync = bool_arg(arg)?,
+            "key-load-delay" => self.key_load_delay = int_arg(d.kind, arg)?,
+            "requirepass" => self.requirepass = arg.to_string(),
             "repl-timeout" => self.repl_timeout_s = int_arg(d.kind, arg)? as u64,
             "repl-backlog-size" => self.repl_backlog_size = memory_arg(arg)?.max(1),
             "clusterlab-seed" => {

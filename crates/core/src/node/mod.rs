@@ -53,6 +53,8 @@ pub struct Client {
     pub woff: u64,
     /// Last command, reply mode, tracking, monitoring (see `session`).
     pub session: session::Session,
+    /// Gave the password (`AUTH`), or connected while none was required.
+    pub authenticated: bool,
 }
 
 impl Client {
@@ -72,6 +74,7 @@ impl Client {
             watched: Vec::new(),
             woff: 0,
             session: session::Session::default(),
+            authenticated: true,
         }
     }
 }
@@ -364,8 +367,9 @@ impl Node {
         let id = self.next_client_id;
         self.next_client_id += 1;
         self.stats.total_connections_received += 1;
-        self.clients
-            .insert(id, Client::new(id, addr, local_addr, now));
+        let mut client = Client::new(id, addr, local_addr, now);
+        client.authenticated = self.config.requirepass.is_empty();
+        self.clients.insert(id, client);
         id
     }
 
@@ -429,6 +433,12 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return Reply::wrong_arity(spec.name);
         }
+        if self.auth_required(client) && !spec.flags.contains(cmd::CmdFlags::NO_AUTH) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::error("NOAUTH Authentication required.");
+        }
         if self.clients[&client].session.monitor && touches_keyspace(spec) {
             self.flag_multi_error(client);
             self.stats.rejected_calls += 1;
@@ -441,6 +451,12 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return refused;
         }
+        if self.is_loading() && refused_while_loading(spec, args) {
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return Reply::error("LOADING Redis is loading the dataset in memory");
+        }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
         }
@@ -449,6 +465,12 @@ impl Node {
         }
         self.top_command = spec.name;
         self.execute(client, spec, args)
+    }
+
+    /// A password is set and `client` has not given it (clearing the password lets everyone
+    /// in, as Redis's default user turning `nopass` does).
+    pub(crate) fn auth_required(&self, client: ClientId) -> bool {
+        !self.config.requirepass.is_empty() && !self.clients[&client].authenticated
     }
 
     /// The command named `name`, in any case. Lowercases into a stack buffer: this runs for
@@ -745,6 +767,27 @@ impl Node {
 fn touches_keyspace(spec: &CommandSpec) -> bool {
     spec.flags
         .intersects(cmd::CmdFlags::READONLY.union(cmd::CmdFlags::WRITE))
+}
+
+/// Whether Redis refuses `args` while it loads: the command (or, for a container, the
+/// subcommand) lacks the `loading` flag. An unknown subcommand is left to its handler's error.
+fn refused_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let subs = cmd::server::subcommands_of(spec.name);
+    let flags = match args.get(1).filter(|_| !subs.is_empty()) {
+        Some(sub) => {
+            let full = format!(
+                "{}|{}",
+                spec.name,
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            );
+            match subs.iter().find(|s| s.name == full) {
+                Some(s) => s.flags,
+                None => return false,
+            }
+        }
+        None => spec.flags,
+    };
+    !flags.contains(cmd::CmdFlags::LOADING)
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.

@@ -58,13 +58,19 @@ const SAVE_RETRY_DELAY_MS: u64 = 5000;
 impl Node {
     /// The whole keyspace as an RDB file, with the aux fields Redis 7.0 writes.
     pub fn rdb_snapshot(&self) -> Vec<u8> {
-        let aux = [
+        self.rdb_snapshot_with(&[])
+    }
+
+    /// [`Node::rdb_snapshot`] with `extra` aux fields after Redis's usual ones.
+    pub(crate) fn rdb_snapshot_with(&self, extra: &[(&str, String)]) -> Vec<u8> {
+        let mut aux = vec![
             ("redis-ver", crate::cmd::server::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
             ("ctime", (self.now.unix_ms / 1000).to_string()),
             ("used-mem", self.db.used_memory_estimate().to_string()),
             ("aof-base", "0".to_string()),
         ];
+        aux.extend(extra.iter().cloned());
         let functions = crate::cmd::scripting::library_codes(self);
         rdb::encode_with_functions(&self.db, &aux, &functions)
     }

@@ -38,7 +38,9 @@ impl Node {
         let Some(master) = self.start_link(now, link, replid, true) else {
             return false;
         };
-        self.repl.link.as_mut().expect("started").sync_offset = offset;
+        let l = self.repl.link.as_mut().expect("started");
+        l.sync_offset = offset;
+        l.payload = Some(transfer::PayloadReader::new());
         // The data will be replaced: the history it was is no use any more (Redis discards
         // its cached master on `+FULLRESYNC`).
         self.repl.cached_master = None;
@@ -117,31 +119,6 @@ impl Node {
         if args.is_empty() {
             return true;
         }
-        let marker = args.len() == 2 && is(&args[0], "replconf") && is(&args[1], "snapshot-end");
-        if marker && loading {
-            let l = self.repl.link.as_mut().expect("checked");
-            l.loading = false;
-            let offset = l.sync_offset;
-            let snapshot = std::mem::take(&mut l.snapshot);
-            let replid = l.master_replid.clone();
-            self.load_snapshot(client, &snapshot);
-            self.cluster.me_mut().repl_offset = offset;
-            // The data is the master's history now: its ID is mine, with no older one, and
-            // the backlog starts again here (Redis frees it before loading, then creates it).
-            self.repl.replid = replid;
-            self.repl.replid2 = "0".repeat(40);
-            self.repl.second_offset = -1;
-            self.repl.backlog = Some(Backlog::new(offset));
-            self.log(
-                LogLevel::Notice,
-                format!(
-                    "MASTER <-> REPLICA sync: Finished with success ({} keys)",
-                    self.db.len()
-                ),
-            );
-            self.emit(ClusterEvent::ReplicationLinkUp { offset });
-            return true;
-        }
         if !loading && is_stream_control(args) {
             // Not data: it moves the offset (the master counted it) and may ask for an ACK.
             self.cluster.me_mut().repl_offset += bytes_len;
@@ -155,8 +132,11 @@ impl Node {
             return true;
         }
         if loading {
+            // The stream after the payload waits for the load to end (Redis reads no more
+            // from its master while it loads).
             let l = self.repl.link.as_mut().expect("checked");
-            l.snapshot.push(args.to_vec());
+            assert!(l.payload.is_none(), "stream bytes before the payload ended");
+            l.held.push((args.to_vec(), bytes_len));
             return true;
         }
         if self.replica_cannot_log(self.lookup(&args[0])) {
@@ -169,25 +149,6 @@ impl Node {
         self.feed_write(args, bytes_len);
         self.replication_before_reply();
         true
-    }
-
-    /// The whole snapshot arrived: the old data goes and the snapshot takes its place, as
-    /// Redis flushes and loads the received RDB. Redis stopped the AOF before loading and
-    /// starts it again by a rewrite once loaded (`restartAOFAfterSYNC`): the files on disk
-    /// stay the old dataset's until the new base (an RDB file under `aof-use-rdb-preamble
-    /// yes`) replaces them whole, and the stream that follows goes after it.
-    fn load_snapshot(&mut self, client: ClientId, snapshot: &[Vec<Bytes>]) {
-        self.log(
-            LogLevel::Notice,
-            "MASTER <-> REPLICA sync: Flushing old data",
-        );
-        self.db.clear();
-        for args in snapshot {
-            self.run_from_master(client, args);
-        }
-        if self.config.appendonly {
-            self.rewrite_aof();
-        }
     }
 
     /// Whether `client` sent PSYNC: it then gets the stream and no replies.
@@ -313,6 +274,7 @@ impl Node {
             }
         }
         self.replication_role_changes();
+        self.cluster.offset_unknown = self.replica_offset_unknown();
         if self.cluster.me().is_replica() && !self.repl.replicas.is_empty() {
             let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
             self.repl.replicas.clear();
@@ -327,15 +289,24 @@ impl Node {
         self.send_getack_if_pending();
     }
 
+    /// A replica with neither a synced link nor a cached history (a full sync under way, or
+    /// one that failed) cannot name its offset (Redis's `replicationGetSlaveOffset` is 0).
+    fn replica_offset_unknown(&self) -> bool {
+        let synced = self.repl.link.as_ref().is_some_and(|l| l.up && !l.loading);
+        self.cluster.me().is_replica() && !synced && self.repl.cached_master.is_none()
+    }
+
     /// From the cron: connect to my master when I have no link.
     pub(crate) fn replication_cron(&mut self) {
         self.replication_before_reply();
         self.start_full_sync_if_due();
         self.ping_replicas_if_due();
+        self.advance_loading();
         if self.master_link_timed_out() {
             return;
         }
-        if self.repl.link.is_some() {
+        // No new link while a file loads (Redis's load blocks its cron).
+        if self.repl.link.is_some() || self.repl.loading.is_some() {
             return;
         }
         let Some((master, ip, port)) = self.wanted_master() else {
@@ -358,7 +329,8 @@ impl Node {
             port,
             up: false,
             loading: false,
-            snapshot: Vec::new(),
+            payload: None,
+            held: Vec::new(),
             sync_offset: 0,
             master_replid: String::new(),
             client: None,

@@ -53,7 +53,7 @@
 //! [`Node::replication_psync_args`]: crate::node::Node::replication_psync_args
 //! [`Node::replication_link_continue`]: crate::node::Node::replication_link_continue
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
@@ -93,6 +93,10 @@ pub struct Replication {
     down_since_ms: u64,
     /// Master side: `REPLCONF listening-port` values of clients not yet replicas.
     listening_ports: BTreeMap<ClientId, u16>,
+    /// Master side: clients not yet replicas that sent `REPLCONF capa eof` (they read a
+    /// diskless payload) or `REPLCONF rdb-only 1` (they want the file and no stream).
+    capa_eof: BTreeSet<ClientId>,
+    rdb_only: BTreeSet<ClientId>,
     /// Master side: clients that sent PSYNC.
     replicas: BTreeMap<ClientId, ReplicaClient>,
     /// Clients blocked in `WAIT` or on a paused write, answered in client-id order.
@@ -116,6 +120,8 @@ pub struct Replication {
     waiting_full_sync: BTreeMap<ClientId, u64>,
     /// Master side: monotonic ms of the last keep-alive `PING` to the replicas.
     last_ping_ms: u64,
+    /// Replica side: a full sync's RDB being loaded (see the `loading` module).
+    loading: Option<Loading>,
 }
 
 /// The history a replica's data is: `replid`'s stream up to `offset`.
@@ -149,6 +155,12 @@ pub struct ReplicaClient {
     pub ack_offset: u64,
     /// Monotonic ms of its last ACK (or of the PSYNC).
     pub ack_ms: u64,
+    /// It reads the diskless payload form (`REPLCONF capa eof`).
+    pub capa_eof: bool,
+    /// It sent PSYNC (gets `+FULLRESYNC` before the payload), not the old SYNC.
+    pub psync: bool,
+    /// `REPLCONF rdb-only 1`: the payload and nothing after it (`redis-cli --rdb`).
+    pub rdb_only: bool,
 }
 
 /// This replica's link to its master.
@@ -160,12 +172,15 @@ pub struct MasterLink {
     pub port: u16,
     /// `+FULLRESYNC` arrived.
     pub up: bool,
-    /// The snapshot is still arriving.
+    /// The full sync is not over: its payload is arriving or loading.
     pub loading: bool,
-    /// The snapshot's commands so far: applied all at once when it ends, so the replica keeps
-    /// serving its old data meanwhile and keeps it if the link drops first (Redis with
+    /// The RDB payload so far, from `+FULLRESYNC` until it is whole: the replica keeps serving
+    /// its old data meanwhile and keeps it if the link drops first (Redis with
     /// `repl-diskless-load disabled` loads the RDB only once it has all of it).
-    pub snapshot: Vec<Vec<bytes::Bytes>>,
+    pub payload: Option<transfer::PayloadReader>,
+    /// The master's stream that arrived while the payload loads, with each command's length:
+    /// applied once the load ends.
+    pub held: Vec<(Vec<Bytes>, u64)>,
     /// The offset the snapshot corresponds to.
     pub sync_offset: u64,
     pub master_replid: String,
@@ -186,6 +201,8 @@ impl Replication {
             last_attempt_ms: 0,
             down_since_ms: 0,
             listening_ports: BTreeMap::new(),
+            capa_eof: BTreeSet::new(),
+            rdb_only: BTreeSet::new(),
             replicas: BTreeMap::new(),
             blocked: BTreeMap::new(),
             get_ack_pending: false,
@@ -194,6 +211,7 @@ impl Replication {
             was_replica: false,
             waiting_full_sync: BTreeMap::new(),
             last_ping_ms: 0,
+            loading: None,
         }
     }
 
@@ -227,6 +245,11 @@ impl Replication {
     /// How many clients are replicas of this master.
     pub fn replica_count(&self) -> usize {
         self.replicas.len()
+    }
+
+    /// Replica side: the full sync's RDB being loaded, if any.
+    pub fn loading(&self) -> Option<&Loading> {
+        self.loading.as_ref()
     }
 
     /// Replica side: the connection to my master, if any.
@@ -274,6 +297,8 @@ impl Replication {
     /// A client went away: whatever it was to replication goes with it.
     pub(crate) fn forget_client(&mut self, client: ClientId) {
         self.listening_ports.remove(&client);
+        self.capa_eof.remove(&client);
+        self.rdb_only.remove(&client);
         self.replicas.remove(&client);
         self.waiting_full_sync.remove(&client);
         self.blocked.remove(&client);
@@ -303,7 +328,11 @@ impl Replication {
             backlog.feed(data.clone(), backlog_size);
         }
         let waiting = &self.waiting_full_sync;
-        for &client in self.replicas.keys().filter(|c| !waiting.contains_key(c)) {
+        let streamed = self
+            .replicas
+            .iter()
+            .filter(|(c, r)| !r.rdb_only && !waiting.contains_key(c));
+        for (&client, _) in streamed {
             out.push(Effect::ReplicaStream {
                 client,
                 data: data.clone(),
@@ -343,6 +372,20 @@ impl Replication {
         self.listening_ports.insert(client, port);
     }
 
+    /// `REPLCONF capa eof`: the client reads the diskless payload form.
+    pub(crate) fn note_capa_eof(&mut self, client: ClientId) {
+        self.capa_eof.insert(client);
+    }
+
+    /// `REPLCONF rdb-only 0|1`.
+    pub(crate) fn note_rdb_only(&mut self, client: ClientId, on: bool) {
+        if on {
+            self.rdb_only.insert(client);
+        } else {
+            self.rdb_only.remove(&client);
+        }
+    }
+
     /// `REPLCONF ACK`: a replica's acknowledged offset never goes back.
     pub(crate) fn note_ack(&mut self, client: ClientId, offset: u64, now_ms: u64) {
         if let Some(r) = self.replicas.get_mut(&client) {
@@ -351,16 +394,18 @@ impl Replication {
         }
     }
 
-    /// PSYNC: `client` becomes a replica at `ip`, listening where `REPLCONF listening-port`
-    /// said, else on its peer port.
+    /// PSYNC (`psync`) or SYNC: `client` becomes a replica at `ip`, listening where
+    /// `REPLCONF listening-port` said, else on its peer port.
     pub(crate) fn add_replica(
         &mut self,
         client: ClientId,
-        ip: String,
-        peer_port: u16,
+        (ip, peer_port): (String, u16),
+        psync: bool,
         now_ms: u64,
     ) -> &ReplicaClient {
         let port = self.listening_ports.remove(&client).unwrap_or(peer_port);
+        let capa_eof = self.capa_eof.remove(&client);
+        let rdb_only = self.rdb_only.remove(&client);
         // Nothing is acknowledged before the replica's first ACK (it has not loaded the
         // snapshot).
         let replica = ReplicaClient {
@@ -368,6 +413,9 @@ impl Replication {
             port,
             ack_offset: 0,
             ack_ms: now_ms,
+            capa_eof,
+            psync,
+            rdb_only,
         };
         self.replicas.entry(client).or_insert(replica)
     }
@@ -396,12 +444,17 @@ mod backlog;
 mod blocked;
 mod flow;
 mod keepalive;
+mod loading;
 mod psync;
 mod roles;
+pub mod transfer;
 
 pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
 pub(crate) use blocked::UnblockHow;
+pub use loading::Loading;
 
+#[cfg(test)]
+mod loading_tests;
 #[cfg(test)]
 mod psync_tests;
 #[cfg(test)]

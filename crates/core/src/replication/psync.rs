@@ -112,7 +112,8 @@ impl Node {
 
     /// From PSYNC and the cron: once the replica waiting longest for a full sync has waited
     /// `repl-diskless-sync-delay`, every waiting replica gets `+FULLRESYNC` and one snapshot
-    /// of now (Redis's `replicationStartPendingFork`).
+    /// of now, an RDB file framed as Redis 7.0 frames it (Redis's `replicationStartPendingFork`;
+    /// see the `transfer` module).
     pub(crate) fn start_full_sync_if_due(&mut self) {
         let Some(&first_ms) = self.repl.waiting_full_sync.values().min() else {
             return;
@@ -123,25 +124,56 @@ impl Node {
         }
         let waiting = std::mem::take(&mut self.repl.waiting_full_sync);
         let offset = self.cluster.me().repl_offset;
-        let snapshot = cmd::replication::snapshot(self);
+        let replid = self.repl.replid.clone();
+        let rdb = self.rdb_for_replicas(&replid, offset);
+        // Diskless when configured and every replica of this snapshot reads the mark form
+        // (Redis decides by the replicas' common capabilities).
+        let diskless = self.config.repl_diskless_sync
+            && waiting.keys().all(|c| self.repl.replicas[c].capa_eof);
+        let target = if diskless { "replicas sockets" } else { "disk" };
         self.log(
             LogLevel::Notice,
             format!(
-                "Starting BGSAVE for SYNC with target: replicas sockets ({} replicas, offset \
-                 {offset})",
+                "Starting BGSAVE for SYNC with target: {target} ({} replicas, offset {offset})",
                 waiting.len()
             ),
         );
-        let replid = self.repl.replid.clone();
-        let reply = format!("+FULLRESYNC {replid} {offset}\r\n");
-        self.emit(ClusterEvent::SnapshotTaken { replid, offset });
+        // One random mark per snapshot, from the node's seeded rng (the simulator replays it).
+        let mark = diskless.then(|| {
+            let id = NodeId::random(&mut self.rng);
+            <[u8; transfer::EOF_MARK_LEN]>::try_from(id.as_str().as_bytes()).expect("40 hex digits")
+        });
+        let payload = transfer::frame_payload(&rdb, mark.as_ref());
+        self.emit(ClusterEvent::SnapshotTaken {
+            replid: replid.clone(),
+            offset,
+        });
         for client in waiting.into_keys() {
-            let mut data = Vec::with_capacity(reply.len() + snapshot.len());
-            data.extend_from_slice(reply.as_bytes());
-            data.extend_from_slice(&snapshot);
+            let replica = &self.repl.replicas[&client];
+            let (psync, rdb_only) = (replica.psync, replica.rdb_only);
+            let mut data = Vec::with_capacity(payload.len() + 64);
+            if psync {
+                data.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+            }
+            data.extend_from_slice(&payload);
             let data = Bytes::from(data);
             self.out.push(Effect::ReplicaStream { client, data });
+            if rdb_only {
+                // It wanted the file only: Redis closes it once the transfer is done.
+                self.out.push(Effect::CloseClient { client });
+            }
         }
+    }
+
+    /// The snapshot as an RDB file, with the aux fields Redis adds for a replica (the
+    /// history it is: `repl-id`, `repl-offset`, and the stream's db).
+    fn rdb_for_replicas(&self, replid: &str, offset: u64) -> Vec<u8> {
+        let extra = [
+            ("repl-stream-db", "0".to_string()),
+            ("repl-id", replid.to_string()),
+            ("repl-offset", offset.to_string()),
+        ];
+        self.rdb_snapshot_with(&extra)
     }
 
     // ---- replica side --------------------------------------------------------------------

@@ -57,6 +57,32 @@ pub(crate) fn parse_stream(mut data: &[u8]) -> Vec<(Vec<Bytes>, u64)> {
     commands
 }
 
+/// What a replica's driver does with `data` from its master on `link`: a full sync's payload
+/// first (while one is awaited), then each command of the stream. False if any was refused.
+pub(crate) fn feed(r: &mut Node, now: Time, link: ReplLinkId, data: &[u8]) -> bool {
+    let mut data = data;
+    if r.replication_awaiting_payload(link) {
+        let used = r
+            .replication_payload(now, link, data)
+            .expect("a good payload");
+        data = &data[used..];
+    }
+    let mut all = true;
+    for (cmd, len) in parse_stream(data) {
+        all &= r.replication_apply(now, link, &cmd, len);
+    }
+    all
+}
+
+/// A full sync's payload at the start of `data`, decoded, and what follows it.
+pub(crate) fn payload_rdb(data: &[u8]) -> (crate::rdb::RdbContents, &[u8]) {
+    let mut reader = transfer::PayloadReader::new();
+    let (used, rdb) = reader.feed(data).expect("a payload");
+    let rdb = rdb.expect("a whole payload");
+    let (contents, _) = crate::rdb::decode(&rdb, &Default::default()).expect("an RDB file");
+    (contents, &data[used..])
+}
+
 pub(super) fn streams(effects: &[Effect]) -> Vec<(ClientId, Vec<u8>)> {
     effects
         .iter()
@@ -145,24 +171,40 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
     assert_eq!(run(&mut m, r, &["PSYNC", "?", "-1"]), Reply::ok());
     assert_ne!(m.repl.replid(), m.run_id);
     let answer = format!("+FULLRESYNC {} {offset}\r\n", m.repl.replid());
-    let mut snapshot = answer.into_bytes();
-    snapshot.extend(resp(&["FLUSHALL"]));
-    for (key, ttl, value) in [("a", "0", "1"), ("t", "1005000", "2")] {
-        let payload = cmd::dump::dump_payload(&crate::db::Value::String(Bytes::from(value)));
-        cmd::propagate::encode_command(
-            &[
-                Bytes::from_static(b"RESTORE"),
-                Bytes::from(key),
-                Bytes::from(ttl),
-                payload,
-                Bytes::from_static(b"ABSTTL"),
-                Bytes::from_static(b"REPLACE"),
-            ],
-            &mut snapshot,
-        );
-    }
-    snapshot.extend(resp(&["REPLCONF", "SNAPSHOT-END"]));
-    assert_eq!(streams(&m.take_effects()), vec![(r, snapshot)]);
+    let effects = m.take_effects();
+    let [(client, data)] = &streams(&effects)[..] else {
+        panic!("one stream: {effects:?}");
+    };
+    assert_eq!(*client, r);
+    // Diskless (the default) to a replica with `capa eof`: `$EOF:<mark>\r\n<rdb><mark>`.
+    let payload = data
+        .strip_prefix(answer.as_bytes())
+        .expect("+FULLRESYNC first");
+    let header = payload.strip_prefix(b"$EOF:").expect("the mark form");
+    let (mark, rest) = header.split_at(transfer::EOF_MARK_LEN);
+    assert!(mark.iter().all(u8::is_ascii_hexdigit), "a random hex mark");
+    let rdb = rest.strip_prefix(b"\r\n").unwrap();
+    let rdb = rdb.strip_suffix(mark).expect("the mark ends it");
+    let (contents, _) = crate::rdb::decode(rdb, &Default::default()).unwrap();
+    let keys: Vec<_> = contents
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone(), e.expires_at_ms))
+        .collect();
+    let string = |v: &str| crate::db::Value::String(Bytes::from(v.to_string()));
+    assert_eq!(
+        keys,
+        vec![
+            (Bytes::from("a"), string("1"), None),
+            (Bytes::from("t"), string("2"), Some(1_005_000)),
+        ]
+    );
+    assert_eq!(contents.aux("repl-id"), Some(m.repl.replid()));
+    assert_eq!(
+        contents.aux("repl-offset"),
+        Some(offset.to_string().as_str())
+    );
+    assert_eq!(contents.aux("repl-stream-db"), Some("0"));
     assert!(m.is_replica_client(r));
     assert_eq!(m.replication_offset(), offset, "a snapshot moves no offset");
 
@@ -295,15 +337,14 @@ fn a_replica_connects_from_cron_applies_the_snapshot_and_stream_and_logs_it() {
     assert_eq!(info_field(&mut r, rc, "master_sync_in_progress"), "1");
     // While the snapshot loads the old offset would be a lie: nothing is acknowledged.
     assert_eq!(r.replication_ack_offset(), None);
-    let mut commands = parse_stream(&snapshot);
-    let end = commands.pop().expect("the end marker");
-    for (cmd, len) in commands {
-        assert!(r.replication_apply(later(2700), 2, &cmd, len));
-    }
+    let (most, last) = snapshot.split_at(snapshot.len() - 1);
+    assert!(feed(&mut r, later(2700), 2, most));
     // Until the whole snapshot is in, the old data stays (and is what reads see).
     assert!(r.db.get(b"stale", later(2700).unix_ms).is_some());
     assert!(r.db.get(b"a", later(2700).unix_ms).is_none());
-    assert!(r.replication_apply(later(2700), 2, &end.0, end.1));
+    assert!(r.replication_awaiting_payload(2));
+    assert!(feed(&mut r, later(2700), 2, last));
+    assert!(!r.replication_awaiting_payload(2));
     assert!(r.db.get(b"stale", later(2700).unix_ms).is_none());
     assert_eq!(r.replication_offset(), offset);
     assert_eq!(r.replication_ack_offset(), Some(offset));
@@ -374,9 +415,7 @@ fn a_promoted_replica_drops_its_link_and_keeps_its_offset_under_a_new_replid() {
     let (_, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset = m.replication_offset();
     assert!(r.replication_link_up(later(200), 1, &m.run_id, offset));
-    for (cmd, len) in parse_stream(&snapshot) {
-        r.replication_apply(later(200), 1, &cmd, len);
-    }
+    feed(&mut r, later(200), 1, &snapshot);
     r.take_effects();
     r.replace_my_master(master_id);
     r.replication_before_reply();
@@ -528,9 +567,7 @@ fn a_replica_answers_getack_at_once_and_refuses_wait() {
     let mc = m.client_connected(NOW, "127.0.0.1:50001".into(), "127.0.0.1:7001".into());
     let (_, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     assert!(r.replication_link_up(later(200), 1, &m.run_id, 0));
-    for (cmd, len) in parse_stream(&snapshot) {
-        r.replication_apply(later(200), 1, &cmd, len);
-    }
+    feed(&mut r, later(200), 1, &snapshot);
     m.command(NOW, c, &args(&["SET", "a", "1"]));
     m.command(NOW, c, &args(&["WAIT", "1", "0"]));
     let stream: Vec<u8> = streams(&m.take_effects())
@@ -619,9 +656,7 @@ fn write_applied_names_the_client_command_as_sent_not_its_rewrite_nor_an_expiry(
     let (full, snapshot) = psync(&mut m, later(300), mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(r.replication_link_up(later(300), 1, &m.run_id, offset));
-    for (cmd, len) in parse_stream(&snapshot) {
-        assert!(r.replication_apply(later(300), 1, &cmd, len));
-    }
+    assert!(feed(&mut r, later(300), 1, &snapshot));
     m.command(later(300), c, &args(&["SET", "b", "2"]));
     let effects = m.take_effects();
     assert_eq!(
@@ -655,10 +690,7 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
         r.repl.data_age_ms(later(300).mono_ms, later(300).mono_ms),
         None
     );
-    let commands = parse_stream(&snapshot);
-    for (cmd, len) in &commands[..commands.len() - 1] {
-        assert!(r.replication_apply(later(300), 1, cmd, *len));
-    }
+    assert!(feed(&mut r, later(300), 1, &snapshot[..snapshot.len() - 1]));
     r.replication_link_down(later(400), 1);
     assert!(
         r.db.get(b"old", later(400).unix_ms).is_some(),
@@ -675,9 +707,7 @@ fn a_replica_whose_sync_breaks_keeps_its_old_data_and_its_age() {
     let (full, snapshot) = psync(&mut m, NOW, mc, "?", "-1");
     let offset: u64 = full.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(r.replication_link_up(later(1600), 2, &m.run_id, offset));
-    for (cmd, len) in parse_stream(&snapshot) {
-        assert!(r.replication_apply(later(1700), 2, &cmd, len));
-    }
+    assert!(feed(&mut r, later(1700), 2, &snapshot));
     assert!(r.db.get(b"a", later(1700).unix_ms).is_some());
     assert_eq!(
         r.repl.data_age_ms(later(1800).mono_ms, later(1750).mono_ms),
@@ -736,4 +766,29 @@ fn client_list_types_a_replica_client_as_replica() {
     assert_eq!(list(&mut m, "slave"), replicas);
     let normal = list(&mut m, "normal");
     assert!(normal.starts_with(&format!("id={c} ")) && !normal.contains(&format!("id={r} ")));
+}
+
+#[test]
+fn a_replica_killed_inside_a_transaction_gets_none_of_the_writes_after_it() {
+    let (mut m, c, r) = master_with_replica();
+    let before = m.replication_offset();
+    assert_eq!(m.command(NOW, c, &args(&["MULTI"])), Reply::ok());
+    for line in [
+        &["CLIENT", "KILL", "TYPE", "replica"][..],
+        &["SET", "x", "1"],
+    ] {
+        assert_eq!(m.command(NOW, c, &args(line)), Reply::simple("QUEUED"));
+    }
+    m.command(NOW, c, &args(&["EXEC"]));
+    let effects = m.take_effects();
+    assert!(effects.contains(&Effect::CloseClient { client: r }));
+    assert_eq!(
+        streams(&effects),
+        vec![],
+        "nothing more to the killed replica"
+    );
+    assert!(!m.is_replica_client(r));
+    // The write is in the history all the same.
+    let set = resp(&["SET", "x", "1"]).len() as u64;
+    assert_eq!(m.replication_offset(), before + set);
 }

@@ -1,10 +1,11 @@
-//! A replica's link to its master: connect, handshake (`REPLCONF`, `PSYNC`), then apply the
-//! stream and acknowledge the offset every second, or at once when the master asks.
+//! A replica's link to its master: connect, handshake (`REPLCONF`, `PSYNC`), hand a full
+//! sync's RDB payload to the node as it arrives, then apply the stream and acknowledge the
+//! offset every second, or at once when the master asks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use clusterlab_core::replication::ReplLinkId;
 use clusterlab_core::{Effect, Node};
 use tokio::io::AsyncReadExt;
@@ -197,6 +198,9 @@ async fn read_one_reply<R: tokio::io::AsyncRead + Unpin>(
     input: &mut BytesMut,
 ) -> Result<clusterlab_core::Reply, String> {
     loop {
+        // A master preparing a snapshot keeps the link alive with bare newlines.
+        let newlines = input.iter().take_while(|&&b| b == b'\n').count();
+        input.advance(newlines);
         match resp::parse_reply(input) {
             Ok(Some(reply)) => return Ok(reply),
             Ok(None) => {}
@@ -271,17 +275,17 @@ impl Shared {
         !self.stopped() && self.lock_io().replica_links.contains_key(&link)
     }
 
-    /// A full sync's snapshot takes as long as `bytes` need at `bandwidth` (the simulator's
-    /// model of the transfer; the bytes that follow the snapshot are not held back).
+    /// A full sync's payload takes as long as `bytes` need at `bandwidth` (the simulator's
+    /// model of the transfer; the bytes that follow the payload are not held back).
     async fn pace_snapshot(&self, link: ReplLinkId, bytes: usize, bandwidth: Option<u64>) {
         let Some(bytes_per_s) = bandwidth.filter(|&b| b > 0) else {
             return;
         };
-        let loading = {
+        let receiving = {
             let node = self.lock_node();
-            self.replica_link_wanted(link) && node.replication_ack_offset().is_none()
+            self.replica_link_wanted(link) && node.replication_awaiting_payload(link)
         };
-        if loading {
+        if receiving {
             let us = bytes as u64 * 1_000_000 / bytes_per_s;
             tokio::time::sleep(Duration::from_micros(us)).await;
         }
@@ -322,8 +326,9 @@ impl Shared {
         self.perform(&mut node, effects) && up
     }
 
-    /// Applies every complete command in `input` under one lock. `Ok(false)`: link unwanted.
-    /// `ack_now` gets the offset to acknowledge at once, if the master asked for it.
+    /// Hands the node what `input` holds of a full sync's payload, then applies every
+    /// complete command after it, under one lock. `Ok(false)`: link unwanted. `ack_now` gets
+    /// the offset to acknowledge at once, if the master asked for it.
     fn replica_apply(
         self: &Arc<Self>,
         link: ReplLinkId,
@@ -335,6 +340,18 @@ impl Shared {
         loop {
             if !self.replica_link_wanted(link) {
                 return Ok(false);
+            }
+            if node.replication_awaiting_payload(link) {
+                let used = node.replication_payload(now, link, input);
+                let effects = node.take_effects();
+                if !self.perform(&mut node, effects) {
+                    return Ok(false);
+                }
+                input.advance(used?);
+                if node.replication_awaiting_payload(link) {
+                    return Ok(true);
+                }
+                continue;
             }
             let before = input.len();
             let args = match resp::parse_request(input) {

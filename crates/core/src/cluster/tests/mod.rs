@@ -287,6 +287,12 @@ impl TestNet {
                 None => {}
             }
             self.pump(r);
+            let mut data = data;
+            if self.nodes[r].replication_awaiting_payload(link) {
+                let used = self.nodes[r].replication_payload(now, link, data);
+                data = &data[used.expect("a good payload")..];
+                self.pump(r);
+            }
             for (cmd, len) in crate::replication::tests::parse_stream(data) {
                 let now = self.time();
                 self.nodes[r].replication_apply(now, link, &cmd, len);

@@ -118,6 +118,9 @@ fn kill_matching(node: &mut Node, me: ClientId, f: &Filter) -> usize {
         .map(|c| c.id)
         .collect();
     for &client in &victims {
+        // A killed replica gets nothing more, not even what the rest of this call writes
+        // (Redis drops output to a client closing asap): it must resync from before it.
+        node.repl.forget_client(client);
         node.out.push(Effect::CloseClient { client });
     }
     victims.len() + usize::from(kill_master_link(node, f))

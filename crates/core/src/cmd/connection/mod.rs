@@ -121,16 +121,30 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 
 /// No passwords exist here: the `default` user has `nopass`, as in a stock Redis, so any
 /// password for it is accepted and every other user name is refused.
-fn auth(_node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+/// `AUTH [default] <password>`: the only user is `default`, with `requirepass` as its
+/// password (none: any password is accepted for it, as Redis's `nopass` user).
+fn auth(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
+    let password_set = !node.config.requirepass.is_empty();
     match args.len() {
-        2 => Reply::err(
+        2 if !password_set => Reply::err(
             "AUTH <password> called without any password configured for the default user. \
              Are you sure your configuration is correct?",
         ),
-        3 if args[1].as_ref() == b"default" => Reply::ok(),
+        2 => check_password(node, client, &args[1]),
+        3 if args[1].as_ref() == b"default" => check_password(node, client, &args[2]),
         3 => Reply::error(WRONGPASS),
         _ => Reply::syntax_error(),
     }
+}
+
+/// The `default` user's password check, for AUTH and HELLO AUTH.
+fn check_password(node: &mut Node, client: ClientId, password: &[u8]) -> Reply {
+    let wanted = node.config.requirepass.as_bytes();
+    if !wanted.is_empty() && wanted != password {
+        return Reply::error(WRONGPASS);
+    }
+    node.client_mut(client).authenticated = true;
+    Reply::ok()
 }
 
 fn hello(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
@@ -152,6 +166,9 @@ fn hello(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
             if args[i + 1].as_ref() != b"default" {
                 return Reply::error(WRONGPASS);
             }
+            if check_password(node, client, &args[i + 2]).is_error() {
+                return Reply::error(WRONGPASS);
+            }
             i += 3;
         } else if is(&args[i], "setname") && more >= 1 {
             name = Some(args[i + 1].clone());
@@ -162,6 +179,13 @@ fn hello(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
                 String::from_utf8_lossy(&args[i])
             ));
         }
+    }
+    if node.auth_required(client) {
+        return Reply::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
+        );
     }
     if let Some(name) = name {
         if let Err(e) = set_client_name(node, client, name) {

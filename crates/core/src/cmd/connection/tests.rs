@@ -633,3 +633,33 @@ fn client_list_flags_a_watch_that_will_fail() {
     run(&mut n, c, "exec");
     assert_eq!(flags(&mut n), "N");
 }
+
+#[test]
+fn requirepass_holds_new_connections_until_auth_and_clearing_it_lets_them_in() {
+    let (mut n, admin) = node(false);
+    assert_eq!(run(&mut n, admin, "CONFIG SET requirepass pw"), Reply::ok());
+    // A connection made before keeps its access, as in Redis.
+    assert_eq!(run(&mut n, admin, "GET x"), Reply::Nil);
+    let c = n.client_connected(NOW, "127.0.0.1:5001".into(), "127.0.0.1:6379".into());
+    let noauth = err("NOAUTH Authentication required.");
+    assert_eq!(run(&mut n, c, "GET x"), noauth);
+    assert_eq!(run(&mut n, c, "PING"), noauth);
+    assert!(
+        matches!(run(&mut n, c, "HELLO 3"), Reply::Error(e) if e.starts_with("NOAUTH HELLO must"))
+    );
+    let wrongpass = err("WRONGPASS invalid username-password pair or user is disabled.");
+    assert_eq!(run(&mut n, c, "AUTH nope"), wrongpass);
+    assert_eq!(run(&mut n, c, "AUTH bob pw"), wrongpass);
+    assert_eq!(run(&mut n, c, "GET x"), noauth);
+    assert_eq!(run(&mut n, c, "AUTH pw"), Reply::ok());
+    assert_eq!(run(&mut n, c, "GET x"), Reply::Nil);
+    let c2 = n.client_connected(NOW, "127.0.0.1:5002".into(), "127.0.0.1:6379".into());
+    assert_eq!(run(&mut n, c2, "AUTH default pw"), Reply::ok());
+    let c3 = n.client_connected(NOW, "127.0.0.1:5003".into(), "127.0.0.1:6379".into());
+    assert_eq!(run(&mut n, admin, "CONFIG SET requirepass "), Reply::ok());
+    assert_eq!(run(&mut n, c3, "GET x"), Reply::Nil);
+    assert_eq!(
+        run(&mut n, admin, "CONFIG GET requirepass"),
+        Reply::Map(vec![(bulk("requirepass"), bulk(""))])
+    );
+}

@@ -170,7 +170,7 @@ fn persistence_fields(node: &Node) -> Vec<(String, String)> {
     let p = &node.persistence;
     let status = |failed: bool| if failed { "err" } else { "ok" };
     let mut fields = vec![
-        field("loading", 0),
+        field("loading", node.is_loading() as u8),
         field("async_loading", 0),
         field("rdb_changes_since_last_save", p.dirty),
         field("rdb_bgsave_in_progress", p.save_in_progress as u8),
@@ -189,7 +189,32 @@ fn persistence_fields(node: &Node) -> Vec<(String, String)> {
         fields.push(field("aof_base_size", p.aof_base_size));
         fields.push(field("aof_delayed_fsync", node.stats.aof_delayed_fsync));
     }
+    if let Some(loading) = node.repl.loading() {
+        fields.extend(loading_fields(loading, node.now.unix_ms / 1000));
+    }
     fields
+}
+
+/// What Redis adds to the persistence section while it loads, its ETA formula included.
+fn loading_fields(l: &crate::replication::Loading, now_s: u64) -> Vec<(String, String)> {
+    let loaded = l.loaded_bytes();
+    let (perc, remaining) = match l.bytes_total {
+        0 => (0.0, 1),
+        total => (loaded as f64 * 100.0 / total as f64, total - loaded),
+    };
+    let elapsed_s = now_s.saturating_sub(l.started_unix_s);
+    let eta_s = match elapsed_s {
+        0 => 1,
+        e => e * remaining / (loaded + 1),
+    };
+    vec![
+        field("loading_start_time", l.started_unix_s),
+        field("loading_total_bytes", l.bytes_total),
+        field("loading_rdb_used_mem", l.rdb_used_mem),
+        field("loading_loaded_bytes", loaded),
+        field("loading_loaded_perc", format!("{perc:.2}")),
+        field("loading_eta_seconds", eta_s),
+    ]
 }
 
 fn stats_fields(node: &Node) -> Vec<(String, String)> {

@@ -214,6 +214,20 @@ async fn a_replica_copies_its_masters_keys_then_follows_its_writes() {
     }
 }
 
+/// A full sync's payload to a replica that did not send `capa eof`: `$<len>\r\n` and an RDB
+/// file of that length.
+async fn read_sized_payload(replica: &mut TcpStream) -> Vec<u8> {
+    let header = read_line(replica).await;
+    let len: usize = std::str::from_utf8(&header[1..header.len() - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(header[0], b'$');
+    let rdb = read_exactly(replica, len).await;
+    assert!(rdb.starts_with(b"REDIS0010"));
+    rdb
+}
+
 #[tokio::test]
 async fn wait_holds_the_client_and_its_next_commands_until_the_replica_acks() {
     let (addr, _shared, _serving) = start(local_config(), MemDisk::new()).await;
@@ -222,11 +236,8 @@ async fn wait_holds_the_client_and_its_next_commands_until_the_replica_acks() {
     let psync = b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
     let header = roundtrip(&mut replica, psync, 1).await;
     assert_eq!(header, b"+");
-    let snapshot_end = b"*2\r\n$8\r\nREPLCONF\r\n$12\r\nSNAPSHOT-END\r\n";
-    let mut seen = Vec::new();
-    while !seen.ends_with(snapshot_end) {
-        seen.extend(read_exactly(&mut replica, 1).await);
-    }
+    assert!(read_line(&mut replica).await.starts_with(b"FULLRESYNC "));
+    read_sized_payload(&mut replica).await;
     let mut client = TcpStream::connect(addr).await.unwrap();
     let set = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
     assert_eq!(roundtrip(&mut client, set, 5).await, b"+OK\r\n");
@@ -278,11 +289,7 @@ async fn a_write_is_on_the_replica_socket_before_its_reply_is_written() {
     let psync = b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
     replica.write_all(psync).await.unwrap();
     assert!(read_line(&mut replica).await.starts_with(b"+FULLRESYNC "));
-    let snapshot_end = b"*2\r\n$8\r\nREPLCONF\r\n$12\r\nSNAPSHOT-END\r\n";
-    let mut seen = Vec::new();
-    while !seen.ends_with(snapshot_end) {
-        seen.extend(read_exactly(&mut replica, 1).await);
-    }
+    read_sized_payload(&mut replica).await;
     let mut client = TcpStream::connect(addr).await.unwrap();
     client
         .write_all(b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n")
