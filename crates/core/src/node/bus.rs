@@ -99,6 +99,18 @@ impl Node {
         self.replication_before_reply();
     }
 
+    /// The driver's report of its links' buffers, each cron tick (see
+    /// `cluster/links_buffer.rs`): a link over `cluster-link-sendbuf-limit` is freed.
+    pub fn bus_link_buffers(
+        &mut self,
+        now: Time,
+        reports: &[(LinkId, crate::cluster::links_buffer::LinkBufferSizes)],
+    ) {
+        self.set_time(now);
+        self.bus().on_link_buffers(reports);
+        self.cluster_before_reply();
+    }
+
     /// A link closed, failed to connect, or broke. Unknown links are ignored.
     pub fn bus_link_closed(&mut self, now: Time, link: LinkId) {
         self.set_time(now);
