@@ -173,6 +173,9 @@ pub struct Link {
     /// Outbound: the connection is up (`bus_link_connected` arrived).
     pub connected: bool,
     pub created_ms: u64,
+    /// Unix ms of the creation, as `CLUSTER LINKS` shows it: taken once, so that the value
+    /// never wobbles with the two clocks' reading (suite file 24 compares it for equality).
+    pub created_unix_ms: u64,
     /// Inbound: the peer's address and ours as seen on the socket.
     pub peer_ip: String,
     pub local_ip: String,

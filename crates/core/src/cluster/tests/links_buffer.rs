@@ -98,13 +98,13 @@ fn cluster_links_and_info_memory_show_the_reported_buffers() {
         .links_in_order()
         .next()
         .unwrap()
-        .created_ms;
+        .created_unix_ms;
     let expected = Reply::Map(vec![
         (Reply::bulk_str("direction"), Reply::bulk_str("to")),
         (Reply::bulk_str("node"), Reply::bulk_str(peer.as_str())),
         (
             Reply::bulk_str("create-time"),
-            Reply::Integer((UNIX_BASE_MS + created) as i64),
+            Reply::Integer(created as i64),
         ),
         (Reply::bulk_str("events"), Reply::bulk_str("rw")),
         (
@@ -146,4 +146,32 @@ fn cluster_links_and_info_memory_show_the_reported_buffers() {
         info.contains(&format!("\r\nmem_cluster_links:{expected_bytes}\r\n")),
         "{info}"
     );
+}
+
+/// Suite file 24 compares a link's `create-time` across two `CLUSTER LINKS` calls: it is the
+/// wall-clock time taken at creation, whatever the wall clock says later.
+#[test]
+fn create_time_is_fixed_at_creation() {
+    let mut net = TestNet::new(3, 5000);
+    net.create_three_masters();
+    let create_times = |reply: Reply| -> Vec<Reply> {
+        let Reply::Array(links) = reply else { panic!("{reply:?}") };
+        links
+            .into_iter()
+            .map(|l| match l {
+                Reply::Map(fields) => fields[2].1.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let before = create_times(net.cmd(0, &["CLUSTER", "LINKS"]));
+    let later = Time {
+        mono_ms: net.now_ms,
+        unix_ms: UNIX_BASE_MS + net.now_ms + 7,
+    };
+    let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"LINKS")];
+    let client = net.clients[0];
+    let after = create_times(net.nodes[0].command(later, client, &args));
+    assert_eq!(before, after);
+    assert!(before.iter().all(|t| matches!(t, Reply::Integer(ms) if *ms as u64 >= UNIX_BASE_MS)));
 }

@@ -237,7 +237,7 @@ fn links(node: &mut Node, _args: &[Bytes]) -> Reply {
                 (Reply::bulk_str("node"), Reply::bulk_str(peer.as_str())),
                 (
                     Reply::bulk_str("create-time"),
-                    Reply::Integer(node.unix_ms_of(l.created_ms.max(1)) as i64),
+                    Reply::Integer(l.created_unix_ms as i64),
                 ),
                 // Redis watches a link for writes only while its send buffer holds data.
                 (
