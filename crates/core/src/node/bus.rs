@@ -49,11 +49,6 @@ impl Node {
         self.bus().delete_node(id);
     }
 
-    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
-    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
-        crate::cluster::render::unix_ms_of(mono_ms, self.now)
-    }
-
     /// The cluster as of now, for rendering (see `cluster/render.rs`).
     pub(crate) fn cluster_view(&self) -> crate::cluster::render::ClusterView<'_> {
         crate::cluster::render::ClusterView {
