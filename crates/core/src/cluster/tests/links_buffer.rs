@@ -155,7 +155,9 @@ fn create_time_is_fixed_at_creation() {
     let mut net = TestNet::new(3, 5000);
     net.create_three_masters();
     let create_times = |reply: Reply| -> Vec<Reply> {
-        let Reply::Array(links) = reply else { panic!("{reply:?}") };
+        let Reply::Array(links) = reply else {
+            panic!("{reply:?}")
+        };
         links
             .into_iter()
             .map(|l| match l {
@@ -173,5 +175,7 @@ fn create_time_is_fixed_at_creation() {
     let client = net.clients[0];
     let after = create_times(net.nodes[0].command(later, client, &args));
     assert_eq!(before, after);
-    assert!(before.iter().all(|t| matches!(t, Reply::Integer(ms) if *ms as u64 >= UNIX_BASE_MS)));
+    assert!(before
+        .iter()
+        .all(|t| matches!(t, Reply::Integer(ms) if *ms as u64 >= UNIX_BASE_MS)));
 }
