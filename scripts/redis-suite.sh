@@ -9,8 +9,10 @@
 # client; src/redis-server is made to exec `clusterlab node` (or /usr/bin/redis-server), and
 # src/redis-cli is the system's.
 #
-#   scripts/redis-suite.sh [--reference] [--limit-s N] [FILE ...]
+#   scripts/redis-suite.sh [--reference] [--limit-s N] [--bin PATH] [FILE ...]
 #
+# --bin runs a clusterlab binary already built (CI passes target/debug/clusterlab, which its
+# `cargo test` built) instead of building the release one.
 # FILE is a name in tests/cluster/tests/ (`00-base` or `00-base.tcl`); none means all. Prints
 # one line per file (`PASS|FAIL|TIMEOUT file seconds`), then the totals; each file's output is
 # kept in target/redis-suite/logs/<mode>/<file>.log. Exits 1 if any file did not pass.
@@ -22,12 +24,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 suite_root="$root/target/redis-suite"
 mode=clusterlab
 limit_s=600
+bin=
 files=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --reference) mode=redis-server ;;
         --limit-s) limit_s=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --bin) bin=$(realpath "$2"); shift ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
         *) files+=("${1%.tcl}") ;;
     esac
@@ -74,8 +78,12 @@ EOF
 install_programs() {
     local src_dir=$1 server
     if [ "$mode" = clusterlab ]; then
-        (cd "$root" && cargo build --release -q -p clusterlab)
-        server="exec '$root/target/release/clusterlab' node \"\$@\""
+        if [ -z "$bin" ]; then
+            (cd "$root" && cargo build --release -q -p clusterlab)
+            bin="$root/target/release/clusterlab"
+        fi
+        [ -x "$bin" ] || { echo "no clusterlab binary at $bin" >&2; exit 2; }
+        server="exec '$bin' node \"\$@\""
     else
         server="exec /usr/bin/redis-server \"\$@\""
     fi

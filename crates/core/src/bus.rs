@@ -99,6 +99,8 @@ pub struct Header {
     pub slaveof: Option<NodeId>,
     /// The sender's announced IP; empty means "use the address the message came from".
     pub myip: String,
+    /// The sender's announced hostname, empty when none (Redis's hostname ping extension).
+    pub hostname: String,
     pub flags: u16,
     /// The sender's view of `cluster_state`: true when `fail`.
     pub state_fail: bool,

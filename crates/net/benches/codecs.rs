@@ -135,6 +135,7 @@ fn gossip_ping() -> Message {
             myslots,
             slaveof: None,
             myip: String::new(),
+            hostname: String::new(),
             flags: 1,
             state_fail: false,
             mflags: 0,

@@ -3,14 +3,14 @@
 //! favours simple validation over compatibility: any frame that is not exactly right is an error
 //! and the driver closes the link, the way Redis drops a link on a bad signature or length.
 //!
-//! # Layout (version 1)
+//! # Layout (version 2)
 //!
 //! All integers are big-endian. Offsets are from the start of the frame.
 //!
 //! | off  | len  | field                                                              |
 //! |------|------|--------------------------------------------------------------------|
 //! | 0    | 4    | magic `CLbs`                                                       |
-//! | 4    | 2    | version = 1                                                        |
+//! | 4    | 2    | version = 2 (1 had no hostname)                                    |
 //! | 6    | 2    | message type ([`MessageType`] number: PING 0 … PUBLISHSHARD 10)    |
 //! | 8    | 4    | total frame length in bytes, these 16 prefix bytes included        |
 //! | 12   | 4    | CRC-32/ISCSI of bytes 0..12 followed by bytes 16..total            |
@@ -27,6 +27,8 @@
 //! | 2175 | 1    | mflags                                                             |
 //! | 2176 | 1    | myip length L (0 = use the socket address)                         |
 //! | 2177 | L    | myip, UTF-8                                                        |
+//! | +L   | 1    | hostname length H (0 = none announced)                             |
+//! | +1   | H    | hostname, UTF-8 (`cluster-announce-hostname`, under 256 bytes)     |
 //!
 //! The body follows the header and depends on the type:
 //!
@@ -50,13 +52,15 @@ use clusterlab_core::slot::{SlotSet, SLOT_COUNT};
 use clusterlab_core::NodeId;
 
 pub const MAGIC: [u8; 4] = *b"CLbs";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Bytes before the header: magic, version, type, length, checksum.
 pub const PREFIX_LEN: usize = 16;
 const SLOT_BYTES: usize = SLOT_COUNT / 8;
-/// Header bytes that do not depend on the message (everything but the myip text).
-const HEADER_FIXED_LEN: usize = 2 + 2 + 8 + 8 + 8 + NODE_ID_LEN * 2 + SLOT_BYTES + 2 + 1 + 1 + 1;
-/// The shortest valid frame: an empty-bodied message with no myip.
+/// Header bytes that do not depend on the message (everything but the myip and hostname
+/// texts).
+const HEADER_FIXED_LEN: usize =
+    2 + 2 + 8 + 8 + 8 + NODE_ID_LEN * 2 + SLOT_BYTES + 2 + 1 + 1 + 1 + 1;
+/// The shortest valid frame: an empty-bodied message with no myip and no hostname.
 pub const MIN_FRAME_LEN: usize = PREFIX_LEN + HEADER_FIXED_LEN;
 /// The longest frame accepted: room for the largest gossip section an encoder can produce.
 pub const MAX_FRAME_LEN: usize = 32 * 1024 * 1024;
@@ -123,7 +127,7 @@ fn encoded_len(msg: &Message) -> usize {
         Body::Empty => 0,
         Body::Publish { channel, message } => 4 + channel.len() + 4 + message.len(),
     };
-    PREFIX_LEN + HEADER_FIXED_LEN + msg.header.myip.len() + body
+    PREFIX_LEN + HEADER_FIXED_LEN + msg.header.myip.len() + msg.header.hostname.len() + body
 }
 
 /// Removes one frame from `buf` and decodes it; `Ok(None)` while the frame is incomplete
@@ -210,10 +214,11 @@ fn put_header(h: &Header, out: &mut BytesMut) {
     out.put_u8(h.state_fail as u8);
     out.put_u8(h.mflags);
     put_text(&h.myip, out);
+    put_text(&h.hostname, out);
 }
 
 fn put_text(text: &str, out: &mut BytesMut) {
-    assert!(text.len() <= MAX_IP_LEN, "bus address {text:?} is too long");
+    assert!(text.len() <= MAX_IP_LEN, "bus text {text:?} is too long");
     out.put_u8(text.len() as u8);
     out.put_slice(text.as_bytes());
 }
@@ -333,6 +338,7 @@ impl<'a> Reader<'a> {
             },
             mflags: self.u8()?,
             myip: self.text()?,
+            hostname: self.text()?,
         })
     }
 
@@ -409,6 +415,7 @@ mod tests {
             myslots: slots(&[0, 1, 5460, 16383]),
             slaveof: None,
             myip: "127.0.0.1".into(),
+            hostname: String::new(),
             flags: 0x111,
             state_fail: false,
             mflags: 0,
@@ -440,7 +447,7 @@ mod tests {
     fn layout_matches_module_doc() {
         let frame = frame_of(&ping());
         assert_eq!(&frame[0..4], b"CLbs");
-        assert_eq!(&frame[4..8], &[0, 1, 0, 0], "version 1, type PING");
+        assert_eq!(&frame[4..8], &[0, 2, 0, 0], "version 2, type PING");
         let gossip_len = 2 + NODE_ID_LEN + 4 + 4 + 2 + 2 + 2 + 1 + "10.0.0.2".len();
         let len = MIN_FRAME_LEN + "127.0.0.1".len() + gossip_len;
         assert_eq!(
@@ -459,7 +466,30 @@ mod tests {
         assert_eq!(frame[124 + 2047], 0x80, "slot 16383");
         assert_eq!(&frame[2172..2177], &[0x01, 0x11, 0, 0, 9]);
         assert_eq!(&frame[2177..2186], b"127.0.0.1");
-        assert_eq!(&frame[2186..2188], &[0, 1], "one gossip entry");
+        assert_eq!(frame[2186], 0, "no hostname");
+        assert_eq!(&frame[2187..2189], &[0, 1], "one gossip entry");
+    }
+
+    /// The announced hostname travels right after myip, length first, and decodes back.
+    #[test]
+    fn hostname_follows_myip_and_round_trips() {
+        let mut msg = ping();
+        msg.header.hostname = "host-3.example.com".into();
+        let mut frame = frame_of(&msg);
+        let plain_len = frame_of(&ping()).len();
+        assert_eq!(frame.len(), plain_len + "host-3.example.com".len());
+        assert_eq!(frame[2186], 18, "hostname length");
+        assert_eq!(&frame[2187..2205], b"host-3.example.com");
+        assert_eq!(&frame[2205..2207], &[0, 1], "one gossip entry");
+        let decoded = decode(&mut frame).unwrap().unwrap();
+        assert_eq!(decoded.header.hostname, "host-3.example.com");
+        assert_eq!(decoded, msg);
+        assert!(frame.is_empty());
+
+        let mut longest = ping();
+        longest.header.hostname = "h".repeat(255);
+        let decoded = decode(&mut frame_of(&longest)).unwrap().unwrap();
+        assert_eq!(decoded.header.hostname.len(), 255);
     }
 
     /// CRC-32C one bit at a time, straight from the polynomial: the table-driven checksum
@@ -553,7 +583,8 @@ mod tests {
             prefix[offset..offset + bytes.len()].copy_from_slice(bytes);
             decode(&mut prefix)
         };
-        assert_eq!(with(4, &[0, 2]), Err(BusCodecError::UnsupportedVersion(2)));
+        assert_eq!(with(4, &[0, 1]), Err(BusCodecError::UnsupportedVersion(1)));
+        assert_eq!(with(4, &[0, 3]), Err(BusCodecError::UnsupportedVersion(3)));
         assert_eq!(with(6, &[0, 11]), Err(BusCodecError::UnknownType(11)));
         let too_long = (MAX_FRAME_LEN as u32 + 1).to_be_bytes();
         assert_eq!(
@@ -609,7 +640,7 @@ mod tests {
             Err(BusCodecError::Malformed("bytes after the body"))
         );
         let mut short = frame.clone();
-        short[2187] = 2; // two gossip entries announced, one present
+        short[2188] = 2; // two gossip entries announced, one present
         assert_eq!(
             decode(&mut resealed(short)),
             Err(BusCodecError::Malformed("frame ends inside a field"))
@@ -662,6 +693,7 @@ mod tests {
                 any_slots(),
                 proptest::option::of(any_id()),
                 "[0-9a-f.:]{0,16}",
+                "[a-z0-9.-]{0,12}",
             ),
             (any::<u16>(), any::<bool>(), any::<u8>()),
         )
@@ -676,6 +708,7 @@ mod tests {
                 myslots: ids.1,
                 slaveof: ids.2,
                 myip: ids.3,
+                hostname: ids.4,
                 flags: bits.0,
                 state_fail: bits.1,
                 mflags: bits.2,

@@ -171,10 +171,15 @@ impl ClusterBus<'_> {
         if let Body::Gossip(entries) = &msg.body {
             self.process_gossip(sender, entries);
         }
+        self.note_peer_hostname(sender, &h.hostname);
     }
 
-    /// Without an announced IP a node learns its own address from the peers that talk to it.
+    /// Without an announced IP (`cluster-announce-ip`) a node learns its own address from the
+    /// peers that talk to it.
     pub(crate) fn learn_my_ip(&mut self, link: LinkId, kind: MessageType) {
+        if !self.config.announce.ip.is_empty() {
+            return;
+        }
         let local_ip = &self.cluster.links[&link].local_ip;
         let me = self.cluster.me();
         if local_ip.is_empty() || (kind != MessageType::Meet && !me.ip.is_empty()) {

@@ -23,8 +23,10 @@ impl ClusterBus<'_> {
             outbound: false,
             connected: true,
             created_ms,
+            created_unix_ms: self.now.unix_ms,
             peer_ip,
             local_ip,
+            buffers: Default::default(),
         })
     }
 
@@ -94,8 +96,10 @@ impl ClusterBus<'_> {
             outbound: true,
             connected: false,
             created_ms: now,
+            created_unix_ms: self.now.unix_ms,
             peer_ip: ip.clone(),
             local_ip: String::new(),
+            buffers: Default::default(),
         });
         self.cluster.nodes.get_mut(&id).expect("known").link = Some(link);
         self.out.push(Effect::Connect { link, ip, port });
@@ -282,15 +286,16 @@ impl Cluster {
         };
         Header {
             kind,
-            port: config.port,
-            cport: config.bus_port(),
+            port: config.announced_port(),
+            cport: config.announced_bus_port(),
             current_epoch: self.current_epoch,
             config_epoch,
             repl_offset: self.announced_offset(me),
             sender: self.myself,
             myslots,
             slaveof: if me.is_replica() { me.master } else { None },
-            myip: String::new(),
+            myip: config.announce.ip.clone(),
+            hostname: me.hostname.clone(),
             flags: me.flags,
             state_fail: !self.state_ok,
             mflags: self.manual_failover_mflags(),

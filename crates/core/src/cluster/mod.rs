@@ -18,11 +18,13 @@ use crate::reply::Reply;
 use crate::slot::{SlotSet, SLOT_COUNT};
 
 mod cron;
+mod endpoints;
 mod epochs;
 pub mod failover;
 pub mod failure;
 pub mod gossip;
 mod links;
+pub mod links_buffer;
 pub mod migration;
 pub mod nodes_conf;
 pub mod render;
@@ -87,6 +89,8 @@ pub struct ClusterNode {
     pub ip: String,
     pub port: u16,
     pub cport: u16,
+    /// The announced hostname (`cluster-announce-hostname`), empty when none.
+    pub hostname: String,
     /// Flag bits from [`crate::bus::flags`].
     pub flags: u16,
     pub master: Option<NodeId>,
@@ -120,6 +124,7 @@ impl ClusterNode {
             ip: String::new(),
             port: 0,
             cport: 0,
+            hostname: String::new(),
             flags,
             master: None,
             config_epoch: 0,
@@ -168,9 +173,14 @@ pub struct Link {
     /// Outbound: the connection is up (`bus_link_connected` arrived).
     pub connected: bool,
     pub created_ms: u64,
+    /// Unix ms of the creation, as `CLUSTER LINKS` shows it: taken once, so that the value
+    /// never wobbles with the two clocks' reading (suite file 24 compares it for equality).
+    pub created_unix_ms: u64,
     /// Inbound: the peer's address and ours as seen on the socket.
     pub peer_ip: String,
     pub local_ip: String,
+    /// Its buffers as the driver last reported them (see `links_buffer.rs`).
+    pub buffers: links_buffer::LinkBufferSizes,
 }
 
 /// The cluster as this node sees it.
@@ -199,6 +209,10 @@ pub struct Cluster {
     pfail_nodes_at_cron: usize,
     node_timeout_ms: u64,
     require_full_coverage: bool,
+    /// What clients are told a node's address is (`cluster-preferred-endpoint-type`).
+    preferred_endpoint: crate::config::EndpointType,
+    /// Bus links, with their send buffers as the driver last reported them.
+    link_buffers: links_buffer::LinkBuffers,
     /// nodes.conf must be rewritten (and fsynced) before replies go out.
     save_pending: bool,
     /// Slots or failure flags changed: recompute `cluster_state` before replying.
@@ -222,8 +236,7 @@ impl Cluster {
             my_flags |= flags::NOFAILOVER;
         }
         let mut me = ClusterNode::new(myself, my_flags, now);
-        me.port = config.port;
-        me.cport = config.bus_port();
+        endpoints::announce_myself(&mut me, config);
         let mut nodes = BTreeMap::new();
         nodes.insert(myself, me);
         Cluster {
@@ -248,6 +261,8 @@ impl Cluster {
             pfail_nodes_at_cron: 0,
             node_timeout_ms: config.cluster_node_timeout_ms,
             require_full_coverage: config.cluster_require_full_coverage,
+            preferred_endpoint: config.announce.preferred_endpoint,
+            link_buffers: links_buffer::LinkBuffers::new(config.announce.link_sendbuf_limit_bytes),
             save_pending: false,
             state_update_pending: false,
             fsync_pending: false,
@@ -451,7 +466,8 @@ impl Cluster {
     /// `MOVED 12539 127.0.0.1:7003` / `ASK …` for a slot and a target node.
     pub fn redirect_error(&self, kind: &str, slot: u16, target: NodeId) -> Reply {
         let node = &self.nodes[&target];
-        Reply::Error(format!("{kind} {slot} {}:{}", node.ip, node.port))
+        let endpoint = self.preferred_endpoint_of(node);
+        Reply::Error(format!("{kind} {slot} {endpoint}:{}", node.port))
     }
 
     pub fn new_link(&mut self, link: Link) -> LinkId {

@@ -31,6 +31,7 @@ struct NodeLine {
     ip: String,
     port: u16,
     cport: u16,
+    hostname: String,
     flags: u16,
     master: Option<NodeId>,
     ping_sent: bool,
@@ -68,8 +69,8 @@ fn parse_slot(text: &str) -> Result<u16, String> {
 }
 
 /// `ip:port[@cport][,hostname]`; without `@` the bus port is port + 10000.
-fn parse_address(text: &str) -> Result<(String, u16, u16), String> {
-    let addr = text.split(',').next().unwrap_or_default();
+fn parse_address(text: &str) -> Result<(String, u16, u16, String), String> {
+    let (addr, hostname) = text.split_once(',').unwrap_or((text, ""));
     let (hostport, cport) = match addr.split_once('@') {
         Some((hp, c)) => (hp, Some(c)),
         None => (addr, None),
@@ -86,7 +87,7 @@ fn parse_address(text: &str) -> Result<(String, u16, u16), String> {
             .map_err(|_| format!("invalid bus port in '{text}'"))?,
         None => port.wrapping_add(10000),
     };
-    Ok((ip.to_string(), port, cport))
+    Ok((ip.to_string(), port, cport, hostname.to_string()))
 }
 
 fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
@@ -94,7 +95,7 @@ fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
         return Err("a node line needs at least 8 fields".into());
     };
     let id = parse_id(fields.id)?;
-    let (ip, port, cport) = parse_address(fields.address)?;
+    let (ip, port, cport, hostname) = parse_address(fields.address)?;
     let mut node_flags = 0;
     for word in fields.flag_words() {
         node_flags |= flag_bit(word).ok_or_else(|| format!("unknown flag '{word}'"))?;
@@ -114,6 +115,7 @@ fn parse_node_line(fields: &[&str]) -> Result<NodeLine, String> {
         ip,
         port,
         cport,
+        hostname,
         flags: node_flags,
         master,
         ping_sent,
@@ -211,6 +213,7 @@ pub fn load(
         node.ip = line.ip.clone();
         node.port = line.port;
         node.cport = line.cport;
+        node.hostname.clone_from(&line.hostname);
         node.master = line.master;
         node.config_epoch = if line.flags & flags::SLAVE != 0 {
             0
@@ -228,9 +231,8 @@ pub fn load(
             0
         };
         if line.flags & flags::MYSELF != 0 {
-            // Our own ports come from the configuration we run with now.
-            node.port = config.port;
-            node.cport = config.bus_port();
+            // Our own ports and hostname come from the configuration we run with now.
+            super::endpoints::announce_myself(&mut node, config);
         }
         if cluster.nodes.insert(line.id, node).is_some() {
             return Err(whole_file("a node id appears twice"));

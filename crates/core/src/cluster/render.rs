@@ -162,6 +162,10 @@ impl ClusterView<'_> {
         push_u64(line, n.port.into());
         line.push('@');
         push_u64(line, n.cport.into());
+        if !n.hostname.is_empty() {
+            line.push(',');
+            line.push_str(&n.hostname);
+        }
         line.push(' ');
         push_flags(line, n.flags);
         line.push(' ');
@@ -273,18 +277,13 @@ impl ClusterView<'_> {
             let name = ["cluster_stats_messages_", direction];
             push_field(&mut text, &name, counts.iter().sum());
         }
-        push_field(&mut text, &["total_cluster_links_buffer_limit_exceeded"], 0);
+        let exceeded = c.links_buffer_limit_exceeded();
+        push_field(
+            &mut text,
+            &["total_cluster_links_buffer_limit_exceeded"],
+            exceeded,
+        );
         text
-    }
-
-    /// `[ip, port, id, {}]` as `CLUSTER SLOTS` lists a node.
-    fn slots_node_entry(n: &ClusterNode) -> Reply {
-        Reply::Array(vec![
-            Reply::bulk_str(&n.ip),
-            Reply::Integer(n.port as i64),
-            Reply::bulk_str(n.id.as_str()),
-            Reply::Map(vec![]),
-        ])
     }
 
     /// Replicas of `master` that may serve reads: not failed, and with data (a replica with
@@ -314,12 +313,12 @@ impl ClusterView<'_> {
             let mut entry = vec![
                 Reply::Integer(start as i64),
                 Reply::Integer(slot as i64),
-                Self::slots_node_entry(master),
+                self.cluster.slots_node_entry(master),
             ];
             entry.extend(
                 self.serving_replicas(master)
                     .into_iter()
-                    .map(Self::slots_node_entry),
+                    .map(|r| self.cluster.slots_node_entry(r)),
             );
             entries.push(Reply::Array(entry));
             slot += 1;
@@ -327,6 +326,8 @@ impl ClusterView<'_> {
         Reply::Array(entries)
     }
 
+    /// One node of a `CLUSTER SHARDS` shard. A replica whose offset is still 0 has not
+    /// finished its first sync: Redis reports it `loading`.
     fn shard_node_entry(&self, n: &ClusterNode) -> Reply {
         let offset = self.cluster.announced_offset(n);
         let health = if n.has(flags::FAIL) {
@@ -336,19 +337,26 @@ impl ClusterView<'_> {
         } else {
             "online"
         };
-        let role = if n.is_master() { "master" } else { "replica" };
-        Reply::Map(vec![
+        let role = if n.is_replica() { "replica" } else { "master" };
+        let endpoint = self.cluster.preferred_endpoint_of(n);
+        let mut fields = vec![
             (Reply::bulk_str("id"), Reply::bulk_str(n.id.as_str())),
             (Reply::bulk_str("port"), Reply::Integer(n.port as i64)),
             (Reply::bulk_str("ip"), Reply::bulk_str(&n.ip)),
-            (Reply::bulk_str("endpoint"), Reply::bulk_str(&n.ip)),
+            (Reply::bulk_str("endpoint"), Reply::bulk_str(endpoint)),
+        ];
+        if !n.hostname.is_empty() {
+            fields.push((Reply::bulk_str("hostname"), Reply::bulk_str(&n.hostname)));
+        }
+        fields.extend([
             (Reply::bulk_str("role"), Reply::bulk_str(role)),
             (
                 Reply::bulk_str("replication-offset"),
                 Reply::Integer(offset as i64),
             ),
             (Reply::bulk_str("health"), Reply::bulk_str(health)),
-        ])
+        ]);
+        Reply::Map(fields)
     }
 
     pub(crate) fn render_cluster_shards(&self) -> Reply {

@@ -200,6 +200,12 @@ impl Cluster {
     pub(crate) fn apply_config(&mut self, config: &Config) {
         self.node_timeout_ms = config.cluster_node_timeout_ms;
         self.require_full_coverage = config.cluster_require_full_coverage;
+        self.preferred_endpoint = config.announce.preferred_endpoint;
+        self.link_buffers
+            .set_limit(config.announce.link_sendbuf_limit_bytes);
+        if super::endpoints::announce_myself(self.me_mut(), config) {
+            self.request_save(false);
+        }
         let nofailover = if config.cluster_replica_no_failover {
             flags::NOFAILOVER
         } else {

@@ -359,8 +359,17 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         },
         Access::Mutable,
     ),
-    // Not honoured yet: no hostname is announced on the bus or shown in CLUSTER SLOTS|NODES.
-    ignored("cluster-announce-hostname", Kind::Str, ""),
+    honoured("cluster-announce-hostname", Kind::Str, Access::Mutable),
+    honoured("cluster-announce-ip", Kind::Str, Access::Mutable),
+    honoured("cluster-announce-port", PORT, Access::Mutable),
+    honoured("cluster-announce-bus-port", PORT, Access::Mutable),
+    honoured("cluster-announce-tls-port", PORT, Access::Mutable),
+    honoured(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(super::announce::ENDPOINT_TYPES),
+        Access::Mutable,
+    ),
+    honoured("cluster-link-sendbuf-limit", Kind::Memory, Access::Mutable),
 ];
 
 /// Finds a directive by its name or alias, case-insensitively.

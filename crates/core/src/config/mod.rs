@@ -10,6 +10,7 @@
 //! for the right kind of value, shown by `CONFIG GET` and otherwise ignored. Anything else is a
 //! fatal error, as in Redis, so a typo never goes unnoticed.
 
+mod announce;
 mod args;
 mod directives;
 mod get_set;
@@ -17,6 +18,7 @@ mod lex;
 mod parse;
 mod rewrite;
 
+pub use announce::{check_hostname, Announce, EndpointType};
 pub use lex::overrides_to_lines;
 
 use crate::canary::Canaries;
@@ -76,6 +78,8 @@ pub struct Config {
     pub cluster_migration_barrier: u64,
     pub cluster_allow_replica_migration: bool,
     pub cluster_replica_no_failover: bool,
+    /// `cluster-announce-*`, `cluster-preferred-endpoint-type`, `cluster-link-sendbuf-limit`.
+    pub announce: Announce,
     pub appendonly: bool,
     pub appendfsync: AppendFsync,
     pub appendfilename: String,
@@ -155,6 +159,7 @@ impl Default for Config {
             cluster_migration_barrier: 1,
             cluster_allow_replica_migration: true,
             cluster_replica_no_failover: false,
+            announce: Announce::default(),
             appendonly: false,
             appendfsync: AppendFsync::Everysec,
             appendfilename: "appendonly.aof".into(),

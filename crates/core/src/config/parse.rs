@@ -97,6 +97,9 @@ impl Config {
         }
         let arg = args.first().map(String::as_str).unwrap_or("");
         match d.name {
+            name if super::announce::NAMES.contains(&name) => {
+                self.announce.assign(name, d.kind, arg)?
+            }
             "port" => self.port = int_arg(d.kind, arg)? as u16,
             "cluster-port" => self.cluster_port = int_arg(d.kind, arg)? as u16,
             "dir" => self.dir = arg.to_string(),

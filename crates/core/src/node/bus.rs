@@ -49,11 +49,6 @@ impl Node {
         self.bus().delete_node(id);
     }
 
-    /// Converts a monotonic timestamp to the unix-ms value Redis shows (0 stays 0).
-    pub(crate) fn unix_ms_of(&self, mono_ms: u64) -> u64 {
-        crate::cluster::render::unix_ms_of(mono_ms, self.now)
-    }
-
     /// The cluster as of now, for rendering (see `cluster/render.rs`).
     pub(crate) fn cluster_view(&self) -> crate::cluster::render::ClusterView<'_> {
         crate::cluster::render::ClusterView {
@@ -97,6 +92,18 @@ impl Node {
         self.bus().on_link_connected(link);
         self.cluster_before_reply();
         self.replication_before_reply();
+    }
+
+    /// The driver's report of its links' buffers, each cron tick (see
+    /// `cluster/links_buffer.rs`): a link over `cluster-link-sendbuf-limit` is freed.
+    pub fn bus_link_buffers(
+        &mut self,
+        now: Time,
+        reports: &[(LinkId, crate::cluster::links_buffer::LinkBufferSizes)],
+    ) {
+        self.set_time(now);
+        self.bus().on_link_buffers(reports);
+        self.cluster_before_reply();
     }
 
     /// A link closed, failed to connect, or broke. Unknown links are ignored.

@@ -2,10 +2,12 @@
 //! that reads and decodes messages for the node plus a writer task that sends its frames.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use clusterlab_core::cluster::links_buffer::LinkBufferSizes;
 use clusterlab_core::{LinkId, Node};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -16,19 +18,58 @@ use super::{
 };
 use crate::{buggify, bus_codec};
 
+/// The bytes one link holds: frames queued and not yet written (the node queues, the writer
+/// task drains) and its read buffer. The tick reports them to the node, which decides
+/// whether the link passed `cluster-link-sendbuf-limit`.
+#[derive(Debug, Default)]
+pub(super) struct LinkBytes {
+    queued: AtomicU64,
+    receive_capacity: AtomicU64,
+}
+
+impl LinkBytes {
+    fn sizes(&self) -> LinkBufferSizes {
+        let queued = self.queued.load(Ordering::Relaxed);
+        LinkBufferSizes {
+            send_used_bytes: queued,
+            // Frames are held as exactly sized buffers.
+            send_allocated_bytes: queued,
+            receive_allocated_bytes: self.receive_capacity.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl Shared {
     pub(super) fn connect(self: &Arc<Self>, link: LinkId, ip: String, port: u16, node: &Node) {
         let timeout_ms = node.config().cluster_node_timeout_ms.max(TICK_INTERVAL_MS);
         let (frames, rx) = mpsc::unbounded_channel();
+        let bytes = Arc::new(LinkBytes::default());
         let mut io = self.lock_io();
-        let task = tokio::spawn(connect_link(self.clone(), link, ip, port, timeout_ms, rx));
+        let task = tokio::spawn(connect_link(
+            self.clone(),
+            link,
+            (ip, port),
+            timeout_ms,
+            rx,
+            bytes.clone(),
+        ));
         io.links.insert(
             link,
             LinkHandle {
                 frames,
                 task: Some(task.abort_handle()),
+                bytes,
             },
         );
+    }
+
+    /// Every link's buffer sizes, for [`Node::bus_link_buffers`].
+    pub(super) fn link_buffer_reports(&self) -> Vec<(LinkId, LinkBufferSizes)> {
+        let io = self.lock_io();
+        io.links
+            .iter()
+            .map(|(&link, handle)| (link, handle.bytes.sizes()))
+            .collect()
     }
 
     pub(super) fn send(&self, link: LinkId, msg: &clusterlab_core::bus::Message) {
@@ -38,7 +79,10 @@ impl Shared {
         if let Some(handle) = io.links.get(&link) {
             let mut frame = BytesMut::new();
             bus_codec::encode(msg, &mut frame);
-            let _ = handle.frames.send(frame.freeze());
+            let len = frame.len() as u64;
+            if handle.frames.send(frame.freeze()).is_ok() {
+                handle.bytes.queued.fetch_add(len, Ordering::Relaxed);
+            }
         }
     }
 
@@ -65,13 +109,15 @@ pub(super) fn register_inbound_link(shared: &Arc<Shared>, stream: TcpStream, pee
     let link = node.bus_link_accepted(shared.clock.now(), peer.ip().to_string(), local_ip);
     tracing::debug!(target: LOG_TARGET, "Accepted cluster node {peer} as link {link}");
     let (frames, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(link_io(shared.clone(), link, stream, rx));
+    let bytes = Arc::new(LinkBytes::default());
+    let task = tokio::spawn(link_io(shared.clone(), link, stream, rx, bytes.clone()));
     // Before the effects: messages the node sends on the new link must find it.
     shared.lock_io().links.insert(
         link,
         LinkHandle {
             frames,
             task: Some(task.abort_handle()),
+            bytes,
         },
     );
     let effects = node.take_effects();
@@ -82,10 +128,10 @@ pub(super) fn register_inbound_link(shared: &Arc<Shared>, stream: TcpStream, pee
 async fn connect_link(
     shared: Arc<Shared>,
     link: LinkId,
-    ip: String,
-    port: u16,
+    (ip, port): (String, u16),
     timeout_ms: u64,
     frames: mpsc::UnboundedReceiver<Bytes>,
+    bytes: Arc<LinkBytes>,
 ) {
     let connect = TcpStream::connect((ip.as_str(), port));
     match tokio::time::timeout(Duration::from_millis(timeout_ms), connect).await {
@@ -93,7 +139,7 @@ async fn connect_link(
             let _ = stream.set_nodelay(true);
             shared.wait_while_paused().await;
             if shared.link_connected(link) {
-                link_io(shared, link, stream, frames).await;
+                link_io(shared, link, stream, frames, bytes).await;
             }
         }
         Ok(Err(e)) => {
@@ -115,11 +161,15 @@ async fn link_io(
     link: LinkId,
     stream: TcpStream,
     frames: mpsc::UnboundedReceiver<Bytes>,
+    bytes: Arc<LinkBytes>,
 ) {
     let (mut reader, writer) = tokio::io::split(stream);
-    let mut writer_task = AbortOnDrop::spawn(write_frames(shared.clone(), writer, frames));
+    let writer = write_frames(shared.clone(), writer, frames, bytes.clone());
+    let mut writer_task = AbortOnDrop::spawn(writer);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     loop {
+        let capacity = input.capacity() as u64;
+        bytes.receive_capacity.store(capacity, Ordering::Relaxed);
         tokio::select! {
             biased;
             _ = &mut writer_task.0 => break,
@@ -181,6 +231,7 @@ async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     mut writer: W,
     mut frames: mpsc::UnboundedReceiver<Bytes>,
+    bytes: Arc<LinkBytes>,
 ) {
     let mut batch = BytesMut::new();
     while let Some(frame) = frames.recv().await {
@@ -198,6 +249,9 @@ async fn write_frames<W: tokio::io::AsyncWrite + Unpin>(
         if write_and_flush(&mut writer, &batch).await.is_err() {
             return;
         }
+        bytes
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
     }
 }
@@ -272,6 +326,7 @@ mod tests {
                 myslots: SlotSet::default(),
                 slaveof: None,
                 myip: String::new(),
+                hostname: String::new(),
                 flags: 1,
                 state_fail: false,
                 mflags: 0,

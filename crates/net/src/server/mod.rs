@@ -327,6 +327,8 @@ struct Io {
 struct LinkHandle {
     frames: mpsc::UnboundedSender<Bytes>,
     task: Option<AbortHandle>,
+    /// What the link holds, for the node's `cluster-link-sendbuf-limit` check.
+    bytes: Arc<bus_link::LinkBytes>,
 }
 
 struct ClientHandle {

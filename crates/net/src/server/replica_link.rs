@@ -336,8 +336,10 @@ impl Shared {
         ack_now: &mut Option<u64>,
     ) -> Result<bool, String> {
         let mut node = self.lock_node();
-        let now = self.clock.now();
         loop {
+            // Read per command: performing the last one's effects may have moved the node's
+            // clock on (a debug build asserts time never goes back).
+            let now = self.clock.now();
             if !self.replica_link_wanted(link) {
                 return Ok(false);
             }

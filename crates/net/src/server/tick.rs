@@ -25,6 +25,8 @@ impl Shared {
         if self.stopped() {
             return false;
         }
+        let reports = self.link_buffer_reports();
+        node.bus_link_buffers(self.clock.now(), &reports);
         node.tick(self.clock.now());
         let effects = node.take_effects();
         if !self.perform(&mut node, effects) {

@@ -16,8 +16,10 @@ use crate::replication::ReplLinkId;
 use crate::reply::Reply;
 
 mod blocked_keys;
+mod endpoints;
 mod failover;
 mod failure;
+mod links_buffer;
 mod manual_failover;
 mod meet;
 mod migrate_in_flight;

@@ -237,14 +237,25 @@ fn links(node: &mut Node, _args: &[Bytes]) -> Reply {
                 (Reply::bulk_str("node"), Reply::bulk_str(peer.as_str())),
                 (
                     Reply::bulk_str("create-time"),
-                    Reply::Integer(node.unix_ms_of(l.created_ms.max(1)) as i64),
+                    Reply::Integer(l.created_unix_ms as i64),
                 ),
+                // Redis watches a link for writes only while its send buffer holds data.
                 (
                     Reply::bulk_str("events"),
-                    Reply::bulk_str(if l.outbound { "rw" } else { "r" }),
+                    Reply::bulk_str(if l.buffers.send_used_bytes > 0 {
+                        "rw"
+                    } else {
+                        "r"
+                    }),
                 ),
-                (Reply::bulk_str("send-buffer-allocated"), Reply::Integer(0)),
-                (Reply::bulk_str("send-buffer-used"), Reply::Integer(0)),
+                (
+                    Reply::bulk_str("send-buffer-allocated"),
+                    Reply::Integer(l.buffers.send_allocated_bytes as i64),
+                ),
+                (
+                    Reply::bulk_str("send-buffer-used"),
+                    Reply::Integer(l.buffers.send_used_bytes as i64),
+                ),
             ]))
         })
         .collect();

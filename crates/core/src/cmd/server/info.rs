@@ -134,6 +134,7 @@ fn memory_fields(node: &Node) -> Vec<(String, String)> {
             "maxmemory_policy",
             config_value(&node.config, "maxmemory-policy"),
         ),
+        field("mem_cluster_links", node.cluster.links_memory_bytes()),
     ]
 }
 

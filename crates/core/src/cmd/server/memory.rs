@@ -245,7 +245,7 @@ pub(super) fn memory_stats(node: &mut Node, _client: ClientId, _args: &[Bytes]) 
         int("replication.backlog", 0),
         int("clients.slaves", 0),
         int("clients.normal", 0),
-        int("cluster.links", 0),
+        int("cluster.links", node.cluster.links_memory_bytes() as i64),
         int("aof.buffer", 0),
         int("lua.caches", 0),
         int("functions.caches", 0),

@@ -117,6 +117,7 @@ fn ping_message() -> Message {
             myslots: SlotSet::default(),
             slaveof: None,
             myip: String::new(),
+            hostname: String::new(),
             flags: 1,
             state_fail: false,
             mflags: 0,
