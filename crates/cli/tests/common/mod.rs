@@ -404,21 +404,33 @@ pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
 pub struct RedisServer {
     pub port: u16,
     child: Child,
+    /// Its own working directory (unless `extra_args` name another `--dir`): a file it writes
+    /// there, such as the `dump.rdb` a replica saves on a full sync, must not be loaded by the
+    /// next test's server, as one in the tests' shared working directory would be.
+    dir: std::path::PathBuf,
 }
 
 impl RedisServer {
     /// `None` when `redis-server` is not installed (callers then fail in CI, skip locally).
     pub fn start(port: u16, extra_args: &[&str]) -> Option<RedisServer> {
+        let dir = std::env::temp_dir().join(format!(
+            "clusterlab-redis-server-{}-{port}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).ok()?;
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let server = RedisServer { port, child };
+        let server = RedisServer { port, child, dir };
         wait_until(START_TIMEOUT, "redis-server answers PING", || {
             resp_roundtrip(port, b"PING\r\n").is_ok_and(|r| r == b"+PONG\r\n")
         });
@@ -430,6 +442,7 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
