@@ -205,12 +205,16 @@ fn times_of(events: &[TraceEvent], pick: impl Fn(&ClusterEvent) -> bool) -> Vec<
 /// (`ReplicationLinkUp`), each `(node, ms)` in trace order.
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaHistory {
+    /// Elections started ([`elections_started`]).
     pub elections: Vec<(String, u64)>,
+    /// Node starts, restarts included.
     pub starts: Vec<(String, u64)>,
+    /// Replication links come up (a full or a partial resync done).
     pub links_up: Vec<(String, u64)>,
 }
 
 impl ReplicaHistory {
+    /// Gathers it from a run's trace.
     pub fn from_events(events: &[TraceEvent]) -> ReplicaHistory {
         ReplicaHistory {
             elections: elections_started(events),
