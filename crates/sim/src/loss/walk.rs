@@ -775,17 +775,27 @@ impl<'r> Walk<'r> {
         };
         let in_window = self.rule.config.fsync_everysec
             && kill_us.saturating_sub(opened_us) < EVERYSEC_WINDOW_US;
-        if !in_window || !self.copies.contains_key(&self.holder) || self.lost.is_some() {
+        if !in_window {
             return;
         }
-        self.moved_to.remove(importer);
-        self.key_left = true;
-        self.lost = Some(Reason::MigratedUnsynced {
+        let reason = Reason::MigratedUnsynced {
             holder: self.holder.clone(),
             importer: importer.to_string(),
             opened_us,
             kill_us,
-        });
+        };
+        self.moved_key_lost(importer, reason);
+    }
+
+    /// The key the holder (which still has its copy in its stream) MIGRATEd to `importer` is
+    /// gone from both, for `reason`, unless the write was already lost another way.
+    fn moved_key_lost(&mut self, importer: &str, reason: Reason) {
+        if !self.copies.contains_key(&self.holder) || self.lost.is_some() {
+            return;
+        }
+        self.moved_to.remove(importer);
+        self.key_left = true;
+        self.lost = Some(reason);
     }
 
     /// `importer`, holding the key the holder MIGRATEd to it, went down at `down_us` while its
@@ -798,21 +808,17 @@ impl<'r> Walk<'r> {
         let Some(&opened_us) = self.import_opened.get(importer) else {
             return;
         };
-        if opened_us < postponed_us || !self.copies.contains_key(&self.holder) {
+        if opened_us < postponed_us {
             return;
         }
-        if self.lost.is_some() {
-            return;
-        }
-        self.moved_to.remove(importer);
-        self.key_left = true;
-        self.lost = Some(Reason::MigratedPostponed {
+        let reason = Reason::MigratedPostponed {
             holder: self.holder.clone(),
             importer: importer.to_string(),
             postponed_us,
             opened_us,
             down_us,
-        });
+        };
+        self.moved_key_lost(importer, reason);
     }
 
     /// The holder's own view gave the slot to `owner`, which had taken a config epoch without
