@@ -21,6 +21,33 @@ impl Node {
         !self.replaying && crate::cmd::is(&args[0], self.top_command)
     }
 
+    /// A blocking pop's course: served at once by `waker` from the first of `keys` that
+    /// `ready` says holds something (`ready` answers `WRONGTYPE` for another type, which ends
+    /// the command), else a null array where the command may not block, else parked on every
+    /// key until `deadline_ms` (the reply then waits for the client's UnblockClient effect).
+    pub(crate) fn pop_first_or_block(
+        &mut self,
+        client: ClientId,
+        args: &[Bytes],
+        keys: &[Bytes],
+        deadline_ms: Option<u64>,
+        waker: &'static Waker,
+        ready: fn(&mut Node, &Bytes) -> Result<bool, Reply>,
+    ) -> Reply {
+        for key in keys {
+            match ready(self, key) {
+                Err(wrong_type) => return wrong_type,
+                Ok(false) => continue,
+                Ok(true) => return (waker.serve)(self, client, args, key),
+            }
+        }
+        if !self.may_block(args) {
+            return Reply::NilArray;
+        }
+        self.block_on_keys(client, args, keys, deadline_ms, waker);
+        Reply::Nil
+    }
+
     /// Parks `client` on `keys` (the driver waits for its reply); see the module docs.
     pub(crate) fn block_on_keys(
         &mut self,

@@ -29,6 +29,11 @@ static MOVE: Waker = Waker {
     serve: serve_move,
 };
 
+/// Whether `key` holds a list now (`WRONGTYPE` for another type).
+fn has_list(node: &mut Node, key: &Bytes) -> Result<bool, Reply> {
+    write_list(node, key).map(|list| list.is_some())
+}
+
 pub(super) fn blpop(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     blocking_pop(node, client, args)
 }
@@ -44,19 +49,7 @@ fn blocking_pop(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let keys = &args[1..args.len() - 1];
-    for key in keys {
-        match write_list(node, key) {
-            Err(wrong_type) => return wrong_type,
-            Ok(None) => continue,
-            Ok(Some(_)) => return serve_pop(node, client, args, key),
-        }
-    }
-    if !node.may_block(args) {
-        return Reply::NilArray;
-    }
-    node.block_on_keys(client, args, keys, deadline_ms, &POP);
-    // Not sent: the client waits for its UnblockClient effect.
-    Reply::Nil
+    node.pop_first_or_block(client, args, keys, deadline_ms, &POP, has_list)
 }
 
 /// Pops one element of the list at `key` for BLPOP/BRPOP; replays as LPOP/RPOP `key`.
@@ -90,18 +83,7 @@ pub(super) fn blmpop(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply
         Ok(deadline_ms) => deadline_ms,
         Err(e) => return e,
     };
-    for key in parsed.keys {
-        match write_list(node, key) {
-            Err(wrong_type) => return wrong_type,
-            Ok(None) => continue,
-            Ok(Some(_)) => return pop_counted(node, key, parsed.end, parsed.count),
-        }
-    }
-    if !node.may_block(args) {
-        return Reply::NilArray;
-    }
-    node.block_on_keys(client, args, parsed.keys, deadline_ms, &MPOP);
-    Reply::Nil
+    node.pop_first_or_block(client, args, parsed.keys, deadline_ms, &MPOP, has_list)
 }
 
 fn serve_mpop(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) -> Reply {

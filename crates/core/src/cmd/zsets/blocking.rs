@@ -25,7 +25,7 @@ static MPOP: Waker = Waker {
 };
 
 /// Whether `key` holds a sorted set now (`WRONGTYPE` for another type).
-fn has_zset(node: &mut Node, key: &[u8]) -> Result<bool, Reply> {
+fn has_zset(node: &mut Node, key: &Bytes) -> Result<bool, Reply> {
     super::write_zset(node, key).map(|z| z.is_some())
 }
 
@@ -37,19 +37,7 @@ pub(super) fn bzpop(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         Err(e) => return e,
     };
     let keys = &args[1..args.len() - 1];
-    for key in keys {
-        match has_zset(node, key) {
-            Err(wrong_type) => return wrong_type,
-            Ok(false) => continue,
-            Ok(true) => return serve_pop(node, client, args, key),
-        }
-    }
-    if !node.may_block(args) {
-        return Reply::NilArray;
-    }
-    node.block_on_keys(client, args, keys, deadline_ms, &POP);
-    // Not sent: the client waits for its UnblockClient effect.
-    Reply::Nil
+    node.pop_first_or_block(client, args, keys, deadline_ms, &POP, has_zset)
 }
 
 fn serve_pop(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) -> Reply {
@@ -80,18 +68,7 @@ pub(super) fn bzmpop(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply
         Ok(deadline_ms) => deadline_ms,
         Err(e) => return e,
     };
-    for key in parsed.keys {
-        match has_zset(node, key) {
-            Err(wrong_type) => return wrong_type,
-            Ok(false) => continue,
-            Ok(true) => return serve_mpop(node, client, args, key),
-        }
-    }
-    if !node.may_block(args) {
-        return Reply::NilArray;
-    }
-    node.block_on_keys(client, args, parsed.keys, deadline_ms, &MPOP);
-    Reply::Nil
+    node.pop_first_or_block(client, args, parsed.keys, deadline_ms, &MPOP, has_zset)
 }
 
 fn serve_mpop(node: &mut Node, _client: ClientId, args: &[Bytes], key: &Bytes) -> Reply {
