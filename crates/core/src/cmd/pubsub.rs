@@ -21,7 +21,11 @@ const SUB_FLAGS: F = F::PUBSUB
     .union(F::NOSCRIPT)
     .union(F::LOADING)
     .union(F::STALE);
-const PUB_FLAGS: F = F::PUBSUB.union(F::LOADING).union(F::STALE).union(F::FAST);
+const PUB_FLAGS: F = F::PUBSUB
+    .union(F::LOADING)
+    .union(F::STALE)
+    .union(F::FAST)
+    .union(F::MAY_REPLICATE);
 const SLOW: &[&str] = &["@pubsub", "@slow"];
 const FAST: &[&str] = &["@pubsub", "@fast"];
 

@@ -51,9 +51,9 @@ impl Node {
             "exec" => self.clients[&client].multi.as_ref().is_some_and(|queue| {
                 queue
                     .iter()
-                    .any(|a| self.lookup(&a[0]).is_some_and(|s| s.is_write()))
+                    .any(|a| self.lookup(&a[0]).is_some_and(|s| self.may_replicate(s, a)))
             }),
-            _ => spec.is_write(),
+            _ => self.may_replicate(spec, args),
         };
         if writes {
             let args = args.to_vec();
@@ -61,6 +61,15 @@ impl Node {
             self.repl.block_client(client, why, &mut self.out);
         }
         writes
+    }
+
+    /// Whether a write pause holds this command (Redis's `is_may_replicate_command`): a
+    /// write, or a command that may still reach the replicas (EVAL without declared
+    /// flags, PUBLISH, PFCOUNT refreshing its cache), so that a manual failover's replica
+    /// can catch up with a master that no longer moves.
+    fn may_replicate(&self, spec: &cmd::CommandSpec, args: &[Bytes]) -> bool {
+        cmd::scripting::script_command_flags(self, spec, args)
+            .intersects(cmd::CmdFlags::WRITE | cmd::CmdFlags::MAY_REPLICATE)
     }
 
     /// Answers every blocked client whose wait is over, in client-id order.

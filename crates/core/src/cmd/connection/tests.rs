@@ -502,6 +502,56 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
     assert!(answered(op, Reply::ok()));
 }
 
+/// Redis holds whatever may reach the replicas, not only writes: a manual failover's replica
+/// must catch up with a master that no longer moves (Redis's suite `10-manual-failover` writes
+/// through EVAL during one).
+#[test]
+fn a_write_pause_holds_what_may_replicate_and_runs_declared_readers() {
+    let (mut n, op) = node(false);
+    assert_eq!(run(&mut n, op, "CLIENT PAUSE 1000 WRITE"), Reply::ok());
+    n.take_effects();
+    let mut port = 6000;
+    let mut held = |n: &mut Node, lines: &[&[&str]]| -> bool {
+        port += 1;
+        let client = n.client_connected(NOW, format!("127.0.0.1:{port}"), "127.0.0.1:6379".into());
+        for line in lines {
+            let args: Vec<Bytes> = line.iter().map(|w| Bytes::from(w.to_string())).collect();
+            n.command(NOW, client, &args);
+        }
+        let effects = n.take_effects();
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::BlockClient { client: c, .. } if *c == client))
+    };
+    assert!(held(
+        &mut n,
+        &[&["EVAL", "return redis.call('set','k','v')", "0"]]
+    ));
+    assert!(
+        held(&mut n, &[&["EVAL", "return 1", "0"]]),
+        "undeclared: may write"
+    );
+    assert!(
+        held(&mut n, &[&["EVAL", "#!lua\nreturn 1", "0"]]),
+        "declared writer"
+    );
+    assert!(!held(
+        &mut n,
+        &[&["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]]
+    ));
+    assert!(!held(&mut n, &[&["EVAL_RO", "return 1", "0"]]));
+    assert!(held(&mut n, &[&["PUBLISH", "ch", "m"]]));
+    assert!(held(&mut n, &[&["PFCOUNT", "h"]]));
+    assert!(!held(&mut n, &[&["GET", "k"]]));
+    let queued_eval: &[&[&str]] = &[&["MULTI"], &["EVAL", "return 1", "0"], &["EXEC"]];
+    assert!(held(&mut n, queued_eval));
+    let queued_read: &[&[&str]] = &[&["MULTI"], &["GET", "k"], &["EXEC"]];
+    assert!(!held(&mut n, queued_read));
+    // COMMAND hides the flag, as Redis does.
+    let spec = n.lookup(&Bytes::from("eval")).unwrap();
+    assert!(!spec.flags.words().any(|w| w.contains("replicate")));
+}
+
 fn run_at(node: &mut Node, c: ClientId, now: Time, line: &str) -> Reply {
     let args: Vec<Bytes> = line
         .split(' ')

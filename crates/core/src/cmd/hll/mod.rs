@@ -60,7 +60,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         arity: -2,
-        flags: F::READONLY,
+        flags: F::READONLY.union(F::MAY_REPLICATE),
         first_key: 1,
         last_key: -1,
         key_step: 1,

@@ -23,6 +23,7 @@ mod cjson;
 #[cfg(test)]
 mod cluster_tests;
 mod cmsgpack;
+mod command_flags;
 mod convert;
 pub(crate) mod engine;
 pub(crate) mod function_cmds;
@@ -39,15 +40,17 @@ mod structlib;
 mod tests;
 
 pub use busy::ScriptWatch;
+pub(crate) use command_flags::script_command_flags;
 pub(crate) use engine::Engine;
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
 const EVAL_FLAGS: F = F::NOSCRIPT
+    .union(F::MAY_REPLICATE)
     .union(F::STALE)
     .union(F::SKIP_MONITOR)
     .union(F::NO_MANDATORY_KEYS)
     .union(F::MOVABLEKEYS);
-const EVAL_RO_FLAGS: F = EVAL_FLAGS.union(F::READONLY);
+const EVAL_RO_FLAGS: F = EVAL_FLAGS.difference(F::MAY_REPLICATE).union(F::READONLY);
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
