@@ -1,6 +1,7 @@
 //! The planned failover at the end of a campaign run: once the healed cluster has settled, the
 //! operator sends `CLUSTER FAILOVER` (default mode) to one replica, drawn from the seed, as for
-//! maintenance, while a client keeps appending to a key of that shard; then it waits for the
+//! maintenance, while a client keeps appending to a key of that shard (plain `APPEND`s and
+//! `APPEND`s inside `EVAL`, in turn); then it waits for the
 //! cluster to be whole again before the final reads.
 //!
 //! In a quiet cluster Redis finishes a manual failover within a few cron ticks and loses no
@@ -104,8 +105,7 @@ impl Writer {
                     break;
                 }
                 let token = format!("p{n};");
-                let args: [&[u8]; 3] = [b"APPEND", key.as_bytes(), token.as_bytes()];
-                if let Ok(routed) = client.command(&args).await {
+                if let Ok(routed) = client.command(&append_args(n, &key, &token)).await {
                     if matches!(routed.reply, Reply::Integer(_)) {
                         acked.push(token);
                     }
@@ -128,6 +128,30 @@ impl Writer {
         madsim::time::sleep(Duration::from_millis(20 * APPEND_EVERY_MS)).await;
         self.stop.store(true, Ordering::Relaxed);
         self.handle.await.unwrap_or_default()
+    }
+}
+
+/// Every other append runs inside a script: the master must hold scripts as it holds
+/// writes while its replica catches up (Redis's pause covers commands that may replicate).
+fn append_args<'a>(n: usize, key: &'a str, token: &'a str) -> Vec<&'a [u8]> {
+    if n % 2 == 0 {
+        return vec![b"APPEND", key.as_bytes(), token.as_bytes()];
+    }
+    let script: &[u8] = b"return redis.call('append', KEYS[1], ARGV[1])";
+    vec![b"EVAL", script, b"1", key.as_bytes(), token.as_bytes()]
+}
+
+/// How the append of `token` (`p<n>;`) was sent, as [`append_args`] chose.
+fn sent_as(token: &str) -> &'static str {
+    let n: usize = token
+        .trim_start_matches('p')
+        .trim_end_matches(';')
+        .parse()
+        .unwrap_or(0);
+    if n % 2 == 0 {
+        "APPEND"
+    } else {
+        "EVAL-wrapped APPEND"
     }
 }
 
@@ -175,9 +199,10 @@ async fn check_appends(run: &mut Run<'_>, key: &str, acked: &[String]) {
         run.violations.push(Violation::new(
             kind,
             format!(
-                "APPEND {key} {first} acknowledged during the planned CLUSTER FAILOVER (no \
+                "{} {key} {first} acknowledged during the planned CLUSTER FAILOVER (no \
                  fault: a coordinated failover loses nothing) is {what} the value read after \
                  it ({} of {} acknowledged appends): {value:?}",
+                sent_as(first),
                 found.len(),
                 acked.len()
             ),
@@ -316,4 +341,19 @@ async fn wait_whole_again(run: &mut Run<'_>, node: usize) -> bool {
         format!("not whole {bound_ms} ms after the planned CLUSTER FAILOVER sent to {name}"),
     ));
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_alternate_between_plain_and_scripted() {
+        assert_eq!(append_args(0, "k", "p0;")[0], b"APPEND");
+        let scripted = append_args(1, "k", "p1;");
+        assert_eq!(scripted[0], b"EVAL");
+        assert_eq!(&scripted[2..], [&b"1"[..], b"k", b"p1;"]);
+        assert_eq!(sent_as("p0;"), "APPEND");
+        assert_eq!(sent_as("p11;"), "EVAL-wrapped APPEND");
+    }
 }
