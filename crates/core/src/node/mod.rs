@@ -122,6 +122,9 @@ pub struct Node {
     /// The top-level command being dispatched (EXEC's queued commands see "exec"): only a
     /// command sent on its own may block.
     pub(crate) top_command: &'static str,
+    /// Whether a command is running (a script's or EXEC's commands run inside it): the
+    /// client's `ASKING` holds until the outermost one ends, as Redis resets it only then.
+    executing: bool,
     /// [`crate::event::request_digest`] of the client write being executed (0 between
     /// commands, for reads, and while an expiry deletes a key): what its `WriteApplied` event
     /// carries, so a checker finds the write it sent.
@@ -148,9 +151,9 @@ pub struct Node {
     pub(crate) pubsub: crate::pubsub::PubSub,
     /// The Lua interpreter and script cache (see `cmd::scripting`).
     pub(crate) scripting: cmd::scripting::Engine,
-    /// While a script runs: the writes it made, propagated when it ends (see
-    /// `cmd::scripting::run`).
-    pub(crate) script_writes: Option<Vec<Vec<Bytes>>>,
+    /// While a script runs: the writes it made, each with the `request` digest of the
+    /// command the script called, propagated when it ends (see `cmd::scripting::run`).
+    pub(crate) script_writes: Option<Vec<(Vec<Bytes>, u64)>>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -192,6 +195,7 @@ impl Node {
             replaying: false,
             repl,
             top_command: "",
+            executing: false,
             request: 0,
             keys_in_flight: std::collections::HashMap::new(),
             replay_client: None,
@@ -492,15 +496,23 @@ impl Node {
         spec: &CommandSpec,
         args: &[Bytes],
     ) -> Reply {
+        let outer = std::mem::replace(&mut self.executing, true);
+        let reply = self.execute_checked(client, spec, args);
+        self.executing = outer;
+        if !outer {
+            self.clear_asking(client, spec);
+        }
+        reply
+    }
+
+    fn execute_checked(&mut self, client: ClientId, spec: &CommandSpec, args: &[Bytes]) -> Reply {
         self.stats.total_commands_processed += 1;
         if let Some(redirect) = self.redirection(client, spec, args) {
-            self.clear_asking(client, spec);
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return redirect;
         }
         self.report_key_served(client, spec, args);
-        self.clear_asking(client, spec);
         if let Some(refused) = self.refused_for_disk_error(spec) {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
@@ -541,7 +553,7 @@ impl Node {
             return;
         }
         if let Some(writes) = &mut self.script_writes {
-            writes.push(args.to_vec());
+            writes.push((args.to_vec(), self.request));
             return;
         }
         self.feed_write(args, crate::replication::encoded_len(args));

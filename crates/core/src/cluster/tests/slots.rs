@@ -394,3 +394,27 @@ fn a_master_started_with_keys_of_a_slot_it_does_not_serve_imports_or_takes_it() 
         }]
     );
 }
+
+/// Redis keeps a client's `ASKING` until the command it precedes ends, so the commands a
+/// script runs on an importing node are served as the script itself was (a client sent the
+/// script there after an `-ASK`).
+#[test]
+fn asking_holds_for_the_commands_of_a_script_on_an_importing_node() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    let ids: Vec<_> = net.nodes.iter().map(Node::myself).collect();
+    let importing = ["CLUSTER", "SETSLOT", "12539", "IMPORTING", ids[2].as_str()];
+    assert_eq!(net.cmd(0, &importing), Reply::ok());
+    let key = (0..100_000)
+        .map(|n| format!("k{n}"))
+        .find(|k| crate::slot::key_hash_slot(k.as_bytes()) == 12539)
+        .unwrap();
+    let script = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])";
+    let eval = ["EVAL", script, "1", key.as_str(), "v"];
+    let moved = |r: Reply| matches!(r, Reply::Error(e) if e.starts_with("MOVED 12539 "));
+    assert!(moved(net.cmd(0, &eval)));
+    assert_eq!(net.cmd(0, &["ASKING"]), Reply::ok());
+    assert_eq!(net.cmd(0, &eval), Reply::Bulk(Bytes::from("v")));
+    // Gone once the script ended.
+    assert!(moved(net.cmd(0, &["GET", key.as_str()])));
+}

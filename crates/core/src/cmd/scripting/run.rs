@@ -196,17 +196,23 @@ fn error_reply(err: &Value, name: &str) -> Reply {
 }
 
 /// The script's writes to the AOF and replicas, as one transaction when several.
-fn propagate(node: &mut Node, writes: Vec<Vec<Bytes>>, in_exec: bool) {
+fn propagate(node: &mut Node, writes: Vec<(Vec<Bytes>, u64)>, in_exec: bool) {
     let wrap = writes.len() > 1 && !in_exec;
+    let outer = std::mem::take(&mut node.request);
     if wrap {
         node.log_write(&[Bytes::from_static(b"MULTI")]);
     }
-    for write in &writes {
+    // Each write's `WriteApplied` names the command the script called, as if a client had
+    // sent it, so a checker finds a write it sent through a script.
+    for (write, request) in &writes {
+        node.request = *request;
         node.log_write(write);
     }
+    node.request = 0;
     if wrap {
         node.log_write(&[Bytes::from_static(b"EXEC")]);
     }
+    node.request = outer;
 }
 
 fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {

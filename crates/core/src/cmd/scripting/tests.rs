@@ -408,6 +408,30 @@ fn writes_propagate_as_commands_in_one_transaction() {
     assert_eq!(aof_records(&mut n), ["MULTI", "set|t|1", "set|u|1", "EXEC"]);
 }
 
+/// Each write of a script reports the command the script called (its digest), as a client's
+/// own command would, so a checker can find a write it sent through a script; the MULTI and
+/// EXEC around them name no request.
+#[test]
+fn script_writes_report_the_commands_the_script_called() {
+    use crate::event::{request_digest, ClusterEvent};
+    let (mut n, c) = plain_node();
+    n.take_effects();
+    let script = "redis.call('APPEND', KEYS[1], ARGV[1]); redis.call('incr', 'ctr')";
+    eval(&mut n, c, script, &["k"], &["t;"]);
+    let requests: Vec<u64> = n
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Event(ClusterEvent::WriteApplied { request, .. }) => Some(request),
+            _ => None,
+        })
+        .collect();
+    let append = request_digest(&["APPEND", "k", "t;"]);
+    let incr = request_digest(&["incr", "ctr"]);
+    assert_eq!(requests, [0, append, incr, 0]);
+    assert_eq!(n.request, 0, "nothing left behind for the next command");
+}
+
 #[test]
 fn math_random_is_the_redis_stream() {
     let (mut n, c) = plain_node();
