@@ -12,8 +12,8 @@ use madsim::runtime::NodeHandle;
 use madsim::task::JoinHandle;
 
 use super::op::{
-    is_redis_list, list_key, read_args, token, AppendHistory, Kind, Op, Outcome, Value,
-    FINAL_CLIENT,
+    is_redis_list, list_key, read_args, scripted_args, token, AppendHistory, Kind, Op, Outcome,
+    Value, FINAL_CLIENT,
 };
 use super::spec::{next_step, pause_ms, wait_after_write, AppendSpec, Rng, Step};
 use crate::client::{describe_reply, ClusterClient, Redirect};
@@ -175,7 +175,13 @@ impl Client {
                 } else {
                     "APPEND"
                 };
-                let args = [verb, &list(n), &token].map(String::from).to_vec();
+                // Every fourth append of a client runs inside a script (no draw, so the
+                // seed's schedule and mix stay as they were).
+                let args = if self.seq % 4 == 0 {
+                    scripted_args(verb, &list(n), &token)
+                } else {
+                    [verb, &list(n), &token].map(String::from).to_vec()
+                };
                 self.write(list(n), Kind::Append { token }, args).await;
             }
             Step::Set(n) => {

@@ -46,7 +46,7 @@ pub fn acked_write(op: &Op) -> AckedWrite {
         node,
         key: op.key.clone(),
         slot: key_hash_slot(op.key.as_bytes()),
-        request: request_digest(&op.args),
+        request: request_digest(&op.applied_args()),
         start_us: op.start_us,
         end_us: op.end_us,
         what: op.command(),

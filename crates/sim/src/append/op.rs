@@ -134,6 +134,18 @@ pub fn parse_tokens(value: &str) -> Result<Vec<&str>, String> {
     Ok(tokens)
 }
 
+/// The script of an append sent through `EVAL`: it runs `ARGV[1]` (`APPEND` or `RPUSH`) on
+/// its key with the token `ARGV[2]`. The node digests each command a script calls, so the
+/// write it reports applied is the plain command's (see [`Op::applied_args`]).
+pub const APPEND_SCRIPT: &str = "return redis.call(ARGV[1], KEYS[1], ARGV[2])";
+
+/// `EVAL` of [`APPEND_SCRIPT`]: `verb key token` run inside a script.
+pub fn scripted_args(verb: &str, key: &str, token: &str) -> Vec<String> {
+    ["EVAL", APPEND_SCRIPT, "1", key, verb, token]
+        .map(String::from)
+        .to_vec()
+}
+
 /// What an operation asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -266,6 +278,16 @@ impl Op {
         match self.outcome {
             Outcome::Indeterminate(_) => u64::MAX,
             _ => self.end_us,
+        }
+    }
+
+    /// The write the node reports applied for this operation (what its `WriteApplied`
+    /// digests): the command as sent, or for [`scripted_args`] the command its script runs.
+    pub fn applied_args(&self) -> Vec<&str> {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        match args.as_slice() {
+            ["EVAL", APPEND_SCRIPT, "1", key, verb, token] => vec![verb, key, token],
+            _ => args,
         }
     }
 

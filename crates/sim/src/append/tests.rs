@@ -446,3 +446,20 @@ fn power_loss(addr: &str, at_us: u64) -> Kill {
         loses_unsynced: true,
     }
 }
+
+/// An append sent through `EVAL` is found by the loss rule under the command its script
+/// runs, since the node digests each command a script calls.
+#[test]
+fn a_scripted_append_is_judged_by_the_command_its_script_runs() {
+    let mut b = Build::default();
+    let id = b.append(0, 3, "rlist:1", (10, 20), Outcome::Ok(Value::Int(4)));
+    b.0.ops[id].args = super::op::scripted_args("RPUSH", "rlist:1", "0.3;");
+    let op = &b.0.ops[id];
+    assert_eq!(op.applied_args(), ["RPUSH", "rlist:1", "0.3;"]);
+    let plain = clusterlab_core::event::request_digest(&["RPUSH", "rlist:1", "0.3;"]);
+    assert_eq!(judge::acked_write(op).request, plain);
+    assert!(op.command().starts_with("EVAL "));
+    // Any other command is judged as sent.
+    let id = b.append(0, 4, "list:0", (30, 40), Outcome::Ok(Value::Int(8)));
+    assert_eq!(b.0.ops[id].applied_args(), ["APPEND", "list:0", "0.4;"]);
+}

@@ -19,6 +19,7 @@ use clusterlab_core::reply::Reply;
 use clusterlab_core::slot::key_hash_slot;
 use clusterlab_core::ClusterEvent;
 
+use crate::append::op::scripted_args;
 use crate::client::ClusterClient;
 use crate::cluster::mix64;
 use crate::faults::{FailoverMode, Fault};
@@ -105,7 +106,9 @@ impl Writer {
                     break;
                 }
                 let token = format!("p{n};");
-                if let Ok(routed) = client.command(&append_args(n, &key, &token)).await {
+                let args = append_args(n, &key, &token);
+                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                if let Ok(routed) = client.command(&refs).await {
                     if matches!(routed.reply, Reply::Integer(_)) {
                         acked.push(token);
                     }
@@ -133,12 +136,11 @@ impl Writer {
 
 /// Every other append runs inside a script: the master must hold scripts as it holds
 /// writes while its replica catches up (Redis's pause covers commands that may replicate).
-fn append_args<'a>(n: usize, key: &'a str, token: &'a str) -> Vec<&'a [u8]> {
+fn append_args(n: usize, key: &str, token: &str) -> Vec<String> {
     if n % 2 == 0 {
-        return vec![b"APPEND", key.as_bytes(), token.as_bytes()];
+        return ["APPEND", key, token].map(String::from).to_vec();
     }
-    let script: &[u8] = b"return redis.call('append', KEYS[1], ARGV[1])";
-    vec![b"EVAL", script, b"1", key.as_bytes(), token.as_bytes()]
+    scripted_args("APPEND", key, token)
 }
 
 /// How the append of `token` (`p<n>;`) was sent, as [`append_args`] chose.
@@ -349,10 +351,10 @@ mod tests {
 
     #[test]
     fn appends_alternate_between_plain_and_scripted() {
-        assert_eq!(append_args(0, "k", "p0;")[0], b"APPEND");
+        assert_eq!(append_args(0, "k", "p0;"), ["APPEND", "k", "p0;"]);
         let scripted = append_args(1, "k", "p1;");
-        assert_eq!(scripted[0], b"EVAL");
-        assert_eq!(&scripted[2..], [&b"1"[..], b"k", b"p1;"]);
+        assert_eq!(scripted[0], "EVAL");
+        assert_eq!(&scripted[2..], ["1", "k", "APPEND", "p1;"]);
         assert_eq!(sent_as("p0;"), "APPEND");
         assert_eq!(sent_as("p11;"), "EVAL-wrapped APPEND");
     }

@@ -28,6 +28,8 @@ mod walk;
 mod tests;
 #[cfg(test)]
 mod tests_slow;
+#[cfg(test)]
+mod tests_unwritten;
 
 use std::collections::BTreeMap;
 

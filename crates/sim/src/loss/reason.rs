@@ -191,6 +191,15 @@ pub(super) enum Reason {
         at_us: u64,
         bumped_us: u64,
     },
+    /// The holder MIGRATEd the key to `importer`, whose AOF write of the `RESTORE` failed at
+    /// `failed_us` (held in memory for a retry), and which went down at `down_us` before a
+    /// retry succeeded.
+    MigratedUnwritten {
+        holder: String,
+        importer: String,
+        failed_us: u64,
+        down_us: u64,
+    },
     /// The holder's disk was slow: it got the write at `since_us` and lost power at `kill_us`
     /// before any AOF sync holding it completed (no `AofSynced` reaching its offset).
     SyncPending {
@@ -222,7 +231,7 @@ impl Reason {
             | Reason::MigratedPostponed { .. }
             | Reason::SyncPending { .. }
             | Reason::WritePostponed { .. } => LossCause::UnsyncedCrash,
-            Reason::DiskFailed { .. } => LossCause::DiskError,
+            Reason::DiskFailed { .. } | Reason::MigratedUnwritten { .. } => LossCause::DiskError,
             Reason::Wiped { .. } => LossCause::WipedDisk,
             Reason::Demoted { .. } | Reason::OutbidByBump { .. } | Reason::Yielded { .. } => {
                 LossCause::Demotion
@@ -425,6 +434,18 @@ impl Reason {
                  RESTORE)",
                 fmt_us(*opened_us),
                 fmt_us(*postponed_us),
+                fmt_us(*down_us)
+            )),
+            Reason::MigratedUnwritten {
+                holder,
+                importer,
+                failed_us,
+                down_us,
+            } => LossVerdict::Allowed(format!(
+                "{write}{via}: {holder} MIGRATEd the key to {importer}, whose AOF write of the \
+                 RESTORE failed at {} (kept in memory for a retry, the RESTORE acknowledged, so \
+                 the source deleted the key) and which went down at {} before a retry succeeded",
+                fmt_us(*failed_us),
                 fmt_us(*down_us)
             )),
             Reason::Yielded {

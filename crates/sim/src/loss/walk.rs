@@ -90,6 +90,17 @@ pub(super) struct Walk<'r> {
     /// Nodes down since a crash or exit while their AOF writes were held in memory, with
     /// since when they were held and when the node went down.
     down_postponed: BTreeMap<String, (u64, u64)>,
+    /// When each node last served an `ASKING` command of the write's slot (a MIGRATE's
+    /// `RESTORE` is one).
+    asking_served_us: BTreeMap<String, u64>,
+    /// Importers whose first failing AOF write came at the instant they served an `ASKING`
+    /// command of the write's slot: when it failed, and whether the holder's `KeysMigrated`
+    /// to them came since (that batch's `RESTORE` was the failed write, held in memory
+    /// until the AOF recovers).
+    restore_unwritten: BTreeMap<String, (u64, bool)>,
+    /// Importers down while such a write had not reached their AOF: when it failed, when they
+    /// went down.
+    down_restore_unwritten: BTreeMap<String, (u64, u64)>,
     /// When each node last claimed the write's slot at start-up for keys it loaded there, the
     /// slot unassigned in its view (`SlotsAdopted`: Redis's `verifyClusterConfigWithData`).
     adopted: BTreeMap<String, u64>,
@@ -167,6 +178,9 @@ impl<'r> Walk<'r> {
             import_opened: BTreeMap::new(),
             down_unsynced: BTreeMap::new(),
             down_postponed: BTreeMap::new(),
+            asking_served_us: BTreeMap::new(),
+            restore_unwritten: BTreeMap::new(),
+            down_restore_unwritten: BTreeMap::new(),
             aof_failing: BTreeMap::new(),
             unsynced_restart: BTreeMap::new(),
             adopted: BTreeMap::new(),
@@ -246,12 +260,26 @@ impl<'r> Walk<'r> {
         self.note_claims(node, at_us, event);
         match event {
             ClusterEvent::AofFailed { op, .. } => {
+                let first = !self.aof_failing.contains_key(&(node.to_string(), *op));
+                let restoring = self.asking_served_us.get(node) == Some(&at_us);
+                if first && restoring && *op == AofOp::Write {
+                    self.restore_unwritten
+                        .insert(node.to_string(), (at_us, false));
+                }
                 self.aof_failing
                     .entry((node.to_string(), *op))
                     .or_insert(at_us);
             }
+            ClusterEvent::KeyServed {
+                slot, asking: true, ..
+            } if *slot == self.write.slot => {
+                self.asking_served_us.insert(node.to_string(), at_us);
+            }
             ClusterEvent::AofRecovered { op } => {
                 self.aof_failing.remove(&(node.to_string(), *op));
+                if *op == AofOp::Write {
+                    self.restore_unwritten.remove(node);
+                }
                 // Held-back bytes reached the page cache only now: the everysec window of a
                 // copy acknowledged meanwhile starts here.
                 if let Some(copy) = self.copies.get_mut(node).filter(|_| *op == AofOp::Write) {
@@ -403,7 +431,20 @@ impl<'r> Walk<'r> {
                         let to = to.clone().expect("checked");
                         self.moved_to.insert(to.clone());
                         self.migrated_key_postponed(&to, postponed_us, down_us);
+                    } else if let Some((failed_us, down_us)) = to
+                        .as_ref()
+                        .and_then(|t| self.down_restore_unwritten.get(t).copied())
+                    {
+                        // The same with the RESTORE's AOF write failed.
+                        let to = to.clone().expect("checked");
+                        self.moved_to.insert(to.clone());
+                        self.migrated_key_unwritten(&to, failed_us, down_us);
                     } else {
+                        if let Some(t) = to.as_ref() {
+                            if let Some((_, moved)) = self.restore_unwritten.get_mut(t) {
+                                *moved = true;
+                            }
+                        }
                         self.moved_to.extend(to);
                     }
                 } else if to.as_deref() == Some(self.holder.as_str()) {
@@ -736,6 +777,7 @@ impl<'r> Walk<'r> {
             ClusterEvent::NodeStarted { .. } => {
                 self.down_unsynced.remove(node);
                 self.down_postponed.remove(node);
+                self.down_restore_unwritten.remove(node);
                 // Its first start is no restart: nothing was synced before it.
                 if self.started.insert(node.to_string()) {
                     return;
@@ -821,6 +863,23 @@ impl<'r> Walk<'r> {
         self.moved_key_lost(importer, reason);
     }
 
+    /// `importer` went down at `down_us` while the AOF write that failed at `failed_us` had not
+    /// reached its file: that write was the `RESTORE` of the batch the holder MIGRATEd to it
+    /// (it served an `ASKING` command of the slot at that instant, and the holder heard the
+    /// batch acknowledged afterwards; since the failure it refuses writes with `-MISCONF`, so
+    /// no later `RESTORE` was taken). Redis's `flushAppendOnlyFile` under `everysec` keeps a
+    /// failed write in `aof_buf`, in memory only, and still replies, so the source deleted
+    /// the key and any crash or exit of the target loses it.
+    fn migrated_key_unwritten(&mut self, importer: &str, failed_us: u64, down_us: u64) {
+        let reason = Reason::MigratedUnwritten {
+            holder: self.holder.clone(),
+            importer: importer.to_string(),
+            failed_us,
+            down_us,
+        };
+        self.moved_key_lost(importer, reason);
+    }
+
     /// The holder's own view gave the slot to `owner`, which had taken a config epoch without
     /// votes (at `bumped_us`: `SETSLOT … NODE`, `BUMPEPOCH`, `FAILOVER TAKEOVER`, or a
     /// collision after one) and
@@ -878,6 +937,13 @@ impl<'r> Walk<'r> {
         let was_failing = failing(AofOp::Write).is_some() || failing(AofOp::Fsync).is_some();
         let sync_failing = failing(AofOp::Fsync).is_some();
         self.aof_failing.retain(|(n, _), _| n != node);
+        if let Some((failed_us, moved)) = self.restore_unwritten.remove(node) {
+            if self.active && moved && self.moved_to.contains(node) {
+                self.migrated_key_unwritten(node, failed_us, down_us);
+            }
+            self.down_restore_unwritten
+                .insert(node.to_string(), (failed_us, down_us));
+        }
         if let Some(postponed_us) = self.postponed.remove(node) {
             if self.active && self.moved_to.contains(node) {
                 self.migrated_key_postponed(node, postponed_us, down_us);
