@@ -36,6 +36,7 @@ mod ready;
 mod record;
 mod set;
 mod slab;
+pub mod stream;
 mod value;
 mod zset;
 
@@ -46,6 +47,7 @@ pub use list::List;
 use record::{Raw, RawEntry, Record};
 pub use set::{Set, SET_MAX_INTSET_ENTRIES};
 use slab::Slab;
+pub use stream::Stream;
 pub use value::{Collection, Value, ValueRef};
 pub use zset::{
     LexBound, ScoreBound, ZIter, ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES,
@@ -191,6 +193,7 @@ fn store_raw<'v>(slab: &mut Slab, value: ValueRef<'v>) -> Raw<'v> {
         ValueRef::Hash(h) => Collection::Hash(h.clone()),
         ValueRef::Set(s) => Collection::Set(s.clone()),
         ValueRef::ZSet(z) => Collection::ZSet(z.clone()),
+        ValueRef::Stream(s) => Collection::Stream(s.clone()),
     };
     Raw::Collection(slab.insert(collection))
 }

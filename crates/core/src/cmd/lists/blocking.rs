@@ -19,14 +19,17 @@ use crate::reply::Reply;
 static POP: Waker = Waker {
     wakes_on: Wakes::List,
     serve: serve_pop,
+    wants: None,
 };
 static MPOP: Waker = Waker {
     wakes_on: Wakes::List,
     serve: serve_mpop,
+    wants: None,
 };
 static MOVE: Waker = Waker {
     wakes_on: Wakes::List,
     serve: serve_move,
+    wants: None,
 };
 
 /// Whether `key` holds a list now (`WRONGTYPE` for another type).

@@ -139,7 +139,21 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
                 + jemalloc_size(ZSKIPLIST_HEADER)
                 + extrapolate(per, sorted.len(), samples)
         }
+        ValueRef::Stream(stream) => ROBJ + stream_bytes(stream),
     }
+}
+
+/// Redis's estimate for a stream: its struct, the radix tree (16 bytes per node key and
+/// `raxNode` plus 30 words per tree node, which we take as one per listpack node: Redis's
+/// count of inner tree nodes is not modelled), and the listpacks as allocated: shrunk to fit
+/// but the tail, which keeps its first allocation (4 KB, `stream-node-max-bytes` at most).
+fn stream_bytes(stream: &crate::db::Stream) -> usize {
+    const STREAM: usize = 80;
+    const RAX_NODE: usize = 4 + 8 * 30;
+    let nodes: Vec<usize> = stream.nodes().map(|(_, n)| n.lp_bytes()).collect();
+    let tail = nodes.last().map_or(0, |b| jemalloc_size((*b).max(4096)));
+    let shrunk: usize = nodes.iter().rev().skip(1).map(|b| jemalloc_size(*b)).sum();
+    STREAM + nodes.len() * (16 + RAX_NODE) + shrunk + tail
 }
 
 /// The first `samples` sizes, averaged and scaled to `len` items.

@@ -18,10 +18,12 @@ use crate::reply::Reply;
 static POP: Waker = Waker {
     wakes_on: Wakes::ZSet,
     serve: serve_pop,
+    wants: None,
 };
 static MPOP: Waker = Waker {
     wakes_on: Wakes::ZSet,
     serve: serve_mpop,
+    wants: None,
 };
 
 /// Whether `key` holds a sorted set now (`WRONGTYPE` for another type).
