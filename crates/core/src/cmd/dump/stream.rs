@@ -11,7 +11,9 @@ use bytes::Bytes;
 
 use super::listpack::{decode_listpack, ListpackWriter};
 use super::{encode_length, encode_string, PayloadError, Reader};
-use crate::db::stream::{StreamEntry, StreamId, StreamMeta, FLAG_DELETED, FLAG_SAME_FIELDS};
+use crate::db::stream::{
+    elements_before_count, StreamEntry, StreamId, StreamMeta, FLAG_DELETED, FLAG_SAME_FIELDS,
+};
 use crate::db::Stream;
 
 pub(super) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
@@ -80,12 +82,11 @@ fn node_listpack(stream: &Stream, master: StreamId) -> Vec<u8> {
                 .skip(1)
                 .step_by(2)
                 .for_each(|v| lp.push(v));
-            int(&mut lp, fields as i64);
         } else {
             int(&mut lp, fields as i64);
             entry.pairs.iter().for_each(|p| lp.push(p));
-            int(&mut lp, (2 * fields + 1) as i64);
         }
+        int(&mut lp, elements_before_count(fields, same));
     }
     lp.finish()
 }
@@ -167,8 +168,7 @@ fn parse_node(master: StreamId, items: &[Vec<u8>]) -> Result<ParsedNode, Payload
             pairs.push(Bytes::copy_from_slice(next()?));
         }
         let lp_count = int(next()?)?;
-        let expected = if same { fields } else { 2 * fields + 1 };
-        if lp_count != expected as i64 || fields == 0 {
+        if lp_count != elements_before_count(fields, same) || fields == 0 {
             return Err(PayloadError::BadFormat);
         }
         let is_deleted = flags & FLAG_DELETED != 0;

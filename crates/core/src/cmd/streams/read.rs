@@ -38,7 +38,8 @@ pub(super) fn xrevrange(node: &mut Node, _client: ClientId, args: &[Bytes]) -> R
 /// One end of an interval: an ID, `-`/`+`, or `(` and a strict ID for an exclusive end.
 fn interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply> {
     if arg.len() > 1 && arg[0] == b'(' {
-        return Ok((parse_id(&arg[1..], IdSyntax::Strict)?, true));
+        let strict = IdSyntax::Strict { missing_seq };
+        return Ok((parse_id(&arg[1..], strict)?, true));
     }
     Ok((parse_id(arg, IdSyntax::Loose { missing_seq })?, false))
 }
@@ -178,7 +179,7 @@ fn resolve_ids(node: &mut Node, args: &[Bytes], p: &XreadArgs) -> Result<Vec<Str
                     "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
                 ))
             }
-            _ => StreamId::parse(arg, IdSyntax::Strict).ok_or_else(invalid_id)?,
+            _ => StreamId::parse(arg, IdSyntax::STRICT).ok_or_else(invalid_id)?,
         };
         ids.push(id);
     }
@@ -253,7 +254,7 @@ fn waited_id(node: &Node, args: &[Bytes], key: &Bytes) -> (StreamId, usize) {
     let keys = &args[parsed.keys_at..parsed.keys_at + parsed.streams];
     let k = keys.iter().position(|k| k == key).expect("one of its keys");
     let arg = &args[parsed.keys_at + parsed.streams + k];
-    let id = StreamId::parse(arg, IdSyntax::Strict).expect("resolved when it blocked");
+    let id = StreamId::parse(arg, IdSyntax::STRICT).expect("resolved when it blocked");
     let count = if parsed.count == 0 {
         BLOCKED_COUNT_DEFAULT
     } else {

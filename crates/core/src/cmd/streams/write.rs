@@ -62,7 +62,7 @@ fn parse_add_trim(node: &Node, args: &[Bytes], xadd: bool) -> Result<AddTrimArgs
                     .map_err(|_| Reply::err("The MAXLEN argument must be >= 0."))?;
                 TrimStrategy::MaxLen(n)
             } else {
-                TrimStrategy::MinId(parse_id(threshold, IdSyntax::Strict)?)
+                TrimStrategy::MinId(parse_id(threshold, IdSyntax::STRICT)?)
             };
             i += 1;
             parsed.threshold_at = i;
@@ -226,7 +226,7 @@ pub(super) fn xdel(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
     }
     let mut ids = Vec::with_capacity(args.len() - 2);
     for arg in &args[2..] {
-        match parse_id(arg, IdSyntax::Strict) {
+        match parse_id(arg, IdSyntax::STRICT) {
             Ok(id) => ids.push(id),
             Err(e) => return e,
         }
@@ -273,7 +273,7 @@ pub(super) fn xsetid(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
 type XsetidArgs = (StreamId, Option<u64>, StreamId);
 
 fn parse_xsetid(args: &[Bytes]) -> Result<XsetidArgs, Reply> {
-    let last_id = parse_id(&args[2], IdSyntax::Strict)?;
+    let last_id = parse_id(&args[2], IdSyntax::STRICT)?;
     let (mut entries_added, mut max_deleted) = (None, StreamId::ZERO);
     let mut i = 3;
     while i < args.len() {
@@ -283,7 +283,7 @@ fn parse_xsetid(args: &[Bytes]) -> Result<XsetidArgs, Reply> {
             let n = u64::try_from(n).map_err(|_| Reply::err("entries_added must be positive"))?;
             entries_added = Some(n);
         } else if is(&args[i], "maxdeletedid") && more {
-            max_deleted = parse_id(&args[i + 1], IdSyntax::Strict)?;
+            max_deleted = parse_id(&args[i + 1], IdSyntax::STRICT)?;
             if last_id < max_deleted {
                 return Err(Reply::err(
                     "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",

@@ -15,8 +15,13 @@ pub struct StreamId {
 pub enum IdSyntax {
     /// `-` and `+` mean the smallest and largest IDs; a missing sequence is `missing_seq`.
     Loose { missing_seq: u64 },
-    /// `-` and `+` are refused; a missing sequence is 0.
-    Strict,
+    /// `-` and `+` are refused.
+    Strict { missing_seq: u64 },
+}
+
+impl IdSyntax {
+    /// Strict, a missing sequence being 0.
+    pub const STRICT: IdSyntax = IdSyntax::Strict { missing_seq: 0 };
 }
 
 impl StreamId {
@@ -56,7 +61,7 @@ impl StreamId {
     /// XADD's ID: strict, and `<ms>-*` leaves the sequence to the stream (the flag is false
     /// then; true when the sequence was written).
     pub fn parse_for_add(arg: &[u8]) -> Option<(StreamId, bool)> {
-        Self::parse_inner(arg, IdSyntax::Strict, true)
+        Self::parse_inner(arg, IdSyntax::STRICT, true)
     }
 
     fn parse_inner(arg: &[u8], syntax: IdSyntax, seq_star: bool) -> Option<(StreamId, bool)> {
@@ -65,15 +70,12 @@ impl StreamId {
             return None;
         }
         match (arg, syntax) {
-            (b"-" | b"+", IdSyntax::Strict) => return None,
+            (b"-" | b"+", IdSyntax::Strict { .. }) => return None,
             (b"-", _) => return Some((StreamId::ZERO, true)),
             (b"+", _) => return Some((StreamId::MAX, true)),
             _ => {}
         }
-        let missing_seq = match syntax {
-            IdSyntax::Loose { missing_seq } => missing_seq,
-            IdSyntax::Strict => 0,
-        };
+        let (IdSyntax::Loose { missing_seq } | IdSyntax::Strict { missing_seq }) = syntax;
         let (ms_text, seq_text) = match arg.iter().position(|&b| b == b'-') {
             Some(at) => (&arg[..at], Some(&arg[at + 1..])),
             None => (arg, None),
@@ -113,9 +115,9 @@ mod tests {
         assert_eq!(StreamId::parse(b"5-3", loose), Some(StreamId::new(5, 3)));
         assert_eq!(StreamId::parse(b"-", loose), Some(StreamId::ZERO));
         assert_eq!(StreamId::parse(b"+", loose), Some(StreamId::MAX));
-        assert_eq!(StreamId::parse(b"+", IdSyntax::Strict), None);
+        assert_eq!(StreamId::parse(b"+", IdSyntax::STRICT), None);
         assert_eq!(
-            StreamId::parse(b"5", IdSyntax::Strict),
+            StreamId::parse(b"5", IdSyntax::STRICT),
             Some(StreamId::new(5, 0))
         );
         assert_eq!(StreamId::parse(b"007-01", loose), Some(StreamId::new(7, 1)));

@@ -425,20 +425,25 @@ fn entry_body_bytes(id: StreamId, master: StreamId, pairs: &[Bytes], same_fields
     let mut bytes = integer_bytes(flags)
         + integer_bytes(id.ms.wrapping_sub(master.ms) as i64)
         + integer_bytes(id.seq.wrapping_sub(master.seq) as i64);
-    let lp_count = if same_fields {
-        bytes += pairs
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .map(|v| entry_bytes(v))
-            .sum::<usize>();
-        fields
+    if same_fields {
+        let values = pairs.iter().skip(1).step_by(2);
+        bytes += values.map(|v| entry_bytes(v)).sum::<usize>();
     } else {
         bytes += integer_bytes(fields as i64);
         bytes += pairs.iter().map(|p| entry_bytes(p)).sum::<usize>();
-        2 * fields + 1
-    };
-    bytes + integer_bytes(lp_count as i64)
+    }
+    bytes + integer_bytes(elements_before_count(fields, same_fields))
+}
+
+/// The element count closing an entry in its node (so it can be walked backwards): flags, the
+/// two deltas, the values, and the field count and fields unless they are the master's.
+pub fn elements_before_count(fields: usize, same_fields: bool) -> i64 {
+    let fields = fields as i64;
+    if same_fields {
+        fields + 3
+    } else {
+        2 * fields + 4
+    }
 }
 
 /// Entry flags in a node's listpack.

@@ -1,0 +1,464 @@
+//! Streams against a real `redis-server` 7.0: the same commands sent to both (raw replies
+//! compared byte for byte, RESP2 and RESP3, DUMP payloads included, which shows the entries
+//! sit in the same listpack nodes, tombstones and all), DUMP payloads restored across in both
+//! directions, the forms written to a replica's stream (read off a raw `PSYNC` connection),
+//! a blocked XREAD woken by an XADD, and XADD's `*` IDs (shape only: the clocks differ).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+const CASES: &str = include_str!("types_interop/stream_cases.txt");
+
+/// redis-server as DUMP compares best with it: uncompressed strings, as we write them.
+const REDIS_ARGS: &[&str] = &["--rdbcompression", "no", "--repl-diskless-sync-delay", "0"];
+const OURS_CONF: &str = "cluster-enabled no\nrepl-diskless-sync-delay 0";
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// Generated commands over three keys from a fixed seed: explicit growing IDs (some with
+/// `<ms>-*`), repeated or fresh field sets, trims of both kinds exact and approximate, deletes
+/// that leave tombstones and empty nodes, every read, and DUMP of each key now and then.
+fn generated_commands() -> Vec<String> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % n
+    };
+    let keys = ["x1", "x2", "x3"];
+    let mut ms = [1u64; 3];
+    let mut out = Vec::new();
+    for _ in 0..2500 {
+        let k = next(3) as usize;
+        let key = keys[k];
+        let near = |n: u64, ms: u64| ms.saturating_sub(n);
+        let command = match next(24) {
+            0..=9 => {
+                ms[k] += next(3);
+                let id = match next(4) {
+                    0 => format!("{}-*", ms[k]),
+                    1 => format!("{}", ms[k] + 1),
+                    _ => format!("{}-{}", ms[k], next(5) + 1),
+                };
+                let fields = match next(3) {
+                    0 => "name alice age 30".to_string(),
+                    1 => format!("name n{} age {}", next(100), next(1000)),
+                    _ => format!(
+                        "f{} {} long {}",
+                        next(4),
+                        next(100_000),
+                        "v".repeat(next(90) as usize)
+                    ),
+                };
+                let trim = match next(8) {
+                    0 => format!("MAXLEN ~ {} ", next(60)),
+                    1 => format!("MAXLEN {} ", next(60) + 5),
+                    2 => format!("MINID ~ {} ", near(next(40), ms[k])),
+                    3 => format!("MAXLEN ~ {} LIMIT {} ", next(30), next(20)),
+                    _ => String::new(),
+                };
+                format!("XADD {key} {trim}{id} {fields}")
+            }
+            10 | 11 => format!(
+                "XDEL {key} {}-{} {}-{}",
+                near(next(30), ms[k]),
+                next(6),
+                near(next(30), ms[k]),
+                next(6)
+            ),
+            12 => format!("XTRIM {key} MAXLEN ~ {}", next(50)),
+            13 => format!("XTRIM {key} MINID {}", near(next(50), ms[k])),
+            14 => format!("XTRIM {key} MAXLEN = {}", next(50) + 10),
+            15 => format!("XRANGE {key} {} + COUNT {}", near(next(40), ms[k]), next(6)),
+            16 => format!(
+                "XREVRANGE {key} + ({} COUNT {}",
+                near(next(40), ms[k]),
+                next(6)
+            ),
+            17 => format!("XRANGE {key} - +"),
+            18 => format!("XLEN {key}"),
+            19 => format!(
+                "XREAD COUNT {} STREAMS {key} {} {}-{}",
+                next(5),
+                keys[next(3) as usize],
+                near(next(20), ms[k]),
+                next(3)
+            ),
+            20 | 21 => format!("DUMP {key}"),
+            22 => format!("DEBUG DIGEST-VALUE {key}"),
+            _ => format!("XREVRANGE {key} + - COUNT 1"),
+        };
+        out.push(command);
+    }
+    out
+}
+
+/// Runs `commands` on both servers (one connection each), asserting equal raw replies.
+fn compare(ours: &mut RespConn, redis: &mut RespConn, commands: &[String]) {
+    for command in commands {
+        let args: Vec<&[u8]> = command.split_whitespace().map(str::as_bytes).collect();
+        let expected = redis.call(&args);
+        let got = ours.call(&args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "`{command}`"
+        );
+    }
+}
+
+fn both(ours: &mut RespConn, redis: &mut RespConn, command: &str) {
+    let args: Vec<&[u8]> = command.split_whitespace().map(str::as_bytes).collect();
+    assert_eq!(ours.call(&args), redis.call(&args), "`{command}`");
+}
+
+fn start_pair(name: &str) -> (TestDir, NodeProcess, RedisServer, RespConn, RespConn) {
+    let dir = TestDir::new(name);
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let Some(redis) = RedisServer::start(redis_port, REDIS_ARGS) else {
+        panic!("redis-server is needed for the differential test");
+    };
+    let node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, OURS_CONF);
+    let ours = RespConn::connect(ours_port);
+    let redis_conn = RespConn::connect(redis_port);
+    (dir, node, redis, ours, redis_conn)
+}
+
+#[test]
+fn streams_match_redis_server_byte_for_byte() {
+    let (_dir, _node, _redis, mut ours, mut redis) = start_pair("streams-diff");
+    compare(&mut ours, &mut redis, &lines(CASES));
+    let generated = generated_commands();
+    both(&mut ours, &mut redis, "FLUSHALL");
+    compare(&mut ours, &mut redis, &generated);
+    // Small nodes: many node boundaries, approximate trims that take some, tombstones.
+    both(&mut ours, &mut redis, "FLUSHALL");
+    both(
+        &mut ours,
+        &mut redis,
+        "CONFIG SET stream-node-max-entries 7",
+    );
+    both(
+        &mut ours,
+        &mut redis,
+        "CONFIG SET stream-node-max-bytes 300",
+    );
+    compare(&mut ours, &mut redis, &generated);
+    both(&mut ours, &mut redis, "DEBUG DIGEST");
+    // RESP3: XREAD's map; the same cases again.
+    for conn in [&mut ours, &mut redis] {
+        conn.call(&[b"HELLO", b"3"]);
+        conn.call(&[b"FLUSHALL"]);
+        conn.call(&[b"CONFIG", b"SET", b"stream-node-max-entries", b"100"]);
+        conn.call(&[b"CONFIG", b"SET", b"stream-node-max-bytes", b"4096"]);
+    }
+    compare(&mut ours, &mut redis, &lines(CASES));
+    compare(&mut ours, &mut redis, &generated[..800]);
+}
+
+fn bulk_body(raw: &[u8]) -> Vec<u8> {
+    let header_end = raw.iter().position(|&b| b == b'\n').expect("a bulk header") + 1;
+    raw[header_end..raw.len() - 2].to_vec()
+}
+
+/// Streams built by commands on one server, DUMPed, RESTOREd on the other: the same entries,
+/// the same XLEN, and the same payload DUMPed back.
+#[test]
+fn stream_dumps_restore_across_both_ways() {
+    let (_dir, _node, _redis, mut ours, mut redis) = start_pair("streams-dump");
+    let setup = [
+        "XADD a 1-1 f v",
+        "XADD b 5 name x age 1",
+        "XADD b 6 name y age 2",
+        "XADD b 7 other z",
+        "XDEL b 6-0",
+        "XSETID b 9 ENTRIESADDED 12 MAXDELETEDID 8",
+        "XADD e 3 a 1",
+        "XDEL e 3-0",
+    ];
+    let mut big: Vec<String> = (1..=450)
+        .map(|i| {
+            format!(
+                "XADD big {i}-{} k{} {} shared {}",
+                i % 3,
+                i % 4,
+                i * 7,
+                "w".repeat(i % 60)
+            )
+        })
+        .collect();
+    big.push("XTRIM big MAXLEN ~ 300".into());
+    big.push("XDEL big 200-2 201-0 350-2".into());
+    let keys = ["a", "b", "e", "big"];
+    let mut servers = [&mut ours, &mut redis];
+    for direction in 0..2 {
+        let [first, second] = &mut servers;
+        let (from, to) = if direction == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        from.call(&[b"FLUSHALL"]);
+        to.call(&[b"FLUSHALL"]);
+        for command in setup
+            .iter()
+            .map(|s| s.to_string())
+            .chain(big.iter().cloned())
+        {
+            let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+            let reply = from.call(&args);
+            assert!(!reply.starts_with(b"-"), "`{command}`: {reply:?}");
+        }
+        for key in keys {
+            let dumped = from.call(&[b"DUMP", key.as_bytes()]);
+            let payload = bulk_body(&dumped);
+            let restored = to.call(&[b"RESTORE", key.as_bytes(), b"0", &payload]);
+            assert_eq!(String::from_utf8_lossy(&restored), "+OK\r\n", "{key}");
+            for read in [
+                &[&b"XRANGE"[..], key.as_bytes(), b"-", b"+"][..],
+                &[b"XLEN", key.as_bytes()],
+            ] {
+                assert_eq!(from.call(read), to.call(read), "{key}");
+            }
+            assert_eq!(
+                to.call(&[b"DUMP", key.as_bytes()]),
+                dumped,
+                "{key} dumped back"
+            );
+            assert_eq!(to.call(&[b"TYPE", key.as_bytes()]), b"+stream\r\n");
+        }
+        // The IDs kept: the next automatic sequence follows the last ID.
+        let next = [&b"XADD"[..], b"b", b"9-*", b"f", b"v"];
+        assert_eq!(from.call(&next), to.call(&next));
+    }
+}
+
+/// A raw replica: `PSYNC ? -1`, the snapshot skipped, then the commands of the stream.
+struct RawReplica {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawReplica {
+    fn attach(port: u16) -> RawReplica {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        stream
+            .write_all(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+            .unwrap();
+        let mut replica = RawReplica {
+            stream,
+            buf: Vec::new(),
+        };
+        let line = replica.line();
+        assert!(line.starts_with("+FULLRESYNC"), "{line}");
+        let mut size = replica.line();
+        while size.is_empty() {
+            size = replica.line();
+        }
+        let len: usize = size
+            .trim_start_matches('$')
+            .parse()
+            .expect("a sized payload");
+        replica.take(len);
+        replica
+    }
+
+    fn fill(&mut self, deadline: Instant) {
+        let mut chunk = [0u8; 4096];
+        assert!(Instant::now() < deadline, "the stream stalled");
+        match self.stream.read(&mut chunk) {
+            Ok(0) => panic!("the master closed the link"),
+            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(at) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..at]).into_owned();
+                self.buf.drain(..at + 2);
+                return line;
+            }
+            // A keepalive newline before the payload.
+            if self.buf.first() == Some(&b'\n') {
+                self.buf.remove(0);
+                return String::new();
+            }
+            self.fill(deadline);
+        }
+    }
+
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.buf.len() < len {
+            self.fill(deadline);
+        }
+        self.buf.drain(..len).collect()
+    }
+
+    fn command(&mut self) -> Vec<String> {
+        let count: usize = self
+            .line()
+            .trim_start_matches('*')
+            .parse()
+            .expect("an array");
+        (0..count)
+            .map(|_| {
+                let len: usize = self.line().trim_start_matches('$').parse().expect("a bulk");
+                let arg = String::from_utf8_lossy(&self.take(len)).into_owned();
+                self.take(2);
+                arg
+            })
+            .collect()
+    }
+
+    /// The commands up to `SET marker <tag>`, without PING and SELECT.
+    fn commands_until(&mut self, tag: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let command = self.command();
+            let first = command[0].to_ascii_uppercase();
+            if first == "SET" && command[1] == "marker" && command[2] == tag {
+                return out;
+            }
+            if first != "PING" && first != "SELECT" {
+                out.push(command.join(" "));
+            }
+        }
+    }
+}
+
+/// What each server writes to its replicas for the same writes: XADD's chosen IDs made
+/// concrete, approximate trims made exact.
+#[test]
+fn the_replication_stream_carries_redis_forms() {
+    let (_dir, node, redis, mut ours, mut redis_conn) = start_pair("streams-propagate");
+    let mut ours_replica = RawReplica::attach(node.port);
+    let mut redis_replica = RawReplica::attach(redis.port);
+    let writes = [
+        "CONFIG SET stream-node-max-entries 4",
+        "XADD s 1-1 a 1",
+        "XADD s 1-* a 2",
+        "XADD s 2 a 3",
+        "XADD s 3-* b 1 c 2",
+        "XADD s 3 b 1",
+        "XADD s 4-7 a 1",
+        "XADD s 5-0 a 1",
+        "XADD s MAXLEN ~ 3 6-* a 1",
+        "XADD s MAXLEN ~ 3 LIMIT 1 7-* a 1",
+        "XADD s MINID ~ 6 8-* a 1",
+        "XADD s MAXLEN = 20 9-* a 1",
+        "XADD none NOMKSTREAM 1 a 1",
+        "XDEL s 7-0 9-0 99",
+        "XDEL s 99",
+        "XTRIM s MAXLEN ~ 1",
+        "XTRIM s MINID ~ 100",
+        "XTRIM s MAXLEN 0",
+        "XTRIM s MAXLEN 0",
+        "XSETID s 20",
+        "XADD s 20-5 a 1",
+        "XREAD STREAMS s 0",
+    ];
+    for conn in [&mut ours, &mut redis_conn] {
+        for write in writes {
+            let args: Vec<&[u8]> = write.split(' ').map(str::as_bytes).collect();
+            conn.call(&args);
+        }
+        conn.call(&[b"SET", b"marker", b"end"]);
+    }
+    let got = ours_replica.commands_until("end");
+    let expected = redis_replica.commands_until("end");
+    assert_eq!(got, expected);
+    assert!(
+        got.iter().any(|c| c == "XADD s MAXLEN = 4 6-0 a 1"),
+        "{got:?}"
+    );
+}
+
+/// XREAD BLOCK on two connections each: the blocked reply when an XADD comes, a timeout's
+/// null, and `$` taken when it blocked.
+#[test]
+fn a_blocked_xread_is_woken_the_same_way() {
+    let (_dir, node, redis, mut ours, mut redis_conn) = start_pair("streams-block");
+    let mut waiter_ours = RespConn::connect(node.port);
+    let mut waiter_redis = RespConn::connect(redis.port);
+    for protocol in ["2", "3"] {
+        let mut replies = Vec::new();
+        for (waiter, writer) in [
+            (&mut waiter_ours, &mut ours),
+            (&mut waiter_redis, &mut redis_conn),
+        ] {
+            waiter.call(&[b"HELLO", protocol.as_bytes()]);
+            writer.call(&[b"DEL", b"s"]);
+            writer.call(&[b"XADD", b"s", b"1-1", b"old", b"x"]);
+            waiter.send(&[
+                b"XREAD", b"BLOCK", b"0", b"STREAMS", b"other", b"s", b"0", b"$",
+            ]);
+            wait_for_blocked(writer);
+            writer.call(&[b"XADD", b"s", b"1-2", b"new", b"y"]);
+            let woken = waiter.read();
+            let timed_out = waiter.call(&[b"XREAD", b"BLOCK", b"50", b"STREAMS", b"s", b"$"]);
+            replies.push((woken, timed_out));
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&replies[0].0),
+            String::from_utf8_lossy(&replies[1].0),
+            "RESP{protocol}"
+        );
+        assert_eq!(replies[0].1, replies[1].1, "RESP{protocol} timeout");
+    }
+}
+
+fn wait_for_blocked(conn: &mut RespConn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = String::from_utf8_lossy(&conn.call(&[b"INFO", b"clients"])).into_owned();
+        if info.contains("blocked_clients:1\r\n") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no client blocked: {info}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `*` takes each server's clock: the same shape, `<ms>-0` then `<ms>-1` within a second.
+#[test]
+fn automatic_ids_have_the_same_shape() {
+    let (_dir, _node, _redis, mut ours, mut redis) = start_pair("streams-auto");
+    let mut firsts = Vec::new();
+    for conn in [&mut ours, &mut redis] {
+        let first =
+            String::from_utf8_lossy(&bulk_body(&conn.call(&[b"XADD", b"s", b"*", b"a", b"1"])))
+                .into_owned();
+        let (ms, seq) = first.split_once('-').expect("an ID");
+        assert_eq!(seq, "0");
+        let ms: u64 = ms.parse().expect("milliseconds");
+        let next = conn.call(&[b"XADD", b"s", format!("{ms}-*").as_bytes(), b"a", b"2"]);
+        assert_eq!(
+            String::from_utf8_lossy(&bulk_body(&next)),
+            format!("{ms}-1")
+        );
+        firsts.push(ms);
+    }
+    assert!(firsts[0].abs_diff(firsts[1]) < 5_000, "{firsts:?}");
+}
