@@ -464,3 +464,110 @@ fn automatic_ids_have_the_same_shape() {
     }
     assert!(firsts[0].abs_diff(firsts[1]) < 5_000, "{firsts:?}");
 }
+
+/// Streams a `dump.rdb` holds: what redis-server saved loads here with the same digest and
+/// payloads, what we saved loads into redis-server alike, and an AOF rewritten without the RDB
+/// preamble (RESTORE commands) restarts us with the same streams.
+#[test]
+fn streams_cross_in_rdb_files_and_survive_an_aof_rewrite() {
+    let dir = TestDir::new("streams-rdb");
+    let [ours_port, redis_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let path = dir.path.display().to_string();
+    let redis_args = [
+        "--dir",
+        path.as_str(),
+        "--rdbcompression",
+        "no",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let mut writes: Vec<String> = (1..=250)
+        .map(|i| format!("XADD big {i} k{} {} same x", i % 3, i * 11))
+        .collect();
+    writes.extend(
+        [
+            "XDEL big 5 6 100",
+            "XTRIM big MAXLEN ~ 200",
+            "XADD small 1-1 a 1",
+            "XSETID small 9 ENTRIESADDED 4 MAXDELETEDID 3",
+            "XADD empty 1 a 1",
+            "XDEL empty 1",
+        ]
+        .map(String::from),
+    );
+    let reads = [
+        "DEBUG DIGEST",
+        "DUMP big",
+        "DUMP small",
+        "DUMP empty",
+        "DBSIZE",
+    ];
+    let snapshot = |conn: &mut RespConn| -> Vec<Vec<u8>> {
+        let call = |conn: &mut RespConn, c: &str| {
+            let args: Vec<&[u8]> = c.split(' ').map(str::as_bytes).collect();
+            conn.call(&args)
+        };
+        reads.iter().map(|r| call(conn, r)).collect()
+    };
+    let expected;
+    {
+        let _redis = RedisServer::start(redis_port, &redis_args).expect("redis-server");
+        let mut redis = RespConn::connect(redis_port);
+        for w in &writes {
+            let args: Vec<&[u8]> = w.split(' ').map(str::as_bytes).collect();
+            assert!(!redis.call(&args).starts_with(b"-"), "{w}");
+        }
+        expected = snapshot(&mut redis);
+        assert_eq!(redis.call(&[b"SAVE"]), b"+OK\r\n");
+    }
+    let conf = "cluster-enabled no\nenable-debug-command yes\nappendonly no";
+    {
+        let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, conf);
+        let mut ours = RespConn::connect(ours_port);
+        assert_eq!(
+            snapshot(&mut ours),
+            expected,
+            "redis-server's file loaded here"
+        );
+        std::fs::remove_file(dir.join("dump.rdb")).unwrap();
+        assert_eq!(ours.call(&[b"SAVE"]), b"+OK\r\n");
+    }
+    {
+        let _redis = RedisServer::start(redis_port, &redis_args).expect("redis-server");
+        let mut redis = RespConn::connect(redis_port);
+        assert_eq!(snapshot(&mut redis), expected, "our file loaded there");
+    }
+    let aof_conf = "cluster-enabled no\nenable-debug-command yes\nappendonly yes\n\
+                    aof-use-rdb-preamble no\nappenddirname aofdir\ndbfilename none.rdb";
+    {
+        let _node = NodeProcess::start(&dir.path, ours_port, NODE_TIMEOUT_MS, aof_conf);
+        let mut ours = RespConn::connect(ours_port);
+        for w in &writes {
+            let args: Vec<&[u8]> = w.split(' ').map(str::as_bytes).collect();
+            ours.call(&args);
+        }
+        let reply = ours.call(&[b"BGREWRITEAOF"]);
+        assert!(reply.starts_with(b"+Background"), "{reply:?}");
+        wait_until(Duration::from_secs(10), "the rewrite", || {
+            command_text(ours_port, &["INFO", "persistence"]).contains("aof_rewrite_in_progress:0")
+        });
+        ours.call(&[b"XADD", b"small", b"10", b"after", b"rewrite"]);
+        ours.call(&[b"XDEL", b"small", b"10"]);
+    }
+    let _node = NodeProcess::start_from_existing_conf(&dir.path, ours_port);
+    let mut ours = RespConn::connect(ours_port);
+    let mut after = snapshot(&mut ours);
+    // XADD then XDEL moved small's last ID and counters on, as on redis-server.
+    let mut redis_after;
+    {
+        let _redis = RedisServer::start(redis_port, &redis_args).expect("redis-server");
+        let mut redis = RespConn::connect(redis_port);
+        redis.call(&[b"XADD", b"small", b"10", b"after", b"rewrite"]);
+        redis.call(&[b"XDEL", b"small", b"10"]);
+        redis_after = snapshot(&mut redis);
+    }
+    assert_eq!(after.remove(0), redis_after.remove(0), "digest");
+    assert_eq!(after, redis_after);
+}
