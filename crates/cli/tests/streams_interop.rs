@@ -16,6 +16,9 @@ const NODE_TIMEOUT_MS: u64 = 2000;
 
 const CASES: &str = include_str!("types_interop/stream_cases.txt");
 
+/// Consumer groups: every command's errors, deliveries, history, claims, acknowledgements.
+const GROUP_CASES: &str = include_str!("types_interop/stream_group_cases.txt");
+
 /// redis-server as DUMP compares best with it: uncompressed strings, as we write them.
 const REDIS_ARGS: &[&str] = &["--rdbcompression", "no", "--repl-diskless-sync-delay", "0"];
 const OURS_CONF: &str = "cluster-enabled no\nrepl-diskless-sync-delay 0";
@@ -143,6 +146,8 @@ fn start_pair(name: &str) -> (TestDir, NodeProcess, RedisServer, RespConn, RespC
 fn streams_match_redis_server_byte_for_byte() {
     let (_dir, _node, _redis, mut ours, mut redis) = start_pair("streams-diff");
     compare(&mut ours, &mut redis, &lines(CASES));
+    both(&mut ours, &mut redis, "FLUSHALL");
+    compare(&mut ours, &mut redis, &lines(GROUP_CASES));
     let generated = generated_commands();
     both(&mut ours, &mut redis, "FLUSHALL");
     compare(&mut ours, &mut redis, &generated);

@@ -112,7 +112,9 @@ impl CommandSpec {
                 return keys;
             }
             "blmpop" | "bzmpop" => return counted_keys(args, 2),
-            "xread" => return streams::xread_keys(args),
+            "xread" | "xreadgroup" => return streams::xread_keys(args),
+            // The containers route by their subcommand's key: XGROUP CREATE <key> ….
+            "xgroup" | "xinfo" if args.len() >= 3 => return vec![&args[2]],
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             "memory" if args.len() >= 3 && is(&args[1], "usage") => return vec![&args[2]],

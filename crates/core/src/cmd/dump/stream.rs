@@ -1,6 +1,6 @@
 //! Streams in Redis 7.0's RDB encoding (`RDB_TYPE_STREAM_LISTPACKS_2`, type 19): the nodes as
 //! listpacks keyed by their 128-bit big-endian master ID, then the length, last ID, first ID,
-//! largest deleted ID, entries added, and the consumer groups.
+//! largest deleted ID, entries added, and the consumer groups (see `encode_group`).
 //!
 //! A node's listpack is the master entry (`live`, `deleted`, field count, fields, `0`) and
 //! then each entry: flags (deleted, same fields as the master), the ID as deltas from the
@@ -14,6 +14,7 @@ use super::{encode_length, encode_string, PayloadError, Reader};
 use crate::db::stream::{
     elements_before_count, StreamEntry, StreamId, StreamMeta, FLAG_DELETED, FLAG_SAME_FIELDS,
 };
+use crate::db::stream::{Group, Pending};
 use crate::db::Stream;
 
 pub(super) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
@@ -49,8 +50,74 @@ pub(super) fn encode_stream(stream: &Stream, out: &mut Vec<u8>) {
     ] {
         encode_length(n, out);
     }
-    // Consumer groups: none kept yet.
-    encode_length(0, out);
+    encode_length(stream.groups.len() as u64, out);
+    for (name, group) in &stream.groups {
+        encode_group(name, group, out);
+    }
+}
+
+/// A group: name, last ID, entries read (-1 as a 64-bit length, as Redis writes it), the
+/// pending entries (raw ID, delivery time as 8 bytes LE, delivery count), then the consumers
+/// (name, seen time, the raw IDs they own).
+fn encode_group(name: &[u8], group: &Group, out: &mut Vec<u8>) {
+    encode_string(name, out);
+    encode_length(group.last_id.ms, out);
+    encode_length(group.last_id.seq, out);
+    encode_length(group.entries_read as u64, out);
+    encode_length(group.pending.len() as u64, out);
+    for (id, pending) in &group.pending {
+        out.extend_from_slice(&node_key(*id));
+        out.extend_from_slice(&pending.delivery_time_ms.to_le_bytes());
+        encode_length(pending.delivery_count, out);
+    }
+    encode_length(group.consumers.len() as u64, out);
+    for (name, consumer) in &group.consumers {
+        encode_string(name, out);
+        out.extend_from_slice(&consumer.seen_time_ms.to_le_bytes());
+        encode_length(consumer.pending.len() as u64, out);
+        for id in &consumer.pending {
+            out.extend_from_slice(&node_key(*id));
+        }
+    }
+}
+
+fn decode_group(reader: &mut Reader<'_>) -> Result<(Bytes, Group), PayloadError> {
+    let bad = PayloadError::BadFormat;
+    let name = Bytes::from(reader.string()?);
+    let last_id = StreamId::new(reader.plain_length()?, reader.plain_length()?);
+    let entries_read = reader.plain_length()? as i64;
+    let mut group = Group::new(last_id, entries_read);
+    let mut unowned = std::collections::BTreeMap::new();
+    for _ in 0..reader.plain_length()? {
+        let id = parse_node_key(reader.take(16)?)?;
+        let time_ms = u64::from_le_bytes(reader.array::<8>()?);
+        let count = reader.plain_length()?;
+        if unowned.insert(id, (time_ms, count)).is_some() {
+            return Err(bad);
+        }
+    }
+    for _ in 0..reader.plain_length()? {
+        let consumer = Bytes::from(reader.string()?);
+        let seen_ms = u64::from_le_bytes(reader.array::<8>()?);
+        if !group.consumer_or_create(&consumer, seen_ms) {
+            return Err(bad);
+        }
+        for _ in 0..reader.plain_length()? {
+            let id = parse_node_key(reader.take(16)?)?;
+            let (delivery_time_ms, delivery_count) = unowned.remove(&id).ok_or(bad)?;
+            let pending = Pending {
+                consumer: consumer.clone(),
+                delivery_time_ms,
+                delivery_count,
+            };
+            group.assign(id, &consumer, pending);
+        }
+    }
+    // Every pending entry has an owner (Redis checks it under deep sanitization).
+    if !unowned.is_empty() {
+        return Err(bad);
+    }
+    Ok((name, group))
 }
 
 /// The listpack Redis would hold for the node started at `master`.
@@ -113,9 +180,11 @@ pub(super) fn decode_stream(reader: &mut Reader<'_>) -> Result<Stream, PayloadEr
         entries_added: n()?,
     };
     stream.finish_load(meta).map_err(bad)?;
-    if reader.plain_length()? != 0 {
-        // Consumer groups are not kept yet: refused rather than dropped.
-        return Err(PayloadError::BadFormat);
+    for _ in 0..reader.plain_length()? {
+        let (name, group) = decode_group(reader)?;
+        if stream.groups.insert(name, group).is_some() {
+            return Err(PayloadError::BadFormat);
+        }
     }
     Ok(stream)
 }

@@ -1,10 +1,14 @@
-//! Stream commands: XADD, XTRIM, XDEL, XSETID, XLEN, XRANGE, XREVRANGE and XREAD (which may
-//! block), on the stream type of `db::stream`.
+//! Stream commands: XADD, XTRIM, XDEL, XSETID, XLEN, XRANGE, XREVRANGE, XREAD (which may
+//! block), and the consumer groups' XGROUP, XREADGROUP (which may block), XACK, XPENDING,
+//! XCLAIM and XAUTOCLAIM, on the stream type of `db::stream`.
 //!
 //! Writes replay as Redis 7.0 writes them to its AOF and replicas: XADD with the ID it chose
 //! (`*` and `<ms>-*` made concrete), and an approximate trim (`~`) as the exact trim it came
 //! to (`=` and the length or first ID it left), so a replica ends with the same entries.
-//! Here: the command table and the shared helpers; the commands are in `write` and `read`.
+//! Groups replay as Redis 7.0 replays them: XREADGROUP and the claims as `XCLAIM … FORCE
+//! JUSTID LASTID` per entry (see `readgroup`), XGROUP and XACK as sent.
+//! Here: the command table and the shared helpers; the commands are in `write`, `read`,
+//! `readgroup`, `groups` and `claim`.
 
 use bytes::Bytes;
 
@@ -17,11 +21,17 @@ use crate::db::{Collection, Stream, ValueRef};
 use crate::node::Node;
 use crate::reply::Reply;
 
+mod claim;
+mod groups;
 mod read;
+mod readgroup;
 #[cfg(test)]
 mod tests;
 mod write;
 
+use claim::{xautoclaim, xclaim};
+pub(crate) use groups::XGROUP_SUBCOMMANDS;
+use groups::{xack, xgroup_container, xpending};
 use read::{xlen, xrange, xread, xrevrange};
 use write::{xadd, xdel, xsetid, xtrim};
 
@@ -51,6 +61,24 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         &["@read", "@stream", "@slow", "@blocking"], "5.0.0",
         "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
         xread),
+    keyed("stream", "xreadgroup", -7, F::WRITE.union(F::BLOCKING).union(F::MOVABLEKEYS), [0, 0, 0],
+        &["@write", "@stream", "@slow", "@blocking"], "5.0.0",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
+        xread),
+    keyed("stream", "xack", -4, F::WRITE.union(F::FAST), ONE_KEY, W, "5.0.0",
+        "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
+        xack),
+    keyed("stream", "xpending", -3, F::READONLY, ONE_KEY, R, "5.0.0",
+        "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
+        xpending),
+    keyed("stream", "xclaim", -6, F::WRITE.union(F::FAST), ONE_KEY, W, "5.0.0",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
+        xclaim),
+    keyed("stream", "xautoclaim", -6, F::WRITE.union(F::FAST), ONE_KEY, W, "6.2.0",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
+        xautoclaim),
+    crate::cmd::keyless("xgroup", -2, F::empty(), &["@slow"], "stream",
+        "A container for consumer groups commands", "5.0.0", xgroup_container),
 ];
 
 /// XREAD's keys (Redis's `xreadGetKeys`): the first half of what follows `STREAMS`, past the

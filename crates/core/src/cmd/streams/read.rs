@@ -1,8 +1,9 @@
-//! XLEN, XRANGE, XREVRANGE and XREAD, which blocks (see `crate::blocking`) until an XADD
-//! adds past the IDs it was given.
+//! XLEN, XRANGE, XREVRANGE, and XREAD and XREADGROUP, which block (see `crate::blocking`)
+//! until an XADD adds past the IDs they were given (or the group's last ID).
 
 use bytes::Bytes;
 
+use super::readgroup::{deliver_history, deliver_new, GroupRead};
 use super::{entries_reply, invalid_id, parse_id, read_stream};
 use crate::blocking::{Waker, Wakes};
 use crate::cmd::{is, parse_i64};
@@ -18,6 +19,11 @@ static XREAD: Waker = Waker {
     wakes_on: Wakes::Stream,
     serve: serve_xread,
     wants: Some(has_news),
+};
+static XREADGROUP: Waker = Waker {
+    wakes_on: Wakes::Stream,
+    serve: serve_xreadgroup,
+    wants: Some(group_has_news),
 };
 
 pub(super) fn xlen(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
@@ -44,6 +50,23 @@ fn interval_end(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply>
     Ok((parse_id(arg, IdSyntax::Loose { missing_seq })?, false))
 }
 
+/// An interval's inclusive ends from its `start` and `end` arguments, with Redis's errors.
+pub(super) fn interval(start_arg: &[u8], end_arg: &[u8]) -> Result<(StreamId, StreamId), Reply> {
+    let start = match interval_end(start_arg, 0)? {
+        (id, false) => id,
+        (id, true) => id
+            .incr()
+            .ok_or_else(|| Reply::err("invalid start ID for the interval"))?,
+    };
+    let end = match interval_end(end_arg, u64::MAX)? {
+        (id, false) => id,
+        (id, true) => id
+            .decr()
+            .ok_or_else(|| Reply::err("invalid end ID for the interval"))?,
+    };
+    Ok((start, end))
+}
+
 /// XRANGE `key start end [COUNT n]`, XREVRANGE `key end start [COUNT n]`.
 fn range(node: &mut Node, args: &[Bytes], rev: bool) -> Reply {
     let (start_arg, end_arg) = if rev {
@@ -51,21 +74,9 @@ fn range(node: &mut Node, args: &[Bytes], rev: bool) -> Reply {
     } else {
         (&args[2], &args[3])
     };
-    let start = match interval_end(start_arg, 0) {
+    let (start, end) = match interval(start_arg, end_arg) {
+        Ok(ends) => ends,
         Err(e) => return e,
-        Ok((id, false)) => id,
-        Ok((id, true)) => match id.incr() {
-            Some(id) => id,
-            None => return Reply::err("invalid start ID for the interval"),
-        },
-    };
-    let end = match interval_end(end_arg, u64::MAX) {
-        Err(e) => return e,
-        Ok((id, false)) => id,
-        Ok((id, true)) => match id.decr() {
-            Some(id) => id,
-            None => return Reply::err("invalid end ID for the interval"),
-        },
     };
     let mut count: Option<i64> = None;
     let mut i = 4;
@@ -99,6 +110,9 @@ struct XreadArgs {
     /// Where the keys start; as many IDs follow them.
     keys_at: usize,
     streams: usize,
+    /// XREADGROUP's group and consumer.
+    group: Option<(Bytes, Bytes)>,
+    noack: bool,
 }
 
 fn parse_xread(node: &Node, args: &[Bytes]) -> Result<XreadArgs, Reply> {
@@ -107,7 +121,10 @@ fn parse_xread(node: &Node, args: &[Bytes]) -> Result<XreadArgs, Reply> {
         count: 0,
         keys_at: 0,
         streams: 0,
+        group: None,
+        noack: false,
     };
+    let xreadgroup = args[0].len() == 10;
     let mut i = 1;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -139,13 +156,20 @@ fn parse_xread(node: &Node, args: &[Bytes]) -> Result<XreadArgs, Reply> {
             parsed.streams = rest / 2;
             break;
         } else if is(opt, "group") && i + 2 < args.len() {
-            return Err(Reply::err(
-                "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !xreadgroup {
+                return Err(Reply::err(
+                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 2;
         } else if is(opt, "noack") {
-            return Err(Reply::err(
-                "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+            if !xreadgroup {
+                return Err(Reply::err(
+                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.noack = true;
         } else {
             return Err(Reply::syntax_error());
         }
@@ -153,6 +177,9 @@ fn parse_xread(node: &Node, args: &[Bytes]) -> Result<XreadArgs, Reply> {
     }
     if parsed.keys_at == 0 {
         return Err(Reply::syntax_error());
+    }
+    if xreadgroup && parsed.group.is_none() {
+        return Err(Reply::err("Missing GROUP option for XREADGROUP"));
     }
     Ok(parsed)
 }
@@ -171,9 +198,22 @@ fn resolve_ids(node: &mut Node, args: &[Bytes], p: &XreadArgs) -> Result<Vec<Str
     for k in 0..p.streams {
         let key = &args[p.keys_at + k];
         let stream = read_stream(node, key)?;
+        if let Some((group, _)) = &p.group {
+            if !stream.is_some_and(|s| s.groups.contains_key(&group[..])) {
+                return Err(Reply::error(format!(
+                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(group)
+                )));
+            }
+        }
         let arg = &args[p.keys_at + p.streams + k];
         let id = match &arg[..] {
+            b"$" if p.group.is_some() => return Err(Reply::err(
+                "The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+            )),
             b"$" => stream.map_or(StreamId::ZERO, |s| s.last_id),
+            b">" if p.group.is_some() => StreamId::MAX,
             b">" => {
                 return Err(Reply::err(
                     "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
@@ -228,7 +268,19 @@ pub(super) fn xread(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
     let found: Vec<_> = keys
         .iter()
         .zip(&ids)
-        .filter_map(|(key, id)| news(node, key, *id, parsed.count))
+        .filter_map(|(key, id)| match &parsed.group {
+            None => news(node, key, *id, parsed.count),
+            Some((group, consumer)) => {
+                let read = GroupRead {
+                    key,
+                    group,
+                    consumer,
+                    noack: parsed.noack,
+                    count: parsed.count,
+                };
+                group_news(node, &read, *id)
+            }
+        })
         .collect();
     if !found.is_empty() {
         return streams_reply(node, client, found);
@@ -244,8 +296,65 @@ pub(super) fn xread(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
     for (k, id) in ids.iter().enumerate() {
         resolved[parsed.keys_at + parsed.streams + k] = Bytes::from(id.to_string());
     }
-    node.block_on_keys(client, &resolved, keys, deadline_ms, &XREAD);
+    let waker = if parsed.group.is_some() {
+        &XREADGROUP
+    } else {
+        &XREAD
+    };
+    node.block_on_keys(client, &resolved, keys, deadline_ms, waker);
     Reply::Nil
+}
+
+/// XREADGROUP's synchronous answer for one stream: the consumer's history for an ID, the
+/// entries past the group's last ID for `>` when there are some.
+fn group_news(node: &mut Node, read: &GroupRead<'_>, id: StreamId) -> Option<(Bytes, Reply)> {
+    if id != StreamId::MAX {
+        return Some((read.key.clone(), deliver_history(node, read, id)));
+    }
+    let stream = read_stream(node, read.key).ok().flatten()?;
+    let last = stream.groups[&read.group[..]].last_id;
+    if stream.is_empty() || stream.last_live_id() <= last {
+        return None;
+    }
+    Some((read.key.clone(), deliver_new(node, read, last)))
+}
+
+/// Whether a blocked XREADGROUP is to be answered from `key`: its group is gone, or the
+/// stream went past the group's last ID.
+fn group_has_news(node: &mut Node, args: &[Bytes], key: &Bytes) -> bool {
+    let parsed = parse_xread(node, args).expect("parsed when it blocked");
+    let (group, _) = parsed.group.expect("XREADGROUP");
+    let Ok(Some(stream)) = read_stream(node, key) else {
+        return false;
+    };
+    stream
+        .groups
+        .get(&group[..])
+        .is_none_or(|g| stream.last_id > g.last_id)
+}
+
+fn serve_xreadgroup(node: &mut Node, client: ClientId, args: &[Bytes], key: &Bytes) -> Reply {
+    let parsed = parse_xread(node, args).expect("parsed when it blocked");
+    let (group, consumer) = parsed.group.as_ref().expect("XREADGROUP");
+    let stream = read_stream(node, key).ok().flatten().expect("a stream");
+    let Some(last) = stream.groups.get(&group[..]).map(|g| g.last_id) else {
+        return Reply::error(
+            "NOGROUP the consumer group this client was blocked on no longer exists",
+        );
+    };
+    let read = GroupRead {
+        key,
+        group,
+        consumer,
+        noack: parsed.noack,
+        count: if parsed.count == 0 {
+            BLOCKED_COUNT_DEFAULT
+        } else {
+            parsed.count
+        },
+    };
+    let entries = deliver_new(node, &read, last);
+    streams_reply(node, client, vec![(key.clone(), entries)])
 }
 
 /// The ID a blocked XREAD waits past on `key` (its first occurrence).

@@ -15,9 +15,11 @@ use bytes::Bytes;
 
 use crate::cmd::dump::listpack::{entry_bytes, integer_bytes, LP_EMPTY_BYTES};
 
+mod group;
 mod id;
 mod trim;
 
+pub use group::{Consumer, Group, Pending, ENTRIES_READ_UNKNOWN};
 pub use id::{IdSyntax, StreamId};
 pub use trim::{Trim, TrimStrategy};
 
@@ -90,6 +92,8 @@ pub struct Stream {
     pub first_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
+    /// Consumer groups by name.
+    pub groups: BTreeMap<Bytes, Group>,
 }
 
 impl Stream {
