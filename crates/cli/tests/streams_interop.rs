@@ -383,6 +383,28 @@ fn the_replication_stream_carries_redis_forms() {
         "XSETID s 20",
         "XADD s 20-5 a 1",
         "XREAD STREAMS s 0",
+        "XADD s 21 a 1",
+        "XADD s 22 a 1",
+        "XADD s 23 a 1",
+        "XADD s 24 a 1",
+        "XGROUP CREATE s g 0",
+        "XGROUP CREATE s g2 $ ENTRIESREAD 2",
+        "XGROUP CREATE m g $ MKSTREAM",
+        "XREADGROUP GROUP g c1 COUNT 2 STREAMS s >",
+        "XREADGROUP GROUP g c2 NOACK COUNT 1 STREAMS s >",
+        "XREADGROUP GROUP g c3 NOACK COUNT 1 STREAMS s >",
+        "XREADGROUP GROUP g c1 STREAMS s 0",
+        "XACK s g 21-0 99",
+        "XCLAIM s g c4 0 20-5 JUSTID",
+        "XCLAIM s g c4 0 24-0 FORCE RETRYCOUNT 5",
+        "XCLAIM s g c4 0 99 LASTID 30",
+        "XDEL s 24-0",
+        "XAUTOCLAIM s g c5 0 0",
+        "XGROUP SETID s g 22-0 ENTRIESREAD 3",
+        "XGROUP CREATECONSUMER s g c9",
+        "XGROUP DELCONSUMER s g c9",
+        "XGROUP DESTROY s g2",
+        "XGROUP DESTROY s g2",
     ];
     for conn in [&mut ours, &mut redis_conn] {
         for write in writes {
@@ -391,12 +413,27 @@ fn the_replication_stream_carries_redis_forms() {
         }
         conn.call(&[b"SET", b"marker", b"end"]);
     }
-    let got = ours_replica.commands_until("end");
-    let expected = redis_replica.commands_until("end");
+    // XCLAIM's TIME is each server's clock.
+    let masked = |commands: Vec<String>| -> Vec<String> {
+        let mask = |c: String| {
+            let mut words: Vec<String> = c.split(' ').map(String::from).collect();
+            if words[0] == "XCLAIM" && words.len() > 7 && words[6] == "TIME" {
+                words[7] = "<time>".into();
+            }
+            words.join(" ")
+        };
+        commands.into_iter().map(mask).collect()
+    };
+    let got = masked(ours_replica.commands_until("end"));
+    let expected = masked(redis_replica.commands_until("end"));
     assert_eq!(got, expected);
     for form in [
         "XADD s MAXLEN = 3 6-0 a 1",
         "XTRIM s MINID = 18446744073709551615-18446744073709551615",
+        "XCLAIM s g c1 0 21-0 TIME <time> RETRYCOUNT 1 FORCE JUSTID LASTID 21-0",
+        "XGROUP SETID s g 22-0 ENTRIESREAD 13",
+        "XGROUP CREATECONSUMER s g c2",
+        "XCLAIM s g c4 0 24-0 TIME <time> RETRYCOUNT 5 FORCE JUSTID LASTID 23-0",
     ] {
         assert!(got.iter().any(|c| c == form), "{form}: {got:?}");
     }

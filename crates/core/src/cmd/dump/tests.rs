@@ -206,7 +206,10 @@ fn a_redis_stream_payload_loads_and_dumps_back_byte_for_byte() {
     let all = stream.range(StreamId::ZERO, StreamId::MAX, 0, false);
     let pairs = [Bytes::from_static(b"f"), Bytes::from_static(b"v")];
     assert_eq!(all, vec![(StreamId::new(1, 1), &pairs[..])]);
-    assert_eq!((stream.entries_added, stream.last_id), (1, StreamId::new(1, 1)));
+    assert_eq!(
+        (stream.entries_added, stream.last_id),
+        (1, StreamId::new(1, 1))
+    );
     assert_eq!(&dump_payload(&value)[..], REDIS_STREAM_DUMP);
 }
 
@@ -216,7 +219,10 @@ fn malformed_values_are_bad_data_format() {
     // The stream's one entry closes with an element count of 4 (flags, two deltas, the
     // value); a count that does not add up is refused.
     let body = &REDIS_STREAM_DUMP[..REDIS_STREAM_DUMP.len() - 10];
-    let at = body.windows(2).rposition(|w| w == b"\x04\x01").expect("the count");
+    let at = body
+        .windows(2)
+        .rposition(|w| w == b"\x04\x01")
+        .expect("the count");
     let mut miscounted = body.to_vec();
     miscounted[at] = 5;
     assert_eq!(parse_payload(&signed(&miscounted, 10)), bad);
@@ -406,7 +412,10 @@ fn restore_errors_in_redis_order() {
     let bad = err("ERR Bad data format");
     // Redis's dump of a stream whose entry's closing count is off by one.
     let mut miscounted = REDIS_STREAM_DUMP[..REDIS_STREAM_DUMP.len() - 10].to_vec();
-    let at = miscounted.windows(2).rposition(|w| w == b"\x04\x01").unwrap();
+    let at = miscounted
+        .windows(2)
+        .rposition(|w| w == b"\x04\x01")
+        .unwrap();
     miscounted[at] = 5;
     let miscounted = signed(&miscounted, 10);
     let cases: &[(&[&[u8]], &Reply)] = &[

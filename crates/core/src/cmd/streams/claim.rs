@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::groups::no_key_or_group;
 use super::readgroup::xclaim_replay;
-use super::{id_reply, propagate, read_stream, write_stream};
+use super::{id_reply, propagate_all, read_stream, write_stream};
 use crate::cmd::{is, parse_i64};
 use crate::db::stream::{IdSyntax, Pending, StreamId};
 use crate::node::{ClientId, Node};
@@ -136,17 +136,26 @@ pub(super) fn xclaim(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Repl
             delivery_count,
         };
         group.assign(id, consumer, pending);
-        replays.push(xclaim_replay(key, group_name, id, &group.pending[&id], group.last_id));
+        replays.push(xclaim_replay(
+            key,
+            group_name,
+            id,
+            &group.pending[&id],
+            group.last_id,
+        ));
         moved_last_id = false;
         out.push(claimed_reply(id, pairs, options.justid));
     }
     if moved_last_id {
         let group = &stream.groups[&group_name[..]];
-        replays.push(setid_replay(key, group_name, group.last_id, group.entries_read));
+        replays.push(setid_replay(
+            key,
+            group_name,
+            group.last_id,
+            group.entries_read,
+        ));
     }
-    for replay in replays {
-        propagate(node, replay);
-    }
+    propagate_all(node, replays);
     Reply::Array(out)
 }
 
@@ -230,7 +239,13 @@ pub(super) fn xautoclaim(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
         let exists = stream.get(id).map(<[Bytes]>::to_vec);
         let group = stream.groups.get_mut(&group_name[..]).expect("checked");
         let Some(pairs) = exists else {
-            replays.push(xclaim_replay(key, group_name, id, pending_of(group, id), group.last_id));
+            replays.push(xclaim_replay(
+                key,
+                group_name,
+                id,
+                pending_of(group, id),
+                group.last_id,
+            ));
             group.acknowledge(id);
             deleted.push(id_reply(id));
             count -= 1;
@@ -251,17 +266,25 @@ pub(super) fn xautoclaim(node: &mut Node, _client: ClientId, args: &[Bytes]) -> 
             delivery_count: if justid { before } else { before + 1 },
         };
         group.assign(id, consumer, pending);
-        replays.push(xclaim_replay(key, group_name, id, &group.pending[&id], group.last_id));
+        replays.push(xclaim_replay(
+            key,
+            group_name,
+            id,
+            &group.pending[&id],
+            group.last_id,
+        ));
         claimed.push(claimed_reply(id, pairs, justid));
         count -= 1;
         if id == StreamId::MAX {
             break StreamId::ZERO;
         }
     };
-    for replay in replays {
-        propagate(node, replay);
-    }
-    Reply::Array(vec![id_reply(next), Reply::Array(claimed), Reply::Array(deleted)])
+    propagate_all(node, replays);
+    Reply::Array(vec![
+        id_reply(next),
+        Reply::Array(claimed),
+        Reply::Array(deleted),
+    ])
 }
 
 fn pending_of(group: &crate::db::stream::Group, id: StreamId) -> &Pending {

@@ -164,7 +164,9 @@ fn create(node: &mut Node, args: &[Bytes], entries_read: i64) -> Outcome {
     if stream.groups.contains_key(&args[3][..]) {
         return Err(Reply::error("BUSYGROUP Consumer Group name already exists"));
     }
-    stream.groups.insert(args[3].clone(), Group::new(id, entries_read));
+    stream
+        .groups
+        .insert(args[3].clone(), Group::new(id, entries_read));
     propagate(node, argv(args));
     Ok(Reply::ok())
 }
@@ -229,7 +231,10 @@ pub(super) fn xack(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
             Err(e) => return e,
         }
     }
-    let stream = write_stream(node, &args[1]).ok().flatten().expect("a stream");
+    let stream = write_stream(node, &args[1])
+        .ok()
+        .flatten()
+        .expect("a stream");
     let group = stream.groups.get_mut(&args[2][..]).expect("checked");
     let acknowledged = ids.into_iter().filter(|id| group.acknowledge(*id)).count();
     if acknowledged > 0 {
@@ -304,11 +309,21 @@ pub(super) fn xpending(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Re
 }
 
 fn pending_summary(group: &Group) -> Reply {
-    let (Some(first), Some(last)) = (group.pending.keys().next(), group.pending.keys().next_back())
-    else {
-        return Reply::Array(vec![Reply::Integer(0), Reply::Nil, Reply::Nil, Reply::NilArray]);
+    let (Some(first), Some(last)) = (
+        group.pending.keys().next(),
+        group.pending.keys().next_back(),
+    ) else {
+        return Reply::Array(vec![
+            Reply::Integer(0),
+            Reply::Nil,
+            Reply::Nil,
+            Reply::NilArray,
+        ]);
     };
-    let owners = group.consumers.iter().filter(|(_, c)| !c.pending.is_empty());
+    let owners = group
+        .consumers
+        .iter()
+        .filter(|(_, c)| !c.pending.is_empty());
     let owners = owners.map(|(name, c)| {
         Reply::Array(vec![
             Reply::Bulk(name.clone()),
@@ -332,7 +347,9 @@ fn pending_entries(group: &Group, range: &PendingRange, now_ms: u64) -> Reply {
         },
     };
     let mut out = Vec::new();
-    let in_range = ids.into_iter().filter(|id| *id >= range.start && *id <= range.end);
+    let in_range = ids
+        .into_iter()
+        .filter(|id| *id >= range.start && *id <= range.end);
     for id in in_range {
         if out.len() >= range.count {
             break;

@@ -157,3 +157,18 @@ fn write_stream<'a>(node: &'a mut Node, key: &[u8]) -> Result<Option<&'a mut Str
 fn propagate(node: &mut Node, argv: Vec<Bytes>) {
     keys::propagate(node, argv);
 }
+
+/// Replays one call's several writes, inside MULTI/EXEC when more than one (as Redis 7.0 wraps
+/// what a command propagates besides itself), unless EXEC or a script wraps them already.
+fn propagate_all(node: &mut Node, replays: Vec<Vec<Bytes>>) {
+    let wrap = replays.len() > 1 && node.top_command != "exec" && node.script_writes.is_none();
+    if wrap {
+        propagate(node, vec![Bytes::from_static(b"MULTI")]);
+    }
+    for replay in replays {
+        propagate(node, replay);
+    }
+    if wrap {
+        propagate(node, vec![Bytes::from_static(b"EXEC")]);
+    }
+}

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::readgroup::{deliver_history, deliver_new, GroupRead};
-use super::{entries_reply, invalid_id, parse_id, read_stream};
+use super::{entries_reply, invalid_id, parse_id, propagate_all, read_stream};
 use crate::blocking::{Waker, Wakes};
 use crate::cmd::{is, parse_i64};
 use crate::db::stream::{IdSyntax, StreamId};
@@ -265,6 +265,7 @@ pub(super) fn xread(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
         Err(e) => return e,
     };
     let keys = &args[parsed.keys_at..parsed.keys_at + parsed.streams];
+    let mut replays = Vec::new();
     let found: Vec<_> = keys
         .iter()
         .zip(&ids)
@@ -278,10 +279,11 @@ pub(super) fn xread(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
                     noack: parsed.noack,
                     count: parsed.count,
                 };
-                group_news(node, &read, *id)
+                group_news(node, &read, *id, &mut replays)
             }
         })
         .collect();
+    propagate_all(node, replays);
     if !found.is_empty() {
         return streams_reply(node, client, found);
     }
@@ -307,16 +309,21 @@ pub(super) fn xread(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply 
 
 /// XREADGROUP's synchronous answer for one stream: the consumer's history for an ID, the
 /// entries past the group's last ID for `>` when there are some.
-fn group_news(node: &mut Node, read: &GroupRead<'_>, id: StreamId) -> Option<(Bytes, Reply)> {
+fn group_news(
+    node: &mut Node,
+    read: &GroupRead<'_>,
+    id: StreamId,
+    replays: &mut Vec<Vec<Bytes>>,
+) -> Option<(Bytes, Reply)> {
     if id != StreamId::MAX {
-        return Some((read.key.clone(), deliver_history(node, read, id)));
+        return Some((read.key.clone(), deliver_history(node, read, id, replays)));
     }
     let stream = read_stream(node, read.key).ok().flatten()?;
     let last = stream.groups[&read.group[..]].last_id;
     if stream.is_empty() || stream.last_live_id() <= last {
         return None;
     }
-    Some((read.key.clone(), deliver_new(node, read, last)))
+    Some((read.key.clone(), deliver_new(node, read, last, replays)))
 }
 
 /// Whether a blocked XREADGROUP is to be answered from `key`: its group is gone, or the
@@ -353,7 +360,9 @@ fn serve_xreadgroup(node: &mut Node, client: ClientId, args: &[Bytes], key: &Byt
             parsed.count
         },
     };
-    let entries = deliver_new(node, &read, last);
+    let mut replays = Vec::new();
+    let entries = deliver_new(node, &read, last, &mut replays);
+    propagate_all(node, replays);
     streams_reply(node, client, vec![(key.clone(), entries)])
 }
 

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{entries_reply, id_reply, propagate, write_stream};
+use super::{entries_reply, id_reply, write_stream};
 use crate::db::stream::{Pending, StreamId};
 use crate::node::Node;
 use crate::reply::Reply;
@@ -25,9 +25,12 @@ fn word(w: &'static str) -> Bytes {
 }
 
 /// Looks the consumer up (seen now) or creates it; a NOACK read replays its creation.
-fn touch_consumer(node: &mut Node, read: &GroupRead<'_>) {
+fn touch_consumer(node: &mut Node, read: &GroupRead<'_>, replays: &mut Vec<Vec<Bytes>>) {
     let now_ms = node.now.unix_ms;
-    let stream = write_stream(node, read.key).ok().flatten().expect("a stream");
+    let stream = write_stream(node, read.key)
+        .ok()
+        .flatten()
+        .expect("a stream");
     let group = stream.groups.get_mut(&read.group[..]).expect("checked");
     let created = group.consumer_or_create(read.consumer, now_ms);
     if created && read.noack {
@@ -38,22 +41,29 @@ fn touch_consumer(node: &mut Node, read: &GroupRead<'_>) {
             read.group.clone(),
             read.consumer.clone(),
         ];
-        propagate(node, replay);
+        replays.push(replay);
     }
 }
 
 /// The live entries past `after`, delivered to the consumer.
-pub(super) fn deliver_new(node: &mut Node, read: &GroupRead<'_>, after: StreamId) -> Reply {
-    touch_consumer(node, read);
+pub(super) fn deliver_new(
+    node: &mut Node,
+    read: &GroupRead<'_>,
+    after: StreamId,
+    replays: &mut Vec<Vec<Bytes>>,
+) -> Reply {
+    touch_consumer(node, read, replays);
     let now_ms = node.now.unix_ms;
-    let stream = write_stream(node, read.key).ok().flatten().expect("a stream");
+    let stream = write_stream(node, read.key)
+        .ok()
+        .flatten()
+        .expect("a stream");
     let start = after.incr().unwrap_or(StreamId::MAX);
     let entries: Vec<(StreamId, Vec<Bytes>)> = stream
         .range(start, StreamId::MAX, read.count, false)
         .into_iter()
         .map(|(id, pairs)| (id, pairs.to_vec()))
         .collect();
-    let mut replays = Vec::new();
     let mut moved = false;
     for (id, _) in &entries {
         if *id > stream.groups[&read.group[..]].last_id {
@@ -70,7 +80,13 @@ pub(super) fn deliver_new(node: &mut Node, read: &GroupRead<'_>, after: StreamId
             delivery_count: 1,
         };
         group.assign(*id, read.consumer, pending);
-        replays.push(xclaim_replay(read.key, read.group, *id, &group.pending[id], group.last_id));
+        replays.push(xclaim_replay(
+            read.key,
+            read.group,
+            *id,
+            &group.pending[id],
+            group.last_id,
+        ));
     }
     let group = &stream.groups[&read.group[..]];
     let setid = (read.noack && moved).then(|| {
@@ -84,9 +100,7 @@ pub(super) fn deliver_new(node: &mut Node, read: &GroupRead<'_>, after: StreamId
             Bytes::from(group.entries_read.to_string()),
         ]
     });
-    for replay in replays.into_iter().chain(setid) {
-        propagate(node, replay);
-    }
+    replays.extend(setid);
     let borrowed = entries.iter().map(|(id, p)| (*id, p.as_slice())).collect();
     entries_reply(borrowed)
 }
@@ -120,15 +134,27 @@ pub(super) fn xclaim_replay(
 
 /// The consumer's pending entries past `after`, each delivered again (an entry deleted since
 /// reads as `[id, nil]`); nothing replays.
-pub(super) fn deliver_history(node: &mut Node, read: &GroupRead<'_>, after: StreamId) -> Reply {
-    touch_consumer(node, read);
+pub(super) fn deliver_history(
+    node: &mut Node,
+    read: &GroupRead<'_>,
+    after: StreamId,
+    replays: &mut Vec<Vec<Bytes>>,
+) -> Reply {
+    touch_consumer(node, read, replays);
     let now_ms = node.now.unix_ms;
-    let stream = write_stream(node, read.key).ok().flatten().expect("a stream");
+    let stream = write_stream(node, read.key)
+        .ok()
+        .flatten()
+        .expect("a stream");
     let Some(start) = after.incr() else {
         return Reply::Array(Vec::new());
     };
     let owned = &stream.groups[&read.group[..]].consumers[&read.consumer[..]].pending;
-    let limit = if read.count == 0 { usize::MAX } else { read.count };
+    let limit = if read.count == 0 {
+        usize::MAX
+    } else {
+        read.count
+    };
     let ids: Vec<StreamId> = owned.range(start..).take(limit).copied().collect();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -137,7 +163,10 @@ pub(super) fn deliver_history(node: &mut Node, read: &GroupRead<'_>, after: Stre
             continue;
         };
         let group = stream.groups.get_mut(&read.group[..]).expect("checked");
-        let pending = group.pending.get_mut(&id).expect("owned entries are pending");
+        let pending = group
+            .pending
+            .get_mut(&id)
+            .expect("owned entries are pending");
         pending.delivery_time_ms = now_ms;
         pending.delivery_count += 1;
         out.push(Reply::Array(vec![

@@ -61,9 +61,15 @@ impl Group {
                 owner.pending.remove(&id);
             }
         }
-        let owner = self.consumers.get_mut(consumer).expect("an existing consumer");
+        let owner = self
+            .consumers
+            .get_mut(consumer)
+            .expect("an existing consumer");
         owner.pending.insert(id);
-        assert_eq!(&pending.consumer, consumer, "a pending entry names its owner");
+        assert_eq!(
+            &pending.consumer, consumer,
+            "a pending entry names its owner"
+        );
         self.pending.insert(id, pending);
     }
 
@@ -146,8 +152,7 @@ impl Stream {
     pub fn advance_group(&mut self, name: &[u8], id: StreamId) {
         let known = {
             let group = &self.groups[name];
-            group.entries_read != ENTRIES_READ_UNKNOWN
-                && !self.has_tombstones_in(id, StreamId::MAX)
+            group.entries_read != ENTRIES_READ_UNKNOWN && !self.has_tombstones_in(id, StreamId::MAX)
         };
         let estimate = self.entries_up_to(id);
         let added = self.entries_added;
