@@ -195,6 +195,11 @@ fn stream_dumps_restore_across_both_ways() {
         "XSETID b 9 ENTRIESADDED 12 MAXDELETEDID 8",
         "XADD e 3 a 1",
         "XDEL e 3-0",
+        "XGROUP CREATE b g 0",
+        "XREADGROUP GROUP g alice COUNT 1 STREAMS b >",
+        "XGROUP CREATE b g2 $ ENTRIESREAD 5",
+        "XGROUP CREATECONSUMER b g bob",
+        "XGROUP CREATE e g 0",
     ];
     let mut big: Vec<String> = (1..=450)
         .map(|i| {
@@ -234,17 +239,28 @@ fn stream_dumps_restore_across_both_ways() {
             let payload = bulk_body(&dumped);
             let restored = to.call(&[b"RESTORE", key.as_bytes(), b"0", &payload]);
             assert_eq!(String::from_utf8_lossy(&restored), "+OK\r\n", "{key}");
-            for read in [
-                &[&b"XRANGE"[..], key.as_bytes(), b"-", b"+"][..],
-                &[b"XLEN", key.as_bytes()],
-            ] {
-                assert_eq!(from.call(read), to.call(read), "{key}");
-            }
             assert_eq!(
                 to.call(&[b"DUMP", key.as_bytes()]),
                 dumped,
                 "{key} dumped back"
             );
+            let reads: [&[&[u8]]; 4] = [
+                &[b"XRANGE", key.as_bytes(), b"-", b"+"],
+                &[b"XLEN", key.as_bytes()],
+                &[b"XPENDING", key.as_bytes(), b"g"],
+                &[
+                    b"XREADGROUP",
+                    b"GROUP",
+                    b"g",
+                    b"alice",
+                    b"STREAMS",
+                    key.as_bytes(),
+                    b"0",
+                ],
+            ];
+            for read in reads {
+                assert_eq!(from.call(read), to.call(read), "{key}");
+            }
             assert_eq!(to.call(&[b"TYPE", key.as_bytes()]), b"+stream\r\n");
         }
         // The IDs kept: the next automatic sequence follows the last ID.
@@ -462,14 +478,49 @@ fn a_blocked_xread_is_woken_the_same_way() {
             writer.call(&[b"XADD", b"s", b"1-2", b"new", b"y"]);
             let woken = waiter.read();
             let timed_out = waiter.call(&[b"XREAD", b"BLOCK", b"50", b"STREAMS", b"s", b"$"]);
-            replies.push((woken, timed_out));
+            // A consumer waiting for new entries, then its group destroyed under it.
+            writer.call(&[b"XGROUP", b"CREATE", b"s", b"g", b"$"]);
+            waiter.send(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"c",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                b"s",
+                b">",
+            ]);
+            wait_for_blocked(writer);
+            writer.call(&[b"XADD", b"s", b"1-3", b"more", b"z"]);
+            let delivered = waiter.read();
+            let pending = writer.call(&[b"XPENDING", b"s", b"g"]);
+            waiter.send(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"c",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                b"s",
+                b">",
+            ]);
+            wait_for_blocked(writer);
+            writer.call(&[b"XGROUP", b"DESTROY", b"s", b"g"]);
+            let gone = waiter.read();
+            replies.push((woken, [timed_out, delivered, pending, gone].concat()));
         }
         assert_eq!(
             String::from_utf8_lossy(&replies[0].0),
             String::from_utf8_lossy(&replies[1].0),
             "RESP{protocol}"
         );
-        assert_eq!(replies[0].1, replies[1].1, "RESP{protocol} timeout");
+        assert_eq!(
+            String::from_utf8_lossy(&replies[0].1),
+            String::from_utf8_lossy(&replies[1].1),
+            "RESP{protocol}: timeout, group delivery, pending, group destroyed"
+        );
     }
 }
 
