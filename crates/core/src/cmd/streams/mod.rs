@@ -22,6 +22,8 @@ use crate::node::Node;
 use crate::reply::Reply;
 
 mod claim;
+#[cfg(test)]
+mod group_tests;
 mod groups;
 mod read;
 mod readgroup;
