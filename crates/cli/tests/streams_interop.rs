@@ -101,7 +101,8 @@ fn generated_commands() -> Vec<String> {
                 next(3)
             ),
             20 | 21 => format!("DUMP {key}"),
-            22 => format!("DEBUG DIGEST-VALUE {key}"),
+            22 if next(2) == 0 => format!("DEBUG DIGEST-VALUE {key}"),
+            22 => format!("XINFO STREAM {key}"),
             _ => format!("XREVRANGE {key} + - COUNT 1"),
         };
         out.push(command);

@@ -172,6 +172,7 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
         "script" => crate::cmd::scripting::SCRIPT_SUBCOMMANDS,
         "xgroup" => crate::cmd::streams::XGROUP_SUBCOMMANDS,
+        "xinfo" => crate::cmd::streams::XINFO_SUBCOMMANDS,
         _ => &[],
     }
 }

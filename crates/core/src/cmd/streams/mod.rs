@@ -1,6 +1,6 @@
 //! Stream commands: XADD, XTRIM, XDEL, XSETID, XLEN, XRANGE, XREVRANGE, XREAD (which may
 //! block), and the consumer groups' XGROUP, XREADGROUP (which may block), XACK, XPENDING,
-//! XCLAIM and XAUTOCLAIM, on the stream type of `db::stream`.
+//! XCLAIM and XAUTOCLAIM, and XINFO, on the stream type of `db::stream`.
 //!
 //! Writes replay as Redis 7.0 writes them to its AOF and replicas: XADD with the ID it chose
 //! (`*` and `<ms>-*` made concrete), and an approximate trim (`~`) as the exact trim it came
@@ -25,6 +25,7 @@ mod claim;
 #[cfg(test)]
 mod group_tests;
 mod groups;
+mod info;
 mod read;
 mod readgroup;
 #[cfg(test)]
@@ -34,6 +35,8 @@ mod write;
 use claim::{xautoclaim, xclaim};
 pub(crate) use groups::XGROUP_SUBCOMMANDS;
 use groups::{xack, xgroup_container, xpending};
+use info::xinfo_container;
+pub(crate) use info::XINFO_SUBCOMMANDS;
 use read::{xlen, xrange, xread, xrevrange};
 use write::{xadd, xdel, xsetid, xtrim};
 
@@ -81,6 +84,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         xautoclaim),
     crate::cmd::keyless("xgroup", -2, F::empty(), &["@slow"], "stream",
         "A container for consumer groups commands", "5.0.0", xgroup_container),
+    crate::cmd::keyless("xinfo", -2, F::empty(), &["@slow"], "stream",
+        "A container for stream introspection commands", "5.0.0", xinfo_container),
 ];
 
 /// XREAD's keys (Redis's `xreadGetKeys`): the first half of what follows `STREAMS`, past the
