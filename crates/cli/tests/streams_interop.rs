@@ -665,3 +665,45 @@ fn streams_cross_in_rdb_files_and_survive_an_aof_rewrite() {
     assert_eq!(after.remove(0), redis_after.remove(0), "digest");
     assert_eq!(after, redis_after);
 }
+
+/// In cluster mode XREAD and XREADGROUP's keys share one slot or the command is CROSSSLOT.
+#[test]
+fn stream_reads_across_slots_are_crossslot_in_cluster_mode() {
+    let dir = TestDir::new("streams-crossslot");
+    let [port] = free_ports(1)[..] else {
+        unreachable!()
+    };
+    let _node = NodeProcess::start(&dir.path, port, NODE_TIMEOUT_MS, "");
+    let mut conn = RespConn::connect(port);
+    let slots = [&b"CLUSTER"[..], b"ADDSLOTSRANGE", b"0", b"16383"];
+    assert_eq!(conn.call(&slots), b"+OK\r\n");
+    wait_until(Duration::from_secs(10), "cluster state ok", || {
+        cluster_info_field(port, "cluster_state") == "ok"
+    });
+    let crossslot = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    let across: [&[&[u8]]; 2] = [
+        &[b"XREAD", b"STREAMS", b"a", b"b", b"0", b"0"],
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g",
+            b"c",
+            b"STREAMS",
+            b"a",
+            b"b",
+            b">",
+            b">",
+        ],
+    ];
+    for args in across {
+        assert_eq!(conn.call(args), crossslot, "{args:?}");
+    }
+    assert_eq!(
+        conn.call(&[b"XADD", b"{t}a", b"1", b"f", b"v"]),
+        b"$3\r\n1-0\r\n"
+    );
+    assert_eq!(
+        conn.call(&[b"XREAD", b"STREAMS", b"{t}a", b"{t}b", b"0", b"0"]),
+        b"*1\r\n*2\r\n$4\r\n{t}a\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+}
