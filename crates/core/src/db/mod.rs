@@ -193,7 +193,7 @@ fn store_raw<'v>(slab: &mut Slab, value: ValueRef<'v>) -> Raw<'v> {
         ValueRef::Hash(h) => Collection::Hash(h.clone()),
         ValueRef::Set(s) => Collection::Set(s.clone()),
         ValueRef::ZSet(z) => Collection::ZSet(z.clone()),
-        ValueRef::Stream(s) => Collection::Stream(s.clone()),
+        ValueRef::Stream(s) => Collection::Stream(Box::new(s.clone())),
     };
     Raw::Collection(slab.insert(collection))
 }

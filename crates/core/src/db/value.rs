@@ -21,7 +21,9 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
-    Stream(Stream),
+    /// Boxed: a stream's header is several times the other types', and every collection
+    /// slot in the keyspace's slab is as large as the largest variant.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -49,7 +51,9 @@ pub enum Collection {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
-    Stream(Stream),
+    /// Boxed: a stream's header is several times the other types', and every collection
+    /// slot in the keyspace's slab is as large as the largest variant.
+    Stream(Box<Stream>),
 }
 
 impl Collection {
@@ -139,7 +143,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => Value::Hash(h.clone()),
             ValueRef::Set(s) => Value::Set(s.clone()),
             ValueRef::ZSet(z) => Value::ZSet(z.clone()),
-            ValueRef::Stream(s) => Value::Stream(s.clone()),
+            ValueRef::Stream(s) => Value::Stream(Box::new(s.clone())),
         }
     }
 }

@@ -153,7 +153,7 @@ pub(super) fn decode_collection(
         TYPE_ZSET_LISTPACK => decode_listpack_zset(reader, limits).map(Value::ZSet),
         TYPE_ZSET_2 | TYPE_ZSET => decode_plain_zset(reader, rdb_type, limits).map(Value::ZSet),
         super::stream::TYPE_STREAM_LISTPACKS_2 => {
-            super::stream::decode_stream(reader).map(Value::Stream)
+            super::stream::decode_stream(reader).map(|s| Value::Stream(Box::new(s)))
         }
         _ => return None,
     };

@@ -158,7 +158,7 @@ fn create(node: &mut Node, args: &[Bytes], entries_read: i64) -> Outcome {
     let stream = write_stream(node, key)?;
     let id = group_id(&args[4], stream.as_deref(), IdSyntax::STRICT)?;
     if stream.is_none() {
-        node.db.set_owned(key, Value::Stream(Stream::new()), None);
+        node.db.set_owned(key, Value::Stream(Box::default()), None);
     }
     let stream = write_stream(node, key)?.expect("a stream");
     if stream.groups.contains_key(&args[3][..]) {

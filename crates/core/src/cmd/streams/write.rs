@@ -154,7 +154,7 @@ pub(super) fn xadd(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply 
     match write_stream(node, key) {
         Err(wrong_type) => return wrong_type,
         Ok(None) if parsed.no_mkstream => return Reply::Nil,
-        Ok(None) => node.db.set_owned(key, Value::Stream(Stream::new()), None),
+        Ok(None) => node.db.set_owned(key, Value::Stream(Box::default()), None),
         Ok(Some(_)) => {}
     }
     let now_ms = node.now.unix_ms;
