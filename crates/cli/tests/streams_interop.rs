@@ -510,7 +510,26 @@ fn a_blocked_xread_is_woken_the_same_way() {
             wait_for_blocked(writer);
             writer.call(&[b"XGROUP", b"DESTROY", b"s", b"g"]);
             let gone = waiter.read();
-            replies.push((woken, [timed_out, delivered, pending, gone].concat()));
+            // Then the stream itself deleted under a waiting consumer.
+            writer.call(&[b"XGROUP", b"CREATE", b"s", b"g", b"$"]);
+            waiter.send(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"c",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                b"s",
+                b">",
+            ]);
+            wait_for_blocked(writer);
+            writer.call(&[b"DEL", b"s"]);
+            let deleted = waiter.read();
+            replies.push((
+                woken,
+                [timed_out, delivered, pending, gone, deleted].concat(),
+            ));
         }
         assert_eq!(
             String::from_utf8_lossy(&replies[0].0),

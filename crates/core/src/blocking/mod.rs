@@ -75,6 +75,9 @@ pub(crate) struct Waker {
     /// Whether `key`, holding a value of that type, has what the command waits for (an
     /// XREAD waits for entries past its IDs); `None`: any such value will do.
     pub(crate) wants: Option<WantsFn>,
+    /// The error a client gets when a key it waits on is deleted or no longer holds that
+    /// type (XREADGROUP's `-UNBLOCKED the stream key no longer exists`); `None`: it waits on.
+    pub(crate) gone: Option<&'static str>,
 }
 
 /// One blocked client.

@@ -151,9 +151,13 @@ impl Node {
                 continue;
             };
             match lookup_write(self, key).map(|e| waker.wakes_on.matches(e.value())) {
-                None => return,
-                Some(false) => continue,
                 Some(true) => {}
+                None | Some(false) => {
+                    if let Some(gone) = waker.gone {
+                        self.unblock_on_keys(client, Reply::error(gone), true);
+                    }
+                    continue;
+                }
             }
             if let Some(wants) = waker.wants {
                 let args = self.blocked_keys.clients[&client].args.clone();

@@ -108,6 +108,7 @@ pub struct EntryMut<'a> {
     record: &'a mut Record,
     data_bytes: &'a mut u64,
     slab: &'a mut Slab,
+    ready: &'a mut ready::ReadyKeys,
 }
 
 impl<'a> EntryMut<'a> {
@@ -127,7 +128,10 @@ impl<'a> EntryMut<'a> {
     pub fn set_value(&mut self, value: ValueRef<'_>) {
         *self.data_bytes -= self.record.data_len() as u64;
         if let Some(slot) = self.record.collection_slot() {
-            self.slab.remove(slot);
+            if let Collection::Stream(_) = self.slab.remove(slot) {
+                // An XREADGROUP blocked on a stream overwritten is let go.
+                self.ready.created(self.record.key());
+            }
         }
         let raw = store_raw(self.slab, value);
         let expires_at_ms = self.expires_at_ms();
@@ -356,6 +360,7 @@ impl Db {
             records,
             data_bytes,
             slab,
+            ready,
             ..
         } = self;
         match records.find_mut(hash, |r| r.key() == key) {
@@ -364,6 +369,7 @@ impl Db {
                 record,
                 data_bytes,
                 slab,
+                ready,
             }),
             Some(_) => Peek::Expired,
         }
@@ -421,7 +427,10 @@ impl Db {
                 let old_expiry = record.expires_at_ms();
                 self.data_bytes -= record.data_len() as u64;
                 if let Some(slot) = record.collection_slot() {
-                    self.slab.remove(slot);
+                    if let Collection::Stream(_) = self.slab.remove(slot) {
+                        // An XREADGROUP blocked on a stream overwritten is let go.
+                        self.ready.created(key);
+                    }
                 }
                 // Redis's dbSetValue: an overwritten key keeps its LFU counter; under LRU the
                 // new object is stamped now.
@@ -486,7 +495,10 @@ impl Db {
         let (record, _) = found.remove();
         self.data_bytes -= record.data_len() as u64;
         if let Some(slot) = record.collection_slot() {
-            self.slab.remove(slot);
+            if let Collection::Stream(_) = self.slab.remove(slot) {
+                // An XREADGROUP blocked on a deleted stream is let go.
+                self.ready.created(key);
+            }
         }
         self.reindex_expiry(key, record.expires_at_ms(), None);
         let slot = key_hash_slot(key);

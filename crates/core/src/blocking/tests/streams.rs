@@ -79,3 +79,56 @@ fn a_blocked_xread_times_out_on_the_clock_and_multi_answers_at_once() {
         "without BLOCK: no wait"
     );
 }
+
+#[test]
+fn a_blocked_xreadgroup_is_let_go_when_its_stream_is_deleted_or_overwritten() {
+    let mut t = clients();
+    let (a, b, c) = (t.a, t.b, t.c);
+    for setup in [
+        &["XADD", "s", "1-0", "f", "v"][..],
+        &["XGROUP", "CREATE", "s", "g", "$"],
+    ] {
+        t.cmd(c, setup);
+    }
+    t.blocks(
+        a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "x",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    t.blocks(b, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    assert_eq!(t.cmd(c, &["DEL", "s"]), int(1));
+    let gone = err("UNBLOCKED the stream key no longer exists");
+    assert_eq!(
+        t.effects(),
+        vec![unblocked(a, gone.clone())],
+        "XREAD waits on for a stream to come"
+    );
+    t.cmd(c, &["XADD", "s", "2-0", "f", "v"]);
+    t.effects();
+    t.cmd(c, &["XGROUP", "CREATE", "s", "g", "$"]);
+    t.blocks(
+        a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "x",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    assert_eq!(t.cmd(c, &["SET", "s", "now a string"]), Reply::ok());
+    assert_eq!(t.effects(), vec![unblocked(a, gone)]);
+}

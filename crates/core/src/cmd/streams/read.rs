@@ -19,11 +19,13 @@ static XREAD: Waker = Waker {
     wakes_on: Wakes::Stream,
     serve: serve_xread,
     wants: Some(has_news),
+    gone: None,
 };
 static XREADGROUP: Waker = Waker {
     wakes_on: Wakes::Stream,
     serve: serve_xreadgroup,
     wants: Some(group_has_news),
+    gone: Some("UNBLOCKED the stream key no longer exists"),
 };
 
 pub(super) fn xlen(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
