@@ -701,3 +701,56 @@ fn specs_match_redis_command_info() {
         .collect();
     assert_eq!(spec("restore").keys(&args), vec![&args[1]]);
 }
+
+/// A stream with tombstones, several nodes and two groups survives its own payload whole,
+/// and a pending entry no consumer owns is refused.
+#[test]
+fn streams_with_groups_round_trip_and_orphan_pending_entries_are_refused() {
+    let mut h = Harness::new();
+    h.cmd(&["CONFIG", "SET", "stream-node-max-entries", "3"]);
+    for i in 1..=8 {
+        h.cmd(&["XADD", "s", &format!("{i}-0"), "f", &i.to_string()]);
+    }
+    for cmd in [
+        &["XDEL", "s", "2-0", "5-0"][..],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "h", "$", "ENTRIESREAD", "8"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "bob"],
+    ] {
+        h.cmd(cmd);
+    }
+    let Some(entry) = h.node.db.get(b"s", 0) else {
+        panic!("the stream");
+    };
+    let value = entry.value.to_value();
+    let payload = dump_payload(&value);
+    assert_eq!(parse_payload(&payload), Ok(value.clone()));
+    let Value::Stream(stream) = &value else {
+        panic!("{value:?}");
+    };
+    assert_eq!(stream.groups[&b"g"[..]].pending.len(), 3);
+    // Drop alice's claim on her first entry (the 16 bytes of 1-0 after her name): the
+    // group's pending entry then has no owner.
+    let body = &payload[..payload.len() - 10];
+    let alice = body.windows(5).rposition(|w| w == b"alice").expect("alice");
+    let owned_at = alice + 5 + 8;
+    assert_eq!(body[owned_at], 3, "alice owns three entries");
+    let mut orphaned = body[..owned_at].to_vec();
+    orphaned.push(2);
+    orphaned.extend_from_slice(&body[owned_at + 1 + 16..]);
+    assert_eq!(
+        parse_payload(&signed(&orphaned, 10)),
+        Err(PayloadError::BadFormat)
+    );
+}

@@ -328,3 +328,73 @@ fn the_lag_follows_entries_read_and_deletions() {
     h.cmd(&["XGROUP", "SETID", "s", "g", "$"]);
     assert_eq!(lag(&mut h), Some(0), "at the last ID");
 }
+
+#[test]
+fn xinfo_reports_groups_consumers_and_times_on_the_node_clock() {
+    let mut h = with_group();
+    h.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    h.advance_ms(40);
+    let field = |name: &str| bulk(name);
+    assert_eq!(
+        h.cmd(&["XINFO", "CONSUMERS", "s", "g"]),
+        Reply::Array(vec![Reply::Map(vec![
+            (field("name"), bulk("alice")),
+            (field("pending"), int(1)),
+            (field("idle"), int(40)),
+        ])])
+    );
+    assert_eq!(
+        h.cmd(&["XINFO", "GROUPS", "s"]),
+        Reply::Array(vec![Reply::Map(vec![
+            (field("name"), bulk("g")),
+            (field("consumers"), int(1)),
+            (field("pending"), int(1)),
+            (field("last-delivered-id"), bulk("1-0")),
+            (field("entries-read"), int(1)),
+            (field("lag"), int(3)),
+        ])])
+    );
+    let Reply::Map(full) = h.cmd(&["XINFO", "STREAM", "s", "FULL", "COUNT", "1"]) else {
+        panic!("a map");
+    };
+    let names: Vec<Reply> = full.iter().map(|(k, _)| k.clone()).collect();
+    let expected = [
+        "length",
+        "radix-tree-keys",
+        "radix-tree-nodes",
+        "last-generated-id",
+        "max-deleted-entry-id",
+        "entries-added",
+        "recorded-first-entry-id",
+        "entries",
+        "groups",
+    ];
+    assert_eq!(names, expected.map(field));
+    // One node, one key: a compressed node down to the key's empty node.
+    assert_eq!((full[1].1.clone(), full[2].1.clone()), (int(1), int(2)));
+    assert_eq!(full[7].1, Reply::Array(vec![entry("1-0", &["f", "1"])]));
+    let Reply::Array(groups) = &full[8].1 else {
+        panic!("groups");
+    };
+    let Reply::Map(group) = &groups[0] else {
+        panic!("a group");
+    };
+    // The harness's wall clock was 1_000_000 ms at the delivery.
+    let delivered = Reply::Array(vec![bulk("1-0"), bulk("alice"), int(1_000_000), int(1)]);
+    assert_eq!(group[5], (field("pending"), Reply::Array(vec![delivered])));
+    assert_eq!(
+        h.cmd(&["XINFO", "STREAM", "s", "FULL", "COUNT"]),
+        err("ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.")
+    );
+    assert_eq!(h.cmd(&["XINFO", "STREAM", "none"]), err("ERR no such key"));
+}
