@@ -103,6 +103,7 @@ fn generated_commands() -> Vec<String> {
             20 | 21 => format!("DUMP {key}"),
             22 if next(2) == 0 => format!("DEBUG DIGEST-VALUE {key}"),
             22 => format!("XINFO STREAM {key}"),
+            _ if next(2) == 0 => format!("MEMORY USAGE {key} SAMPLES {}", next(3)),
             _ => format!("XREVRANGE {key} + - COUNT 1"),
         };
         out.push(command);

@@ -151,7 +151,7 @@ fn stream_info(stream: &Stream, args: &[Bytes]) -> Reply {
         ),
         (
             field("radix-tree-nodes"),
-            Reply::Integer(radix_tree_nodes(stream) as i64),
+            Reply::Integer(stream.radix_tree_nodes() as i64),
         ),
         (field("last-generated-id"), id_reply(stream.last_id)),
         (
@@ -225,47 +225,4 @@ fn group_full(stream: &Stream, name: &Bytes, group: &Group, count: usize) -> Rep
         (field("pending"), Reply::Array(pending.collect())),
         (field("consumers"), Reply::Array(consumers.collect())),
     ])
-}
-
-/// Nodes of Redis's radix tree over the nodes' 16-byte keys, in its compressed form: a run of
-/// single-child levels is one node, a fork is one node, each key ends in an empty node.
-fn radix_tree_nodes(stream: &Stream) -> usize {
-    let keys: Vec<[u8; 16]> = stream.nodes().map(|(id, _)| key_bytes(*id)).collect();
-    if keys.is_empty() {
-        return 1;
-    }
-    subtree_nodes(&keys, 0)
-}
-
-fn key_bytes(id: StreamId) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&id.ms.to_be_bytes());
-    key[8..].copy_from_slice(&id.seq.to_be_bytes());
-    key
-}
-
-/// Rax nodes below the point `depth` bytes into `keys` (sorted, distinct, sharing those bytes).
-fn subtree_nodes(keys: &[[u8; 16]], depth: usize) -> usize {
-    if depth == 16 {
-        return 1;
-    }
-    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
-    if first[depth] == last[depth] {
-        // One child: a compressed node down to where the keys fork (or end).
-        let shared = (depth..16).take_while(|&d| first[d] == last[d]).count();
-        return 1 + subtree_nodes(keys, depth + shared);
-    }
-    let mut total = 1;
-    let mut start = 0;
-    while start < keys.len() {
-        let byte = keys[start][depth];
-        let end = start
-            + keys[start..]
-                .iter()
-                .take_while(|k| k[depth] == byte)
-                .count();
-        total += subtree_nodes(&keys[start..end], depth + 1);
-        start = end;
-    }
-    total
 }

@@ -17,15 +17,21 @@ use crate::cmd::dump::listpack::{entry_bytes, integer_bytes, LP_EMPTY_BYTES};
 
 mod group;
 mod id;
+mod rax;
 mod trim;
 
 pub use group::{Consumer, Group, Pending, ENTRIES_READ_UNKNOWN};
 pub use id::{IdSyntax, StreamId};
+pub use rax::radix_tree_nodes;
 pub use trim::{Trim, TrimStrategy};
 
 /// Redis's `stream-node-max-bytes` and `stream-node-max-entries` defaults.
 pub const STREAM_NODE_MAX_BYTES: usize = 4096;
 pub const STREAM_NODE_MAX_ENTRIES: usize = 100;
+
+/// What Redis allocates for a new node's listpack up front (`STREAM_LISTPACK_MAX_PRE_ALLOCATE`),
+/// or `stream-node-max-bytes` when smaller.
+const NODE_PREALLOC_BYTES: usize = 4096;
 
 /// A node's listpack may not pass this (Redis's `STREAM_LISTPACK_MAX_SIZE`); it also caps one
 /// entry's field and value bytes.
@@ -58,7 +64,7 @@ pub struct StreamEntry {
 
 /// One listpack node's bookkeeping; its entries are those from its master ID up to the next
 /// node's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct StreamNode {
     /// The fields of the entry that started it.
     pub master_fields: Vec<Bytes>,
@@ -66,7 +72,30 @@ pub struct StreamNode {
     pub deleted: usize,
     /// Listpack bytes of every element but the two counters (whose size varies).
     body_bytes: usize,
+    /// Bytes Redis would have asked its allocator for this listpack: a new node's
+    /// preallocation, grown with it, shrunk to fit when the next node starts; what
+    /// `MEMORY USAGE` counts.
+    pub alloc_bytes: usize,
 }
+
+impl PartialEq for StreamNode {
+    /// The same node content, however its memory was allocated.
+    fn eq(&self, other: &StreamNode) -> bool {
+        (
+            &self.master_fields,
+            self.live,
+            self.deleted,
+            self.body_bytes,
+        ) == (
+            &other.master_fields,
+            other.live,
+            other.deleted,
+            other.body_bytes,
+        )
+    }
+}
+
+impl Eq for StreamNode {}
 
 impl StreamNode {
     /// What Redis's `lpBytes` says of the node.
@@ -153,12 +182,18 @@ impl Stream {
         let tail = self.nodes.last_key_value().map(|(k, _)| *k);
         let master_id = match tail {
             Some(master) if self.has_room(master, value_bytes, limits) => master,
-            _ => self.start_node(id, pairs),
+            Some(full) => {
+                let node = self.nodes.get_mut(&full).expect("the tail");
+                node.alloc_bytes = node.lp_bytes();
+                self.start_node(id, pairs, limits)
+            }
+            None => self.start_node(id, pairs, limits),
         };
         let node = self.nodes.get_mut(&master_id).expect("just chosen");
         let same = node.same_fields(pairs);
         node.body_bytes += entry_body_bytes(id, master_id, pairs, same);
         node.live += 1;
+        node.alloc_bytes = node.alloc_bytes.max(node.lp_bytes());
         self.entries.insert(
             id,
             StreamEntry {
@@ -187,7 +222,7 @@ impl Stream {
     }
 
     /// A new node whose master entry holds `pairs`' fields; returns its master ID.
-    fn start_node(&mut self, id: StreamId, pairs: &[Bytes]) -> StreamId {
+    fn start_node(&mut self, id: StreamId, pairs: &[Bytes], limits: NodeLimits) -> StreamId {
         let master_fields: Vec<Bytes> = pairs.iter().step_by(2).cloned().collect();
         let body_bytes = integer_bytes(master_fields.len() as i64)
             + master_fields.iter().map(|f| entry_bytes(f)).sum::<usize>()
@@ -197,6 +232,10 @@ impl Stream {
             live: 0,
             deleted: 0,
             body_bytes,
+            alloc_bytes: match limits.max_bytes {
+                n if n > 0 && n < NODE_PREALLOC_BYTES => n,
+                _ => NODE_PREALLOC_BYTES,
+            },
         };
         self.nodes.insert(id, node);
         id
@@ -298,6 +337,11 @@ impl Stream {
         }
     }
 
+    /// Nodes of Redis's radix tree over the stream's listpack nodes.
+    pub fn radix_tree_nodes(&self) -> usize {
+        rax::radix_tree_nodes(self.nodes.keys().copied())
+    }
+
     /// An estimate of the bytes the stream holds: its nodes' listpacks and a radix-tree node
     /// each.
     pub fn memory_bytes(&self) -> usize {
@@ -349,6 +393,7 @@ impl Stream {
             live: 0,
             deleted: 0,
             body_bytes: 0,
+            alloc_bytes: 0,
         };
         node.body_bytes = integer_bytes(node.master_fields.len() as i64)
             + node
@@ -374,6 +419,8 @@ impl Stream {
             self.entries.insert(id, entry);
         }
         self.len += node.live;
+        // Loaded as one string of exactly its size.
+        node.alloc_bytes = node.lp_bytes();
         self.nodes.insert(master, node);
         Ok(())
     }
