@@ -47,16 +47,23 @@ pub(crate) enum Wakes {
     List,
     /// For BZPOPMIN, BZPOPMAX and BZMPOP.
     ZSet,
+    /// For XREAD.
+    Stream,
 }
 
 impl Wakes {
     fn matches(self, value: ValueRef<'_>) -> bool {
         matches!(
             (self, value),
-            (Wakes::List, ValueRef::List(_)) | (Wakes::ZSet, ValueRef::ZSet(_))
+            (Wakes::List, ValueRef::List(_))
+                | (Wakes::ZSet, ValueRef::ZSet(_))
+                | (Wakes::Stream, ValueRef::Stream(_))
         )
     }
 }
+
+/// See [`Waker::wants`].
+pub(crate) type WantsFn = fn(&mut Node, &[Bytes], key: &Bytes) -> bool;
 
 /// How a command blocked on keys is woken and served.
 pub(crate) struct Waker {
@@ -65,6 +72,12 @@ pub(crate) struct Waker {
     /// command takes, propagates its non-blocking form and returns the reply. `args` are the
     /// command as the client sent it.
     pub(crate) serve: fn(&mut Node, ClientId, &[Bytes], key: &Bytes) -> Reply,
+    /// Whether `key`, holding a value of that type, has what the command waits for (an
+    /// XREAD waits for entries past its IDs); `None`: any such value will do.
+    pub(crate) wants: Option<WantsFn>,
+    /// The error a client gets when a key it waits on is deleted or no longer holds that
+    /// type (XREADGROUP's `-UNBLOCKED the stream key no longer exists`); `None`: it waits on.
+    pub(crate) gone: Option<&'static str>,
 }
 
 /// One blocked client.

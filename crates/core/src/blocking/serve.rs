@@ -151,9 +151,19 @@ impl Node {
                 continue;
             };
             match lookup_write(self, key).map(|e| waker.wakes_on.matches(e.value())) {
-                None => return,
-                Some(false) => continue,
                 Some(true) => {}
+                None | Some(false) => {
+                    if let Some(gone) = waker.gone {
+                        self.unblock_on_keys(client, Reply::error(gone), true);
+                    }
+                    continue;
+                }
+            }
+            if let Some(wants) = waker.wants {
+                let args = self.blocked_keys.clients[&client].args.clone();
+                if !wants(self, &args, key) {
+                    continue;
+                }
             }
             let blocked = self.take_blocked(client).expect("listed above");
             // The writes it makes are this client's command's, for the WriteApplied events.
@@ -174,21 +184,30 @@ impl Node {
             return;
         }
         for (client, key) in self.blocked_keys.first_keys() {
-            if let Some(reply) = self.blocked_redirection(&key) {
+            if let Some(reply) = self.blocked_redirection(client, &key) {
                 self.unblock_on_keys(client, reply, false);
             }
         }
     }
 
     /// The error for a client blocked on `key`, if it must stop waiting here. Its keys share
-    /// one slot (checked when it blocked), so the first one tells.
-    fn blocked_redirection(&self, key: &[u8]) -> Option<Reply> {
+    /// one slot (checked when it blocked), so the first one tells. A `READONLY` client's read
+    /// (XREAD) may wait on a replica of the slot's master, as Redis lets it.
+    fn blocked_redirection(&self, client: ClientId, key: &[u8]) -> Option<Reply> {
         if !self.cluster.state_ok() {
             return Some(Reply::error("CLUSTERDOWN The cluster is down"));
         }
         let slot = key_hash_slot(key);
         let owner = self.cluster.slot_owner(slot);
         if owner == Some(self.cluster.myself) || self.cluster.importing_from(slot).is_some() {
+            return None;
+        }
+        let readonly = self.clients.get(&client).is_some_and(|c| c.readonly);
+        let blocked = &self.blocked_keys.clients[&client];
+        let reads = self
+            .lookup(&blocked.args[0])
+            .is_some_and(|spec| !spec.is_write());
+        if readonly && reads && owner.is_some_and(|o| self.cluster.replicates(o)) {
             return None;
         }
         Some(match owner {

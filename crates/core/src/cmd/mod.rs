@@ -27,6 +27,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod wait;
 pub mod zsets;
@@ -111,6 +112,9 @@ impl CommandSpec {
                 return keys;
             }
             "blmpop" | "bzmpop" => return counted_keys(args, 2),
+            "xread" | "xreadgroup" => return streams::xread_keys(args),
+            // The containers route by their subcommand's key: XGROUP CREATE <key> ….
+            "xgroup" | "xinfo" if args.len() >= 3 => return vec![&args[2]],
             // Redis routes a container by its subcommand's keys: OBJECT ENCODING <key>.
             "object" if args.len() == 3 => return vec![&args[2]],
             "memory" if args.len() >= 3 && is(&args[1], "usage") => return vec![&args[2]],
@@ -253,6 +257,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         zsets::COMMANDS,
         geo::COMMANDS,
         scripting::COMMANDS,
+        streams::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -36,6 +36,7 @@ mod ready;
 mod record;
 mod set;
 mod slab;
+pub mod stream;
 mod value;
 mod zset;
 
@@ -46,6 +47,7 @@ pub use list::List;
 use record::{Raw, RawEntry, Record};
 pub use set::{Set, SET_MAX_INTSET_ENTRIES};
 use slab::Slab;
+pub use stream::Stream;
 pub use value::{Collection, Value, ValueRef};
 pub use zset::{
     LexBound, ScoreBound, ZIter, ZSet, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE_BYTES,
@@ -106,6 +108,7 @@ pub struct EntryMut<'a> {
     record: &'a mut Record,
     data_bytes: &'a mut u64,
     slab: &'a mut Slab,
+    ready: &'a mut ready::ReadyKeys,
 }
 
 impl<'a> EntryMut<'a> {
@@ -125,7 +128,10 @@ impl<'a> EntryMut<'a> {
     pub fn set_value(&mut self, value: ValueRef<'_>) {
         *self.data_bytes -= self.record.data_len() as u64;
         if let Some(slot) = self.record.collection_slot() {
-            self.slab.remove(slot);
+            if let Collection::Stream(_) = self.slab.remove(slot) {
+                // An XREADGROUP blocked on a stream overwritten is let go.
+                self.ready.created(self.record.key());
+            }
         }
         let raw = store_raw(self.slab, value);
         let expires_at_ms = self.expires_at_ms();
@@ -191,6 +197,7 @@ fn store_raw<'v>(slab: &mut Slab, value: ValueRef<'v>) -> Raw<'v> {
         ValueRef::Hash(h) => Collection::Hash(h.clone()),
         ValueRef::Set(s) => Collection::Set(s.clone()),
         ValueRef::ZSet(z) => Collection::ZSet(z.clone()),
+        ValueRef::Stream(s) => Collection::Stream(Box::new(s.clone())),
     };
     Raw::Collection(slab.insert(collection))
 }
@@ -353,6 +360,7 @@ impl Db {
             records,
             data_bytes,
             slab,
+            ready,
             ..
         } = self;
         match records.find_mut(hash, |r| r.key() == key) {
@@ -361,6 +369,7 @@ impl Db {
                 record,
                 data_bytes,
                 slab,
+                ready,
             }),
             Some(_) => Peek::Expired,
         }
@@ -418,7 +427,10 @@ impl Db {
                 let old_expiry = record.expires_at_ms();
                 self.data_bytes -= record.data_len() as u64;
                 if let Some(slot) = record.collection_slot() {
-                    self.slab.remove(slot);
+                    if let Collection::Stream(_) = self.slab.remove(slot) {
+                        // An XREADGROUP blocked on a stream overwritten is let go.
+                        self.ready.created(key);
+                    }
                 }
                 // Redis's dbSetValue: an overwritten key keeps its LFU counter; under LRU the
                 // new object is stamped now.
@@ -483,7 +495,10 @@ impl Db {
         let (record, _) = found.remove();
         self.data_bytes -= record.data_len() as u64;
         if let Some(slot) = record.collection_slot() {
-            self.slab.remove(slot);
+            if let Collection::Stream(_) = self.slab.remove(slot) {
+                // An XREADGROUP blocked on a deleted stream is let go.
+                self.ready.created(key);
+            }
         }
         self.reindex_expiry(key, record.expires_at_ms(), None);
         let slot = key_hash_slot(key);

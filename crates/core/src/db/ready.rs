@@ -35,8 +35,8 @@ impl ReadyKeys {
         }
     }
 
-    /// A collection was stored whole at `key`.
-    pub(super) fn created(&mut self, key: &[u8]) {
+    /// A collection was stored whole at `key`, or a stream at `key` got an entry (XADD).
+    pub(crate) fn created(&mut self, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }

@@ -1,4 +1,4 @@
-//! Stored values: strings, lists, hashes, sets and sorted sets, owned ([`Value`]) or borrowed
+//! Stored values: strings, lists, hashes, sets, sorted sets and streams, owned ([`Value`]) or borrowed
 //! from the keyspace ([`ValueRef`]), with the names `TYPE` and `OBJECT ENCODING` report.
 //!
 //! Strings live packed inside the key's record (see `Record`); the collections live in the
@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{Hash, List, Set, ZSet};
+use super::{Hash, List, Set, Stream, ZSet};
 use crate::cmd::parse_i64;
 
 /// Redis keeps strings up to this long in one allocation with their header (`embstr`).
@@ -21,6 +21,9 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is several times the other types', and every collection
+    /// slot in the keyspace's slab is as large as the largest variant.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -36,6 +39,7 @@ impl Value {
             Value::Hash(h) => ValueRef::Hash(h),
             Value::Set(s) => ValueRef::Set(s),
             Value::ZSet(z) => ValueRef::ZSet(z),
+            Value::Stream(s) => ValueRef::Stream(s),
         }
     }
 }
@@ -47,6 +51,9 @@ pub enum Collection {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is several times the other types', and every collection
+    /// slot in the keyspace's slab is as large as the largest variant.
+    Stream(Box<Stream>),
 }
 
 impl Collection {
@@ -56,6 +63,7 @@ impl Collection {
             Collection::Hash(h) => ValueRef::Hash(h),
             Collection::Set(s) => ValueRef::Set(s),
             Collection::ZSet(z) => ValueRef::ZSet(z),
+            Collection::Stream(s) => ValueRef::Stream(s),
         }
     }
 
@@ -66,6 +74,7 @@ impl Collection {
             Collection::Hash(h) => h.memory_bytes(),
             Collection::Set(s) => s.memory_bytes(),
             Collection::ZSet(z) => z.memory_bytes(),
+            Collection::Stream(s) => s.memory_bytes(),
         }
     }
 
@@ -75,6 +84,8 @@ impl Collection {
             Collection::Hash(h) => h.is_empty(),
             Collection::Set(s) => s.is_empty(),
             Collection::ZSet(z) => z.is_empty(),
+            // A stream may be stored empty (XDEL and XTRIM keep the key).
+            Collection::Stream(_) => false,
         }
     }
 }
@@ -87,6 +98,7 @@ pub enum ValueRef<'a> {
     Hash(&'a Hash),
     Set(&'a Set),
     ZSet(&'a ZSet),
+    Stream(&'a Stream),
 }
 
 impl<'a> ValueRef<'a> {
@@ -97,6 +109,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(_) => "hash",
             ValueRef::Set(_) => "set",
             ValueRef::ZSet(_) => "zset",
+            ValueRef::Stream(_) => "stream",
         }
     }
 
@@ -111,6 +124,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => h.encoding(),
             ValueRef::Set(s) => s.encoding(),
             ValueRef::ZSet(z) => z.encoding(),
+            ValueRef::Stream(s) => s.encoding(),
         }
     }
 
@@ -129,6 +143,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => Value::Hash(h.clone()),
             ValueRef::Set(s) => Value::Set(s.clone()),
             ValueRef::ZSet(z) => Value::ZSet(z.clone()),
+            ValueRef::Stream(s) => Value::Stream(Box::new(s.clone())),
         }
     }
 }
@@ -148,6 +163,7 @@ impl Value {
             Value::Hash(h) => Err(Collection::Hash(h)),
             Value::Set(s) => Err(Collection::Set(s)),
             Value::ZSet(z) => Err(Collection::ZSet(z)),
+            Value::Stream(s) => Err(Collection::Stream(s)),
         }
     }
 }

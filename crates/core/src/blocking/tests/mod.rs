@@ -327,4 +327,5 @@ fn inside_multi_a_blocking_pop_answers_at_once_and_exec_serves_blocked_clients_a
 
 mod lifecycle;
 
+mod streams;
 mod zsets;

@@ -116,3 +116,45 @@ fn a_served_pop_reaches_the_replica_as_its_non_blocking_form() {
     let left = Reply::Array(vec![Reply::bulk("y")]);
     assert_eq!(net.cmd(3, &["LRANGE", &key, "0", "-1"]), left);
 }
+
+/// Redis's suite file 16: a `READONLY` client's XREAD BLOCK on a replica waits there (the cron
+/// does not redirect a read a replica may serve) and is served by the master's XADD arriving
+/// in the replication stream; a write blocked there would be redirected.
+#[test]
+fn a_readonly_xread_blocked_on_a_replica_is_served_by_the_replicated_xadd() {
+    let mut net = three_masters_three_replicas(2000);
+    let (key, slot) = key_of_node0();
+    let c3 = net.clients[3];
+    let moved = Reply::Error(format!("MOVED {slot} 10.0.0.1:7001"));
+    assert_eq!(
+        net.cmd(3, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]),
+        moved
+    );
+    assert_eq!(net.cmd(3, &["READONLY"]), Reply::ok());
+    assert_eq!(
+        net.cmd(3, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]),
+        Reply::Nil,
+        "not sent"
+    );
+    net.advance(1000);
+    assert!(net.blocked.contains(&(3, c3)));
+    assert!(net.unblocked.is_empty(), "still waiting after the cron ran");
+    let now = net.time();
+    let writer = net.nodes[0].client_connected(now, "10.0.0.99:5001".into(), ip_of(0));
+    let add: Vec<Bytes> = ["XADD", &key, "5-1", "foo", "bar"]
+        .iter()
+        .map(|w| Bytes::from(w.to_string()))
+        .collect();
+    assert_eq!(net.nodes[0].command(now, writer, &add), Reply::bulk("5-1"));
+    net.pump(0);
+    net.advance(1000);
+    let entry = Reply::Array(vec![
+        Reply::bulk("5-1"),
+        Reply::Array(vec![Reply::bulk("foo"), Reply::bulk("bar")]),
+    ]);
+    let served = Reply::Array(vec![Reply::Array(vec![
+        Reply::bulk(key.clone()),
+        Reply::Array(vec![entry]),
+    ])]);
+    assert_eq!(net.unblocked, vec![(3, c3, served)]);
+}

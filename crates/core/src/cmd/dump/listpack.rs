@@ -58,6 +58,24 @@ impl ListpackWriter {
     }
 }
 
+/// Bytes one element takes in a listpack (its encoding, data and backlen), as Redis's
+/// `lpBytes` grows by it; streams size their nodes with it.
+pub(crate) fn entry_bytes(item: &[u8]) -> usize {
+    let mut encoded = Vec::new();
+    encode_entry(item, &mut encoded);
+    encoded.len() + backlen_size(encoded.len())
+}
+
+/// [`entry_bytes`] of an integer element.
+pub(crate) fn integer_bytes(n: i64) -> usize {
+    let mut encoded = Vec::new();
+    encode_integer(n, &mut encoded);
+    encoded.len() + backlen_size(encoded.len())
+}
+
+/// An empty listpack's header and end byte.
+pub(crate) const LP_EMPTY_BYTES: usize = LP_HEADER_BYTES + 1;
+
 /// Encoding byte(s) and data of one entry: the smallest integer form for a canonical integer,
 /// else a string with a 6-, 12- or 32-bit length.
 fn encode_entry(item: &[u8], out: &mut Vec<u8>) {

@@ -6,7 +6,8 @@
 //! strings as Redis does (integers in 1, 2 or 4 bytes, otherwise length-prefixed), except that we
 //! never LZF-compress, and we decode everything Redis writes for a string, LZF included.
 //! Collections (`types`) are written as Redis 7.0 writes them, their packed blobs in
-//! `listpack`; a type byte we do not read (streams, modules, ziplists) is `Bad data format`.
+//! `listpack`, streams in `stream`; a type byte we do not read (modules, zipmaps) is `Bad data
+//! format`.
 
 use bytes::Bytes;
 use crc::{Crc, CRC_64_REDIS};
@@ -19,6 +20,7 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 pub(crate) mod listpack;
+mod stream;
 mod types;
 mod ziplist;
 

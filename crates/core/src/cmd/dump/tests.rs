@@ -1,5 +1,6 @@
 use super::*;
 use crate::cmd::keys::tests::{bulk, err, int, ok, take_propagated, Harness};
+use crate::db::stream::StreamId;
 use proptest::prelude::*;
 
 // Payloads captured from redis-server 7.0.15 (`SET k <value>` then `DUMP k`).
@@ -47,7 +48,7 @@ const REDIS_LZF_DUMPS: &[(&[u8], &[u8])] = &[
         b"\x00\xc3\x09\x40\x64\x01\x78\x78\xe0\x57\x00\x01\x78\x78\x0a\x00\x5d\xb7\xf6\x63\xbb\x08\x62\x5f",
     ),
 ];
-/// `XADD st 1-1 f v` then `DUMP st` (a stream): a type we do not have.
+/// `XADD st 1-1 f v` then `DUMP st` on redis-server 7.0 (a stream).
 const REDIS_STREAM_DUMP: &[u8] = b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x1d\x1d\x00\x00\x00\x0a\x00\x01\x01\x00\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\xff\x01\x01\x01\x01\x01\x00\x00\x01\x00\x0a\x00\xff\x55\xab\x62\x6a\xc0\x35\xdb";
 /// Bytes no compressor shrinks: the top byte of a 64-bit LCG (same generator used to
 /// capture the Redis payloads).
@@ -197,13 +198,34 @@ fn payload_footer_checks() {
 }
 
 #[test]
+fn a_redis_stream_payload_loads_and_dumps_back_byte_for_byte() {
+    let value = parse_payload(REDIS_STREAM_DUMP).expect("a stream");
+    let Value::Stream(stream) = &value else {
+        panic!("{value:?}");
+    };
+    let all = stream.range(StreamId::ZERO, StreamId::MAX, 0, false);
+    let pairs = [Bytes::from_static(b"f"), Bytes::from_static(b"v")];
+    assert_eq!(all, vec![(StreamId::new(1, 1), &pairs[..])]);
+    assert_eq!(
+        (stream.entries_added, stream.last_id),
+        (1, StreamId::new(1, 1))
+    );
+    assert_eq!(&dump_payload(&value)[..], REDIS_STREAM_DUMP);
+}
+
+#[test]
 fn malformed_values_are_bad_data_format() {
     let bad = Err(PayloadError::BadFormat);
-    assert_eq!(
-        parse_payload(REDIS_STREAM_DUMP),
-        bad,
-        "streams do not exist here"
-    );
+    // The stream's one entry closes with an element count of 4 (flags, two deltas, the
+    // value); a count that does not add up is refused.
+    let body = &REDIS_STREAM_DUMP[..REDIS_STREAM_DUMP.len() - 10];
+    let at = body
+        .windows(2)
+        .rposition(|w| w == b"\x04\x01")
+        .expect("the count");
+    let mut miscounted = body.to_vec();
+    miscounted[at] = 5;
+    assert_eq!(parse_payload(&signed(&miscounted, 10)), bad);
     for body in [
         &b"\x00"[..],                       // no value
         b"\x06\x02v2",                      // unknown type
@@ -388,6 +410,14 @@ fn restore_errors_in_redis_order() {
     let not_int = err("ERR value is not an integer or out of range");
     let wrong = err("ERR DUMP payload version or checksum are wrong");
     let bad = err("ERR Bad data format");
+    // Redis's dump of a stream whose entry's closing count is off by one.
+    let mut miscounted = REDIS_STREAM_DUMP[..REDIS_STREAM_DUMP.len() - 10].to_vec();
+    let at = miscounted
+        .windows(2)
+        .rposition(|w| w == b"\x04\x01")
+        .unwrap();
+    miscounted[at] = 5;
+    let miscounted = signed(&miscounted, 10);
     let cases: &[(&[&[u8]], &Reply)] = &[
         // Options are checked first, then the existing key, then TTL, then payload.
         (&[b"RESTORE", b"k", b"-1", b"junk", b"BOGUS"], &syntax),
@@ -399,11 +429,8 @@ fn restore_errors_in_redis_order() {
             &err("ERR Invalid TTL value, must be >= 0"),
         ),
         (&[b"RESTORE", b"n", b"0", b"junk"], &wrong),
-        (&[b"RESTORE", b"n", b"0", REDIS_STREAM_DUMP], &bad),
-        (
-            &[b"RESTORE", b"k", b"0", REDIS_STREAM_DUMP, b"REPLACE"],
-            &bad,
-        ),
+        (&[b"RESTORE", b"n", b"0", &miscounted], &bad),
+        (&[b"RESTORE", b"k", b"0", &miscounted, b"REPLACE"], &bad),
         (&[b"RESTORE", b"n", b"0", V2, b"IDLETIME"], &syntax),
         (&[b"RESTORE", b"n", b"0", V2, b"FREQ"], &syntax),
         (
@@ -673,4 +700,57 @@ fn specs_match_redis_command_info() {
         .map(|s| Bytes::from(*s))
         .collect();
     assert_eq!(spec("restore").keys(&args), vec![&args[1]]);
+}
+
+/// A stream with tombstones, several nodes and two groups survives its own payload whole,
+/// and a pending entry no consumer owns is refused.
+#[test]
+fn streams_with_groups_round_trip_and_orphan_pending_entries_are_refused() {
+    let mut h = Harness::new();
+    h.cmd(&["CONFIG", "SET", "stream-node-max-entries", "3"]);
+    for i in 1..=8 {
+        h.cmd(&["XADD", "s", &format!("{i}-0"), "f", &i.to_string()]);
+    }
+    for cmd in [
+        &["XDEL", "s", "2-0", "5-0"][..],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "h", "$", "ENTRIESREAD", "8"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "bob"],
+    ] {
+        h.cmd(cmd);
+    }
+    let Some(entry) = h.node.db.get(b"s", 0) else {
+        panic!("the stream");
+    };
+    let value = entry.value.to_value();
+    let payload = dump_payload(&value);
+    assert_eq!(parse_payload(&payload), Ok(value.clone()));
+    let Value::Stream(stream) = &value else {
+        panic!("{value:?}");
+    };
+    assert_eq!(stream.groups[&b"g"[..]].pending.len(), 3);
+    // Drop alice's claim on her first entry (the 16 bytes of 1-0 after her name): the
+    // group's pending entry then has no owner.
+    let body = &payload[..payload.len() - 10];
+    let alice = body.windows(5).rposition(|w| w == b"alice").expect("alice");
+    let owned_at = alice + 5 + 8;
+    assert_eq!(body[owned_at], 3, "alice owns three entries");
+    let mut orphaned = body[..owned_at].to_vec();
+    orphaned.push(2);
+    orphaned.extend_from_slice(&body[owned_at + 1 + 16..]);
+    assert_eq!(
+        parse_payload(&signed(&orphaned, 10)),
+        Err(PayloadError::BadFormat)
+    );
 }

@@ -42,6 +42,7 @@ pub(super) fn encode_collection(value: ValueRef<'_>, out: &mut Vec<u8>) -> bool 
         ValueRef::Hash(h) => encode_hash(h, out),
         ValueRef::Set(s) => encode_set(s, out),
         ValueRef::ZSet(z) => encode_zset(z, out),
+        ValueRef::Stream(s) => super::stream::encode_stream(s, out),
     }
     true
 }
@@ -151,6 +152,9 @@ pub(super) fn decode_collection(
         TYPE_SET => decode_plain_set(reader, limits).map(Value::Set),
         TYPE_ZSET_LISTPACK => decode_listpack_zset(reader, limits).map(Value::ZSet),
         TYPE_ZSET_2 | TYPE_ZSET => decode_plain_zset(reader, rdb_type, limits).map(Value::ZSet),
+        super::stream::TYPE_STREAM_LISTPACKS_2 => {
+            super::stream::decode_stream(reader).map(|s| Value::Stream(Box::new(s)))
+        }
         _ => return None,
     };
     // Redis refuses to create an empty collection from a payload.
@@ -170,6 +174,8 @@ fn is_empty(value: &Value) -> bool {
         Value::Hash(h) => h.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        // Redis stores and loads empty streams.
+        Value::Stream(_) => false,
     }
 }
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use sha1::{Digest as _, Sha1};
 
 use crate::cmd::parse_i64;
+use crate::db::stream::StreamId;
 use crate::db::{EntryRef, ValueRef};
 use crate::node::Node;
 use crate::reply::Reply;
@@ -37,6 +38,7 @@ fn type_code(value: ValueRef<'_>) -> u32 {
         ValueRef::Set(_) => 2,
         ValueRef::ZSet(_) => 3,
         ValueRef::Hash(_) => 4,
+        ValueRef::Stream(_) => 6,
     }
 }
 
@@ -68,6 +70,13 @@ fn mix_object(digest: &mut Digest, entry: EntryRef<'_>) {
                 mix_digest(&mut pair, member);
                 mix_digest(&mut pair, format_g17(score).as_bytes());
                 xor_digest(digest, &pair);
+            }
+        }
+        ValueRef::Stream(stream) => {
+            let all = stream.range(StreamId::ZERO, StreamId::MAX, 0, false);
+            for (id, pairs) in all {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                pairs.iter().for_each(|p| mix_digest(digest, p));
             }
         }
     }

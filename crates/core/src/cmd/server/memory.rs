@@ -139,7 +139,53 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
                 + jemalloc_size(ZSKIPLIST_HEADER)
                 + extrapolate(per, sorted.len(), samples)
         }
+        ValueRef::Stream(stream) => ROBJ + stream_bytes(stream, samples),
     }
+}
+
+/// Redis's estimate for a stream (`objectComputeSize`): its struct, the radix tree (16 bytes
+/// per key, a 4-byte header and 30 words per tree node), the listpacks as allocated (see
+/// `StreamNode::alloc_bytes`), the first `samples` of them averaged for all but the tail, and
+/// the groups' pending entries lists and consumers.
+fn stream_bytes(stream: &crate::db::Stream, samples: usize) -> usize {
+    const STREAM: usize = 80;
+    let sizes: Vec<usize> = stream
+        .nodes()
+        .map(|(_, n)| jemalloc_size(n.alloc_bytes))
+        .collect();
+    let tail = sizes.last().copied().unwrap_or(0);
+    let seen: Vec<usize> = sizes.iter().take(samples.max(1)).copied().collect();
+    let listpacks = if sizes.len() <= seen.len() {
+        seen.iter().sum()
+    } else {
+        seen.iter().sum::<usize>() / seen.len() * (sizes.len() - 1) + tail
+    };
+    let tree = rax_bytes(sizes.len(), stream.radix_tree_nodes());
+    STREAM + tree + listpacks + groups_bytes(stream)
+}
+
+/// Redis's `streamRadixTreeMemoryUsage`.
+fn rax_bytes(keys: usize, nodes: usize) -> usize {
+    keys * 16 + nodes * (4 + 8 * 30)
+}
+
+fn groups_bytes(stream: &crate::db::Stream) -> usize {
+    const GROUP: usize = 40;
+    const NACK: usize = 24;
+    const CONSUMER: usize = 24;
+    let pel = |ids: Vec<crate::db::stream::StreamId>| {
+        let nodes = crate::db::stream::radix_tree_nodes(ids.iter().copied());
+        rax_bytes(ids.len(), nodes)
+    };
+    let mut total = 0;
+    for group in stream.groups.values() {
+        total += GROUP + pel(group.pending.keys().copied().collect());
+        total += NACK * group.pending.len();
+        for (name, consumer) in &group.consumers {
+            total += CONSUMER + name.len() + pel(consumer.pending.iter().copied().collect());
+        }
+    }
+    total
 }
 
 /// The first `samples` sizes, averaged and scaled to `len` items.

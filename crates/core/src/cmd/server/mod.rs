@@ -171,6 +171,8 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
         "object" => crate::cmd::keys::OBJECT_SUBCOMMANDS,
         "pubsub" => crate::cmd::pubsub::PUBSUB_SUBCOMMANDS,
         "script" => crate::cmd::scripting::SCRIPT_SUBCOMMANDS,
+        "xgroup" => crate::cmd::streams::XGROUP_SUBCOMMANDS,
+        "xinfo" => crate::cmd::streams::XINFO_SUBCOMMANDS,
         _ => &[],
     }
 }

@@ -18,10 +18,14 @@ use crate::reply::Reply;
 static POP: Waker = Waker {
     wakes_on: Wakes::ZSet,
     serve: serve_pop,
+    wants: None,
+    gone: None,
 };
 static MPOP: Waker = Waker {
     wakes_on: Wakes::ZSet,
     serve: serve_mpop,
+    wants: None,
+    gone: None,
 };
 
 /// Whether `key` holds a sorted set now (`WRONGTYPE` for another type).
