@@ -398,6 +398,9 @@ impl Shared {
             if turn::leaves_at_once(&effect) && !self.persist_turn(node) {
                 return false;
             }
+            if matches!(effect, Effect::Event(_)) && !self.persist_config() {
+                return false;
+            }
             match effect {
                 Effect::Connect { link, ip, port } => self.connect(link, ip, port, node),
                 Effect::Send { link, msg } => self.send(link, &msg),

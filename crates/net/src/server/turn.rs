@@ -51,6 +51,19 @@ pub(super) fn leaves_at_once(effect: &Effect) -> bool {
 }
 
 impl Shared {
+    /// Saves `nodes.conf` now if the turn asked for it. Before a typed event too: an event
+    /// reports state the node holds from then on, and the simulator's checkers take what it
+    /// says of `nodes.conf` (epochs, votes, roles) as saved; a save that fails stops the node
+    /// with the event never seen, as when the core's one save per call came first. False
+    /// once the node stopped.
+    pub(super) fn persist_config(self: &Arc<Self>) -> bool {
+        let save = self.lock_io().config_save.take();
+        if let Some((contents, fsync)) = save {
+            self.save_config(&contents, fsync);
+        }
+        !self.stopped()
+    }
+
     /// Persists what the turn asked for so far: the one `nodes.conf` save, then the AOF's
     /// buffered writes in one `write` (synced under `always`). False once the node stopped
     /// (a save that failed, a fatal AOF error); nothing of the turn may then leave.
@@ -60,12 +73,8 @@ impl Shared {
             if self.stopped() {
                 return false;
             }
-            let save = self.lock_io().config_save.take();
-            if let Some((contents, fsync)) = save {
-                self.save_config(&contents, fsync);
-                if self.stopped() {
-                    return false;
-                }
+            if !self.persist_config() {
+                return false;
             }
             let buffered = self
                 .lock_io()

@@ -317,4 +317,18 @@ async fn a_turn_saves_nodes_conf_once_before_its_first_message() {
     assert_eq!([after[1] - before[1], after[2] - before[2]], [2, 1]);
     disk.inner.lose_unsynced_writes();
     assert_eq!(disk.inner.read(conf).unwrap(), Some(b"v4".to_vec()));
+
+    // So does a typed event: what it reports is saved before anyone hears of it.
+    let before = disk.counts();
+    let event = Effect::Event(clusterlab_core::ClusterEvent::SyncStalled { ms: 1 });
+    let effects = vec![
+        save("v6", true),
+        event,
+        save("v7", false),
+        save("v8", false),
+    ];
+    assert!(perform_now(&shared, effects));
+    let after = disk.counts();
+    assert_eq!([after[1] - before[1], after[2] - before[2]], [2, 1]);
+    assert_eq!(disk.inner.read(conf).unwrap(), Some(b"v8".to_vec()));
 }
