@@ -18,9 +18,10 @@ use crate::disk::Disk;
 
 /// The open AOF: where writes go and when they are synced.
 ///
-/// The driver appends the data of every `Effect::AppendAof` in order, before writing the
-/// replies of the same call: with `appendfsync always` the data is durable once
-/// [`Aof::append`] returns and the driver has held the node for [`Aof::take_stall`] (a slow
+/// The driver buffers the data of every `Effect::AppendAof` of a turn in order
+/// ([`Aof::buffer_write`]) and writes it in one go at the turn's end ([`Aof::end_turn`]),
+/// before writing the turn's replies: with `appendfsync always` the data is durable once
+/// [`Aof::end_turn`] returns and the driver has held the node for [`Aof::take_stall`] (a slow
 /// simulated disk). It calls [`Aof::tick`] from its 100 ms timer (the `everysec` background
 /// sync, and writes postponed meanwhile: see the `fsync` module) and [`Aof::flush_and_sync`] on
 /// SHUTDOWN and SIGTERM. [`Aof::take_reports`] says what the node must know.

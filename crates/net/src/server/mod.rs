@@ -28,6 +28,7 @@
 //! - `replica_link`: a replica's link to its master.
 //! - `tick`: the 100 ms cron.
 //! - `persist`: the `nodes.conf` saves and AOF writes that effects ask for.
+//! - `turn`: the end of a turn, where those are performed once (Redis's `beforeSleep`).
 //! - `tests` (real sockets) and `sim_tests` (madsim): the driver's own tests.
 
 use std::collections::BTreeMap;
