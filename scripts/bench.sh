@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# `just bench`: throughput, latency and memory of a 3-master clusterlab cluster next to a
-# 3-master redis-server cluster, in one run on this machine, with the same redis.conf.
+# `just bench`: throughput, latency and memory of a clusterlab cluster next to a redis-server
+# cluster of the same shape, in one run on this machine, with the same redis.conf; for each
+# persistence config (`appendonly no`, then `yes` with `appendfsync everysec`, the tutorial's)
+# and each shape (3 masters, then 3 masters + 3 replicas: the replication stream costs the
+# masters), both clusters are started afresh. After the throughput tests of each config and
+# shape, `redis-cli --cluster reshard` moves BENCH_RESHARD_SLOTS empty slots between two
+# masters of each cluster and is timed (each slot is four `CLUSTER SETSLOT`s and their
+# `nodes.conf` saves).
 #
 # Both clusters run at the same time; each measurement runs on redis-server and then on
 # clusterlab before the next one starts, and is repeated BENCH_ROUNDS times (the median is
@@ -15,9 +21,12 @@
 # (1000000), BENCH_CLIENTS (50), BENCH_KEYSPACE (100000, redis-benchmark -r), BENCH_TESTS
 # (set,get,incr,mset,lpush,lpop,lrange_100,hset,sadd,zadd), BENCH_KEYS (1000000 keys for the
 # memory test; 0 skips it), BENCH_ELEMENTS (1000000 elements per collection for the
-# memory-per-element test; 0 skips it), BENCH_APPENDONLY (no), BENCH_PORT_BASE (22100; uses
-# base+1..3 and base+11..13 and their bus ports +10000, and base+21..36 for the standalone
-# servers of the element test), BENCH_NO_BUILD=1, BENCH_KEEP=1 (keep logs).
+# memory-per-element test; 0 skips it; both memory tests run with the first config and
+# shape only), BENCH_APPENDONLY ("no yes": the configs, in order), BENCH_REPLICAS ("0 1":
+# replicas per master, the shapes, in order), BENCH_RESHARD_SLOTS (1000; 0 skips it),
+# BENCH_PORT_BASE (22100; uses base+1..6 and base+11..16 and their bus ports +10000, and
+# base+21..36 for the standalone servers of the element test), BENCH_NO_BUILD=1, BENCH_KEEP=1
+# (keep logs).
 #
 # The list tests of redis-benchmark use one key (`mylist`), so they load one master; LPOP pops
 # what LPUSH pushed before it, and LRANGE_100 fills its own list first (that filling LPUSH row
@@ -32,7 +41,9 @@ KEYSPACE=${BENCH_KEYSPACE:-100000}
 TESTS=${BENCH_TESTS:-set,get,incr,mset,lpush,lpop,lrange_100,hset,sadd,zadd}
 KEYS=${BENCH_KEYS:-1000000}
 ELEMENTS=${BENCH_ELEMENTS:-1000000}
-APPENDONLY=${BENCH_APPENDONLY:-no}
+APPENDONLY_LIST=${BENCH_APPENDONLY:-no yes}
+REPLICAS_LIST=${BENCH_REPLICAS:-0 1}
+RESHARD_SLOTS=${BENCH_RESHARD_SLOTS:-1000}
 BASE=${BENCH_PORT_BASE:-22100}
 RECORD=${BENCH_RECORD:-1}
 
@@ -42,16 +53,35 @@ need redis-benchmark redis-tools
 need python3
 build_release
 
-declare -A PORTS=([redis]="$((BASE + 1)) $((BASE + 2)) $((BASE + 3))"
-    [clusterlab]="$((BASE + 11)) $((BASE + 12)) $((BASE + 13))")
 KINDS=(redis clusterlab)
-RESULTS=$WORK_DIR/results.csv # kind,pipeline,test,round,rps,p50_ms,p99_ms,cpu_us_per_request
+# kind,pipeline,test,round,rps,p50_ms,p99_ms,cpu_us_per_request,setup (setup: appendonly/replicas)
+RESULTS=$WORK_DIR/results.csv
+declare -A PORTS MASTER_PORTS RESHARD_S
 
-for kind in "${KINDS[@]}"; do
-    # shellcheck disable=SC2086
-    start_cluster "$kind" "$WORK_DIR/$kind" 5000 "$APPENDONLY" 0 ${PORTS[$kind]}
-    echo "started 3-master $kind cluster on ports ${PORTS[$kind]}" >&2
-done
+# start_clusters APPENDONLY REPLICAS: a fresh cluster of each kind, 3 masters with REPLICAS
+# replicas each.
+start_clusters() {
+    local appendonly=$1 replicas=$2 kind offset count=$((3 * (1 + $2))) i
+    for kind in "${KINDS[@]}"; do
+        offset=1
+        [[ $kind == redis ]] || offset=11
+        PORTS[$kind]=""
+        for ((i = 0; i < count; i++)); do
+            PORTS[$kind]+="$((BASE + offset + i)) "
+        done
+        PORTS[$kind]=${PORTS[$kind]% }
+        # shellcheck disable=SC2086
+        start_cluster "$kind" "$WORK_DIR/$kind-$appendonly-$replicas" 5000 "$appendonly" \
+            "$replicas" ${PORTS[$kind]}
+        MASTER_PORTS[$kind]=$(redis-cli -p "${PORTS[$kind]%% *}" CLUSTER NODES |
+            awk '$3 ~ /master/ { split($2, a, "[:@]"); print a[2] }' | sort -n | tr '\n' ' ')
+        echo "started $kind cluster (3 masters, $replicas replica(s) each, appendonly $appendonly) on ports ${PORTS[$kind]}" >&2
+    done
+}
+
+FIRST_APPENDONLY=${APPENDONLY_LIST%% *}
+FIRST_REPLICAS=${REPLICAS_LIST%% *}
+start_clusters "$FIRST_APPENDONLY" "$FIRST_REPLICAS"
 
 # ---- memory: 1M small string keys -----------------------------------------------------------
 
@@ -64,27 +94,27 @@ slot_specs() {
 declare -A MEM_USED MEM_RSS MEM_RSS0
 measure_memory() {
     local kind=$1 port used=0 rss=0 rss0=0 specs
-    for port in ${PORTS[$kind]}; do
+    for port in ${MASTER_PORTS[$kind]}; do
         rss0=$((rss0 + $(rss_bytes "${NODE_PID[$port]}")))
     done
     # shellcheck disable=SC2046
     python3 "$ROOT/scripts/gen-keys.py" "$KEYS" xxx "$WORK_DIR/$kind-keys-" \
-        $(slot_specs "${PORTS[$kind]%% *}")
-    for port in ${PORTS[$kind]}; do
+        $(slot_specs "${MASTER_PORTS[$kind]%% *}")
+    for port in ${MASTER_PORTS[$kind]}; do
         local out
         out=$(redis-cli -p "$port" --pipe <"$WORK_DIR/$kind-keys-$port.resp" 2>&1)
         grep -q 'errors: 0,' <<<"$out" || die "loading keys into $kind:$port failed: $out"
         rm -f "$WORK_DIR/$kind-keys-$port.resp"
     done
     local total=0
-    for port in ${PORTS[$kind]}; do
+    for port in ${MASTER_PORTS[$kind]}; do
         total=$((total + $(redis-cli -p "$port" DBSIZE)))
         used=$((used + $(info_field "$port" memory used_memory)))
         rss=$((rss + $(rss_bytes "${NODE_PID[$port]}")))
     done
     ((total == KEYS)) || die "$kind holds $total keys, expected $KEYS"
     MEM_USED[$kind]=$used MEM_RSS[$kind]=$rss MEM_RSS0[$kind]=$rss0
-    for port in ${PORTS[$kind]}; do
+    for port in ${MASTER_PORTS[$kind]}; do
         redis-cli -p "$port" FLUSHALL >/dev/null
     done
 }
@@ -168,7 +198,7 @@ cpu_ticks() {
 }
 
 run_benchmark() {
-    local kind=$1 pipeline=$2 test=$3 round=$4 requests=$REQUESTS_P1
+    local kind=$1 pipeline=$2 test=$3 round=$4 setup=$5 requests=$REQUESTS_P1
     ((pipeline == 1)) || requests=$REQUESTS_P16
     [[ $test != mset ]] || requests=$((requests / 4))
     local port=${PORTS[$kind]%% *} before line
@@ -182,27 +212,64 @@ run_benchmark() {
     [[ -n $line ]] || die "redis-benchmark failed on $kind: $(cat "$WORK_DIR/bench.err")"
     local ticks=$(($(cpu_ticks "$kind") - before))
     echo "$line,$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-        'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" >>"$RESULTS"
+        'BEGIN { printf "%.2f", t / hz * 1e6 / n }'),$setup" >>"$RESULTS"
+}
+
+# measure_reshard SETUP: how long `redis-cli --cluster reshard` takes to move RESHARD_SLOTS
+# slots from the first master to the second, the data flushed first so the slots are empty
+# and only the slot protocol (`CLUSTER SETSLOT`, `nodes.conf` saves) is timed.
+measure_reshard() {
+    local setup=$1 kind port start end
+    ((RESHARD_SLOTS > 0)) || return 0
+    for kind in "${KINDS[@]}"; do
+        local masters=(${MASTER_PORTS[$kind]})
+        for port in "${masters[@]}"; do
+            redis-cli -p "$port" FLUSHALL >/dev/null
+        done
+        local from to
+        from=$(redis-cli -p "${masters[0]}" CLUSTER MYID)
+        to=$(redis-cli -p "${masters[1]}" CLUSTER MYID)
+        echo "reshard: $RESHARD_SLOTS slots on $kind ($setup)" >&2
+        start=$(date +%s.%N)
+        timeout 900 redis-cli --cluster reshard "127.0.0.1:${masters[0]}" --cluster-from "$from" \
+            --cluster-to "$to" --cluster-slots "$RESHARD_SLOTS" --cluster-yes \
+            >"$WORK_DIR/reshard-$kind.log" 2>&1 ||
+            die "reshard failed on $kind: $(tail -5 "$WORK_DIR/reshard-$kind.log")"
+        end=$(date +%s.%N)
+        RESHARD_S[$kind,$setup]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+    done
 }
 
 : >"$RESULTS"
-for round in $(seq 1 "$ROUNDS"); do
-    for pipeline in 1 16; do
-        for test in ${TESTS//,/ }; do
-            for kind in "${KINDS[@]}"; do
-                echo "round $round/$ROUNDS: $kind, pipeline $pipeline, $test" >&2
-                run_benchmark "$kind" "$pipeline" "$test" "$round"
+SETUPS=()
+for appendonly in $APPENDONLY_LIST; do
+    for replicas in $REPLICAS_LIST; do
+        setup=$appendonly/$replicas
+        SETUPS+=("$setup")
+        if [[ $setup != "$FIRST_APPENDONLY/$FIRST_REPLICAS" ]]; then
+            kill_started
+            start_clusters "$appendonly" "$replicas"
+        fi
+        for round in $(seq 1 "$ROUNDS"); do
+            for pipeline in 1 16; do
+                for test in ${TESTS//,/ }; do
+                    for kind in "${KINDS[@]}"; do
+                        echo "appendonly $appendonly, $replicas replica(s): round $round/$ROUNDS: $kind, pipeline $pipeline, $test" >&2
+                        run_benchmark "$kind" "$pipeline" "$test" "$round" "$setup"
+                    done
+                done
             done
         done
+        measure_reshard "$setup"
     done
 done
 
 # ---- report ----------------------------------------------------------------------------------
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-stat() { # kind pipeline test column(5=rps,6=p50,7=p99,8=cpu)
-    awk -F, -v k="$1" -v p="$2" -v t="$3" -v c="$4" '$1 == k && $2 == p && $3 == t { print $c }' \
-        "$RESULTS" | median
+stat() { # kind pipeline test column(5=rps,6=p50,7=p99,8=cpu) setup
+    awk -F, -v k="$1" -v p="$2" -v t="$3" -v c="$4" -v s="$5" \
+        '$1 == k && $2 == p && $3 == t && $9 == s { print $c }' "$RESULTS" | median
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -210,25 +277,43 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 REPORT=$WORK_DIR/report.md
 {
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(machine_line); redis-server $(redis-server --version | awk '{ print $3 }' | cut -d= -f2), clusterlab $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')."
-    echo "3 masters each, no replicas, \`appendonly $APPENDONLY\`; \`redis-benchmark --cluster -c $CLIENTS -r $KEYSPACE\`, $REQUESTS_P1 requests at pipeline 1 and $REQUESTS_P16 at pipeline 16 (MSET: a quarter, 10 keys each); median of $ROUNDS rounds. Ratio = clusterlab / redis-server (throughput: higher is better; latency, CPU and memory: lower is better). Server CPU = user + system time of the 3 masters per request (MSET: per command of 10 keys). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo
-    echo "| test | pipeline | redis req/s | clusterlab req/s | ratio | redis p50/p99 ms | clusterlab p50/p99 ms | p99 ratio | server CPU µs/req redis / clusterlab | CPU ratio |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for pipeline in 1 16; do
-        for test in ${TESTS//,/ }; do
-            name=${test^^}
-            r_rps=$(stat redis "$pipeline" "$name" 5) c_rps=$(stat clusterlab "$pipeline" "$name" 5)
-            r50=$(stat redis "$pipeline" "$name" 6) r99=$(stat redis "$pipeline" "$name" 7)
-            c50=$(stat clusterlab "$pipeline" "$name" 6) c99=$(stat clusterlab "$pipeline" "$name" 7)
-            r_cpu=$(stat redis "$pipeline" "$name" 8) c_cpu=$(stat clusterlab "$pipeline" "$name" 8)
-            printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s | %s / %s | %s |\n' \
-                "$name" "$pipeline" "$r_rps" "$c_rps" "$(ratio "$c_rps" "$r_rps")" "$r50" "$r99" \
-                "$c50" "$c99" "$(ratio "$c99" "$r99")" "$r_cpu" "$c_cpu" "$(ratio "$c_cpu" "$r_cpu")"
+    echo "Clusters of 3 masters (and 3 replicas where said), \`appendfsync everysec\` where \`appendonly yes\`; \`redis-benchmark --cluster -c $CLIENTS -r $KEYSPACE\`, $REQUESTS_P1 requests at pipeline 1 and $REQUESTS_P16 at pipeline 16 (MSET: a quarter, 10 keys each); median of $ROUNDS rounds. Ratio = clusterlab / redis-server (throughput: higher is better; latency, CPU and memory: lower is better). Server CPU = user + system time of every node of the cluster (replicas included) per request (MSET: per command of 10 keys). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    for setup in "${SETUPS[@]}"; do
+        replicas=${setup#*/}
+        shape="3 masters"
+        ((replicas == 0)) || shape="3 masters + $((3 * replicas)) replicas"
+        echo
+        echo "\`appendonly ${setup%/*}\`, $shape:"
+        echo
+        echo "| test | pipeline | redis req/s | clusterlab req/s | ratio | redis p50/p99 ms | clusterlab p50/p99 ms | p99 ratio | server CPU µs/req redis / clusterlab | CPU ratio |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for pipeline in 1 16; do
+            for test in ${TESTS//,/ }; do
+                name=${test^^}
+                r_rps=$(stat redis "$pipeline" "$name" 5 "$setup") c_rps=$(stat clusterlab "$pipeline" "$name" 5 "$setup")
+                r50=$(stat redis "$pipeline" "$name" 6 "$setup") r99=$(stat redis "$pipeline" "$name" 7 "$setup")
+                c50=$(stat clusterlab "$pipeline" "$name" 6 "$setup") c99=$(stat clusterlab "$pipeline" "$name" 7 "$setup")
+                r_cpu=$(stat redis "$pipeline" "$name" 8 "$setup") c_cpu=$(stat clusterlab "$pipeline" "$name" 8 "$setup")
+                printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s | %s / %s | %s |\n' \
+                    "$name" "$pipeline" "$r_rps" "$c_rps" "$(ratio "$c_rps" "$r_rps")" "$r50" "$r99" \
+                    "$c50" "$c99" "$(ratio "$c99" "$r99")" "$r_cpu" "$c_cpu" "$(ratio "$c_cpu" "$r_cpu")"
+            done
         done
     done
+    if ((RESHARD_SLOTS > 0)); then
+        echo
+        echo "\`redis-cli --cluster reshard\` of $RESHARD_SLOTS empty slots from one master to another, after the throughput tests (seconds, one run each):"
+        echo
+        echo "| setup | redis-server s | clusterlab s | ratio |"
+        echo "|---|---:|---:|---:|"
+        for setup in "${SETUPS[@]}"; do
+            r=${RESHARD_S[redis,$setup]} c=${RESHARD_S[clusterlab,$setup]}
+            echo "| \`appendonly ${setup%/*}\`, ${setup#*/} replica(s) per master | $r | $c | $(ratio "$c" "$r") |"
+        done
+    fi
     if ((KEYS > 0)); then
         echo
-        echo "Memory after loading $KEYS keys (\`key:%012d\` = \`xxx\`, sent with \`redis-cli --pipe\`), summed over the 3 masters:"
+        echo "Memory after loading $KEYS keys (\`key:%012d\` = \`xxx\`, sent with \`redis-cli --pipe\`), summed over the 3 masters (\`appendonly $FIRST_APPENDONLY\`, $FIRST_REPLICAS replica(s) per master):"
         echo
         echo "| | redis-server | clusterlab | ratio |"
         echo "|---|---:|---:|---:|"

@@ -18,9 +18,10 @@ use crate::disk::Disk;
 
 /// The open AOF: where writes go and when they are synced.
 ///
-/// The driver appends the data of every `Effect::AppendAof` in order, before writing the
-/// replies of the same call: with `appendfsync always` the data is durable once
-/// [`Aof::append`] returns and the driver has held the node for [`Aof::take_stall`] (a slow
+/// The driver buffers the data of every `Effect::AppendAof` of a turn in order
+/// ([`Aof::buffer_write`]) and writes it in one go at the turn's end ([`Aof::end_turn`]),
+/// before writing the turn's replies: with `appendfsync always` the data is durable once
+/// [`Aof::end_turn`] returns and the driver has held the node for [`Aof::take_stall`] (a slow
 /// simulated disk). It calls [`Aof::tick`] from its 100 ms timer (the `everysec` background
 /// sync, and writes postponed meanwhile: see the `fsync` module) and [`Aof::flush_and_sync`] on
 /// SHUTDOWN and SIGTERM. [`Aof::take_reports`] says what the node must know.
@@ -186,13 +187,40 @@ impl Aof {
         if data.is_empty() {
             return Ok(());
         }
+        self.buffer_write(data, offset);
+        self.end_turn(now_ms)
+    }
+
+    /// Adds RESP-encoded commands whose last write is at replication offset `offset` to the
+    /// turn's buffer (Redis's `aof_buf`), writing nothing yet: [`Aof::end_turn`] writes the
+    /// whole turn in one `write`, as Redis's `beforeSleep` does.
+    pub fn buffer_write(&mut self, data: &[u8], offset: u64) {
+        if data.is_empty() {
+            return;
+        }
         if let Some(base) = self.rewrite_pending.as_mut() {
             // The old files hold the old dataset: nothing goes there any more.
             base.extend_from_slice(data);
-            return Ok(());
+            return;
         }
         self.pending.extend_from_slice(data);
         self.buffered_offset = offset;
+    }
+
+    /// Whether [`Aof::end_turn`] has anything to write.
+    pub fn has_buffered(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The end of a driver turn (Redis's `flushAppendOnlyFile(0)` in `beforeSleep`): writes
+    /// what the turn buffered in one `write` and syncs as the policy says: under `always`
+    /// once for the whole turn, before the driver sends the turn's replies (group commit);
+    /// under `everysec` by starting the background sync when due. An error is returned only
+    /// when it is fatal (see [`Aof`]).
+    pub fn end_turn(&mut self, now_ms: u64) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         self.flush(now_ms)
     }
 

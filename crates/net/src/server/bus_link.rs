@@ -279,17 +279,23 @@ impl Shared {
             return true;
         }
         let mut node = self.lock_node();
+        // One turn for the whole read: `nodes.conf` is saved (and the AOF written) once.
+        let mut delivered = true;
         for msg in messages {
             if self.stopped() || !self.lock_io().links.contains_key(&link) {
-                return false;
+                delivered = false;
+                break;
             }
             node.bus_message(self.clock.now(), link, msg);
             let effects = node.take_effects();
-            if !self.perform(&mut node, effects) {
-                return false;
+            if !self.perform_queued(&mut node, effects) {
+                delivered = false;
+                break;
             }
         }
-        true
+        let persisted = self.persist_turn(&mut node);
+        self.write_streams_now();
+        delivered && persisted
     }
 
     /// The link failed to connect or broke: tell the node, unless the node closed it itself

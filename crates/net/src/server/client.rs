@@ -574,6 +574,7 @@ impl Shared {
         step
     }
 
+    /// One turn: the batch's commands, then what they asked to persist, all under one lock.
     fn run_batch(
         self: &Arc<Self>,
         client: ClientId,
@@ -581,11 +582,28 @@ impl Shared {
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Step {
-        // Parsed one at a time so that requests after a MIGRATE stay in `input` until its
-        // reply is known.
         // The clock is read once per batch, right after locking (so times never go back
         // between tasks), as Redis reads it once per event-loop turn.
         let mut locked: Option<(MutexGuard<'_, Node>, Time)> = None;
+        let step = self.run_commands(client, closing, input, output, &mut locked);
+        if let (Some((node, _)), false) = (locked.as_mut(), step == Step::Stop) {
+            if !self.persist_turn(node) {
+                return Step::Stop;
+            }
+        }
+        step
+    }
+
+    fn run_commands<'a>(
+        self: &'a Arc<Self>,
+        client: ClientId,
+        closing: &CloseSignal,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+        locked: &mut Option<(MutexGuard<'a, Node>, Time)>,
+    ) -> Step {
+        // Parsed one at a time so that requests after a MIGRATE stay in `input` until its
+        // reply is known.
         loop {
             let args = match resp::parse_request(input) {
                 Ok(Some(args)) if args.is_empty() => continue,

@@ -28,6 +28,7 @@
 //! - `replica_link`: a replica's link to its master.
 //! - `tick`: the 100 ms cron.
 //! - `persist`: the `nodes.conf` saves and AOF writes that effects ask for.
+//! - `turn`: the end of a turn, where those are performed once (Redis's `beforeSleep`).
 //! - `tests` (real sockets) and `sim_tests` (madsim): the driver's own tests.
 
 use std::collections::BTreeMap;
@@ -66,6 +67,7 @@ mod startup;
 #[cfg(all(test, not(madsim)))]
 mod tests;
 mod tick;
+mod turn;
 
 /// The tracing target of the node's log lines, which the simulator captures by it
 /// (`NODE_LOG_TARGET` in clusterlab-sim's `trace.rs`). Lines logged in this file have it by
@@ -322,6 +324,8 @@ struct Io {
     /// The node is held for a sync on its thread: when the hold ends, the finished syncs are
     /// reported before anything else leaves.
     stalled_on_sync: bool,
+    /// The `nodes.conf` save the current turn asked for (see `turn`).
+    config_save: turn::ConfigSave,
 }
 
 struct LinkHandle {
@@ -380,16 +384,22 @@ impl Shared {
     /// effects are then dropped, as a crashed process would. Called with the node locked so
     /// effects of different calls never interleave.
     fn perform(self: &Arc<Self>, node: &mut Node, effects: Vec<Effect>) -> bool {
-        let performed = self.perform_queued(node, effects);
+        let performed = self.perform_queued(node, effects) && self.persist_turn(node);
         self.write_streams_now();
         performed
     }
 
-    /// [`Shared::perform`] without writing the queued stream: a batch of commands writes it
-    /// once, at its end.
+    /// [`Shared::perform`] without ending the turn: a batch of inputs persists and writes the
+    /// queued stream once, at its end ([`Shared::persist_turn`], [`Shared::write_streams_now`]).
     fn perform_queued(self: &Arc<Self>, node: &mut Node, effects: Vec<Effect>) -> bool {
         for effect in effects {
             if self.stopped() {
+                return false;
+            }
+            if turn::leaves_at_once(&effect) && !self.persist_turn(node) {
+                return false;
+            }
+            if matches!(effect, Effect::Event(_)) && !self.persist_config() {
                 return false;
             }
             match effect {
@@ -397,8 +407,10 @@ impl Shared {
                 Effect::Send { link, msg } => self.send(link, &msg),
                 Effect::CloseLink { link } => self.close_link(link),
                 Effect::CloseClient { client } => self.close_client(client),
-                Effect::SaveConfig { contents, fsync } => self.save_config(&contents, fsync),
-                Effect::AppendAof { data } => self.append_aof(node, &data),
+                Effect::SaveConfig { contents, fsync } => {
+                    self.lock_io().config_save.request(contents, fsync)
+                }
+                Effect::AppendAof { data } => self.append_aof(&data),
                 Effect::RewriteAof { base } => self.rewrite_aof(node, &base),
                 Effect::SaveRdb { data, client } => self.save_rdb(node, &data, client),
                 Effect::StopAof => self.stop_aof(),

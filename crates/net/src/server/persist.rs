@@ -1,4 +1,5 @@
-//! Persistence effects: saving `nodes.conf` and appending to and syncing the AOF. A
+//! Persistence effects: saving `nodes.conf` and appending to and syncing the AOF (both once
+//! per turn: see `turn`). A
 //! `nodes.conf` that cannot be saved stops the node, as does any AOF failure under `appendfsync
 //! always`; other AOF failures make the node refuse writes until the disk works again (see
 //! `clusterlab_core`'s `disk_errors`), as Redis 7.0 does.
@@ -34,10 +35,19 @@ impl Shared {
         }
     }
 
-    pub(super) fn append_aof(self: &Arc<Self>, node: &mut Node, data: &[u8]) {
+    /// Buffers an `AppendAof` until the end of the turn ([`Shared::persist_turn`]).
+    pub(super) fn append_aof(&self, data: &[u8]) {
+        let mut io = self.lock_io();
+        let offset = io.last_write_offset;
+        if let Some(aof) = io.aof.as_mut() {
+            aof.buffer_write(data, offset);
+        }
+    }
+
+    /// Writes the turn's buffered AOF records in one `write`, synced as the policy says.
+    pub(super) fn flush_aof(self: &Arc<Self>, node: &mut Node) {
         let now = self.clock.now();
-        let offset = self.lock_io().last_write_offset;
-        let result = self.with_aof(node, |aof| aof.append_write(data, offset, now.mono_ms));
+        let result = self.with_aof(node, |aof| aof.end_turn(now.mono_ms));
         if let Err(e) = result {
             tracing::warn!(target: LOG_TARGET, "Error writing to the AOF file: {e}");
             tracing::warn!(

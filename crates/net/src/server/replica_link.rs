@@ -336,6 +336,20 @@ impl Shared {
         ack_now: &mut Option<u64>,
     ) -> Result<bool, String> {
         let mut node = self.lock_node();
+        // One turn for the whole chunk: its commands reach the AOF in one write.
+        let applied = self.replica_apply_locked(&mut node, link, input, ack_now);
+        let persisted = self.persist_turn(&mut node);
+        self.write_streams_now();
+        applied.map(|wanted| wanted && persisted)
+    }
+
+    fn replica_apply_locked(
+        self: &Arc<Self>,
+        node: &mut Node,
+        link: ReplLinkId,
+        input: &mut BytesMut,
+        ack_now: &mut Option<u64>,
+    ) -> Result<bool, String> {
         loop {
             // Read per command: performing the last one's effects may have moved the node's
             // clock on (a debug build asserts time never goes back).
@@ -346,7 +360,7 @@ impl Shared {
             if node.replication_awaiting_payload(link) {
                 let used = node.replication_payload(now, link, input);
                 let effects = node.take_effects();
-                if !self.perform(&mut node, effects) {
+                if !self.perform(node, effects) {
                     return Ok(false);
                 }
                 input.advance(used?);
@@ -371,7 +385,7 @@ impl Shared {
                 }
                 _ => true,
             });
-            if !self.perform(&mut node, effects) || !applied {
+            if !self.perform_queued(node, effects) || !applied {
                 return Ok(false);
             }
         }

@@ -417,4 +417,60 @@ fn asking_holds_for_the_commands_of_a_script_on_an_importing_node() {
     assert_eq!(net.cmd(0, &eval), Reply::Bulk(Bytes::from("v")));
     // Gone once the script ended.
     assert!(moved(net.cmd(0, &["GET", key.as_str()])));
+
+/// The `nodes.conf` saves one command hands out, as their fsync flags (its other effects are
+/// dropped).
+fn save_fsyncs(net: &mut TestNet, i: usize, words: &[&str]) -> Vec<bool> {
+    let args: Vec<Bytes> = words
+        .iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect();
+    let now = net.time();
+    assert_eq!(
+        net.nodes[i].command(now, net.clients[i], &args),
+        Reply::ok()
+    );
+    net.nodes[i]
+        .take_effects()
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SaveConfig { fsync, .. } => Some(*fsync),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Redis 7.0's `CLUSTER SETSLOT` asks only for `CLUSTER_TODO_SAVE_CONFIG`: the file is saved
+/// before the reply but not fsynced, unless closing an import bumped the config epoch
+/// (`clusterBumpConfigEpochWithoutConsensus` adds `CLUSTER_TODO_FSYNC_CONFIG`). So does
+/// `FORGET`, and `SET-CONFIG-EPOCH` ("no need to fsync": a collision resolves a lost one).
+#[test]
+fn setslot_saves_without_fsync_unless_the_epoch_moves() {
+    let mut net = TestNet::new(3, 2000);
+    net.create_three_masters();
+    let ids: Vec<String> = net.nodes.iter().map(|n| n.myself().to_string()).collect();
+    for slot in ["12539", "12540"] {
+        let importing = ["CLUSTER", "SETSLOT", slot, "IMPORTING", ids[2].as_str()];
+        let migrating = ["CLUSTER", "SETSLOT", slot, "MIGRATING", ids[0].as_str()];
+        assert_eq!(save_fsyncs(&mut net, 0, &importing), vec![false]);
+        assert_eq!(save_fsyncs(&mut net, 2, &migrating), vec![false]);
+    }
+    // The first import closed takes a new epoch (fsynced); the second finds it the largest.
+    let epoch = net.nodes[0].cluster.me().config_epoch;
+    let to_me = |slot| ["CLUSTER", "SETSLOT", slot, "NODE", ids[0].as_str()];
+    assert_eq!(save_fsyncs(&mut net, 0, &to_me("12539")), vec![true]);
+    assert!(net.nodes[0].cluster.me().config_epoch > epoch);
+    assert_eq!(save_fsyncs(&mut net, 0, &to_me("12540")), vec![false]);
+    assert_eq!(save_fsyncs(&mut net, 2, &to_me("12539")), vec![false]);
+    let stable = ["CLUSTER", "SETSLOT", "12540", "STABLE"];
+    assert_eq!(save_fsyncs(&mut net, 2, &stable), vec![false]);
+    let forget = ["CLUSTER", "FORGET", ids[1].as_str()];
+    assert_eq!(save_fsyncs(&mut net, 2, &forget), vec![false]);
+    assert_eq!(
+        save_fsyncs(&mut net, 2, &["CLUSTER", "SAVECONFIG"]),
+        vec![true]
+    );
+    let mut lone = TestNet::new(1, 2000);
+    let set_epoch = ["CLUSTER", "SET-CONFIG-EPOCH", "5"];
+    assert_eq!(save_fsyncs(&mut lone, 0, &set_epoch), vec![false]);
 }

@@ -70,7 +70,8 @@ pub(super) fn forget(node: &mut Node, args: &[Bytes]) -> Reply {
     let until = node.now.mono_ms + FORGET_BAN_MS;
     node.cluster.ban(id, until);
     node.delete_node(id);
-    node.cluster.request_save(true);
+    // As Redis 7.0: saved before the reply, not fsynced (`CLUSTER_TODO_SAVE_CONFIG` only).
+    node.cluster.request_save(false);
     Reply::ok()
 }
 
@@ -156,7 +157,9 @@ pub(super) fn set_config_epoch(node: &mut Node, args: &[Bytes]) -> Reply {
         LogLevel::Warning,
         format!("configEpoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH"),
     );
-    node.cluster.request_save(true);
+    // Not fsynced, as in Redis 7.0: an epoch lost with the file is a collision the
+    // collision rule resolves.
+    node.cluster.request_save(false);
     Reply::ok()
 }
 

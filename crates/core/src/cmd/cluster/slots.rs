@@ -188,7 +188,9 @@ pub(super) fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     if had_slots && target != myself && node.cluster.me().slots.is_empty() && allowed {
         node.cluster.become_replica_of(target, &mut node.out);
     }
-    node.cluster.request_save(true);
+    // Redis 7.0 saves without fsync here (`CLUSTER_TODO_SAVE_CONFIG`); the epoch bump and
+    // the turn to a replica above ask for their own fsync, as Redis's do.
+    node.cluster.request_save(false);
     Reply::ok()
 }
 

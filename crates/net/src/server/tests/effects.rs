@@ -1,7 +1,9 @@
-//! Effects performed in order: `nodes.conf` saves and AOF writes around a crash or shutdown,
-//! and bus links opened, written to and closed.
+//! Effects performed in order: `nodes.conf` saves and AOF writes (once per turn: counted on a
+//! counting disk) around a crash or shutdown, and bus links opened, written to and closed.
 
+use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,14 +11,15 @@ use bytes::{Bytes, BytesMut};
 use clusterlab_core::bus::{Body, Header, Message, MessageType};
 use clusterlab_core::config::AppendFsync;
 use clusterlab_core::slot::SlotSet;
-use clusterlab_core::{Effect, LinkId, NodeId};
+use clusterlab_core::{Config, Effect, LinkId, NodeId};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{aof_config, local_config, read_to_end, roundtrip, start, INCR};
 use crate::bus_codec;
-use crate::disk::{Disk, MemDisk};
-use crate::server::{Exit, Shared, ShutdownHandle};
+use crate::disk::{Disk, DiskLock, MemDisk};
+use crate::server::client::{CloseSignal, Step};
+use crate::server::{Exit, Server, Shared, ShutdownHandle};
 
 fn perform_now(shared: &Arc<Shared>, effects: Vec<Effect>) -> bool {
     let mut node = shared.lock_node();
@@ -37,7 +40,7 @@ fn save(contents: &str, fsync: bool) -> Effect {
 }
 
 #[tokio::test]
-async fn effects_persist_in_order_and_stop_at_a_crash() {
+async fn effects_persist_once_per_turn_and_stop_at_a_crash() {
     let disk = MemDisk::new();
     let config = aof_config(AppendFsync::Everysec);
     let (_addr, shared, serving) = start(config, disk.clone()).await;
@@ -53,17 +56,18 @@ async fn effects_persist_in_order_and_stop_at_a_crash() {
     assert_eq!(disk.read(conf).unwrap(), Some(b"v2".to_vec()));
     assert_eq!(disk.read(incr).unwrap(), Some(b"ab".to_vec()));
 
+    // A crash ends the turn before it persists anything: like Redis dying before its
+    // `beforeSleep`, with none of the turn's replies sent either.
     let effects = vec![append(b"c"), Effect::Crash, save("after the crash", true)];
     assert!(!perform_now(&shared, effects));
-    // The append before the crash happened, the save after it did not.
-    assert_eq!(disk.read(incr).unwrap(), Some(b"abc".to_vec()));
+    assert_eq!(disk.read(incr).unwrap(), Some(b"ab".to_vec()));
     assert_eq!(disk.read(conf).unwrap(), Some(b"v2".to_vec()));
     let exit = tokio::time::timeout(Duration::from_secs(5), serving).await;
     assert_eq!(exit.unwrap().unwrap().unwrap(), Exit::Crash);
-    // everysec synced the first append at once; the rest was still in flight.
+    // The turn's one save carried v1's fsync; everysec synced the first write at once.
     disk.lose_unsynced_writes();
-    assert_eq!(disk.read(conf).unwrap(), Some(b"v1".to_vec()));
-    assert_eq!(disk.read(incr).unwrap(), Some(b"a".to_vec()));
+    assert_eq!(disk.read(conf).unwrap(), Some(b"v2".to_vec()));
+    assert_eq!(disk.read(incr).unwrap(), Some(b"ab".to_vec()));
 }
 
 #[tokio::test]
@@ -172,4 +176,159 @@ async fn outbound_links_carry_encoded_messages_until_closed() {
     }
     assert_eq!(read_to_end(&mut accepted).await, b"");
     assert!(!shared.lock_io().links.contains_key(&link));
+}
+
+/// A [`MemDisk`] that counts the calls reaching the device.
+#[derive(Clone, Default)]
+struct CountingDisk {
+    inner: MemDisk,
+    appends: Arc<AtomicUsize>,
+    saves: Arc<AtomicUsize>,
+    fsynced_saves: Arc<AtomicUsize>,
+    syncs: Arc<AtomicUsize>,
+}
+
+impl CountingDisk {
+    fn counts(&self) -> [usize; 4] {
+        [&self.appends, &self.saves, &self.fsynced_saves, &self.syncs].map(|c| c.load(SeqCst))
+    }
+}
+
+impl Disk for CountingDisk {
+    fn write_atomic(&self, path: &Path, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        self.saves.fetch_add(1, SeqCst);
+        if fsync {
+            self.fsynced_saves.fetch_add(1, SeqCst);
+        }
+        self.inner.write_atomic(path, bytes, fsync)
+    }
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        self.inner.read(path)
+    }
+    fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.appends.fetch_add(1, SeqCst);
+        self.inner.append(path, bytes)
+    }
+    fn sync(&self, path: &Path) -> io::Result<()> {
+        self.syncs.fetch_add(1, SeqCst);
+        self.inner.sync(path)
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        self.inner.truncate(path, len)
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        self.inner.len(path)
+    }
+    fn lock(&self, path: &Path) -> io::Result<DiskLock> {
+        self.inner.lock(path)
+    }
+}
+
+async fn start_counting(config: Config) -> (CountingDisk, Arc<Shared>) {
+    let disk = CountingDisk::default();
+    let server = Server::bind(config, 7, Arc::new(disk.clone()))
+        .await
+        .unwrap();
+    let shared = server.shared.clone();
+    tokio::spawn(server.serve());
+    (disk, shared)
+}
+
+/// Runs `input` as one client's batch of pipelined requests; returns the replies.
+fn run_batch(shared: &Arc<Shared>, input: &[u8]) -> BytesMut {
+    let client = {
+        let mut node = shared.lock_node();
+        let now = shared.clock.now();
+        node.client_connected(now, "127.0.0.1:1".into(), "127.0.0.1:2".into())
+    };
+    let mut input = BytesMut::from(input);
+    let mut output = BytesMut::new();
+    let step = shared.run_requests(client, &CloseSignal::default(), &mut input, &mut output);
+    assert_eq!(step, Step::Continue);
+    assert!(input.is_empty());
+    output
+}
+
+fn sets(count: usize) -> Vec<u8> {
+    (0..count)
+        .flat_map(|i| format!("*3\r\n$3\r\nSET\r\n$2\r\nk{}\r\n$1\r\nv\r\n", i % 10).into_bytes())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_reaches_the_aof_in_one_write_and_one_always_sync() {
+    let (disk, shared) = start_counting(aof_config(AppendFsync::Always)).await;
+    let [appends, _, _, syncs] = disk.counts();
+    let output = run_batch(&shared, &sets(16));
+    assert_eq!(&output[..], "+OK\r\n".repeat(16).as_bytes());
+    let [appends_after, _, _, syncs_after] = disk.counts();
+    assert_eq!(appends_after - appends, 1, "one write for the turn");
+    assert_eq!(
+        syncs_after - syncs,
+        1,
+        "one fsync for the turn (group commit)"
+    );
+    // Durable before the replies were handed back.
+    disk.inner.lose_unsynced_writes();
+    let file = disk.inner.read(Path::new(INCR)).unwrap().unwrap();
+    assert_eq!(file.windows(3).filter(|w| w == b"SET").count(), 16);
+
+    // A batch of reads writes nothing.
+    let before = disk.counts();
+    let gets = b"*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n".repeat(8);
+    assert_eq!(&run_batch(&shared, &gets)[..], b"$1\r\nv\r\n".repeat(8));
+    assert_eq!(disk.counts(), before);
+}
+
+#[tokio::test]
+async fn everysec_writes_a_batch_once_and_syncs_off_the_request_path() {
+    let (disk, shared) = start_counting(aof_config(AppendFsync::Everysec)).await;
+    let [appends, _, _, _] = disk.counts();
+    run_batch(&shared, &sets(16));
+    run_batch(&shared, &sets(16));
+    let [appends_after, _, _, _] = disk.counts();
+    assert_eq!(appends_after - appends, 2, "one write per turn");
+    let file = disk.inner.read(Path::new(INCR)).unwrap().unwrap();
+    assert_eq!(file.windows(3).filter(|w| w == b"SET").count(), 32);
+}
+
+#[tokio::test]
+async fn a_turn_saves_nodes_conf_once_before_its_first_message() {
+    let (disk, shared) = start_counting(local_config()).await;
+    let conf = Path::new("data/nodes.conf");
+    let before = disk.counts();
+    let effects = vec![save("v1", false), save("v2", true), save("v3", false)];
+    assert!(perform_now(&shared, effects));
+    let after = disk.counts();
+    assert_eq!([after[1] - before[1], after[2] - before[2]], [1, 1]);
+    disk.inner.lose_unsynced_writes();
+    assert_eq!(disk.inner.read(conf).unwrap(), Some(b"v3".to_vec()));
+
+    // A message leaving mid-turn takes the save asked for before it along; the turn's
+    // later request is saved at its end, unsynced as asked.
+    let before = disk.counts();
+    let send = Effect::Send {
+        link: 999,
+        msg: ping_message(),
+    };
+    let effects = vec![save("v4", true), send, save("v5", false)];
+    assert!(perform_now(&shared, effects));
+    let after = disk.counts();
+    assert_eq!([after[1] - before[1], after[2] - before[2]], [2, 1]);
+    disk.inner.lose_unsynced_writes();
+    assert_eq!(disk.inner.read(conf).unwrap(), Some(b"v4".to_vec()));
+
+    // So does a typed event: what it reports is saved before anyone hears of it.
+    let before = disk.counts();
+    let event = Effect::Event(clusterlab_core::ClusterEvent::SyncStalled { ms: 1 });
+    let effects = vec![
+        save("v6", true),
+        event,
+        save("v7", false),
+        save("v8", false),
+    ];
+    assert!(perform_now(&shared, effects));
+    let after = disk.counts();
+    assert_eq!([after[1] - before[1], after[2] - before[2]], [2, 1]);
+    assert_eq!(disk.inner.read(conf).unwrap(), Some(b"v8".to_vec()));
 }
