@@ -417,6 +417,7 @@ fn asking_holds_for_the_commands_of_a_script_on_an_importing_node() {
     assert_eq!(net.cmd(0, &eval), Reply::Bulk(Bytes::from("v")));
     // Gone once the script ended.
     assert!(moved(net.cmd(0, &["GET", key.as_str()])));
+}
 
 /// The `nodes.conf` saves one command hands out, as their fsync flags (its other effects are
 /// dropped).
