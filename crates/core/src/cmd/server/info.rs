@@ -172,7 +172,7 @@ fn persistence_fields(node: &Node) -> Vec<(String, String)> {
     let status = |failed: bool| if failed { "err" } else { "ok" };
     let mut fields = vec![
         field("loading", node.is_loading() as u8),
-        field("async_loading", 0),
+        field("async_loading", node.is_async_loading() as u8),
         field("rdb_changes_since_last_save", p.dirty),
         field("rdb_bgsave_in_progress", p.save_in_progress as u8),
         field("rdb_last_save_time", p.last_save_unix_s),
