@@ -486,13 +486,25 @@ impl fmt::Display for ClusterEvent {
                 f,
                 "loading the snapshot{}{}{}",
                 if *from_socket { " from the socket" } else { "" },
-                if *keeps_old_data { ", old data kept" } else { ", old data flushed" },
-                if *async_loading { ", served meanwhile" } else { "" }
+                if *keeps_old_data {
+                    ", old data kept"
+                } else {
+                    ", old data flushed"
+                },
+                if *async_loading {
+                    ", served meanwhile"
+                } else {
+                    ""
+                }
             ),
             SyncLoadAborted { kept_old_data } => write!(
                 f,
                 "snapshot load aborted, {}",
-                if *kept_old_data { "old data kept" } else { "flushed" }
+                if *kept_old_data {
+                    "old data kept"
+                } else {
+                    "flushed"
+                }
             ),
             AofSynced { offset } => write!(f, "synced up to offset {offset}"),
             AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),

@@ -147,7 +147,11 @@ impl Node {
         // Where the file starts in the framed payload: key positions move with it.
         let header_len = payload.len() - rdb.len() - mark.map_or(0, |m| m.len());
         let keys_from = header_len + key_bounds.first().copied().unwrap_or(rdb.len());
-        let key_ends = key_bounds.iter().skip(1).map(|end| header_len + end).collect();
+        let key_ends = key_bounds
+            .iter()
+            .skip(1)
+            .map(|end| header_len + end)
+            .collect();
         self.emit(ClusterEvent::SnapshotTaken {
             replid: replid.clone(),
             offset,

@@ -65,7 +65,10 @@ impl Node {
         (keys_from, key_ends): (usize, Vec<usize>),
         diskless: bool,
     ) {
-        assert!(key_ends.windows(2).all(|w| w[0] < w[1]), "keys in file order");
+        assert!(
+            key_ends.windows(2).all(|w| w[0] < w[1]),
+            "keys in file order"
+        );
         let mut send = SnapshotSend {
             clients: clients.iter().map(|(c, _)| *c).collect(),
             payload: Bytes::from(payload),
@@ -77,7 +80,11 @@ impl Node {
         };
         let (upto, _) = send.due(self.now.mono_ms, self.config.rdb_key_save_delay);
         for (client, mut data) in clients {
-            let replica = self.repl.replicas.get_mut(&client).expect("a waiting replica");
+            let replica = self
+                .repl
+                .replicas
+                .get_mut(&client)
+                .expect("a waiting replica");
             replica.held = Some(Vec::new());
             data.extend_from_slice(&send.payload[..upto]);
             if !data.is_empty() {
@@ -114,7 +121,11 @@ impl Node {
         }
         for i in finished.into_iter().rev() {
             let send = self.repl.sends.remove(i);
-            assert_eq!(send.sent, send.payload.len(), "a finished send sent everything");
+            assert_eq!(
+                send.sent,
+                send.payload.len(),
+                "a finished send sent everything"
+            );
             for client in send.clients {
                 self.snapshot_sent(client, send.diskless);
             }

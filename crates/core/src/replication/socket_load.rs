@@ -126,7 +126,10 @@ impl Node {
         loading.pending.extend(entries);
         if done {
             let parser = loading.parser.take().expect("checked");
-            loading.rdb_used_mem = parser.aux("used-mem").and_then(|v| v.parse().ok()).unwrap_or(0);
+            loading.rdb_used_mem = parser
+                .aux("used-mem")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             loading.bytes_total = loading.socket_bytes.unwrap_or(0);
             loading.functions = parser.functions;
         }
@@ -137,7 +140,12 @@ impl Node {
     /// keeps the old data, `on-empty-db` flushes what it loaded. A load whose file is whole
     /// goes on (it no longer needs the link).
     pub(super) fn abort_socket_loading(&mut self) {
-        if !self.repl.loading.as_ref().is_some_and(|l| l.parser.is_some()) {
+        if !self
+            .repl
+            .loading
+            .as_ref()
+            .is_some_and(|l| l.parser.is_some())
+        {
             return;
         }
         let loading = self.repl.loading.take().expect("checked");

@@ -228,7 +228,11 @@ fn psync_replies_fullresync_and_streams_a_snapshot_then_every_write() {
     run(&mut m, r, &["REPLCONF", "ACK", &offset.to_string()]);
     assert_eq!(streams(&m.take_effects()), vec![(r, incr.clone())]);
     run(&mut m, r, &["REPLCONF", "ACK", &offset.to_string()]);
-    assert_eq!(streams(&m.take_effects()), vec![], "only the first ACK releases");
+    assert_eq!(
+        streams(&m.take_effects()),
+        vec![],
+        "only the first ACK releases"
+    );
     assert_eq!(
         info_field(&mut m, c, "slave0"),
         format!("ip=127.0.0.1,port=7004,state=online,offset={offset},lag=0")

@@ -121,7 +121,11 @@ impl PayloadReader {
             used = self.feed_header(data)?;
             if self.framing.is_none() {
                 let body = Vec::new();
-                return Ok(Streamed { used, body, done: false });
+                return Ok(Streamed {
+                    used,
+                    body,
+                    done: false,
+                });
             }
         }
         let rest = &data[used..];
