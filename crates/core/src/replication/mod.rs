@@ -481,4 +481,6 @@ mod loading_tests;
 #[cfg(test)]
 mod psync_tests;
 #[cfg(test)]
+mod socket_load_tests;
+#[cfg(test)]
 pub(crate) mod tests;
