@@ -86,11 +86,13 @@ impl DisklessLoad {
         }
     }
 
-    fn parse(name: &str) -> DisklessLoad {
-        match name {
-            "on-empty-db" => DisklessLoad::OnEmptyDb,
-            "swapdb" => DisklessLoad::Swapdb,
-            _ => DisklessLoad::Disabled,
+    /// The value named `name` (as `CONFIG SET` takes it), if it is one.
+    pub fn from_name(name: &str) -> Option<DisklessLoad> {
+        match name.to_ascii_lowercase().as_str() {
+            "disabled" => Some(DisklessLoad::Disabled),
+            "on-empty-db" => Some(DisklessLoad::OnEmptyDb),
+            "swapdb" => Some(DisklessLoad::Swapdb),
+            _ => None,
         }
     }
 }

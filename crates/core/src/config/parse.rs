@@ -154,7 +154,8 @@ impl Config {
             "rdb-key-save-delay" => self.rdb_key_save_delay = int_arg(d.kind, arg)?,
             "repl-diskless-load" => {
                 let name = enum_arg(super::DisklessLoad::NAMES, arg)?;
-                self.repl_diskless_load = super::DisklessLoad::parse(name);
+                self.repl_diskless_load =
+                    super::DisklessLoad::from_name(name).expect("one of the names");
             }
             "requirepass" => self.requirepass = arg.to_string(),
             "repl-timeout" => self.repl_timeout_s = int_arg(d.kind, arg)? as u64,

@@ -47,6 +47,8 @@ impl Node {
     ) -> Result<usize, String> {
         let l = self.repl.link.as_mut().expect("checked by the caller");
         assert_eq!(l.id, link, "the payload's own link");
+        // Data from the master: the link is alive (`repl-timeout`).
+        l.last_io_ms = self.now.mono_ms;
         let reader = l.payload.as_mut().expect("awaiting a payload");
         let fed = reader.feed_streaming(data).map_err(|e| e.to_string())?;
         let header_read = reader.has_header() || fed.done;

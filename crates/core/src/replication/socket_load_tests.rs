@@ -114,6 +114,12 @@ fn swapdb_over_the_same_history_loads_asynchronously_serving_the_old_data_then_s
         }]
     );
     assert!(r.is_async_loading() && !r.is_loading());
+    let last_io_ms = r.repl.master_link().unwrap().last_io_ms;
+    assert_eq!(
+        last_io_ms,
+        later(1700).mono_ms,
+        "payload bytes keep the link alive"
+    );
     assert_eq!(persistence(&mut r, rc, "async_loading"), "1");
     assert_eq!(persistence(&mut r, rc, "loading"), "0");
     // The old data answers reads (with its slot map); the new keyspace fills meanwhile.
