@@ -291,6 +291,17 @@ impl Replication {
         self.replicas.values()
     }
 
+    /// Master side: the replica clients, in client-id order, each with its state as Redis's
+    /// `INFO` names it: `wait_bgsave` until its snapshot is wholly sent, then `online` (a
+    /// diskless one while it has not acknowledged yet too, as in Redis).
+    pub fn replicas_with_state(&self) -> impl Iterator<Item = (&ReplicaClient, &'static str)> {
+        self.replicas.iter().map(|(client, replica)| {
+            let sending = self.sends.iter().any(|s| s.clients.contains(client));
+            let waiting = sending || self.waiting_full_sync.contains_key(client);
+            (replica, if waiting { "wait_bgsave" } else { "online" })
+        })
+    }
+
     /// Tests: as if no link to the master was ever made (`0`) or one went down at `since_ms`.
     #[cfg(test)]
     pub(crate) fn set_link_down_since(&mut self, since_ms: u64) {

@@ -336,6 +336,8 @@ fn rdb_key_save_delay_sends_a_diskless_payload_key_by_key_and_holds_the_stream_u
     // A write meanwhile is held behind the payload.
     m.command(later(50), c, &args(&["SET", "late", "1"]));
     assert_eq!(streams(&m.take_effects()), vec![]);
+    let slave0 = super::tests::info_field(&mut m, c, "slave0");
+    assert!(slave0.contains("state=wait_bgsave"), "{slave0}");
     for (at_ms, keys) in [(100, 1), (199, 0), (200, 1)] {
         m.tick(later(at_ms));
         let sent: Vec<u8> = streams(&m.take_effects())
@@ -361,6 +363,8 @@ fn rdb_key_save_delay_sends_a_diskless_payload_key_by_key_and_holds_the_stream_u
         vec![],
         "still waiting for the ACK"
     );
+    let slave0 = super::tests::info_field(&mut m, c, "slave0");
+    assert!(slave0.contains("state=online"), "{slave0}");
     m.command(later(1600), mc, &args(&["REPLCONF", "ACK", "0"]));
     let sent = streams(&m.take_effects());
     let mut set_late = Vec::new();

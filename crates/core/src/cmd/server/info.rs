@@ -324,12 +324,12 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
         _ => fields.push(field("role", "master")),
     }
     fields.push(field("connected_slaves", repl.replica_count()));
-    for (i, r) in repl.replicas().enumerate() {
+    for (i, (r, state)) in repl.replicas_with_state().enumerate() {
         let lag_s = now.saturating_sub(r.ack_ms) / 1000;
         fields.push(field(
             &format!("slave{i}"),
             format!(
-                "ip={},port={},state=online,offset={},lag={lag_s}",
+                "ip={},port={},state={state},offset={},lag={lag_s}",
                 r.ip, r.port, r.ack_offset
             ),
         ));
