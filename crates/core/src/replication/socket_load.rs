@@ -142,12 +142,12 @@ impl Node {
     /// keeps the old data, `on-empty-db` flushes what it loaded. A load whose file is whole
     /// goes on (it no longer needs the link).
     pub(super) fn abort_socket_loading(&mut self) {
-        if !self
+        let arriving = self
             .repl
             .loading
             .as_ref()
-            .is_some_and(|l| l.parser.is_some())
-        {
+            .is_some_and(|l| l.parser.is_some());
+        if !arriving {
             return;
         }
         let loading = self.repl.loading.take().expect("checked");
