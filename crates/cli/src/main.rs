@@ -44,7 +44,7 @@ enum Command {
     Cluster(ClusterCommand),
     /// Deterministic simulation campaigns (build with `--cfg madsim`, e.g. `cargo sim`).
     #[cfg(madsim)]
-    Sim(sim_cmd::SimArgs),
+    Sim(Box<sim_cmd::SimArgs>),
 }
 
 /// `clusterlab node [<redis.conf>] [--<directive> <value>…]`
@@ -118,7 +118,7 @@ fn run(command: Command) -> ExitCode {
 #[cfg(madsim)]
 fn run(command: Command) -> ExitCode {
     match command {
-        Command::Sim(args) => sim_cmd::run(args),
+        Command::Sim(args) => sim_cmd::run(*args),
         Command::Node(_) | Command::Up(_) | Command::Cluster(_) => {
             eprintln!(
                 "this clusterlab binary was built for simulation (--cfg madsim); \

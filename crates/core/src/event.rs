@@ -200,6 +200,20 @@ pub enum ClusterEvent {
     /// This master took the snapshot of a full sync, of its data at replication offset
     /// `offset` under replication ID `replid`, for every replica waiting for one.
     SnapshotTaken { replid: String, offset: u64 },
+    /// This replica began loading the snapshot [`ClusterEvent::FullResync`] announced:
+    /// `from_socket` as it arrives (`repl-diskless-load on-empty-db|swapdb`), else once whole.
+    /// With `keeps_old_data` (`swapdb`) it loads into a new keyspace and the old data stays
+    /// until the load completes ([`ClusterEvent::ReplicationLinkUp`]) or fails; otherwise the
+    /// old data was flushed now. `async_loading`: the old data is served meanwhile.
+    SyncLoadStarted {
+        from_socket: bool,
+        keeps_old_data: bool,
+        async_loading: bool,
+    },
+    /// The snapshot loading from the socket was given up (the link dropped, the payload was
+    /// damaged): with `kept_old_data` the data is what it was before the sync (`swapdb`),
+    /// otherwise the partly loaded keys were flushed (`on-empty-db`: the node is empty).
+    SyncLoadAborted { kept_old_data: bool },
     /// A sync of the AOF finished: the file holds every write up to replication offset
     /// `offset` durably. Under `appendfsync always` this comes before the replies of those
     /// writes leave.
@@ -464,6 +478,34 @@ impl fmt::Display for ClusterEvent {
             SnapshotTaken { replid, offset } => {
                 write!(f, "snapshot for full sync at {replid}:{offset}")
             }
+            SyncLoadStarted {
+                from_socket,
+                keeps_old_data,
+                async_loading,
+            } => write!(
+                f,
+                "loading the snapshot{}{}{}",
+                if *from_socket { " from the socket" } else { "" },
+                if *keeps_old_data {
+                    ", old data kept"
+                } else {
+                    ", old data flushed"
+                },
+                if *async_loading {
+                    ", served meanwhile"
+                } else {
+                    ""
+                }
+            ),
+            SyncLoadAborted { kept_old_data } => write!(
+                f,
+                "snapshot load aborted, {}",
+                if *kept_old_data {
+                    "old data kept"
+                } else {
+                    "flushed"
+                }
+            ),
             AofSynced { offset } => write!(f, "synced up to offset {offset}"),
             AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),
             SyncStalled { ms } => write!(f, "held {ms} ms by a sync"),

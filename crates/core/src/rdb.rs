@@ -110,7 +110,19 @@ pub fn encode(db: &Db, aux: &[(&str, String)]) -> Vec<u8> {
 
 /// [`encode`] with FUNCTION libraries' code, written after the aux fields as Redis does.
 pub fn encode_with_functions(db: &Db, aux: &[(&str, String)], functions: &[Bytes]) -> Vec<u8> {
+    encode_with_key_ends(db, aux, functions).0
+}
+
+/// [`encode_with_functions`], and the keys' bounds in the file: where the first key's entry
+/// starts, then where each ends, in order (none for an empty keyspace). A master producing
+/// the file at `rdb-key-save-delay` sends it up to the keys done.
+pub fn encode_with_key_ends(
+    db: &Db,
+    aux: &[(&str, String)],
+    functions: &[Bytes],
+) -> (Vec<u8>, Vec<usize>) {
     let mut out = Vec::with_capacity(64 + db.len() * 32);
+    let mut key_ends = Vec::with_capacity(db.len() + 1);
     out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     for (name, value) in aux {
         out.push(OP_AUX);
@@ -127,6 +139,7 @@ pub fn encode_with_functions(db: &Db, aux: &[(&str, String)], functions: &[Bytes
         out.push(OP_RESIZEDB);
         encode_rdb_length(db.len() as u64, &mut out);
         encode_rdb_length(db.expiring_count() as u64, &mut out);
+        key_ends.push(out.len());
         for entry in db.entries_in_order() {
             if let Some(at_ms) = entry.expires_at_ms {
                 out.push(OP_EXPIRETIME_MS);
@@ -138,12 +151,13 @@ pub fn encode_with_functions(db: &Db, aux: &[(&str, String)], functions: &[Bytes
             out.push(typed[0]);
             encode_rdb_string(entry.key, &mut out);
             out.extend_from_slice(&typed[1..]);
+            key_ends.push(out.len());
         }
     }
     out.push(OP_EOF);
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    (out, key_ends)
 }
 
 /// Whether `data` starts like an RDB file (an AOF base written with the preamble does).
@@ -189,58 +203,89 @@ fn read_sections(
     reader: &mut Reader<'_>,
     limits: &EncodingLimits,
 ) -> Result<RdbContents, RdbError> {
-    let short = |_| RdbError::Short;
     let mut contents = RdbContents::default();
     let mut expires_at_ms = None;
     loop {
-        let op = reader.byte().map_err(short)?;
-        match op {
-            OP_EOF => return Ok(contents),
-            OP_AUX => {
-                let name = reader.string().map_err(short)?;
-                let value = reader.string().map_err(short)?;
-                contents.aux.push((lossy(&name), lossy(&value)));
-            }
-            OP_SELECTDB => match reader.plain_length().map_err(short)? {
-                0 => {}
-                db => return Err(RdbError::Db(db)),
-            },
-            OP_RESIZEDB => {
-                reader.plain_length().map_err(short)?;
-                reader.plain_length().map_err(short)?;
-            }
-            OP_EXPIRETIME_MS => {
-                let ms = u64::from_le_bytes(reader.array().map_err(short)?);
-                expires_at_ms = Some(ms);
-            }
-            OP_EXPIRETIME => {
-                let s = u32::from_le_bytes(reader.array().map_err(short)?);
-                expires_at_ms = Some(u64::from(s) * 1000);
-            }
-            // LRU and LFU hints: this node keeps neither.
-            OP_IDLE => {
-                reader.plain_length().map_err(short)?;
-            }
-            OP_FREQ => {
-                reader.byte().map_err(short)?;
-            }
-            OP_FUNCTION2 => {
-                let code = reader.string().map_err(short)?;
-                contents.functions.push(Bytes::from(code));
-            }
-            OP_MODULE_AUX | OP_FUNCTION_PRE_GA => return Err(RdbError::Unsupported(op)),
-            rdb_type => {
-                let key = reader.string().map_err(short)?;
-                let value = decode_typed_value(rdb_type, reader, limits)
-                    .map_err(|_| unsupported_or_short(rdb_type))?;
-                contents.entries.push(RdbEntry {
-                    key: Bytes::from(key),
-                    value,
-                    expires_at_ms: expires_at_ms.take(),
-                });
-            }
+        match read_section(reader, limits, &mut expires_at_ms)? {
+            Section::Eof => return Ok(contents),
+            Section::Aux(name, value) => contents.aux.push((name, value)),
+            Section::Function(code) => contents.functions.push(code),
+            Section::Entry(entry) => contents.entries.push(entry),
+            Section::Other => {}
         }
     }
+}
+
+/// One opcode's worth of a file, as [`read_section`] reads it.
+#[derive(Debug)]
+pub(crate) enum Section {
+    Eof,
+    Aux(String, String),
+    Function(Bytes),
+    Entry(RdbEntry),
+    /// A database selector, a size hint, an expiry (held for the next key) or an LRU/LFU hint.
+    Other,
+}
+
+/// Reads one opcode and what follows it. An expiry is kept in `expires_at_ms` for the key
+/// after it. `Short` when the bytes end early, so a reader of a file still arriving may try
+/// again with more.
+pub(crate) fn read_section(
+    reader: &mut Reader<'_>,
+    limits: &EncodingLimits,
+    expires_at_ms: &mut Option<u64>,
+) -> Result<Section, RdbError> {
+    let short = |_| RdbError::Short;
+    let op = reader.byte().map_err(short)?;
+    let section = match op {
+        OP_EOF => Section::Eof,
+        OP_AUX => {
+            let name = reader.string().map_err(short)?;
+            let value = reader.string().map_err(short)?;
+            Section::Aux(lossy(&name), lossy(&value))
+        }
+        OP_SELECTDB => match reader.plain_length().map_err(short)? {
+            0 => Section::Other,
+            db => return Err(RdbError::Db(db)),
+        },
+        OP_RESIZEDB => {
+            reader.plain_length().map_err(short)?;
+            reader.plain_length().map_err(short)?;
+            Section::Other
+        }
+        OP_EXPIRETIME_MS => {
+            let ms = u64::from_le_bytes(reader.array().map_err(short)?);
+            *expires_at_ms = Some(ms);
+            Section::Other
+        }
+        OP_EXPIRETIME => {
+            let s = u32::from_le_bytes(reader.array().map_err(short)?);
+            *expires_at_ms = Some(u64::from(s) * 1000);
+            Section::Other
+        }
+        // LRU and LFU hints: this node keeps neither.
+        OP_IDLE => {
+            reader.plain_length().map_err(short)?;
+            Section::Other
+        }
+        OP_FREQ => {
+            reader.byte().map_err(short)?;
+            Section::Other
+        }
+        OP_FUNCTION2 => Section::Function(Bytes::from(reader.string().map_err(short)?)),
+        OP_MODULE_AUX | OP_FUNCTION_PRE_GA => return Err(RdbError::Unsupported(op)),
+        rdb_type => {
+            let key = reader.string().map_err(short)?;
+            let value = decode_typed_value(rdb_type, reader, limits)
+                .map_err(|_| unsupported_or_short(rdb_type))?;
+            Section::Entry(RdbEntry {
+                key: Bytes::from(key),
+                value,
+                expires_at_ms: expires_at_ms.take(),
+            })
+        }
+    };
+    Ok(section)
 }
 
 /// A type byte Redis 7.0 never writes for a type this node has (streams, modules, …) is
@@ -258,5 +303,6 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+pub mod incremental;
 #[cfg(test)]
 mod tests;

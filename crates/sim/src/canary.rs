@@ -185,7 +185,9 @@ mod tests {
         assert!(hunt(None, 30).passed());
         let line = replay_line(Some(Canary::VoteTwice), &SimConfig::default(), 4);
         assert!(
-            line.ends_with("--appendfsync always --canary vote-twice"),
+            line.ends_with(
+                "--appendfsync always --repl-diskless-load disabled --canary vote-twice"
+            ),
             "{line}"
         );
     }

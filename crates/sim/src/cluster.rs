@@ -18,7 +18,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId as MachineId;
 
 use clusterlab_core::canary::{Canaries, Canary};
-use clusterlab_core::config::AppendFsync;
+use clusterlab_core::config::{AppendFsync, DisklessLoad};
 use clusterlab_core::{ClusterEvent, Config, Reply};
 use clusterlab_net::clock::{ClockSkew, MachineClock};
 use clusterlab_net::disk::MemDisk;
@@ -217,6 +217,10 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
         repl_timeout_s: config.repl_timeout_s,
         repl_diskless_sync_delay_s: config.repl_diskless_sync_delay_s,
         repl_transfer_bytes_per_s: Some(config.repl_transfer_bytes_per_s),
+        repl_diskless_load: DisklessLoad::from_name(&config.repl_diskless_load).unwrap_or_else(
+            || panic!("unknown repl-diskless-load {:?}", config.repl_diskless_load),
+        ),
+        rdb_key_save_delay: config.rdb_key_save_delay_us,
         ..Config::default()
     }
 }

@@ -84,6 +84,25 @@ pub struct SimConfig {
     /// its snapshot no faster, so the sync takes longer the more data there is (0: at once).
     #[serde(skip_serializing_if = "is_default_transfer")]
     pub repl_transfer_bytes_per_s: u64,
+    /// `repl-diskless-load` of every node (`disabled`, `on-empty-db`, `swapdb`): how a
+    /// replica loads a full sync. Redis's default unless drawn or set.
+    #[serde(skip_serializing_if = "is_default_diskless_load")]
+    pub repl_diskless_load: String,
+    /// `rdb-key-save-delay` of every node, in microseconds per key: how slowly a master
+    /// produces a full sync's snapshot (0: at once; never drawn).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rdb_key_save_delay_us: i64,
+}
+
+/// Redis's `repl-diskless-load` default.
+pub const DEFAULT_DISKLESS_LOAD: &str = "disabled";
+
+fn is_default_diskless_load(name: &String) -> bool {
+    name == DEFAULT_DISKLESS_LOAD
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The simulated snapshot bandwidth unless set: 1 MB/s, a slow link, so that the transfer
@@ -183,6 +202,8 @@ impl Default for SimConfig {
             repl_timeout_s: DEFAULT_REPL_TIMEOUT_S,
             repl_diskless_sync_delay_s: DEFAULT_SYNC_DELAY_S,
             repl_transfer_bytes_per_s: DEFAULT_TRANSFER_BYTES_PER_S,
+            repl_diskless_load: DEFAULT_DISKLESS_LOAD.to_string(),
+            rdb_key_save_delay_us: 0,
         }
     }
 }
@@ -199,7 +220,8 @@ impl SimConfig {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         let mut flags = format!(
             "--masters {} --replicas {} --node-timeout-ms {} --validity-factor {} \
-             --full-coverage {} --reads-when-down {} --replica-migration {} --appendfsync {}",
+             --full-coverage {} --reads-when-down {} --replica-migration {} --appendfsync {} \
+             --repl-diskless-load {}",
             self.masters,
             self.replicas,
             self.node_timeout_ms,
@@ -207,7 +229,8 @@ impl SimConfig {
             yes_no(self.require_full_coverage),
             yes_no(self.allow_reads_when_down),
             yes_no(self.allow_replica_migration),
-            self.appendfsync.name()
+            self.appendfsync.name(),
+            self.repl_diskless_load
         );
         for canary in &self.canaries {
             flags.push_str(&format!(" --canary {canary}"));
@@ -225,6 +248,10 @@ impl SimConfig {
         if self.repl_transfer_bytes_per_s != DEFAULT_TRANSFER_BYTES_PER_S {
             let bandwidth = self.repl_transfer_bytes_per_s;
             flags.push_str(&format!(" --repl-transfer-bytes-per-s {bandwidth}"));
+        }
+        if self.rdb_key_save_delay_us != 0 {
+            let delay = self.rdb_key_save_delay_us;
+            flags.push_str(&format!(" --rdb-key-save-delay-us {delay}"));
         }
         flags
     }

@@ -50,6 +50,13 @@ pub struct ConfigFlags {
     /// once; never drawn).
     #[arg(long)]
     pub repl_transfer_bytes_per_s: Option<u64>,
+    /// repl-diskless-load of every node: disabled, on-empty-db or swapdb (campaign: drawn
+    /// when not given).
+    #[arg(long, value_parser = parse_diskless_load)]
+    pub repl_diskless_load: Option<String>,
+    /// rdb-key-save-delay of every node, in microseconds per key (default 0; never drawn).
+    #[arg(long)]
+    pub rdb_key_save_delay_us: Option<i64>,
 }
 
 impl ConfigFlags {
@@ -66,6 +73,7 @@ impl ConfigFlags {
             appendfsync: self.appendfsync,
             canaries: self.canary.clone(),
             clients: self.clients,
+            repl_diskless_load: self.repl_diskless_load.clone(),
         }
     }
 
@@ -85,6 +93,9 @@ impl ConfigFlags {
             repl_transfer_bytes_per_s: self
                 .repl_transfer_bytes_per_s
                 .unwrap_or(config.repl_transfer_bytes_per_s),
+            rdb_key_save_delay_us: self
+                .rdb_key_save_delay_us
+                .unwrap_or(config.rdb_key_save_delay_us),
             ..config
         }
     }
@@ -136,6 +147,7 @@ fn pinned_text(pins: &ConfigPins) -> String {
         "appendfsync",
         pins.appendfsync.map(|v| v.name().to_string()),
     );
+    put("repl-diskless-load", pins.repl_diskless_load.clone());
     if parts.is_empty() {
         "none".to_string()
     } else {
@@ -148,6 +160,15 @@ fn parse_yes_no(text: &str) -> Result<bool, String> {
         "yes" => Ok(true),
         "no" => Ok(false),
         _ => Err(format!("want yes or no, got {text:?}")),
+    }
+}
+
+fn parse_diskless_load(text: &str) -> Result<String, String> {
+    match clusterlab_core::config::DisklessLoad::from_name(text) {
+        Some(load) => Ok(load.name().to_string()),
+        None => Err(format!(
+            "want disabled, on-empty-db or swapdb, got {text:?}"
+        )),
     }
 }
 

@@ -44,6 +44,7 @@ fn replconf(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
             };
             let offset = u64::try_from(offset).unwrap_or(0);
             node.repl.note_ack(client, offset, node.now.mono_ms);
+            node.replica_acked(client);
         } else if is(option, "capa") {
             if is(value, "eof") {
                 node.repl.note_capa_eof(client);

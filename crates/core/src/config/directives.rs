@@ -230,10 +230,10 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         Access::Mutable,
     ),
     ignored("repl-diskless-sync-max-replicas", INT, "0"),
-    ignored(
+    honoured(
         "repl-diskless-load",
-        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
-        "disabled",
+        Kind::Enum(super::DisklessLoad::NAMES),
+        Access::Mutable,
     ),
     ignored("repl-disable-tcp-nodelay", Kind::Bool, "no"),
     honoured("repl-backlog-size", Kind::Memory, Access::Mutable),
@@ -353,6 +353,14 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored("loading-process-events-interval-bytes", INT, "2097152"),
     honoured(
         "key-load-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
+    honoured(
+        "rdb-key-save-delay",
         Kind::Int {
             min: i32::MIN as i64,
             max: I32_MAX,

@@ -150,6 +150,8 @@ impl Config {
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "repl-diskless-sync" => yes_no(self.repl_diskless_sync),
             "key-load-delay" => self.key_load_delay.to_string(),
+            "rdb-key-save-delay" => self.rdb_key_save_delay.to_string(),
+            "repl-diskless-load" => self.repl_diskless_load.name().to_string(),
             "requirepass" => self.requirepass.clone(),
             "repl-timeout" => self.repl_timeout_s.to_string(),
             "clusterlab-seed" => self.seed.map(|s| s.to_string()).unwrap_or_default(),

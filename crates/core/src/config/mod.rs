@@ -61,6 +61,42 @@ impl DebugCommand {
     }
 }
 
+/// `repl-diskless-load`: how a replica loads a full sync's payload.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DisklessLoad {
+    /// Gather the whole payload, then flush and load it (Redis's file on disk).
+    Disabled,
+    /// Load from the socket as it arrives when the dataset is empty, else as `Disabled`.
+    OnEmptyDb,
+    /// Load from the socket into a new keyspace, swapped in when the payload completes; the
+    /// old one stays if the transfer fails.
+    Swapdb,
+}
+
+impl DisklessLoad {
+    /// The directive's values, in Redis's order.
+    pub const NAMES: &'static [&'static str] = &["disabled", "on-empty-db", "swapdb"];
+
+    /// The directive's value, as `CONFIG GET` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DisklessLoad::Disabled => "disabled",
+            DisklessLoad::OnEmptyDb => "on-empty-db",
+            DisklessLoad::Swapdb => "swapdb",
+        }
+    }
+
+    /// The value named `name` (as `CONFIG SET` takes it), if it is one.
+    pub fn from_name(name: &str) -> Option<DisklessLoad> {
+        match name.to_ascii_lowercase().as_str() {
+            "disabled" => Some(DisklessLoad::Disabled),
+            "on-empty-db" => Some(DisklessLoad::OnEmptyDb),
+            "swapdb" => Some(DisklessLoad::Swapdb),
+            _ => None,
+        }
+    }
+}
+
 /// The node's configuration; field names follow the directives, units last.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -115,6 +151,11 @@ pub struct Config {
     /// Microseconds each key of a full sync's RDB takes to load (`key-load-delay`, Redis's
     /// debug knob); `-n`: one microsecond per `n` keys.
     pub key_load_delay: i64,
+    /// Microseconds each key of a snapshot for replicas takes to produce (`rdb-key-save-delay`,
+    /// Redis's debug knob; `-n`: one microsecond per `n` keys).
+    pub rdb_key_save_delay: i64,
+    /// How a replica loads a full sync's payload (`repl-diskless-load`).
+    pub repl_diskless_load: DisklessLoad,
     /// The password a new connection must give with `AUTH` (`requirepass`; empty: none).
     pub requirepass: String,
     /// Bytes of the replication stream a node keeps for partial resyncs.
@@ -182,6 +223,8 @@ impl Default for Config {
             repl_diskless_sync_delay_s: 5,
             repl_diskless_sync: true,
             key_load_delay: 0,
+            rdb_key_save_delay: 0,
+            repl_diskless_load: DisklessLoad::Disabled,
             requirepass: String::new(),
             repl_backlog_size: 1024 * 1024,
             repl_timeout_s: 60,

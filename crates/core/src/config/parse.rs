@@ -151,6 +151,12 @@ impl Config {
             }
             "repl-diskless-sync" => self.repl_diskless_sync = bool_arg(arg)?,
             "key-load-delay" => self.key_load_delay = int_arg(d.kind, arg)?,
+            "rdb-key-save-delay" => self.rdb_key_save_delay = int_arg(d.kind, arg)?,
+            "repl-diskless-load" => {
+                let name = enum_arg(super::DisklessLoad::NAMES, arg)?;
+                self.repl_diskless_load =
+                    super::DisklessLoad::from_name(name).expect("one of the names");
+            }
             "requirepass" => self.requirepass = arg.to_string(),
             "repl-timeout" => self.repl_timeout_s = int_arg(d.kind, arg)? as u64,
             "repl-backlog-size" => self.repl_backlog_size = memory_arg(arg)?.max(1),

@@ -455,7 +455,12 @@ impl Node {
             self.stats.calls.rejected(spec.name);
             return refused;
         }
-        if self.is_loading() && refused_while_loading(spec, args) {
+        let refused = if self.is_async_loading() {
+            spec.flags.contains(cmd::CmdFlags::NO_ASYNC_LOADING)
+        } else {
+            self.is_loading() && refused_while_loading(spec, args)
+        };
+        if refused {
             self.flag_multi_error(client);
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);

@@ -63,6 +63,14 @@ impl Node {
 
     /// [`Node::rdb_snapshot`] with `extra` aux fields after Redis's usual ones.
     pub(crate) fn rdb_snapshot_with(&self, extra: &[(&str, String)]) -> Vec<u8> {
+        self.rdb_snapshot_with_key_ends(extra).0
+    }
+
+    /// [`Node::rdb_snapshot_with`], and where each key ends in it (`rdb::encode_with_key_ends`).
+    pub(crate) fn rdb_snapshot_with_key_ends(
+        &self,
+        extra: &[(&str, String)],
+    ) -> (Vec<u8>, Vec<usize>) {
         let mut aux = vec![
             ("redis-ver", crate::cmd::server::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
@@ -72,7 +80,7 @@ impl Node {
         ];
         aux.extend(extra.iter().cloned());
         let functions = crate::cmd::scripting::library_codes(self);
-        rdb::encode_with_functions(&self.db, &aux, &functions)
+        rdb::encode_with_key_ends(&self.db, &aux, &functions)
     }
 
     /// Hands a snapshot to the driver (`SaveRdb`); `client` (SAVE) waits for the outcome.
@@ -80,7 +88,8 @@ impl Node {
         self.persistence.save_in_progress = true;
         self.persistence.dirty_at_save = self.persistence.dirty;
         self.persistence.last_save_try_ms = self.now.mono_ms;
-        let data = Bytes::from(self.rdb_snapshot());
+        let info = self.replication_save_info();
+        let data = Bytes::from(self.rdb_snapshot_with(&info));
         self.out.push(Effect::SaveRdb { data, client });
     }
 
@@ -112,9 +121,11 @@ impl Node {
     /// Start-up, at `now`: the keys of an RDB file (`dump.rdb`, or an AOF base with the preamble). A
     /// master drops keys whose TTL has passed; a replica keeps them for its master's `DEL`,
     /// as Redis's loader does.
-    pub fn load_rdb_at(&mut self, now: super::Time, contents: RdbContents) {
+    pub fn load_rdb_at(&mut self, now: super::Time, mut contents: RdbContents) {
         self.set_time(now);
+        let aux = std::mem::take(&mut contents.aux);
         self.load_rdb(contents);
+        self.restore_replication_info(&aux);
     }
 
     /// [`Node::load_rdb_at`] at the node's current time.

@@ -6,6 +6,7 @@
 //! read the cluster role; what needs only replication state is on [`super::Replication`].
 
 use super::*;
+use crate::config::DisklessLoad;
 use crate::node::Node;
 
 impl Node {
@@ -38,12 +39,19 @@ impl Node {
         let Some(master) = self.start_link(now, link, replid, true) else {
             return false;
         };
+        let load_from_socket = self.use_diskless_load();
         let l = self.repl.link.as_mut().expect("started");
         l.sync_offset = offset;
         l.payload = Some(transfer::PayloadReader::new());
-        // The data will be replaced: the history it was is no use any more (Redis discards
-        // its cached master on `+FULLRESYNC`).
-        self.repl.cached_master = None;
+        l.load_from_socket = load_from_socket;
+        // The data will be replaced: the history it was is no use any more. Redis discards
+        // its cached master when it flushes for the load (`replicationAttachToNewMaster`);
+        // under `swapdb` only once the new data is swapped in, so a failed transfer leaves
+        // the old data with its history to continue.
+        let swapdb = load_from_socket && self.config.repl_diskless_load == DisklessLoad::Swapdb;
+        if !swapdb {
+            self.repl.cached_master = None;
+        }
         self.log(
             LogLevel::Notice,
             format!("Full resync from master: {replid}:{offset}"),
@@ -230,6 +238,8 @@ impl Node {
     /// Drops the link to my master. A link that had finished its sync leaves its history
     /// cached (Redis's `replicationCacheMaster`), to try `PSYNC` with it next time.
     pub(super) fn drop_master_link(&mut self) {
+        // A load from the socket cannot go on without it (Redis: "I/O error trying to sync").
+        self.abort_socket_loading();
         if let Some(l) = self.repl.link.take() {
             if let Some(client) = l.client {
                 self.clients.remove(&client);
@@ -279,6 +289,7 @@ impl Node {
             let clients: Vec<ClientId> = self.repl.replicas.keys().copied().collect();
             self.repl.replicas.clear();
             self.repl.waiting_full_sync.clear();
+            self.repl.sends.clear();
             for client in clients {
                 self.out.push(Effect::CloseClient { client });
             }
@@ -300,6 +311,8 @@ impl Node {
     pub(crate) fn replication_cron(&mut self) {
         self.replication_before_reply();
         self.start_full_sync_if_due();
+        self.advance_snapshot_sends();
+        self.send_newline_keepalives();
         self.ping_replicas_if_due();
         self.advance_loading();
         if self.master_link_timed_out() {
@@ -329,6 +342,7 @@ impl Node {
             port,
             up: false,
             loading: false,
+            load_from_socket: false,
             payload: None,
             held: Vec::new(),
             sync_offset: 0,

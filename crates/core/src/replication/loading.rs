@@ -1,6 +1,8 @@
 //! A replica receiving and loading a full sync's RDB payload, as Redis does with
 //! `repl-diskless-load disabled`: the payload is gathered whole (the old data still served),
 //! then the old data is flushed and the file loaded, then the AOF restarts by a rewrite.
+//! (`on-empty-db` and `swapdb` load from the socket instead: the `socket_load` module; the
+//! stepping and the end below are shared.)
 //!
 //! Loading takes time: `key-load-delay` microseconds per key (Redis's debug knob; `-n` means
 //! one microsecond per `n` keys). Rather than block, the node loads the keys due by its clock
@@ -14,14 +16,15 @@
 use std::collections::VecDeque;
 
 use super::*;
+use crate::db::Db;
 use crate::node::Node;
 use crate::rdb::{self, RdbEntry};
 
 /// An RDB being loaded into the keyspace.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Loading {
     /// Keys not loaded yet, in file order.
-    pending: VecDeque<RdbEntry>,
+    pub(super) pending: VecDeque<RdbEntry>,
     pub keys_total: u64,
     pub keys_loaded: u64,
     /// The payload's size (`loading_total_bytes`).
@@ -31,14 +34,65 @@ pub struct Loading {
     pub started_mono_ms: u64,
     pub started_unix_s: u64,
     /// The link whose payload this is, and the history it is (`+FULLRESYNC`'s replid, offset).
-    link: ReplLinkId,
-    replid: String,
-    offset: u64,
+    pub(super) link: ReplLinkId,
+    pub(super) replid: String,
+    pub(super) offset: u64,
+    /// Loading from the socket: the file still arriving (`None` once whole), and the payload
+    /// bytes received so far.
+    pub(super) parser: Option<rdb::incremental::IncrementalRdb>,
+    pub(super) socket_bytes: Option<u64>,
+    /// `swapdb`: the keyspace being loaded, swapped in at the end; the old one stays until
+    /// then, and if the load fails.
+    pub(super) temp_db: Option<TempDb>,
+    /// The FUNCTION libraries to install at the swap (`swapdb` keeps the old ones meanwhile).
+    pub(super) functions: Vec<Bytes>,
+    /// Redis's async loading (`swapdb` over the history this replica already had): the old
+    /// data is served meanwhile, and INFO says `async_loading:1`, `loading:0`.
+    pub is_async: bool,
+}
+
+/// The keyspace a `swapdb` load builds (shown by its size).
+pub(super) struct TempDb(pub(super) Box<Db>);
+
+impl std::fmt::Debug for TempDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TempDb({} keys)", self.0.len())
+    }
 }
 
 impl Loading {
-    /// What part of the file is loaded, by keys, as bytes (`loading_loaded_bytes`).
+    /// A load of `pending` (possibly more to come from the socket) for `link`'s sync.
+    pub(super) fn new(
+        link: &MasterLink,
+        pending: VecDeque<RdbEntry>,
+        bytes_total: u64,
+        now: Time,
+    ) -> Loading {
+        Loading {
+            keys_total: pending.len() as u64,
+            pending,
+            keys_loaded: 0,
+            bytes_total,
+            rdb_used_mem: 0,
+            started_mono_ms: now.mono_ms,
+            started_unix_s: now.unix_ms / 1000,
+            link: link.id,
+            replid: link.master_replid.clone(),
+            offset: link.sync_offset,
+            parser: None,
+            socket_bytes: None,
+            temp_db: None,
+            functions: Vec::new(),
+            is_async: false,
+        }
+    }
+
+    /// What part of the file is loaded (`loading_loaded_bytes`): from the socket, the bytes
+    /// received; else by keys, as bytes.
     pub fn loaded_bytes(&self) -> u64 {
+        if let Some(bytes) = self.socket_bytes {
+            return bytes;
+        }
         match self.keys_total {
             0 => self.bytes_total,
             n => self.bytes_total * self.keys_loaded / n,
@@ -79,6 +133,9 @@ impl Node {
         let Some(l) = self.repl.link.as_mut().filter(|l| l.id == link) else {
             return Ok(data.len());
         };
+        if l.load_from_socket {
+            return self.payload_from_socket(link, data);
+        }
         let reader = l.payload.as_mut().expect("awaiting a payload");
         l.last_io_ms = now.mono_ms;
         let (used, rdb) = reader.feed(data).map_err(|e| e.to_string())?;
@@ -111,7 +168,11 @@ impl Node {
     /// Flushes the old data and starts loading `contents`.
     fn start_loading(&mut self, link: ReplLinkId, contents: rdb::RdbContents, bytes: u64) {
         let l = self.repl.link.as_ref().expect("the payload's link");
-        let (replid, offset) = (l.master_replid.clone(), l.sync_offset);
+        let rdb_used_mem = contents.aux("used-mem").and_then(|v| v.parse().ok());
+        let pending: VecDeque<RdbEntry> = contents.entries.into();
+        let mut loading = Loading::new(l, pending, bytes, self.now);
+        assert_eq!(loading.link, link, "the payload's own link");
+        loading.rdb_used_mem = rdb_used_mem.unwrap_or(0);
         self.log(
             LogLevel::Notice,
             "MASTER <-> REPLICA sync: Flushing old data",
@@ -122,25 +183,17 @@ impl Node {
             LogLevel::Notice,
             "MASTER <-> REPLICA sync: Loading DB in memory",
         );
-        let rdb_used_mem = contents.aux("used-mem").and_then(|v| v.parse().ok());
-        let pending: VecDeque<RdbEntry> = contents.entries.into();
-        self.repl.loading = Some(Loading {
-            keys_total: pending.len() as u64,
-            pending,
-            keys_loaded: 0,
-            bytes_total: bytes,
-            rdb_used_mem: rdb_used_mem.unwrap_or(0),
-            started_mono_ms: self.now.mono_ms,
-            started_unix_s: self.now.unix_ms / 1000,
-            link,
-            replid,
-            offset,
+        self.emit(ClusterEvent::SyncLoadStarted {
+            from_socket: false,
+            keeps_old_data: false,
+            async_loading: false,
         });
+        self.repl.loading = Some(loading);
         self.advance_loading();
     }
 
-    /// Loads the keys due by now (from the payload's arrival and the cron); the last one
-    /// ends the full sync.
+    /// Loads the keys due by now (from the payload's arrival and the cron) that have arrived;
+    /// the last one of a whole file ends the full sync.
     pub(crate) fn advance_loading(&mut self) {
         let delay = self.config.key_load_delay;
         let now_ms = self.now.mono_ms;
@@ -149,14 +202,17 @@ impl Node {
         };
         let elapsed_us = now_ms.saturating_sub(loading.started_mono_ms) * 1000;
         let due = keys_due(elapsed_us, delay).min(loading.keys_total);
+        let db = match loading.temp_db.as_mut() {
+            Some(temp) => &mut *temp.0,
+            None => &mut self.db,
+        };
         while loading.keys_loaded < due {
             let entry = loading
                 .pending
                 .pop_front()
                 .expect("keys_loaded < keys_total");
             // A replica keeps keys already expired: its master's DEL will come.
-            self.db
-                .set_owned(&entry.key, entry.value, entry.expires_at_ms);
+            db.set_owned(&entry.key, entry.value, entry.expires_at_ms);
             loading.keys_loaded += 1;
         }
         assert_eq!(
@@ -164,7 +220,7 @@ impl Node {
             loading.keys_total - loading.keys_loaded,
             "every key loads once"
         );
-        if loading.pending.is_empty() {
+        if loading.pending.is_empty() && loading.parser.is_none() {
             let loading = self.repl.loading.take().expect("checked");
             self.finish_loading(loading);
         }
@@ -180,8 +236,17 @@ impl Node {
             replid,
             offset,
             keys_loaded,
+            temp_db,
+            functions,
+            socket_bytes,
             ..
         } = loading;
+        if let Some(temp_db) = temp_db {
+            self.swap_in_loaded_db(*temp_db.0, &functions);
+        } else if socket_bytes.is_some() {
+            // `on-empty-db` loaded into the flushed keyspace; its libraries come now.
+            crate::cmd::scripting::replace_libraries(self, &functions);
+        }
         self.log(
             LogLevel::Notice,
             format!("Done loading RDB, keys loaded: {keys_loaded}, keys expired: 0."),
@@ -194,6 +259,8 @@ impl Node {
         self.repl.replid2 = "0".repeat(40);
         self.repl.second_offset = -1;
         self.repl.backlog = Some(Backlog::new(offset));
+        // `swapdb` kept the old history until now.
+        self.repl.cached_master = None;
         let still_linked = self
             .repl
             .link
@@ -213,6 +280,9 @@ impl Node {
             "MASTER <-> REPLICA sync: Finished with success",
         );
         self.emit(ClusterEvent::ReplicationLinkUp { offset });
+        // Acknowledge at once: a master that sent a diskless payload streams nothing more
+        // until it hears from this replica (Redis's replica sends this ACK too).
+        self.out.push(Effect::ReplicaAck { link, offset });
         let now = self.now;
         for (args, bytes_len) in held {
             if !self.replication_apply(now, link, &args, bytes_len) {
@@ -221,9 +291,16 @@ impl Node {
         }
     }
 
-    /// Whether this node is loading a dataset (Redis's `server.loading`).
+    /// Whether this node is loading a dataset and refuses what Redis refuses meanwhile
+    /// (Redis's `server.loading && !server.async_loading`).
     pub fn is_loading(&self) -> bool {
-        self.repl.loading.is_some()
+        self.repl.loading.as_ref().is_some_and(|l| !l.is_async)
+    }
+
+    /// Whether this replica loads a full sync into a new keyspace while it serves the old
+    /// one (Redis's `server.async_loading`).
+    pub fn is_async_loading(&self) -> bool {
+        self.repl.loading.as_ref().is_some_and(|l| l.is_async)
     }
 }
 

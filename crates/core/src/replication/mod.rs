@@ -76,7 +76,7 @@ const UNBLOCKED_BY_ROLE_CHANGE: &str =
 const RECONNECT_INTERVAL_MS: u64 = 1000;
 
 /// Replication state of a node, both roles.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Replication {
     /// This node's replication ID as a master.
     replid: String,
@@ -122,6 +122,10 @@ pub struct Replication {
     last_ping_ms: u64,
     /// Replica side: a full sync's RDB being loaded (see the `loading` module).
     loading: Option<Loading>,
+    /// Master side: snapshots still being produced and sent (`snapshot_send` module).
+    sends: Vec<snapshot_send::SnapshotSend>,
+    /// Master side: monotonic ms of the last keep-alive newline to waiting replicas.
+    last_newline_ms: u64,
 }
 
 /// The history a replica's data is: `replid`'s stream up to `offset`.
@@ -161,6 +165,11 @@ pub struct ReplicaClient {
     pub psync: bool,
     /// `REPLCONF rdb-only 1`: the payload and nothing after it (`redis-cli --rdb`).
     pub rdb_only: bool,
+    /// The stream kept for it until it is online (its snapshot is still being sent, or it
+    /// has not acknowledged a diskless one yet); `None` once online.
+    pub held: Option<Vec<Bytes>>,
+    /// It has its whole diskless payload: its first ACK puts it online.
+    pub online_on_ack: bool,
 }
 
 /// This replica's link to its master.
@@ -174,6 +183,9 @@ pub struct MasterLink {
     pub up: bool,
     /// The full sync is not over: its payload is arriving or loading.
     pub loading: bool,
+    /// The payload loads from the socket as it arrives (`repl-diskless-load`; decided at
+    /// `+FULLRESYNC`, see the `socket_load` module).
+    pub load_from_socket: bool,
     /// The RDB payload so far, from `+FULLRESYNC` until it is whole: the replica keeps serving
     /// its old data meanwhile and keeps it if the link drops first (Redis with
     /// `repl-diskless-load disabled` loads the RDB only once it has all of it).
@@ -212,6 +224,8 @@ impl Replication {
             waiting_full_sync: BTreeMap::new(),
             last_ping_ms: 0,
             loading: None,
+            sends: Vec::new(),
+            last_newline_ms: 0,
         }
     }
 
@@ -277,6 +291,17 @@ impl Replication {
         self.replicas.values()
     }
 
+    /// Master side: the replica clients, in client-id order, each with its state as Redis's
+    /// `INFO` names it: `wait_bgsave` until its snapshot is wholly sent, then `online` (a
+    /// diskless one while it has not acknowledged yet too, as in Redis).
+    pub fn replicas_with_state(&self) -> impl Iterator<Item = (&ReplicaClient, &'static str)> {
+        self.replicas.iter().map(|(client, replica)| {
+            let sending = self.sends.iter().any(|s| s.clients.contains(client));
+            let waiting = sending || self.waiting_full_sync.contains_key(client);
+            (replica, if waiting { "wait_bgsave" } else { "online" })
+        })
+    }
+
     /// Tests: as if no link to the master was ever made (`0`) or one went down at `since_ms`.
     #[cfg(test)]
     pub(crate) fn set_link_down_since(&mut self, since_ms: u64) {
@@ -330,13 +355,17 @@ impl Replication {
         let waiting = &self.waiting_full_sync;
         let streamed = self
             .replicas
-            .iter()
+            .iter_mut()
             .filter(|(c, r)| !r.rdb_only && !waiting.contains_key(c));
-        for (&client, _) in streamed {
-            out.push(Effect::ReplicaStream {
-                client,
-                data: data.clone(),
-            });
+        for (&client, replica) in streamed {
+            match &mut replica.held {
+                // Not online yet: it follows the snapshot being sent.
+                Some(held) => held.push(data.clone()),
+                None => out.push(Effect::ReplicaStream {
+                    client,
+                    data: data.clone(),
+                }),
+            }
         }
     }
 
@@ -416,6 +445,8 @@ impl Replication {
             capa_eof,
             psync,
             rdb_only,
+            held: None,
+            online_on_ack: false,
         };
         self.replicas.entry(client).or_insert(replica)
     }
@@ -447,6 +478,9 @@ mod keepalive;
 mod loading;
 mod psync;
 mod roles;
+mod save_info;
+mod snapshot_send;
+mod socket_load;
 pub mod transfer;
 
 pub use backlog::{Backlog, BACKLOG_MIN_SIZE};
@@ -457,5 +491,7 @@ pub use loading::Loading;
 mod loading_tests;
 #[cfg(test)]
 mod psync_tests;
+#[cfg(test)]
+mod socket_load_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -125,7 +125,7 @@ impl Node {
         let waiting = std::mem::take(&mut self.repl.waiting_full_sync);
         let offset = self.cluster.me().repl_offset;
         let replid = self.repl.replid.clone();
-        let rdb = self.rdb_for_replicas(&replid, offset);
+        let (rdb, key_bounds) = self.rdb_for_replicas(&replid, offset);
         // Diskless when configured and every replica of this snapshot reads the mark form
         // (Redis decides by the replicas' common capabilities).
         let diskless = self.config.repl_diskless_sync
@@ -144,36 +144,38 @@ impl Node {
             <[u8; transfer::EOF_MARK_LEN]>::try_from(id.as_str().as_bytes()).expect("40 hex digits")
         });
         let payload = transfer::frame_payload(&rdb, mark.as_ref());
+        // Where the file starts in the framed payload: key positions move with it.
+        let header_len = payload.len() - rdb.len() - mark.map_or(0, |m| m.len());
+        let keys_from = header_len + key_bounds.first().copied().unwrap_or(rdb.len());
+        let key_ends = key_bounds
+            .iter()
+            .skip(1)
+            .map(|end| header_len + end)
+            .collect();
         self.emit(ClusterEvent::SnapshotTaken {
             replid: replid.clone(),
             offset,
         });
-        for client in waiting.into_keys() {
-            let replica = &self.repl.replicas[&client];
-            let (psync, rdb_only) = (replica.psync, replica.rdb_only);
-            let mut data = Vec::with_capacity(payload.len() + 64);
-            if psync {
-                data.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
-            }
-            data.extend_from_slice(&payload);
-            let data = Bytes::from(data);
-            self.out.push(Effect::ReplicaStream { client, data });
-            if rdb_only {
-                // It wanted the file only: Redis closes it once the transfer is done.
-                self.out.push(Effect::CloseClient { client });
-            }
-        }
+        let answer = format!("+FULLRESYNC {replid} {offset}\r\n").into_bytes();
+        let clients = waiting
+            .into_keys()
+            .map(|c| {
+                let psync = self.repl.replicas[&c].psync;
+                (c, if psync { answer.clone() } else { Vec::new() })
+            })
+            .collect();
+        self.start_snapshot_send(clients, payload, (keys_from, key_ends), diskless);
     }
 
     /// The snapshot as an RDB file, with the aux fields Redis adds for a replica (the
     /// history it is: `repl-id`, `repl-offset`, and the stream's db).
-    fn rdb_for_replicas(&self, replid: &str, offset: u64) -> Vec<u8> {
+    fn rdb_for_replicas(&self, replid: &str, offset: u64) -> (Vec<u8>, Vec<usize>) {
         let extra = [
             ("repl-stream-db", "0".to_string()),
             ("repl-id", replid.to_string()),
             ("repl-offset", offset.to_string()),
         ];
-        self.rdb_snapshot_with(&extra)
+        self.rdb_snapshot_with_key_ends(&extra)
     }
 
     // ---- replica side --------------------------------------------------------------------

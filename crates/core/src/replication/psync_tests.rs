@@ -165,12 +165,19 @@ fn a_full_sync_waits_the_delay_and_one_snapshot_serves_every_replica_waiting() {
         streams(&m.take_effects()).is_empty(),
         "nothing before the delay"
     );
+    let newlines = |m: &mut Node| -> Vec<(ClientId, Vec<u8>)> { streams(&m.take_effects()) };
     let r2 = m.client_connected(later(3000), "127.0.0.1:2".into(), "127.0.0.1:7001".into());
     m.command(later(3000), r2, &args(&["PSYNC", "?", "-1"]));
     // Writes meanwhile are in the snapshot to come, not streamed ahead of it.
     m.command(later(3000), c, &args(&["SET", "b", "2"]));
     m.tick(later(4900));
-    assert!(streams(&m.take_effects()).is_empty());
+    // Only keep-alive newlines meanwhile, once a second to each waiting replica.
+    assert_eq!(
+        newlines(&mut m),
+        vec![(r1, b"\n".to_vec()), (r2, b"\n".to_vec())]
+    );
+    m.tick(later(4950));
+    assert_eq!(newlines(&mut m), vec![], "not again within the second");
     m.tick(later(5000));
     let sent = streams(&m.take_effects());
     let offset = m.replication_offset();

@@ -65,8 +65,22 @@ pub struct PayloadReader {
     header: Vec<u8>,
     /// Once the header is read: how the payload ends.
     framing: Option<Framing>,
-    /// The payload bytes so far (with a mark framing, possibly a partial mark at the end).
+    /// The payload bytes so far (with a mark framing, possibly a partial mark at the end);
+    /// when streaming, only those not handed back yet.
     body: Vec<u8>,
+    /// Payload bytes already handed back by [`PayloadReader::feed_streaming`].
+    streamed: usize,
+}
+
+/// What [`PayloadReader::feed_streaming`] took from one read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Streamed {
+    /// Bytes of the input consumed (header and payload).
+    pub used: usize,
+    /// The payload's bytes now known not to be part of the end mark.
+    pub body: Vec<u8>,
+    /// The payload ended: what follows is the replication stream.
+    pub done: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -82,7 +96,61 @@ impl PayloadReader {
 
     /// Payload bytes received so far, header excluded.
     pub fn received_len(&self) -> usize {
-        self.body.len()
+        self.streamed + self.body.len()
+    }
+
+    /// Whether the header has been read (the payload's bytes come next).
+    pub fn has_header(&self) -> bool {
+        self.framing.is_some()
+    }
+
+    /// The payload's size, when the header announced it (`$<len>`).
+    pub fn announced_len(&self) -> Option<usize> {
+        match self.framing {
+            Some(Framing::Sized(len)) => Some(len),
+            _ => None,
+        }
+    }
+
+    /// Like [`PayloadReader::feed`], but hands the payload back as it arrives rather than
+    /// gathering it (a replica loading from the socket): only the last bytes that may still
+    /// turn out to be the end mark are held back.
+    pub fn feed_streaming(&mut self, data: &[u8]) -> Result<Streamed, PayloadError> {
+        let mut used = 0;
+        if self.framing.is_none() {
+            used = self.feed_header(data)?;
+            if self.framing.is_none() {
+                let body = Vec::new();
+                return Ok(Streamed {
+                    used,
+                    body,
+                    done: false,
+                });
+            }
+        }
+        let rest = &data[used..];
+        let (taken, done) = match self.framing.clone().expect("header parsed") {
+            Framing::Sized(len) => {
+                let want = len - self.received_len();
+                let taken = want.min(rest.len());
+                self.body.extend_from_slice(&rest[..taken]);
+                (taken, self.received_len() == len)
+            }
+            Framing::Marked(mark) => self.feed_marked(rest, &mark),
+        };
+        used += taken;
+        let keep = match self.framing {
+            Some(Framing::Marked(_)) if done => EOF_MARK_LEN,
+            Some(Framing::Marked(_)) => self.body.len().min(EOF_MARK_LEN - 1),
+            _ => 0,
+        };
+        let release = self.body.len() - keep;
+        let body: Vec<u8> = self.body.drain(..release).collect();
+        self.streamed += body.len();
+        if done {
+            *self = PayloadReader::default();
+        }
+        Ok(Streamed { used, body, done })
     }
 
     /// Takes what it can of `data`: returns how many bytes it consumed and, once the payload
@@ -246,6 +314,51 @@ mod tests {
         assert!(PayloadReader::new().feed(b"$EOF:short\r\n").is_err());
         assert!(PayloadReader::new().feed(b"$12x\r\n").is_err());
         assert!(PayloadReader::new().feed(&[b'x'; 100]).is_err());
+    }
+
+    /// Streams `wire` in chunks of `chunk` bytes; returns the payload and the bytes after it.
+    fn stream_in_chunks(wire: &[u8], chunk: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut reader = PayloadReader::new();
+        let mut payload = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let end = (at + chunk).min(wire.len());
+            let fed = reader.feed_streaming(&wire[at..end]).unwrap();
+            payload.extend_from_slice(&fed.body);
+            if fed.done {
+                return (payload, wire[at + fed.used..].to_vec());
+            }
+            assert_eq!(fed.used, end - at, "an incomplete payload takes every byte");
+            at += fed.used;
+        }
+        panic!("payload never completed");
+    }
+
+    #[test]
+    fn streaming_hands_back_the_same_payload_without_the_mark() {
+        let rdb = b"REDIS0010 some longer data that spans several reads \xff\x00\x01".to_vec();
+        for eof_mark in [Some(MARK), None] {
+            let mut wire = frame_payload(&rdb, eof_mark);
+            wire.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+            for chunk in [1, 3, 39, 40, 41, 1000] {
+                let (got, rest) = stream_in_chunks(&wire, chunk);
+                assert_eq!(got, rdb, "chunk {chunk}");
+                assert_eq!(rest, b"*1\r\n$4\r\nPING\r\n", "chunk {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_holds_back_only_what_may_be_the_mark() {
+        let mut reader = PayloadReader::new();
+        let mut wire = b"$EOF:".to_vec();
+        wire.extend_from_slice(MARK);
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&[b'a'; 100]);
+        let fed = reader.feed_streaming(&wire).unwrap();
+        assert_eq!(fed.body.len(), 100 - (EOF_MARK_LEN - 1));
+        assert!(!fed.done && reader.has_header());
+        assert_eq!(reader.received_len(), 100);
     }
 
     #[test]

@@ -269,6 +269,17 @@ fn parse_psync_reply(reply: &clusterlab_core::Reply) -> Option<PsyncReply> {
     }
 }
 
+/// Moves an ACK the node wants sent at once on `link` out of `effects` into `ack_now`.
+fn take_ack(effects: &mut Vec<Effect>, link: ReplLinkId, ack_now: &mut Option<u64>) {
+    effects.retain(|e| match e {
+        Effect::ReplicaAck { link: l, offset } if *l == link => {
+            *ack_now = Some(*offset);
+            false
+        }
+        _ => true,
+    });
+}
+
 impl Shared {
     /// True when the node still wants the link (the driver keeps it in `replica_links`).
     fn replica_link_wanted(&self, link: ReplLinkId) -> bool {
@@ -359,7 +370,8 @@ impl Shared {
             }
             if node.replication_awaiting_payload(link) {
                 let used = node.replication_payload(now, link, input);
-                let effects = node.take_effects();
+                let mut effects = node.take_effects();
+                take_ack(&mut effects, link, ack_now);
                 if !self.perform(node, effects) {
                     return Ok(false);
                 }
@@ -378,13 +390,7 @@ impl Shared {
             let bytes_len = (before - input.len()) as u64;
             let applied = node.replication_apply(now, link, &args, bytes_len);
             let mut effects = node.take_effects();
-            effects.retain(|e| match e {
-                Effect::ReplicaAck { link: l, offset } if *l == link => {
-                    *ack_now = Some(*offset);
-                    false
-                }
-                _ => true,
-            });
+            take_ack(&mut effects, link, ack_now);
             if !self.perform_queued(node, effects) || !applied {
                 return Ok(false);
             }

@@ -1,6 +1,6 @@
 //! The cluster a campaign seed runs, drawn from the seed the way FoundationDB's simulator
 //! draws its knobs: the shape (3–5 masters, 0–2 replicas each), the node timeout and the
-//! `redis.conf` settings Redis users change. Every value a [`ConfigPins`] field holds is taken
+//! `redis.conf` settings Redis users change (`repl-diskless-load` on a stream of its own). Every value a [`ConfigPins`] field holds is taken
 //! as it is instead of drawn, so `--replicas 2` runs every seed with two replicas and still
 //! draws the rest.
 //!
@@ -20,6 +20,9 @@ pub const NODE_TIMEOUTS_MS: [u64; 3] = [2000, 3000, 5000];
 /// replica cut off a little longer than the node timeout plus the ping period is out), and
 /// Redis's default 10.
 pub const VALIDITY_FACTORS: [u64; 3] = [0, 1, 10];
+
+/// `repl-diskless-load` values a seed chooses among.
+pub(crate) const DISKLESS_LOADS: [&str; 3] = ["disabled", "on-empty-db", "swapdb"];
 
 /// Values given on the command line (or by a test) instead of drawn; `None` is drawn.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +47,8 @@ pub struct ConfigPins {
     pub canaries: Vec<String>,
     /// `--clients` (never drawn; `None`: the default number of append clients).
     pub clients: Option<usize>,
+    /// `--repl-diskless-load`.
+    pub repl_diskless_load: Option<String>,
 }
 
 impl ConfigPins {
@@ -66,6 +71,10 @@ impl ConfigPins {
             appendfsync: self.appendfsync.unwrap_or(base.appendfsync),
             canaries: self.canaries.clone(),
             clients: self.clients.unwrap_or(base.clients),
+            repl_diskless_load: self
+                .repl_diskless_load
+                .clone()
+                .unwrap_or_else(|| base.repl_diskless_load.clone()),
             buggify: base.buggify,
             ..base.clone()
         }
@@ -81,6 +90,7 @@ impl ConfigPins {
             && self.allow_reads_when_down.is_some()
             && self.allow_replica_migration.is_some()
             && self.appendfsync.is_some()
+            && self.repl_diskless_load.is_some()
     }
 }
 
@@ -104,9 +114,17 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         clients: crate::seeds::DEFAULT_CLIENTS,
         // Not drawn: every drawn seed runs with the drivers' buggify points.
         buggify: true,
+        repl_diskless_load: draw_diskless_load(seed),
         ..SimConfig::default()
     };
     pins.over(&drawn)
+}
+
+/// `repl-diskless-load`, on a stream of its own: added after the others, it leaves every
+/// value a seed drew before unchanged.
+fn draw_diskless_load(seed: u64) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4449_534b_4c4f_4144);
+    DISKLESS_LOADS[rng.gen_range(0..DISKLESS_LOADS.len())].to_string()
 }
 
 #[cfg(test)]
@@ -135,6 +153,11 @@ mod tests {
             let values: BTreeSet<bool> = configs.iter().map(knob).collect();
             assert_eq!(values.len(), 2);
         }
+        let loads: BTreeSet<&str> = configs
+            .iter()
+            .map(|c| c.repl_diskless_load.as_str())
+            .collect();
+        assert_eq!(loads.len(), DISKLESS_LOADS.len(), "{loads:?}");
         // Most seeds run replicas: failover is what the campaign is about.
         let with_replicas = configs.iter().filter(|c| c.replicas > 0).count();
         assert!(with_replicas > 150, "{with_replicas}");
@@ -173,6 +196,7 @@ mod tests {
             appendfsync: Some(free.appendfsync),
             canaries: Vec::new(),
             clients: None,
+            repl_diskless_load: Some(free.repl_diskless_load.clone()),
         };
         assert!(all.all_pinned());
         assert_eq!(draw_config(77, &all), free);

@@ -309,7 +309,9 @@ impl Builder {
             | E::ReplicationLinkDown { .. }
             | E::PartialResync { .. }
             | E::FullResync { .. }
-            | E::SnapshotTaken { .. } => self.mark(lane, t, MarkKind::Lifecycle, "", line),
+            | E::SnapshotTaken { .. }
+            | E::SyncLoadStarted { .. }
+            | E::SyncLoadAborted { .. } => self.mark(lane, t, MarkKind::Lifecycle, "", line),
             E::FailMarked { .. }
             | E::PfailMarked { .. }
             | E::PfailCleared { .. }

@@ -172,7 +172,7 @@ fn persistence_fields(node: &Node) -> Vec<(String, String)> {
     let status = |failed: bool| if failed { "err" } else { "ok" };
     let mut fields = vec![
         field("loading", node.is_loading() as u8),
-        field("async_loading", 0),
+        field("async_loading", node.is_async_loading() as u8),
         field("rdb_changes_since_last_save", p.dirty),
         field("rdb_bgsave_in_progress", p.save_in_progress as u8),
         field("rdb_last_save_time", p.last_save_unix_s),
@@ -324,12 +324,12 @@ fn replication_fields(node: &Node) -> Vec<(String, String)> {
         _ => fields.push(field("role", "master")),
     }
     fields.push(field("connected_slaves", repl.replica_count()));
-    for (i, r) in repl.replicas().enumerate() {
+    for (i, (r, state)) in repl.replicas_with_state().enumerate() {
         let lag_s = now.saturating_sub(r.ack_ms) / 1000;
         fields.push(field(
             &format!("slave{i}"),
             format!(
-                "ip={},port={},state=online,offset={},lag={lag_s}",
+                "ip={},port={},state={state},offset={},lag={lag_s}",
                 r.ip, r.port, r.ack_offset
             ),
         ));
