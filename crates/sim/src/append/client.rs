@@ -349,7 +349,10 @@ const READ_ATTEMPTS: usize = 3;
 
 /// Reads every key (`GET`, `LRANGE` for Redis lists) from the harness's client machine, as final reads; the keys no attempt
 /// could read come back apart (`key: last error`).
-pub async fn read_final(cluster: &SimCluster, keys: Vec<String>) -> (Vec<Op>, Vec<String>) {
+pub async fn read_final(
+    cluster: &SimCluster,
+    keys: Vec<String>,
+) -> (Vec<Op>, Vec<(String, String)>) {
     let (entries, trace) = (cluster.addrs(), cluster.trace().clone());
     cluster
         .on_client(async move {
@@ -409,7 +412,7 @@ pub async fn read_final(cluster: &SimCluster, keys: Vec<String>) -> (Vec<Op>, Ve
                     last_error = format!("{outcome:?}");
                 }
                 if !last_error.is_empty() {
-                    failed.push(format!("{key}: {last_error}"));
+                    failed.push((key.clone(), last_error));
                 }
             }
             (ops, failed)

@@ -38,8 +38,8 @@ pub use promotions::{
 };
 pub use served::{served_unowned, ServedOp};
 pub use views::{
-    config_epochs_distinct, no_failing_flags, no_stale_pings, states_ok, views_agree,
-    views_agree_quickly,
+    config_epochs_distinct, identical_ownership, no_failing_flags, no_stale_pings, phantom_slots,
+    states_ok, views_agree, views_agree_quickly,
 };
 
 use crate::trace::Fnv64;

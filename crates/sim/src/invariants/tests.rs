@@ -83,6 +83,9 @@ fn a_phantom_claim_redis_cannot_correct_is_no_disagreement() {
     let views = [view("n1", a_view), view("n2", b_view), view("n3", stale)];
     assert!(views_agree(&views, 3).is_empty());
     assert!(views_agree_quickly(&views, 3));
+    assert!(!identical_ownership(&views, 3));
+    // The slots n3's stale view credits to b, which does not claim them.
+    assert_eq!(phantom_slots(&views), (0..=8191).collect());
     let correctable = stale.replace("master - 0 100 3 connected", "master - 0 100 6 connected");
     let views = [
         view("n1", a_view),
@@ -91,6 +94,7 @@ fn a_phantom_claim_redis_cannot_correct_is_no_disagreement() {
     ];
     assert_eq!(names(&views_agree(&views, 3)), vec!["slot_agreement"]);
     assert!(!views_agree_quickly(&views, 3));
+    assert!(phantom_slots(&views).is_empty());
 }
 
 #[test]

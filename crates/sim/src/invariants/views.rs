@@ -107,6 +107,23 @@ fn without_phantom_claims(
     owners
 }
 
+/// The slots some view credits to a master that does not claim them in its own view, where
+/// [`without_phantom_claims`] hands them back: Redis 7.0 never settles them, so a client
+/// asking for one is redirected round in a circle (or to a node that serves it nowhere).
+pub fn phantom_slots(views: &[(String, Vec<NodeLine>)]) -> BTreeSet<u16> {
+    let own = own_views(views);
+    let mut slots = BTreeSet::new();
+    for (_, lines) in views {
+        let Ok(owners) = slot_owners(lines) else {
+            continue;
+        };
+        let settled = without_phantom_claims(lines, owners.clone(), &own);
+        let moved = (0..owners.len()).filter(|&s| owners[s] != settled[s]);
+        slots.extend(moved.map(|s| s as u16));
+    }
+    slots
+}
+
 /// `(owner id, merged slot ranges)` of every line with slots, sorted by id; `None` when the
 /// ranges overlap or leave a slot uncovered.
 /// Who owns what in one view: `(owner id, its merged slot ranges)`, sorted by id.
@@ -152,7 +169,7 @@ pub fn views_agree_quickly(views: &[(String, Vec<NodeLine>)], node_count: usize)
 }
 
 /// Every view lists `node_count` nodes and covers every slot with the same owners.
-fn identical_ownership(views: &[(String, Vec<NodeLine>)], node_count: usize) -> bool {
+pub fn identical_ownership(views: &[(String, Vec<NodeLine>)], node_count: usize) -> bool {
     let mut reference = None;
     for (_, lines) in views {
         let myself = lines.iter().filter(|l| l.is_myself()).count();
