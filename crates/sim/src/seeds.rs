@@ -84,6 +84,19 @@ pub struct SimConfig {
     /// its snapshot no faster, so the sync takes longer the more data there is (0: at once).
     #[serde(skip_serializing_if = "is_default_transfer")]
     pub repl_transfer_bytes_per_s: u64,
+    /// `maxmemory` and `maxmemory-policy` of every node (`None`: no limit, Redis's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxmemory: Option<Maxmemory>,
+}
+
+/// A memory limit the nodes run with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maxmemory {
+    /// `maxmemory`, in bytes (a node's `used_memory` starts at 1 MiB, its fixed base).
+    pub bytes: u64,
+    /// `maxmemory-policy` (`allkeys-lru`, `noeviction`, …).
+    pub policy: String,
 }
 
 /// The simulated snapshot bandwidth unless set: 1 MB/s, a slow link, so that the transfer
@@ -183,6 +196,7 @@ impl Default for SimConfig {
             repl_timeout_s: DEFAULT_REPL_TIMEOUT_S,
             repl_diskless_sync_delay_s: DEFAULT_SYNC_DELAY_S,
             repl_transfer_bytes_per_s: DEFAULT_TRANSFER_BYTES_PER_S,
+            maxmemory: None,
         }
     }
 }

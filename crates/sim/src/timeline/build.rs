@@ -323,7 +323,8 @@ impl Builder {
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }
             | E::KeysMigrated { .. }
-            | E::KeyServed { .. } => {}
+            | E::KeyServed { .. }
+            | E::KeyEvicted { .. } => {}
         }
     }
 
