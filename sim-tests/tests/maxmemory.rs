@@ -70,7 +70,10 @@ fn allkeys_lru_evicts_through_a_crash_and_a_failover_and_checks_clean() {
         .lines()
         .filter(|l| l.contains("lost as Redis allows") && l.contains(" evicted "))
         .count();
-    eprintln!("{} evictions, {excused} losses excused by one", evicted.len());
+    eprintln!(
+        "{} evictions, {excused} losses excused by one",
+        evicted.len()
+    );
     assert!(excused > 0, "no loss was put down to an eviction");
 }
 

@@ -28,7 +28,15 @@ fn pair(name: &str, cluster: bool, conf: &[(&str, &str)]) -> Pair {
     let mut args: Vec<String> = Vec::new();
     let mut text = format!("cluster-enabled {}\n", if cluster { "yes" } else { "no" });
     if cluster {
-        args.extend(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(String::from));
+        args.extend(
+            [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ]
+            .map(String::from),
+        );
     }
     for (name, value) in conf {
         args.extend([format!("--{name}"), value.to_string()]);
@@ -41,7 +49,10 @@ fn pair(name: &str, cluster: bool, conf: &[(&str, &str)]) -> Pair {
     let node = NodeProcess::start(&dir.path, ours, NODE_TIMEOUT_MS, &text);
     if cluster {
         for port in [ours, theirs] {
-            assert_eq!(command_text(port, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), "OK");
+            assert_eq!(
+                command_text(port, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+                "OK"
+            );
             wait_until(Duration::from_secs(10), "cluster_state:ok", || {
                 cluster_info_field(port, "cluster_state") == "ok"
             });
@@ -101,7 +112,18 @@ fn used_memory_grows_as_redis_server_s_does() {
         pipeline(&mut conn, &kb_sets("key", 10_000));
         let strings = info_field(port, "memory", "used_memory");
         let hashes: Vec<_> = (0..5_000)
-            .map(|i| command(&["HSET", &format!("h:{i}"), "name", "ann", "age", "42", "city", "oslo"]))
+            .map(|i| {
+                command(&[
+                    "HSET",
+                    &format!("h:{i}"),
+                    "name",
+                    "ann",
+                    "age",
+                    "42",
+                    "city",
+                    "oslo",
+                ])
+            })
             .collect();
         pipeline(&mut conn, &hashes);
         let with_hashes = info_field(port, "memory", "used_memory");
@@ -119,8 +141,14 @@ fn used_memory_grows_as_redis_server_s_does() {
     let ratio = |a: u64, b: u64| a as f64 / b as f64;
     let strings = ratio(ours_strings, redis_strings);
     let hashes = ratio(ours_hashes, redis_hashes);
-    assert!((0.95..=1.05).contains(&strings), "1 KB strings: ratio {strings:.3}");
-    assert!((0.90..=1.10).contains(&hashes), "small hashes: ratio {hashes:.3}");
+    assert!(
+        (0.95..=1.05).contains(&strings),
+        "1 KB strings: ratio {strings:.3}"
+    );
+    assert!(
+        (0.90..=1.10).contains(&hashes),
+        "small hashes: ratio {hashes:.3}"
+    );
 }
 
 /// Fills far past the limit (10,000 × 1 KB), then writes a hot and a cold set as large as an
@@ -178,7 +206,10 @@ fn allkeys_lru_holds_the_limit_and_keeps_recently_read_keys() {
         assert!(evicted > 0, "{who}: nothing evicted");
         assert!(set_size >= 10, "{who}: room for {set_size} keys per set");
         assert!(hot > 2 * cold, "{who}: hot {hot} vs cold {cold}");
-        assert!(hot * 2 >= set_size, "{who}: only {hot} of {set_size} hot keys kept");
+        assert!(
+            hot * 2 >= set_size,
+            "{who}: only {hot} of {set_size} hot keys kept"
+        );
         assert_eq!(
             info_field(port, "memory", "maxmemory"),
             limit,
@@ -207,7 +238,11 @@ fn noeviction_answers_oom_as_redis_server_does() {
         &["EVAL", "return redis.pcall('set', 'x', 'y')", "0"],
         &["EVAL", "return redis.call('get', 'k')", "0"],
         &["EVAL", "#!lua\nreturn redis.call('get', 'k')", "0"],
-        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'k')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            "0",
+        ],
         &["DEL", "k"],
         &["SET", "k3", "v"],
         &["CONFIG", "SET", "maxmemory", "0"],

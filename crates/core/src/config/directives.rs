@@ -340,7 +340,11 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         Kind::Bool,
         "yes",
     ),
-    ignored("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10"),
+    ignored(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+    ),
     ignored("maxclients", INT, "10000"),
     ignored("lfu-log-factor", INT, "10"),
     ignored("lfu-decay-time", INT, "1"),

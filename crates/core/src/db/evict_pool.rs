@@ -177,7 +177,10 @@ impl Db {
     /// One key drawn by `pick` (with `volatile`, among keys with a TTL).
     pub fn random_key(&self, volatile: bool, pick: u64) -> Option<Bytes> {
         if volatile {
-            return self.expiring_keys_from(pick).next().map(Bytes::copy_from_slice);
+            return self
+                .expiring_keys_from(pick)
+                .next()
+                .map(Bytes::copy_from_slice);
         }
         self.key_near(pick).map(Bytes::copy_from_slice)
     }

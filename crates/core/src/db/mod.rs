@@ -324,7 +324,11 @@ impl Db {
     /// total to it).
     #[cfg(test)]
     pub(crate) fn used_memory_walked(&self) -> u64 {
-        let records: u64 = self.records.iter().map(|r| r.footprint_bytes() as u64).sum();
+        let records: u64 = self
+            .records
+            .iter()
+            .map(|r| r.footprint_bytes() as u64)
+            .sum();
         records
             + self.slab.memory_bytes_walked()
             + self.len() as u64 * PER_KEY_OVERHEAD_BYTES

@@ -42,7 +42,10 @@ impl Slab {
             self.changed.push(false);
             slot
         };
-        debug_assert_eq!(self.priced_bytes[slot as usize], 0, "a free slot is unpriced");
+        debug_assert_eq!(
+            self.priced_bytes[slot as usize], 0,
+            "a free slot is unpriced"
+        );
         self.priced_bytes[slot as usize] = bytes;
         self.total_bytes += bytes;
         slot

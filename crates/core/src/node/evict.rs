@@ -157,7 +157,10 @@ impl Node {
         let before = self.db.used_memory_estimate();
         let removed = self.db.remove(key);
         assert!(removed, "an evicted key existed");
-        debug_assert!(self.db.used_memory_estimate() < before, "eviction frees memory");
+        debug_assert!(
+            self.db.used_memory_estimate() < before,
+            "eviction frees memory"
+        );
         self.stats.evicted_keys += 1;
         self.emit(ClusterEvent::KeyEvicted {
             key: Bytes::copy_from_slice(key),
@@ -232,15 +235,19 @@ impl Node {
             && spec.flags.contains(CmdFlags::DENYOOM)
     }
 
-    /// `CONFIG SET` changed the `maxmemory` directives: read them again, and evict down to
-    /// a lowered limit at once (Redis's `updateMaxmemory`).
+    /// `CONFIG SET` ran: read the `maxmemory` directives again; a new `maxmemory` below use
+    /// is warned about and evicted down to at once (Redis's `updateMaxmemory` starts its
+    /// eviction timer, which runs right after the command).
     pub(crate) fn memory_config_changed(&mut self) {
         let limit = MemoryLimit::from_config(&self.config);
         if limit.policy != self.memory_limit.policy {
             self.eviction.pool.clear();
         }
+        let new_limit = limit.maxmemory_bytes != self.memory_limit.maxmemory_bytes;
         self.memory_limit = limit;
-        if limit.maxmemory_bytes != 0 && self.used_memory_bytes() > limit.maxmemory_bytes {
+        self.db.settle_memory();
+        let over = limit.maxmemory_bytes != 0 && self.used_memory_bytes() > limit.maxmemory_bytes;
+        if new_limit && over {
             self.log(
                 crate::node::LogLevel::Warning,
                 format!(

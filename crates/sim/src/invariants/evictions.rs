@@ -73,7 +73,14 @@ mod tests {
 
     fn evicted(node: &str, time_us: u64) -> TraceEvent {
         let key = bytes::Bytes::from_static(b"list:1");
-        at(node, time_us, ClusterEvent::KeyEvicted { key, policy: "allkeys-lru" })
+        at(
+            node,
+            time_us,
+            ClusterEvent::KeyEvicted {
+                key,
+                policy: "allkeys-lru",
+            },
+        )
     }
 
     #[test]

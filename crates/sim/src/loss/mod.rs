@@ -209,19 +209,23 @@ impl<'a> LossRule<'a> {
     /// Redis's eviction deletes it, with every write it held, and only its `KeyEvicted` event
     /// excuses the loss.
     fn evicted_since(&self, write: &AckedWrite, applied: usize) -> Option<LossVerdict> {
-        self.events[applied..].iter().find_map(|e| match e.event.cluster()? {
-            ClusterEvent::KeyEvicted { key, policy } if key.as_ref() == write.key.as_bytes() => {
-                Some(LossVerdict::Allowed(format!(
-                    "{} evicted {} at {} ({policy}), after {} applied {}",
-                    e.node,
-                    write.key,
-                    fmt_us(e.time_us),
-                    write.node,
-                    write.what
-                )))
-            }
-            _ => None,
-        })
+        self.events[applied..]
+            .iter()
+            .find_map(|e| match e.event.cluster()? {
+                ClusterEvent::KeyEvicted { key, policy }
+                    if key.as_ref() == write.key.as_bytes() =>
+                {
+                    Some(LossVerdict::Allowed(format!(
+                        "{} evicted {} at {} ({policy}), after {} applied {}",
+                        e.node,
+                        write.key,
+                        fmt_us(e.time_us),
+                        write.node,
+                        write.what
+                    )))
+                }
+                _ => None,
+            })
     }
 
     /// Index and offset of the write's `WriteApplied` on its node: the last one with its

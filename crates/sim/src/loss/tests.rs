@@ -1272,7 +1272,14 @@ fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_a
 
 fn evicted(ms: u64, n: u8, key: &'static str) -> TraceEvent {
     let key = bytes::Bytes::from_static(key.as_bytes());
-    at(ms, n, ClusterEvent::KeyEvicted { key, policy: "allkeys-lru" })
+    at(
+        ms,
+        n,
+        ClusterEvent::KeyEvicted {
+            key,
+            policy: "allkeys-lru",
+        },
+    )
 }
 
 #[test]
@@ -1287,7 +1294,11 @@ fn only_an_eviction_of_the_key_after_the_write_excuses_its_loss() {
     };
     let verdict = judge(&with(evicted(2000, 1, "k")), false);
     assert!(verdict.is_allowed(), "{}", verdict.text());
-    assert!(verdict.text().contains("node1 evicted k at"), "{}", verdict.text());
+    assert!(
+        verdict.text().contains("node1 evicted k at"),
+        "{}",
+        verdict.text()
+    );
     // Another key's eviction, or one before the write, does not.
     assert!(!judge(&with(evicted(2000, 1, "other")), false).is_allowed());
     let mut before = vec![started(0, 1), evicted(500, 1, "k")];

@@ -127,10 +127,7 @@ fn memory_fields(node: &Node) -> Vec<(String, String)> {
         field("used_memory_human", bytes_to_human(used)),
         field("maxmemory", maxmemory),
         field("maxmemory_human", bytes_to_human(maxmemory)),
-        field(
-            "maxmemory_policy",
-            node.memory_limit.policy.name(),
-        ),
+        field("maxmemory_policy", node.memory_limit.policy.name()),
         // Nothing is left out of `used_memory` for eviction (see `node::evict`).
         field("mem_not_counted_for_evict", 0),
         field("mem_cluster_links", node.cluster.links_memory_bytes()),

@@ -124,8 +124,7 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
             ROBJ + hashtable(s.len()) + extrapolate(per, s.len(), samples)
         }
         ValueRef::ZSet(z) if z.is_listpack() => {
-            let texts: Vec<(&[u8], String)> =
-                z.iter().map(|(m, s)| (m, score_text(s))).collect();
+            let texts: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, score_text(s))).collect();
             ROBJ + listpack(texts.iter().flat_map(|(m, s)| [*m, s.as_bytes()]))
         }
         ValueRef::ZSet(z) => {
