@@ -84,10 +84,11 @@ impl Node {
     /// `maxmemory`, not while clients are paused (the dataset must stay still).
     fn may_evict(&self) -> bool {
         let replica = self.cluster.me().is_replica();
-        !self.replaying
-            && !self.is_loading()
-            && !(replica && self.memory_limit.replica_ignores)
-            && !self.writes_paused()
+        let held = self.replaying
+            || self.is_loading()
+            || (replica && self.memory_limit.replica_ignores)
+            || self.writes_paused();
+        !held
     }
 
     /// Evicts until memory fits `maxmemory`, as Redis's `performEvictions`.
