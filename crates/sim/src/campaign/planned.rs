@@ -134,7 +134,7 @@ impl Writer {
 /// Every other append runs inside a script: the master must hold scripts as it holds
 /// writes while its replica catches up (Redis's pause covers commands that may replicate).
 fn append_args<'a>(n: usize, key: &'a str, token: &'a str) -> Vec<&'a [u8]> {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return vec![b"APPEND", key.as_bytes(), token.as_bytes()];
     }
     let script: &[u8] = b"return redis.call('append', KEYS[1], ARGV[1])";
@@ -148,7 +148,7 @@ fn sent_as(token: &str) -> &'static str {
         .trim_end_matches(';')
         .parse()
         .unwrap_or(0);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         "APPEND"
     } else {
         "EVAL-wrapped APPEND"
