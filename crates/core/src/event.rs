@@ -230,6 +230,12 @@ pub enum ClusterEvent {
     /// reply or message leaves and the cron does not run, as with Redis's main thread
     /// blocked in `fsync`.
     SyncStalled { ms: u64 },
+    /// This node evicted `key` to fit `maxmemory` under `policy` (a `maxmemory-policy`
+    /// name); the key's `DEL` follows on the AOF and, from a master, to the replicas.
+    KeyEvicted {
+        key: bytes::Bytes,
+        policy: &'static str,
+    },
 }
 
 /// What failed on the AOF ([`ClusterEvent::AofFailed`]).
@@ -509,6 +515,9 @@ impl fmt::Display for ClusterEvent {
             AofSynced { offset } => write!(f, "synced up to offset {offset}"),
             AofWritePostponed => f.write_str("writes held in memory for a running AOF fsync"),
             SyncStalled { ms } => write!(f, "held {ms} ms by a sync"),
+            KeyEvicted { key, policy } => {
+                write!(f, "evicted {} ({policy})", String::from_utf8_lossy(key))
+            }
             AofWriteResumed { delayed } => {
                 f.write_str("held writes written to the AOF")?;
                 if *delayed {

@@ -221,8 +221,24 @@ pub fn node_config(config: &SimConfig, ip: IpAddr, port: u16, seed: u64) -> Conf
             || panic!("unknown repl-diskless-load {:?}", config.repl_diskless_load),
         ),
         rdb_key_save_delay: config.rdb_key_save_delay_us,
+        ignored: maxmemory_directives(config.maxmemory.as_ref()),
         ..Config::default()
     }
+}
+
+/// The `maxmemory` directives as redis.conf sets them (held with the other directives the
+/// config table keeps by name).
+fn maxmemory_directives(
+    maxmemory: Option<&crate::seeds::Maxmemory>,
+) -> std::collections::BTreeMap<String, String> {
+    let Some(m) = maxmemory else {
+        return Default::default();
+    };
+    [
+        ("maxmemory".to_string(), m.bytes.to_string()),
+        ("maxmemory-policy".to_string(), m.policy.clone()),
+    ]
+    .into()
 }
 
 /// The canaries named in a sim config; an unknown name is a bug in the caller.

@@ -74,5 +74,5 @@ pub mod scenario;
 
 pub use node_idx::NodeIdx;
 pub use report::{RunReport, Violation, ViolationKind};
-pub use seeds::{Expectation, Fsync, SeedRecord, SimConfig};
+pub use seeds::{Expectation, Fsync, Maxmemory, SeedRecord, SimConfig};
 pub use trace::{Trace, TraceEvent};

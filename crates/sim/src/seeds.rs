@@ -92,6 +92,9 @@ pub struct SimConfig {
     /// produces a full sync's snapshot (0: at once; never drawn).
     #[serde(skip_serializing_if = "is_zero")]
     pub rdb_key_save_delay_us: i64,
+    /// `maxmemory` and `maxmemory-policy` of every node (`None`: no limit, Redis's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxmemory: Option<Maxmemory>,
 }
 
 /// Redis's `repl-diskless-load` default.
@@ -103,6 +106,16 @@ fn is_default_diskless_load(name: &String) -> bool {
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
+}
+
+/// A memory limit the nodes run with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maxmemory {
+    /// `maxmemory`, in bytes (a node's `used_memory` starts at 1 MiB, its fixed base).
+    pub bytes: u64,
+    /// `maxmemory-policy` (`allkeys-lru`, `noeviction`, …).
+    pub policy: String,
 }
 
 /// The simulated snapshot bandwidth unless set: 1 MB/s, a slow link, so that the transfer
@@ -204,6 +217,7 @@ impl Default for SimConfig {
             repl_transfer_bytes_per_s: DEFAULT_TRANSFER_BYTES_PER_S,
             repl_diskless_load: DEFAULT_DISKLESS_LOAD.to_string(),
             rdb_key_save_delay_us: 0,
+            maxmemory: None,
         }
     }
 }

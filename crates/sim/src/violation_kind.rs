@@ -34,6 +34,11 @@ violation_kinds! {
     /// A write the cluster acknowledged is gone, and Redis's asynchronous replication does
     /// not explain it.
     AckedWriteLost => "acked_write_lost",
+    /// A node evicted a key with no `maxmemory` limit, or under `noeviction`.
+    EvictionNotAllowed => "eviction_not_allowed",
+    /// A replica evicted a key on its own (`replica-ignore-maxmemory yes`: only its master's
+    /// `DEL`s remove its keys).
+    ReplicaEvicted => "replica_evicted",
     /// An acknowledged write was lost outside the window in which Redis may lose it (between
     /// its acknowledgement and the failover that dropped it).
     AckedWriteLostOutsideWindow => "acked_write_lost_outside_window",

@@ -334,6 +334,17 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "noeviction",
     ),
     ignored("maxmemory-samples", INT, "5"),
+    ignored_alias(
+        "replica-ignore-maxmemory",
+        "slave-ignore-maxmemory",
+        Kind::Bool,
+        "yes",
+    ),
+    ignored(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+    ),
     ignored("maxclients", INT, "10000"),
     ignored("lfu-log-factor", INT, "10"),
     ignored("lfu-decay-time", INT, "1"),

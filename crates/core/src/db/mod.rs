@@ -28,6 +28,7 @@ use hashbrown::HashTable;
 use crate::slot::{key_hash_slot, SLOT_COUNT};
 
 pub mod access;
+pub mod evict_pool;
 mod hash;
 mod limits;
 mod list;
@@ -60,16 +61,15 @@ const POSITION_HASH_MASK: u64 = (1 << POSITION_HASH_BITS) - 1;
 /// Upper bound (exclusive) of scan positions: 14 slot bits above the hash bits.
 pub const POSITION_END: u64 = (SLOT_COUNT as u64) << POSITION_HASH_BITS;
 
-/// What a key costs beyond its key and value bytes, for `INFO`'s `used_memory` estimate: the
-/// record's header and the allocator's header and rounding (~13), a 17-byte hash-table bucket at
-/// average load (~27) and the position index (~15). `just bench` measured 74 bytes of RSS
-/// growth per key for 1M keys of 16 + 3 bytes, before records carried the 3-byte access clock
-/// (such a record then grew from 21 to 24 bytes, within the same malloc chunk; not re-measured).
-pub const PER_KEY_OVERHEAD_BYTES: u64 = 55;
+/// A key's share of the keyspace dict's bucket array (8-byte pointers at a load between one
+/// half and one): what `used_memory` adds per key beyond the key's own footprint (see
+/// `Record::footprint_bytes`). Linear rather than Redis's power-of-two steps, so evicting one
+/// key never seems to free half a table.
+pub const PER_KEY_OVERHEAD_BYTES: u64 = 12;
 
-/// The extra cost of a TTL: 8 bytes in the record and an expiry-index entry with its own copy
-/// of the key (about 64 for a short key).
-pub const PER_EXPIRY_OVERHEAD_BYTES: u64 = 72;
+/// The extra cost of a TTL in Redis: an entry in the expires dict (24 bytes; the key is
+/// shared) and its bucket share.
+pub const PER_EXPIRY_OVERHEAD_BYTES: u64 = 24 + PER_KEY_OVERHEAD_BYTES;
 
 /// A value and its expiry, owned (what `WATCH` remembers).
 #[derive(Clone, Debug, PartialEq)]
@@ -126,7 +126,7 @@ impl<'a> EntryMut<'a> {
 
     /// Replaces the value; a string of the same size overwrites in place without allocating.
     pub fn set_value(&mut self, value: ValueRef<'_>) {
-        *self.data_bytes -= self.record.data_len() as u64;
+        *self.data_bytes -= self.record.footprint_bytes() as u64;
         if let Some(slot) = self.record.collection_slot() {
             if let Collection::Stream(_) = self.slab.remove(slot) {
                 // An XREADGROUP blocked on a stream overwritten is let go.
@@ -138,15 +138,16 @@ impl<'a> EntryMut<'a> {
         // The command that changes a value has looked the key up, which stamped its clock.
         let clock = self.record.clock();
         self.record.replace(raw, expires_at_ms, clock);
-        *self.data_bytes += self.record.data_len() as u64;
+        *self.data_bytes += self.record.footprint_bytes() as u64;
     }
 
     /// Appends to the string value (growing the record in place when the allocator can);
     /// returns the new length. The caller has checked that the value is a string.
     pub fn append(&mut self, suffix: &[u8]) -> usize {
-        *self.data_bytes += suffix.len() as u64;
+        *self.data_bytes -= self.record.footprint_bytes() as u64;
         self.record.append(suffix);
         self.record.mark_raw_string();
+        *self.data_bytes += self.record.footprint_bytes() as u64;
         self.value().as_string().map_or(0, <[u8]>::len)
     }
 
@@ -158,7 +159,9 @@ impl<'a> EntryMut<'a> {
 
     /// Marks the string as built in place (SETRANGE), which `OBJECT ENCODING` reports as `raw`.
     pub fn mark_raw_string(&mut self) {
+        *self.data_bytes -= self.record.footprint_bytes() as u64;
         self.record.mark_raw_string();
+        *self.data_bytes += self.record.footprint_bytes() as u64;
     }
 
     /// [`EntryMut::collection_mut`] keeping the keyspace's borrow, for helpers that hand a
@@ -221,7 +224,8 @@ pub struct Db {
     slot_counts: Vec<u32>,
     /// (expiry unix ms, key) for every key with a TTL, soonest first.
     by_expiry: BTreeSet<(u64, Box<[u8]>)>,
-    /// Key and string value bytes of every key.
+    /// The footprint of every record (`Record::footprint_bytes`): keys and strings as Redis
+    /// holds them; collections are priced by the slab.
     data_bytes: u64,
     /// The collections records refer to.
     slab: Slab,
@@ -308,11 +312,32 @@ impl Db {
         self.by_expiry.len()
     }
 
-    /// An estimate of the memory the keyspace holds (see [`PER_KEY_OVERHEAD_BYTES`]); walks
-    /// the collections, so it costs time in proportion to them.
+    /// An estimate of the memory Redis would hold for this keyspace (see
+    /// [`PER_KEY_OVERHEAD_BYTES`]), kept as keys change: collections changed in place count
+    /// as of the last [`Db::settle_memory`].
     pub fn used_memory_estimate(&self) -> u64 {
         self.data_bytes
             + self.slab.memory_bytes()
+            + self.len() as u64 * PER_KEY_OVERHEAD_BYTES
+            + self.expiring_count() as u64 * PER_EXPIRY_OVERHEAD_BYTES
+    }
+
+    /// Prices again the collections changed in place since the last call (see `Slab`).
+    pub fn settle_memory(&mut self) {
+        self.slab.settle();
+    }
+
+    /// [`Db::used_memory_estimate`] from a fresh walk of every key (tests hold the running
+    /// total to it).
+    #[cfg(test)]
+    pub(crate) fn used_memory_walked(&self) -> u64 {
+        let records: u64 = self
+            .records
+            .iter()
+            .map(|r| r.footprint_bytes() as u64)
+            .sum();
+        records
+            + self.slab.memory_bytes_walked()
             + self.len() as u64 * PER_KEY_OVERHEAD_BYTES
             + self.expiring_count() as u64 * PER_EXPIRY_OVERHEAD_BYTES
     }
@@ -425,7 +450,7 @@ impl Db {
             TableEntry::Occupied(mut found) => {
                 let record = found.get_mut();
                 let old_expiry = record.expires_at_ms();
-                self.data_bytes -= record.data_len() as u64;
+                self.data_bytes -= record.footprint_bytes() as u64;
                 if let Some(slot) = record.collection_slot() {
                     if let Collection::Stream(_) = self.slab.remove(slot) {
                         // An XREADGROUP blocked on a stream overwritten is let go.
@@ -440,13 +465,13 @@ impl Db {
                     self.access_policy.new_key_clock(self.access_unix_ms)
                 };
                 record.replace(value, expires_at_ms, clock);
-                self.data_bytes += record.data_len() as u64;
+                self.data_bytes += record.footprint_bytes() as u64;
                 old_expiry
             }
             TableEntry::Vacant(free) => {
                 let clock = self.access_policy.new_key_clock(self.access_unix_ms);
                 let record = free.insert(Record::new(key, value, expires_at_ms, clock));
-                self.data_bytes += record.get().data_len() as u64;
+                self.data_bytes += record.get().footprint_bytes() as u64;
                 let slot = key_hash_slot(key);
                 self.slot_counts[slot as usize] += 1;
                 self.positions.insert(position_in_slot(slot, hash_bits));
@@ -493,7 +518,7 @@ impl Db {
             return false;
         };
         let (record, _) = found.remove();
-        self.data_bytes -= record.data_len() as u64;
+        self.data_bytes -= record.footprint_bytes() as u64;
         if let Some(slot) = record.collection_slot() {
             if let Collection::Stream(_) = self.slab.remove(slot) {
                 // An XREADGROUP blocked on a deleted stream is let go.

@@ -6,6 +6,13 @@
 //! collection in the keyspace's slab. Only the keyspace builds records, so their layout is
 //! trusted when read.
 
+use super::ValueRef;
+use crate::cmd::server::memory::{dataset_value_bytes, sds};
+
+/// A keyspace dict entry in cluster mode: Redis 7.0's 24 bytes and 16 of metadata (the
+/// slot's key list links), in jemalloc's 48-byte class.
+const CLUSTER_DICT_ENTRY_BYTES: usize = 48;
+
 /// Tag bit: an 8-byte expiry follows the key.
 const TAG_EXPIRES: u8 = 0x80;
 /// Tag type bits: a string value (bytes follow).
@@ -184,15 +191,15 @@ impl Record {
         }
     }
 
-    /// Key and string value bytes, what `used_memory` counts as data (a collection counts
-    /// its key only: its contents are not tallied yet).
-    pub(super) fn data_len(&self) -> usize {
+    /// What the key costs Redis, as `used_memory` counts it: the key's dict entry and sds,
+    /// and a string value's object (a collection's cost is the slab's, see `Slab`).
+    pub(super) fn footprint_bytes(&self) -> usize {
         let entry = self.view();
-        entry.key.len()
-            + match entry.raw {
-                Raw::String(s) => s.len(),
-                Raw::Collection(_) => 0,
-            }
+        let value = match entry.raw {
+            Raw::String(s) => dataset_value_bytes(ValueRef::String(s), self.is_raw_string()),
+            Raw::Collection(_) => 0,
+        };
+        CLUSTER_DICT_ENTRY_BYTES + sds(entry.key.len()) + value
     }
 
     /// New value, expiry and access clock for the same key: in place when the size stays (a

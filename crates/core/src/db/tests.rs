@@ -1,5 +1,6 @@
 use super::record::varint_len;
 use super::*;
+use crate::cmd::server::memory::{dataset_value_bytes, sds};
 
 fn set(db: &mut Db, key: &[u8], value: &str, expires_at_ms: Option<u64>) {
     db.set(key, ValueRef::String(value.as_bytes()), expires_at_ms);
@@ -87,12 +88,16 @@ fn records_keep_key_value_and_expiry_of_any_size() {
             (key, Raw::String(value.as_bytes()), expiry)
         );
         assert_eq!(record.key(), key);
-        assert_eq!(record.data_len(), key.len() + value.len());
+        let value_bytes = dataset_value_bytes(ValueRef::String(value.as_bytes()), false);
+        assert_eq!(record.footprint_bytes(), 48 + sds(key.len()) + value_bytes);
         assert_eq!(
             record.0.len(),
             4 + varint_len(key.len()) + key.len() + 8 * usize::from(expiry.is_some()) + value.len()
         );
     }
+    // The dict entry, a 1-byte-header sds of 1 byte (8) and an embstr of 3 (32).
+    let short = Record::new(b"k", Raw::String(b"abc"), None, 0);
+    assert_eq!(short.footprint_bytes(), 48 + 8 + 32);
     assert_eq!(
         (varint_len(127), varint_len(128), varint_len(20_000)),
         (1, 2, 3)
@@ -112,16 +117,19 @@ fn values_change_in_place_or_regrow() {
     assert_eq!(e.view().key, b"k");
     assert_eq!(value_of(&db, b"k", 0), Some(&b"longer value!!"[..]));
     assert_eq!(db.get(b"k", 0).and_then(|e| e.expires_at_ms), Some(50));
+    // Dict entry 48, key sds 8, a raw string (APPEND built it): object 16, sds 32.
     assert_eq!(
         db.used_memory_estimate(),
-        15 + PER_KEY_OVERHEAD_BYTES + PER_EXPIRY_OVERHEAD_BYTES
+        104 + PER_KEY_OVERHEAD_BYTES + PER_EXPIRY_OVERHEAD_BYTES
     );
     // Overwriting with another TTL, same size, then without one.
     set(&mut db, b"k", "abcdefghijklmn", Some(60));
     assert_eq!(db.due_for_expiry(60, 10), vec![Bytes::from_static(b"k")]);
     set(&mut db, b"k", "abcdefghijklmn", None);
     assert_eq!(db.expiring_count(), 0);
-    assert_eq!(db.used_memory_estimate(), 15 + PER_KEY_OVERHEAD_BYTES);
+    // An embstr of 14 bytes: object, header and bytes in one 48-byte allocation.
+    assert_eq!(db.used_memory_estimate(), 104 + PER_KEY_OVERHEAD_BYTES);
+    assert_eq!(db.used_memory_estimate(), db.used_memory_walked());
     assert!(db.get_mut(b"none", 0).is_none());
 }
 
@@ -347,21 +355,26 @@ fn string_records_stay_as_small_as_before() {
 fn used_memory_counts_collection_contents() {
     let mut db = Db::default();
     db.set_owned(b"l", list_of(&["abc", "de"]), None);
-    // Key bytes, the per-key overhead, then 5 data bytes and two 4-byte offsets.
+    // Dict entry and key sds (56), the object, quicklist and one node (96), then 5 data
+    // bytes and two 4-byte offsets.
     assert_eq!(
         db.used_memory_estimate(),
-        1 + PER_KEY_OVERHEAD_BYTES + 5 + 8
+        56 + PER_KEY_OVERHEAD_BYTES + 96 + 5 + 8
     );
     let mut e = db.get_mut(b"l", 0).expect("live");
     match e.collection_mut() {
         Some(Collection::List(l)) => l.push_back(b"fgh"),
         other => panic!("{other:?}"),
     }
+    let before = 56 + PER_KEY_OVERHEAD_BYTES + 96 + 5 + 8;
+    assert_eq!(db.used_memory_estimate(), before, "priced when settled");
+    db.settle_memory();
     assert_eq!(
         db.used_memory_estimate(),
-        1 + PER_KEY_OVERHEAD_BYTES + 8 + 12,
+        before + 3 + 4,
         "changes in place are seen"
     );
+    assert_eq!(db.used_memory_estimate(), db.used_memory_walked());
     db.remove(b"l");
     assert_eq!(db.used_memory_estimate(), 0);
 }

@@ -67,15 +67,10 @@ impl Collection {
         }
     }
 
-    /// An estimate of the bytes the collection holds (see each type's `memory_bytes`).
+    /// What the collection would cost Redis (its object and encoding; see
+    /// `dataset_value_bytes`), for the running `used_memory` estimate.
     pub fn memory_bytes(&self) -> usize {
-        match self {
-            Collection::List(l) => l.memory_bytes(),
-            Collection::Hash(h) => h.memory_bytes(),
-            Collection::Set(s) => s.memory_bytes(),
-            Collection::ZSet(z) => z.memory_bytes(),
-            Collection::Stream(s) => s.memory_bytes(),
-        }
+        crate::cmd::server::memory::dataset_value_bytes(self.view(), false)
     }
 
     pub fn is_empty(&self) -> bool {

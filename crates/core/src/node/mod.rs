@@ -98,6 +98,8 @@ pub struct Stats {
     pub calls: call_stats::CallStats,
     /// Times the AOF was written while a background fsync still ran (`aof_delayed_fsync`).
     pub aof_delayed_fsync: u64,
+    /// Keys evicted for `maxmemory` (`evicted_keys`).
+    pub evicted_keys: u64,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.
@@ -154,6 +156,9 @@ pub struct Node {
     /// While a script runs: the writes it made, each with the `request` digest of the
     /// command the script called, propagated when it ends (see `cmd::scripting::run`).
     pub(crate) script_writes: Option<Vec<(Vec<Bytes>, u64)>>,
+    /// The `maxmemory` directives and the eviction pool (see `evict`).
+    pub(crate) memory_limit: evict::MemoryLimit,
+    pub(crate) eviction: evict::Eviction,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -174,6 +179,7 @@ impl Node {
         let run_id = NodeId::random(&mut rng).to_string();
         let cluster = Cluster::new(myself, &config, now);
         let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
+        let memory_limit = evict::MemoryLimit::from_config(&config);
         let repl = crate::replication::Replication::new(run_id.clone());
         let scripting = cmd::scripting::Engine::new();
         scripting
@@ -209,6 +215,8 @@ impl Node {
             pubsub: Default::default(),
             scripting,
             script_writes: None,
+            memory_limit,
+            eviction: Default::default(),
             loaded: false,
             commands,
         }
@@ -465,6 +473,14 @@ impl Node {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::error("LOADING Redis is loading the dataset in memory");
+        }
+        if let Some(oom) = self.refused_for_memory(client, spec, args) {
+            // Cluster redirections come first, as in Redis.
+            let refused = self.redirection(client, spec, args).unwrap_or(oom);
+            self.flag_multi_error(client);
+            self.stats.rejected_calls += 1;
+            self.stats.calls.rejected(spec.name);
+            return refused;
         }
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
@@ -825,6 +841,9 @@ mod bus;
 pub mod call_stats;
 mod client_pause;
 mod disk_errors;
+pub mod evict;
+#[cfg(test)]
+mod evict_tests;
 pub mod latency_histogram;
 mod observe;
 mod persistence;

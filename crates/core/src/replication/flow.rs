@@ -186,6 +186,8 @@ impl Node {
             );
             return;
         }
+        // A replica that does not ignore `maxmemory` evicts before its master's commands too.
+        self.perform_evictions();
         self.replaying = true;
         let reply = (spec.handler)(self, client, args);
         self.replaying = false;

@@ -148,7 +148,7 @@ impl Writer {
 /// Every other append runs inside a script: the master must hold scripts as it holds
 /// writes while its replica catches up (Redis's pause covers commands that may replicate).
 fn append_args(n: usize, key: &str, token: &str) -> Vec<String> {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return ["APPEND", key, token].map(String::from).to_vec();
     }
     scripted_args("APPEND", key, token)
@@ -161,7 +161,7 @@ fn sent_as(token: &str) -> &'static str {
         .trim_end_matches(';')
         .parse()
         .unwrap_or(0);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         "APPEND"
     } else {
         "EVAL-wrapped APPEND"
@@ -196,7 +196,10 @@ async fn check_appends(run: &mut Run<'_>, key: &str, acked: &[String]) {
     };
     let tokens: Vec<&str> = value.split_inclusive(';').collect();
     let count = |t: &String| tokens.iter().filter(|v| **v == t.as_str()).count();
-    let missing: Vec<&String> = acked.iter().filter(|t| count(t) == 0).collect();
+    let mut missing: Vec<&String> = acked.iter().filter(|t| count(t) == 0).collect();
+    if evicted_before_its_survivors(run, key, acked, &missing) {
+        missing.clear();
+    }
     let repeated: Vec<&String> = acked.iter().filter(|t| count(t) > 1).collect();
     for (found, kind, what) in [
         (missing, ViolationKind::AckedWriteLost, "missing from"),
@@ -221,6 +224,25 @@ async fn check_appends(run: &mut Run<'_>, key: &str, acked: &[String]) {
             ),
         ));
     }
+}
+
+/// Whether a node evicted `key` for `maxmemory` (a `KeyEvicted` event) and every `missing`
+/// append came before every one the value kept: an evicted key starts again empty, so it
+/// holds the appends since its last eviction and loses the ones before.
+fn evicted_before_its_survivors(
+    run: &Run<'_>,
+    key: &str,
+    acked: &[String],
+    missing: &[&String],
+) -> bool {
+    let evicted = run.cluster.trace().events().iter().any(|e| {
+        matches!(e.event.cluster(),
+            Some(clusterlab_core::ClusterEvent::KeyEvicted { key: k, .. }) if k.as_ref() == key.as_bytes())
+    });
+    let position = |t: &String| acked.iter().position(|a| a == t);
+    let last_missing = missing.iter().filter_map(|t| position(t)).max();
+    let first_kept = acked.iter().position(|t| !missing.contains(&t));
+    evicted && last_missing.zip(first_kept).is_none_or(|(m, k)| m < k)
 }
 
 /// How often the operator sends the request when the replica refuses it (its view may still

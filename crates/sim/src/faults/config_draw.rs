@@ -10,7 +10,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::seeds::{Fsync, SimConfig};
+use crate::seeds::{Fsync, Maxmemory, SimConfig};
 
 /// Node timeouts a seed chooses among, in ms: short ones make many failure-detection cycles
 /// fit in a run, the tutorial's 5000 keeps timing slack.
@@ -117,7 +117,42 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         repl_diskless_load: draw_diskless_load(seed),
         ..SimConfig::default()
     };
-    pins.over(&drawn)
+    SimConfig {
+        maxmemory: draw_maxmemory(seed),
+        ..pins.over(&drawn)
+    }
+}
+
+/// The `maxmemory-policy` values a limited seed chooses among: every one Redis 7.0 has.
+pub(crate) const MAXMEMORY_POLICIES: [&str; 8] = [
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+/// Room for data above a node's 1 MiB base a limited seed chooses among, in bytes: from a
+/// few keys to about the campaign's whole data set.
+pub(crate) const MAXMEMORY_DATA_BYTES: [u64; 3] = [500, 2_000, 8_000];
+
+/// One seed in four runs its nodes with a small `maxmemory`. Drawn on a stream of its own,
+/// after everything else, so the rest of every seed's draw is what it was before limits
+/// were drawn.
+fn draw_maxmemory(seed: u64) -> Option<Maxmemory> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4d41_584d_454d_0000);
+    if !rng.gen_ratio(1, 4) {
+        return None;
+    }
+    let data_bytes = MAXMEMORY_DATA_BYTES[rng.gen_range(0..MAXMEMORY_DATA_BYTES.len())];
+    let policy = MAXMEMORY_POLICIES[rng.gen_range(0..MAXMEMORY_POLICIES.len())];
+    Some(Maxmemory {
+        bytes: (1 << 20) + data_bytes,
+        policy: policy.to_string(),
+    })
 }
 
 /// `repl-diskless-load`, on a stream of its own: added after the others, it leaves every
@@ -158,6 +193,14 @@ mod tests {
             .map(|c| c.repl_diskless_load.as_str())
             .collect();
         assert_eq!(loads.len(), DISKLESS_LOADS.len(), "{loads:?}");
+        // About a quarter run with a memory limit, every policy drawn.
+        let limited: Vec<&Maxmemory> = configs
+            .iter()
+            .filter_map(|c| c.maxmemory.as_ref())
+            .collect();
+        assert!((40..=110).contains(&limited.len()), "{}", limited.len());
+        let policies: BTreeSet<&str> = limited.iter().map(|m| m.policy.as_str()).collect();
+        assert_eq!(policies.len(), MAXMEMORY_POLICIES.len());
         // Most seeds run replicas: failover is what the campaign is about.
         let with_replicas = configs.iter().filter(|c| c.replicas > 0).count();
         assert!(with_replicas > 150, "{with_replicas}");

@@ -20,6 +20,7 @@
 //! the liveness checks.
 
 mod connectivity;
+pub mod evictions;
 pub mod failover;
 mod failover_missing;
 mod monitor;

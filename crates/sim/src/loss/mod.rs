@@ -106,6 +106,8 @@ pub enum LossCause {
     /// A node restarted with keys of the slot, unassigned in its view, claimed it and won it
     /// by config epoch, without the write.
     Adoption,
+    /// A node evicted the write's key for `maxmemory` after the write ([`ClusterEvent::KeyEvicted`]).
+    Evicted,
 }
 
 impl LossCause {
@@ -122,6 +124,7 @@ impl LossCause {
             LossCause::NeverApplied => "never applied",
             LossCause::MigrationAfterFailover => "migration after a failover",
             LossCause::Adoption => "start-up slot claim",
+            LossCause::Evicted => "eviction",
         }
     }
 }
@@ -198,7 +201,33 @@ impl<'a> LossRule<'a> {
             ));
             return (verdict, LossCause::NeverApplied);
         };
+        if let Some(evicted) = self.evicted_since(write, index) {
+            return (evicted, LossCause::Evicted);
+        }
         walk::Walk::new(self, write, offset).run(self.start_index(write, index), index)
+    }
+
+    /// A write's key evicted for `maxmemory` after the write was applied (event `applied`):
+    /// Redis's eviction deletes it, with every write it held, and only its `KeyEvicted` event
+    /// excuses the loss.
+    fn evicted_since(&self, write: &AckedWrite, applied: usize) -> Option<LossVerdict> {
+        self.events[applied..]
+            .iter()
+            .find_map(|e| match e.event.cluster()? {
+                ClusterEvent::KeyEvicted { key, policy }
+                    if key.as_ref() == write.key.as_bytes() =>
+                {
+                    Some(LossVerdict::Allowed(format!(
+                        "{} evicted {} at {} ({policy}), after {} applied {}",
+                        e.node,
+                        write.key,
+                        fmt_us(e.time_us),
+                        write.node,
+                        write.what
+                    )))
+                }
+                _ => None,
+            })
     }
 
     /// Index and offset of the write's `WriteApplied` on its node: the last one with its

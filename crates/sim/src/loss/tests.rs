@@ -1269,3 +1269,42 @@ fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_a
     // An append after the restart synced the whole file.
     violation(judge(&run(vec![applied(2700, 1, 20, 0)]), false));
 }
+
+fn evicted(ms: u64, n: u8, key: &'static str) -> TraceEvent {
+    let key = bytes::Bytes::from_static(key.as_bytes());
+    at(
+        ms,
+        n,
+        ClusterEvent::KeyEvicted {
+            key,
+            policy: "allkeys-lru",
+        },
+    )
+}
+
+#[test]
+fn only_an_eviction_of_the_key_after_the_write_excuses_its_loss() {
+    let base = vec![started(0, 1), applied(1000, 1, 10, REQUEST)];
+    // The master kept running and no event explains the loss.
+    assert!(!judge(&base, false).is_allowed());
+    let with = |extra: TraceEvent| {
+        let mut events = base.clone();
+        events.push(extra);
+        events
+    };
+    let verdict = judge(&with(evicted(2000, 1, "k")), false);
+    assert!(verdict.is_allowed(), "{}", verdict.text());
+    assert!(
+        verdict.text().contains("node1 evicted k at"),
+        "{}",
+        verdict.text()
+    );
+    // Another key's eviction, or one before the write, does not.
+    assert!(!judge(&with(evicted(2000, 1, "other")), false).is_allowed());
+    let mut before = vec![started(0, 1), evicted(500, 1, "k")];
+    before.push(applied(1000, 1, 10, REQUEST));
+    assert!(!judge(&before, false).is_allowed());
+    let rule_events = with(evicted(2000, 1, "k"));
+    let (_, cause) = LossRule::new(&rule_events, LossConfig::default()).judge_with_cause(&write());
+    assert_eq!(cause, LossCause::Evicted);
+}

@@ -300,6 +300,11 @@ async fn steps<H: TwoPhase>(run: &mut Run<'_>, hooks: &mut H, schedule: &FaultSc
     let nt = run.shape.node_timeout_ms;
     run.violations
         .extend(crate::event_checks::check_events(&events, nt));
+    let maxmemory = run.cluster.config().maxmemory.as_ref();
+    run.violations
+        .extend(crate::invariants::evictions::check_evictions(
+            &events, maxmemory,
+        ));
     hooks.final_checks(run, &outcome, &events, &names, &manual);
 }
 

@@ -325,7 +325,8 @@ impl Builder {
             | E::NodeStarted { .. }
             | E::FailQuorumReached { .. }
             | E::KeysMigrated { .. }
-            | E::KeyServed { .. } => {}
+            | E::KeyServed { .. }
+            | E::KeyEvicted { .. } => {}
         }
     }
 

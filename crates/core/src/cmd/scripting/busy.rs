@@ -124,6 +124,11 @@ impl ScriptWatch {
         self.wrote.store(true, Ordering::Release);
     }
 
+    /// Whether the running script ran a write command yet.
+    pub(crate) fn has_written(&self) -> bool {
+        self.wrote.load(Ordering::Acquire)
+    }
+
     /// Whether a KILL asked the running script to stop.
     pub(crate) fn kill_requested(&self) -> bool {
         self.kill.load(Ordering::Acquire)

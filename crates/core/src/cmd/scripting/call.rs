@@ -19,6 +19,8 @@ pub(crate) struct RunCtx<'a> {
     /// EVAL_RO, FCALL_RO or a `no-writes` script.
     pub(crate) read_only: bool,
     pub(crate) allow_cross_slot: bool,
+    /// The script declared `allow-oom`: its writes run over `maxmemory` too.
+    pub(crate) allow_oom: bool,
     /// The slot the script's keys are in: the declared keys', else the first key it touched.
     pub(crate) slot: Option<u16>,
     /// `redis.setresp`: how replies reach the script and booleans leave it.
@@ -97,6 +99,10 @@ impl RunCtx<'_> {
         if write && node.config.cluster_enabled && node.cluster.me().is_replica() && !node.replaying
         {
             return Err("READONLY You can't write against a read only replica.".into());
+        }
+        let wrote = node.scripting.watch.has_written();
+        if !self.allow_oom && node.script_refused_for_memory(spec, wrote) {
+            return Err(crate::node::evict::OOM_ERROR.into());
         }
         self.check_cluster(spec, argv)?;
         Ok(spec)

@@ -109,6 +109,7 @@ pub(crate) fn run_function(
         client,
         read_only: inv.read_only_command || (!inv.flags.compat && inv.flags.no_writes),
         allow_cross_slot: inv.flags.compat || inv.flags.allow_cross_slot,
+        allow_oom: !inv.flags.compat && inv.flags.allow_oom,
         slot: cluster_slot(node, inv.keys),
         resp: 2,
         repl_flags: 3,

@@ -5,7 +5,6 @@ use bytes::Bytes;
 
 use super::REDIS_VERSION;
 use crate::cmd::is;
-use crate::config::Config;
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
@@ -29,7 +28,7 @@ const INFO_SECTIONS: &[&str] = &[
 const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 /// Rough fixed cost of an idle server, for `used_memory` (the keyspace estimates its own part).
-pub(super) const BASE_MEMORY_BYTES: u64 = 1 << 20;
+pub(crate) const BASE_MEMORY_BYTES: u64 = 1 << 20;
 
 pub(super) fn info(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
     let any = |names: &[&str]| args[1..].iter().any(|a| names.iter().any(|n| is(a, n)));
@@ -121,26 +120,18 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
 }
 
 fn memory_fields(node: &Node) -> Vec<(String, String)> {
-    let used = BASE_MEMORY_BYTES + dataset_bytes(node);
-    let maxmemory = config_value(&node.config, "maxmemory")
-        .parse::<u64>()
-        .unwrap_or(0);
+    let used = node.used_memory_bytes();
+    let maxmemory = node.memory_limit.maxmemory_bytes;
     vec![
         field("used_memory", used),
         field("used_memory_human", bytes_to_human(used)),
         field("maxmemory", maxmemory),
         field("maxmemory_human", bytes_to_human(maxmemory)),
-        field(
-            "maxmemory_policy",
-            config_value(&node.config, "maxmemory-policy"),
-        ),
+        field("maxmemory_policy", node.memory_limit.policy.name()),
+        // Nothing is left out of `used_memory` for eviction (see `node::evict`).
+        field("mem_not_counted_for_evict", 0),
         field("mem_cluster_links", node.cluster.links_memory_bytes()),
     ]
-}
-
-/// An estimate: key and value bytes plus a fixed overhead per key (see `Db`).
-fn dataset_bytes(node: &Node) -> u64 {
-    node.db.used_memory_estimate()
 }
 
 /// Redis's `1.50M` style: B below 1 KiB, then K, M, G, T, P with two decimals.
@@ -156,15 +147,6 @@ fn bytes_to_human(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.2}{}", UNITS[unit])
-}
-
-fn config_value(config: &Config, name: &str) -> String {
-    config
-        .get(name)
-        .into_iter()
-        .next()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
 }
 
 fn persistence_fields(node: &Node) -> Vec<(String, String)> {
@@ -228,7 +210,7 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
         field("sync_partial_ok", s.sync_partial_ok),
         field("sync_partial_err", s.sync_partial_err),
         field("expired_keys", s.expired_keys),
-        field("evicted_keys", 0),
+        field("evicted_keys", node.stats.evicted_keys),
         field("keyspace_hits", s.keyspace_hits),
         field("keyspace_misses", s.keyspace_misses),
         field(
@@ -513,8 +495,9 @@ mod tests {
         assert!(stats.contains("\r\ntotal_connections_received:1\r\n"));
         assert!(stats.contains("\r\ntotal_commands_processed:2\r\n"));
         let memory = info_text(&mut n, c, "info memory");
+        // Per key: a 48-byte cluster dict entry, an 8-byte key sds, a 32-byte embstr.
         let used = BASE_MEMORY_BYTES
-            + 3 * (1 + 5 + PER_KEY_OVERHEAD_BYTES)
+            + 3 * (48 + 8 + 32 + PER_KEY_OVERHEAD_BYTES)
             + 2 * PER_EXPIRY_OVERHEAD_BYTES;
         assert!(memory.contains(&format!(
             "\r\nused_memory:{used}\r\nused_memory_human:1.00M\r\n"

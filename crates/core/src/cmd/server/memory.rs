@@ -20,7 +20,7 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 const ROBJ: usize = 16;
-const DICT_ENTRY: usize = 24;
+pub(crate) const DICT_ENTRY: usize = 24;
 const DICT: usize = 56;
 const QUICKLIST: usize = 40;
 const QUICKLIST_NODE: usize = 40;
@@ -81,7 +81,7 @@ pub(crate) fn jemalloc_size(n: usize) -> usize {
 }
 
 /// An sds string's allocation: header (by length), bytes, terminator.
-fn sds(len: usize) -> usize {
+pub(crate) fn sds(len: usize) -> usize {
     let header = match len {
         0..32 => 1,
         32..256 => 3,
@@ -123,21 +123,21 @@ fn value_bytes(value: ValueRef<'_>, raw: bool, samples: usize) -> usize {
             let per = s.iter().map(|m| DICT_ENTRY + sds(m.len()));
             ROBJ + hashtable(s.len()) + extrapolate(per, s.len(), samples)
         }
+        ValueRef::ZSet(z) if z.is_listpack() => {
+            let texts: Vec<(&[u8], String)> = z.iter().map(|(m, s)| (m, score_text(s))).collect();
+            ROBJ + listpack(texts.iter().flat_map(|(m, s)| [*m, s.as_bytes()]))
+        }
         ValueRef::ZSet(z) => {
-            let sorted = z.sorted();
-            if z.is_listpack() {
-                let texts: Vec<(&[u8], String)> =
-                    sorted.iter().map(|(m, s)| (*m, score_text(*s))).collect();
-                return ROBJ + listpack(texts.iter().flat_map(|(m, s)| [*m, s.as_bytes()]));
-            }
-            let per = sorted
+            // Only the sampled members are visited: this also prices each write
+            // (`dataset_value_bytes`).
+            let per = z
                 .iter()
                 .map(|(m, _)| sds(m.len()) + DICT_ENTRY + jemalloc_size(ZSKIPLIST_NODE));
             ROBJ + ZSET
                 + ZSKIPLIST
-                + hashtable(sorted.len())
+                + hashtable(z.len())
                 + jemalloc_size(ZSKIPLIST_HEADER)
-                + extrapolate(per, sorted.len(), samples)
+                + extrapolate(per, z.len(), samples)
         }
         ValueRef::Stream(stream) => ROBJ + stream_bytes(stream, samples),
     }
@@ -188,6 +188,21 @@ fn groups_bytes(stream: &crate::db::Stream) -> usize {
     total
 }
 
+/// What one stored value costs Redis, for the keyspace's running `used_memory` estimate
+/// (`Db`): the `MEMORY USAGE` model with its default sampling, except that a list is priced
+/// from its packed size (whose walk costs its chunks, not its elements), since this runs
+/// after every write to a value.
+pub(crate) fn dataset_value_bytes(value: ValueRef<'_>, raw: bool) -> usize {
+    match value {
+        ValueRef::List(l) => {
+            let data_bytes = l.memory_bytes();
+            let nodes = data_bytes.div_ceil(QUICKLIST_NODE_MAX_BYTES).max(1);
+            ROBJ + QUICKLIST + nodes * QUICKLIST_NODE + data_bytes
+        }
+        _ => value_bytes(value, raw, SAMPLES_DEFAULT),
+    }
+}
+
 /// The first `samples` sizes, averaged and scaled to `len` items.
 fn extrapolate(sizes: impl Iterator<Item = usize>, len: usize, samples: usize) -> usize {
     let (mut total, mut seen) = (0usize, 0usize);
@@ -204,7 +219,7 @@ fn extrapolate(sizes: impl Iterator<Item = usize>, len: usize, samples: usize) -
 
 /// A dict with `len` entries after its rehash: the struct and one pointer per slot (at least
 /// 4, a power of two, grown when full).
-fn hashtable(len: usize) -> usize {
+pub(crate) fn hashtable(len: usize) -> usize {
     DICT + 8 * len.next_power_of_two().max(4)
 }
 
