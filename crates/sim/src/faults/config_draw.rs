@@ -117,8 +117,13 @@ pub fn draw_config(seed: u64, pins: &ConfigPins) -> SimConfig {
         repl_diskless_load: draw_diskless_load(seed),
         ..SimConfig::default()
     };
+    let maxmemory = if MAXMEMORY_DRAWN {
+        draw_maxmemory(seed)
+    } else {
+        None
+    };
     SimConfig {
-        maxmemory: draw_maxmemory(seed),
+        maxmemory,
         ..pins.over(&drawn)
     }
 }
@@ -138,6 +143,14 @@ pub(crate) const MAXMEMORY_POLICIES: [&str; 8] = [
 /// Room for data above a node's 1 MiB base a limited seed chooses among, in bytes: from a
 /// few keys to about the campaign's whole data set.
 pub(crate) const MAXMEMORY_DATA_BYTES: [u64; 3] = [500, 2_000, 8_000];
+
+/// Whether campaign seeds draw a `maxmemory`. Off for now: with limits drawn, 5 of seeds
+/// 3400000–3400799 failed where the checkers do not yet follow evictions and `-OOM`
+/// refusals (a key evicted on a master, then back from a promoted replica that missed the
+/// `DEL`, reads as `read_not_prefix`; 3400046, 3400126, 3400174, 3400719, 3400792). A seed
+/// record can still set `maxmemory`, and `sim-tests/tests/maxmemory.rs` runs limits under
+/// faults.
+const MAXMEMORY_DRAWN: bool = false;
 
 /// One seed in four runs its nodes with a small `maxmemory`. Drawn on a stream of its own,
 /// after everything else, so the rest of every seed's draw is what it was before limits
@@ -193,11 +206,13 @@ mod tests {
             .map(|c| c.repl_diskless_load.as_str())
             .collect();
         assert_eq!(loads.len(), DISKLESS_LOADS.len(), "{loads:?}");
-        // About a quarter run with a memory limit, every policy drawn.
-        let limited: Vec<&Maxmemory> = configs
-            .iter()
-            .filter_map(|c| c.maxmemory.as_ref())
-            .collect();
+        // About a quarter would run with a memory limit, every policy drawn.
+        assert_eq!(
+            configs.iter().any(|c| c.maxmemory.is_some()),
+            MAXMEMORY_DRAWN
+        );
+        let limits: Vec<Maxmemory> = (0..400).filter_map(draw_maxmemory).collect();
+        let limited: Vec<&Maxmemory> = limits.iter().collect();
         assert!((40..=110).contains(&limited.len()), "{}", limited.len());
         let policies: BTreeSet<&str> = limited.iter().map(|m| m.policy.as_str()).collect();
         assert_eq!(policies.len(), MAXMEMORY_POLICIES.len());
