@@ -342,7 +342,14 @@ impl<'r> Walk<'r> {
                 // A holder that MIGRATEd the key away had deleted it: its snapshot lacks it,
                 // whatever its offset (seed 952403).
                 let migrated_away = node == self.holder && self.holder_migrated;
-                let held = copy.filter(|&c| c <= *offset && !migrated_away);
+                // So does any node whose DEL of the migrated key precedes the snapshot in its
+                // stream, holder or not any more (seed 989212: the slot's import had closed,
+                // then the source's replica full-synced from it).
+                let deleted = self
+                    .migration_del
+                    .get(node)
+                    .is_some_and(|&del_offset| del_offset <= *offset);
+                let held = copy.filter(|&c| c <= *offset && !migrated_away && !deleted);
                 self.snapshots.taken(node, replid, *offset, held);
             }
             ClusterEvent::FullResync {
