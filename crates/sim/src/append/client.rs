@@ -177,7 +177,7 @@ impl Client {
                 };
                 // Every fourth append of a client runs inside a script (no draw, so the
                 // seed's schedule and mix stay as they were).
-                let args = if self.seq % 4 == 0 {
+                let args = if self.seq.is_multiple_of(4) {
                     scripted_args(verb, &list(n), &token)
                 } else {
                     [verb, &list(n), &token].map(String::from).to_vec()
