@@ -147,11 +147,15 @@ impl Writer {
 
 /// Every other append runs inside a script: the master must hold scripts as it holds
 /// writes while its replica catches up (Redis's pause covers commands that may replicate).
+fn scripted(n: usize) -> bool {
+    !n.is_multiple_of(2)
+}
+
 fn append_args(n: usize, key: &str, token: &str) -> Vec<String> {
-    if n.is_multiple_of(2) {
-        return ["APPEND", key, token].map(String::from).to_vec();
+    if scripted(n) {
+        return scripted_args("APPEND", key, token);
     }
-    scripted_args("APPEND", key, token)
+    ["APPEND", key, token].map(String::from).to_vec()
 }
 
 /// How the append of `token` (`p<n>;`) was sent, as [`append_args`] chose.
@@ -161,10 +165,10 @@ fn sent_as(token: &str) -> &'static str {
         .trim_end_matches(';')
         .parse()
         .unwrap_or(0);
-    if n.is_multiple_of(2) {
-        "APPEND"
-    } else {
+    if scripted(n) {
         "EVAL-wrapped APPEND"
+    } else {
+        "APPEND"
     }
 }
 
