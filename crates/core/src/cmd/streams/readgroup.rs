@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::{entries_reply, id_reply, write_stream};
 use crate::db::stream::{Pending, StreamId};
+use crate::db::Stream;
 use crate::node::Node;
 use crate::reply::Reply;
 
@@ -45,6 +46,22 @@ fn touch_consumer(node: &mut Node, read: &GroupRead<'_>, replays: &mut Vec<Vec<B
     }
 }
 
+/// The consumer seen now (created if new), the delivery time, and the group's stream, which
+/// the caller checked exists.
+fn reading_consumer<'n>(
+    node: &'n mut Node,
+    read: &GroupRead<'_>,
+    replays: &mut Vec<Vec<Bytes>>,
+) -> (u64, &'n mut Stream) {
+    touch_consumer(node, read, replays);
+    let now_ms = node.now.unix_ms;
+    let stream = write_stream(node, read.key)
+        .ok()
+        .flatten()
+        .expect("a stream");
+    (now_ms, stream)
+}
+
 /// The live entries past `after`, delivered to the consumer.
 pub(super) fn deliver_new(
     node: &mut Node,
@@ -52,12 +69,7 @@ pub(super) fn deliver_new(
     after: StreamId,
     replays: &mut Vec<Vec<Bytes>>,
 ) -> Reply {
-    touch_consumer(node, read, replays);
-    let now_ms = node.now.unix_ms;
-    let stream = write_stream(node, read.key)
-        .ok()
-        .flatten()
-        .expect("a stream");
+    let (now_ms, stream) = reading_consumer(node, read, replays);
     let start = after.incr().unwrap_or(StreamId::MAX);
     let entries: Vec<(StreamId, Vec<Bytes>)> = stream
         .range(start, StreamId::MAX, read.count, false)
@@ -140,12 +152,7 @@ pub(super) fn deliver_history(
     after: StreamId,
     replays: &mut Vec<Vec<Bytes>>,
 ) -> Reply {
-    touch_consumer(node, read, replays);
-    let now_ms = node.now.unix_ms;
-    let stream = write_stream(node, read.key)
-        .ok()
-        .flatten()
-        .expect("a stream");
+    let (now_ms, stream) = reading_consumer(node, read, replays);
     let Some(start) = after.incr() else {
         return Reply::Array(Vec::new());
     };
