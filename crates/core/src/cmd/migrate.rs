@@ -7,9 +7,11 @@
 //!
 //! Redis blocks the whole server while MIGRATE talks to the target. Our driver keeps serving
 //! other clients meanwhile, so the keys of a job in flight are marked: until the target has
-//! answered, writes to them get `TRYAGAIN` (clients retry it). Otherwise a write landing
-//! between the serialization and the delete would be acknowledged and then lost, the target
-//! keeping the older value.
+//! answered, a client's write to them (or an EXEC or script declaring them) waits, then runs
+//! as if it arrived after the MIGRATE, which is what a client of Redis sees. Otherwise a write
+//! landing between the serialization and the delete would be acknowledged and then lost, the
+//! target keeping the older value. A write that reaches such a key only from inside a script
+//! or a held command cannot wait there and gets `TRYAGAIN`.
 
 use bytes::Bytes;
 
@@ -159,6 +161,13 @@ impl Node {
     ) -> Reply {
         self.set_time(now);
         self.release_keys_in_flight(&job.keys);
+        let reply = self.finish_migrate(job, outcome);
+        // Writes held for these keys run now, after the MIGRATE, as in Redis's order.
+        self.serve_blocked_clients();
+        reply
+    }
+
+    fn finish_migrate(&mut self, job: MigrateJob, outcome: MigrateOutcome) -> Reply {
         let replies = match outcome {
             MigrateOutcome::Replies(replies) => replies,
             MigrateOutcome::ConnectFailed => {
@@ -211,7 +220,38 @@ impl Node {
 }
 
 impl Node {
-    /// `TRYAGAIN` for a write to a key a MIGRATE job is moving (see the module docs).
+    /// Whether this command, at the top level, writes a key a MIGRATE job is moving: itself,
+    /// a script through its declared keys, or EXEC through its queued commands. Such a
+    /// client waits for the job (see the module docs).
+    pub(crate) fn writes_key_in_flight(
+        &self,
+        client: ClientId,
+        spec: &super::CommandSpec,
+        args: &[Bytes],
+    ) -> bool {
+        if self.keys_in_flight.is_empty() || spec.name == "migrate" {
+            return false;
+        }
+        let writes_one = |spec: &super::CommandSpec, args: &[Bytes]| {
+            self.may_replicate(spec, args)
+                && spec
+                    .keys(args)
+                    .iter()
+                    .any(|key| self.keys_in_flight.contains_key(*key))
+        };
+        if spec.name != "exec" {
+            return writes_one(spec, args);
+        }
+        let queue = self.clients.get(&client).and_then(|c| c.multi.as_ref());
+        queue.is_some_and(|queue| {
+            queue
+                .iter()
+                .any(|a| self.lookup(&a[0]).is_some_and(|s| writes_one(s, a)))
+        })
+    }
+
+    /// `TRYAGAIN` for a write to a key a MIGRATE job is moving that could not wait for it
+    /// (see the module docs).
     pub(crate) fn blocked_by_migration(
         &mut self,
         spec: &super::CommandSpec,
@@ -349,32 +389,108 @@ mod tests {
             &words(&["MIGRATE", "h", "1", "", "0", "100", "KEYS", "a"]),
         );
         let job = job_of(node.take_effects());
-        let other = node.client_connected(now, "127.0.0.1:3".into(), "127.0.0.1:2".into());
-        assert_eq!(
-            node.command(now, other, &words(&["SET", "a", "new"])),
-            Reply::error("TRYAGAIN Multiple keys request during rehashing of slot")
+        let mut connect = |node: &mut Node, port: u16| {
+            node.client_connected(now, format!("127.0.0.1:{port}"), "127.0.0.1:2".into())
+        };
+        let (set, script, exec, reader) = (
+            connect(&mut node, 3),
+            connect(&mut node, 4),
+            connect(&mut node, 5),
+            connect(&mut node, 6),
         );
-        // Reads and other keys are not held up.
+        // A write, a script declaring the key, and an EXEC queuing a write all wait.
+        node.command(now, set, &words(&["SET", "a", "set"]));
+        let eval = [
+            "EVAL",
+            "return redis.call('APPEND', KEYS[1], 'x')",
+            "1",
+            "a",
+        ];
+        node.command(now, script, &words(&eval));
+        node.command(now, exec, &words(&["MULTI"]));
+        node.command(now, exec, &words(&["APPEND", "a", "y"]));
+        node.command(now, exec, &words(&["EXEC"]));
+        let blocked: Vec<ClientId> = node
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::BlockClient { client } => Some(client),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(blocked, vec![set, script, exec]);
+        // Reads and other keys are not held up; a script's undeclared write cannot wait.
         assert_eq!(
-            node.command(now, other, &words(&["GET", "a"])),
+            node.command(now, reader, &words(&["GET", "a"])),
             Reply::bulk_str("1")
         );
         assert_eq!(
-            node.command(now, other, &words(&["SET", "b", "3"])),
+            node.command(now, reader, &words(&["SET", "b", "3"])),
             Reply::ok()
         );
+        let undeclared = ["EVAL", "return redis.call('SET', 'a', 'z')", "0"];
+        let Reply::Error(e) = node.command(now, reader, &words(&undeclared)) else {
+            panic!("an undeclared write to a key in flight must fail");
+        };
+        assert!(e.starts_with("TRYAGAIN Multiple keys request during rehashing of slot"));
+        node.take_effects();
+        // The job ends: the key leaves, then the held commands run in client order.
         let outcome = MigrateOutcome::Replies(vec![Reply::ok()]);
         assert_eq!(node.migrate_finished(now, job, outcome), Reply::ok());
         assert!(node.keys_in_flight.is_empty());
+        let unblocked: Vec<(ClientId, Reply)> = node
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::UnblockClient { client, reply } => Some((client, reply)),
+                _ => None,
+            })
+            .collect();
         assert_eq!(
-            node.command(now, other, &words(&["SET", "a", "new"])),
-            Reply::ok()
+            unblocked,
+            vec![
+                (set, Reply::ok()),
+                (script, Reply::Integer(4)),
+                (exec, Reply::Array(vec![Reply::Integer(5)])),
+            ]
+        );
+        assert_eq!(
+            node.command(now, reader, &words(&["GET", "a"])),
+            Reply::bulk_str("setxy")
         );
         // A failed job releases its keys too.
         node.command(now, c, &words(&["MIGRATE", "h", "1", "a", "0", "100"]));
         let job = job_of(node.take_effects());
         node.migrate_finished(now, job, MigrateOutcome::ConnectFailed);
         assert!(node.keys_in_flight.is_empty());
+    }
+
+    #[test]
+    fn a_write_released_by_its_migrate_during_a_pause_waits_for_the_pause() {
+        let (mut node, c, now) = node_with_keys();
+        node.command(now, c, &words(&["MIGRATE", "h", "1", "a", "0", "100"]));
+        let job = job_of(node.take_effects());
+        let other = node.client_connected(now, "127.0.0.1:3".into(), "127.0.0.1:2".into());
+        node.command(now, other, &words(&["SET", "a", "new"]));
+        let admin = node.client_connected(now, "127.0.0.1:4".into(), "127.0.0.1:2".into());
+        let pause = ["CLIENT", "PAUSE", "100000", "WRITE"];
+        assert_eq!(node.command(now, admin, &words(&pause)), Reply::ok());
+        node.take_effects();
+        let outcome = MigrateOutcome::Replies(vec![Reply::ok()]);
+        assert_eq!(node.migrate_finished(now, job, outcome), Reply::ok());
+        let unblocked = |effects: Vec<Effect>| {
+            effects
+                .into_iter()
+                .any(|e| matches!(e, Effect::UnblockClient { client, .. } if client == other))
+        };
+        assert!(!unblocked(node.take_effects()), "held on by the pause");
+        assert!(!node.db.contains(b"a", now.unix_ms));
+        assert_eq!(
+            node.command(now, admin, &words(&["CLIENT", "UNPAUSE"])),
+            Reply::ok()
+        );
+        assert!(unblocked(node.take_effects()));
+        assert!(node.db.contains(b"a", now.unix_ms));
     }
 
     #[test]

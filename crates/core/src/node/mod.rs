@@ -485,7 +485,9 @@ impl Node {
         if self.clients[&client].multi.is_some() && !spec.is_multi_control() {
             return self.queue_in_multi(client, spec, args);
         }
-        if self.postpone_if_paused(client, spec, args) {
+        if self.postpone_if_paused(client, spec, args)
+            || self.postpone_if_migrating(client, spec, args)
+        {
             return Reply::Nil;
         }
         self.top_command = spec.name;

@@ -1,6 +1,6 @@
 //! Clients waiting for replication: `WAIT` until enough replicas acknowledged, and writes
-//! held back while a manual failover pauses them. Answered in client-id order after every
-//! input, once their condition holds.
+//! held back while a manual failover pauses them or while a MIGRATE job moves their keys.
+//! Answered in client-id order after every input, once their condition holds.
 
 use super::*;
 use crate::node::Node;
@@ -63,17 +63,45 @@ impl Node {
         writes
     }
 
+    /// A write to a key a MIGRATE job is moving waits for the job to end
+    /// ([`crate::cmd::migrate`]).
+    pub(crate) fn postpone_if_migrating(
+        &mut self,
+        client: ClientId,
+        spec: &cmd::CommandSpec,
+        args: &[Bytes],
+    ) -> bool {
+        if self.repl.is_replica_client(client) || !self.writes_key_in_flight(client, spec, args) {
+            return false;
+        }
+        let why = Blocked::Migrating {
+            args: args.to_vec(),
+        };
+        self.repl.block_client(client, why, &mut self.out);
+        true
+    }
+
+    /// Holds a released command again if the other hold now applies to it (a pause began
+    /// while it waited for a MIGRATE, or the reverse).
+    fn held_again(&mut self, client: ClientId, args: &[Bytes]) -> bool {
+        let spec = self
+            .lookup(&args[0])
+            .expect("a held command was looked up when it arrived");
+        self.postpone_if_paused(client, spec, args)
+            || self.postpone_if_migrating(client, spec, args)
+    }
+
     /// Whether a write pause holds this command (Redis's `is_may_replicate_command`): a
     /// write, or a command that may still reach the replicas (EVAL without declared
     /// flags, PUBLISH, PFCOUNT refreshing its cache), so that a manual failover's replica
     /// can catch up with a master that no longer moves.
-    fn may_replicate(&self, spec: &cmd::CommandSpec, args: &[Bytes]) -> bool {
+    pub(crate) fn may_replicate(&self, spec: &cmd::CommandSpec, args: &[Bytes]) -> bool {
         cmd::scripting::script_command_flags(self, spec, args)
             .intersects(cmd::CmdFlags::WRITE | cmd::CmdFlags::MAY_REPLICATE)
     }
 
     /// Answers every blocked client whose wait is over, in client-id order.
-    pub(super) fn serve_blocked_clients(&mut self) {
+    pub(crate) fn serve_blocked_clients(&mut self) {
         if self.repl.blocked.is_empty() {
             return;
         }
@@ -97,9 +125,13 @@ impl Node {
                     Reply::Integer(acked)
                 }
                 Blocked::Paused { .. } if paused => continue,
-                Blocked::Paused { args } => {
+                Blocked::Migrating { args } if self.migrating_holds(client, &args) => continue,
+                Blocked::Paused { args } | Blocked::Migrating { args } => {
                     // Unblocked first: the command runs as a fresh one from this client.
                     self.repl.blocked.remove(&client);
+                    if self.held_again(client, &args) {
+                        continue;
+                    }
                     let reply = self.run_postponed(client, &args);
                     // A blocking command (BLPOP) may now wait for its keys instead.
                     if self.blocked_keys.contains(client) {
@@ -111,6 +143,13 @@ impl Node {
             self.repl.blocked.remove(&client);
             self.out.push(Effect::UnblockClient { client, reply });
         }
+    }
+
+    fn migrating_holds(&self, client: ClientId, args: &[Bytes]) -> bool {
+        let spec = self
+            .lookup(&args[0])
+            .expect("a held command was looked up when it arrived");
+        self.writes_key_in_flight(client, spec, args)
     }
 
     /// Clients blocked in `WAIT` or on a paused write, and how many of them have a timeout
@@ -174,10 +213,14 @@ impl Node {
 
     /// `CLIENT UNBLOCK` of a client parked here: answers it now; false if it is not parked
     /// here. A write held back by a pause ends only by `Error` (its command never runs):
-    /// redis-server 7.0.15 crashes when such a client is unblocked by `Timeout`.
+    /// redis-server 7.0.15 crashes when such a client is unblocked by `Timeout`. A write
+    /// waiting for a MIGRATE is not blocked in Redis's sense (its whole server waits), so
+    /// it is not unblocked either.
     pub(crate) fn unblock_parked(&mut self, client: ClientId, how: UnblockHow) -> bool {
         let reply = match (self.repl.blocked.get(&client), how) {
-            (None, _) | (Some(Blocked::Paused { .. }), UnblockHow::Timeout) => return false,
+            (None, _)
+            | (Some(Blocked::Migrating { .. }), _)
+            | (Some(Blocked::Paused { .. }), UnblockHow::Timeout) => return false,
             (Some(_), UnblockHow::Error) => {
                 Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
             }

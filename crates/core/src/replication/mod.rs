@@ -148,6 +148,9 @@ pub enum Blocked {
     /// A write sent while writes are paused (manual failover): it runs when the pause ends,
     /// possibly as a redirection if this node became a replica meanwhile.
     Paused { args: Vec<Bytes> },
+    /// A write to a key a MIGRATE job is moving: it runs when the job ends, usually as an
+    /// `-ASK` or `-MOVED` since the key has left.
+    Migrating { args: Vec<Bytes> },
 }
 
 /// A replica connected to this master.
