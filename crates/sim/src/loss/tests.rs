@@ -1249,6 +1249,76 @@ fn a_master_yielding_the_slot_to_a_claim_with_an_unvoted_epoch_loses_what_the_cl
 }
 
 #[test]
+fn a_replica_whose_view_gave_the_slot_to_an_unvoted_claim_does_not_take_it_when_promoted() {
+    // node3 took config epoch 10 by a TAKEOVER at 1.5 s with a stale view that still gave
+    // it the write's slot; node2, node1's replica with the write, learned of that claim at
+    // 2 s, so its election at 3 s claimed only what its view left node1 (seed 3400433).
+    let takeover = at(
+        1500,
+        3,
+        ClusterEvent::ConfigEpochChanged {
+            epoch: 10,
+            reason: clusterlab_core::event::ConfigEpochReason::Takeover,
+        },
+    );
+    let node2_sees_node3 = at(
+        2000,
+        2,
+        ClusterEvent::SlotsAssigned {
+            ranges: vec![(SLOT, SLOT)],
+            owner: Some(id(3)),
+        },
+    );
+    let node2_with_write = || {
+        let mut events = base();
+        events.push(applied(1200, 2, 100, REQUEST));
+        events
+    };
+    let mut stale = node2_with_write();
+    stale.extend([
+        takeover.clone(),
+        node2_sees_node3.clone(),
+        promoted(3000, 2, 1, 100, false),
+    ]);
+    let text = allowed(judge(&stale, false));
+    has_all(
+        &text,
+        &[
+            "node1 gave the slot up to node3 at 3.000s",
+            "taken without votes at 1.500s",
+        ],
+    );
+    // The same after node1's disk was wiped: node2's copy never reaches the slot's owner,
+    // so the wipe's judgement (a replica still had it) no longer applies (seed 605874).
+    let wipe = at(
+        1800,
+        0,
+        Event::Fault(FaultEvent::Applied(Fault::WipeRestart { node: 0 })),
+    );
+    let mut wiped = node2_with_write();
+    wiped.extend([
+        takeover.clone(),
+        wipe.clone(),
+        node2_sees_node3.clone(),
+        promoted(3000, 2, 1, 100, false),
+    ]);
+    let text = allowed(judge(&wiped, false));
+    has_all(&text, &["node1 gave the slot up to node3 at 3.000s"]);
+    // Without the claim in node2's view the wipe stands judged by node2's copy.
+    let mut wiped_kept = node2_with_write();
+    wiped_kept.extend([wipe, promoted(3000, 2, 1, 100, false)]);
+    violation(judge(&wiped_kept, false));
+    // node2's own view kept the slot with node1: it takes the slot, and the write with it.
+    let mut kept = node2_with_write();
+    kept.extend([takeover, promoted(3000, 2, 1, 100, false)]);
+    violation(judge(&kept, false));
+    // A view naming a node that took no epoch without votes explains nothing.
+    let mut unexplained = node2_with_write();
+    unexplained.extend([node2_sees_node3, promoted(3000, 2, 1, 100, false)]);
+    violation(judge(&unexplained, false));
+}
+
+#[test]
 fn a_node_stopped_by_a_failed_sync_under_always_keeps_the_write_unsynced_until_an_append() {
     // appendfsync always: node1 applies the write at 1 s and its sync fails, so it exits
     // before replying (Redis: "Can't persist AOF for fsync error when the AOF fsync policy is

@@ -82,6 +82,8 @@ pub(super) struct Walk<'r> {
     /// The master each replica last synced with (a full or a partial resync), and when.
     synced_with: BTreeMap<String, (String, u64)>,
     unvoted_epoch: BTreeMap<String, u64>,
+    /// Each node's owner of the write's slot, in its own view (`SlotsAssigned`).
+    slot_view: BTreeMap<String, String>,
     /// When each node opened its open import of the write's slot (`SETSLOT … IMPORTING`):
     /// a key MIGRATEd to it arrived no earlier.
     import_opened: BTreeMap<String, u64>,
@@ -175,6 +177,7 @@ impl<'r> Walk<'r> {
             restarted_us: BTreeMap::new(),
             synced_with: BTreeMap::new(),
             unvoted_epoch: BTreeMap::new(),
+            slot_view: BTreeMap::new(),
             import_opened: BTreeMap::new(),
             down_unsynced: BTreeMap::new(),
             down_postponed: BTreeMap::new(),
@@ -329,7 +332,10 @@ impl<'r> Walk<'r> {
                     self.import_dropped(&promotion.replaced, &promotion.node, at_us);
                 }
                 if self.active && node != self.holder && !promotion.rival {
-                    self.promoted(promotion);
+                    match self.bumper_in_view(node) {
+                        Some((owner, bumped_us)) => self.yielded_to_bumper(owner, bumped_us, at_us),
+                        None => self.promoted(promotion),
+                    }
                 } else if node != self.holder {
                     self.rivals.insert(node.to_string(), promotion);
                 } else if !self.active {
@@ -774,6 +780,17 @@ impl<'r> Walk<'r> {
             } => {
                 self.unvoted_epoch.insert(node.to_string(), at_us);
             }
+            ClusterEvent::SlotsAssigned { ranges, owner } if covers(ranges, self.write.slot) => {
+                match owner {
+                    Some(owner) => {
+                        let owner = self.rule.name_of(owner);
+                        self.slot_view.insert(node.to_string(), owner);
+                    }
+                    None => {
+                        self.slot_view.remove(node);
+                    }
+                }
+            }
             ClusterEvent::ImportChanged { slot, from } if *slot == self.write.slot => {
                 if from.is_some() {
                     self.import_opened.insert(node.to_string(), at_us);
@@ -906,7 +923,10 @@ impl<'r> Walk<'r> {
                 fmt_us(at_us)
             ));
             self.recovered();
-        } else if self.lost.is_none() {
+        } else {
+            // Whatever the earlier holder lost the write to, the slot's data is now the
+            // claimant's, which never had it (seed 605874: a wiped holder whose replica with
+            // the write was promoted after its view gave the slot to a collision's epoch).
             self.lost = Some(Reason::Yielded {
                 holder,
                 owner,
@@ -914,6 +934,20 @@ impl<'r> Walk<'r> {
                 at_us,
             });
         }
+    }
+
+    /// The claimant `node`'s view gave the holder's slot to before `node` was promoted in
+    /// the holder's place, when that claimant took a config epoch without votes (with when):
+    /// a promoted replica claims only the slots its view gives its old master
+    /// (`clusterFailoverReplaceYourMaster`), so the slot stays with the claimant (seed
+    /// 3400433: a replica that learned of a stale TAKEOVER's claim before its election).
+    fn bumper_in_view(&self, node: &str) -> Option<(String, u64)> {
+        let owner = self.slot_view.get(node)?;
+        if *owner == self.holder || *owner == node {
+            return None;
+        }
+        let bumped_us = *self.unvoted_epoch.get(owner)?;
+        Some((owner.clone(), bumped_us))
     }
 
     /// `node` holds the slot from now on.
