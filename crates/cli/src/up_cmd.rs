@@ -133,8 +133,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Starts the processes, creates the cluster and waits until it is ok. A chaos schedule's
-/// shape replaces the flags' and turns the append-only file on (a `kill -9` then loses no
-/// write a node acknowledged: the file was written before the reply).
+/// shape replaces the flags' (and the node config changes, see `write_node_conf`).
 fn start_cluster(args: &UpArgs, chaos: Option<ChaosShape>) -> Result<Nodes, String> {
     let (masters, replicas, node_timeout_ms) = match chaos {
         Some(shape) => (shape.masters, shape.replicas, shape.node_timeout_ms),
@@ -200,17 +199,21 @@ fn absolute(path: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// Writes `<dir>/<port>/redis.conf`, dropping state a previous default run left there.
+/// Under chaos the append-only file is on (a `kill -9` then loses no write the node
+/// acknowledged: the file was written before the reply) and a full sync starts at once
+/// instead of 5 s later (`repl-diskless-sync-delay 0`), so a restarted or demoted node has
+/// its data again before the next fault.
 fn write_node_conf(
     dir: &Path,
     port: u16,
     node_timeout_ms: u64,
-    appendonly: bool,
+    chaos: bool,
 ) -> Result<PathBuf, String> {
     let node_dir = dir.join(port.to_string());
     fs::create_dir_all(&node_dir)
         .map_err(|e| format!("Can't create {}: {e}", node_dir.display()))?;
     let conf = node_dir.join("redis.conf");
-    let text = format!(
+    let mut text = format!(
         "# Written by clusterlab up.\n\
          port {port}\n\
          bind 127.0.0.1\n\
@@ -220,11 +223,12 @@ fn write_node_conf(
          dir \"{dir}\"\n\
          logfile \"{dir}/node.log\"\n\
          pidfile \"{dir}/node.pid\"\n\
-         save \"\"\n\
-         appendonly {appendonly}\n",
+         save \"\"\n",
         dir = node_dir.display(),
-        appendonly = if appendonly { "yes" } else { "no" },
     );
+    if chaos {
+        text.push_str("appendonly yes\nrepl-diskless-sync-delay 0\n");
+    }
     fs::write(&conf, text).map_err(|e| format!("Can't write {}: {e}", conf.display()))?;
     Ok(conf)
 }
