@@ -16,6 +16,10 @@ mod chaos;
 mod cluster_cmd;
 #[cfg(madsim)]
 mod fuzz_cmd;
+// Written only by the simulation build's `sim` commands; compiled in both so its unit tests
+// run with the normal `cargo test`.
+#[cfg_attr(not(madsim), allow(dead_code))]
+mod junit;
 #[cfg(not(madsim))]
 mod logging;
 #[cfg(not(madsim))]
