@@ -81,6 +81,10 @@ pub(super) fn print_summary(lines: &[SeedLine], wall: Duration) {
             by_name.entry(name).or_default().push(line.seed);
         }
     }
+    // In seed order, whatever order the lines came in (shards merge in file order).
+    for seeds in by_name.values_mut() {
+        seeds.sort_unstable();
+    }
     let failing = lines.iter().filter(|l| !l.ok).count();
     let virtual_total: u64 = lines.iter().map(|l| l.virtual_ms).sum();
     let wall_s = wall.as_secs_f64().max(1e-9);
@@ -187,6 +191,7 @@ pub(super) fn merge(args: &MergeArgs) -> ExitCode {
             }
         }
     }
+    lines.sort_by_key(|l| l.seed);
     // Shards ran side by side; their wall times add up to the machine time spent.
     let wall = Duration::from_millis(lines.iter().map(|l| l.wall_ms).sum());
     print_summary(&lines, wall);
