@@ -171,15 +171,24 @@ replay: cargo sim --seed 7 --seeds 1</failure>
             },
         ];
         let xml = render("x", &suites);
-        assert!(xml.contains("<testsuites name=\"x\" tests=\"3\" failures=\"3\""), "{xml}");
+        assert!(
+            xml.contains("<testsuites name=\"x\" tests=\"3\" failures=\"3\""),
+            "{xml}"
+        );
         assert_eq!(xml.matches("<failure ").count(), 3);
         assert_eq!(xml.matches("<testsuite ").count(), 2);
     }
 
     #[test]
     fn anything_a_panic_says_stays_well_formed() {
-        assert_eq!(escape("a&b<c>'d'\"e\""), "a&amp;b&lt;c&gt;&apos;d&apos;&quot;e&quot;");
-        assert_eq!(escape("bell\u{7}\ttab\nnul\0"), "bell\u{FFFD}\ttab\nnul\u{FFFD}");
+        assert_eq!(
+            escape("a&b<c>'d'\"e\""),
+            "a&amp;b&lt;c&gt;&apos;d&apos;&quot;e&quot;"
+        );
+        assert_eq!(
+            escape("bell\u{7}\ttab\nnul\0"),
+            "bell\u{FFFD}\ttab\nnul\u{FFFD}"
+        );
         assert_eq!(escape("ünï€😀"), "ünï€😀");
         assert_eq!(escape("]]>"), "]]&gt;");
     }

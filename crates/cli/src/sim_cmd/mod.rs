@@ -164,7 +164,10 @@ fn replay_line(scenario: &str, seed: u64, config: &SimConfig) -> String {
     } else {
         format!(" --scenario {scenario}")
     };
-    format!("cargo sim --seed {seed} --seeds 1{scenario} {}", config.flags())
+    format!(
+        "cargo sim --seed {seed} --seeds 1{scenario} {}",
+        config.flags()
+    )
 }
 
 pub fn run(args: SimArgs) -> ExitCode {

@@ -237,8 +237,11 @@ pub(super) fn junit_suites(lines: &[SeedLine]) -> Vec<junit::Suite> {
         .into_iter()
         .map(|(scenario, mut lines)| {
             lines.sort_by_key(|l| l.seed);
-            let mut cases: Vec<junit::Case> =
-                lines.iter().filter(|l| !l.ok).map(|l| failing_case(l)).collect();
+            let mut cases: Vec<junit::Case> = lines
+                .iter()
+                .filter(|l| !l.ok)
+                .map(|l| failing_case(l))
+                .collect();
             let passing: Vec<&&SeedLine> = lines.iter().filter(|l| l.ok).collect();
             if let (Some(first), Some(last)) = (passing.first(), passing.last()) {
                 cases.push(junit::Case {
@@ -337,9 +340,10 @@ mod tests {
         let failure = cases[0].failure.as_ref().unwrap();
         assert_eq!(failure.kind, "run_panicked");
         assert_eq!(failure.message, "run_panicked: assertion <x> failed");
-        assert!(failure
-            .text
-            .ends_with(&format!("replay: cargo sim --seed 12 --seeds 1 {}", config.flags())));
+        assert!(failure.text.ends_with(&format!(
+            "replay: cargo sim --seed 12 --seeds 1 {}",
+            config.flags()
+        )));
         assert_eq!(cases[1].name, "3 passing seeds (seeds 10..=13)");
         assert_eq!(cases[1].time_ms, 3000);
         assert!(cases[1].failure.is_none());

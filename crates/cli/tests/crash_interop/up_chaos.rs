@@ -239,7 +239,7 @@ fn low_slot_tags() -> Vec<String> {
 
 /// Key `i`: every other one tagged into a low slot of some range.
 fn key(tags: &[String], i: u64) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!("{{{}}}chaos:{i}", tags[(i / 2) as usize % tags.len()])
     } else {
         format!("chaos:{i}")
