@@ -74,6 +74,9 @@ pub fn up(args: UpArgs) -> ExitCode {
             }
         });
         stopped = outcome.is_none();
+        if stopped {
+            println!("Chaos interrupted by a signal.");
+        }
         if !matches!(outcome, Some(true)) {
             code = ExitCode::FAILURE;
         }
@@ -108,6 +111,9 @@ fn chaos_schedule(args: &UpArgs) -> Result<Option<ChaosSchedule>, String> {
                 duration_ms: args.duration.saturating_mul(1000),
             },
         ),
+        (None, None) if args.schedule_out.is_some() || args.keep_up => {
+            return Err("--schedule-out and --keep-up need --chaos SEED or --schedule FILE".into())
+        }
         (None, None) => return Ok(None),
     };
     schedule.validate()?;

@@ -55,9 +55,23 @@ pub async fn run(nodes: &mut Nodes, schedule: &ChaosSchedule) -> bool {
     );
     let mut lag_ms = 0;
     let total = schedule.steps.len();
+    // A fault skipped for lack of time takes its heal (the next step) with it.
+    let mut skipped = false;
     for (i, step) in schedule.steps.iter().enumerate() {
         let strikes = !step.action.is_heal();
-        if strikes && elapsed_ms(start) >= shape.duration_ms {
+        if !strikes && skipped {
+            say(
+                start,
+                &format!(
+                    "step {}/{total}: skipped with its fault: {:?}",
+                    i + 1,
+                    step.action
+                ),
+            );
+            continue;
+        }
+        skipped = strikes && elapsed_ms(start) >= shape.duration_ms;
+        if skipped {
             say(
                 start,
                 &format!(
