@@ -106,6 +106,9 @@ struct UpArgs {
     /// After the chaos, keep the cluster running until Ctrl-C instead of stopping it.
     #[arg(long)]
     keep_up: bool,
+    /// Print the chaos schedule (and write --schedule-out) without starting any node.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -51,6 +51,10 @@ pub fn up(args: UpArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (true, Some(schedule)) = (args.dry_run, &schedule) {
+        println!("{}", schedule.to_json());
+        return ExitCode::SUCCESS;
+    }
     // Catch Ctrl-C and SIGTERM before saying "ready": a signal that came in between would
     // otherwise kill this process the default way and leave the nodes running.
     let mut signals = runtime.block_on(async { StopSignals::install() });
@@ -111,8 +115,11 @@ fn chaos_schedule(args: &UpArgs) -> Result<Option<ChaosSchedule>, String> {
                 duration_ms: args.duration.saturating_mul(1000),
             },
         ),
-        (None, None) if args.schedule_out.is_some() || args.keep_up => {
-            return Err("--schedule-out and --keep-up need --chaos SEED or --schedule FILE".into())
+        (None, None) if args.schedule_out.is_some() || args.keep_up || args.dry_run => {
+            return Err(
+                "--schedule-out, --keep-up and --dry-run need --chaos SEED or --schedule FILE"
+                    .into(),
+            )
         }
         (None, None) => return Ok(None),
     };

@@ -11,6 +11,9 @@
 //! before the reply); a manual failover waits for the replica; a reshard MIGRATEs. So the test
 //! demands every confirmed key and prints how many master-only ones were lost.
 //!
+//! The redis-server run replays the schedule from a file (`--dry-run --schedule-out`, then
+//! `--schedule`), the clusterlab run draws it from the seed: the same steps either way.
+//!
 //! Short and small so it stays within the CI budget: 3 masters + 3 replicas, node timeout
 //! 500 ms, 10 s of chaos; both servers run side by side. Seed 48 draws one fault of each kind,
 //! against masters where it matters: SIGSTOP of master 2 for 1.2 s and `kill -9` of master 0
@@ -40,13 +43,45 @@ struct Up {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The flags that draw the schedule.
+fn chaos_flags() -> Vec<String> {
+    let flags = [
+        "--replicas",
+        "1",
+        "--chaos",
+        &SEED.to_string(),
+        "--duration",
+        &DURATION_S.to_string(),
+        "--node-timeout-ms",
+        &NODE_TIMEOUT_MS.to_string(),
+    ]
+    .map(String::from);
+    flags.to_vec()
+}
+
 impl Up {
+    /// `up --chaos` with clusterlab nodes; with redis-server, the schedule is drawn first by
+    /// `--dry-run` and replayed from its file (`--schedule`), the path a user replays a
+    /// failure by.
     fn start(dir: &TestDir, port: u16, redis_server: bool) -> Up {
         let mut command = Command::new(BIN);
+        command.arg("up");
+        if redis_server {
+            let drawn = dir.join("drawn.json");
+            let status = Command::new(BIN)
+                .arg("up")
+                .args(chaos_flags())
+                .args(["--dry-run", "--schedule-out"])
+                .arg(&drawn)
+                .stdout(Stdio::null())
+                .status()
+                .expect("up --dry-run");
+            assert!(status.success());
+            command.arg("--redis-server").arg("--schedule").arg(&drawn);
+        } else {
+            command.args(chaos_flags());
+        }
         command
-            .args(["up", "--replicas", "1", "--chaos", &SEED.to_string()])
-            .args(["--duration", &DURATION_S.to_string()])
-            .args(["--node-timeout-ms", &NODE_TIMEOUT_MS.to_string()])
             .args(["--port", &port.to_string(), "--keep-up"])
             .arg("--dir")
             .arg(dir.join("cluster"))
@@ -55,9 +90,6 @@ impl Up {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if redis_server {
-            command.arg("--redis-server");
-        }
         let mut child = command.spawn().expect("start clusterlab up");
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -311,6 +343,12 @@ fn chaos_run(name: &str, redis_server: bool) {
     );
     let status = up.stop();
     assert!(status.success(), "up exits 0 after a healthy end: {status}");
+    if redis_server {
+        // Replayed exactly: the file written back is the file read.
+        let drawn = std::fs::read_to_string(dir.join("drawn.json")).expect("drawn schedule");
+        let replayed = std::fs::read_to_string(dir.join("schedule.json")).expect("schedule");
+        assert_eq!(drawn, replayed);
+    }
     // Every kind of fault struck, as the schedule file says.
     let schedule = std::fs::read_to_string(dir.join("schedule.json")).expect("schedule written");
     for action in ["kill", "restart", "pause", "resume", "failover", "reshard"] {
