@@ -17,8 +17,8 @@
 //! Short and small so it stays within the CI budget: 3 masters + 3 replicas, node timeout
 //! 500 ms, 10 s of chaos; both servers run side by side. Seed 48 draws one fault of each kind,
 //! against masters where it matters: SIGSTOP of master 2 for 1.2 s and `kill -9` of master 0
-//! for 1 s (both past the node timeout, so their replicas are promoted), `CLUSTER FAILOVER`,
-//! then a reshard. Half the keys are hash-tagged into the lowest slots of each of the three
+//! for 1 s (both past the node timeout, so their replicas are failed over to unless the master
+//! is back before the election's random delay ran out), `CLUSTER FAILOVER`, then a reshard. Half the keys are hash-tagged into the lowest slots of each of the three
 //! initial ranges, the ones a reshard moves first, so it migrates keys while they are written.
 
 use std::io::{BufRead, BufReader};
