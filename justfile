@@ -81,3 +81,9 @@ mutants *args:
 # `just redis-suite --reference` runs the same files against the real redis-server to compare.
 redis-suite *args:
     scripts/redis-suite.sh {{args}}
+
+# The campaign's shard/merge path as the GitHub workflow and the Kubernetes Jobs run it
+# (scripts/campaign.sh), tested locally on tiny seed counts against one unsharded run.
+campaign-test:
+    RUSTFLAGS="{{sim_flags}}" cargo build --release --target-dir target/sim -p clusterlab
+    scripts/campaign-test.sh

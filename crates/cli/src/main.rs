@@ -11,9 +11,15 @@ use clap::{Args, Parser, Subcommand};
 
 #[cfg(madsim)]
 mod canary_cmd;
+#[cfg(not(madsim))]
+mod chaos;
 mod cluster_cmd;
 #[cfg(madsim)]
 mod fuzz_cmd;
+// Written only by the simulation build's `sim` commands; compiled in both so its unit tests
+// run with the normal `cargo test`.
+#[cfg_attr(not(madsim), allow(dead_code))]
+mod junit;
 #[cfg(not(madsim))]
 mod logging;
 #[cfg(not(madsim))]
@@ -24,6 +30,8 @@ mod pool;
 mod sim_cmd;
 #[cfg(not(madsim))]
 mod up_cmd;
+#[cfg(not(madsim))]
+mod up_nodes;
 
 #[derive(Parser, Debug)]
 #[command(name = "clusterlab", version, about, long_about = None)]
@@ -79,6 +87,28 @@ struct UpArgs {
     /// `cluster-node-timeout` of every node.
     #[arg(long, default_value_t = 5000)]
     node_timeout_ms: u64,
+    /// Run real `redis-server` processes (from the PATH) instead of `clusterlab node`.
+    #[arg(long)]
+    redis_server: bool,
+    /// Apply a fault schedule drawn from this seed (kill -9 and restart, SIGSTOP past the
+    /// node timeout, CLUSTER FAILOVER, reshards), then stop the nodes.
+    #[arg(long, value_name = "SEED")]
+    chaos: Option<u64>,
+    /// Replay the chaos schedule saved in FILE (its shape replaces the flags').
+    #[arg(long, value_name = "FILE", conflicts_with = "chaos")]
+    schedule: Option<std::path::PathBuf>,
+    /// Write the chaos schedule as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    schedule_out: Option<std::path::PathBuf>,
+    /// How long the chaos runs, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    duration: u64,
+    /// After the chaos, keep the cluster running until Ctrl-C instead of stopping it.
+    #[arg(long)]
+    keep_up: bool,
+    /// Print the chaos schedule (and write --schedule-out) without starting any node.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,27 +1,20 @@
 //! `clusterlab up` (a local cluster of `clusterlab node` child processes, created and ready)
 //! and `clusterlab cluster create` (redis-cli's `--cluster create` through `net::admin`).
 //!
-//! `up` owns the processes it starts: they run in their own process group (so a terminal's
-//! Ctrl-C reaches only `up`, which then stops them in order), get SIGTERM on exit, SIGKILL if
-//! they linger, and are killed by PID on any early return.
+//! `up` owns the processes it starts (`up_nodes`); with `--chaos SEED` or `--schedule FILE`
+//! it applies a fault schedule to them (`chaos`) for `--duration` seconds, reports whether the
+//! cluster ended healthy, and stops them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clusterlab_net::admin::{self, AdminError};
-use clusterlab_net::client::Connection;
 
+use crate::chaos::{self, ChaosSchedule, ChaosShape};
+use crate::up_nodes::{Nodes, ServerKind};
 use crate::{logging, CreateArgs, UpArgs};
-
-/// How long a started node may take to answer PING.
-const START_TIMEOUT_MS: u64 = 10_000;
-/// How long the created cluster may take to report `cluster_state:ok` everywhere.
-const STATE_OK_TIMEOUT_MS: u64 = 30_000;
-/// How long a node may take to exit after SIGTERM before it is killed.
-const STOP_TIMEOUT_MS: u64 = 5_000;
-const POLL_MS: u64 = 100;
 
 /// `clusterlab cluster create …`
 pub fn create(args: CreateArgs) -> ExitCode {
@@ -51,21 +44,92 @@ pub fn up(args: UpArgs) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    // Catch Ctrl-C and SIGTERM before saying "ready": a signal that came in between would
-    // otherwise kill this process the default way and leave the nodes running.
-    let signals = runtime.block_on(async { StopSignals::install() });
-    match start_cluster(&args) {
-        Ok(mut nodes) => {
-            runtime.block_on(wait_for_stop(&mut nodes, signals));
-            println!("Stopping {} nodes...", nodes.children.len());
-            nodes.stop();
-            ExitCode::SUCCESS
-        }
+    let schedule = match chaos_schedule(&args) {
+        Ok(schedule) => schedule,
         Err(message) => {
             eprintln!("{message}");
-            ExitCode::FAILURE
+            return ExitCode::from(2);
+        }
+    };
+    if let (true, Some(schedule)) = (args.dry_run, &schedule) {
+        println!("{}", schedule.to_json());
+        return ExitCode::SUCCESS;
+    }
+    // Catch Ctrl-C and SIGTERM before saying "ready": a signal that came in between would
+    // otherwise kill this process the default way and leave the nodes running.
+    let mut signals = runtime.block_on(async { StopSignals::install() });
+    let shape = schedule.as_ref().map(|s| s.shape);
+    let mut nodes = match start_cluster(&args, shape) {
+        Ok(nodes) => nodes,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut stopped = false;
+    if let Some(schedule) = &schedule {
+        let outcome = runtime.block_on(async {
+            tokio::select! {
+                biased;
+                _ = next_signal(&mut signals.interrupt) => None,
+                _ = next_signal(&mut signals.terminate) => None,
+                healthy = chaos::run(&mut nodes, schedule) => Some(healthy),
+            }
+        });
+        stopped = outcome.is_none();
+        if stopped {
+            println!("Chaos interrupted by a signal.");
+        }
+        if !matches!(outcome, Some(true)) {
+            code = ExitCode::FAILURE;
         }
     }
+    if !stopped && (schedule.is_none() || args.keep_up) {
+        println!("Press Ctrl-C to stop the nodes.");
+        runtime.block_on(wait_for_stop(&mut nodes, signals));
+    }
+    println!("Stopping {} nodes...", nodes.children.len());
+    nodes.stop();
+    code
+}
+
+/// The schedule to apply: drawn from `--chaos`, or read from `--schedule` (its shape then
+/// wins over the flags); written to `--schedule-out` if asked.
+fn chaos_schedule(args: &UpArgs) -> Result<Option<ChaosSchedule>, String> {
+    let schedule = match (&args.schedule, args.chaos) {
+        (Some(file), _) => {
+            let text = fs::read_to_string(file)
+                .map_err(|e| format!("Can't read {}: {e}", file.display()))?;
+            ChaosSchedule::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?
+        }
+        (None, Some(_)) if args.masters < 3 => {
+            return Err("*** Redis Cluster requires at least 3 master nodes.".into())
+        }
+        (None, Some(seed)) => chaos::draw(
+            seed,
+            ChaosShape {
+                masters: args.masters,
+                replicas: args.replicas,
+                node_timeout_ms: args.node_timeout_ms,
+                duration_ms: args.duration.saturating_mul(1000),
+            },
+        ),
+        (None, None) if args.schedule_out.is_some() || args.keep_up || args.dry_run => {
+            return Err(
+                "--schedule-out, --keep-up and --dry-run need --chaos SEED or --schedule FILE"
+                    .into(),
+            )
+        }
+        (None, None) => return Ok(None),
+    };
+    schedule.validate()?;
+    if let Some(out) = &args.schedule_out {
+        fs::write(out, schedule.to_json() + "\n")
+            .map_err(|e| format!("Can't write {}: {e}", out.display()))?;
+        println!("Chaos schedule written to {}", out.display());
+    }
+    Ok(Some(schedule))
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
@@ -81,12 +145,17 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-/// Starts the processes, creates the cluster and waits until it is ok.
-fn start_cluster(args: &UpArgs) -> Result<Nodes, String> {
-    if args.masters < 3 {
+/// Starts the processes, creates the cluster and waits until it is ok. A chaos schedule's
+/// shape replaces the flags' (and the node config changes, see `write_node_conf`).
+fn start_cluster(args: &UpArgs, chaos: Option<ChaosShape>) -> Result<Nodes, String> {
+    let (masters, replicas, node_timeout_ms) = match chaos {
+        Some(shape) => (shape.masters, shape.replicas, shape.node_timeout_ms),
+        None => (args.masters, args.replicas, args.node_timeout_ms),
+    };
+    if masters < 3 {
         return Err("*** Redis Cluster requires at least 3 master nodes.".into());
     }
-    let count = args.masters * (args.replicas + 1);
+    let count = masters * (replicas + 1);
     let last_port = u32::from(args.port) + count as u32 - 1;
     if args.port == 0 || last_port + 10000 > u32::from(u16::MAX) {
         return Err(format!(
@@ -99,21 +168,23 @@ fn start_cluster(args: &UpArgs) -> Result<Nodes, String> {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join(format!("clusterlab-up-{}", args.port))),
     )?;
-    let exe = std::env::current_exe().map_err(|e| format!("Can't find my own binary: {e}"))?;
-    let mut nodes = Nodes {
-        dir: dir.clone(),
-        children: Vec::new(),
+    let kind = if args.redis_server {
+        ServerKind::RedisServer
+    } else {
+        let exe = std::env::current_exe().map_err(|e| format!("Can't find my own binary: {e}"))?;
+        ServerKind::Clusterlab(exe)
     };
+    let mut nodes = Nodes::new(dir.clone(), kind);
     for i in 0..count {
         let port = args.port + i as u16;
-        let conf = write_node_conf(&dir, port, args.node_timeout_ms)?;
-        nodes.children.push((port, spawn_node(&exe, &conf, &dir)?));
+        write_node_conf(&dir, port, node_timeout_ms, chaos.is_some())?;
+        nodes.spawn(port)?;
     }
     let runtime = runtime().ok_or("no runtime")?;
     runtime.block_on(nodes.wait_until_answering())?;
     let addrs: Vec<String> = nodes.addrs();
     println!(">>> Creating the cluster on {}", addrs.join(" "));
-    match runtime.block_on(admin::create(&addrs, args.replicas)) {
+    match runtime.block_on(admin::create(&addrs, replicas)) {
         Ok(()) => {}
         Err(AdminError::NotEmpty(addr)) => {
             println!("Node {addr} already belongs to a cluster (state kept in {}); not creating it again.", dir.display());
@@ -122,12 +193,12 @@ fn start_cluster(args: &UpArgs) -> Result<Nodes, String> {
     }
     runtime.block_on(nodes.wait_until_state_ok())?;
     println!(
-        "Cluster ready: {} masters, {} replicas per master, ports {}-{}.",
-        args.masters, args.replicas, args.port, last_port
+        "Cluster ready: {masters} masters, {replicas} replicas per master, ports {}-{last_port} ({}).",
+        args.port,
+        nodes.kind().name()
     );
     println!("Connect with: redis-cli -c -p {}", args.port);
     println!("Config, logs and data: {}", dir.display());
-    println!("Press Ctrl-C to stop the nodes.");
     Ok(nodes)
 }
 
@@ -141,12 +212,21 @@ fn absolute(path: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// Writes `<dir>/<port>/redis.conf`, dropping state a previous default run left there.
-fn write_node_conf(dir: &Path, port: u16, node_timeout_ms: u64) -> Result<PathBuf, String> {
+/// Under chaos the append-only file is on (a `kill -9` then loses no write the node
+/// acknowledged: the file was written before the reply) and a full sync starts at once
+/// instead of 5 s later (`repl-diskless-sync-delay 0`), so a restarted or demoted node has
+/// its data again before the next fault.
+fn write_node_conf(
+    dir: &Path,
+    port: u16,
+    node_timeout_ms: u64,
+    chaos: bool,
+) -> Result<PathBuf, String> {
     let node_dir = dir.join(port.to_string());
     fs::create_dir_all(&node_dir)
         .map_err(|e| format!("Can't create {}: {e}", node_dir.display()))?;
     let conf = node_dir.join("redis.conf");
-    let text = format!(
+    let mut text = format!(
         "# Written by clusterlab up.\n\
          port {port}\n\
          bind 127.0.0.1\n\
@@ -157,146 +237,13 @@ fn write_node_conf(dir: &Path, port: u16, node_timeout_ms: u64) -> Result<PathBu
          logfile \"{dir}/node.log\"\n\
          pidfile \"{dir}/node.pid\"\n\
          save \"\"\n",
-        dir = node_dir.display()
+        dir = node_dir.display(),
     );
+    if chaos {
+        text.push_str("appendonly yes\nrepl-diskless-sync-delay 0\n");
+    }
     fs::write(&conf, text).map_err(|e| format!("Can't write {}: {e}", conf.display()))?;
     Ok(conf)
-}
-
-fn spawn_node(exe: &Path, conf: &Path, dir: &Path) -> Result<Child, String> {
-    use std::os::unix::process::CommandExt;
-    let node_dir = conf.parent().unwrap_or(dir);
-    let stderr = fs::File::create(node_dir.join("stderr.log"))
-        .map_err(|e| format!("Can't create {}: {e}", node_dir.display()))?;
-    Command::new(exe)
-        .arg("node")
-        .arg(conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        // Own process group: a terminal's Ctrl-C goes to `up` only, which stops the nodes.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("Can't start {}: {e}", exe.display()))
-}
-
-/// The started node processes. Dropping it kills those still running.
-struct Nodes {
-    dir: PathBuf,
-    children: Vec<(u16, Child)>,
-}
-
-impl Nodes {
-    fn addrs(&self) -> Vec<String> {
-        self.children
-            .iter()
-            .map(|(port, _)| format!("127.0.0.1:{port}"))
-            .collect()
-    }
-
-    async fn wait_until_answering(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
-        for i in 0..self.children.len() {
-            let (port, _) = self.children[i];
-            let addr = format!("127.0.0.1:{port}");
-            loop {
-                if ping(&addr).await {
-                    break;
-                }
-                if let Some(status) = self.children[i].1.try_wait().ok().flatten() {
-                    let log =
-                        fs::read_to_string(self.dir.join(port.to_string()).join("stderr.log"))
-                            .unwrap_or_default();
-                    return Err(format!("Node {addr} exited ({status}):\n{log}"));
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("Node {addr} did not answer PING in time."));
-                }
-                tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
-            }
-        }
-        Ok(())
-    }
-
-    async fn wait_until_state_ok(&self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_millis(STATE_OK_TIMEOUT_MS);
-        for addr in self.addrs() {
-            loop {
-                let info = admin::cluster_info(&addr).await.unwrap_or_default();
-                if info.lines().any(|l| l.trim() == "cluster_state:ok") {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!(
-                        "Node {addr} did not reach cluster_state:ok in time."
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Reports, once each, nodes that exited since the last call (a crash, `SHUTDOWN`).
-    fn report_exits(&mut self, reported: &mut [bool]) {
-        for (i, (port, child)) in self.children.iter_mut().enumerate() {
-            if reported[i] {
-                continue;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                println!("Node 127.0.0.1:{port} exited ({status}).");
-                reported[i] = true;
-            }
-        }
-    }
-
-    /// SIGTERM to every running node, then SIGKILL for those still up after the grace period.
-    fn stop(mut self) {
-        for (_, child) in &mut self.children {
-            if matches!(child.try_wait(), Ok(None)) {
-                terminate(child.id());
-            }
-        }
-        let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
-        for (port, child) in &mut self.children {
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(POLL_MS));
-            }
-            if matches!(child.try_wait(), Ok(None)) {
-                println!("Node 127.0.0.1:{port} ignored SIGTERM; killing it.");
-            }
-        }
-        // Drop kills whatever is left.
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-fn terminate(pid: u32) {
-    // SAFETY: kill only sends a signal; the pid is one of our own children not yet reaped
-    // (checked by try_wait just before), so it cannot name another process.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
-    }
-}
-
-async fn ping(addr: &str) -> bool {
-    let Ok(mut conn) = Connection::connect(addr).await else {
-        return false;
-    };
-    matches!(
-        conn.command_str(&["PING"]).await,
-        Ok(clusterlab_core::Reply::Simple(pong)) if pong == "PONG"
-    )
 }
 
 /// SIGINT and SIGTERM handlers (`None`: the OS refused one; that signal then acts as usual).

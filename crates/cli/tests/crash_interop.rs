@@ -11,6 +11,8 @@
 //! (except the one case Redis allows: cutting a torn AOF tail with `aof-load-truncated yes`).
 
 mod common;
+#[path = "crash_interop/up_chaos.rs"]
+mod up_chaos;
 
 use std::collections::BTreeMap;
 use std::io::Write;

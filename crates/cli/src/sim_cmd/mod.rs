@@ -11,6 +11,7 @@
 //!   with what it does; `--scenario` accepts exactly these.
 //! - `sim replay <file>` reruns one seed file and prints its trace hash.
 //! - `sim merge <jsonl…>` sums the JSON lines of several shards into one summary.
+//! - `--junit FILE` (on `run` and `merge`) writes the seeds as JUnit XML for CI systems.
 //!
 //! Built only with `--cfg madsim` (`cargo sim …`): outside the simulator there is nothing to run.
 
@@ -78,6 +79,10 @@ pub struct RunArgs {
     /// Write one JSON line per seed to this file (for `sim merge`).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write JUnit XML to this file: each failing seed a test case with its violations and
+    /// replay line, the passing seeds one case.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Print the full trace of every failing seed (of the seed itself with `--seeds 1`), and
     /// its nodes' final CLUSTER NODES.
     #[arg(long)]
@@ -134,6 +139,9 @@ pub struct MergeArgs {
     /// JSON-lines files written by `sim run --json`.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Write JUnit XML of all the shards' seeds to this file (as `sim run --junit`).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -145,16 +153,21 @@ impl RunArgs {
     /// The command that replays `seed` exactly: its scenario and every value of its
     /// configuration, drawn or not.
     fn replay_line(&self, seed: u64) -> String {
-        let scenario = if self.scenario == DEFAULT_SCENARIO {
-            String::new()
-        } else {
-            format!(" --scenario {}", self.scenario)
-        };
-        format!(
-            "cargo sim --seed {seed} --seeds 1{scenario} {}",
-            self.config_for(seed).flags()
-        )
+        replay_line(&self.scenario, seed, &self.config_for(seed))
     }
+}
+
+/// The command that replays `seed` of `scenario` with `config` exactly.
+fn replay_line(scenario: &str, seed: u64, config: &SimConfig) -> String {
+    let scenario = if scenario == DEFAULT_SCENARIO {
+        String::new()
+    } else {
+        format!(" --scenario {scenario}")
+    };
+    format!(
+        "cargo sim --seed {seed} --seeds 1{scenario} {}",
+        config.flags()
+    )
 }
 
 pub fn run(args: SimArgs) -> ExitCode {

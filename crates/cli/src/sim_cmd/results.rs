@@ -1,5 +1,6 @@
-//! A run's results: one JSON line per seed (`--json`), the summary table, and `sim merge`,
-//! which sums the JSON lines of several shards into one summary.
+//! A run's results: one JSON line per seed (`--json`), the summary table, `sim merge`, which
+//! sums the JSON lines of several shards into one summary, and the seeds as JUnit test cases
+//! (`--junit`).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use clusterlab_sim::trace::Fnv64;
 use clusterlab_sim::SimConfig;
 
-use super::{MergeArgs, SeedOutcome};
+use super::{replay_line, MergeArgs, SeedOutcome};
+use crate::junit;
 
 // ---- results as JSON lines ---------------------------------------------------------------------
 
@@ -78,6 +80,10 @@ pub(super) fn print_summary(lines: &[SeedLine], wall: Duration) {
         for name in names {
             by_name.entry(name).or_default().push(line.seed);
         }
+    }
+    // In seed order, whatever order the lines came in (shards merge in file order).
+    for seeds in by_name.values_mut() {
+        seeds.sort_unstable();
     }
     let failing = lines.iter().filter(|l| !l.ok).count();
     let virtual_total: u64 = lines.iter().map(|l| l.virtual_ms).sum();
@@ -185,11 +191,18 @@ pub(super) fn merge(args: &MergeArgs) -> ExitCode {
             }
         }
     }
+    lines.sort_by_key(|l| l.seed);
     // Shards ran side by side; their wall times add up to the machine time spent.
     let wall = Duration::from_millis(lines.iter().map(|l| l.wall_ms).sum());
     print_summary(&lines, wall);
     println!("(wall time above: the sum over seeds, i.e. machine time on one core)");
     let failing: Vec<&SeedLine> = lines.iter().filter(|l| !l.ok).collect();
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_junit(path, &lines) {
+            eprintln!("--junit: {e}");
+            return ExitCode::from(2);
+        }
+    }
     for line in &failing {
         println!();
         println!("FAIL seed {} ({})", line.seed, line.scenario);
@@ -201,6 +214,76 @@ pub(super) fn merge(args: &MergeArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+// ---- JUnit ------------------------------------------------------------------------------------
+
+/// Writes `lines` as JUnit XML to `path`.
+pub(super) fn write_junit(path: &std::path::Path, lines: &[SeedLine]) -> std::io::Result<()> {
+    std::fs::write(path, junit::render("clusterlab sim", &junit_suites(lines)))
+}
+
+/// One suite per scenario: each failing seed a case (its first violation as the message, all
+/// of them and the replay line as the text), then one case for all passing seeds. A
+/// million-seed campaign would otherwise write a million passing cases, which CI pages load
+/// slowly and which say nothing the count does not.
+pub(super) fn junit_suites(lines: &[SeedLine]) -> Vec<junit::Suite> {
+    let mut by_scenario: BTreeMap<&str, Vec<&SeedLine>> = BTreeMap::new();
+    for line in lines {
+        by_scenario.entry(&line.scenario).or_default().push(line);
+    }
+    by_scenario
+        .into_iter()
+        .map(|(scenario, mut lines)| {
+            lines.sort_by_key(|l| l.seed);
+            let mut cases: Vec<junit::Case> = lines
+                .iter()
+                .filter(|l| !l.ok)
+                .map(|l| failing_case(l))
+                .collect();
+            let passing: Vec<&&SeedLine> = lines.iter().filter(|l| l.ok).collect();
+            if let (Some(first), Some(last)) = (passing.first(), passing.last()) {
+                cases.push(junit::Case {
+                    name: format!(
+                        "{} passing seeds (seeds {}..={})",
+                        passing.len(),
+                        first.seed,
+                        last.seed
+                    ),
+                    time_ms: passing.iter().map(|l| l.wall_ms).sum(),
+                    failure: None,
+                });
+            }
+            junit::Suite {
+                name: format!("clusterlab sim {scenario}"),
+                cases,
+            }
+        })
+        .collect()
+}
+
+fn failing_case(line: &SeedLine) -> junit::Case {
+    let first = line.violations.first();
+    let kind = first.map_or("failed", |v| v.name.as_str()).to_string();
+    let message = first.map_or(String::new(), |v| format!("{}: {}", v.name, v.evidence));
+    let mut text: String = line
+        .violations
+        .iter()
+        .map(|v| format!("{}: {}\n", v.name, v.evidence))
+        .collect();
+    text.push_str(&format!(
+        "replay: {}",
+        replay_line(&line.scenario, line.seed, &line.config)
+    ));
+    junit::Case {
+        name: format!("seed {}", line.seed),
+        time_ms: line.wall_ms,
+        failure: Some(junit::Failure {
+            kind,
+            message,
+            text,
+        }),
     }
 }
 
@@ -221,5 +304,48 @@ mod tests {
         assert_eq!(line.violations[0].name, "run_panicked");
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(serde_json::from_str::<SeedLine>(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn junit_has_each_failing_seed_with_its_replay_and_one_case_for_the_rest() {
+        let config = SimConfig::default();
+        let pass = |seed| {
+            let mut line = SeedLine::of(
+                "campaign",
+                &config,
+                &SeedOutcome::Panic {
+                    seed,
+                    message: String::new(),
+                },
+                1000,
+            );
+            line.ok = true;
+            line.violations.clear();
+            line
+        };
+        let fail = SeedLine::of(
+            "campaign",
+            &config,
+            &SeedOutcome::Panic {
+                seed: 12,
+                message: "assertion <x> failed".into(),
+            },
+            2500,
+        );
+        let suites = junit_suites(&[pass(11), fail, pass(13), pass(10)]);
+        assert_eq!(suites.len(), 1);
+        let cases = &suites[0].cases;
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].name, "seed 12");
+        let failure = cases[0].failure.as_ref().unwrap();
+        assert_eq!(failure.kind, "run_panicked");
+        assert_eq!(failure.message, "run_panicked: assertion <x> failed");
+        assert!(failure.text.ends_with(&format!(
+            "replay: cargo sim --seed 12 --seeds 1 {}",
+            config.flags()
+        )));
+        assert_eq!(cases[1].name, "3 passing seeds (seeds 10..=13)");
+        assert_eq!(cases[1].time_ms, 3000);
+        assert!(cases[1].failure.is_none());
     }
 }

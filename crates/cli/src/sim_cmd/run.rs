@@ -13,7 +13,7 @@ use clusterlab_sim::scenario;
 use clusterlab_sim::seeds::{save_new, Saved};
 use clusterlab_sim::{campaign, SeedRecord, SimConfig, Violation};
 
-use super::results::{print_summary, SeedLine};
+use super::results::{print_summary, write_junit, SeedLine};
 use super::{guarded, install_quiet_panic_hook, print_trace, run_seed, RunArgs, SeedOutcome};
 
 // ---- sim run ------------------------------------------------------------------------------------
@@ -127,6 +127,12 @@ pub(super) fn run_campaign(args: &RunArgs) -> ExitCode {
     print_summary(&lines, wall);
     let failing = lines.iter().filter(|l| !l.ok).count();
     print_failures(args, &outcomes);
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_junit(path, &lines) {
+            eprintln!("--junit: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if failing == 0 {
         ExitCode::SUCCESS
     } else {
