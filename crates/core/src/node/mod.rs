@@ -536,14 +536,14 @@ impl Node {
             return redirect;
         }
         self.report_key_served(client, spec, args);
-        if let Some(refused) = self.refused_for_disk_error(spec) {
+        if let Some(refused) = self.refused_for_disk_error(cmd::server::flags_spec(spec, args)) {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return refused;
         }
         // Keyed writes were redirected above; keyless ones (FLUSHALL) stop here, as in Redis.
         let replica = self.config.cluster_enabled && self.cluster.me().is_replica();
-        if replica && !self.replaying && spec.is_write() {
+        if replica && !self.replaying && cmd::server::flags_spec(spec, args).is_write() {
             self.stats.rejected_calls += 1;
             self.stats.calls.rejected(spec.name);
             return Reply::error("READONLY You can't write against a read only replica.");
@@ -807,22 +807,10 @@ fn touches_keyspace(spec: &CommandSpec) -> bool {
 /// Whether Redis refuses `args` while it loads: the command (or, for a container, the
 /// subcommand) lacks the `loading` flag. An unknown subcommand is left to its handler's error.
 fn refused_while_loading(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    let subs = cmd::server::subcommands_of(spec.name);
-    let flags = match args.get(1).filter(|_| !subs.is_empty()) {
-        Some(sub) => {
-            let full = format!(
-                "{}|{}",
-                spec.name,
-                String::from_utf8_lossy(sub).to_ascii_lowercase()
-            );
-            match subs.iter().find(|s| s.name == full) {
-                Some(s) => s.flags,
-                None => return false,
-            }
-        }
-        None => spec.flags,
-    };
-    !flags.contains(cmd::CmdFlags::LOADING)
+    let flags = cmd::server::flags_spec(spec, args);
+    let unknown_subcommand =
+        std::ptr::eq(flags, spec) && !cmd::server::subcommands_of(spec.name).is_empty();
+    !unknown_subcommand && !flags.flags.contains(cmd::CmdFlags::LOADING)
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'bar' `.

@@ -25,6 +25,7 @@ mod meet;
 mod migrate_in_flight;
 mod psync;
 mod pubsub;
+mod readonly_subcommands;
 mod replica_migration;
 mod slots;
 

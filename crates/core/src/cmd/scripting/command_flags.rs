@@ -10,11 +10,12 @@ use super::{engine, functions};
 use crate::cmd::{CmdFlags, CommandSpec};
 use crate::node::Node;
 
-/// The flags this invocation of `spec` runs with (`spec.flags` for every other command).
+/// The flags this invocation of `spec` runs with (for every other command its own, or its
+/// subcommand's for a container).
 pub(crate) fn script_command_flags(node: &Node, spec: &CommandSpec, args: &[Bytes]) -> CmdFlags {
     match declared_flags(node, spec.name, args) {
         Some(declared) if !declared.compat => from_declared(spec.flags, declared),
-        _ => spec.flags,
+        _ => crate::cmd::server::flags_spec(spec, args).flags,
     }
 }
 

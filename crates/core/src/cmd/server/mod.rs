@@ -178,6 +178,22 @@ pub(crate) fn subcommands_of(container: &str) -> &'static [CommandSpec] {
     }
 }
 
+/// The spec whose flags `args` runs with: its subcommand's for a container (Redis looks the
+/// subcommand up before any check, so `FUNCTION DELETE` is a write and `FUNCTION LIST` is
+/// not), else `spec` itself, also for an unknown subcommand (its handler gives the error).
+pub(crate) fn flags_spec<'s>(spec: &'s CommandSpec, args: &[Bytes]) -> &'s CommandSpec {
+    let subs = subcommands_of(spec.name);
+    let Some(sub) = args.get(1).filter(|_| !subs.is_empty()) else {
+        return spec;
+    };
+    let full = format!(
+        "{}|{}",
+        spec.name,
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    subs.iter().find(|s| s.name == full).unwrap_or(spec)
+}
+
 /// Runs `args[1]` as a subcommand of `container` (upper case, as the error names it) from
 /// `table`, with Redis's errors for an unknown subcommand and for a wrong argument count.
 pub(crate) fn run_subcommand(
