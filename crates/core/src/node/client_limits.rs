@@ -62,8 +62,9 @@ impl ClientBufferSizes {
 #[derive(Clone, Debug, Default)]
 pub struct ClientBuffers {
     pub sizes: ClientBufferSizes,
-    /// Monotonic ms at which the soft limit was first seen passed, while it stays passed.
-    soft_limit_since_ms: Option<u64>,
+    /// The second (of the monotonic clock) in which the soft limit was first seen passed,
+    /// while it stays passed.
+    soft_limit_since_s: Option<u64>,
 }
 
 /// The biggest input and output a client had, per second over the last [`PEAK_SLOTS`].
@@ -195,7 +196,7 @@ impl Node {
             // A replica's limit below the backlog would break every partial resync.
             limit.hard_bytes = limit.hard_bytes.max(self.config.repl_backlog_size);
         }
-        let now_ms = self.now.mono_ms;
+        let now_s = self.now.mono_ms / 1000;
         let c = self.clients.get_mut(&client).expect("reported client exists");
         let used = c.buffers.sizes.list_bytes();
         if used == 0 && class != ClientClass::Replica {
@@ -204,11 +205,13 @@ impl Node {
         let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
         let soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
         if !soft {
-            c.buffers.soft_limit_since_ms = None;
+            c.buffers.soft_limit_since_s = None;
             return hard;
         }
-        let since_ms = *c.buffers.soft_limit_since_ms.get_or_insert(now_ms);
-        hard || now_ms - since_ms > limit.soft_seconds * 1000
+        // Whole seconds, as Redis counts them: over for more than N seconds means a close
+        // between N and N + 1 seconds after the limit was passed.
+        let since_s = *c.buffers.soft_limit_since_s.get_or_insert(now_s);
+        hard || now_s - since_s > limit.soft_seconds
     }
 
     fn drop_client_over_output_limit(&mut self, client: ClientId) {
@@ -284,11 +287,12 @@ impl Node {
         if timeout_s == 0 {
             return;
         }
-        let now_ms = self.now.mono_ms;
+        // Whole seconds, as Redis compares them: idle between N and N + 1 seconds at the close.
+        let now_s = self.now.mono_ms / 1000;
         let idle: Vec<ClientId> = self
             .clients
             .values()
-            .filter(|c| now_ms.saturating_sub(c.last_command_ms) > timeout_s * 1000)
+            .filter(|c| now_s.saturating_sub(c.last_command_ms / 1000) > timeout_s)
             .map(|c| c.id)
             .filter(|&id| !self.spared_from_timeout(id))
             .collect();

@@ -123,7 +123,9 @@ fn the_soft_limit_drops_only_once_passed_for_longer_than_its_seconds_without_a_b
     assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, under)])).0, vec![]);
     h.advance_ms(100);
     assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
-    h.advance_ms(2000);
+    // Passed in second 1: still there in second 3 (2 s over, in whole seconds), gone in 4.
+    h.advance_ms(2299);
+    assert_eq!(h.now.mono_ms, 3999);
     assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
     h.advance_ms(1);
     assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![sub]);
@@ -240,7 +242,8 @@ fn the_cron_closes_idle_clients_but_spares_subscribers_monitors_and_blocked_ones
     assert_eq!(h.cmd(&["CONFIG", "SET", "timeout", "2"]), Reply::ok());
     h.advance_ms(1500);
     as_client(&mut h, active, &["PING"]);
-    h.advance_ms(500);
+    // Idle since second 0: in second 2 that is 2 s (in whole seconds), not more.
+    h.advance_ms(1499);
     h.node.take_effects();
     h.node.tick(h.now);
     assert_eq!(dropped_and_warnings(&h.node.take_effects()).0, vec![]);
