@@ -137,14 +137,20 @@ const FLOOD_PAYLOAD_BYTES: usize = 64 * 1024;
 const FLOOD_PUBLISHES_MAX: usize = 1000;
 
 fn config_set(port: u16, name: &str, value: &str) {
-    assert_eq!(command_text(port, &["CONFIG", "SET", name, value]), "OK", "{name} {value}");
+    assert_eq!(
+        command_text(port, &["CONFIG", "SET", name, value]),
+        "OK",
+        "{name} {value}"
+    );
 }
 
 /// A subscriber to `ch`, named `silent`, that never reads past its confirmation.
 fn silent_subscriber(port: u16) -> TcpStream {
     use std::io::Read;
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream
         .write_all(b"CLIENT SETNAME silent\r\nSUBSCRIBE ch\r\n")
         .unwrap();
@@ -158,11 +164,16 @@ fn silent_subscriber(port: u16) -> TcpStream {
 /// The silent subscriber's `CLIENT LIST` line, if it is still connected.
 fn silent_line(port: u16) -> Option<String> {
     let list = command_text(port, &["CLIENT", "LIST", "TYPE", "pubsub"]);
-    list.lines().find(|l| l.contains(" name=silent ")).map(String::from)
+    list.lines()
+        .find(|l| l.contains(" name=silent "))
+        .map(String::from)
 }
 
 fn omem(line: &str) -> u64 {
-    let field = line.split(' ').find_map(|f| f.strip_prefix("omem=")).expect("omem field");
+    let field = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix("omem="))
+        .expect("omem field");
     field.parse().expect("omem number")
 }
 
@@ -185,11 +196,7 @@ fn hard_limit_case(port: u16) -> usize {
     let mut silent = silent_subscriber(port);
     let mut publisher = RespConn::connect(port);
     let started = Instant::now();
-    let publishes = flood(&mut publisher, |reply| {
-        // The node's check runs on its 100 ms cron: give it the time a publish takes there.
-        std::thread::sleep(Duration::from_millis(2));
-        reply == b":0\r\n"
-    });
+    let publishes = flood(&mut publisher, |reply| reply == b":0\r\n");
     assert!(started.elapsed() < Duration::from_secs(10));
     let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5));
     assert!(closed, "the subscriber's connection was closed");
@@ -210,9 +217,11 @@ fn soft_limit_case(port: u16) -> u128 {
     std::thread::sleep(Duration::from_millis(300));
     let line = silent_line(port).expect("still connected 300 ms over the soft limit");
     assert!(omem(&line) >= 512_000, "{line}");
-    wait_until(Duration::from_secs(5), "the soft limit to close the subscriber", || {
-        silent_line(port).is_none()
-    });
+    wait_until(
+        Duration::from_secs(5),
+        "the soft limit to close the subscriber",
+        || silent_line(port).is_none(),
+    );
     filled.elapsed().as_millis()
 }
 
@@ -279,7 +288,10 @@ fn timeout_case(port: u16) -> u128 {
     let started = Instant::now();
     let (said, closed) = read_until_closed(&mut idle, Duration::from_secs(5));
     let lasted = started.elapsed().as_millis();
-    assert!(closed && said.is_empty(), "idle client closed silently: {said:?}");
+    assert!(
+        closed && said.is_empty(),
+        "idle client closed silently: {said:?}"
+    );
     // The subscriber is spared: it still answers.
     assert_eq!(
         subscriber.call(&[b"PING"]),
@@ -302,11 +314,31 @@ fn client_limits_match_redis_server() {
     let mut redis = RespConn::connect(redis_port);
     for args in [
         &["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2"][..],
-        &["CONFIG", "SET", "client-output-buffer-limit", "master 1 2 3"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2 x"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 512k 5 replica 9 8 7"],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "master 1 2 3",
+        ],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1 2 x",
+        ],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1mb 512k 5 replica 9 8 7",
+        ],
         &["CONFIG", "GET", "client-output-buffer-limit"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0 slave 256mb 64mb 60"],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 0 0 slave 256mb 64mb 60",
+        ],
         &["CONFIG", "SET", "proto-max-bulk-len", "100"],
         &["CONFIG", "SET", "client-query-buffer-limit", "abc"],
         &["CONFIG", "SET", "maxclients", "0"],
@@ -329,14 +361,19 @@ fn client_limits_match_redis_server() {
     eprintln!("hard limit: subscriber closed after [ours, redis] = {hard:?} MB published");
     // Both close it between the limit and what the kernel's socket buffers hold beyond it.
     for mb in hard {
-        assert!((1..=40).contains(&mb), "closed after {mb} MB");
+        assert!((1..=16).contains(&mb), "closed after {mb} MB");
     }
-    assert!(node.log().contains("closed for overcoming of output buffer limits."));
+    assert!(node
+        .log()
+        .contains("scheduled to be closed ASAP for overcoming of output buffer limits."));
 
     let soft = [soft_limit_case(ours_port), soft_limit_case(redis_port)];
     eprintln!("soft limit (1 s): closed [ours, redis] = {soft:?} ms after the fill");
     for ms in soft {
-        assert!((900..=4000).contains(&ms), "soft limit closed after {ms} ms ({soft:?})");
+        assert!(
+            (900..=4000).contains(&ms),
+            "soft limit closed after {ms} ms ({soft:?})"
+        );
     }
 
     let (said, closed, rejected) = maxclients_case(ours_port);
@@ -348,14 +385,25 @@ fn client_limits_match_redis_server() {
 
     let lengths = lengths_case(ours_port);
     assert_eq!(lengths, lengths_case(redis_port));
-    assert_eq!(lengths[0], (b"-ERR Protocol error: invalid bulk length\r\n".to_vec(), true));
+    assert_eq!(
+        lengths[0],
+        (
+            b"-ERR Protocol error: invalid bulk length\r\n".to_vec(),
+            true
+        )
+    );
     assert_eq!(lengths[1], (b"+OK\r\n+OK\r\n".to_vec(), true));
     assert_eq!(lengths[2], (Vec::new(), true));
-    assert!(node.log().contains("Closing client that reached max query buffer length: id="));
+    assert!(node
+        .log()
+        .contains("Closing client that reached max query buffer length: id="));
 
     let lasted = [timeout_case(ours_port), timeout_case(redis_port)];
     eprintln!("timeout 1: idle client closed after [ours, redis] = {lasted:?} ms");
     for ms in lasted {
-        assert!((900..=3500).contains(&ms), "idle client lasted {ms} ms ({lasted:?})");
+        assert!(
+            (900..=3500).contains(&ms),
+            "idle client lasted {ms} ms ({lasted:?})"
+        );
     }
 }

@@ -18,7 +18,11 @@ pub enum ClientClass {
 
 impl ClientClass {
     /// In `CONFIG GET`'s order.
-    pub const ALL: [ClientClass; 3] = [ClientClass::Normal, ClientClass::Replica, ClientClass::PubSub];
+    pub const ALL: [ClientClass; 3] = [
+        ClientClass::Normal,
+        ClientClass::Replica,
+        ClientClass::PubSub,
+    ];
 
     /// The name `CONFIG GET` shows (Redis still says `slave`).
     pub fn name(self) -> &'static str {
@@ -220,7 +224,10 @@ mod tests {
         // Nothing to set is fine, as in Redis.
         set(&mut c, "client-output-buffer-limit", "").unwrap();
         let limit = c.client_limits.output_limit(super::ClientClass::PubSub);
-        assert_eq!((limit.hard_bytes, limit.soft_bytes, limit.soft_seconds), (1048576, 512000, 5));
+        assert_eq!(
+            (limit.hard_bytes, limit.soft_bytes, limit.soft_seconds),
+            (1048576, 512000, 5)
+        );
     }
 
     #[test]
@@ -241,7 +248,11 @@ mod tests {
             ("normal 1x 0 0", value),
             ("pubsub 1 1 1 normal 10mbs 0 0", value),
         ] {
-            assert_eq!(set(&mut c, "client-output-buffer-limit", arg), Err(err.into()), "{arg}");
+            assert_eq!(
+                set(&mut c, "client-output-buffer-limit", arg),
+                Err(err.into()),
+                "{arg}"
+            );
         }
         assert_eq!(c.client_limits, before);
     }
@@ -252,7 +263,10 @@ mod tests {
         let floor = "argument must be between 1048576 and 9223372036854775807 inclusive";
         for name in ["proto-max-bulk-len", "client-query-buffer-limit"] {
             assert_eq!(set(&mut c, name, "100"), Err(floor.into()));
-            assert_eq!(set(&mut c, name, "abc"), Err("argument must be a memory value".into()));
+            assert_eq!(
+                set(&mut c, name, "abc"),
+                Err("argument must be a memory value".into())
+            );
             set(&mut c, name, "1mb").unwrap();
             assert_eq!(c.get(name)[0].1, "1048576");
         }
@@ -272,7 +286,10 @@ mod tests {
         );
         set(&mut c, "maxclients", "5").unwrap();
         set(&mut c, "timeout", "7").unwrap();
-        assert_eq!((c.client_limits.maxclients, c.client_limits.timeout_s), (5, 7));
+        assert_eq!(
+            (c.client_limits.maxclients, c.client_limits.timeout_s),
+            (5, 7)
+        );
         assert_eq!(c.get("maxclients")[0].1, "5");
         assert_eq!(c.get("timeout")[0].1, "7");
     }
@@ -288,6 +305,9 @@ mod tests {
             "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 2097152 1048576 10"
         );
         assert_eq!(c.client_limits.proto_max_bulk_len_bytes, 2 * 1024 * 1024);
-        assert_eq!((c.client_limits.maxclients, c.client_limits.timeout_s), (50, 30));
+        assert_eq!(
+            (c.client_limits.maxclients, c.client_limits.timeout_s),
+            (50, 30)
+        );
     }
 }

@@ -393,7 +393,14 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         },
         Access::Mutable,
     ),
-    honoured("timeout", Kind::Int { min: 0, max: I32_MAX }, Access::Mutable),
+    honoured(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
 ];
 
 /// Finds a directive by its name or alias, case-insensitively.

@@ -11,8 +11,8 @@
 //! fatal error, as in Redis, so a typo never goes unnoticed.
 
 mod announce;
-mod client_limits;
 mod args;
+mod client_limits;
 mod directives;
 mod get_set;
 mod lex;

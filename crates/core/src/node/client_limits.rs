@@ -8,8 +8,9 @@
 //! `INFO clients` (the recent peaks), and drops a client over its class's hard limit, or over
 //! its soft limit for longer than the limit's seconds: the core forgets the client at once and
 //! tells the driver to close it without writing what it still holds ([`Effect::DropClient`]).
-//! Redis also checks as each reply is queued; here the check runs once per tick, so a flood
-//! can pass a hard limit by what 100 ms brings before the client goes.
+//! Redis also checks as each reply is queued: so does the driver, after each turn's writes,
+//! for the clients left holding more than the fixed buffer ([`Node::client_output_queued`]),
+//! with Redis's "scheduled to be closed ASAP" wording.
 //!
 //! The output model is Redis's: the first [`REPLY_BUFFER_BYTES`] of pending output sit in the
 //! client's fixed buffer (`obl`) and are not counted against the limits; the rest is the reply
@@ -146,10 +147,7 @@ impl Node {
     /// The class whose output limits hold for `client`: a replica (not a monitor), a client
     /// subscribed to anything (RESP2 or RESP3), or normal.
     pub(crate) fn client_class(&self, client: ClientId) -> ClientClass {
-        let monitor = self
-            .clients
-            .get(&client)
-            .is_some_and(|c| c.session.monitor);
+        let monitor = self.clients.get(&client).is_some_and(|c| c.session.monitor);
         if self.repl.is_replica_client(client) && !monitor {
             ClientClass::Replica
         } else if self.pubsub.is_subscribed(client) {
@@ -182,7 +180,31 @@ impl Node {
             }
         }
         for client in over {
-            self.drop_client_over_output_limit(client);
+            self.drop_client_over_output_limit(client, "closed");
+        }
+    }
+
+    /// Output just queued for `reports`' clients stayed unwritten past their fixed reply
+    /// buffer (the driver's report after a turn's writes): their limits are judged now, as
+    /// Redis judges them whenever a reply grows the list. Only the output sizes are taken.
+    pub fn client_output_queued(
+        &mut self,
+        now: super::Time,
+        reports: &[(ClientId, ClientBufferSizes)],
+    ) {
+        self.set_time(now);
+        let mut over = Vec::new();
+        for &(client, sizes) in reports {
+            let Some(c) = self.clients.get_mut(&client) else {
+                continue;
+            };
+            c.buffers.sizes.output_bytes = sizes.output_bytes;
+            if self.output_limit_reached(client) {
+                over.push(client);
+            }
+        }
+        for client in over {
+            self.drop_client_over_output_limit(client, "scheduled to be closed ASAP");
         }
     }
 
@@ -197,7 +219,10 @@ impl Node {
             limit.hard_bytes = limit.hard_bytes.max(self.config.repl_backlog_size);
         }
         let now_s = self.now.mono_ms / 1000;
-        let c = self.clients.get_mut(&client).expect("reported client exists");
+        let c = self
+            .clients
+            .get_mut(&client)
+            .expect("reported client exists");
         let used = c.buffers.sizes.list_bytes();
         if used == 0 && class != ClientClass::Replica {
             return false;
@@ -214,11 +239,12 @@ impl Node {
         hard || now_s - since_s > limit.soft_seconds
     }
 
-    fn drop_client_over_output_limit(&mut self, client: ClientId) {
+    /// `how`: Redis's words for a close from the cron or from a reply being queued.
+    fn drop_client_over_output_limit(&mut self, client: ClientId, how: &str) {
         let info = self.client_info_line(client);
         self.log(
             LogLevel::Warning,
-            format!("Client {info} closed for overcoming of output buffer limits."),
+            format!("Client {info} {how} for overcoming of output buffer limits."),
         );
         self.drop_client(client);
     }
@@ -226,10 +252,16 @@ impl Node {
     /// Forgets `client` now and has the driver close it without writing what it holds
     /// (Redis's `freeClient`).
     fn drop_client(&mut self, client: ClientId) {
-        assert!(self.clients.contains_key(&client), "dropping unknown client {client}");
+        assert!(
+            self.clients.contains_key(&client),
+            "dropping unknown client {client}"
+        );
         self.client_disconnected(client);
         self.out.push(Effect::DropClient { client });
-        assert!(!self.clients.contains_key(&client), "dropped client {client} stayed");
+        assert!(
+            !self.clients.contains_key(&client),
+            "dropped client {client} stayed"
+        );
     }
 
     /// `CLIENT LIST`'s line for `client`, without its newline, as Redis's log lines show it.
@@ -262,7 +294,12 @@ impl Node {
     /// The driver holds more unparsed input from `client` than `client-query-buffer-limit`
     /// allows (`query_bytes`, starting with `head`): true when the client must be closed,
     /// which is then logged as Redis logs it. The driver closes it without replying.
-    pub fn query_buffer_over_limit(&mut self, client: ClientId, query_bytes: u64, head: &[u8]) -> bool {
+    pub fn query_buffer_over_limit(
+        &mut self,
+        client: ClientId,
+        query_bytes: u64,
+        head: &[u8],
+    ) -> bool {
         if query_bytes <= self.config.client_limits.query_buffer_bytes {
             return false;
         }

@@ -11,7 +11,10 @@ use crate::config::ClientClass;
 use crate::reply::Reply;
 
 fn as_client(h: &mut Harness, client: ClientId, args: &[&str]) -> Reply {
-    let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+    let args: Vec<Bytes> = args
+        .iter()
+        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+        .collect();
     h.node.command(h.now, client, &args)
 }
 
@@ -73,12 +76,20 @@ fn a_subscriber_over_the_hard_limit_is_dropped_and_a_normal_client_is_not() {
     let mut h = Harness::new();
     let sub = subscriber(&mut h, 5001);
     assert_eq!(
-        h.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 100000 0 0"]),
+        h.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 100000 0 0"
+        ]),
         Reply::ok()
     );
     // The fixed 16 KB buffer is not counted: 16384 + 99999 is still under.
     let normal = h.client;
-    let effects = report(&mut h, &[(sub, output(16384 + 99_999)), (normal, output(1 << 30))]);
+    let effects = report(
+        &mut h,
+        &[(sub, output(16384 + 99_999)), (normal, output(1 << 30))],
+    );
     assert_eq!(dropped_and_warnings(&effects), (vec![], vec![]));
     let effects = report(&mut h, &[(sub, output(16384 + 100_000))]);
     let (dropped, warnings) = dropped_and_warnings(&effects);
@@ -90,7 +101,10 @@ fn a_subscriber_over_the_hard_limit_is_dropped_and_a_normal_client_is_not() {
         "{warning}"
     );
     assert!(warning.contains(" flags=P "), "{warning}");
-    assert!(warning.contains(" obl=16384 oll=7 omem=100000 "), "{warning}");
+    assert!(
+        warning.contains(" obl=16384 oll=7 omem=100000 "),
+        "{warning}"
+    );
     assert!(
         warning.ends_with(" resp=2 closed for overcoming of output buffer limits."),
         "{warning}"
@@ -110,25 +124,48 @@ fn client_line(node: &Node, client: ClientId) -> String {
 fn the_soft_limit_drops_only_once_passed_for_longer_than_its_seconds_without_a_break() {
     let mut h = Harness::new();
     let sub = subscriber(&mut h, 5001);
-    let set = ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 50000 2"];
+    let set = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 50000 2",
+    ];
     assert_eq!(h.cmd(&set), Reply::ok());
     let over = output(16384 + 50_000);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, over)])).0,
+        vec![]
+    );
     h.advance_ms(1500);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, over)])).0,
+        vec![]
+    );
     // Back under (with something in the reply list, else Redis does not look): the clock
     // starts again next time.
     h.advance_ms(100);
     let under = output(16384 + 100);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, under)])).0, vec![]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, under)])).0,
+        vec![]
+    );
     h.advance_ms(100);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, over)])).0,
+        vec![]
+    );
     // Passed in second 1: still there in second 3 (2 s over, in whole seconds), gone in 4.
     h.advance_ms(2299);
     assert_eq!(h.now.mono_ms, 3999);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, over)])).0,
+        vec![]
+    );
     h.advance_ms(1);
-    assert_eq!(dropped_and_warnings(&report(&mut h, &[(sub, over)])).0, vec![sub]);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(sub, over)])).0,
+        vec![sub]
+    );
 }
 
 #[test]
@@ -164,7 +201,10 @@ fn client_list_and_info_show_the_reported_buffers() {
         "{line}"
     );
     let base = std::mem::size_of::<super::Client>() as u64;
-    assert!(line.contains(&format!(" tot-mem={} ", base + 26 + 16_358 + 23_616)), "{line}");
+    assert!(
+        line.contains(&format!(" tot-mem={} ", base + 26 + 16_358 + 23_616)),
+        "{line}"
+    );
     let info = text(h.cmd(&["INFO", "clients"]));
     for field in [
         "maxclients:10000",
@@ -179,7 +219,10 @@ fn client_list_and_info_show_the_reported_buffers() {
         report(&mut h, &[(other, ClientBufferSizes::default())]);
     }
     let info = text(h.cmd(&["INFO", "clients"]));
-    assert!(info.contains("client_recent_max_output_buffer:0\r\n"), "{info}");
+    assert!(
+        info.contains("client_recent_max_output_buffer:0\r\n"),
+        "{info}"
+    );
 }
 
 #[test]
@@ -212,12 +255,17 @@ fn maxclients_refuses_with_redis_error_and_counts_rejections() {
 #[test]
 fn a_query_buffer_over_the_limit_is_logged_and_closed() {
     let mut h = Harness::new();
-    assert_eq!(h.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]), Reply::ok());
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"]),
+        Reply::ok()
+    );
     assert_eq!(h.node.limits_watch().query_buffer_bytes(), 1 << 20);
     let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     assert!(!h.node.query_buffer_over_limit(h.client, 1 << 20, head));
     h.node.take_effects();
-    assert!(h.node.query_buffer_over_limit(h.client, (1 << 20) + 1, head));
+    assert!(h
+        .node
+        .query_buffer_over_limit(h.client, (1 << 20) + 1, head));
     let (_, warnings) = dropped_and_warnings(&h.node.take_effects());
     let info = client_line(&h.node, h.client);
     assert_eq!(
@@ -275,7 +323,10 @@ fn config_set_of_the_parsing_limits_reaches_the_driver_watch() {
     let mut h = Harness::new();
     let watch = h.node.limits_watch();
     assert_eq!(watch.proto_max_bulk_len_bytes(), 512 << 20);
-    assert_eq!(h.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "2mb"]), Reply::ok());
+    assert_eq!(
+        h.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "2mb"]),
+        Reply::ok()
+    );
     assert_eq!(watch.proto_max_bulk_len_bytes(), 2 << 20);
     let refused = h.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1000"]);
     assert_eq!(
@@ -286,4 +337,48 @@ fn config_set_of_the_parsing_limits_reaches_the_driver_watch() {
         )
     );
     assert_eq!(watch.proto_max_bulk_len_bytes(), 2 << 20);
+}
+
+#[test]
+fn output_queued_past_the_limit_is_judged_at_once_with_redis_async_wording() {
+    let mut h = Harness::new();
+    let sub = subscriber(&mut h, 5001);
+    let set = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 100000 0 0",
+    ];
+    assert_eq!(h.cmd(&set), Reply::ok());
+    h.node.take_effects();
+    let partial = ClientBufferSizes {
+        output_bytes: 16384 + 99_999,
+        query_bytes: 7,
+        query_free_bytes: 9,
+    };
+    h.node.client_output_queued(h.now, &[(sub, partial)]);
+    assert_eq!(
+        dropped_and_warnings(&h.node.take_effects()),
+        (vec![], vec![])
+    );
+    // Only the output size is taken from such a report.
+    let line = client_line(&h.node, sub);
+    assert!(line.contains(" qbuf=0 qbuf-free=0 "), "{line}");
+    assert!(line.contains(" omem=99999 "), "{line}");
+    h.node
+        .client_output_queued(h.now, &[(sub, output(16384 + 100_000))]);
+    let (dropped, warnings) = dropped_and_warnings(&h.node.take_effects());
+    assert_eq!(dropped, vec![sub]);
+    assert!(
+        warnings[0]
+            .ends_with(" scheduled to be closed ASAP for overcoming of output buffer limits."),
+        "{warnings:?}"
+    );
+    // A report naming a client that is gone is skipped.
+    h.node
+        .client_output_queued(h.now, &[(sub, output(1 << 30))]);
+    assert_eq!(
+        dropped_and_warnings(&h.node.take_effects()),
+        (vec![], vec![])
+    );
 }

@@ -189,7 +189,8 @@ impl Node {
         let cluster = Cluster::new(myself, &config, now);
         let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
         let memory_limit = evict::MemoryLimit::from_config(&config);
-        let limits_watch = std::sync::Arc::new(client_limits::LimitsWatch::new(&config.client_limits));
+        let limits_watch =
+            std::sync::Arc::new(client_limits::LimitsWatch::new(&config.client_limits));
         let repl = crate::replication::Replication::new(run_id.clone());
         let scripting = cmd::scripting::Engine::new();
         scripting

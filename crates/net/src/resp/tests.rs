@@ -518,5 +518,8 @@ fn proto_max_bulk_len_refuses_a_longer_bulk_before_its_data_arrives() {
         "ERR Protocol error: invalid bulk length"
     );
     let mut small = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..]);
-    assert_eq!(parse_request_limited(&mut small, limit), Ok(Some(args(&["GET", "k"]))));
+    assert_eq!(
+        parse_request_limited(&mut small, limit),
+        Ok(Some(args(&["GET", "k"])))
+    );
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
 use clusterlab_core::cmd::scripting::busy;
-use clusterlab_core::node::client_limits::ClientBufferSizes;
+use clusterlab_core::node::client_limits::{ClientBufferSizes, REPLY_BUFFER_BYTES};
 use clusterlab_core::{ClientId, Effect, Node, Reply, Time};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -214,31 +214,57 @@ impl Shared {
         }
     }
 
-    /// Writes the stream queued for each replica client to its socket now, as far as the
-    /// socket takes it without waiting; the client's own task writes the rest. Called before
-    /// the replies of the input that produced the stream are written.
-    pub(super) fn write_streams_now(&self) {
+    /// Writes the stream (and pushes) queued for each client to its socket now, as far as
+    /// the socket takes it without waiting; the client's own task writes the rest. Called
+    /// before the replies of the input that produced the stream are written. Returns the
+    /// clients left holding more than their fixed reply buffer, whose output limits the node
+    /// must judge now ([`Shared::judge_backed_up`]), as Redis judges them as replies queue.
+    #[must_use]
+    pub(super) fn write_streams_now(&self) -> Vec<ClientId> {
         let (outs, paused) = {
             let mut io = self.lock_io();
             let clients = std::mem::take(&mut io.streams_to_write);
             if io.stopped {
-                return;
+                return Vec::new();
             }
-            let outs: Vec<Arc<ClientOut>> = clients
+            let outs: Vec<(ClientId, Arc<ClientOut>)> = clients
                 .iter()
-                .filter_map(|c| io.clients.get(c).map(|h| h.out.clone()))
+                .filter_map(|c| io.clients.get(c).map(|h| (*c, h.out.clone())))
                 .collect();
             let paused = io
                 .paused_until
                 .is_some_and(|t| t > tokio::time::Instant::now());
             (outs, paused)
         };
-        for out in outs {
+        let mut backed_up = Vec::new();
+        for (client, out) in outs {
             // During a DEBUG SLEEP nothing leaves; the client's task waits it out, then writes.
             if paused || !out.try_write_stream() {
                 out.wake.notify_one();
             }
+            if out.sizes().output_bytes > REPLY_BUFFER_BYTES {
+                backed_up.push(client);
+            }
         }
+        backed_up
+    }
+
+    /// Hands the node the output sizes of `clients` (from [`Shared::write_streams_now`]) and
+    /// carries out its verdict: a client over its output limits is dropped. Needs the node.
+    pub(super) fn judge_backed_up(self: &Arc<Self>, node: &mut Node, clients: Vec<ClientId>) {
+        if clients.is_empty() || self.stopped() {
+            return;
+        }
+        let reports: Vec<(ClientId, ClientBufferSizes)> = {
+            let io = self.lock_io();
+            clients
+                .iter()
+                .filter_map(|c| io.clients.get(c).map(|h| (*c, h.out.sizes())))
+                .collect()
+        };
+        node.client_output_queued(self.clock.now(), &reports);
+        let effects = node.take_effects();
+        self.perform_queued(node, effects);
     }
 
     pub(super) fn unblock_client(
@@ -664,11 +690,17 @@ impl Shared {
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Step {
-        if input.len() as u64 > self.limits.query_buffer_bytes() && self.query_buffer_refused(client, input) {
+        if input.len() as u64 > self.limits.query_buffer_bytes()
+            && self.query_buffer_refused(client, input)
+        {
             return Step::Close;
         }
         let step = self.run_batch(client, closing, input, output);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        if !backed_up.is_empty() {
+            let mut node = self.lock_node();
+            self.judge_backed_up(&mut node, backed_up);
+        }
         step
     }
 

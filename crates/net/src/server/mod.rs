@@ -389,7 +389,8 @@ impl Shared {
     /// effects of different calls never interleave.
     fn perform(self: &Arc<Self>, node: &mut Node, effects: Vec<Effect>) -> bool {
         let performed = self.perform_queued(node, effects) && self.persist_turn(node);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        self.judge_backed_up(node, backed_up);
         performed
     }
 
