@@ -14,7 +14,9 @@
 //!
 //! The output model is Redis's: the first [`REPLY_BUFFER_BYTES`] of pending output sit in the
 //! client's fixed buffer (`obl`) and are not counted against the limits; the rest is the reply
-//! list (`oll` blocks of that size, `omem` bytes), which is.
+//! list (`oll` blocks of that size, `omem` bytes), which is. A replica still receiving its
+//! snapshot is judged by the stream held back for it instead (the payload is not output in
+//! Redis's sense).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -219,11 +221,14 @@ impl Node {
             limit.hard_bytes = limit.hard_bytes.max(self.config.repl_backlog_size);
         }
         let now_s = self.now.mono_ms / 1000;
+        // A replica still receiving its snapshot: the driver's queue holds the payload, which
+        // Redis sends outside the output buffer; what counts is the stream held back for it.
+        let held = self.repl.held_stream_bytes(client);
         let c = self
             .clients
             .get_mut(&client)
             .expect("reported client exists");
-        let used = c.buffers.sizes.list_bytes();
+        let used = held.unwrap_or_else(|| c.buffers.sizes.list_bytes());
         if used == 0 && class != ClientClass::Replica {
             return false;
         }

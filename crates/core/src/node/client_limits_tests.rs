@@ -382,3 +382,44 @@ fn output_queued_past_the_limit_is_judged_at_once_with_redis_async_wording() {
         (vec![], vec![])
     );
 }
+
+#[test]
+fn a_replica_receiving_its_snapshot_is_judged_by_the_stream_held_for_it() {
+    let mut h = Harness::new();
+    h.node.config.repl_diskless_sync_delay_s = 0;
+    let replica = connect(&mut h, 5001);
+    as_client(
+        &mut h,
+        replica,
+        &["REPLCONF", "capa", "eof", "capa", "psync2"],
+    );
+    as_client(&mut h, replica, &["PSYNC", "?", "-1"]);
+    assert_eq!(h.node.client_class(replica), ClientClass::Replica);
+    // Below the backlog (1 MB) a replica's hard limit is the backlog's size.
+    let set = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "replica 1 0 0",
+    ];
+    assert_eq!(h.cmd(&set), Reply::ok());
+    // The queued payload is not output in Redis's sense: nothing held yet, nothing judged.
+    let payload = output(300 << 20);
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(replica, payload)])).0,
+        vec![]
+    );
+    let value = "v".repeat(100_000);
+    for i in 0..10 {
+        assert_eq!(h.cmd(&["SET", &format!("k{i}"), &value]), Reply::ok());
+    }
+    assert_eq!(
+        dropped_and_warnings(&report(&mut h, &[(replica, payload)])).0,
+        vec![]
+    );
+    assert_eq!(h.cmd(&["SET", "k10", &value]), Reply::ok());
+    let effects = report(&mut h, &[(replica, output(0))]);
+    let (dropped, warnings) = dropped_and_warnings(&effects);
+    assert_eq!(dropped, vec![replica]);
+    assert!(warnings[0].contains(" flags=S "), "{warnings:?}");
+}
