@@ -58,6 +58,11 @@ pub enum Effect {
     CloseClient {
         client: ClientId,
     },
+    /// Close a client connection at once, discarding what it was not sent yet (a client over
+    /// its limits). The node has forgotten the client already.
+    DropClient {
+        client: ClientId,
+    },
     /// Persist `nodes.conf` with these contents, fsynced when `fsync` is set, before replies
     /// produced by the same call are sent.
     SaveConfig {

@@ -199,7 +199,6 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored_fixed("tcp-backlog", INT, "511"),
     // There is no MODULE command to enable.
     ignored_fixed("enable-module-command", Kind::Enum(DEBUG_MODES), "no"),
-    ignored("timeout", INT, "0"),
     ignored("tcp-keepalive", INT, "300"),
     ignored_fixed("databases", INT, "16"),
     ignored_fixed("always-show-logo", Kind::Bool, "no"),
@@ -310,11 +309,6 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ignored("stream-node-max-bytes", Kind::Memory, "4096"),
     ignored("stream-node-max-entries", INT, "100"),
     ignored("activerehashing", Kind::Bool, "yes"),
-    ignored(
-        "client-output-buffer-limit",
-        Kind::Args,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    ),
     ignored("hz", INT, "10"),
     ignored("dynamic-hz", Kind::Bool, "yes"),
     ignored("jemalloc-bg-thread", Kind::Bool, "yes"),
@@ -345,7 +339,6 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         Kind::Int { min: 0, max: 100 },
         "10",
     ),
-    ignored("maxclients", INT, "10000"),
     ignored("lfu-log-factor", INT, "10"),
     ignored("lfu-decay-time", INT, "1"),
     ignored("active-expire-effort", INT, "1"),
@@ -389,6 +382,25 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         Access::Mutable,
     ),
     honoured("cluster-link-sendbuf-limit", Kind::Memory, Access::Mutable),
+    honoured("client-output-buffer-limit", Kind::Args, Access::Mutable),
+    honoured("client-query-buffer-limit", Kind::Memory, Access::Mutable),
+    honoured("proto-max-bulk-len", Kind::Memory, Access::Mutable),
+    honoured(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        Access::Mutable,
+    ),
+    honoured(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: I32_MAX,
+        },
+        Access::Mutable,
+    ),
 ];
 
 /// Finds a directive by its name or alias, case-insensitively.

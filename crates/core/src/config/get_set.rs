@@ -109,6 +109,9 @@ impl Config {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
         match d.name {
             name if super::announce::NAMES.contains(&name) => self.announce.value_of(name),
+            name if super::client_limits::NAMES.contains(&name) => {
+                self.client_limits.value_of(name)
+            }
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "dir" => self.dir.clone(),

@@ -12,6 +12,7 @@
 
 mod announce;
 mod args;
+mod client_limits;
 mod directives;
 mod get_set;
 mod lex;
@@ -19,6 +20,7 @@ mod parse;
 mod rewrite;
 
 pub use announce::{check_hostname, Announce, EndpointType};
+pub use client_limits::{ClientClass, ClientLimits, OutputLimit};
 pub use lex::overrides_to_lines;
 
 use crate::canary::Canaries;
@@ -116,6 +118,9 @@ pub struct Config {
     pub cluster_replica_no_failover: bool,
     /// `cluster-announce-*`, `cluster-preferred-endpoint-type`, `cluster-link-sendbuf-limit`.
     pub announce: Announce,
+    /// `client-output-buffer-limit`, `client-query-buffer-limit`, `proto-max-bulk-len`,
+    /// `maxclients`, `timeout`.
+    pub client_limits: ClientLimits,
     pub appendonly: bool,
     pub appendfsync: AppendFsync,
     pub appendfilename: String,
@@ -201,6 +206,7 @@ impl Default for Config {
             cluster_allow_replica_migration: true,
             cluster_replica_no_failover: false,
             announce: Announce::default(),
+            client_limits: ClientLimits::default(),
             appendonly: false,
             appendfsync: AppendFsync::Everysec,
             appendfilename: "appendonly.aof".into(),

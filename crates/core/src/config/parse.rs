@@ -100,6 +100,9 @@ impl Config {
             name if super::announce::NAMES.contains(&name) => {
                 self.announce.assign(name, d.kind, arg)?
             }
+            name if super::client_limits::NAMES.contains(&name) => {
+                self.client_limits.assign(name, d.kind, args)?
+            }
             "port" => self.port = int_arg(d.kind, arg)? as u16,
             "cluster-port" => self.cluster_port = int_arg(d.kind, arg)? as u16,
             "dir" => self.dir = arg.to_string(),

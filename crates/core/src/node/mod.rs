@@ -55,6 +55,8 @@ pub struct Client {
     pub session: session::Session,
     /// Gave the password (`AUTH`), or connected while none was required.
     pub authenticated: bool,
+    /// What the driver holds for it, and its soft output limit's clock (see `client_limits`).
+    pub buffers: client_limits::ClientBuffers,
 }
 
 impl Client {
@@ -69,6 +71,7 @@ impl Client {
             readonly: false,
             created_ms: now.mono_ms,
             last_command_ms: now.mono_ms,
+            buffers: Default::default(),
             multi: None,
             multi_dirty: false,
             watched: Vec::new(),
@@ -100,6 +103,8 @@ pub struct Stats {
     pub aof_delayed_fsync: u64,
     /// Keys evicted for `maxmemory` (`evicted_keys`).
     pub evicted_keys: u64,
+    /// Connections refused for `maxclients` (`rejected_connections`).
+    pub rejected_connections: u64,
 }
 
 /// A Redis Cluster node as a state machine. See the crate docs.
@@ -159,6 +164,10 @@ pub struct Node {
     /// The `maxmemory` directives and the eviction pool (see `evict`).
     pub(crate) memory_limit: evict::MemoryLimit,
     pub(crate) eviction: evict::Eviction,
+    /// The biggest client buffers of the last seconds (see `client_limits`).
+    pub(crate) recent_peaks: client_limits::RecentPeaks,
+    /// The parsing limits as the driver reads them without the node.
+    pub(crate) limits_watch: std::sync::Arc<client_limits::LimitsWatch>,
     /// Built from a saved `nodes.conf` (for [`Node::announce_start`]).
     loaded: bool,
     commands: HashMap<&'static str, &'static CommandSpec>,
@@ -180,6 +189,8 @@ impl Node {
         let cluster = Cluster::new(myself, &config, now);
         let commands = cmd::all().map(|spec| (spec.name, spec)).collect();
         let memory_limit = evict::MemoryLimit::from_config(&config);
+        let limits_watch =
+            std::sync::Arc::new(client_limits::LimitsWatch::new(&config.client_limits));
         let repl = crate::replication::Replication::new(run_id.clone());
         let scripting = cmd::scripting::Engine::new();
         scripting
@@ -217,6 +228,8 @@ impl Node {
             script_writes: None,
             memory_limit,
             eviction: Default::default(),
+            recent_peaks: Default::default(),
+            limits_watch,
             loaded: false,
             commands,
         }
@@ -795,6 +808,7 @@ impl Node {
         self.persistence_cron();
         self.redirect_blocked_on_keys();
         self.drop_unserved_shard_channels();
+        self.close_idle_clients();
     }
 }
 
@@ -829,6 +843,9 @@ mod access;
 mod aof_syncs;
 mod bus;
 pub mod call_stats;
+pub mod client_limits;
+#[cfg(test)]
+mod client_limits_tests;
 mod client_pause;
 mod disk_errors;
 pub mod evict;

@@ -254,6 +254,13 @@ impl Replication {
         self.replicas.contains_key(&client)
     }
 
+    /// Bytes of the stream held for a replica until it is online (its snapshot still on the
+    /// way); `None` for an online replica or another client.
+    pub(crate) fn held_stream_bytes(&self, client: ClientId) -> Option<u64> {
+        let held = self.replicas.get(&client)?.held.as_ref()?;
+        Some(held.iter().map(|d| d.len() as u64).sum())
+    }
+
     /// This node's replication ID as a master.
     pub fn replid(&self) -> &str {
         &self.replid

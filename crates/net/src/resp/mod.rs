@@ -70,12 +70,22 @@ pub const SHARED_FRAME_MAX_LEN: usize = 512;
 /// does not yet hold a whole request (nothing is consumed then, apart from frames that carry no
 /// command, which are dropped as Redis drops them).
 pub fn parse_request(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    parse_request_limited(buf, MAX_BULK_LEN as u64)
+}
+
+/// [`parse_request`] with a client's `proto-max-bulk-len`: a longer bulk argument is an
+/// `invalid bulk length`.
+pub fn parse_request_limited(
+    buf: &mut BytesMut,
+    max_bulk_len: u64,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    let max_bulk_len = max_bulk_len.min(i64::MAX as u64) as i64;
     loop {
         if buf.is_empty() {
             return Ok(None);
         }
         let scan = if buf[0] == b'*' {
-            scan_multibulk(buf)?
+            scan_multibulk(buf, max_bulk_len)?
         } else {
             scan_inline(buf)?
         };
@@ -137,7 +147,7 @@ fn memchr_cr(bytes: &[u8]) -> Option<usize> {
 
 /// Checks the multibulk frame at the front of `buf` without copying anything: its length and
 /// argument count once it is complete.
-fn scan_multibulk(buf: &[u8]) -> Result<Scan<Args>, ProtocolError> {
+fn scan_multibulk(buf: &[u8], max_bulk_len: i64) -> Result<Scan<Args>, ProtocolError> {
     debug_assert_eq!(buf[0], b'*');
     let Some((digits, mut pos)) = scan_count_line(buf, 0, ProtocolError::TooBigMultibulkCount)?
     else {
@@ -159,7 +169,7 @@ fn scan_multibulk(buf: &[u8]) -> Result<Scan<Args>, ProtocolError> {
             return Err(ProtocolError::ExpectedDollar(buf[pos]));
         }
         let len = match parse_redis_int(digits) {
-            Some(n) if (0..=MAX_BULK_LEN).contains(&n) => n as usize,
+            Some(n) if (0..=max_bulk_len).contains(&n) => n as usize,
             _ => return Err(ProtocolError::InvalidBulkLength),
         };
         let data_end = data_start + len;

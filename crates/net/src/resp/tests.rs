@@ -504,3 +504,22 @@ proptest! {
         while let Ok(Some(_)) = parse_reply(&mut buf) {}
     }
 }
+
+#[test]
+fn proto_max_bulk_len_refuses_a_longer_bulk_before_its_data_arrives() {
+    let limit = 1024 * 1024;
+    let mut at_limit = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1048576\r\nabc"[..]);
+    assert_eq!(parse_request_limited(&mut at_limit, limit), Ok(None));
+    let mut over = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1048577\r\n"[..]);
+    let refused = parse_request_limited(&mut over, limit);
+    assert_eq!(refused, Err(ProtocolError::InvalidBulkLength));
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "ERR Protocol error: invalid bulk length"
+    );
+    let mut small = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..]);
+    assert_eq!(
+        parse_request_limited(&mut small, limit),
+        Ok(Some(args(&["GET", "k"])))
+    );
+}

@@ -294,7 +294,8 @@ impl Shared {
             }
         }
         let persisted = self.persist_turn(&mut node);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        self.judge_backed_up(&mut node, backed_up);
         delivered && persisted
     }
 

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use clusterlab_core::cmd::migrate::{MigrateJob, MigrateOutcome};
 use clusterlab_core::cmd::scripting::busy;
+use clusterlab_core::node::client_limits::{ClientBufferSizes, REPLY_BUFFER_BYTES};
 use clusterlab_core::{ClientId, Effect, Node, Reply, Time};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -31,6 +32,45 @@ pub(super) struct ClientOut {
     /// Stream bytes not written yet. Taken only by a holder of `writer`, so they go out in order.
     stream: Mutex<BytesMut>,
     wake: Notify,
+    /// What the connection holds, for the node's client limits (reported every tick).
+    bytes: ClientBytes,
+}
+
+/// A connection's buffer sizes as the node's limits see them: output not yet on the socket
+/// (queued stream and pushes, replies being written) and input not yet parsed.
+#[derive(Default)]
+pub(super) struct ClientBytes {
+    output: AtomicU64,
+    query: AtomicU64,
+    query_free: AtomicU64,
+}
+
+impl ClientBytes {
+    fn queued(&self, n: usize) {
+        self.output.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn written(&self, n: usize) {
+        let _ = self
+            .output
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_sub(n as u64))
+            });
+    }
+
+    fn input_held(&self, input: &BytesMut) {
+        self.query.store(input.len() as u64, Ordering::Relaxed);
+        let free = input.capacity() - input.len();
+        self.query_free.store(free as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn sizes(&self) -> ClientBufferSizes {
+        ClientBufferSizes {
+            output_bytes: self.output.load(Ordering::Relaxed),
+            query_bytes: self.query.load(Ordering::Relaxed),
+            query_free_bytes: self.query_free.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl ClientOut {
@@ -39,7 +79,12 @@ impl ClientOut {
             writer: tokio::sync::Mutex::new(writer),
             stream: Mutex::new(BytesMut::new()),
             wake: Notify::new(),
+            bytes: ClientBytes::default(),
         }
+    }
+
+    pub(super) fn sizes(&self) -> ClientBufferSizes {
+        self.bytes.sizes()
     }
 
     fn lock_stream(&self) -> MutexGuard<'_, BytesMut> {
@@ -48,6 +93,13 @@ impl ClientOut {
 
     /// Writes replies (the connection's own task).
     async fn write_replies(&self, bytes: &[u8]) -> io::Result<()> {
+        self.bytes.queued(bytes.len());
+        let written = self.write_replies_counted(bytes).await;
+        self.bytes.written(bytes.len());
+        written
+    }
+
+    async fn write_replies_counted(&self, bytes: &[u8]) -> io::Result<()> {
         let mut writer = self.writer.lock().await;
         if bytes.len() > 1 && buggify::fires(buggify::Point::ClientReplySplit) {
             let (first, rest) = bytes.split_at(bytes.len() / 2);
@@ -69,7 +121,16 @@ impl ClientOut {
                 // Also delivers what an earlier non-waiting write left unflushed.
                 return writer.flush().await;
             }
-            writer.write_all(&data).await?;
+            // Piece by piece, so the node's limits see what is still held.
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let n = writer.write(rest).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                self.bytes.written(n);
+                rest = &rest[n..];
+            }
         }
     }
 
@@ -92,6 +153,7 @@ impl ClientOut {
                 _ => break,
             }
         }
+        self.bytes.written(written);
         let flushed = written == data.len()
             && matches!(
                 Pin::new(&mut *writer).poll_flush(&mut cx),
@@ -130,6 +192,7 @@ impl Shared {
     fn queue_stream_in_front(&self, client: ClientId, replies: &mut BytesMut) {
         let mut io = self.lock_io();
         if let Some(handle) = io.clients.get(&client) {
+            handle.out.bytes.queued(replies.len());
             let mut stream = handle.out.lock_stream();
             replies.extend_from_slice(&stream);
             *stream = replies.split();
@@ -143,6 +206,7 @@ impl Shared {
     pub(super) fn queue_stream(&self, client: ClientId, data: &[u8]) {
         let mut io = self.lock_io();
         if let Some(handle) = io.clients.get(&client) {
+            handle.out.bytes.queued(data.len());
             handle.out.lock_stream().extend_from_slice(data);
             if !io.streams_to_write.contains(&client) {
                 io.streams_to_write.push(client);
@@ -150,31 +214,57 @@ impl Shared {
         }
     }
 
-    /// Writes the stream queued for each replica client to its socket now, as far as the
-    /// socket takes it without waiting; the client's own task writes the rest. Called before
-    /// the replies of the input that produced the stream are written.
-    pub(super) fn write_streams_now(&self) {
+    /// Writes the stream (and pushes) queued for each client to its socket now, as far as
+    /// the socket takes it without waiting; the client's own task writes the rest. Called
+    /// before the replies of the input that produced the stream are written. Returns the
+    /// clients left holding more than their fixed reply buffer, whose output limits the node
+    /// must judge now ([`Shared::judge_backed_up`]), as Redis judges them as replies queue.
+    #[must_use]
+    pub(super) fn write_streams_now(&self) -> Vec<ClientId> {
         let (outs, paused) = {
             let mut io = self.lock_io();
             let clients = std::mem::take(&mut io.streams_to_write);
             if io.stopped {
-                return;
+                return Vec::new();
             }
-            let outs: Vec<Arc<ClientOut>> = clients
+            let outs: Vec<(ClientId, Arc<ClientOut>)> = clients
                 .iter()
-                .filter_map(|c| io.clients.get(c).map(|h| h.out.clone()))
+                .filter_map(|c| io.clients.get(c).map(|h| (*c, h.out.clone())))
                 .collect();
             let paused = io
                 .paused_until
                 .is_some_and(|t| t > tokio::time::Instant::now());
             (outs, paused)
         };
-        for out in outs {
+        let mut backed_up = Vec::new();
+        for (client, out) in outs {
             // During a DEBUG SLEEP nothing leaves; the client's task waits it out, then writes.
             if paused || !out.try_write_stream() {
                 out.wake.notify_one();
             }
+            if out.sizes().output_bytes > REPLY_BUFFER_BYTES {
+                backed_up.push(client);
+            }
         }
+        backed_up
+    }
+
+    /// Hands the node the output sizes of `clients` (from [`Shared::write_streams_now`]) and
+    /// carries out its verdict: a client over its output limits is dropped. Needs the node.
+    pub(super) fn judge_backed_up(self: &Arc<Self>, node: &mut Node, clients: Vec<ClientId>) {
+        if clients.is_empty() || self.stopped() {
+            return;
+        }
+        let reports: Vec<(ClientId, ClientBufferSizes)> = {
+            let io = self.lock_io();
+            clients
+                .iter()
+                .filter_map(|c| io.clients.get(c).map(|h| (*c, h.out.sizes())))
+                .collect()
+        };
+        node.client_output_queued(self.clock.now(), &reports);
+        let effects = node.take_effects();
+        self.perform_queued(node, effects);
     }
 
     pub(super) fn unblock_client(
@@ -194,6 +284,27 @@ impl Shared {
         if let Some(handle) = self.lock_io().clients.get(&client) {
             handle.closing.request();
         }
+    }
+
+    /// `DropClient`: the node has forgotten the client; its task stops where it waits (on a
+    /// socket that takes nothing, say), and what it held is dropped with the connection.
+    pub(super) fn drop_client(&self, client: ClientId) {
+        let handle = self.lock_io().clients.remove(&client);
+        if let Some(handle) = handle {
+            handle.closing.request();
+            if let Some(task) = handle.task {
+                task.abort();
+            }
+        }
+    }
+
+    /// Every client's buffer sizes, for [`Node::client_buffers`].
+    pub(super) fn client_buffer_reports(&self) -> Vec<(ClientId, ClientBufferSizes)> {
+        let io = self.lock_io();
+        io.clients
+            .iter()
+            .map(|(&client, handle)| (client, handle.out.sizes()))
+            .collect()
     }
 }
 
@@ -240,6 +351,15 @@ fn register_with_input(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr
         .map_or_else(|_| String::from("?:0"), |a| a.to_string());
     let mut node = shared.lock_node();
     if shared.stopped() {
+        return;
+    }
+    if let Some(error) = node.connection_refused() {
+        // Best effort, as Redis writes it: the connection closes once it is out (or not).
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let line = format!("-{error}\r\n");
+            let _ = write_and_flush(&mut stream, line.as_bytes()).await;
+        });
         return;
     }
     let now = shared.clock.now();
@@ -436,6 +556,7 @@ async fn serve_client(
             }
         }
         let step = shared.run_requests(client, &closing, &mut input, &mut output);
+        out.bytes.input_held(&input);
         if step == Step::Stop {
             return;
         }
@@ -569,9 +690,32 @@ impl Shared {
         input: &mut BytesMut,
         output: &mut BytesMut,
     ) -> Step {
+        if input.len() as u64 > self.limits.query_buffer_bytes()
+            && self.query_buffer_refused(client, input)
+        {
+            return Step::Close;
+        }
         let step = self.run_batch(client, closing, input, output);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        if !backed_up.is_empty() {
+            let mut node = self.lock_node();
+            self.judge_backed_up(&mut node, backed_up);
+        }
         step
+    }
+
+    /// The node's verdict on input held past `client-query-buffer-limit` (Redis closes such a
+    /// client without a reply); the log line it asks for is written meanwhile.
+    fn query_buffer_refused(self: &Arc<Self>, client: ClientId, input: &BytesMut) -> bool {
+        let mut node = self.lock_node();
+        if self.stopped() {
+            return true;
+        }
+        let head = &input[..input.len().min(64)];
+        let refused = node.query_buffer_over_limit(client, input.len() as u64, head);
+        let effects = node.take_effects();
+        self.perform(&mut node, effects);
+        refused
     }
 
     /// One turn: the batch's commands, then what they asked to persist, all under one lock.
@@ -605,7 +749,8 @@ impl Shared {
         // Parsed one at a time so that requests after a MIGRATE stay in `input` until its
         // reply is known.
         loop {
-            let args = match resp::parse_request(input) {
+            let max_bulk_len = self.limits.proto_max_bulk_len_bytes();
+            let args = match resp::parse_request_limited(input, max_bulk_len) {
                 Ok(Some(args)) if args.is_empty() => continue,
                 Ok(Some(args)) => args,
                 Ok(None) => return Step::Continue,

@@ -202,9 +202,11 @@ impl Server {
         node.announce_start();
         let (exit_tx, exit_rx) = mpsc::unbounded_channel();
         let scripts = node.script_watch();
+        let limits = node.limits_watch();
         let shared = Arc::new(Shared {
             node: Arc::new(Mutex::new(node)),
             scripts,
+            limits,
             io: Mutex::new(Io {
                 aof,
                 ..Io::default()
@@ -293,6 +295,8 @@ struct Shared {
     node: Arc<Mutex<Node>>,
     /// The running script as seen without the node: `-BUSY` answers and kills (`client`).
     scripts: Arc<clusterlab_core::cmd::scripting::ScriptWatch>,
+    /// `proto-max-bulk-len` and `client-query-buffer-limit`, read while parsing (`client`).
+    limits: Arc<clusterlab_core::node::client_limits::LimitsWatch>,
     io: Mutex<Io>,
     clock: Clock,
     disk: Arc<dyn Disk>,
@@ -385,7 +389,8 @@ impl Shared {
     /// effects of different calls never interleave.
     fn perform(self: &Arc<Self>, node: &mut Node, effects: Vec<Effect>) -> bool {
         let performed = self.perform_queued(node, effects) && self.persist_turn(node);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        self.judge_backed_up(node, backed_up);
         performed
     }
 
@@ -407,6 +412,7 @@ impl Shared {
                 Effect::Send { link, msg } => self.send(link, &msg),
                 Effect::CloseLink { link } => self.close_link(link),
                 Effect::CloseClient { client } => self.close_client(client),
+                Effect::DropClient { client } => self.drop_client(client),
                 Effect::SaveConfig { contents, fsync } => {
                     self.lock_io().config_save.request(contents, fsync)
                 }

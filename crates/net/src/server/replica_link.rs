@@ -350,7 +350,8 @@ impl Shared {
         // One turn for the whole chunk: its commands reach the AOF in one write.
         let applied = self.replica_apply_locked(&mut node, link, input, ack_now);
         let persisted = self.persist_turn(&mut node);
-        self.write_streams_now();
+        let backed_up = self.write_streams_now();
+        self.judge_backed_up(&mut node, backed_up);
         applied.map(|wanted| wanted && persisted)
     }
 

@@ -1,4 +1,5 @@
-//! The 100 ms timer: runs the node's cron and the AOF's `everysec` sync.
+//! The 100 ms timer: reports links' and clients' buffers, runs the node's cron and the AOF's
+//! `everysec` sync.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ impl Shared {
         }
         let reports = self.link_buffer_reports();
         node.bus_link_buffers(self.clock.now(), &reports);
+        let clients = self.client_buffer_reports();
+        node.client_buffers(self.clock.now(), &clients);
         node.tick(self.clock.now());
         let effects = node.take_effects();
         if !self.perform(&mut node, effects) {

@@ -45,6 +45,7 @@ pub(super) fn leaves_at_once(effect: &Effect) -> bool {
         Effect::Send { .. }
             | Effect::UnblockClient { .. }
             | Effect::CloseClient { .. }
+            | Effect::DropClient { .. }
             | Effect::Shutdown
             | Effect::RewriteConfig
     )

@@ -2,14 +2,17 @@
 //! prints, in its order.
 //!
 //! Fields about state this node keeps are exact (`multi-mem` is Redis's sum of argument bytes
-//! plus a pointer per argument). The socket-level fields describe what the core sees: no file
-//! descriptor (`fd=-1`, as Redis shows for connections without one), no query or reply buffer
-//! held between commands (`qbuf`, `rbs`, `obl` … 0), and `tot-mem` is the client's state as
-//! this node holds it (its struct, arguments and queued transaction).
+//! plus a pointer per argument). The buffer fields are the driver's last report (each cron
+//! tick, `node/client_limits.rs`): `qbuf`/`qbuf-free` its unparsed input and room, `obl`,
+//! `oll`, `omem` its unwritten output on Redis's model (a 16 KB fixed buffer, then a list of
+//! 16 KB blocks); no file descriptor (`fd=-1`), no read-buffer fields (`rbs`, `rbp` 0), and
+//! `tot-mem` is the client's state as this node holds it (its struct, arguments, queued
+//! transaction, input buffer and reply list).
 
 use bytes::Bytes;
 
 use super::{is, parse_i64};
+use crate::config::ClientClass;
 use crate::node::{Client, ClientId, Node};
 use crate::reply::Reply;
 
@@ -25,9 +28,8 @@ pub(super) fn client_list(node: &mut Node, _client: ClientId, args: &[Bytes]) ->
     } else if is(&args[2], "type") && args.len() == 4 {
         let kind = &args[3];
         let replica = |id: &ClientId| node.repl.is_replica_client(*id);
-        // Redis types a RESP2 subscriber as `pubsub` (its output limits differ).
-        let pubsub =
-            |id: &ClientId| node.pubsub.is_subscribed(*id) && node.clients[id].protocol == 2;
+        // A subscriber in RESP2 or RESP3 (its output limits differ).
+        let pubsub = |id: &ClientId| node.client_class(*id) == ClientClass::PubSub;
         if is(kind, "normal") {
             let normal = |id: &&ClientId| !replica(id) && !pubsub(id);
             node.clients.keys().filter(normal).copied().collect()
@@ -75,7 +77,12 @@ pub(crate) fn client_line(node: &Node, id: ClientId) -> String {
     let now_ms = node.now.mono_ms;
     let multi = c.multi.as_ref().map_or(-1, |q| q.len() as i64);
     let multi_mem = multi_mem(c);
-    let tot_mem = std::mem::size_of::<Client>() + c.session.argv_mem + multi_mem;
+    let b = c.buffers.sizes;
+    let tot_mem = std::mem::size_of::<Client>() as u64
+        + (c.session.argv_mem + multi_mem) as u64
+        + b.query_bytes
+        + b.query_free_bytes
+        + b.list_bytes();
     let redir = match &c.session.tracking {
         None => -1,
         Some(t) => t.redirect.map_or(0, |r| r as i64),
@@ -83,8 +90,8 @@ pub(crate) fn client_line(node: &Node, id: ClientId) -> String {
     let (sub, psub, ssub) = node.pubsub.counts(id);
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={sub} psub={psub} ssub={ssub} \
-         multi={multi} qbuf=0 qbuf-free=0 argv-mem={} multi-mem={multi_mem} rbs=0 rbp=0 obl=0 \
-         oll=0 omem=0 tot-mem={tot_mem} events=r cmd={} user=default redir={redir} resp={}\n",
+         multi={multi} qbuf={} qbuf-free={} argv-mem={} multi-mem={multi_mem} rbs=0 rbp=0 obl={} \
+         oll={} omem={} tot-mem={tot_mem} events=r cmd={} user=default redir={redir} resp={}\n",
         c.id,
         c.addr,
         c.local_addr,
@@ -95,7 +102,12 @@ pub(crate) fn client_line(node: &Node, id: ClientId) -> String {
         now_ms.saturating_sub(c.created_ms) / 1000,
         now_ms.saturating_sub(c.last_command_ms) / 1000,
         flags(node, c),
+        b.query_bytes,
+        b.query_free_bytes,
         c.session.argv_mem,
+        b.fixed_buffer_bytes(),
+        b.list_blocks(),
+        b.list_bytes(),
         c.session.last_cmd.unwrap_or("NULL"),
         c.protocol
     )

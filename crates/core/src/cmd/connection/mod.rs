@@ -16,7 +16,7 @@ use crate::db::EntryRef;
 use crate::node::{ClientId, Effect, Node};
 use crate::reply::Reply;
 
-mod client_list;
+pub(crate) mod client_list;
 mod client_modes;
 mod kill;
 mod transactions;

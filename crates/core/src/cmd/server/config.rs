@@ -79,6 +79,7 @@ pub(super) fn config_set(node: &mut Node, client: ClientId, args: &[Bytes]) -> R
     let access = crate::db::access::AccessPolicy::from_config(&node.config);
     node.db.set_access_now(access, node.now.unix_ms);
     node.memory_config_changed();
+    node.client_limits_changed();
     if appendonly_changed {
         node.appendonly_changed(node.config.appendonly);
     }

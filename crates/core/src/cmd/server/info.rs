@@ -103,6 +103,7 @@ fn server_fields(node: &Node) -> Vec<(String, String)> {
 
 fn clients_fields(node: &Node) -> Vec<(String, String)> {
     let (waiting, waiting_with_timeout) = node.blocked_for_replication();
+    let (recent_input, recent_output) = node.recent_max_buffers();
     vec![
         // Redis counts replicas apart (`connected_slaves`).
         field(
@@ -110,6 +111,9 @@ fn clients_fields(node: &Node) -> Vec<(String, String)> {
             node.clients.len() - node.repl.replica_count(),
         ),
         field("cluster_connections", node.cluster.links_in_order().count()),
+        field("maxclients", node.config.client_limits.maxclients),
+        field("client_recent_max_input_buffer", recent_input),
+        field("client_recent_max_output_buffer", recent_output),
         field("blocked_clients", waiting + node.blocked_keys.len()),
         field("tracking_clients", 0),
         field(
@@ -205,7 +209,7 @@ fn stats_fields(node: &Node) -> Vec<(String, String)> {
     vec![
         field("total_connections_received", s.total_connections_received),
         field("total_commands_processed", s.total_commands_processed),
-        field("rejected_connections", 0),
+        field("rejected_connections", s.rejected_connections),
         field("sync_full", s.sync_full),
         field("sync_partial_ok", s.sync_partial_ok),
         field("sync_partial_err", s.sync_partial_err),
