@@ -87,16 +87,33 @@ fn replicate_and_replica_migration_save_without_fsync() {
     let mut net = masters_with_replicas(&[0, 1, 1], |_| {});
     let m2 = net.nodes[2].myself().to_string();
     let replicate = ["CLUSTER", "REPLICATE", m2.as_str()];
-    assert_eq!(super::slots::save_fsyncs(&mut net, 3, &replicate), vec![false]);
-    assert_eq!(net.nodes[3].cluster.me().master, Some(net.nodes[2].myself()));
+    assert_eq!(
+        super::slots::save_fsyncs(&mut net, 3, &replicate),
+        vec![false]
+    );
+    assert_eq!(
+        net.nodes[3].cluster.me().master,
+        Some(net.nodes[2].myself())
+    );
     // Node 3 left master 0 orphaned: the smaller of 4 and 5 migrates to it, unsynced.
-    let mover = if net.nodes[4].myself() < net.nodes[5].myself() { 4 } else { 5 };
+    let mover = if net.nodes[4].myself() < net.nodes[5].myself() {
+        4
+    } else {
+        5
+    };
     net.saves.clear();
     net.fsynced_saves.clear();
     net.advance(8000);
-    assert_eq!(masters_seen(&net, mover), BTreeSet::from([Some(net.nodes[0].myself())]));
+    assert_eq!(
+        masters_seen(&net, mover),
+        BTreeSet::from([Some(net.nodes[0].myself())])
+    );
     assert!(net.saves.contains(&mover), "the migration is saved");
-    assert!(!net.fsynced_saves.contains(&mover), "{:?}", net.fsynced_saves);
+    assert!(
+        !net.fsynced_saves.contains(&mover),
+        "{:?}",
+        net.fsynced_saves
+    );
 }
 
 #[test]
