@@ -92,6 +92,8 @@ impl Cluster {
                 LogLevel::Notice,
                 format!("Migrating to orphaned master {target}"),
             );
+            // Redis's `clusterHandleSlaveMigration` asks for no save at all (the move reaches
+            // the file with the next save); saved unsynced here, so a process crash keeps it.
             self.become_replica_of(target, out);
         }
     }

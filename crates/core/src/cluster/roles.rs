@@ -30,7 +30,10 @@ impl Cluster {
         let me = self.me_mut();
         me.flags = (me.flags & !(flags::MASTER | flags::MIGRATE_TO)) | flags::SLAVE;
         me.master = Some(master);
-        self.request_save(true);
+        // Saved, not fsynced: Redis's `clusterSetMaster` asks for nothing itself; `CLUSTER
+        // REPLICATE` adds `CLUSTER_TODO_SAVE_CONFIG` only, and the callers that take slots
+        // on the way (a gossiped claim, `SETSLOT … NODE` emptying me) ask for the fsync.
+        self.request_save(false);
         out.emit(ClusterEvent::BecameReplica { master });
     }
 

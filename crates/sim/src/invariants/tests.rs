@@ -49,6 +49,7 @@ fn each_disagreement_is_named() {
 
     let v = views_agree(&[view("n1", A)], 3);
     assert_eq!(names(&v), vec!["view_membership"]);
+    assert!(!views_agree_quickly(&[view("n1", A)], 3));
 
     let uncovered = "a 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-8190\n\
                      b 10.0.0.2:7002@17002 master - 0 100 2 connected 8192-16383\n";
@@ -58,10 +59,9 @@ fn each_disagreement_is_named() {
 
     let double = "a 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-8192\n\
                   b 10.0.0.2:7002@17002 master - 0 100 2 connected 8192-16383\n";
-    assert_eq!(
-        names(&views_agree(&[view("n1", double)], 2)),
-        vec!["slot_double_owner"]
-    );
+    let v = views_agree(&[view("n1", double)], 2);
+    assert_eq!(names(&v), vec!["slot_double_owner"]);
+    assert_eq!(v[0].evidence, "n1: slot 8192 claimed by a and b");
 }
 
 /// Seed 822415: c (a replica now) learned b's new config epoch 5 from b's takeover of other

@@ -61,6 +61,10 @@ pub fn stale_owners_kept(
             // Their latest view from at least `bound_ms` before this one, plus what a slow or
             // lossy network adds to the claim's ping and the UPDATE that answers it.
             let Some(earlier) = theirs.iter().rev().find(|s| {
+                // The delivery delay only adds: a view within the bound needs no network look.
+                if s.time_ms + bound_ms > sample.time_ms {
+                    return false;
+                }
                 let late_ms = 2 * net.max_delivery_ms(s.time_ms, sample.time_ms);
                 s.time_ms + bound_ms + late_ms <= sample.time_ms
             }) else {

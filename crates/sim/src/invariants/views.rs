@@ -1,11 +1,11 @@
 //! Point-in-time checks of a set of views: one answer for all slots, no failing flags
 //! or stale pings when nothing failed, distinct config epochs once settled, every state ok.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::short;
 use crate::report::{Violation, ViolationKind};
-use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
+use crate::view::{describe_owners, NodeLine, SLOTS};
 
 /// Every view lists `node_count` nodes with exactly one `myself` line; no view gives a slot two
 /// owners; every view covers all 16384 slots; all views agree on every slot's owner.
@@ -13,9 +13,9 @@ use crate::view::{describe_owners, slot_owners, NodeLine, SLOTS};
 /// Names: `view_membership`, `slot_double_owner`, `slot_coverage`, `slot_agreement`.
 pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let mut reference: Option<(&str, Vec<Option<String>>)> = None;
-    let own = own_views(views);
-    for (name, lines) in views {
+    let table = OwnerTable::new(views);
+    let mut reference: Option<(&str, Vec<u16>)> = None;
+    for (v, (name, lines)) in views.iter().enumerate() {
         let myself = lines.iter().filter(|l| l.is_myself()).count();
         if lines.len() != node_count || myself != 1 {
             violations.push(Violation::new(
@@ -26,8 +26,8 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
                 ),
             ));
         }
-        let owners = match slot_owners(lines) {
-            Ok(o) => o,
+        let owners = match &table.owners[v] {
+            Ok(o) => o.clone(),
             Err(e) => {
                 violations.push(Violation::new(
                     ViolationKind::SlotDoubleOwner,
@@ -36,13 +36,13 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
                 continue;
             }
         };
-        if owners.iter().any(Option::is_none) {
+        if owners.contains(&NO_OWNER) {
             violations.push(Violation::new(
                 ViolationKind::SlotCoverage,
-                format!("{name}: {}", describe_owners(&owners)),
+                format!("{name}: {}", describe_owners(&table.names(&owners))),
             ));
         }
-        let owners = without_phantom_claims(lines, owners, &own);
+        let owners = table.without_phantom_claims(v, owners);
         match &reference {
             None => reference = Some((name, owners)),
             Some((first, first_owners)) if *first_owners != owners => {
@@ -50,8 +50,8 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
                     ViolationKind::SlotAgreement,
                     format!(
                         "{first}: {} | {name}: {}",
-                        describe_owners(first_owners),
-                        describe_owners(&owners)
+                        describe_owners(&table.names(first_owners)),
+                        describe_owners(&table.names(&owners))
                     ),
                 ));
             }
@@ -61,63 +61,134 @@ pub fn views_agree(views: &[(String, Vec<NodeLine>)], node_count: usize) -> Vec<
     violations
 }
 
-/// Each node's own view, by its ID.
-fn own_views(views: &[(String, Vec<NodeLine>)]) -> BTreeMap<&str, &[NodeLine]> {
-    views
-        .iter()
-        .filter_map(|(_, lines)| {
-            let me = lines.iter().find(|l| l.is_myself())?;
-            Some((me.id.as_str(), lines.as_slice()))
-        })
-        .collect()
+/// An unassigned slot in an [`OwnerTable`] row.
+const NO_OWNER: u16 = u16::MAX;
+
+/// The slot owners of a set of views, each owner a number standing for its node ID (the same
+/// number in every view), so views compare and correct without a `String` per slot: the
+/// liveness phase polls them every few hundred virtual milliseconds, and with owner strings
+/// this was half the simulator's instructions.
+struct OwnerTable<'a> {
+    /// Node IDs by number, in order of first appearance.
+    ids: Vec<&'a str>,
+    /// Per view, the owner number of each slot ([`crate::view::slot_owners`]'s answer, its error text
+    /// included).
+    owners: Vec<Result<Vec<u16>, String>>,
+    /// Per view, the config epoch it gives each ID (from the ID's first line there).
+    epochs: Vec<Vec<Option<u64>>>,
+    /// Per ID, the view that is its own (its `myself` line; the last such view counts).
+    own: Vec<Option<usize>>,
 }
 
-/// `owners` (one view's, from `lines`) with every phantom claim given back to the real owner.
-/// A phantom claim: the view gives a slot to a master X that does not claim it in its own
-/// view, while the owner there, Y, has a lower config epoch than X in this view. Redis 7.0
-/// never corrects that: X's pings only add slots it claims, Y's claims lose to X's higher
-/// epoch, and no UPDATE goes to Y since its epoch is the lower one (redis/redis#3776; 7.2's
-/// slot-ownership tombstones, PR #12344, are not in 7.0). Such a view agrees with the others
-/// in everything Redis can settle.
-fn without_phantom_claims(
-    lines: &[NodeLine],
-    mut owners: Vec<Option<String>>,
-    own: &BTreeMap<&str, &[NodeLine]>,
-) -> Vec<Option<String>> {
-    let epoch_of = |id: &str| lines.iter().find(|l| l.id == id).map(|l| l.config_epoch);
-    let mut theirs: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
-    for (slot, owner) in owners.iter_mut().enumerate() {
-        let Some(x) = owner.clone() else {
-            continue;
-        };
-        let Some(x_view) = own.get(x.as_str()) else {
-            continue;
-        };
-        let x_owners = theirs
-            .entry(x.clone())
-            .or_insert_with(|| slot_owners(x_view).unwrap_or_default());
-        let Some(Some(y)) = x_owners.get(slot) else {
-            continue;
-        };
-        let lower = matches!((epoch_of(y), epoch_of(&x)), (Some(ey), Some(ex)) if ey < ex);
-        if *y != x && lower {
-            *owner = Some(y.clone());
+impl<'a> OwnerTable<'a> {
+    fn new(views: &'a [(String, Vec<NodeLine>)]) -> Self {
+        let mut index: HashMap<&'a str, u16> = HashMap::new();
+        let mut ids: Vec<&'a str> = Vec::new();
+        for line in views.iter().flat_map(|(_, lines)| lines) {
+            index.entry(line.id.as_str()).or_insert_with(|| {
+                ids.push(line.id.as_str());
+                u16::try_from(ids.len() - 1).expect("fewer than 65535 node IDs")
+            });
+        }
+        let mut own = vec![None; ids.len()];
+        let mut owners = Vec::with_capacity(views.len());
+        let mut epochs = Vec::with_capacity(views.len());
+        for (v, (_, lines)) in views.iter().enumerate() {
+            if let Some(me) = lines.iter().find(|l| l.is_myself()) {
+                own[usize::from(index[me.id.as_str()])] = Some(v);
+            }
+            let mut view_epochs = vec![None; ids.len()];
+            for line in lines.iter().rev() {
+                view_epochs[usize::from(index[line.id.as_str()])] = Some(line.config_epoch);
+            }
+            epochs.push(view_epochs);
+            owners.push(owner_numbers(lines, &index));
+        }
+        assert_eq!(owners.len(), views.len(), "one row per view");
+        OwnerTable {
+            ids,
+            owners,
+            epochs,
+            own,
         }
     }
-    owners
+
+    /// A row as owner IDs, for [`describe_owners`].
+    fn names(&self, owners: &[u16]) -> Vec<Option<String>> {
+        owners
+            .iter()
+            .map(|&o| (o != NO_OWNER).then(|| self.ids[usize::from(o)].to_string()))
+            .collect()
+    }
+
+    /// View `v`'s `owners` with every phantom claim given back to the real owner.
+    /// A phantom claim: the view gives a slot to a master X that does not claim it in its
+    /// own view, while the owner there, Y, has a lower config epoch than X in this view.
+    /// Redis 7.0 never corrects that: X's pings only add slots it claims, Y's claims lose to
+    /// X's higher epoch, and no UPDATE goes to Y since its epoch is the lower one
+    /// (redis/redis#3776; 7.2's slot-ownership tombstones, PR #12344, are not in 7.0). Such
+    /// a view agrees with the others in everything Redis can settle.
+    fn without_phantom_claims(&self, v: usize, mut owners: Vec<u16>) -> Vec<u16> {
+        let epochs = &self.epochs[v];
+        for (slot, owner) in owners.iter_mut().enumerate() {
+            let x = *owner;
+            if x == NO_OWNER {
+                continue;
+            }
+            let Some(x_view) = self.own[usize::from(x)] else {
+                continue;
+            };
+            // A claim X's own view cannot even settle (a slot twice) corrects nothing.
+            let Ok(x_owners) = &self.owners[x_view] else {
+                continue;
+            };
+            let y = x_owners[slot];
+            if y == NO_OWNER || y == x {
+                continue;
+            }
+            let (ey, ex) = (epochs[usize::from(y)], epochs[usize::from(x)]);
+            if matches!((ey, ex), (Some(ey), Some(ex)) if ey < ex) {
+                *owner = y;
+            }
+        }
+        owners
+    }
+}
+
+/// [`crate::view::slot_owners`] with owner numbers from `index` instead of ID strings (same error text).
+fn owner_numbers(lines: &[NodeLine], index: &HashMap<&str, u16>) -> Result<Vec<u16>, String> {
+    let mut owners = vec![NO_OWNER; SLOTS];
+    for line in lines {
+        let number = index[line.id.as_str()];
+        for &(lo, hi) in &line.slots {
+            let range = usize::from(lo)..=usize::from(hi);
+            for (owner, slot) in owners[range.clone()].iter_mut().zip(range) {
+                if *owner != NO_OWNER {
+                    let other = lines
+                        .iter()
+                        .find(|l| index[l.id.as_str()] == *owner)
+                        .map_or("?", |l| l.id.as_str());
+                    return Err(format!("slot {slot} claimed by {other} and {}", line.id));
+                }
+                *owner = number;
+            }
+        }
+    }
+    Ok(owners)
 }
 
 /// The slots some view credits to a master that does not claim them in its own view, where
-/// [`without_phantom_claims`] hands them back: Redis 7.0 never settles them, so a client
-/// asking for one is redirected round in a circle (or to a node that serves it nowhere).
+/// [`OwnerTable::without_phantom_claims`] hands them back: Redis 7.0 never settles them, so
+/// a client asking for one is redirected round in a circle (or to a node that serves it
+/// nowhere).
 pub fn phantom_slots(views: &[(String, Vec<NodeLine>)]) -> BTreeSet<u16> {
-    let own = own_views(views);
+    let table = OwnerTable::new(views);
     let mut slots = BTreeSet::new();
-    for (_, lines) in views {
-        let Ok(owners) = slot_owners(lines) else {
+    for v in 0..views.len() {
+        let Ok(owners) = &table.owners[v] else {
             continue;
         };
-        let settled = without_phantom_claims(lines, owners.clone(), &own);
+        let settled = table.without_phantom_claims(v, owners.clone());
         let moved = (0..owners.len()).filter(|&s| owners[s] != settled[s]);
         slots.extend(moved.map(|s| s as u16));
     }
@@ -165,7 +236,14 @@ fn ownership_if_covering(lines: &[NodeLine]) -> Option<Ownership<'_>> {
 /// Exactly when [`views_agree`] finds nothing, building per-slot tables only when the cheap
 /// test fails: what the liveness phase polls with.
 pub fn views_agree_quickly(views: &[(String, Vec<NodeLine>)], node_count: usize) -> bool {
-    identical_ownership(views, node_count) || views_agree(views, node_count).is_empty()
+    if identical_ownership(views, node_count) {
+        return true;
+    }
+    // A view short of members is a `view_membership` violation whatever its slots say.
+    let members_ok = views.iter().all(|(_, lines)| {
+        lines.len() == node_count && lines.iter().filter(|l| l.is_myself()).count() == 1
+    });
+    members_ok && views_agree(views, node_count).is_empty()
 }
 
 /// Every view lists `node_count` nodes and covers every slot with the same owners.

@@ -43,6 +43,8 @@ struct TestNet {
     isolated: BTreeSet<usize>,
     now_ms: u64,
     saves: Vec<usize>,
+    /// Nodes (by index) of the saves above that asked for an fsync, in order.
+    fsynced_saves: Vec<usize>,
     /// Replica (node, link) → master (node, the replica's client there).
     repl_links: HashMap<(usize, ReplLinkId), (usize, ClientId)>,
     /// Stream bytes on their way to a replica.
@@ -98,6 +100,7 @@ impl TestNet {
             isolated: BTreeSet::new(),
             now_ms: 0,
             saves: Vec::new(),
+            fsynced_saves: Vec::new(),
             repl_links: HashMap::new(),
             repl_queue: VecDeque::new(),
             repl_held: BTreeSet::new(),
@@ -179,7 +182,12 @@ impl TestNet {
                         self.pump(d);
                     }
                 }
-                Effect::SaveConfig { .. } => self.saves.push(from),
+                Effect::SaveConfig { fsync, .. } => {
+                    self.saves.push(from);
+                    if fsync {
+                        self.fsynced_saves.push(from);
+                    }
+                }
                 Effect::Event(event) => self.events.push((from, event)),
                 Effect::ReplicaConnect { link, ip, port } => {
                     self.replica_connect(from, link, &ip, port)

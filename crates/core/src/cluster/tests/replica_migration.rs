@@ -79,6 +79,43 @@ fn the_smallest_replica_of_the_richest_master_migrates_to_an_orphaned_master() {
     );
 }
 
+/// Redis 7.0 saves `nodes.conf` for `CLUSTER REPLICATE` without fsync
+/// (`CLUSTER_TODO_SAVE_CONFIG` only) and asks for no save at all when a replica migrates; a
+/// master emptied by `SETSLOT … NODE` that turns replica fsyncs (`CLUSTER_TODO_FSYNC_CONFIG`).
+#[test]
+fn replicate_and_replica_migration_save_without_fsync() {
+    let mut net = masters_with_replicas(&[0, 1, 1], |_| {});
+    let m2 = net.nodes[2].myself().to_string();
+    let replicate = ["CLUSTER", "REPLICATE", m2.as_str()];
+    assert_eq!(
+        super::slots::save_fsyncs(&mut net, 3, &replicate),
+        vec![false]
+    );
+    assert_eq!(
+        net.nodes[3].cluster.me().master,
+        Some(net.nodes[2].myself())
+    );
+    // Node 3 left master 0 orphaned: the smaller of 4 and 5 migrates to it, unsynced.
+    let mover = if net.nodes[4].myself() < net.nodes[5].myself() {
+        4
+    } else {
+        5
+    };
+    net.saves.clear();
+    net.fsynced_saves.clear();
+    net.advance(8000);
+    assert_eq!(
+        masters_seen(&net, mover),
+        BTreeSet::from([Some(net.nodes[0].myself())])
+    );
+    assert!(net.saves.contains(&mover), "the migration is saved");
+    assert!(
+        !net.fsynced_saves.contains(&mover),
+        "{:?}",
+        net.fsynced_saves
+    );
+}
+
 #[test]
 fn the_migration_barrier_and_allow_replica_migration_keep_replicas_in_place() {
     let tweaks: [fn(&mut Config); 2] = [

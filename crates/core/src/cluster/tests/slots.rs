@@ -421,7 +421,7 @@ fn asking_holds_for_the_commands_of_a_script_on_an_importing_node() {
 
 /// The `nodes.conf` saves one command hands out, as their fsync flags (its other effects are
 /// dropped).
-fn save_fsyncs(net: &mut TestNet, i: usize, words: &[&str]) -> Vec<bool> {
+pub(super) fn save_fsyncs(net: &mut TestNet, i: usize, words: &[&str]) -> Vec<bool> {
     let args: Vec<Bytes> = words
         .iter()
         .map(|w| Bytes::copy_from_slice(w.as_bytes()))

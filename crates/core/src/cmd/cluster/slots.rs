@@ -187,6 +187,8 @@ pub(super) fn setslot_node(node: &mut Node, slot: u16, id: &[u8]) -> Reply {
     let allowed = node.config.cluster_allow_replica_migration;
     if had_slots && target != myself && node.cluster.me().slots.is_empty() && allowed {
         node.cluster.become_replica_of(target, &mut node.out);
+        // Redis adds `CLUSTER_TODO_FSYNC_CONFIG` for this turn to a replica.
+        node.cluster.request_save(true);
     }
     // Redis 7.0 saves without fsync here (`CLUSTER_TODO_SAVE_CONFIG`); the epoch bump and
     // the turn to a replica above ask for their own fsync, as Redis's do.
