@@ -91,6 +91,7 @@ mod sim {
     use clusterlab_example_cache_aside::{Cache, CacheAside, Stats};
     use clusterlab_sim::client::{describe_reply, reply_text};
     use clusterlab_sim::faults::FailoverMode;
+    use clusterlab_sim::timeline::render_html;
     use clusterlab_sim::trace::{Event, FaultEvent};
     use clusterlab_sim::{
         in_runtime, sim_test, ClusterClient, Fault, FaultInjector, FaultSchedule, RunReport,
@@ -265,6 +266,23 @@ mod sim {
         })
     }
 
+    /// A failing seed's trace and timeline, under `target/sim/tmp/` (the panic follows).
+    fn keep_evidence(seed: u64, report: &RunReport) {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let html = render_html("cache-aside", &report.trace, &report.violations);
+        let (trace, page) = (
+            dir.join(format!("cache-aside-{seed}.trace")),
+            dir.join(format!("cache-aside-{seed}.html")),
+        );
+        std::fs::write(&trace, &report.trace_text).expect("trace written");
+        std::fs::write(&page, html).expect("timeline written");
+        eprintln!(
+            "seed {seed}: trace {}, timeline {}",
+            trace.display(),
+            page.display()
+        );
+    }
+
     fn seed_from_env() -> Option<u64> {
         let text = std::env::var("CACHE_ASIDE_SEED").ok()?;
         Some(text.parse().expect("CACHE_ASIDE_SEED is a seed"))
@@ -276,6 +294,9 @@ mod sim {
         for seed in seeds {
             let (report, seen) = run(seed);
             let why = format!("seed {seed} (replay: CACHE_ASIDE_SEED={seed})");
+            if !report.ok() || !seen.stale.is_empty() {
+                keep_evidence(seed, &report);
+            }
             report.assert_ok();
             assert!(
                 seen.stale.is_empty(),
