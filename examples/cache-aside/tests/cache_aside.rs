@@ -160,7 +160,7 @@ mod sim {
     async fn user_code(mut layer: CacheAside<SimCache>) -> Seen {
         let mut seen = Seen::default();
         let mut last: Vec<Option<String>> = vec![None; KEYS];
-        let mut warned = vec![false; KEYS];
+        let mut warned = [false; KEYS];
         let started = madsim::time::Instant::now();
         for n in 0..(SPAN_MS / STEP_MS) as usize {
             if started.elapsed().as_millis() as u64 >= SPAN_MS {
