@@ -10,9 +10,10 @@ test: test-normal test-sim
 test-normal:
     cargo test --workspace
 
-# Simulation build: the harness's own tests and the scenario tests in sim-tests.
+# Simulation build: the harness's own tests (and its doctests: RUSTDOCFLAGS), the scenario
+# tests in sim-tests and the worked example examples/cache-aside.
 test-sim:
-    RUSTFLAGS="{{sim_flags}}" cargo test --target-dir target/sim -p clusterlab-sim -p clusterlab-sim-tests
+    RUSTFLAGS="{{sim_flags}}" RUSTDOCFLAGS="{{sim_flags}}" cargo test --target-dir target/sim -p clusterlab-sim -p clusterlab-sim-tests -p clusterlab-example-cache-aside
 
 # A simulation campaign, e.g. `just sim --seeds 200` or `just sim --seed 7 --seeds 1`.
 sim *args:

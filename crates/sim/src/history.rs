@@ -44,6 +44,32 @@ fn effective_end_us(op: &WriteOp) -> u64 {
 }
 
 /// Judges `read` for `key` (see the module docs).
+///
+/// ```
+/// use clusterlab_sim::history::check_register;
+/// use clusterlab_sim::workload::{WriteHistory, WriteOp, WriteOutcome};
+///
+/// let op = |id: usize, start_ms: u64, outcome: WriteOutcome| WriteOp {
+///     id,
+///     key: "k".to_string(),
+///     value: format!("v{id}"),
+///     start_us: start_ms * 1000,
+///     end_us: start_ms * 1000 + 500,
+///     addr: "10.0.0.1:7001".to_string(),
+///     outcome,
+/// };
+/// let timed_out = WriteOutcome::Indeterminate("timed out".to_string());
+/// let history = WriteHistory {
+///     ops: vec![op(0, 0, WriteOutcome::Acked), op(1, 10, WriteOutcome::Acked), op(2, 20, timed_out)],
+/// };
+/// assert!(check_register(&history, "k", Some("v1")).ok());
+/// // A timed-out write may land at any time, so it is a legal final value.
+/// assert!(check_register(&history, "k", Some("v2")).ok());
+/// // v1 started after v0 was acknowledged: reading v0 back means v1 was lost.
+/// assert_eq!(check_register(&history, "k", Some("v0")).lost_acked, vec![1]);
+/// assert_eq!(check_register(&history, "k", None).lost_acked, vec![0, 1]);
+/// assert_eq!(check_register(&history, "k", Some("v9")).phantom.as_deref(), Some("v9"));
+/// ```
 pub fn check_register(history: &WriteHistory, key: &str, read: Option<&str>) -> RegisterCheck {
     let writes: Vec<&WriteOp> = history.ops.iter().filter(|op| op.key == key).collect();
     let acked = writes.iter().filter(|op| op.is_acked());

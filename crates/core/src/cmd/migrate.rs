@@ -389,7 +389,7 @@ mod tests {
             &words(&["MIGRATE", "h", "1", "", "0", "100", "KEYS", "a"]),
         );
         let job = job_of(node.take_effects());
-        let mut connect = |node: &mut Node, port: u16| {
+        let connect = |node: &mut Node, port: u16| {
             node.client_connected(now, format!("127.0.0.1:{port}"), "127.0.0.1:2".into())
         };
         let (set, script, exec, reader) = (

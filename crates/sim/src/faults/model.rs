@@ -516,6 +516,23 @@ pub struct TimedFault {
 
 /// A run's faults in time order (stable for equal times). Serializes as a JSON list of
 /// `{"at_ms": 1200, "kind": "crash", "node": 1}`.
+///
+/// ```
+/// use clusterlab_sim::{Fault, FaultSchedule, TimedFault};
+///
+/// let schedule = FaultSchedule::new(vec![
+///     TimedFault { at_ms: 3000, fault: Fault::Heal },
+///     TimedFault { at_ms: 1000, fault: Fault::Partition { groups: vec![vec![0], vec![1, 2]] } },
+/// ]);
+/// assert_eq!(schedule.0[0].at_ms, 1000, "sorted by time");
+/// assert_eq!(schedule.validate(3), Ok(()));
+/// let json = serde_json::to_string(&schedule).unwrap();
+/// assert_eq!(
+///     json,
+///     r#"[{"at_ms":1000,"kind":"partition","groups":[[0],[1,2]]},{"at_ms":3000,"kind":"heal"}]"#
+/// );
+/// assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FaultSchedule(pub Vec<TimedFault>);
