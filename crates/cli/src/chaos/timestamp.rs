@@ -15,7 +15,7 @@ pub fn now_utc() -> String {
 pub fn utc_text(unix_ms: u64) -> String {
     let days = unix_ms / 86_400_000;
     let ms_of_day = unix_ms % 86_400_000;
-    let (year, month, day) = civil_date(days);
+    let (year, month, day) = crate::logging::civil_from_days(days as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         ms_of_day / 3_600_000,
@@ -23,26 +23,6 @@ pub fn utc_text(unix_ms: u64) -> String {
         ms_of_day / 1000 % 60,
         ms_of_day % 1000
     )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01, counted in 400-year eras of
-/// 146,097 days whose years start on March 1st (so the leap day ends a year).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
