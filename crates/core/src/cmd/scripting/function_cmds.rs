@@ -6,7 +6,7 @@ use mlua::{MultiValue, Value};
 
 use super::functions::{self, OPCODE_FUNCTION2};
 use super::run;
-use crate::cmd::dump::{encode_rdb_string, seal_payload, verify_payload, Reader};
+use crate::cmd::dump::{encode_rdb_string, seal_payload, verify_payload, Compression, Reader};
 use crate::cmd::{is, parse_i64};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -208,18 +208,21 @@ pub(crate) fn function_kill(_node: &mut Node, _client: ClientId, _args: &[Bytes]
     Reply::error("NOTBUSY No scripts in execution right now.")
 }
 
-/// FUNCTION DUMP: each library's code after the FUNCTION2 opcode, then the RDB version and
-/// CRC64 (strings are written uncompressed; Redis compresses long ones with LZF).
+/// FUNCTION DUMP: each library's code after the FUNCTION2 opcode (LZF-compressed as
+/// `rdbcompression` says), then the RDB version and CRC64.
 pub(crate) fn function_dump(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
-    Reply::Bulk(dump_payload(&super::library_codes(node)))
+    Reply::Bulk(dump_payload(
+        &super::library_codes(node),
+        node.rdb_compression(),
+    ))
 }
 
 /// The FUNCTION DUMP payload of these libraries' code.
-pub(crate) fn dump_payload(codes: &[Bytes]) -> Bytes {
+pub(crate) fn dump_payload(codes: &[Bytes], compression: Compression) -> Bytes {
     let mut body = Vec::new();
     for code in codes {
         body.push(OPCODE_FUNCTION2);
-        encode_rdb_string(code, &mut body);
+        encode_rdb_string(code, compression, &mut body);
     }
     seal_payload(body)
 }
