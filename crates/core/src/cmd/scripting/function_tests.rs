@@ -233,6 +233,8 @@ fn dump_and_restore_take_redis_payloads() {
     let Reply::Bulk(ours) = run(&mut n, c, "FUNCTION DUMP") else {
         panic!()
     };
+    // Under the default `rdbcompression yes` we compress the code as Redis did.
+    assert_eq!(ours[..], redis_dump[..]);
     let (mut other, c2) = node();
     load(&mut other, c2, LIB);
     assert_eq!(

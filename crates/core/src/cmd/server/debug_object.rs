@@ -93,4 +93,15 @@ mod tests {
             ]
         );
     }
+
+    /// redis-server 7.0.15 reports 13, then 102 after `CONFIG SET rdbcompression no`.
+    #[test]
+    fn serialized_length_counts_the_compressed_string() {
+        let mut h = Harness::new();
+        h.node.config.enable_debug_command = crate::config::DebugCommand::Yes;
+        h.cmd(&["SET", "k", &"x".repeat(100)]);
+        assert_eq!(fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2], "serializedlength:13");
+        assert_eq!(h.cmd(&["CONFIG", "SET", "rdbcompression", "no"]), Reply::ok());
+        assert_eq!(fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2], "serializedlength:102");
+    }
 }
