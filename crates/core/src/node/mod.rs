@@ -363,6 +363,11 @@ impl Node {
         });
     }
 
+    /// The time of the last input (the driver's clock reading it was given).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
     pub(crate) fn set_time(&mut self, now: Time) {
         // Monotonic time never goes back; a driver that violates this is buggy.
         debug_assert!(now.mono_ms >= self.now.mono_ms, "time went backwards");
