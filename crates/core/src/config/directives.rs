@@ -211,7 +211,7 @@ pub(super) static DIRECTIVES: &[Directive] = &[
     ),
     ignored("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     honoured("rdbcompression", Kind::Bool, Access::Mutable),
-    honoured("rdbchecksum", Kind::Bool, Access::Mutable),
+    honoured("rdbchecksum", Kind::Bool, Access::Immutable),
     ignored("rdb-del-sync-files", Kind::Bool, "no"),
     ignored_alias(
         "replica-serve-stale-data",
