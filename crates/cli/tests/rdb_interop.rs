@@ -295,8 +295,18 @@ fn one_key_files_equal_redis_servers_compressed_or_not() {
     list.extend(items.iter().map(String::as_str));
     let text_value = "lorem ipsum dolor sit amet ".repeat(20);
     let cases: Vec<Vec<&str>> = vec![
-        vec!["SET", long_key.as_str(), text_value.as_str(), "PXAT", "4102444800000"],
-        vec!["SET", "incompressible", "q8#Zp!2Lx@9Wm$4Rv^7Tb&1Ny*6Hc(3Kd)5Gs"],
+        vec![
+            "SET",
+            long_key.as_str(),
+            text_value.as_str(),
+            "PXAT",
+            "4102444800000",
+        ],
+        vec![
+            "SET",
+            "incompressible",
+            "q8#Zp!2Lx@9Wm$4Rv^7Tb&1Ny*6Hc(3Kd)5Gs",
+        ],
         list,
     ];
     let mut compressed_files = 0;
@@ -316,7 +326,12 @@ fn one_key_files_equal_redis_servers_compressed_or_not() {
             }
             let (ours_keys, ours_sum) = keys_and_checksum(&files[0]);
             let (redis_keys, redis_sum) = keys_and_checksum(&files[1]);
-            assert!(ours_keys == redis_keys, "{} {}, compression {compression}", case[0], case[1]);
+            assert!(
+                ours_keys == redis_keys,
+                "{} {}, compression {compression}",
+                case[0],
+                case[1]
+            );
             assert!(ours_sum != [0; 8] && redis_sum != [0; 8]);
             compressed_files += usize::from(ours_keys.windows(1).any(|b| b[0] == 0xc3));
         }

@@ -379,13 +379,21 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
     };
     // One library (Redis orders several by its hash table).
     let compressed = payload(&mut redis);
-    assert_eq!(payload(&mut ours), compressed, "FUNCTION DUMP, rdbcompression yes");
+    assert_eq!(
+        payload(&mut ours),
+        compressed,
+        "FUNCTION DUMP, rdbcompression yes"
+    );
     for conn in [&mut ours, &mut redis] {
         conn.call(&[b"CONFIG", b"SET", b"rdbcompression", b"no"]);
     }
     let verbatim = payload(&mut redis);
     assert!(verbatim.len() > compressed.len(), "the code compresses");
-    assert_eq!(payload(&mut ours), verbatim, "FUNCTION DUMP, rdbcompression no");
+    assert_eq!(
+        payload(&mut ours),
+        verbatim,
+        "FUNCTION DUMP, rdbcompression no"
+    );
     for conn in [&mut ours, &mut redis] {
         conn.call(&[b"CONFIG", b"SET", b"rdbcompression", b"yes"]);
     }

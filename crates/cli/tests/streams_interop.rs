@@ -590,12 +590,7 @@ fn streams_cross_in_rdb_files_and_survive_an_aof_rewrite() {
         unreachable!()
     };
     let path = dir.path.display().to_string();
-    let redis_args = [
-        "--dir",
-        path.as_str(),
-        "--enable-debug-command",
-        "yes",
-    ];
+    let redis_args = ["--dir", path.as_str(), "--enable-debug-command", "yes"];
     let mut writes: Vec<String> = (1..=250)
         .map(|i| format!("XADD big {i} k{} {} same x", i % 3, i * 11))
         .collect();

@@ -597,7 +597,10 @@ impl Node {
         if self.replaying || targets == Propagate::ALL {
             return self.log_write(args);
         }
-        debug_assert!(targets != Propagate::NONE, "nothing to propagate is never recorded");
+        debug_assert!(
+            targets != Propagate::NONE,
+            "nothing to propagate is never recorded"
+        );
         if targets == Propagate::AOF {
             self.count_change();
             self.log_to_aof(args);

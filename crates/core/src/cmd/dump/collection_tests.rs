@@ -76,7 +76,11 @@ fn small_collections_dump_byte_for_byte_as_redis() {
     ];
     for (payload, value) in cases {
         assert_eq!(parse_payload(payload).as_ref(), Ok(&value), "{value:?}");
-        assert_eq!(&dump_payload(&value, Compression::Lzf)[..], payload, "{value:?}");
+        assert_eq!(
+            &dump_payload(&value, Compression::Lzf)[..],
+            payload,
+            "{value:?}"
+        );
     }
 }
 
@@ -135,7 +139,10 @@ fn long_lists_split_into_8kb_nodes() {
     assert_eq!(parse_payload(&payload), Ok(value));
     let huge = "y".repeat(20_000);
     let value = list(&["a", &huge, "b"]);
-    assert_eq!(parse_payload(&dump_payload(&value, Compression::Lzf)), Ok(value));
+    assert_eq!(
+        parse_payload(&dump_payload(&value, Compression::Lzf)),
+        Ok(value)
+    );
 }
 
 #[test]

@@ -116,7 +116,10 @@ fn long_strings_use_14_and_32_bit_lengths_like_redis() {
     let mut expected = b"\x00\x40\x40".to_vec();
     expected.extend_from_slice(&noise(64));
     expected.extend_from_slice(b"\x0a\x00\xb3\xa8\xdc\xa2\x94\x2a\xe2\xf9");
-    assert_eq!(&dump_payload(&string(&noise(64)), Compression::Lzf)[..], &expected[..]);
+    assert_eq!(
+        &dump_payload(&string(&noise(64)), Compression::Lzf)[..],
+        &expected[..]
+    );
 
     let big = dump_payload(&string(&noise(70_000)), Compression::Lzf);
     assert_eq!(big.len(), 70_016);
@@ -211,7 +214,10 @@ fn a_redis_stream_payload_loads_and_dumps_back_byte_for_byte() {
         (stream.entries_added, stream.last_id),
         (1, StreamId::new(1, 1))
     );
-    assert_eq!(&dump_payload(&value, Compression::Lzf)[..], REDIS_STREAM_DUMP);
+    assert_eq!(
+        &dump_payload(&value, Compression::Lzf)[..],
+        REDIS_STREAM_DUMP
+    );
 }
 
 #[test]

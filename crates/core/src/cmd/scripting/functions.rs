@@ -251,7 +251,11 @@ type LibrarySet = (BTreeMap<String, Library>, HashMap<String, String>);
 /// (compile errors, duplicates within the payload), then joined to the loaded ones, refused
 /// if a library exists (unless replacing) or a function name is taken by another library;
 /// any error leaves the libraries as they were.
-pub(crate) fn restore(engine: &mut Engine, codes: &[Bytes], policy: RestorePolicy) -> Result<(), String> {
+pub(crate) fn restore(
+    engine: &mut Engine,
+    codes: &[Bytes],
+    policy: RestorePolicy,
+) -> Result<(), String> {
     let loaded = swap_libraries(engine, Default::default());
     let staged = codes
         .iter()
@@ -272,7 +276,10 @@ pub(crate) fn restore(engine: &mut Engine, codes: &[Bytes], policy: RestorePolic
     let (libraries, functions) = staged_set;
     engine.libraries.extend(libraries);
     engine.function_library.extend(functions);
-    debug_assert!(engine.function_library.values().all(|l| engine.libraries.contains_key(l)));
+    debug_assert!(engine
+        .function_library
+        .values()
+        .all(|l| engine.libraries.contains_key(l)));
     Ok(())
 }
 

@@ -428,10 +428,15 @@ fn set_repl_sends_writes_to_the_aof_or_the_replicas_alone() {
         .filter(|e| matches!(e, Effect::Event(ClusterEvent::WriteApplied { .. })))
         .count();
     assert_eq!(applied, 4, "MULTI, set a, set c, EXEC reach the replicas");
-    let to_replicas: u64 = [&["MULTI"][..], &["set", "a", "1"], &["set", "c", "1"], &["EXEC"]]
-        .iter()
-        .map(|w| crate::replication::encoded_len(&w.iter().map(|s| b(s)).collect::<Vec<_>>()))
-        .sum();
+    let to_replicas: u64 = [
+        &["MULTI"][..],
+        &["set", "a", "1"],
+        &["set", "c", "1"],
+        &["EXEC"],
+    ]
+    .iter()
+    .map(|w| crate::replication::encoded_len(&w.iter().map(|s| b(s)).collect::<Vec<_>>()))
+    .sum();
     assert_eq!(n.cluster.me().repl_offset - offset_before, to_replicas);
     for effect in effects {
         n.out.push(effect);
@@ -442,10 +447,19 @@ fn set_repl_sends_writes_to_the_aof_or_the_replicas_alone() {
     );
     // One write for the AOF alone: no transaction, no offset.
     let offset_before = n.cluster.me().repl_offset;
-    eval(&mut n, c, "redis.set_repl(redis.REPL_AOF); redis.call('set','e','1')", &[], &[]);
+    eval(
+        &mut n,
+        c,
+        "redis.set_repl(redis.REPL_AOF); redis.call('set','e','1')",
+        &[],
+        &[],
+    );
     assert_eq!(aof_records(&mut n), ["set|e|1"]);
     assert_eq!(n.cluster.me().repl_offset, offset_before);
-    assert_eq!(run(&mut n, c, "MGET a b c d e"), Reply::Array(["1"; 5].iter().map(|v| Reply::bulk(*v)).collect()));
+    assert_eq!(
+        run(&mut n, c, "MGET a b c d e"),
+        Reply::Array(["1"; 5].iter().map(|v| Reply::bulk(*v)).collect())
+    );
 }
 
 /// Each write of a script reports the command the script called (its digest), as a client's

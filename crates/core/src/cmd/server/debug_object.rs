@@ -100,8 +100,17 @@ mod tests {
         let mut h = Harness::new();
         h.node.config.enable_debug_command = crate::config::DebugCommand::Yes;
         h.cmd(&["SET", "k", &"x".repeat(100)]);
-        assert_eq!(fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2], "serializedlength:13");
-        assert_eq!(h.cmd(&["CONFIG", "SET", "rdbcompression", "no"]), Reply::ok());
-        assert_eq!(fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2], "serializedlength:102");
+        assert_eq!(
+            fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2],
+            "serializedlength:13"
+        );
+        assert_eq!(
+            h.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+            Reply::ok()
+        );
+        assert_eq!(
+            fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2],
+            "serializedlength:102"
+        );
     }
 }

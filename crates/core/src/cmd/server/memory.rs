@@ -263,7 +263,8 @@ pub(super) fn quicklist_node_bytes(list: &List) -> Vec<usize> {
     let mut nodes: Vec<usize> = Vec::new();
     let mut node = ListpackWriter::new();
     for item in list.iter() {
-        if node.count() > 0 && !crate::cmd::dump::quicklist_node_takes(node.len_bytes(), item.len()) {
+        if node.count() > 0 && !crate::cmd::dump::quicklist_node_takes(node.len_bytes(), item.len())
+        {
             nodes.push(node.len_bytes());
             node = ListpackWriter::new();
         }

@@ -179,6 +179,9 @@ async fn outbound_links_carry_encoded_messages_until_closed() {
     assert!(!shared.lock_io().links.contains_key(&link));
 }
 
+/// One append's bytes, and whether a sync followed before the next append.
+type Appended = (Vec<u8>, bool);
+
 /// A [`MemDisk`] that counts the calls reaching the device.
 #[derive(Clone, Default)]
 struct CountingDisk {
@@ -188,7 +191,7 @@ struct CountingDisk {
     fsynced_saves: Arc<AtomicUsize>,
     syncs: Arc<AtomicUsize>,
     /// Each append's bytes, and whether a sync followed it before the next append.
-    appended: Arc<Mutex<Vec<(Vec<u8>, bool)>>>,
+    appended: Arc<Mutex<Vec<Appended>>>,
 }
 
 impl CountingDisk {
@@ -297,7 +300,10 @@ fn request(words: &[&str]) -> Vec<u8> {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| w == &needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| w == &needle)
+        .count()
 }
 
 /// Redis writes and syncs a script's MULTI/EXEC once (its AOF buffer goes out whole at the end
@@ -325,11 +331,19 @@ async fn a_scripts_transaction_reaches_the_aof_in_one_write_and_one_always_sync(
     let output = run_batch(&shared, &batch);
     assert_eq!(&output[..], b"+OK\r\n:1\r\n:1\r\n+OK\r\n");
     let appended = disk.appended.lock().unwrap().clone();
-    let all: Vec<u8> = appended.iter().flat_map(|(bytes, _)| bytes.clone()).collect();
+    let all: Vec<u8> = appended
+        .iter()
+        .flat_map(|(bytes, _)| bytes.clone())
+        .collect();
     assert_eq!((count(&all, b"MULTI"), count(&all, b"EXEC")), (2, 2));
     for (bytes, synced) in &appended {
         assert!(synced, "every write synced under always");
-        assert_eq!(count(bytes, b"MULTI"), count(bytes, b"EXEC"), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            count(bytes, b"MULTI"),
+            count(bytes, b"EXEC"),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
     // The woken BLPOP's reply left mid-turn: what ran before it was written first, the rest at
     // the end of the turn.

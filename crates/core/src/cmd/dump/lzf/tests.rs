@@ -26,7 +26,7 @@ fn concat(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "whole bytes");
+    assert!(text.len().is_multiple_of(2), "whole bytes");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
@@ -34,7 +34,11 @@ fn hex(text: &str) -> Vec<u8> {
 }
 
 fn payload(value: &[u8], compression: Compression) -> Vec<u8> {
-    dump_payload(&Value::String(bytes::Bytes::copy_from_slice(value)), compression).to_vec()
+    dump_payload(
+        &Value::String(bytes::Bytes::copy_from_slice(value)),
+        compression,
+    )
+    .to_vec()
 }
 
 /// Values and redis-server's whole DUMP payload of each.
@@ -111,7 +115,12 @@ fn long_strings_compress_as_redis_does() {
             197,
             "0a0046acb338fbbdec8c",
         ),
-        ("noise 100 (verbatim)", noise(100), 113, "0a003345a34b34103900"),
+        (
+            "noise 100 (verbatim)",
+            noise(100),
+            113,
+            "0a003345a34b34103900",
+        ),
     ];
     for (name, value, len, footer) in cases {
         let ours = payload(&value, Compression::Lzf);

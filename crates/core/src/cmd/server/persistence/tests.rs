@@ -331,7 +331,13 @@ fn rdbcompression_and_rdbchecksum_shape_the_file() {
     // No checksum: eight zero bytes, which the loader does not check.
     assert_eq!(plain[plain.len() - 8..], [0; 8]);
     let (contents, _) = rdb::decode(&plain, &Default::default()).unwrap();
-    assert_eq!(contents.entries[0].value, crate::db::Value::String(long.clone().into()));
+    assert_eq!(
+        contents.entries[0].value,
+        crate::db::Value::String(long.clone().into())
+    );
     let (contents, _) = rdb::decode(&compressed, &Default::default()).unwrap();
-    assert_eq!(contents.entries[0].value, crate::db::Value::String(long.into()));
+    assert_eq!(
+        contents.entries[0].value,
+        crate::db::Value::String(long.into())
+    );
 }
