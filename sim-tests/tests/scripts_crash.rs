@@ -7,7 +7,10 @@
 //! acknowledged script's writes are all there, and the one in flight is all there or all
 //! absent: the AOF holds a script's effects inside MULTI/EXEC, and the loader reverts a
 //! transaction a torn tail cut (`aof-load-truncated yes`). Some seed must tear the tail
-//! inside such a block, or the test would show nothing.
+//! inside such a block, or the test would show nothing. Only a torn tail may do that: the
+//! driver writes a script's whole MULTI/EXEC in one `write` and one `always` sync (as Redis
+//! writes its AOF buffer once per event-loop turn), so neither a process kill (written bytes
+//! kept) nor a power loss (synced bytes kept) leaves the file inside a transaction.
 //!
 //! Replicas too: a master killed after scripts (acknowledged, then `WAIT`ed for) is failed
 //! over, and the promoted replica holds whole scripts only, every waited one among them.
@@ -225,6 +228,9 @@ fn crash_after_scripts(seed: u64) -> CrashRun {
         let reply = in_flight.await.expect("script task");
         let in_flight_acked = matches!(&reply, Ok(r) if *r == SCRIPT_REPLY);
         let torn_inside_script = ends_inside_multi(&cluster, victim);
+        if !matches!(kind, CrashKind::Torn { .. }) {
+            assert!(!torn_inside_script, "a {kind:?} left a partial MULTI");
+        }
         sleep_ms(1000).await;
         cluster.restart(victim);
         cluster.wait_listening().await.expect("restarted");

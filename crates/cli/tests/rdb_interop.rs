@@ -213,3 +213,131 @@ fn appendonly_turned_on_at_run_time_survives_a_restart() {
     assert_eq!(digest(&mut ours), before);
     assert_eq!(text(&ours.call(&[b"GET", b"after"])), "$2\r\non\r\n");
 }
+
+/// Skips one RDB string field (plain, integer-encoded or LZF) starting at `at`.
+fn skip_rdb_string(file: &[u8], at: usize) -> usize {
+    let (len, at) = rdb_length(file, at);
+    match len {
+        RdbLen::Plain(n) => at + n,
+        RdbLen::Int(bytes) => at + bytes,
+        RdbLen::Lzf => {
+            let (compressed, at) = rdb_length(file, at);
+            let (_, at) = rdb_length(file, at);
+            let RdbLen::Plain(compressed) = compressed else {
+                panic!("an LZF length")
+            };
+            at + compressed
+        }
+    }
+}
+
+enum RdbLen {
+    Plain(usize),
+    Int(usize),
+    Lzf,
+}
+
+fn rdb_length(file: &[u8], at: usize) -> (RdbLen, usize) {
+    let first = file[at];
+    match first >> 6 {
+        0 => (RdbLen::Plain(usize::from(first & 0x3f)), at + 1),
+        1 => (
+            RdbLen::Plain(usize::from(first & 0x3f) << 8 | usize::from(file[at + 1])),
+            at + 2,
+        ),
+        2 => {
+            assert_eq!(first, 0x80, "a 32-bit length");
+            let n = u32::from_be_bytes(file[at + 1..at + 5].try_into().unwrap());
+            (RdbLen::Plain(n as usize), at + 5)
+        }
+        _ => match first & 0x3f {
+            0 => (RdbLen::Int(1), at + 1),
+            1 => (RdbLen::Int(2), at + 1),
+            2 => (RdbLen::Int(4), at + 1),
+            3 => (RdbLen::Lzf, at + 1),
+            other => panic!("special encoding {other}"),
+        },
+    }
+}
+
+/// A `dump.rdb` from the magic's end past its aux fields (which differ: times, memory) up to
+/// the checksum, and the checksum.
+fn keys_and_checksum(file: &[u8]) -> (&[u8], &[u8]) {
+    assert!(file.starts_with(b"REDIS0010"));
+    let mut at = 9;
+    while file[at] == 0xfa {
+        at = skip_rdb_string(file, at + 1);
+        at = skip_rdb_string(file, at);
+    }
+    file[at..].split_at(file.len() - at - 8)
+}
+
+/// A one-key `dump.rdb` equals redis-server's byte for byte after the aux fields: keys and
+/// values LZF-compressed under the default `rdbcompression yes` (a long key name too), verbatim
+/// under `no`, and loads back.
+#[test]
+fn one_key_files_equal_redis_servers_compressed_or_not() {
+    let dir = TestDir::new("rdb-bytes");
+    let [redis_port, ours_port] = free_ports(2)[..] else {
+        unreachable!()
+    };
+    let redis_dir = dir.join("redis");
+    let ours_dir = dir.join("ours");
+    std::fs::create_dir_all(&redis_dir).unwrap();
+    std::fs::create_dir_all(&ours_dir).unwrap();
+    let _redis = redis_in(&redis_dir, redis_port, &[]);
+    let _node = NodeProcess::start(&ours_dir, ours_port, NODE_TIMEOUT_MS, OURS_NO_AOF);
+    let mut redis = RespConn::connect(redis_port);
+    let mut ours = RespConn::connect(ours_port);
+    let long_key = format!("key-{}", "k".repeat(40));
+    let items: Vec<String> = (0..1500).map(|i| format!("item-{i}")).collect();
+    let mut list = vec!["RPUSH", "list"];
+    list.extend(items.iter().map(String::as_str));
+    let text_value = "lorem ipsum dolor sit amet ".repeat(20);
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "SET",
+            long_key.as_str(),
+            text_value.as_str(),
+            "PXAT",
+            "4102444800000",
+        ],
+        vec![
+            "SET",
+            "incompressible",
+            "q8#Zp!2Lx@9Wm$4Rv^7Tb&1Ny*6Hc(3Kd)5Gs",
+        ],
+        list,
+    ];
+    let mut compressed_files = 0;
+    for compression in ["yes", "no"] {
+        for conn in [&mut ours, &mut redis] {
+            let reply = conn.call(&[b"CONFIG", b"SET", b"rdbcompression", compression.as_bytes()]);
+            assert_eq!(text(&reply), "+OK\r\n");
+        }
+        for case in &cases {
+            let args: Vec<&[u8]> = case.iter().map(|a| a.as_bytes()).collect();
+            let mut files = Vec::new();
+            for (conn, dir) in [(&mut ours, &ours_dir), (&mut redis, &redis_dir)] {
+                conn.call(&[b"FLUSHALL"]);
+                assert!(!conn.call(&args).starts_with(b"-"), "{}", case[0]);
+                assert_eq!(text(&conn.call(&[b"SAVE"])), "+OK\r\n");
+                files.push(std::fs::read(dir.join("dump.rdb")).unwrap());
+            }
+            let (ours_keys, ours_sum) = keys_and_checksum(&files[0]);
+            let (redis_keys, redis_sum) = keys_and_checksum(&files[1]);
+            assert!(
+                ours_keys == redis_keys,
+                "{} {}, compression {compression}",
+                case[0],
+                case[1]
+            );
+            assert!(ours_sum != [0; 8] && redis_sum != [0; 8]);
+            compressed_files += usize::from(ours_keys.windows(1).any(|b| b[0] == 0xc3));
+        }
+        // The last file (the list) loads back as it was.
+        assert_eq!(text(&ours.call(&[b"DEBUG", b"RELOAD"])), "+OK\r\n");
+        assert_eq!(text(&ours.call(&[b"LLEN", b"list"])), ":1500\r\n");
+    }
+    assert!(compressed_files >= 2, "{compressed_files}");
+}

@@ -348,8 +348,9 @@ const LIBRARY: &str = "#!lua name=mylib\n\
     redis.register_function('myset', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n\
     redis.register_function{function_name='myget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
 
-/// FUNCTION and FCALL give the same replies as redis-server, and a FUNCTION DUMP payload
-/// goes both ways: redis-server's (LZF-compressed) restores here, ours restores there.
+/// FUNCTION and FCALL give the same replies as redis-server, a FUNCTION DUMP payload equals
+/// redis-server's byte for byte (its code LZF-compressed under the default `rdbcompression
+/// yes`, verbatim under `no`), and goes both ways.
 #[test]
 fn functions_match_redis_server_and_dumps_restore_both_ways() {
     let dir = TestDir::new("scripting-functions");
@@ -371,6 +372,31 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
     };
     compare(&mut ours, &mut redis, &load(LIBRARY));
     compare(&mut ours, &mut redis, &load(LIBRARY));
+    let payload = |conn: &mut RespConn| {
+        let raw = conn.call(&[b"FUNCTION", b"DUMP"]);
+        let body_at = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
+        raw[body_at..raw.len() - 2].to_vec()
+    };
+    // One library (Redis orders several by its hash table).
+    let compressed = payload(&mut redis);
+    assert_eq!(
+        payload(&mut ours),
+        compressed,
+        "FUNCTION DUMP, rdbcompression yes"
+    );
+    for conn in [&mut ours, &mut redis] {
+        conn.call(&[b"CONFIG", b"SET", b"rdbcompression", b"no"]);
+    }
+    let verbatim = payload(&mut redis);
+    assert!(verbatim.len() > compressed.len(), "the code compresses");
+    assert_eq!(
+        payload(&mut ours),
+        verbatim,
+        "FUNCTION DUMP, rdbcompression no"
+    );
+    for conn in [&mut ours, &mut redis] {
+        conn.call(&[b"CONFIG", b"SET", b"rdbcompression", b"yes"]);
+    }
     // Redis lists libraries and functions in its hash tables' order: compare lists of one.
     let one = "#!lua name=onelib\nredis.register_function{function_name='one', \
                callback=function() return 1 end, flags={'no-writes', 'allow-stale'}}";
@@ -407,11 +433,6 @@ fn functions_match_redis_server_and_dumps_restore_both_ways() {
         compare(&mut ours, &mut redis, &words(line));
     }
     // Redis's payload restores here; ours restores in redis-server.
-    let payload = |conn: &mut RespConn| {
-        let raw = conn.call(&[b"FUNCTION", b"DUMP"]);
-        let body_at = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
-        raw[body_at..raw.len() - 2].to_vec()
-    };
     let theirs = payload(&mut redis);
     let mine = payload(&mut ours);
     for conn in [&mut ours, &mut redis] {

@@ -5,7 +5,8 @@
 //! A file is the magic `REDIS0010`, aux fields (`0xFA name value`), for a non-empty db 0 a
 //! `SELECTDB`/`RESIZEDB` pair, one entry per key (an optional `EXPIRETIME_MS`, then the type
 //! byte, the key and the value exactly as in a DUMP payload), `EOF` and the CRC-64 of every
-//! byte before the checksum. Values share their encoders and decoders with DUMP/RESTORE
+//! byte before the checksum (zero under `rdbchecksum no`, as Redis writes it). Strings are
+//! LZF-compressed as `rdbcompression` says (`cmd::dump::Compression`). Values share their encoders and decoders with DUMP/RESTORE
 //! (`cmd::dump`), so anything RESTORE reads, a file may hold. Redis writes LRU/LFU hints and
 //! modules' data too; hints are skipped on load, and module or function sections (which this
 //! node cannot hold) stop the load with an error.
@@ -15,8 +16,8 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::cmd::dump::{
-    crc64, decode_typed_value, encode_rdb_length, encode_rdb_string, encode_typed_value, Reader,
-    RDB_VERSION,
+    crc64, decode_typed_value, encode_rdb_length, encode_rdb_string, encode_typed_value,
+    Compression, Reader, RDB_VERSION,
 };
 use crate::db::{Db, EncodingLimits, Value};
 
@@ -102,15 +103,36 @@ impl fmt::Display for RdbError {
 
 impl std::error::Error for RdbError {}
 
+/// How a file is written: `rdbcompression` and `rdbchecksum` (both on by default, as in Redis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOptions {
+    pub compression: Compression,
+    pub checksum: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> WriteOptions {
+        WriteOptions {
+            compression: Compression::Lzf,
+            checksum: true,
+        }
+    }
+}
+
 /// The whole keyspace as an RDB file, with `aux` fields after the magic. Expired keys not yet
 /// removed are written with their expiry, as Redis writes them; the loader drops them.
 pub fn encode(db: &Db, aux: &[(&str, String)]) -> Vec<u8> {
-    encode_with_functions(db, aux, &[])
+    encode_with_functions(db, aux, &[], WriteOptions::default())
 }
 
 /// [`encode`] with FUNCTION libraries' code, written after the aux fields as Redis does.
-pub fn encode_with_functions(db: &Db, aux: &[(&str, String)], functions: &[Bytes]) -> Vec<u8> {
-    encode_with_key_ends(db, aux, functions).0
+pub fn encode_with_functions(
+    db: &Db,
+    aux: &[(&str, String)],
+    functions: &[Bytes],
+    options: WriteOptions,
+) -> Vec<u8> {
+    encode_with_key_ends(db, aux, functions, options).0
 }
 
 /// [`encode_with_functions`], and the keys' bounds in the file: where the first key's entry
@@ -120,18 +142,20 @@ pub fn encode_with_key_ends(
     db: &Db,
     aux: &[(&str, String)],
     functions: &[Bytes],
+    options: WriteOptions,
 ) -> (Vec<u8>, Vec<usize>) {
+    let c = options.compression;
     let mut out = Vec::with_capacity(64 + db.len() * 32);
     let mut key_ends = Vec::with_capacity(db.len() + 1);
     out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     for (name, value) in aux {
         out.push(OP_AUX);
-        encode_rdb_string(name.as_bytes(), &mut out);
-        encode_rdb_string(value.as_bytes(), &mut out);
+        encode_rdb_string(name.as_bytes(), c, &mut out);
+        encode_rdb_string(value.as_bytes(), c, &mut out);
     }
     for code in functions {
         out.push(OP_FUNCTION2);
-        encode_rdb_string(code, &mut out);
+        encode_rdb_string(code, c, &mut out);
     }
     if !db.is_empty() {
         out.push(OP_SELECTDB);
@@ -146,16 +170,16 @@ pub fn encode_with_key_ends(
                 out.extend_from_slice(&at_ms.to_le_bytes());
             }
             let mut typed = Vec::new();
-            encode_typed_value(entry.value, &mut typed);
+            encode_typed_value(entry.value, c, &mut typed);
             // The type byte, then the key, then the value.
             out.push(typed[0]);
-            encode_rdb_string(entry.key, &mut out);
+            encode_rdb_string(entry.key, c, &mut out);
             out.extend_from_slice(&typed[1..]);
             key_ends.push(out.len());
         }
     }
     out.push(OP_EOF);
-    let crc = crc64(&out);
+    let crc = if options.checksum { crc64(&out) } else { 0 };
     out.extend_from_slice(&crc.to_le_bytes());
     (out, key_ends)
 }

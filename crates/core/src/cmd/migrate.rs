@@ -112,6 +112,7 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
     let now_ms = node.now.unix_ms;
     let mut requests = Vec::new();
     let mut keys = Vec::new();
+    let compression = node.rdb_compression();
     for key in &options.keys {
         let Some(entry) = lookup_read(node, key) else {
             continue;
@@ -123,7 +124,7 @@ fn migrate(node: &mut Node, client: ClientId, args: &[Bytes]) -> Reply {
             Bytes::from_static(b"RESTORE-ASKING"),
             key.clone(),
             Bytes::from(ttl_ms.to_string()),
-            dump_payload(entry.value),
+            dump_payload(entry.value, compression),
         ];
         if options.replace {
             request.push(Bytes::from_static(b"REPLACE"));

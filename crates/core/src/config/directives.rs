@@ -209,8 +209,8 @@ pub(super) static DIRECTIVES: &[Directive] = &[
         "{title} {listen-addr} {server-mode}",
     ),
     ignored("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
-    ignored("rdbcompression", Kind::Bool, "yes"),
-    ignored("rdbchecksum", Kind::Bool, "yes"),
+    honoured("rdbcompression", Kind::Bool, Access::Mutable),
+    honoured("rdbchecksum", Kind::Bool, Access::Immutable),
     ignored("rdb-del-sync-files", Kind::Bool, "no"),
     ignored_alias(
         "replica-serve-stale-data",

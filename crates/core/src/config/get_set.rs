@@ -127,6 +127,8 @@ impl Config {
             "cluster-replica-no-failover" => yes_no(self.cluster_replica_no_failover),
             "appendonly" => yes_no(self.appendonly),
             "aof-use-rdb-preamble" => yes_no(self.aof_use_rdb_preamble),
+            "rdbcompression" => yes_no(self.rdb_compression),
+            "rdbchecksum" => yes_no(self.rdb_checksum),
             "auto-aof-rewrite-percentage" => self.auto_aof_rewrite_percentage.to_string(),
             "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size.to_string(),
             "appendfsync" => match self.appendfsync {

@@ -139,6 +139,10 @@ pub struct Config {
     pub save: String,
     /// An AOF rewrite writes its base as an RDB file (`aof-use-rdb-preamble`).
     pub aof_use_rdb_preamble: bool,
+    /// Strings in RDB files and DUMP payloads LZF-compressed where that pays (`rdbcompression`).
+    pub rdb_compression: bool,
+    /// RDB files end with their CRC-64 (`rdbchecksum`); off, with zero, which loaders skip.
+    pub rdb_checksum: bool,
     /// Growth over the last rewrite's size, in percent, that starts a rewrite (0: never).
     pub auto_aof_rewrite_percentage: u64,
     /// Smallest AOF, in bytes, the automatic rewrite considers.
@@ -222,6 +226,8 @@ impl Default for Config {
             enable_protected_configs: DebugCommand::No,
             save: "3600 1 300 100 60 10000".into(),
             aof_use_rdb_preamble: true,
+            rdb_compression: true,
+            rdb_checksum: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             repl_ping_replica_period_s: 10,

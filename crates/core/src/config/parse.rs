@@ -123,6 +123,8 @@ impl Config {
             "cluster-replica-no-failover" => self.cluster_replica_no_failover = bool_arg(arg)?,
             "appendonly" => self.appendonly = bool_arg(arg)?,
             "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = bool_arg(arg)?,
+            "rdbcompression" => self.rdb_compression = bool_arg(arg)?,
+            "rdbchecksum" => self.rdb_checksum = bool_arg(arg)?,
             "auto-aof-rewrite-percentage" => {
                 self.auto_aof_rewrite_percentage = int_arg(d.kind, arg)? as u64
             }

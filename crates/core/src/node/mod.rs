@@ -159,8 +159,9 @@ pub struct Node {
     /// The Lua interpreter and script cache (see `cmd::scripting`).
     pub(crate) scripting: cmd::scripting::Engine,
     /// While a script runs: the writes it made, each with the `request` digest of the
-    /// command the script called, propagated when it ends (see `cmd::scripting::run`).
-    pub(crate) script_writes: Option<Vec<(Vec<Bytes>, u64)>>,
+    /// command the script called and where `redis.set_repl` sends it, propagated when it
+    /// ends (see `cmd::scripting::run`).
+    pub(crate) script_writes: Option<Vec<ScriptWrite>>,
     /// The `maxmemory` directives and the eviction pool (see `evict`).
     pub(crate) memory_limit: evict::MemoryLimit,
     pub(crate) eviction: evict::Eviction,
@@ -376,6 +377,11 @@ impl Node {
         });
     }
 
+    /// The time of the last input (the driver's clock reading it was given).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
     pub(crate) fn set_time(&mut self, now: Time) {
         // Monotonic time never goes back; a driver that violates this is buggy.
         debug_assert!(now.mono_ms >= self.now.mono_ms, "time went backwards");
@@ -589,10 +595,36 @@ impl Node {
             return;
         }
         if let Some(writes) = &mut self.script_writes {
-            writes.push((args.to_vec(), self.request));
+            writes.push(ScriptWrite {
+                args: args.to_vec(),
+                request: self.request,
+                targets: Propagate::ALL,
+            });
             return;
         }
         self.feed_write(args, crate::replication::encoded_len(args));
+    }
+
+    /// [`Node::log_write`] to the AOF only, to the replicas only, or both (a script's
+    /// `redis.set_repl`). The replicas' part moves the replication offset; the AOF's alone
+    /// does not, as in Redis.
+    pub(crate) fn log_write_to(&mut self, args: &[Bytes], targets: Propagate) {
+        if self.replaying || targets == Propagate::ALL {
+            return self.log_write(args);
+        }
+        debug_assert!(
+            targets != Propagate::NONE,
+            "nothing to propagate is never recorded"
+        );
+        if targets == Propagate::AOF {
+            self.count_change();
+            self.log_to_aof(args);
+        } else {
+            debug_assert_eq!(targets, Propagate::REPLICAS);
+            let len = crate::replication::encoded_len(args);
+            self.feed_replicas(args, len);
+            self.count_change();
+        }
     }
 
     /// Replays one command from the append-only file at start-up: no redirection, nothing
@@ -859,3 +891,24 @@ pub mod session;
 #[cfg(test)]
 mod tests;
 mod tracking;
+
+/// A write a running script made, held until it ends.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ScriptWrite {
+    pub(crate) args: Vec<Bytes>,
+    /// The `request` digest of the command the script called.
+    pub(crate) request: u64,
+    pub(crate) targets: Propagate,
+}
+
+/// Where a write goes: Redis's `PROPAGATE_AOF` and `PROPAGATE_REPL` bits, as
+/// `redis.set_repl`'s `REPL_*` values spell them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Propagate(pub(crate) u8);
+
+impl Propagate {
+    pub(crate) const NONE: Propagate = Propagate(0);
+    pub(crate) const AOF: Propagate = Propagate(1);
+    pub(crate) const REPLICAS: Propagate = Propagate(2);
+    pub(crate) const ALL: Propagate = Propagate(3);
+}

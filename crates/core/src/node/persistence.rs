@@ -11,6 +11,7 @@
 use bytes::Bytes;
 
 use super::{ClientId, Effect, LogLevel, Node};
+use crate::cmd::dump::Compression;
 use crate::cmd::propagate::encode_command;
 use crate::rdb::{self, RdbContents};
 use crate::reply::Reply;
@@ -80,7 +81,16 @@ impl Node {
         ];
         aux.extend(extra.iter().cloned());
         let functions = crate::cmd::scripting::library_codes(self);
-        rdb::encode_with_key_ends(&self.db, &aux, &functions)
+        let options = rdb::WriteOptions {
+            compression: self.rdb_compression(),
+            checksum: self.config.rdb_checksum,
+        };
+        rdb::encode_with_key_ends(&self.db, &aux, &functions, options)
+    }
+
+    /// How the RDB writer stores strings (`rdbcompression`): in files, DUMP and MIGRATE.
+    pub(crate) fn rdb_compression(&self) -> Compression {
+        Compression::from_config(self.config.rdb_compression)
     }
 
     /// Hands a snapshot to the driver (`SaveRdb`); `client` (SAVE) waits for the outcome.
@@ -172,7 +182,7 @@ impl Node {
             &mut out,
         );
         for entry in self.db.entries_in_order() {
-            let payload = crate::cmd::dump::dump_payload(entry.value);
+            let payload = crate::cmd::dump::dump_payload(entry.value, self.rdb_compression());
             let at_ms = entry.expires_at_ms.unwrap_or(0).to_string();
             let args = [
                 Bytes::from_static(b"RESTORE"),

@@ -224,6 +224,22 @@ impl Node {
     /// the effects after it, and the write must still be on record: the bytes may be in the
     /// page cache, loaded again at a restart (seed 808127).
     pub(crate) fn feed_write(&mut self, args: &[Bytes], bytes_len: u64) {
+        self.advance_offset(bytes_len);
+        self.count_change();
+        self.log_to_aof(args);
+        let size = self.config.repl_backlog_size;
+        self.repl.stream_to_replicas(args, size, &mut self.out);
+    }
+
+    /// A write for the replicas only (a script's `redis.set_repl(redis.REPL_REPLICA)`).
+    pub(crate) fn feed_replicas(&mut self, args: &[Bytes], bytes_len: u64) {
+        self.advance_offset(bytes_len);
+        let size = self.config.repl_backlog_size;
+        self.repl.stream_to_replicas(args, size, &mut self.out);
+    }
+
+    /// Moves the replication offset past a write of `bytes_len` and reports it applied.
+    fn advance_offset(&mut self, bytes_len: u64) {
         let offset = self.cluster.me().repl_offset + bytes_len;
         // Offsets only grow: a write that adds no bytes would break the replicas' catch-up.
         assert!(bytes_len > 0, "a write of no bytes");
@@ -231,10 +247,6 @@ impl Node {
         // A replica applying its master's stream runs no client command: `request` is 0.
         let request = self.request;
         self.emit(ClusterEvent::WriteApplied { offset, request });
-        self.count_change();
-        self.log_to_aof(args);
-        let size = self.config.repl_backlog_size;
-        self.repl.stream_to_replicas(args, size, &mut self.out);
     }
 
     /// Drops the link to my master. A link that had finished its sync leaves its history

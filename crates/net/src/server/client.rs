@@ -769,6 +769,11 @@ impl Shared {
             if self.stopped() {
                 return Step::Stop;
             }
+            // A write that woke another client persisted the turn so far mid-batch, and the
+            // AOF's report moved the node's clock past the batch's: go on from there.
+            if node.now().mono_ms > now.mono_ms {
+                *now = node.now();
+            }
             // Timed on the monotonic clock (virtual under madsim) for SLOWLOG and LATENCY.
             let started = tokio::time::Instant::now();
             let reply = run_command(node, *now, client, &args);

@@ -3,8 +3,9 @@
 //! A payload is `<type byte><RDB value><u16 LE RDB version><u64 LE CRC64>`, the checksum
 //! covering every byte before it. Keys move between nodes in this form (MIGRATE sends
 //! `RESTORE-ASKING`), so it must be byte-compatible with Redis 7.0 in both directions: we encode
-//! strings as Redis does (integers in 1, 2 or 4 bytes, otherwise length-prefixed), except that we
-//! never LZF-compress, and we decode everything Redis writes for a string, LZF included.
+//! strings as Redis does (integers in 1, 2 or 4 bytes, LZF-compressed under `rdbcompression
+//! yes` when longer than 20 bytes and that saves at least 4, otherwise length-prefixed), and we
+//! decode everything Redis writes for a string.
 //! Collections (`types`) are written as Redis 7.0 writes them, their packed blobs in
 //! `listpack`, streams in `stream`; a type byte we do not read (modules, zipmaps) is `Bad data
 //! format`.
@@ -20,8 +21,10 @@ use crate::node::{ClientId, Node};
 use crate::reply::Reply;
 
 pub(crate) mod listpack;
+mod lzf;
 mod stream;
 mod types;
+pub(crate) use types::quicklist_node_takes;
 mod ziplist;
 
 /// The RDB version we write; payloads from newer versions are refused.
@@ -52,6 +55,29 @@ const ENC_LZF: u8 = 3;
 
 /// Redis only tries the integer form on strings this short (`-2147483648` is 11 bytes).
 const MAX_INT_STRING_LEN: usize = 11;
+/// Redis tries LZF only on strings longer than this.
+const LZF_MIN_LEN_EXCLUSIVE: usize = 20;
+/// What compression must save for Redis to keep it.
+const LZF_MIN_SAVING: usize = 4;
+
+/// Whether strings are written LZF-compressed where that pays (`rdbcompression`, on by
+/// default as in Redis), in DUMP payloads, RDB files and FUNCTION DUMP alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Lzf,
+    Off,
+}
+
+impl Compression {
+    /// The setting of `rdbcompression`.
+    pub fn from_config(rdbcompression: bool) -> Compression {
+        if rdbcompression {
+            Compression::Lzf
+        } else {
+            Compression::Off
+        }
+    }
+}
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -119,9 +145,9 @@ impl PayloadError {
 }
 
 /// The DUMP payload of `value` (stored or owned).
-pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>) -> Bytes {
+pub fn dump_payload<'a>(value: impl Into<ValueRef<'a>>, compression: Compression) -> Bytes {
     let mut out = Vec::new();
-    encode_typed_value(value.into(), &mut out);
+    encode_typed_value(value.into(), compression, &mut out);
     seal_payload(out)
 }
 
@@ -166,8 +192,8 @@ pub fn parse_payload_limited(
     decode_typed_value(rdb_type, &mut reader, limits)
 }
 
-/// A string the way Redis's RDB writer stores it, minus compression.
-fn encode_string(s: &[u8], out: &mut Vec<u8>) {
+/// A string the way Redis's RDB writer stores it.
+fn encode_string(s: &[u8], compression: Compression, out: &mut Vec<u8>) {
     if let Some(n) = integer_form(s) {
         let special = LEN_SPECIAL << 6;
         if let Ok(n) = i8::try_from(n) {
@@ -183,6 +209,16 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
         if let Ok(n) = i32::try_from(n) {
             out.push(special | ENC_INT32);
             out.extend_from_slice(&n.to_le_bytes());
+            return;
+        }
+    }
+    if compression == Compression::Lzf && s.len() > LZF_MIN_LEN_EXCLUSIVE {
+        if let Some(compressed) = lzf::compress(s, s.len() - LZF_MIN_SAVING) {
+            debug_assert!(compressed.len() <= s.len() - LZF_MIN_SAVING);
+            out.push(LEN_SPECIAL << 6 | ENC_LZF);
+            encode_length(compressed.len() as u64, out);
+            encode_length(s.len() as u64, out);
+            out.extend_from_slice(&compressed);
             return;
         }
     }
@@ -297,7 +333,7 @@ impl<'a> Reader<'a> {
                 let len = self.plain_length()?;
                 let compressed = self.take(compressed_len)?;
                 let len = usize::try_from(len).map_err(|_| PayloadError::BadFormat)?;
-                return lzf_decompress(compressed, len).ok_or(PayloadError::BadFormat);
+                return lzf::decompress(compressed, len).ok_or(PayloadError::BadFormat);
             }
             Length::Special(_) => return Err(PayloadError::BadFormat),
         };
@@ -305,66 +341,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Longest output one LZF back-reference (3 input bytes) can produce: 7 + 255 + 2 bytes.
-const LZF_MAX_BACKREF_LEN: usize = 264;
-
-/// Decompresses LZF data that must expand to exactly `len` bytes. The stream is a sequence of
-/// items, each led by a control byte: below 32 it is a run of `ctrl + 1` literal bytes; otherwise
-/// its top 3 bits are a length (7 = one more length byte follows, added) and its low 5 bits the
-/// high part of a back distance whose low byte follows; it copies `length + 2` bytes starting
-/// `distance + 1` bytes back in the output (the copy may overlap what it writes).
-fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
-    // The claimed length comes from outside: reserve no more than the input could expand to.
-    let bound = input.len().saturating_mul(LZF_MAX_BACKREF_LEN);
-    let mut out = Vec::with_capacity(len.min(bound));
-    let mut i = 0;
-    while i < input.len() {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 32 {
-            let literal = input.get(i..i + ctrl + 1)?;
-            if out.len() + literal.len() > len {
-                return None;
-            }
-            out.extend_from_slice(literal);
-            i += literal.len();
-            continue;
-        }
-        let mut run = ctrl >> 5;
-        if run == 7 {
-            run += usize::from(*input.get(i)?);
-            i += 1;
-        }
-        run += 2;
-        let distance = ((ctrl & 0x1f) << 8 | usize::from(*input.get(i)?)) + 1;
-        i += 1;
-        let start = out.len().checked_sub(distance)?;
-        if out.len() + run > len {
-            return None;
-        }
-        for k in start..start + run {
-            out.push(out[k]);
-        }
-    }
-    (out.len() == len).then_some(out)
-}
-
 // ---- shared with RDB files (`crate::rdb`) ------------------------------------------------------
 
 /// `<type byte><value>` of `value`: a payload's body, and a key's entry in an RDB file.
-pub(crate) fn encode_typed_value(value: ValueRef<'_>, out: &mut Vec<u8>) {
+pub(crate) fn encode_typed_value(value: ValueRef<'_>, compression: Compression, out: &mut Vec<u8>) {
     if let ValueRef::String(s) = value {
         out.push(TYPE_STRING);
-        encode_string(s, out);
+        encode_string(s, compression, out);
     } else {
-        let encoded = types::encode_collection(value, out);
+        let encoded = types::encode_collection(value, compression, out);
         debug_assert!(encoded, "every other type is a collection");
     }
 }
 
 /// A string field (keys, aux fields) as RDB stores it.
-pub(crate) fn encode_rdb_string(s: &[u8], out: &mut Vec<u8>) {
-    encode_string(s, out);
+pub(crate) fn encode_rdb_string(s: &[u8], compression: Compression, out: &mut Vec<u8>) {
+    encode_string(s, compression, out);
 }
 
 /// A length field as RDB stores it.
@@ -394,8 +386,9 @@ pub(crate) fn crc64(data: &[u8]) -> u64 {
 
 /// DUMP `key`: the payload, or nil for a missing key.
 fn dump(node: &mut Node, _client: ClientId, args: &[Bytes]) -> Reply {
+    let compression = node.rdb_compression();
     match lookup_read(node, &args[1]) {
-        Some(entry) => Reply::Bulk(dump_payload(entry.value)),
+        Some(entry) => Reply::Bulk(dump_payload(entry.value, compression)),
         None => Reply::Nil,
     }
 }

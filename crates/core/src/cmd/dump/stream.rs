@@ -10,7 +10,7 @@
 use bytes::Bytes;
 
 use super::listpack::{decode_listpack, ListpackWriter};
-use super::{encode_length, encode_string, PayloadError, Reader};
+use super::{encode_length, encode_string, Compression, PayloadError, Reader};
 use crate::db::stream::{
     elements_before_count, StreamEntry, StreamId, StreamMeta, FLAG_DELETED, FLAG_SAME_FIELDS,
 };
@@ -27,15 +27,15 @@ fn node_key(id: StreamId) -> [u8; 16] {
     key
 }
 
-pub(super) fn encode_stream(stream: &Stream, out: &mut Vec<u8>) {
+pub(super) fn encode_stream(stream: &Stream, c: Compression, out: &mut Vec<u8>) {
     out.push(TYPE_STREAM_LISTPACKS_2);
     let nodes: Vec<_> = stream.nodes().collect();
     encode_length(nodes.len() as u64, out);
     for (master, node) in nodes {
-        encode_string(&node_key(*master), out);
+        encode_string(&node_key(*master), c, out);
         let lp = node_listpack(stream, *master);
         assert_eq!(lp.len(), node.lp_bytes(), "node sizes follow the listpack");
-        encode_string(&lp, out);
+        encode_string(&lp, c, out);
     }
     let meta = stream.meta();
     for n in [
@@ -52,15 +52,15 @@ pub(super) fn encode_stream(stream: &Stream, out: &mut Vec<u8>) {
     }
     encode_length(stream.groups.len() as u64, out);
     for (name, group) in &stream.groups {
-        encode_group(name, group, out);
+        encode_group(name, group, c, out);
     }
 }
 
 /// A group: name, last ID, entries read (-1 as a 64-bit length, as Redis writes it), the
 /// pending entries (raw ID, delivery time as 8 bytes LE, delivery count), then the consumers
 /// (name, seen time, the raw IDs they own).
-fn encode_group(name: &[u8], group: &Group, out: &mut Vec<u8>) {
-    encode_string(name, out);
+fn encode_group(name: &[u8], group: &Group, c: Compression, out: &mut Vec<u8>) {
+    encode_string(name, c, out);
     encode_length(group.last_id.ms, out);
     encode_length(group.last_id.seq, out);
     encode_length(group.entries_read as u64, out);
@@ -72,7 +72,7 @@ fn encode_group(name: &[u8], group: &Group, out: &mut Vec<u8>) {
     }
     encode_length(group.consumers.len() as u64, out);
     for (name, consumer) in &group.consumers {
-        encode_string(name, out);
+        encode_string(name, c, out);
         out.extend_from_slice(&consumer.seen_time_ms.to_le_bytes());
         encode_length(consumer.pending.len() as u64, out);
         for id in &consumer.pending {

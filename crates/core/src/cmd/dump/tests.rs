@@ -1,3 +1,4 @@
+use super::lzf::decompress as lzf_decompress;
 use super::*;
 use crate::cmd::keys::tests::{bulk, err, int, ok, take_propagated, Harness};
 use crate::db::stream::StreamId;
@@ -102,7 +103,7 @@ fn crc64_is_redis_jones() {
 fn dump_payloads_match_redis_byte_for_byte() {
     for (value, expected) in REDIS_DUMPS {
         assert_eq!(
-            &dump_payload(&string(value))[..],
+            &dump_payload(&string(value), Compression::Lzf)[..],
             *expected,
             "{:?}",
             String::from_utf8_lossy(value)
@@ -115,9 +116,12 @@ fn long_strings_use_14_and_32_bit_lengths_like_redis() {
     let mut expected = b"\x00\x40\x40".to_vec();
     expected.extend_from_slice(&noise(64));
     expected.extend_from_slice(b"\x0a\x00\xb3\xa8\xdc\xa2\x94\x2a\xe2\xf9");
-    assert_eq!(&dump_payload(&string(&noise(64)))[..], &expected[..]);
+    assert_eq!(
+        &dump_payload(&string(&noise(64)), Compression::Lzf)[..],
+        &expected[..]
+    );
 
-    let big = dump_payload(&string(&noise(70_000)));
+    let big = dump_payload(&string(&noise(70_000)), Compression::Lzf);
     assert_eq!(big.len(), 70_016);
     assert_eq!(&big[..6], b"\x00\x80\x00\x01\x11\x70");
     assert_eq!(&big[6..70_006], &noise(70_000)[..]);
@@ -210,7 +214,10 @@ fn a_redis_stream_payload_loads_and_dumps_back_byte_for_byte() {
         (stream.entries_added, stream.last_id),
         (1, StreamId::new(1, 1))
     );
-    assert_eq!(&dump_payload(&value)[..], REDIS_STREAM_DUMP);
+    assert_eq!(
+        &dump_payload(&value, Compression::Lzf)[..],
+        REDIS_STREAM_DUMP
+    );
 }
 
 #[test]
@@ -325,14 +332,14 @@ fn lzf_claimed_length_does_not_drive_allocation() {
 proptest! {
     #[test]
     fn any_string_round_trips(s in proptest::collection::vec(any::<u8>(), 0..300)) {
-        prop_assert_eq!(parse_payload(&dump_payload(&string(&s))), Ok(string(&s)));
+        prop_assert_eq!(parse_payload(&dump_payload(&string(&s), Compression::Lzf)), Ok(string(&s)));
     }
 
     #[test]
     fn any_integer_string_round_trips(n in any::<i64>(), pad in 0usize..2) {
         let text = format!("{}{}", "0".repeat(pad), n);
         let value = string(text.as_bytes());
-        prop_assert_eq!(parse_payload(&dump_payload(&value)), Ok(value));
+        prop_assert_eq!(parse_payload(&dump_payload(&value, Compression::Lzf)), Ok(value));
     }
 }
 
@@ -734,7 +741,7 @@ fn streams_with_groups_round_trip_and_orphan_pending_entries_are_refused() {
         panic!("the stream");
     };
     let value = entry.value.to_value();
-    let payload = dump_payload(&value);
+    let payload = dump_payload(&value, Compression::Lzf);
     assert_eq!(parse_payload(&payload), Ok(value.clone()));
     let Value::Stream(stream) = &value else {
         panic!("{value:?}");

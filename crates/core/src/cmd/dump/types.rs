@@ -10,7 +10,7 @@
 
 use super::listpack::{decode_intset, decode_listpack, encode_intset, ListpackWriter};
 use super::ziplist::decode_ziplist;
-use super::{encode_length, encode_string, PayloadError, Reader};
+use super::{encode_length, encode_string, Compression, PayloadError, Reader};
 use crate::db::{EncodingLimits, Hash, List, Set, Value, ValueRef, ZSet};
 
 pub(super) const TYPE_LIST: u8 = 1;
@@ -33,28 +33,34 @@ const QUICKLIST_NODE_PACKED: u64 = 2;
 
 /// `list-max-listpack-size -2`: a node's listpack stays within 8 KB.
 const QUICKLIST_NODE_MAX_BYTES: usize = 8 * 1024;
+/// What Redis's quicklist adds to an element's length when it estimates a node's growth.
+const QUICKLIST_ENTRY_OVERHEAD_BYTES: usize = 8;
+
+/// Whether a pushed element of `item_len` bytes joins a quicklist node of `node_bytes`, by
+/// Redis's estimate (`_quicklistNodeAllowInsert`: the element's length plus 8 bytes, whatever
+/// its listpack encoding takes), not by the entry's exact size.
+pub(crate) fn quicklist_node_takes(node_bytes: usize, item_len: usize) -> bool {
+    node_bytes + item_len + QUICKLIST_ENTRY_OVERHEAD_BYTES <= QUICKLIST_NODE_MAX_BYTES
+}
 
 /// Appends the type byte and RDB body of a collection; false for a string (the caller's).
-pub(super) fn encode_collection(value: ValueRef<'_>, out: &mut Vec<u8>) -> bool {
+pub(super) fn encode_collection(value: ValueRef<'_>, c: Compression, out: &mut Vec<u8>) -> bool {
     match value {
         ValueRef::String(_) => return false,
-        ValueRef::List(l) => encode_list(l, out),
-        ValueRef::Hash(h) => encode_hash(h, out),
-        ValueRef::Set(s) => encode_set(s, out),
-        ValueRef::ZSet(z) => encode_zset(z, out),
-        ValueRef::Stream(s) => super::stream::encode_stream(s, out),
+        ValueRef::List(l) => encode_list(l, c, out),
+        ValueRef::Hash(h) => encode_hash(h, c, out),
+        ValueRef::Set(s) => encode_set(s, c, out),
+        ValueRef::ZSet(z) => encode_zset(z, c, out),
+        ValueRef::Stream(s) => super::stream::encode_stream(s, c, out),
     }
     true
 }
 
-fn encode_list(list: &List, out: &mut Vec<u8>) {
+fn encode_list(list: &List, c: Compression, out: &mut Vec<u8>) {
     let mut nodes = Vec::new();
     let mut node = ListpackWriter::new();
     for item in list.iter() {
-        let mut grown = ListpackWriter::new();
-        grown.push(item);
-        let entry_bytes = grown.len_bytes() - ListpackWriter::new().len_bytes();
-        if node.count() > 0 && node.len_bytes() + entry_bytes > QUICKLIST_NODE_MAX_BYTES {
+        if node.count() > 0 && !quicklist_node_takes(node.len_bytes(), item.len()) {
             nodes.push(std::mem::replace(&mut node, ListpackWriter::new()).finish());
         }
         node.push(item);
@@ -66,11 +72,11 @@ fn encode_list(list: &List, out: &mut Vec<u8>) {
     encode_length(nodes.len() as u64, out);
     for lp in nodes {
         encode_length(QUICKLIST_NODE_PACKED, out);
-        encode_string(&lp, out);
+        encode_string(&lp, c, out);
     }
 }
 
-fn encode_hash(hash: &Hash, out: &mut Vec<u8>) {
+fn encode_hash(hash: &Hash, c: Compression, out: &mut Vec<u8>) {
     if hash.is_listpack() {
         let mut lp = ListpackWriter::new();
         for (field, value) in hash.iter() {
@@ -78,31 +84,31 @@ fn encode_hash(hash: &Hash, out: &mut Vec<u8>) {
             lp.push(value);
         }
         out.push(TYPE_HASH_LISTPACK);
-        encode_string(&lp.finish(), out);
+        encode_string(&lp.finish(), c, out);
         return;
     }
     out.push(TYPE_HASH);
     encode_length(hash.len() as u64, out);
     for (field, value) in hash.iter() {
-        encode_string(field, out);
-        encode_string(value, out);
+        encode_string(field, c, out);
+        encode_string(value, c, out);
     }
 }
 
-fn encode_set(set: &Set, out: &mut Vec<u8>) {
+fn encode_set(set: &Set, c: Compression, out: &mut Vec<u8>) {
     if let Some(ints) = set.sorted_integers() {
         out.push(TYPE_SET_INTSET);
-        encode_string(&encode_intset(&ints), out);
+        encode_string(&encode_intset(&ints), c, out);
         return;
     }
     out.push(TYPE_SET);
     encode_length(set.len() as u64, out);
     for member in set.iter() {
-        encode_string(member, out);
+        encode_string(member, c, out);
     }
 }
 
-fn encode_zset(zset: &ZSet, out: &mut Vec<u8>) {
+fn encode_zset(zset: &ZSet, c: Compression, out: &mut Vec<u8>) {
     let sorted = zset.sorted();
     if zset.is_listpack() {
         let mut lp = ListpackWriter::new();
@@ -111,14 +117,14 @@ fn encode_zset(zset: &ZSet, out: &mut Vec<u8>) {
             lp.push(score_text(score).as_bytes());
         }
         out.push(TYPE_ZSET_LISTPACK);
-        encode_string(&lp.finish(), out);
+        encode_string(&lp.finish(), c, out);
         return;
     }
     out.push(TYPE_ZSET_2);
     encode_length(sorted.len() as u64, out);
     // Highest score first, as Redis saves a skiplist (from its tail).
     for (member, score) in sorted.into_iter().rev() {
-        encode_string(member, out);
+        encode_string(member, c, out);
         out.extend_from_slice(&score.to_le_bytes());
     }
 }

@@ -85,7 +85,10 @@ fn freq_counts_accesses_logarithmically_and_decays() {
 #[test]
 fn restore_sets_the_clock_of_the_policy_in_force() {
     let mut h = Harness::new();
-    let payload = crate::cmd::dump::dump_payload(crate::db::ValueRef::String(b"v"));
+    let payload = crate::cmd::dump::dump_payload(
+        crate::db::ValueRef::String(b"v"),
+        crate::cmd::dump::Compression::Lzf,
+    );
     let restore = |h: &mut Harness, key: &str, opt: &str, n: &str| {
         let args = [
             bytes::Bytes::from_static(b"RESTORE"),

@@ -51,9 +51,13 @@ pub(crate) fn call(
         ctx.node.scripting.watch.wrote();
     }
     let reply = ctx.node.execute(ctx.client, spec, &argv);
-    if ctx.repl_flags == 0 {
-        if let Some(writes) = &mut ctx.node.script_writes {
+    let targets = crate::node::Propagate(ctx.repl_flags);
+    if let Some(writes) = &mut ctx.node.script_writes {
+        if targets == crate::node::Propagate::NONE {
             writes.truncate(captured);
+        }
+        for write in &mut writes[captured..] {
+            write.targets = targets;
         }
     }
     let failed = raise && matches!(reply, Reply::Error(_));

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use mlua::{MultiValue, Value};
 
-use super::functions::{self, OPCODE_FUNCTION2};
+use super::functions::{self, RestorePolicy, OPCODE_FUNCTION2};
 use super::run;
-use crate::cmd::dump::{encode_rdb_string, seal_payload, verify_payload, Reader};
+use crate::cmd::dump::{encode_rdb_string, seal_payload, verify_payload, Compression, Reader};
 use crate::cmd::{is, parse_i64};
 use crate::node::{ClientId, Node};
 use crate::reply::Reply;
@@ -208,18 +208,21 @@ pub(crate) fn function_kill(_node: &mut Node, _client: ClientId, _args: &[Bytes]
     Reply::error("NOTBUSY No scripts in execution right now.")
 }
 
-/// FUNCTION DUMP: each library's code after the FUNCTION2 opcode, then the RDB version and
-/// CRC64 (strings are written uncompressed; Redis compresses long ones with LZF).
+/// FUNCTION DUMP: each library's code after the FUNCTION2 opcode (LZF-compressed as
+/// `rdbcompression` says), then the RDB version and CRC64.
 pub(crate) fn function_dump(node: &mut Node, _client: ClientId, _args: &[Bytes]) -> Reply {
-    Reply::Bulk(dump_payload(&super::library_codes(node)))
+    Reply::Bulk(dump_payload(
+        &super::library_codes(node),
+        node.rdb_compression(),
+    ))
 }
 
 /// The FUNCTION DUMP payload of these libraries' code.
-pub(crate) fn dump_payload(codes: &[Bytes]) -> Bytes {
+pub(crate) fn dump_payload(codes: &[Bytes], compression: Compression) -> Bytes {
     let mut body = Vec::new();
     for code in codes {
         body.push(OPCODE_FUNCTION2);
-        encode_rdb_string(code, &mut body);
+        encode_rdb_string(code, compression, &mut body);
     }
     seal_payload(body)
 }
@@ -232,12 +235,16 @@ pub(crate) fn function_restore(node: &mut Node, _client: ClientId, args: &[Bytes
     let policy = args
         .get(3)
         .map(|p| String::from_utf8_lossy(p).to_ascii_lowercase());
-    let policy = policy.as_deref().unwrap_or("append");
-    if !["flush", "append", "replace"].contains(&policy) {
-        return Reply::err(
-            "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-        );
-    }
+    let policy = match policy.as_deref().unwrap_or("append") {
+        "flush" => RestorePolicy::Flush,
+        "append" => RestorePolicy::Append,
+        "replace" => RestorePolicy::Replace,
+        _ => {
+            return Reply::err(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )
+        }
+    };
     let Ok(body) = verify_payload(&args[2]) else {
         return Reply::err("DUMP payload version or checksum are wrong");
     };
@@ -245,24 +252,8 @@ pub(crate) fn function_restore(node: &mut Node, _client: ClientId, args: &[Bytes
         Ok(codes) => codes,
         Err(e) => return Reply::err(e),
     };
-    if policy == "append" {
-        for code in &codes {
-            let name = functions::metadata(code).map(|(name, _)| name);
-            if let Some(name) = name
-                .ok()
-                .filter(|n| node.scripting.libraries.contains_key(n))
-            {
-                return Reply::err(format!("Library {name} already exists"));
-            }
-        }
-    }
-    if policy == "flush" {
-        functions::flush(&mut node.scripting);
-    }
-    for code in &codes {
-        if let Err(e) = functions::load(&mut node.scripting, code, policy == "replace") {
-            return Reply::err(e);
-        }
+    if let Err(e) = functions::restore(&mut node.scripting, &codes, policy) {
+        return Reply::err(e);
     }
     node.log_write(args);
     Reply::ok()

@@ -233,6 +233,8 @@ fn dump_and_restore_take_redis_payloads() {
     let Reply::Bulk(ours) = run(&mut n, c, "FUNCTION DUMP") else {
         panic!()
     };
+    // Under the default `rdbcompression yes` we compress the code as Redis did.
+    assert_eq!(ours[..], redis_dump[..]);
     let (mut other, c2) = node();
     load(&mut other, c2, LIB);
     assert_eq!(
@@ -263,4 +265,96 @@ fn libraries_travel_in_rdb_files_and_snapshots() {
         run(&mut other, c2, "FCALL f1 1 k"),
         Reply::Array(vec![bulk("k")])
     );
+}
+
+fn lib_code(name: &str, function: &str) -> Bytes {
+    Bytes::from(format!(
+        "#!lua name={name}\nredis.register_function('{function}', function() return '{name}' end)"
+    ))
+}
+
+fn restore_payload(n: &mut Node, c: ClientId, codes: &[Bytes], policy: &str) -> Reply {
+    let payload = super::function_cmds::dump_payload(codes, crate::cmd::dump::Compression::Lzf);
+    cmd(
+        n,
+        c,
+        &[b"FUNCTION", b"RESTORE", &payload, policy.as_bytes()],
+    )
+}
+
+fn library_names(n: &Node) -> Vec<String> {
+    n.scripting.libraries.keys().cloned().collect()
+}
+
+/// As Redis's `libraryJoin`: a FUNCTION RESTORE that fails changes nothing, whichever library
+/// of the payload fails and however.
+#[test]
+fn a_failed_restore_leaves_the_libraries_as_they_were() {
+    let (mut n, c) = node();
+    assert_eq!(
+        load(
+            &mut n,
+            c,
+            &String::from_utf8_lossy(&lib_code("old", "f_old"))
+        ),
+        bulk("old")
+    );
+    aof_text(&mut n);
+    let fresh = lib_code("fresh", "f_fresh");
+    let cases = [
+        // A library that exists, after one that does not.
+        (
+            vec![fresh.clone(), lib_code("old", "f_other")],
+            "APPEND",
+            "ERR Library old already exists",
+        ),
+        // A function another library holds, even when replacing.
+        (
+            vec![fresh.clone(), lib_code("thief", "f_old")],
+            "REPLACE",
+            "ERR Function f_old already exists",
+        ),
+        // Two libraries of one name in the payload: found before anything is flushed.
+        (
+            vec![fresh.clone(), fresh.clone()],
+            "FLUSH",
+            "ERR Library 'fresh' already exists",
+        ),
+        (
+            vec![
+                fresh.clone(),
+                Bytes::from_static(b"#!lua name=broken\nthis is not lua"),
+            ],
+            "FLUSH",
+            "ERR Error compiling function: user_function:2: '=' expected near 'is'",
+        ),
+    ];
+    for (codes, policy, error) in cases {
+        assert_eq!(
+            restore_payload(&mut n, c, &codes, policy),
+            err(error),
+            "{policy}"
+        );
+        assert_eq!(library_names(&n), ["old"], "{policy}");
+        assert_eq!(run(&mut n, c, "FCALL f_old 0"), bulk("old"));
+        assert_eq!(
+            run(&mut n, c, "FCALL f_fresh 0"),
+            err("ERR Function not found")
+        );
+        assert_eq!(aof_text(&mut n), "", "a failed restore is not propagated");
+    }
+    // Replacing `old` frees its function name for the replacement.
+    let codes = [fresh.clone(), lib_code("old", "f_old2")];
+    assert_eq!(restore_payload(&mut n, c, &codes, "REPLACE"), Reply::ok());
+    assert_eq!(library_names(&n), ["fresh", "old"]);
+    assert_eq!(
+        run(&mut n, c, "FCALL f_old 0"),
+        err("ERR Function not found")
+    );
+    assert_eq!(run(&mut n, c, "FCALL f_old2 0"), bulk("old"));
+    assert_eq!(
+        restore_payload(&mut n, c, &[lib_code("only", "f_only")], "FLUSH"),
+        Reply::ok()
+    );
+    assert_eq!(library_names(&n), ["only"]);
 }

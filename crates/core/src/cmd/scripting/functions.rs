@@ -4,7 +4,7 @@
 //! Errors are Redis's texts without the `ERR ` code; the caller adds it.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Value};
@@ -234,6 +234,88 @@ pub(crate) fn delete(engine: &mut Engine, name: &str) -> bool {
         let _ = engine.lua.remove_registry_value(entry.function);
     }
     true
+}
+
+/// How FUNCTION RESTORE joins a payload's libraries to the loaded ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RestorePolicy {
+    Flush,
+    Append,
+    Replace,
+}
+
+/// The libraries by name and each function's library: what a restore stages and swaps.
+type LibrarySet = (BTreeMap<String, Library>, HashMap<String, String>);
+
+/// FUNCTION RESTORE's all or nothing, as Redis's: every library is first loaded on its own
+/// (compile errors, duplicates within the payload), then joined to the loaded ones, refused
+/// if a library exists (unless replacing) or a function name is taken by another library;
+/// any error leaves the libraries as they were.
+pub(crate) fn restore(
+    engine: &mut Engine,
+    codes: &[Bytes],
+    policy: RestorePolicy,
+) -> Result<(), String> {
+    let loaded = swap_libraries(engine, Default::default());
+    let staged = codes
+        .iter()
+        .try_for_each(|code| load(engine, code, false).map(drop));
+    let staged_set = swap_libraries(engine, loaded);
+    let joined = staged.and_then(|()| check_join(engine, &staged_set, policy));
+    if let Err(e) = joined {
+        discard(engine, staged_set);
+        return Err(e);
+    }
+    let replaced: Vec<String> = match policy {
+        RestorePolicy::Flush => engine.libraries.keys().cloned().collect(),
+        _ => staged_set.0.keys().cloned().collect(),
+    };
+    for name in replaced {
+        delete(engine, &name);
+    }
+    let (libraries, functions) = staged_set;
+    engine.libraries.extend(libraries);
+    engine.function_library.extend(functions);
+    debug_assert!(engine
+        .function_library
+        .values()
+        .all(|l| engine.libraries.contains_key(l)));
+    Ok(())
+}
+
+fn swap_libraries(engine: &mut Engine, set: LibrarySet) -> LibrarySet {
+    let libraries = std::mem::replace(&mut engine.libraries, set.0);
+    let functions = std::mem::replace(&mut engine.function_library, set.1);
+    (libraries, functions)
+}
+
+/// Libraries' names first, then function names, as Redis's `libraryJoin` checks them.
+fn check_join(engine: &Engine, staged: &LibrarySet, policy: RestorePolicy) -> Result<(), String> {
+    if policy == RestorePolicy::Flush {
+        return Ok(());
+    }
+    if policy == RestorePolicy::Append {
+        if let Some(name) = staged.0.keys().find(|n| engine.libraries.contains_key(*n)) {
+            return Err(format!("Library {name} already exists"));
+        }
+    }
+    let taken = staged.1.keys().find(|f| {
+        engine
+            .function_library
+            .get(*f)
+            .is_some_and(|lib| !staged.0.contains_key(lib))
+    });
+    match taken {
+        Some(f) => Err(format!("Function {f} already exists")),
+        None => Ok(()),
+    }
+}
+
+/// Frees what a failed restore staged.
+fn discard(engine: &mut Engine, staged: LibrarySet) {
+    let loaded = swap_libraries(engine, staged);
+    flush(engine);
+    swap_libraries(engine, loaded);
 }
 
 /// FUNCTION FLUSH.

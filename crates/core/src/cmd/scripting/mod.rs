@@ -100,7 +100,7 @@ pub(crate) fn functions_restore_command(node: &Node) -> Option<Vec<Bytes>> {
     Some(vec![
         Bytes::from_static(b"FUNCTION"),
         Bytes::from_static(b"RESTORE"),
-        function_cmds::dump_payload(&codes),
+        function_cmds::dump_payload(&codes, node.rdb_compression()),
         Bytes::from_static(b"FLUSH"),
     ])
 }

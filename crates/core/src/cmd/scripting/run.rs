@@ -197,7 +197,7 @@ fn error_reply(err: &Value, name: &str) -> Reply {
 }
 
 /// The script's writes to the AOF and replicas, as one transaction when several.
-fn propagate(node: &mut Node, writes: Vec<(Vec<Bytes>, u64)>, in_exec: bool) {
+fn propagate(node: &mut Node, writes: Vec<crate::node::ScriptWrite>, in_exec: bool) {
     let wrap = writes.len() > 1 && !in_exec;
     let outer = std::mem::take(&mut node.request);
     if wrap {
@@ -205,9 +205,11 @@ fn propagate(node: &mut Node, writes: Vec<(Vec<Bytes>, u64)>, in_exec: bool) {
     }
     // Each write's `WriteApplied` names the command the script called, as if a client had
     // sent it, so a checker finds a write it sent through a script.
-    for (write, request) in &writes {
-        node.request = *request;
-        node.log_write(write);
+    // As Redis's `propagatePendingCommands`: MULTI and EXEC go to both, each write where
+    // `redis.set_repl` sent it.
+    for write in &writes {
+        node.request = write.request;
+        node.log_write_to(&write.args, write.targets);
     }
     node.request = 0;
     if wrap {

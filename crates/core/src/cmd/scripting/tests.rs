@@ -408,6 +408,60 @@ fn writes_propagate_as_commands_in_one_transaction() {
     assert_eq!(aof_records(&mut n), ["MULTI", "set|t|1", "set|u|1", "EXEC"]);
 }
 
+/// `redis.set_repl`'s targets, as Redis's `propagatePendingCommands` sends them: each write to
+/// the AOF, the replicas or both; MULTI and EXEC (counted over every propagated write) to both.
+/// Only the replicas' writes move the replication offset.
+#[test]
+fn set_repl_sends_writes_to_the_aof_or_the_replicas_alone() {
+    use crate::event::ClusterEvent;
+    let (mut n, c) = plain_node();
+    n.take_effects();
+    let offset_before = n.cluster.me().repl_offset;
+    let script = "redis.call('set','a','1'); redis.set_repl(redis.REPL_AOF); \
+                  redis.call('set','b','1'); redis.set_repl(redis.REPL_REPLICA); \
+                  redis.call('set','c','1'); redis.set_repl(redis.REPL_NONE); \
+                  redis.call('set','d','1')";
+    eval(&mut n, c, script, &[], &[]);
+    let effects = n.take_effects();
+    let applied = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Event(ClusterEvent::WriteApplied { .. })))
+        .count();
+    assert_eq!(applied, 4, "MULTI, set a, set c, EXEC reach the replicas");
+    let to_replicas: u64 = [
+        &["MULTI"][..],
+        &["set", "a", "1"],
+        &["set", "c", "1"],
+        &["EXEC"],
+    ]
+    .iter()
+    .map(|w| crate::replication::encoded_len(&w.iter().map(|s| b(s)).collect::<Vec<_>>()))
+    .sum();
+    assert_eq!(n.cluster.me().repl_offset - offset_before, to_replicas);
+    for effect in effects {
+        n.out.push(effect);
+    }
+    assert_eq!(
+        aof_records(&mut n),
+        ["SELECT|0", "MULTI", "set|a|1", "set|b|1", "EXEC"]
+    );
+    // One write for the AOF alone: no transaction, no offset.
+    let offset_before = n.cluster.me().repl_offset;
+    eval(
+        &mut n,
+        c,
+        "redis.set_repl(redis.REPL_AOF); redis.call('set','e','1')",
+        &[],
+        &[],
+    );
+    assert_eq!(aof_records(&mut n), ["set|e|1"]);
+    assert_eq!(n.cluster.me().repl_offset, offset_before);
+    assert_eq!(
+        run(&mut n, c, "MGET a b c d e"),
+        Reply::Array(["1"; 5].iter().map(|v| Reply::bulk(*v)).collect())
+    );
+}
+
 /// Each write of a script reports the command the script called (its digest), as a client's
 /// own command would, so a checker can find a write it sent through a script; the MULTI and
 /// EXEC around them name no request.

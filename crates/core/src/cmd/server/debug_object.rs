@@ -2,9 +2,8 @@
 //! encoding, serialized length, the raw access clock and its idle seconds, and a quicklist's
 //! shape). Like Redis it reads the table directly: the key is neither stamped nor expired.
 //!
-//! `serializedlength` is the value's RDB body as `DUMP` writes it; Redis compresses strings
-//! over 20 bytes with LZF when `rdbcompression` is on and we never do, so compressible long
-//! strings report more here. `lru_seconds_idle` reads the field as an LRU clock even under an
+//! `serializedlength` is the value's RDB body as `DUMP` writes it (LZF-compressed strings
+//! under `rdbcompression yes`, as Redis counts them). `lru_seconds_idle` reads the field as an LRU clock even under an
 //! LFU policy, as Redis does.
 
 use bytes::Bytes;
@@ -27,7 +26,7 @@ pub(super) fn debug_object(node: &mut Node, key: &Bytes) -> Reply {
         entry.value.encoding()
     };
     let refcount = crate::cmd::keys::refcount(entry.value);
-    let payload_len = crate::cmd::dump::dump_payload(entry.value).len();
+    let payload_len = crate::cmd::dump::dump_payload(entry.value, node.rdb_compression()).len();
     // Type byte before, version (2) and CRC (8) after the RDB body.
     let serialized_len = payload_len - 11;
     let idle_s = lru_idle_ms(clock, node.now.unix_ms) / 1000;
@@ -92,6 +91,26 @@ mod tests {
                 "ql_compressed:0",
                 "ql_uncompressed_size:14"
             ]
+        );
+    }
+
+    /// redis-server 7.0.15 reports 13, then 102 after `CONFIG SET rdbcompression no`.
+    #[test]
+    fn serialized_length_counts_the_compressed_string() {
+        let mut h = Harness::new();
+        h.node.config.enable_debug_command = crate::config::DebugCommand::Yes;
+        h.cmd(&["SET", "k", &"x".repeat(100)]);
+        assert_eq!(
+            fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2],
+            "serializedlength:13"
+        );
+        assert_eq!(
+            h.cmd(&["CONFIG", "SET", "rdbcompression", "no"]),
+            Reply::ok()
+        );
+        assert_eq!(
+            fields(h.cmd(&["DEBUG", "OBJECT", "k"]))[2],
+            "serializedlength:102"
         );
     }
 }

@@ -263,13 +263,12 @@ pub(super) fn quicklist_node_bytes(list: &List) -> Vec<usize> {
     let mut nodes: Vec<usize> = Vec::new();
     let mut node = ListpackWriter::new();
     for item in list.iter() {
-        let before = node.len_bytes();
-        node.push(item);
-        if node.count() > 1 && node.len_bytes() > QUICKLIST_NODE_MAX_BYTES {
-            nodes.push(before);
+        if node.count() > 0 && !crate::cmd::dump::quicklist_node_takes(node.len_bytes(), item.len())
+        {
+            nodes.push(node.len_bytes());
             node = ListpackWriter::new();
-            node.push(item);
         }
+        node.push(item);
     }
     if node.count() > 0 {
         nodes.push(node.len_bytes());

@@ -1,10 +1,11 @@
 //! Effects performed in order: `nodes.conf` saves and AOF writes (once per turn: counted on a
-//! counting disk) around a crash or shutdown, and bus links opened, written to and closed.
+//! counting disk; a script's MULTI/EXEC whole in one write and one `always` sync) around a
+//! crash or shutdown, and bus links opened, written to and closed.
 
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -178,6 +179,9 @@ async fn outbound_links_carry_encoded_messages_until_closed() {
     assert!(!shared.lock_io().links.contains_key(&link));
 }
 
+/// One append's bytes, and whether a sync followed before the next append.
+type Appended = (Vec<u8>, bool);
+
 /// A [`MemDisk`] that counts the calls reaching the device.
 #[derive(Clone, Default)]
 struct CountingDisk {
@@ -186,6 +190,8 @@ struct CountingDisk {
     saves: Arc<AtomicUsize>,
     fsynced_saves: Arc<AtomicUsize>,
     syncs: Arc<AtomicUsize>,
+    /// Each append's bytes, and whether a sync followed it before the next append.
+    appended: Arc<Mutex<Vec<Appended>>>,
 }
 
 impl CountingDisk {
@@ -207,10 +213,14 @@ impl Disk for CountingDisk {
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         self.appends.fetch_add(1, SeqCst);
+        self.appended.lock().unwrap().push((bytes.to_vec(), false));
         self.inner.append(path, bytes)
     }
     fn sync(&self, path: &Path) -> io::Result<()> {
         self.syncs.fetch_add(1, SeqCst);
+        if let Some(last) = self.appended.lock().unwrap().last_mut() {
+            last.1 = true;
+        }
         self.inner.sync(path)
     }
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
@@ -278,6 +288,69 @@ async fn a_batch_of_writes_reaches_the_aof_in_one_write_and_one_always_sync() {
     let gets = b"*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n".repeat(8);
     assert_eq!(&run_batch(&shared, &gets)[..], b"$1\r\nv\r\n".repeat(8));
     assert_eq!(disk.counts(), before);
+}
+
+/// A RESP request from words.
+fn request(words: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for word in words {
+        out.extend_from_slice(format!("${}\r\n{word}\r\n", word.len()).as_bytes());
+    }
+    out
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| w == &needle)
+        .count()
+}
+
+/// Redis writes and syncs a script's MULTI/EXEC once (its AOF buffer goes out whole at the end
+/// of the event-loop turn); so do we, so no crash can leave a synced partial transaction, even
+/// when the script wakes a blocked client (whose reply leaves at once) or runs in a batch.
+#[tokio::test]
+async fn a_scripts_transaction_reaches_the_aof_in_one_write_and_one_always_sync() {
+    let (disk, shared) = start_counting(aof_config(AppendFsync::Always)).await;
+    let blocked = {
+        let mut node = shared.lock_node();
+        let now = shared.clock.now();
+        node.client_connected(now, "127.0.0.1:3".into(), "127.0.0.1:2".into())
+    };
+    let mut input = BytesMut::from(&request(&["BLPOP", "l", "0"])[..]);
+    let mut output = BytesMut::new();
+    shared.run_requests(blocked, &CloseSignal::default(), &mut input, &mut output);
+    assert!(output.is_empty(), "BLPOP waits");
+    disk.appended.lock().unwrap().clear();
+    let script = "redis.call('set', KEYS[1], 'x'); redis.call('incr', KEYS[2]); \
+                  redis.call('rpush', KEYS[3], 'a', 'b'); return 1";
+    let mut batch = request(&["SET", "before", "1"]);
+    batch.extend(request(&["EVAL", script, "3", "s", "n", "l"]));
+    batch.extend(request(&["EVAL", script, "3", "s2", "n2", "l2"]));
+    batch.extend(request(&["SET", "after", "1"]));
+    let output = run_batch(&shared, &batch);
+    assert_eq!(&output[..], b"+OK\r\n:1\r\n:1\r\n+OK\r\n");
+    let appended = disk.appended.lock().unwrap().clone();
+    let all: Vec<u8> = appended
+        .iter()
+        .flat_map(|(bytes, _)| bytes.clone())
+        .collect();
+    assert_eq!((count(&all, b"MULTI"), count(&all, b"EXEC")), (2, 2));
+    for (bytes, synced) in &appended {
+        assert!(synced, "every write synced under always");
+        assert_eq!(
+            count(bytes, b"MULTI"),
+            count(bytes, b"EXEC"),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // The woken BLPOP's reply left mid-turn: what ran before it was written first, the rest at
+    // the end of the turn.
+    assert_eq!(appended.len(), 2, "{appended:?}");
+    disk.inner.lose_unsynced_writes();
+    let file = disk.inner.read(Path::new(INCR)).unwrap().unwrap();
+    assert_eq!(count(&file, b"EXEC"), 2);
 }
 
 #[tokio::test]

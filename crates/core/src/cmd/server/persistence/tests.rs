@@ -296,3 +296,48 @@ fn load_rdb_drops_expired_keys_on_a_master() {
     assert_eq!(run(&mut fresh, c2, "dbsize"), Reply::Integer(1));
     assert_eq!(run(&mut fresh, c2, "get live"), bulk("v"));
 }
+
+#[test]
+fn rdbcompression_and_rdbchecksum_shape_the_file() {
+    let (mut n, c) = node_with(Config::default());
+    let long = "x".repeat(100);
+    run(&mut n, c, &format!("set k {long}"));
+    let compressed = n.rdb_snapshot();
+    // The value as Redis writes it: LZF marker, 9 compressed bytes for 100.
+    let lzf_value = b"\xc3\x09\x40\x64\x01xx\xe0\x57\x00\x01xx";
+    assert!(compressed.windows(lzf_value.len()).any(|w| w == lzf_value));
+    assert_ne!(compressed[compressed.len() - 8..], [0; 8]);
+
+    assert_eq!(run(&mut n, c, "config set rdbcompression no"), Reply::ok());
+    // Immutable in Redis 7.0: a config file sets it.
+    assert_eq!(
+        run(&mut n, c, "config set rdbchecksum no"),
+        err("ERR CONFIG SET failed (possibly related to argument 'rdbchecksum') - can't set immutable config")
+    );
+    n.config.rdb_checksum = false;
+    let Reply::Map(settings) = run(&mut n, c, "config get rdbc*") else {
+        panic!("CONFIG GET answers a map");
+    };
+    assert_eq!(
+        settings,
+        [
+            (bulk("rdbcompression"), bulk("no")),
+            (bulk("rdbchecksum"), bulk("no"))
+        ]
+    );
+    let plain = n.rdb_snapshot();
+    assert_eq!(plain.len(), compressed.len() + 102 - 13);
+    assert!(plain.windows(100).any(|w| w == long.as_bytes()));
+    // No checksum: eight zero bytes, which the loader does not check.
+    assert_eq!(plain[plain.len() - 8..], [0; 8]);
+    let (contents, _) = rdb::decode(&plain, &Default::default()).unwrap();
+    assert_eq!(
+        contents.entries[0].value,
+        crate::db::Value::String(long.clone().into())
+    );
+    let (contents, _) = rdb::decode(&compressed, &Default::default()).unwrap();
+    assert_eq!(
+        contents.entries[0].value,
+        crate::db::Value::String(long.into())
+    );
+}
