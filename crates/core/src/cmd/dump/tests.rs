@@ -52,8 +52,8 @@ const REDIS_LZF_DUMPS: &[(&[u8], &[u8])] = &[
 /// `XADD st 1-1 f v` then `DUMP st` on redis-server 7.0 (a stream).
 const REDIS_STREAM_DUMP: &[u8] = b"\x13\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x1d\x1d\x00\x00\x00\x0a\x00\x01\x01\x00\x01\x01\x01\x81\x66\x02\x00\x01\x02\x01\x00\x01\x00\x01\x81\x76\x02\x04\x01\xff\x01\x01\x01\x01\x01\x00\x00\x01\x00\x0a\x00\xff\x55\xab\x62\x6a\xc0\x35\xdb";
 /// Bytes no compressor shrinks: the top byte of a 64-bit LCG (same generator used to
-/// capture the Redis payloads).
-fn noise(len: usize) -> Vec<u8> {
+/// capture the Redis payloads; the LZF tests use it too).
+pub(super) fn noise(len: usize) -> Vec<u8> {
     let mut x: u64 = 12345;
     (0..len)
         .map(|_| {

@@ -8,18 +8,7 @@ use super::*;
 use crate::cmd::dump::{dump_payload, Compression};
 use crate::db::Value;
 
-/// Deterministic bytes no compressor shrinks: the top byte of a 64-bit LCG from 12345.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 12345;
-    (0..len)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 56) as u8
-        })
-        .collect()
-}
+use crate::cmd::dump::tests::noise;
 
 fn concat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
